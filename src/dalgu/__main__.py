@@ -1,0 +1,3 @@
+from dalgu.cli import main
+
+main()

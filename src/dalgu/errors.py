@@ -1,0 +1,123 @@
+"""One exception hierarchy for Dalgu.
+
+Services raise these; only the edges translate them (HTTP → RFC 9457 ProblemDetails with the
+NGSI-LD error type URIs of ETSI GS CIM 009 clause 5.5.2, FHIR → OperationOutcome, gateway →
+error topic or log line).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NGSI_LD_ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
+
+
+class DalguError(Exception):
+    """Base of every error Dalgu raises on purpose."""
+
+    kind: str = "InternalError"
+    status: int = 500
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    @property
+    def type_uri(self) -> str:
+        return NGSI_LD_ERRORS + self.kind
+
+
+class InvalidRequest(DalguError):
+    """The request is syntactically wrong: not JSON, wrong shape, bad query parameter."""
+
+    kind = "InvalidRequest"
+    status = 400
+    title = "Invalid request"
+
+
+class BadRequestData(DalguError):
+    """The request is well formed but its content is not acceptable."""
+
+    kind = "BadRequestData"
+    status = 400
+    title = "Bad request data"
+
+
+class ResourceNotFound(DalguError):
+    kind = "ResourceNotFound"
+    status = 404
+    title = "Resource not found"
+
+
+class AlreadyExists(DalguError):
+    kind = "AlreadyExists"
+    status = 409
+    title = "Already exists"
+
+
+class OperationNotSupported(DalguError):
+    kind = "OperationNotSupported"
+    status = 422
+    title = "Operation not supported"
+
+
+class TooManyResults(DalguError):
+    kind = "TooManyResults"
+    status = 403
+    title = "Too many results"
+
+
+class LdContextNotAvailable(DalguError):
+    """A remote JSON-LD @context could not be retrieved (clause 5.5.2: 503)."""
+
+    kind = "LdContextNotAvailable"
+    status = 503
+    title = "JSON-LD context not available"
+
+
+class InvalidLdContext(DalguError):
+    """A JSON-LD @context was retrieved (or given inline) but is not a valid context."""
+
+    kind = "BadRequestData"
+    status = 400
+    title = "Invalid JSON-LD context"
+
+
+class NotAcceptable(DalguError):
+    kind = "NotAcceptable"
+    status = 406
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(DalguError):
+    kind = "UnsupportedMediaType"
+    status = 415
+    title = "Unsupported media type"
+
+
+class PayloadTooLarge(DalguError):
+    kind = "PayloadTooLarge"
+    status = 413
+    title = "Payload too large"
+
+
+class MethodNotAllowed(DalguError):
+    kind = "MethodNotAllowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class Conflict(DalguError):
+    """A write lost a race it cannot resolve on its own (retry the request)."""
+
+    kind = "Conflict"
+    status = 409
+    title = "Conflict"
+
+
+class StoreUnavailable(DalguError):
+    kind = "InternalError"
+    status = 503
+    title = "Store unavailable"

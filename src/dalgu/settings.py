@@ -1,0 +1,57 @@
+"""Dalgu's one typed settings object: `DALGU_*` environment variables and an optional TOML file.
+
+Read once at start (`Settings.load()`) and passed down; nothing else reads the environment.
+Defaults run the embedded mode: an SQLite file under `./var/`, bound to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DALGU_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
+    port: int = Field(1026, description="Port of the NGSI-LD API (Orion-LD's default).")
+    workers: int = Field(1, ge=1, description="Server worker processes.")
+    store: Literal["sqlite", "postgres"] = Field("sqlite", description="Store backend.")
+    sqlite_path: Path = Field(Path("var/dalgu.db"), description="SQLite database file.")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", description="NORMAL survives a process crash; FULL also a power cut."
+    )
+    postgres_dsn: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/dalgu", description="PostgreSQL DSN."
+    )
+    postgres_pool_size: int = Field(8, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413).")
+    max_json_depth: int = Field(64, ge=4, description="Deepest JSON nesting accepted.")
+    max_page_size: int = Field(1000, ge=1, description="Largest `limit` on queries.")
+    default_page_size: int = Field(20, ge=1)
+    context_fetch_timeout: float = Field(5.0, gt=0, description="Remote @context timeout (s).")
+    context_max_bytes: int = Field(1_048_576, ge=1024)
+    context_cache_size: int = Field(256, ge=1)
+    public_url: str | None = Field(None, description="Base URL clients reach Dalgu at.")
+    log_level: str = Field("info")
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """Settings from a TOML file (argument or `DALGU_CONFIG`), then env, then overrides."""
+        file = path or os.environ.get("DALGU_CONFIG")
+        values: dict[str, Any] = {}
+        if file:
+            with open(file, "rb") as fh:
+                values = tomllib.load(fh).get("dalgu", {})
+        env = cls()  # environment and defaults
+        merged = {**values, **env.model_dump(exclude_unset=True), **overrides}
+        return cls(**merged)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

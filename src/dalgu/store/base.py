@@ -1,0 +1,163 @@
+"""The one interface services see for entity storage; one implementation per backend.
+
+Entities cross this boundary in Dalgu's *expanded* form (JSON-LD terms already expanded to IRIs
+by the HTTP edge; see docs/architecture.md, "Entity representation"):
+
+    {
+      "id": "urn:ngsi-ld:ParkingSpot:1",
+      "type": ["https://smartdatamodels.org/dataModel.Parking/ParkingSpot"],
+      "scope": ["/Daegu/Jung"],                      # optional
+      "createdAt": "2026-11-25T04:00:00.000Z",       # system attributes, always present
+      "modifiedAt": "2026-11-25T04:00:00.000Z",
+      "https://smartdatamodels.org/dataModel.Parking/status": [      # attribute IRI →
+          {"type": "Property", "value": "free",                      # list of instances,
+           "observedAt": "...", "createdAt": "...", "modifiedAt": "...",
+           "https://uri.etsi.org/ngsi-ld/default-context/accuracy":   # sub-attribute IRI →
+               {"type": "Property", "value": 0.9}},                  # one instance
+          {"type": "Property", "value": "occupied", "datasetId": "urn:x:sensor2", ...}
+      ],
+    }
+
+Instance members keep their short NGSI-LD names (`type`, `value`, `object`, `languageMap`,
+`vocab`, `valueList`, `objectList`, `json`, `datasetId`, `observedAt`, `unitCode`, `objectType`,
+`createdAt`, `modifiedAt`); every other key of an instance is a sub-attribute IRI. The default
+instance of an attribute has no `datasetId`. GeoProperty values are GeoJSON geometries.
+
+Writes go through `mutate`: the service passes, per entity id, a pure function from the stored
+entity (or None) to the new one (or None to delete). The store runs all of them in one
+transaction, keeps its indexes in step, and reports per item. This is the seam the change feed
+(subscriptions, temporal history) hooks into: `Change` carries before and after.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from dalgu.errors import DalguError
+from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
+
+Entity: TypeAlias = dict[str, Any]
+Mutation: TypeAlias = Callable[[Entity | None], Entity | None]
+"""Given the stored entity (None when absent), return the new one (None deletes it).
+
+It may raise a `DalguError` (e.g. `AlreadyExists`, `ResourceNotFound`) to fail that item only.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The outcome of one successful mutation."""
+
+    entity_id: str
+    before: Entity | None
+    after: Entity | None
+
+
+Outcome: TypeAlias = Change | DalguError
+
+
+@dataclass(frozen=True, slots=True)
+class EntityQuery:
+    """What GET /entities and POST /entityOperations/query ask for, names already expanded.
+
+    All filters combine with AND. `attrs` keeps entities that have at least one of the named
+    attributes (clause 6.4.3.2 / 5.7.2); projection of attributes is the service's job.
+    """
+
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+    attrs: tuple[str, ...] = ()
+    q: QExpr | None = None
+    geo: GeoQuery | None = None
+    scope: ScopeExpr | None = None
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+
+@dataclass(slots=True)
+class QueryResult:
+    entities: list[Entity]
+    count: int | None = None  # total matches, when the query asked for it
+
+
+@dataclass(frozen=True, slots=True)
+class TypeInfo:
+    """One entity type in a tenant: how many entities, and their attributes by attribute type."""
+
+    type: str
+    entity_count: int
+    attributes: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeInfo:
+    """One attribute name in a tenant: where it appears and with which attribute types."""
+
+    name: str
+    attribute_count: int
+    attribute_types: frozenset[str]
+    type_names: frozenset[str]
+
+
+class EntityStore(ABC):
+    """Entities of every tenant. Tenants never see each other's data."""
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema to the current version (migrations)."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def get(self, tenant: str, entity_id: str) -> Entity | None: ...
+
+    @abstractmethod
+    async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]: ...
+
+    @abstractmethod
+    async def mutate(
+        self, tenant: str, items: Sequence[tuple[str, Mutation]]
+    ) -> list[Outcome]:
+        """Apply each mutation to its entity, all in one transaction, in order.
+
+        An item whose mutation raises a `DalguError` is reported as that error and leaves its
+        entity unchanged; the others still apply. The call returns after the commit: once it
+        returns, the changes survive a crash of the process.
+        """
+
+    @abstractmethod
+    async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        """Entities matching `query`, ordered by id, paged with limit/offset, in the database."""
+
+    @abstractmethod
+    async def types(self, tenant: str) -> list[TypeInfo]:
+        """Every entity type of the tenant (IRIs), sorted, with attribute details."""
+
+    @abstractmethod
+    async def attributes(self, tenant: str) -> list[AttributeInfo]:
+        """Every attribute name of the tenant (IRIs), sorted."""
+
+    @abstractmethod
+    async def tenants(self) -> list[str]: ...
+
+    # --- registered JSON-LD contexts (/jsonldContexts) -----------------------------------
+
+    @abstractmethod
+    async def put_context(self, context_id: str, document: bytes, kind: str) -> None: ...
+
+    @abstractmethod
+    async def get_context(self, context_id: str) -> tuple[bytes, str, str] | None:
+        """(document, kind, createdAt) of a registered context."""
+
+    @abstractmethod
+    async def list_contexts(self) -> list[tuple[str, str, str]]:
+        """(id, kind, createdAt) of every registered context."""
+
+    @abstractmethod
+    async def delete_context(self, context_id: str) -> bool: ...
