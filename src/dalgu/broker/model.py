@@ -1,0 +1,89 @@
+"""Vocabulary of NGSI-LD entities as Dalgu stores them (see `dalgu.store.base`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from dalgu.ldcontext.core import NGSI_LD
+
+#: attribute type → the member that holds its value
+VALUE_MEMBER: Final[dict[str, str]] = {
+    "Property": "value",
+    "Relationship": "object",
+    "GeoProperty": "value",
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
+    "JsonProperty": "json",
+}
+ATTRIBUTE_TYPE_IRIS: Final[dict[str, str]] = {NGSI_LD + t: t for t in VALUE_MEMBER}
+
+#: members of an attribute instance that are not sub-attributes
+MEMBERS: Final[frozenset[str]] = frozenset(
+    {
+        "type",
+        "value",
+        "object",
+        "languageMap",
+        "vocab",
+        "valueList",
+        "objectList",
+        "json",
+        "datasetId",
+        "observedAt",
+        "unitCode",
+        "objectType",
+        "createdAt",
+        "modifiedAt",
+        "deletedAt",
+        "instanceId",
+        "lang",
+    }
+)
+SYSTEM_MEMBERS: Final[frozenset[str]] = frozenset({"createdAt", "modifiedAt", "deletedAt"})
+ENTITY_KEYS: Final[frozenset[str]] = frozenset(
+    {"id", "@id", "type", "@type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"}
+)
+
+LOCATION: Final = NGSI_LD + "location"
+OBSERVATION_SPACE: Final = NGSI_LD + "observationSpace"
+OPERATION_SPACE: Final = NGSI_LD + "operationSpace"
+GEO_ATTRIBUTES: Final = frozenset({LOCATION, OBSERVATION_SPACE, OPERATION_SPACE})
+NULL_URI: Final = "urn:ngsi-ld:null"
+GEOJSON_TYPES: Final = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+)
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+_BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]{}\\`]|[\x00-\x1f]")
+
+Entity = dict[str, Any]
+
+
+def now_iso() -> str:
+    """The current time as NGSI-LD writes it: UTC, milliseconds, `Z`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def is_uri(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 2048 and bool(_URI.match(value))
+
+
+def is_datetime(value: object) -> bool:
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_valid_name(name: str) -> bool:
+    return 0 < len(name) <= 1024 and not _BAD_NAME.search(name)

@@ -1,0 +1,236 @@
+"""Parse entity payloads (normalized or concise, compact names) into Dalgu's expanded form.
+
+Validation follows ETSI GS CIM 009 clause 4.5 / 5.5.4: bad ids, types, names, geometries and
+attribute shapes are `BadRequestData`; wrong JSON shapes are `BadRequestData` too since the
+JSON itself parsed. System attributes in input are ignored, as the spec says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dalgu.broker.model import (
+    ATTRIBUTE_TYPE_IRIS,
+    GEO_ATTRIBUTES,
+    GEOJSON_TYPES,
+    MEMBERS,
+    NULL_URI,
+    SYSTEM_MEMBERS,
+    VALUE_MEMBER,
+    Entity,
+    is_datetime,
+    is_uri,
+    is_valid_name,
+)
+from dalgu.errors import BadRequestData
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.query.geo import shape_from_geojson
+from dalgu.query.scope import validate_scope
+
+_INFER_ORDER = ("object", "languageMap", "vocab", "valueList", "objectList", "json", "value")
+_INFERRED = {
+    "object": "Relationship",
+    "languageMap": "LanguageProperty",
+    "vocab": "VocabProperty",
+    "valueList": "ListProperty",
+    "objectList": "ListRelationship",
+    "json": "JsonProperty",
+    "value": "Property",
+}
+
+
+def parse_entity(
+    doc: Any, terms: TermMap, now: str, *, require_id: bool = True, require_type: bool = True
+) -> Entity:
+    """A full entity: id, type(s), scope and attributes, with system times set to `now`."""
+    if not isinstance(doc, dict):
+        raise BadRequestData("an entity must be a JSON object")
+    entity: Entity = {}
+    entity_id = doc.get("id", doc.get("@id"))
+    if entity_id is not None or require_id:
+        if not is_uri(entity_id):
+            raise BadRequestData(f"entity id {entity_id!r} is not a URI")
+        entity["id"] = entity_id
+    types = parse_types(doc.get("type", doc.get("@type")), terms, required=require_type)
+    if types:
+        entity["type"] = types
+    if "scope" in doc:
+        entity["scope"] = parse_scopes(doc["scope"])
+    entity["createdAt"] = now
+    entity["modifiedAt"] = now
+    entity.update(parse_attributes(doc, terms, now))
+    return entity
+
+
+def parse_types(value: Any, terms: TermMap, *, required: bool = True) -> list[str]:
+    if value is None:
+        if required:
+            raise BadRequestData("an entity must have a type")
+        return []
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and is_valid_name(v) for v in values):
+        raise BadRequestData(f"invalid entity type {value!r}")
+    expanded: list[str] = []
+    for name in values:
+        iri = terms.expand(name)
+        if iri not in expanded:
+            expanded.append(iri)
+    return expanded
+
+
+def parse_scopes(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) for v in values):
+        raise BadRequestData("scope must be a string or an array of strings")
+    return [validate_scope(v) for v in values]
+
+
+def parse_attributes(doc: dict[str, Any], terms: TermMap, now: str) -> dict[str, list[Any]]:
+    """Every attribute of an entity payload or fragment: attribute IRI → instances."""
+    attributes: dict[str, list[Any]] = {}
+    for name, value in doc.items():
+        if name in ("id", "@id", "type", "@type", "scope", "@context") or name in SYSTEM_MEMBERS:
+            continue
+        iri = attribute_iri(name, terms)
+        attributes[iri] = parse_attribute(iri, value, terms, now)
+    return attributes
+
+
+def attribute_iri(name: str, terms: TermMap) -> str:
+    if not isinstance(name, str) or not is_valid_name(name):
+        raise BadRequestData(f"invalid attribute name {name!r}")
+    return terms.expand(name)
+
+
+def parse_attribute(iri: str, value: Any, terms: TermMap, now: str) -> list[dict[str, Any]]:
+    """One attribute's instances; several when it is a multi-attribute (datasetId)."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        instances = [parse_instance(iri, v, terms, now) for v in value]
+        seen: set[str | None] = set()
+        for instance in instances:
+            dataset = instance.get("datasetId")
+            if dataset in seen:
+                raise BadRequestData(f"attribute {iri} repeats datasetId {dataset!r}")
+            seen.add(dataset)
+        return instances
+    return [parse_instance(iri, value, terms, now)]
+
+
+def parse_instance(
+    iri: str, value: Any, terms: TermMap, now: str, *, partial: bool = False
+) -> dict[str, Any]:
+    """One attribute instance (normalized or concise); `partial` allows a missing value."""
+    if not isinstance(value, dict) or _is_geometry(value):
+        if value is None:
+            raise BadRequestData(f"attribute {iri} has a null value")
+        kind = "GeoProperty" if _is_geometry(value) or iri in GEO_ATTRIBUTES else "Property"
+        value = {"type": kind, "value": value}
+    instance: dict[str, Any] = {}
+    kind = _attribute_type(iri, value, terms, partial)
+    if kind is not None:
+        instance["type"] = kind
+    for member, member_value in value.items():
+        if member == "type" or member in SYSTEM_MEMBERS or member == "instanceId":
+            continue
+        if member in MEMBERS:
+            instance[member] = _member(iri, kind, member, member_value, terms)
+        else:
+            sub_iri = attribute_iri(member, terms)
+            instance[sub_iri] = parse_instance(sub_iri, member_value, terms, now)
+    if kind is not None and not partial:
+        holder = VALUE_MEMBER[kind]
+        if holder not in instance:
+            raise BadRequestData(f"attribute {iri} of type {kind} needs a '{holder}' member")
+    if iri in GEO_ATTRIBUTES and kind not in (None, "GeoProperty"):
+        raise BadRequestData(f"attribute {iri} must be a GeoProperty")
+    instance["createdAt"] = now
+    instance["modifiedAt"] = now
+    return instance
+
+
+def _is_geometry(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and value.get("type") in GEOJSON_TYPES and "coordinates" in value
+    )
+
+
+def _attribute_type(iri: str, value: dict[str, Any], terms: TermMap, partial: bool) -> str | None:
+    declared = value.get("type")
+    if declared is None:
+        for member in _INFER_ORDER:
+            if member in value:
+                if member == "value" and (iri in GEO_ATTRIBUTES or _is_geometry(value["value"])):
+                    return "GeoProperty"
+                return _INFERRED[member]
+        if partial:
+            return None
+        raise BadRequestData(f"attribute {iri} has no type and no value")
+    if not isinstance(declared, str):
+        raise BadRequestData(f"attribute {iri} has an invalid type {declared!r}")
+    if declared in VALUE_MEMBER:
+        return declared
+    expanded = ATTRIBUTE_TYPE_IRIS.get(terms.expand(declared))
+    if expanded is None:
+        raise BadRequestData(f"attribute {iri} has an unknown attribute type {declared!r}")
+    return expanded
+
+
+def _member(iri: str, kind: str | None, member: str, value: Any, terms: TermMap) -> Any:
+    if value is None:
+        raise BadRequestData(f"attribute {iri}: '{member}' must not be null")
+    if member == "value":
+        if kind == "GeoProperty" or (kind is None and _is_geometry(value)):
+            if value != NULL_URI:
+                shape_from_geojson(value)
+        return value
+    if member == "object":
+        objects = value if isinstance(value, list) else [value]
+        if not objects or not all(is_uri(o) for o in objects):
+            raise BadRequestData(f"attribute {iri}: 'object' must be a URI")
+        return value
+    if member == "objectList":
+        if not isinstance(value, list):
+            raise BadRequestData(f"attribute {iri}: 'objectList' must be an array")
+        items = [v.get("object") if isinstance(v, dict) else v for v in value]
+        if not all(is_uri(o) for o in items):
+            raise BadRequestData(f"attribute {iri}: 'objectList' must hold URIs")
+        return items
+    if member == "valueList":
+        if not isinstance(value, list):
+            raise BadRequestData(f"attribute {iri}: 'valueList' must be an array")
+        return value
+    if member == "languageMap":
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and _is_text(v) for k, v in value.items()
+        ):
+            raise BadRequestData(f"attribute {iri}: 'languageMap' must map languages to strings")
+        return value
+    if member in ("vocab", "objectType"):
+        names = value if isinstance(value, list) else [value]
+        if not names or not all(isinstance(n, str) and is_valid_name(n) for n in names):
+            raise BadRequestData(f"attribute {iri}: invalid '{member}' {value!r}")
+        expanded = [terms.expand(n) for n in names]
+        return expanded if isinstance(value, list) else expanded[0]
+    if member == "json":
+        if not isinstance(value, (dict, list)):
+            raise BadRequestData(f"attribute {iri}: 'json' must be a JSON object or array")
+        return value
+    if member == "datasetId":
+        if not is_uri(value):
+            raise BadRequestData(f"attribute {iri}: datasetId {value!r} is not a URI")
+        return value
+    if member == "observedAt":
+        if not is_datetime(value):
+            raise BadRequestData(f"attribute {iri}: observedAt {value!r} is not a DateTime")
+        return value
+    if member in ("unitCode", "lang"):
+        if not isinstance(value, str):
+            raise BadRequestData(f"attribute {iri}: '{member}' must be a string")
+        return value
+    return value
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    )

@@ -1,0 +1,158 @@
+"""Render expanded entities in the representation a request asks for (clause 4.5).
+
+Normalized, concise and simplified (keyValues); system attributes on request; attribute
+projection (`attrs`, `pick`, `omit`); language selection for LanguageProperty (clause 4.15);
+GeoJSON features (clause 4.5.16).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dalgu.broker.model import LOCATION, MEMBERS, SYSTEM_MEMBERS, VALUE_MEMBER, Entity
+from dalgu.ldcontext.termmap import TermMap
+
+Format = Literal["normalized", "concise", "keyValues"]
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    format: Format = "normalized"
+    sys_attrs: bool = False
+    lang: str | None = None
+    attrs: frozenset[str] | None = None  # attribute IRIs to keep (attrs / pick)
+    omit: frozenset[str] = frozenset()  # attribute IRIs, or "id"/"type" (omit)
+    keep_id: bool = True
+    keep_type: bool = True
+
+
+def render_entity(entity: Entity, terms: TermMap, rep: Representation) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if rep.keep_id and "id" not in rep.omit:
+        out["id"] = entity["id"]
+    if rep.keep_type and "type" not in rep.omit and "type" in entity:
+        types = [terms.compact(t) for t in entity["type"]]
+        out["type"] = types[0] if len(types) == 1 else types
+    if "scope" in entity:
+        scopes = entity["scope"]
+        out["scope"] = scopes[0] if len(scopes) == 1 else scopes
+    for iri, instances in entity.items():
+        if iri in MEMBERS or iri in ("id", "scope"):
+            continue
+        if rep.attrs is not None and iri not in rep.attrs:
+            continue
+        if iri in rep.omit:
+            continue
+        rendered = [render_instance(i, terms, rep) for i in instances]
+        out[terms.compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
+    if rep.sys_attrs and rep.format != "keyValues":
+        out["createdAt"] = entity["createdAt"]
+        out["modifiedAt"] = entity["modifiedAt"]
+    return out
+
+
+def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representation) -> Any:
+    kind = instance["type"]
+    if rep.format == "keyValues":
+        return _simple_value(instance, kind, terms, rep.lang)
+    out: dict[str, Any] = {}
+    if rep.format == "normalized":
+        out["type"] = kind
+    for member, value in instance.items():
+        if member == "type":
+            continue
+        if member in SYSTEM_MEMBERS:
+            if rep.sys_attrs and member != "deletedAt":
+                out[member] = value
+            continue
+        if member in MEMBERS:
+            if member in ("vocab", "objectType"):
+                out[member] = _compact_names(value, terms)
+            elif member == "languageMap" and rep.lang is not None:
+                text, lang = _pick_language(value, rep.lang)
+                if rep.format == "normalized":
+                    out["type"] = "Property"
+                out["value"] = text
+                out["lang"] = lang
+            else:
+                out[member] = value
+            continue
+        out[terms.compact(member)] = render_instance(value, terms, rep)
+    if rep.format == "concise":
+        holder = VALUE_MEMBER[kind]
+        if kind in ("Property", "GeoProperty") and set(out) == {"value"}:
+            return out["value"]
+        if kind == "LanguageProperty" and rep.lang is None and "languageMap" not in out:
+            out["type"] = kind  # pragma: no cover - a LanguageProperty always has its map
+        if holder not in out and "value" not in out:
+            out["type"] = kind
+    return out
+
+
+def _simple_value(instance: dict[str, Any], kind: str, terms: TermMap, lang: str | None) -> Any:
+    member = VALUE_MEMBER[kind]
+    value = instance.get(member)
+    if kind == "VocabProperty":
+        return _compact_names(value, terms)
+    if kind == "LanguageProperty":
+        if lang is not None and isinstance(value, dict):
+            return _pick_language(value, lang)[0]
+        return {"languageMap": value}
+    if kind == "JsonProperty":
+        return {"json": value}
+    return value
+
+
+def _compact_names(value: Any, terms: TermMap) -> Any:
+    if isinstance(value, list):
+        return [terms.compact(v) for v in value]
+    return terms.compact(value)
+
+
+def _pick_language(language_map: dict[str, Any], wanted: str) -> tuple[Any, str]:
+    """Choose a language from a languageMap per an Accept-Language-like `lang` (clause 4.15)."""
+    ranked: list[tuple[float, str]] = []
+    for position, part in enumerate(wanted.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality + position * 1e-6, tag.strip()))
+    for _, tag in sorted(ranked):
+        if tag == "*":
+            break
+        if tag in language_map:
+            return language_map[tag], tag
+        for key in language_map:
+            if key.split("-")[0] == tag.split("-")[0]:
+                return language_map[key], key
+    if "@none" in language_map:
+        return language_map["@none"], "@none"
+    first = next(iter(language_map), None)
+    return (language_map[first], first) if first is not None else ("", "@none")
+
+
+def feature(entity_out: dict[str, Any], geometry_attr: str, keys_only: bool) -> dict[str, Any]:
+    """A GeoJSON Feature from a rendered entity (clause 4.5.16)."""
+    geometry_value = entity_out.get(geometry_attr)
+    geometry = None
+    if isinstance(geometry_value, dict):
+        geometry = geometry_value if keys_only else geometry_value.get("value", geometry_value)
+    elif isinstance(geometry_value, list) and geometry_value:
+        first = geometry_value[0]
+        geometry = first.get("value") if isinstance(first, dict) and "value" in first else first
+    properties = {k: v for k, v in entity_out.items() if k != "id"}
+    return {"id": entity_out.get("id"), "type": "Feature", "properties": properties,
+            "geometry": geometry}
+
+
+def feature_collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": list(features)}
+
+
+DEFAULT_GEOMETRY_ATTRIBUTE = LOCATION

@@ -1,0 +1,272 @@
+"""The entity service: every NGSI-LD entity operation, independent of any transport.
+
+Takes entities and fragments already parsed to the expanded form (`dalgu.broker.parse`), turns
+each operation into store mutations, and tells in-process listeners what changed once the store
+has committed (the seam subscriptions and temporal history use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dalgu.broker import mutations as m
+from dalgu.broker.model import Entity, now_iso
+from dalgu.errors import DalguError, ResourceNotFound
+from dalgu.store.base import (
+    AttributeInfo,
+    Change,
+    EntityQuery,
+    EntityStore,
+    Mutation,
+    QueryResult,
+    TypeInfo,
+)
+
+ChangeListener = Callable[[str, list[Change]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """Per-entity outcome of a batch operation (clause 5.2.16)."""
+
+    success: list[str] = field(default_factory=list)
+    errors: list[tuple[str | None, DalguError]] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+
+
+BatchItem = Entity | DalguError  # an entity that parsed, or why it did not
+
+
+class EntityService:
+    def __init__(self, store: EntityStore) -> None:
+        self.store = store
+        self.listeners: list[ChangeListener] = []
+
+    async def _apply(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Any]:
+        outcomes = await self.store.mutate(tenant, items)
+        changes = [o for o in outcomes if isinstance(o, Change)]
+        if changes:
+            for listener in self.listeners:
+                await listener(tenant, changes)
+        return outcomes
+
+    async def _one(self, tenant: str, entity_id: str, mutation: Mutation) -> Change:
+        (outcome,) = await self._apply(tenant, [(entity_id, mutation)])
+        if isinstance(outcome, DalguError):
+            raise outcome
+        assert isinstance(outcome, Change)
+        return outcome
+
+    # --- single-entity operations -------------------------------------------------------
+
+    async def create(self, tenant: str, entity: Entity) -> None:
+        await self._one(tenant, entity["id"], m.create(entity))
+
+    async def retrieve(self, tenant: str, entity_id: str) -> Entity:
+        entity = await self.store.get(tenant, entity_id)
+        if entity is None:
+            raise ResourceNotFound(f"entity {entity_id} does not exist")
+        return entity
+
+    async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        return await self.store.query(tenant, query)
+
+    async def replace(self, tenant: str, entity: Entity) -> None:
+        await self._one(tenant, entity["id"], m.replace(entity))
+
+    async def merge(self, tenant: str, entity_id: str, fragment: Entity) -> None:
+        now = fragment.get("modifiedAt") or now_iso()
+        await self._one(
+            tenant, entity_id, m.edit(entity_id, lambda e: m.merge_entity(e, fragment, now), now)
+        )
+
+    async def delete(self, tenant: str, entity_id: str) -> None:
+        await self._one(tenant, entity_id, m.delete(entity_id))
+
+    # --- attribute operations -----------------------------------------------------------
+
+    async def append_attributes(
+        self, tenant: str, entity_id: str, attrs: Entity, *, overwrite: bool = True
+    ) -> m.UpdateResult:
+        result = m.UpdateResult()
+        now = now_iso()
+        await self._one(
+            tenant,
+            entity_id,
+            m.edit(
+                entity_id,
+                lambda e: m.append_attributes(e, attrs, result, overwrite=overwrite),
+                now,
+            ),
+        )
+        return result
+
+    async def update_attributes(self, tenant: str, entity_id: str, attrs: Entity) -> m.UpdateResult:
+        result = m.UpdateResult()
+        now = now_iso()
+        await self._one(
+            tenant, entity_id, m.edit(entity_id, lambda e: m.update_attributes(e, attrs, result), now)
+        )
+        return result
+
+    async def patch_attribute(
+        self, tenant: str, entity_id: str, attr: str, fragment: dict[str, Any]
+    ) -> None:
+        """PATCH /entities/{id}/attrs/{attr} (clause 5.6.4): merge into one instance."""
+        now = now_iso()
+
+        def change(entity: Entity) -> None:
+            instances = entity.get(attr)
+            index = (
+                None if instances is None else m.find_instance(instances, fragment.get("datasetId"))
+            )
+            if instances is None or index is None:
+                raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
+            instances[index] = m.merge_instance(instances[index], fragment, now)
+
+        await self._one(tenant, entity_id, m.edit(entity_id, change, now))
+
+    async def replace_attribute(
+        self, tenant: str, entity_id: str, attr: str, instances: list[dict[str, Any]]
+    ) -> None:
+        """PUT /entities/{id}/attrs/{attr} (clause 5.6.19)."""
+        now = now_iso()
+
+        def change(entity: Entity) -> None:
+            current = entity.get(attr)
+            if current is None:
+                raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
+            for new in instances:
+                m.put_instance(current, new)
+
+        await self._one(tenant, entity_id, m.edit(entity_id, change, now))
+
+    async def delete_attribute(
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str,
+        *,
+        dataset_id: str | None = None,
+        delete_all: bool = False,
+    ) -> None:
+        now = now_iso()
+
+        def change(entity: Entity) -> None:
+            instances = entity.get(attr)
+            if instances is None:
+                raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
+            if delete_all:
+                del entity[attr]
+                return
+            index = m.find_instance(instances, dataset_id)
+            if index is None:
+                raise ResourceNotFound(
+                    f"attribute {attr} of {entity_id} has no instance with datasetId {dataset_id}"
+                )
+            instances.pop(index)
+            if not instances:
+                del entity[attr]
+
+        await self._one(tenant, entity_id, m.edit(entity_id, change, now))
+
+    # --- batch operations ---------------------------------------------------------------
+
+    async def _batch(
+        self, tenant: str, items: Sequence[tuple[str | None, Mutation | DalguError]]
+    ) -> tuple[BatchResult, list[Any]]:
+        result = BatchResult()
+        runnable: list[tuple[str, Mutation]] = []
+        for entity_id, item in items:
+            if isinstance(item, DalguError) or entity_id is None:
+                assert isinstance(item, DalguError)
+                result.errors.append((entity_id, item))
+            else:
+                runnable.append((entity_id, item))
+        outcomes = await self._apply(tenant, runnable) if runnable else []
+        for (entity_id, _), outcome in zip(runnable, outcomes, strict=True):
+            if isinstance(outcome, DalguError):
+                result.errors.append((entity_id, outcome))
+            else:
+                result.success.append(entity_id)
+                if outcome.before is None and outcome.after is not None:
+                    result.created.append(entity_id)
+        return result, outcomes
+
+    async def batch_create(self, tenant: str, items: Sequence[BatchItem]) -> BatchResult:
+        return (await self._batch(tenant, [_with(i, m.create) for i in items]))[0]
+
+    async def batch_upsert(
+        self, tenant: str, items: Sequence[BatchItem], mode: Literal["replace", "update"]
+    ) -> BatchResult:
+        def upsert(entity: Entity) -> Mutation:
+            if mode == "replace":
+                return m.replace(entity, must_exist=False)
+            return _upsert_update(entity)
+
+        return (await self._batch(tenant, [_with(i, upsert) for i in items]))[0]
+
+    async def batch_update(
+        self, tenant: str, items: Sequence[BatchItem], *, overwrite: bool = True
+    ) -> BatchResult:
+        now = now_iso()
+
+        def update(entity: Entity) -> Mutation:
+            def change(current: Entity) -> None:
+                result = m.UpdateResult()
+                m.append_attributes(current, entity, result, overwrite=overwrite)
+
+            return m.edit(entity["id"], change, now)
+
+        return (await self._batch(tenant, [_with(i, update) for i in items]))[0]
+
+    async def batch_merge(self, tenant: str, items: Sequence[BatchItem]) -> BatchResult:
+        now = now_iso()
+
+        def merge(entity: Entity) -> Mutation:
+            return m.edit(entity["id"], lambda e: m.merge_entity(e, entity, now), now)
+
+        return (await self._batch(tenant, [_with(i, merge) for i in items]))[0]
+
+    async def batch_delete(self, tenant: str, ids: Sequence[str | DalguError]) -> BatchResult:
+        items: list[tuple[str | None, Mutation | DalguError]] = [
+            (None, i) if isinstance(i, DalguError) else (i, m.delete(i)) for i in ids
+        ]
+        return (await self._batch(tenant, items))[0]
+
+    # --- introspection ------------------------------------------------------------------
+
+    async def types(self, tenant: str) -> list[TypeInfo]:
+        return await self.store.types(tenant)
+
+    async def attributes(self, tenant: str) -> list[AttributeInfo]:
+        return await self.store.attributes(tenant)
+
+
+def _with(
+    item: BatchItem, make: Callable[[Entity], Mutation]
+) -> tuple[str | None, Mutation | DalguError]:
+    if isinstance(item, DalguError):
+        return (item.extra.get("entity_id"), item)
+    return (item["id"], make(item))
+
+
+def _upsert_update(entity: Entity) -> Mutation:
+    now = entity["modifiedAt"]
+
+    def mutation(current: Entity | None) -> Entity:
+        if current is None:
+            return entity
+        updated = dict(current)
+        for key in ("type", "scope"):
+            if key in entity:
+                updated[key] = sorted(set(updated.get(key, [])) | set(entity[key]))
+        result = m.UpdateResult()
+        updated = {k: (list(v) if isinstance(v, list) else v) for k, v in updated.items()}
+        m.append_attributes(updated, entity, result, overwrite=True)
+        updated["modifiedAt"] = now
+        return updated
+
+    return mutation

@@ -1,0 +1,117 @@
+"""The searchable rows of an entity, independent of the backend that stores them.
+
+`q` is answered from one row per (attribute instance, leaf value): attribute IRI, a path inside
+the instance, a kind and a typed value. Paths:
+
+    '#'                       marker of an instance; txt = its attribute type
+    ''                        a leaf of the value (every element of an array)
+    '[street][no]'            a leaf inside a compound (JSON object) value
+    '.observedAt'             a member of the instance (observedAt, unitCode, datasetId, …)
+    '.<sub IRI>#', '.<sub IRI>', '.<sub IRI>[k]', '.<sub IRI>.<subsub IRI>' … sub-attributes
+
+Kinds: '#' marker, 'n' number (num), 'b' boolean (num 0/1), 's' string (txt), 'z' null.
+Strings that are ISO 8601 date-times are indexed in one canonical UTC form, so that they order
+correctly; `canonical_datetime` gives query literals the same form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from dalgu.broker.model import MEMBERS, SYSTEM_MEMBERS, Entity, is_datetime
+
+_INDEXED_MEMBERS = ("observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt")
+_MAX_DEPTH = 16
+
+
+class IndexRow(NamedTuple):
+    name: str
+    path: str
+    kind: str
+    num: float | None
+    txt: str | None
+
+
+class GeoRow(NamedTuple):
+    name: str
+    geometry: dict[str, Any]
+
+
+def canonical_datetime(text: str) -> str:
+    """An ISO date-time in UTC with microseconds: `2026-11-25T04:00:00.000000Z`."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def attribute_iris(entity: Entity) -> Iterator[str]:
+    for key in entity:
+        if key not in MEMBERS and key not in ("id", "scope"):
+            yield key
+
+
+def index_rows(entity: Entity) -> list[IndexRow]:
+    rows: list[IndexRow] = []
+    for iri in attribute_iris(entity):
+        for instance in entity[iri]:
+            _instance_rows(iri, "", instance, rows)
+    return rows
+
+
+def geo_rows(entity: Entity) -> list[GeoRow]:
+    rows: list[GeoRow] = []
+    for iri in attribute_iris(entity):
+        for instance in entity[iri]:
+            if instance.get("type") == "GeoProperty" and isinstance(instance.get("value"), dict):
+                rows.append(GeoRow(iri, instance["value"]))
+    return rows
+
+
+def _instance_rows(name: str, prefix: str, instance: dict[str, Any], rows: list[IndexRow]) -> None:
+    kind = instance.get("type", "Property")
+    rows.append(IndexRow(name, prefix + "#", "#", None, kind))
+    if kind in ("Property", "ListProperty"):
+        _leaf_rows(name, prefix, instance.get("value", instance.get("valueList")), rows, 0)
+    elif kind in ("Relationship", "ListRelationship", "VocabProperty"):
+        value = instance.get("object", instance.get("objectList", instance.get("vocab")))
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                rows.append(IndexRow(name, prefix, "s", None, item))
+    elif kind == "LanguageProperty":
+        for lang, text in (instance.get("languageMap") or {}).items():
+            for item in text if isinstance(text, list) else [text]:
+                rows.append(IndexRow(name, prefix, "s", None, item))
+                rows.append(IndexRow(name, f"{prefix}[{lang}]", "s", None, item))
+    for member in _INDEXED_MEMBERS:
+        if member in instance:
+            _leaf_rows(name, f"{prefix}.{member}", instance[member], rows, 0)
+    for key, sub in instance.items():
+        if key not in MEMBERS and key not in SYSTEM_MEMBERS and isinstance(sub, dict):
+            if prefix.count(".") < _MAX_DEPTH:
+                _instance_rows(name, f"{prefix}.{key}", sub, rows)
+
+
+def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, bool):
+        rows.append(IndexRow(name, path, "b", 1.0 if value else 0.0, None))
+    elif isinstance(value, (int, float)):
+        rows.append(IndexRow(name, path, "n", float(value), None))
+    elif isinstance(value, str):
+        text = canonical_datetime(value) if is_datetime(value) else value
+        rows.append(IndexRow(name, path, "s", None, text))
+    elif value is None:
+        rows.append(IndexRow(name, path, "z", None, None))
+    elif isinstance(value, list):
+        for item in value:
+            _leaf_rows(name, path, item, rows, depth + 1)
+    elif isinstance(value, dict):
+        if "@value" in value:
+            _leaf_rows(name, path, value["@value"], rows, depth + 1)
+            return
+        for key, item in value.items():
+            _leaf_rows(name, f"{path}[{key}]", item, rows, depth + 1)

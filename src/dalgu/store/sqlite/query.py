@@ -1,0 +1,203 @@
+"""Translate an `EntityQuery` into one parameterized SQLite statement.
+
+Attribute conditions are correlated EXISTS over the `attrs` table (clustered by entity), so a
+query walks entities in id order and stops at `limit`; geo-queries are driven from the R*Tree
+(bounding boxes) and confirmed with an exact shapely test (`geo_match`, a registered function).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+
+from dalgu.broker.model import is_datetime
+from dalgu.query.ast import (
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    GeoQuery,
+    Or,
+    QExpr,
+    QList,
+    QRange,
+    QValue,
+    ScopeAnd,
+    ScopeExpr,
+    ScopeOr,
+    ScopePattern,
+    TypeAnd,
+    TypeExpr,
+    TypeName,
+    TypeOr,
+)
+from dalgu.query.scope import scope_pattern_regex
+from dalgu.store.base import EntityQuery
+from dalgu.store.indexing import canonical_datetime
+from dalgu.store.sqlite.geo import search_box
+
+_SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+class Compiled:
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def p(self, value: Any) -> str:
+        self.params.append(value)
+        return "?"
+
+
+def where_clause(tenant: str, query: EntityQuery, c: Compiled) -> str:
+    parts = [f"e.tenant = {c.p(tenant)}"]
+    if query.ids:
+        parts.append(f"e.id IN ({', '.join(c.p(i) for i in query.ids)})")
+    if query.id_pattern is not None:
+        parts.append(f"regexp({c.p(query.id_pattern)}, e.id)")
+    if query.types is not None:
+        parts.append(_types(query.types, c))
+    if query.attrs:
+        marks = ", ".join(c.p(a) for a in query.attrs)
+        parts.append(
+            "EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.path = '#' "
+            f"AND a.name IN ({marks}))"
+        )
+    if query.q is not None:
+        parts.append(_q(query.q, c))
+    if query.scope is not None:
+        parts.append(_scope(query.scope, c))
+    if query.geo is not None:
+        parts.append(_geo(query.geo, c))
+    return " AND ".join(parts)
+
+
+def _types(expr: TypeExpr, c: Compiled) -> str:
+    if isinstance(expr, TypeName):
+        return (
+            "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant "
+            f"AND t.type = {c.p(expr.name)} AND t.ent = e.ent)"
+        )
+    joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
+    assert isinstance(expr, (TypeAnd, TypeOr))
+    return "(" + joiner.join(_types(t, c) for t in expr.terms) + ")"
+
+
+def _q(expr: QExpr, c: Compiled) -> str:
+    if isinstance(expr, And):
+        return "(" + " AND ".join(_q(t, c) for t in expr.terms) + ")"
+    if isinstance(expr, Or):
+        return "(" + " OR ".join(_q(t, c) for t in expr.terms) + ")"
+    if isinstance(expr, Exists):
+        return _exists(expr.path, c)
+    return _comparison(expr, c)
+
+
+def _base_path(path: AttrPath) -> str:
+    return "".join(f".{s}" for s in path.sub)
+
+
+def _value_path(path: AttrPath) -> str:
+    return _base_path(path) + "".join(f"[{k}]" for k in path.compound)
+
+
+def _exists(path: AttrPath, c: Compiled) -> str:
+    name = c.p(path.attr)
+    if path.compound:
+        prefix = _value_path(path)
+        return (
+            f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} AND "
+            f"(a.path = {c.p(prefix)} OR (a.path > {c.p(prefix + '[')} "
+            f"AND a.path < {c.p(prefix + chr(0x5C))})))"
+        )
+    base = _base_path(path)
+    if path.sub and path.sub[-1] in _MEMBER_NAMES:
+        return f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} AND a.path = {c.p(base)})"
+    return f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} AND a.path = {c.p(base + '#')})"
+
+
+_MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
+
+
+def _literal(value: QValue) -> tuple[str, Any]:
+    """(kind column value, typed value) of a q literal as the index stores it."""
+    if value.kind == "number":
+        return "n", float(value.value)
+    if value.kind == "boolean":
+        return "b", 1.0 if value.value else 0.0
+    text = str(value.value)
+    if is_datetime(text):
+        return "s", canonical_datetime(text)
+    return "s", text
+
+
+def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
+    if isinstance(value, QRange):
+        kind, low = _literal(value.low)
+        _, high = _literal(value.high)
+        col = "a.num" if kind != "s" else "a.txt"
+        return f"a.kind = {c.p(kind)} AND {col} BETWEEN {c.p(low)} AND {c.p(high)}"
+    if isinstance(value, QList):
+        alternatives = []
+        for item in value.values:
+            kind, typed = _literal(item)
+            col = "a.num" if kind != "s" else "a.txt"
+            alternatives.append(f"(a.kind = {c.p(kind)} AND {col} = {c.p(typed)})")
+        return "(" + " OR ".join(alternatives) + ")"
+    if op in ("~=", "!~="):
+        return f"a.kind = 's' AND regexp({c.p(str(value.value))}, a.txt)"
+    kind, typed = _literal(value)
+    col = "a.num" if kind != "s" else "a.txt"
+    return f"a.kind = {c.p(kind)} AND {col} {_SQL_OPS[op]} {c.p(typed)}"
+
+
+def _comparison(expr: Comparison, c: Compiled) -> str:
+    path = _value_path(expr.path)
+    negated = expr.op in ("!=", "!~=")
+    op = "==" if expr.op == "!=" else expr.op
+    name_param = c.p(expr.path.attr)
+    path_param = c.p(path)
+    test = (
+        f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name_param} "
+        f"AND a.path = {path_param} AND {_match(op, expr.value, c)})"
+    )
+    if not negated:
+        return test
+    present = (
+        f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(expr.path.attr)} "
+        f"AND a.path = {c.p(path)})"
+    )
+    return f"({present} AND NOT {test})"
+
+
+def _scope(expr: ScopeExpr, c: Compiled) -> str:
+    if isinstance(expr, ScopePattern):
+        return (
+            "EXISTS (SELECT 1 FROM entity_scopes s WHERE s.ent = e.ent AND "
+            f"regexp({c.p(scope_pattern_regex(expr))}, s.scope))"
+        )
+    joiner = " AND " if isinstance(expr, ScopeAnd) else " OR "
+    assert isinstance(expr, (ScopeAnd, ScopeOr))
+    return "(" + joiner.join(_scope(t, c) for t in expr.terms) + ")"
+
+
+def _geo(geo: GeoQuery, c: Compiled) -> str:
+    """Driven from the R*Tree when the predicate bounds the result, else tested per entity."""
+    args = (
+        f"{c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
+        f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}"
+    )
+    box = search_box(geo)
+    if box is None:
+        return (
+            "EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND "
+            f"g.name = {c.p(geo.geoproperty)} AND geo_match({args}, g.wkb))"
+        )
+    minx, miny, maxx, maxy = box
+    return (
+        "e.ent IN (SELECT g.ent FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
+        f"WHERE r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
+        f"AND r.miny <= {c.p(maxy)} AND r.maxy >= {c.p(miny)} "
+        f"AND g.tenant = e.tenant AND g.name = {c.p(geo.geoproperty)} "
+        f"AND geo_match({args}, g.wkb))"
+    )

@@ -1,0 +1,78 @@
+"""Versioned schema of the SQLite store; `migrate` brings a database to the latest version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: entities, their types and scopes, the attribute index, geometries, contexts
+    """
+    CREATE TABLE entities (
+        ent INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        UNIQUE (tenant, id)
+    );
+    CREATE TABLE entity_types (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        ent INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type, ent)
+    ) WITHOUT ROWID;
+    CREATE INDEX entity_types_ent ON entity_types (ent);
+    CREATE TABLE entity_scopes (
+        ent INTEGER NOT NULL,
+        scope TEXT NOT NULL,
+        PRIMARY KEY (ent, scope)
+    ) WITHOUT ROWID;
+    CREATE TABLE attrs (
+        ent INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        num REAL,
+        txt TEXT,
+        PRIMARY KEY (ent, name, path, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX attrs_marker ON attrs (tenant, name) WHERE path = '#';
+    CREATE TABLE geo (
+        gid INTEGER PRIMARY KEY,
+        ent INTEGER NOT NULL,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        wkb BLOB NOT NULL
+    );
+    CREATE INDEX geo_ent ON geo (ent);
+    CREATE VIRTUAL TABLE geo_rtree USING rtree (gid, minx, maxx, miny, maxy);
+    CREATE TABLE contexts (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        document BLOB NOT NULL
+    );
+    """,
+]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply every migration the database lacks, each in its own transaction."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
