@@ -182,22 +182,29 @@ def _scope(expr: ScopeExpr, c: Compiled) -> str:
 
 
 def _geo(geo: GeoQuery, c: Compiled) -> str:
-    """Driven from the R*Tree when the predicate bounds the result, else tested per entity."""
-    args = (
-        f"{c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
-        f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}"
-    )
+    """Driven from the R*Tree when the predicate bounds the result, else tested per entity.
+
+    Placeholders are appended in the order they appear in the SQL text.
+    """
+    wkb = shapely.to_wkb(geo.shape)
+
+    def match() -> str:
+        return (
+            f"geo_match({c.p(geo.georel)}, {c.p(wkb)}, "
+            f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, g.wkb)"
+        )
+
     box = search_box(geo)
     if box is None:
-        return (
-            "EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND "
-            f"g.name = {c.p(geo.geoproperty)} AND geo_match({args}, g.wkb))"
-        )
+        name = c.p(geo.geoproperty)
+        return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.name = {name} AND {match()})"
     minx, miny, maxx, maxy = box
+    bounds = (
+        f"r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
+        f"AND r.miny <= {c.p(maxy)} AND r.maxy >= {c.p(miny)}"
+    )
+    name = c.p(geo.geoproperty)
     return (
         "e.ent IN (SELECT g.ent FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
-        f"WHERE r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
-        f"AND r.miny <= {c.p(maxy)} AND r.maxy >= {c.p(miny)} "
-        f"AND g.tenant = e.tenant AND g.name = {c.p(geo.geoproperty)} "
-        f"AND geo_match({args}, g.wkb))"
+        f"WHERE {bounds} AND g.tenant = e.tenant AND g.name = {name} AND {match()})"
     )

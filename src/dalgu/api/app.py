@@ -1,0 +1,114 @@
+"""The ASGI application: Starlette routing (no framework encoder on hot paths), one error map.
+
+Authentication will be a middleware placed in `build_app` that puts an identity on the request
+scope; handlers and services do not change for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dalgu.api import batch, catalogue, contexts, entities, openapi
+from dalgu.api.edge import Runtime
+from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
+from dalgu.api.respond import CONTEXTS_PATH
+from dalgu.broker.service import EntityService
+from dalgu.errors import DalguError
+from dalgu.ldcontext import ContextResolver
+from dalgu.settings import Settings
+from dalgu.store.base import EntityStore
+from dalgu.store.factory import open_store
+
+V1 = "/ngsi-ld/v1"
+
+
+def routes() -> list[Route]:
+    e, b, c, x = entities, batch, catalogue, contexts
+    return [
+        Route(f"{V1}/entities", e.create_entity, methods=["POST"]),
+        Route(f"{V1}/entities", e.query_entities, methods=["GET"]),
+        Route(f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.patch_attribute,
+              methods=["PATCH"]),
+        Route(f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.replace_attribute,
+              methods=["PUT"]),
+        Route(f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.delete_attribute,
+              methods=["DELETE"]),
+        Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.append_attributes, methods=["POST"]),
+        Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.update_attributes, methods=["PATCH"]),
+        Route(f"{V1}/entities/{{entity_id:path}}", e.retrieve_entity, methods=["GET"]),
+        Route(f"{V1}/entities/{{entity_id:path}}", e.delete_entity, methods=["DELETE"]),
+        Route(f"{V1}/entities/{{entity_id:path}}", e.replace_entity, methods=["PUT"]),
+        Route(f"{V1}/entities/{{entity_id:path}}", e.merge_entity, methods=["PATCH"]),
+        Route(f"{V1}/entityOperations/create", b.batch_create, methods=["POST"]),
+        Route(f"{V1}/entityOperations/upsert", b.batch_upsert, methods=["POST"]),
+        Route(f"{V1}/entityOperations/update", b.batch_update, methods=["POST"]),
+        Route(f"{V1}/entityOperations/merge", b.batch_merge, methods=["POST"]),
+        Route(f"{V1}/entityOperations/delete", b.batch_delete, methods=["POST"]),
+        Route(f"{V1}/entityOperations/query", b.query_post, methods=["POST"]),
+        Route(f"{V1}/types", c.list_types, methods=["GET"]),
+        Route(f"{V1}/types/{{type:path}}", c.type_info, methods=["GET"]),
+        Route(f"{V1}/attributes", c.list_attributes, methods=["GET"]),
+        Route(f"{V1}/attributes/{{attr:path}}", c.attribute_info, methods=["GET"]),
+        Route(f"{V1}/jsonldContexts", x.create_context, methods=["POST"]),
+        Route(f"{V1}/jsonldContexts", x.list_contexts, methods=["GET"]),
+        Route(f"{V1}/jsonldContexts/{{context_id:path}}", x.get_context, methods=["GET"]),
+        Route(f"{V1}/jsonldContexts/{{context_id:path}}", x.delete_context, methods=["DELETE"]),
+        Route(f"{V1}/openapi.json", openapi.document, methods=["GET"]),
+        Route(f"{V1}/docs", openapi.docs_page, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette:
+    """The ASGI app; opens `store` (or the one settings name) for the app's lifetime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        the_store = store or open_store(settings)
+        await the_store.open()
+
+        async def local_context(url: str) -> bytes | None:
+            path = urlsplit(url).path
+            prefix = "/ngsi-ld/v1/jsonldContexts/"
+            if path.startswith(prefix) and url.startswith(settings.base_url):
+                found = await the_store.get_context(path[len(prefix) :])
+                return None if found is None else found[0]
+            return None
+
+        resolver = ContextResolver(
+            fetch_timeout=settings.context_fetch_timeout,
+            max_bytes=settings.context_max_bytes,
+            cache_size=settings.context_cache_size,
+            local=local_context,
+        )
+        app.state.dalgu = Runtime(settings, the_store, EntityService(the_store), resolver)
+        try:
+            yield
+        finally:
+            await resolver.close()
+            await the_store.close()
+
+    return Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            DalguError: dalgu_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+    )
+
+
+__all__ = ["CONTEXTS_PATH", "build_app"]

@@ -1,0 +1,145 @@
+"""Handlers of /ngsi-ld/v1/entityOperations (clause 6.14–6.18, 6.23, 6.31)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.api import params
+from dalgu.api.edge import read_body, runtime
+from dalgu.api.entities import render_list
+from dalgu.api.negotiation import JSON_LD, RequestContext
+from dalgu.api.problem import problem_body
+from dalgu.api.respond import no_content, plain_json
+from dalgu.broker.model import is_uri, now_iso
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import BatchItem, BatchResult
+from dalgu.errors import BadRequestData, DalguError
+
+
+async def _items(
+    request: Request, rc: RequestContext, body: Any, *, partial: bool = False
+) -> list[BatchItem]:
+    if not isinstance(body, list):
+        raise BadRequestData("a batch operation takes a JSON array")
+    if not body:
+        raise BadRequestData("a batch operation needs at least one entity")
+    resolver = runtime(request).resolver
+    now = now_iso()
+    items: list[BatchItem] = []
+    for raw in body:
+        entity_id = raw.get("id", raw.get("@id")) if isinstance(raw, dict) else None
+        try:
+            terms = rc.terms
+            if request.headers.get("content-type", "").startswith(JSON_LD):
+                terms = await resolver.resolve(raw.get("@context"))
+            items.append(parse_entity(raw, terms, now, require_type=not partial))
+        except DalguError as error:
+            error.extra["entity_id"] = entity_id if isinstance(entity_id, str) else None
+            items.append(error)
+    return items
+
+
+def _result(result: BatchResult) -> Response:
+    return plain_json(
+        {
+            "success": result.success,
+            "errors": [
+                {"entityId": entity_id, "error": problem_body(error)}
+                for entity_id, error in result.errors
+            ],
+        },
+        status=207,
+    )
+
+
+async def batch_create(request: Request) -> Response:
+    rc, body = await read_body(request)
+    result = await runtime(request).service.batch_create(rc.tenant, await _items(request, rc, body))
+    if result.errors:
+        return _result(result)
+    return plain_json(result.success, status=201)
+
+
+async def batch_upsert(request: Request) -> Response:
+    rc, body = await read_body(request)
+    opts = params.options(request.query_params)
+    mode = "update" if "update" in opts else "replace"
+    items = await _items(request, rc, body)
+    result = await runtime(request).service.batch_upsert(rc.tenant, items, mode)
+    if result.errors:
+        return _result(result)
+    if result.created:
+        return plain_json(result.created, status=201)
+    return no_content()
+
+
+async def batch_update(request: Request) -> Response:
+    rc, body = await read_body(request)
+    overwrite = "noOverwrite" not in params.options(request.query_params)
+    items = await _items(request, rc, body, partial=True)
+    result = await runtime(request).service.batch_update(rc.tenant, items, overwrite=overwrite)
+    return _result(result) if result.errors else no_content()
+
+
+async def batch_merge(request: Request) -> Response:
+    rc, body = await read_body(request)
+    items = await _items(request, rc, body, partial=True)
+    result = await runtime(request).service.batch_merge(rc.tenant, items)
+    return _result(result) if result.errors else no_content()
+
+
+async def batch_delete(request: Request) -> Response:
+    rc, body = await read_body(request)
+    if not isinstance(body, list) or not body:
+        raise BadRequestData("batch delete takes a non-empty JSON array of entity ids")
+    ids: list[str | DalguError] = []
+    for item in body:
+        if is_uri(item):
+            ids.append(item)
+        else:
+            ids.append(BadRequestData(f"entity id {item!r} is not a URI"))
+    result = await runtime(request).service.batch_delete(rc.tenant, ids)
+    return _result(result) if result.errors else no_content()
+
+
+async def query_post(request: Request) -> Response:
+    """POST /entityOperations/query: the query in the body, paging in the URL (clause 6.23)."""
+    rc, body = await read_body(request)
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
+    rt = runtime(request)
+    query_params: dict[str, Any] = dict(request.query_params)
+    selectors = body.get("entities") or []
+    if not isinstance(selectors, list):
+        raise BadRequestData("entities must be an array of entity selectors")
+    ids = [s["id"] for s in selectors if isinstance(s, dict) and "id" in s]
+    types = [s["type"] for s in selectors if isinstance(s, dict) and "type" in s]
+    patterns = [s["idPattern"] for s in selectors if isinstance(s, dict) and "idPattern" in s]
+    if ids:
+        query_params["id"] = ",".join(ids)
+    if types:
+        query_params["type"] = ",".join(types)
+    if patterns:
+        query_params["idPattern"] = "|".join(f"(?:{p})" for p in patterns)
+    for key in ("q", "scopeQ", "lang"):
+        if key in body:
+            query_params[key] = body[key]
+    if "attrs" in body:
+        query_params["attrs"] = ",".join(body["attrs"])
+    geo = body.get("geoQ")
+    if isinstance(geo, dict):
+        query_params.update(
+            georel=geo.get("georel"),
+            geometry=geo.get("geometry"),
+            coordinates=geo.get("coordinates"),
+            geoproperty=geo.get("geoproperty"),
+        )
+    query_params = {k: v for k, v in query_params.items() if v is not None}
+    query = params.entity_query(query_params, rc.terms, rt.settings)
+    rep = params.representation(query_params, rc.terms)
+    result = await rt.service.query(rc.tenant, query)
+    headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
+    return render_list(request, rc, result.entities, rep, headers)

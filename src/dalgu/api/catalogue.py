@@ -1,0 +1,101 @@
+"""Handlers of /types and /attributes (clauses 6.25–6.28, 5.7.5–5.7.10)."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.api import params
+from dalgu.api.edge import read_context, runtime
+from dalgu.api.respond import json_response
+from dalgu.errors import ResourceNotFound
+
+
+async def list_types(request: Request) -> Response:
+    rc = await read_context(request)
+    rt = runtime(request)
+    types = await rt.service.types(rc.tenant)
+    if params.flag(request.query_params, "details"):
+        data: object = [
+            {
+                "id": t.type,
+                "type": "EntityType",
+                "typeName": rc.terms.compact(t.type),
+                "attributeNames": sorted(rc.terms.compact(a) for a in t.attributes),
+            }
+            for t in types
+        ]
+    else:
+        data = {
+            "id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}",
+            "type": "EntityTypeList",
+            "typeList": [rc.terms.compact(t.type) for t in types],
+        }
+    return json_response(data, rc, rt.settings.base_url)
+
+
+async def type_info(request: Request) -> Response:
+    rc = await read_context(request)
+    rt = runtime(request)
+    wanted = rc.terms.expand(request.path_params["type"])
+    for info in await rt.service.types(rc.tenant):
+        if info.type == wanted:
+            data = {
+                "id": info.type,
+                "type": "EntityTypeInfo",
+                "typeName": rc.terms.compact(info.type),
+                "entityCount": info.entity_count,
+                "attributeDetails": [
+                    {
+                        "id": name,
+                        "type": "Attribute",
+                        "attributeName": rc.terms.compact(name),
+                        "attributeTypes": sorted(kinds),
+                    }
+                    for name, kinds in sorted(info.attributes.items())
+                ],
+            }
+            return json_response(data, rc, rt.settings.base_url)
+    raise ResourceNotFound(f"no entity of type {wanted} exists")
+
+
+async def list_attributes(request: Request) -> Response:
+    rc = await read_context(request)
+    rt = runtime(request)
+    attributes = await rt.service.attributes(rc.tenant)
+    if params.flag(request.query_params, "details"):
+        data: object = [_attribute(a, rc) for a in attributes]
+    else:
+        data = {
+            "id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
+            "type": "AttributeList",
+            "attributeList": [rc.terms.compact(a.name) for a in attributes],
+        }
+    return json_response(data, rc, rt.settings.base_url)
+
+
+async def attribute_info(request: Request) -> Response:
+    rc = await read_context(request)
+    rt = runtime(request)
+    wanted = rc.terms.expand(request.path_params["attr"])
+    for info in await rt.service.attributes(rc.tenant):
+        if info.name == wanted:
+            return json_response(_attribute(info, rc), rc, rt.settings.base_url)
+    raise ResourceNotFound(f"no attribute {wanted} exists")
+
+
+def _attribute(info: object, rc: object) -> dict[str, object]:
+    from dalgu.api.negotiation import RequestContext
+    from dalgu.store.base import AttributeInfo
+
+    assert isinstance(info, AttributeInfo) and isinstance(rc, RequestContext)
+    return {
+        "id": info.name,
+        "type": "Attribute",
+        "attributeName": rc.terms.compact(info.name),
+        "attributeCount": info.attribute_count,
+        "attributeTypes": sorted(info.attribute_types),
+        "typeNames": sorted(rc.terms.compact(t) for t in info.type_names),
+    }

@@ -1,0 +1,60 @@
+"""What every handler needs: the running app's parts and the request's NGSI-LD context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from dalgu.api import negotiation as neg
+from dalgu.broker.model import is_uri
+from dalgu.broker.service import EntityService
+from dalgu.errors import BadRequestData
+from dalgu.ldcontext import ContextResolver
+from dalgu.settings import Settings
+from dalgu.store.base import EntityStore
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    store: EntityStore
+    service: EntityService
+    resolver: ContextResolver
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.dalgu
+    return rt
+
+
+async def read_context(request: Request, *, geojson: bool = False) -> neg.RequestContext:
+    """For requests without a body: tenant, Accept and the Link-header context."""
+    rt = runtime(request)
+    accept = neg.negotiate(request, geojson=geojson)
+    tenant = neg.tenant_of(request)
+    context = neg.link_context(request)
+    terms = await rt.resolver.resolve(context)
+    return neg.RequestContext(tenant, terms, context, accept)
+
+
+async def read_body(
+    request: Request, *, merge_patch: bool = False, geojson: bool = False
+) -> tuple[neg.RequestContext, Any]:
+    """For requests with a body: media type, size and depth limits, JSON, and its context."""
+    rt = runtime(request)
+    media = neg.body_media_type(request, merge_patch=merge_patch)
+    accept = neg.negotiate(request, geojson=geojson)
+    tenant = neg.tenant_of(request)
+    body = await neg.read_json(request, rt.settings.max_body_bytes, rt.settings.max_json_depth)
+    context = await neg.body_context(request, body, media)
+    terms = await rt.resolver.resolve(context)
+    return neg.RequestContext(tenant, terms, context, accept), body
+
+
+def entity_id_param(request: Request) -> str:
+    entity_id: str = request.path_params["entity_id"]
+    if not is_uri(entity_id):
+        raise BadRequestData(f"entity id {entity_id!r} is not a URI")
+    return entity_id

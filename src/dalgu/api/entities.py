@@ -1,0 +1,216 @@
+"""Handlers of /ngsi-ld/v1/entities and its attributes (clauses 6.4, 6.5, 6.6, 6.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.api import params
+from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
+from dalgu.api.negotiation import GEO_JSON, RequestContext
+from dalgu.api.respond import json_response, no_content, plain_json
+from dalgu.broker.model import LOCATION, Entity, now_iso
+from dalgu.broker.mutations import UpdateResult
+from dalgu.broker.parse import (
+    attribute_iri,
+    parse_attribute,
+    parse_attributes,
+    parse_entity,
+    parse_instance,
+)
+from dalgu.broker.render import (
+    Representation,
+    feature,
+    feature_collection,
+    render_entity,
+)
+from dalgu.errors import BadRequestData
+
+ENTITIES = "/ngsi-ld/v1/entities/"
+
+
+async def create_entity(request: Request) -> Response:
+    rc, body = await read_body(request)
+    entity = parse_entity(body, rc.terms, now_iso())
+    await runtime(request).service.create(rc.tenant, entity)
+    return Response(status_code=201, headers={"Location": ENTITIES + quote(entity["id"], safe=":")})
+
+
+async def query_entities(request: Request) -> Response:
+    rc = await read_context(request, geojson=True)
+    rt = runtime(request)
+    query_params = request.query_params
+    query = params.entity_query(query_params, rc.terms, rt.settings)
+    rep = params.representation(query_params, rc.terms)
+    result = await rt.service.query(rc.tenant, query)
+    headers: dict[str, str] = {}
+    if result.count is not None:
+        headers["NGSILD-Results-Count"] = str(result.count)
+    links = _page_links(request, query.limit, query.offset, len(result.entities), result.count)
+    if links:
+        headers["Link"] = links
+    return render_list(request, rc, result.entities, rep, headers)
+
+
+def render_list(
+    request: Request,
+    rc: RequestContext,
+    entities: list[Entity],
+    rep: Representation,
+    headers: dict[str, str],
+) -> Response:
+    rt = runtime(request)
+    rendered = [render_entity(e, rc.terms, rep) for e in entities]
+    base = rt.settings.base_url
+    if rc.accept == GEO_JSON:
+        geometry = _geometry_attribute(request, rc)
+        collection = feature_collection(
+            feature(r, geometry, rep.format == "keyValues") for r in rendered
+        )
+        response = json_response(collection, rc, base, headers=headers)
+    else:
+        response = json_response(rendered, rc, base, headers=headers)
+    if "Link" in headers:  # keep paging links next to the context link
+        response.headers.append("Link", headers["Link"])
+    return response
+
+
+def _geometry_attribute(request: Request, rc: RequestContext) -> str:
+    name = request.query_params.get("geometryProperty")
+    iri = rc.terms.expand(name) if name else LOCATION
+    return rc.terms.compact(iri)
+
+
+def _page_links(
+    request: Request, limit: int, offset: int, returned: int, count: int | None
+) -> str:
+    links = []
+    base = dict(request.query_params)
+    more = returned == limit and limit > 0 and (count is None or offset + limit < count)
+    if more:
+        nxt = {**base, "offset": str(offset + limit), "limit": str(limit)}
+        links.append(f'<{request.url.path}?{urlencode(nxt)}>; rel="next"')
+    if offset > 0:
+        prev = {**base, "offset": str(max(0, offset - limit)), "limit": str(limit)}
+        links.append(f'<{request.url.path}?{urlencode(prev)}>; rel="prev"')
+    return ", ".join(links)
+
+
+async def retrieve_entity(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc = await read_context(request, geojson=True)
+    rt = runtime(request)
+    rep = params.representation(request.query_params, rc.terms)
+    entity = await rt.service.retrieve(rc.tenant, entity_id)
+    rendered = render_entity(entity, rc.terms, rep)
+    if rc.accept == GEO_JSON:
+        geometry = _geometry_attribute(request, rc)
+        rendered = feature(rendered, geometry, rep.format == "keyValues")
+    return json_response(rendered, rc, rt.settings.base_url)
+
+
+async def delete_entity(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc = await read_context(request)
+    await runtime(request).service.delete(rc.tenant, entity_id)
+    return no_content()
+
+
+async def replace_entity(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc, body = await read_body(request)
+    _same_id(body, entity_id)
+    entity = parse_entity(body, rc.terms, now_iso(), require_id=False)
+    entity["id"] = entity_id
+    await runtime(request).service.replace(rc.tenant, entity)
+    return no_content()
+
+
+async def merge_entity(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc, body = await read_body(request, merge_patch=True)
+    _same_id(body, entity_id)
+    fragment = parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False)
+    await runtime(request).service.merge(rc.tenant, entity_id, fragment)
+    return no_content()
+
+
+def _same_id(body: Any, entity_id: str) -> None:
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    given = body.get("id", body.get("@id"))
+    if given is not None and given != entity_id:
+        raise BadRequestData(f"the body's id {given!r} differs from the URL's {entity_id!r}")
+
+
+def _update_response(result: UpdateResult, rc: RequestContext) -> Response:
+    if not result.not_updated:
+        return no_content()
+    return plain_json(
+        {
+            "updated": [rc.terms.compact(a) for a in result.updated],
+            "notUpdated": [
+                {"attributeName": rc.terms.compact(a), "reason": reason}
+                for a, reason in result.not_updated
+            ],
+        },
+        status=207,
+    )
+
+
+async def append_attributes(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc, body = await read_body(request)
+    _same_id(body, entity_id)
+    overwrite = "noOverwrite" not in params.options(request.query_params)
+    attrs = parse_attributes(body, rc.terms, now_iso())
+    result = await runtime(request).service.append_attributes(
+        rc.tenant, entity_id, attrs, overwrite=overwrite
+    )
+    return _update_response(result, rc)
+
+
+async def update_attributes(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc, body = await read_body(request)
+    _same_id(body, entity_id)
+    attrs = parse_attributes(body, rc.terms, now_iso())
+    result = await runtime(request).service.update_attributes(rc.tenant, entity_id, attrs)
+    return _update_response(result, rc)
+
+
+async def patch_attribute(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc, body = await read_body(request)
+    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    fragment = parse_instance(attr, body, rc.terms, now_iso(), partial=True)
+    for system in ("createdAt", "modifiedAt"):
+        fragment.pop(system, None)
+    await runtime(request).service.patch_attribute(rc.tenant, entity_id, attr, fragment)
+    return no_content()
+
+
+async def replace_attribute(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc, body = await read_body(request)
+    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    instances = parse_attribute(attr, body, rc.terms, now_iso())
+    await runtime(request).service.replace_attribute(rc.tenant, entity_id, attr, instances)
+    return no_content()
+
+
+async def delete_attribute(request: Request) -> Response:
+    entity_id = entity_id_param(request)
+    rc = await read_context(request)
+    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    dataset_id = request.query_params.get("datasetId")
+    delete_all = params.flag(request.query_params, "deleteAll")
+    await runtime(request).service.delete_attribute(
+        rc.tenant, entity_id, attr, dataset_id=dataset_id, delete_all=delete_all
+    )
+    return no_content()

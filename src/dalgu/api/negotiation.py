@@ -1,0 +1,188 @@
+"""Content negotiation and @context resolution for one request (clause 6.3).
+
+Decides which media type to answer with (406 otherwise), checks the request's media type (415),
+reads and parses the body within the size and depth limits (413 / 400), and resolves the
+request's @context from the `Link` header or the body into a term map.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from starlette.requests import Request
+
+from dalgu.errors import (
+    BadRequestData,
+    InvalidRequest,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from dalgu.ldcontext import CORE_CONTEXT_URL, ContextResolver, TermMap
+
+JSON = "application/json"
+JSON_LD = "application/ld+json"
+GEO_JSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+MediaType = Literal["application/json", "application/ld+json", "application/geo+json"]
+
+_LINK = re.compile(r"^\s*<([^>]*)>\s*(;.*)?$")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What the edge learned about a request before calling a service."""
+
+    tenant: str
+    terms: TermMap
+    context: Any  # the @context value, as given (URL, object or list); None = core only
+    accept: MediaType
+
+
+def tenant_of(request: Request) -> str:
+    tenant = request.headers.get("ngsild-tenant", "")
+    if tenant and not re.fullmatch(r"[A-Za-z0-9_.:\-/]{1,256}", tenant):
+        raise BadRequestData(f"invalid NGSILD-Tenant {tenant!r}")
+    return tenant
+
+
+def negotiate(request: Request, *, geojson: bool = False) -> MediaType:
+    """Pick the response media type from `Accept` (clause 6.3.4)."""
+    header = request.headers.get("accept")
+    if not header:
+        return JSON
+    best: tuple[float, int, MediaType] | None = None
+    for position, part in enumerate(header.split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        choice: MediaType | None = None
+        if media in (JSON, "*/*", "application/*"):
+            choice = JSON
+        elif media == JSON_LD:
+            choice = JSON_LD
+        elif media == GEO_JSON and geojson:
+            choice = GEO_JSON
+        if choice is None or quality <= 0:
+            continue
+        rank = (quality, -position, choice)
+        if best is None or rank[:2] > best[:2]:
+            best = rank
+    if best is None:
+        raise NotAcceptable(f"none of the media types in Accept: {header} can be served")
+    return best[2]
+
+
+def link_context(request: Request) -> str | None:
+    """The @context URL of a JSON-LD `Link` header, if any (clause 6.3.5)."""
+    values = request.headers.getlist("link")
+    if not values:
+        return None
+    found: list[str] = []
+    for header in values:
+        for part in _split_links(header):
+            match = _LINK.match(part)
+            if match is None:
+                raise BadRequestData(f"invalid Link header {part!r}")
+            params = match.group(2) or ""
+            if CONTEXT_REL in params:
+                found.append(match.group(1))
+    if len(found) > 1:
+        raise BadRequestData("more than one JSON-LD context Link header")
+    return found[0] if found else None
+
+
+def _split_links(header: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(header):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(header[start:index])
+            start = index + 1
+    parts.append(header[start:])
+    return [p for p in parts if p.strip()]
+
+
+async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
+    """The request body as JSON, within the limits."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    if not body.strip():
+        raise InvalidRequest("the request body is empty")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    if _depth(data, max_depth) > max_depth:
+        raise BadRequestData(f"the body nests deeper than {max_depth} levels")
+    return data
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def body_media_type(request: Request, *, merge_patch: bool = False) -> str:
+    raw = request.headers.get("content-type", "")
+    media = raw.split(";")[0].strip().lower()
+    allowed = {JSON, JSON_LD} | ({MERGE_PATCH} if merge_patch else set())
+    if media not in allowed:
+        raise UnsupportedMediaType(
+            f"Content-Type {raw or '(none)'} is not supported here; use "
+            + " or ".join(sorted(allowed))
+        )
+    return media
+
+
+async def body_context(request: Request, body: Any, media: str) -> Any:
+    """The @context of a request with a body: from the body (ld+json) or the Link header."""
+    link = link_context(request)
+    items = body if isinstance(body, list) else [body]
+    if media == JSON_LD:
+        if link is not None:
+            raise BadRequestData("application/ld+json requests must not carry a context Link")
+        contexts = [i.get("@context") for i in items if isinstance(i, dict)]
+        if not contexts or any(c is None for c in contexts):
+            raise BadRequestData("application/ld+json bodies must contain an @context")
+        return contexts[0]
+    if any(isinstance(i, dict) and "@context" in i for i in items):
+        raise BadRequestData("application/json bodies must not contain @context; use a Link")
+    return link
+
+
+async def resolve(resolver: ContextResolver, context: Any) -> TermMap:
+    return await resolver.resolve(context)
+
+
+def response_context(context: Any) -> Any:
+    return CORE_CONTEXT_URL if context is None else context

@@ -1,0 +1,156 @@
+"""The OpenAPI 3.1 document of Dalgu's NGSI-LD API and a docs page that renders it."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from dalgu import __version__
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_ID = {"name": "entityId", "in": "path", "required": True, "schema": {"type": "string"}}
+_ATTR = {"name": "attrId", "in": "path", "required": True, "schema": {"type": "string"}}
+_TENANT = {"name": "NGSILD-Tenant", "in": "header", "schema": {"type": "string"}}
+_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/ld+json": {"schema": {"type": "object"}},
+    },
+}
+_ARRAY_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "application/ld+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    },
+}
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
+
+
+def _op(summary: str, ok: str, *, body: Any = None, params: Any = ()) -> dict[str, Any]:
+    responses: dict[str, Any] = {ok: {"description": "success"}}
+    for status in ("400", "404", "406", "409", "413", "415", "422"):
+        responses[status] = _PROBLEM
+    op: dict[str, Any] = {"summary": summary, "parameters": [_TENANT, *params],
+                          "responses": responses}
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+@cache
+def openapi_document() -> bytes:
+    listing = _query("id", "idPattern", "type", "attrs", "pick", "omit", "q", "georel",
+                     "geometry", "coordinates", "geoproperty", "scopeQ", "lang", "options",
+                     "format", "limit", "offset", "count")
+    paths: dict[str, Any] = {
+        "/ngsi-ld/v1/entities": {
+            "post": _op("Create an entity", "201", body=_BODY),
+            "get": _op("Query entities", "200", params=listing),
+        },
+        "/ngsi-ld/v1/entities/{entityId}": {
+            "get": _op("Retrieve an entity", "200",
+                       params=[_ID, *_query("attrs", "pick", "omit", "options", "lang")]),
+            "put": _op("Replace an entity", "204", body=_BODY, params=[_ID]),
+            "patch": _op("Merge into an entity", "204", body=_BODY, params=[_ID]),
+            "delete": _op("Delete an entity", "204", params=[_ID]),
+        },
+        "/ngsi-ld/v1/entities/{entityId}/attrs": {
+            "post": _op("Append attributes", "204", body=_BODY,
+                        params=[_ID, *_query("options")]),
+            "patch": _op("Update attributes", "204", body=_BODY, params=[_ID]),
+        },
+        "/ngsi-ld/v1/entities/{entityId}/attrs/{attrId}": {
+            "patch": _op("Partial attribute update", "204", body=_BODY, params=[_ID, _ATTR]),
+            "put": _op("Replace an attribute", "204", body=_BODY, params=[_ID, _ATTR]),
+            "delete": _op("Delete an attribute", "204",
+                          params=[_ID, _ATTR, *_query("datasetId", "deleteAll")]),
+        },
+        "/ngsi-ld/v1/entityOperations/query": {
+            "post": _op("Query entities (POST)", "200", body=_BODY,
+                        params=_query("limit", "offset", "count", "options")),
+        },
+        "/ngsi-ld/v1/types": {"get": _op("List entity types", "200", params=_query("details"))},
+        "/ngsi-ld/v1/types/{type}": {
+            "get": _op("Entity type information", "200",
+                       params=[{"name": "type", "in": "path", "required": True,
+                                "schema": {"type": "string"}}]),
+        },
+        "/ngsi-ld/v1/attributes": {
+            "get": _op("List attributes", "200", params=_query("details")),
+        },
+        "/ngsi-ld/v1/attributes/{attrId}": {
+            "get": _op("Attribute information", "200", params=[_ATTR]),
+        },
+        "/ngsi-ld/v1/jsonldContexts": {
+            "post": _op("Host a @context", "201", body=_BODY),
+            "get": _op("List @contexts", "200", params=_query("details", "kind")),
+        },
+        "/ngsi-ld/v1/jsonldContexts/{contextId}": {
+            "get": _op("Serve a @context", "200",
+                       params=[{"name": "contextId", "in": "path", "required": True,
+                                "schema": {"type": "string"}}]),
+            "delete": _op("Delete a @context", "204",
+                          params=[{"name": "contextId", "in": "path", "required": True,
+                                   "schema": {"type": "string"}}]),
+        },
+    }
+    for name in ("create", "upsert", "update", "merge", "delete"):
+        paths[f"/ngsi-ld/v1/entityOperations/{name}"] = {
+            "post": _op(f"Batch {name}", "200", body=_ARRAY_BODY, params=_query("options"))
+        }
+    for ops in paths.values():
+        for op in ops.values():
+            op["responses"].update({"201": {"description": "created"},
+                                    "204": {"description": "done"},
+                                    "207": {"description": "partial success"}})
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Dalgu NGSI-LD API", "version": __version__,
+                 "description": "ETSI GS CIM 009 NGSI-LD context broker of Dalgu."},
+        "paths": paths,
+        "components": {
+            "responses": {
+                "Problem": {
+                    "description": "RFC 9457 ProblemDetails with an NGSI-LD error type",
+                    "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                                       "status": {"type": "integer"},
+                                       "detail": {"type": "string"}},
+                        "required": ["type"],
+                    }}},
+                }
+            }
+        },
+    }
+    return orjson.dumps(document)
+
+
+async def document(request: Request) -> Response:
+    return Response(openapi_document(), media_type="application/json")
+
+
+async def docs_page(request: Request) -> Response:
+    doc = orjson.loads(openapi_document())
+    rows = "".join(
+        f"<tr><td><code>{method.upper()}</code></td><td><code>{path}</code></td>"
+        f"<td>{op['summary']}</td></tr>"
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+    )
+    return HTMLResponse(
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Dalgu API</title>"
+        "</head><body><h1>Dalgu NGSI-LD API</h1>"
+        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a></p>"
+        f"<table><thead><tr><th>Method</th><th>Path</th><th>Operation</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></body></html>"
+    )

@@ -1,0 +1,169 @@
+"""Query parameters of the entity endpoints (clause 6.4.3.2, 6.5.3.1) into typed requests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dalgu.broker.render import Format, Representation
+from dalgu.errors import BadRequestData, InvalidRequest, TooManyResults
+from dalgu.ldcontext import TermMap
+from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.geo import parse_geoquery
+from dalgu.query.q import parse_q
+from dalgu.query.scope import parse_scope_query
+from dalgu.query.typesel import parse_type_selection
+from dalgu.settings import Settings
+from dalgu.store.base import EntityQuery
+
+_FORMATS: dict[str, Format] = {
+    "normalized": "normalized",
+    "concise": "concise",
+    "keyValues": "keyValues",
+    "simplified": "keyValues",
+}
+_OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite",
+            "replace", "update", "count"}
+
+
+def options(params: Mapping[str, str]) -> set[str]:
+    raw = params.get("options", "")
+    values = {o.strip() for o in raw.split(",") if o.strip()}
+    unknown = values - _OPTIONS
+    if unknown:
+        raise BadRequestData(f"unknown options: {', '.join(sorted(unknown))}")
+    return values
+
+
+def names(params: Mapping[str, str], key: str) -> list[str]:
+    raw = params.get(key)
+    if raw is None:
+        return []
+    values = [v.strip() for v in raw.split(",")]
+    if not all(values):
+        raise BadRequestData(f"{key} has an empty name")
+    return values
+
+
+def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
+    opts = options(params)
+    chosen = [f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts]
+    fmt = params.get("format")
+    if fmt is not None:
+        if fmt not in _FORMATS:
+            raise BadRequestData(f"unknown format {fmt!r}")
+        chosen.append(fmt)
+    if len({_FORMATS[f] for f in chosen}) > 1:
+        raise BadRequestData("conflicting representation formats requested")
+    attrs = names(params, "attrs")
+    pick = names(params, "pick")
+    omit = names(params, "omit")
+    if pick and omit:
+        raise BadRequestData("pick and omit cannot be used together")
+    keep: frozenset[str] | None = None
+    if attrs or pick:
+        keep = frozenset(terms.expand(a) for a in attrs + pick if a not in ("id", "type"))
+    keep_id = not pick or "id" in pick
+    keep_type = not pick or "type" in pick
+    return Representation(
+        format=_FORMATS[chosen[0]] if chosen else "normalized",
+        sys_attrs="sysAttrs" in opts,
+        lang=params.get("lang"),
+        attrs=keep,
+        omit=frozenset(o if o in ("id", "type") else terms.expand(o) for o in omit),
+        keep_id=keep_id,
+        keep_type=keep_type,
+    )
+
+
+def page(params: Mapping[str, str], settings: Settings) -> tuple[int, int]:
+    limit = _integer(params, "limit", settings.default_page_size)
+    offset = _integer(params, "offset", 0)
+    if limit > settings.max_page_size:
+        raise TooManyResults(
+            f"limit {limit} is above the maximum page size {settings.max_page_size}"
+        )
+    return limit, offset
+
+
+def _integer(params: Mapping[str, str], key: str, default: int) -> int:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestData(f"{key} must be a non-negative integer") from None
+    if value < 0:
+        raise BadRequestData(f"{key} must be a non-negative integer")
+    return value
+
+
+def flag(params: Mapping[str, str], key: str) -> bool:
+    raw = params.get(key)
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise BadRequestData(f"{key} must be true or false")
+    return raw == "true"
+
+
+def entity_query(
+    params: Mapping[str, Any], terms: TermMap, settings: Settings, *, require_filter: bool = True
+) -> EntityQuery:
+    """An EntityQuery from GET /entities parameters (or a POST Query body mapped alike)."""
+    ids = tuple(names(params, "id"))
+    id_pattern = params.get("idPattern")
+    type_text = params.get("type")
+    attrs = names(params, "attrs")
+    q_text = params.get("q")
+    georel = params.get("georel")
+    scope_text = params.get("scopeQ")
+    if require_filter and not (
+        ids or id_pattern or type_text or attrs or q_text or georel or scope_text
+    ):
+        raise BadRequestData(
+            "a query needs at least one of: id, idPattern, type, attrs, q, geoQ, scopeQ"
+        )
+    types = None
+    if type_text:
+        types = map_type_names(parse_type_selection(type_text), terms.expand)
+    q = map_names(parse_q(q_text), terms.expand) if q_text else None
+    geo = None
+    if georel is not None or params.get("geometry") is not None:
+        if georel is None or params.get("geometry") is None or params.get("coordinates") is None:
+            raise BadRequestData("a geo-query needs georel, geometry and coordinates")
+        geo = parse_geoquery(
+            georel, params["geometry"], params["coordinates"], params.get("geoproperty")
+        )
+        geo = _expand_geoproperty(geo, terms)
+    if id_pattern is not None:
+        _check_regex(id_pattern)
+    limit, offset = page(params, settings)
+    return EntityQuery(
+        ids=ids,
+        id_pattern=id_pattern,
+        types=types,
+        attrs=tuple(terms.expand(a) for a in attrs),
+        q=q,
+        geo=geo,
+        scope=parse_scope_query(scope_text) if scope_text else None,
+        limit=limit,
+        offset=offset,
+        count=flag(params, "count"),
+    )
+
+
+def _expand_geoproperty(geo: Any, terms: TermMap) -> Any:
+    from dataclasses import replace
+
+    return replace(geo, geoproperty=terms.expand(geo.geoproperty or "location"))
+
+
+def _check_regex(pattern: str) -> None:
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise InvalidRequest(f"idPattern is not a valid regular expression: {exc}") from None

@@ -1,0 +1,67 @@
+"""Build NGSI-LD responses: JSON bytes with the @context in the body or in a `Link` header."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from dalgu.api.negotiation import CONTEXT_REL, GEO_JSON, JSON, JSON_LD, RequestContext
+from dalgu.ldcontext import CORE_CONTEXT_URL
+
+CONTEXTS_PATH = "/ngsi-ld/v1/jsonldContexts/"
+
+
+def implicit_context_id(context: Any) -> str:
+    return hashlib.sha256(orjson.dumps(context, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
+
+
+def context_url(context: Any, base_url: str) -> str:
+    if context is None:
+        return CORE_CONTEXT_URL
+    if isinstance(context, str):
+        return context
+    return base_url + CONTEXTS_PATH + implicit_context_id(context)
+
+
+def link_header(url: str) -> str:
+    return f'<{url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'
+
+
+def json_response(
+    data: Any,
+    rc: RequestContext,
+    base_url: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Answer with `data` (an object or an array of objects) in the negotiated media type."""
+    out_headers = dict(headers or {})
+    if rc.accept == JSON_LD:
+        context = rc.context if rc.context is not None else CORE_CONTEXT_URL
+        if isinstance(data, list):
+            data = [_with_context(item, context) for item in data]
+        elif isinstance(data, dict):
+            data = _with_context(data, context)
+        media = JSON_LD
+    else:
+        out_headers["Link"] = link_header(context_url(rc.context, base_url))
+        media = GEO_JSON if rc.accept == GEO_JSON else JSON
+    return Response(orjson.dumps(data), status_code=status, media_type=media, headers=out_headers)
+
+
+def plain_json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON, headers=headers)
+
+
+def _with_context(item: Any, context: Any) -> Any:
+    if isinstance(item, dict):
+        return {**item, "@context": context}
+    return item
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
