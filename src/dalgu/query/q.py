@@ -123,7 +123,8 @@ class _Parser:
                 break
             self.pos += 1
         token = self.text[start : self.pos]
-        if not token:
+        if not token or token[0] in "=<>!~(":
+            self.pos = start
             raise self.fail("a value")
         return _literal(token)
 

@@ -152,22 +152,21 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
 
 
 def _comparison(expr: Comparison, c: Compiled) -> str:
+    """Placeholders are appended in the order they appear in the SQL text."""
     path = _value_path(expr.path)
     negated = expr.op in ("!=", "!~=")
-    op = "==" if expr.op == "!=" else expr.op
-    name_param = c.p(expr.path.attr)
-    path_param = c.p(path)
+    present = ""
+    if negated:
+        present = (
+            f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(expr.path.attr)} "
+            f"AND a.path = {c.p(path)}) AND NOT "
+        )
+    op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
     test = (
-        f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name_param} "
-        f"AND a.path = {path_param} AND {_match(op, expr.value, c)})"
-    )
-    if not negated:
-        return test
-    present = (
         f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(expr.path.attr)} "
-        f"AND a.path = {c.p(path)})"
+        f"AND a.path = {c.p(path)} AND {_match(op, expr.value, c)})"
     )
-    return f"({present} AND NOT {test})"
+    return f"({present}{test})" if negated else test
 
 
 def _scope(expr: ScopeExpr, c: Compiled) -> str:

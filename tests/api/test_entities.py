@@ -1,0 +1,241 @@
+"""Entity operations through the HTTP API, on every store backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+E = "/ngsi-ld/v1/entities"
+LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+def vehicle(n: int, speed: float = 50, lon: float = 128.6, lat: float = 35.87) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:Vehicle:{n}",
+        "type": "Vehicle",
+        "speed": {"type": "Property", "value": speed, "observedAt": "2026-11-25T04:00:00Z"},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
+        "owner": {"type": "Relationship", "object": f"urn:ngsi-ld:Person:{n % 2}"},
+        "address": {"type": "Property", "value": {"city": "Daegu", "district": f"d{n % 3}"}},
+    }
+
+
+def test_create_then_retrieve_returns_the_entity(client: TestClient) -> None:
+    created = client.post(E, json=vehicle(1))
+    assert created.status_code == 201
+    assert created.headers["location"] == f"{E}/urn:ngsi-ld:Vehicle:1"
+    got = client.get(f"{E}/urn:ngsi-ld:Vehicle:1").json()
+    assert got["speed"] == {"type": "Property", "value": 50, "observedAt": "2026-11-25T04:00:00Z"}
+    assert got["owner"] == {"type": "Relationship", "object": "urn:ngsi-ld:Person:1"}
+
+
+def test_create_twice_is_409_already_exists(client: TestClient) -> None:
+    client.post(E, json=vehicle(1))
+    again = client.post(E, json=vehicle(1))
+    assert again.status_code == 409
+    assert again.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/AlreadyExists"
+
+
+def test_retrieve_missing_is_404_problem(client: TestClient) -> None:
+    response = client.get(f"{E}/urn:ngsi-ld:Vehicle:none")
+    assert response.status_code == 404
+    assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
+
+
+def test_key_values_and_sys_attrs(client: TestClient) -> None:
+    client.post(E, json=vehicle(1))
+    kv = client.get(f"{E}/urn:ngsi-ld:Vehicle:1?options=keyValues").json()
+    assert kv["speed"] == 50 and kv["owner"] == "urn:ngsi-ld:Person:1"
+    sys = client.get(f"{E}/urn:ngsi-ld:Vehicle:1?options=sysAttrs").json()
+    assert "createdAt" in sys and "modifiedAt" in sys["speed"]
+
+
+def test_concise_input_is_accepted(client: TestClient) -> None:
+    body = {"id": "urn:ngsi-ld:Sensor:1", "type": "Sensor", "temp": 21.5,
+            "ref": {"object": "urn:ngsi-ld:X:1"}}
+    assert client.post(E, json=body).status_code == 201
+    got = client.get(f"{E}/urn:ngsi-ld:Sensor:1").json()
+    assert got["temp"] == {"type": "Property", "value": 21.5}
+    assert got["ref"] == {"type": "Relationship", "object": "urn:ngsi-ld:X:1"}
+
+
+def test_user_context_by_link_expands_and_compacts(client: TestClient) -> None:
+    ctx = {"@context": {"Car": "https://example.org/Car", "velocity": "https://example.org/v"}}
+    hosted = client.post("/ngsi-ld/v1/jsonldContexts", json=ctx)
+    assert hosted.status_code == 201
+    link = {"Link": LINK.format(hosted.headers["location"])}
+    body = {"id": "urn:ngsi-ld:Car:1", "type": "Car", "velocity": {"type": "Property", "value": 3}}
+    assert client.post(E, json=body, headers=link).status_code == 201
+    with_ctx = client.get(f"{E}/urn:ngsi-ld:Car:1", headers=link).json()
+    assert with_ctx["type"] == "Car" and "velocity" in with_ctx
+    without = client.get(f"{E}/urn:ngsi-ld:Car:1").json()
+    assert without["type"] == "https://example.org/Car"
+    assert "https://example.org/v" in without
+
+
+def test_ld_json_body_without_context_is_400(client: TestClient) -> None:
+    response = client.post(E, json=vehicle(1), headers={"Content-Type": "application/ld+json"})
+    assert response.status_code == 400
+
+
+def test_wrong_content_type_is_415_and_bad_accept_406(client: TestClient) -> None:
+    bad_type = client.post(E, content=b"{}", headers={"Content-Type": "text/plain"})
+    assert bad_type.status_code == 415
+    client.post(E, json=vehicle(1))
+    bad_accept = client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers={"Accept": "text/html"})
+    assert bad_accept.status_code == 406
+
+
+def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
+    cases = [
+        client.post(E, content=b"{not json", headers={"Content-Type": "application/json"}),
+        client.post(E, json={"id": "not a uri", "type": "T"}),
+        client.post(E, json={"id": "urn:x:1"}),
+        client.post(E, json={"id": "urn:x:1", "type": "T", "location": {
+            "type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}}),
+        client.get(E, params={"type": "T", "q": "speed>>3"}),
+        client.get(E, params={"type": "T", "georel": "near", "geometry": "Point",
+                              "coordinates": "[1,2]"}),
+        client.get(E, params={"type": "T", "limit": "-1"}),
+        client.get(E),
+    ]
+    for response in cases:
+        assert response.status_code == 400, response.text
+        assert response.json()["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")
+
+
+def test_oversize_body_is_413(client: TestClient) -> None:
+    body = {"id": "urn:x:1", "type": "T", "blob": "x" * 2_000_000}
+    assert client.post(E, json=body).status_code == 413
+
+
+def test_query_by_type_and_q(client: TestClient) -> None:
+    for n in range(10):
+        client.post(E, json=vehicle(n, speed=n * 10))
+    def ids(**params: str) -> list[str]:
+        response = client.get(E, params={"type": "Vehicle", **params})
+        assert response.status_code == 200, response.text
+        return [e["id"].rsplit(":", 1)[1] for e in response.json()]
+    assert ids(q="speed>60") == ["7", "8", "9"]
+    assert ids(q="speed==20..40") == ["2", "3", "4"]
+    assert ids(q="speed==10,30") == ["1", "3"]
+    assert ids(q="speed<20|speed>80") == ["0", "1", "9"]
+    assert ids(q="owner==urn:ngsi-ld:Person:1;speed<50") == ["1", "3"]
+    assert ids(q='address[district]=="d2"') == ["2", "5", "8"]
+    assert ids(q="speed.observedAt>2026-01-01T00:00:00Z", limit="3") == ["0", "1", "2"]
+    assert ids(q="speed!=0;speed<30") == ["1", "2"]
+    assert ids(q='address[city]~="^Dae"', limit="2") == ["0", "1"]
+
+
+def test_count_and_paging(client: TestClient) -> None:
+    for n in range(5):
+        client.post(E, json=vehicle(n))
+    response = client.get(E, params={"type": "Vehicle", "limit": "2", "offset": "2",
+                                     "count": "true"})
+    assert response.headers["NGSILD-Results-Count"] == "5"
+    assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:Vehicle:2", "urn:ngsi-ld:Vehicle:3"]
+
+
+def test_geo_near_and_within(client: TestClient) -> None:
+    client.post(E, json=vehicle(1, lon=128.600, lat=35.870))
+    client.post(E, json=vehicle(2, lon=128.700, lat=35.870))  # ~9 km east
+    near = client.get(E, params={"type": "Vehicle", "georel": "near;maxDistance==2000",
+                                 "geometry": "Point", "coordinates": "[128.61,35.87]"})
+    assert [e["id"] for e in near.json()] == ["urn:ngsi-ld:Vehicle:1"]
+    far = client.get(E, params={"type": "Vehicle", "georel": "near;minDistance==2000",
+                                "geometry": "Point", "coordinates": "[128.61,35.87]"})
+    assert [e["id"] for e in far.json()] == ["urn:ngsi-ld:Vehicle:2"]
+    box = "[[[128.65,35.8],[128.75,35.8],[128.75,35.9],[128.65,35.9],[128.65,35.8]]]"
+    within = client.get(E, params={"type": "Vehicle", "georel": "within",
+                                   "geometry": "Polygon", "coordinates": box})
+    assert [e["id"] for e in within.json()] == ["urn:ngsi-ld:Vehicle:2"]
+
+
+def test_attribute_operations(client: TestClient) -> None:
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    client.post(E, json=vehicle(1))
+    assert client.patch(f"{url}/attrs/speed", json={"value": 80}).status_code == 204
+    assert client.get(url).json()["speed"]["value"] == 80
+    appended = client.post(f"{url}/attrs", json={"fuel": {"type": "Property", "value": 0.5}})
+    assert appended.status_code == 204
+    partial = client.patch(f"{url}/attrs", json={"nothere": {"type": "Property", "value": 1}})
+    assert partial.status_code == 207
+    assert partial.json()["notUpdated"][0]["attributeName"] == "nothere"
+    assert client.delete(f"{url}/attrs/fuel").status_code == 204
+    assert "fuel" not in client.get(url).json()
+    assert client.delete(f"{url}/attrs/fuel").status_code == 404
+
+
+def test_multi_attribute_with_dataset_ids(client: TestClient) -> None:
+    body = {"id": "urn:x:1", "type": "T", "temp": [
+        {"type": "Property", "value": 1},
+        {"type": "Property", "value": 2, "datasetId": "urn:ds:2"}]}
+    client.post(E, json=body)
+    got = client.get(f"{E}/urn:x:1").json()
+    assert sorted(i["value"] for i in got["temp"]) == [1, 2]
+    deleted = client.delete(f"{E}/urn:x:1/attrs/temp", params={"datasetId": "urn:ds:2"})
+    assert deleted.status_code == 204
+    assert client.get(f"{E}/urn:x:1").json()["temp"]["value"] == 1
+
+
+def test_replace_and_merge(client: TestClient) -> None:
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    client.post(E, json=vehicle(1))
+    merged = client.patch(url, json={"speed": {"type": "Property", "value": 5},
+                                     "owner": {"type": "Relationship", "object": "urn:ngsi-ld:null"}})
+    assert merged.status_code == 204
+    got = client.get(url).json()
+    assert got["speed"]["value"] == 5 and "owner" not in got and "address" in got
+    replaced = client.put(url, json={"type": "Vehicle", "speed": {"type": "Property", "value": 1}})
+    assert replaced.status_code == 204
+    assert set(client.get(url).json()) == {"id", "type", "speed"}
+
+
+def test_batch_operations(client: TestClient) -> None:
+    ops = "/ngsi-ld/v1/entityOperations"
+    created = client.post(f"{ops}/create", json=[vehicle(1), vehicle(2)])
+    assert created.status_code == 201 and sorted(created.json()) == [
+        "urn:ngsi-ld:Vehicle:1", "urn:ngsi-ld:Vehicle:2"]
+    mixed = client.post(f"{ops}/create", json=[vehicle(3), vehicle(1), {"id": "bad"}])
+    assert mixed.status_code == 207
+    body = mixed.json()
+    assert body["success"] == ["urn:ngsi-ld:Vehicle:3"]
+    assert {e["error"]["status"] for e in body["errors"]} == {400, 409}
+    assert client.post(f"{ops}/upsert", json=[vehicle(1, speed=99)]).status_code == 204
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").json()["speed"]["value"] == 99
+    deleted = client.post(f"{ops}/delete", json=["urn:ngsi-ld:Vehicle:1", "urn:ngsi-ld:Vehicle:9"])
+    assert deleted.status_code == 207
+    assert deleted.json()["errors"][0]["entityId"] == "urn:ngsi-ld:Vehicle:9"
+
+
+def test_tenants_are_isolated(client: TestClient) -> None:
+    a = {"NGSILD-Tenant": "firm-a"}
+    b = {"NGSILD-Tenant": "firm-b"}
+    assert client.post(E, json=vehicle(1), headers=a).status_code == 201
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=b).status_code == 404
+    assert client.get(E, params={"type": "Vehicle"}, headers=b).json() == []
+    assert client.delete(f"{E}/urn:ngsi-ld:Vehicle:1", headers=b).status_code == 404
+    assert client.post(E, json=vehicle(1), headers=b).status_code == 201
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=a).status_code == 200
+    assert client.get("/ngsi-ld/v1/types", headers={"NGSILD-Tenant": "x"}).json()["typeList"] == []
+
+
+def test_types_and_attributes(client: TestClient) -> None:
+    client.post(E, json=vehicle(1))
+    assert client.get("/ngsi-ld/v1/types").json()["typeList"] == ["Vehicle"]
+    info = client.get("/ngsi-ld/v1/types/Vehicle").json()
+    assert info["entityCount"] == 1
+    names = {d["attributeName"]: d["attributeTypes"] for d in info["attributeDetails"]}
+    assert names["owner"] == ["Relationship"] and names["location"] == ["GeoProperty"]
+    assert "speed" in client.get("/ngsi-ld/v1/attributes").json()["attributeList"]
+    assert client.get("/ngsi-ld/v1/types/Nothing").status_code == 404
+
+
+def test_geojson_representation(client: TestClient) -> None:
+    client.post(E, json=vehicle(1))
+    response = client.get(E, params={"type": "Vehicle"}, headers={"Accept": "application/geo+json"})
+    assert response.headers["content-type"].startswith("application/geo+json")
+    collection = response.json()
+    assert collection["type"] == "FeatureCollection"
+    assert collection["features"][0]["geometry"]["type"] == "Point"

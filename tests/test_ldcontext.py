@@ -1,0 +1,55 @@
+"""Dalgu's compiled term maps agree with a full JSON-LD processor (pyld) on names."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pyld import jsonld
+
+from dalgu.ldcontext import ContextResolver, core_context_document, is_core_context
+
+USER = {
+    "ex": "http://example.org/",
+    "Car": "ex:Car",
+    "speed": "https://schema.org/speed",
+    "brand": {"@id": "ex:brandName"},
+    "owner": {"@id": "ex:owner", "@type": "@id"},
+}
+NAMES = ["Car", "speed", "brand", "owner", "location", "ex:extra",
+         "plainName", "http://other.org/x", "ngsi-ld:foo"]
+
+
+def _loader(url: str, options: Any = None) -> dict[str, Any]:
+    # the core context's `ngsildproof` term scopes in the W3C data-integrity context: offline,
+    # an empty context stands in for it (no name in these tests uses it)
+    document = core_context_document() if is_core_context(url) else {"@context": {}}
+    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url,
+            "document": document}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_expansion_matches_pyld(name: str) -> None:
+    context = [USER, "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"]
+    # attribute values are nodes (a Property with a value), as in NGSI-LD payloads
+    doc = {"@context": context, "@id": "urn:x:1", name: {"type": "Property", "value": 1}}
+    expanded = jsonld.expand(doc, {"documentLoader": _loader})[0]
+    oracle = next(k for k in expanded if k != "@id")
+    terms = asyncio.run(ContextResolver().resolve(context))
+    assert terms.expand(name) == oracle
+    compacted = jsonld.compact(expanded, {"@context": context}, {"documentLoader": _loader})
+    oracle_term = next(k for k in compacted if k not in ("@context", "id", "@id"))
+    assert terms.compact(oracle) == oracle_term
+
+
+@pytest.mark.parametrize("url", [
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.3.jsonld",
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
+    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld",
+])
+def test_every_core_context_url_is_embedded(url: str) -> None:
+    assert is_core_context(url)
+    terms = asyncio.run(ContextResolver().resolve(url))
+    assert terms.expand("observedAt") == "https://uri.etsi.org/ngsi-ld/observedAt"
