@@ -38,7 +38,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield Settings.load(store="postgres", postgres_dsn=f"postgresql://postgres@127.0.0.1/{name}")
+        yield Settings.load(
+            store="postgres", postgres_dsn=f"postgresql://postgres@127.0.0.1/{name}"
+        )
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -22,8 +22,10 @@ def _free_port() -> int:
 def _start(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DALGU_SQLITE_PATH": str(db), "DALGU_PORT": str(port)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "dalgu", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "dalgu", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -49,8 +51,9 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         server.wait()
     server = _start(db, _free_port() if False else port)
     try:
-        listed = httpx.get(f"{base}/entities", params={"type": "Thing", "limit": 100,
-                                                       "count": "true"})
+        listed = httpx.get(
+            f"{base}/entities", params={"type": "Thing", "limit": 100, "count": "true"}
+        )
         assert listed.headers["NGSILD-Results-Count"] == "50"
     finally:
         server.terminate()

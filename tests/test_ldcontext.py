@@ -17,16 +17,29 @@ USER = {
     "brand": {"@id": "ex:brandName"},
     "owner": {"@id": "ex:owner", "@type": "@id"},
 }
-NAMES = ["Car", "speed", "brand", "owner", "location", "ex:extra",
-         "plainName", "http://other.org/x", "ngsi-ld:foo"]
+NAMES = [
+    "Car",
+    "speed",
+    "brand",
+    "owner",
+    "location",
+    "ex:extra",
+    "plainName",
+    "http://other.org/x",
+    "ngsi-ld:foo",
+]
 
 
 def _loader(url: str, options: Any = None) -> dict[str, Any]:
     # the core context's `ngsildproof` term scopes in the W3C data-integrity context: offline,
     # an empty context stands in for it (no name in these tests uses it)
     document = core_context_document() if is_core_context(url) else {"@context": {}}
-    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url,
-            "document": document}
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": document,
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -43,12 +56,15 @@ def test_expansion_matches_pyld(name: str) -> None:
     assert terms.compact(oracle) == oracle_term
 
 
-@pytest.mark.parametrize("url", [
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.3.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
-    "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.3.jsonld",
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld",
+    ],
+)
 def test_every_core_context_url_is_embedded(url: str) -> None:
     assert is_core_context(url)
     terms = asyncio.run(ContextResolver().resolve(url))

@@ -52,8 +52,12 @@ def test_key_values_and_sys_attrs(client: TestClient) -> None:
 
 
 def test_concise_input_is_accepted(client: TestClient) -> None:
-    body = {"id": "urn:ngsi-ld:Sensor:1", "type": "Sensor", "temp": 21.5,
-            "ref": {"object": "urn:ngsi-ld:X:1"}}
+    body = {
+        "id": "urn:ngsi-ld:Sensor:1",
+        "type": "Sensor",
+        "temp": 21.5,
+        "ref": {"object": "urn:ngsi-ld:X:1"},
+    }
     assert client.post(E, json=body).status_code == 201
     got = client.get(f"{E}/urn:ngsi-ld:Sensor:1").json()
     assert got["temp"] == {"type": "Property", "value": 21.5}
@@ -92,11 +96,21 @@ def test_bad_input_is_a_clear_4xx(client: TestClient) -> None:
         client.post(E, content=b"{not json", headers={"Content-Type": "application/json"}),
         client.post(E, json={"id": "not a uri", "type": "T"}),
         client.post(E, json={"id": "urn:x:1"}),
-        client.post(E, json={"id": "urn:x:1", "type": "T", "location": {
-            "type": "GeoProperty", "value": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}}),
+        client.post(
+            E,
+            json={
+                "id": "urn:x:1",
+                "type": "T",
+                "location": {
+                    "type": "GeoProperty",
+                    "value": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]},
+                },
+            },
+        ),
         client.get(E, params={"type": "T", "q": "speed>>3"}),
-        client.get(E, params={"type": "T", "georel": "near", "geometry": "Point",
-                              "coordinates": "[1,2]"}),
+        client.get(
+            E, params={"type": "T", "georel": "near", "geometry": "Point", "coordinates": "[1,2]"}
+        ),
         client.get(E, params={"type": "T", "limit": "-1"}),
         client.get(E),
     ]
@@ -113,10 +127,12 @@ def test_oversize_body_is_413(client: TestClient) -> None:
 def test_query_by_type_and_q(client: TestClient) -> None:
     for n in range(10):
         client.post(E, json=vehicle(n, speed=n * 10))
+
     def ids(**params: str) -> list[str]:
         response = client.get(E, params={"type": "Vehicle", **params})
         assert response.status_code == 200, response.text
         return [e["id"].rsplit(":", 1)[1] for e in response.json()]
+
     assert ids(q="speed>60") == ["7", "8", "9"]
     assert ids(q="speed==20..40") == ["2", "3", "4"]
     assert ids(q="speed==10,30") == ["1", "3"]
@@ -131,8 +147,9 @@ def test_query_by_type_and_q(client: TestClient) -> None:
 def test_count_and_paging(client: TestClient) -> None:
     for n in range(5):
         client.post(E, json=vehicle(n))
-    response = client.get(E, params={"type": "Vehicle", "limit": "2", "offset": "2",
-                                     "count": "true"})
+    response = client.get(
+        E, params={"type": "Vehicle", "limit": "2", "offset": "2", "count": "true"}
+    )
     assert response.headers["NGSILD-Results-Count"] == "5"
     assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:Vehicle:2", "urn:ngsi-ld:Vehicle:3"]
 
@@ -140,15 +157,30 @@ def test_count_and_paging(client: TestClient) -> None:
 def test_geo_near_and_within(client: TestClient) -> None:
     client.post(E, json=vehicle(1, lon=128.600, lat=35.870))
     client.post(E, json=vehicle(2, lon=128.700, lat=35.870))  # ~9 km east
-    near = client.get(E, params={"type": "Vehicle", "georel": "near;maxDistance==2000",
-                                 "geometry": "Point", "coordinates": "[128.61,35.87]"})
+    near = client.get(
+        E,
+        params={
+            "type": "Vehicle",
+            "georel": "near;maxDistance==2000",
+            "geometry": "Point",
+            "coordinates": "[128.61,35.87]",
+        },
+    )
     assert [e["id"] for e in near.json()] == ["urn:ngsi-ld:Vehicle:1"]
-    far = client.get(E, params={"type": "Vehicle", "georel": "near;minDistance==2000",
-                                "geometry": "Point", "coordinates": "[128.61,35.87]"})
+    far = client.get(
+        E,
+        params={
+            "type": "Vehicle",
+            "georel": "near;minDistance==2000",
+            "geometry": "Point",
+            "coordinates": "[128.61,35.87]",
+        },
+    )
     assert [e["id"] for e in far.json()] == ["urn:ngsi-ld:Vehicle:2"]
     box = "[[[128.65,35.8],[128.75,35.8],[128.75,35.9],[128.65,35.9],[128.65,35.8]]]"
-    within = client.get(E, params={"type": "Vehicle", "georel": "within",
-                                   "geometry": "Polygon", "coordinates": box})
+    within = client.get(
+        E, params={"type": "Vehicle", "georel": "within", "geometry": "Polygon", "coordinates": box}
+    )
     assert [e["id"] for e in within.json()] == ["urn:ngsi-ld:Vehicle:2"]
 
 
@@ -168,9 +200,14 @@ def test_attribute_operations(client: TestClient) -> None:
 
 
 def test_multi_attribute_with_dataset_ids(client: TestClient) -> None:
-    body = {"id": "urn:x:1", "type": "T", "temp": [
-        {"type": "Property", "value": 1},
-        {"type": "Property", "value": 2, "datasetId": "urn:ds:2"}]}
+    body = {
+        "id": "urn:x:1",
+        "type": "T",
+        "temp": [
+            {"type": "Property", "value": 1},
+            {"type": "Property", "value": 2, "datasetId": "urn:ds:2"},
+        ],
+    }
     client.post(E, json=body)
     got = client.get(f"{E}/urn:x:1").json()
     assert sorted(i["value"] for i in got["temp"]) == [1, 2]
@@ -182,8 +219,13 @@ def test_multi_attribute_with_dataset_ids(client: TestClient) -> None:
 def test_replace_and_merge(client: TestClient) -> None:
     url = f"{E}/urn:ngsi-ld:Vehicle:1"
     client.post(E, json=vehicle(1))
-    merged = client.patch(url, json={"speed": {"type": "Property", "value": 5},
-                                     "owner": {"type": "Relationship", "object": "urn:ngsi-ld:null"}})
+    merged = client.patch(
+        url,
+        json={
+            "speed": {"type": "Property", "value": 5},
+            "owner": {"type": "Relationship", "object": "urn:ngsi-ld:null"},
+        },
+    )
     assert merged.status_code == 204
     got = client.get(url).json()
     assert got["speed"]["value"] == 5 and "owner" not in got and "address" in got
@@ -196,7 +238,9 @@ def test_batch_operations(client: TestClient) -> None:
     ops = "/ngsi-ld/v1/entityOperations"
     created = client.post(f"{ops}/create", json=[vehicle(1), vehicle(2)])
     assert created.status_code == 201 and sorted(created.json()) == [
-        "urn:ngsi-ld:Vehicle:1", "urn:ngsi-ld:Vehicle:2"]
+        "urn:ngsi-ld:Vehicle:1",
+        "urn:ngsi-ld:Vehicle:2",
+    ]
     mixed = client.post(f"{ops}/create", json=[vehicle(3), vehicle(1), {"id": "bad"}])
     assert mixed.status_code == 207
     body = mixed.json()

@@ -35,12 +35,17 @@ def routes() -> list[Route]:
     return [
         Route(f"{V1}/entities", e.create_entity, methods=["POST"]),
         Route(f"{V1}/entities", e.query_entities, methods=["GET"]),
-        Route(f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.patch_attribute,
-              methods=["PATCH"]),
-        Route(f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.replace_attribute,
-              methods=["PUT"]),
-        Route(f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.delete_attribute,
-              methods=["DELETE"]),
+        Route(
+            f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.patch_attribute, methods=["PATCH"]
+        ),
+        Route(
+            f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}", e.replace_attribute, methods=["PUT"]
+        ),
+        Route(
+            f"{V1}/entities/{{entity_id:path}}/attrs/{{attr}}",
+            e.delete_attribute,
+            methods=["DELETE"],
+        ),
         Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.append_attributes, methods=["POST"]),
         Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.update_attributes, methods=["PATCH"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.retrieve_entity, methods=["GET"]),

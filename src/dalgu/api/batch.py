@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -66,7 +66,7 @@ async def batch_create(request: Request) -> Response:
 async def batch_upsert(request: Request) -> Response:
     rc, body = await read_body(request)
     opts = params.options(request.query_params)
-    mode = "update" if "update" in opts else "replace"
+    mode: Literal["replace", "update"] = "update" if "update" in opts else "replace"
     items = await _items(request, rc, body)
     result = await runtime(request).service.batch_upsert(rc.tenant, items, mode)
     if result.errors:

@@ -33,7 +33,7 @@ async def list_contexts(request: Request) -> Response:
     rt = runtime(request)
     details = request.query_params.get("details") == "true"
     kind = request.query_params.get("kind")
-    entries = []
+    entries: list[dict[str, object]] = []
     for context_id, stored_kind, created in await rt.store.list_contexts():
         entries.append(
             {

@@ -84,9 +84,7 @@ def _geometry_attribute(request: Request, rc: RequestContext) -> str:
     return rc.terms.compact(iri)
 
 
-def _page_links(
-    request: Request, limit: int, offset: int, returned: int, count: int | None
-) -> str:
+def _page_links(request: Request, limit: int, offset: int, returned: int, count: int | None) -> str:
     links = []
     base = dict(request.query_params)
     more = returned == limit and limit > 0 and (count is None or offset + limit < count)

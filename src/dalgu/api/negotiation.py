@@ -54,7 +54,7 @@ def negotiate(request: Request, *, geojson: bool = False) -> MediaType:
     """Pick the response media type from `Accept` (clause 6.3.4)."""
     header = request.headers.get("accept")
     if not header:
-        return JSON
+        return "application/json"
     best: tuple[float, int, MediaType] | None = None
     for position, part in enumerate(header.split(",")):
         media, *params = [p.strip() for p in part.split(";")]
@@ -68,11 +68,11 @@ def negotiate(request: Request, *, geojson: bool = False) -> MediaType:
         media = media.lower()
         choice: MediaType | None = None
         if media in (JSON, "*/*", "application/*"):
-            choice = JSON
+            choice = "application/json"
         elif media == JSON_LD:
-            choice = JSON_LD
+            choice = "application/ld+json"
         elif media == GEO_JSON and geojson:
-            choice = GEO_JSON
+            choice = "application/geo+json"
         if choice is None or quality <= 0:
             continue
         rank = (quality, -position, choice)

@@ -39,8 +39,11 @@ def _op(summary: str, ok: str, *, body: Any = None, params: Any = ()) -> dict[st
     responses: dict[str, Any] = {ok: {"description": "success"}}
     for status in ("400", "404", "406", "409", "413", "415", "422"):
         responses[status] = _PROBLEM
-    op: dict[str, Any] = {"summary": summary, "parameters": [_TENANT, *params],
-                          "responses": responses}
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [_TENANT, *params],
+        "responses": responses,
+    }
     if body is not None:
         op["requestBody"] = body
     return op
@@ -48,41 +51,69 @@ def _op(summary: str, ok: str, *, body: Any = None, params: Any = ()) -> dict[st
 
 @cache
 def openapi_document() -> bytes:
-    listing = _query("id", "idPattern", "type", "attrs", "pick", "omit", "q", "georel",
-                     "geometry", "coordinates", "geoproperty", "scopeQ", "lang", "options",
-                     "format", "limit", "offset", "count")
+    listing = _query(
+        "id",
+        "idPattern",
+        "type",
+        "attrs",
+        "pick",
+        "omit",
+        "q",
+        "georel",
+        "geometry",
+        "coordinates",
+        "geoproperty",
+        "scopeQ",
+        "lang",
+        "options",
+        "format",
+        "limit",
+        "offset",
+        "count",
+    )
     paths: dict[str, Any] = {
         "/ngsi-ld/v1/entities": {
             "post": _op("Create an entity", "201", body=_BODY),
             "get": _op("Query entities", "200", params=listing),
         },
         "/ngsi-ld/v1/entities/{entityId}": {
-            "get": _op("Retrieve an entity", "200",
-                       params=[_ID, *_query("attrs", "pick", "omit", "options", "lang")]),
+            "get": _op(
+                "Retrieve an entity",
+                "200",
+                params=[_ID, *_query("attrs", "pick", "omit", "options", "lang")],
+            ),
             "put": _op("Replace an entity", "204", body=_BODY, params=[_ID]),
             "patch": _op("Merge into an entity", "204", body=_BODY, params=[_ID]),
             "delete": _op("Delete an entity", "204", params=[_ID]),
         },
         "/ngsi-ld/v1/entities/{entityId}/attrs": {
-            "post": _op("Append attributes", "204", body=_BODY,
-                        params=[_ID, *_query("options")]),
+            "post": _op("Append attributes", "204", body=_BODY, params=[_ID, *_query("options")]),
             "patch": _op("Update attributes", "204", body=_BODY, params=[_ID]),
         },
         "/ngsi-ld/v1/entities/{entityId}/attrs/{attrId}": {
             "patch": _op("Partial attribute update", "204", body=_BODY, params=[_ID, _ATTR]),
             "put": _op("Replace an attribute", "204", body=_BODY, params=[_ID, _ATTR]),
-            "delete": _op("Delete an attribute", "204",
-                          params=[_ID, _ATTR, *_query("datasetId", "deleteAll")]),
+            "delete": _op(
+                "Delete an attribute", "204", params=[_ID, _ATTR, *_query("datasetId", "deleteAll")]
+            ),
         },
         "/ngsi-ld/v1/entityOperations/query": {
-            "post": _op("Query entities (POST)", "200", body=_BODY,
-                        params=_query("limit", "offset", "count", "options")),
+            "post": _op(
+                "Query entities (POST)",
+                "200",
+                body=_BODY,
+                params=_query("limit", "offset", "count", "options"),
+            ),
         },
         "/ngsi-ld/v1/types": {"get": _op("List entity types", "200", params=_query("details"))},
         "/ngsi-ld/v1/types/{type}": {
-            "get": _op("Entity type information", "200",
-                       params=[{"name": "type", "in": "path", "required": True,
-                                "schema": {"type": "string"}}]),
+            "get": _op(
+                "Entity type information",
+                "200",
+                params=[
+                    {"name": "type", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            ),
         },
         "/ngsi-ld/v1/attributes": {
             "get": _op("List attributes", "200", params=_query("details")),
@@ -95,12 +126,30 @@ def openapi_document() -> bytes:
             "get": _op("List @contexts", "200", params=_query("details", "kind")),
         },
         "/ngsi-ld/v1/jsonldContexts/{contextId}": {
-            "get": _op("Serve a @context", "200",
-                       params=[{"name": "contextId", "in": "path", "required": True,
-                                "schema": {"type": "string"}}]),
-            "delete": _op("Delete a @context", "204",
-                          params=[{"name": "contextId", "in": "path", "required": True,
-                                   "schema": {"type": "string"}}]),
+            "get": _op(
+                "Serve a @context",
+                "200",
+                params=[
+                    {
+                        "name": "contextId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            ),
+            "delete": _op(
+                "Delete a @context",
+                "204",
+                params=[
+                    {
+                        "name": "contextId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            ),
         },
     }
     for name in ("create", "upsert", "update", "merge", "delete"):
@@ -109,25 +158,39 @@ def openapi_document() -> bytes:
         }
     for ops in paths.values():
         for op in ops.values():
-            op["responses"].update({"201": {"description": "created"},
-                                    "204": {"description": "done"},
-                                    "207": {"description": "partial success"}})
+            op["responses"].update(
+                {
+                    "201": {"description": "created"},
+                    "204": {"description": "done"},
+                    "207": {"description": "partial success"},
+                }
+            )
     document = {
         "openapi": "3.1.0",
-        "info": {"title": "Dalgu NGSI-LD API", "version": __version__,
-                 "description": "ETSI GS CIM 009 NGSI-LD context broker of Dalgu."},
+        "info": {
+            "title": "Dalgu NGSI-LD API",
+            "version": __version__,
+            "description": "ETSI GS CIM 009 NGSI-LD context broker of Dalgu.",
+        },
         "paths": paths,
         "components": {
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 ProblemDetails with an NGSI-LD error type",
-                    "content": {"application/json": {"schema": {
-                        "type": "object",
-                        "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                                       "status": {"type": "integer"},
-                                       "detail": {"type": "string"}},
-                        "required": ["type"],
-                    }}},
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "type": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "status": {"type": "integer"},
+                                    "detail": {"type": "string"},
+                                },
+                                "required": ["type"],
+                            }
+                        }
+                    },
                 }
             }
         },

@@ -22,8 +22,17 @@ _FORMATS: dict[str, Format] = {
     "keyValues": "keyValues",
     "simplified": "keyValues",
 }
-_OPTIONS = {"keyValues", "simplified", "concise", "normalized", "sysAttrs", "noOverwrite",
-            "replace", "update", "count"}
+_OPTIONS = {
+    "keyValues",
+    "simplified",
+    "concise",
+    "normalized",
+    "sysAttrs",
+    "noOverwrite",
+    "replace",
+    "update",
+    "count",
+}
 
 
 def options(params: Mapping[str, str]) -> set[str]:
@@ -47,12 +56,14 @@ def names(params: Mapping[str, str], key: str) -> list[str]:
 
 def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
     opts = options(params)
-    chosen = [f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts]
+    chosen: list[str] = [
+        f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts
+    ]
     fmt = params.get("format")
     if fmt is not None:
         if fmt not in _FORMATS:
             raise BadRequestData(f"unknown format {fmt!r}")
-        chosen.append(fmt)
+        chosen.append(_FORMATS[fmt])
     if len({_FORMATS[f] for f in chosen}) > 1:
         raise BadRequestData("conflicting representation formats requested")
     attrs = names(params, "attrs")

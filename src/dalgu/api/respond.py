@@ -46,7 +46,7 @@ def json_response(
             data = [_with_context(item, context) for item in data]
         elif isinstance(data, dict):
             data = _with_context(data, context)
-        media = JSON_LD
+        media: str = JSON_LD
     else:
         out_headers["Link"] = link_header(context_url(rc.context, base_url))
         media = GEO_JSON if rc.accept == GEO_JSON else JSON

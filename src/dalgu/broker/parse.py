@@ -123,8 +123,8 @@ def parse_instance(
     if not isinstance(value, dict) or _is_geometry(value):
         if value is None:
             raise BadRequestData(f"attribute {iri} has a null value")
-        kind = "GeoProperty" if _is_geometry(value) or iri in GEO_ATTRIBUTES else "Property"
-        value = {"type": kind, "value": value}
+        inferred = "GeoProperty" if _is_geometry(value) or iri in GEO_ATTRIBUTES else "Property"
+        value = {"type": inferred, "value": value}
     instance: dict[str, Any] = {}
     kind = _attribute_type(iri, value, terms, partial)
     if kind is not None:
@@ -149,9 +149,7 @@ def parse_instance(
 
 
 def _is_geometry(value: Any) -> bool:
-    return (
-        isinstance(value, dict) and value.get("type") in GEOJSON_TYPES and "coordinates" in value
-    )
+    return isinstance(value, dict) and value.get("type") in GEOJSON_TYPES and "coordinates" in value
 
 
 def _attribute_type(iri: str, value: dict[str, Any], terms: TermMap, partial: bool) -> str | None:
@@ -179,9 +177,9 @@ def _member(iri: str, kind: str | None, member: str, value: Any, terms: TermMap)
     if value is None:
         raise BadRequestData(f"attribute {iri}: '{member}' must not be null")
     if member == "value":
-        if kind == "GeoProperty" or (kind is None and _is_geometry(value)):
-            if value != NULL_URI:
-                shape_from_geojson(value)
+        geo = kind == "GeoProperty" or (kind is None and _is_geometry(value))
+        if geo and value != NULL_URI:
+            shape_from_geojson(value)
         return value
     if member == "object":
         objects = value if isinstance(value, list) else [value]

@@ -147,8 +147,12 @@ def feature(entity_out: dict[str, Any], geometry_attr: str, keys_only: bool) -> 
         first = geometry_value[0]
         geometry = first.get("value") if isinstance(first, dict) and "value" in first else first
     properties = {k: v for k, v in entity_out.items() if k != "id"}
-    return {"id": entity_out.get("id"), "type": "Feature", "properties": properties,
-            "geometry": geometry}
+    return {
+        "id": entity_out.get("id"),
+        "type": "Feature",
+        "properties": properties,
+        "geometry": geometry,
+    }
 
 
 def feature_collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -107,7 +107,9 @@ class EntityService:
         result = m.UpdateResult()
         now = now_iso()
         await self._one(
-            tenant, entity_id, m.edit(entity_id, lambda e: m.update_attributes(e, attrs, result), now)
+            tenant,
+            entity_id,
+            m.edit(entity_id, lambda e: m.update_attributes(e, attrs, result), now),
         )
         return result
 

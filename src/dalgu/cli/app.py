@@ -60,8 +60,9 @@ def serve(
         if v is not None
     }
     settings = Settings.load(config, **overrides)
-    console.print(f"Dalgu NGSI-LD API on [bold]{settings.base_url}/ngsi-ld/v1[/] "
-                  f"(store: {settings.store})")
+    console.print(
+        f"Dalgu NGSI-LD API on [bold]{settings.base_url}/ngsi-ld/v1[/] (store: {settings.store})"
+    )
     _serve(settings)
 
 

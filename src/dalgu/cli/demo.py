@@ -23,14 +23,16 @@ def city_context() -> dict[str, object]:
 
 async def load_city(settings: Settings, count: int) -> int:
     """Upsert the simulated city; returns how many entities it holds."""
-    from dalgu.simulation import city_entities
+    import importlib
+
+    city = importlib.import_module("dalgu.simulation.city")
 
     store = open_store(settings)
     await store.open()
     try:
         terms = await ContextResolver().resolve(city_context()["@context"])
         now = now_iso()
-        entities = [parse_entity(e, terms, now) for e in city_entities(count)]
+        entities = [parse_entity(e, terms, now) for e in city.city_entities(count)]
         result = await EntityService(store).batch_upsert("", entities, "replace")
         return len(result.success)
     finally:
@@ -47,8 +49,10 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
     console.print(f"  OpenAPI          {api}/openapi.json")
     console.print(f"  API docs         {api}/docs")
     console.print(f"  Health           {settings.base_url}/health")
-    link = '<' + api + '/jsonldContexts/dalgu-city>; rel="http://www.w3.org/ns/json-ld#context"'
+    link = "<" + api + '/jsonldContexts/dalgu-city>; rel="http://www.w3.org/ns/json-ld#context"'
     console.print("\nTry:")
-    console.print(f"  curl -s '{api}/entities?type=https://smartdatamodels.org/dataModel.Parking/"
-                  "ParkingSpot&limit=2' | python3 -m json.tool")
+    console.print(
+        f"  curl -s '{api}/entities?type=https://smartdatamodels.org/dataModel.Parking/"
+        "ParkingSpot&limit=2' | python3 -m json.tool"
+    )
     console.print(f"  curl -s -H '{link}' '{api}/entities?type=AirQualityObserved&limit=1'\n")

@@ -14,7 +14,13 @@ from dalgu.errors import BadRequestData
 from dalgu.query.ast import GeoQuery, GeoRel
 
 _GEORELS: tuple[GeoRel, ...] = (
-    "near", "within", "contains", "intersects", "equals", "disjoint", "overlaps",
+    "near",
+    "within",
+    "contains",
+    "intersects",
+    "equals",
+    "disjoint",
+    "overlaps",
 )
 _TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 _DISTANCE = re.compile(r"^(maxDistance|minDistance)==(\d+(\.\d+)?)$")
@@ -42,8 +48,14 @@ def _positions(value: Any, depth: int, where: str) -> None:
         _positions(item, depth - 1, where)
 
 
-_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
-          "MultiPolygon": 3}
+_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
 
 
 def shape_from_geojson(obj: object, where: str = "geometry") -> BaseGeometry:
@@ -96,7 +108,7 @@ def parse_geoquery(
             raise BadRequestData("coordinates: not a JSON array") from None
     geoshape = shape_from_geojson({"type": geometry, "coordinates": coordinates}, "coordinates")
     return GeoQuery(
-        georel=relation,  # type: ignore[arg-type]
+        georel=relation,
         geometry=geometry,
         coordinates=coordinates,
         shape=geoshape,

@@ -27,10 +27,7 @@ class _Parser:
         self.pos = 0
 
     def fail(self, expected: str) -> BadRequestData:
-        if self.pos >= len(self.text):
-            found = "end of query"
-        else:
-            found = repr(self.text[self.pos])
+        found = "end of query" if self.pos >= len(self.text) else repr(self.text[self.pos])
         return BadRequestData(f"q: unexpected {found} at position {self.pos}; expected {expected}")
 
     def peek(self, token: str) -> bool:

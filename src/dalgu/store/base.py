@@ -121,9 +121,7 @@ class EntityStore(ABC):
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]: ...
 
     @abstractmethod
-    async def mutate(
-        self, tenant: str, items: Sequence[tuple[str, Mutation]]
-    ) -> list[Outcome]:
+    async def mutate(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Outcome]:
         """Apply each mutation to its entity, all in one transaction, in order.
 
         An item whose mutation raises a `DalguError` is reported as that error and leaves its

@@ -8,9 +8,13 @@ from dalgu.store.base import EntityStore
 
 def open_store(settings: Settings) -> EntityStore:
     if settings.store == "postgres":
-        from dalgu.store.postgres import PostgresEntityStore
+        import importlib
 
-        return PostgresEntityStore(settings.postgres_dsn, pool_size=settings.postgres_pool_size)
+        postgres = importlib.import_module("dalgu.store.postgres")
+        store: EntityStore = postgres.PostgresEntityStore(
+            settings.postgres_dsn, pool_size=settings.postgres_pool_size
+        )
+        return store
     from dalgu.store.sqlite import SqliteEntityStore
 
     return SqliteEntityStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous)

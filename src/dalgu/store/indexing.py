@@ -89,9 +89,9 @@ def _instance_rows(name: str, prefix: str, instance: dict[str, Any], rows: list[
         if member in instance:
             _leaf_rows(name, f"{prefix}.{member}", instance[member], rows, 0)
     for key, sub in instance.items():
-        if key not in MEMBERS and key not in SYSTEM_MEMBERS and isinstance(sub, dict):
-            if prefix.count(".") < _MAX_DEPTH:
-                _instance_rows(name, f"{prefix}.{key}", sub, rows)
+        nested = key not in MEMBERS and key not in SYSTEM_MEMBERS and isinstance(sub, dict)
+        if nested and prefix.count(".") < _MAX_DEPTH:
+            _instance_rows(name, f"{prefix}.{key}", sub, rows)
 
 
 def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: int) -> None:

@@ -111,9 +111,11 @@ def _exists(path: AttrPath, c: Compiled) -> str:
             f"AND a.path < {c.p(prefix + chr(0x5C))})))"
         )
     base = _base_path(path)
-    if path.sub and path.sub[-1] in _MEMBER_NAMES:
-        return f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} AND a.path = {c.p(base)})"
-    return f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} AND a.path = {c.p(base + '#')})"
+    marker = base if path.sub and path.sub[-1] in _MEMBER_NAMES else base + "#"
+    return (
+        f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} "
+        f"AND a.path = {c.p(marker)})"
+    )
 
 
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import orjson
 import shapely
@@ -87,7 +86,7 @@ class SqliteEntityStore(EntityStore):
         row = self.db.execute(
             "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
         ).fetchone()
-        return None if row is None else orjson.loads(row[0])  # type: ignore[no-any-return]
+        return None if row is None else orjson.loads(row[0])
 
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]:
         found: dict[str, Entity] = {}
@@ -232,8 +231,7 @@ class SqliteEntityStore(EntityStore):
         ):
             info[name][2].add(type_name)
         return [
-            AttributeInfo(n, c, frozenset(k), frozenset(t))
-            for n, (c, k, t) in sorted(info.items())
+            AttributeInfo(n, c, frozenset(k), frozenset(t)) for n, (c, k, t) in sorted(info.items())
         ]
 
     async def tenants(self) -> list[str]:
@@ -261,5 +259,3 @@ class SqliteEntityStore(EntityStore):
     async def delete_context(self, context_id: str) -> bool:
         cursor = self.db.execute("DELETE FROM contexts WHERE id = ?", (context_id,))
         return cursor.rowcount > 0
-
-
