@@ -32,7 +32,9 @@ V1 = "/ngsi-ld/v1"
 
 def routes() -> list[Route]:
     e, b, c, x = entities, batch, catalogue, contexts
+    # the hottest route first: Starlette tries routes in order (no GET exists below /attrs)
     return [
+        Route(f"{V1}/entities/{{entity_id:path}}", e.retrieve_entity, methods=["GET"]),
         Route(f"{V1}/entities", e.create_entity, methods=["POST"]),
         Route(f"{V1}/entities", e.query_entities, methods=["GET"]),
         Route(
@@ -48,7 +50,6 @@ def routes() -> list[Route]:
         ),
         Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.append_attributes, methods=["POST"]),
         Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.update_attributes, methods=["PATCH"]),
-        Route(f"{V1}/entities/{{entity_id:path}}", e.retrieve_entity, methods=["GET"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.delete_entity, methods=["DELETE"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.replace_entity, methods=["PUT"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.merge_entity, methods=["PATCH"]),

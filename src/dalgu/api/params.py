@@ -54,7 +54,12 @@ def names(params: Mapping[str, str], key: str) -> list[str]:
     return values
 
 
+DEFAULT_REPRESENTATION = Representation()
+
+
 def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
+    if not params:
+        return DEFAULT_REPRESENTATION
     opts = options(params)
     chosen: list[str] = [
         f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts
