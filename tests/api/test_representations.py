@@ -1,0 +1,149 @@
+"""Attribute kinds, representations, projections and the query languages beyond the basics."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+E = "/ngsi-ld/v1/entities"
+
+
+def test_language_property_and_lang_selection(client: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:Place:1",
+        "type": "Place",
+        "name": {"type": "LanguageProperty", "languageMap": {"ko": "대구", "en": "Daegu"}},
+    }
+    assert client.post(E, json=body).status_code == 201
+    full = client.get(f"{E}/urn:ngsi-ld:Place:1").json()
+    assert full["name"]["languageMap"] == {"ko": "대구", "en": "Daegu"}
+    english = client.get(f"{E}/urn:ngsi-ld:Place:1", params={"lang": "en"}).json()
+    assert english["name"] == {"type": "Property", "value": "Daegu", "lang": "en"}
+    korean = client.get(f"{E}/urn:ngsi-ld:Place:1", params={"lang": "ko", "options": "keyValues"})
+    assert korean.json()["name"] == "대구"
+    found = client.get(E, params={"type": "Place", "q": 'name=="대구"'}).json()
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Place:1"]
+
+
+def test_vocab_list_and_json_properties_round_trip(client: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:Thing:1",
+        "type": "Thing",
+        "category": {"type": "VocabProperty", "vocab": "residential"},
+        "readings": {"type": "ListProperty", "valueList": [1, 2, 3]},
+        "parts": {"type": "ListRelationship", "objectList": [{"object": "urn:ngsi-ld:P:1"}]},
+        "config": {"type": "JsonProperty", "json": {"mode": "eco", "levels": [1, 2]}},
+    }
+    assert client.post(E, json=body).status_code == 201
+    got = client.get(f"{E}/urn:ngsi-ld:Thing:1").json()
+    assert got["category"] == {"type": "VocabProperty", "vocab": "residential"}
+    assert got["readings"]["valueList"] == [1, 2, 3]
+    assert got["parts"]["objectList"] == ["urn:ngsi-ld:P:1"]
+    assert got["config"]["json"] == {"mode": "eco", "levels": [1, 2]}
+    hits = client.get(E, params={"type": "Thing", "q": "readings==2"}).json()
+    assert len(hits) == 1
+
+
+def test_sub_attributes_are_stored_and_queryable(client: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:S:1",
+        "type": "S",
+        "temp": {
+            "type": "Property",
+            "value": 20,
+            "unitCode": "CEL",
+            "accuracy": {"type": "Property", "value": 0.5},
+            "measuredBy": {"type": "Relationship", "object": "urn:ngsi-ld:Device:7"},
+        },
+    }
+    client.post(E, json=body)
+    got = client.get(f"{E}/urn:ngsi-ld:S:1").json()["temp"]
+    assert got["accuracy"] == {"type": "Property", "value": 0.5} and got["unitCode"] == "CEL"
+    assert len(client.get(E, params={"type": "S", "q": "temp.accuracy<1"}).json()) == 1
+    assert client.get(E, params={"type": "S", "q": "temp.accuracy>1"}).json() == []
+    by_device = client.get(E, params={"type": "S", "q": "temp.measuredBy==urn:ngsi-ld:Device:7"})
+    assert len(by_device.json()) == 1
+
+
+def test_concise_output_drops_what_is_implied(client: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:C:1",
+        "type": "C",
+        "n": {"type": "Property", "value": 1},
+        "r": {"type": "Relationship", "object": "urn:ngsi-ld:X:1"},
+    }
+    client.post(E, json=body)
+    concise = client.get(f"{E}/urn:ngsi-ld:C:1", params={"format": "concise"}).json()
+    assert concise["n"] == 1 and concise["r"] == {"object": "urn:ngsi-ld:X:1"}
+
+
+def test_pick_omit_and_attrs(client: TestClient) -> None:
+    body = {"id": "urn:ngsi-ld:P:1", "type": "P", "a": 1, "b": 2, "c": 3}
+    client.post(E, json=body)
+    picked = client.get(f"{E}/urn:ngsi-ld:P:1", params={"pick": "id,a"}).json()
+    assert picked == {"id": "urn:ngsi-ld:P:1", "a": {"type": "Property", "value": 1}}
+    omitted = client.get(f"{E}/urn:ngsi-ld:P:1", params={"omit": "a,b"}).json()
+    assert set(omitted) == {"id", "type", "c"}
+    only = client.get(E, params={"attrs": "b"}).json()
+    assert [set(e) for e in only] == [{"id", "type", "b"}]
+
+
+def test_multiple_types_and_type_selection(client: TestClient) -> None:
+    client.post(E, json={"id": "urn:x:1", "type": ["Bus", "Vehicle"], "n": 1})
+    client.post(E, json={"id": "urn:x:2", "type": "Vehicle", "n": 2})
+    client.post(E, json={"id": "urn:x:3", "type": "Tram", "n": 3})
+
+    def ids(selection: str) -> list[str]:
+        return [e["id"] for e in client.get(E, params={"type": selection}).json()]
+
+    assert ids("Bus;Vehicle") == ["urn:x:1"]
+    assert ids("Bus,Tram") == ["urn:x:1", "urn:x:3"]
+    assert ids("(Bus;Vehicle)|Tram") == ["urn:x:1", "urn:x:3"]
+    assert client.get(f"{E}/urn:x:1").json()["type"] == ["Bus", "Vehicle"]
+
+
+def test_scope_query(client: TestClient) -> None:
+    client.post(E, json={"id": "urn:x:1", "type": "T", "scope": "/Daegu/Suseong-gu/Beomeo"})
+    client.post(E, json={"id": "urn:x:2", "type": "T", "scope": ["/Daegu/Jung-gu"]})
+    client.post(E, json={"id": "urn:x:3", "type": "T"})
+
+    def ids(scope_q: str) -> list[str]:
+        response = client.get(E, params={"type": "T", "scopeQ": scope_q})
+        return [e["id"] for e in response.json()]
+
+    assert ids("/Daegu/#") == ["urn:x:1", "urn:x:2"]
+    assert ids("/Daegu/+") == ["urn:x:2"]
+    assert ids("/Daegu/Suseong-gu/Beomeo") == ["urn:x:1"]
+    assert client.get(f"{E}/urn:x:2").json()["scope"] == "/Daegu/Jung-gu"
+
+
+def test_post_query_matches_get(client: TestClient) -> None:
+    for n in range(4):
+        client.post(E, json={"id": f"urn:x:{n}", "type": "T", "n": n})
+    query = {"type": "Query", "entities": [{"type": "T"}], "q": "n>=2"}
+    response = client.post("/ngsi-ld/v1/entityOperations/query", json=query)
+    assert response.status_code == 200
+    assert [e["id"] for e in response.json()] == ["urn:x:2", "urn:x:3"]
+    bad = client.post("/ngsi-ld/v1/entityOperations/query", json={"entities": []})
+    assert bad.status_code == 400
+
+
+def test_ld_json_response_carries_context(client: TestClient) -> None:
+    client.post(E, json={"id": "urn:x:1", "type": "T", "n": 1})
+    response = client.get(f"{E}/urn:x:1", headers={"Accept": "application/ld+json"})
+    assert response.headers["content-type"].startswith("application/ld+json")
+    assert "ngsi-ld-core-context" in response.json()["@context"]
+    assert "link" not in response.headers
+
+
+def test_deeply_nested_body_is_rejected(client: TestClient) -> None:
+    value: object = 1
+    for _ in range(200):
+        value = [value]
+    response = client.post(E, json={"id": "urn:x:1", "type": "T", "deep": value})
+    assert response.status_code == 400
+
+
+def test_limit_above_maximum_is_too_many_results(client: TestClient) -> None:
+    response = client.get(E, params={"type": "T", "limit": "100000"})
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("TooManyResults")
