@@ -24,7 +24,7 @@ from dalgu.broker.model import (
 )
 from dalgu.errors import BadRequestData
 from dalgu.ldcontext.termmap import TermMap
-from dalgu.query.geo import shape_from_geojson
+from dalgu.query.geo import validate_geometry
 from dalgu.query.scope import validate_scope
 
 _INFER_ORDER = ("object", "languageMap", "vocab", "valueList", "objectList", "json", "value")
@@ -179,7 +179,7 @@ def _member(iri: str, kind: str | None, member: str, value: Any, terms: TermMap)
     if member == "value":
         geo = kind == "GeoProperty" or (kind is None and _is_geometry(value))
         if geo and value != NULL_URI:
-            shape_from_geojson(value)
+            validate_geometry(value)
         return value
     if member == "object":
         objects = value if isinstance(value, list) else [value]

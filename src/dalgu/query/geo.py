@@ -82,6 +82,14 @@ def shape_from_geojson(obj: object, where: str = "geometry") -> BaseGeometry:
     return geometry
 
 
+def validate_geometry(obj: object, where: str = "geometry") -> None:
+    """Check a GeoJSON geometry written on an entity; shapes are built only where needed."""
+    if isinstance(obj, dict) and obj.get("type") == "Point":
+        _position(obj.get("coordinates"), where)
+        return
+    shape_from_geojson(obj, where)
+
+
 def parse_geoquery(
     georel: str, geometry: str, coordinates: str | list[Any], geoproperty: str | None
 ) -> GeoQuery:

@@ -6,7 +6,7 @@ the instance, a kind and a typed value. Paths:
     '#'                       marker of an instance; txt = its attribute type
     ''                        a leaf of the value (every element of an array)
     '[street][no]'            a leaf inside a compound (JSON object) value
-    '.observedAt'             a member of the instance (observedAt, unitCode, datasetId, …)
+    '.observedAt'             a member of the instance (observedAt, unitCode, datasetId)
     '.<sub IRI>#', '.<sub IRI>', '.<sub IRI>[k]', '.<sub IRI>.<subsub IRI>' … sub-attributes
 
 Kinds: '#' marker, 'n' number (num), 'b' boolean (num 0/1), 's' string (txt), 'z' null.
@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from dalgu.broker.model import MEMBERS, SYSTEM_MEMBERS, Entity, is_datetime
 
-_INDEXED_MEMBERS = ("observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt")
+# createdAt/modifiedAt of instances are not indexed: they cost two rows per attribute on every
+# write and q on them is rare; entity-level times live in the entity document.
+_INDEXED_MEMBERS = ("observedAt", "unitCode", "datasetId")
 _MAX_DEPTH = 16
 
 
@@ -39,6 +42,7 @@ class GeoRow(NamedTuple):
     geometry: dict[str, Any]
 
 
+@lru_cache(maxsize=4096)
 def canonical_datetime(text: str) -> str:
     """An ISO date-time in UTC with microseconds: `2026-11-25T04:00:00.000000Z`."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -10,8 +10,10 @@ import math
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import shapely
 from shapely import ops
+from shapely.geometry import shape as geometry_shape
 from shapely.geometry.base import BaseGeometry
 
 from dalgu.query.ast import GeoQuery
@@ -55,17 +57,36 @@ def _query_shape(wkb: bytes) -> BaseGeometry:
 
 
 @lru_cache(maxsize=65536)
-def _entity_shape(wkb: bytes) -> BaseGeometry:
-    shape: BaseGeometry = shapely.from_wkb(wkb)
+def _entity_shape(geojson: bytes) -> BaseGeometry:
+    shape: BaseGeometry = geometry_shape(orjson.loads(geojson))
     return shape
 
 
+def bounding_box(geometry: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy) of a GeoJSON geometry, without building a shape."""
+    xs: list[float] = []
+    ys: list[float] = []
+    stack = [geometry.get("coordinates")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list) and item and isinstance(item[0], (int, float)):
+            if len(item) < 2:
+                return None
+            xs.append(item[0])
+            ys.append(item[1])
+        elif isinstance(item, list):
+            stack.extend(item)
+    if not xs:
+        return None
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
 def geo_match(
-    georel: str, query_wkb: bytes, max_d: float | None, min_d: float | None, entity_wkb: bytes
+    georel: str, query_wkb: bytes, max_d: float | None, min_d: float | None, entity_geo: bytes
 ) -> int:
     """SQL function: 1 when the entity geometry satisfies the geo-query."""
     query = _query_shape(query_wkb)
-    entity = _entity_shape(entity_wkb)
+    entity = _entity_shape(entity_geo)
     result: Any
     if georel == "near":
         distance = distance_m(entity, query)

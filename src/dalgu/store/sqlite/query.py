@@ -192,7 +192,7 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
     def match() -> str:
         return (
             f"geo_match({c.p(geo.georel)}, {c.p(wkb)}, "
-            f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, g.wkb)"
+            f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, g.geometry)"
         )
 
     box = search_box(geo)

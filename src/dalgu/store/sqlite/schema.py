@@ -43,7 +43,7 @@ MIGRATIONS: list[str] = [
         ent INTEGER NOT NULL,
         tenant TEXT NOT NULL,
         name TEXT NOT NULL,
-        wkb BLOB NOT NULL
+        geometry BLOB NOT NULL
     );
     CREATE INDEX geo_ent ON geo (ent);
     CREATE VIRTUAL TABLE geo_rtree USING rtree (gid, minx, maxx, miny, maxy);

@@ -15,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import orjson
-import shapely
-from shapely.geometry import shape as geojson_shape
 
 from dalgu.errors import DalguError, StoreUnavailable
 from dalgu.store.base import (
@@ -31,7 +29,7 @@ from dalgu.store.base import (
     TypeInfo,
 )
 from dalgu.store.indexing import geo_rows, index_rows
-from dalgu.store.sqlite.geo import geo_match
+from dalgu.store.sqlite.geo import bounding_box, geo_match
 from dalgu.store.sqlite.query import Compiled, where_clause
 from dalgu.store.sqlite.schema import migrate
 
@@ -47,6 +45,53 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
 def _regexp(pattern: str, value: str | None) -> int:
     compiled = _regex(pattern)
     return int(value is not None and compiled is not None and compiled.search(value) is not None)
+
+
+class _Rows:
+    """Index rows of a batch, inserted with one executemany per table."""
+
+    def __init__(self) -> None:
+        self.types: list[tuple[Any, ...]] = []
+        self.scopes: list[tuple[Any, ...]] = []
+        self.attrs: list[tuple[Any, ...]] = []
+        self.boxes: list[tuple[Any, ...]] = []
+        self.entities: list[tuple[Any, ...]] = []
+        self.geometries: list[tuple[Any, ...]] = []
+        self.next_ent = 0
+        self.next_gid = 0
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        if self.entities:
+            db.executemany(
+                "INSERT INTO entities (ent, tenant, id, doc) VALUES (?, ?, ?, ?)", self.entities
+            )
+        if self.geometries:
+            db.executemany(
+                "INSERT INTO geo (gid, ent, tenant, name, geometry) VALUES (?, ?, ?, ?, ?)",
+                self.geometries,
+            )
+        if self.types:
+            db.executemany(
+                "INSERT OR IGNORE INTO entity_types (tenant, type, ent) VALUES (?, ?, ?)",
+                self.types,
+            )
+        if self.scopes:
+            db.executemany(
+                "INSERT OR IGNORE INTO entity_scopes (ent, scope) VALUES (?, ?)", self.scopes
+            )
+        if self.attrs:
+            db.executemany(
+                "INSERT INTO attrs (ent, seq, tenant, name, path, kind, num, txt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self.attrs,
+            )
+        if self.boxes:
+            db.executemany(
+                "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
+                self.boxes,
+            )
+        self.types, self.scopes, self.attrs, self.boxes = [], [], [], []
+        self.entities, self.geometries = [], []
 
 
 class SqliteEntityStore(EntityStore):
@@ -125,28 +170,46 @@ class SqliteEntityStore(EntityStore):
         outcomes: list[Outcome] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            current = self._load(tenant, [entity_id for entity_id, _ in items])
+            rows = _Rows()
+            (rows.next_ent,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
+            (rows.next_gid,) = db.execute("SELECT coalesce(max(gid), 0) FROM geo").fetchone()
             for entity_id, mutation in items:
-                row = db.execute(
-                    "SELECT ent, doc FROM entities WHERE tenant = ? AND id = ?",
-                    (tenant, entity_id),
-                ).fetchone()
-                before = None if row is None else orjson.loads(row[1])
+                ent, before = current.get(entity_id, (None, None))
                 try:
                     after = mutation(before)
                 except DalguError as error:
                     outcomes.append(error)
                     continue
-                self._write(tenant, entity_id, row[0] if row else None, after)
+                ent = self._write(tenant, entity_id, ent, after, rows)
+                current[entity_id] = (ent, after) if after is not None else (None, None)
                 outcomes.append(Change(entity_id, before, after))
+            rows.flush(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return outcomes
 
-    def _write(self, tenant: str, entity_id: str, ent: int | None, after: Entity | None) -> None:
+    def _load(self, tenant: str, ids: list[str]) -> dict[str, tuple[int | None, Entity | None]]:
+        found: dict[str, tuple[int | None, Entity | None]] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for ent, entity_id, doc in self.db.execute(
+                f"SELECT ent, id, doc FROM entities WHERE tenant = ? AND id IN ({marks})",
+                (tenant, *chunk),
+            ):
+                found[entity_id] = (ent, orjson.loads(doc))
+        return found
+
+    def _write(
+        self, tenant: str, entity_id: str, ent: int | None, after: Entity | None, rows: _Rows
+    ) -> int | None:
         db = self.db
         if ent is not None:
+            rows.flush(db)  # rows of this entity queued earlier in the batch go first
             db.execute("DELETE FROM attrs WHERE ent = ?", (ent,))
             db.execute("DELETE FROM entity_types WHERE ent = ?", (ent,))
             db.execute("DELETE FROM entity_scopes WHERE ent = ?", (ent,))
@@ -156,44 +219,27 @@ class SqliteEntityStore(EntityStore):
                 db.execute("DELETE FROM geo WHERE ent = ?", (ent,))
             if after is None:
                 db.execute("DELETE FROM entities WHERE ent = ?", (ent,))
-                return
+                return None
             db.execute("UPDATE entities SET doc = ? WHERE ent = ?", (orjson.dumps(after), ent))
         elif after is None:
-            return
+            return None
         else:
-            cursor = db.execute(
-                "INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
-                (tenant, entity_id, orjson.dumps(after)),
-            )
-            ent = cursor.lastrowid
-        db.executemany(
-            "INSERT OR IGNORE INTO entity_types (tenant, type, ent) VALUES (?, ?, ?)",
-            [(tenant, t, ent) for t in after.get("type", [])],
-        )
-        if after.get("scope"):
-            db.executemany(
-                "INSERT OR IGNORE INTO entity_scopes (ent, scope) VALUES (?, ?)",
-                [(ent, s) for s in after["scope"]],
-            )
-        db.executemany(
-            "INSERT INTO attrs (ent, seq, tenant, name, path, kind, num, txt) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(ent, seq, tenant, *row) for seq, row in enumerate(index_rows(after))],
-        )
+            rows.next_ent += 1
+            ent = rows.next_ent
+            rows.entities.append((ent, tenant, entity_id, orjson.dumps(after)))
+        rows.types.extend((tenant, t, ent) for t in after.get("type", []))
+        rows.scopes.extend((ent, s) for s in after.get("scope", []))
+        rows.attrs.extend((ent, seq, tenant, *row) for seq, row in enumerate(index_rows(after)))
         for geo in geo_rows(after):
-            try:
-                shape = geojson_shape(geo.geometry)
-            except (ValueError, TypeError, AttributeError, IndexError):
+            box = bounding_box(geo.geometry)
+            if box is None:
                 continue
-            cursor = db.execute(
-                "INSERT INTO geo (ent, tenant, name, wkb) VALUES (?, ?, ?, ?)",
-                (ent, tenant, geo.name, shapely.to_wkb(shape)),
+            rows.next_gid += 1
+            rows.geometries.append(
+                (rows.next_gid, ent, tenant, geo.name, orjson.dumps(geo.geometry))
             )
-            minx, miny, maxx, maxy = shape.bounds
-            db.execute(
-                "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
-                (cursor.lastrowid, minx, maxx, miny, maxy),
-            )
+            rows.boxes.append((rows.next_gid, box[0], box[2], box[1], box[3]))
+        return ent
 
     # --- introspection ------------------------------------------------------------------
 
