@@ -147,3 +147,11 @@ def test_limit_above_maximum_is_too_many_results(client: TestClient) -> None:
     response = client.get(E, params={"type": "T", "limit": "100000"})
     assert response.status_code == 403
     assert response.json()["type"].endswith("TooManyResults")
+
+
+def test_openapi_document_and_interactive_docs_are_served(client: TestClient) -> None:
+    spec = client.get("/ngsi-ld/v1/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and "/ngsi-ld/v1/entities" in spec["paths"]
+    page = client.get("/ngsi-ld/v1/docs")
+    assert "SwaggerUIBundle" in page.text
+    assert client.get("/ngsi-ld/v1/docs/static/swagger-ui-bundle.js").status_code == 200

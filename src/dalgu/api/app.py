@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from dalgu.api import batch, catalogue, contexts, entities, openapi
 from dalgu.api.edge import Runtime
@@ -30,7 +30,7 @@ from dalgu.store.factory import open_store
 V1 = "/ngsi-ld/v1"
 
 
-def routes() -> list[Route]:
+def routes() -> list[BaseRoute]:
     e, b, c, x = entities, batch, catalogue, contexts
     # the hottest route first: Starlette tries routes in order (no GET exists below /attrs)
     return [
@@ -69,6 +69,7 @@ def routes() -> list[Route]:
         Route(f"{V1}/jsonldContexts/{{context_id:path}}", x.delete_context, methods=["DELETE"]),
         Route(f"{V1}/openapi.json", openapi.document, methods=["GET"]),
         Route(f"{V1}/docs", openapi.docs_page, methods=["GET"]),
+        Mount(f"{V1}/docs/static", app=openapi.static_files()),
         Route("/health", health, methods=["GET"]),
     ]
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from dalgu import __version__
 
@@ -203,17 +204,19 @@ async def document(request: Request) -> Response:
 
 
 async def docs_page(request: Request) -> Response:
-    doc = orjson.loads(openapi_document())
-    rows = "".join(
-        f"<tr><td><code>{method.upper()}</code></td><td><code>{path}</code></td>"
-        f"<td>{op['summary']}</td></tr>"
-        for path, ops in doc["paths"].items()
-        for method, op in ops.items()
-    )
+    """Swagger UI (served from the swagger-ui-bundle package, no network) on openapi.json."""
     return HTMLResponse(
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Dalgu API</title>"
-        "</head><body><h1>Dalgu NGSI-LD API</h1>"
-        "<p>Machine-readable: <a href='openapi.json'>openapi.json</a></p>"
-        f"<table><thead><tr><th>Method</th><th>Path</th><th>Operation</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></body></html>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>Dalgu NGSI-LD API</title>"
+        "<link rel='stylesheet' href='docs/static/swagger-ui.css'></head><body>"
+        "<div id='swagger-ui'></div>"
+        "<script src='docs/static/swagger-ui-bundle.js'></script>"
+        "<script>SwaggerUIBundle({url: 'openapi.json', dom_id: '#swagger-ui'});</script>"
+        "</body></html>"
     )
+
+
+def static_files() -> StaticFiles:
+    import swagger_ui_bundle
+
+    return StaticFiles(directory=swagger_ui_bundle.swagger_ui_path)
