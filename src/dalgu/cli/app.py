@@ -42,7 +42,7 @@ def _serve(settings: Settings) -> None:
     ).serve()
 
 
-ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file ([dalgu] table).")
+ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file (a \\[dalgu] table).")
 
 
 @app.command()
@@ -98,6 +98,27 @@ def demo(
     count = asyncio.run(load_city(settings, entities))
     print_tour(console, settings, count)
     _serve(settings)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dalgu import __version__
+
+        console.print(f"dalgu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print Dalgu's version and exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
+) -> None:
+    """Dalgu: a smart-city IoT testbed and city data hub on an ETSI NGSI-LD context broker."""
 
 
 def main() -> None:
