@@ -30,6 +30,7 @@ MERGE_PATCH = "application/merge-patch+json"
 CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 MediaType = Literal["application/json", "application/ld+json", "application/geo+json"]
 
+_PLAIN_ACCEPT = frozenset({JSON, "*/*", "application/*"})
 _LINK = re.compile(r"^\s*<([^>]*)>\s*(;.*)?$")
 
 
@@ -53,8 +54,10 @@ def tenant_of(request: Request) -> str:
 def negotiate(request: Request, *, geojson: bool = False) -> MediaType:
     """Pick the response media type from `Accept` (clause 6.3.4)."""
     header = request.headers.get("accept")
-    if not header:
+    if not header or header in _PLAIN_ACCEPT:
         return "application/json"
+    if header == JSON_LD:
+        return "application/ld+json"
     best: tuple[float, int, MediaType] | None = None
     for position, part in enumerate(header.split(",")):
         media, *params = [p.strip() for p in part.split(";")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ def context_url(context: Any, base_url: str) -> str:
     return base_url + CONTEXTS_PATH + implicit_context_id(context)
 
 
+@lru_cache(maxsize=1024)
 def link_header(url: str) -> str:
     return f'<{url}>; rel="{CONTEXT_REL}"; type="application/ld+json"'
 
