@@ -1,46 +1,20 @@
-"""An acknowledged write survives kill -9 of the server process (embedded store)."""
+"""Acknowledged writes and their notifications survive kill -9 of the server (embedded store)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DALGU_SQLITE_PATH": str(db), "DALGU_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dalgu", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not start")
+from tests.receiver import Receiver
+from tests.server import free_port, start_server
 
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
-    db, port = tmp_path / "dalgu.db", _free_port()
-    server = _start(db, port)
+    db, port = tmp_path / "dalgu.db", free_port()
+    server = start_server(db, port)
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     try:
         for n in range(50):
@@ -49,7 +23,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     finally:
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
-    server = _start(db, _free_port() if False else port)
+    server = start_server(db, port)
     try:
         listed = httpx.get(
             f"{base}/entities", params={"type": "Thing", "limit": 100, "count": "true"}
@@ -58,3 +32,31 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_notification_is_delivered_after_kill_9_between_ack_and_delivery(tmp_path: Path) -> None:
+    db, port, receiver_port = tmp_path / "dalgu.db", free_port(), free_port()
+    server = start_server(db, port)
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    endpoint = f"http://127.0.0.1:{receiver_port}/notify"  # nobody listens there yet
+    try:
+        sub = {
+            "type": "Subscription",
+            "entities": [{"type": "Thing"}],
+            "notification": {"endpoint": {"uri": endpoint}},
+        }
+        assert httpx.post(f"{base}/subscriptions", json=sub).status_code == 201
+        thing = {"id": "urn:ngsi-ld:Thing:kill", "type": "Thing", "n": 1}
+        assert httpx.post(f"{base}/entities", json=thing).status_code == 201
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+    receiver = Receiver(receiver_port)
+    server = start_server(db, port)
+    try:
+        _, notification = receiver.next(timeout=20)
+        assert notification["data"][0]["id"] == "urn:ngsi-ld:Thing:kill"
+    finally:
+        server.terminate()
+        server.wait(10)
+        receiver.close()

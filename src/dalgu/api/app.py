@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from dalgu.api import batch, catalogue, contexts, entities, openapi
+from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
@@ -24,14 +24,15 @@ from dalgu.broker.service import EntityService
 from dalgu.errors import DalguError
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
-from dalgu.store.base import EntityStore
+from dalgu.store.base import EntityStore, SubscriptionStore
 from dalgu.store.factory import open_store
+from dalgu.subscriptions import Notifier, SubscriptionService
 
 V1 = "/ngsi-ld/v1"
 
 
 def routes() -> list[BaseRoute]:
-    e, b, c, x = entities, batch, catalogue, contexts
+    e, b, c, x, s = entities, batch, catalogue, contexts, subscriptions
     # the hottest route first: Starlette tries routes in order (no GET exists below /attrs)
     return [
         Route(f"{V1}/entities/{{entity_id:path}}", e.retrieve_entity, methods=["GET"]),
@@ -59,6 +60,19 @@ def routes() -> list[BaseRoute]:
         Route(f"{V1}/entityOperations/merge", b.batch_merge, methods=["POST"]),
         Route(f"{V1}/entityOperations/delete", b.batch_delete, methods=["POST"]),
         Route(f"{V1}/entityOperations/query", b.query_post, methods=["POST"]),
+        Route(f"{V1}/subscriptions", s.create_subscription, methods=["POST"]),
+        Route(f"{V1}/subscriptions", s.query_subscriptions, methods=["GET"]),
+        Route(
+            f"{V1}/subscriptions/{{subscription_id:path}}", s.retrieve_subscription, methods=["GET"]
+        ),
+        Route(
+            f"{V1}/subscriptions/{{subscription_id:path}}", s.update_subscription, methods=["PATCH"]
+        ),
+        Route(
+            f"{V1}/subscriptions/{{subscription_id:path}}",
+            s.delete_subscription,
+            methods=["DELETE"],
+        ),
         Route(f"{V1}/types", c.list_types, methods=["GET"]),
         Route(f"{V1}/types/{{type:path}}", c.type_info, methods=["GET"]),
         Route(f"{V1}/attributes", c.list_attributes, methods=["GET"]),
@@ -100,10 +114,20 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette
             cache_size=settings.context_cache_size,
             local=local_context,
         )
-        app.state.dalgu = Runtime(settings, the_store, EntityService(the_store), resolver)
+        service = EntityService(the_store)
+        runtime = Runtime(settings, the_store, service, resolver)
+        notifier = None
+        if isinstance(the_store, SubscriptionStore):
+            runtime.subscriptions = SubscriptionService(the_store)
+            notifier = Notifier(the_store, resolver)
+            service.listeners.append(notifier.changed)
+            notifier.start()
+        app.state.dalgu = runtime
         try:
             yield
         finally:
+            if notifier is not None:
+                await notifier.stop()
             await resolver.close()
             await the_store.close()
 

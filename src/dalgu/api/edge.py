@@ -14,6 +14,7 @@ from dalgu.errors import BadRequestData
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
+from dalgu.subscriptions.service import SubscriptionService
 
 
 @dataclass(slots=True)
@@ -22,6 +23,7 @@ class Runtime:
     store: EntityStore
     service: EntityService
     resolver: ContextResolver
+    subscriptions: SubscriptionService | None = None
 
 
 def runtime(request: Request) -> Runtime:

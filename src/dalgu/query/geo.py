@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import orjson
+from shapely import ops
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -24,6 +25,24 @@ _GEORELS: tuple[GeoRel, ...] = (
 )
 _TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 _DISTANCE = re.compile(r"^(maxDistance|minDistance)==(\d+(\.\d+)?)$")
+
+
+EARTH_RADIUS_M = 6_371_008.8
+M_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
+
+
+def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
+    if a.intersects(b):
+        return 0.0
+    pa, pb = ops.nearest_points(a, b)
+    return haversine(pa.x, pa.y, pb.x, pb.y)
 
 
 def _position(value: Any, where: str) -> None:

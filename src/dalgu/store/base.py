@@ -159,3 +159,80 @@ class EntityStore(ABC):
 
     @abstractmethod
     async def delete_context(self, context_id: str) -> bool: ...
+
+
+# --- the change feed and subscriptions (issue 3) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One committed change from the durable outbox, in commit order (`seq`)."""
+
+    seq: int
+    tenant: str
+    entity_id: str
+    before: Entity | None
+    after: Entity | None
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A notification waiting to be sent (or retried) to one subscription's endpoint."""
+
+    id: int
+    tenant: str
+    subscription_id: str
+    payload: bytes
+    attempts: int
+    next_at: float
+
+
+class SubscriptionStore(ABC):
+    """Subscriptions, the change outbox they read, and their pending deliveries.
+
+    The entity store writes a change to the outbox in the same transaction as the change
+    whenever its tenant has a subscription (or an in-process consumer asked for every change),
+    so a notification due for an acknowledged write is never lost.
+    """
+
+    @abstractmethod
+    async def put_subscription(
+        self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
+    ) -> None:
+        """Store a subscription; `create` fails with AlreadyExists when the id is taken."""
+
+    @abstractmethod
+    async def get_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def list_subscriptions(
+        self, tenant: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of subscriptions (all tenants when `tenant` is None) and the total count."""
+
+    @abstractmethod
+    async def delete_subscription(self, tenant: str, subscription_id: str) -> bool: ...
+
+    @abstractmethod
+    async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
+        """Changes past the consumer's cursor, oldest first."""
+
+    @abstractmethod
+    async def commit_changes(
+        self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
+    ) -> None:
+        """Advance the consumer's cursor and queue (tenant, subscription, payload) deliveries,
+        atomically: a crash leaves either both or neither."""
+
+    @abstractmethod
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]: ...
+
+    @abstractmethod
+    async def finish_delivery(
+        self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
+    ) -> None:
+        """Remove a sent (or abandoned) delivery, or reschedule it; merge `status` into the
+        subscription's status members (timesSent, lastSuccess, ...)."""

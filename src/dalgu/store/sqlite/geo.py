@@ -12,28 +12,11 @@ from typing import Any
 
 import orjson
 import shapely
-from shapely import ops
 from shapely.geometry import shape as geometry_shape
 from shapely.geometry.base import BaseGeometry
 
 from dalgu.query.ast import GeoQuery
-
-EARTH_RADIUS_M = 6_371_008.8
-_M_PER_DEG = math.pi * EARTH_RADIUS_M / 180
-
-
-def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
-    if a.intersects(b):
-        return 0.0
-    pa, pb = ops.nearest_points(a, b)
-    return haversine(pa.x, pa.y, pb.x, pb.y)
+from dalgu.query.geo import M_PER_DEGREE, distance_m
 
 
 def search_box(geo: GeoQuery) -> tuple[float, float, float, float] | None:
@@ -42,7 +25,7 @@ def search_box(geo: GeoQuery) -> tuple[float, float, float, float] | None:
         return None
     minx, miny, maxx, maxy = geo.shape.bounds
     if geo.georel == "near" and geo.max_distance is not None:
-        dlat = geo.max_distance / _M_PER_DEG * 1.01
+        dlat = geo.max_distance / M_PER_DEGREE * 1.01
         worst_lat = min(89.9, max(abs(miny), abs(maxy)) + dlat)
         dlon = min(360.0, dlat / max(math.cos(math.radians(worst_lat)), 1e-6))
         return (minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)

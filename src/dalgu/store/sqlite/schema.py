@@ -54,6 +54,37 @@ MIGRATIONS: list[str] = [
         document BLOB NOT NULL
     );
     """,
+    # 2: subscriptions, the change outbox, consumer cursors, pending deliveries
+    """
+    CREATE TABLE subscriptions (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        before BLOB,
+        after BLOB,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE cursors (
+        consumer TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        subscription_id TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_at, id);
+    CREATE INDEX deliveries_subscription ON deliveries (tenant, subscription_id, id);
+    """,
 ]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from dalgu.broker.model import now_iso
 from dalgu.errors import DalguError, StoreUnavailable
 from dalgu.store.base import (
     AttributeInfo,
@@ -33,6 +34,7 @@ from dalgu.store.indexing import geo_rows, index_rows
 from dalgu.store.sqlite.geo import bounding_box, geo_match
 from dalgu.store.sqlite.query import Compiled, where_clause
 from dalgu.store.sqlite.schema import migrate
+from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 
 
 @lru_cache(maxsize=256)
@@ -95,7 +97,7 @@ class _Rows:
         self.entities, self.geometries = [], []
 
 
-class SqliteEntityStore(EntityStore):
+class SqliteEntityStore(EntityStore, SqliteSubscriptions):
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous
@@ -186,6 +188,11 @@ class SqliteEntityStore(EntityStore):
                 current[entity_id] = (ent, after) if after is not None else (None, None)
                 outcomes.append(Change(entity_id, before, after))
             rows.flush(db)
+            changes = [o for o in outcomes if isinstance(o, Change)]
+            if changes and self._records_changes(tenant):
+                self._append_changes(
+                    tenant, [(c.entity_id, c.before, c.after) for c in changes], now_iso()
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -287,8 +294,6 @@ class SqliteEntityStore(EntityStore):
     # --- contexts -----------------------------------------------------------------------
 
     async def put_context(self, context_id: str, document: bytes, kind: str) -> None:
-        from dalgu.broker.model import now_iso
-
         self.db.execute(
             "INSERT OR REPLACE INTO contexts (id, kind, created_at, document) VALUES (?,?,?,?)",
             (context_id, kind, now_iso(), document),

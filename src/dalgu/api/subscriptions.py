@@ -1,0 +1,77 @@
+"""Handlers of /ngsi-ld/v1/subscriptions (clauses 6.10, 6.11)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.api import params
+from dalgu.api.edge import read_body, read_context, runtime
+from dalgu.api.respond import json_response, no_content
+from dalgu.broker.model import is_uri
+from dalgu.errors import BadRequestData, OperationNotSupported
+from dalgu.subscriptions.model import parse_subscription, render_subscription
+from dalgu.subscriptions.service import SubscriptionService
+
+PATH = "/ngsi-ld/v1/subscriptions/"
+
+
+def _service(request: Request) -> SubscriptionService:
+    service = runtime(request).subscriptions
+    if service is None:
+        raise OperationNotSupported("this store does not support subscriptions yet")
+    return service
+
+
+def _id(request: Request) -> str:
+    subscription_id: str = request.path_params["subscription_id"]
+    if not is_uri(subscription_id):
+        raise BadRequestData(f"subscription id {subscription_id!r} is not a URI")
+    return subscription_id
+
+
+async def create_subscription(request: Request) -> Response:
+    rc, body = await read_body(request)
+    doc = parse_subscription(body, rc.terms, rc.context)
+    sub_id = await _service(request).create(rc.tenant, doc)
+    return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
+
+
+async def query_subscriptions(request: Request) -> Response:
+    rc = await read_context(request)
+    rt = runtime(request)
+    limit, offset = params.page(request.query_params, rt.settings)
+    docs, total = await _service(request).query(rc.tenant, limit, offset)
+    headers = {}
+    if params.flag(request.query_params, "count"):
+        headers["NGSILD-Results-Count"] = str(total)
+    data = [render_subscription(d, rc.terms) for d in docs]
+    return json_response(data, rc, rt.settings.base_url, headers=headers)
+
+
+async def retrieve_subscription(request: Request) -> Response:
+    sub_id = _id(request)
+    rc = await read_context(request)
+    doc = await _service(request).retrieve(rc.tenant, sub_id)
+    return json_response(render_subscription(doc, rc.terms), rc, runtime(request).settings.base_url)
+
+
+async def update_subscription(request: Request) -> Response:
+    sub_id = _id(request)
+    rc, body = await read_body(request, merge_patch=True)
+    if isinstance(body, dict) and body.get("id") not in (None, sub_id):
+        raise BadRequestData("the id of a subscription cannot be changed")
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "id"}
+    fragment = parse_subscription(body, rc.terms, rc.context, partial=True)
+    await _service(request).update(rc.tenant, sub_id, fragment)
+    return no_content()
+
+
+async def delete_subscription(request: Request) -> Response:
+    sub_id = _id(request)
+    rc = await read_context(request)
+    await _service(request).delete(rc.tenant, sub_id)
+    return no_content()

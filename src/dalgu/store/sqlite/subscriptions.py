@@ -1,0 +1,188 @@
+"""Subscriptions, the change outbox and pending deliveries in the SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from dalgu.errors import AlreadyExists
+from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+
+
+class SqliteSubscriptions(SubscriptionStore):
+    """Mixed into `SqliteEntityStore`: shares its connection and transactions."""
+
+    @property
+    def db(self) -> sqlite3.Connection:  # provided by the entity store
+        raise NotImplementedError
+
+    record_all_changes: bool = False
+
+    def _records_changes(self, tenant: str) -> bool:
+        if self.record_all_changes:
+            return True
+        row = self.db.execute(
+            "SELECT 1 FROM subscriptions WHERE tenant = ? LIMIT 1", (tenant,)
+        ).fetchone()
+        return row is not None
+
+    def _append_changes(self, tenant: str, rows: list[tuple[str, Any, Any]], at: str) -> None:
+        self.db.executemany(
+            "INSERT INTO changes (tenant, entity_id, before, after, at) VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    tenant,
+                    entity_id,
+                    None if before is None else orjson.dumps(before),
+                    None if after is None else orjson.dumps(after),
+                    at,
+                )
+                for entity_id, before, after in rows
+            ],
+        )
+
+    async def put_subscription(
+        self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
+    ) -> None:
+        doc = orjson.dumps(document)
+        if create:
+            try:
+                self.db.execute(
+                    "INSERT INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)",
+                    (tenant, subscription_id, doc),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"subscription {subscription_id} already exists") from None
+        else:
+            self.db.execute(
+                "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?",
+                (doc, tenant, subscription_id),
+            )
+
+    async def get_subscription(self, tenant: str, subscription_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
+        ).fetchone()
+        return None if row is None else dict(orjson.loads(row[0]))
+
+    async def list_subscriptions(
+        self, tenant: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+        (total,) = self.db.execute(f"SELECT count(*) FROM subscriptions {where}", params).fetchone()
+        rows = self.db.execute(
+            f"SELECT doc FROM subscriptions {where} ORDER BY tenant, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [dict(orjson.loads(doc)) for (doc,) in rows], total
+
+    async def delete_subscription(self, tenant: str, subscription_id: str) -> bool:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = db.execute(
+                "DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
+            )
+            db.execute(
+                "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ?",
+                (tenant, subscription_id),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return cursor.rowcount > 0
+
+    async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
+        row = self.db.execute("SELECT seq FROM cursors WHERE consumer = ?", (consumer,)).fetchone()
+        start = 0 if row is None else row[0]
+        return [
+            ChangeRecord(
+                seq,
+                tenant,
+                entity_id,
+                None if before is None else orjson.loads(before),
+                None if after is None else orjson.loads(after),
+                at,
+            )
+            for seq, tenant, entity_id, before, after, at in self.db.execute(
+                "SELECT seq, tenant, entity_id, before, after, at FROM changes "
+                "WHERE seq > ? ORDER BY seq LIMIT ?",
+                (start, limit),
+            )
+        ]
+
+    async def commit_changes(
+        self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
+    ) -> None:
+        import time
+
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()
+            db.executemany(
+                "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(tenant, sub, payload, now) for tenant, sub, payload in deliveries],
+            )
+            db.execute(
+                "INSERT INTO cursors (consumer, seq) VALUES (?, ?) "
+                "ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",
+                (consumer, last_seq),
+            )
+            db.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        return [
+            Delivery(*row)
+            for row in self.db.execute(
+                # a subscription whose oldest delivery waits for a retry sends nothing newer
+                "SELECT id, tenant, subscription_id, payload, attempts, next_at FROM deliveries d "
+                "WHERE next_at <= ? AND NOT EXISTS (SELECT 1 FROM deliveries w "
+                "WHERE w.tenant = d.tenant AND w.subscription_id = d.subscription_id "
+                "AND w.id < d.id AND w.next_at > ?) ORDER BY id LIMIT ?",
+                (now, now, limit),
+            )
+        ]
+
+    async def finish_delivery(
+        self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
+    ) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if retry_at is None:
+                db.execute("DELETE FROM deliveries WHERE id = ?", (delivery.id,))
+            else:
+                db.execute(
+                    "UPDATE deliveries SET attempts = attempts + 1, next_at = ? WHERE id = ?",
+                    (retry_at, delivery.id),
+                )
+            row = db.execute(
+                "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?",
+                (delivery.tenant, delivery.subscription_id),
+            ).fetchone()
+            if row is not None and status:
+                document = orjson.loads(row[0])
+                counters = document.setdefault("status", {})
+                for key, value in status.items():
+                    if key in ("timesSent", "timesFailed"):
+                        counters[key] = counters.get(key, 0) + value
+                    else:
+                        counters[key] = value
+                db.execute(
+                    "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?",
+                    (orjson.dumps(document), delivery.tenant, delivery.subscription_id),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise

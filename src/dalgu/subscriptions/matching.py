@@ -1,0 +1,205 @@
+"""Does a committed change concern a subscription, and why (clause 5.8.x, 4.9, 4.10, 4.19).
+
+`q` is evaluated in Python over the same index rows the stores build (`store.indexing`), so
+a subscription and a query agree on what matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from dalgu.broker.model import is_datetime
+from dalgu.query.ast import (
+    ATTRIBUTE_MEMBERS,
+    And,
+    Comparison,
+    Exists,
+    GeoQuery,
+    Or,
+    QExpr,
+    QList,
+    QRange,
+    QValue,
+)
+from dalgu.query.geo import distance_m
+from dalgu.query.scope import parse_scope_query, scope_matches
+from dalgu.store.base import Entity
+from dalgu.store.indexing import IndexRow, attribute_iris, canonical_datetime, index_rows
+
+
+@dataclass(slots=True)
+class Trigger:
+    """What a change did, as notification triggers name it."""
+
+    entity_created: bool = False
+    entity_deleted: bool = False
+    created: set[str] = field(default_factory=set)
+    updated: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+
+    @property
+    def touched(self) -> set[str]:
+        return self.created | self.updated | self.deleted
+
+
+def diff(before: Entity | None, after: Entity | None) -> Trigger:
+    trigger = Trigger(entity_created=before is None, entity_deleted=after is None)
+    old = {a: before[a] for a in attribute_iris(before)} if before else {}
+    new = {a: after[a] for a in attribute_iris(after)} if after else {}
+    for name in new.keys() - old.keys():
+        trigger.created.add(name)
+    for name in old.keys() - new.keys():
+        trigger.deleted.add(name)
+    for name in new.keys() & old.keys():
+        if new[name] != old[name]:
+            trigger.updated.add(name)
+    return trigger
+
+
+def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
+    """The notification trigger this change fires for `sub`, or None."""
+    wanted = set(sub.get("notificationTrigger") or ("attributeCreated", "attributeUpdated"))
+    if "entityUpdated" in wanted:
+        wanted |= {"attributeCreated", "attributeUpdated", "attributeDeleted"}
+    watched = set(sub.get("watchedAttributes") or ())
+    if trigger.entity_created:
+        if "entityCreated" in wanted and (not watched or watched & trigger.created):
+            return "entityCreated"
+        if "attributeCreated" in wanted and (not watched or watched & trigger.created):
+            return "attributeCreated"
+        return None
+    if trigger.entity_deleted:
+        return "entityDeleted" if "entityDeleted" in wanted else None
+    checks = (
+        ("attributeCreated", trigger.created),
+        ("attributeUpdated", trigger.updated),
+        ("attributeDeleted", trigger.deleted),
+    )
+    for reason, names in checks:
+        if reason in wanted and names and (not watched or watched & names):
+            return reason
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def selects(sub: dict[str, Any], entity: Entity) -> bool:
+    selectors = sub.get("entities")
+    if not selectors:
+        return True
+    types = set(entity.get("type", ()))
+    for selector in selectors:
+        if selector.get("type") not in types:
+            continue
+        if "id" in selector and selector["id"] != entity["id"]:
+            continue
+        if "idPattern" in selector and not _regex(selector["idPattern"]).search(entity["id"]):
+            continue
+        return True
+    return False
+
+
+def scope_ok(scope_q: str | None, entity: Entity) -> bool:
+    return scope_q is None or scope_matches(parse_scope_query(scope_q), entity.get("scope", []))
+
+
+def geo_ok(geo: GeoQuery | None, entity: Entity) -> bool:
+    if geo is None:
+        return True
+    from shapely.geometry import shape
+
+    for instance in entity.get(geo.geoproperty, []):
+        value = instance.get("value")
+        if not isinstance(value, dict):
+            continue
+        geometry = shape(value)
+        if _geo_relation(geo, geometry, distance_m):
+            return True
+    return False
+
+
+def _geo_relation(geo: GeoQuery, geometry: Any, distance_m: Any) -> bool:
+    query = geo.shape
+    if geo.georel == "near":
+        d = distance_m(geometry, query)
+        return (geo.max_distance is None or d <= geo.max_distance) and (
+            geo.min_distance is None or d >= geo.min_distance
+        )
+    relation = {
+        "within": geometry.within,
+        "contains": geometry.contains,
+        "intersects": geometry.intersects,
+        "equals": geometry.equals,
+        "disjoint": geometry.disjoint,
+        "overlaps": geometry.overlaps,
+    }[geo.georel]
+    return bool(relation(query))
+
+
+def q_ok(expr: QExpr | None, entity: Entity) -> bool:
+    return expr is None or _evaluate(expr, index_rows(entity))
+
+
+def _evaluate(expr: QExpr, rows: list[IndexRow]) -> bool:
+    if isinstance(expr, And):
+        return all(_evaluate(t, rows) for t in expr.terms)
+    if isinstance(expr, Or):
+        return any(_evaluate(t, rows) for t in expr.terms)
+    path = expr.path
+    base = "".join(f".{s}" for s in path.sub)
+    value_path = base + "".join(f"[{k}]" for k in path.compound)
+    if isinstance(expr, Exists):
+        if path.compound:
+            return any(r.name == path.attr and r.path.startswith(value_path) for r in rows)
+        member = bool(path.sub) and path.sub[-1] in ATTRIBUTE_MEMBERS
+        marker = base if member else base + "#"
+        return any(r.name == path.attr and r.path == marker for r in rows)
+    candidates = [r for r in rows if r.name == path.attr and r.path == value_path]
+    negated = expr.op in ("!=", "!~=")
+    hit = any(_compare(expr, r) for r in candidates)
+    return bool(candidates) and not hit if negated else hit
+
+
+def _literal(value: QValue) -> tuple[str, Any]:
+    if value.kind == "number":
+        return "n", float(value.value)
+    if value.kind == "boolean":
+        return "b", 1.0 if value.value else 0.0
+    text = str(value.value)
+    return "s", canonical_datetime(text) if is_datetime(text) else text
+
+
+def _compare(expr: Comparison, row: IndexRow) -> bool:
+    stored = row.num if row.kind in ("n", "b") else row.txt
+    if expr.op in ("~=", "!~="):
+        return row.kind == "s" and bool(_regex(str(expr.value.value)).search(row.txt or ""))  # type: ignore[union-attr]
+    value = expr.value
+    if isinstance(value, QRange):
+        kind, low = _literal(value.low)
+        _, high = _literal(value.high)
+        return row.kind == kind and stored is not None and low <= stored <= high
+    if isinstance(value, QList):
+        return any(row.kind == k and stored == v for k, v in map(_literal, value.values))
+    kind, typed = _literal(value)
+    if row.kind != kind or stored is None:
+        return False
+    op = "==" if expr.op == "!=" else expr.op
+    result: bool = {
+        "==": stored == typed,
+        ">": stored > typed,
+        ">=": stored >= typed,
+        "<": stored < typed,
+        "<=": stored <= typed,
+    }[op]
+    return result
+
+
+def watched_names(subs: Iterable[dict[str, Any]]) -> set[str]:
+    return {a for s in subs for a in s.get("watchedAttributes", ())}

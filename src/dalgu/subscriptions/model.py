@@ -1,0 +1,256 @@
+"""Subscriptions (clause 5.2.12): parse a request payload into Dalgu's stored form and back.
+
+The stored document keeps entity types and attribute names expanded, plus the @context the
+subscription was made with, so that notifications are compacted as the subscriber expects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dalgu.broker.model import is_datetime, is_uri, now_iso
+from dalgu.errors import BadRequestData
+from dalgu.ldcontext import TermMap
+from dalgu.query.geo import parse_geoquery
+from dalgu.query.q import parse_q
+from dalgu.query.scope import parse_scope_query
+
+TRIGGERS = frozenset(
+    {
+        "entityCreated",
+        "entityUpdated",
+        "entityDeleted",
+        "attributeCreated",
+        "attributeUpdated",
+        "attributeDeleted",
+    }
+)
+DEFAULT_TRIGGERS = ["attributeCreated", "attributeUpdated"]
+FORMATS = {"normalized", "keyValues", "simplified", "concise"}
+ENDPOINT_SCHEMES = ("http://", "https://", "mqtt://", "mqtts://")
+READ_ONLY = {
+    "status",
+    "timesSent",
+    "timesFailed",
+    "lastNotification",
+    "lastSuccess",
+    "lastFailure",
+    "createdAt",
+    "modifiedAt",
+}
+
+
+def _names(value: Any, key: str, terms: TermMap) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise BadRequestData(f"{key} must be a non-empty array of names")
+    return [terms.expand(v) for v in value]
+
+
+def _positive(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise BadRequestData(f"{key} must be a number greater than 0")
+    return float(value)
+
+
+def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise BadRequestData("entities must be a non-empty array of entity selectors")
+    selectors = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise BadRequestData("an entity selector must be an object")
+        selector: dict[str, str] = {}
+        if "id" in item:
+            if not is_uri(item["id"]):
+                raise BadRequestData(f"entity selector id {item['id']!r} is not a URI")
+            selector["id"] = item["id"]
+        if "idPattern" in item:
+            import re
+
+            try:
+                re.compile(item["idPattern"])
+            except (re.error, TypeError):
+                raise BadRequestData(f"invalid idPattern {item['idPattern']!r}") from None
+            selector["idPattern"] = item["idPattern"]
+        if "type" not in item or not isinstance(item["type"], str) or not item["type"]:
+            raise BadRequestData("an entity selector needs a type")
+        selector["type"] = terms.expand(item["type"])
+        selectors.append(selector)
+    return selectors
+
+
+def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRequestData("notification must be an object")
+    endpoint = value.get("endpoint")
+    if not isinstance(endpoint, dict) or not isinstance(endpoint.get("uri"), str):
+        raise BadRequestData("notification.endpoint.uri is mandatory")
+    uri = endpoint["uri"]
+    if not uri.startswith(ENDPOINT_SCHEMES) or not is_uri(uri):
+        raise BadRequestData(f"unsupported notification endpoint {uri!r}")
+    accept = endpoint.get("accept", "application/json")
+    if accept not in ("application/json", "application/ld+json", "application/geo+json"):
+        raise BadRequestData(f"unsupported endpoint accept {accept!r}")
+    parsed_endpoint: dict[str, Any] = {"uri": uri, "accept": accept}
+    for key in ("receiverInfo", "notifierInfo"):
+        if key in endpoint:
+            info = endpoint[key]
+            if not isinstance(info, list) or not all(
+                isinstance(i, dict)
+                and isinstance(i.get("key"), str)
+                and isinstance(i.get("value"), str)
+                for i in info
+            ):
+                raise BadRequestData(f"{key} must be an array of {{key, value}} strings")
+            parsed_endpoint[key] = info
+    notification: dict[str, Any] = {"endpoint": parsed_endpoint}
+    if "attributes" in value:
+        notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
+    fmt = value.get("format", "normalized")
+    if fmt not in FORMATS:
+        raise BadRequestData(f"unknown notification format {fmt!r}")
+    notification["format"] = "keyValues" if fmt == "simplified" else fmt
+    for key in ("showChanges", "sysAttrs"):
+        if key in value:
+            if not isinstance(value[key], bool):
+                raise BadRequestData(f"notification.{key} must be a boolean")
+            notification[key] = value[key]
+    return notification
+
+
+def parse_subscription(
+    body: Any, terms: TermMap, context: Any, *, partial: bool = False
+) -> dict[str, Any]:
+    """A subscription (or, with `partial`, a fragment for PATCH) in stored form."""
+    if not isinstance(body, dict):
+        raise BadRequestData("a subscription must be a JSON object")
+    doc: dict[str, Any] = {}
+    if not partial:
+        sub_id = body.get("id", f"urn:ngsi-ld:Subscription:{uuid.uuid4()}")
+        if not is_uri(sub_id):
+            raise BadRequestData(f"subscription id {sub_id!r} is not a URI")
+        if body.get("type") != "Subscription":
+            raise BadRequestData('a subscription must have "type": "Subscription"')
+        doc.update(id=sub_id, type="Subscription")
+    elif "id" in body or ("type" in body and body["type"] != "Subscription"):
+        raise BadRequestData("the id and type of a subscription cannot be changed")
+    for key, value in body.items():
+        if key in ("id", "type", "@context") or key in READ_ONLY:
+            continue
+        if key == "entities":
+            doc[key] = parse_selectors(value, terms)
+        elif key == "watchedAttributes":
+            doc[key] = _names(value, key, terms)
+        elif key == "notificationTrigger":
+            if not isinstance(value, list) or not value or not set(value) <= TRIGGERS:
+                raise BadRequestData(f"notificationTrigger must list some of {sorted(TRIGGERS)}")
+            doc[key] = value
+        elif key == "q":
+            if not isinstance(value, str):
+                raise BadRequestData("q must be a string")
+            parse_q(value)
+            doc[key] = value
+        elif key == "geoQ":
+            if not isinstance(value, dict):
+                raise BadRequestData("geoQ must be an object")
+            coordinates = value.get("coordinates")
+            if not isinstance(coordinates, (str, list)):
+                raise BadRequestData("geoQ.coordinates must be an array (or its JSON text)")
+            parse_geoquery(
+                str(value.get("georel")),
+                str(value.get("geometry")),
+                coordinates,
+                value.get("geoproperty"),
+            )
+            doc[key] = value
+        elif key == "scopeQ":
+            parse_scope_query(str(value))
+            doc[key] = value
+        elif key in ("timeInterval", "throttling"):
+            doc[key] = _positive(value, key)
+        elif key == "expiresAt":
+            if not is_datetime(value):
+                raise BadRequestData("expiresAt must be a DateTime")
+            doc[key] = value
+        elif key == "isActive":
+            if not isinstance(value, bool):
+                raise BadRequestData("isActive must be a boolean")
+            doc[key] = value
+        elif key == "notification":
+            doc[key] = parse_notification(value, terms)
+        elif key in ("subscriptionName", "description", "lang", "jsonldContext"):
+            if not isinstance(value, str):
+                raise BadRequestData(f"{key} must be a string")
+            doc[key] = value
+        elif key in ("datasetId", "localOnly", "csf", "expandValues", "jsonKeys"):
+            doc[key] = value
+        else:
+            raise BadRequestData(f"unknown subscription member {key!r}")
+    if not partial:
+        _check_whole(doc)
+        now = now_iso()
+        doc.update(createdAt=now, modifiedAt=now)
+        doc.setdefault("isActive", True)
+        doc["@context"] = context
+    return doc
+
+
+def _check_whole(doc: dict[str, Any], *, check_expiry: bool = True) -> None:
+    if "notification" not in doc:
+        raise BadRequestData("a subscription needs notification parameters")
+    if "entities" not in doc and "watchedAttributes" not in doc:
+        raise BadRequestData("a subscription needs entities or watchedAttributes")
+    if "timeInterval" in doc and "watchedAttributes" in doc:
+        raise BadRequestData("timeInterval and watchedAttributes cannot be used together")
+    if "timeInterval" in doc and "throttling" in doc:
+        raise BadRequestData("timeInterval and throttling cannot be used together")
+    if check_expiry and "expiresAt" in doc and doc["expiresAt"] <= now_iso():
+        raise BadRequestData("expiresAt is in the past")
+
+
+def merge_subscription(current: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
+    merged = {**current}
+    for key, value in fragment.items():
+        if key == "notification":
+            merged[key] = {
+                **current.get("notification", {}),
+                **value,
+                "endpoint": value.get("endpoint", current.get("notification", {}).get("endpoint")),
+            }
+        else:
+            merged[key] = value
+    _check_whole(merged, check_expiry="expiresAt" in fragment)
+    merged["modifiedAt"] = now_iso()
+    return merged
+
+
+def status_of(doc: dict[str, Any]) -> str:
+    if "expiresAt" in doc and doc["expiresAt"] <= now_iso():
+        return "expired"
+    return "active" if doc.get("isActive", True) else "paused"
+
+
+def render_subscription(doc: dict[str, Any], terms: TermMap) -> dict[str, Any]:
+    """The subscription as clients see it, names compacted with `terms`."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in ("@context", "status", "tenant"):
+            continue
+        if key == "entities":
+            out[key] = [{**s, "type": terms.compact(s["type"])} for s in value]
+        elif key == "watchedAttributes":
+            out[key] = [terms.compact(a) for a in value]
+        elif key == "notification":
+            notification = dict(value)
+            if "attributes" in notification:
+                notification["attributes"] = [terms.compact(a) for a in notification["attributes"]]
+            notification.update(doc.get("status", {}))
+            if "lastFailure" in notification or "lastSuccess" in notification:
+                ok = notification.get("lastSuccess", "") >= notification.get("lastFailure", "")
+                notification["status"] = "ok" if ok else "failed"
+            out[key] = notification
+        else:
+            out[key] = value
+    out["status"] = status_of(doc)
+    return out

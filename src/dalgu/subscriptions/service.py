@@ -1,0 +1,36 @@
+"""The subscription service: create, read, update, delete (clauses 5.8.1–5.8.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dalgu.errors import ResourceNotFound
+from dalgu.store.base import SubscriptionStore
+from dalgu.subscriptions.model import merge_subscription
+
+
+class SubscriptionService:
+    def __init__(self, store: SubscriptionStore) -> None:
+        self.store = store
+
+    async def create(self, tenant: str, doc: dict[str, Any]) -> str:
+        await self.store.put_subscription(tenant, doc["id"], doc, create=True)
+        return str(doc["id"])
+
+    async def retrieve(self, tenant: str, subscription_id: str) -> dict[str, Any]:
+        doc = await self.store.get_subscription(tenant, subscription_id)
+        if doc is None:
+            raise ResourceNotFound(f"subscription {subscription_id} does not exist")
+        return doc
+
+    async def query(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        return await self.store.list_subscriptions(tenant, limit, offset)
+
+    async def update(self, tenant: str, subscription_id: str, fragment: dict[str, Any]) -> None:
+        current = await self.retrieve(tenant, subscription_id)
+        merged = merge_subscription(current, fragment)
+        await self.store.put_subscription(tenant, subscription_id, merged, create=False)
+
+    async def delete(self, tenant: str, subscription_id: str) -> None:
+        if not await self.store.delete_subscription(tenant, subscription_id):
+            raise ResourceNotFound(f"subscription {subscription_id} does not exist")

@@ -1,0 +1,179 @@
+"""Subscriptions: the API, matching, and delivery to a real HTTP receiver and Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import queue
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from starlette.testclient import TestClient
+
+from tests.receiver import Receiver
+
+S = "/ngsi-ld/v1/subscriptions"
+E = "/ngsi-ld/v1/entities"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def subscription(uri: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "Subscription",
+        "entities": [{"type": "Vehicle"}],
+        "notification": {"endpoint": {"uri": uri}},
+        **extra,
+    }
+
+
+def vehicle(n: int, speed: float) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:Vehicle:{n}",
+        "type": "Vehicle",
+        "speed": {"type": "Property", "value": speed},
+    }
+
+
+def test_subscription_crud(client: TestClient) -> None:
+    created = client.post(
+        S, json=subscription("http://127.0.0.1:9/x", watchedAttributes=["speed"], q="speed>10")
+    )
+    assert created.status_code == 201
+    url = created.headers["location"]
+    sub_id = url.rsplit("/", 1)[1]
+    got = client.get(url).json()
+    assert got["id"] == sub_id and got["watchedAttributes"] == ["speed"]
+    assert got["status"] == "active" and got["entities"] == [{"type": "Vehicle"}]
+    assert [s["id"] for s in client.get(S).json()] == [sub_id]
+    assert client.patch(url, json={"isActive": False}).status_code == 204
+    assert client.get(url).json()["status"] == "paused"
+    assert client.delete(url).status_code == 204
+    assert client.get(url).status_code == 404
+    assert client.post(S, json={"type": "Subscription"}).status_code == 400
+
+
+def test_bad_subscriptions_are_400(client: TestClient) -> None:
+    bad = [
+        subscription("ftp://x/y"),
+        subscription("http://127.0.0.1:9/x", q="speed>>"),
+        subscription("http://127.0.0.1:9/x", notificationTrigger=["sometimes"]),
+        subscription("http://127.0.0.1:9/x", timeInterval=-1),
+        {"type": "Subscription", "notification": {"endpoint": {"uri": "http://a/b"}}},
+    ]
+    for body in bad:
+        assert client.post(S, json=body).status_code == 400, body
+
+
+def test_matching_change_is_notified_over_http(client: TestClient, receiver: Receiver) -> None:
+    client.post(
+        S,
+        json=subscription(
+            receiver.url,
+            q="speed>50",
+            notification={"endpoint": {"uri": receiver.url}, "attributes": ["speed"]},
+        ),
+    )
+    client.post(E, json=vehicle(1, 10))  # q does not match: no notification
+    client.post(E, json=vehicle(2, 80))
+    headers, body = receiver.next()
+    assert body["type"] == "Notification" and body["data"][0]["id"] == "urn:ngsi-ld:Vehicle:2"
+    assert body["data"][0]["speed"]["value"] == 80
+    assert headers["content-type"] == "application/json" and "link" in headers
+    client.patch(f"{E}/urn:ngsi-ld:Vehicle:2/attrs/speed", json={"value": 90})
+    _, update = receiver.next()
+    assert update["data"][0]["speed"]["value"] == 90
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=0.5)
+
+
+def test_ld_json_endpoint_and_tenant_and_receiver_info(
+    client: TestClient, receiver: Receiver
+) -> None:
+    tenant = {"NGSILD-Tenant": "firm-a"}
+    sub = subscription("x")
+    sub["notification"] = {
+        "endpoint": {
+            "uri": receiver.url,
+            "accept": "application/ld+json",
+            "receiverInfo": [{"key": "X-Token", "value": "t1"}],
+        },
+        "format": "keyValues",
+    }
+    client.post(S, json=sub, headers=tenant)
+    client.post(E, json=vehicle(3, 5), headers={"NGSILD-Tenant": "firm-b"})  # other tenant
+    client.post(E, json=vehicle(4, 5), headers=tenant)
+    headers, body = receiver.next()
+    assert headers["content-type"] == "application/ld+json" and "@context" in body
+    assert headers["ngsild-tenant"] == "firm-a" and headers["x-token"] == "t1"
+    assert body["data"] == [{"id": "urn:ngsi-ld:Vehicle:4", "type": "Vehicle", "speed": 5}]
+
+
+def test_triggers_entity_deleted_and_watched_attributes(
+    client: TestClient, receiver: Receiver
+) -> None:
+    client.post(
+        S,
+        json=subscription(
+            receiver.url,
+            watchedAttributes=["fuel"],
+            notificationTrigger=["attributeUpdated", "entityDeleted"],
+        ),
+    )
+    client.post(E, json={**vehicle(5, 1), "fuel": {"type": "Property", "value": 1}})
+    client.patch(f"{E}/urn:ngsi-ld:Vehicle:5/attrs/speed", json={"value": 2})  # not watched
+    client.patch(f"{E}/urn:ngsi-ld:Vehicle:5/attrs/fuel", json={"value": 0.5})
+    _, updated = receiver.next()
+    assert updated["triggerReason"] == "attributeUpdated"
+    client.delete(f"{E}/urn:ngsi-ld:Vehicle:5")
+    _, deleted = receiver.next()
+    assert deleted["triggerReason"] == "entityDeleted"
+    assert deleted["data"][0]["id"] == "urn:ngsi-ld:Vehicle:5" and "deletedAt" in deleted["data"][0]
+
+
+def test_status_counts_sent_notifications(client: TestClient, receiver: Receiver) -> None:
+    url = client.post(S, json=subscription(receiver.url)).headers["location"]
+    client.post(E, json=vehicle(6, 1))
+    receiver.next()
+    for _ in range(50):
+        notification = client.get(url).json()["notification"]
+        if notification.get("timesSent") == 1:
+            break
+        import time
+
+        time.sleep(0.05)
+    assert notification["timesSent"] == 1 and notification["status"] == "ok"
+    assert "lastSuccess" in notification
+
+
+def test_notification_over_mqtt_reaches_mosquitto(client: TestClient) -> None:
+    topic = f"dalgu/test/{uuid.uuid4().hex}"
+    messages: queue.Queue[bytes] = queue.Queue()
+    subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    subscriber.on_message = lambda c, u, m: messages.put(m.payload)
+    subscriber.connect("127.0.0.1", 1883)
+    subscriber.subscribe(topic, qos=1)
+    subscriber.loop_start()
+    try:
+        sub = subscription("x")
+        sub["notification"] = {
+            "endpoint": {
+                "uri": f"mqtt://127.0.0.1:1883/{topic}",
+                "notifierInfo": [{"key": "MQTT-QoS", "value": "1"}],
+            }
+        }
+        assert client.post(S, json=sub).status_code == 201
+        client.post(E, json=vehicle(7, 33))
+        message = json.loads(messages.get(timeout=10))
+        assert message["body"]["data"][0]["speed"]["value"] == 33
+        assert message["metadata"]["Content-Type"] == "application/json"
+    finally:
+        subscriber.loop_stop()
+        subscriber.disconnect()
