@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions
+from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions, temporal
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
@@ -24,15 +24,16 @@ from dalgu.broker.service import EntityService
 from dalgu.errors import DalguError
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
-from dalgu.store.base import EntityStore, SubscriptionStore
+from dalgu.store.base import EntityStore, SubscriptionStore, TemporalStore
 from dalgu.store.factory import open_store
 from dalgu.subscriptions import Notifier, SubscriptionService
+from dalgu.temporal.service import TemporalService
 
 V1 = "/ngsi-ld/v1"
 
 
 def routes() -> list[BaseRoute]:
-    e, b, c, x, s = entities, batch, catalogue, contexts, subscriptions
+    e, b, c, x, s, t = entities, batch, catalogue, contexts, subscriptions, temporal
     # the hottest route first: Starlette tries routes in order (no GET exists below /attrs)
     return [
         Route(f"{V1}/entities/{{entity_id:path}}", e.retrieve_entity, methods=["GET"]),
@@ -73,6 +74,29 @@ def routes() -> list[BaseRoute]:
             s.delete_subscription,
             methods=["DELETE"],
         ),
+        Route(f"{V1}/temporal/entities", t.query_temporal, methods=["GET"]),
+        Route(f"{V1}/temporal/entities", t.create_temporal, methods=["POST"]),
+        Route(f"{V1}/temporal/entityOperations/query", t.query_temporal_post, methods=["POST"]),
+        Route(
+            f"{V1}/temporal/entities/{{entity_id:path}}/attrs/{{attr}}/{{instance_id}}",
+            t.modify_instance,
+            methods=["PATCH"],
+        ),
+        Route(
+            f"{V1}/temporal/entities/{{entity_id:path}}/attrs/{{attr}}/{{instance_id}}",
+            t.delete_instance,
+            methods=["DELETE"],
+        ),
+        Route(
+            f"{V1}/temporal/entities/{{entity_id:path}}/attrs/{{attr}}",
+            t.delete_temporal_attribute,
+            methods=["DELETE"],
+        ),
+        Route(
+            f"{V1}/temporal/entities/{{entity_id:path}}/attrs", t.append_temporal, methods=["POST"]
+        ),
+        Route(f"{V1}/temporal/entities/{{entity_id:path}}", t.retrieve_temporal, methods=["GET"]),
+        Route(f"{V1}/temporal/entities/{{entity_id:path}}", t.delete_temporal, methods=["DELETE"]),
         Route(f"{V1}/types", c.list_types, methods=["GET"]),
         Route(f"{V1}/types/{{type:path}}", c.type_info, methods=["GET"]),
         Route(f"{V1}/attributes", c.list_attributes, methods=["GET"]),
@@ -122,6 +146,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette
             notifier = Notifier(the_store, resolver)
             service.listeners.append(notifier.changed)
             notifier.start()
+        if isinstance(the_store, TemporalStore):
+            runtime.temporal = TemporalService(the_store)
         app.state.dalgu = runtime
         try:
             yield

@@ -15,6 +15,7 @@ from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
 from dalgu.subscriptions.service import SubscriptionService
+from dalgu.temporal.service import TemporalService
 
 
 @dataclass(slots=True)
@@ -24,6 +25,7 @@ class Runtime:
     service: EntityService
     resolver: ContextResolver
     subscriptions: SubscriptionService | None = None
+    temporal: TemporalService | None = None
 
 
 def runtime(request: Request) -> Runtime:

@@ -236,3 +236,79 @@ class SubscriptionStore(ABC):
     ) -> None:
         """Remove a sent (or abandoned) delivery, or reschedule it; merge `status` into the
         subscription's status members (timesSent, lastSuccess, ...)."""
+
+
+# --- temporal history (issue 3) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalQuery:
+    """A temporal query (clause 5.7.3/5.7.4, 6.18–6.19), names expanded.
+
+    `timerel` None means the whole history. `aggregate` asks for aggregated values with the
+    given methods over buckets of `period` seconds starting at `time_at` (or the first
+    instance); `last_n` keeps the newest N instances per attribute.
+    """
+
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+    attrs: tuple[str, ...] = ()
+    timerel: str | None = None
+    time_at: str | None = None
+    end_time_at: str | None = None
+    timeproperty: str = "observedAt"
+    last_n: int | None = None
+    aggregate: tuple[str, ...] = ()
+    period: float | None = None
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+
+@dataclass(slots=True)
+class TemporalEntity:
+    """One entity's history: instances (or aggregates) per attribute IRI."""
+
+    id: str
+    types: list[str]
+    instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    aggregates: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
+
+
+class TemporalStore(ABC):
+    """Attribute instances over time. The entity store records one per change, in the
+    transaction of that change; the temporal API can also add, change and delete them."""
+
+    @abstractmethod
+    async def add_instances(
+        self, tenant: str, entity_id: str, types: list[str], attrs: dict[str, list[Any]]
+    ) -> bool:
+        """Record instances for an entity's history; True when the entity was new there."""
+
+    @abstractmethod
+    async def temporal_query(
+        self, tenant: str, query: TemporalQuery
+    ) -> tuple[list[TemporalEntity], int | None]: ...
+
+    @abstractmethod
+    async def delete_history(
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str | None = None,
+        *,
+        dataset_id: str | None = None,
+        delete_all: bool = False,
+        instance_id: str | None = None,
+    ) -> bool:
+        """Delete an entity's history, one attribute's, or one instance; False if none."""
+
+    @abstractmethod
+    async def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
+    ) -> bool: ...
+
+    @abstractmethod
+    async def retention(self, tenant: str | None, older_than: str) -> int:
+        """Delete instances whose time is older than `older_than`; returns how many."""

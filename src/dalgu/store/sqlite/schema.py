@@ -85,6 +85,31 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_due ON deliveries (next_at, id);
     CREATE INDEX deliveries_subscription ON deliveries (tenant, subscription_id, id);
     """,
+    # 3: temporal history: entities that have one, and attribute instances
+    """
+    CREATE TABLE temporal_entities (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        types TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        deleted_at TEXT,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE TABLE instances (
+        iid INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        dataset TEXT NOT NULL DEFAULT '',
+        observed_at TEXT,
+        created_at TEXT NOT NULL,
+        modified_at TEXT NOT NULL,
+        deleted_at TEXT,
+        num REAL,
+        doc BLOB NOT NULL
+    );
+    CREATE INDEX instances_observed ON instances (tenant, entity_id, name, observed_at);
+    """,
 ]
 
 

@@ -35,6 +35,7 @@ from dalgu.store.sqlite.geo import bounding_box, geo_match
 from dalgu.store.sqlite.query import Compiled, where_clause
 from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
+from dalgu.store.sqlite.temporal import SqliteTemporal
 
 
 @lru_cache(maxsize=256)
@@ -97,7 +98,7 @@ class _Rows:
         self.entities, self.geometries = [], []
 
 
-class SqliteEntityStore(EntityStore, SqliteSubscriptions):
+class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal):
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous
@@ -189,10 +190,13 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions):
                 outcomes.append(Change(entity_id, before, after))
             rows.flush(db)
             changes = [o for o in outcomes if isinstance(o, Change)]
-            if changes and self._records_changes(tenant):
-                self._append_changes(
-                    tenant, [(c.entity_id, c.before, c.after) for c in changes], now_iso()
-                )
+            if changes:
+                at = now_iso()
+                self._record_history(tenant, changes, at)
+                if self._records_changes(tenant):
+                    self._append_changes(
+                        tenant, [(c.entity_id, c.before, c.after) for c in changes], at
+                    )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
