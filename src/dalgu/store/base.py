@@ -217,6 +217,10 @@ class SubscriptionStore(ABC):
     async def delete_subscription(self, tenant: str, subscription_id: str) -> bool: ...
 
     @abstractmethod
+    async def subscription_generation(self) -> int:
+        """A number that changes whenever any subscription is created, changed or deleted."""
+
+    @abstractmethod
     async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
         """Changes past the consumer's cursor, oldest first."""
 

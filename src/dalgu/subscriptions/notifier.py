@@ -52,7 +52,33 @@ class _Compiled:
             g = doc["geoQ"]
             geo = parse_geoquery(g["georel"], g["geometry"], g["coordinates"], g.get("geoproperty"))
             self.geo = replace(geo, geoproperty=terms.expand(geo.geoproperty))
-        self.last_sent = 0.0
+
+
+class _TenantIndex:
+    """A tenant's subscriptions by entity type and, for those without entity selectors, by
+    watched attribute: a change is checked only against subscriptions that could match it."""
+
+    def __init__(self, subscriptions: list[_Compiled]) -> None:
+        self.by_type: dict[str, list[_Compiled]] = defaultdict(list)
+        self.by_attribute: dict[str, list[_Compiled]] = defaultdict(list)
+        for sub in subscriptions:
+            selectors = sub.doc.get("entities")
+            if selectors:
+                for type_iri in {s["type"] for s in selectors}:
+                    self.by_type[type_iri].append(sub)
+            else:
+                for attr in sub.doc.get("watchedAttributes", ()):
+                    self.by_attribute[attr].append(sub)
+
+    def candidates(self, types: Iterable[str], touched: Iterable[str]) -> list[_Compiled]:
+        seen: dict[str, _Compiled] = {}
+        for type_iri in types:
+            for sub in self.by_type.get(type_iri, ()):
+                seen[sub.doc["id"]] = sub
+        for attr in touched:
+            for sub in self.by_attribute.get(attr, ()):
+                seen[sub.doc["id"]] = sub
+        return list(seen.values())
 
 
 class Notifier:
@@ -61,6 +87,9 @@ class Notifier:
         self.resolver = resolver
         self._wake = asyncio.Event()
         self._compiled: dict[tuple[str, str, str], _Compiled] = {}
+        self._indexes: dict[str, _TenantIndex] = {}
+        self._generation = -1
+        self._last_sent: dict[tuple[str, str], float] = {}
         self._in_flight: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._http = HttpSender()
@@ -108,14 +137,25 @@ class Notifier:
             changes = await self.store.changes_after(CONSUMER, 500)
             if not changes:
                 return total
+            generation = await self.store.subscription_generation()
+            if generation != self._generation:
+                self._indexes.clear()
+                self._compiled.clear()
+                self._generation = generation
             deliveries: list[tuple[str, str, bytes]] = []
             for change in changes:
                 deliveries.extend(await self._match(change))
             await self.store.commit_changes(CONSUMER, changes[-1].seq, deliveries)
             total += len(deliveries)
 
+    async def _index(self, tenant: str) -> _TenantIndex:
+        index = self._indexes.get(tenant)
+        if index is None:
+            index = self._indexes[tenant] = _TenantIndex(await self._subscriptions(tenant))
+        return index
+
     async def _subscriptions(self, tenant: str) -> list[_Compiled]:
-        docs, _ = await self.store.list_subscriptions(tenant, 100_000, 0)
+        docs, _ = await self.store.list_subscriptions(tenant, 1_000_000, 0)
         compiled = []
         for doc in docs:
             key = (tenant, doc["id"], doc.get("modifiedAt", ""))
@@ -137,7 +177,8 @@ class Notifier:
             return []
         trigger = matching.diff(change.before, change.after)
         out = []
-        for sub in await self._subscriptions(change.tenant):
+        index = await self._index(change.tenant)
+        for sub in index.candidates(entity.get("type", ()), trigger.touched):
             doc = sub.doc
             if status_of(doc) != "active" or "timeInterval" in doc:
                 continue
@@ -152,9 +193,10 @@ class Notifier:
                 continue
             throttling = doc.get("throttling")
             now = time.monotonic()
-            if throttling and now - sub.last_sent < throttling:
+            key = (change.tenant, doc["id"])
+            if throttling and now - self._last_sent.get(key, -1e18) < throttling:
                 continue
-            sub.last_sent = now
+            self._last_sent[key] = now
             payload = self._payload(sub, change, entity, reason)
             out.append((change.tenant, doc["id"], payload))
         return out

@@ -84,6 +84,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX deliveries_due ON deliveries (next_at, id);
     CREATE INDEX deliveries_subscription ON deliveries (tenant, subscription_id, id);
+    CREATE TABLE generations (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    INSERT INTO generations (name, value) VALUES ('subscriptions', 0);
     """,
     # 3: temporal history: entities that have one, and attribute instances
     """

@@ -44,10 +44,20 @@ class SqliteSubscriptions(SubscriptionStore):
             ],
         )
 
+    def _bump(self) -> None:
+        self.db.execute("UPDATE generations SET value = value + 1 WHERE name = 'subscriptions'")
+
+    async def subscription_generation(self) -> int:
+        row = self.db.execute(
+            "SELECT value FROM generations WHERE name = 'subscriptions'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     async def put_subscription(
         self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
     ) -> None:
         doc = orjson.dumps(document)
+        self._bump()
         if create:
             try:
                 self.db.execute(
@@ -90,6 +100,7 @@ class SqliteSubscriptions(SubscriptionStore):
                 "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ?",
                 (tenant, subscription_id),
             )
+            self._bump()
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
