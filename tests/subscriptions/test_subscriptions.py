@@ -177,3 +177,51 @@ def test_notification_over_mqtt_reaches_mosquitto(client: TestClient) -> None:
     finally:
         subscriber.loop_stop()
         subscriber.disconnect()
+
+
+def test_time_interval_notifies_periodically(client: TestClient, receiver: Receiver) -> None:
+    client.post(E, json=vehicle(8, 40))
+    sub = {
+        "type": "Subscription",
+        "entities": [{"type": "Vehicle"}],
+        "timeInterval": 1,
+        "notification": {"endpoint": {"uri": receiver.url}, "format": "keyValues"},
+    }
+    assert client.post(S, json=sub).status_code == 201
+    _, first = receiver.next()
+    _, second = receiver.next(timeout=5)
+    assert first["triggerReason"] == second["triggerReason"] == "timeInterval"
+    assert second["data"] == [{"id": "urn:ngsi-ld:Vehicle:8", "type": "Vehicle", "speed": 40}]
+
+
+def test_throttling_drops_notifications_within_the_period(
+    client: TestClient, receiver: Receiver
+) -> None:
+    client.post(S, json=subscription(receiver.url, throttling=60))
+    client.post(E, json=vehicle(9, 1))
+    receiver.next()
+    client.patch(f"{E}/urn:ngsi-ld:Vehicle:9/attrs/speed", json={"value": 2})
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=1)
+
+
+def test_show_changes_carries_the_previous_value(client: TestClient, receiver: Receiver) -> None:
+    sub = subscription(receiver.url, notificationTrigger=["attributeUpdated"])
+    sub["notification"] = {"endpoint": {"uri": receiver.url}, "showChanges": True}
+    client.post(S, json=sub)
+    client.post(E, json=vehicle(10, 1))
+    client.patch(f"{E}/urn:ngsi-ld:Vehicle:10/attrs/speed", json={"value": 2})
+    _, body = receiver.next()
+    assert body["data"][0]["speed"]["value"] == 2
+    assert body["data"][0]["speed"]["previousValue"] == 1
+
+
+def test_paused_and_expired_subscriptions_stay_silent(
+    client: TestClient, receiver: Receiver
+) -> None:
+    url = client.post(S, json=subscription(receiver.url)).headers["location"]
+    client.patch(url, json={"isActive": False})
+    client.post(E, json=vehicle(11, 1))
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=1)
+    assert client.patch(url, json={"expiresAt": "2020-01-01T00:00:00Z"}).status_code == 400

@@ -143,7 +143,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette
         notifier = None
         if isinstance(the_store, SubscriptionStore):
             runtime.subscriptions = SubscriptionService(the_store)
-            notifier = Notifier(the_store, resolver)
+            notifier = Notifier(the_store, resolver, the_store)
             service.listeners.append(notifier.changed)
             notifier.start()
         if isinstance(the_store, TemporalStore):

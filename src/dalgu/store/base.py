@@ -232,6 +232,10 @@ class SubscriptionStore(ABC):
         atomically: a crash leaves either both or neither."""
 
     @abstractmethod
+    async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        """Queue (tenant, subscription, payload) deliveries not tied to a change (periodic)."""
+
+    @abstractmethod
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]: ...
 
     @abstractmethod

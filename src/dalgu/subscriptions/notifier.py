@@ -26,10 +26,10 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.render import Representation, render_entity
 from dalgu.errors import DalguError
 from dalgu.ldcontext import CORE_CONTEXT_URL, ContextResolver, TermMap
-from dalgu.query.ast import GeoQuery, QExpr, map_names
+from dalgu.query.ast import GeoQuery, QExpr, TypeName, TypeOr, map_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
-from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.base import ChangeRecord, Delivery, EntityQuery, EntityStore, SubscriptionStore
 from dalgu.subscriptions import matching
 from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
 from dalgu.subscriptions.model import status_of
@@ -82,8 +82,17 @@ class _TenantIndex:
 
 
 class Notifier:
-    def __init__(self, store: SubscriptionStore, resolver: ContextResolver) -> None:
+    def __init__(
+        self,
+        store: SubscriptionStore,
+        resolver: ContextResolver,
+        entities: EntityStore | None = None,
+    ) -> None:
         self.store = store
+        self.entities = entities
+        self._periodic_due: dict[tuple[str, str], float] = {}
+        self._periodic: list[dict[str, Any]] = []
+        self._periodic_generation = -1
         self.resolver = resolver
         self._wake = asyncio.Event()
         self._compiled: dict[tuple[str, str, str], _Compiled] = {}
@@ -120,6 +129,7 @@ class Notifier:
         while True:
             try:
                 await self.match_pending()
+                await self.notify_periodic()
                 await self.send_due()
             except asyncio.CancelledError:
                 raise
@@ -226,15 +236,54 @@ class Notifier:
             if params.get("showChanges") and change.before is not None:
                 _add_previous(rendered, change.before, sub.terms, rep)
             data = [rendered]
-        notification = {
-            "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
-            "type": "Notification",
-            "subscriptionId": doc["id"],
-            "notifiedAt": now_iso(),
-            "data": data,
-            "triggerReason": reason,
-        }
-        return orjson.dumps(notification)
+        return _notification(doc["id"], data, reason)
+
+    async def notify_periodic(self) -> int:
+        """Subscriptions with timeInterval: the current matching entities, every interval."""
+        if self.entities is None:
+            return 0
+        generation = await self.store.subscription_generation()
+        if generation != self._periodic_generation:
+            docs, _ = await self.store.list_subscriptions(None, 1_000_000, 0)
+            self._periodic = [d for d in docs if d.get("timeInterval")]
+            self._periodic_generation = generation
+        now = time.monotonic()
+        docs = self._periodic
+        queued: list[tuple[str, str, bytes]] = []
+        for doc in docs:
+            interval = doc.get("timeInterval")
+            tenant = doc.get("tenant", "")
+            key = (tenant, doc["id"])
+            if not interval or status_of(doc) != "active":
+                continue
+            if now < self._periodic_due.get(key, 0.0):
+                continue
+            self._periodic_due[key] = now + float(interval)
+            sub = _Compiled(doc, await self.resolver.resolve(doc.get("@context")))
+            selectors = doc.get("entities") or []
+            query = EntityQuery(
+                ids=tuple(s["id"] for s in selectors if "id" in s),
+                types=TypeOr(tuple(TypeName(s["type"]) for s in selectors)) if selectors else None,
+                q=sub.q,
+                geo=sub.geo,
+                limit=1000,
+            )
+            found = await self.entities.query(tenant, query)
+            if not found.entities:
+                continue
+            params = doc["notification"]
+            attrs = params.get("attributes")
+            rep = Representation(
+                format=params.get("format", "normalized"),
+                sys_attrs=params.get("sysAttrs", False),
+                lang=doc.get("lang"),
+                attrs=frozenset(attrs) if attrs else None,
+            )
+            data = [render_entity(e, sub.terms, rep) for e in found.entities]
+            queued.append((tenant, doc["id"], _notification(doc["id"], data, "timeInterval")))
+        if queued:
+            await self.store.enqueue(queued)
+        return len(queued)
 
     # --- sending ------------------------------------------------------------------------
 
@@ -294,6 +343,19 @@ class Notifier:
             status={"timesSent": 1, "lastSuccess": now, "lastNotification": now},
         )
         return True
+
+
+def _notification(subscription_id: str, data: list[Any], reason: str) -> bytes:
+    return orjson.dumps(
+        {
+            "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+            "type": "Notification",
+            "subscriptionId": subscription_id,
+            "notifiedAt": now_iso(),
+            "data": data,
+            "triggerReason": reason,
+        }
+    )
 
 
 def _wire(

@@ -14,6 +14,7 @@ class SubscriptionService:
         self.store = store
 
     async def create(self, tenant: str, doc: dict[str, Any]) -> str:
+        doc = {**doc, "tenant": tenant}
         await self.store.put_subscription(tenant, doc["id"], doc, create=True)
         return str(doc["id"])
 

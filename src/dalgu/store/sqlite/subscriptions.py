@@ -151,6 +151,15 @@ class SqliteSubscriptions(SubscriptionStore):
             db.execute("ROLLBACK")
             raise
 
+    async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        import time
+
+        now = time.time()
+        self.db.executemany(
+            "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) VALUES (?,?,?,?)",
+            [(tenant, sub, payload, now) for tenant, sub, payload in deliveries],
+        )
+
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         return [
             Delivery(*row)
