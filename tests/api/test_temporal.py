@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+pytestmark = pytest.mark.embedded_only
+
 E = "/ngsi-ld/v1/entities"
 T = "/ngsi-ld/v1/temporal/entities"
 

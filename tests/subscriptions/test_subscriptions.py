@@ -14,6 +14,8 @@ from starlette.testclient import TestClient
 
 from tests.receiver import Receiver
 
+pytestmark = pytest.mark.embedded_only
+
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"
 

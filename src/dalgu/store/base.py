@@ -239,6 +239,13 @@ class SubscriptionStore(ABC):
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]: ...
 
     @abstractmethod
+    async def complete_deliveries(
+        self, deliveries: Sequence[Delivery], status: dict[str, Any]
+    ) -> None:
+        """Remove sent deliveries (of one subscription) and merge `status` once, in one
+        transaction. A crash before it means a resend: delivery is at-least-once."""
+
+    @abstractmethod
     async def finish_delivery(
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:

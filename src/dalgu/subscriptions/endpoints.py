@@ -5,6 +5,8 @@ Each sender raises `DeliveryFailed` with a reason when the receiver did not take
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +40,40 @@ def _info(items: list[dict[str, str]] | None) -> dict[str, str]:
 
 
 class MqttSender:
-    """Publishes with aiomqtt (paho): QoS and protocol version from `notifierInfo`."""
+    """Publishes with aiomqtt (paho): QoS and protocol version from `notifierInfo`.
+
+    One connection per broker (host, port, credentials, version) is kept open and reused;
+    a failed one is dropped and reopened on the next delivery.
+    """
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[Any, ...], Any] = {}
+        self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+
+    async def close(self) -> None:
+        for client in list(self._clients.values()):
+            with contextlib.suppress(Exception):
+                await client.__aexit__(None, None, None)
+        self._clients.clear()
+
+    async def _client(self, key: tuple[Any, ...]) -> Any:
+        import aiomqtt
+
+        client = self._clients.get(key)
+        if client is None:
+            host, port, username, password, version, secure = key
+            client = aiomqtt.Client(
+                host,
+                port=port,
+                username=username,
+                password=password,
+                protocol=version,
+                tls_context=ssl.create_default_context() if secure else None,
+                timeout=10,
+            )
+            await client.__aenter__()
+            self._clients[key] = client
+        return client
 
     async def send(
         self,
@@ -51,7 +86,10 @@ class MqttSender:
 
         parts = urlsplit(uri)
         info = _info(notifier_info)
-        qos = int(info.get("MQTT-QoS", "0"))
+        try:
+            qos = int(info.get("MQTT-QoS", "0"))
+        except ValueError:
+            qos = -1
         version = (
             aiomqtt.ProtocolVersion.V5
             if info.get("MQTT-Version", "mqtt3.1.1") == "mqtt5.0"
@@ -62,16 +100,22 @@ class MqttSender:
         if not topic or qos not in (0, 1, 2):
             raise DeliveryFailed(f"invalid MQTT endpoint {uri} (topic and QoS 0-2 required)")
         message: dict[str, Any] = {"metadata": headers, "body": orjson.loads(body)}
+        key = (
+            parts.hostname or "127.0.0.1",
+            parts.port or (8883 if secure else 1883),
+            parts.username,
+            parts.password,
+            version,
+            secure,
+        )
+        lock = self._locks.setdefault(key, asyncio.Lock())
         try:
-            async with aiomqtt.Client(
-                parts.hostname or "127.0.0.1",
-                port=parts.port or (8883 if secure else 1883),
-                username=parts.username,
-                password=parts.password,
-                protocol=version,
-                tls_context=ssl.create_default_context() if secure else None,
-                timeout=10,
-            ) as client:
-                await client.publish(topic, orjson.dumps(message), qos=qos)
-        except aiomqtt.MqttError as exc:
+            async with lock:
+                client = await self._client(key)
+            await client.publish(topic, orjson.dumps(message), qos=qos)
+        except (aiomqtt.MqttError, OSError) as exc:
+            dropped = self._clients.pop(key, None)
+            if dropped is not None:
+                with contextlib.suppress(Exception):
+                    await dropped.__aexit__(None, None, None)
             raise DeliveryFailed(f"MQTT: {exc}") from None

@@ -16,6 +16,7 @@ from dalgu.broker.model import is_datetime
 from dalgu.query.ast import (
     ATTRIBUTE_MEMBERS,
     And,
+    AttrPath,
     Comparison,
     Exists,
     GeoQuery,
@@ -143,25 +144,48 @@ def _geo_relation(geo: GeoQuery, geometry: Any, distance_m: Any) -> bool:
     return bool(relation(query))
 
 
-def q_ok(expr: QExpr | None, entity: Entity) -> bool:
-    return expr is None or _evaluate(expr, index_rows(entity))
+RowIndex = dict[tuple[str, str], list[IndexRow]]
 
 
-def _evaluate(expr: QExpr, rows: list[IndexRow]) -> bool:
+def row_index(entity: Entity) -> RowIndex:
+    """An entity's index rows by (attribute, path): built once per change, shared by every
+    subscription tested against it."""
+    index: RowIndex = {}
+    for row in index_rows(entity):
+        index.setdefault((row.name, row.path), []).append(row)
+    return index
+
+
+def q_ok(expr: QExpr | None, entity: Entity, rows: RowIndex | None = None) -> bool:
+    if expr is None:
+        return True
+    return _evaluate(expr, rows if rows is not None else row_index(entity))
+
+
+@lru_cache(maxsize=4096)
+def _paths(path: AttrPath) -> tuple[str, str]:
+    """(marker or member path, value path) of a q attribute path."""
+    base = "".join(f".{s}" for s in path.sub)
+    value_path = base + "".join(f"[{k}]" for k in path.compound)
+    member = bool(path.sub) and path.sub[-1] in ATTRIBUTE_MEMBERS
+    return (base if member else base + "#"), value_path
+
+
+def _evaluate(expr: QExpr, rows: RowIndex) -> bool:
     if isinstance(expr, And):
         return all(_evaluate(t, rows) for t in expr.terms)
     if isinstance(expr, Or):
         return any(_evaluate(t, rows) for t in expr.terms)
     path = expr.path
-    base = "".join(f".{s}" for s in path.sub)
-    value_path = base + "".join(f"[{k}]" for k in path.compound)
+    marker, value_path = _paths(path)
     if isinstance(expr, Exists):
         if path.compound:
-            return any(r.name == path.attr and r.path.startswith(value_path) for r in rows)
-        member = bool(path.sub) and path.sub[-1] in ATTRIBUTE_MEMBERS
-        marker = base if member else base + "#"
-        return any(r.name == path.attr and r.path == marker for r in rows)
-    candidates = [r for r in rows if r.name == path.attr and r.path == value_path]
+            return any(
+                name == path.attr and (p == value_path or p.startswith(value_path + "["))
+                for name, p in rows
+            )
+        return (path.attr, marker) in rows
+    candidates = rows.get((path.attr, value_path), ())
     negated = expr.op in ("!=", "!~=")
     hit = any(_compare(expr, r) for r in candidates)
     return bool(candidates) and not hit if negated else hit

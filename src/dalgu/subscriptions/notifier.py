@@ -60,21 +60,37 @@ class _TenantIndex:
 
     def __init__(self, subscriptions: list[_Compiled]) -> None:
         self.by_type: dict[str, list[_Compiled]] = defaultdict(list)
+        self.by_type_attribute: dict[tuple[str, str], list[_Compiled]] = defaultdict(list)
         self.by_attribute: dict[str, list[_Compiled]] = defaultdict(list)
+        self.on_delete: dict[str, list[_Compiled]] = defaultdict(list)
         for sub in subscriptions:
-            selectors = sub.doc.get("entities")
-            if selectors:
-                for type_iri in {s["type"] for s in selectors}:
+            types = {s["type"] for s in sub.doc.get("entities") or ()}
+            watched = sub.doc.get("watchedAttributes") or ()
+            for type_iri in types:
+                if watched:
+                    for attr in watched:
+                        self.by_type_attribute[(type_iri, attr)].append(sub)
+                    self.on_delete[type_iri].append(sub)  # entityDeleted ignores watching
+                else:
                     self.by_type[type_iri].append(sub)
-            else:
-                for attr in sub.doc.get("watchedAttributes", ()):
+            if not types:
+                for attr in watched:
                     self.by_attribute[attr].append(sub)
 
-    def candidates(self, types: Iterable[str], touched: Iterable[str]) -> list[_Compiled]:
+    def candidates(
+        self, types: Iterable[str], touched: Iterable[str], deleted: bool
+    ) -> list[_Compiled]:
         seen: dict[str, _Compiled] = {}
+        touched = list(touched)
         for type_iri in types:
             for sub in self.by_type.get(type_iri, ()):
                 seen[sub.doc["id"]] = sub
+            for attr in touched:
+                for sub in self.by_type_attribute.get((type_iri, attr), ()):
+                    seen[sub.doc["id"]] = sub
+            if deleted:
+                for sub in self.on_delete.get(type_iri, ()):
+                    seen[sub.doc["id"]] = sub
         for attr in touched:
             for sub in self.by_attribute.get(attr, ()):
                 seen[sub.doc["id"]] = sub
@@ -124,6 +140,7 @@ class Notifier:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._http.close()
+        await self._mqtt.close()
 
     async def _run(self) -> None:
         while True:
@@ -188,15 +205,21 @@ class Notifier:
         trigger = matching.diff(change.before, change.after)
         out = []
         index = await self._index(change.tenant)
-        for sub in index.candidates(entity.get("type", ()), trigger.touched):
+        rows: matching.RowIndex | None = None
+        candidates = index.candidates(
+            entity.get("type", ()), trigger.touched, trigger.entity_deleted
+        )
+        for sub in candidates:
             doc = sub.doc
             if status_of(doc) != "active" or "timeInterval" in doc:
                 continue
             reason = matching.trigger_reason(doc, trigger)
             if reason is None or not matching.selects(doc, entity):
                 continue
+            if sub.q is not None and rows is None:
+                rows = matching.row_index(entity)
             if not (
-                matching.q_ok(sub.q, entity)
+                matching.q_ok(sub.q, entity, rows)
                 and matching.geo_ok(sub.geo, entity)
                 and matching.scope_ok(doc.get("scopeQ"), entity)
             ):
@@ -300,29 +323,39 @@ class Notifier:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _send_all(self, key: tuple[str, str], deliveries: Iterable[Delivery]) -> None:
+    async def _send_all(self, key: tuple[str, str], deliveries: list[Delivery]) -> None:
+        """Send one subscription's due notifications in order; record them in one commit."""
+        sent: list[Delivery] = []
         try:
+            doc = await self.store.get_subscription(*key)
+            if doc is None:
+                await self.store.complete_deliveries(deliveries, {})
+                return
+            endpoint = doc["notification"]["endpoint"]
             for delivery in deliveries:
-                if not await self._send(delivery):
+                if not await self._send(doc, endpoint, delivery):
                     break  # keep order: later notifications wait for this one's retry
+                sent.append(delivery)
         finally:
+            if sent:
+                now = now_iso()
+                status = {"timesSent": len(sent), "lastSuccess": now, "lastNotification": now}
+                await self.store.complete_deliveries(sent, status)
             self._in_flight.discard(key)
             self.wake()
 
-    async def _send(self, delivery: Delivery) -> bool:
-        doc = await self.store.get_subscription(delivery.tenant, delivery.subscription_id)
-        if doc is None:
-            await self.store.finish_delivery(delivery, ok=False, retry_at=None, status={})
-            return True
-        endpoint = doc["notification"]["endpoint"]
+    async def _send(
+        self, doc: dict[str, Any], endpoint: dict[str, Any], delivery: Delivery
+    ) -> bool:
+        """True when sent; False when it failed and was rescheduled (or given up)."""
         headers, body = _wire(doc, endpoint, delivery)
-        now = now_iso()
         try:
             if endpoint["uri"].startswith(("mqtt://", "mqtts://")):
                 await self._mqtt.send(endpoint["uri"], headers, body, endpoint.get("notifierInfo"))
             else:
                 await self._http.send(endpoint["uri"], headers, body)
         except DeliveryFailed as failure:
+            now = now_iso()
             attempts = delivery.attempts + 1
             give_up = attempts >= MAX_ATTEMPTS
             retry_at = None if give_up else time.time() + min(2.0**attempts * 0.25, 300.0)
@@ -335,13 +368,7 @@ class Notifier:
                 retry_at=retry_at,
                 status={"timesFailed": 1, "lastFailure": now, "lastNotification": now},
             )
-            return give_up
-        await self.store.finish_delivery(
-            delivery,
-            ok=True,
-            retry_at=None,
-            status={"timesSent": 1, "lastSuccess": now, "lastNotification": now},
-        )
+            return False
         return True
 
 

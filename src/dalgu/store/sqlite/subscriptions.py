@@ -161,17 +161,51 @@ class SqliteSubscriptions(SubscriptionStore):
         )
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        return [
-            Delivery(*row)
-            for row in self.db.execute(
-                # a subscription whose oldest delivery waits for a retry sends nothing newer
-                "SELECT id, tenant, subscription_id, payload, attempts, next_at FROM deliveries d "
-                "WHERE next_at <= ? AND NOT EXISTS (SELECT 1 FROM deliveries w "
-                "WHERE w.tenant = d.tenant AND w.subscription_id = d.subscription_id "
-                "AND w.id < d.id AND w.next_at > ?) ORDER BY id LIMIT ?",
-                (now, now, limit),
+        # a subscription whose older delivery waits for a retry sends nothing newer
+        waiting = set(
+            self.db.execute(
+                "SELECT DISTINCT tenant, subscription_id FROM deliveries WHERE next_at > ?", (now,)
             )
-        ]
+        )
+        rows = self.db.execute(
+            "SELECT id, tenant, subscription_id, payload, attempts, next_at FROM deliveries "
+            "WHERE next_at <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        )
+        return [Delivery(*row) for row in rows if (row[1], row[2]) not in waiting]
+
+    async def complete_deliveries(
+        self, deliveries: Sequence[Delivery], status: dict[str, Any]
+    ) -> None:
+        if not deliveries:
+            return
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("DELETE FROM deliveries WHERE id = ?", [(d.id,) for d in deliveries])
+            self._merge_status(deliveries[0].tenant, deliveries[0].subscription_id, status)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _merge_status(self, tenant: str, subscription_id: str, status: dict[str, Any]) -> None:
+        row = self.db.execute(
+            "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
+        ).fetchone()
+        if row is None or not status:
+            return
+        document = orjson.loads(row[0])
+        counters = document.setdefault("status", {})
+        for key, value in status.items():
+            if key in ("timesSent", "timesFailed"):
+                counters[key] = counters.get(key, 0) + value
+            else:
+                counters[key] = value
+        self.db.execute(
+            "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?",
+            (orjson.dumps(document), tenant, subscription_id),
+        )
 
     async def finish_delivery(
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
@@ -186,22 +220,7 @@ class SqliteSubscriptions(SubscriptionStore):
                     "UPDATE deliveries SET attempts = attempts + 1, next_at = ? WHERE id = ?",
                     (retry_at, delivery.id),
                 )
-            row = db.execute(
-                "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?",
-                (delivery.tenant, delivery.subscription_id),
-            ).fetchone()
-            if row is not None and status:
-                document = orjson.loads(row[0])
-                counters = document.setdefault("status", {})
-                for key, value in status.items():
-                    if key in ("timesSent", "timesFailed"):
-                        counters[key] = counters.get(key, 0) + value
-                    else:
-                        counters[key] = value
-                db.execute(
-                    "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?",
-                    (orjson.dumps(document), delivery.tenant, delivery.subscription_id),
-                )
+            self._merge_status(delivery.tenant, delivery.subscription_id, status)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
