@@ -89,7 +89,7 @@ def demo(
     port: int | None = typer.Option(None, help="Port of the NGSI-LD API (default 1026)."),
 ) -> None:
     """Load a small simulated city of Daegu and serve it (embedded store)."""
-    from dalgu.cli.demo import load_city, print_tour
+    from dalgu.cli.demo import load_city, print_tour, run_simulation
 
     overrides: dict[str, object] = {"sqlite_path": Path("var/demo.db")}
     if port is not None:
@@ -97,6 +97,7 @@ def demo(
     settings = Settings.load(config, **overrides)
     count = asyncio.run(load_city(settings, entities))
     print_tour(console, settings, count)
+    run_simulation(settings, entities)
     _serve(settings)
 
 

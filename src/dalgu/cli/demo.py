@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import random
+import time
 from importlib import resources
+from multiprocessing.process import BaseProcess
 
+import httpx
 import orjson
 from rich.console import Console
 
@@ -12,7 +17,10 @@ from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
+from dalgu.simulation import city_entities, tick
 from dalgu.store.factory import open_store
+
+CITY_CONTEXT_ID = "dalgu-city"
 
 
 def city_context() -> dict[str, object]:
@@ -22,37 +30,79 @@ def city_context() -> dict[str, object]:
 
 
 async def load_city(settings: Settings, count: int) -> int:
-    """Upsert the simulated city; returns how many entities it holds."""
-    import importlib
-
-    city = importlib.import_module("dalgu.simulation.city")
-
+    """Upsert the simulated city and host its @context; returns how many entities it holds."""
     store = open_store(settings)
     await store.open()
     try:
-        terms = await ContextResolver().resolve(city_context()["@context"])
+        document = city_context()
+        await store.put_context(CITY_CONTEXT_ID, orjson.dumps(document), "Hosted")
+        terms = await ContextResolver().resolve(document["@context"])
         now = now_iso()
-        entities = [parse_entity(e, terms, now) for e in city.city_entities(count)]
+        entities = [parse_entity(e, terms, now) for e in city_entities(count)]
         result = await EntityService(store).batch_upsert("", entities, "replace")
         return len(result.success)
     finally:
         await store.close()
 
 
+def city_link(settings: Settings) -> str:
+    url = f"{settings.base_url}/ngsi-ld/v1/jsonldContexts/{CITY_CONTEXT_ID}"
+    return f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+def _simulate(base_url: str, link: str, count: int, every: float) -> None:
+    rng = random.Random(11)
+    entities = city_entities(count)
+    url = f"{base_url}/ngsi-ld/v1/entityOperations/upsert?options=update"
+    with httpx.Client(timeout=10) as client:
+        while True:
+            time.sleep(every)
+            try:
+                client.post(url, json=tick(entities, rng), headers={"Link": link})
+            except httpx.HTTPError:
+                continue  # the server is starting or stopping
+
+
+def run_simulation(settings: Settings, count: int, every: float = 2.0) -> BaseProcess:
+    """Keep the city alive: every `every` seconds, a tenth of it reports new readings.
+
+    A separate (spawned) process: the server forks its workers, which must not inherit a
+    running client thread.
+    """
+    process = multiprocessing.get_context("spawn").Process(
+        target=_simulate,
+        args=(settings.base_url, city_link(settings), count, every),
+        name="dalgu-city-simulation",
+        daemon=True,
+    )
+    process.start()
+    return process
+
+
 def print_tour(console: Console, settings: Settings, count: int) -> None:
     api = f"{settings.base_url}/ngsi-ld/v1"
-    console.print(f"\n[bold green]Dalgu is loading a simulated Daegu[/] ({count} entities)\n")
-    console.print("Serving:")
-    console.print(f"  NGSI-LD API      {api}/entities?type=ParkingSpot")
-    console.print(f"  Entity types     {api}/types")
-    console.print(f"  Attributes       {api}/attributes")
-    console.print(f"  OpenAPI          {api}/openapi.json")
-    console.print(f"  API docs         {api}/docs")
-    console.print(f"  Health           {settings.base_url}/health")
-    link = "<" + api + '/jsonldContexts/dalgu-city>; rel="http://www.w3.org/ns/json-ld#context"'
-    console.print("\nTry:")
-    console.print(
-        f"  curl -s '{api}/entities?type=https://smartdatamodels.org/dataModel.Parking/"
-        "ParkingSpot&limit=2' | python3 -m json.tool"
-    )
-    console.print(f"  curl -s -H '{link}' '{api}/entities?type=AirQualityObserved&limit=1'\n")
+    link = city_link(settings)
+    lines = [
+        "",
+        f"Dalgu is serving a simulated Daegu ({count} entities, updated every 2 s)",
+        "",
+        "Serving:",
+        f"  NGSI-LD API        {api}",
+        f"  Entity types       {api}/types",
+        f"  Attributes         {api}/attributes?details=true",
+        f"  Subscriptions      {api}/subscriptions",
+        f"  Temporal history   {api}/temporal/entities",
+        f"  City @context      {api}/jsonldContexts/{CITY_CONTEXT_ID}",
+        f"  OpenAPI            {api}/openapi.json",
+        f"  API docs           {api}/docs",
+        f"  Health             {settings.base_url}/health",
+        "",
+        "Try:",
+        f"  curl -s -H 'Link: {link}' "
+        f"'{api}/entities?type=ParkingSpot&q=status==%22free%22&limit=2'",
+        f"  curl -s -H 'Link: {link}' '{api}/temporal/entities?type=AirQualityObserved"
+        "&attrs=pm10&lastN=5&limit=1'",
+        "",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
