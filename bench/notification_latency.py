@@ -79,8 +79,13 @@ async def receiver(receipts: Receipts, port: int) -> asyncio.AbstractServer:
 def start_dalgu(db: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DALGU_SQLITE_PATH": str(db), "DALGU_PORT": str(port)}
     cmd = [sys.executable, "-m", "dalgu", "serve"]
-    process = subprocess.Popen(["taskset", "-c", "0", *cmd], env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *cmd],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -96,8 +101,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
-async def drive(base: str, rate: int, seconds: float, acks: dict[int, float], direct: str | None,
-                entity_count: int, sent: dict[int, float] | None = None) -> None:
+async def drive(
+    base: str,
+    rate: int,
+    seconds: float,
+    acks: dict[int, float],
+    direct: str | None,
+    entity_count: int,
+    sent: dict[int, float] | None = None,
+) -> None:
     """PATCH at a steady rate (or POST directly to the receiver for the ceiling)."""
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
@@ -114,8 +126,10 @@ async def drive(base: str, rate: int, seconds: float, acks: dict[int, float], di
                 entity = f"urn:ngsi-ld:Vehicle:bench-{seq % entity_count}"
                 await client.patch(
                     f"{base}/entities/{entity}/attrs",
-                    json={"seq": {"type": "Property", "value": seq},
-                          "speed": {"type": "Property", "value": 60 + seq % 40}},
+                    json={
+                        "seq": {"type": "Property", "value": seq},
+                        "speed": {"type": "Property", "value": 60 + seq % 40},
+                    },
                 )
             acks[seq] = time.perf_counter()
 
@@ -141,7 +155,7 @@ async def main() -> None:
     receiver_port, dalgu_port = free_port(), free_port()
     server = await receiver(receipts, receiver_port)
     topic = f"dalgu/bench/{os.getpid()}"
-    messages: queue.Queue[bytes] = queue.Queue()
+    queue.Queue()
     subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     subscriber.on_message = lambda c, u, m: receipts.record("mqtt", json.loads(m.payload)["body"])
     subscriber.connect("127.0.0.1", 1883)
@@ -167,9 +181,15 @@ async def main() -> None:
     entity_count = 100
     try:
         async with httpx.AsyncClient(timeout=30) as client:
-            batch = [{"id": f"urn:ngsi-ld:Vehicle:bench-{i}", "type": "Vehicle",
-                      "speed": {"type": "Property", "value": 0},
-                      "seq": {"type": "Property", "value": -1}} for i in range(entity_count)]
+            batch = [
+                {
+                    "id": f"urn:ngsi-ld:Vehicle:bench-{i}",
+                    "type": "Vehicle",
+                    "speed": {"type": "Property", "value": 0},
+                    "seq": {"type": "Property", "value": -1},
+                }
+                for i in range(entity_count)
+            ]
             await client.post(f"{base}/entityOperations/upsert", json=batch)
             for n in range(args.subs - 2):
                 # a city's mix, none delivering here: other types; this type watching other
@@ -178,18 +198,37 @@ async def main() -> None:
                 if n % 10 == 1:
                     selector = {"entities": [{"type": "Vehicle"}], "q": f"speed>{1000 + n}"}
                 elif n % 2:
-                    selector = {"entities": [{"type": "Vehicle"}],
-                                "watchedAttributes": [f"other{n % 50}"]}
-                await client.post(f"{base}/subscriptions", json={
-                    "type": "Subscription", **selector,
-                    "notification": {"endpoint": {"uri": f"http://127.0.0.1:{receiver_port}/x"}}})
-            for uri in (f"http://127.0.0.1:{receiver_port}/notify",
-                        f"mqtt://127.0.0.1:1883/{topic}"):
-                await client.post(f"{base}/subscriptions", json={
-                    "type": "Subscription", "entities": [{"type": "Vehicle"}],
-                    "watchedAttributes": ["seq"],
-                    "notification": {"endpoint": {"uri": uri}, "attributes": ["seq"],
-                                     "format": "keyValues"}})
+                    selector = {
+                        "entities": [{"type": "Vehicle"}],
+                        "watchedAttributes": [f"other{n % 50}"],
+                    }
+                await client.post(
+                    f"{base}/subscriptions",
+                    json={
+                        "type": "Subscription",
+                        **selector,
+                        "notification": {
+                            "endpoint": {"uri": f"http://127.0.0.1:{receiver_port}/x"}
+                        },
+                    },
+                )
+            for uri in (
+                f"http://127.0.0.1:{receiver_port}/notify",
+                f"mqtt://127.0.0.1:1883/{topic}",
+            ):
+                await client.post(
+                    f"{base}/subscriptions",
+                    json={
+                        "type": "Subscription",
+                        "entities": [{"type": "Vehicle"}],
+                        "watchedAttributes": ["seq"],
+                        "notification": {
+                            "endpoint": {"uri": uri},
+                            "attributes": ["seq"],
+                            "format": "keyValues",
+                        },
+                    },
+                )
         acks: dict[int, float] = {}
         started = time.perf_counter()
         await drive(base, args.rate, args.seconds, acks, None, entity_count)
@@ -197,8 +236,15 @@ async def main() -> None:
         await asyncio.sleep(5)  # let the tail arrive
         direct_acks: dict[int, float] = {}
         direct_sent: dict[int, float] = {}
-        await drive(base, args.rate, min(args.seconds, 5), direct_acks,
-                    f"http://127.0.0.1:{receiver_port}/direct", entity_count, direct_sent)
+        await drive(
+            base,
+            args.rate,
+            min(args.seconds, 5),
+            direct_acks,
+            f"http://127.0.0.1:{receiver_port}/direct",
+            entity_count,
+            direct_sent,
+        )
         await asyncio.sleep(0.5)
     finally:
         stop.set()
@@ -212,15 +258,21 @@ async def main() -> None:
     http_ms = latencies(acks, receipts.at["http"])
     mqtt_ms = latencies(acks, receipts.at["mqtt"])
     direct_ms = [(direct_acks[s] - direct_sent[s]) * 1000 for s in direct_acks]
-    print(f"updates: {len(acks)} at {achieved:.0f}/s (target rate {args.rate}/s), "
-          f"{args.subs} active subscriptions, server peak RSS {peak[0] / 2**20:.0f} MiB")
+    print(
+        f"updates: {len(acks)} at {achieved:.0f}/s (target rate {args.rate}/s), "
+        f"{args.subs} active subscriptions, server peak RSS {peak[0] / 2**20:.0f} MiB"
+    )
     print("| channel | delivered | p50 ms | p99 ms |")
     print("|---|---|---|---|")
     for name, values in (("HTTP receiver", http_ms), ("MQTT subscriber", mqtt_ms)):
-        print(f"| {name} | {len(values)}/{len(acks)} | {percentile(values, 50):.1f} | "
-              f"{percentile(values, 99):.1f} |")
-    print(f"| ceiling: one direct HTTP POST round trip | {len(direct_ms)} | "
-          f"{percentile(direct_ms, 50):.2f} | {percentile(direct_ms, 99):.2f} |")
+        print(
+            f"| {name} | {len(values)}/{len(acks)} | {percentile(values, 50):.1f} | "
+            f"{percentile(values, 99):.1f} |"
+        )
+    print(
+        f"| ceiling: one direct HTTP POST round trip | {len(direct_ms)} | "
+        f"{percentile(direct_ms, 50):.2f} | {percentile(direct_ms, 99):.2f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 class Compiled:
     def __init__(self) -> None:
         self.params: list[Any] = []
+        self.tenant = ""
 
     def p(self, value: Any) -> str:
         self.params.append(value)
@@ -50,6 +51,7 @@ class Compiled:
 
 
 def where_clause(tenant: str, query: EntityQuery, c: Compiled) -> str:
+    c.tenant = tenant
     parts = [f"e.tenant = {c.p(tenant)}"]
     if query.ids:
         parts.append(f"e.id IN ({', '.join(c.p(i) for i in query.ids)})")
@@ -185,7 +187,9 @@ def _scope(expr: ScopeExpr, c: Compiled) -> str:
 def _geo(geo: GeoQuery, c: Compiled) -> str:
     """Driven from the R*Tree when the predicate bounds the result, else tested per entity.
 
-    Placeholders are appended in the order they appear in the SQL text.
+    Placeholders are appended in the order they appear in the SQL text. The tenant goes in as
+    a parameter, not `e.tenant`: that keeps the R*Tree subquery uncorrelated, so SQLite runs
+    it once per query rather than once per entity.
     """
     wkb = shapely.to_wkb(geo.shape)
 
@@ -204,8 +208,9 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
         f"r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
         f"AND r.miny <= {c.p(maxy)} AND r.maxy >= {c.p(miny)}"
     )
+    tenant = c.p(c.tenant)
     name = c.p(geo.geoproperty)
     return (
         "e.ent IN (SELECT g.ent FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
-        f"WHERE {bounds} AND g.tenant = e.tenant AND g.name = {name} AND {match()})"
+        f"WHERE {bounds} AND g.tenant = {tenant} AND g.name = {name} AND {match()})"
     )

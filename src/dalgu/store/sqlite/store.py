@@ -8,8 +8,10 @@ processes); with `synchronous=NORMAL` a committed write survives a crash of the 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +51,29 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
 def _regexp(pattern: str, value: str | None) -> int:
     compiled = _regex(pattern)
     return int(value is not None and compiled is not None and compiled.search(value) is not None)
+
+
+class _Checkpointer(threading.Thread):
+    """Moves the WAL into the database file every half second from its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="dalgu-sqlite-checkpoint", daemon=True)
+        self._path = path
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=1000")
+        try:
+            while not self._stop_event.wait(0.5):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
 
 
 class _Rows:
@@ -103,6 +128,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal):
         self.path = Path(path)
         self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
+        self._checkpointer: _Checkpointer | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -119,12 +145,21 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal):
         db.execute("PRAGMA busy_timeout=10000")
         db.execute("PRAGMA cache_size=-65536")
         db.execute("PRAGMA temp_store=MEMORY")
+        # checkpoints run in a background thread (PASSIVE, never blocking writers) instead of
+        # stalling whichever write happens to cross the autocheckpoint threshold
+        db.execute("PRAGMA wal_autocheckpoint=0")
         db.create_function("regexp", 2, _regexp, deterministic=True)
         db.create_function("geo_match", 5, geo_match, deterministic=True)
         migrate(db)
         self._db = db
+        if str(self.path) != ":memory:":
+            self._checkpointer = _Checkpointer(self.path)
+            self._checkpointer.start()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._db is not None:
             self._db.close()
             self._db = None

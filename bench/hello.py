@@ -1,0 +1,16 @@
+"""The ceiling: a bare ASGI callable returning a ~330-byte JSON entity."""
+
+BODY = (
+    b'{"id":"urn:ngsi-ld:Vehicle:1","type":"Vehicle","speed":{"type":"Property","value":55,'
+    b'"observedAt":"2026-11-25T04:00:00Z"},"location":{"type":"GeoProperty","value":{"type":'
+    b'"Point","coordinates":[128.6,35.87]}},"brandName":{"type":"Property","value":"Hyundai"},'
+    b'"owner":{"type":"Relationship","object":"urn:ngsi-ld:Person:1"}}'
+)
+HEADERS = [(b"content-type", b"application/json")]
+
+
+async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
