@@ -155,7 +155,6 @@ async def main() -> None:
     receiver_port, dalgu_port = free_port(), free_port()
     server = await receiver(receipts, receiver_port)
     topic = f"dalgu/bench/{os.getpid()}"
-    queue.Queue()
     subscriber = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     subscriber.on_message = lambda c, u, m: receipts.record("mqtt", json.loads(m.payload)["body"])
     subscriber.connect("127.0.0.1", 1883)
