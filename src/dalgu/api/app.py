@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions, temporal
 from dalgu.api.edge import Runtime
@@ -116,7 +117,7 @@ async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette:
+def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingSlash:
     """The ASGI app; opens `store` (or the one settings name) for the app's lifetime."""
 
     @contextlib.asynccontextmanager
@@ -157,7 +158,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette
             await resolver.close()
             await the_store.close()
 
-    return Starlette(
+    app = Starlette(
         routes=routes(),
         lifespan=lifespan,
         exception_handlers={
@@ -166,6 +167,24 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> Starlette
             Exception: unexpected_error_handler,
         },
     )
+    return TrailingSlash(app)
+
+
+class TrailingSlash:
+    """`/ngsi-ld/v1/entities/` is `/ngsi-ld/v1/entities`: clients (and the ETSI suite) write
+    collection URLs both ways."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.state = app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.endswith("/") and path.startswith(V1) and len(path) > len(V1) + 1:
+                trimmed = path.rstrip("/")
+                scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
+        await self.app(scope, receive, send)
 
 
 __all__ = ["CONTEXTS_PATH", "build_app"]

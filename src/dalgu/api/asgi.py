@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-
-from dalgu.api.app import build_app
+from dalgu.api.app import TrailingSlash, build_app
 from dalgu.settings import Settings
 
 
-def create_app() -> Starlette:
+def create_app() -> TrailingSlash:
     return build_app(Settings.load())

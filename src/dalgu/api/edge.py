@@ -10,7 +10,7 @@ from starlette.requests import Request
 from dalgu.api import negotiation as neg
 from dalgu.broker.model import is_uri
 from dalgu.broker.service import EntityService
-from dalgu.errors import BadRequestData
+from dalgu.errors import BadRequestData, InvalidRequest
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
@@ -28,6 +28,62 @@ class Runtime:
     temporal: TemporalService | None = None
 
 
+#: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)
+KNOWN_PARAMETERS = frozenset(
+    [
+        "id",
+        "idPattern",
+        "type",
+        "attrs",
+        "pick",
+        "omit",
+        "q",
+        "georel",
+        "geometry",
+        "coordinates",
+        "geoproperty",
+        "geometryProperty",
+        "scopeQ",
+        "lang",
+        "options",
+        "format",
+        "limit",
+        "offset",
+        "count",
+        "datasetId",
+        "deleteAll",
+        "details",
+        "kind",
+        "reload",
+        "timerel",
+        "timeAt",
+        "endTimeAt",
+        "timeproperty",
+        "lastN",
+        "aggrMethods",
+        "aggrPeriodDuration",
+        "csf",
+        "local",
+        "expandValues",
+        "jsonKeys",
+        "entityMap",
+        "join",
+        "joinLevel",
+        "containedBy",
+        "collect",
+        "doNotCompact",
+        "onlyIds",
+        "via",
+    ]
+)
+
+
+def check_parameters(request: Request) -> None:
+    unknown = [k for k in request.query_params if k not in KNOWN_PARAMETERS]
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter(s): {', '.join(sorted(set(unknown)))}")
+
+
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.dalgu
     return rt
@@ -36,6 +92,8 @@ def runtime(request: Request) -> Runtime:
 async def read_context(request: Request, *, geojson: bool = False) -> neg.RequestContext:
     """For requests without a body: tenant, Accept and the Link-header context."""
     rt = runtime(request)
+    if request.query_params:
+        check_parameters(request)
     accept = neg.negotiate(request, geojson=geojson)
     tenant = neg.tenant_of(request)
     context = neg.link_context(request)
@@ -48,6 +106,8 @@ async def read_body(
 ) -> tuple[neg.RequestContext, Any]:
     """For requests with a body: media type, size and depth limits, JSON, and its context."""
     rt = runtime(request)
+    if request.query_params:
+        check_parameters(request)
     media = neg.body_media_type(request, merge_patch=merge_patch)
     accept = neg.negotiate(request, geojson=geojson)
     tenant = neg.tenant_of(request)

@@ -40,7 +40,7 @@ def options(params: Mapping[str, str]) -> set[str]:
     values = {o.strip() for o in raw.split(",") if o.strip()}
     unknown = values - _OPTIONS
     if unknown:
-        raise BadRequestData(f"unknown options: {', '.join(sorted(unknown))}")
+        raise InvalidRequest(f"unknown options: {', '.join(sorted(unknown))}")
     return values
 
 
