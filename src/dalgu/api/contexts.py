@@ -31,8 +31,13 @@ async def create_context(request: Request) -> Response:
 
 async def list_contexts(request: Request) -> Response:
     rt = runtime(request)
-    details = request.query_params.get("details") == "true"
+    details_text = request.query_params.get("details", "false")
     kind = request.query_params.get("kind")
+    if details_text not in ("true", "false"):
+        raise BadRequestData("details must be true or false")
+    if kind is not None and kind not in ("Hosted", "Cached", "ImplicitlyCreated"):
+        raise BadRequestData("kind must be Hosted, Cached or ImplicitlyCreated")
+    details = details_text == "true"
     entries: list[dict[str, object]] = []
     for context_id, stored_kind, created in await rt.store.list_contexts():
         entries.append(

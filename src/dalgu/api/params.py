@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.broker.render import Format, Representation
 from dalgu.errors import BadRequestData, InvalidRequest, TooManyResults
 from dalgu.ldcontext import TermMap
@@ -51,7 +53,47 @@ def names(params: Mapping[str, str], key: str) -> list[str]:
     values = [v.strip() for v in raw.split(",")]
     if not all(values):
         raise BadRequestData(f"{key} has an empty name")
+    if key == "id":
+        bad = [v for v in values if not is_uri(v)]
+        if bad:
+            raise BadRequestData(f"id: {bad[0]!r} is not a URI")
+    elif not all(is_valid_name(v) for v in values):
+        raise BadRequestData(f"{key} has an invalid name")
     return values
+
+
+_PROJECTION = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_:/.#@\-]*")
+
+
+def projection(params: Mapping[str, str], key: str) -> list[str]:
+    """Top-level names of a pick/omit expression (clause 4.21: `a,b{c,d}`), checked whole."""
+    raw = params.get(key)
+    if raw is None:
+        return []
+    names: list[str] = []
+    depth, pos, expect_name = 0, 0, True
+    while pos < len(raw):
+        if expect_name:
+            match = _PROJECTION.match(raw, pos)
+            if match is None:
+                raise BadRequestData(f"{key}: expected an attribute name at position {pos}")
+            if depth == 0:
+                names.append(match.group())
+            pos, expect_name = match.end(), False
+            continue
+        char = raw[pos]
+        if char == "{":
+            depth, expect_name = depth + 1, True
+        elif char == "}" and depth > 0:
+            depth -= 1
+        elif char in ",|":
+            expect_name = True
+        else:
+            raise BadRequestData(f"{key}: unexpected {char!r} at position {pos}")
+        pos += 1
+    if depth or expect_name:
+        raise BadRequestData(f"{key}: the expression is incomplete (unclosed brace or comma)")
+    return names
 
 
 DEFAULT_REPRESENTATION = Representation()
@@ -72,10 +114,12 @@ def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
     if len({_FORMATS[f] for f in chosen}) > 1:
         raise BadRequestData("conflicting representation formats requested")
     attrs = names(params, "attrs")
-    pick = names(params, "pick")
-    omit = names(params, "omit")
+    pick = projection(params, "pick")
+    omit = projection(params, "omit")
     if pick and omit:
         raise BadRequestData("pick and omit cannot be used together")
+    if attrs and (pick or omit):
+        raise BadRequestData("attrs cannot be combined with pick or omit")
     keep: frozenset[str] | None = None
     if attrs or pick:
         keep = frozenset(terms.expand(a) for a in attrs + pick if a not in ("id", "type"))

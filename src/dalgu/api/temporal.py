@@ -15,7 +15,7 @@ from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import is_uri, now_iso
 from dalgu.broker.parse import attribute_iri, parse_instance, parse_types
-from dalgu.errors import BadRequestData, OperationNotSupported
+from dalgu.errors import BadRequestData, InvalidRequest, OperationNotSupported
 from dalgu.temporal.query import temporal_query
 from dalgu.temporal.render import TemporalFormat, render_temporal
 from dalgu.temporal.service import TemporalService
@@ -30,9 +30,40 @@ def _service(request: Request) -> TemporalService:
     return service
 
 
+_TEMPORAL_OPTIONS = {
+    "temporalValues",
+    "aggregatedValues",
+    "sysAttrs",
+    "simplified",
+    "keyValues",
+    "normalized",
+    "concise",
+    "",
+}
+_TEMPORAL_FORMATS = {
+    None,
+    "temporalValues",
+    "aggregatedValues",
+    "simplified",
+    "keyValues",
+    "normalized",
+    "concise",
+}
+
+
 def _format(query_params: Any) -> TemporalFormat:
     opts = set(str(query_params.get("options", "")).split(","))
     fmt = query_params.get("format")
+    if not opts <= _TEMPORAL_OPTIONS:
+        raise InvalidRequest(f"unknown options: {', '.join(sorted(opts - _TEMPORAL_OPTIONS))}")
+    if fmt not in _TEMPORAL_FORMATS:
+        raise BadRequestData(f"unknown format {fmt!r}")
+    for key in ("pick", "omit"):
+        params.projection(query_params, key)
+    if query_params.get("pick") and query_params.get("omit"):
+        raise BadRequestData("pick and omit cannot be used together")
+    if query_params.get("attrs") and (query_params.get("pick") or query_params.get("omit")):
+        raise BadRequestData("attrs cannot be combined with pick or omit")
     if "aggregatedValues" in opts or fmt == "aggregatedValues":
         return "aggregatedValues"
     if "temporalValues" in opts or fmt in ("temporalValues", "simplified"):
