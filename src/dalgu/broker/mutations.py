@@ -184,10 +184,10 @@ def update_attributes(entity: Entity, attrs: Entity, result: UpdateResult) -> No
     for iri in attribute_names(attrs):
         instances = entity.get(iri)
         for new in attrs[iri]:
-            index = None if instances is None else find_instance(instances, new.get("datasetId"))
-            if instances is None or index is None:
+            if instances is None:
                 result.not_updated.append((iri, "attribute does not exist"))
                 continue
+            # an existing attribute takes a new datasetId instance (ETSI suite 011_01_03)
             put_instance(instances, new)
             if iri not in result.updated:
                 result.updated.append(iri)
