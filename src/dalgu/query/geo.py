@@ -1,82 +1,30 @@
-"""geoQ (ETSI GS CIM 009 V1.9.1 clause 4.10) and GeoJSON geometries (clause 4.7, RFC 7946).
-
-`georel` follows the clause's ABNF exactly: `near;maxDistance==N` / `near;minDistance==N` with N
-a non-zero JSON number without sign (metres), or one of the other six relations. Every error is
-`BadRequestData` (clause 5.7.2.4: a geoquery that is not syntactically valid).
-
-Geometries must be valid in the OGC sense as well as in RFC 7946: positions of 2 or 3 finite
-numbers within WGS 84 bounds, LineStrings of 2+ positions, closed rings of 4+ positions, and
-polygons without self-intersections (shapely's `is_valid`), so that no store meets a geometry its
-spatial functions cannot evaluate.
-"""
+"""geoQ (clause 4.10) and GeoJSON geometry validation (clause 4.7), with shapely."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
-from lark import Token, Transformer
 from shapely import ops
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
-from shapely.validation import explain_validity
 
 from dalgu.errors import BadRequestData
 from dalgu.query.ast import GeoQuery, GeoRel
-from dalgu.query.q import build_parser, parse_text
 
-GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
-_DEPTH = {
-    "Point": 0,
-    "MultiPoint": 1,
-    "LineString": 1,
-    "MultiLineString": 2,
-    "Polygon": 2,
-    "MultiPolygon": 3,
-}
-
-_GEOREL = r"""
-start: NEAR _SEMI DISTANCE _EQ NUMBER  -> near
-     | RELATION                        -> relation
-NEAR: "near"
-RELATION: "within" | "contains" | "intersects" | "equals" | "disjoint" | "overlaps"
-DISTANCE: "maxDistance" | "minDistance"
-_SEMI: ";"
-_EQ: "=="
-NUMBER: /(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/
-"""
-_PHRASES = {
-    "NEAR": "a relation (near, within, contains, intersects, equals, disjoint, overlaps)",
-    "RELATION": "a relation (near, within, contains, intersects, equals, disjoint, overlaps)",
-    "_SEMI": "';'",
-    "DISTANCE": "maxDistance or minDistance",
-    "_EQ": "'=='",
-    "NUMBER": "a distance in metres",
-    "$END": "the end",
-}
-
-_Georel = tuple[GeoRel, float | None, float | None]
-
-
-class _ToGeorel(Transformer[Token, Any]):
-    def near(self, children: list[Token]) -> _Georel:
-        token = children[2]
-        metres = float(token)
-        if not 0 < metres < math.inf:
-            raise BadRequestData(
-                f"georel: the distance must be a positive number at position {token.start_pos}"
-            )
-        if children[1] == "maxDistance":
-            return ("near", metres, None)
-        return ("near", None, metres)
-
-    def relation(self, children: list[Token]) -> _Georel:
-        relation: GeoRel = children[0].value
-        return (relation, None, None)
-
-
-_PARSER = build_parser(_GEOREL, _ToGeorel(), _PHRASES)
+_GEORELS: tuple[GeoRel, ...] = (
+    "near",
+    "within",
+    "contains",
+    "intersects",
+    "equals",
+    "disjoint",
+    "overlaps",
+)
+_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+_DISTANCE = re.compile(r"^(maxDistance|minDistance)==(\d+(\.\d+)?)$")
 
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -106,10 +54,7 @@ def _position(value: Any, where: str) -> None:
         raise BadRequestData(f"{where}: coordinates must be finite")
     lon, lat = value[0], value[1]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise BadRequestData(
-            f"{where}: position {value} is outside WGS 84 bounds "
-            "(longitude -180..180, latitude -90..90)"
-        )
+        raise BadRequestData(f"{where}: position {value} is outside WGS 84 bounds")
 
 
 def _positions(value: Any, depth: int, where: str) -> None:
@@ -117,45 +62,42 @@ def _positions(value: Any, depth: int, where: str) -> None:
         _position(value, where)
         return
     if not isinstance(value, list) or not value:
-        raise BadRequestData(f"{where}: coordinates are not nested as the geometry type requires")
+        raise BadRequestData(f"{where}: coordinates are not nested as the geometry requires")
     for item in value:
         _positions(item, depth - 1, where)
 
 
-def _check_parts(kind: str, coordinates: list[Any], where: str) -> None:
-    lines = [coordinates] if kind == "LineString" else coordinates
-    if kind in ("LineString", "MultiLineString") and any(len(line) < 2 for line in lines):
-        raise BadRequestData(f"{where}: a LineString needs at least 2 positions")
-    polygons = [coordinates] if kind == "Polygon" else coordinates
-    if kind in ("Polygon", "MultiPolygon"):
-        for ring in (ring for polygon in polygons for ring in polygon):
-            if len(ring) < 4 or ring[0] != ring[-1]:
-                raise BadRequestData(
-                    f"{where}: a polygon ring must be closed (first position = last) "
-                    "and have at least 4 positions"
-                )
+_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
 
 
 def shape_from_geojson(obj: object, where: str = "geometry") -> BaseGeometry:
     """A valid shapely geometry from a GeoJSON geometry object, or `BadRequestData`."""
-    if not isinstance(obj, dict):
-        raise BadRequestData(f"{where}: a GeoJSON geometry is a JSON object")
-    kind = obj.get("type")
-    if kind not in _DEPTH:
-        raise BadRequestData(
-            f"{where}: {kind!r} is not a supported GeoJSON geometry type; "
-            f"expected one of {', '.join(GEOMETRY_TYPES)}"
-        )
+    if not isinstance(obj, dict) or obj.get("type") not in _TYPES:
+        raise BadRequestData(f"{where}: not a GeoJSON geometry of a supported type")
+    kind = obj["type"]
     coordinates = obj.get("coordinates")
     _positions(coordinates, _DEPTH[kind], where)
-    assert isinstance(coordinates, list)
-    _check_parts(kind, coordinates, where)
+    if kind == "LineString" and len(coordinates) < 2:  # type: ignore[arg-type]
+        raise BadRequestData(f"{where}: a LineString needs at least 2 positions")
+    rings = []
+    if kind == "Polygon":
+        rings = list(coordinates)  # type: ignore[arg-type]
+    elif kind == "MultiPolygon":
+        rings = [r for polygon in coordinates for r in polygon]  # type: ignore[union-attr]
+    for ring in rings:
+        if len(ring) < 4 or ring[0] != ring[-1]:
+            raise BadRequestData(f"{where}: a polygon ring must be closed with 4+ positions")
     try:
         geometry: BaseGeometry = shape({"type": kind, "coordinates": coordinates})
     except (ValueError, TypeError, AttributeError) as exc:
-        raise BadRequestData(f"{where}: invalid {kind}: {exc}") from None
-    if kind in ("Polygon", "MultiPolygon") and not geometry.is_valid:
-        raise BadRequestData(f"{where}: invalid {kind}: {explain_validity(geometry)}")
+        raise BadRequestData(f"{where}: invalid geometry: {exc}") from None
     return geometry
 
 
@@ -171,26 +113,32 @@ def parse_geoquery(
     georel: str, geometry: str, coordinates: str | list[Any], geoproperty: str | None
 ) -> GeoQuery:
     """A GeoQuery from its parts (GET passes coordinates as JSON text, POST as a list)."""
-    relation, max_distance, min_distance = parse_text(_PARSER, "georel", georel, _PHRASES)
-    if geometry not in _DEPTH:
-        raise BadRequestData(
-            f"geometry: {geometry!r} is not supported; expected one of {', '.join(GEOMETRY_TYPES)}"
-        )
+    relation, *modifiers = georel.split(";")
+    if relation not in _GEORELS:
+        raise BadRequestData(f"georel: unknown relation {relation!r}")
+    max_distance = min_distance = None
+    if relation == "near":
+        if len(modifiers) != 1 or not (match := _DISTANCE.match(modifiers[0])):
+            raise BadRequestData("georel: near needs ;maxDistance==<m> or ;minDistance==<m>")
+        if match.group(1) == "maxDistance":
+            max_distance = float(match.group(2))
+        else:
+            min_distance = float(match.group(2))
+    elif modifiers:
+        raise BadRequestData(f"georel: {relation} takes no modifiers")
+    if geometry not in _TYPES:
+        raise BadRequestData(f"geometry: unsupported geometry type {geometry!r}")
     if isinstance(coordinates, str):
         try:
             coordinates = orjson.loads(coordinates)
         except orjson.JSONDecodeError:
             raise BadRequestData("coordinates: not a JSON array") from None
-    if geoproperty is not None and (
-        not isinstance(geoproperty, str) or not geoproperty or not geoproperty.isprintable()
-    ):
-        raise BadRequestData(f"geoproperty: {geoproperty!r} is not an attribute name")
-    reference = shape_from_geojson({"type": geometry, "coordinates": coordinates}, "coordinates")
+    geoshape = shape_from_geojson({"type": geometry, "coordinates": coordinates}, "coordinates")
     return GeoQuery(
         georel=relation,
         geometry=geometry,
         coordinates=coordinates,
-        shape=reference,
+        shape=geoshape,
         geoproperty=geoproperty or "location",
         max_distance=max_distance,
         min_distance=min_distance,
