@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from dalgu.broker.model import MEMBERS, SYSTEM_MEMBERS, Entity, is_datetime
+from dalgu.query.ast import QValue
 
 # createdAt/modifiedAt of instances are not indexed: they cost two rows per attribute on every
 # write and q on them is rare; entity-level times live in the entity document.
@@ -119,3 +120,13 @@ def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: in
             return
         for key, item in value.items():
             _leaf_rows(name, f"{path}[{key}]", item, rows, depth + 1)
+
+
+def literal_key(value: QValue) -> tuple[str, Any]:
+    """(kind, typed value) of a q literal as the index rows store it, for comparisons."""
+    if value.kind == "number":
+        return "n", float(value.value)
+    if value.kind == "boolean":
+        return "b", 1.0 if value.value else 0.0
+    text = str(value.value)
+    return "s", canonical_datetime(text) if is_datetime(text) else text

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from dalgu.broker.model import is_datetime
 from dalgu.query.ast import (
     ATTRIBUTE_MEMBERS,
     And,
@@ -24,12 +23,12 @@ from dalgu.query.ast import (
     QExpr,
     QList,
     QRange,
-    QValue,
 )
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
-from dalgu.store.indexing import IndexRow, attribute_iris, canonical_datetime, index_rows
+from dalgu.store.indexing import IndexRow, attribute_iris, index_rows
+from dalgu.store.indexing import literal_key as _literal
 
 
 @dataclass(slots=True)
@@ -189,15 +188,6 @@ def _evaluate(expr: QExpr, rows: RowIndex) -> bool:
     negated = expr.op in ("!=", "!~=")
     hit = any(_compare(expr, r) for r in candidates)
     return bool(candidates) and not hit if negated else hit
-
-
-def _literal(value: QValue) -> tuple[str, Any]:
-    if value.kind == "number":
-        return "n", float(value.value)
-    if value.kind == "boolean":
-        return "b", 1.0 if value.value else 0.0
-    text = str(value.value)
-    return "s", canonical_datetime(text) if is_datetime(text) else text
 
 
 def _compare(expr: Comparison, row: IndexRow) -> bool:

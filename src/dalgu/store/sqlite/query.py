@@ -11,7 +11,6 @@ from typing import Any
 
 import shapely
 
-from dalgu.broker.model import is_datetime
 from dalgu.query.ast import (
     And,
     AttrPath,
@@ -34,7 +33,7 @@ from dalgu.query.ast import (
 )
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import canonical_datetime
+from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.geo import search_box
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -121,18 +120,6 @@ def _exists(path: AttrPath, c: Compiled) -> str:
 
 
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
-
-
-def _literal(value: QValue) -> tuple[str, Any]:
-    """(kind column value, typed value) of a q literal as the index stores it."""
-    if value.kind == "number":
-        return "n", float(value.value)
-    if value.kind == "boolean":
-        return "b", 1.0 if value.value else 0.0
-    text = str(value.value)
-    if is_datetime(text):
-        return "s", canonical_datetime(text)
-    return "s", text
 
 
 def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
