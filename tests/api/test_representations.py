@@ -155,3 +155,9 @@ def test_openapi_document_and_interactive_docs_are_served(client: TestClient) ->
     page = client.get("/ngsi-ld/v1/docs")
     assert "SwaggerUIBundle" in page.text
     assert client.get("/ngsi-ld/v1/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_core_context_cannot_be_deleted(client: TestClient) -> None:
+    core = "https%3A%2F%2Furi.etsi.org%2Fngsi-ld%2Fv1%2Fngsi-ld-core-context-v1.9.jsonld"
+    assert client.delete(f"/ngsi-ld/v1/jsonldContexts/{core}").status_code == 400
+    assert client.get("/ngsi-ld/v1/jsonldContexts", params={"details": "maybe"}).status_code == 400

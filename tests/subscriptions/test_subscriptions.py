@@ -227,3 +227,14 @@ def test_paused_and_expired_subscriptions_stay_silent(
     with pytest.raises(queue.Empty):
         receiver.next(timeout=1)
     assert client.patch(url, json={"expiresAt": "2020-01-01T00:00:00Z"}).status_code == 400
+
+
+def test_subscription_is_returned_as_written(client: TestClient) -> None:
+    body = subscription("http://127.0.0.1:9/x", timeInterval=5)
+    url = client.post(S, json=body).headers["location"]
+    got = client.get(url).json()
+    assert got["timeInterval"] == 5 and isinstance(got["timeInterval"], int)
+    assert "createdAt" not in got and "isActive" not in got
+    assert "createdAt" in client.get(url, params={"options": "sysAttrs"}).json()
+    bad = subscription("http://127.0.0.1:9/x", jsonldContext="not a uri")
+    assert client.post(S, json=bad).status_code == 400

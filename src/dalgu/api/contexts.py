@@ -13,7 +13,7 @@ from dalgu.api import negotiation as neg
 from dalgu.api.edge import runtime
 from dalgu.api.respond import CONTEXTS_PATH, no_content, plain_json
 from dalgu.errors import BadRequestData, ResourceNotFound
-from dalgu.ldcontext import core_context_bytes
+from dalgu.ldcontext import core_context_bytes, is_core_context
 
 
 async def create_context(request: Request) -> Response:
@@ -85,7 +85,16 @@ async def get_context(request: Request) -> Response:
 
 async def delete_context(request: Request) -> Response:
     rt = runtime(request)
+    reload = request.query_params.get("reload", "false")
+    if reload not in ("true", "false"):
+        raise BadRequestData("reload must be true or false")
+    raw = unquote(request.path_params["context_id"])
+    if is_core_context(raw) or raw == "core":
+        raise BadRequestData("the core @context cannot be deleted")
     key, _ = await _find(request)
+    stored = await rt.store.get_context(key)
+    if reload == "true" and stored is not None:
+        raise BadRequestData("reload applies to cached @contexts, not hosted ones")
     if not await rt.store.delete_context(key):
         rt.resolver.forget(key)
     rt.resolver.forget(rt.settings.base_url + CONTEXTS_PATH + key)

@@ -49,7 +49,7 @@ async def query_entities(request: Request) -> Response:
     headers: dict[str, str] = {}
     if result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
-    links = _page_links(request, query.limit, query.offset, len(result.entities), result.count)
+    links = page_links(request, query.limit, query.offset, len(result.entities), result.count)
     if links:
         headers["Link"] = links
     return render_list(request, rc, result.entities, rep, headers)
@@ -84,7 +84,7 @@ def _geometry_attribute(request: Request, rc: RequestContext) -> str:
     return rc.terms.compact(iri)
 
 
-def _page_links(request: Request, limit: int, offset: int, returned: int, count: int | None) -> str:
+def page_links(request: Request, limit: int, offset: int, returned: int, count: int | None) -> str:
     links = []
     base = dict(request.query_params)
     more = returned == limit and limit > 0 and (count is None or offset + limit < count)

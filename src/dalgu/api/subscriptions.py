@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from dalgu.api import params
 from dalgu.api.edge import read_body, read_context, runtime
+from dalgu.api.entities import page_links
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import is_uri
 from dalgu.errors import BadRequestData, OperationNotSupported
@@ -35,6 +36,10 @@ def _id(request: Request) -> str:
 async def create_subscription(request: Request) -> Response:
     rc, body = await read_body(request)
     doc = parse_subscription(body, rc.terms, rc.context)
+    if "jsonldContext" in doc:
+        if not is_uri(doc["jsonldContext"]):
+            raise BadRequestData("jsonldContext must be a URI")
+        await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
     sub_id = await _service(request).create(rc.tenant, doc)
     return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
 
@@ -47,7 +52,11 @@ async def query_subscriptions(request: Request) -> Response:
     headers = {}
     if params.flag(request.query_params, "count"):
         headers["NGSILD-Results-Count"] = str(total)
-    data = [render_subscription(d, rc.terms) for d in docs]
+    links = page_links(request, limit, offset, len(docs), total)
+    if links:
+        headers["Link"] = links
+    sys_attrs = "sysAttrs" in params.options(request.query_params)
+    data = [render_subscription(d, rc.terms, sys_attrs=sys_attrs) for d in docs]
     return json_response(data, rc, rt.settings.base_url, headers=headers)
 
 
@@ -55,7 +64,9 @@ async def retrieve_subscription(request: Request) -> Response:
     sub_id = _id(request)
     rc = await read_context(request)
     doc = await _service(request).retrieve(rc.tenant, sub_id)
-    return json_response(render_subscription(doc, rc.terms), rc, runtime(request).settings.base_url)
+    sys_attrs = "sysAttrs" in params.options(request.query_params)
+    rendered = render_subscription(doc, rc.terms, sys_attrs=sys_attrs)
+    return json_response(rendered, rc, runtime(request).settings.base_url)
 
 
 async def update_subscription(request: Request) -> Response:

@@ -107,6 +107,11 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
     notification: dict[str, Any] = {"endpoint": parsed_endpoint}
     if "attributes" in value:
         notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
+    pick, omit = value.get("pick"), value.get("omit")
+    if pick is not None and omit is not None:
+        raise BadRequestData("notification.pick and notification.omit cannot be used together")
+    if "attributes" in value and (pick is not None or omit is not None):
+        raise BadRequestData("notification.attributes cannot be combined with pick or omit")
     fmt = value.get("format", "normalized")
     if fmt not in FORMATS:
         raise BadRequestData(f"unknown notification format {fmt!r}")
@@ -168,7 +173,8 @@ def parse_subscription(
             parse_scope_query(str(value))
             doc[key] = value
         elif key in ("timeInterval", "throttling"):
-            doc[key] = _positive(value, key)
+            _positive(value, key)
+            doc[key] = value  # as given: 5 stays 5
         elif key == "expiresAt":
             if not is_datetime(value):
                 raise BadRequestData("expiresAt must be a DateTime")
@@ -191,7 +197,6 @@ def parse_subscription(
         _check_whole(doc)
         now = now_iso()
         doc.update(createdAt=now, modifiedAt=now)
-        doc.setdefault("isActive", True)
         doc["@context"] = context
     return doc
 
@@ -231,11 +236,15 @@ def status_of(doc: dict[str, Any]) -> str:
     return "active" if doc.get("isActive", True) else "paused"
 
 
-def render_subscription(doc: dict[str, Any], terms: TermMap) -> dict[str, Any]:
+def render_subscription(
+    doc: dict[str, Any], terms: TermMap, *, sys_attrs: bool = False
+) -> dict[str, Any]:
     """The subscription as clients see it, names compacted with `terms`."""
     out: dict[str, Any] = {}
     for key, value in doc.items():
         if key in ("@context", "status", "tenant"):
+            continue
+        if key in ("createdAt", "modifiedAt") and not sys_attrs:
             continue
         if key == "entities":
             out[key] = [{**s, "type": terms.compact(s["type"])} for s in value]
