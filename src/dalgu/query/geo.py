@@ -1,4 +1,15 @@
-"""geoQ (clause 4.10) and GeoJSON geometry validation (clause 4.7), with shapely."""
+"""geoQ (ETSI GS CIM 009 V1.9.1 clause 4.10) and GeoJSON geometries (clause 4.7, RFC 7946).
+
+`georel` follows the clause's ABNF exactly: `near;maxDistance==N` / `near;minDistance==N` with N
+a non-zero JSON number without sign (metres), or one of the other six relations. Every error is
+`BadRequestData` (clause 5.7.2.4: a geoquery that is not syntactically valid).
+
+Geometries must be valid in the OGC sense as well as in RFC 7946: positions of 2 or 3 finite
+numbers within WGS 84 bounds, LineStrings of 2+ positions, closed rings of 4+ positions, and
+polygons without self-intersections (shapely's `is_valid`), so that no store meets a geometry its
+spatial functions cannot evaluate. `haversine` and `distance_m` measure metres on the sphere for
+the stores that evaluate `near` themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +18,69 @@ import re
 from typing import Any
 
 import orjson
+from lark import Token, Transformer
 from shapely import ops
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
 
 from dalgu.errors import BadRequestData
 from dalgu.query.ast import GeoQuery, GeoRel
+from dalgu.query.q import build_parser, parse_text
 
-_GEORELS: tuple[GeoRel, ...] = (
-    "near",
-    "within",
-    "contains",
-    "intersects",
-    "equals",
-    "disjoint",
-    "overlaps",
-)
-_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
-_DISTANCE = re.compile(r"^(maxDistance|minDistance)==(\d+(\.\d+)?)$")
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+
+_GEOREL = r"""
+start: NEAR _SEMI DISTANCE _EQ NUMBER  -> near
+     | RELATION                        -> relation
+NEAR: "near"
+RELATION: "within" | "contains" | "intersects" | "equals" | "disjoint" | "overlaps"
+DISTANCE: "maxDistance" | "minDistance"
+_SEMI: ";"
+_EQ: "=="
+NUMBER: /(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/
+"""
+_PHRASES = {
+    "NEAR": "a relation (near, within, contains, intersects, equals, disjoint, overlaps)",
+    "RELATION": "a relation (near, within, contains, intersects, equals, disjoint, overlaps)",
+    "_SEMI": "';'",
+    "DISTANCE": "maxDistance or minDistance",
+    "_EQ": "'=='",
+    "NUMBER": "a distance in metres",
+    "$END": "the end",
+}
+
+_Georel = tuple[GeoRel, float | None, float | None]
+_NAME = re.compile(r"[^\s\x00-\x1f\"'<>=;()\[\]{}\\`]{1,1024}")
+
+
+class _ToGeorel(Transformer[Token, Any]):
+    def near(self, children: list[Token]) -> _Georel:
+        token = children[2]
+        metres = float(token)
+        if not 0 < metres < math.inf:
+            raise BadRequestData(
+                f"georel: the distance must be a positive number at position {token.start_pos}"
+            )
+        if children[1] == "maxDistance":
+            return ("near", metres, None)
+        return ("near", None, metres)
+
+    def relation(self, children: list[Token]) -> _Georel:
+        relation: GeoRel = children[0].value
+        return (relation, None, None)
+
+
+_PARSER = build_parser(_GEOREL, _ToGeorel(), _PHRASES)
 
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -32,6 +88,7 @@ M_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
 
 
 def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres between two lon/lat points."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -39,6 +96,7 @@ def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
+    """Metres between the nearest points of two lon/lat geometries (0 when they meet)."""
     if a.intersects(b):
         return 0.0
     pa, pb = ops.nearest_points(a, b)
@@ -54,7 +112,10 @@ def _position(value: Any, where: str) -> None:
         raise BadRequestData(f"{where}: coordinates must be finite")
     lon, lat = value[0], value[1]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise BadRequestData(f"{where}: position {value} is outside WGS 84 bounds")
+        raise BadRequestData(
+            f"{where}: position {value} is outside WGS 84 bounds "
+            "(longitude -180..180, latitude -90..90)"
+        )
 
 
 def _positions(value: Any, depth: int, where: str) -> None:
@@ -62,42 +123,45 @@ def _positions(value: Any, depth: int, where: str) -> None:
         _position(value, where)
         return
     if not isinstance(value, list) or not value:
-        raise BadRequestData(f"{where}: coordinates are not nested as the geometry requires")
+        raise BadRequestData(f"{where}: coordinates are not nested as the geometry type requires")
     for item in value:
         _positions(item, depth - 1, where)
 
 
-_DEPTH = {
-    "Point": 0,
-    "MultiPoint": 1,
-    "LineString": 1,
-    "MultiLineString": 2,
-    "Polygon": 2,
-    "MultiPolygon": 3,
-}
+def _check_parts(kind: str, coordinates: list[Any], where: str) -> None:
+    lines = [coordinates] if kind == "LineString" else coordinates
+    if kind in ("LineString", "MultiLineString") and any(len(line) < 2 for line in lines):
+        raise BadRequestData(f"{where}: a LineString needs at least 2 positions")
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    if kind in ("Polygon", "MultiPolygon"):
+        for ring in (ring for polygon in polygons for ring in polygon):
+            if len(ring) < 4 or ring[0] != ring[-1]:
+                raise BadRequestData(
+                    f"{where}: a polygon ring must be closed (first position = last) "
+                    "and have at least 4 positions"
+                )
 
 
 def shape_from_geojson(obj: object, where: str = "geometry") -> BaseGeometry:
     """A valid shapely geometry from a GeoJSON geometry object, or `BadRequestData`."""
-    if not isinstance(obj, dict) or obj.get("type") not in _TYPES:
-        raise BadRequestData(f"{where}: not a GeoJSON geometry of a supported type")
-    kind = obj["type"]
+    if not isinstance(obj, dict):
+        raise BadRequestData(f"{where}: a GeoJSON geometry is a JSON object")
+    kind = obj.get("type")
+    if not isinstance(kind, str) or kind not in _DEPTH:
+        raise BadRequestData(
+            f"{where}: {kind!r} is not a supported GeoJSON geometry type; "
+            f"expected one of {', '.join(GEOMETRY_TYPES)}"
+        )
     coordinates = obj.get("coordinates")
     _positions(coordinates, _DEPTH[kind], where)
-    if kind == "LineString" and len(coordinates) < 2:  # type: ignore[arg-type]
-        raise BadRequestData(f"{where}: a LineString needs at least 2 positions")
-    rings = []
-    if kind == "Polygon":
-        rings = list(coordinates)  # type: ignore[arg-type]
-    elif kind == "MultiPolygon":
-        rings = [r for polygon in coordinates for r in polygon]  # type: ignore[union-attr]
-    for ring in rings:
-        if len(ring) < 4 or ring[0] != ring[-1]:
-            raise BadRequestData(f"{where}: a polygon ring must be closed with 4+ positions")
+    assert isinstance(coordinates, list)
+    _check_parts(kind, coordinates, where)
     try:
         geometry: BaseGeometry = shape({"type": kind, "coordinates": coordinates})
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise BadRequestData(f"{where}: invalid geometry: {exc}") from None
+    except (ValueError, TypeError, AttributeError, ShapelyError) as exc:
+        raise BadRequestData(f"{where}: invalid {kind}: {exc}") from None
+    if kind in ("Polygon", "MultiPolygon") and not geometry.is_valid:
+        raise BadRequestData(f"{where}: invalid {kind}: {explain_validity(geometry)}")
     return geometry
 
 
@@ -113,32 +177,26 @@ def parse_geoquery(
     georel: str, geometry: str, coordinates: str | list[Any], geoproperty: str | None
 ) -> GeoQuery:
     """A GeoQuery from its parts (GET passes coordinates as JSON text, POST as a list)."""
-    relation, *modifiers = georel.split(";")
-    if relation not in _GEORELS:
-        raise BadRequestData(f"georel: unknown relation {relation!r}")
-    max_distance = min_distance = None
-    if relation == "near":
-        if len(modifiers) != 1 or not (match := _DISTANCE.match(modifiers[0])):
-            raise BadRequestData("georel: near needs ;maxDistance==<m> or ;minDistance==<m>")
-        if match.group(1) == "maxDistance":
-            max_distance = float(match.group(2))
-        else:
-            min_distance = float(match.group(2))
-    elif modifiers:
-        raise BadRequestData(f"georel: {relation} takes no modifiers")
-    if geometry not in _TYPES:
-        raise BadRequestData(f"geometry: unsupported geometry type {geometry!r}")
+    relation, max_distance, min_distance = parse_text(_PARSER, "georel", georel, _PHRASES)
+    if not isinstance(geometry, str) or geometry not in _DEPTH:
+        raise BadRequestData(
+            f"geometry: {geometry!r} is not supported; expected one of {', '.join(GEOMETRY_TYPES)}"
+        )
     if isinstance(coordinates, str):
         try:
             coordinates = orjson.loads(coordinates)
         except orjson.JSONDecodeError:
-            raise BadRequestData("coordinates: not a JSON array") from None
-    geoshape = shape_from_geojson({"type": geometry, "coordinates": coordinates}, "coordinates")
+            raise BadRequestData("coordinates: not valid JSON") from None
+    if geoproperty is not None and not (
+        isinstance(geoproperty, str) and _NAME.fullmatch(geoproperty)
+    ):
+        raise BadRequestData(f"geoproperty: {geoproperty!r} is not an attribute name")
+    reference = shape_from_geojson({"type": geometry, "coordinates": coordinates}, "coordinates")
     return GeoQuery(
         georel=relation,
         geometry=geometry,
         coordinates=coordinates,
-        shape=geoshape,
+        shape=reference,
         geoproperty=geoproperty or "location",
         max_distance=max_distance,
         min_distance=min_distance,

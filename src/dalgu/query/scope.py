@@ -1,61 +1,130 @@
-"""scopeQ (clause 4.19): `/a/b`, `/a/+/c`, `/a/#`, combined with `;` (AND) and `,`/`|` (OR)."""
+"""scopeQ (ETSI GS CIM 009 V1.9.1 clause 4.19) and scope values (clause 4.18).
+
+`/a/b` a scope, `/a/+/c` one level of anything, `/a/#` a scope and everything below it, `/#` any
+scope; `;` (AND) binds tighter than `|` or `,` (OR), and parentheses group. Beyond the ABNF,
+which allows AND only inside parentheses, `;` may appear anywhere (as in q), parentheses nest,
+and whitespace between tokens is ignored.
+
+A scope level is a letter followed by letters, digits and `_` in the ABNF; Dalgu also accepts
+`-` after the first character and a digit or `_` first (`/Daegu/Suseong-gu`, `/Floor/3`).
+Clause 4.18 makes the leading `/` optional (`Madrid` is the scope `/Madrid`): values and
+patterns without it are read as if it were there (clause 4.19 EXAMPLE 5 writes `CompanyB`),
+and `validate_scope` returns every scope in its `/` form, the one the stores index.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
+
+from lark import Token
 
 from dalgu.errors import BadRequestData
 from dalgu.query.ast import ScopeAnd, ScopeExpr, ScopeOr, ScopePattern
+from dalgu.query.q import Logic, Node, build_parser, parse_text
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
+NULL_SCOPE = "urn:ngsi-ld:null"
+_LEVEL = r"\w[\w\-]*"
+_SCOPE = re.compile(rf"/?{_LEVEL}(?:/{_LEVEL})*")
+
+_GRAMMAR = rf"""
+start: disjunction
+disjunction: conjunction                           -> first_or
+           | disjunction (_OR | _COMMA) conjunction -> more_or
+conjunction: atom                                  -> first_and
+           | conjunction _AND atom                 -> more_and
+?atom: SCOPE                                       -> pattern
+     | LPAR disjunction _RPAR                      -> group
+SCOPE: /\/#|\/?(?:{_LEVEL}|\+)(?:\/(?:{_LEVEL}|\+))*(?:\/#)?/
+LPAR: "("
+_RPAR: ")"
+_AND: ";"
+_OR: "|"
+_COMMA: ","
+%ignore /\s+/
+"""
+_PHRASES = {
+    "SCOPE": "a scope (/a/b, /a/+/c, /a/#)",
+    "LPAR": "'('",
+    "_AND": "';'",
+    "_OR": "'|'",
+    "_COMMA": "','",
+    "_RPAR": "')'",
+    "$END": "the end",
+}
 
 
-def validate_scope(scope: str) -> str:
-    """A scope value written on an entity: `/` then segments, no wildcards."""
-    segments = scope.split("/")
-    if not scope.startswith("/") or not all(_SEGMENT.match(s) for s in segments[1:]):
-        raise BadRequestData(f"invalid scope {scope!r}")
-    return scope
+class _ToScope(Logic):
+    language = "scopeQ"
+    AND = ScopeAnd
+    OR = ScopeOr
+
+    def pattern(self, children: list[Token]) -> Node:
+        text = str(children[0])
+        return Node(ScopePattern(tuple(text.removeprefix("/").split("/"))))
 
 
-def _pattern(text: str) -> ScopePattern:
-    if text == "/#":
-        return ScopePattern(("#",))
-    if not text.startswith("/"):
-        raise BadRequestData(f"scopeQ: {text!r} must start with '/'")
-    segments = tuple(text[1:].split("/"))
-    for index, segment in enumerate(segments):
-        if segment == "#" and index == len(segments) - 1:
-            continue
-        if segment != "+" and not _SEGMENT.match(segment):
-            raise BadRequestData(f"scopeQ: invalid segment {segment!r} in {text!r}")
-    return ScopePattern(segments)
+_PARSER = build_parser(_GRAMMAR, _ToScope(), _PHRASES)
 
 
 def parse_scope_query(text: str) -> ScopeExpr:
-    if not text or len(text) > 4096:
-        raise BadRequestData("scopeQ: empty or too long")
-    text = text.replace("(", "").replace(")", "")
-    alternatives: list[ScopeExpr] = []
-    for alternative in re.split(r"[,|]", text):
-        parts = [_pattern(p.strip()) for p in alternative.split(";")]
-        alternatives.append(parts[0] if len(parts) == 1 else ScopeAnd(tuple(parts)))
-    return alternatives[0] if len(alternatives) == 1 else ScopeOr(tuple(alternatives))
+    """Parse a scopeQ expression; raise `BadRequestData` naming the offending position."""
+    expr: ScopeExpr = parse_text(_PARSER, "scopeQ", text, _PHRASES)
+    return expr
+
+
+def validate_scope(scope: str) -> str:
+    """A scope value written on an entity, in its `/` form; `BadRequestData` if it is not one.
+
+    The NGSI-LD Null (`urn:ngsi-ld:null`) deletes scopes and is not a scope: the caller handles
+    it before asking for validation.
+    """
+    if not isinstance(scope, str) or len(scope) > 1024 or not _SCOPE.fullmatch(scope):
+        hint = " (it deletes the scope)" if scope == NULL_SCOPE else ""
+        raise BadRequestData(
+            f"scope: {scope!r} is not a scope{hint}; expected levels such as /Daegu/Jung-gu"
+        )
+    return scope if scope.startswith("/") else "/" + scope
 
 
 def scope_pattern_regex(pattern: ScopePattern) -> str:
+    """A regular expression that PostgreSQL (`~`) and Python (`re.fullmatch`) read alike.
+
+    Only ERE syntax is used; a level's punctuation (at most `-`) is escaped with a backslash,
+    which both engines read as the character itself.
+    """
+    if pattern.segments == ("#",):
+        return "^/.+$"
     parts: list[str] = []
     for segment in pattern.segments:
         if segment == "#":
-            return "^" + "".join(parts) + "(/.*)?$" if parts else "^/.*$"
+            return "^" + "".join(parts) + "(/.*)?$"
         parts.append("/[^/]+" if segment == "+" else "/" + re.escape(segment))
     return "^" + "".join(parts) + "$"
 
 
-def scope_matches(expr: ScopeExpr, scopes: list[str]) -> bool:
+def _pattern_matches(segments: tuple[str, ...], scope: str) -> bool:
+    if not scope.startswith("/"):
+        return False
+    levels = scope[1:].split("/")
+    if segments == ("#",):
+        return bool(scope[1:])
+    for index, segment in enumerate(segments):
+        if segment == "#":
+            return True
+        if index >= len(levels) or (segment != "+" and segment != levels[index]):
+            return False
+        if segment == "+" and not levels[index]:
+            return False
+    return len(levels) == len(segments)
+
+
+def scope_matches(expr: ScopeExpr, scopes: Sequence[str] | str) -> bool:
+    """Whether an entity with these scopes (one string or a list) is selected by `expr`."""
+    values: Sequence[Any] = [scopes] if isinstance(scopes, str) else scopes
     if isinstance(expr, ScopePattern):
-        regex = re.compile(scope_pattern_regex(expr))
-        return any(regex.match(s) for s in scopes)
+        return any(isinstance(s, str) and _pattern_matches(expr.segments, s) for s in values)
     if isinstance(expr, ScopeAnd):
-        return all(scope_matches(t, scopes) for t in expr.terms)
-    return any(scope_matches(t, scopes) for t in expr.terms)
+        return all(scope_matches(t, values) for t in expr.terms)
+    return any(scope_matches(t, values) for t in expr.terms)

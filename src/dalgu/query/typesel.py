@@ -1,61 +1,61 @@
-"""Parser of the entity type selection language (clause 4.17): `,` and `|` OR, `;` AND."""
+"""The entity type selection language (ETSI GS CIM 009 V1.9.1 clause 4.17).
+
+`A|B` or `A,B` (OR), `(A;B)` (AND), parentheses group. Beyond the ABNF, which allows AND only
+inside one level of parentheses, `;` may appear anywhere and binds tighter than OR (as in q),
+parentheses nest, and whitespace between tokens is ignored.
+
+A type is a name (clause 4.6.2, also with `-` and other characters the broker accepts in type
+names) or a URI; as the clause's NOTE warns, a URI containing `,` `;` `(` `)` or `|` cannot be
+written here.
+"""
 
 from __future__ import annotations
 
-import re
+from lark import Token
 
-from dalgu.errors import BadRequestData
 from dalgu.query.ast import TypeAnd, TypeExpr, TypeName, TypeOr
+from dalgu.query.q import Logic, Node, build_parser, parse_text
 
-_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
+_GRAMMAR = r"""
+start: disjunction
+disjunction: conjunction                           -> first_or
+           | disjunction (_OR | _COMMA) conjunction -> more_or
+conjunction: atom                                  -> first_and
+           | conjunction _AND atom                 -> more_and
+?atom: TYPE                                        -> name
+     | LPAR disjunction _RPAR                      -> group
+TYPE: /[^\s,;|()"'<>=\[\]{}\\`]+/
+LPAR: "("
+_RPAR: ")"
+_AND: ";"
+_OR: "|"
+_COMMA: ","
+%ignore /\s+/
+"""
+_PHRASES = {
+    "TYPE": "an entity type",
+    "LPAR": "'('",
+    "_AND": "';'",
+    "_OR": "'|'",
+    "_COMMA": "','",
+    "_RPAR": "')'",
+    "$END": "the end",
+}
+
+
+class _ToTypes(Logic):
+    language = "type"
+    AND = TypeAnd
+    OR = TypeOr
+
+    def name(self, children: list[Token]) -> Node:
+        return Node(TypeName(str(children[0])))
+
+
+_PARSER = build_parser(_GRAMMAR, _ToTypes(), _PHRASES)
 
 
 def parse_type_selection(text: str) -> TypeExpr:
-    tokens = [(m.group(1), m.start(1)) for m in _TOKEN.finditer(text)]
-    position = 0
-
-    def fail(expected: str) -> BadRequestData:
-        where = tokens[position][1] if position < len(tokens) else len(text)
-        return BadRequestData(f"type: unexpected input at position {where}; expected {expected}")
-
-    def disjunction(depth: int) -> TypeExpr:
-        nonlocal position
-        if depth > 32:
-            raise fail("less nesting")
-        terms = [conjunction(depth)]
-        while position < len(tokens) and tokens[position][0] in (",", "|"):
-            position += 1
-            terms.append(conjunction(depth))
-        return terms[0] if len(terms) == 1 else TypeOr(tuple(terms))
-
-    def conjunction(depth: int) -> TypeExpr:
-        nonlocal position
-        terms = [atom(depth)]
-        while position < len(tokens) and tokens[position][0] == ";":
-            position += 1
-            terms.append(atom(depth))
-        return terms[0] if len(terms) == 1 else TypeAnd(tuple(terms))
-
-    def atom(depth: int) -> TypeExpr:
-        nonlocal position
-        if position >= len(tokens):
-            raise fail("a type name")
-        token = tokens[position][0]
-        if token == "(":
-            position += 1
-            inner = disjunction(depth + 1)
-            if position >= len(tokens) or tokens[position][0] != ")":
-                raise fail("')'")
-            position += 1
-            return inner
-        if token in ",;|)":
-            raise fail("a type name")
-        position += 1
-        return TypeName(token)
-
-    if len(text) > 8192 or not text.strip():
-        raise BadRequestData("type: empty or too long")
-    expr = disjunction(0)
-    if position != len(tokens):
-        raise fail("',', ';', '|' or the end")
+    """Parse an entity type selection; raise `BadRequestData` naming the offending position."""
+    expr: TypeExpr = parse_text(_PARSER, "type", text, _PHRASES)
     return expr
