@@ -1,41 +1,171 @@
 #!/usr/bin/env bash
-# Run the ETSI NGSI-LD conformance suite against a fresh Dalgu on loopback and summarise it.
+# Run the ETSI NGSI-LD conformance test suite (Robot Framework) against a fresh Dalgu on
+# loopback and print pass/fail counts per folder.
 #
-#   scripts/conformance.sh [--store sqlite|postgres] [SUITE_FOLDER ...]
+#   scripts/conformance.sh [--store sqlite|postgres] [--failures] [SUITE_FOLDER ...]
 #
-# The suite is not part of Dalgu: export it once outside the project (see docs/conformance.md)
-# to $ETS_DIR with its own virtualenv in $ETS_VENV. Its @context URLs that point at
-# forge.etsi.org must be rewritten to http://127.0.0.1:8088/ in that copy (no internet here).
+# SUITE_FOLDER is a folder under the suite's TP/NGSI-LD/ (default: CommonBehaviours
+# jsonldContext ContextInformation/Provision ContextInformation/Consumption).
+# --failures also lists every failed test with its robot message.
+#
+# Environment:
+#   ETS_DIR   the exported suite (default /work/ets/ngsi-ld-test-suite); never part of Dalgu
+#   ETS_VENV  its own virtualenv, made here from its requirements.txt (default /work/ets/venv)
+#   CONFORMANCE_OUT  where robot writes output.xml/log.html (default var/conformance-<store>)
+#
+# Everything binds 127.0.0.1 on free ports: the @context file server, Dalgu (fresh SQLite file,
+# or a fresh PostgreSQL database made with createdb and dropped afterwards), and the suite's own
+# notification, context-source and context servers. All are stopped on exit.
+#
+# The suite itself is not edited. It is run from a throw-away copy in a temp directory, with
+# this one patch (the suite's data files carry their @context URLs literally, so a --variable
+# cannot reach them, and this machine has no internet):
+#   PATCH 1  https://forge.etsi.org/rep/cim/ngsi-ld-test-suite/-/raw/develop/resources/jsonld-contexts/X
+#            -> http://127.0.0.1:<ctx port>/X      in data/, resources/, TP/
+#   PATCH 2  https://easy-global-market.github.io/ngsild-api-data-models/ngsildTestSuite/ngsildTestSuiteV1.8-compound.jsonld
+#            -> http://127.0.0.1:<ctx port>/ngsi-ld-test-suite-compound.jsonld   (a copy of
+#            the same test-suite compound context hosted elsewhere; 7 data files use it)
+# Contexts on other hosts (fiware.github.io, smartdatamodels.org, 3 data files of jsonldContext
+# and one subscription) stay unreachable: those tests fail for the environment, not for Dalgu.
 set -euo pipefail
+
 here=$(cd "$(dirname "$0")/.." && pwd)
-ETS_DIR=${ETS_DIR:-/work/ets/suite}
+ETS_DIR=${ETS_DIR:-/work/ets/ngsi-ld-test-suite}
 ETS_VENV=${ETS_VENV:-/work/ets/venv}
 store=sqlite
-if [ "${1:-}" = "--store" ]; then store=$2; shift 2; fi
-folders=("$@")
-[ ${#folders[@]} -gt 0 ] || folders=(CommonBehaviours jsonldContext ContextInformation/Provision
-                                     ContextInformation/Consumption ContextInformation/Subscription)
-if [ ! -d "$ETS_DIR/TP/NGSI-LD" ] || [ ! -x "$ETS_VENV/bin/robot" ]; then
-    echo "conformance: the ETSI suite is not at $ETS_DIR (with robot in $ETS_VENV); see docs/conformance.md" >&2
+failures=
+folders=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --store) store=${2:?--store needs sqlite or postgres}; shift 2 ;;
+        --store=*) store=${1#--store=}; shift ;;
+        --failures) failures=--failures; shift ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "conformance: unknown option $1" >&2; exit 2 ;;
+        *) folders+=("${1%/}"); shift ;;
+    esac
+done
+case "$store" in sqlite|postgres) ;; *) echo "conformance: --store is sqlite or postgres" >&2; exit 2 ;; esac
+[ ${#folders[@]} -gt 0 ] || folders=(CommonBehaviours jsonldContext
+                                     ContextInformation/Provision ContextInformation/Consumption)
+out=${CONFORMANCE_OUT:-$here/var/conformance-$store}
+
+if [ ! -d "$ETS_DIR/TP/NGSI-LD" ]; then
+    cat >&2 <<EOF
+conformance: the ETSI NGSI-LD test suite is not at $ETS_DIR (set ETS_DIR to elsewhere).
+Export it once, OUTSIDE this repository, from the first commit of the public mirror
+marek-mraz/ngsi-ld-test-suite (1d442dc, the import of ETSI's suite; later commits fit it to
+another broker). With a git mirror of that repository at \$MIRROR:
+
+  mkdir -p $ETS_DIR
+  git --git-dir=\$MIRROR archive 1d442dc -- . \\
+      ':(exclude)results-Consumption-Entity/output.xml' \\
+      ':(exclude)results-Consumption-TemporalEntity/output.xml' \\
+      ':(exclude)results-Subscription/output.xml' | tar -x -C $ETS_DIR
+
+(the three excluded files are old run results that a partial mirror may lack). This script
+then makes its virtualenv at $ETS_VENV from its requirements.txt (PyPI only).
+EOF
     exit 2
 fi
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
-            [ -n "${db:-}" ] && dropdb -h 127.0.0.1 -U postgres --force "$db" 2>/dev/null || true
-            rm -rf "$work"; }
-trap cleanup EXIT
-(cd "$ETS_DIR/resources/jsonld-contexts" && exec setsid python3 -m http.server 8088 --bind 127.0.0.1) \
-    >"$work/contexts.log" 2>&1 & pids+=($!)
-env_vars=(DALGU_PORT=9090 DALGU_SQLITE_PATH="$work/dalgu.db" DALGU_STORE="$store")
-if [ "$store" = postgres ]; then
-    db="dalgu_ets_$$"; createdb -h 127.0.0.1 -U postgres "$db"
-    env_vars+=(DALGU_POSTGRES_DSN="postgresql://postgres@127.0.0.1:5432/$db")
+for f in "${folders[@]}"; do
+    [ -d "$ETS_DIR/TP/NGSI-LD/$f" ] || { echo "conformance: no folder TP/NGSI-LD/$f in $ETS_DIR" >&2; exit 2; }
+done
+if [ ! -x "$ETS_VENV/bin/robot" ]; then
+    echo "conformance: creating $ETS_VENV from $ETS_DIR/requirements.txt" >&2
+    python3 -m venv "$ETS_VENV"
+    "$ETS_VENV/bin/pip" install -q -r "$ETS_DIR/requirements.txt"
 fi
-(cd "$here" && exec setsid env "${env_vars[@]}" .venv/bin/dalgu serve) >"$work/dalgu.log" 2>&1 & pids+=($!)
-for _ in $(seq 1 100); do curl -sf http://127.0.0.1:9090/health >/dev/null && break; sleep 0.2; done
-targets=(); for f in "${folders[@]}"; do targets+=("TP/NGSI-LD/$f"); done
-(cd "$ETS_DIR" && "$ETS_VENV/bin/robot" --variable notification_server_host:127.0.0.1 \
-    --variable context_server_host:127.0.0.1 --variable context_source_host:127.0.0.1 \
-    --outputdir "$here/var/conformance-$store" "${targets[@]}" >/dev/null) || true
-"$here/.venv/bin/python" "$here/scripts/conformance_report.py" "$here/var/conformance-$store/output.xml" --failures
+[ -x "$here/.venv/bin/dalgu" ] || { echo "conformance: no $here/.venv/bin/dalgu (run make install)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dalgu-ets.XXXXXX")
+pids=()
+db=
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$p" 2>/dev/null || true
+    done
+    if [ -n "$db" ]; then dropdb -h 127.0.0.1 -U postgres --if-exists --force "$db" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Free loopback ports: @context files, Dalgu, notification server, context source, context server.
+read -r ctx_port api_port notif_port csource_port cserver_port < <(python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(5):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(*(s.getsockname()[1] for s in socks))
+EOF
+)
+ctx_url="http://127.0.0.1:$ctx_port"
+
+# The throw-away, patched copy of the suite (see PATCH 1 and 2 above).
+suite="$work/suite"
+mkdir -p "$suite"
+tar -C "$ETS_DIR" --exclude='./results*' --exclude='./.idea' -cf - . | tar -C "$suite" -xf -
+grep -rlZ -e 'https://forge.etsi.org/rep/cim/ngsi-ld-test-suite/-/raw/develop/resources/jsonld-contexts/' \
+    -e 'https://easy-global-market.github.io/ngsild-api-data-models/ngsildTestSuite/' \
+    "$suite/data" "$suite/resources" "$suite/TP" | xargs -0 -r sed -i \
+    -e "s#https://forge.etsi.org/rep/cim/ngsi-ld-test-suite/-/raw/develop/resources/jsonld-contexts/#$ctx_url/#g" \
+    -e "s#https://easy-global-market.github.io/ngsild-api-data-models/ngsildTestSuite/ngsildTestSuiteV1.8-compound.jsonld#$ctx_url/ngsi-ld-test-suite-compound.jsonld#g"
+
+setsid python3 -m http.server --bind 127.0.0.1 --directory "$suite/resources/jsonld-contexts" "$ctx_port" \
+    >"$work/contexts.log" 2>&1 &
+pids+=($!)
+
+dalgu_env=(DALGU_HOST=127.0.0.1 DALGU_PORT="$api_port" DALGU_STORE="$store"
+           DALGU_SQLITE_PATH="$work/dalgu.db")
+if [ "$store" = postgres ]; then
+    pg_isready -q -h 127.0.0.1 -p 5432 || { echo "conformance: PostgreSQL is not up on 127.0.0.1:5432 (scripts/services.sh starts it)" >&2; exit 2; }
+    db="dalgu_ets_$$_$(date +%s)"
+    createdb -h 127.0.0.1 -U postgres "$db"
+    dalgu_env+=(DALGU_POSTGRES_DSN="postgresql://postgres@127.0.0.1:5432/$db")
+fi
+(cd "$here" && exec setsid env "${dalgu_env[@]}" .venv/bin/dalgu serve) >"$work/dalgu.log" 2>&1 &
+pids+=($!)
+dalgu_pid=$!
+
+api="http://127.0.0.1:$api_port/ngsi-ld/v1"
+up=
+for _ in $(seq 1 300); do
+    if curl -s -o /dev/null "$api/types"; then up=1; break; fi
+    kill -0 "$dalgu_pid" 2>/dev/null || break
+    sleep 0.2
+done
+if [ -z "$up" ]; then
+    echo "conformance: Dalgu did not answer GET $api/types; its log:" >&2
+    cat "$work/dalgu.log" >&2
+    exit 1
+fi
+
+targets=()
+for f in "${folders[@]}"; do targets+=("TP/NGSI-LD/$f"); done
+mkdir -p "$out"
+echo "conformance: Dalgu ($store) on $api, contexts on $ctx_url; robot output in $out" >&2
+rc=0
+(cd "$suite" && "$ETS_VENV/bin/robot" \
+    --variable "url:$api" \
+    --variable "temporal_api_url:$api" \
+    --variable "ngsild_test_suite_context:$ctx_url/ngsi-ld-test-suite-compound.jsonld" \
+    --variable "core_context:https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld" \
+    --variable notification_server_host:127.0.0.1 --variable "notification_server_port:$notif_port" \
+    --variable context_source_host:127.0.0.1 --variable "context_source_port:$csource_port" \
+    --variable context_server_host:127.0.0.1 --variable "context_server_port:$cserver_port" \
+    --variable mqtt_broker_host:127.0.0.1 \
+    --console dotted --outputdir "$out" "${targets[@]}") >"$out/robot-console.txt" 2>&1 || rc=$?
+cp "$work/dalgu.log" "$out/dalgu.log" 2>/dev/null || true
+# robot exits with the number of failed tests (capped at 250); 251 and up mean it did not run.
+if [ "$rc" -gt 250 ] || [ ! -f "$out/output.xml" ]; then
+    echo "conformance: robot did not run (exit $rc); see $out/robot-console.txt" >&2
+    tail -n 20 "$out/robot-console.txt" >&2
+    exit 1
+fi
+python3 "$here/scripts/conformance_report.py" "$out/output.xml" $failures
