@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +27,7 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the server and its worker die together
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -33,5 +36,12 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
                 return process
         except httpx.HTTPError:
             time.sleep(0.1)
-    process.kill()
+    kill_server(process)
     raise RuntimeError("server did not start")
+
+
+def kill_server(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Signal the whole server (granian's main process and its workers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.wait(10)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
 import httpx
 
 from tests.receiver import Receiver
-from tests.server import free_port, start_server
+from tests.server import free_port, kill_server, start_server
 
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
@@ -21,8 +20,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
             body = {"id": f"urn:ngsi-ld:Thing:{n}", "type": "Thing", "n": n}
             assert httpx.post(f"{base}/entities", json=body).status_code == 201
     finally:
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait()
+        kill_server(server)
     server = start_server(db, port)
     try:
         listed = httpx.get(
@@ -30,8 +28,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         )
         assert listed.headers["NGSILD-Results-Count"] == "50"
     finally:
-        server.terminate()
-        server.wait(10)
+        kill_server(server, signal.SIGTERM)
 
 
 def test_notification_is_delivered_after_kill_9_between_ack_and_delivery(tmp_path: Path) -> None:
@@ -49,14 +46,12 @@ def test_notification_is_delivered_after_kill_9_between_ack_and_delivery(tmp_pat
         thing = {"id": "urn:ngsi-ld:Thing:kill", "type": "Thing", "n": 1}
         assert httpx.post(f"{base}/entities", json=thing).status_code == 201
     finally:
-        os.kill(server.pid, signal.SIGKILL)
-        server.wait()
+        kill_server(server)
     receiver = Receiver(receiver_port)
     server = start_server(db, port)
     try:
         _, notification = receiver.next(timeout=20)
         assert notification["data"][0]["id"] == "urn:ngsi-ld:Thing:kill"
     finally:
-        server.terminate()
-        server.wait(10)
+        kill_server(server, signal.SIGTERM)
         receiver.close()
