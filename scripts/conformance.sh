@@ -2,11 +2,12 @@
 # Run the ETSI NGSI-LD conformance test suite (Robot Framework) against a fresh Dalgu on
 # loopback and print pass/fail counts per folder.
 #
-#   scripts/conformance.sh [--store sqlite|postgres] [--failures] [SUITE_FOLDER ...]
+#   scripts/conformance.sh [--store sqlite|postgres] [--rev REV] [--failures] [SUITE_FOLDER ...]
 #
 # SUITE_FOLDER is a folder under the suite's TP/NGSI-LD/ (default: CommonBehaviours
 # jsonldContext ContextInformation/Provision ContextInformation/Consumption).
 # --failures also lists every failed test with its robot message.
+# --rev REV runs Dalgu's src/ as committed at REV (e.g. HEAD) instead of the work tree.
 #
 # Environment:
 #   ETS_DIR   the exported suite (default /work/ets/ngsi-ld-test-suite); never part of Dalgu
@@ -25,14 +26,18 @@
 #   PATCH 2  https://easy-global-market.github.io/ngsild-api-data-models/ngsildTestSuite/ngsildTestSuiteV1.8-compound.jsonld
 #            -> http://127.0.0.1:<ctx port>/ngsi-ld-test-suite-compound.jsonld   (a copy of
 #            the same test-suite compound context hosted elsewhere; 7 data files use it)
-# Contexts on other hosts (fiware.github.io, smartdatamodels.org, 3 data files of jsonldContext
-# and one subscription) stay unreachable: those tests fail for the environment, not for Dalgu.
+#   PATCH 3  http://smartdatamodels.org/context.jsonld, https://fiware.github.io/data-models/context.jsonld,
+#            https://fiware.github.io/NGSI-LD_TestSuite/ldContext/testContext.jsonld (3 data files
+#            of jsonldContext tests, which only list, cache and delete them)
+#            -> http://127.0.0.1:<ctx port>/stub-<name>.jsonld, small stand-in context documents
+#            written next to the suite's own in the copy's resources/jsonld-contexts/
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 ETS_DIR=${ETS_DIR:-/work/ets/ngsi-ld-test-suite}
 ETS_VENV=${ETS_VENV:-/work/ets/venv}
 store=sqlite
+rev=
 failures=
 folders=()
 while [ $# -gt 0 ]; do
@@ -40,7 +45,8 @@ while [ $# -gt 0 ]; do
         --store) store=${2:?--store needs sqlite or postgres}; shift 2 ;;
         --store=*) store=${1#--store=}; shift ;;
         --failures) failures=--failures; shift ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --rev) rev=${2:?--rev needs a git revision}; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "conformance: unknown option $1" >&2; exit 2 ;;
         *) folders+=("${1%/}"); shift ;;
     esac
@@ -107,7 +113,7 @@ EOF
 )
 ctx_url="http://127.0.0.1:$ctx_port"
 
-# The throw-away, patched copy of the suite (see PATCH 1 and 2 above).
+# The throw-away, patched copy of the suite (see PATCH 1 to 3 above).
 suite="$work/suite"
 mkdir -p "$suite"
 tar -C "$ETS_DIR" --exclude='./results*' --exclude='./.idea' -cf - . | tar -C "$suite" -xf -
@@ -116,6 +122,15 @@ grep -rlZ -e 'https://forge.etsi.org/rep/cim/ngsi-ld-test-suite/-/raw/develop/re
     "$suite/data" "$suite/resources" "$suite/TP" | xargs -0 -r sed -i \
     -e "s#https://forge.etsi.org/rep/cim/ngsi-ld-test-suite/-/raw/develop/resources/jsonld-contexts/#$ctx_url/#g" \
     -e "s#https://easy-global-market.github.io/ngsild-api-data-models/ngsildTestSuite/ngsildTestSuiteV1.8-compound.jsonld#$ctx_url/ngsi-ld-test-suite-compound.jsonld#g"
+
+stubs="$suite/resources/jsonld-contexts"
+for name in smartdatamodels fiware-data-models fiware-testContext; do
+    printf '{"@context": {"%sTerm": "https://example.org/%s/term"}}\n' "$name" "$name" >"$stubs/stub-$name.jsonld"
+done
+grep -rlZ -e 'smartdatamodels.org/context.jsonld' -e 'fiware.github.io/' "$suite/data" "$suite/TP" | xargs -0 -r sed -i \
+    -e "s#http://smartdatamodels.org/context.jsonld#$ctx_url/stub-smartdatamodels.jsonld#g" \
+    -e "s#https://fiware.github.io/data-models/context.jsonld#$ctx_url/stub-fiware-data-models.jsonld#g" \
+    -e "s#https://fiware.github.io/NGSI-LD_TestSuite/ldContext/testContext.jsonld#$ctx_url/stub-fiware-testContext.jsonld#g"
 
 setsid python3 -m http.server --bind 127.0.0.1 --directory "$suite/resources/jsonld-contexts" "$ctx_port" \
     >"$work/contexts.log" 2>&1 &
@@ -129,6 +144,13 @@ if [ "$store" = postgres ]; then
     createdb -h 127.0.0.1 -U postgres "$db"
     dalgu_env+=(DALGU_POSTGRES_DSN="postgresql://postgres@127.0.0.1:5432/$db")
 fi
+if [ -n "$rev" ]; then
+    mkdir -p "$work/rev"
+    git -C "$here" archive "$rev" src | tar -x -C "$work/rev"
+    dalgu_env+=(PYTHONPATH="$work/rev/src")
+fi
+git -C "$here" rev-parse --short "${rev:-HEAD}" >"$work/commit" 2>/dev/null || true
+[ -n "$rev" ] || { git -C "$here" diff --quiet HEAD -- src 2>/dev/null || echo "+ uncommitted src/ changes" >>"$work/commit"; }
 (cd "$here" && exec setsid env "${dalgu_env[@]}" .venv/bin/dalgu serve) >"$work/dalgu.log" 2>&1 &
 pids+=($!)
 dalgu_pid=$!
@@ -149,7 +171,7 @@ fi
 targets=()
 for f in "${folders[@]}"; do targets+=("TP/NGSI-LD/$f"); done
 mkdir -p "$out"
-echo "conformance: Dalgu ($store) on $api, contexts on $ctx_url; robot output in $out" >&2
+echo "conformance: Dalgu ($store, $(head -c 60 "$work/commit" | tr '\n' ' ')) on $api, contexts on $ctx_url; robot output in $out" >&2
 rc=0
 (cd "$suite" && "$ETS_VENV/bin/robot" \
     --variable "url:$api" \
@@ -162,6 +184,7 @@ rc=0
     --variable mqtt_broker_host:127.0.0.1 \
     --console dotted --outputdir "$out" "${targets[@]}") >"$out/robot-console.txt" 2>&1 || rc=$?
 cp "$work/dalgu.log" "$out/dalgu.log" 2>/dev/null || true
+cp "$work/commit" "$out/dalgu-commit.txt" 2>/dev/null || true
 # robot exits with the number of failed tests (capped at 250); 251 and up mean it did not run.
 if [ "$rc" -gt 250 ] || [ ! -f "$out/output.xml" ]; then
     echo "conformance: robot did not run (exit $rc); see $out/robot-console.txt" >&2
