@@ -283,3 +283,14 @@ def test_geojson_representation(client: TestClient) -> None:
     collection = response.json()
     assert collection["type"] == "FeatureCollection"
     assert collection["features"][0]["geometry"]["type"] == "Point"
+
+
+def test_batch_delete_takes_ids_as_ld_json_without_context(client: TestClient) -> None:
+    client.post("/ngsi-ld/v1/entityOperations/create", json=[vehicle(1), vehicle(2)])
+    response = client.post(
+        "/ngsi-ld/v1/entityOperations/delete",
+        content=b'["urn:ngsi-ld:Vehicle:1", "urn:ngsi-ld:Vehicle:2"]',
+        headers={"Content-Type": "application/ld+json"},
+    )
+    assert response.status_code == 204
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").status_code == 404

@@ -171,6 +171,8 @@ async def body_context(request: Request, body: Any, media: str) -> Any:
     """The @context of a request with a body: from the body (ld+json) or the Link header."""
     link = link_context(request)
     items = body if isinstance(body, list) else [body]
+    if isinstance(body, list) and body and not any(isinstance(i, dict) for i in body):
+        return link  # an array of ids (batch delete) has no @context to carry
     if media == JSON_LD:
         if link is not None:
             raise BadRequestData("application/ld+json requests must not carry a context Link")
