@@ -294,3 +294,13 @@ def test_batch_delete_takes_ids_as_ld_json_without_context(client: TestClient) -
     )
     assert response.status_code == 204
     assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").status_code == 404
+
+
+def test_batch_of_non_objects_as_ld_json_is_a_per_item_error(client: TestClient) -> None:
+    response = client.post(
+        "/ngsi-ld/v1/entityOperations/create",
+        content=b"[[null, null]]",
+        headers={"Content-Type": "application/ld+json"},
+    )
+    assert response.status_code == 207
+    assert response.json()["errors"][0]["error"]["status"] == 400

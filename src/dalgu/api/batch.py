@@ -33,7 +33,9 @@ async def _items(
         entity_id = raw.get("id", raw.get("@id")) if isinstance(raw, dict) else None
         try:
             terms = rc.terms
-            if request.headers.get("content-type", "").startswith(JSON_LD):
+            if request.headers.get("content-type", "").startswith(JSON_LD) and isinstance(
+                raw, dict
+            ):
                 terms = await resolver.resolve(raw.get("@context"))
             items.append(parse_entity(raw, terms, now, require_type=not partial))
         except DalguError as error:
