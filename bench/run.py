@@ -1,295 +1,337 @@
-"""`make bench`: Dalgu's core hot paths against a real server, each as a ratio to the ceiling.
+"""`make bench`: Dalgu's hot paths on a real server, each against a hello-world ceiling.
 
-For each store: start `dalgu serve` pinned to core 0, load N entities through batch upsert
-(1,000 per request), then drive it with wrk (pinned to core 1): single creates, GET by id,
-a type + q query returning 100, a geoQ near query returning 100. The ceiling is a bare ASGI
-hello-world on the same server (granian, one worker, same pinning), measured in the same run.
-Peak RSS of the server (with its worker) is sampled throughout.
+For each store (`sqlite`; `postgres` when the server at 127.0.0.1:5432 answers, in a fresh
+`dalgu_bench_<pid>` database dropped afterwards): start `dalgu serve` pinned to the first core,
+load N ~450-byte vehicles by batch upsert (1,000 per request, bodies encoded beforehand), then
+drive it with `wrk -t1 -c32 --latency` pinned to the second core: GET by id, a type + q query
+returning 100, a geoQ near query returning 100 (both also with one connection, for service
+time without queueing), single creates. The ceiling is a bare ASGI hello-world on granian
+with the same settings, measured before and after the stores. The server's peak RSS (workers
+included) is sampled throughout. Everything started is stopped on exit, Ctrl-C, SIGTERM or when
+the time budget runs out; every socket is on 127.0.0.1.
 
     .venv/bin/python bench/run.py [--entities 100000] [--duration 8] [--stores sqlite,postgres]
+    .venv/bin/python bench/run.py --quick          # 10,000 entities, 3 s per scenario
+
+Prints a markdown table for docs/benchmarks.md; writes bench/results/latest.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
-import re
+import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import orjson
-import psutil
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+from databases import create_database, drop_database, postgres_answers
+from loadgen import TIMEOUT_S, Measurement, batch_upsert, wrk
+from processes import ROOT, BenchTimeout, Server, cores, free_port, guard, stop_all
+from vehicles import batches, near_query, speed_query, vehicle_id
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A server process group pinned to core 0, with peak RSS sampling."""
-
-    def __init__(self, cmd: list[str], env: dict[str, str], health: str) -> None:
-        self.process = subprocess.Popen(
-            ["taskset", "-c", "0", *cmd],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.peak = 0
-        self._stop = threading.Event()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(health, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            self.stop()
-            raise SystemExit(f"server did not start: {cmd}")
-        threading.Thread(target=self._sample, daemon=True).start()
-
-    def _sample(self) -> None:
-        root = psutil.Process(self.process.pid)
-        while not self._stop.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
-            except psutil.Error:
-                pass
-            time.sleep(0.25)
-
-    def stop(self) -> None:
-        self._stop.set()
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self.process.pid, signal.SIGKILL)
+BIN = Path(sys.executable).parent
+RESULTS = ROOT / "bench" / "results"
+STORES = ("sqlite", "postgres")
+SLOW_QUERY_S = 1.0
+ALONE_TIMEOUT_S = 60.0
 
 
-def wrk(
-    url: str,
-    duration: int,
-    script: str | None = None,
-    env: dict[str, str] | None = None,
-    connections: int = 32,
-) -> dict[str, float]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if script:
-        cmd += ["-s", str(HERE / "wrk" / script)]
-    out = subprocess.run(
-        [*cmd, url], capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
-    ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-
-    def ms(label: str) -> float:
-        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        assert m, out
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    return {
-        "rate": rate,
-        "p50": ms("50"),
-        "p99": ms("99"),
-        "errors": float(errors.group(1)) if errors else 0.0,
-    }
+def hello_world(duration: int, server_core: int, client_core: int, logs: Path) -> Measurement:
+    port = free_port()
+    granian = (
+        [str(BIN / "granian")] if (BIN / "granian").exists() else [sys.executable, "-m", "granian"]
+    )
+    cmd = [*granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/"
+    server = Server(
+        "hello-world",
+        [*cmd, "--workers", "1", "bench.hello:app"],
+        {},
+        url,
+        server_core,
+        logs / "hello.log",
+    )
+    try:
+        return wrk(url, duration, client_core)
+    finally:
+        server.stop()
 
 
-def vehicle(i: int) -> dict[str, Any]:
-    return {
-        "id": f"urn:ngsi-ld:Vehicle:{i}",
-        "type": "Vehicle",
-        "speed": {"type": "Property", "value": i % 120, "observedAt": "2026-11-25T04:00:00Z"},
-        "brandName": {"type": "Property", "value": ["Hyundai", "Kia", "Genesis"][i % 3]},
-        "location": {
-            "type": "GeoProperty",
-            "value": {
-                "type": "Point",
-                "coordinates": [
-                    round(128.45 + (i % 500) * 0.0006, 6),
-                    round(35.78 + (i // 500 % 200) * 0.0008, 6),
-                ],
-            },
-        },
-    }
-
-
-async def load(base: str, count: int) -> dict[str, float]:
-    latencies = []
-    started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=120) as client:
-        for start in range(0, count, 1000):
-            body = orjson.dumps([vehicle(i) for i in range(start, min(count, start + 1000))])
-            t = time.perf_counter()
-            response = await client.post(
-                f"{base}/entityOperations/upsert",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
-            latencies.append((time.perf_counter() - t) * 1000)
-            assert response.status_code in (201, 204), response.text
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "rate": count / elapsed,
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "errors": 0,
-    }
-
-
-def run_store(store: str, args: argparse.Namespace, hello_rate: float) -> list[dict[str, Any]]:
-    tmp = Path(tempfile.mkdtemp(prefix="dalgu-bench-"))
+def run_store(
+    store: str, args: argparse.Namespace, server_core: int, client_core: int
+) -> list[dict[str, Any]]:
+    """Load and measure one store; rows of the results table (ratio filled in later)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"dalgu-bench-{store}-"))
     port = free_port()
     env = {
         "DALGU_STORE": store,
+        "DALGU_HOST": "127.0.0.1",
         "DALGU_PORT": str(port),
+        "DALGU_WORKERS": "1",
         "DALGU_SQLITE_PATH": str(tmp / "bench.db"),
     }
-    database = None
-    if store == "postgres":
-        database = f"dalgu_bench_{uuid.uuid4().hex[:8]}"
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", database], check=True)
-        env["DALGU_POSTGRES_DSN"] = f"postgresql://postgres@127.0.0.1:5432/{database}"
-    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
-    server = Server([sys.executable, "-m", "dalgu", "serve"], env, f"{base}/types")
-    rows: list[dict[str, Any]] = []
+    dsn = None
     try:
-        result = asyncio.run(load(base, args.entities))
-        rows.append({"scenario": "batch upsert (1,000 per request), entities/s", **result})
-        q = quote("speed>=60;speed<62")
-        middle_lat = 35.78 + min(200, args.entities // 500) / 2 * 0.0008
-        near = f"georel={quote('near;maxDistance==400')}&geometry=Point&coordinates=" + quote(
-            f"[128.6,{middle_lat:.4f}]"
+        if store == "postgres":
+            dsn = env["DALGU_POSTGRES_DSN"] = create_database()
+        base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+        dalgu = (
+            [str(BIN / "dalgu")] if (BIN / "dalgu").exists() else [sys.executable, "-m", "dalgu"]
         )
-        scenarios = [
-            ("GET entity by id", f"http://127.0.0.1:{port}/", "get.lua", 32),
-            (
-                "query type + q, 100 results (1 connection)",
-                f"{base}/entities?type=Vehicle&q={q}&limit=100",
-                None,
-                1,
-            ),
-            (
-                "geoQ near, 100 results (1 connection)",
-                f"{base}/entities?type=Vehicle&{near}&limit=100",
-                None,
-                1,
-            ),
-            ("single create (POST /entities)", f"{base}/entities", "create.lua", 32),
-        ]
-        for name, url, script, connections in scenarios:
-            stats = wrk(
-                url, args.duration, script, {"BENCH_ENTITIES": str(args.entities)}, connections
+        server = Server(
+            f"dalgu ({store})",
+            [*dalgu, "serve"],
+            env,
+            f"{base}/types",
+            server_core,
+            tmp / "server.log",
+        )
+        try:
+            return _measure(server, base, args, client_core, store)
+        except Exception:
+            print(
+                f"--- last lines of the {store} server's log:\n{server.log_tail()}", file=sys.stderr
             )
-            rows.append({"scenario": name, **stats})
-        check = httpx.get(f"{base}/entities?type=Vehicle&q={q}&limit=100").json()
-        geo = httpx.get(f"{base}/entities?type=Vehicle&{near}&limit=100").json()
-        rows.append(
-            {
-                "scenario": f"(results: q {len(check)}, near {len(geo)})",
-                "rate": 0,
-                "p50": 0,
-                "p99": 0,
-                "errors": 0,
-            }
-        )
+            raise
+        finally:
+            server.stop()
     finally:
-        server.stop()
-        if database:
-            subprocess.run(
-                ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--force", database], check=False
-            )
+        if dsn is not None:
+            drop_database(dsn)
         shutil.rmtree(tmp, ignore_errors=True)
-    for row in rows:
-        row.update(
-            store=store,
-            ratio=row["rate"] / hello_rate if hello_rate else 0,
-            rss_mb=server.peak / 2**20,
+
+
+def _measure(
+    server: Server, base: str, args: argparse.Namespace, core: int, store: str
+) -> list[dict[str, Any]]:
+    n = args.entities
+    bodies = batches(n)
+    loaded = asyncio.run(batch_upsert(base, bodies, n))
+    del bodies
+    rss_loaded = server.rss()
+    rows = [_row("batch upsert, 1,000 entities per request", 1, loaded, "entities/s")]
+    if httpx.get(f"{base}/entities/{vehicle_id(n - 1)}").status_code != 200:
+        raise RuntimeError("the last loaded entity is not readable")
+    q_url = f"{base}/entities?type=Vehicle&q={quote(speed_query(n), safe='')}&limit=100"
+    near_url = f"{base}/entities?type=Vehicle&{near_query(n)}&limit=100"
+    single = {url: _one_query(url) for url in (q_url, near_url)}
+    wrk_env = {"BENCH_ENTITIES": str(n), "BENCH_RUN": f"{os.getpid()}-{store}"}
+    scenarios = [
+        ("GET entity by id (random of the loaded)", f"{base}/entities/x", "get.lua", 32),
+        (f"query type=Vehicle&q={speed_query(n)}, 100 results", q_url, None, 32),
+        ("geoQ near;maxDistance==400, 100 results", near_url, None, 32),
+        (f"query type=Vehicle&q={speed_query(n)}, 100 results", q_url, None, 1),
+        ("geoQ near;maxDistance==400, 100 results", near_url, None, 1),
+        ("single create (POST /entities)", f"{base}/entities", "create.lua", 32),
+    ]
+    for name, url, script, connections in scenarios:
+        alone = single.get(url, 0.0)
+        if alone > SLOW_QUERY_S:
+            # driving it would queue minutes of work that outlive the wrk run and spoil the next
+            if math.isinf(alone):
+                note = f"one request alone got no answer within {ALONE_TIMEOUT_S:.0f} s"
+                measured = Measurement(0.0, math.nan, math.nan, 0, 1)
+            else:
+                note = f"one request alone took {alone:.1f} s: not driven with wrk"
+                measured = Measurement(1 / alone, alone * 1000, alone * 1000, 1, 0)
+            rows.append(_row(name, connections, measured, "req/s", note))
+            continue
+        settled = _settle(f"{base}/entities/{vehicle_id(0)}")
+        measured = wrk(
+            url, args.duration, core, script=script, connections=connections, env=wrk_env
         )
+        note = "" if settled else "the server was still busy with earlier requests"
+        rows.append(_row(name, connections, measured, "req/s", note))
+        print(
+            f"  {store}: {name} (-c{connections}): {measured.rate:,.0f}/s, "
+            f"p99 {measured.p99:.2f} ms",
+            file=sys.stderr,
+        )
+    for row in rows:
+        row.update(store=store, rss_mib=server.peak / 2**20, rss_loaded_mib=rss_loaded / 2**20)
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--entities", type=int, default=100_000)
-    parser.add_argument("--duration", type=int, default=8)
-    parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--quick", action="store_true", help="10,000 entities, 3 s runs")
+def _row(
+    scenario: str, connections: int, m: Measurement, unit: str, note: str = ""
+) -> dict[str, Any]:
+    row = {"scenario": scenario, "connections": connections, "unit": unit, **m.as_dict()}
+    if m.requests == 0:
+        note = note or f"no request completed within {TIMEOUT_S} s"
+    return {**row, "note": note}
+
+
+def _one_query(url: str) -> float:
+    """Seconds for the query alone (inf past a minute); it must return exactly 100 entities."""
+    started = time.perf_counter()
+    try:
+        response = httpx.get(url, timeout=ALONE_TIMEOUT_S)
+    except httpx.TimeoutException:
+        return math.inf
+    elapsed = time.perf_counter() - started
+    found = response.json() if response.status_code == 200 else []
+    if len(found) != 100:
+        raise RuntimeError(f"{url} answered {response.status_code} with {len(found)}, not 100")
+    return elapsed
+
+
+def _settle(probe: str, within: float = 180) -> bool:
+    """Wait until the server answers its cheapest request quickly: earlier load has drained."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        started = time.perf_counter()
+        try:
+            answered = httpx.get(probe, timeout=within).status_code == 200
+        except httpx.HTTPError:
+            answered = False
+        if answered and time.perf_counter() - started < 0.05:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def markdown(rows: list[dict[str, Any]], ceiling: float) -> str:
+    lines = [
+        "| store | scenario | conns | rate | p50 ms | p99 ms | ratio to hello-world | errors "
+        "| server peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = f"{r['rate'] / ceiling:.2f}" if r["unit"] == "req/s" and r["requests"] else "—"
+        scenario = f"{r['scenario']} ({r['note']})" if r["note"] else r["scenario"]
+        rate = f"{r['rate']:,.{0 if r['rate'] >= 10 else 1}f} {r['unit']}"
+        lines.append(
+            f"| {r['store']} | {scenario} | {r['connections']} | {rate} "
+            f"| {_ms(r['p50'])} | {_ms(r['p99'])} | {ratio} | {r['errors']} | {r['rss_mib']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+def default_budget(entities: int, duration: int, stores: int) -> int:
+    """Generous bounds: start-up, a load at ≥ 500 entities/s, each wrk run, slow queries."""
+    per_store = 90 + entities // 500 + 6 * (duration + 20) + 2 * int(ALONE_TIMEOUT_S) + 180
+    return 120 + stores * per_store + 2 * (duration + 40)
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--entities", type=int, default=100_000, help="entities to load (default 100,000)"
+    )
+    parser.add_argument(
+        "--duration", type=int, default=8, help="seconds per wrk scenario (default 8)"
+    )
+    parser.add_argument(
+        "--stores", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10,000 entities, 3 s")
+    parser.add_argument("--budget", type=int, help="seconds before the whole run is stopped")
     args = parser.parse_args()
     if args.quick:
         args.entities, args.duration = 10_000, 3
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if unknown := set(stores) - set(STORES):
+        parser.error(f"unknown store(s): {', '.join(sorted(unknown))}")
+    if args.entities < 1000:
+        parser.error("--entities must be at least 1,000 (the queries need 100 results)")
+    server_core, client_core = cores()
+    os.sched_setaffinity(0, {client_core})  # the harness stays off the server's core
+    guard(args.budget or default_budget(args.entities, args.duration, len(stores)))
     if shutil.which("wrk") is None:
-        subprocess.run(["bash", str(ROOT / "scripts" / "bench-deps.sh")], check=True)
-    port = free_port()
-    hello = Server(
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "bench.hello:app",
-        ],
-        {},
-        f"http://127.0.0.1:{port}/",
-    )
+        subprocess.run(["bash", str(ROOT / "scripts" / "bench-deps.sh")], check=True, timeout=600)
+    skipped = {}
+    if "postgres" in stores and not postgres_answers():
+        stores.remove("postgres")
+        skipped["postgres"] = "no server answering at 127.0.0.1:5432"
+    rows: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
+    logs = Path(tempfile.mkdtemp(prefix="dalgu-bench-hello-"))
+    started = time.monotonic()
     try:
-        ceiling = wrk(f"http://127.0.0.1:{port}/", args.duration)
+        before = hello_world(args.duration, server_core, client_core, logs)
+        print(f"  hello-world: {before.rate:,.0f} req/s", file=sys.stderr)
+        for store in stores:
+            try:
+                rows += run_store(store, args, server_core, client_core)
+            except (
+                RuntimeError,
+                OSError,
+                ValueError,
+                httpx.HTTPError,
+                subprocess.SubprocessError,
+            ) as exc:
+                failed[store] = str(exc)
+                print(f"  {store}: FAILED: {exc}", file=sys.stderr)
+        after = hello_world(args.duration, server_core, client_core, logs)
     finally:
-        hello.stop()
-    rows = []
-    for store in args.stores.split(","):
-        rows.extend(run_store(store.strip(), args, ceiling["rate"]))
+        stop_all()
+        shutil.rmtree(logs, ignore_errors=True)
+    ceiling = (before.rate + after.rate) / 2
+    for row in rows:
+        row["ratio"] = row["rate"] / ceiling if row["unit"] == "req/s" else None
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = platform.processor() or platform.machine()
+    elapsed = time.monotonic() - started
+    print(f"\n{when}, commit {_commit()}, {os.cpu_count()} cores ({cpu}), {elapsed:.0f} s in all;")
+    print(f"{args.entities:,} entities loaded, {args.duration} s per wrk scenario.")
     print(
-        f"\nceiling (bare ASGI hello-world, granian, 1 worker): {ceiling['rate']:,.0f} req/s, "
-        f"p50 {ceiling['p50']:.2f} ms, p99 {ceiling['p99']:.2f} ms; "
-        f"{args.entities:,} entities loaded\n"
+        f"Ceiling (bare ASGI hello-world, granian, 1 worker): {before.rate:,.0f} req/s before the "
+        f"stores, {after.rate:,.0f} after (ratios use the mean, {ceiling:,.0f}); "
+        f"p50 {before.p50:.2f} ms, p99 {before.p99:.2f} ms.\n"
     )
-    print(
-        "| store | scenario | rate (/s) | p50 ms | p99 ms | ratio to ceiling | non-2xx "
-        "| server peak RSS MiB |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['store']} | {r['scenario']} | {r['rate']:,.0f} | {r['p50']:.2f} | "
-            f"{r['p99']:.2f} | {r['ratio']:.2f} | {r['errors']:.0f} | {r['rss_mb']:.0f} |"
-        )
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_bytes(
-        orjson.dumps({"ceiling": ceiling, "rows": rows}, option=orjson.OPT_INDENT_2)
-    )
+    print(markdown(rows, ceiling))
+    for store, reason in {**skipped, **failed}.items():
+        print(f"\n{store}: {'skipped' if store in skipped else 'FAILED'}: {reason}")
+    RESULTS.mkdir(exist_ok=True)
+    report = {
+        "date": when,
+        "commit": _commit(),
+        "entities": args.entities,
+        "duration_s": args.duration,
+        "ceiling": {"before": before.as_dict(), "after": after.as_dict(), "mean_rate": ceiling},
+        "rows": rows,
+        "skipped": skipped,
+        "failed": failed,
+    }
+    (RESULTS / "latest.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted: every server started has been stopped", file=sys.stderr)
+        sys.exit(130)
+    except BenchTimeout as exc:
+        print(f"\n{exc}: every server started has been stopped", file=sys.stderr)
+        sys.exit(124)

@@ -1,0 +1,40 @@
+"""A throw-away PostgreSQL database per run, on the local server if it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _execute(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def postgres_answers() -> bool:
+    """True when the server at 127.0.0.1:5432 accepts the benchmark's connection."""
+    try:
+        asyncio.run(_execute("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+def create_database() -> str:
+    """A fresh `dalgu_bench_<pid>`; returns its DSN."""
+    name = f"dalgu_bench_{os.getpid()}"
+    asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_execute(f'CREATE DATABASE "{name}"'))
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(dsn: str) -> None:
+    name = dsn.rsplit("/", 1)[1]
+    asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -1,0 +1,160 @@
+"""Server processes for the benchmarks: pinned, health-checked, RSS-sampled, always stopped.
+
+Every `Server` registers itself until stopped; `stop_all` (also run at exit, and reached from
+Ctrl-C, SIGTERM, SIGHUP and the time budget's SIGALRM through ordinary exceptions) ends them.
+Each server runs in its own session, so a terminal's Ctrl-C reaches only the harness (and wrk),
+which then stops the servers itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+_running: list[Server] = []
+
+
+class BenchTimeout(Exception):
+    """The whole run went past its time budget."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cores() -> tuple[int, int]:
+    """(server core, load-generator core): the first two CPUs this process may use."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise SystemExit("the benchmark needs two cores: one for the server, one for wrk")
+    return allowed[0], allowed[1]
+
+
+class Server:
+    """A server process group pinned to one core, with its peak RSS (workers included)."""
+
+    def __init__(
+        self,
+        name: str,
+        cmd: Sequence[str],
+        env: dict[str, str],
+        health: str,
+        core: int,
+        log: Path,
+        start_timeout: float = 60,
+    ) -> None:
+        self.name = name
+        self.log = log
+        self.peak = 0
+        self._stop = threading.Event()
+        self._log_file = log.open("wb")
+        self.process = subprocess.Popen(
+            ["taskset", "-c", str(core), *cmd],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        _running.append(self)
+        threading.Thread(target=self._sample, name=f"rss-{name}", daemon=True).start()
+        try:
+            self._wait_healthy(health, start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
+            try:
+                if httpx.get(url, timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer {url} within {timeout:.0f} s")
+
+    def _sample(self) -> None:
+        try:
+            root = psutil.Process(self.process.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+            except psutil.Error:
+                pass
+            self._stop.wait(0.2)
+
+    def rss(self) -> int:
+        """Current RSS of the server and its workers, in bytes."""
+        try:
+            root = psutil.Process(self.process.pid)
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            return 0
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self._log_file.closed:
+            self._log_file.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM to the whole group, SIGKILL after 10 s; safe to call twice."""
+        self._stop.set()
+        if self in _running:
+            _running.remove(self)
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(10)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self._log_file.close()
+
+
+def stop_all() -> None:
+    for server in reversed(list(_running)):
+        server.stop()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _out_of_time(signum: int, frame: FrameType | None) -> None:
+    raise BenchTimeout("the benchmark went past its time budget (--budget)")
+
+
+def guard(budget_seconds: int) -> None:
+    """Stop every server at exit, on Ctrl-C, SIGTERM, SIGHUP, and after `budget_seconds`."""
+    atexit.register(stop_all)
+    # our own SIGINT handler also keeps asyncio.run from turning Ctrl-C into a task
+    # cancellation, which a client library may swallow: the interrupt always surfaces here
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(budget_seconds)
