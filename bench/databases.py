@@ -38,3 +38,14 @@ def create_database() -> str:
 def drop_database(dsn: str) -> None:
     name = dsn.rsplit("/", 1)[1]
     asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def cancel_queries(dsn: str) -> None:
+    """Cancel what still runs in the database (a query the harness gave up on)."""
+    name = dsn.rsplit("/", 1)[1]
+    asyncio.run(
+        _execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{name}' AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+    )

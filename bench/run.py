@@ -36,7 +36,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from databases import create_database, drop_database, postgres_answers
+from databases import cancel_queries, create_database, drop_database, postgres_answers
 from loadgen import TIMEOUT_S, Measurement, batch_upsert, wrk
 from processes import ROOT, BenchTimeout, Server, cores, free_port, guard, stop_all
 from vehicles import batches, near_query, speed_query, vehicle_id
@@ -99,7 +99,7 @@ def run_store(
             tmp / "server.log",
         )
         try:
-            return _measure(server, base, args, client_core, store)
+            return _measure(server, base, args, client_core, store, dsn)
         except Exception:
             print(
                 f"--- last lines of the {store} server's log:\n{server.log_tail()}", file=sys.stderr
@@ -114,7 +114,7 @@ def run_store(
 
 
 def _measure(
-    server: Server, base: str, args: argparse.Namespace, core: int, store: str
+    server: Server, base: str, args: argparse.Namespace, core: int, store: str, dsn: str | None
 ) -> list[dict[str, Any]]:
     n = args.entities
     bodies = batches(n)
@@ -127,6 +127,8 @@ def _measure(
     q_url = f"{base}/entities?type=Vehicle&q={quote(speed_query(n), safe='')}&limit=100"
     near_url = f"{base}/entities?type=Vehicle&{near_query(n)}&limit=100"
     single = {url: _one_query(url) for url in (q_url, near_url)}
+    if dsn is not None and math.inf in single.values():
+        cancel_queries(dsn)  # PostgreSQL would go on with it, stealing the cores from what follows
     wrk_env = {"BENCH_ENTITIES": str(n), "BENCH_RUN": f"{os.getpid()}-{store}"}
     scenarios = [
         ("GET entity by id (random of the loaded)", f"{base}/entities/x", "get.lua", 32),
@@ -276,6 +278,7 @@ def main() -> int:
     failed: dict[str, str] = {}
     logs = Path(tempfile.mkdtemp(prefix="dalgu-bench-hello-"))
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     try:
         before = hello_world(args.duration, server_core, client_core, logs)
         print(f"  hello-world: {before.rate:,.0f} req/s", file=sys.stderr)
@@ -301,7 +304,9 @@ def main() -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     cpu = platform.processor() or platform.machine()
     elapsed = time.monotonic() - started
+    load = f"load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     print(f"\n{when}, commit {_commit()}, {os.cpu_count()} cores ({cpu}), {elapsed:.0f} s in all;")
+    print(f"{load} (other work on the machine skews every figure; the ceiling shows how much).")
     print(f"{args.entities:,} entities loaded, {args.duration} s per wrk scenario.")
     print(
         f"Ceiling (bare ASGI hello-world, granian, 1 worker): {before.rate:,.0f} req/s before the "
@@ -317,6 +322,7 @@ def main() -> int:
         "commit": _commit(),
         "entities": args.entities,
         "duration_s": args.duration,
+        "load_average": {"start": load_before, "end": os.getloadavg()[0]},
         "ceiling": {"before": before.as_dict(), "after": after.as_dict(), "mean_rate": ceiling},
         "rows": rows,
         "skipped": skipped,
