@@ -191,9 +191,24 @@ def test_attribute_operations(client: TestClient) -> None:
     assert client.get(url).json()["speed"]["value"] == 80
     appended = client.post(f"{url}/attrs", json={"fuel": {"type": "Property", "value": 0.5}})
     assert appended.status_code == 204
-    partial = client.patch(f"{url}/attrs", json={"nothere": {"type": "Property", "value": 1}})
-    assert partial.status_code == 207
-    assert partial.json()["notUpdated"][0]["attributeName"] == "nothere"
+    # clause 5.6.2 (V1.9.1): Update Attributes appends what the entity lacks
+    added = client.patch(f"{url}/attrs", json={"nothere": {"type": "Property", "value": 1}})
+    assert added.status_code == 204
+    assert client.get(url).json()["nothere"]["value"] == 1
+    # NGSI-LD Null deletes; a scope is not added to an entity without one (207)
+    nulled = client.patch(
+        f"{url}/attrs",
+        json={"nothere": {"type": "Property", "value": "urn:ngsi-ld:null"}, "scope": "/a"},
+    )
+    assert nulled.status_code == 207
+    assert nulled.json()["notUpdated"][0]["attributeName"] == "scope"
+    assert nulled.json()["updated"] == ["https://uri.etsi.org/ngsi-ld/default-context/nothere"]
+    assert "nothere" not in client.get(url).json()
+    assert "scope" not in client.get(url).json()
+    kept = client.post(f"{url}/attrs?options=noOverwrite", json={"fuel": 0.9, "extra": 1})
+    assert kept.status_code == 207
+    assert kept.json()["notUpdated"][0]["attributeName"].endswith("/fuel")
+    assert client.get(url).json()["fuel"]["value"] == 0.5
     assert client.delete(f"{url}/attrs/fuel").status_code == 204
     assert "fuel" not in client.get(url).json()
     assert client.delete(f"{url}/attrs/fuel").status_code == 404
@@ -304,3 +319,90 @@ def test_batch_of_non_objects_as_ld_json_is_a_per_item_error(client: TestClient)
     )
     assert response.status_code == 207
     assert response.json()["errors"][0]["error"]["status"] == 400
+
+
+def test_entity_fragments_add_types_and_change_scope(client: TestClient) -> None:
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    client.post(E, json={**vehicle(1), "scope": "/Madrid/Gardens"})
+    assert client.patch(f"{url}/attrs", json={"type": "Car", "scope": "/A/B"}).status_code == 204
+    got = client.get(url).json()
+    assert got["type"] == ["Vehicle", "Car"]
+    assert got["scope"] == "/A/B"
+    appended = client.post(f"{url}/attrs?options=noOverwrite", json={"scope": "/C"})
+    assert appended.status_code == 204
+    assert client.get(url).json()["scope"] == ["/A/B", "/C"]
+    assert client.post(f"{url}/attrs", json={"scope": "/D"}).status_code == 204
+    assert client.get(url).json()["scope"] == "/D"
+    assert client.delete(f"{url}/attrs/scope").status_code == 204
+    assert "scope" not in client.get(url).json()
+    assert client.delete(f"{url}/attrs/scope").status_code == 404
+
+
+def test_partial_attribute_update_deletes_with_null_and_keeps_the_type(client: TestClient) -> None:
+    url = f"{E}/urn:x:1"
+    client.post(
+        E,
+        json={
+            "id": "urn:x:1",
+            "type": "T",
+            "name": [{"value": "a"}, {"value": "b", "datasetId": "urn:ds:2"}],
+            "speed": 5,
+        },
+    )
+    changed = client.patch(f"{url}/attrs/speed", json={"type": "Relationship", "object": "urn:y"})
+    assert changed.status_code == 400
+    assert changed.json()["type"].endswith("BadRequestData")
+    gone = client.patch(
+        f"{url}/attrs/name", json={"value": "urn:ngsi-ld:null", "datasetId": "urn:ds:2"}
+    )
+    assert gone.status_code == 204
+    assert client.get(url).json()["name"] == {"type": "Property", "value": "a"}
+    # a JSON-LD body's @context is not a sub-attribute
+    ld = client.patch(
+        f"{url}/attrs/speed",
+        content=b'{"value": 7, "@context": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"}',
+        headers={"Content-Type": "application/ld+json"},
+    )
+    assert ld.status_code == 204
+    assert client.get(url).json()["speed"] == {"type": "Property", "value": 7}
+    merge = client.patch(
+        f"{url}/attrs/speed",
+        content=b'{"value": 8}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert merge.status_code == 204
+    assert client.patch(f"{url}/attrs/speed", json={"value": "urn:ngsi-ld:null"}).status_code == 204
+    assert "speed" not in client.get(url).json()
+
+
+def test_missing_targets_are_client_errors(client: TestClient) -> None:
+    client.post(E, json=vehicle(1))
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    assert client.patch(f"{E}/", json={"speed": 1}).status_code == 400
+    assert client.put(f"{E}/", json={"type": "T"}).status_code == 400
+    assert client.delete(f"{url}/attrs/").status_code == 405
+    assert client.put(f"{url}/attrs/@invalid", json={"value": 1}).status_code == 400
+    keyword_type = client.post(E, json={"id": "urn:x:kw", "type": "type"})
+    assert keyword_type.status_code == 400
+    assert client.post(E, json={"id": "urn:x:kw", "type": "T", "@value": 1}).status_code == 400
+
+
+def test_purge_entities(client: TestClient) -> None:
+    for n in range(3):
+        client.post(E, json={"id": f"urn:b:{n}", "type": "Building", "name": f"b{n}", "floors": n})
+    client.post(E, json={"id": "urn:c:1", "type": "Car", "name": "c"})
+    assert client.delete(E).status_code == 400
+    assert client.delete(E, params={"id": "urn:b:0"}).status_code == 400
+    both = client.delete(E, params={"type": "Building", "keep": "name", "drop": "floors"})
+    assert both.status_code == 400
+    dropped = client.delete(E, params={"type": "Building", "drop": "name"})
+    assert dropped.status_code == 204 and dropped.content == b""
+    assert "name" not in client.get(f"{E}/urn:b:1").json()
+    assert client.get(f"{E}/urn:b:1").json()["floors"]["value"] == 1
+    assert client.delete(E, params={"id": "urn:c:1", "keep": "id"}).status_code == 204
+    assert set(client.get(f"{E}/urn:c:1").json()) == {"id", "type"}
+    assert client.delete(E, params={"type": "Building", "q": "floors>0"}).status_code == 204
+    assert client.get(f"{E}/urn:b:0").status_code == 200
+    assert client.get(f"{E}/urn:b:2").status_code == 404
+    assert client.delete(E, params={"local": "true"}).status_code == 204
+    assert client.get(E, params={"local": "true"}).json() == []

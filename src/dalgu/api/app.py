@@ -53,6 +53,13 @@ def routes() -> list[BaseRoute]:
         ),
         Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.append_attributes, methods=["POST"]),
         Route(f"{V1}/entities/{{entity_id:path}}/attrs", e.update_attributes, methods=["PATCH"]),
+        Route(
+            f"{V1}/entities/{{entity_id:path}}/attrs",
+            e.attrs_method_not_allowed,
+            methods=["DELETE", "PUT"],
+        ),
+        Route(f"{V1}/entities", e.entity_id_missing, methods=["PATCH", "PUT"]),
+        Route(f"{V1}/entities", e.purge_entities, methods=["DELETE"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.delete_entity, methods=["DELETE"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.replace_entity, methods=["PUT"]),
         Route(f"{V1}/entities/{{entity_id:path}}", e.merge_entity, methods=["PATCH"]),

@@ -74,6 +74,8 @@ KNOWN_PARAMETERS = frozenset(
         "doNotCompact",
         "onlyIds",
         "via",
+        "keep",
+        "drop",
     ]
 )
 

@@ -17,7 +17,6 @@ from dalgu.broker.mutations import UpdateResult
 from dalgu.broker.parse import (
     attribute_iri,
     parse_attribute,
-    parse_attributes,
     parse_entity,
     parse_instance,
 )
@@ -27,7 +26,7 @@ from dalgu.broker.render import (
     feature_collection,
     render_entity,
 )
-from dalgu.errors import BadRequestData
+from dalgu.errors import BadRequestData, MethodNotAllowed
 
 ENTITIES = "/ngsi-ld/v1/entities/"
 
@@ -144,49 +143,58 @@ def _same_id(body: Any, entity_id: str) -> None:
         raise BadRequestData(f"the body's id {given!r} differs from the URL's {entity_id!r}")
 
 
-def _update_response(result: UpdateResult, rc: RequestContext) -> Response:
+def _update_response(result: UpdateResult) -> Response:
+    """204, or 207 with an UpdateResult (clause 5.2.18) naming attributes by their IRIs."""
     if not result.not_updated:
         return no_content()
     return plain_json(
         {
-            "updated": [rc.terms.compact(a) for a in result.updated],
+            "updated": result.updated,
             "notUpdated": [
-                {"attributeName": rc.terms.compact(a), "reason": reason}
-                for a, reason in result.not_updated
+                {"attributeName": a, "reason": reason} for a, reason in result.not_updated
             ],
         },
         status=207,
     )
 
 
+def _fragment(body: Any, rc: RequestContext, entity_id: str) -> Entity:
+    """An Entity Fragment: attributes plus, optionally, types to add and a scope."""
+    _same_id(body, entity_id)
+    return parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False)
+
+
 async def append_attributes(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request)
-    _same_id(body, entity_id)
     overwrite = "noOverwrite" not in params.options(request.query_params)
-    attrs = parse_attributes(body, rc.terms, now_iso())
+    attrs = _fragment(body, rc, entity_id)
     result = await runtime(request).service.append_attributes(
         rc.tenant, entity_id, attrs, overwrite=overwrite
     )
-    return _update_response(result, rc)
+    return _update_response(result)
 
 
 async def update_attributes(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request)
-    _same_id(body, entity_id)
-    attrs = parse_attributes(body, rc.terms, now_iso())
+    attrs = _fragment(body, rc, entity_id)
     result = await runtime(request).service.update_attributes(rc.tenant, entity_id, attrs)
-    return _update_response(result, rc)
+    return _update_response(result)
+
+
+def _attribute_body(body: Any) -> dict[str, Any]:
+    """An Attribute fragment; a JSON-LD body's @context is not a sub-attribute."""
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    return {k: v for k, v in body.items() if k != "@context"}
 
 
 async def patch_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
-    rc, body = await read_body(request)
-    attr = attribute_iri(request.path_params["attr"], rc.terms)
-    if not isinstance(body, dict):
-        raise BadRequestData("the body must be a JSON object")
-    fragment = parse_instance(attr, body, rc.terms, now_iso(), partial=True)
+    rc, body = await read_body(request, merge_patch=True)
+    attr = _target_attribute(request, rc)
+    fragment = parse_instance(attr, _attribute_body(body), rc.terms, now_iso(), partial=True)
     for system in ("createdAt", "modifiedAt"):
         fragment.pop(system, None)
     await runtime(request).service.patch_attribute(rc.tenant, entity_id, attr, fragment)
@@ -196,15 +204,27 @@ async def patch_attribute(request: Request) -> Response:
 async def replace_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request)
-    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    attr = _target_attribute(request, rc)
+    if isinstance(body, dict):
+        body = _attribute_body(body)
     instances = parse_attribute(attr, body, rc.terms, now_iso())
     await runtime(request).service.replace_attribute(rc.tenant, entity_id, attr, instances)
     return no_content()
 
 
+def _target_attribute(request: Request, rc: RequestContext) -> str:
+    name = request.path_params["attr"]
+    if name == "scope":  # clause 5.6.4: the scope is not an attribute to patch or replace
+        raise BadRequestData("scope is not an attribute; change it through /attrs")
+    return attribute_iri(name, rc.terms)
+
+
 async def delete_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
+    if request.path_params["attr"] == "scope":
+        await runtime(request).service.delete_scope(rc.tenant, entity_id)
+        return no_content()
     attr = attribute_iri(request.path_params["attr"], rc.terms)
     dataset_id = request.query_params.get("datasetId")
     delete_all = params.flag(request.query_params, "deleteAll")
@@ -212,3 +232,51 @@ async def delete_attribute(request: Request) -> Response:
         rc.tenant, entity_id, attr, dataset_id=dataset_id, delete_all=delete_all
     )
     return no_content()
+
+
+async def entity_id_missing(request: Request) -> Response:
+    """PATCH or PUT /entities without an id: the target is missing (clause 5.6.17, 5.6.18)."""
+    raise BadRequestData("the URL names no entity: use /entities/{entityId}")
+
+
+async def attrs_method_not_allowed(request: Request) -> Response:
+    """DELETE or PUT on /entities/{id}/attrs: an attribute name is needed (clause 6.6)."""
+    raise MethodNotAllowed(
+        f"{request.method} needs an attribute: /entities/{{entityId}}/attrs/{{attrId}}"
+    )
+
+
+async def purge_entities(request: Request) -> Response:
+    """DELETE /entities (clause 6.4.3.3): Purge Entities matching a query."""
+    rc = await read_context(request)
+    rt = runtime(request)
+    query_params = request.query_params
+    keep = params.names(query_params, "keep")
+    drop = params.names(query_params, "drop")
+    if keep and drop:
+        raise BadRequestData("keep and drop cannot be used together")
+    if not (
+        query_params.get("type")
+        or query_params.get("attrs")
+        or query_params.get("q")
+        or query_params.get("georel")
+        or params.flag(query_params, "local")
+        or keep
+        or drop
+    ):
+        raise BadRequestData(
+            "too wide a purge: give at least one of type, attrs, q, geoQ, keep, drop or "
+            "local=true (clause 5.6.21.4)"
+        )
+    query = params.entity_query(query_params, rc.terms, rt.settings, require_filter=False)
+    await rt.service.purge(
+        rc.tenant,
+        query,
+        drop=frozenset(_member_iri(n, rc) for n in drop),
+        keep=frozenset(_member_iri(n, rc) for n in keep) if keep else None,
+    )
+    return no_content()
+
+
+def _member_iri(name: str, rc: RequestContext) -> str:
+    return name if name in ("id", "type", "scope") else attribute_iri(name, rc.terms)

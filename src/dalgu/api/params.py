@@ -98,6 +98,9 @@ def projection(params: Mapping[str, str], key: str) -> list[str]:
 
 DEFAULT_REPRESENTATION = Representation()
 
+#: names an `attrs` list may hold that are not attributes (they do not narrow a query)
+NON_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt"})
+
 
 def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
     if not params:
@@ -107,10 +110,10 @@ def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
         f for f in ("keyValues", "simplified", "concise", "normalized") if f in opts
     ]
     fmt = params.get("format")
-    if fmt is not None:
+    if fmt is not None:  # format takes precedence over options (clause 6.3.20)
         if fmt not in _FORMATS:
-            raise BadRequestData(f"unknown format {fmt!r}")
-        chosen.append(_FORMATS[fmt])
+            raise InvalidRequest(f"unknown format {fmt!r}")
+        chosen = [_FORMATS[fmt]]
     if len({_FORMATS[f] for f in chosen}) > 1:
         raise BadRequestData("conflicting representation formats requested")
     attrs = names(params, "attrs")
@@ -163,9 +166,10 @@ def flag(params: Mapping[str, str], key: str) -> bool:
     raw = params.get(key)
     if raw is None:
         return False
-    if raw not in ("true", "false"):
+    value = raw.lower()  # "True" too: some clients (Robot's ${True}) capitalise booleans
+    if value not in ("true", "false"):
         raise BadRequestData(f"{key} must be true or false")
-    return raw == "true"
+    return value == "true"
 
 
 def entity_query(
@@ -180,10 +184,15 @@ def entity_query(
     georel = params.get("georel")
     scope_text = params.get("scopeQ")
     if require_filter and not (
-        ids or id_pattern or type_text or attrs or q_text or georel or scope_text
+        type_text
+        or any(a not in NON_ATTRIBUTES for a in attrs)
+        or q_text
+        or georel
+        or flag(params, "local")
     ):
         raise BadRequestData(
-            "a query needs at least one of: id, idPattern, type, attrs, q, geoQ, scopeQ"
+            "too wide a query: give at least one of type, attrs (naming an attribute), q, "
+            "geoQ or local=true (clause 5.7.2.4)"
         )
     types = None
     if type_text:
@@ -204,7 +213,7 @@ def entity_query(
         ids=ids,
         id_pattern=id_pattern,
         types=types,
-        attrs=tuple(terms.expand(a) for a in attrs),
+        attrs=tuple(terms.expand(a) for a in attrs if a not in NON_ATTRIBUTES),
         q=q,
         geo=geo,
         scope=parse_scope_query(scope_text) if scope_text else None,
@@ -221,9 +230,7 @@ def _expand_geoproperty(geo: Any, terms: TermMap) -> Any:
 
 
 def _check_regex(pattern: str) -> None:
-    import re
-
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise InvalidRequest(f"idPattern is not a valid regular expression: {exc}") from None
+        raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from None

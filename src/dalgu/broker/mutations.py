@@ -117,7 +117,7 @@ def merge_instance(old: dict[str, Any], fragment: dict[str, Any], now: str) -> d
             continue
         if member in MEMBERS:
             merged[member] = value
-        elif _is_null(value):
+        elif is_null(value):
             merged.pop(member, None)
         elif member in merged and isinstance(merged[member], dict):
             merged[member] = merge_instance(merged[member], value, now)
@@ -127,7 +127,7 @@ def merge_instance(old: dict[str, Any], fragment: dict[str, Any], now: str) -> d
     return merged
 
 
-def _is_null(instance: Any) -> bool:
+def is_null(instance: Any) -> bool:
     if not isinstance(instance, dict):
         return False
     for member in ("value", "object", "vocab", "json", "languageMap"):
@@ -141,16 +141,14 @@ def merge_entity(
     entity: Entity, fragment: Entity, now: str, result: UpdateResult | None = None
 ) -> None:
     """Merge-patch an entity in place (clause 5.6.17): add, merge or null-delete attributes."""
-    for extra_type in fragment.get("type", []):
-        if extra_type not in entity["type"]:
-            entity["type"].append(extra_type)
+    add_types(entity, fragment)
     if "scope" in fragment:
         entity["scope"] = fragment["scope"]
     for iri in attribute_names(fragment):
         instances: Instances = entity.setdefault(iri, [])
         for new in fragment[iri]:
             index = find_instance(instances, new.get("datasetId"))
-            if _is_null(new):
+            if is_null(new):
                 if index is not None:
                     instances.pop(index)
             elif index is None:
@@ -167,6 +165,15 @@ def append_attributes(
     entity: Entity, attrs: Entity, result: UpdateResult, *, overwrite: bool
 ) -> None:
     """POST /entities/{id}/attrs (clause 5.6.3)."""
+    add_types(entity, attrs)
+    if "scope" in attrs:
+        if overwrite or "scope" not in entity:
+            entity["scope"] = list(attrs["scope"])
+        else:
+            entity["scope"] = entity["scope"] + [
+                s for s in attrs["scope"] if s not in entity["scope"]
+            ]
+        result.updated.append("scope")
     for iri in attribute_names(attrs):
         instances: Instances = entity.setdefault(iri, [])
         for new in attrs[iri]:
@@ -177,17 +184,43 @@ def append_attributes(
             put_instance(instances, new)
             if iri not in result.updated:
                 result.updated.append(iri)
+        if not instances:
+            del entity[iri]
 
 
 def update_attributes(entity: Entity, attrs: Entity, result: UpdateResult) -> None:
-    """PATCH /entities/{id}/attrs (clause 5.6.2): only attributes that exist are replaced."""
+    """PATCH /entities/{id}/attrs (clause 5.6.2).
+
+    Existing instances (matched by datasetId) are replaced, others appended; an instance whose
+    value is NGSI-LD Null deletes its match. New types are added; a scope replaces the entity's
+    only when it has one.
+    """
+    add_types(entity, attrs)
+    if "scope" in attrs:
+        if "scope" in entity:
+            entity["scope"] = list(attrs["scope"])
+            result.updated.append("scope")
+        else:
+            result.not_updated.append(("scope", "the entity has no scope to update"))
     for iri in attribute_names(attrs):
-        instances = entity.get(iri)
+        instances: Instances = entity.setdefault(iri, [])
         for new in attrs[iri]:
-            if instances is None:
-                result.not_updated.append((iri, "attribute does not exist"))
-                continue
-            # an existing attribute takes a new datasetId instance (ETSI suite 011_01_03)
-            put_instance(instances, new)
+            index = find_instance(instances, new.get("datasetId"))
+            if is_null(new):
+                if index is None:
+                    result.not_updated.append((iri, "no such attribute instance to delete"))
+                    continue
+                instances.pop(index)
+            else:
+                put_instance(instances, new)
             if iri not in result.updated:
                 result.updated.append(iri)
+        if not instances:
+            del entity[iri]
+
+
+def add_types(entity: Entity, fragment: Entity) -> None:
+    """Add the fragment's entity types that the entity does not have yet (clause 5.6.2)."""
+    for extra_type in fragment.get("type", []):
+        if extra_type not in entity["type"]:
+            entity["type"].append(extra_type)

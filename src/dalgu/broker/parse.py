@@ -73,6 +73,8 @@ def parse_types(value: Any, terms: TermMap, *, required: bool = True) -> list[st
     expanded: list[str] = []
     for name in values:
         iri = terms.expand(name)
+        if iri.startswith("@"):
+            raise BadRequestData(f"entity type {name!r} is a JSON-LD keyword, not a type")
         if iri not in expanded:
             expanded.append(iri)
     return expanded
@@ -97,9 +99,12 @@ def parse_attributes(doc: dict[str, Any], terms: TermMap, now: str) -> dict[str,
 
 
 def attribute_iri(name: str, terms: TermMap) -> str:
-    if not isinstance(name, str) or not is_valid_name(name):
+    if not isinstance(name, str) or not is_valid_name(name) or name.startswith("@"):
         raise BadRequestData(f"invalid attribute name {name!r}")
-    return terms.expand(name)
+    iri = terms.expand(name)
+    if iri.startswith("@"):
+        raise BadRequestData(f"attribute name {name!r} is a JSON-LD keyword")
+    return iri
 
 
 def parse_attribute(iri: str, value: Any, terms: TermMap, now: str) -> list[dict[str, Any]]:

@@ -8,12 +8,12 @@ has committed (the seam subscriptions and temporal history use).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from dalgu.broker import mutations as m
 from dalgu.broker.model import Entity, now_iso
-from dalgu.errors import DalguError, ResourceNotFound
+from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
 from dalgu.store.base import (
     AttributeInfo,
     Change,
@@ -23,6 +23,8 @@ from dalgu.store.base import (
     QueryResult,
     TypeInfo,
 )
+
+PURGE_CHUNK = 1000  # entities listed and changed per transaction by a purge
 
 ChangeListener = Callable[[str, list[Change]], Awaitable[None]]
 
@@ -126,6 +128,17 @@ class EntityService:
             )
             if instances is None or index is None:
                 raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
+            kind = fragment.get("type")
+            if kind is not None and kind != instances[index].get("type"):
+                raise BadRequestData(
+                    f"attribute {attr} is a {instances[index].get('type')}; "
+                    f"a partial update cannot make it a {kind}"
+                )
+            if m.is_null(fragment):  # NGSI-LD Null deletes the targeted instance
+                instances.pop(index)
+                if not instances:
+                    del entity[attr]
+                return
             instances[index] = m.merge_instance(instances[index], fragment, now)
 
         await self._one(tenant, entity_id, m.edit(entity_id, change, now))
@@ -174,6 +187,54 @@ class EntityService:
 
         await self._one(tenant, entity_id, m.edit(entity_id, change, now))
 
+    async def delete_scope(self, tenant: str, entity_id: str) -> None:
+        """DELETE /entities/{id}/attrs/scope: the scope is removed like an attribute."""
+        now = now_iso()
+
+        def change(entity: Entity) -> None:
+            if "scope" not in entity:
+                raise ResourceNotFound(f"entity {entity_id} has no scope")
+            del entity["scope"]
+
+        await self._one(tenant, entity_id, m.edit(entity_id, change, now))
+
+    async def purge(
+        self,
+        tenant: str,
+        query: EntityQuery,
+        *,
+        drop: frozenset[str] = frozenset(),
+        keep: frozenset[str] | None = None,
+    ) -> int:
+        """Purge Entities (clause 5.6.21): delete every match, or only some of its members.
+
+        `drop` names the members to delete, `keep` the only ones to keep; with neither, the
+        entities go. Matches are listed first, then changed in chunks, so a purge never skips
+        an entity that a change made stop matching. Returns how many entities matched.
+        """
+        ids: list[str] = []
+        while True:
+            found = await self.store.query(
+                tenant, replace(query, limit=PURGE_CHUNK, offset=len(ids), count=False)
+            )
+            ids.extend(e["id"] for e in found.entities)
+            if len(found.entities) < PURGE_CHUNK:
+                break
+        now = now_iso()
+
+        def strip(entity: Entity) -> None:
+            for member in [*m.attribute_names(entity), "scope"]:
+                if member in entity and (member in drop if keep is None else member not in keep):
+                    del entity[member]
+
+        for start in range(0, len(ids), PURGE_CHUNK):
+            chunk = ids[start : start + PURGE_CHUNK]
+            if drop or keep is not None:
+                await self._apply(tenant, [(i, m.edit(i, strip, now)) for i in chunk])
+            else:
+                await self._apply(tenant, [(i, m.delete(i)) for i in chunk])
+        return len(ids)
+
     # --- batch operations ---------------------------------------------------------------
 
     async def _batch(
@@ -214,15 +275,26 @@ class EntityService:
         self, tenant: str, items: Sequence[BatchItem], *, overwrite: bool = True
     ) -> BatchResult:
         now = now_iso()
+        partial: dict[str, m.UpdateResult] = {}
 
         def update(entity: Entity) -> Mutation:
             def change(current: Entity) -> None:
-                result = m.UpdateResult()
+                result = partial[entity["id"]] = m.UpdateResult()
                 m.append_attributes(current, entity, result, overwrite=overwrite)
 
             return m.edit(entity["id"], change, now)
 
-        return (await self._batch(tenant, [_with(i, update) for i in items]))[0]
+        result = (await self._batch(tenant, [_with(i, update) for i in items]))[0]
+        # an entity whose attributes were (partly) kept by noOverwrite is in error (clause 5.6.9)
+        for entity_id in list(result.success):
+            kept = partial.get(entity_id)
+            if kept is not None and kept.not_updated:
+                names = ", ".join(sorted({name for name, _ in kept.not_updated}))
+                result.success.remove(entity_id)
+                result.errors.append(
+                    (entity_id, AlreadyExists(f"attributes kept by noOverwrite: {names}"))
+                )
+        return result
 
     async def batch_merge(self, tenant: str, items: Sequence[BatchItem]) -> BatchResult:
         now = now_iso()
