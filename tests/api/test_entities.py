@@ -68,7 +68,10 @@ def test_user_context_by_link_expands_and_compacts(client: TestClient) -> None:
     ctx = {"@context": {"Car": "https://example.org/Car", "velocity": "https://example.org/v"}}
     hosted = client.post("/ngsi-ld/v1/jsonldContexts", json=ctx)
     assert hosted.status_code == 201
-    link = {"Link": LINK.format(hosted.headers["location"])}
+    location = hosted.headers["location"]
+    assert location.startswith("/ngsi-ld/v1/jsonldContexts/")
+    url = client.get(location, params={"details": "true"}).json()["URL"]
+    link = {"Link": LINK.format(url)}
     body = {"id": "urn:ngsi-ld:Car:1", "type": "Car", "velocity": {"type": "Property", "value": 3}}
     assert client.post(E, json=body, headers=link).status_code == 201
     with_ctx = client.get(f"{E}/urn:ngsi-ld:Car:1", headers=link).json()
@@ -406,3 +409,75 @@ def test_purge_entities(client: TestClient) -> None:
     assert client.get(f"{E}/urn:b:2").status_code == 404
     assert client.delete(E, params={"local": "true"}).status_code == 204
     assert client.get(E, params={"local": "true"}).json() == []
+
+
+def test_dataset_id_parameter_selects_instances(client: TestClient) -> None:
+    client.post(
+        E,
+        json={
+            "id": "urn:x:1",
+            "type": "T",
+            "name": [
+                {"value": "Eiffel Tower"},
+                {"value": "Tour Eiffel", "datasetId": "urn:ds:fr"},
+                {"value": "Eiffelturm", "datasetId": "urn:ds:de"},
+            ],
+            "height": 300,
+        },
+    )
+    french = client.get(E, params={"type": "T", "datasetId": "urn:ds:fr"}).json()
+    assert french == [
+        {
+            "id": "urn:x:1",
+            "type": "T",
+            "name": {"type": "Property", "value": "Tour Eiffel", "datasetId": "urn:ds:fr"},
+        }
+    ]
+    default = client.get(f"{E}/urn:x:1", params={"datasetId": "@none", "attrs": "name"}).json()
+    assert default["name"] == {"type": "Property", "value": "Eiffel Tower"}
+    two = client.get(f"{E}/urn:x:1", params={"datasetId": "urn:ds:fr,urn:ds:de"}).json()
+    assert sorted(i["datasetId"] for i in two["name"]) == ["urn:ds:de", "urn:ds:fr"]
+    assert client.get(f"{E}/urn:x:1", params={"datasetId": "not a uri"}).status_code == 400
+
+
+def test_self_intersecting_polygon_is_stored_and_matched_as_its_valid_equivalent(
+    client: TestClient,
+) -> None:
+    bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}
+    body = {
+        "id": "urn:x:bowtie",
+        "type": "Zone",
+        "location": {"type": "GeoProperty", "value": bowtie},
+    }
+    assert client.post(E, json=body).status_code == 201
+    assert client.get(f"{E}/urn:x:bowtie").json()["location"]["value"] == bowtie
+    hit = client.get(
+        E,
+        params={
+            "type": "Zone",
+            "georel": "intersects",
+            "geometry": "Point",
+            "coordinates": "[0.5,1]",
+        },
+    )
+    assert [e["id"] for e in hit.json()] == ["urn:x:bowtie"]
+    miss = client.get(
+        E,
+        params={
+            "type": "Zone",
+            "georel": "intersects",
+            "geometry": "Point",
+            "coordinates": "[1,0.3]",
+        },
+    )
+    assert miss.json() == []
+    bad_query = client.get(
+        E,
+        params={
+            "type": "Zone",
+            "georel": "within",
+            "geometry": "Polygon",
+            "coordinates": "[[[0,0],[2,2],[2,0],[0,2],[0,0]]]",
+        },
+    )
+    assert bad_query.status_code == 400

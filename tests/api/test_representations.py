@@ -161,3 +161,43 @@ def test_core_context_cannot_be_deleted(client: TestClient) -> None:
     core = "https%3A%2F%2Furi.etsi.org%2Fngsi-ld%2Fv1%2Fngsi-ld-core-context-v1.9.jsonld"
     assert client.delete(f"/ngsi-ld/v1/jsonldContexts/{core}").status_code == 400
     assert client.get("/ngsi-ld/v1/jsonldContexts", params={"details": "maybe"}).status_code == 400
+
+
+def test_core_context_can_be_described_and_reloaded(client: TestClient) -> None:
+    core = "https%3A%2F%2Furi.etsi.org%2Fngsi-ld%2Fv1%2Fngsi-ld-core-context-v1.9.jsonld"
+    details = client.get(f"/ngsi-ld/v1/jsonldContexts/{core}", params={"details": "true"})
+    assert details.status_code == 200
+    assert details.json()["kind"] == "Cached"
+    reloaded = client.delete(f"/ngsi-ld/v1/jsonldContexts/{core}", params={"reload": "true"})
+    assert reloaded.status_code == 204
+
+
+def test_hosted_context_lifecycle(client: TestClient) -> None:
+    ctx = {"@context": {"Car": "https://example.org/Car"}, "extra": "discarded"}
+    assert (
+        client.post("/ngsi-ld/v1/jsonldContexts", json={"no": "context"})
+        .json()["type"]
+        .endswith("InvalidRequest")
+    )
+    location = client.post("/ngsi-ld/v1/jsonldContexts", json=ctx).headers["location"]
+    local_id = location.rsplit("/", 1)[1]
+    served = client.get(location)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("application/json")
+    assert served.json() == {"@context": {"Car": "https://example.org/Car"}}
+    details = client.get(location, params={"details": "True"}).json()
+    assert set(details) == {"URL", "localId", "kind", "createdAt"}
+    assert details["localId"] == local_id and details["kind"] == "Hosted"
+    assert details["URL"].endswith(location)
+    listed = client.get("/ngsi-ld/v1/jsonldContexts", params={"kind": "Hosted"}).json()
+    assert listed == [details["URL"]]
+    assert client.get("/ngsi-ld/v1/jsonldContexts", params={"kind": "Cached"}).json() == []
+    # reload is for cached contexts only; unknown ids are 404 without it
+    assert client.delete(location, params={"reload": "true"}).status_code == 400
+    assert (
+        client.delete("/ngsi-ld/v1/jsonldContexts/wrong_id", params={"reload": "true"}).status_code
+        == 400
+    )
+    assert client.delete("/ngsi-ld/v1/jsonldContexts/wrong_id").status_code == 404
+    assert client.delete(location).status_code == 204
+    assert client.get(location).status_code == 404

@@ -29,14 +29,20 @@ async def _items(
     resolver = runtime(request).resolver
     now = now_iso()
     items: list[BatchItem] = []
+    json_ld = request.headers.get("content-type", "").startswith(JSON_LD)
     for raw in body:
         entity_id = raw.get("id", raw.get("@id")) if isinstance(raw, dict) else None
         try:
             terms = rc.terms
-            if request.headers.get("content-type", "").startswith(JSON_LD) and isinstance(
-                raw, dict
-            ):
-                terms = await resolver.resolve(raw.get("@context"))
+            if isinstance(raw, dict):
+                if json_ld and "@context" not in raw:
+                    raise BadRequestData("an application/ld+json entity must carry an @context")
+                if not json_ld and "@context" in raw:
+                    raise BadRequestData(
+                        "an application/json entity must not carry an @context; use a Link"
+                    )
+                if json_ld:
+                    terms = await resolver.resolve(raw["@context"])
             items.append(parse_entity(raw, terms, now, require_type=not partial))
         except DalguError as error:
             error.extra["entity_id"] = entity_id if isinstance(entity_id, str) else None
@@ -58,7 +64,7 @@ def _result(result: BatchResult) -> Response:
 
 
 async def batch_create(request: Request) -> Response:
-    rc, body = await read_body(request)
+    rc, body = await read_body(request, batch=True)
     result = await runtime(request).service.batch_create(rc.tenant, await _items(request, rc, body))
     if result.errors:
         return _result(result)
@@ -66,7 +72,7 @@ async def batch_create(request: Request) -> Response:
 
 
 async def batch_upsert(request: Request) -> Response:
-    rc, body = await read_body(request)
+    rc, body = await read_body(request, batch=True)
     opts = params.options(request.query_params)
     mode: Literal["replace", "update"] = "update" if "update" in opts else "replace"
     items = await _items(request, rc, body)
@@ -79,7 +85,7 @@ async def batch_upsert(request: Request) -> Response:
 
 
 async def batch_update(request: Request) -> Response:
-    rc, body = await read_body(request)
+    rc, body = await read_body(request, batch=True)
     overwrite = "noOverwrite" not in params.options(request.query_params)
     items = await _items(request, rc, body, partial=True)
     result = await runtime(request).service.batch_update(rc.tenant, items, overwrite=overwrite)
@@ -87,7 +93,7 @@ async def batch_update(request: Request) -> Response:
 
 
 async def batch_merge(request: Request) -> Response:
-    rc, body = await read_body(request)
+    rc, body = await read_body(request, batch=True)
     items = await _items(request, rc, body, partial=True)
     result = await runtime(request).service.batch_merge(rc.tenant, items)
     return _result(result) if result.errors else no_content()
@@ -109,7 +115,7 @@ async def batch_delete(request: Request) -> Response:
 
 async def query_post(request: Request) -> Response:
     """POST /entityOperations/query: the query in the body, paging in the URL (clause 6.23)."""
-    rc, body = await read_body(request)
+    rc, body = await read_body(request, geojson=True)
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
     rt = runtime(request)

@@ -9,8 +9,10 @@ from starlette.responses import Response
 
 from dalgu.api import params
 from dalgu.api.edge import read_context, runtime
+from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response
 from dalgu.errors import ResourceNotFound
+from dalgu.store.base import AttributeInfo
 
 
 async def list_types(request: Request) -> Response:
@@ -66,7 +68,7 @@ async def list_attributes(request: Request) -> Response:
     rt = runtime(request)
     attributes = await rt.service.attributes(rc.tenant)
     if params.flag(request.query_params, "details"):
-        data: object = [_attribute(a, rc) for a in attributes]
+        data: object = [_attribute(a, rc, full=False) for a in attributes]
     else:
         data = {
             "id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
@@ -82,20 +84,19 @@ async def attribute_info(request: Request) -> Response:
     wanted = rc.terms.expand(request.path_params["attr"])
     for info in await rt.service.attributes(rc.tenant):
         if info.name == wanted:
-            return json_response(_attribute(info, rc), rc, rt.settings.base_url)
+            return json_response(_attribute(info, rc, full=True), rc, rt.settings.base_url)
     raise ResourceNotFound(f"no attribute {wanted} exists")
 
 
-def _attribute(info: object, rc: object) -> dict[str, object]:
-    from dalgu.api.negotiation import RequestContext
-    from dalgu.store.base import AttributeInfo
-
-    assert isinstance(info, AttributeInfo) and isinstance(rc, RequestContext)
-    return {
+def _attribute(info: AttributeInfo, rc: RequestContext, *, full: bool) -> dict[str, object]:
+    """An Attribute (clause 5.2.28); the list of details leaves out the counts (clause 5.7.9)."""
+    out: dict[str, object] = {
         "id": info.name,
         "type": "Attribute",
         "attributeName": rc.terms.compact(info.name),
-        "attributeCount": info.attribute_count,
-        "attributeTypes": sorted(info.attribute_types),
-        "typeNames": sorted(rc.terms.compact(t) for t in info.type_names),
     }
+    if full:
+        out["attributeCount"] = info.attribute_count
+        out["attributeTypes"] = sorted(info.attribute_types)
+    out["typeNames"] = sorted(rc.terms.compact(t) for t in info.type_names)
+    return out

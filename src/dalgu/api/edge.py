@@ -104,9 +104,13 @@ async def read_context(request: Request, *, geojson: bool = False) -> neg.Reques
 
 
 async def read_body(
-    request: Request, *, merge_patch: bool = False, geojson: bool = False
+    request: Request, *, merge_patch: bool = False, geojson: bool = False, batch: bool = False
 ) -> tuple[neg.RequestContext, Any]:
-    """For requests with a body: media type, size and depth limits, JSON, and its context."""
+    """For requests with a body: media type, size and depth limits, JSON, and its context.
+
+    With `batch`, an array body's items carry or lack their own @context: the items are
+    checked one by one (`item_context`), so one bad item is one error, not a failed request.
+    """
     rt = runtime(request)
     if request.query_params:
         check_parameters(request)
@@ -114,7 +118,12 @@ async def read_body(
     accept = neg.negotiate(request, geojson=geojson)
     tenant = neg.tenant_of(request)
     body = await neg.read_json(request, rt.settings.max_body_bytes, rt.settings.max_json_depth)
-    context = await neg.body_context(request, body, media)
+    if batch and isinstance(body, list):
+        context = neg.link_context(request)
+        if media == neg.JSON_LD and context is not None:
+            raise BadRequestData("application/ld+json requests must not carry a context Link")
+    else:
+        context = await neg.body_context(request, body, media)
     terms = await rt.resolver.resolve(context)
     return neg.RequestContext(tenant, terms, context, accept), body
 

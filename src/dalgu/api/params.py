@@ -136,7 +136,19 @@ def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
         omit=frozenset(o if o in ("id", "type") else terms.expand(o) for o in omit),
         keep_id=keep_id,
         keep_type=keep_type,
+        datasets=_datasets(params),
     )
+
+
+def _datasets(params: Mapping[str, str]) -> frozenset[str] | None:
+    """The datasetId parameter (clause 6.3.x): instances to keep, `@none` for the default one."""
+    raw = params.get("datasetId")
+    if raw is None:
+        return None
+    values = [v.strip() for v in raw.split(",")]
+    if not all(v == "@none" or is_uri(v) for v in values):
+        raise BadRequestData("datasetId must list URIs (or @none for the default instance)")
+    return frozenset(values)
 
 
 def page(params: Mapping[str, str], settings: Settings) -> tuple[int, int]:

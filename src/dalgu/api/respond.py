@@ -51,7 +51,13 @@ def json_response(
         media: str = JSON_LD
     else:
         out_headers["Link"] = link_header(context_url(rc.context, base_url))
-        media = GEO_JSON if rc.accept == GEO_JSON else JSON
+        media = JSON
+        if rc.accept == GEO_JSON:  # a Feature(Collection) carries its @context (clause 4.5.16)
+            media = GEO_JSON
+            if isinstance(data, dict):
+                data = _with_context(
+                    data, rc.context if rc.context is not None else CORE_CONTEXT_URL
+                )
     return Response(orjson.dumps(data), status_code=status, media_type=media, headers=out_headers)
 
 

@@ -26,6 +26,7 @@ class Representation:
     omit: frozenset[str] = frozenset()  # attribute IRIs, or "id"/"type" (omit)
     keep_id: bool = True
     keep_type: bool = True
+    datasets: frozenset[str] | None = None  # datasetIds to keep, "@none" = default instance
 
 
 def render_entity(entity: Entity, terms: TermMap, rep: Representation) -> dict[str, Any]:
@@ -45,6 +46,10 @@ def render_entity(entity: Entity, terms: TermMap, rep: Representation) -> dict[s
             continue
         if iri in rep.omit:
             continue
+        if rep.datasets is not None:
+            instances = [i for i in instances if i.get("datasetId", "@none") in rep.datasets]
+            if not instances:
+                continue
         rendered = [render_instance(i, terms, rep) for i in instances]
         out[terms.compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
     if rep.sys_attrs and rep.format != "keyValues":

@@ -82,6 +82,18 @@ class ContextResolver:
             self._maps.popitem(last=False)
         return term_map
 
+    async def reload(self, url: str) -> None:
+        """Download a cached document again and replace it; on failure keep the old one."""
+        raw = await self._fetch(url)
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise LdContextNotAvailable(f"{url} no longer serves valid JSON: {exc}") from None
+        if not isinstance(document, dict) or "@context" not in document:
+            raise LdContextNotAvailable(f"{url} no longer serves a JSON-LD context document")
+        self.documents[url] = CachedDocument(url, document, time.time())
+        self._maps.clear()
+
     def forget(self, url: str) -> None:
         """Drop a document (and every compiled map) from the caches."""
         self.documents.pop(url, None)
@@ -153,6 +165,8 @@ class ContextResolver:
                             f"@context {url} is larger than {self._max_bytes} bytes"
                         )
                 return bytes(body)
+        except httpx.InvalidURL as exc:
+            raise InvalidLdContext(f"@context URL {url!r} is not a valid URL: {exc}") from None
         except httpx.HTTPError as exc:
             raise LdContextNotAvailable(f"@context {url} could not be retrieved: {exc}") from None
 

@@ -142,8 +142,16 @@ def _check_parts(kind: str, coordinates: list[Any], where: str) -> None:
                 )
 
 
-def shape_from_geojson(obj: object, where: str = "geometry") -> BaseGeometry:
-    """A valid shapely geometry from a GeoJSON geometry object, or `BadRequestData`."""
+def shape_from_geojson(
+    obj: object, where: str = "geometry", *, require_valid: bool = True
+) -> BaseGeometry:
+    """A shapely geometry from a GeoJSON geometry object, or `BadRequestData`.
+
+    `require_valid` also rejects polygons that are well-formed GeoJSON but not valid simple
+    features (self-intersecting rings): query geometries must be valid; entity geometries
+    may be such polygons (RFC 7946 does not forbid them) and are matched as their valid
+    equivalent (`shapely.make_valid`, `ST_MakeValid`).
+    """
     if not isinstance(obj, dict):
         raise BadRequestData(f"{where}: a GeoJSON geometry is a JSON object")
     kind = obj.get("type")
@@ -160,7 +168,7 @@ def shape_from_geojson(obj: object, where: str = "geometry") -> BaseGeometry:
         geometry: BaseGeometry = shape({"type": kind, "coordinates": coordinates})
     except (ValueError, TypeError, AttributeError, ShapelyError) as exc:
         raise BadRequestData(f"{where}: invalid {kind}: {exc}") from None
-    if kind in ("Polygon", "MultiPolygon") and not geometry.is_valid:
+    if require_valid and kind in ("Polygon", "MultiPolygon") and not geometry.is_valid:
         raise BadRequestData(f"{where}: invalid {kind}: {explain_validity(geometry)}")
     return geometry
 
@@ -170,7 +178,7 @@ def validate_geometry(obj: object, where: str = "geometry") -> None:
     if isinstance(obj, dict) and obj.get("type") == "Point":
         _position(obj.get("coordinates"), where)
         return
-    shape_from_geojson(obj, where)
+    shape_from_geojson(obj, where, require_valid=False)
 
 
 def parse_geoquery(

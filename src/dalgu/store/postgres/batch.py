@@ -60,11 +60,12 @@ _NUM_COLUMNS = ("ent", "nid", "kind", "num")
 _TXT_COLUMNS = ("ent", "nid", "kind", "txt")
 _KINDS = {kind: kind.encode() for kind in "#nbsz"}
 _TEXT_KINDS = frozenset("#s")
+# a self-intersecting polygon is stored as given and indexed as its valid equivalent
 _GEO = """
 INSERT INTO geo (ent, nid, geom, geog)
 SELECT u.ent, u.nid, s.geom, geography(s.geom)
 FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS u(ent, nid, g)
-CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_GeomFromGeoJSON(u.g), 4326) AS geom) AS s
+CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakeValid(ST_GeomFromGeoJSON(u.g)), 4326) AS geom) AS s
 """
 
 

@@ -42,6 +42,8 @@ def _query_shape(wkb: bytes) -> BaseGeometry:
 @lru_cache(maxsize=65536)
 def _entity_shape(geojson: bytes) -> BaseGeometry:
     shape: BaseGeometry = geometry_shape(orjson.loads(geojson))
+    if not shape.is_valid:  # e.g. a self-intersecting polygon: match its valid equivalent
+        shape = shapely.make_valid(shape)
     return shape
 
 
