@@ -104,12 +104,18 @@ async def read_context(request: Request, *, geojson: bool = False) -> neg.Reques
 
 
 async def read_body(
-    request: Request, *, merge_patch: bool = False, geojson: bool = False, batch: bool = False
+    request: Request,
+    *,
+    merge_patch: bool = False,
+    geojson: bool = False,
+    batch: bool = False,
+    an_object: bool = False,
 ) -> tuple[neg.RequestContext, Any]:
     """For requests with a body: media type, size and depth limits, JSON, and its context.
 
-    With `batch`, an array body's items carry or lack their own @context: the items are
-    checked one by one (`item_context`), so one bad item is one error, not a failed request.
+    With `an_object`, anything but a JSON object is an InvalidRequest. With `batch`, an array
+    body's items carry or lack their own @context: the items are checked one by one, so one
+    bad item is one error, not a failed request.
     """
     rt = runtime(request)
     if request.query_params:
@@ -118,6 +124,8 @@ async def read_body(
     accept = neg.negotiate(request, geojson=geojson)
     tenant = neg.tenant_of(request)
     body = await neg.read_json(request, rt.settings.max_body_bytes, rt.settings.max_json_depth)
+    if an_object and not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
     if batch and isinstance(body, list):
         context = neg.link_context(request)
         if media == neg.JSON_LD and context is not None:

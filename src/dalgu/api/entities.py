@@ -26,15 +26,13 @@ from dalgu.broker.render import (
     feature_collection,
     render_entity,
 )
-from dalgu.errors import BadRequestData, InvalidRequest, MethodNotAllowed
+from dalgu.errors import BadRequestData, MethodNotAllowed
 
 ENTITIES = "/ngsi-ld/v1/entities/"
 
 
 async def create_entity(request: Request) -> Response:
-    rc, body = await read_body(request)
-    if not isinstance(body, dict):
-        raise InvalidRequest("an entity is a JSON object")
+    rc, body = await read_body(request, an_object=True)
     entity = parse_entity(body, rc.terms, now_iso())
     await runtime(request).service.create(rc.tenant, entity)
     return Response(status_code=201, headers={"Location": ENTITIES + quote(entity["id"], safe=":")})

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 import orjson
+import shapely
 from lark import Token, Transformer
 from shapely import ops
 from shapely.errors import ShapelyError
@@ -199,7 +200,11 @@ def parse_geoquery(
         isinstance(geoproperty, str) and _NAME.fullmatch(geoproperty)
     ):
         raise BadRequestData(f"geoproperty: {geoproperty!r} is not an attribute name")
-    reference = shape_from_geojson({"type": geometry, "coordinates": coordinates}, "coordinates")
+    reference = shape_from_geojson(
+        {"type": geometry, "coordinates": coordinates}, "coordinates", require_valid=False
+    )
+    if not reference.is_valid:  # a self-intersecting polygon asks for its valid equivalent
+        reference = shapely.make_valid(reference)
     return GeoQuery(
         georel=relation,
         geometry=geometry,
