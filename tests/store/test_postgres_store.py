@@ -602,3 +602,26 @@ async def test_geo_relations_follow_clause_4_10(
 async def test_geoproperty_other_than_location(store: PostgresEntityStore, geo_tenant: str) -> None:
     query = parse_geoquery("near;maxDistance==2000", "Point", list(DAEGU), OBSERVATION_SPACE)
     assert await geo_ids(store, geo_tenant, query) == ["sensor"]
+
+
+# --- planner statistics -------------------------------------------------------------------
+
+
+async def test_bulk_writes_bring_fresh_planner_statistics(
+    store: PostgresEntityStore, tenant: str
+) -> None:
+    """After a bulk load the index tables are analysed without waiting for autovacuum, so the
+    first q queries are planned with statistics (without them a range q ran for minutes)."""
+    count = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'attr_num'"
+    before = await store.pool.fetchval(count)
+    for start in range(0, 6_000, 1_000):
+        await put(
+            store, tenant, *(entity(n, speed=prop(n % 120)) for n in range(start, start + 1_000))
+        )
+    for _ in range(100):
+        if await store.pool.fetchval(count) > before:
+            break
+        await asyncio.sleep(0.1)
+    assert await store.pool.fetchval(count) > before
+    found = await ids_of(store, tenant, q=q("speed>=60;speed<62"))
+    assert len(found) == 100

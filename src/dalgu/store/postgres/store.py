@@ -30,6 +30,7 @@ from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import Compiled, KeyMap, needed_keys, where_clause
 from dalgu.store.postgres.schema import migrate
+from dalgu.store.postgres.statistics import PlannerStatistics
 
 _RETRIES = 5
 _TYPE_COUNTS = """
@@ -88,6 +89,7 @@ class PostgresEntityStore(EntityStore):
         self.pool_size = pool_size
         self._pool: Any = None
         self._keys = AttributeKeys()
+        self._statistics: PlannerStatistics | None = None
 
     @property
     def pool(self) -> Any:
@@ -109,12 +111,18 @@ class PostgresEntityStore(EntityStore):
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
+            statistics = PlannerStatistics(pool)
+            await statistics.start()
         except BaseException:
             await pool.close()
             raise
         self._pool = pool
+        self._statistics = statistics
 
     async def close(self) -> None:
+        if self._statistics is not None:
+            await self._statistics.stop()
+            self._statistics = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -180,6 +188,8 @@ class PostgresEntityStore(EntityStore):
                 except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
                     continue
                 self._keys.remember(batch.added_keys)
+                if self._statistics is not None:
+                    self._statistics.wrote(len(items))
                 return outcomes
         raise Conflict("the entities were changed concurrently; retry the request")
 
