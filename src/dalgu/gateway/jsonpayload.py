@@ -1,0 +1,55 @@
+"""The FIWARE IoT Agent JSON payload: measures as a JSON object (or an array of them).
+
+    {"t": 23.4, "h": 40}                               one group
+    [{"t": 23.4}, {"t": 23.9, "TimeInstant": "..."}]   several groups
+    {"ping": {"param1": 1}}                            a command (on the cmd topic)
+    {"ping": "Ping ok"}                                a command result (on cmdexe)
+
+Values keep their JSON types. A `TimeInstant` member gives the group's observation time.
+Pure functions: bad input raises `PayloadError` (with the position orjson reports).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from dalgu.gateway.ultralight import MAX_PAYLOAD, PayloadError
+
+TIME_INSTANT = "TimeInstant"
+
+
+def parse_json_measures(payload: bytes | str) -> list[tuple[dict[str, Any], str | None]]:
+    """Measure groups as (values, timestamp) pairs."""
+    document = _load(payload)
+    groups = document if isinstance(document, list) else [document]
+    if not groups:
+        raise PayloadError("an empty JSON array holds no measures", 0)
+    out: list[tuple[dict[str, Any], str | None]] = []
+    for group in groups:
+        if not isinstance(group, dict) or not group:
+            raise PayloadError("each measure group must be a non-empty JSON object", 0)
+        values = dict(group)
+        stamp = values.pop(TIME_INSTANT, None)
+        if stamp is not None and not isinstance(stamp, str):
+            raise PayloadError(f"{TIME_INSTANT} must be an ISO 8601 string", 0)
+        out.append((values, stamp))
+    return out
+
+
+def parse_json_command_results(payload: bytes | str) -> dict[str, Any]:
+    """`{"command": result, ...}` as a device reports on its cmdexe topic."""
+    document = _load(payload)
+    if not isinstance(document, dict) or not document:
+        raise PayloadError("a command result is a JSON object {command: result}", 0)
+    return document
+
+
+def _load(payload: bytes | str) -> Any:
+    if len(payload) > MAX_PAYLOAD:
+        raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"not JSON: {exc.msg}", exc.pos) from None

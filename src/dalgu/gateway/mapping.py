@@ -1,0 +1,212 @@
+"""From device measures to an NGSI-LD entity, as the FIWARE IoT Agents map them.
+
+A `DeviceBinding` is what a device's measures mean: its entity (id and type) and how each
+measure name (`object_id`) becomes an attribute (name, type, sub-attributes). It merges the
+config group's template with the device's own provisioning, the device winning, as the IoT
+Agent library does. `measures_to_entity` turns one measure group into a normalized NGSI-LD
+entity (compact names) ready for the broker's parser; values are typed by the provisioned
+attribute type (UltraLight sends text, JSON sends JSON).
+
+Pure functions: a value that does not fit its declared type raises `PayloadError`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from dalgu.gateway.provisioning import AttributeMapping, Device, ServiceGroup, StaticAttribute
+from dalgu.gateway.ultralight import PayloadError
+
+DEFAULT_ENTITY_TYPE = "Thing"
+_NUMBER = {"number", "float", "double", "decimal"}
+_INTEGER = {"integer", "int", "long"}
+_BOOLEAN = {"boolean", "bool"}
+_TEXT = {"text", "string", "property"}
+_NGSI_LD_KINDS = {
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "ListProperty": "valueList",
+    "JsonProperty": "json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceBinding:
+    """Everything needed to turn one device's measures into entity updates."""
+
+    device_id: str
+    apikey: str
+    entity_id: str
+    entity_type: str
+    active: dict[str, AttributeMapping]  # by measure name (object_id, else name)
+    commands: dict[str, AttributeMapping]  # by command name
+    static: tuple[StaticAttribute, ...]
+    explicit: bool | frozenset[str]  # True: only mapped measures; a set: only those names
+    timestamp: bool
+
+
+def bind(group: ServiceGroup, device: Device | None, device_id: str) -> DeviceBinding:
+    """The binding of `device_id`: its provisioning over its group's template."""
+    entity_type = (device and device.entity_type) or group.entity_type or DEFAULT_ENTITY_TYPE
+    entity_id = (device and device.entity_name) or f"urn:ngsi-ld:{entity_type}:{device_id}"
+    active = {m.measure: m for m in group.attributes}
+    commands = {m.name: m for m in group.commands}
+    static = list(group.static_attributes)
+    explicit: bool | str | list[str] = group.explicitAttrs
+    timestamp = bool(group.timestamp)
+    if device is not None:
+        active.update({m.measure: m for m in device.attributes})
+        commands.update({m.name: m for m in device.commands})
+        static += device.static_attributes
+        if device.explicitAttrs is not None:
+            explicit = device.explicitAttrs
+        if device.timestamp is not None:
+            timestamp = device.timestamp
+    return DeviceBinding(
+        device_id=device_id,
+        apikey=group.apikey,
+        entity_id=entity_id,
+        entity_type=entity_type,
+        active=active,
+        commands=commands,
+        static=tuple(static),
+        explicit=_explicit(explicit),
+        timestamp=timestamp,
+    )
+
+
+def _explicit(value: bool | str | list[str]) -> bool | frozenset[str]:
+    if isinstance(value, list):
+        return frozenset(value)
+    if isinstance(value, str):  # a JEXL expression in the IoT Agents; Dalgu takes "true"/"false"
+        return value.strip().lower() == "true"
+    return value
+
+
+def measures_to_entity(
+    binding: DeviceBinding,
+    values: dict[str, Any],
+    *,
+    observed_at: str | None = None,
+    with_static: bool = True,
+) -> dict[str, Any]:
+    """A normalized NGSI-LD entity holding one measure group (names still compact)."""
+    entity: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
+    for measure, raw in values.items():
+        mapping = binding.active.get(measure)
+        if mapping is None:
+            if binding.explicit is True or (
+                isinstance(binding.explicit, frozenset) and measure not in binding.explicit
+            ):
+                continue
+            name = f"measure_{measure}" if measure in ("id", "type") else measure
+            entity[name] = _untyped(raw, observed_at)
+            continue
+        if isinstance(binding.explicit, frozenset) and mapping.name not in binding.explicit:
+            continue
+        if mapping.skipValue is not None and raw == mapping.skipValue:
+            continue
+        entity[mapping.name] = attribute(mapping.type, raw, measure, mapping.metadata, observed_at)
+    if with_static:
+        for static in binding.static:
+            entity.setdefault(
+                static.name, attribute(static.type, static.value, static.name, static.metadata)
+            )
+    return entity
+
+
+def attribute(
+    declared: str,
+    raw: Any,
+    measure: str,
+    metadata: dict[str, Any] | None = None,
+    observed_at: str | None = None,
+) -> dict[str, Any]:
+    """One NGSI-LD attribute from a raw value and its provisioned type."""
+    instance = _typed(declared, raw, measure)
+    for key, meta in (metadata or {}).items():
+        value = meta.get("value") if isinstance(meta, dict) else meta
+        if key == "unitCode":
+            instance["unitCode"] = str(value)
+        elif key != "observedAt":
+            instance[key] = {"type": "Property", "value": value}
+    if observed_at is not None:
+        instance["observedAt"] = observed_at
+    return instance
+
+
+def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
+    kind = declared.strip()
+    low = kind.lower()
+    if low in _NUMBER:
+        return {"type": "Property", "value": _number(raw, measure, integer=False)}
+    if low in _INTEGER:
+        return {"type": "Property", "value": _number(raw, measure, integer=True)}
+    if low in _BOOLEAN:
+        return {"type": "Property", "value": _boolean(raw, measure)}
+    if low in _TEXT:
+        return {"type": "Property", "value": raw if not isinstance(raw, bytes) else raw.decode()}
+    if low in ("geo:point", "geoproperty", "geo:json"):
+        return {"type": "GeoProperty", "value": _geometry(raw, measure)}
+    if kind == "Relationship":
+        if not isinstance(raw, str) or ":" not in raw:
+            raise PayloadError(f"measure {measure!r}: a Relationship needs a URI", 0)
+        return {"type": "Relationship", "object": raw}
+    if kind in _NGSI_LD_KINDS:
+        return {"type": kind, _NGSI_LD_KINDS[kind]: raw}
+    if low in ("datetime", "date"):
+        return {"type": "Property", "value": {"@type": "DateTime", "@value": str(raw)}}
+    return {"type": "Property", "value": raw}  # any other NGSI-v2 type name: kept as given
+
+
+def _untyped(raw: Any, observed_at: str | None) -> dict[str, Any]:
+    instance: dict[str, Any] = {"type": "Property", "value": raw}
+    if observed_at is not None:
+        instance["observedAt"] = observed_at
+    return instance
+
+
+def _number(raw: Any, measure: str, *, integer: bool) -> int | float:
+    if isinstance(raw, bool):
+        raise PayloadError(f"measure {measure!r}: {raw!r} is not a number", 0)
+    try:
+        value = float(raw) if not isinstance(raw, (int, float)) else raw
+    except (TypeError, ValueError):
+        raise PayloadError(f"measure {measure!r}: {raw!r} is not a number", 0) from None
+    if not math.isfinite(value):
+        raise PayloadError(f"measure {measure!r}: {raw!r} is not a finite number", 0)
+    if integer:
+        if value != int(value):
+            raise PayloadError(f"measure {measure!r}: {raw!r} is not an integer", 0)
+        return int(value)
+    return int(value) if isinstance(value, int) else float(value)
+
+
+def _boolean(raw: Any, measure: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise PayloadError(f"measure {measure!r}: {raw!r} is not a boolean", 0)
+
+
+def _geometry(raw: Any, measure: str) -> dict[str, Any]:
+    """`"lat,lon"` (geo:point, as the IoT Agents take it) or a GeoJSON geometry."""
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str):
+        parts = raw.replace("/", ",").split(",")
+        if len(parts) == 2:
+            try:
+                lat, lon = float(parts[0]), float(parts[1])
+            except ValueError:
+                pass
+            else:
+                if -90 <= lat <= 90 and -180 <= lon <= 180:
+                    return {"type": "Point", "coordinates": [lon, lat]}
+    raise PayloadError(f"measure {measure!r}: {raw!r} is not 'lat,lon' nor GeoJSON", 0)

@@ -1,0 +1,151 @@
+"""The FIWARE IoT Agent provisioning model: config (service) groups and devices.
+
+Field names are the IoT Agent library's (`/iot/services`, `/iot/groups`, `/iot/devices`), so
+existing provisioning scripts and device configurations work unchanged. Validation uses
+pydantic (off the hot path: provisioning is rare, measures are not); unknown fields are
+rejected with a clear message rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dalgu.errors import BadRequestData
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+M = TypeVar("M", bound=_Model)
+
+
+class AttributeMapping(_Model):
+    """How one device measure becomes an entity attribute (active, lazy or command)."""
+
+    object_id: str | None = None  # the measure's name as the device sends it
+    name: str  # the attribute's name on the entity
+    type: str = "Property"  # NGSI-v2 style (Number, Text, geo:point…) or NGSI-LD kinds
+    metadata: dict[str, Any] | None = None  # sub-attributes, e.g. {"unitCode": {...}}
+    expression: str | None = None
+    skipValue: Any = None  # field names are the IoT Agent library's
+    entity_name: str | None = None
+    entity_type: str | None = None
+    reverse: list[dict[str, Any]] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _real_name(cls, value: str) -> str:
+        if not value or value in ("id", "type"):
+            raise ValueError("an attribute name must not be empty, 'id' or 'type'")
+        return value
+
+    @property
+    def measure(self) -> str:
+        return self.object_id or self.name
+
+
+class StaticAttribute(_Model):
+    name: str
+    type: str = "Property"
+    value: Any = None
+    metadata: dict[str, Any] | None = None
+
+
+class ServiceGroup(_Model):
+    """A config group: devices sharing an API key (and resource) and a template."""
+
+    apikey: str
+    resource: str = ""
+    entity_type: str | None = None
+    service: str | None = None
+    subservice: str | None = None
+    description: str | None = None
+    trust: str | None = None
+    cbHost: str | None = None
+    timezone: str | None = None
+    timestamp: bool | None = None
+    endpoint: str | None = None
+    protocol: str | None = None
+    transport: Literal["MQTT", "HTTP", "AMQP", "COAP"] | None = None
+    lazy: list[AttributeMapping] = Field(default_factory=list)
+    commands: list[AttributeMapping] = Field(default_factory=list)
+    attributes: list[AttributeMapping] = Field(default_factory=list)
+    static_attributes: list[StaticAttribute] = Field(default_factory=list)
+    internal_attributes: list[Any] = Field(default_factory=list)
+    explicitAttrs: bool | str | list[str] = False
+    entityNameExp: str | None = None
+    ngsiVersion: str | None = None
+    defaultEntityNameConjunction: str = ":"
+    autoprovision: bool = True
+    payloadType: str | None = None
+    expressionLanguage: str | None = None
+
+    @field_validator("apikey")
+    @classmethod
+    def _apikey(cls, value: str) -> str:
+        if not value or "/" in value or "#" in value or "+" in value:
+            raise ValueError("an apikey is a non-empty string without '/', '#' or '+'")
+        return value
+
+
+class Device(_Model):
+    """A provisioned device: which entity its measures update, and how."""
+
+    device_id: str
+    service: str | None = None
+    service_path: str | None = None
+    entity_name: str | None = None
+    entity_type: str | None = None
+    apikey: str | None = None
+    timezone: str | None = None
+    timestamp: bool | None = None
+    endpoint: str | None = None
+    protocol: str | None = None
+    transport: Literal["MQTT", "HTTP", "AMQP", "COAP"] | None = None
+    polling: bool | None = None
+    lazy: list[AttributeMapping] = Field(default_factory=list)
+    commands: list[AttributeMapping] = Field(default_factory=list)
+    attributes: list[AttributeMapping] = Field(default_factory=list)
+    static_attributes: list[StaticAttribute] = Field(default_factory=list)
+    internal_attributes: list[Any] = Field(default_factory=list)
+    explicitAttrs: bool | str | list[str] | None = None
+    ngsiVersion: str | None = None
+    payloadType: str | None = None
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, value: str) -> str:
+        if not value or "/" in value or "#" in value or "+" in value:
+            raise ValueError("a device_id is a non-empty string without '/', '#' or '+'")
+        return value
+
+
+def parse_groups(body: Any) -> list[ServiceGroup]:
+    """`{"services": [...]}` (or `{"groups": [...]}`) as an IoT Agent accepts it."""
+    items = _list_member(body, ("services", "groups"))
+    return [_validated(ServiceGroup, item, f"services[{i}]") for i, item in enumerate(items)]
+
+
+def parse_devices(body: Any) -> list[Device]:
+    items = _list_member(body, ("devices",))
+    return [_validated(Device, item, f"devices[{i}]") for i, item in enumerate(items)]
+
+
+def _list_member(body: Any, names: tuple[str, ...]) -> list[Any]:
+    if isinstance(body, dict):
+        for name in names:
+            if isinstance(body.get(name), list) and body[name]:
+                return list(body[name])
+    raise BadRequestData(f"the body must be an object with a non-empty '{names[0]}' array")
+
+
+def _validated(model: type[M], item: Any, where: str) -> M:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in first["loc"])
+        raise BadRequestData(f"{where}.{path}: {first['msg']}") from None

@@ -1,0 +1,161 @@
+"""UltraLight 2.0, the FIWARE IoT Agents' text payload for constrained devices.
+
+Measures are `key|value` pairs separated by `|`; several groups are separated by `#`; a group
+may start with a timestamp (then it has an odd number of fields):
+
+    t|23.4|h|40                       one group, two measures
+    gps|1.2/3.4#t|10                  two groups
+    2016-06-13T00:35:30Z|lle|100      a group observed at that time
+
+Commands sent to a device and the device's results:
+
+    weatherStation167@ping|param1=1|param2=2     a command with parameters
+    weatherStation167@ping|Ping ok               the result of that command
+
+Values are untyped text: the device's provisioned attribute types give them a type later
+(`dalgu.gateway.mapping`). Parsing is a pure function; bad input raises `PayloadError` naming
+the position (0-based character offset) of the offending part. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dalgu.errors import BadRequestData
+
+MAX_PAYLOAD = 65_536  # characters; an UL payload is meant for constrained devices
+
+
+class PayloadError(BadRequestData):
+    """A device payload that cannot be parsed; `position` is where it goes wrong."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(f"{message} (at character {position})")
+        self.position = position
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureGroup:
+    """One group of measures, with the time the device gave it (ISO 8601) if any."""
+
+    values: dict[str, str]
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """`device@command|p=v|...`: a command for a device, or its result (`device@command|r`)."""
+
+    device: str
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    result: str | None = None
+
+
+def parse_measures(payload: str) -> list[MeasureGroup]:
+    """All measure groups of an UltraLight 2.0 measure payload."""
+    _check_size(payload)
+    if not payload.strip():
+        raise PayloadError("empty UltraLight payload", 0)
+    groups: list[MeasureGroup] = []
+    start = 0
+    for text in payload.split("#"):
+        groups.append(_group(text, start))
+        start += len(text) + 1
+    return groups
+
+
+def _group(text: str, offset: int) -> MeasureGroup:
+    fields = text.split("|")
+    positions = []
+    at = offset
+    for item in fields:
+        positions.append(at)
+        at += len(item) + 1
+    timestamp = None
+    if len(fields) % 2 == 1:
+        candidate = fields[0].strip()
+        if len(fields) == 1:
+            raise PayloadError(f"measure {candidate!r} has no value (expected key|value)", offset)
+        if not _is_timestamp(candidate):
+            raise PayloadError(
+                f"odd number of fields and {candidate!r} is not an ISO 8601 timestamp", offset
+            )
+        timestamp = candidate
+        fields, positions = fields[1:], positions[1:]
+    values: dict[str, str] = {}
+    for index in range(0, len(fields), 2):
+        key = fields[index].strip()
+        if not key:
+            raise PayloadError("empty measure name", positions[index])
+        if key in values:
+            raise PayloadError(f"measure {key!r} repeated in one group", positions[index])
+        values[key] = fields[index + 1].strip()
+    return MeasureGroup(values, timestamp)
+
+
+def parse_command(payload: str) -> Command:
+    """A command `device@name|p=v|...` as the gateway sends it to a device."""
+    device, name, rest, offset = _command_head(payload)
+    params: dict[str, str] = {}
+    at = offset
+    for item in rest:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PayloadError(f"command parameter {item!r} is not name=value", at)
+        params[key.strip()] = value.strip()
+        at += len(item) + 1
+    return Command(device, name, params)
+
+
+def parse_command_result(payload: str) -> Command:
+    """A device's answer `device@name|result` (the result may itself contain `|`)."""
+    device, name, rest, _ = _command_head(payload)
+    return Command(device, name, result="|".join(rest))
+
+
+def format_command(device: str, name: str, params: dict[str, object] | object) -> str:
+    """The UltraLight text of a command for a device."""
+    head = f"{device}@{name}"
+    if isinstance(params, dict):
+        return "|".join([head, *(f"{k}={_text(v)}" for k, v in params.items())])
+    if params is None or params == "":
+        return head
+    return f"{head}|{_text(params)}"
+
+
+def _command_head(payload: str) -> tuple[str, str, list[str], int]:
+    _check_size(payload)
+    text = payload.strip()
+    head, _, _ = text.partition("|")
+    device, at, name = head.partition("@")
+    if not at:
+        raise PayloadError("a command starts with device@command", 0)
+    if not device.strip():
+        raise PayloadError("empty device name before '@'", 0)
+    if not name.strip():
+        raise PayloadError("empty command name after '@'", len(device) + 1)
+    rest = text.split("|")[1:]
+    return device.strip(), name.strip(), rest, len(head) + 1
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _is_timestamp(text: str) -> bool:
+    if len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
+        return False
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_size(payload: str) -> None:
+    if len(payload) > MAX_PAYLOAD:
+        raise PayloadError(f"payload longer than {MAX_PAYLOAD} characters", MAX_PAYLOAD)

@@ -1,0 +1,126 @@
+"""Provisioning (IoT Agent field names) and the measure → NGSI-LD entity mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dalgu.broker.parse import parse_entity
+from dalgu.errors import BadRequestData
+from dalgu.gateway.mapping import bind, measures_to_entity
+from dalgu.gateway.provisioning import parse_devices, parse_groups
+from dalgu.gateway.ultralight import PayloadError, parse_measures
+from dalgu.ldcontext import ContextResolver
+
+GROUP = {
+    "services": [
+        {
+            "apikey": "4jggokgpepnvsb2uv4s40d59ov",
+            "cbroker": None,
+            "entity_type": "Thing",
+            "resource": "/iot/d",
+            "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
+            "static_attributes": [{"name": "category", "type": "Text", "value": "sensor"}],
+        }
+    ]
+}
+DEVICE: dict[str, Any] = {
+    "devices": [
+        {
+            "device_id": "motion001",
+            "entity_name": "urn:ngsi-ld:Motion:001",
+            "entity_type": "Motion",
+            "transport": "HTTP",
+            "attributes": [
+                {"object_id": "c", "name": "count", "type": "Integer"},
+                {"object_id": "gps", "name": "location", "type": "geo:point"},
+                {"object_id": "on", "name": "active", "type": "Boolean"},
+                {
+                    "object_id": "t",
+                    "name": "temperature",
+                    "type": "Number",
+                    "metadata": {"unitCode": {"type": "Text", "value": "CEL"}},
+                },
+            ],
+            "static_attributes": [
+                {"name": "refStore", "type": "Relationship", "value": "urn:ngsi-ld:Store:001"}
+            ],
+        }
+    ]
+}
+
+
+def group() -> Any:
+    body = {"services": [{k: v for k, v in GROUP["services"][0].items() if k != "cbroker"}]}
+    return parse_groups(body)[0]
+
+
+def test_unknown_provisioning_fields_are_refused_with_their_path() -> None:
+    with pytest.raises(BadRequestData, match=r"services\[0\]\.cbroker"):
+        parse_groups(GROUP)
+    with pytest.raises(BadRequestData, match=r"devices\[0\]\.device_id"):
+        parse_devices({"devices": [{"device_id": "a/b"}]})
+    with pytest.raises(BadRequestData, match="non-empty 'devices'"):
+        parse_devices({"devices": []})
+
+
+def test_device_measures_become_a_typed_ngsi_ld_entity() -> None:
+    device = parse_devices(DEVICE)[0]
+    binding = bind(group(), device, "motion001")
+    (measures,) = parse_measures("c|3|gps|35.87,128.6|on|1|t|21.5|x|raw")
+    entity = measures_to_entity(binding, measures.values, observed_at="2026-11-25T08:00:00Z")
+    stamp = {"observedAt": "2026-11-25T08:00:00Z"}
+    assert entity == {
+        "id": "urn:ngsi-ld:Motion:001",
+        "type": "Motion",
+        "count": {"type": "Property", "value": 3, **stamp},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [128.6, 35.87]},
+            **stamp,
+        },
+        "active": {"type": "Property", "value": True, **stamp},
+        "temperature": {"type": "Property", "value": 21.5, "unitCode": "CEL", **stamp},
+        "x": {"type": "Property", "value": "raw", **stamp},
+        "category": {"type": "Property", "value": "sensor"},
+        "refStore": {"type": "Relationship", "object": "urn:ngsi-ld:Store:001"},
+    }
+    resolver = ContextResolver()
+    parsed = parse_entity(entity, resolver.core, "2026-11-25T08:00:01Z")  # the broker accepts it
+    assert parsed["id"] == "urn:ngsi-ld:Motion:001"
+
+
+def test_autoprovisioned_device_takes_the_group_template() -> None:
+    binding = bind(group(), None, "sensor7")
+    assert binding.entity_id == "urn:ngsi-ld:Thing:sensor7"
+    entity = measures_to_entity(binding, {"t": "19", "id": "7"})
+    assert entity["temperature"] == {"type": "Property", "value": 19.0}
+    assert entity["measure_id"] == {"type": "Property", "value": "7"}
+
+
+def test_explicit_attrs_drops_unmapped_measures() -> None:
+    body = {"services": [{**GROUP["services"][0], "explicitAttrs": True}]}
+    body["services"][0].pop("cbroker")
+    binding = bind(parse_groups(body)[0], None, "s1")
+    entity = measures_to_entity(binding, {"t": 1, "noise": 3}, with_static=False)
+    assert set(entity) == {"id", "type", "temperature"}
+
+
+@pytest.mark.parametrize(
+    ("measures", "message"),
+    [
+        ({"c": "three"}, "not a number"),
+        ({"c": "2.5"}, "not an integer"),
+        ({"on": "maybe"}, "not a boolean"),
+        ({"gps": "north"}, "not 'lat,lon'"),
+        ({"gps": "91,0"}, "not 'lat,lon'"),
+        ({"t": "nan"}, "finite"),
+    ],
+)
+def test_values_that_do_not_fit_their_type_are_payload_errors(
+    measures: dict[str, str], message: str
+) -> None:
+    binding = bind(group(), parse_devices(DEVICE)[0], "motion001")
+    with pytest.raises(PayloadError, match=message):
+        measures_to_entity(binding, measures)
