@@ -45,6 +45,18 @@ class BadRequestData(DalguError):
     title = "Bad request data"
 
 
+class PayloadError(BadRequestData):
+    """A device payload (UltraLight, JSON, …) that cannot be parsed or typed.
+
+    `position` is the 0-based character offset where it goes wrong. The HTTP southbound
+    answers 400; MQTT reports it on the device's error topic and in the log.
+    """
+
+    def __init__(self, message: str, position: int = 0) -> None:
+        super().__init__(f"{message} (at character {position})", position=position)
+        self.position = position
+
+
 class ResourceNotFound(DalguError):
     kind = "ResourceNotFound"
     status = 404

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from dalgu.errors import BadRequestData
+from dalgu.errors import BadRequestData, PayloadError
 from dalgu.gateway.jsonpayload import parse_json_command_results, parse_json_measures
 from dalgu.gateway.ultralight import (
     MAX_PAYLOAD,
     Command,
     MeasureGroup,
-    PayloadError,
     format_command,
     parse_command,
     parse_command_result,

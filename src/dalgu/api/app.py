@@ -22,10 +22,12 @@ from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.broker.service import EntityService
+from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
+from dalgu.gateway import http as gateway_http
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
-from dalgu.store.base import EntityStore, SubscriptionStore, TemporalStore
+from dalgu.store.base import DeviceRegistry, EntityStore, SubscriptionStore, TemporalStore
 from dalgu.store.factory import open_store
 from dalgu.subscriptions import Notifier, SubscriptionService
 from dalgu.temporal.service import TemporalService
@@ -117,6 +119,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{V1}/docs", openapi.docs_page, methods=["GET"]),
         Mount(f"{V1}/docs/static", app=openapi.static_files()),
         Route("/health", health, methods=["GET"]),
+        *gateway_http.routes(),
     ]
 
 
@@ -156,6 +159,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             notifier.start()
         if isinstance(the_store, TemporalStore):
             runtime.temporal = TemporalService(the_store)
+        if isinstance(the_store, DeviceRegistry):
+            runtime.devices = DeviceService(the_store, service, resolver.core)
         app.state.dalgu = runtime
         try:
             yield

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from dalgu.api import negotiation as neg
 from dalgu.broker.model import is_uri
 from dalgu.broker.service import EntityService
+from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     resolver: ContextResolver
     subscriptions: SubscriptionService | None = None
     temporal: TemporalService | None = None
+    devices: DeviceService | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

@@ -1,11 +1,10 @@
-"""The device gateway: FIWARE IoT Agent compatible southbound (UltraLight 2.0 and JSON)."""
+"""The device gateway's transports and payload formats (FIWARE IoT Agent compatible)."""
 
-from dalgu.gateway.mapping import DeviceBinding, bind, measures_to_entity
-from dalgu.gateway.provisioning import Device, ServiceGroup, parse_devices, parse_groups
+from dalgu.gateway.jsonpayload import parse_json_command_results, parse_json_measures
 from dalgu.gateway.ultralight import (
     Command,
     MeasureGroup,
-    PayloadError,
+    format_command,
     parse_command,
     parse_command_result,
     parse_measures,
@@ -13,16 +12,11 @@ from dalgu.gateway.ultralight import (
 
 __all__ = [
     "Command",
-    "Device",
-    "DeviceBinding",
     "MeasureGroup",
-    "PayloadError",
-    "ServiceGroup",
-    "bind",
-    "measures_to_entity",
+    "format_command",
     "parse_command",
     "parse_command_result",
-    "parse_devices",
-    "parse_groups",
+    "parse_json_command_results",
+    "parse_json_measures",
     "parse_measures",
 ]

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from dalgu.gateway.ultralight import MAX_PAYLOAD, PayloadError
+from dalgu.errors import PayloadError
+from dalgu.gateway.ultralight import MAX_PAYLOAD
 
 TIME_INSTANT = "TimeInstant"
 

@@ -22,17 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dalgu.errors import BadRequestData
+from dalgu.errors import PayloadError
 
 MAX_PAYLOAD = 65_536  # characters; an UL payload is meant for constrained devices
-
-
-class PayloadError(BadRequestData):
-    """A device payload that cannot be parsed; `position` is where it goes wrong."""
-
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} (at character {position})")
-        self.position = position
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,3 +327,68 @@ class TemporalStore(ABC):
     @abstractmethod
     async def retention(self, tenant: str | None, older_than: str) -> int:
         """Delete instances whose time is older than `older_than`; returns how many."""
+
+
+# --- the device gateway's registry ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A provisioned config group or device, as the IoT Agent provisioning API wrote it.
+
+    `doc` is the provisioning document (the gateway's to interpret); `service_path` is the
+    FIWARE service path it was provisioned under.
+    """
+
+    tenant: str
+    service_path: str
+    apikey: str
+    key: str  # a group's resource, a device's device_id
+    doc: dict[str, Any]
+
+
+class DeviceRegistry(ABC):
+    """Config groups and devices of the gateway (FIWARE IoT Agent provisioning).
+
+    A group is unique by (apikey, resource) across all tenants, since measures arrive with
+    only an API key; a device by (tenant, service path, device_id, apikey).
+    """
+
+    @abstractmethod
+    async def put_group(self, record: DeviceRecord, *, replace: bool = False) -> None:
+        """Store a group; `AlreadyExists` if (apikey, resource) is taken and not `replace`."""
+
+    @abstractmethod
+    async def groups(self, tenant: str, service_path: str | None) -> list[DeviceRecord]: ...
+
+    @abstractmethod
+    async def group_for(self, apikey: str, resource: str | None) -> DeviceRecord | None:
+        """The group a measure with this API key (and resource, if given) belongs to."""
+
+    @abstractmethod
+    async def delete_group(
+        self, tenant: str, service_path: str, apikey: str, resource: str
+    ) -> bool: ...
+
+    @abstractmethod
+    async def put_device(self, record: DeviceRecord, *, replace: bool = False) -> None:
+        """Store a device; `AlreadyExists` if it is provisioned and not `replace`."""
+
+    @abstractmethod
+    async def devices(
+        self, tenant: str, service_path: str | None, limit: int, offset: int
+    ) -> tuple[list[DeviceRecord], int]: ...
+
+    @abstractmethod
+    async def device(
+        self, tenant: str, service_path: str | None, device_id: str
+    ) -> DeviceRecord | None: ...
+
+    @abstractmethod
+    async def device_for(self, apikey: str, device_id: str) -> DeviceRecord | None:
+        """The device a southbound message names (by the API key it came with)."""
+
+    @abstractmethod
+    async def delete_device(
+        self, tenant: str, service_path: str | None, device_id: str
+    ) -> bool: ...

@@ -106,6 +106,27 @@ MIGRATIONS: list[str] = [
         document bytea NOT NULL
     );
     """,
+    # 2: the gateway's registry: IoT Agent config groups and devices
+    """
+    CREATE TABLE iot_groups (
+        apikey text NOT NULL,
+        resource text NOT NULL,
+        tenant text NOT NULL,
+        service_path text NOT NULL,
+        doc jsonb NOT NULL,
+        PRIMARY KEY (apikey, resource)
+    );
+    CREATE INDEX iot_groups_tenant ON iot_groups (tenant, service_path);
+    CREATE TABLE iot_devices (
+        tenant text NOT NULL,
+        service_path text NOT NULL,
+        device_id text NOT NULL,
+        apikey text NOT NULL,
+        doc jsonb NOT NULL,
+        PRIMARY KEY (tenant, service_path, device_id, apikey)
+    );
+    CREATE INDEX iot_devices_apikey ON iot_devices (apikey, device_id);
+    """,
 ]
 
 

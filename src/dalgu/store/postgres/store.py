@@ -27,6 +27,7 @@ from dalgu.store.base import (
     TypeInfo,
 )
 from dalgu.store.postgres.batch import EntityBatch
+from dalgu.store.postgres.devices import PostgresDevices
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import Compiled, KeyMap, needed_keys, where_clause
 from dalgu.store.postgres.schema import migrate
@@ -81,7 +82,7 @@ async def _keep_session(conn: Any) -> None:
     """
 
 
-class PostgresEntityStore(EntityStore):
+class PostgresEntityStore(EntityStore, PostgresDevices):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 
     def __init__(self, dsn: str, pool_size: int = 8) -> None:

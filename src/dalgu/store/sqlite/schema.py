@@ -115,6 +115,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX instances_observed ON instances (tenant, entity_id, name, observed_at);
     """,
+    # 4: the gateway's registry: IoT Agent config groups and devices
+    """
+    CREATE TABLE iot_groups (
+        apikey TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        service_path TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (apikey, resource)
+    );
+    CREATE INDEX iot_groups_tenant ON iot_groups (tenant, service_path);
+    CREATE TABLE iot_devices (
+        tenant TEXT NOT NULL,
+        service_path TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        apikey TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, service_path, device_id, apikey)
+    );
+    CREATE INDEX iot_devices_apikey ON iot_devices (apikey, device_id);
+    """,
 ]
 
 

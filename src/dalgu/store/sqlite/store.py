@@ -33,6 +33,7 @@ from dalgu.store.base import (
     TypeInfo,
 )
 from dalgu.store.indexing import geo_rows, index_rows
+from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.geo import bounding_box, geo_match
 from dalgu.store.sqlite.query import Compiled, where_clause
 from dalgu.store.sqlite.schema import migrate
@@ -123,7 +124,7 @@ class _Rows:
         self.entities, self.geometries = [], []
 
 
-class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal):
+class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices):
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from dalgu.broker.parse import parse_entity
-from dalgu.errors import BadRequestData
-from dalgu.gateway.mapping import bind, measures_to_entity
-from dalgu.gateway.provisioning import parse_devices, parse_groups
-from dalgu.gateway.ultralight import PayloadError, parse_measures
+from dalgu.devices.mapping import bind, measures_to_entity
+from dalgu.devices.provisioning import parse_devices, parse_groups
+from dalgu.errors import BadRequestData, PayloadError
+from dalgu.gateway.ultralight import parse_measures
 from dalgu.ldcontext import ContextResolver
 
 GROUP = {

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from dalgu.gateway.provisioning import AttributeMapping, Device, ServiceGroup, StaticAttribute
-from dalgu.gateway.ultralight import PayloadError
+from dalgu.devices.provisioning import AttributeMapping, Device, ServiceGroup, StaticAttribute
+from dalgu.errors import PayloadError
 
 DEFAULT_ENTITY_TYPE = "Thing"
 _NUMBER = {"number", "float", "double", "decimal"}

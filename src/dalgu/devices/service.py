@@ -1,0 +1,241 @@
+"""The device service: IoT Agent provisioning and measure ingestion, independent of transport.
+
+Provisioning follows the IoT Agent library: config groups (unique by API key and resource)
+and devices under a FIWARE service (the NGSI-LD tenant) and service path. Ingestion takes
+measure groups a transport has parsed (UltraLight or JSON, over HTTP, MQTT or CoAP), finds the
+device by its API key and id (provisioning it from its group when `autoprovision` allows),
+maps the measures (`dalgu.devices.mapping`) and writes them through the entity service, in
+process: no HTTP hop, the same listeners (subscriptions, temporal history) as any API write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dalgu.broker.model import now_iso
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import EntityService
+from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
+from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
+from dalgu.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.store.base import DeviceRecord, DeviceRegistry
+
+MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """Where a message's measures went."""
+
+    tenant: str
+    entity_id: str
+    groups: int
+
+
+class DeviceService:
+    def __init__(self, registry: DeviceRegistry, entities: EntityService, terms: TermMap) -> None:
+        self.registry = registry
+        self.entities = entities
+        self.terms = terms  # the @context device attribute names are expanded with
+        self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
+
+    # --- config groups --------------------------------------------------------------------
+
+    async def create_groups(self, tenant: str, service_path: str, body: Any) -> None:
+        groups = parse_groups(body)
+        for group in groups:
+            record = DeviceRecord(tenant, service_path, group.apikey, group.resource, _dump(group))
+            await self.registry.put_group(record)
+        self._bindings.clear()
+
+    async def groups(self, tenant: str, service_path: str | None) -> list[dict[str, Any]]:
+        return [
+            {**r.doc, "service": r.tenant, "subservice": r.service_path}
+            for r in await self.registry.groups(tenant, service_path)
+        ]
+
+    async def update_group(
+        self, tenant: str, service_path: str, apikey: str, resource: str, fields: Any
+    ) -> None:
+        current = await self._group(tenant, service_path, apikey, resource)
+        if not isinstance(fields, dict):
+            raise BadRequestData("the body must be a JSON object of the fields to change")
+        changed = parse_groups({"services": [{**current.doc, **fields}]})[0]
+        if (changed.apikey, changed.resource) != (apikey, resource):
+            raise BadRequestData("apikey and resource identify a group and cannot change")
+        await self.registry.put_group(
+            DeviceRecord(tenant, service_path, apikey, resource, _dump(changed)), replace=True
+        )
+        self._bindings.clear()
+
+    async def delete_group(
+        self, tenant: str, service_path: str, apikey: str, resource: str
+    ) -> None:
+        if not await self.registry.delete_group(tenant, service_path, apikey, resource):
+            raise ResourceNotFound(f"no config group with apikey {apikey!r} here")
+        self._bindings.clear()
+
+    async def _group(
+        self, tenant: str, service_path: str, apikey: str, resource: str
+    ) -> DeviceRecord:
+        for record in await self.registry.groups(tenant, service_path):
+            if record.apikey == apikey and record.key == resource:
+                return record
+        raise ResourceNotFound(f"no config group with apikey {apikey!r} here")
+
+    # --- devices --------------------------------------------------------------------------
+
+    async def create_devices(self, tenant: str, service_path: str, body: Any) -> None:
+        devices = parse_devices(body)
+        for device in devices:
+            group = await self._group_of(tenant, service_path, device)
+            apikey = device.apikey or (group.apikey if group is not None else "")
+            doc = _dump(device)
+            doc["apikey"] = apikey
+            await self.registry.put_device(
+                DeviceRecord(tenant, service_path, apikey, device.device_id, doc)
+            )
+            template = ServiceGroup(apikey=apikey) if group is None else group
+            await self._create_entity(tenant, bind(template, device, device.device_id))
+        self._bindings.clear()
+
+    async def devices(
+        self, tenant: str, service_path: str | None, limit: int, offset: int
+    ) -> dict[str, Any]:
+        records, count = await self.registry.devices(tenant, service_path, limit, offset)
+        return {"count": count, "devices": [_device_out(r) for r in records]}
+
+    async def device(self, tenant: str, service_path: str | None, device_id: str) -> dict[str, Any]:
+        record = await self.registry.device(tenant, service_path, device_id)
+        if record is None:
+            raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
+        return _device_out(record)
+
+    async def update_device(
+        self, tenant: str, service_path: str | None, device_id: str, fields: Any
+    ) -> None:
+        record = await self.registry.device(tenant, service_path, device_id)
+        if record is None:
+            raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
+        if not isinstance(fields, dict):
+            raise BadRequestData("the body must be a JSON object of the fields to change")
+        for fixed in ("device_id", "entity_name", "entity_type"):
+            if fixed in fields and fields[fixed] != record.doc.get(fixed):
+                raise BadRequestData(f"{fixed} identifies the device and cannot change")
+        changed = parse_devices({"devices": [{**record.doc, **fields}]})[0]
+        doc = _dump(changed)
+        doc["apikey"] = record.apikey
+        await self.registry.put_device(
+            DeviceRecord(record.tenant, record.service_path, record.apikey, device_id, doc),
+            replace=True,
+        )
+        self._bindings.clear()
+
+    async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> None:
+        if not await self.registry.delete_device(tenant, service_path, device_id):
+            raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
+        self._bindings.clear()
+
+    async def _group_of(
+        self, tenant: str, service_path: str, device: Device
+    ) -> ServiceGroup | None:
+        groups = [
+            ServiceGroup.model_validate(r.doc)
+            for r in await self.registry.groups(tenant, service_path)
+        ]
+        if device.apikey is not None:
+            groups = [g for g in groups if g.apikey == device.apikey]
+        typed = [g for g in groups if g.entity_type == device.entity_type]
+        chosen = typed or groups
+        return chosen[0] if len(chosen) >= 1 else None
+
+    # --- measures -------------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        apikey: str,
+        device_id: str,
+        groups: MeasureGroups,
+        *,
+        resource: str | None = None,
+        timestamp: str | None = None,
+    ) -> Ingested:
+        """Store the measure groups of one southbound message; errors are `DalguError`s."""
+        binding, tenant = await self._binding(apikey, device_id, resource)
+        now = now_iso()
+        for values, stamp in groups:
+            observed = stamp or timestamp or (now if binding.timestamp else None)
+            fragment = measures_to_entity(binding, values, observed_at=observed, with_static=False)
+            entity = parse_entity(fragment, self.terms, now)
+            result = await self.entities.batch_upsert(tenant, [entity], "update")
+            if result.errors:
+                raise result.errors[0][1]
+        return Ingested(tenant, binding.entity_id, len(groups))
+
+    async def _binding(
+        self, apikey: str, device_id: str, resource: str | None
+    ) -> tuple[DeviceBinding, str]:
+        cached = self._bindings.get((apikey, device_id))
+        if cached is not None:
+            return cached
+        group_record = await self.registry.group_for(apikey, resource)
+        device_record = await self.registry.device_for(apikey, device_id)
+        if group_record is None and device_record is None:
+            raise ResourceNotFound(
+                f"no config group or device is provisioned for apikey {apikey!r}"
+            )
+        group = (
+            ServiceGroup.model_validate(group_record.doc)
+            if group_record is not None
+            else ServiceGroup(apikey=apikey)
+        )
+        if device_record is None:
+            assert group_record is not None
+            if not group.autoprovision:
+                raise ResourceNotFound(
+                    f"device {device_id!r} is not provisioned and its group does not autoprovision"
+                )
+            device_record = await self._autoprovision(group_record, device_id)
+        device = Device.model_validate(device_record.doc)
+        binding = bind(group, device, device_id)
+        self._bindings[(apikey, device_id)] = (binding, device_record.tenant)
+        return binding, device_record.tenant
+
+    async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
+        record = DeviceRecord(
+            group.tenant,
+            group.service_path,
+            group.apikey,
+            device_id,
+            {"device_id": device_id, "apikey": group.apikey},
+        )
+        try:
+            await self.registry.put_device(record)
+        except AlreadyExists:  # another message provisioned it first
+            found = await self.registry.device_for(group.apikey, device_id)
+            if found is not None:
+                return found
+        binding = bind(ServiceGroup.model_validate(group.doc), None, device_id)
+        await self._create_entity(group.tenant, binding)
+        return record
+
+    async def _create_entity(self, tenant: str, binding: DeviceBinding) -> None:
+        """The device's entity with its static attributes, unless it exists already."""
+        doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
+        for static in binding.static:
+            doc[static.name] = attribute(static.type, static.value, static.name, static.metadata)
+        entity = parse_entity(doc, self.terms, now_iso())
+        with contextlib.suppress(AlreadyExists):
+            await self.entities.create(tenant, entity)
+
+
+def _dump(model: ServiceGroup | Device) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+def _device_out(record: DeviceRecord) -> dict[str, Any]:
+    return {**record.doc, "service": record.tenant, "service_path": record.service_path}

@@ -1,0 +1,211 @@
+"""HTTP side of the gateway: the IoT Agent provisioning API and the HTTP southbound.
+
+Paths, parameters and headers are the FIWARE IoT Agents' (`/iot/services`, `/iot/devices`,
+`/iot/d` for UltraLight 2.0, `/iot/json` for JSON; `fiware-service` is the NGSI-LD tenant and
+`fiware-servicepath` the service path), so existing provisioning scripts and devices work
+unchanged. Errors are ProblemDetails like the rest of Dalgu's HTTP edge.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dalgu.api.edge import runtime
+from dalgu.api.respond import plain_json
+from dalgu.devices.service import DeviceService
+from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
+from dalgu.gateway.jsonpayload import parse_json_measures
+from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
+
+_SERVICE = re.compile(r"[A-Za-z0-9_]{0,50}")
+_SERVICE_PATH = re.compile(r"/[A-Za-z0-9_/#]{0,50}")
+
+
+def _devices(request: Request) -> DeviceService:
+    service = runtime(request).devices
+    if service is None:
+        raise OperationNotSupported("this store keeps no device registry")
+    return service
+
+
+def _tenant(request: Request) -> tuple[str, str]:
+    service = request.headers.get("fiware-service", "")
+    path = request.headers.get("fiware-servicepath", "/") or "/"
+    if not _SERVICE.fullmatch(service):
+        raise BadRequestData(f"invalid fiware-service {service!r}")
+    if not _SERVICE_PATH.fullmatch(path):
+        raise BadRequestData(f"invalid fiware-servicepath {path!r}")
+    return service, path
+
+
+def _path_filter(request: Request) -> str | None:
+    path = request.headers.get("fiware-servicepath")
+    return None if path in (None, "", "/*", "/#") else _tenant(request)[1]
+
+
+async def _json(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > runtime(request).settings.max_body_bytes:
+        raise BadRequestData("the body is too large")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestData(f"the body is not JSON: {exc.msg}") from None
+
+
+def _page(request: Request) -> tuple[int, int]:
+    try:
+        limit = int(request.query_params.get("limit", "20"))
+        offset = int(request.query_params.get("offset", "0"))
+    except ValueError:
+        raise BadRequestData("limit and offset must be integers") from None
+    if not (0 <= limit <= 1000 and offset >= 0):
+        raise BadRequestData("limit must be 0..1000 and offset non-negative")
+    return limit, offset
+
+
+def _group_key(request: Request) -> tuple[str, str]:
+    apikey = request.query_params.get("apikey")
+    if not apikey:
+        raise BadRequestData("apikey (and resource) query parameters name the group")
+    return apikey, request.query_params.get("resource", "")
+
+
+# --- provisioning (north port) ----------------------------------------------------------
+
+
+async def create_groups(request: Request) -> Response:
+    tenant, path = _tenant(request)
+    await _devices(request).create_groups(tenant, path, await _json(request))
+    return Response(status_code=201)
+
+
+async def list_groups(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    groups = await _devices(request).groups(tenant, _path_filter(request))
+    return plain_json({"count": len(groups), "services": groups})
+
+
+async def update_group(request: Request) -> Response:
+    tenant, path = _tenant(request)
+    apikey, resource = _group_key(request)
+    await _devices(request).update_group(tenant, path, apikey, resource, await _json(request))
+    return Response(status_code=204)
+
+
+async def delete_group(request: Request) -> Response:
+    tenant, path = _tenant(request)
+    apikey, resource = _group_key(request)
+    await _devices(request).delete_group(tenant, path, apikey, resource)
+    return Response(status_code=204)
+
+
+async def create_devices(request: Request) -> Response:
+    tenant, path = _tenant(request)
+    await _devices(request).create_devices(tenant, path, await _json(request))
+    return Response(status_code=201)
+
+
+async def list_devices(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    limit, offset = _page(request)
+    return plain_json(await _devices(request).devices(tenant, _path_filter(request), limit, offset))
+
+
+async def get_device(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    device_id = request.path_params["device_id"]
+    return plain_json(await _devices(request).device(tenant, _path_filter(request), device_id))
+
+
+async def update_device(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    device_id = request.path_params["device_id"]
+    fields = await _json(request)
+    await _devices(request).update_device(tenant, _path_filter(request), device_id, fields)
+    return Response(status_code=204)
+
+
+async def delete_device(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    device_id = request.path_params["device_id"]
+    await _devices(request).delete_device(tenant, _path_filter(request), device_id)
+    return Response(status_code=204)
+
+
+async def about(request: Request) -> Response:
+    from dalgu import __version__
+
+    return plain_json({"libVersion": "dalgu", "version": __version__, "baseRoot": "/"})
+
+
+# --- southbound ---------------------------------------------------------------------------
+
+
+def _device_params(request: Request) -> tuple[str, str, str | None]:
+    apikey = request.query_params.get("k")
+    device_id = request.query_params.get("i")
+    if not apikey or not device_id:
+        raise BadRequestData("a measure needs the query parameters k (apikey) and i (device id)")
+    return apikey, device_id, request.query_params.get("t")
+
+
+async def _body_text(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_PAYLOAD:
+        raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
+    return body
+
+
+async def ultralight_measures(request: Request) -> Response:
+    """`GET /iot/d?k=&i=&d=` or `POST /iot/d?k=&i=` with an UltraLight 2.0 body."""
+    apikey, device_id, stamp = _device_params(request)
+    if request.method == "GET":
+        text = request.query_params.get("d")
+        if text is None:
+            raise BadRequestData("GET /iot/d carries its measures in the d parameter")
+    else:
+        try:
+            text = (await _body_text(request)).decode()
+        except UnicodeDecodeError:
+            raise PayloadError("the payload is not UTF-8 text", 0) from None
+    groups = [(g.values, g.timestamp) for g in parse_measures(text)]
+    await _devices(request).ingest(apikey, device_id, groups, resource="/iot/d", timestamp=stamp)
+    return Response(status_code=200)
+
+
+async def json_measures(request: Request) -> Response:
+    """`POST /iot/json?k=&i=` with an IoT Agent JSON body."""
+    apikey, device_id, stamp = _device_params(request)
+    groups = parse_json_measures(await _body_text(request))
+    await _devices(request).ingest(apikey, device_id, groups, resource="/iot/json", timestamp=stamp)
+    return Response(status_code=200)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/iot/d", ultralight_measures, methods=["GET", "POST"]),
+        Route("/iot/json", json_measures, methods=["POST"]),
+        Route("/iot/about", about, methods=["GET"]),
+        *(
+            Route(path, handler, methods=[method])
+            for path in ("/iot/services", "/iot/groups")
+            for method, handler in (
+                ("POST", create_groups),
+                ("GET", list_groups),
+                ("PUT", update_group),
+                ("DELETE", delete_group),
+            )
+        ),
+        Route("/iot/devices", create_devices, methods=["POST"]),
+        Route("/iot/devices", list_devices, methods=["GET"]),
+        Route("/iot/devices/{device_id}", get_device, methods=["GET"]),
+        Route("/iot/devices/{device_id}", update_device, methods=["PUT"]),
+        Route("/iot/devices/{device_id}", delete_device, methods=["DELETE"]),
+    ]

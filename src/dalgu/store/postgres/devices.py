@@ -1,0 +1,154 @@
+"""The gateway's registry (IoT Agent config groups and devices) in the PostgreSQL store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+from dalgu.errors import AlreadyExists
+from dalgu.store.base import DeviceRecord, DeviceRegistry
+
+_GROUP_COLUMNS = "tenant, service_path, apikey, resource, doc::text"
+_DEVICE_COLUMNS = "tenant, service_path, apikey, device_id, doc::text"
+
+
+class PostgresDevices(DeviceRegistry):
+    """Mixed into `PostgresEntityStore`: shares its pool."""
+
+    @property
+    def pool(self) -> Any:  # provided by the entity store
+        raise NotImplementedError
+
+    async def put_group(self, record: DeviceRecord, *, replace: bool = False) -> None:
+        conflict = (
+            "ON CONFLICT (apikey, resource) DO UPDATE SET tenant = excluded.tenant, "
+            "service_path = excluded.service_path, doc = excluded.doc"
+            if replace
+            else ""
+        )
+        try:
+            await self.pool.execute(
+                "INSERT INTO iot_groups (apikey, resource, tenant, service_path, doc) "
+                f"VALUES ($1, $2, $3, $4, $5::jsonb) {conflict}",
+                record.apikey,
+                record.key,
+                record.tenant,
+                record.service_path,
+                _doc(record),
+            )
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(
+                f"a config group with apikey {record.apikey!r} and resource {record.key!r} "
+                "already exists"
+            ) from None
+
+    async def groups(self, tenant: str, service_path: str | None) -> list[DeviceRecord]:
+        rows = await self.pool.fetch(
+            f"SELECT {_GROUP_COLUMNS} FROM iot_groups WHERE tenant = $1 "
+            "AND ($2::text IS NULL OR service_path = $2) ORDER BY apikey, resource",
+            tenant,
+            service_path,
+        )
+        return [_record(row) for row in rows]
+
+    async def group_for(self, apikey: str, resource: str | None) -> DeviceRecord | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_GROUP_COLUMNS} FROM iot_groups WHERE apikey = $1 "
+            "AND ($2::text IS NULL OR resource IN ($2, '')) ORDER BY resource DESC LIMIT 1",
+            apikey,
+            resource,
+        )
+        return None if row is None else _record(row)
+
+    async def delete_group(
+        self, tenant: str, service_path: str, apikey: str, resource: str
+    ) -> bool:
+        status = await self.pool.execute(
+            "DELETE FROM iot_groups WHERE tenant = $1 AND service_path = $2 AND apikey = $3 "
+            "AND resource = $4",
+            tenant,
+            service_path,
+            apikey,
+            resource,
+        )
+        return bool(status != "DELETE 0")
+
+    async def put_device(self, record: DeviceRecord, *, replace: bool = False) -> None:
+        conflict = (
+            "ON CONFLICT (tenant, service_path, device_id, apikey) DO UPDATE SET doc = excluded.doc"
+            if replace
+            else ""
+        )
+        try:
+            await self.pool.execute(
+                "INSERT INTO iot_devices (tenant, service_path, device_id, apikey, doc) "
+                f"VALUES ($1, $2, $3, $4, $5::jsonb) {conflict}",
+                record.tenant,
+                record.service_path,
+                record.key,
+                record.apikey,
+                _doc(record),
+            )
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(f"device {record.key!r} is already provisioned") from None
+
+    async def devices(
+        self, tenant: str, service_path: str | None, limit: int, offset: int
+    ) -> tuple[list[DeviceRecord], int]:
+        where = "tenant = $1 AND ($2::text IS NULL OR service_path = $2)"
+        async with self.pool.acquire() as conn:
+            count = await conn.fetchval(
+                f"SELECT count(*) FROM iot_devices WHERE {where}", tenant, service_path
+            )
+            rows = await conn.fetch(
+                f"SELECT {_DEVICE_COLUMNS} FROM iot_devices WHERE {where} "
+                "ORDER BY device_id, apikey LIMIT $3 OFFSET $4",
+                tenant,
+                service_path,
+                limit,
+                offset,
+            )
+        return [_record(row) for row in rows], int(count)
+
+    async def device(
+        self, tenant: str, service_path: str | None, device_id: str
+    ) -> DeviceRecord | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_DEVICE_COLUMNS} FROM iot_devices WHERE tenant = $1 "
+            "AND ($2::text IS NULL OR service_path = $2) AND device_id = $3 "
+            "ORDER BY apikey LIMIT 1",
+            tenant,
+            service_path,
+            device_id,
+        )
+        return None if row is None else _record(row)
+
+    async def device_for(self, apikey: str, device_id: str) -> DeviceRecord | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_DEVICE_COLUMNS} FROM iot_devices WHERE apikey = $1 AND device_id = $2 "
+            "LIMIT 1",
+            apikey,
+            device_id,
+        )
+        return None if row is None else _record(row)
+
+    async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> bool:
+        status = await self.pool.execute(
+            "DELETE FROM iot_devices WHERE tenant = $1 AND ($2::text IS NULL OR service_path = $2) "
+            "AND device_id = $3",
+            tenant,
+            service_path,
+            device_id,
+        )
+        return bool(status != "DELETE 0")
+
+
+def _doc(record: DeviceRecord) -> str:
+    return orjson.dumps(record.doc).decode()
+
+
+def _record(row: Any) -> DeviceRecord:
+    tenant, service_path, apikey, key, doc = row
+    return DeviceRecord(tenant, service_path, apikey, key, orjson.loads(doc))

@@ -1,0 +1,123 @@
+"""The gateway's registry (IoT Agent config groups and devices) in the SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from dalgu.errors import AlreadyExists
+from dalgu.store.base import DeviceRecord, DeviceRegistry
+
+
+class SqliteDevices(DeviceRegistry):
+    """Mixed into `SqliteEntityStore`: shares its connection."""
+
+    @property
+    def db(self) -> sqlite3.Connection:  # provided by the entity store
+        raise NotImplementedError
+
+    async def put_group(self, record: DeviceRecord, *, replace: bool = False) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        try:
+            self.db.execute(
+                f"{verb} INTO iot_groups (apikey, resource, tenant, service_path, doc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record.apikey, record.key, record.tenant, record.service_path, _doc(record)),
+            )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(
+                f"a config group with apikey {record.apikey!r} and resource {record.key!r} "
+                "already exists"
+            ) from None
+
+    async def groups(self, tenant: str, service_path: str | None) -> list[DeviceRecord]:
+        sql = "SELECT tenant, service_path, apikey, resource, doc FROM iot_groups WHERE tenant = ?"
+        args: tuple[str, ...] = (tenant,)
+        if service_path is not None:
+            sql, args = sql + " AND service_path = ?", (tenant, service_path)
+        return [_record(row) for row in self.db.execute(sql + " ORDER BY apikey, resource", args)]
+
+    async def group_for(self, apikey: str, resource: str | None) -> DeviceRecord | None:
+        sql = "SELECT tenant, service_path, apikey, resource, doc FROM iot_groups WHERE apikey = ?"
+        args: tuple[str, ...] = (apikey,)
+        if resource is not None:
+            sql, args = sql + " AND resource IN (?, '')", (apikey, resource)
+        row = self.db.execute(sql + " ORDER BY resource DESC LIMIT 1", args).fetchone()
+        return None if row is None else _record(row)
+
+    async def delete_group(
+        self, tenant: str, service_path: str, apikey: str, resource: str
+    ) -> bool:
+        cursor = self.db.execute(
+            "DELETE FROM iot_groups WHERE tenant = ? AND service_path = ? AND apikey = ? "
+            "AND resource = ?",
+            (tenant, service_path, apikey, resource),
+        )
+        return cursor.rowcount > 0
+
+    async def put_device(self, record: DeviceRecord, *, replace: bool = False) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
+        try:
+            self.db.execute(
+                f"{verb} INTO iot_devices (tenant, service_path, device_id, apikey, doc) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record.tenant, record.service_path, record.key, record.apikey, _doc(record)),
+            )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"device {record.key!r} is already provisioned") from None
+
+    async def devices(
+        self, tenant: str, service_path: str | None, limit: int, offset: int
+    ) -> tuple[list[DeviceRecord], int]:
+        where, args = _where(tenant, service_path)
+        (count,) = self.db.execute(
+            f"SELECT count(*) FROM iot_devices WHERE {where}", args
+        ).fetchone()
+        rows = self.db.execute(
+            "SELECT tenant, service_path, apikey, device_id, doc FROM iot_devices "
+            f"WHERE {where} ORDER BY device_id, apikey LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [_record(row) for row in rows], count
+
+    async def device(
+        self, tenant: str, service_path: str | None, device_id: str
+    ) -> DeviceRecord | None:
+        where, args = _where(tenant, service_path)
+        row = self.db.execute(
+            "SELECT tenant, service_path, apikey, device_id, doc FROM iot_devices "
+            f"WHERE {where} AND device_id = ? ORDER BY apikey LIMIT 1",
+            (*args, device_id),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    async def device_for(self, apikey: str, device_id: str) -> DeviceRecord | None:
+        row = self.db.execute(
+            "SELECT tenant, service_path, apikey, device_id, doc FROM iot_devices "
+            "WHERE apikey = ? AND device_id = ? LIMIT 1",
+            (apikey, device_id),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> bool:
+        where, args = _where(tenant, service_path)
+        cursor = self.db.execute(
+            f"DELETE FROM iot_devices WHERE {where} AND device_id = ?", (*args, device_id)
+        )
+        return cursor.rowcount > 0
+
+
+def _where(tenant: str, service_path: str | None) -> tuple[str, tuple[str, ...]]:
+    if service_path is None:
+        return "tenant = ?", (tenant,)
+    return "tenant = ? AND service_path = ?", (tenant, service_path)
+
+
+def _doc(record: DeviceRecord) -> bytes:
+    return orjson.dumps(record.doc)
+
+
+def _record(row: tuple[str, str, str, str, bytes]) -> DeviceRecord:
+    tenant, service_path, apikey, key, doc = row
+    return DeviceRecord(tenant, service_path, apikey, key, orjson.loads(doc))

@@ -1,0 +1,121 @@
+"""The IoT Agent provisioning API and HTTP southbound, as FIWARE devices and scripts use them."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+E = "/ngsi-ld/v1/entities"
+ACME = {"fiware-service": "acme", "fiware-servicepath": "/gardens"}
+TENANT = {"NGSILD-Tenant": "acme"}
+
+
+def provision_group(client: TestClient, **extra: object) -> None:
+    group = {
+        "apikey": "k1",
+        "resource": "/iot/d",
+        "entity_type": "Thing",
+        "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
+        **extra,
+    }
+    response = client.post("/iot/services", json={"services": [group]}, headers=ACME)
+    assert response.status_code == 201, response.text
+
+
+def test_ultralight_measures_over_http_update_the_device_entity(client: TestClient) -> None:
+    provision_group(client)
+    sent = client.post(
+        "/iot/d?k=k1&i=dev1", content=b"t|21.5|h|40", headers={"Content-Type": "text/plain"}
+    )
+    assert sent.status_code == 200, sent.text
+    entity = client.get(f"{E}/urn:ngsi-ld:Thing:dev1", headers=TENANT).json()
+    assert entity["temperature"] == {"type": "Property", "value": 21.5}
+    assert entity["h"] == {"type": "Property", "value": "40"}
+    # GET with the payload in d and a device timestamp
+    stamp = "2026-11-25T08:00:00Z"
+    got = client.get("/iot/d", params={"k": "k1", "i": "dev1", "d": "t|22", "t": stamp})
+    assert got.status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:Thing:dev1", headers=TENANT).json()
+    assert entity["temperature"] == {"type": "Property", "value": 22.0, "observedAt": stamp}
+    # autoprovisioned, in its group's tenant only
+    assert client.get(f"{E}/urn:ngsi-ld:Thing:dev1").status_code == 404
+    listed = client.get("/iot/devices", headers=ACME).json()
+    assert listed["count"] == 1 and listed["devices"][0]["device_id"] == "dev1"
+
+
+def test_provisioned_device_with_static_attributes_and_json_payload(client: TestClient) -> None:
+    provision_group(client, resource="/iot/json", apikey="kj")
+    device = {
+        "device_id": "motion001",
+        "apikey": "kj",
+        "entity_name": "urn:ngsi-ld:Motion:001",
+        "entity_type": "Motion",
+        "attributes": [{"object_id": "c", "name": "count", "type": "Integer"}],
+        "static_attributes": [
+            {"name": "refStore", "type": "Relationship", "value": "urn:ngsi-ld:Store:001"}
+        ],
+    }
+    created = client.post("/iot/devices", json={"devices": [device]}, headers=ACME)
+    assert created.status_code == 201, created.text
+    entity = client.get(f"{E}/urn:ngsi-ld:Motion:001", headers=TENANT).json()
+    assert entity["refStore"] == {"type": "Relationship", "object": "urn:ngsi-ld:Store:001"}
+    body = b'[{"c": 1}, {"c": 2, "TimeInstant": "2026-11-25T08:00:05Z"}]'
+    sent = client.post("/iot/json?k=kj&i=motion001", content=body)
+    assert sent.status_code == 200, sent.text
+    entity = client.get(f"{E}/urn:ngsi-ld:Motion:001", headers=TENANT).json()
+    assert entity["count"] == {"type": "Property", "value": 2, "observedAt": "2026-11-25T08:00:05Z"}
+    assert entity["refStore"]["object"] == "urn:ngsi-ld:Store:001"
+    shown = client.get("/iot/devices/motion001", headers=ACME).json()
+    assert shown["entity_name"] == "urn:ngsi-ld:Motion:001" and shown["service"] == "acme"
+    changed = client.put(
+        "/iot/devices/motion001",
+        json={"attributes": [{"object_id": "c", "name": "visitors", "type": "Integer"}]},
+        headers=ACME,
+    )
+    assert changed.status_code == 204
+    client.post("/iot/json?k=kj&i=motion001", content=b'{"c": 5}')
+    entity = client.get(f"{E}/urn:ngsi-ld:Motion:001", headers=TENANT).json()
+    assert entity["visitors"]["value"] == 5
+    renamed = client.put("/iot/devices/motion001", json={"entity_name": "urn:x"}, headers=ACME)
+    assert renamed.status_code == 400
+    assert client.delete("/iot/devices/motion001", headers=ACME).status_code == 204
+    assert client.get("/iot/devices/motion001", headers=ACME).status_code == 404
+
+
+def test_groups_can_be_listed_changed_and_removed(client: TestClient) -> None:
+    provision_group(client)
+    again = client.post(
+        "/iot/services", json={"services": [{"apikey": "k1", "resource": "/iot/d"}]}, headers=ACME
+    )
+    assert again.status_code == 409
+    listed = client.get("/iot/services", headers=ACME).json()
+    assert listed["count"] == 1 and listed["services"][0]["entity_type"] == "Thing"
+    params = {"apikey": "k1", "resource": "/iot/d"}
+    changed = client.put(
+        "/iot/services", params=params, json={"autoprovision": False}, headers=ACME
+    )
+    assert changed.status_code == 204
+    refused = client.post("/iot/d?k=k1&i=stranger", content=b"t|1")
+    assert refused.status_code == 404
+    assert client.delete("/iot/services", params=params, headers=ACME).status_code == 204
+    assert client.delete("/iot/services", params=params, headers=ACME).status_code == 404
+
+
+def test_bad_southbound_input_is_a_clear_client_error(client: TestClient) -> None:
+    provision_group(client)
+    unknown = client.post("/iot/d?k=nokey&i=dev1", content=b"t|1")
+    assert unknown.status_code == 404
+    assert unknown.json()["type"].endswith("ResourceNotFound")
+    garbled = client.post("/iot/d?k=k1&i=dev1", content=b"t|1|h")
+    assert garbled.status_code == 400
+    assert "at character 0" in garbled.json()["detail"]
+    wrong_type = client.post("/iot/d?k=k1&i=dev1", content=b"t|warm")
+    assert wrong_type.status_code == 400 and "not a number" in wrong_type.json()["detail"]
+    assert client.post("/iot/d?i=dev1", content=b"t|1").status_code == 400
+    bad_json = client.post("/iot/json?k=k1&i=dev1", content=b'{"t": ')
+    assert bad_json.status_code == 400
+    bad_provisioning = client.post(
+        "/iot/devices", json={"devices": [{"device_id": "d", "colour": "red"}]}, headers=ACME
+    )
+    assert bad_provisioning.status_code == 400
+    assert "colour" in bad_provisioning.json()["detail"]
+    assert client.get("/iot/devices", headers={"fiware-service": "bad service!"}).status_code == 400
