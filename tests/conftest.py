@@ -31,7 +31,7 @@ async def _admin(sql: str) -> None:
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     if request.param == "sqlite":
-        yield Settings.load(sqlite_path=tmp_path / "dalgu.db")
+        yield Settings.load(sqlite_path=tmp_path / "dalgu.db", mqtt_broker="off")
         return
     if not HAS_POSTGRES_STORE:
         pytest.skip("the PostgreSQL store is not built yet (issue 2, in progress)")
@@ -41,7 +41,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield Settings.load(
-            store="postgres", postgres_dsn=f"postgresql://postgres@127.0.0.1/{name}"
+            store="postgres",
+            postgres_dsn=f"postgresql://postgres@127.0.0.1/{name}",
+            mqtt_broker="off",
         )
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

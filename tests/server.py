@@ -21,7 +21,12 @@ def free_port() -> int:
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DALGU_SQLITE_PATH": str(db), "DALGU_PORT": str(port)}
+    env = {
+        **os.environ,
+        "DALGU_SQLITE_PATH": str(db),
+        "DALGU_PORT": str(port),
+        "DALGU_MQTT_BROKER": "off",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "dalgu", "serve"],
         env=env,

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
 
-_APP = build_app(Settings.load(sqlite_path=Path(tempfile.mkdtemp()) / "fuzz.db"))
+_APP = build_app(Settings.load(sqlite_path=Path(tempfile.mkdtemp()) / "fuzz.db", mqtt_broker="off"))
 _CLIENT = TestClient(_APP)
 _CLIENT.__enter__()  # run the lifespan once for the whole module
 schema = schemathesis.openapi.from_asgi("/ngsi-ld/v1/openapi.json", _APP)

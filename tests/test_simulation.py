@@ -217,7 +217,7 @@ def test_tick_applies_its_updates_so_readings_drift() -> None:
 
 
 def test_demo_load_hosts_the_context_and_the_entities(tmp_path: Path) -> None:
-    settings = Settings.load(sqlite_path=tmp_path / "demo.db")
+    settings = Settings.load(sqlite_path=tmp_path / "demo.db", mqtt_broker="off")
     assert asyncio.run(load_city(settings, 60)) == 60
 
     async def check() -> None:

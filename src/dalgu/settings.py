@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     context_max_bytes: int = Field(1_048_576, ge=1024)
     context_cache_size: int = Field(256, ge=1)
     public_url: str | None = Field(None, description="Base URL clients reach Dalgu at.")
+    mqtt_broker: Literal["embedded", "external", "off"] = Field(
+        "embedded",
+        description="Gateway MQTT: start an embedded broker, use an external one (Mosquitto), "
+        "or no MQTT southbound.",
+    )
+    mqtt_host: str = Field("127.0.0.1", description="MQTT broker address (embedded: bind).")
+    mqtt_port: int | None = Field(
+        None, description="MQTT broker port; default 1884 embedded, 1883 external."
+    )
+    mqtt_client_id: str | None = Field(
+        None, description="Gateway's MQTT client id (default dalgu-gateway-<API port>)."
+    )
     log_level: str = Field("info")
 
     @classmethod
@@ -51,6 +63,11 @@ class Settings(BaseSettings):
         env = cls()  # environment and defaults
         merged = {**values, **env.model_dump(exclude_unset=True), **overrides}
         return cls(**merged)
+
+    @property
+    def mqtt_address(self) -> tuple[str, int]:
+        default = 1884 if self.mqtt_broker == "embedded" else 1883
+        return self.mqtt_host, self.mqtt_port or default
 
     @property
     def base_url(self) -> str:

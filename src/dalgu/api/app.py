@@ -25,6 +25,7 @@ from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.gateway import http as gateway_http
+from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import DeviceRegistry, EntityStore, SubscriptionStore, TemporalStore
@@ -162,9 +163,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         if isinstance(the_store, DeviceRegistry):
             runtime.devices = DeviceService(the_store, service, resolver.core)
         app.state.dalgu = runtime
+        gateway = await start_mqtt_gateway(settings, runtime.devices)
+        app.state.dalgu_gateway = gateway
         try:
             yield
         finally:
+            await gateway.stop()
             if notifier is not None:
                 await notifier.stop()
             await resolver.close()

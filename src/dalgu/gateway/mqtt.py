@@ -1,0 +1,199 @@
+"""MQTT southbound: devices publish measures on the FIWARE IoT Agents' topics.
+
+    /<apikey>/<device_id>/attrs            a measure payload (UltraLight 2.0 or JSON)
+    /<apikey>/<device_id>/attrs/<attr>     one measure's bare value
+    /ul/<apikey>/<device_id>/attrs[/attr]  UltraLight 2.0, said explicitly
+    /json/<apikey>/<device_id>/attrs[/attr] JSON, said explicitly
+    <apikey>/<device_id>/attrs[/attr]      the same without the leading slash
+
+On the topics without a format prefix the payload says what it is: a JSON object or array is
+JSON, anything else UltraLight. A QoS 1 message is acknowledged (PUBACK) only once its
+measures are stored, so a broker redelivers what a crash interrupted. Bad input is logged and
+published on `<the message's prefix>/<apikey>/<device_id>/errors` as a ProblemDetails JSON
+object; it never stops the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiomqtt
+import orjson
+
+from dalgu.devices.service import DeviceService
+from dalgu.errors import DalguError, PayloadError
+from dalgu.gateway.jsonpayload import parse_json_measures
+from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
+
+log = logging.getLogger(__name__)
+
+TOPICS = (
+    "/+/+/attrs",
+    "/+/+/attrs/+",
+    "/ul/+/+/attrs",
+    "/ul/+/+/attrs/+",
+    "/json/+/+/attrs",
+    "/json/+/+/attrs/+",
+    "+/+/attrs",
+    "+/+/attrs/+",
+)
+Format = Literal["ul", "json", "sniff"]
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureTopic:
+    """What a southbound topic names."""
+
+    prefix: str  # the part before the apikey ("", "/", "/ul/", "/json/")
+    format: Format
+    apikey: str
+    device_id: str
+    attribute: str | None
+
+
+def parse_topic(topic: str) -> MeasureTopic | None:
+    """The device a measure topic names, or None for topics that are not measure topics."""
+    parts = topic.split("/")
+    prefix = ""
+    fmt: Format = "sniff"
+    if parts[0] == "":
+        parts = parts[1:]
+        prefix = "/"
+        if parts and parts[0] in ("ul", "json") and len(parts) >= 4 and parts[3] == "attrs":
+            fmt = "ul" if parts[0] == "ul" else "json"
+            prefix = f"/{parts[0]}/"
+            parts = parts[1:]
+    if len(parts) not in (3, 4) or parts[2] != "attrs" or not parts[0] or not parts[1]:
+        return None
+    attribute = parts[3] if len(parts) == 4 else None
+    if attribute == "":
+        return None
+    return MeasureTopic(prefix, fmt, parts[0], parts[1], attribute)
+
+
+def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, Any], str | None]]:
+    """The measure groups of one message, by its topic's format (or its payload's look)."""
+    if len(payload) > MAX_PAYLOAD:
+        raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
+    fmt = topic.format
+    if fmt == "sniff":
+        fmt = "json" if payload.lstrip()[:1] in (b"{", b"[") else "ul"
+    if topic.attribute is not None:
+        if fmt == "json":
+            try:
+                value = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise PayloadError(f"not JSON: {exc.msg}", exc.pos) from None
+        else:
+            value = _text(payload)
+        return [({topic.attribute: value}, None)]
+    if fmt == "json":
+        return parse_json_measures(payload)
+    return [(g.values, g.timestamp) for g in parse_measures(_text(payload))]
+
+
+def _text(payload: bytes) -> str:
+    try:
+        return payload.decode()
+    except UnicodeDecodeError:
+        raise PayloadError("the payload is not UTF-8 text", 0) from None
+
+
+class MqttSouthbound:
+    """Listens on a broker's measure topics and writes what devices send."""
+
+    def __init__(
+        self,
+        devices: DeviceService,
+        host: str,
+        port: int,
+        *,
+        identifier: str = "dalgu-gateway",
+        share: str | None = None,
+        reconnect_delay: float = 1.0,
+    ) -> None:
+        self.devices = devices
+        self.host = host
+        self.port = port
+        self.identifier = identifier
+        self.share = share  # an MQTT shared-subscription group, for several listeners
+        self.reconnect_delay = reconnect_delay
+        self.ready = asyncio.Event()  # set once subscribed
+        self.received = 0
+        self.failed = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mqtt-southbound")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        delay = self.reconnect_delay
+        while True:
+            try:
+                await self._session()
+            except (aiomqtt.MqttError, DalguError) as exc:
+                self.ready.clear()
+                log.warning(
+                    "MQTT broker %s:%d unavailable (%s); retrying in %.0f s",
+                    self.host,
+                    self.port,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _session(self) -> None:
+        # a persistent session: QoS 1 messages not acknowledged before a crash come again
+        async with aiomqtt.Client(
+            self.host, self.port, identifier=self.identifier, clean_session=False
+        ) as client:
+            # aiomqtt does not expose paho's manual acknowledgement; the PUBACK must wait
+            # until the measures are stored, so it is switched on the paho client it wraps
+            client._client.manual_ack_set(True)
+            for topic in TOPICS:
+                await client.subscribe(
+                    topic if self.share is None else f"$share/{self.share}/{topic}", qos=1
+                )
+            self.ready.set()
+            log.info("MQTT southbound listening on %s:%d", self.host, self.port)
+            async for message in client.messages:
+                await self._handle(client, message)
+                if message.qos > 0:
+                    client._client.ack(message.mid, message.qos)
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = parse_topic(str(message.topic))
+        if topic is None:
+            return
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        self.received += 1
+        try:
+            groups = measure_groups(topic, payload)
+            await self.devices.ingest(topic.apikey, topic.device_id, groups)
+        except DalguError as error:
+            if error.status >= 500:  # the store is unavailable: no PUBACK, the broker resends
+                raise
+            await self._refuse(client, topic, error)
+        except Exception:  # a bug must not wedge the listener on one message forever
+            log.exception("measure on %s failed", message.topic)
+            await self._refuse(client, topic, DalguError("the measure could not be processed"))
+
+    async def _refuse(self, client: aiomqtt.Client, topic: MeasureTopic, error: DalguError) -> None:
+        self.failed += 1
+        log.warning("measure for %s/%s refused: %s", topic.apikey, topic.device_id, error.detail)
+        problem = {"type": error.type_uri, "title": error.title, "detail": error.detail}
+        errors = f"{topic.prefix}{topic.apikey}/{topic.device_id}/errors"
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.publish(errors, orjson.dumps(problem), qos=0)

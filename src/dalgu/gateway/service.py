@@ -1,0 +1,66 @@
+"""Start and stop the gateway's MQTT side as the settings ask (embedded broker or external)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from dalgu.devices.service import DeviceService
+from dalgu.gateway.broker import BrokerUnavailable, EmbeddedBroker
+from dalgu.gateway.mqtt import MqttSouthbound
+from dalgu.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MqttGateway:
+    broker: EmbeddedBroker | None = None
+    southbound: MqttSouthbound | None = None
+    problems: list[str] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        if self.southbound is not None:
+            await self.southbound.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+
+
+async def start_mqtt_gateway(settings: Settings, devices: DeviceService | None) -> MqttGateway:
+    """The embedded broker (if asked for) and the southbound listener.
+
+    A broker port already taken is logged, not fatal: the HTTP API and the other southbound
+    transports still serve.
+    """
+    gateway = MqttGateway()
+    if settings.mqtt_broker == "off" or devices is None:
+        return gateway
+    host, port = settings.mqtt_address
+    if settings.mqtt_broker == "embedded":
+        broker = EmbeddedBroker(host, port)
+        try:
+            await broker.start()
+        except BrokerUnavailable as exc:
+            message = f"embedded MQTT broker could not listen on {host}:{port}: {exc}"
+            log.error(message)
+            gateway.problems.append(message)
+            return gateway
+        gateway.broker = broker
+    if settings.workers == 1:
+        # a stable client id keeps the broker session (and unacknowledged QoS 1 messages)
+        # across restarts
+        southbound = MqttSouthbound(
+            devices,
+            host,
+            port,
+            identifier=settings.mqtt_client_id or f"dalgu-gateway-{settings.port}",
+        )
+    else:
+        # several server processes share one subscription: each message goes to one of them
+        southbound = MqttSouthbound(
+            devices, host, port, identifier=f"dalgu-gateway-{os.getpid()}", share="dalgu"
+        )
+    gateway.southbound = southbound
+    southbound.start()
+    return gateway

@@ -1,0 +1,164 @@
+"""MQTT southbound with real brokers: the machine's Mosquitto (production) and the embedded
+amqtt broker (single machine). Devices publish on the IoT Agents' topics."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import aiomqtt
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from dalgu.api.app import build_app
+from dalgu.gateway.mqtt import MeasureTopic, measure_groups, parse_topic
+from dalgu.settings import Settings
+
+E = "/ngsi-ld/v1/entities"
+MOSQUITTO = ("127.0.0.1", 1883)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ("/k1/dev1/attrs", MeasureTopic("/", "sniff", "k1", "dev1", None)),
+        ("/k1/dev1/attrs/t", MeasureTopic("/", "sniff", "k1", "dev1", "t")),
+        ("/ul/k1/dev1/attrs", MeasureTopic("/ul/", "ul", "k1", "dev1", None)),
+        ("/json/k1/dev1/attrs/t", MeasureTopic("/json/", "json", "k1", "dev1", "t")),
+        ("k1/dev1/attrs", MeasureTopic("", "sniff", "k1", "dev1", None)),
+        ("/k1/dev1/cmdexe", None),
+        ("/k1//attrs", None),
+        ("/k1/dev1/attrs/", None),
+    ],
+)
+def test_measure_topics(topic: str, expected: MeasureTopic | None) -> None:
+    assert parse_topic(topic) == expected
+
+
+def test_payload_format_follows_the_topic_or_the_payload() -> None:
+    sniff = MeasureTopic("/", "sniff", "k", "d", None)
+    assert measure_groups(sniff, b"t|1") == [({"t": "1"}, None)]
+    assert measure_groups(sniff, b' {"t": 1}') == [({"t": 1}, None)]
+    single_json = MeasureTopic("/json/", "json", "k", "d", "t")
+    assert measure_groups(single_json, b"21.5") == [({"t": 21.5}, None)]
+    single_ul = MeasureTopic("/ul/", "ul", "k", "d", "t")
+    assert measure_groups(single_ul, b"21.5") == [({"t": "21.5"}, None)]
+
+
+@pytest.fixture(params=["external", "embedded"])
+def gateway(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[TestClient, int]]:
+    """A running Dalgu whose MQTT southbound listens on Mosquitto or its own broker."""
+    if request.param == "external":
+        port = MOSQUITTO[1]
+        overrides: dict[str, Any] = {"mqtt_broker": "external", "mqtt_port": port}
+    else:
+        port = free_port()
+        overrides = {"mqtt_broker": "embedded", "mqtt_port": port}
+    overrides["mqtt_client_id"] = f"dalgu-test-{uuid.uuid4().hex[:8]}"
+    configured = settings.model_copy(update=overrides)
+    with TestClient(build_app(configured)) as client:
+        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while not southbound.ready.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert southbound.ready.is_set(), "the MQTT southbound did not subscribe"
+        yield client, port
+
+
+def provision(client: TestClient, apikey: str) -> None:
+    group = {
+        "apikey": apikey,
+        "entity_type": "Sensor",
+        "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
+    }
+    assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+
+
+def publish(port: int, topic: str, payload: bytes) -> None:
+    async def send() -> None:
+        async with aiomqtt.Client(
+            "127.0.0.1", port, identifier=f"device-{uuid.uuid4().hex[:6]}"
+        ) as c:
+            await c.publish(topic, payload, qos=1)
+
+    asyncio.run(send())
+
+
+def wait_for(client: TestClient, url: str, check: Any, seconds: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = client.get(url)
+        if response.status_code == 200:
+            last = response.json()
+            if check(last):
+                return last
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never satisfied the check; last: {last}")
+
+
+def test_measures_published_over_mqtt_are_stored(gateway: tuple[TestClient, int]) -> None:
+    client, port = gateway
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    provision(client, apikey)
+    publish(port, f"/{apikey}/dev1/attrs", b"t|21.5|h|40")
+    url = f"{E}/urn:ngsi-ld:Sensor:dev1"
+    entity = wait_for(client, url, lambda e: "temperature" in e)
+    assert entity["temperature"]["value"] == 21.5 and entity["h"]["value"] == "40"
+    publish(port, f"/json/{apikey}/dev1/attrs/t", b"22")
+    wait_for(client, url, lambda e: e.get("temperature", {}).get("value") == 22)
+    publish(port, f"{apikey}/dev1/attrs", b'{"t": 23, "TimeInstant": "2026-11-25T08:00:00Z"}')
+    entity = wait_for(client, url, lambda e: e.get("temperature", {}).get("value") == 23)
+    assert entity["temperature"]["observedAt"] == "2026-11-25T08:00:00Z"
+
+
+def test_bad_measures_are_reported_on_the_error_topic(gateway: tuple[TestClient, int]) -> None:
+    client, port = gateway
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    provision(client, apikey)
+
+    async def exchange() -> dict[str, Any]:
+        async with aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:6]}") as c:
+            await c.subscribe(f"/{apikey}/dev2/errors", qos=1)
+            await c.publish(f"/{apikey}/dev2/attrs", b"t|warm", qos=1)
+            async with asyncio.timeout(10):
+                async for message in c.messages:
+                    payload = message.payload
+                    assert isinstance(payload, bytes)
+                    problem: dict[str, Any] = orjson.loads(payload)
+                    return problem
+        raise AssertionError("no error message")
+
+    problem = asyncio.run(exchange())
+    assert problem["type"].endswith("BadRequestData")
+    assert "not a number" in problem["detail"]
+    # the listener carries on
+    publish(port, f"/{apikey}/dev2/attrs", b"t|5")
+    url = f"{E}/urn:ngsi-ld:Sensor:dev2"
+    wait_for(client, url, lambda e: e.get("temperature", {}).get("value") == 5)
+
+
+def test_a_taken_broker_port_does_not_stop_the_api(tmp_path: Any) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        settings = Settings.load(
+            sqlite_path=tmp_path / "d.db", mqtt_broker="embedded", mqtt_port=port
+        )
+        with TestClient(build_app(settings)) as client:
+            assert client.get("/ngsi-ld/v1/types").status_code == 200
+            problems = client.app.state.dalgu_gateway.problems  # type: ignore[attr-defined]
+            assert problems and f"127.0.0.1:{port}" in problems[0]
