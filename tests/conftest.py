@@ -16,6 +16,8 @@ from dalgu.settings import Settings
 
 HAS_POSTGRES_STORE = importlib.util.find_spec("dalgu.store.postgres") is not None
 BACKENDS = ["sqlite", "postgres"]
+# tests reach the gateway through the API port; its own ports would clash between test runs
+NO_GATEWAY_PORTS = {"iot_north_port": 0, "iot_south_port": 0, "coap_port": 0}
 
 
 async def _admin(sql: str) -> None:
@@ -31,7 +33,9 @@ async def _admin(sql: str) -> None:
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     if request.param == "sqlite":
-        yield Settings.load(sqlite_path=tmp_path / "dalgu.db", mqtt_broker="off")
+        yield Settings.load(
+            sqlite_path=tmp_path / "dalgu.db", mqtt_broker="off", **NO_GATEWAY_PORTS
+        )
         return
     if not HAS_POSTGRES_STORE:
         pytest.skip("the PostgreSQL store is not built yet (issue 2, in progress)")
@@ -44,6 +48,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
             store="postgres",
             postgres_dsn=f"postgresql://postgres@127.0.0.1/{name}",
             mqtt_broker="off",
+            **NO_GATEWAY_PORTS,
         )
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

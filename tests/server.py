@@ -26,6 +26,9 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
         "DALGU_SQLITE_PATH": str(db),
         "DALGU_PORT": str(port),
         "DALGU_MQTT_BROKER": "off",
+        "DALGU_IOT_NORTH_PORT": "0",
+        "DALGU_IOT_SOUTH_PORT": "0",
+        "DALGU_COAP_PORT": "0",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "dalgu", "serve"],

@@ -11,8 +11,13 @@ from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
+from tests.conftest import NO_GATEWAY_PORTS
 
-_APP = build_app(Settings.load(sqlite_path=Path(tempfile.mkdtemp()) / "fuzz.db", mqtt_broker="off"))
+_APP = build_app(
+    Settings.load(
+        sqlite_path=Path(tempfile.mkdtemp()) / "fuzz.db", mqtt_broker="off", **NO_GATEWAY_PORTS
+    )
+)
 _CLIENT = TestClient(_APP)
 _CLIENT.__enter__()  # run the lifespan once for the whole module
 schema = schemathesis.openapi.from_asgi("/ngsi-ld/v1/openapi.json", _APP)

@@ -22,6 +22,7 @@ from dalgu.settings import Settings
 from dalgu.simulation import DAEGU_BBOX, DISTRICTS, city_entities, tick
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore
+from tests.conftest import NO_GATEWAY_PORTS
 
 NOW = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)  # 17:30 in Daegu
 CORE_URL = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
@@ -217,7 +218,9 @@ def test_tick_applies_its_updates_so_readings_drift() -> None:
 
 
 def test_demo_load_hosts_the_context_and_the_entities(tmp_path: Path) -> None:
-    settings = Settings.load(sqlite_path=tmp_path / "demo.db", mqtt_broker="off")
+    settings = Settings.load(
+        sqlite_path=tmp_path / "demo.db", mqtt_broker="off", **NO_GATEWAY_PORTS
+    )
     assert asyncio.run(load_city(settings, 60)) == 60
 
     async def check() -> None:

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     mqtt_port: int | None = Field(
         None, description="MQTT broker port; default 1884 embedded, 1883 external."
     )
+    iot_north_port: int = Field(
+        4041, ge=0, description="IoT Agent provisioning API port (0: only on the API port)."
+    )
+    iot_south_port: int = Field(7896, ge=0, description="HTTP southbound port (0: none).")
+    coap_port: int = Field(5683, ge=0, description="CoAP southbound UDP port (0: none).")
     mqtt_client_id: str | None = Field(
         None, description="Gateway's MQTT client id (default dalgu-gateway-<API port>)."
     )

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from dalgu.api.app import build_app
 from dalgu.gateway.mqtt import MeasureTopic, measure_groups, parse_topic
 from dalgu.settings import Settings
+from tests.conftest import NO_GATEWAY_PORTS
 
 E = "/ngsi-ld/v1/entities"
 MOSQUITTO = ("127.0.0.1", 1883)
@@ -156,7 +157,10 @@ def test_a_taken_broker_port_does_not_stop_the_api(tmp_path: Any) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         settings = Settings.load(
-            sqlite_path=tmp_path / "d.db", mqtt_broker="embedded", mqtt_port=port
+            sqlite_path=tmp_path / "d.db",
+            mqtt_broker="embedded",
+            mqtt_port=port,
+            **NO_GATEWAY_PORTS,
         )
         with TestClient(build_app(settings)) as client:
             assert client.get("/ngsi-ld/v1/types").status_code == 200

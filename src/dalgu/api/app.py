@@ -25,6 +25,7 @@ from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.gateway import http as gateway_http
+from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
@@ -165,9 +166,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         app.state.dalgu = runtime
         gateway = await start_mqtt_gateway(settings, runtime.devices)
         app.state.dalgu_gateway = gateway
+        listeners = await start_listeners(settings, runtime)
+        app.state.dalgu_listeners = listeners
         try:
             yield
         finally:
+            await listeners.stop()
             await gateway.stop()
             if notifier is not None:
                 await notifier.stop()

@@ -188,10 +188,17 @@ async def json_measures(request: Request) -> Response:
     return Response(status_code=200)
 
 
-def routes() -> list[Route]:
+def southbound_routes() -> list[Route]:
+    """What devices call (the IoT Agents' south port, 7896)."""
     return [
         Route("/iot/d", ultralight_measures, methods=["GET", "POST"]),
         Route("/iot/json", json_measures, methods=["POST"]),
+    ]
+
+
+def provisioning_routes() -> list[Route]:
+    """What operators and scripts call (the IoT Agents' north port, 4041)."""
+    return [
         Route("/iot/about", about, methods=["GET"]),
         *(
             Route(path, handler, methods=[method])
@@ -209,3 +216,8 @@ def routes() -> list[Route]:
         Route("/iot/devices/{device_id}", update_device, methods=["PUT"]),
         Route("/iot/devices/{device_id}", delete_device, methods=["DELETE"]),
     ]
+
+
+def routes() -> list[Route]:
+    """Both, as the NGSI-LD port also serves them."""
+    return southbound_routes() + provisioning_routes()

@@ -1,0 +1,85 @@
+"""The IoT Agents' own ports: provisioning (4041), HTTP southbound (7896) and CoAP (5683),
+here on free ports of 127.0.0.1, reached by real HTTP and CoAP clients."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from typing import Any
+
+import aiocoap
+import httpx
+import orjson
+from starlette.testclient import TestClient
+
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
+
+E = "/ngsi-ld/v1/entities"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def coap(method: Any, uri: str, payload: bytes = b"") -> aiocoap.Message:
+    async def exchange() -> aiocoap.Message:
+        context = await aiocoap.Context.create_client_context()
+        try:
+            request = aiocoap.Message(code=method, uri=uri, payload=payload)
+            response: aiocoap.Message = await asyncio.wait_for(
+                context.request(request).response, 10
+            )
+            return response
+        finally:
+            await context.shutdown()
+
+    return asyncio.run(exchange())
+
+
+def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) -> None:
+    north, south, coap_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
+    configured = settings.model_copy(
+        update={"iot_north_port": north, "iot_south_port": south, "coap_port": coap_port}
+    )
+    apikey = f"k{uuid.uuid4().hex[:8]}"
+    with TestClient(build_app(configured)) as client:
+        assert client.app.state.dalgu_listeners.problems == []  # type: ignore[attr-defined]
+        group = {
+            "apikey": apikey,
+            "entity_type": "Meter",
+            "attributes": [{"object_id": "e", "name": "energy", "type": "Number"}],
+        }
+        created = httpx.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [group]})
+        assert created.status_code == 201, created.text
+        about = httpx.get(f"http://127.0.0.1:{north}/iot/about")
+        assert about.status_code == 200
+        # the south port serves devices only, not provisioning
+        assert httpx.get(f"http://127.0.0.1:{south}/iot/services").status_code == 404
+        sent = httpx.post(f"http://127.0.0.1:{south}/iot/d?k={apikey}&i=m1", content=b"e|12.5")
+        assert sent.status_code == 200, sent.text
+        assert client.get(f"{E}/urn:ngsi-ld:Meter:m1").json()["energy"]["value"] == 12.5
+        bad = httpx.post(f"http://127.0.0.1:{south}/iot/d?k={apikey}&i=m1", content=b"e")
+        assert bad.status_code == 400 and bad.json()["type"].endswith("BadRequestData")
+
+        uri = f"coap://127.0.0.1:{coap_port}/iot/d?k={apikey}&i=m2"
+        changed = coap(aiocoap.POST, uri, b"e|3")
+        assert changed.code == aiocoap.CHANGED
+        deadline = time.monotonic() + 5
+        while client.get(f"{E}/urn:ngsi-ld:Meter:m2").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.get(f"{E}/urn:ngsi-ld:Meter:m2").json()["energy"]["value"] == 3.0
+        json_uri = f"coap://127.0.0.1:{coap_port}/iot/json?k={apikey}&i=m2"
+        assert coap(aiocoap.POST, json_uri, b'{"e": 4}').code == aiocoap.CHANGED
+        assert client.get(f"{E}/urn:ngsi-ld:Meter:m2").json()["energy"]["value"] == 4
+        refused = coap(aiocoap.POST, f"coap://127.0.0.1:{coap_port}/iot/d?k=nokey&i=m3", b"e|1")
+        assert refused.code == aiocoap.NOT_FOUND
+        assert orjson.loads(refused.payload)["type"].endswith("ResourceNotFound")
+        garbled = coap(aiocoap.POST, uri, b"e|x")
+        assert garbled.code == aiocoap.BAD_REQUEST
