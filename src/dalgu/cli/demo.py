@@ -96,13 +96,57 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  OpenAPI            {api}/openapi.json",
         f"  API docs           {api}/docs",
         f"  Health             {settings.base_url}/health",
+        *gateway_lines(settings),
         "",
         "Try:",
         f"  curl -s -H 'Link: {link}' "
         f"'{api}/entities?type=ParkingSpot&q=status==%22free%22&limit=2'",
         f"  curl -s -H 'Link: {link}' '{api}/temporal/entities?type=AirQualityObserved"
         "&attrs=pm10&lastN=5&limit=1'",
+        *gateway_tour(settings),
         "",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
+def gateway_lines(settings: Settings) -> list[str]:
+    """Where devices and provisioning scripts reach the gateway (the IoT Agents' ports)."""
+    host = settings.host
+    lines = ["", "Device gateway (FIWARE IoT Agent compatible):"]
+    north = f"http://{host}:{settings.iot_north_port}" if settings.iot_north_port else None
+    lines.append(f"  Provisioning API   {north or settings.base_url}/iot/services, /iot/devices")
+    if settings.iot_south_port:
+        south = f"http://{host}:{settings.iot_south_port}"
+        lines.append(f"  HTTP southbound    {south}/iot/d (UltraLight 2.0), {south}/iot/json")
+    if settings.coap_port:
+        lines.append(f"  CoAP southbound    coap://{host}:{settings.coap_port}/iot/d, /iot/json")
+    if settings.mqtt_broker != "off":
+        mqtt_host, mqtt_port = settings.mqtt_address
+        kind = "embedded broker" if settings.mqtt_broker == "embedded" else "broker"
+        lines.append(
+            f"  MQTT ({kind})  mqtt://{mqtt_host}:{mqtt_port}  topics /<apikey>/<device>/attrs"
+        )
+    return lines
+
+
+def gateway_tour(settings: Settings) -> list[str]:
+    north = (
+        f"http://{settings.host}:{settings.iot_north_port}"
+        if settings.iot_north_port
+        else settings.base_url
+    )
+    south = (
+        f"http://{settings.host}:{settings.iot_south_port}"
+        if settings.iot_south_port
+        else settings.base_url
+    )
+    group = (
+        '{"services":[{"apikey":"demo-key","entity_type":"Thermometer","attributes":'
+        '[{"object_id":"t","name":"temperature","type":"Number"}]}]}'
+    )
+    return [
+        f"  curl -s -X POST {north}/iot/services -H 'Content-Type: application/json' -d '{group}'",
+        f"  curl -s -X POST '{south}/iot/d?k=demo-key&i=thermo1' -d 't|21.5'",
+        f"  curl -s '{settings.base_url}/ngsi-ld/v1/entities/urn:ngsi-ld:Thermometer:thermo1'",
+    ]
