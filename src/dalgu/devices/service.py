@@ -18,6 +18,7 @@ from typing import Any
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
+from dalgu.devices.commands import CommandDispatcher
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
 from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
 from dalgu.errors import AlreadyExists, BadRequestData, ResourceNotFound
@@ -42,6 +43,12 @@ class DeviceService:
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
+        self.commands = CommandDispatcher(registry, entities, terms)
+        entities.listeners.append(self.commands.changed)
+
+    def _provisioning_changed(self, tenant: str | None = None) -> None:
+        self._bindings.clear()
+        self.commands.forget(tenant)
 
     # --- config groups --------------------------------------------------------------------
 
@@ -50,7 +57,7 @@ class DeviceService:
         for group in groups:
             record = DeviceRecord(tenant, service_path, group.apikey, group.resource, _dump(group))
             await self.registry.put_group(record)
-        self._bindings.clear()
+        self._provisioning_changed(tenant)
 
     async def groups(self, tenant: str, service_path: str | None) -> list[dict[str, Any]]:
         return [
@@ -70,14 +77,14 @@ class DeviceService:
         await self.registry.put_group(
             DeviceRecord(tenant, service_path, apikey, resource, _dump(changed)), replace=True
         )
-        self._bindings.clear()
+        self._provisioning_changed(tenant)
 
     async def delete_group(
         self, tenant: str, service_path: str, apikey: str, resource: str
     ) -> None:
         if not await self.registry.delete_group(tenant, service_path, apikey, resource):
             raise ResourceNotFound(f"no config group with apikey {apikey!r} here")
-        self._bindings.clear()
+        self._provisioning_changed(tenant)
 
     async def _group(
         self, tenant: str, service_path: str, apikey: str, resource: str
@@ -101,7 +108,7 @@ class DeviceService:
             )
             template = ServiceGroup(apikey=apikey) if group is None else group
             await self._create_entity(tenant, bind(template, device, device.device_id))
-        self._bindings.clear()
+        self._provisioning_changed(tenant)
 
     async def devices(
         self, tenant: str, service_path: str | None, limit: int, offset: int
@@ -133,12 +140,12 @@ class DeviceService:
             DeviceRecord(record.tenant, record.service_path, record.apikey, device_id, doc),
             replace=True,
         )
-        self._bindings.clear()
+        self._provisioning_changed(tenant)
 
     async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> None:
         if not await self.registry.delete_device(tenant, service_path, device_id):
             raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
-        self._bindings.clear()
+        self._provisioning_changed(tenant)
 
     async def _group_of(
         self, tenant: str, service_path: str, device: Device
@@ -221,6 +228,7 @@ class DeviceService:
                 return found
         binding = bind(ServiceGroup.model_validate(group.doc), None, device_id)
         await self._create_entity(group.tenant, binding)
+        self.commands.forget(group.tenant)
         return record
 
     async def _create_entity(self, tenant: str, binding: DeviceBinding) -> None:
@@ -228,6 +236,9 @@ class DeviceService:
         doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
         for static in binding.static:
             doc[static.name] = attribute(static.type, static.value, static.name, static.metadata)
+        for command in binding.commands:  # what NGSI-LD clients change to send a command
+            doc[command] = {"type": "Property", "value": ""}
+            doc[f"{command}_status"] = {"type": "Property", "value": "UNKNOWN"}
         entity = parse_entity(doc, self.terms, now_iso())
         with contextlib.suppress(AlreadyExists):
             await self.entities.create(tenant, entity)

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.errors import DalguError
+from dalgu.gateway.push import HttpCommandPush
 from dalgu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class HttpListener:
 class GatewayListeners:
     http: list[HttpListener] = field(default_factory=list)
     coap: Any = None
+    push: HttpCommandPush | None = None
     problems: list[str] = field(default_factory=list)
 
     async def start_http(self, name: str, app: Starlette, host: str, port: int) -> None:
@@ -102,6 +104,9 @@ class GatewayListeners:
         if self.coap is not None:
             await self.coap.shutdown()
             self.coap = None
+        if self.push is not None:
+            await self.push.close()
+            self.push = None
 
 
 async def start_listeners(settings: Settings, runtime: Runtime) -> GatewayListeners:
@@ -111,6 +116,8 @@ async def start_listeners(settings: Settings, runtime: Runtime) -> GatewayListen
     listeners = GatewayListeners()
     if runtime.devices is None:
         return listeners
+    listeners.push = HttpCommandPush()
+    runtime.devices.commands.sinks["HTTP"] = listeners.push
     host = settings.host
     if settings.iot_north_port:
         app = port_app(gateway_http.provisioning_routes(), runtime)

@@ -24,8 +24,10 @@ from typing import Any, Literal
 import aiomqtt
 import orjson
 
+from dalgu.devices.commands import DeviceCommand
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError, PayloadError
+from dalgu.gateway.command_payloads import command_payload, command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
 
@@ -40,6 +42,10 @@ TOPICS = (
     "/json/+/+/attrs/+",
     "+/+/attrs",
     "+/+/attrs/+",
+    "/+/+/cmdexe",
+    "/ul/+/+/cmdexe",
+    "/json/+/+/cmdexe",
+    "+/+/cmdexe",
 )
 Format = Literal["ul", "json", "sniff"]
 
@@ -55,24 +61,31 @@ class MeasureTopic:
     attribute: str | None
 
 
-def parse_topic(topic: str) -> MeasureTopic | None:
-    """The device a measure topic names, or None for topics that are not measure topics."""
+def parse_topic(topic: str, kind: str = "attrs") -> MeasureTopic | None:
+    """The device a measure (`attrs`) or command-result (`cmdexe`) topic names, else None."""
     parts = topic.split("/")
     prefix = ""
     fmt: Format = "sniff"
     if parts[0] == "":
         parts = parts[1:]
         prefix = "/"
-        if parts and parts[0] in ("ul", "json") and len(parts) >= 4 and parts[3] == "attrs":
+        if parts and parts[0] in ("ul", "json") and len(parts) >= 4 and parts[3] == kind:
             fmt = "ul" if parts[0] == "ul" else "json"
             prefix = f"/{parts[0]}/"
             parts = parts[1:]
-    if len(parts) not in (3, 4) or parts[2] != "attrs" or not parts[0] or not parts[1]:
+    if len(parts) not in (3, 4) or parts[2] != kind or not parts[0] or not parts[1]:
         return None
     attribute = parts[3] if len(parts) == 4 else None
-    if attribute == "":
+    if attribute == "" or (kind == "cmdexe" and attribute is not None):
         return None
     return MeasureTopic(prefix, fmt, parts[0], parts[1], attribute)
+
+
+def _text(payload: bytes) -> str:
+    try:
+        return payload.decode()
+    except UnicodeDecodeError:
+        raise PayloadError("the payload is not UTF-8 text", 0) from None
 
 
 def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, Any], str | None]]:
@@ -94,13 +107,6 @@ def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, 
     if fmt == "json":
         return parse_json_measures(payload)
     return [(g.values, g.timestamp) for g in parse_measures(_text(payload))]
-
-
-def _text(payload: bytes) -> str:
-    try:
-        return payload.decode()
-    except UnicodeDecodeError:
-        raise PayloadError("the payload is not UTF-8 text", 0) from None
 
 
 class MqttSouthbound:
@@ -126,6 +132,7 @@ class MqttSouthbound:
         self.received = 0
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
+        self._client: aiomqtt.Client | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mqtt-southbound")
@@ -166,18 +173,36 @@ class MqttSouthbound:
                 await client.subscribe(
                     topic if self.share is None else f"$share/{self.share}/{topic}", qos=1
                 )
+            self._client = client
             self.ready.set()
             log.info("MQTT southbound listening on %s:%d", self.host, self.port)
-            async for message in client.messages:
-                await self._handle(client, message)
-                if message.qos > 0:
-                    client._client.ack(message.mid, message.qos)
+            try:
+                async for message in client.messages:
+                    await self._handle(client, message)
+                    if message.qos > 0:
+                        client._client.ack(message.mid, message.qos)
+            finally:
+                self._client = None
+
+    async def send_command(self, command: DeviceCommand) -> None:
+        """The `CommandSink` for MQTT devices: publish on `/<apikey>/<device_id>/cmd`."""
+        client = self._client
+        if client is None:
+            raise DalguError("the MQTT broker is not connected")
+        topic = f"/{command.apikey}/{command.device_id}/cmd"
+        try:
+            await client.publish(topic, command_payload(command), qos=1)
+        except aiomqtt.MqttError as exc:
+            raise DalguError(f"publishing the command failed: {exc}") from None
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        payload = message.payload if isinstance(message.payload, bytes) else b""
         topic = parse_topic(str(message.topic))
         if topic is None:
+            result_topic = parse_topic(str(message.topic), "cmdexe")
+            if result_topic is not None:
+                await self._results(client, result_topic, payload)
             return
-        payload = message.payload if isinstance(message.payload, bytes) else b""
         self.received += 1
         try:
             groups = measure_groups(topic, payload)
@@ -189,6 +214,15 @@ class MqttSouthbound:
         except Exception:  # a bug must not wedge the listener on one message forever
             log.exception("measure on %s failed", message.topic)
             await self._refuse(client, topic, DalguError("the measure could not be processed"))
+
+    async def _results(self, client: aiomqtt.Client, topic: MeasureTopic, payload: bytes) -> None:
+        try:
+            for name, result in command_results(topic.format, payload).items():
+                await self.devices.commands.result(topic.apikey, topic.device_id, name, result)
+        except DalguError as error:
+            if error.status >= 500:
+                raise
+            await self._refuse(client, topic, error)
 
     async def _refuse(self, client: aiomqtt.Client, topic: MeasureTopic, error: DalguError) -> None:
         self.failed += 1

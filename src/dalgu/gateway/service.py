@@ -62,5 +62,6 @@ async def start_mqtt_gateway(settings: Settings, devices: DeviceService | None) 
             devices, host, port, identifier=f"dalgu-gateway-{os.getpid()}", share="dalgu"
         )
     gateway.southbound = southbound
+    devices.commands.sinks["MQTT"] = southbound.send_command
     southbound.start()
     return gateway

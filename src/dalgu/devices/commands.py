@@ -1,0 +1,190 @@
+"""Device commands, as the FIWARE IoT Agents run them, driven from NGSI-LD.
+
+A device (or its config group) declares commands; its entity carries one attribute per
+command, `<cmd>_status` and `<cmd>_info`. Changing a command attribute through NGSI-LD (a
+PATCH of `ring` with `{"value": {"volume": 3}}`, say) sends the command to the device over its
+transport: MQTT (`/<apikey>/<device_id>/cmd`) or an HTTP push to the device's `endpoint`, as
+UltraLight (`dev@ring|volume=3`) or JSON (`{"ring": {"volume": 3}}`). `<cmd>_status` becomes
+PENDING (or ERROR with the reason in `<cmd>_info`); the device's result (on `/cmdexe`, or the
+HTTP push's answer) sets it to OK with the result in `<cmd>_info`.
+
+Transports register a `CommandSink` per transport name, so this service never imports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dalgu.broker.model import now_iso
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import EntityService
+from dalgu.devices.mapping import DeviceBinding, bind
+from dalgu.devices.provisioning import Device, ServiceGroup
+from dalgu.errors import DalguError
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.store.base import Change, DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+PENDING, OK, ERROR = "PENDING", "OK", "ERROR"
+_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCommand:
+    tenant: str
+    entity_id: str
+    apikey: str
+    device_id: str
+    name: str
+    value: Any
+    payload: Literal["ul", "json"]
+    transport: str  # "MQTT" or "HTTP"
+    endpoint: str | None  # where an HTTP push goes
+
+
+CommandSink = Callable[[DeviceCommand], Awaitable[Any]]
+"""Sends a command; returns the device's result when it comes back at once (HTTP push), else
+None (the result arrives later, e.g. on MQTT `/cmdexe`). Raises `DalguError` on failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    tenant: str
+    binding: DeviceBinding
+    transport: str
+    payload: Literal["ul", "json"]
+    endpoint: str | None
+
+
+class CommandDispatcher:
+    def __init__(self, registry: DeviceRegistry, entities: EntityService, terms: TermMap) -> None:
+        self.registry = registry
+        self.entities = entities
+        self.terms = terms
+        self.sinks: dict[str, CommandSink] = {}
+        self._targets: dict[str, dict[str, _Target]] = {}  # tenant → entity id → target
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def forget(self, tenant: str | None = None) -> None:
+        """Provisioning changed: rebuild the tenant's command targets when next needed."""
+        if tenant is None:
+            self._targets.clear()
+        else:
+            self._targets.pop(tenant, None)
+
+    async def changed(self, tenant: str, changes: list[Change]) -> None:
+        """Entity-service listener: a changed command attribute sends that command."""
+        targets = await self._tenant_targets(tenant)
+        if not targets:
+            return
+        for change in changes:
+            target = targets.get(change.entity_id)
+            if target is None or change.before is None or change.after is None:
+                continue
+            for name in target.binding.commands:
+                iri = self.terms.expand(name)
+                new = change.after.get(iri)
+                if new and new != change.before.get(iri):
+                    value = new[0].get("value", new[0].get("json"))
+                    task = asyncio.create_task(self._send(target, name, value))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+    async def result(self, apikey: str, device_id: str, name: str, result: Any) -> None:
+        """A device reports the result of a command."""
+        for tenant_targets in self._targets.values():
+            for entity_id, target in tenant_targets.items():
+                if target.binding.apikey == apikey and target.binding.device_id == device_id:
+                    await self._status(target.tenant, entity_id, name, OK, result)
+                    return
+        record = await self.registry.device_for(apikey, device_id)
+        if record is None:
+            log.warning("command result from unknown device %s/%s", apikey, device_id)
+            return
+        targets = await self._tenant_targets(record.tenant)
+        for entity_id, target in targets.items():
+            if target.binding.device_id == device_id:
+                await self._status(target.tenant, entity_id, name, OK, result)
+                return
+
+    async def drain(self) -> None:
+        """Wait for commands being sent (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _send(self, target: _Target, name: str, value: Any) -> None:
+        binding = target.binding
+        command = DeviceCommand(
+            target.tenant,
+            binding.entity_id,
+            binding.apikey,
+            binding.device_id,
+            name,
+            value,
+            target.payload,
+            target.transport,
+            target.endpoint,
+        )
+        sink = self.sinks.get(target.transport)
+        try:
+            if sink is None:
+                raise DalguError(f"no {target.transport} transport runs to send commands")
+            answer = await sink(command)
+        except DalguError as error:
+            log.warning("command %s to %s failed: %s", name, binding.device_id, error.detail)
+            await self._status(target.tenant, binding.entity_id, name, ERROR, error.detail)
+            return
+        if answer is None:
+            await self._status(target.tenant, binding.entity_id, name, PENDING, None)
+        else:
+            await self._status(target.tenant, binding.entity_id, name, OK, answer)
+
+    async def _status(self, tenant: str, entity_id: str, name: str, status: str, info: Any) -> None:
+        fragment: dict[str, Any] = {
+            "id": entity_id,
+            f"{name}_status": {"type": "Property", "value": status},
+        }
+        if info is not None:
+            fragment[f"{name}_info"] = {"type": "Property", "value": info}
+        attrs = parse_entity(fragment, self.terms, now_iso(), require_type=False)
+        try:
+            await self.entities.update_attributes(tenant, entity_id, attrs)
+        except DalguError as error:  # the entity was deleted meanwhile, say
+            log.warning("status of command %s on %s not recorded: %s", name, entity_id, error)
+
+    async def _tenant_targets(self, tenant: str) -> dict[str, _Target]:
+        cached = self._targets.get(tenant)
+        if cached is not None:
+            return cached
+        groups = {
+            (r.apikey): ServiceGroup.model_validate(r.doc)
+            for r in await self.registry.groups(tenant, None)
+        }
+        targets: dict[str, _Target] = {}
+        offset = 0
+        while True:
+            records, _ = await self.registry.devices(tenant, None, _PAGE, offset)
+            for record in records:
+                device = Device.model_validate(record.doc)
+                group = groups.get(record.apikey) or ServiceGroup(apikey=record.apikey)
+                binding = bind(group, device, device.device_id)
+                if binding.commands:
+                    targets[binding.entity_id] = _target(tenant, binding, group, device)
+            if len(records) < _PAGE:
+                break
+            offset += _PAGE
+        self._targets[tenant] = targets
+        return targets
+
+
+def _target(tenant: str, binding: DeviceBinding, group: ServiceGroup, device: Device) -> _Target:
+    endpoint = device.endpoint or group.endpoint
+    transport = device.transport or group.transport or ("HTTP" if endpoint else "MQTT")
+    protocol = (device.protocol or group.protocol or device.payloadType or "").lower()
+    payload: Literal["ul", "json"] = "json" if "json" in protocol else "ul"
+    return _Target(tenant, binding, transport, payload, endpoint)

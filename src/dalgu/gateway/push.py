@@ -1,0 +1,38 @@
+"""HTTP push commands: POST the command to the device's `endpoint`; its answer is the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from dalgu.devices.commands import DeviceCommand
+from dalgu.errors import DalguError
+from dalgu.gateway.command_payloads import command_payload, command_results
+
+
+class HttpCommandPush:
+    """The `CommandSink` for HTTP devices."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self._client = httpx.AsyncClient(timeout=timeout)
+
+    async def __call__(self, command: DeviceCommand) -> Any:
+        if not command.endpoint:
+            raise DalguError("the device has no endpoint to push commands to")
+        media = "application/json" if command.payload == "json" else "text/plain"
+        try:
+            response = await self._client.post(
+                command.endpoint, content=command_payload(command), headers={"Content-Type": media}
+            )
+        except httpx.HTTPError as exc:
+            raise DalguError(f"the device did not answer: {exc}") from None
+        if response.status_code >= 300:
+            raise DalguError(f"the device answered HTTP {response.status_code}")
+        if not response.content.strip():
+            return None
+        results = command_results(command.payload, response.content)
+        return results.get(command.name, next(iter(results.values()), None))
+
+    async def close(self) -> None:
+        await self._client.aclose()

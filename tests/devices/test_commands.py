@@ -1,0 +1,112 @@
+"""Commands driven from NGSI-LD: a PATCH of a command attribute reaches the device (MQTT or an
+HTTP push) and the device's result comes back as `<cmd>_status` / `<cmd>_info`."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import queue
+import threading
+import uuid
+from typing import Any
+
+import aiomqtt
+from starlette.testclient import TestClient
+
+from tests.devices.conftest import publish, wait_for
+
+E = "/ngsi-ld/v1/entities"
+
+
+def provision_device(client: TestClient, apikey: str, **device: Any) -> str:
+    body = {
+        "device_id": "bell1",
+        "apikey": apikey,
+        "entity_type": "Bell",
+        "commands": [{"name": "ring", "type": "command"}],
+        **device,
+    }
+    assert client.post("/iot/devices", json={"devices": [body]}).status_code == 201
+    return "urn:ngsi-ld:Bell:bell1"
+
+
+def test_command_over_mqtt_and_its_result(gateway: tuple[TestClient, int]) -> None:
+    client, port = gateway
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    entity_id = provision_device(client, apikey, transport="MQTT")
+    entity = client.get(f"{E}/{entity_id}").json()
+    assert entity["ring_status"]["value"] == "UNKNOWN"
+
+    received: queue.Queue[bytes] = queue.Queue()
+    subscribed = threading.Event()
+
+    def device() -> None:
+        async def listen() -> None:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=f"bell-{apikey}") as c:
+                await c.subscribe(f"/{apikey}/bell1/cmd", qos=1)
+                subscribed.set()
+                async with asyncio.timeout(15):
+                    async for message in c.messages:
+                        assert isinstance(message.payload, bytes)
+                        received.put(message.payload)
+                        return
+
+        asyncio.run(listen())
+
+    thread = threading.Thread(target=device, daemon=True)
+    thread.start()
+    assert subscribed.wait(10)
+    patched = client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": {"volume": 3}})
+    assert patched.status_code == 204
+    assert received.get(timeout=10) == b"bell1@ring|volume=3"
+    wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "PENDING")
+    publish(port, f"/{apikey}/bell1/cmdexe", b"bell1@ring|rang 3 times")
+    done = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "OK")
+    assert done["ring_info"]["value"] == "rang 3 times"
+    thread.join(5)
+
+
+class _UltraLightDevice:
+    """A device on loopback that executes pushed commands and answers with the result."""
+
+    def __init__(self) -> None:
+        commands: queue.Queue[bytes] = queue.Queue()
+        self.commands = commands
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                commands.put(body)
+                device = body.decode().partition("|")[0]
+                answer = f"{device}|done".encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cmd"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_http_push_command_and_unreachable_device(client: TestClient) -> None:
+    device = _UltraLightDevice()
+    try:
+        entity_id = provision_device(client, "kpush", transport="HTTP", endpoint=device.url)
+        assert client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": ""}).status_code == 204
+        assert device.commands.get(timeout=10) == b"bell1@ring"
+        done = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "OK")
+        assert done["ring_info"]["value"] == "done"
+    finally:
+        device.close()
+    # the device is gone: the command fails and says why
+    assert client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": "again"}).status_code == 204
+    failed = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "ERROR")
+    assert "did not answer" in failed["ring_info"]["value"]
