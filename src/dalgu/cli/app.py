@@ -101,6 +101,54 @@ def demo(
     _serve(settings)
 
 
+@app.command()
+def simulate(
+    profile: str = typer.Option(..., "--profile", "-p", help="A shipped profile or a file."),
+    devices: int = typer.Option(10, min=1, help="Virtual devices."),
+    rate: float = typer.Option(10.0, min=0.01, help="Messages per second, all devices together."),
+    duration: float = typer.Option(30.0, min=0.1, help="Seconds to run."),
+    transport: str | None = typer.Option(None, help="mqtt, http or coap (default: the profile's)."),
+    apikey: str = typer.Option("sim", help="API key of the fleet's config group."),
+    tenant: str = typer.Option("", help="fiware-service (NGSI-LD tenant) to provision in."),
+    host: str = typer.Option("127.0.0.1", help="Where Dalgu's gateway listens."),
+    mqtt_port: int = typer.Option(1884),
+    http_port: int = typer.Option(7896),
+    coap_port: int = typer.Option(5683),
+    north_port: int = typer.Option(4041, help="Provisioning API port."),
+    no_provision: bool = typer.Option(False, help="Do not create the config group first."),
+    bad_payload: float = typer.Option(0.0, min=0, max=1, help="Share of malformed messages."),
+    dropout: float = typer.Option(0.0, min=0, max=1, help="Chance a device falls silent."),
+    clock_skew: float = typer.Option(0.0, min=0, help="Max seconds a device clock is off."),
+    seed: int = typer.Option(1, help="Seed of the run (same seed, same messages)."),
+) -> None:
+    """Run a fleet of virtual devices against Dalgu's gateway over the real protocols."""
+    from dalgu.cli.simulate import simulate as run
+    from dalgu.errors import DalguError
+    from dalgu.testbed.profile import load_profile
+    from dalgu.testbed.simulator import Endpoints, Faults
+
+    if transport not in (None, "mqtt", "http", "coap"):
+        raise typer.BadParameter("transport is mqtt, http or coap")
+    try:
+        chosen = load_profile(profile)
+    except DalguError as error:
+        raise typer.BadParameter(error.detail) from None
+    run(
+        console,
+        chosen,
+        apikey=apikey,
+        tenant=tenant,
+        devices=devices,
+        rate=rate,
+        duration=duration,
+        transport=transport,
+        endpoints=Endpoints(host, mqtt_port, http_port, coap_port, north_port),
+        faults=Faults(bad_payload=bad_payload, dropout=dropout, clock_skew=clock_skew),
+        seed=seed,
+        provision_group=not no_provision,
+    )
+
+
 def _print_version(value: bool) -> None:
     if value:
         from dalgu import __version__

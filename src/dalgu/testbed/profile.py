@@ -1,0 +1,128 @@
+"""Device profiles: what a firm's device says it sends (a small YAML or JSON file).
+
+    name: air-quality
+    entity_type: AirQualityObserved
+    payload: ul                 # ul (UltraLight 2.0) or json
+    transport: mqtt             # mqtt, http or coap
+    interval: 60                # seconds between messages of one device
+    jitter: 0.2                 # tolerated share of the interval
+    measures:
+      - object_id: p10
+        name: pm10
+        type: Number
+        unit: GQ                # UN/CEFACT common code (micrograms per cubic metre)
+        min: 0
+        max: 1000
+        typical: 35             # where simulated values wander around
+        spread: 12
+
+A profile provisions a config group (`to_group`), drives virtual devices
+(`dalgu.testbed.simulator`) and is what conformance runs check messages against. Shipped
+profiles live in `dalgu/testbed/profiles/`; `load_profile` takes a shipped name or a path.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dalgu.errors import BadRequestData
+
+MeasureType = Literal["Number", "Integer", "Boolean", "Text", "geo:point"]
+
+
+class MeasureSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object_id: str
+    name: str
+    type: MeasureType = "Number"
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    typical: float | None = None
+    spread: float | None = None
+    values: list[str] | None = None  # the allowed values of a Text measure
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _range(self) -> MeasureSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"measure {self.name}: min is above max")
+        return self
+
+
+class DeviceProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    description: str = ""
+    entity_type: str
+    payload: Literal["ul", "json"] = "ul"
+    transport: Literal["mqtt", "http", "coap"] = "mqtt"
+    interval: float = Field(60.0, gt=0, description="seconds between one device's messages")
+    jitter: float = Field(0.2, ge=0, le=1, description="tolerated share of the interval")
+    measures: list[MeasureSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> DeviceProfile:
+        ids = [m.object_id for m in self.measures]
+        if len(set(ids)) != len(ids):
+            raise ValueError("measure object_ids must be unique")
+        return self
+
+    def to_group(self, apikey: str) -> dict[str, Any]:
+        """The IoT Agent config group that maps this profile's measures to attributes."""
+        attributes = []
+        for m in self.measures:
+            mapping: dict[str, Any] = {"object_id": m.object_id, "name": m.name, "type": m.type}
+            if m.unit:
+                mapping["metadata"] = {"unitCode": {"type": "Text", "value": m.unit}}
+            attributes.append(mapping)
+        return {
+            "apikey": apikey,
+            "entity_type": self.entity_type,
+            "protocol": "IoTA-JSON" if self.payload == "json" else "IoTA-UL",
+            "transport": self.transport.upper(),
+            "attributes": attributes,
+        }
+
+
+def shipped_profiles() -> list[str]:
+    folder = resources.files("dalgu.testbed").joinpath("profiles")
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def load_profile(name_or_path: str | Path) -> DeviceProfile:
+    """A shipped profile by name (`air-quality`) or a YAML/JSON file."""
+    text: str
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml", ".json") and path.exists():
+        text = path.read_text()
+    else:
+        shipped = resources.files("dalgu.testbed").joinpath("profiles", f"{name_or_path}.yaml")
+        if not shipped.is_file():
+            known = ", ".join(shipped_profiles())
+            raise BadRequestData(f"no profile {name_or_path!r}: give a file or one of {known}")
+        text = shipped.read_text()
+    return parse_profile(text)
+
+
+def parse_profile(text: str | bytes) -> DeviceProfile:
+    try:
+        document = orjson.loads(text) if text.lstrip()[:1] in ("{", b"{") else yaml.safe_load(text)
+    except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
+        raise BadRequestData(f"the profile is neither YAML nor JSON: {exc}") from None
+    try:
+        return DeviceProfile.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "profile"
+        raise BadRequestData(f"{where}: {first['msg']}") from None

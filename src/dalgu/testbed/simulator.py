@@ -1,0 +1,304 @@
+"""Virtual devices: a fleet that sends a profile's measures over the real protocols.
+
+Each device's values wander (a bounded random walk around the profile's `typical` value);
+each message carries the device's own timestamp, so receivers can measure latency and clock
+skew. Faults on demand: malformed payloads, devices that drop out for a while, and clocks that
+run ahead or behind. Seeds make a run reproducible.
+
+The fleet speaks to Dalgu exactly as real devices speak to a FIWARE IoT Agent: MQTT
+(`/<apikey>/<device>/attrs`), HTTP (`/iot/d`, `/iot/json`) or CoAP (the same resources).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from dalgu.testbed.profile import DeviceProfile, MeasureSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    bad_payload: float = 0.0  # share of messages sent malformed
+    dropout: float = 0.0  # chance per message that its device falls silent for a while
+    dropout_seconds: float = 10.0
+    clock_skew: float = 0.0  # seconds each device's clock is off, at most (either way)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the fleet sends (the IoT Agents' default ports on loopback)."""
+
+    host: str = "127.0.0.1"
+    mqtt_port: int = 1884
+    http_port: int = 7896
+    coap_port: int = 5683
+    north_port: int = 4041
+
+
+@dataclass
+class FleetReport:
+    sent: int = 0
+    failed: int = 0
+    malformed: int = 0
+    silent: int = 0  # messages not sent because their device had dropped out
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)  # seconds per send
+
+    def percentile(self, share: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class _Sender(Protocol):
+    async def send(self, device_id: str, payload: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class VirtualDevice:
+    def __init__(self, device_id: str, profile: DeviceProfile, rng: random.Random, skew: float):
+        self.device_id = device_id
+        self.profile = profile
+        self.rng = rng
+        self.skew = skew
+        self.silent_until = 0.0
+        self.state: dict[str, float] = {
+            m.object_id: _start(m, rng) for m in profile.measures if m.type in ("Number", "Integer")
+        }
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for m in self.profile.measures:
+            out[m.object_id] = self._value(m)
+        return out
+
+    def _value(self, m: MeasureSpec) -> Any:
+        if m.type in ("Number", "Integer"):
+            value = _walk(m, self.state[m.object_id], self.rng)
+            self.state[m.object_id] = value
+            return round(value) if m.type == "Integer" else round(value, 2)
+        if m.type == "Boolean":
+            return self.rng.random() > 0.02
+        if m.type == "geo:point":
+            lat = 35.87 + self.rng.uniform(-0.05, 0.05)
+            lon = 128.60 + self.rng.uniform(-0.07, 0.07)
+            return f"{lat:.6f},{lon:.6f}"
+        return self.rng.choice(m.values or ["ok"])
+
+    def payload(self, now: float, *, malformed: bool = False) -> bytes:
+        stamp = (
+            (datetime.fromtimestamp(now, UTC) + timedelta(seconds=self.skew))
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+        values = self.values()
+        if malformed:
+            return b"{broken" if self.profile.payload == "json" else b"|".join([b"x"] * 3)
+        if self.profile.payload == "json":
+            return orjson.dumps({**values, "TimeInstant": stamp})
+        return "|".join([stamp, *(f"{k}|{_text(v)}" for k, v in values.items())]).encode()
+
+
+def _start(m: MeasureSpec, rng: random.Random) -> float:
+    low, high = _bounds(m)
+    typical = m.typical if m.typical is not None else (low + high) / 2
+    return min(high, max(low, rng.gauss(typical, (m.spread or (high - low) / 20) / 2)))
+
+
+def _walk(m: MeasureSpec, current: float, rng: random.Random) -> float:
+    low, high = _bounds(m)
+    typical = m.typical if m.typical is not None else (low + high) / 2
+    spread = m.spread or (high - low) / 20
+    step = rng.gauss(0, spread / 4) + (typical - current) * 0.05  # drift back to typical
+    return min(high, max(low, current + step))
+
+
+def _bounds(m: MeasureSpec) -> tuple[float, float]:
+    low = m.min if m.min is not None else 0.0
+    high = m.max if m.max is not None else low + 100.0
+    return low, high
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _MqttSender:
+    def __init__(self, apikey: str, endpoints: Endpoints) -> None:
+        self.apikey = apikey
+        self.endpoints = endpoints
+        self._client: Any = None
+
+    async def open(self) -> None:
+        import aiomqtt
+
+        self._client = aiomqtt.Client(
+            self.endpoints.host,
+            self.endpoints.mqtt_port,
+            identifier=f"dalgu-fleet-{random.getrandbits(32):08x}",
+        )
+        await self._client.__aenter__()
+
+    async def send(self, device_id: str, payload: bytes) -> None:
+        await self._client.publish(f"/{self.apikey}/{device_id}/attrs", payload, qos=1)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+
+
+class _HttpSender:
+    def __init__(self, apikey: str, endpoints: Endpoints, payload: str) -> None:
+        self.apikey = apikey
+        path = "/iot/json" if payload == "json" else "/iot/d"
+        self.url = f"http://{endpoints.host}:{endpoints.http_port}{path}"
+        self._client = httpx.AsyncClient(timeout=10)
+
+    async def send(self, device_id: str, payload: bytes) -> None:
+        response = await self._client.post(
+            self.url, params={"k": self.apikey, "i": device_id}, content=payload
+        )
+        if response.status_code >= 300:
+            raise RuntimeError(f"HTTP {response.status_code}")
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class _CoapSender:
+    def __init__(self, apikey: str, endpoints: Endpoints, payload: str) -> None:
+        self.apikey = apikey
+        path = "iot/json" if payload == "json" else "iot/d"
+        self.base = f"coap://{endpoints.host}:{endpoints.coap_port}/{path}"
+        self._context: Any = None
+
+    async def open(self) -> None:
+        import aiocoap
+
+        self._context = await aiocoap.Context.create_client_context()
+
+    async def send(self, device_id: str, payload: bytes) -> None:
+        import aiocoap
+
+        request = aiocoap.Message(
+            code=aiocoap.POST, uri=f"{self.base}?k={self.apikey}&i={device_id}", payload=payload
+        )
+        response = await self._context.request(request).response
+        if not response.code.is_successful():
+            raise RuntimeError(f"CoAP {response.code}")
+
+    async def close(self) -> None:
+        if self._context is not None:
+            await self._context.shutdown()
+
+
+async def provision(profile: DeviceProfile, apikey: str, endpoints: Endpoints, tenant: str) -> None:
+    """The profile's config group on the provisioning port (already there is fine)."""
+    url = f"http://{endpoints.host}:{endpoints.north_port}/iot/services"
+    headers = {"fiware-service": tenant} if tenant else {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            url, json={"services": [profile.to_group(apikey)]}, headers=headers
+        )
+    if response.status_code not in (201, 409):
+        raise RuntimeError(f"provisioning failed: HTTP {response.status_code} {response.text}")
+
+
+async def run_fleet(
+    profile: DeviceProfile,
+    *,
+    apikey: str,
+    devices: int,
+    rate: float,
+    duration: float,
+    transport: str | None = None,
+    endpoints: Endpoints | None = None,
+    faults: Faults | None = None,
+    seed: int = 1,
+    concurrency: int = 32,
+    progress: Callable[[float, FleetReport], None] | None = None,
+) -> FleetReport:
+    """Send `rate` messages/s in total, round robin over `devices`, for `duration` seconds."""
+    endpoints = endpoints or Endpoints()
+    faults = faults or Faults()
+    rng = random.Random(seed)
+    fleet = [
+        VirtualDevice(
+            f"{profile.name}-{n:05d}",
+            profile,
+            random.Random(rng.random()),
+            rng.uniform(-faults.clock_skew, faults.clock_skew),
+        )
+        for n in range(devices)
+    ]
+    kind = transport or profile.transport
+    sender: Any
+    if kind == "mqtt":
+        sender = _MqttSender(apikey, endpoints)
+        await sender.open()
+    elif kind == "http":
+        sender = _HttpSender(apikey, endpoints, profile.payload)
+    else:
+        sender = _CoapSender(apikey, endpoints, profile.payload)
+        await sender.open()
+    report = FleetReport()
+    limit = asyncio.Semaphore(1 if kind == "mqtt" else concurrency)
+    pending: set[asyncio.Task[None]] = set()
+
+    async def send(device: VirtualDevice, payload: bytes) -> None:
+        async with limit:
+            started = time.perf_counter()
+            try:
+                await sender.send(device.device_id, payload)
+            except Exception as exc:  # a device keeps going whatever one send did
+                report.failed += 1
+                report.errors[type(exc).__name__ + (f": {exc}" if str(exc) else "")] += 1
+                return
+            report.latencies.append(time.perf_counter() - started)
+            report.sent += 1
+
+    start = time.monotonic()
+    total = int(rate * duration)
+    try:
+        for index in range(total):
+            due = start + index / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            device = fleet[index % len(fleet)]
+            now = time.time()
+            if now < device.silent_until:
+                report.silent += 1
+                continue
+            if faults.dropout and rng.random() < faults.dropout:
+                device.silent_until = now + faults.dropout_seconds
+                report.silent += 1
+                continue
+            malformed = bool(faults.bad_payload) and rng.random() < faults.bad_payload
+            report.malformed += malformed
+            task = asyncio.create_task(send(device, device.payload(now, malformed=malformed)))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            if progress is not None and index % max(1, int(rate / 4)) == 0:
+                progress(time.monotonic() - start, report)
+        if pending:
+            await asyncio.gather(*pending)
+    finally:
+        await sender.close()
+    if progress is not None:
+        progress(time.monotonic() - start, report)
+    return report
