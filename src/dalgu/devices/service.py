@@ -11,7 +11,8 @@ process: no HTTP hop, the same listeners (subscriptions, temporal history) as an
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,8 @@ from dalgu.broker.service import EntityService
 from dalgu.devices.commands import CommandDispatcher
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
 from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
-from dalgu.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from dalgu.devices.traffic import DeviceTraffic, MessageEvent
+from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import DeviceRecord, DeviceRegistry
 
@@ -44,6 +46,7 @@ class DeviceService:
         self.terms = terms  # the @context device attribute names are expanded with
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
         self.commands = CommandDispatcher(registry, entities, terms)
+        self.traffic = DeviceTraffic()
         entities.listeners.append(self.commands.changed)
 
     def _provisioning_changed(self, tenant: str | None = None) -> None:
@@ -161,6 +164,43 @@ class DeviceService:
         return chosen[0] if len(chosen) >= 1 else None
 
     # --- measures -------------------------------------------------------------------------
+
+    async def receive(
+        self,
+        transport: str,
+        apikey: str,
+        device_id: str,
+        parse: Callable[[], MeasureGroups],
+        *,
+        resource: str | None = None,
+        timestamp: str | None = None,
+    ) -> Ingested:
+        """Parse, store and record one southbound message (`parse` raises on bad input)."""
+        received = time.time()
+        groups: MeasureGroups = ()
+        try:
+            groups = parse()
+            done = await self.ingest(
+                apikey, device_id, groups, resource=resource, timestamp=timestamp
+            )
+        except DalguError as error:
+            self.traffic.record(
+                MessageEvent(
+                    apikey,
+                    device_id,
+                    transport,
+                    received,
+                    None,
+                    tuple(groups),
+                    error.kind,
+                    error.detail,
+                )
+            )
+            raise
+        self.traffic.record(
+            MessageEvent(apikey, device_id, transport, received, time.time(), tuple(groups))
+        )
+        return done
 
     async def ingest(
         self,

@@ -56,22 +56,27 @@ class _Measures(resource.Resource):  # type: ignore[misc]
             apikey, device_id = query.get("k"), query.get("i")
             if not apikey or not device_id:
                 raise BadRequestData("a measure needs the query parameters k and i")
-            groups: Any
-            if self.fmt == "json":
-                groups = parse_json_measures(payload)
-            else:
-                try:
-                    text = payload.decode()
-                except UnicodeDecodeError:
-                    raise PayloadError("the payload is not UTF-8 text", 0) from None
-                groups = [(g.values, g.timestamp) for g in parse_measures(text)]
-            await self.devices.ingest(
-                apikey, device_id, groups, resource=self.path, timestamp=query.get("t")
+            await self.devices.receive(
+                "coap",
+                apikey,
+                device_id,
+                lambda: self._parse(payload),
+                resource=self.path,
+                timestamp=query.get("t"),
             )
         except DalguError as error:
             log.warning("CoAP measure refused: %s", error.detail)
             return _problem(error)
         return aiocoap.Message(code=aiocoap.CHANGED)
+
+    def _parse(self, payload: bytes) -> list[tuple[dict[str, Any], str | None]]:
+        if self.fmt == "json":
+            return parse_json_measures(payload)
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:
+            raise PayloadError("the payload is not UTF-8 text", 0) from None
+        return [(g.values, g.timestamp) for g in parse_measures(text)]
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         return await self._ingest(request, request.payload)

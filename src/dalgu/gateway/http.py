@@ -175,16 +175,29 @@ async def ultralight_measures(request: Request) -> Response:
             text = (await _body_text(request)).decode()
         except UnicodeDecodeError:
             raise PayloadError("the payload is not UTF-8 text", 0) from None
-    groups = [(g.values, g.timestamp) for g in parse_measures(text)]
-    await _devices(request).ingest(apikey, device_id, groups, resource="/iot/d", timestamp=stamp)
+    await _devices(request).receive(
+        "http",
+        apikey,
+        device_id,
+        lambda: [(g.values, g.timestamp) for g in parse_measures(text)],
+        resource="/iot/d",
+        timestamp=stamp,
+    )
     return Response(status_code=200)
 
 
 async def json_measures(request: Request) -> Response:
     """`POST /iot/json?k=&i=` with an IoT Agent JSON body."""
     apikey, device_id, stamp = _device_params(request)
-    groups = parse_json_measures(await _body_text(request))
-    await _devices(request).ingest(apikey, device_id, groups, resource="/iot/json", timestamp=stamp)
+    body = await _body_text(request)
+    await _devices(request).receive(
+        "http",
+        apikey,
+        device_id,
+        lambda: parse_json_measures(body),
+        resource="/iot/json",
+        timestamp=stamp,
+    )
     return Response(status_code=200)
 
 

@@ -205,8 +205,9 @@ class MqttSouthbound:
             return
         self.received += 1
         try:
-            groups = measure_groups(topic, payload)
-            await self.devices.ingest(topic.apikey, topic.device_id, groups)
+            await self.devices.receive(
+                "mqtt", topic.apikey, topic.device_id, lambda: measure_groups(topic, payload)
+            )
         except DalguError as error:
             if error.status >= 500:  # the store is unavailable: no PUBACK, the broker resends
                 raise

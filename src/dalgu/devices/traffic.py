@@ -1,0 +1,63 @@
+"""What devices send: every southbound message as an event, counted per device and outcome.
+
+Transports hand each message to `DeviceService.receive`, which parses, stores and records it
+here, whether it was stored or refused (and why). Observers (a testbed conformance run, say)
+see every event as it happens; the counters answer "how many messages did device X send, and
+how many were refused for which reason".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MeasureGroups = tuple[tuple[dict[str, Any], str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    apikey: str
+    device_id: str
+    transport: str  # http, mqtt, coap
+    received: float  # epoch seconds, when the transport had it
+    stored: float | None  # when its write committed; None when refused
+    groups: MeasureGroups  # the measures as the device sent them, with its timestamps
+    error: str | None = None  # the refusal's kind (BadRequestData, ResourceNotFound…)
+    detail: str | None = None
+
+
+Observer = Callable[[MessageEvent], None]
+
+
+class DeviceTraffic:
+    def __init__(self) -> None:
+        self.observers: list[Observer] = []
+        self.counts: Counter[tuple[str, str, str]] = Counter()  # (apikey, device, outcome)
+
+    def record(self, event: MessageEvent) -> None:
+        outcome = "stored" if event.error is None else event.error
+        self.counts[(event.apikey, event.device_id, outcome)] += 1
+        if event.error is not None:
+            log.warning(
+                "message from %s/%s over %s refused (%s): %s",
+                event.apikey,
+                event.device_id,
+                event.transport,
+                event.error,
+                event.detail,
+            )
+        for observer in list(self.observers):
+            observer(event)
+
+    def of(self, apikey: str) -> dict[str, dict[str, int]]:
+        """device → outcome → messages, for one API key."""
+        out: dict[str, dict[str, int]] = {}
+        for (key, device, outcome), count in self.counts.items():
+            if key == apikey:
+                out.setdefault(device, {})[outcome] = count
+        return out
