@@ -92,6 +92,11 @@ def routes() -> list[BaseRoute]:
         Route(f"{V1}/temporal/entities", t.create_temporal, methods=["POST"]),
         Route(f"{V1}/temporal/entityOperations/query", t.query_temporal_post, methods=["POST"]),
         Route(
+            f"{V1}/temporal/entities/{{entity_id:path}}/attrs//{{instance_id}}",
+            t.missing_attribute,
+            methods=["PATCH", "DELETE"],
+        ),
+        Route(
             f"{V1}/temporal/entities/{{entity_id:path}}/attrs/{{attr}}/{{instance_id}}",
             t.modify_instance,
             methods=["PATCH"],

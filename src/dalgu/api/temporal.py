@@ -14,7 +14,7 @@ from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import is_uri, now_iso
-from dalgu.broker.parse import attribute_iri, parse_instance, parse_types
+from dalgu.broker.parse import attribute_iri, parse_instance, parse_scopes, parse_types
 from dalgu.errors import BadRequestData, InvalidRequest, OperationNotSupported, ResourceNotFound
 from dalgu.ldcontext import TermMap
 from dalgu.store.history import parse_instance_id
@@ -186,8 +186,9 @@ async def create_temporal(request: Request) -> Response:
     if not isinstance(body, dict) or not is_uri(body.get("id")):
         raise BadRequestData("a temporal entity needs an id that is a URI")
     types = parse_types(body.get("type"), rc.terms)
+    scope = parse_scopes(body["scope"]) if body.get("scope") is not None else []
     created = await _service(request).upsert(
-        rc.tenant, body["id"], types, _temporal_attrs(body, rc)
+        rc.tenant, body["id"], types, _temporal_attrs(body, rc), scope
     )
     if created:
         return Response(status_code=201, headers={"Location": PATH + quote(body["id"], safe=":")})
@@ -257,3 +258,7 @@ def _check_instance_id(text: str) -> None:
         raise BadRequestData(f"instance id {text!r} is not a URI")
     if parse_instance_id(text) is None:
         raise ResourceNotFound(f"no instance {text}")
+
+
+async def missing_attribute(request: Request) -> Response:
+    raise BadRequestData("the attribute name is missing from the path")

@@ -293,6 +293,7 @@ class TemporalQuery:
     instance_limit: int | None = None
     aggregate: tuple[str, ...] = ()
     period: Duration | None = None
+    descending: bool = False  # entities by id, z to a
     limit: int = 20
     offset: int = 0
     count: bool = False

@@ -38,27 +38,35 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex) -> str:
             "compound members are not searched there"
         )
 
-    def has(test: str) -> str:
+    def has(test: Callable[[], str]) -> str:
+        # placeholders in the order of the text (SQLite's are positional)
+        inner = scope(c)
         name = c.p(path.attr)
-        return f"EXISTS ({scope(c)} AND x.name = {name} AND x.deleted_at IS NULL{test})"
+        return f"EXISTS ({inner} AND x.name = {name} AND x.deleted_at IS NULL{test()})"
 
     if isinstance(expr, Exists):
-        return has("")
+        return has(lambda: "")
     assert isinstance(expr, Comparison)
     negated = expr.op in ("!=", "!~=")
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
     if negated:
         # present, and no instance in the interval matches
-        return f"({has('')} AND NOT {_match(op, expr.value, has, c, regex)})"
+        present = has(lambda: "")
+        return f"({present} AND NOT {_match(op, expr.value, has, c, regex)})"
     return _match(op, expr.value, has, c, regex)
 
 
 def _match(
-    op: str, value: QValue | QRange | QList, has: Callable[[str], str], c: Params, regex: Regex
+    op: str,
+    value: QValue | QRange | QList,
+    has: Callable[[Callable[[], str]], str],
+    c: Params,
+    regex: Regex,
 ) -> str:
     if op == "~=":
         assert isinstance(value, QValue)
-        return has(f" AND {regex('x.txt', c.p(str(value.value)))}")
+        pattern = str(value.value)
+        return has(lambda: f" AND {regex('x.txt', c.p(pattern))}")
     if isinstance(value, QList):
         return "(" + " OR ".join(_match("==", v, has, c, regex) for v in value.values) + ")"
     if isinstance(value, QRange):
@@ -66,9 +74,9 @@ def _match(
         high_column, high = _typed(value.high)
         if low_column != high_column:
             return "(1 = 0)"
-        return has(f" AND x.{low_column} >= {c.p(low)} AND x.{high_column} <= {c.p(high)}")
+        return has(lambda: f" AND x.{low_column} >= {c.p(low)} AND x.{high_column} <= {c.p(high)}")
     column, typed = _typed(value)
-    return has(f" AND x.{column} {_SQL_OPS[op]} {c.p(typed)}")
+    return has(lambda: f" AND x.{column} {_SQL_OPS[op]} {c.p(typed)}")
 
 
 def _typed(value: QValue) -> tuple[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dalgu.broker.model import Entity
+from dalgu.broker.model import Entity, now_iso
 from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import EntityStore, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import format_time, parse_time
@@ -52,7 +52,12 @@ class TemporalService:
         return TemporalPage([TemporalEntity(entity_id, exists[0].types)])
 
     async def upsert(
-        self, tenant: str, entity_id: str, types: list[str], attrs: dict[str, list[Any]]
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        attrs: dict[str, list[Any]],
+        scope: list[str] | None = None,
     ) -> bool:
         """Create or extend an entity's history (5.6.11); instances observed at the same time
         as stored ones replace them. An entity the broker does not know yet is created with
@@ -63,6 +68,8 @@ class TemporalService:
         )
         if await self.store.get(tenant, entity_id) is None:
             current = _current(entity_id, types, attrs)
+            if scope:
+                current["scope"] = scope
 
             def create(stored: Entity | None) -> Entity:
                 if stored is not None:
@@ -108,7 +115,8 @@ def _any_instance(entity_id: str, attrs: tuple[str, ...] = ()) -> TemporalQuery:
 
 def _current(entity_id: str, types: list[str], attrs: dict[str, list[Any]]) -> Entity:
     """The entity as its latest instances show it: one per attribute and datasetId."""
-    entity: Entity = {"id": entity_id, "type": types}
+    now = now_iso()
+    entity: Entity = {"id": entity_id, "type": types, "createdAt": now, "modifiedAt": now}
     for name, instances in attrs.items():
         latest: dict[str | None, dict[str, Any]] = {}
         for instance in instances:

@@ -292,7 +292,8 @@ class PostgresTemporal(TemporalStore):
             try:
                 rows = await conn.fetch(
                     f"SELECT t.id, t.types FROM temporal_entities t WHERE {where} "
-                    f"ORDER BY t.id LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}",
+                    f"ORDER BY t.id {'DESC' if query.descending else 'ASC'} "
+                    f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}",
                     *c.params,
                 )
                 count = None

@@ -159,8 +159,10 @@ class SqliteTemporal(TemporalStore):
     ) -> tuple[list[TemporalEntity], int | None]:
         c = _Params()
         where = _entity_filter(tenant, query, c)
+        direction = "DESC" if query.descending else "ASC"
         rows = self.db.execute(
-            f"SELECT id, types FROM temporal_entities t WHERE {where} ORDER BY id LIMIT ? OFFSET ?",
+            f"SELECT id, types FROM temporal_entities t WHERE {where} "
+            f"ORDER BY id {direction} LIMIT ? OFFSET ?",
             (*c.params, query.limit, query.offset),
         ).fetchall()
         count = None
