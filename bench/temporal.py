@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -34,8 +33,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.databases import create_database, drop_database, postgres_answers  # noqa: E402
-from bench.processes import Server, cores, free_port, guard, stop_all  # noqa: E402
+from bench.databases import create_database, drop_database, postgres_answers
+from bench.processes import Server, cores, free_port, guard, stop_all
 
 V1 = "/ngsi-ld/v1"
 SENSOR = "https://uri.etsi.org/ngsi-ld/default-context/Sensor"
