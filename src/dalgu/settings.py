@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     context_fetch_timeout: float = Field(5.0, gt=0, description="Remote @context timeout (s).")
     context_max_bytes: int = Field(1_048_576, ge=1024)
     context_cache_size: int = Field(256, ge=1)
+    temporal_instance_limit: int = Field(
+        1000,
+        ge=1,
+        description="Most instances per attribute in one temporal answer; more is a 206 with "
+        "Content-Range (clause 6.3.10).",
+    )
+    temporal_retention: str | None = Field(
+        None,
+        description="Keep temporal history this long (ISO 8601 duration, e.g. P90D or P1Y); "
+        "unset keeps everything. PostgreSQL drops whole months.",
+    )
+    temporal_retention_interval: float = Field(
+        3600.0, gt=0, description="Seconds between two runs of the retention policy."
+    )
     public_url: str | None = Field(None, description="Base URL clients reach Dalgu at.")
     mqtt_broker: Literal["embedded", "external", "off"] = Field(
         "embedded",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-pytestmark = pytest.mark.embedded_only
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
 
 E = "/ngsi-ld/v1/entities"
 T = "/ngsi-ld/v1/temporal/entities"
@@ -82,7 +85,7 @@ def test_aggregated_values_per_period(client: TestClient, sensor: str) -> None:
     assert [b[0] for b in temp["totalCount"]] == [2, 2, 1]
     assert [b[0] for b in temp["max"]] == [12, 20, 8]
     assert temp["avg"][0][0] == pytest.approx(11)
-    assert temp["avg"][0][1] == "2026-10-31T23:59:59.000Z"
+    assert temp["avg"][0][1:] == ["2026-10-31T23:59:59Z", "2026-11-01T01:59:59Z"]
 
 
 def test_query_across_entities_by_type(client: TestClient, sensor: str) -> None:
@@ -149,8 +152,218 @@ def test_bad_temporal_queries_are_400(client: TestClient, sensor: str) -> None:
         {"timerel": "after"},
         {"lastN": "0"},
         {"options": "aggregatedValues", "aggrMethods": "median"},
-        {"options": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "P1M"},
+        {"options": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "P1M2D"},
     ]
     for query in bad:
         assert client.get(f"{T}/{sensor}", params=query).status_code == 400, query
     assert client.get(T, params={"type": "Sensor"}).status_code == 400
+
+
+@pytest.fixture
+def small_pages(settings: Settings) -> Iterator[TestClient]:
+    """A broker that returns at most 3 instances per attribute in one answer."""
+    limited = settings.model_copy(update={"temporal_instance_limit": 3})
+    with TestClient(build_app(limited)) as test_client:
+        yield test_client
+
+
+def meter(client: TestClient, entity_id: str = "urn:ngsi-ld:Meter:1", count: int = 6) -> str:
+    body = {
+        "id": entity_id,
+        "type": "Meter",
+        "power": [reading(i, f"2026-11-01T0{i}:00:00Z") for i in range(count)],
+    }
+    assert client.post(T, json=body).status_code == 201
+    return entity_id
+
+
+def test_history_over_the_instance_limit_is_a_206_with_its_time_range(
+    small_pages: TestClient,
+) -> None:
+    entity_id = meter(small_pages)
+    first = small_pages.get(f"{T}/{entity_id}")
+    assert first.status_code == 206
+    assert first.headers["Content-Range"] == "date-time 2026-11-01T00:00:00Z-2026-11-01T02:00:00Z/*"
+    assert [i["value"] for i in first.json()["power"]] == [0, 1, 2]
+    newest = small_pages.get(f"{T}/{entity_id}", params={"lastN": "5"})
+    assert newest.status_code == 206
+    assert (
+        newest.headers["Content-Range"] == "date-time 2026-11-01T05:00:00Z-2026-11-01T03:00:00Z/5"
+    )
+    assert [i["value"] for i in newest.json()["power"]] == [3, 4, 5]
+    within = small_pages.get(f"{T}/{entity_id}", params={"lastN": "2"})
+    assert within.status_code == 200
+    assert "Content-Range" not in within.headers
+
+
+def test_query_with_q_keeps_entities_with_a_matching_instance_in_the_interval(
+    client: TestClient,
+) -> None:
+    meter(client, "urn:ngsi-ld:Meter:1", count=3)  # values 0..2
+    meter(client, "urn:ngsi-ld:Meter:2", count=6)  # values 0..5
+    base = {"type": "Meter", "timerel": "after", "timeAt": "2026-11-01T00:00:00Z"}
+    found = client.get(T, params={**base, "q": "power>3"})
+    assert found.status_code == 200, found.text
+    assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Meter:2"]
+    early = {**base, "timerel": "before", "timeAt": "2026-11-01T03:00:00Z", "q": "power>3"}
+    assert client.get(T, params=early).json() == []
+
+
+def test_geo_query_leaves_out_entities_without_a_location(client: TestClient) -> None:
+    meter(client, "urn:ngsi-ld:Meter:1", count=2)
+    placed = {
+        "id": "urn:ngsi-ld:Meter:2",
+        "type": "Meter",
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [128.6, 35.87]},
+            "observedAt": "2026-11-01T00:00:00Z",
+        },
+    }
+    assert client.post(T, json=placed).status_code == 201
+    found = client.get(
+        T,
+        params={
+            "type": "Meter",
+            "timerel": "after",
+            "timeAt": "2026-10-01T00:00:00Z",
+            "georel": "near;maxDistance==2000",
+            "geometry": "Point",
+            "coordinates": "[128.601,35.871]",
+        },
+    )
+    assert found.status_code == 200, found.text
+    assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Meter:2"]
+
+
+def test_dataset_id_selects_instances(client: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:Meter:1",
+        "type": "Meter",
+        "power": [
+            reading(1, "2026-11-01T00:00:00Z"),
+            {**reading(2, "2026-11-01T01:00:00Z"), "datasetId": "urn:ngsi-ld:Dataset:b"},
+        ],
+    }
+    assert client.post(T, json=body).status_code == 201
+    only_b = client.get(
+        f"{T}/urn:ngsi-ld:Meter:1",
+        params={"datasetId": "urn:ngsi-ld:Dataset:b", "options": "temporalValues"},
+    )
+    assert only_b.json()["power"] == {
+        "type": "Property",
+        "datasetId": "urn:ngsi-ld:Dataset:b",
+        "values": [[2, "2026-11-01T01:00:00Z"]],
+    }
+    default = client.get(f"{T}/urn:ngsi-ld:Meter:1", params={"datasetId": "@none"})
+    assert [i["value"] for i in default.json()["power"]] == [1]
+
+
+def test_deleted_attribute_is_found_by_deleted_at(client: TestClient, sensor: str) -> None:
+    assert client.delete(f"{E}/{sensor}/attrs/temp").status_code == 204
+    deleted = client.get(f"{T}/{sensor}", params={"timeproperty": "deletedAt"}).json()
+    (record,) = deleted["temp"]
+    assert record["value"] == "urn:ngsi-ld:null"
+    assert "deletedAt" in record and "instanceId" in record
+
+
+def test_temporal_create_makes_the_entity_and_upsert_replaces_same_time(
+    client: TestClient,
+) -> None:
+    entity_id = meter(client, count=2)
+    assert client.get(f"{E}/{entity_id}").json()["power"]["value"] == 1
+    again = {"id": entity_id, "type": "Meter", "power": [reading(10, "2026-11-01T00:00:00Z")]}
+    assert client.post(T, json=again).status_code == 204
+    history = client.get(f"{T}/{entity_id}").json()
+    assert [i["value"] for i in history["power"]] == [10, 1]
+    assert client.delete(f"{T}/{entity_id}").status_code == 204
+    assert client.get(f"{E}/{entity_id}").status_code == 404
+
+
+def test_aggregation_by_calendar_month_and_over_the_whole_range(client: TestClient) -> None:
+    body = {
+        "id": "urn:ngsi-ld:Meter:1",
+        "type": "Meter",
+        "power": [
+            reading(1, "2026-01-15T00:00:00Z"),
+            reading(3, "2026-02-10T00:00:00Z"),
+            reading(5, "2026-02-20T00:00:00Z"),
+            reading(7, "2026-03-01T00:00:00Z"),
+        ],
+    }
+    assert client.post(T, json=body).status_code == 201
+    window = {"timerel": "after", "timeAt": "2026-01-01T00:00:00Z"}
+    monthly = client.get(
+        f"{T}/urn:ngsi-ld:Meter:1",
+        params={
+            **window,
+            "options": "aggregatedValues",
+            "aggrMethods": "sum,totalCount",
+            "aggrPeriodDuration": "P1M",
+        },
+    ).json()["power"]
+    assert monthly["sum"] == [
+        [1, "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"],
+        [8, "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"],
+        [7, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"],
+    ]
+    whole = client.get(
+        f"{T}/urn:ngsi-ld:Meter:1",
+        params={**window, "options": "aggregatedValues", "aggrMethods": "sum,stddev,sumsq"},
+    )
+    assert whole.status_code == 200
+    power = whole.json()["power"]
+    assert power["sum"] == [[16, "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z"]]
+    assert power["sumsq"][0][0] == 84
+    assert power["stddev"][0][0] == pytest.approx(2.5819889)
+
+
+def test_pick_and_omit_shape_temporal_entities(client: TestClient, sensor: str) -> None:
+    picked = client.get(f"{T}/{sensor}", params={"pick": "temp", "lastN": "1"}).json()
+    assert list(picked) == ["temp"]
+    omitted = client.get(f"{T}/{sensor}", params={"omit": "type,temp"}).json()
+    assert omitted == {"id": sensor}
+    assert client.get(f"{T}/{sensor}", params={"pick": "unknown"}).status_code == 404
+    assert client.get(f"{T}/{sensor}", params={"attrs": "unknown"}).status_code == 404
+
+
+def test_temporal_order_by_id_descending(client: TestClient) -> None:
+    meter(client, "urn:ngsi-ld:Meter:1", count=1)
+    meter(client, "urn:ngsi-ld:Meter:2", count=1)
+    base = {"type": "Meter", "timerel": "after", "timeAt": "2026-01-01T00:00:00Z"}
+    found = client.get(T, params={**base, "orderBy": "id;desc"}).json()
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Meter:2", "urn:ngsi-ld:Meter:1"]
+    assert client.get(T, params={**base, "orderBy": "power"}).status_code == 400
+
+
+def test_bad_format_and_instance_ids_are_4xx(client: TestClient, sensor: str) -> None:
+    bad_format = client.get(f"{T}/{sensor}", params={"format": "invalidFormat"})
+    assert bad_format.status_code == 400
+    assert bad_format.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/InvalidRequest"
+    assert client.delete(f"{T}/{sensor}/attrs/temp/invalidId").status_code == 400
+    assert client.delete(f"{T}/{sensor}/attrs//urn:ngsi-ld:Instance:1").status_code == 400
+    missing = client.patch(
+        f"{T}/{sensor}/attrs//urn:ngsi-ld:Instance:1", json=reading(1, "2026-11-01T00:00:00Z")
+    )
+    assert missing.status_code == 400
+    assert (
+        client.get(
+            T, params={"id": sensor, "timerel": "after", "timeAt": "2026-01-01T00:00:00Z"}
+        ).status_code
+        == 400
+    )
+
+
+def test_retention_forgets_old_history(client: TestClient) -> None:
+    meter(client, "urn:ngsi-ld:Meter:1", count=2)  # November 2026
+    old = {
+        "id": "urn:ngsi-ld:Meter:old",
+        "type": "Meter",
+        "power": [reading(1, "2020-01-05T00:00:00Z")],
+    }
+    assert client.post(T, json=old).status_code == 201
+    service = client.app.state.dalgu.temporal
+    gone = client.portal.call(service.forget_before, datetime(2025, 1, 1, tzinfo=UTC))
+    assert gone == 1
+    assert client.get(f"{T}/urn:ngsi-ld:Meter:old").status_code == 404
+    assert len(client.get(f"{T}/urn:ngsi-ld:Meter:1").json()["power"]) == 2

@@ -28,10 +28,12 @@ from dalgu.gateway import http as gateway_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.ldcontext import ContextResolver
+from dalgu.query.duration import parse_duration
 from dalgu.settings import Settings
 from dalgu.store.base import DeviceRegistry, EntityStore, SubscriptionStore, TemporalStore
 from dalgu.store.factory import open_store
 from dalgu.subscriptions import Notifier, SubscriptionService
+from dalgu.temporal.retention import RetentionPolicy
 from dalgu.temporal.service import TemporalService
 
 V1 = "/ngsi-ld/v1"
@@ -89,6 +91,11 @@ def routes() -> list[BaseRoute]:
         Route(f"{V1}/temporal/entities", t.query_temporal, methods=["GET"]),
         Route(f"{V1}/temporal/entities", t.create_temporal, methods=["POST"]),
         Route(f"{V1}/temporal/entityOperations/query", t.query_temporal_post, methods=["POST"]),
+        Route(
+            f"{V1}/temporal/entities/{{entity_id:path}}/attrs//{{instance_id}}",
+            t.missing_attribute,
+            methods=["PATCH", "DELETE"],
+        ),
         Route(
             f"{V1}/temporal/entities/{{entity_id:path}}/attrs/{{attr}}/{{instance_id}}",
             t.modify_instance,
@@ -159,8 +166,15 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             notifier = Notifier(the_store, resolver, the_store)
             service.listeners.append(notifier.changed)
             notifier.start()
+        retention = None
         if isinstance(the_store, TemporalStore):
             runtime.temporal = TemporalService(the_store)
+            if settings.temporal_retention:
+                keep = parse_duration(settings.temporal_retention, "temporal_retention")
+                retention = RetentionPolicy(
+                    runtime.temporal, keep, settings.temporal_retention_interval
+                )
+                retention.start()
         if isinstance(the_store, DeviceRegistry):
             runtime.devices = DeviceService(the_store, service, resolver.core)
         app.state.dalgu = runtime
@@ -171,6 +185,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         try:
             yield
         finally:
+            if retention is not None:
+                await retention.stop()
             await listeners.stop()
             await gateway.stop()
             if notifier is not None:

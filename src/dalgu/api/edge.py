@@ -78,6 +78,7 @@ KNOWN_PARAMETERS = frozenset(
         "via",
         "keep",
         "drop",
+        "orderBy",
     ]
 )
 

@@ -14,11 +14,13 @@ from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import is_uri, now_iso
-from dalgu.broker.parse import attribute_iri, parse_instance, parse_types
-from dalgu.errors import BadRequestData, InvalidRequest, OperationNotSupported
+from dalgu.broker.parse import attribute_iri, parse_instance, parse_scopes, parse_types
+from dalgu.errors import BadRequestData, InvalidRequest, OperationNotSupported, ResourceNotFound
+from dalgu.ldcontext import TermMap
+from dalgu.store.history import parse_instance_id
 from dalgu.temporal.query import temporal_query
-from dalgu.temporal.render import TemporalFormat, render_temporal
-from dalgu.temporal.service import TemporalService
+from dalgu.temporal.render import TemporalFormat, TemporalView, render_temporal
+from dalgu.temporal.service import TemporalPage, TemporalService
 
 PATH = "/ngsi-ld/v1/temporal/entities/"
 
@@ -26,7 +28,7 @@ PATH = "/ngsi-ld/v1/temporal/entities/"
 def _service(request: Request) -> TemporalService:
     service = runtime(request).temporal
     if service is None:
-        raise OperationNotSupported("this store does not keep temporal history yet")
+        raise OperationNotSupported("this store does not keep temporal history")
     return service
 
 
@@ -40,42 +42,63 @@ _TEMPORAL_OPTIONS = {
     "concise",
     "",
 }
-_TEMPORAL_FORMATS = {
-    None,
-    "temporalValues",
-    "aggregatedValues",
-    "simplified",
-    "keyValues",
-    "normalized",
-    "concise",
+_TEMPORAL_FORMATS: dict[str, TemporalFormat] = {
+    "temporalValues": "temporalValues",
+    "aggregatedValues": "aggregatedValues",
+    "simplified": "temporalValues",
+    "keyValues": "temporalValues",
+    "normalized": "normalized",
+    "concise": "normalized",
 }
 
 
-def _format(query_params: Any) -> TemporalFormat:
-    opts = set(str(query_params.get("options", "")).split(","))
-    fmt = query_params.get("format")
+def _view(query_params: Any, terms: TermMap, timeproperty: str) -> TemporalView:
+    opts = {o.strip() for o in str(query_params.get("options", "")).split(",")}
     if not opts <= _TEMPORAL_OPTIONS:
         raise InvalidRequest(f"unknown options: {', '.join(sorted(opts - _TEMPORAL_OPTIONS))}")
-    if fmt not in _TEMPORAL_FORMATS:
-        raise BadRequestData(f"unknown format {fmt!r}")
-    for key in ("pick", "omit"):
-        params.projection(query_params, key)
-    if query_params.get("pick") and query_params.get("omit"):
+    fmt = query_params.get("format")
+    if fmt is not None and fmt not in _TEMPORAL_FORMATS:
+        raise InvalidRequest(f"unknown format {fmt!r}")
+    pick = params.projection(query_params, "pick")
+    omit = params.projection(query_params, "omit")
+    if pick and omit:
         raise BadRequestData("pick and omit cannot be used together")
-    if query_params.get("attrs") and (query_params.get("pick") or query_params.get("omit")):
+    if query_params.get("attrs") and (pick or omit):
         raise BadRequestData("attrs cannot be combined with pick or omit")
-    if "aggregatedValues" in opts or fmt == "aggregatedValues":
-        return "aggregatedValues"
-    if "temporalValues" in opts or fmt in ("temporalValues", "simplified"):
-        return "temporalValues"
-    return "normalized"
+    chosen: TemporalFormat = "normalized"
+    if fmt is not None:  # format takes precedence over options (clause 6.3.20)
+        chosen = _TEMPORAL_FORMATS[fmt]
+    elif "aggregatedValues" in opts:
+        chosen = "aggregatedValues"
+    elif opts & {"temporalValues", "simplified", "keyValues"}:
+        chosen = "temporalValues"
+
+    def member(name: str) -> str:
+        return name if name in ("id", "type", "scope") else terms.expand(name)
+
+    return TemporalView(
+        format=chosen,
+        sys_attrs="sysAttrs" in opts,
+        timeproperty=str(query_params.get("timeproperty") or "observedAt"),
+        pick=frozenset(member(n) for n in pick) if pick else None,
+        omit=frozenset(member(n) for n in omit),
+    )
+
+
+def _page_headers(page: TemporalPage, count: int | None = None) -> tuple[int, dict[str, str]]:
+    headers = {} if count is None else {"NGSILD-Results-Count": str(count)}
+    if page.range is None:
+        return 200, headers
+    start, end, size = page.range
+    headers["Content-Range"] = f"date-time {start}-{end}/{size}"
+    return 206, headers
 
 
 async def _answer(
     request: Request, rc: RequestContext, query_params: Any, *, entity_id: str | None = None
 ) -> Response:
     rt = runtime(request)
-    fmt = _format(query_params)
+    view = _view(query_params, rc.terms, str(query_params.get("timeproperty") or "observedAt"))
     limit, offset = params.page(query_params, rt.settings)
     merged = dict(query_params)
     if entity_id is not None:
@@ -85,21 +108,23 @@ async def _answer(
         rc.terms,
         limit=limit,
         offset=offset,
-        aggregated=fmt == "aggregatedValues",
+        aggregated=view.format == "aggregatedValues",
         require_filter=entity_id is None,
+        instance_limit=rt.settings.temporal_instance_limit,
     )
-    sys_attrs = "sysAttrs" in str(query_params.get("options", ""))
     if entity_id is not None:
-        entity = await _service(request).retrieve(rc.tenant, entity_id, query)
-        return json_response(
-            render_temporal(entity, rc.terms, fmt, sys_attrs), rc, rt.settings.base_url
-        )
+        page = await _service(request).retrieve(rc.tenant, entity_id, query)
+        rendered = render_temporal(page.entities[0], rc.terms, view)
+        if not rendered:
+            raise ResourceNotFound(f"pick/omit leaves nothing of {entity_id}")
+        status, headers = _page_headers(page)
+        return json_response(rendered, rc, rt.settings.base_url, status=status, headers=headers)
     if params.flag(query_params, "count"):
         query = replace(query, count=True)
-    found, count = await _service(request).query(rc.tenant, query)
-    headers = {} if count is None else {"NGSILD-Results-Count": str(count)}
-    data = [render_temporal(e, rc.terms, fmt, sys_attrs) for e in found]
-    return json_response(data, rc, rt.settings.base_url, headers=headers)
+    page = await _service(request).query(rc.tenant, query)
+    status, headers = _page_headers(page, page.count)
+    data = [render_temporal(e, rc.terms, view) for e in page.entities]
+    return json_response(data, rc, rt.settings.base_url, status=status, headers=headers)
 
 
 async def query_temporal(request: Request) -> Response:
@@ -133,8 +158,14 @@ async def query_temporal_post(request: Request) -> Response:
         merged["id"] = ",".join(ids)
     if types:
         merged["type"] = ",".join(types)
-    if "attrs" in body:
-        merged["attrs"] = body["attrs"]
+    for key in ("attrs", "q", "datasetId", "pick", "omit", "lang", "local"):
+        if key in body:
+            merged[key] = body[key]
+    geo = body.get("geoQ")
+    if isinstance(geo, dict):
+        for key in ("georel", "geometry", "coordinates", "geoproperty"):
+            if key in geo:
+                merged[key] = geo[key]
     return await _answer(request, rc, merged)
 
 
@@ -155,8 +186,9 @@ async def create_temporal(request: Request) -> Response:
     if not isinstance(body, dict) or not is_uri(body.get("id")):
         raise BadRequestData("a temporal entity needs an id that is a URI")
     types = parse_types(body.get("type"), rc.terms)
-    created = await _service(request).create(
-        rc.tenant, body["id"], types, _temporal_attrs(body, rc)
+    scope = parse_scopes(body["scope"]) if body.get("scope") is not None else []
+    created = await _service(request).upsert(
+        rc.tenant, body["id"], types, _temporal_attrs(body, rc), scope
     )
     if created:
         return Response(status_code=201, headers={"Location": PATH + quote(body["id"], safe=":")})
@@ -203,6 +235,7 @@ async def modify_instance(request: Request) -> Response:
     if isinstance(fragment, list):
         fragment = fragment[0] if fragment else {}
     instance = parse_instance(attr, fragment, rc.terms, now_iso())
+    _check_instance_id(request.path_params["instance_id"])
     await _service(request).replace_instance(
         rc.tenant, entity_id, attr, request.path_params["instance_id"], instance
     )
@@ -213,7 +246,19 @@ async def delete_instance(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
     attr = attribute_iri(request.path_params["attr"], rc.terms)
+    _check_instance_id(request.path_params["instance_id"])
     await _service(request).delete(
         rc.tenant, entity_id, attr, instance_id=request.path_params["instance_id"]
     )
     return no_content()
+
+
+def _check_instance_id(text: str) -> None:
+    if not is_uri(text):
+        raise BadRequestData(f"instance id {text!r} is not a URI")
+    if parse_instance_id(text) is None:
+        raise ResourceNotFound(f"no instance {text}")
+
+
+async def missing_attribute(request: Request) -> Response:
+    raise BadRequestData("the attribute name is missing from the path")

@@ -34,10 +34,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from dalgu.errors import DalguError
 from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
+from dalgu.query.duration import Duration
 
 Entity: TypeAlias = dict[str, Any]
 Mutation: TypeAlias = Callable[[Entity | None], Entity | None]
@@ -121,8 +123,14 @@ class EntityStore(ABC):
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]: ...
 
     @abstractmethod
-    async def mutate(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Outcome]:
+    async def mutate(
+        self, tenant: str, items: Sequence[tuple[str, Mutation]], *, history: bool = True
+    ) -> list[Outcome]:
         """Apply each mutation to its entity, all in one transaction, in order.
+
+        With `history` (the default) a store that keeps temporal history records the changed
+        attribute instances in the same transaction; the temporal API turns it off when it
+        writes the history itself.
 
         An item whose mutation raises a `DalguError` is reported as that error and leaves its
         entity unchanged; the others still apply. The call returns after the commit: once it
@@ -260,25 +268,41 @@ class SubscriptionStore(ABC):
 class TemporalQuery:
     """A temporal query (clause 5.7.3/5.7.4, 6.18–6.19), names expanded.
 
-    `timerel` None means the whole history. `aggregate` asks for aggregated values with the
-    given methods over buckets of `period` seconds starting at `time_at` (or the first
-    instance); `last_n` keeps the newest N instances per attribute.
+    `timerel` None means the whole history. `q` and `geo` hold for an entity when some of its
+    attribute instances inside the time interval satisfy them. `dataset_ids` keeps only those
+    instances (`@none`: the default instance). `aggregate` asks for aggregated values with the
+    given methods over buckets of `period` starting at `time_at` (after/between) or at the
+    entity's first instance; a zero or missing period is one bucket over the whole range.
+
+    Per attribute the store returns at most `instance_limit` instances, the oldest ones, or
+    with `last_n` the newest min(last_n, instance_limit) ones; always in time order.
     """
 
     ids: tuple[str, ...] = ()
     id_pattern: str | None = None
     types: TypeExpr | None = None
     attrs: tuple[str, ...] = ()
+    q: QExpr | None = None
+    geo: GeoQuery | None = None
+    dataset_ids: tuple[str, ...] = ()
     timerel: str | None = None
     time_at: str | None = None
     end_time_at: str | None = None
     timeproperty: str = "observedAt"
     last_n: int | None = None
+    instance_limit: int | None = None
     aggregate: tuple[str, ...] = ()
-    period: float | None = None
+    period: Duration | None = None
+    descending: bool = False  # entities by id, z to a
     limit: int = 20
     offset: int = 0
     count: bool = False
+
+    @property
+    def per_attribute(self) -> int | None:
+        """How many instances of each attribute the store returns at most."""
+        bounds = [n for n in (self.last_n, self.instance_limit) if n is not None]
+        return min(bounds) if bounds else None
 
 
 @dataclass(slots=True)
@@ -292,14 +316,23 @@ class TemporalEntity:
 
 
 class TemporalStore(ABC):
-    """Attribute instances over time. The entity store records one per change, in the
-    transaction of that change; the temporal API can also add, change and delete them."""
+    """Attribute instances over time. The entity store records them for every change, in the
+    transaction of that change (`dalgu.store.history`); the temporal API can also add, change
+    and delete them."""
 
     @abstractmethod
     async def add_instances(
-        self, tenant: str, entity_id: str, types: list[str], attrs: dict[str, list[Any]]
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        attrs: dict[str, list[Any]],
+        *,
+        replace_same_time: bool = False,
     ) -> bool:
-        """Record instances for an entity's history; True when the entity was new there."""
+        """Record instances for an entity's history (its types are added to the ones it
+        has); True when the entity was new there. With `replace_same_time`, an instance
+        replaces those of its attribute and datasetId observed at the same time."""
 
     @abstractmethod
     async def temporal_query(
@@ -325,8 +358,10 @@ class TemporalStore(ABC):
     ) -> bool: ...
 
     @abstractmethod
-    async def retention(self, tenant: str | None, older_than: str) -> int:
-        """Delete instances whose time is older than `older_than`; returns how many."""
+    async def retention(self, tenant: str | None, older_than: datetime) -> int:
+        """Forget instances whose time (observedAt, else createdAt) is before `older_than`;
+        returns how many went. PostgreSQL drops whole monthly partitions (all tenants), so
+        it keeps up to a month more than asked; a tenant's own retention deletes rows."""
 
 
 # --- the device gateway's registry ------------------------------------------------------

@@ -1,25 +1,27 @@
 """Temporal query parameters (clause 6.18.3.2, 5.7.3/5.7.4): timerel, time property, lastN,
-aggregation methods and period (an ISO 8601 duration)."""
+q, geoQ, datasetId, aggregation methods and period (an ISO 8601 duration)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from dalgu.broker.model import is_datetime
+from dalgu.broker.model import is_datetime, is_uri
 from dalgu.errors import BadRequestData
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import map_type_names
+from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.duration import parse_duration
+from dalgu.query.geo import parse_geoquery
+from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import TemporalQuery
 
 AGGREGATION_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
-_DURATION = re.compile(
-    r"^P(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
-)
+#: names an `attrs` list may hold that are entity members, not attributes
+_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt"})
 
 
 def names_of(raw: Any) -> list[str]:
@@ -33,29 +35,6 @@ def names_of(raw: Any) -> list[str]:
     return names
 
 
-def duration_seconds(text: str) -> float:
-    """Seconds in an ISO 8601 duration of weeks, days, hours, minutes and seconds."""
-    match = _DURATION.match(text)
-    if match is None or text in ("P", "PT") or text.endswith("T"):
-        if re.match(r"^P(\d+Y|\d+M)", text):
-            raise BadRequestData(
-                f"aggrPeriodDuration {text!r}: calendar years and months are not supported; "
-                "use weeks, days or hours"
-            )
-        raise BadRequestData(f"aggrPeriodDuration {text!r} is not an ISO 8601 duration")
-    parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    seconds = (
-        parts.get("w", 0) * 604800
-        + parts.get("d", 0) * 86400
-        + parts.get("h", 0) * 3600
-        + parts.get("m", 0) * 60
-        + parts.get("s", 0)
-    )
-    if seconds <= 0:
-        raise BadRequestData("aggrPeriodDuration must be longer than zero")
-    return seconds
-
-
 def temporal_query(
     params: Mapping[str, Any],
     terms: TermMap,
@@ -64,6 +43,7 @@ def temporal_query(
     offset: int,
     aggregated: bool,
     require_filter: bool,
+    instance_limit: int | None = None,
 ) -> TemporalQuery:
     timerel = params.get("timerel")
     time_at = params.get("timeAt")
@@ -77,7 +57,7 @@ def temporal_query(
             raise BadRequestData("timerel=between needs an endTimeAt DateTime")
     elif time_at is not None:
         raise BadRequestData("timeAt needs timerel")
-    timeproperty = params.get("timeproperty", "observedAt")
+    timeproperty = params.get("timeproperty") or "observedAt"
     if timeproperty not in TIME_PROPERTIES:
         raise BadRequestData(f"timeproperty must be one of {', '.join(TIME_PROPERTIES)}")
     last_n = None
@@ -96,24 +76,73 @@ def temporal_query(
         if not methods or not set(methods) <= set(AGGREGATION_METHODS):
             raise BadRequestData(f"aggrMethods must list some of {', '.join(AGGREGATION_METHODS)}")
         if params.get("aggrPeriodDuration"):
-            period = duration_seconds(str(params["aggrPeriodDuration"]))
+            period = parse_duration(str(params["aggrPeriodDuration"]))
     ids = tuple(names_of(params.get("id")))
+    bad = [i for i in ids if not is_uri(i)]
+    if bad:
+        raise BadRequestData(f"id: {bad[0]!r} is not a URI")
     type_text = params.get("type")
-    attrs = names_of(params.get("attrs"))
-    if require_filter and not (ids or type_text or attrs or params.get("idPattern")):
-        raise BadRequestData("a temporal query needs at least one of id, idPattern, type, attrs")
+    attrs = [a for a in names_of(params.get("attrs")) if a not in _MEMBERS]
+    q_text = params.get("q")
+    local = str(params.get("local", "")).lower() == "true"
+    if require_filter and not (type_text or attrs or q_text or local):
+        raise BadRequestData(
+            "a temporal query needs type or attrs (or q, or local=true), clause 6.18.3.2"
+        )
+    id_pattern = params.get("idPattern")
+    if id_pattern is not None:
+        try:
+            re.compile(id_pattern)
+        except re.error as exc:
+            raise BadRequestData(f"idPattern is not a regular expression: {exc}") from None
+    geo = None
+    georel = params.get("georel")
+    if georel is not None or params.get("geometry") is not None:
+        if georel is None or params.get("geometry") is None or params.get("coordinates") is None:
+            raise BadRequestData("a geo-query needs georel, geometry and coordinates")
+        coordinates = params["coordinates"]
+        if not isinstance(coordinates, str):
+            coordinates = str(coordinates).replace(" ", "")
+        geo = parse_geoquery(georel, params["geometry"], coordinates, params.get("geoproperty"))
+        geo = replace(geo, geoproperty=terms.expand(geo.geoproperty or "location"))
     return TemporalQuery(
         ids=ids,
-        id_pattern=params.get("idPattern"),
+        id_pattern=id_pattern,
         types=map_type_names(parse_type_selection(type_text), terms.expand) if type_text else None,
         attrs=tuple(terms.expand(a) for a in attrs),
+        q=map_names(parse_q(q_text), terms.expand) if q_text else None,
+        geo=geo,
+        dataset_ids=dataset_ids(params.get("datasetId")),
         timerel=timerel,
         time_at=time_at,
         end_time_at=end_time_at,
         timeproperty=timeproperty,
         last_n=last_n,
+        instance_limit=None if aggregated else instance_limit,
         aggregate=methods,
         period=period,
+        descending=_descending(params.get("orderBy")),
         limit=limit,
         offset=offset,
     )
+
+
+def dataset_ids(raw: Any) -> tuple[str, ...]:
+    """The datasetId parameter: URIs, and `@none` for the default instances."""
+    values = names_of(raw)
+    if not all(v == "@none" or is_uri(v) for v in values):
+        raise BadRequestData("datasetId must list URIs (or @none for the default instance)")
+    return tuple(values)
+
+
+def _descending(order_by: Any) -> bool:
+    """`orderBy` of a temporal query: the entity id, ascending or descending (clause 6.18.3.2
+    and 4.23 of V1.9.1 name only `id` there)."""
+    if order_by is None:
+        return False
+    text = str(order_by).strip()
+    if text in ("id", "id;asc"):
+        return False
+    if text == "id;desc":
+        return True
+    raise BadRequestData(f"orderBy {text!r}: temporal queries are ordered by id (;asc or ;desc)")

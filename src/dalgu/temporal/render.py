@@ -1,10 +1,12 @@
-"""Temporal representations (clause 4.5.7–4.5.9): normalized, temporalValues, aggregatedValues."""
+"""Temporal representations (clauses 4.5.8, 4.5.9, 4.5.19): normalized, temporalValues
+(simplified) and aggregatedValues, with pick/omit (clause 4.21) applied last."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dalgu.broker.model import MEMBERS, VALUE_MEMBER
+from dalgu.broker.model import VALUE_MEMBER
 from dalgu.broker.render import Representation, render_instance
 from dalgu.ldcontext import TermMap
 from dalgu.store.base import TemporalEntity
@@ -20,42 +22,102 @@ _VALUES_KEY = {
     "ListRelationship": "objectLists",
     "JsonProperty": "jsons",
 }
+#: value members that the simplified form wraps in an object (`{"languageMap": …}`)
+_WRAPPED = ("languageMap", "json", "vocab")
 
 
-def render_temporal(
-    entity: TemporalEntity, terms: TermMap, fmt: TemporalFormat, sys_attrs: bool = False
-) -> dict[str, Any]:
-    types = [terms.compact(t) for t in entity.types]
-    out: dict[str, Any] = {"id": entity.id, "type": types[0] if len(types) == 1 else types}
-    if fmt == "aggregatedValues":
+@dataclass(frozen=True, slots=True)
+class TemporalView:
+    """How a temporal entity is shown: format, system times, and member projection
+    (`pick` and `omit` hold entity members: `id`, `type` and attribute IRIs)."""
+
+    format: TemporalFormat = "normalized"
+    sys_attrs: bool = False
+    timeproperty: str = "observedAt"
+    pick: frozenset[str] | None = None
+    omit: frozenset[str] = field(default_factory=frozenset)
+
+    def keeps(self, member: str) -> bool:
+        return (self.pick is None or member in self.pick) and member not in self.omit
+
+
+def render_temporal(entity: TemporalEntity, terms: TermMap, view: TemporalView) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if view.keeps("id"):
+        out["id"] = entity.id
+    if view.keeps("type"):
+        types = [terms.compact(t) for t in entity.types]
+        out["type"] = types[0] if len(types) == 1 else types
+    if view.format == "aggregatedValues":
         for iri, methods in entity.aggregates.items():
-            out[terms.compact(iri)] = {"type": "Property", **methods}
+            if view.keeps(iri):
+                out[terms.compact(iri)] = {"type": _kind_of(entity, iri), **methods}
         return out
-    rep = Representation(sys_attrs=sys_attrs)
+    rep = Representation(sys_attrs=view.sys_attrs)
     for iri, instances in entity.instances.items():
+        if not view.keeps(iri):
+            continue
         name = terms.compact(iri)
-        if fmt == "temporalValues":
-            out[name] = _simplified(instances)
+        if view.format == "temporalValues":
+            out[name] = _simplified(instances, terms, view.timeproperty)
         else:
-            out[name] = [_instance(i, terms, rep) for i in instances]
+            out[name] = [_instance(i, terms, rep, view.timeproperty) for i in instances]
     return out
 
 
-def _instance(instance: dict[str, Any], terms: TermMap, rep: Representation) -> dict[str, Any]:
-    if "type" not in instance or instance.get("type") is None:
-        return {k: v for k, v in instance.items() if v is not None}
-    if VALUE_MEMBER.get(instance["type"], "value") not in instance:  # a deletion record
-        return {k: v for k, v in instance.items() if k in MEMBERS}
+def _kind_of(entity: TemporalEntity, iri: str) -> str:
+    instances = entity.instances.get(iri) or []
+    return next((str(i["type"]) for i in instances if i.get("type")), "Property")
+
+
+def _instance(
+    instance: dict[str, Any], terms: TermMap, rep: Representation, timeproperty: str
+) -> dict[str, Any]:
     rendered = render_instance(instance, terms, rep)
     assert isinstance(rendered, dict)
+    if "deletedAt" in instance:
+        rendered["deletedAt"] = instance["deletedAt"]
+    elif timeproperty in ("createdAt", "modifiedAt") and timeproperty in instance:
+        rendered[timeproperty] = instance[timeproperty]
     rendered["instanceId"] = instance["instanceId"]
     return rendered
 
 
-def _simplified(instances: list[dict[str, Any]]) -> dict[str, Any]:
-    kind = next((i["type"] for i in instances if i.get("type")), "Property")
-    member = VALUE_MEMBER.get(kind, "value")
-    pairs = [
-        [i[member], i.get("observedAt") or i.get("modifiedAt")] for i in instances if member in i
-    ]
-    return {"type": kind, _VALUES_KEY.get(kind, "values"): pairs}
+def _simplified(
+    instances: list[dict[str, Any]], terms: TermMap, timeproperty: str
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """One `{type, values}` per datasetId: an object for one, an array for several."""
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    for instance in instances:
+        groups.setdefault(instance.get("datasetId"), []).append(instance)
+    if not groups:
+        groups[None] = []
+    out = []
+    for dataset, members in groups.items():
+        kind = next((str(i["type"]) for i in members if i.get("type")), "Property")
+        holder = VALUE_MEMBER.get(kind, "value")
+        pairs = [[_value(i, holder, terms), _time(i, timeproperty)] for i in members]
+        group: dict[str, Any] = {"type": kind}
+        if dataset is not None:
+            group["datasetId"] = dataset
+        group[_VALUES_KEY.get(kind, "values")] = pairs
+        out.append(group)
+    return out[0] if len(out) == 1 else out
+
+
+def _value(instance: dict[str, Any], holder: str, terms: TermMap) -> Any:
+    value = instance.get(holder)
+    if holder == "vocab" and isinstance(value, list):
+        value = [terms.compact(str(v)) for v in value]
+    elif holder == "vocab" and isinstance(value, str):
+        value = terms.compact(value)
+    return {holder: value} if holder in _WRAPPED else value
+
+
+def _time(instance: dict[str, Any], timeproperty: str) -> Any:
+    return (
+        instance.get(timeproperty)
+        or instance.get("deletedAt")
+        or instance.get("observedAt")
+        or instance.get("modifiedAt")
+    )

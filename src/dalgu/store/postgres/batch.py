@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 
-from dalgu.broker.model import GEOJSON_TYPES
+from dalgu.broker.model import GEOJSON_TYPES, now_iso
 from dalgu.errors import DalguError
 from dalgu.store.base import Change, Entity, Mutation, Outcome
 from dalgu.store.indexing import GeoRow, IndexRow, attribute_iris, geo_rows, index_rows
 from dalgu.store.postgres.keys import AttributeKeys, Key
+from dalgu.store.postgres.temporal import Partitions, write_history
 
 # One primary-key probe per id, in id order (concurrent batches lock in the same order and
 # queue instead of deadlocking). The locking sub-select is never flattened into a join, so the
@@ -96,11 +97,15 @@ def _entity_row(ent: int, entity_id: str, entity: Entity) -> tuple[Any, ...]:
 class EntityBatch:
     """The work of one `mutate` inside its transaction on `conn`."""
 
-    def __init__(self, conn: Any, tenant: str, keys: AttributeKeys) -> None:
+    def __init__(
+        self, conn: Any, tenant: str, keys: AttributeKeys, partitions: Partitions | None = None
+    ) -> None:
         self.conn = conn
         self.tenant = tenant
         self.keys = keys
+        self.partitions = partitions  # None: record no temporal history
         self.added_keys: dict[Key, int] = {}
+        self.added_partitions: list[str] = []
 
     async def run(self, items: Sequence[tuple[str, Mutation]]) -> list[Outcome]:
         ids = sorted({entity_id for entity_id, _ in items})
@@ -122,6 +127,11 @@ class EntityBatch:
             touched[entity_id] = None
             outcomes.append(Change(entity_id, before, after))
         await self._write(stored, {i: current[i] for i in touched})
+        changes = [o for o in outcomes if isinstance(o, Change)]
+        if changes and self.partitions is not None:
+            self.added_partitions = await write_history(
+                self.conn, self.tenant, self.partitions, changes, now_iso()
+            )
         return outcomes
 
     async def _write(

@@ -25,6 +25,11 @@ Tables:
   PostGIS estimates `ST_DWithin` from the statistics of a column, and without them it guessed
   10 matches for 42,000 and picked a plan 400× slower.
 - `contexts`: registered JSON-LD contexts.
+- `temporal_entities` and `instances`: the temporal history. `instances` is partitioned by
+  range of `at` (observedAt, else createdAt) into one table per calendar month, created on
+  demand by the writes that need them and a few months ahead (`postgres/temporal.py`); a
+  retention policy drops whole months. The partitioned index (tenant, entity, attribute, at)
+  serves every range scan of one entity's history, newest or oldest first.
 """
 
 from __future__ import annotations
@@ -126,6 +131,36 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, service_path, device_id, apikey)
     );
     CREATE INDEX iot_devices_apikey ON iot_devices (apikey, device_id);
+    """,
+    # 3: temporal history, partitioned by month of `at`; partitions are made as needed
+    """
+    CREATE TABLE temporal_entities (
+        tenant text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        types text[] NOT NULL,
+        created_at timestamptz NOT NULL,
+        deleted_at timestamptz,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX temporal_entities_types ON temporal_entities USING gin (types);
+    CREATE SEQUENCE instance_iid_seq AS bigint;
+    CREATE TABLE instances (
+        iid bigint NOT NULL DEFAULT nextval('instance_iid_seq'),
+        tenant text COLLATE "C" NOT NULL,
+        entity_id text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        dataset text COLLATE "C" NOT NULL DEFAULT '',
+        at timestamptz NOT NULL,
+        observed_at timestamptz,
+        created_at timestamptz NOT NULL,
+        modified_at timestamptz NOT NULL,
+        deleted_at timestamptz,
+        num double precision,
+        txt text,
+        geom geometry(Geometry, 4326),
+        doc bytea NOT NULL
+    ) PARTITION BY RANGE (at);
+    CREATE INDEX instances_history ON instances (tenant, entity_id, name, at);
     """,
 ]
 

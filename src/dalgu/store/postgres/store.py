@@ -32,6 +32,7 @@ from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import Compiled, KeyMap, needed_keys, where_clause
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
+from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
 
 _RETRIES = 5
 _TYPE_COUNTS = """
@@ -82,7 +83,7 @@ async def _keep_session(conn: Any) -> None:
     """
 
 
-class PostgresEntityStore(EntityStore, PostgresDevices):
+class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 
     def __init__(self, dsn: str, pool_size: int = 8) -> None:
@@ -91,6 +92,7 @@ class PostgresEntityStore(EntityStore, PostgresDevices):
         self._pool: Any = None
         self._keys = AttributeKeys()
         self._statistics: PlannerStatistics | None = None
+        self.partitions = Partitions()
 
     @property
     def pool(self) -> Any:
@@ -112,6 +114,7 @@ class PostgresEntityStore(EntityStore, PostgresDevices):
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
+                await self._open_history(conn)
             statistics = PlannerStatistics(pool)
             await statistics.start()
         except BaseException:
@@ -177,18 +180,21 @@ class PostgresEntityStore(EntityStore, PostgresDevices):
 
     # --- writes -------------------------------------------------------------------------
 
-    async def mutate(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Outcome]:
+    async def mutate(
+        self, tenant: str, items: Sequence[tuple[str, Mutation]], *, history: bool = True
+    ) -> list[Outcome]:
         if not items:
             return []
         async with self.pool.acquire() as conn:
             for _ in range(_RETRIES):
-                batch = EntityBatch(conn, tenant, self._keys)
+                batch = EntityBatch(conn, tenant, self._keys, self.partitions if history else None)
                 try:
                     async with conn.transaction():
                         outcomes = await batch.run(items)
                 except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
                     continue
                 self._keys.remember(batch.added_keys)
+                self.partitions.remember(batch.added_partitions)
                 if self._statistics is not None:
                     self._statistics.wrote(len(items))
                 return outcomes

@@ -136,6 +136,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX iot_devices_apikey ON iot_devices (apikey, device_id);
     """,
+    # 5: temporal history: values for q and distinctCount, geometries for geoQ, the time
+    # retention goes by (observedAt, else createdAt)
+    """
+    ALTER TABLE instances ADD COLUMN txt TEXT;
+    ALTER TABLE instances ADD COLUMN geometry BLOB;
+    ALTER TABLE instances ADD COLUMN at TEXT;
+    UPDATE instances SET at = coalesce(observed_at, created_at);
+    CREATE INDEX instances_at ON instances (at)
+    """,
 ]
 
 

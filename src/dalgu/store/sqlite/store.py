@@ -205,7 +205,9 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
 
     # --- writes -------------------------------------------------------------------------
 
-    async def mutate(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Outcome]:
+    async def mutate(
+        self, tenant: str, items: Sequence[tuple[str, Mutation]], *, history: bool = True
+    ) -> list[Outcome]:
         db = self.db
         outcomes: list[Outcome] = []
         db.execute("BEGIN IMMEDIATE")
@@ -228,7 +230,8 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
             changes = [o for o in outcomes if isinstance(o, Change)]
             if changes:
                 at = now_iso()
-                self._record_history(tenant, changes, at)
+                if history:
+                    self._record_history(tenant, changes, at)
                 if self._records_changes(tenant):
                     self._append_changes(
                         tenant, [(c.entity_id, c.before, c.after) for c in changes], at

@@ -1,22 +1,32 @@
 """Temporal history in the SQLite store: instances recorded per change, queried by time.
 
-Times are stored in one canonical UTC form so that ranges compare as text; aggregation runs
-in SQL over buckets of the requested period.
+Times are stored in one canonical UTC form so that ranges compare as text; `lastN`, `q`,
+`geoQ` and aggregation run in SQL (geometries through the registered `geo_match`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import shapely
 
+from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.store.base import Change, Entity, TemporalEntity, TemporalQuery, TemporalStore
-from dalgu.store.indexing import attribute_iris, canonical_datetime
+from dalgu.store.history import (
+    InstanceRecord,
+    bucket_span,
+    change_records,
+    instance_id,
+    parse_instance_id,
+    parse_time,
+    record,
+)
+from dalgu.store.temporal_q import q_sql
 
-INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 _TIME_COLUMNS = {
     "observedAt": "observed_at",
     "createdAt": "created_at",
@@ -25,7 +35,7 @@ _TIME_COLUMNS = {
 }
 _AGGREGATES = {
     "totalCount": "count(*)",
-    "distinctCount": "count(DISTINCT coalesce(num, value_text))",
+    "distinctCount": "count(DISTINCT coalesce(num, txt))",
     "sum": "sum(num)",
     "avg": "avg(num)",
     "min": "min(num)",
@@ -34,17 +44,46 @@ _AGGREGATES = {
     "/ count(num)) / (count(num) - 1), 0)) ELSE 0 END",
     "sumsq": "sum(num * num)",
 }
+_INSERT = (
+    "INSERT INTO instances (tenant, entity_id, name, dataset, at, observed_at, created_at, "
+    "modified_at, deleted_at, num, txt, geometry, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_TOUCH = (
+    "INSERT INTO temporal_entities (tenant, id, types, created_at, deleted_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
+    "types = excluded.types, deleted_at = excluded.deleted_at"
+)
 
 
-def _canon(value: str | None) -> str | None:
-    return None if value is None else canonical_datetime(value)
+class _Params:
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def p(self, value: Any) -> str:
+        self.params.append(value)
+        return "?"
 
 
-def _number(instance: dict[str, Any]) -> float | None:
-    value = instance.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _canon(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
+    return (
+        tenant,
+        entity_id,
+        r.name,
+        r.dataset,
+        _canon(r.at),
+        _canon(r.observed_at),
+        _canon(r.created_at),
+        _canon(r.modified_at),
+        _canon(r.deleted_at),
+        r.num,
+        r.txt,
+        None if r.geometry is None else orjson.dumps(r.geometry),
+        r.doc,
+    )
 
 
 class SqliteTemporal(TemporalStore):
@@ -63,41 +102,52 @@ class SqliteTemporal(TemporalStore):
             entity = change.after or change.before
             assert entity is not None
             entities.append(_entity_row(tenant, entity, at, deleted=change.after is None))
-            rows.extend(_instance_rows(tenant, change.before, change.after, at))
+            rows.extend(
+                _row(tenant, change.entity_id, r)
+                for r in change_records(change.before, change.after, at)
+            )
         self.db.executemany(_TOUCH, entities)
         if rows:
-            self.db.executemany(
-                "INSERT INTO instances (tenant, entity_id, name, dataset, observed_at, "
-                "created_at, modified_at, deleted_at, num, doc) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-
-    def _touch_entity(self, tenant: str, entity: Entity, at: str, *, deleted: bool) -> None:
-        self.db.execute(_TOUCH, _entity_row(tenant, entity, at, deleted=deleted))
+            self.db.executemany(_INSERT, rows)
 
     # --- the temporal API ---------------------------------------------------------------
 
     async def add_instances(
-        self, tenant: str, entity_id: str, types: list[str], attrs: dict[str, list[Any]]
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        attrs: dict[str, list[Any]],
+        *,
+        replace_same_time: bool = False,
     ) -> bool:
         db = self.db
+        now = _now()
+        records = [
+            record(name, instance, now, None)
+            for name, instances in attrs.items()
+            for instance in instances
+        ]
         db.execute("BEGIN IMMEDIATE")
         try:
             existed = db.execute(
-                "SELECT 1 FROM temporal_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+                "SELECT types FROM temporal_entities WHERE tenant = ? AND id = ?",
+                (tenant, entity_id),
             ).fetchone()
-            now = _now()
-            self._touch_entity(tenant, {"id": entity_id, "type": types}, now, deleted=False)
-            rows = [
-                _row(tenant, entity_id, name, instance, now, None)
-                for name, instances in attrs.items()
-                for instance in instances
-            ]
-            db.executemany(
-                "INSERT INTO instances (tenant, entity_id, name, dataset, observed_at, "
-                "created_at, modified_at, deleted_at, num, doc) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            known = orjson.loads(existed[0]) if existed else []
+            merged = sorted(set(known) | set(types))
+            db.execute(_TOUCH, (tenant, entity_id, orjson.dumps(merged), now, None))
+            if replace_same_time:
+                db.executemany(
+                    "DELETE FROM instances WHERE tenant = ? AND entity_id = ? AND name = ? "
+                    "AND dataset = ? AND observed_at = ?",
+                    [
+                        (tenant, entity_id, r.name, r.dataset, _canon(r.observed_at))
+                        for r in records
+                        if r.observed_at is not None
+                    ],
+                )
+            db.executemany(_INSERT, [_row(tenant, entity_id, r) for r in records])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -107,108 +157,98 @@ class SqliteTemporal(TemporalStore):
     async def temporal_query(
         self, tenant: str, query: TemporalQuery
     ) -> tuple[list[TemporalEntity], int | None]:
-        column = _TIME_COLUMNS[query.timeproperty]
-        time_sql, time_params = _time_filter(query, column)
-        where = ["t.tenant = ?"]
-        params: list[Any] = [tenant]
-        if query.ids:
-            where.append(f"t.id IN ({','.join('?' * len(query.ids))})")
-            params.extend(query.ids)
-        if query.id_pattern:
-            where.append("regexp(?, t.id)")
-            params.append(query.id_pattern)
-        if query.types is not None:
-            sql, type_params = _types_sql(query.types)
-            where.append(sql)
-            params.extend(type_params)
-        attr_sql, attr_params = _attrs_filter(query.attrs)
-        where.append(
-            f"EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant AND i.entity_id = t.id "
-            f"AND {column} IS NOT NULL{time_sql}{attr_sql})"
-        )
-        params.extend(time_params + attr_params)
-        clause = " AND ".join(where)
+        c = _Params()
+        where = _entity_filter(tenant, query, c)
+        direction = "DESC" if query.descending else "ASC"
         rows = self.db.execute(
-            f"SELECT id, types FROM temporal_entities t WHERE {clause} "
-            "ORDER BY id LIMIT ? OFFSET ?",
-            (*params, query.limit, query.offset),
+            f"SELECT id, types FROM temporal_entities t WHERE {where} "
+            f"ORDER BY id {direction} LIMIT ? OFFSET ?",
+            (*c.params, query.limit, query.offset),
         ).fetchall()
         count = None
         if query.count:
             (count,) = self.db.execute(
-                f"SELECT count(*) FROM temporal_entities t WHERE {clause}", params
+                f"SELECT count(*) FROM temporal_entities t WHERE {where}", c.params
             ).fetchone()
-        entities = []
-        for entity_id, types in rows:
-            entity = TemporalEntity(entity_id, orjson.loads(types))
-            if query.aggregate:
-                entity.aggregates = self._aggregate(tenant, entity_id, query, column)
-            else:
-                entity.instances = self._instances(tenant, entity_id, query, column)
-            entities.append(entity)
-        return entities, count
+        entities = {r[0]: TemporalEntity(r[0], orjson.loads(r[1])) for r in rows}
+        if entities and query.aggregate:
+            self._aggregate(tenant, query, entities)
+        elif entities:
+            self._instances(tenant, query, entities)
+        return list(entities.values()), count
 
     def _instances(
-        self, tenant: str, entity_id: str, query: TemporalQuery, column: str
-    ) -> dict[str, list[dict[str, Any]]]:
-        time_sql, time_params = _time_filter(query, column)
-        attr_sql, attr_params = _attrs_filter(query.attrs)
+        self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
+    ) -> None:
+        c = _Params()
+        column = _TIME_COLUMNS[query.timeproperty]
+        tenant_mark = c.p(tenant)
+        marks = ",".join(c.p(e) for e in entities)
         base = (
-            f"SELECT iid, name, doc, {column} AS t FROM instances i WHERE tenant = ? "
-            f"AND entity_id = ? AND {column} IS NOT NULL{time_sql}{attr_sql}"
+            f"SELECT entity_id, iid, name, doc, {column} AS t FROM instances i WHERE "
+            f"tenant = {tenant_mark} AND entity_id IN ({marks}){_instance_filter(query, c)}"
         )
-        args: list[Any] = [tenant, entity_id, *time_params, *attr_params]
-        if query.last_n:
-            sql = (
-                f"SELECT iid, name, doc, t FROM (SELECT *, row_number() OVER (PARTITION BY name "
-                f"ORDER BY t DESC) AS rank FROM ({base})) WHERE rank <= ? ORDER BY name, t"
-            )
-            args.append(query.last_n)
+        limit = query.per_attribute
+        if limit is None:
+            sql = base + " ORDER BY entity_id, name, t, iid"
         else:
-            sql = base + " ORDER BY name, t"
-        out: dict[str, list[dict[str, Any]]] = {}
-        for iid, name, doc, _ in self.db.execute(sql, args):
+            order = "DESC" if query.last_n else "ASC"
+            sql = (
+                "SELECT entity_id, iid, name, doc, t FROM (SELECT *, row_number() OVER "
+                f"(PARTITION BY entity_id, name ORDER BY t {order}, iid {order}) AS rank "
+                f"FROM ({base})) WHERE rank <= {c.p(limit)} ORDER BY entity_id, name, t, iid"
+            )
+        for entity_id, iid, name, doc, _ in self.db.execute(sql, c.params):
             instance = orjson.loads(doc)
-            instance["instanceId"] = f"{INSTANCE_PREFIX}{iid}"
-            out.setdefault(name, []).append(instance)
-        return out
+            instance["instanceId"] = instance_id(iid)
+            entities[entity_id].instances.setdefault(name, []).append(instance)
 
     def _aggregate(
-        self, tenant: str, entity_id: str, query: TemporalQuery, column: str
-    ) -> dict[str, dict[str, list[list[Any]]]]:
-        time_sql, time_params = _time_filter(query, column)
-        attr_sql, attr_params = _attrs_filter(query.attrs)
-        origin = query.time_at if query.timerel in ("after", "between") else None
-        if origin is None:
-            (origin,) = self.db.execute(
-                f"SELECT min({column}) FROM instances i WHERE tenant = ? AND entity_id = ?"
-                f"{time_sql}{attr_sql}",
-                (tenant, entity_id, *time_params, *attr_params),
-            ).fetchone()
-            if origin is None:
-                return {}
-        origin = canonical_datetime(origin)
-        period = query.period or 1e12
-        selects = ", ".join(f"{_AGGREGATES[m]} AS {m}" for m in query.aggregate)
-        sql = (
-            f"SELECT name, CAST((julianday({column}) - julianday(?)) * 86400 / ? AS INTEGER) "
-            f"AS bucket, {selects} FROM (SELECT *, json_extract(doc, '$.value') AS value_text "
-            f"FROM instances i WHERE tenant = ? AND entity_id = ? AND {column} IS NOT NULL"
-            f"{time_sql}{attr_sql}) GROUP BY name, bucket ORDER BY name, bucket"
+        self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
+    ) -> None:
+        c = _Params()
+        column = _TIME_COLUMNS[query.timeproperty]
+        tenant_mark = c.p(tenant)
+        marks = ",".join(c.p(e) for e in entities)
+        rows = (
+            f"SELECT entity_id, name, {column} AS t, num, txt FROM instances i WHERE "
+            f"tenant = {tenant_mark} AND entity_id IN ({marks}){_instance_filter(query, c)} "
+            "AND deleted_at IS NULL"
         )
-        start = datetime.fromisoformat(origin.replace("Z", "+00:00"))
-        out: dict[str, dict[str, list[list[Any]]]] = {}
-        for row in self.db.execute(
-            sql, (origin, period, tenant, entity_id, *time_params, *attr_params)
-        ):
-            name, bucket, *values = row
-            low = start + timedelta(seconds=bucket * period)
-            high = low + timedelta(seconds=period)
-            span = [_iso(low), _iso(high)]
-            methods = out.setdefault(name, {})
+        # placeholders in the order of the text: rows, origin, bucket
+        origin_sql = "min(t)"
+        if query.timerel in ("after", "between") and query.time_at is not None:
+            origin_sql = c.p(_canon(parse_time(query.time_at)))
+        period = query.period
+        if period is None or period.is_zero:
+            bucket = "0"
+        elif period.months:
+            # whole months between origin and t: years and months apart, less one when t's
+            # day and time of the month come before the origin's
+            bucket = (
+                "(((CAST(substr(r.t, 1, 4) AS INTEGER) - CAST(substr(o.origin, 1, 4) AS INTEGER))"
+                " * 12 + CAST(substr(r.t, 6, 2) AS INTEGER) - CAST(substr(o.origin, 6, 2) AS "
+                "INTEGER) - (substr(r.t, 9) < substr(o.origin, 9))) / "
+                f"{c.p(period.months)})"
+            )
+        else:
+            bucket = (
+                f"CAST(floor((julianday(r.t) - julianday(o.origin)) * 86400.0 "
+                f"/ {c.p(period.seconds)}) AS INTEGER)"
+            )
+        methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
+        sql = (
+            f"WITH r AS ({rows}), o AS (SELECT entity_id, {origin_sql} AS origin, max(t) AS last "
+            "FROM r GROUP BY entity_id) "
+            f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, {methods} "
+            "FROM r JOIN o ON o.entity_id = r.entity_id "
+            "GROUP BY r.entity_id, r.name, bucket ORDER BY 1, 2, 3"
+        )
+        for entity_id, name, index, start, last, *values in self.db.execute(sql, c.params):
+            span = bucket_span(query, parse_time(start), parse_time(last), int(index))
+            out = entities[entity_id].aggregates.setdefault(name, {})
             for method, value in zip(query.aggregate, values, strict=True):
-                methods.setdefault(method, []).append([value, *span])
-        return out
+                out.setdefault(method, []).append([value, *span])
 
     async def delete_history(
         self,
@@ -238,8 +278,11 @@ class SqliteTemporal(TemporalStore):
         sql = "DELETE FROM instances WHERE tenant = ? AND entity_id = ? AND name = ?"
         params: list[Any] = [tenant, entity_id, attr]
         if instance_id is not None:
+            iid = parse_instance_id(instance_id)
+            if iid is None:
+                return False
             sql += " AND iid = ?"
-            params.append(_iid(instance_id))
+            params.append(iid)
         elif not delete_all:
             sql += " AND dataset = ?"
             params.append(dataset_id or "")
@@ -248,115 +291,121 @@ class SqliteTemporal(TemporalStore):
     async def replace_instance(
         self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
     ) -> bool:
-        row = _row(tenant, entity_id, attr, instance, _now(), None)
-        cursor = self.db.execute(
-            "UPDATE instances SET observed_at = ?, modified_at = ?, num = ?, doc = ? "
-            "WHERE tenant = ? AND entity_id = ? AND name = ? AND iid = ?",
-            (row[4], row[6], row[8], row[9], tenant, entity_id, attr, _iid(instance_id)),
+        iid = parse_instance_id(instance_id)
+        if iid is None:
+            return False
+        key = (tenant, entity_id, attr, iid)
+        old = self.db.execute(
+            "SELECT dataset, created_at FROM instances WHERE tenant = ? AND entity_id = ? "
+            "AND name = ? AND iid = ?",
+            key,
+        ).fetchone()
+        if old is None:
+            return False
+        if "datasetId" not in instance and old[0]:
+            instance = {**instance, "datasetId": old[0]}
+        r = record(attr, instance, _now(), None)
+        self.db.execute(
+            "UPDATE instances SET at = ?, observed_at = ?, modified_at = ?, num = ?, txt = ?, "
+            "geometry = ?, doc = ?, dataset = ? WHERE tenant = ? AND entity_id = ? AND name = ? "
+            "AND iid = ?",
+            (
+                _canon(r.observed_at) or old[1],
+                _canon(r.observed_at),
+                _canon(r.modified_at),
+                r.num,
+                r.txt,
+                None if r.geometry is None else orjson.dumps(r.geometry),
+                r.doc,
+                r.dataset,
+                *key,
+            ),
         )
-        return cursor.rowcount > 0
+        return True
 
-    async def retention(self, tenant: str | None, older_than: str) -> int:
-        sql = "DELETE FROM instances WHERE coalesce(observed_at, modified_at) < ?"
-        params: list[Any] = [canonical_datetime(older_than)]
+    async def retention(self, tenant: str | None, older_than: datetime) -> int:
+        sql = "DELETE FROM instances WHERE at < ?"
+        params: list[Any] = [_canon(older_than)]
         if tenant is not None:
             sql += " AND tenant = ?"
             params.append(tenant)
         return self.db.execute(sql, params).rowcount
 
 
-_TOUCH = (
-    "INSERT INTO temporal_entities (tenant, id, types, created_at, deleted_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
-    "types = excluded.types, deleted_at = excluded.deleted_at"
-)
-
-
 def _entity_row(tenant: str, entity: Entity, at: str, *, deleted: bool) -> tuple[Any, ...]:
     return (tenant, entity["id"], orjson.dumps(entity.get("type", [])), at, at if deleted else None)
-
-
-def _iid(instance_id: str) -> int:
-    suffix = instance_id.removeprefix(INSTANCE_PREFIX)
-    return int(suffix) if suffix.isdigit() else -1
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _row(
-    tenant: str, entity_id: str, name: str, instance: dict[str, Any], at: str, deleted: str | None
-) -> tuple[Any, ...]:
-    return (
-        tenant,
-        entity_id,
-        name,
-        instance.get("datasetId", ""),
-        _canon(instance.get("observedAt")),
-        canonical_datetime(instance.get("createdAt", at)),
-        canonical_datetime(instance.get("modifiedAt", at)),
-        _canon(deleted),
-        _number(instance),
-        orjson.dumps(instance),
-    )
-
-
-def _instance_rows(
-    tenant: str, before: Entity | None, after: Entity | None, at: str
-) -> list[tuple[Any, ...]]:
-    """One row per new or changed instance, and one per deleted instance."""
-    rows = []
-    old = (
-        {(a, i.get("datasetId")): i for a in attribute_iris(before) for i in before[a]}
-        if (before)
-        else {}
-    )
-    new = (
-        {(a, i.get("datasetId")): i for a in attribute_iris(after) for i in after[a]}
-        if (after)
-        else {}
-    )
-    entity_id = (after or before or {}).get("id", "")
-    for key, instance in new.items():
-        if old.get(key) != instance:
-            rows.append(_row(tenant, entity_id, key[0], instance, at, None))
-    for key, instance in old.items():
-        if key not in new:
-            gone = {"type": instance.get("type"), "deletedAt": at}
-            if "datasetId" in instance:
-                gone["datasetId"] = instance["datasetId"]
-            rows.append(_row(tenant, entity_id, key[0], {**gone, "modifiedAt": at}, at, at))
-    return rows
-
-
-def _time_filter(query: TemporalQuery, column: str) -> tuple[str, list[Any]]:
+def _time_filter(query: TemporalQuery, c: _Params, alias: str = "") -> str:
+    column = alias + _TIME_COLUMNS[query.timeproperty]
+    sql = f" AND {column} IS NOT NULL"
     if query.timerel is None or query.time_at is None:
-        return "", []
-    at = canonical_datetime(query.time_at)
+        return sql
+    at = _canon(parse_time(query.time_at))
     if query.timerel == "before":
-        return f" AND {column} < ?", [at]
+        return sql + f" AND {column} < {c.p(at)}"
     if query.timerel == "after":
-        return f" AND {column} > ?", [at]
+        return sql + f" AND {column} >= {c.p(at)}"
     assert query.end_time_at is not None
-    return f" AND {column} >= ? AND {column} < ?", [at, canonical_datetime(query.end_time_at)]
+    end = _canon(parse_time(query.end_time_at))
+    return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
 
 
-def _attrs_filter(attrs: Sequence[str]) -> tuple[str, list[Any]]:
-    if not attrs:
-        return "", []
-    return f" AND name IN ({','.join('?' * len(attrs))})", list(attrs)
+def _instance_filter(query: TemporalQuery, c: _Params) -> str:
+    sql = _time_filter(query, c)
+    if query.attrs:
+        sql += f" AND name IN ({','.join(c.p(a) for a in query.attrs)})"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
+    return sql
 
 
-def _types_sql(expr: Any) -> tuple[str, list[Any]]:
-    from dalgu.query.ast import TypeAnd, TypeName
+def _entity_filter(tenant: str, query: TemporalQuery, c: _Params) -> str:
+    parts = [f"t.tenant = {c.p(tenant)}"]
+    if query.ids:
+        parts.append(f"t.id IN ({','.join(c.p(i) for i in query.ids)})")
+    if query.id_pattern:
+        parts.append(f"regexp({c.p(query.id_pattern)}, t.id)")
+    if query.types is not None:
+        parts.append(_types(query.types, c))
 
+    def scope(c2: Any) -> str:
+        return (
+            "SELECT 1 FROM instances x WHERE x.tenant = t.tenant AND x.entity_id = t.id"
+            + _time_filter(query, c2, "x.")
+        )
+
+    if query.q is not None:
+        parts.append(
+            q_sql(query.q, c, scope, lambda column, pattern: f"regexp({pattern}, {column})")
+        )
+    if query.geo is not None:
+        parts.append(_geo(query.geo, c, scope))
+    inner = _instance_filter(query, c)
+    parts.append(
+        "EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant "
+        f"AND i.entity_id = t.id{inner})"
+    )
+    return " AND ".join(parts)
+
+
+def _geo(geo: GeoQuery, c: _Params, scope: Any) -> str:
+    inner = scope(c)
+    name = c.p(geo.geoproperty)
+    test = (
+        f"geo_match({c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
+        f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, x.geometry)"
+    )
+    return f"EXISTS ({inner} AND x.name = {name} AND x.geometry IS NOT NULL AND {test})"
+
+
+def _types(expr: TypeExpr, c: _Params) -> str:
     if isinstance(expr, TypeName):
-        return "EXISTS (SELECT 1 FROM json_each(t.types) WHERE value = ?)", [expr.name]
-    parts = [_types_sql(term) for term in expr.terms]
+        return f"EXISTS (SELECT 1 FROM json_each(t.types) WHERE value = {c.p(expr.name)})"
     joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
-    return "(" + joiner.join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
+    return "(" + joiner.join(_types(term, c) for term in expr.terms) + ")"

@@ -1,0 +1,152 @@
+"""Attribute instances of the temporal history, independent of the backend that stores them.
+
+Every entity change becomes instance records: one per new or changed attribute instance and
+one per deleted instance (a deletion record stamped with `deletedAt`), plus one for a deleted
+scope. Both stores write these records in the transaction of the change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+
+from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity
+from dalgu.store.indexing import attribute_iris
+
+if TYPE_CHECKING:
+    from dalgu.store.base import TemporalQuery
+
+INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
+#: the attribute name under which changes of an entity's scope are recorded
+SCOPE = "scope"
+
+
+class InstanceRecord(NamedTuple):
+    """One attribute instance at one time. `at` is the time partitions and retention use:
+    observedAt when the instance has one, else createdAt."""
+
+    name: str
+    dataset: str
+    observed_at: datetime | None
+    created_at: datetime
+    modified_at: datetime
+    deleted_at: datetime | None
+    num: float | None
+    txt: str | None
+    geometry: dict[str, Any] | None
+    doc: bytes
+
+    @property
+    def at(self) -> datetime:
+        return self.observed_at or self.created_at
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 date-time as an aware UTC datetime (naive times are UTC)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """A UTC date-time as NGSI-LD shows it: `2020-08-01T12:03:00Z`, milliseconds only when
+    there are some."""
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def instance_id(iid: int) -> str:
+    return f"{INSTANCE_PREFIX}{iid}"
+
+
+def parse_instance_id(text: str) -> int | None:
+    """The number of an instance id Dalgu gave out, or None for any other text."""
+    suffix = text.removeprefix(INSTANCE_PREFIX)
+    if suffix == text or not suffix.isdigit() or len(suffix) > 18:
+        return None
+    return int(suffix)
+
+
+def record(name: str, instance: dict[str, Any], at: str, deleted: str | None) -> InstanceRecord:
+    """The record of one instance; `at` stands in for missing createdAt/modifiedAt."""
+    value = instance.get(VALUE_MEMBER.get(instance.get("type") or "Property", "value"))
+    num = None
+    txt = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        num = float(value)
+    elif value is not None:
+        txt = value if isinstance(value, str) else orjson.dumps(value).decode()
+    geometry = None
+    if instance.get("type") == "GeoProperty" and isinstance(instance.get("value"), dict):
+        geometry = instance["value"]
+    observed = instance.get("observedAt")
+    return InstanceRecord(
+        name=name,
+        dataset=instance.get("datasetId", ""),
+        observed_at=parse_time(observed) if isinstance(observed, str) else None,
+        created_at=parse_time(instance.get("createdAt") or at),
+        modified_at=parse_time(instance.get("modifiedAt") or at),
+        deleted_at=parse_time(deleted) if deleted else None,
+        num=num,
+        txt=txt,
+        geometry=geometry,
+        doc=orjson.dumps(instance),
+    )
+
+
+def change_records(before: Entity | None, after: Entity | None, at: str) -> list[InstanceRecord]:
+    """The records an entity change leaves in the history."""
+    old = _instances(before)
+    new = _instances(after)
+    records = [
+        record(key[0], instance, at, None)
+        for key, instance in new.items()
+        if old.get(key) != instance
+    ]
+    for key, instance in old.items():
+        if key not in new:
+            kind = instance.get("type") or "Property"
+            holder = VALUE_MEMBER.get(kind, "value")
+            gone: dict[str, Any] = {
+                "type": kind,
+                holder: {"@none": NULL_URI} if holder == "languageMap" else NULL_URI,
+                "deletedAt": at,
+            }
+            if "datasetId" in instance:
+                gone["datasetId"] = instance["datasetId"]
+            gone["createdAt"] = at
+            gone["modifiedAt"] = at
+            records.append(record(key[0], gone, at, at))
+    old_scope = (before or {}).get("scope")
+    new_scope = (after or {}).get("scope")
+    if new_scope and new_scope != old_scope:
+        doc = {"type": "Property", "value": new_scope, "createdAt": at, "modifiedAt": at}
+        records.append(record(SCOPE, doc, at, None))
+    elif old_scope and not new_scope:
+        gone = {"type": "Property", "value": [], "deletedAt": at, "createdAt": at, "modifiedAt": at}
+        records.append(record(SCOPE, gone, at, at))
+    return records
+
+
+def _instances(entity: Entity | None) -> dict[tuple[str, str | None], dict[str, Any]]:
+    if not entity:
+        return {}
+    return {(a, i.get("datasetId")): i for a in attribute_iris(entity) for i in entity[a]}
+
+
+def bucket_span(query: TemporalQuery, origin: datetime, last: datetime, index: int) -> list[str]:
+    """[start, end] of aggregation bucket `index` counted from `origin` (clause 4.5.19)."""
+    period = query.period
+    if period is None or period.is_zero:
+        end = last
+        if query.timerel == "between" and query.end_time_at:
+            end = parse_time(query.end_time_at)
+        elif query.timerel == "before" and query.time_at:
+            end = parse_time(query.time_at)
+        return [format_time(origin), format_time(end)]
+    return [format_time(period.after(origin, index)), format_time(period.after(origin, index + 1))]

@@ -1,0 +1,584 @@
+"""Temporal history in the PostgreSQL store.
+
+Instances live in `instances`, partitioned by calendar month of `at` (observedAt, else
+createdAt). A write creates the months it needs inside its own transaction (DDL is
+transactional here, and a concurrent creation of the same month fails with a unique violation
+that `mutate` retries); `open` creates the current month and the next ones ahead, so live data
+never waits for DDL. Retention drops whole months. Filters, `lastN` and every aggregation
+method run in SQL; Python only turns rows into documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+import shapely
+
+from dalgu.errors import BadRequestData
+from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
+from dalgu.query.duration import add_months
+from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
+from dalgu.store.history import (
+    InstanceRecord,
+    bucket_span,
+    change_records,
+    instance_id,
+    parse_instance_id,
+    parse_time,
+    record,
+)
+from dalgu.store.postgres.query import Compiled
+from dalgu.store.temporal_q import q_sql
+
+MONTHS_AHEAD = 2
+_TYPES_SEPARATOR = "\x1f"
+_TIME_COLUMNS = {
+    "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
+    "createdAt": "i.created_at",
+    "modifiedAt": "i.modified_at",
+    "deletedAt": "i.deleted_at",
+}
+_PRESENT = {
+    "observedAt": "i.observed_at IS NOT NULL",
+    "createdAt": "TRUE",
+    "modifiedAt": "TRUE",
+    "deletedAt": "i.deleted_at IS NOT NULL",
+}
+_AGGREGATES = {
+    "totalCount": "count(*)",
+    "distinctCount": "count(DISTINCT coalesce(r.num::text, r.txt))",
+    "sum": "sum(r.num)",
+    "avg": "avg(r.num)",
+    "min": "min(r.num)",
+    "max": "max(r.num)",
+    "stddev": "coalesce(stddev_samp(r.num), 0)",
+    "sumsq": "sum(r.num * r.num)",
+}
+_GEO_FUNCTIONS = {
+    "within": "ST_Within",
+    "contains": "ST_Contains",
+    "intersects": "ST_Intersects",
+    "equals": "ST_Equals",
+    "disjoint": "ST_Disjoint",
+    "overlaps": "ST_Overlaps",
+}
+_COPY_COLUMNS = (
+    "tenant",
+    "entity_id",
+    "name",
+    "dataset",
+    "at",
+    "observed_at",
+    "created_at",
+    "modified_at",
+    "deleted_at",
+    "num",
+    "txt",
+    "doc",
+)
+_INSERT_GEO = """
+INSERT INTO instances (tenant, entity_id, name, dataset, at, observed_at, created_at,
+    modified_at, deleted_at, num, txt, doc, geom)
+SELECT $1, u.entity_id, u.name, u.dataset, u.at, u.observed_at, u.created_at, u.modified_at,
+    u.deleted_at, u.num, u.txt, u.doc,
+    ST_SetSRID(ST_MakeValid(ST_GeomFromGeoJSON(u.geometry)), 4326)
+FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+    $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::float8[], $11::text[],
+    $12::bytea[], $13::text[])
+    AS u(entity_id, name, dataset, at, observed_at, created_at, modified_at, deleted_at, num,
+         txt, doc, geometry)
+"""
+_TOUCH = """
+INSERT INTO temporal_entities AS t (tenant, id, types, created_at, deleted_at)
+SELECT $1, u.id, string_to_array(u.types, E'\\x1f'), u.at, u.deleted_at
+FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+    AS u(id, types, at, deleted_at)
+ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = excluded.deleted_at
+WHERE t.types IS DISTINCT FROM excluded.types OR t.deleted_at IS DISTINCT FROM excluded.deleted_at
+"""
+_ADD_TYPES = """
+INSERT INTO temporal_entities AS t (tenant, id, types, created_at)
+VALUES ($1, $2, $3::text[], $4)
+ON CONFLICT (tenant, id) DO UPDATE SET deleted_at = NULL, types = ARRAY(
+    SELECT DISTINCT unnest(t.types || excluded.types) ORDER BY 1)
+RETURNING (xmax = 0) AS created
+"""
+_PARTITIONS = """
+SELECT c.relname FROM pg_inherits h
+JOIN pg_class c ON c.oid = h.inhrelid
+JOIN pg_class p ON p.oid = h.inhparent
+WHERE p.relname = 'instances'
+"""
+
+
+def month_of(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return datetime(value.year, value.month, 1, tzinfo=UTC)
+
+
+def partition_name(month: datetime) -> str:
+    return f"instances_{month.year:04d}_{month.month:02d}"
+
+
+class Partitions:
+    """The monthly partitions of `instances` this process knows to exist."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+
+    async def load(self, conn: Any) -> None:
+        self.known = {name for (name,) in await conn.fetch(_PARTITIONS)}
+
+    async def ensure(self, conn: Any, months: Iterable[datetime]) -> list[str]:
+        """Create the missing months (inside the caller's transaction); the names made."""
+        made = []
+        for month in sorted(set(months)):
+            name = partition_name(month)
+            if name in self.known:
+                continue
+            end = add_months(month, 1)
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF instances "
+                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{end.isoformat()}')"
+            )
+            made.append(name)
+        return made
+
+    def remember(self, names: Iterable[str]) -> None:
+        self.known.update(names)
+
+
+async def write_history(
+    conn: Any,
+    tenant: str,
+    partitions: Partitions,
+    changes: Sequence[Change],
+    at: str,
+) -> list[str]:
+    """Record the instances of `changes` (one `mutate` transaction); returns new partitions."""
+    touched: dict[str, tuple[str, datetime, datetime | None]] = {}
+    records: list[tuple[str, InstanceRecord]] = []
+    now = parse_time(at)
+    for change in changes:
+        entity = change.after or change.before
+        assert entity is not None
+        types = _TYPES_SEPARATOR.join(entity.get("type", []))
+        touched[change.entity_id] = (types, now, now if change.after is None else None)
+        records.extend(
+            (change.entity_id, r) for r in change_records(change.before, change.after, at)
+        )
+    await conn.execute(
+        _TOUCH,
+        tenant,
+        list(touched),
+        [t[0] for t in touched.values()],
+        [t[1] for t in touched.values()],
+        [t[2] for t in touched.values()],
+    )
+    return await insert_records(conn, tenant, partitions, records)
+
+
+async def insert_records(
+    conn: Any, tenant: str, partitions: Partitions, records: Sequence[tuple[str, InstanceRecord]]
+) -> list[str]:
+    if not records:
+        return []
+    made = await partitions.ensure(conn, (month_of(r.at) for _, r in records))
+    plain = [
+        (
+            tenant,
+            entity_id,
+            r.name,
+            r.dataset,
+            r.at,
+            r.observed_at,
+            r.created_at,
+            r.modified_at,
+            r.deleted_at,
+            r.num,
+            r.txt,
+            r.doc,
+        )
+        for entity_id, r in records
+        if r.geometry is None
+    ]
+    if plain:
+        await conn.copy_records_to_table("instances", columns=_COPY_COLUMNS, records=plain)
+    shapes = [(entity_id, r) for entity_id, r in records if r.geometry is not None]
+    if shapes:
+        columns: list[list[Any]] = [[] for _ in range(12)]
+        for entity_id, r in shapes:
+            values = (
+                entity_id,
+                r.name,
+                r.dataset,
+                r.at,
+                r.observed_at,
+                r.created_at,
+                r.modified_at,
+                r.deleted_at,
+                r.num,
+                r.txt,
+                r.doc,
+                orjson.dumps(r.geometry).decode(),
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        await conn.execute(_INSERT_GEO, tenant, *columns)
+    return made
+
+
+class PostgresTemporal(TemporalStore):
+    """Mixed into `PostgresEntityStore`: its pool, its partitions."""
+
+    partitions: Partitions
+
+    @property
+    def pool(self) -> Any:  # provided by the entity store
+        raise NotImplementedError
+
+    async def _open_history(self, conn: Any) -> None:
+        await self.partitions.load(conn)
+        month = month_of(datetime.now(UTC))
+        ahead = [add_months(month, n) for n in range(MONTHS_AHEAD + 1)]
+        async with conn.transaction():
+            made = await self.partitions.ensure(conn, ahead)
+        self.partitions.remember(made)
+
+    # --- the temporal API ---------------------------------------------------------------
+
+    async def add_instances(
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        attrs: dict[str, list[Any]],
+        *,
+        replace_same_time: bool = False,
+    ) -> bool:
+        now = datetime.now(UTC)
+        at = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        records = [
+            (entity_id, record(name, instance, at, None))
+            for name, instances in attrs.items()
+            for instance in instances
+        ]
+        async with self.pool.acquire() as conn:
+            for _ in range(5):
+                try:
+                    async with conn.transaction():
+                        created = await conn.fetchval(
+                            _ADD_TYPES, tenant, entity_id, sorted(set(types)), now
+                        )
+                        if replace_same_time:
+                            await _replace_same_time(conn, tenant, entity_id, records)
+                        made = await insert_records(conn, tenant, self.partitions, records)
+                except asyncpg.UniqueViolationError:
+                    continue  # a concurrent write made the same partition: run again
+                self.partitions.remember(made)
+                return bool(created)
+        raise BadRequestData("the history was changed concurrently; retry the request")
+
+    async def temporal_query(
+        self, tenant: str, query: TemporalQuery
+    ) -> tuple[list[TemporalEntity], int | None]:
+        c = Compiled()
+        where = _entity_filter(tenant, query, c)
+        async with self.pool.acquire() as conn:
+            try:
+                rows = await conn.fetch(
+                    f"SELECT t.id, t.types FROM temporal_entities t WHERE {where} "
+                    f"ORDER BY t.id {'DESC' if query.descending else 'ASC'} "
+                    f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}",
+                    *c.params,
+                )
+                count = None
+                if query.count:
+                    counted = Compiled()
+                    where = _entity_filter(tenant, query, counted)
+                    count = await conn.fetchval(
+                        f"SELECT count(*) FROM temporal_entities t WHERE {where}", *counted.params
+                    )
+                entities = {r[0]: TemporalEntity(r[0], list(r[1])) for r in rows}
+                if entities and query.aggregate:
+                    await _aggregate(conn, tenant, query, entities)
+                elif entities:
+                    await _instances(conn, tenant, query, entities)
+            except asyncpg.InvalidRegularExpressionError as exc:
+                raise BadRequestData(f"invalid regular expression: {exc}") from None
+        return list(entities.values()), count
+
+    async def delete_history(
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str | None = None,
+        *,
+        dataset_id: str | None = None,
+        delete_all: bool = False,
+        instance_id: str | None = None,
+    ) -> bool:
+        key = "tenant = $1 AND entity_id = $2"
+        if attr is None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f"DELETE FROM instances WHERE {key}", tenant, entity_id)
+                status = await conn.execute(
+                    "DELETE FROM temporal_entities WHERE tenant = $1 AND id = $2",
+                    tenant,
+                    entity_id,
+                )
+            return bool(status != "DELETE 0")
+        params: list[Any] = [tenant, entity_id, attr]
+        sql = f"DELETE FROM instances WHERE {key} AND name = $3"
+        if instance_id is not None:
+            iid = parse_instance_id(instance_id)
+            if iid is None:
+                return False
+            sql += " AND iid = $4"
+            params.append(iid)
+        elif not delete_all:
+            sql += " AND dataset = $4"
+            params.append(dataset_id or "")
+        status = await self.pool.execute(sql, *params)
+        return bool(status != "DELETE 0")
+
+    async def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
+    ) -> bool:
+        iid = parse_instance_id(instance_id)
+        if iid is None:
+            return False
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        async with self.pool.acquire() as conn, conn.transaction():
+            old = await conn.fetchrow(
+                "SELECT dataset, created_at FROM instances WHERE tenant = $1 AND entity_id = $2 "
+                "AND name = $3 AND iid = $4",
+                tenant,
+                entity_id,
+                attr,
+                iid,
+            )
+            if old is None:
+                return False
+            if "datasetId" not in instance and old[0]:
+                instance = {**instance, "datasetId": old[0]}
+            fresh = record(attr, instance, now, None)
+            made = await self.partitions.ensure(conn, [month_of(fresh.at)])
+            await conn.execute(
+                "UPDATE instances SET at = $5, observed_at = $6, modified_at = $7, num = $8, "
+                "txt = $9, doc = $10, dataset = $11 "
+                "WHERE tenant = $1 AND entity_id = $2 AND name = $3 AND iid = $4",
+                tenant,
+                entity_id,
+                attr,
+                iid,
+                fresh.observed_at or old[1],
+                fresh.observed_at,
+                fresh.modified_at,
+                fresh.num,
+                fresh.txt,
+                fresh.doc,
+                fresh.dataset,
+            )
+        self.partitions.remember(made)
+        return True
+
+    async def retention(self, tenant: str | None, older_than: datetime) -> int:
+        if tenant is not None:
+            status = await self.pool.execute(
+                "DELETE FROM instances WHERE tenant = $1 AND at < $2", tenant, older_than
+            )
+            return int(status.split()[-1])
+        dropped = 0
+        async with self.pool.acquire() as conn:
+            await self.partitions.load(conn)
+            for name in sorted(self.partitions.known):
+                month = _month_of_partition(name)
+                if month is None or add_months(month, 1) > older_than:
+                    continue
+                async with conn.transaction():
+                    count = await conn.fetchval(f"SELECT count(*) FROM {name}")
+                    await conn.execute(f"DROP TABLE {name}")
+                dropped += count
+                self.partitions.known.discard(name)
+        return dropped
+
+
+def _month_of_partition(name: str) -> datetime | None:
+    parts = name.removeprefix("instances_").split("_")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return datetime(int(parts[0]), int(parts[1]), 1, tzinfo=UTC)
+
+
+async def _replace_same_time(
+    conn: Any, tenant: str, entity_id: str, records: Sequence[tuple[str, InstanceRecord]]
+) -> None:
+    timed = [r for _, r in records if r.observed_at is not None]
+    if timed:
+        await conn.execute(
+            "DELETE FROM instances i USING unnest($3::text[], $4::text[], $5::timestamptz[]) "
+            "AS u(name, dataset, at) WHERE i.tenant = $1 AND i.entity_id = $2 "
+            "AND i.name = u.name AND i.dataset = u.dataset AND i.at = u.at "
+            "AND i.observed_at IS NOT NULL",
+            tenant,
+            entity_id,
+            [r.name for r in timed],
+            [r.dataset for r in timed],
+            [r.at for r in timed],
+        )
+
+
+# --- query compilation ----------------------------------------------------------------------
+
+
+def _time_filter(query: TemporalQuery, c: Compiled, alias: str = "i") -> str:
+    """` AND …` on the query's time property; also prunes partitions for observedAt."""
+    column = _TIME_COLUMNS[query.timeproperty].replace("i.", f"{alias}.")
+    sql = " AND " + _PRESENT[query.timeproperty].replace("i.", f"{alias}.")
+    if query.timerel is None or query.time_at is None:
+        return sql
+    at = parse_time(query.time_at)
+    if query.timerel == "before":
+        return sql + f" AND {column} < {c.p(at)}"
+    if query.timerel == "after":
+        return sql + f" AND {column} >= {c.p(at)}"
+    assert query.end_time_at is not None
+    end = parse_time(query.end_time_at)
+    return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
+
+
+def _instance_filter(query: TemporalQuery, c: Compiled) -> str:
+    sql = _time_filter(query, c)
+    if query.attrs:
+        sql += f" AND i.name = ANY({c.p(list(query.attrs))}::text[])"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND i.dataset = ANY({c.p(datasets)}::text[])"
+    return sql
+
+
+def _entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
+    parts = [f"t.tenant = {c.p(tenant)}"]
+    if query.ids:
+        parts.append(f"t.id = ANY({c.p(list(query.ids))}::text[])")
+    if query.id_pattern is not None:
+        parts.append(f"t.id ~ {c.p(query.id_pattern)}")
+    if query.types is not None:
+        parts.append(_types(query.types, c))
+
+    def scope(c2: Any) -> str:
+        return (
+            "SELECT 1 FROM instances x WHERE x.tenant = t.tenant AND x.entity_id = t.id"
+            + _time_filter(query, c2, "x")
+        )
+
+    if query.q is not None:
+        parts.append(q_sql(query.q, c, scope, lambda column, pattern: f"{column} ~ {pattern}"))
+    if query.geo is not None:
+        parts.append(_geo(query.geo, c, scope))
+    parts.append(
+        "EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant AND i.entity_id = t.id"
+        f"{_instance_filter(query, c)})"
+    )
+    return " AND ".join(parts)
+
+
+def _types(expr: TypeExpr, c: Compiled) -> str:
+    if isinstance(expr, TypeName):
+        return f"t.types @> ARRAY[{c.p(expr.name)}::text]"
+    joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
+    return "(" + joiner.join(_types(term, c) for term in expr.terms) + ")"
+
+
+def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
+    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
+    if geo.georel == "near":
+        if geo.max_distance is not None:
+            test = f"ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.max_distance)})"
+        else:
+            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.min_distance)})"
+    else:
+        test = f"{_GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
+    name = c.p(geo.geoproperty)
+    return f"EXISTS ({scope(c)} AND x.name = {name} AND x.geom IS NOT NULL AND {test})"
+
+
+async def _instances(
+    conn: Any, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
+) -> None:
+    c = Compiled()
+    column = _TIME_COLUMNS[query.timeproperty]
+    base = (
+        f"SELECT i.entity_id, i.iid, i.name, i.doc, {column} AS t FROM instances i "
+        f"WHERE i.tenant = {c.p(tenant)} AND i.entity_id = ANY({c.p(list(entities))}::text[])"
+        f"{_instance_filter(query, c)}"
+    )
+    limit = query.per_attribute
+    if limit is None:
+        sql = base + " ORDER BY 1, 3, 5, 2"
+    else:
+        order = "DESC" if query.last_n else "ASC"
+        sql = (
+            "SELECT entity_id, iid, name, doc, t FROM (SELECT i.entity_id, i.iid, i.name, i.doc, "
+            f"{column} AS t, row_number() OVER (PARTITION BY i.entity_id, i.name "
+            f"ORDER BY {column} {order}, i.iid {order}) AS rank "
+            + base[base.index(" FROM instances i") :]
+            + f") s WHERE rank <= {c.p(limit)} ORDER BY 1, 3, 5, 2"
+        )
+    for entity_id, iid, name, doc, _ in await conn.fetch(sql, *c.params):
+        instance = orjson.loads(doc)
+        instance["instanceId"] = instance_id(iid)
+        entities[entity_id].instances.setdefault(name, []).append(instance)
+
+
+async def _aggregate(
+    conn: Any, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
+) -> None:
+    c = Compiled()
+    column = _TIME_COLUMNS[query.timeproperty]
+    rows = (
+        f"SELECT i.entity_id, i.name, {column} AS t, i.num, i.txt FROM instances i "
+        f"WHERE i.tenant = {c.p(tenant)} AND i.entity_id = ANY({c.p(list(entities))}::text[])"
+        f"{_instance_filter(query, c)} AND i.deleted_at IS NULL"
+    )
+    if query.timerel in ("after", "between") and query.time_at is not None:
+        origin = f"{c.p(parse_time(query.time_at))}::timestamptz"
+    else:
+        origin = "min(r.t)"
+    period = query.period
+    if period is None or period.is_zero:
+        bucket = "0"
+    elif period.months:
+        age = "age(r.t AT TIME ZONE 'UTC', o.origin AT TIME ZONE 'UTC')"
+        bucket = (
+            f"floor((date_part('year', {age}) * 12 + date_part('month', {age})) "
+            f"/ {c.p(period.months)})::bigint"
+        )
+    else:
+        bucket = (
+            f"floor(extract(epoch FROM r.t - o.origin) / {c.p(period.seconds)}::float8)::bigint"
+        )
+    methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
+    sql = (
+        f"WITH r AS ({rows}), o AS (SELECT r.entity_id, {origin} AS origin, max(r.t) AS last "
+        "FROM r GROUP BY r.entity_id) "
+        f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, {methods} "
+        "FROM r JOIN o ON o.entity_id = r.entity_id "
+        "GROUP BY r.entity_id, r.name, bucket, o.origin, o.last ORDER BY 1, 2, 3"
+    )
+    for entity_id, name, index, start, last, *values in await conn.fetch(sql, *c.params):
+        span = bucket_span(query, start, last, int(index))
+        methods_out = entities[entity_id].aggregates.setdefault(name, {})
+        for method, value in zip(query.aggregate, values, strict=True):
+            methods_out.setdefault(method, []).append([_number(value), *span])
+
+
+def _number(value: Any) -> Any:
+    if value is None or isinstance(value, int):
+        return value
+    return float(value)
