@@ -25,16 +25,24 @@ from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.gateway import http as gateway_http
+from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.ldcontext import ContextResolver
 from dalgu.query.duration import parse_duration
 from dalgu.settings import Settings
-from dalgu.store.base import DeviceRegistry, EntityStore, SubscriptionStore, TemporalStore
+from dalgu.store.base import (
+    DeviceRegistry,
+    EntityStore,
+    ReportArchive,
+    SubscriptionStore,
+    TemporalStore,
+)
 from dalgu.store.factory import open_store
 from dalgu.subscriptions import Notifier, SubscriptionService
 from dalgu.temporal.retention import RetentionPolicy
 from dalgu.temporal.service import TemporalService
+from dalgu.testbed.runs import TestbedService
 
 V1 = "/ngsi-ld/v1"
 
@@ -129,6 +137,7 @@ def routes() -> list[BaseRoute]:
         Mount(f"{V1}/docs/static", app=openapi.static_files()),
         Route("/health", health, methods=["GET"]),
         *gateway_http.routes(),
+        *testbed_http.routes(),
     ]
 
 
@@ -177,6 +186,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 retention.start()
         if isinstance(the_store, DeviceRegistry):
             runtime.devices = DeviceService(the_store, service, resolver.core)
+            if isinstance(the_store, ReportArchive):
+                runtime.testbed = TestbedService(runtime.devices, the_store)
         app.state.dalgu = runtime
         gateway = await start_mqtt_gateway(settings, runtime.devices)
         app.state.dalgu_gateway = gateway
@@ -189,6 +200,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await retention.stop()
             await listeners.stop()
             await gateway.stop()
+            if runtime.testbed is not None:
+                await runtime.testbed.stop()
             if notifier is not None:
                 await notifier.stop()
             await resolver.close()

@@ -17,6 +17,7 @@ from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
 from dalgu.subscriptions.service import SubscriptionService
 from dalgu.temporal.service import TemporalService
+from dalgu.testbed.runs import TestbedService
 
 
 @dataclass(slots=True)
@@ -28,6 +29,7 @@ class Runtime:
     subscriptions: SubscriptionService | None = None
     temporal: TemporalService | None = None
     devices: DeviceService | None = None
+    testbed: TestbedService | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

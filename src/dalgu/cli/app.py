@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from dalgu.cli.testbed import testbed as testbed_cli
 from dalgu.settings import Settings
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(testbed_cli, name="testbed")
 
 
 def _export(settings: Settings) -> None:

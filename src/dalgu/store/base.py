@@ -427,3 +427,19 @@ class DeviceRegistry(ABC):
     async def delete_device(
         self, tenant: str, service_path: str | None, device_id: str
     ) -> bool: ...
+
+
+class ReportArchive(ABC):
+    """Testbed conformance reports, kept per sandbox (tenant) as JSON documents."""
+
+    @abstractmethod
+    async def put_report(
+        self, tenant: str, report_id: str, created_at: str, doc: dict[str, Any]
+    ) -> None: ...
+
+    @abstractmethod
+    async def reports(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's reports, newest first."""
+
+    @abstractmethod
+    async def report(self, tenant: str, report_id: str) -> dict[str, Any] | None: ...

@@ -8,13 +8,13 @@ import asyncpg
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import DeviceRecord, DeviceRegistry
+from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive
 
 _GROUP_COLUMNS = "tenant, service_path, apikey, resource, doc::text"
 _DEVICE_COLUMNS = "tenant, service_path, apikey, device_id, doc::text"
 
 
-class PostgresDevices(DeviceRegistry):
+class PostgresDevices(DeviceRegistry, ReportArchive):
     """Mixed into `PostgresEntityStore`: shares its pool."""
 
     @property
@@ -143,6 +143,35 @@ class PostgresDevices(DeviceRegistry):
             device_id,
         )
         return bool(status != "DELETE 0")
+
+    async def put_report(
+        self, tenant: str, report_id: str, created_at: str, doc: dict[str, Any]
+    ) -> None:
+        await self.pool.execute(
+            "INSERT INTO testbed_reports (tenant, id, created_at, doc) "
+            "VALUES ($1, $2, $3, $4::jsonb) "
+            "ON CONFLICT (tenant, id) DO UPDATE SET created_at = excluded.created_at, "
+            "doc = excluded.doc",
+            tenant,
+            report_id,
+            created_at,
+            orjson.dumps(doc).decode(),
+        )
+
+    async def reports(self, tenant: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            "SELECT doc::text FROM testbed_reports WHERE tenant = $1 ORDER BY created_at DESC, id",
+            tenant,
+        )
+        return [orjson.loads(doc) for (doc,) in rows]
+
+    async def report(self, tenant: str, report_id: str) -> dict[str, Any] | None:
+        doc = await self.pool.fetchval(
+            "SELECT doc::text FROM testbed_reports WHERE tenant = $1 AND id = $2",
+            tenant,
+            report_id,
+        )
+        return None if doc is None else orjson.loads(doc)
 
 
 def _doc(record: DeviceRecord) -> str:

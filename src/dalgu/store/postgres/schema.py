@@ -162,6 +162,17 @@ MIGRATIONS: list[str] = [
     ) PARTITION BY RANGE (at);
     CREATE INDEX instances_history ON instances (tenant, entity_id, name, at);
     """,
+    # 4: testbed conformance reports
+    """
+    CREATE TABLE testbed_reports (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        created_at text NOT NULL,
+        doc jsonb NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX testbed_reports_created ON testbed_reports (tenant, created_at);
+    """,
 ]
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import DeviceRecord, DeviceRegistry
+from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive
 
 
-class SqliteDevices(DeviceRegistry):
+class SqliteDevices(DeviceRegistry, ReportArchive):
     """Mixed into `SqliteEntityStore`: shares its connection."""
 
     @property
@@ -106,6 +107,28 @@ class SqliteDevices(DeviceRegistry):
             f"DELETE FROM iot_devices WHERE {where} AND device_id = ?", (*args, device_id)
         )
         return cursor.rowcount > 0
+
+    async def put_report(
+        self, tenant: str, report_id: str, created_at: str, doc: dict[str, Any]
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO testbed_reports (tenant, id, created_at, doc) "
+            "VALUES (?, ?, ?, ?)",
+            (tenant, report_id, created_at, orjson.dumps(doc)),
+        )
+
+    async def reports(self, tenant: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT doc FROM testbed_reports WHERE tenant = ? ORDER BY created_at DESC, id",
+            (tenant,),
+        )
+        return [orjson.loads(doc) for (doc,) in rows]
+
+    async def report(self, tenant: str, report_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT doc FROM testbed_reports WHERE tenant = ? AND id = ?", (tenant, report_id)
+        ).fetchone()
+        return None if row is None else orjson.loads(row[0])
 
 
 def _where(tenant: str, service_path: str | None) -> tuple[str, tuple[str, ...]]:

@@ -145,6 +145,17 @@ MIGRATIONS: list[str] = [
     UPDATE instances SET at = coalesce(observed_at, created_at);
     CREATE INDEX instances_at ON instances (at)
     """,
+    # 6: testbed conformance reports
+    """
+    CREATE TABLE testbed_reports (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX testbed_reports_created ON testbed_reports (tenant, created_at);
+    """,
 ]
 
 

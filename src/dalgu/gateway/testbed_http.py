@@ -1,0 +1,83 @@
+"""HTTP side of the testbed: start conformance runs, follow them, read their reports.
+
+    POST /testbed/runs       {"profile": "air-quality" | {...}, "apikey": "...", "duration": 600}
+    GET  /testbed/runs       the sandbox's runs, running and finished
+    GET  /testbed/runs/{id}  one run (with its report once finished)
+    GET  /testbed/runs/{id}/report.html
+
+The sandbox is the `fiware-service` header (the NGSI-LD tenant), as for provisioning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from dalgu.api.edge import runtime
+from dalgu.api.respond import plain_json
+from dalgu.errors import BadRequestData, OperationNotSupported
+from dalgu.gateway.http import _json, _tenant
+from dalgu.testbed.profile import DeviceProfile, load_profile, parse_profile
+from dalgu.testbed.report_html import render_report
+from dalgu.testbed.runs import TestbedService
+
+
+def _testbed(request: Request) -> TestbedService:
+    service = runtime(request).testbed
+    if service is None:
+        raise OperationNotSupported("this store keeps no testbed reports")
+    return service
+
+
+def _profile(value: Any) -> DeviceProfile:
+    if isinstance(value, str):
+        return load_profile(value) if "\n" not in value else parse_profile(value)
+    if isinstance(value, dict):
+        import orjson
+
+        return parse_profile(orjson.dumps(value))
+    raise BadRequestData("profile is a shipped profile's name, a profile object or YAML text")
+
+
+async def start_run(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body is a JSON object {profile, apikey, duration}")
+    apikey, duration = body.get("apikey"), body.get("duration", 600)
+    if not isinstance(apikey, str) or not apikey:
+        raise BadRequestData("apikey names the config group whose devices are checked")
+    if not isinstance(duration, (int, float)) or isinstance(duration, bool):
+        raise BadRequestData("duration is a number of seconds")
+    run = await _testbed(request).start(tenant, apikey, _profile(body.get("profile")), duration)
+    return plain_json(run.status(), status=201, headers={"Location": f"/testbed/runs/{run.id}"})
+
+
+async def list_runs(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    return plain_json(await _testbed(request).list(tenant))
+
+
+async def get_run(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    return plain_json(await _testbed(request).get(tenant, request.path_params["run_id"]))
+
+
+async def run_report_html(request: Request) -> Response:
+    tenant, _ = _tenant(request)
+    doc = await _testbed(request).get(tenant, request.path_params["run_id"])
+    if doc.get("status") != "finished":
+        raise BadRequestData("the run is still recording; its report comes when it ends")
+    return HTMLResponse(render_report(doc))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/testbed/runs", start_run, methods=["POST"]),
+        Route("/testbed/runs", list_runs, methods=["GET"]),
+        Route("/testbed/runs/{run_id}/report.html", run_report_html, methods=["GET"]),
+        Route("/testbed/runs/{run_id}", get_run, methods=["GET"]),
+    ]

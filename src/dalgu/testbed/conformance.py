@@ -1,0 +1,266 @@
+"""Conformance checks: do a firm's devices send what their profile says?
+
+`evaluate` takes the messages recorded during a run (`MessageEvent`s of one API key) and the
+device profile, and gives a verdict per check:
+
+- accepted: every message was stored (none refused: unknown device, bad payload, …)
+- schema: every measure is one the profile declares, every required measure is present
+- types: values parse as their declared type (a number is a number)
+- ranges: numeric values lie within [min, max]
+- rate: each device's median interval is within `jitter` of the profile's interval
+- jitter: at least 95% of intervals lie within `jitter` of the interval
+- gaps: no interval longer than twice the profile's
+- duplicates: no device sends the same timestamp twice
+- order: device timestamps never go back
+- latency: device timestamp to stored, p99 under `max_latency` (clock skew shows here too)
+
+A check without the data it needs (no timestamps, one message per device) is "n/a".
+Pure functions: nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from dalgu.devices.traffic import MessageEvent
+from dalgu.testbed.profile import DeviceProfile, MeasureSpec
+
+Verdict = Literal["pass", "fail", "n/a"]
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Check:
+    name: str
+    verdict: Verdict
+    summary: str
+    figures: dict[str, float] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConformanceReport:
+    profile: str
+    apikey: str
+    started: float
+    ended: float
+    messages: int
+    devices: int
+    verdict: Verdict
+    checks: list[Check]
+    refused: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(
+    profile: DeviceProfile,
+    apikey: str,
+    events: list[MessageEvent],
+    started: float,
+    ended: float,
+    *,
+    max_latency: float = 1.0,
+) -> ConformanceReport:
+    by_device: dict[str, list[MessageEvent]] = defaultdict(list)
+    for event in events:
+        by_device[event.device_id].append(event)
+    stored = [e for e in events if e.error is None]
+    refused: dict[str, int] = defaultdict(int)
+    for event in events:
+        if event.error is not None:
+            refused[event.error] += 1
+    checks = [
+        _accepted(events, dict(refused)),
+        *_measures(profile, stored),
+        *_timing(profile, by_device),
+        _latency(stored, max_latency),
+    ]
+    judged = [c.verdict for c in checks if c.verdict != "n/a"]
+    verdict: Verdict = "n/a" if not events else ("fail" if "fail" in judged else "pass")
+    return ConformanceReport(
+        profile=profile.name,
+        apikey=apikey,
+        started=started,
+        ended=ended,
+        messages=len(events),
+        devices=len(by_device),
+        verdict=verdict,
+        checks=checks,
+        refused=dict(refused),
+    )
+
+
+def _accepted(events: list[MessageEvent], refused: dict[str, int]) -> Check:
+    if not events:
+        return Check("accepted", "n/a", "no message arrived during the run")
+    bad = [e for e in events if e.error is not None]
+    examples = [f"{e.device_id}: {e.error}: {e.detail}" for e in bad[:MAX_EXAMPLES]]
+    verdict: Verdict = "fail" if bad else "pass"
+    summary = f"{len(events) - len(bad)} of {len(events)} messages stored"
+    return Check("accepted", verdict, summary, {"refused": len(bad)}, examples)
+
+
+def _measures(profile: DeviceProfile, stored: list[MessageEvent]) -> list[Check]:
+    specs = {m.object_id: m for m in profile.measures}
+    required = {m.object_id for m in profile.measures if m.required}
+    schema: list[str] = []
+    types: list[str] = []
+    ranges: list[str] = []
+    values = 0
+    for event in stored:
+        for group, _ in event.groups:
+            missing = required - set(group)
+            if missing:
+                schema.append(f"{event.device_id}: missing {', '.join(sorted(missing))}")
+            for key, raw in group.items():
+                spec = specs.get(key)
+                if spec is None:
+                    schema.append(f"{event.device_id}: undeclared measure {key!r}")
+                    continue
+                values += 1
+                number = _typed(spec, raw)
+                if number is _WRONG:
+                    types.append(f"{event.device_id}: {key}={raw!r} is not {spec.type}")
+                elif isinstance(number, float) and not _within(spec, number):
+                    ranges.append(
+                        f"{event.device_id}: {key}={raw} outside [{spec.min}, {spec.max}]"
+                    )
+    if not stored:
+        return [Check(n, "n/a", "no stored message") for n in ("schema", "types", "ranges")]
+    return [
+        _tally("schema", schema, f"{len(stored)} messages against {len(specs)} declared measures"),
+        _tally("types", types, f"{values} values checked"),
+        _tally("ranges", ranges, f"{values} values checked"),
+    ]
+
+
+_WRONG = object()
+
+
+def _typed(spec: MeasureSpec, raw: Any) -> Any:
+    if spec.type in ("Number", "Integer"):
+        if isinstance(raw, bool):
+            return _WRONG
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            return _WRONG
+        if not math.isfinite(value) or (spec.type == "Integer" and value != int(value)):
+            return _WRONG
+        return value
+    if spec.type == "Boolean":
+        ok = isinstance(raw, bool) or str(raw).lower() in ("true", "false", "1", "0")
+        return None if ok else _WRONG
+    if spec.type == "Text" and spec.values is not None:
+        return None if raw in spec.values else _WRONG
+    return None
+
+
+def _within(spec: MeasureSpec, value: float) -> bool:
+    return (spec.min is None or value >= spec.min) and (spec.max is None or value <= spec.max)
+
+
+def _tally(name: str, problems: list[str], what: str) -> Check:
+    verdict: Verdict = "fail" if problems else "pass"
+    summary = f"{what}; {len(problems)} problem(s)" if problems else what
+    return Check(name, verdict, summary, {"problems": len(problems)}, problems[:MAX_EXAMPLES])
+
+
+def _stamps(events: list[MessageEvent]) -> list[float]:
+    out = []
+    for event in events:
+        for _, stamp in event.groups:
+            parsed = _epoch(stamp)
+            out.append(parsed if parsed is not None else event.received)
+    return out
+
+
+def _epoch(stamp: str | None) -> float | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) -> list[Check]:
+    interval, tolerance = profile.interval, profile.interval * profile.jitter
+    medians: list[str] = []
+    intervals: list[float] = []
+    gaps: list[str] = []
+    duplicates: list[str] = []
+    disorder: list[str] = []
+    for device, events in sorted(by_device.items()):
+        stored = [e for e in events if e.error is None]
+        stamps = _stamps(stored)
+        seen: set[float] = set()
+        for before, after in itertools.pairwise(stamps):
+            if after < before:
+                disorder.append(f"{device}: {after:.3f} after {before:.3f}")
+        for stamp in stamps:
+            if stamp in seen:
+                duplicates.append(f"{device}: timestamp {stamp:.3f} sent twice")
+            seen.add(stamp)
+        arrivals = sorted(e.received for e in stored)
+        steps = [b - a for a, b in itertools.pairwise(arrivals)]
+        intervals += steps
+        if steps:
+            median = statistics.median(steps)
+            if abs(median - interval) > tolerance:
+                medians.append(f"{device}: median interval {median:.3f} s, expected {interval} s")
+            gaps += [f"{device}: silent for {s:.1f} s" for s in steps if s > 2 * interval]
+    if not intervals:
+        na = "needs two stored messages from one device"
+        return [Check(n, "n/a", na) for n in ("rate", "jitter", "gaps", "duplicates", "order")]
+    within = sum(1 for s in intervals if abs(s - interval) <= tolerance) / len(intervals)
+    jitter_verdict: Verdict = "pass" if within >= 0.95 else "fail"
+    figures = {
+        "interval_median_s": statistics.median(intervals),
+        "interval_p99_s": _percentile(intervals, 0.99),
+        "within_jitter_share": within,
+    }
+    return [
+        _tally("rate", medians, f"expected one message per {interval} s per device"),
+        Check(
+            "jitter",
+            jitter_verdict,
+            f"{within:.1%} of intervals within ±{tolerance:.3g} s of {interval} s",
+            figures,
+        ),
+        _tally("gaps", gaps, f"no silence longer than {2 * interval:.3g} s"),
+        _tally("duplicates", duplicates, "device timestamps unique per device"),
+        _tally("order", disorder, "device timestamps never go back"),
+    ]
+
+
+def _latency(stored: list[MessageEvent], limit: float) -> Check:
+    delays = []
+    for event in stored:
+        if event.stored is None:
+            continue
+        for _, stamp in event.groups:
+            sent = _epoch(stamp)
+            if sent is not None:
+                delays.append(event.stored - sent)
+    if not delays:
+        return Check("latency", "n/a", "no device timestamps to measure from")
+    p50, p99 = _percentile(delays, 0.5), _percentile(delays, 0.99)
+    verdict: Verdict = "pass" if p99 <= limit and min(delays) > -limit else "fail"
+    summary = f"device timestamp to stored: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+    if min(delays) < 0:
+        summary += f"; some clocks run ahead (by up to {-min(delays):.3f} s)"
+    return Check("latency", verdict, summary, {"p50_s": p50, "p99_s": p99, "min_s": min(delays)})
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
