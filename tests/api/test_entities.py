@@ -481,3 +481,14 @@ def test_self_intersecting_polygon_is_stored_and_matched_as_its_valid_equivalent
         },
     )
     assert [e["id"] for e in same_bowtie.json()] == ["urn:x:bowtie"]
+
+
+def test_projections_that_select_nothing(client: TestClient) -> None:
+    client.post(E, json={"id": "urn:x:1", "type": "T", "name": "a", "size": 3})
+    client.post(E, json={"id": "urn:x:2", "type": "T", "size": 4})
+    assert client.get(f"{E}/urn:x:1", params={"attrs": "colour"}).status_code == 404
+    assert client.get(f"{E}/urn:x:1", params={"pick": "colour"}).status_code == 404
+    assert client.get(f"{E}/urn:x:1", params={"omit": "id,type,name,size"}).status_code == 404
+    assert client.get(f"{E}/urn:x:1", params={"pick": "id"}).json() == {"id": "urn:x:1"}
+    picked = client.get(E, params={"type": "T", "pick": "name"}).json()
+    assert picked == [{"name": {"type": "Property", "value": "a"}}]

@@ -26,7 +26,7 @@ from dalgu.broker.render import (
     feature_collection,
     render_entity,
 )
-from dalgu.errors import BadRequestData, MethodNotAllowed
+from dalgu.errors import BadRequestData, MethodNotAllowed, ResourceNotFound
 
 ENTITIES = "/ngsi-ld/v1/entities/"
 
@@ -62,7 +62,7 @@ def render_list(
     headers: dict[str, str],
 ) -> Response:
     rt = runtime(request)
-    rendered = [render_entity(e, rc.terms, rep) for e in entities]
+    rendered = [r for r in (render_entity(e, rc.terms, rep) for e in entities) if r]
     base = rt.settings.base_url
     if rc.accept == GEO_JSON:
         geometry = _geometry_attribute(request, rc)
@@ -103,10 +103,22 @@ async def retrieve_entity(request: Request) -> Response:
     rep = params.representation(request.query_params, rc.terms)
     entity = await rt.service.retrieve(rc.tenant, entity_id)
     rendered = render_entity(entity, rc.terms, rep)
+    if _nothing_selected(rendered, rep):
+        raise ResourceNotFound(f"entity {entity_id} has nothing that attrs, pick or omit select")
     if rc.accept == GEO_JSON:
         geometry = _geometry_attribute(request, rc)
         rendered = feature(rendered, geometry, rep.format == "keyValues")
     return json_response(rendered, rc, rt.settings.base_url)
+
+
+_NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})
+
+
+def _nothing_selected(rendered: dict[str, Any], rep: Representation) -> bool:
+    """A projection that leaves nothing, or attrs of which the entity has none (clause 5.7.1)."""
+    if not rendered:
+        return True
+    return bool(rep.attrs) and all(key in _NOT_ATTRIBUTES for key in rendered)
 
 
 async def delete_entity(request: Request) -> Response:
