@@ -132,9 +132,11 @@ async def query_post(request: Request) -> Response:
         query_params["type"] = ",".join(types)
     if patterns:
         query_params["idPattern"] = "|".join(f"(?:{p})" for p in patterns)
-    for key in ("q", "scopeQ", "lang"):
+    for key in ("q", "scopeQ", "lang", "join"):
         if key in body:
             query_params[key] = body[key]
+    if "joinLevel" in body:
+        query_params["joinLevel"] = str(body["joinLevel"])
     if "attrs" in body:
         query_params["attrs"] = ",".join(body["attrs"])
     geo = body.get("geoQ")
@@ -148,6 +150,7 @@ async def query_post(request: Request) -> Response:
     query_params = {k: v for k, v in query_params.items() if v is not None}
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
+    joined = params.join(query_params, rep)
     result = await rt.service.query(rc.tenant, query)
     headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
-    return render_list(request, rc, result.entities, rep, headers)
+    return await render_list(request, rc, result.entities, rep, headers, joined)

@@ -12,6 +12,7 @@ from dalgu.api import params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
 from dalgu.api.respond import json_response, no_content, plain_json
+from dalgu.broker.join import Join, fetch_linked, render_flat, render_inline
 from dalgu.broker.model import LOCATION, Entity, now_iso
 from dalgu.broker.mutations import UpdateResult
 from dalgu.broker.parse import (
@@ -44,6 +45,7 @@ async def query_entities(request: Request) -> Response:
     query_params = request.query_params
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
+    joined = params.join(query_params, rep)
     result = await rt.service.query(rc.tenant, query)
     headers: dict[str, str] = {}
     if result.count is not None:
@@ -51,18 +53,27 @@ async def query_entities(request: Request) -> Response:
     links = page_links(request, query.limit, query.offset, len(result.entities), result.count)
     if links:
         headers["Link"] = links
-    return render_list(request, rc, result.entities, rep, headers)
+    return await render_list(request, rc, result.entities, rep, headers, joined)
 
 
-def render_list(
+async def render_list(
     request: Request,
     rc: RequestContext,
     entities: list[Entity],
     rep: Representation,
     headers: dict[str, str],
+    joined: Join | None = None,
 ) -> Response:
     rt = runtime(request)
-    rendered = [r for r in (render_entity(e, rc.terms, rep) for e in entities) if r]
+    if joined is not None and rc.accept != GEO_JSON:
+        known = await fetch_linked(rt.store, rc.tenant, entities, joined.level)
+        if joined.mode == "flat":
+            rendered = render_flat(entities, known, rc.terms, rep, joined.level)
+        else:
+            rendered = [render_inline(e, known, rc.terms, rep, joined.level) for e in entities]
+        rendered = [r for r in rendered if r]
+    else:
+        rendered = [r for r in (render_entity(e, rc.terms, rep) for e in entities) if r]
     base = rt.settings.base_url
     if rc.accept == GEO_JSON:
         geometry = _geometry_attribute(request, rc)
@@ -101,7 +112,19 @@ async def retrieve_entity(request: Request) -> Response:
     rc = await read_context(request, geojson=True)
     rt = runtime(request)
     rep = params.representation(request.query_params, rc.terms)
+    joined = params.join(request.query_params, rep)
     entity = await rt.service.retrieve(rc.tenant, entity_id)
+    if joined is not None and rc.accept != GEO_JSON:
+        known = await fetch_linked(rt.store, rc.tenant, [entity], joined.level)
+        if joined.mode == "flat":
+            flat = render_flat([entity], known, rc.terms, rep, joined.level)
+            if not flat[0]:
+                raise ResourceNotFound(f"entity {entity_id} has nothing that pick or omit select")
+            return json_response(flat, rc, rt.settings.base_url)
+        inline = render_inline(entity, known, rc.terms, rep, joined.level)
+        if _nothing_selected(inline, rep):
+            raise ResourceNotFound(f"entity {entity_id} has nothing that pick or omit select")
+        return json_response(inline, rc, rt.settings.base_url)
     rendered = render_entity(entity, rc.terms, rep)
     if _nothing_selected(rendered, rep):
         raise ResourceNotFound(f"entity {entity_id} has nothing that attrs, pick or omit select")

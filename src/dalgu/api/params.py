@@ -6,8 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dalgu.broker.join import MAX_JOIN_LEVEL, Join
 from dalgu.broker.model import is_uri, is_valid_name
-from dalgu.broker.render import Format, Representation
+from dalgu.broker.render import Format, ProjectionTree, Representation, project
 from dalgu.errors import BadRequestData, InvalidRequest, TooManyResults
 from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
@@ -67,33 +68,55 @@ _PROJECTION = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_:/.#@\-]*")
 
 def projection(params: Mapping[str, str], key: str) -> list[str]:
     """Top-level names of a pick/omit expression (clause 4.21: `a,b{c,d}`), checked whole."""
+    return list(projection_tree(params, key))
+
+
+def projection_tree(params: Mapping[str, str], key: str) -> ProjectionTree:
+    """A pick/omit expression as a tree: name → the projection of its linked entity (or None).
+
+    `id,locatedAt{id,name,isInCountry{description}}` →
+    `{"id": None, "locatedAt": {"id": None, "name": None, "isInCountry": {"description": None}}}`
+    """
     raw = params.get(key)
     if raw is None:
-        return []
-    names: list[str] = []
-    depth, pos, expect_name = 0, 0, True
+        return {}
+    root: ProjectionTree = {}
+    stack: list[ProjectionTree] = [root]
+    last: str | None = None
+    pos, expect_name = 0, True
     while pos < len(raw):
         if expect_name:
             match = _PROJECTION.match(raw, pos)
             if match is None:
                 raise BadRequestData(f"{key}: expected an attribute name at position {pos}")
-            if depth == 0:
-                names.append(match.group())
+            last = match.group()
+            stack[-1][last] = None
             pos, expect_name = match.end(), False
             continue
         char = raw[pos]
-        if char == "{":
-            depth, expect_name = depth + 1, True
-        elif char == "}" and depth > 0:
-            depth -= 1
+        if char == "{" and last is not None and stack[-1][last] is None:
+            child: ProjectionTree = {}
+            stack[-1][last] = child
+            stack.append(child)
+            expect_name = True
+        elif char == "}" and len(stack) > 1:
+            stack.pop()
+            last = None
         elif char in ",|":
             expect_name = True
         else:
             raise BadRequestData(f"{key}: unexpected {char!r} at position {pos}")
         pos += 1
-    if depth or expect_name:
+    if len(stack) > 1 or expect_name:
         raise BadRequestData(f"{key}: the expression is incomplete (unclosed brace or comma)")
-    return names
+    return root
+
+
+def tree_depth(tree: ProjectionTree | None) -> int:
+    """How many linked-entity levels a projection reaches into."""
+    if not tree:
+        return 0
+    return max((1 + tree_depth(sub) if sub else 0) for sub in tree.values())
 
 
 DEFAULT_REPRESENTATION = Representation()
@@ -117,27 +140,19 @@ def representation(params: Mapping[str, str], terms: TermMap) -> Representation:
     if len({_FORMATS[f] for f in chosen}) > 1:
         raise BadRequestData("conflicting representation formats requested")
     attrs = names(params, "attrs")
-    pick = projection(params, "pick")
-    omit = projection(params, "omit")
+    pick = projection_tree(params, "pick")
+    omit = projection_tree(params, "omit")
     if pick and omit:
         raise BadRequestData("pick and omit cannot be used together")
     if attrs and (pick or omit):
         raise BadRequestData("attrs cannot be combined with pick or omit")
-    keep: frozenset[str] | None = None
-    if attrs or pick:
-        keep = frozenset(terms.expand(a) for a in attrs + pick if a not in ("id", "type"))
-    keep_id = not pick or "id" in pick
-    keep_type = not pick or "type" in pick
-    return Representation(
+    base = Representation(
         format=_FORMATS[chosen[0]] if chosen else "normalized",
         sys_attrs="sysAttrs" in opts,
         lang=params.get("lang"),
-        attrs=keep,
-        omit=frozenset(o if o in ("id", "type") else terms.expand(o) for o in omit),
-        keep_id=keep_id,
-        keep_type=keep_type,
         datasets=_datasets(params),
     )
+    return project(base, terms, attrs=attrs, pick=pick or None, omit=omit or None)
 
 
 def _datasets(params: Mapping[str, str]) -> frozenset[str] | None:
@@ -246,3 +261,21 @@ def _check_regex(pattern: str) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from None
+
+
+def join(params: Mapping[str, Any], rep: Representation) -> Join | None:
+    """`join` and `joinLevel` (clause 4.5.23, 6.3.x), checked against a nested pick or omit."""
+    mode = params.get("join")
+    nested = max(tree_depth(rep.pick_tree), tree_depth(rep.omit_tree))
+    if mode is None:
+        if nested:
+            raise BadRequestData("a pick or omit into linked entities needs join=inline or flat")
+        return None
+    if mode not in ("inline", "flat"):
+        raise BadRequestData("join is inline or flat")
+    level = _integer(params, "joinLevel", 1)
+    if not 1 <= level <= MAX_JOIN_LEVEL:
+        raise BadRequestData(f"joinLevel is between 1 and {MAX_JOIN_LEVEL}")
+    if nested > level:
+        raise BadRequestData(f"the projection reaches {nested} levels deep; joinLevel is {level}")
+    return Join(mode, level)

@@ -8,13 +8,14 @@ GeoJSON features (clause 4.5.16).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from dalgu.broker.model import LOCATION, MEMBERS, SYSTEM_MEMBERS, VALUE_MEMBER, Entity
 from dalgu.ldcontext.termmap import TermMap
 
 Format = Literal["normalized", "concise", "keyValues"]
+ProjectionTree = dict[str, "ProjectionTree | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,46 @@ class Representation:
     keep_id: bool = True
     keep_type: bool = True
     datasets: frozenset[str] | None = None  # datasetIds to keep, "@none" = default instance
+    pick_tree: ProjectionTree | None = None  # nested pick/omit, for linked entities (join)
+    omit_tree: ProjectionTree | None = None
+
+
+def project(
+    base: Representation,
+    terms: TermMap,
+    *,
+    attrs: list[str] | None = None,
+    pick: ProjectionTree | None = None,
+    omit: ProjectionTree | None = None,
+) -> Representation:
+    """`base` narrowed by `attrs`, or by a pick or omit projection (clause 4.21)."""
+    names = list(attrs or []) + list(pick or {})
+    keep: frozenset[str] | None = None
+    if names:
+        keep = frozenset(terms.expand(a) for a in names if a not in ("id", "type"))
+    return replace(
+        base,
+        attrs=keep,
+        # `locatedAt{name}` omits from the linked entity, not the relationship itself
+        omit=frozenset(
+            o if o in ("id", "type") else terms.expand(o)
+            for o, nested in (omit or {}).items()
+            if nested is None
+        ),
+        keep_id=not pick or "id" in pick,
+        keep_type=not pick or "type" in pick,
+        pick_tree=pick,
+        omit_tree=omit,
+    )
+
+
+def linked_representation(rep: Representation, name: str, terms: TermMap) -> Representation:
+    """How an entity linked through attribute `name` (compact) is rendered: the nested part
+    of the pick or omit (`locatedAt{id,name}`), else in full; top-level omissions stay there."""
+    pick = rep.pick_tree.get(name) if rep.pick_tree else None
+    omit = rep.omit_tree.get(name) if rep.omit_tree else None
+    base = Representation(rep.format, rep.sys_attrs, rep.lang, datasets=rep.datasets)
+    return project(base, terms, pick=pick, omit=omit)
 
 
 def render_entity(entity: Entity, terms: TermMap, rep: Representation) -> dict[str, Any]:
