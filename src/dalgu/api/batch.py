@@ -132,7 +132,7 @@ async def query_post(request: Request) -> Response:
         query_params["type"] = ",".join(types)
     if patterns:
         query_params["idPattern"] = "|".join(f"(?:{p})" for p in patterns)
-    for key in ("q", "scopeQ", "lang", "join"):
+    for key in ("q", "scopeQ", "lang", "join", "orderBy"):
         if key in body:
             query_params[key] = body[key]
     if "joinLevel" in body:

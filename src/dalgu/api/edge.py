@@ -81,6 +81,9 @@ KNOWN_PARAMETERS = frozenset(
         "keep",
         "drop",
         "orderBy",
+        "orderFrom",
+        "orderGeometry",
+        "collation",
     ]
 )
 

@@ -6,13 +6,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from dalgu.broker.join import MAX_JOIN_LEVEL, Join
 from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.broker.render import Format, ProjectionTree, Representation, project
 from dalgu.errors import BadRequestData, InvalidRequest, TooManyResults
 from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
-from dalgu.query.geo import parse_geoquery
+from dalgu.query.geo import parse_geoquery, shape_from_geojson
+from dalgu.query.order import OrderTerm, map_order_names, parse_order_by
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
@@ -236,7 +239,15 @@ def entity_query(
     if id_pattern is not None:
         _check_regex(id_pattern)
     limit, offset = page(params, settings)
+    order: tuple[OrderTerm, ...] = ()
+    order_from = None
+    if params.get("orderBy") is not None:
+        order = map_order_names(parse_order_by(params["orderBy"]), terms.expand)
+        if any(t.by_distance for t in order):
+            order_from = _order_from(params)
     return EntityQuery(
+        order=order,
+        order_from=order_from,
         ids=ids,
         id_pattern=id_pattern,
         types=types,
@@ -279,3 +290,16 @@ def join(params: Mapping[str, Any], rep: Representation) -> Join | None:
     if nested > level:
         raise BadRequestData(f"the projection reaches {nested} levels deep; joinLevel is {level}")
     return Join(mode, level)
+
+
+def _order_from(params: Mapping[str, Any]) -> Any:
+    """The geometry `dist-asc` / `dist-desc` measure from: orderFrom (+ orderGeometry)."""
+    raw = params.get("orderFrom")
+    if raw is None:
+        raise BadRequestData("ordering by distance needs orderFrom (GeoJSON coordinates)")
+    try:
+        coordinates = orjson.loads(raw) if isinstance(raw, str) else raw
+    except orjson.JSONDecodeError:
+        raise BadRequestData("orderFrom: not valid JSON coordinates") from None
+    kind = params.get("orderGeometry", "Point")
+    return shape_from_geojson({"type": kind, "coordinates": coordinates}, "orderFrom")

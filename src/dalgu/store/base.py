@@ -40,6 +40,7 @@ from typing import Any, TypeAlias
 from dalgu.errors import DalguError
 from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
 from dalgu.query.duration import Duration
+from dalgu.query.order import OrderTerm
 
 Entity: TypeAlias = dict[str, Any]
 Mutation: TypeAlias = Callable[[Entity | None], Entity | None]
@@ -79,6 +80,8 @@ class EntityQuery:
     limit: int = 20
     offset: int = 0
     count: bool = False
+    order: tuple[OrderTerm, ...] = ()  # orderBy (clause 4.23); by id when empty or tied
+    order_from: Any = None  # the shapely geometry distances are measured from (dist-asc/desc)
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ from dalgu.query.ast import (
     TypeExpr,
     TypeName,
 )
+from dalgu.query.order import OrderTerm
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import canonical_datetime
@@ -90,6 +91,11 @@ def needed_keys(query: EntityQuery) -> KeyNeeds:
     needs.exact.update((name, "#") for name in query.attrs)
     if query.geo is not None:
         needs.exact.add((query.geo.geoproperty, "#"))
+    for term in query.order:
+        if term.by_distance:
+            needs.exact.add((term.attribute, "#"))
+        elif not term.entity_member and not _doc_member(term):
+            needs.exact.add((term.attribute, _order_path(term)))
     if query.q is not None:
         for path, op in _paths(query.q):
             if op is None and path.compound:
@@ -297,3 +303,67 @@ def _geo(geo: GeoQuery, keys: KeyMap, c: Compiled) -> str:
     else:
         test = f"{_GEO_FUNCTIONS[geo.georel]}(g.geom, {shape})"
     return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.nid = {c.p(nid)} AND {test})"
+
+
+# --- orderBy (clause 4.23) -------------------------------------------------------------------
+
+# datatype order of clause 4.23.2: numbers, strings, …, booleans, …, null, then no attribute
+_NUM_RANK = "CASE a.kind WHEN 'n' THEN 0 WHEN 'b' THEN 4 ELSE 8 END"
+_DOC_MEMBERS = ("createdAt", "modifiedAt")  # instance times are not indexed
+
+
+def _doc_member(term: OrderTerm) -> bool:
+    return len(term.members) == 1 and term.members[0] in _DOC_MEMBERS
+
+
+def _order_path(term: OrderTerm) -> str:
+    return "".join(f".{m}" for m in term.members) + "".join(f"[{k}]" for k in term.keys)
+
+
+def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled) -> str:
+    """ORDER BY for `query.order`, ending with the entity id (a stable page order)."""
+    parts: list[str] = []
+    for term in query.order:
+        pick = "max" if term.descending else "min"
+        way = "DESC" if term.descending else "ASC"
+        if term.entity_member:
+            column = {
+                "id": "e.id",
+                "type": "e.types[1]",
+                "createdAt": "e.created_at",
+                "modifiedAt": "e.modified_at",
+            }[term.attribute]
+            parts.append(f"{column} {way}")
+            continue
+        if term.by_distance:
+            nid = keys.exact.get((term.attribute, "#"))
+            if query.order_from is None or nid is None:
+                continue
+            place = (
+                f"geography(ST_GeomFromWKB({c.p(shapely.to_wkb(query.order_from))}::bytea, 4326))"
+            )
+            distance = (
+                f"(SELECT min(ST_Distance(g.geog, {place})) FROM geo g "
+                f"WHERE g.ent = e.ent AND g.nid = {c.p(nid)})"
+            )
+            parts.append(f"{distance} {way} NULLS LAST")
+            continue
+        if _doc_member(term):
+            attribute, member = c.p(term.attribute), c.p(term.members[0])
+            value = f"(convert_from(e.doc, 'UTF8')::jsonb -> {attribute} -> 0 ->> {member})"
+            parts.append(f"{value} {way} NULLS LAST")
+            continue
+        nid = keys.exact.get((term.attribute, _order_path(term)))
+        if nid is None:
+            continue  # no entity has it: it orders nothing
+        key = c.p(nid)
+        rows = f"a WHERE a.ent = e.ent AND a.nid = {key}"
+        rank = (
+            f"coalesce(least((SELECT min({_NUM_RANK}) FROM {NUM} {rows}), "
+            f"(SELECT min(1) FROM {TXT} {rows} AND a.kind = 's')), 9)"
+        )
+        parts.append(rank)
+        parts.append(f"(SELECT {pick}(a.num) FROM {NUM} {rows} AND a.kind IN ('n', 'b')) {way}")
+        parts.append(f"(SELECT {pick}(a.txt) FROM {TXT} {rows} AND a.kind = 's') {way}")
+    parts.append("e.id")
+    return ", ".join(parts)

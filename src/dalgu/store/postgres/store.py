@@ -29,7 +29,13 @@ from dalgu.store.base import (
 from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.devices import PostgresDevices
 from dalgu.store.postgres.keys import AttributeKeys
-from dalgu.store.postgres.query import Compiled, KeyMap, needed_keys, where_clause
+from dalgu.store.postgres.query import (
+    Compiled,
+    KeyMap,
+    needed_keys,
+    order_clause,
+    where_clause,
+)
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
 from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
@@ -160,12 +166,13 @@ class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices):
             c = Compiled()
             where = where_clause(tenant, query, keys, c)
             params = list(c.params)
+            order = order_clause(query, keys, c) if query.order else "e.id"
             page = f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}"
             try:
                 entities: list[Entity] = []
                 if query.limit > 0:
                     rows = await conn.fetch(
-                        f"SELECT e.doc FROM entities e WHERE {where} ORDER BY e.id {page}",
+                        f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} {page}",
                         *c.params,
                     )
                     entities = [orjson.loads(doc) for (doc,) in rows]

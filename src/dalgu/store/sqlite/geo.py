@@ -91,3 +91,8 @@ def geo_match(
     else:
         result = False
     return 1 if result else 0
+
+
+def geo_distance(query_wkb: bytes, entity_geo: bytes) -> float:
+    """SQL function: metres from the entity's geometry to the query's (orderBy dist-asc)."""
+    return distance_m(_entity_shape(entity_geo), _query_shape(query_wkb))

@@ -201,3 +201,67 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
         "e.ent IN (SELECT g.ent FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
         f"WHERE {bounds} AND g.tenant = {tenant} AND g.name = {name} AND {match()})"
     )
+
+
+# --- orderBy (clause 4.23) -------------------------------------------------------------------
+
+# datatype order of clause 4.23.2: numbers, strings, …, booleans, …, null, then no attribute
+_RANK = "CASE a.kind WHEN 'n' THEN 0 WHEN 's' THEN 1 WHEN 'b' THEN 4 ELSE 8 END"
+_DOC_MEMBERS = ("createdAt", "modifiedAt")  # not in the index: read from the document
+
+
+def order_clause(query: EntityQuery, c: Compiled) -> str:
+    """ORDER BY for `query.order`, ending with the entity id (a stable page order).
+
+    Parameters are bound in the order their placeholders appear, so each expression that is
+    written twice is built twice.
+    """
+    parts: list[str] = []
+    for term in query.order:
+        pick = "max" if term.descending else "min"
+        way = "DESC" if term.descending else "ASC"
+        if term.entity_member:
+            parts.append(f"{_entity_member(term.attribute)} {way}")
+            continue
+        if term.by_distance:
+            if query.order_from is None:
+                continue
+            wkb = shapely.to_wkb(query.order_from)
+
+            def distance(wkb: bytes = wkb, name: str = term.attribute) -> str:
+                return (
+                    f"(SELECT min(geo_distance({c.p(wkb)}, g.geometry)) FROM geo g "
+                    f"WHERE g.ent = e.ent AND g.name = {c.p(name)})"
+                )
+
+            parts += [f"({distance()} IS NULL)", f"{distance()} {way}"]
+            continue
+        if len(term.members) == 1 and term.members[0] in _DOC_MEMBERS:
+            json_path = f'$."{term.attribute}"[0].{term.members[0]}'
+
+            def member(json_path: str = json_path) -> str:
+                return f"json_extract(CAST(e.doc AS TEXT), {c.p(json_path)})"
+
+            parts += [f"({member()} IS NULL)", f"{member()} {way}"]
+            continue
+        index_path = "".join(f".{m}" for m in term.members) + "".join(f"[{k}]" for k in term.keys)
+
+        def rows(name: str = term.attribute, path: str = index_path) -> str:
+            return (
+                f"FROM attrs a WHERE a.ent = e.ent "
+                f"AND a.name = {c.p(name)} AND a.path = {c.p(path)}"
+            )
+
+        parts.append(f"coalesce((SELECT min({_RANK}) {rows()}), 9)")
+        parts.append(f"(SELECT {pick}(a.num) {rows()} AND a.kind IN ('n', 'b')) {way}")
+        parts.append(f"(SELECT {pick}(a.txt) {rows()} AND a.kind = 's') {way}")
+    parts.append("e.id")
+    return ", ".join(parts)
+
+
+def _entity_member(name: str) -> str:
+    if name == "id":
+        return "e.id"
+    if name == "type":
+        return "(SELECT min(t.type) FROM entity_types t WHERE t.ent = e.ent)"
+    return f"json_extract(CAST(e.doc AS TEXT), '$.{name}')"

@@ -34,8 +34,8 @@ from dalgu.store.base import (
 )
 from dalgu.store.indexing import geo_rows, index_rows
 from dalgu.store.sqlite.devices import SqliteDevices
-from dalgu.store.sqlite.geo import bounding_box, geo_match
-from dalgu.store.sqlite.query import Compiled, where_clause
+from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
+from dalgu.store.sqlite.query import Compiled, order_clause, where_clause
 from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from dalgu.store.sqlite.temporal import SqliteTemporal
@@ -151,6 +151,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         db.execute("PRAGMA wal_autocheckpoint=0")
         db.create_function("regexp", 2, _regexp, deterministic=True)
         db.create_function("geo_match", 5, geo_match, deterministic=True)
+        db.create_function("geo_distance", 2, geo_distance, deterministic=True)
         migrate(db)
         self._db = db
         if str(self.path) != ":memory:":
@@ -189,17 +190,19 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         c = Compiled()
         where = where_clause(tenant, query, c)
+        where_params = list(c.params)
         entities: list[Entity] = []
         if query.limit > 0:
+            order = order_clause(query, c) if query.order else "e.id"
             rows = self.db.execute(
-                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY e.id LIMIT ? OFFSET ?",
+                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                 (*c.params, query.limit, query.offset),
             )
             entities = [orjson.loads(doc) for (doc,) in rows]
         count = None
         if query.count:
             (count,) = self.db.execute(
-                f"SELECT count(*) FROM entities e WHERE {where}", c.params
+                f"SELECT count(*) FROM entities e WHERE {where}", where_params
             ).fetchone()
         return QueryResult(entities, count)
 

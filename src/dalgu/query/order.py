@@ -1,0 +1,85 @@
+"""The NGSI-LD Entity Ordering Language (clause 4.23.3), the `orderBy` parameter.
+
+    orderBy=name                    ascending by the value of name
+    orderBy=name,age;desc           then by age, descending
+    orderBy=address[city]           a member of a compound value
+    orderBy=name.observedAt         a member or sub-attribute of the attribute
+    orderBy=location;dist-asc&orderFrom=[8,40]     by distance from a geometry
+
+`id`, `type`, `createdAt` and `modifiedAt` order by the entity's own members. Parsing is a
+pure function; a bad term raises `BadRequestData` naming its position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from dalgu.errors import BadRequestData
+
+Direction = Literal["asc", "desc", "dist-asc", "dist-desc"]
+ENTITY_MEMBERS = ("id", "type", "createdAt", "modifiedAt")
+INSTANCE_MEMBERS = ("observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId")
+_NAME = r"[A-Za-z_@][A-Za-z0-9_:/#@\-]*"
+_TERM = re.compile(
+    rf"^(?P<attr>{_NAME})(?P<path>(?:\.[A-Za-z_@][A-Za-z0-9_:/#@\-]*|\[[^\[\]]+\])*)"
+    r"(?:;(?P<dir>asc|desc|dist-asc|dist-desc))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerm:
+    """One ordering element: what to sort by (an attribute and a path inside it), and how."""
+
+    attribute: str  # an attribute name (expanded by the caller), or an entity member
+    members: tuple[str, ...] = ()  # `.observedAt`, `.sub` (sub-attribute), in order
+    keys: tuple[str, ...] = ()  # `[city]` inside a compound value
+    direction: Direction = "asc"
+
+    @property
+    def entity_member(self) -> bool:
+        return self.attribute in ENTITY_MEMBERS and not self.members and not self.keys
+
+    @property
+    def descending(self) -> bool:
+        return self.direction in ("desc", "dist-desc")
+
+    @property
+    def by_distance(self) -> bool:
+        return self.direction.startswith("dist")
+
+
+def parse_order_by(text: str) -> tuple[OrderTerm, ...]:
+    terms: list[OrderTerm] = []
+    position = 0
+    for element in text.split(","):
+        match = _TERM.match(element.strip())
+        if match is None:
+            raise BadRequestData(
+                f"orderBy: {element!r} at position {position} is not an ordering term"
+            )
+        path = match.group("path") or ""
+        members = tuple(re.findall(r"\.([^.\[]+)", path))
+        keys = tuple(re.findall(r"\[([^\]]+)\]", path))
+        if members and keys:
+            raise BadRequestData(f"orderBy: {element!r} mixes a member path and a value path")
+        direction: Direction = match.group("dir") or "asc"  # type: ignore[assignment]
+        terms.append(OrderTerm(match.group("attr"), members, keys, direction))
+        position += len(element) + 1
+    if not terms:
+        raise BadRequestData("orderBy is empty")
+    return tuple(terms)
+
+
+def map_order_names(
+    terms: tuple[OrderTerm, ...], expand: Callable[[str], str]
+) -> tuple[OrderTerm, ...]:
+    """Expand attribute and sub-attribute names; entity and instance members stay as they are."""
+    out = []
+    for term in terms:
+        attribute = term.attribute if term.entity_member else expand(term.attribute)
+        members = tuple(m if m in INSTANCE_MEMBERS else expand(m) for m in term.members)
+        out.append(replace(term, attribute=attribute, members=members))
+    return tuple(out)
