@@ -423,7 +423,9 @@ comparable = st.one_of(
     st.integers(-(10**12), 10**12).map(num),
     st.floats(allow_nan=False, allow_infinity=False, width=64).map(num),
     # NUL is refused on purpose (PostgreSQL cannot store it), so trees never contain it
-    st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=8).map(text),
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=8).map(
+        text
+    ),
     st.dates().map(lambda d: QValue("date", d.isoformat())),
     st.datetimes(timezones=st.none()).map(
         lambda d: QValue("datetime", d.replace(microsecond=0).isoformat() + "Z")
