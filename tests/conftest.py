@@ -39,8 +39,6 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         return
     if not HAS_POSTGRES_STORE:
         pytest.skip("the PostgreSQL store is not built yet (issue 2, in progress)")
-    if request.node.get_closest_marker("embedded_only"):
-        pytest.skip("subscriptions and temporal history are not on PostgreSQL yet (issue 3)")
     name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     try:

@@ -20,9 +20,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    db: Path, port: int, *, postgres_dsn: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A server on `db` (SQLite), or on the PostgreSQL database `postgres_dsn` names."""
+    store = {"DALGU_STORE": "postgres", "DALGU_POSTGRES_DSN": postgres_dsn} if postgres_dsn else {}
     env = {
         **os.environ,
+        **store,
         "DALGU_SQLITE_PATH": str(db),
         "DALGU_PORT": str(port),
         "DALGU_MQTT_BROKER": "off",

@@ -1,19 +1,38 @@
-"""Acknowledged writes and their notifications survive kill -9 of the server (embedded store)."""
+"""Acknowledged writes and their notifications survive kill -9 of the server, on both stores."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.conftest import _admin
 from tests.receiver import Receiver
 from tests.server import free_port, kill_server, start_server
 
 
-def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def dsn(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the embedded store, else a fresh PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_acknowledged_writes_survive_kill_9(tmp_path: Path, dsn: str | None) -> None:
     db, port = tmp_path / "dalgu.db", free_port()
-    server = start_server(db, port)
+    server = start_server(db, port, postgres_dsn=dsn)
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     try:
         for n in range(50):
@@ -21,7 +40,7 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
             assert httpx.post(f"{base}/entities", json=body).status_code == 201
     finally:
         kill_server(server)
-    server = start_server(db, port)
+    server = start_server(db, port, postgres_dsn=dsn)
     try:
         listed = httpx.get(
             f"{base}/entities", params={"type": "Thing", "limit": 100, "count": "true"}
@@ -31,9 +50,11 @@ def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
         kill_server(server, signal.SIGTERM)
 
 
-def test_notification_is_delivered_after_kill_9_between_ack_and_delivery(tmp_path: Path) -> None:
+def test_notification_is_delivered_after_kill_9_between_ack_and_delivery(
+    tmp_path: Path, dsn: str | None
+) -> None:
     db, port, receiver_port = tmp_path / "dalgu.db", free_port(), free_port()
-    server = start_server(db, port)
+    server = start_server(db, port, postgres_dsn=dsn)
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     endpoint = f"http://127.0.0.1:{receiver_port}/notify"  # nobody listens there yet
     try:
@@ -48,7 +69,7 @@ def test_notification_is_delivered_after_kill_9_between_ack_and_delivery(tmp_pat
     finally:
         kill_server(server)
     receiver = Receiver(receiver_port)
-    server = start_server(db, port)
+    server = start_server(db, port, postgres_dsn=dsn)
     try:
         _, notification = receiver.next(timeout=20)
         assert notification["data"][0]["id"] == "urn:ngsi-ld:Thing:kill"

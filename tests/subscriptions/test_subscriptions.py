@@ -14,8 +14,6 @@ from starlette.testclient import TestClient
 
 from tests.receiver import Receiver
 
-pytestmark = pytest.mark.embedded_only
-
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"
 

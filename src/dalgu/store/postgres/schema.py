@@ -173,6 +173,42 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX testbed_reports_created ON testbed_reports (tenant, created_at);
     """,
+    # 5: subscriptions, the change outbox, consumer cursors, pending deliveries
+    """
+    CREATE TABLE subscriptions (
+        tenant text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        doc bytea NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE TABLE changes (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant text NOT NULL,
+        entity_id text NOT NULL,
+        before bytea,
+        after bytea,
+        at text NOT NULL
+    );
+    CREATE TABLE cursors (
+        consumer text PRIMARY KEY,
+        seq bigint NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant text NOT NULL,
+        subscription_id text NOT NULL,
+        payload bytea NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        next_at double precision NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_at, id);
+    CREATE INDEX deliveries_subscription ON deliveries (tenant, subscription_id, id);
+    CREATE TABLE generations (
+        name text PRIMARY KEY,
+        value bigint NOT NULL
+    );
+    INSERT INTO generations (name, value) VALUES ('subscriptions', 0);
+    """,
 ]
 
 

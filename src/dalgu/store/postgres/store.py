@@ -18,6 +18,7 @@ from dalgu.broker.model import now_iso
 from dalgu.errors import BadRequestData, Conflict, StoreUnavailable
 from dalgu.store.base import (
     AttributeInfo,
+    Change,
     Entity,
     EntityQuery,
     EntityStore,
@@ -38,6 +39,7 @@ from dalgu.store.postgres.query import (
 )
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
+from dalgu.store.postgres.subscriptions import PostgresSubscriptions
 from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
 
 _RETRIES = 5
@@ -89,7 +91,7 @@ async def _keep_session(conn: Any) -> None:
     """
 
 
-class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices):
+class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices, PostgresSubscriptions):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 
     def __init__(self, dsn: str, pool_size: int = 8) -> None:
@@ -198,6 +200,13 @@ class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices):
                 try:
                     async with conn.transaction():
                         outcomes = await batch.run(items)
+                        changes = [o for o in outcomes if isinstance(o, Change)]
+                        await self.append_changes(
+                            conn,
+                            tenant,
+                            [(c.entity_id, c.before, c.after) for c in changes],
+                            now_iso(),
+                        )
                 except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
                     continue
                 self._keys.remember(batch.added_keys)

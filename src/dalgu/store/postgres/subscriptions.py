@@ -1,0 +1,286 @@
+"""Subscriptions, the change outbox and pending deliveries in the PostgreSQL store.
+
+Several server processes share one database, so three things differ from SQLite:
+
+- The outbox is written in the transaction of the entity change, under a transaction-level
+  advisory lock: `seq` order is then commit order, and a reader past `seq = n` never misses a
+  change that commits later with a smaller number.
+- A consumer advances its cursor only from the position it read (compare and set): when two
+  processes match the same changes, one queues the deliveries and the other's are dropped.
+- `due_deliveries` leases what it returns (`next_at` moves `LEASE` seconds ahead, rows locked
+  with SKIP LOCKED), so two senders never send the same notification at once; a lease that
+  runs out (its sender died) makes the delivery due again: at-least-once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from dalgu.errors import AlreadyExists
+from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+
+OUTBOX_LOCK = 0x6F7574626F78  # "outbox"
+LEASE = 30.0  # seconds a sender holds the deliveries it took
+
+_HAS_SUBSCRIPTIONS = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)"
+_APPEND = """
+INSERT INTO changes (tenant, entity_id, before, after, at)
+SELECT $1, u.entity_id, u.before, u.after, $5
+FROM unnest($2::text[], $3::bytea[], $4::bytea[]) AS u(entity_id, before, after)
+"""
+
+
+class PostgresSubscriptions(SubscriptionStore):
+    """Mixed into `PostgresEntityStore`: shares its pool."""
+
+    record_all_changes: bool = False
+
+    @property
+    def pool(self) -> Any:  # provided by the entity store
+        raise NotImplementedError
+
+    _cursors_read: dict[str, int]
+
+    # --- the outbox, written by EntityBatch inside the change's transaction ----------------
+
+    async def append_changes(
+        self, conn: Any, tenant: str, rows: list[tuple[str, Any, Any]], at: str
+    ) -> None:
+        if not rows:
+            return
+        if not self.record_all_changes and not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
+            return
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
+        await conn.execute(
+            _APPEND,
+            tenant,
+            [entity_id for entity_id, _, _ in rows],
+            [None if before is None else orjson.dumps(before) for _, before, _ in rows],
+            [None if after is None else orjson.dumps(after) for _, _, after in rows],
+            at,
+        )
+
+    # --- subscriptions ----------------------------------------------------------------------
+
+    async def subscription_generation(self) -> int:
+        value = await self.pool.fetchval(
+            "SELECT value FROM generations WHERE name = 'subscriptions'"
+        )
+        return int(value or 0)
+
+    async def put_subscription(
+        self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
+    ) -> None:
+        doc = orjson.dumps(document)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if create:
+                try:
+                    await conn.execute(
+                        "INSERT INTO subscriptions (tenant, id, doc) VALUES ($1, $2, $3)",
+                        tenant,
+                        subscription_id,
+                        doc,
+                    )
+                except asyncpg.UniqueViolationError:
+                    raise AlreadyExists(f"subscription {subscription_id} already exists") from None
+            else:
+                await conn.execute(
+                    "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2",
+                    tenant,
+                    subscription_id,
+                    doc,
+                )
+            await _bump(conn)
+
+    async def get_subscription(self, tenant: str, subscription_id: str) -> dict[str, Any] | None:
+        doc = await self.pool.fetchval(
+            "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, subscription_id
+        )
+        return None if doc is None else dict(orjson.loads(doc))
+
+    async def list_subscriptions(
+        self, tenant: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = "WHERE tenant = $1" if tenant is not None else "WHERE $1::text IS NULL"
+        async with self.pool.acquire() as conn:
+            total = await conn.fetchval(f"SELECT count(*) FROM subscriptions {where}", tenant)
+            rows = await conn.fetch(
+                f"SELECT doc FROM subscriptions {where} ORDER BY tenant, id LIMIT $2 OFFSET $3",
+                tenant,
+                limit,
+                offset,
+            )
+        return [dict(orjson.loads(doc)) for (doc,) in rows], int(total)
+
+    async def delete_subscription(self, tenant: str, subscription_id: str) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(
+                "DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, subscription_id
+            )
+            await conn.execute(
+                "DELETE FROM deliveries WHERE tenant = $1 AND subscription_id = $2",
+                tenant,
+                subscription_id,
+            )
+            await _bump(conn)
+        return bool(status != "DELETE 0")
+
+    # --- the consumers of the outbox -------------------------------------------------------
+
+    async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
+        async with self.pool.acquire() as conn:
+            start = await conn.fetchval("SELECT seq FROM cursors WHERE consumer = $1", consumer)
+            start = 0 if start is None else int(start)
+            rows = await conn.fetch(
+                "SELECT seq, tenant, entity_id, before, after, at FROM changes "
+                "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                start,
+                limit,
+            )
+        self._read_positions()[consumer] = start
+        return [
+            ChangeRecord(
+                int(seq),
+                tenant,
+                entity_id,
+                None if before is None else orjson.loads(before),
+                None if after is None else orjson.loads(after),
+                at,
+            )
+            for seq, tenant, entity_id, before, after, at in rows
+        ]
+
+    def _read_positions(self) -> dict[str, int]:
+        try:
+            return self._cursors_read
+        except AttributeError:
+            self._cursors_read = {}
+            return self._cursors_read
+
+    async def commit_changes(
+        self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
+    ) -> None:
+        read_from = self._read_positions().get(consumer, 0)
+        now = time.time()
+        async with self.pool.acquire() as conn, conn.transaction():
+            moved = await conn.fetchval(
+                "INSERT INTO cursors (consumer, seq) VALUES ($1, $2) "
+                "ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq "
+                "WHERE cursors.seq = $3 RETURNING 1",
+                consumer,
+                last_seq,
+                read_from,
+            )
+            if moved is None:  # another process matched these changes first
+                return
+            if deliveries:
+                await conn.execute(
+                    "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) "
+                    "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[])",
+                    [tenant for tenant, _, _ in deliveries],
+                    [sub for _, sub, _ in deliveries],
+                    [payload for _, _, payload in deliveries],
+                    [now] * len(deliveries),
+                )
+            await conn.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
+        self._read_positions()[consumer] = last_seq
+
+    async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
+        if not deliveries:
+            return
+        now = time.time()
+        await self.pool.execute(
+            "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::float8[])",
+            [tenant for tenant, _, _ in deliveries],
+            [sub for _, sub, _ in deliveries],
+            [payload for _, _, payload in deliveries],
+            [now] * len(deliveries),
+        )
+
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        # a subscription whose older delivery waits (a retry, or another sender's lease)
+        # sends nothing newer: per-subscription order holds across processes
+        rows = await self.pool.fetch(
+            """
+            WITH due AS (
+                SELECT d.id FROM deliveries d
+                WHERE d.next_at <= $1
+                  AND NOT EXISTS (
+                      SELECT 1 FROM deliveries w
+                      WHERE w.tenant = d.tenant AND w.subscription_id = d.subscription_id
+                        AND w.next_at > $1 AND w.id < d.id)
+                ORDER BY d.id LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE deliveries SET next_at = $1 + $3 FROM due WHERE deliveries.id = due.id
+            RETURNING deliveries.id, tenant, subscription_id, payload, attempts
+            """,
+            now,
+            limit,
+            LEASE,
+        )
+        out = [Delivery(int(i), t, s, bytes(p), int(a), now) for i, t, s, p, a in rows]
+        out.sort(key=lambda d: d.id)
+        return out
+
+    async def complete_deliveries(
+        self, deliveries: Sequence[Delivery], status: dict[str, Any]
+    ) -> None:
+        if not deliveries:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM deliveries WHERE id = ANY($1::bigint[])", [d.id for d in deliveries]
+            )
+            await _merge_status(conn, deliveries[0].tenant, deliveries[0].subscription_id, status)
+
+    async def finish_delivery(
+        self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if retry_at is None:
+                await conn.execute("DELETE FROM deliveries WHERE id = $1", delivery.id)
+            else:
+                await conn.execute(
+                    "UPDATE deliveries SET attempts = attempts + 1, next_at = $2 WHERE id = $1",
+                    delivery.id,
+                    retry_at,
+                )
+            await _merge_status(conn, delivery.tenant, delivery.subscription_id, status)
+
+
+async def _bump(conn: Any) -> None:
+    await conn.execute("UPDATE generations SET value = value + 1 WHERE name = 'subscriptions'")
+
+
+async def _merge_status(
+    conn: Any, tenant: str, subscription_id: str, status: dict[str, Any]
+) -> None:
+    if not status:
+        return
+    doc = await conn.fetchval(
+        "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2 FOR UPDATE",
+        tenant,
+        subscription_id,
+    )
+    if doc is None:
+        return
+    document = orjson.loads(doc)
+    counters = document.setdefault("status", {})
+    for key, value in status.items():
+        if key in ("timesSent", "timesFailed"):
+            counters[key] = counters.get(key, 0) + value
+        else:
+            counters[key] = value
+    await conn.execute(
+        "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2",
+        tenant,
+        subscription_id,
+        orjson.dumps(document),
+    )
