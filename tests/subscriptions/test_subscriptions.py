@@ -236,3 +236,31 @@ def test_subscription_is_returned_as_written(client: TestClient) -> None:
     assert "createdAt" in client.get(url, params={"options": "sysAttrs"}).json()
     bad = subscription("http://127.0.0.1:9/x", jsonldContext="not a uri")
     assert client.post(S, json=bad).status_code == 400
+
+
+def test_an_inline_context_becomes_an_implicitly_created_one(client: TestClient) -> None:
+    context = [
+        {"Building": "https://example.org/Building"},
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
+    ]
+    body = {
+        "id": "urn:ngsi-ld:Subscription:implicit",
+        "type": "Subscription",
+        "entities": [{"type": "Building"}],
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/notify"}},
+        "@context": context,
+    }
+    created = client.post(
+        S, content=json.dumps(body), headers={"Content-Type": "application/ld+json"}
+    )
+    assert created.status_code == 201, created.text
+    sub = client.get(f"{S}/urn:ngsi-ld:Subscription:implicit").json()
+    url = sub["jsonldContext"]
+    local_id = url.rsplit("/", 1)[1]
+    served = client.get(f"/ngsi-ld/v1/jsonldContexts/{local_id}")
+    assert served.status_code == 200 and served.json() == {"@context": context}
+    listed = client.get(
+        "/ngsi-ld/v1/jsonldContexts", params={"kind": "ImplicitlyCreated", "details": "true"}
+    ).json()
+    assert [e["URL"] for e in listed] == [url]
+    assert listed[0]["kind"] == "ImplicitlyCreated"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
@@ -18,8 +19,8 @@ from starlette.responses import Response
 
 from dalgu.api import negotiation as neg
 from dalgu.api import params
-from dalgu.api.edge import runtime
-from dalgu.api.respond import CONTEXTS_PATH, no_content, plain_json
+from dalgu.api.edge import Runtime, runtime
+from dalgu.api.respond import CONTEXTS_PATH, implicit_context_id, no_content, plain_json
 from dalgu.errors import BadRequestData, InvalidRequest, OperationNotSupported, ResourceNotFound
 from dalgu.ldcontext import CORE_CONTEXT_URL, core_context_bytes, is_core_context
 
@@ -58,6 +59,16 @@ async def create_context(request: Request) -> Response:
     # clause 5.13.2: anything outside the @context subtree is discarded
     await rt.store.put_context(context_id, orjson.dumps({"@context": body["@context"]}), "Hosted")
     return Response(status_code=201, headers={"Location": CONTEXTS_PATH + context_id})
+
+
+async def implicit_context(rt: Runtime, context: Any) -> str:
+    """The URL of an ImplicitlyCreated context holding `context` (stored once per content)."""
+    context_id = implicit_context_id(context)
+    if await rt.store.get_context(context_id) is None:
+        await rt.store.put_context(
+            context_id, orjson.dumps({"@context": context}), "ImplicitlyCreated"
+        )
+    return rt.settings.base_url + CONTEXTS_PATH + context_id
 
 
 async def _entries(request: Request) -> list[StoredContext]:

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import params
+from dalgu.api.contexts import implicit_context
 from dalgu.api.edge import read_body, read_context, runtime
 from dalgu.api.entities import page_links
 from dalgu.api.respond import json_response, no_content
@@ -40,6 +41,10 @@ async def create_subscription(request: Request) -> Response:
         if not is_uri(doc["jsonldContext"]):
             raise BadRequestData("jsonldContext must be a URI")
         await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
+    elif rc.context is not None and not isinstance(rc.context, str):
+        # an inline @context (or several) is kept as an ImplicitlyCreated context the
+        # subscription refers to (clause 5.13): notifications and clients can fetch it
+        doc["jsonldContext"] = await implicit_context(runtime(request), rc.context)
     sub_id = await _service(request).create(rc.tenant, doc)
     return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
 
