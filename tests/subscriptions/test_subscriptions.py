@@ -113,7 +113,9 @@ def test_ld_json_endpoint_and_tenant_and_receiver_info(
     headers, body = receiver.next()
     assert headers["content-type"] == "application/ld+json" and "@context" in body
     assert headers["ngsild-tenant"] == "firm-a" and headers["x-token"] == "t1"
-    assert body["data"] == [{"id": "urn:ngsi-ld:Vehicle:4", "type": "Vehicle", "speed": 5}]
+    (entity,) = body["data"]  # each entity is a JSON-LD document with the context
+    assert entity.pop("@context") == body["@context"]
+    assert entity == {"id": "urn:ngsi-ld:Vehicle:4", "type": "Vehicle", "speed": 5}
 
 
 def test_triggers_entity_deleted_and_watched_attributes(

@@ -41,6 +41,8 @@ async def create_subscription(request: Request) -> Response:
         if not is_uri(doc["jsonldContext"]):
             raise BadRequestData("jsonldContext must be a URI")
         await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
+    elif isinstance(rc.context, list) and len(rc.context) == 1 and isinstance(rc.context[0], str):
+        doc["jsonldContext"] = rc.context[0]  # one URL: it is its own context
     elif rc.context is not None and not isinstance(rc.context, str):
         # an inline @context (or several) is kept as an ImplicitlyCreated context the
         # subscription refers to (clause 5.13): notifications and clients can fetch it

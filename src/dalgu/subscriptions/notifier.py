@@ -397,6 +397,11 @@ def _wire(
     if endpoint.get("accept") == "application/ld+json":
         notification = orjson.loads(body)
         notification["@context"] = context
+        # each entity of `data` is a JSON-LD document of its own (as the ETSI suite reads it)
+        notification["data"] = [
+            {**e, "@context": context} if isinstance(e, dict) else e
+            for e in notification.get("data", [])
+        ]
         body = orjson.dumps(notification)
         headers["Content-Type"] = "application/ld+json"
     else:
