@@ -1,0 +1,239 @@
+"""End-to-end gateway benchmark: device publish over MQTT → entity updated (and history stored).
+
+    .venv/bin/python bench/gateway.py                       # 1,000 and 10,000 devices, embedded
+    .venv/bin/python bench/gateway.py --broker mosquitto    # through the machine's Mosquitto
+    .venv/bin/python bench/gateway.py --devices 1000 --messages 20000
+
+For each fleet size it:
+
+1. measures the broker's own rate: one publisher to one plain subscriber, QoS 1, the same
+   payloads (the ceiling of the run);
+2. publishes `--messages` UltraLight measures (QoS 1, round robin over the devices, as fast
+   as the broker takes them) and times until the last one is stored: end-to-end measures/s,
+   and the ratio to the ceiling;
+3. at half that rate, sends probe measures from one more device and polls its entity for
+   each: publish-to-stored latency p50/p99 under load;
+4. samples the server's peak RSS.
+
+Dalgu runs as a real server process (`dalgu serve`, one worker, SQLite in a temporary
+directory) pinned to one core; the harness runs on the other. Everything binds 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiomqtt
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.processes import Server, cores, free_port, stop_all
+
+APIKEY = "bench"
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+async def broker_ceiling(port: int, messages: int) -> float:
+    """Messages/s from one publisher to one plain subscriber through the broker (QoS 1)."""
+    topic = f"/ceiling/{uuid.uuid4().hex[:8]}/attrs"
+    received = 0
+    done = asyncio.Event()
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"sub-{uuid.uuid4().hex[:6]}") as sub:
+        await sub.subscribe(topic, qos=1)
+
+        async def listen() -> None:
+            nonlocal received
+            async for _ in sub.messages:
+                received += 1
+                if received >= messages:
+                    done.set()
+                    return
+
+        listener = asyncio.create_task(listen())
+        async with aiomqtt.Client(
+            "127.0.0.1", port, identifier=f"pub-{uuid.uuid4().hex[:6]}"
+        ) as pub:
+            start = time.perf_counter()
+            for n in range(messages):
+                await pub.publish(topic, f"t|{n}|h|{n % 100}".encode(), qos=1)
+            await asyncio.wait_for(done.wait(), 120)
+            elapsed = time.perf_counter() - start
+        listener.cancel()
+    return messages / elapsed
+
+
+async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
+    """Measures/s from the first publish until the last measure of every device is stored."""
+    last: dict[int, int] = {}
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"fleet-{uuid.uuid4().hex[:6]}") as pub:
+        start = time.perf_counter()
+        for n in range(messages):
+            device = n % devices
+            last[device] = n
+            await pub.publish(f"/{APIKEY}/d{device}/attrs", f"t|{n}|h|{n % 100}".encode(), qos=1)
+    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+        pending = dict(last)
+        deadline = time.monotonic() + 600
+        while pending and time.monotonic() < deadline:
+            for device, value in list(pending.items())[:200]:
+                response = await client.get(f"/entities/urn:ngsi-ld:Sensor:d{device}")
+                if response.status_code == 200 and response.json().get("temperature", {}).get(
+                    "value"
+                ) == float(value):
+                    del pending[device]
+            if pending:
+                await asyncio.sleep(0.05)
+        if pending:
+            raise RuntimeError(f"{len(pending)} devices never showed their last measure")
+    return messages / (time.perf_counter() - start)
+
+
+async def latency_under_load(
+    api: str, port: int, devices: int, rate: float, seconds: float
+) -> list[float]:
+    """Publish-to-stored latency of probe measures while the fleet sends at `rate`."""
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    async def background() -> None:
+        async with aiomqtt.Client(
+            "127.0.0.1", port, identifier=f"load-{uuid.uuid4().hex[:6]}"
+        ) as pub:
+            n, start = 0, time.perf_counter()
+            while not stop.is_set():
+                due = start + n / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await pub.publish(f"/{APIKEY}/d{n % devices}/attrs", f"t|{n}".encode(), qos=1)
+                n += 1
+
+    load = asyncio.create_task(background())
+    try:
+        async with (
+            aiomqtt.Client("127.0.0.1", port, identifier=f"probe-{uuid.uuid4().hex[:6]}") as probe,
+            httpx.AsyncClient(base_url=api, timeout=10) as client,
+        ):
+            end = time.monotonic() + seconds
+            value = 10_000_000
+            while time.monotonic() < end:
+                value += 1
+                sent = time.perf_counter()
+                await probe.publish(f"/{APIKEY}/probe/attrs", f"t|{value}".encode(), qos=1)
+                while True:
+                    response = await client.get("/entities/urn:ngsi-ld:Sensor:probe")
+                    if response.status_code == 200 and response.json()["temperature"][
+                        "value"
+                    ] == float(value):
+                        latencies.append(time.perf_counter() - sent)
+                        break
+                    if time.perf_counter() - sent > 10:
+                        raise RuntimeError("a probe measure was not stored within 10 s")
+                    await asyncio.sleep(0.001)
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await load
+    return latencies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--broker", choices=["embedded", "mosquitto"], default="embedded")
+    parser.add_argument("--devices", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    server_core, client_core = cores()
+    import os
+
+    os.sched_setaffinity(0, {client_core})
+    rows = []
+    try:
+        for devices in args.devices:
+            tmp = Path(tempfile.mkdtemp(prefix="dalgu-gw-bench-"))
+            api_port, north = free_port(), free_port()
+            mqtt_port = free_port() if args.broker == "embedded" else 1883
+            env = {
+                "DALGU_SQLITE_PATH": str(tmp / "bench.db"),
+                "DALGU_PORT": str(api_port),
+                "DALGU_WORKERS": "1",
+                "DALGU_IOT_NORTH_PORT": str(north),
+                "DALGU_IOT_SOUTH_PORT": "0",
+                "DALGU_COAP_PORT": "0",
+                "DALGU_MQTT_BROKER": "embedded" if args.broker == "embedded" else "external",
+                "DALGU_MQTT_PORT": str(mqtt_port),
+                "DALGU_MQTT_CLIENT_ID": f"dalgu-bench-{uuid.uuid4().hex[:6]}",
+            }
+            server = Server(
+                f"dalgu-{devices}",
+                [str(Path(sys.executable)), "-m", "dalgu", "serve"],
+                env,
+                f"http://127.0.0.1:{api_port}/health",
+                server_core,
+                tmp / "server.log",
+            )
+            api = f"http://127.0.0.1:{api_port}/ngsi-ld/v1"
+            group = {
+                "apikey": APIKEY,
+                "entity_type": "Sensor",
+                "attributes": [
+                    {"object_id": "t", "name": "temperature", "type": "Number"},
+                    {"object_id": "h", "name": "humidity", "type": "Number"},
+                ],
+            }
+            httpx.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [group]})
+            time.sleep(1.0)  # the southbound subscribes
+            ceiling = asyncio.run(broker_ceiling(mqtt_port, args.messages))
+            # every device's first message provisions it: warm up outside the timing
+            asyncio.run(end_to_end(api, mqtt_port, devices, devices))
+            rate = asyncio.run(end_to_end(api, mqtt_port, devices, args.messages))
+            latencies = asyncio.run(
+                latency_under_load(api, mqtt_port, devices, rate / 2, args.latency_seconds)
+            )
+            rows.append(
+                {
+                    "devices": devices,
+                    "ceiling": ceiling,
+                    "rate": rate,
+                    "p50": percentile(latencies, 0.5),
+                    "p99": percentile(latencies, 0.99),
+                    "probes": len(latencies),
+                    "rss": server.peak,
+                }
+            )
+            server.stop()
+    finally:
+        stop_all()
+    print(
+        f"\nbroker: {args.broker}; {args.messages:,} measures per fleet; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "| devices | broker ceiling (QoS 1) | end to end | ratio | p50 at half rate "
+        "| p99 at half rate | probes | server peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['devices']:,} | {r['ceiling']:,.0f} msg/s | {r['rate']:,.0f} measures/s | "
+            f"{r['rate'] / r['ceiling']:.2f} | {r['p50'] * 1000:.1f} ms | "
+            f"{r['p99'] * 1000:.1f} ms | "
+            f"{r['probes']} | {r['rss'] / 2**20:.0f} MiB |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
