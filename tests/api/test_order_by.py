@@ -65,3 +65,79 @@ def test_bad_order_by(client: TestClient) -> None:
     for bad in ("name;sideways", "", "name,,floors", "location;dist-asc"):
         response = client.get(E, params={"type": "Building", "orderBy": bad})
         assert response.status_code == 400, bad
+
+
+def test_order_by_datatype_follows_clause_4_23_2(client: TestClient) -> None:
+    values: list[object] = [
+        "2026-11-25T10:00:00Z",
+        True,
+        {"city": "Daegu"},
+        "text",
+        "2026-11-25",
+        7,
+        "12:30:00",
+    ]
+    for n, value in enumerate(values):
+        client.post(E, json={"id": f"urn:m:{n}", "type": "M", "v": {"value": value}})
+    client.post(E, json={"id": "urn:m:9", "type": "M", "other": 1})
+    response = client.get(E, params={"type": "M", "orderBy": "v"})
+    assert [e["id"] for e in response.json()] == [
+        "urn:m:5",  # number
+        "urn:m:3",  # string
+        "urn:m:2",  # object
+        "urn:m:1",  # boolean
+        "urn:m:6",  # time
+        "urn:m:4",  # date
+        "urn:m:0",  # date-time
+        "urn:m:9",  # no such attribute (a value is never null)
+    ]
+
+
+def test_order_by_type_and_scope(client: TestClient) -> None:
+    client.post(E, json={"id": "urn:s:1", "type": "Zone", "scope": "/b", "n": 1})
+    client.post(E, json={"id": "urn:s:2", "type": "Area", "scope": ["/c", "/a"], "n": 1})
+    client.post(E, json={"id": "urn:s:3", "type": "Zone", "n": 1})
+
+    def ordered(order_by: str) -> list[str]:
+        response = client.get(E, params={"attrs": "n", "orderBy": order_by})
+        return [e["id"] for e in response.json()]
+
+    assert ordered("scope") == ["urn:s:2", "urn:s:1", "urn:s:3"]  # no scope goes last
+    assert ordered("scope;desc") == ["urn:s:2", "urn:s:1", "urn:s:3"]  # /c, /b, none
+    assert ordered("type;desc,id;desc") == ["urn:s:3", "urn:s:1", "urn:s:2"]
+
+
+def test_order_by_pages_without_gaps_or_repeats(client: TestClient) -> None:
+    for n in range(12):
+        client.post(E, json={"id": f"urn:p:{n:02}", "type": "P", "rank": n % 3})
+    pages = [
+        [
+            e["id"]
+            for e in client.get(
+                E, params={"type": "P", "orderBy": "rank;desc", "limit": "5", "offset": str(o)}
+            ).json()
+        ]
+        for o in (0, 5, 10)
+    ]
+    seen = [i for page in pages for i in page]
+    assert sorted(seen) == [f"urn:p:{n:02}" for n in range(12)]
+    assert seen[:4] == ["urn:p:02", "urn:p:05", "urn:p:08", "urn:p:11"]  # ties by id
+
+
+def test_post_query_orders_by_its_ordering_member(client: TestClient) -> None:
+    buildings(client)
+    query = {
+        "type": "Query",
+        "entities": [{"type": "Building"}],
+        "ordering": {"orderBy": ["floors;desc", "name"]},
+    }
+    response = client.post("/ngsi-ld/v1/entityOperations/query", json=query)
+    assert response.status_code == 200, response.text
+    assert [e["id"] for e in response.json()] == ["urn:b:2", "urn:b:3", "urn:b:1", "urn:b:4"]
+    near = {
+        "type": "Query",
+        "entities": [{"type": "Building"}],
+        "ordering": {"orderBy": ["location;dist-asc"], "coordinates": [129.0, 35.0]},
+    }
+    response = client.post("/ngsi-ld/v1/entityOperations/query", json=near)
+    assert response.json()[0]["id"] == "urn:b:1"
