@@ -141,3 +141,35 @@ def test_post_query_orders_by_its_ordering_member(client: TestClient) -> None:
     }
     response = client.post("/ngsi-ld/v1/entityOperations/query", json=near)
     assert response.json()[0]["id"] == "urn:b:1"
+
+
+def names_in_order(client: TestClient, **params: str) -> list[str]:
+    response = client.get(E, params={"type": "N", "orderBy": "name", **params})
+    assert response.status_code == 200, response.text
+    return [e["name"]["value"] for e in response.json()]
+
+
+def test_strings_order_by_the_icu_root_collation(client: TestClient) -> None:
+    for n, name in enumerate(["b", "Z", "é", "a", "_x", "e", "A", "1"]):
+        client.post(E, json={"id": f"urn:n:{n}", "type": "N", "name": name})
+    expected = ["_x", "1", "a", "A", "b", "e", "é", "Z"]  # not code point order
+    assert names_in_order(client) == expected
+    assert names_in_order(client, collation="und-x-icu") == expected
+
+
+def test_collation_names_an_icu_collation(client: TestClient) -> None:
+    for n, name in enumerate(["Muller", "Müller", "Mueller", "Mzz"]):
+        client.post(E, json={"id": f"urn:n:{n}", "type": "N", "name": name})
+    params = {"type": "N", "orderBy": "name", "collation": "de-u-co-phonebk"}
+    response = client.get(E, params=params)
+    if client.app.state.dalgu.settings.store == "sqlite":  # type: ignore[attr-defined]
+        assert response.status_code == 422  # ICU root only, said so
+        return
+    # German phone book order reads ü as ue
+    assert [e["name"]["value"] for e in response.json()] == ["Mueller", "Müller", "Muller", "Mzz"]
+    assert names_in_order(client) == ["Mueller", "Muller", "Müller", "Mzz"]
+
+
+def test_a_collation_that_is_no_language_tag_is_bad_request_data(client: TestClient) -> None:
+    response = client.get(E, params={"type": "N", "orderBy": "name", "collation": "x'; drop"})
+    assert response.status_code == 400

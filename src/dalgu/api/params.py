@@ -15,7 +15,13 @@ from dalgu.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooMan
 from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
 from dalgu.query.geo import parse_geoquery, shape_from_geojson
-from dalgu.query.order import OrderTerm, map_order_names, parse_order_by
+from dalgu.query.order import (
+    ROOT_COLLATION,
+    OrderTerm,
+    map_order_names,
+    parse_collation,
+    parse_order_by,
+)
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
@@ -234,6 +240,9 @@ def entity_query(
     limit, offset = page(params, settings)
     order: tuple[OrderTerm, ...] = ()
     order_from = None
+    collation = ROOT_COLLATION
+    if params.get("collation") is not None:
+        collation = parse_collation(params["collation"])
     if params.get("orderBy") is not None:
         order = map_order_names(parse_order_by(params["orderBy"]), terms.expand)
         if any(t.by_distance for t in order):
@@ -241,6 +250,7 @@ def entity_query(
     return EntityQuery(
         order=order,
         order_from=order_from,
+        collation=collation,
         ids=ids,
         id_pattern=id_pattern,
         types=types,

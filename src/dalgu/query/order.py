@@ -73,6 +73,22 @@ class OrderTerm:
         return None if self.keys else self.path + "#"
 
 
+ROOT_COLLATION = "und"
+_COLLATION = re.compile(r"^[a-z]{2,8}(-[a-z0-9]{1,8})*$")
+
+
+def parse_collation(text: str) -> str:
+    """An ICU collation (IETF RFC 6067 tag, `collation` parameter) in a canonical form:
+    lower case, without the `-x-icu` private use PostgreSQL names ICU collations with;
+    `und` (also `root`) is the ICU root collation, the default (clause 4.23.1)."""
+    tag = text.strip().lower().replace("_", "-").removesuffix("-x-icu")
+    if tag == "root":
+        return ROOT_COLLATION
+    if not _COLLATION.match(tag):
+        raise BadRequestData(f"collation: {text!r} is not an ICU collation (a BCP 47 tag)")
+    return tag
+
+
 def parse_order_by(text: str) -> tuple[OrderTerm, ...]:
     terms: list[OrderTerm] = []
     position = 0

@@ -335,11 +335,11 @@ def order_keys(term: OrderTerm) -> list[tuple[str, str]]:
     return keys
 
 
-def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled) -> str:
+def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled, collation: str) -> str:
     """ORDER BY for `query.order`, ending with the entity id (a stable page order).
 
     Within a term: the datatype rank first (clause 4.23.2), then numbers and booleans, then
-    strings; a missing value sorts last in either direction.
+    strings in `collation` (an SQL collation name); a missing value sorts last either way.
     """
     parts: list[str] = []
     for term in query.order:
@@ -387,6 +387,7 @@ def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled) -> str:
             rank = f"{rank}, (SELECT {RANK_OBJECT} FROM {TXT} {is_there} LIMIT 1)"
         parts.append(f"coalesce({rank}, {RANK_ABSENT})")
         parts.append(f"(SELECT {pick}(a.num) FROM {NUM} {rows} AND a.kind IN ('n', 'b')) {way}")
-        parts.append(f"(SELECT {pick}(a.txt) FROM {TXT} {rows} AND a.kind = 's') {way}")
+        text = f"(SELECT {pick}(a.txt COLLATE {collation}) FROM {TXT} {rows} AND a.kind = 's')"
+        parts.append(f"{text} {way}")
     parts.append("e.id")
     return ", ".join(parts)

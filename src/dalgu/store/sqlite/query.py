@@ -11,6 +11,7 @@ from typing import Any
 
 import shapely
 
+from dalgu.errors import OperationNotSupported
 from dalgu.query.ast import (
     And,
     AttrPath,
@@ -37,11 +38,13 @@ from dalgu.query.order import (
     RANK_NULL,
     RANK_NUMBER,
     RANK_OBJECT,
+    ROOT_COLLATION,
     string_rank_sql,
 )
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
+from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -232,6 +235,11 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
     value sorts last in either direction. Parameters are bound in the order their placeholders
     appear, so each expression that is written twice is built twice.
     """
+    if query.collation != ROOT_COLLATION:
+        raise OperationNotSupported(
+            f"collation {query.collation}: this store orders strings by the ICU root "
+            "collation (und) only; the PostgreSQL store has every ICU collation"
+        )
     parts: list[str] = []
     for term in query.order:
         pick = "max" if term.descending else "min"
@@ -279,7 +287,8 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
             rank = f"coalesce({rank}, {RANK_ABSENT})"
         parts.append(rank)
         parts.append(f"(SELECT {pick}(a.num) {rows()} AND a.kind IN ('n', 'b')) {way}")
-        parts.append(f"(SELECT {pick}(a.txt) {rows()} AND a.kind = 's') {way}")
+        text = f"(SELECT {pick}(a.txt COLLATE {COLLATE}) {rows()} AND a.kind = 's')"
+        parts.append(f"{text} COLLATE {COLLATE} {way}")
     parts.append("e.id")
     return ", ".join(parts)
 
