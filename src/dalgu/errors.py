@@ -81,6 +81,14 @@ class TooManyResults(DalguError):
     title = "Too many results"
 
 
+class TooComplexQuery(DalguError):
+    """A query the broker declines to serve whole, e.g. a joinLevel past its limit."""
+
+    kind = "TooComplexQuery"
+    status = 403
+    title = "Too complex query"
+
+
 class LdContextNotAvailable(DalguError):
     """A remote JSON-LD @context could not be retrieved (clause 5.5.2: 503)."""
 

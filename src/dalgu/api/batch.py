@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -139,6 +140,7 @@ async def query_post(request: Request) -> Response:
         query_params["joinLevel"] = str(body["joinLevel"])
     if "attrs" in body:
         query_params["attrs"] = ",".join(body["attrs"])
+    query_params.update(_query_lists(body))
     geo = body.get("geoQ")
     if isinstance(geo, dict):
         query_params.update(
@@ -154,3 +156,29 @@ async def query_post(request: Request) -> Response:
     result = await rt.service.query(rc.tenant, query)
     headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
     return await render_list(request, rc, result.entities, rep, headers, joined)
+
+
+def _query_lists(body: dict[str, Any]) -> dict[str, Any]:
+    """Members of a Query (clause 5.2.23) that hold lists, as their URL parameters: `pick`,
+    `omit`, `containedBy`, and `ordering` (OrderingParams, clause 5.2.43)."""
+    out: dict[str, Any] = {}
+    for key in ("pick", "omit", "containedBy"):
+        if key in body:
+            out[key] = ",".join(_strings(body[key], key))
+    ordering = body.get("ordering")
+    if ordering is not None:
+        if not isinstance(ordering, dict) or "orderBy" not in ordering:
+            raise BadRequestData("ordering must be an object with an orderBy array")
+        out["orderBy"] = ",".join(_strings(ordering["orderBy"], "ordering.orderBy"))
+        for member, key in (("collation", "collation"), ("geometry", "orderGeometry")):
+            if member in ordering:
+                out[key] = ordering[member]
+        if "coordinates" in ordering:
+            out["orderFrom"] = orjson.dumps(ordering["coordinates"]).decode()
+    return out
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise BadRequestData(f"{key} must be a non-empty array of strings")
+    return value

@@ -12,7 +12,7 @@ from dalgu.api import params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
 from dalgu.api.respond import json_response, no_content, plain_json
-from dalgu.broker.join import Join, fetch_linked, render_flat, render_inline
+from dalgu.broker.join import Join, render_flat, render_inline
 from dalgu.broker.model import LOCATION, Entity, now_iso
 from dalgu.broker.mutations import UpdateResult
 from dalgu.broker.parse import (
@@ -65,27 +65,30 @@ async def render_list(
     joined: Join | None = None,
 ) -> Response:
     rt = runtime(request)
-    if joined is not None and rc.accept != GEO_JSON:
-        known = await fetch_linked(rt.store, rc.tenant, entities, joined.level)
-        if joined.mode == "flat":
-            rendered = render_flat(entities, known, rc.terms, rep, joined.level)
-        else:
-            rendered = [render_inline(e, known, rc.terms, rep, joined.level) for e in entities]
-        rendered = [r for r in rendered if r]
+    if joined is None:
+        rendered = [render_entity(e, rc.terms, rep) for e in entities]
     else:
-        rendered = [r for r in (render_entity(e, rc.terms, rep) for e in entities) if r]
+        known = await rt.service.linked(rc.tenant, entities, rep, joined)
+        if joined.mode == "flat":
+            rendered = render_flat(entities, known, rc.terms, rep, joined)
+        else:
+            rendered = [render_inline(e, known, rc.terms, rep, joined) for e in entities]
+    rendered = [r for r in rendered if r]  # an entity a pick leaves empty is not listed
     base = rt.settings.base_url
     if rc.accept == GEO_JSON:
-        geometry = _geometry_attribute(request, rc)
-        collection = feature_collection(
-            feature(r, geometry, rep.format == "keyValues") for r in rendered
-        )
-        response = json_response(collection, rc, base, headers=headers)
+        response = json_response(_features(request, rc, rendered, rep), rc, base, headers=headers)
     else:
         response = json_response(rendered, rc, base, headers=headers)
     if "Link" in headers:  # keep paging links next to the context link
         response.headers.append("Link", headers["Link"])
     return response
+
+
+def _features(
+    request: Request, rc: RequestContext, rendered: list[dict[str, Any]], rep: Representation
+) -> dict[str, Any]:
+    geometry = _geometry_attribute(request, rc)
+    return feature_collection(feature(r, geometry, rep.format == "keyValues") for r in rendered)
 
 
 def _geometry_attribute(request: Request, rc: RequestContext) -> str:
@@ -114,24 +117,27 @@ async def retrieve_entity(request: Request) -> Response:
     rep = params.representation(request.query_params, rc.terms)
     joined = params.join(request.query_params, rep)
     entity = await rt.service.retrieve(rc.tenant, entity_id)
-    if joined is not None and rc.accept != GEO_JSON:
-        known = await fetch_linked(rt.store, rc.tenant, [entity], joined.level)
-        if joined.mode == "flat":
-            flat = render_flat([entity], known, rc.terms, rep, joined.level)
-            if not flat[0]:
-                raise ResourceNotFound(f"entity {entity_id} has nothing that pick or omit select")
-            return json_response(flat, rc, rt.settings.base_url)
-        inline = render_inline(entity, known, rc.terms, rep, joined.level)
-        if _nothing_selected(inline, rep):
+    base = rt.settings.base_url
+    if joined is not None and joined.mode == "flat":  # always an array (clause 4.5.23.3)
+        known = await rt.service.linked(rc.tenant, [entity], rep, joined)
+        flat = render_flat([entity], known, rc.terms, rep, joined)
+        if _nothing_selected(flat[0], rep):
             raise ResourceNotFound(f"entity {entity_id} has nothing that pick or omit select")
-        return json_response(inline, rc, rt.settings.base_url)
-    rendered = render_entity(entity, rc.terms, rep)
+        flat = [r for r in flat if r]
+        if rc.accept == GEO_JSON:  # a FeatureCollection (clause 5.7.1.5)
+            return json_response(_features(request, rc, flat, rep), rc, base)
+        return json_response(flat, rc, base)
+    if joined is not None:
+        known = await rt.service.linked(rc.tenant, [entity], rep, joined)
+        rendered = render_inline(entity, known, rc.terms, rep, joined)
+    else:
+        rendered = render_entity(entity, rc.terms, rep)
     if _nothing_selected(rendered, rep):
         raise ResourceNotFound(f"entity {entity_id} has nothing that attrs, pick or omit select")
     if rc.accept == GEO_JSON:
         geometry = _geometry_attribute(request, rc)
         rendered = feature(rendered, geometry, rep.format == "keyValues")
-    return json_response(rendered, rc, rt.settings.base_url)
+    return json_response(rendered, rc, base)
 
 
 _NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})

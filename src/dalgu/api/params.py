@@ -11,11 +11,17 @@ import orjson
 from dalgu.broker.join import MAX_JOIN_LEVEL, Join
 from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.broker.render import Format, ProjectionTree, Representation, project
-from dalgu.errors import BadRequestData, InvalidRequest, TooManyResults
+from dalgu.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
 from dalgu.query.geo import parse_geoquery, shape_from_geojson
-from dalgu.query.order import OrderTerm, map_order_names, parse_order_by
+from dalgu.query.order import (
+    ROOT_COLLATION,
+    OrderTerm,
+    map_order_names,
+    parse_collation,
+    parse_order_by,
+)
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
@@ -113,13 +119,6 @@ def projection_tree(params: Mapping[str, str], key: str) -> ProjectionTree:
     if len(stack) > 1 or expect_name:
         raise BadRequestData(f"{key}: the expression is incomplete (unclosed brace or comma)")
     return root
-
-
-def tree_depth(tree: ProjectionTree | None) -> int:
-    """How many linked-entity levels a projection reaches into."""
-    if not tree:
-        return 0
-    return max((1 + tree_depth(sub) if sub else 0) for sub in tree.values())
 
 
 DEFAULT_REPRESENTATION = Representation()
@@ -241,6 +240,9 @@ def entity_query(
     limit, offset = page(params, settings)
     order: tuple[OrderTerm, ...] = ()
     order_from = None
+    collation = ROOT_COLLATION
+    if params.get("collation") is not None:
+        collation = parse_collation(params["collation"])
     if params.get("orderBy") is not None:
         order = map_order_names(parse_order_by(params["orderBy"]), terms.expand)
         if any(t.by_distance for t in order):
@@ -248,6 +250,7 @@ def entity_query(
     return EntityQuery(
         order=order,
         order_from=order_from,
+        collation=collation,
         ids=ids,
         id_pattern=id_pattern,
         types=types,
@@ -275,21 +278,30 @@ def _check_regex(pattern: str) -> None:
 
 
 def join(params: Mapping[str, Any], rep: Representation) -> Join | None:
-    """`join` and `joinLevel` (clause 4.5.23, 6.3.x), checked against a nested pick or omit."""
+    """`join`, `joinLevel` and `containedBy` (clause 4.5.23, table 6.5.3.1-1), checked against
+    a pick or omit that reaches into linked entities (clause 5.7.1.4)."""
     mode = params.get("join")
-    nested = max(tree_depth(rep.pick_tree), tree_depth(rep.omit_tree))
-    if mode is None:
-        if nested:
+    if mode is None or mode == "@none":
+        if rep.reach:
             raise BadRequestData("a pick or omit into linked entities needs join=inline or flat")
         return None
     if mode not in ("inline", "flat"):
-        raise BadRequestData("join is inline or flat")
+        raise BadRequestData("join is inline, flat or @none")
     level = _integer(params, "joinLevel", 1)
-    if not 1 <= level <= MAX_JOIN_LEVEL:
-        raise BadRequestData(f"joinLevel is between 1 and {MAX_JOIN_LEVEL}")
-    if nested > level:
-        raise BadRequestData(f"the projection reaches {nested} levels deep; joinLevel is {level}")
-    return Join(mode, level)
+    if level < 1:
+        raise BadRequestData("joinLevel is a positive integer")
+    if level > MAX_JOIN_LEVEL:
+        raise TooComplexQuery(
+            f"joinLevel {level} is deeper than this broker follows, {MAX_JOIN_LEVEL}"
+        )
+    if rep.reach > level:
+        raise BadRequestData(
+            f"the projection reaches {rep.reach} levels of linked entities; joinLevel is {level}"
+        )
+    contained_by = names(params, "containedBy")
+    if not all(is_uri(i) for i in contained_by):
+        raise BadRequestData("containedBy lists entity ids, which are URIs")
+    return Join(mode, level, frozenset(contained_by))
 
 
 def _order_from(params: Mapping[str, Any]) -> Any:

@@ -1,21 +1,32 @@
 """Render expanded entities in the representation a request asks for (clause 4.5).
 
 Normalized, concise and simplified (keyValues); system attributes on request; attribute
-projection (`attrs`, `pick`, `omit`); language selection for LanguageProperty (clause 4.15);
-GeoJSON features (clause 4.5.16).
+projection (`attrs`, `pick`, `omit`, reaching into linked entities); language selection for
+LanguageProperty (clause 4.15); GeoJSON features (clause 4.5.16); a hook that puts linked
+entities inline (clause 4.5.23, `dalgu.broker.join`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from dalgu.broker.model import LOCATION, MEMBERS, SYSTEM_MEMBERS, VALUE_MEMBER, Entity
 from dalgu.ldcontext.termmap import TermMap
 
 Format = Literal["normalized", "concise", "keyValues"]
 ProjectionTree = dict[str, "ProjectionTree | None"]
+
+#: Entity members a pick or omit may name besides attributes (clause 4.21)
+ENTITY_MEMBERS = frozenset({"id", "type", "scope"})
+#: attribute types whose targets Linked Entity Retrieval follows (clause 4.5.23), and the
+#: member of the rendered attribute that holds the linked entities inline
+LINKING: Final[dict[str, str]] = {"Relationship": "entity", "ListRelationship": "entityList"}
+
+#: (attribute IRI, one of its Relationship or ListRelationship instances) → what to put
+#: inline for it (linked entities), or None to render the instance as it is
+Linker = Callable[[str, dict[str, Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +35,26 @@ class Representation:
     sys_attrs: bool = False
     lang: str | None = None
     attrs: frozenset[str] | None = None  # attribute IRIs to keep (attrs / pick)
-    omit: frozenset[str] = frozenset()  # attribute IRIs, or "id"/"type" (omit)
+    omit: frozenset[str] = frozenset()  # attribute IRIs, or "id"/"type"/"scope" (omit)
     keep_id: bool = True
     keep_type: bool = True
     datasets: frozenset[str] | None = None  # datasetIds to keep, "@none" = default instance
-    pick_tree: ProjectionTree | None = None  # nested pick/omit, for linked entities (join)
-    omit_tree: ProjectionTree | None = None
+    keep_scope: bool = True
+    #: relationship IRI → the projection of the entities it links to (`locatedAt{id,name}`)
+    linked: tuple[tuple[str, Representation], ...] = ()
+
+    def for_linked(self, iri: str) -> Representation:
+        """How the entities linked through attribute `iri` are rendered: the nested part of
+        the pick or omit, else in full; this entity's own projection stays with it."""
+        for name, nested in self.linked:
+            if name == iri:
+                return nested
+        return Representation(self.format, self.sys_attrs, self.lang, datasets=self.datasets)
+
+    @property
+    def reach(self) -> int:
+        """How many levels of linked entities the projection reaches into."""
+        return 1 + max(nested.reach for _, nested in self.linked) if self.linked else 0
 
 
 def project(
@@ -44,42 +69,37 @@ def project(
     names = list(attrs or []) + list(pick or {})
     keep: frozenset[str] | None = None
     if names:
-        keep = frozenset(terms.expand(a) for a in names if a not in ("id", "type"))
+        keep = frozenset(terms.expand(a) for a in names if a not in ENTITY_MEMBERS)
+    plain = Representation(base.format, base.sys_attrs, base.lang, datasets=base.datasets)
+    linked = [
+        (terms.expand(name), project(plain, terms, pick=nested))
+        for name, nested in (pick or {}).items()
+        if nested
+    ] + [
+        (terms.expand(name), project(plain, terms, omit=nested))
+        for name, nested in (omit or {}).items()
+        if nested
+    ]
     return replace(
         base,
         attrs=keep,
         # `locatedAt{name}` omits from the linked entity, not the relationship itself
         omit=frozenset(
-            o if o in ("id", "type") else terms.expand(o)
+            o if o in ENTITY_MEMBERS else terms.expand(o)
             for o, nested in (omit or {}).items()
             if nested is None
         ),
         keep_id=not pick or "id" in pick,
         keep_type=not pick or "type" in pick,
-        pick_tree=pick,
-        omit_tree=omit,
+        keep_scope=not pick or "scope" in pick,
+        linked=tuple(linked),
     )
 
 
-def linked_representation(rep: Representation, name: str, terms: TermMap) -> Representation:
-    """How an entity linked through attribute `name` (compact) is rendered: the nested part
-    of the pick or omit (`locatedAt{id,name}`), else in full; top-level omissions stay there."""
-    pick = rep.pick_tree.get(name) if rep.pick_tree else None
-    omit = rep.omit_tree.get(name) if rep.omit_tree else None
-    base = Representation(rep.format, rep.sys_attrs, rep.lang, datasets=rep.datasets)
-    return project(base, terms, pick=pick, omit=omit)
-
-
-def render_entity(entity: Entity, terms: TermMap, rep: Representation) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if rep.keep_id and "id" not in rep.omit:
-        out["id"] = entity["id"]
-    if rep.keep_type and "type" not in rep.omit and "type" in entity:
-        types = [terms.compact(t) for t in entity["type"]]
-        out["type"] = types[0] if len(types) == 1 else types
-    if "scope" in entity:
-        scopes = entity["scope"]
-        out["scope"] = scopes[0] if len(scopes) == 1 else scopes
+def visible_instances(
+    entity: Entity, rep: Representation
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Each attribute of `entity` that `rep` shows, with the instances it shows of it."""
     for iri, instances in entity.items():
         if iri in MEMBERS or iri in ("id", "scope"):
             continue
@@ -91,7 +111,38 @@ def render_entity(entity: Entity, terms: TermMap, rep: Representation) -> dict[s
             instances = [i for i in instances if i.get("datasetId", "@none") in rep.datasets]
             if not instances:
                 continue
-        rendered = [render_instance(i, terms, rep) for i in instances]
+        yield iri, instances
+
+
+def render_entity(
+    entity: Entity, terms: TermMap, rep: Representation, link: Linker | None = None
+) -> dict[str, Any]:
+    """`entity` as `rep` asks; `link` (Linked Entity Retrieval) puts linked entities inline."""
+    out: dict[str, Any] = {}
+    if rep.keep_id and "id" not in rep.omit:
+        out["id"] = entity["id"]
+    if rep.keep_type and "type" not in rep.omit and "type" in entity:
+        types = [terms.compact(t) for t in entity["type"]]
+        out["type"] = types[0] if len(types) == 1 else types
+    if "scope" in entity and rep.keep_scope and "scope" not in rep.omit:
+        scopes = entity["scope"]
+        out["scope"] = scopes[0] if len(scopes) == 1 else scopes
+    for iri, instances in visible_instances(entity, rep):
+        rendered = []
+        for instance in instances:
+            piece = render_instance(instance, terms, rep)
+            inline = link(iri, instance) if link and instance.get("type") in LINKING else None
+            if inline is not None:
+                # simplified: the linked entities replace the target (annex C.2.2)
+                piece = (
+                    inline
+                    if rep.format == "keyValues"
+                    else {
+                        **piece,
+                        LINKING[instance["type"]]: inline,
+                    }
+                )
+            rendered.append(piece)
         out[terms.compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
     if rep.sys_attrs and rep.format != "keyValues":
         out["createdAt"] = entity["createdAt"]

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from dalgu.broker import mutations as m
+from dalgu.broker.join import Join, fetch_linked
 from dalgu.broker.model import Entity, now_iso
+from dalgu.broker.render import Representation
 from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
 from dalgu.store.base import (
     AttributeInfo,
@@ -74,6 +76,13 @@ class EntityService:
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         return await self.store.query(tenant, query)
+
+    async def linked(
+        self, tenant: str, roots: list[Entity], rep: Representation, join: Join
+    ) -> dict[str, Entity]:
+        """Linked Entity Retrieval (clause 4.5.23): the entities that what `rep` shows of
+        `roots` links to, `join.level` hops deep, by id (roots included)."""
+        return await fetch_linked(self.store, tenant, roots, rep, join)
 
     async def replace(self, tenant: str, entity: Entity) -> None:
         await self._one(tenant, entity["id"], m.replace(entity))

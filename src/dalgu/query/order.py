@@ -6,7 +6,7 @@
     orderBy=name.observedAt         a member or sub-attribute of the attribute
     orderBy=location;dist-asc&orderFrom=[8,40]     by distance from a geometry
 
-`id`, `type`, `createdAt` and `modifiedAt` order by the entity's own members. Parsing is a
+`id`, `type`, `scope`, `createdAt` and `modifiedAt` order by the entity's own members. Parsing is a
 pure function; a bad term raises `BadRequestData` naming its position.
 """
 
@@ -20,12 +20,23 @@ from typing import Literal
 from dalgu.errors import BadRequestData
 
 Direction = Literal["asc", "desc", "dist-asc", "dist-desc"]
-ENTITY_MEMBERS = ("id", "type", "createdAt", "modifiedAt")
+ENTITY_MEMBERS = ("id", "type", "scope", "createdAt", "modifiedAt")
 INSTANCE_MEMBERS = ("observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId")
 _NAME = r"[A-Za-z_@][A-Za-z0-9_:/#@\-]*"
 _TERM = re.compile(
     rf"^(?P<attr>{_NAME})(?P<path>(?:\.[A-Za-z_@][A-Za-z0-9_:/#@\-]*|\[[^\[\]]+\])*)"
     r"(?:;(?P<dir>asc|desc|dist-asc|dist-desc))?$"
+)
+
+
+#: the datatype comparison order of clause 4.23.2, as ranks a store sorts on first
+RANK_NUMBER, RANK_STRING, RANK_OBJECT, RANK_ARRAY, RANK_BOOLEAN = 0, 1, 2, 3, 4
+RANK_TIME, RANK_DATE, RANK_DATETIME, RANK_NULL, RANK_ABSENT = 5, 6, 7, 8, 9
+#: strings that are times, dates or date-times (the index writes date-times in one UTC form)
+TEMPORAL_RANKS = (
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$", RANK_DATETIME),
+    (r"^\d{4}-\d{2}-\d{2}$", RANK_DATE),
+    (r"^\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z?$", RANK_TIME),
 )
 
 
@@ -49,6 +60,33 @@ class OrderTerm:
     @property
     def by_distance(self) -> bool:
         return self.direction.startswith("dist")
+
+    @property
+    def path(self) -> str:
+        """Where the index keeps what it orders by: `.member`s, then `[key]`s."""
+        return "".join(f".{m}" for m in self.members) + "".join(f"[{k}]" for k in self.keys)
+
+    @property
+    def marker_path(self) -> str | None:
+        """The index path marking the attribute (or sub-attribute) itself, which tells an
+        object value (no leaf at `path`) from no attribute at all; None inside a value."""
+        return None if self.keys else self.path + "#"
+
+
+ROOT_COLLATION = "und"
+_COLLATION = re.compile(r"^[a-z]{2,8}(-[a-z0-9]{1,8})*$")
+
+
+def parse_collation(text: str) -> str:
+    """An ICU collation (IETF RFC 6067 tag, `collation` parameter) in a canonical form:
+    lower case, without the `-x-icu` private use PostgreSQL names ICU collations with;
+    `und` (also `root`) is the ICU root collation, the default (clause 4.23.1)."""
+    tag = text.strip().lower().replace("_", "-").removesuffix("-x-icu")
+    if tag == "root":
+        return ROOT_COLLATION
+    if not _COLLATION.match(tag):
+        raise BadRequestData(f"collation: {text!r} is not an ICU collation (a BCP 47 tag)")
+    return tag
 
 
 def parse_order_by(text: str) -> tuple[OrderTerm, ...]:
@@ -83,3 +121,10 @@ def map_order_names(
         members = tuple(m if m in INSTANCE_MEMBERS else expand(m) for m in term.members)
         out.append(replace(term, attribute=attribute, members=members))
     return tuple(out)
+
+
+def string_rank_sql(text: str, matches: Callable[[str, str], str]) -> str:
+    """SQL ranking the string `text` (clause 4.23.2): a time, date or date-time, or a string.
+    `matches(pattern, text)` is the backend's regular-expression test."""
+    cases = " ".join(f"WHEN {matches(p, text)} THEN {r}" for p, r in TEMPORAL_RANKS)
+    return f"CASE {cases} ELSE {RANK_STRING} END"

@@ -82,6 +82,7 @@ class EntityQuery:
     count: bool = False
     order: tuple[OrderTerm, ...] = ()  # orderBy (clause 4.23); by id when empty or tied
     order_from: Any = None  # the shapely geometry distances are measured from (dist-asc/desc)
+    collation: str = "und"  # how strings order: an ICU collation tag, `und` the root one
 
 
 @dataclass(slots=True)

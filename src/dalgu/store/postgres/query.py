@@ -35,7 +35,15 @@ from dalgu.query.ast import (
     TypeExpr,
     TypeName,
 )
-from dalgu.query.order import OrderTerm
+from dalgu.query.order import (
+    RANK_ABSENT,
+    RANK_BOOLEAN,
+    RANK_NULL,
+    RANK_NUMBER,
+    RANK_OBJECT,
+    OrderTerm,
+    string_rank_sql,
+)
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import canonical_datetime
@@ -92,10 +100,7 @@ def needed_keys(query: EntityQuery) -> KeyNeeds:
     if query.geo is not None:
         needs.exact.add((query.geo.geoproperty, "#"))
     for term in query.order:
-        if term.by_distance:
-            needs.exact.add((term.attribute, "#"))
-        elif not term.entity_member and not _doc_member(term):
-            needs.exact.add((term.attribute, _order_path(term)))
+        needs.exact.update(order_keys(term))
     if query.q is not None:
         for path, op in _paths(query.q):
             if op is None and path.compound:
@@ -307,8 +312,10 @@ def _geo(geo: GeoQuery, keys: KeyMap, c: Compiled) -> str:
 
 # --- orderBy (clause 4.23) -------------------------------------------------------------------
 
-# datatype order of clause 4.23.2: numbers, strings, …, booleans, …, null, then no attribute
-_NUM_RANK = "CASE a.kind WHEN 'n' THEN 0 WHEN 'b' THEN 4 ELSE 8 END"
+_NUM_RANK = (
+    f"CASE a.kind WHEN 'n' THEN {RANK_NUMBER} WHEN 'b' THEN {RANK_BOOLEAN} ELSE {RANK_NULL} END"
+)
+_TXT_RANK = string_rank_sql("a.txt", lambda pattern, value: f"{value} ~ '{pattern}'")
 _DOC_MEMBERS = ("createdAt", "modifiedAt")  # instance times are not indexed
 
 
@@ -316,12 +323,24 @@ def _doc_member(term: OrderTerm) -> bool:
     return len(term.members) == 1 and term.members[0] in _DOC_MEMBERS
 
 
-def _order_path(term: OrderTerm) -> str:
-    return "".join(f".{m}" for m in term.members) + "".join(f"[{k}]" for k in term.keys)
+def order_keys(term: OrderTerm) -> list[tuple[str, str]]:
+    """The (attribute, path) keys an ordering term reads from the index."""
+    if term.by_distance:
+        return [(term.attribute, "#")]
+    if term.entity_member or _doc_member(term):
+        return []
+    keys = [(term.attribute, term.path)]
+    if term.marker_path is not None:
+        keys.append((term.attribute, term.marker_path))
+    return keys
 
 
-def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled) -> str:
-    """ORDER BY for `query.order`, ending with the entity id (a stable page order)."""
+def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled, collation: str) -> str:
+    """ORDER BY for `query.order`, ending with the entity id (a stable page order).
+
+    Within a term: the datatype rank first (clause 4.23.2), then numbers and booleans, then
+    strings in `collation` (an SQL collation name); a missing value sorts last either way.
+    """
     parts: list[str] = []
     for term in query.order:
         pick = "max" if term.descending else "min"
@@ -329,11 +348,12 @@ def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled) -> str:
         if term.entity_member:
             column = {
                 "id": "e.id",
-                "type": "e.types[1]",
+                "type": f"(SELECT {pick}(t) FROM unnest(e.types) t)",
+                "scope": f"(SELECT {pick}(s) FROM unnest(e.scopes) s)",
                 "createdAt": "e.created_at",
                 "modifiedAt": "e.modified_at",
             }[term.attribute]
-            parts.append(f"{column} {way}")
+            parts.append(f"{column} {way} NULLS LAST")
             continue
         if term.by_distance:
             nid = keys.exact.get((term.attribute, "#"))
@@ -353,17 +373,21 @@ def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled) -> str:
             value = f"(convert_from(e.doc, 'UTF8')::jsonb -> {attribute} -> 0 ->> {member})"
             parts.append(f"{value} {way} NULLS LAST")
             continue
-        nid = keys.exact.get((term.attribute, _order_path(term)))
-        if nid is None:
+        nid = keys.exact.get((term.attribute, term.path))
+        marker = keys.exact.get((term.attribute, term.marker_path or ""))
+        if nid is None and marker is None:
             continue  # no entity has it: it orders nothing
-        key = c.p(nid)
-        rows = f"a WHERE a.ent = e.ent AND a.nid = {key}"
+        rows = f"a WHERE a.ent = e.ent AND a.nid = {c.p(nid if nid is not None else -1)}"
         rank = (
-            f"coalesce(least((SELECT min({_NUM_RANK}) FROM {NUM} {rows}), "
-            f"(SELECT min(1) FROM {TXT} {rows} AND a.kind = 's')), 9)"
+            f"least((SELECT min({_NUM_RANK}) FROM {NUM} {rows}), "
+            f"(SELECT min({_TXT_RANK}) FROM {TXT} {rows} AND a.kind = 's'))"
         )
-        parts.append(rank)
+        if marker is not None:  # the attribute is there, its value an object
+            is_there = f"a WHERE a.ent = e.ent AND a.nid = {c.p(marker)}"
+            rank = f"{rank}, (SELECT {RANK_OBJECT} FROM {TXT} {is_there} LIMIT 1)"
+        parts.append(f"coalesce({rank}, {RANK_ABSENT})")
         parts.append(f"(SELECT {pick}(a.num) FROM {NUM} {rows} AND a.kind IN ('n', 'b')) {way}")
-        parts.append(f"(SELECT {pick}(a.txt) FROM {TXT} {rows} AND a.kind = 's') {way}")
+        text = f"(SELECT {pick}(a.txt COLLATE {collation}) FROM {TXT} {rows} AND a.kind = 's')"
+        parts.append(f"{text} {way}")
     parts.append("e.id")
     return ", ".join(parts)

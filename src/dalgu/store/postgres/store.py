@@ -8,6 +8,7 @@ Mutations are pure functions of the stored state, so running them again is safe.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import orjson
 
 from dalgu.broker.model import now_iso
 from dalgu.errors import BadRequestData, Conflict, StoreUnavailable
+from dalgu.query.order import ROOT_COLLATION
 from dalgu.store.base import (
     AttributeInfo,
     Change,
@@ -101,6 +103,7 @@ class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices, Postgr
         self._keys = AttributeKeys()
         self._statistics: PlannerStatistics | None = None
         self.partitions = Partitions()
+        self._collations: set[str] = set()  # ICU collations made for orderBy
 
     @property
     def pool(self) -> Any:
@@ -168,7 +171,10 @@ class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices, Postgr
             c = Compiled()
             where = where_clause(tenant, query, keys, c)
             params = list(c.params)
-            order = order_clause(query, keys, c) if query.order else "e.id"
+            order = "e.id"
+            if query.order:
+                collation = await self._collation(conn, query.collation)
+                order = order_clause(query, keys, c, collation)
             page = f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}"
             try:
                 entities: list[Entity] = []
@@ -186,6 +192,21 @@ class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices, Postgr
             except asyncpg.InvalidRegularExpressionError as exc:
                 raise BadRequestData(f"invalid regular expression: {exc}") from None
         return QueryResult(entities, count)
+
+    async def _collation(self, conn: Any, tag: str) -> str:
+        """The SQL name of the ICU collation `tag` (an RFC 6067 tag that `parse_collation`
+        checked), made in the database the first time a query orders by it."""
+        if tag == ROOT_COLLATION:
+            return '"und-x-icu"'
+        name = f"dalgu-{tag}"
+        if name not in self._collations:
+            # another connection may make it at the same moment
+            with contextlib.suppress(asyncpg.UniqueViolationError):
+                await conn.execute(
+                    f"CREATE COLLATION IF NOT EXISTS \"{name}\" (provider = icu, locale = '{tag}')"
+                )
+            self._collations.add(name)
+        return f'"{name}"'
 
     # --- writes -------------------------------------------------------------------------
 

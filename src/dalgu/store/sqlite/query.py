@@ -11,6 +11,7 @@ from typing import Any
 
 import shapely
 
+from dalgu.errors import OperationNotSupported
 from dalgu.query.ast import (
     And,
     AttrPath,
@@ -31,9 +32,19 @@ from dalgu.query.ast import (
     TypeName,
     TypeOr,
 )
+from dalgu.query.order import (
+    RANK_ABSENT,
+    RANK_BOOLEAN,
+    RANK_NULL,
+    RANK_NUMBER,
+    RANK_OBJECT,
+    ROOT_COLLATION,
+    string_rank_sql,
+)
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
+from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -205,23 +216,40 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
 
 # --- orderBy (clause 4.23) -------------------------------------------------------------------
 
-# datatype order of clause 4.23.2: numbers, strings, …, booleans, …, null, then no attribute
-_RANK = "CASE a.kind WHEN 'n' THEN 0 WHEN 's' THEN 1 WHEN 'b' THEN 4 ELSE 8 END"
 _DOC_MEMBERS = ("createdAt", "modifiedAt")  # not in the index: read from the document
+
+
+def _rank(text: str) -> str:
+    """The datatype rank of one index row (clause 4.23.2)."""
+    strings = string_rank_sql(text, lambda pattern, value: f"regexp('{pattern}', {value})")
+    return (
+        f"CASE a.kind WHEN 'n' THEN {RANK_NUMBER} WHEN 'b' THEN {RANK_BOOLEAN} "
+        f"WHEN 's' THEN {strings} ELSE {RANK_NULL} END"
+    )
 
 
 def order_clause(query: EntityQuery, c: Compiled) -> str:
     """ORDER BY for `query.order`, ending with the entity id (a stable page order).
 
-    Parameters are bound in the order their placeholders appear, so each expression that is
-    written twice is built twice.
+    Within a term: the datatype rank first, then numbers and booleans, then strings; a missing
+    value sorts last in either direction. Parameters are bound in the order their placeholders
+    appear, so each expression that is written twice is built twice.
     """
+    if query.collation != ROOT_COLLATION:
+        raise OperationNotSupported(
+            f"collation {query.collation}: this store orders strings by the ICU root "
+            "collation (und) only; the PostgreSQL store has every ICU collation"
+        )
     parts: list[str] = []
     for term in query.order:
         pick = "max" if term.descending else "min"
         way = "DESC" if term.descending else "ASC"
         if term.entity_member:
-            parts.append(f"{_entity_member(term.attribute)} {way}")
+
+            def value(name: str = term.attribute, pick: str = pick) -> str:
+                return _entity_member(name, pick)
+
+            parts += [f"({value()} IS NULL)", f"{value()} {way}"]
             continue
         if term.by_distance:
             if query.order_from is None:
@@ -244,24 +272,32 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
 
             parts += [f"({member()} IS NULL)", f"{member()} {way}"]
             continue
-        index_path = "".join(f".{m}" for m in term.members) + "".join(f"[{k}]" for k in term.keys)
 
-        def rows(name: str = term.attribute, path: str = index_path) -> str:
+        def rows(name: str = term.attribute, path: str = term.path) -> str:
             return (
                 f"FROM attrs a WHERE a.ent = e.ent "
                 f"AND a.name = {c.p(name)} AND a.path = {c.p(path)}"
             )
 
-        parts.append(f"coalesce((SELECT min({_RANK}) {rows()}), 9)")
+        rank = f"(SELECT min({_rank('a.txt')}) {rows()})"
+        if term.marker_path is not None:  # the attribute is there, its value an object
+            marker = rows(term.attribute, term.marker_path)
+            rank = f"coalesce({rank}, (SELECT {RANK_OBJECT} {marker} LIMIT 1), {RANK_ABSENT})"
+        else:
+            rank = f"coalesce({rank}, {RANK_ABSENT})"
+        parts.append(rank)
         parts.append(f"(SELECT {pick}(a.num) {rows()} AND a.kind IN ('n', 'b')) {way}")
-        parts.append(f"(SELECT {pick}(a.txt) {rows()} AND a.kind = 's') {way}")
+        text = f"(SELECT {pick}(a.txt COLLATE {COLLATE}) {rows()} AND a.kind = 's')"
+        parts.append(f"{text} COLLATE {COLLATE} {way}")
     parts.append("e.id")
     return ", ".join(parts)
 
 
-def _entity_member(name: str) -> str:
+def _entity_member(name: str, pick: str) -> str:
     if name == "id":
         return "e.id"
     if name == "type":
-        return "(SELECT min(t.type) FROM entity_types t WHERE t.ent = e.ent)"
+        return f"(SELECT {pick}(t.type) FROM entity_types t WHERE t.ent = e.ent)"
+    if name == "scope":
+        return f"(SELECT {pick}(s.scope) FROM entity_scopes s WHERE s.ent = e.ent)"
     return f"json_extract(CAST(e.doc AS TEXT), '$.{name}')"

@@ -33,6 +33,8 @@ from dalgu.store.base import (
     TypeInfo,
 )
 from dalgu.store.indexing import geo_rows, index_rows
+from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
+from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
 from dalgu.store.sqlite.query import Compiled, order_clause, where_clause
@@ -152,6 +154,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         db.create_function("regexp", 2, _regexp, deterministic=True)
         db.create_function("geo_match", 5, geo_match, deterministic=True)
         db.create_function("geo_distance", 2, geo_distance, deterministic=True)
+        db.create_collation(ROOT_COLLATION, compare_root)
         migrate(db)
         self._db = db
         if str(self.path) != ":memory:":
