@@ -81,6 +81,19 @@ class TooManyResults(DalguError):
     title = "Too many results"
 
 
+class QuotaExceeded(DalguError):
+    """A sandbox's quota (messages per second, devices) would be exceeded. Not an NGSI-LD
+    error type: its URI is Dalgu's own."""
+
+    kind = "QuotaExceeded"
+    status = 429
+    title = "Quota exceeded"
+
+    @property
+    def type_uri(self) -> str:
+        return "urn:dalgu:errors:QuotaExceeded"
+
+
 class TooComplexQuery(DalguError):
     """A query the broker declines to serve whole, e.g. a joinLevel past its limit."""
 

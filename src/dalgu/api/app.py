@@ -35,6 +35,7 @@ from dalgu.store.base import (
     DeviceRegistry,
     EntityStore,
     ReportArchive,
+    SandboxRegistry,
     SubscriptionStore,
     TemporalStore,
 )
@@ -43,6 +44,7 @@ from dalgu.subscriptions import Notifier, SubscriptionService
 from dalgu.temporal.retention import RetentionPolicy
 from dalgu.temporal.service import TemporalService
 from dalgu.testbed.runs import TestbedService
+from dalgu.testbed.sandboxes import SandboxService
 
 V1 = "/ngsi-ld/v1"
 
@@ -188,6 +190,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             runtime.devices = DeviceService(the_store, service, resolver.core)
             if isinstance(the_store, ReportArchive):
                 runtime.testbed = TestbedService(runtime.devices, the_store)
+            if isinstance(the_store, SandboxRegistry):
+                subscriptions_store = (
+                    the_store if isinstance(the_store, SubscriptionStore) else None
+                )
+                runtime.sandboxes = SandboxService(the_store, service, subscriptions_store)
+                runtime.devices.admission = runtime.sandboxes
         app.state.dalgu = runtime
         gateway = await start_mqtt_gateway(settings, runtime.devices)
         app.state.dalgu_gateway = gateway

@@ -18,6 +18,7 @@ from dalgu.store.base import EntityStore
 from dalgu.subscriptions.service import SubscriptionService
 from dalgu.temporal.service import TemporalService
 from dalgu.testbed.runs import TestbedService
+from dalgu.testbed.sandboxes import SandboxService
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class Runtime:
     temporal: TemporalService | None = None
     devices: DeviceService | None = None
     testbed: TestbedService | None = None
+    sandboxes: SandboxService | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
@@ -28,6 +28,14 @@ from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import DeviceRecord, DeviceRegistry
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
+
+
+class Admission(Protocol):
+    """Quotas the device service asks about before storing (the testbed's sandboxes)."""
+
+    async def admit_message(self, tenant: str, device_id: str) -> None: ...
+
+    async def admit_devices(self, tenant: str, provisioned: int, adding: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,7 @@ class DeviceService:
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
         self.commands = CommandDispatcher(registry, entities, terms)
         self.traffic = DeviceTraffic()
+        self.admission: Admission | None = None
         entities.listeners.append(self.commands.changed)
 
     def _provisioning_changed(self, tenant: str | None = None) -> None:
@@ -101,6 +110,9 @@ class DeviceService:
 
     async def create_devices(self, tenant: str, service_path: str, body: Any) -> None:
         devices = parse_devices(body)
+        if self.admission is not None:
+            _, provisioned = await self.registry.devices(tenant, None, 0, 0)
+            await self.admission.admit_devices(tenant, provisioned, len(devices))
         for device in devices:
             group = await self._group_of(tenant, service_path, device)
             apikey = device.apikey or (group.apikey if group is not None else "")
@@ -213,6 +225,8 @@ class DeviceService:
     ) -> Ingested:
         """Store the measure groups of one southbound message; errors are `DalguError`s."""
         binding, tenant = await self._binding(apikey, device_id, resource)
+        if self.admission is not None:
+            await self.admission.admit_message(tenant, device_id)
         now = now_iso()
         for values, stamp in groups:
             observed = stamp or timestamp or (now if binding.timestamp else None)
@@ -253,6 +267,9 @@ class DeviceService:
         return binding, device_record.tenant
 
     async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
+        if self.admission is not None:
+            _, provisioned = await self.registry.devices(group.tenant, None, 0, 0)
+            await self.admission.admit_devices(group.tenant, provisioned, 1)
         record = DeviceRecord(
             group.tenant,
             group.service_path,

@@ -25,7 +25,12 @@ from dalgu.gateway.ultralight import parse_measures
 
 log = logging.getLogger(__name__)
 
-_CODES = {400: aiocoap.BAD_REQUEST, 404: aiocoap.NOT_FOUND, 413: aiocoap.REQUEST_ENTITY_TOO_LARGE}
+_CODES = {
+    400: aiocoap.BAD_REQUEST,
+    404: aiocoap.NOT_FOUND,
+    413: aiocoap.REQUEST_ENTITY_TOO_LARGE,
+    429: aiocoap.TOO_MANY_REQUESTS,
+}
 _JSON = 50  # CoAP content format of application/json
 
 

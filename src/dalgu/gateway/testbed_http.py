@@ -23,6 +23,7 @@ from dalgu.gateway.http import _json, _tenant
 from dalgu.testbed.profile import DeviceProfile, load_profile, parse_profile
 from dalgu.testbed.report_html import render_report
 from dalgu.testbed.runs import TestbedService
+from dalgu.testbed.sandboxes import Sandbox, SandboxService
 
 
 def _testbed(request: Request) -> TestbedService:
@@ -74,8 +75,54 @@ async def run_report_html(request: Request) -> Response:
     return HTMLResponse(render_report(doc))
 
 
+def _sandboxes(request: Request) -> SandboxService:
+    service = runtime(request).sandboxes
+    if service is None:
+        raise OperationNotSupported("this store keeps no sandboxes")
+    return service
+
+
+def _sandbox_out(sandbox: Sandbox) -> dict[str, Any]:
+    return sandbox.model_dump(exclude_none=True)
+
+
+async def create_sandbox(request: Request) -> Response:
+    sandbox = await _sandboxes(request).create(await _json(request))
+    headers = {"Location": f"/testbed/sandboxes/{sandbox.name}"}
+    return plain_json(_sandbox_out(sandbox), status=201, headers=headers)
+
+
+async def list_sandboxes(request: Request) -> Response:
+    return plain_json([_sandbox_out(s) for s in await _sandboxes(request).list()])
+
+
+async def get_sandbox(request: Request) -> Response:
+    return plain_json(_sandbox_out(await _sandboxes(request).get(request.path_params["name"])))
+
+
+async def update_sandbox(request: Request) -> Response:
+    name = request.path_params["name"]
+    return plain_json(_sandbox_out(await _sandboxes(request).update(name, await _json(request))))
+
+
+async def reset_sandbox(request: Request) -> Response:
+    await _sandboxes(request).reset(request.path_params["name"])
+    return Response(status_code=204)
+
+
+async def delete_sandbox(request: Request) -> Response:
+    await _sandboxes(request).delete(request.path_params["name"])
+    return Response(status_code=204)
+
+
 def routes() -> list[Route]:
     return [
+        Route("/testbed/sandboxes", create_sandbox, methods=["POST"]),
+        Route("/testbed/sandboxes", list_sandboxes, methods=["GET"]),
+        Route("/testbed/sandboxes/{name}", get_sandbox, methods=["GET"]),
+        Route("/testbed/sandboxes/{name}", update_sandbox, methods=["PATCH"]),
+        Route("/testbed/sandboxes/{name}", delete_sandbox, methods=["DELETE"]),
+        Route("/testbed/sandboxes/{name}/reset", reset_sandbox, methods=["POST"]),
         Route("/testbed/runs", start_run, methods=["POST"]),
         Route("/testbed/runs", list_runs, methods=["GET"]),
         Route("/testbed/runs/{run_id}/report.html", run_report_html, methods=["GET"]),

@@ -447,3 +447,24 @@ class ReportArchive(ABC):
 
     @abstractmethod
     async def report(self, tenant: str, report_id: str) -> dict[str, Any] | None: ...
+
+
+class SandboxRegistry(ABC):
+    """Testbed sandboxes: a firm's tenant with its quotas, and wiping a tenant's device data."""
+
+    @abstractmethod
+    async def put_sandbox(self, tenant: str, doc: dict[str, Any], *, create: bool) -> None:
+        """Store a sandbox; `create` fails with AlreadyExists when the tenant has one."""
+
+    @abstractmethod
+    async def sandbox(self, tenant: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def sandboxes(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def delete_sandbox(self, tenant: str) -> bool: ...
+
+    @abstractmethod
+    async def wipe_testbed(self, tenant: str) -> None:
+        """Remove the tenant's config groups, devices and conformance reports."""

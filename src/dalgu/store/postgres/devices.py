@@ -8,13 +8,13 @@ import asyncpg
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive
+from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive, SandboxRegistry
 
 _GROUP_COLUMNS = "tenant, service_path, apikey, resource, doc::text"
 _DEVICE_COLUMNS = "tenant, service_path, apikey, device_id, doc::text"
 
 
-class PostgresDevices(DeviceRegistry, ReportArchive):
+class PostgresDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
     """Mixed into `PostgresEntityStore`: shares its pool."""
 
     @property
@@ -172,6 +172,34 @@ class PostgresDevices(DeviceRegistry, ReportArchive):
             report_id,
         )
         return None if doc is None else orjson.loads(doc)
+
+    async def put_sandbox(self, tenant: str, doc: dict[str, Any], *, create: bool) -> None:
+        conflict = "" if create else "ON CONFLICT (tenant) DO UPDATE SET doc = excluded.doc"
+        try:
+            await self.pool.execute(
+                f"INSERT INTO sandboxes (tenant, doc) VALUES ($1, $2::jsonb) {conflict}",
+                tenant,
+                orjson.dumps(doc).decode(),
+            )
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(f"sandbox {tenant!r} already exists") from None
+
+    async def sandbox(self, tenant: str) -> dict[str, Any] | None:
+        doc = await self.pool.fetchval("SELECT doc::text FROM sandboxes WHERE tenant = $1", tenant)
+        return None if doc is None else orjson.loads(doc)
+
+    async def sandboxes(self) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch("SELECT doc::text FROM sandboxes ORDER BY tenant")
+        return [orjson.loads(doc) for (doc,) in rows]
+
+    async def delete_sandbox(self, tenant: str) -> bool:
+        status = await self.pool.execute("DELETE FROM sandboxes WHERE tenant = $1", tenant)
+        return bool(status != "DELETE 0")
+
+    async def wipe_testbed(self, tenant: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            for table in ("iot_groups", "iot_devices", "testbed_reports"):
+                await conn.execute(f"DELETE FROM {table} WHERE tenant = $1", tenant)
 
 
 def _doc(record: DeviceRecord) -> str:

@@ -209,6 +209,13 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO generations (name, value) VALUES ('subscriptions', 0);
     """,
+    # 6: testbed sandboxes
+    """
+    CREATE TABLE sandboxes (
+        tenant text PRIMARY KEY,
+        doc jsonb NOT NULL
+    );
+    """,
 ]
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive
+from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive, SandboxRegistry
 
 
-class SqliteDevices(DeviceRegistry, ReportArchive):
+class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
     """Mixed into `SqliteEntityStore`: shares its connection."""
 
     @property
@@ -129,6 +129,39 @@ class SqliteDevices(DeviceRegistry, ReportArchive):
             "SELECT doc FROM testbed_reports WHERE tenant = ? AND id = ?", (tenant, report_id)
         ).fetchone()
         return None if row is None else orjson.loads(row[0])
+
+    async def put_sandbox(self, tenant: str, doc: dict[str, Any], *, create: bool) -> None:
+        try:
+            self.db.execute(
+                f"{'INSERT' if create else 'INSERT OR REPLACE'} INTO sandboxes (tenant, doc) "
+                "VALUES (?, ?)",
+                (tenant, orjson.dumps(doc)),
+            )
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"sandbox {tenant!r} already exists") from None
+
+    async def sandbox(self, tenant: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT doc FROM sandboxes WHERE tenant = ?", (tenant,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
+
+    async def sandboxes(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT doc FROM sandboxes ORDER BY tenant")
+        return [orjson.loads(doc) for (doc,) in rows]
+
+    async def delete_sandbox(self, tenant: str) -> bool:
+        cursor = self.db.execute("DELETE FROM sandboxes WHERE tenant = ?", (tenant,))
+        return cursor.rowcount > 0
+
+    async def wipe_testbed(self, tenant: str) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("iot_groups", "iot_devices", "testbed_reports"):
+                db.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
 
 def _where(tenant: str, service_path: str | None) -> tuple[str, tuple[str, ...]]:

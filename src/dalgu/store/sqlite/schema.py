@@ -156,6 +156,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX testbed_reports_created ON testbed_reports (tenant, created_at);
     """,
+    # 7: testbed sandboxes
+    """
+    CREATE TABLE sandboxes (
+        tenant TEXT PRIMARY KEY,
+        doc BLOB NOT NULL
+    );
+    """,
 ]
 
 

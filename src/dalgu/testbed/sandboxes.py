@@ -1,0 +1,156 @@
+"""Sandboxes: a firm's own tenant in the testbed, with quotas, that can be reset or deleted.
+
+A sandbox named `firm1` is the NGSI-LD tenant `firm1` (the `fiware-service` of provisioning).
+Its quotas bound what its devices may do: messages per second (a token bucket per sandbox,
+burst of one second's worth) and provisioned devices. A message over the rate, or a device
+over the count, is refused with QuotaExceeded (HTTP 429, CoAP 4.29, the MQTT error topic),
+counted with the device's other refusals, and nothing else is affected. Resetting a sandbox
+removes its entities, subscriptions, config groups, devices and reports; deleting it also
+removes the sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dalgu.broker.model import now_iso
+from dalgu.broker.service import EntityService
+from dalgu.errors import BadRequestData, QuotaExceeded, ResourceNotFound
+from dalgu.store.base import EntityQuery, SandboxRegistry, SubscriptionStore
+
+
+class Quotas(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages_per_second: float | None = Field(None, gt=0)
+    devices: int | None = Field(None, ge=0)
+
+
+class Sandbox(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,50}$")
+    description: str = ""
+    quotas: Quotas = Field(default_factory=Quotas)
+    createdAt: str | None = None
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class SandboxService:
+    """Keeps sandboxes and enforces their quotas for the device service (its `admission`)."""
+
+    def __init__(
+        self,
+        registry: SandboxRegistry,
+        entities: EntityService,
+        subscriptions: SubscriptionStore | None = None,
+    ) -> None:
+        self.registry = registry
+        self.entities = entities
+        self.subscriptions = subscriptions
+        self._quotas: dict[str, Quotas | None] = {}
+        self._buckets: dict[str, _Bucket] = {}
+
+    async def create(self, body: Any) -> Sandbox:
+        sandbox = _validated(body)
+        sandbox.createdAt = now_iso()
+        await self.registry.put_sandbox(sandbox.name, sandbox.model_dump(), create=True)
+        self._forget(sandbox.name)
+        return sandbox
+
+    async def get(self, name: str) -> Sandbox:
+        doc = await self.registry.sandbox(name)
+        if doc is None:
+            raise ResourceNotFound(f"no sandbox {name!r}")
+        return Sandbox.model_validate(doc)
+
+    async def list(self) -> list[Sandbox]:
+        return [Sandbox.model_validate(d) for d in await self.registry.sandboxes()]
+
+    async def update(self, name: str, fields: Any) -> Sandbox:
+        current = await self.get(name)
+        if not isinstance(fields, dict) or ("name" in fields and fields["name"] != name):
+            raise BadRequestData("a sandbox's fields are changed by a JSON object; not its name")
+        changed = _validated({**current.model_dump(), **fields})
+        await self.registry.put_sandbox(name, changed.model_dump(), create=False)
+        self._forget(name)
+        return changed
+
+    async def reset(self, name: str) -> None:
+        """Remove everything of the sandbox but the sandbox itself."""
+        await self.get(name)
+        await self.entities.purge(name, EntityQuery(limit=0))
+        if self.subscriptions is not None:
+            docs, _ = await self.subscriptions.list_subscriptions(name, 100_000, 0)
+            for doc in docs:
+                await self.subscriptions.delete_subscription(name, doc["id"])
+        await self.registry.wipe_testbed(name)
+        self._buckets.pop(name, None)
+
+    async def delete(self, name: str) -> None:
+        await self.reset(name)
+        await self.registry.delete_sandbox(name)
+        self._forget(name)
+
+    # --- admission: what the device service asks before storing --------------------------------
+
+    async def admit_message(self, tenant: str, device_id: str) -> None:
+        quotas = await self._quotas_of(tenant)
+        if quotas is None or quotas.messages_per_second is None:
+            return
+        bucket = self._buckets.get(tenant)
+        now = time.monotonic()
+        if bucket is None or bucket.rate != quotas.messages_per_second:
+            rate = quotas.messages_per_second
+            bucket = self._buckets[tenant] = _Bucket(rate, max(rate, 1.0), now)
+        if not bucket.take(now):
+            raise QuotaExceeded(
+                f"sandbox {tenant!r} allows {quotas.messages_per_second:g} messages/s; "
+                f"the message from {device_id!r} was refused"
+            )
+
+    async def admit_devices(self, tenant: str, provisioned: int, adding: int) -> None:
+        quotas = await self._quotas_of(tenant)
+        if quotas is None or quotas.devices is None:
+            return
+        if provisioned + adding > quotas.devices:
+            raise QuotaExceeded(
+                f"sandbox {tenant!r} allows {quotas.devices} devices; {provisioned} are provisioned"
+            )
+
+    async def _quotas_of(self, tenant: str) -> Quotas | None:
+        if tenant not in self._quotas:
+            doc = await self.registry.sandbox(tenant)
+            self._quotas[tenant] = None if doc is None else Sandbox.model_validate(doc).quotas
+        return self._quotas[tenant]
+
+    def _forget(self, name: str) -> None:
+        self._quotas.pop(name, None)
+        self._buckets.pop(name, None)
+
+
+def _validated(body: Any) -> Sandbox:
+    try:
+        return Sandbox.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "sandbox"
+        raise BadRequestData(f"{where}: {first['msg']}") from None

@@ -1,0 +1,60 @@
+"""Sandboxes: a firm's tenant with quotas, reset and deletion, isolated from the others."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+E = "/ngsi-ld/v1/entities"
+SB = "/testbed/sandboxes"
+FIRM = {"fiware-service": "firm1"}
+
+
+def group(client: TestClient, tenant: dict[str, str], apikey: str) -> None:
+    body = {"services": [{"apikey": apikey, "entity_type": "Meter"}]}
+    assert client.post("/iot/services", json=body, headers=tenant).status_code == 201
+
+
+def test_sandbox_lifecycle_and_quotas(client: TestClient) -> None:
+    created = client.post(
+        SB, json={"name": "firm1", "quotas": {"devices": 2, "messages_per_second": 5}}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["quotas"] == {"devices": 2, "messages_per_second": 5}
+    assert client.post(SB, json={"name": "firm1"}).status_code == 409
+    assert client.post(SB, json={"name": "Bad Name!"}).status_code == 400
+    assert client.post(SB, json={"name": "x", "quotas": {"cpu": 1}}).status_code == 400
+    assert [s["name"] for s in client.get(SB).json()] == ["firm1"]
+
+    group(client, FIRM, "k-firm")
+    devices = {"devices": [{"device_id": f"m{n}", "apikey": "k-firm"} for n in range(3)]}
+    over = client.post("/iot/devices", json=devices, headers=FIRM)
+    assert over.status_code == 429 and over.json()["type"] == "urn:dalgu:errors:QuotaExceeded"
+    two = {"devices": devices["devices"][:2]}
+    assert client.post("/iot/devices", json=two, headers=FIRM).status_code == 201
+    # a third device may not appear by autoprovisioning either
+    assert client.post("/iot/d?k=k-firm&i=m9", content=b"e|1").status_code == 429
+
+    answers = [client.post("/iot/d?k=k-firm&i=m0", content=b"e|1").status_code for _ in range(20)]
+    assert answers[:5] == [200] * 5 and 429 in answers  # a burst of one second, then refused
+
+    # another firm, no sandbox: no quota, and the first firm's data stays apart
+    group(client, {"fiware-service": "firm2"}, "k-other")
+    other = [client.post("/iot/d?k=k-other&i=o1", content=b"e|2").status_code for _ in range(20)]
+    assert set(other) == {200}
+
+    raised = client.patch(f"{SB}/firm1", json={"quotas": {"devices": 10}})
+    assert raised.status_code == 200 and raised.json()["quotas"] == {"devices": 10}
+    assert client.post("/iot/d?k=k-firm&i=m9", content=b"e|1").status_code == 200
+
+    tenant = {"NGSILD-Tenant": "firm1"}
+    assert client.get(E, params={"type": "Meter"}, headers=tenant).json() != []
+    assert client.post(f"{SB}/firm1/reset").status_code == 204
+    assert client.get(E, params={"type": "Meter"}, headers=tenant).json() == []
+    assert client.get("/iot/devices", headers=FIRM).json()["count"] == 0
+    assert client.get("/iot/services", headers=FIRM).json()["count"] == 0
+    assert client.get(f"{SB}/firm1").status_code == 200
+    assert client.get(E, params={"type": "Meter"}, headers={"NGSILD-Tenant": "firm2"}).json()
+
+    assert client.delete(f"{SB}/firm1").status_code == 204
+    assert client.get(f"{SB}/firm1").status_code == 404
+    assert client.delete(f"{SB}/firm1").status_code == 404
