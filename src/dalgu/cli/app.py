@@ -151,6 +151,62 @@ def simulate(
     )
 
 
+RecordingArgument = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines or CSV.")
+
+
+@app.command()
+def replay(
+    recording: Path = RecordingArgument,
+    speed: float = typer.Option(1.0, min=0.001, help="How much faster than recorded."),
+    apikey: str = typer.Option(..., help="API key the recorded devices send with."),
+    transport: str = typer.Option("mqtt", help="mqtt, http or coap."),
+    payload: str = typer.Option("ul", help="ul (UltraLight 2.0) or json."),
+    keep_time: bool = typer.Option(False, help="Send the recorded times, not shifted to now."),
+    host: str = typer.Option("127.0.0.1", help="Where Dalgu's gateway listens."),
+    mqtt_port: int = typer.Option(1884),
+    http_port: int = typer.Option(7896),
+    coap_port: int = typer.Option(5683),
+) -> None:
+    """Replay recorded telemetry (JSON Lines or CSV) through the gateway."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from dalgu.errors import DalguError
+    from dalgu.testbed.replay import load_recording
+    from dalgu.testbed.replay import replay as run_replay
+    from dalgu.testbed.simulator import Endpoints
+
+    if transport not in ("mqtt", "http", "coap") or payload not in ("ul", "json"):
+        raise typer.BadParameter("transport is mqtt, http or coap; payload is ul or json")
+    try:
+        messages = load_recording(recording)
+    except DalguError as error:
+        raise typer.BadParameter(error.detail) from None
+    endpoints = Endpoints(host, mqtt_port, http_port, coap_port)
+    with Progress(
+        TextColumn(f"replaying [bold]{recording.name}[/] ×{speed:g}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("replay", total=len(messages))
+        report = asyncio.run(
+            run_replay(
+                messages,
+                apikey=apikey,
+                transport=transport,
+                payload=payload,
+                speed=speed,
+                keep_time=keep_time,
+                endpoints=endpoints,
+                progress=lambda done, _: bar.update(task, completed=done),
+            )
+        )
+    console.print(f"{report.sent} sent, {report.failed} failed")
+    for reason, count in report.errors.most_common(5):
+        console.print(f"  {count} × {reason}")
+    raise typer.Exit(0 if report.failed == 0 else 1)
+
+
 def _print_version(value: bool) -> None:
     if value:
         from dalgu import __version__

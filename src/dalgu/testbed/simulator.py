@@ -206,6 +206,22 @@ class _CoapSender:
             await self._context.shutdown()
 
 
+async def sender_for(transport: str, apikey: str, endpoints: Endpoints, payload: str) -> Any:
+    """An open sender of device messages over `transport` (mqtt, http or coap)."""
+    sender: Any
+    if transport == "mqtt":
+        sender = _MqttSender(apikey, endpoints)
+        await sender.open()
+    elif transport == "http":
+        sender = _HttpSender(apikey, endpoints, payload)
+    elif transport == "coap":
+        sender = _CoapSender(apikey, endpoints, payload)
+        await sender.open()
+    else:
+        raise ValueError(f"unknown transport {transport!r}")
+    return sender
+
+
 async def provision(profile: DeviceProfile, apikey: str, endpoints: Endpoints, tenant: str) -> None:
     """The profile's config group on the provisioning port (already there is fine)."""
     url = f"http://{endpoints.host}:{endpoints.north_port}/iot/services"
@@ -246,15 +262,7 @@ async def run_fleet(
         for n in range(devices)
     ]
     kind = transport or profile.transport
-    sender: Any
-    if kind == "mqtt":
-        sender = _MqttSender(apikey, endpoints)
-        await sender.open()
-    elif kind == "http":
-        sender = _HttpSender(apikey, endpoints, profile.payload)
-    else:
-        sender = _CoapSender(apikey, endpoints, profile.payload)
-        await sender.open()
+    sender = await sender_for(kind, apikey, endpoints, profile.payload)
     report = FleetReport()
     limit = asyncio.Semaphore(1 if kind == "mqtt" else concurrency)
     pending: set[asyncio.Task[None]] = set()
