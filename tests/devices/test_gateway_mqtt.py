@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -114,3 +115,43 @@ def test_a_taken_broker_port_does_not_stop_the_api(tmp_path: Any) -> None:
             assert client.get("/ngsi-ld/v1/types").status_code == 200
             problems = client.app.state.dalgu_gateway.problems  # type: ignore[attr-defined]
             assert problems and f"127.0.0.1:{port}" in problems[0]
+
+
+def test_the_southbound_reconnects_after_the_broker_restarts(settings: Settings) -> None:
+    """A broker restart (here the embedded one on the same port) needs no Dalgu restart."""
+    from dalgu.gateway.broker import EmbeddedBroker
+    from tests.devices.conftest import free_port
+
+    port = free_port()
+    configured = settings.model_copy(
+        update={"mqtt_broker": "embedded", "mqtt_port": port, "mqtt_client_id": "dalgu-restart"}
+    )
+    with TestClient(build_app(configured)) as client:
+        gateway = client.app.state.dalgu_gateway  # type: ignore[attr-defined]
+        southbound = gateway.southbound
+        deadline = time.monotonic() + 10
+        while not southbound.ready.is_set():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        group = {"apikey": "k-restart", "entity_type": "Sensor"}
+        assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+        publish(port, "/k-restart/s1/attrs", b"t|1")
+        wait_for(client, f"{E}/urn:ngsi-ld:Sensor:s1", lambda e: "t" in e)
+
+        portal = client.portal  # type: ignore[attr-defined]
+        portal.call(gateway.broker.stop)
+        replacement = EmbeddedBroker("127.0.0.1", port)
+        portal.call(replacement.start)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    publish(port, "/k-restart/s1/attrs", b"t|2")
+                    wait_for(
+                        client, f"{E}/urn:ngsi-ld:Sensor:s1", lambda e: e["t"]["value"] == "2", 2
+                    )
+                    break
+                except AssertionError:
+                    assert time.monotonic() < deadline, "the southbound never came back"
+        finally:
+            portal.call(replacement.stop)
