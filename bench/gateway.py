@@ -34,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.processes import Server, cores, free_port, stop_all
+from bench.processes import Server, cores, free_port, guard, stop_all
 
 APIKEY = "bench"
 
@@ -46,7 +46,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def broker_ceiling(port: int, messages: int) -> float:
     """Messages/s from one publisher to one plain subscriber through the broker (QoS 1)."""
-    topic = f"/ceiling/{uuid.uuid4().hex[:8]}/attrs"
+    topic = f"bench/ceiling/{uuid.uuid4().hex[:8]}"  # not a measure topic: Dalgu ignores it
     received = 0
     done = asyncio.Event()
     async with aiomqtt.Client("127.0.0.1", port, identifier=f"sub-{uuid.uuid4().hex[:6]}") as sub:
@@ -155,6 +155,8 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     args = parser.parse_args()
+    parser_budget = 1800
+    guard(parser_budget)  # every server stops on Ctrl-C, SIGTERM, SIGHUP and after 30 min
     server_core, client_core = cores()
     import os
 
