@@ -119,3 +119,45 @@ def test_bad_southbound_input_is_a_clear_client_error(client: TestClient) -> Non
     assert bad_provisioning.status_code == 400
     assert "colour" in bad_provisioning.json()["detail"]
     assert client.get("/iot/devices", headers={"fiware-service": "bad service!"}).status_code == 400
+
+
+def test_a_batch_of_messages_is_stored_in_order_and_refused_one_by_one(
+    client: TestClient,
+) -> None:
+    provision_group(client)
+    devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
+
+    def ul(text: str) -> object:
+        from dalgu.gateway.ultralight import parse_measures
+
+        return lambda: [(g.values, g.timestamp) for g in parse_measures(text)]
+
+    outcomes = client.portal.call(  # type: ignore[attr-defined]
+        devices.receive_batch,
+        "mqtt",
+        [
+            ("k1", "dev1", ul("t|1")),
+            ("k1", "dev1", ul("t|")),  # empty value: not a number
+            ("nokey", "dev9", ul("t|5")),
+            ("k1", "dev1", ul("t|2")),
+            ("k1", "dev2", ul("t|7#t|8")),
+        ],
+    )
+    assert [type(o).__name__ if o else None for o in outcomes] == [
+        None,
+        "PayloadError",
+        "ResourceNotFound",
+        None,
+        None,
+    ]
+    tenant = {"NGSILD-Tenant": "acme"}
+    assert (
+        client.get(f"{E}/urn:ngsi-ld:Thing:dev1", headers=tenant).json()["temperature"]["value"]
+        == 2
+    )
+    assert (
+        client.get(f"{E}/urn:ngsi-ld:Thing:dev2", headers=tenant).json()["temperature"]["value"]
+        == 8
+    )
+    counts = devices.traffic.of("k1")
+    assert counts["dev1"] == {"stored": 2, "BadRequestData": 1}

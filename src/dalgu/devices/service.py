@@ -227,15 +227,91 @@ class DeviceService:
         binding, tenant = await self._binding(apikey, device_id, resource)
         if self.admission is not None:
             await self.admission.admit_message(tenant, device_id)
+        entities = self._entities(binding, groups, timestamp)
+        result = await self.entities.batch_upsert(tenant, entities, "update")
+        if result.errors:
+            raise result.errors[0][1]
+        return Ingested(tenant, binding.entity_id, len(groups))
+
+    def _entities(
+        self, binding: DeviceBinding, groups: MeasureGroups, timestamp: str | None
+    ) -> list[dict[str, Any]]:
+        """One expanded entity fragment per measure group, in the order they were sent."""
         now = now_iso()
+        out = []
         for values, stamp in groups:
             observed = stamp or timestamp or (now if binding.timestamp else None)
             fragment = measures_to_entity(binding, values, observed_at=observed, with_static=False)
-            entity = parse_entity(fragment, self.terms, now)
-            result = await self.entities.batch_upsert(tenant, [entity], "update")
-            if result.errors:
-                raise result.errors[0][1]
-        return Ingested(tenant, binding.entity_id, len(groups))
+            out.append(parse_entity(fragment, self.terms, now))
+        return out
+
+    async def receive_batch(
+        self,
+        transport: str,
+        messages: Sequence[tuple[str, str, Callable[[], MeasureGroups]]],
+    ) -> list[DalguError | None]:
+        """Several southbound messages (apikey, device_id, parse) stored together.
+
+        One write per tenant for the whole batch, in message order (a device's measures stay
+        in order). For each message: None when stored, else the error that refused it. An
+        error of the store itself (5xx) is raised: nothing of the batch is acknowledged.
+        """
+        received = time.time()
+        results: list[DalguError | None] = [None] * len(messages)
+        accepted: dict[str, list[tuple[int, list[dict[str, Any]], MeasureGroups]]] = {}
+        for index, (apikey, device_id, parse) in enumerate(messages):
+            groups: MeasureGroups = ()
+            try:
+                groups = tuple(parse())
+                binding, tenant = await self._binding(apikey, device_id, None)
+                if self.admission is not None:
+                    await self.admission.admit_message(tenant, device_id)
+                entities = self._entities(binding, groups, None)
+            except DalguError as error:
+                if error.status >= 500:
+                    raise
+                results[index] = error
+                self._refused(transport, apikey, device_id, received, groups, error)
+                continue
+            accepted.setdefault(tenant, []).append((index, entities, groups))
+        for tenant, items in accepted.items():
+            batch = [entity for _, entities, _ in items for entity in entities]
+            outcome = await self.entities.batch_upsert(tenant, batch, "update")
+            failed = {entity_id: error for entity_id, error in outcome.errors}
+            stored = time.time()
+            for index, entities, groups in items:
+                apikey, device_id, _ = messages[index]
+                refusal = next((failed[e["id"]] for e in entities if e["id"] in failed), None)
+                if refusal is not None:
+                    results[index] = refusal
+                    self._refused(transport, apikey, device_id, received, groups, refusal)
+                else:
+                    self.traffic.record(
+                        MessageEvent(apikey, device_id, transport, received, stored, tuple(groups))
+                    )
+        return results
+
+    def _refused(
+        self,
+        transport: str,
+        apikey: str,
+        device_id: str,
+        received: float,
+        groups: MeasureGroups,
+        error: DalguError,
+    ) -> None:
+        self.traffic.record(
+            MessageEvent(
+                apikey,
+                device_id,
+                transport,
+                received,
+                None,
+                tuple(groups),
+                error.kind,
+                error.detail,
+            )
+        )
 
     async def _binding(
         self, apikey: str, device_id: str, resource: str | None

@@ -109,6 +109,13 @@ def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, 
     return [(g.values, g.timestamp) for g in parse_measures(_text(payload))]
 
 
+BATCH = 500  # measures stored in one write at most
+
+
+def _parser(topic: MeasureTopic, payload: bytes) -> tuple[str, str, Any]:
+    return (topic.apikey, topic.device_id, lambda: measure_groups(topic, payload))
+
+
 class MqttSouthbound:
     """Listens on a broker's measure topics and writes what devices send."""
 
@@ -177,10 +184,16 @@ class MqttSouthbound:
             self.ready.set()
             log.info("MQTT southbound listening on %s:%d", self.host, self.port)
             try:
-                async for message in client.messages:
-                    await self._handle(client, message)
-                    if message.qos > 0:
-                        client._client.ack(message.mid, message.qos)
+                messages = client.messages
+                async for message in messages:
+                    # what has queued up meanwhile is stored in the same write
+                    batch = [message]
+                    while len(messages) and len(batch) < BATCH:
+                        batch.append(await anext(messages))
+                    await self._handle_batch(client, batch)
+                    for done in batch:
+                        if done.qos > 0:
+                            client._client.ack(done.mid, done.qos)
             finally:
                 self._client = None
 
@@ -195,26 +208,35 @@ class MqttSouthbound:
         except aiomqtt.MqttError as exc:
             raise DalguError(f"publishing the command failed: {exc}") from None
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        payload = message.payload if isinstance(message.payload, bytes) else b""
-        topic = parse_topic(str(message.topic))
-        if topic is None:
-            result_topic = parse_topic(str(message.topic), "cmdexe")
-            if result_topic is not None:
-                await self._results(client, result_topic, payload)
+    async def _handle_batch(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
+        """Store the measures of a batch in one write; command results and refusals apart."""
+        measures: list[tuple[MeasureTopic, bytes]] = []
+        for message in batch:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            topic = parse_topic(str(message.topic))
+            if topic is None:
+                result_topic = parse_topic(str(message.topic), "cmdexe")
+                if result_topic is not None:
+                    await self._results(client, result_topic, payload)
+                continue
+            measures.append((topic, payload))
+        if not measures:
             return
-        self.received += 1
+        self.received += len(measures)
         try:
-            await self.devices.receive(
-                "mqtt", topic.apikey, topic.device_id, lambda: measure_groups(topic, payload)
+            outcomes = await self.devices.receive_batch(
+                "mqtt", [_parser(topic, payload) for topic, payload in measures]
             )
-        except DalguError as error:
-            if error.status >= 500:  # the store is unavailable: no PUBACK, the broker resends
-                raise
-            await self._refuse(client, topic, error)
-        except Exception:  # a bug must not wedge the listener on one message forever
-            log.exception("measure on %s failed", message.topic)
-            await self._refuse(client, topic, DalguError("the measure could not be processed"))
+        except DalguError:  # the store is unavailable: no PUBACK, the broker resends
+            raise
+        except Exception:  # a bug must not wedge the listener on these messages forever
+            log.exception("a batch of %d measures failed", len(measures))
+            for topic, _ in measures:
+                await self._refuse(client, topic, DalguError("the measure could not be processed"))
+            return
+        for (topic, _), outcome in zip(measures, outcomes, strict=True):
+            if outcome is not None:
+                await self._refuse(client, topic, outcome)
 
     async def _results(self, client: aiomqtt.Client, topic: MeasureTopic, payload: bytes) -> None:
         try:
