@@ -110,3 +110,31 @@ def test_http_push_command_and_unreachable_device(client: TestClient) -> None:
     assert client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": "again"}).status_code == 204
     failed = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "ERROR")
     assert "did not answer" in failed["ring_info"]["value"]
+
+
+def test_commands_reach_autoprovisioned_devices(client: TestClient) -> None:
+    device = _UltraLightDevice()
+    try:
+        group = {
+            "apikey": "kauto",
+            "entity_type": "Bell",
+            "transport": "HTTP",
+            "endpoint": device.url,
+            "commands": [{"name": "ring", "type": "command"}],
+        }
+        assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+        # a first command makes the tenant's command targets known; later devices join them
+        assert client.post("/iot/d?k=kauto&i=b1", content=b"x|1").status_code == 200
+        assert (
+            client.patch(f"{E}/urn:ngsi-ld:Bell:b1/attrs/ring", json={"value": ""}).status_code
+            == 204
+        )
+        assert device.commands.get(timeout=10) == b"b1@ring"
+        assert client.post("/iot/d?k=kauto&i=b2", content=b"x|1").status_code == 200
+        assert (
+            client.patch(f"{E}/urn:ngsi-ld:Bell:b2/attrs/ring", json={"value": ""}).status_code
+            == 204
+        )
+        assert device.commands.get(timeout=10) == b"b2@ring"
+    finally:
+        device.close()

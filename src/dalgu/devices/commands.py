@@ -77,6 +77,14 @@ class CommandDispatcher:
         else:
             self._targets.pop(tenant, None)
 
+    def provisioned(self, tenant: str, binding: DeviceBinding, group: ServiceGroup) -> None:
+        """A device was provisioned from its group: add it to the tenant's targets, if they
+        are known, instead of rebuilding them (autoprovisioning adds devices one by one)."""
+        targets = self._targets.get(tenant)
+        if targets is not None and binding.commands:
+            device = Device(device_id=binding.device_id, apikey=binding.apikey)
+            targets[binding.entity_id] = _target(tenant, binding, group, device)
+
     async def changed(self, tenant: str, changes: list[Change]) -> None:
         """Entity-service listener: a changed command attribute sends that command."""
         targets = await self._tenant_targets(tenant)

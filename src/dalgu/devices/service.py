@@ -359,9 +359,10 @@ class DeviceService:
             found = await self.registry.device_for(group.apikey, device_id)
             if found is not None:
                 return found
-        binding = bind(ServiceGroup.model_validate(group.doc), None, device_id)
+        template = ServiceGroup.model_validate(group.doc)
+        binding = bind(template, None, device_id)
         await self._create_entity(group.tenant, binding)
-        self.commands.forget(group.tenant)
+        self.commands.provisioned(group.tenant, binding, template)
         return record
 
     async def _create_entity(self, tenant: str, binding: DeviceBinding) -> None:
