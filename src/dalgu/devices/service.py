@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,7 +35,10 @@ class Admission(Protocol):
 
     async def admit_message(self, tenant: str, device_id: str) -> None: ...
 
-    async def admit_devices(self, tenant: str, provisioned: int, adding: int) -> None: ...
+    async def admit_devices(
+        self, tenant: str, adding: int, provisioned: Callable[[], Awaitable[int]]
+    ) -> None:
+        """Refuse `adding` devices over the quota; `provisioned` counts (only when needed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +114,9 @@ class DeviceService:
     async def create_devices(self, tenant: str, service_path: str, body: Any) -> None:
         devices = parse_devices(body)
         if self.admission is not None:
-            _, provisioned = await self.registry.devices(tenant, None, 0, 0)
-            await self.admission.admit_devices(tenant, provisioned, len(devices))
+            await self.admission.admit_devices(
+                tenant, len(devices), lambda: self._device_count(tenant)
+            )
         for device in devices:
             group = await self._group_of(tenant, service_path, device)
             apikey = device.apikey or (group.apikey if group is not None else "")
@@ -233,6 +237,10 @@ class DeviceService:
             raise result.errors[0][1]
         return Ingested(tenant, binding.entity_id, len(groups))
 
+    async def _device_count(self, tenant: str) -> int:
+        _, count = await self.registry.devices(tenant, None, 0, 0)
+        return count
+
     def _entities(
         self, binding: DeviceBinding, groups: MeasureGroups, timestamp: str | None
     ) -> list[dict[str, Any]]:
@@ -344,8 +352,9 @@ class DeviceService:
 
     async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
         if self.admission is not None:
-            _, provisioned = await self.registry.devices(group.tenant, None, 0, 0)
-            await self.admission.admit_devices(group.tenant, provisioned, 1)
+            await self.admission.admit_devices(
+                group.tenant, 1, lambda: self._device_count(group.tenant)
+            )
         record = DeviceRecord(
             group.tenant,
             group.service_path,

@@ -12,6 +12,7 @@ removes the sandbox.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,13 +128,16 @@ class SandboxService:
                 f"the message from {device_id!r} was refused"
             )
 
-    async def admit_devices(self, tenant: str, provisioned: int, adding: int) -> None:
+    async def admit_devices(
+        self, tenant: str, adding: int, provisioned: Callable[[], Awaitable[int]]
+    ) -> None:
         quotas = await self._quotas_of(tenant)
         if quotas is None or quotas.devices is None:
-            return
-        if provisioned + adding > quotas.devices:
+            return  # no quota: the devices are not even counted
+        count = await provisioned()
+        if count + adding > quotas.devices:
             raise QuotaExceeded(
-                f"sandbox {tenant!r} allows {quotas.devices} devices; {provisioned} are provisioned"
+                f"sandbox {tenant!r} allows {quotas.devices} devices; {count} are provisioned"
             )
 
     async def _quotas_of(self, tenant: str) -> Quotas | None:
