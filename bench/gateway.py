@@ -1,7 +1,7 @@
 """End-to-end gateway benchmark: device publish over MQTT → entity updated (and history stored).
 
     .venv/bin/python bench/gateway.py                       # 1,000 and 10,000 devices, embedded
-    .venv/bin/python bench/gateway.py --broker mosquitto    # through the machine's Mosquitto
+    .venv/bin/python bench/gateway.py --broker mosquitto    # through a Mosquitto of its own
     .venv/bin/python bench/gateway.py --devices 1000 --messages 20000
 
 For each fleet size it:
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -162,11 +163,29 @@ def main() -> int:
 
     os.sched_setaffinity(0, {client_core})
     rows = []
+    brokers: list[subprocess.Popen[bytes]] = []
     try:
         for devices in args.devices:
             tmp = Path(tempfile.mkdtemp(prefix="dalgu-gw-bench-"))
             api_port, north = free_port(), free_port()
-            mqtt_port = free_port() if args.broker == "embedded" else 1883
+            mqtt_port = free_port()
+            if args.broker == "mosquitto":
+                # a Mosquitto of the run's own, configured as Dalgu needs it in production: a
+                # subscriber that falls behind keeps its QoS 1 backlog (the default drops past
+                # 1,000 queued messages)
+                conf = tmp / "mosquitto.conf"
+                conf.write_text(
+                    f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n"
+                    "max_queued_messages 0\nmax_inflight_messages 0\npersistence false\n"
+                )
+                broker = subprocess.Popen(
+                    ["mosquitto", "-c", str(conf)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                brokers.append(broker)
+                time.sleep(0.5)
             env = {
                 "DALGU_SQLITE_PATH": str(tmp / "bench.db"),
                 "DALGU_PORT": str(api_port),
@@ -218,6 +237,9 @@ def main() -> int:
             server.stop()
     finally:
         stop_all()
+        for broker in brokers:
+            broker.terminate()
+            broker.wait(10)
     print(
         f"\nbroker: {args.broker}; {args.messages:,} measures per fleet; "
         f"load average {os.getloadavg()[0]:.2f}"
