@@ -18,7 +18,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,13 @@ from dalgu.store.base import (
     QueryResult,
     TypeInfo,
 )
-from dalgu.store.indexing import geo_rows, index_rows
+from dalgu.store.indexing import geo_rows, index_rows, multi_valued
 from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
-from dalgu.store.sqlite.query import Compiled, order_clause, where_clause
+from dalgu.store.sqlite.plan import choose
+from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from dalgu.store.sqlite.temporal import SqliteTemporal
@@ -92,6 +93,7 @@ class _Rows:
         self.types: list[tuple[Any, ...]] = []
         self.scopes: list[tuple[Any, ...]] = []
         self.attrs: list[tuple[Any, ...]] = []
+        self.multi: list[tuple[Any, ...]] = []
         self.boxes: list[tuple[Any, ...]] = []
         self.entities: list[tuple[Any, ...]] = []
         self.geometries: list[tuple[Any, ...]] = []
@@ -123,12 +125,17 @@ class _Rows:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 self.attrs,
             )
+        if self.multi:
+            db.executemany(
+                "INSERT INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)", self.multi
+            )
         if self.boxes:
             db.executemany(
                 "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
                 self.boxes,
             )
         self.types, self.scopes, self.attrs, self.boxes = [], [], [], []
+        self.multi = []
         self.entities, self.geometries = [], []
 
 
@@ -210,23 +217,44 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         return found
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        driver = choose(self.db, tenant, query)
+        source, first, q = "entities e", [], None
+        if driver is not None:  # read only the candidates an index gives (`plan.py`)
+            source = f"({driver.sql}) AS d CROSS JOIN entities e ON e.ent = d.ent"
+            first = driver.params
+            if driver.geo:  # it is the geo-query itself: no need to test that again
+                query = replace(query, geo=None)
+            if driver.q:  # only candidates not known to match are tested against q
+                q, query = query.q, replace(query, q=None)
         c = Compiled()
         where = where_clause(tenant, query, c)
-        where_params = list(c.params)
+        if q is not None:
+            where += f" AND (d.exact OR {q_clause(tenant, q, c)})"
+        where_params = [*first, *c.params]
         entities: list[Entity] = []
         if query.limit > 0:
             order = order_clause(query, c) if query.order else "e.id"
+            # candidates are sorted, not walked in order: sort their ids, not their documents
+            column = "e.doc" if driver is None else "e.ent"
             rows = self.db.execute(
-                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                (*c.params, query.limit, query.offset),
-            )
+                f"SELECT {column} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                (*first, *c.params, query.limit, query.offset),
+            ).fetchall()
+            if driver is not None:
+                rows = self._documents([ent for (ent,) in rows])
             entities = [orjson.loads(doc) for (doc,) in rows]
         count = None
         if query.count:
             (count,) = self.db.execute(
-                f"SELECT count(*) FROM entities e WHERE {where}", where_params
+                f"SELECT count(*) FROM {source} WHERE {where}", where_params
             ).fetchone()
         return QueryResult(entities, count)
+
+    def _documents(self, ents: list[int]) -> list[tuple[bytes]]:
+        """The documents of entities by row number, in that order."""
+        marks = ",".join("?" * len(ents))
+        found = dict(self.db.execute(f"SELECT ent, doc FROM entities WHERE ent IN ({marks})", ents))
+        return [(found[ent],) for ent in ents]
 
     # --- writes -------------------------------------------------------------------------
 
@@ -329,6 +357,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         if ent is not None:
             rows.flush(db)  # rows of this entity queued earlier in the batch go first
             db.execute("DELETE FROM attrs WHERE ent = ?", (ent,))
+            db.execute("DELETE FROM attrs_multi WHERE ent = ?", (ent,))
             db.execute("DELETE FROM entity_types WHERE ent = ?", (ent,))
             db.execute("DELETE FROM entity_scopes WHERE ent = ?", (ent,))
             gids = [g for (g,) in db.execute("SELECT gid FROM geo WHERE ent = ?", (ent,))]
@@ -347,7 +376,9 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
             rows.entities.append((ent, tenant, entity_id, orjson.dumps(after)))
         rows.types.extend((tenant, t, ent) for t in after.get("type", []))
         rows.scopes.extend((ent, s) for s in after.get("scope", []))
-        rows.attrs.extend((ent, seq, tenant, *row) for seq, row in enumerate(index_rows(after)))
+        indexed = index_rows(after)
+        rows.attrs.extend((ent, seq, tenant, *row) for seq, row in enumerate(indexed))
+        rows.multi.extend((ent, tenant, name, path) for name, path in multi_valued(indexed))
         for geo in geo_rows(after):
             box = bounding_box(geo.geometry)
             if box is None:
