@@ -147,6 +147,37 @@ def test_query_by_type_and_q(client: TestClient) -> None:
     assert ids(q='address[city]~="^Dae"', limit="2") == ["0", "1"]
 
 
+def test_query_bounds_on_one_path_may_hold_through_different_values(client: TestClient) -> None:
+    def thing(key: str, *speeds: dict[str, Any]) -> dict[str, Any]:
+        return {"id": f"urn:ngsi-ld:Car:{key}", "type": "Car", "speed": list(speeds)}
+
+    client.post(E, json=thing("a", {"type": "Property", "value": [50, 70]}))
+    client.post(
+        E,
+        json=thing(
+            "b",
+            {"type": "Property", "value": 50},
+            {"type": "Property", "value": 70, "datasetId": "urn:x:second"},
+        ),
+    )
+    client.post(E, json=thing("c", {"type": "Property", "value": 61}))
+    client.post(E, json=thing("d", {"type": "Property", "value": 65}))
+    client.post(E, json=thing("e", {"type": "Property", "value": "61"}))
+
+    def ids(q: str) -> tuple[list[str], str]:
+        response = client.get(E, params={"type": "Car", "q": q, "count": "true"})
+        assert response.status_code == 200, response.text
+        found = [e["id"].rsplit(":", 1)[1] for e in response.json()]
+        return found, response.headers["NGSILD-Results-Count"]
+
+    assert ids("speed>=60;speed<62") == (["a", "b", "c"], "3")
+    assert ids("speed==61") == (["c"], "1")
+    assert ids("speed>=60;speed<62;speed!=61") == (["a", "b"], "2")
+    replaced = {"type": "Property", "value": [65]}
+    assert client.put(f"{E}/urn:ngsi-ld:Car:a", json=thing("a", replaced)).status_code == 204
+    assert ids("speed>=60;speed<62") == (["b", "c"], "2")
+
+
 def test_count_and_paging(client: TestClient) -> None:
     for n in range(5):
         client.post(E, json=vehicle(n))

@@ -21,6 +21,7 @@ from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptio
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
+from dalgu.api.retrieve import EntityRetrieval
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
@@ -232,7 +233,7 @@ class TrailingSlash:
     collection URLs both ways."""
 
     def __init__(self, app: Starlette) -> None:
-        self.app = app
+        self.app = EntityRetrieval(app, app.state)  # the hottest request skips the routing
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

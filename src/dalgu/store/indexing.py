@@ -66,6 +66,26 @@ def index_rows(entity: Entity) -> list[IndexRow]:
     return rows
 
 
+def multi_valued(rows: list[IndexRow]) -> list[tuple[str, str]]:
+    """(attribute, path) pairs with more than one value row: an array, several instances.
+
+    A q with several bounds on one path (`speed>=60;speed<62`) may match such an entity
+    through different values, so a plan that looks for one row within all the bounds
+    (`dalgu.store.sqlite.plan`) takes these entities as candidates too.
+    """
+    seen: set[tuple[str, str]] = set()
+    multi: dict[tuple[str, str], None] = {}
+    for row in rows:
+        if row.kind == "#":
+            continue
+        key = (row.name, row.path)
+        if key in seen:
+            multi[key] = None
+        else:
+            seen.add(key)
+    return list(multi)
+
+
 def geo_rows(entity: Entity) -> list[GeoRow]:
     rows: list[GeoRow] = []
     for iri in attribute_iris(entity):

@@ -84,6 +84,12 @@ def where_clause(tenant: str, query: EntityQuery, c: Compiled) -> str:
     return " AND ".join(parts)
 
 
+def q_clause(tenant: str, q: QExpr, c: Compiled) -> str:
+    """The condition of a `q` alone (`where_clause` without it, then this, in text order)."""
+    c.tenant = tenant
+    return _q(q, c)
+
+
 def _types(expr: TypeExpr, c: Compiled) -> str:
     if isinstance(expr, TypeName):
         return (

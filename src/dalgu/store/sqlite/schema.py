@@ -156,9 +156,27 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX testbed_reports_created ON testbed_reports (tenant, created_at);
     """,
-    # 7: testbed sandboxes
+    # 7: value indexes that let a selective q drive a query (`plan.py`): numbers and strings
+    # by attribute and path, and which entities hold several values at one attribute path
+    # (arrays, several instances), the ones a range over one value row alone could miss
     """
-    CREATE TABLE sandboxes (
+    CREATE INDEX attrs_num ON attrs (tenant, name, path, kind, num) WHERE kind = 'n';
+    CREATE INDEX attrs_txt ON attrs (tenant, name, path, kind, txt) WHERE kind = 's';
+    CREATE TABLE attrs_multi (
+        ent INTEGER NOT NULL,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (ent, name, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX attrs_multi_path ON attrs_multi (tenant, name, path);
+    INSERT INTO attrs_multi (ent, tenant, name, path)
+        SELECT ent, tenant, name, path FROM attrs WHERE kind <> '#'
+        GROUP BY ent, name, path HAVING count(*) > 1
+    """,
+    # 8: testbed sandboxes
+    """
+    CREATE TABLE IF NOT EXISTS sandboxes (
         tenant TEXT PRIMARY KEY,
         doc BLOB NOT NULL
     );

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -65,7 +66,12 @@ class _Params:
 
 
 def _canon(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if value is None else _canon_time(value)
+
+
+@lru_cache(maxsize=4096)  # the few times of one write repeat in each of its instances
+def _canon_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
