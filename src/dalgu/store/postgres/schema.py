@@ -211,7 +211,7 @@ MIGRATIONS: list[str] = [
     """,
     # 6: testbed sandboxes
     """
-    CREATE TABLE sandboxes (
+    CREATE TABLE IF NOT EXISTS sandboxes (
         tenant text PRIMARY KEY,
         doc jsonb NOT NULL
     );
