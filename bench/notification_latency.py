@@ -417,6 +417,12 @@ async def main() -> None:
             f"| {name} | {len(values)}/{len(acks)} | {percentile(values, 50):.1f} | "
             f"{percentile(values, 99):.1f} | {max(values, default=float('nan')):.1f} |"
         )
+    for name, channel in (("HTTP", "http"), ("MQTT", "mqtt")):
+        seconds = []
+        for start in range(0, total, max(1, args.rate)):
+            window = {s: acks[s] for s in range(start, start + args.rate) if s in acks}
+            seconds.append(percentile(_latency_ms(window, at[channel]), 99))
+        print(f"{name} p99 per second of the run: " + " ".join(f"{v:.0f}" for v in seconds))
     print(
         f"| ceiling: direct HTTP POST round trip | {len(direct_ms)} | "
         f"{percentile(direct_ms, 50):.2f} | {percentile(direct_ms, 99):.2f} | "

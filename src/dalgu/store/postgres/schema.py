@@ -216,6 +216,11 @@ MIGRATIONS: list[str] = [
         doc jsonb NOT NULL
     );
     """,
+    # 7: a delivery taken by a sender is leased until `lease_until` (retries use next_at);
+    # the outbox wakes listening notifiers
+    """
+    ALTER TABLE deliveries ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;
+    """,
 ]
 
 

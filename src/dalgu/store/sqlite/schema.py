@@ -163,6 +163,10 @@ MIGRATIONS: list[str] = [
         doc BLOB NOT NULL
     );
     """,
+    # 8: a delivery taken by a sender is leased until `lease_until` (retries use next_at)
+    """
+    ALTER TABLE deliveries ADD COLUMN lease_until REAL NOT NULL DEFAULT 0
+    """,
 ]
 
 

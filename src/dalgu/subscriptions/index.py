@@ -1,0 +1,75 @@
+"""Subscriptions compiled for matching, and a tenant's index of them by type and attribute."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, TypeAlias
+
+from dalgu.ldcontext import TermMap
+from dalgu.query.ast import GeoQuery, QExpr, map_names
+from dalgu.query.geo import parse_geoquery
+from dalgu.query.q import parse_q
+
+
+class CompiledSubscription:
+    """A subscription with its filters parsed and names expanded, cached per version."""
+
+    def __init__(self, doc: dict[str, Any], terms: TermMap) -> None:
+        self.doc = doc
+        self.terms = terms
+        self.q: QExpr | None = map_names(parse_q(doc["q"]), terms.expand) if "q" in doc else None
+        self.geo: GeoQuery | None = None
+        if "geoQ" in doc:
+            g = doc["geoQ"]
+            geo = parse_geoquery(g["georel"], g["geometry"], g["coordinates"], g.get("geoproperty"))
+            self.geo = replace(geo, geoproperty=terms.expand(geo.geoproperty))
+
+
+Compiled: TypeAlias = CompiledSubscription
+
+
+class SubscriptionIndex:
+    """A tenant's subscriptions by entity type and, for those without entity selectors, by
+    watched attribute: a change is checked only against subscriptions that could match it."""
+
+    def __init__(self, subscriptions: list[CompiledSubscription]) -> None:
+        self.by_type: dict[str, list[Compiled]] = defaultdict(list)
+        self.by_type_attribute: dict[tuple[str, str], list[CompiledSubscription]] = defaultdict(
+            list
+        )
+        self.by_attribute: dict[str, list[Compiled]] = defaultdict(list)
+        self.on_delete: dict[str, list[Compiled]] = defaultdict(list)
+        for sub in subscriptions:
+            types = {s["type"] for s in sub.doc.get("entities") or ()}
+            watched = sub.doc.get("watchedAttributes") or ()
+            for type_iri in types:
+                if watched:
+                    for attr in watched:
+                        self.by_type_attribute[(type_iri, attr)].append(sub)
+                    self.on_delete[type_iri].append(sub)  # entityDeleted ignores watching
+                else:
+                    self.by_type[type_iri].append(sub)
+            if not types:
+                for attr in watched:
+                    self.by_attribute[attr].append(sub)
+
+    def candidates(
+        self, types: Iterable[str], touched: Iterable[str], deleted: bool
+    ) -> list[CompiledSubscription]:
+        seen: dict[str, Compiled] = {}
+        touched = list(touched)
+        for type_iri in types:
+            for sub in self.by_type.get(type_iri, ()):
+                seen[sub.doc["id"]] = sub
+            for attr in touched:
+                for sub in self.by_type_attribute.get((type_iri, attr), ()):
+                    seen[sub.doc["id"]] = sub
+            if deleted:
+                for sub in self.on_delete.get(type_iri, ()):
+                    seen[sub.doc["id"]] = sub
+        for attr in touched:
+            for sub in self.by_attribute.get(attr, ()):
+                seen[sub.doc["id"]] = sub
+        return list(seen.values())
