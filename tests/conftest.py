@@ -56,3 +56,18 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(build_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(params=BACKENDS)
+def dsn(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For tests that run `dalgu serve`: None for the embedded store, else a fresh PostgreSQL
+    database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

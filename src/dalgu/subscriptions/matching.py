@@ -40,6 +40,8 @@ class Trigger:
     created: set[str] = field(default_factory=set)
     updated: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
+    # the instances each deleted attribute lost (all of them, or those of some datasetIds)
+    removed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def touched(self) -> set[str]:
@@ -54,8 +56,17 @@ def diff(before: Entity | None, after: Entity | None) -> Trigger:
         trigger.created.add(name)
     for name in old.keys() - new.keys():
         trigger.deleted.add(name)
+        trigger.removed[name] = list(old[name])
     for name in new.keys() & old.keys():
-        if new[name] != old[name]:
+        if new[name] == old[name]:
+            continue
+        old_by = {i.get("datasetId"): i for i in old[name]}
+        new_by = {i.get("datasetId"): i for i in new[name]}
+        gone = [i for key, i in old_by.items() if key not in new_by]
+        if gone:
+            trigger.deleted.add(name)
+            trigger.removed[name] = gone
+        if any(key not in old_by or old_by[key] != i for key, i in new_by.items()):
             trigger.updated.add(name)
     return trigger
 
@@ -73,7 +84,11 @@ def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
             return "attributeCreated"
         return None
     if trigger.entity_deleted:
-        return "entityDeleted" if "entityDeleted" in wanted else None
+        if "entityDeleted" in wanted:
+            return "entityDeleted"
+        if "attributeDeleted" in wanted and (not watched or watched & trigger.deleted):
+            return "attributeDeleted"
+        return None
     checks = (
         ("attributeCreated", trigger.created),
         ("attributeUpdated", trigger.updated),
@@ -213,6 +228,19 @@ def _compare(expr: Comparison, row: IndexRow) -> bool:
         "<=": stored <= typed,
     }[op]
     return result
+
+
+def removed_shown(sub: dict[str, Any], trigger: Trigger, reason: str) -> dict[str, list[Any]]:
+    """The deleted attribute instances a notification shows with the NGSI-LD Null: those the
+    trigger is about (watched ones, if the subscription watches), or with showChanges every
+    attribute of a deleted entity."""
+    show = bool(sub["notification"].get("showChanges"))
+    if reason != "attributeDeleted" and not (trigger.entity_deleted and show):
+        return {}
+    watched = set(sub.get("watchedAttributes") or ())
+    if not watched or reason == "entityDeleted":
+        return trigger.removed
+    return {name: gone for name, gone in trigger.removed.items() if name in watched}
 
 
 def watched_names(subs: Iterable[dict[str, Any]]) -> set[str]:

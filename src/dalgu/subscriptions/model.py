@@ -112,6 +112,12 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
         raise BadRequestData("notification.pick and notification.omit cannot be used together")
     if "attributes" in value and (pick is not None or omit is not None):
         raise BadRequestData("notification.attributes cannot be combined with pick or omit")
+    for key, given in (("pick", pick), ("omit", omit)):
+        if given is not None:
+            names = given.split(",") if isinstance(given, str) else given
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise BadRequestData(f"notification.{key} must list member names")
+            notification[key] = names
     fmt = value.get("format", "normalized")
     if fmt not in FORMATS:
         raise BadRequestData(f"unknown notification format {fmt!r}")

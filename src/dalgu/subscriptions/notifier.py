@@ -211,7 +211,8 @@ class Notifier:
             if throttling and now - self._last_sent.get(key, -1e18) < throttling:
                 continue
             self._last_sent[key] = now
-            payload = change_payload(sub, change, entity, reason)
+            removed = matching.removed_shown(doc, trigger, reason)
+            payload = change_payload(sub, change, entity, reason, removed)
             out.append((change.tenant, doc["id"], payload))
         return out
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from dalgu.broker.model import now_iso
-from dalgu.broker.render import Representation, render_entity
+from dalgu.broker.model import VALUE_MEMBER, now_iso
+from dalgu.broker.render import Representation, project, render_entity
 from dalgu.ldcontext import CORE_CONTEXT_URL, TermMap
 from dalgu.store.base import ChangeRecord, Delivery
 from dalgu.subscriptions.index import CompiledSubscription
@@ -16,32 +16,105 @@ from dalgu.subscriptions.index import CompiledSubscription
 CONTEXT_LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
-def change_payload(
-    sub: CompiledSubscription, change: ChangeRecord, entity: dict[str, Any], reason: str
-) -> bytes:
+NULL = "urn:ngsi-ld:null"
+
+
+def representation(sub: CompiledSubscription) -> Representation:
+    """How a subscription's notifications render entities (format, attributes, pick/omit,
+    datasetId, sysAttrs, lang)."""
     doc = sub.doc
     params = doc["notification"]
+    attrs = params.get("attributes")
+    base = Representation(
+        format=params.get("format", "normalized"),
+        sys_attrs=params.get("sysAttrs", False),
+        lang=doc.get("lang"),
+        attrs=frozenset(attrs) if attrs else None,
+        datasets=_datasets(doc.get("datasetId")),
+    )
+    pick, omit = params.get("pick"), params.get("omit")
+    if not pick and not omit:
+        return base
+    rep = project(
+        base,
+        sub.terms,
+        pick=dict.fromkeys(pick) if pick else None,
+        omit=dict.fromkeys(omit) if omit else None,
+    )
+    return rep
+
+
+def _datasets(value: Any) -> frozenset[str] | None:
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, list) and value:
+        return frozenset(str(v) for v in value)
+    return None
+
+
+def change_payload(
+    sub: CompiledSubscription,
+    change: ChangeRecord,
+    entity: dict[str, Any],
+    reason: str,
+    deleted: dict[str, list[dict[str, Any]]] | None = None,
+) -> bytes:
+    """The notification of one change. `deleted`: the attribute instances the change removed
+    (by attribute IRI), shown with the NGSI-LD Null as their value (clause 4.5.x, 5.8.6)."""
+    doc = sub.doc
+    rep = representation(sub)
+    show_changes = bool(doc["notification"].get("showChanges"))
     if change.after is None:
-        data = [
-            {
-                "id": entity["id"],
-                "type": _compact_types(entity, sub.terms),
-                "deletedAt": change.at,
-            }
-        ]
+        rendered: dict[str, Any] = {"id": entity["id"], "type": _compact_types(entity, sub.terms)}
+        rendered["deletedAt"] = change.at
+        if rep.sys_attrs and rep.format != "keyValues":
+            rendered["createdAt"] = entity.get("createdAt")
+            rendered["modifiedAt"] = entity.get("modifiedAt")
     else:
-        attrs = params.get("attributes")
-        rep = Representation(
-            format=params.get("format", "normalized"),
-            sys_attrs=params.get("sysAttrs", False),
-            lang=doc.get("lang"),
-            attrs=frozenset(attrs) if attrs else None,
-        )
         rendered = render_entity(change.after, sub.terms, rep)
-        if params.get("showChanges") and change.before is not None:
+        if show_changes and change.before is not None:
             _add_previous(rendered, change.before, sub.terms, rep)
-        data = [rendered]
-    return notification(doc["id"], data, reason)
+    if deleted:
+        _add_deleted(rendered, deleted, sub.terms, rep, change.at, show_changes)
+    return notification(doc["id"], [rendered], reason)
+
+
+def _add_deleted(
+    rendered: dict[str, Any],
+    deleted: dict[str, list[dict[str, Any]]],
+    terms: TermMap,
+    rep: Representation,
+    at: str,
+    show_changes: bool,
+) -> None:
+    for iri, instances in deleted.items():
+        if (rep.attrs is not None and iri not in rep.attrs) or iri in rep.omit:
+            continue
+        name = terms.compact(iri)
+        nulls: list[Any] = []
+        for old in instances:
+            if rep.datasets is not None and old.get("datasetId", "@none") not in rep.datasets:
+                continue
+            if rep.format == "keyValues":
+                nulls.append(NULL)
+                continue
+            member = VALUE_MEMBER.get(old.get("type", "Property"), "value")
+            null: dict[str, Any] = {"type": old.get("type", "Property")}
+            if show_changes and member in old:
+                null[_PREVIOUS[member]] = _previous(member, old[member], terms, rep)
+            null[member] = NULL
+            if "datasetId" in old:
+                null["datasetId"] = old["datasetId"]
+            if rep.sys_attrs:
+                null["deletedAt"] = at
+            nulls.append(null)
+        if not nulls:
+            continue
+        current = rendered.get(name)
+        if current is None:
+            rendered[name] = nulls[0] if len(nulls) == 1 else nulls
+        else:
+            rendered[name] = (current if isinstance(current, list) else [current]) + nulls
 
 
 def notification(subscription_id: str, data: list[Any], reason: str) -> bytes:
@@ -94,6 +167,14 @@ _PREVIOUS = {
 }
 
 
+def _previous(member: str, value: Any, terms: TermMap, rep: Representation) -> Any:
+    if member == "vocab":  # vocab values are IRIs, compacted like the current one
+        if isinstance(value, list):
+            return [terms.compact(v) for v in value]
+        return terms.compact(value)
+    return value
+
+
 def _add_previous(
     rendered: dict[str, Any], before: dict[str, Any], terms: TermMap, rep: Representation
 ) -> None:
@@ -108,4 +189,6 @@ def _add_previous(
         old = instances[0]
         for member, previous in _PREVIOUS.items():
             if member in old and old[member] != current.get(member):
-                current[previous] = old[member]
+                if member == "vocab" and terms.compact(old[member]) == current.get(member):
+                    continue
+                current[previous] = _previous(member, old[member], terms, rep)
