@@ -31,6 +31,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[int] | None = None
         self.closed = False
         self.answered = False  # any byte of an answer came back since the last request
+        self.status: int | None = None  # of the answer whose headers came in
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -46,9 +47,15 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        # an answer without Content-Length (HTTP/1.0) ends when the receiver closes
+        if self.status is not None and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(self.status)
         self._fail(HttpFailure(f"connection closed: {exc}" if exc else "connection closed"))
 
     # httptools callbacks
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
     def on_message_complete(self) -> None:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(self.parser.get_status_code())
@@ -67,6 +74,7 @@ class _Connection(asyncio.Protocol):
     async def request(self, raw: bytes, wait: float) -> int:
         assert self.transport is not None
         self.answered = False
+        self.status = None
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(raw)
         try:
