@@ -16,9 +16,12 @@ from dalgu.query.q import parse_q
 class CompiledSubscription:
     """A subscription with its filters parsed and names expanded, cached per version."""
 
-    def __init__(self, doc: dict[str, Any], terms: TermMap) -> None:
+    def __init__(self, doc: dict[str, Any], terms: TermMap, output: TermMap | None = None) -> None:
+        """`terms` expand the subscription's own names; `output` (its jsonldContext, if it
+        has one) compacts the notifications."""
         self.doc = doc
-        self.terms = terms
+        self.names = terms
+        self.terms = output or terms
         self.q: QExpr | None = map_names(parse_q(doc["q"]), terms.expand) if "q" in doc else None
         self.geo: GeoQuery | None = None
         if "geoQ" in doc:

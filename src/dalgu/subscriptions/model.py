@@ -267,5 +267,6 @@ def render_subscription(
             out[key] = notification
         else:
             out[key] = value
+    out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
     out["status"] = status_of(doc)
     return out

@@ -31,7 +31,7 @@ from dalgu.subscriptions import matching
 from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
 from dalgu.subscriptions.index import CompiledSubscription, SubscriptionIndex
 from dalgu.subscriptions.model import status_of
-from dalgu.subscriptions.payload import change_payload, notification, wire
+from dalgu.subscriptions.payload import change_payload, context_of, notification, wire
 
 log = logging.getLogger("dalgu.notifier")
 CONSUMER = "notifier"
@@ -168,9 +168,7 @@ class Notifier:
             item = self._compiled.get(key)
             if item is None:
                 try:
-                    item = CompiledSubscription(
-                        doc, await self.resolver.resolve(doc.get("@context"))
-                    )
+                    item = await self._compile(doc)
                 except DalguError as error:
                     log.warning("subscription %s cannot be evaluated: %s", doc["id"], error)
                     continue
@@ -178,6 +176,13 @@ class Notifier:
             item.doc = doc
             compiled.append(item)
         return compiled
+
+    async def _compile(self, doc: dict[str, Any]) -> CompiledSubscription:
+        terms = await self.resolver.resolve(context_of(doc))
+        output = None
+        if "jsonldContext" in doc:
+            output = await self.resolver.resolve(doc["jsonldContext"])
+        return CompiledSubscription(doc, terms, output)
 
     async def _match(self, change: ChangeRecord) -> list[tuple[str, str, bytes]]:
         entity = change.after if change.after is not None else change.before
@@ -237,7 +242,7 @@ class Notifier:
             if now < self._periodic_due.get(key, 0.0):
                 continue
             self._periodic_due[key] = now + float(interval)
-            sub = CompiledSubscription(doc, await self.resolver.resolve(doc.get("@context")))
+            sub = await self._compile(doc)
             selectors = doc.get("entities") or []
             query = EntityQuery(
                 ids=tuple(s["id"] for s in selectors if "id" in s),

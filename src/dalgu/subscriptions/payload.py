@@ -67,11 +67,14 @@ def change_payload(
     if change.after is None:
         rendered: dict[str, Any] = {"id": entity["id"], "type": _compact_types(entity, sub.terms)}
         rendered["deletedAt"] = change.at
-        if rep.sys_attrs and rep.format != "keyValues":
+        if rep.sys_attrs:
             rendered["createdAt"] = entity.get("createdAt")
             rendered["modifiedAt"] = entity.get("modifiedAt")
     else:
         rendered = render_entity(change.after, sub.terms, rep)
+        if rep.sys_attrs:  # a notification carries them in keyValues too (046_17)
+            rendered.setdefault("createdAt", change.after.get("createdAt"))
+            rendered.setdefault("modifiedAt", change.after.get("modifiedAt"))
         if show_changes and change.before is not None:
             _add_previous(rendered, change.before, sub.terms, rep)
     if deleted:
@@ -102,10 +105,13 @@ def _add_deleted(
             null: dict[str, Any] = {"type": old.get("type", "Property")}
             if show_changes and member in old:
                 null[_PREVIOUS[member]] = _previous(member, old[member], terms, rep)
-            null[member] = NULL
+            null[member] = {"@none": NULL} if member == "languageMap" else NULL
             if "datasetId" in old:
                 null["datasetId"] = old["datasetId"]
             if rep.sys_attrs:
+                for system in ("createdAt", "modifiedAt"):
+                    if system in old:
+                        null[system] = old[system]
                 null["deletedAt"] = at
             nulls.append(null)
         if not nulls:
@@ -130,17 +136,29 @@ def notification(subscription_id: str, data: list[Any], reason: str) -> bytes:
     )
 
 
+def context_of(doc: dict[str, Any]) -> Any:
+    """A subscription's @context; a list of one URL is that URL."""
+    context = doc.get("@context")
+    if isinstance(context, list) and len(context) == 1 and isinstance(context[0], str):
+        return context[0]
+    return context
+
+
 def wire(
     doc: dict[str, Any], endpoint: dict[str, Any], delivery: Delivery
 ) -> tuple[dict[str, str], bytes]:
-    """Headers and body for the endpoint's `accept` (clause 5.2.15 / 6.3.x)."""
-    context = doc.get("jsonldContext") or doc.get("@context") or CORE_CONTEXT_URL
+    """Headers and body for the endpoint's `accept` (clause 5.2.15 / 6.3.x): JSON with the
+    @context in a Link header, or JSON-LD with it in every entity of `data`."""
+    context = doc.get("jsonldContext") or context_of(doc) or CORE_CONTEXT_URL
     headers = {i["key"]: i["value"] for i in endpoint.get("receiverInfo", [])}
     if delivery.tenant:
         headers["NGSILD-Tenant"] = delivery.tenant
     body = delivery.payload
     if endpoint.get("accept") == "application/ld+json":
         notification = orjson.loads(body)
+        for entity in notification.get("data", ()):
+            if isinstance(entity, dict):
+                entity["@context"] = context
         notification["@context"] = context
         body = orjson.dumps(notification)
         headers["Content-Type"] = "application/ld+json"

@@ -217,9 +217,10 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 7: a delivery taken by a sender is leased until `lease_until` (retries use next_at);
-    # the outbox wakes listening notifiers
+    # subscriptions are listed in the order they were created
     """
     ALTER TABLE deliveries ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;
+    ALTER TABLE subscriptions ADD COLUMN created text COLLATE "C" NOT NULL DEFAULT '';
     """,
 ]
 

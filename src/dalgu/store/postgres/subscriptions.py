@@ -103,10 +103,12 @@ class PostgresSubscriptions(SubscriptionStore):
             if create:
                 try:
                     await conn.execute(
-                        "INSERT INTO subscriptions (tenant, id, doc) VALUES ($1, $2, $3)",
+                        "INSERT INTO subscriptions (tenant, id, doc, created) "
+                        "VALUES ($1, $2, $3, $4)",
                         tenant,
                         subscription_id,
                         doc,
+                        document.get("createdAt", ""),
                     )
                 except asyncpg.UniqueViolationError:
                     raise AlreadyExists(f"subscription {subscription_id} already exists") from None
@@ -132,7 +134,8 @@ class PostgresSubscriptions(SubscriptionStore):
         async with self.pool.acquire() as conn:
             total = await conn.fetchval(f"SELECT count(*) FROM subscriptions {where}", tenant)
             rows = await conn.fetch(
-                f"SELECT doc FROM subscriptions {where} ORDER BY tenant, id LIMIT $2 OFFSET $3",
+                f"SELECT doc FROM subscriptions {where} ORDER BY tenant, created, id "
+                "LIMIT $2 OFFSET $3",
                 tenant,
                 limit,
                 offset,

@@ -65,8 +65,8 @@ class SqliteSubscriptions(SubscriptionStore):
         if create:
             try:
                 self.db.execute(
-                    "INSERT INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)",
-                    (tenant, subscription_id, doc),
+                    "INSERT INTO subscriptions (tenant, id, doc, created) VALUES (?, ?, ?, ?)",
+                    (tenant, subscription_id, doc, document.get("createdAt", "")),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"subscription {subscription_id} already exists") from None
@@ -88,7 +88,7 @@ class SqliteSubscriptions(SubscriptionStore):
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
         (total,) = self.db.execute(f"SELECT count(*) FROM subscriptions {where}", params).fetchone()
         rows = self.db.execute(
-            f"SELECT doc FROM subscriptions {where} ORDER BY tenant, id LIMIT ? OFFSET ?",
+            f"SELECT doc FROM subscriptions {where} ORDER BY tenant, created, id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [dict(orjson.loads(doc)) for (doc,) in rows], total
