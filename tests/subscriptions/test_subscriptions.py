@@ -309,3 +309,15 @@ def test_subscriptions_are_listed_in_the_order_they_were_created(client: TestCli
     page = client.get(S, params={"limit": 1, "offset": 1})
     assert [s["id"] for s in page.json()] == ids[1:2]
     assert 'rel="prev"' in page.headers["link"] and 'rel="next"' in page.headers["link"]
+
+
+def test_join_flat_notifies_the_linked_entities_too(client: TestClient, receiver: Receiver) -> None:
+    client.post(E, json={"id": "urn:ngsi-ld:Garage:1", "type": "Garage", "name": "North"})
+    sub = subscription(receiver.url)
+    sub["notification"] = {"endpoint": {"uri": receiver.url}, "join": "flat", "joinLevel": 1}
+    client.post(S, json=sub)
+    parked = {"type": "Relationship", "object": "urn:ngsi-ld:Garage:1"}
+    client.post(E, json={**vehicle(14, 0), "parkedIn": parked})
+    _, body = receiver.next()
+    assert [e["id"] for e in body["data"]] == ["urn:ngsi-ld:Vehicle:14", "urn:ngsi-ld:Garage:1"]
+    assert body["data"][1]["name"]["value"] == "North"

@@ -122,6 +122,15 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise BadRequestData(f"unknown notification format {fmt!r}")
     notification["format"] = "keyValues" if fmt == "simplified" else fmt
+    if "join" in value:
+        if value["join"] not in ("flat", "inline", "@none"):
+            raise BadRequestData("notification.join must be flat, inline or @none")
+        notification["join"] = value["join"]
+    if "joinLevel" in value:
+        level = value["joinLevel"]
+        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
+            raise BadRequestData("notification.joinLevel must be a positive integer")
+        notification["joinLevel"] = level
     for key in ("showChanges", "sysAttrs"):
         if key in value:
             if not isinstance(value[key], bool):

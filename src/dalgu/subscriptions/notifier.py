@@ -21,6 +21,7 @@ import logging
 import time
 from typing import Any
 
+from dalgu.broker.join import fetch_linked
 from dalgu.broker.model import now_iso
 from dalgu.broker.render import Representation, render_entity
 from dalgu.errors import DalguError
@@ -217,7 +218,12 @@ class Notifier:
                 continue
             self._last_sent[key] = now
             removed = matching.removed_shown(doc, trigger, reason)
-            payload = change_payload(sub, change, entity, reason, removed)
+            linked = None
+            join = doc["notification"].get("join")
+            if join in ("flat", "inline") and change.after is not None and self.entities:
+                level = doc["notification"].get("joinLevel", 1)
+                linked = await fetch_linked(self.entities, change.tenant, [change.after], level)
+            payload = change_payload(sub, change, entity, reason, removed, linked)
             out.append((change.tenant, doc["id"], payload))
         return out
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from dalgu.broker.model import VALUE_MEMBER, now_iso
+from dalgu.broker.join import render_flat, render_inline
+from dalgu.broker.model import VALUE_MEMBER, Entity, now_iso
 from dalgu.broker.render import Representation, project, render_entity
 from dalgu.ldcontext import CORE_CONTEXT_URL, TermMap
 from dalgu.store.base import ChangeRecord, Delivery
@@ -58,12 +59,15 @@ def change_payload(
     entity: dict[str, Any],
     reason: str,
     deleted: dict[str, list[dict[str, Any]]] | None = None,
+    linked: dict[str, Entity] | None = None,
 ) -> bytes:
     """The notification of one change. `deleted`: the attribute instances the change removed
-    (by attribute IRI), shown with the NGSI-LD Null as their value (clause 4.5.x, 5.8.6)."""
+    (by attribute IRI), shown with the NGSI-LD Null as their value (clause 4.5.x, 5.8.6).
+    `linked`: the entities the changed one links to, for `notification.join`."""
     doc = sub.doc
     rep = representation(sub)
     show_changes = bool(doc["notification"].get("showChanges"))
+    data: list[dict[str, Any]] = []
     if change.after is None:
         rendered: dict[str, Any] = {"id": entity["id"], "type": _compact_types(entity, sub.terms)}
         rendered["deletedAt"] = change.at
@@ -71,7 +75,15 @@ def change_payload(
             rendered["createdAt"] = entity.get("createdAt")
             rendered["modifiedAt"] = entity.get("modifiedAt")
     else:
-        rendered = render_entity(change.after, sub.terms, rep)
+        join = doc["notification"].get("join")
+        level = doc["notification"].get("joinLevel", 1)
+        if linked is not None and join == "flat":
+            data = render_flat([change.after], linked, sub.terms, rep, level)
+            rendered = data[0]
+        elif linked is not None and join == "inline":
+            rendered = render_inline(change.after, linked, sub.terms, rep, level)
+        else:
+            rendered = render_entity(change.after, sub.terms, rep)
         if rep.sys_attrs:  # a notification carries them in keyValues too (046_17)
             rendered.setdefault("createdAt", change.after.get("createdAt"))
             rendered.setdefault("modifiedAt", change.after.get("modifiedAt"))
@@ -79,7 +91,7 @@ def change_payload(
             _add_previous(rendered, change.before, sub.terms, rep)
     if deleted:
         _add_deleted(rendered, deleted, sub.terms, rep, change.at, show_changes)
-    return notification(doc["id"], [rendered], reason)
+    return notification(doc["id"], data if data else [rendered], reason)
 
 
 def _add_deleted(
