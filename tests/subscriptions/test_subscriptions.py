@@ -321,3 +321,16 @@ def test_join_flat_notifies_the_linked_entities_too(client: TestClient, receiver
     _, body = receiver.next()
     assert [e["id"] for e in body["data"]] == ["urn:ngsi-ld:Vehicle:14", "urn:ngsi-ld:Garage:1"]
     assert body["data"][1]["name"]["value"] == "North"
+
+
+def test_entity_selector_with_a_type_selection(client: TestClient, receiver: Receiver) -> None:
+    sub = {**subscription(receiver.url), "entities": [{"type": "(Truck|Van)"}], "q": "n==%221%22"}
+    url = client.post(S, json=sub).headers["location"]
+    assert client.get(url).json()["entities"] == [{"type": "(Truck|Van)"}]
+    client.post(E, json={"id": "urn:ngsi-ld:Bus:1", "type": "Bus", "n": "1"})
+    client.post(E, json={"id": "urn:ngsi-ld:Van:1", "type": "Van", "n": "2"})
+    client.post(E, json={"id": "urn:ngsi-ld:Truck:1", "type": "Truck", "n": "1"})
+    _, body = receiver.next()
+    assert body["data"][0]["id"] == "urn:ngsi-ld:Truck:1"  # the Bus and "2" are not selected
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=0.5)

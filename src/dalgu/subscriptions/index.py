@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeAlias
+from urllib.parse import unquote
 
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import GeoQuery, QExpr, map_names
+from dalgu.query.ast import GeoQuery, QExpr, TypeAnd, TypeExpr, TypeName, TypeOr, map_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
+from dalgu.query.typesel import parse_type_selection
+from dalgu.subscriptions.model import is_type_selection
 
 
 class CompiledSubscription:
@@ -22,7 +25,15 @@ class CompiledSubscription:
         self.doc = doc
         self.names = terms
         self.terms = output or terms
-        self.q: QExpr | None = map_names(parse_q(doc["q"]), terms.expand) if "q" in doc else None
+        q = unquote(doc["q"]) if "q" in doc else None  # the suite writes `name=="a%20b"`
+        self.q: QExpr | None = map_names(parse_q(q), terms.expand) if q is not None else None
+        # selectors' types: one IRI, or a type selection (`(Building|Tower)`) with IRIs
+        self.types: list[TypeExpr] = [
+            _expand_types(parse_type_selection(t), terms.expand)
+            if is_type_selection(t)
+            else TypeName(t)
+            for t in (s["type"] for s in doc.get("entities") or ())
+        ]
         self.geo: GeoQuery | None = None
         if "geoQ" in doc:
             g = doc["geoQ"]
@@ -31,6 +42,19 @@ class CompiledSubscription:
 
 
 Compiled: TypeAlias = CompiledSubscription
+
+
+def _expand_types(expr: TypeExpr, expand: Callable[[str], str]) -> TypeExpr:
+    if isinstance(expr, TypeName):
+        return TypeName(expand(expr.name))
+    terms = tuple(_expand_types(t, expand) for t in expr.terms)
+    return TypeAnd(terms) if isinstance(expr, TypeAnd) else TypeOr(terms)
+
+
+def type_names(expr: TypeExpr) -> list[str]:
+    if isinstance(expr, TypeName):
+        return [expr.name]
+    return [name for t in expr.terms for name in type_names(t)]
 
 
 class SubscriptionIndex:
@@ -45,7 +69,7 @@ class SubscriptionIndex:
         self.by_attribute: dict[str, list[Compiled]] = defaultdict(list)
         self.on_delete: dict[str, list[Compiled]] = defaultdict(list)
         for sub in subscriptions:
-            types = {s["type"] for s in sub.doc.get("entities") or ()}
+            types = {name for expr in sub.types for name in type_names(expr)}
             watched = sub.doc.get("watchedAttributes") or ()
             for type_iri in types:
                 if watched:

@@ -7,7 +7,7 @@ a subscription and a query agree on what matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,6 +23,9 @@ from dalgu.query.ast import (
     QExpr,
     QList,
     QRange,
+    TypeAnd,
+    TypeExpr,
+    TypeName,
 )
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import parse_scope_query, scope_matches
@@ -105,13 +108,16 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def selects(sub: dict[str, Any], entity: Entity) -> bool:
+def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ()) -> bool:
+    """Does an entity selector of `sub` select `entity`; `types` are the selectors' compiled
+    types (IRIs or type selections), else each selector's `type` IRI."""
     selectors = sub.get("entities")
     if not selectors:
         return True
-    types = set(entity.get("type", ()))
-    for selector in selectors:
-        if selector.get("type") not in types:
+    has = set(entity.get("type", ()))
+    for n, selector in enumerate(selectors):
+        wanted = types[n] if n < len(types) else TypeName(selector.get("type", ""))
+        if not _type_holds(wanted, has):
             continue
         if "id" in selector and selector["id"] != entity["id"]:
             continue
@@ -119,6 +125,14 @@ def selects(sub: dict[str, Any], entity: Entity) -> bool:
             continue
         return True
     return False
+
+
+def _type_holds(expr: TypeExpr, types: set[str]) -> bool:
+    if isinstance(expr, TypeName):
+        return expr.name in types
+    if isinstance(expr, TypeAnd):
+        return all(_type_holds(t, types) for t in expr.terms)
+    return any(_type_holds(t, types) for t in expr.terms)
 
 
 def scope_ok(scope_q: str | None, entity: Entity) -> bool:

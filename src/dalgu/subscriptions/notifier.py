@@ -26,7 +26,7 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.render import Representation, render_entity
 from dalgu.errors import DalguError
 from dalgu.ldcontext import ContextResolver
-from dalgu.query.ast import TypeName, TypeOr
+from dalgu.query.ast import TypeOr
 from dalgu.store.base import ChangeRecord, Delivery, EntityQuery, EntityStore, SubscriptionStore
 from dalgu.subscriptions import matching
 from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
@@ -201,7 +201,7 @@ class Notifier:
             if status_of(doc) != "active" or "timeInterval" in doc:
                 continue
             reason = matching.trigger_reason(doc, trigger)
-            if reason is None or not matching.selects(doc, entity):
+            if reason is None or not matching.selects(doc, entity, sub.types):
                 continue
             if sub.q is not None and rows is None:
                 rows = matching.row_index(entity)
@@ -252,7 +252,7 @@ class Notifier:
             selectors = doc.get("entities") or []
             query = EntityQuery(
                 ids=tuple(s["id"] for s in selectors if "id" in s),
-                types=TypeOr(tuple(TypeName(s["type"]) for s in selectors)) if selectors else None,
+                types=TypeOr(tuple(sub.types)) if sub.types else None,
                 q=sub.q,
                 geo=sub.geo,
                 limit=1000,
