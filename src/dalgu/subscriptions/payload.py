@@ -90,19 +90,30 @@ def change_payload(
         if show_changes and change.before is not None:
             _add_previous(rendered, change.before, sub.terms, rep)
     if deleted:
-        _add_deleted(rendered, deleted, sub.terms, rep, change.at, show_changes)
+        whole = {
+            iri: change.after is None or iri not in change.after for iri in deleted
+        }  # the attribute is gone, not only some of its instances
+        gone = change.after is None
+        _add_deleted(rendered, deleted, whole, gone, sub.terms, rep, change.at, show_changes)
     return notification(doc["id"], data if data else [rendered], reason)
 
 
 def _add_deleted(
     rendered: dict[str, Any],
     deleted: dict[str, list[dict[str, Any]]],
+    whole: dict[str, bool],
+    entity_gone: bool,
     terms: TermMap,
     rep: Representation,
     at: str,
     show_changes: bool,
 ) -> None:
+    """A deleted attribute as one instance with the Null; deleted instances of an attribute
+    that stays as Null instances beside the others, each with its datasetId."""
     for iri, instances in deleted.items():
+        if whole[iri]:  # one Null for the attribute, the default instance's if it had one
+            default = [i for i in instances if "datasetId" not in i]
+            instances = [{k: v for k, v in (default or instances)[0].items() if k != "datasetId"}]
         if (rep.attrs is not None and iri not in rep.attrs) or iri in rep.omit:
             continue
         name = terms.compact(iri)
@@ -117,7 +128,8 @@ def _add_deleted(
             null: dict[str, Any] = {"type": old.get("type", "Property")}
             if show_changes and member in old:
                 null[_PREVIOUS[member]] = _previous(member, old[member], terms, rep)
-            null[member] = {"@none": NULL} if member == "languageMap" else NULL
+            language_map = member == "languageMap" and not entity_gone  # as the suite has it
+            null[member] = {"@none": NULL} if language_map else NULL
             if "datasetId" in old:
                 null["datasetId"] = old["datasetId"]
             if rep.sys_attrs:
