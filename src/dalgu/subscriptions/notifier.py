@@ -32,7 +32,14 @@ from dalgu.subscriptions import matching
 from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
 from dalgu.subscriptions.index import CompiledSubscription, SubscriptionIndex
 from dalgu.subscriptions.model import status_of
-from dalgu.subscriptions.payload import change_payload, context_of, notification, wire
+from dalgu.subscriptions.payload import (
+    change_payload,
+    context_of,
+    join_of,
+    notification,
+    representation,
+    wire,
+)
 
 log = logging.getLogger("dalgu.notifier")
 CONSUMER = "notifier"
@@ -219,10 +226,10 @@ class Notifier:
             self._last_sent[key] = now
             removed = matching.removed_shown(doc, trigger, reason)
             linked = None
-            join = doc["notification"].get("join")
-            if join in ("flat", "inline") and change.after is not None and self.entities:
-                level = doc["notification"].get("joinLevel", 1)
-                linked = await fetch_linked(self.entities, change.tenant, [change.after], level)
+            join = join_of(doc)
+            if join is not None and change.after is not None and self.entities is not None:
+                rep = representation(sub)
+                linked = await fetch_linked(self.entities, change.tenant, [change.after], rep, join)
             payload = change_payload(sub, change, entity, reason, removed, linked)
             out.append((change.tenant, doc["id"], payload))
         return out

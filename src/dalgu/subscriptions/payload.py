@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from dalgu.broker.join import render_flat, render_inline
+from dalgu.broker.join import Join, render_flat, render_inline
 from dalgu.broker.model import VALUE_MEMBER, Entity, now_iso
 from dalgu.broker.render import Representation, project, render_entity
 from dalgu.ldcontext import CORE_CONTEXT_URL, TermMap
@@ -45,6 +45,15 @@ def representation(sub: CompiledSubscription) -> Representation:
     return rep
 
 
+def join_of(doc: dict[str, Any]) -> Join | None:
+    """The subscription's Linked Entity Retrieval (`notification.join`, `joinLevel`)."""
+    params = doc["notification"]
+    mode = params.get("join")
+    if mode not in ("flat", "inline"):
+        return None
+    return Join(mode, params.get("joinLevel", 1))
+
+
 def _datasets(value: Any) -> frozenset[str] | None:
     if isinstance(value, str):
         return frozenset({value})
@@ -75,13 +84,12 @@ def change_payload(
             rendered["createdAt"] = entity.get("createdAt")
             rendered["modifiedAt"] = entity.get("modifiedAt")
     else:
-        join = doc["notification"].get("join")
-        level = doc["notification"].get("joinLevel", 1)
-        if linked is not None and join == "flat":
-            data = render_flat([change.after], linked, sub.terms, rep, level)
+        join = join_of(doc)
+        if linked is not None and join is not None and join.mode == "flat":
+            data = render_flat([change.after], linked, sub.terms, rep, join)
             rendered = data[0]
-        elif linked is not None and join == "inline":
-            rendered = render_inline(change.after, linked, sub.terms, rep, level)
+        elif linked is not None and join is not None:
+            rendered = render_inline(change.after, linked, sub.terms, rep, join)
         else:
             rendered = render_entity(change.after, sub.terms, rep)
         if rep.sys_attrs:  # a notification carries them in keyValues too (046_17)
