@@ -100,11 +100,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Free loopback ports: @context files, Dalgu, notification server, context source, context server.
-read -r ctx_port api_port notif_port csource_port cserver_port < <(python3 - <<'EOF'
+# Free loopback ports: @context files, Dalgu, notification server, context source, context server,
+# a second MQTT broker.
+read -r ctx_port api_port notif_port csource_port cserver_port mqtt2_port < <(python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(5):
+for _ in range(6):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -112,6 +113,17 @@ print(*(s.getsockname()[1] for s in socks))
 EOF
 )
 ctx_url="http://127.0.0.1:$ctx_port"
+
+# The MQTT tests start their broker with docker (the suite's own Mosquitto image) on 1883 and on
+# a "non-default port"; this machine has no docker but Mosquitto on 1883. For the other port, a
+# second Mosquitto on a free loopback port, taking any user name and password as that image does.
+mqtt_vars=()
+if command -v mosquitto >/dev/null 2>&1; then
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$mqtt2_port" >"$work/mosquitto.conf"
+    setsid mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+    pids+=($!)
+    mqtt_vars=(--variable "mqtt_broker_non_default_port:$mqtt2_port")
+fi
 
 # The throw-away, patched copy of the suite (see PATCH 1 to 3 above).
 suite="$work/suite"
@@ -183,7 +195,7 @@ rc=0
     --variable notification_server_host:127.0.0.1 --variable "notification_server_port:$notif_port" \
     --variable context_source_host:127.0.0.1 --variable "context_source_port:$csource_port" \
     --variable context_server_host:127.0.0.1 --variable "context_server_port:$cserver_port" \
-    --variable mqtt_broker_host:127.0.0.1 \
+    --variable mqtt_broker_host:127.0.0.1 "${mqtt_vars[@]}" \
     --console dotted --outputdir "$out" "${targets[@]}") >"$out/robot-console.txt" 2>&1 || rc=$?
 cp "$work/dalgu.log" "$out/dalgu.log" 2>/dev/null || true
 cp "$work/commit" "$out/dalgu-commit.txt" 2>/dev/null || true

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import _admin
 from tests.receiver import Receiver
 from tests.server import free_port, kill_server, start_server
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def dsn(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """None for the embedded store, else a fresh PostgreSQL database, dropped afterwards."""
-    if request.param == "sqlite":
-        yield None
-        return
-    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path, dsn: str | None) -> None:

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
     port: int = Field(1026, description="Port of the NGSI-LD API (Orion-LD's default).")
     workers: int = Field(1, ge=1, description="Server worker processes.")
+    notifier: Literal["process", "inline", "off"] = Field(
+        "process",
+        description="Where subscriptions are matched and notifications sent: a process of its "
+        "own that `dalgu serve` starts (the second core), inline in the API's event loop, or off "
+        "(run `dalgu notifier` elsewhere, e.g. several of them on PostgreSQL).",
+    )
     store: Literal["sqlite", "postgres"] = Field("sqlite", description="Store backend.")
     sqlite_path: Path = Field(Path("var/dalgu.db"), description="SQLite database file.")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(

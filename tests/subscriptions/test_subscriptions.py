@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from tests.receiver import Receiver
 
 S = "/ngsi-ld/v1/subscriptions"
+CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
 E = "/ngsi-ld/v1/entities"
 
 
@@ -111,7 +112,7 @@ def test_ld_json_endpoint_and_tenant_and_receiver_info(
     client.post(E, json=vehicle(3, 5), headers={"NGSILD-Tenant": "firm-b"})  # other tenant
     client.post(E, json=vehicle(4, 5), headers=tenant)
     headers, body = receiver.next()
-    assert headers["content-type"] == "application/ld+json" and "@context" in body
+    assert headers["content-type"] == "application/ld+json" and "link" not in headers
     assert headers["ngsild-tenant"] == "firm-a" and headers["x-token"] == "t1"
     (entity,) = body["data"]  # each entity is a JSON-LD document with the context
     assert entity.pop("@context") == body["@context"]
@@ -266,3 +267,70 @@ def test_an_inline_context_becomes_an_implicitly_created_one(client: TestClient)
     ).json()
     assert [e["URL"] for e in listed] == [url]
     assert listed[0]["kind"] == "ImplicitlyCreated"
+
+
+def test_deleted_attribute_is_notified_with_the_ngsi_ld_null(
+    client: TestClient, receiver: Receiver
+) -> None:
+    sub = subscription(receiver.url, notificationTrigger=["attributeDeleted"])
+    sub["notification"] = {"endpoint": {"uri": receiver.url}, "showChanges": True}
+    client.post(S, json=sub)
+    client.post(E, json={**vehicle(12, 1), "fuel": {"type": "Property", "value": 0.5}})
+    assert client.delete(f"{E}/urn:ngsi-ld:Vehicle:12/attrs/fuel").status_code == 204
+    _, body = receiver.next()
+    assert body["triggerReason"] == "attributeDeleted"
+    fuel = body["data"][0]["fuel"]
+    assert fuel == {"type": "Property", "previousValue": 0.5, "value": "urn:ngsi-ld:null"}
+    assert body["data"][0]["speed"]["value"] == 1
+
+
+def test_several_contexts_are_hosted_as_the_subscriptions_jsonld_context(
+    client: TestClient, receiver: Receiver
+) -> None:
+    context = [{"speed": "https://example.org/speed"}, CORE]
+    body = {**subscription(receiver.url), "@context": context}
+    headers = {"Content-Type": "application/ld+json"}
+    url = client.post(S, content=json.dumps(body), headers=headers).headers["location"]
+    hosted = client.get(url).json()["jsonldContext"]
+    local_id = hosted.rsplit("/", 1)[1]
+    assert client.get(f"/ngsi-ld/v1/jsonldContexts/{local_id}").json() == {"@context": context}
+    listed = client.get("/ngsi-ld/v1/jsonldContexts", params={"kind": "ImplicitlyCreated"})
+    assert hosted in listed.json()
+    client.post(E, json=vehicle(13, 7))
+    notified, _ = receiver.next()
+    assert notified["link"].startswith(f"<{hosted}>")
+
+
+def test_subscriptions_are_listed_in_the_order_they_were_created(client: TestClient) -> None:
+    ids = [f"urn:ngsi-ld:Subscription:{n}" for n in ("c", "a", "b")]
+    for sub_id in ids:
+        client.post(S, json={**subscription("http://127.0.0.1:9/x"), "id": sub_id})
+    assert [s["id"] for s in client.get(S).json()] == ids
+    page = client.get(S, params={"limit": 1, "offset": 1})
+    assert [s["id"] for s in page.json()] == ids[1:2]
+    assert 'rel="prev"' in page.headers["link"] and 'rel="next"' in page.headers["link"]
+
+
+def test_join_flat_notifies_the_linked_entities_too(client: TestClient, receiver: Receiver) -> None:
+    client.post(E, json={"id": "urn:ngsi-ld:Garage:1", "type": "Garage", "name": "North"})
+    sub = subscription(receiver.url)
+    sub["notification"] = {"endpoint": {"uri": receiver.url}, "join": "flat", "joinLevel": 1}
+    client.post(S, json=sub)
+    parked = {"type": "Relationship", "object": "urn:ngsi-ld:Garage:1"}
+    client.post(E, json={**vehicle(14, 0), "parkedIn": parked})
+    _, body = receiver.next()
+    assert [e["id"] for e in body["data"]] == ["urn:ngsi-ld:Vehicle:14", "urn:ngsi-ld:Garage:1"]
+    assert body["data"][1]["name"]["value"] == "North"
+
+
+def test_entity_selector_with_a_type_selection(client: TestClient, receiver: Receiver) -> None:
+    sub = {**subscription(receiver.url), "entities": [{"type": "(Truck|Van)"}], "q": "n==%221%22"}
+    url = client.post(S, json=sub).headers["location"]
+    assert client.get(url).json()["entities"] == [{"type": "(Truck|Van)"}]
+    client.post(E, json={"id": "urn:ngsi-ld:Bus:1", "type": "Bus", "n": "1"})
+    client.post(E, json={"id": "urn:ngsi-ld:Van:1", "type": "Van", "n": "2"})
+    client.post(E, json={"id": "urn:ngsi-ld:Truck:1", "type": "Truck", "n": "1"})
+    _, body = receiver.next()
+    assert body["data"][0]["id"] == "urn:ngsi-ld:Truck:1"  # the Bus and "2" are not selected
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=0.5)

@@ -148,6 +148,25 @@ async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
+def context_resolver(settings: Settings, store: EntityStore) -> ContextResolver:
+    """The @context resolver of a process; contexts Dalgu hosts are read from the store."""
+
+    async def local_context(url: str) -> bytes | None:
+        path = urlsplit(url).path
+        prefix = "/ngsi-ld/v1/jsonldContexts/"
+        if path.startswith(prefix) and url.startswith(settings.base_url):
+            found = await store.get_context(path[len(prefix) :])
+            return None if found is None else found[0]
+        return None
+
+    return ContextResolver(
+        fetch_timeout=settings.context_fetch_timeout,
+        max_bytes=settings.context_max_bytes,
+        cache_size=settings.context_cache_size,
+        local=local_context,
+    )
+
+
 def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingSlash:
     """The ASGI app; opens `store` (or the one settings name) for the app's lifetime."""
 
@@ -156,28 +175,16 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         the_store = store or open_store(settings)
         await the_store.open()
 
-        async def local_context(url: str) -> bytes | None:
-            path = urlsplit(url).path
-            prefix = "/ngsi-ld/v1/jsonldContexts/"
-            if path.startswith(prefix) and url.startswith(settings.base_url):
-                found = await the_store.get_context(path[len(prefix) :])
-                return None if found is None else found[0]
-            return None
-
-        resolver = ContextResolver(
-            fetch_timeout=settings.context_fetch_timeout,
-            max_bytes=settings.context_max_bytes,
-            cache_size=settings.context_cache_size,
-            local=local_context,
-        )
+        resolver = context_resolver(settings, the_store)
         service = EntityService(the_store)
         runtime = Runtime(settings, the_store, service, resolver)
         notifier = None
         if isinstance(the_store, SubscriptionStore):
             runtime.subscriptions = SubscriptionService(the_store)
-            notifier = Notifier(the_store, resolver, the_store)
-            service.listeners.append(notifier.changed)
-            notifier.start()
+            if settings.notifier == "inline":
+                notifier = Notifier(the_store, resolver, the_store)
+                service.listeners.append(notifier.changed)
+                notifier.start()
         retention = None
         if isinstance(the_store, TemporalStore):
             runtime.temporal = TemporalService(the_store)

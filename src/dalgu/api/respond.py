@@ -50,7 +50,9 @@ def json_response(
             data = _with_context(data, context)
         media: str = JSON_LD
     else:
-        out_headers["Link"] = link_header(context_url(rc.context, base_url))
+        context_link = link_header(context_url(rc.context, base_url))
+        paging = out_headers.get("Link")  # rel="prev"/"next" links stay beside the context's
+        out_headers["Link"] = f"{context_link}, {paging}" if paging else context_link
         media = JSON
         if rc.accept == GEO_JSON:  # a Feature(Collection) carries its @context (clause 4.5.16)
             media = GEO_JSON

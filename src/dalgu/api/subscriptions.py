@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,7 +11,6 @@ from starlette.responses import Response
 from dalgu.api import params
 from dalgu.api.contexts import implicit_context
 from dalgu.api.edge import read_body, read_context, runtime
-from dalgu.api.entities import page_links
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import is_uri
 from dalgu.errors import BadRequestData, OperationNotSupported
@@ -41,14 +41,19 @@ async def create_subscription(request: Request) -> Response:
         if not is_uri(doc["jsonldContext"]):
             raise BadRequestData("jsonldContext must be a URI")
         await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
-    elif isinstance(rc.context, list) and len(rc.context) == 1 and isinstance(rc.context[0], str):
-        doc["jsonldContext"] = rc.context[0]  # one URL: it is its own context
-    elif rc.context is not None and not isinstance(rc.context, str):
+    elif rc.context is not None and not _one_url(rc.context):
         # an inline @context (or several) is kept as an ImplicitlyCreated context the
-        # subscription refers to (clause 5.13): notifications and clients can fetch it
+        # subscription refers to (clause 5.13): notifications name it and compact with it
         doc["jsonldContext"] = await implicit_context(runtime(request), rc.context)
     sub_id = await _service(request).create(rc.tenant, doc)
     return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
+
+
+def _one_url(context: Any) -> bool:
+    """A single URL (also as a list of one): notifications name it as it is."""
+    return isinstance(context, str) or (
+        isinstance(context, list) and len(context) == 1 and isinstance(context[0], str)
+    )
 
 
 async def query_subscriptions(request: Request) -> Response:
@@ -59,12 +64,26 @@ async def query_subscriptions(request: Request) -> Response:
     headers = {}
     if params.flag(request.query_params, "count"):
         headers["NGSILD-Results-Count"] = str(total)
-    links = page_links(request, limit, offset, len(docs), total)
+    links = _page_links(request, limit, offset, total)
     if links:
         headers["Link"] = links
     sys_attrs = "sysAttrs" in params.options(request.query_params)
     data = [render_subscription(d, rc.terms, sys_attrs=sys_attrs) for d in docs]
     return json_response(data, rc, rt.settings.base_url, headers=headers)
+
+
+def _page_links(request: Request, limit: int, offset: int, total: int) -> str:
+    """Link headers to the previous and next pages (clause 5.5.9), as the suite writes them."""
+    links = []
+    base = dict(request.query_params)
+    path = request.url.path
+    if offset > 0:
+        prev = {**base, "limit": str(limit), "offset": str(max(0, offset - limit))}
+        links.append(f'<{path}?{urlencode(prev)}>;rel="prev";type="application/ld+json"')
+    if limit > 0 and offset + limit < total:
+        nxt = {**base, "limit": str(limit), "offset": str(offset + limit)}
+        links.append(f'<{path}?{urlencode(nxt)}>;rel="next";type="application/ld+json"')
+    return ",".join(links)
 
 
 async def retrieve_subscription(request: Request) -> Response:

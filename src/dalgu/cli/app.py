@@ -28,20 +28,36 @@ def _export(settings: Settings) -> None:
         os.environ[f"DALGU_{name.upper()}"] = str(value)
 
 
+async def _migrate(settings: Settings) -> None:
+    from dalgu.store.factory import open_store
+
+    store = open_store(settings)
+    await store.open()
+    await store.close()
+
+
 def _serve(settings: Settings) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
+    from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
+
     _export(settings)
-    Granian(
-        "dalgu.api.asgi:create_app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        factory=True,
-        log_access=False,
-    ).serve()
+    asyncio.run(_migrate(settings))  # once, before the workers and the notifier open the store
+    notifier = start_notifier_process() if settings.notifier == "process" else None
+    try:
+        Granian(
+            "dalgu.api.asgi:create_app",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            factory=True,
+            log_access=False,
+        ).serve()
+    finally:
+        if notifier is not None:
+            stop_notifier_process(notifier)
 
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file (a \\[dalgu] table).")
@@ -69,18 +85,25 @@ def serve(
 
 
 @app.command()
+def notifier(
+    config: Path | None = ConfigOption,
+    store: str | None = typer.Option(None, help="sqlite (default) or postgres."),
+    parent: int | None = typer.Option(None, hidden=True, help="Exit when this process does."),
+) -> None:
+    """Match subscriptions and send notifications (`dalgu serve` starts one itself)."""
+    from dalgu.cli.notifier import configure_logging, run_loop, run_notifier
+
+    settings = Settings.load(config, **({"store": store} if store else {}))
+    configure_logging(settings)
+    run_loop(run_notifier(settings, parent))
+
+
+@app.command()
 def migrate(config: Path | None = ConfigOption) -> None:
     """Create or upgrade the store's schema to the current version."""
-    from dalgu.store.factory import open_store
 
     settings = Settings.load(config)
-
-    async def run() -> None:
-        store = open_store(settings)
-        await store.open()
-        await store.close()
-
-    asyncio.run(run())
+    asyncio.run(_migrate(settings))
     console.print(f"[green]schema up to date[/] ({settings.store})")
 
 

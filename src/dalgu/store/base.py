@@ -239,16 +239,31 @@ class SubscriptionStore(ABC):
     @abstractmethod
     async def commit_changes(
         self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
-    ) -> None:
+    ) -> list[Delivery]:
         """Advance the consumer's cursor and queue (tenant, subscription, payload) deliveries,
-        atomically: a crash leaves either both or neither."""
+        atomically: a crash leaves either both or neither. Returns those of them the caller
+        may send at once, leased to it as `due_deliveries` would (a store where only one
+        notifier runs saves the round trip); the others come from `due_deliveries`."""
 
     @abstractmethod
     async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
         """Queue (tenant, subscription, payload) deliveries not tied to a change (periodic)."""
 
     @abstractmethod
-    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]: ...
+    async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
+        """Take due deliveries, oldest first, and lease them to the caller for a while: no
+        other sender gets them until they are completed, finished, released or the lease runs
+        out (its sender died: at-least-once). A subscription whose older delivery is leased
+        or waits for a retry yields nothing newer, so its notifications go out in order."""
+
+    @abstractmethod
+    async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Give leased deliveries back unsent: they are due again at once."""
+
+    async def listen(self, wake: Callable[[], None]) -> bool:
+        """Call `wake` whenever a change is committed to the outbox, also by other processes;
+        False when the store cannot, and a notifier must poll."""
+        return False
 
     @abstractmethod
     async def complete_deliveries(

@@ -11,8 +11,9 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
+
+from dalgu.subscriptions.http1 import HttpFailure, HttpPool
 
 
 class DeliveryFailed(Exception):
@@ -20,19 +21,21 @@ class DeliveryFailed(Exception):
 
 
 class HttpSender:
+    """POSTs over kept-alive connections (`HttpPool`): one small request, a status back."""
+
     def __init__(self, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout)
+        self._pool = HttpPool(timeout)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._pool.close()
 
     async def send(self, uri: str, headers: dict[str, str], body: bytes) -> None:
         try:
-            response = await self._client.post(uri, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}")
+            status = await self._pool.post(uri, headers, body)
+        except HttpFailure as exc:
+            raise DeliveryFailed(str(exc)) from None
+        if status >= 300:
+            raise DeliveryFailed(f"HTTP {status}")
 
 
 def _info(items: list[dict[str, str]] | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ a subscription and a query agree on what matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,6 +23,9 @@ from dalgu.query.ast import (
     QExpr,
     QList,
     QRange,
+    TypeAnd,
+    TypeExpr,
+    TypeName,
 )
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import parse_scope_query, scope_matches
@@ -40,6 +43,8 @@ class Trigger:
     created: set[str] = field(default_factory=set)
     updated: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)
+    # the instances each deleted attribute lost (all of them, or those of some datasetIds)
+    removed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def touched(self) -> set[str]:
@@ -54,8 +59,17 @@ def diff(before: Entity | None, after: Entity | None) -> Trigger:
         trigger.created.add(name)
     for name in old.keys() - new.keys():
         trigger.deleted.add(name)
+        trigger.removed[name] = list(old[name])
     for name in new.keys() & old.keys():
-        if new[name] != old[name]:
+        if new[name] == old[name]:
+            continue
+        old_by = {i.get("datasetId"): i for i in old[name]}
+        new_by = {i.get("datasetId"): i for i in new[name]}
+        gone = [i for key, i in old_by.items() if key not in new_by]
+        if gone:
+            trigger.deleted.add(name)
+            trigger.removed[name] = gone
+        if any(key not in old_by or old_by[key] != i for key, i in new_by.items()):
             trigger.updated.add(name)
     return trigger
 
@@ -73,7 +87,11 @@ def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
             return "attributeCreated"
         return None
     if trigger.entity_deleted:
-        return "entityDeleted" if "entityDeleted" in wanted else None
+        if "entityDeleted" in wanted:
+            return "entityDeleted"
+        if "attributeDeleted" in wanted and (not watched or watched & trigger.deleted):
+            return "attributeDeleted"
+        return None
     checks = (
         ("attributeCreated", trigger.created),
         ("attributeUpdated", trigger.updated),
@@ -90,13 +108,16 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def selects(sub: dict[str, Any], entity: Entity) -> bool:
+def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ()) -> bool:
+    """Does an entity selector of `sub` select `entity`; `types` are the selectors' compiled
+    types (IRIs or type selections), else each selector's `type` IRI."""
     selectors = sub.get("entities")
     if not selectors:
         return True
-    types = set(entity.get("type", ()))
-    for selector in selectors:
-        if selector.get("type") not in types:
+    has = set(entity.get("type", ()))
+    for n, selector in enumerate(selectors):
+        wanted = types[n] if n < len(types) else TypeName(selector.get("type", ""))
+        if not _type_holds(wanted, has):
             continue
         if "id" in selector and selector["id"] != entity["id"]:
             continue
@@ -104,6 +125,14 @@ def selects(sub: dict[str, Any], entity: Entity) -> bool:
             continue
         return True
     return False
+
+
+def _type_holds(expr: TypeExpr, types: set[str]) -> bool:
+    if isinstance(expr, TypeName):
+        return expr.name in types
+    if isinstance(expr, TypeAnd):
+        return all(_type_holds(t, types) for t in expr.terms)
+    return any(_type_holds(t, types) for t in expr.terms)
 
 
 def scope_ok(scope_q: str | None, entity: Entity) -> bool:
@@ -213,6 +242,19 @@ def _compare(expr: Comparison, row: IndexRow) -> bool:
         "<=": stored <= typed,
     }[op]
     return result
+
+
+def removed_shown(sub: dict[str, Any], trigger: Trigger, reason: str) -> dict[str, list[Any]]:
+    """The deleted attribute instances a notification shows with the NGSI-LD Null: those the
+    trigger is about (watched ones, if the subscription watches), or with showChanges every
+    attribute of a deleted entity."""
+    show = bool(sub["notification"].get("showChanges"))
+    if reason != "attributeDeleted" and not (trigger.entity_deleted and show):
+        return {}
+    watched = set(sub.get("watchedAttributes") or ())
+    if not watched or reason == "entityDeleted":
+        return trigger.removed
+    return {name: gone for name, gone in trigger.removed.items() if name in watched}
 
 
 def watched_names(subs: Iterable[dict[str, Any]]) -> set[str]:

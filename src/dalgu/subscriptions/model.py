@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 from dalgu.broker.model import is_datetime, is_uri, now_iso
 from dalgu.errors import BadRequestData
@@ -15,6 +16,7 @@ from dalgu.ldcontext import TermMap
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
+from dalgu.query.typesel import parse_type_selection
 
 TRIGGERS = frozenset(
     {
@@ -53,6 +55,11 @@ def _positive(value: Any, key: str) -> float:
     return float(value)
 
 
+def is_type_selection(text: str) -> bool:
+    """An entity selector's type is one name or a selection such as `(Building|Tower)`."""
+    return any(c in text for c in ",;|()")
+
+
 def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:
     if not isinstance(value, list) or not value:
         raise BadRequestData("entities must be a non-empty array of entity selectors")
@@ -75,7 +82,12 @@ def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:
             selector["idPattern"] = item["idPattern"]
         if "type" not in item or not isinstance(item["type"], str) or not item["type"]:
             raise BadRequestData("an entity selector needs a type")
-        selector["type"] = terms.expand(item["type"])
+        text = item["type"]
+        if is_type_selection(text):
+            parse_type_selection(text)  # 400 naming the bad character
+            selector["type"] = text  # names expanded when the subscription is compiled
+        else:
+            selector["type"] = terms.expand(text)
         selectors.append(selector)
     return selectors
 
@@ -112,10 +124,25 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
         raise BadRequestData("notification.pick and notification.omit cannot be used together")
     if "attributes" in value and (pick is not None or omit is not None):
         raise BadRequestData("notification.attributes cannot be combined with pick or omit")
+    for key, given in (("pick", pick), ("omit", omit)):
+        if given is not None:
+            names = given.split(",") if isinstance(given, str) else given
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise BadRequestData(f"notification.{key} must list member names")
+            notification[key] = names
     fmt = value.get("format", "normalized")
     if fmt not in FORMATS:
         raise BadRequestData(f"unknown notification format {fmt!r}")
     notification["format"] = "keyValues" if fmt == "simplified" else fmt
+    if "join" in value:
+        if value["join"] not in ("flat", "inline", "@none"):
+            raise BadRequestData("notification.join must be flat, inline or @none")
+        notification["join"] = value["join"]
+    if "joinLevel" in value:
+        level = value["joinLevel"]
+        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
+            raise BadRequestData("notification.joinLevel must be a positive integer")
+        notification["joinLevel"] = level
     for key in ("showChanges", "sysAttrs"):
         if key in value:
             if not isinstance(value[key], bool):
@@ -154,7 +181,7 @@ def parse_subscription(
         elif key == "q":
             if not isinstance(value, str):
                 raise BadRequestData("q must be a string")
-            parse_q(value)
+            parse_q(unquote(value))
             doc[key] = value
         elif key == "geoQ":
             if not isinstance(value, dict):
@@ -247,7 +274,10 @@ def render_subscription(
         if key in ("createdAt", "modifiedAt") and not sys_attrs:
             continue
         if key == "entities":
-            out[key] = [{**s, "type": terms.compact(s["type"])} for s in value]
+            out[key] = [
+                s if is_type_selection(s["type"]) else {**s, "type": terms.compact(s["type"])}
+                for s in value
+            ]
         elif key == "watchedAttributes":
             out[key] = [terms.compact(a) for a in value]
         elif key == "notification":
@@ -261,5 +291,6 @@ def render_subscription(
             out[key] = notification
         else:
             out[key] = value
+    out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
     out["status"] = status_of(doc)
     return out

@@ -216,6 +216,12 @@ MIGRATIONS: list[str] = [
         doc jsonb NOT NULL
     );
     """,
+    # 7: a delivery taken by a sender is leased until `lease_until` (retries use next_at);
+    # subscriptions are listed in the order they were created
+    """
+    ALTER TABLE deliveries ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;
+    ALTER TABLE subscriptions ADD COLUMN created text COLLATE "C" NOT NULL DEFAULT '';
+    """,
 ]
 
 

@@ -135,6 +135,7 @@ class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices, Postgr
         self._statistics = statistics
 
     async def close(self) -> None:
+        await self.stop_listening()
         if self._statistics is not None:
             await self._statistics.stop()
             self._statistics = None

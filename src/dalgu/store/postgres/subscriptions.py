@@ -7,15 +7,18 @@ Several server processes share one database, so three things differ from SQLite:
   change that commits later with a smaller number.
 - A consumer advances its cursor only from the position it read (compare and set): when two
   processes match the same changes, one queues the deliveries and the other's are dropped.
-- `due_deliveries` leases what it returns (`next_at` moves `LEASE` seconds ahead, rows locked
-  with SKIP LOCKED), so two senders never send the same notification at once; a lease that
+- `due_deliveries` leases what it returns (`lease_until`, `LEASE` seconds ahead), one taker at
+  a time (a transaction-level advisory lock; rows also locked with SKIP LOCKED), so two senders
+  never send the same notification at once nor a subscription's out of order; a lease that
   runs out (its sender died) makes the delivery due again: at-least-once.
+- Each commit that writes to the outbox NOTIFYs `dalgu_outbox`; notifiers LISTEN instead of
+  polling.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -25,13 +28,30 @@ from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
 
 OUTBOX_LOCK = 0x6F7574626F78  # "outbox"
+TAKE_LOCK = 0x74616B65  # "take"
 LEASE = 30.0  # seconds a sender holds the deliveries it took
+CHANNEL = "dalgu_outbox"  # NOTIFY at each commit that wrote to the outbox
 
 _HAS_SUBSCRIPTIONS = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)"
 _APPEND = """
 INSERT INTO changes (tenant, entity_id, before, after, at)
 SELECT $1, u.entity_id, u.before, u.after, $5
 FROM unnest($2::text[], $3::bytea[], $4::bytea[]) AS u(entity_id, before, after)
+CROSS JOIN (SELECT pg_notify('dalgu_outbox', '')) AS wake
+"""
+_TAKE = """
+WITH due AS (
+    SELECT d.id FROM deliveries d
+    WHERE d.next_at <= $1 AND d.lease_until <= $1
+      AND NOT EXISTS (
+          SELECT 1 FROM deliveries w
+          WHERE w.tenant = d.tenant AND w.subscription_id = d.subscription_id
+            AND w.id < d.id AND (w.next_at > $1 OR w.lease_until > $1))
+    ORDER BY d.id LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries SET lease_until = $1 + $3 FROM due WHERE deliveries.id = due.id
+RETURNING deliveries.id, tenant, subscription_id, payload, attempts
 """
 
 
@@ -39,6 +59,8 @@ class PostgresSubscriptions(SubscriptionStore):
     """Mixed into `PostgresEntityStore`: shares its pool."""
 
     record_all_changes: bool = False
+    dsn: str  # provided by the entity store
+    _listener: Any = None
 
     @property
     def pool(self) -> Any:  # provided by the entity store
@@ -81,10 +103,12 @@ class PostgresSubscriptions(SubscriptionStore):
             if create:
                 try:
                     await conn.execute(
-                        "INSERT INTO subscriptions (tenant, id, doc) VALUES ($1, $2, $3)",
+                        "INSERT INTO subscriptions (tenant, id, doc, created) "
+                        "VALUES ($1, $2, $3, $4)",
                         tenant,
                         subscription_id,
                         doc,
+                        document.get("createdAt", ""),
                     )
                 except asyncpg.UniqueViolationError:
                     raise AlreadyExists(f"subscription {subscription_id} already exists") from None
@@ -110,7 +134,8 @@ class PostgresSubscriptions(SubscriptionStore):
         async with self.pool.acquire() as conn:
             total = await conn.fetchval(f"SELECT count(*) FROM subscriptions {where}", tenant)
             rows = await conn.fetch(
-                f"SELECT doc FROM subscriptions {where} ORDER BY tenant, id LIMIT $2 OFFSET $3",
+                f"SELECT doc FROM subscriptions {where} ORDER BY tenant, created, id "
+                "LIMIT $2 OFFSET $3",
                 tenant,
                 limit,
                 offset,
@@ -164,7 +189,7 @@ class PostgresSubscriptions(SubscriptionStore):
 
     async def commit_changes(
         self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
-    ) -> None:
+    ) -> list[Delivery]:
         read_from = self._read_positions().get(consumer, 0)
         now = time.time()
         async with self.pool.acquire() as conn, conn.transaction():
@@ -177,7 +202,7 @@ class PostgresSubscriptions(SubscriptionStore):
                 read_from,
             )
             if moved is None:  # another process matched these changes first
-                return
+                return []
             if deliveries:
                 await conn.execute(
                     "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) "
@@ -189,6 +214,7 @@ class PostgresSubscriptions(SubscriptionStore):
                 )
             await conn.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
         self._read_positions()[consumer] = last_seq
+        return []  # several notifiers may run: the deliveries are taken with due_deliveries
 
     async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
         if not deliveries:
@@ -204,30 +230,33 @@ class PostgresSubscriptions(SubscriptionStore):
         )
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        # a subscription whose older delivery waits (a retry, or another sender's lease)
-        # sends nothing newer: per-subscription order holds across processes
-        rows = await self.pool.fetch(
-            """
-            WITH due AS (
-                SELECT d.id FROM deliveries d
-                WHERE d.next_at <= $1
-                  AND NOT EXISTS (
-                      SELECT 1 FROM deliveries w
-                      WHERE w.tenant = d.tenant AND w.subscription_id = d.subscription_id
-                        AND w.next_at > $1 AND w.id < d.id)
-                ORDER BY d.id LIMIT $2
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE deliveries SET next_at = $1 + $3 FROM due WHERE deliveries.id = due.id
-            RETURNING deliveries.id, tenant, subscription_id, payload, attempts
-            """,
-            now,
-            limit,
-            LEASE,
-        )
+        # takers queue on a lock, so each sees the leases of the one before it: a
+        # subscription whose older delivery is leased or waits for a retry yields nothing
+        # newer, and per-subscription order holds across processes
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", TAKE_LOCK)
+            rows = await conn.fetch(_TAKE, now, limit, LEASE)
         out = [Delivery(int(i), t, s, bytes(p), int(a), now) for i, t, s, p, a in rows]
         out.sort(key=lambda d: d.id)
         return out
+
+    async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        await self.pool.execute(
+            "UPDATE deliveries SET lease_until = 0 WHERE id = ANY($1::bigint[])",
+            [d.id for d in deliveries],
+        )
+
+    async def listen(self, wake: Callable[[], None]) -> bool:
+        # a connection of its own: a pooled one would go back to the pool and stop listening
+        conn = await asyncpg.connect(self.dsn)
+        await conn.add_listener(CHANNEL, lambda *_: wake())
+        self._listener = conn
+        return True
+
+    async def stop_listening(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            await conn.close()
 
     async def complete_deliveries(
         self, deliveries: Sequence[Delivery], status: dict[str, Any]
@@ -248,7 +277,8 @@ class PostgresSubscriptions(SubscriptionStore):
                 await conn.execute("DELETE FROM deliveries WHERE id = $1", delivery.id)
             else:
                 await conn.execute(
-                    "UPDATE deliveries SET attempts = attempts + 1, next_at = $2 WHERE id = $1",
+                    "UPDATE deliveries SET attempts = attempts + 1, next_at = $2, lease_until = 0 "
+                    "WHERE id = $1",
                     delivery.id,
                     retry_at,
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,8 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+
+LEASE = 30.0  # seconds a sender holds the deliveries it took
 
 
 class SqliteSubscriptions(SubscriptionStore):
@@ -20,6 +23,7 @@ class SqliteSubscriptions(SubscriptionStore):
         raise NotImplementedError
 
     record_all_changes: bool = False
+    _leases_recovered: bool = False
 
     def _records_changes(self, tenant: str) -> bool:
         if self.record_all_changes:
@@ -61,8 +65,8 @@ class SqliteSubscriptions(SubscriptionStore):
         if create:
             try:
                 self.db.execute(
-                    "INSERT INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)",
-                    (tenant, subscription_id, doc),
+                    "INSERT INTO subscriptions (tenant, id, doc, created) VALUES (?, ?, ?, ?)",
+                    (tenant, subscription_id, doc, document.get("createdAt", "")),
                 )
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"subscription {subscription_id} already exists") from None
@@ -84,7 +88,7 @@ class SqliteSubscriptions(SubscriptionStore):
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
         (total,) = self.db.execute(f"SELECT count(*) FROM subscriptions {where}", params).fetchone()
         rows = self.db.execute(
-            f"SELECT doc FROM subscriptions {where} ORDER BY tenant, id LIMIT ? OFFSET ?",
+            f"SELECT doc FROM subscriptions {where} ORDER BY tenant, created, id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [dict(orjson.loads(doc)) for (doc,) in rows], total
@@ -128,18 +132,31 @@ class SqliteSubscriptions(SubscriptionStore):
 
     async def commit_changes(
         self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
-    ) -> None:
-        import time
-
+    ) -> list[Delivery]:
+        # one notifier works on an SQLite file, so it takes the new deliveries at once
+        # (leased), except those of a subscription waiting to retry an older one
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             now = time.time()
-            db.executemany(
-                "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) "
-                "VALUES (?, ?, ?, ?)",
-                [(tenant, sub, payload, now) for tenant, sub, payload in deliveries],
-            )
+            waiting = set()
+            if deliveries:
+                waiting = set(
+                    db.execute(
+                        "SELECT DISTINCT tenant, subscription_id FROM deliveries WHERE next_at > ?",
+                        (now,),
+                    )
+                )
+            taken: list[Delivery] = []
+            for tenant, sub, payload in deliveries:
+                lease = 0.0 if (tenant, sub) in waiting else now + LEASE
+                cursor = db.execute(
+                    "INSERT INTO deliveries (tenant, subscription_id, payload, next_at, "
+                    "lease_until) VALUES (?, ?, ?, ?, ?)",
+                    (tenant, sub, payload, now, lease),
+                )
+                if lease and cursor.lastrowid is not None:
+                    taken.append(Delivery(cursor.lastrowid, tenant, sub, payload, 0, now))
             db.execute(
                 "INSERT INTO cursors (consumer, seq) VALUES (?, ?) "
                 "ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",
@@ -150,10 +167,9 @@ class SqliteSubscriptions(SubscriptionStore):
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return taken
 
     async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
-        import time
-
         now = time.time()
         self.db.executemany(
             "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) VALUES (?,?,?,?)",
@@ -161,18 +177,47 @@ class SqliteSubscriptions(SubscriptionStore):
         )
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
-        # a subscription whose older delivery waits for a retry sends nothing newer
-        waiting = set(
-            self.db.execute(
-                "SELECT DISTINCT tenant, subscription_id FROM deliveries WHERE next_at > ?", (now,)
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._leases_recovered:
+                # one notifier runs on an SQLite file: leases left are those of a dead one
+                db.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
+                self._leases_recovered = True
+            # a subscription whose older delivery is leased or waits for a retry sends
+            # nothing newer
+            held = {
+                (tenant, sub): first
+                for tenant, sub, first in db.execute(
+                    "SELECT tenant, subscription_id, min(id) FROM deliveries "
+                    "WHERE next_at > ?1 OR lease_until > ?1 GROUP BY tenant, subscription_id",
+                    (now,),
+                )
+            }
+            rows = [
+                row
+                for row in db.execute(
+                    "SELECT id, tenant, subscription_id, payload, attempts, next_at "
+                    "FROM deliveries WHERE next_at <= ?1 AND lease_until <= ?1 "
+                    "ORDER BY id LIMIT ?2",
+                    (now, limit),
+                )
+                if held.get((row[1], row[2]), row[0] + 1) > row[0]
+            ]
+            db.executemany(
+                "UPDATE deliveries SET lease_until = ? WHERE id = ?",
+                [(now + LEASE, row[0]) for row in rows],
             )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return [Delivery(*row) for row in rows]
+
+    async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        self.db.executemany(
+            "UPDATE deliveries SET lease_until = 0 WHERE id = ?", [(d.id,) for d in deliveries]
         )
-        rows = self.db.execute(
-            "SELECT id, tenant, subscription_id, payload, attempts, next_at FROM deliveries "
-            "WHERE next_at <= ? ORDER BY id LIMIT ?",
-            (now, limit),
-        )
-        return [Delivery(*row) for row in rows if (row[1], row[2]) not in waiting]
 
     async def complete_deliveries(
         self, deliveries: Sequence[Delivery], status: dict[str, Any]
@@ -217,7 +262,8 @@ class SqliteSubscriptions(SubscriptionStore):
                 db.execute("DELETE FROM deliveries WHERE id = ?", (delivery.id,))
             else:
                 db.execute(
-                    "UPDATE deliveries SET attempts = attempts + 1, next_at = ? WHERE id = ?",
+                    "UPDATE deliveries SET attempts = attempts + 1, next_at = ?, lease_until = 0 "
+                    "WHERE id = ?",
                     (retry_at, delivery.id),
                 )
             self._merge_status(delivery.tenant, delivery.subscription_id, status)

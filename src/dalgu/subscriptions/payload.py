@@ -1,0 +1,244 @@
+"""What a notification carries (clause 5.3.1, 5.11) and how it goes on the wire (6.3.x)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+
+from dalgu.broker.join import Join, render_flat, render_inline
+from dalgu.broker.model import VALUE_MEMBER, Entity, now_iso
+from dalgu.broker.render import Representation, project, render_entity
+from dalgu.ldcontext import CORE_CONTEXT_URL, TermMap
+from dalgu.store.base import ChangeRecord, Delivery
+from dalgu.subscriptions.index import CompiledSubscription
+
+CONTEXT_LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+NULL = "urn:ngsi-ld:null"
+
+
+def representation(sub: CompiledSubscription) -> Representation:
+    """How a subscription's notifications render entities (format, attributes, pick/omit,
+    datasetId, sysAttrs, lang)."""
+    doc = sub.doc
+    params = doc["notification"]
+    attrs = params.get("attributes")
+    base = Representation(
+        format=params.get("format", "normalized"),
+        sys_attrs=params.get("sysAttrs", False),
+        lang=doc.get("lang"),
+        attrs=frozenset(attrs) if attrs else None,
+        datasets=_datasets(doc.get("datasetId")),
+    )
+    pick, omit = params.get("pick"), params.get("omit")
+    if not pick and not omit:
+        return base
+    rep = project(
+        base,
+        sub.terms,
+        pick=dict.fromkeys(pick) if pick else None,
+        omit=dict.fromkeys(omit) if omit else None,
+    )
+    return rep
+
+
+def join_of(doc: dict[str, Any]) -> Join | None:
+    """The subscription's Linked Entity Retrieval (`notification.join`, `joinLevel`)."""
+    params = doc["notification"]
+    mode = params.get("join")
+    if mode not in ("flat", "inline"):
+        return None
+    return Join(mode, params.get("joinLevel", 1))
+
+
+def _datasets(value: Any) -> frozenset[str] | None:
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, list) and value:
+        return frozenset(str(v) for v in value)
+    return None
+
+
+def change_payload(
+    sub: CompiledSubscription,
+    change: ChangeRecord,
+    entity: dict[str, Any],
+    reason: str,
+    deleted: dict[str, list[dict[str, Any]]] | None = None,
+    linked: dict[str, Entity] | None = None,
+) -> bytes:
+    """The notification of one change. `deleted`: the attribute instances the change removed
+    (by attribute IRI), shown with the NGSI-LD Null as their value (clause 4.5.x, 5.8.6).
+    `linked`: the entities the changed one links to, for `notification.join`."""
+    doc = sub.doc
+    rep = representation(sub)
+    show_changes = bool(doc["notification"].get("showChanges"))
+    data: list[dict[str, Any]] = []
+    if change.after is None:
+        rendered: dict[str, Any] = {"id": entity["id"], "type": _compact_types(entity, sub.terms)}
+        rendered["deletedAt"] = change.at
+        if rep.sys_attrs:
+            rendered["createdAt"] = entity.get("createdAt")
+            rendered["modifiedAt"] = entity.get("modifiedAt")
+    else:
+        join = join_of(doc)
+        if linked is not None and join is not None and join.mode == "flat":
+            data = render_flat([change.after], linked, sub.terms, rep, join)
+            rendered = data[0]
+        elif linked is not None and join is not None:
+            rendered = render_inline(change.after, linked, sub.terms, rep, join)
+        else:
+            rendered = render_entity(change.after, sub.terms, rep)
+        if rep.sys_attrs:  # a notification carries them in keyValues too (046_17)
+            rendered.setdefault("createdAt", change.after.get("createdAt"))
+            rendered.setdefault("modifiedAt", change.after.get("modifiedAt"))
+        if show_changes and change.before is not None:
+            _add_previous(rendered, change.before, sub.terms, rep)
+    if deleted:
+        whole = {
+            iri: change.after is None or iri not in change.after for iri in deleted
+        }  # the attribute is gone, not only some of its instances
+        gone = change.after is None
+        _add_deleted(rendered, deleted, whole, gone, sub.terms, rep, change.at, show_changes)
+    return notification(doc["id"], data if data else [rendered], reason)
+
+
+def _add_deleted(
+    rendered: dict[str, Any],
+    deleted: dict[str, list[dict[str, Any]]],
+    whole: dict[str, bool],
+    entity_gone: bool,
+    terms: TermMap,
+    rep: Representation,
+    at: str,
+    show_changes: bool,
+) -> None:
+    """A deleted attribute as one instance with the Null; deleted instances of an attribute
+    that stays as Null instances beside the others, each with its datasetId."""
+    for iri, instances in deleted.items():
+        if whole[iri]:  # one Null for the attribute, the default instance's if it had one
+            default = [i for i in instances if "datasetId" not in i]
+            instances = [{k: v for k, v in (default or instances)[0].items() if k != "datasetId"}]
+        if (rep.attrs is not None and iri not in rep.attrs) or iri in rep.omit:
+            continue
+        name = terms.compact(iri)
+        nulls: list[Any] = []
+        for old in instances:
+            if rep.datasets is not None and old.get("datasetId", "@none") not in rep.datasets:
+                continue
+            if rep.format == "keyValues":
+                nulls.append(NULL)
+                continue
+            member = VALUE_MEMBER.get(old.get("type", "Property"), "value")
+            null: dict[str, Any] = {"type": old.get("type", "Property")}
+            if show_changes and member in old:
+                null[_PREVIOUS[member]] = _previous(member, old[member], terms, rep)
+            language_map = member == "languageMap" and not entity_gone  # as the suite has it
+            null[member] = {"@none": NULL} if language_map else NULL
+            if "datasetId" in old:
+                null["datasetId"] = old["datasetId"]
+            if rep.sys_attrs:
+                for system in ("createdAt", "modifiedAt"):
+                    if system in old:
+                        null[system] = old[system]
+                null["deletedAt"] = at
+            nulls.append(null)
+        if not nulls:
+            continue
+        current = rendered.get(name)
+        if current is None:
+            rendered[name] = nulls[0] if len(nulls) == 1 else nulls
+        else:
+            rendered[name] = (current if isinstance(current, list) else [current]) + nulls
+
+
+def notification(subscription_id: str, data: list[Any], reason: str) -> bytes:
+    return orjson.dumps(
+        {
+            "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+            "type": "Notification",
+            "subscriptionId": subscription_id,
+            "notifiedAt": now_iso(),
+            "data": data,
+            "triggerReason": reason,
+        }
+    )
+
+
+def context_of(doc: dict[str, Any]) -> Any:
+    """A subscription's @context; a list of one URL is that URL."""
+    context = doc.get("@context")
+    if isinstance(context, list) and len(context) == 1 and isinstance(context[0], str):
+        return context[0]
+    return context
+
+
+def wire(
+    doc: dict[str, Any], endpoint: dict[str, Any], delivery: Delivery
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body for the endpoint's `accept` (clause 5.2.15 / 6.3.x): JSON with the
+    @context in a Link header, or JSON-LD with it in every entity of `data`."""
+    context = doc.get("jsonldContext") or context_of(doc) or CORE_CONTEXT_URL
+    headers = {i["key"]: i["value"] for i in endpoint.get("receiverInfo", [])}
+    if delivery.tenant:
+        headers["NGSILD-Tenant"] = delivery.tenant
+    body = delivery.payload
+    if endpoint.get("accept") == "application/ld+json":
+        notification = orjson.loads(body)
+        for entity in notification.get("data", ()):
+            if isinstance(entity, dict):
+                entity["@context"] = context
+        notification["@context"] = context
+        body = orjson.dumps(notification)
+        headers["Content-Type"] = "application/ld+json"
+    else:
+        headers["Content-Type"] = "application/json"
+        if isinstance(context, str):
+            headers["Link"] = CONTEXT_LINK.format(context)
+    return headers, body
+
+
+def _compact_types(entity: dict[str, Any], terms: TermMap) -> Any:
+    types = [terms.compact(t) for t in entity.get("type", [])]
+    return types[0] if len(types) == 1 else types
+
+
+_PREVIOUS = {
+    "value": "previousValue",
+    "object": "previousObject",
+    "vocab": "previousVocab",
+    "languageMap": "previousLanguageMap",
+    "json": "previousJson",
+    "valueList": "previousValueList",
+    "objectList": "previousObjectList",
+}
+
+
+def _previous(member: str, value: Any, terms: TermMap, rep: Representation) -> Any:
+    if member == "vocab":  # vocab values are IRIs, compacted like the current one
+        if isinstance(value, list):
+            return [terms.compact(v) for v in value]
+        return terms.compact(value)
+    return value
+
+
+def _add_previous(
+    rendered: dict[str, Any], before: dict[str, Any], terms: TermMap, rep: Representation
+) -> None:
+    """showChanges: the previous value next to each changed attribute (clause 5.8.x)."""
+    if rep.format == "keyValues":
+        return
+    for iri, instances in before.items():
+        name = terms.compact(iri)
+        current = rendered.get(name)
+        if not isinstance(current, dict) or not isinstance(instances, list) or not instances:
+            continue
+        old = instances[0]
+        for member, previous in _PREVIOUS.items():
+            if member in old and old[member] != current.get(member):
+                if member == "vocab" and terms.compact(old[member]) == current.get(member):
+                    continue
+                current[previous] = _previous(member, old[member], terms, rep)

@@ -1,0 +1,128 @@
+"""Delivery: retries keep order, a hanging endpoint delays no other, several notifiers on one
+PostgreSQL database send each notification once and in order. Real servers on loopback."""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from tests.receiver import Receiver
+from tests.server import free_port, kill_server, start_server
+
+S = "/ngsi-ld/v1/subscriptions"
+E = "/ngsi-ld/v1/entities"
+
+
+def subscription(uri: str) -> dict[str, Any]:
+    return {
+        "type": "Subscription",
+        "entities": [{"type": "Vehicle"}],
+        "notification": {"endpoint": {"uri": uri}, "format": "keyValues"},
+    }
+
+
+def speed(body: Any) -> Any:
+    return body["data"][0]["speed"]
+
+
+@pytest.fixture
+def hanging_endpoint() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/notify"
+    server.close()
+
+
+def test_a_hanging_endpoint_does_not_delay_other_subscriptions(
+    client: TestClient, hanging_endpoint: str
+) -> None:
+    receiver = Receiver()
+    try:
+        client.post(S, json=subscription(hanging_endpoint))
+        client.post(S, json=subscription(receiver.url))
+        started = time.monotonic()
+        for n in range(5):
+            body = {"id": f"urn:ngsi-ld:Vehicle:h{n}", "type": "Vehicle", "speed": n}
+            assert client.post(E, json=body).status_code == 201
+        got = sorted(speed(receiver.next(timeout=3)[1]) for _ in range(5))
+        assert got == [0, 1, 2, 3, 4]
+        assert time.monotonic() - started < 3  # the hanging one waits up to 10 s per POST
+    finally:
+        receiver.close()
+
+
+def test_failed_notifications_are_retried_and_arrive_in_order(client: TestClient) -> None:
+    port = free_port()  # nobody listens there yet: the first attempts fail
+    client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify"))
+    client.post(E, json={"id": "urn:ngsi-ld:Vehicle:r", "type": "Vehicle", "speed": 0})
+    for value in range(1, 6):
+        client.patch(f"{E}/urn:ngsi-ld:Vehicle:r/attrs/speed", json={"value": value})
+    time.sleep(0.5)
+    receiver = Receiver(port)
+    try:
+        got = [speed(receiver.next(timeout=10)[1]) for _ in range(6)]
+        assert got == [0, 1, 2, 3, 4, 5]
+        with pytest.raises(queue.Empty):
+            receiver.next(timeout=0.5)
+    finally:
+        receiver.close()
+
+
+def _notifier(dsn: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DALGU_STORE": "postgres", "DALGU_POSTGRES_DSN": dsn}
+    return subprocess.Popen(
+        [sys.executable, "-m", "dalgu", "notifier"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_several_notifiers_on_postgres_send_each_notification_once_in_order(
+    tmp_path: Path, dsn: str | None
+) -> None:
+    if dsn is None:
+        pytest.skip("one notifier works on an SQLite file")
+    port = free_port()
+    server = start_server(tmp_path / "unused.db", port, postgres_dsn=dsn)  # and its notifier
+    others = [_notifier(dsn), _notifier(dsn)]
+    receiver = Receiver()
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert http.post("/subscriptions", json=subscription(receiver.url)).status_code == 201
+            time.sleep(1)  # every notifier listens
+            entities = [f"urn:ngsi-ld:Vehicle:m{n}" for n in range(4)]
+            for entity in entities:
+                http.post("/entities", json={"id": entity, "type": "Vehicle", "speed": -1})
+            for value in range(50):
+                for entity in entities:
+                    response = http.patch(f"/entities/{entity}/attrs/speed", json={"value": value})
+                    assert response.status_code == 204
+        seen: dict[str, list[int]] = {entity: [] for entity in entities}
+        for _ in range(len(entities) * 51):
+            data = receiver.next(timeout=10)[1]["data"][0]
+            seen[data["id"]].append(data["speed"])
+        for entity in entities:
+            assert seen[entity] == list(range(-1, 50)), entity  # each once, in order
+        with pytest.raises(queue.Empty):
+            receiver.next(timeout=1)
+    finally:
+        receiver.close()
+        for process in others:
+            kill_server(process)
+        kill_server(server)

@@ -1,0 +1,54 @@
+"""The notification HTTP client against real receivers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from dalgu.subscriptions.http1 import HttpFailure, HttpPool
+
+
+class _Http10(http.server.BaseHTTPRequestHandler):
+    """Answers 200 with no Content-Length and closes: the end of the answer is the close."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http10() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Http10)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/notify"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_ended_by_closing_the_connection_is_a_success(http10: str) -> None:
+    async def run() -> list[int]:
+        pool = HttpPool(timeout=2)
+        try:
+            headers = {"Content-Type": "application/json"}
+            return [await pool.post(http10, headers, b"{}") for _ in range(3)]
+        finally:
+            await pool.close()
+
+    assert asyncio.run(run()) == [200, 200, 200]
+
+
+def test_a_header_with_a_line_break_is_refused_not_sent() -> None:
+    async def run() -> None:
+        await HttpPool().post("http://127.0.0.1:9/x", {"X-A": "1\r\nX-B: 2"}, b"{}")
+
+    with pytest.raises(HttpFailure, match="line break"):
+        asyncio.run(run())
