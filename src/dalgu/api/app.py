@@ -6,8 +6,10 @@ scope; handlers and services do not change for it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -48,6 +50,7 @@ from dalgu.testbed.runs import TestbedService
 from dalgu.testbed.sandboxes import SandboxService
 
 V1 = "/ngsi-ld/v1"
+log = logging.getLogger(__name__)
 
 
 def routes() -> list[BaseRoute]:
@@ -167,6 +170,16 @@ def context_resolver(settings: Settings, store: EntityStore) -> ContextResolver:
     )
 
 
+SHUTDOWN_SECONDS = 10.0
+
+
+async def _bounded(stopping: Awaitable[None], what: str) -> None:
+    try:
+        await asyncio.wait_for(stopping, SHUTDOWN_SECONDS)
+    except TimeoutError:
+        log.error("%s did not stop within %.0f s; shutting down without it", what, SHUTDOWN_SECONDS)
+
+
 def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingSlash:
     """The ASGI app; opens `store` (or the one settings name) for the app's lifetime."""
 
@@ -212,15 +225,16 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         try:
             yield
         finally:
+            # each part gets a bounded time to stop: a stuck one is logged, never a hang
             if retention is not None:
-                await retention.stop()
-            await listeners.stop()
-            await gateway.stop()
+                await _bounded(retention.stop(), "temporal retention")
+            await _bounded(listeners.stop(), "gateway ports")
+            await _bounded(gateway.stop(), "MQTT gateway")
             if runtime.testbed is not None:
-                await runtime.testbed.stop()
+                await _bounded(runtime.testbed.stop(), "testbed runs")
             if notifier is not None:
-                await notifier.stop()
-            await resolver.close()
+                await _bounded(notifier.stop(), "notifier")
+            await _bounded(resolver.close(), "context resolver")
             await the_store.close()
 
     app = Starlette(
