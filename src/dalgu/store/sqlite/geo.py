@@ -16,7 +16,7 @@ from shapely.geometry import shape as geometry_shape
 from shapely.geometry.base import BaseGeometry
 
 from dalgu.query.ast import GeoQuery
-from dalgu.query.geo import M_PER_DEGREE, distance_m
+from dalgu.query.geo import M_PER_DEGREE, distance_m, haversine
 
 
 def search_box(geo: GeoQuery) -> tuple[float, float, float, float] | None:
@@ -47,6 +47,32 @@ def _entity_shape(geojson: bytes) -> BaseGeometry:
     return shape
 
 
+@lru_cache(maxsize=64)
+def _query_point(wkb: bytes) -> tuple[float, float] | None:
+    shape = _query_shape(wkb)
+    return (shape.x, shape.y) if shape.geom_type == "Point" and not shape.is_empty else None
+
+
+@lru_cache(maxsize=65536)
+def _entity_point(geojson: bytes) -> tuple[float, float] | None:
+    geometry = orjson.loads(geojson)
+    if geometry.get("type") != "Point":
+        return None
+    x, y = geometry["coordinates"][:2]
+    return (float(x), float(y))
+
+
+def _distance(entity_geo: bytes, query_wkb: bytes) -> float:
+    """`distance_m` of the entity's geometry to the query's; between two points (the common
+    case: vehicles, sensors, a `near` around a place) without building shapes, to the same
+    result: 0 for the same point, else the haversine between them."""
+    here = _entity_point(entity_geo)
+    there = _query_point(query_wkb) if here is not None else None
+    if here is None or there is None:
+        return distance_m(_entity_shape(entity_geo), _query_shape(query_wkb))
+    return 0.0 if here == there else haversine(here[0], here[1], there[0], there[1])
+
+
 def bounding_box(geometry: dict[str, Any]) -> tuple[float, float, float, float] | None:
     """(minx, miny, maxx, maxy) of a GeoJSON geometry, without building a shape."""
     xs: list[float] = []
@@ -70,13 +96,13 @@ def geo_match(
     georel: str, query_wkb: bytes, max_d: float | None, min_d: float | None, entity_geo: bytes
 ) -> int:
     """SQL function: 1 when the entity geometry satisfies the geo-query."""
-    query = _query_shape(query_wkb)
-    entity = _entity_shape(entity_geo)
     result: Any
     if georel == "near":
-        distance = distance_m(entity, query)
-        result = (max_d is None or distance <= max_d) and (min_d is None or distance >= min_d)
-    elif georel == "within":
+        distance = _distance(entity_geo, query_wkb)
+        return int((max_d is None or distance <= max_d) and (min_d is None or distance >= min_d))
+    query = _query_shape(query_wkb)
+    entity = _entity_shape(entity_geo)
+    if georel == "within":
         result = entity.within(query)
     elif georel == "contains":
         result = entity.contains(query)
@@ -95,4 +121,4 @@ def geo_match(
 
 def geo_distance(query_wkb: bytes, entity_geo: bytes) -> float:
     """SQL function: metres from the entity's geometry to the query's (orderBy dist-asc)."""
-    return distance_m(_entity_shape(entity_geo), _query_shape(query_wkb))
+    return _distance(entity_geo, query_wkb)

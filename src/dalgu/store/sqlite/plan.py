@@ -9,13 +9,13 @@ tests every condition on each, and sorts the matches.
 
 - geo-queries with a bounding box always drive from the R*Tree: SQLite evaluated that
   subquery in full anyway, so walking the entities afterwards only added to it;
-- a `q` drives from the value indexes (`attrs_num`, `attrs_txt`) when one of its top-level
-  comparisons is on numbers or strings and selective: the rows of one attribute path within
-  every bound the query puts on that path, plus the entities that hold several values there
-  (`attrs_multi`; each bound may hold for a different one of them). It is selective when
-  fewer than sqrt((offset + limit) x entities) rows are in range (all entities are tested
-  for a count, so then up to a quarter of them): above that, the walk reaches `limit`
-  matches sooner.
+- a `q` drives from the value indexes (`attrs_num`; `attrs_txt`, strings of values only) when
+  one of its top-level comparisons is on numbers or value strings and selective: the rows of
+  one attribute path within every bound the query puts on that path, plus the entities that
+  hold several values there (`attrs_multi`; each bound may hold for a different one of
+  them). It is selective when fewer than sqrt((offset + limit) x entities) rows are in range
+  (all entities are tested for a count, so then up to a quarter of them): above that, the
+  walk reaches `limit` matches sooner.
 """
 
 from __future__ import annotations
@@ -72,12 +72,11 @@ def choose(db: Connection, tenant: str, query: EntityQuery) -> Driver | None:
     whole = len(groups) == 1 and not others  # the bounds of the one group are the whole q
     for (attr, path, kind), bounds in groups.items():
         within = " AND ".join(f"{_COLUMN[kind]} {op} ?" for op, _ in bounds)
-        values = (
-            "FROM attrs WHERE tenant = ? AND name = ? AND path = ? "
-            f"AND kind = '{kind}' AND {within}"
-        )
+        # each partial index's own condition, literally: SQLite uses it only then
+        at = "path = ? AND kind = 'n'" if kind == "n" else "path = '' AND kind = 's'"
+        values = f"FROM attrs WHERE tenant = ? AND name = ? AND {at} AND {within}"
+        value_params = [tenant, attr, *([path] if kind == "n" else []), *(t for _, t in bounds)]
         several = "FROM attrs_multi WHERE tenant = ? AND name = ? AND path = ?"
-        value_params = [tenant, attr, path, *(typed for _, typed in bounds)]
         several_params = [tenant, attr, path]
         rows = _rows_within(db, values, value_params, cap)
         rows += _rows_within(db, several, several_params, cap)
@@ -130,7 +129,7 @@ def _value_groups(q: QExpr) -> tuple[dict[_Group, list[_Bound]], int]:
     others = 0
     for term in terms:
         bounds = _bounds(term) if isinstance(term, Comparison) else []
-        if not bounds or any(kind not in _COLUMN for kind, _ in bounds):
+        if not bounds or any(not _indexed(kind, term) for kind, _ in bounds):
             others += 1
             continue
         assert isinstance(term, Comparison)
@@ -142,6 +141,11 @@ def _value_groups(q: QExpr) -> tuple[dict[_Group, list[_Bound]], int]:
         kinds[(attr, path)] = kinds.get((attr, path), 0) + 1
     kept = {g: b for g, b in groups.items() if kinds[(g[0], g[1])] == 1}
     return kept, others + (len(groups) - len(kept))
+
+
+def _indexed(kind: str, term: Any) -> bool:
+    """Whether a value index holds the rows a comparison of this kind looks at."""
+    return kind == "n" or (kind == "s" and _value_path(term.path) == "")
 
 
 def _bounds(term: Comparison) -> list[tuple[str, _Bound]]:
