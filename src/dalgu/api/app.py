@@ -254,7 +254,9 @@ class TrailingSlash:
     collection URLs both ways."""
 
     def __init__(self, app: Starlette) -> None:
-        self.app = EntityRetrieval(app, app.state)  # the hottest request skips the routing
+        # the hottest request skips the routing: middleware that must see every request
+        # (authentication) goes around this, not inside Starlette
+        self.app = EntityRetrieval(app, app.state)
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -271,39 +271,42 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         return await future
 
     def _commit_queued(self) -> None:
-        """Run every queued `mutate` call in one transaction; answer each after the commit."""
+        """Run every queued `mutate` call in one transaction; answer each after the commit.
+
+        Every call is answered whatever happens: with its outcomes once the commit is done,
+        with its own error if it failed (its savepoint undone), or with the error that stopped
+        the transaction. A caller is never left waiting.
+        """
         queued, self._queued = self._queued, []
         queued = [call for call in queued if not call.future.done()]  # a cancelled request
         if not queued:
             return
-        db = self.db
-        done: list[tuple[_Queued, list[Outcome]]] = []
+        answers: list[tuple[_Queued, list[Outcome] | BaseException]] = []
         try:
+            db = self.db
             db.execute("BEGIN IMMEDIATE")
-        except BaseException as error:
-            for call in queued:
-                call.future.set_exception(error)
-            return
-        try:
             for call in queued:
                 db.execute("SAVEPOINT call")
                 try:
-                    outcomes = self._apply(call.tenant, call.items, call.history)
-                except BaseException as error:  # this call's own failure: undo its items only
+                    answers.append((call, self._apply(call.tenant, call.items, call.history)))
+                except Exception as error:  # this call's own failure: undo its items only
                     db.execute("ROLLBACK TO call")
-                    db.execute("RELEASE call")
-                    call.future.set_exception(error)
-                    continue
+                    answers.append((call, error))
                 db.execute("RELEASE call")
-                done.append((call, outcomes))
             db.execute("COMMIT")
         except BaseException as error:
-            db.execute("ROLLBACK")
-            for call, _ in done:
+            if self._db is not None and self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            for call in queued:
                 call.future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
             return
-        for call, outcomes in done:
-            call.future.set_result(outcomes)
+        for call, answer in answers:
+            if isinstance(answer, BaseException):
+                call.future.set_exception(answer)
+            else:
+                call.future.set_result(answer)
 
     def _apply(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool
