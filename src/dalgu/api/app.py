@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import urlsplit
@@ -222,6 +223,11 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         app.state.dalgu_gateway = gateway
         listeners = await start_listeners(settings, runtime)
         app.state.dalgu_listeners = listeners
+        # what start-up loaded (modules, the collation table, compiled contexts) lives as long
+        # as the app: out of the collector's sight, a full collection under load no longer
+        # stalls every request for ~40 ms twice a second (q at -c1: p99 35 -> 9 ms)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -236,6 +242,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await _bounded(notifier.stop(), "notifier")
             await _bounded(resolver.close(), "context resolver")
             await the_store.close()
+            gc.unfreeze()  # an app made and dropped (tests) leaves nothing uncollectable
 
     app = Starlette(
         routes=routes(),
