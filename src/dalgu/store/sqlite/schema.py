@@ -181,7 +181,7 @@ MIGRATIONS: list[str] = [
         doc BLOB NOT NULL
     );
     """,
-    # 8: a delivery taken by a sender is leased until `lease_until` (retries use next_at);
+    # 9: a delivery taken by a sender is leased until `lease_until` (retries use next_at);
     # subscriptions are listed in the order they were created
     """
     ALTER TABLE deliveries ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
