@@ -11,7 +11,6 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,6 +24,7 @@ from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
+from dalgu.broker.contexts import hosted_context_resolver
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
@@ -32,7 +32,6 @@ from dalgu.gateway import http as gateway_http
 from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
-from dalgu.ldcontext import ContextResolver
 from dalgu.query.duration import parse_duration
 from dalgu.settings import Settings
 from dalgu.store.base import (
@@ -152,25 +151,6 @@ async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-def context_resolver(settings: Settings, store: EntityStore) -> ContextResolver:
-    """The @context resolver of a process; contexts Dalgu hosts are read from the store."""
-
-    async def local_context(url: str) -> bytes | None:
-        path = urlsplit(url).path
-        prefix = "/ngsi-ld/v1/jsonldContexts/"
-        if path.startswith(prefix) and url.startswith(settings.base_url):
-            found = await store.get_context(path[len(prefix) :])
-            return None if found is None else found[0]
-        return None
-
-    return ContextResolver(
-        fetch_timeout=settings.context_fetch_timeout,
-        max_bytes=settings.context_max_bytes,
-        cache_size=settings.context_cache_size,
-        local=local_context,
-    )
-
-
 SHUTDOWN_SECONDS = 10.0
 
 
@@ -189,7 +169,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         the_store = store or open_store(settings)
         await the_store.open()
 
-        resolver = context_resolver(settings, the_store)
+        resolver = hosted_context_resolver(settings, the_store)
         service = EntityService(the_store)
         runtime = Runtime(settings, the_store, service, resolver)
         notifier = None

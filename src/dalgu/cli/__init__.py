@@ -1,5 +1,16 @@
-"""The `dalgu` command line."""
+"""The `dalgu` command line.
 
-from dalgu.cli.app import app, main
+Nothing is imported here: `python -m dalgu.cli.notifier` (the notifier process `dalgu serve`
+starts) must not pay for typer and rich, which only the command line itself needs.
+"""
 
-__all__ = ["app", "main"]
+from __future__ import annotations
+
+
+def main() -> None:
+    from dalgu.cli.app import main as run
+
+    run()
+
+
+__all__ = ["main"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -43,7 +45,11 @@ def _serve(settings: Settings) -> None:
     from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
 
     _export(settings)
-    asyncio.run(_migrate(settings))  # once, before the workers and the notifier open the store
+    # once, before the workers and the notifier open the store; in a child process, so this
+    # one (which only supervises the workers) never loads the store: ~24 MiB less for good
+    migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
+    if migration.returncode != 0:
+        raise typer.Exit(migration.returncode)  # the child printed why
     notifier = start_notifier_process() if settings.notifier == "process" else None
     try:
         Granian(
@@ -99,12 +105,16 @@ def notifier(
 
 
 @app.command()
-def migrate(config: Path | None = ConfigOption) -> None:
+def migrate(
+    config: Path | None = ConfigOption,
+    quiet: bool = typer.Option(False, "--quiet", help="Print nothing when all went well."),
+) -> None:
     """Create or upgrade the store's schema to the current version."""
 
     settings = Settings.load(config)
     asyncio.run(_migrate(settings))
-    console.print(f"[green]schema up to date[/] ({settings.store})")
+    if not quiet:
+        console.print(f"[green]schema up to date[/] ({settings.store})")
 
 
 @app.command()

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from dalgu.devices.commands import DeviceCommand
 from dalgu.errors import DalguError
 from dalgu.gateway.command_payloads import command_payload, command_results
+
+if TYPE_CHECKING:  # httpx (and the CLI it pulls in) loads with the first push
+    import httpx
 
 
 class HttpCommandPush:
     """The `CommandSink` for HTTP devices."""
 
     def __init__(self, timeout: float = 5.0) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout)
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
 
     async def __call__(self, command: DeviceCommand) -> Any:
         if not command.endpoint:
             raise DalguError("the device has no endpoint to push commands to")
         media = "application/json" if command.payload == "json" else "text/plain"
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout)
         try:
             response = await self._client.post(
                 command.endpoint, content=command_payload(command), headers={"Content-Type": media}
@@ -35,4 +41,5 @@ class HttpCommandPush:
         return results.get(command.name, next(iter(results.values()), None))
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

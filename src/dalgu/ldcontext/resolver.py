@@ -12,9 +12,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from dalgu.errors import InvalidLdContext, LdContextNotAvailable
@@ -23,6 +22,9 @@ from dalgu.ldcontext.termmap import ContextBuilder, TermMap
 
 ContextLoader = Callable[[str], Awaitable[bytes | None]]
 """Returns a locally known context document (e.g. registered via /jsonldContexts) or None."""
+
+if TYPE_CHECKING:  # httpx (and the CLI it pulls in) loads only when a context is fetched
+    import httpx
 
 _MAX_DEPTH = 8
 
@@ -144,6 +146,8 @@ class ContextResolver:
     async def _fetch(self, url: str) -> bytes:
         if not url.startswith(("http://", "https://")):
             raise InvalidLdContext(f"@context URL {url!r} is not an http(s) URL")
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(follow_redirects=True)
         try:
