@@ -13,7 +13,11 @@ from dalgu.query.ast import GeoQuery, QExpr, TypeAnd, TypeExpr, TypeName, TypeOr
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
+from dalgu.store.indexing import IndexRow
+from dalgu.subscriptions.guards import Guard, GuardedSet, guard_of
 from dalgu.subscriptions.model import is_type_selection
+
+RowIndex: TypeAlias = dict[tuple[str, str], list[IndexRow]]
 
 
 class CompiledSubscription:
@@ -39,6 +43,7 @@ class CompiledSubscription:
             g = doc["geoQ"]
             geo = parse_geoquery(g["georel"], g["geometry"], g["coordinates"], g.get("geoproperty"))
             self.geo = replace(geo, geoproperty=terms.expand(geo.geoproperty))
+        self.guard: Guard | None = guard_of(self.q)
 
 
 Compiled: TypeAlias = CompiledSubscription
@@ -59,10 +64,13 @@ def type_names(expr: TypeExpr) -> list[str]:
 
 class SubscriptionIndex:
     """A tenant's subscriptions by entity type and, for those without entity selectors, by
-    watched attribute: a change is checked only against subscriptions that could match it."""
+    watched attribute: a change is checked only against subscriptions that could match it.
+    Those on a type whose `q` requires a comparison are found by the entity's values
+    (`guards`), not tested one by one."""
 
     def __init__(self, subscriptions: list[CompiledSubscription]) -> None:
         self.by_type: dict[str, list[Compiled]] = defaultdict(list)
+        self.guarded: dict[str, GuardedSet[Compiled]] = defaultdict(GuardedSet)
         self.by_type_attribute: dict[tuple[str, str], list[CompiledSubscription]] = defaultdict(
             list
         )
@@ -76,6 +84,8 @@ class SubscriptionIndex:
                     for attr in watched:
                         self.by_type_attribute[(type_iri, attr)].append(sub)
                     self.on_delete[type_iri].append(sub)  # entityDeleted ignores watching
+                elif sub.guard is not None:
+                    self.guarded[type_iri].add(sub.guard, sub)
                 else:
                     self.by_type[type_iri].append(sub)
             if not types:
@@ -83,13 +93,24 @@ class SubscriptionIndex:
                     self.by_attribute[attr].append(sub)
 
     def candidates(
-        self, types: Iterable[str], touched: Iterable[str], deleted: bool
+        self,
+        types: Iterable[str],
+        touched: Iterable[str],
+        deleted: bool,
+        rows: Callable[[], RowIndex],
     ) -> list[CompiledSubscription]:
+        """`rows`: the entity's index rows (built only if a guarded subscription needs them)."""
         seen: dict[str, Compiled] = {}
         touched = list(touched)
         for type_iri in types:
             for sub in self.by_type.get(type_iri, ()):
                 seen[sub.doc["id"]] = sub
+            guarded = self.guarded.get(type_iri)
+            if guarded:
+                found: list[Compiled] = []
+                guarded.select(rows(), found)
+                for sub in found:
+                    seen[sub.doc["id"]] = sub
             for attr in touched:
                 for sub in self.by_type_attribute.get((type_iri, attr), ()):
                     seen[sub.doc["id"]] = sub

@@ -200,8 +200,15 @@ class Notifier:
         out = []
         index = await self._index(change.tenant)
         rows: matching.RowIndex | None = None
+
+        def entity_rows() -> matching.RowIndex:
+            nonlocal rows
+            if rows is None:
+                rows = matching.row_index(entity)
+            return rows
+
         candidates = index.candidates(
-            entity.get("type", ()), trigger.touched, trigger.entity_deleted
+            entity.get("type", ()), trigger.touched, trigger.entity_deleted, entity_rows
         )
         for sub in candidates:
             doc = sub.doc
@@ -210,10 +217,8 @@ class Notifier:
             reason = matching.trigger_reason(doc, trigger)
             if reason is None or not matching.selects(doc, entity, sub.types):
                 continue
-            if sub.q is not None and rows is None:
-                rows = matching.row_index(entity)
             if not (
-                matching.q_ok(sub.q, entity, rows)
+                matching.q_ok(sub.q, entity, entity_rows() if sub.q is not None else None)
                 and matching.geo_ok(sub.geo, entity)
                 and matching.scope_ok(doc.get("scopeQ"), entity)
             ):
