@@ -74,6 +74,9 @@ class MqttSender:
                 tls_context=ssl.create_default_context() if secure else None,
                 timeout=10,
             )
+            # publishes are pipelined by design (a subscription's batch goes out at once):
+            # the library's warning past 10 in flight would log once per notification
+            client.pending_calls_threshold = 1_000_000
             await client.__aenter__()
             self._clients[key] = client
         return client

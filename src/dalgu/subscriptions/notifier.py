@@ -36,6 +36,7 @@ from dalgu.subscriptions.payload import (
     change_payload,
     context_of,
     join_of,
+    lane_of,
     notification,
     representation,
     wire,
@@ -45,6 +46,8 @@ log = logging.getLogger("dalgu.notifier")
 CONSUMER = "notifier"
 MAX_ATTEMPTS = 12
 BATCH = 500  # changes matched, and deliveries taken, per store round trip
+HTTP_LANES = 8  # HTTP connections one subscription's notifications use at once
+YIELD_EVERY = 8  # changes matched between turns given to the senders
 TIMERS = 0.25  # seconds between looks at retries and periodic subscriptions when idle
 
 
@@ -143,8 +146,12 @@ class Notifier:
                 return total
             await self._refresh()
             deliveries: list[tuple[str, str, bytes]] = []
-            for change in changes:
+            for n, change in enumerate(changes, start=1):
                 deliveries.extend(await self._match(change))
+                if n % YIELD_EVERY == 0:
+                    # the store's calls never suspend: without this, senders waiting for an
+                    # answer would get the loop only once per batch of matches
+                    await asyncio.sleep(0)
             taken = await self.store.commit_changes(CONSUMER, changes[-1].seq, deliveries)
             self._dispatch(taken)
             total += len(deliveries)
@@ -320,8 +327,9 @@ class Notifier:
                     continue
                 endpoint = doc["notification"]["endpoint"]
                 sent: list[Delivery] = []
+                unsent: list[Delivery] = []
                 try:
-                    sent = batch[: await self._send(doc, endpoint, batch)]
+                    sent, unsent = await self._send(doc, endpoint, batch)
                 finally:
                     if sent:
                         now = now_iso()
@@ -331,9 +339,8 @@ class Notifier:
                             "lastNotification": now,
                         }
                         await self.store.complete_deliveries(sent, status)
-                failed = len(sent) < len(batch)
-                if failed:
-                    rest = batch[len(sent) + 1 :] + queue
+                if len(sent) + len(unsent) < len(batch):  # one failed: it waits for a retry
+                    rest = unsent + queue
                     del queue[:]
                     if rest:
                         await self.store.release_deliveries(rest)
@@ -348,10 +355,12 @@ class Notifier:
 
     async def _send(
         self, doc: dict[str, Any], endpoint: dict[str, Any], batch: list[Delivery]
-    ) -> int:
-        """Send a subscription's deliveries in order; how many went before one failed (that
-        one is rescheduled, or given up). MQTT publishes are pipelined: the client keeps
-        their order on its one connection."""
+    ) -> tuple[list[Delivery], list[Delivery]]:
+        """Send a subscription's deliveries, each entity's in order: (sent, not sent). A
+        delivery that fails is rescheduled (or given up) and is in neither; the ones of its
+        entity after it are not sent. MQTT publishes are pipelined on the client's one
+        connection, which keeps their order; HTTP POSTs go out on up to `HTTP_LANES`
+        connections at once, the deliveries of one entity always on the same one."""
         uri = endpoint["uri"]
         if uri.startswith(("mqtt://", "mqtts://")):
             info = endpoint.get("notifierInfo")
@@ -362,17 +371,30 @@ class Notifier:
             for n, result in enumerate(results):
                 if isinstance(result, DeliveryFailed):
                     await self._failed(endpoint, batch[n], result)
-                    return n
+                    return batch[:n], batch[n + 1 :]
                 if isinstance(result, BaseException):
                     raise result
-            return len(batch)
-        for n, delivery in enumerate(batch):
+            return batch, []
+        lanes: dict[int, list[Delivery]] = {}
+        for delivery in batch:
+            lanes.setdefault(hash(lane_of(delivery)) % HTTP_LANES, []).append(delivery)
+        outcomes = await asyncio.gather(
+            *(self._send_lane(uri, doc, endpoint, lane) for lane in lanes.values())
+        )
+        sent = sorted((d for done, _ in outcomes for d in done), key=lambda d: d.id)
+        unsent = sorted((d for _, left in outcomes for d in left), key=lambda d: d.id)
+        return sent, unsent
+
+    async def _send_lane(
+        self, uri: str, doc: dict[str, Any], endpoint: dict[str, Any], lane: list[Delivery]
+    ) -> tuple[list[Delivery], list[Delivery]]:
+        for n, delivery in enumerate(lane):
             try:
                 await self._http.send(uri, *wire(doc, endpoint, delivery))
             except DeliveryFailed as failure:
                 await self._failed(endpoint, delivery, failure)
-                return n
-        return len(batch)
+                return lane[:n], lane[n + 1 :]
+        return lane, []
 
     async def _failed(
         self, endpoint: dict[str, Any], delivery: Delivery, failure: DeliveryFailed

@@ -242,3 +242,14 @@ def _add_previous(
                 if member == "vocab" and terms.compact(old[member]) == current.get(member):
                     continue
                 current[previous] = _previous(member, old[member], terms, rep)
+
+
+def lane_of(delivery: Delivery) -> str:
+    """The entity a delivery is about (its notification's first), which orders it: the
+    deliveries of one entity are sent one after another, those of others may overlap."""
+    try:
+        data = orjson.loads(delivery.payload).get("data") or ()
+        first = data[0] if data else None
+        return str(first.get("id", "")) if isinstance(first, dict) else ""
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
