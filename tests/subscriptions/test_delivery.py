@@ -81,6 +81,48 @@ def test_failed_notifications_are_retried_and_arrive_in_order(client: TestClient
         receiver.close()
 
 
+class SlowReceiver(Receiver):
+    """A receiver that takes 50 ms to answer each notification, on many connections."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+        answer = handler.do_POST  # type: ignore[attr-defined]
+
+        def slow(request: Any) -> None:
+            time.sleep(0.05)
+            answer(request)
+
+        handler.do_POST = slow  # type: ignore[attr-defined]
+
+
+def test_a_slow_receiver_gets_each_entity_in_order_over_several_connections(
+    client: TestClient,
+) -> None:
+    receiver = SlowReceiver()
+    try:
+        client.post(S, json=subscription(receiver.url))
+        entities, updates = 16, 5
+        for n in range(entities):
+            client.post(E, json={"id": f"urn:ngsi-ld:Vehicle:o{n}", "type": "Vehicle", "speed": 0})
+        started = time.monotonic()
+        for value in range(1, updates):
+            for n in range(entities):
+                url = f"{E}/urn:ngsi-ld:Vehicle:o{n}/attrs/speed"
+                assert client.patch(url, json={"value": value}).status_code == 204
+        seen: dict[str, list[int]] = {}
+        for _ in range(entities * updates):
+            entity = receiver.next(timeout=10)[1]["data"][0]
+            seen.setdefault(entity["id"], []).append(entity["speed"])
+        elapsed = time.monotonic() - started
+        assert all(values == list(range(updates)) for values in seen.values()), seen
+        assert len(seen) == entities
+        # one at a time, 80 answers of 50 ms would take 4 s or more
+        assert elapsed < 2.5, f"{elapsed:.2f} s"
+    finally:
+        receiver.close()
+
+
 def _notifier(dsn: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DALGU_STORE": "postgres", "DALGU_POSTGRES_DSN": dsn}
     return subprocess.Popen(
