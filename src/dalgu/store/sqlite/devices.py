@@ -9,6 +9,7 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive, SandboxRegistry
+from dalgu.store.sqlite.lock import begin
 
 
 class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
@@ -154,7 +155,7 @@ class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
 
     async def wipe_testbed(self, tenant: str) -> None:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             for table in ("iot_groups", "iot_devices", "testbed_reports"):
                 db.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))

@@ -43,6 +43,7 @@ from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
+from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.schema import migrate
@@ -156,6 +157,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         self._db: sqlite3.Connection | None = None
         self._checkpointer: _Checkpointer | None = None
         self._queued: list[_Queued] = []
+        self._busy = BusyWait()
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -169,7 +171,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")
-        db.execute("PRAGMA busy_timeout=10000")
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA cache_size=-65536")
         db.execute("PRAGMA temp_store=MEMORY")
         # checkpoints run in a background thread (PASSIVE, never blocking writers) instead of
@@ -191,7 +193,7 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
             self._checkpointer = None
         if self._db is not None:
             if self._queued:  # accepted writes are committed, not dropped
-                self._commit_queued()
+                self._commit_queued(blocking=True)
             self._db.close()
             self._db = None
 
@@ -270,21 +272,38 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
         self._queued.append(_Queued(tenant, items, history, future))
         return await future
 
-    def _commit_queued(self) -> None:
+    def _commit_queued(self, *, blocking: bool = False) -> None:
         """Run every queued `mutate` call in one transaction; answer each after the commit.
 
         Every call is answered whatever happens: with its outcomes once the commit is done,
         with its own error if it failed (its savepoint undone), or with the error that stopped
-        the transaction. A caller is never left waiting.
+        the transaction. A caller is never left waiting. While another process holds the
+        write lock this callback comes back a little later (the loop serves meanwhile) and
+        the calls queued by then join the commit; `blocking` waits in SQLite instead.
         """
-        queued, self._queued = self._queued, []
-        queued = [call for call in queued if not call.future.done()]  # a cancelled request
-        if not queued:
+        self._queued = [call for call in self._queued if not call.future.done()]  # cancelled
+        if not self._queued:
             return
+        if not blocking and self._db is not None:
+            try:
+                locked = try_begin(self._db)
+            except sqlite3.Error as error:
+                self._fail_queued(error)
+                return
+            if not locked:
+                wait = self._busy.next_wait()
+                if wait is None:
+                    self._fail_queued(StoreUnavailable("the database stayed locked for 10 s"))
+                else:
+                    asyncio.get_running_loop().call_later(wait, self._commit_queued)
+                return
+            self._busy.reset()
+        queued, self._queued = self._queued, []
         answers: list[tuple[_Queued, list[Outcome] | BaseException]] = []
         try:
             db = self.db
-            db.execute("BEGIN IMMEDIATE")
+            if blocking:
+                db.execute("BEGIN IMMEDIATE")
             for call in queued:
                 db.execute("SAVEPOINT call")
                 try:
@@ -307,6 +326,11 @@ class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, Sqlite
                 call.future.set_exception(answer)
             else:
                 call.future.set_result(answer)
+
+    def _fail_queued(self, error: Exception) -> None:
+        queued, self._queued = self._queued, []
+        for call in queued:
+            call.future.set_exception(error)
 
     def _apply(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool

@@ -11,6 +11,7 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.sqlite.lock import begin
 
 LEASE = 30.0  # seconds a sender holds the deliveries it took
 
@@ -95,7 +96,7 @@ class SqliteSubscriptions(SubscriptionStore):
 
     async def delete_subscription(self, tenant: str, subscription_id: str) -> bool:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             cursor = db.execute(
                 "DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
@@ -136,7 +137,7 @@ class SqliteSubscriptions(SubscriptionStore):
         # one notifier works on an SQLite file, so it takes the new deliveries at once
         # (leased), except those of a subscription waiting to retry an older one
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             now = time.time()
             waiting = set()
@@ -178,7 +179,7 @@ class SqliteSubscriptions(SubscriptionStore):
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             if not self._leases_recovered:
                 # one notifier runs on an SQLite file: leases left are those of a dead one
@@ -225,7 +226,7 @@ class SqliteSubscriptions(SubscriptionStore):
         if not deliveries:
             return
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             db.executemany("DELETE FROM deliveries WHERE id = ?", [(d.id,) for d in deliveries])
             self._merge_status(deliveries[0].tenant, deliveries[0].subscription_id, status)
@@ -256,7 +257,7 @@ class SqliteSubscriptions(SubscriptionStore):
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             if retry_at is None:
                 db.execute("DELETE FROM deliveries WHERE id = ?", (delivery.id,))

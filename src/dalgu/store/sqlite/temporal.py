@@ -26,6 +26,7 @@ from dalgu.store.history import (
     parse_time,
     record,
 )
+from dalgu.store.sqlite.lock import begin
 from dalgu.store.temporal_q import q_sql
 
 _TIME_COLUMNS = {
@@ -134,7 +135,7 @@ class SqliteTemporal(TemporalStore):
             for name, instances in attrs.items()
             for instance in instances
         ]
-        db.execute("BEGIN IMMEDIATE")
+        await begin(db)
         try:
             existed = db.execute(
                 "SELECT types FROM temporal_entities WHERE tenant = ? AND id = ?",
@@ -268,7 +269,7 @@ class SqliteTemporal(TemporalStore):
     ) -> bool:
         db = self.db
         if attr is None:
-            db.execute("BEGIN IMMEDIATE")
+            await begin(db)
             try:
                 db.execute(
                     "DELETE FROM instances WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
