@@ -209,7 +209,9 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 )
                 retention.start()
         if isinstance(the_store, DeviceRegistry):
-            runtime.devices = DeviceService(the_store, service, resolver.core)
+            runtime.devices = DeviceService(
+                the_store, service, resolver.core, lazy_timeout=settings.device_lazy_timeout
+            )
             if isinstance(the_store, ReportArchive):
                 runtime.testbed = TestbedService(runtime.devices, the_store)
             if isinstance(the_store, SandboxRegistry):

@@ -20,6 +20,7 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.commands import CommandDispatcher
+from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
 from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
@@ -51,15 +52,29 @@ class Ingested:
 
 
 class DeviceService:
-    def __init__(self, registry: DeviceRegistry, entities: EntityService, terms: TermMap) -> None:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        entities: EntityService,
+        terms: TermMap,
+        *,
+        lazy_timeout: float = 3.0,
+    ) -> None:
         self.registry = registry
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
         self.commands = CommandDispatcher(registry, entities, terms)
+        self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
         self.traffic = DeviceTraffic()
         self.admission: Admission | None = None
         entities.listeners.append(self.commands.changed)
+        entities.lazy.append(self.lazy)
+
+    async def command_result(self, apikey: str, device_id: str, name: str, result: Any) -> None:
+        """A device answered a command, or a request for a lazy attribute."""
+        if not self.lazy.answer(apikey, device_id, name, result):
+            await self.commands.result(apikey, device_id, name, result)
 
     def _provisioning_changed(self, tenant: str | None = None) -> None:
         self._bindings.clear()
@@ -248,6 +263,11 @@ class DeviceService:
         now = now_iso()
         out = []
         for values, stamp in groups:
+            if binding.lazy and not values.keys().isdisjoint(binding.lazy):
+                for measure in values.keys() & binding.lazy.keys():
+                    self.lazy.answer(binding.apikey, binding.device_id, measure, values[measure])
+                if values.keys() <= binding.lazy.keys():
+                    continue  # only lazy values: nothing to store
             observed = stamp or timestamp or (now if binding.timestamp else None)
             fragment = measures_to_entity(binding, values, observed_at=observed, with_static=False)
             out.append(parse_entity(fragment, self.terms, now))

@@ -241,7 +241,7 @@ class MqttSouthbound:
     async def _results(self, client: aiomqtt.Client, topic: MeasureTopic, payload: bytes) -> None:
         try:
             for name, result in command_results(topic.format, payload).items():
-                await self.devices.commands.result(topic.apikey, topic.device_id, name, result)
+                await self.devices.command_result(topic.apikey, topic.device_id, name, result)
         except DalguError as error:
             if error.status >= 500:
                 raise
