@@ -210,8 +210,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 retention.start()
         if isinstance(the_store, DeviceRegistry):
             runtime.devices = DeviceService(
-                the_store, service, resolver.core, lazy_timeout=settings.device_lazy_timeout
+                the_store,
+                service,
+                resolver.core,
+                lazy_timeout=settings.device_lazy_timeout,
+                command_expiry=settings.device_command_expiry,
             )
+            if runtime.devices.polling is not None:
+                runtime.devices.polling.start()
             if isinstance(the_store, ReportArchive):
                 runtime.testbed = TestbedService(runtime.devices, the_store)
             if isinstance(the_store, SandboxRegistry):
@@ -240,6 +246,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             await _bounded(gateway.stop(), "MQTT gateway")
             if runtime.testbed is not None:
                 await _bounded(runtime.testbed.stop(), "testbed runs")
+            if runtime.devices is not None and runtime.devices.polling is not None:
+                await _bounded(runtime.devices.polling.stop(), "command expiry")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
             await _bounded(resolver.close(), "context resolver")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -62,6 +63,26 @@ class CommandTarget:
     payload: Literal["ul", "json"]
     endpoint: str | None
 
+    @property
+    def polling(self) -> bool:
+        """An HTTP device without an endpoint fetches its commands (`getCmd=1`)."""
+        return self.transport == "HTTP" and not self.endpoint
+
+
+POLL = "POLL"  # the sink name of commands that polling devices fetch
+
+
+@dataclass(frozen=True, slots=True)
+class CommandStatus:
+    """A command's status changed (PENDING, DELIVERED, OK, ERROR, EXPIRED), at `at`."""
+
+    tenant: str
+    entity_id: str
+    name: str
+    status: str
+    info: Any
+    at: float
+
 
 class CommandDispatcher:
     def __init__(self, registry: DeviceRegistry, entities: EntityService, terms: TermMap) -> None:
@@ -71,6 +92,7 @@ class CommandDispatcher:
         self.sinks: dict[str, CommandSink] = {}
         self._targets: dict[str, dict[str, CommandTarget]] = {}  # tenant → entity id → target
         self._tasks: set[asyncio.Task[None]] = set()
+        self.observers: list[Callable[[CommandStatus], None]] = []  # conformance runs, say
 
     def forget(self, tenant: str | None = None) -> None:
         """Provisioning changed: rebuild the tenant's command targets when next needed."""
@@ -101,6 +123,9 @@ class CommandDispatcher:
                 new = change.after.get(iri)
                 if new and new != change.before.get(iri):
                     value = new[0].get("value", new[0].get("json"))
+                    if target.polling:  # queued durably before the change is acknowledged
+                        await self._send(target, name, value)
+                        continue
                     task = asyncio.create_task(self._send(target, name, value))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -127,6 +152,15 @@ class CommandDispatcher:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def send(self, tenant: str, entity_id: str, name: str, value: Any) -> bool:
+        """Send a command to the device behind an entity (the testbed's round trips); False
+        when no device with that command is behind it."""
+        target = (await self.targets(tenant)).get(entity_id)
+        if target is None or name not in target.binding.commands:
+            return False
+        await self._send(target, name, value)
+        return True
+
     async def _send(self, target: CommandTarget, name: str, value: Any) -> None:
         binding = target.binding
         command = DeviceCommand(
@@ -140,7 +174,7 @@ class CommandDispatcher:
             target.transport,
             target.endpoint,
         )
-        sink = self.sinks.get(target.transport)
+        sink = self.sinks.get(POLL if target.polling else target.transport)
         try:
             if sink is None:
                 raise DalguError(f"no {target.transport} transport runs to send commands")
@@ -154,7 +188,14 @@ class CommandDispatcher:
         else:
             await self._status(target.tenant, binding.entity_id, name, OK, answer)
 
+    async def status(self, tenant: str, entity_id: str, name: str, status: str, info: Any) -> None:
+        """Record a command's status (and info) on its entity; observers see it."""
+        await self._status(tenant, entity_id, name, status, info)
+
     async def _status(self, tenant: str, entity_id: str, name: str, status: str, info: Any) -> None:
+        event = CommandStatus(tenant, entity_id, name, status, info, time.time())
+        for observer in list(self.observers):
+            observer(event)
         fragment: dict[str, Any] = {
             "id": entity_id,
             f"{name}_status": {"type": "Property", "value": status},

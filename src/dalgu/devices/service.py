@@ -19,14 +19,21 @@ from typing import Any, Protocol
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
-from dalgu.devices.commands import CommandDispatcher
+from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
+from dalgu.devices.polling import CommandPolling
 from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
-from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
+from dalgu.errors import (
+    AlreadyExists,
+    BadRequestData,
+    DalguError,
+    OperationNotSupported,
+    ResourceNotFound,
+)
 from dalgu.ldcontext.termmap import TermMap
-from dalgu.store.base import DeviceRecord, DeviceRegistry
+from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
 
@@ -59,6 +66,7 @@ class DeviceService:
         terms: TermMap,
         *,
         lazy_timeout: float = 3.0,
+        command_expiry: float = 3600.0,
     ) -> None:
         self.registry = registry
         self.entities = entities
@@ -66,10 +74,27 @@ class DeviceService:
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
         self.commands = CommandDispatcher(registry, entities, terms)
         self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
+        self.polling: CommandPolling | None = None
+        if isinstance(registry, CommandQueue):
+            self.polling = CommandPolling(registry, self.commands, command_expiry)
+            self.commands.sinks[POLL] = self.polling
         self.traffic = DeviceTraffic()
         self.admission: Admission | None = None
         entities.listeners.append(self.commands.changed)
         entities.lazy.append(self.lazy)
+
+    async def known(self, apikey: str, device_id: str, resource: str | None = None) -> None:
+        """Raise ResourceNotFound unless the device is provisioned (or may be, by its group)."""
+        await self._binding(apikey, device_id, resource)
+
+    async def fetch_commands(
+        self, apikey: str, device_id: str, resource: str | None = None
+    ) -> list[QueuedCommand]:
+        """A polling device asks for its commands (`getCmd=1`): each is handed out once."""
+        await self.known(apikey, device_id, resource)
+        if self.polling is None:
+            raise OperationNotSupported("this store keeps no command queue")
+        return await self.polling.fetch(apikey, device_id)
 
     async def command_result(self, apikey: str, device_id: str, name: str, result: Any) -> None:
         """A device answered a command, or a request for a lazy attribute."""

@@ -483,3 +483,33 @@ class SandboxRegistry(ABC):
     @abstractmethod
     async def wipe_testbed(self, tenant: str) -> None:
         """Remove the tenant's config groups, devices and conformance reports."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCommand:
+    """A command waiting for a polling device (HTTP without an endpoint) to fetch it."""
+
+    tenant: str
+    entity_id: str
+    apikey: str
+    device_id: str
+    name: str
+    value: Any
+    queued: float  # epoch seconds
+    expires: float
+
+
+class CommandQueue(ABC):
+    """Commands for polling devices, kept until fetched (once) or expired."""
+
+    @abstractmethod
+    async def queue_command(self, command: QueuedCommand) -> None:
+        """Queue it durably; it replaces a command of the same name still waiting."""
+
+    @abstractmethod
+    async def take_commands(self, apikey: str, device_id: str, now: float) -> list[QueuedCommand]:
+        """Remove and return the device's unexpired commands, oldest first."""
+
+    @abstractmethod
+    async def expire_commands(self, now: float) -> list[QueuedCommand]:
+        """Remove and return the commands whose time ran out."""
