@@ -224,10 +224,13 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 subscriptions_store = (
                     the_store if isinstance(the_store, SubscriptionStore) else None
                 )
-                runtime.sandboxes = SandboxService(the_store, service, subscriptions_store)
+                runtime.sandboxes = SandboxService(
+                    the_store, service, the_store, subscriptions_store
+                )
                 runtime.devices.admission = runtime.sandboxes
+                runtime.device_auth = runtime.sandboxes.keys.authenticate
         app.state.dalgu = runtime
-        gateway = await start_mqtt_gateway(settings, runtime.devices)
+        gateway = await start_mqtt_gateway(settings, runtime.devices, runtime.device_auth)
         app.state.dalgu_gateway = gateway
         listeners = await start_listeners(settings, runtime)
         app.state.dalgu_listeners = listeners

@@ -324,7 +324,7 @@ class DeviceService:
                 if error.status >= 500:
                     raise
                 results[index] = error
-                self._refused(transport, apikey, device_id, received, groups, error)
+                self.refused(transport, apikey, device_id, received, groups, error)
                 continue
             accepted.setdefault(tenant, []).append((index, entities, groups))
         for tenant, items in accepted.items():
@@ -337,14 +337,14 @@ class DeviceService:
                 refusal = next((failed[e["id"]] for e in entities if e["id"] in failed), None)
                 if refusal is not None:
                     results[index] = refusal
-                    self._refused(transport, apikey, device_id, received, groups, refusal)
+                    self.refused(transport, apikey, device_id, received, groups, refusal)
                 else:
                     self.traffic.record(
                         MessageEvent(apikey, device_id, transport, received, stored, tuple(groups))
                     )
         return results
 
-    def _refused(
+    def refused(
         self,
         transport: str,
         apikey: str,

@@ -20,6 +20,7 @@ from dalgu.api.edge import runtime
 from dalgu.api.respond import plain_json
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
+from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
@@ -149,11 +150,15 @@ async def about(request: Request) -> Response:
 # --- southbound ---------------------------------------------------------------------------
 
 
-def _device_params(request: Request) -> tuple[str, str, str | None]:
+async def _device_params(request: Request) -> tuple[str, str, str | None]:
+    """The API key (checked by the runtime's device authenticator), device id and time."""
     apikey = request.query_params.get("k")
     device_id = request.query_params.get("i")
     if not apikey or not device_id:
         raise BadRequestData("a measure needs the query parameters k (apikey) and i (device id)")
+    authenticate = runtime(request).device_auth
+    if authenticate is not None:
+        await authenticated(authenticate, _devices(request), "http", apikey, device_id)
     return apikey, device_id, request.query_params.get("t")
 
 
@@ -183,7 +188,7 @@ async def _commands_answer(
 async def ultralight_measures(request: Request) -> Response:
     """`GET /iot/d?k=&i=&d=` or `POST /iot/d?k=&i=` with an UltraLight 2.0 body; with
     `getCmd=1` the answer holds the device's waiting commands (and `d` may be left out)."""
-    apikey, device_id, stamp = _device_params(request)
+    apikey, device_id, stamp = await _device_params(request)
     if request.method == "GET":
         text = request.query_params.get("d")
         if text is None and not _wants_commands(request):
@@ -211,7 +216,7 @@ async def ultralight_measures(request: Request) -> Response:
 async def json_measures(request: Request) -> Response:
     """`POST /iot/json?k=&i=` with an IoT Agent JSON body; `GET /iot/json?k=&i=&getCmd=1`
     (or the POST with `getCmd=1`) answers with the device's waiting commands."""
-    apikey, device_id, stamp = _device_params(request)
+    apikey, device_id, stamp = await _device_params(request)
     if request.method == "GET":
         if not _wants_commands(request):
             raise BadRequestData("GET /iot/json only fetches commands (getCmd=1)")
@@ -242,7 +247,7 @@ async def json_command_results(request: Request) -> Response:
 
 
 async def _command_results(request: Request, fmt: str) -> Response:
-    apikey, device_id, _ = _device_params(request)
+    apikey, device_id, _ = await _device_params(request)
     results = command_results(fmt, await _body_text(request))
     devices = _devices(request)
     resource = "/iot/json" if fmt == "json" else "/iot/d"

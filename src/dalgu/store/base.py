@@ -482,7 +482,41 @@ class SandboxRegistry(ABC):
 
     @abstractmethod
     async def wipe_testbed(self, tenant: str) -> None:
-        """Remove the tenant's config groups, devices and conformance reports."""
+        """Remove the tenant's config groups, devices, queued commands, conformance reports
+        and temporal history (attribute instances), in one transaction."""
+
+    @abstractmethod
+    async def stored_items(self, tenant: str) -> int:
+        """How much the tenant stores: its entities plus its temporal attribute instances."""
+
+    @abstractmethod
+    async def put_key(self, key: SandboxKey) -> None:
+        """Store a sandbox API key (its digest; the key itself is never stored)."""
+
+    @abstractmethod
+    async def keys(self, tenant: str) -> list[SandboxKey]:
+        """The sandbox's keys, revoked ones too, oldest first."""
+
+    @abstractmethod
+    async def key_by_digest(self, digest: str) -> SandboxKey | None: ...
+
+    @abstractmethod
+    async def revoke_key(self, tenant: str, key_id: str, at: str) -> bool:
+        """Mark the key revoked; False if the sandbox has no such active key."""
+
+    @abstractmethod
+    async def delete_keys(self, tenant: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxKey:
+    """A sandbox API key as stored: an id to name it by and the SHA-256 of the key."""
+
+    tenant: str
+    id: str
+    digest: str
+    created: str
+    revoked: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

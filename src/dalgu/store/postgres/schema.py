@@ -238,6 +238,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS iot_commands_expires ON iot_commands (expires);
     CREATE INDEX IF NOT EXISTS iot_commands_tenant ON iot_commands (tenant);
     """,
+    # testbed (issue 4): sandbox API keys, by the SHA-256 of the key (never the key itself)
+    """
+    CREATE TABLE IF NOT EXISTS sandbox_keys (
+        digest text PRIMARY KEY,
+        tenant text NOT NULL,
+        id text NOT NULL,
+        created text NOT NULL,
+        revoked text,
+        UNIQUE (tenant, id)
+    );
+    """,
 ]
 
 

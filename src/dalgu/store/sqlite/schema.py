@@ -209,6 +209,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS iot_commands_expires ON iot_commands (expires);
     CREATE INDEX IF NOT EXISTS iot_commands_tenant ON iot_commands (tenant)
     """,
+    # testbed (issue 4): sandbox API keys, by the SHA-256 of the key (never the key itself)
+    """
+    CREATE TABLE IF NOT EXISTS sandbox_keys (
+        digest TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        revoked TEXT,
+        UNIQUE (tenant, id)
+    )
+    """,
 ]
 
 
