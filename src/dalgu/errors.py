@@ -94,6 +94,19 @@ class QuotaExceeded(DalguError):
         return "urn:dalgu:errors:QuotaExceeded"
 
 
+class Unauthorized(DalguError):
+    """A device's API key is not (or no longer) accepted, e.g. a sandbox key that was revoked.
+    Not an NGSI-LD error type: its URI is Dalgu's own."""
+
+    kind = "Unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+    @property
+    def type_uri(self) -> str:
+        return "urn:dalgu:errors:Unauthorized"
+
+
 class TooComplexQuery(DalguError):
     """A query the broker declines to serve whole, e.g. a joinLevel past its limit."""
 

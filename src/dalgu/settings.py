@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     mqtt_client_id: str | None = Field(
         None, description="Gateway's MQTT client id (default dalgu-gateway-<API port>)."
     )
+    device_lazy_timeout: float = Field(
+        3.0, gt=0, description="Seconds a read waits for a device's lazy attribute."
+    )
+    device_command_expiry: float = Field(
+        3600.0, gt=0, description="Seconds a polling device's queued command waits to be fetched."
+    )
     log_level: str = Field("info")
 
     @classmethod

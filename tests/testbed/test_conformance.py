@@ -117,7 +117,7 @@ def test_a_conformance_run_over_http(client: TestClient) -> None:
     )
     started = client.post(
         "/testbed/runs",
-        json={"profile": profile_text, "apikey": "k-thermo", "duration": 1.0},
+        json={"profile": profile_text, "apikey": "k-thermo", "duration": 2.5},
         headers=SANDBOX,
     )
     assert started.status_code == 201, started.text

@@ -20,21 +20,22 @@ def test_sandbox_lifecycle_and_quotas(client: TestClient) -> None:
     )
     assert created.status_code == 201, created.text
     assert created.json()["quotas"] == {"devices": 2, "messages_per_second": 5}
+    key = created.json()["apiKeys"][0]["key"]  # the group's apikey: the sandbox's own key
     assert client.post(SB, json={"name": "firm1"}).status_code == 409
     assert client.post(SB, json={"name": "Bad Name!"}).status_code == 400
     assert client.post(SB, json={"name": "x", "quotas": {"cpu": 1}}).status_code == 400
     assert [s["name"] for s in client.get(SB).json()] == ["firm1"]
 
-    group(client, FIRM, "k-firm")
-    devices = {"devices": [{"device_id": f"m{n}", "apikey": "k-firm"} for n in range(3)]}
+    group(client, FIRM, key)
+    devices = {"devices": [{"device_id": f"m{n}", "apikey": key} for n in range(3)]}
     over = client.post("/iot/devices", json=devices, headers=FIRM)
     assert over.status_code == 429 and over.json()["type"] == "urn:dalgu:errors:QuotaExceeded"
     two = {"devices": devices["devices"][:2]}
     assert client.post("/iot/devices", json=two, headers=FIRM).status_code == 201
     # a third device may not appear by autoprovisioning either
-    assert client.post("/iot/d?k=k-firm&i=m9", content=b"e|1").status_code == 429
+    assert client.post(f"/iot/d?k={key}&i=m9", content=b"e|1").status_code == 429
 
-    answers = [client.post("/iot/d?k=k-firm&i=m0", content=b"e|1").status_code for _ in range(20)]
+    answers = [client.post(f"/iot/d?k={key}&i=m0", content=b"e|1").status_code for _ in range(20)]
     assert answers[:5] == [200] * 5 and 429 in answers  # a burst of one second, then refused
 
     # another firm, no sandbox: no quota, and the first firm's data stays apart
@@ -44,7 +45,7 @@ def test_sandbox_lifecycle_and_quotas(client: TestClient) -> None:
 
     raised = client.patch(f"{SB}/firm1", json={"quotas": {"devices": 10}})
     assert raised.status_code == 200 and raised.json()["quotas"] == {"devices": 10}
-    assert client.post("/iot/d?k=k-firm&i=m9", content=b"e|1").status_code == 200
+    assert client.post(f"/iot/d?k={key}&i=m9", content=b"e|1").status_code == 200
 
     tenant = {"NGSILD-Tenant": "firm1"}
     assert client.get(E, params={"type": "Meter"}, headers=tenant).json() != []

@@ -189,17 +189,28 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 )
                 retention.start()
         if isinstance(the_store, DeviceRegistry):
-            runtime.devices = DeviceService(the_store, service, resolver.core)
+            runtime.devices = DeviceService(
+                the_store,
+                service,
+                resolver.core,
+                lazy_timeout=settings.device_lazy_timeout,
+                command_expiry=settings.device_command_expiry,
+            )
+            if runtime.devices.polling is not None:
+                runtime.devices.polling.start()
             if isinstance(the_store, ReportArchive):
                 runtime.testbed = TestbedService(runtime.devices, the_store)
             if isinstance(the_store, SandboxRegistry):
                 subscriptions_store = (
                     the_store if isinstance(the_store, SubscriptionStore) else None
                 )
-                runtime.sandboxes = SandboxService(the_store, service, subscriptions_store)
+                runtime.sandboxes = SandboxService(
+                    the_store, service, the_store, subscriptions_store
+                )
                 runtime.devices.admission = runtime.sandboxes
+                runtime.device_auth = runtime.sandboxes.keys.authenticate
         app.state.dalgu = runtime
-        gateway = await start_mqtt_gateway(settings, runtime.devices)
+        gateway = await start_mqtt_gateway(settings, runtime.devices, runtime.device_auth)
         app.state.dalgu_gateway = gateway
         listeners = await start_listeners(settings, runtime)
         app.state.dalgu_listeners = listeners
@@ -218,6 +229,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             await _bounded(gateway.stop(), "MQTT gateway")
             if runtime.testbed is not None:
                 await _bounded(runtime.testbed.stop(), "testbed runs")
+            if runtime.devices is not None and runtime.devices.polling is not None:
+                await _bounded(runtime.devices.polling.stop(), "command expiry")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
             await _bounded(resolver.close(), "context resolver")

@@ -12,6 +12,7 @@ from dalgu.broker.model import is_uri
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
+from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
@@ -32,6 +33,8 @@ class Runtime:
     devices: DeviceService | None = None
     testbed: TestbedService | None = None
     sandboxes: SandboxService | None = None
+    #: the southbound's API-key check (sandbox keys), called at each transport's edge
+    device_auth: DeviceAuthenticator | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

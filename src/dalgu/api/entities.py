@@ -116,7 +116,7 @@ async def retrieve_entity(request: Request) -> Response:
     rt = runtime(request)
     rep = params.representation(request.query_params, rc.terms)
     joined = params.join(request.query_params, rep)
-    entity = await rt.service.retrieve(rc.tenant, entity_id)
+    entity = await rt.service.retrieve(rc.tenant, entity_id, rep.attrs)
     base = rt.settings.base_url
     if joined is not None and joined.mode == "flat":  # always an array (clause 4.5.23.3)
         known = await rt.service.linked(rc.tenant, [entity], rep, joined)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from dalgu.broker import mutations as m
 from dalgu.broker.join import Join, fetch_linked
+from dalgu.broker.lazy import LazyAttributeProvider
 from dalgu.broker.model import Entity, now_iso
 from dalgu.broker.render import Representation
 from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
@@ -47,6 +48,7 @@ class EntityService:
     def __init__(self, store: EntityStore) -> None:
         self.store = store
         self.listeners: list[ChangeListener] = []
+        self.lazy: list[LazyAttributeProvider] = []  # sources of attributes read on demand
 
     async def _apply(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Any]:
         outcomes = await self.store.mutate(tenant, items)
@@ -68,10 +70,18 @@ class EntityService:
     async def create(self, tenant: str, entity: Entity) -> None:
         await self._one(tenant, entity["id"], m.create(entity))
 
-    async def retrieve(self, tenant: str, entity_id: str) -> Entity:
+    async def retrieve(
+        self, tenant: str, entity_id: str, attrs: frozenset[str] | None = None
+    ) -> Entity:
+        """The stored entity with what lazy attribute providers give for it (of `attrs`, the
+        attribute IRIs asked for, when given)."""
         entity = await self.store.get(tenant, entity_id)
         if entity is None:
             raise ResourceNotFound(f"entity {entity_id} does not exist")
+        for provider in self.lazy:
+            provided = await provider.provide(tenant, entity, attrs)
+            if provided:
+                entity = {**entity, **provided}
         return entity
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -53,12 +54,34 @@ None (the result arrives later, e.g. on MQTT `/cmdexe`). Raises `DalguError` on 
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class CommandTarget:
+    """A device that commands (or requests for lazy attributes) can be sent to, and how."""
+
     tenant: str
     binding: DeviceBinding
     transport: str
     payload: Literal["ul", "json"]
     endpoint: str | None
+
+    @property
+    def polling(self) -> bool:
+        """An HTTP device without an endpoint fetches its commands (`getCmd=1`)."""
+        return self.transport == "HTTP" and not self.endpoint
+
+
+POLL = "POLL"  # the sink name of commands that polling devices fetch
+
+
+@dataclass(frozen=True, slots=True)
+class CommandStatus:
+    """A command's status changed (PENDING, DELIVERED, OK, ERROR, EXPIRED), at `at`."""
+
+    tenant: str
+    entity_id: str
+    name: str
+    status: str
+    info: Any
+    at: float
 
 
 class CommandDispatcher:
@@ -67,8 +90,9 @@ class CommandDispatcher:
         self.entities = entities
         self.terms = terms
         self.sinks: dict[str, CommandSink] = {}
-        self._targets: dict[str, dict[str, _Target]] = {}  # tenant → entity id → target
+        self._targets: dict[str, dict[str, CommandTarget]] = {}  # tenant → entity id → target
         self._tasks: set[asyncio.Task[None]] = set()
+        self.observers: list[Callable[[CommandStatus], None]] = []  # conformance runs, say
 
     def forget(self, tenant: str | None = None) -> None:
         """Provisioning changed: rebuild the tenant's command targets when next needed."""
@@ -81,13 +105,13 @@ class CommandDispatcher:
         """A device was provisioned from its group: add it to the tenant's targets, if they
         are known, instead of rebuilding them (autoprovisioning adds devices one by one)."""
         targets = self._targets.get(tenant)
-        if targets is not None and binding.commands:
+        if targets is not None and (binding.commands or binding.lazy):
             device = Device(device_id=binding.device_id, apikey=binding.apikey)
             targets[binding.entity_id] = _target(tenant, binding, group, device)
 
     async def changed(self, tenant: str, changes: list[Change]) -> None:
         """Entity-service listener: a changed command attribute sends that command."""
-        targets = await self._tenant_targets(tenant)
+        targets = await self.targets(tenant)
         if not targets:
             return
         for change in changes:
@@ -99,6 +123,9 @@ class CommandDispatcher:
                 new = change.after.get(iri)
                 if new and new != change.before.get(iri):
                     value = new[0].get("value", new[0].get("json"))
+                    if target.polling:  # queued durably before the change is acknowledged
+                        await self._send(target, name, value)
+                        continue
                     task = asyncio.create_task(self._send(target, name, value))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -114,7 +141,7 @@ class CommandDispatcher:
         if record is None:
             log.warning("command result from unknown device %s/%s", apikey, device_id)
             return
-        targets = await self._tenant_targets(record.tenant)
+        targets = await self.targets(record.tenant)
         for entity_id, target in targets.items():
             if target.binding.device_id == device_id:
                 await self._status(target.tenant, entity_id, name, OK, result)
@@ -125,7 +152,16 @@ class CommandDispatcher:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _send(self, target: _Target, name: str, value: Any) -> None:
+    async def send(self, tenant: str, entity_id: str, name: str, value: Any) -> bool:
+        """Send a command to the device behind an entity (the testbed's round trips); False
+        when no device with that command is behind it."""
+        target = (await self.targets(tenant)).get(entity_id)
+        if target is None or name not in target.binding.commands:
+            return False
+        await self._send(target, name, value)
+        return True
+
+    async def _send(self, target: CommandTarget, name: str, value: Any) -> None:
         binding = target.binding
         command = DeviceCommand(
             target.tenant,
@@ -138,7 +174,7 @@ class CommandDispatcher:
             target.transport,
             target.endpoint,
         )
-        sink = self.sinks.get(target.transport)
+        sink = self.sinks.get(POLL if target.polling else target.transport)
         try:
             if sink is None:
                 raise DalguError(f"no {target.transport} transport runs to send commands")
@@ -152,7 +188,14 @@ class CommandDispatcher:
         else:
             await self._status(target.tenant, binding.entity_id, name, OK, answer)
 
+    async def status(self, tenant: str, entity_id: str, name: str, status: str, info: Any) -> None:
+        """Record a command's status (and info) on its entity; observers see it."""
+        await self._status(tenant, entity_id, name, status, info)
+
     async def _status(self, tenant: str, entity_id: str, name: str, status: str, info: Any) -> None:
+        event = CommandStatus(tenant, entity_id, name, status, info, time.time())
+        for observer in list(self.observers):
+            observer(event)
         fragment: dict[str, Any] = {
             "id": entity_id,
             f"{name}_status": {"type": "Property", "value": status},
@@ -165,7 +208,9 @@ class CommandDispatcher:
         except DalguError as error:  # the entity was deleted meanwhile, say
             log.warning("status of command %s on %s not recorded: %s", name, entity_id, error)
 
-    async def _tenant_targets(self, tenant: str) -> dict[str, _Target]:
+    async def targets(self, tenant: str) -> dict[str, CommandTarget]:
+        """entity id → the device behind it, for the tenant's devices with commands or lazy
+        attributes (read once, then kept until provisioning changes)."""
         cached = self._targets.get(tenant)
         if cached is not None:
             return cached
@@ -173,7 +218,7 @@ class CommandDispatcher:
             (r.apikey): ServiceGroup.model_validate(r.doc)
             for r in await self.registry.groups(tenant, None)
         }
-        targets: dict[str, _Target] = {}
+        targets: dict[str, CommandTarget] = {}
         offset = 0
         while True:
             records, _ = await self.registry.devices(tenant, None, _PAGE, offset)
@@ -181,7 +226,7 @@ class CommandDispatcher:
                 device = Device.model_validate(record.doc)
                 group = groups.get(record.apikey) or ServiceGroup(apikey=record.apikey)
                 binding = bind(group, device, device.device_id)
-                if binding.commands:
+                if binding.commands or binding.lazy:
                     targets[binding.entity_id] = _target(tenant, binding, group, device)
             if len(records) < _PAGE:
                 break
@@ -190,9 +235,11 @@ class CommandDispatcher:
         return targets
 
 
-def _target(tenant: str, binding: DeviceBinding, group: ServiceGroup, device: Device) -> _Target:
+def _target(
+    tenant: str, binding: DeviceBinding, group: ServiceGroup, device: Device
+) -> CommandTarget:
     endpoint = device.endpoint or group.endpoint
     transport = device.transport or group.transport or ("HTTP" if endpoint else "MQTT")
     protocol = (device.protocol or group.protocol or device.payloadType or "").lower()
     payload: Literal["ul", "json"] = "json" if "json" in protocol else "ul"
-    return _Target(tenant, binding, transport, payload, endpoint)
+    return CommandTarget(tenant, binding, transport, payload, endpoint)

@@ -42,6 +42,7 @@ class DeviceBinding:
     entity_type: str
     active: dict[str, AttributeMapping]  # by measure name (object_id, else name)
     commands: dict[str, AttributeMapping]  # by command name
+    lazy: dict[str, AttributeMapping]  # by measure name: read from the device, never stored
     static: tuple[StaticAttribute, ...]
     explicit: bool | frozenset[str]  # True: only mapped measures; a set: only those names
     timestamp: bool
@@ -53,12 +54,14 @@ def bind(group: ServiceGroup, device: Device | None, device_id: str) -> DeviceBi
     entity_id = (device and device.entity_name) or f"urn:ngsi-ld:{entity_type}:{device_id}"
     active = {m.measure: m for m in group.attributes}
     commands = {m.name: m for m in group.commands}
+    lazy = {m.measure: m for m in group.lazy}
     static = list(group.static_attributes)
     explicit: bool | str | list[str] = group.explicitAttrs
     timestamp = bool(group.timestamp)
     if device is not None:
         active.update({m.measure: m for m in device.attributes})
         commands.update({m.name: m for m in device.commands})
+        lazy.update({m.measure: m for m in device.lazy})
         static += device.static_attributes
         if device.explicitAttrs is not None:
             explicit = device.explicitAttrs
@@ -71,6 +74,7 @@ def bind(group: ServiceGroup, device: Device | None, device_id: str) -> DeviceBi
         entity_type=entity_type,
         active=active,
         commands=commands,
+        lazy=lazy,
         static=tuple(static),
         explicit=_explicit(explicit),
         timestamp=timestamp,
@@ -96,6 +100,8 @@ def measures_to_entity(
     entity: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
     for measure, raw in values.items():
         mapping = binding.active.get(measure)
+        if mapping is None and measure in binding.lazy:
+            continue  # a lazy attribute is the device's to answer on demand, not stored
         if mapping is None:
             if binding.explicit is True or (
                 isinstance(binding.explicit, frozenset) and measure not in binding.explicit

@@ -19,13 +19,21 @@ from typing import Any, Protocol
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
-from dalgu.devices.commands import CommandDispatcher
+from dalgu.devices.commands import POLL, CommandDispatcher
+from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
+from dalgu.devices.polling import CommandPolling
 from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
-from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
+from dalgu.errors import (
+    AlreadyExists,
+    BadRequestData,
+    DalguError,
+    OperationNotSupported,
+    ResourceNotFound,
+)
 from dalgu.ldcontext.termmap import TermMap
-from dalgu.store.base import DeviceRecord, DeviceRegistry
+from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
 
@@ -51,15 +59,47 @@ class Ingested:
 
 
 class DeviceService:
-    def __init__(self, registry: DeviceRegistry, entities: EntityService, terms: TermMap) -> None:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        entities: EntityService,
+        terms: TermMap,
+        *,
+        lazy_timeout: float = 3.0,
+        command_expiry: float = 3600.0,
+    ) -> None:
         self.registry = registry
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
         self.commands = CommandDispatcher(registry, entities, terms)
+        self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
+        self.polling: CommandPolling | None = None
+        if isinstance(registry, CommandQueue):
+            self.polling = CommandPolling(registry, self.commands, command_expiry)
+            self.commands.sinks[POLL] = self.polling
         self.traffic = DeviceTraffic()
         self.admission: Admission | None = None
         entities.listeners.append(self.commands.changed)
+        entities.lazy.append(self.lazy)
+
+    async def known(self, apikey: str, device_id: str, resource: str | None = None) -> None:
+        """Raise ResourceNotFound unless the device is provisioned (or may be, by its group)."""
+        await self._binding(apikey, device_id, resource)
+
+    async def fetch_commands(
+        self, apikey: str, device_id: str, resource: str | None = None
+    ) -> list[QueuedCommand]:
+        """A polling device asks for its commands (`getCmd=1`): each is handed out once."""
+        await self.known(apikey, device_id, resource)
+        if self.polling is None:
+            raise OperationNotSupported("this store keeps no command queue")
+        return await self.polling.fetch(apikey, device_id)
+
+    async def command_result(self, apikey: str, device_id: str, name: str, result: Any) -> None:
+        """A device answered a command, or a request for a lazy attribute."""
+        if not self.lazy.answer(apikey, device_id, name, result):
+            await self.commands.result(apikey, device_id, name, result)
 
     def _provisioning_changed(self, tenant: str | None = None) -> None:
         self._bindings.clear()
@@ -248,6 +288,11 @@ class DeviceService:
         now = now_iso()
         out = []
         for values, stamp in groups:
+            if binding.lazy and not values.keys().isdisjoint(binding.lazy):
+                for measure in values.keys() & binding.lazy.keys():
+                    self.lazy.answer(binding.apikey, binding.device_id, measure, values[measure])
+                if values.keys() <= binding.lazy.keys():
+                    continue  # only lazy values: nothing to store
             observed = stamp or timestamp or (now if binding.timestamp else None)
             fragment = measures_to_entity(binding, values, observed_at=observed, with_static=False)
             out.append(parse_entity(fragment, self.terms, now))
@@ -279,7 +324,7 @@ class DeviceService:
                 if error.status >= 500:
                     raise
                 results[index] = error
-                self._refused(transport, apikey, device_id, received, groups, error)
+                self.refused(transport, apikey, device_id, received, groups, error)
                 continue
             accepted.setdefault(tenant, []).append((index, entities, groups))
         for tenant, items in accepted.items():
@@ -292,14 +337,14 @@ class DeviceService:
                 refusal = next((failed[e["id"]] for e in entities if e["id"] in failed), None)
                 if refusal is not None:
                     results[index] = refusal
-                    self._refused(transport, apikey, device_id, received, groups, refusal)
+                    self.refused(transport, apikey, device_id, received, groups, refusal)
                 else:
                     self.traffic.record(
                         MessageEvent(apikey, device_id, transport, received, stored, tuple(groups))
                     )
         return results
 
-    def _refused(
+    def refused(
         self,
         transport: str,
         apikey: str,

@@ -20,6 +20,7 @@ import orjson
 
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, DalguError, PayloadError
+from dalgu.gateway.auth import DeviceAuthenticator, authenticated
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.ultralight import parse_measures
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _CODES = {
     400: aiocoap.BAD_REQUEST,
+    401: aiocoap.UNAUTHORIZED,
     404: aiocoap.NOT_FOUND,
     413: aiocoap.REQUEST_ENTITY_TOO_LARGE,
     429: aiocoap.TOO_MANY_REQUESTS,
@@ -49,9 +51,12 @@ def _problem(error: DalguError) -> aiocoap.Message:
 
 
 class _Measures(resource.Resource):  # type: ignore[misc]
-    def __init__(self, devices: DeviceService, fmt: str, path: str) -> None:
+    def __init__(
+        self, devices: DeviceService, fmt: str, path: str, authenticate: DeviceAuthenticator | None
+    ) -> None:
         super().__init__()
         self.devices = devices
+        self.authenticate = authenticate
         self.fmt = fmt
         self.path = path
 
@@ -61,6 +66,8 @@ class _Measures(resource.Resource):  # type: ignore[misc]
             apikey, device_id = query.get("k"), query.get("i")
             if not apikey or not device_id:
                 raise BadRequestData("a measure needs the query parameters k and i")
+            if self.authenticate is not None:
+                await authenticated(self.authenticate, self.devices, "coap", apikey, device_id)
             await self.devices.receive(
                 "coap",
                 apikey,
@@ -93,9 +100,11 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         return await self._ingest(request, data.encode())
 
 
-async def start_coap(devices: DeviceService, host: str, port: int) -> Any:
+async def start_coap(
+    devices: DeviceService, host: str, port: int, authenticate: DeviceAuthenticator | None = None
+) -> Any:
     """A CoAP server context on host:port; `await ctx.shutdown()` stops it."""
     site = resource.Site()
-    site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d"))
-    site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json"))
+    site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d", authenticate))
+    site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
     return await aiocoap.Context.create_server_context(site, bind=(host, port))

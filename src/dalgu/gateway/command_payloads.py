@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -27,6 +28,14 @@ def command_payload(command: DeviceCommand) -> bytes:
     if command.payload == "json":
         return orjson.dumps({command.name: command.value})
     return format_command(command.device_id, command.name, command.value).encode()
+
+
+def polled_commands(fmt: str, device_id: str, commands: Sequence[tuple[str, Any]]) -> bytes:
+    """What a polling device gets for `getCmd=1`: UltraLight commands joined by `#`, or one
+    JSON object of command name → value (empty when nothing waits)."""
+    if fmt == "json":
+        return orjson.dumps(dict(commands))
+    return "#".join(format_command(device_id, name, value) for name, value in commands).encode()
 
 
 def _text(payload: bytes) -> str:

@@ -20,6 +20,8 @@ from dalgu.api.edge import runtime
 from dalgu.api.respond import plain_json
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
+from dalgu.gateway.auth import authenticated
+from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
 
@@ -148,11 +150,15 @@ async def about(request: Request) -> Response:
 # --- southbound ---------------------------------------------------------------------------
 
 
-def _device_params(request: Request) -> tuple[str, str, str | None]:
+async def _device_params(request: Request) -> tuple[str, str, str | None]:
+    """The API key (checked by the runtime's device authenticator), device id and time."""
     apikey = request.query_params.get("k")
     device_id = request.query_params.get("i")
     if not apikey or not device_id:
         raise BadRequestData("a measure needs the query parameters k (apikey) and i (device id)")
+    authenticate = runtime(request).device_auth
+    if authenticate is not None:
+        await authenticated(authenticate, _devices(request), "http", apikey, device_id)
     return apikey, device_id, request.query_params.get("t")
 
 
@@ -163,41 +169,91 @@ async def _body_text(request: Request) -> bytes:
     return body
 
 
+def _wants_commands(request: Request) -> bool:
+    return request.query_params.get("getCmd") == "1"
+
+
+async def _commands_answer(
+    request: Request, fmt: str, apikey: str, device_id: str, resource: str
+) -> Response:
+    """The answer to a measure: empty, or with `getCmd=1` the device's waiting commands."""
+    if not _wants_commands(request):
+        return Response(status_code=200)
+    commands = await _devices(request).fetch_commands(apikey, device_id, resource)
+    body = polled_commands(fmt, device_id, [(c.name, c.value) for c in commands])
+    media = "application/json" if fmt == "json" else "text/plain"
+    return Response(body, status_code=200, media_type=media)
+
+
 async def ultralight_measures(request: Request) -> Response:
-    """`GET /iot/d?k=&i=&d=` or `POST /iot/d?k=&i=` with an UltraLight 2.0 body."""
-    apikey, device_id, stamp = _device_params(request)
+    """`GET /iot/d?k=&i=&d=` or `POST /iot/d?k=&i=` with an UltraLight 2.0 body; with
+    `getCmd=1` the answer holds the device's waiting commands (and `d` may be left out)."""
+    apikey, device_id, stamp = await _device_params(request)
     if request.method == "GET":
         text = request.query_params.get("d")
-        if text is None:
+        if text is None and not _wants_commands(request):
             raise BadRequestData("GET /iot/d carries its measures in the d parameter")
     else:
         try:
             text = (await _body_text(request)).decode()
         except UnicodeDecodeError:
             raise PayloadError("the payload is not UTF-8 text", 0) from None
-    await _devices(request).receive(
-        "http",
-        apikey,
-        device_id,
-        lambda: [(g.values, g.timestamp) for g in parse_measures(text)],
-        resource="/iot/d",
-        timestamp=stamp,
-    )
-    return Response(status_code=200)
+        if not text.strip() and _wants_commands(request):
+            text = None
+    if text is not None:
+        measures = text
+        await _devices(request).receive(
+            "http",
+            apikey,
+            device_id,
+            lambda: [(g.values, g.timestamp) for g in parse_measures(measures)],
+            resource="/iot/d",
+            timestamp=stamp,
+        )
+    return await _commands_answer(request, "ul", apikey, device_id, "/iot/d")
 
 
 async def json_measures(request: Request) -> Response:
-    """`POST /iot/json?k=&i=` with an IoT Agent JSON body."""
-    apikey, device_id, stamp = _device_params(request)
-    body = await _body_text(request)
-    await _devices(request).receive(
-        "http",
-        apikey,
-        device_id,
-        lambda: parse_json_measures(body),
-        resource="/iot/json",
-        timestamp=stamp,
-    )
+    """`POST /iot/json?k=&i=` with an IoT Agent JSON body; `GET /iot/json?k=&i=&getCmd=1`
+    (or the POST with `getCmd=1`) answers with the device's waiting commands."""
+    apikey, device_id, stamp = await _device_params(request)
+    if request.method == "GET":
+        if not _wants_commands(request):
+            raise BadRequestData("GET /iot/json only fetches commands (getCmd=1)")
+        body = b""
+    else:
+        body = await _body_text(request)
+    if body.strip() or not _wants_commands(request):
+        payload = body
+        await _devices(request).receive(
+            "http",
+            apikey,
+            device_id,
+            lambda: parse_json_measures(payload),
+            resource="/iot/json",
+            timestamp=stamp,
+        )
+    return await _commands_answer(request, "json", apikey, device_id, "/iot/json")
+
+
+async def ultralight_command_results(request: Request) -> Response:
+    """`POST /iot/d/commands?k=&i=` with `dev@cmd|result`: a polling device's result."""
+    return await _command_results(request, "ul")
+
+
+async def json_command_results(request: Request) -> Response:
+    """`POST /iot/json/commands?k=&i=` with `{"cmd": result}`: a polling device's result."""
+    return await _command_results(request, "json")
+
+
+async def _command_results(request: Request, fmt: str) -> Response:
+    apikey, device_id, _ = await _device_params(request)
+    results = command_results(fmt, await _body_text(request))
+    devices = _devices(request)
+    resource = "/iot/json" if fmt == "json" else "/iot/d"
+    await devices.known(apikey, device_id, resource)
+    for name, result in results.items():
+        await devices.command_result(apikey, device_id, name, result)
     return Response(status_code=200)
 
 
@@ -205,7 +261,9 @@ def southbound_routes() -> list[Route]:
     """What devices call (the IoT Agents' south port, 7896)."""
     return [
         Route("/iot/d", ultralight_measures, methods=["GET", "POST"]),
-        Route("/iot/json", json_measures, methods=["POST"]),
+        Route("/iot/json", json_measures, methods=["GET", "POST"]),
+        Route("/iot/d/commands", ultralight_command_results, methods=["POST"]),
+        Route("/iot/json/commands", json_command_results, methods=["POST"]),
     ]
 
 

@@ -130,7 +130,9 @@ async def start_listeners(settings: Settings, runtime: Runtime) -> GatewayListen
         from dalgu.gateway.coap import start_coap
 
         try:
-            listeners.coap = await start_coap(runtime.devices, host, settings.coap_port)
+            listeners.coap = await start_coap(
+                runtime.devices, host, settings.coap_port, runtime.device_auth
+            )
         except OSError as exc:
             message = f"CoAP southbound could not listen on {host}:{settings.coap_port}: {exc}"
             log.error(message)

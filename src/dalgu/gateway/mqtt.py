@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +27,8 @@ import orjson
 
 from dalgu.devices.commands import DeviceCommand
 from dalgu.devices.service import DeviceService
-from dalgu.errors import DalguError, PayloadError
+from dalgu.errors import DalguError, PayloadError, Unauthorized
+from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.command_payloads import command_payload, command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
@@ -128,8 +130,10 @@ class MqttSouthbound:
         identifier: str = "dalgu-gateway",
         share: str | None = None,
         reconnect_delay: float = 1.0,
+        authenticate: DeviceAuthenticator | None = None,
     ) -> None:
         self.devices = devices
+        self.authenticate = authenticate  # the API-key check of the southbound edge
         self.host = host
         self.port = port
         self.identifier = identifier
@@ -211,13 +215,27 @@ class MqttSouthbound:
     async def _handle_batch(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
         """Store the measures of a batch in one write; command results and refusals apart."""
         measures: list[tuple[MeasureTopic, bytes]] = []
+        refusals: dict[str, Unauthorized | None] = {}  # by API key, checked once a batch
         for message in batch:
             payload = message.payload if isinstance(message.payload, bytes) else b""
             topic = parse_topic(str(message.topic))
+            kind = "attrs"
             if topic is None:
-                result_topic = parse_topic(str(message.topic), "cmdexe")
-                if result_topic is not None:
-                    await self._results(client, result_topic, payload)
+                topic, kind = parse_topic(str(message.topic), "cmdexe"), "cmdexe"
+                if topic is None:
+                    continue
+            if self.authenticate is not None:
+                if topic.apikey not in refusals:
+                    refusals[topic.apikey] = await self._check(topic)
+                refusal = refusals[topic.apikey]
+                if refusal is not None:
+                    self.devices.refused(
+                        "mqtt", topic.apikey, topic.device_id, time.time(), (), refusal
+                    )
+                    await self._refuse(client, topic, refusal)
+                    continue
+            if kind == "cmdexe":
+                await self._results(client, topic, payload)
                 continue
             measures.append((topic, payload))
         if not measures:
@@ -238,10 +256,18 @@ class MqttSouthbound:
             if outcome is not None:
                 await self._refuse(client, topic, outcome)
 
+    async def _check(self, topic: MeasureTopic) -> Unauthorized | None:
+        assert self.authenticate is not None
+        try:
+            await self.authenticate(topic.apikey)
+        except Unauthorized as error:
+            return error
+        return None
+
     async def _results(self, client: aiomqtt.Client, topic: MeasureTopic, payload: bytes) -> None:
         try:
             for name, result in command_results(topic.format, payload).items():
-                await self.devices.commands.result(topic.apikey, topic.device_id, name, result)
+                await self.devices.command_result(topic.apikey, topic.device_id, name, result)
         except DalguError as error:
             if error.status >= 500:
                 raise

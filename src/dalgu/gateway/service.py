@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from dalgu.devices.service import DeviceService
+from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.broker import BrokerUnavailable, EmbeddedBroker
 from dalgu.gateway.mqtt import MqttSouthbound
 from dalgu.settings import Settings
@@ -27,7 +28,11 @@ class MqttGateway:
             await self.broker.stop()
 
 
-async def start_mqtt_gateway(settings: Settings, devices: DeviceService | None) -> MqttGateway:
+async def start_mqtt_gateway(
+    settings: Settings,
+    devices: DeviceService | None,
+    authenticate: DeviceAuthenticator | None = None,
+) -> MqttGateway:
     """The embedded broker (if asked for) and the southbound listener.
 
     A broker port already taken is logged, not fatal: the HTTP API and the other southbound
@@ -55,11 +60,17 @@ async def start_mqtt_gateway(settings: Settings, devices: DeviceService | None) 
             host,
             port,
             identifier=settings.mqtt_client_id or f"dalgu-gateway-{settings.port}",
+            authenticate=authenticate,
         )
     else:
         # several server processes share one subscription: each message goes to one of them
         southbound = MqttSouthbound(
-            devices, host, port, identifier=f"dalgu-gateway-{os.getpid()}", share="dalgu"
+            devices,
+            host,
+            port,
+            identifier=f"dalgu-gateway-{os.getpid()}",
+            share="dalgu",
+            authenticate=authenticate,
         )
     gateway.southbound = southbound
     devices.commands.sinks["MQTT"] = southbound.send_command

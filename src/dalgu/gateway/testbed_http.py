@@ -4,6 +4,7 @@
     GET  /testbed/runs       the sandbox's runs, running and finished
     GET  /testbed/runs/{id}  one run (with its report once finished)
     GET  /testbed/runs/{id}/report.html
+    POST /testbed/sandboxes  (and GET, PATCH, DELETE, /reset; /keys to issue, rotate, revoke)
 
 The sandbox is the `fiware-service` header (the NGSI-LD tenant), as for provisioning.
 """
@@ -20,6 +21,7 @@ from dalgu.api.edge import runtime
 from dalgu.api.respond import plain_json
 from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.gateway.http import _json, _tenant
+from dalgu.testbed.keys import IssuedKey
 from dalgu.testbed.profile import DeviceProfile, load_profile, parse_profile
 from dalgu.testbed.report_html import render_report
 from dalgu.testbed.runs import TestbedService
@@ -86,10 +88,45 @@ def _sandbox_out(sandbox: Sandbox) -> dict[str, Any]:
     return sandbox.model_dump(exclude_none=True)
 
 
+def _key_out(key: IssuedKey) -> dict[str, str]:
+    return {"id": key.id, "key": key.key, "created": key.created}
+
+
 async def create_sandbox(request: Request) -> Response:
-    sandbox = await _sandboxes(request).create(await _json(request))
+    """Self-registration: the sandbox, its tenant and its first API key (shown this once)."""
+    sandbox, key = await _sandboxes(request).create(await _json(request))
     headers = {"Location": f"/testbed/sandboxes/{sandbox.name}"}
-    return plain_json(_sandbox_out(sandbox), status=201, headers=headers)
+    body = {**_sandbox_out(sandbox), "tenant": sandbox.name, "apiKeys": [_key_out(key)]}
+    return plain_json(body, status=201, headers=headers)
+
+
+async def _existing(request: Request) -> str:
+    name: str = request.path_params["name"]
+    await _sandboxes(request).get(name)
+    return name
+
+
+async def list_keys(request: Request) -> Response:
+    name = await _existing(request)
+    return plain_json(await _sandboxes(request).keys.listed(name))
+
+
+async def issue_key(request: Request) -> Response:
+    name = await _existing(request)
+    key = await _sandboxes(request).keys.issue(name)
+    return plain_json(_key_out(key), status=201)
+
+
+async def rotate_key(request: Request) -> Response:
+    name = await _existing(request)
+    key = await _sandboxes(request).keys.rotate(name, request.path_params["key_id"])
+    return plain_json(_key_out(key), status=201)
+
+
+async def revoke_key(request: Request) -> Response:
+    name = await _existing(request)
+    await _sandboxes(request).keys.revoke(name, request.path_params["key_id"])
+    return Response(status_code=204)
 
 
 async def list_sandboxes(request: Request) -> Response:
@@ -123,6 +160,10 @@ def routes() -> list[Route]:
         Route("/testbed/sandboxes/{name}", update_sandbox, methods=["PATCH"]),
         Route("/testbed/sandboxes/{name}", delete_sandbox, methods=["DELETE"]),
         Route("/testbed/sandboxes/{name}/reset", reset_sandbox, methods=["POST"]),
+        Route("/testbed/sandboxes/{name}/keys", list_keys, methods=["GET"]),
+        Route("/testbed/sandboxes/{name}/keys", issue_key, methods=["POST"]),
+        Route("/testbed/sandboxes/{name}/keys/{key_id}/rotate", rotate_key, methods=["POST"]),
+        Route("/testbed/sandboxes/{name}/keys/{key_id}", revoke_key, methods=["DELETE"]),
         Route("/testbed/runs", start_run, methods=["POST"]),
         Route("/testbed/runs", list_runs, methods=["GET"]),
         Route("/testbed/runs/{run_id}/report.html", run_report_html, methods=["GET"]),

@@ -482,4 +482,68 @@ class SandboxRegistry(ABC):
 
     @abstractmethod
     async def wipe_testbed(self, tenant: str) -> None:
-        """Remove the tenant's config groups, devices and conformance reports."""
+        """Remove the tenant's config groups, devices, queued commands, conformance reports
+        and temporal history (attribute instances), in one transaction."""
+
+    @abstractmethod
+    async def stored_items(self, tenant: str) -> int:
+        """How much the tenant stores: its entities plus its temporal attribute instances."""
+
+    @abstractmethod
+    async def put_key(self, key: SandboxKey) -> None:
+        """Store a sandbox API key (its digest; the key itself is never stored)."""
+
+    @abstractmethod
+    async def keys(self, tenant: str) -> list[SandboxKey]:
+        """The sandbox's keys, revoked ones too, oldest first."""
+
+    @abstractmethod
+    async def key_by_digest(self, digest: str) -> SandboxKey | None: ...
+
+    @abstractmethod
+    async def revoke_key(self, tenant: str, key_id: str, at: str) -> bool:
+        """Mark the key revoked; False if the sandbox has no such active key."""
+
+    @abstractmethod
+    async def delete_keys(self, tenant: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxKey:
+    """A sandbox API key as stored: an id to name it by and the SHA-256 of the key."""
+
+    tenant: str
+    id: str
+    digest: str
+    created: str
+    revoked: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCommand:
+    """A command waiting for a polling device (HTTP without an endpoint) to fetch it."""
+
+    tenant: str
+    entity_id: str
+    apikey: str
+    device_id: str
+    name: str
+    value: Any
+    queued: float  # epoch seconds
+    expires: float
+
+
+class CommandQueue(ABC):
+    """Commands for polling devices, kept until fetched (once) or expired."""
+
+    @abstractmethod
+    async def queue_command(self, command: QueuedCommand) -> None:
+        """Queue it durably; it replaces a command of the same name still waiting."""
+
+    @abstractmethod
+    async def take_commands(self, apikey: str, device_id: str, now: float) -> list[QueuedCommand]:
+        """Remove and return the device's unexpired commands, oldest first."""
+
+    @abstractmethod
+    async def expire_commands(self, now: float) -> list[QueuedCommand]:
+        """Remove and return the commands whose time ran out."""

@@ -13,6 +13,7 @@ device profile, and gives a verdict per check:
 - duplicates: no device sends the same timestamp twice
 - order: device timestamps never go back
 - latency: device timestamp to stored, p99 under `max_latency` (clock skew shows here too)
+- commands: each declared command answered OK within the deadline (`dalgu.testbed.roundtrips`)
 
 A check without the data it needs (no timestamps, one message per device) is "n/a".
 Pure functions: nothing here does I/O.
@@ -68,7 +69,9 @@ def evaluate(
     ended: float,
     *,
     max_latency: float = 1.0,
+    extra: list[Check] | None = None,
 ) -> ConformanceReport:
+    """Judge a run's messages; `extra` checks (command round trips) join the verdict."""
     by_device: dict[str, list[MessageEvent]] = defaultdict(list)
     for event in events:
         by_device[event.device_id].append(event)
@@ -82,6 +85,7 @@ def evaluate(
         *_measures(profile, stored),
         *_timing(profile, by_device),
         _latency(stored, max_latency),
+        *(extra or []),
     ]
     judged = [c.verdict for c in checks if c.verdict != "n/a"]
     verdict: Verdict = "n/a" if not events else ("fail" if "fail" in judged else "pass")
@@ -225,7 +229,7 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
     jitter_verdict: Verdict = "pass" if within >= 0.95 else "fail"
     figures = {
         "interval_median_s": statistics.median(intervals),
-        "interval_p99_s": _percentile(intervals, 0.99),
+        "interval_p99_s": percentile(intervals, 0.99),
         "within_jitter_share": within,
     }
     return [
@@ -253,7 +257,7 @@ def _latency(stored: list[MessageEvent], limit: float) -> Check:
                 delays.append(event.stored - sent)
     if not delays:
         return Check("latency", "n/a", "no device timestamps to measure from")
-    p50, p99 = _percentile(delays, 0.5), _percentile(delays, 0.99)
+    p50, p99 = percentile(delays, 0.5), percentile(delays, 0.99)
     verdict: Verdict = "pass" if p99 <= limit and min(delays) > -limit else "fail"
     summary = f"device timestamp to stored: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
     if min(delays) < 0:
@@ -261,6 +265,6 @@ def _latency(stored: list[MessageEvent], limit: float) -> Check:
     return Check("latency", verdict, summary, {"p50_s": p50, "p99_s": p99, "min_s": min(delays)})
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

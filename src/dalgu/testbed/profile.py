@@ -57,6 +57,15 @@ class MeasureSpec(BaseModel):
         return self
 
 
+class CommandSpec(BaseModel):
+    """A command the device executes; conformance runs send it and time the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_]{1,64}$")
+    value: Any = ""  # what the run sends (UltraLight: `dev@name|value`)
+
+
 class DeviceProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +77,10 @@ class DeviceProfile(BaseModel):
     interval: float = Field(60.0, gt=0, description="seconds between one device's messages")
     jitter: float = Field(0.2, ge=0, le=1, description="tolerated share of the interval")
     measures: list[MeasureSpec] = Field(min_length=1)
+    commands: list[CommandSpec] = Field(default_factory=list)
+    command_deadline: float = Field(
+        5.0, gt=0, description="seconds a device has to answer a command"
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> DeviceProfile:
@@ -84,13 +97,16 @@ class DeviceProfile(BaseModel):
             if m.unit:
                 mapping["metadata"] = {"unitCode": {"type": "Text", "value": m.unit}}
             attributes.append(mapping)
-        return {
+        group: dict[str, Any] = {
             "apikey": apikey,
             "entity_type": self.entity_type,
             "protocol": "IoTA-JSON" if self.payload == "json" else "IoTA-UL",
             "transport": self.transport.upper(),
             "attributes": attributes,
         }
+        if self.commands:
+            group["commands"] = [{"name": c.name, "type": "command"} for c in self.commands]
+        return group
 
 
 def shipped_profiles() -> list[str]:

@@ -2,8 +2,10 @@
 
 A run observes every message sent with one API key of the sandbox (tenant) for `duration`
 seconds, then evaluates them against the device profile (`dalgu.testbed.conformance`) and
-keeps the report in the store, listable per sandbox. Runs live in the server process that
-receives the devices' messages.
+keeps the report in the store, listable per sandbox. When the profile declares commands, the
+run sends each of them to every device it hears from and times the device's answer
+(`dalgu.testbed.roundtrips`). Runs live in the server process that receives the devices'
+messages.
 """
 
 from __future__ import annotations
@@ -12,19 +14,23 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dalgu.broker.model import now_iso
+from dalgu.devices.commands import CommandStatus
 from dalgu.devices.service import DeviceService
 from dalgu.devices.traffic import MessageEvent
 from dalgu.errors import BadRequestData, ResourceNotFound
 from dalgu.store.base import ReportArchive
 from dalgu.testbed.conformance import evaluate
 from dalgu.testbed.profile import DeviceProfile
+from dalgu.testbed.roundtrips import CommandTrip, command_check
 
 MAX_EVENTS = 1_000_000  # a run keeps at most this many messages (the rest are counted)
 MAX_DURATION = 7 * 24 * 3600.0
+FINAL = frozenset({"OK", "ERROR", "EXPIRED"})  # command statuses that end a round trip
 
 
 @dataclass
@@ -39,6 +45,10 @@ class ConformanceRun:
     events: list[MessageEvent] = field(default_factory=list)
     overflow: int = 0
     task: asyncio.Task[None] | None = None
+    trips: dict[tuple[str, str], CommandTrip] = field(default_factory=dict)  # (entity, name)
+    heard: set[str] = field(default_factory=set)  # devices commands were sent to
+    first_heard: Callable[[ConformanceRun, str], None] | None = None
+    sending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def observe(self, event: MessageEvent) -> None:
         if event.apikey != self.apikey:
@@ -47,6 +57,21 @@ class ConformanceRun:
             self.events.append(event)
         else:
             self.overflow += 1
+        if event.error is None and event.device_id not in self.heard and self.profile.commands:
+            self.heard.add(event.device_id)
+            if self.first_heard is not None:
+                self.first_heard(self, event.device_id)
+
+    def command_status(self, status: CommandStatus) -> None:
+        """A command's status changed (dispatcher observer): note a result of ours."""
+        trip = self.trips.get((status.entity_id, status.name))
+        if trip is None or status.tenant != self.tenant or trip.answered is not None:
+            return
+        trip.status = status.status
+        if status.status in FINAL:
+            trip.answered = status.at
+            if status.status != "OK" and status.info is not None:
+                trip.info = str(status.info)
 
     def status(self) -> dict[str, Any]:
         elapsed = min(self.duration, time.time() - self.started)
@@ -86,9 +111,41 @@ class TestbedService:
             created_at=now_iso(),
         )
         self.runs[run.id] = run
+        run.first_heard = self._first_heard
         self.devices.traffic.observers.append(run.observe)
+        self.devices.commands.observers.append(run.command_status)
         run.task = asyncio.create_task(self._finish_after(run))
         return run
+
+    def _first_heard(self, run: ConformanceRun, device_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._send_commands(run, device_id))
+        run.sending.add(task)
+        task.add_done_callback(run.sending.discard)
+
+    async def _send_commands(self, run: ConformanceRun, device_id: str) -> None:
+        """Send the profile's commands to a device just heard, if its answers can still come
+        within the run."""
+        if time.time() + run.profile.command_deadline > run.started + run.duration:
+            return
+        commands = self.devices.commands
+        targets = await commands.targets(run.tenant)
+        entity_id = next(
+            (
+                entity
+                for entity, target in targets.items()
+                if target.binding.device_id == device_id and target.binding.apikey == run.apikey
+            ),
+            None,
+        )
+        for spec in run.profile.commands:
+            trip = CommandTrip(device_id, spec.name, time.time())
+            if entity_id is None:
+                trip.status, trip.info = "UNSENT", "the device has no commands provisioned"
+                run.trips[(f"device:{device_id}", spec.name)] = trip
+                continue
+            run.trips[(entity_id, spec.name)] = trip
+            if not await commands.send(run.tenant, entity_id, spec.name, spec.value):
+                trip.status, trip.info = "UNSENT", "the command is not provisioned for it"
 
     async def _finish_after(self, run: ConformanceRun) -> None:
         try:
@@ -96,7 +153,14 @@ class TestbedService:
         finally:
             with contextlib.suppress(ValueError):
                 self.devices.traffic.observers.remove(run.observe)
-        report = evaluate(run.profile, run.apikey, run.events, run.started, time.time())
+            for task in list(run.sending):
+                task.cancel()
+            with contextlib.suppress(ValueError):
+                self.devices.commands.observers.remove(run.command_status)
+        trips = command_check(run.profile, list(run.trips.values()))
+        report = evaluate(
+            run.profile, run.apikey, run.events, run.started, time.time(), extra=[trips]
+        )
         doc = {
             **run.status(),
             "status": "finished",

@@ -1,12 +1,14 @@
 """Sandboxes: a firm's own tenant in the testbed, with quotas, that can be reset or deleted.
 
 A sandbox named `firm1` is the NGSI-LD tenant `firm1` (the `fiware-service` of provisioning).
-Its quotas bound what its devices may do: messages per second (a token bucket per sandbox,
-burst of one second's worth) and provisioned devices. A message over the rate, or a device
-over the count, is refused with QuotaExceeded (HTTP 429, CoAP 4.29, the MQTT error topic),
-counted with the device's other refusals, and nothing else is affected. Resetting a sandbox
-removes its entities, subscriptions, config groups, devices and reports; deleting it also
-removes the sandbox.
+Registering it issues its first API key (`dalgu.testbed.keys`). Its quotas bound what its
+devices may do: messages per second (a token bucket per sandbox, burst of one second's worth),
+provisioned devices, and storage (entities plus temporal attribute instances). A message over
+the rate or the storage, or a device over the count, is refused with QuotaExceeded (HTTP 429,
+CoAP 4.29, the MQTT error topic), counted with the device's other refusals, and nothing else
+is affected. Resetting a sandbox removes its entities, their temporal history, subscriptions,
+config groups, devices, queued commands and reports; deleting it also removes the sandbox and
+its keys.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dalgu.broker.model import now_iso
 from dalgu.broker.service import EntityService
 from dalgu.errors import BadRequestData, QuotaExceeded, ResourceNotFound
-from dalgu.store.base import EntityQuery, SandboxRegistry, SubscriptionStore
+from dalgu.store.base import DeviceRegistry, EntityQuery, SandboxRegistry, SubscriptionStore
+from dalgu.testbed.keys import IssuedKey, SandboxKeys
 
 
 class Quotas(BaseModel):
@@ -29,6 +32,7 @@ class Quotas(BaseModel):
 
     messages_per_second: float | None = Field(None, gt=0)
     devices: int | None = Field(None, ge=0)
+    storage: int | None = Field(None, ge=0)  # entities plus temporal attribute instances
 
 
 class Sandbox(BaseModel):
@@ -62,6 +66,7 @@ class SandboxService:
         self,
         registry: SandboxRegistry,
         entities: EntityService,
+        devices: DeviceRegistry,
         subscriptions: SubscriptionStore | None = None,
     ) -> None:
         self.registry = registry
@@ -69,13 +74,16 @@ class SandboxService:
         self.subscriptions = subscriptions
         self._quotas: dict[str, Quotas | None] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._usage: dict[str, _Usage] = {}
+        self.keys = SandboxKeys(registry, devices)
 
-    async def create(self, body: Any) -> Sandbox:
+    async def create(self, body: Any) -> tuple[Sandbox, IssuedKey]:
+        """Register a sandbox; its first API key comes back (and is never shown again)."""
         sandbox = _validated(body)
         sandbox.createdAt = now_iso()
         await self.registry.put_sandbox(sandbox.name, sandbox.model_dump(), create=True)
         self._forget(sandbox.name)
-        return sandbox
+        return sandbox, await self.keys.issue(sandbox.name)
 
     async def get(self, name: str) -> Sandbox:
         doc = await self.registry.sandbox(name)
@@ -105,9 +113,11 @@ class SandboxService:
                 await self.subscriptions.delete_subscription(name, doc["id"])
         await self.registry.wipe_testbed(name)
         self._buckets.pop(name, None)
+        self._usage.pop(name, None)
 
     async def delete(self, name: str) -> None:
         await self.reset(name)
+        await self.keys.forget(name)
         await self.registry.delete_sandbox(name)
         self._forget(name)
 
@@ -115,7 +125,11 @@ class SandboxService:
 
     async def admit_message(self, tenant: str, device_id: str) -> None:
         quotas = await self._quotas_of(tenant)
-        if quotas is None or quotas.messages_per_second is None:
+        if quotas is None:
+            return
+        if quotas.storage is not None:
+            await self._admit_storage(tenant, quotas.storage, device_id)
+        if quotas.messages_per_second is None:
             return
         bucket = self._buckets.get(tenant)
         now = time.monotonic()
@@ -140,6 +154,22 @@ class SandboxService:
                 f"sandbox {tenant!r} allows {quotas.devices} devices; {count} are provisioned"
             )
 
+    async def _admit_storage(self, tenant: str, quota: int, device_id: str) -> None:
+        """Refuse a message once the sandbox stores `quota` items. Counting is a query, so the
+        count is refreshed at most every USAGE_TTL seconds, and the messages admitted since
+        count as one item each (a message adds at least one instance)."""
+        now = time.monotonic()
+        usage = self._usage.get(tenant)
+        if usage is None or usage.at + USAGE_TTL < now or usage.items + usage.since >= quota:
+            usage = self._usage[tenant] = _Usage(await self.registry.stored_items(tenant), 0, now)
+        if usage.items + usage.since >= quota:
+            raise QuotaExceeded(
+                f"sandbox {tenant!r} stores {usage.items} of its {quota} entities and attribute "
+                f"instances; the message from {device_id!r} was refused (reset the sandbox or "
+                "raise its storage quota)"
+            )
+        usage.since += 1
+
     async def _quotas_of(self, tenant: str) -> Quotas | None:
         if tenant not in self._quotas:
             doc = await self.registry.sandbox(tenant)
@@ -149,6 +179,17 @@ class SandboxService:
     def _forget(self, name: str) -> None:
         self._quotas.pop(name, None)
         self._buckets.pop(name, None)
+        self._usage.pop(name, None)
+
+
+@dataclass
+class _Usage:
+    items: int  # entities and instances stored when last counted
+    since: int  # messages admitted since
+    at: float  # when counted (monotonic)
+
+
+USAGE_TTL = 1.0
 
 
 def _validated(body: Any) -> Sandbox:

@@ -8,10 +8,26 @@ import asyncpg
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive, SandboxRegistry
+from dalgu.store.base import (
+    DeviceRecord,
+    DeviceRegistry,
+    ReportArchive,
+    SandboxKey,
+    SandboxRegistry,
+)
 
 _GROUP_COLUMNS = "tenant, service_path, apikey, resource, doc::text"
 _DEVICE_COLUMNS = "tenant, service_path, apikey, device_id, doc::text"
+_KEY_COLUMNS = "tenant, id, digest, created, revoked"
+# what resetting a sandbox removes besides its entities and subscriptions
+WIPED = (
+    "iot_groups",
+    "iot_devices",
+    "iot_commands",
+    "testbed_reports",
+    "instances",
+    "temporal_entities",
+)
 
 
 class PostgresDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
@@ -198,8 +214,53 @@ class PostgresDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
 
     async def wipe_testbed(self, tenant: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            for table in ("iot_groups", "iot_devices", "testbed_reports"):
+            for table in WIPED:
                 await conn.execute(f"DELETE FROM {table} WHERE tenant = $1", tenant)
+
+    async def stored_items(self, tenant: str) -> int:
+        count = await self.pool.fetchval(
+            "SELECT (SELECT count(*) FROM entities WHERE tenant = $1) "
+            "+ (SELECT count(*) FROM instances WHERE tenant = $1)",
+            tenant,
+        )
+        return int(count)
+
+    async def put_key(self, key: SandboxKey) -> None:
+        await self.pool.execute(
+            "INSERT INTO sandbox_keys (digest, tenant, id, created, revoked) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            key.digest,
+            key.tenant,
+            key.id,
+            key.created,
+            key.revoked,
+        )
+
+    async def keys(self, tenant: str) -> list[SandboxKey]:
+        rows = await self.pool.fetch(
+            f"SELECT {_KEY_COLUMNS} FROM sandbox_keys WHERE tenant = $1 ORDER BY created, id",
+            tenant,
+        )
+        return [SandboxKey(*row) for row in rows]
+
+    async def key_by_digest(self, digest: str) -> SandboxKey | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {_KEY_COLUMNS} FROM sandbox_keys WHERE digest = $1", digest
+        )
+        return None if row is None else SandboxKey(*row)
+
+    async def revoke_key(self, tenant: str, key_id: str, at: str) -> bool:
+        status = await self.pool.execute(
+            "UPDATE sandbox_keys SET revoked = $1 WHERE tenant = $2 AND id = $3 "
+            "AND revoked IS NULL",
+            at,
+            tenant,
+            key_id,
+        )
+        return bool(status != "UPDATE 0")
+
+    async def delete_keys(self, tenant: str) -> None:
+        await self.pool.execute("DELETE FROM sandbox_keys WHERE tenant = $1", tenant)
 
 
 def _doc(record: DeviceRecord) -> str:

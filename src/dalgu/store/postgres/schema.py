@@ -222,6 +222,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deliveries ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;
     ALTER TABLE subscriptions ADD COLUMN created text COLLATE "C" NOT NULL DEFAULT '';
     """,
+    # gateway (issue 4): commands queued for polling devices until fetched or expired
+    """
+    CREATE TABLE IF NOT EXISTS iot_commands (
+        apikey text NOT NULL,
+        device_id text NOT NULL,
+        name text NOT NULL,
+        tenant text NOT NULL,
+        entity_id text NOT NULL,
+        value jsonb NOT NULL,
+        queued double precision NOT NULL,
+        expires double precision NOT NULL,
+        PRIMARY KEY (apikey, device_id, name)
+    );
+    CREATE INDEX IF NOT EXISTS iot_commands_expires ON iot_commands (expires);
+    CREATE INDEX IF NOT EXISTS iot_commands_tenant ON iot_commands (tenant);
+    """,
+    # testbed (issue 4): sandbox API keys, by the SHA-256 of the key (never the key itself)
+    """
+    CREATE TABLE IF NOT EXISTS sandbox_keys (
+        digest text PRIMARY KEY,
+        tenant text NOT NULL,
+        id text NOT NULL,
+        created text NOT NULL,
+        revoked text,
+        UNIQUE (tenant, id)
+    );
+    """,
 ]
 
 

@@ -8,8 +8,25 @@ from typing import Any
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import DeviceRecord, DeviceRegistry, ReportArchive, SandboxRegistry
+from dalgu.store.base import (
+    DeviceRecord,
+    DeviceRegistry,
+    ReportArchive,
+    SandboxKey,
+    SandboxRegistry,
+)
 from dalgu.store.sqlite.lock import begin
+
+# what resetting a sandbox removes besides its entities and subscriptions
+WIPED = (
+    "iot_groups",
+    "iot_devices",
+    "iot_commands",
+    "testbed_reports",
+    "instances",
+    "temporal_entities",
+)
+_KEY_COLUMNS = "tenant, id, digest, created, revoked"
 
 
 class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
@@ -157,12 +174,51 @@ class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
         db = self.db
         await begin(db)
         try:
-            for table in ("iot_groups", "iot_devices", "testbed_reports"):
+            for table in WIPED:
                 db.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    async def stored_items(self, tenant: str) -> int:
+        (entities,) = self.db.execute(
+            "SELECT count(*) FROM entities WHERE tenant = ?", (tenant,)
+        ).fetchone()
+        (instances,) = self.db.execute(
+            "SELECT count(*) FROM instances WHERE tenant = ?", (tenant,)
+        ).fetchone()
+        return int(entities) + int(instances)
+
+    async def put_key(self, key: SandboxKey) -> None:
+        self.db.execute(
+            "INSERT INTO sandbox_keys (digest, tenant, id, created, revoked) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key.digest, key.tenant, key.id, key.created, key.revoked),
+        )
+
+    async def keys(self, tenant: str) -> list[SandboxKey]:
+        rows = self.db.execute(
+            f"SELECT {_KEY_COLUMNS} FROM sandbox_keys WHERE tenant = ? ORDER BY created, id",
+            (tenant,),
+        )
+        return [SandboxKey(*row) for row in rows]
+
+    async def key_by_digest(self, digest: str) -> SandboxKey | None:
+        row = self.db.execute(
+            f"SELECT {_KEY_COLUMNS} FROM sandbox_keys WHERE digest = ?", (digest,)
+        ).fetchone()
+        return None if row is None else SandboxKey(*row)
+
+    async def revoke_key(self, tenant: str, key_id: str, at: str) -> bool:
+        cursor = self.db.execute(
+            "UPDATE sandbox_keys SET revoked = ? WHERE tenant = ? AND id = ? AND revoked IS NULL",
+            (at, tenant, key_id),
+        )
+        return cursor.rowcount > 0
+
+    async def delete_keys(self, tenant: str) -> None:
+        self.db.execute("DELETE FROM sandbox_keys WHERE tenant = ?", (tenant,))
 
 
 def _where(tenant: str, service_path: str | None) -> tuple[str, tuple[str, ...]]:

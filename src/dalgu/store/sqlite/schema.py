@@ -193,6 +193,33 @@ MIGRATIONS: list[str] = [
     DROP INDEX attrs_txt;
     CREATE INDEX attrs_txt ON attrs (tenant, name, kind, txt) WHERE kind = 's' AND path = ''
     """,
+    # gateway (issue 4): commands queued for polling devices until fetched or expired
+    """
+    CREATE TABLE IF NOT EXISTS iot_commands (
+        apikey TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        value BLOB NOT NULL,
+        queued REAL NOT NULL,
+        expires REAL NOT NULL,
+        PRIMARY KEY (apikey, device_id, name)
+    );
+    CREATE INDEX IF NOT EXISTS iot_commands_expires ON iot_commands (expires);
+    CREATE INDEX IF NOT EXISTS iot_commands_tenant ON iot_commands (tenant)
+    """,
+    # testbed (issue 4): sandbox API keys, by the SHA-256 of the key (never the key itself)
+    """
+    CREATE TABLE IF NOT EXISTS sandbox_keys (
+        digest TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        revoked TEXT,
+        UNIQUE (tenant, id)
+    )
+    """,
 ]
 
 

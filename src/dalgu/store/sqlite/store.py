@@ -41,6 +41,7 @@ from dalgu.store.base import (
 from dalgu.store.indexing import geo_rows, index_rows, multi_valued
 from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
+from dalgu.store.sqlite.commands import SqliteCommandQueue
 from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
@@ -150,7 +151,9 @@ class _Queued:
     future: asyncio.Future[list[Outcome]]
 
 
-class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices):
+class SqliteEntityStore(
+    EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteCommandQueue
+):
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous
