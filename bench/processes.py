@@ -60,6 +60,9 @@ class Server:
         self.name = name
         self.log = log
         self.peak = 0
+        # RSS summed over processes counts the pages they share (the interpreter, numpy,
+        # shapely, SQLite) once per process; PSS gives each its share: the memory they take
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
@@ -101,6 +104,8 @@ class Server:
             try:
                 procs = [root, *root.children(recursive=True)]
                 self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+                pss = sum(getattr(p.memory_full_info(), "pss", 0) for p in procs)
+                self.peak_pss = max(self.peak_pss, pss)
             except psutil.Error:
                 pass
             self._stop.wait(0.2)

@@ -6,7 +6,7 @@ load N ~450-byte vehicles by batch upsert (1,000 per request, bodies encoded bef
 drive it with `wrk -t1 -c32 --latency` pinned to the second core: GET by id, a type + q query
 returning 100, a geoQ near query returning 100 (both also with one connection, for service
 time without queueing), single creates. The ceiling is a bare ASGI hello-world on granian
-with the same settings, measured before and after the stores. The server's peak RSS (workers
+with the same settings, measured before and after the stores. The server's peak RSS and PSS (workers
 included) is sampled throughout. Everything started is stopped on exit, Ctrl-C, SIGTERM or when
 the time budget runs out; every socket is on 127.0.0.1.
 
@@ -162,7 +162,12 @@ def _measure(
             file=sys.stderr,
         )
     for row in rows:
-        row.update(store=store, rss_mib=server.peak / 2**20, rss_loaded_mib=rss_loaded / 2**20)
+        row.update(
+            store=store,
+            rss_mib=server.peak / 2**20,
+            pss_mib=server.peak_pss / 2**20,
+            rss_loaded_mib=rss_loaded / 2**20,
+        )
     return rows
 
 
@@ -207,8 +212,8 @@ def _settle(probe: str, within: float = 180) -> bool:
 def markdown(rows: list[dict[str, Any]], ceiling: float) -> str:
     lines = [
         "| store | scenario | conns | rate | p50 ms | p99 ms | ratio to hello-world | errors "
-        "| server peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server peak RSS MiB | peak PSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratio = f"{r['rate'] / ceiling:.2f}" if r["unit"] == "req/s" and r["requests"] else "—"
@@ -216,7 +221,8 @@ def markdown(rows: list[dict[str, Any]], ceiling: float) -> str:
         rate = f"{r['rate']:,.{0 if r['rate'] >= 10 else 1}f} {r['unit']}"
         lines.append(
             f"| {r['store']} | {scenario} | {r['connections']} | {rate} "
-            f"| {_ms(r['p50'])} | {_ms(r['p99'])} | {ratio} | {r['errors']} | {r['rss_mib']:.0f} |"
+            f"| {_ms(r['p50'])} | {_ms(r['p99'])} | {ratio} | {r['errors']} | {r['rss_mib']:.0f} "
+            f"| {r['pss_mib']:.0f} |"
         )
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from dalgu.settings import Settings
 
+NOTIFIER_CACHE_MIB = 8  # it reads the outbox, subscriptions and a few entities, not the city
 POLL = 0.002  # seconds between looks at an SQLite outbox (PostgreSQL wakes the notifier)
 
 
@@ -30,7 +31,7 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
     from dalgu.store.factory import open_store
     from dalgu.subscriptions import Notifier
 
-    store = open_store(settings)
+    store = open_store(settings, cache_mib=NOTIFIER_CACHE_MIB)
     await store.open()
     resolver = hosted_context_resolver(settings, store)
     try:

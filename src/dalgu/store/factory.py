@@ -6,7 +6,8 @@ from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
 
 
-def open_store(settings: Settings) -> EntityStore:
+def open_store(settings: Settings, *, cache_mib: int = 64) -> EntityStore:
+    """`cache_mib`: the embedded store's page cache in this process."""
     if settings.store == "postgres":
         import importlib
 
@@ -17,4 +18,6 @@ def open_store(settings: Settings) -> EntityStore:
         return store
     from dalgu.store.sqlite import SqliteEntityStore
 
-    return SqliteEntityStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
+    return SqliteEntityStore(
+        settings.sqlite_path, synchronous=settings.sqlite_synchronous, cache_mib=cache_mib
+    )

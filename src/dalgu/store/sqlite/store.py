@@ -154,9 +154,14 @@ class _Queued:
 class SqliteEntityStore(
     EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteCommandQueue
 ):
-    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, path: str | Path, *, synchronous: str = "NORMAL", cache_mib: int = 64
+    ) -> None:
+        """`cache_mib`: SQLite's page cache of this connection (a process that reads only
+        the outbox, the notifier, needs little)."""
         self.path = Path(path)
         self._synchronous = synchronous
+        self._cache_kib = cache_mib * 1024
         self._db: sqlite3.Connection | None = None
         self._checkpointer: _Checkpointer | None = None
         self._queued: list[_Queued] = []
@@ -175,7 +180,7 @@ class SqliteEntityStore(
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA cache_size=-65536")
+        db.execute(f"PRAGMA cache_size=-{self._cache_kib}")
         db.execute("PRAGMA temp_store=MEMORY")
         # checkpoints run in a background thread (PASSIVE, never blocking writers) instead of
         # stalling whichever write happens to cross the autocheckpoint threshold
