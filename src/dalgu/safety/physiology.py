@@ -242,7 +242,7 @@ def wearable_samples(
                 "wearable",
                 {
                     vss.IS_WORN: True,
-                    vss.SIGNAL_QUALITY: round(quality, 2),
+                    vss.SIGNAL_QUALITY: round(float(quality), 2),
                     vss.HEART_RATE: heart,
                     vss.RR_INTERVALS: [float(x) for x in rr],
                     vss.SPO2: float(min(reading, 100)) if not no_pulse else None,
