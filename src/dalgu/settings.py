@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     mqtt_client_id: str | None = Field(
         None, description="Gateway's MQTT client id (default dalgu-gateway-<API port>)."
     )
+    safety: bool = Field(
+        False,
+        description="Run the vehicle safety service on the gateway's measures (alerts as "
+        "NGSI-LD Alert entities).",
+    )
     log_level: str = Field("info")
 
     @classmethod

@@ -219,6 +219,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 runtime.sandboxes = SandboxService(the_store, service, subscriptions_store)
                 runtime.devices.admission = runtime.sandboxes
         app.state.dalgu = runtime
+        safety = None
+        if settings.safety and runtime.devices is not None:
+            from dalgu.safety.service import SafetyService
+
+            safety = SafetyService(service, resolver.core)
+            runtime.devices.traffic.observers.append(safety.observe)
+            safety.start()
+        app.state.dalgu_safety = safety
         gateway = await start_mqtt_gateway(settings, runtime.devices)
         app.state.dalgu_gateway = gateway
         listeners = await start_listeners(settings, runtime)
@@ -238,6 +246,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             await _bounded(gateway.stop(), "MQTT gateway")
             if runtime.testbed is not None:
                 await _bounded(runtime.testbed.stop(), "testbed runs")
+            if safety is not None:
+                await _bounded(safety.stop(), "safety service")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
             await _bounded(resolver.close(), "context resolver")

@@ -38,7 +38,7 @@ def hrv_features(rr_ms: Array) -> Array | None:
     diffs = np.diff(rr)
     times = np.cumsum(rr) / 1000.0
     centred = rr - rr.mean()
-    power = lombscargle(times, centred, 2 * np.pi * _FREQS, precenter=False)
+    power = lombscargle(times, centred, 2 * np.pi * _FREQS)
     df = _FREQS[1] - _FREQS[0]
     lf = float(power[(LF[0] <= _FREQS) & (LF[1] > _FREQS)].sum() * df) + 1e-6
     hf = float(power[(HF[0] <= _FREQS) & (HF[1] > _FREQS)].sum() * df) + 1e-6
