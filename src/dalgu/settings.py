@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     device_command_expiry: float = Field(
         3600.0, gt=0, description="Seconds a polling device's queued command waits to be fetched."
     )
+    safety: bool = Field(
+        False,
+        description="Run the vehicle safety service on the gateway's measures (alerts as "
+        "NGSI-LD Alert entities).",
+    )
     log_level: str = Field("info")
 
     @classmethod

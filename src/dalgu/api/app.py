@@ -210,6 +210,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 runtime.devices.admission = runtime.sandboxes
                 runtime.device_auth = runtime.sandboxes.keys.authenticate
         app.state.dalgu = runtime
+        safety = None
+        if settings.safety and runtime.devices is not None:
+            from dalgu.safety.service import SafetyService
+
+            safety = SafetyService(service, resolver.core)
+            runtime.devices.traffic.observers.append(safety.observe)
+            safety.start()
+        app.state.dalgu_safety = safety
         gateway = await start_mqtt_gateway(settings, runtime.devices, runtime.device_auth)
         app.state.dalgu_gateway = gateway
         listeners = await start_listeners(settings, runtime)
@@ -231,6 +239,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await _bounded(runtime.testbed.stop(), "testbed runs")
             if runtime.devices is not None and runtime.devices.polling is not None:
                 await _bounded(runtime.devices.polling.stop(), "command expiry")
+            if safety is not None:
+                await _bounded(safety.stop(), "safety service")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
             await _bounded(resolver.close(), "context resolver")

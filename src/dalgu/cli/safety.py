@@ -1,0 +1,156 @@
+"""`dalgu safety`: generate scenarios and measure the safety service's detection on them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+safety = typer.Typer(
+    help="Healthcare-linked vehicle safety: scenarios and detection quality.",
+    no_args_is_help=True,
+)
+console = Console()
+OutOption = typer.Option(..., "--out", "-o", help="Directory to write scenarios into.")
+ScenariosOption = typer.Option(..., "--scenarios", "-s", help="A directory of scenarios.")
+JsonOption = typer.Option(None, "--json", help="Write the figures as JSON here.")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`5000-5039`, `7,8,9` or a mix: `1000-1009,1500`."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            seeds.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a list of seeds like 5000-5039") from None
+    return seeds
+
+
+@safety.command("generate")
+def generate(
+    out: Path = OutOption,
+    seeds: str = typer.Option("5000-5039", help="Seeds: 5000-5039 (held out), 1000-1039 (tuning)."),
+    duration: float = typer.Option(1800.0, min=900.0, help="Seconds of each drive."),
+    mix: str = typer.Option("mixed", help="mixed, drowsy, medical or quiet."),
+) -> None:
+    """Write seeded scenarios (signals JSON Lines and labels) into a directory."""
+    from dalgu.safety.generator import generate_scenario
+    from dalgu.safety.scenario import write_scenario
+
+    if mix not in ("mixed", "drowsy", "medical", "quiet"):
+        raise typer.BadParameter("mix is mixed, drowsy, medical or quiet")
+    chosen = parse_seeds(seeds)
+    for seed in chosen:
+        write_scenario(out, generate_scenario(seed, duration=duration, mix=mix))
+    console.print(f"{len(chosen)} scenarios written to {out}")
+
+
+@safety.command("evaluate")
+def evaluate(
+    scenarios: Path = ScenariosOption,
+    workers: int = typer.Option(0, min=0, help="Worker processes (0: one per core)."),
+    json_out: Path | None = JsonOption,
+    check: bool = typer.Option(False, help="Exit 1 when a target is missed."),
+) -> None:
+    """Replay scenarios through the detectors and the threshold baseline; print the figures."""
+    from dalgu.errors import DalguError
+    from dalgu.safety.campaign import evaluate_files
+    from dalgu.safety.evaluation import Targets
+    from dalgu.safety.scenario import scenario_files
+
+    try:
+        paths = scenario_files(scenarios)
+        if not paths:
+            raise typer.BadParameter(f"no *.jsonl scenarios in {scenarios}")
+        result = evaluate_files(paths, workers or os.cpu_count() or 1)
+    except DalguError as error:
+        raise typer.BadParameter(error.detail) from None
+    console.print(
+        f"{len(paths)} scenarios, {result.detectors.hours:.1f} driving hours, "
+        f"seeds: {result.split} set"
+    )
+    for name, figures in (
+        ("Dalgu detectors", result.detectors),
+        ("threshold baseline", result.baseline),
+    ):
+        console.print(_table(name, figures))
+    checks = Targets().check(result.detectors)
+    missed = [name for name, (_, _, met) in checks.items() if not met]
+    for name, (value, bar, met) in checks.items():
+        shown = "-" if value is None else f"{value:.2f}"
+        colour = "green" if met else "red"
+        console.print(f"  [{colour}]{'met ' if met else 'MISSED'}[/] {name}: {shown} (bar {bar:g})")
+    if json_out is not None:
+        json_out.write_bytes(orjson.dumps(_document(result, checks), option=orjson.OPT_INDENT_2))
+    raise typer.Exit(1 if check and missed else 0)
+
+
+def _table(title: str, figures: object) -> Table:
+    from dalgu.safety.evaluation import Report
+
+    assert isinstance(figures, Report)
+    table = Table(title=title)
+    for column in (
+        "event",
+        "events",
+        "recall",
+        "precision",
+        "F1",
+        "false alarms/h",
+        "p50 s",
+        "p95 s",
+    ):
+        table.add_column(column, justify="right" if column != "event" else "left")
+    for row, f in figures.rows.items():
+        table.add_row(
+            row,
+            str(f.events),
+            f"{f.recall:.2f}",
+            f"{f.precision:.2f}",
+            f"{f.f1:.2f}",
+            f"{f.false_alarms_per_hour:.2f}",
+            "-" if f.latency_p50 is None else f"{f.latency_p50:.1f}",
+            "-" if f.latency_p95 is None else f"{f.latency_p95:.1f}",
+        )
+    return table
+
+
+def _document(
+    result: object, checks: dict[str, tuple[float | None, float, bool]]
+) -> dict[str, object]:
+    from dalgu.safety.campaign import CampaignResult
+
+    assert isinstance(result, CampaignResult)
+
+    def rows(report: object) -> dict[str, object]:
+        from dalgu.safety.evaluation import Report
+
+        assert isinstance(report, Report)
+        return {
+            name: {
+                "events": f.events,
+                "recall": f.recall,
+                "precision": f.precision,
+                "f1": f.f1,
+                "falseAlarms": f.false_alarms,
+                "falseAlarmsPerHour": f.false_alarms_per_hour,
+                "latencyP50": f.latency_p50,
+                "latencyP95": f.latency_p95,
+            }
+            for name, f in report.rows.items()
+        }
+
+    return {
+        "split": result.split,
+        "seeds": list(result.seeds),
+        "hours": result.detectors.hours,
+        "detectors": rows(result.detectors),
+        "baseline": rows(result.baseline),
+        "targets": {k: {"measured": v, "bar": b, "met": m} for k, (v, b, m) in checks.items()},
+    }

@@ -1,0 +1,115 @@
+"""A safety alert, and its NGSI-LD form: a Smart Data Models `Alert` entity.
+
+`category`, `subCategory`, `severity`, `alertSource`, `dateIssued`, `validFrom`, `location`
+and `description` are the data model's own attributes; `confidence`, `onset`, `evidence`,
+`driver` and `medicalSummary` are Dalgu's additions, in the same entity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from dalgu.safety.detectors.base import Finding, Severity
+
+SUBCATEGORIES = {
+    "drowsiness": ("traffic", "driverDrowsiness"),
+    "cardiac": ("health", "heartAttack"),
+    "hypoxaemia": ("health", "lowOxygenSaturation"),
+    "incapacitation": ("health", "driverIncapacitated"),
+}
+DESCRIPTIONS = {
+    "drowsiness": "The driver shows signs of drowsiness",
+    "cardiac": "Cardiac event of the driver at the wheel",
+    "hypoxaemia": "Low blood oxygen of the driver at the wheel",
+    "incapacitation": "The driver is not steering while the car moves on",
+}
+MEDICAL = frozenset(("cardiac", "hypoxaemia", "incapacitation"))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    vehicle: str
+    driver: str | None
+    type: str
+    subtype: str
+    severity: Severity
+    confidence: float
+    onset: float  # s from the drive's start
+    raised: float  # s from the drive's start: when the service knew
+    evidence: dict[str, Any]
+    location: tuple[float, float] | None  # latitude, longitude
+    medical_summary: dict[str, Any] | None = None
+    detectors: tuple[str, ...] = field(default=())
+
+    @property
+    def category(self) -> str:
+        return "medical" if self.type in MEDICAL else self.type
+
+    @classmethod
+    def of(
+        cls,
+        finding: Finding,
+        vehicle: str,
+        driver: str | None,
+        raised: float,
+        location: tuple[float, float] | None,
+    ) -> Alert:
+        return cls(
+            vehicle,
+            driver,
+            finding.type,
+            finding.subtype,
+            finding.severity,
+            round(finding.confidence, 3),
+            finding.onset,
+            raised,
+            finding.evidence,
+            location,
+        )
+
+    def with_summary(self, summary: dict[str, Any]) -> Alert:
+        return replace(self, medical_summary=summary)
+
+    def entity_id(self, start: datetime) -> str:
+        stamp = (start + timedelta(seconds=self.raised)).strftime("%Y%m%dT%H%M%S")
+        return f"urn:ngsi-ld:Alert:{self.vehicle}:{self.type}:{stamp}"
+
+    def to_entity(self, start: datetime, vehicle_id: str, driver_id: str | None) -> dict[str, Any]:
+        """The NGSI-LD entity (normalized form, short names of the Smart Data Models context)."""
+        category, subcategory = SUBCATEGORIES[self.type]
+
+        def when(seconds: float) -> str:
+            return (start + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+        entity: dict[str, Any] = {
+            "id": self.entity_id(start),
+            "type": "Alert",
+            "category": {"type": "Property", "value": category},
+            "subCategory": {"type": "Property", "value": subcategory},
+            "severity": {"type": "Property", "value": self.severity},
+            "description": {
+                "type": "Property",
+                "value": f"{DESCRIPTIONS[self.type]} ({self.subtype})",
+            },
+            "alertSource": {"type": "Relationship", "object": vehicle_id},
+            "dateIssued": {"type": "Property", "value": when(self.raised)},
+            "validFrom": {"type": "Property", "value": when(self.onset)},
+            "confidence": {"type": "Property", "value": self.confidence},
+            "onset": {"type": "Property", "value": when(self.onset)},
+            "alertType": {"type": "Property", "value": self.type},
+            "alertSubType": {"type": "Property", "value": self.subtype},
+            "evidence": {"type": "Property", "value": self.evidence},
+        }
+        if driver_id is not None:
+            entity["driver"] = {"type": "Relationship", "object": driver_id}
+        if self.location is not None:
+            lat, lon = self.location
+            entity["location"] = {
+                "type": "GeoProperty",
+                "value": {"type": "Point", "coordinates": [lon, lat]},
+            }
+        if self.medical_summary is not None:
+            entity["medicalSummary"] = {"type": "Property", "value": self.medical_summary}
+        return entity

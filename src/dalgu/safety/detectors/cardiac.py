@@ -1,0 +1,123 @@
+"""Cardiac events from the wearable's beats: asystole, severe brady- and tachycardia, arrhythmia.
+
+Only beats seen with good signal quality count. Asystole is a pulse that stops while the band
+is worn and still in contact (its quality index above what a loose band shows); the car's own
+behaviour (the wheel going still) confirms it sooner, otherwise it needs longer to be believed.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
+from dalgu.safety.detectors.incapacitation import steering_activity
+from dalgu.safety.history import History
+
+
+class CardiacDetector:
+    name = "cardiac"
+
+    def __init__(
+        self,
+        brady: float = 40.0,
+        tachy: float = 150.0,
+        irregularity: float = 0.15,
+        pause: float = 4.0,
+        pause_alone: float = 8.0,
+    ) -> None:
+        self.brady = brady
+        self.tachy = tachy
+        self.irregularity = irregularity
+        self.pause = pause  # s without a beat, confirmed by the wheel
+        self.pause_alone = pause_alone  # s without a beat, unconfirmed
+        self._persist: dict[str, int] = {}
+        self._steering: list[float] = []
+        self.steering_baseline: float | None = None
+
+    def step(self, history: History, quality: Quality) -> Finding | None:
+        self._learn(history)
+        return self._asystole(history) or self._rate_or_rhythm(history, quality)
+
+    def _learn(self, history: History) -> None:
+        if history.now <= history.start + CALIBRATION:
+            window = history.last(2)
+            if all(s.vehicle_samples >= 8 and (s.speed or 0) > 25 for s in window):
+                self._steering.append(steering_activity(history.steering(2)))
+        elif self.steering_baseline is None:
+            self.steering_baseline = max(float(np.median(self._steering or [3.0])), 0.5)
+
+    def _asystole(self, history: History) -> Finding | None:
+        recent = history.last(int(self.pause_alone) + 1)
+        heard = [s for s in recent if s.wearable]
+        if len(heard) < self.pause or any(s.worn is not True for s in heard):
+            return None
+        silent = 0
+        for s in reversed(recent):
+            if s.rr or not s.wearable:
+                break
+            silent += 1
+        if silent < self.pause:
+            return None
+        qualities = [s.quality or 0.0 for s in heard[-int(self.pause) :]]
+        if statistics.median(qualities) < 0.3:  # a loose band, not a stopped heart
+            return None
+        still = self._wheel_still(history)
+        if silent < self.pause_alone and not still:
+            return None
+        return Finding(
+            "cardiac",
+            "asystole",
+            "critical",
+            0.95 if still else 0.75,
+            history.now - silent,
+            {
+                "secondsWithoutBeat": silent,
+                "signalQuality": round(statistics.median(qualities), 2),
+                "steeringStopped": still,
+            },
+        )
+
+    def _wheel_still(self, history: History) -> bool:
+        window = history.last(2)
+        if self.steering_baseline is None or any(s.vehicle_samples < 8 for s in window):
+            return False
+        return steering_activity(history.steering(2)) < 0.4 * self.steering_baseline
+
+    def _rate_or_rhythm(self, history: History, quality: Quality) -> Finding | None:
+        if quality.wearable != "ok":
+            self._persist.clear()
+            return None
+        rr = history.rr(10)
+        rr = rr[(rr > 250) & (rr < 2500)][-5:]  # the last few beats, however slow
+        if len(rr) < 3:
+            return None
+        rate = 60000.0 / float(np.median(rr))
+        kind = None
+        if rate < self.brady:
+            kind = "bradycardia"
+        elif rate > self.tachy:
+            kind = "tachycardia"
+        else:
+            beats = history.rr(15)[-16:]
+            if len(beats) >= 12:
+                jumps = np.abs(np.diff(beats)) / beats[1:]
+                if float(np.median(jumps)) > self.irregularity:
+                    kind = "arrhythmia"
+        for other in list(self._persist):
+            if other != kind:
+                del self._persist[other]
+        if kind is None:
+            return None
+        self._persist[kind] = self._persist.get(kind, 0) + 1
+        if self._persist[kind] < 2:
+            return None
+        return Finding(
+            "cardiac",
+            kind,
+            "critical" if kind != "arrhythmia" else "high",
+            0.9,
+            history.now - self._persist[kind],
+            {"heartRate": round(rate, 1), "beats": len(rr)},
+        )

@@ -1,0 +1,71 @@
+"""Incapacitation: no steering input while the car drifts on at speed.
+
+The wheel's activity (summed absolute change, 10 Hz) over the last window is compared with the
+driver's own activity while awake at speed; near-none, at speed, with a corroborating sign
+and two corroborating signs (eyes off the road, a lane departure, the car slowing with nobody
+on the pedal) is a finding. A telematics gap is not "no steering": the window must be fully covered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
+from dalgu.safety.history import History
+
+WINDOW = 6  # s (longer than a microsleep, in which the wheel also rests)
+
+
+def steering_activity(angles: np.ndarray) -> float:
+    """Degrees the wheel moved, summed, per second."""
+    if len(angles) < 2:
+        return 0.0
+    return float(np.abs(np.diff(angles)).sum() / (len(angles) / 10.0))
+
+
+class IncapacitationDetector:
+    name = "incapacitation"
+
+    def __init__(self, ratio: float = 0.3, min_speed: float = 25.0) -> None:
+        self.ratio = ratio
+        self.min_speed = min_speed
+        self._calibration: list[float] = []
+        self.baseline: float | None = None
+
+    def step(self, history: History, quality: Quality) -> Finding | None:
+        window = history.last(WINDOW)
+        if len(window) < WINDOW or any(s.vehicle_samples < 8 for s in window):
+            return None
+        speeds = [s.speed for s in window if s.speed is not None]
+        if len(speeds) < WINDOW or min(speeds) < self.min_speed:
+            return None
+        activity = steering_activity(history.steering(WINDOW))
+        if history.now <= history.start + CALIBRATION:
+            self._calibration.append(activity)
+            return None
+        if self.baseline is None:
+            self.baseline = max(float(np.median(self._calibration or [3.0])), 0.5)
+        relative = activity / self.baseline
+        if relative >= self.ratio:
+            return None
+        eyes_off = window[-1].eyes_off_run
+        departed = sum(s.lane_warning_onsets for s in history.last(8))
+        slowing = speeds[0] - speeds[-1]
+        signs = (eyes_off >= 2.5) + (departed > 0) + (slowing >= 4.0)
+        if signs < 2:
+            return None
+        return Finding(
+            "incapacitation",
+            "no-steering-input",
+            "critical",
+            min(0.99, 0.6 + 0.13 * signs + 0.2 * (self.ratio - relative) / self.ratio),
+            window[0].t - 1.0,
+            {
+                "steeringActivity": round(activity, 3),
+                "driverBaselineActivity": round(self.baseline, 3),
+                "eyesOffRoadFor": round(eyes_off, 1),
+                "laneDepartures": departed,
+                "speedDrop": round(slowing, 1),
+                "speed": round(speeds[-1], 1),
+            },
+        )

@@ -1,0 +1,144 @@
+"""A vehicle's recent past, one second at a time: what the detectors read.
+
+Samples arrive at 10 Hz (vehicle) and 1 Hz (wearable); each closed second is summarised in a
+`Second` (with the 10 Hz steering kept whole) and the last `HISTORY` seconds are kept.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dalgu.safety import signals as vss
+from dalgu.safety.scenario import Sample
+
+HISTORY = 300  # seconds kept
+
+
+@dataclass(slots=True)
+class Second:
+    """What arrived during the second ending at `t` (None: not sent)."""
+
+    t: float
+    vehicle_samples: int = 0
+    speed: float | None = None  # mean km/h
+    steering: list[float] = field(default_factory=list)  # the 10 Hz wheel angles
+    lane_warning_onsets: int = 0
+    eyes_off: float = 0.0  # fraction of the second the eyes were off the road
+    eyes_off_run: float = 0.0  # how long the eyes had been off at the second's end, s
+    wearable: bool = False  # a wearable message arrived
+    worn: bool | None = None
+    quality: float | None = None
+    heart_rate: float | None = None
+    rr: list[float] = field(default_factory=list)  # ms
+    spo2: float | None = None
+
+
+class History:
+    """Seconds of one vehicle, filled sample by sample in time order."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.start = start
+        self.seconds: deque[Second] = deque(maxlen=HISTORY)
+        self.current = Second(start + 1.0)
+        self.latitude: float | None = None
+        self.longitude: float | None = None
+        self.last_vehicle: float | None = None
+        self.last_wearable: float | None = None
+        self._warning = False
+        self._eyes_off_since: float | None = None
+        self._speeds: list[float] = []
+        self._eyes_samples = 0
+        self._eyes_off_samples = 0
+
+    @property
+    def now(self) -> float:
+        """The end of the last closed second."""
+        return self.current.t - 1.0
+
+    def due(self, t: float) -> bool:
+        """Whether a sample at `t` closes the current second."""
+        return t >= self.current.t
+
+    def close(self) -> Second:
+        """Close the current second and open the next."""
+        done = self.current
+        if self._speeds:
+            done.speed = sum(self._speeds) / len(self._speeds)
+        if self._eyes_samples:
+            done.eyes_off = self._eyes_off_samples / self._eyes_samples
+        if self._eyes_off_since is not None:
+            done.eyes_off_run = done.t - self._eyes_off_since
+        self._speeds = []
+        self._eyes_samples = self._eyes_off_samples = 0
+        self.seconds.append(done)
+        self.current = Second(done.t + 1.0)
+        return done
+
+    def add(self, sample: Sample) -> None:
+        s, c = sample.signals, self.current
+        if sample.source == "vehicle":
+            self.last_vehicle = sample.t
+            c.vehicle_samples += 1
+            speed = s.get(vss.SPEED)
+            if isinstance(speed, int | float) and not isinstance(speed, bool):
+                self._speeds.append(float(speed))
+            angle = s.get(vss.STEERING)
+            if isinstance(angle, int | float) and not isinstance(angle, bool):
+                c.steering.append(float(angle))
+            warning = s.get(vss.LANE_WARNING)
+            if isinstance(warning, bool):
+                if warning and not self._warning:
+                    c.lane_warning_onsets += 1
+                self._warning = warning
+            eyes = s.get(vss.EYES_ON_ROAD)
+            if isinstance(eyes, bool):
+                self._eyes_samples += 1
+                if eyes:
+                    self._eyes_off_since = None
+                else:
+                    self._eyes_off_samples += 1
+                    if self._eyes_off_since is None:
+                        self._eyes_off_since = sample.t
+            lat, lon = s.get(vss.LATITUDE), s.get(vss.LONGITUDE)
+            if isinstance(lat, float) and isinstance(lon, float):
+                self.latitude, self.longitude = lat, lon
+            return
+        self.last_wearable = sample.t
+        c.wearable = True
+        worn = s.get(vss.IS_WORN)
+        c.worn = worn if isinstance(worn, bool) else True
+        quality = s.get(vss.SIGNAL_QUALITY)
+        c.quality = float(quality) if isinstance(quality, int | float) else None
+        hr = s.get(vss.HEART_RATE)
+        c.heart_rate = float(hr) if isinstance(hr, int | float) and hr else None
+        rr = s.get(vss.RR_INTERVALS)
+        if isinstance(rr, list):
+            c.rr.extend(float(x) for x in rr if isinstance(x, int | float))
+        spo2 = s.get(vss.SPO2)
+        c.spo2 = float(spo2) if isinstance(spo2, int | float) and spo2 else None
+
+    def last(self, n: int) -> list[Second]:
+        """The last `n` closed seconds (fewer at the start)."""
+        if n >= len(self.seconds):
+            return list(self.seconds)
+        return list(self.seconds)[-n:]
+
+    def steering(self, n: int) -> NDArray[np.float64]:
+        """The wheel angle at 10 Hz over the last `n` seconds (gaps simply missing)."""
+        return np.asarray([a for s in self.last(n) for a in s.steering], dtype=np.float64)
+
+    def rr(self, n: int, min_quality: float = 0.5) -> NDArray[np.float64]:
+        """RR intervals (ms) of the last `n` seconds whose wearable quality was good."""
+        return np.asarray(
+            [
+                x
+                for s in self.last(n)
+                if s.worn and s.quality is not None and s.quality >= min_quality
+                for x in s.rr
+            ],
+            dtype=np.float64,
+        )

@@ -1,0 +1,76 @@
+"""What happens in a generated drive: its road segments, events and confounders, in time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dalgu.safety.scenario import Event
+
+MEDICAL_KINDS = (
+    ("cardiac", "asystole"),
+    ("cardiac", "bradycardia"),
+    ("cardiac", "tachycardia"),
+    ("cardiac", "arrhythmia"),
+    ("hypoxaemia", "desaturation"),
+    ("incapacitation", "loss-of-control"),
+)
+CALIBRATION = 600.0  # s of awake driving at the start, free of events (the personal baseline)
+
+
+@dataclass
+class DrivePlan:
+    duration: float
+    events: list[Event] = field(default_factory=list)
+    confounders: list[Event] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in (*self.events, *self.confounders) if e.type == kind]
+
+
+def plan_drive(rng: np.random.Generator, duration: float, mix: str = "mixed") -> DrivePlan:
+    """Events (at most one drowsy episode, then at most one medical emergency) and confounders.
+
+    `mix` is `mixed` (drawn), `drowsy`, `medical` or `quiet` (confounders only).
+    """
+    if mix == "mixed":
+        mix = str(rng.choice(["drowsy", "medical", "both", "quiet"], p=[0.4, 0.35, 0.1, 0.15]))
+    plan = DrivePlan(duration)
+    end_of_drive = duration
+    if mix in ("medical", "both"):
+        kind, subtype = MEDICAL_KINDS[int(rng.integers(len(MEDICAL_KINDS)))]
+        earliest = CALIBRATION + 120 + (900.0 if mix == "both" else 0.0)
+        onset = float(rng.uniform(earliest, max(earliest + 1, duration - 150)))
+        end = onset + float(rng.uniform(60, 150))
+        plan.events.append(Event(kind, onset, end, {"subtype": subtype}))
+        end_of_drive = end  # the drive stops with the emergency
+    if mix in ("drowsy", "both"):
+        latest = end_of_drive - 420 if mix == "drowsy" else CALIBRATION + 400
+        onset = float(rng.uniform(CALIBRATION + 240, max(CALIBRATION + 241, latest)))
+        end = min(end_of_drive, onset + float(rng.uniform(360, 720)))
+        if mix == "both":
+            end = min(end, plan.events[0].onset - 300)
+        plan.events.insert(0, Event("drowsiness", onset, end, {"lead": 240.0}))
+    plan.duration = end_of_drive
+    _confounders(rng, plan)
+    return plan
+
+
+def _confounders(rng: np.random.Generator, plan: DrivePlan) -> None:
+    d = plan.duration
+
+    def add(kind: str, count: int, low: float, high: float, start: float = 0.0) -> None:
+        for _ in range(count):
+            onset = float(rng.uniform(start, max(start + 1, d - low)))
+            plan.confounders.append(
+                Event(kind, onset, min(d, onset + float(rng.uniform(low, high))))
+            )
+
+    add("traffic", int(rng.integers(1, 3)), 180, 420)
+    add("speed-bump", int(rng.integers(2, 7)), 1, 2)
+    add("wearable-slip", int(rng.integers(0, 3)), 20, 180, start=CALIBRATION)
+    add("wearable-dropout", int(rng.integers(0, 3)), 5, 60)
+    add("telematics-gap", int(rng.integers(0, 4)), 4, 40)
+    add("phone-call", int(rng.integers(0, 3)), 60, 300)
+    plan.confounders.sort(key=lambda e: e.onset)

@@ -1,0 +1,198 @@
+"""The live safety service: follows vehicles from the gateway's measures and publishes alerts.
+
+It is an observer of the device service's traffic (`DeviceTraffic.observers`), so it sees each
+stored message in process, with the measures as the device sent them (VSS paths as object ids).
+A telematics unit's device id names its vehicle; a wearable names it too, with `-wearable`
+after it (or as `follow` registers). Each vehicle has a `VehicleMonitor`; the alerts it raises
+are written as NGSI-LD `Alert` entities through the entity service, so subscriptions deliver
+them to whoever asked (the driver's app, a fleet operator, an emergency desk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from dalgu.broker.model import now_iso
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import EntityService
+from dalgu.devices.traffic import MessageEvent
+from dalgu.errors import AlreadyExists, DalguError
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.safety import signals as vss
+from dalgu.safety.alert import Alert
+from dalgu.safety.medical import Driver, MedicalSummarySource
+from dalgu.safety.monitor import VehicleMonitor
+from dalgu.safety.scenario import Sample, Source
+
+log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+WEARABLE_SUFFIX = "-wearable"
+_WEARABLE = frozenset(vss.WEARABLE_SIGNALS) - {vss.HEART_RATE}
+
+
+class SafetyService:
+    def __init__(
+        self,
+        entities: EntityService,
+        terms: TermMap,
+        *,
+        tenant: str = "",
+        medical: MedicalSummarySource | None = None,
+    ) -> None:
+        self.entities = entities
+        self.terms = terms
+        self.tenant = tenant
+        self.medical = medical
+        self.monitors: dict[str, VehicleMonitor] = {}
+        self.drivers: dict[str, Driver] = {}
+        self._devices: dict[str, tuple[str, Source]] = {}
+        self._queue: asyncio.Queue[Alert] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.published: list[tuple[Alert, str, float]] = []  # (alert, entity id, written at)
+
+    def follow(
+        self,
+        vehicle: str,
+        *,
+        telematics: str | None = None,
+        wearable: str | None = None,
+        driver: Driver | None = None,
+    ) -> None:
+        """Name the devices of a vehicle and its driver (otherwise the naming convention)."""
+        self._devices[telematics or vehicle] = (vehicle, "vehicle")
+        self._devices[wearable or vehicle + WEARABLE_SUFFIX] = (vehicle, "wearable")
+        if driver is not None:
+            self.drivers[vehicle] = driver
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._publish(), name="safety-alerts")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def observe(self, event: MessageEvent) -> None:
+        """A device message was stored (or refused): feed its measures to the vehicle's monitor."""
+        if event.error is not None:
+            return
+        for values, stamp in event.groups:
+            source = self._source(event.device_id, values)
+            if source is None:
+                continue
+            vehicle, kind = source
+            t = _seconds(stamp) if stamp else event.received
+            monitor = self.monitors.get(vehicle)
+            if monitor is None:
+                driver = self.drivers.get(vehicle)
+                monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=int(t))
+                self.monitors[vehicle] = monitor
+            if t < monitor.history.now:
+                continue  # late: its second was judged already
+            for alert in monitor.feed(Sample(t, kind, _signals(values))):
+                self._queue.put_nowait(alert)
+
+    def _source(self, device: str, values: dict[str, Any]) -> tuple[str, Source] | None:
+        known = self._devices.get(device)
+        if known is not None:
+            return known
+        if any(name in values for name in _WEARABLE):
+            return device.removesuffix(WEARABLE_SUFFIX), "wearable"
+        if vss.SPEED in values or vss.STEERING in values:
+            return device, "vehicle"
+        return None
+
+    async def _publish(self) -> None:
+        while True:
+            alert = await self._queue.get()
+            try:
+                entity_id = await self.publish(alert)
+            except DalguError as error:
+                log.error("safety alert for %s not written: %s", alert.vehicle, error.detail)
+                continue
+            self.published.append((alert, entity_id, time.time()))
+
+    async def publish(self, alert: Alert) -> str:
+        """Write the alert as an NGSI-LD entity (with a medical summary when due)."""
+        driver = self.drivers.get(alert.vehicle)
+        if (
+            alert.category == "medical"
+            and self.medical is not None
+            and driver is not None
+            and driver.consent
+            and driver.patient is not None
+        ):
+            summary = await self.medical.summary(driver.patient)
+            if summary is not None:
+                alert = alert.with_summary(summary)
+        doc = alert.to_entity(
+            EPOCH, f"urn:ngsi-ld:Vehicle:{alert.vehicle}", driver.id if driver else None
+        )
+        entity = parse_entity(doc, self.terms, now_iso())
+        with contextlib.suppress(AlreadyExists):  # the same alert, replayed
+            await self.entities.create(self.tenant, entity)
+        return str(doc["id"])
+
+
+def _seconds(stamp: str) -> float:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def _signals(values: dict[str, Any]) -> dict[str, float | bool | list[float] | None]:
+    out: dict[str, float | bool | list[float] | None] = {}
+    for name, value in values.items():
+        signal = vss.SIGNAL_OF_ATTRIBUTE.get(name, name)
+        if isinstance(value, str):
+            value = _typed(value)
+        if value is None or isinstance(value, bool | int | float | list):
+            out[signal] = (
+                float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            )
+    return out
+
+
+def _typed(text: str) -> float | bool | None:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def config_groups(vehicles: str, wearables: str) -> dict[str, Any]:
+    """IoT Agent config groups for telematics units and wearables: the VSS path (or wearable
+    signal) is the device's object_id, the NGSI-LD attribute its short name."""
+
+    def attributes(names: tuple[str, ...]) -> list[dict[str, str]]:
+        kinds = {vss.LANE_WARNING: "Boolean", vss.EYES_ON_ROAD: "Boolean", vss.IS_WORN: "Boolean"}
+        kinds[vss.RR_INTERVALS] = "ListProperty"
+        return [
+            {"object_id": n, "name": vss.ATTRIBUTE_NAMES[n], "type": kinds.get(n, "Number")}
+            for n in names
+        ]
+
+    return {
+        "services": [
+            {
+                "apikey": vehicles,
+                "entity_type": "Vehicle",
+                "attributes": attributes(vss.VEHICLE_SIGNALS),
+            },
+            {
+                "apikey": wearables,
+                "entity_type": "Device",
+                "attributes": attributes(vss.WEARABLE_SIGNALS),
+            },
+        ]
+    }

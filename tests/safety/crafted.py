@@ -1,0 +1,65 @@
+"""Crafted signals for detector unit tests: a steady driver, then whatever a test changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+from dalgu.safety import signals as vss
+from dalgu.safety.alert import Alert
+from dalgu.safety.monitor import DetectorSet, VehicleMonitor, standard_detectors
+from dalgu.safety.scenario import Sample
+
+Vehicle = Callable[[float], dict[str, float | bool | list[float] | None] | None]
+Wearable = Callable[[float], dict[str, float | bool | list[float] | None] | None]
+
+
+def steady_vehicle(t: float) -> dict[str, float | bool | list[float] | None]:
+    """90 km/h, small irregular corrections on the wheel, eyes on the road."""
+    wobble = 1.2 * math.sin(t * 2.1) + 0.6 * math.sin(t * 5.3 + 1.0) + 0.3 * math.sin(t * 11.7)
+    return {
+        vss.SPEED: 90.0,
+        vss.STEERING: round(wobble, 2),
+        vss.LATERAL_ACCELERATION: 0.1,
+        vss.LANE_WARNING: False,
+        vss.EYES_ON_ROAD: True,
+        vss.LATITUDE: 35.87,
+        vss.LONGITUDE: 128.6,
+    }
+
+
+def steady_wearable(t: float, rate: float = 70.0) -> dict[str, float | bool | list[float] | None]:
+    beat = 60000.0 / rate
+    rr = [beat * (1 + 0.04 * math.sin(t / 4.0)) for _ in range(int(rate // 60) + (t % 2 < 1))]
+    return {
+        vss.IS_WORN: True,
+        vss.SIGNAL_QUALITY: 0.9,
+        vss.HEART_RATE: rate,
+        vss.RR_INTERVALS: rr,
+        vss.SPO2: 97.0,
+    }
+
+
+def samples(seconds: float, vehicle: Vehicle, wearable: Wearable) -> Iterator[Sample]:
+    for step in range(int(seconds * 10)):
+        t = step / 10.0
+        signals = vehicle(t)
+        if signals is not None:
+            yield Sample(t, "vehicle", signals)
+        if step % 10 == 5:
+            worn = wearable(t)
+            if worn is not None:
+                yield Sample(t, "wearable", worn)
+
+
+def run(
+    seconds: float,
+    vehicle: Vehicle,
+    wearable: Wearable,
+    detectors: DetectorSet = standard_detectors,
+) -> list[Alert]:
+    monitor = VehicleMonitor("vehicle-test", "driver-test", detectors=detectors)
+    alerts: list[Alert] = []
+    for sample in samples(seconds, vehicle, wearable):
+        alerts.extend(monitor.feed(sample))
+    return alerts + monitor.advance(seconds + 1)

@@ -1,0 +1,180 @@
+"""Each detector on crafted signals: it fires on its event, and not on the look-alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dalgu.safety import signals as vss
+from dalgu.safety.detectors.base import Quality
+from dalgu.safety.detectors.mspc import HrvMspc
+from dalgu.safety.detectors.quality import SignalQualityGate
+from dalgu.safety.features import (
+    hrv_features,
+    prediction_errors,
+    reversal_rate,
+    steering_entropy,
+)
+from dalgu.safety.history import History
+from dalgu.safety.scenario import Sample
+from tests.safety.crafted import run, steady_vehicle, steady_wearable
+
+EVENT = 800.0  # after the ten minutes of calibration
+
+
+def test_a_steady_awake_driver_raises_nothing() -> None:
+    assert run(1000, steady_vehicle, steady_wearable) == []
+
+
+def test_a_stopped_heart_with_the_band_in_contact_is_asystole() -> None:
+    def wearable(t: float) -> dict[str, object] | None:
+        if t < EVENT:
+            return steady_wearable(t)
+        return {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.45, vss.RR_INTERVALS: []}
+
+    def vehicle(t: float) -> dict[str, object]:
+        signals = steady_vehicle(t)
+        if t > EVENT + 5:  # the driver faints: the wheel goes still, the eyes off the road
+            signals.update(
+                {vss.STEERING: 0.0, vss.EYES_ON_ROAD: False, vss.SPEED: 90 - (t - EVENT)}
+            )
+        return signals
+
+    alerts = run(EVENT + 30, vehicle, wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "asystole")]
+    assert EVENT + 4 <= alerts[0].raised <= EVENT + 10
+    assert alerts[0].severity == "critical" and alerts[0].evidence["steeringStopped"]
+
+
+def test_a_band_slipping_off_is_not_an_emergency() -> None:
+    def wearable(t: float) -> dict[str, object] | None:
+        if t < EVENT:
+            return steady_wearable(t)
+        if t < EVENT + 60:
+            return {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
+        return {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.1, vss.HEART_RATE: 190.0, vss.SPO2: 75.0}
+
+    assert run(EVENT + 120, steady_vehicle, wearable) == []  # type: ignore[arg-type]
+
+
+def test_a_telematics_gap_is_not_a_still_wheel() -> None:
+    def vehicle(t: float) -> dict[str, object] | None:
+        return None if EVENT <= t < EVENT + 30 else steady_vehicle(t)
+
+    assert run(EVENT + 60, vehicle, steady_wearable) == []  # type: ignore[arg-type]
+
+
+def test_no_steering_while_the_car_drifts_and_slows_is_incapacitation() -> None:
+    def vehicle(t: float) -> dict[str, object]:
+        signals = steady_vehicle(t)
+        if t >= EVENT:
+            signals.update(
+                {
+                    vss.STEERING: 0.4,
+                    vss.EYES_ON_ROAD: False,
+                    vss.SPEED: 90 - 2.2 * (t - EVENT),
+                    vss.LANE_WARNING: t > EVENT + 4,
+                }
+            )
+        return signals
+
+    alerts = run(EVENT + 20, vehicle, steady_wearable)  # type: ignore[arg-type]
+    assert [a.type for a in alerts] == ["incapacitation"]
+    assert alerts[0].raised - EVENT <= 8
+    assert alerts[0].location == (35.87, 128.6)
+
+
+def test_severe_bradycardia_and_tachycardia_from_good_beats() -> None:
+    for rate, kind in ((34.0, "bradycardia"), (185.0, "tachycardia")):
+
+        def wearable(t: float, rate: float = rate) -> dict[str, object]:
+            return steady_wearable(t, rate if t >= EVENT else 70.0)
+
+        alerts = run(EVENT + 20, steady_vehicle, wearable)  # type: ignore[arg-type]
+        assert [(a.type, a.subtype) for a in alerts] == [("cardiac", kind)]
+        assert alerts[0].raised - EVENT <= 8
+
+
+def test_irregular_beats_are_an_arrhythmia() -> None:
+    rng = np.random.default_rng(3)
+
+    def wearable(t: float) -> dict[str, object]:
+        signals = steady_wearable(t)
+        if t >= EVENT:
+            signals[vss.RR_INTERVALS] = [float(x) for x in rng.normal(480, 110, 2)]
+        return signals
+
+    alerts = run(EVENT + 30, steady_vehicle, wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "arrhythmia")]
+
+
+def test_low_spo2_read_well_is_hypoxaemia_but_read_badly_is_not() -> None:
+    for quality, expected in ((0.9, ["hypoxaemia"]), (0.2, [])):
+
+        def wearable(t: float, quality: float = quality) -> dict[str, object]:
+            signals = steady_wearable(t)
+            if t >= EVENT:
+                signals.update({vss.SPO2: 84.0, vss.SIGNAL_QUALITY: quality})
+            return signals
+
+        alerts = run(EVENT + 20, steady_vehicle, wearable)  # type: ignore[arg-type]
+        assert [a.type for a in alerts] == expected
+
+
+def test_drowsy_steering_lane_departures_and_closures_raise_drowsiness() -> None:
+    def vehicle(t: float) -> dict[str, object]:
+        signals = steady_vehicle(t)
+        if t >= EVENT:
+            phase = t % 20
+            drifting = phase < 3  # a microsleep: wheel still, eyes closed, then a big correction
+            if drifting:
+                signals.update({vss.STEERING: 0.2, vss.EYES_ON_ROAD: False})
+            elif phase < 4:
+                signals[vss.STEERING] = 8.0
+            signals[vss.LANE_WARNING] = 2.5 < phase < 4
+        return signals
+
+    alerts = run(EVENT + 180, vehicle, steady_wearable)  # type: ignore[arg-type]
+    assert alerts and alerts[0].type == "drowsiness"
+    assert alerts[0].raised - EVENT <= 90
+    assert {a.category for a in alerts} == {"drowsiness"}  # lapses are not incapacitation
+
+
+def test_the_quality_gate_tells_absent_poor_and_ok() -> None:
+    history = History()
+    gate = SignalQualityGate()
+    for second in range(5):
+        history.add(Sample(second + 0.5, "vehicle", {vss.SPEED: 50.0}))
+        history.add(Sample(second + 0.5, "wearable", {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.9}))
+        history.close()
+    assert gate.assess(history) == Quality("ok", "gap")
+    history.add(Sample(5.5, "wearable", {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.1}))
+    history.close()
+    history.add(Sample(6.5, "wearable", {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.1}))
+    history.close()
+    assert gate.assess(history).wearable == "poor"
+    for _ in range(4):
+        history.close()
+    assert gate.assess(history).wearable == "absent"
+
+
+def test_steering_features_follow_the_definitions() -> None:
+    t = np.arange(600) / 10.0
+    wave = 2.0 * np.sin(2 * np.pi * 0.5 * t)  # 0.5 Hz, 4° peak to peak: 60 reversals a minute
+    assert 55 <= reversal_rate(wave, 0.5) <= 61
+    assert reversal_rate(wave, 5.0) == 0
+    noisy = wave + np.random.default_rng(1).normal(0, 0.5, len(t))
+    alpha = float(np.percentile(np.abs(prediction_errors(wave)), 90))
+    assert steering_entropy(noisy, alpha) > steering_entropy(wave, alpha)
+
+
+def test_mspc_flags_hrv_outside_the_awake_region() -> None:
+    rng = np.random.default_rng(5)
+    awake = [
+        hrv_features(800 + 30 * np.sin(np.arange(200) * 1.3) + rng.normal(0, 10, 200))
+        for _ in range(30)
+    ]
+    mspc = HrvMspc()
+    assert mspc.fit([a for a in awake if a is not None])
+    drowsy = hrv_features(900 + 90 * np.sin(np.arange(200) * 0.5) + rng.normal(0, 25, 200))
+    assert drowsy is not None
+    assert mspc.score(awake[0]) < 1.0 < mspc.score(drowsy)  # type: ignore[arg-type]

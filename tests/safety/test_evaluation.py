@@ -1,0 +1,114 @@
+"""The evaluation on a small held-out set, in the test run: figures asserted, baseline beaten.
+
+The full held-out figures (40 drives) are in docs/safety-evaluation.md; this set is small so
+each bar here is the floor the detectors must keep, not the published target where they miss
+it (see the document for which targets are missed and why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dalgu.cli.app import app
+from dalgu.safety.campaign import HELD_OUT_SEEDS, evaluate_seeds
+from dalgu.safety.evaluation import Targets, match
+from dalgu.safety.generator import generate_scenario
+from dalgu.safety.scenario import Event, read_scenario, write_scenario
+
+SMALL_SET = list(HELD_OUT_SEEDS[:12])
+
+
+@pytest.fixture(scope="module")
+def campaign():  # type: ignore[no-untyped-def]
+    return evaluate_seeds(SMALL_SET, workers=2)
+
+
+def test_the_small_set_is_held_out(campaign) -> None:  # type: ignore[no-untyped-def]
+    assert campaign.split == "held-out"
+
+
+def test_false_alarm_targets_are_met_and_the_baseline_is_worse(campaign) -> None:  # type: ignore[no-untyped-def]
+    ours, base = campaign.detectors.rows, campaign.baseline.rows
+    checks = Targets().check(campaign.detectors)
+    assert checks["drowsiness false alarms/h"][2]
+    assert checks["medical false alarms/h"][2]
+    for row in ("drowsiness", "medical"):
+        assert ours[row].f1 > base[row].f1 + 0.3
+        assert base[row].false_alarms_per_hour > 3 * max(ours[row].false_alarms_per_hour, 0.1)
+
+
+def test_recall_and_latency_floors(campaign) -> None:  # type: ignore[no-untyped-def]
+    drowsy, medical = campaign.detectors.rows["drowsiness"], campaign.detectors.rows["medical"]
+    assert drowsy.events >= 5 and medical.events >= 4
+    assert drowsy.recall >= 0.8
+    assert medical.recall >= 0.8
+    assert drowsy.latency_p50 is not None and drowsy.latency_p50 <= 120
+    assert medical.latency_p50 is not None and medical.latency_p50 <= 12
+
+
+def test_matching_counts_early_drowsiness_and_late_false_alarms() -> None:
+    from dalgu.safety.alert import Alert
+
+    def alert(kind: str, at: float) -> Alert:
+        return Alert("v", None, kind, "x", "high", 0.9, at, at, {}, None)
+
+    events = [Event("drowsiness", 1000, 1300), Event("cardiac", 1500, 1560)]
+    outcome = match(
+        events, [alert("drowsiness", 900), alert("cardiac", 1497), alert("drowsiness", 1400)], 3600
+    )
+    assert [(e.type, lat) for e, lat in outcome.detected] == [("drowsiness", 0.0), ("cardiac", 0.0)]
+    assert [a.raised for a in outcome.false_alerts] == [1400]
+
+
+def test_scenarios_round_trip_through_files(tmp_path: Path) -> None:
+    scenario = generate_scenario(HELD_OUT_SEEDS[0], duration=900)
+    path = write_scenario(tmp_path, scenario)
+    again = read_scenario(path)
+    assert again.labels == scenario.labels
+    assert len(again.samples) == len(scenario.samples)
+    assert again.samples[5].signals == scenario.samples[5].signals
+
+
+def test_the_same_seed_gives_the_same_scenario() -> None:
+    a, b = generate_scenario(7, duration=900), generate_scenario(7, duration=900)
+    assert a.labels == b.labels and a.samples[-1] == b.samples[-1]
+
+
+def test_a_bad_line_names_its_number(tmp_path: Path) -> None:
+    scenario = generate_scenario(8, duration=900)
+    path = write_scenario(tmp_path, scenario)
+    lines = path.read_bytes().splitlines()
+    lines[3] = b'{"t": 1, "source": "radio", "signals": {}}'
+    path.write_bytes(b"\n".join(lines))
+    result = CliRunner().invoke(app, ["safety", "evaluate", "--scenarios", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "line 4" in result.output
+
+
+def test_cli_generates_and_evaluates(tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(
+        app,
+        ["safety", "generate", "--out", str(tmp_path), "--seeds", "5000-5001", "--duration", "900"],
+    )
+    assert made.exit_code == 0, made.output
+    report = tmp_path / "report.json"
+    result = runner.invoke(
+        app,
+        [
+            "safety",
+            "evaluate",
+            "--scenarios",
+            str(tmp_path),
+            "--workers",
+            "1",
+            "--json",
+            str(report),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "held-out" in result.output and "threshold baseline" in result.output
+    assert report.exists()
