@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import typer
@@ -26,12 +23,6 @@ app.add_typer(testbed_cli, name="testbed")
 app.add_typer(safety_cli, name="safety")
 
 
-def _export(settings: Settings) -> None:
-    """Hand the settings to server worker processes (they read DALGU_* once at start)."""
-    for name, value in settings.model_dump(exclude_none=True).items():
-        os.environ[f"DALGU_{name.upper()}"] = str(value)
-
-
 async def _migrate(settings: Settings) -> None:
     from dalgu.store.factory import open_store
 
@@ -41,31 +32,11 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
+    from dalgu.cli.serve import serve as run
 
-    from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
-
-    _export(settings)
-    # once, before the workers and the notifier open the store; in a child process, so this
-    # one (which only supervises the workers) never loads the store: ~24 MiB less for good
-    migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
-    if migration.returncode != 0:
-        raise typer.Exit(migration.returncode)  # the child printed why
-    notifier = start_notifier_process() if settings.notifier == "process" else None
-    try:
-        Granian(
-            "dalgu.api.asgi:create_app",
-            address=settings.host,
-            port=settings.port,
-            interface=Interfaces.ASGI,
-            workers=settings.workers,
-            factory=True,
-            log_access=False,
-        ).serve()
-    finally:
-        if notifier is not None:
-            stop_notifier_process(notifier)
+    status = run(settings)
+    if status:
+        raise typer.Exit(status)
 
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file (a \\[dalgu] table).")
@@ -89,7 +60,9 @@ def serve(
     console.print(
         f"Dalgu NGSI-LD API on [bold]{settings.base_url}/ngsi-ld/v1[/] (store: {settings.store})"
     )
-    _serve(settings)
+    from dalgu.cli.serve import hand_over
+
+    hand_over(settings)
 
 
 @app.command()
