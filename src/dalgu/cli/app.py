@@ -32,9 +32,11 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> None:
+    from dalgu.cli.serve import Launch, export
     from dalgu.cli.serve import serve as run
 
-    status = run(settings)
+    export(settings)
+    status = run(Launch.of(settings))
     if status:
         raise typer.Exit(status)
 

@@ -16,9 +16,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dalgu.settings import Settings
+if TYPE_CHECKING:  # `dalgu serve`'s supervising process imports this module without pydantic
+    from dalgu.settings import Settings
 
 NOTIFIER_CACHE_MIB = 8  # it reads the outbox, subscriptions and a few entities, not the city
 POLL = 0.002  # seconds between looks at an SQLite outbox (PostgreSQL wakes the notifier)
@@ -90,6 +91,8 @@ def configure_logging(settings: Settings) -> None:
 if __name__ == "__main__":
     # `dalgu serve`'s own notifier: `python -m dalgu.cli.notifier PARENT_PID`, settings from
     # DALGU_*. Without the command line's typer and rich: ~10 MiB less, for good.
+    from dalgu.settings import Settings
+
     _settings = Settings.load(None)
     configure_logging(_settings)
     run_loop(run_notifier(_settings, int(sys.argv[1]) if len(sys.argv) > 1 else None))

@@ -1,8 +1,9 @@
 """Run the API server: migrate, start the notifier process, then granian's workers.
 
-`dalgu serve` hands over to `python -m dalgu.cli.serve` (exec, same process), so the process
-that only supervises the workers for the server's whole life holds granian and the settings,
-not the command line's typer and rich (~15 MiB less). The settings travel in DALGU_*.
+`dalgu serve` hands over to `python -m dalgu.cli.serve HOST PORT WORKERS NOTIFIER` (exec, the
+same process): the process that only supervises the workers, for the server's whole life,
+then holds granian alone, not the command line's typer and rich nor pydantic (~30 MiB less).
+The workers and the notifier read the whole settings from DALGU_*, which `export` wrote.
 """
 
 from __future__ import annotations
@@ -10,8 +11,33 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from dalgu.settings import Settings
+if TYPE_CHECKING:
+    from dalgu.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What the supervising process needs of the settings."""
+
+    host: str
+    port: int
+    workers: int
+    notifier: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Launch:
+        return cls(settings.host, settings.port, settings.workers, settings.notifier)
+
+    def argv(self) -> list[str]:
+        return [self.host, str(self.port), str(self.workers), self.notifier]
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> Launch:
+        host, port, workers, notifier = argv
+        return cls(host, int(port), int(workers), notifier)
 
 
 def export(settings: Settings) -> None:
@@ -20,27 +46,26 @@ def export(settings: Settings) -> None:
         os.environ[f"DALGU_{name.upper()}"] = str(value)
 
 
-def serve(settings: Settings) -> int:
-    """Serve until stopped; the exit status."""
+def serve(launch: Launch) -> int:
+    """Serve until stopped (the settings already in DALGU_*); the exit status."""
     from granian import Granian
     from granian.constants import Interfaces
 
     from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
 
-    export(settings)
     # once, before the workers and the notifier open the store; in a child process, so this
     # one never loads the store
     migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
     if migration.returncode != 0:
         return migration.returncode  # the child printed why
-    notifier = start_notifier_process() if settings.notifier == "process" else None
+    notifier = start_notifier_process() if launch.notifier == "process" else None
     try:
         Granian(
             "dalgu.api.asgi:create_app",
-            address=settings.host,
-            port=settings.port,
+            address=launch.host,
+            port=launch.port,
             interface=Interfaces.ASGI,
-            workers=settings.workers,
+            workers=launch.workers,
             factory=True,
             log_access=False,
         ).serve()
@@ -55,8 +80,9 @@ def hand_over(settings: Settings) -> None:
     export(settings)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "dalgu.cli.serve"])
+    argv = [sys.executable, "-m", "dalgu.cli.serve", *Launch.of(settings).argv()]
+    os.execv(sys.executable, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(serve(Settings.load(None)))
+    sys.exit(serve(Launch.from_argv(sys.argv[1:])))
