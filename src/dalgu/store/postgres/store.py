@@ -31,6 +31,7 @@ from dalgu.store.base import (
 )
 from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.devices import PostgresDevices
+from dalgu.store.postgres.fhir import PostgresFhir
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import (
     Compiled,
@@ -93,7 +94,9 @@ async def _keep_session(conn: Any) -> None:
     """
 
 
-class PostgresEntityStore(PostgresTemporal, EntityStore, PostgresDevices, PostgresSubscriptions):
+class PostgresEntityStore(
+    PostgresTemporal, EntityStore, PostgresDevices, PostgresSubscriptions, PostgresFhir
+):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 
     def __init__(self, dsn: str, pool_size: int = 8) -> None:

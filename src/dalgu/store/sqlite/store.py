@@ -42,6 +42,7 @@ from dalgu.store.indexing import geo_rows, index_rows, multi_valued
 from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.devices import SqliteDevices
+from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
@@ -149,7 +150,9 @@ class _Queued:
     future: asyncio.Future[list[Outcome]]
 
 
-class SqliteEntityStore(EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices):
+class SqliteEntityStore(
+    EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteFhir
+):
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous
