@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions, temporal
+from dalgu.api import fhir as fhir_api
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
@@ -28,6 +29,7 @@ from dalgu.api.retrieve import EntityRetrieval
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
+from dalgu.fhir.service import FhirService
 from dalgu.gateway import http as gateway_http
 from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
@@ -38,6 +40,7 @@ from dalgu.settings import Settings
 from dalgu.store.base import (
     DeviceRegistry,
     EntityStore,
+    FhirStore,
     ReportArchive,
     SandboxRegistry,
     SubscriptionStore,
@@ -145,6 +148,7 @@ def routes() -> list[BaseRoute]:
         Route("/health", health, methods=["GET"]),
         *gateway_http.routes(),
         *testbed_http.routes(),
+        *fhir_api.routes(),
     ]
 
 
@@ -218,6 +222,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 )
                 runtime.sandboxes = SandboxService(the_store, service, subscriptions_store)
                 runtime.devices.admission = runtime.sandboxes
+        if isinstance(the_store, FhirStore):
+            runtime.fhir = FhirService(
+                the_store,
+                default_count=settings.fhir_default_count,
+                max_count=settings.fhir_max_count,
+            )
         app.state.dalgu = runtime
         gateway = await start_mqtt_gateway(settings, runtime.devices)
         app.state.dalgu_gateway = gateway

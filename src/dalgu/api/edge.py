@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from dalgu.broker.model import is_uri
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
+from dalgu.fhir.model import Principal
+from dalgu.fhir.service import FhirService
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
@@ -32,6 +35,9 @@ class Runtime:
     devices: DeviceService | None = None
     testbed: TestbedService | None = None
     sandboxes: SandboxService | None = None
+    fhir: FhirService | None = None
+    #: who a FHIR request comes from; None: the development headers (api/fhir/identity.py)
+    fhir_principal: Callable[[Request], Principal] | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

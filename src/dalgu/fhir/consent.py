@@ -148,7 +148,7 @@ class ConsentPolicy:
             return Grant("break-glass")
         raise AccessDenied(
             f"no active Consent of Patient/{patient} permits this {role.value}"
-            + (" (an emergency may break the glass: purpose of use BTG)" if not write else "")
+            + (" (break the glass: purpose of use BTG)" if role == Role.EMERGENCY else "")
         )
 
     async def visible_patients(self, principal: Principal) -> frozenset[str] | None:

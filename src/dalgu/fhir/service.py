@@ -92,7 +92,7 @@ class FhirService:
     async def _audit(self, principal: Principal, interaction: str, **details: Any) -> None:
         await self.store.fhir_write([audit_write(audit_event(principal, interaction, **details))])
 
-    async def _failed(
+    async def record_failure(
         self, principal: Principal, interaction: str, error: DalguError, what: Sequence[str]
     ) -> None:
         outcome = SERIOUS_FAILURE if error.status >= 500 else MINOR_FAILURE
@@ -148,7 +148,7 @@ class FhirService:
             if found.deleted:
                 raise ResourceGone(f"{what[0]} was deleted (version {found.version})")
         except DalguError as error:
-            await self._failed(principal, interaction, error, what)
+            await self.record_failure(principal, interaction, error, what)
             raise
         await self._audit(
             principal,
@@ -191,7 +191,7 @@ class FhirService:
                 type_name, resource_id, since, count, offset
             )
         except DalguError as error:
-            await self._failed(principal, interaction, error, what)
+            await self.record_failure(principal, interaction, error, what)
             raise
         await self._audit(
             principal,
@@ -230,7 +230,7 @@ class FhirService:
             matches, total = await self.store.fhir_search(query)
             included = await self._includes(query, matches)
         except DalguError as error:
-            await self._failed(principal, "search-type", error, what)
+            await self.record_failure(principal, "search-type", error, what)
             raise
         patients = list(dict.fromkeys(m.patient for m in matches if m.patient))[:100]
         await self._audit(
@@ -293,17 +293,24 @@ class FhirService:
     # --- writes -----------------------------------------------------------------------
 
     def prepare(
-        self, type_name: str, body: Any, resource_id: str | None, *, if_match: int | None = None
+        self,
+        type_name: str,
+        body: Any,
+        resource_id: str | None,
+        *,
+        if_match: int | None = None,
+        create: bool = False,
     ) -> FhirWrite:
-        """A validated write of `body` as `type_name` (a new id when `resource_id` is None)."""
+        """A validated write of `body` as `type_name`. A create gets `resource_id` (or a new
+        id) whatever id the body has; an update must carry the id of its URL."""
         check_type(type_name)
         if type_name == "AuditEvent":
             raise MethodNotAllowed("AuditEvents are written by the server only")
         resource = validate(type_name, body)
-        if resource_id is None:
-            resource = {**resource, "id": new_id()}
+        if create:
+            resource = {**resource, "id": resource_id or new_id()}
         else:
-            if not valid_id(resource_id):
+            if resource_id is None or not valid_id(resource_id):
                 raise BadRequestData(f"{resource_id!r} is not a FHIR id")
             if resource.get("id") != resource_id:
                 raise BadRequestData(
@@ -316,7 +323,7 @@ class FhirService:
             index_rows(resource),
             compartment_patient(resource),
             if_match=if_match,
-            must_create=resource_id is None,
+            must_create=create,
         )
 
     async def authorize_write(self, principal: Principal, write: FhirWrite) -> Grant:
@@ -374,11 +381,13 @@ class FhirService:
     ) -> StoredResource:
         what = [type_name if resource_id is None else f"{type_name}/{resource_id}"]
         try:
-            write = self.prepare(type_name, body, resource_id, if_match=if_match)
+            write = self.prepare(
+                type_name, body, resource_id, if_match=if_match, create=resource_id is None
+            )
             await self.authorize_write(principal, write)
             (stored,) = await self.commit(principal, interaction, [write])
         except DalguError as error:
-            await self._failed(principal, interaction, error, what)
+            await self.record_failure(principal, interaction, error, what)
             raise
         return stored
 
@@ -390,7 +399,7 @@ class FhirService:
             write = await self.prepare_delete(principal, type_name, resource_id, if_match)
             (stored,) = await self.commit(principal, "delete", [write])
         except DalguError as error:
-            await self._failed(principal, "delete", error, what)
+            await self.record_failure(principal, "delete", error, what)
             raise
         return stored
 
