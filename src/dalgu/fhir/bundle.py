@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from dalgu.errors import BadRequestData, DalguError
+from dalgu.errors import BadRequestData, DalguError, PreconditionFailed
 from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
 from dalgu.fhir.service import FhirService, new_id
@@ -220,11 +220,23 @@ class BundleProcessor:
                 write = s.prepare(e.type, resource, assigned[e.index], create=True)
             else:
                 write = s.prepare(e.type, resource, e.id, if_match=e.if_match)
+                await self._check_version(write)
             await s.authorize_write(principal, write)
             return write
         except DalguError as error:
             error.detail = f"entry {e.index}: {error.detail}"
             raise
+
+    async def _check_version(self, write: FhirWrite) -> None:
+        """`ifMatch` checked early so the error names its entry; the store checks it again
+        inside the transaction."""
+        if write.if_match is None:
+            return
+        current = await self.service.store.fhir_read(write.type, write.id)
+        if current is not None and current.version != write.if_match:
+            raise PreconditionFailed(
+                f"{write.type}/{write.id} is at version {current.version}, not {write.if_match}"
+            )
 
 
 def _failure(error: DalguError) -> dict[str, Any]:
