@@ -73,7 +73,10 @@ def practitioner_actor(who: str) -> dict[str, Any]:
 
 
 def role_actor(role: str) -> dict[str, Any]:
-    return {"role": {"coding": [{"system": "urn:dalgu:fhir:role", "code": role}]}}
+    return {
+        "role": {"coding": [{"system": "urn:dalgu:fhir:role", "code": role}]},
+        "reference": {"display": f"any {role}"},
+    }
 
 
 def create(client: TestClient, resource: dict[str, Any], headers: dict[str, str] = ADMIN) -> str:

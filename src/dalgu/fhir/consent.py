@@ -3,7 +3,7 @@
 A clinician, researcher or emergency service reaches a patient's compartment only through an
 active Consent of that patient (`scope` patient-privacy, `provision.type` permit, inside
 `provision.period`) that names them in `provision.actor`, by reference (`Practitioner/p1`)
-or by role (`urn:dalgu:fhir:role|clinician`), and whose `provision.action`, when given,
+or by role (`role` coded `urn:dalgu:fhir:role|clinician`, `reference` with only a display), and whose `provision.action`, when given,
 covers the interaction (`access`/`use` to read, `collect`/`correct` to write). A nested
 `deny` provision naming the actor takes that back. Without such a Consent, an emergency
 principal may still read by breaking the glass (purpose of use `BTG`): the access is allowed
@@ -58,9 +58,11 @@ def _codes(concepts: Any) -> set[tuple[str, str]]:
 
 
 def _names(actor: dict[str, Any], principal: Principal) -> bool:
+    """An actor with a literal reference names that party only; one whose reference has
+    none (`{"display": "any emergency service"}`) names everyone of its Dalgu role."""
     reference = (actor.get("reference") or {}).get("reference")
-    if isinstance(reference, str) and reference.split("/_history")[0].endswith(principal.who):
-        return True
+    if isinstance(reference, str) and reference:
+        return reference.split("/_history")[0].endswith(principal.who)
     return (ROLE_SYSTEM, principal.role.value) in _codes(actor.get("role"))
 
 
