@@ -2,12 +2,12 @@
 
 A clinician, researcher or emergency service reaches a patient's compartment only through an
 active Consent of that patient (`scope` patient-privacy, `provision.type` permit, inside
-`provision.period`) that names them in `provision.actor`, by reference (`Practitioner/p1`)
-or by role (`role` coded `urn:dalgu:fhir:role|clinician`, `reference` with only a display), and whose `provision.action`, when given,
-covers the interaction (`access`/`use` to read, `collect`/`correct` to write). A nested
-`deny` provision naming the actor takes that back. Without such a Consent, an emergency
-principal may still read by breaking the glass (purpose of use `BTG`): the access is allowed
-and its AuditEvent says so, for review.
+`provision.period`) that names them in `provision.actor`: by reference (`Practitioner/p1`),
+or by role (`role` coded `urn:dalgu:fhir:role|clinician` with a `reference` that has only a
+display), and whose `provision.action`, when given, covers the interaction (`access`/`use`
+to read, `collect`/`correct` to write). A nested `deny` provision naming the actor takes that
+back. Without such a Consent, an emergency principal may still read by breaking the glass
+(purpose of use `BTG`): the access is allowed and its AuditEvent says so, for review.
 
 Patients read their own compartment and write their own Consents; a device writes the
 Observations of the patient its Device is linked to; admins run the platform.
