@@ -30,6 +30,7 @@ from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.fhir.service import FhirService
+from dalgu.fhir.wearables import WearableRecorder
 from dalgu.gateway import http as gateway_http
 from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
@@ -228,6 +229,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 default_count=settings.fhir_default_count,
                 max_count=settings.fhir_max_count,
             )
+        vitals = None
+        if runtime.fhir is not None and settings.fhir_vitals:
+            vitals = WearableRecorder(runtime.fhir, settings.fhir_vitals_window)
+            service.listeners.append(vitals.changed)
+            vitals.start()
+        app.state.dalgu_vitals = vitals
         app.state.dalgu = runtime
         gateway = await start_mqtt_gateway(settings, runtime.devices)
         app.state.dalgu_gateway = gateway
@@ -250,6 +257,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await _bounded(runtime.testbed.stop(), "testbed runs")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
+            if vitals is not None:
+                await _bounded(vitals.stop(), "wearable vital signs")
             await _bounded(resolver.close(), "context resolver")
             await the_store.close()
             gc.unfreeze()  # an app made and dropped (tests) leaves nothing uncollectable
