@@ -16,7 +16,8 @@ from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_refer
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 _JSON_FORMATS = ("json", "application/fhir+json", "application/json")
 RESULT_PARAMETERS = frozenset(
-    {"_count", "_offset", "_sort", "_include", "_total", "_summary", "_format", "_pretty"}
+    {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
+    | {"_pretty"}
 )
 
 
@@ -231,6 +232,8 @@ def parse_search(
             sort.extend(_sort_keys(raw, known))
         elif name == "_include":
             includes.append(_include(type_name, raw))
+        elif name == "_totalMethod":  # HAPI's variant of _total, which clients (fhirpy) send
+            total = total and raw != "none"
         elif name in ("_format", "_pretty"):
             if name == "_format" and raw not in (
                 "json",
