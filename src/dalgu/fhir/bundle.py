@@ -215,7 +215,7 @@ class BundleProcessor:
             if e.method == "DELETE":
                 assert e.id is not None
                 return await s.prepare_delete(principal, e.type, e.id, e.if_match)
-            resource = _rewrite(e.resource, ids)
+            resource = _rewrite(e.resource, ids) if ids else e.resource
             if e.method == "POST":
                 write = s.prepare(e.type, resource, assigned[e.index], create=True)
             else:
