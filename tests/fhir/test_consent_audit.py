@@ -126,6 +126,8 @@ def test_patient_reads_own_records_and_writes_own_consent_only(
 
 def test_emergency_without_consent_needs_break_glass(client: TestClient, kim: str) -> None:
     assert client.get(f"/fhir/Patient/{kim}", headers=PARAMEDIC).status_code == 403
+    refused = client.get(f"/fhir/Observation?patient={kim}", headers=PARAMEDIC)
+    assert refused.status_code == 403 and "BTG" in refused.json()["issue"][0]["diagnostics"]
     response = client.get(f"/fhir/Observation?patient={kim}", headers={**PARAMEDIC, **BTG})
     assert response.status_code == 200 and response.json()["total"] == 1
     assert client.get(f"/fhir/Patient/{kim}", headers={**PARAMEDIC, **BTG}).status_code == 200

@@ -170,7 +170,7 @@ class FhirService:
         offset: int = 0,
     ) -> tuple[list[StoredResource], int]:
         interaction = "history-type" if resource_id is None else "history-instance"
-        what = [type_name if resource_id is None else f"{type_name}/{resource_id}"]
+        what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
         count = self._count(count)
         try:
             check_type(type_name)
@@ -224,7 +224,7 @@ class FhirService:
     async def search(
         self, principal: Principal, query: SearchQuery, *, text: str = ""
     ) -> SearchResult:
-        what = [query.type]
+        what: list[str] = []  # the query (and the patients found) say what was searched
         try:
             query, broke_glass = await self._restrict(principal, query)
             matches, total = await self.store.fhir_search(query)
@@ -260,10 +260,20 @@ class FhirService:
             raise AccessDenied("a device does not search patient records")
         visible = await self.policy.visible_patients(principal)
         broke_glass = False
+        named = named_patients(query)
         if visible is not None and principal.role == Role.EMERGENCY and principal.breaks_glass:
-            extra = named_patients(query) - visible
+            extra = named - visible
             if extra:
                 visible, broke_glass = visible | extra, True
+        if visible is not None and named and not named & visible:
+            # a search for one patient's records that could only come back empty is a refusal
+            hint = (
+                " (break the glass: purpose of use BTG)" if principal.role == Role.EMERGENCY else ""
+            )
+            raise AccessDenied(
+                f"no active Consent of Patient/{sorted(named)[0]} permits this "
+                f"{principal.role.value}{hint}"
+            )
         return replace(query, patients=visible), broke_glass
 
     async def _includes(
@@ -379,7 +389,7 @@ class FhirService:
         resource_id: str | None,
         if_match: int | None = None,
     ) -> StoredResource:
-        what = [type_name if resource_id is None else f"{type_name}/{resource_id}"]
+        what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
         try:
             write = self.prepare(
                 type_name, body, resource_id, if_match=if_match, create=resource_id is None
