@@ -143,6 +143,18 @@ def test_break_glass_is_recorded_and_listed_for_review(client: TestClient, kim: 
     assert {"reference": f"Patient/{kim}"} in [e["what"] for e in event["entity"]]
 
 
+def test_patient_sees_refused_and_break_glass_attempts_on_their_records(
+    client: TestClient, kim: str
+) -> None:
+    client.get(f"/fhir/Observation?patient={kim}", headers=DOCTOR)  # refused
+    client.get(f"/fhir/Encounter?patient={kim}", headers={**PARAMEDIC, **BTG})  # finds nothing
+    me = as_("patient", f"Patient/{kim}")
+    mine = entries(client.get("/fhir/AuditEvent?_count=100", headers=me).json())
+    by = {(e["agent"][0]["who"].get("reference"), e["outcome"]) for e in mine}
+    assert ("Practitioner/dr-park", "4") in by
+    assert ("Organization/daegu-119", "0") in by
+
+
 def test_break_glass_is_only_for_emergency_reads(client: TestClient, kim: str) -> None:
     assert client.get(f"/fhir/Patient/{kim}", headers={**DOCTOR, **BTG}).status_code == 403
     write = client.post("/fhir/Observation", json=observation(kim), headers={**PARAMEDIC, **BTG})

@@ -93,10 +93,22 @@ class FhirService:
         await self.store.fhir_write([audit_write(audit_event(principal, interaction, **details))])
 
     async def record_failure(
-        self, principal: Principal, interaction: str, error: DalguError, what: Sequence[str]
+        self,
+        principal: Principal,
+        interaction: str,
+        error: DalguError,
+        what: Sequence[str],
+        patients: Sequence[str] = (),
     ) -> None:
         outcome = SERIOUS_FAILURE if error.status >= 500 else MINOR_FAILURE
-        await self._audit(principal, interaction, outcome=outcome, detail=error.detail, what=what)
+        await self._audit(
+            principal,
+            interaction,
+            outcome=outcome,
+            detail=error.detail,
+            what=what,
+            patients=patients,
+        )
 
     async def _authorize(
         self,
@@ -137,9 +149,12 @@ class FhirService:
     ) -> StoredResource:
         interaction = "read" if version is None else "vread"
         what = [f"{type_name}/{resource_id}"]
+        patients: list[str] = []  # whose record it is, also when the read is refused
         try:
             check_type(type_name)
             found = await self.store.fhir_read(type_name, resource_id, version)
+            if found is not None and found.patient:
+                patients.append(found.patient)
             if found is None:
                 raise ResourceNotFound(
                     f"{what[0]}{'' if version is None else f' version {version}'} does not exist"
@@ -148,13 +163,13 @@ class FhirService:
             if found.deleted:
                 raise ResourceGone(f"{what[0]} was deleted (version {found.version})")
         except DalguError as error:
-            await self.record_failure(principal, interaction, error, what)
+            await self.record_failure(principal, interaction, error, what, patients)
             raise
         await self._audit(
             principal,
             interaction,
             what=what,
-            patients=[found.patient] if found.patient else [],
+            patients=patients,
             broke_glass=grant.broke_glass,
         )
         return found
@@ -224,19 +239,20 @@ class FhirService:
     async def search(
         self, principal: Principal, query: SearchQuery, *, text: str = ""
     ) -> SearchResult:
-        what: list[str] = []  # the query (and the patients found) say what was searched
+        # the query, the patients it names and those found say what was searched
+        named = sorted(named_patients(query))
         try:
             query, broke_glass = await self._restrict(principal, query)
             matches, total = await self.store.fhir_search(query)
             included = await self._includes(query, matches)
         except DalguError as error:
-            await self.record_failure(principal, "search-type", error, what)
+            await self.record_failure(principal, "search-type", error, [], named)
             raise
-        patients = list(dict.fromkeys(m.patient for m in matches if m.patient))[:100]
+        found = (m.patient for m in matches if m.patient)
+        patients = list(dict.fromkeys([*named, *found]))[:100]
         await self._audit(
             principal,
             "search-type",
-            what=what,
             patients=patients,
             query=text or None,
             broke_glass=broke_glass,
