@@ -14,7 +14,6 @@ correlated EXISTS probed through the (rid, param) index of its table, so
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,14 +181,18 @@ def page_sql(query: SearchQuery, style: str, *, sqlite: bool) -> tuple[str, list
     return sql, c.params
 
 
+def known_total(query: SearchQuery, found: int) -> int | None:
+    """The total a page already tells (a page that is not full is the last one), if any."""
+    if query.only_count or found >= query.count or (found == 0 and query.offset > 0):
+        return None
+    return query.offset + found
+
+
 def count_sql(query: SearchQuery, style: str, *, sqlite: bool) -> tuple[str, list[Any]]:
     c = Sql(style)
     return f"SELECT count(*) FROM fhir_resources r WHERE {where_sql(query, c, sqlite=sqlite)}", (
         c.params
     )
-
-
-IndexFlattener = Callable[[int, str, Any], dict[str, list[tuple[Any, ...]]]]
 
 
 def index_tuples(rid: int, type_name: str, rows: Any) -> dict[str, list[tuple[Any, ...]]]:

@@ -18,7 +18,13 @@ from dalgu.fhir.model import StoredResource
 from dalgu.fhir.search import SearchQuery
 from dalgu.store.base import FhirStore, FhirWrite
 from dalgu.store.fhir_plan import Current, now, plan
-from dalgu.store.fhir_query import INDEX_COLUMNS, count_sql, index_tuples, page_sql
+from dalgu.store.fhir_query import (
+    INDEX_COLUMNS,
+    count_sql,
+    index_tuples,
+    known_total,
+    page_sql,
+)
 
 _INDEX_TYPES = {
     "fhir_token": ("text", "text", "text", "text", "bigint"),
@@ -187,15 +193,19 @@ class PostgresFhir(FhirStore):
         ], int(total)
 
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:
+        page: list[Any] = []
         total = None
         async with self.pool.acquire() as conn:
+            if not query.only_count and query.count > 0:
+                sql, args = page_sql(query, "numeric", sqlite=False)
+                page = await conn.fetch(sql, *args)
             if query.total or query.only_count:
-                sql, args = count_sql(query, "numeric", sqlite=False)
-                total = int(await conn.fetchval(sql, *args))
-            if query.only_count or query.count == 0:
+                total = known_total(query, len(page))
+                if total is None:
+                    sql, args = count_sql(query, "numeric", sqlite=False)
+                    total = int(await conn.fetchval(sql, *args))
+            if not page:
                 return [], total
-            sql, args = page_sql(query, "numeric", sqlite=False)
-            page = await conn.fetch(sql, *args)
             bodies = dict(
                 await conn.fetch(
                     "SELECT v.rid, v.body FROM unnest($1::bigint[], $2::int[]) AS k(rid, version) "

@@ -15,7 +15,13 @@ from dalgu.fhir.model import StoredResource
 from dalgu.fhir.search import SearchQuery
 from dalgu.store.base import FhirStore, FhirWrite
 from dalgu.store.fhir_plan import Current, Planned, now, plan
-from dalgu.store.fhir_query import INDEX_COLUMNS, count_sql, index_tuples, page_sql
+from dalgu.store.fhir_query import (
+    INDEX_COLUMNS,
+    count_sql,
+    index_tuples,
+    known_total,
+    page_sql,
+)
 
 _INDEX_TABLES = tuple(INDEX_COLUMNS)
 
@@ -146,22 +152,24 @@ class SqliteFhir(FhirStore):
         ], int(total)
 
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:
+        page: list[tuple[int, str, str, int, str, str | None]] = []
+        if not query.only_count and query.count > 0:
+            sql, args = page_sql(query, "qmark", sqlite=True)
+            page = self.db.execute(sql, args).fetchall()
         total = None
         if query.total or query.only_count:
-            sql, args = count_sql(query, "qmark", sqlite=True)
-            (total,) = self.db.execute(sql, args).fetchone()
-        if query.only_count or query.count == 0:
+            total = known_total(query, len(page))
+            if total is None:
+                sql, args = count_sql(query, "qmark", sqlite=True)
+                (total,) = self.db.execute(sql, args).fetchone()
+        if not page:
             return [], total
-        sql, args = page_sql(query, "qmark", sqlite=True)
-        page = self.db.execute(sql, args).fetchall()
         bodies = dict(
             self.db.execute(
                 "SELECT rid, body FROM fhir_versions WHERE "
                 + " OR ".join("(rid = ? AND version = ?)" for _ in page),
                 [x for row in page for x in (row[0], row[3])],
             ).fetchall()
-            if page
-            else []
         )
         return [
             StoredResource(t, i, v, at, False, bodies[rid], patient)
