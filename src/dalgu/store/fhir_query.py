@@ -9,7 +9,10 @@
 One clause drives the query (`r.rid IN (rows of its index)`): the most selective kind, a
 reference first (a patient's records), then tokens, strings, dates. Every other clause is a
 correlated EXISTS probed through the (rid, param) index of its table, so
-`Observation?patient=&code=&date=` reads one patient's rows and probes each twice.
+`Observation?patient=&code=&date=` reads one patient's rows and probes each twice. When the
+search is limited to one patient of a patient-compartment type, a token clause drives through
+`fhir_token_patient` instead (token rows carry their resource's patient): the patient's rows
+of that code only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalgu.fhir.model import PATIENT_COMPARTMENT
 from dalgu.fhir.search import (
     Clause,
     DateValue,
@@ -117,6 +121,20 @@ def _values(clause: Clause, c: Sql) -> str:
     return " OR ".join(f"({_value_sql(kind, v, c)})" for v in clause.values)
 
 
+def _compartment_patient(query: SearchQuery) -> str | None:
+    """The one patient a search of a patient-compartment type is limited to, if any: then
+    its index rows of that patient are the driver (their `patient` is the compartment's)."""
+    if query.type not in PATIENT_COMPARTMENT:
+        return None
+    for clause in query.clauses:
+        named = clause.param.name in ("patient", "subject") and not clause.negate
+        if named and len(clause.values) == 1:
+            value = clause.values[0]
+            if isinstance(value, RefValue) and value.type == "Patient":
+                return value.id
+    return None
+
+
 def where_sql(query: SearchQuery, c: Sql, *, sqlite: bool) -> str:
     """The WHERE clause over `fhir_resources r` for the query's current, live resources."""
     common = [cl for cl in query.clauses if cl.param.name.startswith("_")]
@@ -125,6 +143,10 @@ def where_sql(query: SearchQuery, c: Sql, *, sqlite: bool) -> str:
         (cl for cl in indexed if not cl.negate), key=lambda cl: _DRIVE_ORDER[cl.param.type]
     )
     driver = drivers[0] if drivers else None
+    patient = _compartment_patient(query)
+    token = next((cl for cl in drivers if cl.param.type == "token"), None)
+    if patient is not None and token is not None:
+        driver = token  # one patient's rows of that code: the narrowest range there is
     # SQLite: `+r.type` keeps its planner off the (type, id) index when a clause drives
     type_column = "+r.type" if sqlite and driver is not None else "r.type"
     parts = [f"{type_column} = {c.p(query.type)}", "r.deleted = 0"]
@@ -132,10 +154,12 @@ def where_sql(query: SearchQuery, c: Sql, *, sqlite: bool) -> str:
         parts.append(_common_sql(clause, c))
     if driver is not None:
         table = _TABLES[driver.param.type]
-        parts.append(
-            f"r.rid IN (SELECT x.rid FROM {table} x WHERE x.type = {c.p(query.type)} "
-            f"AND x.param = {c.p(driver.param.name)} AND ({_values(driver, c)}))"
-        )
+        # placeholders in the order they appear (SQLite's are positional)
+        sql = f"r.rid IN (SELECT x.rid FROM {table} x WHERE x.type = {c.p(query.type)} "
+        sql += f"AND x.param = {c.p(driver.param.name)} "
+        if driver is token and patient is not None:
+            sql += f"AND x.patient = {c.p(patient)} "
+        parts.append(sql + f"AND ({_values(driver, c)}))")
     for clause in indexed:
         if clause is driver:
             continue
@@ -195,12 +219,17 @@ def count_sql(query: SearchQuery, style: str, *, sqlite: bool) -> tuple[str, lis
     )
 
 
-def index_tuples(rid: int, type_name: str, rows: Any) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows to insert into each index table for one resource version."""
+def index_tuples(
+    rid: int, type_name: str, rows: Any, patient: str | None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows to insert into each index table for one resource version; token rows carry
+    the resource's patient, so one patient's codes are one index range."""
     if rows is None:
         return {}
     return {
-        "fhir_token": [(type_name, p, code, system, rid) for p, system, code in rows.tokens],
+        "fhir_token": [
+            (type_name, p, code, system, rid, patient) for p, system, code in rows.tokens
+        ],
         "fhir_string": [(type_name, p, f, e, rid) for p, f, e in rows.strings],
         "fhir_date": [(type_name, p, lo, hi, rid) for p, lo, hi in rows.dates],
         "fhir_ref": [(type_name, p, i, t, rid) for p, t, i in rows.refs],
@@ -208,7 +237,7 @@ def index_tuples(rid: int, type_name: str, rows: Any) -> dict[str, list[tuple[An
 
 
 INDEX_COLUMNS = {
-    "fhir_token": "(type, param, code, system, rid)",
+    "fhir_token": "(type, param, code, system, rid, patient)",
     "fhir_string": "(type, param, folded, exact, rid)",
     "fhir_date": "(type, param, lo, hi, rid)",
     "fhir_ref": "(type, param, ref_id, ref_type, rid)",

@@ -27,7 +27,7 @@ from dalgu.store.fhir_query import (
 )
 
 _INDEX_TYPES = {
-    "fhir_token": ("text", "text", "text", "text", "bigint"),
+    "fhir_token": ("text", "text", "text", "text", "bigint", "text"),
     "fhir_string": ("text", "text", "text", "text", "bigint"),
     "fhir_date": ("text", "text", "float8", "float8", "bigint"),
     "fhir_ref": ("text", "text", "text", "text", "bigint"),
@@ -119,7 +119,9 @@ class PostgresFhir(FhirStore):
         index: dict[str, list[tuple[Any, ...]]] = {t: [] for t in INDEX_COLUMNS}
         for p in planned:
             if not p.stored.deleted and p.rid is not None:
-                for table, values in index_tuples(p.rid, p.stored.type, p.write.index).items():
+                for table, values in index_tuples(
+                    p.rid, p.stored.type, p.write.index, p.stored.patient
+                ).items():
                     index[table].extend(values)
         for table, values in index.items():
             if values:

@@ -251,9 +251,12 @@ MIGRATIONS: list[str] = [
     CREATE TABLE IF NOT EXISTS fhir_token (
         type text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
         code text COLLATE "C" NOT NULL, system text COLLATE "C" NOT NULL, rid bigint NOT NULL,
+        patient text COLLATE "C",
         PRIMARY KEY (type, param, code, system, rid)
     );
     CREATE INDEX IF NOT EXISTS fhir_token_rid ON fhir_token (rid, param);
+    CREATE INDEX IF NOT EXISTS fhir_token_patient ON fhir_token (type, param, patient, code, system)
+        WHERE patient IS NOT NULL;
     CREATE TABLE IF NOT EXISTS fhir_string (
         type text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
         folded text COLLATE "C" NOT NULL, exact text COLLATE "C" NOT NULL, rid bigint NOT NULL,

@@ -81,14 +81,15 @@ class SqliteFhir(FhirStore):
                 (rid, s.version, s.type, s.last_updated, updated, int(s.deleted), s.body)
             )
             if not s.deleted:
-                for table, rows in index_tuples(rid, s.type, p.write.index).items():
+                for table, rows in index_tuples(rid, s.type, p.write.index, s.patient).items():
                     index[table].extend(rows)
         for table in _INDEX_TABLES:
             if stale:
                 db.executemany(f"DELETE FROM {table} WHERE rid = ?", stale)
             if index[table]:
+                marks = ", ".join("?" * len(index[table][0]))
                 db.executemany(
-                    f"INSERT OR IGNORE INTO {table} {INDEX_COLUMNS[table]} VALUES (?, ?, ?, ?, ?)",
+                    f"INSERT OR IGNORE INTO {table} {INDEX_COLUMNS[table]} VALUES ({marks})",
                     index[table],
                 )
         db.executemany(

@@ -221,10 +221,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS fhir_versions_type ON fhir_versions (type, updated);
     CREATE TABLE IF NOT EXISTS fhir_token (
         type TEXT NOT NULL, param TEXT NOT NULL, code TEXT NOT NULL, system TEXT NOT NULL,
-        rid INTEGER NOT NULL,
+        rid INTEGER NOT NULL, patient TEXT,
         PRIMARY KEY (type, param, code, system, rid)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS fhir_token_rid ON fhir_token (rid, param);
+    CREATE INDEX IF NOT EXISTS fhir_token_patient ON fhir_token (type, param, patient, code, system)
+        WHERE patient IS NOT NULL;
     CREATE TABLE IF NOT EXISTS fhir_string (
         type TEXT NOT NULL, param TEXT NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL,
         rid INTEGER NOT NULL,
