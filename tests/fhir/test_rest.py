@@ -140,3 +140,9 @@ def test_unsupported_method_is_405_outcome(client: TestClient) -> None:
     response = client.patch("/fhir/Patient/1", json={}, headers=ADMIN)
     assert response.status_code == 405
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_collection_url_with_trailing_slash_is_the_collection(client: TestClient) -> None:
+    create(client, patient())
+    response = client.get("/fhir/Patient/", headers=ADMIN)
+    assert response.status_code == 200 and response.json()["total"] == 1

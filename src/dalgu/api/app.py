@@ -55,6 +55,7 @@ from dalgu.testbed.runs import TestbedService
 from dalgu.testbed.sandboxes import SandboxService
 
 V1 = "/ngsi-ld/v1"
+FHIR = "/fhir"
 log = logging.getLogger(__name__)
 
 
@@ -276,8 +277,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
 
 
 class TrailingSlash:
-    """`/ngsi-ld/v1/entities/` is `/ngsi-ld/v1/entities`: clients (and the ETSI suite) write
-    collection URLs both ways."""
+    """`/ngsi-ld/v1/entities/` is `/ngsi-ld/v1/entities` (and `/fhir/Patient/` is
+    `/fhir/Patient`): clients (and the ETSI suite) write collection URLs both ways."""
 
     def __init__(self, app: Starlette) -> None:
         # the hottest request skips the routing: middleware that must see every request
@@ -288,7 +289,9 @@ class TrailingSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.endswith("/") and path.startswith(V1) and len(path) > len(V1) + 1:
+            if path.endswith("/") and any(
+                path.startswith(root) and len(path) > len(root) + 1 for root in (V1, FHIR)
+            ):
                 trimmed = path.rstrip("/")
                 scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
         await self.app(scope, receive, send)

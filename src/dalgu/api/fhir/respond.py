@@ -40,12 +40,6 @@ def outcome_response(error: DalguError) -> Response:
     return fhir_response(operation_outcome(error), status=error.status, headers=headers)
 
 
-class InternalError(DalguError):
-    kind = "InternalError"
-    status = 500
-    title = "Internal error"
-
-
 def fhir_endpoint(handler: Handler) -> Handler:
     """Every FHIR handler: content negotiation, and errors as OperationOutcome."""
 
@@ -58,7 +52,7 @@ def fhir_endpoint(handler: Handler) -> Handler:
             return outcome_response(error)
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
-            return outcome_response(InternalError("the server failed to handle this request"))
+            return outcome_response(DalguError("the server failed to handle this request"))
 
     return endpoint
 
