@@ -167,3 +167,52 @@ class StoreUnavailable(DalguError):
     kind = "InternalError"
     status = 503
     title = "Store unavailable"
+
+
+# --- kinds the FHIR edge needs (OperationOutcome with these statuses); not NGSI-LD types ---
+
+
+class _DalguOwn(DalguError):
+    @property
+    def type_uri(self) -> str:
+        return f"urn:dalgu:errors:{self.kind}"
+
+
+class NotAuthenticated(_DalguOwn):
+    """The request names no principal the edge can resolve."""
+
+    kind = "NotAuthenticated"
+    status = 401
+    title = "Not authenticated"
+
+
+class AccessDenied(_DalguOwn):
+    """The principal's role or the patient's consent does not allow the interaction."""
+
+    kind = "AccessDenied"
+    status = 403
+    title = "Access denied"
+
+
+class ResourceGone(_DalguOwn):
+    """The resource existed and was deleted (FHIR read of a deleted resource: 410)."""
+
+    kind = "ResourceGone"
+    status = 410
+    title = "Resource deleted"
+
+
+class PreconditionFailed(_DalguOwn):
+    """An `If-Match` version is not the current one (a lost update was prevented)."""
+
+    kind = "PreconditionFailed"
+    status = 412
+    title = "Precondition failed"
+
+
+class InvalidResource(_DalguOwn):
+    """A resource that parses as JSON but is not valid content (FHIR: 422)."""
+
+    kind = "InvalidResource"
+    status = 422
+    title = "Invalid resource"

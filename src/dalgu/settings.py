@@ -86,6 +86,17 @@ class Settings(BaseSettings):
         description="Run the vehicle safety service on the gateway's measures (alerts as "
         "NGSI-LD Alert entities).",
     )
+    fhir_default_count: int = Field(20, ge=1, description="FHIR search page size (_count).")
+    fhir_max_count: int = Field(500, ge=1, description="Largest FHIR _count accepted.")
+    fhir_vitals_window: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds of wearable samples summarized into one vital-signs Observation "
+        "(min/avg/max); 0 < window.",
+    )
+    fhir_vitals: bool = Field(
+        True, description="Turn wearable measures of patient-linked Devices into Observations."
+    )
     log_level: str = Field("info")
 
     @classmethod

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions, temporal
+from dalgu.api import fhir as fhir_api
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
@@ -28,6 +29,8 @@ from dalgu.broker.contexts import hosted_context_resolver
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
+from dalgu.fhir.service import FhirService
+from dalgu.fhir.wearables import WearableRecorder
 from dalgu.gateway import http as gateway_http
 from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
@@ -37,6 +40,7 @@ from dalgu.settings import Settings
 from dalgu.store.base import (
     DeviceRegistry,
     EntityStore,
+    FhirStore,
     ReportArchive,
     SandboxRegistry,
     SubscriptionStore,
@@ -50,6 +54,7 @@ from dalgu.testbed.runs import TestbedService
 from dalgu.testbed.sandboxes import SandboxService
 
 V1 = "/ngsi-ld/v1"
+FHIR = "/fhir"
 log = logging.getLogger(__name__)
 
 
@@ -144,6 +149,7 @@ def routes() -> list[BaseRoute]:
         Route("/health", health, methods=["GET"]),
         *gateway_http.routes(),
         *testbed_http.routes(),
+        *fhir_api.routes(),
     ]
 
 
@@ -209,12 +215,26 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 )
                 runtime.devices.admission = runtime.sandboxes
                 runtime.device_auth = runtime.sandboxes.keys.authenticate
+        if isinstance(the_store, FhirStore):
+            runtime.fhir = FhirService(
+                the_store,
+                default_count=settings.fhir_default_count,
+                max_count=settings.fhir_max_count,
+            )
+        vitals = None
+        if runtime.fhir is not None and settings.fhir_vitals:
+            vitals = WearableRecorder(runtime.fhir, settings.fhir_vitals_window)
+            service.listeners.append(vitals.changed)
+            vitals.start()
+        app.state.dalgu_vitals = vitals
         app.state.dalgu = runtime
         safety = None
         if settings.safety and runtime.devices is not None:
+            from dalgu.fhir.summary import SafetyMedicalSummaries
             from dalgu.safety.service import SafetyService
 
-            safety = SafetyService(service, resolver.core)
+            medical = SafetyMedicalSummaries(runtime.fhir) if runtime.fhir is not None else None
+            safety = SafetyService(service, resolver.core, medical=medical)
             runtime.devices.traffic.observers.append(safety.observe)
             safety.start()
         app.state.dalgu_safety = safety
@@ -243,6 +263,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await _bounded(safety.stop(), "safety service")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
+            if vitals is not None:
+                await _bounded(vitals.stop(), "wearable vital signs")
             await _bounded(resolver.close(), "context resolver")
             await the_store.close()
             gc.unfreeze()  # an app made and dropped (tests) leaves nothing uncollectable
@@ -260,8 +282,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
 
 
 class TrailingSlash:
-    """`/ngsi-ld/v1/entities/` is `/ngsi-ld/v1/entities`: clients (and the ETSI suite) write
-    collection URLs both ways."""
+    """`/ngsi-ld/v1/entities/` is `/ngsi-ld/v1/entities` (and `/fhir/Patient/` is
+    `/fhir/Patient`): clients (and the ETSI suite) write collection URLs both ways."""
 
     def __init__(self, app: Starlette) -> None:
         # the hottest request skips the routing: middleware that must see every request
@@ -272,7 +294,9 @@ class TrailingSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.endswith("/") and path.startswith(V1) and len(path) > len(V1) + 1:
+            if path.endswith("/") and any(
+                path.startswith(root) and len(path) > len(root) + 1 for root in (V1, FHIR)
+            ):
                 trimmed = path.rstrip("/")
                 scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
         await self.app(scope, receive, send)

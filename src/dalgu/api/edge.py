@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
 from dalgu.gateway.auth import DeviceAuthenticator
+from dalgu.fhir.model import Principal
+from dalgu.fhir.service import FhirService
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
@@ -35,6 +38,9 @@ class Runtime:
     sandboxes: SandboxService | None = None
     #: the southbound's API-key check (sandbox keys), called at each transport's edge
     device_auth: DeviceAuthenticator | None = None
+    fhir: FhirService | None = None
+    #: who a FHIR request comes from; None: the development headers (api/fhir/identity.py)
+    fhir_principal: Callable[[Request], Principal] | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

@@ -249,6 +249,61 @@ MIGRATIONS: list[str] = [
         UNIQUE (tenant, id)
     );
     """,
+    # FHIR resources (issue 6): current versions, every version's body, search index rows
+    """
+    CREATE TABLE IF NOT EXISTS fhir_resources (
+        rid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        type text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        version integer NOT NULL,
+        last_updated text NOT NULL,
+        updated double precision NOT NULL,
+        deleted smallint NOT NULL,
+        patient text COLLATE "C",
+        UNIQUE (type, id)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_resources_patient ON fhir_resources (patient, type);
+    CREATE INDEX IF NOT EXISTS fhir_resources_updated ON fhir_resources (type, updated);
+    CREATE TABLE IF NOT EXISTS fhir_versions (
+        rid bigint NOT NULL,
+        version integer NOT NULL,
+        type text COLLATE "C" NOT NULL,
+        last_updated text NOT NULL,
+        updated double precision NOT NULL,
+        deleted smallint NOT NULL,
+        body bytea,
+        PRIMARY KEY (rid, version)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_versions_type ON fhir_versions (type, updated);
+    CREATE TABLE IF NOT EXISTS fhir_token (
+        type text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
+        code text COLLATE "C" NOT NULL, system text COLLATE "C" NOT NULL, rid bigint NOT NULL,
+        patient text COLLATE "C",
+        PRIMARY KEY (type, param, code, system, rid)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_token_rid ON fhir_token (rid, param);
+    CREATE INDEX IF NOT EXISTS fhir_token_patient ON fhir_token (type, param, patient, code, system)
+        WHERE patient IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS fhir_string (
+        type text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
+        folded text COLLATE "C" NOT NULL, exact text COLLATE "C" NOT NULL, rid bigint NOT NULL,
+        PRIMARY KEY (type, param, folded, exact, rid)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_string_rid ON fhir_string (rid, param);
+    CREATE TABLE IF NOT EXISTS fhir_date (
+        type text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
+        lo double precision NOT NULL, hi double precision NOT NULL, rid bigint NOT NULL,
+        PRIMARY KEY (type, param, lo, hi, rid)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_date_rid ON fhir_date (rid, param);
+    CREATE TABLE IF NOT EXISTS fhir_ref (
+        type text COLLATE "C" NOT NULL, param text COLLATE "C" NOT NULL,
+        ref_id text COLLATE "C" NOT NULL, ref_type text COLLATE "C" NOT NULL,
+        rid bigint NOT NULL,
+        PRIMARY KEY (type, param, ref_id, ref_type, rid)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_ref_rid ON fhir_ref (rid, param);
+    """,
 ]
 
 

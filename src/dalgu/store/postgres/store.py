@@ -32,6 +32,7 @@ from dalgu.store.base import (
 from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.commands import PostgresCommandQueue
 from dalgu.store.postgres.devices import PostgresDevices
+from dalgu.store.postgres.fhir import PostgresFhir
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import (
     Compiled,
@@ -95,7 +96,12 @@ async def _keep_session(conn: Any) -> None:
 
 
 class PostgresEntityStore(
-    PostgresTemporal, EntityStore, PostgresDevices, PostgresSubscriptions, PostgresCommandQueue
+    PostgresTemporal,
+    EntityStore,
+    PostgresDevices,
+    PostgresSubscriptions,
+    PostgresCommandQueue,
+    PostgresFhir,
 ):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 

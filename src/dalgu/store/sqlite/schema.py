@@ -220,6 +220,59 @@ MIGRATIONS: list[str] = [
         UNIQUE (tenant, id)
     )
     """,
+    # FHIR resources (issue 6): current versions, every version's body, search index rows
+    """
+    CREATE TABLE IF NOT EXISTS fhir_resources (
+        rid INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        last_updated TEXT NOT NULL,
+        updated REAL NOT NULL,
+        deleted INTEGER NOT NULL,
+        patient TEXT,
+        UNIQUE (type, id)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_resources_patient ON fhir_resources (patient, type);
+    CREATE INDEX IF NOT EXISTS fhir_resources_updated ON fhir_resources (type, updated);
+    CREATE TABLE IF NOT EXISTS fhir_versions (
+        rid INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        last_updated TEXT NOT NULL,
+        updated REAL NOT NULL,
+        deleted INTEGER NOT NULL,
+        body BLOB,
+        PRIMARY KEY (rid, version)
+    );
+    CREATE INDEX IF NOT EXISTS fhir_versions_type ON fhir_versions (type, updated);
+    CREATE TABLE IF NOT EXISTS fhir_token (
+        type TEXT NOT NULL, param TEXT NOT NULL, code TEXT NOT NULL, system TEXT NOT NULL,
+        rid INTEGER NOT NULL, patient TEXT,
+        PRIMARY KEY (type, param, code, system, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS fhir_token_rid ON fhir_token (rid, param);
+    CREATE INDEX IF NOT EXISTS fhir_token_patient ON fhir_token (type, param, patient, code, system)
+        WHERE patient IS NOT NULL;
+    CREATE TABLE IF NOT EXISTS fhir_string (
+        type TEXT NOT NULL, param TEXT NOT NULL, folded TEXT NOT NULL, exact TEXT NOT NULL,
+        rid INTEGER NOT NULL,
+        PRIMARY KEY (type, param, folded, exact, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS fhir_string_rid ON fhir_string (rid, param);
+    CREATE TABLE IF NOT EXISTS fhir_date (
+        type TEXT NOT NULL, param TEXT NOT NULL, lo REAL NOT NULL, hi REAL NOT NULL,
+        rid INTEGER NOT NULL,
+        PRIMARY KEY (type, param, lo, hi, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS fhir_date_rid ON fhir_date (rid, param);
+    CREATE TABLE IF NOT EXISTS fhir_ref (
+        type TEXT NOT NULL, param TEXT NOT NULL, ref_id TEXT NOT NULL, ref_type TEXT NOT NULL,
+        rid INTEGER NOT NULL,
+        PRIMARY KEY (type, param, ref_id, ref_type, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS fhir_ref_rid ON fhir_ref (rid, param)
+    """,
 ]
 
 

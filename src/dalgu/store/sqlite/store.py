@@ -43,6 +43,7 @@ from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.commands import SqliteCommandQueue
 from dalgu.store.sqlite.devices import SqliteDevices
+from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.plan import choose
@@ -152,7 +153,7 @@ class _Queued:
 
 
 class SqliteEntityStore(
-    EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteCommandQueue
+    EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteCommandQueue, SqliteFhir
 ):
     def __init__(
         self, path: str | Path, *, synchronous: str = "NORMAL", cache_mib: int = 64

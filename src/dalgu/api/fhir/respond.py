@@ -1,0 +1,99 @@
+"""FHIR answers on the wire: `application/fhir+json` bytes, versioning headers, and every error
+as an OperationOutcome with its status (never ProblemDetails, never a bare 500)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.errors import DalguError, NotAcceptable, UnsupportedMediaType
+from dalgu.fhir.model import StoredResource
+from dalgu.fhir.render import location, operation_outcome
+
+log = logging.getLogger("dalgu.fhir")
+FHIR_JSON = "application/fhir+json"
+_ACCEPTED = ("application/fhir+json", "application/json", "application/*", "*/*", "json")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def fhir_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(data),
+        status_code=status,
+        headers=headers,
+        media_type=f"{FHIR_JSON}; charset=utf-8",
+    )
+
+
+def outcome_response(error: DalguError) -> Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="dalgu"'} if error.status == 401 else None
+    return fhir_response(operation_outcome(error), status=error.status, headers=headers)
+
+
+def fhir_endpoint(handler: Handler) -> Handler:
+    """Every FHIR handler: content negotiation, and errors as OperationOutcome."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            check_accept(request)
+            return await handler(request)
+        except DalguError as error:
+            return outcome_response(error)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            return outcome_response(DalguError("the server failed to handle this request"))
+
+    return endpoint
+
+
+def check_accept(request: Request) -> None:
+    fmt = request.query_params.get("_format")
+    accept = request.headers.get("accept", "")
+    if fmt is not None or not accept:
+        return
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in _ACCEPTED:
+            return
+    raise NotAcceptable(f"this server answers {FHIR_JSON} only, not {accept!r}")
+
+
+def check_content_type(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in (FHIR_JSON, "application/json"):
+        raise UnsupportedMediaType(f"send {FHIR_JSON}, not {media or 'no content type'!r}")
+
+
+def http_date(instant: str) -> str:
+    return format_datetime(datetime.fromisoformat(instant.replace("Z", "+00:00")), usegmt=True)
+
+
+def version_headers(stored: StoredResource, base: str, *, with_location: bool) -> dict[str, str]:
+    headers = {"ETag": stored.etag, "Last-Modified": http_date(stored.last_updated)}
+    if with_location:
+        headers["Location"] = location(base, stored)
+    return headers
+
+
+def prefer_return(request: Request) -> str:
+    """`representation` (the default), `minimal` or `OperationOutcome` (Prefer: return=)."""
+    for part in request.headers.get("prefer", "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip() == "return" and value.strip() in ("minimal", "OperationOutcome"):
+            return value.strip()
+    return "representation"
+
+
+def lenient(request: Request) -> bool:
+    return "handling=lenient" in request.headers.get("prefer", "").replace(" ", "")

@@ -1,0 +1,263 @@
+"""The FHIR R4 REST API under `/fhir`: parse the request, resolve the principal, call the FHIR
+service, render the answer (FHIR RESTful API, http://hl7.org/fhir/R4/http.html)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from dalgu import __version__
+from dalgu.api.edge import runtime
+from dalgu.api.fhir.identity import header_principal
+from dalgu.api.fhir.respond import (
+    FHIR_JSON,
+    check_content_type,
+    fhir_endpoint,
+    fhir_response,
+    lenient,
+    prefer_return,
+    version_headers,
+)
+from dalgu.api.negotiation import read_json
+from dalgu.errors import (
+    BadRequestData,
+    MethodNotAllowed,
+    OperationNotSupported,
+    ResourceNotFound,
+)
+from dalgu.fhir.bundle import BundleProcessor, parse_etag
+from dalgu.fhir.capability import capability_statement
+from dalgu.fhir.dates import date_range
+from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
+from dalgu.fhir.render import body_of, history, operation_outcome, searchset
+from dalgu.fhir.service import FhirService
+
+PREFIX = "/fhir"
+
+
+def _service(request: Request) -> FhirService:
+    service = runtime(request).fhir
+    if service is None:
+        raise OperationNotSupported("this store keeps no FHIR resources")
+    return service
+
+
+def _principal(request: Request) -> Principal:
+    resolver = runtime(request).fhir_principal or header_principal
+    return resolver(request)
+
+
+def base_url(request: Request) -> str:
+    public = runtime(request).settings.public_url
+    root = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+    return root + PREFIX
+
+
+def _type(request: Request) -> str:
+    type_name: str = request.path_params["type"]
+    if type_name not in RESOURCE_TYPES:
+        raise ResourceNotFound(f"this server keeps no {type_name} resources")
+    return type_name
+
+
+async def _body(request: Request) -> Any:
+    check_content_type(request)
+    settings = runtime(request).settings
+    return await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+
+
+def _resource_response(
+    request: Request, stored: StoredResource, *, status: int, with_location: bool
+) -> Response:
+    headers = version_headers(stored, base_url(request), with_location=with_location)
+    preference = prefer_return(request)
+    if preference == "minimal":
+        return Response(status_code=status, headers=headers)
+    if preference == "OperationOutcome":
+        outcome = operation_outcome(
+            None, information=f"{stored.reference} version {stored.version}"
+        )
+        return fhir_response(outcome, status=status, headers=headers)
+    return fhir_response(body_of(stored), status=status, headers=headers)
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+
+@fhir_endpoint
+async def metadata(request: Request) -> Response:
+    return fhir_response(capability_statement(base_url(request), __version__))
+
+
+@fhir_endpoint
+async def read(request: Request) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    stored = await _service(request).read(principal, type_name, request.path_params["id"])
+    return _resource_response(request, stored, status=200, with_location=False)
+
+
+@fhir_endpoint
+async def vread(request: Request) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    version = request.path_params["vid"]
+    if not version.isdigit():
+        raise ResourceNotFound(f"version {version!r} does not exist")
+    stored = await _service(request).read(
+        principal, type_name, request.path_params["id"], int(version)
+    )
+    return _resource_response(request, stored, status=200, with_location=False)
+
+
+@fhir_endpoint
+async def create(request: Request) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    body = await _body(request)
+    stored = await _service(request).create(principal, type_name, body)
+    return _resource_response(request, stored, status=201, with_location=True)
+
+
+@fhir_endpoint
+async def update(request: Request) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    if_match = parse_etag(request.headers.get("if-match"))
+    body = await _body(request)
+    stored = await _service(request).update(
+        principal, type_name, request.path_params["id"], body, if_match=if_match
+    )
+    status = 201 if stored.created else 200
+    return _resource_response(request, stored, status=status, with_location=stored.created)
+
+
+@fhir_endpoint
+async def delete(request: Request) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    if_match = parse_etag(request.headers.get("if-match"))
+    stored = await _service(request).delete(
+        principal, type_name, request.path_params["id"], if_match=if_match
+    )
+    return Response(status_code=204, headers={"ETag": stored.etag})
+
+
+def _history_params(request: Request) -> tuple[float | None, int | None, int]:
+    params = request.query_params
+    unknown = set(params) - {"_since", "_count", "_offset", "_format", "_pretty"}
+    if unknown:
+        raise BadRequestData(f"unknown history parameter(s): {', '.join(sorted(unknown))}")
+    since = date_range(params["_since"])[0] if "_since" in params else None
+    try:
+        count = int(params["_count"]) if "_count" in params else None
+        offset = int(params.get("_offset", "0"))
+    except ValueError:
+        raise BadRequestData("_count and _offset are integers") from None
+    if offset < 0:
+        raise BadRequestData("_offset must not be negative")
+    return since, count, offset
+
+
+async def _history(request: Request, resource_id: str | None) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    since, count, offset = _history_params(request)
+    service = _service(request)
+    versions, total = await service.history(
+        principal, type_name, resource_id, since=since, count=count, offset=offset
+    )
+    base = base_url(request)
+    path = f"{base}/{type_name}" + (f"/{resource_id}" if resource_id else "") + "/_history"
+    kept = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "_offset")
+    self_url = path + (f"?{kept}" if kept else "")
+    used = count if count is not None else service.default_count
+    return fhir_response(history(base, self_url, versions, total, used, offset))
+
+
+@fhir_endpoint
+async def instance_history(request: Request) -> Response:
+    return await _history(request, request.path_params["id"])
+
+
+@fhir_endpoint
+async def type_history(request: Request) -> Response:
+    return await _history(request, None)
+
+
+async def _search(request: Request, items: list[tuple[str, str]]) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    service = _service(request)
+    query = service.parse_search(type_name, items, lenient=lenient(request))
+    text = "&".join(f"{k}={v}" for k, v in items)
+    result = await service.search(principal, query, text=f"{type_name}?{text}")
+    params = [(k, v) for k, v in items if k not in ("_format", "_pretty")]
+    return fhir_response(
+        searchset(
+            base_url(request),
+            type_name,
+            params,
+            result.matches,
+            result.included,
+            result.total,
+            query.count,
+            query.offset,
+        )
+    )
+
+
+@fhir_endpoint
+async def search(request: Request) -> Response:
+    return await _search(request, list(request.query_params.multi_items()))
+
+
+@fhir_endpoint
+async def search_post(request: Request) -> Response:
+    media = request.headers.get("content-type", "").split(";")[0].strip()
+    if media != "application/x-www-form-urlencoded":
+        raise BadRequestData("POST [type]/_search takes application/x-www-form-urlencoded")
+    form = parse_qsl((await request.body()).decode(errors="replace"), keep_blank_values=True)
+    return await _search(request, list(request.query_params.multi_items()) + form)
+
+
+@fhir_endpoint
+async def bundle(request: Request) -> Response:
+    principal = _principal(request)
+    body = await _body(request)
+    processor = BundleProcessor(_service(request), base_url(request))
+    return fhir_response(await processor.process(principal, body))
+
+
+@fhir_endpoint
+async def not_here(request: Request) -> Response:
+    """Any other path or method under /fhir: 404, or 405 for a known path."""
+    segments = [s for s in request.path_params.get("rest", "").split("/") if s]
+    if segments and segments[0] in RESOURCE_TYPES and len(segments) <= 2:
+        if segments[0] == "AuditEvent" and request.method in ("PUT", "DELETE", "POST", "PATCH"):
+            raise MethodNotAllowed("AuditEvents cannot be created, changed or deleted via the API")
+        raise MethodNotAllowed(f"{request.method} is not supported on {request.url.path}")
+    raise ResourceNotFound(f"nothing at {request.url.path}")
+
+
+ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+def routes() -> list[BaseRoute]:
+    p = PREFIX
+    t = f"{p}/{{type}}"
+    return [
+        Route(f"{p}/metadata", metadata, methods=["GET"]),
+        Route(p, bundle, methods=["POST"]),
+        Route(f"{t}/_history", type_history, methods=["GET"]),
+        Route(f"{t}/_search", search_post, methods=["POST"]),
+        Route(f"{t}/{{id}}/_history/{{vid}}", vread, methods=["GET"]),
+        Route(f"{t}/{{id}}/_history", instance_history, methods=["GET"]),
+        Route(f"{t}/{{id}}", read, methods=["GET"]),
+        Route(f"{t}/{{id}}", update, methods=["PUT"]),
+        Route(f"{t}/{{id}}", delete, methods=["DELETE"]),
+        Route(t, search, methods=["GET"]),
+        Route(t, create, methods=["POST"]),
+        Route(f"{p}/{{rest:path}}", not_here, methods=ALL_METHODS),
+        Route(p, not_here, methods=ALL_METHODS),
+    ]
+
+
+__all__ = ["FHIR_JSON", "routes"]

@@ -1,0 +1,144 @@
+"""FHIR documents the server answers with: Bundles (searchset, history, batch/transaction
+responses) and OperationOutcomes. Stored resources go out as the bytes that were stored
+(`orjson.Fragment`), never parsed and serialized again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from dalgu.errors import DalguError
+from dalgu.fhir.model import Resource, StoredResource, instant
+
+_ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    410: "deleted",
+    412: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "processing",
+}
+STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
+
+
+def operation_outcome(error: DalguError | None, *, information: str | None = None) -> Resource:
+    if error is None:
+        issue = {"severity": "information", "code": "informational", "diagnostics": information}
+        return {"resourceType": "OperationOutcome", "issue": [issue]}
+    issues = error.extra.get("issues") or [error.detail]
+    code = _ISSUE_CODES.get(error.status, "exception")
+    severity = "fatal" if error.status >= 500 else "error"
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "diagnostics": str(i)} for i in issues],
+    }
+
+
+def body_of(stored: StoredResource) -> orjson.Fragment:
+    return orjson.Fragment(stored.body or b"{}")
+
+
+def location(base: str, stored: StoredResource) -> str:
+    return f"{base}/{stored.type}/{stored.id}/_history/{stored.version}"
+
+
+def write_response(stored: StoredResource, base: str, *, status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "status": STATUS_TEXT.get(status, str(status)),
+        "etag": stored.etag,
+        "lastModified": stored.last_updated,
+    }
+    if not stored.deleted:
+        response["location"] = location(base, stored)
+    return response
+
+
+def _link(base: str, type_name: str, params: list[tuple[str, str]], offset: int) -> str:
+    kept = [(k, v) for k, v in params if k != "_offset"]
+    if offset:
+        kept.append(("_offset", str(offset)))
+    query = urlencode(kept)
+    return f"{base}/{type_name}" + (f"?{query}" if query else "")
+
+
+def searchset(
+    base: str,
+    type_name: str,
+    params: list[tuple[str, str]],
+    matches: list[StoredResource],
+    included: list[StoredResource],
+    total: int | None,
+    count: int,
+    offset: int,
+) -> dict[str, Any]:
+    links = [{"relation": "self", "url": _link(base, type_name, params, offset)}]
+    more = len(matches) == count and count > 0 and (total is None or offset + count < total)
+    if more:
+        links.append({"relation": "next", "url": _link(base, type_name, params, offset + count)})
+    if offset > 0:
+        previous = max(0, offset - count)
+        links.append({"relation": "previous", "url": _link(base, type_name, params, previous)})
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": instant(),
+    }
+    if total is not None:
+        bundle["total"] = total
+    bundle["link"] = links
+    bundle["entry"] = [
+        {
+            "fullUrl": f"{base}/{r.type}/{r.id}",
+            "resource": body_of(r),
+            "search": {"mode": mode},
+        }
+        for rows, mode in ((matches, "match"), (included, "include"))
+        for r in rows
+    ]
+    return bundle
+
+
+def history(
+    base: str,
+    self_url: str,
+    versions: list[StoredResource],
+    total: int,
+    count: int,
+    offset: int,
+) -> dict[str, Any]:
+    links = [{"relation": "self", "url": self_url}]
+    separator = "&" if "?" in self_url else "?"
+    if offset + count < total and count > 0:
+        links.append({"relation": "next", "url": f"{self_url}{separator}_offset={offset + count}"})
+    entries = []
+    for v in versions:
+        entry: dict[str, Any] = {"fullUrl": f"{base}/{v.type}/{v.id}"}
+        if not v.deleted:
+            entry["resource"] = body_of(v)
+        method = "DELETE" if v.deleted else ("POST" if v.version == 1 else "PUT")
+        url = v.type if method == "POST" else f"{v.type}/{v.id}"
+        entry["request"] = {"method": method, "url": url}
+        entry["response"] = {
+            "status": "204 No Content"
+            if v.deleted
+            else ("201 Created" if v.version == 1 else "200 OK"),
+            "etag": v.etag,
+            "lastModified": v.last_updated,
+        }
+        entries.append(entry)
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "total": total,
+        "link": links,
+        "entry": entries,
+    }

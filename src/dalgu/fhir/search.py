@@ -1,0 +1,282 @@
+"""FHIR search parameters parsed into a typed query (pure: text in, `SearchQuery` or a precise
+`BadRequestData` out). The stores compile a `SearchQuery` into SQL over their index rows.
+
+Repeating a parameter ANDs it (`date=ge2024&date=lt2025`); commas inside one value OR it
+(`code=a,b`); `\\,`, `\\|`, `\\$` and `\\\\` escape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dalgu.errors import BadRequestData
+from dalgu.fhir.dates import date_range
+from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_reference
+
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+_JSON_FORMATS = ("json", "application/fhir+json", "application/json")
+RESULT_PARAMETERS = frozenset(
+    {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
+    | {"_pretty"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenValue:
+    system: str | None  # None: any system; "": no system
+    code: str | None  # None: any code of `system`
+
+
+@dataclass(frozen=True, slots=True)
+class StringValue:
+    text: str
+    mode: str  # start | exact | contains
+
+
+@dataclass(frozen=True, slots=True)
+class DateValue:
+    prefix: str
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True, slots=True)
+class RefValue:
+    type: str | None  # None: any type the parameter allows
+    id: str
+
+
+Value = TokenValue | StringValue | DateValue | RefValue
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """Matches when any of `values` matches (`negate`: when none does, token `:not`)."""
+
+    param: SearchParam
+    values: tuple[Value, ...]
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    param: SearchParam
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """`_include=Observation:patient`: the resources the matches' `param` refers to."""
+
+    param: SearchParam
+    target: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    type: str
+    clauses: tuple[Clause, ...] = ()
+    count: int = 20
+    offset: int = 0
+    sort: tuple[SortKey, ...] = ()
+    includes: tuple[Include, ...] = ()
+    total: bool = True
+    only_count: bool = False  # _summary=count
+    #: the patients whose compartments the caller may see (None: no restriction)
+    patients: frozenset[str] | None = None
+    ignored: tuple[str, ...] = field(default=())  # unknown parameters a lenient search skipped
+
+    def params_of(self, name: str) -> list[Clause]:
+        return [c for c in self.clauses if c.param.name == name]
+
+
+def split_values(text: str, separator: str = ",") -> list[str]:
+    """Split on `separator` unless escaped with a backslash; unescape the parts."""
+    parts, current, escaped = [], [], False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == separator:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if escaped:
+        current.append("\\")
+    parts.append("".join(current))
+    return parts
+
+
+def _token(raw: str) -> TokenValue:
+    pieces = split_values(raw, "|")
+    if len(pieces) == 1:
+        return TokenValue(None, pieces[0])
+    return TokenValue(pieces[0], "|".join(pieces[1:]) or None)
+
+
+def _date(raw: str, name: str) -> DateValue:
+    prefix = raw[:2] if raw[:2] in DATE_PREFIXES else "eq"
+    text = raw[2:] if raw[:2] in DATE_PREFIXES else raw
+    try:
+        lo, hi = date_range(text)
+    except BadRequestData:
+        raise BadRequestData(f"{name}: {raw!r} is not a date with an optional prefix") from None
+    return DateValue(prefix, lo, hi)
+
+
+def _reference(raw: str, param: SearchParam, modifier: str | None) -> RefValue:
+    kind: str | None
+    if "/" in raw:
+        split = split_reference(raw)
+        if split is None:
+            raise BadRequestData(f"{param.name}: {raw!r} is not a reference")
+        kind, ident = split
+    else:
+        kind, ident = modifier, raw
+        if kind is None and len(param.targets) == 1:
+            kind = param.targets[0]
+    if kind is not None and param.targets and kind not in param.targets:
+        raise BadRequestData(f"{param.name} refers to {', '.join(param.targets)}, not {kind}")
+    if not ident:
+        raise BadRequestData(f"{param.name}: empty reference")
+    return RefValue(kind, ident)
+
+
+def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
+    name = param.name
+    negate = False
+    if param.type == "token":
+        if modifier not in (None, "not"):
+            raise BadRequestData(f"{name}: modifier :{modifier} is not supported")
+        negate = modifier == "not"
+        values: list[Value] = [_token(v) for v in _raw_parts(raw)]
+    elif param.type == "string":
+        if modifier not in (None, "exact", "contains"):
+            raise BadRequestData(f"{name}: modifier :{modifier} is not supported")
+        values = [StringValue(v, modifier or "start") for v in split_values(raw) if v]
+    elif param.type == "date":
+        if modifier is not None:
+            raise BadRequestData(f"{name}: modifier :{modifier} is not supported")
+        values = [_date(v, name) for v in split_values(raw)]
+    else:
+        if modifier is not None and not modifier[:1].isupper():
+            raise BadRequestData(f"{name}: modifier :{modifier} is not supported")
+        values = [_reference(v, param, modifier) for v in split_values(raw)]
+    if not values:
+        raise BadRequestData(f"{name} has no value")
+    return Clause(param, tuple(values), negate)
+
+
+def _raw_parts(raw: str) -> list[str]:
+    """Comma-separated token values, each still with its escapes (for the `|` split)."""
+    parts, current, escaped = [], [], False
+    for char in raw:
+        if escaped:
+            current.append("\\" + char if char == "|" else char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [p for p in parts if p]
+
+
+def _integer(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestData(f"{name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequestData(f"{name} must be between {low} and {high}")
+    return value
+
+
+def parse_search(
+    type_name: str,
+    items: list[tuple[str, str]],
+    *,
+    default_count: int = 20,
+    max_count: int = 500,
+    lenient: bool = False,
+) -> SearchQuery:
+    """The query that `GET [type]?items` asks for; unknown parameters are refused (400)
+    unless `lenient` (the client sent `Prefer: handling=lenient`)."""
+    known = {**COMMON, **PARAMETERS.get(type_name, {})}
+    clauses: list[Clause] = []
+    count, offset, total, only_count = default_count, 0, True, False
+    sort: list[SortKey] = []
+    includes: list[Include] = []
+    ignored: list[str] = []
+    for key, raw in items:
+        name, _, modifier = key.partition(":")
+        if name == "_count":
+            count = _integer("_count", raw, 0, max_count)
+        elif name == "_offset":
+            offset = _integer("_offset", raw, 0, 10_000_000)
+        elif name == "_total":
+            if raw not in ("none", "estimate", "accurate"):
+                raise BadRequestData("_total is none, estimate or accurate")
+            total = raw != "none"
+        elif name == "_summary":
+            if raw != "count":
+                raise BadRequestData("only _summary=count is supported")
+            only_count = True
+        elif name == "_sort":
+            sort.extend(_sort_keys(raw, known))
+        elif name == "_include":
+            includes.append(_include(type_name, raw))
+        elif name == "_totalMethod":  # HAPI's variant of _total, which clients (fhirpy) send
+            total = total and raw != "none"
+        elif name in ("_format", "_pretty"):
+            if name == "_format" and raw not in (
+                "json",
+                "application/fhir+json",
+                "application/json",
+            ):
+                raise BadRequestData("only the JSON format is supported")
+        elif name in known:
+            clauses.append(_clause(known[name], modifier or None, raw))
+        elif lenient:
+            ignored.append(key)
+        else:
+            raise BadRequestData(f"unknown search parameter {key!r} for {type_name}")
+    return SearchQuery(
+        type_name,
+        tuple(clauses),
+        count,
+        offset,
+        tuple(sort),
+        tuple(includes),
+        total,
+        only_count,
+        ignored=tuple(ignored),
+    )
+
+
+def _sort_keys(raw: str, known: dict[str, SearchParam]) -> list[SortKey]:
+    keys = []
+    for part in raw.split(","):
+        descending = part.startswith("-")
+        name = part.lstrip("-")
+        param = known.get(name)
+        if param is None or (param.type != "date" and name != "_id"):
+            raise BadRequestData(f"cannot sort by {name!r}: _id and date parameters sort")
+        keys.append(SortKey(param, descending))
+    return keys
+
+
+def _include(type_name: str, raw: str) -> Include:
+    parts = raw.split(":")
+    if len(parts) not in (2, 3) or parts[0] != type_name:
+        raise BadRequestData(f"_include is {type_name}:<reference parameter>[:<type>]")
+    param = PARAMETERS.get(type_name, {}).get(parts[1])
+    if param is None or not param.is_reference:
+        raise BadRequestData(f"{parts[1]!r} is not a reference parameter of {type_name}")
+    return Include(param, parts[2] if len(parts) == 3 else None)

@@ -1,0 +1,298 @@
+"""The search parameters this server supports, and the index rows a resource gives for them.
+
+Each parameter names where in a resource its values are (a dotted path; `[x]` a choice type)
+and its FHIR type. At write time `index_rows` extracts every parameter's values into rows the
+store keeps beside the resource, so a search is evaluated in SQL over indexes: tokens as
+(system, code), strings normalized (case and accents folded) and exact, dates as the epoch
+range they cover, references as (target type, target id).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dalgu.errors import DalguError
+from dalgu.fhir.dates import date_range, period_range
+from dalgu.fhir.model import Resource
+
+SPEC = "http://hl7.org/fhir/SearchParameter/"
+_CAP = 256  # index entries keep the first characters: btree entries stay small
+DALGU = "urn:dalgu:fhir:SearchParameter/"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    name: str
+    type: str  # token | string | date | reference
+    paths: tuple[str, ...]
+    targets: tuple[str, ...] = ()  # reference: the resource types it may point to
+    definition: str = ""  # the canonical SearchParameter it implements
+
+    @property
+    def is_reference(self) -> bool:
+        return self.type == "reference"
+
+
+def _p(
+    resource: str, name: str, kind: str, *paths: str, targets: tuple[str, ...] = (), own: str = ""
+) -> SearchParam:
+    definition = own or f"{SPEC}{resource}-{name}"
+    return SearchParam(name, kind, paths, targets, definition)
+
+
+_PATIENT = ("Patient",)
+_SUBJECTS = ("Patient", "Group", "Device", "Location")
+
+#: resource type -> parameter name -> parameter (`_id` and `_lastUpdated` apply to all)
+PARAMETERS: dict[str, dict[str, SearchParam]] = {
+    t: {p.name: p for p in ps}
+    for t, ps in {
+        "Patient": [
+            _p("Patient", "identifier", "token", "identifier"),
+            _p("Patient", "name", "string", "name"),
+            _p("Patient", "family", "string", "name.family"),
+            _p("Patient", "given", "string", "name.given"),
+            _p("Patient", "birthdate", "date", "birthDate"),
+            _p("Patient", "gender", "token", "gender"),
+            _p("Patient", "active", "token", "active"),
+            _p("Patient", "address-city", "string", "address.city"),
+            _p(
+                "Patient",
+                "general-practitioner",
+                "reference",
+                "generalPractitioner",
+                targets=("Practitioner", "Organization", "PractitionerRole"),
+            ),
+        ],
+        "Practitioner": [
+            _p("Practitioner", "identifier", "token", "identifier"),
+            _p("Practitioner", "name", "string", "name"),
+            _p("Practitioner", "family", "string", "name.family"),
+            _p("Practitioner", "given", "string", "name.given"),
+        ],
+        "Organization": [
+            _p("Organization", "identifier", "token", "identifier"),
+            _p("Organization", "name", "string", "name", "alias"),
+            _p("Organization", "type", "token", "type"),
+        ],
+        "Device": [
+            _p("Device", "identifier", "token", "identifier"),
+            _p("Device", "patient", "reference", "patient", targets=_PATIENT),
+            _p("Device", "type", "token", "type"),
+            _p("Device", "status", "token", "status"),
+            _p("Device", "organization", "reference", "owner", targets=("Organization",)),
+        ],
+        "Observation": [
+            _p("Observation", "identifier", "token", "identifier"),
+            _p("Observation", "patient", "reference", "subject", targets=_PATIENT),
+            _p("Observation", "subject", "reference", "subject", targets=_SUBJECTS),
+            _p("Observation", "code", "token", "code"),
+            _p("Observation", "category", "token", "category"),
+            _p("Observation", "date", "date", "effective[x]"),
+            _p("Observation", "status", "token", "status"),
+            _p("Observation", "device", "reference", "device", targets=("Device",)),
+            _p("Observation", "encounter", "reference", "encounter", targets=("Encounter",)),
+            _p("Observation", "component-code", "token", "component.code"),
+        ],
+        "Encounter": [
+            _p("Encounter", "identifier", "token", "identifier"),
+            _p("Encounter", "patient", "reference", "subject", targets=_PATIENT),
+            _p("Encounter", "subject", "reference", "subject", targets=("Patient", "Group")),
+            _p("Encounter", "status", "token", "status"),
+            _p("Encounter", "class", "token", "class"),
+            _p("Encounter", "type", "token", "type"),
+            _p("Encounter", "date", "date", "period"),
+        ],
+        "Condition": [
+            _p("Condition", "identifier", "token", "identifier"),
+            _p("Condition", "patient", "reference", "subject", targets=_PATIENT),
+            _p("Condition", "subject", "reference", "subject", targets=("Patient", "Group")),
+            _p("Condition", "code", "token", "code"),
+            _p("Condition", "clinical-status", "token", "clinicalStatus"),
+            _p("Condition", "category", "token", "category"),
+            _p("Condition", "onset-date", "date", "onset[x]"),
+            _p("Condition", "encounter", "reference", "encounter", targets=("Encounter",)),
+        ],
+        "AllergyIntolerance": [
+            _p("AllergyIntolerance", "identifier", "token", "identifier"),
+            _p("AllergyIntolerance", "patient", "reference", "patient", targets=_PATIENT),
+            _p("AllergyIntolerance", "code", "token", "code"),
+            _p("AllergyIntolerance", "clinical-status", "token", "clinicalStatus"),
+            _p("AllergyIntolerance", "criticality", "token", "criticality"),
+        ],
+        "Consent": [
+            _p("Consent", "identifier", "token", "identifier"),
+            _p("Consent", "patient", "reference", "patient", targets=_PATIENT),
+            _p("Consent", "status", "token", "status"),
+            _p("Consent", "scope", "token", "scope"),
+            _p("Consent", "category", "token", "category"),
+            _p("Consent", "date", "date", "dateTime"),
+            _p("Consent", "period", "date", "provision.period"),
+            _p(
+                "Consent",
+                "actor",
+                "reference",
+                "provision.actor.reference",
+                targets=("Practitioner", "Organization", "Patient", "Device", "RelatedPerson"),
+            ),
+            _p(
+                "Consent",
+                "actor-role",
+                "token",
+                "provision.actor.role",
+                own=DALGU + "Consent-actor-role",
+            ),
+        ],
+        "AuditEvent": [
+            _p("AuditEvent", "date", "date", "recorded"),
+            _p("AuditEvent", "type", "token", "type"),
+            _p("AuditEvent", "subtype", "token", "subtype"),
+            _p("AuditEvent", "action", "token", "action"),
+            _p("AuditEvent", "outcome", "token", "outcome"),
+            _p("AuditEvent", "agent", "reference", "agent.who"),
+            _p("AuditEvent", "agent-role", "token", "agent.role"),
+            _p("AuditEvent", "entity", "reference", "entity.what"),
+            _p("AuditEvent", "patient", "reference", "entity.what", targets=_PATIENT),
+            _p("AuditEvent", "purpose", "token", "purposeOfEvent", "agent.purposeOfUse"),
+        ],
+    }.items()
+}
+
+#: parameters every type has, evaluated on the resource's own columns
+COMMON: dict[str, SearchParam] = {
+    "_id": SearchParam("_id", "token", ("id",), definition=SPEC + "Resource-id"),
+    "_lastUpdated": SearchParam(
+        "_lastUpdated", "date", ("meta.lastUpdated",), definition=SPEC + "Resource-lastUpdated"
+    ),
+}
+
+
+@dataclass(slots=True)
+class IndexRows:
+    """What a resource contributes to the search indexes."""
+
+    tokens: list[tuple[str, str, str]] = field(default_factory=list)  # param, system, code
+    strings: list[tuple[str, str, str]] = field(default_factory=list)  # param, folded, exact
+    dates: list[tuple[str, float, float]] = field(default_factory=list)  # param, lo, hi
+    refs: list[tuple[str, str, str]] = field(default_factory=list)  # param, type, id
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a string (FHIR string search)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _is_choice(key: str, stem: str) -> bool:
+    return key.startswith(stem) and key[len(stem) : len(stem) + 1].isupper()
+
+
+def values_at(resource: Any, path: str) -> Iterator[Any]:
+    """Every value at a dotted path, arrays flattened; `name[x]` takes any `nameType`."""
+    current: list[Any] = [resource]
+    for step in path.split("."):
+        found: list[Any] = []
+        for node in current:
+            if not isinstance(node, dict):
+                continue
+            if step.endswith("[x]"):
+                stem = step[:-3]
+                items = [
+                    v
+                    for k, v in node.items()
+                    if k.startswith(stem) and k[len(stem) :][:1].isupper()
+                ]
+            else:
+                items = [node[step]] if step in node else []
+            for item in items:
+                found.extend(item if isinstance(item, list) else [item])
+        current = found
+    yield from current
+
+
+def split_reference(reference: str) -> tuple[str, str] | None:
+    """(type, id) of a literal reference: `Patient/1`, `http://x/fhir/Patient/1/_history/2`."""
+    parts = reference.split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    if len(parts) < 2 or not parts[-1] or not parts[-2][:1].isupper():
+        return None
+    return parts[-2], parts[-1]
+
+
+def _tokens(value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, bool):
+        yield "", "true" if value else "false"
+    elif isinstance(value, str):
+        yield "", value
+    elif isinstance(value, dict):
+        if "coding" in value:
+            for coding in value["coding"] or []:
+                yield from _tokens(coding)
+        elif "code" in value:  # Coding
+            yield value.get("system") or "", str(value["code"])
+        elif "value" in value:  # Identifier
+            yield value.get("system") or "", str(value["value"])
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):  # HumanName, Address: every text part
+        for key in ("text", "family", "given", "prefix", "suffix", "line", "city", "country"):
+            part = value.get(key)
+            for text in part if isinstance(part, list) else [part]:
+                if isinstance(text, str):
+                    yield text
+
+
+def _dates(value: Any) -> Iterator[tuple[float, float]]:
+    try:
+        if isinstance(value, str):
+            yield date_range(value)
+        elif isinstance(value, dict) and ("start" in value or "end" in value):
+            yield period_range(value.get("start"), value.get("end"))
+    except DalguError:
+        return  # validation has already refused a malformed date; nothing to index
+
+
+def index_rows(resource: Resource) -> IndexRows:
+    rows = IndexRows()
+    for param in PARAMETERS.get(resource.get("resourceType", ""), {}).values():
+        for path in param.paths:
+            for value in values_at(resource, path):
+                if param.type == "token":
+                    rows.tokens.extend((param.name, s[:_CAP], c[:_CAP]) for s, c in _tokens(value))
+                elif param.type == "string":
+                    rows.strings.extend(
+                        (param.name, fold(t)[:_CAP], t[:_CAP]) for t in _strings(value)
+                    )
+                elif param.type == "date":
+                    rows.dates.extend((param.name, lo, hi) for lo, hi in _dates(value))
+                else:
+                    target = value.get("reference") if isinstance(value, dict) else value
+                    split = split_reference(target) if isinstance(target, str) else None
+                    if split and (not param.targets or split[0] in param.targets):
+                        rows.refs.append((param.name, *split))
+    return rows
+
+
+def compartment_patient(resource: Resource) -> str | None:
+    """The id of the patient whose compartment the resource is in, if any."""
+    kind = resource.get("resourceType")
+    if kind == "Patient":
+        patient_id = resource.get("id")
+        return patient_id if isinstance(patient_id, str) else None
+    param = PARAMETERS.get(str(kind), {}).get("patient")
+    if param is None:
+        return None
+    for path in param.paths:
+        for value in values_at(resource, path):
+            target = value.get("reference") if isinstance(value, dict) else None
+            split = split_reference(target) if isinstance(target, str) else None
+            if split and split[0] == "Patient":
+                return split[1]
+    return None

@@ -1,0 +1,468 @@
+"""The FHIR service: every REST interaction, with consent checked and audited, independent of
+HTTP. The edge resolves a `Principal` and parses the wire; this decides and records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from dalgu.errors import (
+    AccessDenied,
+    BadRequestData,
+    DalguError,
+    MethodNotAllowed,
+    ResourceGone,
+    ResourceNotFound,
+)
+from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
+from dalgu.fhir.consent import ConsentPolicy, Grant
+from dalgu.fhir.model import (
+    PATIENT_COMPARTMENT,
+    RESOURCE_TYPES,
+    SYSTEM,
+    Principal,
+    Resource,
+    Role,
+    StoredResource,
+)
+from dalgu.fhir.search import Clause, RefValue, SearchQuery, TokenValue, parse_search
+from dalgu.fhir.searchparams import (
+    PARAMETERS,
+    compartment_patient,
+    index_rows,
+    split_reference,
+    values_at,
+)
+from dalgu.fhir.validation import valid_id, validate
+from dalgu.store.base import FhirStore, FhirWrite
+
+WriteListener = Callable[[list[StoredResource]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: SearchQuery
+    matches: list[StoredResource]
+    total: int | None
+    included: list[StoredResource] = field(default_factory=list)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def check_type(type_name: str) -> None:
+    if type_name not in RESOURCE_TYPES:
+        raise ResourceNotFound(f"this server keeps no {type_name} resources")
+
+
+def parse_body(body: bytes | None) -> Resource:
+    return orjson.loads(body) if body else {}
+
+
+class FhirService:
+    def __init__(self, store: FhirStore, *, default_count: int = 20, max_count: int = 500):
+        self.store = store
+        self.default_count = default_count
+        self.max_count = max_count
+        self.policy = ConsentPolicy(self._consents)
+        self.listeners: list[WriteListener] = []  # told of every committed write
+
+    # --- consent and audit ------------------------------------------------------------
+
+    async def _consents(
+        self, patient: str | None, actor: str | None, role: str | None
+    ) -> list[Resource]:
+        items = [("status", "active")]
+        if patient is not None:
+            items.append(("patient", patient))
+        if actor is not None:
+            items.append(("actor", actor))
+        if role is not None:
+            items.append(("actor-role", f"urn:dalgu:fhir:role|{role}"))
+        query = parse_search("Consent", items, default_count=10_000, max_count=10_000)
+        found, _ = await self.store.fhir_search(replace(query, total=False))
+        return [parse_body(r.body) for r in found]
+
+    async def _audit(self, principal: Principal, interaction: str, **details: Any) -> None:
+        await self.store.fhir_write([audit_write(audit_event(principal, interaction, **details))])
+
+    async def record_failure(
+        self,
+        principal: Principal,
+        interaction: str,
+        error: DalguError,
+        what: Sequence[str],
+        patients: Sequence[str] = (),
+    ) -> None:
+        outcome = SERIOUS_FAILURE if error.status >= 500 else MINOR_FAILURE
+        await self._audit(
+            principal,
+            interaction,
+            outcome=outcome,
+            detail=error.detail,
+            what=what,
+            patients=patients,
+        )
+
+    async def _authorize(
+        self,
+        principal: Principal,
+        type_name: str,
+        patient: str | None,
+        *,
+        write: bool,
+        resource: Resource | None = None,
+    ) -> Grant:
+        if principal.role == Role.DEVICE and write:
+            return await self._device_write(principal, type_name, patient, resource)
+        return await self.policy.authorize(principal, type_name, patient, write=write)
+
+    async def _device_write(
+        self,
+        principal: Principal,
+        type_name: str,
+        patient: str | None,
+        resource: Resource | None,
+    ) -> Grant:
+        """A device writes Observations that name it, about the patient it is linked to."""
+        if type_name != "Observation" or resource is None:
+            raise AccessDenied("a device writes Observations only")
+        devices = [v.get("reference") for v in values_at(resource, "device") if isinstance(v, dict)]
+        if principal.who not in devices:
+            raise AccessDenied(f"the Observation's device is not {principal.who}")
+        split = split_reference(principal.who)
+        device = await self.store.fhir_read(*split) if split else None
+        if device is None or device.deleted or device.patient is None or device.patient != patient:
+            raise AccessDenied(f"{principal.who} is not linked to Patient/{patient}")
+        return Grant("role")
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def read(
+        self, principal: Principal, type_name: str, resource_id: str, version: int | None = None
+    ) -> StoredResource:
+        interaction = "read" if version is None else "vread"
+        what = [f"{type_name}/{resource_id}"]
+        patients: list[str] = []  # whose record it is, also when the read is refused
+        try:
+            check_type(type_name)
+            found = await self.store.fhir_read(type_name, resource_id, version)
+            if found is not None and found.patient:
+                patients.append(found.patient)
+            if found is None:
+                raise ResourceNotFound(
+                    f"{what[0]}{'' if version is None else f' version {version}'} does not exist"
+                )
+            grant = await self._authorize(principal, type_name, found.patient, write=False)
+            if found.deleted:
+                raise ResourceGone(f"{what[0]} was deleted (version {found.version})")
+        except DalguError as error:
+            await self.record_failure(principal, interaction, error, what, patients)
+            raise
+        await self._audit(
+            principal,
+            interaction,
+            what=what,
+            patients=patients,
+            broke_glass=grant.broke_glass,
+        )
+        return found
+
+    async def history(
+        self,
+        principal: Principal,
+        type_name: str,
+        resource_id: str | None,
+        *,
+        since: float | None = None,
+        count: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[StoredResource], int]:
+        interaction = "history-type" if resource_id is None else "history-instance"
+        what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
+        count = self._count(count)
+        try:
+            check_type(type_name)
+            patient = None
+            if resource_id is not None:
+                current = await self.store.fhir_read(type_name, resource_id)
+                if current is None:
+                    raise ResourceNotFound(f"{what[0]} does not exist")
+                patient = current.patient
+                grant = await self._authorize(principal, type_name, patient, write=False)
+            elif type_name in PATIENT_COMPARTMENT or type_name == "AuditEvent":
+                if principal.role != Role.ADMIN:
+                    raise AccessDenied("the history of a whole patient-data type is for admins")
+                grant = Grant("role")
+            else:
+                grant = await self._authorize(principal, type_name, None, write=False)
+            versions, total = await self.store.fhir_history(
+                type_name, resource_id, since, count, offset
+            )
+        except DalguError as error:
+            await self.record_failure(principal, interaction, error, what)
+            raise
+        await self._audit(
+            principal,
+            interaction,
+            what=what,
+            patients=[patient] if patient else [],
+            broke_glass=grant.broke_glass,
+        )
+        return versions, total
+
+    def _count(self, count: int | None) -> int:
+        if count is None:
+            return self.default_count
+        if not 0 <= count <= self.max_count:
+            raise BadRequestData(f"_count must be between 0 and {self.max_count}")
+        return count
+
+    def parse_search(
+        self, type_name: str, items: list[tuple[str, str]], *, lenient: bool = False
+    ) -> SearchQuery:
+        check_type(type_name)
+        return parse_search(
+            type_name,
+            items,
+            default_count=self.default_count,
+            max_count=self.max_count,
+            lenient=lenient,
+        )
+
+    async def search(
+        self, principal: Principal, query: SearchQuery, *, text: str = ""
+    ) -> SearchResult:
+        # the query, the patients it names and those found say what was searched
+        named = sorted(named_patients(query))
+        try:
+            query, broke_glass = await self._restrict(principal, query)
+            matches, total = await self.store.fhir_search(query)
+            included = await self._includes(query, matches)
+        except DalguError as error:
+            await self.record_failure(principal, "search-type", error, [], named)
+            raise
+        found = (m.patient for m in matches if m.patient)
+        patients = list(dict.fromkeys([*named, *found]))[:100]
+        await self._audit(
+            principal,
+            "search-type",
+            patients=patients,
+            query=text or None,
+            broke_glass=broke_glass,
+        )
+        return SearchResult(query, matches, total, included)
+
+    async def _restrict(self, principal: Principal, query: SearchQuery) -> tuple[SearchQuery, bool]:
+        """The query limited to what `principal` may see, and whether it broke the glass."""
+        if principal.role == Role.ADMIN:
+            return query, False
+        if query.type == "AuditEvent":
+            if principal.role != Role.PATIENT or principal.patient is None:
+                raise AccessDenied("audit records are for admins, and for patients about them")
+            own = Clause(
+                PARAMETERS["AuditEvent"]["patient"], (RefValue("Patient", principal.patient),)
+            )
+            return replace(query, clauses=(*query.clauses, own)), False
+        if query.type not in PATIENT_COMPARTMENT:
+            return query, False
+        if principal.role == Role.DEVICE:
+            raise AccessDenied("a device does not search patient records")
+        visible = await self.policy.visible_patients(principal)
+        broke_glass = False
+        named = named_patients(query)
+        if visible is not None and principal.role == Role.EMERGENCY and principal.breaks_glass:
+            extra = named - visible
+            if extra:
+                visible, broke_glass = visible | extra, True
+        if visible is not None and named and not named & visible:
+            # a search for one patient's records that could only come back empty is a refusal
+            hint = (
+                " (break the glass: purpose of use BTG)" if principal.role == Role.EMERGENCY else ""
+            )
+            raise AccessDenied(
+                f"no active Consent of Patient/{sorted(named)[0]} permits this "
+                f"{principal.role.value}{hint}"
+            )
+        return replace(query, patients=visible), broke_glass
+
+    async def _includes(
+        self, query: SearchQuery, matches: list[StoredResource]
+    ) -> list[StoredResource]:
+        if not query.includes or not matches:
+            return []
+        wanted: list[tuple[str, str]] = []
+        for match in matches:
+            body = parse_body(match.body)
+            for include in query.includes:
+                for path in include.param.paths:
+                    for value in values_at(body, path):
+                        target = value.get("reference") if isinstance(value, dict) else None
+                        split = split_reference(target) if isinstance(target, str) else None
+                        if split and (include.target is None or split[0] == include.target):
+                            wanted.append(split)
+        seen = {(m.type, m.id) for m in matches}
+        found = await self.store.fhir_read_many([w for w in wanted if w not in seen])
+        visible = query.patients
+        return [
+            r
+            for r in found
+            if visible is None or r.type not in PATIENT_COMPARTMENT or r.patient in visible
+        ]
+
+    # --- writes -----------------------------------------------------------------------
+
+    def prepare(
+        self,
+        type_name: str,
+        body: Any,
+        resource_id: str | None,
+        *,
+        if_match: int | None = None,
+        create: bool = False,
+    ) -> FhirWrite:
+        """A validated write of `body` as `type_name`. A create gets `resource_id` (or a new
+        id) whatever id the body has; an update must carry the id of its URL."""
+        check_type(type_name)
+        if type_name == "AuditEvent":
+            raise MethodNotAllowed("AuditEvents are written by the server only")
+        resource = validate(type_name, body)
+        if create:
+            resource = {**resource, "id": resource_id or new_id()}
+        else:
+            if resource_id is None or not valid_id(resource_id):
+                raise BadRequestData(f"{resource_id!r} is not a FHIR id")
+            if resource.get("id") != resource_id:
+                raise BadRequestData(
+                    f"the resource's id {resource.get('id')!r} is not the URL's {resource_id!r}"
+                )
+        return FhirWrite(
+            type_name,
+            resource["id"],
+            resource,
+            index_rows(resource),
+            compartment_patient(resource),
+            if_match=if_match,
+            must_create=create,
+        )
+
+    async def authorize_write(self, principal: Principal, write: FhirWrite) -> Grant:
+        """Check a prepared write (and, for an update or delete, the stored resource's
+        patient, which may differ)."""
+        if write.type == "AuditEvent":
+            raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+        grant = await self._authorize(
+            principal, write.type, write.patient, write=True, resource=write.resource
+        )
+        if not write.must_create:
+            current = await self.store.fhir_read(write.type, write.id)
+            if current is not None and not current.deleted and current.patient != write.patient:
+                await self._authorize(
+                    principal, write.type, current.patient, write=True, resource=write.resource
+                )
+        return grant
+
+    async def commit(
+        self, principal: Principal, interaction: str, writes: list[FhirWrite]
+    ) -> list[StoredResource]:
+        """Store authorized writes and their AuditEvent in one transaction."""
+        patients = list(dict.fromkeys(w.patient for w in writes if w.patient))
+        event = audit_event(
+            principal, interaction, what=[f"{w.type}/{w.id}" for w in writes], patients=patients
+        )
+        stored = await self.store.fhir_write([*writes, audit_write(event)])
+        results = stored[: len(writes)]
+        for listener in self.listeners:
+            await listener(results)
+        return results
+
+    async def create(self, principal: Principal, type_name: str, body: Any) -> StoredResource:
+        return await self._write(principal, "create", type_name, body, None)
+
+    async def update(
+        self,
+        principal: Principal,
+        type_name: str,
+        resource_id: str,
+        body: Any,
+        *,
+        if_match: int | None = None,
+    ) -> StoredResource:
+        return await self._write(principal, "update", type_name, body, resource_id, if_match)
+
+    async def _write(
+        self,
+        principal: Principal,
+        interaction: str,
+        type_name: str,
+        body: Any,
+        resource_id: str | None,
+        if_match: int | None = None,
+    ) -> StoredResource:
+        what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
+        try:
+            write = self.prepare(
+                type_name, body, resource_id, if_match=if_match, create=resource_id is None
+            )
+            await self.authorize_write(principal, write)
+            (stored,) = await self.commit(principal, interaction, [write])
+        except DalguError as error:
+            await self.record_failure(principal, interaction, error, what)
+            raise
+        return stored
+
+    async def delete(
+        self, principal: Principal, type_name: str, resource_id: str, *, if_match: int | None = None
+    ) -> StoredResource:
+        what = [f"{type_name}/{resource_id}"]
+        try:
+            write = await self.prepare_delete(principal, type_name, resource_id, if_match)
+            (stored,) = await self.commit(principal, "delete", [write])
+        except DalguError as error:
+            await self.record_failure(principal, "delete", error, what)
+            raise
+        return stored
+
+    async def prepare_delete(
+        self, principal: Principal, type_name: str, resource_id: str, if_match: int | None
+    ) -> FhirWrite:
+        check_type(type_name)
+        if type_name == "AuditEvent":
+            raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+        current = await self.store.fhir_read(type_name, resource_id)
+        if current is None:
+            raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")
+        await self._authorize(principal, type_name, current.patient, write=True)
+        return FhirWrite(type_name, resource_id, None, None, current.patient, if_match=if_match)
+
+    # --- for other services in this process -------------------------------------------
+
+    async def write_as_system(self, writes: list[FhirWrite]) -> list[StoredResource]:
+        """Writes of the server itself (the wearable recorder), audited as the system."""
+        return await self.commit(SYSTEM, "create", writes)
+
+
+def named_patients(query: SearchQuery) -> set[str]:
+    """The patients a search names explicitly (patient/subject references, Patient `_id`)."""
+    named: set[str] = set()
+    for clause in query.clauses:
+        for value in clause.values:
+            if (
+                clause.param.name in ("patient", "subject")
+                and isinstance(value, RefValue)
+                and value.type in (None, "Patient")
+            ):
+                named.add(value.id)
+            if (
+                query.type == "Patient"
+                and clause.param.name == "_id"
+                and isinstance(value, TokenValue)
+            ):
+                named.add(value.code or "")
+    return named

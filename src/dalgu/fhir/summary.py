@@ -1,0 +1,169 @@
+"""A patient's medical summary for an emergency, as the vehicle-safety service asks for it.
+
+    summary = await medical_summary(fhir, "patient-123", requester="Device/vehicle-safety")
+    summary = await wearable_summary(fhir, "urn:ngsi-ld:Wearable:w1", requester=...)
+
+It reads as an emergency principal breaking the glass (purpose of use BTG) with the reason
+"vehicle safety alert" unless another is given, through the same service calls the API uses:
+consent is applied (a Consent naming the emergency role makes it a consented read), every
+read is an AuditEvent, and the break-glass ones are listed by `AuditEvent?purpose=BTG`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from dalgu.errors import ResourceGone, ResourceNotFound
+from dalgu.fhir.model import BREAK_GLASS, Principal, Resource, Role
+from dalgu.fhir.search import parse_search
+from dalgu.fhir.service import FhirService
+from dalgu.fhir.vitals import VITALS
+
+VEHICLE_SAFETY_ALERT = "vehicle safety alert"
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A coded finding (a condition, an allergy): its first coding and its text."""
+
+    system: str | None
+    code: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class VitalReading:
+    """The latest Observation of one vital sign; `components` for the blood pressure panel
+    as (LOINC code, value, unit)."""
+
+    code: str
+    text: str
+    value: float | None
+    unit: str | None
+    at: str | None
+    components: tuple[tuple[str, float | None, str | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MedicalSummary:
+    patient_id: str
+    name: str | None
+    birth_date: str | None
+    gender: str | None
+    conditions: tuple[Coded, ...]  # active Conditions
+    allergies: tuple[Coded, ...]  # active AllergyIntolerances
+    vitals: tuple[VitalReading, ...]  # the latest of each vital sign, newest first
+
+
+def _coded(concept: object) -> Coded:
+    concept = concept if isinstance(concept, dict) else {}
+    coding = (concept.get("coding") or [{}])[0]
+    text = concept.get("text") or coding.get("display") or coding.get("code") or ""
+    return Coded(coding.get("system"), coding.get("code"), str(text))
+
+
+def _name(patient: Resource) -> str | None:
+    for name in patient.get("name") or []:
+        if name.get("text"):
+            return str(name["text"])
+        parts = [*(name.get("given") or []), name.get("family") or ""]
+        joined = " ".join(p for p in parts if p)
+        if joined:
+            return joined
+    return None
+
+
+def _reading(obs: Resource) -> VitalReading:
+    code = _coded(obs.get("code"))
+    quantity = obs.get("valueQuantity") or {}
+    at = obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get("end")
+    components = tuple(
+        (
+            _coded(c.get("code")).code or "",
+            (c.get("valueQuantity") or {}).get("value"),
+            (c.get("valueQuantity") or {}).get("code"),
+        )
+        for c in obs.get("component") or []
+    )
+    return VitalReading(
+        code.code or "", code.text, quantity.get("value"), quantity.get("code"), at, components
+    )
+
+
+async def medical_summary(
+    fhir: FhirService,
+    patient_id: str,
+    *,
+    requester: str,
+    reason: str = VEHICLE_SAFETY_ALERT,
+) -> MedicalSummary:
+    """Active conditions, allergies and latest vitals of a patient, read by `requester`
+    (a reference such as `Device/vehicle-safety`) as an emergency breaking the glass.
+    Raises ResourceNotFound / ResourceGone for an unknown or deleted patient."""
+    who = Principal(requester, Role.EMERGENCY, purpose=BREAK_GLASS, reason=reason)
+    patient = orjson.loads((await fhir.read(who, "Patient", patient_id)).body or b"{}")
+
+    async def search(type_name: str, items: list[tuple[str, str]]) -> list[Resource]:
+        query = fhir.parse_search(type_name, [("patient", patient_id), *items])
+        result = await fhir.search(who, query, text=f"{type_name}?patient={patient_id}")
+        return [orjson.loads(m.body or b"{}") for m in result.matches]
+
+    conditions = await search("Condition", [("clinical-status", "active")])
+    allergies = await search("AllergyIntolerance", [("clinical-status", "active")])
+    recent = await search(
+        "Observation", [("category", "vital-signs"), ("_sort", "-date"), ("_count", "100")]
+    )
+    latest: dict[str, VitalReading] = {}
+    known = {s.code for s in VITALS.values()} | {"85354-9"}
+    for obs in recent:
+        reading = _reading(obs)
+        if reading.code in known and reading.code not in latest:
+            latest[reading.code] = reading
+    return MedicalSummary(
+        patient_id,
+        _name(patient),
+        patient.get("birthDate"),
+        patient.get("gender"),
+        tuple(_coded(c.get("code")) for c in conditions),
+        tuple(_coded(a.get("code")) for a in allergies),
+        tuple(latest.values()),
+    )
+
+
+async def wearable_summary(
+    fhir: FhirService,
+    wearable_entity_id: str,
+    *,
+    requester: str,
+    reason: str = VEHICLE_SAFETY_ALERT,
+) -> MedicalSummary | None:
+    """The summary of the patient a wearable (its NGSI-LD entity id) is linked to, or None
+    when no FHIR Device links it to a patient."""
+    query = parse_search("Device", [("identifier", f"urn:dalgu:ngsi-ld|{wearable_entity_id}")])
+    found, _ = await fhir.store.fhir_search(query)
+    patient = next((d.patient for d in found if d.patient), None)
+    if patient is None:
+        return None
+    return await medical_summary(fhir, patient, requester=requester, reason=reason)
+
+
+class SafetyMedicalSummaries:
+    """The vehicle safety service's `MedicalSummarySource` (`dalgu.safety.medical`): the
+    summary it attaches to a consented medical-emergency alert, read as a break-glass by
+    `requester` and audited like any other."""
+
+    def __init__(self, fhir: FhirService, requester: str = "Device/vehicle-safety") -> None:
+        self.fhir = fhir
+        self.requester = requester
+
+    async def summary(self, patient: str) -> dict[str, Any] | None:
+        """`patient`: a reference (`Patient/123`) or an id; None when no such patient."""
+        patient_id = patient.removeprefix("Patient/")
+        try:
+            found = await medical_summary(self.fhir, patient_id, requester=self.requester)
+        except (ResourceNotFound, ResourceGone):
+            return None
+        return asdict(found)

@@ -1,0 +1,136 @@
+"""Wearable measures become vital-signs Observations of the patient the wearable is linked to.
+
+The recorder listens in process to the entity service's committed changes (the same seam as
+subscriptions): a change of an NGSI-LD entity whose attributes carry vital signs (heartRate,
+oxygenSaturation, ... see `vitals.VITALS`) adds samples to down-sampling windows. Which
+patient a wearable belongs to is known only on the FHIR side: a `Device` whose identifier is
+(`urn:dalgu:ngsi-ld`, the entity id) and whose `patient` is set. The NGSI-LD entity itself
+carries no patient link, so city services reading it see pseudonymous measures only.
+
+Closed windows are written as the server (`SYSTEM`), audited like any write, with ids derived
+from (wearable, code, window) so that writing a window twice keeps one Observation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from dalgu.errors import DalguError
+from dalgu.fhir.dates import date_range
+from dalgu.fhir.model import StoredResource
+from dalgu.fhir.search import parse_search
+from dalgu.fhir.service import FhirService
+from dalgu.fhir.vitals import Downsampler, Window, vital_of, window_observation
+from dalgu.store.base import Change
+
+log = logging.getLogger("dalgu.fhir.wearables")
+NGSI_LD_SYSTEM = "urn:dalgu:ngsi-ld"
+LINK_TTL = 30.0  # seconds a Device lookup is trusted (Device writes clear it at once)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    device: str  # FHIR Device id
+    patient: str
+
+
+class WearableRecorder:
+    def __init__(self, fhir: FhirService, window: float) -> None:
+        self.fhir = fhir
+        self.sampler = Downsampler(window)
+        self._links: dict[str, tuple[float, Link | None]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        fhir.listeners.append(self._fhir_written)
+
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        await self._write(self.sampler.drain())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.05, self.sampler.seconds / 4))
+            await self.flush(time.time())
+
+    async def flush(self, now: float) -> int:
+        """Write the windows that ended before `now`; how many Observations."""
+        return await self._write(self.sampler.due(now))
+
+    async def _fhir_written(self, stored: list[StoredResource]) -> None:
+        if any(s.type == "Device" for s in stored):
+            self._links.clear()
+
+    async def link(self, entity_id: str) -> Link | None:
+        """The patient-linked Device of a wearable entity, if any."""
+        cached = self._links.get(entity_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        query = parse_search("Device", [("identifier", f"{NGSI_LD_SYSTEM}|{entity_id}")])
+        found, _ = await self.fhir.store.fhir_search(query)
+        link = next((Link(d.id, d.patient) for d in found if d.patient), None)
+        self._links[entity_id] = (time.monotonic() + LINK_TTL, link)
+        return link
+
+    async def changed(self, tenant: str, changes: list[Change]) -> None:
+        """The entity service's listener: samples from every changed vital-sign attribute."""
+        closed: list[Window] = []
+        for change in changes:
+            after = change.after
+            if after is None:
+                continue
+            samples = list(_samples(change.before, after))
+            if not samples or await self.link(change.entity_id) is None:
+                continue
+            for sign, at, value in samples:
+                closed += self.sampler.add(change.entity_id, sign, at, value)
+        await self._write(closed)
+
+    async def _write(self, windows: list[Window]) -> int:
+        writes = []
+        for window in windows:
+            link = await self.link(window.source)
+            if link is None:
+                continue
+            try:
+                obs = window_observation(window, link.patient, link.device)
+                writes.append(self.fhir.prepare("Observation", obs, obs["id"]))
+            except DalguError as error:  # never expected: the mapping makes valid resources
+                log.error("vital signs of %s not recorded: %s", window.source, error.detail)
+        if writes:
+            try:
+                await self.fhir.write_as_system(writes)
+            except DalguError as error:
+                log.error("%d vital-signs Observations not stored: %s", len(writes), error.detail)
+        return len(writes)
+
+
+def _samples(before: dict[str, Any] | None, after: dict[str, Any]) -> Any:
+    """(vital sign, epoch seconds, value) of each attribute instance this change wrote."""
+    for name, instances in after.items():
+        sign = vital_of(name)
+        if sign is None or not isinstance(instances, list):
+            continue
+        old = (before or {}).get(name) or []
+        for instance in instances:
+            if not isinstance(instance, dict) or instance in old:
+                continue
+            value = instance.get("value")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            stamp = instance.get("observedAt") or instance.get("modifiedAt")
+            try:
+                at = date_range(stamp)[0] if isinstance(stamp, str) else time.time()
+            except DalguError:
+                at = time.time()
+            yield sign, at, float(value)

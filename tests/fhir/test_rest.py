@@ -1,0 +1,148 @@
+"""The FHIR REST interactions through the app, on both stores."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from tests.fhir.conftest import ADMIN, FHIR, create, observation, patient
+
+
+def test_create_then_read_returns_the_resource_with_version_headers(client: TestClient) -> None:
+    response = client.post("/fhir/Patient", json=patient(), headers=ADMIN)
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    body = response.json()
+    assert response.headers["etag"] == 'W/"1"'
+    assert response.headers["location"].endswith(f"/fhir/Patient/{body['id']}/_history/1")
+    assert body["meta"]["versionId"] == "1"
+    read = client.get(f"/fhir/Patient/{body['id']}", headers=ADMIN)
+    assert read.status_code == 200
+    assert read.json()["name"][0]["family"] == "Kim"
+    assert read.headers["etag"] == 'W/"1"'
+    assert read.headers["last-modified"].endswith("GMT")
+
+
+def test_update_with_current_etag_makes_version_two_and_vread_keeps_one(
+    client: TestClient,
+) -> None:
+    pid = create(client, patient())
+    changed = {**patient("Lee"), "id": pid}
+    response = client.put(
+        f"/fhir/Patient/{pid}", json=changed, headers={**ADMIN, "If-Match": 'W/"1"'}
+    )
+    assert response.status_code == 200
+    assert response.headers["etag"] == 'W/"2"'
+    first = client.get(f"/fhir/Patient/{pid}/_history/1", headers=ADMIN)
+    assert first.json()["name"][0]["family"] == "Kim"
+    assert client.get(f"/fhir/Patient/{pid}", headers=ADMIN).json()["name"][0]["family"] == "Lee"
+
+
+def test_update_with_stale_etag_is_412_and_changes_nothing(client: TestClient) -> None:
+    pid = create(client, patient())
+    client.put(f"/fhir/Patient/{pid}", json={**patient("Lee"), "id": pid}, headers=ADMIN)
+    stale = client.put(
+        f"/fhir/Patient/{pid}",
+        json={**patient("Park"), "id": pid},
+        headers={**ADMIN, "If-Match": 'W/"1"'},
+    )
+    assert stale.status_code == 412
+    assert stale.json()["resourceType"] == "OperationOutcome"
+    assert client.get(f"/fhir/Patient/{pid}", headers=ADMIN).json()["name"][0]["family"] == "Lee"
+
+
+def test_update_of_a_new_id_creates_it(client: TestClient) -> None:
+    response = client.put("/fhir/Patient/p-new", json={**patient(), "id": "p-new"}, headers=ADMIN)
+    assert response.status_code == 201
+    assert response.headers["location"].endswith("/fhir/Patient/p-new/_history/1")
+
+
+def test_update_whose_body_id_differs_from_url_is_400(client: TestClient) -> None:
+    response = client.put("/fhir/Patient/a", json={**patient(), "id": "b"}, headers=ADMIN)
+    assert response.status_code == 400
+
+
+def test_deleted_resource_reads_as_410_and_history_keeps_it(client: TestClient) -> None:
+    pid = create(client, patient())
+    assert client.delete(f"/fhir/Patient/{pid}", headers=ADMIN).status_code == 204
+    gone = client.get(f"/fhir/Patient/{pid}", headers=ADMIN)
+    assert gone.status_code == 410
+    assert gone.json()["issue"][0]["code"] == "deleted"
+    history = client.get(f"/fhir/Patient/{pid}/_history", headers=ADMIN).json()
+    assert history["type"] == "history" and history["total"] == 2
+    assert [e["request"]["method"] for e in history["entry"]] == ["DELETE", "POST"]
+    assert client.get(f"/fhir/Patient/{pid}/_history/1", headers=ADMIN).status_code == 200
+
+
+def test_unknown_resource_and_type_are_404(client: TestClient) -> None:
+    assert client.get("/fhir/Patient/nope", headers=ADMIN).status_code == 404
+    assert client.get("/fhir/Spaceship/1", headers=ADMIN).status_code == 404
+    assert client.delete("/fhir/Patient/nope", headers=ADMIN).status_code == 404
+
+
+def test_invalid_content_is_422_with_the_problems(client: TestClient) -> None:
+    bad = {**patient(), "birthDate": "1980-13-45", "gender": "robot"}
+    response = client.post("/fhir/Patient", json=bad, headers=ADMIN)
+    assert response.status_code == 422
+    issues = " ".join(i["diagnostics"] for i in response.json()["issue"])
+    assert "birthDate" in issues and "gender" in issues
+
+
+def test_malformed_requests_are_400_or_415_never_500(client: TestClient) -> None:
+    assert client.post("/fhir/Patient", content=b"{not json", headers=ADMIN).status_code == 400
+    wrong_type = client.post("/fhir/Patient", json=observation("x"), headers=ADMIN)
+    assert wrong_type.status_code == 400
+    xml = client.post(
+        "/fhir/Patient", content=b"<Patient/>", headers={**ADMIN, "Content-Type": "application/xml"}
+    )
+    assert xml.status_code == 415
+    assert client.post("/fhir/Patient", json=[1, 2], headers=ADMIN).status_code == 400
+
+
+def test_request_without_principal_is_401(client: TestClient) -> None:
+    response = client.get("/fhir/Patient", headers=FHIR)
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_prefer_return_minimal_has_no_body(client: TestClient) -> None:
+    response = client.post(
+        "/fhir/Patient", json=patient(), headers={**ADMIN, "Prefer": "return=minimal"}
+    )
+    assert response.status_code == 201 and response.content == b""
+    assert "location" in response.headers
+
+
+def test_type_history_lists_every_version(client: TestClient) -> None:
+    a = create(client, patient("A"))
+    create(client, patient("B"))
+    client.put(f"/fhir/Patient/{a}", json={**patient("A2"), "id": a}, headers=ADMIN)
+    history = client.get("/fhir/Patient/_history", headers=ADMIN).json()
+    assert history["total"] == 3
+
+
+def test_metadata_lists_resources_interactions_and_search_parameters(client: TestClient) -> None:
+    statement = client.get("/fhir/metadata").json()
+    assert statement["resourceType"] == "CapabilityStatement"
+    assert statement["fhirVersion"] == "4.0.1"
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    for kind in ("Patient", "Practitioner", "Organization", "Device", "Observation"):
+        assert kind in resources
+    for kind in ("Encounter", "Condition", "Consent", "AuditEvent"):
+        assert kind in resources
+    observation_params = {p["name"] for p in resources["Observation"]["searchParam"]}
+    assert {"patient", "subject", "code", "date", "category", "device"} <= observation_params
+    audit = {i["code"] for i in resources["AuditEvent"]["interaction"]}
+    assert "update" not in audit and "delete" not in audit
+    assert "Observation:patient" in resources["Observation"]["searchInclude"]
+
+
+def test_unsupported_method_is_405_outcome(client: TestClient) -> None:
+    response = client.patch("/fhir/Patient/1", json={}, headers=ADMIN)
+    assert response.status_code == 405
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_collection_url_with_trailing_slash_is_the_collection(client: TestClient) -> None:
+    create(client, patient())
+    response = client.get("/fhir/Patient/", headers=ADMIN)
+    assert response.status_code == 200 and response.json()["total"] == 1

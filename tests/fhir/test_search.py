@@ -1,0 +1,148 @@
+"""FHIR search evaluated by each store: parameters, prefixes, paging, sorting, _include."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.fhir.conftest import ADMIN, create, entries, observation, patient
+
+
+def search(client: TestClient, query: str) -> dict[str, Any]:
+    response = client.get(f"/fhir/{query}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@pytest.fixture
+def two_patients(client: TestClient) -> tuple[str, str]:
+    kim = create(client, patient("Kim", identifier=[{"system": "urn:daegu:mrn", "value": "M-1"}]))
+    lee = create(client, {**patient("Lee"), "gender": "male", "birthDate": "1975-02-11"})
+    for day, value in ((1, 70), (2, 80), (3, 90)):
+        create(client, observation(kim, at=f"2024-03-0{day}T10:00:00Z", value=value))
+    create(client, observation(kim, code="59408-5", at="2024-03-02T10:00:00Z", value=97))
+    create(client, observation(lee, at="2024-03-02T10:00:00Z", value=60))
+    return kim, lee
+
+
+def test_patient_and_code_select_one_patients_heart_rates(
+    client: TestClient, two_patients: tuple[str, str]
+) -> None:
+    kim, _ = two_patients
+    found = search(client, f"Observation?patient={kim}&code=http://loinc.org|8867-4")
+    assert found["total"] == 3
+    assert {o["subject"]["reference"] for o in entries(found)} == {f"Patient/{kim}"}
+
+
+@pytest.mark.parametrize(
+    ("dates", "expected"),
+    [
+        ("date=ge2024-03-02", 2),
+        ("date=gt2024-03-02", 1),
+        ("date=le2024-03-02", 2),
+        ("date=lt2024-03-02", 1),
+        ("date=2024-03-02", 1),
+        ("date=ge2024-03-01T12:00:00Z&date=le2024-03-03T09:00:00Z", 1),
+    ],
+)
+def test_date_prefixes_compare_ranges(
+    client: TestClient, two_patients: tuple[str, str], dates: str, expected: int
+) -> None:
+    kim, _ = two_patients
+    found = search(client, f"Observation?subject=Patient/{kim}&code=8867-4&{dates}")
+    assert found["total"] == expected
+
+
+def test_category_and_code_without_system(
+    client: TestClient, two_patients: tuple[str, str]
+) -> None:
+    assert search(client, "Observation?category=vital-signs")["total"] == 5
+    assert search(client, "Observation?code=59408-5")["total"] == 1
+    assert search(client, "Observation?code=http://other|59408-5")["total"] == 0
+
+
+def test_patient_parameters(client: TestClient, two_patients: tuple[str, str]) -> None:
+    kim, lee = two_patients
+    assert [p["id"] for p in entries(search(client, "Patient?identifier=urn:daegu:mrn|M-1"))] == [
+        kim
+    ]
+    assert [p["id"] for p in entries(search(client, "Patient?name=le"))] == [lee]
+    assert [p["id"] for p in entries(search(client, "Patient?family:exact=Kim"))] == [kim]
+    assert [p["id"] for p in entries(search(client, "Patient?gender=male"))] == [lee]
+    assert [p["id"] for p in entries(search(client, "Patient?birthdate=lt1979"))] == [lee]
+    assert search(client, "Patient?name:contains=im")["total"] == 1
+
+
+def test_id_and_last_updated(client: TestClient, two_patients: tuple[str, str]) -> None:
+    kim, lee = two_patients
+    assert search(client, f"Patient?_id={kim},{lee}")["total"] == 2
+    assert search(client, "Patient?_lastUpdated=gt2000-01-01")["total"] == 2
+    assert search(client, "Patient?_lastUpdated=lt2000-01-01")["total"] == 0
+
+
+def test_count_pages_with_next_links(client: TestClient, two_patients: tuple[str, str]) -> None:
+    first = search(client, "Observation?category=vital-signs&_count=2")
+    assert len(first["entry"]) == 2 and first["total"] == 5
+    seen = [e["resource"]["id"] for e in first["entry"]]
+    page = first
+    while any(link["relation"] == "next" for link in page["link"]):
+        url = next(link["url"] for link in page["link"] if link["relation"] == "next")
+        page = client.get(url.split("/fhir/", 1)[1].join(["/fhir/", ""]), headers=ADMIN).json()
+        seen += [e["resource"]["id"] for e in page["entry"]]
+    assert len(seen) == len(set(seen)) == 5
+
+
+def test_sort_by_date_descending(client: TestClient, two_patients: tuple[str, str]) -> None:
+    kim, _ = two_patients
+    found = search(client, f"Observation?patient={kim}&code=8867-4&_sort=-date")
+    assert [o["valueQuantity"]["value"] for o in entries(found)] == [90, 80, 70]
+
+
+def test_include_adds_the_patient_once(client: TestClient, two_patients: tuple[str, str]) -> None:
+    kim, _ = two_patients
+    found = search(client, f"Observation?patient={kim}&_include=Observation:patient")
+    included = [e for e in found["entry"] if e["search"]["mode"] == "include"]
+    assert [e["resource"]["id"] for e in included] == [kim]
+
+
+def test_device_parameters(client: TestClient) -> None:
+    kim = create(client, patient())
+    device = create(
+        client,
+        {
+            "resourceType": "Device",
+            "identifier": [{"system": "urn:dalgu:ngsi-ld", "value": "urn:ngsi-ld:Wearable:w1"}],
+            "patient": {"reference": f"Patient/{kim}"},
+        },
+    )
+    create(client, {**observation(kim), "device": {"reference": f"Device/{device}"}})
+    assert [d["id"] for d in entries(search(client, f"Device?patient={kim}"))] == [device]
+    assert search(client, "Device?identifier=urn:ngsi-ld:Wearable:w1")["total"] == 1
+    assert search(client, f"Observation?device=Device/{device}")["total"] == 1
+
+
+def test_deleted_and_superseded_versions_are_not_found(client: TestClient) -> None:
+    kim = create(client, patient("Kim"))
+    client.put(f"/fhir/Patient/{kim}", json={**patient("Lee"), "id": kim}, headers=ADMIN)
+    assert search(client, "Patient?name=kim")["total"] == 0
+    assert search(client, "Patient?name=lee")["total"] == 1
+    client.delete(f"/fhir/Patient/{kim}", headers=ADMIN)
+    assert search(client, "Patient?name=lee")["total"] == 0
+
+
+def test_summary_count_returns_only_the_total(
+    client: TestClient, two_patients: tuple[str, str]
+) -> None:
+    found = search(client, "Observation?_summary=count")
+    assert found["total"] == 5 and found["entry"] == []
+
+
+def test_unknown_parameter_is_400_unless_lenient(client: TestClient) -> None:
+    assert client.get("/fhir/Patient?shoe-size=9", headers=ADMIN).status_code == 400
+    lenient = client.get(
+        "/fhir/Patient?shoe-size=9", headers={**ADMIN, "Prefer": "handling=lenient"}
+    )
+    assert lenient.status_code == 200

@@ -1,0 +1,115 @@
+"""The medical summary the vehicle-safety service reads in an emergency, by break-glass."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.testclient import TestClient
+
+from dalgu.fhir import MedicalSummary, wearable_summary
+from dalgu.fhir.summary import SafetyMedicalSummaries
+from tests.fhir.conftest import ADMIN, create, entries, observation, patient
+
+SNOMED = "http://snomed.info/sct"
+
+
+def concept(code: str, text: str) -> dict[str, object]:
+    return {"coding": [{"system": SNOMED, "code": code}], "text": text}
+
+
+def active(kind: str) -> dict[str, object]:
+    system = f"http://terminology.hl7.org/CodeSystem/{kind}-clinical"
+    return {"coding": [{"system": system, "code": "active"}]}
+
+
+def test_summary_has_active_conditions_allergies_and_latest_vitals(client: TestClient) -> None:
+    pid = create(client, patient())
+    ref = {"reference": f"Patient/{pid}"}
+    create(
+        client,
+        {
+            "resourceType": "Condition",
+            "subject": ref,
+            "code": concept("44054006", "Type 2 diabetes"),
+            "clinicalStatus": active("condition"),
+        },
+    )
+    create(
+        client,
+        {
+            "resourceType": "Condition",
+            "subject": ref,
+            "code": concept("195967001", "Asthma"),
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "resolved",
+                    }
+                ]
+            },
+        },
+    )
+    create(
+        client,
+        {
+            "resourceType": "AllergyIntolerance",
+            "patient": ref,
+            "code": concept("7980", "Penicillin"),
+            "clinicalStatus": active("allergyintolerance"),
+        },
+    )
+    create(client, observation(pid, at="2024-03-01T10:00:00Z", value=70))
+    create(client, observation(pid, at="2024-03-01T10:05:00Z", value=118))
+    device = {
+        "resourceType": "Device",
+        "identifier": [{"system": "urn:dalgu:ngsi-ld", "value": "urn:ngsi-ld:Wearable:driver"}],
+        "patient": ref,
+    }
+    create(client, device)
+    fhir = client.app.state.dalgu.fhir  # type: ignore[attr-defined]
+    summary = client.portal.call(  # type: ignore[union-attr]
+        lambda: wearable_summary(
+            fhir, "urn:ngsi-ld:Wearable:driver", requester="Device/vehicle-safety"
+        )
+    )
+    assert isinstance(summary, MedicalSummary)
+    assert summary.patient_id == pid and summary.name == "Minji Kim"
+    assert [c.text for c in summary.conditions] == ["Type 2 diabetes"]
+    assert [a.text for a in summary.allergies] == ["Penicillin"]
+    (heart,) = summary.vitals
+    assert (heart.code, heart.value, heart.at) == ("8867-4", 118, "2024-03-01T10:05:00Z")
+    reviews = entries(client.get("/fhir/AuditEvent?purpose=BTG&_count=50", headers=ADMIN).json())
+    assert reviews and all(
+        e["agent"][0]["who"] == {"reference": "Device/vehicle-safety"} for e in reviews
+    )
+    assert all(e["purposeOfEvent"][0]["text"] == "vehicle safety alert" for e in reviews)
+
+
+def test_summary_of_an_unlinked_wearable_is_none(client: TestClient) -> None:
+    fhir = client.app.state.dalgu.fhir  # type: ignore[attr-defined]
+    found = client.portal.call(  # type: ignore[union-attr]
+        lambda: wearable_summary(
+            fhir, "urn:ngsi-ld:Wearable:nobody", requester="Device/vehicle-safety"
+        )
+    )
+    assert found is None
+
+
+def test_the_safety_service_reads_the_summary_by_patient_reference(client: TestClient) -> None:
+    """What the vehicle safety service attaches to a consented emergency alert."""
+    pid = create(client, patient())
+    create(
+        client,
+        {
+            "resourceType": "Condition",
+            "subject": {"reference": f"Patient/{pid}"},
+            "code": concept("49436004", "Atrial fibrillation"),
+            "clinicalStatus": active("condition"),
+        },
+    )
+    source = SafetyMedicalSummaries(client.app.state.dalgu.fhir)  # type: ignore[attr-defined]
+    found = client.portal.call(lambda: source.summary(f"Patient/{pid}"))  # type: ignore[union-attr]
+    assert found is not None and found["patient_id"] == pid
+    assert [c["text"] for c in found["conditions"]] == ["Atrial fibrillation"]
+    orjson.dumps(found)  # it goes into the Alert entity as JSON
+    assert client.portal.call(lambda: source.summary("Patient/nobody")) is None  # type: ignore[union-attr]
