@@ -13,9 +13,9 @@ from dalgu.broker.model import is_uri
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
-from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.fhir.model import Principal
 from dalgu.fhir.service import FhirService
+from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
