@@ -63,6 +63,12 @@ class ResourceNotFound(DalguError):
     title = "Resource not found"
 
 
+class UnknownApiKey(ResourceNotFound):
+    """No config group or device of this deployment has the API key. On a broker shared with
+    other deployments (or IoT Agents) the key may be theirs: the MQTT southbound logs and
+    counts it but answers nothing on the device's error topic."""
+
+
 class AlreadyExists(DalguError):
     kind = "AlreadyExists"
     status = 409

@@ -4,6 +4,7 @@ amqtt broker (single machine). Devices publish on the IoT Agents' topics."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 import uuid
@@ -98,6 +99,32 @@ def test_bad_measures_are_reported_on_the_error_topic(gateway: tuple[TestClient,
     publish(port, f"/{apikey}/dev2/attrs", b"t|5")
     url = f"{E}/urn:ngsi-ld:Sensor:dev2"
     wait_for(client, url, lambda e: e.get("temperature", {}).get("value") == 5)
+
+
+def test_an_unknown_api_key_gets_no_answer_on_a_shared_broker(
+    gateway: tuple[TestClient, int],
+) -> None:
+    """Another deployment (or IoT Agent) on the same broker may own the key: Dalgu logs and
+    counts the message but does not answer it as refused."""
+    client, port = gateway
+    known = f"k{uuid.uuid4().hex[:10]}"
+    provision(client, known)
+    stranger = f"k{uuid.uuid4().hex[:10]}"
+
+    async def exchange() -> list[str]:
+        topics: list[str] = []
+        async with aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:6]}") as c:
+            await c.subscribe(f"/{stranger}/dev3/errors", qos=1)
+            await c.subscribe(f"/{known}/dev3/errors", qos=1)
+            await c.publish(f"/{stranger}/dev3/attrs", b"t|1", qos=1)
+            await c.publish(f"/{known}/dev3/attrs", b"t|warm", qos=1)  # ours, and bad
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(3):
+                    async for message in c.messages:
+                        topics.append(str(message.topic))
+        return topics
+
+    assert asyncio.run(exchange()) == [f"/{known}/dev3/errors"]
 
 
 def test_a_taken_broker_port_does_not_stop_the_api(tmp_path: Any) -> None:

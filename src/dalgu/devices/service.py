@@ -31,6 +31,7 @@ from dalgu.errors import (
     DalguError,
     OperationNotSupported,
     ResourceNotFound,
+    UnknownApiKey,
 )
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
@@ -375,9 +376,7 @@ class DeviceService:
         group_record = await self.registry.group_for(apikey, resource)
         device_record = await self.registry.device_for(apikey, device_id)
         if group_record is None and device_record is None:
-            raise ResourceNotFound(
-                f"no config group or device is provisioned for apikey {apikey!r}"
-            )
+            raise UnknownApiKey(f"no config group or device is provisioned for apikey {apikey!r}")
         group = (
             ServiceGroup.model_validate(group_record.doc)
             if group_record is not None

@@ -27,7 +27,7 @@ import orjson
 
 from dalgu.devices.commands import DeviceCommand
 from dalgu.devices.service import DeviceService
-from dalgu.errors import DalguError, PayloadError, Unauthorized
+from dalgu.errors import DalguError, PayloadError, Unauthorized, UnknownApiKey
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.command_payloads import command_payload, command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
@@ -276,6 +276,8 @@ class MqttSouthbound:
     async def _refuse(self, client: aiomqtt.Client, topic: MeasureTopic, error: DalguError) -> None:
         self.failed += 1
         log.warning("measure for %s/%s refused: %s", topic.apikey, topic.device_id, error.detail)
+        if isinstance(error, UnknownApiKey):
+            return  # maybe another deployment's key on a shared broker: not ours to answer
         problem = {"type": error.type_uri, "title": error.title, "detail": error.detail}
         errors = f"{topic.prefix}{topic.apikey}/{topic.device_id}/errors"
         with contextlib.suppress(aiomqtt.MqttError):
