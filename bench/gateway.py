@@ -7,7 +7,9 @@
 For each fleet size it:
 
 1. measures the broker's own rate: one publisher to one plain subscriber, QoS 1, the same
-   payloads (the ceiling of the run);
+   payloads (the ceiling of the run); the harness's publishers and subscriber write
+   pre-encoded MQTT packets in bulk (`bench/mqttload.py`), so that one harness core can
+   offer more than the broker and Dalgu take;
 2. publishes `--messages` UltraLight measures (QoS 1, round robin over the devices, as fast
    as the broker takes them) and times until the last one is stored: end-to-end measures/s,
    and the ratio to the ceiling;
@@ -23,14 +25,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Iterable
 from pathlib import Path
 
 import aiomqtt
@@ -38,42 +38,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.mqttload import Publisher, publish_all, subscribe_count
 from bench.processes import Server, cores, free_port, guard, stop_all
 
 APIKEY = "bench"
-
-
-WINDOW = 256  # QoS 1 publishes in flight at once: a publisher waits for PUBACKs in bulk
-
-
-async def publish_all(client: aiomqtt.Client, messages: Iterable[tuple[str, bytes]]) -> None:
-    """Publish in order, QoS 1, with up to WINDOW waiting for their PUBACK at once.
-
-    One publish at a time would measure the round trip to the broker, not its throughput;
-    paho writes the packets in call order, so each device's measures stay in order.
-    """
-    pending: list[Awaitable[None]] = []
-    for topic, payload in messages:
-        pending.append(client.publish(topic, payload, qos=1))
-        if len(pending) >= WINDOW:
-            await asyncio.gather(*pending)
-            pending.clear()
-    await asyncio.gather(*pending)
-
-
-QUIET = logging.getLogger("bench.mqtt")
-QUIET.setLevel(logging.ERROR)  # aiomqtt warns of every pending publish past 10
-
-
-def publisher(port: int, name: str) -> aiomqtt.Client:
-    return aiomqtt.Client(
-        "127.0.0.1",
-        port,
-        identifier=f"{name}-{uuid.uuid4().hex[:6]}",
-        logger=QUIET,
-        max_inflight_messages=WINDOW,
-        max_concurrent_outgoing_calls=WINDOW,
-    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -84,57 +52,60 @@ def percentile(values: list[float], share: float) -> float:
 async def broker_ceiling(port: int, messages: int) -> float:
     """Messages/s from one publisher to one plain subscriber through the broker (QoS 1)."""
     topic = f"bench/ceiling/{uuid.uuid4().hex[:8]}"  # not a measure topic: Dalgu ignores it
-    received = 0
-    done = asyncio.Event()
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"sub-{uuid.uuid4().hex[:6]}") as sub:
-        await sub.subscribe(topic, qos=1)
+    done = await subscribe_count(port, f"sub-{uuid.uuid4().hex[:6]}", topic, messages)
+    start = time.perf_counter()
+    await publish_all(
+        port,
+        f"pub-{uuid.uuid4().hex[:6]}",
+        ((topic, f"t|{n}|h|{n % 100}".encode()) for n in range(messages)),
+    )
+    await asyncio.wait_for(done.wait(), 120)
+    return messages / (time.perf_counter() - start)
 
-        async def listen() -> None:
-            nonlocal received
-            async for _ in sub.messages:
-                received += 1
-                if received >= messages:
-                    done.set()
-                    return
 
-        listener = asyncio.create_task(listen())
-        async with publisher(port, "pub") as pub:
-            start = time.perf_counter()
-            await publish_all(
-                pub, ((topic, f"t|{n}|h|{n % 100}".encode()) for n in range(messages))
-            )
-            await asyncio.wait_for(done.wait(), 120)
-            elapsed = time.perf_counter() - start
-        listener.cancel()
-    return messages / elapsed
+async def stored(client: httpx.AsyncClient, device: str, value: float) -> bool:
+    response = await client.get(f"/entities/urn:ngsi-ld:Sensor:{device}")
+    # an autoprovisioned entity shows without measures until they are stored
+    found = response.json().get("temperature", {}) if response.is_success else {}
+    return bool(found.get("value") == value)
 
 
 async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
-    """Measures/s from the first publish until the last measure of every device is stored."""
+    """Measures/s from the first publish until the last measure of every device is stored.
+
+    The clock stops when the last message published is stored (polled every 5 ms); then every
+    other device's last measure is checked, and the clock runs on if one is not there yet.
+    """
     last: dict[int, int] = {}
     for n in range(messages):
         last[n % devices] = n
     fleet = (
         (f"/{APIKEY}/d{n % devices}/attrs", f"t|{n}|h|{n % 100}".encode()) for n in range(messages)
     )
-    async with publisher(port, "fleet") as pub:
-        start = time.perf_counter()
-        await publish_all(pub, fleet)
+    start = time.perf_counter()
+    await publish_all(port, f"fleet-{uuid.uuid4().hex[:6]}", fleet)
+    final = (messages - 1) % devices
     async with httpx.AsyncClient(base_url=api, timeout=30) as client:
-        pending = dict(last)
         deadline = time.monotonic() + 600
+        while not await stored(client, f"d{final}", float(last[final])):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the last measure was never stored")
+            await asyncio.sleep(0.005)
+        end = time.perf_counter()
+        pending = dict(last)
+        first_pass = True
         while pending and time.monotonic() < deadline:
-            for device, value in list(pending.items())[:200]:
-                response = await client.get(f"/entities/urn:ngsi-ld:Sensor:d{device}")
-                if response.status_code == 200 and response.json().get("temperature", {}).get(
-                    "value"
-                ) == float(value):
+            for device, value in list(pending.items()):
+                if await stored(client, f"d{device}", float(value)):
                     del pending[device]
             if pending:
+                first_pass = False
                 await asyncio.sleep(0.05)
         if pending:
             raise RuntimeError(f"{len(pending)} devices never showed their last measure")
-    return messages / (time.perf_counter() - start)
+        if not first_pass:
+            end = time.perf_counter()
+    return messages / (end - start)
 
 
 async def latency_under_load(
@@ -145,17 +116,18 @@ async def latency_under_load(
     stop = asyncio.Event()
 
     async def background() -> None:
-        async with aiomqtt.Client(
-            "127.0.0.1", port, identifier=f"load-{uuid.uuid4().hex[:6]}"
-        ) as pub:
+        pub = await Publisher.open(port, f"load-{uuid.uuid4().hex[:6]}")
+        try:
             n, start = 0, time.perf_counter()
             while not stop.is_set():
-                due = start + n / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await pub.publish(f"/{APIKEY}/d{n % devices}/attrs", f"t|{n}".encode(), qos=1)
-                n += 1
+                due = int((time.perf_counter() - start) * rate)
+                await pub.send(
+                    (f"/{APIKEY}/d{k % devices}/attrs", f"t|{k}".encode()) for k in range(n, due)
+                )
+                n = max(n, due)
+                await asyncio.sleep(0.005)
+        finally:
+            await pub.close()
 
     load = asyncio.create_task(background())
     try:
