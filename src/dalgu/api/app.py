@@ -38,6 +38,7 @@ from dalgu.store.base import (
     DeviceRegistry,
     EntityStore,
     ReportArchive,
+    RunJournal,
     SandboxRegistry,
     SubscriptionStore,
     TemporalStore,
@@ -198,8 +199,9 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             )
             if runtime.devices.polling is not None:
                 runtime.devices.polling.start()
-            if isinstance(the_store, ReportArchive):
-                runtime.testbed = TestbedService(runtime.devices, the_store)
+            if isinstance(the_store, ReportArchive) and isinstance(the_store, RunJournal):
+                runtime.testbed = TestbedService(runtime.devices, the_store, the_store)
+                runtime.testbed.open()
             if isinstance(the_store, SandboxRegistry):
                 subscriptions_store = (
                     the_store if isinstance(the_store, SubscriptionStore) else None

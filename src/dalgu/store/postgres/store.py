@@ -40,6 +40,7 @@ from dalgu.store.postgres.query import (
     order_clause,
     where_clause,
 )
+from dalgu.store.postgres.runs import PostgresRunJournal
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
 from dalgu.store.postgres.subscriptions import PostgresSubscriptions
@@ -95,7 +96,12 @@ async def _keep_session(conn: Any) -> None:
 
 
 class PostgresEntityStore(
-    PostgresTemporal, EntityStore, PostgresDevices, PostgresSubscriptions, PostgresCommandQueue
+    PostgresTemporal,
+    EntityStore,
+    PostgresDevices,
+    PostgresSubscriptions,
+    PostgresCommandQueue,
+    PostgresRunJournal,
 ):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 

@@ -46,6 +46,7 @@ from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.rows import IndexWrites
+from dalgu.store.sqlite.runs import SqliteRunJournal
 from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from dalgu.store.sqlite.temporal import SqliteTemporal
@@ -98,7 +99,12 @@ class _Queued:
 
 
 class SqliteEntityStore(
-    EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteCommandQueue
+    EntityStore,
+    SqliteSubscriptions,
+    SqliteTemporal,
+    SqliteDevices,
+    SqliteCommandQueue,
+    SqliteRunJournal,
 ):
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
