@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
@@ -70,11 +71,14 @@ async def stored(client: httpx.AsyncClient, device: str, value: float) -> bool:
     return bool(found.get("value") == value)
 
 
-async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
+async def end_to_end(
+    api: str, port: int, devices: int, messages: int, cpu: Callable[[], float] = float
+) -> tuple[float, float]:
     """Measures/s from the first publish until the last measure of every device is stored.
 
     The clock stops when the last message published is stored (polled every 5 ms); then every
     other device's last measure is checked, and the clock runs on if one is not there yet.
+    Returns measures/s and the server's CPU seconds (`cpu`) used until the clock stopped.
     """
     last: dict[int, int] = {}
     for n in range(messages):
@@ -82,6 +86,7 @@ async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
     fleet = (
         (f"/{APIKEY}/d{n % devices}/attrs", f"t|{n}|h|{n % 100}".encode()) for n in range(messages)
     )
+    cpu_start = cpu()
     start = time.perf_counter()
     await publish_all(port, f"fleet-{uuid.uuid4().hex[:6]}", fleet)
     final = (messages - 1) % devices
@@ -92,6 +97,7 @@ async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
                 raise RuntimeError("the last measure was never stored")
             await asyncio.sleep(0.005)
         end = time.perf_counter()
+        used = cpu() - cpu_start  # not the checking of every device below
         pending = dict(last)
         first_pass = True
         while pending and time.monotonic() < deadline:
@@ -105,7 +111,7 @@ async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
             raise RuntimeError(f"{len(pending)} devices never showed their last measure")
         if not first_pass:
             end = time.perf_counter()
-    return messages / (end - start)
+    return messages / (end - start), used
 
 
 async def latency_under_load(
@@ -232,7 +238,7 @@ def main() -> int:
             time.sleep(1.0)  # the southbound subscribes
             ceiling = asyncio.run(broker_ceiling(mqtt_port, args.messages))
             # every device's first message provisions it: warm up outside the timing
-            asyncio.run(end_to_end(api, mqtt_port, devices, devices))
+            asyncio.run(end_to_end(api, mqtt_port, devices, devices))  # (rate, cpu) unused
             spy = None
             if args.profile is not None:
                 args.profile.mkdir(parents=True, exist_ok=True)
@@ -255,9 +261,9 @@ def main() -> int:
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1.0)  # py-spy attaches
-            cpu = server.cpu_seconds()
-            rate = asyncio.run(end_to_end(api, mqtt_port, devices, args.messages))
-            cpu = server.cpu_seconds() - cpu
+            rate, cpu = asyncio.run(
+                end_to_end(api, mqtt_port, devices, args.messages, server.cpu_seconds)
+            )
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
