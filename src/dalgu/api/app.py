@@ -47,7 +47,7 @@ from dalgu.store.factory import open_store
 from dalgu.subscriptions import Notifier, SubscriptionService
 from dalgu.temporal.retention import RetentionPolicy
 from dalgu.temporal.service import TemporalService
-from dalgu.testbed.runs import TestbedService
+from dalgu.testbed.runs import RECENT, TestbedService
 from dalgu.testbed.sandboxes import SandboxService
 
 V1 = "/ngsi-ld/v1"
@@ -200,7 +200,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             if runtime.devices.polling is not None:
                 runtime.devices.polling.start()
             if isinstance(the_store, ReportArchive) and isinstance(the_store, RunJournal):
-                runtime.testbed = TestbedService(runtime.devices, the_store, the_store)
+                runtime.testbed = TestbedService(
+                    runtime.devices,
+                    the_store,
+                    the_store,
+                    recent=RECENT if settings.workers > 1 else 0.0,
+                )
                 runtime.testbed.open()
             if isinstance(the_store, SandboxRegistry):
                 subscriptions_store = (

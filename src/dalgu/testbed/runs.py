@@ -91,6 +91,7 @@ class TestbedService:
         journal: RunJournal,
         *,
         owner: str | None = None,
+        recent: float = RECENT,
     ) -> None:
         self.devices = devices
         self.archive = archive
@@ -99,6 +100,7 @@ class TestbedService:
         self.runs: dict[str, ActiveRun] = {}
         self._by_apikey: dict[str, list[ActiveRun]] = {}
         self._recent: collections.deque[MessageEvent] = collections.deque()
+        self._keep = recent  # 0: this is the only process, every run starts here
         self._pending: list[tuple[str, str, str, bytes]] = []
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -136,9 +138,10 @@ class TestbedService:
     # --- what this process sees -----------------------------------------------------------
 
     def _observe(self, event: MessageEvent) -> None:
-        self._recent.append(event)
-        while self._recent and self._recent[0].received < event.received - RECENT:
-            self._recent.popleft()
+        if self._keep:
+            self._recent.append(event)
+            while self._recent[0].received < event.received - self._keep:
+                self._recent.popleft()
         for run in self._by_apikey.get(event.apikey, ()):
             self._record(run, event)
 
