@@ -7,7 +7,9 @@
 For each fleet size it:
 
 1. measures the broker's own rate: one publisher to one plain subscriber, QoS 1, the same
-   payloads (the ceiling of the run);
+   payloads (the ceiling of the run); the harness's publishers and subscriber write
+   pre-encoded MQTT packets in bulk (`bench/mqttload.py`), so that one harness core can
+   offer more than the broker and Dalgu take;
 2. publishes `--messages` UltraLight measures (QoS 1, round robin over the devices, as fast
    as the broker takes them) and times until the last one is stored: end-to-end measures/s,
    and the ratio to the ceiling;
@@ -23,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
@@ -35,6 +39,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.mqttload import Publisher, publish_all, subscribe_count
 from bench.processes import Server, cores, free_port, guard, stop_all
 
 APIKEY = "bench"
@@ -48,56 +53,65 @@ def percentile(values: list[float], share: float) -> float:
 async def broker_ceiling(port: int, messages: int) -> float:
     """Messages/s from one publisher to one plain subscriber through the broker (QoS 1)."""
     topic = f"bench/ceiling/{uuid.uuid4().hex[:8]}"  # not a measure topic: Dalgu ignores it
-    received = 0
-    done = asyncio.Event()
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"sub-{uuid.uuid4().hex[:6]}") as sub:
-        await sub.subscribe(topic, qos=1)
-
-        async def listen() -> None:
-            nonlocal received
-            async for _ in sub.messages:
-                received += 1
-                if received >= messages:
-                    done.set()
-                    return
-
-        listener = asyncio.create_task(listen())
-        async with aiomqtt.Client(
-            "127.0.0.1", port, identifier=f"pub-{uuid.uuid4().hex[:6]}"
-        ) as pub:
-            start = time.perf_counter()
-            for n in range(messages):
-                await pub.publish(topic, f"t|{n}|h|{n % 100}".encode(), qos=1)
-            await asyncio.wait_for(done.wait(), 120)
-            elapsed = time.perf_counter() - start
-        listener.cancel()
-    return messages / elapsed
+    done = await subscribe_count(port, f"sub-{uuid.uuid4().hex[:6]}", topic, messages)
+    start = time.perf_counter()
+    await publish_all(
+        port,
+        f"pub-{uuid.uuid4().hex[:6]}",
+        ((topic, f"t|{n}|h|{n % 100}".encode()) for n in range(messages)),
+    )
+    await asyncio.wait_for(done.wait(), 120)
+    return messages / (time.perf_counter() - start)
 
 
-async def end_to_end(api: str, port: int, devices: int, messages: int) -> float:
-    """Measures/s from the first publish until the last measure of every device is stored."""
+async def stored(client: httpx.AsyncClient, device: str, value: float) -> bool:
+    response = await client.get(f"/entities/urn:ngsi-ld:Sensor:{device}")
+    # an autoprovisioned entity shows without measures until they are stored
+    found = response.json().get("temperature", {}) if response.is_success else {}
+    return bool(found.get("value") == value)
+
+
+async def end_to_end(
+    api: str, port: int, devices: int, messages: int, cpu: Callable[[], float] = float
+) -> tuple[float, float]:
+    """Measures/s from the first publish until the last measure of every device is stored.
+
+    The clock stops when the last message published is stored (polled every 5 ms); then every
+    other device's last measure is checked, and the clock runs on if one is not there yet.
+    Returns measures/s and the server's CPU seconds (`cpu`) used until the clock stopped.
+    """
     last: dict[int, int] = {}
-    async with aiomqtt.Client("127.0.0.1", port, identifier=f"fleet-{uuid.uuid4().hex[:6]}") as pub:
-        start = time.perf_counter()
-        for n in range(messages):
-            device = n % devices
-            last[device] = n
-            await pub.publish(f"/{APIKEY}/d{device}/attrs", f"t|{n}|h|{n % 100}".encode(), qos=1)
+    for n in range(messages):
+        last[n % devices] = n
+    fleet = (
+        (f"/{APIKEY}/d{n % devices}/attrs", f"t|{n}|h|{n % 100}".encode()) for n in range(messages)
+    )
+    cpu_start = cpu()
+    start = time.perf_counter()
+    await publish_all(port, f"fleet-{uuid.uuid4().hex[:6]}", fleet)
+    final = (messages - 1) % devices
     async with httpx.AsyncClient(base_url=api, timeout=30) as client:
-        pending = dict(last)
         deadline = time.monotonic() + 600
+        while not await stored(client, f"d{final}", float(last[final])):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the last measure was never stored")
+            await asyncio.sleep(0.005)
+        end = time.perf_counter()
+        used = cpu() - cpu_start  # not the checking of every device below
+        pending = dict(last)
+        first_pass = True
         while pending and time.monotonic() < deadline:
-            for device, value in list(pending.items())[:200]:
-                response = await client.get(f"/entities/urn:ngsi-ld:Sensor:d{device}")
-                if response.status_code == 200 and response.json().get("temperature", {}).get(
-                    "value"
-                ) == float(value):
+            for device, value in list(pending.items()):
+                if await stored(client, f"d{device}", float(value)):
                     del pending[device]
             if pending:
+                first_pass = False
                 await asyncio.sleep(0.05)
         if pending:
             raise RuntimeError(f"{len(pending)} devices never showed their last measure")
-    return messages / (time.perf_counter() - start)
+        if not first_pass:
+            end = time.perf_counter()
+    return messages / (end - start), used
 
 
 async def latency_under_load(
@@ -108,17 +122,18 @@ async def latency_under_load(
     stop = asyncio.Event()
 
     async def background() -> None:
-        async with aiomqtt.Client(
-            "127.0.0.1", port, identifier=f"load-{uuid.uuid4().hex[:6]}"
-        ) as pub:
+        pub = await Publisher.open(port, f"load-{uuid.uuid4().hex[:6]}")
+        try:
             n, start = 0, time.perf_counter()
             while not stop.is_set():
-                due = start + n / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await pub.publish(f"/{APIKEY}/d{n % devices}/attrs", f"t|{n}".encode(), qos=1)
-                n += 1
+                due = int((time.perf_counter() - start) * rate)
+                await pub.send(
+                    (f"/{APIKEY}/d{k % devices}/attrs", f"t|{k}".encode()) for k in range(n, due)
+                )
+                n = max(n, due)
+                await asyncio.sleep(0.005)
+        finally:
+            await pub.close()
 
     load = asyncio.create_task(background())
     try:
@@ -134,9 +149,9 @@ async def latency_under_load(
                 await probe.publish(f"/{APIKEY}/probe/attrs", f"t|{value}".encode(), qos=1)
                 while True:
                     response = await client.get("/entities/urn:ngsi-ld:Sensor:probe")
-                    if response.status_code == 200 and response.json()["temperature"][
-                        "value"
-                    ] == float(value):
+                    # an autoprovisioned entity shows without measures until they are stored
+                    stored = response.json().get("temperature", {}) if response.is_success else {}
+                    if stored.get("value") == float(value):
                         latencies.append(time.perf_counter() - sent)
                         break
                     if time.perf_counter() - sent > 10:
@@ -155,6 +170,11 @@ def main() -> int:
     parser.add_argument("--devices", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the server with py-spy during the timed run (raw stacks into this folder)",
+    )
     args = parser.parse_args()
     parser_budget = 1800
     guard(parser_budget)  # every server stops on Ctrl-C, SIGTERM, SIGHUP and after 30 min
@@ -218,8 +238,35 @@ def main() -> int:
             time.sleep(1.0)  # the southbound subscribes
             ceiling = asyncio.run(broker_ceiling(mqtt_port, args.messages))
             # every device's first message provisions it: warm up outside the timing
-            asyncio.run(end_to_end(api, mqtt_port, devices, devices))
-            rate = asyncio.run(end_to_end(api, mqtt_port, devices, args.messages))
+            asyncio.run(end_to_end(api, mqtt_port, devices, devices))  # (rate, cpu) unused
+            spy = None
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                spy = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(server.process.pid),
+                        "--subprocesses",
+                        "--nonblocking",
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "250",
+                        "--output",
+                        str(args.profile / f"gateway-{devices}.txt"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                time.sleep(1.0)  # py-spy attaches
+            rate, cpu = asyncio.run(
+                end_to_end(api, mqtt_port, devices, args.messages, server.cpu_seconds)
+            )
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             latencies = asyncio.run(
                 latency_under_load(api, mqtt_port, devices, rate / 2, args.latency_seconds)
             )
@@ -228,6 +275,7 @@ def main() -> int:
                     "devices": devices,
                     "ceiling": ceiling,
                     "rate": rate,
+                    "cpu": cpu / args.messages,
                     "p50": percentile(latencies, 0.5),
                     "p99": percentile(latencies, 0.99),
                     "probes": len(latencies),
@@ -245,14 +293,15 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print(
-        "| devices | broker ceiling (QoS 1) | end to end | ratio | p50 at half rate "
-        "| p99 at half rate | probes | server peak RSS |"
+        "| devices | broker ceiling (QoS 1) | end to end | ratio | server CPU per measure "
+        "| p50 at half rate | p99 at half rate | probes | server peak RSS |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['devices']:,} | {r['ceiling']:,.0f} msg/s | {r['rate']:,.0f} measures/s | "
-            f"{r['rate'] / r['ceiling']:.2f} | {r['p50'] * 1000:.1f} ms | "
+            f"{r['rate'] / r['ceiling']:.2f} | {r['cpu'] * 1e6:.0f} µs | "
+            f"{r['p50'] * 1000:.1f} ms | "
             f"{r['p99'] * 1000:.1f} ms | "
             f"{r['probes']} | {r['rss'] / 2**20:.0f} MiB |"
         )

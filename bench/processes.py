@@ -118,6 +118,15 @@ class Server:
         except psutil.Error:
             return 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server and its workers have used so far."""
+        try:
+            root = psutil.Process(self.process.pid)
+            procs = [root, *root.children(recursive=True)]
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+        except psutil.Error:
+            return 0.0
+
     def log_tail(self, lines: int = 20) -> str:
         if not self._log_file.closed:
             self._log_file.flush()

@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from dalgu.broker.mutations import create
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import Change, Entity
+from dalgu.store.base import Change, Entity, Mutation
 from dalgu.store.sqlite import SqliteEntityStore
 
 T0 = "2026-11-25T04:00:00.000Z"
@@ -104,3 +104,86 @@ async def test_writes_queued_at_close_are_committed(tmp_path: Path) -> None:
     await store.open()
     assert await store.get("", thing(1)["id"]) == thing(1)
     await store.close()
+
+
+NS = "https://example.org/"
+
+
+def doc(n: int, **attrs: list[dict[str, object]]) -> Entity:
+    entity: Entity = {"id": f"urn:ngsi-ld:Thing:{n}", "type": [f"{NS}Thing"]}
+    entity.update({"createdAt": T0, "modifiedAt": T0})
+    entity.update({f"{NS}{name}": instances for name, instances in attrs.items()})
+    return entity
+
+
+def point(lon: float, lat: float) -> list[dict[str, object]]:
+    return [{"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}]
+
+
+def index_of(store: SqliteEntityStore) -> dict[str, list[tuple[object, ...]]]:
+    """Every index row, with entity numbers replaced by entity ids."""
+    db = store.db
+    ids = dict(db.execute("SELECT ent, id FROM entities"))
+    return {
+        "attrs": sorted(
+            (ids[r[0]], *r[1:])
+            for r in db.execute("SELECT ent, seq, tenant, name, path, kind, num, txt FROM attrs")
+        ),
+        "multi": sorted((ids[r[0]], *r[1:]) for r in db.execute("SELECT * FROM attrs_multi")),
+        "types": sorted((ids[r[2]], r[0], r[1]) for r in db.execute("SELECT * FROM entity_types")),
+        "scopes": sorted((ids[r[0]], r[1]) for r in db.execute("SELECT * FROM entity_scopes")),
+        "geo": sorted(
+            (ids[r[0]], r[1], r[2], r[3], r[4], r[5])
+            for r in db.execute(
+                "SELECT g.ent, g.name, r.minx, r.maxx, r.miny, r.maxy "
+                "FROM geo g JOIN geo_rtree r ON r.gid = g.gid"
+            )
+        ),
+        "orphans": list(
+            db.execute("SELECT gid FROM geo_rtree WHERE gid NOT IN (SELECT gid FROM geo)")
+        ),
+    }
+
+
+async def test_rewritten_entities_are_indexed_as_if_created_anew(
+    store: SqliteEntityStore, tmp_path: Path
+) -> None:
+    def put(entity: Entity | None) -> Mutation:
+        return lambda _: entity
+
+    v = [{"type": "Property", "value": 1, "unitCode": "CEL"}]
+    await store.mutate(
+        "",
+        [
+            (doc(n)["id"], put(doc(n, a=v, b=[{"type": "Property", "value": [1, 2]}])))
+            for n in range(5)
+        ],
+    )
+    await store.mutate("", [(doc(5)["id"], put({**doc(5, where=point(128.6, 35.8))}))])
+    changed = [
+        # a value changes; one attribute goes, another comes before it
+        (doc(0)["id"], put(doc(0, a=[{"type": "Property", "value": 2, "unitCode": "CEL"}]))),
+        (doc(1)["id"], put(doc(1, z=[{"type": "Property", "value": "x"}], a=v))),
+        # the same entity twice in one call: only the last state counts
+        (doc(2)["id"], put(doc(2, a=[{"type": "Property", "value": 7}]))),
+        (doc(2)["id"], put(doc(2, b=[{"type": "Property", "value": [3, 3, 3]}]))),
+        # types, scopes, a geometry that moves, deleted then created again in one call
+        (doc(3)["id"], put({**doc(3, a=v), "type": [f"{NS}Other"], "scope": ["/daegu"]})),
+        (doc(4)["id"], put(None)),
+        (doc(4)["id"], put(doc(4, where=point(1.0, 2.0)))),
+        (doc(5)["id"], put(doc(5, where=point(128.7, 35.9)))),
+        (doc(6)["id"], put(doc(6, a=v))),
+        (doc(6)["id"], put(None)),
+    ]
+    await store.mutate("", changed)
+    await store.mutate("", [(doc(3)["id"], put({**doc(3, a=v), "type": [f"{NS}Other"]}))])
+
+    fresh = SqliteEntityStore(tmp_path / "fresh.db")
+    await fresh.open()
+    try:
+        final = await store.get_many("", [doc(n)["id"] for n in range(7)])
+        await fresh.mutate("", [(i, put(e)) for i, e in sorted(final.items())])
+        assert index_of(store) == index_of(fresh)
+        assert sorted(final) == [doc(n)["id"] for n in range(6)]
+    finally:
+        await fresh.close()

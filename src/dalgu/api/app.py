@@ -42,6 +42,7 @@ from dalgu.store.base import (
     EntityStore,
     FhirStore,
     ReportArchive,
+    RunJournal,
     SandboxRegistry,
     SubscriptionStore,
     TemporalStore,
@@ -50,7 +51,7 @@ from dalgu.store.factory import open_store
 from dalgu.subscriptions import Notifier, SubscriptionService
 from dalgu.temporal.retention import RetentionPolicy
 from dalgu.temporal.service import TemporalService
-from dalgu.testbed.runs import TestbedService
+from dalgu.testbed.runs import RECENT, TestbedService
 from dalgu.testbed.sandboxes import SandboxService
 
 V1 = "/ngsi-ld/v1"
@@ -204,8 +205,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             )
             if runtime.devices.polling is not None:
                 runtime.devices.polling.start()
-            if isinstance(the_store, ReportArchive):
-                runtime.testbed = TestbedService(runtime.devices, the_store)
+            if isinstance(the_store, ReportArchive) and isinstance(the_store, RunJournal):
+                runtime.testbed = TestbedService(
+                    runtime.devices,
+                    the_store,
+                    the_store,
+                    recent=RECENT if settings.workers > 1 else 0.0,
+                )
+                runtime.testbed.open()
             if isinstance(the_store, SandboxRegistry):
                 subscriptions_store = (
                     the_store if isinstance(the_store, SubscriptionStore) else None

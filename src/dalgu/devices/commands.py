@@ -141,11 +141,15 @@ class CommandDispatcher:
         if record is None:
             log.warning("command result from unknown device %s/%s", apikey, device_id)
             return
-        targets = await self.targets(record.tenant)
-        for entity_id, target in targets.items():
-            if target.binding.device_id == device_id:
-                await self._status(target.tenant, entity_id, name, OK, result)
-                return
+        for fresh in (False, True):
+            if fresh:  # another server process may have provisioned it since they were read
+                self.forget(record.tenant)
+            targets = await self.targets(record.tenant)
+            for entity_id, target in targets.items():
+                if target.binding.device_id == device_id:
+                    await self._status(target.tenant, entity_id, name, OK, result)
+                    return
+        log.warning("command result from %s/%s, which has no commands", apikey, device_id)
 
     async def drain(self) -> None:
         """Wait for commands being sent (tests, shutdown)."""

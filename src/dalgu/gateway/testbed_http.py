@@ -56,7 +56,7 @@ async def start_run(request: Request) -> Response:
     if not isinstance(duration, (int, float)) or isinstance(duration, bool):
         raise BadRequestData("duration is a number of seconds")
     run = await _testbed(request).start(tenant, apikey, _profile(body.get("profile")), duration)
-    return plain_json(run.status(), status=201, headers={"Location": f"/testbed/runs/{run.id}"})
+    return plain_json(run, status=201, headers={"Location": f"/testbed/runs/{run['id']}"})
 
 
 async def list_runs(request: Request) -> Response:

@@ -616,3 +616,47 @@ class FhirStore(ABC):
     @abstractmethod
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:
         """Current resources matching a `SearchQuery`, one page, and the total if asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A conformance run still recording: any server process may see its devices' messages,
+    one (`owner`, while `lease_until` has not passed) sends its commands and judges it."""
+
+    id: str
+    tenant: str
+    apikey: str
+    doc: dict[str, Any]  # the profile and what the run's status shows
+    started: float  # epoch seconds: messages from `started` to `ends` are recorded
+    ends: float
+    owner: str
+    lease_until: float
+
+
+class RunJournal(ABC):
+    """Conformance runs and what every server process saw during them, in the store."""
+
+    @abstractmethod
+    async def put_run(self, run: RunRecord) -> None: ...
+
+    @abstractmethod
+    async def active_runs(self) -> list[RunRecord]: ...
+
+    @abstractmethod
+    async def claim_run(self, run_id: str, owner: str, now: float, until: float) -> bool:
+        """Renew `owner`'s lease, or take the run over when its lease has run out."""
+
+    @abstractmethod
+    async def add_run_events(self, events: Sequence[tuple[str, str, str, bytes]]) -> None:
+        """(tenant, run id, kind, document) rows, kept in the order they are added."""
+
+    @abstractmethod
+    async def run_events(self, run_id: str, after: int = 0) -> list[tuple[int, str, bytes]]:
+        """(sequence number, kind, document) of the run's events numbered past `after`."""
+
+    @abstractmethod
+    async def count_run_events(self, run_id: str, kind: str) -> int: ...
+
+    @abstractmethod
+    async def finish_run(self, run: RunRecord, created_at: str, report: dict[str, Any]) -> None:
+        """Archive the report and drop the run and its events, in one transaction."""

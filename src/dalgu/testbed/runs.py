@@ -4,17 +4,28 @@ A run observes every message sent with one API key of the sandbox (tenant) for `
 seconds, then evaluates them against the device profile (`dalgu.testbed.conformance`) and
 keeps the report in the store, listable per sandbox. When the profile declares commands, the
 run sends each of them to every device it hears from and times the device's answer
-(`dalgu.testbed.roundtrips`). Runs live in the server process that receives the devices'
-messages.
+(`dalgu.testbed.roundtrips`).
+
+Runs live in the store, not in one process: with several server workers a device's messages
+and command results reach any of them. Every process looks at the store's run journal every
+`REFRESH` seconds, writes what it saw of each running run into it (`dalgu.testbed.journal`),
+and keeps the last `RECENT` seconds of messages so that it can add those a run started
+elsewhere had from its start, before this process heard of it. One process holds each run's
+lease (renewed while it lives, taken over by another when it lapses): it sends the commands,
+and once the run is over and every process had time to write what it saw, it judges the run
+and archives the report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import logging
+import os
+import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,166 +33,279 @@ from dalgu.broker.model import now_iso
 from dalgu.devices.commands import CommandStatus
 from dalgu.devices.service import DeviceService
 from dalgu.devices.traffic import MessageEvent
-from dalgu.errors import BadRequestData, ResourceNotFound
-from dalgu.store.base import ReportArchive
+from dalgu.errors import BadRequestData, DalguError, ResourceNotFound
+from dalgu.store.base import ReportArchive, RunJournal, RunRecord
 from dalgu.testbed.conformance import evaluate
+from dalgu.testbed.journal import (
+    MESSAGE,
+    SENT,
+    STATUS,
+    RunRecording,
+    SentCommand,
+    message_doc,
+    sent_doc,
+    status_doc,
+)
 from dalgu.testbed.profile import DeviceProfile
-from dalgu.testbed.roundtrips import CommandTrip, command_check
+from dalgu.testbed.roundtrips import command_check
 
-MAX_EVENTS = 1_000_000  # a run keeps at most this many messages (the rest are counted)
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 1_000_000  # messages of a run one process records at most
 MAX_DURATION = 7 * 24 * 3600.0
-FINAL = frozenset({"OK", "ERROR", "EXPIRED"})  # command statuses that end a round trip
+REFRESH = 0.25  # seconds between a process's looks at the run journal
+RECENT = 3.0  # seconds of messages kept for runs this process has not heard of yet
+LEASE = 5.0  # seconds a run's owner holds it without renewing
+GRACE = 1.0  # after a run ends, time for every process to write what it saw
 
 
 @dataclass
-class ConformanceRun:
-    id: str
-    tenant: str
-    apikey: str
+class ActiveRun:
+    record: RunRecord
     profile: DeviceProfile
-    duration: float
-    started: float
-    created_at: str
-    events: list[MessageEvent] = field(default_factory=list)
-    overflow: int = 0
-    task: asyncio.Task[None] | None = None
-    trips: dict[tuple[str, str], CommandTrip] = field(default_factory=dict)  # (entity, name)
-    heard: set[str] = field(default_factory=set)  # devices commands were sent to
-    first_heard: Callable[[ConformanceRun, str], None] | None = None
-    sending: set[asyncio.Task[None]] = field(default_factory=set)
+    recorded: int = 0  # messages this process wrote
+    recording: RunRecording | None = None  # the owner's view of every process's events
+    last_seq: int = 0
+    commanded: set[str] = field(default_factory=set)
 
-    def observe(self, event: MessageEvent) -> None:
-        if event.apikey != self.apikey:
-            return
-        if len(self.events) < MAX_EVENTS:
-            self.events.append(event)
-        else:
-            self.overflow += 1
-        if event.error is None and event.device_id not in self.heard and self.profile.commands:
-            self.heard.add(event.device_id)
-            if self.first_heard is not None:
-                self.first_heard(self, event.device_id)
-
-    def command_status(self, status: CommandStatus) -> None:
-        """A command's status changed (dispatcher observer): note a result of ours."""
-        trip = self.trips.get((status.entity_id, status.name))
-        if trip is None or status.tenant != self.tenant or trip.answered is not None:
-            return
-        trip.status = status.status
-        if status.status in FINAL:
-            trip.answered = status.at
-            if status.status != "OK" and status.info is not None:
-                trip.info = str(status.info)
-
-    def status(self) -> dict[str, Any]:
-        elapsed = min(self.duration, time.time() - self.started)
+    def status(self, messages: int) -> dict[str, Any]:
+        r = self.record
+        elapsed = min(r.ends - r.started, max(0.0, time.time() - r.started))
         return {
-            "id": self.id,
+            "id": r.id,
             "status": "running",
             "profile": self.profile.name,
-            "apikey": self.apikey,
-            "duration": self.duration,
+            "apikey": r.apikey,
+            "duration": r.ends - r.started,
             "elapsed": round(elapsed, 3),
-            "messages": len(self.events) + self.overflow,
-            "createdAt": self.created_at,
+            "messages": messages,
+            "createdAt": r.doc["createdAt"],
         }
 
 
 class TestbedService:
-    def __init__(self, devices: DeviceService, archive: ReportArchive) -> None:
+    def __init__(
+        self,
+        devices: DeviceService,
+        archive: ReportArchive,
+        journal: RunJournal,
+        *,
+        owner: str | None = None,
+        recent: float = RECENT,
+    ) -> None:
         self.devices = devices
         self.archive = archive
-        self.runs: dict[str, ConformanceRun] = {}
+        self.journal = journal
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.runs: dict[str, ActiveRun] = {}
+        self._by_apikey: dict[str, list[ActiveRun]] = {}
+        self._recent: collections.deque[MessageEvent] = collections.deque()
+        self._keep = recent  # 0: this is the only process, every run starts here
+        self._pending: list[tuple[str, str, str, bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        devices.traffic.observers.append(self._observe)
+        devices.commands.observers.append(self._command_status)
+
+    def open(self) -> None:
+        """Start looking at the run journal (from the server's start-up)."""
+        self._task = asyncio.create_task(self._watch(), name="testbed-runs")
 
     async def start(
         self, tenant: str, apikey: str, profile: DeviceProfile, duration: float
-    ) -> ConformanceRun:
+    ) -> dict[str, Any]:
         if not 0 < duration <= MAX_DURATION:
             raise BadRequestData(f"duration must be between 0 and {MAX_DURATION:g} seconds")
         groups = await self.devices.registry.groups(tenant, None)
         if apikey not in {g.apikey for g in groups}:
             raise ResourceNotFound(f"this sandbox has no config group with apikey {apikey!r}")
-        run = ConformanceRun(
+        now = time.time()
+        record = RunRecord(
             id=f"urn:ngsi-ld:ConformanceRun:{uuid.uuid4()}",
             tenant=tenant,
             apikey=apikey,
-            profile=profile,
-            duration=duration,
-            started=time.time(),
-            created_at=now_iso(),
+            doc={"profile": profile.model_dump(mode="json"), "createdAt": now_iso()},
+            started=now,
+            ends=now + duration,
+            owner=self.owner,
+            lease_until=now + LEASE,
         )
-        self.runs[run.id] = run
-        run.first_heard = self._first_heard
-        self.devices.traffic.observers.append(run.observe)
-        self.devices.commands.observers.append(run.command_status)
-        run.task = asyncio.create_task(self._finish_after(run))
-        return run
+        await self.journal.put_run(record)
+        run = ActiveRun(record, profile)
+        self._known({**self.runs, record.id: run})
+        return run.status(0)
 
-    def _first_heard(self, run: ConformanceRun, device_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._send_commands(run, device_id))
-        run.sending.add(task)
-        task.add_done_callback(run.sending.discard)
+    # --- what this process sees -----------------------------------------------------------
 
-    async def _send_commands(self, run: ConformanceRun, device_id: str) -> None:
+    def _observe(self, event: MessageEvent) -> None:
+        if self._keep:
+            self._recent.append(event)
+            while self._recent[0].received < event.received - self._keep:
+                self._recent.popleft()
+        for run in self._by_apikey.get(event.apikey, ()):
+            self._record(run, event)
+
+    def _record(self, run: ActiveRun, event: MessageEvent) -> None:
+        r = run.record
+        if r.started <= event.received <= r.ends and run.recorded < MAX_EVENTS:
+            run.recorded += 1
+            self._pending.append((r.tenant, r.id, MESSAGE, message_doc(event)))
+
+    def _command_status(self, status: CommandStatus) -> None:
+        for run in self.runs.values():
+            r = run.record
+            if r.tenant == status.tenant and r.started <= status.at <= r.ends:
+                self._pending.append((r.tenant, r.id, STATUS, status_doc(status)))
+
+    def _known(self, runs: dict[str, ActiveRun]) -> None:
+        """The running runs as last read; a run new to this process gets the recent messages
+        it had from its start."""
+        for run_id, run in runs.items():
+            if run_id not in self.runs:
+                for event in self._recent:
+                    if event.apikey == run.record.apikey:
+                        self._record(run, event)
+        self.runs = runs
+        by_apikey: dict[str, list[ActiveRun]] = {}
+        for run in runs.values():
+            by_apikey.setdefault(run.record.apikey, []).append(run)
+        self._by_apikey = by_apikey
+
+    # --- the journal ----------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except DalguError as error:  # the store is unavailable: look again later
+                log.warning("conformance runs: %s", error.detail)
+            await asyncio.sleep(REFRESH)
+
+    async def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            await self.journal.add_run_events(pending)
+        except BaseException:
+            self._pending = pending + self._pending
+            raise
+
+    async def _tick(self) -> None:
+        await self._flush()
+        records = await self.journal.active_runs()
+        runs: dict[str, ActiveRun] = {}
+        for record in records:
+            known = self.runs.get(record.id)
+            if known is not None:
+                known.record = record
+                runs[record.id] = known
+            else:
+                profile = DeviceProfile.model_validate(record.doc["profile"])
+                runs[record.id] = ActiveRun(record, profile)
+        self._known(runs)
+        now = time.time()
+        for run in list(runs.values()):
+            r = run.record
+            mine = r.owner == self.owner
+            if (mine and r.lease_until - now < LEASE - 1) or (not mine and r.lease_until < now):
+                if not await self.journal.claim_run(r.id, self.owner, now, now + LEASE):
+                    continue
+                mine = True
+            if mine:
+                await self._follow(run, now)
+
+    async def _follow(self, run: ActiveRun, now: float) -> None:
+        """The owner reads what every process recorded, sends commands, judges at the end."""
+        if run.recording is None:
+            run.recording, run.last_seq = RunRecording.empty(), 0
+        for seq, kind, doc in await self.journal.run_events(run.record.id, run.last_seq):
+            run.last_seq = seq
+            run.recording.add(kind, doc)
+        run.commanded |= run.recording.commanded
+        if run.profile.commands:
+            for device in sorted(run.recording.heard - run.commanded):
+                run.commanded.add(device)
+                task = asyncio.get_running_loop().create_task(self._send_commands(run, device))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
+        if now >= run.record.ends + GRACE:
+            await self._finish(run)
+
+    async def _send_commands(self, run: ActiveRun, device_id: str) -> None:
         """Send the profile's commands to a device just heard, if its answers can still come
-        within the run."""
-        if time.time() + run.profile.command_deadline > run.started + run.duration:
+        within the run. Each round trip is in the journal before its command goes out."""
+        r = run.record
+        if time.time() + run.profile.command_deadline > r.ends:
             return
         commands = self.devices.commands
-        targets = await commands.targets(run.tenant)
-        entity_id = next(
+        entity_id = await self._entity_of(r, device_id)
+        if entity_id is None:
+            commands.forget(r.tenant)  # another process may have provisioned it
+            entity_id = await self._entity_of(r, device_id)
+        target = (await commands.targets(r.tenant)).get(entity_id or "")
+        for spec in run.profile.commands:
+            unsent = None
+            if entity_id is None:
+                unsent = "the device has no commands provisioned"
+            elif target is None or spec.name not in target.binding.commands:
+                unsent = "the command is not provisioned for it"
+            sent = SentCommand(device_id, spec.name, entity_id, time.time(), unsent)
+            await self.journal.add_run_events([(r.tenant, r.id, SENT, sent_doc(sent))])
+            if unsent is None and entity_id is not None:
+                await commands.send(r.tenant, entity_id, spec.name, spec.value)
+
+    async def _entity_of(self, r: RunRecord, device_id: str) -> str | None:
+        targets = await self.devices.commands.targets(r.tenant)
+        return next(
             (
                 entity
                 for entity, target in targets.items()
-                if target.binding.device_id == device_id and target.binding.apikey == run.apikey
+                if target.binding.device_id == device_id and target.binding.apikey == r.apikey
             ),
             None,
         )
-        for spec in run.profile.commands:
-            trip = CommandTrip(device_id, spec.name, time.time())
-            if entity_id is None:
-                trip.status, trip.info = "UNSENT", "the device has no commands provisioned"
-                run.trips[(f"device:{device_id}", spec.name)] = trip
-                continue
-            run.trips[(entity_id, spec.name)] = trip
-            if not await commands.send(run.tenant, entity_id, spec.name, spec.value):
-                trip.status, trip.info = "UNSENT", "the command is not provisioned for it"
 
-    async def _finish_after(self, run: ConformanceRun) -> None:
-        try:
-            await asyncio.sleep(run.duration)
-        finally:
-            with contextlib.suppress(ValueError):
-                self.devices.traffic.observers.remove(run.observe)
-            for task in list(run.sending):
-                task.cancel()
-            with contextlib.suppress(ValueError):
-                self.devices.commands.observers.remove(run.command_status)
-        trips = command_check(run.profile, list(run.trips.values()))
+    async def _finish(self, run: ActiveRun) -> None:
+        r = run.record
+        assert run.recording is not None
+        trips = command_check(run.profile, list(run.recording.trips.values()))
         report = evaluate(
-            run.profile, run.apikey, run.events, run.started, time.time(), extra=[trips]
+            run.profile, r.apikey, run.recording.messages, r.started, r.ends, extra=[trips]
         )
         doc = {
-            **run.status(),
+            **run.status(report.messages),
             "status": "finished",
-            "messages": report.messages + run.overflow,
             "verdict": report.verdict,
             "report": report.to_json(),
         }
-        await self.archive.put_report(run.tenant, run.id, run.created_at, doc)
-        self.runs.pop(run.id, None)
+        await self.journal.finish_run(r, r.doc["createdAt"], doc)
+        self._known({k: v for k, v in self.runs.items() if k != r.id})
+
+    # --- reading --------------------------------------------------------------------------
+
+    async def _running(self, tenant: str) -> list[ActiveRun]:
+        found = []
+        for record in await self.journal.active_runs():
+            if record.tenant == tenant:
+                known = self.runs.get(record.id)
+                profile = DeviceProfile.model_validate(record.doc["profile"])
+                found.append(known or ActiveRun(record, profile))
+        return found
 
     async def get(self, tenant: str, run_id: str) -> dict[str, Any]:
-        run = self.runs.get(run_id)
-        if run is not None and run.tenant == tenant:
-            return run.status()
+        for run in await self._running(tenant):
+            if run.record.id == run_id:
+                return run.status(await self._messages(run))
         doc = await self.archive.report(tenant, run_id)
         if doc is None:
             raise ResourceNotFound(f"no conformance run {run_id} in this sandbox")
         return doc
 
+    async def _messages(self, run: ActiveRun) -> int:
+        waiting = sum(1 for p in self._pending if p[1] == run.record.id and p[2] == MESSAGE)
+        return await self.journal.count_run_events(run.record.id, MESSAGE) + waiting
+
     async def list(self, tenant: str) -> list[dict[str, Any]]:
-        running = [r.status() for r in self.runs.values() if r.tenant == tenant]
+        running = [r.status(await self._messages(r)) for r in await self._running(tenant)]
         finished = [
             {k: v for k, v in doc.items() if k != "report"}
             for doc in await self.archive.reports(tenant)
@@ -189,8 +313,10 @@ class TestbedService:
         return running + finished
 
     async def stop(self) -> None:
-        for run in list(self.runs.values()):
-            if run.task is not None:
-                run.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await run.task
+        for task in [*self._sending, *([self._task] if self._task else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+        with contextlib.suppress(DalguError):
+            await self._flush()  # what this process saw is not lost to a restart

@@ -25,6 +25,8 @@ WIPED = (
     "iot_devices",
     "iot_commands",
     "testbed_reports",
+    "testbed_runs",
+    "testbed_run_events",
     "instances",
     "temporal_entities",
 )

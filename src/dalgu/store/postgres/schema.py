@@ -304,6 +304,29 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS fhir_ref_rid ON fhir_ref (rid, param);
     """,
+    # testbed (issue 4): conformance runs and the messages every server process saw in them
+    """
+    CREATE TABLE IF NOT EXISTS testbed_runs (
+        id text PRIMARY KEY,
+        tenant text NOT NULL,
+        apikey text NOT NULL,
+        doc jsonb NOT NULL,
+        started double precision NOT NULL,
+        ends double precision NOT NULL,
+        owner text NOT NULL,
+        lease_until double precision NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS testbed_runs_tenant ON testbed_runs (tenant);
+    CREATE TABLE IF NOT EXISTS testbed_run_events (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant text NOT NULL,
+        run_id text NOT NULL,
+        kind text NOT NULL,
+        doc bytea NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS testbed_run_events_run ON testbed_run_events (run_id, seq);
+    CREATE INDEX IF NOT EXISTS testbed_run_events_tenant ON testbed_run_events (tenant);
+    """,
 ]
 
 

@@ -41,6 +41,7 @@ from dalgu.store.postgres.query import (
     order_clause,
     where_clause,
 )
+from dalgu.store.postgres.runs import PostgresRunJournal
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
 from dalgu.store.postgres.subscriptions import PostgresSubscriptions
@@ -102,6 +103,7 @@ class PostgresEntityStore(
     PostgresSubscriptions,
     PostgresCommandQueue,
     PostgresFhir,
+    PostgresRunJournal,
 ):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 

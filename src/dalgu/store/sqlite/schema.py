@@ -273,6 +273,29 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS fhir_ref_rid ON fhir_ref (rid, param)
     """,
+    # testbed (issue 4): conformance runs and the messages every server process saw in them
+    """
+    CREATE TABLE IF NOT EXISTS testbed_runs (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        apikey TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        started REAL NOT NULL,
+        ends REAL NOT NULL,
+        owner TEXT NOT NULL,
+        lease_until REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS testbed_runs_tenant ON testbed_runs (tenant);
+    CREATE TABLE IF NOT EXISTS testbed_run_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        doc BLOB NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS testbed_run_events_run ON testbed_run_events (run_id, seq);
+    CREATE INDEX IF NOT EXISTS testbed_run_events_tenant ON testbed_run_events (tenant)
+    """,
 ]
 
 

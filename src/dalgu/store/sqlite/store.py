@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -38,16 +37,17 @@ from dalgu.store.base import (
     QueryResult,
     TypeInfo,
 )
-from dalgu.store.indexing import geo_rows, index_rows, multi_valued
 from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.commands import SqliteCommandQueue
 from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.fhir import SqliteFhir
-from dalgu.store.sqlite.geo import bounding_box, geo_distance, geo_match
+from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
+from dalgu.store.sqlite.rows import IndexWrites
+from dalgu.store.sqlite.runs import SqliteRunJournal
 from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from dalgu.store.sqlite.temporal import SqliteTemporal
@@ -89,59 +89,6 @@ class _Checkpointer(threading.Thread):
         self.join(5)
 
 
-class _Rows:
-    """Index rows of a batch, inserted with one executemany per table."""
-
-    def __init__(self) -> None:
-        self.types: list[tuple[Any, ...]] = []
-        self.scopes: list[tuple[Any, ...]] = []
-        self.attrs: list[tuple[Any, ...]] = []
-        self.multi: list[tuple[Any, ...]] = []
-        self.boxes: list[tuple[Any, ...]] = []
-        self.entities: list[tuple[Any, ...]] = []
-        self.geometries: list[tuple[Any, ...]] = []
-        self.next_ent = 0
-        self.next_gid = 0
-
-    def flush(self, db: sqlite3.Connection) -> None:
-        if self.entities:
-            db.executemany(
-                "INSERT INTO entities (ent, tenant, id, doc) VALUES (?, ?, ?, ?)", self.entities
-            )
-        if self.geometries:
-            db.executemany(
-                "INSERT INTO geo (gid, ent, tenant, name, geometry) VALUES (?, ?, ?, ?, ?)",
-                self.geometries,
-            )
-        if self.types:
-            db.executemany(
-                "INSERT OR IGNORE INTO entity_types (tenant, type, ent) VALUES (?, ?, ?)",
-                self.types,
-            )
-        if self.scopes:
-            db.executemany(
-                "INSERT OR IGNORE INTO entity_scopes (ent, scope) VALUES (?, ?)", self.scopes
-            )
-        if self.attrs:
-            db.executemany(
-                "INSERT INTO attrs (ent, seq, tenant, name, path, kind, num, txt) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                self.attrs,
-            )
-        if self.multi:
-            db.executemany(
-                "INSERT INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)", self.multi
-            )
-        if self.boxes:
-            db.executemany(
-                "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
-                self.boxes,
-            )
-        self.types, self.scopes, self.attrs, self.boxes = [], [], [], []
-        self.multi = []
-        self.entities, self.geometries = [], []
-
-
 @dataclass(slots=True)
 class _Queued:
     """A `mutate` call waiting for the next group commit."""
@@ -153,7 +100,13 @@ class _Queued:
 
 
 class SqliteEntityStore(
-    EntityStore, SqliteSubscriptions, SqliteTemporal, SqliteDevices, SqliteCommandQueue, SqliteFhir
+    EntityStore,
+    SqliteSubscriptions,
+    SqliteTemporal,
+    SqliteDevices,
+    SqliteCommandQueue,
+    SqliteRunJournal,
+    SqliteFhir,
 ):
     def __init__(
         self, path: str | Path, *, synchronous: str = "NORMAL", cache_mib: int = 64
@@ -344,37 +297,47 @@ class SqliteEntityStore(
     def _apply(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool
     ) -> list[Outcome]:
-        """One `mutate` call inside the open transaction."""
-        db = self.db
+        """One `mutate` call inside the open transaction.
+
+        The mutations run first, each on the state the previous ones left; then every entity
+        they touched is written once, from its stored state to its last (`IndexWrites`).
+        """
         outcomes: list[Outcome] = []
-        current = self._load(tenant, [entity_id for entity_id, _ in items])
-        rows = _Rows()
-        (rows.next_ent,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
-        (rows.next_gid,) = db.execute("SELECT coalesce(max(gid), 0) FROM geo").fetchone()
+        stored = self._load(tenant, [entity_id for entity_id, _ in items])
+        current: dict[str, Entity | None] = {i: doc for i, (_, doc) in stored.items()}
         for entity_id, mutation in items:
-            ent, before = current.get(entity_id, (None, None))
+            before = current.get(entity_id)
             try:
                 after = mutation(before)
             except DalguError as error:
                 outcomes.append(error)
                 continue
-            ent = self._write(tenant, entity_id, ent, after, rows)
-            current[entity_id] = (ent, after) if after is not None else (None, None)
+            current[entity_id] = after
             outcomes.append(Change(entity_id, before, after))
-        rows.flush(db)
         changes = [o for o in outcomes if isinstance(o, Change)]
-        if changes:
-            at = now_iso()
-            if history:
-                self._record_history(tenant, changes, at)
-            if self._records_changes(tenant):
-                self._append_changes(
-                    tenant, [(c.entity_id, c.before, c.after) for c in changes], at
-                )
+        if not changes:
+            return outcomes
+        writes = IndexWrites(self.db)
+        for entity_id in dict.fromkeys(c.entity_id for c in changes):
+            ent, first = stored.get(entity_id, (None, None))
+            last = current[entity_id]
+            if ent is None or first is None:
+                if last is not None:
+                    writes.create(tenant, entity_id, last)
+            elif last is None:
+                writes.delete(ent)
+            else:
+                writes.update(tenant, ent, first, last)
+        writes.flush()
+        at = now_iso()
+        if history:
+            self._record_history(tenant, changes, at)
+        if self._records_changes(tenant):
+            self._append_changes(tenant, [(c.entity_id, c.before, c.after) for c in changes], at)
         return outcomes
 
-    def _load(self, tenant: str, ids: list[str]) -> dict[str, tuple[int | None, Entity | None]]:
-        found: dict[str, tuple[int | None, Entity | None]] = {}
+    def _load(self, tenant: str, ids: list[str]) -> dict[str, tuple[int, Entity]]:
+        found: dict[str, tuple[int, Entity]] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
@@ -385,46 +348,6 @@ class SqliteEntityStore(
             ):
                 found[entity_id] = (ent, orjson.loads(doc))
         return found
-
-    def _write(
-        self, tenant: str, entity_id: str, ent: int | None, after: Entity | None, rows: _Rows
-    ) -> int | None:
-        db = self.db
-        if ent is not None:
-            rows.flush(db)  # rows of this entity queued earlier in the batch go first
-            db.execute("DELETE FROM attrs WHERE ent = ?", (ent,))
-            db.execute("DELETE FROM attrs_multi WHERE ent = ?", (ent,))
-            db.execute("DELETE FROM entity_types WHERE ent = ?", (ent,))
-            db.execute("DELETE FROM entity_scopes WHERE ent = ?", (ent,))
-            gids = [g for (g,) in db.execute("SELECT gid FROM geo WHERE ent = ?", (ent,))]
-            if gids:
-                db.executemany("DELETE FROM geo_rtree WHERE gid = ?", [(g,) for g in gids])
-                db.execute("DELETE FROM geo WHERE ent = ?", (ent,))
-            if after is None:
-                db.execute("DELETE FROM entities WHERE ent = ?", (ent,))
-                return None
-            db.execute("UPDATE entities SET doc = ? WHERE ent = ?", (orjson.dumps(after), ent))
-        elif after is None:
-            return None
-        else:
-            rows.next_ent += 1
-            ent = rows.next_ent
-            rows.entities.append((ent, tenant, entity_id, orjson.dumps(after)))
-        rows.types.extend((tenant, t, ent) for t in after.get("type", []))
-        rows.scopes.extend((ent, s) for s in after.get("scope", []))
-        indexed = index_rows(after)
-        rows.attrs.extend((ent, seq, tenant, *row) for seq, row in enumerate(indexed))
-        rows.multi.extend((ent, tenant, name, path) for name, path in multi_valued(indexed))
-        for geo in geo_rows(after):
-            box = bounding_box(geo.geometry)
-            if box is None:
-                continue
-            rows.next_gid += 1
-            rows.geometries.append(
-                (rows.next_gid, ent, tenant, geo.name, orjson.dumps(geo.geometry))
-            )
-            rows.boxes.append((rows.next_gid, box[0], box[2], box[1], box[3]))
-        return ent
 
     # --- introspection ------------------------------------------------------------------
 

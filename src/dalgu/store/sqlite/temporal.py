@@ -53,7 +53,10 @@ _INSERT = (
 _TOUCH = (
     "INSERT INTO temporal_entities (tenant, id, types, created_at, deleted_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
-    "types = excluded.types, deleted_at = excluded.deleted_at"
+    "types = excluded.types, deleted_at = excluded.deleted_at "
+    # an entity's every change touches its row: rewrite it (and dirty its page) only when
+    # something changed
+    "WHERE types IS NOT excluded.types OR deleted_at IS NOT excluded.deleted_at"
 )
 
 

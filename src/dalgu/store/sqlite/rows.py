@@ -1,0 +1,172 @@
+"""The index rows a batch of entity writes changes, written with one statement per table.
+
+A `mutate` call may touch an entity several times; only its first and last states matter to
+the index, so each entity is written once, at the end. An entity that existed keeps the rows
+that did not change: a measure that changes one value rewrites that value's row, not the
+entity's markers, units, static attributes, types or scopes (each row written costs its table
+and its indexes a B-tree update, and the WAL the pages they dirty).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from dalgu.store.base import Entity
+from dalgu.store.indexing import IndexRow, geo_rows, index_rows, multi_valued
+from dalgu.store.sqlite.geo import bounding_box
+
+_AttrKey = tuple[str, str, int]  # (name, path, seq): the row's key within its entity
+
+
+class IndexWrites:
+    """Statements of one batch, grouped by table; `flush` runs them in a safe order."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        (self.next_ent,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
+        (self.next_gid,) = db.execute("SELECT coalesce(max(gid), 0) FROM geo").fetchone()
+        self.removed: list[tuple[int]] = []  # entities whose every row goes
+        self.docs: list[tuple[bytes, int]] = []
+        self.entities: list[tuple[Any, ...]] = []
+        self.types_cleared: list[tuple[int]] = []
+        self.scopes_cleared: list[tuple[int]] = []
+        self.geo_cleared: list[tuple[int]] = []
+        self.types: list[tuple[Any, ...]] = []
+        self.scopes: list[tuple[Any, ...]] = []
+        self.attrs_gone: list[tuple[Any, ...]] = []
+        self.attrs: list[tuple[Any, ...]] = []
+        self.multi_gone: list[tuple[Any, ...]] = []
+        self.multi: list[tuple[Any, ...]] = []
+        self.geometries: list[tuple[Any, ...]] = []
+        self.boxes: list[tuple[Any, ...]] = []
+
+    def create(self, tenant: str, entity_id: str, entity: Entity) -> int:
+        self.next_ent += 1
+        ent: int = self.next_ent
+        self.entities.append((ent, tenant, entity_id, orjson.dumps(entity)))
+        self._types(tenant, ent, entity)
+        self._scopes(ent, entity)
+        indexed = index_rows(entity)
+        self.attrs.extend((ent, seq, tenant, *row) for seq, row in enumerate(indexed))
+        self.multi.extend((ent, tenant, name, path) for name, path in multi_valued(indexed))
+        self._geometries(tenant, ent, entity)
+        return ent
+
+    def delete(self, ent: int) -> None:
+        self.removed.append((ent,))
+
+    def update(self, tenant: str, ent: int, before: Entity, after: Entity) -> None:
+        """Rewrite the document; change only the index rows that differ."""
+        self.docs.append((orjson.dumps(after), ent))
+        if before.get("type") != after.get("type"):
+            self.types_cleared.append((ent,))
+            self._types(tenant, ent, after)
+        if before.get("scope") != after.get("scope"):
+            self.scopes_cleared.append((ent,))
+            self._scopes(ent, after)
+        old_rows, new_rows = index_rows(before), index_rows(after)
+        old = _keyed(old_rows)
+        new = _keyed(new_rows)
+        for key, row in old.items():
+            if key not in new:
+                self.attrs_gone.append((ent, row.name, row.path, key[2]))
+        for key, row in new.items():
+            if old.get(key) != row:  # INSERT OR REPLACE: a changed value replaces its row
+                self.attrs.append((ent, key[2], tenant, *row))
+        old_multi, new_multi = set(multi_valued(old_rows)), multi_valued(new_rows)
+        self.multi_gone.extend((ent, n, p) for n, p in old_multi.difference(new_multi))
+        self.multi.extend((ent, tenant, n, p) for n, p in new_multi if (n, p) not in old_multi)
+        if geo_rows(before) != geo_rows(after):
+            self.geo_cleared.append((ent,))
+            self._geometries(tenant, ent, after)
+
+    def _types(self, tenant: str, ent: int, entity: Entity) -> None:
+        self.types.extend((tenant, t, ent) for t in entity.get("type", []))
+
+    def _scopes(self, ent: int, entity: Entity) -> None:
+        self.scopes.extend((ent, s) for s in entity.get("scope", []))
+
+    def _geometries(self, tenant: str, ent: int, entity: Entity) -> None:
+        for geo in geo_rows(entity):
+            box = bounding_box(geo.geometry)
+            if box is None:
+                continue
+            self.next_gid += 1
+            self.geometries.append(
+                (self.next_gid, ent, tenant, geo.name, orjson.dumps(geo.geometry))
+            )
+            self.boxes.append((self.next_gid, box[0], box[2], box[1], box[3]))
+
+    def flush(self) -> None:
+        """Deletions first, then the new rows: each entity appears once in the batch."""
+        db = self.db
+        cleared_geo = self.removed + self.geo_cleared
+        if cleared_geo:
+            db.executemany(
+                "DELETE FROM geo_rtree WHERE gid IN (SELECT gid FROM geo WHERE ent = ?)",
+                cleared_geo,
+            )
+            db.executemany("DELETE FROM geo WHERE ent = ?", cleared_geo)
+        if self.removed:
+            db.executemany("DELETE FROM attrs WHERE ent = ?", self.removed)
+            db.executemany("DELETE FROM attrs_multi WHERE ent = ?", self.removed)
+            db.executemany("DELETE FROM entities WHERE ent = ?", self.removed)
+        if self.removed or self.types_cleared:
+            db.executemany(
+                "DELETE FROM entity_types WHERE ent = ?", self.removed + self.types_cleared
+            )
+        if self.removed or self.scopes_cleared:
+            db.executemany(
+                "DELETE FROM entity_scopes WHERE ent = ?", self.removed + self.scopes_cleared
+            )
+        if self.attrs_gone:
+            db.executemany(
+                "DELETE FROM attrs WHERE ent = ? AND name = ? AND path = ? AND seq = ?",
+                self.attrs_gone,
+            )
+        if self.multi_gone:
+            db.executemany(
+                "DELETE FROM attrs_multi WHERE ent = ? AND name = ? AND path = ?", self.multi_gone
+            )
+        if self.docs:
+            db.executemany("UPDATE entities SET doc = ? WHERE ent = ?", self.docs)
+        if self.entities:
+            db.executemany(
+                "INSERT INTO entities (ent, tenant, id, doc) VALUES (?, ?, ?, ?)", self.entities
+            )
+        if self.geometries:
+            db.executemany(
+                "INSERT INTO geo (gid, ent, tenant, name, geometry) VALUES (?, ?, ?, ?, ?)",
+                self.geometries,
+            )
+            db.executemany(
+                "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
+                self.boxes,
+            )
+        if self.types:
+            db.executemany(
+                "INSERT OR IGNORE INTO entity_types (tenant, type, ent) VALUES (?, ?, ?)",
+                self.types,
+            )
+        if self.scopes:
+            db.executemany(
+                "INSERT OR IGNORE INTO entity_scopes (ent, scope) VALUES (?, ?)", self.scopes
+            )
+        if self.attrs:
+            db.executemany(
+                "INSERT OR REPLACE INTO attrs (ent, seq, tenant, name, path, kind, num, txt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self.attrs,
+            )
+        if self.multi:
+            db.executemany(
+                "INSERT OR IGNORE INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)",
+                self.multi,
+            )
+
+
+def _keyed(rows: list[IndexRow]) -> dict[_AttrKey, IndexRow]:
+    return {(row.name, row.path, seq): row for seq, row in enumerate(rows)}
