@@ -318,6 +318,47 @@ def test_aggregation_by_calendar_month_and_over_the_whole_range(client: TestClie
     assert power["stddev"][0][0] == pytest.approx(2.5819889)
 
 
+def test_aggregation_buckets_hold_readings_on_their_bounds_exactly(client: TestClient) -> None:
+    # a reading exactly at a bucket's start belongs to that bucket, never to the one before
+    readings = [
+        reading(
+            minute,
+            f"2026-01-{1 + minute // 1440:02d}T{minute // 60 % 24:02d}:{minute % 60:02d}:00Z",
+        )
+        for minute in range(0, 72 * 60, 5)
+    ]
+    body = {"id": "urn:ngsi-ld:Meter:9", "type": "Meter", "power": readings}
+    assert client.post(T, json=body).status_code == 201
+    for period, size in (("PT1H", 12), ("PT15M", 3), ("P1D", 288)):
+        found = client.get(
+            f"{T}/urn:ngsi-ld:Meter:9",
+            params={
+                "timerel": "between",
+                "timeAt": "2026-01-01T00:00:00Z",
+                "endTimeAt": "2026-01-04T00:00:00Z",
+                "options": "aggregatedValues",
+                "aggrMethods": "totalCount,min,max",
+                "aggrPeriodDuration": period,
+            },
+        ).json()["power"]
+        assert {b[0] for b in found["totalCount"]} == {size}, period
+        assert [b[0] for b in found["min"]] == list(range(0, 72 * 60, 5 * size)), period
+    spread = client.get(
+        T,
+        params={
+            "type": "Meter",
+            "timerel": "after",
+            "timeAt": "2026-01-01T00:30:00Z",
+            "options": "aggregatedValues",
+            "aggrMethods": "totalCount",
+            "aggrPeriodDuration": "PT1H",
+        },
+    ).json()
+    counts = spread[0]["power"]["totalCount"]
+    assert counts[0] == [12, "2026-01-01T00:30:00Z", "2026-01-01T01:30:00Z"]
+    assert counts[-1] == [6, "2026-01-03T23:30:00Z", "2026-01-04T00:30:00Z"]
+
+
 def test_pick_and_omit_shape_temporal_entities(client: TestClient, sensor: str) -> None:
     picked = client.get(f"{T}/{sensor}", params={"pick": "temp", "lastN": "1"}).json()
     assert list(picked) == ["temp"]
