@@ -357,6 +357,17 @@ def test_aggregation_buckets_hold_readings_on_their_bounds_exactly(client: TestC
     counts = spread[0]["power"]["totalCount"]
     assert counts[0] == [12, "2026-01-01T00:30:00Z", "2026-01-01T01:30:00Z"]
     assert counts[-1] == [6, "2026-01-03T23:30:00Z", "2026-01-04T00:30:00Z"]
+    # no timerel: the buckets start at the entity's first instance
+    whole = client.get(
+        f"{T}/urn:ngsi-ld:Meter:9",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "totalCount",
+            "aggrPeriodDuration": "PT1H",
+        },
+    ).json()["power"]["totalCount"]
+    assert {b[0] for b in whole} == {12}
+    assert whole[1] == [12, "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]
 
 
 def test_pick_and_omit_shape_temporal_entities(client: TestClient, sensor: str) -> None:

@@ -220,6 +220,13 @@ MIGRATIONS: list[str] = [
         UNIQUE (tenant, id)
     )
     """,
+    # temporal (issue 3): the history index also holds the value and the deletion time, so an
+    # aggregation reads its rows from the index alone, never the table
+    """
+    CREATE INDEX IF NOT EXISTS instances_history
+        ON instances (tenant, entity_id, name, observed_at, num, deleted_at);
+    DROP INDEX IF EXISTS instances_observed
+    """,
 ]
 
 

@@ -6,6 +6,7 @@ Times are stored in one canonical UTC form so that ranges compare as text; `last
 
 from __future__ import annotations
 
+import calendar
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -222,12 +223,13 @@ class SqliteTemporal(TemporalStore):
             # the origin is the query's: one grouping pass, no per-entity origin to join
             origin = parse_time(query.time_at)
             c = _Params()
-            bucket = _bucket(period, column, "o.origin", c)  # placeholders in text order
+            bucket = _bucket(period, column, c)  # placeholders in text order
             whole = period is None or period.is_zero  # one bucket, ending at the last instance
             sql = (
                 f"SELECT entity_id, name, {bucket} AS bucket, "
                 f"{f'max({column})' if whole else 'NULL'}, {methods} "
-                f"FROM instances i, (SELECT {c.p(_canon(origin))} AS origin) o "
+                f"FROM instances i, (SELECT {c.p(_canon(origin))} AS origin, "
+                f"{c.p(calendar.timegm(origin.timetuple()))} AS seconds) o "
                 f"WHERE {_rows_filter(tenant, query, entities, c)} "
                 "GROUP BY entity_id, name, bucket ORDER BY 1, 2, 3"
             )
@@ -242,10 +244,11 @@ class SqliteTemporal(TemporalStore):
             f"SELECT entity_id, name, {column} AS t, num, txt FROM instances i WHERE "
             f"{_rows_filter(tenant, query, entities, c)}"
         )
-        bucket = _bucket(period, "r.t", "o.origin", c)
+        bucket = _bucket(period, "r.t", c)
         sql = (
-            f"WITH r AS ({rows}), o AS (SELECT entity_id, min(t) AS origin, max(t) AS last "
-            "FROM r GROUP BY entity_id) "
+            f"WITH r AS ({rows}), o AS (SELECT entity_id, origin, last, "
+            "CAST(strftime('%s', origin) AS INTEGER) AS seconds "
+            "FROM (SELECT entity_id, min(t) AS origin, max(t) AS last FROM r GROUP BY entity_id)) "
             f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, {methods} "
             "FROM r JOIN o ON o.entity_id = r.entity_id "
             "GROUP BY r.entity_id, r.name, bucket ORDER BY 1, 2, 3"
@@ -349,9 +352,11 @@ def _rows_filter(
     )
 
 
-def _bucket(period: Duration | None, t: str, origin: str, c: _Params) -> str:
-    """SQL for the number of the bucket of time `t` counted from `origin` (both canonical
-    text), in integer arithmetic: whole months, or microseconds divided by the period."""
+def _bucket(period: Duration | None, t: str, c: _Params) -> str:
+    """SQL for the number of the bucket of time `t` (canonical text) counted from the origin
+    `o.origin` (canonical text; `o.seconds` its whole Unix seconds), in integer arithmetic:
+    whole months, or microseconds divided by the period."""
+    origin = "o.origin"
     if period is None or period.is_zero:
         return "0"
     if period.months:
@@ -364,7 +369,7 @@ def _bucket(period: Duration | None, t: str, origin: str, c: _Params) -> str:
         )
     micros = max(1, round(period.seconds * 1_000_000))
     return (
-        f"(((CAST(strftime('%s', {t}) AS INTEGER) - CAST(strftime('%s', {origin}) AS INTEGER))"
+        f"(((CAST(strftime('%s', {t}) AS INTEGER) - o.seconds)"
         f" * 1000000 + CAST(substr({t}, 21, 6) AS INTEGER) - CAST(substr({origin}, 21, 6) AS "
         f"INTEGER)) / {c.p(micros)})"
     )
