@@ -55,7 +55,8 @@ _INSERT = (
 _TOUCH = (
     "INSERT INTO temporal_entities (tenant, id, types, created_at, deleted_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO UPDATE SET "
-    "types = excluded.types, deleted_at = excluded.deleted_at"
+    "types = excluded.types, deleted_at = excluded.deleted_at "
+    "WHERE types IS NOT excluded.types OR deleted_at IS NOT excluded.deleted_at"
 )
 
 
