@@ -23,6 +23,7 @@ from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration, add_months
 from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
+    BucketLists,
     BucketSpans,
     InstanceRecord,
     change_records,
@@ -557,6 +558,7 @@ async def _aggregate(
     period = query.period
     whole = period is None or period.is_zero
     spans = BucketSpans(query)
+    lists = BucketLists(entities, query.aggregate)  # values as SQL gives them: float8, bigint
     if query.timerel in ("after", "between") and query.time_at is not None:
         # the origin is the query's: one grouping pass, no per-entity origin to join
         origin = parse_time(query.time_at)
@@ -568,10 +570,9 @@ async def _aggregate(
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
         for entity_id, name, index, last, *values in await conn.fetch(sql, *c.params):
-            span = spans(origin, last if whole else origin, int(index))
-            methods_out = entities[entity_id].aggregates.setdefault(name, {})
-            for method, value in zip(query.aggregate, values, strict=True):
-                methods_out.setdefault(method, []).append([_number(value), *span])
+            span = spans(origin, last if whole else origin, index)
+            for out, value in zip(lists(entity_id, name), values, strict=True):
+                out.append([value, *span])
         return
     rows = f"SELECT i.entity_id, i.name, {column} AS t, i.num, i.txt FROM instances i WHERE {where}"
     bucket = _bucket(period, "r.t", "o.origin", c)
@@ -583,10 +584,9 @@ async def _aggregate(
         "GROUP BY r.entity_id, r.name, bucket, o.origin, o.last ORDER BY 1, 2, 3"
     )
     for entity_id, name, index, start, last, *values in await conn.fetch(sql, *c.params):
-        span = spans(start, last, int(index))
-        methods_out = entities[entity_id].aggregates.setdefault(name, {})
-        for method, value in zip(query.aggregate, values, strict=True):
-            methods_out.setdefault(method, []).append([_number(value), *span])
+        span = spans(start, last, index)
+        for out, value in zip(lists(entity_id, name), values, strict=True):
+            out.append([value, *span])
 
 
 def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:
@@ -602,9 +602,3 @@ def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:
         )
     micros = max(1, round(period.seconds * 1_000_000))
     return f"((extract(epoch FROM {t} - {origin}) * 1000000)::bigint / {c.p(micros)}::bigint)"
-
-
-def _number(value: Any) -> Any:
-    if value is None or isinstance(value, int):
-        return value
-    return float(value)

@@ -20,6 +20,7 @@ from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import Change, Entity, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
+    BucketLists,
     BucketSpans,
     InstanceRecord,
     change_records,
@@ -220,6 +221,7 @@ class SqliteTemporal(TemporalStore):
         methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
         period = query.period
         spans = BucketSpans(query)
+        lists = BucketLists(entities, query.aggregate)
         if query.timerel in ("after", "between") and query.time_at is not None:
             # the origin is the query's: one grouping pass, no per-entity origin to join
             origin = parse_time(query.time_at)
@@ -235,10 +237,9 @@ class SqliteTemporal(TemporalStore):
                 "GROUP BY entity_id, name, bucket ORDER BY 1, 2, 3"
             )
             for entity_id, name, index, last, *values in self.db.execute(sql, c.params):
-                span = spans(origin, parse_time(last) if whole else origin, int(index))
-                out = entities[entity_id].aggregates.setdefault(name, {})
-                for method, value in zip(query.aggregate, values, strict=True):
-                    out.setdefault(method, []).append([value, *span])
+                span = spans(origin, parse_time(last) if whole else origin, index)
+                for out, value in zip(lists(entity_id, name), values, strict=True):
+                    out.append([value, *span])
             return
         c = _Params()
         rows = (
@@ -255,10 +256,9 @@ class SqliteTemporal(TemporalStore):
             "GROUP BY r.entity_id, r.name, bucket ORDER BY 1, 2, 3"
         )
         for entity_id, name, index, start, last, *values in self.db.execute(sql, c.params):
-            span = spans(parse_time(start), parse_time(last), int(index))
-            out = entities[entity_id].aggregates.setdefault(name, {})
-            for method, value in zip(query.aggregate, values, strict=True):
-                out.setdefault(method, []).append([value, *span])
+            span = spans(parse_time(start), parse_time(last), index)
+            for out, value in zip(lists(entity_id, name), values, strict=True):
+                out.append([value, *span])
 
     async def delete_history(
         self,
