@@ -370,6 +370,38 @@ def test_aggregation_buckets_hold_readings_on_their_bounds_exactly(client: TestC
     assert whole[1] == [12, "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]
 
 
+def test_every_method_from_a_fixed_origin_and_from_the_first_instance(
+    client: TestClient,
+) -> None:
+    values = [("00:00", 1), ("00:20", 3), ("00:40", 3), ("01:10", "high"), ("01:30", 5)]
+    body = {
+        "id": "urn:ngsi-ld:Meter:7",
+        "type": "Meter",
+        "power": [
+            {"type": "Property", "value": v, "observedAt": f"2026-01-01T{t}:00Z"} for t, v in values
+        ],
+    }
+    assert client.post(T, json=body).status_code == 201
+    methods = "totalCount,distinctCount,sum,avg,min,max,stddev,sumsq"
+    base = {"options": "aggregatedValues", "aggrMethods": methods, "aggrPeriodDuration": "PT1H"}
+    fixed = client.get(
+        f"{T}/urn:ngsi-ld:Meter:7",
+        params={**base, "timerel": "after", "timeAt": "2026-01-01T00:00:00Z"},
+    ).json()["power"]
+    first = client.get(f"{T}/urn:ngsi-ld:Meter:7", params=base).json()["power"]
+    for power in (fixed, first):
+        got = {m: [b[0] for b in power[m]] for m in methods.split(",")}
+        assert got["totalCount"] == [3, 2]
+        assert got["distinctCount"] == [2, 2]
+        assert got["sum"] == [7, 5]
+        assert got["avg"] == [pytest.approx(7 / 3), 5]
+        assert got["min"] == [1, 5]
+        assert got["max"] == [3, 5]
+        assert got["sumsq"] == [19, 25]
+        assert got["stddev"] == [pytest.approx((4 / 3) ** 0.5), 0]
+        assert power["sum"][1][1:] == ["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]
+
+
 def test_pick_and_omit_shape_temporal_entities(client: TestClient, sensor: str) -> None:
     picked = client.get(f"{T}/{sensor}", params={"pick": "temp", "lastN": "1"}).json()
     assert list(picked) == ["temp"]

@@ -57,13 +57,13 @@ _PRESENT = {
 }
 _AGGREGATES = {
     "totalCount": "count(*)",
-    "distinctCount": "count(DISTINCT coalesce(r.num::text, r.txt))",
-    "sum": "sum(r.num)",
-    "avg": "avg(r.num)",
-    "min": "min(r.num)",
-    "max": "max(r.num)",
-    "stddev": "coalesce(stddev_samp(r.num), 0)",
-    "sumsq": "sum(r.num * r.num)",
+    "distinctCount": "count(DISTINCT coalesce(num::text, txt))",
+    "sum": "sum(num)",
+    "avg": "avg(num)",
+    "min": "min(num)",
+    "max": "max(num)",
+    "stddev": "coalesce(stddev_samp(num), 0)",
+    "sumsq": "sum(num * num)",
 }
 _GEO_FUNCTIONS = {
     "within": "ST_Within",
@@ -566,7 +566,7 @@ async def _aggregate(
         sql = (
             f"SELECT i.entity_id, i.name, {bucket} AS bucket, "
             f"{f'max({column})' if whole else 'NULL'}, "
-            f"{methods.replace('r.', 'i.')} FROM instances i WHERE {where} "
+            f"{methods} FROM instances i WHERE {where} "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
         for entity_id, name, index, last, *values in await conn.fetch(sql, *c.params):
