@@ -5,10 +5,11 @@ pinned to the other core. Ingest: batches of `--batch` sensor readings POSTed to
 /entityOperations/upsert by 4 concurrent clients for `--seconds`; every reading is one stored
 instance. Its ceiling, in the same run: the same rows written straight into a plain table of
 the same database (COPY on PostgreSQL, executemany on SQLite), no broker in between.
-Aggregation: `--sensors` x `--readings` instances (5 minutes apart) loaded into the history
-directly in SQL, then `aggrMethods=avg,max&aggrPeriodDuration=PT1H` over 30 days for one
-sensor and for all sensors of the type (limit=1000); its ceiling is the hourly GROUP BY written
-by hand against the same table.
+Aggregation: `--sensors` x `--readings` instances (5 minutes apart) generated into the history
+in SQL (generate_series on PostgreSQL, a recursive CTE on SQLite), then
+`aggrMethods=avg,max&aggrPeriodDuration=PT1H` over 30 days for one sensor and for all sensors
+of the type (limit=1000); its ceiling is the hourly GROUP BY written by hand against the same
+table.
 
     .venv/bin/python bench/temporal.py [--store sqlite|postgres|both] [--sensors 1000]
         [--readings 10000] [--seconds 10] [--batch 500]
@@ -230,8 +231,21 @@ async def load_postgres(dsn: str, sensors: int, readings: int) -> None:
         await store.close()
 
 
+_SQLITE_LOAD = """
+WITH RECURSIVE r(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM r WHERE n + 1 < :readings)
+INSERT INTO instances (tenant, entity_id, name, at, observed_at, created_at, modified_at, num, doc)
+SELECT 'bench', :entity, :name, t, t, t, t, 10 + (:sensor + n) % 17, :doc
+FROM (SELECT n, strftime('%Y-%m-%dT%H:%M:%S.000000Z', :start, '+' || (n * 5) || ' minutes') AS t
+      FROM r)
+"""
+
+
 def load_sqlite(path: Path, sensors: int, readings: int) -> None:
+    """The history generated in SQL, one statement per sensor (as on PostgreSQL)."""
     db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA cache_size=-262144")
     db.execute("BEGIN")
     db.executemany(
         "INSERT OR IGNORE INTO temporal_entities (tenant, id, types, created_at) "
@@ -239,27 +253,20 @@ def load_sqlite(path: Path, sensors: int, readings: int) -> None:
         [(f"urn:ngsi-ld:Sensor:{s}", orjson.dumps([SENSOR])) for s in range(sensors)],
     )
     for s in range(sensors):
-        rows = []
-        for r in range(readings):
-            t = (START + timedelta(minutes=5 * r)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            rows.append(
-                (
-                    "bench",
-                    f"urn:ngsi-ld:Sensor:{s}",
-                    TEMP,
-                    t,
-                    t,
-                    t,
-                    t,
-                    float(10 + (s + r) % 17),
-                    b'{"type":"Property","value":1}',
-                )
-            )
-        db.executemany(
-            "INSERT INTO instances (tenant, entity_id, name, at, observed_at, created_at, "
-            "modified_at, num, doc) VALUES (?,?,?,?,?,?,?,?,?)",
-            rows,
+        db.execute(
+            _SQLITE_LOAD,
+            {
+                "readings": readings,
+                "entity": f"urn:ngsi-ld:Sensor:{s}",
+                "name": TEMP,
+                "sensor": s,
+                "doc": b'{"type":"Property","value":1}',
+                "start": START.strftime("%Y-%m-%d %H:%M:%S"),
+            },
         )
+        if s % 50 == 49:  # in slices: one transaction per 50 sensors
+            db.execute("COMMIT")
+            db.execute("BEGIN")
     db.execute("COMMIT")
     db.execute("ANALYZE")
     db.close()

@@ -318,6 +318,90 @@ def test_aggregation_by_calendar_month_and_over_the_whole_range(client: TestClie
     assert power["stddev"][0][0] == pytest.approx(2.5819889)
 
 
+def test_aggregation_buckets_hold_readings_on_their_bounds_exactly(client: TestClient) -> None:
+    # a reading exactly at a bucket's start belongs to that bucket, never to the one before
+    readings = [
+        reading(
+            minute,
+            f"2026-01-{1 + minute // 1440:02d}T{minute // 60 % 24:02d}:{minute % 60:02d}:00Z",
+        )
+        for minute in range(0, 72 * 60, 5)
+    ]
+    body = {"id": "urn:ngsi-ld:Meter:9", "type": "Meter", "power": readings}
+    assert client.post(T, json=body).status_code == 201
+    for period, size in (("PT1H", 12), ("PT15M", 3), ("P1D", 288)):
+        found = client.get(
+            f"{T}/urn:ngsi-ld:Meter:9",
+            params={
+                "timerel": "between",
+                "timeAt": "2026-01-01T00:00:00Z",
+                "endTimeAt": "2026-01-04T00:00:00Z",
+                "options": "aggregatedValues",
+                "aggrMethods": "totalCount,min,max",
+                "aggrPeriodDuration": period,
+            },
+        ).json()["power"]
+        assert {b[0] for b in found["totalCount"]} == {size}, period
+        assert [b[0] for b in found["min"]] == list(range(0, 72 * 60, 5 * size)), period
+    spread = client.get(
+        T,
+        params={
+            "type": "Meter",
+            "timerel": "after",
+            "timeAt": "2026-01-01T00:30:00Z",
+            "options": "aggregatedValues",
+            "aggrMethods": "totalCount",
+            "aggrPeriodDuration": "PT1H",
+        },
+    ).json()
+    counts = spread[0]["power"]["totalCount"]
+    assert counts[0] == [12, "2026-01-01T00:30:00Z", "2026-01-01T01:30:00Z"]
+    assert counts[-1] == [6, "2026-01-03T23:30:00Z", "2026-01-04T00:30:00Z"]
+    # no timerel: the buckets start at the entity's first instance
+    whole = client.get(
+        f"{T}/urn:ngsi-ld:Meter:9",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "totalCount",
+            "aggrPeriodDuration": "PT1H",
+        },
+    ).json()["power"]["totalCount"]
+    assert {b[0] for b in whole} == {12}
+    assert whole[1] == [12, "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]
+
+
+def test_every_method_from_a_fixed_origin_and_from_the_first_instance(
+    client: TestClient,
+) -> None:
+    values = [("00:00", 1), ("00:20", 3), ("00:40", 3), ("01:10", "high"), ("01:30", 5)]
+    body = {
+        "id": "urn:ngsi-ld:Meter:7",
+        "type": "Meter",
+        "power": [
+            {"type": "Property", "value": v, "observedAt": f"2026-01-01T{t}:00Z"} for t, v in values
+        ],
+    }
+    assert client.post(T, json=body).status_code == 201
+    methods = "totalCount,distinctCount,sum,avg,min,max,stddev,sumsq"
+    base = {"options": "aggregatedValues", "aggrMethods": methods, "aggrPeriodDuration": "PT1H"}
+    fixed = client.get(
+        f"{T}/urn:ngsi-ld:Meter:7",
+        params={**base, "timerel": "after", "timeAt": "2026-01-01T00:00:00Z"},
+    ).json()["power"]
+    first = client.get(f"{T}/urn:ngsi-ld:Meter:7", params=base).json()["power"]
+    for power in (fixed, first):
+        got = {m: [b[0] for b in power[m]] for m in methods.split(",")}
+        assert got["totalCount"] == [3, 2]
+        assert got["distinctCount"] == [2, 2]
+        assert got["sum"] == [7, 5]
+        assert got["avg"] == [pytest.approx(7 / 3), 5]
+        assert got["min"] == [1, 5]
+        assert got["max"] == [3, 5]
+        assert got["sumsq"] == [19, 25]
+        assert got["stddev"] == [pytest.approx((4 / 3) ** 0.5), 0]
+        assert power["sum"][1][1:] == ["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"]
+
+
 def test_pick_and_omit_shape_temporal_entities(client: TestClient, sensor: str) -> None:
     picked = client.get(f"{T}/{sensor}", params={"pick": "temp", "lastN": "1"}).json()
     assert list(picked) == ["temp"]

@@ -17,7 +17,7 @@ from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity
 from dalgu.store.indexing import attribute_iris
 
 if TYPE_CHECKING:
-    from dalgu.store.base import TemporalQuery
+    from dalgu.store.base import TemporalEntity, TemporalQuery
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 #: the attribute name under which changes of an entity's scope are recorded
@@ -139,6 +139,44 @@ def _instances(entity: Entity | None) -> dict[tuple[str, str | None], dict[str, 
     if not entity:
         return {}
     return {(a, i.get("datasetId")): i for a in attribute_iris(entity) for i in entity[a]}
+
+
+class BucketSpans:
+    """The [start, end] of each aggregation bucket of one query, formatted once: with a fixed
+    origin every entity has the same buckets (1,000 sensors x 720 hours share 720 spans)."""
+
+    def __init__(self, query: TemporalQuery) -> None:
+        self.query = query
+        self._spans: dict[tuple[datetime, int], list[str]] = {}
+
+    def __call__(self, origin: datetime, last: datetime, index: int) -> list[str]:
+        period = self.query.period
+        if period is None or period.is_zero:
+            return bucket_span(self.query, origin, last, index)
+        key = (origin, index)
+        span = self._spans.get(key)
+        if span is None:
+            span = self._spans[key] = bucket_span(self.query, origin, last, index)
+        return span
+
+
+class BucketLists:
+    """The `[value, start, end]` lists of each aggregation method of the attribute a row is
+    about; rows come ordered by entity and attribute, so each is looked up once per run."""
+
+    def __init__(self, entities: dict[str, TemporalEntity], methods: tuple[str, ...]) -> None:
+        self.entities = entities
+        self.methods = methods
+        self._entity: str | None = None
+        self._name: str | None = None
+        self._lists: list[list[list[Any]]] = []
+
+    def __call__(self, entity_id: str, name: str) -> list[list[list[Any]]]:
+        if entity_id != self._entity or name != self._name:
+            out = self.entities[entity_id].aggregates.setdefault(name, {})
+            self._lists = [out.setdefault(method, []) for method in self.methods]
+            self._entity, self._name = entity_id, name
+        return self._lists
 
 
 def bucket_span(query: TemporalQuery, origin: datetime, last: datetime, index: int) -> list[str]:

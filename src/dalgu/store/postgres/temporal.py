@@ -20,11 +20,12 @@ import shapely
 
 from dalgu.errors import BadRequestData
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
-from dalgu.query.duration import add_months
+from dalgu.query.duration import Duration, add_months
 from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
+    BucketLists,
+    BucketSpans,
     InstanceRecord,
-    bucket_span,
     change_records,
     instance_id,
     parse_instance_id,
@@ -35,6 +36,12 @@ from dalgu.store.postgres.query import Compiled
 from dalgu.store.temporal_q import q_sql
 
 MONTHS_AHEAD = 2
+# Every statement of a temporal query is planned for its own values: the same text serves one
+# sensor and a thousand, and a generic plan made after a few one-sensor queries (asyncpg
+# prepares every statement) ran the thousand-sensor aggregation 2.5x slower.
+_QUERY_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan;"
+# Aggregations group in memory: at 4 MB (the default) a month of 1,000 sensors sorts on disk.
+_AGGREGATION_SETTINGS = "SET LOCAL work_mem = '64MB';"
 _TYPES_SEPARATOR = "\x1f"
 _TIME_COLUMNS = {
     "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
@@ -50,13 +57,13 @@ _PRESENT = {
 }
 _AGGREGATES = {
     "totalCount": "count(*)",
-    "distinctCount": "count(DISTINCT coalesce(r.num::text, r.txt))",
-    "sum": "sum(r.num)",
-    "avg": "avg(r.num)",
-    "min": "min(r.num)",
-    "max": "max(r.num)",
-    "stddev": "coalesce(stddev_samp(r.num), 0)",
-    "sumsq": "sum(r.num * r.num)",
+    "distinctCount": "count(DISTINCT coalesce(num::text, txt))",
+    "sum": "sum(num)",
+    "avg": "avg(num)",
+    "min": "min(num)",
+    "max": "max(num)",
+    "stddev": "coalesce(stddev_samp(num), 0)",
+    "sumsq": "sum(num * num)",
 }
 _GEO_FUNCTIONS = {
     "within": "ST_Within",
@@ -288,7 +295,9 @@ class PostgresTemporal(TemporalStore):
     ) -> tuple[list[TemporalEntity], int | None]:
         c = Compiled()
         where = _entity_filter(tenant, query, c)
-        async with self.pool.acquire() as conn:
+        settings = _QUERY_SETTINGS + (_AGGREGATION_SETTINGS if query.aggregate else "")
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(settings)
             try:
                 rows = await conn.fetch(
                     f"SELECT t.id, t.types FROM temporal_entities t WHERE {where} "
@@ -541,44 +550,55 @@ async def _aggregate(
 ) -> None:
     c = Compiled()
     column = _TIME_COLUMNS[query.timeproperty]
-    rows = (
-        f"SELECT i.entity_id, i.name, {column} AS t, i.num, i.txt FROM instances i "
-        f"WHERE i.tenant = {c.p(tenant)} AND i.entity_id = ANY({c.p(list(entities))}::text[])"
+    where = (
+        f"i.tenant = {c.p(tenant)} AND i.entity_id = ANY({c.p(list(entities))}::text[])"
         f"{_instance_filter(query, c)} AND i.deleted_at IS NULL"
     )
-    if query.timerel in ("after", "between") and query.time_at is not None:
-        origin = f"{c.p(parse_time(query.time_at))}::timestamptz"
-    else:
-        origin = "min(r.t)"
-    period = query.period
-    if period is None or period.is_zero:
-        bucket = "0"
-    elif period.months:
-        age = "age(r.t AT TIME ZONE 'UTC', o.origin AT TIME ZONE 'UTC')"
-        bucket = (
-            f"floor((date_part('year', {age}) * 12 + date_part('month', {age})) "
-            f"/ {c.p(period.months)})::bigint"
-        )
-    else:
-        bucket = (
-            f"floor(extract(epoch FROM r.t - o.origin) / {c.p(period.seconds)}::float8)::bigint"
-        )
     methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
+    period = query.period
+    whole = period is None or period.is_zero
+    spans = BucketSpans(query)
+    lists = BucketLists(entities, query.aggregate)  # values as SQL gives them: float8, bigint
+    if query.timerel in ("after", "between") and query.time_at is not None:
+        # the origin is the query's: one grouping pass, no per-entity origin to join
+        origin = parse_time(query.time_at)
+        bucket = "0" if whole else _bucket(period, column, f"{c.p(origin)}::timestamptz", c)
+        sql = (
+            f"SELECT i.entity_id, i.name, {bucket} AS bucket, "
+            f"{f'max({column})' if whole else 'NULL'}, "
+            f"{methods} FROM instances i WHERE {where} "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+        for entity_id, name, index, last, *values in await conn.fetch(sql, *c.params):
+            span = spans(origin, last if whole else origin, index)
+            for out, value in zip(lists(entity_id, name), values, strict=True):
+                out.append([value, *span])
+        return
+    rows = f"SELECT i.entity_id, i.name, {column} AS t, i.num, i.txt FROM instances i WHERE {where}"
+    bucket = _bucket(period, "r.t", "o.origin", c)
     sql = (
-        f"WITH r AS ({rows}), o AS (SELECT r.entity_id, {origin} AS origin, max(r.t) AS last "
+        f"WITH r AS ({rows}), o AS (SELECT r.entity_id, min(r.t) AS origin, max(r.t) AS last "
         "FROM r GROUP BY r.entity_id) "
         f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, {methods} "
         "FROM r JOIN o ON o.entity_id = r.entity_id "
         "GROUP BY r.entity_id, r.name, bucket, o.origin, o.last ORDER BY 1, 2, 3"
     )
     for entity_id, name, index, start, last, *values in await conn.fetch(sql, *c.params):
-        span = bucket_span(query, start, last, int(index))
-        methods_out = entities[entity_id].aggregates.setdefault(name, {})
-        for method, value in zip(query.aggregate, values, strict=True):
-            methods_out.setdefault(method, []).append([_number(value), *span])
+        span = spans(start, last, index)
+        for out, value in zip(lists(entity_id, name), values, strict=True):
+            out.append([value, *span])
 
 
-def _number(value: Any) -> Any:
-    if value is None or isinstance(value, int):
-        return value
-    return float(value)
+def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:
+    """SQL for the number of the bucket of `t` counted from `origin`: whole calendar months,
+    or whole periods of exact microseconds (integer arithmetic, no rounding at the bounds)."""
+    if period is None or period.is_zero:
+        return "0"
+    if period.months:
+        age = f"age({t} AT TIME ZONE 'UTC', {origin} AT TIME ZONE 'UTC')"
+        return (
+            f"floor((date_part('year', {age}) * 12 + date_part('month', {age})) "
+            f"/ {c.p(period.months)})::bigint"
+        )
+    micros = max(1, round(period.seconds * 1_000_000))
+    return f"((extract(epoch FROM {t} - {origin}) * 1000000)::bigint / {c.p(micros)}::bigint)"

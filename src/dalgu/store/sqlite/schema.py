@@ -296,6 +296,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS testbed_run_events_run ON testbed_run_events (run_id, seq);
     CREATE INDEX IF NOT EXISTS testbed_run_events_tenant ON testbed_run_events (tenant)
     """,
+    # temporal (issue 3): the history index also holds the value and the deletion time, so an
+    # aggregation reads its rows from the index alone, never the table
+    """
+    CREATE INDEX IF NOT EXISTS instances_history
+        ON instances (tenant, entity_id, name, observed_at, num, deleted_at);
+    DROP INDEX IF EXISTS instances_observed
+    """,
 ]
 
 

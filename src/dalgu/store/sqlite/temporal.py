@@ -6,6 +6,7 @@ Times are stored in one canonical UTC form so that ranges compare as text; `last
 
 from __future__ import annotations
 
+import calendar
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -16,10 +17,12 @@ import orjson
 import shapely
 
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
+from dalgu.query.duration import Duration
 from dalgu.store.base import Change, Entity, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
+    BucketLists,
+    BucketSpans,
     InstanceRecord,
-    bucket_span,
     change_records,
     instance_id,
     parse_instance_id,
@@ -216,49 +219,48 @@ class SqliteTemporal(TemporalStore):
     def _aggregate(
         self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
     ) -> None:
-        c = _Params()
         column = _TIME_COLUMNS[query.timeproperty]
-        tenant_mark = c.p(tenant)
-        marks = ",".join(c.p(e) for e in entities)
+        methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
+        period = query.period
+        spans = BucketSpans(query)
+        lists = BucketLists(entities, query.aggregate)
+        if query.timerel in ("after", "between") and query.time_at is not None:
+            # the origin is the query's: one grouping pass, no per-entity origin to join
+            origin = parse_time(query.time_at)
+            c = _Params()
+            bucket = _bucket(period, column, c)  # placeholders in text order
+            whole = period is None or period.is_zero  # one bucket, ending at the last instance
+            sql = (
+                f"SELECT entity_id, name, {bucket} AS bucket, "
+                f"{f'max({column})' if whole else 'NULL'}, {methods} "
+                f"FROM instances i, (SELECT {c.p(_canon(origin))} AS origin, "
+                f"{c.p(calendar.timegm(origin.timetuple()))} AS seconds) o "
+                f"WHERE {_rows_filter(tenant, query, entities, c)} "
+                "GROUP BY entity_id, name, bucket ORDER BY 1, 2, 3"
+            )
+            for entity_id, name, index, last, *values in self.db.execute(sql, c.params):
+                span = spans(origin, parse_time(last) if whole else origin, index)
+                for out, value in zip(lists(entity_id, name), values, strict=True):
+                    out.append([value, *span])
+            return
+        c = _Params()
         rows = (
             f"SELECT entity_id, name, {column} AS t, num, txt FROM instances i WHERE "
-            f"tenant = {tenant_mark} AND entity_id IN ({marks}){_instance_filter(query, c)} "
-            "AND deleted_at IS NULL"
+            f"{_rows_filter(tenant, query, entities, c)}"
         )
-        # placeholders in the order of the text: rows, origin, bucket
-        origin_sql = "min(t)"
-        if query.timerel in ("after", "between") and query.time_at is not None:
-            origin_sql = c.p(_canon(parse_time(query.time_at)))
-        period = query.period
-        if period is None or period.is_zero:
-            bucket = "0"
-        elif period.months:
-            # whole months between origin and t: years and months apart, less one when t's
-            # day and time of the month come before the origin's
-            bucket = (
-                "(((CAST(substr(r.t, 1, 4) AS INTEGER) - CAST(substr(o.origin, 1, 4) AS INTEGER))"
-                " * 12 + CAST(substr(r.t, 6, 2) AS INTEGER) - CAST(substr(o.origin, 6, 2) AS "
-                "INTEGER) - (substr(r.t, 9) < substr(o.origin, 9))) / "
-                f"{c.p(period.months)})"
-            )
-        else:
-            bucket = (
-                f"CAST(floor((julianday(r.t) - julianday(o.origin)) * 86400.0 "
-                f"/ {c.p(period.seconds)}) AS INTEGER)"
-            )
-        methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
+        bucket = _bucket(period, "r.t", c)
         sql = (
-            f"WITH r AS ({rows}), o AS (SELECT entity_id, {origin_sql} AS origin, max(t) AS last "
-            "FROM r GROUP BY entity_id) "
+            f"WITH r AS ({rows}), o AS (SELECT entity_id, origin, last, "
+            "CAST(strftime('%s', origin) AS INTEGER) AS seconds "
+            "FROM (SELECT entity_id, min(t) AS origin, max(t) AS last FROM r GROUP BY entity_id)) "
             f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, {methods} "
             "FROM r JOIN o ON o.entity_id = r.entity_id "
             "GROUP BY r.entity_id, r.name, bucket ORDER BY 1, 2, 3"
         )
         for entity_id, name, index, start, last, *values in self.db.execute(sql, c.params):
-            span = bucket_span(query, parse_time(start), parse_time(last), int(index))
-            out = entities[entity_id].aggregates.setdefault(name, {})
-            for method, value in zip(query.aggregate, values, strict=True):
-                out.setdefault(method, []).append([value, *span])
+            span = spans(parse_time(start), parse_time(last), index)
+            for out, value in zip(lists(entity_id, name), values, strict=True):
+                out.append([value, *span])
 
     async def delete_history(
         self,
@@ -340,6 +342,40 @@ class SqliteTemporal(TemporalStore):
             sql += " AND tenant = ?"
             params.append(tenant)
         return self.db.execute(sql, params).rowcount
+
+
+def _rows_filter(
+    tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity], c: _Params
+) -> str:
+    tenant_mark = c.p(tenant)  # placeholders in the order of the text
+    marks = ",".join(c.p(e) for e in entities)
+    return (
+        f"tenant = {tenant_mark} AND entity_id IN ({marks}){_instance_filter(query, c)} "
+        "AND deleted_at IS NULL"
+    )
+
+
+def _bucket(period: Duration | None, t: str, c: _Params) -> str:
+    """SQL for the number of the bucket of time `t` (canonical text) counted from the origin
+    `o.origin` (canonical text; `o.seconds` its whole Unix seconds), in integer arithmetic:
+    whole months, or microseconds divided by the period."""
+    origin = "o.origin"
+    if period is None or period.is_zero:
+        return "0"
+    if period.months:
+        # whole months between origin and t: years and months apart, less one when t's
+        # day and time of the month come before the origin's
+        return (
+            f"(((CAST(substr({t}, 1, 4) AS INTEGER) - CAST(substr({origin}, 1, 4) AS INTEGER))"
+            f" * 12 + CAST(substr({t}, 6, 2) AS INTEGER) - CAST(substr({origin}, 6, 2) AS "
+            f"INTEGER) - (substr({t}, 9) < substr({origin}, 9))) / {c.p(period.months)})"
+        )
+    micros = max(1, round(period.seconds * 1_000_000))
+    return (
+        f"(((CAST(strftime('%s', {t}) AS INTEGER) - o.seconds)"
+        f" * 1000000 + CAST(substr({t}, 21, 6) AS INTEGER) - CAST(substr({origin}, 21, 6) AS "
+        f"INTEGER)) / {c.p(micros)})"
+    )
 
 
 def _entity_row(tenant: str, entity: Entity, at: str, *, deleted: bool) -> tuple[Any, ...]:
