@@ -148,6 +148,11 @@ def demo(
     _serve(settings)
 
 
+DemoDbOption = typer.Option(
+    Path("var/demo-safety.db"), help="The demonstration's SQLite file (made afresh)."
+)
+
+
 @demo_cli.command("safety")
 def demo_safety(
     vehicles: int = typer.Option(8, min=1, max=500, help="Simulated vehicles and drivers."),
@@ -157,9 +162,7 @@ def demo_safety(
     broker: str = typer.Option("embedded", help="embedded (in Dalgu) or mosquitto."),
     mqtt_port: int | None = typer.Option(None, help="The MQTT port (default 1884 / 1883)."),
     store: str | None = typer.Option(None, help="sqlite (default) or postgres."),
-    sqlite_path: Path = typer.Option(
-        Path("var/demo-safety.db"), help="The demonstration's SQLite file (made afresh)."
-    ),
+    sqlite_path: Path = DemoDbOption,
     port: int | None = typer.Option(None, help="Port of the NGSI-LD API (default 1026)."),
     speed: float = typer.Option(1.0, min=0.1, max=20, help="Pace of the live part (1: real time)."),
     config: Path | None = ConfigOption,

@@ -204,7 +204,7 @@ async def run_demo(
     # the baseline minutes are stamped in the past, so that once they are stored the live
     # part is stamped with the wall clock (the warm-up's length guessed from the fleet's size)
     warmup = 5.0 + 0.004 * vehicles * CALIBRATION
-    start = time.time() + warmup - CALIBRATION
+    start = float(int(time.time() + warmup - CALIBRATION))  # seconds as the units send them
     began = time.monotonic()
     api = f"{settings.base_url}/ngsi-ld/v1"
     onsets: dict[int, list[tuple[SimulatedVehicle, Event]]] = {}

@@ -350,6 +350,7 @@ class SqliteEntityStore(
         rows = _Rows()
         (rows.next_ent,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
         (rows.next_gid,) = db.execute("SELECT coalesce(max(gid), 0) FROM geo").fetchone()
+        final: dict[str, Entity | None] = {}
         for entity_id, mutation in items:
             ent, before = current.get(entity_id, (None, None))
             try:
@@ -357,9 +358,14 @@ class SqliteEntityStore(
             except DalguError as error:
                 outcomes.append(error)
                 continue
-            ent = self._write(tenant, entity_id, ent, after, rows)
-            current[entity_id] = (ent, after) if after is not None else (None, None)
+            current[entity_id] = (ent, after)
+            final[entity_id] = after
             outcomes.append(Change(entity_id, before, after))
+        # an entity changed several times in one call (a device's message of ten timestamped
+        # measure groups) is written once, in its last state; every change still goes to the
+        # history and the outbox below, as the PostgreSQL store does
+        for entity_id, after in final.items():
+            self._write(tenant, entity_id, current[entity_id][0], after, rows)
         rows.flush(db)
         changes = [o for o in outcomes if isinstance(o, Change)]
         if changes:
