@@ -178,3 +178,62 @@ def test_mspc_flags_hrv_outside_the_awake_region() -> None:
     drowsy = hrv_features(900 + 90 * np.sin(np.arange(200) * 0.5) + rng.normal(0, 25, 200))
     assert drowsy is not None
     assert mspc.score(awake[0]) < 1.0 < mspc.score(drowsy)  # type: ignore[arg-type]
+
+
+def test_two_slow_beats_of_three_are_bradycardia_at_once() -> None:
+    def wearable(t: float) -> dict[str, object] | None:
+        if t < EVENT:
+            return steady_wearable(t)
+        # 30 bpm: a beat every other second, with the band in good contact
+        beat = [2000.0] if int(t) % 2 == 0 else []
+        return {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.9, vss.RR_INTERVALS: beat}
+
+    alerts = run(EVENT + 30, steady_vehicle, wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "bradycardia")]
+    assert alerts[0].raised <= EVENT + 5  # the second slow beat, not a median of five
+
+
+def test_one_long_pause_is_not_bradycardia() -> None:
+    def wearable(t: float) -> dict[str, object] | None:
+        signals = steady_wearable(t)
+        if EVENT <= t < EVENT + 1:  # a missed beat: one interval twice as long
+            signals[vss.RR_INTERVALS] = [1714.0]
+        return signals
+
+    assert run(EVENT + 30, steady_vehicle, wearable) == []  # type: ignore[arg-type]
+
+
+def _town(t: float) -> dict[str, float | bool | list[float] | None]:
+    signals = steady_vehicle(t)
+    signals[vss.SPEED] = 15.0 + 5.0 * np.sin(t / 7.0) if t > 300 else 90.0
+    return signals
+
+
+def test_a_collapse_in_town_traffic_is_incapacitation() -> None:
+    def vehicle(t: float) -> dict[str, object]:
+        signals = _town(t)
+        if t > EVENT:  # looked away while moving, never looked back, the car rolls to a stop
+            signals.update(
+                {
+                    vss.STEERING: 0.0,
+                    vss.EYES_ON_ROAD: False,
+                    vss.SPEED: max(0.0, 15.0 + 5.0 * np.sin(EVENT / 7.0) - 2.0 * (t - EVENT)),
+                }
+            )
+        return signals
+
+    alerts = run(EVENT + 30, vehicle, steady_wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.evidence.get("speedWhenEyesLeft") is not None) for a in alerts] == [
+        ("incapacitation", True)
+    ]
+    assert alerts[0].raised <= EVENT + 9
+
+
+def test_looking_away_while_stopped_in_traffic_is_not_incapacitation() -> None:
+    def vehicle(t: float) -> dict[str, object]:
+        signals = _town(t)
+        if EVENT <= t < EVENT + 20:  # stopped at a light, still, reading something
+            signals.update({vss.STEERING: 0.0, vss.EYES_ON_ROAD: False, vss.SPEED: 0.0})
+        return signals
+
+    assert run(EVENT + 40, vehicle, steady_wearable) == []  # type: ignore[arg-type]

@@ -43,10 +43,13 @@ def test_false_alarm_targets_are_met_and_the_baseline_is_worse(campaign) -> None
 def test_recall_and_latency_floors(campaign) -> None:  # type: ignore[no-untyped-def]
     drowsy, medical = campaign.detectors.rows["drowsiness"], campaign.detectors.rows["medical"]
     assert drowsy.events >= 5 and medical.events >= 4
-    assert drowsy.recall >= 0.8
-    assert medical.recall >= 0.8
+    assert drowsy.recall >= 0.85
     assert drowsy.latency_p50 is not None and drowsy.latency_p50 <= 120
-    assert medical.latency_p50 is not None and medical.latency_p50 <= 12
+    # on this small set the medical targets themselves hold (not on the full held-out set)
+    checks = Targets().check(campaign.detectors)
+    assert checks["medical recall"][2]
+    assert checks["medical latency p95 (s)"][2]
+    assert medical.latency_p50 is not None and medical.latency_p50 <= 9
 
 
 def test_matching_counts_early_drowsiness_and_late_false_alarms() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import typer
@@ -94,13 +95,23 @@ def migrate(
         console.print(f"[green]schema up to date[/] ({settings.store})")
 
 
-@app.command()
+demo_cli = typer.Typer(
+    help="Demonstrations: a simulated city (default), or the vehicle safety service live.",
+    invoke_without_command=True,
+)
+app.add_typer(demo_cli, name="demo")
+
+
+@demo_cli.callback()
 def demo(
+    ctx: typer.Context,
     config: Path | None = ConfigOption,
     entities: int = typer.Option(300, help="Entities in the simulated city."),
     port: int | None = typer.Option(None, help="Port of the NGSI-LD API (default 1026)."),
 ) -> None:
     """Load a small simulated city of Daegu and serve it (embedded store)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from dalgu.cli.demo import load_city, print_tour, run_simulation
 
     overrides: dict[str, object] = {"sqlite_path": Path("var/demo.db")}
@@ -111,6 +122,62 @@ def demo(
     print_tour(console, settings, count)
     run_simulation(settings, entities)
     _serve(settings)
+
+
+DemoDbOption = typer.Option(
+    Path("var/demo-safety.db"), help="The demonstration's SQLite file (made afresh)."
+)
+
+
+@demo_cli.command("safety")
+def demo_safety(
+    vehicles: int = typer.Option(8, min=1, max=500, help="Simulated vehicles and drivers."),
+    duration: float = typer.Option(
+        1500.0, min=640.0, help="Seconds of each drive (the first 600 are the baseline)."
+    ),
+    broker: str = typer.Option("embedded", help="embedded (in Dalgu) or mosquitto."),
+    mqtt_port: int | None = typer.Option(None, help="The MQTT port (default 1884 / 1883)."),
+    store: str | None = typer.Option(None, help="sqlite (default) or postgres."),
+    sqlite_path: Path = DemoDbOption,
+    port: int | None = typer.Option(None, help="Port of the NGSI-LD API (default 1026)."),
+    speed: float = typer.Option(1.0, min=0.1, max=20, help="Pace of the live part (1: real time)."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Live: simulated cars and drivers publish over MQTT, events are injected on a schedule,
+    and the alerts come back as NGSI-LD Alert entities and notifications."""
+    from dalgu.cli.demo_safety import run_demo, start_server, stop_server, wait_healthy
+    from dalgu.testbed.simulator import Endpoints
+
+    if broker not in ("embedded", "mosquitto"):
+        raise typer.BadParameter("broker is embedded or mosquitto")
+    overrides: dict[str, object] = {
+        "sqlite_path": sqlite_path,
+        "safety": True,
+        "mqtt_broker": "embedded" if broker == "embedded" else "external",
+    }
+    for name, value in {"store": store, "port": port, "mqtt_port": mqtt_port}.items():
+        if value is not None:
+            overrides[name] = value
+    settings = Settings.load(config, **overrides)
+    if broker == "mosquitto" and settings.mqtt_client_id is None:
+        settings = settings.model_copy(update={"mqtt_client_id": f"dalgu-demo-{os.getpid()}"})
+    if settings.store == "sqlite":  # a fresh demonstration each time
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
+    Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+    host, mqtt = settings.mqtt_address
+    endpoints = Endpoints(host=host, mqtt_port=mqtt)
+    server = start_server(settings)
+    try:
+        wait_healthy(settings, server)
+        alerts = asyncio.run(run_demo(console, settings, vehicles, duration, endpoints, speed))
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    finally:
+        stop_server(server)
+    if not alerts:
+        raise typer.Exit(1)
 
 
 @app.command()

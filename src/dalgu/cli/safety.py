@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from dalgu.safety.evaluation import Report
 
 safety = typer.Typer(
     help="Healthcare-linked vehicle safety: scenarios and detection quality.",
@@ -51,12 +55,25 @@ def generate(
     console.print(f"{len(chosen)} scenarios written to {out}")
 
 
+GatewayOption = typer.Option(
+    False,
+    "--through-gateway",
+    help="Replay over MQTT into a running Dalgu (DALGU_SAFETY=true) at the drives' own pace.",
+)
+
+
 @safety.command("evaluate")
 def evaluate(
     scenarios: Path = ScenariosOption,
     workers: int = typer.Option(0, min=0, help="Worker processes (0: one per core)."),
     json_out: Path | None = JsonOption,
     check: bool = typer.Option(False, help="Exit 1 when a target is missed."),
+    through_gateway: bool = GatewayOption,
+    speed: float = typer.Option(1.0, min=0.1, help="With --through-gateway: ×the drives' pace."),
+    api: str = typer.Option("http://127.0.0.1:1026", help="With --through-gateway: the API."),
+    north: str = typer.Option("http://127.0.0.1:4041", help="Provisioning API (IoT Agent)."),
+    mqtt_host: str = typer.Option("127.0.0.1", help="The broker the gateway listens to."),
+    mqtt_port: int = typer.Option(1884, help="Its port (1884: Dalgu's embedded broker)."),
 ) -> None:
     """Replay scenarios through the detectors and the threshold baseline; print the figures."""
     from dalgu.errors import DalguError
@@ -69,26 +86,65 @@ def evaluate(
         if not paths:
             raise typer.BadParameter(f"no *.jsonl scenarios in {scenarios}")
         result = evaluate_files(paths, workers or os.cpu_count() or 1)
+        live = (
+            _through_gateway(paths, speed, api, north, mqtt_host, mqtt_port)
+            if through_gateway
+            else None
+        )
     except DalguError as error:
         raise typer.BadParameter(error.detail) from None
     console.print(
         f"{len(paths)} scenarios, {result.detectors.hours:.1f} driving hours, "
         f"seeds: {result.split} set"
     )
-    for name, figures in (
-        ("Dalgu detectors", result.detectors),
-        ("threshold baseline", result.baseline),
-    ):
+    shown = [("Dalgu detectors", result.detectors), ("threshold baseline", result.baseline)]
+    if live is not None:
+        shown.insert(0, (f"Dalgu through the gateway (×{speed:g})", live))
+        shown[1] = ("Dalgu detectors in process (the same drives)", result.detectors)
+    for name, figures in shown:
         console.print(_table(name, figures))
-    checks = Targets().check(result.detectors)
+    checks = Targets().check(live if live is not None else result.detectors)
     missed = [name for name, (_, _, met) in checks.items() if not met]
     for name, (value, bar, met) in checks.items():
-        shown = "-" if value is None else f"{value:.2f}"
+        text = "-" if value is None else f"{value:.2f}"
         colour = "green" if met else "red"
-        console.print(f"  [{colour}]{'met ' if met else 'MISSED'}[/] {name}: {shown} (bar {bar:g})")
+        console.print(f"  [{colour}]{'met ' if met else 'MISSED'}[/] {name}: {text} (bar {bar:g})")
     if json_out is not None:
-        json_out.write_bytes(orjson.dumps(_document(result, checks), option=orjson.OPT_INDENT_2))
+        document = _document(result, checks)
+        if live is not None:
+            document["throughGateway"] = _rows(live)
+        json_out.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     raise typer.Exit(1 if check and missed else 0)
+
+
+def _through_gateway(
+    paths: list[Path], speed: float, api: str, north: str, host: str, port: int
+) -> Report:
+    import asyncio
+
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from dalgu.safety.evaluation import report
+    from dalgu.safety.gateway_replay import replay_through_gateway
+    from dalgu.safety.scenario import read_scenario
+    from dalgu.testbed.simulator import Endpoints
+
+    scenarios = [read_scenario(p) for p in paths]
+    with Progress(
+        TextColumn(f"{len(scenarios)} drives over MQTT ×{speed:g}"), BarColumn(), console=console
+    ) as bar:
+        task = bar.add_task("replay", total=max(s.labels.duration for s in scenarios))
+        outcomes = asyncio.run(
+            replay_through_gateway(
+                scenarios,
+                endpoints=Endpoints(host=host, mqtt_port=port),
+                api=f"{api.rstrip('/')}/ngsi-ld/v1",
+                north=north.rstrip("/"),
+                speed=speed,
+                progress=lambda second, _: bar.update(task, completed=second),
+            )
+        )
+    return report(outcomes)
 
 
 def _table(title: str, figures: object) -> Table:
@@ -127,30 +183,30 @@ def _document(
     from dalgu.safety.campaign import CampaignResult
 
     assert isinstance(result, CampaignResult)
-
-    def rows(report: object) -> dict[str, object]:
-        from dalgu.safety.evaluation import Report
-
-        assert isinstance(report, Report)
-        return {
-            name: {
-                "events": f.events,
-                "recall": f.recall,
-                "precision": f.precision,
-                "f1": f.f1,
-                "falseAlarms": f.false_alarms,
-                "falseAlarmsPerHour": f.false_alarms_per_hour,
-                "latencyP50": f.latency_p50,
-                "latencyP95": f.latency_p95,
-            }
-            for name, f in report.rows.items()
-        }
-
     return {
         "split": result.split,
         "seeds": list(result.seeds),
         "hours": result.detectors.hours,
-        "detectors": rows(result.detectors),
-        "baseline": rows(result.baseline),
+        "detectors": _rows(result.detectors),
+        "baseline": _rows(result.baseline),
         "targets": {k: {"measured": v, "bar": b, "met": m} for k, (v, b, m) in checks.items()},
+    }
+
+
+def _rows(report: object) -> dict[str, object]:
+    from dalgu.safety.evaluation import Report
+
+    assert isinstance(report, Report)
+    return {
+        name: {
+            "events": f.events,
+            "recall": f.recall,
+            "precision": f.precision,
+            "f1": f.f1,
+            "falseAlarms": f.false_alarms,
+            "falseAlarmsPerHour": f.false_alarms_per_hour,
+            "latencyP50": f.latency_p50,
+            "latencyP95": f.latency_p95,
+        }
+        for name, f in report.rows.items()
     }

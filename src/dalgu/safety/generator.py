@@ -7,6 +7,7 @@ with their own baseline, as in a fleet.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -14,21 +15,33 @@ import numpy as np
 from dalgu.safety.drivers import driver_profile
 from dalgu.safety.dynamics import vehicle_samples
 from dalgu.safety.physiology import simulate_body, wearable_samples
-from dalgu.safety.plan import plan_drive
+from dalgu.safety.plan import plan_drive, scheduled_drive
 from dalgu.safety.scenario import Event, Labels, Sample, Scenario
 
 EPOCH = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 
 def generate_scenario(
-    seed: int, *, duration: float = 1800.0, drivers: int = 12, mix: str = "mixed"
+    seed: int,
+    *,
+    duration: float = 1800.0,
+    drivers: int = 12,
+    mix: str = "mixed",
+    events: Sequence[Event] | None = None,
 ) -> Scenario:
-    """One drive of `duration` seconds (shorter when a medical emergency ends it)."""
+    """One drive of `duration` seconds (shorter when a medical emergency ends it).
+
+    `events` replaces the drawn plan with a schedule (the confounders are still drawn).
+    """
     rng = np.random.default_rng(seed)
     driver_number = int(rng.integers(drivers))
     driver = f"driver-{driver_number:03d}"
     profile = driver_profile(driver, driver_number)
-    plan = plan_drive(rng, duration, mix)
+    plan = (
+        plan_drive(rng, duration, mix)
+        if events is None
+        else scheduled_drive(rng, duration, list(events))
+    )
     body = simulate_body(profile, plan, rng)
     vehicle = vehicle_samples(profile, plan, body.syncope, rng)
     wearable = wearable_samples(profile, plan, body, rng)

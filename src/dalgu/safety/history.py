@@ -16,6 +16,7 @@ from dalgu.safety import signals as vss
 from dalgu.safety.scenario import Sample
 
 HISTORY = 300  # seconds kept
+COVERED = 0.15  # s: a 10 Hz stream with a sample this close to a second's end has sent it all
 
 
 @dataclass(slots=True)
@@ -62,6 +63,15 @@ class History:
     def due(self, t: float) -> bool:
         """Whether a sample at `t` closes the current second."""
         return t >= self.current.t
+
+    def covered(self) -> bool:
+        """Whether the current second has all it will get: the car's 10 Hz stream reached its
+        last tenth, and the wearable spoke in it or has gone quiet (so a live service need not
+        wait for the next second's first sample to judge this one)."""
+        c = self.current
+        if self.last_vehicle is None or self.last_vehicle < c.t - COVERED:
+            return False
+        return c.wearable or self.last_wearable is None or self.last_wearable < c.t - 2.5
 
     def close(self) -> Second:
         """Close the current second and open the next."""

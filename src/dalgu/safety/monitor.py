@@ -56,6 +56,8 @@ class VehicleMonitor:
         """Take one sample (in time order); alerts of the seconds it closed."""
         alerts = self.advance(sample.t)
         self.history.add(sample)
+        if self.history.covered():
+            alerts.extend(self.advance(self.history.current.t))
         return alerts
 
     def advance(self, t: float) -> list[Alert]:

@@ -57,6 +57,22 @@ def plan_drive(rng: np.random.Generator, duration: float, mix: str = "mixed") ->
     return plan
 
 
+def scheduled_drive(rng: np.random.Generator, duration: float, events: list[Event]) -> DrivePlan:
+    """A drive whose events are given (a demonstration's schedule); confounders are drawn.
+
+    As in a drawn plan, a medical emergency ends the drive, and no event may fall in the
+    first `CALIBRATION` seconds (the driver's awake baseline).
+    """
+    if any(e.onset < CALIBRATION for e in events):
+        raise ValueError(f"events start after the first {CALIBRATION:.0f} s (the baseline)")
+    plan = DrivePlan(duration, sorted(events, key=lambda e: e.onset))
+    medical = [e for e in plan.events if e.type != "drowsiness"]
+    if medical:
+        plan.duration = min(duration, max(e.end for e in medical))
+    _confounders(rng, plan)
+    return plan
+
+
 def _confounders(rng: np.random.Generator, plan: DrivePlan) -> None:
     d = plan.duration
 

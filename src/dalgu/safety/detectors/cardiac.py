@@ -94,9 +94,10 @@ class CardiacDetector:
         if len(rr) < 3:
             return None
         rate = 60000.0 / float(np.median(rr))
+        slow = 60000.0 / float(np.median(rr[-3:]))  # two of the last three beats slow
         kind = None
-        if rate < self.brady:
-            kind = "bradycardia"
+        if slow < self.brady:
+            kind, rate = "bradycardia", slow
         elif rate > self.tachy:
             kind = "tachycardia"
         else:
@@ -111,7 +112,9 @@ class CardiacDetector:
         if kind is None:
             return None
         self._persist[kind] = self._persist.get(kind, 0) + 1
-        if self._persist[kind] < 2:
+        # a slow beat takes long to come: two slow intervals of three are believed at once
+        # (a missed or ectopic beat makes one long interval, not two); the rest twice running
+        if self._persist[kind] < (1 if kind == "bradycardia" else 2):
             return None
         return Finding(
             "cardiac",

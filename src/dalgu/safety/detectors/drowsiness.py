@@ -72,8 +72,12 @@ class DrowsinessDetector:
             self._hrv_training = []
         if self.car_mean is None and len(self._car_training) >= 10:
             training = np.vstack(self._car_training)
-            self.car_mean = training.mean(axis=0)
-            self.car_scale = np.maximum(training.std(axis=0), [3.0, 0.05, 0.03, 0.5, 1.0])
+            known = ~np.isnan(training)
+            counts = np.maximum(known.sum(axis=0), 1)
+            filled = np.where(known, training, 0.0)
+            self.car_mean = filled.sum(axis=0) / counts
+            spread = np.sqrt(np.where(known, (training - self.car_mean) ** 2, 0.0).sum(0) / counts)
+            self.car_scale = np.maximum(spread, [3.0, 0.05, 0.03, 0.5, 1.0])
         evidence = self._evidence(history, hrv, car, elapsed)
         self.last_evidence = evidence
         w = self.weights
@@ -108,8 +112,12 @@ class DrowsinessDetector:
         if sum(s.vehicle_samples >= 8 for s in seconds) < 0.8 * CAR_WINDOW:
             return None
         speeds = np.array([s.speed for s in seconds if s.speed is not None])
-        if len(speeds) < 30 or speeds.mean() < 50:
-            return None  # town traffic says little about alertness
+        if len(speeds) < 30:
+            return None
+        perclos = float(np.mean([s.eyes_off for s in seconds]))
+        closures = float(_closures(seconds))
+        if speeds.mean() < 50:  # town traffic: the wheel and the pedal say little, the eyes do
+            return np.array([np.nan, np.nan, perclos, np.nan, closures])
         angles = history.steering(CAR_WINDOW)
         if self.alpha is None:
             errors = prediction_errors(angles)
@@ -122,9 +130,9 @@ class DrowsinessDetector:
             [
                 reversal_rate(angles, 0.5),
                 steering_entropy(angles, alpha),
-                float(np.mean([s.eyes_off for s in seconds])),
+                perclos,
                 float(speeds.std()),
-                float(_closures(seconds)),
+                closures,
             ]
         )
 
@@ -137,7 +145,7 @@ class DrowsinessDetector:
         hrv_score = self.mspc.score(hrv) if hrv is not None and self.mspc.trained else 0.0
         z = np.zeros(len(VEHICLE_FEATURES))
         if car is not None and self.car_mean is not None and self.car_scale is not None:
-            z = (car - self.car_mean) / self.car_scale
+            z = np.nan_to_num((car - self.car_mean) / self.car_scale, nan=0.0)
         hours = elapsed / 3600.0
         parts = {
             "hrv": w.hrv * float(np.clip(hrv_score - 1.0, 0, 2)),

@@ -8,12 +8,16 @@ on the pedal) is a finding. A telematics gap is not "no steering": the window mu
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
 from dalgu.safety.history import History
 
 WINDOW = 6  # s (longer than a microsleep, in which the wheel also rests)
+TOWN_EYES_OFF = 6.0  # s: at town speeds, eyes off the road this long with the car rolling on
+ROLLING = 4.0  # km/h lost in a second at most: a car rolling to a stop, nobody braking
 
 
 def steering_activity(angles: np.ndarray) -> float:
@@ -37,9 +41,11 @@ class IncapacitationDetector:
         if len(window) < WINDOW or any(s.vehicle_samples < 8 for s in window):
             return None
         speeds = [s.speed for s in window if s.speed is not None]
-        if len(speeds) < WINDOW or min(speeds) < self.min_speed:
+        if len(speeds) < WINDOW:
             return None
         activity = steering_activity(history.steering(WINDOW))
+        if min(speeds) < self.min_speed:
+            return self._rolling_to_a_stop(history, activity)
         if history.now <= history.start + CALIBRATION:
             self._calibration.append(activity)
             return None
@@ -67,5 +73,39 @@ class IncapacitationDetector:
                 "laneDepartures": departed,
                 "speedDrop": round(slowing, 1),
                 "speed": round(speeds[-1], 1),
+            },
+        )
+
+    def _rolling_to_a_stop(self, history: History, activity: float) -> Finding | None:
+        """In town traffic the car is too slow to drift out of its lane: a driver who looked
+        away while moving, never looked back and never steered again while the car rolled to
+        a stop (slower now than then, nobody braking hard, nobody on the pedal) has collapsed,
+        not stopped at a light."""
+        if history.now <= history.start + CALIBRATION or not self._calibration:
+            return None
+        if self.baseline is None:
+            self.baseline = max(float(np.median(self._calibration)), 0.5)
+        run = history.last(1)[-1].eyes_off_run
+        if run < TOWN_EYES_OFF or activity >= self.ratio * self.baseline:
+            return None
+        seconds = history.last(int(run) + 1)
+        then, now = seconds[0].speed, seconds[-1].speed
+        if then is None or now is None or then < 5.0 or now > then - 2.0:
+            return None
+        speeds = [x.speed for x in seconds if x.speed is not None]
+        if max(a - b for a, b in itertools.pairwise(speeds)) > ROLLING:
+            return None  # braking hard: a driver stopping the car
+        return Finding(
+            "incapacitation",
+            "no-steering-input",
+            "critical",
+            0.8,
+            seconds[0].t - 1.0,
+            {
+                "steeringActivity": round(activity, 3),
+                "driverBaselineActivity": round(self.baseline, 3),
+                "eyesOffRoadFor": round(run, 1),
+                "speedWhenEyesLeft": round(then, 1),
+                "speed": round(now, 1),
             },
         )

@@ -1,0 +1,62 @@
+"""`dalgu demo safety`, run for real: a server, simulated cars over MQTT, an injected emergency,
+and the alert printed from the subscription's notification (each store, each broker kind)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dalgu.settings import Settings
+from tests.devices.conftest import MOSQUITTO
+from tests.server import free_port
+
+
+@pytest.mark.slow
+def test_the_demonstration_injects_events_and_prints_the_alerts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    embedded = settings.store == "sqlite"  # one run per broker kind
+    env = {
+        **os.environ,
+        "DALGU_STORE": settings.store,
+        "DALGU_IOT_NORTH_PORT": str(free_port()),
+        "DALGU_IOT_SOUTH_PORT": "0",
+        "DALGU_COAP_PORT": "0",
+        "COLUMNS": "400",  # one line per alert
+    }
+    if settings.postgres_dsn:
+        env["DALGU_POSTGRES_DSN"] = settings.postgres_dsn
+    command = [
+        sys.executable,
+        "-m",
+        "dalgu",
+        "demo",
+        "safety",
+        "--vehicles",
+        "2",
+        "--duration",
+        "660",
+        "--port",
+        str(free_port()),
+        "--sqlite-path",
+        str(tmp_path / "demo.db"),
+        "--broker",
+        "embedded" if embedded else "mosquitto",
+        "--mqtt-port",
+        str(free_port() if embedded else MOSQUITTO[1]),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "/ngsi-ld/v1/entities?type=Alert" in out
+    assert re.search(r"INJECTED cardiac/asystole in demo\w+-001", out)
+    assert re.search(r"INJECTED hypoxaemia/desaturation in demo\w+-002", out)
+    alerts = re.findall(r"ALERT (\w+)/[\w-]+ \w+ .*from urn:ngsi-ld:Vehicle:(demo\w+-\d+)", out)
+    # the collapse (cardiac, or the still wheel that follows) and the desaturation
+    assert {vehicle[-3:] for _, vehicle in alerts} == {"001", "002"}, out
+    assert all(kind in ("cardiac", "incapacitation", "hypoxaemia") for kind, _ in alerts)
