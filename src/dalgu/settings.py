@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", description="NORMAL survives a process crash; FULL also a power cut."
     )
+    sqlite_wal_limit_mib: int = Field(
+        256,
+        ge=1,
+        description="The SQLite -wal file's size (MiB) past which it is checkpointed and "
+        "truncated, waiting briefly for readers (keeps the disk bounded under steady writes).",
+    )
     postgres_dsn: str = Field(
         "postgresql://postgres@127.0.0.1:5432/dalgu", description="PostgreSQL DSN."
     )

@@ -19,5 +19,8 @@ def open_store(settings: Settings, *, cache_mib: int = 64) -> EntityStore:
     from dalgu.store.sqlite import SqliteEntityStore
 
     return SqliteEntityStore(
-        settings.sqlite_path, synchronous=settings.sqlite_synchronous, cache_mib=cache_mib
+        settings.sqlite_path,
+        synchronous=settings.sqlite_synchronous,
+        cache_mib=cache_mib,
+        wal_limit_mib=settings.sqlite_wal_limit_mib,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import sqlite3
 import threading
@@ -52,6 +53,13 @@ from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from dalgu.store.sqlite.temporal import SqliteTemporal
 
+log = logging.getLogger(__name__)
+
+# a restarted log is cut back to this size (bytes), whatever its peak
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+# how long a truncating checkpoint waits for readers of old frames (writers wait meanwhile)
+TRUNCATE_WAIT_MS = 2_000
+
 
 @lru_cache(maxsize=256)
 def _regex(pattern: str) -> re.Pattern[str] | None:
@@ -67,22 +75,57 @@ def _regexp(pattern: str, value: str | None) -> int:
 
 
 class _Checkpointer(threading.Thread):
-    """Moves the WAL into the database file every half second from its own connection."""
+    """Moves the WAL into the database file every half second from its own connection, and
+    keeps the WAL file's size bounded.
 
-    def __init__(self, path: Path) -> None:
+    A PASSIVE checkpoint never waits, so under steady writes with readers always somewhere in
+    the log (the notifier polling the outbox, HTTP reads, other workers) the log is never
+    restarted and the -wal file grows without end (tens of GB in a long FHIR load). When the
+    file passes `wal_limit` bytes the checkpointer runs a TRUNCATE checkpoint instead: it waits
+    (up to the busy timeout) for the readers of old frames to finish, holds writers back for
+    that moment, copies the log and truncates the file to zero.
+    """
+
+    def __init__(self, path: Path, wal_limit: int) -> None:
         super().__init__(name="dalgu-sqlite-checkpoint", daemon=True)
         self._path = path
+        self._wal = Path(f"{path}-wal")
+        self._wal_limit = wal_limit
         self._stop_event = threading.Event()
+        self.truncations = 0
 
     def run(self) -> None:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout=1000")
+        db.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
         try:
             while not self._stop_event.wait(0.5):
                 with contextlib.suppress(sqlite3.Error):
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if self._wal_size() > self._wal_limit:
+                        self._truncate(db)
+                    else:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             db.close()
+
+    def _wal_size(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except OSError:
+            return 0
+
+    def _truncate(self, db: sqlite3.Connection) -> None:
+        size = self._wal_size()
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning(
+                "sqlite WAL over its limit and not truncated: a reader held it",
+                extra={"wal_bytes": size, "limit_bytes": self._wal_limit},
+            )
+        else:
+            self.truncations += 1
+            log.info(
+                "sqlite WAL truncated", extra={"wal_bytes": size, "limit_bytes": self._wal_limit}
+            )
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -109,11 +152,18 @@ class SqliteEntityStore(
     SqliteFhir,
 ):
     def __init__(
-        self, path: str | Path, *, synchronous: str = "NORMAL", cache_mib: int = 64
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        cache_mib: int = 64,
+        wal_limit_mib: int = 256,
     ) -> None:
         """`cache_mib`: SQLite's page cache of this connection (a process that reads only
-        the outbox, the notifier, needs little)."""
+        the outbox, the notifier, needs little). `wal_limit_mib`: the -wal file's size past
+        which the checkpointer truncates it (see `_Checkpointer`)."""
         self.path = Path(path)
+        self._wal_limit = wal_limit_mib * 1024 * 1024
         self._synchronous = synchronous
         self._cache_kib = cache_mib * 1024
         self._db: sqlite3.Connection | None = None
@@ -139,6 +189,8 @@ class SqliteEntityStore(
         # checkpoints run in a background thread (PASSIVE, never blocking writers) instead of
         # stalling whichever write happens to cross the autocheckpoint threshold
         db.execute("PRAGMA wal_autocheckpoint=0")
+        # when the log restarts, the file is cut back to this size rather than kept at its peak
+        db.execute(f"PRAGMA journal_size_limit={min(self._wal_limit, JOURNAL_SIZE_LIMIT)}")
         db.create_function("regexp", 2, _regexp, deterministic=True)
         db.create_function("geo_match", 5, geo_match, deterministic=True)
         db.create_function("geo_distance", 2, geo_distance, deterministic=True)
@@ -146,7 +198,7 @@ class SqliteEntityStore(
         migrate(db)
         self._db = db
         if str(self.path) != ":memory:":
-            self._checkpointer = _Checkpointer(self.path)
+            self._checkpointer = _Checkpointer(self.path, self._wal_limit)
             self._checkpointer.start()
 
     async def close(self) -> None:
