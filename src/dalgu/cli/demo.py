@@ -96,6 +96,7 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  OpenAPI            {api}/openapi.json",
         f"  API docs           {api}/docs",
         f"  Health             {settings.base_url}/health",
+        f"  FHIR R4            {settings.base_url}/fhir  (CapabilityStatement: /fhir/metadata)",
         *gateway_lines(settings),
         "",
         "Try:",
@@ -104,6 +105,7 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  curl -s -H 'Link: {link}' '{api}/temporal/entities?type=AirQualityObserved"
         "&attrs=pm10&lastN=5&limit=1'",
         *gateway_tour(settings),
+        f"  curl -s '{settings.base_url}/fhir/Patient?_count=5' -H 'X-Dalgu-Role: admin'",
         "",
     ]
     for line in lines:
@@ -115,7 +117,9 @@ def gateway_lines(settings: Settings) -> list[str]:
     host = settings.host
     lines = ["", "Device gateway (FIWARE IoT Agent compatible):"]
     north = f"http://{host}:{settings.iot_north_port}" if settings.iot_north_port else None
-    lines.append(f"  Provisioning API   {north or settings.base_url}/iot/services, /iot/devices")
+    provisioning = north or settings.base_url
+    lines.append(f"  Provisioning API   {provisioning}/iot/services, /iot/devices")
+    lines.append(f"  Testbed            {provisioning}/testbed/sandboxes, /testbed/runs")
     if settings.iot_south_port:
         south = f"http://{host}:{settings.iot_south_port}"
         lines.append(f"  HTTP southbound    {south}/iot/d (UltraLight 2.0), {south}/iot/json")
