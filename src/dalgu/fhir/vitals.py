@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from dalgu.fhir.model import Resource, instant
 
@@ -65,8 +66,10 @@ for names, sign in (
         VITALS[name] = sign
 
 
+@lru_cache(maxsize=4096)
 def vital_of(attribute: str) -> VitalSign | None:
-    """The vital sign an NGSI-LD attribute (IRI or short name) carries, if any."""
+    """The vital sign an NGSI-LD attribute (IRI or short name) carries, if any (asked for
+    every attribute of every entity change, so remembered)."""
     local = attribute.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
     return VITALS.get(local)
 
