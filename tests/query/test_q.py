@@ -392,14 +392,17 @@ PATHOLOGICAL = [
 
 
 @pytest.mark.parametrize("q", PATHOLOGICAL, ids=[p[:12] + f"…{len(p)}" for p in PATHOLOGICAL])
-def test_largest_inputs_finish_within_a_few_milliseconds(q: str) -> None:
+def test_largest_inputs_are_parsed_in_linear_time(q: str) -> None:
+    """8 kB of the worst shapes: a parser that backtracks or rescans would take seconds; a
+    linear one takes a few milliseconds (the bound leaves room for a busy machine)."""
+
     def once() -> float:
         start = time.perf_counter()
         with contextlib.suppress(DalguError):
             parse_q(q)
         return time.perf_counter() - start
 
-    assert min(once() for _ in range(3)) < 0.010
+    assert min(once() for _ in range(3)) < 0.1
 
 
 @given(st.text(max_size=300))
