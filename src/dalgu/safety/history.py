@@ -88,6 +88,13 @@ class History:
         self.current = Second(done.t + 1.0)
         return done
 
+    def heard(self, sample: Sample) -> None:
+        """A sample too late to be added: only that its source is sending."""
+        if sample.source == "vehicle":
+            self.last_vehicle = max(self.last_vehicle or sample.t, sample.t)
+        else:
+            self.last_wearable = max(self.last_wearable or sample.t, sample.t)
+
     def add(self, sample: Sample) -> None:
         s, c = sample.signals, self.current
         if sample.source == "vehicle":

@@ -6,6 +6,7 @@ scenario file as fast as it can be read): the detectors cannot tell the differen
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 
 from dalgu.safety.alert import Alert
@@ -21,6 +22,12 @@ from dalgu.safety.history import History
 from dalgu.safety.scenario import Sample
 
 DetectorSet = Callable[[], Sequence[Detector]]
+
+# s one source may lag the other before a second is judged without it: a telematics unit's
+# message of ten samples (t .. t+0.9) may end past a second's bound before the wearable's
+# message of that second arrives; judging on the car's samples alone lost the wearable of
+# every second whenever the two were not aligned to whole seconds
+LATENESS = 1.5
 
 
 def standard_detectors() -> list[Detector]:
@@ -51,21 +58,44 @@ class VehicleMonitor:
         self.gate = SignalQualityGate()
         self.detectors = list(detectors())
         self.policy = AlertPolicy()
+        self._ahead: list[Sample] = []  # samples of seconds not yet open, in time order
+        self._newest = start
 
     def feed(self, sample: Sample) -> list[Alert]:
-        """Take one sample (in time order); alerts of the seconds it closed."""
-        alerts = self.advance(sample.t)
-        self.history.add(sample)
-        if self.history.covered():
-            alerts.extend(self.advance(self.history.current.t))
+        """Take one sample; alerts of the seconds it closed.
+
+        A sample of a second not yet open waits (in time order) until the current second is
+        closed: when both sources have sent it all (`History.covered`), or when the newest
+        sample is `LATENESS` past its end (a source gone quiet or late)."""
+        history = self.history
+        if sample.t < history.now:
+            # late: its second was judged already; but the source is there, so the next
+            # seconds wait for it (a wearable that has never been heard is taken for none)
+            history.heard(sample)
+            return []
+        if sample.t < history.current.t:
+            history.add(sample)
+        else:
+            bisect.insort(self._ahead, sample, key=lambda s: s.t)
+        self._newest = max(self._newest, sample.t)
+        alerts: list[Alert] = []
+        while history.covered() or self._newest - LATENESS >= history.current.t:
+            alerts.extend(self._close())
         return alerts
 
     def advance(self, t: float) -> list[Alert]:
         """Close every second that ended by `t` (a clock tick for a vehicle gone quiet)."""
         alerts: list[Alert] = []
         while self.history.due(t):
-            self.history.close()
-            alerts.extend(self._evaluate())
+            alerts.extend(self._close())
+        return alerts
+
+    def _close(self) -> list[Alert]:
+        history = self.history
+        history.close()
+        alerts = self._evaluate()
+        while self._ahead and self._ahead[0].t < history.current.t:
+            history.add(self._ahead.pop(0))
         return alerts
 
     def _evaluate(self) -> list[Alert]:

@@ -93,8 +93,6 @@ class SafetyService:
                 driver = self.drivers.get(vehicle)
                 monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=int(t))
                 self.monitors[vehicle] = monitor
-            if t < monitor.history.now:
-                continue  # late: its second was judged already
             for alert in monitor.feed(Sample(t, kind, _signals(values))):
                 self._queue.put_nowait(alert)
 
