@@ -19,7 +19,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions, temporal
+from dalgu.api import (
+    batch,
+    catalogue,
+    contexts,
+    entities,
+    openapi,
+    registrations,
+    subscriptions,
+    temporal,
+)
 from dalgu.api import fhir as fhir_api
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
@@ -36,11 +45,13 @@ from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.query.duration import parse_duration
+from dalgu.registrations import RegistrationService
 from dalgu.settings import Settings
 from dalgu.store.base import (
     DeviceRegistry,
     EntityStore,
     FhirStore,
+    RegistrationStore,
     ReportArchive,
     RunJournal,
     SandboxRegistry,
@@ -108,6 +119,7 @@ def routes() -> list[BaseRoute]:
             s.delete_subscription,
             methods=["DELETE"],
         ),
+        *_registration_routes(),
         Route(f"{V1}/temporal/entities", t.query_temporal, methods=["GET"]),
         Route(f"{V1}/temporal/entities", t.create_temporal, methods=["POST"]),
         Route(f"{V1}/temporal/entityOperations/query", t.query_temporal_post, methods=["POST"]),
@@ -154,6 +166,18 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def _registration_routes() -> list[BaseRoute]:
+    r = registrations
+    one = f"{V1}/csourceRegistrations/{{registration_id:path}}"
+    return [
+        Route(f"{V1}/csourceRegistrations", r.create_registration, methods=["POST"]),
+        Route(f"{V1}/csourceRegistrations", r.query_registrations, methods=["GET"]),
+        Route(one, r.retrieve_registration, methods=["GET"]),
+        Route(one, r.update_registration, methods=["PATCH"]),
+        Route(one, r.delete_registration, methods=["DELETE"]),
+    ]
+
+
 async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
@@ -186,6 +210,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 notifier = Notifier(the_store, resolver, the_store)
                 service.listeners.append(notifier.changed)
                 notifier.start()
+        if isinstance(the_store, RegistrationStore):
+            runtime.registrations = RegistrationService(the_store, the_store)
         retention = None
         if isinstance(the_store, TemporalStore):
             runtime.temporal = TemporalService(the_store)

@@ -64,7 +64,7 @@ async def query_subscriptions(request: Request) -> Response:
     headers = {}
     if params.flag(request.query_params, "count"):
         headers["NGSILD-Results-Count"] = str(total)
-    links = _page_links(request, limit, offset, total)
+    links = page_links(request, limit, offset, total)
     if links:
         headers["Link"] = links
     sys_attrs = "sysAttrs" in params.options(request.query_params)
@@ -72,7 +72,7 @@ async def query_subscriptions(request: Request) -> Response:
     return json_response(data, rc, rt.settings.base_url, headers=headers)
 
 
-def _page_links(request: Request, limit: int, offset: int, total: int) -> str:
+def page_links(request: Request, limit: int, offset: int, total: int) -> str:
     """Link headers to the previous and next pages (clause 5.5.9), as the suite writes them."""
     links = []
     base = dict(request.query_params)
