@@ -210,3 +210,14 @@ def test_discovery_is_per_tenant(client: TestClient) -> None:
     assert ids(client.get(R, params={"type": "Building"})) == []
     found = client.get(R, params={"type": "Building"}, headers={"NGSILD-Tenant": "t1"})
     assert ids(found) == ["b1"]
+
+
+def test_dataset_ids_must_meet_when_both_name_them(client: TestClient) -> None:
+    named = building(1, datasetId=["urn:ngsi-ld:Dataset:a"])
+    assert client.post(R, json=named).status_code == 201
+    assert client.post(R, json=building(2)).status_code == 201
+    query = {"type": "Building", "datasetId": "urn:ngsi-ld:Dataset:b"}
+    assert ids(client.get(R, params=query)) == ["b2"]
+    query["datasetId"] = "urn:ngsi-ld:Dataset:b,urn:ngsi-ld:Dataset:a"
+    assert ids(client.get(R, params=query)) == ["b1", "b2"]
+    assert ids(client.get(R, params={"type": "Building"})) == ["b1", "b2"]

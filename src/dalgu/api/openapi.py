@@ -224,6 +224,7 @@ def _registration_paths() -> dict[str, Any]:
         "timeAt",
         "endTimeAt",
         "scopeQ",
+        "datasetId",
         "options",
         "limit",
         "offset",

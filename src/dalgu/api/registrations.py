@@ -138,7 +138,18 @@ def registration_query(query_params: Mapping[str, str], terms: TermMap) -> Regis
         geo=geo,
         temporal=temporal_filter(query_params),
         scope=parse_scope_query(scope_text) if scope_text else None,
+        dataset_ids=_dataset_ids(query_params),
     )
+
+
+def _dataset_ids(query_params: Mapping[str, str]) -> frozenset[str]:
+    raw = query_params.get("datasetId")
+    if raw is None:
+        return frozenset()
+    values = [v.strip() for v in raw.split(",")]
+    if not all(v == "@none" or is_uri(v) for v in values):
+        raise BadRequestData("datasetId must list URIs (or @none for the default instance)")
+    return frozenset(values)
 
 
 def temporal_filter(query_params: Mapping[str, str]) -> TemporalFilter | None:

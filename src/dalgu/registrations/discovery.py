@@ -46,6 +46,8 @@ class RegistrationQuery:
     geo: GeoQuery | None = None
     temporal: TemporalFilter | None = None
     scope: ScopeExpr | None = None
+    #: datasetId parameter: registrations naming datasetIds must share one (clause 5.12)
+    dataset_ids: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1024)
@@ -165,6 +167,9 @@ def discover(
     if query.geo is not None and not _geo_matches(query.geo, doc, expand):
         return None
     if query.csf is not None and not q_ok(query.csf, as_entity(doc, expand)):
+        return None
+    registered = doc.get("datasetId")
+    if query.dataset_ids and registered and not query.dataset_ids & set(registered):
         return None
     matching = [i for i in doc["information"] if information_matches(query, i)]
     if not matching:
