@@ -23,6 +23,7 @@ from dalgu.api import (
     batch,
     catalogue,
     contexts,
+    csource_subscriptions,
     entities,
     openapi,
     registrations,
@@ -46,6 +47,7 @@ from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.query.duration import parse_duration
 from dalgu.registrations import RegistrationService
+from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.settings import Settings
 from dalgu.store.base import (
     DeviceRegistry,
@@ -167,14 +169,20 @@ def routes() -> list[BaseRoute]:
 
 
 def _registration_routes() -> list[BaseRoute]:
-    r = registrations
+    r, c = registrations, csource_subscriptions
     one = f"{V1}/csourceRegistrations/{{registration_id:path}}"
+    sub = f"{V1}/csourceSubscriptions/{{subscription_id:path}}"
     return [
         Route(f"{V1}/csourceRegistrations", r.create_registration, methods=["POST"]),
         Route(f"{V1}/csourceRegistrations", r.query_registrations, methods=["GET"]),
         Route(one, r.retrieve_registration, methods=["GET"]),
         Route(one, r.update_registration, methods=["PATCH"]),
         Route(one, r.delete_registration, methods=["DELETE"]),
+        Route(f"{V1}/csourceSubscriptions", c.create_csource_subscription, methods=["POST"]),
+        Route(f"{V1}/csourceSubscriptions", c.query_csource_subscriptions, methods=["GET"]),
+        Route(sub, c.retrieve_csource_subscription, methods=["GET"]),
+        Route(sub, c.update_csource_subscription, methods=["PATCH"]),
+        Route(sub, c.delete_csource_subscription, methods=["DELETE"]),
     ]
 
 
@@ -211,7 +219,13 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 service.listeners.append(notifier.changed)
                 notifier.start()
         if isinstance(the_store, RegistrationStore):
-            runtime.registrations = RegistrationService(the_store, the_store)
+            if isinstance(the_store, SubscriptionStore):
+                runtime.csource_subscriptions = CSourceSubscriptionService(
+                    the_store, the_store, resolver
+                )
+            runtime.registrations = RegistrationService(
+                the_store, the_store, runtime.csource_subscriptions
+            )
         retention = None
         if isinstance(the_store, TemporalStore):
             runtime.temporal = TemporalService(the_store)

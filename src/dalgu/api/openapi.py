@@ -201,7 +201,13 @@ def openapi_document() -> bytes:
 
 
 def _registration_paths() -> dict[str, Any]:
-    """Context Source Registrations (clauses 6.8, 6.9)."""
+    """Context Source Registrations and their subscriptions (clauses 6.8–6.11)."""
+    sub_id = {
+        "name": "subscriptionId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
     reg_id = {
         "name": "registrationId",
         "in": "path",
@@ -245,6 +251,30 @@ def _registration_paths() -> dict[str, Any]:
                 "Update a context source registration", "204", body=_BODY, params=[reg_id]
             ),
             "delete": _op("Delete a context source registration", "204", params=[reg_id]),
+        },
+        "/ngsi-ld/v1/csourceSubscriptions": {
+            "post": _op("Subscribe to context source registrations", "201", body=_BODY),
+            "get": _op(
+                "List context source registration subscriptions",
+                "200",
+                params=_query("limit", "offset", "count", "options"),
+            ),
+        },
+        "/ngsi-ld/v1/csourceSubscriptions/{subscriptionId}": {
+            "get": _op(
+                "Retrieve a context source registration subscription",
+                "200",
+                params=[sub_id, *_query("options")],
+            ),
+            "patch": _op(
+                "Update a context source registration subscription",
+                "204",
+                body=_BODY,
+                params=[sub_id],
+            ),
+            "delete": _op(
+                "Delete a context source registration subscription", "204", params=[sub_id]
+            ),
         },
     }
 

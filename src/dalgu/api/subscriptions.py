@@ -41,7 +41,7 @@ async def create_subscription(request: Request) -> Response:
         if not is_uri(doc["jsonldContext"]):
             raise BadRequestData("jsonldContext must be a URI")
         await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
-    elif rc.context is not None and not _one_url(rc.context):
+    elif rc.context is not None and not one_url(rc.context):
         # an inline @context (or several) is kept as an ImplicitlyCreated context the
         # subscription refers to (clause 5.13): notifications name it and compact with it
         doc["jsonldContext"] = await implicit_context(runtime(request), rc.context)
@@ -49,7 +49,7 @@ async def create_subscription(request: Request) -> Response:
     return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
 
 
-def _one_url(context: Any) -> bool:
+def one_url(context: Any) -> bool:
     """A single URL (also as a list of one): notifications name it as it is."""
     return isinstance(context, str) or (
         isinstance(context, list) and len(context) == 1 and isinstance(context[0], str)

@@ -15,6 +15,7 @@ from dalgu.errors import Conflict, ResourceNotFound
 from dalgu.query.ast import TypeName
 from dalgu.registrations.discovery import RegistrationQuery, discover
 from dalgu.registrations.model import merge_registration
+from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.store.base import EntityQuery, EntityStore, RegistrationStore
 
 #: modes whose registrations claim entity information for one context source alone
@@ -22,13 +23,20 @@ _CLAIMING = ("exclusive", "redirect")
 
 
 class RegistrationService:
-    def __init__(self, store: RegistrationStore, entities: EntityStore | None = None) -> None:
+    def __init__(
+        self,
+        store: RegistrationStore,
+        entities: EntityStore | None = None,
+        csource_subscriptions: CSourceSubscriptionService | None = None,
+    ) -> None:
         self.store = store
         self.entities = entities
+        self.csource_subscriptions = csource_subscriptions
 
     async def create(self, tenant: str, doc: dict[str, Any]) -> str:
         await self._check_mode(tenant, doc)
         await self.store.put_registration(tenant, doc["id"], doc, create=True)
+        await self._changed(tenant, None, doc)
         return str(doc["id"])
 
     async def retrieve(self, tenant: str, registration_id: str) -> dict[str, Any]:
@@ -59,10 +67,21 @@ class RegistrationService:
         merged = merge_registration(current, fragment)
         await self._check_mode(tenant, merged)
         await self.store.put_registration(tenant, registration_id, merged, create=False)
+        await self._changed(tenant, current, merged)
 
     async def delete(self, tenant: str, registration_id: str) -> None:
+        current = await self.retrieve(tenant, registration_id)
         if not await self.store.delete_registration(tenant, registration_id):
             raise ResourceNotFound(f"registration {registration_id} does not exist")
+        await self._changed(tenant, current, None)
+
+    async def _changed(
+        self, tenant: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
+        """Notify csource subscriptions (clause 5.11.7). Queued after the registration's own
+        commit, not in it: a crash between the two loses these notifications."""
+        if self.csource_subscriptions is not None:
+            await self.csource_subscriptions.registration_changed(tenant, before, after)
 
     async def _check_mode(self, tenant: str, doc: dict[str, Any]) -> None:
         """The restrictions of exclusive and redirect registrations (clauses 5.9.2.4,

@@ -303,7 +303,7 @@ MIGRATIONS: list[str] = [
         ON instances (tenant, entity_id, name, observed_at, num, deleted_at);
     DROP INDEX IF EXISTS instances_observed
     """,
-    # context source registrations (clauses 5.9, 5.10): one document per registration
+    # context source registrations and their subscriptions (clauses 5.9-5.11): one document each
     """
     CREATE TABLE IF NOT EXISTS csource_registrations (
         tenant TEXT NOT NULL,
@@ -313,7 +313,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, id)
     );
     CREATE INDEX IF NOT EXISTS csource_registrations_created
-        ON csource_registrations (tenant, created, id)
+        ON csource_registrations (tenant, created, id);
+    CREATE TABLE IF NOT EXISTS csource_subscriptions (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
+    )
     """,
 ]
 
