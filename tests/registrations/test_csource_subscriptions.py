@@ -100,7 +100,9 @@ def test_initial_notification_lists_matching_registrations(
     assert client.post(R, json=other).status_code == 201
     created = client.post(S, json=subscription(receiver.url))
     headers, note = receiver.next()
-    assert note["type"] == "Notification" and note["triggerReason"] == "newlyMatching"
+    assert note["type"] == "ContextSourceNotification"
+    assert note["triggerReason"] == "newlyMatching"
+    assert note["id"].startswith("urn:ngsi-ld:Notification:") and "notifiedAt" in note
     assert note["subscriptionId"] == created.headers["location"].removeprefix(S + "/")
     [data] = note["data"]
     assert data["id"] == "urn:ngsi-ld:ContextSourceRegistration:1"

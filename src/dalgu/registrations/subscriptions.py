@@ -156,11 +156,11 @@ class CompiledCSourceSubscription:
 def csource_notification(
     subscription_id: str, registrations: list[dict[str, Any]], terms: TermMap, reason: str
 ) -> bytes:
-    """A CSourceNotification (clause 5.3.2)."""
+    """A CSourceNotification (clause 5.3.2, Table 5.3.2-1: of type ContextSourceNotification)."""
     return orjson.dumps(
         {
             "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
-            "type": "Notification",
+            "type": "ContextSourceNotification",
             "subscriptionId": subscription_id,
             "notifiedAt": now_iso(),
             "data": [render_registration(r, terms) for r in registrations],
