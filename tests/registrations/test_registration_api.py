@@ -300,3 +300,16 @@ def test_names_made_without_context_stay_in_the_default_vocabulary(client: TestC
     plain = client.get(f"{R}/{ID}").json()
     assert plain["information"][0]["entities"][0]["type"] == "Vehicle"
     assert DEFAULT.startswith("https://uri.etsi.org/ngsi-ld/")
+
+
+def test_entity_info_type_may_be_an_array_of_types(client: TestClient) -> None:
+    body = registration()
+    body["information"] = [{"entities": [{"type": ["Vehicle", "Tram"]}]}]
+    assert client.post(R, json=body).status_code == 201
+    got = client.get(f"{R}/{ID}").json()
+    assert got["information"][0]["entities"][0]["type"] == ["Vehicle", "Tram"]
+    found = client.get(R, params={"type": "Tram"}).json()
+    assert [r["id"] for r in found] == [ID]
+    bad = registration(2)
+    bad["information"] = [{"entities": [{"type": []}]}]
+    assert client.post(R, json=bad).status_code == 400

@@ -18,7 +18,7 @@ from typing import Any
 from dalgu.query.ast import And, GeoQuery, Or, QExpr, ScopeExpr, TypeExpr
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import scope_matches
-from dalgu.registrations.model import CORE_MEMBERS, GEO_MEMBERS, instant
+from dalgu.registrations.model import CORE_MEMBERS, GEO_MEMBERS, entity_types, instant
 from dalgu.subscriptions.matching import q_ok, type_holds
 
 
@@ -55,9 +55,9 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def entity_info_matches(query: RegistrationQuery, info: dict[str, str]) -> bool:
+def entity_info_matches(query: RegistrationQuery, info: dict[str, Any]) -> bool:
     """Clause 5.12: the type selector holds and the ids or patterns may meet."""
-    if query.types is not None and not type_holds(query.types, {info["type"]}):
+    if query.types is not None and not type_holds(query.types, set(entity_types(info))):
         return False
     if not query.ids and query.id_pattern is None:
         return True

@@ -81,14 +81,15 @@ def _non_empty_names(value: Any, key: str, terms: TermMap) -> list[str]:
     return [terms.expand(v) for v in value]
 
 
-def parse_entity_info(value: Any, terms: TermMap) -> dict[str, str]:
-    """An EntityInfo (clause 5.2.8): a type, and an id or an idPattern (both optional)."""
+def parse_entity_info(value: Any, terms: TermMap) -> dict[str, Any]:
+    """An EntityInfo (clause 5.2.8): a type (or, for entities of several types, an array of
+    them), and an id or an idPattern (both optional; id takes precedence)."""
     if not isinstance(value, dict):
         raise BadRequestData("an EntityInfo must be an object")
     unknown = set(value) - {"id", "idPattern", "type"}
     if unknown:
         raise BadRequestData(f"unknown EntityInfo member(s): {', '.join(sorted(unknown))}")
-    info: dict[str, str] = {}
+    info: dict[str, Any] = {}
     if "id" in value:
         if not is_uri(value["id"]):
             raise BadRequestData(f"EntityInfo id {value['id']!r} is not a URI")
@@ -101,10 +102,18 @@ def parse_entity_info(value: Any, terms: TermMap) -> dict[str, str]:
             raise BadRequestData(f"EntityInfo idPattern {pattern!r} is not a regex") from None
         info["idPattern"] = pattern
     kind = value.get("type")
-    if not isinstance(kind, str) or not kind or not is_valid_name(kind):
-        raise BadRequestData("an EntityInfo needs a type (an entity type name)")
-    info["type"] = terms.expand(kind)
+    kinds = kind if isinstance(kind, list) and kind else [kind]
+    if not all(isinstance(k, str) and k and is_valid_name(k) for k in kinds):
+        raise BadRequestData("an EntityInfo needs a type (an entity type name, or an array)")
+    expanded = [terms.expand(str(k)) for k in kinds]
+    info["type"] = expanded if isinstance(kind, list) else expanded[0]
     return info
+
+
+def entity_types(info: dict[str, Any]) -> list[str]:
+    """The types of an EntityInfo, one or several."""
+    kind = info["type"]
+    return list(kind) if isinstance(kind, list) else [kind]
 
 
 def parse_information(value: Any, terms: TermMap) -> list[dict[str, Any]]:
@@ -359,8 +368,14 @@ def render_registration(
 def render_information(info: dict[str, Any], terms: TermMap) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "entities" in info:
-        out["entities"] = [{**e, "type": terms.compact(e["type"])} for e in info["entities"]]
+        out["entities"] = [_render_entity_info(e, terms) for e in info["entities"]]
     for key in ("propertyNames", "relationshipNames"):
         if key in info:
             out[key] = [terms.compact(n) for n in info[key]]
     return out
+
+
+def _render_entity_info(info: dict[str, Any], terms: TermMap) -> dict[str, Any]:
+    kind = info["type"]
+    compact = [terms.compact(k) for k in kind] if isinstance(kind, list) else terms.compact(kind)
+    return {**info, "type": compact}

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dalgu.errors import Conflict, ResourceNotFound
-from dalgu.query.ast import TypeName
+from dalgu.query.ast import TypeName, TypeOr
 from dalgu.registrations.discovery import RegistrationQuery, discover
-from dalgu.registrations.model import merge_registration
+from dalgu.registrations.model import entity_types, merge_registration
 from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.store.base import EntityQuery, EntityStore, RegistrationStore
 
@@ -108,7 +108,7 @@ class RegistrationService:
                 await self._check_entities(tenant, mode, entity, names)
 
     async def _check_entities(
-        self, tenant: str, mode: str, entity: dict[str, str], names: set[str]
+        self, tenant: str, mode: str, entity: dict[str, Any], names: set[str]
     ) -> None:
         if self.entities is None:
             return
@@ -127,7 +127,7 @@ class RegistrationService:
             EntityQuery(
                 ids=(entity["id"],) if "id" in entity else (),
                 id_pattern=entity.get("idPattern"),
-                types=TypeName(entity["type"]),
+                types=TypeOr(tuple(TypeName(t) for t in entity_types(entity))),
                 limit=1,
             ),
         )
