@@ -208,3 +208,20 @@ def test_time_interval_sends_the_matching_registrations_periodically(
         if len(later["data"]) == 2:
             break
     assert sorted(d["id"][-1] for d in later["data"]) == ["1", "2"]
+
+
+def test_update_notifies_all_currently_matching_registrations(
+    client: TestClient, receiver: Receiver
+) -> None:
+    tram = registration(2)
+    tram["information"] = [{"entities": [{"type": "Tram"}]}]
+    assert client.post(R, json=tram).status_code == 201
+    assert client.post(R, json=registration(1)).status_code == 201
+    created = client.post(S, json=subscription(receiver.url))
+    _, first = receiver.next()
+    assert [d["id"][-1] for d in first["data"]] == ["1"]
+    both = {"entities": [{"type": "Vehicle"}, {"type": "Tram"}]}
+    assert client.patch(created.headers["location"], json=both).status_code == 204
+    _, after = receiver.next()
+    assert after["triggerReason"] == "newlyMatching"
+    assert sorted(d["id"][-1] for d in after["data"]) == ["1", "2"]

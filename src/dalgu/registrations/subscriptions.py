@@ -207,8 +207,8 @@ class CSourceSubscriptionService:
         return str(doc["id"])
 
     async def initial(self, tenant: str, compiled: CompiledCSourceSubscription) -> None:
-        """The notification of every matching registration, at creation (5.11.2.4); with a
-        timeInterval the notifier sends it, as the first of the periodic ones."""
+        """The notification of every matching registration, at creation and after an
+        update (5.11.2.4, 5.11.3.4); with a timeInterval the notifier sends them."""
         if not compiled.active or "timeInterval" in compiled.doc:
             return
         found = [
@@ -233,8 +233,9 @@ class CSourceSubscriptionService:
     async def update(self, tenant: str, subscription_id: str, fragment: dict[str, Any]) -> None:
         current = await self.retrieve(tenant, subscription_id)
         merged = merge_subscription(current, fragment)
-        await self.compile(merged)
+        compiled = await self.compile(merged)
         await self.store.put_csource_subscription(tenant, subscription_id, merged, create=False)
+        await self.initial(tenant, compiled)  # "finally, send ... all currently matching"
 
     async def delete(self, tenant: str, subscription_id: str) -> None:
         if not await self.store.delete_csource_subscription(tenant, subscription_id):
