@@ -3,6 +3,7 @@ notifications to a real HTTP receiver, on every store backend."""
 
 from __future__ import annotations
 
+import functools
 import queue
 import time
 from collections.abc import Iterator
@@ -225,3 +226,26 @@ def test_update_notifies_all_currently_matching_registrations(
     _, after = receiver.next()
     assert after["triggerReason"] == "newlyMatching"
     assert sorted(d["id"][-1] for d in after["data"]) == ["1", "2"]
+
+
+def test_a_subscription_that_cannot_be_evaluated_does_not_fail_registrations(
+    client: TestClient, receiver: Receiver
+) -> None:
+    # a stored subscription whose csf no longer parses (written through the store, as an
+    # older version might have accepted it): the registration is still written and answered,
+    # and the other subscriptions are still notified
+    bad = {
+        "id": "urn:ngsi-ld:Subscription:bad",
+        "type": "Subscription",
+        "entities": [{"type": "https://uri.etsi.org/ngsi-ld/default-context/Vehicle"}],
+        "csf": "a==",
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/x"}},
+        "tenant": "",
+    }
+    store = client.app.state.dalgu.store  # type: ignore[attr-defined]
+    put = functools.partial(store.put_csource_subscription, "", bad["id"], bad, create=True)
+    client.portal.call(put)  # type: ignore[union-attr]
+    assert client.post(S, json=subscription(receiver.url)).status_code == 201
+    assert client.post(R, json=registration(1)).status_code == 201
+    _, note = receiver.next()
+    assert note["data"][0]["id"] == "urn:ngsi-ld:ContextSourceRegistration:1"

@@ -10,6 +10,7 @@ Its notifications go through the same delivery queue as entity notifications.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from dalgu.broker.model import now_iso
-from dalgu.errors import BadRequestData, ResourceNotFound
+from dalgu.errors import BadRequestData, DalguError, ResourceNotFound
 from dalgu.ldcontext import ContextResolver, TermMap
 from dalgu.query.ast import TypeExpr, TypeName, map_names, map_type_names
 from dalgu.query.geo import parse_geoquery
@@ -37,6 +38,7 @@ from dalgu.subscriptions.model import (
 )
 from dalgu.subscriptions.payload import context_of
 
+log = logging.getLogger("dalgu.registrations")
 _TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
 #: entity subscription members that mean nothing for registrations
 _ENTITY_ONLY = ("notificationTrigger", "datasetId", "expandValues", "jsonKeys", "localOnly")
@@ -251,7 +253,12 @@ class CSourceSubscriptionService:
         for doc in docs:
             if "timeInterval" in doc:
                 continue
-            compiled = await self.compile(doc)
+            try:
+                compiled = await self.compile(doc)
+            except DalguError as error:  # e.g. its @context is no longer reachable
+                # the registration is already written: its writer gets 201/204 regardless
+                log.warning("csource subscription %s cannot be evaluated: %s", doc["id"], error)
+                continue
             if not compiled.active:
                 continue
             was, now = compiled.match(before), compiled.match(after)
@@ -275,7 +282,11 @@ class CSourceSubscriptionService:
         for doc in docs:
             if "timeInterval" not in doc or not due(doc):
                 continue
-            compiled = await self.compile(doc)
+            try:
+                compiled = await self.compile(doc)
+            except DalguError as error:
+                log.warning("csource subscription %s cannot be evaluated: %s", doc["id"], error)
+                continue
             if not compiled.active:
                 continue
             tenant = doc.get("tenant", "")
