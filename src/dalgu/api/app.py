@@ -19,7 +19,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from dalgu.api import batch, catalogue, contexts, entities, openapi, subscriptions, temporal
+from dalgu.api import (
+    batch,
+    catalogue,
+    contexts,
+    csource_subscriptions,
+    entities,
+    openapi,
+    registrations,
+    subscriptions,
+    temporal,
+)
 from dalgu.api import fhir as fhir_api
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
@@ -36,11 +46,14 @@ from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
 from dalgu.query.duration import parse_duration
+from dalgu.registrations import RegistrationService
+from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.settings import Settings
 from dalgu.store.base import (
     DeviceRegistry,
     EntityStore,
     FhirStore,
+    RegistrationStore,
     ReportArchive,
     RunJournal,
     SandboxRegistry,
@@ -108,6 +121,7 @@ def routes() -> list[BaseRoute]:
             s.delete_subscription,
             methods=["DELETE"],
         ),
+        *_registration_routes(),
         Route(f"{V1}/temporal/entities", t.query_temporal, methods=["GET"]),
         Route(f"{V1}/temporal/entities", t.create_temporal, methods=["POST"]),
         Route(f"{V1}/temporal/entityOperations/query", t.query_temporal_post, methods=["POST"]),
@@ -154,6 +168,24 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def _registration_routes() -> list[BaseRoute]:
+    r, c = registrations, csource_subscriptions
+    one = f"{V1}/csourceRegistrations/{{registration_id:path}}"
+    sub = f"{V1}/csourceSubscriptions/{{subscription_id:path}}"
+    return [
+        Route(f"{V1}/csourceRegistrations", r.create_registration, methods=["POST"]),
+        Route(f"{V1}/csourceRegistrations", r.query_registrations, methods=["GET"]),
+        Route(one, r.retrieve_registration, methods=["GET"]),
+        Route(one, r.update_registration, methods=["PATCH"]),
+        Route(one, r.delete_registration, methods=["DELETE"]),
+        Route(f"{V1}/csourceSubscriptions", c.create_csource_subscription, methods=["POST"]),
+        Route(f"{V1}/csourceSubscriptions", c.query_csource_subscriptions, methods=["GET"]),
+        Route(sub, c.retrieve_csource_subscription, methods=["GET"]),
+        Route(sub, c.update_csource_subscription, methods=["PATCH"]),
+        Route(sub, c.delete_csource_subscription, methods=["DELETE"]),
+    ]
+
+
 async def health(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
@@ -186,6 +218,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 notifier = Notifier(the_store, resolver, the_store)
                 service.listeners.append(notifier.changed)
                 notifier.start()
+        if isinstance(the_store, RegistrationStore):
+            if isinstance(the_store, SubscriptionStore):
+                runtime.csource_subscriptions = CSourceSubscriptionService(
+                    the_store, the_store, resolver
+                )
+            runtime.registrations = RegistrationService(
+                the_store, the_store, runtime.csource_subscriptions
+            )
         retention = None
         if isinstance(the_store, TemporalStore):
             runtime.temporal = TemporalService(the_store)

@@ -17,6 +17,8 @@ from dalgu.fhir.model import Principal
 from dalgu.fhir.service import FhirService
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.ldcontext import ContextResolver
+from dalgu.registrations.service import RegistrationService
+from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
 from dalgu.subscriptions.service import SubscriptionService
@@ -32,6 +34,8 @@ class Runtime:
     service: EntityService
     resolver: ContextResolver
     subscriptions: SubscriptionService | None = None
+    registrations: RegistrationService | None = None
+    csource_subscriptions: CSourceSubscriptionService | None = None
     temporal: TemporalService | None = None
     devices: DeviceService | None = None
     testbed: TestbedService | None = None

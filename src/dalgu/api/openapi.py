@@ -153,6 +153,7 @@ def openapi_document() -> bytes:
             ),
         },
     }
+    paths.update(_registration_paths())
     for name in ("create", "upsert", "update", "merge", "delete"):
         paths[f"/ngsi-ld/v1/entityOperations/{name}"] = {
             "post": _op(f"Batch {name}", "200", body=_ARRAY_BODY, params=_query("options"))
@@ -197,6 +198,85 @@ def openapi_document() -> bytes:
         },
     }
     return orjson.dumps(document)
+
+
+def _registration_paths() -> dict[str, Any]:
+    """Context Source Registrations and their subscriptions (clauses 6.8–6.11)."""
+    sub_id = {
+        "name": "subscriptionId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    reg_id = {
+        "name": "registrationId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    discovery = _query(
+        "id",
+        "type",
+        "idPattern",
+        "attrs",
+        "q",
+        "csf",
+        "georel",
+        "geometry",
+        "coordinates",
+        "geoproperty",
+        "timeproperty",
+        "timerel",
+        "timeAt",
+        "endTimeAt",
+        "scopeQ",
+        "datasetId",
+        "options",
+        "limit",
+        "offset",
+        "count",
+    )
+    return {
+        "/ngsi-ld/v1/csourceRegistrations": {
+            "post": _op("Register a context source", "201", body=_BODY),
+            "get": _op("Discover context source registrations", "200", params=discovery),
+        },
+        "/ngsi-ld/v1/csourceRegistrations/{registrationId}": {
+            "get": _op(
+                "Retrieve a context source registration",
+                "200",
+                params=[reg_id, *_query("options")],
+            ),
+            "patch": _op(
+                "Update a context source registration", "204", body=_BODY, params=[reg_id]
+            ),
+            "delete": _op("Delete a context source registration", "204", params=[reg_id]),
+        },
+        "/ngsi-ld/v1/csourceSubscriptions": {
+            "post": _op("Subscribe to context source registrations", "201", body=_BODY),
+            "get": _op(
+                "List context source registration subscriptions",
+                "200",
+                params=_query("limit", "offset", "count", "options"),
+            ),
+        },
+        "/ngsi-ld/v1/csourceSubscriptions/{subscriptionId}": {
+            "get": _op(
+                "Retrieve a context source registration subscription",
+                "200",
+                params=[sub_id, *_query("options")],
+            ),
+            "patch": _op(
+                "Update a context source registration subscription",
+                "204",
+                body=_BODY,
+                params=[sub_id],
+            ),
+            "delete": _op(
+                "Delete a context source registration subscription", "204", params=[sub_id]
+            ),
+        },
+    }
 
 
 async def document(request: Request) -> Response:

@@ -41,7 +41,7 @@ async def create_subscription(request: Request) -> Response:
         if not is_uri(doc["jsonldContext"]):
             raise BadRequestData("jsonldContext must be a URI")
         await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
-    elif rc.context is not None and not _one_url(rc.context):
+    elif rc.context is not None and not one_url(rc.context):
         # an inline @context (or several) is kept as an ImplicitlyCreated context the
         # subscription refers to (clause 5.13): notifications name it and compact with it
         doc["jsonldContext"] = await implicit_context(runtime(request), rc.context)
@@ -49,7 +49,7 @@ async def create_subscription(request: Request) -> Response:
     return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
 
 
-def _one_url(context: Any) -> bool:
+def one_url(context: Any) -> bool:
     """A single URL (also as a list of one): notifications name it as it is."""
     return isinstance(context, str) or (
         isinstance(context, list) and len(context) == 1 and isinstance(context[0], str)
@@ -64,7 +64,7 @@ async def query_subscriptions(request: Request) -> Response:
     headers = {}
     if params.flag(request.query_params, "count"):
         headers["NGSILD-Results-Count"] = str(total)
-    links = _page_links(request, limit, offset, total)
+    links = page_links(request, limit, offset, total)
     if links:
         headers["Link"] = links
     sys_attrs = "sysAttrs" in params.options(request.query_params)
@@ -72,7 +72,7 @@ async def query_subscriptions(request: Request) -> Response:
     return json_response(data, rc, rt.settings.base_url, headers=headers)
 
 
-def _page_links(request: Request, limit: int, offset: int, total: int) -> str:
+def page_links(request: Request, limit: int, offset: int, total: int) -> str:
     """Link headers to the previous and next pages (clause 5.5.9), as the suite writes them."""
     links = []
     base = dict(request.query_params)

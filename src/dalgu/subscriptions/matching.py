@@ -117,7 +117,7 @@ def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ())
     has = set(entity.get("type", ()))
     for n, selector in enumerate(selectors):
         wanted = types[n] if n < len(types) else TypeName(selector.get("type", ""))
-        if not _type_holds(wanted, has):
+        if not type_holds(wanted, has):
             continue
         if "id" in selector and selector["id"] != entity["id"]:
             continue
@@ -127,12 +127,12 @@ def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ())
     return False
 
 
-def _type_holds(expr: TypeExpr, types: set[str]) -> bool:
+def type_holds(expr: TypeExpr, types: set[str]) -> bool:
     if isinstance(expr, TypeName):
         return expr.name in types
     if isinstance(expr, TypeAnd):
-        return all(_type_holds(t, types) for t in expr.terms)
-    return any(_type_holds(t, types) for t in expr.terms)
+        return all(type_holds(t, types) for t in expr.terms)
+    return any(type_holds(t, types) for t in expr.terms)
 
 
 def scope_ok(scope_q: str | None, entity: Entity) -> bool:

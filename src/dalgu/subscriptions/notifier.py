@@ -27,7 +27,14 @@ from dalgu.broker.render import Representation, render_entity
 from dalgu.errors import DalguError
 from dalgu.ldcontext import ContextResolver
 from dalgu.query.ast import TypeOr
-from dalgu.store.base import ChangeRecord, Delivery, EntityQuery, EntityStore, SubscriptionStore
+from dalgu.store.base import (
+    ChangeRecord,
+    Delivery,
+    EntityQuery,
+    EntityStore,
+    RegistrationStore,
+    SubscriptionStore,
+)
 from dalgu.subscriptions import matching
 from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
 from dalgu.subscriptions.index import CompiledSubscription, SubscriptionIndex
@@ -79,6 +86,13 @@ class Notifier:
         self._http = HttpSender()
         self._mqtt = MqttSender()
         self._runner: asyncio.Task[None] | None = None
+        self._csource: Any = None  # the csource subscriptions, when the store has them
+        self._csource_due: dict[tuple[str, str], float] = {}
+        if isinstance(store, RegistrationStore):
+            # imported here: dalgu.registrations builds on this package's modules
+            from dalgu.registrations.subscriptions import CSourceSubscriptionService
+
+            self._csource = CSourceSubscriptionService(store, store, resolver)
 
     def wake(self) -> None:
         self._wake.set()
@@ -125,6 +139,7 @@ class Notifier:
                     timers = now + TIMERS
                     await self._refresh()
                     await self.notify_periodic()
+                    await self.notify_periodic_csource()
                     await self.send_due()
             except asyncio.CancelledError:
                 raise
@@ -293,6 +308,23 @@ class Notifier:
             await self.store.enqueue(queued)
         return len(queued)
 
+    async def notify_periodic_csource(self) -> int:
+        """Csource subscriptions with timeInterval: the matching registrations, every
+        interval (clause 5.11.7)."""
+        if self._csource is None:
+            return 0
+        now = time.monotonic()
+
+        def due(doc: dict[str, Any]) -> bool:
+            key = (doc.get("tenant", ""), doc["id"])
+            if now < self._csource_due.get(key, 0.0) or status_of(doc) != "active":
+                return False
+            self._csource_due[key] = now + float(doc["timeInterval"])
+            return True
+
+        queued: int = await self._csource.notify_periodic(due)
+        return queued
+
     # --- sending ------------------------------------------------------------------------
 
     async def send_due(self) -> None:
@@ -321,7 +353,7 @@ class Notifier:
             while queue:
                 batch = queue[:]
                 del queue[:]
-                doc = await self.store.get_subscription(*key)
+                doc = await self._subscription(*key)
                 if doc is None:
                     await self.store.complete_deliveries(batch, {})
                     continue
@@ -352,6 +384,14 @@ class Notifier:
         finally:
             self._queues.pop(key, None)
             self.wake()
+
+    async def _subscription(self, tenant: str, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription a delivery is for: an entity subscription or, sharing the
+        deliveries, a context source registration subscription (clause 5.11)."""
+        doc = await self.store.get_subscription(tenant, subscription_id)
+        if doc is None and isinstance(self.store, RegistrationStore):
+            doc = await self.store.get_csource_subscription(tenant, subscription_id)
+        return doc
 
     async def _send(
         self, doc: dict[str, Any], endpoint: dict[str, Any], batch: list[Delivery]

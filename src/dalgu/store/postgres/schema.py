@@ -327,6 +327,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS testbed_run_events_run ON testbed_run_events (run_id, seq);
     CREATE INDEX IF NOT EXISTS testbed_run_events_tenant ON testbed_run_events (tenant);
     """,
+    # context source registrations and their subscriptions (clauses 5.9-5.11): one document each
+    """
+    CREATE TABLE IF NOT EXISTS csource_registrations (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        created text COLLATE "C" NOT NULL,
+        doc bytea NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX IF NOT EXISTS csource_registrations_created
+        ON csource_registrations (tenant, created, id);
+    CREATE TABLE IF NOT EXISTS csource_subscriptions (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        created text COLLATE "C" NOT NULL,
+        doc bytea NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    """,
 ]
 
 

@@ -41,6 +41,7 @@ from dalgu.store.postgres.query import (
     order_clause,
     where_clause,
 )
+from dalgu.store.postgres.registrations import PostgresRegistrations
 from dalgu.store.postgres.runs import PostgresRunJournal
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
@@ -104,6 +105,7 @@ class PostgresEntityStore(
     PostgresCommandQueue,
     PostgresFhir,
     PostgresRunJournal,
+    PostgresRegistrations,
 ):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 

@@ -294,11 +294,19 @@ async def _merge_status(
 ) -> None:
     if not status:
         return
+    table = "subscriptions"
     doc = await conn.fetchval(
         "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2 FOR UPDATE",
         tenant,
         subscription_id,
     )
+    if doc is None:  # a context source registration subscription's deliveries share the queue
+        table = "csource_subscriptions"
+        doc = await conn.fetchval(
+            "SELECT doc FROM csource_subscriptions WHERE tenant = $1 AND id = $2 FOR UPDATE",
+            tenant,
+            subscription_id,
+        )
     if doc is None:
         return
     document = orjson.loads(doc)
@@ -309,7 +317,7 @@ async def _merge_status(
         else:
             counters[key] = value
     await conn.execute(
-        "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2",
+        f"UPDATE {table} SET doc = $3 WHERE tenant = $1 AND id = $2",
         tenant,
         subscription_id,
         orjson.dumps(document),

@@ -303,6 +303,25 @@ MIGRATIONS: list[str] = [
         ON instances (tenant, entity_id, name, observed_at, num, deleted_at);
     DROP INDEX IF EXISTS instances_observed
     """,
+    # context source registrations and their subscriptions (clauses 5.9-5.11): one document each
+    """
+    CREATE TABLE IF NOT EXISTS csource_registrations (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX IF NOT EXISTS csource_registrations_created
+        ON csource_registrations (tenant, created, id);
+    CREATE TABLE IF NOT EXISTS csource_subscriptions (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        created TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)
+    )
+    """,
 ]
 
 

@@ -47,6 +47,7 @@ from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
+from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.rows import IndexWrites
 from dalgu.store.sqlite.runs import SqliteRunJournal
 from dalgu.store.sqlite.schema import migrate
@@ -150,6 +151,7 @@ class SqliteEntityStore(
     SqliteCommandQueue,
     SqliteRunJournal,
     SqliteFhir,
+    SqliteRegistrations,
 ):
     def __init__(
         self,

@@ -236,9 +236,16 @@ class SqliteSubscriptions(SubscriptionStore):
             raise
 
     def _merge_status(self, tenant: str, subscription_id: str, status: dict[str, Any]) -> None:
+        table = "subscriptions"
         row = self.db.execute(
             "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
         ).fetchone()
+        if row is None:  # a context source registration subscription's deliveries share it
+            table = "csource_subscriptions"
+            row = self.db.execute(
+                "SELECT doc FROM csource_subscriptions WHERE tenant = ? AND id = ?",
+                (tenant, subscription_id),
+            ).fetchone()
         if row is None or not status:
             return
         document = orjson.loads(row[0])
@@ -249,7 +256,7 @@ class SqliteSubscriptions(SubscriptionStore):
             else:
                 counters[key] = value
         self.db.execute(
-            "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?",
+            f"UPDATE {table} SET doc = ? WHERE tenant = ? AND id = ?",
             (orjson.dumps(document), tenant, subscription_id),
         )
 

@@ -1,0 +1,156 @@
+"""The registration service: register, update, delete (clause 5.9), retrieve and discover
+(clause 5.10) Context Source Registrations.
+
+Dalgu stores and discovers registrations; it does not forward requests to the registered
+context sources (no distributed operations, clause 4.3.6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from dalgu.errors import Conflict, ResourceNotFound
+from dalgu.query.ast import TypeName, TypeOr
+from dalgu.registrations.discovery import RegistrationQuery, discover
+from dalgu.registrations.model import entity_types, merge_registration
+from dalgu.registrations.subscriptions import CSourceSubscriptionService
+from dalgu.store.base import EntityQuery, EntityStore, RegistrationStore
+
+#: modes whose registrations claim entity information for one context source alone
+_CLAIMING = ("exclusive", "redirect")
+
+
+class RegistrationService:
+    def __init__(
+        self,
+        store: RegistrationStore,
+        entities: EntityStore | None = None,
+        csource_subscriptions: CSourceSubscriptionService | None = None,
+    ) -> None:
+        self.store = store
+        self.entities = entities
+        self.csource_subscriptions = csource_subscriptions
+
+    async def create(self, tenant: str, doc: dict[str, Any]) -> str:
+        await self._check_mode(tenant, doc)
+        await self.store.put_registration(tenant, doc["id"], doc, create=True)
+        await self._changed(tenant, None, doc)
+        return str(doc["id"])
+
+    async def retrieve(self, tenant: str, registration_id: str) -> dict[str, Any]:
+        doc = await self.store.get_registration(tenant, registration_id)
+        if doc is None:
+            raise ResourceNotFound(f"registration {registration_id} does not exist")
+        return doc
+
+    async def query(
+        self,
+        tenant: str,
+        query: RegistrationQuery,
+        expand: Callable[[str], str],
+        limit: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the matching registrations (each with its matching information only)
+        and how many match in all."""
+        matching = []
+        for doc in await self.store.registrations(tenant):
+            found = discover(query, doc, expand)
+            if found is not None:
+                matching.append(found)
+        return matching[offset : offset + limit], len(matching)
+
+    async def update(self, tenant: str, registration_id: str, fragment: dict[str, Any]) -> None:
+        current = await self.retrieve(tenant, registration_id)
+        merged = merge_registration(current, fragment)
+        await self._check_mode(tenant, merged)
+        await self.store.put_registration(tenant, registration_id, merged, create=False)
+        await self._changed(tenant, current, merged)
+
+    async def delete(self, tenant: str, registration_id: str) -> None:
+        current = await self.retrieve(tenant, registration_id)
+        if not await self.store.delete_registration(tenant, registration_id):
+            raise ResourceNotFound(f"registration {registration_id} does not exist")
+        await self._changed(tenant, current, None)
+
+    async def _changed(
+        self, tenant: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
+        """Notify csource subscriptions (clause 5.11.7). Queued after the registration's own
+        commit, not in it: a crash between the two loses these notifications."""
+        if self.csource_subscriptions is not None:
+            await self.csource_subscriptions.registration_changed(tenant, before, after)
+
+    async def _check_mode(self, tenant: str, doc: dict[str, Any]) -> None:
+        """The restrictions of exclusive and redirect registrations (clauses 5.9.2.4,
+        5.9.3.4): what they register must not be claimed by another exclusive or redirect
+        registration, nor held by an entity of this broker."""
+        mode = doc.get("mode")
+        if mode not in _CLAIMING:
+            return
+        others = [
+            d
+            for d in await self.store.registrations(tenant)
+            if d["id"] != doc["id"] and d.get("mode") in _CLAIMING
+        ]
+        for info in doc["information"]:
+            names = _names(info)
+            for entity in info.get("entities", ()):
+                if mode == "exclusive" and "id" in entity:
+                    for other in others:
+                        if _claims(other, entity["id"], names):
+                            raise Conflict(
+                                f"registration {other['id']} already claims entity "
+                                f"{entity['id']} (exclusive or redirect)"
+                            )
+                await self._check_entities(tenant, mode, entity, names)
+
+    async def _check_entities(
+        self, tenant: str, mode: str, entity: dict[str, Any], names: set[str]
+    ) -> None:
+        if self.entities is None:
+            return
+        if mode == "exclusive":
+            if "id" not in entity:
+                return
+            stored = await self.entities.get(tenant, entity["id"])
+            if stored is not None and (not names or names & set(stored)):
+                raise Conflict(
+                    f"entity {entity['id']} already holds attributes this exclusive "
+                    "registration claims"
+                )
+            return
+        result = await self.entities.query(
+            tenant,
+            EntityQuery(
+                ids=(entity["id"],) if "id" in entity else (),
+                id_pattern=entity.get("idPattern"),
+                types=TypeOr(tuple(TypeName(t) for t in entity_types(entity))),
+                limit=1,
+            ),
+        )
+        if result.entities:
+            raise Conflict(
+                f"entity {result.entities[0]['id']} exists here: it cannot be redirected"
+            )
+
+
+def _names(info: dict[str, Any]) -> set[str]:
+    return set(info.get("propertyNames", ())) | set(info.get("relationshipNames", ()))
+
+
+def _claims(other: dict[str, Any], entity_id: str, names: set[str]) -> bool:
+    """Does `other` (exclusive or redirect) register `entity_id` with any of `names`?"""
+    for info in other["information"]:
+        theirs = _names(info)
+        if names and theirs and not names & theirs:
+            continue
+        for entity in info.get("entities", ()):
+            if entity.get("id") == entity_id:
+                return True
+            pattern = entity.get("idPattern")
+            if pattern is not None and re.search(pattern, entity_id):
+                return True
+    return False

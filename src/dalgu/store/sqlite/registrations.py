@@ -1,0 +1,114 @@
+"""Context Source Registrations and their subscriptions in the SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from dalgu.errors import AlreadyExists
+from dalgu.store.base import RegistrationStore
+from dalgu.store.sqlite.lock import begin
+
+
+class SqliteRegistrations(RegistrationStore):
+    """Mixed into `SqliteEntityStore`: shares its connection."""
+
+    @property
+    def db(self) -> sqlite3.Connection:  # provided by the entity store
+        raise NotImplementedError
+
+    async def _put(
+        self, table: str, tenant: str, doc_id: str, document: dict[str, Any], create: bool
+    ) -> None:
+        doc = orjson.dumps(document)
+        db = self.db
+        await begin(db)
+        try:
+            if create:
+                db.execute(
+                    f"INSERT INTO {table} (tenant, id, created, doc) VALUES (?, ?, ?, ?)",
+                    (tenant, doc_id, document.get("createdAt", ""), doc),
+                )
+            else:
+                db.execute(
+                    f"UPDATE {table} SET doc = ? WHERE tenant = ? AND id = ?",
+                    (doc, tenant, doc_id),
+                )
+            db.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            db.execute("ROLLBACK")
+            raise AlreadyExists(f"{doc_id} already exists") from None
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _get(self, table: str, tenant: str, doc_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            f"SELECT doc FROM {table} WHERE tenant = ? AND id = ?", (tenant, doc_id)
+        ).fetchone()
+        return None if row is None else dict(orjson.loads(row[0]))
+
+    async def _delete(self, table: str, tenant: str, doc_id: str, deliveries: bool) -> bool:
+        db = self.db
+        await begin(db)
+        try:
+            cursor = db.execute(
+                f"DELETE FROM {table} WHERE tenant = ? AND id = ?", (tenant, doc_id)
+            )
+            if deliveries:
+                db.execute(
+                    "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ?",
+                    (tenant, doc_id),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return cursor.rowcount > 0
+
+    async def put_registration(
+        self, tenant: str, registration_id: str, document: dict[str, Any], *, create: bool
+    ) -> None:
+        await self._put("csource_registrations", tenant, registration_id, document, create)
+
+    async def get_registration(self, tenant: str, registration_id: str) -> dict[str, Any] | None:
+        return self._get("csource_registrations", tenant, registration_id)
+
+    async def registrations(self, tenant: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT doc FROM csource_registrations WHERE tenant = ? ORDER BY created, id",
+            (tenant,),
+        )
+        return [dict(orjson.loads(doc)) for (doc,) in rows]
+
+    async def delete_registration(self, tenant: str, registration_id: str) -> bool:
+        return await self._delete("csource_registrations", tenant, registration_id, False)
+
+    async def put_csource_subscription(
+        self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
+    ) -> None:
+        await self._put("csource_subscriptions", tenant, subscription_id, document, create)
+
+    async def get_csource_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> dict[str, Any] | None:
+        return self._get("csource_subscriptions", tenant, subscription_id)
+
+    async def list_csource_subscriptions(
+        self, tenant: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+        (total,) = self.db.execute(
+            f"SELECT count(*) FROM csource_subscriptions {where}", params
+        ).fetchone()
+        rows = self.db.execute(
+            f"SELECT doc FROM csource_subscriptions {where} ORDER BY tenant, created, id "
+            "LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [dict(orjson.loads(doc)) for (doc,) in rows], int(total)
+
+    async def delete_csource_subscription(self, tenant: str, subscription_id: str) -> bool:
+        return await self._delete("csource_subscriptions", tenant, subscription_id, True)
