@@ -36,20 +36,21 @@ def test_false_alarm_targets_are_met_and_the_baseline_is_worse(campaign) -> None
     assert checks["drowsiness false alarms/h"][2]
     assert checks["medical false alarms/h"][2]
     for row in ("drowsiness", "medical"):
-        assert ours[row].f1 > base[row].f1 + 0.3
+        assert ours[row].f1 > base[row].f1 + 0.5
         assert base[row].false_alarms_per_hour > 3 * max(ours[row].false_alarms_per_hour, 0.1)
 
 
 def test_recall_and_latency_floors(campaign) -> None:  # type: ignore[no-untyped-def]
+    # measured on this set at 9d88e5f: drowsiness 8 of 8 found, p50 67.5 s; medical 6 of 6,
+    # p50 7.4 s, p95 9.1 s (the full held-out figures are in docs/safety-evaluation.md)
     drowsy, medical = campaign.detectors.rows["drowsiness"], campaign.detectors.rows["medical"]
     assert drowsy.events >= 5 and medical.events >= 4
-    assert drowsy.recall >= 0.85
-    assert drowsy.latency_p50 is not None and drowsy.latency_p50 <= 120
-    # on this small set the medical targets themselves hold (not on the full held-out set)
     checks = Targets().check(campaign.detectors)
+    assert checks["drowsiness recall"][2]  # one episode missed of 8 would fail it
+    assert drowsy.latency_p50 is not None and drowsy.latency_p50 <= 75
     assert checks["medical recall"][2]
     assert checks["medical latency p95 (s)"][2]
-    assert medical.latency_p50 is not None and medical.latency_p50 <= 9
+    assert medical.latency_p50 is not None and medical.latency_p50 <= 8
 
 
 def test_matching_counts_early_drowsiness_and_late_false_alarms() -> None:

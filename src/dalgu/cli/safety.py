@@ -117,6 +117,57 @@ def evaluate(
     raise typer.Exit(1 if check and missed else 0)
 
 
+ModelOutOption = typer.Option(
+    None, "--out", "-o", help="Where to write the model (default: the one the detector reads)."
+)
+
+
+@safety.command("fit-drowsiness")
+def fit_drowsiness(
+    scenarios: Path = ScenariosOption,
+    out: Path | None = ModelOutOption,
+    false_alarms: float = typer.Option(
+        0.25, min=0.0, help="Most false alarms per driving hour allowed on the tuning drives."
+    ),
+    workers: int = typer.Option(0, min=0, help="Worker processes (0: one per core)."),
+) -> None:
+    """Learn the drowsiness model from TUNING drives only (seeds 1000-1999; others are refused)."""
+    from dalgu.errors import DalguError
+    from dalgu.safety.detectors.drowsiness_model import MODEL_FILE
+    from dalgu.safety.scenario import scenario_files
+    from dalgu.safety.training import fit, record_files
+
+    try:
+        paths = scenario_files(scenarios)
+        if not paths:
+            raise typer.BadParameter(f"no *.jsonl scenarios in {scenarios}")
+        recordings = record_files(paths, workers or os.cpu_count() or 1)
+        seeds = sorted(r.seed for r in recordings if r.seed is not None)
+        model = fit(recordings, _seed_ranges(seeds), false_alarms)
+    except DalguError as error:
+        raise typer.BadParameter(error.detail) from None
+    target = out or MODEL_FILE
+    target.write_bytes(model.to_json() + b"\n")
+    console.print(
+        f"{len(recordings)} tuning drives ({model.fitted_on}): drift {model.drift:g}, "
+        f"limit {model.limit:g}; written to {target}"
+    )
+    for name, value in model.tuning.items():
+        console.print(f"  {name}: {value:g}")
+
+
+def _seed_ranges(seeds: list[int]) -> str:
+    """1000,1001,1002,1005 -> 1000-1002,1005."""
+    parts: list[str] = []
+    for seed in seeds:
+        if parts and seed == int(parts[-1].rpartition("-")[2] or parts[-1]) + 1:
+            low = parts[-1].partition("-")[0]
+            parts[-1] = f"{low}-{seed}"
+        else:
+            parts.append(str(seed))
+    return ",".join(parts)
+
+
 def _through_gateway(
     paths: list[Path], speed: float, api: str, north: str, host: str, port: int
 ) -> Report:
