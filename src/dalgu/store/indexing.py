@@ -169,7 +169,8 @@ def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: in
         return
     kind = type(value)
     if kind is str:
-        rows.append(IndexRow(name, path, "s", None, _indexed_text(value)))
+        text = _indexed_text(value) if len(value) <= 64 else value  # no date-time is longer
+        rows.append(IndexRow(name, path, "s", None, text))
     elif kind is int or kind is float:
         rows.append(IndexRow(name, path, "n", float(value), None))
     elif kind is bool:
@@ -190,7 +191,8 @@ def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: in
     elif isinstance(value, (int, float)):
         rows.append(IndexRow(name, path, "n", float(value), None))
     elif isinstance(value, str):
-        rows.append(IndexRow(name, path, "s", None, _indexed_text(value)))
+        text = canonical_datetime(value) if is_datetime(value) else value
+        rows.append(IndexRow(name, path, "s", None, text))
 
 
 @lru_cache(maxsize=8192)  # device names, units, brands and observedAt times repeat in writes
