@@ -14,7 +14,7 @@ import pytest_asyncio
 from dalgu.broker.mutations import create
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import Change, Entity, Mutation
-from dalgu.store.sqlite import SqliteEntityStore
+from dalgu.store.sqlite import SqliteEntityStore, schema
 
 T0 = "2026-11-25T04:00:00.000Z"
 
@@ -187,3 +187,97 @@ async def test_rewritten_entities_are_indexed_as_if_created_anew(
         assert sorted(final) == [doc(n)["id"] for n in range(6)]
     finally:
         await fresh.close()
+
+
+async def test_attributes_sent_again_unchanged_keep_their_rows_and_the_index_stays_right(
+    store: SqliteEntityStore, tmp_path: Path
+) -> None:
+    def put(entity: Entity) -> Mutation:
+        return lambda _: entity
+
+    static = [{"type": "Property", "value": "Kia", "createdAt": T0, "modifiedAt": T0}]
+    speed = [{"type": "Property", "value": 50, "unitCode": "KMH", "observedAt": T0}]
+    await store.mutate("", [(doc(1)["id"], put(doc(1, brand=static, speed=speed)))])
+    rows_before = index_of(store)["attrs"]
+    later = "2026-11-25T05:00:00.000Z"
+    # a fleet feed sends every attribute again: new modifiedAt everywhere, a new speed
+    again = [{**static[0], "modifiedAt": later}]
+    faster = [{"type": "Property", "value": 60, "unitCode": "KMH", "observedAt": later}]
+    written: list[str] = []
+    store.db.set_trace_callback(written.append)
+    await store.mutate("", [(doc(1)["id"], put(doc(1, brand=again, speed=faster)))])
+    store.db.set_trace_callback(None)
+    rows_after = index_of(store)["attrs"]
+    changed = sorted(set(rows_after) - set(rows_before))
+    assert [(r[3], r[4], r[6], r[7]) for r in changed] == [
+        (f"{NS}speed", "", 60.0, None),
+        (f"{NS}speed", ".observedAt", None, "2026-11-25T05:00:00.000000Z"),
+    ]
+    assert sum(sql.startswith("INSERT OR REPLACE INTO attrs") for sql in written) == 2
+
+    fresh = SqliteEntityStore(tmp_path / "fresh.db")
+    await fresh.open()
+    try:
+        final = await store.get_many("", [doc(1)["id"]])
+        await fresh.mutate("", [(i, put(e)) for i, e in final.items()])
+        assert index_of(store) == index_of(fresh)
+    finally:
+        await fresh.close()
+
+
+async def test_a_database_with_rows_numbered_per_entity_is_renumbered_per_attribute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def put(entity: Entity) -> Mutation:
+        return lambda _: entity
+
+    path = tmp_path / "old.db"
+    renumbering = next(i for i, m in enumerate(schema.MIGRATIONS) if "attrs_base" in m)
+    entities = [
+        doc(n, a=[{"type": "Property", "value": [n, n]}], b=[{"type": "Property", "value": n}])
+        for n in range(3)
+    ]
+    with monkeypatch.context() as patched:
+        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:renumbering])
+        old = SqliteEntityStore(path)
+        await old.open()
+        await old.mutate("", [(e["id"], put(e)) for e in entities])
+        # number the rows as the store did before: one run per entity, attribute by attribute
+        for (ent,) in old.db.execute("SELECT ent FROM entities").fetchall():
+            rows = old.db.execute(
+                "SELECT name, path, seq FROM attrs WHERE ent = ? ORDER BY name, seq", (ent,)
+            ).fetchall()
+            for number, (name, path_, seq) in enumerate(rows):
+                old.db.execute(
+                    "UPDATE attrs SET seq = ? WHERE ent = ? AND name = ? AND path = ? AND seq = ?",
+                    (-1000 - number, ent, name, path_, seq),
+                )
+            old.db.execute("UPDATE attrs SET seq = -1000 - seq WHERE ent = ? AND seq < 0", (ent,))
+        await old.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT min(seq) FROM attrs WHERE name = ?", (f"{NS}b",)).fetchone() == (3,)
+    db.close()
+
+    store = SqliteEntityStore(path)
+    await store.open()
+    try:
+        # an update after the upgrade leaves the index as a fresh write of the same state
+        await store.mutate("", [(doc(0)["id"], put(doc(0, b=[{"type": "Property", "value": 9}])))])
+        found = await store.get_many("", [e["id"] for e in entities])
+        fresh = SqliteEntityStore(tmp_path / "fresh.db")
+        await fresh.open()
+        try:
+            await fresh.mutate("", [(i, put(e)) for i, e in sorted(found.items())])
+            expected = index_of(fresh)
+        finally:
+            await fresh.close()
+        assert index_of(store) == expected
+    finally:
+        await store.close()
+    # the migration is idempotent: run again it changes nothing
+    db = sqlite3.connect(path)
+    before = sorted(db.execute("SELECT * FROM attrs"))
+    for statement in schema.MIGRATIONS[renumbering].split(";"):
+        db.execute(statement)
+    assert sorted(db.execute("SELECT * FROM attrs")) == before
+    db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from dalgu.ldcontext.core import NGSI_LD
@@ -74,7 +75,13 @@ def is_uri(value: object) -> bool:
 
 
 def is_datetime(value: object) -> bool:
-    if not isinstance(value, str) or not _DATETIME.match(value):
+    # the longest date-time the pattern takes has 35 characters
+    return isinstance(value, str) and len(value) <= 40 and _is_datetime_text(value)
+
+
+@lru_cache(maxsize=4096)  # a batch's observedAt times repeat from entity to entity
+def _is_datetime_text(value: str) -> bool:
+    if not _DATETIME.match(value):
         return False
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -84,4 +91,9 @@ def is_datetime(value: object) -> bool:
 
 
 def is_valid_name(name: str) -> bool:
-    return 0 < len(name) <= 1024 and not _BAD_NAME.search(name)
+    return 0 < len(name) <= 1024 and _is_valid_name(name)
+
+
+@lru_cache(maxsize=4096)  # attribute and type names repeat in every entity of a batch
+def _is_valid_name(name: str) -> bool:
+    return not _BAD_NAME.search(name)

@@ -99,11 +99,16 @@ def parse_attributes(doc: dict[str, Any], terms: TermMap, now: str) -> dict[str,
 
 
 def attribute_iri(name: str, terms: TermMap) -> str:
+    known = terms.attribute_iris.get(name) if isinstance(name, str) else None
+    if known is not None:  # a batch names the same attributes in each of its entities
+        return known
     if not isinstance(name, str) or not is_valid_name(name) or name.startswith("@"):
         raise BadRequestData(f"invalid attribute name {name!r}")
     iri = terms.expand(name)
     if iri.startswith("@"):
         raise BadRequestData(f"attribute name {name!r} is a JSON-LD keyword")
+    if len(terms.attribute_iris) < 4096:
+        terms.attribute_iris[name] = iri
     return iri
 
 

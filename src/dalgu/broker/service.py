@@ -356,9 +356,13 @@ def _upsert_update(entity: Entity) -> Mutation:
         for key in ("type", "scope"):
             if key in entity:
                 updated[key] = sorted(set(updated.get(key, [])) | set(entity[key]))
-        result = m.UpdateResult()
-        updated = {k: (list(v) if isinstance(v, list) else v) for k, v in updated.items()}
-        m.append_attributes(updated, entity, result, overwrite=True)
+            elif key in updated:
+                updated[key] = list(updated[key])
+        # only the instance lists the fragment writes change: copy those, share the rest
+        for iri in m.attribute_names(entity):
+            if iri in updated:
+                updated[iri] = list(updated[iri])
+        m.append_attributes(updated, entity, m.UpdateResult(), overwrite=True)
         updated["modifiedAt"] = now
         return updated
 

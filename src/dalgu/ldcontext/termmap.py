@@ -34,13 +34,23 @@ def _is_absolute_iri(value: str) -> bool:
 class TermMap:
     """Expansion and compaction of names for one active context."""
 
-    __slots__ = ("_compact_cache", "_expand_cache", "_prefixes", "_reverse", "terms", "vocab")
+    __slots__ = (
+        "_compact_cache",
+        "_expand_cache",
+        "_prefixes",
+        "_reverse",
+        "attribute_iris",
+        "terms",
+        "vocab",
+    )
 
     def __init__(self, terms: Mapping[str, TermDefinition], vocab: str | None) -> None:
         self.terms = dict(terms)
         self.vocab = vocab
         self._expand_cache: dict[str, str] = {}
         self._compact_cache: dict[str, str] = {}
+        #: attribute names already checked and expanded with this map (`broker.parse`)
+        self.attribute_iris: dict[str, str] = {}
         reverse: dict[str, str] = {}
         for term in sorted(self.terms, key=lambda t: (len(t), t)):
             definition = self.terms[term]

@@ -74,9 +74,10 @@ def parse_instance_id(text: str) -> int | None:
     return int(suffix)
 
 
-def record(name: str, instance: dict[str, Any], at: str, deleted: str | None) -> InstanceRecord:
-    """The record of one instance; `at` stands in for missing createdAt/modifiedAt."""
-    value = instance.get(VALUE_MEMBER.get(instance.get("type") or "Property", "value"))
+def instance_value(instance: dict[str, Any]) -> tuple[float | None, str | None, Any]:
+    """(num, txt, geometry) of an instance as the history stores them."""
+    kind = instance.get("type") or "Property"
+    value = instance.get(VALUE_MEMBER.get(kind, "value"))
     num = None
     txt = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -84,8 +85,14 @@ def record(name: str, instance: dict[str, Any], at: str, deleted: str | None) ->
     elif value is not None:
         txt = value if isinstance(value, str) else orjson.dumps(value).decode()
     geometry = None
-    if instance.get("type") == "GeoProperty" and isinstance(instance.get("value"), dict):
+    if kind == "GeoProperty" and isinstance(instance.get("value"), dict):
         geometry = instance["value"]
+    return num, txt, geometry
+
+
+def record(name: str, instance: dict[str, Any], at: str, deleted: str | None) -> InstanceRecord:
+    """The record of one instance; `at` stands in for missing createdAt/modifiedAt."""
+    num, txt, geometry = instance_value(instance)
     observed = instance.get("observedAt")
     return InstanceRecord(
         name=name,
@@ -103,12 +110,18 @@ def record(name: str, instance: dict[str, Any], at: str, deleted: str | None) ->
 
 def change_records(before: Entity | None, after: Entity | None, at: str) -> list[InstanceRecord]:
     """The records an entity change leaves in the history."""
+    return [record(n, i, at, deleted) for n, i, deleted in changed_instances(before, after, at)]
+
+
+def changed_instances(
+    before: Entity | None, after: Entity | None, at: str
+) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(attribute, instance, deletedAt or None) of each instance an entity change records:
+    every new or changed instance, a deletion record for each removed one, and the scope's."""
     old = _instances(before)
     new = _instances(after)
-    records = [
-        record(key[0], instance, at, None)
-        for key, instance in new.items()
-        if old.get(key) != instance
+    out: list[tuple[str, dict[str, Any], str | None]] = [
+        (key[0], instance, None) for key, instance in new.items() if old.get(key) != instance
     ]
     for key, instance in old.items():
         if key not in new:
@@ -123,16 +136,16 @@ def change_records(before: Entity | None, after: Entity | None, at: str) -> list
                 gone["datasetId"] = instance["datasetId"]
             gone["createdAt"] = at
             gone["modifiedAt"] = at
-            records.append(record(key[0], gone, at, at))
+            out.append((key[0], gone, at))
     old_scope = (before or {}).get("scope")
     new_scope = (after or {}).get("scope")
     if new_scope and new_scope != old_scope:
         doc = {"type": "Property", "value": new_scope, "createdAt": at, "modifiedAt": at}
-        records.append(record(SCOPE, doc, at, None))
+        out.append((SCOPE, doc, None))
     elif old_scope and not new_scope:
         gone = {"type": "Property", "value": [], "deletedAt": at, "createdAt": at, "modifiedAt": at}
-        records.append(record(SCOPE, gone, at, at))
-    return records
+        out.append((SCOPE, gone, at))
+    return out
 
 
 def _instances(entity: Entity | None) -> dict[tuple[str, str | None], dict[str, Any]]:

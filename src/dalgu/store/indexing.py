@@ -21,13 +21,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from dalgu.broker.model import MEMBERS, SYSTEM_MEMBERS, Entity, is_datetime
+from dalgu.broker.model import MEMBERS, Entity, is_datetime
 from dalgu.query.ast import QValue
 
 # createdAt/modifiedAt of instances are not indexed: they cost two rows per attribute on every
 # write and q on them is rare; entity-level times live in the entity document.
 _INDEXED_MEMBERS = ("observedAt", "unitCode", "datasetId")
+_MEMBER_PATHS = tuple((member, f".{member}") for member in _INDEXED_MEMBERS)
 _MAX_DEPTH = 16
+_TIMES = frozenset({"createdAt", "modifiedAt"})
 
 
 class IndexRow(NamedTuple):
@@ -66,6 +68,46 @@ def index_rows(entity: Entity) -> list[IndexRow]:
     return rows
 
 
+def attribute_rows(iri: str, instances: list[dict[str, Any]]) -> list[IndexRow]:
+    """The rows of one attribute's instances (`index_rows` is these, attribute by attribute)."""
+    rows: list[IndexRow] = []
+    for instance in instances:
+        _instance_rows(iri, "", instance, rows)
+    return rows
+
+
+def changed_attributes(before: Entity, after: Entity) -> list[str]:
+    """The attributes whose index rows may differ between two states of an entity.
+
+    An attribute written again with the same content differs only in its instances'
+    createdAt/modifiedAt, which are not indexed: a fleet feed that sends every attribute of a
+    vehicle with a new speed changes the rows of `speed` alone.
+    """
+    changed: list[str] = []
+    for iri in attribute_iris(after):
+        if iri not in before or not _same_but_times(before[iri], after[iri]):
+            changed.append(iri)
+    changed.extend(iri for iri in attribute_iris(before) if iri not in after)
+    return changed
+
+
+def _same_but_times(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
+    if old is new:
+        return True
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new, strict=True):
+        if a is b:
+            continue
+        for key, value in a.items():
+            if key not in _TIMES and (key not in b or b[key] != value):
+                return False
+        for key in b:
+            if key not in a and key not in _TIMES:
+                return False
+    return True
+
+
 def multi_valued(rows: list[IndexRow]) -> list[tuple[str, str]]:
     """(attribute, path) pairs with more than one value row: an array, several instances.
 
@@ -98,8 +140,9 @@ def geo_rows(entity: Entity) -> list[GeoRow]:
 def _instance_rows(name: str, prefix: str, instance: dict[str, Any], rows: list[IndexRow]) -> None:
     kind = instance.get("type", "Property")
     rows.append(IndexRow(name, prefix + "#", "#", None, kind))
-    if kind in ("Property", "ListProperty"):
-        _leaf_rows(name, prefix, instance.get("value", instance.get("valueList")), rows, 0)
+    if kind == "Property" or kind == "ListProperty":
+        value = instance["value"] if "value" in instance else instance.get("valueList")
+        _leaf_rows(name, prefix, value, rows, 0)
     elif kind in ("Relationship", "ListRelationship", "VocabProperty"):
         value = instance.get("object", instance.get("objectList", instance.get("vocab")))
         for item in value if isinstance(value, list) else [value]:
@@ -110,25 +153,28 @@ def _instance_rows(name: str, prefix: str, instance: dict[str, Any], rows: list[
             for item in text if isinstance(text, list) else [text]:
                 rows.append(IndexRow(name, prefix, "s", None, item))
                 rows.append(IndexRow(name, f"{prefix}[{lang}]", "s", None, item))
-    for member in _INDEXED_MEMBERS:
+    # members in a fixed order: a row's key is its place among its attribute's rows, and the
+    # rows of a stored state must come out the same every time they are computed
+    for member, path in _MEMBER_PATHS:
         if member in instance:
-            _leaf_rows(name, f"{prefix}.{member}", instance[member], rows, 0)
-    for key, sub in instance.items():
-        nested = key not in MEMBERS and key not in SYSTEM_MEMBERS and isinstance(sub, dict)
-        if nested and prefix.count(".") < _MAX_DEPTH:
-            _instance_rows(name, f"{prefix}.{key}", sub, rows)
+            _leaf_rows(name, prefix + path, instance[member], rows, 0)
+    if prefix.count(".") < _MAX_DEPTH:
+        for key, sub in instance.items():
+            if key not in MEMBERS and isinstance(sub, dict):
+                _instance_rows(name, f"{prefix}.{key}", sub, rows)
 
 
 def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: int) -> None:
     if depth > _MAX_DEPTH:
         return
-    if isinstance(value, bool):
-        rows.append(IndexRow(name, path, "b", 1.0 if value else 0.0, None))
-    elif isinstance(value, (int, float)):
-        rows.append(IndexRow(name, path, "n", float(value), None))
-    elif isinstance(value, str):
-        text = canonical_datetime(value) if is_datetime(value) else value
+    kind = type(value)
+    if kind is str:
+        text = _indexed_text(value) if len(value) <= 64 else value  # no date-time is longer
         rows.append(IndexRow(name, path, "s", None, text))
+    elif kind is int or kind is float:
+        rows.append(IndexRow(name, path, "n", float(value), None))
+    elif kind is bool:
+        rows.append(IndexRow(name, path, "b", 1.0 if value else 0.0, None))
     elif value is None:
         rows.append(IndexRow(name, path, "z", None, None))
     elif isinstance(value, list):
@@ -140,6 +186,18 @@ def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: in
             return
         for key, item in value.items():
             _leaf_rows(name, f"{path}[{key}]", item, rows, depth + 1)
+    elif isinstance(value, bool):  # subclasses, should a caller build values by hand
+        rows.append(IndexRow(name, path, "b", 1.0 if value else 0.0, None))
+    elif isinstance(value, (int, float)):
+        rows.append(IndexRow(name, path, "n", float(value), None))
+    elif isinstance(value, str):
+        text = canonical_datetime(value) if is_datetime(value) else value
+        rows.append(IndexRow(name, path, "s", None, text))
+
+
+@lru_cache(maxsize=8192)  # device names, units, brands and observedAt times repeat in writes
+def _indexed_text(value: str) -> str:
+    return canonical_datetime(value) if is_datetime(value) else value
 
 
 def literal_key(value: QValue) -> tuple[str, Any]:

@@ -18,7 +18,7 @@ import orjson
 from dalgu.broker.model import GEOJSON_TYPES, now_iso
 from dalgu.errors import DalguError
 from dalgu.store.base import Change, Entity, Mutation, Outcome
-from dalgu.store.indexing import GeoRow, IndexRow, attribute_iris, geo_rows, index_rows
+from dalgu.store.indexing import GeoRow, IndexRow, changed_attributes, geo_rows, index_rows
 from dalgu.store.postgres.keys import AttributeKeys, Key
 from dalgu.store.postgres.temporal import Partitions, write_history
 
@@ -240,12 +240,8 @@ class _IndexChanges:
             self.added.extend((ent, row) for row in index_rows(after))
             self.shapes.extend((ent, shape) for shape in _shapes(after))
             return
-        # Only attributes whose instances changed can have changed rows.
-        changed = [
-            iri
-            for iri in dict.fromkeys([*attribute_iris(before), *attribute_iris(after)])
-            if before.get(iri) != after.get(iri)
-        ]
+        # Only attributes whose instances changed (beyond their times) can have changed rows.
+        changed = changed_attributes(before, after)
         if not changed:
             return
         old = {iri: before[iri] for iri in changed if iri in before}

@@ -15,10 +15,19 @@ from typing import Any
 import orjson
 
 from dalgu.store.base import Entity
-from dalgu.store.indexing import IndexRow, geo_rows, index_rows, multi_valued
+from dalgu.store.indexing import (
+    IndexRow,
+    attribute_iris,
+    attribute_rows,
+    changed_attributes,
+    geo_rows,
+    multi_valued,
+)
 from dalgu.store.sqlite.geo import bounding_box
 
-_AttrKey = tuple[str, str, int]  # (name, path, seq): the row's key within its entity
+# (path, seq): a row's key within its entity and attribute; `seq` numbers the rows of one
+# attribute (see the migration that made it so): rows of unchanged attributes are not computed
+_AttrKey = tuple[str, int]
 
 
 class IndexWrites:
@@ -49,9 +58,12 @@ class IndexWrites:
         self.entities.append((ent, tenant, entity_id, orjson.dumps(entity)))
         self._types(tenant, ent, entity)
         self._scopes(ent, entity)
-        indexed = index_rows(entity)
-        self.attrs.extend((ent, seq, tenant, *row) for seq, row in enumerate(indexed))
-        self.multi.extend((ent, tenant, name, path) for name, path in multi_valued(indexed))
+        attrs, multi = self.attrs, self.multi
+        for iri in attribute_iris(entity):
+            rows = attribute_rows(iri, entity[iri])
+            attrs.extend([(ent, seq, tenant, *row) for seq, row in enumerate(rows)])
+            if len(rows) > 2:  # a marker and one value are never multi-valued
+                multi.extend((ent, tenant, name, path) for name, path in multi_valued(rows))
         self._geometries(tenant, ent, entity)
         return ent
 
@@ -67,19 +79,26 @@ class IndexWrites:
         if before.get("scope") != after.get("scope"):
             self.scopes_cleared.append((ent,))
             self._scopes(ent, after)
-        old_rows, new_rows = index_rows(before), index_rows(after)
-        old = _keyed(old_rows)
-        new = _keyed(new_rows)
-        for key, row in old.items():
-            if key not in new:
-                self.attrs_gone.append((ent, row.name, row.path, key[2]))
-        for key, row in new.items():
-            if old.get(key) != row:  # INSERT OR REPLACE: a changed value replaces its row
-                self.attrs.append((ent, key[2], tenant, *row))
-        old_multi, new_multi = set(multi_valued(old_rows)), multi_valued(new_rows)
-        self.multi_gone.extend((ent, n, p) for n, p in old_multi.difference(new_multi))
-        self.multi.extend((ent, tenant, n, p) for n, p in new_multi if (n, p) not in old_multi)
-        if geo_rows(before) != geo_rows(after):
+        changed = changed_attributes(before, after)
+        if not changed:
+            return
+        for iri in changed:
+            old_rows = attribute_rows(iri, before.get(iri, []))
+            new_rows = attribute_rows(iri, after.get(iri, []))
+            old = _keyed(old_rows)
+            new = _keyed(new_rows)
+            for key, row in old.items():
+                if key not in new:
+                    self.attrs_gone.append((ent, iri, row.path, key[1]))
+            for key, row in new.items():
+                if old.get(key) != row:  # INSERT OR REPLACE: a changed value replaces its row
+                    self.attrs.append((ent, key[1], tenant, *row))
+            old_multi, new_multi = set(multi_valued(old_rows)), multi_valued(new_rows)
+            self.multi_gone.extend((ent, n, p) for n, p in old_multi.difference(new_multi))
+            self.multi.extend((ent, tenant, n, p) for n, p in new_multi if (n, p) not in old_multi)
+        old_part = {iri: before[iri] for iri in changed if iri in before}
+        new_part = {iri: after[iri] for iri in changed if iri in after}
+        if geo_rows(old_part) != geo_rows(new_part):  # every geometry is written again
             self.geo_cleared.append((ent,))
             self._geometries(tenant, ent, after)
 
@@ -169,4 +188,4 @@ class IndexWrites:
 
 
 def _keyed(rows: list[IndexRow]) -> dict[_AttrKey, IndexRow]:
-    return {(row.name, row.path, seq): row for seq, row in enumerate(rows)}
+    return {(row.path, seq): row for seq, row in enumerate(rows)}

@@ -322,6 +322,26 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, id)
     )
     """,
+    # batch writes (issues 2-4): `attrs.seq` numbers the rows of each attribute of an entity
+    # from 0 (it numbered the entity's rows), so an update computes and compares the rows of
+    # the attributes it changed only. An attribute's rows were numbered in one run, so each
+    # run moves down by its first number; through negative numbers, never a taken key.
+    """
+    CREATE TEMP TABLE IF NOT EXISTS attrs_base (
+        ent INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        base INTEGER NOT NULL,
+        PRIMARY KEY (ent, name)
+    ) WITHOUT ROWID;
+    DELETE FROM attrs_base;
+    INSERT INTO attrs_base (ent, name, base)
+        SELECT ent, name, min(seq) FROM attrs GROUP BY ent, name HAVING min(seq) <> 0;
+    UPDATE attrs SET seq = -1 - (seq - (
+        SELECT b.base FROM attrs_base b WHERE b.ent = attrs.ent AND b.name = attrs.name
+    )) WHERE (ent, name) IN (SELECT ent, name FROM attrs_base);
+    UPDATE attrs SET seq = -1 - seq WHERE seq < 0;
+    DROP TABLE IF EXISTS attrs_base
+    """,
 ]
 
 
