@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.databases import create_database, drop_database, postgres_answers
 from bench.processes import Server, cores, free_port, guard, stop_all
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.search import parse_search
 from dalgu.fhir.searchparams import compartment_patient, index_rows
 from dalgu.store.base import FhirWrite
@@ -92,7 +93,7 @@ def _nth(n: int, patients: int) -> dict[str, Any]:
 
 
 def _write(n: int, patients: int) -> FhirWrite:
-    resource = {**_nth(n, patients), "id": f"o{n}"}
+    resource = {**_nth(n, patients), "id": new_id()}  # as the server names what it creates
     return FhirWrite(
         "Observation",
         resource["id"],

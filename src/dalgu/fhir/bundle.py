@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from dalgu.errors import BadRequestData, DalguError, PreconditionFailed
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
-from dalgu.fhir.service import FhirService, new_id
+from dalgu.fhir.service import FhirService
 from dalgu.store.base import FhirWrite
 
 METHODS = ("GET", "POST", "PUT", "DELETE")

@@ -4,7 +4,6 @@ HTTP. The edge resolves a `Principal` and parses the wire; this decides and reco
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +20,7 @@ from dalgu.errors import (
 )
 from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
 from dalgu.fhir.consent import ConsentPolicy, Grant
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import (
     PATIENT_COMPARTMENT,
     RESOURCE_TYPES,
@@ -50,10 +50,6 @@ class SearchResult:
     matches: list[StoredResource]
     total: int | None
     included: list[StoredResource] = field(default_factory=list)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def check_type(type_name: str) -> None:

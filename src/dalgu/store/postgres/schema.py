@@ -327,6 +327,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS testbed_run_events_run ON testbed_run_events (run_id, seq);
     CREATE INDEX IF NOT EXISTS testbed_run_events_tenant ON testbed_run_events (tenant);
     """,
+    # FHIR (issue 6): `patient` of Observation, Encounter, Condition and AuditEvent is searched
+    # through the Patient rows of `subject` (`entity`), `SearchParam.indexed_as`: its own rows go
+    """
+    DELETE FROM fhir_ref WHERE param = 'patient'
+        AND type IN ('Observation', 'Encounter', 'Condition', 'AuditEvent')
+    """,
 ]
 
 

@@ -303,6 +303,12 @@ MIGRATIONS: list[str] = [
         ON instances (tenant, entity_id, name, observed_at, num, deleted_at);
     DROP INDEX IF EXISTS instances_observed
     """,
+    # FHIR (issue 6): `patient` of Observation, Encounter, Condition and AuditEvent is searched
+    # through the Patient rows of `subject` (`entity`), `SearchParam.indexed_as`: its own rows go
+    """
+    DELETE FROM fhir_ref WHERE param = 'patient'
+        AND type IN ('Observation', 'Encounter', 'Condition', 'AuditEvent')
+    """,
 ]
 
 
