@@ -309,6 +309,12 @@ MIGRATIONS: list[str] = [
     DELETE FROM fhir_ref WHERE param = 'patient'
         AND type IN ('Observation', 'Encounter', 'Condition', 'AuditEvent')
     """,
+    # FHIR (issue 6): a date clause that does not drive is probed per candidate by (rid, param);
+    # with lo and hi in the index the probe reads the index alone, not a table row per candidate
+    """
+    CREATE INDEX IF NOT EXISTS fhir_date_probe ON fhir_date (rid, param, lo, hi);
+    DROP INDEX IF EXISTS fhir_date_rid
+    """,
 ]
 
 
