@@ -4,7 +4,7 @@
 A real Dalgu server (pinned to one core) on each store; the load comes from this process,
 pinned to the other core. First `--observations` vital-sign Observations of `--patients`
 patients (five LOINC codes, one every minute per patient) are loaded straight through the
-store's own write path (`fhir_write` with the same index rows the service makes, in
+store's own write path (`fhir_write` with the same ids and index rows the service makes, in
 transactions of 1,000; no HTTP, no validation), then the server is started and measured:
 
 - single creates: 4 concurrent clients POST one Observation each for `--seconds`;
