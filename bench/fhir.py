@@ -4,7 +4,7 @@
 A real Dalgu server (pinned to one core) on each store; the load comes from this process,
 pinned to the other core. First `--observations` vital-sign Observations of `--patients`
 patients (five LOINC codes, one every minute per patient) are loaded straight through the
-store's own write path (`fhir_write` with the same index rows the service makes, in
+store's own write path (`fhir_write` with the same ids and index rows the service makes, in
 transactions of 1,000; no HTTP, no validation), then the server is started and measured:
 
 - single creates: 4 concurrent clients POST one Observation each for `--seconds`;
@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.databases import create_database, drop_database, postgres_answers
 from bench.processes import Server, cores, free_port, guard, stop_all
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.search import parse_search
 from dalgu.fhir.searchparams import compartment_patient, index_rows
 from dalgu.store.base import FhirWrite
@@ -92,7 +93,7 @@ def _nth(n: int, patients: int) -> dict[str, Any]:
 
 
 def _write(n: int, patients: int) -> FhirWrite:
-    resource = {**_nth(n, patients), "id": f"o{n}"}
+    resource = {**_nth(n, patients), "id": new_id()}  # as the server names what it creates
     return FhirWrite(
         "Observation",
         resource["id"],

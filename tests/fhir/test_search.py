@@ -146,3 +146,15 @@ def test_unknown_parameter_is_400_unless_lenient(client: TestClient) -> None:
         "/fhir/Patient?shoe-size=9", headers={**ADMIN, "Prefer": "handling=lenient"}
     )
     assert lenient.status_code == 200
+
+
+def test_patient_matches_only_subjects_that_are_patients(client: TestClient) -> None:
+    kim = create(client, patient("Kim"))
+    on_patient = create(client, observation(kim))
+    # the same id, as a Device: `patient` shares `subject`'s rows, of Patient targets only
+    on_device = create(client, {**observation(kim), "subject": {"reference": f"Device/{kim}"}})
+    assert [o["id"] for o in entries(search(client, f"Observation?patient={kim}"))] == [on_patient]
+    both = search(client, f"Observation?subject={kim}&_sort=_id")
+    assert sorted(o["id"] for o in entries(both)) == sorted([on_patient, on_device])
+    typed = search(client, f"Observation?patient=Patient/{kim}&code=8867-4")
+    assert [o["id"] for o in entries(typed)] == [on_patient]

@@ -96,7 +96,9 @@ def test_index_rows_of_an_observation() -> None:
             "effectivePeriod": {"start": "2024-01-01T00:00:00Z"},
         }
     )
-    assert ("patient", "Patient", "p1") in rows.refs
+    # `patient` is searched through the Patient rows of `subject` (same path): no rows of its own
+    assert ("subject", "Patient", "p1") in rows.refs
+    assert not [r for r in rows.refs if r[0] == "patient"]
     assert ("device", "Device", "d1") in rows.refs
     assert ("code", "http://loinc.org", "8867-4") in rows.tokens
     ((name, lo, hi),) = rows.dates

@@ -1,5 +1,5 @@
-"""The SQLite store's group commit: `mutate` calls that arrive together share one transaction,
-and each is still answered, and undone, on its own."""
+"""The SQLite store's group commit: `mutate` calls and FHIR writes that arrive together share
+one transaction, and each is still answered, and undone, on its own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest_asyncio
 
 from dalgu.broker.mutations import create
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import Change, Entity, Mutation
+from dalgu.fhir.searchparams import index_rows
+from dalgu.store.base import Change, Entity, FhirWrite, Mutation
 from dalgu.store.sqlite import SqliteEntityStore, schema
 
 T0 = "2026-11-25T04:00:00.000Z"
@@ -104,6 +105,46 @@ async def test_writes_queued_at_close_are_committed(tmp_path: Path) -> None:
     await store.open()
     assert await store.get("", thing(1)["id"]) == thing(1)
     await store.close()
+
+
+def observation_write(resource_id: str, *, must_create: bool = True) -> FhirWrite:
+    resource = {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/p1"},
+    }
+    return FhirWrite(
+        "Observation", resource_id, resource, index_rows(resource), "p1", must_create=must_create
+    )
+
+
+async def test_concurrent_fhir_writes_share_one_commit(store: SqliteEntityStore) -> None:
+    counted = commits(store)
+    results = await asyncio.gather(
+        *(store.fhir_write([observation_write(f"o{n}")]) for n in range(20)),
+        store.mutate("", [(thing(1)["id"], create(thing(1)))]),
+    )
+    assert len(counted) == 1
+    assert [stored.id for (stored,) in results[:20]] == [f"o{n}" for n in range(20)]
+    assert (await store.fhir_read("Observation", "o19")) is not None
+
+
+async def test_a_failing_fhir_write_undoes_only_itself(store: SqliteEntityStore) -> None:
+    await store.fhir_write([observation_write("o1")])
+    first, failing, third = await asyncio.gather(
+        store.fhir_write([observation_write("o2")]),
+        store.fhir_write([observation_write("o3"), observation_write("o1")]),  # o1 exists
+        store.fhir_write([observation_write("o4")]),
+        return_exceptions=True,
+    )
+    assert isinstance(failing, AlreadyExists)
+    assert isinstance(first, list) and isinstance(third, list)
+    found = store.db.execute("SELECT id FROM fhir_resources ORDER BY id").fetchall()
+    assert found == [("o1",), ("o2",), ("o4",)]  # nothing of the failed one, o3 included
+    tokens = store.db.execute("SELECT count(DISTINCT rid) FROM fhir_token").fetchone()
+    assert tokens == (3,)
 
 
 NS = "https://example.org/"

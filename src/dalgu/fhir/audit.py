@@ -11,9 +11,9 @@ anyone change or delete them.
 from __future__ import annotations
 
 import base64
-import uuid
 from collections.abc import Iterable
 
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import ACT_REASON, BREAK_GLASS, Principal, Resource, instant
 from dalgu.fhir.searchparams import compartment_patient, index_rows, split_reference
 from dalgu.store.base import FhirWrite
@@ -117,7 +117,7 @@ def audit_event(
 
 def audit_write(event: Resource) -> FhirWrite:
     """The store write of an AuditEvent (a new id, its index rows)."""
-    event_id = uuid.uuid4().hex
+    event_id = new_id()
     event = {**event, "id": event_id}
     return FhirWrite(
         "AuditEvent",

@@ -5,6 +5,12 @@ with its outcome. A transaction is all or nothing: every write is validated and 
 first, `urn:uuid:` fullUrls are given their server ids and references to them rewritten,
 then all writes (and the transaction's AuditEvent) are stored in one database transaction;
 reads (GET entries) run after the writes. Any failing entry fails the whole transaction.
+
+A POST entry with `request.ifNoneExist` (conditional create) is searched first: no match, it
+is created; one match, nothing is written for it, its response is `200 OK` with the resource
+found, and references to its fullUrl are rewritten to that resource; more than one, the
+transaction fails with 412. The search and the writes are not one atomic step: two
+transactions racing with the same condition may both create.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from dalgu.errors import BadRequestData, DalguError, PreconditionFailed
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
-from dalgu.fhir.service import FhirService, new_id
+from dalgu.fhir.service import FhirService
 from dalgu.store.base import FhirWrite
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
@@ -33,6 +40,7 @@ class Entry:
     resource: Any
     full_url: str | None
     if_match: int | None
+    if_none_exist: str | None = None  # POST: conditional create (request.ifNoneExist)
 
 
 def parse_etag(value: str | None) -> int | None:
@@ -66,6 +74,9 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
     elif len(segments) > 2:
         raise BadRequestData(f"entry {index}: request.url {url!r} is not supported")
     full_url = raw.get("fullUrl")
+    if_none_exist = request.get("ifNoneExist")
+    if if_none_exist is not None and (method != "POST" or not isinstance(if_none_exist, str)):
+        raise BadRequestData(f"entry {index}: request.ifNoneExist is a search, on a POST only")
     return Entry(
         index,
         method,
@@ -76,6 +87,7 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
         raw.get("resource"),
         full_url if isinstance(full_url, str) else None,
         parse_etag(request.get("ifMatch")),
+        if_none_exist,
     )
 
 
@@ -124,8 +136,8 @@ class BundleProcessor:
         if e.method == "POST":
             if e.id is not None:
                 raise BadRequestData(f"entry {e.index}: POST goes to a type, not an instance")
-            stored = await s.create(principal, e.type, e.resource)
-            return self._written(stored, 201)
+            stored = await s.create(principal, e.type, e.resource, if_none_exist=e.if_none_exist)
+            return self._written(stored, 201 if stored.created else 200)
         if e.id is None:
             raise BadRequestData(f"entry {e.index}: {e.method} needs [type]/[id]")
         if e.method == "PUT":
@@ -170,21 +182,30 @@ class BundleProcessor:
         s = self.service
         ids: dict[str, str] = {}
         assigned: dict[int, str] = {}
-        for e in entries:
-            if e.method == "POST":
-                if e.id is not None:
-                    raise BadRequestData(f"entry {e.index}: POST goes to a type, not an instance")
-                assigned[e.index] = new_id()
-                if e.full_url:
-                    ids[e.full_url] = f"{e.type}/{assigned[e.index]}"
-            elif e.method in ("PUT", "DELETE") and e.id is None:
-                raise BadRequestData(f"entry {e.index}: {e.method} needs [type]/[id]")
-            elif e.method == "PUT" and e.full_url:
-                ids[e.full_url] = f"{e.type}/{e.id}"
+        matched: dict[int, StoredResource] = {}  # conditional creates that found theirs
         writes: list[tuple[Entry, FhirWrite]] = []
         try:
             for e in entries:
-                if e.method == "GET":
+                if e.method == "POST":
+                    if e.id is not None:
+                        raise BadRequestData(
+                            f"entry {e.index}: POST goes to a type, not an instance"
+                        )
+                    found = await self._existing(principal, e)
+                    if found is not None:  # references to its fullUrl mean the one found
+                        matched[e.index] = found
+                        if e.full_url:
+                            ids[e.full_url] = found.reference
+                        continue
+                    assigned[e.index] = new_id()
+                    if e.full_url:
+                        ids[e.full_url] = f"{e.type}/{assigned[e.index]}"
+                elif e.method in ("PUT", "DELETE") and e.id is None:
+                    raise BadRequestData(f"entry {e.index}: {e.method} needs [type]/[id]")
+                elif e.method == "PUT" and e.full_url:
+                    ids[e.full_url] = f"{e.type}/{e.id}"
+            for e in entries:
+                if e.method == "GET" or e.index in matched:
                     continue
                 write = await self._prepare(principal, e, assigned, ids)
                 writes.append((e, write))
@@ -194,7 +215,7 @@ class BundleProcessor:
         except DalguError as error:
             await s.record_failure(principal, "transaction", error, [])
             raise
-        by_index = {e.index: r for (e, _), r in zip(writes, stored, strict=True)}
+        by_index = {e.index: r for (e, _), r in zip(writes, stored, strict=True)} | matched
         out = []
         for e in entries:
             if e.method == "GET":
@@ -206,6 +227,17 @@ class BundleProcessor:
             else:
                 out.append(self._written(result, 201 if result.created else 200))
         return {"resourceType": "Bundle", "type": "transaction-response", "entry": out}
+
+    async def _existing(self, principal: Principal, e: Entry) -> StoredResource | None:
+        """What a conditional create entry matches already, among what `principal` may see
+        (the write itself is authorized with the others, if it happens)."""
+        if e.if_none_exist is None:
+            return None
+        try:
+            return await self.service.existing(principal, e.type, e.if_none_exist)
+        except DalguError as error:
+            error.detail = f"entry {e.index}: {error.detail}"
+            raise
 
     async def _prepare(
         self, principal: Principal, e: Entry, assigned: dict[int, str], ids: dict[str, str]

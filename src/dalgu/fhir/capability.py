@@ -40,7 +40,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
             "versioning": "versioned-update",
             "readHistory": True,
             "updateCreate": type_name not in READ_ONLY,
-            "conditionalCreate": False,
+            "conditionalCreate": type_name not in READ_ONLY,
             "conditionalUpdate": False,
             "conditionalDelete": "not-supported",
             "searchInclude": includes,

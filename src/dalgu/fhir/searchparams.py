@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dalgu.errors import DalguError
@@ -30,6 +30,10 @@ class SearchParam:
     paths: tuple[str, ...]
     targets: tuple[str, ...] = ()  # reference: the resource types it may point to
     definition: str = ""  # the canonical SearchParameter it implements
+    # a reference whose values are a subset of another parameter's (same paths, narrower
+    # targets: Observation `patient` of `subject`) has no rows of its own: it is searched as
+    # that parameter's rows whose target type is one of its own (`indexed_as`)
+    indexed_as: str = ""
 
     @property
     def is_reference(self) -> bool:
@@ -161,6 +165,25 @@ PARAMETERS: dict[str, dict[str, SearchParam]] = {
     }.items()
 }
 
+
+def _share_rows(params: dict[str, SearchParam]) -> dict[str, SearchParam]:
+    out = dict(params)
+    for p in params.values():
+        if p.type != "reference" or not p.targets:
+            continue
+        for wider in params.values():
+            covers = not wider.targets or set(p.targets) <= set(wider.targets)
+            same = wider.type == "reference" and wider.paths == p.paths and wider is not p
+            if same and covers and wider.targets != p.targets:
+                out[p.name] = replace(p, indexed_as=wider.name)
+                break
+    return out
+
+
+# one reference row fewer per Observation, Encounter, Condition (`patient` is `subject`'s
+# Patient rows) and per patient an AuditEvent names (`patient` is `entity`'s)
+PARAMETERS = {t: _share_rows(ps) for t, ps in PARAMETERS.items()}
+
 #: parameters every type has, evaluated on the resource's own columns
 COMMON: dict[str, SearchParam] = {
     "_id": SearchParam("_id", "token", ("id",), definition=SPEC + "Resource-id"),
@@ -272,7 +295,7 @@ def index_rows(resource: Resource) -> IndexRows:
                     )
                 elif param.type == "date":
                     rows.dates.extend((param.name, lo, hi) for lo, hi in _dates(value))
-                else:
+                elif not param.indexed_as:
                     target = value.get("reference") if isinstance(value, dict) else value
                     split = split_reference(target) if isinstance(target, str) else None
                     if split and (not param.targets or split[0] in param.targets):

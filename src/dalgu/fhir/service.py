@@ -4,10 +4,10 @@ HTTP. The edge resolves a `Principal` and parses the wire; this decides and reco
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -16,11 +16,13 @@ from dalgu.errors import (
     BadRequestData,
     DalguError,
     MethodNotAllowed,
+    PreconditionFailed,
     ResourceGone,
     ResourceNotFound,
 )
 from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
 from dalgu.fhir.consent import ConsentPolicy, Grant
+from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import (
     PATIENT_COMPARTMENT,
     RESOURCE_TYPES,
@@ -50,10 +52,6 @@ class SearchResult:
     matches: list[StoredResource]
     total: int | None
     included: list[StoredResource] = field(default_factory=list)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def check_type(type_name: str) -> None:
@@ -382,8 +380,54 @@ class FhirService:
             await listener(results)
         return results
 
-    async def create(self, principal: Principal, type_name: str, body: Any) -> StoredResource:
-        return await self._write(principal, "create", type_name, body, None)
+    async def create(
+        self,
+        principal: Principal,
+        type_name: str,
+        body: Any,
+        *,
+        if_none_exist: str | None = None,
+    ) -> StoredResource:
+        """A new resource; with `if_none_exist` (a search, FHIR conditional create) the one
+        resource it already matches instead (its `created` False), 412 if it matches more."""
+        if if_none_exist is None:
+            return await self._write(principal, "create", type_name, body, None)
+        try:
+            write = self.prepare(type_name, body, None, create=True)
+            await self.authorize_write(principal, write)
+            found = await self.existing(principal, type_name, if_none_exist)
+            if found is None:
+                (stored,) = await self.commit(principal, "create", [write])
+                return stored
+        except DalguError as error:
+            await self.record_failure(principal, "create", error, [])
+            raise
+        await self._audit(
+            principal,
+            "create",
+            detail=f"If-None-Exist {if_none_exist!r} matched {found.reference}: not created",
+            what=[found.reference],
+            patients=[found.patient] if found.patient else [],
+        )
+        return found
+
+    async def existing(
+        self, principal: Principal, type_name: str, condition: str
+    ) -> StoredResource | None:
+        """The one current resource the search `condition` (`identifier=x|y`) matches among
+        those `principal` may see; None if none, 412 if several (FHIR conditional create)."""
+        items = parse_qsl(condition.removeprefix("?"), keep_blank_values=True)
+        if not items:
+            raise BadRequestData("If-None-Exist names no search parameter")
+        query = self.parse_search(type_name, items)
+        query = replace(query, count=2, offset=0, total=False, only_count=False, includes=())
+        query, _ = await self._restrict(principal, query)
+        found, _ = await self.store.fhir_search(query)
+        if len(found) > 1:
+            raise PreconditionFailed(
+                f"If-None-Exist {condition!r} matches more than one {type_name}"
+            )
+        return found[0] if found else None
 
     async def update(
         self,

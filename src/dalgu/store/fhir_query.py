@@ -116,14 +116,26 @@ def _common_sql(clause: Clause, c: Sql) -> str:
     return f"NOT ({sql})" if clause.negate else f"({sql})"
 
 
+def _param_sql(clause: Clause, c: Sql) -> str:
+    """The clause's parameter among its table's rows: its own name, or for a reference that
+    shares another's rows (`indexed_as`), that one's rows of the target types it allows."""
+    param = clause.param
+    if not param.indexed_as:
+        return f"x.param = {c.p(param.name)}"
+    sql = f"x.param = {c.p(param.indexed_as)}"
+    targets = " OR ".join(f"x.ref_type = {c.p(t)}" for t in param.targets)
+    return f"{sql} AND ({targets})"
+
+
 def _values(clause: Clause, c: Sql) -> str:
     kind = clause.param.type
     return " OR ".join(f"({_value_sql(kind, v, c)})" for v in clause.values)
 
 
-def _compartment_patient(query: SearchQuery) -> str | None:
-    """The one patient a search of a patient-compartment type is limited to, if any: then
-    its index rows of that patient are the driver (their `patient` is the compartment's)."""
+def _compartment_patient(query: SearchQuery) -> tuple[str, Clause] | None:
+    """The one patient a search of a patient-compartment type is limited to, and the clause
+    that says so, if any: then its index rows of that patient are the driver (their
+    `patient` is the compartment's)."""
     if query.type not in PATIENT_COMPARTMENT:
         return None
     for clause in query.clauses:
@@ -131,7 +143,7 @@ def _compartment_patient(query: SearchQuery) -> str | None:
         if named and len(clause.values) == 1:
             value = clause.values[0]
             if isinstance(value, RefValue) and value.type == "Patient":
-                return value.id
+                return value.id, clause
     return None
 
 
@@ -143,10 +155,15 @@ def where_sql(query: SearchQuery, c: Sql, *, sqlite: bool) -> str:
         (cl for cl in indexed if not cl.negate), key=lambda cl: _DRIVE_ORDER[cl.param.type]
     )
     driver = drivers[0] if drivers else None
-    patient = _compartment_patient(query)
+    compartment = _compartment_patient(query)
+    patient = compartment[0] if compartment else None
     token = next((cl for cl in drivers if cl.param.type == "token"), None)
-    if patient is not None and token is not None:
+    implied: Clause | None = None
+    if compartment is not None and token is not None:
         driver = token  # one patient's rows of that code: the narrowest range there is
+        # a row's `patient` is the resource's first Patient reference in the very paths of
+        # `patient` (and `subject`, the same paths): driving through it is that clause
+        implied = compartment[1]
     # SQLite: `+r.type` keeps its planner off the (type, id) index when a clause drives
     type_column = "+r.type" if sqlite and driver is not None else "r.type"
     parts = [f"{type_column} = {c.p(query.type)}", "r.deleted = 0"]
@@ -156,17 +173,17 @@ def where_sql(query: SearchQuery, c: Sql, *, sqlite: bool) -> str:
         table = _TABLES[driver.param.type]
         # placeholders in the order they appear (SQLite's are positional)
         sql = f"r.rid IN (SELECT x.rid FROM {table} x WHERE x.type = {c.p(query.type)} "
-        sql += f"AND x.param = {c.p(driver.param.name)} "
+        sql += f"AND {_param_sql(driver, c)} "
         if driver is token and patient is not None:
             sql += f"AND x.patient = {c.p(patient)} "
         parts.append(sql + f"AND ({_values(driver, c)}))")
     for clause in indexed:
-        if clause is driver:
+        if clause is driver or clause is implied:
             continue
         table = _TABLES[clause.param.type]
         exists = (
             f"EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid "
-            f"AND x.param = {c.p(clause.param.name)} AND ({_values(clause, c)}))"
+            f"AND {_param_sql(clause, c)} AND ({_values(clause, c)}))"
         )
         parts.append(f"NOT {exists}" if clause.negate else exists)
     if query.patients is not None:
@@ -222,17 +239,20 @@ def count_sql(query: SearchQuery, style: str, *, sqlite: bool) -> tuple[str, lis
 def index_tuples(
     rid: int, type_name: str, rows: Any, patient: str | None
 ) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows to insert into each index table for one resource version; token rows carry
-    the resource's patient, so one patient's codes are one index range."""
+    """The rows to insert into each index table for one resource version, each once (a
+    value the resource repeats is one row); token rows carry the resource's patient, so one
+    patient's codes are one index range."""
     if rows is None:
         return {}
     return {
-        "fhir_token": [
-            (type_name, p, code, system, rid, patient) for p, system, code in rows.tokens
-        ],
-        "fhir_string": [(type_name, p, f, e, rid) for p, f, e in rows.strings],
-        "fhir_date": [(type_name, p, lo, hi, rid) for p, lo, hi in rows.dates],
-        "fhir_ref": [(type_name, p, i, t, rid) for p, t, i in rows.refs],
+        "fhir_token": list(
+            dict.fromkeys(
+                (type_name, p, code, system, rid, patient) for p, system, code in rows.tokens
+            )
+        ),
+        "fhir_string": list(dict.fromkeys((type_name, p, f, e, rid) for p, f, e in rows.strings)),
+        "fhir_date": list(dict.fromkeys((type_name, p, lo, hi, rid) for p, lo, hi in rows.dates)),
+        "fhir_ref": list(dict.fromkeys((type_name, p, i, t, rid) for p, t, i in rows.refs)),
     }
 
 

@@ -116,7 +116,10 @@ async def vread(request: Request) -> Response:
 async def create(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     body = await _body(request)
-    stored = await _service(request).create(principal, type_name, body)
+    condition = request.headers.get("if-none-exist")
+    stored = await _service(request).create(principal, type_name, body, if_none_exist=condition)
+    if not stored.created:  # If-None-Exist matched this one: nothing was created
+        return _resource_response(request, stored, status=200, with_location=False)
     return _resource_response(request, stored, status=201, with_location=True)
 
 

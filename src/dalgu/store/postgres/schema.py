@@ -327,6 +327,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS testbed_run_events_run ON testbed_run_events (run_id, seq);
     CREATE INDEX IF NOT EXISTS testbed_run_events_tenant ON testbed_run_events (tenant);
     """,
+    # FHIR (issue 6): `patient` of Observation, Encounter, Condition and AuditEvent is searched
+    # through the Patient rows of `subject` (`entity`), `SearchParam.indexed_as`: its own rows go
+    """
+    DELETE FROM fhir_ref WHERE param = 'patient'
+        AND type IN ('Observation', 'Encounter', 'Condition', 'AuditEvent')
+    """,
+    # FHIR (issue 6): a date clause that does not drive is probed per candidate by (rid, param);
+    # with lo and hi in the index the probe reads the index alone, not a table row per candidate
+    """
+    CREATE INDEX IF NOT EXISTS fhir_date_probe ON fhir_date (rid, param, lo, hi);
+    DROP INDEX IF EXISTS fhir_date_rid
+    """,
     # context source registrations and their subscriptions (clauses 5.9-5.11): one document each
     """
     CREATE TABLE IF NOT EXISTS csource_registrations (

@@ -1,15 +1,18 @@
 """FHIR resources in the SQLite store (tables of migration `fhir_resources`, see
 `dalgu.store.fhir_query` for the search indexes).
 
-A write runs start to end without yielding to the event loop, in one `BEGIN IMMEDIATE`
-transaction on the store's connection, so it never interleaves with the entity store's group
-commit: all or nothing, durable once it returns (as every write of this store).
+A write joins the entity store's group commit (`SqliteEntityStore._in_group_commit`): it runs
+in its own savepoint of the `BEGIN IMMEDIATE` transaction that commits every write queued in
+the same turn of the event loop, so concurrent creates share one commit. All or nothing (a
+failing write undoes its savepoint only), and durable once it returns, as every write of this
+store.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from dalgu.fhir.model import StoredResource
 from dalgu.fhir.search import SearchQuery
@@ -24,6 +27,7 @@ from dalgu.store.fhir_query import (
 )
 
 _INDEX_TABLES = tuple(INDEX_COLUMNS)
+T = TypeVar("T")
 
 
 class SqliteFhir(FhirStore):
@@ -33,16 +37,13 @@ class SqliteFhir(FhirStore):
     def db(self) -> sqlite3.Connection:  # provided by the entity store
         raise NotImplementedError
 
+    async def _in_group_commit(self, run: Callable[[], T]) -> T:  # of the entity store
+        raise NotImplementedError
+
     async def fhir_write(self, writes: Sequence[FhirWrite]) -> list[StoredResource]:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            planned = self._fhir_apply(db, writes)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return [p.stored for p in planned]
+        return await self._in_group_commit(
+            lambda: [p.stored for p in self._fhir_apply(self.db, writes)]
+        )
 
     def _fhir_apply(self, db: sqlite3.Connection, writes: Sequence[FhirWrite]) -> list[Planned]:
         current: dict[tuple[str, str], Current] = {}

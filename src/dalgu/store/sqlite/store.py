@@ -7,7 +7,8 @@ queued, and one callback on the loop runs every queued call in one `BEGIN IMMEDI
 transaction (safe across worker processes), each call in its own savepoint so that a failing
 call undoes only its own items, then commits once and answers every caller (group commit).
 No call returns before the commit; with `synchronous=NORMAL` a committed write survives a
-crash of the process (`FULL` for a power cut too).
+crash of the process (`FULL` for a power cut too). FHIR writes (`SqliteFhir.fhir_write`) join
+the same group commit, each in its own savepoint too.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 
@@ -53,6 +55,8 @@ from dalgu.store.sqlite.runs import SqliteRunJournal
 from dalgu.store.sqlite.schema import migrate
 from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from dalgu.store.sqlite.temporal import SqliteTemporal
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +139,10 @@ class _Checkpointer(threading.Thread):
 
 @dataclass(slots=True)
 class _Queued:
-    """A `mutate` call waiting for the next group commit."""
+    """A write waiting for the next group commit: `run` does it inside the transaction."""
 
-    tenant: str
-    items: Sequence[tuple[str, Mutation]]
-    history: bool
-    future: asyncio.Future[list[Outcome]]
+    run: Callable[[], object]
+    future: asyncio.Future[Any]
 
 
 class SqliteEntityStore(
@@ -279,17 +281,23 @@ class SqliteEntityStore(
     async def mutate(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], *, history: bool = True
     ) -> list[Outcome]:
+        return await self._in_group_commit(lambda: self._apply(tenant, items, history))
+
+    async def _in_group_commit(self, run: Callable[[], T]) -> T:
+        """`run()` inside the next group commit (in its own savepoint); its result once that
+        transaction is committed, or its error (its own changes undone)."""
         if self._db is None:  # fail now, not in the commit callback
             raise StoreUnavailable("the store is not open")
-        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if not self._queued:
             # one turn of the loop later: the requests that are ready meanwhile join this commit
             asyncio.get_running_loop().call_soon(self._commit_queued)
-        self._queued.append(_Queued(tenant, items, history, future))
-        return await future
+        self._queued.append(_Queued(run, future))
+        result: T = await future
+        return result
 
     def _commit_queued(self, *, blocking: bool = False) -> None:
-        """Run every queued `mutate` call in one transaction; answer each after the commit.
+        """Run every queued write in one transaction; answer each after the commit.
 
         Every call is answered whatever happens: with its outcomes once the commit is done,
         with its own error if it failed (its savepoint undone), or with the error that stopped
@@ -315,7 +323,7 @@ class SqliteEntityStore(
                 return
             self._busy.reset()
         queued, self._queued = self._queued, []
-        answers: list[tuple[_Queued, list[Outcome] | BaseException]] = []
+        answers: list[tuple[_Queued, object, BaseException | None]] = []
         try:
             db = self.db
             if blocking:
@@ -323,10 +331,10 @@ class SqliteEntityStore(
             for call in queued:
                 db.execute("SAVEPOINT call")
                 try:
-                    answers.append((call, self._apply(call.tenant, call.items, call.history)))
+                    answers.append((call, call.run(), None))
                 except Exception as error:  # this call's own failure: undo its items only
                     db.execute("ROLLBACK TO call")
-                    answers.append((call, error))
+                    answers.append((call, None, error))
                 db.execute("RELEASE call")
             db.execute("COMMIT")
         except BaseException as error:
@@ -337,9 +345,9 @@ class SqliteEntityStore(
             if not isinstance(error, Exception):
                 raise
             return
-        for call, answer in answers:
-            if isinstance(answer, BaseException):
-                call.future.set_exception(answer)
+        for call, answer, failure in answers:
+            if failure is not None:
+                call.future.set_exception(failure)
             else:
                 call.future.set_result(answer)
 
