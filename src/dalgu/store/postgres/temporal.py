@@ -16,10 +16,8 @@ from typing import Any
 
 import asyncpg
 import orjson
-import shapely
 
 from dalgu.errors import BadRequestData
-from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration, add_months
 from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
@@ -33,7 +31,7 @@ from dalgu.store.history import (
     record,
 )
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.temporal_q import q_sql
+from dalgu.store.postgres.temporal_filters import TIME_COLUMNS, entity_filter, instance_filter
 
 MONTHS_AHEAD = 2
 # Every statement of a temporal query is planned for its own values: the same text serves one
@@ -43,18 +41,6 @@ _QUERY_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan;"
 # Aggregations group in memory: at 4 MB (the default) a month of 1,000 sensors sorts on disk.
 _AGGREGATION_SETTINGS = "SET LOCAL work_mem = '64MB';"
 _TYPES_SEPARATOR = "\x1f"
-_TIME_COLUMNS = {
-    "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
-    "createdAt": "i.created_at",
-    "modifiedAt": "i.modified_at",
-    "deletedAt": "i.deleted_at",
-}
-_PRESENT = {
-    "observedAt": "i.observed_at IS NOT NULL",
-    "createdAt": "TRUE",
-    "modifiedAt": "TRUE",
-    "deletedAt": "i.deleted_at IS NOT NULL",
-}
 _AGGREGATES = {
     "totalCount": "count(*)",
     "distinctCount": "count(DISTINCT coalesce(num::text, txt))",
@@ -64,14 +50,6 @@ _AGGREGATES = {
     "max": "max(num)",
     "stddev": "coalesce(stddev_samp(num), 0)",
     "sumsq": "sum(num * num)",
-}
-_GEO_FUNCTIONS = {
-    "within": "ST_Within",
-    "contains": "ST_Contains",
-    "intersects": "ST_Intersects",
-    "equals": "ST_Equals",
-    "disjoint": "ST_Disjoint",
-    "overlaps": "ST_Overlaps",
 }
 _COPY_COLUMNS = (
     "tenant",
@@ -294,7 +272,7 @@ class PostgresTemporal(TemporalStore):
         self, tenant: str, query: TemporalQuery
     ) -> tuple[list[TemporalEntity], int | None]:
         c = Compiled()
-        where = _entity_filter(tenant, query, c)
+        where = entity_filter(tenant, query, c)
         settings = _QUERY_SETTINGS + (_AGGREGATION_SETTINGS if query.aggregate else "")
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(settings)
@@ -308,7 +286,7 @@ class PostgresTemporal(TemporalStore):
                 count = None
                 if query.count:
                     counted = Compiled()
-                    where = _entity_filter(tenant, query, counted)
+                    where = entity_filter(tenant, query, counted)
                     count = await conn.fetchval(
                         f"SELECT count(*) FROM temporal_entities t WHERE {where}", *counted.params
                     )
@@ -445,87 +423,15 @@ async def _replace_same_time(
 # --- query compilation ----------------------------------------------------------------------
 
 
-def _time_filter(query: TemporalQuery, c: Compiled, alias: str = "i") -> str:
-    """` AND …` on the query's time property; also prunes partitions for observedAt."""
-    column = _TIME_COLUMNS[query.timeproperty].replace("i.", f"{alias}.")
-    sql = " AND " + _PRESENT[query.timeproperty].replace("i.", f"{alias}.")
-    if query.timerel is None or query.time_at is None:
-        return sql
-    at = parse_time(query.time_at)
-    if query.timerel == "before":
-        return sql + f" AND {column} < {c.p(at)}"
-    if query.timerel == "after":
-        return sql + f" AND {column} >= {c.p(at)}"
-    assert query.end_time_at is not None
-    end = parse_time(query.end_time_at)
-    return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
-
-
-def _instance_filter(query: TemporalQuery, c: Compiled) -> str:
-    sql = _time_filter(query, c)
-    if query.attrs:
-        sql += f" AND i.name = ANY({c.p(list(query.attrs))}::text[])"
-    if query.dataset_ids:
-        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
-        sql += f" AND i.dataset = ANY({c.p(datasets)}::text[])"
-    return sql
-
-
-def _entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
-    parts = [f"t.tenant = {c.p(tenant)}"]
-    if query.ids:
-        parts.append(f"t.id = ANY({c.p(list(query.ids))}::text[])")
-    if query.id_pattern is not None:
-        parts.append(f"t.id ~ {c.p(query.id_pattern)}")
-    if query.types is not None:
-        parts.append(_types(query.types, c))
-
-    def scope(c2: Any) -> str:
-        return (
-            "SELECT 1 FROM instances x WHERE x.tenant = t.tenant AND x.entity_id = t.id"
-            + _time_filter(query, c2, "x")
-        )
-
-    if query.q is not None:
-        parts.append(q_sql(query.q, c, scope, lambda column, pattern: f"{column} ~ {pattern}"))
-    if query.geo is not None:
-        parts.append(_geo(query.geo, c, scope))
-    parts.append(
-        "EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant AND i.entity_id = t.id"
-        f"{_instance_filter(query, c)})"
-    )
-    return " AND ".join(parts)
-
-
-def _types(expr: TypeExpr, c: Compiled) -> str:
-    if isinstance(expr, TypeName):
-        return f"t.types @> ARRAY[{c.p(expr.name)}::text]"
-    joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
-    return "(" + joiner.join(_types(term, c) for term in expr.terms) + ")"
-
-
-def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
-    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
-    if geo.georel == "near":
-        if geo.max_distance is not None:
-            test = f"ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.max_distance)})"
-        else:
-            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.min_distance)})"
-    else:
-        test = f"{_GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
-    name = c.p(geo.geoproperty)
-    return f"EXISTS ({scope(c)} AND x.name = {name} AND x.geom IS NOT NULL AND {test})"
-
-
 async def _instances(
     conn: Any, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
 ) -> None:
     c = Compiled()
-    column = _TIME_COLUMNS[query.timeproperty]
+    column = TIME_COLUMNS[query.timeproperty]
     base = (
         f"SELECT i.entity_id, i.iid, i.name, i.doc, {column} AS t FROM instances i "
         f"WHERE i.tenant = {c.p(tenant)} AND i.entity_id = ANY({c.p(list(entities))}::text[])"
-        f"{_instance_filter(query, c)}"
+        f"{instance_filter(query, c)}"
     )
     limit = query.per_attribute
     if limit is None:
@@ -549,10 +455,10 @@ async def _aggregate(
     conn: Any, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
 ) -> None:
     c = Compiled()
-    column = _TIME_COLUMNS[query.timeproperty]
+    column = TIME_COLUMNS[query.timeproperty]
     where = (
         f"i.tenant = {c.p(tenant)} AND i.entity_id = ANY({c.p(list(entities))}::text[])"
-        f"{_instance_filter(query, c)} AND i.deleted_at IS NULL"
+        f"{instance_filter(query, c)} AND i.deleted_at IS NULL"
     )
     methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
     period = query.period

@@ -1,0 +1,108 @@
+"""SQL conditions of temporal queries on PostgreSQL: the time property and interval, the
+attributes and datasets asked for, and the entities' ids, types, `q` and `geoQ` over the
+instances in the interval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+
+from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
+from dalgu.store.base import TemporalQuery
+from dalgu.store.history import parse_time
+from dalgu.store.postgres.query import Compiled
+from dalgu.store.temporal_q import q_sql
+
+TIME_COLUMNS = {
+    "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
+    "createdAt": "i.created_at",
+    "modifiedAt": "i.modified_at",
+    "deletedAt": "i.deleted_at",
+}
+PRESENT = {
+    "observedAt": "i.observed_at IS NOT NULL",
+    "createdAt": "TRUE",
+    "modifiedAt": "TRUE",
+    "deletedAt": "i.deleted_at IS NOT NULL",
+}
+GEO_FUNCTIONS = {
+    "within": "ST_Within",
+    "contains": "ST_Contains",
+    "intersects": "ST_Intersects",
+    "equals": "ST_Equals",
+    "disjoint": "ST_Disjoint",
+    "overlaps": "ST_Overlaps",
+}
+
+
+def time_filter(query: TemporalQuery, c: Compiled, alias: str = "i") -> str:
+    """` AND …` on the query's time property; also prunes partitions for observedAt."""
+    column = TIME_COLUMNS[query.timeproperty].replace("i.", f"{alias}.")
+    sql = " AND " + PRESENT[query.timeproperty].replace("i.", f"{alias}.")
+    if query.timerel is None or query.time_at is None:
+        return sql
+    at = parse_time(query.time_at)
+    if query.timerel == "before":
+        return sql + f" AND {column} < {c.p(at)}"
+    if query.timerel == "after":
+        return sql + f" AND {column} >= {c.p(at)}"
+    assert query.end_time_at is not None
+    end = parse_time(query.end_time_at)
+    return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
+
+
+def instance_filter(query: TemporalQuery, c: Compiled) -> str:
+    sql = time_filter(query, c)
+    if query.attrs:
+        sql += f" AND i.name = ANY({c.p(list(query.attrs))}::text[])"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND i.dataset = ANY({c.p(datasets)}::text[])"
+    return sql
+
+
+def entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
+    parts = [f"t.tenant = {c.p(tenant)}"]
+    if query.ids:
+        parts.append(f"t.id = ANY({c.p(list(query.ids))}::text[])")
+    if query.id_pattern is not None:
+        parts.append(f"t.id ~ {c.p(query.id_pattern)}")
+    if query.types is not None:
+        parts.append(_types(query.types, c))
+
+    def scope(c2: Any) -> str:
+        return (
+            "SELECT 1 FROM instances x WHERE x.tenant = t.tenant AND x.entity_id = t.id"
+            + time_filter(query, c2, "x")
+        )
+
+    if query.q is not None:
+        parts.append(q_sql(query.q, c, scope, lambda column, pattern: f"{column} ~ {pattern}"))
+    if query.geo is not None:
+        parts.append(_geo(query.geo, c, scope))
+    parts.append(
+        "EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant AND i.entity_id = t.id"
+        f"{instance_filter(query, c)})"
+    )
+    return " AND ".join(parts)
+
+
+def _types(expr: TypeExpr, c: Compiled) -> str:
+    if isinstance(expr, TypeName):
+        return f"t.types @> ARRAY[{c.p(expr.name)}::text]"
+    joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
+    return "(" + joiner.join(_types(term, c) for term in expr.terms) + ")"
+
+
+def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
+    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
+    if geo.georel == "near":
+        if geo.max_distance is not None:
+            test = f"ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.max_distance)})"
+        else:
+            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.min_distance)})"
+    else:
+        test = f"{GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
+    name = c.p(geo.geoproperty)
+    return f"EXISTS ({scope(c)} AND x.name = {name} AND x.geom IS NOT NULL AND {test})"
