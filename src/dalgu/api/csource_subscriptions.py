@@ -9,11 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import params
-from dalgu.api.contexts import implicit_context
-from dalgu.api.edge import read_body, read_context, runtime
+from dalgu.api.edge import read_body, read_context, runtime, uri_param
 from dalgu.api.respond import json_response, no_content
-from dalgu.api.subscriptions import one_url, page_links
-from dalgu.broker.model import is_uri
+from dalgu.api.subscriptions import notification_context, page_links
 from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.registrations.subscriptions import (
     CSourceSubscriptionService,
@@ -32,21 +30,13 @@ def _service(request: Request) -> CSourceSubscriptionService:
 
 
 def _id(request: Request) -> str:
-    subscription_id: str = request.path_params["subscription_id"]
-    if not is_uri(subscription_id):
-        raise BadRequestData(f"subscription id {subscription_id!r} is not a URI")
-    return subscription_id
+    return uri_param(request, "subscription_id", "subscription id")
 
 
 async def create_csource_subscription(request: Request) -> Response:
     rc, body = await read_body(request)
     doc = parse_csource_subscription(body, rc.terms, rc.context)
-    if "jsonldContext" in doc:
-        if not is_uri(doc["jsonldContext"]):
-            raise BadRequestData("jsonldContext must be a URI")
-        await runtime(request).resolver.resolve(doc["jsonldContext"])
-    elif rc.context is not None and not one_url(rc.context):
-        doc["jsonldContext"] = await implicit_context(runtime(request), rc.context)
+    await notification_context(request, rc.context, doc)
     sub_id = await _service(request).create(rc.tenant, doc)
     return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
 

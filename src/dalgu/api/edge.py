@@ -159,8 +159,13 @@ async def read_body(
     return neg.RequestContext(tenant, terms, context, accept), body
 
 
+def uri_param(request: Request, name: str, what: str) -> str:
+    """A path parameter that must be a URI (an id), else BadRequestData naming `what`."""
+    value: str = request.path_params[name]
+    if not is_uri(value):
+        raise BadRequestData(f"{what} {value!r} is not a URI")
+    return value
+
+
 def entity_id_param(request: Request) -> str:
-    entity_id: str = request.path_params["entity_id"]
-    if not is_uri(entity_id):
-        raise BadRequestData(f"entity id {entity_id!r} is not a URI")
-    return entity_id
+    return uri_param(request, "entity_id", "entity id")

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import params
-from dalgu.api.edge import read_body, read_context, runtime
+from dalgu.api.edge import read_body, read_context, runtime, uri_param
 from dalgu.api.respond import json_response, no_content
 from dalgu.api.subscriptions import page_links
 from dalgu.broker.model import is_datetime, is_uri
@@ -38,10 +38,7 @@ def _service(request: Request) -> RegistrationService:
 
 
 def _id(request: Request) -> str:
-    registration_id: str = request.path_params["registration_id"]
-    if not is_uri(registration_id):
-        raise BadRequestData(f"registration id {registration_id!r} is not a URI")
-    return registration_id
+    return uri_param(request, "registration_id", "registration id")
 
 
 async def create_registration(request: Request) -> Response:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from dalgu.api import params
 from dalgu.api.contexts import implicit_context
-from dalgu.api.edge import read_body, read_context, runtime
+from dalgu.api.edge import read_body, read_context, runtime, uri_param
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import is_uri
 from dalgu.errors import BadRequestData, OperationNotSupported
@@ -28,25 +28,27 @@ def _service(request: Request) -> SubscriptionService:
 
 
 def _id(request: Request) -> str:
-    subscription_id: str = request.path_params["subscription_id"]
-    if not is_uri(subscription_id):
-        raise BadRequestData(f"subscription id {subscription_id!r} is not a URI")
-    return subscription_id
+    return uri_param(request, "subscription_id", "subscription id")
 
 
 async def create_subscription(request: Request) -> Response:
     rc, body = await read_body(request)
     doc = parse_subscription(body, rc.terms, rc.context)
+    await notification_context(request, rc.context, doc)
+    sub_id = await _service(request).create(rc.tenant, doc)
+    return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
+
+
+async def notification_context(request: Request, context: Any, doc: dict[str, Any]) -> None:
+    """Check a subscription's `jsonldContext` (503 if unreachable), or give it one: an inline
+    @context (or several) of the request is kept as an ImplicitlyCreated context the
+    subscription refers to (clause 5.13); notifications name it and compact with it."""
     if "jsonldContext" in doc:
         if not is_uri(doc["jsonldContext"]):
             raise BadRequestData("jsonldContext must be a URI")
-        await runtime(request).resolver.resolve(doc["jsonldContext"])  # 503 if unreachable
-    elif rc.context is not None and not one_url(rc.context):
-        # an inline @context (or several) is kept as an ImplicitlyCreated context the
-        # subscription refers to (clause 5.13): notifications name it and compact with it
-        doc["jsonldContext"] = await implicit_context(runtime(request), rc.context)
-    sub_id = await _service(request).create(rc.tenant, doc)
-    return Response(status_code=201, headers={"Location": PATH + quote(sub_id, safe=":")})
+        await runtime(request).resolver.resolve(doc["jsonldContext"])
+    elif context is not None and not one_url(context):
+        doc["jsonldContext"] = await implicit_context(runtime(request), context)
 
 
 def one_url(context: Any) -> bool:
