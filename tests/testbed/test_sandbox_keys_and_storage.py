@@ -4,8 +4,11 @@ a storage quota, and a reset that also forgets the temporal history."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import sqlite3
 import time
 import uuid
+from contextlib import closing
 from typing import Any
 
 import aiomqtt
@@ -38,9 +41,12 @@ def test_devices_authenticate_with_the_sandbox_keys(client: TestClient, settings
     listed = client.get(f"{SB}/firm1/keys").json()
     assert listed == [{"id": "key1", "created": listed[0]["created"]}]
     assert key not in client.get(f"{SB}/firm1").text
-    if settings.store == "sqlite":  # stored as a digest: the key's text is nowhere in the file
+    if settings.store == "sqlite":  # the sandbox's key list holds its digest, not the key
         assert settings.sqlite_path is not None
-        assert key.encode() not in settings.sqlite_path.read_bytes()
+        with closing(sqlite3.connect(settings.sqlite_path)) as db:
+            rows = db.execute("SELECT * FROM sandbox_keys WHERE tenant = 'firm1'").fetchall()
+        assert len(rows) == 1 and hashlib.sha256(key.encode()).hexdigest() in rows[0]
+        assert key not in repr(rows)
 
     # another API key provisioned in the sandbox is refused: only its own keys are accepted
     other = {"services": [{"apikey": "k-homemade", "entity_type": "Meter"}]}

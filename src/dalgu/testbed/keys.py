@@ -1,10 +1,11 @@
 """Sandbox API keys: what a firm's devices authenticate to the southbound with.
 
 A sandbox gets a freshly generated key when it registers, and more on demand; each is shown
-once and stored only as its SHA-256 digest (keys are 192 random bits, so a plain digest is
-enough; a slow password hash would only slow every message). The key is the IoT Agent
-`apikey`: the firm provisions its config groups with it and its devices send with it
-(`/<apikey>/<device>/attrs`, `/iot/d?k=<apikey>`).
+once, and the sandbox's key list stores only its SHA-256 digest (keys are 192 random bits, so a
+plain digest is enough; a slow password hash would only slow every message). The key is the IoT
+Agent `apikey`: the firm provisions its config groups with it and its devices send with it
+(`/<apikey>/<device>/attrs`, `/iot/d?k=<apikey>`); those config groups and devices keep it as
+given, as an IoT Agent's do, since the IoT Agent API returns it.
 
 `authenticate` is the southbound check the transports call at their edge, before a message
 reaches the device service: a revoked key is refused, and so is any other API key whose
