@@ -31,8 +31,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# two workers (pytest-xdist, tests dealt out one by one: `--dist loadfile`/`loadscope`
+# silently skip the schemathesis-generated tests); every test makes its own database, files
+# and ports, so they run side by side
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist load
 
 test: install services lint typecheck unit
 

@@ -22,14 +22,51 @@ NO_GATEWAY_PORTS = {"iot_north_port": 0, "iot_south_port": 0, "coap_port": 0}
 IN_PROCESS = {**NO_GATEWAY_PORTS, "notifier": "inline"}
 
 
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
 async def _admin(sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    conn = await asyncpg.connect(ADMIN_DSN)
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def _migrated_template(name: str) -> None:
+    """A database holding PostGIS and every migration: each test's database is copied from it
+    (`CREATE DATABASE ... TEMPLATE`, ~0.1 s) instead of creating the extension and migrating
+    (~1 s). The migrations themselves run here and in tests/store/test_postgres_store.py."""
+    import asyncpg
+
+    from dalgu.store.postgres.schema import migrate
+
+    await _admin(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    name = f"dalgu_template_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_migrated_template(name))
+    try:
+        yield name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _fresh_database(request: pytest.FixtureRequest) -> str:
+    """A new PostgreSQL database copied from the migrated template."""
+    template = request.getfixturevalue("postgres_template")
+    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    return name
 
 
 @pytest.fixture(params=BACKENDS)
@@ -39,8 +76,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         return
     if not HAS_POSTGRES_STORE:
         pytest.skip("the PostgreSQL store is not built yet (issue 2, in progress)")
-    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    name = _fresh_database(request)
     try:
         yield Settings.load(
             store="postgres",
@@ -65,8 +101,7 @@ def dsn(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    name = _fresh_database(request)
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:

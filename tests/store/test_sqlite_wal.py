@@ -83,9 +83,11 @@ async def test_wal_file_stays_bounded_under_writes_and_readers(tmp_path: Path) -
         written = path.stat().st_size
         assert written > 4 * MIB  # enough to have grown the log far past its limit
         # the limit is checked every half second, so between checks the log may grow by what
-        # half a second writes (and wait for the readers); it does not run away with the
-        # total (unbounded, it passes 100 MiB in these four seconds)
-        assert max(peaks) < 24 * MIB
+        # half a second writes (and wait up to 2 s for the readers); it does not run away with
+        # the total (unbounded, the log holds at least every page written: it passes 100 MiB
+        # in these four seconds on an idle machine). On a loaded machine the checkpointer's
+        # thread runs late and fewer pages are written, hence the bound relative to the total
+        assert max(peaks) < max(24 * MIB, written // 2), (max(peaks), written)
         assert settled <= 1 * MIB
         count = store.db.execute("SELECT count(*) FROM entities").fetchone()[0]
         assert count == n
