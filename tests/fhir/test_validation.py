@@ -33,3 +33,16 @@ def test_choice_types_are_checked_on_every_resource() -> None:
 def test_wrong_resource_type_is_a_bad_request() -> None:
     with pytest.raises(BadRequestData):
         validate("Patient", observation("p1"))
+
+
+CODED = [("Observation", "status"), ("Patient", "gender")]
+
+
+@pytest.mark.parametrize("code", [{"a": 1}, ["final"], 1, None, True])
+@pytest.mark.parametrize(("type_name", "element"), CODED)
+def test_a_coded_element_that_is_not_a_string_is_invalid(
+    type_name: str, element: str, code: object
+) -> None:
+    resource = observation("p1") if type_name == "Observation" else {"resourceType": "Patient"}
+    with pytest.raises(InvalidResource, match=element):
+        validate(type_name, {**resource, element: code})

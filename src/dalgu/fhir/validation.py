@@ -96,8 +96,11 @@ def validate(type_name: str, resource: Any) -> Resource:
         raise InvalidResource(f"id {resource_id!r} is not a FHIR id ([A-Za-z0-9-.]{{1,64}})")
     problems: list[str] = []
     for (kind, element), codes in REQUIRED_CODES.items():
-        if kind == type_name and element in resource and resource[element] not in codes:
-            problems.append(f"{element}: {resource[element]!r} is not one of {sorted(codes)}")
+        if kind != type_name or element not in resource:
+            continue
+        code = resource[element]
+        if not isinstance(code, str) or code not in codes:
+            problems.append(f"{element}: {code!r} is not one of {sorted(codes)}")
     from pydantic import ValidationError
 
     try:
