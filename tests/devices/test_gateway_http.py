@@ -100,6 +100,25 @@ def test_groups_can_be_listed_changed_and_removed(client: TestClient) -> None:
     assert client.delete("/iot/services", params=params, headers=ACME).status_code == 404
 
 
+def test_a_device_without_an_apikey_from_itself_or_a_group_is_refused_whole_batch(
+    client: TestClient,
+) -> None:
+    devices = [
+        {"device_id": "ok1", "apikey": "k9", "entity_type": "Thing"},
+        {"device_id": "lost", "entity_type": "Thing"},  # no apikey, no group in /gardens
+    ]
+    refused = client.post("/iot/devices", json={"devices": devices}, headers=ACME)
+    assert refused.status_code == 400, refused.text
+    assert "lost" in refused.json()["detail"] and "apikey" in refused.json()["detail"]
+    # nothing of the batch was stored: neither device, nor an entity for either
+    assert client.get("/iot/devices", headers=ACME).json()["count"] == 0
+    assert client.get(f"{E}?type=Thing", headers=TENANT).json() == []
+    # with a group, the same device takes the group's apikey
+    provision_group(client)
+    assert client.post("/iot/devices", json={"devices": devices}, headers=ACME).status_code == 201
+    assert client.get("/iot/devices/lost", headers=ACME).json()["apikey"] == "k1"
+
+
 def test_bad_southbound_input_is_a_clear_client_error(client: TestClient) -> None:
     provision_group(client)
     unknown = client.post("/iot/d?k=nokey&i=dev1", content=b"t|1")

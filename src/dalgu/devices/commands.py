@@ -228,7 +228,12 @@ class CommandDispatcher:
             records, _ = await self.registry.devices(tenant, None, _PAGE, offset)
             for record in records:
                 device = Device.model_validate(record.doc)
-                group = groups.get(record.apikey) or ServiceGroup(apikey=record.apikey)
+                # a device stored without an apikey (a request that failed half-way before
+                # provisioning checked for one could leave it) gets an empty template, constructed:
+                # validation refuses that apikey
+                group = groups.get(record.apikey) or ServiceGroup.model_construct(
+                    apikey=record.apikey
+                )
                 binding = bind(group, device, device.device_id)
                 if binding.commands or binding.lazy:
                     targets[binding.entity_id] = _target(tenant, binding, group, device)

@@ -158,9 +158,18 @@ class DeviceService:
             await self.admission.admit_devices(
                 tenant, len(devices), lambda: self._device_count(tenant)
             )
-        for device in devices:
+        planned = []
+        for device in devices:  # every device checked before any is stored
             group = await self._group_of(tenant, service_path, device)
             apikey = device.apikey or (group.apikey if group is not None else "")
+            if not apikey:
+                raise BadRequestData(
+                    f"device {device.device_id!r} has no apikey, and no config group of this "
+                    "service and path gives it one: provision a config group first or give "
+                    "the device its apikey"
+                )
+            planned.append((device, group, apikey))
+        for device, group, apikey in planned:
             doc = _dump(device)
             doc["apikey"] = apikey
             await self.registry.put_device(
