@@ -119,6 +119,19 @@ def test_a_device_without_an_apikey_from_itself_or_a_group_is_refused_whole_batc
     assert client.get("/iot/devices/lost", headers=ACME).json()["apikey"] == "k1"
 
 
+def test_a_message_from_a_device_id_that_cannot_be_one_is_400_and_provisions_nothing(
+    client: TestClient,
+) -> None:
+    provision_group(client)  # autoprovisions
+    for device_id in ("a/b", "/", "dev#1", "+"):
+        refused = client.post("/iot/d", params={"k": "k1", "i": device_id}, content=b"t|1")
+        assert refused.status_code == 400, (device_id, refused.text)
+        assert "device_id" in refused.json()["detail"]
+    assert client.get("/iot/devices", headers=ACME).json()["count"] == 0
+    assert client.post("/iot/d?k=k1&i=dev1", content=b"t|1").status_code == 200
+    assert client.get("/iot/devices", headers=ACME).json()["count"] == 1
+
+
 def test_bad_southbound_input_is_a_clear_client_error(client: TestClient) -> None:
     provision_group(client)
     unknown = client.post("/iot/d?k=nokey&i=dev1", content=b"t|1")

@@ -47,6 +47,14 @@ class AttributeMapping(_Model):
         return self.object_id or self.name
 
 
+DEVICE_ID_RULE = "a device_id is a non-empty string without '/', '#' or '+'"
+
+
+def is_device_id(value: str) -> bool:
+    """Whether `value` can be a device id (it is a segment of MQTT topics)."""
+    return bool(value) and "/" not in value and "#" not in value and "+" not in value
+
+
 class StaticAttribute(_Model):
     name: str
     type: str = "Property"
@@ -118,8 +126,8 @@ class Device(_Model):
     @field_validator("device_id")
     @classmethod
     def _device_id(cls, value: str) -> str:
-        if not value or "/" in value or "#" in value or "+" in value:
-            raise ValueError("a device_id is a non-empty string without '/', '#' or '+'")
+        if not is_device_id(value):
+            raise ValueError(DEVICE_ID_RULE)
         return value
 
 

@@ -23,7 +23,14 @@ from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
 from dalgu.devices.polling import CommandPolling
-from dalgu.devices.provisioning import Device, ServiceGroup, parse_devices, parse_groups
+from dalgu.devices.provisioning import (
+    DEVICE_ID_RULE,
+    Device,
+    ServiceGroup,
+    is_device_id,
+    parse_devices,
+    parse_groups,
+)
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
 from dalgu.errors import (
     AlreadyExists,
@@ -404,6 +411,8 @@ class DeviceService:
         return binding, device_record.tenant
 
     async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
+        if not is_device_id(device_id):
+            raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
         if self.admission is not None:
             await self.admission.admit_devices(
                 group.tenant, 1, lambda: self._device_count(group.tenant)
