@@ -157,6 +157,40 @@ def test_openapi_document_and_interactive_docs_are_served(client: TestClient) ->
     assert client.get("/ngsi-ld/v1/docs/static/swagger-ui-bundle.js").status_code == 200
 
 
+def test_openapi_document_lists_every_ngsi_ld_operation_served(client: TestClient) -> None:
+    import re
+
+    from starlette.routing import Route
+
+    from dalgu.api.app import routes
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    documented = {
+        (shape(path), method.upper())
+        for path, ops in client.get("/ngsi-ld/v1/openapi.json").json()["paths"].items()
+        for method in ops
+    }
+    # answers to malformed paths and methods (an id missing: 400; PUT or DELETE on /attrs:
+    # 405), the document and its page
+    entities, attrs = "/ngsi-ld/v1/entities", "/ngsi-ld/v1/entities/{}/attrs"
+    no_attribute = "/ngsi-ld/v1/temporal/entities/{}/attrs//{}"
+    not_operations = {(entities, "PATCH"), (entities, "PUT"), (attrs, "PUT"), (attrs, "DELETE")}
+    not_operations |= {(no_attribute, "PATCH"), (no_attribute, "DELETE")}
+    not_operations |= {("/ngsi-ld/v1/openapi.json", "GET"), ("/ngsi-ld/v1/docs", "GET")}
+    served = {
+        (shape(route.path), method)
+        for route in routes()
+        if isinstance(route, Route) and route.path.startswith("/ngsi-ld/v1/")
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    assert served - not_operations - documented == set()
+    assert ("/ngsi-ld/v1/subscriptions/{}", "PATCH") in documented
+    assert ("/ngsi-ld/v1/temporal/entities/{}/attrs/{}/{}", "DELETE") in documented
+
+
 def test_core_context_cannot_be_deleted(client: TestClient) -> None:
     core = "https%3A%2F%2Furi.etsi.org%2Fngsi-ld%2Fv1%2Fngsi-ld-core-context-v1.9.jsonld"
     assert client.delete(f"/ngsi-ld/v1/jsonldContexts/{core}").status_code == 400

@@ -76,6 +76,13 @@ def openapi_document() -> bytes:
         "/ngsi-ld/v1/entities": {
             "post": _op("Create an entity", "201", body=_BODY),
             "get": _op("Query entities", "200", params=listing),
+            "delete": _op(
+                "Purge entities",
+                "204",
+                params=_query(
+                    "id", "idPattern", "type", "attrs", "q", "scopeQ", "keep", "drop", "options"
+                ),
+            ),
         },
         "/ngsi-ld/v1/entities/{entityId}": {
             "get": _op(
@@ -153,6 +160,8 @@ def openapi_document() -> bytes:
             ),
         },
     }
+    paths.update(_subscription_paths())
+    paths.update(_temporal_paths())
     paths.update(_registration_paths())
     for name in ("create", "upsert", "update", "merge", "delete"):
         paths[f"/ngsi-ld/v1/entityOperations/{name}"] = {
@@ -274,6 +283,119 @@ def _registration_paths() -> dict[str, Any]:
             ),
             "delete": _op(
                 "Delete a context source registration subscription", "204", params=[sub_id]
+            ),
+        },
+    }
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _subscription_paths() -> dict[str, Any]:
+    sub_id = _path_param("subscriptionId")
+    return {
+        "/ngsi-ld/v1/subscriptions": {
+            "post": _op("Create a subscription", "201", body=_BODY),
+            "get": _op(
+                "Query subscriptions", "200", params=_query("limit", "offset", "count", "options")
+            ),
+        },
+        "/ngsi-ld/v1/subscriptions/{subscriptionId}": {
+            "get": _op("Retrieve a subscription", "200", params=[sub_id, *_query("options")]),
+            "patch": _op("Update a subscription", "204", body=_BODY, params=[sub_id]),
+            "delete": _op("Delete a subscription", "204", params=[sub_id]),
+        },
+    }
+
+
+def _temporal_paths() -> dict[str, Any]:
+    temporal = _query(
+        "timerel",
+        "timeAt",
+        "endTimeAt",
+        "timeproperty",
+        "lastN",
+        "aggrMethods",
+        "aggrPeriodDuration",
+    )
+    listing = _query(
+        "id",
+        "idPattern",
+        "type",
+        "attrs",
+        "pick",
+        "omit",
+        "q",
+        "georel",
+        "geometry",
+        "coordinates",
+        "geoproperty",
+        "scopeQ",
+        "datasetId",
+        "lang",
+        "options",
+        "format",
+        "orderBy",
+        "limit",
+        "offset",
+        "count",
+    )
+    entity_id = _path_param("entityId")
+    attr_id = _path_param("attrId")
+    instance_id = _path_param("instanceId")
+    base = "/ngsi-ld/v1/temporal/entities"
+    return {
+        base: {
+            "get": _op(
+                "Query the temporal evolution of entities", "200", params=[*temporal, *listing]
+            ),
+            "post": _op("Create or update the temporal evolution of an entity", "201", body=_BODY),
+        },
+        "/ngsi-ld/v1/temporal/entityOperations/query": {
+            "post": _op(
+                "Query the temporal evolution of entities (POST)",
+                "200",
+                body=_BODY,
+                params=_query("limit", "offset", "count", "options", "format"),
+            ),
+        },
+        base + "/{entityId}": {
+            "get": _op(
+                "Retrieve the temporal evolution of an entity",
+                "200",
+                params=[
+                    entity_id,
+                    *temporal,
+                    *_query("attrs", "pick", "omit", "datasetId", "lang", "options", "format"),
+                ],
+            ),
+            "delete": _op("Delete the temporal evolution of an entity", "204", params=[entity_id]),
+        },
+        base + "/{entityId}/attrs": {
+            "post": _op(
+                "Add attribute instances to the temporal evolution of an entity",
+                "204",
+                body=_BODY,
+                params=[entity_id],
+            ),
+        },
+        base + "/{entityId}/attrs/{attrId}": {
+            "delete": _op(
+                "Delete an attribute's temporal evolution",
+                "204",
+                params=[entity_id, attr_id, *_query("datasetId", "deleteAll")],
+            ),
+        },
+        base + "/{entityId}/attrs/{attrId}/{instanceId}": {
+            "patch": _op(
+                "Modify an attribute instance",
+                "204",
+                body=_BODY,
+                params=[entity_id, attr_id, instance_id],
+            ),
+            "delete": _op(
+                "Delete an attribute instance", "204", params=[entity_id, attr_id, instance_id]
             ),
         },
     }
