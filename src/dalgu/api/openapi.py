@@ -32,6 +32,14 @@ _ARRAY_BODY = {
 }
 
 
+#: the query parameters of Query Entities (clause 6.4.3.2), in the document's order
+_ENTITY_QUERY = (
+    *("id", "idPattern", "type", "attrs", "pick", "omit", "q"),
+    *("georel", "geometry", "coordinates", "geoproperty", "scopeQ"),
+    *("lang", "options", "format", "limit", "offset", "count"),
+)
+
+
 def _query(*names: str) -> list[dict[str, Any]]:
     return [{"name": n, "in": "query", "schema": {"type": "string"}} for n in names]
 
@@ -52,26 +60,7 @@ def _op(summary: str, ok: str, *, body: Any = None, params: Any = ()) -> dict[st
 
 @cache
 def openapi_document() -> bytes:
-    listing = _query(
-        "id",
-        "idPattern",
-        "type",
-        "attrs",
-        "pick",
-        "omit",
-        "q",
-        "georel",
-        "geometry",
-        "coordinates",
-        "geoproperty",
-        "scopeQ",
-        "lang",
-        "options",
-        "format",
-        "limit",
-        "offset",
-        "count",
-    )
+    listing = _query(*_ENTITY_QUERY)
     paths: dict[str, Any] = {
         "/ngsi-ld/v1/entities": {
             "post": _op("Create an entity", "201", body=_BODY),
@@ -311,36 +300,10 @@ def _subscription_paths() -> dict[str, Any]:
 
 def _temporal_paths() -> dict[str, Any]:
     temporal = _query(
-        "timerel",
-        "timeAt",
-        "endTimeAt",
-        "timeproperty",
-        "lastN",
-        "aggrMethods",
-        "aggrPeriodDuration",
+        *("timerel", "timeAt", "endTimeAt", "timeproperty"),
+        *("lastN", "aggrMethods", "aggrPeriodDuration"),
     )
-    listing = _query(
-        "id",
-        "idPattern",
-        "type",
-        "attrs",
-        "pick",
-        "omit",
-        "q",
-        "georel",
-        "geometry",
-        "coordinates",
-        "geoproperty",
-        "scopeQ",
-        "datasetId",
-        "lang",
-        "options",
-        "format",
-        "orderBy",
-        "limit",
-        "offset",
-        "count",
-    )
+    listing = _query(*_ENTITY_QUERY, "datasetId", "orderBy")
     entity_id = _path_param("entityId")
     attr_id = _path_param("attrId")
     instance_id = _path_param("instanceId")
