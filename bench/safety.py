@@ -20,7 +20,14 @@ harness and Mosquitto share the other. Per fleet size it:
    alert latency is the time from the end of the second that raised it (the data of that second
    was published then, the sample stamps being wall-clock times) to its notification — the
    latency beyond the detector's own window;
-5. samples the server's peak RSS (its notifier process included).
+5. samples the server's peak RSS and its CPU time (its notifier process included): over the
+   live seconds as a share of its one core (well under 1.0 with a growing lag: the core was
+   not the server's to use, e.g. other work on a shared machine), and from the first live
+   second to the end of the drain per vehicle-second sent (its cost; its inverse is how many
+   vehicles one core would follow at that cost).
+
+`--without-safety` runs the same fleet with the safety service off (the gateway and the store
+alone): the two runs' costs per vehicle-second tell the detectors' part from the rest.
 
 A fleet is followed in real time when the ingest lag stays bounded (it does not grow over the
 run) and the alert latency p99 is under 1 s.
@@ -39,6 +46,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -183,13 +191,19 @@ async def stored_at(client: httpx.AsyncClient, api: str, vehicle: str) -> str:
 
 
 async def run_fleet(
-    api: str, port: int, vehicles: int, probes: int, seconds: float
+    api: str,
+    port: int,
+    vehicles: int,
+    probes: int,
+    seconds: float,
+    cpu: Callable[[], float] = lambda: 0.0,
 ) -> dict[str, Any]:
     receiver = Receiver()
     probe = probe_fleet(probes, seconds)
     load = load_fleet(max(0, vehicles - probes), seconds)
     lags: list[float] = []
     behind: list[float] = []  # how late the harness began publishing each second
+    used: list[tuple[float, float]] = []  # (wall clock, the server's CPU seconds) while live
     try:
         async with (
             httpx.AsyncClient(timeout=30) as client,
@@ -225,6 +239,7 @@ async def run_fleet(
                     await asyncio.sleep(1.0)
                     if time.time() < live + 2:
                         continue
+                    used.append((time.time(), cpu()))
                     # the freshest of a few cars (one may be in a telematics gap)
                     cars = (load or probe)[n : n + 5] or (load or probe)[:5]
                     n = (n + 5) % len(load or probe)
@@ -265,6 +280,7 @@ async def run_fleet(
                     break
                 await asyncio.sleep(0.05)
             drained = time.time() - ended
+            used.append((time.time(), cpu()))  # every second sent is judged and stored now
             await asyncio.sleep(3)  # the last notifications
     finally:
         receiver.close()
@@ -288,6 +304,18 @@ async def run_fleet(
         "p50": percentile(latencies, 0.5),
         "p99": percentile(latencies, 0.99),
         "wall": ended - live,
+        # while live (up to the last tick before the drain): the share of its core it had
+        "cpu_share": (
+            (used[-2][1] - used[0][1]) / (used[-2][0] - used[0][0])
+            if len(used) > 2
+            else float("nan")
+        ),
+        # from the first live tick to the end of the drain: what each vehicle-second cost it
+        "cpu_per_vehicle_second": (
+            (used[-1][1] - used[0][1]) / (vehicles * (ended - used[0][0]))
+            if len(used) > 1
+            else float("nan")
+        ),
     }
 
 
@@ -297,6 +325,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="Live seconds per fleet.")
     parser.add_argument("--probes", type=int, default=10)
     parser.add_argument("--budget", type=int, default=1800)
+    parser.add_argument(
+        "--without-safety",
+        action="store_true",
+        help="The safety service off: the gateway and the store alone (no alerts).",
+    )
     args = parser.parse_args()
     guard(args.budget)
     server_core, client_core = cores()
@@ -330,7 +363,7 @@ def main() -> int:
                 "DALGU_MQTT_BROKER": "external",
                 "DALGU_MQTT_PORT": str(mqtt_port),
                 "DALGU_MQTT_CLIENT_ID": f"dalgu-bench-{uuid.uuid4().hex[:6]}",
-                "DALGU_SAFETY": "true",
+                "DALGU_SAFETY": "false" if args.without_safety else "true",
             }
             server = Server(
                 f"dalgu-safety-{vehicles}",
@@ -346,7 +379,9 @@ def main() -> int:
             sample = load_fleet(1, 10)[0].messages(3, time.time())[0] or b""
             ceiling = asyncio.run(broker_ceiling(mqtt_port, sample, 20000))
             api = f"http://127.0.0.1:{api_port}/ngsi-ld/v1"
-            result = asyncio.run(run_fleet(api, mqtt_port, vehicles, args.probes, args.seconds))
+            result = asyncio.run(
+                run_fleet(api, mqtt_port, vehicles, args.probes, args.seconds, server.cpu_seconds)
+            )
             result.update(vehicles=vehicles, ceiling=ceiling, rss=server.peak)
             rows.append(result)
             print(result, flush=True)
@@ -359,13 +394,18 @@ def main() -> int:
             if broker.poll() is None:
                 broker.terminate()
                 broker.wait(10)
-    print(f"\n{args.seconds:.0f} live seconds per fleet; load average {os.getloadavg()[0]:.2f}")
+    safety = "off (gateway and store alone)" if args.without_safety else "on"
+    print(
+        f"\n{args.seconds:.0f} live seconds per fleet; safety service {safety}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print(
         "| vehicles | samples/s offered | messages/s | broker ceiling | ratio "
         "| harness late p99 | ingest lag p50 / max | drain after | alerts "
-        "| alert latency p50 / p99 | peak RSS |"
+        "| alert latency p50 / p99 | server CPU share live | server CPU per vehicle-s "
+        "| one core at that cost | peak RSS |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         rate = 2 * r["vehicles"]
         print(
@@ -374,7 +414,8 @@ def main() -> int:
             f"{r['publisher_late_p99']:.2f} s | {r['lag_p50']:.2f} / {r['lag_max']:.2f} s | "
             f"{r['drained']:.1f} s | "
             f"{r['alerts']} | {r['p50'] * 1000:.0f} / {r['p99'] * 1000:.0f} ms | "
-            f"{r['rss'] / 2**20:.0f} MiB |"
+            f"{r['cpu_share']:.2f} | {r['cpu_per_vehicle_second'] * 1000:.2f} ms | "
+            f"~{1 / r['cpu_per_vehicle_second']:,.0f} vehicles | {r['rss'] / 2**20:.0f} MiB |"
         )
     return 0
 

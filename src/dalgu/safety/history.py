@@ -6,6 +6,7 @@ Samples arrive at 10 Hz (vehicle) and 1 Hz (wearable); each closed second is sum
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -142,7 +143,10 @@ class History:
         """The last `n` closed seconds (fewer at the start)."""
         if n >= len(self.seconds):
             return list(self.seconds)
-        return list(self.seconds)[-n:]
+        # from the right end: a detector reads a few seconds of the 300 kept, every second
+        recent = list(itertools.islice(reversed(self.seconds), n))
+        recent.reverse()
+        return recent
 
     def steering(self, n: int) -> NDArray[np.float64]:
         """The wheel angle at 10 Hz over the last `n` seconds (gaps simply missing)."""
