@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import resource
 import sqlite3
 import statistics
 import sys
@@ -59,23 +60,27 @@ async def _timed(
     service: EntityService,
     bodies: list[bytes],
     mode: Literal["replace", "update"],
-) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of parsing and upserting every body."""
+) -> tuple[float, float, list[float]]:
+    """(CPU seconds, wall seconds, wall seconds of each batch) of parsing and upserting every
+    body."""
     terms = ContextResolver().core
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
+    batches = []
     for body in bodies:
+        began = time.perf_counter()
         now = now_iso()
         items = [parse_entity(raw, terms, now) for raw in orjson.loads(body)]
         result = await service.batch_upsert("bench", items, mode)
         if result.errors:
             raise RuntimeError(f"batch failed: {result.errors[0]}")
-    return time.process_time() - cpu, time.perf_counter() - wall
+        batches.append(time.perf_counter() - began)
+    return time.process_time() - cpu, time.perf_counter() - wall, batches
 
 
 async def _workloads(
     store: EntityStore, vehicles: int, readings: int
-) -> dict[str, tuple[int, float, float]]:
+) -> dict[str, tuple[int, float, float, list[float]]]:
     await store.open()
     try:
         service = EntityService(store)
@@ -176,10 +181,14 @@ def main() -> int:
             for key, unit in (("create", "entity"), ("update", "entity"), ("sensors", "instance")):
                 cpu = [r[key][1] / r[key][0] * 1e6 for r in runs]
                 rate = [r[key][0] / r[key][2] for r in runs]
+                batches = sorted(b for r in runs for b in r[key][3])
+                p50 = batches[len(batches) // 2] * 1e3
+                p99 = batches[min(len(batches) - 1, int(0.99 * len(batches)))] * 1e3
                 print(
                     f"{key:8} CPU {min(cpu):6.1f}–{max(cpu):6.1f} µs/{unit} "
                     f"(median {statistics.median(cpu):.1f})   wall {min(rate):8,.0f}–"
-                    f"{max(rate):8,.0f} {unit} per s (median {statistics.median(rate):,.0f})"
+                    f"{max(rate):8,.0f} {unit} per s (median {statistics.median(rate):,.0f})   "
+                    f"batch p50 {p50:.1f} ms, p99 {p99:.1f} ms"
                 )
             ceilings = [r["ceiling"] for r in runs]
             rates = [r["sensors"][0] / r["sensors"][2] for r in runs]
@@ -189,6 +198,8 @@ def main() -> int:
                 f"{max(r / c for r, c in zip(rates, ceilings, strict=True)):.2f}"
             )
             sys.stdout.flush()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (store, service and bodies in it): {peak:.0f} MiB")
     return 0
 
 
