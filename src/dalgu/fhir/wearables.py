@@ -25,7 +25,7 @@ from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import StoredResource
 from dalgu.fhir.search import parse_search
 from dalgu.fhir.service import FhirService
-from dalgu.fhir.vitals import Downsampler, Window, vital_of, window_observation
+from dalgu.fhir.vitals import Downsampler, VitalSign, Window, vital_of, window_observation
 from dalgu.store.base import Change
 
 log = logging.getLogger("dalgu.fhir.wearables")
@@ -89,10 +89,13 @@ class WearableRecorder:
             after = change.after
             if after is None:
                 continue
-            samples = list(_samples(change.before, after))
-            if not samples or await self.link(change.entity_id) is None:
+            fresh = _fresh_vital_instances(change.before, after)
+            # most changes are of city sensors, not of patients' wearables (a weather
+            # station's `temperature` is a vital sign's name too): their times are parsed
+            # only once the entity is known to be a linked wearable
+            if not fresh or await self.link(change.entity_id) is None:
                 continue
-            for sign, at, value in samples:
+            for sign, at, value in _samples(fresh):
                 closed += self.sampler.add(change.entity_id, sign, at, value)
         await self._write(closed)
 
@@ -115,8 +118,11 @@ class WearableRecorder:
         return len(writes)
 
 
-def _samples(before: dict[str, Any] | None, after: dict[str, Any]) -> Any:
-    """(vital sign, epoch seconds, value) of each attribute instance this change wrote."""
+def _fresh_vital_instances(
+    before: dict[str, Any] | None, after: dict[str, Any]
+) -> list[tuple[VitalSign, dict[str, Any]]]:
+    """(vital sign, instance) of each numeric attribute instance this change wrote."""
+    fresh = []
     for name, instances in after.items():
         sign = vital_of(name)
         if sign is None or not isinstance(instances, list):
@@ -128,9 +134,16 @@ def _samples(before: dict[str, Any] | None, after: dict[str, Any]) -> Any:
             value = instance.get("value")
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            stamp = instance.get("observedAt") or instance.get("modifiedAt")
-            try:
-                at = date_range(stamp)[0] if isinstance(stamp, str) else time.time()
-            except DalguError:
-                at = time.time()
-            yield sign, at, float(value)
+            fresh.append((sign, instance))
+    return fresh
+
+
+def _samples(fresh: list[tuple[VitalSign, dict[str, Any]]]) -> Any:
+    """(vital sign, epoch seconds, value) of each of those instances."""
+    for sign, instance in fresh:
+        stamp = instance.get("observedAt") or instance.get("modifiedAt")
+        try:
+            at = date_range(stamp)[0] if isinstance(stamp, str) else time.time()
+        except DalguError:
+            at = time.time()
+        yield sign, at, float(instance["value"])
