@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from typing import cast
 
 from dalgu.gateway.mqttwire import (
     CONNACK,
@@ -30,11 +31,12 @@ from dalgu.gateway.mqttwire import (
     Publish,
     connect_packet,
     decode_publish,
-    publish_packet,
     puback_packet,
+    publish_packet,
     subscribe_packet,
 )
 
+REPLY_SECONDS = 10.0  # how long CONNACK, SUBACK and a QoS 1 PUBACK may take
 PAUSE_AT = 20_000  # messages waiting to be taken: stop reading the socket until they drain
 _REFUSALS = {
     1: "unacceptable protocol version",
@@ -53,8 +55,8 @@ class _Wire(asyncio.Protocol):
         self.reader = PacketReader()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.connection._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses; they have its methods
+        self.connection._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -92,20 +94,19 @@ class MqttConnection:
         *,
         clean_session: bool = False,
         keepalive: int = 30,
-        timeout: float = 10.0,
     ) -> MqttConnection:
         """Connect and wait for the broker's CONNACK; `MqttError` if refused or unreachable."""
         connection = cls(keepalive)
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: _Wire(connection), host, port), timeout
+                loop.create_connection(lambda: _Wire(connection), host, port), REPLY_SECONDS
             )
             reply = connection._expect(CONNACK, 0)
             connection._write(
                 connect_packet(client_id, keepalive=keepalive, clean_session=clean_session)
             )
-            body = await asyncio.wait_for(reply, timeout)
+            body = await asyncio.wait_for(reply, REPLY_SECONDS)
         except (OSError, TimeoutError) as exc:
             error = MqttError(f"cannot connect to {host}:{port}: {exc!r}")
             connection._fail(error)
@@ -120,12 +121,12 @@ class MqttConnection:
         connection._pinger = asyncio.create_task(connection._ping(), name="mqtt-keepalive")
         return connection
 
-    async def subscribe(self, topics: Sequence[tuple[str, int]], timeout: float = 10.0) -> None:
+    async def subscribe(self, topics: Sequence[tuple[str, int]]) -> None:
         """Subscribe to (filter, QoS) pairs; `MqttError` if the broker refuses one."""
         packet_id = self._packet_id()
         reply = self._expect(SUBACK, packet_id)
         self._write(subscribe_packet(packet_id, list(topics)))
-        body = await asyncio.wait_for(reply, timeout)
+        body = await asyncio.wait_for(reply, REPLY_SECONDS)
         refused = [t for (t, _), code in zip(topics, body[2:], strict=False) if code == 0x80]
         if refused or len(body) != 2 + len(topics):
             raise MqttError(f"the broker refused the subscriptions {refused or list(topics)}")
@@ -152,7 +153,7 @@ class MqttConnection:
         if acks and self._error is None:
             self._write(b"".join(acks))
 
-    async def publish(self, topic: str, payload: bytes, qos: int = 0, timeout: float = 10.0) -> None:
+    async def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
         """Publish; at QoS 1, return once the broker acknowledged it."""
         if qos == 0:
             self._write(publish_packet(topic, payload, qos=0))
@@ -160,7 +161,7 @@ class MqttConnection:
         packet_id = self._packet_id()
         reply = self._expect(PUBACK, packet_id)
         self._write(publish_packet(topic, payload, qos=1, packet_id=packet_id))
-        await asyncio.wait_for(reply, timeout)
+        await asyncio.wait_for(reply, REPLY_SECONDS)
 
     async def close(self) -> None:
         """Disconnect cleanly (the broker keeps a persistent session's unacknowledged messages)."""
