@@ -7,8 +7,7 @@ the southbound subscribes at QoS 1 at most, so a broker never sends it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 CONNECT: Final = 1
 CONNACK: Final = 2
@@ -33,9 +32,8 @@ class MqttProtocolError(MqttError):
     """The broker sent bytes that are not MQTT 3.1.1 as this client speaks it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """A PUBLISH packet from the broker."""
+class Publish(NamedTuple):
+    """A PUBLISH packet from the broker (a tuple: one is made for every message)."""
 
     topic: str
     payload: bytes
@@ -95,8 +93,7 @@ def decode_publish(flags: int, body: bytes) -> Publish:
         raise MqttProtocolError(f"a PUBLISH at QoS {qos}, above what was subscribed")
     if len(body) < 2:
         raise MqttProtocolError("a PUBLISH without a topic")
-    length = int.from_bytes(body[:2], "big")
-    start = 2 + length
+    start = 2 + (body[0] << 8 | body[1])
     if len(body) < start + (2 if qos else 0):
         raise MqttProtocolError("a PUBLISH shorter than its topic")
     try:
@@ -105,7 +102,7 @@ def decode_publish(flags: int, body: bytes) -> Publish:
         raise MqttProtocolError("a PUBLISH topic that is not UTF-8") from None
     packet_id = 0
     if qos:
-        packet_id = int.from_bytes(body[start : start + 2], "big")
+        packet_id = body[start] << 8 | body[start + 1]
         start += 2
     return Publish(topic, body[start:], qos, packet_id, bool(flags & 0x01), bool(flags & 0x08))
 
@@ -113,34 +110,38 @@ def decode_publish(flags: int, body: bytes) -> Publish:
 class PacketReader:
     """Splits a byte stream into (packet type, flags, body), whatever the chunks it came in."""
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_rest",)
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._rest = b""  # the start of a packet not all here yet
 
     def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
         """The packets `data` completes, in order; a partial packet waits for the next feed."""
-        buffer = self._buffer
-        buffer += data
+        if self._rest:
+            data = self._rest + data
         packets: list[tuple[int, int, bytes]] = []
-        position, end = 0, len(buffer)
+        position, end = 0, len(data)
         while end - position >= 2:
-            size, shift, cursor = 0, 0, position + 1
-            digit = 0x80
-            while cursor < end:
-                digit = buffer[cursor]
-                cursor += 1
-                size |= (digit & 0x7F) << shift
-                if not digit & 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    raise MqttProtocolError("a remaining length longer than 4 bytes")
-            if digit & 0x80 or cursor + size > end:
-                break  # the length or the body is not all here yet
-            head = buffer[position]
-            packets.append((head >> 4, head & 0x0F, bytes(buffer[cursor : cursor + size])))
+            size = data[position + 1]
+            cursor = position + 2
+            if size & 0x80:  # a remaining length of more than one byte
+                size &= 0x7F
+                shift, digit = 7, 0x80
+                while cursor < end:
+                    digit = data[cursor]
+                    cursor += 1
+                    size |= (digit & 0x7F) << shift
+                    if not digit & 0x80:
+                        break
+                    shift += 7
+                    if shift > 21:
+                        raise MqttProtocolError("a remaining length longer than 4 bytes")
+                if digit & 0x80:
+                    break  # the length is not all here yet
+            if cursor + size > end:
+                break  # the body is not all here yet
+            head = data[position]
             position = cursor + size
-        if position:
-            del buffer[:position]
+            packets.append((head >> 4, head & 0x0F, data[cursor:position]))
+        self._rest = data[position:] if position < end else b""
         return packets
