@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class MeasureTopic:
     attribute: str | None
 
 
+@functools.lru_cache(maxsize=65_536)  # a device publishes on the same topic every time
 def parse_topic(topic: str, kind: str = "attrs") -> MeasureTopic | None:
     """The device a measure (`attrs`) or command-result (`cmdexe`) topic names, else None."""
     parts = topic.split("/")
