@@ -37,6 +37,7 @@ from dalgu.gateway.mqttwire import (
 )
 
 REPLY_SECONDS = 10.0  # how long CONNACK, SUBACK and a QoS 1 PUBACK may take
+CLOSE_SECONDS = 2.0  # how long the broker may take to close the socket after DISCONNECT
 PAUSE_AT = 20_000  # messages waiting to be taken: stop reading the socket until they drain
 _REFUSALS = {
     1: "unacceptable protocol version",
@@ -67,6 +68,7 @@ class _Wire(asyncio.Protocol):
         self.connection._received(packets)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.connection._gone.set()
         self.connection._fail(MqttError(f"the broker closed the connection ({exc or 'EOF'})"))
 
 
@@ -78,6 +80,7 @@ class MqttConnection:
         self._transport: asyncio.Transport | None = None
         self._messages: list[Publish] = []
         self._arrived = asyncio.Event()
+        self._gone = asyncio.Event()  # the socket is closed
         self._error: MqttError | None = None
         self._paused = False
         self._replies: dict[tuple[int, int], asyncio.Future[bytes]] = {}
@@ -164,10 +167,16 @@ class MqttConnection:
         await asyncio.wait_for(reply, REPLY_SECONDS)
 
     async def close(self) -> None:
-        """Disconnect cleanly (the broker keeps a persistent session's unacknowledged messages)."""
+        """Disconnect cleanly (the broker keeps a persistent session's unacknowledged messages).
+
+        Waits (briefly) for the broker to close the socket after DISCONNECT: by then it has
+        read the PUBACKs written before, so a new session under the same client id cannot be
+        sent again what this one acknowledged.
+        """
         if self._error is None:
-            with contextlib.suppress(MqttError):
-                self._write(DISCONNECT_PACKET)
+            self._write(DISCONNECT_PACKET)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gone.wait(), CLOSE_SECONDS)
         self._fail(MqttError("the connection was closed"))
         if self._pinger is not None:
             self._pinger.cancel()
