@@ -38,6 +38,8 @@ from dalgu.gateway.mqttwire import (
 
 REPLY_SECONDS = 10.0  # how long CONNACK, SUBACK and a QoS 1 PUBACK may take
 CLOSE_SECONDS = 2.0  # how long the broker may take to close the socket after DISCONNECT
+LINGER_TURNS = 1_000  # turns of the loop `take` waits at most while more messages come
+IDLE_TURNS = 4  # ... and turns without a new message before it stops waiting
 PAUSE_AT = 20_000  # messages waiting to be taken: stop reading the socket until they drain
 _REFUSALS = {
     1: "unacceptable protocol version",
@@ -143,6 +145,18 @@ class MqttConnection:
                 break
             self._arrived.clear()
             await self._arrived.wait()
+        # a broker in this process and event loop (the embedded one) hands over a message
+        # every 2-3 turns of the loop: let it run while that brings more, or (the store's
+        # write holding the loop meanwhile) every batch would be one message
+        idle = 0
+        for _ in range(LINGER_TURNS):
+            waiting = len(self._messages)
+            if waiting >= most or self._error is not None:
+                break
+            await asyncio.sleep(0)
+            idle = 0 if len(self._messages) > waiting else idle + 1
+            if idle > IDLE_TURNS:
+                break
         batch = self._messages[:most]
         del self._messages[:most]
         if self._paused and len(self._messages) < PAUSE_AT // 2 and self._transport is not None:
