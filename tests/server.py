@@ -21,9 +21,14 @@ def free_port() -> int:
 
 
 def start_server(
-    db: Path, port: int, *, postgres_dsn: str | None = None
+    db: Path,
+    port: int,
+    *,
+    postgres_dsn: str | None = None,
+    environment: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A server on `db` (SQLite), or on the PostgreSQL database `postgres_dsn` names."""
+    """A server on `db` (SQLite), or on the PostgreSQL database `postgres_dsn` names;
+    `environment` overrides its settings (`DALGU_*`)."""
     store = {"DALGU_STORE": "postgres", "DALGU_POSTGRES_DSN": postgres_dsn} if postgres_dsn else {}
     env = {
         **os.environ,
@@ -34,6 +39,7 @@ def start_server(
         "DALGU_IOT_NORTH_PORT": "0",
         "DALGU_IOT_SOUTH_PORT": "0",
         "DALGU_COAP_PORT": "0",
+        **(environment or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "dalgu", "serve"],

@@ -20,11 +20,11 @@ from dalgu.devices.provisioning import AttributeMapping, Device, ServiceGroup, S
 from dalgu.errors import PayloadError
 
 DEFAULT_ENTITY_TYPE = "Thing"
-_NUMBER = {"number", "float", "double", "decimal"}
-_INTEGER = {"integer", "int", "long"}
-_BOOLEAN = {"boolean", "bool"}
-_TEXT = {"text", "string", "property"}
-_NGSI_LD_KINDS = {
+NUMBER_TYPES = {"number", "float", "double", "decimal"}
+INTEGER_TYPES = {"integer", "int", "long"}
+BOOLEAN_TYPES = {"boolean", "bool"}
+TEXT_TYPES = {"text", "string", "property"}
+NGSI_LD_KINDS = {
     "LanguageProperty": "languageMap",
     "VocabProperty": "vocab",
     "ListProperty": "valueList",
@@ -146,13 +146,13 @@ def attribute(
 def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
     kind = declared.strip()
     low = kind.lower()
-    if low in _NUMBER:
-        return {"type": "Property", "value": _number(raw, measure, integer=False)}
-    if low in _INTEGER:
-        return {"type": "Property", "value": _number(raw, measure, integer=True)}
-    if low in _BOOLEAN:
-        return {"type": "Property", "value": _boolean(raw, measure)}
-    if low in _TEXT:
+    if low in NUMBER_TYPES:
+        return {"type": "Property", "value": number_value(raw, measure, integer=False)}
+    if low in INTEGER_TYPES:
+        return {"type": "Property", "value": number_value(raw, measure, integer=True)}
+    if low in BOOLEAN_TYPES:
+        return {"type": "Property", "value": boolean_value(raw, measure)}
+    if low in TEXT_TYPES:
         return {"type": "Property", "value": raw if not isinstance(raw, bytes) else raw.decode()}
     if low in ("geo:point", "geoproperty", "geo:json"):
         return {"type": "GeoProperty", "value": _geometry(raw, measure)}
@@ -160,8 +160,8 @@ def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
         if not isinstance(raw, str) or ":" not in raw:
             raise PayloadError(f"measure {measure!r}: a Relationship needs a URI", 0)
         return {"type": "Relationship", "object": raw}
-    if kind in _NGSI_LD_KINDS:
-        return {"type": kind, _NGSI_LD_KINDS[kind]: raw}
+    if kind in NGSI_LD_KINDS:
+        return {"type": kind, NGSI_LD_KINDS[kind]: raw}
     if low in ("datetime", "date"):
         return {"type": "Property", "value": {"@type": "DateTime", "@value": str(raw)}}
     return {"type": "Property", "value": raw}  # any other NGSI-v2 type name: kept as given
@@ -174,7 +174,7 @@ def _untyped(raw: Any, observed_at: str | None) -> dict[str, Any]:
     return instance
 
 
-def _number(raw: Any, measure: str, *, integer: bool) -> int | float:
+def number_value(raw: Any, measure: str, *, integer: bool) -> int | float:
     if isinstance(raw, bool):
         raise PayloadError(f"measure {measure!r}: {raw!r} is not a number", 0)
     try:
@@ -190,7 +190,7 @@ def _number(raw: Any, measure: str, *, integer: bool) -> int | float:
     return int(value) if isinstance(value, int) else float(value)
 
 
-def _boolean(raw: Any, measure: str) -> bool:
+def boolean_value(raw: Any, measure: str) -> bool:
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()

@@ -20,6 +20,7 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.commands import POLL, CommandDispatcher
+from dalgu.devices.expansion import ExpandedBinding
 from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
 from dalgu.devices.polling import CommandPolling
@@ -80,6 +81,7 @@ class DeviceService:
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
+        self._expanded: dict[tuple[str, str], ExpandedBinding] = {}  # as _bindings
         self.commands = CommandDispatcher(registry, entities, terms)
         self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
         self.polling: CommandPolling | None = None
@@ -111,6 +113,7 @@ class DeviceService:
 
     def _provisioning_changed(self, tenant: str | None = None) -> None:
         self._bindings.clear()
+        self._expanded.clear()
         self.commands.forget(tenant)
 
     # --- config groups --------------------------------------------------------------------
@@ -304,6 +307,10 @@ class DeviceService:
         """One expanded entity fragment per measure group, in the order they were sent."""
         now = now_iso()
         out = []
+        key = (binding.apikey, binding.device_id)
+        expanded = self._expanded.get(key)
+        if expanded is None or expanded.binding is not binding:
+            expanded = self._expanded[key] = ExpandedBinding(binding, self.terms)
         for values, stamp in groups:
             if binding.lazy and not values.keys().isdisjoint(binding.lazy):
                 for measure in values.keys() & binding.lazy.keys():
@@ -311,8 +318,13 @@ class DeviceService:
                 if values.keys() <= binding.lazy.keys():
                     continue  # only lazy values: nothing to store
             observed = stamp or timestamp or (now if binding.timestamp else None)
-            fragment = measures_to_entity(binding, values, observed_at=observed, with_static=False)
-            out.append(parse_entity(fragment, self.terms, now))
+            entity = expanded.entity(values, observed, now)
+            if entity is None:  # a measure only the general mapping and parser take
+                fragment = measures_to_entity(
+                    binding, values, observed_at=observed, with_static=False
+                )
+                entity = parse_entity(fragment, self.terms, now)
+            out.append(entity)
         return out
 
     async def receive_batch(

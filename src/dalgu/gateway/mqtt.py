@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiomqtt
 import orjson
 
 from dalgu.devices.commands import DeviceCommand
@@ -31,6 +31,8 @@ from dalgu.errors import DalguError, PayloadError, Unauthorized, UnknownApiKey
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.command_payloads import command_payload, command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
+from dalgu.gateway.mqttclient import MqttConnection
+from dalgu.gateway.mqttwire import MqttError, Publish
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class MeasureTopic:
     attribute: str | None
 
 
+@functools.lru_cache(maxsize=65_536)  # a device publishes on the same topic every time
 def parse_topic(topic: str, kind: str = "attrs") -> MeasureTopic | None:
     """The device a measure (`attrs`) or command-result (`cmdexe`) topic names, else None."""
     parts = topic.split("/")
@@ -143,7 +146,7 @@ class MqttSouthbound:
         self.received = 0
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
-        self._client: aiomqtt.Client | None = None
+        self._client: MqttConnection | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="mqtt-southbound")
@@ -160,7 +163,9 @@ class MqttSouthbound:
         while True:
             try:
                 await self._session()
-            except (aiomqtt.MqttError, DalguError) as exc:
+            except (MqttError, DalguError, TimeoutError) as exc:
+                if self.ready.is_set():  # it had been connected: a fresh outage
+                    delay = self.reconnect_delay
                 self.ready.clear()
                 log.warning(
                     "MQTT broker %s:%d unavailable (%s); retrying in %.0f s",
@@ -174,32 +179,23 @@ class MqttSouthbound:
 
     async def _session(self) -> None:
         # a persistent session: QoS 1 messages not acknowledged before a crash come again
-        async with aiomqtt.Client(
-            self.host, self.port, identifier=self.identifier, clean_session=False
-        ) as client:
-            # aiomqtt does not expose paho's manual acknowledgement; the PUBACK must wait
-            # until the measures are stored, so it is switched on the paho client it wraps
-            client._client.manual_ack_set(True)
-            for topic in TOPICS:
-                await client.subscribe(
-                    topic if self.share is None else f"$share/{self.share}/{topic}", qos=1
-                )
+        client = await MqttConnection.open(
+            self.host, self.port, self.identifier, clean_session=False
+        )
+        try:
+            prefix = "" if self.share is None else f"$share/{self.share}/"
+            await client.subscribe([(prefix + topic, 1) for topic in TOPICS])
             self._client = client
             self.ready.set()
             log.info("MQTT southbound listening on %s:%d", self.host, self.port)
-            try:
-                messages = client.messages
-                async for message in messages:
-                    # what has queued up meanwhile is stored in the same write
-                    batch = [message]
-                    while len(messages) and len(batch) < BATCH:
-                        batch.append(await anext(messages))
-                    await self._handle_batch(client, batch)
-                    for done in batch:
-                        if done.qos > 0:
-                            client._client.ack(done.mid, done.qos)
-            finally:
-                self._client = None
+            while True:
+                # what has come meanwhile is stored in the same write, acknowledged after it
+                batch = await client.take(BATCH)
+                await self._handle_batch(client, batch)
+                client.acknowledge(batch)
+        finally:
+            self._client = None
+            await client.close()
 
     async def send_command(self, command: DeviceCommand) -> None:
         """The `CommandSink` for MQTT devices: publish on `/<apikey>/<device_id>/cmd`."""
@@ -209,19 +205,19 @@ class MqttSouthbound:
         topic = f"/{command.apikey}/{command.device_id}/cmd"
         try:
             await client.publish(topic, command_payload(command), qos=1)
-        except aiomqtt.MqttError as exc:
+        except (MqttError, TimeoutError) as exc:
             raise DalguError(f"publishing the command failed: {exc}") from None
 
-    async def _handle_batch(self, client: aiomqtt.Client, batch: list[aiomqtt.Message]) -> None:
+    async def _handle_batch(self, client: MqttConnection, batch: list[Publish]) -> None:
         """Store the measures of a batch in one write; command results and refusals apart."""
         measures: list[tuple[MeasureTopic, bytes]] = []
         refusals: dict[str, Unauthorized | None] = {}  # by API key, checked once a batch
         for message in batch:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            topic = parse_topic(str(message.topic))
+            payload = message.payload
+            topic = parse_topic(message.topic)
             kind = "attrs"
             if topic is None:
-                topic, kind = parse_topic(str(message.topic), "cmdexe"), "cmdexe"
+                topic, kind = parse_topic(message.topic, "cmdexe"), "cmdexe"
                 if topic is None:
                     continue
             if self.authenticate is not None:
@@ -264,7 +260,7 @@ class MqttSouthbound:
             return error
         return None
 
-    async def _results(self, client: aiomqtt.Client, topic: MeasureTopic, payload: bytes) -> None:
+    async def _results(self, client: MqttConnection, topic: MeasureTopic, payload: bytes) -> None:
         try:
             for name, result in command_results(topic.format, payload).items():
                 await self.devices.command_result(topic.apikey, topic.device_id, name, result)
@@ -273,12 +269,12 @@ class MqttSouthbound:
                 raise
             await self._refuse(client, topic, error)
 
-    async def _refuse(self, client: aiomqtt.Client, topic: MeasureTopic, error: DalguError) -> None:
+    async def _refuse(self, client: MqttConnection, topic: MeasureTopic, error: DalguError) -> None:
         self.failed += 1
         log.warning("measure for %s/%s refused: %s", topic.apikey, topic.device_id, error.detail)
         if isinstance(error, UnknownApiKey):
             return  # maybe another deployment's key on a shared broker: not ours to answer
         problem = {"type": error.type_uri, "title": error.title, "detail": error.detail}
         errors = f"{topic.prefix}{topic.apikey}/{topic.device_id}/errors"
-        with contextlib.suppress(aiomqtt.MqttError):
+        with contextlib.suppress(MqttError):
             await client.publish(errors, orjson.dumps(problem), qos=0)

@@ -60,12 +60,8 @@ def parse_measures(payload: str) -> list[MeasureGroup]:
 
 def _group(text: str, offset: int) -> MeasureGroup:
     fields = text.split("|")
-    positions = []
-    at = offset
-    for item in fields:
-        positions.append(at)
-        at += len(item) + 1
     timestamp = None
+    first = 0
     if len(fields) % 2 == 1:
         candidate = fields[0].strip()
         if len(fields) == 1:
@@ -75,16 +71,23 @@ def _group(text: str, offset: int) -> MeasureGroup:
                 f"odd number of fields and {candidate!r} is not an ISO 8601 timestamp", offset
             )
         timestamp = candidate
-        fields, positions = fields[1:], positions[1:]
+        first = 1
     values: dict[str, str] = {}
-    for index in range(0, len(fields), 2):
+    for index in range(first, len(fields), 2):
         key = fields[index].strip()
         if not key:
-            raise PayloadError("empty measure name", positions[index])
+            raise PayloadError("empty measure name", _position(fields, index, offset))
         if key in values:
-            raise PayloadError(f"measure {key!r} repeated in one group", positions[index])
+            raise PayloadError(
+                f"measure {key!r} repeated in one group", _position(fields, index, offset)
+            )
         values[key] = fields[index + 1].strip()
     return MeasureGroup(values, timestamp)
+
+
+def _position(fields: list[str], index: int, offset: int) -> int:
+    """Where field `index` of a group starting at `offset` starts (only errors need it)."""
+    return offset + sum(len(item) + 1 for item in fields[:index])
 
 
 def parse_command(payload: str) -> Command:
