@@ -25,13 +25,20 @@ from dalgu.store.history import (
     BucketSpans,
     InstanceRecord,
     change_records,
+    fill_buckets,
     instance_id,
     parse_instance_id,
     parse_time,
     record,
 )
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.postgres.temporal_filters import TIME_COLUMNS, entity_filter, instance_filter
+from dalgu.store.postgres.temporal_filters import (
+    TIME_COLUMNS,
+    entity_filter,
+    instance_filter,
+    keys_filter,
+)
+from dalgu.store.rollup import RollupPlan, hour_of, rollup_plan
 
 MONTHS_AHEAD = 2
 # Every statement of a temporal query is planned for its own values: the same text serves one
@@ -92,12 +99,94 @@ ON CONFLICT (tenant, id) DO UPDATE SET deleted_at = NULL, types = ARRAY(
     SELECT DISTINCT unnest(t.types || excluded.types) ORDER BY 1)
 RETURNING (xmax = 0) AS created
 """
+_ROLLUP_COLUMNS = """(tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num,
+    sumsq_num, min_num, max_num)"""
+# the instances one write added, added to their hours (rows in key order: two writes that
+# add to the same hours lock them in the same order)
+_ADD_TO_HOURS = f"""
+INSERT INTO instance_hours AS h {_ROLLUP_COLUMNS}
+SELECT $1, u.entity_id, u.name, u.hour, u.dataset, count(*), count(u.num),
+    coalesce(sum(u.num), 0), coalesce(sum(u.num * u.num), 0), min(u.num), max(u.num)
+FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::float8[])
+    AS u(entity_id, name, hour, dataset, num)
+GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5
+ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET
+    count_all = h.count_all + excluded.count_all, count_num = h.count_num + excluded.count_num,
+    sum_num = h.sum_num + excluded.sum_num, sumsq_num = h.sumsq_num + excluded.sumsq_num,
+    min_num = least(h.min_num, excluded.min_num), max_num = greatest(h.max_num, excluded.max_num)
+"""
+_FORGET_HOURS = """
+DELETE FROM instance_hours h USING unnest($2::text[], $3::text[], $4::timestamptz[])
+    AS u(entity_id, name, hour)
+WHERE h.tenant = $1 AND h.entity_id = u.entity_id AND h.name = u.name AND h.hour = u.hour
+"""
+# the hours rolled up again from their instances
+_RECOUNT_HOURS = f"""
+INSERT INTO instance_hours {_ROLLUP_COLUMNS}
+SELECT $1, i.entity_id, i.name, u.hour, i.dataset, count(*), count(i.num),
+    coalesce(sum(i.num), 0), coalesce(sum(i.num * i.num), 0), min(i.num), max(i.num)
+FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(entity_id, name, hour)
+JOIN instances i ON i.tenant = $1 AND i.entity_id = u.entity_id AND i.name = u.name
+    AND i.at >= u.hour AND i.at < u.hour + interval '1 hour'
+WHERE i.observed_at IS NOT NULL AND i.deleted_at IS NULL
+GROUP BY 2, 3, 4, 5
+"""
+_REBUILD_HOURS = f"""
+INSERT INTO instance_hours {_ROLLUP_COLUMNS}
+SELECT tenant, entity_id, name, date_trunc('hour', at, 'UTC'), dataset, count(*), count(num),
+    coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), max(num)
+FROM instances WHERE tenant = $1 AND observed_at IS NOT NULL AND deleted_at IS NULL
+GROUP BY 1, 2, 3, 4, 5
+"""
+# aggregation methods over rollup rows: the same values as `_AGGREGATES` over the instances
+_ROLLUP_AGGREGATES = {
+    "totalCount": "sum(count_all)::bigint",
+    "sum": "CASE WHEN sum(count_num) > 0 THEN sum(sum_num) END",
+    "avg": "CASE WHEN sum(count_num) > 0 THEN sum(sum_num) / sum(count_num)::float8 END",
+    "min": "min(min_num)",
+    "max": "max(max_num)",
+    "stddev": "CASE WHEN sum(count_num) > 1 THEN sqrt(greatest((sum(sumsq_num) - sum(sum_num) "
+    "* sum(sum_num) / sum(count_num)::float8) / (sum(count_num)::float8 - 1), 0)) ELSE 0 END",
+    "sumsq": "CASE WHEN sum(count_num) > 0 THEN sum(sumsq_num) END",
+}
 _PARTITIONS = """
 SELECT c.relname FROM pg_inherits h
 JOIN pg_class c ON c.oid = h.inhrelid
 JOIN pg_class p ON p.oid = h.inhparent
 WHERE p.relname = 'instances'
 """
+
+
+async def rebuild_rollups(conn: Any, tenant: str) -> None:
+    """Roll up a tenant's whole history again (after a bulk load that bypassed the store)."""
+    async with conn.transaction():
+        await conn.execute("DELETE FROM instance_hours WHERE tenant = $1", tenant)
+        await conn.execute(_REBUILD_HOURS, tenant)
+
+
+async def add_to_hours(
+    conn: Any, tenant: str, records: Sequence[tuple[str, InstanceRecord]]
+) -> None:
+    """Add new instances to their hourly rollups (in the transaction that writes them)."""
+    rows = [
+        (entity_id, r.name, hour_of(r.observed_at), r.dataset, r.num)
+        for entity_id, r in records
+        if r.observed_at is not None and r.deleted_at is None
+    ]
+    if rows:
+        await conn.execute(_ADD_TO_HOURS, tenant, *map(list, zip(*rows, strict=True)))
+
+
+async def recount_hours(
+    conn: Any, tenant: str, keys: Iterable[tuple[str, str, datetime | None]]
+) -> None:
+    """Roll up again the hours of (entity, attribute, observedAt) from their instances: after
+    instances were deleted or replaced, a min or max cannot be taken back."""
+    hours = sorted({(e, n, hour_of(t)) for e, n, t in keys if t is not None})
+    if hours:
+        columns = [list(c) for c in zip(*hours, strict=True)]
+        await conn.execute(_FORGET_HOURS, tenant, *columns)
+        await conn.execute(_RECOUNT_HOURS, tenant, *columns)
 
 
 def month_of(value: datetime) -> datetime:
@@ -164,7 +253,9 @@ async def write_history(
         [t[1] for t in touched.values()],
         [t[2] for t in touched.values()],
     )
-    return await insert_records(conn, tenant, partitions, records)
+    made = await insert_records(conn, tenant, partitions, records)
+    await add_to_hours(conn, tenant, records)
+    return made
 
 
 async def insert_records(
@@ -262,6 +353,9 @@ class PostgresTemporal(TemporalStore):
                         if replace_same_time:
                             await _replace_same_time(conn, tenant, entity_id, records)
                         made = await insert_records(conn, tenant, self.partitions, records)
+                        await recount_hours(
+                            conn, tenant, ((e, r.name, r.observed_at) for e, r in records)
+                        )
                 except asyncpg.UniqueViolationError:
                     continue  # a concurrent write made the same partition: run again
                 self.partitions.remember(made)
@@ -313,6 +407,7 @@ class PostgresTemporal(TemporalStore):
         if attr is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(f"DELETE FROM instances WHERE {key}", tenant, entity_id)
+                await conn.execute(f"DELETE FROM instance_hours WHERE {key}", tenant, entity_id)
                 status = await conn.execute(
                     "DELETE FROM temporal_entities WHERE tenant = $1 AND id = $2",
                     tenant,
@@ -320,18 +415,25 @@ class PostgresTemporal(TemporalStore):
                 )
             return bool(status != "DELETE 0")
         params: list[Any] = [tenant, entity_id, attr]
-        sql = f"DELETE FROM instances WHERE {key} AND name = $3"
+        where = f"{key} AND name = $3"
         if instance_id is not None:
             iid = parse_instance_id(instance_id)
             if iid is None:
                 return False
-            sql += " AND iid = $4"
+            where += " AND iid = $4"
             params.append(iid)
         elif not delete_all:
-            sql += " AND dataset = $4"
+            where += " AND dataset = $4"
             params.append(dataset_id or "")
-        status = await self.pool.execute(sql, *params)
-        return bool(status != "DELETE 0")
+        async with self.pool.acquire() as conn, conn.transaction():
+            gone = await conn.fetch(
+                f"DELETE FROM instances WHERE {where} RETURNING observed_at", *params
+            )
+            if instance_id is not None:
+                await recount_hours(conn, tenant, [(entity_id, attr, t) for (t,) in gone])
+            else:
+                await conn.execute(f"DELETE FROM instance_hours WHERE {where}", *params)
+        return bool(gone)
 
     async def replace_instance(
         self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
@@ -342,8 +444,8 @@ class PostgresTemporal(TemporalStore):
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         async with self.pool.acquire() as conn, conn.transaction():
             old = await conn.fetchrow(
-                "SELECT dataset, created_at FROM instances WHERE tenant = $1 AND entity_id = $2 "
-                "AND name = $3 AND iid = $4",
+                "SELECT dataset, created_at, observed_at FROM instances WHERE tenant = $1 "
+                "AND entity_id = $2 AND name = $3 AND iid = $4",
                 tenant,
                 entity_id,
                 attr,
@@ -371,14 +473,29 @@ class PostgresTemporal(TemporalStore):
                 fresh.doc,
                 fresh.dataset,
             )
+            hours = [(entity_id, attr, old[2]), (entity_id, attr, fresh.observed_at)]
+            await recount_hours(conn, tenant, hours)
         self.partitions.remember(made)
         return True
 
     async def retention(self, tenant: str | None, older_than: datetime) -> int:
         if tenant is not None:
-            status = await self.pool.execute(
-                "DELETE FROM instances WHERE tenant = $1 AND at < $2", tenant, older_than
-            )
+            hour = hour_of(older_than.astimezone(UTC))
+            async with self.pool.acquire() as conn, conn.transaction():
+                status = await conn.execute(
+                    "DELETE FROM instances WHERE tenant = $1 AND at < $2", tenant, older_than
+                )
+                await conn.execute(
+                    "DELETE FROM instance_hours WHERE tenant = $1 AND hour < $2", tenant, hour
+                )
+                if hour != older_than:  # the hour of the cutoff keeps its later instances
+                    partial = await conn.fetch(
+                        "SELECT DISTINCT entity_id, name, hour FROM instance_hours "
+                        "WHERE tenant = $1 AND hour = $2",
+                        tenant,
+                        hour,
+                    )
+                    await recount_hours(conn, tenant, [tuple(r) for r in partial])
             return int(status.split()[-1])
         dropped = 0
         async with self.pool.acquire() as conn:
@@ -390,6 +507,11 @@ class PostgresTemporal(TemporalStore):
                 async with conn.transaction():
                     count = await conn.fetchval(f"SELECT count(*) FROM {name}")
                     await conn.execute(f"DROP TABLE {name}")
+                    await conn.execute(
+                        "DELETE FROM instance_hours WHERE hour >= $1 AND hour < $2",
+                        month,
+                        add_months(month, 1),
+                    )
                 dropped += count
                 self.partitions.known.discard(name)
         return dropped
@@ -454,6 +576,10 @@ async def _instances(
 async def _aggregate(
     conn: Any, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
 ) -> None:
+    plan = rollup_plan(query)
+    if plan is not None:
+        await _aggregate_hours(conn, tenant, query, plan, entities)
+        return
     c = Compiled()
     column = TIME_COLUMNS[query.timeproperty]
     where = (
@@ -493,6 +619,48 @@ async def _aggregate(
         span = spans(start, last, index)
         for out, value in zip(lists(entity_id, name), values, strict=True):
             out.append([value, *span])
+
+
+async def _aggregate_hours(
+    conn: Any,
+    tenant: str,
+    query: TemporalQuery,
+    plan: RollupPlan,
+    entities: dict[str, TemporalEntity],
+) -> None:
+    """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of a
+    last, partial hour."""
+    c = Compiled()
+    origin = f"{c.p(plan.origin)}::timestamptz"
+    hours = (
+        "SELECT h.entity_id, h.name, h.hour, h.count_all, h.count_num, h.sum_num, h.sumsq_num, "
+        "h.min_num, h.max_num FROM instance_hours h "
+        f"WHERE {keys_filter(tenant, query, entities, c, 'h')} AND h.hour >= {origin}"
+    )
+    if plan.hours_end is not None:
+        hours += f" AND h.hour < {c.p(plan.hours_end)}"
+    if plan.end is not None:
+        hours += (
+            f" UNION ALL SELECT i.entity_id, i.name, {c.p(plan.hours_end)}::timestamptz, "
+            "count(*), count(i.num), coalesce(sum(i.num), 0), coalesce(sum(i.num * i.num), 0), "
+            "min(i.num), max(i.num) FROM instances i "
+            f"WHERE {keys_filter(tenant, query, entities, c, 'i')} "
+            f"AND i.observed_at IS NOT NULL AND i.at >= {c.p(plan.hours_end)} "
+            f"AND i.at < {c.p(plan.end)} AND i.deleted_at IS NULL GROUP BY 1, 2"
+        )
+    methods = ", ".join(_ROLLUP_AGGREGATES[m] for m in query.aggregate)
+    bucket = _bucket(query.period, "r.hour", origin, c)
+    sql = (
+        f"SELECT r.entity_id, r.name, {bucket} AS bucket, {methods} FROM ({hours}) r "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    spans = BucketSpans(query)
+    fill_buckets(
+        entities,
+        query.aggregate,
+        await conn.fetch(sql, *c.params),
+        lambda index: spans(plan.origin, plan.origin, index),
+    )
 
 
 def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:

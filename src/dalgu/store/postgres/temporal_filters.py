@@ -4,6 +4,7 @@ instances in the interval."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import shapely
@@ -59,6 +60,20 @@ def instance_filter(query: TemporalQuery, c: Compiled) -> str:
     if query.dataset_ids:
         datasets = ["" if d == "@none" else d for d in query.dataset_ids]
         sql += f" AND i.dataset = ANY({c.p(datasets)}::text[])"
+    return sql
+
+
+def keys_filter(
+    tenant: str, query: TemporalQuery, entities: Iterable[str], c: Compiled, alias: str
+) -> str:
+    """The entities, attributes and datasets of a query, over rollups or instances."""
+    ids = c.p(list(entities))
+    sql = f"{alias}.tenant = {c.p(tenant)} AND {alias}.entity_id = ANY({ids}::text[])"
+    if query.attrs:
+        sql += f" AND {alias}.name = ANY({c.p(list(query.attrs))}::text[])"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND {alias}.dataset = ANY({c.p(datasets)}::text[])"
     return sql
 
 

@@ -24,12 +24,14 @@ from dalgu.store.history import (
     BucketSpans,
     InstanceRecord,
     changed_instances,
+    fill_buckets,
     instance_id,
     instance_value,
     parse_instance_id,
     parse_time,
     record,
 )
+from dalgu.store.rollup import HOUR, RollupPlan, rollup_plan
 from dalgu.store.sqlite.lock import begin
 from dalgu.store.temporal_q import q_sql
 
@@ -64,6 +66,46 @@ _TOUCH = (
 )
 
 
+_ROLLUP_COLUMNS = (
+    "tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num, sumsq_num, "
+    "min_num, max_num"
+)
+#: the rollup rows of instances (append a condition and the GROUP BY)
+_ROLL_UP = (
+    f"INSERT INTO instance_hours ({_ROLLUP_COLUMNS}) "
+    "SELECT tenant, entity_id, name, substr(observed_at, 1, 13) || ':00:00.000000Z', dataset, "
+    "count(*), count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), "
+    "max(num) FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL"
+)
+_GROUP_HOURS = " GROUP BY 1, 2, 3, 4, 5"
+# the instances one write added (rowids above the largest before it), added to their hours
+_ADD_TO_HOURS = (
+    f"{_ROLL_UP} AND iid > ?{_GROUP_HOURS} "
+    "ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET "
+    "count_all = count_all + excluded.count_all, count_num = count_num + excluded.count_num, "
+    "sum_num = sum_num + excluded.sum_num, sumsq_num = sumsq_num + excluded.sumsq_num, "
+    "min_num = coalesce(min(min_num, excluded.min_num), min_num, excluded.min_num), "
+    "max_num = coalesce(max(max_num, excluded.max_num), max_num, excluded.max_num)"
+)
+# aggregation methods over rollup rows: the same values as `_AGGREGATES` over the instances
+_ROLLUP_AGGREGATES = {
+    "totalCount": "sum(count_all)",
+    "sum": "CASE WHEN sum(count_num) > 0 THEN sum(sum_num) END",
+    "avg": "CASE WHEN sum(count_num) > 0 THEN sum(sum_num) / sum(count_num) END",
+    "min": "min(min_num)",
+    "max": "max(max_num)",
+    "stddev": "CASE WHEN sum(count_num) > 1 THEN sqrt(max((sum(sumsq_num) - sum(sum_num) "
+    "* sum(sum_num) / sum(count_num)) / (sum(count_num) - 1), 0)) ELSE 0 END",
+    "sumsq": "CASE WHEN sum(count_num) > 0 THEN sum(sumsq_num) END",
+}
+
+
+def rebuild_rollups(db: sqlite3.Connection, tenant: str) -> None:
+    """Roll up a tenant's whole history again (after a bulk load that bypassed the store)."""
+    db.execute("DELETE FROM instance_hours WHERE tenant = ?", (tenant,))
+    db.execute(f"{_ROLL_UP} AND tenant = ?{_GROUP_HOURS}", (tenant,))
+
+
 class _Params:
     def __init__(self) -> None:
         self.params: list[Any] = []
@@ -85,6 +127,12 @@ def _canon_time(value: datetime) -> str:
 @lru_cache(maxsize=4096)
 def _canon_text(text: str) -> str:
     return _canon_time(parse_time(text))
+
+
+def _hour_span(observed_at: str) -> tuple[str, str]:
+    """[start, end) of the hour of a canonical time, canonical."""
+    start = parse_time(observed_at[:13] + ":00:00Z")
+    return _canon_time(start), _canon_time(start + HOUR)
 
 
 def _instance_row(
@@ -160,7 +208,9 @@ class SqliteTemporal(TemporalStore):
             )
         self.db.executemany(_TOUCH, self._touched(tenant, entities))
         if rows:
+            (last,) = self.db.execute("SELECT max(iid) FROM instances").fetchone()
             self.db.executemany(_INSERT, rows)
+            self.db.execute(_ADD_TO_HOURS, (last or 0,))
 
     def _touched(self, tenant: str, rows: dict[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The `temporal_entities` rows to write: the entity's every change touches its row,
@@ -179,6 +229,23 @@ class SqliteTemporal(TemporalStore):
                 if deleted_at is None and row[4] is None and types == row[2]:
                     del rows[entity_id]
         return list(rows.values())
+
+    def _recount_hours(self, tenant: str, keys: Iterable[tuple[str, str, str | None]]) -> None:
+        """Roll up again the hours of (entity, attribute, canonical observedAt) from the
+        instances (inside the caller's transaction): after instances were deleted or
+        replaced, a min or max cannot be taken back."""
+        for entity_id, name, hour in {(e, n, _hour_span(t)) for e, n, t in keys if t}:
+            key = (tenant, entity_id, name, hour[0])
+            self.db.execute(
+                "DELETE FROM instance_hours WHERE tenant = ? AND entity_id = ? AND name = ? "
+                "AND hour = ?",
+                key,
+            )
+            self.db.execute(
+                f"{_ROLL_UP} AND tenant = ? AND entity_id = ? AND name = ? AND observed_at >= ? "
+                f"AND observed_at < ?{_GROUP_HOURS}",
+                (*key, hour[1]),
+            )
 
     # --- the temporal API ---------------------------------------------------------------
 
@@ -218,6 +285,9 @@ class SqliteTemporal(TemporalStore):
                     ],
                 )
             db.executemany(_INSERT, [_row(tenant, entity_id, r) for r in records])
+            self._recount_hours(
+                tenant, ((entity_id, r.name, _canon(r.observed_at)) for r in records)
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -276,6 +346,10 @@ class SqliteTemporal(TemporalStore):
     def _aggregate(
         self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
     ) -> None:
+        plan = rollup_plan(query)
+        if plan is not None:
+            self._aggregate_hours(tenant, query, plan, entities)
+            return
         column = _TIME_COLUMNS[query.timeproperty]
         methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
         period = query.period
@@ -319,6 +393,52 @@ class SqliteTemporal(TemporalStore):
             for out, value in zip(lists(entity_id, name), values, strict=True):
                 out.append([value, *span])
 
+    def _aggregate_hours(
+        self,
+        tenant: str,
+        query: TemporalQuery,
+        plan: RollupPlan,
+        entities: dict[str, TemporalEntity],
+    ) -> None:
+        """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of
+        a last, partial hour."""
+        period = query.period
+        assert period is not None
+        c = _Params()
+        bucket = _bucket(period, "h.hour", c)  # placeholders in text order
+        methods = ", ".join(_ROLLUP_AGGREGATES[m] for m in query.aggregate)
+        origin = _canon(plan.origin)
+        hours = (
+            "SELECT entity_id, name, hour, count_all, count_num, sum_num, sumsq_num, min_num, "
+            f"max_num FROM instance_hours WHERE {_keys_filter(tenant, query, entities, c)} "
+            f"AND hour >= {c.p(origin)}"
+        )
+        if plan.hours_end is not None:
+            hours += f" AND hour < {c.p(_canon(plan.hours_end))}"
+        if plan.end is not None:
+            assert plan.hours_end is not None
+            hours += (
+                f" UNION ALL SELECT entity_id, name, {c.p(_canon(plan.hours_end))}, count(*), "
+                "count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), "
+                f"max(num) FROM instances WHERE {_keys_filter(tenant, query, entities, c)} "
+                f"AND observed_at >= {c.p(_canon(plan.hours_end))} "
+                f"AND observed_at < {c.p(_canon(plan.end))} AND deleted_at IS NULL "
+                "GROUP BY entity_id, name"
+            )
+        sql = (
+            f"SELECT h.entity_id, h.name, {bucket} AS bucket, {methods} FROM ({hours}) h, "
+            f"(SELECT {c.p(origin)} AS origin, "
+            f"{c.p(calendar.timegm(plan.origin.timetuple()))} AS seconds) o "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+        spans = BucketSpans(query)
+        fill_buckets(
+            entities,
+            query.aggregate,
+            self.db.execute(sql, c.params),
+            lambda index: spans(plan.origin, plan.origin, index),
+        )
+
     async def delete_history(
         self,
         tenant: str,
@@ -336,6 +456,10 @@ class SqliteTemporal(TemporalStore):
                 db.execute(
                     "DELETE FROM instances WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
                 )
+                db.execute(
+                    "DELETE FROM instance_hours WHERE tenant = ? AND entity_id = ?",
+                    (tenant, entity_id),
+                )
                 cursor = db.execute(
                     "DELETE FROM temporal_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
                 )
@@ -344,18 +468,34 @@ class SqliteTemporal(TemporalStore):
                 db.execute("ROLLBACK")
                 raise
             return cursor.rowcount > 0
-        sql = "DELETE FROM instances WHERE tenant = ? AND entity_id = ? AND name = ?"
+        where = "tenant = ? AND entity_id = ? AND name = ?"
         params: list[Any] = [tenant, entity_id, attr]
+        observed: list[tuple[str, str, str | None]] = []
         if instance_id is not None:
             iid = parse_instance_id(instance_id)
             if iid is None:
                 return False
-            sql += " AND iid = ?"
+            where += " AND iid = ?"
             params.append(iid)
+            observed = [
+                (entity_id, attr, t)
+                for (t,) in db.execute(f"SELECT observed_at FROM instances WHERE {where}", params)
+            ]
         elif not delete_all:
-            sql += " AND dataset = ?"
+            where += " AND dataset = ?"
             params.append(dataset_id or "")
-        return db.execute(sql, params).rowcount > 0
+        await begin(db)
+        try:
+            deleted = db.execute(f"DELETE FROM instances WHERE {where}", params).rowcount
+            if instance_id is not None:
+                self._recount_hours(tenant, observed)
+            else:
+                db.execute(f"DELETE FROM instance_hours WHERE {where}", params)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return deleted > 0
 
     async def replace_instance(
         self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
@@ -364,9 +504,21 @@ class SqliteTemporal(TemporalStore):
         if iid is None:
             return False
         key = (tenant, entity_id, attr, iid)
+        db = self.db
+        await begin(db)
+        try:
+            replaced = self._replace_instance(key, instance)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return replaced
+
+    def _replace_instance(self, key: tuple[str, str, str, int], instance: dict[str, Any]) -> bool:
+        tenant, entity_id, attr, _ = key
         old = self.db.execute(
-            "SELECT dataset, created_at FROM instances WHERE tenant = ? AND entity_id = ? "
-            "AND name = ? AND iid = ?",
+            "SELECT dataset, created_at, observed_at FROM instances WHERE tenant = ? "
+            "AND entity_id = ? AND name = ? AND iid = ?",
             key,
         ).fetchone()
         if old is None:
@@ -390,15 +542,47 @@ class SqliteTemporal(TemporalStore):
                 *key,
             ),
         )
+        hours = [(entity_id, attr, old[2]), (entity_id, attr, _canon(r.observed_at))]
+        self._recount_hours(tenant, hours)
         return True
 
     async def retention(self, tenant: str | None, older_than: datetime) -> int:
-        sql = "DELETE FROM instances WHERE at < ?"
-        params: list[Any] = [_canon(older_than)]
-        if tenant is not None:
-            sql += " AND tenant = ?"
-            params.append(tenant)
-        return self.db.execute(sql, params).rowcount
+        cutoff = _canon(older_than)
+        assert cutoff is not None
+        hour = _hour_span(cutoff)[0]
+        where = "" if tenant is None else " AND tenant = ?"
+        params: list[Any] = [] if tenant is None else [tenant]
+        db = self.db
+        await begin(db)
+        try:
+            gone = db.execute(f"DELETE FROM instances WHERE at < ?{where}", [cutoff, *params])
+            db.execute(f"DELETE FROM instance_hours WHERE hour < ?{where}", [hour, *params])
+            if hour != cutoff:  # the hour of the cutoff keeps its later instances
+                partial = db.execute(
+                    f"SELECT DISTINCT tenant, entity_id, name FROM instance_hours "
+                    f"WHERE hour = ?{where}",
+                    [hour, *params],
+                ).fetchall()
+                for owner, entity_id, name in partial:
+                    self._recount_hours(owner, [(entity_id, name, hour)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return gone.rowcount
+
+
+def _keys_filter(
+    tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity], c: _Params
+) -> str:
+    """The entities, attributes and datasets of a query, over rollups or instances."""
+    sql = f"tenant = {c.p(tenant)} AND entity_id IN ({','.join(c.p(e) for e in entities)})"
+    if query.attrs:
+        sql += f" AND name IN ({','.join(c.p(a) for a in query.attrs)})"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
+    return sql
 
 
 def _rows_filter(
