@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 import pytest_asyncio
 
@@ -154,6 +155,7 @@ def _queries(ids: list[str]) -> list[TemporalQuery]:
         replace(base, end_time_at="2026-01-31T20:00:00.001Z"),
         replace(base, timerel="after", end_time_at=None),
         replace(base, dataset_ids=("@none", DATASETS[2] or "")),
+        replace(base, dataset_ids=(DATASETS[1] or "",)),  # one rollup row per hour
         replace(base, attrs=(STATE,), ids=(ids[0], ids[2])),
         replace(base, aggregate=("max", "totalCount")),
     ]
@@ -194,7 +196,9 @@ async def test_rollups_answer_as_the_instances_do(store: Any, seed: int) -> None
         for r, p in zip(rolled, plain, strict=True):
             for methods in p.aggregates.values():
                 methods.pop("distinctCount")
-            _compare(r.aggregates, p.aggregates, f"{r.id} {query}")
+            # as the response shows them (large bucket lists come as their JSON)
+            shown = orjson.loads(orjson.dumps(r.aggregates))
+            _compare(shown, orjson.loads(orjson.dumps(p.aggregates)), f"{r.id} {query}")
 
 
 def test_only_whole_hours_from_an_hour_read_the_rollups() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 
 from dalgu.query.ast import TypeName
@@ -68,16 +69,16 @@ async def test_an_older_database_upgrades_and_keeps_its_history(
                 period=parse_duration("PT1H"),
             ),
         )
-        assert found[0].aggregates[TEMP]["avg"] == [
+        assert orjson.loads(orjson.dumps(found[0].aggregates[TEMP]["avg"])) == [
             [2.0, "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"],
             [10.0, "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"],
             [7.0, "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z"],
         ]
         hours = store.db.execute("SELECT hour, count_all FROM instance_hours ORDER BY 1")
         assert [tuple(r) for r in hours] == [
-            ("2026-01-01T00:00:00.000000Z", 2),
-            ("2026-01-01T01:00:00.000000Z", 1),
-            ("2026-01-01T02:00:00.000000Z", 1),
+            (1767225600, 2),  # 2026-01-01T00:00:00Z
+            (1767229200, 1),
+            (1767232800, 1),
         ]
     finally:
         await store.close()

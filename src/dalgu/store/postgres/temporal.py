@@ -25,7 +25,7 @@ from dalgu.store.history import (
     BucketSpans,
     InstanceRecord,
     change_records,
-    fill_buckets,
+    fill_bucket_lists,
     instance_id,
     parse_instance_id,
     parse_time,
@@ -148,6 +148,17 @@ _ROLLUP_AGGREGATES = {
     "stddev": "CASE WHEN sum(count_num) > 1 THEN sqrt(greatest((sum(sumsq_num) - sum(sum_num) "
     "* sum(sum_num) / sum(count_num)::float8) / (sum(count_num)::float8 - 1), 0)) ELSE 0 END",
     "sumsq": "CASE WHEN sum(count_num) > 0 THEN sum(sumsq_num) END",
+}
+# the same over one rollup row: the bucket of an hourly aggregation is one hour
+_HOUR_VALUES = {
+    "totalCount": "count_all",
+    "sum": "CASE WHEN count_num > 0 THEN sum_num END",
+    "avg": "CASE WHEN count_num > 0 THEN sum_num / count_num::float8 END",
+    "min": "min_num",
+    "max": "max_num",
+    "stddev": "CASE WHEN count_num > 1 THEN sqrt(greatest((sumsq_num - sum_num * sum_num "
+    "/ count_num::float8) / (count_num::float8 - 1), 0)) ELSE 0 END",
+    "sumsq": "CASE WHEN count_num > 0 THEN sumsq_num END",
 }
 _PARTITIONS = """
 SELECT c.relname FROM pg_inherits h
@@ -629,38 +640,66 @@ async def _aggregate_hours(
     entities: dict[str, TemporalEntity],
 ) -> None:
     """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of a
-    last, partial hour."""
-    c = Compiled()
+    last, partial hour: entity by entity (each an ordered scan of its rollups, grouped in
+    memory: one grouping of a month of 1,000 sensors sorted 720,000 rows on disk), one row per
+    entity and attribute with its buckets as arrays (as many rows as buckets cost several
+    times more to fetch). The arrays are in no set order: `fill_bucket_lists` orders them."""
+    period = query.period
+    assert period is not None
+    spans = BucketSpans(query)
+
+    def span(index: int) -> list[str]:
+        return spans(plan.origin, plan.origin, index)
+
+    c = Compiled()  # the same parameters serve both statements below
+    ids = c.p(sorted(entities))
     origin = f"{c.p(plan.origin)}::timestamptz"
+    if period.months:
+        bucket = _bucket(period, "r.hour", origin, c)
+    else:  # whole hours from an origin on the hour: whole seconds, exact in float8
+        bucket = (
+            f"((date_part('epoch', r.hour) - date_part('epoch', {origin}))::bigint "
+            f"/ {c.p(round(period.seconds))}::bigint)"
+        )
     hours = (
-        "SELECT h.entity_id, h.name, h.hour, h.count_all, h.count_num, h.sum_num, h.sumsq_num, "
-        "h.min_num, h.max_num FROM instance_hours h "
-        f"WHERE {keys_filter(tenant, query, entities, c, 'h')} AND h.hour >= {origin}"
+        "SELECT h.name, h.hour, h.count_all, h.count_num, h.sum_num, h.sumsq_num, h.min_num, "
+        f"h.max_num FROM instance_hours h WHERE {keys_filter(tenant, query, (), c, 'h')} "
+        f"AND h.entity_id = e.id AND h.hour >= {origin}"
     )
     if plan.hours_end is not None:
         hours += f" AND h.hour < {c.p(plan.hours_end)}"
+    if period.seconds == 3600 and plan.end is None:
+        # each bucket is one hour: unless an hour has several datasetIds, each rollup row is
+        # a bucket, read in key order without grouping
+        values = ", ".join(f"array_agg({_HOUR_VALUES[m]})" for m in query.aggregate)
+        hourly = await conn.fetch(
+            f"SELECT e.id, a.* FROM unnest({ids}::text[]) AS e(id) "
+            f"CROSS JOIN LATERAL (SELECT r.name, array_agg({bucket}), {values} "
+            f"FROM ({hours}) r GROUP BY 1) a ORDER BY 1, 2",
+            *c.params,
+        )
+        if all(len(set(row[2])) == len(row[2]) for row in hourly):
+            fill_bucket_lists(entities, query.aggregate, hourly, span)
+            return
     if plan.end is not None:
         hours += (
-            f" UNION ALL SELECT i.entity_id, i.name, {c.p(plan.hours_end)}::timestamptz, "
-            "count(*), count(i.num), coalesce(sum(i.num), 0), coalesce(sum(i.num * i.num), 0), "
+            f" UNION ALL SELECT i.name, {c.p(plan.hours_end)}::timestamptz, count(*), "
+            "count(i.num), coalesce(sum(i.num), 0), coalesce(sum(i.num * i.num), 0), "
             "min(i.num), max(i.num) FROM instances i "
-            f"WHERE {keys_filter(tenant, query, entities, c, 'i')} "
-            f"AND i.observed_at IS NOT NULL AND i.at >= {c.p(plan.hours_end)} "
-            f"AND i.at < {c.p(plan.end)} AND i.deleted_at IS NULL GROUP BY 1, 2"
+            f"WHERE {keys_filter(tenant, query, (), c, 'i')} "
+            f"AND i.entity_id = e.id AND i.observed_at IS NOT NULL "
+            f"AND i.at >= {c.p(plan.hours_end)} AND i.at < {c.p(plan.end)} "
+            "AND i.deleted_at IS NULL GROUP BY 1"
         )
-    methods = ", ".join(_ROLLUP_AGGREGATES[m] for m in query.aggregate)
-    bucket = _bucket(query.period, "r.hour", origin, c)
+    methods = ", ".join(f"{_ROLLUP_AGGREGATES[m]} AS v{n}" for n, m in enumerate(query.aggregate))
+    arrays = ", ".join(f"array_agg(v{n})" for n in range(len(query.aggregate)))
     sql = (
-        f"SELECT r.entity_id, r.name, {bucket} AS bucket, {methods} FROM ({hours}) r "
-        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        f"SELECT e.id, a.* FROM unnest({ids}::text[]) AS e(id) "
+        f"CROSS JOIN LATERAL (SELECT g.name, array_agg(g.bucket), {arrays} "
+        f"FROM (SELECT r.name, {bucket} AS bucket, {methods} FROM ({hours}) r GROUP BY 1, 2) g "
+        "GROUP BY 1) a ORDER BY 1, 2"
     )
-    spans = BucketSpans(query)
-    fill_buckets(
-        entities,
-        query.aggregate,
-        await conn.fetch(sql, *c.params),
-        lambda index: spans(plan.origin, plan.origin, index),
-    )
+    fill_bucket_lists(entities, query.aggregate, await conn.fetch(sql, *c.params), span)
 
 
 def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:

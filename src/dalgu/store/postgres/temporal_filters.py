@@ -66,9 +66,12 @@ def instance_filter(query: TemporalQuery, c: Compiled) -> str:
 def keys_filter(
     tenant: str, query: TemporalQuery, entities: Iterable[str], c: Compiled, alias: str
 ) -> str:
-    """The entities, attributes and datasets of a query, over rollups or instances."""
-    ids = c.p(list(entities))
-    sql = f"{alias}.tenant = {c.p(tenant)} AND {alias}.entity_id = ANY({ids}::text[])"
+    """The entities (none: any), attributes and datasets of a query, over rollups or
+    instances."""
+    sql = f"{alias}.tenant = {c.p(tenant)}"
+    ids = list(entities)
+    if ids:
+        sql += f" AND {alias}.entity_id = ANY({c.p(ids)}::text[])"
     if query.attrs:
         sql += f" AND {alias}.name = ANY({c.p(list(query.attrs))}::text[])"
     if query.dataset_ids:

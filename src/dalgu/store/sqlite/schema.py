@@ -355,14 +355,14 @@ MIGRATIONS: list[str] = [
     DROP INDEX IF EXISTS fhir_date_rid
     """,
     # temporal (issue 3): hourly rollups of the history (`store/rollup.py`): per entity,
-    # attribute, hour of observedAt and datasetId, the count of instances, of numeric ones,
-    # their sum, sum of squares, min and max; filled from the instances already stored
+    # attribute, hour of observedAt (its Unix time) and datasetId, the count of instances, of
+    # numeric ones, their sum, sum of squares, min and max; filled from the instances stored
     """
     CREATE TABLE IF NOT EXISTS instance_hours (
         tenant TEXT NOT NULL,
         entity_id TEXT NOT NULL,
         name TEXT NOT NULL,
-        hour TEXT NOT NULL,
+        hour INTEGER NOT NULL,
         dataset TEXT NOT NULL,
         count_all INTEGER NOT NULL,
         count_num INTEGER NOT NULL,
@@ -375,7 +375,8 @@ MIGRATIONS: list[str] = [
     DELETE FROM instance_hours;
     INSERT INTO instance_hours (tenant, entity_id, name, hour, dataset, count_all, count_num,
         sum_num, sumsq_num, min_num, max_num)
-    SELECT tenant, entity_id, name, substr(observed_at, 1, 13) || ':00:00.000000Z', dataset,
+    SELECT tenant, entity_id, name,
+        CAST(strftime('%s', substr(observed_at, 1, 13) || ':00:00') AS INTEGER), dataset,
         count(*), count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num),
         max(num)
     FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL

@@ -24,7 +24,7 @@ from dalgu.store.history import (
     BucketSpans,
     InstanceRecord,
     changed_instances,
-    fill_buckets,
+    fill_bucket_lists,
     instance_id,
     instance_value,
     parse_instance_id,
@@ -73,7 +73,8 @@ _ROLLUP_COLUMNS = (
 #: the rollup rows of instances (append a condition and the GROUP BY)
 _ROLL_UP = (
     f"INSERT INTO instance_hours ({_ROLLUP_COLUMNS}) "
-    "SELECT tenant, entity_id, name, substr(observed_at, 1, 13) || ':00:00.000000Z', dataset, "
+    "SELECT tenant, entity_id, name, "
+    "CAST(strftime('%s', substr(observed_at, 1, 13) || ':00:00') AS INTEGER), dataset, "
     "count(*), count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), "
     "max(num) FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL"
 )
@@ -97,6 +98,17 @@ _ROLLUP_AGGREGATES = {
     "stddev": "CASE WHEN sum(count_num) > 1 THEN sqrt(max((sum(sumsq_num) - sum(sum_num) "
     "* sum(sum_num) / sum(count_num)) / (sum(count_num) - 1), 0)) ELSE 0 END",
     "sumsq": "CASE WHEN sum(count_num) > 0 THEN sum(sumsq_num) END",
+}
+# the same over one rollup row: the bucket of an hourly aggregation is one hour
+_HOUR_VALUES = {
+    "totalCount": "count_all",
+    "sum": "CASE WHEN count_num > 0 THEN sum_num END",
+    "avg": "CASE WHEN count_num > 0 THEN sum_num / count_num END",
+    "min": "min_num",
+    "max": "max_num",
+    "stddev": "CASE WHEN count_num > 1 THEN sqrt(max((sumsq_num - sum_num * sum_num / count_num) "
+    "/ (count_num - 1), 0)) ELSE 0 END",
+    "sumsq": "CASE WHEN count_num > 0 THEN sumsq_num END",
 }
 
 
@@ -129,10 +141,25 @@ def _canon_text(text: str) -> str:
     return _canon_time(parse_time(text))
 
 
-def _hour_span(observed_at: str) -> tuple[str, str]:
-    """[start, end) of the hour of a canonical time, canonical."""
-    start = parse_time(observed_at[:13] + ":00:00Z")
+def _hour_number(observed_at: str) -> int:
+    """The Unix time of the start of the hour of a canonical time: a rollup's `hour`."""
+    return calendar.timegm(parse_time(observed_at[:13] + ":00:00Z").timetuple())
+
+
+def _hour_bounds(hour: int) -> tuple[str, str]:
+    """[start, end) of a rollup's hour, canonical."""
+    start = datetime.fromtimestamp(hour, UTC)
     return _canon_time(start), _canon_time(start + HOUR)
+
+
+def _number_text(value: str) -> str:
+    """SQL: a value as JSON text in a `group_concat`: integers as they are, NULL as null,
+    reals with 18 significant digits (SQLite's `%!.17g` misses the last bit of a few
+    doubles in a thousand, `%!.18g` gives every one back exactly)."""
+    return (
+        f"CASE WHEN {value} IS NULL THEN 'null' WHEN typeof({value}) = 'integer' THEN {value} "
+        f"ELSE printf('%!.18g', {value}) END"
+    )
 
 
 def _instance_row(
@@ -234,17 +261,17 @@ class SqliteTemporal(TemporalStore):
         """Roll up again the hours of (entity, attribute, canonical observedAt) from the
         instances (inside the caller's transaction): after instances were deleted or
         replaced, a min or max cannot be taken back."""
-        for entity_id, name, hour in {(e, n, _hour_span(t)) for e, n, t in keys if t}:
-            key = (tenant, entity_id, name, hour[0])
+        for entity_id, name, hour in {(e, n, _hour_number(t)) for e, n, t in keys if t}:
+            key = (tenant, entity_id, name)
             self.db.execute(
                 "DELETE FROM instance_hours WHERE tenant = ? AND entity_id = ? AND name = ? "
                 "AND hour = ?",
-                key,
+                (*key, hour),
             )
             self.db.execute(
                 f"{_ROLL_UP} AND tenant = ? AND entity_id = ? AND name = ? AND observed_at >= ? "
                 f"AND observed_at < ?{_GROUP_HOURS}",
-                (*key, hour[1]),
+                (*key, *_hour_bounds(hour)),
             )
 
     # --- the temporal API ---------------------------------------------------------------
@@ -401,41 +428,100 @@ class SqliteTemporal(TemporalStore):
         entities: dict[str, TemporalEntity],
     ) -> None:
         """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of
-        a last, partial hour."""
+        a last, partial hour: one row per entity and attribute, its buckets' numbers and
+        values as JSON text (a month of 1,000 sensors is 720,000 buckets: as many rows cost
+        several times more to fetch)."""
         period = query.period
         assert period is not None
+        if period.seconds == 3600 and plan.end is None:
+            # each bucket is one hour: unless an hour has several datasetIds, each rollup row
+            # is a bucket, read in key order without grouping
+            hourly = self._hours_as_buckets(tenant, query, plan, entities)
+            if all(len(set(row[2])) == len(row[2]) for row in hourly):
+                self._fill(query, plan, entities, hourly)
+                return
         c = _Params()
-        bucket = _bucket(period, "h.hour", c)  # placeholders in text order
-        methods = ", ".join(_ROLLUP_AGGREGATES[m] for m in query.aggregate)
-        origin = _canon(plan.origin)
+        origin = calendar.timegm(plan.origin.timetuple())
+        if period.months:  # placeholders in text order
+            hour = "strftime('%Y-%m-%dT%H:%M:%S.000000Z', h.hour, 'unixepoch')"
+            bucket = _bucket(period, hour, c)
+        else:
+            bucket = f"((h.hour - o.seconds) / {c.p(round(period.seconds))})"
+        methods = ", ".join(
+            f"{_ROLLUP_AGGREGATES[m]} AS v{n}" for n, m in enumerate(query.aggregate)
+        )
         hours = (
             "SELECT entity_id, name, hour, count_all, count_num, sum_num, sumsq_num, min_num, "
             f"max_num FROM instance_hours WHERE {_keys_filter(tenant, query, entities, c)} "
             f"AND hour >= {c.p(origin)}"
         )
         if plan.hours_end is not None:
-            hours += f" AND hour < {c.p(_canon(plan.hours_end))}"
+            hours += f" AND hour < {c.p(calendar.timegm(plan.hours_end.timetuple()))}"
         if plan.end is not None:
             assert plan.hours_end is not None
             hours += (
-                f" UNION ALL SELECT entity_id, name, {c.p(_canon(plan.hours_end))}, count(*), "
+                " UNION ALL SELECT entity_id, name, "
+                f"{c.p(calendar.timegm(plan.hours_end.timetuple()))}, count(*), "
                 "count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), "
                 f"max(num) FROM instances WHERE {_keys_filter(tenant, query, entities, c)} "
                 f"AND observed_at >= {c.p(_canon(plan.hours_end))} "
                 f"AND observed_at < {c.p(_canon(plan.end))} AND deleted_at IS NULL "
                 "GROUP BY entity_id, name"
             )
-        sql = (
-            f"SELECT h.entity_id, h.name, {bucket} AS bucket, {methods} FROM ({hours}) h, "
-            f"(SELECT {c.p(origin)} AS origin, "
-            f"{c.p(calendar.timegm(plan.origin.timetuple()))} AS seconds) o "
-            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        grouped = (
+            f"SELECT h.entity_id AS entity_id, h.name AS name, {bucket} AS bucket, {methods} "
+            f"FROM ({hours}) h, (SELECT {c.p(_canon(plan.origin))} AS origin, "
+            f"{c.p(origin)} AS seconds) o GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
+        columns = ", ".join(
+            f"group_concat({_number_text(f'v{n}')})" for n in range(len(query.aggregate))
+        )
+        sql = (
+            f"SELECT entity_id, name, group_concat(bucket), {columns} FROM ({grouped}) "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        self._fill(query, plan, entities, self._lists(sql, c.params))
+
+    def _hours_as_buckets(
+        self,
+        tenant: str,
+        query: TemporalQuery,
+        plan: RollupPlan,
+        entities: dict[str, TemporalEntity],
+    ) -> list[tuple[Any, ...]]:
+        c = _Params()
+        origin = calendar.timegm(plan.origin.timetuple())
+        columns = ", ".join(
+            f"group_concat({_number_text(_HOUR_VALUES[m])})" for m in query.aggregate
+        )
+        sql = (
+            f"SELECT entity_id, name, group_concat((hour - {c.p(origin)}) / 3600), {columns} "
+            f"FROM instance_hours WHERE {_keys_filter(tenant, query, entities, c)} "
+            f"AND hour >= {c.p(origin)}"
+        )
+        if plan.hours_end is not None:
+            sql += f" AND hour < {c.p(calendar.timegm(plan.hours_end.timetuple()))}"
+        return self._lists(sql + " GROUP BY entity_id, name ORDER BY 1, 2", c.params)
+
+    def _lists(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Rows of (entity, attribute, JSON texts of numbers) as rows of lists."""
+        return [
+            (entity_id, name, *(orjson.loads(f"[{text}]") for text in texts))
+            for entity_id, name, *texts in self.db.execute(sql, params)
+        ]
+
+    def _fill(
+        self,
+        query: TemporalQuery,
+        plan: RollupPlan,
+        entities: dict[str, TemporalEntity],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
         spans = BucketSpans(query)
-        fill_buckets(
+        fill_bucket_lists(
             entities,
             query.aggregate,
-            self.db.execute(sql, c.params),
+            rows,
             lambda index: spans(plan.origin, plan.origin, index),
         )
 
@@ -549,7 +635,7 @@ class SqliteTemporal(TemporalStore):
     async def retention(self, tenant: str | None, older_than: datetime) -> int:
         cutoff = _canon(older_than)
         assert cutoff is not None
-        hour = _hour_span(cutoff)[0]
+        hour = _hour_number(cutoff)
         where = "" if tenant is None else " AND tenant = ?"
         params: list[Any] = [] if tenant is None else [tenant]
         db = self.db
@@ -557,14 +643,14 @@ class SqliteTemporal(TemporalStore):
         try:
             gone = db.execute(f"DELETE FROM instances WHERE at < ?{where}", [cutoff, *params])
             db.execute(f"DELETE FROM instance_hours WHERE hour < ?{where}", [hour, *params])
-            if hour != cutoff:  # the hour of the cutoff keeps its later instances
+            if _hour_bounds(hour)[0] != cutoff:  # the hour of the cutoff keeps later instances
                 partial = db.execute(
                     f"SELECT DISTINCT tenant, entity_id, name FROM instance_hours "
                     f"WHERE hour = ?{where}",
                     [hour, *params],
                 ).fetchall()
                 for owner, entity_id, name in partial:
-                    self._recount_hours(owner, [(entity_id, name, hour)])
+                    self._recount_hours(owner, [(entity_id, name, cutoff)])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
