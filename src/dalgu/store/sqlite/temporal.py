@@ -79,11 +79,11 @@ _ROLL_UP = (
     "max(num) FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL"
 )
 _GROUP_HOURS = " GROUP BY 1, 2, 3, 4, 5"
-# the instances one write added (rowids above the largest before it), added to their hours
-_ADD_TO_HOURS = (
-    f"{_ROLL_UP} AND iid > ?{_GROUP_HOURS} "
+# one new instance added to its hour
+_ADD_TO_HOUR = (
+    f"INSERT INTO instance_hours ({_ROLLUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET "
-    "count_all = count_all + excluded.count_all, count_num = count_num + excluded.count_num, "
+    "count_all = count_all + 1, count_num = count_num + excluded.count_num, "
     "sum_num = sum_num + excluded.sum_num, sumsq_num = sumsq_num + excluded.sumsq_num, "
     "min_num = coalesce(min(min_num, excluded.min_num), min_num, excluded.min_num), "
     "max_num = coalesce(max(max_num, excluded.max_num), max_num, excluded.max_num)"
@@ -143,7 +143,32 @@ def _canon_text(text: str) -> str:
 
 def _hour_number(observed_at: str) -> int:
     """The Unix time of the start of the hour of a canonical time: a rollup's `hour`."""
-    return calendar.timegm(parse_time(observed_at[:13] + ":00:00Z").timetuple())
+    return _hour_of_prefix(observed_at[:13])
+
+
+@lru_cache(maxsize=4096)
+def _hour_of_prefix(prefix: str) -> int:
+    return calendar.timegm(parse_time(prefix + ":00:00Z").timetuple())
+
+
+def _hour_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The `_ADD_TO_HOUR` parameters of new `instances` rows (those observed, not deletions)."""
+    return [
+        (
+            tenant,
+            entity_id,
+            name,
+            _hour_of_prefix(observed[:13]),
+            dataset,
+            0 if num is None else 1,
+            0.0 if num is None else num,
+            0.0 if num is None else num * num,
+            num,
+            num,
+        )
+        for tenant, entity_id, name, dataset, _, observed, _, _, deleted, num, *_ in rows
+        if observed is not None and deleted is None
+    ]
 
 
 def _hour_bounds(hour: int) -> tuple[str, str]:
@@ -235,9 +260,8 @@ class SqliteTemporal(TemporalStore):
             )
         self.db.executemany(_TOUCH, self._touched(tenant, entities))
         if rows:
-            (last,) = self.db.execute("SELECT max(iid) FROM instances").fetchone()
             self.db.executemany(_INSERT, rows)
-            self.db.execute(_ADD_TO_HOURS, (last or 0,))
+            self.db.executemany(_ADD_TO_HOUR, _hour_rows(rows))
 
     def _touched(self, tenant: str, rows: dict[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The `temporal_entities` rows to write: the entity's every change touches its row,
