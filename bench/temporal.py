@@ -205,8 +205,8 @@ FROM generate_series($2::int, $3::int) AS s,
 
 async def load_postgres(dsn: str, sensors: int, readings: int) -> float:
     """Load the history; returns the seconds its hourly rollups took to build."""
+    from dalgu.store.postgres.rollups import rebuild_rollups
     from dalgu.store.postgres.store import PostgresEntityStore
-    from dalgu.store.postgres.temporal import rebuild_rollups
 
     store = PostgresEntityStore(dsn)
     await store.open()
@@ -251,7 +251,7 @@ FROM (SELECT n, strftime('%Y-%m-%dT%H:%M:%S.000000Z', :start, '+' || (n * 5) || 
 def load_sqlite(path: Path, sensors: int, readings: int) -> float:
     """The history generated in SQL, one statement per sensor (as on PostgreSQL); returns the
     seconds its hourly rollups took to build."""
-    from dalgu.store.sqlite.temporal import rebuild_rollups
+    from dalgu.store.sqlite.rollups import rebuild_rollups
 
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")

@@ -18,27 +18,27 @@ import asyncpg
 import orjson
 
 from dalgu.errors import BadRequestData
-from dalgu.query.duration import Duration, add_months
+from dalgu.query.duration import add_months
 from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
     BucketLists,
     BucketSpans,
     InstanceRecord,
     change_records,
-    fill_bucket_lists,
     instance_id,
     parse_instance_id,
     parse_time,
     record,
 )
 from dalgu.store.postgres.query import Compiled
+from dalgu.store.postgres.rollups import add_to_hours, aggregate_hours, recount_hours
 from dalgu.store.postgres.temporal_filters import (
     TIME_COLUMNS,
+    bucket_number,
     entity_filter,
     instance_filter,
-    keys_filter,
 )
-from dalgu.store.rollup import RollupPlan, hour_of, rollup_plan
+from dalgu.store.rollup import hour_of, rollup_plan
 
 MONTHS_AHEAD = 2
 # Every statement of a temporal query is planned for its own values: the same text serves one
@@ -99,105 +99,12 @@ ON CONFLICT (tenant, id) DO UPDATE SET deleted_at = NULL, types = ARRAY(
     SELECT DISTINCT unnest(t.types || excluded.types) ORDER BY 1)
 RETURNING (xmax = 0) AS created
 """
-_ROLLUP_COLUMNS = """(tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num,
-    sumsq_num, min_num, max_num)"""
-# the instances one write added, added to their hours (rows in key order: two writes that
-# add to the same hours lock them in the same order)
-_ADD_TO_HOURS = f"""
-INSERT INTO instance_hours AS h {_ROLLUP_COLUMNS}
-SELECT $1, u.entity_id, u.name, u.hour, u.dataset, count(*), count(u.num),
-    coalesce(sum(u.num), 0), coalesce(sum(u.num * u.num), 0), min(u.num), max(u.num)
-FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::float8[])
-    AS u(entity_id, name, hour, dataset, num)
-GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5
-ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET
-    count_all = h.count_all + excluded.count_all, count_num = h.count_num + excluded.count_num,
-    sum_num = h.sum_num + excluded.sum_num, sumsq_num = h.sumsq_num + excluded.sumsq_num,
-    min_num = least(h.min_num, excluded.min_num), max_num = greatest(h.max_num, excluded.max_num)
-"""
-_FORGET_HOURS = """
-DELETE FROM instance_hours h USING unnest($2::text[], $3::text[], $4::timestamptz[])
-    AS u(entity_id, name, hour)
-WHERE h.tenant = $1 AND h.entity_id = u.entity_id AND h.name = u.name AND h.hour = u.hour
-"""
-# the hours rolled up again from their instances
-_RECOUNT_HOURS = f"""
-INSERT INTO instance_hours {_ROLLUP_COLUMNS}
-SELECT $1, i.entity_id, i.name, u.hour, i.dataset, count(*), count(i.num),
-    coalesce(sum(i.num), 0), coalesce(sum(i.num * i.num), 0), min(i.num), max(i.num)
-FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(entity_id, name, hour)
-JOIN instances i ON i.tenant = $1 AND i.entity_id = u.entity_id AND i.name = u.name
-    AND i.at >= u.hour AND i.at < u.hour + interval '1 hour'
-WHERE i.observed_at IS NOT NULL AND i.deleted_at IS NULL
-GROUP BY 2, 3, 4, 5
-"""
-_REBUILD_HOURS = f"""
-INSERT INTO instance_hours {_ROLLUP_COLUMNS}
-SELECT tenant, entity_id, name, date_trunc('hour', at, 'UTC'), dataset, count(*), count(num),
-    coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), max(num)
-FROM instances WHERE tenant = $1 AND observed_at IS NOT NULL AND deleted_at IS NULL
-GROUP BY 1, 2, 3, 4, 5
-"""
-# aggregation methods over rollup rows: the same values as `_AGGREGATES` over the instances
-_ROLLUP_AGGREGATES = {
-    "totalCount": "sum(count_all)::bigint",
-    "sum": "CASE WHEN sum(count_num) > 0 THEN sum(sum_num) END",
-    "avg": "CASE WHEN sum(count_num) > 0 THEN sum(sum_num) / sum(count_num)::float8 END",
-    "min": "min(min_num)",
-    "max": "max(max_num)",
-    "stddev": "CASE WHEN sum(count_num) > 1 THEN sqrt(greatest((sum(sumsq_num) - sum(sum_num) "
-    "* sum(sum_num) / sum(count_num)::float8) / (sum(count_num)::float8 - 1), 0)) ELSE 0 END",
-    "sumsq": "CASE WHEN sum(count_num) > 0 THEN sum(sumsq_num) END",
-}
-# the same over one rollup row: the bucket of an hourly aggregation is one hour
-_HOUR_VALUES = {
-    "totalCount": "count_all",
-    "sum": "CASE WHEN count_num > 0 THEN sum_num END",
-    "avg": "CASE WHEN count_num > 0 THEN sum_num / count_num::float8 END",
-    "min": "min_num",
-    "max": "max_num",
-    "stddev": "CASE WHEN count_num > 1 THEN sqrt(greatest((sumsq_num - sum_num * sum_num "
-    "/ count_num::float8) / (count_num::float8 - 1), 0)) ELSE 0 END",
-    "sumsq": "CASE WHEN count_num > 0 THEN sumsq_num END",
-}
 _PARTITIONS = """
 SELECT c.relname FROM pg_inherits h
 JOIN pg_class c ON c.oid = h.inhrelid
 JOIN pg_class p ON p.oid = h.inhparent
 WHERE p.relname = 'instances'
 """
-
-
-async def rebuild_rollups(conn: Any, tenant: str) -> None:
-    """Roll up a tenant's whole history again (after a bulk load that bypassed the store)."""
-    async with conn.transaction():
-        await conn.execute("DELETE FROM instance_hours WHERE tenant = $1", tenant)
-        await conn.execute(_REBUILD_HOURS, tenant)
-
-
-async def add_to_hours(
-    conn: Any, tenant: str, records: Sequence[tuple[str, InstanceRecord]]
-) -> None:
-    """Add new instances to their hourly rollups (in the transaction that writes them)."""
-    rows = [
-        (entity_id, r.name, hour_of(r.observed_at), r.dataset, r.num)
-        for entity_id, r in records
-        if r.observed_at is not None and r.deleted_at is None
-    ]
-    if rows:
-        await conn.execute(_ADD_TO_HOURS, tenant, *map(list, zip(*rows, strict=True)))
-
-
-async def recount_hours(
-    conn: Any, tenant: str, keys: Iterable[tuple[str, str, datetime | None]]
-) -> None:
-    """Roll up again the hours of (entity, attribute, observedAt) from their instances: after
-    instances were deleted or replaced, a min or max cannot be taken back."""
-    hours = sorted({(e, n, hour_of(t)) for e, n, t in keys if t is not None})
-    if hours:
-        columns = [list(c) for c in zip(*hours, strict=True)]
-        await conn.execute(_FORGET_HOURS, tenant, *columns)
-        await conn.execute(_RECOUNT_HOURS, tenant, *columns)
 
 
 def month_of(value: datetime) -> datetime:
@@ -589,7 +496,7 @@ async def _aggregate(
 ) -> None:
     plan = rollup_plan(query)
     if plan is not None:
-        await _aggregate_hours(conn, tenant, query, plan, entities)
+        await aggregate_hours(conn, tenant, query, plan, entities)
         return
     c = Compiled()
     column = TIME_COLUMNS[query.timeproperty]
@@ -605,7 +512,7 @@ async def _aggregate(
     if query.timerel in ("after", "between") and query.time_at is not None:
         # the origin is the query's: one grouping pass, no per-entity origin to join
         origin = parse_time(query.time_at)
-        bucket = "0" if whole else _bucket(period, column, f"{c.p(origin)}::timestamptz", c)
+        bucket = "0" if whole else bucket_number(period, column, f"{c.p(origin)}::timestamptz", c)
         sql = (
             f"SELECT i.entity_id, i.name, {bucket} AS bucket, "
             f"{f'max({column})' if whole else 'NULL'}, "
@@ -618,7 +525,7 @@ async def _aggregate(
                 out.append([value, *span])
         return
     rows = f"SELECT i.entity_id, i.name, {column} AS t, i.num, i.txt FROM instances i WHERE {where}"
-    bucket = _bucket(period, "r.t", "o.origin", c)
+    bucket = bucket_number(period, "r.t", "o.origin", c)
     sql = (
         f"WITH r AS ({rows}), o AS (SELECT r.entity_id, min(r.t) AS origin, max(r.t) AS last "
         "FROM r GROUP BY r.entity_id) "
@@ -630,88 +537,3 @@ async def _aggregate(
         span = spans(start, last, index)
         for out, value in zip(lists(entity_id, name), values, strict=True):
             out.append([value, *span])
-
-
-async def _aggregate_hours(
-    conn: Any,
-    tenant: str,
-    query: TemporalQuery,
-    plan: RollupPlan,
-    entities: dict[str, TemporalEntity],
-) -> None:
-    """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of a
-    last, partial hour: entity by entity (each an ordered scan of its rollups, grouped in
-    memory: one grouping of a month of 1,000 sensors sorted 720,000 rows on disk), one row per
-    entity and attribute with its buckets as arrays (as many rows as buckets cost several
-    times more to fetch). The arrays are in no set order: `fill_bucket_lists` orders them."""
-    period = query.period
-    assert period is not None
-    spans = BucketSpans(query)
-
-    def span(index: int) -> list[str]:
-        return spans(plan.origin, plan.origin, index)
-
-    c = Compiled()  # the same parameters serve both statements below
-    ids = c.p(sorted(entities))
-    origin = f"{c.p(plan.origin)}::timestamptz"
-    if period.months:
-        bucket = _bucket(period, "r.hour", origin, c)
-    else:  # whole hours from an origin on the hour: whole seconds, exact in float8
-        bucket = (
-            f"((date_part('epoch', r.hour) - date_part('epoch', {origin}))::bigint "
-            f"/ {c.p(round(period.seconds))}::bigint)"
-        )
-    hours = (
-        "SELECT h.name, h.hour, h.count_all, h.count_num, h.sum_num, h.sumsq_num, h.min_num, "
-        f"h.max_num FROM instance_hours h WHERE {keys_filter(tenant, query, (), c, 'h')} "
-        f"AND h.entity_id = e.id AND h.hour >= {origin}"
-    )
-    if plan.hours_end is not None:
-        hours += f" AND h.hour < {c.p(plan.hours_end)}"
-    if period.seconds == 3600 and plan.end is None:
-        # each bucket is one hour: unless an hour has several datasetIds, each rollup row is
-        # a bucket, read in key order without grouping
-        values = ", ".join(f"array_agg({_HOUR_VALUES[m]})" for m in query.aggregate)
-        hourly = await conn.fetch(
-            f"SELECT e.id, a.* FROM unnest({ids}::text[]) AS e(id) "
-            f"CROSS JOIN LATERAL (SELECT r.name, array_agg({bucket}), {values} "
-            f"FROM ({hours}) r GROUP BY 1) a ORDER BY 1, 2",
-            *c.params,
-        )
-        if all(len(set(row[2])) == len(row[2]) for row in hourly):
-            fill_bucket_lists(entities, query.aggregate, hourly, span)
-            return
-    if plan.end is not None:
-        hours += (
-            f" UNION ALL SELECT i.name, {c.p(plan.hours_end)}::timestamptz, count(*), "
-            "count(i.num), coalesce(sum(i.num), 0), coalesce(sum(i.num * i.num), 0), "
-            "min(i.num), max(i.num) FROM instances i "
-            f"WHERE {keys_filter(tenant, query, (), c, 'i')} "
-            f"AND i.entity_id = e.id AND i.observed_at IS NOT NULL "
-            f"AND i.at >= {c.p(plan.hours_end)} AND i.at < {c.p(plan.end)} "
-            "AND i.deleted_at IS NULL GROUP BY 1"
-        )
-    methods = ", ".join(f"{_ROLLUP_AGGREGATES[m]} AS v{n}" for n, m in enumerate(query.aggregate))
-    arrays = ", ".join(f"array_agg(v{n})" for n in range(len(query.aggregate)))
-    sql = (
-        f"SELECT e.id, a.* FROM unnest({ids}::text[]) AS e(id) "
-        f"CROSS JOIN LATERAL (SELECT g.name, array_agg(g.bucket), {arrays} "
-        f"FROM (SELECT r.name, {bucket} AS bucket, {methods} FROM ({hours}) r GROUP BY 1, 2) g "
-        "GROUP BY 1) a ORDER BY 1, 2"
-    )
-    fill_bucket_lists(entities, query.aggregate, await conn.fetch(sql, *c.params), span)
-
-
-def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:
-    """SQL for the number of the bucket of `t` counted from `origin`: whole calendar months,
-    or whole periods of exact microseconds (integer arithmetic, no rounding at the bounds)."""
-    if period is None or period.is_zero:
-        return "0"
-    if period.months:
-        age = f"age({t} AT TIME ZONE 'UTC', {origin} AT TIME ZONE 'UTC')"
-        return (
-            f"floor((date_part('year', {age}) * 12 + date_part('month', {age})) "
-            f"/ {c.p(period.months)})::bigint"
-        )
-    micros = max(1, round(period.seconds * 1_000_000))
-    return f"((extract(epoch FROM {t} - {origin}) * 1000000)::bigint / {c.p(micros)}::bigint)"
