@@ -1,11 +1,12 @@
-"""A SQLite database made before the covering history index upgrades in place: its history
-stays, and aggregations read it through the new index."""
+"""A SQLite database made before the covering history index and the hourly rollups upgrades
+in place: its history stays, is rolled up, and aggregations read it."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 
 from dalgu.query.ast import TypeName
@@ -34,18 +35,23 @@ async def test_an_older_database_upgrades_and_keeps_its_history(
         patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:covering])
         old = SqliteEntityStore(path)
         await old.open()
-        await old.add_instances(
-            "",
-            "urn:ngsi-ld:Sensor:1",
-            ["https://example.org/Sensor"],
-            {
-                TEMP: [
-                    {"type": "Property", "value": v, "observedAt": f"2026-01-01T0{h}:{m}:00Z"}
-                    for h, m, v in [(0, "00", 1), (0, "30", 3), (1, "00", 10), (2, "59", 7)]
-                ]
-            },
-        )
         await old.close()
+    # the history as the code of that version wrote it (today's writes need today's tables)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "INSERT INTO temporal_entities (tenant, id, types, created_at) "
+            "VALUES ('', 'urn:ngsi-ld:Sensor:1', '[\"https://example.org/Sensor\"]', "
+            "'2026-01-01T00:00:00.000000Z')"
+        )
+        for h, m, v in [(0, "00", 1), (0, "30", 3), (1, "00", 10), (2, "59", 7)]:
+            at = f"2026-01-01T0{h}:{m}:00.000000Z"
+            db.execute(
+                "INSERT INTO instances (tenant, entity_id, name, at, observed_at, created_at, "
+                "modified_at, num, doc) VALUES ('', 'urn:ngsi-ld:Sensor:1', ?, ?, ?, ?, ?, ?, ?)",
+                (TEMP, at, at, at, at, v, b'{"type":"Property"}'),
+            )
+    db.close()
     assert "instances_observed" in _indexes(path)
 
     store = SqliteEntityStore(path)
@@ -63,10 +69,16 @@ async def test_an_older_database_upgrades_and_keeps_its_history(
                 period=parse_duration("PT1H"),
             ),
         )
-        assert found[0].aggregates[TEMP]["avg"] == [
+        assert orjson.loads(orjson.dumps(found[0].aggregates[TEMP]["avg"])) == [
             [2.0, "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"],
             [10.0, "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"],
             [7.0, "2026-01-01T02:00:00Z", "2026-01-01T03:00:00Z"],
+        ]
+        hours = store.db.execute("SELECT hour, count_all FROM instance_hours ORDER BY 1")
+        assert [tuple(r) for r in hours] == [
+            (1767225600, 2),  # 2026-01-01T00:00:00Z
+            (1767229200, 1),
+            (1767232800, 1),
         ]
     finally:
         await store.close()

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
 
+import orjson
+
 from dalgu.errors import DalguError
 from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
 from dalgu.query.duration import Duration
@@ -393,7 +395,11 @@ class TemporalEntity:
     id: str
     types: list[str]
     instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    aggregates: dict[str, dict[str, list[list[Any]]]] = field(default_factory=dict)
+    #: per attribute and method, its `[value, start, end]` buckets: a list, or the list's
+    #: JSON when it can be large (`history.fill_bucket_lists`)
+    aggregates: dict[str, dict[str, list[list[Any]] | orjson.Fragment]] = field(
+        default_factory=dict
+    )
 
 
 class TemporalStore(ABC):

@@ -358,6 +358,34 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, id)
     );
     """,
+    # temporal (issue 3): hourly rollups of the history (`store/rollup.py`): per entity,
+    # attribute, hour of observedAt (UTC) and datasetId, the count of instances, of numeric
+    # ones, their sum, sum of squares, min and max; filled from the instances already stored.
+    # Every new instance updates its hour's row: free room on each page keeps those updates
+    # on their page (HOT), with no new index entry each
+    """
+    CREATE TABLE IF NOT EXISTS instance_hours (
+        tenant text COLLATE "C" NOT NULL,
+        entity_id text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        hour timestamptz NOT NULL,
+        dataset text COLLATE "C" NOT NULL,
+        count_all bigint NOT NULL,
+        count_num bigint NOT NULL,
+        sum_num double precision NOT NULL,
+        sumsq_num double precision NOT NULL,
+        min_num double precision,
+        max_num double precision,
+        PRIMARY KEY (tenant, entity_id, name, hour, dataset)
+    ) WITH (fillfactor = 70);
+    DELETE FROM instance_hours;
+    INSERT INTO instance_hours (tenant, entity_id, name, hour, dataset, count_all, count_num,
+        sum_num, sumsq_num, min_num, max_num)
+    SELECT tenant, entity_id, name, date_trunc('hour', at, 'UTC'), dataset, count(*),
+        count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num), max(num)
+    FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL
+    GROUP BY 1, 2, 3, 4, 5;
+    """,
 ]
 
 

@@ -18,7 +18,7 @@ import asyncpg
 import orjson
 
 from dalgu.errors import BadRequestData
-from dalgu.query.duration import Duration, add_months
+from dalgu.query.duration import add_months
 from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
     BucketLists,
@@ -31,7 +31,14 @@ from dalgu.store.history import (
     record,
 )
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.postgres.temporal_filters import TIME_COLUMNS, entity_filter, instance_filter
+from dalgu.store.postgres.rollups import add_to_hours, aggregate_hours, recount_hours
+from dalgu.store.postgres.temporal_filters import (
+    TIME_COLUMNS,
+    bucket_number,
+    entity_filter,
+    instance_filter,
+)
+from dalgu.store.rollup import hour_of, rollup_plan
 
 MONTHS_AHEAD = 2
 # Every statement of a temporal query is planned for its own values: the same text serves one
@@ -164,7 +171,9 @@ async def write_history(
         [t[1] for t in touched.values()],
         [t[2] for t in touched.values()],
     )
-    return await insert_records(conn, tenant, partitions, records)
+    made = await insert_records(conn, tenant, partitions, records)
+    await add_to_hours(conn, tenant, records)
+    return made
 
 
 async def insert_records(
@@ -262,6 +271,9 @@ class PostgresTemporal(TemporalStore):
                         if replace_same_time:
                             await _replace_same_time(conn, tenant, entity_id, records)
                         made = await insert_records(conn, tenant, self.partitions, records)
+                        await recount_hours(
+                            conn, tenant, ((e, r.name, r.observed_at) for e, r in records)
+                        )
                 except asyncpg.UniqueViolationError:
                     continue  # a concurrent write made the same partition: run again
                 self.partitions.remember(made)
@@ -313,6 +325,7 @@ class PostgresTemporal(TemporalStore):
         if attr is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(f"DELETE FROM instances WHERE {key}", tenant, entity_id)
+                await conn.execute(f"DELETE FROM instance_hours WHERE {key}", tenant, entity_id)
                 status = await conn.execute(
                     "DELETE FROM temporal_entities WHERE tenant = $1 AND id = $2",
                     tenant,
@@ -320,18 +333,25 @@ class PostgresTemporal(TemporalStore):
                 )
             return bool(status != "DELETE 0")
         params: list[Any] = [tenant, entity_id, attr]
-        sql = f"DELETE FROM instances WHERE {key} AND name = $3"
+        where = f"{key} AND name = $3"
         if instance_id is not None:
             iid = parse_instance_id(instance_id)
             if iid is None:
                 return False
-            sql += " AND iid = $4"
+            where += " AND iid = $4"
             params.append(iid)
         elif not delete_all:
-            sql += " AND dataset = $4"
+            where += " AND dataset = $4"
             params.append(dataset_id or "")
-        status = await self.pool.execute(sql, *params)
-        return bool(status != "DELETE 0")
+        async with self.pool.acquire() as conn, conn.transaction():
+            gone = await conn.fetch(
+                f"DELETE FROM instances WHERE {where} RETURNING observed_at", *params
+            )
+            if instance_id is not None:
+                await recount_hours(conn, tenant, [(entity_id, attr, t) for (t,) in gone])
+            else:
+                await conn.execute(f"DELETE FROM instance_hours WHERE {where}", *params)
+        return bool(gone)
 
     async def replace_instance(
         self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
@@ -342,8 +362,8 @@ class PostgresTemporal(TemporalStore):
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         async with self.pool.acquire() as conn, conn.transaction():
             old = await conn.fetchrow(
-                "SELECT dataset, created_at FROM instances WHERE tenant = $1 AND entity_id = $2 "
-                "AND name = $3 AND iid = $4",
+                "SELECT dataset, created_at, observed_at FROM instances WHERE tenant = $1 "
+                "AND entity_id = $2 AND name = $3 AND iid = $4",
                 tenant,
                 entity_id,
                 attr,
@@ -371,14 +391,29 @@ class PostgresTemporal(TemporalStore):
                 fresh.doc,
                 fresh.dataset,
             )
+            hours = [(entity_id, attr, old[2]), (entity_id, attr, fresh.observed_at)]
+            await recount_hours(conn, tenant, hours)
         self.partitions.remember(made)
         return True
 
     async def retention(self, tenant: str | None, older_than: datetime) -> int:
         if tenant is not None:
-            status = await self.pool.execute(
-                "DELETE FROM instances WHERE tenant = $1 AND at < $2", tenant, older_than
-            )
+            hour = hour_of(older_than.astimezone(UTC))
+            async with self.pool.acquire() as conn, conn.transaction():
+                status = await conn.execute(
+                    "DELETE FROM instances WHERE tenant = $1 AND at < $2", tenant, older_than
+                )
+                await conn.execute(
+                    "DELETE FROM instance_hours WHERE tenant = $1 AND hour < $2", tenant, hour
+                )
+                if hour != older_than:  # the hour of the cutoff keeps its later instances
+                    partial = await conn.fetch(
+                        "SELECT DISTINCT entity_id, name, hour FROM instance_hours "
+                        "WHERE tenant = $1 AND hour = $2",
+                        tenant,
+                        hour,
+                    )
+                    await recount_hours(conn, tenant, [tuple(r) for r in partial])
             return int(status.split()[-1])
         dropped = 0
         async with self.pool.acquire() as conn:
@@ -390,6 +425,11 @@ class PostgresTemporal(TemporalStore):
                 async with conn.transaction():
                     count = await conn.fetchval(f"SELECT count(*) FROM {name}")
                     await conn.execute(f"DROP TABLE {name}")
+                    await conn.execute(
+                        "DELETE FROM instance_hours WHERE hour >= $1 AND hour < $2",
+                        month,
+                        add_months(month, 1),
+                    )
                 dropped += count
                 self.partitions.known.discard(name)
         return dropped
@@ -454,6 +494,10 @@ async def _instances(
 async def _aggregate(
     conn: Any, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
 ) -> None:
+    plan = rollup_plan(query)
+    if plan is not None:
+        await aggregate_hours(conn, tenant, query, plan, entities)
+        return
     c = Compiled()
     column = TIME_COLUMNS[query.timeproperty]
     where = (
@@ -468,7 +512,7 @@ async def _aggregate(
     if query.timerel in ("after", "between") and query.time_at is not None:
         # the origin is the query's: one grouping pass, no per-entity origin to join
         origin = parse_time(query.time_at)
-        bucket = "0" if whole else _bucket(period, column, f"{c.p(origin)}::timestamptz", c)
+        bucket = "0" if whole else bucket_number(period, column, f"{c.p(origin)}::timestamptz", c)
         sql = (
             f"SELECT i.entity_id, i.name, {bucket} AS bucket, "
             f"{f'max({column})' if whole else 'NULL'}, "
@@ -481,7 +525,7 @@ async def _aggregate(
                 out.append([value, *span])
         return
     rows = f"SELECT i.entity_id, i.name, {column} AS t, i.num, i.txt FROM instances i WHERE {where}"
-    bucket = _bucket(period, "r.t", "o.origin", c)
+    bucket = bucket_number(period, "r.t", "o.origin", c)
     sql = (
         f"WITH r AS ({rows}), o AS (SELECT r.entity_id, min(r.t) AS origin, max(r.t) AS last "
         "FROM r GROUP BY r.entity_id) "
@@ -493,18 +537,3 @@ async def _aggregate(
         span = spans(start, last, index)
         for out, value in zip(lists(entity_id, name), values, strict=True):
             out.append([value, *span])
-
-
-def _bucket(period: Duration | None, t: str, origin: str, c: Compiled) -> str:
-    """SQL for the number of the bucket of `t` counted from `origin`: whole calendar months,
-    or whole periods of exact microseconds (integer arithmetic, no rounding at the bounds)."""
-    if period is None or period.is_zero:
-        return "0"
-    if period.months:
-        age = f"age({t} AT TIME ZONE 'UTC', {origin} AT TIME ZONE 'UTC')"
-        return (
-            f"floor((date_part('year', {age}) * 12 + date_part('month', {age})) "
-            f"/ {c.p(period.months)})::bigint"
-        )
-    micros = max(1, round(period.seconds * 1_000_000))
-    return f"((extract(epoch FROM {t} - {origin}) * 1000000)::bigint / {c.p(micros)}::bigint)"

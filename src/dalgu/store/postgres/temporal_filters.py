@@ -1,14 +1,16 @@
 """SQL conditions of temporal queries on PostgreSQL: the time property and interval, the
 attributes and datasets asked for, and the entities' ids, types, `q` and `geoQ` over the
-instances in the interval."""
+instances in the interval; and the number of an aggregation bucket."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import shapely
 
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
+from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
 from dalgu.store.postgres.query import Compiled
@@ -62,6 +64,23 @@ def instance_filter(query: TemporalQuery, c: Compiled) -> str:
     return sql
 
 
+def keys_filter(
+    tenant: str, query: TemporalQuery, entities: Iterable[str], c: Compiled, alias: str
+) -> str:
+    """The entities (none: any), attributes and datasets of a query, over rollups or
+    instances."""
+    sql = f"{alias}.tenant = {c.p(tenant)}"
+    ids = list(entities)
+    if ids:
+        sql += f" AND {alias}.entity_id = ANY({c.p(ids)}::text[])"
+    if query.attrs:
+        sql += f" AND {alias}.name = ANY({c.p(list(query.attrs))}::text[])"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND {alias}.dataset = ANY({c.p(datasets)}::text[])"
+    return sql
+
+
 def entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
     parts = [f"t.tenant = {c.p(tenant)}"]
     if query.ids:
@@ -106,3 +125,18 @@ def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
         test = f"{GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
     name = c.p(geo.geoproperty)
     return f"EXISTS ({scope(c)} AND x.name = {name} AND x.geom IS NOT NULL AND {test})"
+
+
+def bucket_number(period: Duration | None, t: str, origin: str, c: Compiled) -> str:
+    """SQL for the number of the bucket of `t` counted from `origin`: whole calendar months,
+    or whole periods of exact microseconds (integer arithmetic, no rounding at the bounds)."""
+    if period is None or period.is_zero:
+        return "0"
+    if period.months:
+        age = f"age({t} AT TIME ZONE 'UTC', {origin} AT TIME ZONE 'UTC')"
+        return (
+            f"floor((date_part('year', {age}) * 12 + date_part('month', {age})) "
+            f"/ {c.p(period.months)})::bigint"
+        )
+    micros = max(1, round(period.seconds * 1_000_000))
+    return f"((extract(epoch FROM {t} - {origin}) * 1000000)::bigint / {c.p(micros)}::bigint)"

@@ -354,6 +354,34 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS fhir_date_probe ON fhir_date (rid, param, lo, hi);
     DROP INDEX IF EXISTS fhir_date_rid
     """,
+    # temporal (issue 3): hourly rollups of the history (`store/rollup.py`): per entity,
+    # attribute, hour of observedAt (its Unix time) and datasetId, the count of instances, of
+    # numeric ones, their sum, sum of squares, min and max; filled from the instances stored
+    """
+    CREATE TABLE IF NOT EXISTS instance_hours (
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        dataset TEXT NOT NULL,
+        count_all INTEGER NOT NULL,
+        count_num INTEGER NOT NULL,
+        sum_num REAL NOT NULL,
+        sumsq_num REAL NOT NULL,
+        min_num REAL,
+        max_num REAL,
+        PRIMARY KEY (tenant, entity_id, name, hour, dataset)
+    ) WITHOUT ROWID;
+    DELETE FROM instance_hours;
+    INSERT INTO instance_hours (tenant, entity_id, name, hour, dataset, count_all, count_num,
+        sum_num, sumsq_num, min_num, max_num)
+    SELECT tenant, entity_id, name,
+        CAST(strftime('%s', substr(observed_at, 1, 13) || ':00:00') AS INTEGER), dataset,
+        count(*), count(num), coalesce(sum(num), 0), coalesce(sum(num * num), 0), min(num),
+        max(num)
+    FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL
+    GROUP BY 1, 2, 3, 4, 5
+    """,
 ]
 
 

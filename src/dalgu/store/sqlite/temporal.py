@@ -14,10 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-import shapely
 
-from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
-from dalgu.query.duration import Duration
 from dalgu.store.base import Change, Entity, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
     BucketLists,
@@ -30,15 +27,27 @@ from dalgu.store.history import (
     parse_time,
     record,
 )
+from dalgu.store.rollup import rollup_plan
 from dalgu.store.sqlite.lock import begin
-from dalgu.store.temporal_q import q_sql
+from dalgu.store.sqlite.rollups import (
+    ADD_TO_HOUR,
+    aggregate_hours,
+    hour_bounds,
+    hour_number,
+    hour_rows,
+    recount_hours,
+)
+from dalgu.store.sqlite.temporal_filters import (
+    TIME_COLUMNS,
+    Params,
+    bucket_number,
+    canon,
+    canon_time,
+    entity_filter,
+    instance_filter,
+    rows_filter,
+)
 
-_TIME_COLUMNS = {
-    "observedAt": "observed_at",
-    "createdAt": "created_at",
-    "modifiedAt": "modified_at",
-    "deletedAt": "deleted_at",
-}
 _AGGREGATES = {
     "totalCount": "count(*)",
     "distinctCount": "count(DISTINCT coalesce(num, txt))",
@@ -64,27 +73,9 @@ _TOUCH = (
 )
 
 
-class _Params:
-    def __init__(self) -> None:
-        self.params: list[Any] = []
-
-    def p(self, value: Any) -> str:
-        self.params.append(value)
-        return "?"
-
-
-def _canon(value: datetime | None) -> str | None:
-    return None if value is None else _canon_time(value)
-
-
-@lru_cache(maxsize=4096)  # the few times of one write repeat in each of its instances
-def _canon_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 @lru_cache(maxsize=4096)
 def _canon_text(text: str) -> str:
-    return _canon_time(parse_time(text))
+    return canon_time(parse_time(text))
 
 
 def _instance_row(
@@ -123,11 +114,11 @@ def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
         entity_id,
         r.name,
         r.dataset,
-        _canon(r.at),
-        _canon(r.observed_at),
-        _canon(r.created_at),
-        _canon(r.modified_at),
-        _canon(r.deleted_at),
+        canon(r.at),
+        canon(r.observed_at),
+        canon(r.created_at),
+        canon(r.modified_at),
+        canon(r.deleted_at),
         r.num,
         r.txt,
         None if r.geometry is None else orjson.dumps(r.geometry),
@@ -161,6 +152,7 @@ class SqliteTemporal(TemporalStore):
         self.db.executemany(_TOUCH, self._touched(tenant, entities))
         if rows:
             self.db.executemany(_INSERT, rows)
+            self.db.executemany(ADD_TO_HOUR, hour_rows(rows))
 
     def _touched(self, tenant: str, rows: dict[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The `temporal_entities` rows to write: the entity's every change touches its row,
@@ -212,12 +204,15 @@ class SqliteTemporal(TemporalStore):
                     "DELETE FROM instances WHERE tenant = ? AND entity_id = ? AND name = ? "
                     "AND dataset = ? AND observed_at = ?",
                     [
-                        (tenant, entity_id, r.name, r.dataset, _canon(r.observed_at))
+                        (tenant, entity_id, r.name, r.dataset, canon(r.observed_at))
                         for r in records
                         if r.observed_at is not None
                     ],
                 )
             db.executemany(_INSERT, [_row(tenant, entity_id, r) for r in records])
+            recount_hours(
+                self.db, tenant, ((entity_id, r.name, canon(r.observed_at)) for r in records)
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -227,8 +222,8 @@ class SqliteTemporal(TemporalStore):
     async def temporal_query(
         self, tenant: str, query: TemporalQuery
     ) -> tuple[list[TemporalEntity], int | None]:
-        c = _Params()
-        where = _entity_filter(tenant, query, c)
+        c = Params()
+        where = entity_filter(tenant, query, c)
         direction = "DESC" if query.descending else "ASC"
         rows = self.db.execute(
             f"SELECT id, types FROM temporal_entities t WHERE {where} "
@@ -250,13 +245,13 @@ class SqliteTemporal(TemporalStore):
     def _instances(
         self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
     ) -> None:
-        c = _Params()
-        column = _TIME_COLUMNS[query.timeproperty]
+        c = Params()
+        column = TIME_COLUMNS[query.timeproperty]
         tenant_mark = c.p(tenant)
         marks = ",".join(c.p(e) for e in entities)
         base = (
             f"SELECT entity_id, iid, name, doc, {column} AS t FROM instances i WHERE "
-            f"tenant = {tenant_mark} AND entity_id IN ({marks}){_instance_filter(query, c)}"
+            f"tenant = {tenant_mark} AND entity_id IN ({marks}){instance_filter(query, c)}"
         )
         limit = query.per_attribute
         if limit is None:
@@ -276,7 +271,11 @@ class SqliteTemporal(TemporalStore):
     def _aggregate(
         self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
     ) -> None:
-        column = _TIME_COLUMNS[query.timeproperty]
+        plan = rollup_plan(query)
+        if plan is not None:
+            aggregate_hours(self.db, tenant, query, plan, entities)
+            return
+        column = TIME_COLUMNS[query.timeproperty]
         methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
         period = query.period
         spans = BucketSpans(query)
@@ -284,15 +283,15 @@ class SqliteTemporal(TemporalStore):
         if query.timerel in ("after", "between") and query.time_at is not None:
             # the origin is the query's: one grouping pass, no per-entity origin to join
             origin = parse_time(query.time_at)
-            c = _Params()
-            bucket = _bucket(period, column, c)  # placeholders in text order
+            c = Params()
+            bucket = bucket_number(period, column, c)  # placeholders in text order
             whole = period is None or period.is_zero  # one bucket, ending at the last instance
             sql = (
                 f"SELECT entity_id, name, {bucket} AS bucket, "
                 f"{f'max({column})' if whole else 'NULL'}, {methods} "
-                f"FROM instances i, (SELECT {c.p(_canon(origin))} AS origin, "
+                f"FROM instances i, (SELECT {c.p(canon(origin))} AS origin, "
                 f"{c.p(calendar.timegm(origin.timetuple()))} AS seconds) o "
-                f"WHERE {_rows_filter(tenant, query, entities, c)} "
+                f"WHERE {rows_filter(tenant, query, entities, c)} "
                 "GROUP BY entity_id, name, bucket ORDER BY 1, 2, 3"
             )
             for entity_id, name, index, last, *values in self.db.execute(sql, c.params):
@@ -300,12 +299,12 @@ class SqliteTemporal(TemporalStore):
                 for out, value in zip(lists(entity_id, name), values, strict=True):
                     out.append([value, *span])
             return
-        c = _Params()
+        c = Params()
         rows = (
             f"SELECT entity_id, name, {column} AS t, num, txt FROM instances i WHERE "
-            f"{_rows_filter(tenant, query, entities, c)}"
+            f"{rows_filter(tenant, query, entities, c)}"
         )
-        bucket = _bucket(period, "r.t", c)
+        bucket = bucket_number(period, "r.t", c)
         sql = (
             f"WITH r AS ({rows}), o AS (SELECT entity_id, origin, last, "
             "CAST(strftime('%s', origin) AS INTEGER) AS seconds "
@@ -336,6 +335,10 @@ class SqliteTemporal(TemporalStore):
                 db.execute(
                     "DELETE FROM instances WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
                 )
+                db.execute(
+                    "DELETE FROM instance_hours WHERE tenant = ? AND entity_id = ?",
+                    (tenant, entity_id),
+                )
                 cursor = db.execute(
                     "DELETE FROM temporal_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
                 )
@@ -344,18 +347,34 @@ class SqliteTemporal(TemporalStore):
                 db.execute("ROLLBACK")
                 raise
             return cursor.rowcount > 0
-        sql = "DELETE FROM instances WHERE tenant = ? AND entity_id = ? AND name = ?"
+        where = "tenant = ? AND entity_id = ? AND name = ?"
         params: list[Any] = [tenant, entity_id, attr]
+        observed: list[tuple[str, str, str | None]] = []
         if instance_id is not None:
             iid = parse_instance_id(instance_id)
             if iid is None:
                 return False
-            sql += " AND iid = ?"
+            where += " AND iid = ?"
             params.append(iid)
+            observed = [
+                (entity_id, attr, t)
+                for (t,) in db.execute(f"SELECT observed_at FROM instances WHERE {where}", params)
+            ]
         elif not delete_all:
-            sql += " AND dataset = ?"
+            where += " AND dataset = ?"
             params.append(dataset_id or "")
-        return db.execute(sql, params).rowcount > 0
+        await begin(db)
+        try:
+            deleted = db.execute(f"DELETE FROM instances WHERE {where}", params).rowcount
+            if instance_id is not None:
+                recount_hours(self.db, tenant, observed)
+            else:
+                db.execute(f"DELETE FROM instance_hours WHERE {where}", params)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return deleted > 0
 
     async def replace_instance(
         self, tenant: str, entity_id: str, attr: str, instance_id: str, instance: dict[str, Any]
@@ -364,9 +383,21 @@ class SqliteTemporal(TemporalStore):
         if iid is None:
             return False
         key = (tenant, entity_id, attr, iid)
+        db = self.db
+        await begin(db)
+        try:
+            replaced = self._replace_instance(key, instance)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return replaced
+
+    def _replace_instance(self, key: tuple[str, str, str, int], instance: dict[str, Any]) -> bool:
+        tenant, entity_id, attr, _ = key
         old = self.db.execute(
-            "SELECT dataset, created_at FROM instances WHERE tenant = ? AND entity_id = ? "
-            "AND name = ? AND iid = ?",
+            "SELECT dataset, created_at, observed_at FROM instances WHERE tenant = ? "
+            "AND entity_id = ? AND name = ? AND iid = ?",
             key,
         ).fetchone()
         if old is None:
@@ -379,9 +410,9 @@ class SqliteTemporal(TemporalStore):
             "geometry = ?, doc = ?, dataset = ? WHERE tenant = ? AND entity_id = ? AND name = ? "
             "AND iid = ?",
             (
-                _canon(r.observed_at) or old[1],
-                _canon(r.observed_at),
-                _canon(r.modified_at),
+                canon(r.observed_at) or old[1],
+                canon(r.observed_at),
+                canon(r.modified_at),
                 r.num,
                 r.txt,
                 None if r.geometry is None else orjson.dumps(r.geometry),
@@ -390,49 +421,34 @@ class SqliteTemporal(TemporalStore):
                 *key,
             ),
         )
+        hours = [(entity_id, attr, old[2]), (entity_id, attr, canon(r.observed_at))]
+        recount_hours(self.db, tenant, hours)
         return True
 
     async def retention(self, tenant: str | None, older_than: datetime) -> int:
-        sql = "DELETE FROM instances WHERE at < ?"
-        params: list[Any] = [_canon(older_than)]
-        if tenant is not None:
-            sql += " AND tenant = ?"
-            params.append(tenant)
-        return self.db.execute(sql, params).rowcount
-
-
-def _rows_filter(
-    tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity], c: _Params
-) -> str:
-    tenant_mark = c.p(tenant)  # placeholders in the order of the text
-    marks = ",".join(c.p(e) for e in entities)
-    return (
-        f"tenant = {tenant_mark} AND entity_id IN ({marks}){_instance_filter(query, c)} "
-        "AND deleted_at IS NULL"
-    )
-
-
-def _bucket(period: Duration | None, t: str, c: _Params) -> str:
-    """SQL for the number of the bucket of time `t` (canonical text) counted from the origin
-    `o.origin` (canonical text; `o.seconds` its whole Unix seconds), in integer arithmetic:
-    whole months, or microseconds divided by the period."""
-    origin = "o.origin"
-    if period is None or period.is_zero:
-        return "0"
-    if period.months:
-        # whole months between origin and t: years and months apart, less one when t's
-        # day and time of the month come before the origin's
-        return (
-            f"(((CAST(substr({t}, 1, 4) AS INTEGER) - CAST(substr({origin}, 1, 4) AS INTEGER))"
-            f" * 12 + CAST(substr({t}, 6, 2) AS INTEGER) - CAST(substr({origin}, 6, 2) AS "
-            f"INTEGER) - (substr({t}, 9) < substr({origin}, 9))) / {c.p(period.months)})"
-        )
-    micros = max(1, round(period.seconds * 1_000_000))
-    return (
-        f"(((CAST(strftime('%s', {t}) AS INTEGER) - o.seconds)"
-        f" * 1000000 + CAST(substr({t}, 21, 6) AS INTEGER) - CAST(substr({origin}, 21, 6) AS "
-        f"INTEGER)) / {c.p(micros)})"
-    )
+        cutoff = canon(older_than)
+        assert cutoff is not None
+        hour = hour_number(cutoff)
+        where = "" if tenant is None else " AND tenant = ?"
+        params: list[Any] = [] if tenant is None else [tenant]
+        db = self.db
+        await begin(db)
+        try:
+            gone = db.execute(f"DELETE FROM instances WHERE at < ?{where}", [cutoff, *params])
+            db.execute(f"DELETE FROM instance_hours WHERE hour < ?{where}", [hour, *params])
+            if hour_bounds(hour)[0] != cutoff:  # the hour of the cutoff keeps later instances
+                partial = db.execute(
+                    f"SELECT DISTINCT tenant, entity_id, name FROM instance_hours "
+                    f"WHERE hour = ?{where}",
+                    [hour, *params],
+                ).fetchall()
+                for owner, entity_id, name in partial:
+                    recount_hours(self.db, owner, [(entity_id, name, cutoff)])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return gone.rowcount
 
 
 def _entity_row(tenant: str, entity: Entity, at: str, *, deleted: bool) -> tuple[Any, ...]:
@@ -441,74 +457,3 @@ def _entity_row(tenant: str, entity: Entity, at: str, *, deleted: bool) -> tuple
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _time_filter(query: TemporalQuery, c: _Params, alias: str = "") -> str:
-    column = alias + _TIME_COLUMNS[query.timeproperty]
-    sql = f" AND {column} IS NOT NULL"
-    if query.timerel is None or query.time_at is None:
-        return sql
-    at = _canon(parse_time(query.time_at))
-    if query.timerel == "before":
-        return sql + f" AND {column} < {c.p(at)}"
-    if query.timerel == "after":
-        return sql + f" AND {column} >= {c.p(at)}"
-    assert query.end_time_at is not None
-    end = _canon(parse_time(query.end_time_at))
-    return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
-
-
-def _instance_filter(query: TemporalQuery, c: _Params) -> str:
-    sql = _time_filter(query, c)
-    if query.attrs:
-        sql += f" AND name IN ({','.join(c.p(a) for a in query.attrs)})"
-    if query.dataset_ids:
-        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
-        sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
-    return sql
-
-
-def _entity_filter(tenant: str, query: TemporalQuery, c: _Params) -> str:
-    parts = [f"t.tenant = {c.p(tenant)}"]
-    if query.ids:
-        parts.append(f"t.id IN ({','.join(c.p(i) for i in query.ids)})")
-    if query.id_pattern:
-        parts.append(f"regexp({c.p(query.id_pattern)}, t.id)")
-    if query.types is not None:
-        parts.append(_types(query.types, c))
-
-    def scope(c2: Any) -> str:
-        return (
-            "SELECT 1 FROM instances x WHERE x.tenant = t.tenant AND x.entity_id = t.id"
-            + _time_filter(query, c2, "x.")
-        )
-
-    if query.q is not None:
-        parts.append(
-            q_sql(query.q, c, scope, lambda column, pattern: f"regexp({pattern}, {column})")
-        )
-    if query.geo is not None:
-        parts.append(_geo(query.geo, c, scope))
-    inner = _instance_filter(query, c)
-    parts.append(
-        "EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant "
-        f"AND i.entity_id = t.id{inner})"
-    )
-    return " AND ".join(parts)
-
-
-def _geo(geo: GeoQuery, c: _Params, scope: Any) -> str:
-    inner = scope(c)
-    name = c.p(geo.geoproperty)
-    test = (
-        f"geo_match({c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
-        f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, x.geometry)"
-    )
-    return f"EXISTS ({inner} AND x.name = {name} AND x.geometry IS NOT NULL AND {test})"
-
-
-def _types(expr: TypeExpr, c: _Params) -> str:
-    if isinstance(expr, TypeName):
-        return f"EXISTS (SELECT 1 FROM json_each(t.types) WHERE value = {c.p(expr.name)})"
-    joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
-    return "(" + joiner.join(_types(term, c) for term in expr.terms) + ")"

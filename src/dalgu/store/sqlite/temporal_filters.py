@@ -1,0 +1,160 @@
+"""SQL of temporal queries on SQLite: the time property and interval, the attributes and
+datasets asked for, the entities' ids, types, `q` and `geoQ` over the instances in the
+interval, and the number of an aggregation bucket. Times are compared as canonical text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import shapely
+
+from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
+from dalgu.query.duration import Duration
+from dalgu.store.base import TemporalEntity, TemporalQuery
+from dalgu.store.history import parse_time
+from dalgu.store.temporal_q import q_sql
+
+TIME_COLUMNS = {
+    "observedAt": "observed_at",
+    "createdAt": "created_at",
+    "modifiedAt": "modified_at",
+    "deletedAt": "deleted_at",
+}
+
+
+class Params:
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def p(self, value: Any) -> str:
+        self.params.append(value)
+        return "?"
+
+
+def canon(value: datetime | None) -> str | None:
+    return None if value is None else canon_time(value)
+
+
+@lru_cache(maxsize=4096)  # the few times of one write repeat in each of its instances
+def canon_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def rows_filter(
+    tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity], c: Params
+) -> str:
+    tenant_mark = c.p(tenant)  # placeholders in the order of the text
+    marks = ",".join(c.p(e) for e in entities)
+    return (
+        f"tenant = {tenant_mark} AND entity_id IN ({marks}){instance_filter(query, c)} "
+        "AND deleted_at IS NULL"
+    )
+
+
+def bucket_number(period: Duration | None, t: str, c: Params) -> str:
+    """SQL for the number of the bucket of time `t` (canonical text) counted from the origin
+    `o.origin` (canonical text; `o.seconds` its whole Unix seconds), in integer arithmetic:
+    whole months, or microseconds divided by the period."""
+    origin = "o.origin"
+    if period is None or period.is_zero:
+        return "0"
+    if period.months:
+        # whole months between origin and t: years and months apart, less one when t's
+        # day and time of the month come before the origin's
+        return (
+            f"(((CAST(substr({t}, 1, 4) AS INTEGER) - CAST(substr({origin}, 1, 4) AS INTEGER))"
+            f" * 12 + CAST(substr({t}, 6, 2) AS INTEGER) - CAST(substr({origin}, 6, 2) AS "
+            f"INTEGER) - (substr({t}, 9) < substr({origin}, 9))) / {c.p(period.months)})"
+        )
+    micros = max(1, round(period.seconds * 1_000_000))
+    return (
+        f"(((CAST(strftime('%s', {t}) AS INTEGER) - o.seconds)"
+        f" * 1000000 + CAST(substr({t}, 21, 6) AS INTEGER) - CAST(substr({origin}, 21, 6) AS "
+        f"INTEGER)) / {c.p(micros)})"
+    )
+
+
+def time_filter(query: TemporalQuery, c: Params, alias: str = "") -> str:
+    column = alias + TIME_COLUMNS[query.timeproperty]
+    sql = f" AND {column} IS NOT NULL"
+    if query.timerel is None or query.time_at is None:
+        return sql
+    at = canon(parse_time(query.time_at))
+    if query.timerel == "before":
+        return sql + f" AND {column} < {c.p(at)}"
+    if query.timerel == "after":
+        return sql + f" AND {column} >= {c.p(at)}"
+    assert query.end_time_at is not None
+    end = canon(parse_time(query.end_time_at))
+    return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
+
+
+def instance_filter(query: TemporalQuery, c: Params) -> str:
+    sql = time_filter(query, c)
+    if query.attrs:
+        sql += f" AND name IN ({','.join(c.p(a) for a in query.attrs)})"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
+    return sql
+
+
+def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
+    parts = [f"t.tenant = {c.p(tenant)}"]
+    if query.ids:
+        parts.append(f"t.id IN ({','.join(c.p(i) for i in query.ids)})")
+    if query.id_pattern:
+        parts.append(f"regexp({c.p(query.id_pattern)}, t.id)")
+    if query.types is not None:
+        parts.append(_types(query.types, c))
+
+    def scope(c2: Any) -> str:
+        return (
+            "SELECT 1 FROM instances x WHERE x.tenant = t.tenant AND x.entity_id = t.id"
+            + time_filter(query, c2, "x.")
+        )
+
+    if query.q is not None:
+        parts.append(
+            q_sql(query.q, c, scope, lambda column, pattern: f"regexp({pattern}, {column})")
+        )
+    if query.geo is not None:
+        parts.append(_geo(query.geo, c, scope))
+    inner = instance_filter(query, c)
+    parts.append(
+        "EXISTS (SELECT 1 FROM instances i WHERE i.tenant = t.tenant "
+        f"AND i.entity_id = t.id{inner})"
+    )
+    return " AND ".join(parts)
+
+
+def _geo(geo: GeoQuery, c: Params, scope: Any) -> str:
+    inner = scope(c)
+    name = c.p(geo.geoproperty)
+    test = (
+        f"geo_match({c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
+        f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, x.geometry)"
+    )
+    return f"EXISTS ({inner} AND x.name = {name} AND x.geometry IS NOT NULL AND {test})"
+
+
+def _types(expr: TypeExpr, c: Params) -> str:
+    if isinstance(expr, TypeName):
+        return f"EXISTS (SELECT 1 FROM json_each(t.types) WHERE value = {c.p(expr.name)})"
+    joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
+    return "(" + joiner.join(_types(term, c) for term in expr.terms) + ")"
+
+
+def keys_filter(
+    tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity], c: Params
+) -> str:
+    """The entities, attributes and datasets of a query, over rollups or instances."""
+    sql = f"tenant = {c.p(tenant)} AND entity_id IN ({','.join(c.p(e) for e in entities)})"
+    if query.attrs:
+        sql += f" AND name IN ({','.join(c.p(a) for a in query.attrs)})"
+    if query.dataset_ids:
+        datasets = ["" if d == "@none" else d for d in query.dataset_ids]
+        sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
+    return sql
