@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,17 @@ class HttpSender:
 
 def _info(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {i["key"]: i["value"] for i in items or []}
+
+
+def _no_delay(client: Any) -> None:
+    """Send each publish at once: paho leaves Nagle's algorithm on, so a small publish
+    written while the previous one is unacknowledged waited for the broker's delayed ACK
+    (up to 40 ms on Linux) and notifications queued behind it. aiomqtt gives no handle on
+    the socket but its paho client's."""
+    sock = client._client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class MqttSender:
@@ -78,6 +90,7 @@ class MqttSender:
             # the library's warning past 10 in flight would log once per notification
             client.pending_calls_threshold = 1_000_000
             await client.__aenter__()
+            _no_delay(client)
             self._clients[key] = client
         return client
 
