@@ -14,7 +14,7 @@ one to an HTTP receiver, one over MQTT through a Mosquitto of the run's own), th
 The client is raw asyncio on uvloop (no HTTP library) and the receivers run in a process of
 their own, so neither bounds what is measured; both clocks are CLOCK_MONOTONIC.
 
-The Mosquitto is configured as a production deployment should be (docs/architecture.md):
+The Mosquitto is configured as a production deployment should be (README, deployment):
 `set_tcp_nodelay true`, else it holds each small publish to a subscriber until the previous
 one is acknowledged, and the subscriber's delayed ACK (up to 40 ms on Linux) became
 notification latency (MQTT p50 23 ms, p99 52 ms through the machine's default Mosquitto in
