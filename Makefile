@@ -31,11 +31,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# two workers (pytest-xdist, tests dealt out one by one: `--dist loadfile`/`loadscope`
-# silently skip the schemathesis-generated tests); every test makes its own database, files
-# and ports, so they run side by side
+# one worker: on two xdist workers (`-n 2 --dist load`, ~7 min instead of ~20) the last
+# fresh-clone run failed two timing/port-sensitive tests (WAL bound, CoAP fleet); back to
+# `-n 2` once they are fixed (see the session note). `--dist loadfile`/`loadscope` silently
+# skip the schemathesis-generated tests: use `--dist load`.
 unit: install
-	$(BIN)/pytest -q -n 2 --dist load
+	$(BIN)/pytest -q
 
 test: install services lint typecheck unit
 
