@@ -9,6 +9,11 @@ import orjson
 
 from dalgu.store.base import RunJournal, RunRecord
 
+# taken by every writer of run events for the length of its transaction: a sequence hands out
+# `seq` at insert time, so without it a transaction could commit after another one's higher
+# seq had been read, and the owner, reading on from the last seq it saw, would never see it
+EVENTS_LOCK = 0x72756E73  # "runs"
+
 _COLUMNS = "id, tenant, apikey, doc::text, started, ends, owner, lease_until"
 
 
@@ -52,11 +57,13 @@ class PostgresRunJournal(RunJournal):
 
     async def add_run_events(self, events: Sequence[tuple[str, str, str, bytes]]) -> None:
         if events:
-            await self.pool.executemany(
-                "INSERT INTO testbed_run_events (tenant, run_id, kind, doc) "
-                "VALUES ($1, $2, $3, $4)",
-                events,
-            )
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", EVENTS_LOCK)
+                await conn.executemany(
+                    "INSERT INTO testbed_run_events (tenant, run_id, kind, doc) "
+                    "VALUES ($1, $2, $3, $4)",
+                    events,
+                )
 
     async def run_events(self, run_id: str, after: int = 0) -> list[tuple[int, str, bytes]]:
         rows = await self.pool.fetch(
