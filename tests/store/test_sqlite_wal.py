@@ -78,16 +78,19 @@ async def test_wal_file_stays_bounded_under_writes_and_readers(tmp_path: Path) -
                 n += len(entities)
                 peaks.append(wal_size(path))
                 await asyncio.sleep(0.02)
+            checkpointer = store._checkpointer
+            assert checkpointer is not None
+            truncated_while_writing = checkpointer.truncations
             await asyncio.sleep(1.5)  # the checkpointer's next rounds, readers still going
             settled = wal_size(path)
         written = path.stat().st_size
         assert written > 4 * MIB  # enough to have grown the log far past its limit
-        # the limit is checked every half second, so between checks the log may grow by what
-        # half a second writes (and wait up to 2 s for the readers); it does not run away with
-        # the total (unbounded, the log holds at least every page written: it passes 100 MiB
-        # in these four seconds on an idle machine). On a loaded machine the checkpointer's
-        # thread runs late and fewer pages are written, hence the bound relative to the total
-        assert max(peaks) < max(24 * MIB, written // 2), (max(peaks), written)
+        # the log was cut back again and again while writers and readers ran (the limit is
+        # checked every half second, so how far it grows in between depends on how fast the
+        # machine writes: no fixed size bound holds on a loaded machine). Unbounded, the log
+        # keeps every page frame ever written, more than the whole database file.
+        assert truncated_while_writing >= 2
+        assert max(peaks) < written, (max(peaks), written)
         assert settled <= 1 * MIB
         count = store.db.execute("SELECT count(*) FROM entities").fetchone()[0]
         assert count == n

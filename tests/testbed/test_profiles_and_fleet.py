@@ -87,28 +87,37 @@ def test_virtual_devices_stay_in_range_and_are_reproducible() -> None:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[tuple[TestClient, Endpoints]]:
-    endpoints = Endpoints(
-        mqtt_port=free_port(),
-        http_port=free_port(),
-        coap_port=free_port(socket.SOCK_DGRAM),
-        north_port=free_port(),
-    )
-    configured = settings.model_copy(
-        update={
-            "mqtt_broker": "embedded",
-            "mqtt_port": endpoints.mqtt_port,
-            "iot_north_port": endpoints.north_port,
-            "iot_south_port": endpoints.http_port,
-            "coap_port": endpoints.coap_port,
-        }
-    )
-    with TestClient(build_app(configured)) as client:
-        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 10
-        while not southbound.ready.is_set():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        yield client, endpoints
+    # ports are picked free but only bound when the app starts: another process (a parallel
+    # test worker, any client's ephemeral port) may take one in between; the gateway then
+    # logs the port as a problem and serves without it, so pick again
+    for _ in range(5):
+        endpoints = Endpoints(
+            mqtt_port=free_port(),
+            http_port=free_port(),
+            coap_port=free_port(socket.SOCK_DGRAM),
+            north_port=free_port(),
+        )
+        configured = settings.model_copy(
+            update={
+                "mqtt_broker": "embedded",
+                "mqtt_port": endpoints.mqtt_port,
+                "iot_north_port": endpoints.north_port,
+                "iot_south_port": endpoints.http_port,
+                "coap_port": endpoints.coap_port,
+            }
+        )
+        with TestClient(build_app(configured)) as client:
+            state = client.app.state  # type: ignore[attr-defined]
+            if state.dalgu_gateway.problems or state.dalgu_listeners.problems:
+                continue
+            southbound = state.dalgu_gateway.southbound
+            deadline = time.monotonic() + 10
+            while not southbound.ready.is_set():
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            yield client, endpoints
+            return
+    pytest.fail("no free ports for the gateway in five tries")
 
 
 @pytest.mark.parametrize("transport", ["mqtt", "http", "coap"])

@@ -101,11 +101,14 @@ def stamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def devices(ports: dict[str, int], apikey: str, run_began: float) -> tuple[int, float]:
+async def devices(
+    ports: dict[str, int], apikey: str, run_began: float, commanded: list[str]
+) -> tuple[int, float]:
     """Bells that send measures over MQTT and HTTP and answer `ring` on /cmdexe until the run
     is over, as real devices would (the run may send a command up to its deadline before its
     end: the process holding it hears of a device through the journal, another process may
-    have heard it first); returns how many messages they sent and how long sending took."""
+    have heard it first); returns how many messages they sent and how long sending took.
+    `commanded` gets each device a command reached, with the seconds since the run began."""
     sent = 0
     async with (
         aiomqtt.Client("127.0.0.1", ports["mqtt"], identifier=f"bells-{apikey}") as mqtt,
@@ -119,6 +122,7 @@ async def devices(ports: dict[str, int], apikey: str, run_began: float) -> tuple
         async def answer() -> None:
             async for message in mqtt.messages:
                 device = str(message.topic).split("/")[2]
+                commanded.append(f"{device}@{time.monotonic() - run_began:.2f}")
                 await mqtt.publish(f"/{apikey}/{device}/cmdexe", f"{device}@ring|rang", qos=1)
 
         answering = asyncio.create_task(answer())
@@ -166,7 +170,8 @@ def test_a_run_records_every_worker_s_messages_and_command_results(
     assert started.status_code == 201, started.text
     run_id = started.json()["id"]
     began = time.monotonic()
-    sent, sending = asyncio.run(devices(two_workers, apikey, began))
+    commanded: list[str] = []
+    sent, sending = asyncio.run(devices(two_workers, apikey, began, commanded))
     if sending > RUN_S - 3:
         pytest.skip(f"the machine is too busy: sending took past the run's {RUN_S} s")
     # any worker answers for the run while it records
@@ -183,5 +188,15 @@ def test_a_run_records_every_worker_s_messages_and_command_results(
     assert doc["messages"] == sent and report["devices"] == DEVICES
     assert checks["accepted"]["verdict"] == "pass"
     assert checks["commands"]["figures"]["sent"] == DEVICES
-    assert checks["commands"]["figures"]["answered"] == DEVICES, checks["commands"]["examples"]
+    statuses = {
+        e["id"]: (e.get("ring_status", {}).get("value"), e.get("ring_info", {}).get("value"))
+        for e in api.get(
+            "/ngsi-ld/v1/entities", params={"type": "Bell"}, headers={"NGSILD-Tenant": "firm1"}
+        ).json()
+    }
+    assert checks["commands"]["figures"]["answered"] == DEVICES, (
+        checks["commands"]["examples"],
+        commanded,
+        statuses,
+    )
     assert checks["commands"]["verdict"] == "pass"
