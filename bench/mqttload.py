@@ -13,32 +13,18 @@ import asyncio
 import struct
 from collections.abc import Iterable
 
+from dalgu.gateway import mqttwire as wire
+
 CHUNK = 512  # packets written per write()
 WINDOW = 20_000  # QoS 1 publishes waiting for their PUBACK at most
 
 
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
 def connect_packet(client_id: str) -> bytes:
-    body = _string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60) + _string(client_id)
-    return b"\x10" + _length(len(body)) + body
+    return wire.connect_packet(client_id, keepalive=60, clean_session=True)
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
-    body = _string(topic) + struct.pack("!H", packet_id) + payload
-    return b"\x32" + _length(len(body)) + body
+    return wire.publish_packet(topic, payload, qos=1, packet_id=packet_id)
 
 
 async def _packets(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -141,8 +127,7 @@ async def subscribe_count(port: int, client_id: str, topic: str, expected: int) 
     """Subscribe at QoS 1 and acknowledge every message; the event is set once `expected`
     messages came. Returns once subscribed; the counting goes on in a task."""
     conn = await Connection.open(port, client_id)
-    body = struct.pack("!H", 1) + _string(topic) + b"\x01"
-    conn.writer.write(b"\x82" + _length(len(body)) + body)
+    conn.writer.write(wire.subscribe_packet(1, [(topic, 1)]))
     head, _ = await _packets(conn.reader)
     if head >> 4 != 9:
         raise ConnectionError("no SUBACK")
