@@ -66,6 +66,31 @@ def test_command_over_mqtt_and_its_result(gateway: tuple[TestClient, int]) -> No
     thread.join(5)
 
 
+def test_an_answer_that_comes_before_the_send_returns_stays_ok(
+    gateway: tuple[TestClient, int],
+) -> None:
+    """A device may answer (and this or another server process record the answer) before the
+    publish of its command has returned: the command's PENDING must not overwrite that OK."""
+    client, _ = gateway
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    entity_id = provision_device(client, apikey, transport="MQTT")
+    commands = client.app.state.dalgu.devices.commands  # type: ignore[attr-defined]
+    publish_command = commands.sinks["MQTT"]
+
+    async def quick_device(command: Any) -> None:
+        await publish_command(command)
+        await commands.result(apikey, "bell1", "ring", "rang at once")
+
+    commands.sinks["MQTT"] = quick_device
+    patched = client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": {"volume": 1}})
+    assert patched.status_code == 204
+    wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] != "UNKNOWN")
+    client.portal.call(commands.drain)  # type: ignore[attr-defined]
+    done = client.get(f"{E}/{entity_id}").json()
+    assert done["ring_status"]["value"] == "OK"
+    assert done["ring_info"]["value"] == "rang at once"
+
+
 class _UltraLightDevice:
     """A device on loopback that executes pushed commands and answers with the result."""
 

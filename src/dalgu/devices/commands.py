@@ -179,6 +179,9 @@ class CommandDispatcher:
             target.endpoint,
         )
         sink = self.sinks.get(POLL if target.polling else target.transport)
+        # PENDING before the command leaves, as the IoT Agent does: a device may answer (in
+        # this process or another) before the sink returns, and its OK must stay the last word
+        await self._status(target.tenant, binding.entity_id, name, PENDING, None)
         try:
             if sink is None:
                 raise DalguError(f"no {target.transport} transport runs to send commands")
@@ -187,9 +190,7 @@ class CommandDispatcher:
             log.warning("command %s to %s failed: %s", name, binding.device_id, error.detail)
             await self._status(target.tenant, binding.entity_id, name, ERROR, error.detail)
             return
-        if answer is None:
-            await self._status(target.tenant, binding.entity_id, name, PENDING, None)
-        else:
+        if answer is not None:
             await self._status(target.tenant, binding.entity_id, name, OK, answer)
 
     async def status(self, tenant: str, entity_id: str, name: str, status: str, info: Any) -> None:
