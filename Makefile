@@ -31,12 +31,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# one worker: on two xdist workers (`-n 2 --dist load`, ~7 min instead of ~20) the last
-# fresh-clone run failed two timing/port-sensitive tests (WAL bound, CoAP fleet); back to
-# `-n 2` once they are fixed (see the session note). `--dist loadfile`/`loadscope` silently
-# skip the schemathesis-generated tests: use `--dist load`.
+# two xdist workers; `--dist loadfile`/`loadscope`/`loadgroup` silently skip the
+# schemathesis-generated tests: use `--dist load`
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist load
 
 test: install services lint typecheck unit
 
