@@ -73,6 +73,41 @@ async def test_a_failing_call_undoes_only_its_own_items(store: SqliteEntityStore
     assert sorted(found) == [thing(1)["id"], thing(3)["id"]]
 
 
+async def test_concurrent_writes_are_applied_in_order_as_one(store: SqliteEntityStore) -> None:
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    first, second, third = await asyncio.gather(
+        store.mutate("", [(thing(1)["id"], create(thing(1)))]),
+        store.mutate("", [(thing(1)["id"], create(thing(1)))]),
+        store.mutate("", [(thing(2)["id"], create(thing(2)))]),
+    )
+    assert isinstance(first[0], Change)
+    assert isinstance(second[0], AlreadyExists)  # it saw the first call's entity
+    assert third == [Change(thing(2)["id"], None, thing(2))]
+    # one read of the stored states, one commit: the three calls were applied as one
+    assert sum(sql.startswith("SELECT ent, id, doc FROM entities") for sql in statements) == 1
+    assert statements.count("COMMIT") == 1
+    assert sorted(await store.get_many("", [thing(1)["id"], thing(2)["id"]])) == [
+        thing(1)["id"],
+        thing(2)["id"],
+    ]
+
+
+async def test_writes_of_other_tenants_in_one_commit_stay_apart(store: SqliteEntityStore) -> None:
+    await asyncio.gather(
+        store.mutate("a", [(thing(1)["id"], create(thing(1)))]),
+        store.mutate("b", [(thing(2)["id"], create(thing(2)))]),
+        store.mutate("a", [(thing(3)["id"], create(thing(3)))]),
+    )
+    assert sorted(await store.get_many("a", [thing(n)["id"] for n in (1, 2, 3)])) == [
+        thing(1)["id"],
+        thing(3)["id"],
+    ]
+    assert sorted(await store.get_many("b", [thing(n)["id"] for n in (1, 2, 3)])) == [
+        thing(2)["id"]
+    ]
+
+
 async def test_a_write_is_answered_only_after_its_commit(store: SqliteEntityStore) -> None:
     pending = asyncio.ensure_future(store.mutate("", [(thing(1)["id"], create(thing(1)))]))
     await asyncio.sleep(0)
