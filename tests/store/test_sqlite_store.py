@@ -301,6 +301,36 @@ async def test_attributes_sent_again_unchanged_keep_their_rows_and_the_index_sta
         await fresh.close()
 
 
+async def test_values_changing_kind_in_place_and_moved_geometries_are_indexed_right(
+    store: SqliteEntityStore, tmp_path: Path
+) -> None:
+    def put(entity: Entity) -> Mutation:
+        return lambda _: entity
+
+    where = [{**point(128.6, 35.8)[0], "observedAt": T0}]
+    later = "2026-11-25T05:00:00.000Z"
+    first = doc(1, a=[{"type": "Property", "value": [1, "x", None]}], where=where)
+    await store.mutate("", [(first["id"], put(first))])
+    # same rows in the same places, other kinds of value; the geometry's time changes only
+    kinds = [{"type": "Property", "value": ["1", True, 2.5]}]
+    same_place = [{**where[0], "observedAt": later}]
+    await store.mutate("", [(first["id"], put(doc(1, a=kinds, where=same_place)))])
+    # then the geometry moves while its time stays
+    moved = [{**point(128.7, 35.9)[0], "observedAt": later}]
+    await store.mutate("", [(first["id"], put(doc(1, a=kinds, where=moved)))])
+
+    fresh = SqliteEntityStore(tmp_path / "fresh.db")
+    await fresh.open()
+    try:
+        final = await store.get_many("", [first["id"]])
+        await fresh.mutate("", [(i, put(e)) for i, e in final.items()])
+        assert index_of(store) == index_of(fresh)
+        (box,) = [g[2:] for g in index_of(store)["geo"]]  # the R*Tree holds 32-bit floats
+        assert box == pytest.approx((128.7, 128.7, 35.9, 35.9), abs=1e-4)
+    finally:
+        await fresh.close()
+
+
 async def test_a_database_with_rows_numbered_per_entity_is_renumbered_per_attribute(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
