@@ -63,6 +63,12 @@ TIMERS = 0.25  # seconds between looks at retries and periodic subscriptions whe
 IDLE_POLL = 0.008
 
 
+def next_poll(wait: float, poll: float, *, found: bool) -> float:
+    """Seconds until the next look at a polled outbox: `poll` after a look that found changes,
+    else twice the last wait, up to `IDLE_POLL` (never below `poll`)."""
+    return poll if found else min(wait * 2, max(poll, IDLE_POLL))
+
+
 class Notifier:
     def __init__(
         self,
@@ -154,10 +160,8 @@ class Notifier:
             except Exception:  # keep notifying whatever one bad batch did
                 log.exception("notifier iteration failed")
                 await asyncio.sleep(TIMERS)
-            if pushed or self.poll is None or self._seen != seen:
-                wait = poll
-            else:  # nothing new: look a little later next time
-                wait = min(wait * 2, max(poll, IDLE_POLL))
+            polling = not pushed and self.poll is not None
+            wait = next_poll(wait, poll, found=self._seen != seen) if polling else poll
             if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait)
