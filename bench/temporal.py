@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,7 +65,15 @@ def _batch(sensors: int, size: int, tick: int) -> bytes:
     )
 
 
-async def ingest(base: str, sensors: int, size: int, seconds: float) -> dict[str, Any]:
+async def ingest(
+    base: str,
+    sensors: int,
+    size: int,
+    seconds: float,
+    cpu: Callable[[], float] | None = None,
+) -> dict[str, Any]:
+    """Readings per second through batch upsert; with `cpu` (the server's CPU seconds so far)
+    also the server's CPU time per stored instance."""
     bodies = [_batch(sensors, size, tick) for tick in range(64)]
     latencies: list[float] = []
     done = 0
@@ -88,10 +98,13 @@ async def ingest(base: str, sensors: int, size: int, seconds: float) -> dict[str
     async with httpx.AsyncClient(timeout=60) as http:
         await http.post(url, content=bodies[0], headers=headers)  # create the sensors
         began = time.perf_counter()
+        used = cpu() if cpu is not None else 0.0
         await asyncio.gather(*(client(http) for _ in range(4)))
         elapsed = time.perf_counter() - began
+        used = cpu() - used if cpu is not None else math.nan
     return {
         "rate": done / elapsed,
+        "cpu_us": used / max(done, 1) * 1e6,
         "p50": _pct(latencies, 0.5),
         "p99": _pct(latencies, 0.99),
         "errors": errors,
@@ -384,7 +397,9 @@ def run(
             server_core,
             work / f"{store}.log",
         )
-        result["ingest"] = asyncio.run(ingest(base, 1000, args.batch, args.seconds))
+        result["ingest"] = asyncio.run(
+            ingest(base, 1000, args.batch, args.seconds, server.cpu_seconds)
+        )
         result["ingest"]["peak_rss_mb"] = server.peak / 2**20
         server.stop()
         if dsn is not None:
@@ -447,7 +462,8 @@ def main() -> int:
             print(
                 f"ingest   {i['rate']:,.0f} instances/s  p50 {i['p50']:.1f} ms  "
                 f"p99 {i['p99']:.1f} ms  errors {i['errors']}  peak RSS {i['peak_rss_mb']:.0f} MB  "
-                f"ceiling {r['ceiling']:,.0f}/s  ratio {i['rate'] / r['ceiling']:.2f}"
+                f"ceiling {r['ceiling']:,.0f}/s  ratio {i['rate'] / r['ceiling']:.2f}  "
+                f"server CPU {i['cpu_us']:.0f} µs/instance"
             )
             for key, label in (
                 ("one", "one sensor, month hourly avg,max"),

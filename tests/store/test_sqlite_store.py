@@ -73,6 +73,41 @@ async def test_a_failing_call_undoes_only_its_own_items(store: SqliteEntityStore
     assert sorted(found) == [thing(1)["id"], thing(3)["id"]]
 
 
+async def test_concurrent_writes_are_applied_in_order_as_one(store: SqliteEntityStore) -> None:
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    first, second, third = await asyncio.gather(
+        store.mutate("", [(thing(1)["id"], create(thing(1)))]),
+        store.mutate("", [(thing(1)["id"], create(thing(1)))]),
+        store.mutate("", [(thing(2)["id"], create(thing(2)))]),
+    )
+    assert isinstance(first[0], Change)
+    assert isinstance(second[0], AlreadyExists)  # it saw the first call's entity
+    assert third == [Change(thing(2)["id"], None, thing(2))]
+    # one read of the stored states, one commit: the three calls were applied as one
+    assert sum(sql.startswith("SELECT ent, id, doc FROM entities") for sql in statements) == 1
+    assert statements.count("COMMIT") == 1
+    assert sorted(await store.get_many("", [thing(1)["id"], thing(2)["id"]])) == [
+        thing(1)["id"],
+        thing(2)["id"],
+    ]
+
+
+async def test_writes_of_other_tenants_in_one_commit_stay_apart(store: SqliteEntityStore) -> None:
+    await asyncio.gather(
+        store.mutate("a", [(thing(1)["id"], create(thing(1)))]),
+        store.mutate("b", [(thing(2)["id"], create(thing(2)))]),
+        store.mutate("a", [(thing(3)["id"], create(thing(3)))]),
+    )
+    assert sorted(await store.get_many("a", [thing(n)["id"] for n in (1, 2, 3)])) == [
+        thing(1)["id"],
+        thing(3)["id"],
+    ]
+    assert sorted(await store.get_many("b", [thing(n)["id"] for n in (1, 2, 3)])) == [
+        thing(2)["id"]
+    ]
+
+
 async def test_a_write_is_answered_only_after_its_commit(store: SqliteEntityStore) -> None:
     pending = asyncio.ensure_future(store.mutate("", [(thing(1)["id"], create(thing(1)))]))
     await asyncio.sleep(0)
@@ -262,6 +297,36 @@ async def test_attributes_sent_again_unchanged_keep_their_rows_and_the_index_sta
         final = await store.get_many("", [doc(1)["id"]])
         await fresh.mutate("", [(i, put(e)) for i, e in final.items()])
         assert index_of(store) == index_of(fresh)
+    finally:
+        await fresh.close()
+
+
+async def test_values_changing_kind_in_place_and_moved_geometries_are_indexed_right(
+    store: SqliteEntityStore, tmp_path: Path
+) -> None:
+    def put(entity: Entity) -> Mutation:
+        return lambda _: entity
+
+    where = [{**point(128.6, 35.8)[0], "observedAt": T0}]
+    later = "2026-11-25T05:00:00.000Z"
+    first = doc(1, a=[{"type": "Property", "value": [1, "x", None]}], where=where)
+    await store.mutate("", [(first["id"], put(first))])
+    # same rows in the same places, other kinds of value; the geometry's time changes only
+    kinds = [{"type": "Property", "value": ["1", True, 2.5]}]
+    same_place = [{**where[0], "observedAt": later}]
+    await store.mutate("", [(first["id"], put(doc(1, a=kinds, where=same_place)))])
+    # then the geometry moves while its time stays
+    moved = [{**point(128.7, 35.9)[0], "observedAt": later}]
+    await store.mutate("", [(first["id"], put(doc(1, a=kinds, where=moved)))])
+
+    fresh = SqliteEntityStore(tmp_path / "fresh.db")
+    await fresh.open()
+    try:
+        final = await store.get_many("", [first["id"]])
+        await fresh.mutate("", [(i, put(e)) for i, e in final.items()])
+        assert index_of(store) == index_of(fresh)
+        (box,) = [g[2:] for g in index_of(store)["geo"]]  # the R*Tree holds 32-bit floats
+        assert box == pytest.approx((128.7, 128.7, 35.9, 35.9), abs=1e-4)
     finally:
         await fresh.close()
 

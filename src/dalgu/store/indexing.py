@@ -16,7 +16,6 @@ correctly; `canonical_datetime` gives query literals the same form.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -30,6 +29,7 @@ _INDEXED_MEMBERS = ("observedAt", "unitCode", "datasetId")
 _MEMBER_PATHS = tuple((member, f".{member}") for member in _INDEXED_MEMBERS)
 _MAX_DEPTH = 16
 _TIMES = frozenset({"createdAt", "modifiedAt"})
+_NOT_ATTRIBUTES = MEMBERS | {"id", "scope"}
 
 
 class IndexRow(NamedTuple):
@@ -54,10 +54,10 @@ def canonical_datetime(text: str) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def attribute_iris(entity: Entity) -> Iterator[str]:
-    for key in entity:
-        if key not in MEMBERS and key not in ("id", "scope"):
-            yield key
+def attribute_iris(entity: Entity) -> list[str]:
+    """The attribute IRIs of an (expanded) entity, in its order."""
+    # a list, not a generator: every write walks each entity's keys several times
+    return [key for key in entity if key not in _NOT_ATTRIBUTES]
 
 
 def index_rows(entity: Entity) -> list[IndexRow]:
@@ -158,7 +158,8 @@ def _instance_rows(name: str, prefix: str, instance: dict[str, Any], rows: list[
     for member, path in _MEMBER_PATHS:
         if member in instance:
             _leaf_rows(name, prefix + path, instance[member], rows, 0)
-    if prefix.count(".") < _MAX_DEPTH:
+    # most instances hold members only: no sub-attribute to look for
+    if not MEMBERS.issuperset(instance) and prefix.count(".") < _MAX_DEPTH:
         for key, sub in instance.items():
             if key not in MEMBERS and isinstance(sub, dict):
                 _instance_rows(name, f"{prefix}.{key}", sub, rows)

@@ -82,25 +82,41 @@ class IndexWrites:
         changed = changed_attributes(before, after)
         if not changed:
             return
+        geometry_changed = False
         for iri in changed:
-            old_rows = attribute_rows(iri, before.get(iri, []))
-            new_rows = attribute_rows(iri, after.get(iri, []))
-            old = _keyed(old_rows)
-            new = _keyed(new_rows)
-            for key, row in old.items():
-                if key not in new:
-                    self.attrs_gone.append((ent, iri, row.path, key[1]))
-            for key, row in new.items():
-                if old.get(key) != row:  # INSERT OR REPLACE: a changed value replaces its row
-                    self.attrs.append((ent, key[1], tenant, *row))
-            old_multi, new_multi = set(multi_valued(old_rows)), multi_valued(new_rows)
-            self.multi_gone.extend((ent, n, p) for n, p in old_multi.difference(new_multi))
-            self.multi.extend((ent, tenant, n, p) for n, p in new_multi if (n, p) not in old_multi)
-        old_part = {iri: before[iri] for iri in changed if iri in before}
-        new_part = {iri: after[iri] for iri in changed if iri in after}
-        if geo_rows(old_part) != geo_rows(new_part):  # every geometry is written again
+            old_instances = before.get(iri, [])
+            new_instances = after.get(iri, [])
+            old_rows = attribute_rows(iri, old_instances)
+            new_rows = attribute_rows(iri, new_instances)
+            if _same_keys(old_rows, new_rows):
+                # the usual update (a new value, a new observedAt): same rows, some values
+                # differ; which of them hold several values is the same too
+                for seq, (old_row, row) in enumerate(zip(old_rows, new_rows, strict=True)):
+                    if old_row != row:  # INSERT OR REPLACE: a changed value replaces its row
+                        self.attrs.append((ent, seq, tenant, *row))
+            else:
+                self._rekey(tenant, ent, iri, old_rows, new_rows)
+            if not geometry_changed:
+                geometry_changed = _shapes(old_instances) != _shapes(new_instances)
+        if geometry_changed:  # every geometry is written again
             self.geo_cleared.append((ent,))
             self._geometries(tenant, ent, after)
+
+    def _rekey(
+        self, tenant: str, ent: int, iri: str, old_rows: list[IndexRow], new_rows: list[IndexRow]
+    ) -> None:
+        """Rows of an attribute whose rows changed in number or place."""
+        old = _keyed(old_rows)
+        new = _keyed(new_rows)
+        for key, row in old.items():
+            if key not in new:
+                self.attrs_gone.append((ent, iri, row.path, key[1]))
+        for key, row in new.items():
+            if old.get(key) != row:  # INSERT OR REPLACE: a changed value replaces its row
+                self.attrs.append((ent, key[1], tenant, *row))
+        old_multi, new_multi = set(multi_valued(old_rows)), multi_valued(new_rows)
+        self.multi_gone.extend((ent, n, p) for n, p in old_multi.difference(new_multi))
+        self.multi.extend((ent, tenant, n, p) for n, p in new_multi if (n, p) not in old_multi)
 
     def _types(self, tenant: str, ent: int, entity: Entity) -> None:
         self.types.extend((tenant, t, ent) for t in entity.get("type", []))
@@ -185,6 +201,26 @@ class IndexWrites:
                 "INSERT OR IGNORE INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)",
                 self.multi,
             )
+
+
+def _same_keys(old: list[IndexRow], new: list[IndexRow]) -> bool:
+    """Whether two row lists of an attribute have the same keys (path, place) and markers in
+    the same places: then only values can differ."""
+    if len(old) != len(new):
+        return False
+    for a, b in zip(old, new, strict=True):
+        if a.path != b.path or (a.kind == "#") != (b.kind == "#"):
+            return False
+    return True
+
+
+def _shapes(instances: list[dict[str, Any]]) -> list[Any]:
+    """The geometries an attribute's instances index (`geo_rows`, for one attribute)."""
+    return [
+        instance["value"]
+        for instance in instances
+        if instance.get("type") == "GeoProperty" and isinstance(instance.get("value"), dict)
+    ]
 
 
 def _keyed(rows: list[IndexRow]) -> dict[_AttrKey, IndexRow]:

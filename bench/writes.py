@@ -1,0 +1,129 @@
+"""The write scenarios of `bench/run.py` alone, with the server's CPU time per entity.
+
+On a shared machine the rates follow the load of others; the CPU the server's processes spend
+per written entity much less. For each store, a real server (`dalgu serve`, one worker, pinned
+to one core), the load from the other core:
+
+- batch upsert: `--entities` vehicles (`bench/vehicles.py`), 1,000 per request, one request at
+  a time (what `bench/run.py` loads);
+- single create: `wrk -c32` POST /entities of new vehicles (`bench/wrk/create.lua`) for
+  `--duration` seconds, twice (the first on the loaded store, the second after it).
+
+Server CPU is user + system time of the server's process group (worker, supervisor and the
+notifier process) over the scenario, divided by the entities it wrote; PostgreSQL's own CPU
+is not in it.
+
+    .venv/bin/python bench/writes.py [--stores sqlite,postgres] [--entities 20000]
+        [--duration 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from databases import create_database, drop_database, postgres_answers
+from loadgen import batch_upsert, wrk
+from processes import Server, cores, free_port, guard, stop_all
+from vehicles import batches
+
+BIN = Path(sys.executable).parent
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or "?"
+
+
+def run_store(store: str, args: argparse.Namespace, server_core: int, client_core: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f"dalgu-bench-writes-{store}-"))
+    port = free_port()
+    env = {
+        "DALGU_STORE": store,
+        "DALGU_HOST": "127.0.0.1",
+        "DALGU_PORT": str(port),
+        "DALGU_WORKERS": "1",
+        "DALGU_SQLITE_PATH": str(tmp / "bench.db"),
+    }
+    dsn = None
+    try:
+        if store == "postgres":
+            dsn = env["DALGU_POSTGRES_DSN"] = create_database()
+        base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+        dalgu = (
+            [str(BIN / "dalgu")] if (BIN / "dalgu").exists() else [sys.executable, "-m", "dalgu"]
+        )
+        server = Server(
+            f"dalgu ({store})", [*dalgu, "serve"], env, f"{base}/types", server_core, tmp / "log"
+        )
+        try:
+            bodies = batches(args.entities)
+            cpu = server.cpu_seconds()
+            loaded = asyncio.run(batch_upsert(base, bodies, args.entities))
+            per = (server.cpu_seconds() - cpu) / args.entities * 1e6
+            print(
+                f"{store}: batch upsert {loaded.rate:,.0f} entities/s, p50 {loaded.p50:.0f} ms, "
+                f"p99 {loaded.p99:.0f} ms per 1,000; server CPU {per:.0f} µs/entity",
+                flush=True,
+            )
+            for run in (1, 2):
+                cpu = server.cpu_seconds()
+                created = wrk(
+                    f"{base}/entities",
+                    args.duration,
+                    client_core,
+                    script="create.lua",
+                    connections=32,
+                    env={"BENCH_RUN": f"{os.getpid()}-{store}-{run}"},
+                )
+                per = (server.cpu_seconds() - cpu) / max(created.requests, 1) * 1e6
+                print(
+                    f"{store}: single create (-c32, run {run}) {created.rate:,.0f}/s, "
+                    f"p50 {created.p50:.1f} ms, p99 {created.p99:.1f} ms, errors "
+                    f"{created.errors}; server CPU {per:.0f} µs/create",
+                    flush=True,
+                )
+        finally:
+            server.stop()
+    finally:
+        if dsn is not None:
+            drop_database(dsn)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--entities", type=int, default=20000)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--budget", type=int, default=900)
+    args = parser.parse_args()
+    guard(args.budget)
+    stores = args.stores.split(",")
+    if "postgres" in stores and not postgres_answers():
+        stores.remove("postgres")
+    server_core, client_core = cores()
+    os.sched_setaffinity(0, {client_core})
+    print(
+        f"commit {_commit()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        flush=True,
+    )
+    try:
+        for store in stores:
+            run_store(store, args, server_core, client_core)
+    finally:
+        stop_all()
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
