@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     context_fetch_timeout: float = Field(5.0, gt=0, description="Remote @context timeout (s).")
     context_max_bytes: int = Field(1_048_576, ge=1024)
     context_cache_size: int = Field(256, ge=1)
+    render_cache_mib: int = Field(
+        8,
+        ge=0,
+        description="Memory (MiB, per worker) for entities kept as rendered JSON bytes by "
+        "document, @context and representation (repeated reads skip rendering); 0: none.",
+    )
     temporal_instance_limit: int = Field(
         1000,
         ge=1,
