@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--scenarios", default="get,q,near")
     parser.add_argument("--db", type=Path, help="start from a copy of this loaded database")
     parser.add_argument("--save", type=Path, help="keep a copy of the loaded database here")
+    parser.add_argument("--hello", action="store_true", help="also the hello-world ceiling")
     args = parser.parse_args()
     server_core, client_core = cores()
     os.sched_setaffinity(0, {client_core})
@@ -94,6 +95,37 @@ def main() -> int:
                 raise RuntimeError(f"{name} gave {len(got)} entities, not 100")
         print("| scenario | conns | req/s | p50 ms | p99 ms | server CPU µs/req |")
         print("|---|---|---|---|---|---|")
+        if args.hello:
+            hello = Server(
+                "hello-world",
+                [
+                    str(BIN / "granian"),
+                    "--interface",
+                    "asgi",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(hello_port := free_port()),
+                    "--workers",
+                    "1",
+                    "bench.hello:app",
+                ],
+                {},
+                f"http://127.0.0.1:{hello_port}/",
+                server_core,
+                tmp / "hello.log",
+            )
+            try:
+                cpu = hello.cpu_seconds()
+                m = wrk(f"http://127.0.0.1:{hello_port}/", args.duration, client_core)
+                used = hello.cpu_seconds() - cpu
+                print(
+                    f"| hello-world | 32 | {m.rate:,.0f} | {m.p50:.2f} | {m.p99:.2f} "
+                    f"| {used / max(m.requests, 1) * 1e6:,.0f} |",
+                    flush=True,
+                )
+            finally:
+                hello.stop()
         wrk_env = {"BENCH_ENTITIES": str(n)}
         for name in args.scenarios.split(","):
             url, script = urls[name]

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         description="The SQLite -wal file's size (MiB) past which it is checkpointed and "
         "truncated, waiting briefly for readers (keeps the disk bounded under steady writes).",
     )
+    sqlite_cache_mib: int = Field(
+        32,
+        ge=1,
+        description="SQLite page cache of each server worker (MiB); pages beyond it are read "
+        "from the operating system's file cache (random reads of 100,000 entities were as "
+        "fast with 32 as with 64).",
+    )
     postgres_dsn: str = Field(
         "postgresql://postgres@127.0.0.1:5432/dalgu", description="PostgreSQL DSN."
     )

@@ -48,6 +48,7 @@ class RenderCache:
         self.max_bytes = max_bytes
         self._views: dict[tuple[int, Representation], _View] = {}
         self._young_bytes = 0
+        self._last: _View | None = None  # the view asked for last (hashing no dataclass)
 
     def render(self, documents: list[bytes], terms: TermMap, rep: Representation) -> list[bytes]:
         """Each stored document rendered as `rep` asks with `terms`, as JSON bytes."""
@@ -71,6 +72,9 @@ class RenderCache:
         return out
 
     def _view(self, terms: TermMap, rep: Representation) -> _View:
+        last = self._last
+        if last is not None and last.terms is terms and last.rep is rep:
+            return last
         key = (id(terms), rep)
         view = self._views.pop(key, None)
         if view is None or view.terms is not terms:
@@ -78,6 +82,7 @@ class RenderCache:
             if len(self._views) >= MAX_VIEWS:
                 del self._views[next(iter(self._views))]
         self._views[key] = view  # last: the most recently used
+        self._last = view
         return view
 
     def _age(self) -> None:
