@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         description="The SQLite -wal file's size (MiB) past which it is checkpointed and "
         "truncated, waiting briefly for readers (keeps the disk bounded under steady writes).",
     )
+    sqlite_cache_mib: int = Field(
+        32,
+        ge=1,
+        description="SQLite page cache of each server worker (MiB); pages beyond it are read "
+        "from the operating system's file cache (random reads of 100,000 entities were as "
+        "fast with 32 as with 64).",
+    )
     postgres_dsn: str = Field(
         "postgresql://postgres@127.0.0.1:5432/dalgu", description="PostgreSQL DSN."
     )
@@ -49,6 +56,12 @@ class Settings(BaseSettings):
     context_fetch_timeout: float = Field(5.0, gt=0, description="Remote @context timeout (s).")
     context_max_bytes: int = Field(1_048_576, ge=1024)
     context_cache_size: int = Field(256, ge=1)
+    render_cache_mib: int = Field(
+        8,
+        ge=0,
+        description="Memory (MiB, per worker) for entities kept as rendered JSON bytes by "
+        "document, @context and representation (repeated reads skip rendering); 0: none.",
+    )
     temporal_instance_limit: int = Field(
         1000,
         ge=1,

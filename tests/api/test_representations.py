@@ -235,3 +235,42 @@ def test_hosted_context_lifecycle(client: TestClient) -> None:
     assert client.delete("/ngsi-ld/v1/jsonldContexts/wrong_id").status_code == 404
     assert client.delete(location).status_code == 204
     assert client.get(location).status_code == 404
+
+
+def test_ld_json_query_puts_the_context_in_each_entity(client: TestClient) -> None:
+    for n in range(3):
+        client.post(E, json={"id": f"urn:x:{n}", "type": "T", "n": n})
+    response = client.get(E, params={"type": "T"}, headers={"Accept": "application/ld+json"})
+    assert response.headers["content-type"].startswith("application/ld+json")
+    found = response.json()
+    assert [e["id"] for e in found] == ["urn:x:0", "urn:x:1", "urn:x:2"]
+    assert all("ngsi-ld-core-context" in e["@context"] for e in found)
+    assert all(list(e)[-1] == "@context" for e in found)
+
+
+def test_a_repeated_query_shows_each_change(client: TestClient) -> None:
+    client.post(E, json={"id": "urn:x:1", "type": "T", "n": {"type": "Property", "value": 1}})
+    for value in (2, 3):
+        first = client.get(E, params={"type": "T", "options": "keyValues"}).json()
+        patch = {"type": "Property", "value": value}
+        assert client.patch(f"{E}/urn:x:1/attrs/n", json=patch).status_code == 204
+        assert client.get(E, params={"type": "T", "options": "keyValues"}).json() == [
+            {**first[0], "n": value}
+        ]
+        assert client.get(f"{E}/urn:x:1").json()["n"]["value"] == value
+
+
+def test_a_query_compacts_with_the_requests_context(client: TestClient) -> None:
+    body = {"id": "urn:x:1", "type": "T", "https://example.org/colour": "red"}
+    assert client.post(E, json=body).status_code == 201
+    ctx = {"@context": {"colour": "https://example.org/colour"}}
+    url = client.get(
+        client.post("/ngsi-ld/v1/jsonldContexts", json=ctx).headers["location"],
+        params={"details": "true"},
+    ).json()["URL"]
+    link = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+    plain = client.get(E, params={"type": "T"}).json()
+    with_ctx = client.get(E, params={"type": "T"}, headers={"Link": link.format(url)}).json()
+    assert plain[0]["https://example.org/colour"]["value"] == "red"
+    assert with_ctx[0]["colour"]["value"] == "red"
+    assert client.get(E, params={"type": "T"}).json() == plain

@@ -36,6 +36,7 @@ from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpecte
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
 from dalgu.broker.contexts import hosted_context_resolver
+from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
@@ -211,6 +212,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         resolver = hosted_context_resolver(settings, the_store)
         service = EntityService(the_store)
         runtime = Runtime(settings, the_store, service, resolver)
+        runtime.rendered = RenderCache(settings.render_cache_mib * 2**20)
         notifier = None
         if isinstance(the_store, SubscriptionStore):
             runtime.subscriptions = SubscriptionService(the_store)

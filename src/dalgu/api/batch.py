@@ -155,7 +155,7 @@ async def query_post(request: Request) -> Response:
     joined = params.join(query_params, rep)
     result = await rt.service.query(rc.tenant, query)
     headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
-    return await render_list(request, rc, result.entities, rep, headers, joined)
+    return await render_list(request, rc, result, rep, headers, joined)
 
 
 def _query_lists(body: dict[str, Any]) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 
 from dalgu.api import negotiation as neg
 from dalgu.broker.model import is_uri
+from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
@@ -45,6 +46,8 @@ class Runtime:
     fhir: FhirService | None = None
     #: who a FHIR request comes from; None: the development headers (api/fhir/identity.py)
     fhir_principal: Callable[[Request], Principal] | None = None
+    #: entities rendered before, as bytes (lists and Retrieve Entity)
+    rendered: RenderCache = field(default_factory=lambda: RenderCache(0))
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

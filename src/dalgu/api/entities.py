@@ -11,7 +11,7 @@ from starlette.responses import Response
 from dalgu.api import params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
-from dalgu.api.respond import json_response, no_content, plain_json
+from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
 from dalgu.broker.join import Join, render_flat, render_inline
 from dalgu.broker.model import LOCATION, Entity, now_iso
 from dalgu.broker.mutations import UpdateResult
@@ -27,7 +27,9 @@ from dalgu.broker.render import (
     feature_collection,
     render_entity,
 )
+from dalgu.broker.rendered import EMPTY
 from dalgu.errors import BadRequestData, MethodNotAllowed, ResourceNotFound
+from dalgu.store.base import QueryResult
 
 ENTITIES = "/ngsi-ld/v1/entities/"
 
@@ -50,21 +52,30 @@ async def query_entities(request: Request) -> Response:
     headers: dict[str, str] = {}
     if result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
-    links = page_links(request, query.limit, query.offset, len(result.entities), result.count)
+    links = page_links(request, query.limit, query.offset, len(result.documents), result.count)
     if links:
         headers["Link"] = links
-    return await render_list(request, rc, result.entities, rep, headers, joined)
+    return await render_list(request, rc, result, rep, headers, joined)
 
 
 async def render_list(
     request: Request,
     rc: RequestContext,
-    entities: list[Entity],
+    result: QueryResult,
     rep: Representation,
     headers: dict[str, str],
     joined: Join | None = None,
 ) -> Response:
     rt = runtime(request)
+    base = rt.settings.base_url
+    if joined is None and rc.accept != GEO_JSON:
+        # each entity's bytes as rendered before for this context and representation
+        parts = rt.rendered.render(result.documents, rc.terms, rep)
+        response = json_list_response([p for p in parts if p != EMPTY], rc, base, headers=headers)
+        if "Link" in headers:  # keep paging links next to the context link
+            response.headers.append("Link", headers["Link"])
+        return response
+    entities = result.entities
     if joined is None:
         rendered = [render_entity(e, rc.terms, rep) for e in entities]
     else:
@@ -74,7 +85,6 @@ async def render_list(
         else:
             rendered = [render_inline(e, known, rc.terms, rep, joined) for e in entities]
     rendered = [r for r in rendered if r]  # an entity a pick leaves empty is not listed
-    base = rt.settings.base_url
     if rc.accept == GEO_JSON:
         response = json_response(_features(request, rc, rendered, rep), rc, base, headers=headers)
     else:

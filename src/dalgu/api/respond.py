@@ -10,6 +10,7 @@ import orjson
 from starlette.responses import Response
 
 from dalgu.api.negotiation import CONTEXT_REL, GEO_JSON, JSON, JSON_LD, RequestContext
+from dalgu.broker.rendered import with_context
 from dalgu.ldcontext import CORE_CONTEXT_URL
 
 CONTEXTS_PATH = "/ngsi-ld/v1/jsonldContexts/"
@@ -61,6 +62,24 @@ def json_response(
                     data, rc.context if rc.context is not None else CORE_CONTEXT_URL
                 )
     return Response(orjson.dumps(data), status_code=status, media_type=media, headers=out_headers)
+
+
+def json_list_response(
+    rendered: list[bytes], rc: RequestContext, base_url: str, *, headers: dict[str, str]
+) -> Response:
+    """`json_response` of a list of objects already encoded (not GeoJSON): the same bytes."""
+    out_headers = dict(headers)
+    if rc.accept == JSON_LD:
+        context = rc.context if rc.context is not None else CORE_CONTEXT_URL
+        rendered = [with_context(r, context) for r in rendered]
+        media: str = JSON_LD
+    else:
+        context_link = link_header(context_url(rc.context, base_url))
+        paging = out_headers.get("Link")
+        out_headers["Link"] = f"{context_link}, {paging}" if paging else context_link
+        media = JSON
+    body = b"[" + b",".join(rendered) + b"]"
+    return Response(body, media_type=media, headers=out_headers)
 
 
 def plain_json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import re
 
-import orjson
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dalgu.api.negotiation import JSON, JSON_LD
 from dalgu.api.respond import link_header
 from dalgu.broker.model import is_uri
-from dalgu.broker.render import Representation, render_entity
-from dalgu.errors import ResourceNotFound
+from dalgu.broker.render import Representation
+from dalgu.broker.rendered import with_context
 from dalgu.ldcontext import CORE_CONTEXT_URL
 
 PREFIX = "/ngsi-ld/v1/entities/"
@@ -75,14 +74,12 @@ class EntityRetrieval:
         runtime = getattr(self.state, "dalgu", None)
         if runtime is None:
             return False
-        try:
-            entity = await runtime.service.retrieve(tenant, entity_id)
-        except ResourceNotFound:
-            return False  # the full handler answers the 404
-        rendered = render_entity(entity, runtime.resolver.core, _DEFAULT)
+        document = await runtime.service.retrieve_document(tenant, entity_id)
+        if document is None:
+            return False  # the full handler answers the 404 (or asks the lazy attributes)
+        (body,) = runtime.rendered.render([document], runtime.resolver.core, _DEFAULT)
         if json_ld:  # the context in the body, as `respond.json_response` puts it
-            rendered["@context"] = CORE_CONTEXT_URL
-        body = orjson.dumps(rendered)
+            body = with_context(body, CORE_CONTEXT_URL)
         length = (b"content-length", str(len(body)).encode())
         headers = [length, _JSON_LD_TYPE] if json_ld else [_LINK, length, _JSON_TYPE]
         await send({"type": "http.response.start", "status": 200, "headers": headers})

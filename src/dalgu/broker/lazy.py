@@ -19,6 +19,11 @@ Instances = list[dict[str, Any]]
 class LazyAttributeProvider(Protocol):
     """A source of attribute values that are read on demand, not stored."""
 
+    async def serves(self, tenant: str, entity_id: str) -> bool:
+        """Whether this source may provide attributes of the entity (quickly, no I/O to
+        devices): a read of any other entity is answered from the store alone."""
+        ...
+
     async def provide(
         self, tenant: str, entity: Entity, attrs: frozenset[str] | None
     ) -> dict[str, Instances]:

@@ -122,28 +122,51 @@ def render_entity(
     if rep.keep_id and "id" not in rep.omit:
         out["id"] = entity["id"]
     if rep.keep_type and "type" not in rep.omit and "type" in entity:
-        types = [terms.compact(t) for t in entity["type"]]
-        out["type"] = types[0] if len(types) == 1 else types
+        types = entity["type"]
+        out["type"] = (
+            terms.compact(types[0]) if len(types) == 1 else [terms.compact(t) for t in types]
+        )
     if "scope" in entity and rep.keep_scope and "scope" not in rep.omit:
         scopes = entity["scope"]
         out["scope"] = scopes[0] if len(scopes) == 1 else scopes
-    for iri, instances in visible_instances(entity, rep):
-        rendered = []
-        for instance in instances:
-            piece = render_instance(instance, terms, rep)
-            inline = link(iri, instance) if link and instance.get("type") in LINKING else None
-            if inline is not None:
-                # simplified: the linked entities replace the target (annex C.2.2)
-                piece = (
-                    inline
-                    if rep.format == "keyValues"
-                    else {
-                        **piece,
-                        LINKING[instance["type"]]: inline,
-                    }
-                )
-            rendered.append(piece)
-        out[terms.compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
+    compact = terms.compact
+    if link is None and rep.attrs is None and not rep.omit and rep.datasets is None:
+        # the commonest case, with no per-attribute decisions: one pass over the members,
+        # plain normalized instances (`render_instance`'s first case) done in line
+        plain = rep.format == "normalized"
+        skip = _SKIP_WITH_SYSTEM if rep.sys_attrs else _SKIP
+        for iri, instances in entity.items():
+            if iri in _NOT_ATTRIBUTES:
+                continue
+            rendered = []
+            for instance in instances:
+                if plain and instance.keys() <= _COPIED:
+                    piece = {"type": instance["type"]}
+                    for member, value in instance.items():
+                        if member not in skip:
+                            piece[member] = value
+                    rendered.append(piece)
+                else:
+                    rendered.append(render_instance(instance, terms, rep))
+            out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
+    else:
+        for iri, instances in visible_instances(entity, rep):
+            rendered = []
+            for instance in instances:
+                piece = render_instance(instance, terms, rep)
+                inline = link(iri, instance) if link and instance.get("type") in LINKING else None
+                if inline is not None:
+                    # simplified: the linked entities replace the target (annex C.2.2)
+                    piece = (
+                        inline
+                        if rep.format == "keyValues"
+                        else {
+                            **piece,
+                            LINKING[instance["type"]]: inline,
+                        }
+                    )
+                rendered.append(piece)
+            out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
     if rep.sys_attrs and rep.format != "keyValues":
         out["createdAt"] = entity["createdAt"]
         out["modifiedAt"] = entity["modifiedAt"]
@@ -154,6 +177,14 @@ def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representatio
     kind = instance["type"]
     if rep.format == "keyValues":
         return _simple_value(instance, kind, terms, rep.lang)
+    if rep.format == "normalized" and instance.keys() <= _COPIED:
+        # no sub-attribute and no member to compact or choose from: the members as stored
+        skip = _SKIP_WITH_SYSTEM if rep.sys_attrs else _SKIP
+        plain = {"type": kind}
+        for member, value in instance.items():
+            if member not in skip:
+                plain[member] = value
+        return plain
     out: dict[str, Any] = {}
     if rep.format == "normalized":
         out["type"] = kind
@@ -186,6 +217,15 @@ def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representatio
         if holder not in out and "value" not in out:
             out["type"] = kind
     return out
+
+
+#: entity members that are not attributes
+_NOT_ATTRIBUTES = MEMBERS | {"id", "scope"}
+#: instance members a normalized rendering copies as they are (or leaves out)
+_COPIED = MEMBERS - {"vocab", "objectType", "languageMap"}
+#: what a normalized rendering of such an instance leaves out, without and with sysAttrs
+_SKIP = frozenset({"type"}) | SYSTEM_MEMBERS
+_SKIP_WITH_SYSTEM = frozenset({"type", "deletedAt"})
 
 
 def _simple_value(instance: dict[str, Any], kind: str, terms: TermMap, lang: str | None) -> Any:

@@ -20,6 +20,7 @@ from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotF
 from dalgu.store.base import (
     AttributeInfo,
     Change,
+    Document,
     EntityQuery,
     EntityStore,
     Mutation,
@@ -83,6 +84,14 @@ class EntityService:
             if provided:
                 entity = {**entity, **provided}
         return entity
+
+    async def retrieve_document(self, tenant: str, entity_id: str) -> Document | None:
+        """The entity's stored document when that is the whole entity; None when it does not
+        exist or a lazy attribute provider may add to it (`retrieve` then says which)."""
+        for provider in self.lazy:
+            if await provider.serves(tenant, entity_id):
+                return None
+        return await self.store.get_document(tenant, entity_id)
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         return await self.store.query(tenant, query)

@@ -39,6 +39,10 @@ class LazyAttributes:
         self.timeout = timeout
         self._waiting: dict[tuple[str, str, str], asyncio.Future[Any]] = {}
 
+    async def serves(self, tenant: str, entity_id: str) -> bool:
+        target = (await self.commands.targets(tenant)).get(entity_id)
+        return target is not None and bool(target.binding.lazy)
+
     async def provide(
         self, tenant: str, entity: Entity, attrs: frozenset[str] | None
     ) -> dict[str, list[dict[str, Any]]]:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -446,5 +447,13 @@ _PARSER = build_parser(_GRAMMAR, _ToAst(), _PHRASES)
 
 def parse_q(text: str) -> QExpr:
     """Parse a `q` expression; raise `BadRequestData` naming the offending position."""
+    if isinstance(text, str):
+        return _parse_q(text)
+    expr: QExpr = parse_text(_PARSER, "q", text, _PHRASES)  # what is wrong with it
+    return expr
+
+
+@lru_cache(maxsize=512)  # the AST is immutable; dashboards repeat their queries
+def _parse_q(text: str) -> QExpr:
     expr: QExpr = parse_text(_PARSER, "q", text, _PHRASES)
     return expr

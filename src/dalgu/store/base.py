@@ -98,10 +98,26 @@ class EntityQuery:
     collation: str = "und"  # how strings order: an ICU collation tag, `und` the root one
 
 
-@dataclass(slots=True)
+#: an entity as the store keeps it: its expanded form as JSON (UTF-8)
+Document: TypeAlias = bytes
+
+
 class QueryResult:
-    entities: list[Entity]
-    count: int | None = None  # total matches, when the query asked for it
+    """A page of matching entities, as the stored documents (JSON bytes: a renderer that
+    caches by document skips parsing them) and, parsed on first use, as entities."""
+
+    __slots__ = ("_entities", "count", "documents")
+
+    def __init__(self, documents: Sequence[Document], count: int | None = None) -> None:
+        self.documents = list(documents)
+        self.count = count  # total matches, when the query asked for it
+        self._entities: list[Entity] | None = None
+
+    @property
+    def entities(self) -> list[Entity]:
+        if self._entities is None:
+            self._entities = [orjson.loads(doc) for doc in self.documents]
+        return self._entities
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +151,11 @@ class EntityStore(ABC):
 
     @abstractmethod
     async def get(self, tenant: str, entity_id: str) -> Entity | None: ...
+
+    async def get_document(self, tenant: str, entity_id: str) -> Document | None:
+        """The stored document of an entity (what `get` parses), or None."""
+        entity = await self.get(tenant, entity_id)
+        return None if entity is None else orjson.dumps(entity)
 
     @abstractmethod
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]: ...

@@ -6,8 +6,9 @@ from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
 
 
-def open_store(settings: Settings, *, cache_mib: int = 64) -> EntityStore:
-    """`cache_mib`: the embedded store's page cache in this process."""
+def open_store(settings: Settings, *, cache_mib: int | None = None) -> EntityStore:
+    """`cache_mib`: the embedded store's page cache in this process (default: the
+    settings' `sqlite_cache_mib`)."""
     if settings.store == "postgres":
         import importlib
 
@@ -21,6 +22,6 @@ def open_store(settings: Settings, *, cache_mib: int = 64) -> EntityStore:
     return SqliteEntityStore(
         settings.sqlite_path,
         synchronous=settings.sqlite_synchronous,
-        cache_mib=cache_mib,
+        cache_mib=settings.sqlite_cache_mib if cache_mib is None else cache_mib,
         wal_limit_mib=settings.sqlite_wal_limit_mib,
     )

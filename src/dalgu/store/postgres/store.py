@@ -159,10 +159,14 @@ class PostgresEntityStore(
     # --- reads --------------------------------------------------------------------------
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
-        doc = await self.pool.fetchval(
+        doc = await self.get_document(tenant, entity_id)
+        return None if doc is None else orjson.loads(doc)
+
+    async def get_document(self, tenant: str, entity_id: str) -> bytes | None:
+        doc: bytes | None = await self.pool.fetchval(
             "SELECT doc FROM entities WHERE tenant = $1 AND id = $2", tenant, entity_id
         )
-        return None if doc is None else orjson.loads(doc)
+        return doc
 
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]:
         rows = await self.pool.fetch(
@@ -191,13 +195,13 @@ class PostgresEntityStore(
                 order = order_clause(query, keys, c, collation)
             page = f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}"
             try:
-                entities: list[Entity] = []
+                documents: list[bytes] = []
                 if query.limit > 0:
                     rows = await conn.fetch(
                         f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} {page}",
                         *c.params,
                     )
-                    entities = [orjson.loads(doc) for (doc,) in rows]
+                    documents = [doc for (doc,) in rows]
                 count = None
                 if query.count:
                     count = await conn.fetchval(
@@ -205,7 +209,7 @@ class PostgresEntityStore(
                     )
             except asyncpg.InvalidRegularExpressionError as exc:
                 raise BadRequestData(f"invalid regular expression: {exc}") from None
-        return QueryResult(entities, count)
+        return QueryResult(documents, count)
 
     async def _collation(self, conn: Any, tag: str) -> str:
         """The SQL name of the ICU collation `tag` (an RFC 6067 tag that `parse_collation`

@@ -15,7 +15,8 @@ tests every condition on each, and sorts the matches.
   hold several values there (`attrs_multi`; each bound may hold for a different one of
   them). It is selective when fewer than sqrt((offset + limit) x entities) rows are in range
   (all entities are tested for a count, so then up to a quarter of them): above that, the
-  walk reaches `limit` matches sooner.
+  walk reaches `limit` matches sooner. `choose` and the query it drives must run in one
+  read transaction: the driver relies on what `attrs_multi` held when it was chosen.
 """
 
 from __future__ import annotations
@@ -79,13 +80,19 @@ def choose(db: Connection, tenant: str, query: EntityQuery) -> Driver | None:
         several = "FROM attrs_multi WHERE tenant = ? AND name = ? AND path = ?"
         several_params = [tenant, attr, path]
         rows = _rows_within(db, values, value_params, cap)
-        rows += _rows_within(db, several, several_params, cap)
+        multi = _rows_within(db, several, several_params, cap)
+        rows += multi
         if rows < cap and (best is None or rows < best[0]):
-            sql = (
-                f"SELECT ent, max(exact) AS exact FROM (SELECT ent, 1 AS exact {values} "
-                f"UNION ALL SELECT ent, 0 {several}) GROUP BY ent"
-            )
-            best = (rows, Driver(sql, value_params + several_params, q=whole))
+            if multi:
+                sql = (
+                    f"SELECT ent, max(exact) AS exact FROM (SELECT ent, 1 AS exact {values} "
+                    f"UNION ALL SELECT ent, 0 {several}) GROUP BY ent"
+                )
+                best = (rows, Driver(sql, value_params + several_params, q=whole))
+            else:
+                # no entity holds two values there: each value row is a distinct entity
+                # (the caller reads in one snapshot), no grouping of the candidates needed
+                best = (rows, Driver(f"SELECT ent, 1 AS exact {values}", value_params, q=whole))
     return None if best is None else best[1]
 
 

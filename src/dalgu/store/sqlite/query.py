@@ -92,9 +92,12 @@ def q_clause(tenant: str, q: QExpr, c: Compiled) -> str:
 
 def _types(expr: TypeExpr, c: Compiled) -> str:
     if isinstance(expr, TypeName):
+        # looked up by entity (`entity_types_ent`: an integer key, then the tenant and type
+        # in the index row), not by the primary key's long type IRI first: `+` keeps the
+        # planner off the latter (half the time per candidate of an index-driven query)
         return (
-            "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = e.tenant "
-            f"AND t.type = {c.p(expr.name)} AND t.ent = e.ent)"
+            "EXISTS (SELECT 1 FROM entity_types t WHERE t.ent = e.ent "
+            f"AND t.tenant = e.tenant AND +t.type = {c.p(expr.name)})"
         )
     joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
     assert isinstance(expr, (TypeAnd, TypeOr))

@@ -241,10 +241,14 @@ class SqliteEntityStore(
     # --- reads --------------------------------------------------------------------------
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        doc = await self.get_document(tenant, entity_id)
+        return None if doc is None else orjson.loads(doc)
+
+    async def get_document(self, tenant: str, entity_id: str) -> bytes | None:
         row = self.db.execute(
             "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
         ).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        return None if row is None else row[0]  # a BLOB: bytes
 
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]:
         found: dict[str, Entity] = {}
@@ -260,6 +264,18 @@ class SqliteEntityStore(
         return found
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
+        db = self.db
+        if db.in_transaction:  # pragma: no cover - reads never run inside a group commit
+            return self._query(tenant, query)
+        # one snapshot: the plan's look at the indexes holds for the query it drives, and a
+        # count for the page it comes with
+        db.execute("BEGIN")
+        try:
+            return self._query(tenant, query)
+        finally:
+            db.execute("COMMIT")
+
+    def _query(self, tenant: str, query: EntityQuery) -> QueryResult:
         driver = choose(self.db, tenant, query)
         source, first, q = "entities e", [], None
         if driver is not None:  # read only the candidates an index gives (`plan.py`)
@@ -274,7 +290,7 @@ class SqliteEntityStore(
         if q is not None:
             where += f" AND (d.exact OR {q_clause(tenant, q, c)})"
         where_params = [*first, *c.params]
-        entities: list[Entity] = []
+        documents: list[bytes] = []
         if query.limit > 0:
             order = order_clause(query, c) if query.order else "e.id"
             # candidates are sorted, not walked in order: sort their ids, not their documents
@@ -285,13 +301,13 @@ class SqliteEntityStore(
             ).fetchall()
             if driver is not None:
                 rows = self._documents([ent for (ent,) in rows])
-            entities = [orjson.loads(doc) for (doc,) in rows]
+            documents = [doc for (doc,) in rows]
         count = None
         if query.count:
             (count,) = self.db.execute(
                 f"SELECT count(*) FROM {source} WHERE {where}", where_params
             ).fetchone()
-        return QueryResult(entities, count)
+        return QueryResult(documents, count)
 
     def _documents(self, ents: list[int]) -> list[tuple[bytes]]:
         """The documents of entities by row number, in that order."""
