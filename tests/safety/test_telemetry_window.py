@@ -3,13 +3,19 @@ sample with each sample's own time."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from starlette.testclient import TestClient
 
+from dalgu.api.app import build_app
 from dalgu.errors import BadRequestData
+from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.safety import signals as vss
 from dalgu.safety.fleet import on_the_wire
 from dalgu.safety.generator import generate_scenario
+from dalgu.safety.service import config_groups
 from dalgu.safety.telemetry_window import SAMPLES, window_group, window_samples
+from dalgu.settings import Settings
 
 
 def test_a_window_carries_the_newest_values_on_top_and_every_sample_with_its_time() -> None:
@@ -65,3 +71,30 @@ def test_a_drive_on_the_wire_as_windows_sends_one_telemetry_group_a_second() -> 
         assert read is not None
         assert [round(t, 3) for t, _ in read] == [round(g["t"], 3) for g in car]
         assert [s for _, s in read] == [{k: v for k, v in g.items() if k != "t"} for g in car]
+
+
+def test_a_config_group_keeping_windows_stores_the_window_as_json_beside_the_newest_values(
+    settings: Settings,
+) -> None:
+    group = window_group(
+        [(10.0 + k / 10, {vss.SPEED: 60.0 + k, vss.STEERING: 0.1 * k}) for k in range(10)]
+    )
+    group.pop("t")
+    group["TimeInstant"] = "2026-12-03T23:40:00.900Z"
+    with TestClient(build_app(settings)) as client:
+        groups = config_groups("kept", "kept-w", keep_windows=True)
+        assert client.post("/iot/services", json=groups).status_code == 201
+        devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
+
+        async def send() -> None:
+            await devices.receive(
+                "http", "kept", "veh-w1", lambda: parse_json_measures(orjson.dumps(group))
+            )
+
+        client.portal.call(send)  # type: ignore[union-attr]
+        car = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:veh-w1").json()
+    assert car["speed"]["value"] == 69.0
+    assert car["speed"]["observedAt"] == "2026-12-03T23:40:00.900Z"
+    kept = car["telemetrySamples"]
+    assert kept["type"] == "JsonProperty"
+    assert kept["json"]["t"][0] == -900 and kept["json"][vss.SPEED][0] == 60.0
