@@ -90,3 +90,60 @@ def test_irregularity_tells_fibrillation_from_sinus_rhythm() -> None:
 
 def test_median3_is_the_middle_value() -> None:
     assert [median3(*v) for v in ((1, 2, 3), (3, 1, 2), (2, 3, 1), (5, 5, 1))] == [2, 2, 2, 5]
+
+
+def fibrillating(rate: float, seed: int = 11) -> object:
+    """Seconds of an irregular rhythm at a mean `rate` bpm (independent intervals, ±20 %)."""
+    rng = np.random.default_rng(seed)
+
+    def second(t: float) -> dict[str, object]:
+        signals = beats_at(rate)
+        beats = max(1, round(rate / 60.0))
+        signals[vss.RR_INTERVALS] = [
+            float(x) for x in 60000.0 / rate * np.clip(rng.normal(1, 0.2, beats), 0.45, 1.8)
+        ]
+        return signals
+
+    return second
+
+
+def test_a_fast_irregular_rhythm_is_an_arrhythmia_once_eight_beats_are_in() -> None:
+    fast = fibrillating(125.0)
+
+    def wearable(t: float) -> dict[str, object]:
+        return fast(t) if t >= EVENT else steady_wearable(t)  # type: ignore[operator,no-any-return]
+
+    alerts = run(EVENT + 30, steady_vehicle, wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype, a.severity) for a in alerts] == [("cardiac", "arrhythmia", "high")]
+    # eight intervals at ~125 bpm are in after four seconds; the slow rule took 12-16 beats,
+    # twice (about 8 s at this rate)
+    assert alerts[0].raised - EVENT <= 5
+    assert alerts[0].evidence["heartRate"] > 100
+
+
+def test_sinus_arrhythmia_of_slow_deep_breathing_is_not_an_arrhythmia() -> None:
+    def wearable(t: float) -> dict[str, object]:
+        # a drowsy driver at 58 bpm breathing at 8/min: the intervals swing by ±22 % smoothly,
+        # as irregular over eight beats (median change 0.15) as a fibrillation, but slow
+        rate = 58.0 * (1 + 0.22 * math.sin(2 * math.pi * t * 8 / 60))
+        signals = steady_wearable(t, rate)
+        signals[vss.RR_INTERVALS] = [60000.0 / rate]
+        return signals
+
+    alerts = run(EVENT + 60, steady_vehicle, wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == []
+
+
+def test_an_irregular_rhythm_read_after_the_band_comes_back_is_found_within_seconds() -> None:
+    fast = fibrillating(120.0, seed=4)
+
+    def wearable(t: float) -> dict[str, object] | None:
+        if t < EVENT - 10:
+            return steady_wearable(t)
+        if t < EVENT + 20:  # the band slipped off before the onset and is back 20 s after it
+            return {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
+        return fast(t)  # type: ignore[operator,no-any-return]
+
+    alerts = run(EVENT + 60, steady_vehicle, wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "arrhythmia")]
+    assert alerts[0].raised - (EVENT + 20) <= 6

@@ -234,6 +234,23 @@ def test_a_collapse_in_town_traffic_is_incapacitation() -> None:
     assert alerts[0].raised <= EVENT + 9
 
 
+def test_a_collapse_while_crawling_at_6_kmh_is_incapacitation() -> None:
+    # the first eyes-off second already has the car slowing (its mean under 5 km/h): the
+    # speed when the eyes left is the second before's too
+    def vehicle(t: float) -> dict[str, object]:
+        signals = _town(t)
+        if t > EVENT - 60:
+            signals[vss.SPEED] = max(0.0, 6.0 - 2.5 * max(0.0, t - EVENT))
+        if t > EVENT + 0.4:
+            signals.update({vss.STEERING: 0.0, vss.EYES_ON_ROAD: False})
+        return signals
+
+    alerts = run(EVENT + 30, vehicle, steady_wearable)  # type: ignore[arg-type]
+    assert [a.type for a in alerts] == ["incapacitation"]
+    assert alerts[0].evidence["speedWhenEyesLeft"] >= 5.0
+    assert alerts[0].raised <= EVENT + 9
+
+
 def test_looking_away_while_stopped_in_traffic_is_not_incapacitation() -> None:
     def vehicle(t: float) -> dict[str, object]:
         signals = _town(t)

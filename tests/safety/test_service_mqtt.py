@@ -19,6 +19,7 @@ from dalgu.api.app import build_app
 from dalgu.safety import signals as vss
 from dalgu.safety.medical import Driver
 from dalgu.safety.service import config_groups
+from dalgu.safety.telemetry_window import window_group
 from dalgu.settings import Settings
 from tests.devices.conftest import MOSQUITTO
 from tests.receiver import Receiver
@@ -52,9 +53,10 @@ def _wearable(t: float) -> dict[str, Any]:
     return {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.45, vss.RR_INTERVALS: []}
 
 
-def _messages(start: datetime, apikey: str, vehicle: str) -> list[tuple[str, bytes]]:
-    """A second of 10 Hz telemetry per message (a JSON array of timestamped groups), then the
-    wearable's message of that second: the order they would arrive in live."""
+def _messages(start: datetime, apikey: str, vehicle: str, windows: bool) -> list[tuple[str, bytes]]:
+    """A second of 10 Hz telemetry per message (a JSON array of timestamped groups, or one
+    telemetry window), then the wearable's message of that second: the order they would
+    arrive in live."""
 
     def stamp(t: float) -> str:
         return (start + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
@@ -68,7 +70,14 @@ def _messages(start: datetime, apikey: str, vehicle: str) -> list[tuple[str, byt
             if step == 5:
                 values = {k: v for k, v in _wearable(t).items() if v is not None}
                 bands.append({**values, "TimeInstant": stamp(t)})
-        out.append((f"/json/{apikey}/{vehicle}/attrs", orjson.dumps(cars)))
+        if windows:
+            window = window_group(
+                [(second + step / 10, _vehicle(second + step / 10)) for step in range(10)]
+            )
+            window["TimeInstant"] = stamp(window.pop("t"))
+            out.append((f"/json/{apikey}/{vehicle}/attrs", orjson.dumps(window)))
+        else:
+            out.append((f"/json/{apikey}/{vehicle}/attrs", orjson.dumps(cars)))
         out.append((f"/json/{apikey}-w/{vehicle}-wearable/attrs", orjson.dumps(bands)))
     return out
 
@@ -92,8 +101,9 @@ def _publish(messages: list[tuple[str, bytes]], received: Any) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("windows", [False, True], ids=["measure-groups", "telemetry-windows"])
 def test_a_collapse_at_the_wheel_is_an_alert_delivered_by_subscription(
-    settings: Settings,
+    settings: Settings, windows: bool
 ) -> None:
     configured = settings.model_copy(
         update={
@@ -136,7 +146,7 @@ def test_a_collapse_at_the_wheel_is_an_alert_delivered_by_subscription(
                 counts = list(traffic.counts.items())
                 return sum(n for (key, _, _), n in counts if key in (apikey, f"{apikey}-w"))
 
-            _publish(_messages(start, apikey, vehicle), received)
+            _publish(_messages(start, apikey, vehicle, windows), received)
 
             _, body = receiver.next(timeout=90)
             alert = body["data"][0]
@@ -161,5 +171,8 @@ def test_a_collapse_at_the_wheel_is_an_alert_delivered_by_subscription(
             assert [e["id"] for e in stored] == [alert["id"]]
             car = client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:{vehicle}").json()
             assert "speed" in car and "steeringWheelAngle" in car  # the VSS paths, mapped
+            # the newest sample's values; a window is read by the safety service, not stored
+            assert car["speed"]["value"] == pytest.approx(_vehicle(COLLAPSE + 29.9)[vss.SPEED])
+            assert not any("sample" in name.lower() for name in car)
     finally:
         receiver.close()

@@ -219,9 +219,9 @@ def _table(title: str, figures: object) -> Table:
             row,
             str(f.events),
             f"{f.recall:.2f}",
-            f"{f.precision:.2f}",
-            f"{f.f1:.2f}",
-            f"{f.false_alarms_per_hour:.2f}",
+            f"{f.precision:.2f}" if f.scores_alerts else "-",
+            f"{f.f1:.2f}" if f.scores_alerts else "-",
+            f"{f.false_alarms_per_hour:.2f}" if f.scores_alerts else "-",
             "-" if f.latency_p50 is None else f"{f.latency_p50:.1f}",
             "-" if f.latency_p95 is None else f"{f.latency_p95:.1f}",
         )

@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from dalgu.safety.evaluation import Outcome, Report, match, replay, report
+from dalgu.safety.evaluation import Outcome, Report, mark_signal_loss, match, replay, report
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.monitor import baseline_detectors, standard_detectors
 from dalgu.safety.scenario import Scenario, read_scenario
@@ -43,8 +43,9 @@ class CampaignResult:
 
 def _score(scenario: Scenario) -> tuple[int | None, Outcome, Outcome]:
     labels = scenario.labels
-    ours = match(labels.events, replay(scenario, standard_detectors), labels.duration)
-    base = match(labels.events, replay(scenario, baseline_detectors), labels.duration)
+    events = mark_signal_loss(labels.events, labels.confounders)
+    ours = match(events, replay(scenario, standard_detectors), labels.duration)
+    base = match(events, replay(scenario, baseline_detectors), labels.duration)
     return labels.seed, ours, base
 
 

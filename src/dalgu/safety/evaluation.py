@@ -22,7 +22,27 @@ from dalgu.safety.scenario import EVENT_TYPES, Event, Scenario
 
 DROWSY_EARLY = 120.0
 MEDICAL_EARLY = 5.0
-ROWS = ("drowsiness", "medical", *EVENT_TYPES[1:])
+CARDIAC_SUBTYPES = ("asystole", "bradycardia", "tachycardia", "arrhythmia")
+LOST_AT_ONSET = "wearable lost at onset"
+ROWS = ("drowsiness", "medical", *EVENT_TYPES[1:], *CARDIAC_SUBTYPES, LOST_AT_ONSET)
+ONSET_SPAN = 10.0  # s after a medical onset in which a lost wearable makes it a hard case
+WEARABLE_LOSSES = ("wearable-slip", "wearable-dropout")
+
+
+def mark_signal_loss(events: Sequence[Event], confounders: Sequence[Event]) -> tuple[Event, ...]:
+    """The events, a medical one marked (`wearableLostAtOnset`) when its wearable slipped or
+    went silent for at least half of the first `ONSET_SPAN` seconds after its onset."""
+    losses = [c for c in confounders if c.type in WEARABLE_LOSSES]
+    marked = []
+    for e in events:
+        if e.category == "medical":
+            lost = sum(
+                max(0.0, min(c.end, e.onset + ONSET_SPAN) - max(c.onset, e.onset)) for c in losses
+            )
+            if lost >= ONSET_SPAN / 2:
+                e = Event(e.type, e.onset, e.end, {**e.detail, "wearableLostAtOnset": True})
+        marked.append(e)
+    return tuple(marked)
 
 
 def replay(scenario: Scenario, detectors: DetectorSet = standard_detectors) -> list[Alert]:
@@ -83,6 +103,7 @@ class Figures:
     hours: float
     latency_p50: float | None
     latency_p95: float | None
+    scores_alerts: bool = True  # False: a row of events only (no alerts are of it)
 
     @property
     def recall(self) -> float:
@@ -102,14 +123,18 @@ class Figures:
         return self.false_alarms / self.hours if self.hours else 0.0
 
 
-def _row(outcomes: Iterable[Outcome], events_of: str, alerts_of: str) -> Figures:
+def _row(outcomes: Iterable[Outcome], row: str) -> Figures:
+    """A category or type row counts its events and alerts; a cardiac subtype row its events
+    and the alerts of that subtype; the lost-wearable row its events only."""
     outcomes = list(outcomes)
 
     def of_event(e: Event) -> bool:
-        return events_of in (e.type, e.category)
+        if row == LOST_AT_ONSET:
+            return bool(e.detail.get("wearableLostAtOnset"))
+        return row in (e.type, e.category, e.detail.get("subtype"))
 
     def of_alert(a: Alert) -> bool:
-        return alerts_of in (a.type, a.category)
+        return row != LOST_AT_ONSET and row in (a.type, a.category, a.subtype)
 
     latencies = [lat for o in outcomes for e, lat in o.detected if of_event(e)]
     true = sum(1 for o in outcomes for a in o.true_alerts if of_alert(a))
@@ -124,6 +149,7 @@ def _row(outcomes: Iterable[Outcome], events_of: str, alerts_of: str) -> Figures
         hours=sum(o.hours for o in outcomes),
         latency_p50=float(np.percentile(latencies, 50)) if latencies else None,
         latency_p95=float(np.percentile(latencies, 95)) if latencies else None,
+        scores_alerts=row != LOST_AT_ONSET,
     )
 
 
@@ -137,14 +163,21 @@ class Report:
 
 
 def report(outcomes: Sequence[Outcome]) -> Report:
-    rows = {row: _row(outcomes, row, row) for row in ROWS}
+    rows = {row: _row(outcomes, row) for row in ROWS}
     return Report(len(outcomes), sum(o.hours for o in outcomes), rows)
 
 
 def evaluate(
     scenarios: Iterable[Scenario], detectors: DetectorSet = standard_detectors
 ) -> tuple[Report, list[Outcome]]:
-    outcomes = [match(s.labels.events, replay(s, detectors), s.labels.duration) for s in scenarios]
+    outcomes = [
+        match(
+            mark_signal_loss(s.labels.events, s.labels.confounders),
+            replay(s, detectors),
+            s.labels.duration,
+        )
+        for s in scenarios
+    ]
     return report(outcomes), outcomes
 
 

@@ -1,8 +1,10 @@
 """A simulated fleet on the wire: generated drives cut into the messages each car's telematics
 unit and its driver's wearable publish through the gateway, second by second.
 
-A telematics unit batches its 10 Hz samples into one message a second (a FIWARE IoT Agent JSON
-array of measure groups, each with its `TimeInstant`); the wearable sends one message a second.
+A telematics unit batches its 10 Hz samples into one message a second: a FIWARE IoT Agent JSON
+array of measure groups, each with its `TimeInstant` (ten measure groups for the gateway to
+store), or a telemetry window (one group: the newest values and the window of samples, see
+`dalgu.safety.telemetry_window`); the wearable sends one message a second.
 The same drives serve the live demonstration (`dalgu demo safety`), the throughput benchmark
 (`bench/safety.py`) and the evaluation through the real gateway (`dalgu safety evaluate
 --through-gateway`): only the pace and the publisher differ.
@@ -22,7 +24,8 @@ import orjson
 
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.plan import CALIBRATION
-from dalgu.safety.scenario import Event, Labels, Scenario
+from dalgu.safety.scenario import Event, Labels, Scenario, SignalValue
+from dalgu.safety.telemetry_window import window_group
 
 WEARABLE_SUFFIX = "-wearable"
 Groups = list[dict[str, Any]]  # measure groups of one message, each with "t" (drive seconds)
@@ -80,8 +83,9 @@ def stamp(epoch: float) -> str:
     )
 
 
-def on_the_wire(name: str, scenario: Scenario) -> SimulatedVehicle:
-    """A scenario's samples as the messages of each second (a wearable omits what it lacks)."""
+def on_the_wire(name: str, scenario: Scenario, *, windows: bool = False) -> SimulatedVehicle:
+    """A scenario's samples as the messages of each second (a wearable omits what it lacks);
+    with `windows`, each second's telemetry as one telemetry window."""
     seconds: list[tuple[Groups, Groups]] = [
         ([], []) for _ in range(int(scenario.labels.duration) + 1)
     ]
@@ -91,7 +95,16 @@ def on_the_wire(name: str, scenario: Scenario) -> SimulatedVehicle:
             continue
         values = {k: v for k, v in sample.signals.items() if v is not None}
         seconds[index][0 if sample.source == "vehicle" else 1].append({**values, "t": sample.t})
+    if windows:
+        seconds = [
+            ([window_group([(g["t"], _signals(g)) for g in car])] if car else [], band)
+            for car, band in seconds
+        ]
     return SimulatedVehicle(name, scenario.labels, tuple(seconds))
+
+
+def _signals(group: dict[str, Any]) -> dict[str, SignalValue]:
+    return {k: v for k, v in group.items() if k != "t"}
 
 
 def demo_schedule(

@@ -20,7 +20,7 @@ import httpx
 
 from dalgu.errors import BadRequestData
 from dalgu.safety.alert import Alert
-from dalgu.safety.evaluation import Outcome, match
+from dalgu.safety.evaluation import Outcome, mark_signal_loss, match
 from dalgu.safety.fleet import SimulatedVehicle, on_the_wire, stamp, stream
 from dalgu.safety.scenario import Scenario
 from dalgu.safety.service import config_groups
@@ -127,5 +127,7 @@ async def replay_through_gateway(
             ]
             alerts.sort(key=lambda a: a.raised)
             labels = scenario.labels
-            outcomes.append(match(labels.events, alerts, labels.duration))
+            outcomes.append(
+                match(mark_signal_loss(labels.events, labels.confounders), alerts, labels.duration)
+            )
     return outcomes

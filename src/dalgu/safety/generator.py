@@ -38,7 +38,7 @@ def generate_scenario(
     driver = f"driver-{driver_number:03d}"
     profile = driver_profile(driver, driver_number)
     plan = (
-        plan_drive(rng, duration, mix)
+        plan_drive(rng, duration, mix, seed)
         if events is None
         else scheduled_drive(rng, duration, list(events))
     )

@@ -122,8 +122,13 @@ class History:
                     if self._eyes_off_since is None:
                         self._eyes_off_since = sample.t
             lat, lon = s.get(vss.LATITUDE), s.get(vss.LONGITUDE)
-            if isinstance(lat, float) and isinstance(lon, float):
-                self.latitude, self.longitude = lat, lon
+            if (
+                isinstance(lat, int | float)
+                and isinstance(lon, int | float)
+                and not isinstance(lat, bool)
+                and not isinstance(lon, bool)
+            ):
+                self.latitude, self.longitude = float(lat), float(lon)
             return
         self.last_wearable = sample.t
         c.wearable = True

@@ -21,13 +21,14 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.traffic import MessageEvent
-from dalgu.errors import AlreadyExists, DalguError
+from dalgu.errors import AlreadyExists, BadRequestData, DalguError
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.safety import signals as vss
 from dalgu.safety.alert import Alert
 from dalgu.safety.medical import Driver, MedicalSummarySource
 from dalgu.safety.monitor import VehicleMonitor
 from dalgu.safety.scenario import Sample, Source
+from dalgu.safety.telemetry_window import SAMPLES, window_samples
 
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,13 +89,27 @@ class SafetyService:
                 continue
             vehicle, kind = source
             t = _seconds(stamp) if stamp else event.received
+            try:
+                window = window_samples(values, t)
+            except BadRequestData as error:  # stored all the same: only the window is lost
+                log.warning("telemetry window of %s unread: %s", event.device_id, error.detail)
+                window = None
             monitor = self.monitors.get(vehicle)
             if monitor is None:
+                start = int(window[0][0]) if window else int(t)
                 driver = self.drivers.get(vehicle)
-                monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=int(t))
+                monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=start)
                 self.monitors[vehicle] = monitor
-            for alert in monitor.feed(Sample(t, kind, _signals(values))):
-                self._queue.put_nowait(alert)
+            # a window's columns are named by VSS path and hold JSON values as sent, which
+            # the history reads as they are: no renaming or conversion per sample
+            samples = (
+                [Sample(t, kind, _signals(values))]
+                if window is None
+                else [Sample(at, kind, signals) for at, signals in window]
+            )
+            for sample in samples:
+                for alert in monitor.feed(sample):
+                    self._queue.put_nowait(alert)
 
     def _source(self, device: str, values: dict[str, Any]) -> tuple[str, Source] | None:
         known = self._devices.get(device)
@@ -168,9 +183,13 @@ def _typed(text: str) -> float | bool | None:
         return None
 
 
-def config_groups(vehicles: str, wearables: str) -> dict[str, Any]:
+def config_groups(vehicles: str, wearables: str, *, keep_windows: bool = False) -> dict[str, Any]:
     """IoT Agent config groups for telematics units and wearables: the VSS path (or wearable
-    signal) is the device's object_id, the NGSI-LD attribute its short name."""
+    signal) is the device's object_id, the NGSI-LD attribute its short name.
+
+    Only the mapped signals are stored (`explicitAttrs`): a telemetry window's `samples`
+    (`dalgu.safety.telemetry_window`) is read by the safety service and dropped, unless
+    `keep_windows` maps it to a JSON property `telemetrySamples` (ten times the data)."""
 
     def attributes(names: tuple[str, ...]) -> list[dict[str, str]]:
         kinds = {vss.LANE_WARNING: "Boolean", vss.EYES_ON_ROAD: "Boolean", vss.IS_WORN: "Boolean"}
@@ -180,12 +199,16 @@ def config_groups(vehicles: str, wearables: str) -> dict[str, Any]:
             for n in names
         ]
 
+    telemetry = attributes(vss.VEHICLE_SIGNALS)
+    if keep_windows:
+        telemetry.append({"object_id": SAMPLES, "name": "telemetrySamples", "type": "JsonProperty"})
     return {
         "services": [
             {
                 "apikey": vehicles,
                 "entity_type": "Vehicle",
-                "attributes": attributes(vss.VEHICLE_SIGNALS),
+                "attributes": telemetry,
+                "explicitAttrs": True,
             },
             {
                 "apikey": wearables,

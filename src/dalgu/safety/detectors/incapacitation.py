@@ -89,7 +89,12 @@ class IncapacitationDetector:
         if run < TOWN_EYES_OFF or activity >= self.ratio * self.baseline:
             return None
         seconds = history.last(int(run) + 1)
-        then, now = seconds[0].speed, seconds[-1].speed
+        # the car's speed when the eyes left: the run began inside its first second, whose mean
+        # speed already has some of the roll in it, so the second before counts too (a car at
+        # 6 km/h whose first eyes-off second averaged 4.96 was taken for one standing still)
+        before = history.last(int(run) + 2)[0].speed if len(history.seconds) > run + 1 else None
+        then = max((v for v in (seconds[0].speed, before) if v is not None), default=None)
+        now = seconds[-1].speed
         if then is None or now is None or then < 5.0 or now > then - 2.0:
             return None
         speeds = [x.speed for x in seconds if x.speed is not None]

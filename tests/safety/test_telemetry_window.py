@@ -1,0 +1,100 @@
+"""The telemetry window: a second of 10 Hz samples in one measure group, read back sample by
+sample with each sample's own time."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from dalgu.api.app import build_app
+from dalgu.errors import BadRequestData
+from dalgu.gateway.jsonpayload import parse_json_measures
+from dalgu.safety import signals as vss
+from dalgu.safety.fleet import on_the_wire
+from dalgu.safety.generator import generate_scenario
+from dalgu.safety.service import config_groups
+from dalgu.safety.telemetry_window import SAMPLES, window_group, window_samples
+from dalgu.settings import Settings
+
+
+def test_a_window_carries_the_newest_values_on_top_and_every_sample_with_its_time() -> None:
+    samples = [
+        (100.0 + k / 10, {vss.SPEED: 70.0 + k, vss.STEERING: -0.5 * k, vss.LANE_WARNING: k == 9})
+        for k in range(10)
+    ]
+    group = window_group(samples)
+    assert group[vss.SPEED] == 79.0 and group[vss.LANE_WARNING] is True
+    assert group["t"] == pytest.approx(100.9)
+    assert group[SAMPLES]["t"] == [-900, -800, -700, -600, -500, -400, -300, -200, -100, 0]
+    values = {k: v for k, v in group.items() if k != "t"}
+    back = window_samples(values, 100.9)
+    assert back is not None
+    assert [round(t, 3) for t, _ in back] == [round(t, 3) for t, _ in samples]
+    assert [s for _, s in back] == [s for _, s in samples]
+
+
+def test_a_sample_lacking_a_signal_has_null_in_its_column_and_lacks_it_when_read() -> None:
+    group = window_group(
+        [(1.0, {vss.SPEED: 50.0, vss.EYES_ON_ROAD: True}), (1.1, {vss.SPEED: 51.0})]
+    )
+    assert group[SAMPLES][vss.EYES_ON_ROAD] == [True, None]
+    back = window_samples(group, 1.1)
+    assert back is not None and back[1][1] == {vss.SPEED: 51.0}
+
+
+def test_a_group_without_a_window_is_none_and_a_malformed_window_is_refused() -> None:
+    assert window_samples({vss.SPEED: 50.0}, 1.0) is None
+    for bad in (
+        [1, 2],
+        {"t": []},
+        {"t": [0, 100], vss.SPEED: [1.0]},
+        {"t": ["0"], vss.SPEED: [1.0]},
+        {"t": [True], vss.SPEED: [1.0]},
+    ):
+        with pytest.raises(BadRequestData):
+            window_samples({SAMPLES: bad}, 1.0)
+
+
+def test_a_drive_on_the_wire_as_windows_sends_one_telemetry_group_a_second() -> None:
+    scenario = generate_scenario(7, duration=900)
+    plain = on_the_wire("car", scenario)
+    windowed = on_the_wire("car", scenario, windows=True)
+    assert [len(car) for car, _ in windowed.seconds[1:20]] == [1] * 19
+    for (car, band), (window, band_again) in zip(plain.seconds, windowed.seconds, strict=True):
+        assert band == band_again
+        if not car:
+            assert window == []
+            continue
+        [group] = window
+        read = window_samples(group, group["t"])
+        assert read is not None
+        assert [round(t, 3) for t, _ in read] == [round(g["t"], 3) for g in car]
+        assert [s for _, s in read] == [{k: v for k, v in g.items() if k != "t"} for g in car]
+
+
+def test_a_config_group_keeping_windows_stores_the_window_as_json_beside_the_newest_values(
+    settings: Settings,
+) -> None:
+    group = window_group(
+        [(10.0 + k / 10, {vss.SPEED: 60.0 + k, vss.STEERING: 0.1 * k}) for k in range(10)]
+    )
+    group.pop("t")
+    group["TimeInstant"] = "2026-12-03T23:40:00.900Z"
+    with TestClient(build_app(settings)) as client:
+        groups = config_groups("kept", "kept-w", keep_windows=True)
+        assert client.post("/iot/services", json=groups).status_code == 201
+        devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
+
+        async def send() -> None:
+            await devices.receive(
+                "http", "kept", "veh-w1", lambda: parse_json_measures(orjson.dumps(group))
+            )
+
+        client.portal.call(send)  # type: ignore[union-attr]
+        car = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:veh-w1").json()
+    assert car["speed"]["value"] == 69.0
+    assert car["speed"]["observedAt"] == "2026-12-03T23:40:00.900Z"
+    kept = car["telemetrySamples"]
+    assert kept["type"] == "JsonProperty"
+    assert kept["json"]["t"][0] == -900 and kept["json"][vss.SPEED][0] == 60.0
