@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import httpx
@@ -153,3 +154,40 @@ def test_the_southbound_reconnects_after_mosquitto_restarts(
                 break
             except AssertionError:
                 assert time.monotonic() < deadline, "the southbound never came back"
+
+
+def test_the_southbound_survives_an_unexpected_error_in_its_session(
+    settings: Settings, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session that fails with anything but a broker error (a bug) is started again, as an
+    outage would be: the listener never stops for good while the server runs."""
+    from dalgu.gateway import mqttclient
+
+    subscribe = mqttclient.MqttConnection.subscribe
+    failures: list[str] = []
+
+    async def failing_once(self: mqttclient.MqttConnection, topics: Any) -> None:
+        if not failures:
+            failures.append("subscribe")
+            raise RuntimeError("a bug in the session")
+        await subscribe(self, topics)
+
+    monkeypatch.setattr(mqttclient.MqttConnection, "subscribe", failing_once)
+    configured = settings.model_copy(
+        update={
+            "mqtt_broker": "external",
+            "mqtt_port": mosquitto.port,
+            "mqtt_client_id": "dalgu-session-bug",
+        }
+    )
+    with TestClient(build_app(configured)) as client:
+        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 20
+        while not southbound.ready.is_set():
+            assert time.monotonic() < deadline, "the southbound never came back"
+            time.sleep(0.05)
+        assert failures == ["subscribe"]
+        group = {"apikey": "k-sessionbug", "entity_type": "Sensor"}
+        assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+        publish(mosquitto.port, "/k-sessionbug/s1/attrs", b"t|7")
+        wait_for(client, f"{E}/urn:ngsi-ld:Sensor:s1", lambda e: e.get("t", {}).get("value") == "7")

@@ -176,6 +176,16 @@ class MqttSouthbound:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+            except Exception:  # a bug must not end the listener for good: start a new session
+                self.ready.clear()
+                log.exception(
+                    "MQTT southbound session on %s:%d failed; reconnecting in %.0f s",
+                    self.host,
+                    self.port,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _session(self) -> None:
         # a persistent session: QoS 1 messages not acknowledged before a crash come again

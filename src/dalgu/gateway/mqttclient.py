@@ -244,7 +244,8 @@ class MqttConnection:
         # keepalive after a ping is taken for gone
         while self._error is None:
             await asyncio.sleep(self.keepalive / 2)
-            if not self._heard:
+            # while reading is paused (a backlog waits to be stored) the PINGRESP is unread
+            if not self._heard and not self._paused:
                 self._fail(MqttError("the broker stopped answering"))
                 return
             self._heard = False
