@@ -135,14 +135,23 @@ def demo_schedule(
 
 
 def demo_fleet(
-    vehicles: int, *, duration: float = 1800.0, seed: int = 9000, prefix: str | None = None
+    vehicles: int,
+    *,
+    duration: float = 1800.0,
+    seed: int = 9000,
+    prefix: str | None = None,
+    windows: bool = True,
 ) -> list[SimulatedVehicle]:
     """`vehicles` cars on the demonstration's schedule (seeds from `seed`: the same fleet each
-    time); names `<prefix>-001`… (a fresh prefix each run unless given)."""
+    time); names `<prefix>-001`… (a fresh prefix each run unless given). Each second's
+    telemetry is one telemetry window (the form that lets one machine follow 1,000 cars);
+    `windows=False` sends the ten measure groups of the older form."""
     prefix = prefix or f"demo{uuid.uuid4().hex[:4]}"
     return [
         on_the_wire(
-            f"{prefix}-{n + 1:03d}", generate_scenario(seed + n, duration=duration, events=events)
+            f"{prefix}-{n + 1:03d}",
+            generate_scenario(seed + n, duration=duration, events=events),
+            windows=windows,
         )
         for n, events in enumerate(demo_schedule(vehicles, duration=duration))
     ]
