@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +35,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def dalgu_command() -> list[str]:
+    """`dalgu serve` from this interpreter's environment (`python -m dalgu` if the script is
+    not installed there)."""
+    script = Path(sys.executable).parent / "dalgu"
+    return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "dalgu", "serve"]
+
+
+def dalgu_env(store: str, port: int, sqlite_path: Path) -> dict[str, str]:
+    """A one-worker Dalgu on loopback `port` (PostgreSQL's DSN is the caller's to add)."""
+    return {
+        "DALGU_STORE": store,
+        "DALGU_HOST": "127.0.0.1",
+        "DALGU_PORT": str(port),
+        "DALGU_WORKERS": "1",
+        "DALGU_SQLITE_PATH": str(sqlite_path),
+    }
+
+
+def commit() -> str:
+    """The short commit id of the checkout the benchmark runs from ("?" outside git)."""
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "?"
 
 
 def cores() -> tuple[int, int]:

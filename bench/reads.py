@@ -27,7 +27,7 @@ import httpx
 import psutil
 
 from loadgen import batch_upsert, wrk
-from processes import Server, cores, free_port, guard, stop_all
+from processes import Server, cores, dalgu_command, dalgu_env, free_port, guard, stop_all
 from vehicles import batches, near_query, speed_query, vehicle_id
 
 BIN = Path(sys.executable).parent
@@ -53,20 +53,14 @@ def main() -> int:
     if args.db is not None:
         shutil.copyfile(args.db, db)
     port = free_port()
-    env = {
-        "DALGU_STORE": "sqlite",
-        "DALGU_HOST": "127.0.0.1",
-        "DALGU_PORT": str(port),
-        "DALGU_WORKERS": "1",
-        "DALGU_SQLITE_PATH": str(db),
-    }
+    env = dalgu_env("sqlite", port, db)
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     n = args.entities
     load = os.getloadavg()
     try:
         server = Server(
             "dalgu",
-            [str(BIN / "dalgu"), "serve"],
+            dalgu_command(),
             env,
             f"{base}/types",
             server_core,

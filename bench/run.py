@@ -38,7 +38,18 @@ import orjson
 
 from databases import cancel_queries, create_database, drop_database, postgres_answers
 from loadgen import TIMEOUT_S, Measurement, batch_upsert, wrk
-from processes import ROOT, BenchTimeout, Server, cores, free_port, guard, stop_all
+from processes import (
+    ROOT,
+    BenchTimeout,
+    Server,
+    commit,
+    cores,
+    dalgu_command,
+    dalgu_env,
+    free_port,
+    guard,
+    stop_all,
+)
 from vehicles import batches, near_query, speed_query, vehicle_id
 
 BIN = Path(sys.executable).parent
@@ -75,24 +86,15 @@ def run_store(
     """Load and measure one store; rows of the results table (ratio filled in later)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"dalgu-bench-{store}-"))
     port = free_port()
-    env = {
-        "DALGU_STORE": store,
-        "DALGU_HOST": "127.0.0.1",
-        "DALGU_PORT": str(port),
-        "DALGU_WORKERS": "1",
-        "DALGU_SQLITE_PATH": str(tmp / "bench.db"),
-    }
+    env = dalgu_env(store, port, tmp / "bench.db")
     dsn = None
     try:
         if store == "postgres":
             dsn = env["DALGU_POSTGRES_DSN"] = create_database()
         base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
-        dalgu = (
-            [str(BIN / "dalgu")] if (BIN / "dalgu").exists() else [sys.executable, "-m", "dalgu"]
-        )
         server = Server(
             f"dalgu ({store})",
-            [*dalgu, "serve"],
+            dalgu_command(),
             env,
             f"{base}/types",
             server_core,
@@ -237,17 +239,6 @@ def default_budget(entities: int, duration: int, stores: int) -> int:
     return 120 + stores * per_store + 2 * (duration + 40)
 
 
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -311,7 +302,7 @@ def main() -> int:
     cpu = platform.processor() or platform.machine()
     elapsed = time.monotonic() - started
     load = f"load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    print(f"\n{when}, commit {_commit()}, {os.cpu_count()} cores ({cpu}), {elapsed:.0f} s in all;")
+    print(f"\n{when}, commit {commit()}, {os.cpu_count()} cores ({cpu}), {elapsed:.0f} s in all;")
     print(f"{load} (other work on the machine skews every figure; the ceiling shows how much).")
     print(f"{args.entities:,} entities loaded, {args.duration} s per wrk scenario.")
     print(
@@ -325,7 +316,7 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     report = {
         "date": when,
-        "commit": _commit(),
+        "commit": commit(),
         "entities": args.entities,
         "duration_s": args.duration,
         "load_average": {"start": load_before, "end": os.getloadavg()[0]},

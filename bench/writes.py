@@ -23,46 +23,26 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from databases import create_database, drop_database, postgres_answers
 from loadgen import batch_upsert, wrk
-from processes import Server, cores, free_port, guard, stop_all
+from processes import Server, commit, cores, dalgu_command, dalgu_env, free_port, guard, stop_all
 from vehicles import batches
-
-BIN = Path(sys.executable).parent
-
-
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() or "?"
 
 
 def run_store(store: str, args: argparse.Namespace, server_core: int, client_core: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"dalgu-bench-writes-{store}-"))
     port = free_port()
-    env = {
-        "DALGU_STORE": store,
-        "DALGU_HOST": "127.0.0.1",
-        "DALGU_PORT": str(port),
-        "DALGU_WORKERS": "1",
-        "DALGU_SQLITE_PATH": str(tmp / "bench.db"),
-    }
+    env = dalgu_env(store, port, tmp / "bench.db")
     dsn = None
     try:
         if store == "postgres":
             dsn = env["DALGU_POSTGRES_DSN"] = create_database()
         base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
-        dalgu = (
-            [str(BIN / "dalgu")] if (BIN / "dalgu").exists() else [sys.executable, "-m", "dalgu"]
-        )
         server = Server(
-            f"dalgu ({store})", [*dalgu, "serve"], env, f"{base}/types", server_core, tmp / "log"
+            f"dalgu ({store})", dalgu_command(), env, f"{base}/types", server_core, tmp / "log"
         )
         try:
             bodies = batches(args.entities)
@@ -113,7 +93,7 @@ def main() -> int:
     server_core, client_core = cores()
     os.sched_setaffinity(0, {client_core})
     print(
-        f"commit {_commit()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"commit {commit()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )
     try:
