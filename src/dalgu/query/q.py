@@ -23,7 +23,7 @@ a query that is not syntactically valid) and names the 0-based position of the o
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -214,6 +214,24 @@ def build_parser(
         transformer=transformer,
         lexer_callbacks=callbacks,
     )
+
+
+def cached_parse(
+    parser: Lark, language: str, phrases: Mapping[str, str], size: int = 512
+) -> Callable[[object], Any]:
+    """`parse_text` for one language, each text's result kept (`size` texts): the results are
+    immutable and dashboards repeat their queries. A text that fails is parsed each time."""
+
+    @lru_cache(maxsize=size)
+    def parse_string(text: str) -> Any:
+        return parse_text(parser, language, text, phrases)
+
+    def parse(text: object) -> Any:
+        if isinstance(text, str):
+            return parse_string(text)
+        return parse_text(parser, language, text, phrases)  # what is wrong with it
+
+    return parse
 
 
 def _accepts_before(parser: Lark, text: str, failing: Token) -> set[str]:
@@ -445,15 +463,10 @@ def _short(text: str) -> str:
 _PARSER = build_parser(_GRAMMAR, _ToAst(), _PHRASES)
 
 
+_parse = cached_parse(_PARSER, "q", _PHRASES)
+
+
 def parse_q(text: str) -> QExpr:
     """Parse a `q` expression; raise `BadRequestData` naming the offending position."""
-    if isinstance(text, str):
-        return _parse_q(text)
-    expr: QExpr = parse_text(_PARSER, "q", text, _PHRASES)  # what is wrong with it
-    return expr
-
-
-@lru_cache(maxsize=512)  # the AST is immutable; dashboards repeat their queries
-def _parse_q(text: str) -> QExpr:
-    expr: QExpr = parse_text(_PARSER, "q", text, _PHRASES)
+    expr: QExpr = _parse(text)
     return expr

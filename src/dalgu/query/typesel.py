@@ -11,12 +11,10 @@ written here.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from lark import Token
 
 from dalgu.query.ast import TypeAnd, TypeExpr, TypeName, TypeOr
-from dalgu.query.q import Logic, Node, build_parser, parse_text
+from dalgu.query.q import Logic, Node, build_parser, cached_parse
 
 _GRAMMAR = r"""
 start: disjunction
@@ -57,15 +55,10 @@ class _ToTypes(Logic):
 _PARSER = build_parser(_GRAMMAR, _ToTypes(), _PHRASES)
 
 
+_parse = cached_parse(_PARSER, "type", _PHRASES)
+
+
 def parse_type_selection(text: str) -> TypeExpr:
     """Parse an entity type selection; raise `BadRequestData` naming the offending position."""
-    if isinstance(text, str):
-        return _parse_type_selection(text)
-    expr: TypeExpr = parse_text(_PARSER, "type", text, _PHRASES)  # what is wrong with it
-    return expr
-
-
-@lru_cache(maxsize=512)  # the AST is immutable; dashboards repeat their queries
-def _parse_type_selection(text: str) -> TypeExpr:
-    expr: TypeExpr = parse_text(_PARSER, "type", text, _PHRASES)
+    expr: TypeExpr = _parse(text)
     return expr
