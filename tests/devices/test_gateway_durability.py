@@ -70,6 +70,23 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
         broker.stop()
 
 
+@contextlib.contextmanager
+def listening(
+    settings: Settings, mosquitto: Mosquitto, client_id: str, seconds: float
+) -> Iterator[TestClient]:
+    """A Dalgu in process whose MQTT southbound has subscribed on `mosquitto` within `seconds`."""
+    configured = settings.model_copy(
+        update={"mqtt_broker": "external", "mqtt_port": mosquitto.port, "mqtt_client_id": client_id}
+    )
+    with TestClient(build_app(configured)) as client:
+        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
+        deadline = time.monotonic() + seconds
+        while not southbound.ready.is_set():
+            assert time.monotonic() < deadline, "the MQTT southbound did not subscribe"
+            time.sleep(0.05)
+        yield client
+
+
 def test_measures_acknowledged_to_the_broker_survive_kill_9(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
@@ -126,19 +143,7 @@ def test_the_southbound_reconnects_after_mosquitto_restarts(
     settings: Settings, mosquitto: Mosquitto
 ) -> None:
     """Mosquitto restarting (its sessions gone) needs no Dalgu restart."""
-    configured = settings.model_copy(
-        update={
-            "mqtt_broker": "external",
-            "mqtt_port": mosquitto.port,
-            "mqtt_client_id": "dalgu-mosquitto-restart",
-        }
-    )
-    with TestClient(build_app(configured)) as client:
-        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 10
-        while not southbound.ready.is_set():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    with listening(settings, mosquitto, "dalgu-mosquitto-restart", 10) as client:
         group = {"apikey": "k-mrestart", "entity_type": "Sensor"}
         assert client.post("/iot/services", json={"services": [group]}).status_code == 201
         publish(mosquitto.port, "/k-mrestart/s1/attrs", b"t|1")
@@ -173,19 +178,7 @@ def test_the_southbound_survives_an_unexpected_error_in_its_session(
         await subscribe(self, topics)
 
     monkeypatch.setattr(mqttclient.MqttConnection, "subscribe", failing_once)
-    configured = settings.model_copy(
-        update={
-            "mqtt_broker": "external",
-            "mqtt_port": mosquitto.port,
-            "mqtt_client_id": "dalgu-session-bug",
-        }
-    )
-    with TestClient(build_app(configured)) as client:
-        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 20
-        while not southbound.ready.is_set():
-            assert time.monotonic() < deadline, "the southbound never came back"
-            time.sleep(0.05)
+    with listening(settings, mosquitto, "dalgu-session-bug", 20) as client:
         assert failures == ["subscribe"]
         group = {"apikey": "k-sessionbug", "entity_type": "Sensor"}
         assert client.post("/iot/services", json={"services": [group]}).status_code == 201
