@@ -66,15 +66,26 @@ async def render_list(
     headers: dict[str, str],
     joined: Join | None = None,
 ) -> Response:
+    response = await _list_response(request, rc, result, rep, headers, joined)
+    if "Link" in headers:  # keep paging links next to the context link
+        response.headers.append("Link", headers["Link"])
+    return response
+
+
+async def _list_response(
+    request: Request,
+    rc: RequestContext,
+    result: QueryResult,
+    rep: Representation,
+    headers: dict[str, str],
+    joined: Join | None,
+) -> Response:
     rt = runtime(request)
     base = rt.settings.base_url
     if joined is None and rc.accept != GEO_JSON:
         # each entity's bytes as rendered before for this context and representation
         parts = rt.rendered.render(result.documents, rc.terms, rep)
-        response = json_list_response([p for p in parts if p != EMPTY], rc, base, headers=headers)
-        if "Link" in headers:  # keep paging links next to the context link
-            response.headers.append("Link", headers["Link"])
-        return response
+        return json_list_response([p for p in parts if p != EMPTY], rc, base, headers=headers)
     entities = result.entities
     if joined is None:
         rendered = [render_entity(e, rc.terms, rep) for e in entities]
@@ -86,12 +97,8 @@ async def render_list(
             rendered = [render_inline(e, known, rc.terms, rep, joined) for e in entities]
     rendered = [r for r in rendered if r]  # an entity a pick leaves empty is not listed
     if rc.accept == GEO_JSON:
-        response = json_response(_features(request, rc, rendered, rep), rc, base, headers=headers)
-    else:
-        response = json_response(rendered, rc, base, headers=headers)
-    if "Link" in headers:  # keep paging links next to the context link
-        response.headers.append("Link", headers["Link"])
-    return response
+        return json_response(_features(request, rc, rendered, rep), rc, base, headers=headers)
+    return json_response(rendered, rc, base, headers=headers)
 
 
 def _features(

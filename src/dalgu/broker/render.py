@@ -101,7 +101,7 @@ def visible_instances(
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Each attribute of `entity` that `rep` shows, with the instances it shows of it."""
     for iri, instances in entity.items():
-        if iri in MEMBERS or iri in ("id", "scope"):
+        if iri in _NOT_ATTRIBUTES:
             continue
         if rep.attrs is not None and iri not in rep.attrs:
             continue
@@ -131,23 +131,11 @@ def render_entity(
         out["scope"] = scopes[0] if len(scopes) == 1 else scopes
     compact = terms.compact
     if link is None and rep.attrs is None and not rep.omit and rep.datasets is None:
-        # the commonest case, with no per-attribute decisions: one pass over the members,
-        # plain normalized instances (`render_instance`'s first case) done in line
-        plain = rep.format == "normalized"
-        skip = _SKIP_WITH_SYSTEM if rep.sys_attrs else _SKIP
+        # the commonest case, with no per-attribute decisions: one pass over the members
         for iri, instances in entity.items():
             if iri in _NOT_ATTRIBUTES:
                 continue
-            rendered = []
-            for instance in instances:
-                if plain and instance.keys() <= _COPIED:
-                    piece = {"type": instance["type"]}
-                    for member, value in instance.items():
-                        if member not in skip:
-                            piece[member] = value
-                    rendered.append(piece)
-                else:
-                    rendered.append(render_instance(instance, terms, rep))
+            rendered = [render_instance(instance, terms, rep) for instance in instances]
             out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
     else:
         for iri, instances in visible_instances(entity, rep):
