@@ -44,6 +44,9 @@ MEMBERS: Final[frozenset[str]] = frozenset(
         "lang",
     }
 )
+#: entity members that are not attributes
+NOT_ATTRIBUTES: Final[frozenset[str]] = MEMBERS | {"id", "scope"}
+
 SYSTEM_MEMBERS: Final[frozenset[str]] = frozenset({"createdAt", "modifiedAt", "deletedAt"})
 ENTITY_KEYS: Final[frozenset[str]] = frozenset(
     {"id", "@id", "type", "@type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"}
@@ -63,6 +66,12 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[
 _BAD_NAME = re.compile(r"[\s<>\"'=;()\[\]{}\\`]|[\x00-\x1f]")
 
 Entity = dict[str, Any]
+
+
+def attribute_iris(entity: Entity) -> list[str]:
+    """The attributes of an entity (expanded IRIs, or names before expansion), in its order."""
+    # a list, not a generator: every write walks each entity's keys several times
+    return [key for key in entity if key not in NOT_ATTRIBUTES]
 
 
 def now_iso() -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dalgu.broker.model import MEMBERS, NULL_URI, SYSTEM_MEMBERS, Entity
+from dalgu.broker.model import MEMBERS, NULL_URI, SYSTEM_MEMBERS, Entity, attribute_iris
 from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import Mutation
 
@@ -28,10 +28,6 @@ class UpdateResult:
 
 def _missing(entity_id: str) -> ResourceNotFound:
     return ResourceNotFound(f"entity {entity_id} does not exist")
-
-
-def attribute_names(entity: Entity) -> list[str]:
-    return [k for k in entity if k not in MEMBERS and k not in ("id", "scope")]
 
 
 def create(new: Entity) -> Mutation:
@@ -144,7 +140,7 @@ def merge_entity(
     add_types(entity, fragment)
     if "scope" in fragment:
         entity["scope"] = fragment["scope"]
-    for iri in attribute_names(fragment):
+    for iri in attribute_iris(fragment):
         instances: Instances = entity.setdefault(iri, [])
         for new in fragment[iri]:
             index = find_instance(instances, new.get("datasetId"))
@@ -174,7 +170,7 @@ def append_attributes(
                 s for s in attrs["scope"] if s not in entity["scope"]
             ]
         result.updated.append("scope")
-    for iri in attribute_names(attrs):
+    for iri in attribute_iris(attrs):
         instances: Instances = entity.setdefault(iri, [])
         for new in attrs[iri]:
             index = find_instance(instances, new.get("datasetId"))
@@ -202,7 +198,7 @@ def update_attributes(entity: Entity, attrs: Entity, result: UpdateResult) -> No
             result.updated.append("scope")
         else:
             result.not_updated.append(("scope", "the entity has no scope to update"))
-    for iri in attribute_names(attrs):
+    for iri in attribute_iris(attrs):
         instances: Instances = entity.setdefault(iri, [])
         for new in attrs[iri]:
             index = find_instance(instances, new.get("datasetId"))

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from dalgu.broker.model import LOCATION, MEMBERS, SYSTEM_MEMBERS, VALUE_MEMBER, Entity
+from dalgu.broker.model import (
+    LOCATION,
+    MEMBERS,
+    NOT_ATTRIBUTES,
+    SYSTEM_MEMBERS,
+    VALUE_MEMBER,
+    Entity,
+)
 from dalgu.ldcontext.termmap import TermMap
 
 Format = Literal["normalized", "concise", "keyValues"]
@@ -101,7 +108,7 @@ def visible_instances(
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Each attribute of `entity` that `rep` shows, with the instances it shows of it."""
     for iri, instances in entity.items():
-        if iri in _NOT_ATTRIBUTES:
+        if iri in NOT_ATTRIBUTES:
             continue
         if rep.attrs is not None and iri not in rep.attrs:
             continue
@@ -133,7 +140,7 @@ def render_entity(
     if link is None and rep.attrs is None and not rep.omit and rep.datasets is None:
         # the commonest case, with no per-attribute decisions: one pass over the members
         for iri, instances in entity.items():
-            if iri in _NOT_ATTRIBUTES:
+            if iri in NOT_ATTRIBUTES:
                 continue
             rendered = [render_instance(instance, terms, rep) for instance in instances]
             out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
@@ -207,8 +214,6 @@ def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representatio
     return out
 
 
-#: entity members that are not attributes
-_NOT_ATTRIBUTES = MEMBERS | {"id", "scope"}
 #: instance members a normalized rendering copies as they are (or leaves out)
 _COPIED = MEMBERS - {"vocab", "objectType", "languageMap"}
 #: what a normalized rendering of such an instance leaves out, without and with sysAttrs

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from dalgu.broker import mutations as m
 from dalgu.broker.join import Join, fetch_linked
 from dalgu.broker.lazy import LazyAttributeProvider
-from dalgu.broker.model import Entity, now_iso
+from dalgu.broker.model import Entity, attribute_iris, now_iso
 from dalgu.broker.render import Representation
 from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
 from dalgu.store.base import (
@@ -251,7 +251,7 @@ class EntityService:
         now = now_iso()
 
         def strip(entity: Entity) -> None:
-            for member in [*m.attribute_names(entity), "scope"]:
+            for member in [*attribute_iris(entity), "scope"]:
                 if member in entity and (member in drop if keep is None else member not in keep):
                     del entity[member]
 
@@ -368,7 +368,7 @@ def _upsert_update(entity: Entity) -> Mutation:
             elif key in updated:
                 updated[key] = list(updated[key])
         # only the instance lists the fragment writes change: copy those, share the rest
-        for iri in m.attribute_names(entity):
+        for iri in attribute_iris(entity):
             if iri in updated:
                 updated[iri] = list(updated[iri])
         m.append_attributes(updated, entity, m.UpdateResult(), overwrite=True)

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity
-from dalgu.store.indexing import attribute_iris
+from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity, attribute_iris
 
 if TYPE_CHECKING:
     from dalgu.store.base import TemporalEntity, TemporalQuery

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from dalgu.broker.model import MEMBERS, Entity, is_datetime
+from dalgu.broker.model import MEMBERS, Entity, attribute_iris, is_datetime
 from dalgu.query.ast import QValue
 
 # createdAt/modifiedAt of instances are not indexed: they cost two rows per attribute on every
@@ -29,7 +29,6 @@ _INDEXED_MEMBERS = ("observedAt", "unitCode", "datasetId")
 _MEMBER_PATHS = tuple((member, f".{member}") for member in _INDEXED_MEMBERS)
 _MAX_DEPTH = 16
 _TIMES = frozenset({"createdAt", "modifiedAt"})
-_NOT_ATTRIBUTES = MEMBERS | {"id", "scope"}
 
 
 class IndexRow(NamedTuple):
@@ -52,12 +51,6 @@ def canonical_datetime(text: str) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def attribute_iris(entity: Entity) -> list[str]:
-    """The attribute IRIs of an (expanded) entity, in its order."""
-    # a list, not a generator: every write walks each entity's keys several times
-    return [key for key in entity if key not in _NOT_ATTRIBUTES]
 
 
 def index_rows(entity: Entity) -> list[IndexRow]:

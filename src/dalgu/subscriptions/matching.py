@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from dalgu.broker.model import attribute_iris
 from dalgu.query.ast import (
     ATTRIBUTE_MEMBERS,
     And,
@@ -30,7 +31,7 @@ from dalgu.query.ast import (
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
-from dalgu.store.indexing import IndexRow, attribute_iris, index_rows
+from dalgu.store.indexing import IndexRow, index_rows
 from dalgu.store.indexing import literal_key as _literal
 
 

@@ -139,6 +139,7 @@ class Notifier:
 
     async def _run(self) -> None:
         pushed = await self.store.listen(self.wake)
+        polling = not pushed and self.poll is not None  # no wake-up: look every `poll`
         poll = TIMERS if pushed or self.poll is None else self.poll
         wait = poll
         timers = 0.0
@@ -160,7 +161,6 @@ class Notifier:
             except Exception:  # keep notifying whatever one bad batch did
                 log.exception("notifier iteration failed")
                 await asyncio.sleep(TIMERS)
-            polling = not pushed and self.poll is not None
             wait = next_poll(wait, poll, found=self._seen != seen) if polling else poll
             if not self._wake.is_set():
                 with contextlib.suppress(TimeoutError):

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
+from dalgu.broker.model import attribute_iris
 from dalgu.store.base import Entity
 from dalgu.store.indexing import (
     IndexRow,
-    attribute_iris,
     attribute_rows,
     changed_attributes,
     geo_rows,
