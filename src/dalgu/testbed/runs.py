@@ -9,8 +9,8 @@ run sends each of them to every device it hears from and times the device's answ
 Runs live in the store, not in one process: with several server workers a device's messages
 and command results reach any of them. Every process looks at the store's run journal every
 `REFRESH` seconds, writes what it saw of each running run into it (`dalgu.testbed.journal`),
-and keeps the last `RECENT` seconds of messages so that it can add those a run started
-elsewhere had from its start, before this process heard of it. One process holds each run's
+and keeps the last `RECENT` seconds of messages and command statuses so that it can add those
+a run started elsewhere had from its start, before this process heard of it. One process holds each run's
 lease (renewed while it lives, taken over by another when it lapses): it sends the commands,
 and once the run is over and every process had time to write what it saw, it judges the run
 and archives the report.
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 MAX_EVENTS = 1_000_000  # messages of a run one process records at most
 MAX_DURATION = 7 * 24 * 3600.0
 REFRESH = 0.25  # seconds between a process's looks at the run journal
-RECENT = 3.0  # seconds of messages kept for runs this process has not heard of yet
+RECENT = 3.0  # seconds of messages and command statuses kept for runs this process has not heard of yet
 LEASE = 5.0  # seconds a run's owner holds it without renewing
 GRACE = 1.0  # after a run ends, time for every process to write what it saw
 
@@ -99,7 +99,9 @@ class TestbedService:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.runs: dict[str, ActiveRun] = {}
         self._by_apikey: dict[str, list[ActiveRun]] = {}
-        self._recent: collections.deque[MessageEvent] = collections.deque()
+        self._recent: collections.deque[tuple[float, MessageEvent | CommandStatus]] = (
+            collections.deque()
+        )
         self._keep = recent  # 0: this is the only process, every run starts here
         self._pending: list[tuple[str, str, str, bytes]] = []
         self._task: asyncio.Task[None] | None = None
@@ -137,11 +139,14 @@ class TestbedService:
 
     # --- what this process sees -----------------------------------------------------------
 
-    def _observe(self, event: MessageEvent) -> None:
+    def _remember(self, at: float, seen: MessageEvent | CommandStatus) -> None:
         if self._keep:
-            self._recent.append(event)
-            while self._recent[0].received < event.received - self._keep:
+            self._recent.append((at, seen))
+            while self._recent[0][0] < at - self._keep:
                 self._recent.popleft()
+
+    def _observe(self, event: MessageEvent) -> None:
+        self._remember(event.received, event)
         for run in self._by_apikey.get(event.apikey, ()):
             self._record(run, event)
 
@@ -152,19 +157,25 @@ class TestbedService:
             self._pending.append((r.tenant, r.id, MESSAGE, message_doc(event)))
 
     def _command_status(self, status: CommandStatus) -> None:
+        self._remember(status.at, status)
         for run in self.runs.values():
-            r = run.record
-            if r.tenant == status.tenant and r.started <= status.at <= r.ends:
-                self._pending.append((r.tenant, r.id, STATUS, status_doc(status)))
+            self._record_status(run, status)
+
+    def _record_status(self, run: ActiveRun, status: CommandStatus) -> None:
+        r = run.record
+        if r.tenant == status.tenant and r.started <= status.at <= r.ends:
+            self._pending.append((r.tenant, r.id, STATUS, status_doc(status)))
 
     def _known(self, runs: dict[str, ActiveRun]) -> None:
         """The running runs as last read; a run new to this process gets the recent messages
-        it had from its start."""
+        and command statuses it had from its start."""
         for run_id, run in runs.items():
             if run_id not in self.runs:
-                for event in self._recent:
-                    if event.apikey == run.record.apikey:
-                        self._record(run, event)
+                for _, seen in self._recent:
+                    if isinstance(seen, CommandStatus):
+                        self._record_status(run, seen)
+                    elif seen.apikey == run.record.apikey:
+                        self._record(run, seen)
         self.runs = runs
         by_apikey: dict[str, list[ActiveRun]] = {}
         for run in runs.values():
@@ -190,7 +201,6 @@ class TestbedService:
             raise
 
     async def _tick(self) -> None:
-        await self._flush()
         records = await self.journal.active_runs()
         runs: dict[str, ActiveRun] = {}
         for record in records:
@@ -202,6 +212,7 @@ class TestbedService:
                 profile = DeviceProfile.model_validate(record.doc["profile"])
                 runs[record.id] = ActiveRun(record, profile)
         self._known(runs)
+        await self._flush()  # with what a run new to this process had from its start
         now = time.time()
         for run in list(runs.values()):
             r = run.record
