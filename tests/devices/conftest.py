@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,37 +12,26 @@ import aiomqtt
 import pytest
 from starlette.testclient import TestClient
 
-from dalgu.api.app import build_app
 from dalgu.settings import Settings
+from tests.ports import free_port, serving
 
 MOSQUITTO = ("127.0.0.1", 1883)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(params=["external", "embedded"])
 def gateway(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[TestClient, int]]:
     """A running Dalgu whose MQTT southbound listens on Mosquitto or its own broker."""
-    if request.param == "external":
-        port = MOSQUITTO[1]
-        overrides: dict[str, Any] = {"mqtt_broker": "external", "mqtt_port": port}
-    else:
-        port = free_port()
-        overrides = {"mqtt_broker": "embedded", "mqtt_port": port}
-    overrides["mqtt_client_id"] = f"dalgu-test-{uuid.uuid4().hex[:8]}"
-    configured = settings.model_copy(update=overrides)
-    with TestClient(build_app(configured)) as client:
-        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 10
-        while not southbound.ready.is_set() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert southbound.ready.is_set(), "the MQTT southbound did not subscribe"
-        yield client, port
+
+    def ports() -> dict[str, Any]:
+        external = request.param == "external"
+        return {
+            "mqtt_broker": request.param,
+            "mqtt_port": MOSQUITTO[1] if external else free_port(),
+            "mqtt_client_id": f"dalgu-test-{uuid.uuid4().hex[:8]}",
+        }
+
+    with serving(settings, ports) as (client, configured):
+        yield client, configured.mqtt_port
 
 
 def publish(port: int, topic: str, payload: bytes) -> None:

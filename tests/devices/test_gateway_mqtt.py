@@ -147,7 +147,7 @@ def test_a_taken_broker_port_does_not_stop_the_api(tmp_path: Any) -> None:
 def test_the_southbound_reconnects_after_the_broker_restarts(settings: Settings) -> None:
     """A broker restart (here the embedded one on the same port) needs no Dalgu restart."""
     from dalgu.gateway.broker import EmbeddedBroker
-    from tests.devices.conftest import free_port
+    from tests.ports import free_port
 
     port = free_port()
     configured = settings.model_copy(

@@ -12,19 +12,11 @@ from typing import Any
 import aiocoap
 import httpx
 import orjson
-from starlette.testclient import TestClient
 
-from dalgu.api.app import build_app
 from dalgu.settings import Settings
+from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def coap(method: Any, uri: str, payload: bytes = b"") -> aiocoap.Message:
@@ -43,13 +35,17 @@ def coap(method: Any, uri: str, payload: bytes = b"") -> aiocoap.Message:
 
 
 def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) -> None:
-    north, south, coap_port = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
-    configured = settings.model_copy(
-        update={"iot_north_port": north, "iot_south_port": south, "coap_port": coap_port}
-    )
+    def ports() -> dict[str, int]:
+        return {
+            "iot_north_port": free_port(),
+            "iot_south_port": free_port(),
+            "coap_port": free_port(socket.SOCK_DGRAM),
+        }
+
     apikey = f"k{uuid.uuid4().hex[:8]}"
-    with TestClient(build_app(configured)) as client:
-        assert client.app.state.dalgu_listeners.problems == []  # type: ignore[attr-defined]
+    with serving(settings, ports) as (client, configured):
+        north, south = configured.iot_north_port, configured.iot_south_port
+        coap_port = configured.coap_port
         group = {
             "apikey": apikey,
             "entity_type": "Meter",

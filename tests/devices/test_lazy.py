@@ -64,8 +64,11 @@ class _MqttDevice:
         assert self.ready.wait(10)
 
     def close(self) -> None:
+        # leaving the client sends DISCONNECT and waits for the broker to close the socket,
+        # which a loaded machine's broker may take seconds to do
         self._loop.call_soon_threadsafe(self._task.cancel)
-        self.thread.join(5)
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the device's MQTT client did not disconnect"
         self._loop.close()
 
 

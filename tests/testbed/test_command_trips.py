@@ -76,7 +76,8 @@ class _Bell:
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._task.cancel)
-        self.thread.join(5)
+        self.thread.join(30)  # a loaded machine's broker may take seconds to let go
+        assert not self.thread.is_alive(), "the device's MQTT client did not disconnect"
         self._loop.close()
 
 

@@ -8,13 +8,13 @@ import random
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from dalgu.api.app import build_app
 from dalgu.cli.app import app as cli
 from dalgu.devices.provisioning import parse_groups
 from dalgu.errors import BadRequestData
@@ -28,15 +28,9 @@ from dalgu.testbed.simulator import (
     provision,
     run_fleet,
 )
+from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_shipped_profiles_load_and_provision() -> None:
@@ -87,37 +81,25 @@ def test_virtual_devices_stay_in_range_and_are_reproducible() -> None:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[tuple[TestClient, Endpoints]]:
-    # ports are picked free but only bound when the app starts: another process (a parallel
-    # test worker, any client's ephemeral port) may take one in between; the gateway then
-    # logs the port as a problem and serves without it, so pick again
-    for _ in range(5):
-        endpoints = Endpoints(
-            mqtt_port=free_port(),
-            http_port=free_port(),
-            coap_port=free_port(socket.SOCK_DGRAM),
-            north_port=free_port(),
+    def ports() -> dict[str, Any]:
+        return {
+            "mqtt_broker": "embedded",
+            "mqtt_port": free_port(),
+            "iot_north_port": free_port(),
+            "iot_south_port": free_port(),
+            "coap_port": free_port(socket.SOCK_DGRAM),
+        }
+
+    with serving(settings, ports) as (client, configured):
+        yield (
+            client,
+            Endpoints(
+                mqtt_port=configured.mqtt_port,
+                http_port=configured.iot_south_port,
+                coap_port=configured.coap_port,
+                north_port=configured.iot_north_port,
+            ),
         )
-        configured = settings.model_copy(
-            update={
-                "mqtt_broker": "embedded",
-                "mqtt_port": endpoints.mqtt_port,
-                "iot_north_port": endpoints.north_port,
-                "iot_south_port": endpoints.http_port,
-                "coap_port": endpoints.coap_port,
-            }
-        )
-        with TestClient(build_app(configured)) as client:
-            state = client.app.state  # type: ignore[attr-defined]
-            if state.dalgu_gateway.problems or state.dalgu_listeners.problems:
-                continue
-            southbound = state.dalgu_gateway.southbound
-            deadline = time.monotonic() + 10
-            while not southbound.ready.is_set():
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            yield client, endpoints
-            return
-    pytest.fail("no free ports for the gateway in five tries")
 
 
 @pytest.mark.parametrize("transport", ["mqtt", "http", "coap"])

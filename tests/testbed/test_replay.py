@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
-from dalgu.api.app import build_app
 from dalgu.cli.app import app as cli
 from dalgu.errors import BadRequestData
 from dalgu.settings import Settings
 from dalgu.testbed.replay import RecordedMessage, encode, parse_recording, replay
 from dalgu.testbed.simulator import Endpoints
+from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
 LINES = """{"time": "2026-11-25T08:00:01Z", "device": "aq-2", "measures": {"t": 13}}
@@ -55,17 +53,12 @@ def test_bad_recordings(text: str, message: str) -> None:
         parse_recording(text)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_replay_reaches_the_broker_and_keeps_the_gaps(settings: Settings, tmp_path: Path) -> None:
-    south, north = free_port(), free_port()
-    configured = settings.model_copy(update={"iot_south_port": south, "iot_north_port": north})
-    with TestClient(build_app(configured)) as client:
+    def ports() -> dict[str, int]:
+        return {"iot_south_port": free_port(), "iot_north_port": free_port()}
+
+    with serving(settings, ports) as (client, configured):
+        south = configured.iot_south_port
         group = {
             "apikey": "rec",
             "entity_type": "AirQuality",

@@ -10,8 +10,8 @@ from starlette.testclient import TestClient
 from dalgu.api.app import build_app
 from dalgu.devices.commands import CommandStatus
 from dalgu.settings import Settings
-from dalgu.testbed.journal import STATUS, RunRecording, SentCommand, sent_doc
 from dalgu.testbed import runs
+from dalgu.testbed.journal import STATUS, RunRecording, SentCommand, sent_doc
 
 GROUP = {
     "apikey": "late",
@@ -47,7 +47,9 @@ def test_a_command_result_seen_before_the_worker_heard_of_the_run_reaches_the_jo
         sent = SentCommand("b1", "ring", entity, time.time())
         record = owner.runs[run_id].record
         journal = owner.journal
-        client.portal.call(journal.add_run_events, [(record.tenant, run_id, runs.SENT, sent_doc(sent))])
+        client.portal.call(
+            journal.add_run_events, [(record.tenant, run_id, runs.SENT, sent_doc(sent))]
+        )
         # the device's answer reaches the other worker before its first look
         answered = CommandStatus(record.tenant, entity, "ring", "OK", "rang", time.time())
         owner.devices.commands.observers.remove(owner._command_status)
