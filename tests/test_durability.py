@@ -7,8 +7,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.server import free_port, kill_server, start_server
+from tests.server import kill_server, start_server
 
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path, dsn: str | None) -> None:

@@ -25,7 +25,8 @@ from starlette.testclient import TestClient
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
 from tests.devices.conftest import publish, wait_for
-from tests.server import free_port, kill_server, start_server
+from tests.ports import free_port
+from tests.server import kill_server, start_server
 
 E = "/ngsi-ld/v1/entities"
 

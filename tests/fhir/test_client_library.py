@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fhirpy import AsyncFHIRClient
 
-from tests.server import free_port, kill_server, start_server
+from tests.ports import free_port
+from tests.server import kill_server, start_server
 
 HEADERS = {"X-Dalgu-Role": "admin"}
 

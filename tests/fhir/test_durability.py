@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 
 from tests.fhir.conftest import ADMIN, observation, patient
-from tests.server import free_port, kill_server, start_server
+from tests.ports import free_port
+from tests.server import kill_server, start_server
 
 
 def test_acknowledged_fhir_writes_survive_kill_9(tmp_path: Path, dsn: str | None) -> None:

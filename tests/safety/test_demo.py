@@ -13,7 +13,7 @@ import pytest
 
 from dalgu.settings import Settings
 from tests.devices.conftest import MOSQUITTO
-from tests.server import free_port
+from tests.ports import free_port
 
 
 @pytest.mark.slow

@@ -21,7 +21,8 @@ from dalgu.safety.scenario import Event
 from dalgu.settings import Settings
 from dalgu.testbed.simulator import Endpoints
 from tests.devices.conftest import MOSQUITTO
-from tests.server import free_port, kill_server
+from tests.ports import free_port
+from tests.server import kill_server
 
 
 def _server(settings: Settings, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, str]:

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.server import free_port, kill_server, start_server
+from tests.server import kill_server, start_server
 
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"

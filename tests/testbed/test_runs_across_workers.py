@@ -20,7 +20,7 @@ import aiomqtt
 import httpx
 import pytest
 
-from tests.server import free_port
+from tests.ports import free_port
 
 PROFILE = """
 name: bell
