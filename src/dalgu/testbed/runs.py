@@ -10,10 +10,10 @@ Runs live in the store, not in one process: with several server workers a device
 and command results reach any of them. Every process looks at the store's run journal every
 `REFRESH` seconds, writes what it saw of each running run into it (`dalgu.testbed.journal`),
 and keeps the last `RECENT` seconds of messages and command statuses so that it can add those
-a run started elsewhere had from its start, before this process heard of it. One process holds each run's
-lease (renewed while it lives, taken over by another when it lapses): it sends the commands,
-and once the run is over and every process had time to write what it saw, it judges the run
-and archives the report.
+a run started elsewhere had from its start, before this process heard of it. One process
+holds each run's lease (renewed while it lives, taken over by another when it lapses): it
+sends the commands, and once the run is over and every process had time to write what it
+saw, it judges the run and archives the report.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 MAX_EVENTS = 1_000_000  # messages of a run one process records at most
 MAX_DURATION = 7 * 24 * 3600.0
 REFRESH = 0.25  # seconds between a process's looks at the run journal
-RECENT = 3.0  # seconds of messages and command statuses kept for runs this process has not heard of yet
+RECENT = 3.0  # seconds of messages and command statuses kept for runs not heard of yet
 LEASE = 5.0  # seconds a run's owner holds it without renewing
 GRACE = 1.0  # after a run ends, time for every process to write what it saw
 
