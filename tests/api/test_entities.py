@@ -186,6 +186,20 @@ def test_count_and_paging(client: TestClient) -> None:
     )
     assert response.headers["NGSILD-Results-Count"] == "5"
     assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:Vehicle:2", "urn:ngsi-ld:Vehicle:3"]
+    # the pages before and after are linked once each, beside the @context link (plain JSON)
+    # or alone (JSON-LD, whose body holds the @context)
+    for accept, links in (("application/json", 3), ("application/ld+json", 2)):
+        page = client.get(
+            E,
+            params={"type": "Vehicle", "limit": "2", "offset": "2"},
+            headers={"Accept": accept},
+        )
+        values = page.headers.get_list("Link")
+        assert len(values) == 1, values
+        parts = [p.strip() for p in values[0].split(", <")]
+        assert len(parts) == links, values
+        assert values[0].count('rel="next"') == 1 and values[0].count('rel="prev"') == 1
+        assert "offset=4" in values[0] and "offset=0" in values[0]
 
 
 def test_geo_near_and_within(client: TestClient) -> None:

@@ -66,20 +66,7 @@ async def render_list(
     headers: dict[str, str],
     joined: Join | None = None,
 ) -> Response:
-    response = await _list_response(request, rc, result, rep, headers, joined)
-    if "Link" in headers:  # keep paging links next to the context link
-        response.headers.append("Link", headers["Link"])
-    return response
-
-
-async def _list_response(
-    request: Request,
-    rc: RequestContext,
-    result: QueryResult,
-    rep: Representation,
-    headers: dict[str, str],
-    joined: Join | None,
-) -> Response:
+    """The entities of `result`; a paging `Link` in `headers` is joined to the context's."""
     rt = runtime(request)
     base = rt.settings.base_url
     if joined is None and rc.accept != GEO_JSON:
