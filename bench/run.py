@@ -5,10 +5,13 @@ For each store (`sqlite`; `postgres` when the server at 127.0.0.1:5432 answers, 
 load N ~450-byte vehicles by batch upsert (1,000 per request, bodies encoded beforehand), then
 drive it with `wrk -t1 -c32 --latency` pinned to the second core: GET by id, a type + q query
 returning 100, a geoQ near query returning 100 (both also with one connection, for service
-time without queueing), single creates. The ceiling is a bare ASGI hello-world on granian
-with the same settings, measured before and after the stores. The server's peak RSS and PSS (workers
-included) is sampled throughout. Everything started is stopped on exit, Ctrl-C, SIGTERM or when
-the time budget runs out; every socket is on 127.0.0.1.
+time without queueing, and with 32 clients each waiting a random think time between requests,
+paced to half the rate the query reached at 32 connections: the latency clients meet below
+saturation, where 32 connections without pause measure a full queue), single creates. The
+ceiling is a bare ASGI hello-world on granian with the same settings, measured before and
+after the stores. The server's peak RSS and PSS (workers included) is sampled throughout.
+Everything started is stopped on exit, Ctrl-C, SIGTERM or when the time budget runs out;
+every socket is on 127.0.0.1.
 
     .venv/bin/python bench/run.py [--entities 100000] [--duration 8] [--stores sqlite,postgres]
     .venv/bin/python bench/run.py --quick          # 10,000 entities, 3 s per scenario
@@ -57,6 +60,8 @@ RESULTS = ROOT / "bench" / "results"
 STORES = ("sqlite", "postgres")
 SLOW_QUERY_S = 1.0
 ALONE_TIMEOUT_S = 60.0
+PACED_CLIENTS = 32  # the paced runs' clients, each waiting a random think time between requests
+PACED_SHARE = 0.5  # of the rate the query reached with 32 connections and no think time
 
 
 def hello_world(duration: int, server_core: int, client_core: int, logs: Path) -> Measurement:
@@ -140,6 +145,7 @@ def _measure(
         ("geoQ near;maxDistance==400, 100 results", near_url, None, 1),
         ("single create (POST /entities)", f"{base}/entities", "create.lua", 32),
     ]
+    saturated: dict[str, float] = {}  # a query's req/s at 32 connections
     for name, url, script, connections in scenarios:
         alone = single.get(url, 0.0)
         if alone > SLOW_QUERY_S:
@@ -158,11 +164,24 @@ def _measure(
         )
         note = "" if settled else "the server was still busy with earlier requests"
         rows.append(_row(name, connections, measured, "req/s", note))
-        print(
-            f"  {store}: {name} (-c{connections}): {measured.rate:,.0f}/s, "
-            f"p99 {measured.p99:.2f} ms",
-            file=sys.stderr,
-        )
+        _report(store, name, connections, measured)
+        if url in single and connections > 1:
+            saturated[url] = measured.rate
+        if url in single and connections == 1 and saturated.get(url, 0) > 0:
+            # the same clients, each thinking between requests: half the saturated rate
+            think_ms = 1000 * PACED_CLIENTS / (PACED_SHARE * saturated[url])
+            _settle(f"{base}/entities/{vehicle_id(0)}")
+            paced = wrk(
+                url,
+                args.duration,
+                core,
+                script="paced.lua",
+                connections=PACED_CLIENTS,
+                env={**wrk_env, "BENCH_THINK_MS": f"{think_ms:.1f}"},
+            )
+            label = f"{name}, paced at half the 32-connection rate"
+            rows.append(_row(label, PACED_CLIENTS, paced, "req/s"))
+            _report(store, label, PACED_CLIENTS, paced)
     for row in rows:
         row.update(
             store=store,
@@ -171,6 +190,13 @@ def _measure(
             rss_loaded_mib=rss_loaded / 2**20,
         )
     return rows
+
+
+def _report(store: str, name: str, connections: int, measured: Measurement) -> None:
+    print(
+        f"  {store}: {name} (-c{connections}): {measured.rate:,.0f}/s, p99 {measured.p99:.2f} ms",
+        file=sys.stderr,
+    )
 
 
 def _row(
@@ -235,7 +261,7 @@ def _ms(value: float) -> str:
 
 def default_budget(entities: int, duration: int, stores: int) -> int:
     """Generous bounds: start-up, a load at ≥ 500 entities/s, each wrk run, slow queries."""
-    per_store = 90 + entities // 500 + 6 * (duration + 20) + 2 * int(ALONE_TIMEOUT_S) + 180
+    per_store = 90 + entities // 500 + 8 * (duration + 20) + 2 * int(ALONE_TIMEOUT_S) + 180
     return 120 + stores * per_store + 2 * (duration + 40)
 
 
