@@ -66,7 +66,7 @@ def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) ->
         uri = f"coap://127.0.0.1:{coap_port}/iot/d?k={apikey}&i=m2"
         changed = coap(aiocoap.POST, uri, b"e|3")
         assert changed.code == aiocoap.CHANGED
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while client.get(f"{E}/urn:ngsi-ld:Meter:m2").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.05)
