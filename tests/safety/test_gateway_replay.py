@@ -65,6 +65,7 @@ def _server(settings: Settings, tmp_path: Path) -> tuple[subprocess.Popen[bytes]
 def test_drives_through_the_gateway_raise_the_alerts_of_the_in_process_replay(
     settings: Settings, tmp_path: Path
 ) -> None:
+    """Cars send telemetry windows (the replay's default), as the demonstration's do."""
     # seeds whose drives leave the event detectable (no slipped band over it)
     scenarios = [
         generate_scenario(

@@ -81,11 +81,14 @@ async def replay_through_gateway(
     api: str,
     north: str,
     speed: float = 1.0,
+    windows: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Outcome]:
-    """Publish every scenario over MQTT at once; their alerts, matched against their labels."""
+    """Publish every scenario over MQTT at once; their alerts, matched against their labels.
+    Each car sends a telemetry window a second, as the demonstration's cars do; `windows=False`
+    sends the ten measure groups of the older form."""
     run = uuid.uuid4().hex[:6]
-    fleet = [on_the_wire(f"{s.labels.vehicle}-{run}", s) for s in scenarios]
+    fleet = [on_the_wire(f"{s.labels.vehicle}-{run}", s, windows=windows) for s in scenarios]
     apikey, apikey_w = f"eval-{run}", f"eval-{run}-w"
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(f"{north}/iot/services", json=config_groups(apikey, apikey_w))
