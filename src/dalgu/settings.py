@@ -11,8 +11,12 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InvalidSettings(Exception):
+    """Settings that cannot run: each problem on a line, named as its `DALGU_*` variable."""
 
 
 class Settings(BaseSettings):
@@ -120,15 +124,29 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
-        """Settings from a TOML file (argument or `DALGU_CONFIG`), then env, then overrides."""
+        """Settings from a TOML file (argument or `DALGU_CONFIG`), then env, then overrides;
+        `InvalidSettings` says what is wrong with them."""
         file = path or os.environ.get("DALGU_CONFIG")
         values: dict[str, Any] = {}
-        if file:
-            with open(file, "rb") as fh:
-                values = tomllib.load(fh).get("dalgu", {})
-        env = cls()  # environment and defaults
-        merged = {**values, **env.model_dump(exclude_unset=True), **overrides}
-        return cls(**merged)
+        try:
+            if file:
+                with open(file, "rb") as fh:
+                    values = tomllib.load(fh).get("dalgu", {})
+            env = cls()  # environment and defaults
+            settings = cls(**{**values, **env.model_dump(exclude_unset=True), **overrides})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidSettings(f"settings file {file}: {exc}") from None
+        except ValidationError as exc:
+            raise InvalidSettings(_problems(exc)) from None
+        if settings.workers > 1 and settings.mqtt_broker == "embedded":
+            # each worker would start a broker on the one port: the first would bind it, the
+            # others would run without an MQTT southbound and could not send commands
+            raise InvalidSettings(
+                "DALGU_WORKERS: the embedded MQTT broker serves one worker; with several "
+                "workers use an external broker (DALGU_MQTT_BROKER=external, e.g. Mosquitto) "
+                "or none (DALGU_MQTT_BROKER=off)"
+            )
+        return settings
 
     @property
     def mqtt_address(self) -> tuple[str, int]:
@@ -138,3 +156,14 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _problems(error: ValidationError) -> str:
+    """One line per invalid setting, named as its environment variable."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        given = problem.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        lines.append(f"DALGU_{name.upper()}: {problem['msg']}{shown}")
+    return "\n".join(lines)

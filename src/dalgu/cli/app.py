@@ -11,7 +11,7 @@ from rich.console import Console
 
 from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
-from dalgu.settings import Settings
+from dalgu.settings import InvalidSettings, Settings
 
 app = typer.Typer(
     name="dalgu",
@@ -42,6 +42,15 @@ def _serve(settings: Settings) -> None:
         raise typer.Exit(status)
 
 
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    """The settings, or a clear message and exit status 2 when they cannot run."""
+    try:
+        return Settings.load(config, **overrides)
+    except InvalidSettings as exc:
+        console.print(f"[red]dalgu: invalid settings[/]\n{exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file (a \\[dalgu] table).")
 
 
@@ -59,7 +68,7 @@ def serve(
         for k, v in {"host": host, "port": port, "store": store, "workers": workers}.items()
         if v is not None
     }
-    settings = Settings.load(config, **overrides)
+    settings = _settings(config, **overrides)
     console.print(
         f"Dalgu NGSI-LD API on [bold]{settings.base_url}/ngsi-ld/v1[/] (store: {settings.store})"
     )
@@ -77,7 +86,7 @@ def notifier(
     """Match subscriptions and send notifications (`dalgu serve` starts one itself)."""
     from dalgu.cli.notifier import configure_logging, run_loop, run_notifier
 
-    settings = Settings.load(config, **({"store": store} if store else {}))
+    settings = _settings(config, **({"store": store} if store else {}))
     configure_logging(settings)
     run_loop(run_notifier(settings, parent))
 
@@ -89,7 +98,7 @@ def migrate(
 ) -> None:
     """Create or upgrade the store's schema to the current version."""
 
-    settings = Settings.load(config)
+    settings = _settings(config)
     asyncio.run(_migrate(settings))
     if not quiet:
         console.print(f"[green]schema up to date[/] ({settings.store})")
@@ -117,7 +126,7 @@ def demo(
     overrides: dict[str, object] = {"sqlite_path": Path("var/demo.db")}
     if port is not None:
         overrides["port"] = port
-    settings = Settings.load(config, **overrides)
+    settings = _settings(config, **overrides)
     count = asyncio.run(load_city(settings, entities))
     print_tour(console, settings, count)
     run_simulation(settings, entities)
@@ -158,7 +167,7 @@ def demo_safety(
     for name, value in {"store": store, "port": port, "mqtt_port": mqtt_port}.items():
         if value is not None:
             overrides[name] = value
-    settings = Settings.load(config, **overrides)
+    settings = _settings(config, **overrides)
     if broker == "mosquitto" and settings.mqtt_client_id is None:
         settings = settings.model_copy(update={"mqtt_client_id": f"dalgu-demo-{os.getpid()}"})
     if settings.store == "sqlite":  # a fresh demonstration each time

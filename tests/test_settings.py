@@ -1,0 +1,51 @@
+"""Settings that cannot run are refused at start with a message naming the setting, not a
+traceback, and not a server that half works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dalgu.cli.app import app as cli
+from dalgu.settings import InvalidSettings, Settings
+
+
+def test_several_workers_with_the_embedded_broker_are_refused() -> None:
+    # each worker would start a broker on the one port: only the first would bind it
+    with pytest.raises(InvalidSettings, match="DALGU_MQTT_BROKER=external"):
+        Settings.load(workers=2)
+    assert Settings.load(workers=2, mqtt_broker="external").workers == 2
+    assert Settings.load(workers=2, mqtt_broker="off").workers == 2
+    assert Settings.load(workers=1).mqtt_broker == "embedded"
+
+
+def test_a_file_and_the_environment_are_judged_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "dalgu.toml"
+    config.write_text('[dalgu]\nmqtt_broker = "external"\n')
+    monkeypatch.setenv("DALGU_WORKERS", "3")
+    settings = Settings.load(config)
+    assert (settings.workers, settings.mqtt_broker) == (3, "external")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[dalgu\n")
+    with pytest.raises(InvalidSettings, match=r"broken\.toml"):
+        Settings.load(broken)
+    with pytest.raises(InvalidSettings, match=r"missing\.toml"):
+        Settings.load(tmp_path / "missing.toml")
+
+
+def test_the_command_line_names_the_bad_setting_and_exits_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"DALGU_SQLITE_PATH": str(tmp_path / "d.db")}
+    bad = runner.invoke(cli, ["serve"], env={**env, "DALGU_WORKERS": "0"})
+    assert bad.exit_code == 2
+    assert "DALGU_WORKERS" in bad.output and "greater than or equal to 1" in bad.output
+    assert "Traceback" not in bad.output
+    clash = runner.invoke(cli, ["migrate"], env={**env, "DALGU_WORKERS": "2"})
+    assert clash.exit_code == 2 and "embedded MQTT broker" in clash.output
+    unknown = runner.invoke(cli, ["migrate"], env={**env, "DALGU_STORE": "oracle"})
+    assert unknown.exit_code == 2 and "DALGU_STORE" in unknown.output
+    assert not (tmp_path / "d.db").exists()  # nothing was started
