@@ -186,6 +186,8 @@ def test_count_and_paging(client: TestClient) -> None:
     )
     assert response.headers["NGSILD-Results-Count"] == "5"
     assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:Vehicle:2", "urn:ngsi-ld:Vehicle:3"]
+    legacy = client.get(E, params={"type": "Vehicle", "limit": "0", "options": "count"})
+    assert legacy.headers["NGSILD-Results-Count"] == "5"  # an earlier version's form
     # the pages before and after are linked once each, beside the @context link (plain JSON)
     # or alone (JSON-LD, whose body holds the @context)
     for accept, links in (("application/json", 3), ("application/ld+json", 2)):

@@ -109,6 +109,18 @@ def test_query_across_entities_by_type(client: TestClient, sensor: str) -> None:
     assert found.status_code == 200
     assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Sensor:1", "urn:ngsi-ld:Sensor:2"]
     assert found.headers["NGSILD-Results-Count"] == "2"
+    # clients of earlier NGSI-LD versions (e.g. ngsildclient) ask with options=count
+    legacy = client.get(
+        T,
+        params={
+            "type": "Sensor",
+            "timerel": "after",
+            "timeAt": "2026-11-01T04:00:00Z",
+            "options": "count,temporalValues",
+        },
+    )
+    assert legacy.status_code == 200, legacy.text
+    assert legacy.headers["NGSILD-Results-Count"] == "2"
     post = client.post(
         "/ngsi-ld/v1/temporal/entityOperations/query",
         json={

@@ -191,6 +191,12 @@ def _integer(params: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def wants_count(params: Mapping[str, str]) -> bool:
+    """`count=true`, or `options=count` as clients of earlier NGSI-LD versions ask for it."""
+    raw = params.get("options", "")
+    return flag(params, "count") or "count" in (o.strip() for o in raw.split(","))
+
+
 def flag(params: Mapping[str, str], key: str) -> bool:
     raw = params.get(key)
     if raw is None:
@@ -260,7 +266,7 @@ def entity_query(
         scope=parse_scope_query(scope_text) if scope_text else None,
         limit=limit,
         offset=offset,
-        count=flag(params, "count"),
+        count=wants_count(params),
     )
 
 

@@ -64,7 +64,7 @@ async def query_subscriptions(request: Request) -> Response:
     limit, offset = params.page(request.query_params, rt.settings)
     docs, total = await _service(request).query(rc.tenant, limit, offset)
     headers = {}
-    if params.flag(request.query_params, "count"):
+    if params.wants_count(request.query_params):
         headers["NGSILD-Results-Count"] = str(total)
     links = page_links(request, limit, offset, total)
     if links:

@@ -40,6 +40,7 @@ _TEMPORAL_OPTIONS = {
     "keyValues",
     "normalized",
     "concise",
+    "count",  # as count=true (earlier NGSI-LD versions' form)
     "",
 }
 _TEMPORAL_FORMATS: dict[str, TemporalFormat] = {
@@ -119,7 +120,7 @@ async def _answer(
             raise ResourceNotFound(f"pick/omit leaves nothing of {entity_id}")
         status, headers = _page_headers(page)
         return json_response(rendered, rc, rt.settings.base_url, status=status, headers=headers)
-    if params.flag(query_params, "count"):
+    if params.wants_count(query_params):
         query = replace(query, count=True)
     page = await _service(request).query(rc.tenant, query)
     status, headers = _page_headers(page, page.count)
