@@ -63,6 +63,10 @@ def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) ->
         bad = httpx.post(f"http://127.0.0.1:{south}/iot/d?k={apikey}&i=m1", content=b"e")
         assert bad.status_code == 400 and bad.json()["type"].endswith("BadRequestData")
 
+        # CoAP is served over UDP only: the same port number over TCP (aiocoap's CoAP over
+        # TCP by default) is left to others
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", coap_port))
         uri = f"coap://127.0.0.1:{coap_port}/iot/d?k={apikey}&i=m2"
         changed = coap(aiocoap.POST, uri, b"e|3")
         assert changed.code == aiocoap.CHANGED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import random
 import time
@@ -54,7 +55,8 @@ def _simulate(base_url: str, link: str, count: int, every: float) -> None:
     rng = random.Random(11)
     entities = city_entities(count)
     url = f"{base_url}/ngsi-ld/v1/entityOperations/upsert?options=update"
-    with httpx.Client(timeout=10) as client:
+    # Ctrl-C in the terminal reaches this process too: the demo is over, quietly
+    with contextlib.suppress(KeyboardInterrupt), httpx.Client(timeout=10) as client:
         while True:
             time.sleep(every)
             try:

@@ -107,4 +107,8 @@ async def start_coap(
     site = resource.Site()
     site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d", authenticate))
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
-    return await aiocoap.Context.create_server_context(site, bind=(host, port))
+    # UDP only: aiocoap would also serve CoAP over TCP and TLS on the same port number and
+    # over WebSockets (8683), ports nobody asked for (and that another process may hold)
+    return await aiocoap.Context.create_server_context(
+        site, bind=(host, port), transports=["udp6"]
+    )
