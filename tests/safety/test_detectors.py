@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -249,6 +251,53 @@ def test_a_collapse_while_crawling_at_6_kmh_is_incapacitation() -> None:
     assert [a.type for a in alerts] == ["incapacitation"]
     assert alerts[0].evidence["speedWhenEyesLeft"] >= 5.0
     assert alerts[0].raised <= EVENT + 9
+
+
+def _slumping(t: float, *, eyes: bool = False, fall: float = 2.2) -> dict[str, object]:
+    """From EVENT on: the wheel self-centres and rests, the car coasts down by `fall` km/h/s."""
+    signals = steady_vehicle(t)
+    if t >= EVENT:
+        signals.update(
+            {vss.STEERING: 0.4, vss.EYES_ON_ROAD: eyes, vss.SPEED: 90 - fall * (t - EVENT)}
+        )
+    return signals
+
+
+def _band_off_from(start: float) -> Callable[[float], dict[str, object] | None]:
+    def wearable(t: float) -> dict[str, object] | None:
+        if t < start:
+            return steady_wearable(t)
+        return {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
+
+    return wearable
+
+
+def test_a_collapse_under_a_lost_band_is_found_by_the_car_within_four_seconds() -> None:
+    # the band slipped off a minute before; the driver slumps: a still wheel, the eyes off the
+    # road and the car coasting down, together, are enough after 3 s (the 6-s rule took 6-7 s)
+    alerts = run(EVENT + 20, _slumping, _band_off_from(EVENT - 60))  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == [("incapacitation", "slumped-without-wearable")]
+    assert alerts[0].raised - EVENT <= 4.5
+    assert alerts[0].severity == "critical" and alerts[0].evidence["wearable"] == "absent"
+
+
+def test_with_the_band_worn_a_still_wheel_waits_for_the_six_second_rule() -> None:
+    alerts = run(EVENT + 20, _slumping, steady_wearable)  # type: ignore[arg-type]
+    assert [(a.type, a.subtype) for a in alerts] == [("incapacitation", "no-steering-input")]
+    assert alerts[0].raised - EVENT >= 5
+
+
+def test_under_a_lost_band_a_lapse_at_speed_or_coasting_eyes_on_is_not_a_collapse() -> None:
+    band = _band_off_from(EVENT - 60)
+
+    def lapse(t: float) -> dict[str, object]:  # eyes closed, wheel held, speed kept
+        return _slumping(t, fall=0.0) if t < EVENT + 3.5 else steady_vehicle(t)
+
+    def easing_off(t: float) -> dict[str, object]:  # looking at the road, letting it roll
+        return _slumping(t, eyes=True) if t < EVENT + 8 else steady_vehicle(t)
+
+    assert run(EVENT + 30, lapse, band) == []  # type: ignore[arg-type]
+    assert run(EVENT + 30, easing_off, band) == []  # type: ignore[arg-type]
 
 
 def test_looking_away_while_stopped_in_traffic_is_not_incapacitation() -> None:

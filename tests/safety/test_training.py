@@ -68,3 +68,12 @@ def test_alerts_are_one_per_episode_under_the_hold() -> None:
     log_odds[(times >= 300) & (times < 500)] = 3.0  # one long episode
     log_odds[(times >= 1500) & (times < 1520)] = 3.0  # another, well after the hold
     assert raised(times, log_odds, drift=1.0, limit=3.0) == [310.0, 1510.0]
+
+
+def test_an_episode_that_grows_well_beyond_its_alert_escalates_once() -> None:
+    times = np.arange(0.0, 2000.0, 10.0)
+    log_odds = np.full(len(times), -5.0)
+    log_odds[(times >= 300) & (times < 900)] = 3.0
+    log_odds[(times >= 600) & (times < 900)] = 5.5  # 2.5 above what raised the alert
+    log_odds[(times >= 700) & (times < 900)] = 9.0  # and more: no third alert
+    assert raised(times, log_odds, drift=1.0, limit=3.0) == [310.0, 600.0]

@@ -4,17 +4,32 @@ A vehicle's detectors may all see the same collapse (a stopped heart, then a sti
 the first finding of a category (drowsiness, medical) raises the alert and later findings of
 that category within its hold time are the same episode, not new alerts. A still wheel in a
 driver found drowsy in the last two minutes is taken for a microsleep (the drowsiness episode,
-at critical severity), not for a medical emergency.
+at critical severity), not for a medical emergency; and an irregular rhythm under 100 bpm in
+that driver is the sinus arrhythmia of slow, deep drowsy breathing, part of the drowsiness,
+not atrial fibrillation (on tuning drives 1000-1319, eight false arrhythmias at 68-91 bpm, all
+within 8 s of a drowsiness finding; every real one was at 105 bpm or more).
+
+Drowsiness is not a one-off, and its first warning may come on early, weak evidence:
+
+- **Re-arming.** Its hold is two minutes from the last finding (it was ten): findings that
+  stopped for two minutes and start again are a new episode, and warn again. A driver warned
+  on a weak early sign, who then looked alert for minutes, is warned when the sleepiness
+  returns, instead of the first warning's hold swallowing the real episode.
+- **Escalation.** Within an episode, a finding whose evidence (`Finding.strength`, the model's
+  log-odds) has grown `ESCALATE` above what raised the alert warns once more, at high
+  severity: the driver was warned and is now clearly drowsier.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from dalgu.safety.detectors.base import Finding
+from dalgu.safety.detectors.base import Finding, Severity
 
-HOLD = {"drowsiness": 600.0, "medical": 300.0}
+HOLD = {"drowsiness": 120.0, "medical": 300.0}  # s after a category's last finding
+ESCALATE = {"drowsiness": 2.0}  # strength above the alert's that warns once more
 MICROSLEEP = 120.0  # s after a drowsiness finding in which a still wheel is taken for sleep
+SINUS_BELOW = 100.0  # bpm: an irregular rhythm slower than this in a drowsy driver is sinus
 
 
 def category(finding: Finding) -> str:
@@ -24,7 +39,10 @@ def category(finding: Finding) -> str:
 @dataclass
 class AlertPolicy:
     hold: dict[str, float] = field(default_factory=lambda: dict(HOLD))
-    _last: dict[str, float] = field(default_factory=dict)
+    escalate: dict[str, float] = field(default_factory=lambda: dict(ESCALATE))
+    _last: dict[str, float] = field(default_factory=dict)  # the last finding, per category
+    # the strength that raised the episode's alert; None once the episode has escalated
+    _raised_at: dict[str, float | None] = field(default_factory=dict)
     _drowsy_at: float | None = None
 
     def admit(self, findings: list[Finding], now: float) -> list[Finding]:
@@ -33,26 +51,53 @@ class AlertPolicy:
         seen: set[str] = set()
         drowsy = self._drowsy_at is not None and now - self._drowsy_at <= MICROSLEEP
         findings = [
-            _microsleep(f) if drowsy and f.type == "incapacitation" else f for f in findings
+            _microsleep(f) if drowsy and f.type == "incapacitation" else f
+            for f in findings
+            if not (drowsy and _slow_irregular(f))
         ]
+        if any(f.type == "drowsiness" for f in findings):
+            self._drowsy_at = now  # even under a medical alert: a later still wheel is sleep
         medical = self._last.get("medical")
         if medical is not None and now - medical < self.hold["medical"]:
             # the driver is already under a medical alert: impaired driving is part of it
             findings = [f for f in findings if f.type != "drowsiness"]
         for finding in sorted(findings, key=lambda f: -f.confidence):
-            if finding.type == "drowsiness":
-                self._drowsy_at = now
             kind = category(finding)
             if kind in seen:
                 continue
             seen.add(kind)
             last = self._last.get(kind)
             self._last[kind] = now
-            if last is not None and now - last < self.hold[kind]:
-                continue
-            raised.append(finding)
+            if last is None or now - last >= self.hold[kind]:
+                self._raised_at[kind] = finding.strength
+                raised.append(finding)
+            elif self._escalates(kind, finding):
+                self._raised_at[kind] = None
+                raised.append(_escalated(finding))
         return raised
+
+    def _escalates(self, kind: str, finding: Finding) -> bool:
+        """Whether a finding within the episode's hold is well beyond what raised its alert."""
+        step = self.escalate.get(kind)
+        before = self._raised_at.get(kind)
+        return (
+            step is not None
+            and before is not None
+            and finding.strength is not None
+            and finding.strength >= before + step
+        )
+
+
+def _slow_irregular(finding: Finding) -> bool:
+    """An arrhythmia finding at a rate under `SINUS_BELOW`."""
+    rate = finding.evidence.get("heartRate")
+    return finding.subtype == "arrhythmia" and isinstance(rate, int | float) and rate < SINUS_BELOW
 
 
 def _microsleep(finding: Finding) -> Finding:
     return replace(finding, type="drowsiness", subtype="microsleep", severity="critical")
+
+
+def _escalated(finding: Finding) -> Finding:
+    severity: Severity = "critical" if finding.severity == "critical" else "high"
+    return replace(finding, severity=severity, evidence={**finding.evidence, "escalated": True})

@@ -29,6 +29,9 @@ class Finding:
     confidence: float  # 0..1
     onset: float  # s, the detector's estimate of when it began
     evidence: dict[str, Any] = field(default_factory=dict)
+    # how strong the evidence is, in the detector's own units (drowsiness: the model's log-odds);
+    # the alert policy warns again when it grows well beyond what raised the alert
+    strength: float | None = None
 
 
 class Detector(Protocol):

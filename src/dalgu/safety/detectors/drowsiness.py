@@ -53,4 +53,5 @@ class DrowsinessDetector:
             float(min(0.99, 0.6 + 0.15 * margin)),
             self._since,
             evidence,
+            strength=log_odds,
         )

@@ -4,6 +4,14 @@ The wheel's activity (summed absolute change, 10 Hz) over the last window is com
 driver's own activity while awake at speed; near-none, at speed, with a corroborating sign
 and two corroborating signs (eyes off the road, a lane departure, the car slowing with nobody
 on the pedal) is a finding. A telematics gap is not "no steering": the window must be fully covered.
+
+With the wearable lost (slipped, loose or silent), the heart cannot say whether the driver
+collapsed, so the car must, and sooner: a wheel gone still, the eyes off the road and the car
+rolling down with nobody on the pedal, all three together for `SLACK` seconds at speed, is a
+finding (`slumped-without-wearable`). Together they are stronger than any one alone: a drowsy
+lapse holds the wheel with the eyes closed but the car keeps its speed; a driver easing off
+looks at the road; the band's loss alone is never an emergency. Chosen on tuning drives
+1000-1319: no false alarm, and a collapse under a lost band found 1-3 s sooner.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from dalgu.safety.history import History
 WINDOW = 6  # s (longer than a microsleep, in which the wheel also rests)
 TOWN_EYES_OFF = 6.0  # s: at town speeds, eyes off the road this long with the car rolling on
 ROLLING = 4.0  # km/h lost in a second at most: a car rolling to a stop, nobody braking
+SLACK = 3  # s: with the wearable lost, still wheel + eyes off + rolling down this long
+SLACK_FALL = 1.0  # km/h lost in each of those seconds at least (coasting loses about 2)
 
 
 def steering_activity(angles: np.ndarray) -> float:
@@ -37,6 +47,10 @@ class IncapacitationDetector:
         self.baseline: float | None = None
 
     def step(self, history: History, quality: Quality) -> Finding | None:
+        if quality.wearable != "ok":
+            slumped = self._slumped_without_wearable(history, quality)
+            if slumped is not None:
+                return slumped
         window = history.last(WINDOW)
         if len(window) < WINDOW or any(s.vehicle_samples < 8 for s in window):
             return None
@@ -73,6 +87,42 @@ class IncapacitationDetector:
                 "laneDepartures": departed,
                 "speedDrop": round(slowing, 1),
                 "speed": round(speeds[-1], 1),
+            },
+        )
+
+    def _slumped_without_wearable(self, history: History, quality: Quality) -> Finding | None:
+        """The wearable is lost: three signs of a slumped driver together, for `SLACK` s."""
+        if self.baseline is None:
+            return None
+        seconds = history.last(SLACK + 1)
+        if len(seconds) < SLACK + 1 or any(s.vehicle_samples < 8 for s in seconds[1:]):
+            return None
+        eyes_off = seconds[-1].eyes_off_run
+        if eyes_off < SLACK:
+            return None
+        speeds = [s.speed for s in seconds]
+        if any(v is None or v < self.min_speed for v in speeds):
+            return None
+        drops = [a - b for a, b in itertools.pairwise(v for v in speeds if v is not None)]
+        if min(drops) < SLACK_FALL or max(drops) > ROLLING:
+            return None  # keeping speed (a lapse), or braking (a driver in control)
+        activity = steering_activity(history.steering(SLACK))
+        relative = activity / self.baseline
+        if relative >= self.ratio:
+            return None
+        return Finding(
+            "incapacitation",
+            "slumped-without-wearable",
+            "critical",
+            0.85,
+            seconds[1].t - 1.0,
+            {
+                "steeringActivity": round(activity, 3),
+                "driverBaselineActivity": round(self.baseline, 3),
+                "eyesOffRoadFor": round(eyes_off, 1),
+                "speedDrop": round(sum(drops), 1),
+                "speed": round(speeds[-1] or 0.0, 1),
+                "wearable": quality.wearable,
             },
         )
 
