@@ -15,7 +15,10 @@ import pytest
 import pytest_asyncio
 
 from dalgu.broker.mutations import delete, replace
-from dalgu.store.base import Change, Entity
+from dalgu.query.ast import TypeName, map_names
+from dalgu.query.q import parse_q
+from dalgu.query.scope import parse_scope_query
+from dalgu.store.base import Change, Entity, EntityQuery
 from dalgu.store.postgres import PostgresEntityStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="session")]
@@ -192,3 +195,29 @@ async def test_hours_another_transaction_writes_meanwhile_add_up(
         entity_id,
     )
     assert rows == 1
+
+
+async def test_one_batch_updates_readings_types_and_scopes_together(
+    store: PostgresEntityStore, tenant: str
+) -> None:
+    """An update that keeps its types and scopes writes only the document and times; one that
+    changes them, in the same batch, writes them too."""
+    plain = sensor(1, 20.0, 0)
+    moved = {**sensor(2, 20.0, 0), "scope": ["/a/b"]}
+    await put(store, tenant, plain, moved)
+    newer = {**sensor(1, 21.0, 1), "modifiedAt": "2026-01-02T00:00:00.000Z"}
+    retyped = {**sensor(2, 22.0, 1, "Sensor", "Thermometer"), "scope": ["/c"]}
+    await put(store, tenant, newer, retyped)
+    assert await store.get(tenant, newer["id"]) == newer
+    assert await store.get(tenant, retyped["id"]) == retyped
+
+    async def ids(**query: Any) -> list[str]:
+        found = await store.query(tenant, EntityQuery(limit=100, **query))
+        return sorted(e["id"] for e in found.entities)
+
+    thermometer = TypeName(NS + "Thermometer")
+    assert await ids(types=thermometer) == [retyped["id"]]
+    assert await ids(types=TypeName(NS + "Sensor")) == [newer["id"], retyped["id"]]
+    assert await ids(scope=parse_scope_query("/a/#")) == []
+    assert await ids(scope=parse_scope_query("/c")) == [retyped["id"]]
+    assert await ids(q=map_names(parse_q("temperature==21"), lambda n: NS + n)) == [newer["id"]]
