@@ -270,19 +270,30 @@ class _IndexChanges:
             return
         old = {iri: before[iri] for iri in changed if iri in before}
         new = {iri: after[iri] for iri in changed if iri in after}
-        old_rows, new_rows = Counter(index_rows(old)), Counter(index_rows(new))
-        for row in old_rows.keys() | new_rows.keys():
-            if old_rows[row] != new_rows[row]:
-                # Remove every copy of a changed row, then add as many as there are now.
-                if old_rows[row]:
-                    self.removed.append((ent, row))
-                self.added.extend([(ent, row)] * new_rows[row])
+        old_list, new_list = index_rows(old), index_rows(new)
+        old_set, new_set = set(old_list), set(new_list)
+        if len(old_set) == len(old_list) and len(new_set) == len(new_list):
+            # No row twice on either side (the usual case): a row on one side only changed.
+            self.removed.extend((ent, row) for row in old_list if row not in new_set)
+            self.added.extend((ent, row) for row in new_list if row not in old_set)
+        else:
+            self._add_counted(ent, Counter(old_list), Counter(new_list))
         old_shapes, new_shapes = _shapes(old), _shapes(new)
         if old_shapes != new_shapes:
             # Geometries of unchanged attributes are cleared too: write all of them again.
             if _shapes(before):
                 self.cleared_geo.append(ent)
             self.shapes.extend((ent, shape) for shape in _shapes(after))
+
+    def _add_counted(
+        self, ent: int, old_rows: Counter[IndexRow], new_rows: Counter[IndexRow]
+    ) -> None:
+        for row in old_rows.keys() | new_rows.keys():
+            if old_rows[row] != new_rows[row]:
+                # Remove every copy of a changed row, then add as many as there are now.
+                if old_rows[row]:
+                    self.removed.append((ent, row))
+                self.added.extend([(ent, row)] * new_rows[row])
 
 
 def _split(
