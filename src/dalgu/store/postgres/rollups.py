@@ -15,49 +15,19 @@ from dalgu.store.rollup import RollupPlan, hour_of
 
 _ROLLUP_COLUMNS = """(tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num,
     sumsq_num, min_num, max_num)"""
-_ADD_SET = """count_all = h.count_all + {0}.count_all, count_num = h.count_num + {0}.count_num,
-    sum_num = h.sum_num + {0}.sum_num, sumsq_num = h.sumsq_num + {0}.sumsq_num,
-    min_num = least(h.min_num, {0}.min_num), max_num = greatest(h.max_num, {0}.max_num)"""
-# The instances one write added, added to their hours: the hours that exist are updated in
-# place (a plain UPDATE writes one WAL record per row; `ON CONFLICT DO UPDATE` first locks the
-# row, a second record, and tries the insertion), the others inserted. Each hour is found by
-# its own primary-key probe (`OFFSET 0` keeps the planner from turning the probes into a join
-# that scans a tenant's hours when its statistics are off) and updated by its `ctid`. An hour
-# another transaction inserts or updates meanwhile is not updated here (not in this
-# statement's snapshot, or its `ctid` moved): its insertion conflicts, waits for that
-# transaction and adds to the newest row. Inserted rows go in key order (two writes
-# that add to the same new hours lock them in the same order); concurrent `mutate` batches
-# that add to the same hours hold the lock of the same entity already.
+# the instances one write added, added to their hours (rows in key order: two writes that
+# add to the same hours lock them in the same order)
 _ADD_TO_HOURS = f"""
-WITH u AS (
-    SELECT u.entity_id, u.name, u.hour, u.dataset, count(*) AS count_all,
-        count(u.num) AS count_num, coalesce(sum(u.num), 0) AS sum_num,
-        coalesce(sum(u.num * u.num), 0) AS sumsq_num, min(u.num) AS min_num,
-        max(u.num) AS max_num
-    FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::float8[])
-        AS u(entity_id, name, hour, dataset, num)
-    GROUP BY 1, 2, 3, 4
-), updated AS (
-    UPDATE instance_hours AS h SET {_ADD_SET.format("f")}
-    FROM (
-        SELECT u.*, x.row FROM u CROSS JOIN LATERAL (
-            SELECT i.ctid AS row FROM instance_hours i WHERE i.tenant = $1
-                AND i.entity_id = u.entity_id AND i.name = u.name AND i.hour = u.hour
-                AND i.dataset = u.dataset
-            OFFSET 0
-        ) AS x
-    ) AS f
-    WHERE h.ctid = f.row
-    RETURNING h.entity_id, h.name, h.hour, h.dataset
-)
 INSERT INTO instance_hours AS h {_ROLLUP_COLUMNS}
-SELECT $1, u.* FROM u
-WHERE NOT EXISTS (
-    SELECT 1 FROM updated d WHERE d.entity_id = u.entity_id AND d.name = u.name
-        AND d.hour = u.hour AND d.dataset = u.dataset
-)
-ORDER BY 2, 3, 4, 5
-ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET {_ADD_SET.format("excluded")}
+SELECT $1, u.entity_id, u.name, u.hour, u.dataset, count(*), count(u.num),
+    coalesce(sum(u.num), 0), coalesce(sum(u.num * u.num), 0), min(u.num), max(u.num)
+FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::float8[])
+    AS u(entity_id, name, hour, dataset, num)
+GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5
+ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET
+    count_all = h.count_all + excluded.count_all, count_num = h.count_num + excluded.count_num,
+    sum_num = h.sum_num + excluded.sum_num, sumsq_num = h.sumsq_num + excluded.sumsq_num,
+    min_num = least(h.min_num, excluded.min_num), max_num = greatest(h.max_num, excluded.max_num)
 """
 _FORGET_HOURS = """
 DELETE FROM instance_hours h USING unnest($2::text[], $3::text[], $4::timestamptz[])
