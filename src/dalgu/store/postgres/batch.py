@@ -42,6 +42,14 @@ UPDATE entities e SET types = r.types, scopes = r.scopes, scope_tree = r.scope_t
     created_at = r.created_at, modified_at = r.modified_at, doc = r.doc
 FROM unnest($1::entity_row[]) AS r WHERE e.ent = r.ent
 """
+# an update that keeps the types and scopes (a new reading): flat arrays, cheaper to encode
+# than rows of `entity_row`, and no type, scope or scope tree to send again
+_UPDATE_DOCS = """
+UPDATE entities e SET created_at = r.created_at, modified_at = r.modified_at, doc = r.doc
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[])
+    AS r(ent, created_at, modified_at, doc)
+WHERE e.ent = r.ent
+"""
 _DELETE = "DELETE FROM entities WHERE ent = ANY($1::bigint[])"
 _CLEAR_NUM = "DELETE FROM attr_num WHERE ent = ANY($1::bigint[])"
 _CLEAR_TXT = "DELETE FROM attr_txt WHERE ent = ANY($1::bigint[])"
@@ -92,6 +100,10 @@ def _entity_row(ent: int, entity_id: str, entity: Entity) -> tuple[Any, ...]:
         entity.get("modifiedAt"),
         orjson.dumps(entity),
     )
+
+
+def _same_types_and_scopes(before: Entity, after: Entity) -> bool:
+    return before.get("type") == after.get("type") and before.get("scope") == after.get("scope")
 
 
 class EntityBatch:
@@ -145,6 +157,7 @@ class EntityBatch:
         ents = dict(zip(created, new_ents, strict=True))
         deleted: list[int] = []
         updates: list[tuple[Any, ...]] = []
+        docs: list[tuple[int, Any, Any, Entity]] = []
         inserts: list[tuple[Any, ...]] = []
         index = _IndexChanges()
         for entity_id, entity in final.items():
@@ -154,8 +167,11 @@ class EntityBatch:
                     deleted.append(old[0])
                 continue
             if old is not None:
-                ent = old[0]
-                updates.append(_entity_row(ent, entity_id, entity))
+                ent, before = old
+                if _same_types_and_scopes(before, entity):
+                    docs.append((ent, entity.get("createdAt"), entity.get("modifiedAt"), entity))
+                else:
+                    updates.append(_entity_row(ent, entity_id, entity))
             else:
                 ent = ents[entity_id]
                 inserts.append(_entity_row(ent, entity_id, entity))
@@ -167,6 +183,14 @@ class EntityBatch:
             await conn.execute(_DELETE, deleted)
         if updates:
             await conn.execute(_UPDATE, updates)
+        if docs:
+            await conn.execute(
+                _UPDATE_DOCS,
+                [d[0] for d in docs],
+                [d[1] for d in docs],
+                [d[2] for d in docs],
+                [orjson.dumps(d[3]) for d in docs],
+            )
         if inserts:
             await conn.execute(_INSERT, self.tenant, inserts)
         await self._index(index)
@@ -246,19 +270,30 @@ class _IndexChanges:
             return
         old = {iri: before[iri] for iri in changed if iri in before}
         new = {iri: after[iri] for iri in changed if iri in after}
-        old_rows, new_rows = Counter(index_rows(old)), Counter(index_rows(new))
-        for row in old_rows.keys() | new_rows.keys():
-            if old_rows[row] != new_rows[row]:
-                # Remove every copy of a changed row, then add as many as there are now.
-                if old_rows[row]:
-                    self.removed.append((ent, row))
-                self.added.extend([(ent, row)] * new_rows[row])
+        old_list, new_list = index_rows(old), index_rows(new)
+        old_set, new_set = set(old_list), set(new_list)
+        if len(old_set) == len(old_list) and len(new_set) == len(new_list):
+            # No row twice on either side (the usual case): a row on one side only changed.
+            self.removed.extend((ent, row) for row in old_list if row not in new_set)
+            self.added.extend((ent, row) for row in new_list if row not in old_set)
+        else:
+            self._add_counted(ent, Counter(old_list), Counter(new_list))
         old_shapes, new_shapes = _shapes(old), _shapes(new)
         if old_shapes != new_shapes:
             # Geometries of unchanged attributes are cleared too: write all of them again.
             if _shapes(before):
                 self.cleared_geo.append(ent)
             self.shapes.extend((ent, shape) for shape in _shapes(after))
+
+    def _add_counted(
+        self, ent: int, old_rows: Counter[IndexRow], new_rows: Counter[IndexRow]
+    ) -> None:
+        for row in old_rows.keys() | new_rows.keys():
+            if old_rows[row] != new_rows[row]:
+                # Remove every copy of a changed row, then add as many as there are now.
+                if old_rows[row]:
+                    self.removed.append((ent, row))
+                self.added.extend([(ent, row)] * new_rows[row])
 
 
 def _split(

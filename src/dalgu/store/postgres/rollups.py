@@ -87,13 +87,26 @@ async def add_to_hours(
     conn: Any, tenant: str, records: Sequence[tuple[str, InstanceRecord]]
 ) -> None:
     """Add new instances to their hourly rollups (in the transaction that writes them)."""
-    rows = [
-        (entity_id, r.name, hour_of(r.observed_at), r.dataset, r.num)
-        for entity_id, r in records
-        if r.observed_at is not None and r.deleted_at is None
-    ]
-    if rows:
-        await conn.execute(_ADD_TO_HOURS, tenant, *map(list, zip(*rows, strict=True)))
+    entity_ids: list[str] = []
+    names: list[str] = []
+    hours: list[datetime] = []
+    datasets: list[str] = []
+    nums: list[float | None] = []
+    hour: dict[datetime, datetime] = {}  # the instances of a write share few times
+    for entity_id, r in records:
+        observed = r.observed_at
+        if observed is None or r.deleted_at is not None:
+            continue
+        entity_ids.append(entity_id)
+        names.append(r.name)
+        start = hour.get(observed)
+        if start is None:
+            start = hour[observed] = hour_of(observed)
+        hours.append(start)
+        datasets.append(r.dataset)
+        nums.append(r.num)
+    if entity_ids:
+        await conn.execute(_ADD_TO_HOURS, tenant, entity_ids, names, hours, datasets, nums)
 
 
 async def recount_hours(

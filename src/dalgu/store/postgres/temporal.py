@@ -84,11 +84,23 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamp
     AS u(entity_id, name, dataset, at, observed_at, created_at, modified_at, deleted_at, num,
          txt, doc, geometry)
 """
+# Only the entities that are new to the history or whose types or deletion changed: an
+# `ON CONFLICT DO UPDATE … WHERE false` still locks every conflicting row (a WAL record and a
+# dirtied page each), and a batch of readings changes neither. The probe is a sub-plan (one
+# primary-key lookup per id, never flattened into a join whose plan would depend on the
+# statistics); a row another transaction changes meanwhile still goes through `ON CONFLICT`.
 _TOUCH = """
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at, deleted_at)
-SELECT $1, u.id, string_to_array(u.types, E'\\x1f'), u.at, u.deleted_at
-FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-    AS u(id, types, at, deleted_at)
+SELECT $1, u.id, u.types, u.at, u.deleted_at
+FROM (
+    SELECT v.id, string_to_array(v.types, E'\\x1f') AS types, v.at, v.deleted_at
+    FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+        AS v(id, types, at, deleted_at)
+) AS u
+WHERE NOT coalesce((
+    SELECT s.types = u.types AND s.deleted_at IS NOT DISTINCT FROM u.deleted_at
+    FROM temporal_entities s WHERE s.tenant = $1 AND s.id = u.id
+), false)
 ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = excluded.deleted_at
 WHERE t.types IS DISTINCT FROM excluded.types OR t.deleted_at IS DISTINCT FROM excluded.deleted_at
 """
@@ -181,7 +193,8 @@ async def insert_records(
 ) -> list[str]:
     if not records:
         return []
-    made = await partitions.ensure(conn, (month_of(r.at) for _, r in records))
+    # the instances of a write share few times: each time's month once
+    made = await partitions.ensure(conn, {month_of(t) for t in {r.at for _, r in records}})
     plain = [
         (
             tenant,
