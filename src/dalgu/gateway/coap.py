@@ -109,6 +109,4 @@ async def start_coap(
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
     # UDP only: aiocoap would also serve CoAP over TCP and TLS on the same port number and
     # over WebSockets (8683), ports nobody asked for (and that another process may hold)
-    return await aiocoap.Context.create_server_context(
-        site, bind=(host, port), transports=["udp6"]
-    )
+    return await aiocoap.Context.create_server_context(site, bind=(host, port), transports=["udp6"])
