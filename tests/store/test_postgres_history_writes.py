@@ -20,33 +20,15 @@ from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.store.base import Change, Entity, EntityQuery
 from dalgu.store.postgres import PostgresEntityStore
+from tests.store.test_postgres_store import dsn, store  # one scratch database per module
+
+__all__ = ["dsn", "store"]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.asyncio(loop_scope="session")]
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NS = "https://example.org/ns/"
 TEMP = NS + "temperature"
 HOUR = datetime(2026, 1, 1, 10, tzinfo=UTC)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dsn() -> AsyncIterator[str]:
-    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def store(dsn: str) -> AsyncIterator[PostgresEntityStore]:
-    s = PostgresEntityStore(dsn, pool_size=4)
-    await s.open()
-    yield s
-    await s.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
