@@ -9,6 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+import dalgu.store.sqlite.store as sqlite_store
 from dalgu.broker.mutations import create
 from dalgu.store.base import Change, Entity
 from dalgu.store.sqlite import SqliteEntityStore
@@ -29,20 +32,22 @@ def report(n: int) -> Entity:
 
 class Readers:
     """Two connections that take turns holding short read transactions, so that at every
-    moment some reader is inside the log (as the notifier's outbox polls are)."""
+    moment some reader is inside the log (as the notifier's outbox polls are), each for `hold`
+    seconds."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, hold: float = 0.03) -> None:
         self._path = path
+        self._hold = hold
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._read, args=(i,)) for i in range(2)]
 
     def _read(self, index: int) -> None:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        time.sleep(0.015 * index)
+        time.sleep(self._hold / 2 * index)
         while not self._stop.is_set():
             db.execute("BEGIN")
             db.execute("SELECT count(*) FROM entities").fetchone()
-            time.sleep(0.03)
+            time.sleep(self._hold)
             db.execute("COMMIT")
         db.close()
 
@@ -92,6 +97,45 @@ async def test_wal_file_stays_bounded_under_writes_and_readers(tmp_path: Path) -
         assert truncated_while_writing >= 2
         assert max(peaks) < written, (max(peaks), written)
         assert settled <= 1 * MIB
+        count = store.db.execute("SELECT count(*) FROM entities").fetchone()[0]
+        assert count == n
+    finally:
+        await store.close()
+
+
+async def test_log_starts_over_under_steady_writes_and_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long before the size limit, a log that has been copied back is started over from its
+    beginning (a short wait for the readers in it), so the file is written over instead of
+    growing until a truncation has to hold every writer back for a long wait."""
+    monkeypatch.setattr(sqlite_store, "RESTART_FRAMES", 256)  # 1 MiB of 4 KiB pages
+    path = tmp_path / "dalgu.db"
+    store = SqliteEntityStore(path, wal_limit_mib=256)
+    await store.open()
+    peaks: list[int] = []
+    try:
+        # short reads, one after another and overlapping: a reader is always in the log,
+        # as the notifier's outbox polls and HTTP reads are; none holds it past the wait
+        with Readers(path, hold=0.005):
+            n = 0
+            started = time.monotonic()
+            while time.monotonic() - started < 4.0:
+                entities = [report(n + i) for i in range(50)]
+                outcomes = await store.mutate("", [(e["id"], create(e)) for e in entities])
+                assert all(isinstance(o, Change) for o in outcomes)
+                n += len(entities)
+                peaks.append(wal_size(path))
+                await asyncio.sleep(0.02)
+            checkpointer = store._checkpointer
+            assert checkpointer is not None
+            restarts, truncations = checkpointer.restarts, checkpointer.truncations
+        written = path.stat().st_size
+        assert written > 4 * MIB
+        assert restarts >= 2
+        assert truncations == 0  # the size limit was never needed
+        # without restarts the log holds every frame written: as large as the database
+        assert max(peaks) < written / 2, (max(peaks), written)
         count = store.db.execute("SELECT count(*) FROM entities").fetchone()[0]
         assert count == n
     finally:

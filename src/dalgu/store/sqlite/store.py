@@ -64,6 +64,10 @@ log = logging.getLogger(__name__)
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 # how long a truncating checkpoint waits for readers of old frames (writers wait meanwhile)
 TRUNCATE_WAIT_MS = 2_000
+# a log of this many frames (32 MiB of 4 KiB pages) is restarted once it is all copied back
+RESTART_FRAMES = 8_192
+# how long a restarting checkpoint waits for readers of old frames (writers wait meanwhile)
+RESTART_WAIT_MS = 20
 
 
 @lru_cache(maxsize=256)
@@ -85,10 +89,17 @@ class _Checkpointer(threading.Thread):
 
     A PASSIVE checkpoint never waits, so under steady writes with readers always somewhere in
     the log (the notifier polling the outbox, HTTP reads, other workers) the log is never
-    restarted and the -wal file grows without end (tens of GB in a long FHIR load). When the
-    file passes `wal_limit` bytes the checkpointer runs a TRUNCATE checkpoint instead: it waits
-    (up to the busy timeout) for the readers of old frames to finish, holds writers back for
-    that moment, copies the log and truncates the file to zero.
+    restarted and the -wal file grows without end (tens of GB in a long FHIR load). Two
+    bounds, the cheap one first:
+
+    - once the log holds `RESTART_FRAMES` frames or more, a RESTART checkpoint waits at most
+      `RESTART_WAIT_MS` for the readers of older snapshots and of the log, copies the rest
+      back, and the next write starts the log over from its beginning (the file keeps its
+      size and is written over: no truncation, no growth). Writers wait for that moment only;
+      if a reader stays longer, the next round tries again.
+    - when the file still passes `wal_limit` bytes (readers that never let go), a TRUNCATE
+      checkpoint waits up to `TRUNCATE_WAIT_MS` for the readers of old frames, holds writers
+      back meanwhile, copies the log and truncates the file to zero.
     """
 
     def __init__(self, path: Path, wal_limit: int) -> None:
@@ -98,19 +109,28 @@ class _Checkpointer(threading.Thread):
         self._wal_limit = wal_limit
         self._stop_event = threading.Event()
         self.truncations = 0
+        self.restarts = 0
 
     def run(self) -> None:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        db.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
         try:
             while not self._stop_event.wait(0.5):
                 with contextlib.suppress(sqlite3.Error):
                     if self._wal_size() > self._wal_limit:
                         self._truncate(db)
                     else:
-                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        self._copy_back(db)
         finally:
             db.close()
+
+    def _copy_back(self, db: sqlite3.Connection) -> None:
+        _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames < RESTART_FRAMES:
+            return
+        db.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        if not busy:
+            self.restarts += 1
 
     def _wal_size(self) -> int:
         try:
@@ -120,6 +140,7 @@ class _Checkpointer(threading.Thread):
 
     def _truncate(self, db: sqlite3.Connection) -> None:
         size = self._wal_size()
+        db.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
         busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             log.warning(
