@@ -41,6 +41,61 @@ def test_vocab_list_and_json_properties_round_trip(client: TestClient) -> None:
     assert got["config"]["json"] == {"mode": "eco", "levels": [1, 2]}
     hits = client.get(E, params={"type": "Thing", "q": "readings==2"}).json()
     assert len(hits) == 1
+    simple = client.get(f"{E}/urn:ngsi-ld:Thing:1", params={"options": "keyValues"}).json()
+    # clause 4.5.4: each kind beyond Property and Relationship keeps its member's name
+    assert simple["category"] == {"vocab": "residential"}
+    assert simple["readings"] == [1, 2, 3]
+    assert simple["parts"] == ["urn:ngsi-ld:P:1"]
+    assert simple["config"] == {"json": {"mode": "eco", "levels": [1, 2]}}
+
+
+def test_multi_attributes_simplified_by_dataset(client: TestClient) -> None:
+    """Clause 4.5.4: in the simplified form an attribute with datasetIds is one object,
+    `{"dataset": {datasetId: value}}`, the default instance under `@none`."""
+    body = {
+        "id": "urn:ngsi-ld:Building:eiffel",
+        "type": "Building",
+        "name": [
+            {"type": "Property", "value": "Eiffel Tower"},
+            {"type": "Property", "value": "Eiffelturm", "datasetId": "urn:ngsi-ld:Dataset:de"},
+        ],
+        "locatedAt": {
+            "type": "Relationship",
+            "object": "urn:ngsi-ld:City:Paris",
+            "datasetId": "urn:ngsi-ld:Dataset:fr",
+        },
+        "height": {"type": "Property", "value": 330},
+        "location": [
+            {
+                "type": "GeoProperty",
+                "value": {"type": "Point", "coordinates": [2.29, 48.86]},
+                "datasetId": "urn:ngsi-ld:Dataset:survey",
+            },
+            {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [2.2945, 48.8584]}},
+        ],
+    }
+    assert client.post(E, json=body).status_code == 201
+    url = f"{E}/urn:ngsi-ld:Building:eiffel"
+    simple = client.get(url, params={"options": "keyValues"}).json()
+    assert simple["name"] == {
+        "dataset": {"@none": "Eiffel Tower", "urn:ngsi-ld:Dataset:de": "Eiffelturm"}
+    }
+    assert simple["locatedAt"] == {"dataset": {"urn:ngsi-ld:Dataset:fr": "urn:ngsi-ld:City:Paris"}}
+    assert simple["height"] == 330
+    # the same in a query, and the normalized form keeps its array of instances
+    found = client.get(E, params={"type": "Building", "format": "simplified"}).json()
+    assert found[0]["name"] == simple["name"]
+    normalized = client.get(url).json()
+    assert [i["value"] for i in normalized["name"]] == ["Eiffel Tower", "Eiffelturm"]
+    # simplified GeoJSON: the default instance's geometry is the Feature's
+    geo = client.get(
+        url, params={"options": "keyValues"}, headers={"Accept": "application/geo+json"}
+    ).json()
+    assert geo["geometry"] == {"type": "Point", "coordinates": [2.2945, 48.8584]}
+    assert geo["properties"]["location"]["dataset"]["urn:ngsi-ld:Dataset:survey"] == {
+        "type": "Point",
+        "coordinates": [2.29, 48.86],
+    }
 
 
 def test_sub_attributes_are_stored_and_queryable(client: TestClient) -> None:

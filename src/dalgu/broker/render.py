@@ -143,7 +143,7 @@ def render_entity(
             if iri in NOT_ATTRIBUTES:
                 continue
             rendered = [render_instance(instance, terms, rep) for instance in instances]
-            out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
+            out[compact(iri)] = _attribute(instances, rendered, rep)
     else:
         for iri, instances in visible_instances(entity, rep):
             rendered = []
@@ -161,11 +161,27 @@ def render_entity(
                         }
                     )
                 rendered.append(piece)
-            out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
+            out[compact(iri)] = _attribute(instances, rendered, rep)
     if rep.sys_attrs and rep.format != "keyValues":
         out["createdAt"] = entity["createdAt"]
         out["modifiedAt"] = entity["modifiedAt"]
     return out
+
+
+def _attribute(instances: list[dict[str, Any]], rendered: list[Any], rep: Representation) -> Any:
+    """An attribute's rendered instances as its member's value: the one instance alone, an
+    array of several; in the simplified form a multi-attribute is `{"dataset": {datasetId:
+    value}}` with `@none` for the default instance (clause 4.5.4)."""
+    if rep.format == "keyValues" and (
+        len(instances) > 1 or any("datasetId" in i for i in instances)
+    ):
+        return {
+            "dataset": {
+                instance.get("datasetId", "@none"): value
+                for instance, value in zip(instances, rendered, strict=True)
+            }
+        }
+    return rendered[0] if len(rendered) == 1 else rendered
 
 
 def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representation) -> Any:
@@ -225,7 +241,7 @@ def _simple_value(instance: dict[str, Any], kind: str, terms: TermMap, lang: str
     member = VALUE_MEMBER[kind]
     value = instance.get(member)
     if kind == "VocabProperty":
-        return _compact_names(value, terms)
+        return {"vocab": _compact_names(value, terms)}
     if kind == "LanguageProperty":
         if lang is not None and isinstance(value, dict):
             return _pick_language(value, lang)[0]
@@ -271,6 +287,10 @@ def feature(entity_out: dict[str, Any], geometry_attr: str, keys_only: bool) -> 
     """A GeoJSON Feature from a rendered entity (clause 4.5.16)."""
     geometry_value = entity_out.get(geometry_attr)
     geometry = None
+    if keys_only and isinstance(geometry_value, dict) and "dataset" in geometry_value:
+        # a simplified multi-attribute: the default instance's geometry, else the first
+        datasets = geometry_value["dataset"]
+        geometry_value = datasets.get("@none", next(iter(datasets.values()), None))
     if isinstance(geometry_value, dict):
         geometry = geometry_value if keys_only else geometry_value.get("value", geometry_value)
     elif isinstance(geometry_value, list) and geometry_value:
