@@ -284,6 +284,35 @@ def test_deleted_attribute_is_notified_with_the_ngsi_ld_null(
     assert body["data"][0]["speed"]["value"] == 1
 
 
+def test_deleted_dataset_instance_is_notified_in_the_simplified_multi_attribute(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """keyValues (clause 4.5.4): the attribute's instances by datasetId, the deleted one as
+    the NGSI-LD Null; deleting a plain attribute notifies the Null alone."""
+    sub = subscription(receiver.url, notificationTrigger=["attributeDeleted"])
+    sub["notification"] = {"endpoint": {"uri": receiver.url}, "format": "keyValues"}
+    client.post(S, json=sub)
+    names = [
+        {"type": "Property", "value": "Daegu one"},
+        {"type": "Property", "value": "대구 1", "datasetId": "urn:ngsi-ld:Dataset:ko"},
+        {"type": "Property", "value": "Taikyu 1", "datasetId": "urn:ngsi-ld:Dataset:old"},
+    ]
+    client.post(E, json={**vehicle(15, 3), "name": names})
+    url = f"{E}/urn:ngsi-ld:Vehicle:15/attrs/name"
+    assert client.delete(url, params={"datasetId": "urn:ngsi-ld:Dataset:old"}).status_code == 204
+    _, body = receiver.next()
+    assert body["data"][0]["name"] == {
+        "dataset": {
+            "@none": "Daegu one",
+            "urn:ngsi-ld:Dataset:ko": "대구 1",
+            "urn:ngsi-ld:Dataset:old": "urn:ngsi-ld:null",
+        }
+    }
+    assert client.delete(f"{E}/urn:ngsi-ld:Vehicle:15/attrs/speed").status_code == 204
+    _, body = receiver.next()
+    assert body["data"][0]["speed"] == "urn:ngsi-ld:null"
+
+
 def test_several_contexts_are_hosted_as_the_subscriptions_jsonld_context(
     client: TestClient, receiver: Receiver
 ) -> None:

@@ -130,7 +130,7 @@ def _add_deleted(
             if rep.datasets is not None and old.get("datasetId", "@none") not in rep.datasets:
                 continue
             if rep.format == "keyValues":
-                nulls.append(NULL)
+                nulls.append((old.get("datasetId", "@none"), NULL))
                 continue
             member = VALUE_MEMBER.get(old.get("type", "Property"), "value")
             null: dict[str, Any] = {"type": old.get("type", "Property")}
@@ -149,10 +149,26 @@ def _add_deleted(
         if not nulls:
             continue
         current = rendered.get(name)
-        if current is None:
+        if rep.format == "keyValues":
+            rendered[name] = _simplified_with_nulls(current, nulls)
+        elif current is None:
             rendered[name] = nulls[0] if len(nulls) == 1 else nulls
         else:
             rendered[name] = (current if isinstance(current, list) else [current]) + nulls
+
+
+def _simplified_with_nulls(current: Any, nulls: list[Any]) -> Any:
+    """A simplified attribute with its deleted instances as NGSI-LD Nulls: the Null alone for
+    the default instance of an attribute with nothing left, else the multi-attribute form
+    `{"dataset": {datasetId: value}}` of clause 4.5.4 with a Null per deleted datasetId."""
+    if current is None and [key for key, _ in nulls] == ["@none"]:
+        return nulls[0][1]
+    if isinstance(current, dict) and current.keys() == {"dataset"}:
+        datasets = dict(current["dataset"])
+    else:
+        datasets = {} if current is None else {"@none": current}
+    datasets.update(nulls)
+    return {"dataset": datasets}
 
 
 def notification(subscription_id: str, data: list[Any], reason: str) -> bytes:
