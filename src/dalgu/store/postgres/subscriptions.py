@@ -264,15 +264,17 @@ class PostgresSubscriptions(SubscriptionStore):
         if not deliveries:
             return
         async with self.pool.acquire() as conn, conn.transaction():
+            # the subscription's row first, as deleting a subscription locks it (`_merge_status`)
+            await _merge_status(conn, deliveries[0].tenant, deliveries[0].subscription_id, status)
             await conn.execute(
                 "DELETE FROM deliveries WHERE id = ANY($1::bigint[])", [d.id for d in deliveries]
             )
-            await _merge_status(conn, deliveries[0].tenant, deliveries[0].subscription_id, status)
 
     async def finish_delivery(
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
+            await _merge_status(conn, delivery.tenant, delivery.subscription_id, status)
             if retry_at is None:
                 await conn.execute("DELETE FROM deliveries WHERE id = $1", delivery.id)
             else:
@@ -282,7 +284,6 @@ class PostgresSubscriptions(SubscriptionStore):
                     delivery.id,
                     retry_at,
                 )
-            await _merge_status(conn, delivery.tenant, delivery.subscription_id, status)
 
 
 async def _bump(conn: Any) -> None:
@@ -292,6 +293,10 @@ async def _bump(conn: Any) -> None:
 async def _merge_status(
     conn: Any, tenant: str, subscription_id: str, status: dict[str, Any]
 ) -> None:
+    """Add a delivery's outcome to its subscription's status. Called before the transaction
+    touches the deliveries: every transaction that writes both locks the subscription's row
+    first (deleting a subscription deletes its row, then its deliveries), else recording a
+    sent notification and deleting its subscription deadlock."""
     if not status:
         return
     table = "subscriptions"
