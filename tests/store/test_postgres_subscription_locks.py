@@ -26,8 +26,9 @@ def subscription(subscription_id: str) -> dict[str, object]:
     }
 
 
-async def test_delete_while_deliveries_are_completed_does_not_deadlock(
-    store: PostgresEntityStore, dsn: str, tenant: str
+@pytest.mark.parametrize("outcome", ["sent", "given back"])
+async def test_delete_while_deliveries_are_recorded_does_not_deadlock(
+    store: PostgresEntityStore, dsn: str, tenant: str, outcome: str
 ) -> None:
     sub_id = "urn:ngsi-ld:Subscription:locks"
     await store.put_subscription(tenant, sub_id, subscription(sub_id), create=True)
@@ -44,7 +45,11 @@ async def test_delete_while_deliveries_are_completed_does_not_deadlock(
             "SELECT id FROM deliveries WHERE id = ANY($1::bigint[]) FOR UPDATE",
             [d.id for d in taken],
         )
-        sent = asyncio.create_task(store.complete_deliveries(taken, {"timesSent": 3}))
+        if outcome == "sent":
+            recorded = store.complete_deliveries(taken, {"timesSent": 3})
+        else:  # a failed send gives the rest of its batch back
+            recorded = store.release_deliveries(taken)
+        sent = asyncio.create_task(recorded)
         await asyncio.sleep(0.3)
         deleted = asyncio.create_task(store.delete_subscription(tenant, sub_id))
         await asyncio.sleep(0.3)
