@@ -30,6 +30,13 @@ from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
 OUTBOX_LOCK = 0x6F7574626F78  # "outbox"
 TAKE_LOCK = 0x74616B65  # "take"
 LEASE = 30.0  # seconds a sender holds the deliveries it took
+# the application_name of a notifier's listening connection: while it is connected, that
+# notifier lives, and its leases are its own
+NOTIFIER_APPLICATION = "dalgu-notifier"
+_OTHER_NOTIFIERS = """
+SELECT count(*) FROM pg_stat_activity
+WHERE application_name = $1 AND datname = current_database() AND pid <> $2
+"""
 CHANNEL = "dalgu_outbox"  # NOTIFY at each commit that wrote to the outbox
 
 _HAS_SUBSCRIPTIONS = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)"
@@ -61,6 +68,7 @@ class PostgresSubscriptions(SubscriptionStore):
     record_all_changes: bool = False
     dsn: str  # provided by the entity store
     _listener: Any = None
+    _leases_recovered: bool = False
 
     @property
     def pool(self) -> Any:  # provided by the entity store
@@ -235,6 +243,7 @@ class PostgresSubscriptions(SubscriptionStore):
         # newer, and per-subscription order holds across processes
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", TAKE_LOCK)
+            await self._recover_leases(conn)
             rows = await conn.fetch(_TAKE, now, limit, LEASE)
         out = [Delivery(int(i), t, s, bytes(p), int(a), now) for i, t, s, p, a in rows]
         out.sort(key=lambda d: d.id)
@@ -246,9 +255,25 @@ class PostgresSubscriptions(SubscriptionStore):
             [d.id for d in deliveries],
         )
 
+    async def _recover_leases(self, conn: Any) -> None:
+        """Once, in a listening notifier's first take: when no other notifier is connected,
+        the leases in the table are those of notifiers that died (`kill -9`, a lost machine),
+        and their deliveries are due now rather than when the leases run out."""
+        if self._leases_recovered or self._listener is None:
+            return
+        self._leases_recovered = True
+        others = await conn.fetchval(
+            _OTHER_NOTIFIERS, NOTIFIER_APPLICATION, self._listener.get_server_pid()
+        )
+        if others == 0:
+            await conn.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
+
     async def listen(self, wake: Callable[[], None]) -> bool:
-        # a connection of its own: a pooled one would go back to the pool and stop listening
-        conn = await asyncpg.connect(self.dsn)
+        # a connection of its own: a pooled one would go back to the pool and stop listening;
+        # named, so that other notifiers can tell this one lives (`_recover_leases`)
+        conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": NOTIFIER_APPLICATION}
+        )
         await conn.add_listener(CHANNEL, lambda *_: wake())
         self._listener = conn
         return True

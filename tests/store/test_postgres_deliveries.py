@@ -1,10 +1,13 @@
-"""Deleting a subscription while the notifier records its sent notifications: both finish,
-neither is chosen as a deadlock victim (the DELETE answered 500 in the ETSI suite's
-046_22_04 on PostgreSQL, and the subscription it should have removed kept notifying)."""
+"""Pending notifications on PostgreSQL: deleting a subscription while the notifier records
+its sent notifications (both finish, neither is a deadlock victim: the DELETE answered 500 in
+the ETSI suite's 046_22_04 and the subscription kept notifying), and the leases of a notifier
+that died (its deliveries go out when the next starts, not when the leases run out)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -63,3 +66,61 @@ async def test_delete_while_deliveries_are_recorded_does_not_deadlock(
     assert results[1] is True
     assert await store.get_subscription(tenant, sub_id) is None
     assert [d for d in await store.due_deliveries(1e12, 100) if d.tenant == tenant] == []
+
+
+async def notifier_store(dsn: str) -> PostgresEntityStore:
+    store = PostgresEntityStore(dsn, pool_size=2)
+    await store.open()
+    assert await store.listen(lambda: None) is True
+    return store
+
+
+async def leased(store: PostgresEntityStore, tenant: str) -> list[int]:
+    return sorted(d.id for d in await store.due_deliveries(time.time(), 100) if d.tenant == tenant)
+
+
+@pytest.fixture
+async def pending(store: PostgresEntityStore, tenant: str) -> AsyncIterator[None]:
+    """Two deliveries waiting for their first send."""
+    sub_id = "urn:ngsi-ld:Subscription:leases"
+    await store.put_subscription(tenant, sub_id, subscription(sub_id), create=True)
+    await store.enqueue([(tenant, sub_id, b"{}"), (tenant, sub_id, b"{}")])
+    yield
+    await store.delete_subscription(tenant, sub_id)
+
+
+async def test_leases_of_a_notifier_that_died_are_taken_over_at_once(
+    dsn: str, tenant: str, pending: None
+) -> None:
+    first = await notifier_store(dsn)
+    taken = await leased(first, tenant)
+    assert len(taken) == 2
+    # killed: its connections drop, nothing is released
+    pid = first._listener.get_server_pid()
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(100):
+            if not await admin.fetchval("SELECT 1 FROM pg_stat_activity WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
+    first._listener = None
+    await first.close()
+    second = await notifier_store(dsn)
+    try:
+        assert await leased(second, tenant) == taken  # not 30 s later
+    finally:
+        await second.close()
+
+
+async def test_leases_of_a_live_notifier_stay_its_own(dsn: str, tenant: str, pending: None) -> None:
+    first = await notifier_store(dsn)
+    second = await notifier_store(dsn)
+    try:
+        assert len(await leased(first, tenant)) == 2
+        assert await leased(second, tenant) == []
+    finally:
+        await first.close()
+        await second.close()
