@@ -47,6 +47,7 @@ from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
+from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
@@ -248,8 +249,15 @@ class SqliteEntityStore(
         if str(self.path) != ":memory:":
             self._checkpointer = _Checkpointer(self.path, self._wal_limit)
             self._checkpointer.start()
+            self._signal = OutboxSignal(self.path)
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        if self._signal is not None:
+            self._signal.close()
+            self._signal = None
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
@@ -391,6 +399,7 @@ class SqliteEntityStore(
             self._busy.reset()
         queued, self._queued = self._queued, []
         answers: list[tuple[_Queued, object, BaseException | None]] = []
+        self._outbox_written = False
         try:
             db = self.db
             if blocking:
@@ -408,6 +417,7 @@ class SqliteEntityStore(
                     db.execute("RELEASE call")
             db.execute("COMMIT")
         except BaseException as error:
+            self._outbox_written = False
             if self._db is not None and self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             for call in queued:
@@ -415,6 +425,8 @@ class SqliteEntityStore(
             if not isinstance(error, Exception):
                 raise
             return
+        if self._outbox_written and self._signal is not None:
+            self._signal.ring()  # the notifier process looks at the outbox now
         for call, answer, failure in answers:
             if failure is not None:
                 call.future.set_exception(failure)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -12,6 +12,7 @@ import orjson
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
 from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.outbox_signal import OutboxListener, OutboxSignal
 
 LEASE = 30.0  # seconds a sender holds the deliveries it took
 
@@ -25,6 +26,10 @@ class SqliteSubscriptions(SubscriptionStore):
 
     record_all_changes: bool = False
     _leases_recovered: bool = False
+    # the entity store sets these when it opens a file (not `:memory:`)
+    _signal: OutboxSignal | None = None
+    _listener: OutboxListener | None = None
+    _outbox_written: bool = False  # this transaction wrote to the outbox: ring after COMMIT
 
     def _records_changes(self, tenant: str) -> bool:
         if self.record_all_changes:
@@ -35,6 +40,7 @@ class SqliteSubscriptions(SubscriptionStore):
         return row is not None
 
     def _append_changes(self, tenant: str, rows: list[tuple[str, Any, Any]], at: str) -> None:
+        self._outbox_written = True
         self.db.executemany(
             "INSERT INTO changes (tenant, entity_id, before, after, at) VALUES (?, ?, ?, ?, ?)",
             [
@@ -48,6 +54,16 @@ class SqliteSubscriptions(SubscriptionStore):
                 for entity_id, before, after in rows
             ],
         )
+
+    async def listen(self, wake: Callable[[], None]) -> bool:
+        """Wake on the datagram each commit to the outbox sends (see `outbox_signal`)."""
+        if self._signal is None or self._listener is not None:
+            return False
+        listener = OutboxListener(self._signal.database)
+        if not listener.start(wake):
+            return False
+        self._listener = listener
+        return True
 
     def _bump(self) -> None:
         self.db.execute("UPDATE generations SET value = value + 1 WHERE name = 'subscriptions'")
@@ -176,6 +192,8 @@ class SqliteSubscriptions(SubscriptionStore):
             "INSERT INTO deliveries (tenant, subscription_id, payload, next_at) VALUES (?,?,?,?)",
             [(tenant, sub, payload, now) for tenant, sub, payload in deliveries],
         )
+        if self._signal is not None:
+            self._signal.ring()
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         db = self.db
