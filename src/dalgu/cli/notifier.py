@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # `dalgu serve`'s supervising process imports this module wit
     from dalgu.settings import Settings
 
 NOTIFIER_CACHE_MIB = 8  # it reads the outbox, subscriptions and a few entities, not the city
-POLL = 0.002  # seconds between looks at an SQLite outbox (PostgreSQL wakes the notifier)
+POLL = 0.002  # seconds between looks at an outbox whose store cannot wake the notifier
 
 
 async def run_notifier(settings: Settings, parent: int | None = None) -> None:

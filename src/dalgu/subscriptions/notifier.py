@@ -9,8 +9,9 @@ holds, and a slow or dead endpoint delays only its own subscription. Failures ar
 with exponential backoff; later notifications of that subscription wait for the retry.
 
 The notifier runs inline in the API's event loop (woken by the entity service's listener) or
-as a process of its own (`dalgu notifier`), woken by the store (PostgreSQL LISTEN) or polling
-the outbox every few milliseconds (SQLite).
+as a process of its own (`dalgu notifier`), woken by the store (PostgreSQL LISTEN; on SQLite a
+datagram from the committing process, `dalgu.store.sqlite.outbox_signal`), or, where the
+store cannot wake it, polling the outbox every few milliseconds.
 """
 
 from __future__ import annotations
