@@ -67,22 +67,28 @@ def wal_size(path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
+async def write_steadily(store: SqliteEntityStore, path: Path, peaks: list[int]) -> int:
+    """Four seconds of batches of 50 reports, 20 ms apart; how many were written."""
+    n = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 4.0:
+        entities = [report(n + i) for i in range(50)]
+        outcomes = await store.mutate("", [(e["id"], create(e)) for e in entities])
+        assert all(isinstance(o, Change) for o in outcomes)
+        n += len(entities)
+        peaks.append(wal_size(path))
+        await asyncio.sleep(0.02)
+    return n
+
+
 async def test_wal_file_stays_bounded_under_writes_and_readers(tmp_path: Path) -> None:
     path = tmp_path / "dalgu.db"
     store = SqliteEntityStore(path, wal_limit_mib=1)
     await store.open()
-    peaks: list[int] = []
+    peaks: list[int] = []  # the log's size after each write
     try:
         with Readers(path):
-            n = 0
-            started = time.monotonic()
-            while time.monotonic() - started < 4.0:
-                entities = [report(n + i) for i in range(50)]
-                outcomes = await store.mutate("", [(e["id"], create(e)) for e in entities])
-                assert all(isinstance(o, Change) for o in outcomes)
-                n += len(entities)
-                peaks.append(wal_size(path))
-                await asyncio.sleep(0.02)
+            n = await write_steadily(store, path, peaks)
             checkpointer = store._checkpointer
             assert checkpointer is not None
             truncated_while_writing = checkpointer.truncations
@@ -113,20 +119,12 @@ async def test_log_starts_over_under_steady_writes_and_readers(
     path = tmp_path / "dalgu.db"
     store = SqliteEntityStore(path, wal_limit_mib=256)
     await store.open()
-    peaks: list[int] = []
+    peaks: list[int] = []  # the log's size after each write
     try:
         # short reads, one after another and overlapping: a reader is always in the log,
         # as the notifier's outbox polls and HTTP reads are; none holds it past the wait
         with Readers(path, hold=0.005):
-            n = 0
-            started = time.monotonic()
-            while time.monotonic() - started < 4.0:
-                entities = [report(n + i) for i in range(50)]
-                outcomes = await store.mutate("", [(e["id"], create(e)) for e in entities])
-                assert all(isinstance(o, Change) for o in outcomes)
-                n += len(entities)
-                peaks.append(wal_size(path))
-                await asyncio.sleep(0.02)
+            n = await write_steadily(store, path, peaks)
             checkpointer = store._checkpointer
             assert checkpointer is not None
             restarts, truncations = checkpointer.restarts, checkpointer.truncations
