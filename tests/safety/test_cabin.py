@@ -149,3 +149,39 @@ def test_the_generated_sensor_sees_a_stopped_heart_then_loses_the_hands() -> Non
     after = [(t, q, r) for t, q, r in readings if t > onset + 5]
     assert after and all(r is None for _, _, r in after)  # no beats, no rate
     assert all(q == 0.0 for t, q, _ in after if t > onset + 12)  # the hands fell off
+
+
+def test_the_live_service_reads_a_band_of_the_old_format_and_the_cars_sensor() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dalgu.devices.traffic import MessageEvent
+    from dalgu.safety.service import SafetyService
+
+    start = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+    def stamp(t: float) -> str:
+        return (start + timedelta(seconds=t)).isoformat().replace("+00:00", "Z")
+
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    for second in range(5):
+        cars = tuple(
+            (with_cabin(second + k / 10, 0.8, 71.0), stamp(second + k / 10)) for k in range(10)
+        )
+        old_band = {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.9, "Vehicle.Driver.HeartRate": 74}
+        received = (start + timedelta(seconds=second + 1)).timestamp()
+        service.observe(MessageEvent("car", "veh-1", "mqtt", received, received, cars))
+        service.observe(
+            MessageEvent(
+                "band",
+                "veh-1-wearable",
+                "mqtt",
+                received,
+                received,
+                ((old_band, stamp(second + 0.5)),),
+            )
+        )
+    seconds = list(service.monitors["veh-1"].history.seconds)
+    band = [s.heart_rate for s in seconds if s.wearable]
+    car = [(s.cabin_heart_rate, s.cabin_quality) for s in seconds if s.cabin_quality is not None]
+    assert band and set(band) == {74.0}  # the band's rate, as it meant
+    assert car and set(car) == {(71.0, 0.8)}  # the car's own
