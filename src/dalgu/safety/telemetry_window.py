@@ -41,7 +41,7 @@ def window_group(samples: Sequence[tuple[float, dict[str, SignalValue]]]) -> dic
     and the window."""
     if not samples:
         raise ValueError("a window holds at least one sample")
-    newest_t, newest = samples[-1]
+    newest_t = samples[-1][0]
     names: list[str] = []
     for _, signals in samples:
         names.extend(n for n in signals if n not in names)
