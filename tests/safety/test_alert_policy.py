@@ -41,13 +41,21 @@ def test_a_gap_shorter_than_the_hold_is_the_same_episode() -> None:
 
 
 def test_evidence_grown_well_beyond_the_alerts_escalates_once() -> None:
-    strengths = [1.5, 2.0, 3.0, 3.4, 3.6, 4.5, 6.0, 7.0]
+    strengths = [1.5, 2.0, 3.0, 3.4] + [3.6] * 10 + [4.5, 6.0, 7.0]
     findings = {700.0 + 10 * i: [drowsy(s)] for i, s in enumerate(strengths)}
     alerts = replay(AlertPolicy(), findings)
-    assert [t for t, _ in alerts] == [700.0, 740.0]  # 3.6 >= 1.5 + 2, then never again
+    assert [t for t, _ in alerts] == [700.0, 820.0]  # 3.6 >= 1.5 + 2, then never again
     escalated = alerts[1][1]
     assert escalated.severity == "high" and escalated.evidence["escalated"] is True
     assert "escalated" not in alerts[0][1].evidence
+
+
+def test_an_escalation_waits_two_minutes_after_the_first_warning() -> None:
+    # the evidence is far stronger 20 s after the warning: a second warning then says nothing
+    strengths = [1.5, 6.0, 6.0] + [1.6] * 9 + [4.0]
+    findings = {700.0 + 10 * i: [drowsy(s)] for i, s in enumerate(strengths)}
+    alerts = replay(AlertPolicy(), findings)
+    assert [t for t, _ in alerts] == [700.0, 820.0]
 
 
 def test_medical_alerts_do_not_escalate_or_rearm_within_their_hold() -> None:

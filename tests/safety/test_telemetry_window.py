@@ -34,6 +34,16 @@ def test_a_window_carries_the_newest_values_on_top_and_every_sample_with_its_tim
     assert [s for _, s in back] == [s for _, s in samples]
 
 
+def test_a_signal_sent_once_a_second_is_on_top_with_its_value_in_the_window() -> None:
+    # the car's heart-rate sensor and the position ride in one sample of the ten
+    samples = [(100.0 + k / 10, {vss.SPEED: 70.0 + k}) for k in range(10)]
+    samples[3][1].update({vss.DRIVER_HEART_RATE: 74.0, vss.DRIVER_HEART_RATE_QUALITY: 0.8})
+    group = window_group(samples)
+    assert group[vss.DRIVER_HEART_RATE] == 74.0 and group[vss.DRIVER_HEART_RATE_QUALITY] == 0.8
+    assert group[vss.SPEED] == 79.0
+    assert group[SAMPLES][vss.DRIVER_HEART_RATE] == [None, None, None, 74.0] + [None] * 6
+
+
 def test_a_sample_lacking_a_signal_has_null_in_its_column_and_lacks_it_when_read() -> None:
     group = window_group(
         [(1.0, {vss.SPEED: 50.0, vss.EYES_ON_ROAD: True}), (1.1, {vss.SPEED: 51.0})]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from dalgu.safety.cabin import cabin_readings, wheel_of, with_cabin_sensor
 from dalgu.safety.drivers import driver_profile
 from dalgu.safety.dynamics import vehicle_samples
 from dalgu.safety.physiology import simulate_body, wearable_samples
@@ -45,6 +46,10 @@ def generate_scenario(
     body = simulate_body(profile, plan, rng)
     vehicle = vehicle_samples(profile, plan, body.syncope, rng)
     wearable = wearable_samples(profile, plan, body, rng)
+    # the car's heart-rate sensor draws from its own stream: the drive's other signals stay
+    # what the same seed gave before it was added, and nothing ties it to the band's slips
+    cabin = np.random.default_rng([seed, 0xCAB1])
+    vehicle = with_cabin_sensor(vehicle, cabin_readings(plan, body, wheel_of(vehicle), cabin))
     samples: list[Sample] = list(heapq.merge(vehicle, wearable, key=lambda s: s.t))
     start = EPOCH + timedelta(hours=int(rng.integers(0, 24 * 30)))
     labels = Labels(

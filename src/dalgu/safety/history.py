@@ -1,7 +1,9 @@
 """A vehicle's recent past, one second at a time: what the detectors read.
 
 Samples arrive at 10 Hz (vehicle) and 1 Hz (wearable); each closed second is summarised in a
-`Second` (with the 10 Hz steering kept whole) and the last `HISTORY` seconds are kept.
+`Second` (with the 10 Hz steering kept whole) and the last `HISTORY` seconds are kept. The
+car's own heart-rate sensor rides in the vehicle samples (about once a second); a rate sent
+without its quality is not believed, since nothing says the sensor was in contact.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class Second:
     lane_warning_onsets: int = 0
     eyes_off: float = 0.0  # fraction of the second the eyes were off the road
     eyes_off_run: float = 0.0  # how long the eyes had been off at the second's end, s
+    # the car's in-cabin heart-rate sensor: its last quality and rate sent in the second
+    # (quality None: not sent; quality sent without a rate: in contact, no rate to report)
+    cabin_quality: float | None = None
+    cabin_heart_rate: float | None = None
     wearable: bool = False  # a wearable message arrived
     worn: bool | None = None
     quality: float | None = None
@@ -121,6 +127,15 @@ class History:
                     self._eyes_off_samples += 1
                     if self._eyes_off_since is None:
                         self._eyes_off_since = sample.t
+            cabin = s.get(vss.DRIVER_HEART_RATE_QUALITY)
+            if isinstance(cabin, int | float) and not isinstance(cabin, bool):
+                c.cabin_quality = float(cabin)
+                rate = s.get(vss.DRIVER_HEART_RATE)
+                c.cabin_heart_rate = (
+                    float(rate)
+                    if isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0
+                    else None
+                )
             lat, lon = s.get(vss.LATITUDE), s.get(vss.LONGITUDE)
             if (
                 isinstance(lat, int | float)

@@ -5,7 +5,9 @@ A scenario is two files side by side in a directory:
 - `<name>.jsonl`: one JSON object a line, in time order,
   `{"t": 12.3, "source": "vehicle", "signals": {"Vehicle.Speed": 71.5, ...}}` where `t` is
   seconds from the start of the drive and `source` is `vehicle` (the telematics unit) or
-  `wearable` (the driver's band). A signal absent from a line was not sent then.
+  `wearable` (the driver's band). A signal absent from a line was not sent then. Files of the
+  format before round 8, whose wearable lines carry the band's heart rate as
+  `Vehicle.Driver.HeartRate`, are read as they were meant (as `Wearable.HeartRate`).
 - `<name>.labels.json`: `{"scenario", "vehicle", "driver", "start" (ISO 8601), "duration" (s),
   "events": [{"type", "onset", "end", "detail"}], "confounders": [...same shape...]}`.
 
@@ -24,6 +26,7 @@ from typing import Any, Literal
 import orjson
 
 from dalgu.errors import BadRequestData
+from dalgu.safety import signals as vss
 
 Source = Literal["vehicle", "wearable"]
 SignalValue = float | bool | list[float] | None
@@ -141,7 +144,7 @@ def iter_samples(path: Path) -> Iterator[Sample]:
                 signals = doc["signals"]
                 if not isinstance(signals, dict):
                     raise ValueError("signals is not an object")
-                yield Sample(float(doc["t"]), source, signals)
+                yield Sample(float(doc["t"]), source, vss.upgraded(source, signals))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise BadRequestData(f"{path.name} line {number}: {error}") from None
 

@@ -33,7 +33,7 @@ from dalgu.safety.telemetry_window import SAMPLES, window_samples
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WEARABLE_SUFFIX = "-wearable"
-_WEARABLE = frozenset(vss.WEARABLE_SIGNALS) - {vss.HEART_RATE}
+_WEARABLE = frozenset(vss.WEARABLE_SIGNALS)
 
 
 class SafetyService:
@@ -103,9 +103,9 @@ class SafetyService:
             # a window's columns are named by VSS path and hold JSON values as sent, which
             # the history reads as they are: no renaming or conversion per sample
             samples = (
-                [Sample(t, kind, _signals(values))]
+                [Sample(t, kind, vss.upgraded(kind, _signals(values)))]
                 if window is None
-                else [Sample(at, kind, signals) for at, signals in window]
+                else [Sample(at, kind, vss.upgraded(kind, signals)) for at, signals in window]
             )
             for sample in samples:
                 for alert in monitor.feed(sample):
@@ -200,6 +200,11 @@ def config_groups(vehicles: str, wearables: str, *, keep_windows: bool = False) 
         ]
 
     telemetry = attributes(vss.VEHICLE_SIGNALS)
+    band = attributes(vss.WEARABLE_SIGNALS)
+    # a wearable of the format before round 8 names its heart rate by the VSS path
+    band.append(
+        {"object_id": vss.LEGACY_WEARABLE_HEART_RATE, "name": "heartRate", "type": "Number"}
+    )
     if keep_windows:
         telemetry.append({"object_id": SAMPLES, "name": "telemetrySamples", "type": "JsonProperty"})
     return {
@@ -213,7 +218,7 @@ def config_groups(vehicles: str, wearables: str, *, keep_windows: bool = False) 
             {
                 "apikey": wearables,
                 "entity_type": "Device",
-                "attributes": attributes(vss.WEARABLE_SIGNALS),
+                "attributes": band,
             },
         ]
     }

@@ -2,13 +2,19 @@
 
 Vehicle telemetry uses VSS paths as the device's `object_id`s; the device profile maps each to
 a short NGSI-LD attribute name (dots are not term characters an NGSI-LD short name may hold
-without an @context entry). The wearable's signals have no VSS path except the heart rate;
-Dalgu names them `Wearable.*` in the same style.
+without an @context entry). `Vehicle.Driver.HeartRate` is, as VSS defines it, the heart rate
+the *car* measures (an in-cabin sensor: a steering-wheel ECG or a seat sensor), sent with the
+telemetry. The wearable's signals have no VSS path; Dalgu names them `Wearable.*`, and the
+quality of the car's heart-rate sensor, which VSS does not define, `CabinSensor.*`, in the same
+style.
+
+Scenario files and wearables of the format before round 8 sent the *wearable's* heart rate as
+`Vehicle.Driver.HeartRate`; `upgraded` reads such a wearable message as it was meant.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypeVar
 
 SPEED: Final = "Vehicle.Speed"  # km/h
 STEERING: Final = "Vehicle.Chassis.SteeringWheel.Angle"  # degrees, positive left
@@ -17,14 +23,21 @@ LANE_WARNING: Final = "Vehicle.ADAS.LaneDepartureDetection.IsWarning"  # bool
 LATITUDE: Final = "Vehicle.CurrentLocation.Latitude"
 LONGITUDE: Final = "Vehicle.CurrentLocation.Longitude"
 EYES_ON_ROAD: Final = "Vehicle.Driver.IsEyesOnRoad"  # bool, the driver-monitoring camera
-HEART_RATE: Final = "Vehicle.Driver.HeartRate"  # bpm, as the wearable measures it
+# bpm, the car's in-cabin sensor (averaged over ~5 s, updated ~1 Hz); absent without a rate
+DRIVER_HEART_RATE: Final = "Vehicle.Driver.HeartRate"
+# 0..1, that sensor's contact/signal quality (0: no contact); not VSS
+DRIVER_HEART_RATE_QUALITY: Final = "CabinSensor.SignalQuality"
 
+HEART_RATE: Final = "Wearable.HeartRate"  # bpm, as the wearable measures it
 RR_INTERVALS: Final = (
     "Wearable.RRIntervals"  # ms, the beats the wearable saw since its last message
 )
 SPO2: Final = "Wearable.SpO2"  # %
 SIGNAL_QUALITY: Final = "Wearable.SignalQuality"  # 0..1, the wearable's own pulse-quality index
 IS_WORN: Final = "Wearable.IsWorn"  # bool, its skin-contact sensor
+
+#: what a wearable message of the old format named its heart rate
+LEGACY_WEARABLE_HEART_RATE: Final = "Vehicle.Driver.HeartRate"
 
 VEHICLE_SIGNALS: Final = (
     SPEED,
@@ -34,10 +47,12 @@ VEHICLE_SIGNALS: Final = (
     LATITUDE,
     LONGITUDE,
     EYES_ON_ROAD,
+    DRIVER_HEART_RATE,
+    DRIVER_HEART_RATE_QUALITY,
 )
 WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
 
-#: VSS path (the device's object_id) -> NGSI-LD attribute short name (the device profile's name)
+#: signal (the device's object_id) -> NGSI-LD attribute short name (the device profile's name)
 ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     SPEED: "speed",
     STEERING: "steeringWheelAngle",
@@ -46,6 +61,8 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     LATITUDE: "latitude",
     LONGITUDE: "longitude",
     EYES_ON_ROAD: "driverEyesOnRoad",
+    DRIVER_HEART_RATE: "driverHeartRate",
+    DRIVER_HEART_RATE_QUALITY: "driverHeartRateQuality",
     HEART_RATE: "heartRate",
     RR_INTERVALS: "rrIntervals",
     SPO2: "oxygenSaturation",
@@ -53,3 +70,15 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     IS_WORN: "isWorn",
 }
 SIGNAL_OF_ATTRIBUTE: Final[dict[str, str]] = {v: k for k, v in ATTRIBUTE_NAMES.items()}
+
+V = TypeVar("V")
+
+
+def upgraded(source: str, signals: dict[str, V]) -> dict[str, V]:
+    """A wearable message of the old format (its heart rate as `Vehicle.Driver.HeartRate`)
+    with the wearable's own name for it; anything else as it is."""
+    if source != "wearable" or LEGACY_WEARABLE_HEART_RATE not in signals:
+        return signals
+    renamed = {k: v for k, v in signals.items() if k != LEGACY_WEARABLE_HEART_RATE}
+    renamed.setdefault(HEART_RATE, signals[LEGACY_WEARABLE_HEART_RATE])
+    return renamed

@@ -9,9 +9,11 @@ measure group instead of ten:
                  "Vehicle.Speed": [71.2, 71.3, ..., 71.6],
                  "Vehicle.Chassis.SteeringWheel.Angle": [-0.8, ..., -1.2], ...}}
 
-- The top-level members are the newest sample's values and `TimeInstant` its time: what an IoT
-  Agent maps to the `Vehicle` entity (one update a second; `speed`, `steeringWheelAngle`, ...
-  keep their plain values, so queries and subscriptions on them work as before).
+- The top-level members are each signal's newest value in the window and `TimeInstant` the
+  newest sample's time: what an IoT Agent maps to the `Vehicle` entity (one update a second;
+  `speed`, `steeringWheelAngle`, ... keep their plain values, so queries and subscriptions on
+  them work as before). A signal sent less often than the samples (the position, the car's
+  heart-rate sensor, about once a second) is on top with its latest value in the window.
 - `samples` holds the window, column by column: `t` is each sample's time in milliseconds
   relative to `TimeInstant` (≤ 0, oldest first), and each VSS path a list of the same length
   (`null` where a sample lacks that signal). The config group does not map `samples` (it is
@@ -34,18 +36,21 @@ OFFSETS = "t"  # the window's column of sample times, ms relative to TimeInstant
 
 
 def window_group(samples: Sequence[tuple[float, dict[str, SignalValue]]]) -> dict[str, Any]:
-    """One measure group from the (time, signals) samples of a window, oldest first: the newest
-    sample's values on top (its time under "t", for the caller to stamp) and the window."""
+    """One measure group from the (time, signals) samples of a window, oldest first: each
+    signal's newest value on top (the newest sample's time under "t", for the caller to stamp)
+    and the window."""
     if not samples:
         raise ValueError("a window holds at least one sample")
-    newest_t, newest = samples[-1]
+    newest_t = samples[-1][0]
     names: list[str] = []
     for _, signals in samples:
         names.extend(n for n in signals if n not in names)
     window: dict[str, list[Any]] = {OFFSETS: [round((t - newest_t) * 1000.0) for t, _ in samples]}
     for name in names:
         window[name] = [signals.get(name) for _, signals in samples]
-    values = {k: v for k, v in newest.items() if v is not None}
+    values: dict[str, Any] = {}
+    for _, signals in samples:  # each signal's newest value (a 1 Hz one is in one sample)
+        values.update((k, v) for k, v in signals.items() if v is not None)
     return {**values, SAMPLES: window, "t": newest_t}
 
 

@@ -34,7 +34,7 @@ from dalgu.safety.detectors.drowsiness import CEILING
 from dalgu.safety.detectors.drowsiness_features import FEATURES, DrowsinessFeatures
 from dalgu.safety.detectors.drowsiness_model import DrowsinessModel
 from dalgu.safety.evaluation import match, replay, report
-from dalgu.safety.fusion import ESCALATE, HOLD
+from dalgu.safety.fusion import ESCALATE, ESCALATE_AFTER, HOLD
 from dalgu.safety.history import History
 from dalgu.safety.scenario import Event, Scenario, read_scenario
 
@@ -139,17 +139,19 @@ def fit_logistic(x: Array, y: Array, weight: Array, l2: float = L2) -> tuple[Arr
 
 def raised(times: Array, log_odds: Array, drift: float, limit: float) -> list[float]:
     """When alerts would be raised: the detector's CUSUM and the alert policy's hold (from the
-    last finding) and escalation (once an episode, log-odds `ESCALATE` above the alert's)."""
+    last finding) and escalation (once an episode, log-odds `ESCALATE` above the alert's, not
+    sooner than `ESCALATE_AFTER` after it)."""
     hold, step = HOLD["drowsiness"], ESCALATE["drowsiness"]
-    cusum, last, out = 0.0, -np.inf, []
+    after = ESCALATE_AFTER["drowsiness"]
+    cusum, last, out, alerted_at = 0.0, -np.inf, [], -np.inf
     alerted: float | None = None  # the log-odds that raised the episode's alert, until it escalates
     for t, value in zip(times.tolist(), log_odds.tolist(), strict=True):
         cusum = min(max(0.0, cusum + value - drift), CEILING * limit)
         if cusum >= limit:
             if t - last >= hold:
                 out.append(t)
-                alerted = value
-            elif alerted is not None and value >= alerted + step:
+                alerted, alerted_at = value, t
+            elif alerted is not None and value >= alerted + step and t - alerted_at >= after:
                 out.append(t)
                 alerted = None
             last = t

@@ -23,6 +23,10 @@ as a clinician would judge a rhythm strip.
   above what a loose band shows); the car's own behaviour (the wheel going still) confirms it
   sooner, otherwise it needs longer to be believed.
 
+With the band lost or poor, the car's own heart-rate sensor (a steering-wheel ECG or seat
+sensor, `Vehicle.Driver.HeartRate`) stands in for rate and asystole, behind its own quality
+gate: see `dalgu.safety.detectors.cabin`.
+
 A heart rate that jumped out of the driver's range in the last seconds before the band lost its
 signal is raised at a lower tier (`unconfirmed`, medium severity): the loss may be the band
 slipping, or the wrist moving because something is wrong, and nothing else can tell which.
@@ -40,6 +44,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
+from dalgu.safety.detectors.cabin import cabin_finding
 from dalgu.safety.detectors.incapacitation import steering_activity
 from dalgu.safety.detectors.quality import GOOD
 from dalgu.safety.history import History
@@ -104,8 +109,15 @@ class CardiacDetector:
         return (
             self._asystole(history)
             or self._rate_or_rhythm(history, quality)
+            or self._from_the_car(history, quality)
             or self._lost_while_moving(history, quality)
         )
+
+    def _from_the_car(self, history: History, quality: Quality) -> Finding | None:
+        """With the band lost or poor, the car's own heart-rate sensor (`detectors.cabin`)."""
+        if quality.wearable == "ok":
+            return None
+        return cabin_finding(history, self.brady, self.tachy)
 
     def _learn(self, history: History) -> None:
         if history.now <= history.start + CALIBRATION:
