@@ -18,7 +18,14 @@ import orjson
 from dalgu.broker.model import GEOJSON_TYPES, now_iso
 from dalgu.errors import DalguError
 from dalgu.store.base import Change, Entity, Mutation, Outcome
-from dalgu.store.indexing import GeoRow, IndexRow, changed_attributes, geo_rows, index_rows
+from dalgu.store.indexing import (
+    GeoRow,
+    IndexRow,
+    changed_attributes,
+    geo_rows,
+    index_rows,
+    replaced_rows,
+)
 from dalgu.store.postgres.keys import AttributeKeys, Key
 from dalgu.store.postgres.temporal import Partitions, write_history
 
@@ -268,22 +275,40 @@ class _IndexChanges:
         changed = changed_attributes(before, after)
         if not changed:
             return
-        old = {iri: before[iri] for iri in changed if iri in before}
-        new = {iri: after[iri] for iri in changed if iri in after}
-        old_list, new_list = index_rows(old), index_rows(new)
-        old_set, new_set = set(old_list), set(new_list)
-        if len(old_set) == len(old_list) and len(new_set) == len(new_list):
-            # No row twice on either side (the usual case): a row on one side only changed.
-            self.removed.extend((ent, row) for row in old_list if row not in new_set)
-            self.added.extend((ent, row) for row in new_list if row not in old_set)
-        else:
-            self._add_counted(ent, Counter(old_list), Counter(new_list))
-        old_shapes, new_shapes = _shapes(old), _shapes(new)
-        if old_shapes != new_shapes:
-            # Geometries of unchanged attributes are cleared too: write all of them again.
-            if _shapes(before):
-                self.cleared_geo.append(ent)
-            self.shapes.extend((ent, shape) for shape in _shapes(after))
+        # Rows of different attributes never meet (their keys differ): a plain reading's rows
+        # are compared member by member, the other attributes' rows as wholes.
+        removed: list[IndexRow] = []
+        added: list[IndexRow] = []
+        old: dict[str, Any] = {}
+        new: dict[str, Any] = {}
+        for iri in changed:
+            if iri in before and iri in after:
+                plain = replaced_rows(iri, before[iri], after[iri])
+                if plain is not None:
+                    removed.extend(plain[0])
+                    added.extend(plain[1])
+                    continue
+            if iri in before:
+                old[iri] = before[iri]
+            if iri in after:
+                new[iri] = after[iri]
+        if old or new:
+            old_list, new_list = index_rows(old), index_rows(new)
+            old_set, new_set = set(old_list), set(new_list)
+            if len(old_set) == len(old_list) and len(new_set) == len(new_list):
+                # No row twice on either side (the usual case): a row on one side only changed.
+                removed.extend(row for row in old_list if row not in new_set)
+                added.extend(row for row in new_list if row not in old_set)
+            else:
+                self._add_counted(ent, Counter(old_list), Counter(new_list))
+            old_shapes, new_shapes = _shapes(old), _shapes(new)
+            if old_shapes != new_shapes:
+                # Geometries of unchanged attributes are cleared too: write all of them again.
+                if _shapes(before):
+                    self.cleared_geo.append(ent)
+                self.shapes.extend((ent, shape) for shape in _shapes(after))
+        self.removed.extend((ent, row) for row in removed)
+        self.added.extend((ent, row) for row in added)
 
     def _add_counted(
         self, ent: int, old_rows: Counter[IndexRow], new_rows: Counter[IndexRow]
