@@ -84,18 +84,22 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamp
     AS u(entity_id, name, dataset, at, observed_at, created_at, modified_at, deleted_at, num,
          txt, doc, geometry)
 """
-# Only the entities that are new to the history or whose types or deletion changed: an
-# `ON CONFLICT DO UPDATE … WHERE false` still locks every conflicting row (a WAL record and a
-# dirtied page each), and a batch of readings changes neither. The probe is a sub-plan (one
-# primary-key lookup per id, never flattened into a join whose plan would depend on the
-# statistics); a row another transaction changes meanwhile still goes through `ON CONFLICT`.
+# $2 the ids of the changed entities, $3 their types (joined by \x1f), $4 the write's time, $5
+# the ids among them that were deleted (scalars and few arrays: every array element costs the
+# client an encoding step). Only the entities that are new to the history or whose types or
+# deletion changed: an `ON CONFLICT DO UPDATE … WHERE false` still locks every conflicting
+# row (a WAL record and a dirtied page each), and a batch of readings changes neither. The
+# probe is a sub-plan (one primary-key lookup per id, never flattened into a join whose plan
+# would depend on the statistics); a row another transaction changes meanwhile still goes
+# through `ON CONFLICT`.
 _TOUCH = """
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at, deleted_at)
-SELECT $1, u.id, u.types, u.at, u.deleted_at
+SELECT $1, u.id, u.types, $4, u.deleted_at
 FROM (
-    SELECT v.id, string_to_array(v.types, E'\\x1f') AS types, v.at, v.deleted_at
-    FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-        AS v(id, types, at, deleted_at)
+    SELECT v.id, string_to_array(v.types, E'\\x1f') AS types,
+        CASE WHEN d.id IS NOT NULL THEN $4::timestamptz END AS deleted_at
+    FROM unnest($2::text[], $3::text[]) AS v(id, types)
+    LEFT JOIN unnest($5::text[]) AS d(id) ON d.id = v.id
 ) AS u
 WHERE NOT coalesce((
     SELECT s.types = u.types AND s.deleted_at IS NOT DISTINCT FROM u.deleted_at
@@ -164,24 +168,19 @@ async def write_history(
     at: str,
 ) -> list[str]:
     """Record the instances of `changes` (one `mutate` transaction); returns new partitions."""
-    touched: dict[str, tuple[str, datetime, datetime | None]] = {}
+    touched: dict[str, tuple[str, bool]] = {}  # entity id: its types, deleted (last change)
     records: list[tuple[str, InstanceRecord]] = []
-    now = parse_time(at)
     for change in changes:
         entity = change.after or change.before
         assert entity is not None
         types = _TYPES_SEPARATOR.join(entity.get("type", []))
-        touched[change.entity_id] = (types, now, now if change.after is None else None)
+        touched[change.entity_id] = (types, change.after is None)
         records.extend(
             (change.entity_id, r) for r in change_records(change.before, change.after, at)
         )
+    deleted = [entity_id for entity_id, (_, gone) in touched.items() if gone]
     await conn.execute(
-        _TOUCH,
-        tenant,
-        list(touched),
-        [t[0] for t in touched.values()],
-        [t[1] for t in touched.values()],
-        [t[2] for t in touched.values()],
+        _TOUCH, tenant, list(touched), [t[0] for t in touched.values()], parse_time(at), deleted
     )
     made = await insert_records(conn, tenant, partitions, records)
     await add_to_hours(conn, tenant, records)
