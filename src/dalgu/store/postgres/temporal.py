@@ -10,6 +10,7 @@ method run in SQL; Python only turns rows into documents.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,12 @@ from dalgu.store.history import (
     record,
 )
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.postgres.rollups import add_to_hours, aggregate_hours, recount_hours
+from dalgu.store.postgres.rollups import (
+    ADD_TO_HOURS,
+    aggregate_hours,
+    hour_arrays,
+    recount_hours,
+)
 from dalgu.store.postgres.temporal_filters import (
     TIME_COLUMNS,
     bucket_number,
@@ -108,6 +114,11 @@ WHERE NOT coalesce((
 ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = excluded.deleted_at
 WHERE t.types IS DISTINCT FROM excluded.types OR t.deleted_at IS DISTINCT FROM excluded.deleted_at
 """
+# the touch and the rollups of a write in one round trip: the rollup statement's arrays follow
+# the touch's five parameters (the tenant, $1, is shared)
+_TOUCH_AND_ADD_TO_HOURS = f"WITH touched AS ({_TOUCH})\n" + re.sub(
+    r"\$([2-9])\b", lambda m: f"${int(m.group(1)) + 4}", ADD_TO_HOURS
+)
 _ADD_TYPES = """
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at)
 VALUES ($1, $2, $3::text[], $4)
@@ -179,12 +190,13 @@ async def write_history(
             (change.entity_id, r) for r in change_records(change.before, change.after, at)
         )
     deleted = [entity_id for entity_id, (_, gone) in touched.items() if gone]
-    await conn.execute(
-        _TOUCH, tenant, list(touched), [t[0] for t in touched.values()], parse_time(at), deleted
-    )
-    made = await insert_records(conn, tenant, partitions, records)
-    await add_to_hours(conn, tenant, records)
-    return made
+    touch = [tenant, list(touched), [t[0] for t in touched.values()], parse_time(at), deleted]
+    hours = hour_arrays(records)
+    if hours is None:
+        await conn.execute(_TOUCH, *touch)
+    else:
+        await conn.execute(_TOUCH_AND_ADD_TO_HOURS, *touch, *hours)
+    return await insert_records(conn, tenant, partitions, records)
 
 
 async def insert_records(
