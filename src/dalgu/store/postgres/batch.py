@@ -9,6 +9,8 @@ round trip per row. Of an updated entity only the index rows that changed are re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +29,7 @@ from dalgu.store.indexing import (
     replaced_rows,
 )
 from dalgu.store.postgres.keys import AttributeKeys, Key
-from dalgu.store.postgres.temporal import Partitions, write_history
+from dalgu.store.postgres.temporal import HistoryWrite, Partitions, history_of, write_history
 
 # One primary-key probe per id, in id order (concurrent batches lock in the same order and
 # queue instead of deadlocking). The locking sub-select is never flattened into a join, so the
@@ -145,17 +147,21 @@ class EntityBatch:
             current[entity_id] = after
             touched[entity_id] = None
             outcomes.append(Change(entity_id, before, after))
-        await self._write(stored, {i: current[i] for i in touched})
         changes = [o for o in outcomes if isinstance(o, Change)]
-        if changes and self.partitions is not None:
-            self.added_partitions = await write_history(
-                self.conn, self.tenant, self.partitions, changes, now_iso()
-            )
+        history = changes if self.partitions is not None else []
+        written = await self._write(stored, {i: current[i] for i in touched}, history)
+        if written is not None and self.partitions is not None:
+            self.added_partitions = await write_history(self.conn, self.partitions, written)
         return outcomes
 
     async def _write(
-        self, stored: dict[str, tuple[int, Entity]], final: dict[str, Entity | None]
-    ) -> None:
+        self,
+        stored: dict[str, tuple[int, Entity]],
+        final: dict[str, Entity | None],
+        changes: list[Change],
+    ) -> HistoryWrite | None:
+        """Write the entities, then their index rows; return the history of `changes` (None
+        without any), made while the database runs the entity statements."""
         conn = self.conn
         created = [i for i, e in final.items() if e is not None and i not in stored]
         new_ents: list[int] = []
@@ -166,7 +172,7 @@ class EntityBatch:
         updates: list[tuple[Any, ...]] = []
         docs: list[tuple[int, Any, Any, Entity]] = []
         inserts: list[tuple[Any, ...]] = []
-        index = _IndexChanges()
+        indexed: list[tuple[int, Entity | None, Entity]] = []
         for entity_id, entity in final.items():
             old = stored.get(entity_id)
             if entity is None:
@@ -182,7 +188,33 @@ class EntityBatch:
             else:
                 ent = ents[entity_id]
                 inserts.append(_entity_row(ent, entity_id, entity))
-            index.add(ent, None if old is None else old[1], entity)
+            indexed.append((ent, None if old is None else old[1], entity))
+        # The entity statements run while this process works out the index rows and the
+        # history (Python only): the database and the client overlap instead of taking turns.
+        entities = asyncio.ensure_future(self._write_entities(deleted, updates, docs, inserts))
+        await asyncio.sleep(0)  # let it send its first statement
+        try:
+            index = _IndexChanges()
+            for row_ent, old_state, new_state in indexed:
+                index.add(row_ent, old_state, new_state)
+            history = history_of(self.tenant, changes, now_iso()) if changes else None
+        except BaseException:
+            entities.cancel()
+            with contextlib.suppress(BaseException):
+                await entities
+            raise
+        await entities
+        await self._index(index)
+        return history
+
+    async def _write_entities(
+        self,
+        deleted: list[int],
+        updates: list[tuple[Any, ...]],
+        docs: list[tuple[int, Any, Any, Entity]],
+        inserts: list[tuple[Any, ...]],
+    ) -> None:
+        conn = self.conn
         if deleted:
             await conn.execute(_CLEAR_NUM, deleted)
             await conn.execute(_CLEAR_TXT, deleted)
@@ -200,7 +232,6 @@ class EntityBatch:
             )
         if inserts:
             await conn.execute(_INSERT, self.tenant, inserts)
-        await self._index(index)
 
     async def _index(self, index: _IndexChanges) -> None:
         pairs = {(row.name, row.path) for _, row in index.removed}

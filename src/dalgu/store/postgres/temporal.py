@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -171,14 +171,17 @@ class Partitions:
         self.known.update(names)
 
 
-async def write_history(
-    conn: Any,
-    tenant: str,
-    partitions: Partitions,
-    changes: Sequence[Change],
-    at: str,
-) -> list[str]:
-    """Record the instances of `changes` (one `mutate` transaction); returns new partitions."""
+class HistoryWrite(NamedTuple):
+    """What `write_history` writes for the changes of one `mutate` (`history_of` makes it:
+    Python only, so it can be made while the database runs the write's entity statements)."""
+
+    touch: list[Any]  # the parameters of `_TOUCH`
+    hours: list[list[Any]] | None  # the arrays of `ADD_TO_HOURS`, None if no instance counts
+    records: list[tuple[str, InstanceRecord]]
+
+
+def history_of(tenant: str, changes: Sequence[Change], at: str) -> HistoryWrite:
+    """The history of `changes` (one `mutate` transaction), written by `write_history`."""
     touched: dict[str, tuple[str, bool]] = {}  # entity id: its types, deleted (last change)
     records: list[tuple[str, InstanceRecord]] = []
     for change in changes:
@@ -191,12 +194,16 @@ async def write_history(
         )
     deleted = [entity_id for entity_id, (_, gone) in touched.items() if gone]
     touch = [tenant, list(touched), [t[0] for t in touched.values()], parse_time(at), deleted]
-    hours = hour_arrays(records)
-    if hours is None:
-        await conn.execute(_TOUCH, *touch)
+    return HistoryWrite(touch, hour_arrays(records), records)
+
+
+async def write_history(conn: Any, partitions: Partitions, history: HistoryWrite) -> list[str]:
+    """Record the instances of a write; returns the partitions it made."""
+    if history.hours is None:
+        await conn.execute(_TOUCH, *history.touch)
     else:
-        await conn.execute(_TOUCH_AND_ADD_TO_HOURS, *touch, *hours)
-    return await insert_records(conn, tenant, partitions, records)
+        await conn.execute(_TOUCH_AND_ADD_TO_HOURS, *history.touch, *history.hours)
+    return await insert_records(conn, history.touch[0], partitions, history.records)
 
 
 async def insert_records(
