@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Literal
 
 import orjson
@@ -20,8 +19,6 @@ from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import BatchItem, BatchResult
 from dalgu.errors import BadRequestData, DalguError
 
-_PARSE_SLICE = 64  # entities parsed between two turns of the event loop
-
 
 async def _items(
     request: Request, rc: RequestContext, body: Any, *, partial: bool = False
@@ -34,12 +31,7 @@ async def _items(
     now = now_iso()
     items: list[BatchItem] = []
     json_ld = request.headers.get("content-type", "").startswith(JSON_LD)
-    for n, raw in enumerate(body):
-        if n and not n % _PARSE_SLICE:
-            # let writes in progress go on between slices: a write resumes when each of its
-            # statements returns, and waiting here for a whole batch's parsing (several ms)
-            # would hold up the next batch of the same entities too
-            await asyncio.sleep(0)
+    for raw in body:
         entity_id = raw.get("id", raw.get("@id")) if isinstance(raw, dict) else None
         try:
             terms = rc.terms
