@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from dalgu.broker.mutations import delete, replace
+from dalgu.broker.mutations import delete, edit, replace
 from dalgu.query.ast import TypeName, map_names
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
@@ -203,3 +203,60 @@ async def test_one_batch_updates_readings_types_and_scopes_together(
     assert await ids(scope=parse_scope_query("/a/#")) == []
     assert await ids(scope=parse_scope_query("/c")) == [retyped["id"]]
     assert await ids(q=map_names(parse_q("temperature==21"), lambda n: NS + n)) == [newer["id"]]
+
+
+@pytest.mark.parametrize("stores", [1, 2])
+async def test_concurrent_batches_of_the_same_entities_lose_no_update(
+    store: PostgresEntityStore, dsn: str, conn: Any, tenant: str, stores: int
+) -> None:
+    """Batches of one process that share entities queue before their transaction (the write
+    gate); batches of two processes queue on the row locks. Either way each batch applies its
+    change to the state the previous one left: every reading is in the document, the history
+    and the hourly rollup."""
+    ids = [f"urn:ngsi-ld:Sensor:{n}" for n in range(20)]
+    await put(store, tenant, *(sensor(n, 0.0, 0) for n in range(20)))
+    other = PostgresEntityStore(dsn, pool_size=4)
+    await other.open()
+    try:
+        writers = [store, other][:stores]
+
+        def reading(k: int) -> Any:
+            def change(entity: Entity) -> None:
+                entity[TEMP].append(
+                    {
+                        "type": "Property",
+                        "value": float(k),
+                        "observedAt": f"2026-01-01T10:{k:02d}:00.000Z",
+                        "datasetId": f"urn:ngsi-ld:Dataset:{k}",
+                    }
+                )
+
+            return change
+
+        async def batch(k: int) -> None:
+            outcomes = await writers[k % stores].mutate(
+                tenant, [(i, edit(i, reading(k), "2026-01-02T00:00:00.000Z")) for i in ids]
+            )
+            assert all(isinstance(o, Change) for o in outcomes)
+
+        await asyncio.gather(*(batch(k) for k in range(1, 13)))
+    finally:
+        await other.close()
+    for entity_id in ids:
+        entity = await store.get(tenant, entity_id)
+        assert entity is not None
+        assert sorted(i.get("datasetId", "") for i in entity[TEMP]) == sorted(
+            ["", *(f"urn:ngsi-ld:Dataset:{k}" for k in range(1, 13))]
+        )
+    counts = await conn.fetch(
+        "SELECT entity_id, sum(count_all)::int AS n, sum(sum_num) AS total FROM instance_hours "
+        "WHERE tenant = $1 GROUP BY 1",
+        tenant,
+    )
+    assert {(r["entity_id"], r["n"], r["total"]) for r in counts} == {
+        (i, 13, float(sum(range(1, 13)))) for i in ids
+    }
+    stored = await conn.fetchval(
+        "SELECT count(*) FROM instances WHERE tenant = $1 AND name = $2", tenant, TEMP
+    )
+    assert stored == 20 * 13

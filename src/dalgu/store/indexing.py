@@ -101,6 +101,58 @@ def _same_but_times(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> boo
     return True
 
 
+# members whose rows a plain Property's instance can have; `_instance_rows` makes one row of
+# each that holds a scalar, besides its marker
+_PLAIN_KEYS = ("value", *_INDEXED_MEMBERS)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def replaced_rows(
+    name: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> tuple[list[IndexRow], list[IndexRow]] | None:
+    """(rows removed, rows added) when attribute `name`'s instances `old` become `new`: the rows
+    of `attribute_rows` on one side only, or None unless this is a plain reading.
+
+    A plain reading: one instance on each side, both Properties with a scalar value, and
+    members only (no sub-attribute). Each of its rows then has its own path (the marker, the
+    value, observedAt, unitCode, datasetId), so comparing the two instances member by member
+    gives what comparing their whole row sets gives, without making them.
+    """
+    if len(old) != 1 or len(new) != 1:
+        return None
+    a, b = old[0], new[0]
+    if (
+        a.get("type", "Property") != "Property"
+        or b.get("type", "Property") != "Property"
+        or "value" not in a
+        or "value" not in b
+        or not MEMBERS.issuperset(a)
+        or not MEMBERS.issuperset(b)
+    ):
+        return None
+    removed: list[IndexRow] = []
+    added: list[IndexRow] = []
+    for key in _PLAIN_KEYS:
+        before, after = a.get(key, a), b.get(key, b)  # the instance itself: no such member
+        if type(before) is type(after) and before == after:
+            continue
+        if (before is not a and not isinstance(before, _SCALARS)) or (
+            after is not b and not isinstance(after, _SCALARS)
+        ):
+            return None
+        path = "" if key == "value" else f".{key}"
+        old_rows: list[IndexRow] = []
+        new_rows: list[IndexRow] = []
+        if before is not a:
+            _leaf_rows(name, path, before, old_rows, 0)
+        if after is not b:
+            _leaf_rows(name, path, after, new_rows, 0)
+        if old_rows != new_rows:  # e.g. two spellings of one date-time
+            removed.extend(old_rows)
+            added.extend(new_rows)
+    return removed, added
+
+
 def multi_valued(rows: list[IndexRow]) -> list[tuple[str, str]]:
     """(attribute, path) pairs with more than one value row: an array, several instances.
 

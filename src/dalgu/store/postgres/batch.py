@@ -9,6 +9,8 @@ round trip per row. Of an updated entity only the index rows that changed are re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -18,9 +20,16 @@ import orjson
 from dalgu.broker.model import GEOJSON_TYPES, now_iso
 from dalgu.errors import DalguError
 from dalgu.store.base import Change, Entity, Mutation, Outcome
-from dalgu.store.indexing import GeoRow, IndexRow, changed_attributes, geo_rows, index_rows
+from dalgu.store.indexing import (
+    GeoRow,
+    IndexRow,
+    changed_attributes,
+    geo_rows,
+    index_rows,
+    replaced_rows,
+)
 from dalgu.store.postgres.keys import AttributeKeys, Key
-from dalgu.store.postgres.temporal import Partitions, write_history
+from dalgu.store.postgres.temporal import HistoryWrite, Partitions, history_of, write_history
 
 # One primary-key probe per id, in id order (concurrent batches lock in the same order and
 # queue instead of deadlocking). The locking sub-select is never flattened into a join, so the
@@ -138,17 +147,21 @@ class EntityBatch:
             current[entity_id] = after
             touched[entity_id] = None
             outcomes.append(Change(entity_id, before, after))
-        await self._write(stored, {i: current[i] for i in touched})
         changes = [o for o in outcomes if isinstance(o, Change)]
-        if changes and self.partitions is not None:
-            self.added_partitions = await write_history(
-                self.conn, self.tenant, self.partitions, changes, now_iso()
-            )
+        history = changes if self.partitions is not None else []
+        written = await self._write(stored, {i: current[i] for i in touched}, history)
+        if written is not None and self.partitions is not None:
+            self.added_partitions = await write_history(self.conn, self.partitions, written)
         return outcomes
 
     async def _write(
-        self, stored: dict[str, tuple[int, Entity]], final: dict[str, Entity | None]
-    ) -> None:
+        self,
+        stored: dict[str, tuple[int, Entity]],
+        final: dict[str, Entity | None],
+        changes: list[Change],
+    ) -> HistoryWrite | None:
+        """Write the entities, then their index rows; return the history of `changes` (None
+        without any), made while the database runs the entity statements."""
         conn = self.conn
         created = [i for i, e in final.items() if e is not None and i not in stored]
         new_ents: list[int] = []
@@ -159,7 +172,7 @@ class EntityBatch:
         updates: list[tuple[Any, ...]] = []
         docs: list[tuple[int, Any, Any, Entity]] = []
         inserts: list[tuple[Any, ...]] = []
-        index = _IndexChanges()
+        indexed: list[tuple[int, Entity | None, Entity]] = []
         for entity_id, entity in final.items():
             old = stored.get(entity_id)
             if entity is None:
@@ -175,7 +188,33 @@ class EntityBatch:
             else:
                 ent = ents[entity_id]
                 inserts.append(_entity_row(ent, entity_id, entity))
-            index.add(ent, None if old is None else old[1], entity)
+            indexed.append((ent, None if old is None else old[1], entity))
+        # The entity statements run while this process works out the index rows and the
+        # history (Python only): the database and the client overlap instead of taking turns.
+        entities = asyncio.ensure_future(self._write_entities(deleted, updates, docs, inserts))
+        await asyncio.sleep(0)  # let it send its first statement
+        try:
+            index = _IndexChanges()
+            for row_ent, old_state, new_state in indexed:
+                index.add(row_ent, old_state, new_state)
+            history = history_of(self.tenant, changes, now_iso()) if changes else None
+        except BaseException:
+            entities.cancel()
+            with contextlib.suppress(BaseException):
+                await entities
+            raise
+        await entities
+        await self._index(index)
+        return history
+
+    async def _write_entities(
+        self,
+        deleted: list[int],
+        updates: list[tuple[Any, ...]],
+        docs: list[tuple[int, Any, Any, Entity]],
+        inserts: list[tuple[Any, ...]],
+    ) -> None:
+        conn = self.conn
         if deleted:
             await conn.execute(_CLEAR_NUM, deleted)
             await conn.execute(_CLEAR_TXT, deleted)
@@ -193,7 +232,6 @@ class EntityBatch:
             )
         if inserts:
             await conn.execute(_INSERT, self.tenant, inserts)
-        await self._index(index)
 
     async def _index(self, index: _IndexChanges) -> None:
         pairs = {(row.name, row.path) for _, row in index.removed}
@@ -268,22 +306,40 @@ class _IndexChanges:
         changed = changed_attributes(before, after)
         if not changed:
             return
-        old = {iri: before[iri] for iri in changed if iri in before}
-        new = {iri: after[iri] for iri in changed if iri in after}
-        old_list, new_list = index_rows(old), index_rows(new)
-        old_set, new_set = set(old_list), set(new_list)
-        if len(old_set) == len(old_list) and len(new_set) == len(new_list):
-            # No row twice on either side (the usual case): a row on one side only changed.
-            self.removed.extend((ent, row) for row in old_list if row not in new_set)
-            self.added.extend((ent, row) for row in new_list if row not in old_set)
-        else:
-            self._add_counted(ent, Counter(old_list), Counter(new_list))
-        old_shapes, new_shapes = _shapes(old), _shapes(new)
-        if old_shapes != new_shapes:
-            # Geometries of unchanged attributes are cleared too: write all of them again.
-            if _shapes(before):
-                self.cleared_geo.append(ent)
-            self.shapes.extend((ent, shape) for shape in _shapes(after))
+        # Rows of different attributes never meet (their keys differ): a plain reading's rows
+        # are compared member by member, the other attributes' rows as wholes.
+        removed: list[IndexRow] = []
+        added: list[IndexRow] = []
+        old: dict[str, Any] = {}
+        new: dict[str, Any] = {}
+        for iri in changed:
+            if iri in before and iri in after:
+                plain = replaced_rows(iri, before[iri], after[iri])
+                if plain is not None:
+                    removed.extend(plain[0])
+                    added.extend(plain[1])
+                    continue
+            if iri in before:
+                old[iri] = before[iri]
+            if iri in after:
+                new[iri] = after[iri]
+        if old or new:
+            old_list, new_list = index_rows(old), index_rows(new)
+            old_set, new_set = set(old_list), set(new_list)
+            if len(old_set) == len(old_list) and len(new_set) == len(new_list):
+                # No row twice on either side (the usual case): a row on one side only changed.
+                removed.extend(row for row in old_list if row not in new_set)
+                added.extend(row for row in new_list if row not in old_set)
+            else:
+                self._add_counted(ent, Counter(old_list), Counter(new_list))
+            old_shapes, new_shapes = _shapes(old), _shapes(new)
+            if old_shapes != new_shapes:
+                # Geometries of unchanged attributes are cleared too: write all of them again.
+                if _shapes(before):
+                    self.cleared_geo.append(ent)
+                self.shapes.extend((ent, shape) for shape in _shapes(after))
+        self.removed.extend((ent, row) for row in removed)
+        self.added.extend((ent, row) for row in added)
 
     def _add_counted(
         self, ent: int, old_rows: Counter[IndexRow], new_rows: Counter[IndexRow]

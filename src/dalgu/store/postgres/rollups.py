@@ -16,8 +16,9 @@ from dalgu.store.rollup import RollupPlan, hour_of
 _ROLLUP_COLUMNS = """(tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num,
     sumsq_num, min_num, max_num)"""
 # the instances one write added, added to their hours (rows in key order: two writes that
-# add to the same hours lock them in the same order)
-_ADD_TO_HOURS = f"""
+# add to the same hours lock them in the same order); `postgres/temporal.py` runs it with the
+# touch of the history's entities, in one round trip
+ADD_TO_HOURS = f"""
 INSERT INTO instance_hours AS h {_ROLLUP_COLUMNS}
 SELECT $1, u.entity_id, u.name, u.hour, u.dataset, count(*), count(u.num),
     coalesce(sum(u.num), 0), coalesce(sum(u.num * u.num), 0), min(u.num), max(u.num)
@@ -83,10 +84,10 @@ async def rebuild_rollups(conn: Any, tenant: str) -> None:
         await conn.execute(_REBUILD_HOURS, tenant)
 
 
-async def add_to_hours(
-    conn: Any, tenant: str, records: Sequence[tuple[str, InstanceRecord]]
-) -> None:
-    """Add new instances to their hourly rollups (in the transaction that writes them)."""
+def hour_arrays(records: Sequence[tuple[str, InstanceRecord]]) -> list[list[Any]] | None:
+    """The arrays `ADD_TO_HOURS` takes after the tenant (entity ids, attributes, hours,
+    datasetIds, numbers) for the instances of a write that count in the rollups; None if none
+    does."""
     entity_ids: list[str] = []
     names: list[str] = []
     hours: list[datetime] = []
@@ -105,8 +106,7 @@ async def add_to_hours(
         hours.append(start)
         datasets.append(r.dataset)
         nums.append(r.num)
-    if entity_ids:
-        await conn.execute(_ADD_TO_HOURS, tenant, entity_ids, names, hours, datasets, nums)
+    return [entity_ids, names, hours, datasets, nums] if entity_ids else None
 
 
 async def recount_hours(

@@ -33,6 +33,7 @@ from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.commands import PostgresCommandQueue
 from dalgu.store.postgres.devices import PostgresDevices
 from dalgu.store.postgres.fhir import PostgresFhir
+from dalgu.store.postgres.gate import WriteGate
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import (
     Compiled,
@@ -114,6 +115,7 @@ class PostgresEntityStore(
         self.pool_size = pool_size
         self._pool: Any = None
         self._keys = AttributeKeys()
+        self._gate = WriteGate()  # this process's batches of the same entities queue here
         self._statistics: PlannerStatistics | None = None
         self.partitions = Partitions()
         self._collations: set[str] = set()  # ICU collations made for orderBy
@@ -233,6 +235,12 @@ class PostgresEntityStore(
     ) -> list[Outcome]:
         if not items:
             return []
+        async with self._gate.hold(tenant, (entity_id for entity_id, _ in items)):
+            return await self._mutate(tenant, items, history)
+
+    async def _mutate(
+        self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool
+    ) -> list[Outcome]:
         async with self.pool.acquire() as conn:
             for _ in range(_RETRIES):
                 batch = EntityBatch(conn, tenant, self._keys, self.partitions if history else None)

@@ -10,9 +10,10 @@ method run in SQL; Python only turns rows into documents.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -31,7 +32,12 @@ from dalgu.store.history import (
     record,
 )
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.postgres.rollups import add_to_hours, aggregate_hours, recount_hours
+from dalgu.store.postgres.rollups import (
+    ADD_TO_HOURS,
+    aggregate_hours,
+    hour_arrays,
+    recount_hours,
+)
 from dalgu.store.postgres.temporal_filters import (
     TIME_COLUMNS,
     bucket_number,
@@ -84,18 +90,22 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamp
     AS u(entity_id, name, dataset, at, observed_at, created_at, modified_at, deleted_at, num,
          txt, doc, geometry)
 """
-# Only the entities that are new to the history or whose types or deletion changed: an
-# `ON CONFLICT DO UPDATE … WHERE false` still locks every conflicting row (a WAL record and a
-# dirtied page each), and a batch of readings changes neither. The probe is a sub-plan (one
-# primary-key lookup per id, never flattened into a join whose plan would depend on the
-# statistics); a row another transaction changes meanwhile still goes through `ON CONFLICT`.
+# $2 the ids of the changed entities, $3 their types (joined by \x1f), $4 the write's time, $5
+# the ids among them that were deleted (scalars and few arrays: every array element costs the
+# client an encoding step). Only the entities that are new to the history or whose types or
+# deletion changed: an `ON CONFLICT DO UPDATE … WHERE false` still locks every conflicting
+# row (a WAL record and a dirtied page each), and a batch of readings changes neither. The
+# probe is a sub-plan (one primary-key lookup per id, never flattened into a join whose plan
+# would depend on the statistics); a row another transaction changes meanwhile still goes
+# through `ON CONFLICT`.
 _TOUCH = """
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at, deleted_at)
-SELECT $1, u.id, u.types, u.at, u.deleted_at
+SELECT $1, u.id, u.types, $4, u.deleted_at
 FROM (
-    SELECT v.id, string_to_array(v.types, E'\\x1f') AS types, v.at, v.deleted_at
-    FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[])
-        AS v(id, types, at, deleted_at)
+    SELECT v.id, string_to_array(v.types, E'\\x1f') AS types,
+        CASE WHEN d.id IS NOT NULL THEN $4::timestamptz END AS deleted_at
+    FROM unnest($2::text[], $3::text[]) AS v(id, types)
+    LEFT JOIN unnest($5::text[]) AS d(id) ON d.id = v.id
 ) AS u
 WHERE NOT coalesce((
     SELECT s.types = u.types AND s.deleted_at IS NOT DISTINCT FROM u.deleted_at
@@ -104,6 +114,11 @@ WHERE NOT coalesce((
 ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = excluded.deleted_at
 WHERE t.types IS DISTINCT FROM excluded.types OR t.deleted_at IS DISTINCT FROM excluded.deleted_at
 """
+# the touch and the rollups of a write in one round trip: the rollup statement's arrays follow
+# the touch's five parameters (the tenant, $1, is shared)
+_TOUCH_AND_ADD_TO_HOURS = f"WITH touched AS ({_TOUCH})\n" + re.sub(
+    r"\$([2-9])\b", lambda m: f"${int(m.group(1)) + 4}", ADD_TO_HOURS
+)
 _ADD_TYPES = """
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at)
 VALUES ($1, $2, $3::text[], $4)
@@ -156,36 +171,39 @@ class Partitions:
         self.known.update(names)
 
 
-async def write_history(
-    conn: Any,
-    tenant: str,
-    partitions: Partitions,
-    changes: Sequence[Change],
-    at: str,
-) -> list[str]:
-    """Record the instances of `changes` (one `mutate` transaction); returns new partitions."""
-    touched: dict[str, tuple[str, datetime, datetime | None]] = {}
+class HistoryWrite(NamedTuple):
+    """What `write_history` writes for the changes of one `mutate` (`history_of` makes it:
+    Python only, so it can be made while the database runs the write's entity statements)."""
+
+    touch: list[Any]  # the parameters of `_TOUCH`
+    hours: list[list[Any]] | None  # the arrays of `ADD_TO_HOURS`, None if no instance counts
+    records: list[tuple[str, InstanceRecord]]
+
+
+def history_of(tenant: str, changes: Sequence[Change], at: str) -> HistoryWrite:
+    """The history of `changes` (one `mutate` transaction), written by `write_history`."""
+    touched: dict[str, tuple[str, bool]] = {}  # entity id: its types, deleted (last change)
     records: list[tuple[str, InstanceRecord]] = []
-    now = parse_time(at)
     for change in changes:
         entity = change.after or change.before
         assert entity is not None
         types = _TYPES_SEPARATOR.join(entity.get("type", []))
-        touched[change.entity_id] = (types, now, now if change.after is None else None)
+        touched[change.entity_id] = (types, change.after is None)
         records.extend(
             (change.entity_id, r) for r in change_records(change.before, change.after, at)
         )
-    await conn.execute(
-        _TOUCH,
-        tenant,
-        list(touched),
-        [t[0] for t in touched.values()],
-        [t[1] for t in touched.values()],
-        [t[2] for t in touched.values()],
-    )
-    made = await insert_records(conn, tenant, partitions, records)
-    await add_to_hours(conn, tenant, records)
-    return made
+    deleted = [entity_id for entity_id, (_, gone) in touched.items() if gone]
+    touch = [tenant, list(touched), [t[0] for t in touched.values()], parse_time(at), deleted]
+    return HistoryWrite(touch, hour_arrays(records), records)
+
+
+async def write_history(conn: Any, partitions: Partitions, history: HistoryWrite) -> list[str]:
+    """Record the instances of a write; returns the partitions it made."""
+    if history.hours is None:
+        await conn.execute(_TOUCH, *history.touch)
+    else:
+        await conn.execute(_TOUCH_AND_ADD_TO_HOURS, *history.touch, *history.hours)
+    return await insert_records(conn, history.touch[0], partitions, history.records)
 
 
 async def insert_records(
