@@ -462,5 +462,13 @@ async def main() -> None:
     )
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    # SIGTERM and SIGHUP end the run as Ctrl-C does: through `main`'s cleanup, which stops the
+    # server, the broker and the receiver and drops the scratch database
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGHUP, _interrupted)
     uvloop.run(main())
