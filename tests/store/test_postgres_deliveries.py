@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
+from dalgu.broker.mutations import create
 from dalgu.store.postgres import PostgresEntityStore
 from tests.store.test_postgres_store import dsn, store, tenant  # one scratch database per module
 
@@ -124,3 +126,43 @@ async def test_leases_of_a_live_notifier_stay_its_own(dsn: str, tenant: str, pen
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_reader_of_the_outbox_misses_no_change_of_concurrent_writers(
+    store: PostgresEntityStore, tenant: str
+) -> None:
+    """Changes enter the outbox in commit order: a consumer that moves its cursor past what it
+    read while 8 writers commit never steps over a change that commits later with a lower seq."""
+    consumer = f"reader-{tenant}"
+    store.record_all_changes = True
+
+    def thing(n: int) -> dict[str, Any]:
+        return {
+            "id": f"urn:ngsi-ld:Thing:{n}",
+            "type": ["https://example.org/Thing"],
+            "createdAt": "2026-12-04T04:00:00.000Z",
+            "modifiedAt": "2026-12-04T04:00:00.000Z",
+            "https://example.org/n": [{"type": "Property", "value": n}],
+        }
+
+    async def writer(w: int) -> None:
+        for k in range(25):
+            n = w * 100 + k
+            await store.mutate(tenant, [(f"urn:ngsi-ld:Thing:{n}", create(thing(n)))])
+
+    seen: list[str] = []
+    writers = asyncio.gather(*(writer(w) for w in range(8)))
+    try:
+        while True:
+            done = writers.done()
+            changes = await store.changes_after(consumer, 50)
+            if changes:
+                seen += [c.entity_id for c in changes if c.tenant == tenant]
+                await store.commit_changes(consumer, changes[-1].seq, [])
+            elif done:
+                break
+    finally:
+        await writers
+        store.record_all_changes = False
+    expected = {f"urn:ngsi-ld:Thing:{w * 100 + k}" for w in range(8) for k in range(25)}
+    assert sorted(seen) == sorted(expected)  # each once, none skipped

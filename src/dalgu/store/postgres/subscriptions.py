@@ -40,10 +40,15 @@ WHERE application_name = $1 AND datname = current_database() AND pid <> $2
 CHANNEL = "dalgu_outbox"  # NOTIFY at each commit that wrote to the outbox
 
 _HAS_SUBSCRIPTIONS = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)"
+# The outbox lock is taken by the statement that appends (a materialized CTE: before any row
+# draws its seq), not by a statement of its own: the lock is then held for this statement and
+# the COMMIT only, not also across the client's turn between two statements, which a busy
+# event loop made last milliseconds while every other committing change waited for the lock
 _APPEND = """
+WITH outbox AS MATERIALIZED (SELECT pg_advisory_xact_lock($6))
 INSERT INTO changes (tenant, entity_id, before, after, at)
 SELECT $1, u.entity_id, u.before, u.after, $5
-FROM unnest($2::text[], $3::bytea[], $4::bytea[]) AS u(entity_id, before, after)
+FROM outbox, unnest($2::text[], $3::bytea[], $4::bytea[]) AS u(entity_id, before, after)
 CROSS JOIN (SELECT pg_notify('dalgu_outbox', '')) AS wake
 """
 _TAKE = """
@@ -85,7 +90,6 @@ class PostgresSubscriptions(SubscriptionStore):
             return
         if not self.record_all_changes and not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
             return
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
         await conn.execute(
             _APPEND,
             tenant,
@@ -93,6 +97,7 @@ class PostgresSubscriptions(SubscriptionStore):
             [None if before is None else orjson.dumps(before) for _, before, _ in rows],
             [None if after is None else orjson.dumps(after) for _, _, after in rows],
             at,
+            OUTBOX_LOCK,
         )
 
     # --- subscriptions ----------------------------------------------------------------------
