@@ -35,10 +35,17 @@ class EmbeddedBroker:
         from amqtt.errors import BrokerError
 
         broker = Broker(config)
+        # amqtt logs its own traceback for a start that fails (a port taken); the caller
+        # logs one line that says what happened and what still serves
+        amqtt_log = logging.getLogger("amqtt.broker")
+        level = amqtt_log.level
+        amqtt_log.setLevel(logging.CRITICAL)
         try:
             await broker.start()
         except (BrokerError, OSError) as exc:
             raise BrokerUnavailable(str(exc)) from exc
+        finally:
+            amqtt_log.setLevel(level)
         self._broker = broker
         log.info("embedded MQTT broker on %s:%d", self.host, self.port)
 
