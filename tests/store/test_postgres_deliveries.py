@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from dalgu.broker.mutations import create
 from dalgu.store.postgres import PostgresEntityStore
 from tests.store.test_postgres_store import dsn, store, tenant  # one scratch database per module
+from tests.store.test_sqlite_store import thing
 
 __all__ = ["dsn", "store", "tenant"]
 
@@ -135,15 +135,6 @@ async def test_a_reader_of_the_outbox_misses_no_change_of_concurrent_writers(
     read while 8 writers commit never steps over a change that commits later with a lower seq."""
     consumer = f"reader-{tenant}"
     store.record_all_changes = True
-
-    def thing(n: int) -> dict[str, Any]:
-        return {
-            "id": f"urn:ngsi-ld:Thing:{n}",
-            "type": ["https://example.org/Thing"],
-            "createdAt": "2026-12-04T04:00:00.000Z",
-            "modifiedAt": "2026-12-04T04:00:00.000Z",
-            "https://example.org/n": [{"type": "Property", "value": n}],
-        }
 
     async def writer(w: int) -> None:
         for k in range(25):

@@ -12,20 +12,9 @@ import pytest
 from dalgu.broker.mutations import create
 from dalgu.store.sqlite import SqliteEntityStore
 from dalgu.store.sqlite.outbox_signal import AVAILABLE
+from tests.store.test_sqlite_store import thing
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="abstract Unix sockets are Linux's")
-
-T0 = "2026-12-04T04:00:00.000Z"
-
-
-def vehicle(n: int) -> dict[str, object]:
-    return {
-        "id": f"urn:ngsi-ld:Vehicle:{n}",
-        "type": ["https://example.org/Vehicle"],
-        "createdAt": T0,
-        "modifiedAt": T0,
-        "https://example.org/speed": [{"type": "Property", "value": n}],
-    }
 
 
 class Wakes:
@@ -54,15 +43,15 @@ async def test_a_commit_to_the_outbox_wakes_the_listener_of_that_file(tmp_path: 
     try:
         assert await notifier_side.listen(wakes) is True
         # no subscription: nothing goes to the outbox, nothing rings
-        await api_side.mutate("", [("urn:ngsi-ld:Vehicle:1", create(vehicle(1)))])
+        await api_side.mutate("", [("urn:ngsi-ld:Thing:1", create(thing(1)))])
         assert not await wakes.came(0.3)
         sub = {"id": "urn:ngsi-ld:Subscription:1", "type": "Subscription"}
         await api_side.put_subscription("", sub["id"], sub, create=True)
-        await api_side.mutate("", [("urn:ngsi-ld:Vehicle:2", create(vehicle(2)))])
+        await api_side.mutate("", [("urn:ngsi-ld:Thing:2", create(thing(2)))])
         assert await wakes.came(2.0)
         # another database's outbox is another's business
         await other_file.put_subscription("", sub["id"], sub, create=True)
-        await other_file.mutate("", [("urn:ngsi-ld:Vehicle:3", create(vehicle(3)))])
+        await other_file.mutate("", [("urn:ngsi-ld:Thing:3", create(thing(3)))])
         assert not await wakes.came(0.3)
         # a delivery queued by the API (a context source notification) rings too
         await api_side.enqueue([("", sub["id"], b"{}")])
