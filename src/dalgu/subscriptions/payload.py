@@ -124,14 +124,21 @@ def _add_deleted(
             instances = [{k: v for k, v in (default or instances)[0].items() if k != "datasetId"}]
         if (rep.attrs is not None and iri not in rep.attrs) or iri in rep.omit:
             continue
+        kept = [
+            old
+            for old in instances
+            if rep.datasets is None or old.get("datasetId", "@none") in rep.datasets
+        ]
+        if not kept:
+            continue
         name = terms.compact(iri)
-        nulls: list[Any] = []
-        for old in instances:
-            if rep.datasets is not None and old.get("datasetId", "@none") not in rep.datasets:
-                continue
-            if rep.format == "keyValues":
-                nulls.append((old.get("datasetId", "@none"), NULL))
-                continue
+        current = rendered.get(name)
+        if rep.format == "keyValues":
+            gone = [old.get("datasetId", "@none") for old in kept]
+            rendered[name] = _simplified_with_nulls(current, gone)
+            continue
+        nulls: list[dict[str, Any]] = []
+        for old in kept:
             member = VALUE_MEMBER.get(old.get("type", "Property"), "value")
             null: dict[str, Any] = {"type": old.get("type", "Property")}
             if show_changes and member in old:
@@ -146,28 +153,24 @@ def _add_deleted(
                         null[system] = old[system]
                 null["deletedAt"] = at
             nulls.append(null)
-        if not nulls:
-            continue
-        current = rendered.get(name)
-        if rep.format == "keyValues":
-            rendered[name] = _simplified_with_nulls(current, nulls)
-        elif current is None:
+        if current is None:
             rendered[name] = nulls[0] if len(nulls) == 1 else nulls
         else:
             rendered[name] = (current if isinstance(current, list) else [current]) + nulls
 
 
-def _simplified_with_nulls(current: Any, nulls: list[Any]) -> Any:
-    """A simplified attribute with its deleted instances as NGSI-LD Nulls: the Null alone for
-    the default instance of an attribute with nothing left, else the multi-attribute form
-    `{"dataset": {datasetId: value}}` of clause 4.5.4 with a Null per deleted datasetId."""
-    if current is None and [key for key, _ in nulls] == ["@none"]:
-        return nulls[0][1]
+def _simplified_with_nulls(current: Any, gone: list[str]) -> Any:
+    """A simplified attribute with its deleted instances (their datasetIds, `@none` for the
+    default) as NGSI-LD Nulls: the Null alone for the default instance of an attribute with
+    nothing left, else the multi-attribute form `{"dataset": {datasetId: value}}` of clause
+    4.5.4 with a Null per deleted datasetId."""
+    if current is None and gone == ["@none"]:
+        return NULL
     if isinstance(current, dict) and current.keys() == {"dataset"}:
         datasets = dict(current["dataset"])
     else:
         datasets = {} if current is None else {"@none": current}
-    datasets.update(nulls)
+    datasets.update(dict.fromkeys(gone, NULL))
     return {"dataset": datasets}
 
 
