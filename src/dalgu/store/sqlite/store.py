@@ -417,7 +417,6 @@ class SqliteEntityStore(
                     db.execute("RELEASE call")
             db.execute("COMMIT")
         except BaseException as error:
-            self._outbox_written = False
             if self._db is not None and self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             for call in queued:
