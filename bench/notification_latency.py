@@ -31,7 +31,6 @@ import asyncio
 import multiprocessing as mp
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,14 +49,12 @@ import paho.mqtt.client as mqtt
 import psutil
 import uvloop
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.processes import end_on_termination, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the receivers (a process of their own) ----------------------------------------------
@@ -462,13 +459,8 @@ async def main() -> None:
     )
 
 
-def _interrupted(signum: int, frame: object) -> None:
-    # SIGTERM and SIGHUP end the run as Ctrl-C does: through `main`'s cleanup, which stops the
-    # server, the broker and the receiver and drops the scratch database
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupted)
-    signal.signal(signal.SIGHUP, _interrupted)
+    # through `main`'s cleanup: it stops the server, the broker and the receiver and drops the
+    # scratch database
+    end_on_termination()
     uvloop.run(main())

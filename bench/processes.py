@@ -193,13 +193,19 @@ def _out_of_time(signum: int, frame: FrameType | None) -> None:
     raise BenchTimeout("the benchmark went past its time budget (--budget)")
 
 
+def end_on_termination() -> None:
+    """SIGTERM and SIGHUP end a benchmark as Ctrl-C does: a KeyboardInterrupt, so that its
+    cleanup (`finally`, atexit) stops what it started."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+
+
 def guard(budget_seconds: int) -> None:
     """Stop every server at exit, on Ctrl-C, SIGTERM, SIGHUP, and after `budget_seconds`."""
     atexit.register(stop_all)
     # our own SIGINT handler also keeps asyncio.run from turning Ctrl-C into a task
     # cancellation, which a client library may swallow: the interrupt always surfaces here
     signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    end_on_termination()
     signal.signal(signal.SIGALRM, _out_of_time)
     signal.alarm(budget_seconds)
