@@ -45,7 +45,9 @@ from bench.vehicles import vehicle
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
+from dalgu.collector import restore, settle
 from dalgu.ldcontext import ContextResolver
+from dalgu.settings import Settings
 from dalgu.store.base import EntityStore
 
 
@@ -82,6 +84,7 @@ async def _workloads(
     store: EntityStore, vehicles: int, readings: int
 ) -> dict[str, tuple[int, float, float, list[float]]]:
     await store.open()
+    collector = settle(Settings().gc_young_threshold)  # as the server process
     try:
         service = EntityService(store)
         creates = [
@@ -99,6 +102,7 @@ async def _workloads(
         out["sensors"] = (readings * 500, *await _timed(service, sensors[2:], "update"))
         return out
     finally:
+        restore(collector)
         await store.close()
 
 

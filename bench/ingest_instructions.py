@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import _timed, _update, sensor_batch, vehicle
 from dalgu.broker.service import EntityService
+from dalgu.collector import restore, settle
+from dalgu.settings import Settings
 from dalgu.store.sqlite import SqliteEntityStore
 
 
@@ -35,6 +37,7 @@ async def run(workload: str, batches: int) -> None:
     with tempfile.TemporaryDirectory(prefix="dalgu-bench-count-") as tmp:
         store = SqliteEntityStore(Path(tmp) / "count.db")
         await store.open()
+        collector = settle(Settings().gc_young_threshold)  # as the server process
         try:
             service = EntityService(store)
             if workload == "sensors":
@@ -53,6 +56,7 @@ async def run(workload: str, batches: int) -> None:
                 again = orjson.dumps([_update(i, 1) for i in range(500)])
                 await _timed(service, [again] * batches, "update")
         finally:
+            restore(collector)
             await store.close()
 
 

@@ -42,7 +42,9 @@ from bench.temporal import _batch
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
+from dalgu.collector import settle
 from dalgu.ldcontext.resolver import ContextResolver
+from dalgu.settings import Settings
 from dalgu.store.postgres import PostgresEntityStore
 
 _AUTO_EXPLAIN = (
@@ -133,13 +135,15 @@ async def run(dsn: str, args: argparse.Namespace) -> None:
         _explain_on_every_connection(notices)
     store = PostgresEntityStore(dsn)
     await store.open()
+    settle(Settings().gc_young_threshold)  # as the server process
     try:
         service = EntityService(store)
         terms = ContextResolver().core
         bodies = [_batch(1000, 500, tick) for tick in range(64)]
 
         async def upsert(body: bytes) -> None:
-            items = [parse_entity(raw, terms, now_iso()) for raw in orjson.loads(body)]
+            now = now_iso()  # once per request, as the API stamps a batch
+            items = [parse_entity(raw, terms, now) for raw in orjson.loads(body)]
             result = await service.batch_upsert("", items, "update")
             if result.errors:
                 raise RuntimeError(f"batch failed: {result.errors[0]}")

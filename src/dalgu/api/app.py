@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable
 
@@ -38,6 +37,7 @@ from dalgu.api.retrieve import EntityRetrieval
 from dalgu.broker.contexts import hosted_context_resolver
 from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
+from dalgu.collector import restore, settle
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.fhir.service import FhirService
@@ -293,9 +293,9 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         app.state.dalgu_listeners = listeners
         # what start-up loaded (modules, the collation table, compiled contexts) lives as long
         # as the app: out of the collector's sight, a full collection under load no longer
-        # stalls every request for ~40 ms twice a second (q at -c1: p99 35 -> 9 ms)
-        gc.collect()
-        gc.freeze()
+        # stalls every request for ~40 ms twice a second (q at -c1: p99 35 -> 9 ms); young
+        # collections every `gc_young_threshold` allocations, not every few entities written
+        collector = settle(settings.gc_young_threshold)
         try:
             yield
         finally:
@@ -316,7 +316,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await _bounded(vitals.stop(), "wearable vital signs")
             await _bounded(resolver.close(), "context resolver")
             await the_store.close()
-            gc.unfreeze()  # an app made and dropped (tests) leaves nothing uncollectable
+            restore(collector)  # an app made and dropped (tests) leaves nothing uncollectable
 
     app = Starlette(
         routes=routes(),

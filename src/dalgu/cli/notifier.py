@@ -28,6 +28,7 @@ POLL = 0.002  # seconds between looks at an outbox whose store cannot wake the n
 async def run_notifier(settings: Settings, parent: int | None = None) -> None:
     """Notify until SIGTERM or SIGINT, or until `parent` (the server that started us) exits."""
     from dalgu.broker.contexts import hosted_context_resolver
+    from dalgu.collector import settle
     from dalgu.store.base import SubscriptionStore
     from dalgu.store.factory import open_store
     from dalgu.subscriptions import Notifier
@@ -39,6 +40,7 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
         if not isinstance(store, SubscriptionStore):
             raise SystemExit(f"the {settings.store} store has no subscriptions")
         notifier = Notifier(store, resolver, store, poll=POLL)
+        settle(settings.gc_young_threshold)  # a process of its own: never restored
         task = asyncio.create_task(notifier.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
