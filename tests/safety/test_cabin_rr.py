@@ -134,13 +134,22 @@ def test_garbage_intervals_at_a_low_quality_are_not_believed() -> None:
     assert run(END + 60, car(spoiled, quality, lambda t: 72.0), band_off) == []
 
 
-def test_missed_peaks_of_a_steady_heart_are_neither_slow_nor_irregular() -> None:
+def test_missed_peaks_of_a_slow_heart_are_not_bradycardia() -> None:
     beats = iter(range(10**6))
 
-    def missing(t: float) -> float:  # every seventh peak of a 62-bpm heart missed
-        return 1935.0 if next(beats) % 7 == 6 else 968.0
+    def missing(t: float) -> float:  # a 52-bpm heart, three peaks missed a beat apart now and then
+        return 2308.0 if next(beats) % 20 in (5, 6, 7) else 1154.0
 
-    assert run(END + 60, car(missing, good, lambda t: 62.0), band_off) == []
+    assert run(END + 60, car(missing, good, lambda t: 52.0), band_off) == []
+
+
+def test_missed_peaks_of_a_fast_heart_are_not_an_arrhythmia() -> None:
+    beats = iter(range(10**6))
+
+    def missing(t: float) -> float:  # a steady 105-bpm heart, every fourth peak missed
+        return 1142.0 if next(beats) % 4 == 3 else 571.0
+
+    assert run(END + 60, car(missing, good, lambda t: 105.0), band_off) == []
 
 
 def test_the_cars_intervals_are_not_read_while_the_band_is_good() -> None:

@@ -24,8 +24,8 @@ as a clinician would judge a rhythm strip.
   sooner, otherwise it needs longer to be believed.
 
 With the band lost or poor, the car's own heart-rate sensor (a steering-wheel ECG or seat
-sensor, `Vehicle.Driver.HeartRate`) stands in for rate and asystole, behind its own quality
-gate: see `dalgu.safety.detectors.cabin`.
+sensor, `Vehicle.Driver.HeartRate`, and its R-R intervals `CabinSensor.RRIntervals`) stands in
+for rate, rhythm and asystole, behind its own quality gate: see `dalgu.safety.detectors.cabin`.
 
 A heart rate that jumped out of the driver's range in the last seconds before the band lost its
 signal is raised at a lower tier (`unconfirmed`, medium severity): the loss may be the band
