@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from dalgu.safety import signals as vss
-from dalgu.safety.detectors.cardiac import irregularity, median3
+from dalgu.safety.detectors.rhythm import irregularity, median3
 from tests.safety.crafted import run, steady_vehicle, steady_wearable
 
 EVENT = 800.0  # after the ten minutes of calibration

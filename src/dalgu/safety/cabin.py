@@ -3,7 +3,9 @@
 Two electrodes on the rim (one under each hand) make a lead-I ECG whenever both hands hold the
 wheel; the sensor detects R peaks, rejects intervals far from their neighbours, and once a
 second reports the mean rate over the last 5 s (`Vehicle.Driver.HeartRate`, whole bpm) with a
-contact/quality index (`CabinSensor.SignalQuality`, 0 without contact). The model, chosen to be
+contact/quality index (`CabinSensor.SignalQuality`, 0 without contact) and, since round 9, the
+R-R intervals it measured since its last report (`CabinSensor.RRIntervals`, whole ms, as the
+band's `Wearable.RRIntervals`). The model, chosen to be
 conservative (no better than published wheel-ECG prototypes; every assumption is one of the
 generator's, not a measurement):
 
@@ -22,6 +24,12 @@ generator's, not a measurement):
   the reference and three intervals must agree with it (so a slow heart, under about 45 bpm,
   is not locked on afresh after a lost contact); with fewer than three peaks there is no
   rate.
+- **R-R intervals** are the detected peaks as they are (the same missed peaks and timing
+  error: a missed peak makes one interval twice as long; the sensor does not correct them,
+  as a chest strap does not), sent for each interval that ended in the last second when both
+  of its peaks fell in unbroken clean contact. They need no averaging window, so they come
+  from the first two peaks after the hands return. A spoiled contact that reports a garbage
+  rate reports it as one garbage interval too (at the same low quality).
 - **Independence**: its contact and artefacts are drawn from their own random stream and
   never look at the wearable (a band slipping off says nothing about the hands).
 - **A collapse**: it sees the heart's real beats, so in asystole it has contact and no beats
@@ -49,11 +57,14 @@ HANDS_OFF_FOR = 4.0  # s a hand is off, median
 SHARP_TURN = 60.0  # deg/s of wheel movement that takes the hands off the electrodes
 
 
+Reading = tuple[float, float, float | None, list[float]]
+
+
 def cabin_readings(
     plan: DrivePlan, body: Body, wheel: tuple[Array, Array], rng: np.random.Generator
-) -> list[tuple[float, float, float | None]]:
-    """(time, quality, rate or None) once a second from the sensor; `wheel` is the car's
-    (times, angles) as sent at 10 Hz."""
+) -> list[Reading]:
+    """(time, quality, rate or None, R-R intervals in ms) once a second from the sensor;
+    `wheel` is the car's (times, angles) as sent at 10 Hz."""
     n = int(plan.duration / DT)
     t = np.arange(n) * DT
     call = confounder_level(t, plan, "phone-call", 0.0)
@@ -76,7 +87,7 @@ def cabin_readings(
     detected = detected[rng.random(len(detected)) > 0.03]
     drift = _slow_noise(rng, int(plan.duration) + 2, tau=8.0, sd=3.0)
     phase = float(rng.integers(10)) * DT
-    out: list[tuple[float, float, float | None]] = []
+    out: list[Reading] = []
     held = 0.0  # s of unbroken clean contact up to now
     tracked: float | None = None  # the last reading's mean interval, s, while readings follow
     for k, now in enumerate(np.arange(1.0, plan.duration, 1.0) + phase):
@@ -86,24 +97,33 @@ def cabin_readings(
         clean = in_contact and not spoiled[lo : i + 1].any()
         held = held + 1.0 if clean else 0.0
         if not in_contact:
-            out.append((float(now), 0.0, None))
+            out.append((float(now), 0.0, None, []))
             tracked = None
             continue
         if not clean:
             garbage = rng.random() < 0.3
             rate = float(rng.integers(40, 180)) if garbage else None
-            out.append((float(now), round(float(rng.uniform(0.05, 0.4)), 2), rate))
+            spurious = [float(round(60000.0 / rate))] if rate is not None else []
+            out.append((float(now), round(float(rng.uniform(0.05, 0.4)), 2), rate, spurious))
             tracked = None
             continue
         quality = round(float(np.clip(rng.normal(0.8, 0.07), 0.5, 1.0)), 2)
+        rr = _new_intervals(detected, float(now), float(now) - held)
         if held < WINDOW:
-            out.append((float(now), quality, None))  # still filling its window
+            out.append((float(now), quality, None, rr))  # still filling its window
             continue
         interval = _interval(detected, float(now), tracked)
         tracked = interval or tracked  # the lock is kept while the contact is
         rate = None if interval is None else float(round(60.0 / interval + float(drift[k])))
-        out.append((float(now), quality, rate))
+        out.append((float(now), quality, rate, rr))
     return out
+
+
+def _new_intervals(detected: Array, now: float, clean_since: float) -> list[float]:
+    """The R-R intervals (ms) that ended in the last second, both peaks in clean contact."""
+    peaks = detected[(detected > clean_since) & (detected <= now)]
+    ended = np.diff(peaks)[peaks[1:] > now - 1.0]
+    return [float(round(x * 1000.0)) for x in ended]
 
 
 def _interval(detected: Array, now: float, tracked: float | None) -> float | None:
@@ -157,20 +177,20 @@ def _slow_noise(rng: np.random.Generator, n: int, tau: float, sd: float) -> Arra
     return x
 
 
-def with_cabin_sensor(
-    vehicle: list[Sample], readings: list[tuple[float, float, float | None]]
-) -> list[Sample]:
+def with_cabin_sensor(vehicle: list[Sample], readings: list[Reading]) -> list[Sample]:
     """The vehicle samples with each reading added to the sample sent at its time (a reading
-    that falls in a telematics gap is lost with it)."""
-    at = {round(t * 10): (q, r) for t, q, r in readings}
+    that falls in a telematics gap is lost with it); the intervals only when there are some."""
+    at = {round(t * 10): (q, r, rr) for t, q, r, rr in readings}
     for sample in vehicle:
         reading = at.get(round(sample.t * 10))
         if reading is None:
             continue
-        quality, rate = reading
+        quality, rate, rr = reading
         sample.signals[vss.DRIVER_HEART_RATE_QUALITY] = quality
         if rate is not None:
             sample.signals[vss.DRIVER_HEART_RATE] = rate
+        if rr:
+            sample.signals[vss.CABIN_RR_INTERVALS] = rr
     return vehicle
 
 

@@ -2,8 +2,9 @@
 
 Samples arrive at 10 Hz (vehicle) and 1 Hz (wearable); each closed second is summarised in a
 `Second` (with the 10 Hz steering kept whole) and the last `HISTORY` seconds are kept. The
-car's own heart-rate sensor rides in the vehicle samples (about once a second); a rate sent
-without its quality is not believed, since nothing says the sensor was in contact.
+car's own heart-rate sensor rides in the vehicle samples (about once a second), its rate and
+R-R intervals with its quality; a rate or intervals sent without the quality are not believed,
+since nothing says the sensor was in contact.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Second:
     # (quality None: not sent; quality sent without a rate: in contact, no rate to report)
     cabin_quality: float | None = None
     cabin_heart_rate: float | None = None
+    cabin_rr: list[float] = field(default_factory=list)  # ms, the R-R intervals it sent
     wearable: bool = False  # a wearable message arrived
     worn: bool | None = None
     quality: float | None = None
@@ -136,6 +138,13 @@ class History:
                     if isinstance(rate, int | float) and not isinstance(rate, bool) and rate > 0
                     else None
                 )
+                rr = s.get(vss.CABIN_RR_INTERVALS)
+                if isinstance(rr, list):
+                    c.cabin_rr.extend(
+                        float(x)
+                        for x in rr
+                        if isinstance(x, int | float) and not isinstance(x, bool)
+                    )
             lat, lon = s.get(vss.LATITUDE), s.get(vss.LONGITUDE)
             if (
                 isinstance(lat, int | float)

@@ -27,6 +27,8 @@ EYES_ON_ROAD: Final = "Vehicle.Driver.IsEyesOnRoad"  # bool, the driver-monitori
 DRIVER_HEART_RATE: Final = "Vehicle.Driver.HeartRate"
 # 0..1, that sensor's contact/signal quality (0: no contact); not VSS
 DRIVER_HEART_RATE_QUALITY: Final = "CabinSensor.SignalQuality"
+# ms, the R-R intervals that sensor measured since its last report (sent when it has some); not VSS
+CABIN_RR_INTERVALS: Final = "CabinSensor.RRIntervals"
 
 HEART_RATE: Final = "Wearable.HeartRate"  # bpm, as the wearable measures it
 RR_INTERVALS: Final = (
@@ -49,6 +51,7 @@ VEHICLE_SIGNALS: Final = (
     EYES_ON_ROAD,
     DRIVER_HEART_RATE,
     DRIVER_HEART_RATE_QUALITY,
+    CABIN_RR_INTERVALS,
 )
 WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
 
@@ -63,6 +66,7 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     EYES_ON_ROAD: "driverEyesOnRoad",
     DRIVER_HEART_RATE: "driverHeartRate",
     DRIVER_HEART_RATE_QUALITY: "driverHeartRateQuality",
+    CABIN_RR_INTERVALS: "driverRRIntervals",
     HEART_RATE: "heartRate",
     RR_INTERVALS: "rrIntervals",
     SPO2: "oxygenSaturation",

@@ -24,8 +24,8 @@ as a clinician would judge a rhythm strip.
   sooner, otherwise it needs longer to be believed.
 
 With the band lost or poor, the car's own heart-rate sensor (a steering-wheel ECG or seat
-sensor, `Vehicle.Driver.HeartRate`) stands in for rate and asystole, behind its own quality
-gate: see `dalgu.safety.detectors.cabin`.
+sensor, `Vehicle.Driver.HeartRate`, and its R-R intervals `CabinSensor.RRIntervals`) stands in
+for rate, rhythm and asystole, behind its own quality gate: see `dalgu.safety.detectors.cabin`.
 
 A heart rate that jumped out of the driver's range in the last seconds before the band lost its
 signal is raised at a lower tier (`unconfirmed`, medium severity): the loss may be the band
@@ -38,15 +38,14 @@ lists plain Python is far cheaper than NumPy (`statistics.median` of five number
 
 from __future__ import annotations
 
-import itertools
 import statistics
 from collections import deque
-from collections.abc import Sequence
 
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
-from dalgu.safety.detectors.cabin import cabin_finding
+from dalgu.safety.detectors.cabin import CabinBeats, cabin_finding
 from dalgu.safety.detectors.incapacitation import steering_activity
 from dalgu.safety.detectors.quality import GOOD
+from dalgu.safety.detectors.rhythm import irregularity, median3
 from dalgu.safety.history import History
 
 BEATS_WITHIN = 10.0  # s: the good beats a rate is judged on
@@ -65,19 +64,6 @@ LOOK_BACK = 30  # s of good-signal heart rates kept, to tell a rate that just mo
 LOST_WITHIN = 5.0  # s: a signal lost this soon after the rate moved is an unconfirmed finding
 MOVED = 0.3  # a rate this much (relative) above or below its level 15-30 s before has moved
 OUT_OF_RANGE = (45.0, 120.0)  # bpm: and it left this range
-
-
-def median3(a: float, b: float, c: float) -> float:
-    """The median of three numbers."""
-    return max(min(a, b), min(max(a, b), c))
-
-
-def irregularity(rr: Sequence[float]) -> float:
-    """The median successive change of the intervals, relative to the later one: a few
-    hundredths in a steady sinus rhythm, about a fifth in atrial fibrillation."""
-    if len(rr) < 3:
-        return 0.0
-    return statistics.median([abs(b - a) / b for a, b in itertools.pairwise(rr)])
 
 
 class CardiacDetector:
@@ -102,10 +88,12 @@ class CardiacDetector:
         self._beats: deque[tuple[float, float]] = deque(maxlen=64)
         self._rates: deque[tuple[float, float]] = deque(maxlen=LOOK_BACK + 1)
         self._lost_told = False
+        self._car = CabinBeats()
 
     def step(self, history: History, quality: Quality) -> Finding | None:
         self._learn(history)
         self._hear(history)
+        self._car.hear(history)
         return (
             self._asystole(history)
             or self._rate_or_rhythm(history, quality)
@@ -117,7 +105,9 @@ class CardiacDetector:
         """With the band lost or poor, the car's own heart-rate sensor (`detectors.cabin`)."""
         if quality.wearable == "ok":
             return None
-        return cabin_finding(history, self.brady, self.tachy)
+        return self._car.finding(history, self.brady, self.tachy) or cabin_finding(
+            history, self.brady, self.tachy
+        )
 
     def _learn(self, history: History) -> None:
         if history.now <= history.start + CALIBRATION:
