@@ -364,7 +364,11 @@ def _upsert_update(entity: Entity) -> Mutation:
         updated = dict(current)
         for key in ("type", "scope"):
             if key in entity:
-                updated[key] = sorted(set(updated.get(key, [])) | set(entity[key]))
+                have, given = updated.get(key), entity[key]
+                if len(given) == 1 and have == given:  # a reading names the one type it has
+                    updated[key] = list(given)
+                else:
+                    updated[key] = sorted(set(have or []) | set(given))
             elif key in updated:
                 updated[key] = list(updated[key])
         # only the instance lists the fragment writes change: copy those, share the rest

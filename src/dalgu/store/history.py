@@ -117,28 +117,46 @@ def changed_instances(
     before: Entity | None, after: Entity | None, at: str
 ) -> list[tuple[str, dict[str, Any], str | None]]:
     """(attribute, instance, deletedAt or None) of each instance an entity change records:
-    every new or changed instance, a deletion record for each removed one, and the scope's."""
-    old = _instances(before)
-    new = _instances(after)
-    out: list[tuple[str, dict[str, Any], str | None]] = [
-        (key[0], instance, None) for key, instance in new.items() if old.get(key) != instance
-    ]
-    for key, instance in old.items():
-        if key not in new:
-            kind = instance.get("type") or "Property"
-            holder = VALUE_MEMBER.get(kind, "value")
-            gone: dict[str, Any] = {
-                "type": kind,
-                holder: {"@none": NULL_URI} if holder == "languageMap" else NULL_URI,
-                "deletedAt": at,
-            }
-            if "datasetId" in instance:
-                gone["datasetId"] = instance["datasetId"]
-            gone["createdAt"] = at
-            gone["modifiedAt"] = at
-            out.append((key[0], gone, at))
-    old_scope = (before or {}).get("scope")
-    new_scope = (after or {}).get("scope")
+    every new or changed instance, a deletion record for each removed one, and the scope's.
+
+    Attribute by attribute: an instance list the change shares with the stored state (a write
+    copies the lists it changes and shares the others) is the same list, with nothing to
+    record; instances are matched by datasetId within their attribute.
+    """
+    old_entity = before or {}
+    new_entity = after or {}
+    out: list[tuple[str, dict[str, Any], str | None]] = []
+    for iri in attribute_iris(new_entity):
+        instances = new_entity[iri]
+        previous = old_entity.get(iri)
+        if previous is instances:
+            continue
+        if not previous:
+            out.extend((iri, instance, None) for instance in instances)
+            continue
+        if len(previous) == 1 and len(instances) == 1:
+            old, new = previous[0], instances[0]
+            if old.get("datasetId") == new.get("datasetId"):
+                if old != new:
+                    out.append((iri, new, None))
+                continue
+        by_dataset = {i.get("datasetId"): i for i in previous}
+        out.extend(
+            (iri, instance, None)
+            for instance in instances
+            if by_dataset.get(instance.get("datasetId")) != instance
+        )
+    for iri in attribute_iris(old_entity):
+        instances = old_entity[iri]
+        kept = new_entity.get(iri)
+        if kept is instances:
+            continue
+        datasets = {i.get("datasetId") for i in kept} if kept else set()
+        for instance in instances:
+            if instance.get("datasetId") not in datasets:
+                out.append((iri, _deletion(instance, at), at))
+    old_scope = old_entity.get("scope")
+    new_scope = new_entity.get("scope")
     if new_scope and new_scope != old_scope:
         doc = {"type": "Property", "value": new_scope, "createdAt": at, "modifiedAt": at}
         out.append((SCOPE, doc, None))
@@ -148,10 +166,20 @@ def changed_instances(
     return out
 
 
-def _instances(entity: Entity | None) -> dict[tuple[str, str | None], dict[str, Any]]:
-    if not entity:
-        return {}
-    return {(a, i.get("datasetId")): i for a in attribute_iris(entity) for i in entity[a]}
+def _deletion(instance: dict[str, Any], at: str) -> dict[str, Any]:
+    """The record of a removed instance: its type, the NGSI-LD Null as value, deletedAt."""
+    kind = instance.get("type") or "Property"
+    holder = VALUE_MEMBER.get(kind, "value")
+    gone: dict[str, Any] = {
+        "type": kind,
+        holder: {"@none": NULL_URI} if holder == "languageMap" else NULL_URI,
+        "deletedAt": at,
+    }
+    if "datasetId" in instance:
+        gone["datasetId"] = instance["datasetId"]
+    gone["createdAt"] = at
+    gone["modifiedAt"] = at
+    return gone
 
 
 class BucketSpans:
