@@ -84,7 +84,7 @@ class Server:
         cmd: Sequence[str],
         env: dict[str, str],
         health: str,
-        core: int,
+        core: int | str,
         log: Path,
         start_timeout: float = 60,
     ) -> None:

@@ -13,7 +13,11 @@ of the type (limit=1000), which read the rollups; its ceiling is the hourly GROU
 instances written by hand against the same table.
 
     .venv/bin/python bench/temporal.py [--store sqlite|postgres|both] [--sensors 1000]
-        [--readings 10000] [--seconds 10] [--batch 500]
+        [--readings 10000] [--seconds 10] [--batch 500] [--workers 1]
+
+`--workers N` (N > 1; PostgreSQL, the production shape): N server workers on both cores, the
+load generator unpinned too (it then takes CPU from the server: a conservative figure), no
+MQTT broker. SQLite is always measured with one worker pinned to one core (its single writer).
 """
 
 from __future__ import annotations
@@ -374,14 +378,20 @@ def ceiling_query_sqlite(path: Path, one: bool) -> float:
 def run(
     store: str, args: argparse.Namespace, work: Path, server_core: int, load_core: int
 ) -> dict[str, Any]:
-    os.sched_setaffinity(0, {load_core})
+    workers = args.workers if store == "postgres" else 1
+    spread = workers > 1
+    os.sched_setaffinity(0, {server_core, load_core} if spread else {load_core})
+    server_cores: int | str = f"{server_core},{load_core}" if spread else server_core
     port = free_port()
     env = {
         "DALGU_PORT": str(port),
         "DALGU_HOST": "127.0.0.1",
         "DALGU_STORE": store,
         "DALGU_SQLITE_PATH": str(work / f"{store}.db"),
+        "DALGU_WORKERS": str(workers),
     }
+    if spread:
+        env["DALGU_MQTT_BROKER"] = "off"  # one embedded broker cannot serve several workers
     dsn = None
     if store == "postgres":
         dsn = create_database()
@@ -394,7 +404,7 @@ def run(
             [sys.executable, "-m", "dalgu", "serve"],
             env,
             f"{base}/health",
-            server_core,
+            server_cores,
             work / f"{store}.log",
         )
         result["ingest"] = asyncio.run(
@@ -416,7 +426,7 @@ def run(
             [sys.executable, "-m", "dalgu", "serve"],
             env,
             f"{base}/health",
-            server_core,
+            server_cores,
             work / f"{store}-2.log",
         )
         timed_get(base, month_query(True), 2)  # warm the cache
@@ -445,6 +455,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--budget", type=int, default=3600)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="PostgreSQL server workers (>1: on both cores)"
+    )
     args = parser.parse_args()
     guard(args.budget)
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
@@ -455,8 +468,13 @@ def main() -> int:
         for store in stores:
             r = run(store, args, Path(tmp), server_core, load_core)
             i = r["ingest"]
+            shape = (
+                f", {args.workers} workers on both cores"
+                if store == "postgres" and args.workers > 1
+                else ", 1 worker on one core"
+            )
             print(
-                f"## {store}: {args.sensors} sensors x {args.readings} readings "
+                f"## {store}{shape}: {args.sensors} sensors x {args.readings} readings "
                 f"(loaded in {r['load_s']:.0f} s, the hourly rollups {r['rollup_s']:.0f} s of it)"
             )
             print(
