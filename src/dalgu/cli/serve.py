@@ -9,6 +9,7 @@ The workers and the notifier read the whole settings from DALGU_*, which `export
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,6 +47,26 @@ def export(settings: Settings) -> None:
         os.environ[f"DALGU_{name.upper()}"] = str(value)
 
 
+def listen_problem(host: str, port: int) -> OSError | None:
+    """Why `host:port` cannot be listened on, or None when it can.
+
+    granian listens with SO_REUSEPORT, so a second Dalgu (or any server that does the same)
+    on a port already in use would share it silently, each answering part of the requests
+    from its own database; a socket without that option is refused while anyone listens.
+    """
+    if port == 0:
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # a port left in TIME_WAIT by a server that just stopped is free to listen on
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error
+    return None
+
+
 def serve(launch: Launch) -> int:
     """Serve until stopped (the settings already in DALGU_*); the exit status."""
     from granian import Granian
@@ -53,6 +74,15 @@ def serve(launch: Launch) -> int:
 
     from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
 
+    problem = listen_problem(launch.host, launch.port)
+    if problem is not None:
+        print(
+            f"dalgu: cannot listen on {launch.host}:{launch.port}: "
+            f"{problem.strerror or problem} (is another Dalgu or server running there? "
+            "set DALGU_PORT)",
+            file=sys.stderr,
+        )
+        return 1
     # once, before the workers and the notifier open the store; in a child process, so this
     # one never loads the store
     migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])

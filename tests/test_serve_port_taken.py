@@ -1,0 +1,71 @@
+"""`dalgu serve` on a port another server listens on refuses to start, in one line. granian
+listens with SO_REUSEPORT: without this check a second Dalgu started by mistake shared the
+port with the first, each answering part of the requests from its own database (a resource
+just created read back 404 on every other connection)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.server import kill_server, start_server
+
+
+def _dalgu_serve(db: Path, port: int) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DALGU_SQLITE_PATH": str(db),
+        "DALGU_PORT": str(port),
+        "DALGU_MQTT_BROKER": "off",
+        "DALGU_IOT_NORTH_PORT": "0",
+        "DALGU_IOT_SOUTH_PORT": "0",
+        "DALGU_COAP_PORT": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dalgu", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # it started: stop it and its worker
+        process.communicate()
+        raise AssertionError("a second server started on a port in use") from None
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_a_port_a_reuseport_listener_holds_is_refused(tmp_path: Path) -> None:
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as granian listens
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        done = _dalgu_serve(tmp_path / "second.db", port)
+    finally:
+        holder.close()
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "second.db").exists()  # nothing was started, not even migrated
+
+
+def test_a_second_dalgu_on_the_same_port_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    first = start_server(tmp_path / "first.db", port)
+    try:
+        done = _dalgu_serve(tmp_path / "second.db", port)
+        assert done.returncode == 1
+        assert "already in use" in done.stderr.lower()
+    finally:
+        kill_server(first)
