@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,9 @@ def export(settings: Settings) -> None:
         os.environ[f"DALGU_{name.upper()}"] = str(value)
 
 
+PORT_WAIT = 3.0  # seconds a port in use may take to be freed before serve gives up
+
+
 def listen_problem(host: str, port: int) -> OSError | None:
     """Why `host:port` cannot be listened on, or None when it can.
 
@@ -75,6 +79,10 @@ def serve(launch: Launch) -> int:
     from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
 
     problem = listen_problem(launch.host, launch.port)
+    deadline = time.monotonic() + PORT_WAIT
+    while problem is not None and time.monotonic() < deadline:
+        time.sleep(0.1)  # a server just killed may hold its socket for a moment longer
+        problem = listen_problem(launch.host, launch.port)
     if problem is not None:
         print(
             f"dalgu: cannot listen on {launch.host}:{launch.port}: "
