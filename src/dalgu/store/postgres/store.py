@@ -48,6 +48,7 @@ from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
 from dalgu.store.postgres.subscriptions import PostgresSubscriptions
 from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
+from dalgu.store.postgres.times import use_cached_times
 
 _RETRIES = 5
 _TYPE_COUNTS = """
@@ -134,6 +135,7 @@ class PostgresEntityStore(
                 max_size=self.pool_size,
                 server_settings=_SESSION,
                 reset=_keep_session,
+                init=use_cached_times,
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
