@@ -13,17 +13,17 @@ from pathlib import Path
 import httpx
 
 
-def start_server(
+def server_environment(
     db: Path,
     port: int,
     *,
     postgres_dsn: str | None = None,
     environment: dict[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
-    """A server on `db` (SQLite), or on the PostgreSQL database `postgres_dsn` names;
-    `environment` overrides its settings (`DALGU_*`)."""
+) -> dict[str, str]:
+    """The environment of `dalgu serve` on `db` (SQLite), or on the PostgreSQL database
+    `postgres_dsn` names, API on `port`, no gateway ports; `environment` overrides."""
     store = {"DALGU_STORE": "postgres", "DALGU_POSTGRES_DSN": postgres_dsn} if postgres_dsn else {}
-    env = {
+    return {
         **os.environ,
         **store,
         "DALGU_SQLITE_PATH": str(db),
@@ -34,6 +34,18 @@ def start_server(
         "DALGU_COAP_PORT": "0",
         **(environment or {}),
     }
+
+
+def start_server(
+    db: Path,
+    port: int,
+    *,
+    postgres_dsn: str | None = None,
+    environment: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """A server on `db` (SQLite), or on the PostgreSQL database `postgres_dsn` names;
+    `environment` overrides its settings (`DALGU_*`)."""
+    env = server_environment(db, port, postgres_dsn=postgres_dsn, environment=environment)
     process = subprocess.Popen(
         [sys.executable, "-m", "dalgu", "serve"],
         env=env,

@@ -12,22 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.server import kill_server, start_server
+from tests.server import kill_server, server_environment, start_server
 
 
 def _dalgu_serve(db: Path, port: int) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DALGU_SQLITE_PATH": str(db),
-        "DALGU_PORT": str(port),
-        "DALGU_MQTT_BROKER": "off",
-        "DALGU_IOT_NORTH_PORT": "0",
-        "DALGU_IOT_SOUTH_PORT": "0",
-        "DALGU_COAP_PORT": "0",
-    }
     process = subprocess.Popen(
         [sys.executable, "-m", "dalgu", "serve"],
-        env=env,
+        env=server_environment(db, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
