@@ -34,6 +34,7 @@ ACTIONS = {
     "search-type": "E",
     "create": "C",
     "update": "U",
+    "patch": "U",
     "delete": "D",
     "batch": "E",
     "transaction": "E",

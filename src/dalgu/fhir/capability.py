@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from dalgu.fhir.model import RESOURCE_TYPES, instant
+from dalgu.fhir.patch import JSON_PATCH
 from dalgu.fhir.searchparams import COMMON, PARAMETERS
 
 READ_ONLY = frozenset({"AuditEvent"})  # written by the server itself, never through the API
@@ -14,6 +15,7 @@ ALL_INTERACTIONS = (
     "read",
     "vread",
     "update",
+    "patch",
     "delete",
     "history-instance",
     "history-type",
@@ -60,6 +62,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
         "implementation": {"description": "Dalgu FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
+        "patchFormat": [JSON_PATCH],
         "rest": [
             {
                 "mode": "server",

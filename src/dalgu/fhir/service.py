@@ -32,6 +32,7 @@ from dalgu.fhir.model import (
     Role,
     StoredResource,
 )
+from dalgu.fhir.patch import apply_json_patch
 from dalgu.fhir.search import Clause, RefValue, SearchQuery, TokenValue, parse_search
 from dalgu.fhir.searchparams import (
     PARAMETERS,
@@ -439,6 +440,43 @@ class FhirService:
         if_match: int | None = None,
     ) -> StoredResource:
         return await self._write(principal, "update", type_name, body, resource_id, if_match)
+
+    async def patch(
+        self,
+        principal: Principal,
+        type_name: str,
+        resource_id: str,
+        operations: Any,
+        *,
+        if_match: int | None = None,
+    ) -> StoredResource:
+        """A JSON Patch applied to the current version, which must still be current when the
+        result is stored (a concurrent change is a 412, never a lost update)."""
+        what = [f"{type_name}/{resource_id}"]
+        try:
+            check_type(type_name)
+            if type_name == "AuditEvent":
+                raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+            current = await self.store.fhir_read(type_name, resource_id)
+            if current is None:
+                raise ResourceNotFound(f"{what[0]} does not exist")
+            # a patch reads what it changes (a `test` operation tells its caller): reading it
+            # must be allowed too
+            await self._authorize(principal, type_name, current.patient, write=False)
+            if current.deleted:
+                raise ResourceGone(f"{what[0]} was deleted (version {current.version})")
+            if if_match is not None and if_match != current.version:
+                raise PreconditionFailed(
+                    f"{what[0]} is at version {current.version}, not {if_match}"
+                )
+            patched = apply_json_patch(orjson.loads(current.body or b"{}"), operations)
+            write = self.prepare(type_name, patched, resource_id, if_match=current.version)
+            await self.authorize_write(principal, write)
+            (stored,) = await self.commit(principal, "patch", [write])
+        except DalguError as error:
+            await self.record_failure(principal, "patch", error, what)
+            raise
+        return stored
 
     async def _write(
         self,

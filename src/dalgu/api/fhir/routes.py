@@ -28,11 +28,13 @@ from dalgu.errors import (
     MethodNotAllowed,
     OperationNotSupported,
     ResourceNotFound,
+    UnsupportedMediaType,
 )
 from dalgu.fhir.bundle import BundleProcessor, parse_etag
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
+from dalgu.fhir.patch import JSON_PATCH
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
 from dalgu.fhir.service import FhirService
 
@@ -133,6 +135,24 @@ async def update(request: Request) -> Response:
     )
     status = 201 if stored.created else 200
     return _resource_response(request, stored, status=status, with_location=stored.created)
+
+
+@fhir_endpoint
+async def patch(request: Request) -> Response:
+    type_name, principal = _type(request), _principal(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != JSON_PATCH:
+        raise UnsupportedMediaType(
+            f"send a JSON Patch as {JSON_PATCH}, not {media or 'no content type'!r} "
+            "(FHIRPath Patch is not supported)"
+        )
+    settings = runtime(request).settings
+    operations = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    if_match = parse_etag(request.headers.get("if-match"))
+    stored = await _service(request).patch(
+        principal, type_name, request.path_params["id"], operations, if_match=if_match
+    )
+    return _resource_response(request, stored, status=200, with_location=False)
 
 
 @fhir_endpoint
@@ -255,6 +275,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{t}/{{id}}/_history", instance_history, methods=["GET"]),
         Route(f"{t}/{{id}}", read, methods=["GET"]),
         Route(f"{t}/{{id}}", update, methods=["PUT"]),
+        Route(f"{t}/{{id}}", patch, methods=["PATCH"]),
         Route(f"{t}/{{id}}", delete, methods=["DELETE"]),
         Route(t, search, methods=["GET"]),
         Route(t, create, methods=["POST"]),
