@@ -14,7 +14,7 @@ a medical event (5 s before its onset to 60 s after its end) counted as false
 (docs/safety-evaluation.md, "Round 10"). What that showed, outside emergencies:
 
 - Its false beats make the rhythm look irregular and fast: the median successive change
-  reached 0.5-0.8 and the median of six intervals 149-206 bpm at every gate tried (0.6-0.75),
+  reached 0.4-0.8 and the median of six intervals 149-173 bpm at every gate tried (0.6-0.75),
   so the seat is not read for arrhythmia or tachycardia.
 - Three slow steady intervals (the wheel's bradycardia rule) fell under 40 bpm at gates 0.6
   and 0.65 (as low as 32 bpm), not at 0.7 (lowest 52 bpm): bradycardia is read at 0.7, with
