@@ -137,6 +137,39 @@ def test_a_fleet_reaches_the_broker_over_each_transport(
     assert "observedAt" in entity["intensity"]
 
 
+def test_a_telematics_fleet_stores_the_heart_sensors_intervals_as_lists(
+    live: tuple[TestClient, Endpoints],
+) -> None:
+    client, endpoints = live
+    profile = load_profile("vehicle-telematics")
+
+    async def run() -> FleetReport:
+        await provision(profile, "fleet-cars", endpoints, "")
+        return await run_fleet(
+            profile,
+            apikey="fleet-cars",
+            devices=2,
+            rate=20,
+            duration=1.0,
+            transport="mqtt",
+            endpoints=endpoints,
+        )
+
+    report = asyncio.run(run())
+    assert report.sent == 20 and report.failed == 0
+    deadline = time.monotonic() + 10
+    while True:
+        cars = client.get(E, params={"type": "Vehicle", "attrs": "driverRRIntervals"}).json()
+        if len(cars) == 2 and all("driverRRIntervals" in car for car in cars):
+            break
+        assert time.monotonic() < deadline, cars
+        time.sleep(0.05)
+    for car in cars:
+        listed = car["driverRRIntervals"]
+        assert listed["type"] == "ListProperty"
+        assert listed["valueList"] and all(250 <= x <= 2500 for x in listed["valueList"])
+
+
 def test_faults_are_counted_and_refused(live: tuple[TestClient, Endpoints]) -> None:
     _, endpoints = live
     profile = load_profile("wifi-access-point")

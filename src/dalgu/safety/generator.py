@@ -18,6 +18,7 @@ from dalgu.safety.dynamics import vehicle_samples
 from dalgu.safety.physiology import simulate_body, wearable_samples
 from dalgu.safety.plan import plan_drive, scheduled_drive
 from dalgu.safety.scenario import Event, Labels, Sample, Scenario
+from dalgu.safety.seat import seat_readings, speed_of, with_seat_sensor
 
 EPOCH = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -50,6 +51,9 @@ def generate_scenario(
     # what the same seed gave before it was added, and nothing ties it to the band's slips
     cabin = np.random.default_rng([seed, 0xCAB1])
     vehicle = with_cabin_sensor(vehicle, cabin_readings(plan, body, wheel_of(vehicle), cabin))
+    # the seat's heart sensor (round 10) likewise: its own stream, so nothing else changes
+    seat = np.random.default_rng([seed, 0x5EA7])
+    vehicle = with_seat_sensor(vehicle, seat_readings(plan, body, speed_of(vehicle), seat))
     samples: list[Sample] = list(heapq.merge(vehicle, wearable, key=lambda s: s.t))
     start = EPOCH + timedelta(hours=int(rng.integers(0, 24 * 30)))
     labels = Labels(

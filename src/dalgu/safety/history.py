@@ -2,9 +2,10 @@
 
 Samples arrive at 10 Hz (vehicle) and 1 Hz (wearable); each closed second is summarised in a
 `Second` (with the 10 Hz steering kept whole) and the last `HISTORY` seconds are kept. The
-car's own heart-rate sensor rides in the vehicle samples (about once a second), its rate and
-R-R intervals with its quality; a rate or intervals sent without the quality are not believed,
-since nothing says the sensor was in contact.
+car's own heart sensors ride in the vehicle samples (about once a second: the wheel's and,
+since round 10, the seat's), each one's rate and intervals with its quality; a rate or
+intervals sent without the quality are not believed, since nothing says the sensor was in
+contact.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class Second:
     cabin_quality: float | None = None
     cabin_heart_rate: float | None = None
     cabin_rr: list[float] = field(default_factory=list)  # ms, the R-R intervals it sent
+    # the seat's heart sensor (ballistocardiography), the same way
+    seat_quality: float | None = None
+    seat_heart_rate: float | None = None
+    seat_rr: list[float] = field(default_factory=list)  # ms, the beat intervals it sent
     wearable: bool = False  # a wearable message arrived
     worn: bool | None = None
     quality: float | None = None
@@ -145,6 +150,11 @@ class History:
                         for x in rr
                         if isinstance(x, int | float) and not isinstance(x, bool)
                     )
+            seat = s.get(vss.SEAT_QUALITY)
+            if isinstance(seat, int | float) and not isinstance(seat, bool):
+                c.seat_quality = float(seat)
+                c.seat_heart_rate = _rate(s.get(vss.SEAT_HEART_RATE))
+                c.seat_rr.extend(_intervals(s.get(vss.SEAT_RR_INTERVALS)))
             lat, lon = s.get(vss.LATITUDE), s.get(vss.LONGITUDE)
             if (
                 isinstance(lat, int | float)
@@ -192,3 +202,17 @@ class History:
             ],
             dtype=np.float64,
         )
+
+
+def _rate(value: object) -> float | None:
+    """A sensor's rate as sent (a positive number), or None."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def _intervals(value: object) -> list[float]:
+    """A sensor's intervals as sent (a list of numbers; anything else in it is dropped)."""
+    if not isinstance(value, list):
+        return []
+    return [float(x) for x in value if isinstance(x, int | float) and not isinstance(x, bool)]

@@ -193,7 +193,8 @@ def config_groups(vehicles: str, wearables: str, *, keep_windows: bool = False) 
 
     def attributes(names: tuple[str, ...]) -> list[dict[str, str]]:
         kinds = {vss.LANE_WARNING: "Boolean", vss.EYES_ON_ROAD: "Boolean", vss.IS_WORN: "Boolean"}
-        kinds[vss.RR_INTERVALS] = kinds[vss.CABIN_RR_INTERVALS] = "ListProperty"
+        for listed in (vss.RR_INTERVALS, vss.CABIN_RR_INTERVALS, vss.SEAT_RR_INTERVALS):
+            kinds[listed] = "ListProperty"
         return [
             {"object_id": n, "name": vss.ATTRIBUTE_NAMES[n], "type": kinds.get(n, "Number")}
             for n in names

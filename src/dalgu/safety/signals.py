@@ -29,6 +29,12 @@ DRIVER_HEART_RATE: Final = "Vehicle.Driver.HeartRate"
 DRIVER_HEART_RATE_QUALITY: Final = "CabinSensor.SignalQuality"
 # ms, the R-R intervals that sensor measured since its last report (sent when it has some); not VSS
 CABIN_RR_INTERVALS: Final = "CabinSensor.RRIntervals"
+# the seat's heart sensor (ballistocardiography), since round 10; not VSS: bpm (averaged over
+# ~8 s, updated ~1 Hz; absent without a rate), its quality 0..1, and the beat-to-beat
+# (J-J) intervals in ms it measured since its last report (sent when it has some)
+SEAT_HEART_RATE: Final = "CabinSensor.Seat.HeartRate"
+SEAT_QUALITY: Final = "CabinSensor.Seat.SignalQuality"
+SEAT_RR_INTERVALS: Final = "CabinSensor.Seat.RRIntervals"
 
 HEART_RATE: Final = "Wearable.HeartRate"  # bpm, as the wearable measures it
 RR_INTERVALS: Final = (
@@ -52,6 +58,9 @@ VEHICLE_SIGNALS: Final = (
     DRIVER_HEART_RATE,
     DRIVER_HEART_RATE_QUALITY,
     CABIN_RR_INTERVALS,
+    SEAT_HEART_RATE,
+    SEAT_QUALITY,
+    SEAT_RR_INTERVALS,
 )
 WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
 
@@ -67,6 +76,9 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     DRIVER_HEART_RATE: "driverHeartRate",
     DRIVER_HEART_RATE_QUALITY: "driverHeartRateQuality",
     CABIN_RR_INTERVALS: "driverRRIntervals",
+    SEAT_HEART_RATE: "seatHeartRate",
+    SEAT_QUALITY: "seatHeartRateQuality",
+    SEAT_RR_INTERVALS: "seatRRIntervals",
     HEART_RATE: "heartRate",
     RR_INTERVALS: "rrIntervals",
     SPO2: "oxygenSaturation",

@@ -137,6 +137,10 @@ def _measures(profile: DeviceProfile, stored: list[MessageEvent]) -> list[Check]
                     ranges.append(
                         f"{event.device_id}: {key}={raw} outside [{spec.min}, {spec.max}]"
                     )
+                elif isinstance(number, list) and not all(_within(spec, x) for x in number):
+                    ranges.append(
+                        f"{event.device_id}: {key}={raw} not all within [{spec.min}, {spec.max}]"
+                    )
     if not stored:
         return [Check(n, "n/a", "no stored message") for n in ("schema", "types", "ranges")]
     return [
@@ -160,6 +164,13 @@ def _typed(spec: MeasureSpec, raw: Any) -> Any:
         if not math.isfinite(value) or (spec.type == "Integer" and value != int(value)):
             return _WRONG
         return value
+    if spec.type == "ListProperty":  # a JSON array of finite numbers
+        if not isinstance(raw, list):
+            return _WRONG
+        numbers = [x for x in raw if isinstance(x, int | float) and not isinstance(x, bool)]
+        if len(numbers) != len(raw) or not all(math.isfinite(x) for x in numbers):
+            return _WRONG
+        return [float(x) for x in numbers]
     if spec.type == "Boolean":
         ok = isinstance(raw, bool) or str(raw).lower() in ("true", "false", "1", "0")
         return None if ok else _WRONG

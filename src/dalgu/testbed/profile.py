@@ -16,6 +16,10 @@
         typical: 35             # where simulated values wander around
         spread: 12
 
+A `ListProperty` measure is a JSON array of numbers (a `json` payload only), each within
+`min`..`max`: e.g. the beat intervals a heart sensor measured since its last message; the
+virtual device sends `items` of them (a list of 0 to `items` numbers around `typical`).
+
 A profile provisions a config group (`to_group`), drives virtual devices
 (`dalgu.testbed.simulator`) and is what conformance runs check messages against. Shipped
 profiles live in `dalgu/testbed/profiles/`; `load_profile` takes a shipped name or a path.
@@ -33,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dalgu.errors import BadRequestData
 
-MeasureType = Literal["Number", "Integer", "Boolean", "Text", "geo:point"]
+MeasureType = Literal["Number", "Integer", "Boolean", "Text", "geo:point", "ListProperty"]
 
 
 class MeasureSpec(BaseModel):
@@ -48,6 +52,7 @@ class MeasureSpec(BaseModel):
     typical: float | None = None
     spread: float | None = None
     values: list[str] | None = None  # the allowed values of a Text measure
+    items: int = Field(2, ge=1, le=64)  # at most this many numbers in a ListProperty message
     required: bool = True
 
     @model_validator(mode="after")
@@ -87,6 +92,9 @@ class DeviceProfile(BaseModel):
         ids = [m.object_id for m in self.measures]
         if len(set(ids)) != len(ids):
             raise ValueError("measure object_ids must be unique")
+        listed = [m.name for m in self.measures if m.type == "ListProperty"]
+        if listed and self.payload != "json":
+            raise ValueError(f"measure {listed[0]}: a ListProperty needs the json payload")
         return self
 
     def to_group(self, apikey: str) -> dict[str, Any]:

@@ -75,13 +75,17 @@ class VirtualDevice:
         self.skew = skew
         self.silent_until = 0.0
         self.state: dict[str, float] = {
-            m.object_id: _start(m, rng) for m in profile.measures if m.type in ("Number", "Integer")
+            m.object_id: _start(m, rng)
+            for m in profile.measures
+            if m.type in ("Number", "Integer", "ListProperty")
         }
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for m in self.profile.measures:
-            out[m.object_id] = self._value(m)
+            value = self._value(m)
+            if value is not None:  # a list with nothing to send this time is left out
+                out[m.object_id] = value
         return out
 
     def _value(self, m: MeasureSpec) -> Any:
@@ -89,6 +93,16 @@ class VirtualDevice:
             value = _walk(m, self.state[m.object_id], self.rng)
             self.state[m.object_id] = value
             return round(value) if m.type == "Integer" else round(value, 2)
+        if m.type == "ListProperty":  # numbers around the walking value, 0 to `items` of them
+            value = _walk(m, self.state[m.object_id], self.rng)
+            self.state[m.object_id] = value
+            low, high = _bounds(m)
+            spread = (m.spread or (high - low) / 20) / 4
+            listed = [
+                round(min(high, max(low, self.rng.gauss(value, spread))), 2)
+                for _ in range(self.rng.randint(0, m.items))
+            ]
+            return listed or None
         if m.type == "Boolean":
             return self.rng.random() > 0.02
         if m.type == "geo:point":

@@ -25,7 +25,9 @@ as a clinician would judge a rhythm strip.
 
 With the band lost or poor, the car's own heart-rate sensor (a steering-wheel ECG or seat
 sensor, `Vehicle.Driver.HeartRate`, and its R-R intervals `CabinSensor.RRIntervals`) stands in
-for rate, rhythm and asystole, behind its own quality gate: see `dalgu.safety.detectors.cabin`.
+for rate, rhythm and asystole, behind its own quality gate: see `dalgu.safety.detectors.cabin`;
+and with no good contact at the wheel either, the seat's sensor (`CabinSensor.Seat.*`, since
+round 10), behind its own: see `dalgu.safety.detectors.seat`.
 
 A heart rate that jumped out of the driver's range in the last seconds before the band lost its
 signal is raised at a lower tier (`unconfirmed`, medium severity): the loss may be the band
@@ -42,10 +44,11 @@ import statistics
 from collections import deque
 
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
-from dalgu.safety.detectors.cabin import CabinBeats, cabin_finding
+from dalgu.safety.detectors.cabin import CabinBeats, cabin_finding, good
 from dalgu.safety.detectors.incapacitation import steering_activity
 from dalgu.safety.detectors.quality import GOOD
 from dalgu.safety.detectors.rhythm import irregularity, median3
+from dalgu.safety.detectors.seat import SEAT
 from dalgu.safety.history import History
 
 BEATS_WITHIN = 10.0  # s: the good beats a rate is judged on
@@ -89,11 +92,14 @@ class CardiacDetector:
         self._rates: deque[tuple[float, float]] = deque(maxlen=LOOK_BACK + 1)
         self._lost_told = False
         self._car = CabinBeats()
+        self._seat = [CabinBeats(sensor) for sensor in SEAT]
 
     def step(self, history: History, quality: Quality) -> Finding | None:
         self._learn(history)
         self._hear(history)
         self._car.hear(history)
+        for seat in self._seat:
+            seat.hear(history)
         return (
             self._asystole(history)
             or self._rate_or_rhythm(history, quality)
@@ -102,12 +108,20 @@ class CardiacDetector:
         )
 
     def _from_the_car(self, history: History, quality: Quality) -> Finding | None:
-        """With the band lost or poor, the car's own heart-rate sensor (`detectors.cabin`)."""
+        """With the band lost or poor, the car's own heart sensors: the wheel's
+        (`detectors.cabin`), and with no good contact there, the seat's (`detectors.seat`)."""
         if quality.wearable == "ok":
             return None
-        return self._car.finding(history, self.brady, self.tachy) or cabin_finding(
+        wheel = self._car.finding(history, self.brady, self.tachy) or cabin_finding(
             history, self.brady, self.tachy
         )
+        if wheel is not None or (history.seconds and good(history.seconds[-1])):
+            return wheel
+        for seat in self._seat:
+            found = seat.finding(history, self.brady, self.tachy)
+            if found is not None:
+                return found
+        return None
 
     def _learn(self, history: History) -> None:
         if history.now <= history.start + CALIBRATION:

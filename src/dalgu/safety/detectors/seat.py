@@ -1,0 +1,63 @@
+"""The seat's heart sensor (ballistocardiography) as a third heart source, since round 10.
+
+A sensor in the driver's seat (`CabinSensor.Seat.*`) feels each heartbeat without hands on the
+wheel and keeps the heart through a faint while the driver stays seated; but road vibration
+and body movement spoil it, and its beat timing is looser than an ECG's (false beats split an
+interval, missed ones double it). The cardiac detector reads it last: only when the band is
+lost or poor *and* the wheel has no good contact, with the wheel's beat rules
+(`dalgu.safety.detectors.cabin.CabinBeats`) behind the seat's own quality gate and bars.
+
+The bars were chosen on the tuning drives 1000-1319 only, as round 9 chose the wheel's: the
+seat's rules were run on every second of every drive whatever the band and the wheel did
+(stricter than the detector, which reads the seat far less often), and each finding outside
+a medical event (5 s before its onset to 60 s after its end) counted as false
+(docs/safety-evaluation.md, "Round 10"). What that showed, outside emergencies:
+
+- Its false beats make the rhythm look irregular and fast: the median successive change
+  reached 0.4-0.8 and the median of six intervals 149-173 bpm at every gate tried (0.6-0.75),
+  so the seat is not read for arrhythmia or tachycardia.
+- Three slow steady intervals (the wheel's bradycardia rule) fell under 40 bpm at gates 0.6
+  and 0.65 (as low as 32 bpm), not at 0.7 (lowest 52 bpm): bradycardia is read at 0.7, with
+  the run ended by any poorer second.
+- Good seconds without a beat: at gate 0.6, with up to six poor seconds pausing the count,
+  at most 5 after beats and 4 from a fresh start: asystole is 6 and 5 s.
+"""
+
+from __future__ import annotations
+
+from dalgu.safety.detectors.cabin import BeatSensor
+from dalgu.safety.history import Second
+
+
+def _seat_quality(second: Second) -> float | None:
+    return second.seat_quality
+
+
+def _seat_intervals(second: Second) -> list[float]:
+    return second.seat_rr
+
+
+# a heart that stops: good seconds without a beat; a poor second (a jolt, a rough patch) is
+# neither beat nor silence and pauses the count, up to `pause` of them in a row
+SEAT_SILENCE = BeatSensor(
+    "seat",
+    _seat_quality,
+    _seat_intervals,
+    gate=0.6,
+    flat=6,
+    fresh_flat=5,
+    kinds=frozenset({"asystole"}),
+    pause=6,
+)
+# a slow heart: three slow, steady intervals, at a stricter gate (the seat's missed beats
+# double intervals more often than the wheel's); no tachycardia or arrhythmia from the seat:
+# its false beats split intervals
+SEAT_BEATS = BeatSensor(
+    "seat",
+    _seat_quality,
+    _seat_intervals,
+    gate=0.7,
+    brady_beats=3,
+    kinds=frozenset({"bradycardia"}),
+)
+SEAT = (SEAT_SILENCE, SEAT_BEATS)
