@@ -137,9 +137,12 @@ def test_metadata_lists_resources_interactions_and_search_parameters(client: Tes
 
 
 def test_unsupported_method_is_405_outcome(client: TestClient) -> None:
-    response = client.patch("/fhir/Patient/1", json={}, headers=ADMIN)
-    assert response.status_code == 405
-    assert response.json()["resourceType"] == "OperationOutcome"
+    for response in (
+        client.patch("/fhir/Patient", json={}, headers=ADMIN),  # a patch names one resource
+        client.post("/fhir/Patient/1", json={}, headers=ADMIN),
+    ):
+        assert response.status_code == 405
+        assert response.json()["resourceType"] == "OperationOutcome"
 
 
 def test_collection_url_with_trailing_slash_is_the_collection(client: TestClient) -> None:
