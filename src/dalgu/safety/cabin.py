@@ -45,19 +45,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from dalgu.safety import signals as vss
+from dalgu.safety.onboard import Reading
 from dalgu.safety.physiology import Array, Body, confounder_level
 from dalgu.safety.plan import DrivePlan
-from dalgu.safety.scenario import Sample
 
 DT = 0.1
 WINDOW = 5.0  # s the reported rate is averaged over
 HANDS_OFF_EVERY = 60.0  # s between hands leaving the wheel, on average, cruising
 HANDS_OFF_FOR = 4.0  # s a hand is off, median
 SHARP_TURN = 60.0  # deg/s of wheel movement that takes the hands off the electrodes
-
-
-Reading = tuple[float, float, float | None, list[float]]
 
 
 def cabin_readings(
@@ -175,33 +171,3 @@ def _slow_noise(rng: np.random.Generator, n: int, tau: float, sd: float) -> Arra
     for k in range(1, n):
         x[k] = a * x[k - 1] + noise[k]
     return x
-
-
-def with_cabin_sensor(vehicle: list[Sample], readings: list[Reading]) -> list[Sample]:
-    """The vehicle samples with each reading added to the sample sent at its time (a reading
-    that falls in a telematics gap is lost with it); the intervals only when there are some."""
-    at = {round(t * 10): (q, r, rr) for t, q, r, rr in readings}
-    for sample in vehicle:
-        reading = at.get(round(sample.t * 10))
-        if reading is None:
-            continue
-        quality, rate, rr = reading
-        sample.signals[vss.DRIVER_HEART_RATE_QUALITY] = quality
-        if rate is not None:
-            sample.signals[vss.DRIVER_HEART_RATE] = rate
-        if rr:
-            sample.signals[vss.CABIN_RR_INTERVALS] = rr
-    return vehicle
-
-
-def wheel_of(vehicle: list[Sample]) -> tuple[Array, Array]:
-    """The wheel angle as the car sent it: (times, degrees)."""
-    pairs = [
-        (s.t, float(a))
-        for s in vehicle
-        if isinstance(a := s.signals.get(vss.STEERING), int | float) and not isinstance(a, bool)
-    ]
-    if not pairs:
-        return np.zeros(0), np.zeros(0)
-    times, angles = zip(*pairs, strict=True)
-    return np.asarray(times, dtype=np.float64), np.asarray(angles, dtype=np.float64)

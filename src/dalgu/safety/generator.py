@@ -12,13 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from dalgu.safety.cabin import cabin_readings, wheel_of, with_cabin_sensor
+from dalgu.safety import signals as vss
+from dalgu.safety.cabin import cabin_readings
 from dalgu.safety.drivers import driver_profile
 from dalgu.safety.dynamics import vehicle_samples
+from dalgu.safety.onboard import signal_series, with_readings
 from dalgu.safety.physiology import simulate_body, wearable_samples
 from dalgu.safety.plan import plan_drive, scheduled_drive
 from dalgu.safety.scenario import Event, Labels, Sample, Scenario
-from dalgu.safety.seat import seat_readings, speed_of, with_seat_sensor
+from dalgu.safety.seat import seat_readings
 
 EPOCH = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -50,10 +52,20 @@ def generate_scenario(
     # the car's heart-rate sensor draws from its own stream: the drive's other signals stay
     # what the same seed gave before it was added, and nothing ties it to the band's slips
     cabin = np.random.default_rng([seed, 0xCAB1])
-    vehicle = with_cabin_sensor(vehicle, cabin_readings(plan, body, wheel_of(vehicle), cabin))
+    wheel = cabin_readings(plan, body, signal_series(vehicle, vss.STEERING), cabin)
+    vehicle = with_readings(
+        vehicle,
+        wheel,
+        vss.DRIVER_HEART_RATE_QUALITY,
+        vss.DRIVER_HEART_RATE,
+        vss.CABIN_RR_INTERVALS,
+    )
     # the seat's heart sensor (round 10) likewise: its own stream, so nothing else changes
     seat = np.random.default_rng([seed, 0x5EA7])
-    vehicle = with_seat_sensor(vehicle, seat_readings(plan, body, speed_of(vehicle), seat))
+    beats = seat_readings(plan, body, signal_series(vehicle, vss.SPEED), seat)
+    vehicle = with_readings(
+        vehicle, beats, vss.SEAT_QUALITY, vss.SEAT_HEART_RATE, vss.SEAT_RR_INTERVALS
+    )
     samples: list[Sample] = list(heapq.merge(vehicle, wearable, key=lambda s: s.t))
     start = EPOCH + timedelta(hours=int(rng.integers(0, 24 * 30)))
     labels = Labels(

@@ -42,18 +42,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from dalgu.safety import signals as vss
+from dalgu.safety.onboard import Reading
 from dalgu.safety.physiology import Array, Body, confounder_level
 from dalgu.safety.plan import DrivePlan
-from dalgu.safety.scenario import Sample
 
 DT = 0.1
 WINDOW = 8.0  # s the reported rate is taken over
 SHIFTS_EVERY = 90.0  # s between the driver shifting in the seat, on average
 SHIFT_FOR = 3.0  # s a shift lasts, median
 ROUGH_EVERY = 420.0  # s between rough stretches of road, on average
-
-Reading = tuple[float, float, float | None, list[float]]
 
 
 def seat_readings(
@@ -164,33 +161,3 @@ def _movement(
         moving |= (t >= syncope) & (t < syncope + rng.uniform(1.5, 4.0))
         slumped = ~conscious
     return moving, slumped
-
-
-def with_seat_sensor(vehicle: list[Sample], readings: list[Reading]) -> list[Sample]:
-    """The vehicle samples with each reading added to the sample sent at its time (lost with a
-    telematics gap, as the wheel's); the intervals only when there are some."""
-    at = {round(t * 10): (q, r, rr) for t, q, r, rr in readings}
-    for sample in vehicle:
-        reading = at.get(round(sample.t * 10))
-        if reading is None:
-            continue
-        quality, rate, rr = reading
-        sample.signals[vss.SEAT_QUALITY] = quality
-        if rate is not None:
-            sample.signals[vss.SEAT_HEART_RATE] = rate
-        if rr:
-            sample.signals[vss.SEAT_RR_INTERVALS] = rr
-    return vehicle
-
-
-def speed_of(vehicle: list[Sample]) -> tuple[Array, Array]:
-    """The car's speed as it sent it: (times, km/h)."""
-    pairs = [
-        (s.t, float(v))
-        for s in vehicle
-        if isinstance(v := s.signals.get(vss.SPEED), int | float) and not isinstance(v, bool)
-    ]
-    if not pairs:
-        return np.zeros(0), np.zeros(0)
-    times, speeds = zip(*pairs, strict=True)
-    return np.asarray(times, dtype=np.float64), np.asarray(speeds, dtype=np.float64)
