@@ -63,3 +63,19 @@ def run(
     for sample in samples(seconds, vehicle, wearable):
         alerts.extend(monitor.feed(sample))
     return alerts + monitor.advance(seconds + 1)
+
+
+Interval = Callable[[float], float | None]  # the beat interval (ms) at a time; None: no beat
+
+
+def beat_times(interval: Interval, until: float) -> list[float]:
+    """The beats of a heart whose interval at each time `interval` gives (None: stopped)."""
+    beats, t = [], 0.3
+    while t < until:
+        ms = interval(t)
+        if ms is None:
+            t += 0.1
+            continue
+        beats.append(t)
+        t += ms / 1000.0
+    return beats

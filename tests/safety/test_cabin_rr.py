@@ -12,25 +12,11 @@ from dalgu.safety import signals as vss
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.scenario import Event
 from dalgu.safety.service import config_groups
-from tests.safety.crafted import run, steady_vehicle, steady_wearable
+from tests.safety.crafted import Interval, beat_times, run, steady_vehicle, steady_wearable
 
 EVENT = 800.0  # after the ten minutes of calibration
 END = EVENT + 40
 Signals = dict[str, float | bool | list[float] | None]
-Interval = Callable[[float], float | None]  # the beat interval (ms) at a time; None: no beat
-
-
-def beat_times(interval: Interval, until: float = END + 200) -> list[float]:
-    """The beats of a heart whose interval at each time `interval` gives (None: stopped)."""
-    beats, t = [], 0.3
-    while t < until:
-        ms = interval(t)
-        if ms is None:
-            t += 0.1
-            continue
-        beats.append(t)
-        t += ms / 1000.0
-    return beats
 
 
 def car(
@@ -38,7 +24,7 @@ def car(
 ) -> Callable[[float], Signals]:
     """The steady car; once a second, the sensor's quality, rate and the intervals that ended
     since its last reading (sent only when there are some, as the sensor does)."""
-    beats = beat_times(interval)
+    beats = beat_times(interval, END + 200)
 
     def vehicle(t: float) -> Signals:
         signals: Signals = dict(steady_vehicle(t))

@@ -20,24 +20,11 @@ from dalgu.safety.plan import DrivePlan
 from dalgu.safety.scenario import Event, Sample
 from dalgu.safety.seat import seat_readings
 from dalgu.safety.service import config_groups
-from tests.safety.crafted import run, steady_vehicle, steady_wearable
+from tests.safety.crafted import Interval, beat_times, run, steady_vehicle, steady_wearable
 
 EVENT = 800.0  # after the ten minutes of calibration
 END = EVENT + 40
 Signals = dict[str, float | bool | list[float] | None]
-Interval = Callable[[float], float | None]  # the beat interval (ms) at a time; None: no beat
-
-
-def beat_times(interval: Interval, until: float = END + 200) -> list[float]:
-    beats, t = [], 0.3
-    while t < until:
-        ms = interval(t)
-        if ms is None:
-            t += 0.1
-            continue
-        beats.append(t)
-        t += ms / 1000.0
-    return beats
 
 
 def car(
@@ -48,7 +35,7 @@ def car(
 ) -> Callable[[float], Signals]:
     """The steady car; once a second, the wheel's and the seat's quality and the intervals that
     ended since their last reading (a sensor sends intervals only in good contact here)."""
-    seat_beats, wheel_beats = beat_times(seat), beat_times(wheel)
+    seat_beats, wheel_beats = beat_times(seat, END + 200), beat_times(wheel, END + 200)
 
     def ended(beats: list[float], t: float, contact: Callable[[float], float]) -> list[float]:
         return [
