@@ -454,12 +454,7 @@ class FhirService:
         result is stored (a concurrent change is a 412, never a lost update)."""
         what = [f"{type_name}/{resource_id}"]
         try:
-            check_type(type_name)
-            if type_name == "AuditEvent":
-                raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
-            current = await self.store.fhir_read(type_name, resource_id)
-            if current is None:
-                raise ResourceNotFound(f"{what[0]} does not exist")
+            current = await self._changeable(type_name, resource_id)
             # a patch reads what it changes (a `test` operation tells its caller): reading it
             # must be allowed too
             await self._authorize(principal, type_name, current.patient, write=False)
@@ -514,14 +509,20 @@ class FhirService:
     async def prepare_delete(
         self, principal: Principal, type_name: str, resource_id: str, if_match: int | None
     ) -> FhirWrite:
+        current = await self._changeable(type_name, resource_id)
+        await self._authorize(principal, type_name, current.patient, write=True)
+        return FhirWrite(type_name, resource_id, None, None, current.patient, if_match=if_match)
+
+    async def _changeable(self, type_name: str, resource_id: str) -> StoredResource:
+        """The stored resource a patch or delete changes (deleted ones included); 404 if there
+        is none, 405 for an AuditEvent."""
         check_type(type_name)
         if type_name == "AuditEvent":
             raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
         current = await self.store.fhir_read(type_name, resource_id)
         if current is None:
             raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")
-        await self._authorize(principal, type_name, current.patient, write=True)
-        return FhirWrite(type_name, resource_id, None, None, current.patient, if_match=if_match)
+        return current
 
     # --- for other services in this process -------------------------------------------
 
