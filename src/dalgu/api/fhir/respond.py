@@ -69,8 +69,13 @@ def check_accept(request: Request) -> None:
     raise NotAcceptable(f"this server answers {FHIR_JSON} only, not {accept!r}")
 
 
+def media_type(request: Request) -> str:
+    """The request body's media type, lower case, without parameters ('' when none)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def check_content_type(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_type(request)
     if media not in (FHIR_JSON, "application/json"):
         raise UnsupportedMediaType(f"send {FHIR_JSON}, not {media or 'no content type'!r}")
 

@@ -19,6 +19,7 @@ from dalgu.api.fhir.respond import (
     fhir_endpoint,
     fhir_response,
     lenient,
+    media_type,
     prefer_return,
     version_headers,
 )
@@ -140,7 +141,7 @@ async def update(request: Request) -> Response:
 @fhir_endpoint
 async def patch(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_type(request)
     if media != JSON_PATCH:
         raise UnsupportedMediaType(
             f"send a JSON Patch as {JSON_PATCH}, not {media or 'no content type'!r} "
