@@ -126,3 +126,53 @@ def test_ngsi_ld_entity_carries_no_patient_link(app: TestClient) -> None:
     assert entity.status_code == 200
     assert entity.json()["heartRate"]["value"] == 70
     assert pid not in entity.text and "Patient" not in entity.text
+
+
+def test_a_device_linked_after_the_first_readings_is_heard(app: TestClient) -> None:
+    send(app, "w4", "2024-03-01T10:00:05Z", hr=60)  # not linked yet: nothing recorded
+    pid = link(app, "watch-4", "urn:ngsi-ld:Wearable:w4")  # the Device write is seen at once
+    send(app, "w4", "2024-03-01T10:00:20Z", hr=64)
+    flush(app)
+    (only,) = vitals(app, pid, "8867-4")
+    assert stats(only) == {"min": 64.0, "max": 64.0, "count": 1}
+
+
+def test_links_are_read_page_by_page(app: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dalgu.fhir.wearables._PAGE", 2)  # five Devices: three pages
+    patients = {n: link(app, f"watch-p{n}", f"urn:ngsi-ld:Wearable:p{n}") for n in range(5)}
+    for n in patients:
+        send(app, f"p{n}", "2024-03-01T10:00:05Z", hr=70 + n)
+    flush(app)
+    for n, pid in patients.items():
+        (only,) = vitals(app, pid, "8867-4")
+        assert only["valueQuantity"]["value"] == 70.0 + n
+        assert only["device"] == {"reference": f"Device/watch-p{n}"}
+
+
+def test_city_sensors_named_like_vital_signs_cost_no_search_each(app: TestClient) -> None:
+    # every weather station has a `temperature`, a vital sign's name: the recorder must not
+    # search the FHIR store once per station
+    link(app, "watch-5", "urn:ngsi-ld:Wearable:w5")
+    recorder = app.app.state.dalgu_vitals  # type: ignore[attr-defined]
+    searches = 0
+    search = recorder.fhir.store.fhir_search
+
+    async def counted(query: Any) -> Any:
+        nonlocal searches
+        searches += 1
+        return await search(query)
+
+    recorder.fhir.store.fhir_search = counted
+    stations = [
+        {
+            "id": f"urn:ngsi-ld:WeatherObserved:s{n}",
+            "type": "WeatherObserved",
+            "temperature": {"type": "Property", "value": 10 + n},
+        }
+        for n in range(40)
+    ]
+    response = app.post(
+        "/ngsi-ld/v1/entityOperations/create", json=stations, headers={"NGSILD-Tenant": "health"}
+    )
+    assert response.status_code == 201, response.text
+    assert searches <= 1

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from dalgu.errors import DalguError
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import StoredResource
@@ -30,7 +32,8 @@ from dalgu.store.base import Change
 
 log = logging.getLogger("dalgu.fhir.wearables")
 NGSI_LD_SYSTEM = "urn:dalgu:ngsi-ld"
-LINK_TTL = 30.0  # seconds a Device lookup is trusted (Device writes clear it at once)
+LINK_TTL = 30.0  # seconds the links read are trusted (this process's Device writes clear them)
+_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,8 @@ class WearableRecorder:
     def __init__(self, fhir: FhirService, window: float) -> None:
         self.fhir = fhir
         self.sampler = Downsampler(window)
-        self._links: dict[str, tuple[float, Link | None]] = {}
+        self._links: dict[str, Link] | None = None  # None: to be read again
+        self._links_until = 0.0
         self._ticker: asyncio.Task[None] | None = None
         fhir.listeners.append(self._fhir_written)
 
@@ -69,18 +73,44 @@ class WearableRecorder:
 
     async def _fhir_written(self, stored: list[StoredResource]) -> None:
         if any(s.type == "Device" for s in stored):
-            self._links.clear()
+            self._links = None
 
     async def link(self, entity_id: str) -> Link | None:
         """The patient-linked Device of a wearable entity, if any."""
-        cached = self._links.get(entity_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        query = parse_search("Device", [("identifier", f"{NGSI_LD_SYSTEM}|{entity_id}")])
-        found, _ = await self.fhir.store.fhir_search(query)
-        link = next((Link(d.id, d.patient) for d in found if d.patient), None)
-        self._links[entity_id] = (time.monotonic() + LINK_TTL, link)
-        return link
+        if self._links is None or self._links_until <= time.monotonic():
+            self._links = await self._linked_wearables()
+            self._links_until = time.monotonic() + LINK_TTL
+        return self._links.get(entity_id)
+
+    async def _linked_wearables(self) -> dict[str, Link]:
+        """Every wearable entity a Device with a patient names, read in pages of the search.
+
+        One read of all the links, not one search per entity: a city has many entities whose
+        attributes carry a vital sign's name (every weather station's `temperature`), and all
+        of them are asked about; very few are wearables."""
+        links: dict[str, Link] = {}
+        offset = 0
+        while True:
+            query = parse_search(
+                "Device",
+                [
+                    ("identifier", f"{NGSI_LD_SYSTEM}|"),
+                    ("_sort", "_id"),
+                    ("_count", str(_PAGE)),
+                    ("_offset", str(offset)),
+                    ("_total", "none"),
+                ],
+                max_count=_PAGE,
+            )
+            found, _ = await self.fhir.store.fhir_search(query)
+            for device in found:
+                if device.patient is None or device.body is None:
+                    continue
+                for entity_id in _linked_entities(orjson.loads(device.body)):
+                    links.setdefault(entity_id, Link(device.id, device.patient))
+            if len(found) < _PAGE:
+                return links
+            offset += _PAGE
 
     async def changed(self, tenant: str, changes: list[Change]) -> None:
         """The entity service's listener: samples from every changed vital-sign attribute."""
@@ -136,6 +166,17 @@ def _fresh_vital_instances(
                 continue
             fresh.append((sign, instance))
     return fresh
+
+
+def _linked_entities(device: dict[str, Any]) -> list[str]:
+    """The entity ids a Device's identifiers name in the NGSI-LD system."""
+    return [
+        i["value"]
+        for i in device.get("identifier") or []
+        if isinstance(i, dict)
+        and i.get("system") == NGSI_LD_SYSTEM
+        and isinstance(i.get("value"), str)
+    ]
 
 
 def _samples(fresh: list[tuple[VitalSign, dict[str, Any]]]) -> Any:
