@@ -78,13 +78,17 @@ def _time_statements(stats: dict[str, list[float]]) -> None:
 def _explain_on_every_connection(notices: list[str]) -> None:
     create_pool = asyncpg.create_pool
 
-    async def init(conn: Any) -> None:
-        await conn.execute(_AUTO_EXPLAIN)
-
-    async def setup(conn: Any) -> None:  # asyncpg drops listeners when a connection returns
-        conn.add_log_listener(lambda _c, message: notices.append(message.message))
-
     def pool(*args: Any, **kwargs: Any) -> Any:
+        store_init = kwargs.pop("init", None)  # the store's own (its codecs): kept
+
+        async def init(conn: Any) -> None:
+            if store_init is not None:
+                await store_init(conn)
+            await conn.execute(_AUTO_EXPLAIN)
+
+        async def setup(conn: Any) -> None:  # asyncpg drops listeners when a connection returns
+            conn.add_log_listener(lambda _c, message: notices.append(message.message))
+
         return create_pool(*args, **kwargs, init=init, setup=setup)
 
     asyncpg.create_pool = pool
