@@ -158,6 +158,20 @@ class Server:
         except psutil.Error:
             return 0.0
 
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """CPU time (user and system) of each server worker (children running the serve
+        module), by pid: with several workers, how evenly the load reached them."""
+        try:
+            root = psutil.Process(self.process.pid)
+            workers = [
+                p
+                for p in root.children(recursive=True)
+                if "dalgu.cli.serve" in " ".join(p.cmdline())
+            ]
+            return {p.pid: sum(p.cpu_times()[:2]) for p in workers}
+        except psutil.Error:
+            return {}
+
     def log_tail(self, lines: int = 20) -> str:
         if not self._log_file.closed:
             self._log_file.flush()

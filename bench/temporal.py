@@ -2,7 +2,7 @@
 
 A real Dalgu server (pinned to one core) on each store; the load comes from this process,
 pinned to the other core. Ingest: batches of `--batch` sensor readings POSTed to
-/entityOperations/upsert by 4 concurrent clients for `--seconds`; every reading is one stored
+/entityOperations/upsert by `--clients` (4) connections for `--seconds`; every reading is one stored
 instance. Its ceiling, in the same run: the same rows written straight into a plain table of
 the same database (COPY on PostgreSQL, executemany on SQLite), no broker in between.
 Aggregation: `--sensors` x `--readings` instances (5 minutes apart) generated into the history
@@ -13,7 +13,7 @@ of the type (limit=1000), which read the rollups; its ceiling is the hourly GROU
 instances written by hand against the same table.
 
     .venv/bin/python bench/temporal.py [--store sqlite|postgres|both] [--sensors 1000]
-        [--readings 10000] [--seconds 10] [--batch 500] [--workers 1]
+        [--readings 10000] [--seconds 10] [--batch 500] [--workers 1] [--clients 4]
 
 `--workers N` (N > 1; PostgreSQL, the production shape): N server workers on both cores, the
 load generator unpinned too (it then takes CPU from the server: a conservative figure), no
@@ -75,9 +75,13 @@ async def ingest(
     size: int,
     seconds: float,
     cpu: Callable[[], float] | None = None,
+    clients: int = 4,
+    workers_cpu: Callable[[], dict[int, float]] | None = None,
 ) -> dict[str, Any]:
-    """Readings per second through batch upsert; with `cpu` (the server's CPU seconds so far)
-    also the server's CPU time per stored instance."""
+    """Readings per second through batch upsert from `clients` connections; with `cpu` (the
+    server's CPU seconds so far) also the server's CPU time per stored instance, and with
+    `workers_cpu` each worker's share of the workers' CPU time (connections reach workers
+    by the kernel's hash of their ports: few connections can load one worker more)."""
     bodies = [_batch(sensors, size, tick) for tick in range(64)]
     latencies: list[float] = []
     done = 0
@@ -103,15 +107,20 @@ async def ingest(
         await http.post(url, content=bodies[0], headers=headers)  # create the sensors
         began = time.perf_counter()
         used = cpu() if cpu is not None else 0.0
-        await asyncio.gather(*(client(http) for _ in range(4)))
+        per_worker = workers_cpu() if workers_cpu is not None else {}
+        await asyncio.gather(*(client(http) for _ in range(clients)))
         elapsed = time.perf_counter() - began
         used = cpu() - used if cpu is not None else math.nan
+        after = workers_cpu() if workers_cpu is not None else {}
+    spent = sorted((after[pid] - per_worker.get(pid, 0.0) for pid in after), reverse=True)
+    split = [part / sum(spent) for part in spent] if sum(spent) > 0 else []
     return {
         "rate": done / elapsed,
         "cpu_us": used / max(done, 1) * 1e6,
         "p50": _pct(latencies, 0.5),
         "p99": _pct(latencies, 0.99),
         "errors": errors,
+        "split": split,
     }
 
 
@@ -408,7 +417,15 @@ def run(
             work / f"{store}.log",
         )
         result["ingest"] = asyncio.run(
-            ingest(base, 1000, args.batch, args.seconds, server.cpu_seconds)
+            ingest(
+                base,
+                1000,
+                args.batch,
+                args.seconds,
+                server.cpu_seconds,
+                args.clients,
+                server.worker_cpu_seconds,
+            )
         )
         result["ingest"]["peak_rss_mb"] = server.peak / 2**20
         server.stop()
@@ -458,6 +475,9 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=1, help="PostgreSQL server workers (>1: on both cores)"
     )
+    parser.add_argument(
+        "--clients", type=int, default=4, help="concurrent connections posting batches"
+    )
     args = parser.parse_args()
     guard(args.budget)
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
@@ -483,6 +503,9 @@ def main() -> int:
                 f"ceiling {r['ceiling']:,.0f}/s  ratio {i['rate'] / r['ceiling']:.2f}  "
                 f"server CPU {i['cpu_us']:.0f} µs/instance"
             )
+            if len(i["split"]) > 1:
+                shares = " / ".join(f"{share:.0%}" for share in i["split"])
+                print(f"{args.clients} clients; the workers' CPU split {shares}")
             for key, label in (
                 ("one", "one sensor, month hourly avg,max"),
                 ("all", "all sensors, month hourly avg,max"),
