@@ -29,14 +29,15 @@ from dalgu.store.indexing import (
     replaced_rows,
 )
 from dalgu.store.postgres.keys import AttributeKeys, Key
+from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.temporal import HistoryWrite, Partitions, history_of, write_history
 
 # One primary-key probe per id, in id order (concurrent batches lock in the same order and
 # queue instead of deadlocking). The locking sub-select is never flattened into a join, so the
 # plan does not depend on statistics: before the first ANALYZE of a growing table the planner
 # took `tenant = $1` for selective and scanned, sorted and merged every entity of the tenant.
-_LOCK = """
-SELECT e.ent, e.id, e.doc FROM unnest($2::text[]) AS k(id)
+_LOCK = f"""
+SELECT e.ent, e.id, e.doc FROM unnest({unpack(4, 2)}) AS k(id)
 CROSS JOIN LATERAL (
     SELECT ent, id, doc FROM entities WHERE tenant = $1 AND id = k.id FOR UPDATE
 ) AS e
@@ -51,11 +52,12 @@ UPDATE entities e SET types = r.types, scopes = r.scopes, scope_tree = r.scope_t
     created_at = r.created_at, modified_at = r.modified_at, doc = r.doc
 FROM unnest($1::entity_row[]) AS r WHERE e.ent = r.ent
 """
-# an update that keeps the types and scopes (a new reading): flat arrays, cheaper to encode
-# than rows of `entity_row`, and no type, scope or scope tree to send again
-_UPDATE_DOCS = """
+# an update that keeps the types and scopes (a new reading): packed columns (`packed.py`) and
+# the documents, cheaper to encode than rows of `entity_row`, and no type, scope or scope tree
+# to send again
+_UPDATE_DOCS = f"""
 UPDATE entities e SET created_at = r.created_at, modified_at = r.modified_at, doc = r.doc
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[])
+FROM unnest(({unpack(3, 1)})::bigint[], {unpack(4, 1)}, {unpack(5, 1)}, $6::bytea[])
     AS r(ent, created_at, modified_at, doc)
 WHERE e.ent = r.ent
 """
@@ -63,15 +65,18 @@ _DELETE = "DELETE FROM entities WHERE ent = ANY($1::bigint[])"
 _CLEAR_NUM = "DELETE FROM attr_num WHERE ent = ANY($1::bigint[])"
 _CLEAR_TXT = "DELETE FROM attr_txt WHERE ent = ANY($1::bigint[])"
 _CLEAR_GEO = "DELETE FROM geo WHERE ent = ANY($1::bigint[])"
-_REMOVE_NUM = """
+_REMOVE_NUM = f"""
 DELETE FROM attr_num a
-USING unnest($1::bigint[], $2::integer[], $3::text[], $4::float8[]) AS d(ent, nid, kind, num)
+USING unnest(({unpack(3, 1)})::bigint[], ({unpack(4, 1)})::integer[], {unpack(5, 1)}, $6::float8[])
+    AS d(ent, nid, kind, num)
 WHERE a.ent = d.ent AND a.nid = d.nid AND a.kind = d.kind::"char"
     AND a.num IS NOT DISTINCT FROM d.num
 """
-_REMOVE_TXT = """
+_REMOVE_TXT = f"""
 DELETE FROM attr_txt a
-USING unnest($1::bigint[], $2::integer[], $3::text[], $4::text[]) AS d(ent, nid, kind, txt)
+USING unnest(
+    ({unpack(3, 1)})::bigint[], ({unpack(4, 1)})::integer[], {unpack(5, 1)}, {unpack(6, 1)}
+) AS d(ent, nid, kind, txt)
 WHERE a.ent = d.ent AND a.nid = d.nid AND a.kind = d.kind::"char" AND a.txt = d.txt
 """
 _NUM_COLUMNS = ("ent", "nid", "kind", "num")
@@ -132,7 +137,7 @@ class EntityBatch:
         ids = sorted({entity_id for entity_id, _ in items})
         stored: dict[str, tuple[int, Entity]] = {
             entity_id: (ent, orjson.loads(doc))
-            for ent, entity_id, doc in await self.conn.fetch(_LOCK, self.tenant, ids)
+            for ent, entity_id, doc in await self.conn.fetch(_LOCK, self.tenant, *pack(ids))
         }
         current: dict[str, Entity | None] = {i: stored[i][1] for i in stored}
         touched: dict[str, None] = {}
@@ -225,9 +230,7 @@ class EntityBatch:
         if docs:
             await conn.execute(
                 _UPDATE_DOCS,
-                [d[0] for d in docs],
-                [d[1] for d in docs],
-                [d[2] for d in docs],
+                *pack([str(d[0]) for d in docs], [d[1] for d in docs], [d[2] for d in docs]),
                 [orjson.dumps(d[3]) for d in docs],
             )
         if inserts:
@@ -246,19 +249,23 @@ class EntityBatch:
             rows = removed[0]
             await conn.execute(
                 _REMOVE_NUM,
-                [ent for ent, _ in rows],
-                [nids[(row.name, row.path)] for _, row in rows],
-                [row.kind for _, row in rows],
+                *pack(
+                    [str(ent) for ent, _ in rows],
+                    [str(nids[(row.name, row.path)]) for _, row in rows],
+                    [row.kind for _, row in rows],
+                ),
                 [row.num for _, row in rows],
             )
         if removed[1]:
             rows = removed[1]
             await conn.execute(
                 _REMOVE_TXT,
-                [ent for ent, _ in rows],
-                [nids[(row.name, row.path)] for _, row in rows],
-                [row.kind for _, row in rows],
-                [row.txt for _, row in rows],
+                *pack(
+                    [str(ent) for ent, _ in rows],
+                    [str(nids[(row.name, row.path)]) for _, row in rows],
+                    [row.kind for _, row in rows],
+                    [row.txt for _, row in rows],
+                ),
             )
         if added[0]:
             records = [

@@ -9,6 +9,7 @@ from typing import Any
 
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import BucketSpans, InstanceRecord, fill_bucket_lists
+from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.temporal_filters import bucket_number, keys_filter
 from dalgu.store.rollup import RollupPlan, hour_of
@@ -22,7 +23,7 @@ ADD_TO_HOURS = f"""
 INSERT INTO instance_hours AS h {_ROLLUP_COLUMNS}
 SELECT $1, u.entity_id, u.name, u.hour, u.dataset, count(*), count(u.num),
     coalesce(sum(u.num), 0), coalesce(sum(u.num * u.num), 0), min(u.num), max(u.num)
-FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::float8[])
+FROM unnest({unpack(4, 2)}, {unpack(5, 2)}, $7::timestamptz[], {unpack(6, 2)}, $8::float8[])
     AS u(entity_id, name, hour, dataset, num)
 GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5
 ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET
@@ -84,10 +85,10 @@ async def rebuild_rollups(conn: Any, tenant: str) -> None:
         await conn.execute(_REBUILD_HOURS, tenant)
 
 
-def hour_arrays(records: Sequence[tuple[str, InstanceRecord]]) -> list[list[Any]] | None:
-    """The arrays `ADD_TO_HOURS` takes after the tenant (entity ids, attributes, hours,
-    datasetIds, numbers) for the instances of a write that count in the rollups; None if none
-    does."""
+def hour_arrays(records: Sequence[tuple[str, InstanceRecord]]) -> list[Any] | None:
+    """The parameters `ADD_TO_HOURS` takes after the tenant (entity ids, attributes and
+    datasetIds packed, then the hours and the numbers) for the instances of a write that count
+    in the rollups; None if none does."""
     entity_ids: list[str] = []
     names: list[str] = []
     hours: list[datetime] = []
@@ -106,7 +107,7 @@ def hour_arrays(records: Sequence[tuple[str, InstanceRecord]]) -> list[list[Any]
         hours.append(start)
         datasets.append(r.dataset)
         nums.append(r.num)
-    return [entity_ids, names, hours, datasets, nums] if entity_ids else None
+    return [*pack(entity_ids, names, datasets), hours, nums] if entity_ids else None
 
 
 async def recount_hours(

@@ -31,6 +31,7 @@ from dalgu.store.history import (
     parse_time,
     record,
 )
+from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.rollups import (
     ADD_TO_HOURS,
@@ -90,22 +91,22 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamp
     AS u(entity_id, name, dataset, at, observed_at, created_at, modified_at, deleted_at, num,
          txt, doc, geometry)
 """
-# $2 the ids of the changed entities, $3 their types (joined by \x1f), $4 the write's time, $5
-# the ids among them that were deleted (scalars and few arrays: every array element costs the
-# client an encoding step). Only the entities that are new to the history or whose types or
-# deletion changed: an `ON CONFLICT DO UPDATE … WHERE false` still locks every conflicting
-# row (a WAL record and a dirtied page each), and a batch of readings changes neither. The
-# probe is a sub-plan (one primary-key lookup per id, never flattened into a join whose plan
-# would depend on the statistics); a row another transaction changes meanwhile still goes
-# through `ON CONFLICT`.
-_TOUCH = """
+# $2 and $3 the separator and null marker of the packed columns (`packed.py`: every array
+# element would cost the client an encoding step), $4 the ids of the changed entities, $5 their
+# types (joined by \x1f), $6 the write's time, $7 the ids among them that were deleted. Only
+# the entities that are new to the history or whose types or deletion changed: an `ON CONFLICT
+# DO UPDATE … WHERE false` still locks every conflicting row (a WAL record and a dirtied page
+# each), and a batch of readings changes neither. The probe is a sub-plan (one primary-key
+# lookup per id, never flattened into a join whose plan would depend on the statistics); a row
+# another transaction changes meanwhile still goes through `ON CONFLICT`.
+_TOUCH = f"""
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at, deleted_at)
-SELECT $1, u.id, u.types, $4, u.deleted_at
+SELECT $1, u.id, u.types, $6, u.deleted_at
 FROM (
     SELECT v.id, string_to_array(v.types, E'\\x1f') AS types,
-        CASE WHEN d.id IS NOT NULL THEN $4::timestamptz END AS deleted_at
-    FROM unnest($2::text[], $3::text[]) AS v(id, types)
-    LEFT JOIN unnest($5::text[]) AS d(id) ON d.id = v.id
+        CASE WHEN d.id IS NOT NULL THEN $6::timestamptz END AS deleted_at
+    FROM unnest({unpack(4, 2)}, {unpack(5, 2)}) AS v(id, types)
+    LEFT JOIN unnest({unpack(7, 2)}) AS d(id) ON d.id = v.id
 ) AS u
 WHERE NOT coalesce((
     SELECT s.types = u.types AND s.deleted_at IS NOT DISTINCT FROM u.deleted_at
@@ -114,10 +115,10 @@ WHERE NOT coalesce((
 ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, deleted_at = excluded.deleted_at
 WHERE t.types IS DISTINCT FROM excluded.types OR t.deleted_at IS DISTINCT FROM excluded.deleted_at
 """
-# the touch and the rollups of a write in one round trip: the rollup statement's arrays follow
-# the touch's five parameters (the tenant, $1, is shared)
+# the touch and the rollups of a write in one round trip: the rollup statement's parameters
+# follow the touch's seven (the tenant, $1, is shared)
 _TOUCH_AND_ADD_TO_HOURS = f"WITH touched AS ({_TOUCH})\n" + re.sub(
-    r"\$([2-9])\b", lambda m: f"${int(m.group(1)) + 4}", ADD_TO_HOURS
+    r"\$([2-9])\b", lambda m: f"${int(m.group(1)) + 6}", ADD_TO_HOURS
 )
 _ADD_TYPES = """
 INSERT INTO temporal_entities AS t (tenant, id, types, created_at)
@@ -176,7 +177,7 @@ class HistoryWrite(NamedTuple):
     Python only, so it can be made while the database runs the write's entity statements)."""
 
     touch: list[Any]  # the parameters of `_TOUCH`
-    hours: list[list[Any]] | None  # the arrays of `ADD_TO_HOURS`, None if no instance counts
+    hours: list[Any] | None  # the parameters of `ADD_TO_HOURS`, None if no instance counts
     records: list[tuple[str, InstanceRecord]]
 
 
@@ -193,7 +194,10 @@ def history_of(tenant: str, changes: Sequence[Change], at: str) -> HistoryWrite:
             (change.entity_id, r) for r in change_records(change.before, change.after, at)
         )
     deleted = [entity_id for entity_id, (_, gone) in touched.items() if gone]
-    touch = [tenant, list(touched), [t[0] for t in touched.values()], parse_time(at), deleted]
+    separator, null, ids, types, gone = pack(
+        list(touched), [t[0] for t in touched.values()], deleted
+    )
+    touch = [tenant, separator, null, ids, types, parse_time(at), gone]
     return HistoryWrite(touch, hour_arrays(records), records)
 
 
