@@ -151,9 +151,13 @@ def changed_instances(
         kept = new_entity.get(iri)
         if kept is instances:
             continue
-        if kept and len(kept) == 1 and len(instances) == 1:  # a reading: nothing removed
-            if kept[0].get("datasetId") == instances[0].get("datasetId"):
-                continue
+        if (  # a reading: nothing removed
+            kept
+            and len(kept) == 1
+            and len(instances) == 1
+            and kept[0].get("datasetId") == instances[0].get("datasetId")
+        ):
+            continue
         datasets = {i.get("datasetId") for i in kept} if kept else set()
         for instance in instances:
             if instance.get("datasetId") not in datasets:
