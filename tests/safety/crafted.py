@@ -79,3 +79,24 @@ def beat_times(interval: Interval, until: float) -> list[float]:
         beats.append(t)
         t += ms / 1000.0
     return beats
+
+
+def falling(level: float, steps: list[float], onset: float) -> Interval:
+    """A heart beating every `level` ms that, from `onset`, beats the `steps` intervals and
+    then stays at the last one: a rate that falls within a few beats."""
+    after: list[float] = []
+
+    def interval(t: float) -> float:
+        if t < onset:
+            return level
+        after.append(steps[min(len(after), len(steps) - 1)])
+        return after[-1]
+
+    return interval
+
+
+def fallen_by(level: float, steps: list[float], onset: float, repeats: int) -> float:
+    """When `falling(level, steps, onset)` has beaten its steps and then its last one
+    `repeats` times more."""
+    first = min(b for b in beat_times(lambda t: level, onset + 1) if b >= onset)
+    return first + (sum(steps) + repeats * steps[-1]) / 1000.0

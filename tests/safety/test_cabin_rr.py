@@ -9,10 +9,20 @@ import statistics
 from collections.abc import Callable
 
 from dalgu.safety import signals as vss
+from dalgu.safety.detectors.cabin import RR_FAST_IRREGULAR
+from dalgu.safety.detectors.rhythm import irregularity, without_ectopics
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.scenario import Event
 from dalgu.safety.service import config_groups
-from tests.safety.crafted import Interval, beat_times, run, steady_vehicle, steady_wearable
+from tests.safety.crafted import (
+    Interval,
+    beat_times,
+    fallen_by,
+    falling,
+    run,
+    steady_vehicle,
+    steady_wearable,
+)
 
 EVENT = 800.0  # after the ten minutes of calibration
 END = EVENT + 40
@@ -185,3 +195,44 @@ def test_the_generated_intervals_stop_at_an_asystole() -> None:
     readings = cabin_stream(1002, [Event("cardiac", onset, onset + 60, {"subtype": "asystole"})])
     assert any(rr for t, _, _, rr in readings if onset - 30 < t < onset)
     assert all(not rr for t, _, _, rr in readings if onset + 1.5 < t < onset + 60)
+
+
+def test_premature_beats_are_set_aside_from_the_irregularity() -> None:
+    # a steady 105-bpm rhythm with two premature beats, each followed by its compensatory pause
+    ectopic = [571.0, 400.0, 742.0, 571.0, 400.0, 742.0, 571.0, 571.0]
+    assert irregularity(ectopic) > 0.3
+    assert without_ectopics(ectopic) < 0.05
+    fibrillation = _AF_RR[:8]
+    assert min(irregularity(fibrillation), without_ectopics(fibrillation)) > RR_FAST_IRREGULAR
+
+
+def test_a_fast_sinus_rhythm_with_premature_beats_is_not_an_arrhythmia() -> None:
+    beats = iter(range(10**6))
+    burst = (400.0, 742.0, 571.0, 400.0, 742.0)
+
+    def ectopic(t: float) -> float:  # 105 bpm; every 20 beats two ectopics three beats apart
+        n = next(beats) % 20
+        return burst[n - 5] if t >= EVENT and 5 <= n < 10 else 571.0
+
+    assert run(END + 60, car(ectopic, good, lambda t: 105.0), band_off) == []
+
+
+# 90 bpm, then falling to 35 bpm within five beats
+FALL = [900.0, 1150.0, 1400.0, 1600.0, 1700.0]
+
+
+def test_band_lost_and_the_cars_rate_falling_fast_is_bradycardia_on_two_intervals() -> None:
+    alerts = run(END, car(falling(667.0, FALL, EVENT), good, lambda t: None), band_off)
+    assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "bradycardia")]
+    assert alerts[0].evidence["heartRateBefore"] > 85
+    # two steady slow intervals after the fall: before the third slow one is in
+    assert alerts[0].raised < fallen_by(667.0, FALL, EVENT, 1)
+
+
+def test_missed_peaks_in_a_row_are_not_a_sudden_fall() -> None:
+    beats = iter(range(10**6))
+
+    def missing(t: float) -> float:  # an 88-bpm heart, three peaks in a row missed now and then
+        return 1364.0 if next(beats) % 25 in (5, 6, 7) else 682.0  # 44 bpm when doubled
+
+    assert run(END + 60, car(missing, good, lambda t: 88.0), band_off) == []

@@ -20,7 +20,15 @@ from dalgu.safety.plan import DrivePlan
 from dalgu.safety.scenario import Event, Sample
 from dalgu.safety.seat import seat_readings
 from dalgu.safety.service import config_groups
-from tests.safety.crafted import Interval, beat_times, run, steady_vehicle, steady_wearable
+from tests.safety.crafted import (
+    Interval,
+    beat_times,
+    fallen_by,
+    falling,
+    run,
+    steady_vehicle,
+    steady_wearable,
+)
 
 EVENT = 800.0  # after the ten minutes of calibration
 END = EVENT + 40
@@ -302,6 +310,40 @@ def test_a_wheel_that_sends_no_intervals_is_not_a_stopped_heart() -> None:
         if round(t * 10) % 10 == 3:
             signals[vss.DRIVER_HEART_RATE_QUALITY] = 0.0 if int(t) % 30 < 10 else 0.8
             signals[vss.DRIVER_HEART_RATE] = 72.0
+        return signals
+
+    assert run(END + 60, vehicle, band_off) == []
+
+
+# 90 bpm, then falling to 35 bpm within five beats
+FALL = [900.0, 1150.0, 1400.0, 1600.0, 1700.0]
+
+
+def test_band_lost_hands_off_and_the_seats_rate_falling_fast_is_bradycardia_on_two_beats() -> None:
+    alerts = run(END, car(falling(667.0, FALL, EVENT), good), band_off)
+    assert kinds(alerts) == [("cardiac", "bradycardia")]
+    assert alerts[0].evidence["sensor"] == "seat"
+    assert alerts[0].evidence["heartRateBefore"] > 85
+    # before the third interval under 40 bpm is in (what the three-interval rule waits for)
+    assert alerts[0].raised < fallen_by(667.0, FALL, EVENT, 1)
+
+
+def test_a_silence_made_mostly_of_unreadable_seconds_is_not_asystole() -> None:
+    # a beating heart the seat cannot follow: one readable second without a beat, then three
+    # shaken ones, over and over (each stretch of shaking shorter than the pause allows)
+    def sent(t: float) -> bool:
+        return t < EVENT
+
+    def quality(t: float) -> float:
+        return 0.8 if t < EVENT or int(t - EVENT) % 4 == 0 else 0.3
+
+    def vehicle(t: float) -> Signals:
+        signals: Signals = dict(steady_vehicle(t))
+        if round(t * 10) % 10 == 3:
+            signals[vss.DRIVER_HEART_RATE_QUALITY] = 0.0
+            signals[vss.SEAT_QUALITY] = quality(t)
+            if sent(t):
+                signals[vss.SEAT_RR_INTERVALS] = [857.0]
         return signals
 
     assert run(END + 60, vehicle, band_off) == []
