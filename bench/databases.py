@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 import asyncpg
+import psutil
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -33,6 +35,19 @@ def create_database() -> str:
     asyncio.run(_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(_execute(f'CREATE DATABASE "{name}"'))
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def backend_cpu_seconds(dsn: str) -> dict[int, float]:
+    """CPU time (user and system) of each PostgreSQL backend serving the database of `dsn`,
+    by pid (the server's processes name their database in their title)."""
+    name = dsn.rsplit("/", 1)[1]
+    spent: dict[int, float] = {}
+    for process in psutil.process_iter(["cmdline"]):
+        title = " ".join(process.info["cmdline"] or [])
+        if title.startswith("postgres:") and f" {name} " in f"{title} ":
+            with contextlib.suppress(psutil.Error):
+                spent[process.pid] = sum(process.cpu_times()[:2])
+    return spent
 
 
 def drop_database(dsn: str) -> None:

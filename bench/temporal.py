@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import math
 import os
 import sqlite3
@@ -42,7 +43,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.databases import create_database, drop_database, postgres_answers
+from bench.databases import (
+    backend_cpu_seconds,
+    create_database,
+    drop_database,
+    postgres_answers,
+)
 from bench.loadgen import Poster
 from bench.processes import Server, cores, free_port, guard, stop_all
 
@@ -79,6 +85,7 @@ async def ingest(
     cpu: Callable[[], float] | None = None,
     clients: int = 4,
     workers_cpu: Callable[[], dict[int, float]] | None = None,
+    database_cpu: Callable[[], dict[int, float]] | None = None,
 ) -> dict[str, Any]:
     """Readings per second through batch upsert from `clients` connections; with `cpu` (the
     server's CPU seconds so far) also the server's CPU time per stored instance, and with
@@ -117,9 +124,11 @@ async def ingest(
         used = cpu() if cpu is not None else 0.0
         per_worker = workers_cpu() if workers_cpu is not None else {}
         own = time.process_time()
+        backends = database_cpu() if database_cpu is not None else {}
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - began
         own = time.process_time() - own
+        backends_after = database_cpu() if database_cpu is not None else {}
         used = cpu() - used if cpu is not None else math.nan
         after = workers_cpu() if workers_cpu is not None else {}
     spent = sorted((after[pid] - per_worker.get(pid, 0.0) for pid in after), reverse=True)
@@ -128,6 +137,13 @@ async def ingest(
         "rate": done / elapsed,
         "cpu_us": used / max(done, 1) * 1e6,
         "client_cpu_us": own / max(done, 1) * 1e6,
+        "database_cpu_us": (
+            sum(t - backends.get(pid, 0.0) for pid, t in backends_after.items())
+            / max(done, 1)
+            * 1e6
+            if database_cpu is not None
+            else math.nan
+        ),
         "p50": _pct(latencies, 0.5),
         "p99": _pct(latencies, 0.99),
         "errors": errors,
@@ -430,12 +446,13 @@ def run(
         result["ingest"] = asyncio.run(
             ingest(
                 base,
-                1000,
+                args.fleet,
                 args.batch,
                 args.seconds,
                 server.cpu_seconds,
                 args.clients,
                 server.worker_cpu_seconds,
+                None if dsn is None else functools.partial(backend_cpu_seconds, dsn),
             )
         )
         result["ingest"]["peak_rss_mb"] = server.peak / 2**20
@@ -489,6 +506,13 @@ def main() -> int:
     parser.add_argument(
         "--clients", type=int, default=4, help="concurrent connections posting batches"
     )
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=1000,
+        help="sensors the ingest's readings go to (1,000: every other batch meets the same "
+        "500, whose rows it waits for)",
+    )
     args = parser.parse_args()
     guard(args.budget)
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
@@ -515,6 +539,8 @@ def main() -> int:
                 f"server CPU {i['cpu_us']:.0f} µs/instance  "
                 f"load generator CPU {i['client_cpu_us']:.1f} µs/instance"
             )
+            if not math.isnan(i["database_cpu_us"]):
+                print(f"PostgreSQL backends' CPU {i['database_cpu_us']:.0f} µs/instance")
             if len(i["split"]) > 1:
                 shares = " / ".join(f"{share:.0%}" for share in i["split"])
                 print(f"{args.clients} clients; the workers' CPU split {shares}")
