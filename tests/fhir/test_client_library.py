@@ -1,5 +1,5 @@
-"""A standard FHIR client library (fhirpy) creates, reads, updates and searches through a
-real Dalgu server on loopback, on both stores."""
+"""A standard FHIR client library (fhirpy) creates, reads, updates, patches and searches
+through a real Dalgu server on loopback, on both stores."""
 
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ async def _roundtrip(base: str) -> None:
     read["gender"] = "other"
     await read.save()
     assert (await client.reference("Patient", patient.id).to_resource())["gender"] == "other"
+    await client.patch("Patient", patient.id, gender="unknown", birthDate=None)  # merge JSON
+    patched = await client.reference("Patient", patient.id).to_resource()
+    assert patched["gender"] == "unknown" and "birthDate" not in patched
+    assert patched["name"][0]["family"] == "Kim"
     found = await client.resources("Patient").search(identifier="urn:daegu:mrn|M-7").fetch()
     assert [p.id for p in found] == [patient.id]
     observations = (

@@ -1,5 +1,7 @@
-"""FHIR patch with a JSON Patch (application/json-patch+json), on both stores: a new version
-from the current one, never a lost update, and clear errors for a patch that does not apply."""
+"""FHIR patch with a JSON Patch (application/json-patch+json) or a JSON Merge Patch
+(application/merge-patch+json, or a partial resource as application/json as fhirpy sends it),
+on both stores: a new version from the current one, never a lost update, and clear errors for
+a patch that does not apply."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from starlette.testclient import TestClient
 from tests.fhir.conftest import ADMIN, as_, create, patient
 
 PATCH = {"X-Dalgu-Role": "admin", "Content-Type": "application/json-patch+json"}
+MERGE = {"X-Dalgu-Role": "admin", "Content-Type": "application/merge-patch+json"}
+PLAIN = {"X-Dalgu-Role": "admin", "Content-Type": "application/json"}
 
 
 def _patch(client: TestClient, path: str, operations: Any, headers: dict[str, str] = PATCH) -> Any:
@@ -114,6 +118,56 @@ def test_a_patch_needs_the_consent_a_read_needs(client: TestClient) -> None:
 
 def test_the_capability_statement_names_patch(client: TestClient) -> None:
     statement = client.get("/fhir/metadata").json()
-    assert statement["patchFormat"] == ["application/json-patch+json"]
+    assert statement["patchFormat"] == [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ]
     patient_type = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
     assert {"code": "patch"} in patient_type["interaction"]
+
+
+def test_a_merge_patch_sets_replaces_and_removes_members(client: TestClient) -> None:
+    pid = create(client, patient(active=True))
+    path = f"/fhir/Patient/{pid}"
+    response = _patch(
+        client,
+        path,
+        {"gender": "other", "active": None, "name": [{"family": "Lee"}], "id": pid},
+        MERGE,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["etag"] == 'W/"2"'
+    read = client.get(path, headers=ADMIN).json()
+    assert read["gender"] == "other"
+    assert "active" not in read  # null removes the member
+    assert read["name"] == [{"family": "Lee"}]  # an array is replaced whole (RFC 7386)
+    assert read["birthDate"] == patient()["birthDate"]  # what the patch did not name is kept
+    found = client.get("/fhir/Patient?family=Lee", headers=ADMIN).json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == [pid]
+
+
+def test_plain_json_is_a_merge_patch_when_an_object_and_a_json_patch_when_an_array(
+    client: TestClient,
+) -> None:
+    pid = create(client, patient())
+    path = f"/fhir/Patient/{pid}"
+    assert _patch(client, path, {"gender": "male"}, PLAIN).status_code == 200
+    array = [{"op": "replace", "path": "/gender", "value": "unknown"}]
+    assert _patch(client, path, array, PLAIN).status_code == 200
+    assert client.get(path, headers=ADMIN).json()["gender"] == "unknown"
+
+
+def test_what_is_not_a_valid_merge_patch_is_refused(client: TestClient) -> None:
+    pid = create(client, patient())
+    path = f"/fhir/Patient/{pid}"
+    assert _patch(client, path, {"id": "other"}, MERGE).status_code == 400
+    assert _patch(client, path, {"resourceType": "Observation"}, MERGE).status_code == 400
+    assert _patch(client, path, [1, 2], MERGE).status_code == 400
+    assert _patch(client, path, {"gender": 7}, MERGE).status_code in (400, 422)
+    fhirpath = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "operation", "part": [{"name": "type", "valueCode": "delete"}]}],
+    }
+    assert _patch(client, path, fhirpath, PLAIN).status_code == 415  # FHIRPath Patch
+    read = client.get(path, headers=ADMIN)
+    assert read.json()["gender"] == "female" and read.headers["etag"] == 'W/"1"'

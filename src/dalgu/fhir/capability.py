@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from dalgu.fhir.model import RESOURCE_TYPES, instant
-from dalgu.fhir.patch import JSON_PATCH
+from dalgu.fhir.patch import PATCH_FORMATS
 from dalgu.fhir.searchparams import COMMON, PARAMETERS
 
 READ_ONLY = frozenset({"AuditEvent"})  # written by the server itself, never through the API
@@ -62,7 +62,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
         "implementation": {"description": "Dalgu FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": [JSON_PATCH],
+        "patchFormat": list(PATCH_FORMATS),
         "rest": [
             {
                 "mode": "server",

@@ -1,5 +1,7 @@
-"""FHIR patch (http://hl7.org/fhir/R4/http.html#patch) with a JSON Patch document (RFC 6902),
-applied by the `jsonpatch` library to the current version of a resource."""
+"""FHIR patch (http://hl7.org/fhir/R4/http.html#patch), applied to the current version of a
+resource: a JSON Patch document (RFC 6902, the `jsonpatch` library), which R4 asks servers to
+support, or a JSON Merge Patch (RFC 7386), which Aidbox and the fhirpy client send (a partial
+resource as `application/json`). FHIRPath Patch is not supported."""
 
 from __future__ import annotations
 
@@ -8,9 +10,61 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from dalgu.errors import BadRequestData, InvalidResource
+from dalgu.errors import BadRequestData, InvalidResource, UnsupportedMediaType
 
 JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+PATCH_FORMATS = (JSON_PATCH, MERGE_PATCH)
+
+
+def check_patch_media(media: str | None) -> None:
+    """Refuse (415) a patch sent as anything but JSON Patch, JSON Merge Patch or plain JSON."""
+    if media not in (*PATCH_FORMATS, "application/json"):
+        raise UnsupportedMediaType(
+            f"send a JSON Patch as {JSON_PATCH} or a JSON Merge Patch as {MERGE_PATCH}, not "
+            f"{media or 'no content type'!r} (FHIRPath Patch is not supported)"
+        )
+
+
+def apply_patch(resource: dict[str, Any], media: str | None, document: Any) -> Any:
+    """`resource` changed by `document` sent as `media` (checked by `check_patch_media`): plain
+    JSON is a JSON Patch when it is an array and a merge patch when it is an object."""
+    if media == JSON_PATCH or (media != MERGE_PATCH and isinstance(document, list)):
+        return apply_json_patch(resource, document)
+    if (
+        isinstance(document, dict)
+        and document.get("resourceType") == "Parameters"
+        and resource.get("resourceType") != "Parameters"
+    ):
+        raise UnsupportedMediaType("FHIRPath Patch (a Parameters resource) is not supported")
+    return apply_merge_patch(resource, document)
+
+
+def apply_merge_patch(resource: dict[str, Any], patch: Any) -> dict[str, Any]:
+    """`resource` with the JSON Merge Patch `patch` applied (a new document): a member set to
+    null is removed, an object is merged member by member, anything else replaces. The patch
+    may repeat the resource's type and id, never change them."""
+    if not isinstance(patch, dict):
+        raise BadRequestData("a JSON Merge Patch is an object")
+    for key in ("resourceType", "id"):
+        if key in patch and patch[key] != resource.get(key):
+            raise BadRequestData(f"a patch cannot change the resource's {key}")
+    merged = _merged(resource, patch)
+    assert isinstance(merged, dict)
+    return merged
+
+
+def _merged(target: Any, patch: Any) -> Any:
+    """RFC 7386's MergePatch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merged(result.get(key), value)
+    return result
 
 
 def apply_json_patch(resource: dict[str, Any], operations: Any) -> Any:

@@ -32,7 +32,7 @@ from dalgu.fhir.model import (
     Role,
     StoredResource,
 )
-from dalgu.fhir.patch import apply_json_patch
+from dalgu.fhir.patch import apply_patch
 from dalgu.fhir.search import Clause, RefValue, SearchQuery, TokenValue, parse_search
 from dalgu.fhir.searchparams import (
     PARAMETERS,
@@ -446,12 +446,14 @@ class FhirService:
         principal: Principal,
         type_name: str,
         resource_id: str,
-        operations: Any,
+        media: str | None,
+        document: Any,
         *,
         if_match: int | None = None,
     ) -> StoredResource:
-        """A JSON Patch applied to the current version, which must still be current when the
-        result is stored (a concurrent change is a 412, never a lost update)."""
+        """A patch (`patch.apply_patch`: a JSON Patch or a merge patch, by `media`) applied to
+        the current version, which must still be current when the result is stored (a
+        concurrent change is a 412, never a lost update)."""
         what = [f"{type_name}/{resource_id}"]
         try:
             current = await self._changeable(type_name, resource_id)
@@ -464,7 +466,7 @@ class FhirService:
                 raise PreconditionFailed(
                     f"{what[0]} is at version {current.version}, not {if_match}"
                 )
-            patched = apply_json_patch(orjson.loads(current.body or b"{}"), operations)
+            patched = apply_patch(orjson.loads(current.body or b"{}"), media, document)
             write = self.prepare(type_name, patched, resource_id, if_match=current.version)
             await self.authorize_write(principal, write)
             (stored,) = await self.commit(principal, "patch", [write])

@@ -29,13 +29,12 @@ from dalgu.errors import (
     MethodNotAllowed,
     OperationNotSupported,
     ResourceNotFound,
-    UnsupportedMediaType,
 )
 from dalgu.fhir.bundle import BundleProcessor, parse_etag
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
-from dalgu.fhir.patch import JSON_PATCH
+from dalgu.fhir.patch import check_patch_media
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
 from dalgu.fhir.service import FhirService
 
@@ -142,16 +141,12 @@ async def update(request: Request) -> Response:
 async def patch(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     media = media_type(request)
-    if media != JSON_PATCH:
-        raise UnsupportedMediaType(
-            f"send a JSON Patch as {JSON_PATCH}, not {media or 'no content type'!r} "
-            "(FHIRPath Patch is not supported)"
-        )
+    check_patch_media(media)
     settings = runtime(request).settings
-    operations = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    document = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
     if_match = parse_etag(request.headers.get("if-match"))
     stored = await _service(request).patch(
-        principal, type_name, request.path_params["id"], operations, if_match=if_match
+        principal, type_name, request.path_params["id"], media, document, if_match=if_match
     )
     return _resource_response(request, stored, status=200, with_location=False)
 
