@@ -14,9 +14,10 @@ import numpy as np
 
 from dalgu.safety import signals as vss
 from dalgu.safety.cabin import cabin_readings
+from dalgu.safety.camera import camera_estimates, is_night
 from dalgu.safety.drivers import driver_profile
 from dalgu.safety.dynamics import vehicle_samples
-from dalgu.safety.onboard import signal_series, with_readings
+from dalgu.safety.onboard import gaze_series, signal_series, with_estimates, with_readings
 from dalgu.safety.physiology import simulate_body, wearable_samples
 from dalgu.safety.plan import plan_drive, scheduled_drive
 from dalgu.safety.scenario import Event, Labels, Sample, Scenario
@@ -66,8 +67,19 @@ def generate_scenario(
     vehicle = with_readings(
         vehicle, beats, vss.SEAT_QUALITY, vss.SEAT_HEART_RATE, vss.SEAT_RR_INTERVALS
     )
-    samples: list[Sample] = list(heapq.merge(vehicle, wearable, key=lambda s: s.t))
     start = EPOCH + timedelta(hours=int(rng.integers(0, 24 * 30)))
+    # the camera's SpO2 estimate (round 12) likewise; it reads the drive's hour (night)
+    camera = np.random.default_rng([seed, 0xCA3E])
+    spo2 = camera_estimates(
+        plan,
+        body,
+        signal_series(vehicle, vss.SPEED),
+        gaze_series(vehicle),
+        is_night(start.hour),
+        camera,
+    )
+    vehicle = with_estimates(vehicle, spo2, vss.CAMERA_QUALITY, vss.CAMERA_SPO2)
+    samples: list[Sample] = list(heapq.merge(vehicle, wearable, key=lambda s: s.t))
     labels = Labels(
         scenario=f"drive-{seed:06d}",
         vehicle=f"vehicle-{seed:06d}",

@@ -3,7 +3,8 @@
 Samples arrive at 10 Hz (vehicle) and 1 Hz (wearable); each closed second is summarised in a
 `Second` (with the 10 Hz steering kept whole) and the last `HISTORY` seconds are kept. The
 car's own heart sensors ride in the vehicle samples (about once a second: the wheel's and,
-since round 10, the seat's), each one's rate and intervals with its quality; a rate or
+since round 10, the seat's; since round 12, the camera's SpO2 estimate), each one's rate,
+intervals or SpO2 with its quality; a rate or
 intervals sent without the quality are not believed, since nothing says the sensor was in
 contact.
 """
@@ -44,6 +45,9 @@ class Second:
     seat_quality: float | None = None
     seat_heart_rate: float | None = None
     seat_rr: list[float] = field(default_factory=list)  # ms, the beat intervals it sent
+    # the driver-monitoring camera's SpO2 estimate (round 12): its last quality and SpO2 sent
+    camera_quality: float | None = None
+    camera_spo2: float | None = None
     wearable: bool = False  # a wearable message arrived
     worn: bool | None = None
     quality: float | None = None
@@ -155,6 +159,10 @@ class History:
                 c.seat_quality = float(seat)
                 c.seat_heart_rate = _rate(s.get(vss.SEAT_HEART_RATE))
                 c.seat_rr.extend(_intervals(s.get(vss.SEAT_RR_INTERVALS)))
+            camera = s.get(vss.CAMERA_QUALITY)
+            if isinstance(camera, int | float) and not isinstance(camera, bool):
+                c.camera_quality = float(camera)
+                c.camera_spo2 = _rate(s.get(vss.CAMERA_SPO2))
             lat, lon = s.get(vss.LATITUDE), s.get(vss.LONGITUDE)
             if (
                 isinstance(lat, int | float)

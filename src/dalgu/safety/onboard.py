@@ -1,10 +1,12 @@
-"""The car's own heart sensors (the wheel's ECG, `cabin.py`; the seat's, `seat.py`) on the
-telematics samples the generator makes, and the car signals their models read."""
+"""The car's own heart sensors (the wheel's ECG, `cabin.py`; the seat's, `seat.py`) and its
+camera's SpO2 estimate (`camera.py`) on the telematics samples the generator makes, and the
+car signals their models read."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from dalgu.safety import signals as vss
 from dalgu.safety.physiology import Array
 from dalgu.safety.scenario import Sample
 
@@ -30,6 +32,38 @@ def with_readings(
         if rr:
             sample.signals[intervals] = rr
     return vehicle
+
+
+def with_estimates(
+    vehicle: list[Sample],
+    estimates: list[tuple[float, float, float | None]],
+    quality: str,
+    value: str,
+) -> list[Sample]:
+    """The vehicle samples with each estimate (time, quality, value or None) added, under the
+    sensor's signal names, to the sample sent at its time (one in a telematics gap is lost)."""
+    at = {round(t * 10): (q, v) for t, q, v in estimates}
+    for sample in vehicle:
+        estimate = at.get(round(sample.t * 10))
+        if estimate is None:
+            continue
+        sample.signals[quality] = estimate[0]
+        if estimate[1] is not None:
+            sample.signals[value] = estimate[1]
+    return vehicle
+
+
+def gaze_series(vehicle: list[Sample]) -> tuple[Array, Array]:
+    """The camera's gaze as the car sent it: (times, 1 eyes on the road / 0 off)."""
+    pairs = [
+        (s.t, 1.0 if v else 0.0)
+        for s in vehicle
+        if isinstance(v := s.signals.get(vss.EYES_ON_ROAD), bool)
+    ]
+    if not pairs:
+        return np.zeros(0), np.zeros(0)
+    times, values = zip(*pairs, strict=True)
+    return np.asarray(times, dtype=np.float64), np.asarray(values, dtype=np.float64)
 
 
 def signal_series(vehicle: list[Sample], name: str) -> tuple[Array, Array]:

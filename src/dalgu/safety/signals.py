@@ -35,6 +35,11 @@ CABIN_RR_INTERVALS: Final = "CabinSensor.RRIntervals"
 SEAT_HEART_RATE: Final = "CabinSensor.Seat.HeartRate"
 SEAT_QUALITY: Final = "CabinSensor.Seat.SignalQuality"
 SEAT_RR_INTERVALS: Final = "CabinSensor.Seat.RRIntervals"
+# the driver-monitoring camera's SpO2 estimate (remote photoplethysmography), since round 12;
+# not VSS: % (over ~8 s of frames, updated ~1 Hz; absent when the face is out of view) and its
+# quality 0..1
+CAMERA_SPO2: Final = "CabinSensor.Camera.SpO2"
+CAMERA_QUALITY: Final = "CabinSensor.Camera.SignalQuality"
 
 HEART_RATE: Final = "Wearable.HeartRate"  # bpm, as the wearable measures it
 RR_INTERVALS: Final = (
@@ -61,6 +66,8 @@ VEHICLE_SIGNALS: Final = (
     SEAT_HEART_RATE,
     SEAT_QUALITY,
     SEAT_RR_INTERVALS,
+    CAMERA_SPO2,
+    CAMERA_QUALITY,
 )
 WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
 
@@ -79,6 +86,8 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     SEAT_HEART_RATE: "seatHeartRate",
     SEAT_QUALITY: "seatHeartRateQuality",
     SEAT_RR_INTERVALS: "seatRRIntervals",
+    CAMERA_SPO2: "cameraOxygenSaturation",
+    CAMERA_QUALITY: "cameraOxygenSaturationQuality",
     HEART_RATE: "heartRate",
     RR_INTERVALS: "rrIntervals",
     SPO2: "oxygenSaturation",

@@ -1,4 +1,17 @@
-"""Hypoxaemia: SpO2 below 90 % (or well below the driver's own level), read with good quality."""
+"""Hypoxaemia: SpO2 below 90 % (or well below the driver's own level), read with good quality.
+
+The band's SpO2 is read first. When it gives none (lost, loose or off the wrist), the car's
+driver-monitoring camera (`CabinSensor.Camera.SpO2`, since round 12) is read instead: an
+rPPG estimate, noisier and biased per driver, which under-reads a desaturation's depth and
+has none while the face is out of view. Its rule is relative to the camera's own level in the
+drive's first ten minutes (its bias cancels) and must hold for some seconds, since its error
+changes slowly and a few wild estimates come through (the median takes those).
+
+The camera's bars were chosen on the tuning drives 1000-1319 only (docs/safety-evaluation.md,
+"Round 12"): the rule was run on every second of every whole drive whatever the band did, and
+each finding outside a medical event (5 s before its onset to 60 s after its end) counted as
+false.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +22,75 @@ from dalgu.safety.detectors.quality import GOOD
 from dalgu.safety.history import History
 
 
+class CameraSpO2:
+    """The camera's desaturation rule: the median of its estimates of the last `window`
+    seconds at quality >= `gate` (at least `least` of them) at or under `limit`, or `drop`
+    under its own level of the first ten minutes, for `hold` seconds in a row."""
+
+    def __init__(
+        self,
+        *,
+        gate: float = 0.5,
+        window: int = 6,
+        least: int = 3,
+        limit: float = 84.0,
+        drop: float = 10.0,
+        hold: int = 3,
+    ) -> None:
+        self.gate = gate
+        self.window = window
+        self.least = least
+        self.limit = limit
+        self.drop = drop
+        self.hold = hold
+        self._calibration: list[float] = []
+        self.baseline: float | None = None
+        self._run = 0
+        self.level: float | None = None  # the last median read
+        self.bar: float | None = None  # the last bar it was held against
+
+    def step(self, history: History) -> bool:
+        """Read the last second; whether a desaturation has held `hold` seconds."""
+        last = history.last(1)
+        if last and history.now <= history.start + CALIBRATION:
+            second = last[-1]
+            if second.camera_spo2 is not None and (second.camera_quality or 0.0) >= self.gate:
+                self._calibration.append(second.camera_spo2)
+            return False
+        if self.baseline is None and len(self._calibration) >= 60:
+            self.baseline = statistics.median(self._calibration)
+        readings = [
+            s.camera_spo2
+            for s in history.last(self.window)
+            if s.camera_spo2 is not None and (s.camera_quality or 0.0) >= self.gate
+        ]
+        if len(readings) < self.least:
+            self._run = 0  # too little to read: neither a desaturation nor its end
+            self.level = None
+            return False
+        self.level = statistics.median(readings)
+        bar = self.limit if self.baseline is None else max(self.limit, self.baseline - self.drop)
+        self.bar = bar
+        self._run = self._run + 1 if self.level <= bar else 0
+        return self._run >= self.hold
+
+
 class HypoxaemiaDetector:
     name = "hypoxaemia"
 
-    def __init__(self, limit: float = 90.0, below_baseline: float = 6.0, window: int = 5) -> None:
+    def __init__(
+        self,
+        limit: float = 90.0,
+        below_baseline: float = 6.0,
+        window: int = 5,
+        camera: CameraSpO2 | None = None,
+    ) -> None:
         self.limit = limit
         self.below_baseline = below_baseline
         self.window = window
         self._calibration: list[float] = []
         self.baseline: float | None = None
+        self.camera = camera if camera is not None else CameraSpO2()
 
     def step(self, history: History, quality: Quality) -> Finding | None:
         readings = [
@@ -25,13 +98,16 @@ class HypoxaemiaDetector:
             for s in history.last(self.window)
             if s.spo2 is not None and s.worn and (s.quality or 0.0) >= GOOD
         ]
+        # the camera reads every second (its level and its run need them all); it is believed
+        # only when the band gives no SpO2
+        camera = self.camera.step(history)
         if history.now <= history.start + CALIBRATION:
             self._calibration.extend(readings[-1:])
             return None
         if self.baseline is None and self._calibration:
             self.baseline = statistics.median(self._calibration)
         if len(readings) < self.window - 1:
-            return None
+            return self._camera_finding(history) if camera else None
         level = statistics.median(readings)
         limit = self.limit
         if self.baseline is not None:
@@ -45,4 +121,21 @@ class HypoxaemiaDetector:
             0.9 if level < 88 else 0.75,
             history.now - self.window,
             {"spo2": level, "driverBaselineSpo2": self.baseline, "limit": limit},
+        )
+
+    def _camera_finding(self, history: History) -> Finding:
+        camera = self.camera
+        level = camera.level if camera.level is not None else 0.0
+        return Finding(
+            "hypoxaemia",
+            "desaturation",
+            "high",
+            0.6,
+            history.now - camera.window - camera.hold,
+            {
+                "sensor": "camera",
+                "spo2": level,
+                "cameraBaselineSpo2": camera.baseline,
+                "limit": camera.bar,
+            },
         )
