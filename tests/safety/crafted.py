@@ -10,6 +10,7 @@ from dalgu.safety.alert import Alert
 from dalgu.safety.monitor import DetectorSet, VehicleMonitor, standard_detectors
 from dalgu.safety.scenario import Sample
 
+Signals = dict[str, float | bool | list[float] | None]
 Vehicle = Callable[[float], dict[str, float | bool | list[float] | None] | None]
 Wearable = Callable[[float], dict[str, float | bool | list[float] | None] | None]
 
@@ -100,3 +101,16 @@ def fallen_by(level: float, steps: list[float], onset: float, repeats: int) -> f
     `repeats` times more."""
     first = min(b for b in beat_times(lambda t: level, onset + 1) if b >= onset)
     return first + (sum(steps) + repeats * steps[-1]) / 1000.0
+
+
+EVENT = 800.0  # an emergency's onset in the crafted drives: after the ten minutes of calibration
+
+
+def band_off(t: float) -> Signals | None:
+    """The band worn and steady until a minute before `EVENT`, then lost."""
+    return steady_wearable(t) if t < EVENT - 60 else {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
+
+
+def good(_: float) -> float:
+    """A car sensor's quality, good all drive."""
+    return 0.8

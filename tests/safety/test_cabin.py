@@ -10,10 +10,14 @@ from dalgu.safety import signals as vss
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.scenario import Event, read_scenario
 from dalgu.safety.service import config_groups
-from tests.safety.crafted import run, steady_vehicle, steady_wearable
-
-EVENT = 800.0  # after the ten minutes of calibration
-Signals = dict[str, float | bool | list[float] | None]
+from tests.safety.crafted import (
+    EVENT,
+    Signals,
+    band_off,
+    run,
+    steady_vehicle,
+    steady_wearable,
+)
 
 
 def with_cabin(t: float, quality: float, rate: float | None) -> Signals:
@@ -24,10 +28,6 @@ def with_cabin(t: float, quality: float, rate: float | None) -> Signals:
         if rate is not None:
             signals[vss.DRIVER_HEART_RATE] = rate
     return signals
-
-
-def band_off(t: float) -> Signals | None:
-    return steady_wearable(t) if t < EVENT - 60 else {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
 
 
 def test_band_lost_and_the_car_sees_tachycardia_is_a_cardiac_alert() -> None:

@@ -20,11 +20,16 @@ from dalgu.safety.physiology import Body
 from dalgu.safety.plan import DrivePlan
 from dalgu.safety.scenario import Sample
 from dalgu.safety.service import config_groups
-from tests.safety.crafted import run, steady_vehicle, steady_wearable
+from tests.safety.crafted import (
+    EVENT,
+    Signals,
+    band_off,
+    run,
+    steady_vehicle,
+    steady_wearable,
+)
 
-EVENT = 800.0  # after the ten minutes of calibration
 END = EVENT + 60
-Signals = dict[str, float | bool | list[float] | None]
 Reading = Callable[[float], tuple[float, float | None]]  # (quality, SpO2 or None) at a time
 
 
@@ -41,10 +46,6 @@ def camera(reading: Reading) -> Callable[[float], Signals]:
         return signals
 
     return vehicle
-
-
-def band_off(t: float) -> Signals | None:
-    return steady_wearable(t) if t < EVENT - 60 else {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
 
 
 def noisy(seed: int, fall: bool) -> Reading:

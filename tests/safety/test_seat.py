@@ -21,18 +21,20 @@ from dalgu.safety.scenario import Event, Sample
 from dalgu.safety.seat import seat_readings
 from dalgu.safety.service import config_groups
 from tests.safety.crafted import (
+    EVENT,
     Interval,
+    Signals,
+    band_off,
     beat_times,
     fallen_by,
     falling,
+    good,
     run,
     steady_vehicle,
     steady_wearable,
 )
 
-EVENT = 800.0  # after the ten minutes of calibration
 END = EVENT + 40
-Signals = dict[str, float | bool | list[float] | None]
 
 
 def car(
@@ -65,14 +67,6 @@ def car(
         return signals
 
     return vehicle
-
-
-def band_off(t: float) -> Signals | None:
-    return steady_wearable(t) if t < EVENT - 60 else {vss.IS_WORN: False, vss.SIGNAL_QUALITY: 0.0}
-
-
-def good(_: float) -> float:
-    return 0.8
 
 
 def slow(t: float) -> float:
