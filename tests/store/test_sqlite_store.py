@@ -55,6 +55,45 @@ async def test_concurrent_writes_share_one_commit(store: SqliteEntityStore) -> N
     assert len(await store.get_many("", [thing(n)["id"] for n in range(20)])) == 20
 
 
+async def test_writes_arriving_over_a_few_turns_share_one_commit(
+    store: SqliteEntityStore,
+) -> None:
+    """A request's body arrives a turn or two after the one before it: the commit waits while
+    writes keep joining, so four requests staggered by a turn each cost one commit."""
+    counted = commits(store)
+
+    async def staggered(n: int) -> list[object]:
+        for _ in range(n):
+            await asyncio.sleep(0)
+        return list(await store.mutate("", [(thing(n)["id"], create(thing(n)))]))
+
+    outcomes = await asyncio.gather(*(staggered(n) for n in range(4)))
+    assert len(counted) == 1
+    assert all(isinstance(o, Change) for (o,) in outcomes)
+
+
+async def test_a_steady_trickle_of_writes_is_still_committed_promptly(
+    store: SqliteEntityStore,
+) -> None:
+    """The wait is bounded: a write that joins on every turn does not hold the first one back
+    for ever, and a write alone is committed after one turn of looking."""
+    counted = commits(store)
+    first = asyncio.ensure_future(store.mutate("", [(thing(0)["id"], create(thing(0)))]))
+    later = []
+    while not first.done():
+        assert len(later) < 12, "the first write was held back by the trickle"
+        n = len(later) + 1
+        later.append(asyncio.ensure_future(store.mutate("", [(thing(n)["id"], create(thing(n)))])))
+        await asyncio.sleep(0)
+    assert isinstance((await first)[0], Change)
+    assert len(counted) == 1
+    await asyncio.gather(*later)  # the writes queued meanwhile go in the next commit
+    assert (
+        len(await store.get_many("", [thing(n)["id"] for n in range(len(later) + 1)]))
+        == len(later) + 1
+    )
+
+
 async def test_a_failing_call_undoes_only_its_own_items(store: SqliteEntityStore) -> None:
     def broken(current: Entity | None) -> Entity:
         raise ValueError("a bug, not a DalguError")

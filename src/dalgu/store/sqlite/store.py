@@ -69,6 +69,10 @@ TRUNCATE_WAIT_MS = 2_000
 RESTART_FRAMES = 8_192
 # how long a restarting checkpoint waits for readers of old frames (writers wait meanwhile)
 RESTART_WAIT_MS = 20
+# a group commit waits up to this many turns of the loop while writes keep joining it: the
+# requests read meanwhile (a batch's body arrives over a turn or two) share its transaction,
+# and every page they all touch is written to the log once, not once per request
+GATHER_TURNS = 3
 
 
 @lru_cache(maxsize=256)
@@ -219,6 +223,8 @@ class SqliteEntityStore(
         self._checkpointer: _Checkpointer | None = None
         self._queued: list[_Queued] = []
         self._busy = BusyWait()
+        self._gathered = 0  # the calls queued when the commit last looked, and its turns so far
+        self._turns = 0
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -383,6 +389,11 @@ class SqliteEntityStore(
         self._queued = [call for call in self._queued if not call.future.done()]  # cancelled
         if not self._queued:
             return
+        if not blocking and self._turns < GATHER_TURNS and len(self._queued) > self._gathered:
+            self._gathered = len(self._queued)
+            self._turns += 1
+            asyncio.get_running_loop().call_soon(self._commit_queued)
+            return
         if not blocking and self._db is not None:
             try:
                 locked = try_begin(self._db)
@@ -398,6 +409,7 @@ class SqliteEntityStore(
                 return
             self._busy.reset()
         queued, self._queued = self._queued, []
+        self._gathered = self._turns = 0
         answers: list[tuple[_Queued, object, BaseException | None]] = []
         self._outbox_written = False
         try:
@@ -466,6 +478,7 @@ class SqliteEntityStore(
 
     def _fail_queued(self, error: Exception) -> None:
         queued, self._queued = self._queued, []
+        self._gathered = self._turns = 0
         for call in queued:
             call.future.set_exception(error)
 
