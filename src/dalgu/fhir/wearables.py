@@ -77,10 +77,13 @@ class WearableRecorder:
 
     async def link(self, entity_id: str) -> Link | None:
         """The patient-linked Device of a wearable entity, if any."""
+        return (await self._current_links()).get(entity_id)
+
+    async def _current_links(self) -> dict[str, Link]:
         if self._links is None or self._links_until <= time.monotonic():
             self._links = await self._linked_wearables()
             self._links_until = time.monotonic() + LINK_TTL
-        return self._links.get(entity_id)
+        return self._links
 
     async def _linked_wearables(self) -> dict[str, Link]:
         """Every wearable entity a Device with a patient names, read in pages of the search.
@@ -115,16 +118,15 @@ class WearableRecorder:
     async def changed(self, tenant: str, changes: list[Change]) -> None:
         """The entity service's listener: samples from every changed vital-sign attribute."""
         closed: list[Window] = []
+        links = await self._current_links()
         for change in changes:
             after = change.after
-            if after is None:
+            # most changes are of city sensors, not of patients' wearables (a weather
+            # station's `temperature` is a vital sign's name too): their attributes are looked
+            # at only once the entity is known to be a linked wearable
+            if after is None or change.entity_id not in links:
                 continue
             fresh = _fresh_vital_instances(change.before, after)
-            # most changes are of city sensors, not of patients' wearables (a weather
-            # station's `temperature` is a vital sign's name too): their times are parsed
-            # only once the entity is known to be a linked wearable
-            if not fresh or await self.link(change.entity_id) is None:
-                continue
             for sign, at, value in _samples(fresh):
                 closed += self.sampler.add(change.entity_id, sign, at, value)
         await self._write(closed)
