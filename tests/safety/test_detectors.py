@@ -326,6 +326,34 @@ def test_a_heart_rate_that_jumps_then_loses_its_signal_is_an_unconfirmed_cardiac
     assert alerts[0].evidence["heartRate"] > 120 and alerts[0].evidence["heartRateBefore"] < 80
 
 
+def _falls_then_lost(level: float, to: float) -> Callable[[float], dict[str, object] | None]:
+    """The band at `level` bpm, at `to` from `EVENT` for 4 s with good contact, then quiet."""
+
+    def wearable(t: float) -> dict[str, object] | None:
+        if t < EVENT:
+            return steady_wearable(t, level)  # type: ignore[return-value]
+        if t < EVENT + 4:
+            return steady_wearable(t, to)  # type: ignore[return-value]
+        return {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.1}
+
+    return wearable
+
+
+def test_a_heart_rate_that_falls_a_quarter_to_under_60_then_is_lost_is_unconfirmed() -> None:
+    alerts = run(EVENT + 30, steady_vehicle, _falls_then_lost(80.0, 56.0))  # type: ignore[arg-type]
+    assert [(a.type, a.subtype, a.severity) for a in alerts] == [
+        ("cardiac", "unconfirmed", "medium")
+    ]
+    assert alerts[0].raised <= EVENT + 7
+    assert alerts[0].evidence["heartRate"] < 60 and alerts[0].evidence["heartRateBefore"] > 75
+
+
+def test_a_smaller_fall_or_one_that_stays_over_60_is_not_unconfirmed() -> None:
+    assert run(EVENT + 30, steady_vehicle, _falls_then_lost(80.0, 56.0))  # type: ignore[arg-type]
+    assert run(EVENT + 30, steady_vehicle, _falls_then_lost(70.0, 56.0)) == []  # type: ignore[arg-type]
+    assert run(EVENT + 30, steady_vehicle, _falls_then_lost(90.0, 62.0)) == []  # type: ignore[arg-type]
+
+
 def test_a_signal_lost_at_a_steady_or_slowly_rising_rate_is_not_unconfirmed() -> None:
     def wearable(t: float) -> dict[str, object] | None:
         if t >= EVENT:

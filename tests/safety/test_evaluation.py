@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from dalgu.cli.app import app
-from dalgu.safety.campaign import HELD_OUT_SEEDS, TUNING_SEEDS, evaluate_seeds
-from dalgu.safety.evaluation import LOST_AT_ONSET, Targets, mark_signal_loss, match
+from dalgu.safety.campaign import HELD_OUT_SEEDS, TUNING_SEEDS, CampaignResult, evaluate_seeds
+from dalgu.safety.evaluation import LOST_AT_ONSET, Targets, mark_signal_loss, match, report
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.scenario import Event, read_scenario, write_scenario
 
@@ -28,6 +28,13 @@ def campaign():  # type: ignore[no-untyped-def]
 
 def test_the_small_set_is_held_out(campaign) -> None:  # type: ignore[no-untyped-def]
     assert campaign.split == "held-out"
+
+
+def test_fresh_ranges_past_5999_are_held_out_and_tuning_seeds_are_not() -> None:
+    empty = report([])
+    assert CampaignResult(empty, empty, (6040, 6199), ()).split == "held-out"
+    assert CampaignResult(empty, empty, (6040, 1000), ()).split == "mixed"
+    assert CampaignResult(empty, empty, (1000, 1319), ()).split == "tuning"
 
 
 def test_false_alarm_targets_are_met_and_the_baseline_is_worse(campaign) -> None:  # type: ignore[no-untyped-def]

@@ -29,9 +29,10 @@ for rate, rhythm and asystole, behind its own quality gate: see `dalgu.safety.de
 and with no good contact at the wheel either, the seat's sensor (`CabinSensor.Seat.*`, since
 round 10), behind its own: see `dalgu.safety.detectors.seat`.
 
-A heart rate that jumped out of the driver's range in the last seconds before the band lost its
-signal is raised at a lower tier (`unconfirmed`, medium severity): the loss may be the band
-slipping, or the wrist moving because something is wrong, and nothing else can tell which.
+A heart rate that jumped out of the driver's range, or fell a quarter under its level to under
+60 bpm (round 13), in the last seconds before the band lost its signal is raised at a lower
+tier (`unconfirmed`, medium severity): the loss may be the band slipping, or the wrist moving
+because something is wrong, and nothing else can tell which.
 
 Every statistic here is over a handful of numbers, once a second per vehicle: on such small
 lists plain Python is far cheaper than NumPy (`statistics.median` of five numbers takes
@@ -67,6 +68,11 @@ LOOK_BACK = 30  # s of good-signal heart rates kept, to tell a rate that just mo
 LOST_WITHIN = 5.0  # s: a signal lost this soon after the rate moved is an unconfirmed finding
 MOVED = 0.3  # a rate this much (relative) above or below its level 15-30 s before has moved
 OUT_OF_RANGE = (45.0, 120.0)  # bpm: and it left this range
+# or (round 13) a rate that fell this much (relative) under its level 15-30 s before, to under
+# FELL_TO bpm (a rate that is falling as the band goes: over whole tuning drives the largest
+# such fall outside an emergency was 0.19, and 0.13 among rates under 60 bpm)
+FELL = 0.25
+FELL_TO = 60.0
 
 
 class CardiacDetector:
@@ -250,7 +256,9 @@ class CardiacDetector:
         if level is None:
             return None
         low, high = OUT_OF_RANGE
-        if low <= rate <= high or abs(rate / level - 1.0) < MOVED:
+        left = not low <= rate <= high and abs(rate / level - 1.0) >= MOVED
+        fell = rate < FELL_TO and rate <= (1.0 - FELL) * level
+        if not (left or fell):
             return None
         self._lost_told = True
         return Finding(
