@@ -382,6 +382,13 @@ MIGRATIONS: list[str] = [
     FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL
     GROUP BY 1, 2, 3, 4, 5
     """,
+    # queries driven by an index (`plan.py`) look at each candidate's tenant and id to filter
+    # and sort it: from this index (~50 bytes a row, held in the page cache) instead of the
+    # entity's row with its document (a page of its own, mostly read from the file). It costs
+    # writes nothing but a create's one entry: an update changes none of its columns
+    """
+    CREATE INDEX IF NOT EXISTS entities_key ON entities (ent, tenant, id)
+    """,
 ]
 
 

@@ -314,7 +314,6 @@ class SqliteEntityStore(
         driver = choose(self.db, tenant, query)
         source, first, q = "entities e", [], None
         if driver is not None:  # read only the candidates an index gives (`plan.py`)
-            source = f"({driver.sql}) AS d CROSS JOIN entities e ON e.ent = d.ent"
             first = driver.params
             if driver.geo:  # it is the geo-query itself: no need to test that again
                 query = replace(query, geo=None)
@@ -325,9 +324,15 @@ class SqliteEntityStore(
         if q is not None:
             where += f" AND (d.exact OR {q_clause(tenant, q, c)})"
         where_params = [*first, *c.params]
+        order = order_clause(query, c) if query.order else "e.id"
+        if driver is not None:
+            # the candidates' tenant and id from the small index, not from their rows, when
+            # nothing else of theirs is asked (SQLite would read each candidate's row,
+            # document and all, to look at two columns)
+            key = "" if "e.doc" in where or "e.doc" in order else " INDEXED BY entities_key"
+            source = f"({driver.sql}) AS d CROSS JOIN entities e{key} ON e.ent = d.ent"
         documents: list[bytes] = []
         if query.limit > 0:
-            order = order_clause(query, c) if query.order else "e.id"
             # candidates are sorted, not walked in order: sort their ids, not their documents
             column = "e.doc" if driver is None else "e.ent"
             rows = self.db.execute(

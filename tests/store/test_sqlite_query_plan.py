@@ -1,0 +1,110 @@
+"""How the SQLite store reads the candidates an index gives a query: their tenant and id from
+the small `entities_key` index, their documents only for the page it returns."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+from dalgu.broker.mutations import create
+from dalgu.query.ast import TypeName, map_names
+from dalgu.query.order import OrderTerm
+from dalgu.query.q import parse_q
+from dalgu.store.base import Entity, EntityQuery
+from dalgu.store.sqlite import SqliteEntityStore, schema
+
+NS = "https://example.org/"
+T0 = "2026-12-04T04:00:00.000Z"
+
+
+def car(n: int) -> Entity:
+    return {
+        "id": f"urn:ngsi-ld:Car:{n:03d}",
+        "type": [f"{NS}Car" if n % 3 else f"{NS}Bus"],
+        "createdAt": T0,
+        "modifiedAt": T0,
+        f"{NS}speed": [{"type": "Property", "value": n % 40}],
+        f"{NS}name": [{"type": "Property", "value": f"car {99 - n % 100:02d}"}],
+    }
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteEntityStore]:
+    s = SqliteEntityStore(tmp_path / "dalgu.db")
+    await s.open()
+    cars = [car(n) for n in range(300)]
+    await s.mutate("", [(c["id"], create(c)) for c in reversed(cars)])
+    yield s
+    await s.close()
+
+
+def q(text: str) -> Any:
+    return map_names(parse_q(text), lambda name: NS + name)
+
+
+def plans(store: SqliteEntityStore, query: EntityQuery) -> list[str]:
+    """The query plan of each SELECT the store ran for `query` (run again to trace it)."""
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    try:
+        store._query("", query)
+    finally:
+        store.db.set_trace_callback(None)
+    return [
+        " / ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in statements
+        if sql.startswith("SELECT") and "JOIN entities e" in sql
+    ]
+
+
+async def test_index_driven_query_sorts_candidates_from_the_key_index(
+    store: SqliteEntityStore,
+) -> None:
+    query = EntityQuery(types=TypeName(f"{NS}Car"), q=q("speed>=10;speed<20"), limit=5)
+    result = await store.query("", query)
+    # every car (not bus) of speed 10-19, by id: the first five
+    expected = sorted(
+        c["id"] for c in map(car, range(300)) if 10 <= c[f"{NS}speed"][0]["value"] < 20
+    )
+    expected = [i for i in expected if int(i[-3:]) % 3][:5]
+    assert [e["id"] for e in result.entities] == expected
+    [plan] = plans(store, query)
+    assert "COVERING INDEX entities_key" in plan
+
+
+async def test_counting_candidates_reads_the_key_index_too(store: SqliteEntityStore) -> None:
+    query = EntityQuery(q=q("speed==7"), limit=0, count=True)
+    assert (await store.query("", query)).count == sum(1 for n in range(300) if n % 40 == 7)
+    [plan] = plans(store, query)
+    assert "COVERING INDEX entities_key" in plan
+
+
+async def test_ordering_by_what_only_the_document_holds_reads_the_rows(
+    store: SqliteEntityStore,
+) -> None:
+    """`orderBy=speed.modifiedAt` is read from each candidate's document: the rows, not the
+    key index, and the same page as ordering the candidates by id."""
+    query = EntityQuery(q=q("speed<3"), order=(OrderTerm(f"{NS}speed", ("modifiedAt",)),))
+    result = await store.query("", query)
+    assert [e["id"] for e in result.entities] == sorted(
+        c["id"] for c in map(car, range(300)) if c[f"{NS}speed"][0]["value"] < 3
+    )[:20]
+    [plan] = plans(store, query)
+    assert "entities_key" not in plan
+
+
+def test_an_existing_database_gains_the_key_index(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for script in schema.MIGRATIONS[:-1]:  # a database of the release before
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("INSERT INTO schema_version VALUES (?)", (len(schema.MIGRATIONS) - 1,))
+    assert schema.migrate(db) == len(schema.MIGRATIONS)
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "entities_key" in names
