@@ -1,5 +1,6 @@
 """Aggregations read from the hourly rollups give the answer the instances give, on both stores:
-on random histories written through entity changes and the temporal API, after instances are
+on random histories written through entity changes (alone and in batches, several readings of
+one meter in one commit) and the temporal API, after instances are
 deleted, replaced and forgotten by retention, with several datasetIds, readings on the hours'
 bounds, and periods that end within an hour."""
 
@@ -95,6 +96,7 @@ async def _write_history(store: Any, tenant: str, rng: random.Random) -> list[st
     """Entity changes (the broker's history path) and temporal API writes, then deletions,
     replacements and a retention sweep. Returns the entity ids."""
     ids = [f"urn:ngsi-ld:Meter:{n}" for n in range(3)]
+    together: list[tuple[str, Any]] = []  # changes written in one call, as a batch is
     for _ in range(40):
         entity_id = rng.choice(ids)
         instances = {
@@ -113,7 +115,12 @@ async def _write_history(store: Any, tenant: str, rng: random.Random) -> list[st
                     entity[attribute] = values
             return entity
 
-        await store.mutate(tenant, [(entity_id, change)])
+        together.append((entity_id, change))
+        if rng.random() < 0.3:  # several readings of a meter in one commit, often one hour
+            await store.mutate(tenant, together)
+            together = []
+    if together:
+        await store.mutate(tenant, together)
     for entity_id in ids:  # the temporal API: append, and replace readings at the same time
         attrs = {POWER: [_instance(rng, POWER, rng.choice(DATASETS)) for _ in range(30)]}
         await store.add_instances(tenant, entity_id, [METER], attrs, replace_same_time=True)

@@ -36,11 +36,11 @@ _ROLL_UP = (
     "max(num) FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL"
 )
 _GROUP_HOURS = " GROUP BY 1, 2, 3, 4, 5"
-# one new instance added to its hour
+# new instances of one hour (of one entity, attribute and datasetId) added to its rollup
 ADD_TO_HOUR = (
-    f"INSERT INTO instance_hours ({_ROLLUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
+    f"INSERT INTO instance_hours ({_ROLLUP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tenant, entity_id, name, hour, dataset) DO UPDATE SET "
-    "count_all = count_all + 1, count_num = count_num + excluded.count_num, "
+    "count_all = count_all + excluded.count_all, count_num = count_num + excluded.count_num, "
     "sum_num = sum_num + excluded.sum_num, sumsq_num = sumsq_num + excluded.sumsq_num, "
     "min_num = coalesce(min(min_num, excluded.min_num), min_num, excluded.min_num), "
     "max_num = coalesce(max(max_num, excluded.max_num), max_num, excluded.max_num)"
@@ -86,23 +86,28 @@ def _hour_of_prefix(prefix: str) -> int:
 
 
 def hour_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The `ADD_TO_HOUR` parameters of new `instances` rows (those observed, not deletions)."""
-    return [
-        (
-            tenant,
-            entity_id,
-            name,
-            _hour_of_prefix(observed[:13]),
-            dataset,
-            0 if num is None else 1,
-            0.0 if num is None else num,
-            0.0 if num is None else num * num,
-            num,
-            num,
-        )
-        for tenant, entity_id, name, dataset, _, observed, _, _, deleted, num, *_ in rows
-        if observed is not None and deleted is None
-    ]
+    """The `ADD_TO_HOUR` parameters of new `instances` rows (those observed, not deletions):
+    one per rollup row, the instances of one hour added up first (a commit that holds several
+    readings of a sensor updates its hour once)."""
+    hours: dict[tuple[Any, ...], list[Any]] = {}
+    for tenant, entity_id, name, dataset, _, observed, _, _, deleted, num, *_ in rows:
+        if observed is None or deleted is not None:
+            continue
+        key = (tenant, entity_id, name, _hour_of_prefix(observed[:13]), dataset)
+        sums = hours.get(key)
+        if sums is None:
+            hours[key] = (
+                [1, 0, 0.0, 0.0, None, None] if num is None else [1, 1, num, num * num, num, num]
+            )
+            continue
+        sums[0] += 1
+        if num is not None:
+            sums[1] += 1
+            sums[2] += num
+            sums[3] += num * num
+            sums[4] = num if sums[4] is None else min(sums[4], num)
+            sums[5] = num if sums[5] is None else max(sums[5], num)
+    return [(*key, *sums) for key, sums in hours.items()]
 
 
 def hour_bounds(hour: int) -> tuple[str, str]:
