@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import dalgu.store.sqlite.store as sqlite_store
+import dalgu.store.sqlite.checkpoint as sqlite_checkpoint
 from dalgu.broker.mutations import create
 from dalgu.store.base import Change, Entity
 from dalgu.store.sqlite import SqliteEntityStore
@@ -115,7 +115,7 @@ async def test_log_starts_over_under_steady_writes_and_readers(
     """Long before the size limit, a log that has been copied back is started over from its
     beginning (a short wait for the readers in it), so the file is written over instead of
     growing until a truncation has to hold every writer back for a long wait."""
-    monkeypatch.setattr(sqlite_store, "RESTART_FRAMES", 256)  # 1 MiB of 4 KiB pages
+    monkeypatch.setattr(sqlite_checkpoint, "RESTART_FRAMES", 256)  # 1 MiB of 4 KiB pages
     path = tmp_path / "dalgu.db"
     store = SqliteEntityStore(path, wal_limit_mib=256)
     await store.open()

@@ -14,11 +14,8 @@ the same group commit, each in its own savepoint too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import re
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -40,6 +37,7 @@ from dalgu.store.base import (
     QueryResult,
     TypeInfo,
 )
+from dalgu.store.sqlite.checkpoint import JOURNAL_SIZE_LIMIT, Checkpointer
 from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.commands import SqliteCommandQueue
@@ -59,16 +57,7 @@ from dalgu.store.sqlite.temporal import SqliteTemporal
 
 T = TypeVar("T")
 
-log = logging.getLogger(__name__)
 
-# a restarted log is cut back to this size (bytes), whatever its peak
-JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
-# how long a truncating checkpoint waits for readers of old frames (writers wait meanwhile)
-TRUNCATE_WAIT_MS = 2_000
-# a log of this many frames (32 MiB of 4 KiB pages) is restarted once it is all copied back
-RESTART_FRAMES = 8_192
-# how long a restarting checkpoint waits for readers of old frames (writers wait meanwhile)
-RESTART_WAIT_MS = 20
 # a group commit waits up to this many turns of the loop while writes keep joining it: the
 # requests read meanwhile (a batch's body arrives over a turn or two) share its transaction,
 # and every page they all touch is written to the log once, not once per request
@@ -86,81 +75,6 @@ def _regex(pattern: str) -> re.Pattern[str] | None:
 def _regexp(pattern: str, value: str | None) -> int:
     compiled = _regex(pattern)
     return int(value is not None and compiled is not None and compiled.search(value) is not None)
-
-
-class _Checkpointer(threading.Thread):
-    """Moves the WAL into the database file every half second from its own connection, and
-    keeps the WAL file's size bounded.
-
-    A PASSIVE checkpoint never waits, so under steady writes with readers always somewhere in
-    the log (the notifier polling the outbox, HTTP reads, other workers) the log is never
-    restarted and the -wal file grows without end (tens of GB in a long FHIR load). Two
-    bounds, the cheap one first:
-
-    - once the log holds `RESTART_FRAMES` frames or more, a RESTART checkpoint waits at most
-      `RESTART_WAIT_MS` for the readers of older snapshots and of the log, copies the rest
-      back, and the next write starts the log over from its beginning (the file keeps its
-      size and is written over: no truncation, no growth). Writers wait for that moment only;
-      if a reader stays longer, the next round tries again.
-    - when the file still passes `wal_limit` bytes (readers that never let go), a TRUNCATE
-      checkpoint waits up to `TRUNCATE_WAIT_MS` for the readers of old frames, holds writers
-      back meanwhile, copies the log and truncates the file to zero.
-    """
-
-    def __init__(self, path: Path, wal_limit: int) -> None:
-        super().__init__(name="dalgu-sqlite-checkpoint", daemon=True)
-        self._path = path
-        self._wal = Path(f"{path}-wal")
-        self._wal_limit = wal_limit
-        self._stop_event = threading.Event()
-        self.truncations = 0
-        self.restarts = 0
-
-    def run(self) -> None:
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            while not self._stop_event.wait(0.5):
-                with contextlib.suppress(sqlite3.Error):
-                    if self._wal_size() > self._wal_limit:
-                        self._truncate(db)
-                    else:
-                        self._copy_back(db)
-        finally:
-            db.close()
-
-    def _copy_back(self, db: sqlite3.Connection) -> None:
-        _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if frames < RESTART_FRAMES:
-            return
-        db.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
-        busy, _, _ = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        if not busy:
-            self.restarts += 1
-
-    def _wal_size(self) -> int:
-        try:
-            return self._wal.stat().st_size
-        except OSError:
-            return 0
-
-    def _truncate(self, db: sqlite3.Connection) -> None:
-        size = self._wal_size()
-        db.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
-        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
-            log.warning(
-                "sqlite WAL over its limit and not truncated: a reader held it",
-                extra={"wal_bytes": size, "limit_bytes": self._wal_limit},
-            )
-        else:
-            self.truncations += 1
-            log.info(
-                "sqlite WAL truncated", extra={"wal_bytes": size, "limit_bytes": self._wal_limit}
-            )
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(5)
 
 
 @dataclass(slots=True)
@@ -214,13 +128,13 @@ class SqliteEntityStore(
     ) -> None:
         """`cache_mib`: SQLite's page cache of this connection (a process that reads only
         the outbox, the notifier, needs little). `wal_limit_mib`: the -wal file's size past
-        which the checkpointer truncates it (see `_Checkpointer`)."""
+        which the checkpointer truncates it (see `Checkpointer`)."""
         self.path = Path(path)
         self._wal_limit = wal_limit_mib * 1024 * 1024
         self._synchronous = synchronous
         self._cache_kib = cache_mib * 1024
         self._db: sqlite3.Connection | None = None
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
         self._queued: list[_Queued] = []
         self._busy = BusyWait()
         self._gathered = 0  # the calls queued when the commit last looked, and its turns so far
@@ -253,7 +167,7 @@ class SqliteEntityStore(
         migrate(db)
         self._db = db
         if str(self.path) != ":memory:":
-            self._checkpointer = _Checkpointer(self.path, self._wal_limit)
+            self._checkpointer = Checkpointer(self.path, self._wal_limit)
             self._checkpointer.start()
             self._signal = OutboxSignal(self.path)
 
