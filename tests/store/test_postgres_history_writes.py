@@ -260,3 +260,38 @@ async def test_concurrent_batches_of_the_same_entities_lose_no_update(
         "SELECT count(*) FROM instances WHERE tenant = $1 AND name = $2", tenant, TEMP
     )
     assert stored == 20 * 13
+
+
+async def test_concurrent_batches_of_the_same_sensors_keep_every_reading_in_order(
+    store: PostgresEntityStore, conn: Any, tenant: str
+) -> None:
+    """Batches of readings for the same sensors, sent at once (they wait for each other and
+    are written together): every reading is in the history and the hourly rollups, each
+    sensor ends with the last batch's reading, and a bad batch among them fails alone."""
+    ids = [f"urn:ngsi-ld:Sensor:{n}" for n in range(10)]
+    await put(store, tenant, *(sensor(n, 0.0, 0) for n in range(10)))
+
+    def readings(minute: int) -> list[tuple[str, Any]]:
+        return [(e["id"], replace(e)) for e in (sensor(n, minute, minute) for n in range(10))]
+
+    def broken(before: Entity | None) -> Entity:
+        raise ValueError("not a mutation the store can run")
+
+    batches = [readings(minute) for minute in range(1, 7)]
+    batches.insert(3, [(ids[0], broken)])
+    results = await asyncio.gather(
+        *(store.mutate(tenant, batch) for batch in batches), return_exceptions=True
+    )
+    assert isinstance(results[3], ValueError)
+    for result in results[:3] + results[4:]:
+        assert isinstance(result, list) and all(isinstance(o, Change) for o in result)
+    for entity_id in ids:
+        stored = await store.get(tenant, entity_id)
+        assert stored is not None and stored[TEMP][0]["value"] == 6  # the last batch's
+        assert await hour_of(conn, tenant, entity_id) == (7, 21.0, 0.0, 6.0)
+        values = await conn.fetch(
+            "SELECT num FROM instances WHERE tenant = $1 AND entity_id = $2 ORDER BY at",
+            tenant,
+            entity_id,
+        )
+        assert [row["num"] for row in values] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]

@@ -1,4 +1,5 @@
-"""Writes of one process that touch the same entities queue here, before their transaction.
+"""Writes of one process that touch the same entities queue here, before their transaction;
+those that wait together run together.
 
 Two `mutate` batches with an entity in common are serialized by PostgreSQL anyway (the second
 one's `SELECT … FOR UPDATE` waits for the first to commit). Waiting inside PostgreSQL costs it
@@ -8,43 +9,136 @@ rollups) find longer chains of row versions and more of them leave their page (a
 every index of the table); and the waiter fetches each row again once it is free. Queued here
 first, the second batch starts its transaction after the first committed.
 
+A batch that has to wait joins the group still waiting at the end of the queue (the same
+tenant, the same history setting, room left), and the group runs as one transaction, its
+batches' items in arrival order: a sensor's readings from several requests become one update
+of its entity, one lock, one commit, which is what a stream of readings for the same sensors
+needs (a batch that waits costs no more latency for it). If the group's transaction fails as a
+whole, its batches run again one by one, so one bad batch fails alone.
+
 This is an optimization, not the guarantee: the row locks still decide (other processes,
-other writers). Batches wait only for earlier batches they overlap, in arrival order, so none
+other writers). Groups wait only for earlier groups they overlap, in arrival order, so none
 waits for a later one (no cycle) and none is overtaken forever.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from dalgu.store.base import Mutation, Outcome
+
+Items = Sequence[tuple[str, Mutation]]
+Write = Callable[[str, Items, bool], Awaitable[list[Outcome]]]
+# a group's items at most: one transaction should stay short enough to keep its locks briefly
+GROUP_ITEMS = 4000
+
+
+@dataclass(eq=False)
+class _Member:
+    items: Items
+    result: asyncio.Future[list[Outcome]]
+
+
+@dataclass(eq=False)
+class _Group:
+    tenant: str
+    history: bool
+    ids: set[str]
+    ahead: list[_Group]
+    members: list[_Member] = field(default_factory=list)
+    size: int = 0
+    started: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class WriteGate:
-    """Batches whose (tenant, entity ids) overlap run one after another, in arrival order."""
+    """`mutate` batches through `write`: overlapping ones one after another, in arrival order;
+    those that wait together, in one call of `write`; others side by side."""
 
-    def __init__(self) -> None:
-        self._queued: list[tuple[str, frozenset[str], asyncio.Event]] = []
+    def __init__(self, write: Write, group_items: int = GROUP_ITEMS) -> None:
+        self._write = write
+        self._group_items = group_items
+        self._groups: list[_Group] = []  # running or waiting, in arrival order
+        self._drivers: set[asyncio.Future[None]] = set()  # the waiting groups' tasks, held
 
-    @asynccontextmanager
-    async def hold(self, tenant: str, entity_ids: Iterable[str]) -> AsyncIterator[None]:
-        ids = frozenset(entity_ids)
-        ahead = [
-            done
-            for other_tenant, other_ids, done in self._queued
-            if other_tenant == tenant and not ids.isdisjoint(other_ids)
-        ]
-        entry = (tenant, ids, asyncio.Event())
-        self._queued.append(entry)
-        try:
-            for done in ahead:
-                await done.wait()
-            yield
-        finally:
-            self._queued.remove(entry)
-            entry[2].set()
+    async def mutate(self, tenant: str, items: Items, history: bool) -> list[Outcome]:
+        ids = {entity_id for entity_id, _ in items}
+        ahead = [g for g in self._groups if g.tenant == tenant and not g.ids.isdisjoint(ids)]
+        if not ahead:  # nothing to wait for: run now, in this task
+            group = _Group(tenant, history, ids, [], started=True)
+            self._groups.append(group)
+            try:
+                return await self._write(tenant, items, history)
+            finally:
+                self._finish(group)
+        last = self._groups[-1]
+        if (
+            not last.started
+            and last.tenant == tenant
+            and last.history == history
+            and last.size + len(items) <= self._group_items
+        ):
+            group = last  # the last group is the latest: it may wait for anything before it
+            group.ids |= ids
+            group.ahead.extend(g for g in ahead if g is not group and g not in group.ahead)
+        else:
+            group = _Group(tenant, history, ids, ahead)
+            self._groups.append(group)
+            driver = asyncio.ensure_future(self._drive(group))
+            self._drivers.add(driver)
+            driver.add_done_callback(self._drivers.discard)
+        member = _Member(items, asyncio.get_running_loop().create_future())
+        group.members.append(member)
+        group.size += len(items)
+        return await member.result
 
     @property
     def queued(self) -> int:
-        """Batches running or waiting."""
-        return len(self._queued)
+        """Groups running or waiting."""
+        return len(self._groups)
+
+    async def _drive(self, group: _Group) -> None:
+        try:
+            while pending := [g for g in group.ahead if not g.done.is_set()]:
+                await pending[0].done.wait()
+            group.started = True  # no await since the check: nothing joins from here on
+            group.ahead.clear()  # finished groups are not kept alive through the ones after
+            members = [m for m in group.members if not m.result.done()]
+            if len(members) == 1:
+                await self._run(group, members[0])
+                return
+            items = [item for m in members for item in m.items]
+            try:
+                outcomes = await self._write(group.tenant, items, group.history)
+            except Exception:
+                for member in members:  # one by one: a batch that fails, fails alone
+                    await self._run(group, member)
+                return
+            start = 0
+            for member in members:
+                end = start + len(member.items)
+                if not member.result.done():
+                    member.result.set_result(outcomes[start:end])
+                start = end
+        finally:
+            for member in group.members:
+                if not member.result.done():
+                    member.result.cancel()
+            self._finish(group)
+
+    async def _run(self, group: _Group, member: _Member) -> None:
+        try:
+            outcomes = await self._write(group.tenant, member.items, group.history)
+        except Exception as error:
+            if not member.result.done():
+                member.result.set_exception(error)
+            return
+        if not member.result.done():
+            member.result.set_result(outcomes)
+
+    def _finish(self, group: _Group) -> None:
+        self._groups.remove(group)
+        group.members.clear()
+        group.done.set()

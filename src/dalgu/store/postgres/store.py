@@ -116,7 +116,8 @@ class PostgresEntityStore(
         self.pool_size = pool_size
         self._pool: Any = None
         self._keys = AttributeKeys()
-        self._gate = WriteGate()  # this process's batches of the same entities queue here
+        # this process's batches of the same entities queue here; those waiting, together
+        self._gate = WriteGate(self._mutate)
         self._statistics: PlannerStatistics | None = None
         self.partitions = Partitions()
         self._collations: set[str] = set()  # ICU collations made for orderBy
@@ -237,8 +238,7 @@ class PostgresEntityStore(
     ) -> list[Outcome]:
         if not items:
             return []
-        async with self._gate.hold(tenant, (entity_id for entity_id, _ in items)):
-            return await self._mutate(tenant, items, history)
+        return await self._gate.mutate(tenant, items, history)
 
     async def _mutate(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool
