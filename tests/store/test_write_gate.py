@@ -199,3 +199,20 @@ async def test_finished_batches_are_not_kept_alive_by_the_ones_after() -> None:
     assert [ref() is None for ref in gone] == [True] * 8 + [False]
     steps.put_nowait(None)
     await asyncio.gather(*pending)
+
+
+async def test_a_group_whose_callers_all_left_writes_nothing() -> None:
+    writer = Writer()
+    gate = WriteGate(writer.write)
+    release = writer.blocking("1")
+    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
+    await writer.entered["1"].wait()
+    left = [asyncio.ensure_future(gate.mutate("t", items("1", n), True)) for n in "ab"]
+    await settle()
+    for caller in left:
+        caller.cancel()
+    release.set()
+    await first
+    await settle()
+    assert writer.calls == [("t", ["1"])]
+    assert gate.queued == 0

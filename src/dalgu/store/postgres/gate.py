@@ -106,6 +106,8 @@ class WriteGate:
             group.started = True  # no await since the check: nothing joins from here on
             group.ahead.clear()  # finished groups are not kept alive through the ones after
             members = [m for m in group.members if not m.result.done()]
+            if not members:  # every caller gave up waiting: nothing to write
+                return
             if len(members) == 1:
                 await self._run(group, members[0])
                 return
