@@ -41,6 +41,20 @@ def test_transaction_resolves_urn_uuid_references(client: TestClient) -> None:
     assert found["total"] == 1
 
 
+def test_a_bundle_posted_to_the_base_url_with_its_slash_is_processed(client: TestClient) -> None:
+    """FHIR clients keep the base URL with a trailing slash (fhirclient posts a transaction
+    to `urljoin(base, "")`, i.e. `/fhir/`)."""
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"resource": patient(), "request": {"method": "POST", "url": "Patient"}}],
+    }
+    response = client.post("/fhir/", json=bundle, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json()["type"] == "batch-response"
+    assert client.get("/fhir/Patient", headers=ADMIN).json()["total"] == 1
+
+
 def test_transaction_is_all_or_nothing(client: TestClient) -> None:
     kim = create(client, patient())
     bundle = {

@@ -332,7 +332,9 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
 
 class TrailingSlash:
     """`/ngsi-ld/v1/entities/` is `/ngsi-ld/v1/entities` (and `/fhir/Patient/` is
-    `/fhir/Patient`): clients (and the ETSI suite) write collection URLs both ways."""
+    `/fhir/Patient`, `/fhir/` is `/fhir`): clients (and the ETSI suite) write collection URLs
+    both ways, and FHIR clients post batches and transactions to their base URL with its
+    slash."""
 
     def __init__(self, app: Starlette) -> None:
         # the hottest request skips the routing: middleware that must see every request
@@ -343,8 +345,9 @@ class TrailingSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.endswith("/") and any(
-                path.startswith(root) and len(path) > len(root) + 1 for root in (V1, FHIR)
+            if path.endswith("/") and (
+                any(path.startswith(root) and len(path) > len(root) + 1 for root in (V1, FHIR))
+                or path == FHIR + "/"  # the base URL of a FHIR client (batch, transaction)
             ):
                 trimmed = path.rstrip("/")
                 scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
