@@ -210,3 +210,28 @@ def test_device_writes_observations_of_its_linked_patient_only(
     other = observation(lee) | {"device": {"reference": "Device/watch-1"}}
     assert client.post("/fhir/Observation", json=other, headers=watch).status_code == 403
     assert client.get(f"/fhir/Observation?patient={kim}", headers=watch).status_code == 403
+
+
+def test_revinclude_shows_only_the_records_the_caller_may_see(client: TestClient, kim: str) -> None:
+    lee = create(client, patient("Lee"))
+    create(client, observation(lee))
+    create(client, consent(kim, practitioner_actor("Practitioner/dr-park")))
+    create(client, consent(lee, practitioner_actor("Practitioner/dr-choi")))
+
+    def seen(headers: dict[str, str]) -> set[tuple[str, str]]:
+        url = "/fhir/Patient?_revinclude=Observation:subject"
+        bundle = client.get(url, headers=headers).json()
+        resources = [e["resource"] for e in bundle["entry"]]
+        return {
+            (r["resourceType"], r.get("subject", {}).get("reference", r["id"])) for r in resources
+        }
+
+    # as admin, both patients come with their observations
+    assert seen(ADMIN) == {
+        ("Patient", kim),
+        ("Patient", lee),
+        ("Observation", f"Patient/{kim}"),
+        ("Observation", f"Patient/{lee}"),
+    }
+    # the doctor sees Kim and Kim's observation, nothing of Lee's
+    assert seen(DOCTOR) == {("Patient", kim), ("Observation", f"Patient/{kim}")}

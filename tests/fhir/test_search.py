@@ -1,4 +1,5 @@
-"""FHIR search evaluated by each store: parameters, prefixes, paging, sorting, _include."""
+"""FHIR search evaluated by each store: parameters, prefixes, paging, sorting, _include and
+_revinclude."""
 
 from __future__ import annotations
 
@@ -106,6 +107,33 @@ def test_include_adds_the_patient_once(client: TestClient, two_patients: tuple[s
     found = search(client, f"Observation?patient={kim}&_include=Observation:patient")
     included = [e for e in found["entry"] if e["search"]["mode"] == "include"]
     assert [e["resource"]["id"] for e in included] == [kim]
+
+
+def test_revinclude_adds_the_resources_that_refer_to_the_matches(
+    client: TestClient, two_patients: tuple[str, str]
+) -> None:
+    kim, _ = two_patients
+    found = search(client, f"Patient?_id={kim}&_revinclude=Observation:subject")
+    modes = [(e["search"]["mode"], e["resource"]["resourceType"]) for e in found["entry"]]
+    assert modes == [("match", "Patient")] + [("include", "Observation")] * 4
+    subjects = {e["resource"]["subject"]["reference"] for e in found["entry"][1:]}
+    assert subjects == {f"Patient/{kim}"}
+    # every match's referrers, each once, even when two _revinclude name the same ones
+    both = search(client, "Patient?_revinclude=Observation:subject&_revinclude=Observation:patient")
+    observations = [e["resource"]["id"] for e in both["entry"] if e["search"]["mode"] == "include"]
+    assert len(observations) == len(set(observations)) == 5
+    assert both["total"] == 2  # the total counts matches only
+    assert "_revinclude=Observation%3Asubject" in both["link"][0]["url"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Observation", "Observation:code", "Nothing:subject", "Observation:subject:Device"],
+)
+def test_revinclude_that_cannot_refer_to_the_type_is_400(client: TestClient, value: str) -> None:
+    response = client.get(f"/fhir/Patient?_revinclude={value}", headers=ADMIN)
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
 
 
 def test_device_parameters(client: TestClient) -> None:

@@ -35,6 +35,12 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
             for p in PARAMETERS.get(type_name, {}).values()
             if p.is_reference
         ]
+        revincludes = [
+            f"{source}:{p.name}"
+            for source in RESOURCE_TYPES
+            for p in PARAMETERS.get(source, {}).values()
+            if p.is_reference and (not p.targets or type_name in p.targets)
+        ]
         resource: dict[str, Any] = {
             "type": type_name,
             "profile": f"http://hl7.org/fhir/StructureDefinition/{type_name}",
@@ -46,6 +52,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
             "conditionalUpdate": False,
             "conditionalDelete": "not-supported",
             "searchInclude": includes,
+            "searchRevInclude": revincludes,
             "searchParam": [
                 {"name": p.name, "definition": p.definition, "type": p.type}
                 for p in params.values()
@@ -70,6 +77,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
                     "Access is decided by the caller's role and the patient's active Consent; "
                     "every interaction is recorded as an AuditEvent. Result parameters: "
                     "_count, _offset, _sort (_id, _lastUpdated, date parameters), _include, "
+                    "_revinclude, "
                     "_total, _summary=count."
                 ),
                 "resource": resources,

@@ -17,7 +17,7 @@ DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 _JSON_FORMATS = ("json", "application/fhir+json", "application/json")
 RESULT_PARAMETERS = frozenset(
     {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
-    | {"_pretty"}
+    | {"_pretty", "_revinclude"}
 )
 
 
@@ -73,6 +73,15 @@ class Include:
 
 
 @dataclass(frozen=True, slots=True)
+class RevInclude:
+    """`_revinclude=Observation:subject`: the `source` resources whose `param` refers to a
+    match."""
+
+    source: str
+    param: SearchParam
+
+
+@dataclass(frozen=True, slots=True)
 class SearchQuery:
     type: str
     clauses: tuple[Clause, ...] = ()
@@ -80,6 +89,7 @@ class SearchQuery:
     offset: int = 0
     sort: tuple[SortKey, ...] = ()
     includes: tuple[Include, ...] = ()
+    revincludes: tuple[RevInclude, ...] = ()
     total: bool = True
     only_count: bool = False  # _summary=count
     #: the patients whose compartments the caller may see (None: no restriction)
@@ -213,6 +223,7 @@ def parse_search(
     count, offset, total, only_count = default_count, 0, True, False
     sort: list[SortKey] = []
     includes: list[Include] = []
+    revincludes: list[RevInclude] = []
     ignored: list[str] = []
     for key, raw in items:
         name, _, modifier = key.partition(":")
@@ -232,6 +243,8 @@ def parse_search(
             sort.extend(_sort_keys(raw, known))
         elif name == "_include":
             includes.append(_include(type_name, raw))
+        elif name == "_revinclude":
+            revincludes.append(_revinclude(type_name, raw))
         elif name == "_totalMethod":  # HAPI's variant of _total, which clients (fhirpy) send
             total = total and raw != "none"
         elif name in ("_format", "_pretty"):
@@ -254,8 +267,9 @@ def parse_search(
         offset,
         tuple(sort),
         tuple(includes),
-        total,
-        only_count,
+        total=total,
+        only_count=only_count,
+        revincludes=tuple(revincludes),
         ignored=tuple(ignored),
     )
 
@@ -280,3 +294,17 @@ def _include(type_name: str, raw: str) -> Include:
     if param is None or not param.is_reference:
         raise BadRequestData(f"{parts[1]!r} is not a reference parameter of {type_name}")
     return Include(param, parts[2] if len(parts) == 3 else None)
+
+
+def _revinclude(type_name: str, raw: str) -> RevInclude:
+    parts = raw.split(":")
+    if len(parts) not in (2, 3):
+        raise BadRequestData("_revinclude is <type>:<reference parameter>[:<target type>]")
+    source, name = parts[0], parts[1]
+    param = PARAMETERS.get(source, {}).get(name)
+    if param is None or not param.is_reference:
+        raise BadRequestData(f"{name!r} is not a reference parameter of {source!r}")
+    target = parts[2] if len(parts) == 3 else type_name
+    if target != type_name or (param.targets and type_name not in param.targets):
+        raise BadRequestData(f"{source}:{name} never refers to a {type_name}")
+    return RevInclude(source, param)

@@ -23,6 +23,7 @@ from dalgu.errors import (
 from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
 from dalgu.fhir.consent import ConsentPolicy, Grant
 from dalgu.fhir.ids import new_id
+from dalgu.fhir.includes import new_ones, referred, referring_searches
 from dalgu.fhir.model import (
     PATIENT_COMPARTMENT,
     RESOURCE_TYPES,
@@ -243,11 +244,19 @@ class FhirService:
         try:
             query, broke_glass = await self._restrict(principal, query)
             matches, total = await self.store.fhir_search(query)
-            included = await self._includes(query, matches)
+            included = await referred(self.store, query, matches)
+            for search in referring_searches(query, matches, self.max_count):
+                try:
+                    search, glass = await self._restrict(principal, search)
+                except AccessDenied:
+                    continue  # none of them this caller may see: the matches stand alone
+                broke_glass = broke_glass or glass
+                referring, _ = await self.store.fhir_search(search)
+                included += new_ones(referring, matches, included)
         except DalguError as error:
             await self.record_failure(principal, "search-type", error, [], named)
             raise
-        found = (m.patient for m in matches if m.patient)
+        found = (m.patient for m in [*matches, *included] if m.patient)
         patients = list(dict.fromkeys([*named, *found]))[:100]
         await self._audit(
             principal,
@@ -290,30 +299,6 @@ class FhirService:
                 f"{principal.role.value}{hint}"
             )
         return replace(query, patients=visible), broke_glass
-
-    async def _includes(
-        self, query: SearchQuery, matches: list[StoredResource]
-    ) -> list[StoredResource]:
-        if not query.includes or not matches:
-            return []
-        wanted: list[tuple[str, str]] = []
-        for match in matches:
-            body = parse_body(match.body)
-            for include in query.includes:
-                for path in include.param.paths:
-                    for value in values_at(body, path):
-                        target = value.get("reference") if isinstance(value, dict) else None
-                        split = split_reference(target) if isinstance(target, str) else None
-                        if split and (include.target is None or split[0] == include.target):
-                            wanted.append(split)
-        seen = {(m.type, m.id) for m in matches}
-        found = await self.store.fhir_read_many([w for w in wanted if w not in seen])
-        visible = query.patients
-        return [
-            r
-            for r in found
-            if visible is None or r.type not in PATIENT_COMPARTMENT or r.patient in visible
-        ]
 
     # --- writes -----------------------------------------------------------------------
 
