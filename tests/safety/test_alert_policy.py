@@ -102,3 +102,28 @@ def test_a_fast_irregular_rhythm_when_drowsy_or_a_slow_one_when_alert_is_raised(
         (1000.0, "drowsy-driving"),
         (1200.0, "arrhythmia"),
     ]
+
+
+def band_asystole() -> Finding:
+    return Finding("cardiac", "asystole", "critical", 0.75, 0.0, {"signalQuality": 0.32})
+
+
+def wheel_tachycardia() -> Finding:
+    return Finding("cardiac", "tachycardia", "critical", 0.8, 0.0, {"sensor": "wheel"})
+
+
+def test_a_medical_finding_after_a_quiet_minute_is_a_new_alert() -> None:
+    # a lone finding (a loose band's false asystole), then a real emergency 64 s later: the
+    # first alert's five-minute hold swallowed it (tuning drive 1205, round 14)
+    findings = {1000.0: [band_asystole()]}
+    findings |= {1064.0 + i: [wheel_tachycardia()] for i in range(20)}
+    alerts = replay(AlertPolicy(), findings)
+    assert [(t, f.subtype) for t, f in alerts] == [(1000.0, "asystole"), (1064.0, "tachycardia")]
+
+
+def test_a_driver_under_a_medical_alert_is_not_warned_of_drowsiness_for_five_minutes() -> None:
+    # the medical alert re-arms after a quiet minute, but the driver stays under it for the
+    # whole hold: impaired driving after an emergency is part of it, not drowsiness
+    findings: dict[float, list[Finding]] = {1000.0: [still_wheel()], 1200.0: [drowsy()]}
+    alerts = replay(AlertPolicy(), findings)
+    assert [(t, f.type) for t, f in alerts] == [(1000.0, "incapacitation")]

@@ -21,6 +21,13 @@ Drowsiness is not a one-off, and its first warning may come on early, weak evide
   `ESCALATE_AFTER` after the alert: the log-odds grow fast as an episode deepens, and a
   second warning 10-20 s after the first tells the driver nothing new (round 7 found
   escalations a median of 40 s after the first warning).
+
+A medical alert re-arms too (round 14): a medical finding after `REARM` seconds without any is
+a new alert, while the driver still counts as under the medical alert (no drowsiness warning)
+for the whole hold. On tuning drive 1205 a loose band's lone false asystole held the alert for
+five minutes, and a tachycardia 64 s later was never raised; on the tuning drives 1000-1319 the
+longest silence between two medical findings inside one emergency (5 s before its onset to a
+minute after its end) was 49 s, so a minute re-arms no real emergency twice.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from dataclasses import dataclass, field, replace
 from dalgu.safety.detectors.base import Finding, Severity
 
 HOLD = {"drowsiness": 120.0, "medical": 300.0}  # s after a category's last finding
+# (round 14) s without a medical finding after which the next raises a new medical alert; the
+# driver still counts as under a medical alert (no drowsiness alert) for the whole hold
+REARM = {"medical": 60.0}
 ESCALATE = {"drowsiness": 2.0}  # strength above the alert's that warns once more
 ESCALATE_AFTER = {"drowsiness": 120.0}  # s after the alert before it may escalate
 MICROSLEEP = 120.0  # s after a drowsiness finding in which a still wheel is taken for sleep
@@ -45,6 +55,7 @@ class AlertPolicy:
     hold: dict[str, float] = field(default_factory=lambda: dict(HOLD))
     escalate: dict[str, float] = field(default_factory=lambda: dict(ESCALATE))
     escalate_after: dict[str, float] = field(default_factory=lambda: dict(ESCALATE_AFTER))
+    rearm: dict[str, float] = field(default_factory=lambda: dict(REARM))
     _alerted: dict[str, float] = field(default_factory=dict)  # when the episode's alert was
     _last: dict[str, float] = field(default_factory=dict)  # the last finding, per category
     # the strength that raised the episode's alert; None once the episode has escalated
@@ -74,7 +85,7 @@ class AlertPolicy:
             seen.add(kind)
             last = self._last.get(kind)
             self._last[kind] = now
-            if last is None or now - last >= self.hold[kind]:
+            if last is None or now - last >= self.rearm.get(kind, self.hold[kind]):
                 self._raised_at[kind] = finding.strength
                 self._alerted[kind] = now
                 raised.append(finding)

@@ -53,6 +53,24 @@ intervals, as the band's rule is: two steady intervals under `SUDDEN` bpm, the r
 sensor's own intervals 15-30 s before at least `FELL_BY` times theirs, neither interval within
 `DOUBLED` of twice that level's interval (a missed peak doubles an interval: runs of doubled
 intervals raised six false findings on six tuning drives without this check, none with it).
+
+Round 14 (lost-band emergencies read sooner, each rule checked on every second of every whole
+tuning drive 1000-1319 whatever the band did, a finding outside a medical event false):
+
+- **Tachycardia on two intervals** (`QUICK_TACHY_BEATS`, the wheel): the last two good intervals
+  both past the limit (150 bpm) and within `QUICK_STEADY` of each other (a premature beat pairs
+  a short interval with a long one). A hand back on the wheel for a second or two gives two or
+  three intervals, not the four of the median rule. Outside emergencies the highest such rate
+  was 124.7 bpm (tuning drive 1293); the rule is the limit's, not a new bar.
+- **A fall to about half the rate** (the sudden-fall rule): intervals near twice the level's
+  were never believed on two (a missed peak doubles an interval), and a heart that halves
+  lands there: 26-37 bpm from 60-80 is near twice the interval. They are now believed when the
+  sensor's own averaged rate (`rate`: missed peaks rejected against the last reading) has
+  fallen `TRACKED_FELL` under the level too, and the car's other heart sensor (`witness`, the
+  seat for the wheel), where it was readable in the last `WITNESS_WITHIN` s, felt no beat at
+  the level's pace. The sensor's own rate alone let one false finding through (1271: three
+  missed peaks in four beats, and the sensor locked onto them, reading 37-42 bpm while the
+  band and the seat read 82); with the seat as witness, none.
 """
 
 from __future__ import annotations
@@ -95,6 +113,20 @@ LEVEL_FROM, LEVEL_TO = 30.0, 15.0  # s: the level a sudden fall is measured from
 LEVEL_BEATS = 5  # ... on at least this many good intervals
 DOUBLED = 0.15  # an interval this close to twice the level's may be a missed peak
 FRESH_FLAT = 5  # s of good contact from its start without any interval: a heart already stopped
+# (round 14) tachycardia on two intervals when both are past the limit and steady ...
+QUICK_TACHY_BEATS = 2
+QUICK_STEADY = 1.2  # ... the longer within this ratio of the shorter (an ectopic pairs short-long)
+# a sudden fall whose intervals are near twice the level's is a missed peak only while the
+# sensor's own rate (averaged, missed peaks rejected) still reads the level: believed fallen
+# when that rate is this much (relative) under the level
+TRACKED_FELL = 0.25
+# ... and while the car's other heart sensor, where it was readable in the last seconds, shows
+# no beat at the level's pace
+WITNESS_WITHIN = 4  # s
+
+
+# another of the car's heart sensors as a witness: its quality, its intervals, its gate
+Witness = tuple[Callable[[Second], float | None], Callable[[Second], list[float]], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +161,13 @@ class BeatSensor:
     sudden_beats: int | None = None
     sudden: float = SUDDEN
     fell_by: float = FELL_BY
+    # (round 14) tachycardia on this many steady intervals past the limit (None: not read)
+    quick_tachy_beats: int | None = None
+    # the sensor's own averaged rate in a second (None: it sends none); with it, a sudden fall
+    # to about half the level is believed when that rate has fallen too
+    rate: Callable[[Second], float | None] | None = None
+    # the car's other heart sensor (quality, intervals, gate) a sudden fall is checked against
+    witness: Witness | None = None
 
     def good(self, second: Second) -> bool:
         """Whether this sensor's reading of that second is believed."""
@@ -144,8 +183,27 @@ def _wheel_intervals(second: Second) -> list[float]:
     return second.cabin_rr
 
 
+def _wheel_rate(second: Second) -> float | None:
+    return second.cabin_heart_rate
+
+
+def _seat_quality(second: Second) -> float | None:
+    return second.seat_quality
+
+
+def _seat_intervals(second: Second) -> list[float]:
+    return second.seat_rr
+
+
 WHEEL = BeatSensor(
-    "wheel", _wheel_quality, _wheel_intervals, fresh_flat=FRESH_FLAT, sudden_beats=SUDDEN_BEATS
+    "wheel",
+    _wheel_quality,
+    _wheel_intervals,
+    fresh_flat=FRESH_FLAT,
+    sudden_beats=SUDDEN_BEATS,
+    quick_tachy_beats=QUICK_TACHY_BEATS,
+    rate=_wheel_rate,
+    witness=(_seat_quality, _seat_intervals, GOOD),
 )
 
 
@@ -164,6 +222,7 @@ class CabinBeats:
         self._sends = False  # whether the sensor has sent intervals at all (not all do)
         # its good intervals of the last half minute, across runs: the level a fall is seen from
         self._level: deque[tuple[float, float]] = deque(maxlen=128)
+        self._tracked: float | None = None  # the sensor's own last rate in this run (bpm)
 
     def hear(self, history: History) -> None:
         """Keep the intervals of the second just closed (called once per second)."""
@@ -180,8 +239,11 @@ class CabinBeats:
                 self._silent = 0
                 self._irregular = 0
                 self._paused = 0
+                self._tracked = None
             return
         self._poor = 0
+        if sensor.rate is not None and (rate := sensor.rate(s)) is not None:
+            self._tracked = rate
         sent = sensor.intervals(s)
         if sent:
             self._paused = 0
@@ -246,6 +308,17 @@ class CabinBeats:
             return self._finding(
                 history, "tachycardia", history.now - 1, _beat_evidence(rate, last)
             )
+        quick = rr[-sensor.quick_tachy_beats :] if sensor.quick_tachy_beats else []
+        if (
+            "tachycardia" in sensor.kinds
+            and len(quick) == sensor.quick_tachy_beats
+            and 60000.0 / max(quick) > tachy
+            and max(quick) <= QUICK_STEADY * min(quick)
+        ):
+            rate = 60000.0 / statistics.median(quick)
+            return self._finding(
+                history, "tachycardia", history.now - 1, _beat_evidence(rate, quick)
+            )
         slow = every[-sensor.brady_beats - 1 :]  # missed peaks included
         if "bradycardia" not in sensor.kinds:
             return None
@@ -282,11 +355,30 @@ class CabinBeats:
         rate = 60000.0 / statistics.median(slow[1:])
         if level < sensor.fell_by * rate:
             return None
-        # an interval twice the level's is a missed peak as much as a halved rate: not on two
-        if any(abs(x * level / 120000.0 - 1.0) < DOUBLED for x in slow[1:]):
+        # an interval twice the level's is a missed peak as much as a halved rate: not on two,
+        # unless the sensor's own rate (missed peaks rejected) has left the level too
+        doubled = any(abs(x * level / 120000.0 - 1.0) < DOUBLED for x in slow[1:])
+        if doubled and not self._fell_too(history, level):
             return None
         evidence = {**_beat_evidence(rate, slow[1:]), "heartRateBefore": round(level, 1)}
         return self._finding(history, "bradycardia", history.now - 1, evidence)
+
+    def _fell_too(self, history: History, level: float) -> bool:
+        """Whether a fall to about half the level is the heart's, not missed peaks: the sensor's
+        own rate has left the level, and the other sensor shows no beat at the level's pace."""
+        tracked = self._tracked
+        if tracked is None or tracked > (1.0 - TRACKED_FELL) * level:
+            return False
+        if self.sensor.witness is None:
+            return True
+        quality, intervals, gate = self.sensor.witness
+        paced = 60000.0 / level
+        return not any(
+            abs(x / paced - 1.0) < DOUBLED
+            for s in history.last(WITNESS_WITHIN)
+            if (q := quality(s)) is not None and q >= gate
+            for x in intervals(s)
+        )
 
     def _rhythm(self, history: History, kept: list[tuple[float, float]]) -> Finding | None:
         sensor = self.sensor
