@@ -216,3 +216,25 @@ async def test_a_group_whose_callers_all_left_writes_nothing() -> None:
     await settle()
     assert writer.calls == [("t", ["1"])]
     assert gate.queued == 0
+
+
+async def test_a_batch_joins_only_a_waiting_group_of_the_same_entities() -> None:
+    """Merged, batches that share nothing would hold each other's locks: they wait apart."""
+    writer = Writer()
+    gate = WriteGate(writer.write)
+    release_1, release_2 = writer.blocking("1"), writer.blocking("2")
+    running = [asyncio.ensure_future(gate.mutate("t", items(n), True)) for n in "12"]
+    await writer.entered["1"].wait()
+    await writer.entered["2"].wait()
+    after_1 = asyncio.ensure_future(gate.mutate("t", items("1", "x"), True))
+    after_2 = asyncio.ensure_future(gate.mutate("t", items("2", "y"), True))
+    again_1 = asyncio.ensure_future(gate.mutate("t", items("x", "z"), True))
+    await settle()
+    release_2.set()
+    # not held back by the batch waiting for 1
+    assert ids_of(await asyncio.wait_for(after_2, 1)) == ["2", "y"]
+    assert not after_1.done()
+    release_1.set()
+    await asyncio.gather(*running, after_1, again_1)
+    assert writer.calls[2:] == [("t", ["2", "y"]), ("t", ["1", "x", "x", "z"])]
+    assert gate.queued == 0

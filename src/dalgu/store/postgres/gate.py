@@ -9,9 +9,9 @@ rollups) find longer chains of row versions and more of them leave their page (a
 every index of the table); and the waiter fetches each row again once it is free. Queued here
 first, the second batch starts its transaction after the first committed.
 
-A batch that has to wait joins the group still waiting at the end of the queue (the same
-tenant, the same history setting, room left), and the group runs as one transaction, its
-batches' items in arrival order: a sensor's readings from several requests become one update
+A batch that has to wait joins the latest group it waits for, if that group is still waiting
+(the same history setting, room left), and the group runs as one transaction, its batches'
+items in arrival order: a sensor's readings from several requests become one update
 of its entity, one lock, one commit, which is what a stream of readings for the same sensors
 needs (a batch that waits costs no more latency for it). If the group's transaction fails as a
 whole, its batches run again one by one, so one bad batch fails alone.
@@ -73,14 +73,15 @@ class WriteGate:
                 return await self._write(tenant, items, history)
             finally:
                 self._finish(group)
-        last = self._groups[-1]
+        latest = ahead[-1]  # every other group it waits for came before this one
         if (
-            not last.started
-            and last.tenant == tenant
-            and last.history == history
-            and last.size + len(items) <= self._group_items
+            not latest.started
+            and latest.history == history
+            and latest.size + len(items) <= self._group_items
         ):
-            group = last  # the last group is the latest: it may wait for anything before it
+            # join the group of the same entities still waiting: written once for both; a
+            # group of batches that share nothing would only hold more locks for longer
+            group = latest
             group.ids |= ids
             group.ahead.extend(g for g in ahead if g is not group and g not in group.ahead)
         else:
