@@ -235,3 +235,23 @@ def test_revinclude_shows_only_the_records_the_caller_may_see(client: TestClient
     }
     # the doctor sees Kim and Kim's observation, nothing of Lee's
     assert seen(DOCTOR) == {("Patient", kim), ("Observation", f"Patient/{kim}")}
+
+
+def test_a_search_is_audited_under_the_patients_of_what_it_included(
+    client: TestClient, kim: str
+) -> None:
+    device = create(
+        client,
+        {
+            "resourceType": "Device",
+            "identifier": [{"system": "urn:dalgu:ngsi-ld", "value": "urn:ngsi-ld:Wearable:w9"}],
+        },
+    )
+    create(client, {**observation(kim), "device": {"reference": f"Device/{device}"}})
+    url = "/fhir/Device?identifier=urn:ngsi-ld:Wearable:w9&_revinclude=Observation:device"
+    found = client.get(url, headers=ADMIN).json()
+    assert [e["search"]["mode"] for e in found["entry"]] == ["match", "include"]
+    searches = [
+        e for e in audits(client, f"patient={kim}") if e["subtype"][0]["code"] == "search-type"
+    ]
+    assert len(searches) == 1  # the device has no patient: only its included observation does
