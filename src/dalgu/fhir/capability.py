@@ -39,7 +39,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
             f"{source}:{p.name}"
             for source in RESOURCE_TYPES
             for p in PARAMETERS.get(source, {}).values()
-            if p.is_reference and (not p.targets or type_name in p.targets)
+            if p.refers_to(type_name)
         ]
         resource: dict[str, Any] = {
             "type": type_name,

@@ -148,7 +148,7 @@ def _reference(raw: str, param: SearchParam, modifier: str | None) -> RefValue:
         kind, ident = modifier, raw
         if kind is None and len(param.targets) == 1:
             kind = param.targets[0]
-    if kind is not None and param.targets and kind not in param.targets:
+    if kind is not None and not param.refers_to(kind):
         raise BadRequestData(f"{param.name} refers to {', '.join(param.targets)}, not {kind}")
     if not ident:
         raise BadRequestData(f"{param.name}: empty reference")
@@ -305,6 +305,6 @@ def _revinclude(type_name: str, raw: str) -> RevInclude:
     if param is None or not param.is_reference:
         raise BadRequestData(f"{name!r} is not a reference parameter of {source!r}")
     target = parts[2] if len(parts) == 3 else type_name
-    if target != type_name or (param.targets and type_name not in param.targets):
+    if target != type_name or not param.refers_to(type_name):
         raise BadRequestData(f"{source}:{name} never refers to a {type_name}")
     return RevInclude(source, param)

@@ -39,6 +39,10 @@ class SearchParam:
     def is_reference(self) -> bool:
         return self.type == "reference"
 
+    def refers_to(self, type_name: str) -> bool:
+        """Whether this is a reference parameter whose values may point to `type_name`."""
+        return self.is_reference and (not self.targets or type_name in self.targets)
+
 
 def _p(
     resource: str, name: str, kind: str, *paths: str, targets: tuple[str, ...] = (), own: str = ""
