@@ -25,7 +25,14 @@ import statistics
 
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
 from dalgu.safety.detectors.quality import GOOD
-from dalgu.safety.history import History
+from dalgu.safety.history import History, Second
+
+
+def band_spo2(second: Second) -> float | None:
+    """The band's SpO2 of that second when it is believed (worn, good signal), else None."""
+    if second.spo2 is not None and second.worn and (second.quality or 0.0) >= GOOD:
+        return second.spo2
+    return None
 
 
 class CameraSpO2:
@@ -114,9 +121,9 @@ class BandFall:
         if self._told:
             return None
         good = [
-            (s.t, s.spo2)
+            (s.t, spo2)
             for s in history.last(int(self.before[1] + self.fresh) + 1)
-            if s.spo2 is not None and s.worn and (s.quality or 0.0) >= GOOD
+            if (spo2 := band_spo2(s)) is not None
         ]
         if len(good) < self.least or history.now - good[-1][0] > self.fresh:
             return None
@@ -152,11 +159,7 @@ class HypoxaemiaDetector:
         self.fall = fall if fall is not None else BandFall()
 
     def step(self, history: History, quality: Quality) -> Finding | None:
-        readings = [
-            s.spo2
-            for s in history.last(self.window)
-            if s.spo2 is not None and s.worn and (s.quality or 0.0) >= GOOD
-        ]
+        readings = [spo2 for s in history.last(self.window) if (spo2 := band_spo2(s)) is not None]
         # the camera reads every second (its level and its run need them all); it is believed
         # only when the band gives no SpO2
         camera = self.camera.step(history)
