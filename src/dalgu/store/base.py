@@ -212,7 +212,8 @@ class EntityStore(ABC):
 
 @dataclass(frozen=True, slots=True)
 class ChangeRecord:
-    """One committed change from the durable outbox, in commit order (`seq`)."""
+    """One committed change from the durable outbox. `seq` is its place in commit order; the
+    changes of one commit may share it (a consumer moves its cursor to the last one read)."""
 
     seq: int
     tenant: str
@@ -268,7 +269,8 @@ class SubscriptionStore(ABC):
 
     @abstractmethod
     async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
-        """Changes past the consumer's cursor, oldest first."""
+        """Changes past the consumer's cursor, oldest first: whole commits, about `limit`
+        changes (more when one commit holds more)."""
 
     @abstractmethod
     async def commit_changes(

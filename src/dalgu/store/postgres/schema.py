@@ -386,6 +386,21 @@ MIGRATIONS: list[str] = [
     FROM instances WHERE observed_at IS NOT NULL AND deleted_at IS NULL
     GROUP BY 1, 2, 3, 4, 5;
     """,
+    # subscriptions (issue 3): the outbox without a lock that orders commits. An append draws
+    # one ticket for its changes while its transaction holds every changed entity's row (so
+    # one entity's changes are in ticket order) and a shared advisory lock that readers look
+    # for (`store/postgres/outbox.py`): commits and their fsyncs no longer wait in line. What
+    # the outbox held keeps its place: a change's ticket is its old seq, cursors stay valid.
+    """
+    CREATE SEQUENCE IF NOT EXISTS change_tickets;
+    ALTER TABLE changes ADD COLUMN IF NOT EXISTS ticket bigint;
+    UPDATE changes SET ticket = seq;
+    ALTER TABLE changes ALTER COLUMN ticket SET NOT NULL;
+    ALTER TABLE changes DROP CONSTRAINT IF EXISTS changes_pkey;
+    CREATE INDEX IF NOT EXISTS changes_ticket ON changes (ticket, seq);
+    SELECT setval('change_tickets', greatest(
+        (SELECT max(seq) FROM changes), (SELECT max(seq) FROM cursors), 1));
+    """,
 ]
 
 

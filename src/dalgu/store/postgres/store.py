@@ -29,6 +29,7 @@ from dalgu.store.base import (
     QueryResult,
     TypeInfo,
 )
+from dalgu.store.postgres import outbox
 from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.commands import PostgresCommandQueue
 from dalgu.store.postgres.devices import PostgresDevices
@@ -121,6 +122,8 @@ class PostgresEntityStore(
         self._statistics: PlannerStatistics | None = None
         self.partitions = Partitions()
         self._collations: set[str] = set()  # ICU collations made for orderBy
+        self._horizon = outbox.Horizon()  # how far this process's notifier may read
+        self._waker: outbox.Waker | None = None
 
     @property
     def pool(self) -> Any:
@@ -154,6 +157,7 @@ class PostgresEntityStore(
 
     async def close(self) -> None:
         await self.stop_listening()
+        await self._close_outbox()
         if self._statistics is not None:
             await self._statistics.stop()
             self._statistics = None
@@ -250,7 +254,7 @@ class PostgresEntityStore(
                     async with conn.transaction():
                         outcomes = await batch.run(items)
                         changes = [o for o in outcomes if isinstance(o, Change)]
-                        await self.append_changes(
+                        appended = await self.append_changes(
                             conn,
                             tenant,
                             [(c.entity_id, c.before, c.after) for c in changes],
@@ -258,6 +262,8 @@ class PostgresEntityStore(
                         )
                 except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError):
                     continue
+                if appended:
+                    self.outbox_written()
                 self._keys.remember(batch.added_keys)
                 self.partitions.remember(batch.added_partitions)
                 if self._statistics is not None:

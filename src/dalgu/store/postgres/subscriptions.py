@@ -2,17 +2,17 @@
 
 Several server processes share one database, so three things differ from SQLite:
 
-- The outbox is written in the transaction of the entity change, under a transaction-level
-  advisory lock: `seq` order is then commit order, and a reader past `seq = n` never misses a
-  change that commits later with a smaller number.
+- The outbox is written in the transaction of the entity change and read up to a horizon
+  below which nothing can still appear (`outbox.py`): one entity's changes in order, and no
+  lock that makes commits wait for each other.
 - A consumer advances its cursor only from the position it read (compare and set): when two
   processes match the same changes, one queues the deliveries and the other's are dropped.
 - `due_deliveries` leases what it returns (`lease_until`, `LEASE` seconds ahead), one taker at
   a time (a transaction-level advisory lock; rows also locked with SKIP LOCKED), so two senders
   never send the same notification at once nor a subscription's out of order; a lease that
   runs out (its sender died) makes the delivery due again: at-least-once.
-- Each commit that writes to the outbox NOTIFYs `dalgu_outbox`; notifiers LISTEN instead of
-  polling.
+- A commit that wrote to the outbox is followed by a NOTIFY on `dalgu_outbox`; notifiers
+  LISTEN instead of polling.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.postgres import outbox
+from dalgu.store.postgres.outbox import CHANNEL
 
-OUTBOX_LOCK = 0x6F7574626F78  # "outbox"
 TAKE_LOCK = 0x74616B65  # "take"
 LEASE = 30.0  # seconds a sender holds the deliveries it took
 # the application_name of a notifier's listening connection: while it is connected, that
@@ -37,20 +38,7 @@ _OTHER_NOTIFIERS = """
 SELECT count(*) FROM pg_stat_activity
 WHERE application_name = $1 AND datname = current_database() AND pid <> $2
 """
-CHANNEL = "dalgu_outbox"  # NOTIFY at each commit that wrote to the outbox
-
 _HAS_SUBSCRIPTIONS = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)"
-# The outbox lock is taken by the statement that appends (a materialized CTE: before any row
-# draws its seq), not by a statement of its own: the lock is then held for this statement and
-# the COMMIT only, not also across the client's turn between two statements, which a busy
-# event loop made last milliseconds while every other committing change waited for the lock
-_APPEND = """
-WITH outbox AS MATERIALIZED (SELECT pg_advisory_xact_lock($6))
-INSERT INTO changes (tenant, entity_id, before, after, at)
-SELECT $1, u.entity_id, u.before, u.after, $5
-FROM outbox, unnest($2::text[], $3::bytea[], $4::bytea[]) AS u(entity_id, before, after)
-CROSS JOIN (SELECT pg_notify('dalgu_outbox', '')) AS wake
-"""
 _TAKE = """
 WITH due AS (
     SELECT d.id FROM deliveries d
@@ -80,25 +68,33 @@ class PostgresSubscriptions(SubscriptionStore):
         raise NotImplementedError
 
     _cursors_read: dict[str, int]
+    _horizon: outbox.Horizon  # provided by the entity store, as `_waker`
+    _waker: outbox.Waker | None
 
     # --- the outbox, written by EntityBatch inside the change's transaction ----------------
 
     async def append_changes(
         self, conn: Any, tenant: str, rows: list[tuple[str, Any, Any]], at: str
-    ) -> None:
+    ) -> bool:
+        """Write the changes to the outbox in `conn`'s transaction; True when it did (the
+        caller then calls `outbox_written` once the transaction has committed)."""
         if not rows:
-            return
+            return False
         if not self.record_all_changes and not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
-            return
-        await conn.execute(
-            _APPEND,
-            tenant,
-            [entity_id for entity_id, _, _ in rows],
-            [None if before is None else orjson.dumps(before) for _, before, _ in rows],
-            [None if after is None else orjson.dumps(after) for _, _, after in rows],
-            at,
-            OUTBOX_LOCK,
-        )
+            return False
+        await outbox.append(conn, tenant, rows, at)
+        return True
+
+    def outbox_written(self) -> None:
+        """Wake the notifiers: a transaction that wrote to the outbox has committed."""
+        if self._waker is None:
+            self._waker = outbox.Waker(self.pool)
+        self._waker.wake()
+
+    async def _close_outbox(self) -> None:
+        waker, self._waker = self._waker, None
+        if waker is not None:
+            await waker.close()
 
     # --- subscriptions ----------------------------------------------------------------------
 
@@ -174,12 +170,8 @@ class PostgresSubscriptions(SubscriptionStore):
         async with self.pool.acquire() as conn:
             start = await conn.fetchval("SELECT seq FROM cursors WHERE consumer = $1", consumer)
             start = 0 if start is None else int(start)
-            rows = await conn.fetch(
-                "SELECT seq, tenant, entity_id, before, after, at FROM changes "
-                "WHERE seq > $1 ORDER BY seq LIMIT $2",
-                start,
-                limit,
-            )
+            horizon = await self._horizon.advance(conn)
+            rows = await outbox.read(conn, start, horizon, limit) if horizon > start else []
         self._read_positions()[consumer] = start
         return [
             ChangeRecord(
@@ -225,7 +217,7 @@ class PostgresSubscriptions(SubscriptionStore):
                     [payload for _, _, payload in deliveries],
                     [now] * len(deliveries),
                 )
-            await conn.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
+            await conn.execute(outbox.FORGET)
         self._read_positions()[consumer] = last_seq
         return []  # several notifiers may run: the deliveries are taken with due_deliveries
 
