@@ -193,3 +193,72 @@ def test_a_batch_of_messages_is_stored_in_order_and_refused_one_by_one(
     )
     counts = devices.traffic.of("k1")
     assert counts["dev1"] == {"stored": 2, "BadRequestData": 1}
+
+
+def test_the_fiware_tutorials_provisioning_works_as_written(client: TestClient) -> None:
+    """The config group and devices of FIWARE's IoT Agent tutorials, unchanged: `cbroker`
+    (the broker the agent would write to, Dalgu itself), commands with a `value`, and the
+    measures of the motion sensor they provision."""
+    headers = {"fiware-service": "openiot", "fiware-servicepath": "/"}
+    group = {
+        "apikey": "4jggokgpepnvsb2uv4s40d59ov",
+        "cbroker": "http://orion:1026",
+        "entity_type": "Thing",
+        "resource": "/iot/d",
+    }
+    created = client.post("/iot/services", json={"services": [group]}, headers=headers)
+    assert created.status_code == 201, created.text
+    devices = [
+        {
+            "device_id": "motion001",
+            "entity_name": "urn:ngsi-ld:Motion:001",
+            "entity_type": "Motion",
+            "timezone": "Europe/Berlin",
+            "attributes": [{"object_id": "c", "name": "count", "type": "Integer"}],
+            "static_attributes": [
+                {"name": "refStore", "type": "Relationship", "value": "urn:ngsi-ld:Store:001"}
+            ],
+        },
+        {
+            "device_id": "bell001",
+            "entity_name": "urn:ngsi-ld:Bell:001",
+            "entity_type": "Bell",
+            "protocol": "PDI-IoTA-UltraLight",
+            "transport": "HTTP",
+            "endpoint": "http://127.0.0.1:9/iot/bell001",
+            "commands": [{"name": "ring", "type": "command", "value": ""}],
+        },
+    ]
+    provisioned = client.post("/iot/devices", json={"devices": devices}, headers=headers)
+    assert provisioned.status_code == 201, provisioned.text
+    sent = client.post(
+        "/iot/d?k=4jggokgpepnvsb2uv4s40d59ov&i=motion001",
+        content=b"c|1",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert sent.status_code == 200, sent.text
+    motion = client.get(f"{E}/urn:ngsi-ld:Motion:001", headers={"NGSILD-Tenant": "openiot"})
+    assert motion.json()["count"]["value"] == 1
+    bell = client.get(f"{E}/urn:ngsi-ld:Bell:001", headers={"NGSILD-Tenant": "openiot"})
+    assert bell.json()["ring_status"]["value"] == "UNKNOWN"
+    listed = client.get("/iot/services", headers=headers).json()["services"]
+    assert listed[0]["cbroker"] == "http://orion:1026"
+
+
+def test_a_config_group_takes_type_for_entity_type_as_the_agents_documentation_writes_it(
+    client: TestClient,
+) -> None:
+    group = {"apikey": "kt", "resource": "/iot/d", "type": "Light", "cbHost": "http://orion:1026"}
+    created = client.post("/iot/services", json={"services": [group]}, headers=ACME)
+    assert created.status_code == 201, created.text
+    client.post("/iot/d?k=kt&i=lamp1", content=b"l|3")
+    assert client.get(f"{E}/urn:ngsi-ld:Light:lamp1", headers=TENANT).status_code == 200
+    changed = client.put(
+        "/iot/services",
+        params={"apikey": "kt", "resource": "/iot/d"},
+        json={"type": "Lamp"},
+        headers=ACME,
+    )
+    assert changed.status_code == 204, changed.text
+    client.post("/iot/d?k=kt&i=lamp2", content=b"l|4")
+    assert client.get(f"{E}/urn:ngsi-ld:Lamp:lamp2", headers=TENANT).status_code == 200

@@ -34,6 +34,11 @@ class AttributeMapping(_Model):
     entity_name: str | None = None
     entity_type: str | None = None
     reverse: list[dict[str, Any]] | None = None
+    # commands: the agent's schema takes a `value` (ignored), and how the command is sent
+    value: Any = None
+    payloadType: str | None = None
+    contentType: str | None = None
+    mqtt: dict[str, Any] | None = None  # e.g. {"qos": 1, "retain": false}
 
     @field_validator("name")
     @classmethod
@@ -67,11 +72,16 @@ class ServiceGroup(_Model):
 
     apikey: str
     resource: str = ""
-    entity_type: str | None = None
+    entity_type: str | None = None  # also `type` (`group_fields`)
     service: str | None = None
     subservice: str | None = None
     description: str | None = None
     trust: str | None = None
+    token: str | None = None  # the older name of `trust`
+    # where the agent would send the entities; Dalgu is that broker, so both are kept as given
+    # and not used: `cbroker` in the agent's schema and the FIWARE tutorials, `cbHost` in its
+    # documentation
+    cbroker: str | None = None
     cbHost: str | None = None
     timezone: str | None = None
     timestamp: bool | None = None
@@ -134,7 +144,18 @@ class Device(_Model):
 def parse_groups(body: Any) -> list[ServiceGroup]:
     """`{"services": [...]}` (or `{"groups": [...]}`) as an IoT Agent accepts it."""
     items = _list_member(body, ("services", "groups"))
-    return [_validated(ServiceGroup, item, f"services[{i}]") for i, item in enumerate(items)]
+    return [
+        _validated(ServiceGroup, group_fields(item), f"services[{i}]")
+        for i, item in enumerate(items)
+    ]
+
+
+def group_fields(item: Any) -> Any:
+    """A config group's fields with `type` read as `entity_type`, as the IoT Agent's own
+    documentation writes it in its examples."""
+    if isinstance(item, dict) and "type" in item and "entity_type" not in item:
+        return {("entity_type" if k == "type" else k): v for k, v in item.items()}
+    return item
 
 
 def parse_devices(body: Any) -> list[Device]:

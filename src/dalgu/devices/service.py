@@ -28,6 +28,7 @@ from dalgu.devices.provisioning import (
     DEVICE_ID_RULE,
     Device,
     ServiceGroup,
+    group_fields,
     is_device_id,
     parse_devices,
     parse_groups,
@@ -137,7 +138,7 @@ class DeviceService:
         current = await self._group(tenant, service_path, apikey, resource)
         if not isinstance(fields, dict):
             raise BadRequestData("the body must be a JSON object of the fields to change")
-        changed = parse_groups({"services": [{**current.doc, **fields}]})[0]
+        changed = parse_groups({"services": [{**current.doc, **group_fields(fields)}]})[0]
         if (changed.apikey, changed.resource) != (apikey, resource):
             raise BadRequestData("apikey and resource identify a group and cannot change")
         await self.registry.put_group(
