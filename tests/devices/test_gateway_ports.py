@@ -54,7 +54,7 @@ def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) ->
         created = httpx.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [group]})
         assert created.status_code == 201, created.text
         about = httpx.get(f"http://127.0.0.1:{north}/iot/about")
-        assert about.status_code == 200
+        assert about.status_code == 200 and about.json()["port"] == str(north)
         # the south port serves devices only, not provisioning
         assert httpx.get(f"http://127.0.0.1:{south}/iot/services").status_code == 404
         sent = httpx.post(f"http://127.0.0.1:{south}/iot/d?k={apikey}&i=m1", content=b"e|12.5")

@@ -144,7 +144,11 @@ async def delete_device(request: Request) -> Response:
 async def about(request: Request) -> Response:
     from dalgu import __version__
 
-    return plain_json({"libVersion": "dalgu", "version": __version__, "baseRoot": "/"})
+    server = request.scope.get("server")  # the port asked: the API's or the agent's own
+    port = "" if not server or server[1] is None else str(server[1])
+    return plain_json(
+        {"libVersion": "dalgu", "port": port, "baseRoot": "/", "version": __version__}
+    )
 
 
 # --- southbound ---------------------------------------------------------------------------
