@@ -28,6 +28,7 @@ from dalgu.store.indexing import (
     index_rows,
     replaced_rows,
 )
+from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.keys import AttributeKeys, Key
 from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.temporal import HistoryWrite, Partitions, history_of, write_history
@@ -79,8 +80,8 @@ USING unnest(
 ) AS d(ent, nid, kind, txt)
 WHERE a.ent = d.ent AND a.nid = d.nid AND a.kind = d.kind::"char" AND a.txt = d.txt
 """
-_NUM_COLUMNS = ("ent", "nid", "kind", "num")
-_TXT_COLUMNS = ("ent", "nid", "kind", "txt")
+_NUM_COLUMNS: Columns = (("ent", "int8"), ("nid", "int4"), ("kind", '"char"'), ("num", "float8"))
+_TXT_COLUMNS: Columns = (("ent", "int8"), ("nid", "int4"), ("kind", '"char"'), ("txt", "text"))
 _KINDS = {kind: kind.encode() for kind in "#nbsz"}
 _TEXT_KINDS = frozenset("#s")
 # a self-intersecting polygon is stored as given and indexed as its valid equivalent
@@ -272,13 +273,13 @@ class EntityBatch:
                 (ent, nids[(row.name, row.path)], _KINDS[row.kind], row.num)
                 for ent, row in added[0]
             ]
-            await conn.copy_records_to_table("attr_num", columns=_NUM_COLUMNS, records=records)
+            await insert_rows(conn, "attr_num", _NUM_COLUMNS, records)
         if added[1]:
             texts = [
                 (ent, nids[(row.name, row.path)], _KINDS[row.kind], row.txt)
                 for ent, row in added[1]
             ]
-            await conn.copy_records_to_table("attr_txt", columns=_TXT_COLUMNS, records=texts)
+            await insert_rows(conn, "attr_txt", _TXT_COLUMNS, texts)
         if index.cleared_geo:
             await self.conn.execute(_CLEAR_GEO, index.cleared_geo)
         if index.shapes:

@@ -31,6 +31,7 @@ from dalgu.store.history import (
     parse_time,
     record,
 )
+from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.rollups import (
@@ -65,19 +66,19 @@ _AGGREGATES = {
     "stddev": "coalesce(stddev_samp(num), 0)",
     "sumsq": "sum(num * num)",
 }
-_COPY_COLUMNS = (
-    "tenant",
-    "entity_id",
-    "name",
-    "dataset",
-    "at",
-    "observed_at",
-    "created_at",
-    "modified_at",
-    "deleted_at",
-    "num",
-    "txt",
-    "doc",
+_INSTANCE_COLUMNS: Columns = (
+    ("tenant", "text"),
+    ("entity_id", "text"),
+    ("name", "text"),
+    ("dataset", "text"),
+    ("at", "timestamptz"),
+    ("observed_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("modified_at", "timestamptz"),
+    ("deleted_at", "timestamptz"),
+    ("num", "float8"),
+    ("txt", "text"),
+    ("doc", "bytea"),
 )
 _INSERT_GEO = """
 INSERT INTO instances (tenant, entity_id, name, dataset, at, observed_at, created_at,
@@ -235,8 +236,7 @@ async def insert_records(
         for entity_id, r in records
         if r.geometry is None
     ]
-    if plain:
-        await conn.copy_records_to_table("instances", columns=_COPY_COLUMNS, records=plain)
+    await insert_rows(conn, "instances", _INSTANCE_COLUMNS, plain)
     shapes = [(entity_id, r) for entity_id, r in records if r.geometry is not None]
     if shapes:
         columns: list[list[Any]] = [[] for _ in range(12)]
