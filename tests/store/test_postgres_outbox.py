@@ -166,3 +166,23 @@ async def test_an_older_outbox_keeps_its_undelivered_changes_and_cursor_through_
             assert await conn.fetchval("SELECT count(*) FROM changes") == 0
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("size", [1, 40])  # asked in the append itself / asked first
+async def test_changes_enter_the_outbox_only_while_the_tenant_has_a_subscription(
+    store: PostgresEntityStore, tenant: str, size: int
+) -> None:
+    async def outbox_rows() -> int:
+        async with store.pool.acquire() as conn:
+            count = await conn.fetchval("SELECT count(*) FROM changes WHERE tenant = $1", tenant)
+            return int(count)
+
+    await store.mutate(tenant, [(f"urn:ngsi-ld:Thing:{n}", create(thing(n))) for n in range(size)])
+    assert await outbox_rows() == 0
+    subscription = {"id": "urn:ngsi-ld:Subscription:s", "type": "Subscription"}
+    await store.put_subscription(tenant, subscription["id"], subscription, create=True)
+    n = 1000
+    await store.mutate(
+        tenant, [(f"urn:ngsi-ld:Thing:{n + k}", create(thing(n + k))) for k in range(size)]
+    )
+    assert await outbox_rows() == size

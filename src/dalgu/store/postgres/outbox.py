@@ -37,8 +37,11 @@ log = logging.getLogger(__name__)
 OUTBOX_LOCK = 0x6F7574626F78  # "outbox": held (shared) from a ticket's draw to its end
 CHANNEL = "dalgu_outbox"  # NOTIFY after each commit that wrote to the outbox
 
+# $7: append whether or not the tenant has a subscription (else only if it has one)
 _APPEND = """
-WITH held AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($6)),
+WITH held AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock_shared($6)
+    WHERE $7 OR EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)),
 drawn AS MATERIALIZED (SELECT nextval('change_tickets') AS ticket FROM held)
 INSERT INTO changes (ticket, tenant, entity_id, before, after, at)
 SELECT drawn.ticket, $1, u.entity_id, u.before, u.after, $5
@@ -71,10 +74,13 @@ WHERE ticket = $1 ORDER BY seq
 FORGET = "DELETE FROM changes WHERE ticket <= (SELECT min(seq) FROM cursors)"
 
 
-async def append(conn: Any, tenant: str, rows: Sequence[tuple[str, Any, Any]], at: str) -> None:
+async def append(
+    conn: Any, tenant: str, rows: Sequence[tuple[str, Any, Any]], at: str, *, always: bool
+) -> bool:
     """Write `rows` (entity id, before, after) to the outbox under one ticket, in `conn`'s
-    transaction, after the entities' own changes (their rows are held)."""
-    await conn.execute(
+    transaction, after the entities' own changes (their rows are held); unless `always`, only
+    if the tenant has a subscription (checked in the same statement). True if it wrote."""
+    status = await conn.execute(
         _APPEND,
         tenant,
         [entity_id for entity_id, _, _ in rows],
@@ -82,7 +88,9 @@ async def append(conn: Any, tenant: str, rows: Sequence[tuple[str, Any, Any]], a
         [None if after is None else orjson.dumps(after) for _, _, after in rows],
         at,
         OUTBOX_LOCK,
+        always,
     )
+    return not str(status).endswith(" 0")
 
 
 class Horizon:

@@ -27,6 +27,7 @@ import orjson
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
 from dalgu.store.postgres import outbox
+from dalgu.store.postgres.bulk import SMALL
 from dalgu.store.postgres.outbox import CHANNEL
 
 TAKE_LOCK = 0x74616B65  # "take"
@@ -80,10 +81,13 @@ class PostgresSubscriptions(SubscriptionStore):
         caller then calls `outbox_written` once the transaction has committed)."""
         if not rows:
             return False
-        if not self.record_all_changes and not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
+        if self.record_all_changes or len(rows) <= SMALL:
+            # a few changes: the append asks for a subscription itself (one round trip fewer)
+            return await outbox.append(conn, tenant, rows, at, always=self.record_all_changes)
+        # many: their documents are not encoded and sent for a tenant without subscriptions
+        if not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
             return False
-        await outbox.append(conn, tenant, rows, at)
-        return True
+        return await outbox.append(conn, tenant, rows, at, always=True)
 
     def outbox_written(self) -> None:
         """Wake the notifiers: a transaction that wrote to the outbox has committed."""
