@@ -50,8 +50,8 @@ whole drive whatever the band and the wheel did):
   Over whole drives that raised no finding outside an emergency; the highest such reading
   outside one was 149 bpm (1192), so the margin is one bpm, over far more seconds than the
   detector reads the seat in (only with the band lost or poor and the wheel out of contact).
-  It found the tuning drives' lost-band tachycardia 1185 at 6.7 s (14.7 s before: a shift in
-  the seat then voided the rate for 8 s).
+  It found the tuning drives' lost-band tachycardia 1185 at 6.7 s (14.7 s before, at the
+  band's return).
 - **Arrhythmia is still not read** from the seat: at gates 0.7-0.85, the fast irregular and the
   12-16 interval rules raised 78-348 false findings over whole tuning drives (rhythms just over
   100 bpm whose missed and jittered beats look irregular).
