@@ -71,6 +71,10 @@ tuning drive 1000-1319 whatever the band did, a finding outside a medical event 
   the level's pace. The sensor's own rate alone let one false finding through (1271: three
   missed peaks in four beats, and the sensor locked onto them, reading 37-42 bpm while the
   band and the seat read 82); with the seat as witness, none.
+
+Round 15: the two-interval rule may also need the sensor's own rate of that second past the
+limit (`quick_by_rate`), and then reads the last two intervals as sent, none left out; the seat
+is read so (`dalgu.safety.detectors.seat.SEAT_RATE`), the wheel as before.
 """
 
 from __future__ import annotations
@@ -140,7 +144,7 @@ class BeatSensor:
     intervals: Callable[[Second], list[float]]
     gate: float = GOOD
     missed: float = MISSED
-    tachy_beats: int = RR_TACHY_BEATS
+    tachy_beats: int | None = RR_TACHY_BEATS  # None: the median rule is not read
     brady_beats: int = RR_BRADY_BEATS
     steady: float = STEADY
     flat: int = RR_FLAT
@@ -163,6 +167,9 @@ class BeatSensor:
     fell_by: float = FELL_BY
     # (round 14) tachycardia on this many steady intervals past the limit (None: not read)
     quick_tachy_beats: int | None = None
+    # (round 15) the quick rule believed only when the sensor's own rate of that second (`rate`)
+    # is past the limit too: two intervals of a noisy sensor alone are not
+    quick_by_rate: bool = False
     # the sensor's own averaged rate in a second (None: it sends none); with it, a sudden fall
     # to about half the level is believed when that rate has fallen too
     rate: Callable[[Second], float | None] | None = None
@@ -223,6 +230,8 @@ class CabinBeats:
         # its good intervals of the last half minute, across runs: the level a fall is seen from
         self._level: deque[tuple[float, float]] = deque(maxlen=128)
         self._tracked: float | None = None  # the sensor's own last rate in this run (bpm)
+        # (round 15) every interval of this run as sent, none left out: read by `quick_by_rate`
+        self._sent: deque[float] = deque(maxlen=8)
 
     def hear(self, history: History) -> None:
         """Keep the intervals of the second just closed (called once per second)."""
@@ -240,6 +249,7 @@ class CabinBeats:
                 self._irregular = 0
                 self._paused = 0
                 self._tracked = None
+                self._sent.clear()
             return
         self._poor = 0
         if sensor.rate is not None and (rate := sensor.rate(s)) is not None:
@@ -248,6 +258,7 @@ class CabinBeats:
         if sent:
             self._paused = 0
         self._sends = self._sends or bool(sent)
+        self._sent.extend(sent)
         self._beats.extend((s.t, x) for x in sent if 250.0 < x < 2500.0)
         self._level.extend((s.t, x) for x in sent if 250.0 < x < 2500.0)
         while self._level and self._level[0][0] < s.t - LEVEL_FROM:
@@ -298,9 +309,10 @@ class CabinBeats:
         self, history: History, rr: list[float], every: list[float], brady: float, tachy: float
     ) -> Finding | None:
         sensor = self.sensor
-        last = rr[-sensor.tachy_beats :]
+        last = rr[-sensor.tachy_beats :] if sensor.tachy_beats else []
         if (
             "tachycardia" in sensor.kinds
+            and sensor.tachy_beats
             and len(last) >= sensor.tachy_beats
             and 60000.0 / statistics.median(last) > tachy
         ):
@@ -308,17 +320,23 @@ class CabinBeats:
             return self._finding(
                 history, "tachycardia", history.now - 1, _beat_evidence(rate, last)
             )
-        quick = rr[-sensor.quick_tachy_beats :] if sensor.quick_tachy_beats else []
+        # a sensor read with its rate reads its last intervals as sent: leaving out a missed peak
+        # or an interval no heart beats (a false beat's piece) would pair intervals that were
+        # never next to each other
+        pool = list(self._sent) if sensor.quick_by_rate else rr
+        quick = pool[-sensor.quick_tachy_beats :] if sensor.quick_tachy_beats else []
         if (
             "tachycardia" in sensor.kinds
             and len(quick) == sensor.quick_tachy_beats
             and 60000.0 / max(quick) > tachy
             and max(quick) <= QUICK_STEADY * min(quick)
+            and (not sensor.quick_by_rate or self._rate_past(history, tachy))
         ):
             rate = 60000.0 / statistics.median(quick)
-            return self._finding(
-                history, "tachycardia", history.now - 1, _beat_evidence(rate, quick)
-            )
+            evidence = _beat_evidence(rate, quick)
+            if sensor.quick_by_rate and sensor.rate is not None:
+                evidence["sensorRate"] = sensor.rate(history.seconds[-1])
+            return self._finding(history, "tachycardia", history.now - 1, evidence)
         slow = every[-sensor.brady_beats - 1 :]  # missed peaks included
         if "bradycardia" not in sensor.kinds:
             return None
@@ -332,6 +350,13 @@ class CabinBeats:
                     history, "bradycardia", history.now - 1, _beat_evidence(rate, slow[1:])
                 )
         return None
+
+    def _rate_past(self, history: History, tachy: float) -> bool:
+        """Whether the sensor's own rate of the second just closed is past `tachy`."""
+        if self.sensor.rate is None or not history.seconds:
+            return False
+        rate = self.sensor.rate(history.seconds[-1])
+        return rate is not None and rate > tachy
 
     def level(self, now: float) -> float | None:
         """The rate this sensor measured 15-30 s before `now` (bpm), or None."""

@@ -15,7 +15,8 @@ a medical event (5 s before its onset to 60 s after its end) counted as false
 
 - Its false beats make the rhythm look irregular and fast: the median successive change
   reached 0.4-0.8 and the median of six intervals 149-173 bpm at every gate tried (0.6-0.75),
-  so the seat is not read for arrhythmia or tachycardia.
+  so the seat is not read for arrhythmia, nor for tachycardia on its intervals alone (round
+  15 reads it on its own rate too, below).
 - Three slow steady intervals (the wheel's bradycardia rule) fell under 40 bpm at gates 0.6
   and 0.65 (as low as 32 bpm), not at 0.7 (lowest 52 bpm): bradycardia is read at 0.7, with
   the run ended by any poorer second.
@@ -33,12 +34,35 @@ findings on the tuning drives, at 0.7 none. Joining split intervals (pieces that
 the median interval) before the rhythm rules was tried and not kept: at gate 0.6 the highest
 irregularity outside emergencies fell only from 0.77 to 0.48 (eight fast intervals) and 0.58
 to 0.38 (12-16), above what the fibrillation of the tuning drives showed at the seat.
+
+Round 15 (docs/safety-evaluation.md, "Round 15"; tuning drives 1000-1319, every second of every
+whole drive whatever the band and the wheel did):
+
+- **Tachycardia on the seat's own rate** (`SEAT_RATE`). The rate it sends is the median
+  interval of its last 8 s, and alone it is not to be believed: a jolt or a burst of false
+  beats floods the window, and the rate stays high for seconds after the quality is back
+  (332 bpm at quality 0.73, 198 bpm with all of the last 8 s at quality 0.5 or more; with the
+  last 8 s at 0.6, 156 bpm in one second and 128 held three). So the rate must agree with the
+  beats: the seat's rate of that second past the limit (150 bpm), at quality 0.6, and its last
+  two intervals *as sent* (nothing left out: leaving out a missed peak's interval or a false
+  beat's piece under 250 ms paired pieces that were not next to each other, two false findings)
+  both past the limit and within 1.2 of each other (the wheel's two-interval rule of round 14).
+  Over whole drives that raised no finding outside an emergency; the highest such reading
+  outside one was 149 bpm (1192), so the margin is one bpm, over far more seconds than the
+  detector reads the seat in (only with the band lost or poor and the wheel out of contact).
+  It found the tuning drives' lost-band tachycardia 1185 at 6.7 s (14.7 s before, at the
+  band's return).
+- **Arrhythmia is still not read** from the seat: at gates 0.7-0.85, the fast irregular and the
+  12-16 interval rules raised 78-348 false findings over whole tuning drives (rhythms just over
+  100 bpm whose missed and jittered beats look irregular).
 """
 
 from __future__ import annotations
 
 from dalgu.safety.detectors.cabin import BeatSensor
 from dalgu.safety.history import Second
+
+SEAT_RATE_GATE = 0.6  # the seat's quality from which its rate is read for tachycardia
 
 
 def _seat_quality(second: Second) -> float | None:
@@ -47,6 +71,10 @@ def _seat_quality(second: Second) -> float | None:
 
 def _seat_intervals(second: Second) -> list[float]:
     return second.seat_rr
+
+
+def _seat_rate(second: Second) -> float | None:
+    return second.seat_heart_rate
 
 
 # a heart that stops: good seconds without a beat; a poor second (a jolt, a rough patch) is
@@ -75,4 +103,18 @@ SEAT_BEATS = BeatSensor(
     sudden_beats=2,  # two after a sudden fall (round 11)
     kinds=frozenset({"bradycardia"}),
 )
-SEAT = (SEAT_SILENCE, SEAT_BEATS)
+# (round 15) a very fast heart: the seat's own rate (the median interval of its last 8 s) past
+# the limit, and its last two good intervals both past it and steady (the wheel's two-interval
+# rule of round 14), at a stricter gate; neither alone is believed (see above)
+SEAT_RATE = BeatSensor(
+    "seat",
+    _seat_quality,
+    _seat_intervals,
+    gate=SEAT_RATE_GATE,
+    tachy_beats=None,
+    quick_tachy_beats=2,
+    quick_by_rate=True,
+    rate=_seat_rate,
+    kinds=frozenset({"tachycardia"}),
+)
+SEAT = (SEAT_SILENCE, SEAT_BEATS, SEAT_RATE)
