@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest_asyncio
 
 from dalgu.broker.mutations import create, replace
 from dalgu.store.postgres import PostgresEntityStore, schema
-from tests.store.test_postgres_store import ADMIN_DSN, dsn, store, tenant
+from tests.store.test_postgres_store import dsn, scratch_database, store, tenant
 from tests.store.test_sqlite_store import thing
 
 __all__ = ["dsn", "store", "tenant"]
@@ -117,14 +116,8 @@ async def test_a_writer_that_has_not_committed_holds_up_no_other_commit(
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def scratch() -> AsyncIterator[str]:
-    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database() as scratch:
+        yield scratch
 
 
 async def test_an_older_outbox_keeps_its_undelivered_changes_and_cursor_through_the_upgrade(

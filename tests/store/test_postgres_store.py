@@ -6,6 +6,7 @@ Each test works in a tenant of its own, which the store must keep apart from eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -42,8 +43,9 @@ DAEGU = (128.6, 35.87)
 # --- fixtures -----------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def dsn() -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def scratch_database() -> AsyncIterator[str]:
+    """The DSN of a new, empty database, dropped afterwards."""
     name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
@@ -52,6 +54,12 @@ async def dsn() -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def dsn() -> AsyncIterator[str]:
+    async with scratch_database() as scratch:
+        yield scratch
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
