@@ -179,3 +179,9 @@ async def test_changes_enter_the_outbox_only_while_the_tenant_has_a_subscription
         tenant, [(f"urn:ngsi-ld:Thing:{n + k}", create(thing(n + k))) for k in range(size)]
     )
     assert await outbox_rows() == size
+
+
+async def test_a_transaction_left_idle_is_ended_by_the_server(store: PostgresEntityStore) -> None:
+    """A hung process cannot hold entities' rows and the outbox's horizon for ever."""
+    async with store.pool.acquire() as conn:
+        assert await conn.fetchval("SHOW idle_in_transaction_session_timeout") == "1min"

@@ -87,6 +87,10 @@ _SESSION = {
     # workers only compete with the concurrent requests for the cores.
     "jit": "off",
     "max_parallel_workers_per_gather": "0",
+    # A process that hangs inside a transaction (its event loop stuck) would hold the rows it
+    # changed, and the outbox's horizon (`outbox.py`) with them: the server ends such a
+    # transaction after a minute. The store's statements follow each other without waits.
+    "idle_in_transaction_session_timeout": "60s",
 }
 
 
