@@ -194,11 +194,12 @@ def _wheel_rate(second: Second) -> float | None:
     return second.cabin_heart_rate
 
 
-def _seat_quality(second: Second) -> float | None:
+def seat_quality(second: Second) -> float | None:
+    """The seat sensor's quality of a second (its own rules and the wheel's witness read it)."""
     return second.seat_quality
 
 
-def _seat_intervals(second: Second) -> list[float]:
+def seat_intervals(second: Second) -> list[float]:
     return second.seat_rr
 
 
@@ -210,7 +211,7 @@ WHEEL = BeatSensor(
     sudden_beats=SUDDEN_BEATS,
     quick_tachy_beats=QUICK_TACHY_BEATS,
     rate=_wheel_rate,
-    witness=(_seat_quality, _seat_intervals, GOOD),
+    witness=(seat_quality, seat_intervals, GOOD),
 )
 
 

@@ -59,18 +59,10 @@ whole drive whatever the band and the wheel did):
 
 from __future__ import annotations
 
-from dalgu.safety.detectors.cabin import BeatSensor
+from dalgu.safety.detectors.cabin import BeatSensor, seat_intervals, seat_quality
 from dalgu.safety.history import Second
 
 SEAT_RATE_GATE = 0.6  # the seat's quality from which its rate is read for tachycardia
-
-
-def _seat_quality(second: Second) -> float | None:
-    return second.seat_quality
-
-
-def _seat_intervals(second: Second) -> list[float]:
-    return second.seat_rr
 
 
 def _seat_rate(second: Second) -> float | None:
@@ -82,8 +74,8 @@ def _seat_rate(second: Second) -> float | None:
 # `pause_total` in all
 SEAT_SILENCE = BeatSensor(
     "seat",
-    _seat_quality,
-    _seat_intervals,
+    seat_quality,
+    seat_intervals,
     gate=0.6,
     flat=6,
     fresh_flat=5,
@@ -96,8 +88,8 @@ SEAT_SILENCE = BeatSensor(
 # its false beats split intervals
 SEAT_BEATS = BeatSensor(
     "seat",
-    _seat_quality,
-    _seat_intervals,
+    seat_quality,
+    seat_intervals,
     gate=0.7,
     brady_beats=3,
     sudden_beats=2,  # two after a sudden fall (round 11)
@@ -108,8 +100,8 @@ SEAT_BEATS = BeatSensor(
 # rule of round 14), at a stricter gate; neither alone is believed (see above)
 SEAT_RATE = BeatSensor(
     "seat",
-    _seat_quality,
-    _seat_intervals,
+    seat_quality,
+    seat_intervals,
     gate=SEAT_RATE_GATE,
     tachy_beats=None,
     quick_tachy_beats=2,
