@@ -7,12 +7,16 @@ Defaults run the embedded mode: an SQLite file under `./var/`, bound to 127.0.0.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: a web origin (RFC 6454): scheme, host and optional port, no path
+_ORIGIN = re.compile(r"https?://[^\s,/?#]+")
 
 
 class InvalidSettings(Exception):
@@ -87,6 +91,11 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="Seconds between two runs of the retention policy."
     )
     public_url: str | None = Field(None, description="Base URL clients reach Dalgu at.")
+    cors_origins: str = Field(
+        "",
+        description="Origins whose browser pages may call the APIs (CORS), comma-separated "
+        "(e.g. https://dash.example.org), or * for any; empty: no CORS headers.",
+    )
     mqtt_broker: Literal["embedded", "external", "off"] = Field(
         "embedded",
         description="Gateway MQTT: start an embedded broker, use an external one (Mosquitto), "
@@ -128,6 +137,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info")
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+        if origins == ["*"]:
+            return value
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port] with http or https and "
+                    "no path (or * alone, for any origin)"
+                )
+        return value
+
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
         """Settings from a TOML file (argument or `DALGU_CONFIG`), then env, then overrides;
@@ -158,6 +181,11 @@ class Settings(BaseSettings):
     def mqtt_address(self) -> tuple[str, int]:
         default = 1884 if self.mqtt_broker == "embedded" else 1883
         return self.mqtt_host, self.mqtt_port or default
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """`cors_origins` as a list (["*"] for any origin); empty: CORS is off."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def base_url(self) -> str:

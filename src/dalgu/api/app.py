@@ -30,6 +30,7 @@ from dalgu.api import (
     temporal,
 )
 from dalgu.api import fhir as fhir_api
+from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
@@ -327,7 +328,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             Exception: unexpected_error_handler,
         },
     )
-    return TrailingSlash(app)
+    return TrailingSlash(app, settings.cors_origin_list)
 
 
 class TrailingSlash:
@@ -336,10 +337,10 @@ class TrailingSlash:
     both ways, and FHIR clients post batches and transactions to their base URL with its
     slash."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, cors_origins: list[str] | None = None) -> None:
         # the hottest request skips the routing: middleware that must see every request
-        # (authentication) goes around this, not inside Starlette
-        self.app = EntityRetrieval(app, app.state)
+        # (authentication, CORS) goes around this, not inside Starlette
+        self.app = with_cors(EntityRetrieval(app, app.state), cors_origins or [])
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

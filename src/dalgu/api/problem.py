@@ -8,6 +8,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from dalgu.errors import NGSI_LD_ERRORS, DalguError
 
@@ -53,6 +54,9 @@ async def dalgu_error_handler(request: Request, exc: Exception) -> Response:
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     kind = _HTTP_KINDS.get(exc.status_code, "InvalidRequest")
     body = {
         "type": NGSI_LD_ERRORS + kind,
@@ -64,8 +68,22 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         orjson.dumps(body),
         status_code=exc.status_code,
         media_type="application/json",
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (RFC 9110: a 405's `Allow`).
+
+    Each route serves one or a few methods, so the router's own 405 names only the methods of
+    the first route whose path matched (`GET` of `/subscriptions`, not its `POST`)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods.update(route.methods)
+    return ", ".join(sorted(methods))
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
