@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Awaitable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
@@ -32,6 +30,7 @@ from dalgu.api import (
 from dalgu.api import fhir as fhir_api
 from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
+from dalgu.api.health import health
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
@@ -186,10 +185,6 @@ def _registration_routes() -> list[BaseRoute]:
         Route(sub, c.update_csource_subscription, methods=["PATCH"]),
         Route(sub, c.delete_csource_subscription, methods=["DELETE"]),
     ]
-
-
-async def health(request: Request) -> Response:
-    return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 SHUTDOWN_SECONDS = 10.0

@@ -29,6 +29,7 @@ from dalgu.store.base import (
 )
 
 PURGE_CHUNK = 1000  # entities listed and changed per transaction by a purge
+HEALTH_PROBE_ID = "urn:ngsi-ld:Dalgu:health"  # `probe_store` reads it; nothing writes it
 
 ChangeListener = Callable[[str, list[Change]], Awaitable[None]]
 
@@ -92,6 +93,11 @@ class EntityService:
             if await provider.serves(tenant, entity_id):
                 return None
         return await self.store.get_document(tenant, entity_id)
+
+    async def probe_store(self) -> None:
+        """A point read of an entity that is never written: raises whatever the store raises
+        when it cannot answer (health checks time it)."""
+        await self.store.get_document("", HEALTH_PROBE_ID)
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
         return await self.store.query(tenant, query)

@@ -1,0 +1,74 @@
+"""`GET /health`: whether this server process can serve, for load balancers and orchestrators.
+
+The body follows the IETF draft "Health Check Response Format for HTTP APIs"
+(`application/health+json`): `status` is `pass`, `warn` or `fail`, and `checks` says why:
+
+- `store:responseTime`: a point read of the store (SQLite file or PostgreSQL) within
+  `STORE_TIMEOUT` seconds; a store that fails or does not answer is a `fail`, and the process
+  answers 503 (a load balancer sends requests elsewhere; the API would answer them with 503s);
+- `mqtt:connections`: the gateway's MQTT subscription, when MQTT is on; a broker that is down
+  or an embedded broker that could not listen is a `warn` (200): the APIs, HTTP and CoAP
+  devices still work, and the gateway reconnects by itself.
+
+A process still starting (its store not yet open) answers 503 with `status` `fail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.gateway.service import MqttGateway
+
+#: seconds the store's point read may take before the check fails
+STORE_TIMEOUT = 2.0
+MEDIA_TYPE = "application/health+json"
+
+
+async def health(request: Request) -> Response:
+    runtime = getattr(request.app.state, "dalgu", None)
+    if runtime is None:
+        return _answer({"status": "fail", "output": "starting: the store is not open yet"})
+    checks: dict[str, list[dict[str, Any]]] = {"store:responseTime": [await _store(runtime)]}
+    gateway = getattr(request.app.state, "dalgu_gateway", None)
+    if isinstance(gateway, MqttGateway) and (gateway.southbound or gateway.problems):
+        checks["mqtt:connections"] = [_mqtt(gateway)]
+    statuses = {check["status"] for entries in checks.values() for check in entries}
+    status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    return _answer({"status": status, "checks": checks})
+
+
+async def _store(runtime: Any) -> dict[str, Any]:
+    began = time.perf_counter()
+    try:
+        await asyncio.wait_for(runtime.service.probe_store(), STORE_TIMEOUT)
+    except TimeoutError:
+        return {"status": "fail", "output": f"no answer within {STORE_TIMEOUT:g} s"}
+    except Exception as exc:  # whatever the store's failure, the check reports it
+        return {"status": "fail", "output": f"{type(exc).__name__}: {exc}"[:300]}
+    elapsed = (time.perf_counter() - began) * 1000
+    return {"status": "pass", "observedValue": round(elapsed, 3), "observedUnit": "ms"}
+
+
+def _mqtt(gateway: MqttGateway) -> dict[str, Any]:
+    if gateway.problems:
+        return {"status": "warn", "output": "; ".join(gateway.problems)}
+    assert gateway.southbound is not None
+    if gateway.southbound.ready.is_set():
+        return {"status": "pass", "observedValue": 1}
+    southbound = gateway.southbound
+    return {
+        "status": "warn",
+        "observedValue": 0,
+        "output": f"not connected to the MQTT broker {southbound.host}:{southbound.port}",
+    }
+
+
+def _answer(body: dict[str, Any]) -> Response:
+    code = 503 if body["status"] == "fail" else 200
+    return Response(orjson.dumps(body), status_code=code, media_type=MEDIA_TYPE)

@@ -1,0 +1,85 @@
+"""`GET /health` says whether the process can serve: its store answers (else 503), and how its
+MQTT gateway stands (a warning, not a failure)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from dalgu.api.app import build_app
+from dalgu.errors import StoreUnavailable
+from dalgu.settings import Settings
+from tests.conftest import IN_PROCESS
+from tests.ports import free_port, serving
+
+
+def _check(body: dict[str, Any], name: str) -> dict[str, Any]:
+    (check,) = body["checks"][name]
+    return check
+
+
+def test_a_store_that_answers_passes(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/health+json")
+    body = response.json()
+    assert body["status"] == "pass"
+    store = _check(body, "store:responseTime")
+    assert store["status"] == "pass" and store["observedUnit"] == "ms"
+    assert "mqtt:connections" not in body["checks"]  # MQTT is off in these settings
+
+
+def test_a_store_that_fails_or_hangs_is_a_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = client.app.state.dalgu.store  # type: ignore[attr-defined]
+
+    async def broken(tenant: str, entity_id: str) -> bytes | None:
+        raise StoreUnavailable("the database is down")
+
+    monkeypatch.setattr(store, "get_document", broken)
+    response = client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert "the database is down" in _check(body, "store:responseTime")["output"]
+
+    async def hangs(tenant: str, entity_id: str) -> bytes | None:
+        await asyncio.sleep(60)
+        return None
+
+    monkeypatch.setattr(store, "get_document", hangs)
+    monkeypatch.setattr("dalgu.api.health.STORE_TIMEOUT", 0.2)
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert "no answer within 0.2 s" in _check(response.json(), "store:responseTime")["output"]
+
+
+def test_an_mqtt_broker_that_is_down_is_a_warning(tmp_path: Path) -> None:
+    # an external broker on a port where nothing listens: the gateway keeps retrying
+    settings = Settings.load(
+        sqlite_path=tmp_path / "dalgu.db",
+        **{**IN_PROCESS, "mqtt_broker": "external", "mqtt_port": free_port()},
+    )
+    with TestClient(build_app(settings)) as client:
+        response = client.get("/health")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "warn"
+        mqtt = _check(body, "mqtt:connections")
+        assert mqtt["status"] == "warn" and "not connected" in mqtt["output"]
+        assert _check(body, "store:responseTime")["status"] == "pass"
+
+
+def test_a_connected_gateway_passes(tmp_path: Path) -> None:
+    settings = Settings.load(
+        sqlite_path=tmp_path / "dalgu.db", mqtt_broker="embedded", **IN_PROCESS
+    )
+    with serving(settings, lambda: {"mqtt_port": free_port()}) as (client, _):
+        body = client.get("/health").json()
+        assert body["status"] == "pass"
+        assert _check(body, "mqtt:connections")["status"] == "pass"
