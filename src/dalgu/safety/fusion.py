@@ -28,6 +28,16 @@ for the whole hold. On tuning drive 1205 a loose band's lone false asystole held
 five minutes, and a tachycardia 64 s later was never raised; on the tuning drives 1000-1319 the
 longest silence between two medical findings inside one emergency (5 s before its onset to a
 minute after its end) was 49 s, so a minute re-arms no real emergency twice.
+
+And sooner when the episode is a lone kind of finding (round 16): a medical finding of a kind
+(type and subtype) the episode has not had, `BREAK` seconds or more after its last finding, is
+a new alert while every finding of the episode so far was of one kind. A false finding comes
+alone (a loose band's asystole, the band's arrhythmia on a sinus rhythm), and a real emergency
+21-46 s after one was swallowed by its minute. Over whole tuning drives a finding of a new kind
+came at most 16 s after the last one inside one emergency (1005: an `unconfirmed` finding as the
+band went, then the slump), and no false finding had another kind after it within the hold, so
+the break raises nothing there; an episode of two kinds already is corroborated, and keeps the
+minute.
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ HOLD = {"drowsiness": 120.0, "medical": 300.0}  # s after a category's last find
 # (round 14) s without a medical finding after which the next raises a new medical alert; the
 # driver still counts as under a medical alert (no drowsiness alert) for the whole hold
 REARM = {"medical": 60.0}
+# (round 16) s without a medical finding after which one of a kind the episode has not had
+# raises a new alert, while the episode so far is of one kind
+BREAK = {"medical": 20.0}
 ESCALATE = {"drowsiness": 2.0}  # strength above the alert's that warns once more
 ESCALATE_AFTER = {"drowsiness": 120.0}  # s after the alert before it may escalate
 MICROSLEEP = 120.0  # s after a drowsiness finding in which a still wheel is taken for sleep
@@ -56,16 +69,17 @@ class AlertPolicy:
     escalate: dict[str, float] = field(default_factory=lambda: dict(ESCALATE))
     escalate_after: dict[str, float] = field(default_factory=lambda: dict(ESCALATE_AFTER))
     rearm: dict[str, float] = field(default_factory=lambda: dict(REARM))
+    break_after: dict[str, float] = field(default_factory=lambda: dict(BREAK))
     _alerted: dict[str, float] = field(default_factory=dict)  # when the episode's alert was
     _last: dict[str, float] = field(default_factory=dict)  # the last finding, per category
     # the strength that raised the episode's alert; None once the episode has escalated
     _raised_at: dict[str, float | None] = field(default_factory=dict)
+    _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # the episode's kinds
     _drowsy_at: float | None = None
 
     def admit(self, findings: list[Finding], now: float) -> list[Finding]:
         """The findings that raise a new alert now (at most one per category)."""
         raised: list[Finding] = []
-        seen: set[str] = set()
         drowsy = self._drowsy_at is not None and now - self._drowsy_at <= MICROSLEEP
         findings = [
             _microsleep(f) if drowsy and f.type == "incapacitation" else f
@@ -78,21 +92,38 @@ class AlertPolicy:
         if medical is not None and now - medical < self.hold["medical"]:
             # the driver is already under a medical alert: impaired driving is part of it
             findings = [f for f in findings if f.type != "drowsiness"]
+        by_category: dict[str, list[Finding]] = {}
         for finding in sorted(findings, key=lambda f: -f.confidence):
-            kind = category(finding)
-            if kind in seen:
-                continue
-            seen.add(kind)
+            by_category.setdefault(category(finding), []).append(finding)
+        for kind, group in by_category.items():
             last = self._last.get(kind)
             self._last[kind] = now
+            kinds = {(f.type, f.subtype) for f in group}
+            other = self._other_kind(kind, group, last, now)
             if last is None or now - last >= self.rearm.get(kind, self.hold[kind]):
-                self._raised_at[kind] = finding.strength
+                other = group[0]
+            if other is not None:
+                self._raised_at[kind] = other.strength
                 self._alerted[kind] = now
-                raised.append(finding)
-            elif self._escalates(kind, finding, now):
+                self._kinds[kind] = kinds
+                raised.append(other)
+                continue
+            self._kinds.setdefault(kind, set()).update(kinds)
+            if self._escalates(kind, group[0], now):
                 self._raised_at[kind] = None
-                raised.append(_escalated(finding))
+                raised.append(_escalated(group[0]))
         return raised
+
+    def _other_kind(
+        self, kind: str, group: list[Finding], last: float | None, now: float
+    ) -> Finding | None:
+        """The finding of a kind the episode has not had, when the episode so far is of one
+        kind and has been quiet for `break_after` (round 16); else None."""
+        after = self.break_after.get(kind)
+        episode = self._kinds.get(kind, set())
+        if after is None or last is None or now - last < after or len(episode) != 1:
+            return None
+        return next((f for f in group if (f.type, f.subtype) not in episode), None)
 
     def _escalates(self, kind: str, finding: Finding, now: float) -> bool:
         """Whether a finding within the episode's hold is well beyond what raised its alert,

@@ -27,9 +27,17 @@ as a clinician would judge a rhythm strip.
   sinus rhythm at 100 bpm, still raised), and the rule found every arrhythmia of those drives
   as soon as before but one (1099: 17 s after the onset rather than 14; found at 6 s anyway,
   by the `unconfirmed` tier).
+  Since round 16 a rhythm under 100 bpm needs the wheel's bar for the same rule (0.18): over
+  whole tuning drives the rule raised false findings on 8 drives, all sinus rhythms at 68-90
+  bpm between 0.15 and 0.17, and every real arrhythmia there was found as soon (the one under
+  100 bpm, at 99, swung by 0.31).
 - Asystole: a pulse that stops while the band is worn and still in contact (its quality index
   above what a loose band shows); the car's own behaviour (the wheel going still) confirms it
-  sooner, otherwise it needs longer to be believed.
+  sooner, otherwise it needs longer to be believed. Since round 16 a silence with any second
+  under `LOOSE_DIP` is a loose band too: a loose band's contact comes and goes (tuning drives
+  1205 and 1295 raised false asystoles at medians of 0.32 with seconds at 0.05-0.20 in them),
+  while a band in contact over a stopped heart stayed at 0.26 or more in the first seconds of
+  every tuning asystole.
 
 With the band lost or poor, the car's own heart-rate sensor (a steering-wheel ECG or seat
 sensor, `Vehicle.Driver.HeartRate`, and its R-R intervals `CabinSensor.RRIntervals`) stands in
@@ -70,6 +78,12 @@ FAST_BEATS = 8  # a fast irregular rhythm: this many good intervals ...
 FAST_WITHIN = 8.0  # ... within this many seconds ...
 FAST_RATE = 100.0  # ... at a median rate above this (bpm) ...
 FAST_IRREGULAR = 0.12  # ... with a median relative successive change above this
+# (round 16) the 12-16-beat rule on a rhythm whose median rate is under FAST_RATE needs this
+# (the wheel's bar for the same rule, `cabin.RR_IRREGULAR`): a slow sinus rhythm swings more
+SLOW_IRREGULAR = 0.18
+# (round 16) a silence in which the band's quality fell under this in any second is a loose
+# band (its contact comes and goes), not a stopped heart under a band in contact
+LOOSE_DIP = 0.22
 SUDDEN = 45.0  # bpm: a rate that fell below this by a third within half a minute ...
 FELL_BY = 1.5  # ... from a level this many times higher, is bradycardia
 LOOK_BACK = 30  # s of good-signal heart rates kept, to tell a rate that just moved
@@ -168,8 +182,8 @@ class CardiacDetector:
         # over the whole silence: a loose band shows brief good moments, a stopped heart under a
         # band in contact keeps a middling quality throughout
         qualities = [s.quality or 0.0 for s in recent[-silent:]]
-        if statistics.median(qualities) < 0.3:  # a loose band, not a stopped heart
-            return None
+        if statistics.median(qualities) < 0.3 or min(qualities) < LOOSE_DIP:
+            return None  # a loose band, not a stopped heart
         still = self._wheel_still(history)
         if silent < self.pause_alone and not still:
             return None
@@ -245,8 +259,12 @@ class CardiacDetector:
             and min(irregularity(fast), without_ectopics(fast)) > FAST_IRREGULAR
         ):
             return "arrhythmia-fast", 60000.0 / statistics.median(fast)
-        if len(rhythm) >= RHYTHM_MIN and irregularity(rhythm[-RHYTHM_BEATS:]) > self.irregularity:
-            return "arrhythmia", rate
+        rhythm = rhythm[-RHYTHM_BEATS:]
+        if len(rhythm) >= RHYTHM_MIN:
+            slow = statistics.median(rhythm) > 60000.0 / FAST_RATE
+            bar = max(self.irregularity, SLOW_IRREGULAR) if slow else self.irregularity
+            if irregularity(rhythm) > bar:
+                return "arrhythmia", rate
         return None, rate
 
     def _level(self, now: float) -> float | None:
