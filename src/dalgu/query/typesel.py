@@ -16,6 +16,12 @@ from lark import Token
 from dalgu.query.ast import TypeAnd, TypeExpr, TypeName, TypeOr
 from dalgu.query.q import Logic, Node, build_parser, cached_parse
 
+
+def is_type_selection(text: str) -> bool:
+    """An entity selector's type is one name or a selection such as `(Building|Tower)`."""
+    return any(c in text for c in ",;|()")
+
+
 _GRAMMAR = r"""
 start: disjunction
 disjunction: conjunction                           -> first_or

@@ -16,6 +16,7 @@ from dalgu.ldcontext import TermMap
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
+from dalgu.query.typesel import is_type_selection as is_type_selection
 from dalgu.query.typesel import parse_type_selection
 
 TRIGGERS = frozenset(
@@ -53,11 +54,6 @@ def _positive(value: Any, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise BadRequestData(f"{key} must be a number greater than 0")
     return float(value)
-
-
-def is_type_selection(text: str) -> bool:
-    """An entity selector's type is one name or a selection such as `(Building|Tower)`."""
-    return any(c in text for c in ",;|()")
 
 
 def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:

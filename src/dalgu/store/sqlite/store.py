@@ -136,6 +136,7 @@ class SqliteEntityStore(
         self._db: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._queued: list[_Queued] = []
+        self._change_filters = {}
         self._busy = BusyWait()
         self._gathered = 0  # the calls queued when the commit last looked, and its turns so far
         self._turns = 0
@@ -439,8 +440,13 @@ class SqliteEntityStore(
         at = now_iso()
         if history:
             self._record_history(tenant, changes, at)
-        if self._records_changes(tenant):
-            self._append_changes(tenant, [(c.entity_id, c.before, c.after) for c in changes], at)
+        wanted = self._change_filter(tenant)
+        if wanted is not None:
+            rows = [
+                (c.entity_id, c.before, c.after) for c in changes if wanted.wants(c.before, c.after)
+            ]
+            if rows:
+                self._append_changes(tenant, rows, at)
         return outcomes
 
     def _load(self, tenant: str, ids: list[str]) -> dict[str, tuple[int, Entity]]:

@@ -11,6 +11,7 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.change_filter import EVERYTHING, ChangeFilter, change_filter
 from dalgu.store.sqlite.lock import begin
 from dalgu.store.sqlite.outbox_signal import OutboxListener, OutboxSignal
 
@@ -31,13 +32,32 @@ class SqliteSubscriptions(SubscriptionStore):
     _listener: OutboxListener | None = None
     _outbox_written: bool = False  # this transaction wrote to the outbox: ring after COMMIT
 
-    def _records_changes(self, tenant: str) -> bool:
+    # tenant -> (the subscriptions' generation it was read at, its filter); the entity store
+    # sets it empty
+    _change_filters: dict[str, tuple[int, ChangeFilter | None]]
+
+    def _change_filter(self, tenant: str) -> ChangeFilter | None:
+        """Which of the tenant's changes the outbox records (`change_filter`), None: none.
+        Read in the writing transaction: a subscription committed before it counts."""
         if self.record_all_changes:
-            return True
-        row = self.db.execute(
-            "SELECT 1 FROM subscriptions WHERE tenant = ? LIMIT 1", (tenant,)
+            return EVERYTHING
+        (generation,) = self.db.execute(
+            "SELECT value FROM generations WHERE name = 'subscriptions'"
         ).fetchone()
-        return row is not None
+        cached = self._change_filters.get(tenant)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        docs = (
+            orjson.loads(doc)
+            for (doc,) in self.db.execute(
+                "SELECT doc FROM subscriptions WHERE tenant = ?", (tenant,)
+            )
+        )
+        wanted = change_filter(docs)
+        if len(self._change_filters) >= 1024:  # many tenants: start over rather than grow
+            self._change_filters.clear()
+        self._change_filters[tenant] = (generation, wanted)
+        return wanted
 
     def _append_changes(self, tenant: str, rows: list[tuple[str, Any, Any]], at: str) -> None:
         self._outbox_written = True
@@ -78,7 +98,6 @@ class SqliteSubscriptions(SubscriptionStore):
         self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
     ) -> None:
         doc = orjson.dumps(document)
-        self._bump()
         if create:
             try:
                 self.db.execute(
@@ -92,6 +111,9 @@ class SqliteSubscriptions(SubscriptionStore):
                 "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?",
                 (doc, tenant, subscription_id),
             )
+        # after the row: a writer that reads the new generation reads the subscription too (a
+        # change filter cached under the new generation must include it)
+        self._bump()
 
     async def get_subscription(self, tenant: str, subscription_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
