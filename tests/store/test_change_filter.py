@@ -4,17 +4,17 @@ subscription could be about is still recorded (and notified)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
+import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
 from dalgu.store.change_filter import ChangeFilter, change_filter
-from tests.conftest import IN_PROCESS
 
 E = "/ngsi-ld/v1/entities"
 S = "/ngsi-ld/v1/subscriptions"
@@ -53,18 +53,28 @@ def test_no_subscription_keeps_nothing() -> None:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
-    path = tmp_path / "dalgu.db"
-    settings = Settings.load(
-        sqlite_path=path, mqtt_broker="off", **{**IN_PROCESS, "notifier": "off"}
-    )
+def app(settings: Settings) -> Iterator[tuple[TestClient, Settings]]:
+    """Either store, with no notifier to consume the outbox."""
+    settings = settings.model_copy(update={"notifier": "off"})
     with TestClient(build_app(settings)) as client:
-        yield client, path
+        yield client, settings
 
 
-def _recorded(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
-        return [entity_id for (entity_id,) in db.execute("SELECT entity_id FROM changes")]
+def _recorded(settings: Settings) -> list[str]:
+    """The entity ids in the outbox, oldest first."""
+    if settings.store == "sqlite":
+        with sqlite3.connect(settings.sqlite_path) as db:
+            return [entity_id for (entity_id,) in db.execute("SELECT entity_id FROM changes")]
+
+    async def read() -> list[str]:
+        conn = await asyncpg.connect(settings.postgres_dsn)
+        try:
+            rows = await conn.fetch("SELECT entity_id FROM changes ORDER BY ticket, seq")
+            return [row[0] for row in rows]
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
 
 
 def _subscribe(client: TestClient, entities: list[dict[str, str]] | None, n: int) -> None:
@@ -90,43 +100,43 @@ def _vehicle(client: TestClient, n: int, speed: int) -> None:
     assert response.status_code in (201, 204), response.text
 
 
-def test_the_sqlite_outbox_records_only_what_a_subscription_could_match(
-    app: tuple[TestClient, Path],
+def test_the_outbox_records_only_what_a_subscription_could_match(
+    app: tuple[TestClient, Settings],
 ) -> None:
-    client, path = app
+    client, settings = app
     _vehicle(client, 1, 10)
-    assert _recorded(path) == []  # no subscription
+    assert _recorded(settings) == []  # no subscription
     _subscribe(client, [{"type": "Alert"}], 1)
     _vehicle(client, 1, 20)
     _vehicle(client, 2, 30)
-    assert _recorded(path) == []  # vehicles: no subscription could match them
+    assert _recorded(settings) == []  # vehicles: no subscription could match them
     alert = {
         "id": "urn:ngsi-ld:Alert:1",
         "type": "Alert",
         "severity": {"type": "Property", "value": "high"},
     }
     assert client.post(E, json=alert).status_code == 201
-    assert _recorded(path) == ["urn:ngsi-ld:Alert:1"]
+    assert _recorded(settings) == ["urn:ngsi-ld:Alert:1"]
     # a subscription on vehicles, made after the filter was first read: the next write counts
     _subscribe(client, [{"type": "Vehicle"}], 2)
     _vehicle(client, 1, 40)
-    assert _recorded(path) == ["urn:ngsi-ld:Alert:1", "urn:ngsi-ld:Vehicle:1"]
+    assert _recorded(settings) == ["urn:ngsi-ld:Alert:1", "urn:ngsi-ld:Vehicle:1"]
     # gone again: vehicles are left out again
     assert client.delete(f"{S}/urn:ngsi-ld:Subscription:2").status_code == 204
     _vehicle(client, 1, 50)
-    assert len(_recorded(path)) == 2
+    assert len(_recorded(settings)) == 2
     # watched attributes alone: any entity
     _subscribe(client, None, 3)
     _vehicle(client, 2, 60)
-    assert _recorded(path)[-1] == "urn:ngsi-ld:Vehicle:2"
+    assert _recorded(settings)[-1] == "urn:ngsi-ld:Vehicle:2"
 
 
-def test_the_filter_is_per_tenant(app: tuple[TestClient, Path]) -> None:
-    client, path = app
+def test_the_filter_is_per_tenant(app: tuple[TestClient, Settings]) -> None:
+    client, settings = app
     _subscribe(client, [{"type": "Vehicle"}], 1)  # in the default tenant
     vehicle = {"id": "urn:ngsi-ld:Vehicle:9", "type": "Vehicle"}
     other = {"NGSILD-Tenant": "other"}
     assert client.post(E, json=vehicle, headers=other).status_code == 201
-    assert _recorded(path) == []
+    assert _recorded(settings) == []
     assert client.post(E, json=vehicle).status_code == 201
-    assert _recorded(path) == ["urn:ngsi-ld:Vehicle:9"]
+    assert _recorded(settings) == ["urn:ngsi-ld:Vehicle:9"]

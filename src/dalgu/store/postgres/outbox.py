@@ -35,6 +35,7 @@ import orjson
 log = logging.getLogger(__name__)
 
 OUTBOX_LOCK = 0x6F7574626F78  # "outbox": held (shared) from a ticket's draw to its end
+TYPE_SEPARATOR = "\x1f"  # between the types of one change in `_APPEND`'s per-row text
 CHANNEL = "dalgu_outbox"  # NOTIFY after each commit that wrote to the outbox
 
 # $7: append whether or not the tenant has a subscription (else only if it has one)
@@ -45,8 +46,10 @@ WITH held AS MATERIALIZED (
 drawn AS MATERIALIZED (SELECT nextval('change_tickets') AS ticket FROM held)
 INSERT INTO changes (ticket, tenant, entity_id, before, after, at)
 SELECT drawn.ticket, $1, u.entity_id, u.before, u.after, $5
-FROM drawn, unnest($2::text[], $3::bytea[], $4::bytea[]) WITH ORDINALITY
-    AS u(entity_id, before, after, i)
+FROM drawn, unnest($2::text[], $3::bytea[], $4::bytea[], $8::text[]) WITH ORDINALITY
+    AS u(entity_id, before, after, types, i)
+WHERE $7 OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = $1
+    AND (s.watched_types IS NULL OR s.watched_types && string_to_array(u.types, E'\\x1f')))
 ORDER BY u.i
 """
 _DRAWN = "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM change_tickets"
@@ -89,8 +92,15 @@ async def append(
         at,
         OUTBOX_LOCK,
         always,
+        [_types(before, after) for _, before, after in rows],
     )
     return not str(status).endswith(" 0")
+
+
+def _types(before: Any, after: Any) -> str:
+    """The entity's types before and after a change, packed for `string_to_array`."""
+    types = {t for entity in (before, after) if entity is not None for t in entity.get("type", ())}
+    return TYPE_SEPARATOR.join(sorted(types))
 
 
 class Horizon:

@@ -401,6 +401,12 @@ MIGRATIONS: list[str] = [
     SELECT setval('change_tickets', greatest(
         (SELECT max(seq) FROM changes), (SELECT max(seq) FROM cursors), 1));
     """,
+    """
+    -- subscriptions (issue 3): the entity types a subscription selects (IRIs), NULL when it
+    -- may match any (no selector, or a type selection in its own terms); the outbox records a
+    -- change only when some subscription of the tenant could match it (`store/change_filter.py`)
+    ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS watched_types text[];
+    """,
 ]
 
 

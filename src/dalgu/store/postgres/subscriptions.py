@@ -26,6 +26,7 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.change_filter import change_filter
 from dalgu.store.postgres import outbox
 from dalgu.store.postgres.bulk import SMALL
 from dalgu.store.postgres.outbox import CHANNEL
@@ -81,13 +82,12 @@ class PostgresSubscriptions(SubscriptionStore):
         caller then calls `outbox_written` once the transaction has committed)."""
         if not rows:
             return False
-        if self.record_all_changes or len(rows) <= SMALL:
-            # a few changes: the append asks for a subscription itself (one round trip fewer)
-            return await outbox.append(conn, tenant, rows, at, always=self.record_all_changes)
+        always = self.record_all_changes
         # many: their documents are not encoded and sent for a tenant without subscriptions
-        if not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
+        if not always and len(rows) > SMALL and not await conn.fetchval(_HAS_SUBSCRIPTIONS, tenant):
             return False
-        return await outbox.append(conn, tenant, rows, at, always=True)
+        # the append asks for a subscription that could match each change itself
+        return await outbox.append(conn, tenant, rows, at, always=always)
 
     def outbox_written(self) -> None:
         """Wake the notifiers: a transaction that wrote to the outbox has committed."""
@@ -112,25 +112,30 @@ class PostgresSubscriptions(SubscriptionStore):
         self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool
     ) -> None:
         doc = orjson.dumps(document)
+        wanted = change_filter([document])
+        types = None if wanted is None or wanted.types is None else sorted(wanted.types)
         async with self.pool.acquire() as conn, conn.transaction():
             if create:
                 try:
                     await conn.execute(
-                        "INSERT INTO subscriptions (tenant, id, doc, created) "
-                        "VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO subscriptions (tenant, id, doc, created, watched_types) "
+                        "VALUES ($1, $2, $3, $4, $5)",
                         tenant,
                         subscription_id,
                         doc,
                         document.get("createdAt", ""),
+                        types,
                     )
                 except asyncpg.UniqueViolationError:
                     raise AlreadyExists(f"subscription {subscription_id} already exists") from None
             else:
                 await conn.execute(
-                    "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2",
+                    "UPDATE subscriptions SET doc = $3, watched_types = $4 "
+                    "WHERE tenant = $1 AND id = $2",
                     tenant,
                     subscription_id,
                     doc,
+                    types,
                 )
             await _bump(conn)
 
