@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 
@@ -114,3 +115,21 @@ def band_off(t: float) -> Signals | None:
 def good(_: float) -> float:
     """A car sensor's quality, good all drive."""
     return 0.8
+
+
+def band_beating(intervals: list[float], heart_rate: float) -> Callable[[float], Signals]:
+    """A band worn well, sending the R-R intervals (ms) of a heart that beats `intervals` one
+    after the other from the drive's start, and `heart_rate` as its rate."""
+    beats = [b / 1000.0 for b in itertools.accumulate(intervals, initial=300.0)]
+
+    def wearable(t: float) -> Signals:
+        rr = [round((b - a) * 1000.0) for a, b in itertools.pairwise(beats) if t - 1.0 < b <= t]
+        return {
+            vss.IS_WORN: True,
+            vss.SIGNAL_QUALITY: 0.9,
+            vss.HEART_RATE: heart_rate,
+            vss.RR_INTERVALS: [float(x) for x in rr],
+            vss.SPO2: 97.0,
+        }
+
+    return wearable

@@ -5,33 +5,16 @@ among eight intervals made its median successive change pass the bar: on the tun
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Callable
 
-from dalgu.safety import signals as vss
-from tests.safety.crafted import EVENT, Signals, run, steady_vehicle
+from tests.safety.crafted import EVENT, Signals, band_beating, run, steady_vehicle
 
 END = EVENT + 120
 
 
 def band(intervals: list[float]) -> Callable[[float], Signals]:
-    """A band worn well, sending the intervals of a heart that beats `intervals` one after the
-    other from the drive's start."""
-    beats = list(itertools.accumulate(intervals, initial=300.0))
-    beats = [b / 1000.0 for b in beats]
-
-    def wearable(t: float) -> Signals:
-        rr = [round((b - a) * 1000.0) for a, b in itertools.pairwise(beats) if t - 1.0 < b <= t]
-        return {
-            vss.IS_WORN: True,
-            vss.SIGNAL_QUALITY: 0.9,
-            vss.HEART_RATE: 110.0,
-            vss.RR_INTERVALS: [float(x) for x in rr],
-            vss.SPO2: 97.0,
-        }
-
-    return wearable
+    return band_beating(intervals, 110.0)
 
 
 def sinus(every: int, seed: int = 5) -> list[float]:

@@ -5,32 +5,17 @@ of lost contact is no asystole, and a finding of another kind after a lone one i
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Callable
 
 from dalgu.safety import signals as vss
 from dalgu.safety.detectors.base import Finding
 from dalgu.safety.fusion import AlertPolicy
-from tests.safety.crafted import EVENT, Signals, run, steady_vehicle, steady_wearable
+from tests.safety.crafted import EVENT, Signals, band_beating, run, steady_vehicle, steady_wearable
 
 
 def band(intervals: list[float]) -> Callable[[float], Signals]:
-    """A band worn well, sending the intervals of a heart that beats `intervals` one after the
-    other from the drive's start."""
-    beats = [b / 1000.0 for b in itertools.accumulate(intervals, initial=300.0)]
-
-    def wearable(t: float) -> Signals:
-        rr = [round((b - a) * 1000.0) for a, b in itertools.pairwise(beats) if t - 1.0 < b <= t]
-        return {
-            vss.IS_WORN: True,
-            vss.SIGNAL_QUALITY: 0.9,
-            vss.HEART_RATE: 78.0,
-            vss.RR_INTERVALS: [float(x) for x in rr],
-            vss.SPO2: 97.0,
-        }
-
-    return wearable
+    return band_beating(intervals, 78.0)
 
 
 def test_a_slow_sinus_rhythm_swinging_by_a_sixth_is_not_an_arrhythmia() -> None:
