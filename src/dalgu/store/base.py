@@ -239,8 +239,9 @@ class SubscriptionStore(ABC):
     """Subscriptions, the change outbox they read, and their pending deliveries.
 
     The entity store writes a change to the outbox in the same transaction as the change
-    whenever its tenant has a subscription (or an in-process consumer asked for every change),
-    so a notification due for an acknowledged write is never lost.
+    whenever a subscription of its tenant could match it by entity type (`change_filter`; or
+    an in-process consumer asked for every change), so a notification due for an acknowledged
+    write is never lost.
     """
 
     @abstractmethod
