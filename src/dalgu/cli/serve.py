@@ -49,6 +49,7 @@ def export(settings: Settings) -> None:
 
 
 PORT_WAIT = 3.0  # seconds a port in use may take to be freed before serve gives up
+WORKER_KILL_SECONDS = 30  # a worker still running this long after the stop signal is killed
 
 
 def listen_problem(host: str, port: int) -> OSError | None:
@@ -106,6 +107,10 @@ def serve(launch: Launch) -> int:
             workers=launch.workers,
             factory=True,
             log_access=False,
+            # a worker that has not stopped this long after Ctrl-C or SIGTERM is killed: its
+            # shutdown bounds each part to 10 s, and once (session 14's demo check) a worker
+            # stayed in granian's signal handler for good, with the parent joining it forever
+            workers_kill_timeout=WORKER_KILL_SECONDS,
         ).serve()
     finally:
         if notifier is not None:
