@@ -38,7 +38,9 @@ OUTBOX_LOCK = 0x6F7574626F78  # "outbox": held (shared) from a ticket's draw to 
 TYPE_SEPARATOR = "\x1f"  # between the types of one change in `_APPEND`'s per-row text
 CHANNEL = "dalgu_outbox"  # NOTIFY after each commit that wrote to the outbox
 
-# $7: append whether or not the tenant has a subscription (else only if it has one)
+# $7: append every change whether or not the tenant has a subscription (else only the changes
+# a subscription of the tenant could match by entity type, `store/change_filter.py`: $8 holds
+# each change's types before and after it, joined by TYPE_SEPARATOR)
 _APPEND = """
 WITH held AS MATERIALIZED (
     SELECT pg_advisory_xact_lock_shared($6)
