@@ -84,7 +84,8 @@ async def append(
 ) -> bool:
     """Write `rows` (entity id, before, after) to the outbox under one ticket, in `conn`'s
     transaction, after the entities' own changes (their rows are held); unless `always`, only
-    if the tenant has a subscription (checked in the same statement). True if it wrote."""
+    the changes a subscription of the tenant could match by entity type (checked in the same
+    statement). True if it wrote any."""
     status = await conn.execute(
         _APPEND,
         tenant,
