@@ -139,8 +139,8 @@ class Settings(BaseSettings):
 
     @field_validator("cors_origins")
     @classmethod
-    def _origins(cls, value: str) -> str:
-        origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+    def _check_origins(cls, value: str) -> str:
+        origins = _split_origins(value)
         if origins == ["*"]:
             return value
         for origin in origins:
@@ -185,11 +185,16 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         """`cors_origins` as a list (["*"] for any origin); empty: CORS is off."""
-        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+        return _split_origins(self.cors_origins)
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _split_origins(value: str) -> list[str]:
+    """The origins of a comma-separated `cors_origins` value, blanks left out."""
+    return [origin.strip() for origin in value.split(",") if origin.strip()]
 
 
 def _problems(error: ValidationError) -> str:
