@@ -1,5 +1,6 @@
-"""`replaced_rows`: a plain reading's index rows compared member by member give exactly what
-comparing its attribute's whole row sets gives (the general path of `postgres/batch.py`)."""
+"""`replaced_rows` and `changed_in_place`: a plain reading's index rows compared member by
+member give exactly what comparing its attribute's whole row sets gives (the general paths of
+`postgres/batch.py` and `sqlite/rows.py`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dalgu.store.indexing import IndexRow, attribute_rows, replaced_rows
+from dalgu.store.indexing import IndexRow, attribute_rows, changed_in_place, replaced_rows
 
 NAME = "https://example.org/ns/temperature"
 VALUES: list[Any] = [
@@ -112,4 +113,45 @@ def test_plain_readings_give_the_rows_the_whole_sets_give(seed: int) -> None:
         compared += 1
         removed, added = plain
         assert (sorted(map(repr, removed)), sorted(map(repr, added))) == general(old, new)
+    assert compared > 300
+
+
+def place_by_place(
+    old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> list[tuple[int, IndexRow]] | None:
+    """What the SQLite store's general path writes when an attribute's rows keep their paths
+    and places: each new row that differs from the old one in its place."""
+    old_rows, new_rows = attribute_rows(NAME, old), attribute_rows(NAME, new)
+    if [(r.path, r.kind == "#") for r in old_rows] != [(r.path, r.kind == "#") for r in new_rows]:
+        return None
+    return [(seq, b) for seq, (a, b) in enumerate(zip(old_rows, new_rows, strict=True)) if a != b]
+
+
+def test_a_new_reading_rewrites_its_value_and_observed_at_rows_in_their_places() -> None:
+    old = [{"type": "Property", "value": 20, "unitCode": "CEL"}]
+    old[0]["observedAt"] = "2026-01-01T10:00:00Z"
+    new = [{**old[0], "value": 21.5, "observedAt": "2026-01-01T10:01:00Z"}]
+    assert changed_in_place(NAME, old, new) == [
+        (1, IndexRow(NAME, "", "n", 21.5, None)),
+        (2, IndexRow(NAME, ".observedAt", "s", None, "2026-01-01T10:01:00.000000Z")),
+    ]
+    respelled = [{**old[0], "observedAt": "2026-01-01T10:00:00.000Z"}]
+    assert changed_in_place(NAME, old, respelled) == []
+    # a member that comes or goes moves the rows after it: the general path
+    assert changed_in_place(NAME, old, [{"type": "Property", "value": 20}]) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_readings_rewrite_the_rows_a_place_by_place_comparison_does(seed: int) -> None:
+    rng = random.Random(seed)
+    compared = 0
+    for _ in range(2000):
+        old, new = [instance(rng)], [instance(rng)]
+        if rng.random() < 0.5:  # the usual update: the same members, some values new
+            new = [{k: (instance(rng).get(k, v) if k != "type" else v) for k, v in old[0].items()}]
+        fast = changed_in_place(NAME, old, new)
+        if fast is None:
+            continue
+        compared += 1
+        assert repr(fast) == repr(place_by_place(old, new))
     assert compared > 300

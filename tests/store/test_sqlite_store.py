@@ -4,6 +4,7 @@ one transaction, and each is still answered, and undone, on its own."""
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -335,6 +336,44 @@ async def test_attributes_sent_again_unchanged_keep_their_rows_and_the_index_sta
     try:
         final = await store.get_many("", [doc(1)["id"]])
         await fresh.mutate("", [(i, put(e)) for i, e in final.items()])
+        assert index_of(store) == index_of(fresh)
+    finally:
+        await fresh.close()
+
+
+async def test_a_stream_of_readings_leaves_the_index_a_fresh_create_would_make(
+    store: SqliteEntityStore, tmp_path: Path
+) -> None:
+    """Readings written in place (`changed_in_place`), mixed with members that come and go
+    and values that become arrays, leave exactly the rows of the final states."""
+
+    def put(entity: Entity) -> Mutation:
+        return lambda _: entity
+
+    rng = random.Random(7)
+    values: list[object] = [1, 2.5, "low", "2026-11-25T05:00:00Z", True, None, [1, 2]]
+
+    def reading() -> list[dict[str, object]]:
+        made: dict[str, object] = {"type": "Property", "value": rng.choice(values)}
+        for member, choices in (
+            ("observedAt", ["2026-11-25T05:00:00Z", "2026-11-25T05:00:01.000Z"]),
+            ("unitCode", ["CEL", "KMH"]),
+            ("datasetId", ["urn:ngsi-ld:Dataset:a"]),
+        ):
+            if rng.random() < 0.8:
+                made[member] = rng.choice(choices)
+        return [made]
+
+    ids = [doc(n)["id"] for n in range(4)]
+    for _ in range(40):
+        await store.mutate(
+            "", [(doc(n)["id"], put(doc(n, a=reading(), b=reading()))) for n in range(4)]
+        )
+    fresh = SqliteEntityStore(tmp_path / "fresh.db")
+    await fresh.open()
+    try:
+        final = await store.get_many("", ids)
+        await fresh.mutate("", [(i, put(e)) for i, e in sorted(final.items())])
         assert index_of(store) == index_of(fresh)
     finally:
         await fresh.close()

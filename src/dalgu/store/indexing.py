@@ -153,6 +153,55 @@ def replaced_rows(
     return removed, added
 
 
+def changed_in_place(
+    name: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> list[tuple[int, IndexRow]] | None:
+    """The rows of attribute `name` that change when `old` becomes `new`, each with its place
+    among the attribute's rows (`attribute_rows`), or None unless both are plain readings with
+    the same members.
+
+    A plain reading (`replaced_rows`) makes one row per member in a fixed order: the marker,
+    the value, then observedAt, unitCode and datasetId where present. With the same members on
+    both sides every row keeps its place, so the rows to write are the new rows of the members
+    that changed: what comparing the two whole row lists place by place gives, without making
+    them (every fleet update and sensor reading of the SQLite store).
+    """
+    if len(old) != 1 or len(new) != 1:
+        return None
+    a, b = old[0], new[0]
+    if (
+        a.get("type", "Property") != "Property"
+        or b.get("type", "Property") != "Property"
+        or "value" not in a
+        or "value" not in b
+        or not MEMBERS.issuperset(a)
+        or not MEMBERS.issuperset(b)
+    ):
+        return None
+    changed: list[tuple[int, IndexRow]] = []
+    place = 1  # the marker is row 0, and a Property's marker is the same on both sides
+    for key in _PLAIN_KEYS:
+        if key not in a:
+            if key in b:
+                return None
+            continue
+        if key not in b:
+            return None
+        before, after = a[key], b[key]
+        if not isinstance(before, _SCALARS) or not isinstance(after, _SCALARS):
+            return None
+        if type(before) is not type(after) or before != after:
+            path = "" if key == "value" else f".{key}"
+            old_rows: list[IndexRow] = []
+            new_rows: list[IndexRow] = []
+            _leaf_rows(name, path, before, old_rows, 0)
+            _leaf_rows(name, path, after, new_rows, 0)
+            if old_rows != new_rows:  # not two spellings of one date-time
+                changed.append((place, new_rows[0]))
+        place += 1
+    return changed
+
+
 def multi_valued(rows: list[IndexRow]) -> list[tuple[str, str]]:
     """(attribute, path) pairs with more than one value row: an array, several instances.
 

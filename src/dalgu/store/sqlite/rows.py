@@ -20,6 +20,7 @@ from dalgu.store.indexing import (
     IndexRow,
     attribute_rows,
     changed_attributes,
+    changed_in_place,
     geo_rows,
     multi_valued,
 )
@@ -86,6 +87,10 @@ class IndexWrites:
         for iri in changed:
             old_instances = before.get(iri, [])
             new_instances = after.get(iri, [])
+            in_place = changed_in_place(iri, old_instances, new_instances)
+            if in_place is not None:  # a new reading of a Property: no geometry, same keys
+                self.attrs.extend([(ent, seq, tenant, *row) for seq, row in in_place])
+                continue
             old_rows = attribute_rows(iri, old_instances)
             new_rows = attribute_rows(iri, new_instances)
             if _same_keys(old_rows, new_rows):
