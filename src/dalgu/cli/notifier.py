@@ -1,9 +1,9 @@
 """`dalgu notifier`: match subscriptions and send notifications in a process of its own.
 
 `dalgu serve` starts one beside the API (settings `notifier = "process"`), so matching and
-sending use the machine's second core and never wait behind API requests in one event loop.
-On PostgreSQL several may run, on any machines: deliveries are leased, never sent twice at
-once, and each subscription's go out in order.
+sending use the machine's second core and never wait behind API requests in one event loop,
+and keeps it running (`NotifierSupervisor`). On PostgreSQL several may run, on any machines:
+deliveries are leased, never sent twice at once, and each subscription's go out in order.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,10 @@ if TYPE_CHECKING:  # `dalgu serve`'s supervising process imports this module wit
 
 NOTIFIER_CACHE_MIB = 8  # it reads the outbox, subscriptions and a few entities, not the city
 POLL = 0.002  # seconds between looks at an outbox whose store cannot wake the notifier
+#: seconds before a notifier that exited is started again: the first, second… time in a row
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: a notifier that ran this long before it exited starts the delays over
+STABLE_SECONDS = 60.0
 
 
 async def run_notifier(settings: Settings, parent: int | None = None) -> None:
@@ -72,6 +78,63 @@ def stop_notifier_process(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class NotifierSupervisor(threading.Thread):
+    """Keeps `dalgu serve`'s notifier process running while the server runs.
+
+    A notifier that exits with a failure (an exception, the OOM killer, kill -9) is started
+    again after `RESTART_DELAYS`, longer each time it fails soon after starting; every change
+    it had not matched is still in the outbox, so the new one notifies it. A notifier that
+    exits cleanly was stopped on purpose (Ctrl-C and SIGTERM reach the server's whole process
+    group) and is left stopped.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(name="notifier-supervisor", daemon=True)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # `process` is replaced or stopped, never both at once
+        self.process = start_notifier_process()
+        self.restarts = 0
+
+    def run(self) -> None:
+        failures = 0
+        while True:
+            process, started = self.process, time.monotonic()
+            code = process.wait()
+            if self._stopping.is_set() or code == 0:
+                return
+            failures = 1 if time.monotonic() - started >= STABLE_SECONDS else failures + 1
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
+            print(
+                f"dalgu: the notifier process {process.pid} {_exit_reason(code)}; "
+                f"starting another in {delay:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.process = start_notifier_process()
+                self.restarts += 1
+
+    def stop(self) -> None:
+        """Stop the notifier for good (the server is stopping)."""
+        with self._lock:
+            self._stopping.set()
+            stop_notifier_process(self.process)
+        self.join(5)
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -77,7 +77,7 @@ def serve(launch: Launch) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
-    from dalgu.cli.notifier import start_notifier_process, stop_notifier_process
+    from dalgu.cli.notifier import NotifierSupervisor
 
     problem = listen_problem(launch.host, launch.port)
     deadline = time.monotonic() + PORT_WAIT
@@ -97,7 +97,9 @@ def serve(launch: Launch) -> int:
     migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
     if migration.returncode != 0:
         return migration.returncode  # the child printed why
-    notifier = start_notifier_process() if launch.notifier == "process" else None
+    notifier = NotifierSupervisor() if launch.notifier == "process" else None
+    if notifier is not None:
+        notifier.start()
     try:
         Granian(
             "dalgu.api.asgi:create_app",
@@ -114,7 +116,7 @@ def serve(launch: Launch) -> int:
         ).serve()
     finally:
         if notifier is not None:
-            stop_notifier_process(notifier)
+            notifier.stop()
     return 0
 
 

@@ -1,0 +1,68 @@
+"""`dalgu serve` keeps its notifier process running: one killed (the OOM killer, a crash) is
+started again, and the notifications of changes made meanwhile are still delivered."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.ports import free_port
+from tests.receiver import Receiver
+from tests.server import kill_server, start_server
+
+
+def notifiers(server_pid: int) -> list[psutil.Process]:
+    """The server's notifier processes (children running `dalgu.cli.notifier`)."""
+    found = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        try:
+            if "dalgu.cli.notifier" in child.cmdline():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def wait_for_notifier(server_pid: int, other_than: int | None, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [p.pid for p in notifiers(server_pid) if p.pid != other_than]
+        if pids:
+            return pids[0]
+        time.sleep(0.1)
+    raise AssertionError("no notifier process")
+
+
+def test_a_killed_notifier_is_started_again_and_nothing_is_lost(
+    tmp_path: Path, dsn: str | None
+) -> None:
+    db, port, receiver_port = tmp_path / "dalgu.db", free_port(), free_port()
+    server = start_server(db, port, postgres_dsn=dsn)
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    receiver = Receiver(receiver_port)
+    try:
+        first = wait_for_notifier(server.pid, None, 10)
+        sub = {
+            "type": "Subscription",
+            "entities": [{"type": "Thing"}],
+            "notification": {"endpoint": {"uri": f"http://127.0.0.1:{receiver_port}/notify"}},
+        }
+        assert httpx.post(f"{base}/subscriptions", json=sub).status_code == 201
+        psutil.Process(first).send_signal(signal.SIGKILL)
+        # written while no notifier runs: recorded in the outbox, matched by the next one
+        thing = {"id": "urn:ngsi-ld:Thing:meanwhile", "type": "Thing", "n": 1}
+        assert httpx.post(f"{base}/entities", json=thing).status_code == 201
+        second = wait_for_notifier(server.pid, first, 15)
+        started = psutil.Process(second).cmdline()
+        _, notification = receiver.next(timeout=20)
+        assert notification["data"][0]["id"] == "urn:ngsi-ld:Thing:meanwhile"
+    finally:
+        kill_server(server, signal.SIGTERM)
+        receiver.close()
+    # a deliberate stop is not a crash: no notifier outlives the server
+    time.sleep(0.5)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == started]
