@@ -113,6 +113,10 @@ def serve(launch: Launch) -> int:
             # shutdown bounds each part to 10 s, and once (session 14's demo check) a worker
             # stayed in granian's signal handler for good, with the parent joining it forever
             workers_kill_timeout=WORKER_KILL_SECONDS,
+            # a worker that dies (the OOM killer, kill -9) is started again after 3.5 s instead
+            # of granian stopping the whole server; one that dies again within 5.5 s of being
+            # started does stop it (granian's crash-loop rule), with a non-zero exit status
+            respawn_failed_workers=True,
         ).serve()
     finally:
         if notifier is not None:

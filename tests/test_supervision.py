@@ -1,5 +1,5 @@
-"""`dalgu serve` keeps its notifier process running: one killed (the OOM killer, a crash) is
-started again, and the notifications of changes made meanwhile are still delivered."""
+"""`dalgu serve` keeps its processes running: a notifier or an API worker killed (the OOM
+killer, a crash) is started again, and nothing acknowledged or notified is lost."""
 
 from __future__ import annotations
 
@@ -13,6 +13,18 @@ import psutil
 from tests.ports import free_port
 from tests.receiver import Receiver
 from tests.server import kill_server, start_server
+
+
+def workers(server_pid: int) -> list[int]:
+    """The server's granian worker processes (children running `dalgu.cli.serve` too)."""
+    found = []
+    for child in psutil.Process(server_pid).children():
+        try:
+            if "dalgu.cli.serve" in child.cmdline():
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def notifiers(server_pid: int) -> list[psutil.Process]:
@@ -66,3 +78,28 @@ def test_a_killed_notifier_is_started_again_and_nothing_is_lost(
     # a deliberate stop is not a crash: no notifier outlives the server
     time.sleep(0.5)
     assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == started]
+
+
+def test_a_killed_worker_is_started_again_and_the_api_answers(
+    tmp_path: Path, dsn: str | None
+) -> None:
+    db, port = tmp_path / "dalgu.db", free_port()
+    server = start_server(db, port, postgres_dsn=dsn)
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    try:
+        thing = {"id": "urn:ngsi-ld:Thing:before", "type": "Thing", "n": 1}
+        assert httpx.post(f"{base}/entities", json=thing).status_code == 201
+        (worker,) = workers(server.pid)
+        psutil.Process(worker).send_signal(signal.SIGKILL)
+        deadline, answered = time.monotonic() + 20, None
+        while time.monotonic() < deadline and answered is None:
+            try:
+                answered = httpx.get(f"{base}/entities/urn:ngsi-ld:Thing:before", timeout=1)
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answered is not None and answered.status_code == 200
+        assert answered.json()["n"]["value"] == 1
+        assert server.poll() is None  # the server itself never stopped
+        assert workers(server.pid) != [worker]
+    finally:
+        kill_server(server, signal.SIGTERM)
