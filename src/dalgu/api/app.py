@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
@@ -31,6 +32,7 @@ from dalgu.api import fhir as fhir_api
 from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.health import health
+from dalgu.api.outage import OutageAnswer
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
@@ -317,6 +319,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
     app = Starlette(
         routes=routes(),
         lifespan=lifespan,
+        middleware=[Middleware(OutageAnswer)],
         exception_handlers={
             DalguError: dalgu_error_handler,
             HTTPException: http_error_handler,

@@ -10,7 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from dalgu.errors import NGSI_LD_ERRORS, DalguError
+from dalgu.errors import NGSI_LD_ERRORS, DalguError, StoreUnavailable
+
+#: seconds a client is asked to wait after a store outage (`Retry-After`)
+RETRY_AFTER = "5"
 
 log = logging.getLogger("dalgu.api")
 
@@ -49,7 +52,10 @@ def problem_response(error: DalguError) -> Response:
 
 async def dalgu_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DalguError)
-    return problem_response(exc)
+    response = problem_response(exc)
+    if isinstance(exc, StoreUnavailable):
+        response.headers["Retry-After"] = RETRY_AFTER
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

@@ -74,7 +74,10 @@ class EntityRetrieval:
         runtime = getattr(self.state, "dalgu", None)
         if runtime is None:
             return False
-        document = await runtime.service.retrieve_document(tenant, entity_id)
+        try:
+            document = await runtime.service.retrieve_document(tenant, entity_id)
+        except Exception:  # the full application answers it (a store outage: 503)
+            return False
         if document is None:
             return False  # the full handler answers the 404 (or asks the lazy attributes)
         (body,) = runtime.rendered.render([document], runtime.resolver.core, _DEFAULT)

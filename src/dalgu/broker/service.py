@@ -16,7 +16,13 @@ from dalgu.broker.join import Join, fetch_linked
 from dalgu.broker.lazy import LazyAttributeProvider
 from dalgu.broker.model import Entity, attribute_iris, now_iso
 from dalgu.broker.render import Representation
-from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
+from dalgu.errors import (
+    AlreadyExists,
+    BadRequestData,
+    DalguError,
+    ResourceNotFound,
+    StoreUnavailable,
+)
 from dalgu.store.base import (
     AttributeInfo,
     Change,
@@ -93,6 +99,10 @@ class EntityService:
             if await provider.serves(tenant, entity_id):
                 return None
         return await self.store.get_document(tenant, entity_id)
+
+    def outage(self, error: BaseException) -> StoreUnavailable | None:
+        """`error` as the store outage it reports (503 at the edges), or None."""
+        return self.store.outage(error)
 
     async def probe_store(self) -> None:
         """A point read of an entity that is never written: raises whatever the store raises

@@ -17,6 +17,7 @@ import time
 
 from dalgu.devices.commands import CommandDispatcher, DeviceCommand
 from dalgu.store.base import CommandQueue, QueuedCommand
+from dalgu.store.outage import OutageWatch
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,11 @@ class CommandPolling:
 
     async def _sweep(self) -> None:
         interval = min(5.0, self.expiry / 4)
+        watch = OutageWatch(log, "expiring queued commands")
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.expire()
-            except Exception:  # a store hiccup must not end the sweeping
-                log.exception("expiring queued commands failed")
+                watch.succeeded()
+            except Exception as error:  # a store hiccup must not end the sweeping
+                watch.failed(self.queue, error)

@@ -176,14 +176,25 @@ class MqttSouthbound:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-            except Exception:  # a bug must not end the listener for good: start a new session
+            except Exception as exc:  # a bug must not end the listener: start a new session
                 self.ready.clear()
-                log.exception(
-                    "MQTT southbound session on %s:%d failed; reconnecting in %.0f s",
-                    self.host,
-                    self.port,
-                    delay,
-                )
+                outage = self.devices.entities.outage(exc)
+                if outage is not None:  # nothing acknowledged: the broker sends it all again
+                    log.warning(
+                        "MQTT southbound on %s:%d: %s; messages not stored are not acknowledged "
+                        "and come again when it reconnects in %.0f s",
+                        self.host,
+                        self.port,
+                        outage.detail,
+                        delay,
+                    )
+                else:
+                    log.exception(
+                        "MQTT southbound session on %s:%d failed; reconnecting in %.0f s",
+                        self.host,
+                        self.port,
+                        delay,
+                    )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 

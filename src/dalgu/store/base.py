@@ -39,7 +39,7 @@ from typing import Any, TypeAlias
 
 import orjson
 
-from dalgu.errors import DalguError
+from dalgu.errors import DalguError, StoreUnavailable
 from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
 from dalgu.query.duration import Duration
 from dalgu.query.order import OrderTerm
@@ -151,6 +151,12 @@ class EntityStore(ABC):
 
     @abstractmethod
     async def get(self, tenant: str, entity_id: str) -> Entity | None: ...
+
+    def outage(self, error: BaseException) -> StoreUnavailable | None:
+        """`error`, raised by this store, as the outage it reports (the database server down or
+        unreachable, the file locked or unreadable), or None for any other failure: the edges
+        answer an outage 503 (retry later) rather than 500 (a bug)."""
+        return None
 
     async def get_document(self, tenant: str, entity_id: str) -> Document | None:
         """The stored document of an entity (what `get` parses), or None."""

@@ -36,6 +36,7 @@ from dalgu.store.base import (
     RegistrationStore,
     SubscriptionStore,
 )
+from dalgu.store.outage import OutageWatch
 from dalgu.subscriptions import matching
 from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
 from dalgu.subscriptions.index import CompiledSubscription, SubscriptionIndex
@@ -144,6 +145,7 @@ class Notifier:
         poll = TIMERS if pushed or self.poll is None else self.poll
         wait = poll
         timers = 0.0
+        watch = OutageWatch(log, "notifier iteration")
         while True:
             woken = self._wake.is_set()
             self._wake.clear()
@@ -157,10 +159,11 @@ class Notifier:
                     await self.notify_periodic()
                     await self.notify_periodic_csource()
                     await self.send_due()
+                watch.succeeded()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep notifying whatever one bad batch did
-                log.exception("notifier iteration failed")
+            except Exception as error:  # keep notifying whatever one bad batch did
+                watch.failed(self.store, error)
                 await asyncio.sleep(TIMERS)
             wait = next_poll(wait, poll, found=self._seen != seen) if polling else poll
             if not self._wake.is_set():

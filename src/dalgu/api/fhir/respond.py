@@ -14,7 +14,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dalgu.errors import DalguError, NotAcceptable, UnsupportedMediaType
+from dalgu.api.outage import store_outage
+from dalgu.api.problem import RETRY_AFTER
+from dalgu.errors import DalguError, NotAcceptable, StoreUnavailable, UnsupportedMediaType
 from dalgu.fhir.model import StoredResource
 from dalgu.fhir.render import location, operation_outcome
 
@@ -36,7 +38,11 @@ def fhir_response(
 
 
 def outcome_response(error: DalguError) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="dalgu"'} if error.status == 401 else None
+    headers = None
+    if error.status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="dalgu"'}
+    elif isinstance(error, StoreUnavailable):
+        headers = {"Retry-After": RETRY_AFTER}
     return fhir_response(operation_outcome(error), status=error.status, headers=headers)
 
 
@@ -50,7 +56,10 @@ def fhir_endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except DalguError as error:
             return outcome_response(error)
-        except Exception:
+        except Exception as exc:
+            outage = store_outage(request, exc)
+            if outage is not None:
+                return outcome_response(outage)
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             return outcome_response(DalguError("the server failed to handle this request"))
 

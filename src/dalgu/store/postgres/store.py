@@ -104,6 +104,16 @@ async def _keep_session(conn: Any) -> None:
     """
 
 
+#: what asyncpg raises when the server is down, restarting, out of connections or unreachable
+_OUTAGES = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
 class PostgresEntityStore(
     PostgresTemporal,
     EntityStore,
@@ -170,6 +180,15 @@ class PostgresEntityStore(
             self._pool = None
 
     # --- reads --------------------------------------------------------------------------
+
+    def outage(self, error: BaseException) -> StoreUnavailable | None:
+        if isinstance(error, StoreUnavailable):
+            return error
+        if isinstance(error, _OUTAGES) or (
+            isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
+        ):
+            return StoreUnavailable(f"PostgreSQL is unavailable ({type(error).__name__}: {error})")
+        return None
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         doc = await self.get_document(tenant, entity_id)

@@ -108,6 +108,16 @@ def _runs(queued: list[_Queued]) -> list[list[_Queued]]:
     return runs
 
 
+#: what SQLite says when its file cannot be read or written now (not a bad statement)
+_OUTAGES = (
+    "database is locked",
+    "disk I/O error",
+    "unable to open database file",
+    "database or disk is full",
+    "readonly database",
+)
+
+
 class SqliteEntityStore(
     EntityStore,
     SqliteSubscriptions,
@@ -193,6 +203,15 @@ class SqliteEntityStore(
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         doc = await self.get_document(tenant, entity_id)
         return None if doc is None else orjson.loads(doc)
+
+    def outage(self, error: BaseException) -> StoreUnavailable | None:
+        if isinstance(error, StoreUnavailable):
+            return error
+        if isinstance(error, sqlite3.OperationalError) and any(
+            sign in str(error) for sign in _OUTAGES
+        ):
+            return StoreUnavailable(f"the SQLite database is unavailable ({error})")
+        return None
 
     async def get_document(self, tenant: str, entity_id: str) -> bytes | None:
         row = self.db.execute(

@@ -1,0 +1,149 @@
+"""A store outage is a 503 with `Retry-After`, never a 500, and the server recovers by itself.
+
+PostgreSQL is cut off for real: the server reaches it through a TCP relay that this test stops
+(every connection reset, new ones refused) and starts again, as a network partition or a
+database restart would. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dalgu.errors import StoreUnavailable
+from dalgu.store.sqlite import SqliteEntityStore
+from tests.conftest import _admin, _fresh_database
+from tests.ports import free_port
+from tests.server import kill_server, start_server
+
+PROBLEM = "https://uri.etsi.org/ngsi-ld/errors/InternalError"
+
+
+class Relay:
+    """TCP relay from a loopback port to PostgreSQL that can be cut and restored."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.open = threading.Event()
+        self.open.set()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()  # refused, as a server that is down
+                continue
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.open.clear()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+    def restore(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
+@pytest.fixture
+def relayed_dsn(request: pytest.FixtureRequest) -> Iterator[tuple[str, Relay]]:
+    name = _fresh_database(request)
+    relay = Relay(("127.0.0.1", 5432))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{relay.port}/{name}", relay
+    finally:
+        relay.close()
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_postgresql_out_of_reach_is_a_503_and_the_server_recovers(
+    tmp_path: Path, relayed_dsn: tuple[str, Relay]
+) -> None:
+    dsn, relay = relayed_dsn
+    port = free_port()
+    server = start_server(tmp_path / "unused.db", port, postgres_dsn=dsn)
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    thing = {"id": "urn:ngsi-ld:Thing:1", "type": "Thing", "n": 1}
+    try:
+        assert httpx.post(f"{base}/entities", json=thing).status_code == 201
+        relay.cut()
+        answers = [
+            httpx.get(f"{base}/entities/urn:ngsi-ld:Thing:1", timeout=20),  # the fast path
+            httpx.get(f"{base}/entities", params={"type": "Thing"}, timeout=20),
+            httpx.post(f"{base}/entities", json={**thing, "id": "urn:x:2"}, timeout=20),
+        ]
+        for answer in answers:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "5"
+            problem = answer.json()
+            assert problem["type"] == PROBLEM and problem["status"] == 503
+            assert "PostgreSQL is unavailable" in problem["detail"]
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=20).status_code == 503
+        fhir = httpx.get(
+            f"http://127.0.0.1:{port}/fhir/Patient/kim",
+            headers={"X-Dalgu-Role": "admin", "X-Dalgu-Principal": "ops"},
+            timeout=20,
+        )
+        assert fhir.status_code == 503
+        assert fhir.json()["resourceType"] == "OperationOutcome"
+        relay.restore()
+        deadline, created = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            created = httpx.post(f"{base}/entities", json={**thing, "id": "urn:x:3"}, timeout=20)
+            if created.status_code != 503:
+                break
+            time.sleep(0.5)
+        assert created is not None and created.status_code == 201
+        assert httpx.get(f"{base}/entities/urn:ngsi-ld:Thing:1").json()["n"]["value"] == 1
+    finally:
+        kill_server(server, signal.SIGTERM)
+
+
+def test_sqlite_reports_a_file_it_cannot_open_as_an_outage(tmp_path: Path) -> None:
+    store = SqliteEntityStore(tmp_path / "x.db")
+    with pytest.raises(sqlite3.OperationalError) as unopenable:
+        sqlite3.connect(tmp_path / "missing" / "x.db").execute("SELECT 1")
+    assert isinstance(store.outage(unopenable.value), StoreUnavailable)
+    with pytest.raises(sqlite3.OperationalError) as bad_statement:
+        sqlite3.connect(":memory:").execute("SELEC 1")
+    assert store.outage(bad_statement.value) is None  # a bug, not an outage: a 500
