@@ -100,12 +100,22 @@ def test_postgresql_out_of_reach_is_a_503_and_the_server_recovers(
     tmp_path: Path, relayed_dsn: tuple[str, Relay]
 ) -> None:
     dsn, relay = relayed_dsn
-    port = free_port()
-    server = start_server(tmp_path / "unused.db", port, postgres_dsn=dsn)
+    port, north, south = free_port(), free_port(), free_port()
+    ports = {"DALGU_IOT_NORTH_PORT": str(north), "DALGU_IOT_SOUTH_PORT": str(south)}
+    server = start_server(tmp_path / "unused.db", port, postgres_dsn=dsn, environment=ports)
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     thing = {"id": "urn:ngsi-ld:Thing:1", "type": "Thing", "n": 1}
+    fiware = {"fiware-service": "city", "fiware-servicepath": "/"}
+    group = {"apikey": "k1", "entity_type": "Thing", "resource": "/iot/d"}
+    measure = f"http://127.0.0.1:{south}/iot/d"
     try:
         assert httpx.post(f"{base}/entities", json=thing).status_code == 201
+        provisioned = httpx.post(
+            f"http://127.0.0.1:{north}/iot/services", json={"services": [group]}, headers=fiware
+        )
+        assert provisioned.status_code == 201
+        sent = httpx.post(measure, params={"k": "k1", "i": "d1"}, content="t|20", timeout=20)
+        assert sent.status_code == 200
         relay.cut()
         answers = [
             httpx.get(f"{base}/entities/urn:ngsi-ld:Thing:1", timeout=20),  # the fast path
@@ -118,6 +128,13 @@ def test_postgresql_out_of_reach_is_a_503_and_the_server_recovers(
             problem = answer.json()
             assert problem["type"] == PROBLEM and problem["status"] == 503
             assert "PostgreSQL is unavailable" in problem["detail"]
+        answers = [  # the IoT Agent's ports: a device sends its measure again later
+            httpx.post(measure, params={"k": "k1", "i": "d1"}, content="t|21", timeout=20),
+            httpx.get(f"http://127.0.0.1:{north}/iot/devices", headers=fiware, timeout=20),
+        ]
+        for answer in answers:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "5"
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=20).status_code == 503
         fhir = httpx.get(
             f"http://127.0.0.1:{port}/fhir/Patient/kim",

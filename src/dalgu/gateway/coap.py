@@ -32,6 +32,7 @@ _CODES = {
     404: aiocoap.NOT_FOUND,
     413: aiocoap.REQUEST_ENTITY_TOO_LARGE,
     429: aiocoap.TOO_MANY_REQUESTS,
+    503: aiocoap.SERVICE_UNAVAILABLE,
 }
 _JSON = 50  # CoAP content format of application/json
 
@@ -79,6 +80,12 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         except DalguError as error:
             log.warning("CoAP measure refused: %s", error.detail)
             return _problem(error)
+        except Exception as error:
+            outage = self.devices.entities.outage(error)
+            if outage is None:
+                raise
+            log.warning("CoAP measure not stored: %s", outage.detail)
+            return _problem(outage)  # 5.03: the device sends it again later
         return aiocoap.Message(code=aiocoap.CHANGED)
 
     def _parse(self, payload: bytes) -> list[tuple[dict[str, Any], str | None]]:

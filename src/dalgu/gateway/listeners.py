@@ -19,9 +19,11 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from dalgu.api.edge import Runtime
+from dalgu.api.outage import OutageAnswer
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.errors import DalguError
 from dalgu.gateway.push import HttpCommandPush
@@ -41,6 +43,7 @@ class _EmbeddedServer(uvicorn.Server):
 def port_app(routes: list[Route], runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(OutageAnswer)],
         exception_handlers={
             DalguError: dalgu_error_handler,
             HTTPException: http_error_handler,
