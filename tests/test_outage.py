@@ -17,10 +17,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from dalgu.errors import StoreUnavailable
+from dalgu.store.postgres.subscriptions import NOTIFIER_APPLICATION
 from dalgu.store.sqlite import SqliteEntityStore
 from tests.conftest import _admin, _fresh_database
 from tests.ports import free_port
@@ -152,8 +154,28 @@ def test_postgresql_out_of_reach_is_a_503_and_the_server_recovers(
             time.sleep(0.5)
         assert created is not None and created.status_code == 201
         assert httpx.get(f"{base}/entities/urn:ngsi-ld:Thing:1").json()["n"]["value"] == 1
+        # the notifier listens again: woken at once, and seen alive by other notifiers
+        database = dsn.rsplit("/", 1)[1]
+        deadline, listening = time.monotonic() + 20, 0
+        while time.monotonic() < deadline and not listening:
+            listening = asyncio.run(_listeners(database))
+            time.sleep(0.2)
+        assert listening == 1
     finally:
         kill_server(server, signal.SIGTERM)
+
+
+async def _listeners(database: str) -> int:
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+            database,
+            NOTIFIER_APPLICATION,
+        )
+        return count
+    finally:
+        await conn.close()
 
 
 def test_sqlite_reports_a_file_it_cannot_open_as_an_outage(tmp_path: Path) -> None:

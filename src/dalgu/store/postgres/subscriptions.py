@@ -17,6 +17,8 @@ Several server processes share one database, so three things differ from SQLite:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,6 +38,10 @@ LEASE = 30.0  # seconds a sender holds the deliveries it took
 # the application_name of a notifier's listening connection: while it is connected, that
 # notifier lives, and its leases are its own
 NOTIFIER_APPLICATION = "dalgu-notifier"
+#: seconds before connecting the listener again after it died, doubling up to the last
+RELISTEN_FIRST, RELISTEN_LAST = 0.5, 10.0
+
+log = logging.getLogger(__name__)
 _OTHER_NOTIFIERS = """
 SELECT count(*) FROM pg_stat_activity
 WHERE application_name = $1 AND datname = current_database() AND pid <> $2
@@ -63,6 +69,8 @@ class PostgresSubscriptions(SubscriptionStore):
     record_all_changes: bool = False
     dsn: str  # provided by the entity store
     _listener: Any = None
+    _listening: bool = False  # between `listen` and `stop_listening`
+    _relisten: asyncio.Task[None] | None = None  # connecting again after the listener died
     _leases_recovered: bool = False
 
     @property
@@ -275,16 +283,47 @@ class PostgresSubscriptions(SubscriptionStore):
             await conn.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
 
     async def listen(self, wake: Callable[[], None]) -> bool:
+        self._listening = True
+        await self._connect_listener(wake)
+        return True
+
+    async def _connect_listener(self, wake: Callable[[], None]) -> None:
         # a connection of its own: a pooled one would go back to the pool and stop listening;
         # named, so that other notifiers can tell this one lives (`_recover_leases`)
         conn = await asyncpg.connect(
             self.dsn, server_settings={"application_name": NOTIFIER_APPLICATION}
         )
         await conn.add_listener(CHANNEL, lambda *_: wake())
+        conn.add_termination_listener(lambda _: self._listener_lost(wake))
         self._listener = conn
-        return True
+
+    def _listener_lost(self, wake: Callable[[], None]) -> None:
+        """The listening connection died (PostgreSQL restarted, the network cut): connect again,
+        or wake-ups stop and other notifiers take this one for dead."""
+        if not self._listening:
+            return
+        self._listener = None
+        self._relisten = asyncio.get_running_loop().create_task(self._reconnect_listener(wake))
+
+    async def _reconnect_listener(self, wake: Callable[[], None]) -> None:
+        delay = RELISTEN_FIRST
+        while self._listening:
+            try:
+                await self._connect_listener(wake)
+            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                log.warning("notifier's LISTEN connection: %s; again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RELISTEN_LAST)
+                continue
+            log.warning("notifier's LISTEN connection is back")
+            wake()  # whatever was committed meanwhile
+            return
 
     async def stop_listening(self) -> None:
+        self._listening = False
+        relisten, self._relisten = self._relisten, None
+        if relisten is not None:
+            relisten.cancel()
         conn, self._listener = self._listener, None
         if conn is not None:
             await conn.close()
