@@ -107,17 +107,10 @@ _PLAIN_KEYS = ("value", *_INDEXED_MEMBERS)
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def replaced_rows(
-    name: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
-) -> tuple[list[IndexRow], list[IndexRow]] | None:
-    """(rows removed, rows added) when attribute `name`'s instances `old` become `new`: the rows
-    of `attribute_rows` on one side only, or None unless this is a plain reading.
-
-    A plain reading: one instance on each side, both Properties with a scalar value, and
-    members only (no sub-attribute). Each of its rows then has its own path (the marker, the
-    value, observedAt, unitCode, datasetId), so comparing the two instances member by member
-    gives what comparing their whole row sets gives, without making them.
-    """
+def _plain_readings(
+    old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The two instances when both sides are one Property with a value and members only."""
     if len(old) != 1 or len(new) != 1:
         return None
     a, b = old[0], new[0]
@@ -130,6 +123,24 @@ def replaced_rows(
         or not MEMBERS.issuperset(b)
     ):
         return None
+    return a, b
+
+
+def replaced_rows(
+    name: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> tuple[list[IndexRow], list[IndexRow]] | None:
+    """(rows removed, rows added) when attribute `name`'s instances `old` become `new`: the rows
+    of `attribute_rows` on one side only, or None unless this is a plain reading.
+
+    A plain reading: one instance on each side, both Properties with a scalar value, and
+    members only (no sub-attribute). Each of its rows then has its own path (the marker, the
+    value, observedAt, unitCode, datasetId), so comparing the two instances member by member
+    gives what comparing their whole row sets gives, without making them.
+    """
+    pair = _plain_readings(old, new)
+    if pair is None:
+        return None
+    a, b = pair
     removed: list[IndexRow] = []
     added: list[IndexRow] = []
     for key in _PLAIN_KEYS:
@@ -166,18 +177,10 @@ def changed_in_place(
     that changed: what comparing the two whole row lists place by place gives, without making
     them (every fleet update and sensor reading of the SQLite store).
     """
-    if len(old) != 1 or len(new) != 1:
+    pair = _plain_readings(old, new)
+    if pair is None:
         return None
-    a, b = old[0], new[0]
-    if (
-        a.get("type", "Property") != "Property"
-        or b.get("type", "Property") != "Property"
-        or "value" not in a
-        or "value" not in b
-        or not MEMBERS.issuperset(a)
-        or not MEMBERS.issuperset(b)
-    ):
-        return None
+    a, b = pair
     changed: list[tuple[int, IndexRow]] = []
     place = 1  # the marker is row 0, and a Property's marker is the same on both sides
     for key in _PLAIN_KEYS:
