@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         "own that `dalgu serve` starts (the second core), inline in the API's event loop, or off "
         "(run `dalgu notifier` elsewhere, e.g. several of them on PostgreSQL).",
     )
+    notifier_lag_warning: float = Field(
+        30.0,
+        gt=0,
+        description="`GET /health` warns when the oldest change no notifier has matched is "
+        "older than this (seconds): the notifier is down, or behind.",
+    )
     store: Literal["sqlite", "postgres"] = Field("sqlite", description="Store backend.")
     sqlite_path: Path = Field(Path("var/dalgu.db"), description="SQLite database file.")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(

@@ -4,6 +4,7 @@ MQTT gateway stands (a warning, not a failure)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,39 @@ def test_a_connected_gateway_passes(tmp_path: Path) -> None:
         body = client.get("/health").json()
         assert body["status"] == "pass"
         assert _check(body, "mqtt:connections")["status"] == "pass"
+
+
+def _subscribe_and_change(client: TestClient) -> None:
+    sub = {
+        "type": "Subscription",
+        "entities": [{"type": "Thing"}],
+        "notification": {"endpoint": {"uri": f"http://127.0.0.1:{free_port()}/n"}},
+    }
+    assert client.post("/ngsi-ld/v1/subscriptions", json=sub).status_code == 201
+    thing = {"id": "urn:ngsi-ld:Thing:1", "type": "Thing", "n": 1}
+    assert client.post("/ngsi-ld/v1/entities", json=thing).status_code == 201
+
+
+def test_changes_no_notifier_matches_are_a_warning_once_old(settings: Settings) -> None:
+    quiet = settings.model_copy(update={"notifier": "off", "notifier_lag_warning": 0.3})
+    with TestClient(build_app(quiet)) as client:
+        assert _check(client.get("/health").json(), "notifier:lag")["observedValue"] == 0
+        _subscribe_and_change(client)
+        time.sleep(0.5)
+        response = client.get("/health")
+        assert response.status_code == 200  # the API serves; notifications are late
+        body = response.json()
+        lag = _check(body, "notifier:lag")
+        assert body["status"] == "warn" and lag["status"] == "warn"
+        assert lag["observedValue"] >= 0.5 and "is a notifier running?" in lag["output"]
+
+
+def test_a_notifier_that_keeps_up_passes(settings: Settings) -> None:
+    with TestClient(build_app(settings)) as client:  # the notifier runs inline
+        _subscribe_and_change(client)
+        deadline = time.monotonic() + 10
+        lag = _check(client.get("/health").json(), "notifier:lag")
+        while lag["observedValue"] > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            lag = _check(client.get("/health").json(), "notifier:lag")
+        assert lag == {"status": "pass", "observedValue": 0, "observedUnit": "s"}

@@ -8,7 +8,11 @@ The body follows the IETF draft "Health Check Response Format for HTTP APIs"
   answers 503 (a load balancer sends requests elsewhere; the API would answer them with 503s);
 - `mqtt:connections`: the gateway's MQTT subscription, when MQTT is on; a broker that is down
   or an embedded broker that could not listen is a `warn` (200): the APIs, HTTP and CoAP
-  devices still work, and the gateway reconnects by itself.
+  devices still work, and the gateway reconnects by itself;
+- `notifier:lag`: seconds since the oldest change no notifier has matched was recorded (0 when
+  all are); past `notifier_lag_warning` (30 s) it is a `warn` (200): notifications are late
+  because no notifier runs (stopped, failing, `DALGU_NOTIFIER=off` with none elsewhere) or it
+  is behind. Only when the store has subscriptions.
 
 A process still starting (its store not yet open) answers 503 with `status` `fail`.
 """
@@ -24,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.gateway.service import MqttGateway
+from dalgu.subscriptions import SubscriptionService
 
 #: seconds the store's point read may take before the check fails
 STORE_TIMEOUT = 2.0
@@ -35,6 +40,10 @@ async def health(request: Request) -> Response:
     if runtime is None:
         return _answer({"status": "fail", "output": "starting: the store is not open yet"})
     checks: dict[str, list[dict[str, Any]]] = {"store:responseTime": [await _store(runtime)]}
+    if runtime.subscriptions is not None:
+        checks["notifier:lag"] = [
+            await _notifier(runtime.subscriptions, runtime.settings.notifier_lag_warning)
+        ]
     gateway = getattr(request.app.state, "dalgu_gateway", None)
     if isinstance(gateway, MqttGateway) and (gateway.southbound or gateway.problems):
         checks["mqtt:connections"] = [_mqtt(gateway)]
@@ -53,6 +62,21 @@ async def _store(runtime: Any) -> dict[str, Any]:
         return {"status": "fail", "output": f"{type(exc).__name__}: {exc}"[:300]}
     elapsed = (time.perf_counter() - began) * 1000
     return {"status": "pass", "observedValue": round(elapsed, 3), "observedUnit": "ms"}
+
+
+async def _notifier(subscriptions: SubscriptionService, warning: float) -> dict[str, Any]:
+    try:
+        lag = await asyncio.wait_for(subscriptions.notification_lag(), STORE_TIMEOUT)
+    except Exception as exc:  # the store's own check says why it fails
+        return {"status": "warn", "output": f"not known: {type(exc).__name__}: {exc}"[:300]}
+    check: dict[str, Any] = {"status": "pass", "observedValue": round(lag, 3), "observedUnit": "s"}
+    if lag > warning:
+        check["status"] = "warn"
+        check["output"] = (
+            f"the oldest change not yet matched against the subscriptions is {lag:.0f} s old: "
+            "is a notifier running?"
+        )
+    return check
 
 
 def _mqtt(gateway: MqttGateway) -> dict[str, Any]:

@@ -280,6 +280,11 @@ class SubscriptionStore(ABC):
         changes (more when one commit holds more)."""
 
     @abstractmethod
+    async def oldest_unmatched(self, consumer: str) -> str | None:
+        """When the oldest change past the consumer's cursor was recorded (its `at`), or None
+        when it has matched every change."""
+
+    @abstractmethod
     async def commit_changes(
         self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
     ) -> list[Delivery]:

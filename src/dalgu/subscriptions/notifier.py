@@ -50,9 +50,10 @@ from dalgu.subscriptions.payload import (
     representation,
     wire,
 )
+from dalgu.subscriptions.service import NOTIFIER
 
 log = logging.getLogger("dalgu.notifier")
-CONSUMER = "notifier"
+CONSUMER = NOTIFIER  # the cursor every notifier of a store shares
 MAX_ATTEMPTS = 12
 BATCH = 500  # changes matched, and deliveries taken, per store round trip
 HTTP_LANES = 8  # HTTP connections one subscription's notifications use at once

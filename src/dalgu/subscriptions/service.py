@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from dalgu.errors import ResourceNotFound
 from dalgu.store.base import SubscriptionStore
+from dalgu.store.history import parse_time
 from dalgu.subscriptions.model import merge_subscription
+
+#: the cursor the notifiers share (`dalgu.subscriptions.notifier.CONSUMER`)
+NOTIFIER = "notifier"
 
 
 class SubscriptionService:
     def __init__(self, store: SubscriptionStore) -> None:
         self.store = store
+
+    async def notification_lag(self) -> float:
+        """Seconds since the oldest change no notifier has matched yet was recorded; 0 when
+        every change is matched."""
+        at = await self.store.oldest_unmatched(NOTIFIER)
+        if at is None:
+            return 0.0
+        return max(0.0, (datetime.now(UTC) - parse_time(at)).total_seconds())
 
     async def create(self, tenant: str, doc: dict[str, Any]) -> str:
         doc = {**doc, "tenant": tenant}

@@ -202,6 +202,14 @@ class PostgresSubscriptions(SubscriptionStore):
             for seq, tenant, entity_id, before, after, at in rows
         ]
 
+    async def oldest_unmatched(self, consumer: str) -> str | None:
+        at: str | None = await self.pool.fetchval(
+            "SELECT at FROM changes WHERE ticket > coalesce("
+            "(SELECT seq FROM cursors WHERE consumer = $1), 0) ORDER BY ticket, seq LIMIT 1",
+            consumer,
+        )
+        return at
+
     def _read_positions(self) -> dict[str, int]:
         try:
             return self._cursors_read

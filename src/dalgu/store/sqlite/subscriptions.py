@@ -169,6 +169,14 @@ class SqliteSubscriptions(SubscriptionStore):
             )
         ]
 
+    async def oldest_unmatched(self, consumer: str) -> str | None:
+        row = self.db.execute(
+            "SELECT at FROM changes WHERE seq > coalesce("
+            "(SELECT seq FROM cursors WHERE consumer = ?), 0) ORDER BY seq LIMIT 1",
+            (consumer,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     async def commit_changes(
         self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
     ) -> list[Delivery]:
