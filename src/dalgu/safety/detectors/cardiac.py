@@ -43,7 +43,9 @@ With the band lost or poor, the car's own heart-rate sensor (a steering-wheel EC
 sensor, `Vehicle.Driver.HeartRate`, and its R-R intervals `CabinSensor.RRIntervals`) stands in
 for rate, rhythm and asystole, behind its own quality gate: see `dalgu.safety.detectors.cabin`;
 and with no good contact at the wheel either, the seat's sensor (`CabinSensor.Seat.*`, since
-round 10), behind its own: see `dalgu.safety.detectors.seat`.
+round 10), behind its own: see `dalgu.safety.detectors.seat`. Since round 17 the wheel's
+sudden-fall rule takes the heart's level from the seat, else from the band's last good rates,
+when the wheel has none of its own (`_borrowed`).
 
 A heart rate that jumped out of the driver's range, or fell a quarter under its level to under
 60 bpm (round 13), in the last seconds before the band lost its signal is raised at a lower
@@ -65,7 +67,7 @@ from dalgu.safety.detectors.cabin import CabinBeats, cabin_finding, good
 from dalgu.safety.detectors.incapacitation import steering_activity
 from dalgu.safety.detectors.quality import GOOD
 from dalgu.safety.detectors.rhythm import irregularity, median3, without_ectopics
-from dalgu.safety.detectors.seat import SEAT
+from dalgu.safety.detectors.seat import SEAT, SEAT_BEATS
 from dalgu.safety.history import History
 
 BEATS_WITHIN = 10.0  # s: the good beats a rate is judged on
@@ -121,6 +123,8 @@ class CardiacDetector:
         self._lost_told = False
         self._car = CabinBeats()
         self._seat = [CabinBeats(sensor) for sensor in SEAT]
+        # (round 17) the seat's slow-heart reader: its level is the wheel's when the wheel has none
+        self._seat_beats = next(s for s in self._seat if s.sensor is SEAT_BEATS)
 
     def step(self, history: History, quality: Quality) -> Finding | None:
         self._learn(history)
@@ -140,9 +144,9 @@ class CardiacDetector:
         (`detectors.cabin`), and with no good contact there, the seat's (`detectors.seat`)."""
         if quality.wearable == "ok":
             return None
-        wheel = self._car.finding(history, self.brady, self.tachy) or cabin_finding(
-            history, self.brady, self.tachy
-        )
+        wheel = self._car.finding(
+            history, self.brady, self.tachy, self._borrowed(history.now)
+        ) or cabin_finding(history, self.brady, self.tachy)
         if wheel is not None or (history.seconds and good(history.seconds[-1])):
             return wheel
         for seat in self._seat:
@@ -150,6 +154,15 @@ class CardiacDetector:
             if found is not None:
                 return found
         return None
+
+    def _borrowed(self, now: float) -> tuple[str, float] | None:
+        """The heart's rate 15-30 s before `now` from the seat or, failing it, the band: the
+        level of a sudden fall the wheel reads when it has none of its own (round 17)."""
+        seat = self._seat_beats.level(now)
+        if seat is not None:
+            return "seat", seat
+        band = self._level(now)
+        return ("band", band) if band is not None else None
 
     def _learn(self, history: History) -> None:
         if history.now <= history.start + CALIBRATION:
