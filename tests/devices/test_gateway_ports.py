@@ -12,6 +12,7 @@ from typing import Any
 import aiocoap
 import httpx
 import orjson
+import psutil
 
 from dalgu.settings import Settings
 from tests.ports import free_port, serving
@@ -64,9 +65,10 @@ def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) ->
         assert bad.status_code == 400 and bad.json()["type"].endswith("BadRequestData")
 
         # CoAP is served over UDP only: the same port number over TCP (aiocoap's CoAP over
-        # TCP by default) is left to others
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", coap_port))
+        # TCP by default) is left to others (this process's sockets are looked at: another
+        # process may hold that TCP port by chance)
+        tcp_ports = {c.laddr.port for c in psutil.Process().net_connections(kind="tcp")}
+        assert coap_port not in tcp_ports
         uri = f"coap://127.0.0.1:{coap_port}/iot/d?k={apikey}&i=m2"
         changed = coap(aiocoap.POST, uri, b"e|3")
         assert changed.code == aiocoap.CHANGED
