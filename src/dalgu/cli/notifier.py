@@ -95,7 +95,6 @@ class NotifierSupervisor(threading.Thread):
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # `process` is replaced or stopped, never both at once
         self.process = start_notifier_process()
-        self.restarts = 0
 
     def run(self) -> None:
         failures = 0
@@ -118,7 +117,6 @@ class NotifierSupervisor(threading.Thread):
                 if self._stopping.is_set():
                     return
                 self.process = start_notifier_process()
-                self.restarts += 1
 
     def stop(self) -> None:
         """Stop the notifier for good (the server is stopping)."""
