@@ -148,7 +148,7 @@ def test_the_cars_intervals_are_not_read_while_the_band_is_good() -> None:
 
 
 def test_config_groups_map_the_cars_intervals_as_a_list() -> None:
-    vehicles, _ = config_groups("v", "w")["services"]
+    vehicles, _ = config_groups("v", "w", keep_cabin=True)["services"]
     mapped = {a["object_id"]: (a["name"], a["type"]) for a in vehicles["attributes"]}
     assert mapped[vss.CABIN_RR_INTERVALS] == ("driverRRIntervals", "ListProperty")
 

@@ -112,7 +112,7 @@ def test_history_keeps_the_cameras_estimate_with_its_quality_only() -> None:
 
 
 def test_config_groups_map_the_cameras_spo2() -> None:
-    vehicles, _ = config_groups("v", "w")["services"]
+    vehicles, _ = config_groups("v", "w", keep_cabin=True)["services"]
     mapped = {a["object_id"]: (a["name"], a["type"]) for a in vehicles["attributes"]}
     assert mapped[vss.CAMERA_SPO2] == ("cameraOxygenSaturation", "Number")
     assert mapped[vss.CAMERA_QUALITY] == ("cameraOxygenSaturationQuality", "Number")

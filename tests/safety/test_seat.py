@@ -181,7 +181,7 @@ def test_a_seat_reading_without_its_quality_is_not_read() -> None:
 
 
 def test_config_groups_map_the_seat_apart_from_the_wheel() -> None:
-    vehicles, _ = config_groups("v", "w")["services"]
+    vehicles, _ = config_groups("v", "w", keep_cabin=True)["services"]
     mapped = {a["object_id"]: (a["name"], a["type"]) for a in vehicles["attributes"]}
     assert mapped[vss.SEAT_HEART_RATE] == ("seatHeartRate", "Number")
     assert mapped[vss.SEAT_QUALITY] == ("seatHeartRateQuality", "Number")

@@ -108,3 +108,47 @@ def test_a_config_group_keeping_windows_stores_the_window_as_json_beside_the_new
     kept = car["telemetrySamples"]
     assert kept["type"] == "JsonProperty"
     assert kept["json"]["t"][0] == -900 and kept["json"][vss.SPEED][0] == 60.0
+
+
+def test_the_cabins_biometrics_are_read_by_the_safety_service_and_not_stored(
+    settings: Settings,
+) -> None:
+    samples = [(20.0 + k / 10, {vss.SPEED: 50.0 + k}) for k in range(10)]
+    samples[4][1].update(
+        {
+            vss.SEAT_HEART_RATE: 71.0,
+            vss.SEAT_QUALITY: 0.8,
+            vss.SEAT_RR_INTERVALS: [0.84, 0.85],
+            vss.CABIN_RR_INTERVALS: [0.83],
+            vss.CAMERA_SPO2: 97.0,
+            vss.CAMERA_QUALITY: 0.7,
+            vss.DRIVER_HEART_RATE: 72.0,
+        }
+    )
+    group = window_group(samples)
+    group.pop("t")
+    group["TimeInstant"] = "2026-12-05T07:40:00.900Z"
+    with TestClient(build_app(settings.model_copy(update={"safety": True}))) as client:
+        assert client.post("/iot/services", json=config_groups("cab", "cab-w")).status_code == 201
+        devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
+
+        async def send() -> None:
+            await devices.receive(
+                "http", "cab", "veh-c1", lambda: parse_json_measures(orjson.dumps(group))
+            )
+
+        client.portal.call(send)  # type: ignore[union-attr]
+        car = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:veh-c1").json()
+        safety = client.app.state.dalgu_safety  # type: ignore[attr-defined]
+        monitor = safety.monitors["veh-c1"]  # by device, as the safety service names it
+        history = [*monitor.history.seconds, monitor.history.current]
+        (second,) = [s for s in history if s.vehicle_samples]  # the second the window filled
+    stored = {vss.SIGNAL_OF_ATTRIBUTE[name] for name in car if name in vss.SIGNAL_OF_ATTRIBUTE}
+    assert stored == {vss.SPEED, vss.DRIVER_HEART_RATE}  # the wheel's rate is stored always
+    assert stored.isdisjoint(vss.CABIN_BIOMETRICS)
+    assert (second.seat_heart_rate, second.seat_quality, second.seat_rr) == (
+        71.0,
+        0.8,
+        [0.84, 0.85],
+    )
+    assert (second.camera_spo2, second.camera_quality) == (97.0, 0.7)

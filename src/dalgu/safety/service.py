@@ -183,13 +183,21 @@ def _typed(text: str) -> float | bool | None:
         return None
 
 
-def config_groups(vehicles: str, wearables: str, *, keep_windows: bool = False) -> dict[str, Any]:
+def config_groups(
+    vehicles: str, wearables: str, *, keep_windows: bool = False, keep_cabin: bool = False
+) -> dict[str, Any]:
     """IoT Agent config groups for telematics units and wearables: the VSS path (or wearable
     signal) is the device's object_id, the NGSI-LD attribute its short name.
 
-    Only the mapped signals are stored (`explicitAttrs`): a telemetry window's `samples`
-    (`dalgu.safety.telemetry_window`) is read by the safety service and dropped, unless
-    `keep_windows` maps it to a JSON property `telemetrySamples` (ten times the data)."""
+    Only the mapped signals are stored (`explicitAttrs`); the safety service reads every
+    measure as the device sent it, stored or not. Read and dropped unless asked for:
+    - a telemetry window's `samples` (`dalgu.safety.telemetry_window`): `keep_windows` maps
+      them to a JSON property `telemetrySamples` (ten times the data);
+    - the cabin's biometrics (`CABIN_BIOMETRICS`: the wheel ECG's intervals, the seat's rate,
+      quality and intervals, the camera's SpO2): a driver's health data, kept out of the
+      city's context broker by default (data minimisation), and ~35% of the store's work per
+      vehicle-second; `keep_cabin` stores them as `Vehicle` attributes with their history.
+      The wheel's heart rate and its quality are stored always."""
 
     def attributes(names: tuple[str, ...]) -> list[dict[str, str]]:
         kinds = {vss.LANE_WARNING: "Boolean", vss.EYES_ON_ROAD: "Boolean", vss.IS_WORN: "Boolean"}
@@ -200,7 +208,9 @@ def config_groups(vehicles: str, wearables: str, *, keep_windows: bool = False) 
             for n in names
         ]
 
-    telemetry = attributes(vss.VEHICLE_SIGNALS)
+    telemetry = attributes(
+        tuple(s for s in vss.VEHICLE_SIGNALS if keep_cabin or s not in vss.CABIN_BIOMETRICS)
+    )
     band = attributes(vss.WEARABLE_SIGNALS)
     # a wearable of the format before round 8 names its heart rate by the VSS path
     band.append(

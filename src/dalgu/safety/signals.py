@@ -70,6 +70,16 @@ VEHICLE_SIGNALS: Final = (
     CAMERA_QUALITY,
 )
 WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
+#: the cabin's biometric sensors besides the wheel's heart rate (rounds 9-12): the wheel ECG's
+#: intervals, the seat's rate, quality and intervals, the camera's SpO2 and its quality
+CABIN_BIOMETRICS: Final = (
+    CABIN_RR_INTERVALS,
+    SEAT_HEART_RATE,
+    SEAT_QUALITY,
+    SEAT_RR_INTERVALS,
+    CAMERA_SPO2,
+    CAMERA_QUALITY,
+)
 
 #: signal (the device's object_id) -> NGSI-LD attribute short name (the device profile's name)
 ATTRIBUTE_NAMES: Final[dict[str, str]] = {
