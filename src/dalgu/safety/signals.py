@@ -52,24 +52,6 @@ IS_WORN: Final = "Wearable.IsWorn"  # bool, its skin-contact sensor
 #: what a wearable message of the old format named its heart rate
 LEGACY_WEARABLE_HEART_RATE: Final = "Vehicle.Driver.HeartRate"
 
-VEHICLE_SIGNALS: Final = (
-    SPEED,
-    STEERING,
-    LATERAL_ACCELERATION,
-    LANE_WARNING,
-    LATITUDE,
-    LONGITUDE,
-    EYES_ON_ROAD,
-    DRIVER_HEART_RATE,
-    DRIVER_HEART_RATE_QUALITY,
-    CABIN_RR_INTERVALS,
-    SEAT_HEART_RATE,
-    SEAT_QUALITY,
-    SEAT_RR_INTERVALS,
-    CAMERA_SPO2,
-    CAMERA_QUALITY,
-)
-WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
 #: the cabin's biometric sensors besides the wheel's heart rate (rounds 9-12): the wheel ECG's
 #: intervals, the seat's rate, quality and intervals, the camera's SpO2 and its quality
 CABIN_BIOMETRICS: Final = (
@@ -80,6 +62,19 @@ CABIN_BIOMETRICS: Final = (
     CAMERA_SPO2,
     CAMERA_QUALITY,
 )
+VEHICLE_SIGNALS: Final = (
+    SPEED,
+    STEERING,
+    LATERAL_ACCELERATION,
+    LANE_WARNING,
+    LATITUDE,
+    LONGITUDE,
+    EYES_ON_ROAD,
+    DRIVER_HEART_RATE,
+    DRIVER_HEART_RATE_QUALITY,
+    *CABIN_BIOMETRICS,
+)
+WEARABLE_SIGNALS: Final = (HEART_RATE, RR_INTERVALS, SPO2, SIGNAL_QUALITY, IS_WORN)
 
 #: signal (the device's object_id) -> NGSI-LD attribute short name (the device profile's name)
 ATTRIBUTE_NAMES: Final[dict[str, str]] = {
