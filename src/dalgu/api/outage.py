@@ -14,7 +14,7 @@ import logging
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dalgu.api.problem import RETRY_AFTER, problem_response
+from dalgu.api.problem import problem_response
 from dalgu.errors import StoreUnavailable
 
 log = logging.getLogger("dalgu.api")
@@ -54,6 +54,4 @@ class OutageAnswer:
             outage = None if started else store_outage(Request(scope), exc)
             if outage is None:
                 raise
-            response = problem_response(outage)
-            response.headers["Retry-After"] = RETRY_AFTER
-            await response(scope, receive, send)
+            await problem_response(outage)(scope, receive, send)

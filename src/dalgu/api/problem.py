@@ -43,19 +43,19 @@ def problem_body(error: DalguError) -> dict[str, object]:
 
 
 def problem_response(error: DalguError) -> Response:
+    """The ProblemDetails of `error`; a store outage asks the client to retry later."""
+    headers = {"Retry-After": RETRY_AFTER} if isinstance(error, StoreUnavailable) else None
     return Response(
         orjson.dumps(problem_body(error)),
         status_code=error.status,
         media_type="application/json",
+        headers=headers,
     )
 
 
 async def dalgu_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DalguError)
-    response = problem_response(exc)
-    if isinstance(exc, StoreUnavailable):
-        response.headers["Retry-After"] = RETRY_AFTER
-    return response
+    return problem_response(exc)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
