@@ -155,8 +155,9 @@ class EntityStore(ABC):
     def outage(self, error: BaseException) -> StoreUnavailable | None:
         """`error`, raised by this store, as the outage it reports (the database server down or
         unreachable, the file locked or unreadable), or None for any other failure: the edges
-        answer an outage 503 (retry later) rather than 500 (a bug)."""
-        return None
+        answer an outage 503 (retry later) rather than 500 (a bug). A store adds what its
+        driver raises to the StoreUnavailable it raises itself."""
+        return error if isinstance(error, StoreUnavailable) else None
 
     async def get_document(self, tenant: str, entity_id: str) -> Document | None:
         """The stored document of an entity (what `get` parses), or None."""

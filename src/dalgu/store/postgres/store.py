@@ -182,13 +182,11 @@ class PostgresEntityStore(
     # --- reads --------------------------------------------------------------------------
 
     def outage(self, error: BaseException) -> StoreUnavailable | None:
-        if isinstance(error, StoreUnavailable):
-            return error
         if isinstance(error, _OUTAGES) or (
             isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
         ):
             return StoreUnavailable(f"PostgreSQL is unavailable ({type(error).__name__}: {error})")
-        return None
+        return super().outage(error)
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         doc = await self.get_document(tenant, entity_id)

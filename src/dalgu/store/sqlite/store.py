@@ -205,13 +205,11 @@ class SqliteEntityStore(
         return None if doc is None else orjson.loads(doc)
 
     def outage(self, error: BaseException) -> StoreUnavailable | None:
-        if isinstance(error, StoreUnavailable):
-            return error
         if isinstance(error, sqlite3.OperationalError) and any(
             sign in str(error) for sign in _OUTAGES
         ):
             return StoreUnavailable(f"the SQLite database is unavailable ({error})")
-        return None
+        return super().outage(error)
 
     async def get_document(self, tenant: str, entity_id: str) -> bytes | None:
         row = self.db.execute(
