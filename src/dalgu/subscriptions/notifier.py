@@ -53,7 +53,6 @@ from dalgu.subscriptions.payload import (
 from dalgu.subscriptions.service import NOTIFIER
 
 log = logging.getLogger("dalgu.notifier")
-CONSUMER = NOTIFIER  # the cursor every notifier of a store shares
 MAX_ATTEMPTS = 12
 BATCH = 500  # changes matched, and deliveries taken, per store round trip
 HTTP_LANES = 8  # HTTP connections one subscription's notifications use at once
@@ -177,7 +176,7 @@ class Notifier:
         """Match the outbox's new changes; returns how many notifications were queued."""
         total = 0
         while True:
-            changes = await self.store.changes_after(CONSUMER, BATCH)
+            changes = await self.store.changes_after(NOTIFIER, BATCH)
             if not changes:
                 return total
             self._seen += len(changes)
@@ -189,7 +188,7 @@ class Notifier:
                     # the store's calls never suspend: without this, senders waiting for an
                     # answer would get the loop only once per batch of matches
                     await asyncio.sleep(0)
-            taken = await self.store.commit_changes(CONSUMER, changes[-1].seq, deliveries)
+            taken = await self.store.commit_changes(NOTIFIER, changes[-1].seq, deliveries)
             self._dispatch(taken)
             total += len(deliveries)
 

@@ -10,7 +10,7 @@ from dalgu.store.base import SubscriptionStore
 from dalgu.store.history import parse_time
 from dalgu.subscriptions.model import merge_subscription
 
-#: the cursor the notifiers share (`dalgu.subscriptions.notifier.CONSUMER`)
+#: the outbox cursor every notifier of a store shares
 NOTIFIER = "notifier"
 
 
