@@ -3,6 +3,8 @@ sample with each sample's own time."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from starlette.testclient import TestClient
@@ -83,6 +85,24 @@ def test_a_drive_on_the_wire_as_windows_sends_one_telemetry_group_a_second() -> 
         assert [s for _, s in read] == [{k: v for k, v in g.items() if k != "t"} for g in car]
 
 
+def provision_and_send(
+    client: TestClient, groups: dict[str, Any], apikey: str, device: str, group: dict[str, Any]
+) -> dict[str, Any]:
+    """Provision `groups`, hand `group` to the device service as `device` sent it over HTTP,
+    and return the vehicle entity it stored."""
+    assert client.post("/iot/services", json=groups).status_code == 201
+    devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
+
+    async def send() -> None:
+        await devices.receive(
+            "http", apikey, device, lambda: parse_json_measures(orjson.dumps(group))
+        )
+
+    client.portal.call(send)  # type: ignore[union-attr]
+    car: dict[str, Any] = client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:{device}").json()
+    return car
+
+
 def test_a_config_group_keeping_windows_stores_the_window_as_json_beside_the_newest_values(
     settings: Settings,
 ) -> None:
@@ -93,16 +113,7 @@ def test_a_config_group_keeping_windows_stores_the_window_as_json_beside_the_new
     group["TimeInstant"] = "2026-12-03T23:40:00.900Z"
     with TestClient(build_app(settings)) as client:
         groups = config_groups("kept", "kept-w", keep_windows=True)
-        assert client.post("/iot/services", json=groups).status_code == 201
-        devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
-
-        async def send() -> None:
-            await devices.receive(
-                "http", "kept", "veh-w1", lambda: parse_json_measures(orjson.dumps(group))
-            )
-
-        client.portal.call(send)  # type: ignore[union-attr]
-        car = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:veh-w1").json()
+        car = provision_and_send(client, groups, "kept", "veh-w1", group)
     assert car["speed"]["value"] == 69.0
     assert car["speed"]["observedAt"] == "2026-12-03T23:40:00.900Z"
     kept = car["telemetrySamples"]
@@ -129,16 +140,7 @@ def test_the_cabins_biometrics_are_read_by_the_safety_service_and_not_stored(
     group.pop("t")
     group["TimeInstant"] = "2026-12-05T07:40:00.900Z"
     with TestClient(build_app(settings.model_copy(update={"safety": True}))) as client:
-        assert client.post("/iot/services", json=config_groups("cab", "cab-w")).status_code == 201
-        devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
-
-        async def send() -> None:
-            await devices.receive(
-                "http", "cab", "veh-c1", lambda: parse_json_measures(orjson.dumps(group))
-            )
-
-        client.portal.call(send)  # type: ignore[union-attr]
-        car = client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:veh-c1").json()
+        car = provision_and_send(client, config_groups("cab", "cab-w"), "cab", "veh-c1", group)
         safety = client.app.state.dalgu_safety  # type: ignore[attr-defined]
         monitor = safety.monitors["veh-c1"]  # by device, as the safety service names it
         history = [*monitor.history.seconds, monitor.history.current]
