@@ -46,6 +46,7 @@ from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
+from dalgu.store.sqlite.parameters import bind_without_adapting
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
@@ -160,6 +161,7 @@ class SqliteEntityStore(
     async def open(self) -> None:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        bind_without_adapting()
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self._synchronous}")
