@@ -429,7 +429,57 @@ def test_temporal_order_by_id_descending(client: TestClient) -> None:
     base = {"type": "Meter", "timerel": "after", "timeAt": "2026-01-01T00:00:00Z"}
     found = client.get(T, params={**base, "orderBy": "id;desc"}).json()
     assert [e["id"] for e in found] == ["urn:ngsi-ld:Meter:2", "urn:ngsi-ld:Meter:1"]
-    assert client.get(T, params={**base, "orderBy": "power"}).status_code == 400
+    assert client.get(T, params={**base, "orderBy": "power;sideways"}).status_code == 400
+
+
+def test_temporal_order_by_members_of_the_entities_as_they_are(client: TestClient) -> None:
+    """orderBy on attributes, their sub-attributes and entity members (clause 4.23), read from
+    the entities now; an entity whose history outlives it comes last."""
+    building = "urn:ngsi-ld:Building:"
+    for n, name, floors in ((2, "B", 1), (1, "A", 3), (3, "C", 2), (4, "D", 0)):
+        created = client.post(
+            E,
+            json={
+                "id": f"{building}{n}",
+                "type": "Building",
+                "name": {
+                    "type": "Property",
+                    "value": name,
+                    "floors": {"type": "Property", "value": floors},
+                },
+            },
+        )
+        assert created.status_code == 201
+    assert client.delete(f"{E}/{building}4").status_code == 204
+    base = {"type": "Building", "timerel": "after", "timeAt": "1970-01-01T00:00:00Z"}
+
+    def order(order_by: str) -> list[int]:
+        found = client.get(T, params={**base, "timeproperty": "createdAt", "orderBy": order_by})
+        assert found.status_code == 200, found.text
+        return [int(e["id"].removeprefix(building)) for e in found.json()]
+
+    assert order("name") == [1, 2, 3, 4]
+    assert order("name;desc") == [3, 2, 1, 4]
+    assert order("createdAt") == [2, 1, 3, 4]
+    assert order("name.floors") == [2, 3, 1, 4]
+    assert order("type,name.floors;desc") == [1, 3, 2, 4]
+    assert order("id;desc") == [4, 3, 2, 1]
+    paged = client.get(
+        T, params={**base, "timeproperty": "createdAt", "orderBy": "name;desc", "limit": "2"}
+    )
+    assert [e["id"] for e in paged.json()] == [f"{building}3", f"{building}2"]
+    posted = client.post(
+        "/ngsi-ld/v1/temporal/entityOperations/query",
+        json={
+            "type": "Query",
+            "entities": [{"type": "Building"}],
+            "temporalQ": {"timerel": "after", "timeAt": "1970-01-01T00:00:00Z"},
+            "ordering": {"orderBy": ["name.floors"]},
+        },
+        params={"timeproperty": "createdAt"},
+    )
+    assert posted.status_code == 200, posted.text
+    assert [e["id"] for e in posted.json()][:3] == [f"{building}{n}" for n in (2, 3, 1)]
 
 
 def test_bad_format_and_instance_ids_are_4xx(client: TestClient, sensor: str) -> None:

@@ -165,6 +165,14 @@ def _query_lists(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("pick", "omit", "containedBy"):
         if key in body:
             out[key] = ",".join(_strings(body[key], key))
+    out.update(ordering_params(body))
+    return out
+
+
+def ordering_params(body: dict[str, Any]) -> dict[str, Any]:
+    """The `ordering` member of a Query (OrderingParams, clause 5.2.43) as URL parameters:
+    `orderBy`, `collation`, `orderGeometry`, `orderFrom`."""
+    out: dict[str, Any] = {}
     ordering = body.get("ordering")
     if ordering is not None:
         if not isinstance(ordering, dict) or "orderBy" not in ordering:

@@ -6,22 +6,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from dalgu.broker.join import MAX_JOIN_LEVEL, Join
 from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.broker.render import Format, ProjectionTree, Representation, project
 from dalgu.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
-from dalgu.query.geo import parse_geoquery, shape_from_geojson
-from dalgu.query.order import (
-    ROOT_COLLATION,
-    OrderTerm,
-    map_order_names,
-    parse_collation,
-    parse_order_by,
-)
+from dalgu.query.geo import parse_geoquery
+from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
@@ -244,19 +236,11 @@ def entity_query(
     if id_pattern is not None:
         _check_regex(id_pattern)
     limit, offset = page(params, settings)
-    order: tuple[OrderTerm, ...] = ()
-    order_from = None
-    collation = ROOT_COLLATION
-    if params.get("collation") is not None:
-        collation = parse_collation(params["collation"])
-    if params.get("orderBy") is not None:
-        order = map_order_names(parse_order_by(params["orderBy"]), terms.expand)
-        if any(t.by_distance for t in order):
-            order_from = _order_from(params)
+    ordering = parse_ordering(params, terms.expand)
     return EntityQuery(
-        order=order,
-        order_from=order_from,
-        collation=collation,
+        order=ordering.order,
+        order_from=ordering.order_from,
+        collation=ordering.collation,
         ids=ids,
         id_pattern=id_pattern,
         types=types,
@@ -308,16 +292,3 @@ def join(params: Mapping[str, Any], rep: Representation) -> Join | None:
     if not all(is_uri(i) for i in contained_by):
         raise BadRequestData("containedBy lists entity ids, which are URIs")
     return Join(mode, level, frozenset(contained_by))
-
-
-def _order_from(params: Mapping[str, Any]) -> Any:
-    """The geometry `dist-asc` / `dist-desc` measure from: orderFrom (+ orderGeometry)."""
-    raw = params.get("orderFrom")
-    if raw is None:
-        raise BadRequestData("ordering by distance needs orderFrom (GeoJSON coordinates)")
-    try:
-        coordinates = orjson.loads(raw) if isinstance(raw, str) else raw
-    except orjson.JSONDecodeError:
-        raise BadRequestData("orderFrom: not valid JSON coordinates") from None
-    kind = params.get("orderGeometry", "Point")
-    return shape_from_geojson({"type": kind, "coordinates": coordinates}, "orderFrom")

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import params
+from dalgu.api.batch import ordering_params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response, no_content
@@ -167,6 +168,7 @@ async def query_temporal_post(request: Request) -> Response:
         for key in ("georel", "geometry", "coordinates", "geoproperty"):
             if key in geo:
                 merged[key] = geo[key]
+    merged.update(ordering_params(body))
     return await _answer(request, rc, merged)
 
 

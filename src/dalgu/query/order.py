@@ -13,11 +13,14 @@ pure function; a bad term raises `BadRequestData` naming its position.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 from dalgu.errors import BadRequestData
+from dalgu.query.geo import shape_from_geojson
 
 Direction = Literal["asc", "desc", "dist-asc", "dist-desc"]
 ENTITY_MEMBERS = ("id", "type", "scope", "createdAt", "modifiedAt")
@@ -121,6 +124,41 @@ def map_order_names(
         members = tuple(m if m in INSTANCE_MEMBERS else expand(m) for m in term.members)
         out.append(replace(term, attribute=attribute, members=members))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Ordering:
+    """How a query orders its entities: `orderBy` terms (names expanded), the shapely geometry
+    `dist-asc`/`dist-desc` measure from, and the ICU collation strings order by."""
+
+    order: tuple[OrderTerm, ...] = ()
+    order_from: Any = None
+    collation: str = ROOT_COLLATION
+
+
+def parse_ordering(params: Mapping[str, Any], expand: Callable[[str], str]) -> Ordering:
+    """`orderBy`, `orderFrom` (+ `orderGeometry`) and `collation` (clause 4.23) of a query."""
+    collation = ROOT_COLLATION
+    if params.get("collation") is not None:
+        collation = parse_collation(params["collation"])
+    if params.get("orderBy") is None:
+        return Ordering(collation=collation)
+    order = map_order_names(parse_order_by(params["orderBy"]), expand)
+    order_from = _order_from(params) if any(t.by_distance for t in order) else None
+    return Ordering(order, order_from, collation)
+
+
+def _order_from(params: Mapping[str, Any]) -> Any:
+    """The geometry `dist-asc` / `dist-desc` measure from: orderFrom (+ orderGeometry)."""
+    raw = params.get("orderFrom")
+    if raw is None:
+        raise BadRequestData("ordering by distance needs orderFrom (GeoJSON coordinates)")
+    try:
+        coordinates = orjson.loads(raw) if isinstance(raw, str) else raw
+    except orjson.JSONDecodeError:
+        raise BadRequestData("orderFrom: not valid JSON coordinates") from None
+    kind = params.get("orderGeometry", "Point")
+    return shape_from_geojson({"type": kind, "coordinates": coordinates}, "orderFrom")
 
 
 def string_rank_sql(text: str, matches: Callable[[str, str], str]) -> str:

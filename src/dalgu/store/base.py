@@ -42,7 +42,7 @@ import orjson
 from dalgu.errors import DalguError, StoreUnavailable
 from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
 from dalgu.query.duration import Duration
-from dalgu.query.order import OrderTerm
+from dalgu.query.order import Ordering, OrderTerm
 from dalgu.store.devices import CommandQueue as CommandQueue
 from dalgu.store.devices import DeviceRecord as DeviceRecord
 from dalgu.store.devices import DeviceRegistry as DeviceRegistry
@@ -412,10 +412,28 @@ class TemporalQuery:
     instance_limit: int | None = None
     aggregate: tuple[str, ...] = ()
     period: Duration | None = None
-    descending: bool = False  # entities by id, z to a
+    ordering: Ordering = field(default_factory=Ordering)  # orderBy (4.23), entities as now
     limit: int = 20
     offset: int = 0
     count: bool = False
+
+    @property
+    def id_order(self) -> str | None:
+        """`ASC` or `DESC` when entities are ordered by their id alone (the default); None when
+        `orderBy` names something else, which the store reads from the current entities."""
+        order = self.ordering.order
+        if not order:
+            return "ASC"
+        if len(order) == 1 and order[0].attribute == "id" and order[0].entity_member:
+            return "DESC" if order[0].descending else "ASC"
+        return None
+
+    def entity_ordering(self) -> EntityQuery:
+        """The ordering part of the query as an entity query's, for a store's ORDER BY."""
+        ordering = self.ordering
+        return EntityQuery(
+            order=ordering.order, order_from=ordering.order_from, collation=ordering.collation
+        )
 
     @property
     def per_attribute(self) -> int | None:

@@ -14,6 +14,7 @@ from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
 from dalgu.query.duration import parse_duration
 from dalgu.query.geo import parse_geoquery
+from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import TemporalQuery
@@ -121,7 +122,7 @@ def temporal_query(
         instance_limit=None if aggregated else instance_limit,
         aggregate=methods,
         period=period,
-        descending=_descending(params.get("orderBy")),
+        ordering=parse_ordering(params, terms.expand),
         limit=limit,
         offset=offset,
     )
@@ -133,16 +134,3 @@ def dataset_ids(raw: Any) -> tuple[str, ...]:
     if not all(v == "@none" or is_uri(v) for v in values):
         raise BadRequestData("datasetId must list URIs (or @none for the default instance)")
     return tuple(values)
-
-
-def _descending(order_by: Any) -> bool:
-    """`orderBy` of a temporal query: the entity id, ascending or descending (clause 6.18.3.2
-    and 4.23 of V1.9.1 name only `id` there)."""
-    if order_by is None:
-        return False
-    text = str(order_by).strip()
-    if text in ("id", "id;asc"):
-        return False
-    if text == "id;desc":
-        return True
-    raise BadRequestData(f"orderBy {text!r}: temporal queries are ordered by id (;asc or ;desc)")

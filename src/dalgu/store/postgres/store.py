@@ -39,6 +39,7 @@ from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.query import (
     Compiled,
     KeyMap,
+    KeyNeeds,
     needed_keys,
     order_clause,
     where_clause,
@@ -208,14 +209,8 @@ class PostgresEntityStore(
         return {entity_id: orjson.loads(doc) for entity_id, doc in rows}
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
-        needs = needed_keys(query)
         async with self.pool.acquire() as conn:
-            keys = KeyMap()
-            if needs.exact:
-                found = await self._keys.find(conn, tenant, needs.exact)
-                keys.exact = {(name, path): nid for (_, name, path), nid in found.items()}
-            for name in needs.by_prefix:
-                keys.paths[name] = await self._keys.paths(conn, tenant, name)
+            keys = await self._resolve(conn, tenant, needed_keys(query))
             c = Compiled()
             where = where_clause(tenant, query, keys, c)
             params = list(c.params)
@@ -240,6 +235,23 @@ class PostgresEntityStore(
             except asyncpg.InvalidRegularExpressionError as exc:
                 raise BadRequestData(f"invalid regular expression: {exc}") from None
         return QueryResult(documents, count)
+
+    async def _resolve(self, conn: Any, tenant: str, needs: KeyNeeds) -> KeyMap:
+        """The index keys (attribute, path) a query reads, as their numbers in `tenant`."""
+        keys = KeyMap()
+        if needs.exact:
+            found = await self._keys.find(conn, tenant, needs.exact)
+            keys.exact = {(name, path): nid for (_, name, path), nid in found.items()}
+        for name in needs.by_prefix:
+            keys.paths[name] = await self._keys.paths(conn, tenant, name)
+        return keys
+
+    async def order_by(self, conn: Any, tenant: str, query: EntityQuery, c: Compiled) -> str:
+        """ORDER BY for the ordering of `query` (alias `e`: the entities table), its keys and
+        collation resolved on `conn`."""
+        keys = await self._resolve(conn, tenant, needed_keys(query))
+        collation = await self._collation(conn, query.collation)
+        return order_clause(query, keys, c, collation)
 
     async def _collation(self, conn: Any, tag: str) -> str:
         """The SQL name of the ICU collation `tag` (an RFC 6067 tag that `parse_collation`

@@ -20,7 +20,13 @@ import orjson
 
 from dalgu.errors import BadRequestData
 from dalgu.query.duration import add_months
-from dalgu.store.base import Change, TemporalEntity, TemporalQuery, TemporalStore
+from dalgu.store.base import (
+    Change,
+    EntityQuery,
+    TemporalEntity,
+    TemporalQuery,
+    TemporalStore,
+)
 from dalgu.store.history import (
     BucketLists,
     BucketSpans,
@@ -270,6 +276,9 @@ class PostgresTemporal(TemporalStore):
     def pool(self) -> Any:  # provided by the entity store
         raise NotImplementedError
 
+    async def order_by(self, conn: Any, tenant: str, query: EntityQuery, c: Compiled) -> str:
+        raise NotImplementedError  # provided by the entity store
+
     async def _open_history(self, conn: Any) -> None:
         await self.partitions.load(conn)
         month = month_of(datetime.now(UTC))
@@ -324,11 +333,21 @@ class PostgresTemporal(TemporalStore):
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(settings)
             try:
+                direction = query.id_order
+                if direction is not None:
+                    sql = (
+                        f"SELECT t.id, t.types FROM temporal_entities t WHERE {where} "
+                        f"ORDER BY t.id {direction} "
+                    )
+                else:  # by members of the entities as they are now; deleted ones: last
+                    order = await self.order_by(conn, tenant, query.entity_ordering(), c)
+                    sql = (
+                        "SELECT t.id, t.types FROM temporal_entities t LEFT JOIN entities e "
+                        f"ON e.tenant = t.tenant AND e.id = t.id WHERE {where} "
+                        f"ORDER BY {order}, t.id "
+                    )
                 rows = await conn.fetch(
-                    f"SELECT t.id, t.types FROM temporal_entities t WHERE {where} "
-                    f"ORDER BY t.id {'DESC' if query.descending else 'ASC'} "
-                    f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}",
-                    *c.params,
+                    sql + f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}", *c.params
                 )
                 count = None
                 if query.count:

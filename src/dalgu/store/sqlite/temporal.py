@@ -29,6 +29,7 @@ from dalgu.store.history import (
 )
 from dalgu.store.rollup import rollup_plan
 from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.query import Compiled, order_clause
 from dalgu.store.sqlite.rollups import (
     ADD_TO_HOUR,
     aggregate_hours,
@@ -224,12 +225,22 @@ class SqliteTemporal(TemporalStore):
     ) -> tuple[list[TemporalEntity], int | None]:
         c = Params()
         where = entity_filter(tenant, query, c)
-        direction = "DESC" if query.descending else "ASC"
-        rows = self.db.execute(
-            f"SELECT id, types FROM temporal_entities t WHERE {where} "
-            f"ORDER BY id {direction} LIMIT ? OFFSET ?",
-            (*c.params, query.limit, query.offset),
-        ).fetchall()
+        direction = query.id_order
+        if direction is not None:
+            rows = self.db.execute(
+                f"SELECT t.id, t.types FROM temporal_entities t WHERE {where} "
+                f"ORDER BY t.id {direction} LIMIT ? OFFSET ?",
+                (*c.params, query.limit, query.offset),
+            ).fetchall()
+        else:  # by members of the entities as they are now; deleted ones have none: last
+            ordered = Compiled()
+            order = order_clause(query.entity_ordering(), ordered)
+            rows = self.db.execute(
+                f"SELECT t.id, t.types FROM temporal_entities t LEFT JOIN entities e "
+                f"ON e.tenant = t.tenant AND e.id = t.id WHERE {where} "
+                f"ORDER BY {order}, t.id LIMIT ? OFFSET ?",
+                (*c.params, *ordered.params, query.limit, query.offset),
+            ).fetchall()
         count = None
         if query.count:
             (count,) = self.db.execute(
