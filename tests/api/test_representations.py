@@ -198,6 +198,24 @@ def test_deeply_nested_body_is_rejected(client: TestClient) -> None:
     assert response.status_code == 400
 
 
+def test_nesting_limit_counts_levels_not_brackets(client: TestClient) -> None:
+    """max_json_depth (64) levels are accepted and one more is refused; brackets inside
+    strings are text, however many."""
+
+    def body(n: int, levels: int) -> dict[str, object]:
+        value: object = 1
+        for _ in range(levels - 3):  # the entity, the attribute and the innermost scalar
+            value = {"a": value}
+        return {"id": f"urn:x:{n}", "type": "T", "p": {"type": "Property", "value": value}}
+
+    assert client.post(E, json=body(1, 64)).status_code == 201
+    refused = client.post(E, json=body(2, 65))
+    assert refused.status_code == 400
+    assert "deeper than 64" in refused.json()["detail"]
+    text = {"id": "urn:x:3", "type": "T", "note": {"type": "Property", "value": "{[" * 100}}
+    assert client.post(E, json=text).status_code == 201
+
+
 def test_limit_above_maximum_is_too_many_results(client: TestClient) -> None:
     response = client.get(E, params={"type": "T", "limit": "100000"})
     assert response.status_code == 403
