@@ -37,6 +37,7 @@ _ENTITY_QUERY = (
     *("id", "idPattern", "type", "attrs", "pick", "omit", "q"),
     *("georel", "geometry", "coordinates", "geoproperty", "scopeQ"),
     *("lang", "options", "format", "limit", "offset", "count"),
+    *("orderBy", "orderFrom", "orderGeometry", "collation"),
 )
 
 
@@ -60,7 +61,7 @@ def _op(summary: str, ok: str, *, body: Any = None, params: Any = ()) -> dict[st
 
 @cache
 def openapi_document() -> bytes:
-    listing = _query(*_ENTITY_QUERY)
+    listing = _query(*_ENTITY_QUERY, "join", "joinLevel", "containedBy")
     paths: dict[str, Any] = {
         "/ngsi-ld/v1/entities": {
             "post": _op("Create an entity", "201", body=_BODY),
@@ -303,7 +304,7 @@ def _temporal_paths() -> dict[str, Any]:
         *("timerel", "timeAt", "endTimeAt", "timeproperty"),
         *("lastN", "aggrMethods", "aggrPeriodDuration"),
     )
-    listing = _query(*_ENTITY_QUERY, "datasetId", "orderBy")
+    listing = _query(*_ENTITY_QUERY, "datasetId")
     entity_id = _path_param("entityId")
     attr_id = _path_param("attrId")
     instance_id = _path_param("instanceId")
