@@ -12,9 +12,7 @@ def test_none_bytes_and_bool_are_bound_as_null_blob_and_integer() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (a, b, c, d, e)")
     db.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?)", (None, b'{"x":1}', True, False, 2.5))
-    row = db.execute(
-        "SELECT typeof(a), typeof(b), b, typeof(c), c, d, typeof(e) FROM t"
-    ).fetchone()
+    row = db.execute("SELECT typeof(a), typeof(b), b, typeof(c), c, d, typeof(e) FROM t").fetchone()
     assert row == ("null", "blob", b'{"x":1}', "integer", 1, 0, "real")
     # a bytes subclass or another type is still adapted as sqlite3 would
     assert db.execute("SELECT typeof(?)", (bytearray(b"ab"),)).fetchone() == ("blob",)
