@@ -33,6 +33,9 @@ def test_the_small_set_is_held_out(campaign) -> None:  # type: ignore[no-untyped
 def test_fresh_ranges_past_5999_are_held_out_and_tuning_seeds_are_not() -> None:
     empty = report([])
     assert CampaignResult(empty, empty, (6040, 6199), ()).split == "held-out"
+    # 6000-6999 were used up by round 18: the fresh ranges go on from 7000 to 8999
+    assert CampaignResult(empty, empty, (6840, 7000, 8999), ()).split == "held-out"
+    assert CampaignResult(empty, empty, (8999, 9000), ()).split == "mixed"
     assert CampaignResult(empty, empty, (6040, 1000), ()).split == "mixed"
     assert CampaignResult(empty, empty, (1000, 1319), ()).split == "tuning"
 
