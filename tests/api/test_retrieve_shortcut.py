@@ -100,3 +100,37 @@ def test_other_forms_get_the_full_handlers_answer(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/json"
     assert response.json()["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")
+
+
+def test_the_kept_rendering_follows_every_write(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store keeps each entity's plain rendering from its last write (`DefaultRendering`):
+    after each kind of write, the shortcut still answers what the full handler renders."""
+    url = f"{E}/urn:ngsi-ld:Shop:%C3%BC-1"
+    writes = [
+        ("post", E, RICH),
+        ("patch", f"{url}/attrs", {"speed": {"type": "Property", "value": 3.0}}),
+        ("post", f"{url}/attrs", {"door": {"type": "Property", "value": "open"}}),
+        ("patch", f"{url}/attrs/door", {"value": "shut"}),
+        ("delete", f"{url}/attrs/tags", None),
+        ("delete", f"{url}/attrs/owner?datasetId=urn:x:b", None),
+        ("patch", url, {"category": {"type": "VocabProperty", "vocab": "food"}}),
+        ("put", url, {"type": "Shop", "name": {"type": "Property", "value": "new"}}),
+        (
+            "post",
+            f"{E[: -len('/entities')]}/entityOperations/upsert?options=update",
+            [{"id": RICH["id"], "type": "Shop", "speed": {"type": "Property", "value": 9}}],
+        ),
+    ]
+    for method, target, body in writes:
+        answer = client.request(method, target, json=body)
+        assert answer.status_code in (201, 204), (method, target, answer.text)
+        shortcut = client.get(url)
+        with monkeypatch.context() as patched:
+            patched.setattr(EntityRetrieval, "_answer", _never)
+            full = client.get(url)
+        assert shortcut.status_code == full.status_code == 200
+        assert shortcut.content == full.content, (method, target)
+    assert shortcut.json()["speed"]["value"] == 9
+    assert shortcut.json()["name"]["value"] == "new"

@@ -75,12 +75,15 @@ class EntityRetrieval:
         if runtime is None:
             return False
         try:
-            document = await runtime.service.retrieve_document(tenant, entity_id)
+            stored = await runtime.service.retrieve_rendered(tenant, entity_id)
         except Exception:  # the full application answers it (a store outage: 503)
             return False
-        if document is None:
+        if stored is None:
             return False  # the full handler answers the 404 (or asks the lazy attributes)
-        (body,) = runtime.rendered.render([document], runtime.resolver.core, _DEFAULT)
+        body = stored.rendered
+        if body is None:  # a store that keeps no rendering (of this entity): made here
+            assert stored.document is not None
+            (body,) = runtime.rendered.render([stored.document], runtime.resolver.core, _DEFAULT)
         if json_ld:  # the context in the body, as `respond.json_response` puts it
             body = with_context(body, CORE_CONTEXT_URL)
         length = (b"content-length", str(len(body)).encode())

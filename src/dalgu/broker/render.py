@@ -139,6 +139,27 @@ def render_entity(
     compact = terms.compact
     if link is None and rep.attrs is None and not rep.omit and rep.datasets is None:
         # the commonest case, with no per-attribute decisions: one pass over the members
+        if rep.format == "normalized":  # and the commonest instance is copied (`_plain`)
+            skip = _SKIP_WITH_SYSTEM if rep.sys_attrs else _SKIP
+            for iri, instances in entity.items():
+                if iri in NOT_ATTRIBUTES:
+                    continue
+                if len(instances) == 1:
+                    one = instances[0]
+                    out[compact(iri)] = (
+                        _plain(one, skip)
+                        if one.keys() <= _COPIED
+                        else render_instance(one, terms, rep)
+                    )
+                else:
+                    out[compact(iri)] = [
+                        _plain(i, skip) if i.keys() <= _COPIED else render_instance(i, terms, rep)
+                        for i in instances
+                    ]
+            if rep.sys_attrs:
+                out["createdAt"] = entity["createdAt"]
+                out["modifiedAt"] = entity["modifiedAt"]
+            return out
         for iri, instances in entity.items():
             if iri in NOT_ATTRIBUTES:
                 continue
@@ -189,13 +210,7 @@ def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representatio
     if rep.format == "keyValues":
         return _simple_value(instance, kind, terms, rep.lang)
     if rep.format == "normalized" and instance.keys() <= _COPIED:
-        # no sub-attribute and no member to compact or choose from: the members as stored
-        skip = _SKIP_WITH_SYSTEM if rep.sys_attrs else _SKIP
-        plain = {"type": kind}
-        for member, value in instance.items():
-            if member not in skip:
-                plain[member] = value
-        return plain
+        return _plain(instance, _SKIP_WITH_SYSTEM if rep.sys_attrs else _SKIP)
     out: dict[str, Any] = {}
     if rep.format == "normalized":
         out["type"] = kind
@@ -228,6 +243,16 @@ def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representatio
         if holder not in out and "value" not in out:
             out["type"] = kind
     return out
+
+
+def _plain(instance: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
+    """A normalized instance with no sub-attribute and no member to compact or choose from:
+    its members as stored, `type` first, without those in `skip`."""
+    plain = {"type": instance["type"]}
+    for member, value in instance.items():
+        if member not in skip:
+            plain[member] = value
+    return plain
 
 
 #: instance members a normalized rendering copies as they are (or leaves out)

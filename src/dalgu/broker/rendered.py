@@ -14,12 +14,17 @@ one becomes old; a hit in the old generation moves the entry back to the young o
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import orjson
 
 from dalgu.broker.render import Representation, render_entity
+from dalgu.ldcontext import core_context_bytes, core_terms
 from dalgu.ldcontext.termmap import TermMap
+from dalgu.store.base import DefaultRendering, Entity
 
 #: bytes an entry costs beyond its document and rendering (two bytes objects, a dict slot)
 ENTRY_OVERHEAD = 120
@@ -91,6 +96,32 @@ class RenderCache:
             view.old = view.young
             view.young = {}
         self._young_bytes = 0
+
+
+#: the modules whose code decides a rendering's bytes
+_RENDERING_CODE = (
+    ("dalgu.broker", "render.py"),
+    ("dalgu.broker", "model.py"),
+    ("dalgu.ldcontext", "termmap.py"),
+)
+
+
+@cache
+def default_rendering() -> DefaultRendering:
+    """Retrieve Entity's answer with the core context only and no options (what
+    `api/retrieve.py` sends), for stores to keep with each entity they write. Its version is
+    a digest of the core context and of the rendering code: a change to either makes stores
+    render their entities again (they never send what other code made)."""
+    terms = core_terms()
+    rep = Representation()
+    digest = hashlib.sha256(core_context_bytes())
+    for package, module in _RENDERING_CODE:
+        digest.update(resources.files(package).joinpath(module).read_bytes())
+
+    def render(entity: Entity) -> bytes:
+        return orjson.dumps(render_entity(entity, terms, rep))
+
+    return DefaultRendering(digest.hexdigest()[:16], render)
 
 
 def with_context(rendered: bytes, context: Any) -> bytes:

@@ -16,6 +16,7 @@ from dalgu.broker.join import Join, fetch_linked
 from dalgu.broker.lazy import LazyAttributeProvider
 from dalgu.broker.model import Entity, attribute_iris, now_iso
 from dalgu.broker.render import Representation
+from dalgu.broker.rendered import default_rendering
 from dalgu.errors import (
     AlreadyExists,
     BadRequestData,
@@ -26,11 +27,11 @@ from dalgu.errors import (
 from dalgu.store.base import (
     AttributeInfo,
     Change,
-    Document,
     EntityQuery,
     EntityStore,
     Mutation,
     QueryResult,
+    StoredRendering,
     TypeInfo,
 )
 
@@ -55,6 +56,8 @@ BatchItem = Entity | DalguError  # an entity that parsed, or why it did not
 class EntityService:
     def __init__(self, store: EntityStore) -> None:
         self.store = store
+        if store.rendering is None:  # every write keeps the commonest read's answer
+            store.use_rendering(default_rendering())
         self.listeners: list[ChangeListener] = []
         self.lazy: list[LazyAttributeProvider] = []  # sources of attributes read on demand
 
@@ -92,13 +95,14 @@ class EntityService:
                 entity = {**entity, **provided}
         return entity
 
-    async def retrieve_document(self, tenant: str, entity_id: str) -> Document | None:
-        """The entity's stored document when that is the whole entity; None when it does not
-        exist or a lazy attribute provider may add to it (`retrieve` then says which)."""
+    async def retrieve_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
+        """The entity's kept default rendering (`default_rendering`), or its document when the
+        store keeps none for it, when that is the whole entity; None when it does not exist or
+        a lazy attribute provider may add to it (`retrieve` then says which)."""
         for provider in self.lazy:
             if await provider.serves(tenant, entity_id):
                 return None
-        return await self.store.get_document(tenant, entity_id)
+        return await self.store.get_rendered(tenant, entity_id)
 
     def outage(self, error: BaseException) -> StoreUnavailable | None:
         """`error` as the store outage it reports (503 at the edges), or None."""

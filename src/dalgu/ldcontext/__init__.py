@@ -8,7 +8,7 @@ from dalgu.ldcontext.core import (
     core_context_document,
     is_core_context,
 )
-from dalgu.ldcontext.resolver import ContextResolver
+from dalgu.ldcontext.resolver import ContextResolver, core_terms
 from dalgu.ldcontext.termmap import TermMap
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "TermMap",
     "core_context_bytes",
     "core_context_document",
+    "core_terms",
     "is_core_context",
 ]

@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,6 +39,15 @@ class CachedDocument:
     last_used: float = field(default_factory=time.time)
 
 
+@cache
+def core_terms() -> TermMap:
+    """The term map of the core context alone (one for the process: a rendering made with it
+    at a write is the one a read with it makes)."""
+    builder = ContextBuilder()
+    builder.add(dict(core_context_document()["@context"]))
+    return builder.build()
+
+
 class ContextResolver:
     """Turns @context values into term maps, caching both documents and compiled maps."""
 
@@ -57,10 +67,8 @@ class ContextResolver:
         self._client = client
         self._maps: OrderedDict[bytes, TermMap] = OrderedDict()
         self.documents: OrderedDict[str, CachedDocument] = OrderedDict()
-        builder = ContextBuilder()
         self._core_terms: dict[str, Any] = dict(core_context_document()["@context"])
-        builder.add(self._core_terms)
-        self.core = builder.build()
+        self.core = core_terms()
 
     async def close(self) -> None:
         if self._client is not None:

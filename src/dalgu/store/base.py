@@ -76,6 +76,27 @@ Outcome: TypeAlias = Change | DalguError
 
 
 @dataclass(frozen=True, slots=True)
+class DefaultRendering:
+    """How an entity is answered to the commonest read (Retrieve Entity with the core context
+    only, normalized, no options), made once per write so that reads send stored bytes.
+
+    `render` gives those JSON bytes for an entity; `version` names the code and @context that
+    made them: a store that keeps renderings made under another version makes them again."""
+
+    version: str
+    render: Callable[[Entity], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRendering:
+    """An entity as a store has it for the default read: its rendering when the store keeps
+    one (`rendered`), else its document (`document`) for the reader to render."""
+
+    rendered: bytes | None
+    document: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class EntityQuery:
     """What GET /entities and POST /entityOperations/query ask for, names already expanded.
 
@@ -163,6 +184,20 @@ class EntityStore(ABC):
         """The stored document of an entity (what `get` parses), or None."""
         entity = await self.get(tenant, entity_id)
         return None if entity is None else orjson.dumps(entity)
+
+    #: the rendering writes make and keep (`use_rendering`); None: none is kept
+    rendering: DefaultRendering | None = None
+
+    def use_rendering(self, rendering: DefaultRendering) -> None:
+        """Keep `rendering` of every entity written from now on (a store that can: the
+        default keeps none, and `get_rendered` gives the document)."""
+        return None
+
+    async def get_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
+        """The entity's kept default rendering, or its document when it has none; None when
+        the entity does not exist."""
+        document = await self.get_document(tenant, entity_id)
+        return None if document is None else StoredRendering(None, document)
 
     @abstractmethod
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]: ...

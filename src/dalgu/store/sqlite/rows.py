@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from dalgu.broker.model import attribute_iris
-from dalgu.store.base import Entity
+from dalgu.store.base import DefaultRendering, Entity
 from dalgu.store.indexing import (
     IndexRow,
     attribute_rows,
@@ -34,12 +34,13 @@ _AttrKey = tuple[str, int]
 class IndexWrites:
     """Statements of one batch, grouped by table; `flush` runs them in a safe order."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, rendering: DefaultRendering | None = None) -> None:
         self.db = db
+        self.render = rendering.render if rendering is not None else None
         (self.next_ent,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
         (self.next_gid,) = db.execute("SELECT coalesce(max(gid), 0) FROM geo").fetchone()
         self.removed: list[tuple[int]] = []  # entities whose every row goes
-        self.docs: list[tuple[bytes, int]] = []
+        self.docs: list[tuple[bytes, bytes | None, int]] = []
         self.entities: list[tuple[Any, ...]] = []
         self.types_cleared: list[tuple[int]] = []
         self.scopes_cleared: list[tuple[int]] = []
@@ -56,7 +57,9 @@ class IndexWrites:
     def create(self, tenant: str, entity_id: str, entity: Entity) -> int:
         self.next_ent += 1
         ent: int = self.next_ent
-        self.entities.append((ent, tenant, entity_id, orjson.dumps(entity)))
+        render = self.render
+        rendered = None if render is None else render(entity)
+        self.entities.append((ent, tenant, entity_id, orjson.dumps(entity), rendered))
         self._types(tenant, ent, entity)
         self._scopes(ent, entity)
         attrs, multi = self.attrs, self.multi
@@ -73,7 +76,8 @@ class IndexWrites:
 
     def update(self, tenant: str, ent: int, before: Entity, after: Entity) -> None:
         """Rewrite the document; change only the index rows that differ."""
-        self.docs.append((orjson.dumps(after), ent))
+        render = self.render
+        self.docs.append((orjson.dumps(after), None if render is None else render(after), ent))
         if before.get("type") != after.get("type"):
             self.types_cleared.append((ent,))
             self._types(tenant, ent, after)
@@ -172,10 +176,11 @@ class IndexWrites:
                 "DELETE FROM attrs_multi WHERE ent = ? AND name = ? AND path = ?", self.multi_gone
             )
         if self.docs:
-            db.executemany("UPDATE entities SET doc = ? WHERE ent = ?", self.docs)
+            db.executemany("UPDATE entities SET doc = ?, rendered = ? WHERE ent = ?", self.docs)
         if self.entities:
             db.executemany(
-                "INSERT INTO entities (ent, tenant, id, doc) VALUES (?, ?, ?, ?)", self.entities
+                "INSERT INTO entities (ent, tenant, id, doc, rendered) VALUES (?, ?, ?, ?, ?)",
+                self.entities,
             )
         if self.geometries:
             db.executemany(

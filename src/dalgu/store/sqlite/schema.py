@@ -389,6 +389,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS entities_key ON entities (ent, tenant, id)
     """,
+    # each entity's default rendering, made by its writes (`renderings.py`): the commonest
+    # read sends it as it is; the version of the code that made the kept ones
+    """
+    ALTER TABLE entities ADD COLUMN rendered BLOB;
+    CREATE TABLE IF NOT EXISTS rendering (version TEXT NOT NULL)
+    """,
 ]
 
 

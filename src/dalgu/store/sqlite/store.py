@@ -29,12 +29,14 @@ from dalgu.errors import DalguError, StoreUnavailable
 from dalgu.store.base import (
     AttributeInfo,
     Change,
+    DefaultRendering,
     Entity,
     EntityQuery,
     EntityStore,
     Mutation,
     Outcome,
     QueryResult,
+    StoredRendering,
     TypeInfo,
 )
 from dalgu.store.sqlite.checkpoint import JOURNAL_SIZE_LIMIT, Checkpointer
@@ -50,6 +52,7 @@ from dalgu.store.sqlite.parameters import bind_without_adapting
 from dalgu.store.sqlite.plan import choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
+from dalgu.store.sqlite.renderings import refresh
 from dalgu.store.sqlite.rows import IndexWrites
 from dalgu.store.sqlite.runs import SqliteRunJournal
 from dalgu.store.sqlite.schema import migrate
@@ -178,6 +181,8 @@ class SqliteEntityStore(
         db.create_function("geo_distance", 2, geo_distance, deterministic=True)
         db.create_collation(ROOT_COLLATION, compare_root)
         migrate(db)
+        if self.rendering is not None:
+            refresh(db, self.rendering)
         self._db = db
         if str(self.path) != ":memory:":
             self._checkpointer = Checkpointer(self.path, self._wal_limit)
@@ -218,6 +223,19 @@ class SqliteEntityStore(
             "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
         ).fetchone()
         return None if row is None else row[0]  # a BLOB: bytes
+
+    def use_rendering(self, rendering: DefaultRendering) -> None:
+        self.rendering = rendering
+        if self._db is not None:
+            refresh(self._db, rendering)
+
+    async def get_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
+        row = self.db.execute(
+            "SELECT rendered, CASE WHEN rendered IS NULL THEN doc END FROM entities "
+            "WHERE tenant = ? AND id = ?",
+            (tenant, entity_id),
+        ).fetchone()
+        return None if row is None else StoredRendering(row[0], row[1])
 
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]:
         found: dict[str, Entity] = {}
@@ -444,7 +462,7 @@ class SqliteEntityStore(
         changes = [o for o in outcomes if isinstance(o, Change)]
         if not changes:
             return outcomes
-        writes = IndexWrites(self.db)
+        writes = IndexWrites(self.db, self.rendering)
         for entity_id in dict.fromkeys(c.entity_id for c in changes):
             ent, first = stored.get(entity_id, (None, None))
             last = current[entity_id]
