@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from dalgu.api import params
 from dalgu.api.edge import read_body, runtime
-from dalgu.api.entities import render_list
+from dalgu.api.entities import kept_renderings, render_list
 from dalgu.api.negotiation import JSON_LD, RequestContext
 from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
@@ -153,7 +153,7 @@ async def query_post(request: Request) -> Response:
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
     joined = params.join(query_params, rep)
-    result = await rt.service.query(rc.tenant, query)
+    result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
     headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
     return await render_list(request, rc, result, rep, headers, joined)
 

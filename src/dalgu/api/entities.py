@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -27,9 +28,9 @@ from dalgu.broker.render import (
     feature_collection,
     render_entity,
 )
-from dalgu.broker.rendered import EMPTY
+from dalgu.broker.rendered import EMPTY, is_default_view
 from dalgu.errors import BadRequestData, MethodNotAllowed, ResourceNotFound
-from dalgu.store.base import QueryResult
+from dalgu.store.base import EntityQuery, QueryResult
 
 ENTITIES = "/ngsi-ld/v1/entities/"
 
@@ -48,7 +49,7 @@ async def query_entities(request: Request) -> Response:
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
     joined = params.join(query_params, rep)
-    result = await rt.service.query(rc.tenant, query)
+    result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
     headers: dict[str, str] = {}
     if result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
@@ -70,8 +71,15 @@ async def render_list(
     rt = runtime(request)
     base = rt.settings.base_url
     if joined is None and rc.accept != GEO_JSON:
-        # each entity's bytes as rendered before for this context and representation
-        parts = rt.rendered.render(result.documents, rc.terms, rep)
+        # each entity's bytes as the store keeps them (`kept_renderings`), or as rendered
+        # before for this context and representation
+        kept = result.renderings
+        if kept is None:
+            parts = rt.rendered.render(result.documents, rc.terms, rep)
+        else:
+            missing = [doc for doc, part in zip(result.documents, kept, strict=True) if not part]
+            made = iter(rt.rendered.render(missing, rc.terms, rep))
+            parts = [part or next(made) for part in kept]
         return json_list_response([p for p in parts if p != EMPTY], rc, base, headers=headers)
     entities = result.entities
     if joined is None:
@@ -86,6 +94,16 @@ async def render_list(
     if rc.accept == GEO_JSON:
         return json_response(_features(request, rc, rendered, rep), rc, base, headers=headers)
     return json_response(rendered, rc, base, headers=headers)
+
+
+def kept_renderings(
+    query: EntityQuery, rc: RequestContext, rep: Representation, joined: Join | None
+) -> EntityQuery:
+    """`query`, asking for the entities' kept renderings when `render_list` sends the page in
+    exactly that rendering (core context only, normalized, no options, JSON)."""
+    if joined is None and rc.accept != GEO_JSON and is_default_view(rc.terms, rep):
+        return replace(query, rendered=True)
+    return query
 
 
 def _features(

@@ -117,6 +117,9 @@ class EntityQuery:
     order: tuple[OrderTerm, ...] = ()  # orderBy (clause 4.23); by id when empty or tied
     order_from: Any = None  # the shapely geometry distances are measured from (dist-asc/desc)
     collation: str = "und"  # how strings order: an ICU collation tag, `und` the root one
+    # the page as kept default renderings where the store keeps them (`QueryResult`): asked
+    # for a page answered in that rendering (core context only, normalized, no options)
+    rendered: bool = False
 
 
 #: an entity as the store keeps it: its expanded form as JSON (UTF-8)
@@ -125,17 +128,29 @@ Document: TypeAlias = bytes
 
 class QueryResult:
     """A page of matching entities, as the stored documents (JSON bytes: a renderer that
-    caches by document skips parsing them) and, parsed on first use, as entities."""
+    caches by document skips parsing them) and, parsed on first use, as entities.
 
-    __slots__ = ("_entities", "count", "documents")
+    For a query that asked for them (`EntityQuery.rendered`), `renderings` holds each
+    entity's kept default rendering, or None where the store has none; the document of an
+    entity that has one is not read (`documents` holds `b""` for it)."""
 
-    def __init__(self, documents: Sequence[Document], count: int | None = None) -> None:
+    __slots__ = ("_entities", "count", "documents", "renderings")
+
+    def __init__(
+        self,
+        documents: Sequence[Document],
+        count: int | None = None,
+        renderings: Sequence[bytes | None] | None = None,
+    ) -> None:
         self.documents = list(documents)
         self.count = count  # total matches, when the query asked for it
+        self.renderings = None if renderings is None else list(renderings)
         self._entities: list[Entity] | None = None
 
     @property
     def entities(self) -> list[Entity]:
+        if self.renderings is not None:
+            raise ValueError("a page of renderings has no entities to parse")
         if self._entities is None:
             self._entities = [orjson.loads(doc) for doc in self.documents]
         return self._entities

@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
 
 import orjson
 
 from dalgu.broker.model import GEOJSON_TYPES, now_iso
 from dalgu.errors import DalguError
-from dalgu.store.base import Change, Entity, Mutation, Outcome
+from dalgu.store.base import Change, DefaultRendering, Entity, Mutation, Outcome
 from dalgu.store.indexing import (
     GeoRow,
     IndexRow,
@@ -43,23 +43,28 @@ CROSS JOIN LATERAL (
     SELECT ent, id, doc FROM entities WHERE tenant = $1 AND id = k.id FOR UPDATE
 ) AS e
 """
+Render: TypeAlias = Callable[[Entity], bytes]
+
 _NEW_ENTS = "SELECT nextval('entity_ent_seq') FROM generate_series(1, $1)"
 _INSERT = """
-INSERT INTO entities (tenant, ent, id, types, scopes, scope_tree, created_at, modified_at, doc)
+INSERT INTO entities
+    (tenant, ent, id, types, scopes, scope_tree, created_at, modified_at, doc, rendered)
 SELECT $1, r.* FROM unnest($2::entity_row[]) AS r
 """
 _UPDATE = """
 UPDATE entities e SET types = r.types, scopes = r.scopes, scope_tree = r.scope_tree,
-    created_at = r.created_at, modified_at = r.modified_at, doc = r.doc
+    created_at = r.created_at, modified_at = r.modified_at, doc = r.doc, rendered = r.rendered
 FROM unnest($1::entity_row[]) AS r WHERE e.ent = r.ent
 """
 # an update that keeps the types and scopes (a new reading): packed columns (`packed.py`) and
 # the documents, cheaper to encode than rows of `entity_row`, and no type, scope or scope tree
 # to send again
 _UPDATE_DOCS = f"""
-UPDATE entities e SET created_at = r.created_at, modified_at = r.modified_at, doc = r.doc
-FROM unnest(({unpack(3, 1)})::bigint[], {unpack(4, 1)}, {unpack(5, 1)}, $6::bytea[])
-    AS r(ent, created_at, modified_at, doc)
+UPDATE entities e SET created_at = r.created_at, modified_at = r.modified_at, doc = r.doc,
+    rendered = r.rendered
+FROM unnest(
+    ({unpack(3, 1)})::bigint[], {unpack(4, 1)}, {unpack(5, 1)}, $6::bytea[], $7::bytea[]
+) AS r(ent, created_at, modified_at, doc, rendered)
 WHERE e.ent = r.ent
 """
 _DELETE = "DELETE FROM entities WHERE ent = ANY($1::bigint[])"
@@ -103,7 +108,7 @@ def scope_tree(scopes: list[str]) -> list[str]:
     return list(tree)
 
 
-def _entity_row(ent: int, entity_id: str, entity: Entity) -> tuple[Any, ...]:
+def _entity_row(ent: int, entity_id: str, entity: Entity, render: Render | None) -> tuple[Any, ...]:
     scopes = list(entity.get("scope", []))
     return (
         ent,
@@ -114,6 +119,7 @@ def _entity_row(ent: int, entity_id: str, entity: Entity) -> tuple[Any, ...]:
         entity.get("createdAt"),
         entity.get("modifiedAt"),
         orjson.dumps(entity),
+        None if render is None else render(entity),
     )
 
 
@@ -125,9 +131,15 @@ class EntityBatch:
     """The work of one `mutate` inside its transaction on `conn`."""
 
     def __init__(
-        self, conn: Any, tenant: str, keys: AttributeKeys, partitions: Partitions | None = None
+        self,
+        conn: Any,
+        tenant: str,
+        keys: AttributeKeys,
+        partitions: Partitions | None = None,
+        rendering: DefaultRendering | None = None,
     ) -> None:
         self.conn = conn
+        self.render = None if rendering is None else rendering.render
         self.tenant = tenant
         self.keys = keys
         self.partitions = partitions  # None: record no temporal history
@@ -190,10 +202,10 @@ class EntityBatch:
                 if _same_types_and_scopes(before, entity):
                     docs.append((ent, entity.get("createdAt"), entity.get("modifiedAt"), entity))
                 else:
-                    updates.append(_entity_row(ent, entity_id, entity))
+                    updates.append(_entity_row(ent, entity_id, entity, self.render))
             else:
                 ent = ents[entity_id]
-                inserts.append(_entity_row(ent, entity_id, entity))
+                inserts.append(_entity_row(ent, entity_id, entity, self.render))
             indexed.append((ent, None if old is None else old[1], entity))
         # The entity statements run while this process works out the index rows and the
         # history (Python only): the database and the client overlap instead of taking turns.
@@ -229,10 +241,12 @@ class EntityBatch:
         if updates:
             await conn.execute(_UPDATE, updates)
         if docs:
+            render = self.render
             await conn.execute(
                 _UPDATE_DOCS,
                 *pack([str(d[0]) for d in docs], [d[1] for d in docs], [d[2] for d in docs]),
                 [orjson.dumps(d[3]) for d in docs],
+                [None if render is None else render(d[3]) for d in docs],
             )
         if inserts:
             await conn.execute(_INSERT, self.tenant, inserts)

@@ -407,6 +407,13 @@ MIGRATIONS: list[str] = [
     -- change only when some subscription of the tenant could match it (`store/change_filter.py`)
     ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS watched_types text[];
     """,
+    """
+    -- each entity's default rendering, made by its writes (`renderings.py`): the commonest
+    -- read sends it as it is; the version of the code that made the kept ones
+    ALTER TABLE entities ADD COLUMN IF NOT EXISTS rendered bytea;
+    ALTER TYPE entity_row ADD ATTRIBUTE rendered bytea;
+    CREATE TABLE IF NOT EXISTS rendering (version text NOT NULL);
+    """,
 ]
 
 

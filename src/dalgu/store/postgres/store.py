@@ -8,6 +8,7 @@ Mutations are pure functions of the stored state, so running them again is safe.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
@@ -21,12 +22,14 @@ from dalgu.query.order import ROOT_COLLATION
 from dalgu.store.base import (
     AttributeInfo,
     Change,
+    DefaultRendering,
     Entity,
     EntityQuery,
     EntityStore,
     Mutation,
     Outcome,
     QueryResult,
+    StoredRendering,
     TypeInfo,
 )
 from dalgu.store.postgres import outbox
@@ -45,6 +48,7 @@ from dalgu.store.postgres.query import (
     where_clause,
 )
 from dalgu.store.postgres.registrations import PostgresRegistrations
+from dalgu.store.postgres.renderings import refresh as refresh_renderings
 from dalgu.store.postgres.runs import PostgresRunJournal
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
@@ -53,6 +57,9 @@ from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
 from dalgu.store.postgres.times import use_cached_times
 
 _RETRIES = 5
+#: what a query reads of each entity of its page: its document, or (asked for renderings)
+#: its kept rendering and, only where it has none, its document
+_PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
 _TYPE_COUNTS = """
 SELECT t.type, count(*) FROM entities e CROSS JOIN unnest(e.types) AS t(type)
 WHERE e.tenant = $1 GROUP BY t.type
@@ -139,6 +146,9 @@ class PostgresEntityStore(
         self._collations: set[str] = set()  # ICU collations made for orderBy
         self._horizon = outbox.Horizon()  # how far this process's notifier may read
         self._waker: outbox.Waker | None = None
+        # whether every kept rendering is of `rendering`'s version (reads use them only then)
+        self._renderings_current = False
+        self._refreshing: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> Any:
@@ -162,6 +172,9 @@ class PostgresEntityStore(
             async with pool.acquire() as conn:
                 await migrate(conn)
                 await self._open_history(conn)
+                if self.rendering is not None:
+                    await refresh_renderings(conn, self.rendering)
+                    self._renderings_current = True
             statistics = PlannerStatistics(pool)
             await statistics.start()
         except BaseException:
@@ -171,6 +184,11 @@ class PostgresEntityStore(
         self._statistics = statistics
 
     async def close(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(BaseException):
+                await self._refreshing
+            self._refreshing = None
         await self.stop_listening()
         await self._close_outbox()
         if self._statistics is not None:
@@ -199,6 +217,28 @@ class PostgresEntityStore(
         )
         return doc
 
+    def use_rendering(self, rendering: DefaultRendering) -> None:
+        self.rendering = rendering
+        self._renderings_current = False
+        if self._pool is not None:  # open: made again in the background, documents till then
+            self._refreshing = asyncio.ensure_future(self._refresh(rendering))
+
+    async def _refresh(self, rendering: DefaultRendering) -> None:
+        async with self.pool.acquire() as conn:
+            await refresh_renderings(conn, rendering)
+        self._renderings_current = self.rendering is rendering
+
+    async def get_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
+        if not self._renderings_current:
+            return await super().get_rendered(tenant, entity_id)
+        row = await self.pool.fetchrow(
+            "SELECT rendered, CASE WHEN rendered IS NULL THEN doc END FROM entities "
+            "WHERE tenant = $1 AND id = $2",
+            tenant,
+            entity_id,
+        )
+        return None if row is None else StoredRendering(row[0], row[1])
+
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]:
         rows = await self.pool.fetch(
             "SELECT e.id, e.doc FROM unnest($2::text[]) AS k(id) CROSS JOIN LATERAL "
@@ -219,14 +259,15 @@ class PostgresEntityStore(
                 collation = await self._collation(conn, query.collation)
                 order = order_clause(query, keys, c, collation)
             page = f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}"
+            rendered = query.rendered and self._renderings_current
             try:
-                documents: list[bytes] = []
+                rows: list[Any] = []
                 if query.limit > 0:
                     rows = await conn.fetch(
-                        f"SELECT e.doc FROM entities e WHERE {where} ORDER BY {order} {page}",
+                        f"SELECT {_PAGE[rendered]} FROM entities e WHERE {where} "
+                        f"ORDER BY {order} {page}",
                         *c.params,
                     )
-                    documents = [doc for (doc,) in rows]
                 count = None
                 if query.count:
                     count = await conn.fetchval(
@@ -234,7 +275,11 @@ class PostgresEntityStore(
                     )
             except asyncpg.InvalidRegularExpressionError as exc:
                 raise BadRequestData(f"invalid regular expression: {exc}") from None
-        return QueryResult(documents, count)
+        if rendered:
+            return QueryResult([doc or b"" for _, doc in rows], count, [r for r, _ in rows])
+        if query.rendered:  # none kept (yet): none in the page
+            return QueryResult([doc for (doc,) in rows], count, [None] * len(rows))
+        return QueryResult([doc for (doc,) in rows], count)
 
     async def _resolve(self, conn: Any, tenant: str, needs: KeyNeeds) -> KeyMap:
         """The index keys (attribute, path) a query reads, as their numbers in `tenant`."""
@@ -282,7 +327,13 @@ class PostgresEntityStore(
     ) -> list[Outcome]:
         async with self.pool.acquire() as conn:
             for _ in range(_RETRIES):
-                batch = EntityBatch(conn, tenant, self._keys, self.partitions if history else None)
+                batch = EntityBatch(
+                    conn,
+                    tenant,
+                    self._keys,
+                    self.partitions if history else None,
+                    self.rendering,
+                )
                 try:
                     async with conn.transaction():
                         outcomes = await batch.run(items)

@@ -61,6 +61,10 @@ from dalgu.store.sqlite.temporal import SqliteTemporal
 
 T = TypeVar("T")
 
+#: what a query reads of each entity of its page: its document, or (asked for renderings)
+#: its kept rendering and, only where it has none, its document
+_PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
+
 
 # a group commit waits up to this many turns of the loop while writes keep joining it: the
 # requests read meanwhile (a batch's body arrives over a turn or two) share its transaction,
@@ -283,29 +287,35 @@ class SqliteEntityStore(
             # document and all, to look at two columns)
             key = "" if "e.doc" in where or "e.doc" in order else " INDEXED BY entities_key"
             source = f"({driver.sql}) AS d CROSS JOIN entities e{key} ON e.ent = d.ent"
-        documents: list[bytes] = []
+        rows: list[Any] = []
         if query.limit > 0:
             # candidates are sorted, not walked in order: sort their ids, not their documents
-            column = "e.doc" if driver is None else "e.ent"
+            columns = "e.ent" if driver is not None else _PAGE[query.rendered]
             rows = self.db.execute(
-                f"SELECT {column} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
                 (*first, *c.params, query.limit, query.offset),
             ).fetchall()
             if driver is not None:
-                rows = self._documents([ent for (ent,) in rows])
-            documents = [doc for (doc,) in rows]
+                rows = self._page([ent for (ent,) in rows], query.rendered)
         count = None
         if query.count:
             (count,) = self.db.execute(
                 f"SELECT count(*) FROM {source} WHERE {where}", where_params
             ).fetchone()
-        return QueryResult(documents, count)
+        if query.rendered:
+            return QueryResult([doc or b"" for _, doc in rows], count, [r for r, _ in rows])
+        return QueryResult([doc for (doc,) in rows], count)
 
-    def _documents(self, ents: list[int]) -> list[tuple[bytes]]:
-        """The documents of entities by row number, in that order."""
+    def _page(self, ents: list[int], rendered: bool) -> list[tuple[Any, ...]]:
+        """The page's columns (`_PAGE`) of entities by row number, in that order."""
         marks = ",".join("?" * len(ents))
-        found = dict(self.db.execute(f"SELECT ent, doc FROM entities WHERE ent IN ({marks})", ents))
-        return [(found[ent],) for ent in ents]
+        found = {
+            row[0]: row[1:]
+            for row in self.db.execute(
+                f"SELECT e.ent, {_PAGE[rendered]} FROM entities e WHERE e.ent IN ({marks})", ents
+            )
+        }
+        return [found[ent] for ent in ents]
 
     # --- writes -------------------------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""PostgreSQL keeps each entity's default rendering with its document, as the embedded store
+does: made by the write, made again under another version (at open, or in the background
+when a rendering is set on an open store, reads getting the documents until it is done)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from dalgu.broker.mutations import create
+from dalgu.store.base import DefaultRendering, Entity, StoredRendering
+from dalgu.store.postgres import PostgresEntityStore
+from dalgu.store.postgres import renderings as pg_renderings
+from tests.store.test_postgres_store import scratch_database
+
+T0 = "2026-11-25T04:00:00.000Z"
+
+
+def thing(n: int) -> Entity:
+    return {
+        "id": f"urn:ngsi-ld:Thing:{n}",
+        "type": ["https://example.org/Thing"],
+        "createdAt": T0,
+        "modifiedAt": T0,
+        "https://example.org/n": [{"type": "Property", "value": n}],
+    }
+
+
+def tagged(tag: str) -> DefaultRendering:
+    return DefaultRendering(tag, lambda e: orjson.dumps({"by": tag, "id": e["id"]}))
+
+
+def by(tag: str, n: int) -> StoredRendering:
+    return StoredRendering(orjson.dumps({"by": tag, "id": thing(n)["id"]}), None)
+
+
+async def test_renderings_are_written_and_made_again_under_another_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pg_renderings, "CHUNK", 2)
+    async with scratch_database() as dsn:
+        plain = PostgresEntityStore(dsn, pool_size=2)  # keeps none: readers get documents
+        await plain.open()
+        try:
+            await plain.mutate("", [(thing(0)["id"], create(thing(0)))])
+            assert await plain.get_rendered("", thing(0)["id"]) == StoredRendering(
+                None, orjson.dumps(thing(0))
+            )
+        finally:
+            await plain.close()
+
+        first = PostgresEntityStore(dsn, pool_size=2)
+        first.use_rendering(tagged("a"))
+        await first.open()  # the entity written without one is rendered as it opens
+        try:
+            assert await first.get_rendered("", thing(0)["id"]) == by("a", 0)
+            for n in range(1, 5):
+                await first.mutate("", [(thing(n)["id"], create(thing(n)))])
+            assert [await first.get_rendered("", thing(n)["id"]) for n in range(5)] == [
+                by("a", n) for n in range(5)
+            ]
+            assert await first.get_rendered("", "urn:ngsi-ld:Thing:9") is None
+            # a rendering of another version set on the open store: made again in the
+            # background; meanwhile reads get the documents, never version a's bytes
+            first.use_rendering(tagged("b"))
+            during = await first.get_rendered("", thing(1)["id"])
+            assert during in (StoredRendering(None, orjson.dumps(thing(1))), by("b", 1))
+            assert first._refreshing is not None
+            await first._refreshing
+            assert [await first.get_rendered("", thing(n)["id"]) for n in range(5)] == [
+                by("b", n) for n in range(5)
+            ]
+        finally:
+            await first.close()
+
+        again = PostgresEntityStore(dsn, pool_size=2)
+        again.use_rendering(tagged("b"))
+        await again.open()
+        try:
+            async with again.pool.acquire() as conn:
+                assert await pg_renderings.refresh(conn, tagged("b")) == 0  # current
+            assert await again.get_rendered("", thing(3)["id"]) == by("b", 3)
+        finally:
+            await again.close()
