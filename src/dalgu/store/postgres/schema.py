@@ -407,6 +407,18 @@ MIGRATIONS: list[str] = [
     -- change only when some subscription of the tenant could match it (`store/change_filter.py`)
     ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS watched_types text[];
     """,
+    """
+    -- open data: the datasets a tenant publishes (`dalgu.opendata`), each a document; its
+    -- name (the CKAN slug) is unique in the tenant
+    CREATE TABLE IF NOT EXISTS opendata_datasets (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        name text NOT NULL,
+        doc bytea NOT NULL,
+        PRIMARY KEY (tenant, id),
+        UNIQUE (tenant, name)
+    );
+    """,
 ]
 
 
