@@ -7,13 +7,14 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dalgu.opendata.policy import Row
+
+if TYPE_CHECKING:  # pyarrow (tens of MiB) loads with the first Parquet download
+    import pyarrow as pa
 
 Pages = AsyncIterator[list[Row]]
 Encoder = Callable[[list[str], Pages], AsyncIterator[bytes]]
@@ -110,6 +111,8 @@ class _Spool:
 
 
 def _column_type(values: list[Any]) -> pa.DataType:
+    import pyarrow as pa
+
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, bool) for v in present):
         return pa.bool_()
@@ -119,6 +122,8 @@ def _column_type(values: list[Any]) -> pa.DataType:
 
 
 def _cell(value: Any, kind: pa.DataType) -> Any:
+    import pyarrow as pa
+
     if value is None:
         return None
     if kind == pa.float64():
@@ -134,6 +139,9 @@ async def encode_parquet(columns: list[str], pages: Pages) -> AsyncIterator[byte
     """Parquet, one row group per page; each column's type is read from the first page
     (numbers: float64, booleans, otherwise strings, structured values as JSON); a later value
     that does not fit a numeric or boolean column is null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     spool = _Spool()
     writer: pq.ParquetWriter | None = None
     schema: pa.Schema | None = None
