@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from pyld import jsonld
 from starlette.testclient import TestClient
 
@@ -66,3 +67,27 @@ def test_an_empty_catalog_has_no_datasets(portal_client: TestClient) -> None:
     (catalog,) = _expanded(portal_client)
     assert catalog["@type"] == [DCAT + "Catalog"]
     assert catalog.get(DCAT + "dataset", []) == []
+
+
+# rdflib 7.6's N-Quads parser uses its own deprecated Dataset.default_context
+@pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+def test_the_turtle_catalog_is_the_graph_of_the_json_ld_one(portal_client: TestClient) -> None:
+    from rdflib import Graph, Literal, Namespace, URIRef
+    from rdflib.compare import isomorphic
+    from rdflib.namespace import RDF
+
+    publish_in_process(portal_client)
+    ttl = portal_client.get("/opendata/catalog.ttl")
+    assert ttl.status_code == 200 and ttl.headers["content-type"].startswith("text/turtle")
+    from_turtle = Graph().parse(data=ttl.text, format="turtle")
+    document = orjson.loads(portal_client.get("/opendata/catalog.jsonld").content)
+    nquads = jsonld.to_rdf(document, {"format": "application/n-quads"})
+    from_json_ld = Graph().parse(data=nquads, format="nquads")
+    assert isomorphic(from_turtle, from_json_ld)
+    dcat, dct = Namespace(DCAT), Namespace(DCT)
+    (dataset,) = from_turtle.subjects(RDF.type, dcat.Dataset)
+    assert from_turtle.value(dataset, dct.title) == Literal("Daegu air quality")
+    downloads = set(from_turtle.objects(None, dcat.downloadURL))
+    assert (
+        URIRef("http://testserver/opendata/dataset/daegu-air/download/daegu-air.csv") in downloads
+    )

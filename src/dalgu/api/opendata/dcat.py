@@ -1,9 +1,10 @@
 """The catalogue as DCAT-AP (W3C DCAT 2 with the EU application profile's choices): one
 `dcat:Catalog` of `dcat:Dataset`s, each with a `dcat:Distribution` per download, as JSON-LD
-at `/opendata/catalog.jsonld`."""
+at `/opendata/catalog.jsonld` and as Turtle at `/opendata/catalog.ttl` (the same graph)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import orjson
@@ -81,7 +82,8 @@ def catalog(base: str, datasets: list[Dataset]) -> dict[str, Any]:
     }
 
 
-async def catalog_jsonld(request: Request) -> Response:
+async def _catalog(request: Request) -> dict[str, Any] | Response:
+    """The catalogue of the request's tenant, or the error response."""
     try:
         service = runtime(request).opendata
         if service is None:
@@ -91,5 +93,32 @@ async def catalog_jsonld(request: Request) -> Response:
         return failure(request, "catalog", error)
     except Exception as exc:
         return unexpected(request, "catalog", exc)
-    document = catalog(base_url(request), datasets)
+    return catalog(base_url(request), datasets)
+
+
+async def catalog_jsonld(request: Request) -> Response:
+    document = await _catalog(request)
+    if isinstance(document, Response):
+        return document
     return Response(orjson.dumps(document), media_type="application/ld+json")
+
+
+def turtle(document: dict[str, Any]) -> bytes:
+    """The JSON-LD catalogue's graph as Turtle."""
+    from rdflib import Graph  # loaded on the first Turtle request, not by every worker
+
+    graph = Graph()
+    with warnings.catch_warnings():
+        # rdflib 7.6's JSON-LD parser makes a ConjunctiveGraph, which rdflib itself deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        graph.parse(data=orjson.dumps(document).decode(), format="json-ld")
+    for prefix, namespace in CONTEXT.items():
+        graph.bind(prefix, namespace)
+    return graph.serialize(format="turtle").encode()
+
+
+async def catalog_ttl(request: Request) -> Response:
+    document = await _catalog(request)
+    if isinstance(document, Response):
+        return document
+    return Response(turtle(document), media_type="text/turtle")
