@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
 from tests.opendata.conftest import air_dataset
 
 ACTION = "/opendata/api/3/action"
@@ -65,3 +67,20 @@ def test_an_unknown_action_or_a_body_that_is_not_an_object_is_400(client: TestCl
 def test_help_show_documents_an_action(client: TestClient) -> None:
     text = client.get(f"{ACTION}/help_show", params={"name": "package_search"}).json()["result"]
     assert "fq" in text
+
+
+def test_an_empty_token_setting_leaves_the_catalogue_read_only(settings: Settings) -> None:
+    with TestClient(build_app(settings.model_copy(update={"opendata_token": ""}))) as client:
+        for authorization in ("", "Bearer "):
+            response = client.post(
+                f"{ACTION}/package_create",
+                json=air_dataset(),
+                headers={"Authorization": authorization},
+            )
+            assert response.status_code == 403
+
+
+def test_facet_field_may_be_a_json_list_in_a_post_body_as_ckan_sends_it(client: TestClient) -> None:
+    body = {"facet.field": '["tags", "organization"]', "rows": 0}
+    result = client.post(f"{ACTION}/package_search", json=body).json()["result"]
+    assert set(result["facets"]) == {"tags", "organization"}

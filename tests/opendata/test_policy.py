@@ -59,3 +59,13 @@ def test_a_row_never_carries_a_withheld_attribute_even_if_listed() -> None:
         "urn:x:driver": [{"type": "Property", "value": "Kim"}],
     }
     assert entity_row(entity, release) == {"id": "urn:ngsi-ld:T:1", "speed": 40, "driver": None}
+
+
+def test_a_typed_literal_is_published_as_its_value() -> None:
+    dataset = Dataset(
+        id="d", name="d", title="d", publication=Publication("T", ("seen",)), policy=Policy()
+    )
+    release = Release(dataset, ("urn:x:seen",), None, frozenset())
+    stamp = {"@type": "DateTime", "@value": "2026-12-01T10:00:00Z"}
+    entity = {"id": "urn:ngsi-ld:T:1", "urn:x:seen": [{"type": "Property", "value": stamp}]}
+    assert entity_row(entity, release)["seen"] == "2026-12-01T10:00:00Z"

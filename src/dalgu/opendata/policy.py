@@ -83,7 +83,11 @@ def _instance_value(instances: Any) -> Any:
     instance = next((i for i in instances if "datasetId" not in i), instances[0])
     for member in ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList"):
         if member in instance:
-            return instance[member]
+            value = instance[member]
+            # a typed literal ({"@type": "DateTime", "@value": ...}) is published as its value
+            if isinstance(value, dict) and "@value" in value:
+                return value["@value"]
+            return value
     return None
 
 

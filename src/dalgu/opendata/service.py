@@ -55,7 +55,7 @@ class OpenDataService:
         self.entities = entities
         self.temporal = temporal
         self.resolver = resolver
-        self._token = token
+        self._token = token or None  # an empty setting is no token, not an empty password
         self.page_size = page_size
 
     # --- who may write ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -168,8 +169,11 @@ async def package_search(call: Call) -> dict[str, Any]:
     """Datasets matching `q` and `fq` (field:value terms on tags, organization, res_format,
     license_id, name), sorted (`sort`), paged (`rows`, `start`), with `facet.field` counts."""
     facets = call.params.get("facet.field") or []
-    if isinstance(facets, str):
-        facets = [facets]
+    if isinstance(facets, str):  # CKAN's own clients send the list as its JSON, in a body too
+        try:
+            facets = orjson.loads(facets) if facets.startswith("[") else [facets]
+        except orjson.JSONDecodeError:
+            raise InvalidFields({"facet.field": ["Not a JSON list"]}) from None
     if not isinstance(facets, list) or not all(isinstance(f, str) for f in facets):
         raise InvalidFields({"facet.field": ["Must be a list of field names"]})
     query = SearchQuery(
