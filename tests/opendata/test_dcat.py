@@ -91,3 +91,14 @@ def test_the_turtle_catalog_is_the_graph_of_the_json_ld_one(portal_client: TestC
     assert (
         URIRef("http://testserver/opendata/dataset/daegu-air/download/daegu-air.csv") in downloads
     )
+
+
+def test_a_dataset_iri_serves_its_dcat_description(portal_client: TestClient) -> None:
+    publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    iri = catalog[DCAT + "dataset"][0]["@id"]
+    response = portal_client.get(iri)
+    assert response.status_code == 200
+    (node,) = jsonld.expand(orjson.loads(response.content))
+    assert node["@id"] == iri and node["@type"] == [DCAT + "Dataset"]
+    assert portal_client.get("/opendata/dataset/unknown").status_code == 404

@@ -122,3 +122,18 @@ async def catalog_ttl(request: Request) -> Response:
     if isinstance(document, Response):
         return document
     return Response(turtle(document), media_type="text/turtle")
+
+
+async def dataset_jsonld(request: Request) -> Response:
+    """A dataset's DCAT description at its own IRI (`/opendata/dataset/{name}`)."""
+    try:
+        service = runtime(request).opendata
+        if service is None:
+            raise OperationNotSupported("this store keeps no open-data datasets")
+        dataset = await service.show(tenant_of(request), request.path_params["dataset"])
+    except DalguError as error:
+        return failure(request, "dataset", error)
+    except Exception as exc:
+        return unexpected(request, "dataset", exc)
+    node = {"@context": CONTEXT, **dataset_node(base_url(request), dataset)}
+    return Response(orjson.dumps(node), media_type="application/ld+json")
