@@ -127,11 +127,13 @@ def portal_client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def publish_in_process(client: TestClient, **fields: Any) -> dict[str, Any]:
-    """package_create of `air_dataset(**fields)`; the package CKAN answers."""
+def publish_in_process(
+    client: TestClient, name: str = "daegu-air", **fields: Any
+) -> dict[str, Any]:
+    """package_create of `air_dataset(name, **fields)`; the package CKAN answers."""
     response = client.post(
         "/opendata/api/3/action/package_create",
-        json=air_dataset(**fields),
+        json=air_dataset(name, **fields),
         headers={"Authorization": TOKEN},
     )
     assert response.status_code == 200, response.text

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import orjson
 import pyarrow.parquet as pq
 from starlette.testclient import TestClient
 
 from dalgu.opendata.policy import snap
-from tests.opendata.conftest import OWNER, STATIONS, publish_in_process, station
+from tests.opendata.conftest import OWNER, STATIONS, TOKEN, publish_in_process, station
+
+ACTION = "/opendata/api/3/action"
 
 
 def _seed_stations(client: TestClient) -> None:
@@ -149,3 +152,37 @@ def test_an_unknown_dataset_or_format_is_not_found(portal_client: TestClient) ->
     assert (
         portal_client.get("/opendata/dataset/daegu-air/download/daegu-air.xlsx").status_code == 404
     )
+
+
+def _ids(client: TestClient, name: str) -> list[str]:
+    body = _download(client, name, "csv").decode()
+    return [row["id"] for row in csv.DictReader(io.StringIO(body))]
+
+
+def test_pseudonymised_ids_are_stable_in_a_dataset_and_unlinkable_across(
+    portal_client: TestClient,
+) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client, attributes=["pm10"], pseudonymise_ids=True)
+    publish_in_process(portal_client, "daegu-air-2", attributes=["pm10"], pseudonymise_ids=True)
+    first = _ids(portal_client, "daegu-air")
+    assert len(set(first)) == 3
+    assert all(i.startswith("urn:dalgu:opendata:pseudonym:") for i in first)
+    for extension in ("csv", "geojson", "parquet"):
+        assert b"AirQualityObserved" not in _download(portal_client, "daegu-air", extension)
+    patch = {"id": "daegu-air", "title": "Renamed"}
+    headers = {"Authorization": TOKEN}
+    response = portal_client.post(f"{ACTION}/package_patch", json=patch, headers=headers)
+    assert response.status_code == 200
+    assert _ids(portal_client, "daegu-air") == first
+    assert not set(_ids(portal_client, "daegu-air-2")) & set(first)
+
+
+def test_the_pseudonym_key_is_never_shown(portal_client: TestClient) -> None:
+    publish_in_process(portal_client, pseudonymise_ids=True)
+    shown = portal_client.get(f"{ACTION}/package_show", params={"id": "daegu-air"})
+    assert shown.json()["result"]["pseudonymise_ids"] is True
+    catalog = portal_client.get("/opendata/catalog.jsonld").text
+    for text in (shown.text, catalog):
+        assert not re.search(r"[0-9a-f]{64}", text)
+        assert "id_key" not in text

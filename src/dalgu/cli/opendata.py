@@ -84,6 +84,7 @@ def publish_fields(
     geometry: str | None = None,
     withhold: list[str] | None = None,
     grid: float | None = None,
+    pseudonymise_ids: bool = False,
     context: str | None = None,
     aggregate_period: str | None = None,
     aggregate_methods: list[str] | None = None,
@@ -103,6 +104,7 @@ def publish_fields(
         "geometry_attribute": geometry,
         "withheld_attributes": withhold,
         "grid_metres": grid,
+        "pseudonymise_ids": pseudonymise_ids or None,
         "context": context,
         "aggregate_period": aggregate_period,
         "aggregate_methods": aggregate_methods,
@@ -134,6 +136,9 @@ def publish(
     geometry: str | None = typer.Option(None, help="GeoProperty published as the location."),
     withhold: str = typer.Option("", help="Attributes never published, comma-separated."),
     grid: float | None = typer.Option(None, help="Grid (metres) locations snap to (100)."),
+    pseudonymise: bool = typer.Option(
+        False, "--pseudonymise-ids", help="Publish keyed hashes instead of entity ids."
+    ),
     context: str | None = typer.Option(None, help="JSON-LD context URL to expand names with."),
     aggregate: str | None = typer.Option(None, help="Publish aggregates per period (PT1H)."),
     methods: str = typer.Option("avg", help="Aggregation methods, comma-separated."),
@@ -163,6 +168,7 @@ def publish(
             geometry=geometry,
             withhold=[w.strip() for w in withhold.split(",") if w.strip()],
             grid=grid,
+            pseudonymise_ids=pseudonymise,
             context=context,
             aggregate_period=aggregate,
             aggregate_methods=[m.strip() for m in methods.split(",")] if aggregate else None,
@@ -181,6 +187,8 @@ def list_datasets(tenant: str = TenantOption, config: Path | None = ConfigOption
         policy = f"grid {d.policy.grid_metres:g} m"
         if d.policy.withheld:
             policy += f", withheld {','.join(d.policy.withheld)}"
+        if d.policy.pseudonymise_ids:
+            policy += ", pseudonymous ids"
         if d.policy.aggregation is not None:
             policy += (
                 f", {','.join(d.policy.aggregation.methods)} per {d.policy.aggregation.period}"

@@ -45,12 +45,17 @@ class Policy:
 
     `withheld` attributes are never published (nor filtered on: a `q` that names one is
     refused). Every geometry is published as one point, its centroid snapped to a grid of
-    `grid_metres`. With `aggregation`, no reading is published, only its aggregates.
+    `grid_metres`. With `aggregation`, no reading is published, only its aggregates. With
+    `pseudonymise_ids`, entity ids are replaced by keyed hashes (`id_key`, the dataset's own
+    secret, never shown): stable in the dataset, not linkable to the entity or across
+    datasets.
     """
 
     withheld: tuple[str, ...] = ()
     grid_metres: float = 100.0
     aggregation: Aggregation | None = None
+    pseudonymise_ids: bool = False
+    id_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,8 @@ class Dataset:
             "policy": {
                 "withheld": list(policy.withheld),
                 "grid_metres": policy.grid_metres,
+                "pseudonymise_ids": policy.pseudonymise_ids,
+                "id_key": policy.id_key,
                 "aggregation": None
                 if aggregation is None
                 else {
@@ -164,6 +171,8 @@ class Dataset:
             policy=Policy(
                 withheld=tuple(policy.get("withheld", ())),
                 grid_metres=float(policy.get("grid_metres", 100.0)),
+                pseudonymise_ids=bool(policy.get("pseudonymise_ids", False)),
+                id_key=policy.get("id_key", ""),
                 aggregation=None
                 if aggregation is None
                 else Aggregation(

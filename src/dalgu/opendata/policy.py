@@ -3,6 +3,8 @@ history) by its policy. Pure functions: no I/O, nothing about formats."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,18 @@ class Release:
     @property
     def grid(self) -> float:
         return self.dataset.policy.grid_metres
+
+
+def pseudonym(entity_id: str, key: str) -> str:
+    """An entity's id in a dataset that pseudonymises ids: a keyed hash (HMAC-SHA-256, 128
+    bits), the same on every download, that only the dataset's secret links back."""
+    digest = hmac.new(bytes.fromhex(key), entity_id.encode(), hashlib.sha256).hexdigest()
+    return f"urn:dalgu:opendata:pseudonym:{digest[:32]}"
+
+
+def published_id(entity_id: str, release: Release) -> str:
+    policy = release.dataset.policy
+    return pseudonym(entity_id, policy.id_key) if policy.pseudonymise_ids else entity_id
 
 
 def snap(lon: float, lat: float, grid_metres: float) -> tuple[float, float]:
@@ -103,7 +117,7 @@ def entity_row(entity: dict[str, Any], release: Release) -> Row:
     """One row of a current-state dataset: the entity's id, its published attributes (every
     geometry in them snapped) and its snapped location."""
     names = release.dataset.publication.attributes
-    row: Row = {"id": entity["id"]}
+    row: Row = {"id": published_id(entity["id"], release)}
     for name, iri in zip(names, release.attributes, strict=True):
         withheld = iri in release.withheld
         row[name] = None if withheld else scrub(_instance_value(entity.get(iri)), release.grid)
@@ -135,7 +149,8 @@ def aggregate_rows(
             for bucket in _buckets(methods.get(method)):
                 value, start, end = bucket[0], bucket[1], bucket[2]
                 row = by_span.setdefault(
-                    (start, end), {"id": history.id, "start": start, "end": end}
+                    (start, end),
+                    {"id": published_id(history.id, release), "start": start, "end": end},
                 )
                 row[f"{name}_{method}"] = scrub(value, release.grid)
     rows = [by_span[span] for span in sorted(by_span)]

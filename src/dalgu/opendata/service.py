@@ -4,6 +4,7 @@ de-identified rows, read page by page through the entity and temporal services."
 from __future__ import annotations
 
 import hmac
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -85,7 +86,11 @@ class OpenDataService:
     async def create(self, tenant: str, fields: Mapping[str, Any]) -> Dataset:
         now = ckan_time()
         dataset = dataset_from_fields(
-            fields, dataset_id=str(uuid.uuid4()), created=now, modified=now
+            fields,
+            dataset_id=str(uuid.uuid4()),
+            created=now,
+            modified=now,
+            id_key=secrets.token_hex(32),
         )
         await self._check_names(tenant, dataset)
         await self.store.put_dataset(
@@ -94,10 +99,15 @@ class OpenDataService:
         return dataset
 
     async def update(self, tenant: str, id_or_name: str, fields: Mapping[str, Any]) -> Dataset:
-        """Replace a dataset by `fields` (a field left out takes its default)."""
+        """Replace a dataset by `fields` (a field left out takes its default); its
+        pseudonyms stay the same."""
         current = await self.show(tenant, id_or_name)
         dataset = dataset_from_fields(
-            fields, dataset_id=current.id, created=current.created, modified=ckan_time()
+            fields,
+            dataset_id=current.id,
+            created=current.created,
+            modified=ckan_time(),
+            id_key=current.policy.id_key or secrets.token_hex(32),
         )
         await self._check_names(tenant, dataset)
         await self.store.put_dataset(

@@ -45,6 +45,7 @@ FIELDS = frozenset(
         "context",
         "withheld_attributes",
         "grid_metres",
+        "pseudonymise_ids",
         "aggregate_period",
         "aggregate_methods",
         "aggregate_since",
@@ -73,9 +74,10 @@ def q_names(text: str) -> set[str]:
 
 
 def dataset_from_fields(
-    fields: Mapping[str, Any], *, dataset_id: str, created: str, modified: str
+    fields: Mapping[str, Any], *, dataset_id: str, created: str, modified: str, id_key: str = ""
 ) -> Dataset:
-    """The dataset `fields` describe, or InvalidFields naming every field that is wrong."""
+    """The dataset `fields` describe, or InvalidFields naming every field that is wrong;
+    `id_key` is its secret for pseudonymous ids."""
     problems = _Problems()
     for unknown in sorted(set(fields) - FIELDS):
         problems.add(unknown, "Unknown field")
@@ -118,6 +120,7 @@ def dataset_from_fields(
             for name_in_q in sorted(named & set(withheld)):
                 problems.add("entity_q", f"filters on {name_in_q}, which is withheld")
     grid = _grid(fields.get("grid_metres"), problems)
+    pseudonymise = _flag(fields.get("pseudonymise_ids"), "pseudonymise_ids", problems)
     aggregation = _aggregation(fields, problems)
     context = _text(fields, "context", problems) or None
     if context is not None and not re.match(r"https?://", context):
@@ -136,7 +139,7 @@ def dataset_from_fields(
         created=created,
         modified=modified,
         publication=Publication(entity_type, tuple(attributes), q, geometry, context),
-        policy=Policy(tuple(withheld), grid, aggregation),
+        policy=Policy(tuple(withheld), grid, aggregation, pseudonymise, id_key),
     )
 
 
@@ -169,6 +172,15 @@ def _names(
     if bad:
         problems.add(key, f"Not valid: {', '.join(bad)}")
     return list(value)
+
+
+def _flag(value: Any, key: str, problems: _Problems) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    problems.add(key, "Must be true or false")
+    return False
 
 
 def _extras(value: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
@@ -250,6 +262,7 @@ def dataset_fields(dataset: Dataset) -> dict[str, Any]:
         "context": pub.context,
         "withheld_attributes": list(policy.withheld),
         "grid_metres": policy.grid_metres,
+        "pseudonymise_ids": policy.pseudonymise_ids,
     }
     if aggregation is not None:
         fields["aggregate_period"] = aggregation.period

@@ -121,6 +121,8 @@ def _policy_text(dataset: Dataset) -> str:
     parts = [f"locations snapped to a {policy.grid_metres:g} m grid"]
     if policy.withheld:
         parts.append(f"{', '.join(policy.withheld)} never published")
+    if policy.pseudonymise_ids:
+        parts.append("entity ids replaced by pseudonyms")
     if policy.aggregation is not None:
         a = policy.aggregation
         parts.append(f"only {', '.join(a.methods)} per {a.period}")
@@ -240,6 +242,7 @@ def package(base: str, dataset: Dataset) -> dict[str, Any]:
         "context": pub.context,
         "withheld_attributes": list(policy.withheld),
         "grid_metres": policy.grid_metres,
+        "pseudonymise_ids": policy.pseudonymise_ids,
         "columns": dataset.columns,
     }
     if policy.aggregation is not None:
