@@ -17,7 +17,7 @@ from dalgu.opendata.model import Dataset
 from dalgu.opendata.policy import Release, Row, aggregate_rows, entity_row
 from dalgu.opendata.search import SearchQuery, SearchResult, search
 from dalgu.opendata.validation import dataset_fields, dataset_from_fields, q_names
-from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.ast import QExpr, TypeExpr, map_names, map_type_names
 from dalgu.query.duration import parse_duration
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
@@ -156,8 +156,9 @@ class OpenDataService:
         return Release(dataset, tuple(terms.expand(a) for a in pub.attributes), geometry, withheld)
 
     async def rows(self, tenant: str, dataset: Dataset) -> AsyncIterator[list[Row]]:
-        """The dataset's de-identified rows, a page at a time (an empty page ends nothing:
-        the iterator ends when the data does)."""
+        """The dataset's de-identified rows, a page at a time, as the entity (or temporal)
+        service reads them by `page_size` entities: a page may be empty, the iteration
+        ends with the data."""
         release = await self.release(dataset)
         terms = await self._terms(dataset)
         pub = dataset.publication
@@ -178,7 +179,7 @@ class OpenDataService:
             yield page
 
     async def _aggregated(
-        self, tenant: str, release: Release, types: Any, q: Any
+        self, tenant: str, release: Release, types: TypeExpr, q: QExpr | None
     ) -> AsyncIterator[list[Row]]:
         aggregation = release.dataset.policy.aggregation
         assert aggregation is not None

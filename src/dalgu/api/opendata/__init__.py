@@ -1,24 +1,6 @@
 """The open-data portal's HTTP edge under `/opendata`: CKAN's Action API v3, downloads and the
 DCAT catalogue."""
 
-from starlette.routing import BaseRoute, Route
-
-from dalgu.api.opendata.actions import run_action
-from dalgu.api.opendata.dcat import catalog_jsonld, catalog_ttl, dataset_jsonld
-from dalgu.api.opendata.downloads import download
-from dalgu.api.opendata.package import PREFIX
-
-
-def routes() -> list[BaseRoute]:
-    p = PREFIX
-    return [
-        Route(f"{p}/api/3/action/{{action}}", run_action, methods=["GET", "POST"]),
-        Route(f"{p}/api/action/{{action}}", run_action, methods=["GET", "POST"]),
-        Route(f"{p}/dataset/{{dataset}}/download/{{filename}}", download, methods=["GET"]),
-        Route(f"{p}/dataset/{{dataset}}", dataset_jsonld, methods=["GET"]),
-        Route(f"{p}/catalog.jsonld", catalog_jsonld, methods=["GET"]),
-        Route(f"{p}/catalog.ttl", catalog_ttl, methods=["GET"]),
-    ]
-
+from dalgu.api.opendata.routes import routes
 
 __all__ = ["routes"]

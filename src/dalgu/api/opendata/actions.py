@@ -36,6 +36,8 @@ MAX_ROWS = 1000
 
 @dataclass(slots=True)
 class Call:
+    """One action call: the request, the service, its tenant and base URL, the parameters."""
+
     request: Request
     service: OpenDataService
     tenant: str
