@@ -89,6 +89,7 @@ def dataset_from_fields(
             "(2 to 100 characters)",
         )
     title = _text(fields, "title", problems) or name
+    notes = _text(fields, "notes", problems)
     organization = _text(fields, "organization", problems) or None
     if organization and not SLUG.fullmatch(organization):
         problems.add("organization", "Must be a lowercase slug like a dataset's name")
@@ -131,7 +132,7 @@ def dataset_from_fields(
         id=dataset_id,
         name=name,
         title=title,
-        notes=_text(fields, "notes", problems),
+        notes=notes,
         tags=tuple(dict.fromkeys(tags)),
         license_id=license_id,
         organization=organization,
