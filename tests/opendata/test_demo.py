@@ -44,4 +44,5 @@ def test_the_demo_publishes_de_identified_examples_and_prints_their_urls(tmp_pat
         ).text
         hourly = list(csv.DictReader(io.StringIO(air)))
         assert hourly and all(float(r["pm10_max"]) >= float(r["pm10_avg"]) for r in hourly)
+        assert all(r["start"].endswith(":00:00Z") for r in hourly)  # buckets on the hour
         assert "streetAddress" not in air and "Device" not in air

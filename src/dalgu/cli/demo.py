@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import random
 import time
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -53,6 +54,8 @@ def example_datasets(settings: Settings) -> list[dict[str, Any]]:
     """Two open datasets over the simulated city: parking spots as they are now, and hourly
     air-quality aggregates (street addresses and devices withheld)."""
     context = f"{settings.base_url}/ngsi-ld/v1/jsonldContexts/{CITY_CONTEXT_ID}"
+    # hourly buckets on the hour: counted from midnight (UTC) of the day before the load
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
     return [
         {
             "name": "daegu-parking",
@@ -82,6 +85,7 @@ def example_datasets(settings: Settings) -> list[dict[str, Any]]:
             "grid_metres": 500,
             "aggregate_period": "PT1H",
             "aggregate_methods": ["avg", "max"],
+            "aggregate_since": since,
             "context": context,
         },
     ]
