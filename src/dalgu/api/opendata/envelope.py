@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from dalgu.api.edge import runtime
 from dalgu.api.outage import store_outage
+from dalgu.api.problem import RETRY_AFTER
 from dalgu.errors import (
     AccessDenied,
     AlreadyExists,
@@ -78,7 +79,7 @@ def failure(request: Request, action: str, error: DalguError) -> Response:
         body = {"__type": error.title, "message": error.detail}
     response = _json({"help": help_url(request, action), "success": False, "error": body}, status)
     if isinstance(error, StoreUnavailable):
-        response.headers["Retry-After"] = "1"
+        response.headers["Retry-After"] = RETRY_AFTER
     return response
 
 
