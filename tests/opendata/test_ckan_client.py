@@ -247,3 +247,26 @@ def test_datasets_of_one_tenant_are_not_seen_in_another(portal: str, publisher: 
     other = remote(portal, "another-tenant-of-this-test")
     with pytest.raises(NotFound):
         other.action.package_show(id="daegu-air")
+
+
+def test_a_ckan_harvester_pages_through_datasets_modified_since_its_last_run(
+    portal: str, tenant: str, publisher: RemoteCKAN
+) -> None:
+    _three_datasets(publisher)
+    since = publisher.action.package_show(id="air-suseong")["metadata_modified"]
+    harvester = remote(portal, tenant)
+    harvester.get_only = True  # ckanext-harvest's CKANHarvester: GET, sort by id, 100 a page
+    fq = f"organization:daegu-city OR organization:daegu-transit metadata_modified:[{since}Z TO *]"
+    seen, start = [], 0
+    while True:
+        page = harvester.call_action(
+            "package_search", {"fq": fq, "sort": "id asc", "rows": 1, "start": start}
+        )["results"]
+        if not page:
+            break
+        seen += page
+        start += 1
+    assert [p["name"] for p in seen] == sorted(
+        ["air-suseong", "parking"],
+        key=lambda n: publisher.action.package_show(id=n)["id"],
+    )

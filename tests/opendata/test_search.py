@@ -61,7 +61,11 @@ def test_facets_count_the_matching_datasets() -> None:
     "query",
     [
         SearchQuery(fq="colour:red"),
-        SearchQuery(fq="tags:a OR tags:b"),
+        SearchQuery(fq="(tags:a OR tags:b)"),
+        SearchQuery(fq="tags:a OR"),
+        SearchQuery(fq="metadata_modified:2026-12-01"),
+        SearchQuery(fq="metadata_modified:[NOW-1DAY TO *]"),
+        SearchQuery(fq="name:[a TO b]"),
         SearchQuery(sort="name sideways"),
         SearchQuery(facet_fields=("notes",)),
     ],
@@ -76,3 +80,23 @@ def test_sort_reads_several_keys() -> None:
         ("metadata_modified", True),
         ("name", False),
     ]
+
+
+def test_or_joins_terms_into_one_clause_and_minus_negates() -> None:
+    assert _names(SearchQuery(fq="tags:air OR tags:bus", sort="name asc")) == [
+        "air-quality",
+        "bus-speeds",
+        "bus-stops",
+    ]
+    assert _names(SearchQuery(fq="tags:air OR tags:bus -name:bus-stops", sort="name asc")) == [
+        "air-quality",
+        "bus-speeds",
+    ]
+    assert _names(SearchQuery(fq="-organization:transit")) == ["air-quality"]
+
+
+def test_a_time_range_keeps_datasets_modified_in_it_as_harvesters_ask() -> None:
+    since = SearchQuery(fq="metadata_modified:[2026-12-02T00:00:00.000000Z TO *]", sort="id asc")
+    assert _names(since) == ["air-quality", "bus-speeds"]
+    until = SearchQuery(fq="metadata_created:[* TO 2026-12-01T12:00:00Z]")
+    assert _names(until) == ["bus-stops"]
