@@ -41,6 +41,27 @@ def _text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP's CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_cell(value: Any) -> str:
+    """A value as a CSV cell; a text a spreadsheet would run as a formula (a device can send
+    any text) gets a leading `'`, as OWASP advises; numbers, even negative, stay as they are."""
+    text = _text(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START) and not _is_number(text):
+        return "'" + text
+    return text
+
+
 async def encode_csv(columns: list[str], pages: Pages) -> AsyncIterator[bytes]:
     """RFC 4180 CSV with a header row; structured values as their JSON."""
     buffer = io.StringIO()
@@ -50,7 +71,7 @@ async def encode_csv(columns: list[str], pages: Pages) -> AsyncIterator[bytes]:
     async for page in pages:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([[_text(row.get(c)) for c in columns] for row in page])
+        writer.writerows([[csv_cell(row.get(c)) for c in columns] for row in page])
         yield buffer.getvalue().encode()
 
 
