@@ -145,6 +145,9 @@ def test_postgresql_out_of_reach_is_a_503_and_the_server_recovers(
         )
         assert fhir.status_code == 503
         assert fhir.json()["resourceType"] == "OperationOutcome"
+        ckan = httpx.get(f"http://127.0.0.1:{port}/opendata/api/3/action/package_list", timeout=20)
+        assert ckan.status_code == 503 and ckan.headers["Retry-After"] == "5"
+        assert ckan.json()["success"] is False  # CKAN's envelope, for CKAN clients
         relay.restore()
         deadline, created = time.monotonic() + 30, None
         while time.monotonic() < deadline:

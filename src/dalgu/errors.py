@@ -222,3 +222,13 @@ class InvalidResource(_DalguOwn):
     kind = "InvalidResource"
     status = 422
     title = "Invalid resource"
+
+
+class InvalidFields(BadRequestData):
+    """Content refused field by field (an open-data dataset): `fields` maps each field to its
+    problems, as CKAN's Validation Error does."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        message = "; ".join(f"{name}: {' '.join(problems)}" for name, problems in fields.items())
+        super().__init__(message)
+        self.fields = fields

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     fhir_vitals: bool = Field(
         True, description="Turn wearable measures of patient-linked Devices into Observations."
     )
+    opendata_token: str | None = Field(
+        None,
+        description="API token that open-data writes (CKAN package_create, _update, _patch, "
+        "_delete) must send in the Authorization header; unset: the catalogue is read-only.",
+    )
     log_level: str = Field("info")
 
     @field_validator("cors_origins")

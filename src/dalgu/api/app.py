@@ -29,6 +29,7 @@ from dalgu.api import (
     temporal,
 )
 from dalgu.api import fhir as fhir_api
+from dalgu.api import opendata as opendata_api
 from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.health import health
@@ -48,11 +49,13 @@ from dalgu.gateway import http as gateway_http
 from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
+from dalgu.opendata.service import OpenDataService
 from dalgu.query.duration import parse_duration
 from dalgu.registrations import RegistrationService
 from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.settings import Settings
 from dalgu.store.base import (
+    DatasetStore,
     DeviceRegistry,
     EntityStore,
     FhirStore,
@@ -168,6 +171,7 @@ def routes() -> list[BaseRoute]:
         *gateway_http.routes(),
         *testbed_http.routes(),
         *fhir_api.routes(),
+        *opendata_api.routes(),
     ]
 
 
@@ -269,6 +273,10 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 the_store,
                 default_count=settings.fhir_default_count,
                 max_count=settings.fhir_max_count,
+            )
+        if isinstance(the_store, DatasetStore):
+            runtime.opendata = OpenDataService(
+                the_store, service, runtime.temporal, resolver, token=settings.opendata_token
             )
         vitals = None
         if runtime.fhir is not None and settings.fhir_vitals:

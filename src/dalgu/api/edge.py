@@ -18,6 +18,7 @@ from dalgu.fhir.model import Principal
 from dalgu.fhir.service import FhirService
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.ldcontext import ContextResolver
+from dalgu.opendata.service import OpenDataService
 from dalgu.registrations.service import RegistrationService
 from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.settings import Settings
@@ -44,6 +45,7 @@ class Runtime:
     #: the southbound's API-key check (sandbox keys), called at each transport's edge
     device_auth: DeviceAuthenticator | None = None
     fhir: FhirService | None = None
+    opendata: OpenDataService | None = None
     #: who a FHIR request comes from; None: the development headers (api/fhir/identity.py)
     fhir_principal: Callable[[Request], Principal] | None = None
     #: entities rendered before, as bytes (lists and Retrieve Entity)

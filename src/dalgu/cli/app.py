@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from dalgu.cli.opendata import opendata as opendata_cli
 from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
 from dalgu.settings import InvalidSettings, Settings
@@ -22,6 +23,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(testbed_cli, name="testbed")
 app.add_typer(safety_cli, name="safety")
+app.add_typer(opendata_cli, name="opendata")
 
 
 async def _migrate(settings: Settings) -> None:

@@ -6,8 +6,10 @@ import contextlib
 import multiprocessing
 import random
 import time
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 import httpx
 import orjson
@@ -40,10 +42,68 @@ async def load_city(settings: Settings, count: int) -> int:
         terms = await ContextResolver().resolve(document["@context"])
         now = now_iso()
         entities = [parse_entity(e, terms, now) for e in city_entities(count)]
-        result = await EntityService(store).batch_upsert("", entities, "replace")
+        service = EntityService(store)
+        result = await service.batch_upsert("", entities, "replace")
+        await publish_examples(settings, store, service)
         return len(result.success)
     finally:
         await store.close()
+
+
+def example_datasets(settings: Settings) -> list[dict[str, Any]]:
+    """Two open datasets over the simulated city: parking spots as they are now, and hourly
+    air-quality aggregates (street addresses and devices withheld)."""
+    context = f"{settings.base_url}/ngsi-ld/v1/jsonldContexts/{CITY_CONTEXT_ID}"
+    # hourly buckets on the hour: counted from midnight (UTC) of the day before the load
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT00:00:00Z")
+    return [
+        {
+            "name": "daegu-parking",
+            "title": "Daegu parking spots",
+            "notes": "Whether each public parking spot is free now, located to 100 m.",
+            "tags": ["parking", "mobility"],
+            "organization": "daegu-city",
+            "license_id": "KOGL-Type1",
+            "entity_type": "ParkingSpot",
+            "attributes": ["status", "category"],
+            "geometry_attribute": "location",
+            "withheld_attributes": ["refParkingSite"],
+            "grid_metres": 100,
+            "context": context,
+        },
+        {
+            "name": "daegu-air-quality-hourly",
+            "title": "Daegu air quality, hourly",
+            "notes": "Hourly mean and peak PM10, PM2.5 and NO2 of each station, located to 500 m.",
+            "tags": ["air", "environment"],
+            "organization": "daegu-city",
+            "license_id": "KOGL-Type1",
+            "entity_type": "AirQualityObserved",
+            "attributes": ["pm10", "pm25", "no2"],
+            "geometry_attribute": "location",
+            "withheld_attributes": ["address", "refDevice"],
+            "grid_metres": 500,
+            "aggregate_period": "PT1H",
+            "aggregate_methods": ["avg", "max"],
+            "aggregate_since": since,
+            "context": context,
+        },
+    ]
+
+
+async def publish_examples(settings: Settings, store: Any, service: EntityService) -> None:
+    """Publish (or replace) the example datasets in the default tenant."""
+    from dalgu.broker.contexts import hosted_context_resolver
+    from dalgu.cli.opendata import upsert
+    from dalgu.opendata.service import OpenDataService
+
+    resolver = hosted_context_resolver(settings, store)
+    try:
+        opendata = OpenDataService(store, service, None, resolver)
+        for fields in example_datasets(settings):
+            await upsert(opendata, "", fields)
+    finally:
+        await resolver.close()
 
 
 def city_link(settings: Settings) -> str:
@@ -99,6 +159,7 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  API docs           {api}/docs",
         f"  Health             {settings.base_url}/health",
         f"  FHIR R4            {settings.base_url}/fhir  (CapabilityStatement: /fhir/metadata)",
+        *opendata_lines(settings),
         *gateway_lines(settings),
         "",
         "Try:",
@@ -108,10 +169,33 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         "&attrs=pm10&lastN=5&limit=1'",
         *gateway_tour(settings),
         f"  curl -s '{settings.base_url}/fhir/Patient?_count=5' -H 'X-Dalgu-Role: admin'",
+        f"  curl -s '{settings.base_url}/opendata/api/3/action/package_search?fq=tags:parking'",
+        f"  curl -s '{opendata_download(settings, 'daegu-parking', 'csv')}' | head -5",
         "",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False, markup=False)
+
+
+def opendata_download(settings: Settings, name: str, extension: str) -> str:
+    return f"{settings.base_url}/opendata/dataset/{name}/download/{name}.{extension}"
+
+
+def opendata_lines(settings: Settings) -> list[str]:
+    """The open-data portal: its CKAN API, DCAT catalogue and the examples' downloads."""
+    portal = f"{settings.base_url}/opendata"
+    lines = [
+        "",
+        "Open data (de-identified):",
+        f"  CKAN API           {portal}/api/3/action/package_list",
+        f"  DCAT catalogue     {portal}/catalog.jsonld",
+    ]
+    for dataset in example_datasets(settings):
+        name = dataset["name"]
+        lines.append(f"  Dataset            {portal}/api/3/action/package_show?id={name}")
+        for extension in ("csv", "geojson", "parquet"):
+            lines.append(f"    download         {opendata_download(settings, name, extension)}")
+    return lines
 
 
 def gateway_lines(settings: Settings) -> list[str]:

@@ -54,6 +54,7 @@ from dalgu.store.devices import SandboxKey as SandboxKey
 from dalgu.store.devices import SandboxRegistry as SandboxRegistry
 from dalgu.store.fhir_store import FhirStore as FhirStore
 from dalgu.store.fhir_store import FhirWrite as FhirWrite
+from dalgu.store.opendata_store import DatasetStore as DatasetStore
 
 Entity: TypeAlias = dict[str, Any]
 Mutation: TypeAlias = Callable[[Entity | None], Entity | None]

@@ -408,6 +408,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS watched_types text[];
     """,
     """
+    -- open data: the datasets a tenant publishes (`dalgu.opendata`), each a document; its
+    -- name (the CKAN slug) is unique in the tenant
+    CREATE TABLE IF NOT EXISTS opendata_datasets (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        name text NOT NULL,
+        doc bytea NOT NULL,
+        PRIMARY KEY (tenant, id),
+        UNIQUE (tenant, name)
+    );
+    """,
+    """
     -- each entity's default rendering, made by its writes (`renderings.py`): the commonest
     -- read sends it as it is; the version of the code that made the kept ones
     ALTER TABLE entities ADD COLUMN IF NOT EXISTS rendered bytea;

@@ -39,6 +39,7 @@ from dalgu.store.postgres.devices import PostgresDevices
 from dalgu.store.postgres.fhir import PostgresFhir
 from dalgu.store.postgres.gate import WriteGate
 from dalgu.store.postgres.keys import AttributeKeys
+from dalgu.store.postgres.opendata import PostgresDatasets
 from dalgu.store.postgres.query import (
     Compiled,
     KeyMap,
@@ -131,6 +132,7 @@ class PostgresEntityStore(
     PostgresFhir,
     PostgresRunJournal,
     PostgresRegistrations,
+    PostgresDatasets,
 ):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 

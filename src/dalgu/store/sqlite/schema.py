@@ -389,6 +389,18 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS entities_key ON entities (ent, tenant, id)
     """,
+    # open data: the datasets a tenant publishes (`dalgu.opendata`), each a document; its name
+    # (the CKAN slug) is unique in the tenant
+    """
+    CREATE TABLE IF NOT EXISTS opendata_datasets (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc BLOB NOT NULL,
+        PRIMARY KEY (tenant, id),
+        UNIQUE (tenant, name)
+    )
+    """,
     # each entity's default rendering, made by its writes (`renderings.py`): the commonest
     # read sends it as it is; the version of the code that made the kept ones
     """

@@ -47,6 +47,7 @@ from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
+from dalgu.store.sqlite.opendata import SqliteDatasets
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
 from dalgu.store.sqlite.plan import choose
@@ -135,6 +136,7 @@ class SqliteEntityStore(
     SqliteRunJournal,
     SqliteFhir,
     SqliteRegistrations,
+    SqliteDatasets,
 ):
     def __init__(
         self,

@@ -1,0 +1,316 @@
+"""CKAN Action API v3 under `/opendata/api/3/action/{action}` (and `/opendata/api/action/`):
+each action reads its parameters, calls the open-data service and returns CKAN's result."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu import __version__
+from dalgu.api.edge import runtime
+from dalgu.api.negotiation import tenant_of
+from dalgu.api.opendata import package as ckan
+from dalgu.api.opendata.envelope import (
+    BadActionRequest,
+    base_url,
+    credential,
+    failure,
+    parameters,
+    success,
+    unexpected,
+)
+from dalgu.errors import DalguError, InvalidFields, OperationNotSupported, ResourceNotFound
+from dalgu.opendata.model import LICENSES, Dataset
+from dalgu.opendata.search import SearchQuery
+from dalgu.opendata.service import OpenDataService
+
+CKAN_VERSION = "2.10.0"  # the API version whose conventions these actions follow
+MAX_ROWS = 1000
+
+
+@dataclass(slots=True)
+class Call:
+    """One action call: the request, the service, its tenant and base URL, the parameters."""
+
+    request: Request
+    service: OpenDataService
+    tenant: str
+    base: str
+    params: dict[str, Any]
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.params.get(key)
+        if value is None or value == "":
+            if required:
+                raise InvalidFields({key: ["Missing value"]})
+            return None
+        if not isinstance(value, str):
+            raise InvalidFields({key: ["Must be a string"]})
+        return value
+
+    def integer(self, key: str, default: int, *, maximum: int | None = None) -> int:
+        value = self.params.get(key)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise InvalidFields({key: ["Invalid integer"]}) from None
+        if number < 0:
+            raise InvalidFields({key: ["Must be a natural number"]})
+        if maximum is not None and number > maximum:
+            raise InvalidFields({key: [f"Must be at most {maximum}"]})
+        return number
+
+    def flag(self, key: str) -> bool:
+        value = self.params.get(key)
+        if isinstance(value, bool):
+            return value
+        return str(value).lower() in ("true", "1", "yes", "on")
+
+    def authorize(self) -> None:
+        self.service.authorize(credential(self.request))
+
+    def page(self, items: list[Any]) -> list[Any]:
+        limit = self.params.get("limit")
+        offset = self.integer("offset", 0)
+        if limit is None or limit == "":
+            return items[offset:]
+        return items[offset : offset + self.integer("limit", 0)]
+
+
+Action = Callable[[Call], Awaitable[Any]]
+ACTIONS: dict[str, Action] = {}
+
+
+def action(name: str) -> Callable[[Action], Action]:
+    def register(fn: Action) -> Action:
+        ACTIONS[name] = fn
+        return fn
+
+    return register
+
+
+# --- site ---------------------------------------------------------------------------------
+
+
+@action("site_read")
+async def site_read(call: Call) -> bool:
+    """Whether the site may be read: always true."""
+    return True
+
+
+@action("status_show")
+async def status_show(call: Call) -> dict[str, Any]:
+    """The site's version and its extensions (none)."""
+    return {
+        "site_title": "Dalgu open data",
+        "site_description": "De-identified, aggregated city data of a Dalgu city data hub",
+        "site_url": call.base + ckan.PREFIX,
+        "ckan_version": CKAN_VERSION,
+        "dalgu_version": __version__,
+        "error_emails_to": None,
+        "locale_default": "en",
+        "extensions": [],
+    }
+
+
+@action("help_show")
+async def help_show(call: Call) -> str:
+    """The documentation of an action (`name`)."""
+    name = call.text("name", required=True) or ""
+    fn = ACTIONS.get(name)
+    if fn is None:
+        raise ResourceNotFound(f"action {name}")
+    return (fn.__doc__ or "").strip()
+
+
+@action("license_list")
+async def license_list(call: Call) -> list[dict[str, Any]]:
+    """The licences a dataset may have."""
+    return [ckan.license_dict(lic) for lic in LICENSES]
+
+
+# --- datasets -----------------------------------------------------------------------------
+
+
+async def _dataset(call: Call) -> Dataset:
+    key = call.text("id") or call.text("name")
+    if key is None:
+        raise InvalidFields({"id": ["Missing value"]})
+    return await call.service.show(call.tenant, key)
+
+
+@action("package_list")
+async def package_list(call: Call) -> list[str]:
+    """The names of every dataset (`limit`, `offset`)."""
+    return call.page([d.name for d in await call.service.datasets(call.tenant)])
+
+
+@action("package_show")
+async def package_show(call: Call) -> dict[str, Any]:
+    """One dataset (`id`: its id or name) with its resources."""
+    return ckan.package(call.base, await _dataset(call))
+
+
+@action("current_package_list_with_resources")
+async def current_package_list_with_resources(call: Call) -> list[dict[str, Any]]:
+    """Every dataset with its resources, last modified first (`limit`, `offset`)."""
+    datasets = sorted(await call.service.datasets(call.tenant), key=lambda d: d.modified)
+    return call.page([ckan.package(call.base, d) for d in reversed(datasets)])
+
+
+@action("package_search")
+async def package_search(call: Call) -> dict[str, Any]:
+    """Datasets matching `q` and `fq` (field:value terms on tags, organization, res_format,
+    license_id, name), sorted (`sort`), paged (`rows`, `start`), with `facet.field` counts."""
+    facets = call.params.get("facet.field") or []
+    if isinstance(facets, str):  # CKAN's own clients send the list as its JSON, in a body too
+        try:
+            facets = orjson.loads(facets) if facets.startswith("[") else [facets]
+        except orjson.JSONDecodeError:
+            raise InvalidFields({"facet.field": ["Not a JSON list"]}) from None
+    if not isinstance(facets, list) or not all(isinstance(f, str) for f in facets):
+        raise InvalidFields({"facet.field": ["Must be a list of field names"]})
+    query = SearchQuery(
+        q=call.text("q") or "",
+        fq=call.text("fq") or "",
+        sort=call.text("sort") or "",
+        rows=call.integer("rows", 10, maximum=MAX_ROWS),
+        start=call.integer("start", 0),
+        facet_fields=tuple(facets),
+        facet_limit=call.integer("facet.limit", 50),
+    )
+    found = await call.service.search(call.tenant, query)
+    search_facets = {
+        name: {
+            "title": name,
+            "items": [{"name": v, "display_name": v, "count": n} for v, n in counts.items()],
+        }
+        for name, counts in found.facets.items()
+    }
+    return {
+        "count": found.count,
+        "sort": found.sort,
+        "results": [ckan.package(call.base, d) for d in found.datasets],
+        "facets": found.facets,
+        "search_facets": search_facets,
+    }
+
+
+@action("resource_show")
+async def resource_show(call: Call) -> dict[str, Any]:
+    """One resource (`id`) of some dataset."""
+    wanted = call.text("id", required=True)
+    for dataset in await call.service.datasets(call.tenant):
+        for resource in ckan.resources(call.base, dataset):
+            if resource["id"] == wanted:
+                return resource
+    raise ResourceNotFound(f"resource {wanted}")
+
+
+# --- organizations and tags (as the datasets name them) -------------------------------------
+
+
+@action("organization_list")
+async def organization_list(call: Call) -> list[Any]:
+    """The organizations that publish datasets (`all_fields` for dictionaries)."""
+    counts = Counter(d.organization for d in await call.service.datasets(call.tenant))
+    names = sorted(name for name in counts if name)
+    if call.text("sort") in ("name desc", "title desc"):
+        names.reverse()
+    names = call.page(names)
+    if call.flag("all_fields"):
+        return [ckan.organization(n, call.base, counts[n]) for n in names]
+    return names
+
+
+@action("organization_show")
+async def organization_show(call: Call) -> dict[str, Any]:
+    """One organization (`id`: its name) and, with `include_datasets`, its datasets."""
+    name = call.text("id", required=True)
+    datasets = [d for d in await call.service.datasets(call.tenant) if d.organization == name]
+    if not datasets or name is None:
+        raise ResourceNotFound(f"organization {name}")
+    out = ckan.organization(name, call.base, len(datasets))
+    if call.flag("include_datasets"):
+        out["packages"] = [ckan.package(call.base, d) for d in datasets]
+    return out
+
+
+@action("tag_list")
+async def tag_list(call: Call) -> list[Any]:
+    """Every tag of the datasets (`query`: those containing it; `all_fields`)."""
+    tags = sorted({t for d in await call.service.datasets(call.tenant) for t in d.tags})
+    query = (call.text("query") or "").lower()
+    tags = [t for t in tags if query in t.lower()]
+    return [ckan.tag(t) for t in tags] if call.flag("all_fields") else tags
+
+
+# --- writes (the API token) ---------------------------------------------------------------
+
+
+@action("package_create")
+async def package_create(call: Call) -> dict[str, Any]:
+    """Create a dataset: CKAN's fields and the NGSI-LD slice and policy (see docs)."""
+    call.authorize()
+    dataset = await call.service.create(call.tenant, ckan.fields_from_package(call.params))
+    return ckan.package(call.base, dataset)
+
+
+@action("package_update")
+async def package_update(call: Call) -> dict[str, Any]:
+    """Replace a dataset (`id` or `name`): fields left out take their defaults."""
+    call.authorize()
+    key = call.text("id") or call.text("name")
+    if key is None:
+        raise InvalidFields({"id": ["Missing value"]})
+    dataset = await call.service.update(call.tenant, key, ckan.fields_from_package(call.params))
+    return ckan.package(call.base, dataset)
+
+
+@action("package_patch")
+async def package_patch(call: Call) -> dict[str, Any]:
+    """Change the given fields of a dataset (`id` or `name`), keep the others."""
+    call.authorize()
+    key = call.text("id") or call.text("name")
+    if key is None:
+        raise InvalidFields({"id": ["Missing value"]})
+    fields = ckan.fields_from_package(call.params)
+    dataset = await call.service.patch(call.tenant, key, fields)
+    return ckan.package(call.base, dataset)
+
+
+@action("package_delete")
+async def package_delete(call: Call) -> None:
+    """Delete a dataset (`id` or name) for good, as `dataset_purge` does."""
+    call.authorize()
+    key = call.text("id", required=True) or ""
+    await call.service.delete(call.tenant, key)
+
+
+ACTIONS["dataset_purge"] = package_delete
+
+
+async def run_action(request: Request) -> Response:
+    name: str = request.path_params["action"]
+    try:
+        fn = ACTIONS.get(name)
+        if fn is None:
+            raise BadActionRequest(f"Action name not known: {name}")
+        service = runtime(request).opendata
+        if service is None:
+            raise OperationNotSupported("this store keeps no open-data datasets")
+        call = Call(request, service, tenant_of(request), base_url(request), {})
+        call.params = await parameters(request)
+        return success(request, name, await fn(call))
+    except DalguError as error:
+        return failure(request, name, error)
+    except Exception as exc:
+        return unexpected(request, name, exc)

@@ -1,0 +1,140 @@
+"""CKAN's Action API envelope: `{"help", "success", "result"}`, errors as CKAN types them
+(`Not Found Error` 404, `Validation Error` 409, `Authorization Error` 403), and an action's
+parameters from a GET query string or a POST JSON body alike."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dalgu.api.edge import runtime
+from dalgu.api.outage import store_outage
+from dalgu.api.problem import RETRY_AFTER
+from dalgu.errors import (
+    AccessDenied,
+    AlreadyExists,
+    BadRequestData,
+    DalguError,
+    InvalidFields,
+    InvalidRequest,
+    ResourceNotFound,
+    StoreUnavailable,
+)
+
+log = logging.getLogger("dalgu.opendata")
+PREFIX = "/opendata"
+#: query parameters whose value is a list, sent either repeated or as JSON (`facet.field`)
+LIST_PARAMETERS = frozenset(["facet.field", "tags", "attributes", "withheld_attributes"])
+
+
+class BadActionRequest(InvalidRequest):
+    """A request CKAN answers 400 with no error type: an unknown action, a body that is not
+    a JSON object."""
+
+
+def base_url(request: Request) -> str:
+    public = runtime(request).settings.public_url
+    return public.rstrip("/") if public else str(request.base_url).rstrip("/")
+
+
+def help_url(request: Request, action: str) -> str:
+    return f"{base_url(request)}{PREFIX}/api/3/action/help_show?name={action}"
+
+
+def _json(data: Any, status: int) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json;charset=utf-8"
+    )
+
+
+def success(request: Request, action: str, result: Any) -> Response:
+    return _json({"help": help_url(request, action), "success": True, "result": result}, 200)
+
+
+def failure(request: Request, action: str, error: DalguError) -> Response:
+    """`error` as CKAN reports it."""
+    body: dict[str, Any]
+    if isinstance(error, ResourceNotFound):
+        status, body = 404, {"__type": "Not Found Error", "message": f"Not found: {error.detail}"}
+    elif isinstance(error, AccessDenied):
+        status = 403
+        body = {"__type": "Authorization Error", "message": f"Access denied: {error.detail}"}
+    elif isinstance(error, BadActionRequest):
+        status, body = 400, {"message": f"Bad request - {error.detail}"}
+    elif isinstance(error, InvalidFields):
+        status = 409
+        body = {"__type": "Validation Error", "message": error.detail, **error.fields}
+    elif isinstance(error, AlreadyExists):
+        status = 409
+        body = {"__type": "Validation Error", "message": error.detail, "name": [error.detail]}
+    elif isinstance(error, BadRequestData | InvalidRequest):
+        status = 409
+        body = {"__type": "Validation Error", "message": error.detail}
+    else:
+        status = error.status if error.status >= 500 else 500
+        body = {"__type": error.title, "message": error.detail}
+    response = _json({"help": help_url(request, action), "success": False, "error": body}, status)
+    if isinstance(error, StoreUnavailable):
+        response.headers["Retry-After"] = RETRY_AFTER
+    return response
+
+
+def unexpected(request: Request, action: str, exc: Exception) -> Response:
+    outage = store_outage(request, exc)
+    if outage is not None:
+        return failure(request, action, outage)
+    log.exception("unexpected error in open-data action %s", action)
+    return failure(request, action, DalguError("the server failed to handle this request"))
+
+
+async def parameters(request: Request) -> dict[str, Any]:
+    """An action's parameters: the JSON object of a POST (a query string's too), or a GET's
+    query string (repeated keys and JSON lists as lists)."""
+    params: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        if key in LIST_PARAMETERS:
+            items: list[Any] = []
+            for value in values:
+                if value.startswith("["):
+                    try:
+                        parsed = orjson.loads(value)
+                    except orjson.JSONDecodeError:
+                        raise InvalidFields({key: ["Not a JSON list"]}) from None
+                    items += parsed if isinstance(parsed, list) else [parsed]
+                else:
+                    items.append(value)
+            params[key] = items
+        else:
+            params[key] = values[-1]
+    if request.method == "POST":
+        raw = await request.body()
+        limit = runtime(request).settings.max_body_bytes
+        if len(raw) > limit:
+            raise BadActionRequest(f"the body is larger than {limit} bytes")
+        if raw.strip():
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media and media not in ("application/json", "text/plain"):
+                raise BadActionRequest(f"send the parameters as application/json, not {media}")
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise BadActionRequest(f"JSON Error: {exc}") from None
+            if not isinstance(body, dict):
+                raise BadActionRequest("JSON Error: the body must be a JSON object")
+            params.update(body)
+    return params
+
+
+def credential(request: Request) -> str | None:
+    """The API token a CKAN client sends (`Authorization: <token>`, `Bearer` allowed, or the
+    older `X-CKAN-API-Key`)."""
+    value = request.headers.get("authorization") or request.headers.get("x-ckan-api-key")
+    if not value:
+        return None
+    scheme, _, rest = value.partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" and rest else value.strip()

@@ -1,0 +1,254 @@
+"""Datasets on CKAN's wire: package, resource, organization, tag and license dictionaries as
+CKAN 2.10's Action API shows them, and the fields of a package a client sends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from dalgu.opendata.exporters import EXPORTERS
+from dalgu.opendata.model import Dataset, License
+
+PREFIX = "/opendata"
+
+#: keys of a CKAN package that Dalgu shows or does not keep, accepted and ignored when a client
+#: sends a package back (package_show, change, package_update is the usual round trip)
+IGNORED_KEYS = frozenset(
+    [
+        "id",
+        "type",
+        "state",
+        "private",
+        "resources",
+        "num_resources",
+        "num_tags",
+        "metadata_created",
+        "metadata_modified",
+        "license_title",
+        "license_url",
+        "isopen",
+        "creator_user_id",
+        "revision_id",
+        "url",
+        "version",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "groups",
+        "relationships_as_object",
+        "relationships_as_subject",
+        "ngsi_ld_query",
+        "columns",
+    ]
+)
+
+
+def fields_from_package(data: dict[str, Any]) -> dict[str, Any]:
+    """The dataset fields of a CKAN package dict a client sent."""
+    fields = {k: v for k, v in data.items() if k not in IGNORED_KEYS and k != "owner_org"}
+    owner = data.get("owner_org", data.get("organization"))
+    if isinstance(owner, dict):
+        owner = owner.get("name")
+    if "owner_org" in data or "organization" in data:
+        fields["organization"] = owner
+    tags = data.get("tags")
+    if isinstance(tags, list):
+        fields["tags"] = [t.get("name") if isinstance(t, dict) else t for t in tags]
+    return fields
+
+
+def resource_id(dataset: Dataset, kind: str) -> str:
+    """A resource's id: stable for a dataset and a format (a UUID, as CKAN's are)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:dalgu:opendata:{dataset.id}:{kind}"))
+
+
+def download_url(base: str, dataset: Dataset, extension: str) -> str:
+    name = quote(dataset.name)
+    return f"{base}{PREFIX}/dataset/{name}/download/{name}.{extension}"
+
+
+def ngsi_ld_url(base: str, dataset: Dataset) -> str:
+    """The live NGSI-LD query the dataset is a slice of (published attributes only)."""
+    pub = dataset.publication
+    params = {"type": pub.entity_type, "attrs": ",".join(pub.attributes)}
+    if pub.q:
+        params["q"] = pub.q
+    return f"{base}/ngsi-ld/v1/entities?{urlencode(params)}"
+
+
+def resources(base: str, dataset: Dataset) -> list[dict[str, Any]]:
+    """A dataset's resources: one download per format, then its NGSI-LD query."""
+    out = []
+    for position, exporter in enumerate(EXPORTERS.values()):
+        out.append(
+            _resource(
+                dataset,
+                position,
+                resource_id(dataset, exporter.extension),
+                f"{dataset.title} ({exporter.format})",
+                f"De-identified download: {_policy_text(dataset)}",
+                exporter.format,
+                exporter.media_type,
+                download_url(base, dataset, exporter.extension),
+            )
+        )
+    out.append(
+        _resource(
+            dataset,
+            len(out),
+            resource_id(dataset, "ngsi-ld"),
+            f"{dataset.title} (NGSI-LD API)",
+            "The live NGSI-LD query this dataset is a slice of, with the published attributes. "
+            "It is the broker's API under the broker's own access rules, not de-identified: "
+            "use the downloads for the published data."
+            + (
+                f" Send the JSON-LD context {dataset.publication.context}."
+                if dataset.publication.context
+                else ""
+            ),
+            "NGSI-LD",
+            "application/ld+json",
+            ngsi_ld_url(base, dataset),
+        )
+    )
+    return out
+
+
+def _policy_text(dataset: Dataset) -> str:
+    policy = dataset.policy
+    parts = [f"locations snapped to a {policy.grid_metres:g} m grid"]
+    if policy.withheld:
+        parts.append(f"{', '.join(policy.withheld)} never published")
+    if policy.pseudonymise_ids:
+        parts.append("entity ids replaced by pseudonyms")
+    if policy.aggregation is not None:
+        a = policy.aggregation
+        parts.append(f"only {', '.join(a.methods)} per {a.period}")
+    return "; ".join(parts) + "."
+
+
+def _resource(
+    dataset: Dataset,
+    position: int,
+    rid: str,
+    name: str,
+    description: str,
+    fmt: str,
+    mimetype: str,
+    url: str,
+) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "package_id": dataset.id,
+        "name": name,
+        "description": description,
+        "format": fmt,
+        "mimetype": mimetype,
+        "url": url,
+        "url_type": None,
+        "state": "active",
+        "position": position,
+        "created": dataset.created,
+        "last_modified": dataset.modified,
+        "metadata_modified": dataset.modified,
+        "datastore_active": False,
+    }
+
+
+def organization(name: str, base: str, package_count: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": name,
+        "name": name,
+        "title": name,
+        "display_name": name,
+        "type": "organization",
+        "is_organization": True,
+        "state": "active",
+        "approval_status": "approved",
+        "description": "",
+        "image_url": "",
+    }
+    if package_count is not None:
+        out["package_count"] = package_count
+    return out
+
+
+def tag(name: str) -> dict[str, Any]:
+    return {
+        "id": name,
+        "name": name,
+        "display_name": name,
+        "state": "active",
+        "vocabulary_id": None,
+    }
+
+
+def license_dict(lic: License) -> dict[str, Any]:
+    return {
+        "id": lic.id,
+        "title": lic.title,
+        "url": lic.url,
+        "od_conformance": "approved" if lic.open else "not reviewed",
+        "osd_conformance": "not reviewed",
+        "domain_content": False,
+        "domain_data": True,
+        "domain_software": False,
+        "status": "active",
+        "maintainer": "",
+        "family": "",
+        "is_generic": False,
+        "is_okd_compliant": lic.open,
+        "is_osi_compliant": False,
+    }
+
+
+def package(base: str, dataset: Dataset) -> dict[str, Any]:
+    """A dataset as CKAN's package dict, with its resources and Dalgu's own fields."""
+    pub, policy = dataset.publication, dataset.policy
+    lic = dataset.license
+    out: dict[str, Any] = {
+        "id": dataset.id,
+        "name": dataset.name,
+        "title": dataset.title,
+        "notes": dataset.notes,
+        "type": "dataset",
+        "state": "active",
+        "private": False,
+        "url": "",
+        "version": None,
+        "author": None,
+        "maintainer": None,
+        "license_id": dataset.license_id,
+        "license_title": lic.title,
+        "license_url": lic.url,
+        "isopen": lic.open,
+        "owner_org": dataset.organization,
+        "organization": None
+        if dataset.organization is None
+        else organization(dataset.organization, base),
+        "tags": [tag(t) for t in dataset.tags],
+        "num_tags": len(dataset.tags),
+        "extras": [{"key": k, "value": v} for k, v in dataset.extras],
+        "groups": [],
+        "metadata_created": dataset.created,
+        "metadata_modified": dataset.modified,
+        # Dalgu's fields: the slice of NGSI-LD data and its de-identification policy
+        "entity_type": pub.entity_type,
+        "entity_q": pub.q,
+        "attributes": list(pub.attributes),
+        "geometry_attribute": pub.geometry,
+        "context": pub.context,
+        "withheld_attributes": list(policy.withheld),
+        "grid_metres": policy.grid_metres,
+        "pseudonymise_ids": policy.pseudonymise_ids,
+        "columns": dataset.columns,
+    }
+    if policy.aggregation is not None:
+        out["aggregate_period"] = policy.aggregation.period
+        out["aggregate_methods"] = list(policy.aggregation.methods)
+        out["aggregate_since"] = policy.aggregation.since
+    out["resources"] = resources(base, dataset)
+    out["num_resources"] = len(out["resources"])
+    return out

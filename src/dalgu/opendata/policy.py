@@ -1,0 +1,164 @@
+"""De-identification: the rows a dataset publishes, made from entities (or their aggregated
+history) by its policy. Pure functions: no I/O, nothing about formats."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from shapely.geometry import shape
+
+from dalgu.opendata.model import Dataset
+from dalgu.store.base import TemporalEntity
+
+#: metres per degree of latitude (and of longitude at the equator), WGS 84 mean
+METRES_PER_DEGREE = 111_320.0
+GEOMETRY_TYPES = frozenset(
+    ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
+)
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A dataset with its names expanded (IRIs), ready to turn entities into rows."""
+
+    dataset: Dataset
+    attributes: tuple[str, ...]  # IRIs, in the order of the dataset's attributes
+    geometry: str | None
+    withheld: frozenset[str]
+
+    @property
+    def grid(self) -> float:
+        return self.dataset.policy.grid_metres
+
+
+def pseudonym(entity_id: str, key: str) -> str:
+    """An entity's id in a dataset that pseudonymises ids: a keyed hash (HMAC-SHA-256, 128
+    bits), the same on every download, that only the dataset's secret links back."""
+    digest = hmac.new(bytes.fromhex(key), entity_id.encode(), hashlib.sha256).hexdigest()
+    return f"urn:dalgu:opendata:pseudonym:{digest[:32]}"
+
+
+def published_id(entity_id: str, release: Release) -> str:
+    policy = release.dataset.policy
+    return pseudonym(entity_id, policy.id_key) if policy.pseudonymise_ids else entity_id
+
+
+def snap(lon: float, lat: float, grid_metres: float) -> tuple[float, float]:
+    """The node of a grid of `grid_metres` nearest to (lon, lat): north-south steps of
+    `grid_metres`, east-west steps as wide at the snapped latitude."""
+    lat_step = grid_metres / METRES_PER_DEGREE
+    snapped_lat = max(-90.0, min(90.0, round(lat / lat_step) * lat_step))
+    width = METRES_PER_DEGREE * max(math.cos(math.radians(snapped_lat)), 1e-9)
+    lon_step = grid_metres / width
+    snapped_lon = round(lon / lon_step) * lon_step
+    return round(snapped_lon, 7), round(snapped_lat, 7)
+
+
+def is_geometry(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and "coordinates" in value
+    )
+
+
+def snapped_point(geometry: dict[str, Any], grid_metres: float) -> tuple[float, float] | None:
+    """A geometry as one point on the grid: its centroid, snapped; None if it has none."""
+    try:
+        centroid = shape(geometry).centroid
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return None
+    if centroid.is_empty:
+        return None
+    return snap(centroid.x, centroid.y, grid_metres)
+
+
+def scrub(value: Any, grid_metres: float) -> Any:
+    """`value` with every GeoJSON geometry inside it replaced by its snapped centroid."""
+    if is_geometry(value):
+        point = snapped_point(value, grid_metres)
+        return None if point is None else {"type": "Point", "coordinates": list(point)}
+    if isinstance(value, dict):
+        return {k: scrub(v, grid_metres) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, grid_metres) for v in value]
+    return value
+
+
+def _instance_value(instances: Any) -> Any:
+    """The value of an attribute's default instance (else its first), whatever its kind."""
+    if not isinstance(instances, list) or not instances:
+        return None
+    instance = next((i for i in instances if "datasetId" not in i), instances[0])
+    for member in ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList"):
+        if member in instance:
+            value = instance[member]
+            # a typed literal ({"@type": "DateTime", "@value": ...}) is published as its value
+            if isinstance(value, dict) and "@value" in value:
+                return value["@value"]
+            return value
+    return None
+
+
+def _location(entity: dict[str, Any], release: Release) -> tuple[float | None, float | None]:
+    if release.geometry is None:
+        return None, None
+    value = _instance_value(entity.get(release.geometry))
+    point = snapped_point(value, release.grid) if is_geometry(value) else None
+    return (None, None) if point is None else point
+
+
+def entity_row(entity: dict[str, Any], release: Release) -> Row:
+    """One row of a current-state dataset: the entity's id, its published attributes (every
+    geometry in them snapped) and its snapped location."""
+    names = release.dataset.publication.attributes
+    row: Row = {"id": published_id(entity["id"], release)}
+    for name, iri in zip(names, release.attributes, strict=True):
+        withheld = iri in release.withheld
+        row[name] = None if withheld else scrub(_instance_value(entity.get(iri)), release.grid)
+    if release.geometry is not None:
+        row["longitude"], row["latitude"] = _location(entity, release)
+    return row
+
+
+def _buckets(value: Any) -> list[list[Any]]:
+    if isinstance(value, orjson.Fragment):  # the store's JSON of a long list of buckets
+        value = orjson.loads(orjson.dumps(value))
+    return value if isinstance(value, list) else []
+
+
+def aggregate_rows(
+    history: TemporalEntity, current: dict[str, Any] | None, release: Release
+) -> list[Row]:
+    """The rows of an aggregated dataset for one entity: one per time bucket, the value of
+    each method for each published attribute, and the entity's snapped location as now."""
+    aggregation = release.dataset.policy.aggregation
+    assert aggregation is not None
+    names = release.dataset.publication.attributes
+    by_span: dict[tuple[str, str], Row] = {}
+    for name, iri in zip(names, release.attributes, strict=True):
+        if iri in release.withheld:
+            continue
+        methods = history.aggregates.get(iri, {})
+        for method in aggregation.methods:
+            for bucket in _buckets(methods.get(method)):
+                value, start, end = bucket[0], bucket[1], bucket[2]
+                row = by_span.setdefault(
+                    (start, end),
+                    {"id": published_id(history.id, release), "start": start, "end": end},
+                )
+                row[f"{name}_{method}"] = scrub(value, release.grid)
+    rows = [by_span[span] for span in sorted(by_span)]
+    columns = release.dataset.columns
+    location = (None, None) if current is None else _location(current, release)
+    for row in rows:
+        for column in columns:
+            row.setdefault(column, None)
+        if release.geometry is not None:
+            row["longitude"], row["latitude"] = location
+    return rows

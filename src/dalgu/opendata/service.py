@@ -1,0 +1,214 @@
+"""The open-data service: a tenant's datasets (create, change, delete, find) and their
+de-identified rows, read page by page through the entity and temporal services."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from dalgu.broker.service import EntityService
+from dalgu.errors import AccessDenied, DalguError, InvalidFields, ResourceNotFound
+from dalgu.ldcontext import ContextResolver, TermMap
+from dalgu.opendata.model import Dataset
+from dalgu.opendata.policy import Release, Row, aggregate_rows, entity_row
+from dalgu.opendata.search import SearchQuery, SearchResult, search
+from dalgu.opendata.validation import dataset_fields, dataset_from_fields, q_names
+from dalgu.query.ast import QExpr, TypeExpr, map_names, map_type_names
+from dalgu.query.duration import parse_duration
+from dalgu.query.q import parse_q
+from dalgu.query.typesel import parse_type_selection
+from dalgu.store.base import DatasetStore, EntityQuery, TemporalQuery
+from dalgu.temporal.service import TemporalService
+
+#: entities (or entities' histories) read per page while a download streams
+PAGE_SIZE = 500
+
+
+def ckan_time(at: datetime | None = None) -> str:
+    """A time as CKAN writes it: ISO 8601 in UTC, microseconds, no zone."""
+    return (
+        (at or datetime.now(UTC))
+        .astimezone(UTC)
+        .replace(tzinfo=None)
+        .isoformat(timespec="microseconds")
+    )
+
+
+class OpenDataService:
+    """Datasets of each tenant over the broker's entities; `token`: the credential writes
+    need (None: no writes at all)."""
+
+    def __init__(
+        self,
+        store: DatasetStore,
+        entities: EntityService,
+        temporal: TemporalService | None,
+        resolver: ContextResolver,
+        *,
+        token: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.store = store
+        self.entities = entities
+        self.temporal = temporal
+        self.resolver = resolver
+        self._token = token or None  # an empty setting is no token, not an empty password
+        self.page_size = page_size
+
+    # --- who may write ---------------------------------------------------------------------
+
+    def authorize(self, credential: str | None) -> None:
+        """AccessDenied unless `credential` is the configured publishing token."""
+        if self._token is None:
+            raise AccessDenied("publishing is off: this server has no open-data token configured")
+        if credential is None or not hmac.compare_digest(credential.encode(), self._token.encode()):
+            raise AccessDenied("a valid API token (Authorization header) is needed to publish")
+
+    # --- the catalogue ---------------------------------------------------------------------
+
+    async def show(self, tenant: str, id_or_name: str) -> Dataset:
+        doc = await self.store.get_dataset(tenant, id_or_name)
+        if doc is None:
+            raise ResourceNotFound(f"no dataset {id_or_name}")
+        return Dataset.from_document(doc)
+
+    async def datasets(self, tenant: str) -> list[Dataset]:
+        """Every dataset of the tenant, by name."""
+        return [Dataset.from_document(doc) for doc in await self.store.datasets(tenant)]
+
+    async def search(self, tenant: str, query: SearchQuery) -> SearchResult:
+        return search(await self.datasets(tenant), query)
+
+    async def create(self, tenant: str, fields: Mapping[str, Any]) -> Dataset:
+        now = ckan_time()
+        dataset = dataset_from_fields(
+            fields,
+            dataset_id=str(uuid.uuid4()),
+            created=now,
+            modified=now,
+            id_key=secrets.token_hex(32),
+        )
+        await self._check_names(tenant, dataset)
+        await self.store.put_dataset(
+            tenant, dataset.id, dataset.name, dataset.to_document(), create=True
+        )
+        return dataset
+
+    async def update(self, tenant: str, id_or_name: str, fields: Mapping[str, Any]) -> Dataset:
+        """Replace a dataset by `fields` (a field left out takes its default); its
+        pseudonyms stay the same."""
+        current = await self.show(tenant, id_or_name)
+        dataset = dataset_from_fields(
+            fields,
+            dataset_id=current.id,
+            created=current.created,
+            modified=ckan_time(),
+            id_key=current.policy.id_key or secrets.token_hex(32),
+        )
+        await self._check_names(tenant, dataset)
+        await self.store.put_dataset(
+            tenant, dataset.id, dataset.name, dataset.to_document(), create=False
+        )
+        return dataset
+
+    async def patch(self, tenant: str, id_or_name: str, fields: Mapping[str, Any]) -> Dataset:
+        """Change the given fields of a dataset, keep the others."""
+        current = await self.show(tenant, id_or_name)
+        return await self.update(tenant, current.id, {**dataset_fields(current), **fields})
+
+    async def delete(self, tenant: str, id_or_name: str) -> None:
+        dataset = await self.show(tenant, id_or_name)
+        if not await self.store.delete_dataset(tenant, dataset.id):
+            raise ResourceNotFound(f"no dataset {id_or_name}")
+
+    async def _check_names(self, tenant: str, dataset: Dataset) -> None:
+        """The name must not be another dataset's name or id; published and withheld names
+        must stay apart once expanded (two terms of a context may name one attribute)."""
+        other = await self.store.get_dataset(tenant, dataset.name)
+        if other is not None and other["id"] != dataset.id:
+            raise InvalidFields({"name": ["That URL is already in use."]})
+        release = await self.release(dataset)
+        clash = set(release.attributes) & release.withheld
+        if release.geometry in release.withheld:
+            clash.add(release.geometry)
+        if clash:
+            shown = ", ".join(sorted(clash))
+            raise InvalidFields({"withheld_attributes": [f"{shown} is withheld and published"]})
+
+    # --- the data ---------------------------------------------------------------------------
+
+    async def _terms(self, dataset: Dataset) -> TermMap:
+        try:
+            return await self.resolver.resolve(dataset.publication.context)
+        except DalguError as exc:
+            raise InvalidFields({"context": [exc.detail]}) from None
+
+    async def release(self, dataset: Dataset) -> Release:
+        """The dataset with its names expanded by its context."""
+        terms = await self._terms(dataset)
+        pub = dataset.publication
+        geometry = terms.expand(pub.geometry) if pub.geometry else None
+        withheld = frozenset(terms.expand(name) for name in dataset.policy.withheld)
+        return Release(dataset, tuple(terms.expand(a) for a in pub.attributes), geometry, withheld)
+
+    async def rows(self, tenant: str, dataset: Dataset) -> AsyncIterator[list[Row]]:
+        """The dataset's de-identified rows, a page at a time, as the entity (or temporal)
+        service reads them by `page_size` entities: a page may be empty, the iteration
+        ends with the data."""
+        release = await self.release(dataset)
+        terms = await self._terms(dataset)
+        pub = dataset.publication
+        types = map_type_names(parse_type_selection(pub.entity_type), terms.expand)
+        q = map_names(parse_q(pub.q), terms.expand) if pub.q else None
+        if pub.q and {terms.expand(n) for n in q_names(pub.q)} & release.withheld:
+            raise InvalidFields({"entity_q": ["filters on a withheld attribute"]})
+        if dataset.policy.aggregation is None:
+            offset = 0
+            while True:
+                query = EntityQuery(types=types, q=q, limit=self.page_size, offset=offset)
+                result = await self.entities.query(tenant, query)
+                yield [entity_row(entity, release) for entity in result.entities]
+                if len(result.documents) < self.page_size:
+                    return
+                offset += self.page_size
+        async for page in self._aggregated(tenant, release, types, q):
+            yield page
+
+    async def _aggregated(
+        self, tenant: str, release: Release, types: TypeExpr, q: QExpr | None
+    ) -> AsyncIterator[list[Row]]:
+        aggregation = release.dataset.policy.aggregation
+        assert aggregation is not None
+        if self.temporal is None:
+            raise ResourceNotFound("this store keeps no temporal history to aggregate")
+        period = parse_duration(aggregation.period, "aggregate_period")
+        offset = 0
+        while True:
+            query = TemporalQuery(
+                types=types,
+                q=q,
+                attrs=tuple(a for a in release.attributes if a not in release.withheld),
+                timerel="after" if aggregation.since else None,
+                time_at=aggregation.since,
+                aggregate=aggregation.methods,
+                period=period,
+                limit=self.page_size,
+                offset=offset,
+            )
+            page = await self.temporal.query(tenant, query)
+            current: dict[str, dict[str, Any]] = {}
+            if release.geometry is not None and page.entities:
+                ids = tuple(e.id for e in page.entities)
+                found = await self.entities.query(tenant, EntityQuery(ids=ids, limit=len(ids)))
+                current = {e["id"]: e for e in found.entities}
+            rows: list[Row] = []
+            for history in page.entities:
+                rows += aggregate_rows(history, current.get(history.id), release)
+            yield rows
+            if len(page.entities) < self.page_size:
+                return
+            offset += self.page_size

@@ -1,0 +1,86 @@
+"""CKAN's envelope and status codes on the wire, for clients other than ckanapi (curl, a
+browser, CKAN harvesters), on both stores."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
+from tests.opendata.conftest import air_dataset
+
+ACTION = "/opendata/api/3/action"
+
+
+def test_every_answer_has_ckan_envelope_and_help_url(client: TestClient) -> None:
+    body = client.get(f"{ACTION}/package_list").json()
+    assert body == {
+        "help": "http://testserver/opendata/api/3/action/help_show?name=package_list",
+        "success": True,
+        "result": [],
+    }
+
+
+def test_an_action_answers_alike_over_get_and_post(client: TestClient) -> None:
+    over_get = client.get(f"{ACTION}/license_list").json()
+    over_post = client.post(f"{ACTION}/license_list", json={}).json()
+    legacy_path = client.get("/opendata/api/action/license_list").json()
+    assert over_get["result"] == over_post["result"] == legacy_path["result"]
+    assert over_get["result"]
+
+
+def test_without_a_configured_token_every_write_is_403(client: TestClient) -> None:
+    for action in ("package_create", "package_update", "package_patch", "package_delete"):
+        response = client.post(
+            f"{ACTION}/{action}", json={**air_dataset(), "id": "daegu-air"},
+            headers={"Authorization": "anything"},
+        )  # fmt: skip
+        assert response.status_code == 403, action
+        error = response.json()["error"]
+        assert response.json()["success"] is False
+        assert error["__type"] == "Authorization Error"
+
+
+def test_not_found_is_404_and_validation_error_409(client: TestClient) -> None:
+    missing = client.get(f"{ACTION}/package_show", params={"id": "nothing"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["__type"] == "Not Found Error"
+    invalid = client.get(f"{ACTION}/package_search", params={"rows": "-3"})
+    assert invalid.status_code == 409
+    assert invalid.json()["error"]["__type"] == "Validation Error"
+    assert "rows" in invalid.json()["error"]
+
+
+def test_an_unknown_action_or_a_body_that_is_not_an_object_is_400(client: TestClient) -> None:
+    unknown = client.get(f"{ACTION}/package_frobnicate")
+    assert unknown.status_code == 400 and unknown.json()["success"] is False
+    not_object = client.post(
+        f"{ACTION}/package_show", content=b"[1]", headers={"Content-Type": "application/json"}
+    )
+    assert not_object.status_code == 400
+    broken = client.post(
+        f"{ACTION}/package_show", content=b"{", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 400
+
+
+def test_help_show_documents_an_action(client: TestClient) -> None:
+    text = client.get(f"{ACTION}/help_show", params={"name": "package_search"}).json()["result"]
+    assert "fq" in text
+
+
+def test_an_empty_token_setting_leaves_the_catalogue_read_only(settings: Settings) -> None:
+    with TestClient(build_app(settings.model_copy(update={"opendata_token": ""}))) as client:
+        for authorization in ("", "Bearer "):
+            response = client.post(
+                f"{ACTION}/package_create",
+                json=air_dataset(),
+                headers={"Authorization": authorization},
+            )
+            assert response.status_code == 403
+
+
+def test_facet_field_may_be_a_json_list_in_a_post_body_as_ckan_sends_it(client: TestClient) -> None:
+    body = {"facet.field": '["tags", "organization"]', "rows": 0}
+    result = client.post(f"{ACTION}/package_search", json=body).json()["result"]
+    assert set(result["facets"]) == {"tags", "organization"}

@@ -1,0 +1,272 @@
+"""CKAN's own Python client (ckanapi) reads and publishes datasets through a real Dalgu server
+on loopback, on both stores: the actions answer as CKAN's do, errors included."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from ckanapi import NotAuthorized, NotFound, RemoteCKAN, ValidationError
+
+from tests.opendata.conftest import TOKEN, air_dataset, remote, seed, station
+
+
+def test_package_create_then_show_by_name_and_id_returns_it_with_resources(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    created = publisher.action.package_create(**air_dataset())
+    by_name = reader.action.package_show(id="daegu-air")
+    by_id = reader.action.package_show(id=created["id"])
+    assert by_name == by_id
+    assert by_name["title"] == "Daegu air quality"
+    assert [t["name"] for t in by_name["tags"]] == ["air", "environment"]
+    assert by_name["organization"]["name"] == "daegu-city"
+    assert by_name["license_id"] == "KOGL-Type1"
+    assert by_name["withheld_attributes"] == ["owner"]
+    assert by_name["metadata_created"] <= by_name["metadata_modified"]
+    formats = [r["format"] for r in by_name["resources"]]
+    assert formats == ["CSV", "GeoJSON", "Parquet", "NGSI-LD"]
+    assert by_name["resources"][0]["url"].endswith(
+        "/opendata/dataset/daegu-air/download/daegu-air.csv"
+    )
+
+
+def test_ngsi_ld_resource_queries_the_type_with_published_attributes_only(
+    publisher: RemoteCKAN,
+) -> None:
+    created = publisher.action.package_create(**air_dataset(entity_q="pm10>20"))
+    ngsi = next(r for r in created["resources"] if r["format"] == "NGSI-LD")
+    url = urlsplit(ngsi["url"])
+    params = parse_qs(url.query)
+    assert url.path == "/ngsi-ld/v1/entities"
+    assert params == {
+        "type": ["AirQualityObserved"],
+        "attrs": ["pm10,stationName"],
+        "q": ["pm10>20"],
+    }
+
+
+def test_package_show_of_an_unknown_dataset_raises_not_found(reader: RemoteCKAN) -> None:
+    with pytest.raises(NotFound):
+        reader.action.package_show(id="no-such-dataset")
+
+
+def test_package_create_without_a_token_raises_not_authorized_and_creates_nothing(
+    reader: RemoteCKAN,
+) -> None:
+    with pytest.raises(NotAuthorized):
+        reader.action.package_create(**air_dataset())
+    assert reader.action.package_list() == []
+
+
+def test_writes_with_a_wrong_token_raise_not_authorized(
+    portal: str, tenant: str, publisher: RemoteCKAN
+) -> None:
+    publisher.action.package_create(**air_dataset())
+    intruder = remote(portal, tenant, "not-" + TOKEN)
+    with pytest.raises(NotAuthorized):
+        intruder.action.package_patch(id="daegu-air", title="Defaced")
+    with pytest.raises(NotAuthorized):
+        intruder.action.package_delete(id="daegu-air")
+    assert publisher.action.package_show(id="daegu-air")["title"] == "Daegu air quality"
+
+
+def test_package_create_with_a_taken_name_raises_validation_error_on_name(
+    publisher: RemoteCKAN,
+) -> None:
+    publisher.action.package_create(**air_dataset())
+    with pytest.raises(ValidationError) as caught:
+        publisher.action.package_create(**air_dataset(title="Another"))
+    assert "name" in caught.value.error_dict
+
+
+def test_package_create_with_bad_fields_names_each_of_them(publisher: RemoteCKAN) -> None:
+    with pytest.raises(ValidationError) as caught:
+        publisher.action.package_create(
+            **air_dataset(name="Bad Name!", license_id="mine", grid_metres=0, attributes=[])
+        )
+    assert {"name", "license_id", "grid_metres", "attributes"} <= set(caught.value.error_dict)
+
+
+def test_publishing_or_filtering_on_a_withheld_attribute_is_refused(
+    publisher: RemoteCKAN,
+) -> None:
+    with pytest.raises(ValidationError) as published:
+        publisher.action.package_create(**air_dataset(attributes=["pm10", "owner"]))
+    assert "withheld_attributes" in published.value.error_dict
+    with pytest.raises(ValidationError) as filtered:
+        publisher.action.package_create(**air_dataset(entity_q='owner=="x"'))
+    assert "entity_q" in filtered.value.error_dict
+
+
+def test_package_list_names_datasets_and_current_list_starts_with_the_last_modified(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    publisher.action.package_create(**air_dataset("b-air"))
+    publisher.action.package_create(**air_dataset("a-air"))
+    publisher.action.package_patch(id="b-air", notes="changed last")
+    assert reader.action.package_list() == ["a-air", "b-air"]
+    assert reader.action.package_list(limit=1, offset=1) == ["b-air"]
+    current = reader.action.current_package_list_with_resources(limit=1)
+    assert [p["name"] for p in current] == ["b-air"]
+    assert len(current[0]["resources"]) == 4
+
+
+def _three_datasets(publisher: RemoteCKAN) -> None:
+    publisher.action.package_create(**air_dataset("air-jung", title="Jung air", tags=["air"]))
+    publisher.action.package_create(
+        **air_dataset("air-suseong", title="Suseong air", tags=["air", "suseong"])
+    )
+    publisher.action.package_create(
+        **air_dataset(
+            "parking", title="Parking", tags=["mobility"], owner_org="daegu-transit",
+            notes="Free parking spots",
+        )
+    )  # fmt: skip
+
+
+def test_package_search_filters_by_tags_and_organization_with_counts_and_facets(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    _three_datasets(publisher)
+    found = reader.action.package_search(fq="tags:air organization:daegu-city", sort="name desc")
+    assert found["count"] == 2
+    assert [p["name"] for p in found["results"]] == ["air-suseong", "air-jung"]
+    faceted = reader.call_action(
+        "package_search", {"q": "*:*", "facet.field": ["tags", "organization"], "rows": 0}
+    )
+    assert faceted["count"] == 3 and faceted["results"] == []
+    assert faceted["facets"]["tags"] == {"air": 2, "suseong": 1, "mobility": 1}
+    assert faceted["facets"]["organization"] == {"daegu-city": 2, "daegu-transit": 1}
+
+
+def test_package_search_over_get_pages_with_rows_and_start(
+    portal: str, tenant: str, publisher: RemoteCKAN
+) -> None:
+    _three_datasets(publisher)
+    getter = remote(portal, tenant)
+    getter.get_only = True
+    first = getter.call_action("package_search", {"sort": "name asc", "rows": 2, "start": 0})
+    rest = getter.call_action("package_search", {"sort": "name asc", "rows": 2, "start": 2})
+    assert [p["name"] for p in first["results"]] == ["air-jung", "air-suseong"]
+    assert [p["name"] for p in rest["results"]] == ["parking"]
+    assert first["count"] == rest["count"] == 3
+    free_text = getter.call_action("package_search", {"q": "free parking"})
+    assert [p["name"] for p in free_text["results"]] == ["parking"]
+    by_format = getter.call_action("package_search", {"fq": 'res_format:"GeoJSON"'})
+    assert by_format["count"] == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"rows": "many"}, "rows"), ({"sort": "colour asc"}, "sort"), ({"fq": "owner:x"}, "fq")],
+)
+def test_package_search_with_bad_parameters_raises_validation_error(
+    reader: RemoteCKAN, params: dict[str, str], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        reader.call_action("package_search", params)
+    assert field in caught.value.error_dict
+
+
+def test_organizations_tags_licenses_and_resources_are_listed_from_the_datasets(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    _three_datasets(publisher)
+    assert reader.action.organization_list() == ["daegu-city", "daegu-transit"]
+    organizations = reader.action.organization_list(all_fields=True)
+    assert [(o["name"], o["package_count"]) for o in organizations] == [
+        ("daegu-city", 2),
+        ("daegu-transit", 1),
+    ]
+    transit = reader.action.organization_show(id="daegu-transit", include_datasets=True)
+    assert [p["name"] for p in transit["packages"]] == ["parking"]
+    with pytest.raises(NotFound):
+        reader.action.organization_show(id="nobody")
+    assert reader.action.tag_list() == ["air", "mobility", "suseong"]
+    assert reader.action.tag_list(query="su") == ["suseong"]
+    assert "KOGL-Type1" in [lic["id"] for lic in reader.action.license_list()]
+    resource = reader.action.package_show(id="parking")["resources"][2]
+    assert reader.action.resource_show(id=resource["id"]) == resource
+    with pytest.raises(NotFound):
+        reader.action.resource_show(id="00000000-0000-0000-0000-000000000000")
+
+
+def test_package_update_replaces_and_package_patch_keeps_what_it_is_not_given(
+    publisher: RemoteCKAN,
+) -> None:
+    created = publisher.action.package_create(**air_dataset())
+    patched = publisher.action.package_patch(id=created["id"], title="Air, patched")
+    assert patched["title"] == "Air, patched" and patched["notes"] == created["notes"]
+    assert patched["metadata_modified"] > created["metadata_modified"]
+    shown = publisher.action.package_show(id="daegu-air")
+    shown["notes"] = ""
+    shown["tags"] = [{"name": "renamed"}]
+    shown["name"] = "daegu-air-2"
+    updated = publisher.action.package_update(**shown)  # show, change, update: CKAN's round trip
+    assert updated["id"] == created["id"] and updated["name"] == "daegu-air-2"
+    assert [t["name"] for t in updated["tags"]] == ["renamed"]
+    assert updated["metadata_created"] == created["metadata_created"]
+    with pytest.raises(NotFound):
+        publisher.action.package_show(id="daegu-air")
+    with pytest.raises(NotFound):
+        publisher.action.package_update(**air_dataset("never-created"), id="never-created")
+
+
+def test_package_delete_removes_the_dataset(publisher: RemoteCKAN, reader: RemoteCKAN) -> None:
+    publisher.action.package_create(**air_dataset())
+    publisher.action.package_delete(id="daegu-air")
+    with pytest.raises(NotFound):
+        reader.action.package_show(id="daegu-air")
+    with pytest.raises(NotFound):
+        publisher.action.package_delete(id="daegu-air")
+    assert reader.action.package_list() == []
+
+
+def test_status_show_and_site_read_answer_as_ckan_2_10(reader: RemoteCKAN) -> None:
+    assert reader.action.site_read() is True
+    assert reader.action.status_show()["ckan_version"].startswith("2.10")
+
+
+def test_a_dataset_published_with_ckanapi_downloads_de_identified(
+    portal: str, tenant: str, publisher: RemoteCKAN
+) -> None:
+    seed(portal, tenant, [station("jung-1", 41), station("jung-2", 12)])
+    created = publisher.action.package_create(**air_dataset())
+    csv_url = created["resources"][0]["url"]
+    body = httpx.get(csv_url, headers={"NGSILD-Tenant": tenant}, timeout=10).text
+    lines = body.strip().splitlines()
+    assert lines[0] == "id,pm10,stationName,longitude,latitude"
+    assert len(lines) == 3
+    assert "Kim Minji" not in body and "128.593712" not in body
+
+
+def test_datasets_of_one_tenant_are_not_seen_in_another(portal: str, publisher: RemoteCKAN) -> None:
+    publisher.action.package_create(**air_dataset())
+    other = remote(portal, "another-tenant-of-this-test")
+    with pytest.raises(NotFound):
+        other.action.package_show(id="daegu-air")
+
+
+def test_a_ckan_harvester_pages_through_datasets_modified_since_its_last_run(
+    portal: str, tenant: str, publisher: RemoteCKAN
+) -> None:
+    _three_datasets(publisher)
+    since = publisher.action.package_show(id="air-suseong")["metadata_modified"]
+    harvester = remote(portal, tenant)
+    harvester.get_only = True  # ckanext-harvest's CKANHarvester: GET, sort by id, 100 a page
+    fq = f"organization:daegu-city OR organization:daegu-transit metadata_modified:[{since}Z TO *]"
+    seen, start = [], 0
+    while True:
+        page = harvester.call_action(
+            "package_search", {"fq": fq, "sort": "id asc", "rows": 1, "start": start}
+        )["results"]
+        if not page:
+            break
+        seen += page
+        start += 1
+    assert [p["name"] for p in seen] == sorted(
+        ["air-suseong", "parking"],
+        key=lambda n: publisher.action.package_show(id=n)["id"],
+    )

@@ -1,0 +1,104 @@
+"""The DCAT-AP catalogue, read as linked data (pyld expands it): a dcat:Catalog whose datasets
+carry their CKAN metadata and a distribution per download that serves it, on both stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from pyld import jsonld
+from starlette.testclient import TestClient
+
+from tests.opendata.conftest import publish_in_process, station
+
+DCAT = "http://www.w3.org/ns/dcat#"
+DCT = "http://purl.org/dc/terms/"
+FOAF = "http://xmlns.com/foaf/0.1/"
+
+
+def _expanded(client: TestClient) -> list[dict[str, Any]]:
+    response = client.get("/opendata/catalog.jsonld")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/ld+json")
+    expanded: list[dict[str, Any]] = jsonld.expand(orjson.loads(response.content))
+    return expanded
+
+
+def _values(node: dict[str, Any], iri: str) -> list[Any]:
+    return [v.get("@value", v.get("@id")) for v in node.get(iri, [])]
+
+
+def test_catalog_expands_to_dcat_datasets_with_their_metadata(portal_client: TestClient) -> None:
+    publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    assert catalog["@type"] == [DCAT + "Catalog"]
+    (dataset,) = catalog[DCAT + "dataset"]
+    assert dataset["@type"] == [DCAT + "Dataset"]
+    assert _values(dataset, DCT + "title") == ["Daegu air quality"]
+    assert _values(dataset, DCT + "description") == ["PM10 of the city's air-quality stations"]
+    assert sorted(_values(dataset, DCAT + "keyword")) == ["air", "environment"]
+    assert _values(dataset, DCT + "license") == ["https://www.kogl.or.kr/info/license.do"]
+    (modified,) = dataset[DCT + "modified"]
+    assert modified["@type"] == "http://www.w3.org/2001/XMLSchema#dateTime"
+    (publisher,) = dataset[DCT + "publisher"]
+    assert _values(publisher, FOAF + "name") == ["daegu-city"]
+
+
+def test_each_distribution_names_a_media_type_and_a_download_that_serves_it(
+    portal_client: TestClient,
+) -> None:
+    portal_client.post("/ngsi-ld/v1/entities", json=station("jung-1", 41))
+    publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    distributions = catalog[DCAT + "dataset"][0][DCAT + "distribution"]
+    iana = "https://www.iana.org/assignments/media-types/"
+    media = sorted(_values(d, DCAT + "mediaType")[0].removeprefix(iana) for d in distributions)
+    assert media == ["application/geo+json", "application/vnd.apache.parquet", "text/csv"]
+    for distribution in distributions:
+        (url,) = _values(distribution, DCAT + "downloadURL")
+        assert _values(distribution, DCAT + "accessURL") == [url]
+        response = portal_client.get(url)
+        assert response.status_code == 200
+        assert response.headers["content-type"].split(";")[0] in media
+
+
+def test_an_empty_catalog_has_no_datasets(portal_client: TestClient) -> None:
+    (catalog,) = _expanded(portal_client)
+    assert catalog["@type"] == [DCAT + "Catalog"]
+    assert catalog.get(DCAT + "dataset", []) == []
+
+
+# rdflib 7.6's N-Quads parser uses its own deprecated Dataset.default_context
+@pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
+def test_the_turtle_catalog_is_the_graph_of_the_json_ld_one(portal_client: TestClient) -> None:
+    from rdflib import Graph, Literal, Namespace, URIRef
+    from rdflib.compare import isomorphic
+    from rdflib.namespace import RDF
+
+    publish_in_process(portal_client)
+    ttl = portal_client.get("/opendata/catalog.ttl")
+    assert ttl.status_code == 200 and ttl.headers["content-type"].startswith("text/turtle")
+    from_turtle = Graph().parse(data=ttl.text, format="turtle")
+    document = orjson.loads(portal_client.get("/opendata/catalog.jsonld").content)
+    nquads = jsonld.to_rdf(document, {"format": "application/n-quads"})
+    from_json_ld = Graph().parse(data=nquads, format="nquads")
+    assert isomorphic(from_turtle, from_json_ld)
+    dcat, dct = Namespace(DCAT), Namespace(DCT)
+    (dataset,) = from_turtle.subjects(RDF.type, dcat.Dataset)
+    assert from_turtle.value(dataset, dct.title) == Literal("Daegu air quality")
+    downloads = set(from_turtle.objects(None, dcat.downloadURL))
+    assert (
+        URIRef("http://testserver/opendata/dataset/daegu-air/download/daegu-air.csv") in downloads
+    )
+
+
+def test_a_dataset_iri_serves_its_dcat_description(portal_client: TestClient) -> None:
+    publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    iri = catalog[DCAT + "dataset"][0]["@id"]
+    response = portal_client.get(iri)
+    assert response.status_code == 200
+    (node,) = jsonld.expand(orjson.loads(response.content))
+    assert node["@id"] == iri and node["@type"] == [DCAT + "Dataset"]
+    assert portal_client.get("/opendata/dataset/unknown").status_code == 404

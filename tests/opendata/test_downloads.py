@@ -1,0 +1,188 @@
+"""Downloads read back as their formats say (csv, GeoJSON, Parquet), on both stores: every
+matching entity once, across pages; withheld attributes and exact coordinates never in them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import orjson
+import pyarrow.parquet as pq
+from starlette.testclient import TestClient
+
+from dalgu.opendata.policy import snap
+from tests.opendata.conftest import OWNER, STATIONS, TOKEN, publish_in_process, station
+
+ACTION = "/opendata/api/3/action"
+
+
+def _seed_stations(client: TestClient) -> None:
+    entities = [station("jung-1", 41), station("jung-2", 12.5), station("suseong-1", 77)]
+    response = client.post("/ngsi-ld/v1/entityOperations/upsert", json=entities)
+    assert response.status_code == 201, response.text
+
+
+def _download(client: TestClient, name: str, extension: str) -> bytes:
+    response = client.get(f"/opendata/dataset/{name}/download/{name}.{extension}")
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def _exact_coordinates() -> list[str]:
+    return [repr(c) for lon_lat in STATIONS.values() for c in lon_lat]
+
+
+def test_csv_lists_every_entity_across_pages_with_snapped_locations(
+    portal_client: TestClient,
+) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client)
+    body = _download(portal_client, "daegu-air", "csv")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert [r["stationName"] for r in rows] == ["jung-1", "jung-2", "suseong-1"]
+    assert [float(r["pm10"]) for r in rows] == [41, 12.5, 77]
+    for row in rows:
+        lon, lat = STATIONS[row["stationName"]]
+        assert (float(row["longitude"]), float(row["latitude"])) == snap(lon, lat, 500)
+    assert OWNER.encode() not in body and b"owner" not in body
+    for exact in _exact_coordinates():
+        assert exact.encode() not in body
+
+
+def test_geojson_is_a_feature_collection_of_snapped_points(portal_client: TestClient) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client)
+    body = _download(portal_client, "daegu-air", "geojson")
+    collection = orjson.loads(body)
+    assert collection["type"] == "FeatureCollection"
+    features = collection["features"]
+    assert len(features) == 3
+    for feature in features:
+        name = feature["properties"]["stationName"]
+        assert feature["geometry"] == {
+            "type": "Point",
+            "coordinates": list(snap(*STATIONS[name], 500)),
+        }
+        assert set(feature["properties"]) == {"id", "pm10", "stationName"}
+    assert OWNER.encode() not in body
+    for exact in _exact_coordinates():
+        assert exact.encode() not in body
+
+
+def test_parquet_reads_back_with_typed_columns(portal_client: TestClient) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client)
+    table = pq.read_table(io.BytesIO(_download(portal_client, "daegu-air", "parquet")))
+    assert table.column_names == ["id", "pm10", "stationName", "longitude", "latitude"]
+    assert str(table.schema.field("pm10").type) == "double"
+    rows = table.to_pylist()
+    assert [r["pm10"] for r in rows] == [41.0, 12.5, 77.0]
+    exact = {c for lon_lat in STATIONS.values() for c in lon_lat}
+    assert not {r["longitude"] for r in rows} & exact and not {r["latitude"] for r in rows} & exact
+    assert (
+        pq.ParquetFile(io.BytesIO(_download(portal_client, "daegu-air", "parquet"))).num_row_groups
+        == 2
+    )
+
+
+def test_a_coarser_grid_puts_nearby_stations_on_one_point(portal_client: TestClient) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client, grid_metres=5000)
+    features = orjson.loads(_download(portal_client, "daegu-air", "geojson"))["features"]
+    points = {tuple(f["geometry"]["coordinates"]) for f in features[:2]}  # jung-1, jung-2
+    assert len(points) == 1
+
+
+def test_the_dataset_q_keeps_only_matching_entities(portal_client: TestClient) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client, entity_q="pm10>40")
+    rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
+    assert [r["stationName"] for r in rows] == ["jung-1", "suseong-1"]
+
+
+def test_an_empty_dataset_downloads_as_empty_files(portal_client: TestClient) -> None:
+    publish_in_process(portal_client)
+    assert _download(portal_client, "daegu-air", "csv").decode().strip() == (
+        "id,pm10,stationName,longitude,latitude"
+    )
+    assert orjson.loads(_download(portal_client, "daegu-air", "geojson"))["features"] == []
+    table = pq.read_table(io.BytesIO(_download(portal_client, "daegu-air", "parquet")))
+    assert table.num_rows == 0 and "pm10" in table.column_names
+
+
+def test_an_aggregated_dataset_publishes_hourly_aggregates_not_readings(
+    portal_client: TestClient,
+) -> None:
+    readings = [("10:05", 10), ("10:35", 20), ("11:10", 30), ("11:50", 50)]
+    history = {
+        **station("jung-1", 0),
+        "pm10": [
+            {"type": "Property", "value": v, "observedAt": f"2026-12-01T{t}:00Z"}
+            for t, v in readings
+        ],
+    }
+    response = portal_client.post("/ngsi-ld/v1/temporal/entities", json=history)
+    assert response.status_code in (201, 204), response.text
+    publish_in_process(
+        portal_client,
+        attributes=["pm10"],
+        aggregate_period="PT1H",
+        aggregate_methods=["avg", "max"],
+        aggregate_since="2026-12-01T10:00:00Z",
+    )
+    body = _download(portal_client, "daegu-air", "csv").decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert list(rows[0]) == ["id", "start", "end", "pm10_avg", "pm10_max", "longitude", "latitude"]
+    assert [(r["start"], float(r["pm10_avg"]), float(r["pm10_max"])) for r in rows] == [
+        ("2026-12-01T10:00:00Z", 15.0, 20.0),
+        ("2026-12-01T11:00:00Z", 40.0, 50.0),
+    ]
+    assert (float(rows[0]["longitude"]), float(rows[0]["latitude"])) == snap(
+        *STATIONS["jung-1"], 500
+    )
+    assert OWNER not in body
+
+
+def test_an_unknown_dataset_or_format_is_not_found(portal_client: TestClient) -> None:
+    publish_in_process(portal_client)
+    missing = portal_client.get("/opendata/dataset/nothing/download/nothing.csv")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["__type"] == "Not Found Error"
+    assert (
+        portal_client.get("/opendata/dataset/daegu-air/download/daegu-air.xlsx").status_code == 404
+    )
+
+
+def _ids(client: TestClient, name: str) -> list[str]:
+    body = _download(client, name, "csv").decode()
+    return [row["id"] for row in csv.DictReader(io.StringIO(body))]
+
+
+def test_pseudonymised_ids_are_stable_in_a_dataset_and_unlinkable_across(
+    portal_client: TestClient,
+) -> None:
+    _seed_stations(portal_client)
+    publish_in_process(portal_client, attributes=["pm10"], pseudonymise_ids=True)
+    publish_in_process(portal_client, "daegu-air-2", attributes=["pm10"], pseudonymise_ids=True)
+    first = _ids(portal_client, "daegu-air")
+    assert len(set(first)) == 3
+    assert all(i.startswith("urn:dalgu:opendata:pseudonym:") for i in first)
+    for extension in ("csv", "geojson", "parquet"):
+        assert b"AirQualityObserved" not in _download(portal_client, "daegu-air", extension)
+    patch = {"id": "daegu-air", "title": "Renamed"}
+    headers = {"Authorization": TOKEN}
+    response = portal_client.post(f"{ACTION}/package_patch", json=patch, headers=headers)
+    assert response.status_code == 200
+    assert _ids(portal_client, "daegu-air") == first
+    assert not set(_ids(portal_client, "daegu-air-2")) & set(first)
+
+
+def test_the_pseudonym_key_is_never_shown(portal_client: TestClient) -> None:
+    publish_in_process(portal_client, pseudonymise_ids=True)
+    shown = portal_client.get(f"{ACTION}/package_show", params={"id": "daegu-air"})
+    assert shown.json()["result"]["pseudonymise_ids"] is True
+    catalog = portal_client.get("/opendata/catalog.jsonld").text
+    for text in (shown.text, catalog):
+        assert not re.search(r"[0-9a-f]{64}", text)
+        assert "id_key" not in text

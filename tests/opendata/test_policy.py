@@ -1,0 +1,71 @@
+"""De-identification as pure functions: the grid, geometries inside values, withheld names."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dalgu.opendata.model import Dataset, Policy, Publication
+from dalgu.opendata.policy import Release, entity_row, scrub, snap
+
+DAEGU = (128.5963, 35.8704)
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat = math.radians((a[1] + b[1]) / 2)
+    dx = (a[0] - b[0]) * 111_320 * math.cos(lat)
+    dy = (a[1] - b[1]) * 111_320
+    return math.hypot(dx, dy)
+
+
+@pytest.mark.parametrize("grid", [10.0, 100.0, 500.0, 2000.0])
+def test_a_snapped_point_is_within_half_a_cell_diagonal(grid: float) -> None:
+    snapped = snap(*DAEGU, grid)
+    assert snapped != DAEGU
+    assert _metres(snapped, DAEGU) <= grid * math.sqrt(2) / 2 + 0.5
+
+
+def test_snapping_is_idempotent_and_points_of_one_cell_share_it() -> None:
+    snapped = snap(*DAEGU, 500)
+    assert snap(*snapped, 500) == snapped
+    assert snap(DAEGU[0] + 0.0005, DAEGU[1] - 0.0005, 500) == snapped
+
+
+def test_scrub_snaps_geometries_nested_in_values_to_points() -> None:
+    polygon = {
+        "type": "Polygon",
+        "coordinates": [[[128.59, 35.87], [128.60, 35.87], [128.60, 35.88], [128.59, 35.87]]],
+    }
+    value = {"area": polygon, "list": [{"type": "Point", "coordinates": list(DAEGU)}], "n": 3}
+    scrubbed = scrub(value, 100)
+    assert scrubbed["n"] == 3
+    assert scrubbed["area"]["type"] == "Point"
+    assert scrubbed["list"][0] == {"type": "Point", "coordinates": list(snap(*DAEGU, 100))}
+
+
+def test_a_row_never_carries_a_withheld_attribute_even_if_listed() -> None:
+    dataset = Dataset(
+        id="d",
+        name="d",
+        title="d",
+        publication=Publication("T", ("speed", "driver")),
+        policy=Policy(withheld=("driver",)),
+    )
+    release = Release(dataset, ("urn:x:speed", "urn:x:driver"), None, frozenset(["urn:x:driver"]))
+    entity = {
+        "id": "urn:ngsi-ld:T:1",
+        "urn:x:speed": [{"type": "Property", "value": 40}],
+        "urn:x:driver": [{"type": "Property", "value": "Kim"}],
+    }
+    assert entity_row(entity, release) == {"id": "urn:ngsi-ld:T:1", "speed": 40, "driver": None}
+
+
+def test_a_typed_literal_is_published_as_its_value() -> None:
+    dataset = Dataset(
+        id="d", name="d", title="d", publication=Publication("T", ("seen",)), policy=Policy()
+    )
+    release = Release(dataset, ("urn:x:seen",), None, frozenset())
+    stamp = {"@type": "DateTime", "@value": "2026-12-01T10:00:00Z"}
+    entity = {"id": "urn:ngsi-ld:T:1", "urn:x:seen": [{"type": "Property", "value": stamp}]}
+    assert entity_row(entity, release)["seen"] == "2026-12-01T10:00:00Z"

@@ -1,0 +1,102 @@
+"""package_search's language over datasets in memory: q, fq, sort and facets."""
+
+from __future__ import annotations
+
+import pytest
+
+from dalgu.errors import InvalidFields
+from dalgu.opendata.model import Dataset, Policy, Publication
+from dalgu.opendata.search import SearchQuery, parse_sort, search
+
+
+def _dataset(name: str, tags: tuple[str, ...], org: str | None, modified: str) -> Dataset:
+    return Dataset(
+        id=name,
+        name=name,
+        title=name.replace("-", " ").title(),
+        publication=Publication("T", ("a",)),
+        policy=Policy(),
+        tags=tags,
+        organization=org,
+        modified=modified,
+        created=modified,
+    )
+
+
+DATASETS = [
+    _dataset("bus-stops", ("mobility", "bus"), "transit", "2026-12-01T00:00:00"),
+    _dataset("air-quality", ("air",), "environment", "2026-12-03T00:00:00"),
+    _dataset("bus-speeds", ("mobility", "bus"), "transit", "2026-12-02T00:00:00"),
+]
+
+
+def _names(query: SearchQuery) -> list[str]:
+    return [d.name for d in search(DATASETS, query).datasets]
+
+
+def test_fq_terms_all_hold_quoted_or_not() -> None:
+    assert _names(SearchQuery(fq='tags:bus AND organization:"transit"', sort="name asc")) == [
+        "bus-speeds",
+        "bus-stops",
+    ]
+    assert _names(SearchQuery(fq="+tags:air")) == ["air-quality"]
+
+
+def test_free_words_of_q_must_all_appear() -> None:
+    assert _names(SearchQuery(q="bus speeds")) == ["bus-speeds"]
+    assert _names(SearchQuery(q="*:*", sort="metadata_modified desc")) == [
+        "air-quality",
+        "bus-speeds",
+        "bus-stops",
+    ]
+
+
+def test_facets_count_the_matching_datasets() -> None:
+    result = search(DATASETS, SearchQuery(fq="tags:mobility", facet_fields=("organization",)))
+    assert result.count == 2
+    assert result.facets == {"organization": {"transit": 2}}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        SearchQuery(fq="colour:red"),
+        SearchQuery(fq="(tags:a OR tags:b)"),
+        SearchQuery(fq="tags:a OR"),
+        SearchQuery(fq="metadata_modified:2026-12-01"),
+        SearchQuery(fq="metadata_modified:[NOW-1DAY TO *]"),
+        SearchQuery(fq="name:[a TO b]"),
+        SearchQuery(sort="name sideways"),
+        SearchQuery(facet_fields=("notes",)),
+    ],
+)
+def test_what_the_search_cannot_read_is_a_validation_error(query: SearchQuery) -> None:
+    with pytest.raises(InvalidFields):
+        search(DATASETS, query)
+
+
+def test_sort_reads_several_keys() -> None:
+    assert parse_sort("metadata_modified desc, name asc") == [
+        ("metadata_modified", True),
+        ("name", False),
+    ]
+
+
+def test_or_joins_terms_into_one_clause_and_minus_negates() -> None:
+    assert _names(SearchQuery(fq="tags:air OR tags:bus", sort="name asc")) == [
+        "air-quality",
+        "bus-speeds",
+        "bus-stops",
+    ]
+    assert _names(SearchQuery(fq="tags:air OR tags:bus -name:bus-stops", sort="name asc")) == [
+        "air-quality",
+        "bus-speeds",
+    ]
+    assert _names(SearchQuery(fq="-organization:transit")) == ["air-quality"]
+
+
+def test_a_time_range_keeps_datasets_modified_in_it_as_harvesters_ask() -> None:
+    since = SearchQuery(fq="metadata_modified:[2026-12-02T00:00:00.000000Z TO *]", sort="id asc")
+    assert _names(since) == ["air-quality", "bus-speeds"]
+    until = SearchQuery(fq="metadata_created:[* TO 2026-12-01T12:00:00Z]")
+    assert _names(until) == ["bus-stops"]

@@ -1,0 +1,65 @@
+"""A dataset's fields are checked one by one, every problem named by its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dalgu.errors import InvalidFields
+from dalgu.opendata.validation import dataset_fields, dataset_from_fields
+
+VALID = {"name": "air", "entity_type": "AirQualityObserved", "attributes": ["pm10"]}
+
+
+def _problems(**fields: Any) -> dict[str, list[str]]:
+    with pytest.raises(InvalidFields) as caught:
+        dataset_from_fields({**VALID, **fields}, dataset_id="d", created="", modified="")
+    return caught.value.fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"notes": 3}, "notes"),
+        ({"tags": "a,,b" + "x" * 101}, "tags"),
+        ({"entity_q": "pm10>>3"}, "entity_q"),
+        ({"aggregate_period": "PT1H"}, "aggregate_methods"),
+        ({"aggregate_methods": ["avg"]}, "aggregate_period"),
+        ({"aggregate_period": "P0D", "aggregate_methods": ["avg"]}, "aggregate_period"),
+        ({"aggregate_period": "PT1H", "aggregate_methods": ["median"]}, "aggregate_methods"),
+        (
+            {"aggregate_period": "PT1H", "aggregate_methods": ["avg"], "aggregate_since": "today"},
+            "aggregate_since",
+        ),
+        ({"grid_metres": "fine"}, "grid_metres"),
+        ({"pseudonymise_ids": "maybe"}, "pseudonymise_ids"),
+        ({"context": "file:///etc/passwd"}, "context"),
+        ({"extras": [{"key": "a"}]}, "extras"),
+        ({"colour": "red"}, "colour"),
+        ({"geometry_attribute": "owner", "withheld_attributes": ["owner"]}, "withheld_attributes"),
+    ],
+)
+def test_a_bad_field_is_named(fields: dict[str, Any], field: str) -> None:
+    assert field in _problems(**fields)
+
+
+def test_the_fields_of_a_dataset_make_it_again() -> None:
+    fields = {
+        **VALID,
+        "title": "Air",
+        "tags": ["air"],
+        "organization": "daegu-city",
+        "extras": [{"key": "source", "value": "stations"}],
+        "entity_q": "pm10>0",
+        "geometry_attribute": "location",
+        "withheld_attributes": ["owner"],
+        "grid_metres": 250,
+        "pseudonymise_ids": True,
+        "aggregate_period": "PT1H",
+        "aggregate_methods": ["avg", "max"],
+        "aggregate_since": "2026-12-01T00:00:00Z",
+    }
+    dataset = dataset_from_fields(fields, dataset_id="d", created="c", modified="m")
+    again = dataset_from_fields(dataset_fields(dataset), dataset_id="d", created="c", modified="m")
+    assert again == dataset
