@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,28 @@ def _run_demo(
         str(free_port() if embedded else MOSQUITTO[1]),
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_a_port_the_demonstration_needs_is_taken_said_in_a_line(tmp_path: Path) -> None:
+    """Another program holds the IoT Agent port: Dalgu serves without it, and the demonstration
+    says so in a line and exits 1, not with a traceback of the connection it could not make."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        taken = holder.getsockname()[1]
+        env = {
+            **os.environ,
+            "DALGU_IOT_NORTH_PORT": str(taken),
+            "DALGU_IOT_SOUTH_PORT": "0",
+            "DALGU_COAP_PORT": "0",
+            "COLUMNS": "400",
+        }
+        command = [
+            *(sys.executable, "-m", "dalgu", "demo", "safety", "--vehicles", "1"),
+            *("--port", str(free_port()), "--mqtt-port", str(free_port())),
+            *("--sqlite-path", str(tmp_path / "demo.db")),
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"the IoT Agent API at 127.0.0.1:{taken} does not answer" in said, said
+    assert "Traceback" not in done.stdout + done.stderr

@@ -156,6 +156,8 @@ def demo_safety(
 ) -> None:
     """Live: simulated cars and drivers publish over MQTT, events are injected on a schedule,
     and the alerts come back as NGSI-LD Alert entities and notifications."""
+    import httpx
+
     from dalgu.cli.demo_safety import run_demo, start_server, stop_server, wait_healthy
     from dalgu.testbed.simulator import Endpoints
 
@@ -185,6 +187,9 @@ def demo_safety(
     except KeyboardInterrupt:
         console.print("stopped")
         return
+    except (RuntimeError, OSError, httpx.HTTPError) as error:  # said in a line, not a trace
+        console.print(f"[red]dalgu demo safety: {error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
     finally:
         stop_server(server)
     if not alerts:

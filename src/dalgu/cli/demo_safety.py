@@ -72,9 +72,27 @@ def wait_healthy(settings: Settings, server: subprocess.Popen[bytes], timeout: f
             raise RuntimeError(f"the server exited with {server.returncode}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{settings.base_url}/health", timeout=2).status_code == 200:
+                require_ports(settings)
                 return
         time.sleep(0.2)
     raise RuntimeError("the server did not start in time")
+
+
+def require_ports(settings: Settings) -> None:
+    """Raise, saying which, when a port the demonstration talks to does not take connections:
+    the server serves on without a port it could not bind (another program has it)."""
+    needed = {"MQTT broker": settings.mqtt_address}
+    if settings.iot_north_port:
+        needed["IoT Agent API"] = (settings.host, settings.iot_north_port)
+    for what, (host, port) in needed.items():
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError as error:
+            raise RuntimeError(
+                f"the {what} at {host}:{port} does not answer ({error.strerror or error}): "
+                "another program may hold that port (the server's log says 'could not listen "
+                "on' it); stop it, or give the demonstration other ports"
+            ) from None
 
 
 def north_url(settings: Settings) -> str:
