@@ -49,6 +49,7 @@ from dalgu.gateway import http as gateway_http
 from dalgu.gateway import testbed_http
 from dalgu.gateway.listeners import start_listeners
 from dalgu.gateway.service import start_mqtt_gateway
+from dalgu.heap import HeapTrim
 from dalgu.opendata.service import OpenDataService
 from dalgu.query.duration import parse_duration
 from dalgu.registrations import RegistrationService
@@ -304,9 +305,13 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         # stalls every request for ~40 ms twice a second (q at -c1: p99 35 -> 9 ms); young
         # collections every `gc_young_threshold` allocations, not every few entities written
         collector = settle(settings.gc_young_threshold)
+        heap = HeapTrim(settings.heap_trim_interval)
+        heap.start()
+        app.state.dalgu_heap = heap
         try:
             yield
         finally:
+            await heap.stop()
             # each part gets a bounded time to stop: a stuck one is logged, never a hang
             if retention is not None:
                 await _bounded(retention.stop(), "temporal retention")
