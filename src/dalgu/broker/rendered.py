@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from dalgu.broker.render import Representation, render_entity
+from dalgu.jsonbytes import dumps
 from dalgu.ldcontext import core_context_bytes, core_terms
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import DefaultRendering, Entity
@@ -67,7 +68,7 @@ class RenderCache:
             if rendered is None:
                 rendered = old.pop(doc, None)
                 if rendered is None:
-                    rendered = orjson.dumps(render_entity(orjson.loads(doc), terms, rep))
+                    rendered = dumps(render_entity(orjson.loads(doc), terms, rep))
                 young[doc] = rendered
                 self._young_bytes += len(doc) + len(rendered) + ENTRY_OVERHEAD
                 if self._young_bytes > self.max_bytes // 2:
@@ -119,7 +120,7 @@ def default_rendering() -> DefaultRendering:
         digest.update(resources.files(package).joinpath(module).read_bytes())
 
     def render(entity: Entity) -> bytes:
-        return orjson.dumps(render_entity(entity, terms, rep))
+        return dumps(render_entity(entity, terms, rep))
 
     return DefaultRendering(digest.hexdigest()[:16], render)
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import orjson
-
 from dalgu.broker.model import attribute_iris
+from dalgu.jsonbytes import dumps
 from dalgu.store.base import DefaultRendering, Entity
 from dalgu.store.indexing import (
     IndexRow,
@@ -59,7 +58,7 @@ class IndexWrites:
         ent: int = self.next_ent
         render = self.render
         rendered = None if render is None else render(entity)
-        self.entities.append((ent, tenant, entity_id, orjson.dumps(entity), rendered))
+        self.entities.append((ent, tenant, entity_id, dumps(entity), rendered))
         self._types(tenant, ent, entity)
         self._scopes(ent, entity)
         attrs, multi = self.attrs, self.multi
@@ -77,7 +76,7 @@ class IndexWrites:
     def update(self, tenant: str, ent: int, before: Entity, after: Entity) -> None:
         """Rewrite the document; change only the index rows that differ."""
         render = self.render
-        self.docs.append((orjson.dumps(after), None if render is None else render(after), ent))
+        self.docs.append((dumps(after), None if render is None else render(after), ent))
         if before.get("type") != after.get("type"):
             self.types_cleared.append((ent,))
             self._types(tenant, ent, after)
@@ -139,9 +138,7 @@ class IndexWrites:
             if box is None:
                 continue
             self.next_gid += 1
-            self.geometries.append(
-                (self.next_gid, ent, tenant, geo.name, orjson.dumps(geo.geometry))
-            )
+            self.geometries.append((self.next_gid, ent, tenant, geo.name, dumps(geo.geometry)))
             self.boxes.append((self.next_gid, box[0], box[2], box[1], box[3]))
 
     def flush(self) -> None:

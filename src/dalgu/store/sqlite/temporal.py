@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from dalgu.jsonbytes import dumps
 from dalgu.store.base import Change, Entity, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
     BucketLists,
@@ -104,8 +105,8 @@ def _instance_row(
         _canon_text(deleted) if deleted else None,
         num,
         txt,
-        None if geometry is None else orjson.dumps(geometry),
-        orjson.dumps(instance),
+        None if geometry is None else dumps(geometry),
+        dumps(instance),
     )
 
 
