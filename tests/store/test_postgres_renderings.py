@@ -8,26 +8,12 @@ import orjson
 import pytest
 
 from dalgu.broker.mutations import create
-from dalgu.store.base import DefaultRendering, Entity, StoredRendering
+from dalgu.store.base import StoredRendering
 from dalgu.store.postgres import PostgresEntityStore
 from dalgu.store.postgres import renderings as pg_renderings
 from tests.store.test_postgres_store import scratch_database
-
-T0 = "2026-11-25T04:00:00.000Z"
-
-
-def thing(n: int) -> Entity:
-    return {
-        "id": f"urn:ngsi-ld:Thing:{n}",
-        "type": ["https://example.org/Thing"],
-        "createdAt": T0,
-        "modifiedAt": T0,
-        "https://example.org/n": [{"type": "Property", "value": n}],
-    }
-
-
-def tagged(tag: str) -> DefaultRendering:
-    return DefaultRendering(tag, lambda e: orjson.dumps({"by": tag, "id": e["id"]}))
+from tests.store.test_sqlite_renderings import tagged
+from tests.store.test_sqlite_store import thing
 
 
 def by(tag: str, n: int) -> StoredRendering:

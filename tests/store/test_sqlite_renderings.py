@@ -12,20 +12,9 @@ import pytest
 from dalgu.broker import rendered as rendered_module
 from dalgu.broker.mutations import create
 from dalgu.broker.rendered import default_rendering
-from dalgu.store.base import DefaultRendering, Entity, StoredRendering
+from dalgu.store.base import DefaultRendering, StoredRendering
 from dalgu.store.sqlite import SqliteEntityStore, renderings
-
-T0 = "2026-11-25T04:00:00.000Z"
-
-
-def thing(n: int) -> Entity:
-    return {
-        "id": f"urn:ngsi-ld:Thing:{n}",
-        "type": ["https://example.org/Thing"],
-        "createdAt": T0,
-        "modifiedAt": T0,
-        "https://example.org/n": [{"type": "Property", "value": n}],
-    }
+from tests.store.test_sqlite_store import thing
 
 
 def tagged(tag: str) -> DefaultRendering:

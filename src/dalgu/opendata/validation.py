@@ -246,9 +246,7 @@ def _aggregation(fields: Mapping[str, Any], problems: _Problems) -> Aggregation 
 
 def dataset_fields(dataset: Dataset) -> dict[str, Any]:
     """The fields that make `dataset` again (what `package_patch` merges into)."""
-    pub, policy = dataset.publication, dataset.policy
-    aggregation = policy.aggregation
-    fields: dict[str, Any] = {
+    return {
         "name": dataset.name,
         "title": dataset.title,
         "notes": dataset.notes,
@@ -256,6 +254,16 @@ def dataset_fields(dataset: Dataset) -> dict[str, Any]:
         "license_id": dataset.license_id,
         "organization": dataset.organization,
         "extras": [{"key": k, "value": v} for k, v in dataset.extras],
+        **slice_fields(dataset),
+    }
+
+
+def slice_fields(dataset: Dataset) -> dict[str, Any]:
+    """Dalgu's own fields of `dataset`: the slice of NGSI-LD data it publishes and its
+    de-identification policy."""
+    pub, policy = dataset.publication, dataset.policy
+    aggregation = policy.aggregation
+    fields: dict[str, Any] = {
         "entity_type": pub.entity_type,
         "entity_q": pub.q,
         "attributes": list(pub.attributes),

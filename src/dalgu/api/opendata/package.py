@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset, License
+from dalgu.opendata.validation import slice_fields
 
 PREFIX = "/opendata"
 
@@ -206,7 +207,6 @@ def license_dict(lic: License) -> dict[str, Any]:
 
 def package(base: str, dataset: Dataset) -> dict[str, Any]:
     """A dataset as CKAN's package dict, with its resources and Dalgu's own fields."""
-    pub, policy = dataset.publication, dataset.policy
     lic = dataset.license
     out: dict[str, Any] = {
         "id": dataset.id,
@@ -235,20 +235,9 @@ def package(base: str, dataset: Dataset) -> dict[str, Any]:
         "metadata_created": dataset.created,
         "metadata_modified": dataset.modified,
         # Dalgu's fields: the slice of NGSI-LD data and its de-identification policy
-        "entity_type": pub.entity_type,
-        "entity_q": pub.q,
-        "attributes": list(pub.attributes),
-        "geometry_attribute": pub.geometry,
-        "context": pub.context,
-        "withheld_attributes": list(policy.withheld),
-        "grid_metres": policy.grid_metres,
-        "pseudonymise_ids": policy.pseudonymise_ids,
+        **slice_fields(dataset),
         "columns": dataset.columns,
     }
-    if policy.aggregation is not None:
-        out["aggregate_period"] = policy.aggregation.period
-        out["aggregate_methods"] = list(policy.aggregation.methods)
-        out["aggregate_since"] = policy.aggregation.since
     out["resources"] = resources(base, dataset)
     out["num_resources"] = len(out["resources"])
     return out
