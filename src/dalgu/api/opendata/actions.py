@@ -54,6 +54,13 @@ class Call:
             raise InvalidFields({key: ["Must be a string"]})
         return value
 
+    def dataset_key(self) -> str:
+        """The dataset the call names, by `id` or else `name`."""
+        key = self.text("id") or self.text("name")
+        if key is None:
+            raise InvalidFields({"id": ["Missing value"]})
+        return key
+
     def integer(self, key: str, default: int, *, maximum: int | None = None) -> int:
         value = self.params.get(key)
         if value is None or value == "":
@@ -141,10 +148,7 @@ async def license_list(call: Call) -> list[dict[str, Any]]:
 
 
 async def _dataset(call: Call) -> Dataset:
-    key = call.text("id") or call.text("name")
-    if key is None:
-        raise InvalidFields({"id": ["Missing value"]})
-    return await call.service.show(call.tenant, key)
+    return await call.service.show(call.tenant, call.dataset_key())
 
 
 @action("package_list")
@@ -268,10 +272,9 @@ async def package_create(call: Call) -> dict[str, Any]:
 async def package_update(call: Call) -> dict[str, Any]:
     """Replace a dataset (`id` or `name`): fields left out take their defaults."""
     call.authorize()
-    key = call.text("id") or call.text("name")
-    if key is None:
-        raise InvalidFields({"id": ["Missing value"]})
-    dataset = await call.service.update(call.tenant, key, ckan.fields_from_package(call.params))
+    dataset = await call.service.update(
+        call.tenant, call.dataset_key(), ckan.fields_from_package(call.params)
+    )
     return ckan.package(call.base, dataset)
 
 
@@ -279,11 +282,8 @@ async def package_update(call: Call) -> dict[str, Any]:
 async def package_patch(call: Call) -> dict[str, Any]:
     """Change the given fields of a dataset (`id` or `name`), keep the others."""
     call.authorize()
-    key = call.text("id") or call.text("name")
-    if key is None:
-        raise InvalidFields({"id": ["Missing value"]})
     fields = ckan.fields_from_package(call.params)
-    dataset = await call.service.patch(call.tenant, key, fields)
+    dataset = await call.service.patch(call.tenant, call.dataset_key(), fields)
     return ckan.package(call.base, dataset)
 
 
