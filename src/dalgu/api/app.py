@@ -38,7 +38,7 @@ from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpecte
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
 from dalgu.broker.contexts import hosted_context_resolver
-from dalgu.broker.rendered import RenderCache, default_rendering
+from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
 from dalgu.collector import restore, settle
 from dalgu.devices.service import DeviceService
@@ -210,12 +210,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         the_store = store or open_store(settings)
-        if the_store.rendering is None:  # kept renderings are brought up to date as it opens
-            the_store.use_rendering(default_rendering())
+        # the service gives the store its rendering before it opens: kept renderings are
+        # brought up to date as it opens
+        service = EntityService(the_store)
         await the_store.open()
 
         resolver = hosted_context_resolver(settings, the_store)
-        service = EntityService(the_store)
         runtime = Runtime(settings, the_store, service, resolver)
         runtime.rendered = RenderCache(settings.render_cache_mib * 2**20)
         notifier = None

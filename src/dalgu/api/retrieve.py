@@ -18,15 +18,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dalgu.api.negotiation import JSON, JSON_LD
 from dalgu.api.respond import link_header
 from dalgu.broker.model import is_uri
-from dalgu.broker.render import Representation
-from dalgu.broker.rendered import with_context
+from dalgu.broker.rendered import DEFAULT_VIEW, with_context
 from dalgu.ldcontext import CORE_CONTEXT_URL
 
 PREFIX = "/ngsi-ld/v1/entities/"
 _PLAIN_ACCEPT = frozenset({b"application/json", b"*/*", b"application/*"})
 _JSON_LD_ACCEPT = JSON_LD.encode()
 _TENANT = re.compile(r"[A-Za-z0-9_.:\-/]{1,256}")
-_DEFAULT = Representation()
 _LINK = (b"link", link_header(CORE_CONTEXT_URL).encode("latin-1"))
 _JSON_TYPE = (b"content-type", JSON.encode())
 _JSON_LD_TYPE = (b"content-type", _JSON_LD_ACCEPT)
@@ -83,7 +81,8 @@ class EntityRetrieval:
         body = stored.rendered
         if body is None:  # a store that keeps no rendering (of this entity): made here
             assert stored.document is not None
-            (body,) = runtime.rendered.render([stored.document], runtime.resolver.core, _DEFAULT)
+            core = runtime.resolver.core
+            (body,) = runtime.rendered.render([stored.document], core, DEFAULT_VIEW)
         if json_ld:  # the context in the body, as `respond.json_response` puts it
             body = with_context(body, CORE_CONTEXT_URL)
         length = (b"content-length", str(len(body)).encode())

@@ -114,7 +114,7 @@ def default_rendering() -> DefaultRendering:
     a digest of the core context and of the rendering code: a change to either makes stores
     render their entities again (they never send what other code made)."""
     terms = core_terms()
-    rep = _DEFAULT_VIEW
+    rep = DEFAULT_VIEW
     digest = hashlib.sha256(core_context_bytes())
     for package, module in _RENDERING_CODE:
         digest.update(resources.files(package).joinpath(module).read_bytes())
@@ -128,10 +128,11 @@ def default_rendering() -> DefaultRendering:
 def is_default_view(terms: TermMap, rep: Representation) -> bool:
     """Whether entities rendered with `terms` as `rep` asks are their kept default renderings
     (`default_rendering`)."""
-    return terms is core_terms() and rep == _DEFAULT_VIEW
+    return terms is core_terms() and rep == DEFAULT_VIEW
 
 
-_DEFAULT_VIEW = Representation()
+#: the representation kept renderings are in (normalized, no options)
+DEFAULT_VIEW = Representation()
 
 
 def with_context(rendered: bytes, context: Any) -> bytes:

@@ -61,6 +61,8 @@ _RETRIES = 5
 #: what a query reads of each entity of its page: its document, or (asked for renderings)
 #: its kept rendering and, only where it has none, its document
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
+#: an entity's kept rendering, or its document where it has none (`get_rendered`)
+_RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = $1 AND e.id = $2"
 _TYPE_COUNTS = """
 SELECT t.type, count(*) FROM entities e CROSS JOIN unnest(e.types) AS t(type)
 WHERE e.tenant = $1 GROUP BY t.type
@@ -234,8 +236,7 @@ class PostgresEntityStore(
         if not self._renderings_current:
             return await super().get_rendered(tenant, entity_id)
         row = await self.pool.fetchrow(
-            "SELECT rendered, CASE WHEN rendered IS NULL THEN doc END FROM entities "
-            "WHERE tenant = $1 AND id = $2",
+            _RENDERED,
             tenant,
             entity_id,
         )

@@ -65,6 +65,8 @@ T = TypeVar("T")
 #: what a query reads of each entity of its page: its document, or (asked for renderings)
 #: its kept rendering and, only where it has none, its document
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
+#: an entity's kept rendering, or its document where it has none (`get_rendered`)
+_RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = ? AND e.id = ?"
 
 
 # a group commit waits up to this many turns of the loop while writes keep joining it: the
@@ -237,8 +239,7 @@ class SqliteEntityStore(
 
     async def get_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
         row = self.db.execute(
-            "SELECT rendered, CASE WHEN rendered IS NULL THEN doc END FROM entities "
-            "WHERE tenant = ? AND id = ?",
+            _RENDERED,
             (tenant, entity_id),
         ).fetchone()
         return None if row is None else StoredRendering(row[0], row[1])
