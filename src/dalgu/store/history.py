@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity, attribute_iris
+from dalgu.jsonbytes import dumps
 
 if TYPE_CHECKING:
     from dalgu.store.base import TemporalEntity, TemporalQuery
@@ -104,7 +105,7 @@ def record(name: str, instance: dict[str, Any], at: str, deleted: str | None) ->
         num=num,
         txt=txt,
         geometry=geometry,
-        doc=orjson.dumps(instance),
+        doc=dumps(instance),
     )
 
 

@@ -19,6 +19,7 @@ import orjson
 
 from dalgu.broker.model import GEOJSON_TYPES, now_iso
 from dalgu.errors import DalguError
+from dalgu.jsonbytes import dumps
 from dalgu.store.base import Change, DefaultRendering, Entity, Mutation, Outcome
 from dalgu.store.indexing import (
     GeoRow,
@@ -118,7 +119,7 @@ def _entity_row(ent: int, entity_id: str, entity: Entity, render: Render | None)
         scope_tree(scopes),
         entity.get("createdAt"),
         entity.get("modifiedAt"),
-        orjson.dumps(entity),
+        dumps(entity),
         None if render is None else render(entity),
     )
 
@@ -245,7 +246,7 @@ class EntityBatch:
             await conn.execute(
                 _UPDATE_DOCS,
                 *pack([str(d[0]) for d in docs], [d[1] for d in docs], [d[2] for d in docs]),
-                [orjson.dumps(d[3]) for d in docs],
+                [dumps(d[3]) for d in docs],
                 [None if render is None else render(d[3]) for d in docs],
             )
         if inserts:
