@@ -169,6 +169,30 @@ class Conflict(DalguError):
     title = "Conflict"
 
 
+class LoopDetected(DalguError):
+    """A distributed request came back to this broker: its `Via` names it (clause 4.3.6.4).
+    HTTP's 508 Loop Detected; NGSI-LD has no type of its own for it."""
+
+    kind = "Conflict"
+    status = 508
+    title = "Loop detected"
+
+
+class ContextSourceError(DalguError):
+    """What a context source answered a forwarded request with, as it said it (clause
+    4.3.6): its status and, when it sent a ProblemDetails, its type."""
+
+    def __init__(self, detail: str, status: int, type_uri: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self._type_uri = type_uri or NGSI_LD_ERRORS + "InternalError"
+        self.title = "Context source error"
+
+    @property
+    def type_uri(self) -> str:
+        return self._type_uri
+
+
 class StoreUnavailable(DalguError):
     kind = "InternalError"
     status = 503

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/dalgu", description="PostgreSQL DSN."
     )
     postgres_pool_size: int = Field(8, ge=1)
+    forward_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a context source has to answer a forwarded request "
+        "(a registration's management.timeout overrides it).",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413).")
     max_json_depth: int = Field(64, ge=4, description="Deepest JSON nesting accepted.")
     max_page_size: int = Field(1000, ge=1, description="Largest `limit` on queries.")

@@ -43,6 +43,8 @@ from dalgu.broker.service import EntityService
 from dalgu.collector import restore, settle
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
+from dalgu.federation.client import ContextSourceClient
+from dalgu.federation.distributor import Distributor, via_name
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.wearables import WearableRecorder
 from dalgu.gateway import http as gateway_http
@@ -230,8 +232,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 runtime.csource_subscriptions = CSourceSubscriptionService(
                     the_store, the_store, resolver
                 )
+            runtime.distributor = Distributor(
+                the_store, ContextSourceClient(settings.forward_timeout), via_name(settings)
+            )
             runtime.registrations = RegistrationService(
-                the_store, the_store, runtime.csource_subscriptions
+                the_store,
+                the_store,
+                runtime.csource_subscriptions,
+                changed=runtime.distributor.forget,
             )
         retention = None
         if isinstance(the_store, TemporalStore):
@@ -328,6 +336,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             if vitals is not None:
                 await _bounded(vitals.stop(), "wearable vital signs")
             await _bounded(resolver.close(), "context resolver")
+            if runtime.distributor is not None:
+                await _bounded(runtime.distributor.client.close(), "context source client")
             await the_store.close()
             restore(collector)  # an app made and dropped (tests) leaves nothing uncollectable
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dalgu.api import params
+from dalgu.api import distributed, params
 from dalgu.api.edge import read_body, runtime
 from dalgu.api.entities import kept_renderings, render_list
 from dalgu.api.negotiation import JSON_LD, RequestContext
@@ -53,20 +54,43 @@ async def _items(
 
 def _result(result: BatchResult) -> Response:
     return plain_json(
-        {
-            "success": result.success,
-            "errors": [
-                {"entityId": entity_id, "error": problem_body(error)}
-                for entity_id, error in result.errors
-            ],
-        },
+        {"success": result.success, "errors": [_error(i, e) for i, e in result.errors]},
         status=207,
     )
 
 
+def _error(entity_id: str | None, error: DalguError) -> dict[str, Any]:
+    """A BatchEntityError (clause 5.2.17): a context source's names its registration."""
+    item: dict[str, Any] = {"entityId": entity_id, "error": problem_body(error)}
+    if "registrationId" in error.extra:
+        item["registrationId"] = error.extra["registrationId"]
+    return item
+
+
+async def _distributed(
+    request: Request,
+    rc: RequestContext,
+    body: Any,
+    operation: str,
+    path: str,
+    local: Callable[[list[Any]], Awaitable[BatchResult]],
+) -> BatchResult:
+    """The batch across context sources when the tenant has registrations, else here."""
+    plan = await distributed.batch_plan(request, rc) if isinstance(body, list) and body else None
+    if plan is None:
+        return await local(body)
+    result, _ = await distributed.batch(request, plan, rc, operation, path, body, local)
+    return result
+
+
 async def batch_create(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
-    result = await runtime(request).service.batch_create(rc.tenant, await _items(request, rc, body))
+    service = runtime(request).service
+
+    async def here(raw: list[Any]) -> BatchResult:
+        return await service.batch_create(rc.tenant, await _items(request, rc, raw))
+
+    result = await _distributed(request, rc, body, "createBatch", "/entityOperations/create", here)
     if result.errors:
         return _result(result)
     return plain_json(result.success, status=201)
@@ -76,8 +100,12 @@ async def batch_upsert(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
     opts = params.options(request.query_params)
     mode: Literal["replace", "update"] = "update" if "update" in opts else "replace"
-    items = await _items(request, rc, body)
-    result = await runtime(request).service.batch_upsert(rc.tenant, items, mode)
+    service = runtime(request).service
+
+    async def here(raw: list[Any]) -> BatchResult:
+        return await service.batch_upsert(rc.tenant, await _items(request, rc, raw), mode)
+
+    result = await _distributed(request, rc, body, "upsertBatch", "/entityOperations/upsert", here)
     if result.errors:
         return _result(result)
     if result.created:
@@ -88,15 +116,24 @@ async def batch_upsert(request: Request) -> Response:
 async def batch_update(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
     overwrite = "noOverwrite" not in params.options(request.query_params)
-    items = await _items(request, rc, body, partial=True)
-    result = await runtime(request).service.batch_update(rc.tenant, items, overwrite=overwrite)
+    service = runtime(request).service
+
+    async def here(raw: list[Any]) -> BatchResult:
+        items = await _items(request, rc, raw, partial=True)
+        return await service.batch_update(rc.tenant, items, overwrite=overwrite)
+
+    result = await _distributed(request, rc, body, "updateBatch", "/entityOperations/update", here)
     return _result(result) if result.errors else no_content()
 
 
 async def batch_merge(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
-    items = await _items(request, rc, body, partial=True)
-    result = await runtime(request).service.batch_merge(rc.tenant, items)
+    service = runtime(request).service
+
+    async def here(raw: list[Any]) -> BatchResult:
+        return await service.batch_merge(rc.tenant, await _items(request, rc, raw, partial=True))
+
+    result = await _distributed(request, rc, body, "mergeBatch", "/entityOperations/merge", here)
     return _result(result) if result.errors else no_content()
 
 
@@ -104,13 +141,18 @@ async def batch_delete(request: Request) -> Response:
     rc, body = await read_body(request)
     if not isinstance(body, list) or not body:
         raise BadRequestData("batch delete takes a non-empty JSON array of entity ids")
-    ids: list[str | DalguError] = []
-    for item in body:
-        if is_uri(item):
-            ids.append(item)
-        else:
-            ids.append(BadRequestData(f"entity id {item!r} is not a URI"))
-    result = await runtime(request).service.batch_delete(rc.tenant, ids)
+    service = runtime(request).service
+
+    async def here(raw: list[Any]) -> BatchResult:
+        ids: list[str | DalguError] = []
+        for item in raw:
+            if is_uri(item):
+                ids.append(item)
+            else:
+                ids.append(BadRequestData(f"entity id {item!r} is not a URI"))
+        return await service.batch_delete(rc.tenant, ids)
+
+    result = await _distributed(request, rc, body, "deleteBatch", "/entityOperations/delete", here)
     return _result(result) if result.errors else no_content()
 
 

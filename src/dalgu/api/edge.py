@@ -14,6 +14,7 @@ from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
 from dalgu.errors import BadRequestData, InvalidRequest
+from dalgu.federation.distributor import Distributor
 from dalgu.fhir.model import Principal
 from dalgu.fhir.service import FhirService
 from dalgu.gateway.auth import DeviceAuthenticator
@@ -50,6 +51,8 @@ class Runtime:
     fhir_principal: Callable[[Request], Principal] | None = None
     #: entities rendered before, as bytes (lists and Retrieve Entity)
     rendered: RenderCache = field(default_factory=lambda: RenderCache(0))
+    #: distributed operations: requests forwarded to registered context sources
+    distributor: Distributor | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

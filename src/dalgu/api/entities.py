@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dalgu.api import params
+from dalgu.api import distributed, params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
@@ -38,8 +38,27 @@ ENTITIES = "/ngsi-ld/v1/entities/"
 async def create_entity(request: Request) -> Response:
     rc, body = await read_body(request, an_object=True)
     entity = parse_entity(body, rc.terms, now_iso())
-    await runtime(request).service.create(rc.tenant, entity)
-    return Response(status_code=201, headers={"Location": ENTITIES + quote(entity["id"], safe=":")})
+    rt = runtime(request)
+    location = {"Location": ENTITIES + quote(entity["id"], safe=":")}
+    routed = await distributed.plan(request, rc, "createEntity", entity["id"], entity["type"])
+    if routed is None:
+        await rt.service.create(rc.tenant, entity)
+        return Response(status_code=201, headers=location)
+
+    async def here(part: dict[str, Any] | None) -> None:
+        await rt.service.create(rc.tenant, parse_entity(part, rc.terms, now_iso()))
+
+    return await distributed.write(
+        routed,
+        rc,
+        entity["id"],
+        body,
+        "POST",
+        "/entities",
+        here,
+        lambda: Response(status_code=201, headers=location),
+        local_needs_attributes=False,
+    )
 
 
 async def query_entities(request: Request) -> Response:
@@ -49,7 +68,19 @@ async def query_entities(request: Request) -> Response:
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
     joined = params.join(query_params, rep)
-    result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
+    routed = await distributed.plan(
+        request, rc, "queryEntity", None, _types(query_params, rc), reads=True
+    )
+    if routed is None:
+        result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
+    else:
+        result = await distributed.query(
+            routed,
+            rc,
+            query_params.multi_items(),
+            query,
+            lambda q: rt.service.query(rc.tenant, q),
+        )
     headers: dict[str, str] = {}
     if result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
@@ -138,7 +169,20 @@ async def retrieve_entity(request: Request) -> Response:
     rt = runtime(request)
     rep = params.representation(request.query_params, rc.terms)
     joined = params.join(request.query_params, rep)
-    entity = await rt.service.retrieve(rc.tenant, entity_id, rep.attrs)
+    routed = await distributed.plan(
+        request, rc, "retrieveEntity", entity_id, _types(request.query_params, rc), reads=True
+    )
+    if routed is None:
+        entity = await rt.service.retrieve(rc.tenant, entity_id, rep.attrs)
+    else:
+        entity = await distributed.read_entity(
+            routed,
+            rc,
+            entity_id,
+            _path(entity_id),
+            request.query_params.multi_items(),
+            lambda: rt.service.retrieve(rc.tenant, entity_id, rep.attrs),
+        )
     base = rt.settings.base_url
     if joined is not None and joined.mode == "flat":  # always an array (clause 4.5.23.3)
         known = await rt.service.linked(rc.tenant, [entity], rep, joined)
@@ -162,6 +206,15 @@ async def retrieve_entity(request: Request) -> Response:
     return json_response(rendered, rc, base)
 
 
+def _types(query_params: Any, rc: RequestContext) -> list[str] | None:
+    """The entity types a `type` parameter names (IRIs), None without one. Only a plain list
+    of names is read; a type expression matches registrations of any type."""
+    given = query_params.get("type")
+    if not given or any(c in given for c in ";|()"):
+        return None
+    return [rc.terms.expand(name) for name in given.split(",") if name]
+
+
 _NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})
 
 
@@ -175,8 +228,23 @@ def _nothing_selected(rendered: dict[str, Any], rep: Representation) -> bool:
 async def delete_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
-    await runtime(request).service.delete(rc.tenant, entity_id)
-    return no_content()
+    rt = runtime(request)
+    routed = await distributed.plan(request, rc, "deleteEntity", entity_id, None)
+    if routed is None:
+        await rt.service.delete(rc.tenant, entity_id)
+        return no_content()
+
+    async def here(part: dict[str, Any] | None) -> None:
+        await rt.service.delete(rc.tenant, entity_id)
+
+    return await distributed.write(
+        routed, rc, entity_id, None, "DELETE", _path(entity_id), here, no_content
+    )
+
+
+def _path(entity_id: str, *more: str) -> str:
+    """The path of an entity (or below it) at a context source."""
+    return "/entities/" + "/".join([quote(entity_id, safe=":"), *more])
 
 
 async def replace_entity(request: Request) -> Response:
@@ -185,8 +253,28 @@ async def replace_entity(request: Request) -> Response:
     _same_id(body, entity_id)
     entity = parse_entity(body, rc.terms, now_iso(), require_id=False)
     entity["id"] = entity_id
-    await runtime(request).service.replace(rc.tenant, entity)
-    return no_content()
+    rt = runtime(request)
+    routed = await distributed.plan(request, rc, "replaceEntity", entity_id, entity["type"])
+    if routed is None:
+        await rt.service.replace(rc.tenant, entity)
+        return no_content()
+
+    async def here(part: dict[str, Any] | None) -> None:
+        local = parse_entity(part, rc.terms, now_iso(), require_id=False)
+        local["id"] = entity_id
+        await rt.service.replace(rc.tenant, local)
+
+    return await distributed.write(
+        routed,
+        rc,
+        entity_id,
+        body,
+        "PUT",
+        _path(entity_id),
+        here,
+        no_content,
+        local_needs_attributes=False,
+    )
 
 
 async def merge_entity(request: Request) -> Response:
@@ -194,8 +282,18 @@ async def merge_entity(request: Request) -> Response:
     rc, body = await read_body(request, merge_patch=True)
     _same_id(body, entity_id)
     fragment = parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False)
-    await runtime(request).service.merge(rc.tenant, entity_id, fragment)
-    return no_content()
+    rt = runtime(request)
+    routed = await distributed.plan(request, rc, "mergeEntity", entity_id, None)
+    if routed is None:
+        await rt.service.merge(rc.tenant, entity_id, fragment)
+        return no_content()
+
+    async def here(part: dict[str, Any] | None) -> None:
+        await rt.service.merge(rc.tenant, entity_id, _fragment(part, rc, entity_id))
+
+    return await distributed.write(
+        routed, rc, entity_id, body, "PATCH", _path(entity_id), here, no_content
+    )
 
 
 def _same_id(body: Any, entity_id: str) -> None:
@@ -232,18 +330,48 @@ async def append_attributes(request: Request) -> Response:
     rc, body = await read_body(request)
     overwrite = "noOverwrite" not in params.options(request.query_params)
     attrs = _fragment(body, rc, entity_id)
-    result = await runtime(request).service.append_attributes(
-        rc.tenant, entity_id, attrs, overwrite=overwrite
+    rt = runtime(request)
+    routed = await distributed.plan(request, rc, "appendAttrs", entity_id, None)
+    if routed is None:
+        result = await rt.service.append_attributes(
+            rc.tenant, entity_id, attrs, overwrite=overwrite
+        )
+        return _update_response(result)
+
+    async def here(part: dict[str, Any] | None) -> None:
+        fragment = _fragment(part, rc, entity_id)
+        await rt.service.append_attributes(rc.tenant, entity_id, fragment, overwrite=overwrite)
+
+    query = None if overwrite else [("options", "noOverwrite")]
+    return await distributed.write(
+        routed,
+        rc,
+        entity_id,
+        body,
+        "POST",
+        _path(entity_id, "attrs/"),
+        here,
+        no_content,
+        query=query,
     )
-    return _update_response(result)
 
 
 async def update_attributes(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request)
     attrs = _fragment(body, rc, entity_id)
-    result = await runtime(request).service.update_attributes(rc.tenant, entity_id, attrs)
-    return _update_response(result)
+    rt = runtime(request)
+    routed = await distributed.plan(request, rc, "updateEntity", entity_id, None)
+    if routed is None:
+        result = await rt.service.update_attributes(rc.tenant, entity_id, attrs)
+        return _update_response(result)
+
+    async def here(part: dict[str, Any] | None) -> None:
+        await rt.service.update_attributes(rc.tenant, entity_id, _fragment(part, rc, entity_id))
+
+    return await distributed.write(
+        routed, rc, entity_id, body, "PATCH", _path(entity_id, "attrs/"), here, no_content
+    )
 
 
 def _attribute_body(body: Any) -> dict[str, Any]:
@@ -260,7 +388,20 @@ async def patch_attribute(request: Request) -> Response:
     fragment = parse_instance(attr, _attribute_body(body), rc.terms, now_iso(), partial=True)
     for system in ("createdAt", "modifiedAt"):
         fragment.pop(system, None)
-    await runtime(request).service.patch_attribute(rc.tenant, entity_id, attr, fragment)
+    rt = runtime(request)
+
+    async def here() -> None:
+        await rt.service.patch_attribute(rc.tenant, entity_id, attr, fragment)
+
+    routed = await distributed.plan(request, rc, "updateAttrs", entity_id, None)
+    if routed is not None:
+        path = _path(entity_id, "attrs", request.path_params["attr"])
+        answered = await distributed.attribute_write(
+            routed, entity_id, attr, "PATCH", path, body, here, no_content
+        )
+        if answered is not None:
+            return answered
+    await here()
     return no_content()
 
 
@@ -271,7 +412,20 @@ async def replace_attribute(request: Request) -> Response:
     if isinstance(body, dict):
         body = _attribute_body(body)
     instances = parse_attribute(attr, body, rc.terms, now_iso())
-    await runtime(request).service.replace_attribute(rc.tenant, entity_id, attr, instances)
+    rt = runtime(request)
+
+    async def here() -> None:
+        await rt.service.replace_attribute(rc.tenant, entity_id, attr, instances)
+
+    routed = await distributed.plan(request, rc, "replaceAttrs", entity_id, None)
+    if routed is not None:
+        path = _path(entity_id, "attrs", request.path_params["attr"])
+        answered = await distributed.attribute_write(
+            routed, entity_id, attr, "PUT", path, body, here, no_content
+        )
+        if answered is not None:
+            return answered
+    await here()
     return no_content()
 
 
@@ -291,9 +445,23 @@ async def delete_attribute(request: Request) -> Response:
     attr = attribute_iri(request.path_params["attr"], rc.terms)
     dataset_id = request.query_params.get("datasetId")
     delete_all = params.flag(request.query_params, "deleteAll")
-    await runtime(request).service.delete_attribute(
-        rc.tenant, entity_id, attr, dataset_id=dataset_id, delete_all=delete_all
-    )
+    rt = runtime(request)
+
+    async def here() -> None:
+        await rt.service.delete_attribute(
+            rc.tenant, entity_id, attr, dataset_id=dataset_id, delete_all=delete_all
+        )
+
+    routed = await distributed.plan(request, rc, "deleteAttrs", entity_id, None)
+    if routed is not None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "local"]
+        path = _path(entity_id, "attrs", request.path_params["attr"])
+        answered = await distributed.attribute_write(
+            routed, entity_id, attr, "DELETE", path, None, here, no_content, query=query or None
+        )
+        if answered is not None:
+            return answered
+    await here()
     return no_content()
 
 
@@ -332,13 +500,21 @@ async def purge_entities(request: Request) -> Response:
             "local=true (clause 5.6.21.4)"
         )
     query = params.entity_query(query_params, rc.terms, rt.settings, require_filter=False)
-    await rt.service.purge(
-        rc.tenant,
-        query,
-        drop=frozenset(_member_iri(n, rc) for n in drop),
-        keep=frozenset(_member_iri(n, rc) for n in keep) if keep else None,
-    )
-    return no_content()
+
+    async def here() -> None:
+        await rt.service.purge(
+            rc.tenant,
+            query,
+            drop=frozenset(_member_iri(n, rc) for n in drop),
+            keep=frozenset(_member_iri(n, rc) for n in keep) if keep else None,
+        )
+
+    routed = await distributed.plan(request, rc, "purgeEntity", None, _types(query_params, rc))
+    if routed is None:
+        await here()
+        return no_content()
+    forwarded = [(k, v) for k, v in query_params.multi_items() if k != "local"]
+    return await distributed.broadcast(routed, "DELETE", "/entities", forwarded, here)
 
 
 def _member_iri(name: str, rc: RequestContext) -> str:

@@ -37,7 +37,7 @@ def problem_body(error: DalguError) -> dict[str, object]:
         "detail": error.detail,
     }
     for key, value in error.extra.items():
-        if key != "entity_id":
+        if key not in ("entity_id", "registrationId"):  # members of a BatchEntityError
             body[key] = value
     return body
 

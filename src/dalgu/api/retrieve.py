@@ -72,7 +72,10 @@ class EntityRetrieval:
         runtime = getattr(self.state, "dalgu", None)
         if runtime is None:
             return False
+        distributor = runtime.distributor
         try:
+            if distributor is not None and await distributor.registrations(tenant):
+                return False  # context sources may hold part of it: the full handler asks them
             stored = await runtime.service.retrieve_rendered(tenant, entity_id)
         except Exception:  # the full application answers it (a store outage: 503)
             return False

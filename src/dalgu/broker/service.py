@@ -95,6 +95,11 @@ class EntityService:
                 entity = {**entity, **provided}
         return entity
 
+    async def types_of(self, tenant: str, entity_id: str) -> list[str] | None:
+        """The entity's types (IRIs), None when it does not exist here."""
+        entity = await self.store.get(tenant, entity_id)
+        return None if entity is None else list(entity["type"])
+
     async def retrieve_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
         """The entity's kept default rendering (`default_rendering`), or its document when the
         store keeps none for it, when that is the whole entity; None when it does not exist or

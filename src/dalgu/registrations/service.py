@@ -1,8 +1,8 @@
 """The registration service: register, update, delete (clause 5.9), retrieve and discover
 (clause 5.10) Context Source Registrations.
 
-Dalgu stores and discovers registrations; it does not forward requests to the registered
-context sources (no distributed operations, clause 4.3.6).
+The requests forwarded to the registered context sources are `dalgu.federation`'s; `changed`
+tells it when a tenant's registrations change.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ class RegistrationService:
         store: RegistrationStore,
         entities: EntityStore | None = None,
         csource_subscriptions: CSourceSubscriptionService | None = None,
+        *,
+        changed: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.entities = entities
         self.csource_subscriptions = csource_subscriptions
+        self.changed = changed
 
     async def create(self, tenant: str, doc: dict[str, Any]) -> str:
         await self._check_mode(tenant, doc)
@@ -80,6 +83,8 @@ class RegistrationService:
     ) -> None:
         """Notify csource subscriptions (clause 5.11.7). Queued after the registration's own
         commit, not in it: a crash between the two loses these notifications."""
+        if self.changed is not None:
+            self.changed(tenant)
         if self.csource_subscriptions is not None:
             await self.csource_subscriptions.registration_changed(tenant, before, after)
 

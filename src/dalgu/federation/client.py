@@ -1,0 +1,144 @@
+"""Requests to context sources (the HTTP binding of a distributed operation, clause 6).
+
+A forwarded request carries the triggering request's `@context` (its `Link`, or the body's
+own), the registration's tenant, its `contextSourceInfo` as headers (clause 4.3.6.5) and a
+`Via` header naming every broker it passed, this one last (clause 4.3.6.4). A context source
+that cannot be reached, times out or answers what is not JSON is a reply of its own (502 or
+504), never an exception out of here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+log = logging.getLogger("dalgu.federation")
+
+#: headers a contextSourceInfo pair may not set (binding-specific, clause 4.3.6.5)
+_RESERVED = frozenset(
+    {"content-length", "content-type", "host", "via", "ngsild-tenant", "link", "accept"}
+)
+#: contextSourceInfo keys with a meaning of their own (clause 4.3.6.6), not headers
+_SPECIAL = frozenset({"jsonldContext", "ngsildConformance", "accept", "contentType"})
+REQUEST_VALUE = "urn:ngsi-ld:request"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What a forwarded request takes from the request that triggered it."""
+
+    via: str  # the Via header to send (the incoming one, this broker appended)
+    link: str | None  # the incoming Link header (its @context), if any
+    headers: dict[str, str] = field(default_factory=dict)  # incoming headers, lower-case names
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+
+
+def query_string(pairs: list[tuple[str, str]]) -> str:
+    """`a=b&c=d`, with the characters ids and lists use (`:`, `,`) left as they are."""
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe=':,/*')}" for k, v in pairs)
+
+
+class ContextSourceClient:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(
+        self,
+        registration: dict[str, Any],
+        method: str,
+        path: str,
+        origin: Origin,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        body: Any = None,
+    ) -> Reply:
+        """`method` `path` (under `/ngsi-ld/v1`) at the registration's endpoint."""
+        url = str(registration["endpoint"]).rstrip("/") + "/ngsi-ld/v1" + path
+        if params:
+            url += "?" + query_string(params)
+        headers = self._headers(registration, origin, body)
+        content = None if body is None else orjson.dumps(body)
+        timeout = self._timeout(registration)
+        try:
+            response = await self._http().request(
+                method, url, content=content, headers=headers, timeout=timeout
+            )
+        except httpx.TimeoutException:
+            log.warning("context source %s timed out: %s %s", registration["id"], method, url)
+            return Reply(504, _problem(504, f"the context source at {url} did not answer"))
+        except httpx.HTTPError as error:
+            log.warning("context source %s unreachable: %s", registration["id"], error)
+            return Reply(502, _problem(502, f"the context source at {url} is unreachable"))
+        return Reply(response.status_code, response.content)
+
+    def _timeout(self, registration: dict[str, Any]) -> float:
+        management = registration.get("management") or {}
+        given = management.get("timeout")  # milliseconds (clause 5.2.34)
+        return float(given) / 1000 if isinstance(given, int | float) else self.timeout
+
+    @staticmethod
+    def _headers(registration: dict[str, Any], origin: Origin, body: Any) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Via": origin.via}
+        json_ld = isinstance(body, dict) and "@context" in body
+        if body is not None:
+            headers["Content-Type"] = "application/ld+json" if json_ld else "application/json"
+        if origin.link and not json_ld:
+            headers["Link"] = origin.link
+        tenant = registration.get("tenant")
+        if isinstance(tenant, str) and tenant:
+            headers["NGSILD-Tenant"] = tenant
+        for pair in registration.get("contextSourceInfo", ()):
+            key, value = pair.get("key"), pair.get("value")
+            if not isinstance(key, str) or key in _SPECIAL or key.lower() in _RESERVED:
+                continue
+            if value == REQUEST_VALUE:
+                value = origin.headers.get(key.lower())
+                if value is None:
+                    continue
+            headers[key] = str(value)
+        return headers
+
+
+def _problem(status: int, detail: str) -> bytes:
+    title = "Gateway timeout" if status == 504 else "Bad gateway"
+    return orjson.dumps(
+        {
+            "type": "https://uri.etsi.org/ngsi-ld/errors/InternalError",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        }
+    )

@@ -1,0 +1,168 @@
+"""The distributed-operations service: which registrations a tenant has (cached per process),
+the `Via` of forwarded requests, and running one operation's parts together.
+
+Registrations are read from the store at most once a second per tenant and at once after this
+process changed one; another worker's change is seen within that second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from dalgu.errors import Conflict, ContextSourceError, DalguError, LoopDetected
+from dalgu.federation.client import ContextSourceClient, Origin, Reply
+from dalgu.federation.routing import Claim, claims, live
+from dalgu.settings import Settings
+from dalgu.store.base import RegistrationStore
+
+#: how long a tenant's registrations are used before they are read again (seconds)
+REFRESH = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One part of a distributed operation: this broker's (registration None) or a context
+    source's, and its error if it failed."""
+
+    registration_id: str | None
+    error: DalguError | None = None
+    reply: Reply | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A request to one context source."""
+
+    claim: Claim
+    method: str
+    path: str
+    params: list[tuple[str, str]] | None = None
+    body: Any = None
+
+
+class Distributor:
+    def __init__(self, store: RegistrationStore, client: ContextSourceClient, name: str) -> None:
+        self.store = store
+        self.client = client
+        #: this broker in Via headers (RFC 9110 received-by: a pseudonym)
+        self.name = name
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    async def registrations(self, tenant: str) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        cached = self._cache.get(tenant)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        docs = await self.store.registrations(tenant)
+        if len(self._cache) >= 1024:
+            self._cache.clear()
+        self._cache[tenant] = (now + REFRESH, docs)
+        return docs
+
+    def forget(self, tenant: str) -> None:
+        """A registration of `tenant` changed in this process."""
+        self._cache.pop(tenant, None)
+
+    def origin(self, headers: Mapping[str, str]) -> Origin:
+        """The forwarding half of a request; LoopDetected if it has passed this broker."""
+        via = headers.get("via", "")
+        if via and self._passed(via):
+            raise LoopDetected(f"the request has passed this broker already (Via: {via})")
+        hop = f"1.1 {self.name}"
+        return Origin(
+            via=f"{via}, {hop}" if via else hop,
+            link=headers.get("link"),
+            headers=dict(headers),
+        )
+
+    def _passed(self, via: str) -> bool:
+        for hop in via.split(","):
+            parts = hop.split()
+            if len(parts) >= 2 and parts[1] == self.name:
+                return True
+        return False
+
+    async def claims(
+        self,
+        tenant: str,
+        origin: Origin,
+        operation: str,
+        entity_id: str | None,
+        types: list[str] | None,
+        *,
+        reads: bool = False,
+    ) -> list[Claim]:
+        docs = await self.registrations(tenant)
+        if not docs:
+            return []
+        return claims(live(docs, origin.via), operation, entity_id, types, reads=reads)
+
+    async def run(
+        self,
+        origin: Origin,
+        forwards: list[Forward],
+        local: Callable[[], Awaitable[Any]] | None,
+        refused: list[Claim] | None = None,
+    ) -> list[Outcome]:
+        """Every forward and this broker's own part at once; one outcome each, this
+        broker's first. `refused` are proxied claims that do not offer the operation: a
+        Conflict each (clause 5.6.1.4)."""
+        sending = asyncio.gather(
+            *(
+                self.client.send(
+                    f.claim.registration, f.method, f.path, origin, params=f.params, body=f.body
+                )
+                for f in forwards
+            )
+        )
+        if local is not None:
+            replies, own = await asyncio.gather(sending, _local(local))
+            outcomes = [own]
+        else:
+            replies, outcomes = await sending, []
+        for forward, reply in zip(forwards, replies, strict=True):
+            outcomes.append(Outcome(forward.claim.registration_id, remote_error(reply), reply))
+        for claim in refused or ():
+            outcomes.append(Outcome(claim.registration_id, refusal(claim)))
+        return outcomes
+
+
+def via_name(settings: Settings) -> str:
+    """This broker in a Via header: the host and port it is reached at (RFC 9110 7.6.3)."""
+    return urlsplit(settings.base_url).netloc or f"{settings.host}:{settings.port}"
+
+
+async def _local(local: Callable[[], Awaitable[Any]]) -> Outcome:
+    try:
+        await local()
+    except DalguError as error:
+        return Outcome(None, error)
+    return Outcome(None)
+
+
+def refusal(claim: Claim) -> DalguError:
+    return Conflict(
+        f"registration {claim.registration_id} ({claim.mode}) holds these attributes and does "
+        "not offer this operation"
+    )
+
+
+def remote_error(reply: Reply) -> DalguError | None:
+    """None for a 2xx reply; else the context source's error, its ProblemDetails kept."""
+    if reply.ok:
+        return None
+    problem = reply.json()
+    detail = f"the context source answered {reply.status}"
+    type_uri = None
+    if isinstance(problem, dict):
+        given = problem.get("detail") or problem.get("title")
+        if isinstance(given, str):
+            detail = given
+        if isinstance(problem.get("type"), str):
+            type_uri = problem["type"]
+    return ContextSourceError(detail, reply.status, type_uri)

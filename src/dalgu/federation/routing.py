@@ -1,0 +1,128 @@
+"""Which context sources an operation on an entity goes to (clauses 4.3.6, 5.12), and with
+which of its attributes.
+
+Each registration that matches gives a `Claim`: the registration, and the attribute IRIs it
+registers for the entity (None: every attribute). Exclusive and redirect claims take their
+attributes away from this broker; inclusive ones share them; auxiliary ones only add to reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dalgu.broker.model import now_iso
+from dalgu.federation.operations import offered
+from dalgu.registrations.model import entity_types
+
+#: the modes whose attributes this broker does not hold (clause 4.3.6.3)
+PROXIED = ("exclusive", "redirect")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    registration: dict[str, Any]
+    #: the registered attribute IRIs for this entity; None: all of them
+    attrs: frozenset[str] | None
+    #: does the registration offer the operation? A proxied claim that does not is a Conflict
+    offers: bool
+
+    @property
+    def mode(self) -> str:
+        return str(self.registration.get("mode", "inclusive"))
+
+    @property
+    def proxied(self) -> bool:
+        return self.mode in PROXIED
+
+    @property
+    def registration_id(self) -> str:
+        return str(self.registration["id"])
+
+    def takes(self, attr: str) -> bool:
+        return self.attrs is None or attr in self.attrs
+
+
+def _info_names(info: dict[str, Any]) -> frozenset[str] | None:
+    names = [*info.get("propertyNames", ()), *info.get("relationshipNames", ())]
+    return frozenset(names) if names else None
+
+
+def _entity_matches(
+    info: dict[str, Any], entity_id: str | None, types: Sequence[str] | None
+) -> bool:
+    if types is not None and not set(entity_types(info)) & set(types):
+        return False
+    if entity_id is None:
+        return True
+    if "id" in info:
+        return bool(info["id"] == entity_id)
+    pattern = info.get("idPattern")
+    return pattern is None or re.search(pattern, entity_id) is not None
+
+
+def _attrs_of(
+    registration: dict[str, Any], entity_id: str | None, types: Sequence[str] | None
+) -> tuple[bool, frozenset[str] | None]:
+    """(does the registration hold the entity, which attributes of it)."""
+    matched = False
+    names: set[str] = set()
+    for info in registration.get("information", ()):
+        entities = info.get("entities")
+        if entities and not any(_entity_matches(e, entity_id, types) for e in entities):
+            continue
+        own = _info_names(info)
+        if own is None:
+            return True, None
+        matched = True
+        names |= own
+    return matched, frozenset(names) if matched else None
+
+
+def live(registrations: Iterable[dict[str, Any]], via: str) -> list[dict[str, Any]]:
+    """The registrations not expired and whose endpoint the request has not passed already
+    (the `Via` header, clause 4.3.6.4)."""
+    now = now_iso()
+    kept = []
+    for doc in registrations:
+        expires = doc.get("expiresAt")
+        if isinstance(expires, str) and expires <= now:
+            continue
+        if via and _host(str(doc.get("endpoint", ""))) in via:
+            continue
+        kept.append(doc)
+    return kept
+
+
+def _host(endpoint: str) -> str:
+    rest = endpoint.split("://", 1)[-1]
+    return rest.split("/", 1)[0]
+
+
+def claims(
+    registrations: Iterable[dict[str, Any]],
+    operation: str,
+    entity_id: str | None,
+    types: Sequence[str] | None,
+    *,
+    reads: bool = False,
+) -> list[Claim]:
+    """The claims of `registrations` on an entity (by id and/or types; None: not known) for
+    `operation`. Inclusive and auxiliary registrations that do not offer it are left out;
+    proxied ones stay, marked, as the operation's Conflict (clause 5.6.1.4). Auxiliary
+    registrations count only for reads."""
+    found = []
+    for doc in registrations:
+        mode = doc.get("mode", "inclusive")
+        if mode == "auxiliary" and not reads:
+            continue
+        matched, attrs = _attrs_of(doc, entity_id, types)
+        if not matched:
+            continue
+        offers = operation in offered(doc)
+        if not offers and mode not in PROXIED:
+            continue
+        found.append(Claim(doc, attrs, offers))
+    return found

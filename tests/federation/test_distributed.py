@@ -1,0 +1,196 @@
+"""Distributed operations (clause 4.3.6): requests forwarded to a real context source on
+loopback, and its answers merged with the broker's own, on every store backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.contextsource import ContextSource
+
+E = "/ngsi-ld/v1/entities"
+R = "/ngsi-ld/v1/csourceRegistrations"
+V1 = "urn:ngsi-ld:Vehicle:V1"
+V2 = "urn:ngsi-ld:Vehicle:V2"
+
+
+@pytest.fixture
+def source() -> Iterator[ContextSource]:
+    cs = ContextSource()
+    yield cs
+    cs.close()
+
+
+def register(client: TestClient, source: ContextSource, n: int = 1, **extra: Any) -> None:
+    info = extra.pop("information", [{"entities": [{"type": "Vehicle"}]}])
+    body = {
+        "id": f"urn:ngsi-ld:ContextSourceRegistration:{n}",
+        "type": "ContextSourceRegistration",
+        "information": info,
+        "endpoint": source.endpoint,
+        **extra,
+    }
+    created = client.post(R, json=body)
+    assert created.status_code == 201, created.text
+
+
+def vehicle(entity_id: str, **attrs: Any) -> dict[str, Any]:
+    return {
+        "id": entity_id,
+        "type": "Vehicle",
+        **{k: {"type": "Property", "value": v} for k, v in attrs.items()},
+    }
+
+
+def test_no_registration_no_request(client: TestClient, source: ContextSource) -> None:
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    assert client.get(f"{E}/{V1}").status_code == 200
+    assert source.seen == []
+
+
+def test_retrieve_merges_a_source_entity_and_sends_via(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source)
+    assert client.post(E, json=vehicle(V1, speed=50)).status_code == 201
+    source.reply("GET", f"/entities/{V1}", 200, vehicle(V1, brandName="Kia"))
+    got = client.get(f"{E}/{V1}", params={"options": "keyValues"})
+    assert got.status_code == 200
+    assert got.json() == {"id": V1, "type": "Vehicle", "speed": 50, "brandName": "Kia"}
+    (seen,) = source.requests("GET")
+    assert seen.path == f"/ngsi-ld/v1/entities/{V1}"
+    assert seen.headers["via"].startswith("1.1 ")
+    # local=true asks no context source (clause 6.3.18)
+    local = client.get(f"{E}/{V1}", params={"local": "true", "options": "keyValues"}).json()
+    assert local == {"id": V1, "type": "Vehicle", "speed": 50}
+    assert len(source.requests("GET")) == 1
+
+
+def test_retrieve_of_an_entity_only_the_source_has(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source)
+    assert client.get(f"{E}/{V2}").status_code == 404  # the source answers 404 too
+    source.reply("GET", f"/entities/{V2}", 200, vehicle(V2, speed=7))
+    got = client.get(f"{E}/{V2}", params={"options": "keyValues"})
+    assert got.status_code == 200 and got.json()["speed"] == 7
+
+
+def test_query_merges_by_id_and_forwards_the_registered_restrictions(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(
+        client,
+        source,
+        mode="exclusive",
+        operations=["redirectionOps"],
+        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
+    )
+    assert client.post(E, json=vehicle(V1, brandName="Kia")).status_code == 201
+    source.reply("GET", f"/entities?type=Vehicle&id={V1}&attrs=speed", 200, [vehicle(V1, speed=33)])
+    got = client.get(E, params={"type": "Vehicle", "options": "keyValues"})
+    assert got.status_code == 200
+    assert got.json() == [{"id": V1, "type": "Vehicle", "brandName": "Kia", "speed": 33}]
+
+
+def test_create_splits_an_exclusive_attribute_off(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(
+        client,
+        source,
+        mode="exclusive",
+        operations=["redirectionOps"],
+        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
+    )
+    source.reply("POST", "/entities", 201)
+    assert client.post(E, json=vehicle(V1, speed=9, brandName="Kia")).status_code == 201
+    (seen,) = source.requests("POST")
+    assert seen.body == vehicle(V1, speed=9)  # only the registered attribute goes there
+    local = client.get(f"{E}/{V1}", params={"local": "true", "options": "keyValues"}).json()
+    assert local == {"id": V1, "type": "Vehicle", "brandName": "Kia"}
+
+
+def test_a_failed_part_is_a_207_naming_the_registration(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, operations=["redirectionOps"])
+    assert client.post(E, json=vehicle(V1, speed=1), params={"local": "true"}).status_code == 201
+    source.reply("POST", "/entities", 201)
+    again = client.post(E, json=vehicle(V1, speed=2))  # here: AlreadyExists; there: created
+    assert again.status_code == 207
+    body = again.json()
+    assert body["success"] == [V1]
+    assert [e["error"]["status"] for e in body["errors"]] == [409]
+    assert "registrationId" not in body["errors"][0]
+    source.reply("DELETE", f"/entities/{V1}", 404, {"type": "x", "title": "gone", "status": 404})
+    deleted = client.delete(f"{E}/{V1}")
+    assert deleted.status_code == 207
+    (error,) = deleted.json()["errors"]
+    assert error["registrationId"] == "urn:ngsi-ld:ContextSourceRegistration:1"
+    assert error["error"]["status"] == 404
+    assert client.get(f"{E}/{V1}", params={"local": "true"}).status_code == 404
+
+
+def test_redirect_takes_the_whole_entity(client: TestClient, source: ContextSource) -> None:
+    register(client, source, mode="redirect", operations=["redirectionOps"])
+    source.reply("POST", "/entities", 201)
+    assert client.post(E, json=vehicle(V2, speed=3)).status_code == 201
+    assert client.get(f"{E}/{V2}", params={"local": "true"}).status_code == 404
+    source.reply("POST", "/entities", 409, {"type": "x", "title": "exists", "status": 409})
+    refused = client.post(E, json=vehicle(V2, speed=3))
+    assert refused.status_code == 409  # the only part's error, as the source said it
+
+
+def test_batch_goes_to_the_source_as_one_batch(client: TestClient, source: ContextSource) -> None:
+    register(client, source, operations=["upsertBatch", "mergeBatch", "deleteBatch"])
+    source.reply("POST", "/entityOperations/upsert", 204)
+    source.reply("POST", "/entityOperations/merge", 204)
+    source.reply("POST", "/entityOperations/delete", 204)
+    up = client.post(f"{E[:-9]}/entityOperations/upsert", json=[vehicle(V1, speed=1), vehicle(V2)])
+    assert up.status_code == 201 and sorted(up.json()) == [V1, V2]  # created here too
+    (seen,) = source.requests("POST")
+    assert [e["id"] for e in seen.body] == [V1, V2]
+    merge = client.post(f"{E[:-9]}/entityOperations/merge", json=[{"id": V1, "speed": 4}])
+    assert merge.status_code == 204
+    assert source.requests("POST")[-1].body == [{"id": V1, "speed": 4}]
+    gone = client.post(f"{E[:-9]}/entityOperations/delete", json=[V1, V2])
+    assert gone.status_code == 204
+    assert source.requests("POST")[-1].body == [V1, V2]
+
+
+def test_an_unreachable_source_is_a_clear_error(client: TestClient) -> None:
+    client.post(
+        R,
+        json={
+            "id": "urn:ngsi-ld:ContextSourceRegistration:dead",
+            "type": "ContextSourceRegistration",
+            "information": [{"entities": [{"type": "Vehicle"}]}],
+            "endpoint": "http://127.0.0.1:9",
+            "mode": "redirect",
+            "operations": ["redirectionOps"],
+        },
+    )
+    failed = client.post(E, json=vehicle(V1, speed=1))
+    assert failed.status_code == 502
+    assert failed.json()["detail"].endswith("is unreachable")
+
+
+def test_a_request_that_passed_here_is_a_loop(client: TestClient, source: ContextSource) -> None:
+    register(client, source, operations=["redirectionOps"])
+    source.reply("POST", "/entities", 201)
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    via = source.requests("POST")[0].headers["via"]
+    looped = client.delete(f"{E}/{V1}", headers={"Via": via})
+    assert looped.status_code == 508
+    assert source.requests("DELETE") == []
+
+
+def test_only_offered_operations_are_forwarded(client: TestClient, source: ContextSource) -> None:
+    register(client, source)  # federationOps: reads only
+    source.reply("POST", "/entities", 201)
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    assert source.requests("POST") == []
