@@ -194,3 +194,61 @@ def test_only_offered_operations_are_forwarded(client: TestClient, source: Conte
     source.reply("POST", "/entities", 201)
     assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
     assert source.requests("POST") == []
+
+
+def test_post_query_is_forwarded_with_the_registered_attributes(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(
+        client,
+        source,
+        mode="exclusive",
+        operations=["queryBatch"],
+        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
+    )
+    assert client.post(E, json=vehicle(V1, brandName="Kia")).status_code == 201
+    source.reply("POST", "/entityOperations/query", 200, [vehicle(V1, speed=12)])
+    query = {"type": "Query", "entities": [{"type": "Vehicle"}]}
+    got = client.post(
+        "/ngsi-ld/v1/entityOperations/query", json=query, params={"options": "keyValues"}
+    )
+    assert got.status_code == 200
+    assert got.json() == [{"id": V1, "type": "Vehicle", "brandName": "Kia", "speed": 12}]
+    (seen,) = source.requests("POST")
+    assert seen.body == {**query, "attrs": ["speed"]}
+
+
+def test_creating_again_what_went_whole_to_a_source_is_not_a_local_conflict(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(
+        client,
+        source,
+        mode="exclusive",
+        operations=["redirectionOps"],
+        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
+    )
+    assert client.post(E, json=vehicle(V1, brandName="Kia")).status_code == 201
+    source.reply("POST", "/entities", 201)
+    # every attribute goes to the source; the entity here has nothing to add
+    assert client.post(E, json=vehicle(V1, speed=5)).status_code == 201
+    # an attribute that stays here still makes it an AlreadyExists part
+    again = client.post(E, json=vehicle(V1, speed=5, brandName="Kia"))
+    assert again.status_code == 207
+    assert [e["error"]["status"] for e in again.json()["errors"]] == [409]
+
+
+def test_the_default_upsert_mode_is_not_forwarded(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, mode="redirect", operations=["upsertBatch"])
+    source.reply("POST", "/entityOperations/upsert", 204)
+    source.reply("POST", "/entityOperations/upsert?options=update", 204)
+    upsert = "/ngsi-ld/v1/entityOperations/upsert"
+    assert client.post(upsert, json=[vehicle(V1)], params={"options": "replace"}).status_code == 204
+    assert client.post(upsert, json=[vehicle(V1)], params={"options": "update"}).status_code == 204
+    paths = [s.path for s in source.requests("POST")]
+    assert paths == [
+        f"/ngsi-ld/v1{p}"
+        for p in ("/entityOperations/upsert", "/entityOperations/upsert?options=update")
+    ]

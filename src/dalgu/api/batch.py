@@ -195,7 +195,18 @@ async def query_post(request: Request) -> Response:
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
     joined = params.join(query_params, rep)
-    result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
+    kinds = [rc.terms.expand(t) for t in types if isinstance(t, str)] or None
+    routed = await distributed.plan(request, rc, "queryBatch", None, kinds, reads=True)
+    if routed is None:
+        result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
+    else:
+        result = await distributed.query(
+            routed,
+            distributed.batch_query_forward(rc, body),
+            rc,
+            query,
+            lambda q: rt.service.query(rc.tenant, q),
+        )
     headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
     return await render_list(request, rc, result, rep, headers, joined)
 

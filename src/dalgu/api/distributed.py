@@ -186,18 +186,15 @@ async def read_entity(
 
 async def query(
     plan: Plan,
+    forward: Callable[[Claim], Forward],
     rc: RequestContext,
-    given: Iterable[tuple[str, str]],
     entity_query: EntityQuery,
     local: Callable[[EntityQuery], Awaitable[QueryResult]],
 ) -> QueryResult:
     """Query Entities across the claims (clause 5.7.2.4): this broker's matches and each
     context source's first page, merged by id, then paged. Without EntityMaps (clause
     4.3.6.7) a page past a context source's first page does not reach further into it."""
-    given = list(given)
-    forwards = [
-        Forward(c, "GET", "/entities", restricted_params(given, c, rc.terms)) for c in plan.claims
-    ]
+    forwards = [forward(c) for c in plan.claims]
     found: list[QueryResult] = []
     wide = replace(entity_query, offset=0, limit=entity_query.offset + entity_query.limit)
 
@@ -209,14 +206,14 @@ async def query(
         raise outcomes[0].error
     merged: dict[str, Entity] = {e["id"]: e for e in found[0].entities}
     local_count = found[0].count
-    for forward, outcome in zip(forwards, outcomes[1:], strict=True):
+    for sent, outcome in zip(forwards, outcomes[1:], strict=True):
         answered = outcome.reply.json() if outcome.reply is not None else None
         if outcome.error is not None or not isinstance(answered, list):
             continue
         for doc in answered:
             remote = parse_remote(doc, rc.terms)
             if remote is not None and isinstance(remote.get("id"), str):
-                merged[remote["id"]] = merge(merged.get(remote["id"]), remote, forward.claim)
+                merged[remote["id"]] = merge(merged.get(remote["id"]), remote, sent.claim)
     entities = list(merged.values())
     page = entities[entity_query.offset : entity_query.offset + entity_query.limit]
     count = None
@@ -300,7 +297,7 @@ async def batch(
         refusals.extend((entity_id, c) for c in split.refused)
         if split.local is not None and (has_attributes(split.local) or not has_attributes(body)):
             kept.append(split.local)
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "local"] or None
+    query = _forwarded_options(request.query_params.multi_items()) or None
     forwards = [Forward(claim, "POST", path, query, bodies) for claim, bodies, _ in parts.values()]
     results: list[BatchResult] = []
 
@@ -352,3 +349,41 @@ def _add(
 def _with_registration(error: DalguError, claim: Claim) -> DalguError:
     error.extra["registrationId"] = claim.registration_id
     return error
+
+
+def query_forward(
+    rc: RequestContext, given: Iterable[tuple[str, str]]
+) -> Callable[[Claim], Forward]:
+    """GET /entities to a claim: the client's parameters, restricted to the registration."""
+    pairs = list(given)
+    return lambda c: Forward(c, "GET", "/entities", restricted_params(pairs, c, rc.terms))
+
+
+def batch_query_forward(rc: RequestContext, body: dict[str, Any]) -> Callable[[Claim], Forward]:
+    """POST /entityOperations/query to a claim: the client's Query, its `attrs` restricted
+    to the registration's."""
+
+    def forward(claim: Claim) -> Forward:
+        sent = dict(body)
+        if claim.attrs is not None:
+            registered = sorted(rc.terms.compact(iri) for iri in claim.attrs)
+            asked = [a for a in body.get("attrs") or () if a in registered]
+            sent["attrs"] = asked or registered
+        return Forward(claim, "POST", "/entityOperations/query", None, sent)
+
+    return forward
+
+
+def _forwarded_options(given: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A batch's parameters for a context source: not `local`, and not the default upsert mode
+    (`options=replace` says what saying nothing says)."""
+    pairs = []
+    for key, value in given:
+        if key == "local":
+            continue
+        if key == "options":
+            value = ",".join(o for o in value.split(",") if o.strip() != "replace")
+            if not value:
+                continue
+        pairs.append((key, value))
+    return pairs

@@ -29,7 +29,8 @@ from dalgu.broker.render import (
     render_entity,
 )
 from dalgu.broker.rendered import EMPTY, is_default_view
-from dalgu.errors import BadRequestData, MethodNotAllowed, ResourceNotFound
+from dalgu.errors import AlreadyExists, BadRequestData, MethodNotAllowed, ResourceNotFound
+from dalgu.federation.provision import has_attributes
 from dalgu.store.base import EntityQuery, QueryResult
 
 ENTITIES = "/ngsi-ld/v1/entities/"
@@ -46,7 +47,11 @@ async def create_entity(request: Request) -> Response:
         return Response(status_code=201, headers=location)
 
     async def here(part: dict[str, Any] | None) -> None:
-        await rt.service.create(rc.tenant, parse_entity(part, rc.terms, now_iso()))
+        try:
+            await rt.service.create(rc.tenant, parse_entity(part, rc.terms, now_iso()))
+        except AlreadyExists:
+            if has_attributes(part):
+                raise  # else every attribute went to context sources: nothing to add here
 
     return await distributed.write(
         routed,
@@ -76,8 +81,8 @@ async def query_entities(request: Request) -> Response:
     else:
         result = await distributed.query(
             routed,
+            distributed.query_forward(rc, query_params.multi_items()),
             rc,
-            query_params.multi_items(),
             query,
             lambda q: rt.service.query(rc.tenant, q),
         )

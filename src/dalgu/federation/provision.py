@@ -46,7 +46,8 @@ def split_body(body: dict[str, Any], terms: TermMap, claims: list[Claim]) -> Spl
             if claim.attrs is None:
                 whole_elsewhere = True
         if not claim.offers:
-            split.refused.append(claim)
+            if taken or claim.attrs is None:
+                split.refused.append(claim)
             continue
         if taken or claim.attrs is None or not keys:
             split.forwarded.append((claim, {**envelope, **{k: body[k] for k in taken}}))
