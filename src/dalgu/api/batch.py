@@ -19,6 +19,8 @@ from dalgu.broker.model import is_uri, now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import BatchItem, BatchResult
 from dalgu.errors import BadRequestData, DalguError
+from dalgu.federation import reads
+from dalgu.federation.batches import BatchItems, distribute_batch
 
 
 async def _items(
@@ -79,8 +81,14 @@ async def _distributed(
     plan = await distributed.batch_plan(request, rc) if isinstance(body, list) and body else None
     if plan is None:
         return await local(body)
-    result, _ = await distributed.batch(request, plan, rc, operation, path, body, local)
-    return result
+    rt = runtime(request)
+
+    async def types_of(entity_id: str) -> list[str] | None:
+        return await rt.service.types_of(rc.tenant, entity_id)
+
+    items = BatchItems(rc.tenant, rc.terms, rt.resolver.resolve, types_of)
+    given = request.query_params.multi_items()
+    return await distribute_batch(plan, items, operation, path, given, body, local)
 
 
 async def batch_create(request: Request) -> Response:
@@ -200,10 +208,10 @@ async def query_post(request: Request) -> Response:
     if routed is None:
         result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
     else:
-        result = await distributed.query(
+        result = await reads.query_entities(
             routed,
-            distributed.batch_query_forward(rc, body),
-            rc,
+            reads.batch_query_forward(rc.terms, body),
+            rc.terms,
             query,
             lambda q: rt.service.query(rc.tenant, q),
         )

@@ -30,6 +30,7 @@ from dalgu.broker.render import (
 )
 from dalgu.broker.rendered import EMPTY, is_default_view
 from dalgu.errors import AlreadyExists, BadRequestData, MethodNotAllowed, ResourceNotFound
+from dalgu.federation import reads
 from dalgu.federation.provision import has_attributes
 from dalgu.store.base import EntityQuery, QueryResult
 
@@ -79,10 +80,10 @@ async def query_entities(request: Request) -> Response:
     if routed is None:
         result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
     else:
-        result = await distributed.query(
+        result = await reads.query_entities(
             routed,
-            distributed.query_forward(rc, query_params.multi_items()),
-            rc,
+            reads.query_forward(rc.terms, query_params.multi_items()),
+            rc.terms,
             query,
             lambda q: rt.service.query(rc.tenant, q),
         )
@@ -180,9 +181,9 @@ async def retrieve_entity(request: Request) -> Response:
     if routed is None:
         entity = await rt.service.retrieve(rc.tenant, entity_id, rep.attrs)
     else:
-        entity = await distributed.read_entity(
+        entity = await reads.read_entity(
             routed,
-            rc,
+            rc.terms,
             entity_id,
             _path(entity_id),
             request.query_params.multi_items(),

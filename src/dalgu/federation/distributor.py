@@ -45,6 +45,15 @@ class Forward:
     body: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One request's distribution: the claims on it, and where it came from."""
+
+    distributor: Distributor
+    origin: Origin
+    claims: list[Claim]
+
+
 class Distributor:
     def __init__(self, store: RegistrationStore, client: ContextSourceClient, name: str) -> None:
         self.store = store

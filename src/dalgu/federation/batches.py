@@ -1,0 +1,140 @@
+"""Batch operations across context sources (clauses 5.6.7–5.6.10, 5.6.20): each entity's
+parts go to the claims that take them, one batch per context source, the rest here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from dalgu.broker.service import BatchResult
+from dalgu.errors import DalguError
+from dalgu.federation.distributor import Forward, Plan, refusal
+from dalgu.federation.provision import has_attributes, split_body
+from dalgu.federation.routing import Claim
+from dalgu.ldcontext.termmap import TermMap
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItems:
+    """How a batch's items are read: the tenant, the request's terms, a resolver for an item's
+    own @context, and the types this broker holds for an entity (None: not here)."""
+
+    tenant: str
+    terms: TermMap
+    resolve: Callable[[Any], Awaitable[TermMap]]
+    types_of: Callable[[str], Awaitable[list[str] | None]]
+
+
+async def distribute_batch(
+    plan: Plan,
+    items: BatchItems,
+    operation: str,
+    path: str,
+    given: Iterable[tuple[str, str]],
+    raw: list[Any],
+    local: Callable[[list[Any]], Awaitable[BatchResult]],
+) -> BatchResult:
+    """A batch split by entity between the claims and this broker (clauses 5.6.7–5.6.10,
+    5.6.20): one request per context source with its entities' parts (`given`: the client's
+    parameters), the rest to `local`; the results merged, entity by entity."""
+    kept: list[Any] = []
+    parts: dict[str, tuple[Claim, list[Any], list[str | None]]] = {}
+    refusals: list[tuple[str | None, Claim]] = []
+    for item in raw:
+        entity_id, body = _batch_member(item)
+        if entity_id is None:
+            kept.append(item)
+            continue
+        terms = items.terms
+        if body is not None and "@context" in body:  # an application/ld+json batch's item
+            terms = await items.resolve(body["@context"])
+        types = _types_of(body, terms) or await items.types_of(entity_id)
+        found = await plan.distributor.claims(
+            items.tenant, plan.origin, operation, entity_id, types
+        )
+        if not found:
+            kept.append(item)
+            continue
+        if body is None:  # an id to delete
+            for claim in found:
+                if claim.offers:
+                    _add(parts, claim, item, entity_id)
+                else:
+                    refusals.append((entity_id, claim))
+            if not any(c.proxied and c.attrs is None for c in found):
+                kept.append(item)
+            continue
+        split = split_body(body, terms, found)
+        for claim, part in split.forwarded:
+            _add(parts, claim, part, entity_id)
+        refusals.extend((entity_id, c) for c in split.refused)
+        if split.local is not None and (has_attributes(split.local) or not has_attributes(body)):
+            kept.append(split.local)
+    query = _forwarded_options(given) or None
+    forwards = [Forward(claim, "POST", path, query, bodies) for claim, bodies, _ in parts.values()]
+    results: list[BatchResult] = []
+
+    async def here() -> None:
+        results.append(await local(kept) if kept else BatchResult())
+
+    outcomes = await plan.distributor.run(plan.origin, forwards, here)
+    if outcomes[0].error is not None:
+        raise outcomes[0].error
+    merged = results[0]
+    for (claim, _, ids), outcome in zip(parts.values(), outcomes[1:], strict=True):
+        if outcome.error is None:
+            merged.success.extend(i for i in ids if i is not None and i not in merged.success)
+            continue
+        for entity_id in ids:
+            merged.errors.append((entity_id, _with_registration(outcome.error, claim)))
+    for entity_id, claim in refusals:
+        merged.errors.append((entity_id, _with_registration(refusal(claim), claim)))
+    failed = {entity_id for entity_id, _ in merged.errors}
+    merged.success[:] = [i for i in merged.success if i not in failed]
+    return merged
+
+
+def _batch_member(item: Any) -> tuple[str | None, dict[str, Any] | None]:
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, dict) and isinstance(item.get("id", item.get("@id")), str):
+        return str(item.get("id", item.get("@id"))), item
+    return None, None
+
+
+def _types_of(body: dict[str, Any] | None, terms: TermMap) -> list[str] | None:
+    given = None if body is None else body.get("type", body.get("@type"))
+    names = given if isinstance(given, list) else [given] if isinstance(given, str) else []
+    return [terms.expand(n) for n in names if isinstance(n, str)] or None
+
+
+def _add(
+    parts: dict[str, tuple[Claim, list[Any], list[str | None]]],
+    claim: Claim,
+    part: Any,
+    entity_id: str,
+) -> None:
+    entry = parts.setdefault(claim.registration_id, (claim, [], []))
+    entry[1].append(part)
+    entry[2].append(entity_id)
+
+
+def _with_registration(error: DalguError, claim: Claim) -> DalguError:
+    error.extra["registrationId"] = claim.registration_id
+    return error
+
+
+def _forwarded_options(given: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A batch's parameters for a context source: not `local`, and not the default upsert mode
+    (`options=replace` says what saying nothing says)."""
+    pairs = []
+    for key, value in given:
+        if key == "local":
+            continue
+        if key == "options":
+            value = ",".join(o for o in value.split(",") if o.strip() != "replace")
+            if not value:
+                continue
+        pairs.append((key, value))
+    return pairs

@@ -1,0 +1,112 @@
+"""Retrieve and query across context sources (clauses 5.7.1.4, 5.7.2.4): this broker's
+answer and each claim's, merged (`consumption.merge`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from dalgu.broker.model import Entity
+from dalgu.errors import ResourceNotFound
+from dalgu.federation.consumption import merge, parse_remote, restricted_params
+from dalgu.federation.distributor import Forward, Plan
+from dalgu.federation.routing import Claim
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.store.base import EntityQuery, QueryResult
+
+
+async def read_entity(
+    plan: Plan,
+    terms: TermMap,
+    entity_id: str,
+    path: str,
+    given: Iterable[tuple[str, str]],
+    local: Callable[[], Awaitable[Entity]],
+) -> Entity:
+    """Retrieve Entity across the claims: this broker's entity, if it has one, merged with
+    what each context source answers (`given`: the client's parameters)."""
+    pairs = list(given)
+    forwards = [
+        Forward(c, "GET", path, restricted_params(pairs, c, terms, with_ids=False) or None)
+        for c in plan.claims
+    ]
+    held: list[Entity] = []
+
+    async def here() -> None:
+        held.append(await local())
+
+    outcomes = await plan.distributor.run(plan.origin, forwards, here)
+    own_error = outcomes[0].error
+    if own_error is not None and not isinstance(own_error, ResourceNotFound):
+        raise own_error
+    entity = held[0] if held else None
+    for forward, outcome in zip(forwards, outcomes[1:], strict=True):
+        if outcome.reply is None or outcome.error is not None:
+            continue
+        remote = parse_remote(outcome.reply.json(), terms)
+        if remote is not None and remote.get("id") == entity_id:
+            entity = merge(entity, remote, forward.claim)
+    if entity is None:
+        raise ResourceNotFound(f"entity {entity_id} does not exist here or at a context source")
+    return entity
+
+
+async def query_entities(
+    plan: Plan,
+    forward: Callable[[Claim], Forward],
+    terms: TermMap,
+    entity_query: EntityQuery,
+    local: Callable[[EntityQuery], Awaitable[QueryResult]],
+) -> QueryResult:
+    """Query Entities across the claims: this broker's matches and each context source's
+    first page, merged by id, then paged. Without EntityMaps (clause 4.3.6.7) a page past a
+    context source's first page does not reach further into it."""
+    forwards = [forward(c) for c in plan.claims]
+    found: list[QueryResult] = []
+    wide = replace(entity_query, offset=0, limit=entity_query.offset + entity_query.limit)
+
+    async def here() -> None:
+        found.append(await local(wide))
+
+    outcomes = await plan.distributor.run(plan.origin, forwards, here)
+    if outcomes[0].error is not None:
+        raise outcomes[0].error
+    merged: dict[str, Entity] = {e["id"]: e for e in found[0].entities}
+    for sent, outcome in zip(forwards, outcomes[1:], strict=True):
+        answered = outcome.reply.json() if outcome.reply is not None else None
+        if outcome.error is not None or not isinstance(answered, list):
+            continue
+        for doc in answered:
+            remote = parse_remote(doc, terms)
+            if remote is not None and isinstance(remote.get("id"), str):
+                merged[remote["id"]] = merge(merged.get(remote["id"]), remote, sent.claim)
+    entities = list(merged.values())
+    page = entities[entity_query.offset : entity_query.offset + entity_query.limit]
+    count = None
+    if entity_query.count:
+        count = (found[0].count or 0) + len(entities) - len(found[0].entities)
+    return QueryResult([orjson.dumps(e) for e in page], count)
+
+
+def query_forward(terms: TermMap, given: Iterable[tuple[str, str]]) -> Callable[[Claim], Forward]:
+    """GET /entities to a claim: the client's parameters, restricted to the registration."""
+    pairs = list(given)
+    return lambda c: Forward(c, "GET", "/entities", restricted_params(pairs, c, terms))
+
+
+def batch_query_forward(terms: TermMap, body: dict[str, Any]) -> Callable[[Claim], Forward]:
+    """POST /entityOperations/query to a claim: the client's Query, its `attrs` cut to the
+    registration's."""
+
+    def forward(claim: Claim) -> Forward:
+        sent = dict(body)
+        if claim.attrs is not None:
+            registered = sorted(terms.compact(iri) for iri in claim.attrs)
+            asked = [a for a in body.get("attrs") or () if a in registered]
+            sent["attrs"] = asked or registered
+        return Forward(claim, "POST", "/entityOperations/query", None, sent)
+
+    return forward
