@@ -252,3 +252,17 @@ def test_the_default_upsert_mode_is_not_forwarded(
         f"/ngsi-ld/v1{p}"
         for p in ("/entityOperations/upsert", "/entityOperations/upsert?options=update")
     ]
+
+
+def test_the_plain_retrieval_shortcut_steps_aside_for_registrations(
+    client: TestClient, source: ContextSource
+) -> None:
+    assert client.post(E, json=vehicle(V1, speed=50)).status_code == 201
+    assert "brandName" not in client.get(f"{E}/{V1}").json()  # no registration: the shortcut
+    register(client, source)
+    source.reply("GET", f"/entities/{V1}", 200, vehicle(V1, brandName="Kia"))
+    plain = client.get(f"{E}/{V1}")  # no parameters, no Link: the shortcut's form
+    assert plain.status_code == 200
+    assert plain.json()["brandName"] == {"type": "Property", "value": "Kia"}
+    other = client.get(f"{E}/{V1}", headers={"NGSILD-Tenant": "elsewhere"})
+    assert other.status_code == 404  # another tenant has no registration and no entity

@@ -74,7 +74,11 @@ class EntityRetrieval:
             return False
         distributor = runtime.distributor
         try:
-            if distributor is not None and await distributor.registrations(tenant):
+            if (
+                distributor is not None
+                and not distributor.known_empty(tenant)
+                and await distributor.registrations(tenant)
+            ):
                 return False  # context sources may hold part of it: the full handler asks them
             stored = await runtime.service.retrieve_rendered(tenant, entity_id)
         except Exception:  # the full application answers it (a store outage: 503)

@@ -73,6 +73,12 @@ class Distributor:
         self._cache[tenant] = (now + REFRESH, docs)
         return docs
 
+    def known_empty(self, tenant: str) -> bool:
+        """True when `tenant` is known, as of less than a second ago, to have no registrations:
+        the hottest reads ask this first and skip the lookup's coroutine."""
+        cached = self._cache.get(tenant)
+        return cached is not None and not cached[1] and cached[0] > time.monotonic()
+
     def forget(self, tenant: str) -> None:
         """A registration of `tenant` changed in this process."""
         self._cache.pop(tenant, None)
