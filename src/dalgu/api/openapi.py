@@ -16,6 +16,8 @@ _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _ID = {"name": "entityId", "in": "path", "required": True, "schema": {"type": "string"}}
 _ATTR = {"name": "attrId", "in": "path", "required": True, "schema": {"type": "string"}}
 _TENANT = {"name": "NGSILD-Tenant", "in": "header", "schema": {"type": "string"}}
+#: the brokers a distributed request has passed (clause 4.3.6.4); 508 if it names this one
+_VIA = {"name": "Via", "in": "header", "schema": {"type": "string"}}
 _BODY = {
     "required": True,
     "content": {
@@ -157,6 +159,17 @@ def openapi_document() -> bytes:
         paths[f"/ngsi-ld/v1/entityOperations/{name}"] = {
             "post": _op(f"Batch {name}", "200", body=_ARRAY_BODY, params=_query("options"))
         }
+    for path, ops in paths.items():
+        if path.startswith(("/ngsi-ld/v1/entities", "/ngsi-ld/v1/entityOperations")):
+            for op in ops.values():  # distributed operations (clause 4.3.6)
+                op["parameters"] += [*_query("local"), _VIA]
+                op["responses"].update(
+                    {
+                        "502": {"description": "a context source could not be reached"},
+                        "504": {"description": "a context source did not answer in time"},
+                        "508": _PROBLEM,
+                    }
+                )
     for ops in paths.values():
         for op in ops.values():
             op["responses"].update(
