@@ -266,3 +266,28 @@ def test_the_plain_retrieval_shortcut_steps_aside_for_registrations(
     assert plain.json()["brandName"] == {"type": "Property", "value": "Kia"}
     other = client.get(f"{E}/{V1}", headers={"NGSILD-Tenant": "elsewhere"})
     assert other.status_code == 404  # another tenant has no registration and no entity
+
+
+def test_a_registration_shows_what_its_source_was_sent(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, operations=["redirectionOps"])
+    url = f"{R}/urn:ngsi-ld:ContextSourceRegistration:1"
+    fresh = client.get(url).json()
+    assert "timesSent" not in fresh and "status" not in fresh
+    source.reply("POST", "/entities", 201)
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    shown = client.get(url).json()
+    assert shown["timesSent"] == 1 and shown["timesFailed"] == 0
+    assert shown["status"] == "ok" and "lastSuccess" in shown and "lastFailure" not in shown
+    client.delete(f"{E}/{V1}")  # the source answers 404: a failure
+    shown = client.get(url).json()
+    assert (shown["timesSent"], shown["timesFailed"], shown["status"]) == (2, 1, "failed")
+    (listed,) = client.get(R, params={"type": "Vehicle"}).json()
+    assert listed["timesSent"] == 2
+    # the counts are not the client's to set, and a PATCH does not store them
+    assert client.patch(url, json={"timesSent": 99, "endpoint": source.endpoint}).status_code == 204
+    assert client.get(url).json()["timesSent"] == 2
+    assert client.delete(url).status_code == 204
+    register(client, source, operations=["redirectionOps"])  # the same id again: counts anew
+    assert "timesSent" not in client.get(url).json()

@@ -42,7 +42,7 @@ async def plan(
         return None
     if not await distributor.registrations(rc.tenant):
         return None  # the commonest case: one cached lookup
-    origin = distributor.origin(request.headers)
+    origin = distributor.origin(rc.tenant, request.headers)
     if types is None and entity_id is not None:
         types = await rt.service.types_of(rc.tenant, entity_id)
     found = await distributor.claims(rc.tenant, origin, operation, entity_id, types, reads=reads)
@@ -158,4 +158,4 @@ async def batch_plan(request: Request, rc: RequestContext) -> Plan | None:
         return None
     if not await distributor.registrations(rc.tenant):
         return None
-    return Plan(distributor, distributor.origin(request.headers), [])
+    return Plan(distributor, distributor.origin(rc.tenant, request.headers), [])

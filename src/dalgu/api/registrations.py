@@ -51,7 +51,10 @@ async def create_registration(request: Request) -> Response:
 async def retrieve_registration(request: Request) -> Response:
     registration_id = _id(request)
     rc = await read_context(request)
-    doc = await _service(request).retrieve(rc.tenant, registration_id)
+    service = _service(request)
+    (doc,) = await service.with_status(
+        rc.tenant, [await service.retrieve(rc.tenant, registration_id)]
+    )
     sys_attrs = "sysAttrs" in params.options(request.query_params)
     rendered = render_registration(doc, rc.terms, sys_attrs=sys_attrs)
     return json_response(rendered, rc, runtime(request).settings.base_url)
@@ -81,7 +84,9 @@ async def query_registrations(request: Request) -> Response:
     rt = runtime(request)
     query = registration_query(request.query_params, rc.terms)
     limit, offset = params.page(request.query_params, rt.settings)
-    docs, total = await _service(request).query(rc.tenant, query, rc.terms.expand, limit, offset)
+    service = _service(request)
+    docs, total = await service.query(rc.tenant, query, rc.terms.expand, limit, offset)
+    docs = await service.with_status(rc.tenant, docs)
     headers = {}
     if params.wants_count(request.query_params):
         headers["NGSILD-Results-Count"] = str(total)

@@ -32,6 +32,7 @@ REQUEST_VALUE = "urn:ngsi-ld:request"
 class Origin:
     """What a forwarded request takes from the request that triggered it."""
 
+    tenant: str  # the tenant of the triggering request (the registrations' own)
     via: str  # the Via header to send (the incoming one, this broker appended)
     link: str | None  # the incoming Link header (its @context), if any
     headers: dict[str, str] = field(default_factory=dict)  # incoming headers, lower-case names

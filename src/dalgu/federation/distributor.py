@@ -8,17 +8,21 @@ process changed one; another worker's change is seen within that second.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from dalgu.broker.model import now_iso
 from dalgu.errors import Conflict, ContextSourceError, DalguError, LoopDetected
 from dalgu.federation.client import ContextSourceClient, Origin, Reply
 from dalgu.federation.routing import Claim, claims, live
 from dalgu.settings import Settings
 from dalgu.store.base import RegistrationStore
+
+log = logging.getLogger("dalgu.federation")
 
 #: how long a tenant's registrations are used before they are read again (seconds)
 REFRESH = 1.0
@@ -79,17 +83,31 @@ class Distributor:
         cached = self._cache.get(tenant)
         return cached is not None and not cached[1] and cached[0] > time.monotonic()
 
+    async def _record(self, tenant: str, sent: list[tuple[str | None, bool]]) -> None:
+        """Count what each context source was sent (Table 5.2.9-2); a store that cannot is
+        logged, the request answered all the same."""
+        at = now_iso()
+        try:
+            await self.store.record_forwarding(
+                tenant, [(rid, ok, at) for rid, ok in sent if rid is not None]
+            )
+        except Exception:
+            log.warning(
+                "could not record the forwarded requests of tenant %r", tenant, exc_info=True
+            )
+
     def forget(self, tenant: str) -> None:
         """A registration of `tenant` changed in this process."""
         self._cache.pop(tenant, None)
 
-    def origin(self, headers: Mapping[str, str]) -> Origin:
+    def origin(self, tenant: str, headers: Mapping[str, str]) -> Origin:
         """The forwarding half of a request; LoopDetected if it has passed this broker."""
         via = headers.get("via", "")
         if via and self._passed(via):
             raise LoopDetected(f"the request has passed this broker already (Via: {via})")
         hop = f"1.1 {self.name}"
         return Origin(
+            tenant=tenant,
             via=f"{via}, {hop}" if via else hop,
             link=headers.get("link"),
             headers=dict(headers),
@@ -142,6 +160,9 @@ class Distributor:
             replies, outcomes = await sending, []
         for forward, reply in zip(forwards, replies, strict=True):
             outcomes.append(Outcome(forward.claim.registration_id, remote_error(reply), reply))
+        if forwards:
+            sent = outcomes[len(outcomes) - len(forwards) :]
+            await self._record(origin.tenant, [(o.registration_id, o.error is None) for o in sent])
         for claim in refused or ():
             outcomes.append(Outcome(claim.registration_id, refusal(claim)))
         return outcomes

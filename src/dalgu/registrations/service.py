@@ -48,6 +48,32 @@ class RegistrationService:
             raise ResourceNotFound(f"registration {registration_id} does not exist")
         return doc
 
+    async def with_status(self, tenant: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`docs` as shown: with what distributed operations did with each (Table 5.2.9-2:
+        `status` ok or failed by the last request, `timesSent`, `timesFailed`, `lastSuccess`,
+        `lastFailure`), for those that have been sent anything."""
+        found = await self.store.forwarding_status(tenant, [str(d["id"]) for d in docs])
+        shown = []
+        for doc in docs:
+            status = found.get(str(doc["id"]))
+            if status is None:
+                shown.append(doc)
+                continue
+            extra: dict[str, Any] = {
+                "timesSent": status.times_sent,
+                "timesFailed": status.times_failed,
+            }
+            if status.last_success is not None:
+                extra["lastSuccess"] = status.last_success
+            if status.last_failure is not None:
+                extra["lastFailure"] = status.last_failure
+            failed = status.last_failure is not None and (
+                status.last_success is None or status.last_failure > status.last_success
+            )
+            extra["status"] = "failed" if failed else "ok"
+            shown.append({**doc, **extra})
+        return shown
+
     async def query(
         self,
         tenant: str,

@@ -383,6 +383,16 @@ class SubscriptionStore(ABC):
 # --- context source registrations (clauses 5.9, 5.10) ------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ForwardingStatus:
+    """The requests a registration's context source was sent (clause 5.2.9, Table 5.2.9-2)."""
+
+    times_sent: int
+    times_failed: int
+    last_success: str | None
+    last_failure: str | None
+
+
 class RegistrationStore(ABC):
     """Context Source Registrations of each tenant, as documents in the stored form of
     `dalgu.registrations.model` (names expanded). Discovery reads a tenant's registrations
@@ -405,6 +415,20 @@ class RegistrationStore(ABC):
 
     @abstractmethod
     async def delete_registration(self, tenant: str, registration_id: str) -> bool: ...
+
+    # what distributed operations did with each registration (Table 5.2.9-2)
+
+    @abstractmethod
+    async def record_forwarding(
+        self, tenant: str, outcomes: Sequence[tuple[str, bool, str]]
+    ) -> None:
+        """Count requests sent to context sources: (registration id, succeeded, when)."""
+
+    @abstractmethod
+    async def forwarding_status(
+        self, tenant: str, registration_ids: Sequence[str]
+    ) -> dict[str, ForwardingStatus]:
+        """What was recorded of the registrations that have been sent anything."""
 
     # context source registration subscriptions (clause 5.11): their notifications go
     # through the deliveries of `SubscriptionStore`, which also records their status

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import RegistrationStore
+from dalgu.store.base import ForwardingStatus, RegistrationStore
 
 
 class PostgresRegistrations(RegistrationStore):
@@ -61,11 +62,44 @@ class PostgresRegistrations(RegistrationStore):
 
     async def delete_registration(self, tenant: str, registration_id: str) -> bool:
         status: str = await self.pool.execute(
-            "DELETE FROM csource_registrations WHERE tenant = $1 AND id = $2",
+            """WITH gone AS (DELETE FROM registration_status WHERE tenant = $1 AND id = $2)
+               DELETE FROM csource_registrations WHERE tenant = $1 AND id = $2""",
             tenant,
             registration_id,
         )
         return status != "DELETE 0"
+
+    async def record_forwarding(
+        self, tenant: str, outcomes: Sequence[tuple[str, bool, str]]
+    ) -> None:
+        await self.pool.executemany(
+            """INSERT INTO registration_status
+                   (tenant, id, times_sent, times_failed, last_success, last_failure)
+               VALUES ($1, $2, 1, $3::bigint,
+                       CASE WHEN $3::bigint = 0 THEN $4::text END,
+                       CASE WHEN $3::bigint = 1 THEN $4::text END)
+               ON CONFLICT (tenant, id) DO UPDATE SET
+                   times_sent = registration_status.times_sent + 1,
+                   times_failed = registration_status.times_failed + $3::bigint,
+                   last_success = CASE WHEN $3::bigint = 0 THEN $4::text
+                                       ELSE registration_status.last_success END,
+                   last_failure = CASE WHEN $3::bigint = 1 THEN $4::text
+                                       ELSE registration_status.last_failure END""",
+            [(tenant, rid, 0 if ok else 1, at) for rid, ok, at in outcomes],
+        )
+
+    async def forwarding_status(
+        self, tenant: str, registration_ids: Sequence[str]
+    ) -> dict[str, ForwardingStatus]:
+        if not registration_ids:
+            return {}
+        rows = await self.pool.fetch(
+            "SELECT id, times_sent, times_failed, last_success, last_failure "
+            "FROM registration_status WHERE tenant = $1 AND id = ANY($2::text[])",
+            tenant,
+            list(registration_ids),
+        )
+        return {r["id"]: ForwardingStatus(*tuple(r)[1:]) for r in rows}
 
     async def put_csource_subscription(
         self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool

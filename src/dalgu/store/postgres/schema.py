@@ -426,6 +426,18 @@ MIGRATIONS: list[str] = [
     ALTER TYPE entity_row ADD ATTRIBUTE rendered bytea;
     CREATE TABLE IF NOT EXISTS rendering (version text NOT NULL);
     """,
+    """
+    -- distributed operations: what each registration's context source was sent
+    CREATE TABLE IF NOT EXISTS registration_status (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        times_sent bigint NOT NULL,
+        times_failed bigint NOT NULL,
+        last_success text,
+        last_failure text,
+        PRIMARY KEY (tenant, id)
+    );
+    """,
 ]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import RegistrationStore
+from dalgu.store.base import ForwardingStatus, RegistrationStore
 from dalgu.store.sqlite.lock import begin
 
 
@@ -84,7 +85,47 @@ class SqliteRegistrations(RegistrationStore):
         return [dict(orjson.loads(doc)) for (doc,) in rows]
 
     async def delete_registration(self, tenant: str, registration_id: str) -> bool:
-        return await self._delete("csource_registrations", tenant, registration_id, False)
+        deleted = await self._delete("csource_registrations", tenant, registration_id, False)
+        self.db.execute(
+            "DELETE FROM registration_status WHERE tenant = ? AND id = ?", (tenant, registration_id)
+        )
+        return deleted
+
+    async def record_forwarding(
+        self, tenant: str, outcomes: Sequence[tuple[str, bool, str]]
+    ) -> None:
+        db = self.db
+        await begin(db)
+        try:
+            db.executemany(
+                """INSERT INTO registration_status
+                       (tenant, id, times_sent, times_failed, last_success, last_failure)
+                   VALUES (?1, ?2, 1, ?3,
+                           CASE WHEN ?3 = 0 THEN ?4 END, CASE WHEN ?3 = 1 THEN ?4 END)
+                   ON CONFLICT (tenant, id) DO UPDATE SET
+                       times_sent = times_sent + 1,
+                       times_failed = times_failed + ?3,
+                       last_success = CASE WHEN ?3 = 0 THEN ?4 ELSE last_success END,
+                       last_failure = CASE WHEN ?3 = 1 THEN ?4 ELSE last_failure END""",
+                [(tenant, rid, 0 if ok else 1, at) for rid, ok, at in outcomes],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def forwarding_status(
+        self, tenant: str, registration_ids: Sequence[str]
+    ) -> dict[str, ForwardingStatus]:
+        if not registration_ids:
+            return {}
+        marks = ",".join("?" * len(registration_ids))
+        rows = self.db.execute(
+            "SELECT id, times_sent, times_failed, last_success, last_failure "
+            f"FROM registration_status WHERE tenant = ? AND id IN ({marks})",
+            (tenant, *registration_ids),
+        )
+        return {row[0]: ForwardingStatus(*row[1:]) for row in rows}
 
     async def put_csource_subscription(
         self, tenant: str, subscription_id: str, document: dict[str, Any], *, create: bool

@@ -407,6 +407,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE entities ADD COLUMN rendered BLOB;
     CREATE TABLE IF NOT EXISTS rendering (version TEXT NOT NULL)
     """,
+    # distributed operations: what each registration's context source was sent
+    """
+    CREATE TABLE IF NOT EXISTS registration_status (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        times_sent INTEGER NOT NULL,
+        times_failed INTEGER NOT NULL,
+        last_success TEXT,
+        last_failure TEXT,
+        PRIMARY KEY (tenant, id)
+    )
+    """,
 ]
 
 
