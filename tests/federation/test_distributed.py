@@ -291,3 +291,34 @@ def test_a_registration_shows_what_its_source_was_sent(
     assert client.delete(url).status_code == 204
     register(client, source, operations=["redirectionOps"])  # the same id again: counts anew
     assert "timesSent" not in client.get(url).json()
+
+
+def test_one_attribute_goes_where_it_is_held(client: TestClient, source: ContextSource) -> None:
+    register(
+        client,
+        source,
+        mode="exclusive",
+        operations=["redirectionOps"],
+        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
+    )
+    assert (
+        client.post(E, json=vehicle(V1, brandName="Kia"), params={"local": "true"}).status_code
+        == 201
+    )
+    for method in ("PATCH", "PUT", "DELETE"):
+        source.reply(method, f"/entities/{V1}/attrs/speed", 204)
+    speed = f"{E}/{V1}/attrs/speed"
+    assert client.patch(speed, json={"value": 80}).status_code == 204
+    assert client.put(speed, json={"type": "Property", "value": 81}).status_code == 204
+    assert client.delete(speed).status_code == 204
+    assert [(s.method, s.body) for s in source.seen] == [
+        ("PATCH", {"value": 80}),
+        ("PUT", {"type": "Property", "value": 81}),
+        ("DELETE", None),
+    ]
+    # an attribute no registration holds is this broker's alone
+    brand = f"{E}/{V1}/attrs/brandName"
+    assert client.patch(brand, json={"value": "Hyundai"}).status_code == 204
+    assert len(source.seen) == 3
+    local = client.get(f"{E}/{V1}", params={"local": "true", "options": "keyValues"}).json()
+    assert local == {"id": V1, "type": "Vehicle", "brandName": "Hyundai"}

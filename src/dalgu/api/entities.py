@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -399,16 +400,7 @@ async def patch_attribute(request: Request) -> Response:
     async def here() -> None:
         await rt.service.patch_attribute(rc.tenant, entity_id, attr, fragment)
 
-    routed = await distributed.plan(request, rc, "updateAttrs", entity_id, None)
-    if routed is not None:
-        path = _path(entity_id, "attrs", request.path_params["attr"])
-        answered = await distributed.attribute_write(
-            routed, entity_id, attr, "PATCH", path, body, here, no_content
-        )
-        if answered is not None:
-            return answered
-    await here()
-    return no_content()
+    return await _attribute_write(request, rc, entity_id, attr, "updateAttrs", "PATCH", body, here)
 
 
 async def replace_attribute(request: Request) -> Response:
@@ -423,11 +415,27 @@ async def replace_attribute(request: Request) -> Response:
     async def here() -> None:
         await rt.service.replace_attribute(rc.tenant, entity_id, attr, instances)
 
-    routed = await distributed.plan(request, rc, "replaceAttrs", entity_id, None)
+    return await _attribute_write(request, rc, entity_id, attr, "replaceAttrs", "PUT", body, here)
+
+
+async def _attribute_write(
+    request: Request,
+    rc: RequestContext,
+    entity_id: str,
+    attr: str,
+    operation: str,
+    method: str,
+    body: Any,
+    here: Callable[[], Awaitable[None]],
+    query: list[tuple[str, str]] | None = None,
+) -> Response:
+    """A write of one attribute: to the context sources that claim it, and here unless a
+    proxied registration holds it (`here` does this broker's part); 204 when all went well."""
+    routed = await distributed.plan(request, rc, operation, entity_id, None)
     if routed is not None:
         path = _path(entity_id, "attrs", request.path_params["attr"])
         answered = await distributed.attribute_write(
-            routed, entity_id, attr, "PUT", path, body, here, no_content
+            routed, entity_id, attr, method, path, body, here, no_content, query=query
         )
         if answered is not None:
             return answered
@@ -458,17 +466,10 @@ async def delete_attribute(request: Request) -> Response:
             rc.tenant, entity_id, attr, dataset_id=dataset_id, delete_all=delete_all
         )
 
-    routed = await distributed.plan(request, rc, "deleteAttrs", entity_id, None)
-    if routed is not None:
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "local"]
-        path = _path(entity_id, "attrs", request.path_params["attr"])
-        answered = await distributed.attribute_write(
-            routed, entity_id, attr, "DELETE", path, None, here, no_content, query=query or None
-        )
-        if answered is not None:
-            return answered
-    await here()
-    return no_content()
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "local"]
+    return await _attribute_write(
+        request, rc, entity_id, attr, "deleteAttrs", "DELETE", None, here, query or None
+    )
 
 
 async def entity_id_missing(request: Request) -> Response:
