@@ -322,3 +322,18 @@ def test_one_attribute_goes_where_it_is_held(client: TestClient, source: Context
     assert len(source.seen) == 3
     local = client.get(f"{E}/{V1}", params={"local": "true", "options": "keyValues"}).json()
     assert local == {"id": V1, "type": "Vehicle", "brandName": "Hyundai"}
+
+
+def test_management_local_only_and_cooldown(client: TestClient, source: ContextSource) -> None:
+    register(client, source, management={"localOnly": True, "cooldown": 60_000})
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    down = {"title": "down", "status": 500}
+    source.reply("GET", f"/entities/{V1}?attrs=speed&local=true", 500, down)
+    assert client.get(f"{E}/{V1}", params={"attrs": "speed"}).status_code == 200  # held here
+    (first,) = source.requests("GET")
+    assert first.path.endswith("local=true")  # localOnly: the source's own data only
+    # the source failed: within its cooldown it is not asked again
+    assert client.get(f"{E}/{V1}", params={"attrs": "speed"}).status_code == 200
+    assert len(source.requests("GET")) == 1
+    shown = client.get(f"{R}/urn:ngsi-ld:ContextSourceRegistration:1").json()
+    assert (shown["timesSent"], shown["timesFailed"], shown["status"]) == (2, 2, "failed")

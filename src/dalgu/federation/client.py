@@ -10,6 +10,7 @@ that cannot be reached, times out or answers what is not JSON is a reply of its 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +66,8 @@ class ContextSourceClient:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
+        #: (tenant, registration id) -> when its cooldown after a failure ends (monotonic)
+        self._cooling: dict[tuple[str, str], float] = {}
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -86,10 +89,24 @@ class ContextSourceClient:
         params: list[tuple[str, str]] | None = None,
         body: Any = None,
     ) -> Reply:
-        """`method` `path` (under `/ngsi-ld/v1`) at the registration's endpoint."""
+        """`method` `path` (under `/ngsi-ld/v1`) at the registration's endpoint.
+
+        A registration's `management` (clause 5.2.34) is kept: `localOnly` asks the source for
+        its own data only (`local=true`), `timeout` bounds the wait, and after a failure no
+        request goes to the source for `cooldown` milliseconds (each is answered 504 here)."""
         url = str(registration["endpoint"]).rstrip("/") + "/ngsi-ld/v1" + path
+        management = registration.get("management") or {}
+        if management.get("localOnly") is True:
+            params = [*(params or ()), ("local", "true")]
         if params:
             url += "?" + query_string(params)
+        key = (origin.tenant, str(registration["id"]))
+        until = self._cooling.get(key)
+        if until is not None:
+            if time.monotonic() < until:
+                detail = f"the context source at {url} failed less than its cooldown ago"
+                return Reply(504, _problem(504, detail))
+            del self._cooling[key]
         headers = self._headers(registration, origin, body)
         content = None if body is None else orjson.dumps(body)
         timeout = self._timeout(registration)
@@ -99,11 +116,18 @@ class ContextSourceClient:
             )
         except httpx.TimeoutException:
             log.warning("context source %s timed out: %s %s", registration["id"], method, url)
-            return Reply(504, _problem(504, f"the context source at {url} did not answer"))
+            reply = Reply(504, _problem(504, f"the context source at {url} did not answer"))
         except httpx.HTTPError as error:
             log.warning("context source %s unreachable: %s", registration["id"], error)
-            return Reply(502, _problem(502, f"the context source at {url} is unreachable"))
-        return Reply(response.status_code, response.content)
+            reply = Reply(502, _problem(502, f"the context source at {url} is unreachable"))
+        else:
+            reply = Reply(response.status_code, response.content)
+        cooldown = management.get("cooldown")
+        if reply.status >= 500 and isinstance(cooldown, int | float):
+            if len(self._cooling) >= 4096:
+                self._cooling.clear()
+            self._cooling[key] = time.monotonic() + float(cooldown) / 1000
+        return reply
 
     def _timeout(self, registration: dict[str, Any]) -> float:
         management = registration.get("management") or {}
