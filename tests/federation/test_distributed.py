@@ -337,3 +337,63 @@ def test_management_local_only_and_cooldown(client: TestClient, source: ContextS
     assert len(source.requests("GET")) == 1
     shown = client.get(f"{R}/urn:ngsi-ld:ContextSourceRegistration:1").json()
     assert (shown["timesSent"], shown["timesFailed"], shown["status"]) == (2, 2, "failed")
+
+
+def test_types_and_attributes_include_the_sources(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source)  # federationOps: the catalogue reads are in it
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    source.reply("GET", "/types", 200, {"type": "EntityTypeList", "typeList": ["Bus"]})
+    assert client.get("/ngsi-ld/v1/types").json()["typeList"] == ["Bus", "Vehicle"]
+    source.reply(
+        "GET",
+        "/types?details=true",
+        200,
+        [{"id": "x", "type": "EntityType", "typeName": "Vehicle", "attributeNames": ["brand"]}],
+    )
+    (detailed,) = client.get("/ngsi-ld/v1/types", params={"details": "true"}).json()
+    assert detailed["attributeNames"] == ["brand", "speed"]
+    source.reply(
+        "GET",
+        "/types/Vehicle",
+        200,
+        {
+            "id": "x",
+            "type": "EntityTypeInfo",
+            "typeName": "Vehicle",
+            "entityCount": 4,
+            "attributeDetails": [
+                {
+                    "id": "y",
+                    "type": "Attribute",
+                    "attributeName": "speed",
+                    "attributeTypes": ["Property"],
+                }
+            ],
+        },
+    )
+    info = client.get("/ngsi-ld/v1/types/Vehicle").json()
+    assert info["entityCount"] == 5
+    assert [a["attributeName"] for a in info["attributeDetails"]] == ["speed"]
+    source.reply("GET", "/attributes", 200, {"type": "AttributeList", "attributeList": ["brand"]})
+    listed = client.get("/ngsi-ld/v1/attributes").json()["attributeList"]
+    assert listed == ["brand", "speed"]
+    source.reply(
+        "GET",
+        "/attributes/speed",
+        200,
+        {
+            "id": "y",
+            "type": "Attribute",
+            "attributeName": "speed",
+            "attributeCount": 3,
+            "attributeTypes": ["Property"],
+            "typeNames": ["Bus"],
+        },
+    )
+    speed = client.get("/ngsi-ld/v1/attributes/speed").json()
+    assert speed["attributeCount"] == 4 and speed["typeNames"] == ["Bus", "Vehicle"]
+    # a source that does not answer leaves this broker's own catalogue
+    source.replies.clear()
+    assert client.get("/ngsi-ld/v1/types").json()["typeList"] == ["Vehicle"]

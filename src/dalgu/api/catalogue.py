@@ -3,23 +3,54 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dalgu.api import params
+from dalgu.api import distributed, params
 from dalgu.api.edge import read_context, runtime
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response
 from dalgu.errors import ResourceNotFound
-from dalgu.store.base import AttributeInfo
+from dalgu.federation import catalogue
+from dalgu.store.base import AttributeInfo, TypeInfo
+
+
+async def _types(
+    request: Request, rc: RequestContext, operation: str, path: str, wanted: str | None = None
+) -> list[TypeInfo]:
+    """This broker's entity types, with those of the context sources that claim the request."""
+    rt = runtime(request)
+    kinds = [wanted] if wanted is not None else None
+    routed = await distributed.plan(request, rc, operation, None, kinds, reads=True)
+    if routed is None:
+        return await rt.service.types(rc.tenant)
+    given = request.query_params.multi_items()
+    return await catalogue.types(routed, rc.terms, path, given, lambda: rt.service.types(rc.tenant))
+
+
+async def _attributes(
+    request: Request, rc: RequestContext, operation: str, path: str
+) -> list[AttributeInfo]:
+    """This broker's attributes, with those of the context sources that claim the request."""
+    rt = runtime(request)
+    routed = await distributed.plan(request, rc, operation, None, None, reads=True)
+    if routed is None:
+        return await rt.service.attributes(rc.tenant)
+    given = request.query_params.multi_items()
+    return await catalogue.attributes(
+        routed, rc.terms, path, given, lambda: rt.service.attributes(rc.tenant)
+    )
 
 
 async def list_types(request: Request) -> Response:
     rc = await read_context(request)
     rt = runtime(request)
-    types = await rt.service.types(rc.tenant)
-    if params.flag(request.query_params, "details"):
+    details = params.flag(request.query_params, "details")
+    operation = "retrieveEntityTypeDetails" if details else "retrieveEntityTypes"
+    types = await _types(request, rc, operation, "/types")
+    if details:
         data: object = [
             {
                 "id": t.type,
@@ -42,7 +73,8 @@ async def type_info(request: Request) -> Response:
     rc = await read_context(request)
     rt = runtime(request)
     wanted = rc.terms.expand(request.path_params["type"])
-    for info in await rt.service.types(rc.tenant):
+    path = "/types/" + quote(request.path_params["type"], safe=":")
+    for info in await _types(request, rc, "retrieveEntityTypeInfo", path, wanted):
         if info.type == wanted:
             data = {
                 "id": info.type,
@@ -66,8 +98,10 @@ async def type_info(request: Request) -> Response:
 async def list_attributes(request: Request) -> Response:
     rc = await read_context(request)
     rt = runtime(request)
-    attributes = await rt.service.attributes(rc.tenant)
-    if params.flag(request.query_params, "details"):
+    details = params.flag(request.query_params, "details")
+    operation = "retrieveAttrTypeDetails" if details else "retrieveAttrTypes"
+    attributes = await _attributes(request, rc, operation, "/attributes")
+    if details:
         data: object = [_attribute(a, rc, full=False) for a in attributes]
     else:
         data = {
@@ -82,7 +116,8 @@ async def attribute_info(request: Request) -> Response:
     rc = await read_context(request)
     rt = runtime(request)
     wanted = rc.terms.expand(request.path_params["attr"])
-    for info in await rt.service.attributes(rc.tenant):
+    path = "/attributes/" + quote(request.path_params["attr"], safe=":")
+    for info in await _attributes(request, rc, "retrieveAttrTypeInfo", path):
         if info.name == wanted:
             return json_response(_attribute(info, rc, full=True), rc, rt.settings.base_url)
     raise ResourceNotFound(f"no attribute {wanted} exists")
