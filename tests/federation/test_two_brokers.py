@@ -1,0 +1,78 @@
+"""Two real Dalgu servers federating each other through registrations: reads cross, writes
+follow redirect registrations, and registrations in both directions do not loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ports import free_port
+from tests.server import kill_server, start_server
+
+BUS = "urn:ngsi-ld:Bus:B1"
+
+
+@pytest.fixture
+def brokers(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    ports = free_port(), free_port()
+    servers = [
+        start_server(tmp_path / f"{n}.db", p, environment={"DALGU_NOTIFIER": "inline"})
+        for n, p in zip("ab", ports, strict=True)
+    ]
+    try:
+        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+    finally:
+        for server in servers:
+            kill_server(server)
+
+
+def register(broker: str, endpoint: str, **extra: object) -> None:
+    body = {
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Bus"}]}],
+        "endpoint": endpoint,
+        **extra,
+    }
+    created = httpx.post(f"{broker}/ngsi-ld/v1/csourceRegistrations", json=body)
+    assert created.status_code == 201, created.text
+
+
+def test_a_broker_answers_with_the_other_s_entities_without_looping(
+    brokers: tuple[str, str],
+) -> None:
+    a, b = brokers
+    bus = {"id": BUS, "type": "Bus", "line": {"type": "Property", "value": "410"}}
+    assert httpx.post(f"{b}/ngsi-ld/v1/entities", json=bus).status_code == 201
+    register(a, b)
+    register(b, a)  # both ways: a request that passed one broker is not sent back to it
+    for broker in (a, b):
+        found = httpx.get(
+            f"{broker}/ngsi-ld/v1/entities",
+            params={"type": "Bus", "options": "keyValues"},
+            timeout=10,
+        )
+        assert found.status_code == 200
+        assert found.json() == [{"id": BUS, "type": "Bus", "line": "410"}]
+    got = httpx.get(f"{a}/ngsi-ld/v1/entities/{BUS}", params={"options": "keyValues"})
+    assert got.status_code == 200 and got.json()["line"] == "410"
+    assert httpx.get(f"{a}/ngsi-ld/v1/entities/{BUS}", params={"local": "true"}).status_code == 404
+
+
+def test_a_redirect_registration_sends_writes_to_the_other_broker(
+    brokers: tuple[str, str],
+) -> None:
+    a, b = brokers
+    register(a, b, mode="redirect", operations=["redirectionOps"])
+    bus = {"id": BUS, "type": "Bus", "line": {"type": "Property", "value": "410"}}
+    assert httpx.post(f"{a}/ngsi-ld/v1/entities", json=bus).status_code == 201
+    held = httpx.get(f"{b}/ngsi-ld/v1/entities/{BUS}", params={"options": "keyValues"})
+    assert held.json() == {"id": BUS, "type": "Bus", "line": "410"}
+    patch = {"line": {"type": "Property", "value": "410-1"}}
+    assert httpx.patch(f"{a}/ngsi-ld/v1/entities/{BUS}/attrs", json=patch).status_code == 204
+    held = httpx.get(f"{b}/ngsi-ld/v1/entities/{BUS}", params={"options": "keyValues"})
+    assert held.json()["line"] == "410-1"
+    assert httpx.delete(f"{a}/ngsi-ld/v1/entities/{BUS}").status_code == 204
+    assert httpx.get(f"{b}/ngsi-ld/v1/entities/{BUS}").status_code == 404
