@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ class ContextSource:
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self.replies: dict[tuple[str, str], tuple[int, Any]] = {}
+        self.delays: dict[tuple[str, str], float] = {}
         source = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -31,6 +33,7 @@ class ContextSource:
                 body = json.loads(raw) if raw else None
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 source.seen.append(Seen(self.command, self.path, headers, body))
+                time.sleep(source.delays.get((self.command, self.path), 0.0))
                 status, answer = source.replies.get((self.command, self.path), (404, None))
                 data = b"" if answer is None else json.dumps(answer).encode()
                 self.send_response(status)
@@ -49,9 +52,13 @@ class ContextSource:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def reply(self, method: str, path: str, status: int, body: Any = None) -> None:
-        """Answer `method` `path` (under /ngsi-ld/v1, with its query) with `status`, `body`."""
+    def reply(
+        self, method: str, path: str, status: int, body: Any = None, *, delay: float = 0.0
+    ) -> None:
+        """Answer `method` `path` (under /ngsi-ld/v1, with its query) with `status`, `body`,
+        after `delay` seconds."""
         self.replies[(method, "/ngsi-ld/v1" + path)] = (status, body)
+        self.delays[(method, "/ngsi-ld/v1" + path)] = delay
 
     def requests(self, method: str | None = None) -> list[Seen]:
         return [s for s in self.seen if method is None or s.method == method]

@@ -3,12 +3,14 @@ loopback, and its answers merged with the broker's own, on every store backend."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from dalgu.federation import client as client_module
 from tests.contextsource import ContextSource
 
 E = "/ngsi-ld/v1/entities"
@@ -397,3 +399,21 @@ def test_types_and_attributes_include_the_sources(
     # a source that does not answer leaves this broker's own catalogue
     source.replies.clear()
     assert client.get("/ngsi-ld/v1/types").json()["typeList"] == ["Vehicle"]
+
+
+def test_a_slow_or_oversized_source_is_cut_off(
+    client: TestClient, source: ContextSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(client, source, management={"timeout": 300})  # milliseconds
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    source.reply("GET", f"/entities/{V1}", 200, vehicle(V1, brandName="late"), delay=2.0)
+    began = time.monotonic()
+    got = client.get(f"{E}/{V1}", params={"options": "keyValues"})
+    assert time.monotonic() - began < 1.5  # the source's 300 ms, not its 2 s
+    assert got.status_code == 200 and "brandName" not in got.json()
+    monkeypatch.setattr(client_module, "MAX_REPLY_BYTES", 1000)
+    source.reply("GET", f"/entities/{V1}", 200, vehicle(V1, brandName="x" * 5000))
+    got = client.get(f"{E}/{V1}", params={"options": "keyValues"})
+    assert got.status_code == 200 and "brandName" not in got.json()
+    shown = client.get(f"{R}/urn:ngsi-ld:ContextSourceRegistration:1").json()
+    assert (shown["timesSent"], shown["timesFailed"]) == (2, 2)

@@ -9,6 +9,7 @@ that cannot be reached, times out or answers what is not JSON is a reply of its 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ _RESERVED = frozenset(
 #: contextSourceInfo keys with a meaning of their own (clause 4.3.6.6), not headers
 _SPECIAL = frozenset({"jsonldContext", "ngsildConformance", "accept", "contentType"})
 REQUEST_VALUE = "urn:ngsi-ld:request"
+#: the largest answer read from a context source (bytes); a larger one is a 502
+MAX_REPLY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,23 +114,44 @@ class ContextSourceClient:
         content = None if body is None else orjson.dumps(body)
         timeout = self._timeout(registration)
         try:
-            response = await self._http().request(
-                method, url, content=content, headers=headers, timeout=timeout
-            )
-        except httpx.TimeoutException:
+            async with asyncio.timeout(timeout):  # the whole exchange, not each read
+                reply = await self._exchange(method, url, content, headers)
+        except (httpx.TimeoutException, TimeoutError):
             log.warning("context source %s timed out: %s %s", registration["id"], method, url)
             reply = Reply(504, _problem(504, f"the context source at {url} did not answer"))
         except httpx.HTTPError as error:
             log.warning("context source %s unreachable: %s", registration["id"], error)
             reply = Reply(502, _problem(502, f"the context source at {url} is unreachable"))
-        else:
-            reply = Reply(response.status_code, response.content)
         cooldown = management.get("cooldown")
         if reply.status >= 500 and isinstance(cooldown, int | float):
             if len(self._cooling) >= 4096:
                 self._cooling.clear()
             self._cooling[key] = time.monotonic() + float(cooldown) / 1000
         return reply
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        headers: dict[str, str],
+    ) -> Reply:
+        """The answer, read up to `MAX_REPLY_BYTES` (beyond: a 502 of its own)."""
+        async with self._http().stream(
+            method, url, content=content, headers=headers, timeout=None
+        ) as response:  # the caller bounds the whole exchange
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    log.warning("context source at %s answered over %d bytes", url, size)
+                    detail = (
+                        f"the context source at {url} answered more than {MAX_REPLY_BYTES} bytes"
+                    )
+                    return Reply(502, _problem(502, detail))
+                chunks.append(chunk)
+            return Reply(response.status_code, b"".join(chunks))
 
     def _timeout(self, registration: dict[str, Any]) -> float:
         management = registration.get("management") or {}
