@@ -417,3 +417,17 @@ def test_a_slow_or_oversized_source_is_cut_off(
     assert got.status_code == 200 and "brandName" not in got.json()
     shown = client.get(f"{R}/urn:ngsi-ld:ContextSourceRegistration:1").json()
     assert (shown["timesSent"], shown["timesFailed"]) == (2, 2)
+
+
+def test_source_identity(client: TestClient) -> None:
+    got = client.get("/ngsi-ld/v1/info/sourceIdentity")
+    assert got.status_code == 200
+    identity = got.json()
+    assert identity["type"] == "ContextSourceIdentity"
+    assert identity["id"].startswith("urn:ngsi-ld:ContextSource:")
+    assert identity["contextSourceAlias"] == "127.0.0.1:1026"  # what its Via hops say
+    assert identity["contextSourceUptime"].startswith("P")
+    assert identity["contextSourceTimeAt"].endswith("Z")
+    assert identity["contextSourceExtras"]["product"] == "Dalgu"
+    again = client.get("/ngsi-ld/v1/info/sourceIdentity").json()
+    assert again["id"] == identity["id"]

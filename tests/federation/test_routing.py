@@ -139,3 +139,9 @@ def test_forwarded_query_respects_the_registration() -> None:
         ("attrs", "speed"),
         ("id", V1),
     ]
+
+
+def test_a_registration_whose_alias_the_request_passed_is_not_followed() -> None:
+    aliased = reg(contextSourceAlias="broker-b")
+    assert live([aliased], "1.1 a:1026, 1.1 broker-b") == []
+    assert live([aliased], "1.1 a:1026, 1.1 broker-bb") == [aliased]  # whole hops only

@@ -152,6 +152,9 @@ def openapi_document() -> bytes:
             ),
         },
     }
+    paths["/ngsi-ld/v1/info/sourceIdentity"] = {
+        "get": _op("This broker's ContextSourceIdentity (clause 5.15.1)", "200")
+    }
     paths.update(_subscription_paths())
     paths.update(_temporal_paths())
     paths.update(_registration_paths())

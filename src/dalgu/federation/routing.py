@@ -90,10 +90,18 @@ def live(registrations: Iterable[dict[str, Any]], via: str) -> list[dict[str, An
         expires = doc.get("expiresAt")
         if isinstance(expires, str) and expires <= now:
             continue
-        if via and _host(str(doc.get("endpoint", ""))) in via:
+        if via and _passed(doc, via):
             continue
         kept.append(doc)
     return kept
+
+
+def _passed(registration: dict[str, Any], via: str) -> bool:
+    """Has the request passed the registration's source: its endpoint's host and port, or its
+    `contextSourceAlias` (clause 5.12), among the Via header's hops?"""
+    hops = {hop.split()[1] for hop in via.split(",") if len(hop.split()) >= 2}
+    alias = registration.get("contextSourceAlias")
+    return _host(str(registration.get("endpoint", ""))) in hops or alias in hops
 
 
 def _host(endpoint: str) -> str:
