@@ -154,6 +154,8 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  Attributes         {api}/attributes?details=true",
         f"  Subscriptions      {api}/subscriptions",
         f"  Temporal history   {api}/temporal/entities",
+        f"  Registrations      {api}/csourceRegistrations?type=Vehicle  (context sources)",
+        f"  Source identity    {api}/info/sourceIdentity",
         f"  City @context      {api}/jsonldContexts/{CITY_CONTEXT_ID}",
         f"  OpenAPI            {api}/openapi.json",
         f"  API docs           {api}/docs",
