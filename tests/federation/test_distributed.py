@@ -431,3 +431,21 @@ def test_source_identity(client: TestClient) -> None:
     assert identity["contextSourceExtras"]["product"] == "Dalgu"
     again = client.get("/ngsi-ld/v1/info/sourceIdentity").json()
     assert again["id"] == identity["id"]
+
+
+def test_attributes_not_updated_here_are_a_failed_part(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, operations=["updateOps"])  # inclusive: here and there
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 201
+    source.reply("PATCH", f"/entities/{V1}/attrs/", 204)
+    null = "urn:ngsi-ld:null"  # deletes an instance: here there is no gear to delete
+    fragment = {
+        "speed": {"type": "Property", "value": 2},
+        "gear": {"type": "Property", "value": null},
+    }
+    answered = client.patch(f"{E}/{V1}/attrs", json=fragment)
+    assert answered.status_code == 207  # gear was not updated here
+    (error,) = answered.json()["errors"]
+    assert "registrationId" not in error and "gear" in error["error"]["detail"]
+    assert source.requests("PATCH")[0].body == fragment

@@ -326,6 +326,14 @@ def _update_response(result: UpdateResult) -> Response:
     )
 
 
+def _all_updated(result: UpdateResult) -> None:
+    """This broker's part of a distributed attribute update as one outcome: the attributes it
+    did not update are its error (the plain path answers them in a 207 UpdateResult)."""
+    if result.not_updated:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in result.not_updated)
+        raise ResourceNotFound(f"attributes not updated here: {reasons}")
+
+
 def _fragment(body: Any, rc: RequestContext, entity_id: str) -> Entity:
     """An Entity Fragment: attributes plus, optionally, types to add and a scope."""
     _same_id(body, entity_id)
@@ -347,7 +355,9 @@ async def append_attributes(request: Request) -> Response:
 
     async def here(part: dict[str, Any] | None) -> None:
         fragment = _fragment(part, rc, entity_id)
-        await rt.service.append_attributes(rc.tenant, entity_id, fragment, overwrite=overwrite)
+        _all_updated(
+            await rt.service.append_attributes(rc.tenant, entity_id, fragment, overwrite=overwrite)
+        )
 
     query = None if overwrite else [("options", "noOverwrite")]
     return await distributed.write(
@@ -374,7 +384,8 @@ async def update_attributes(request: Request) -> Response:
         return _update_response(result)
 
     async def here(part: dict[str, Any] | None) -> None:
-        await rt.service.update_attributes(rc.tenant, entity_id, _fragment(part, rc, entity_id))
+        fragment = _fragment(part, rc, entity_id)
+        _all_updated(await rt.service.update_attributes(rc.tenant, entity_id, fragment))
 
     return await distributed.write(
         routed, rc, entity_id, body, "PATCH", _path(entity_id, "attrs/"), here, no_content
