@@ -449,3 +449,17 @@ def test_attributes_not_updated_here_are_a_failed_part(
     (error,) = answered.json()["errors"]
     assert "registrationId" not in error and "gear" in error["error"]["detail"]
     assert source.requests("PATCH")[0].body == fragment
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:99999", "http://[::1"])
+def test_an_endpoint_that_cannot_be_used_is_a_502(client: TestClient, endpoint: str) -> None:
+    body = {
+        "id": "urn:ngsi-ld:ContextSourceRegistration:odd",
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Vehicle"}]}],
+        "endpoint": endpoint,
+        "mode": "redirect",
+        "operations": ["redirectionOps"],
+    }
+    assert client.post(R, json=body).status_code == 201  # a URI with an http scheme
+    assert client.post(E, json=vehicle(V1, speed=1)).status_code == 502

@@ -119,8 +119,8 @@ class ContextSourceClient:
         except (httpx.TimeoutException, TimeoutError):
             log.warning("context source %s timed out: %s %s", registration["id"], method, url)
             reply = Reply(504, _problem(504, f"the context source at {url} did not answer"))
-        except httpx.HTTPError as error:
-            log.warning("context source %s unreachable: %s", registration["id"], error)
+        except Exception as error:  # any failure to reach it (bad URL or port, refused, ...)
+            log.warning("context source %s unreachable: %r", registration["id"], error)
             reply = Reply(502, _problem(502, f"the context source at {url} is unreachable"))
         cooldown = management.get("cooldown")
         if reply.status >= 500 and isinstance(cooldown, int | float):
