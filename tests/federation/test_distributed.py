@@ -39,6 +39,17 @@ def register(client: TestClient, source: ContextSource, n: int = 1, **extra: Any
     assert created.status_code == 201, created.text
 
 
+def register_speed_of_v1(client: TestClient, source: ContextSource, operation: str) -> None:
+    """An exclusive registration of V1's speed at `source`, offering `operation`."""
+    register(
+        client,
+        source,
+        mode="exclusive",
+        operations=[operation],
+        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
+    )
+
+
 def vehicle(entity_id: str, **attrs: Any) -> dict[str, Any]:
     return {
         "id": entity_id,
@@ -84,13 +95,7 @@ def test_retrieve_of_an_entity_only_the_source_has(
 def test_query_merges_by_id_and_forwards_the_registered_restrictions(
     client: TestClient, source: ContextSource
 ) -> None:
-    register(
-        client,
-        source,
-        mode="exclusive",
-        operations=["redirectionOps"],
-        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
-    )
+    register_speed_of_v1(client, source, "redirectionOps")
     assert client.post(E, json=vehicle(V1, brandName="Kia")).status_code == 201
     source.reply("GET", f"/entities?type=Vehicle&id={V1}&attrs=speed", 200, [vehicle(V1, speed=33)])
     got = client.get(E, params={"type": "Vehicle", "options": "keyValues"})
@@ -101,13 +106,7 @@ def test_query_merges_by_id_and_forwards_the_registered_restrictions(
 def test_create_splits_an_exclusive_attribute_off(
     client: TestClient, source: ContextSource
 ) -> None:
-    register(
-        client,
-        source,
-        mode="exclusive",
-        operations=["redirectionOps"],
-        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
-    )
+    register_speed_of_v1(client, source, "redirectionOps")
     source.reply("POST", "/entities", 201)
     assert client.post(E, json=vehicle(V1, speed=9, brandName="Kia")).status_code == 201
     (seen,) = source.requests("POST")
@@ -201,13 +200,7 @@ def test_only_offered_operations_are_forwarded(client: TestClient, source: Conte
 def test_post_query_is_forwarded_with_the_registered_attributes(
     client: TestClient, source: ContextSource
 ) -> None:
-    register(
-        client,
-        source,
-        mode="exclusive",
-        operations=["queryBatch"],
-        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
-    )
+    register_speed_of_v1(client, source, "queryBatch")
     assert client.post(E, json=vehicle(V1, brandName="Kia")).status_code == 201
     source.reply("POST", "/entityOperations/query", 200, [vehicle(V1, speed=12)])
     query = {"type": "Query", "entities": [{"type": "Vehicle"}]}
@@ -223,13 +216,7 @@ def test_post_query_is_forwarded_with_the_registered_attributes(
 def test_creating_again_what_went_whole_to_a_source_is_not_a_local_conflict(
     client: TestClient, source: ContextSource
 ) -> None:
-    register(
-        client,
-        source,
-        mode="exclusive",
-        operations=["redirectionOps"],
-        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
-    )
+    register_speed_of_v1(client, source, "redirectionOps")
     assert client.post(E, json=vehicle(V1, brandName="Kia")).status_code == 201
     source.reply("POST", "/entities", 201)
     # every attribute goes to the source; the entity here has nothing to add
@@ -296,13 +283,7 @@ def test_a_registration_shows_what_its_source_was_sent(
 
 
 def test_one_attribute_goes_where_it_is_held(client: TestClient, source: ContextSource) -> None:
-    register(
-        client,
-        source,
-        mode="exclusive",
-        operations=["redirectionOps"],
-        information=[{"entities": [{"id": V1, "type": "Vehicle"}], "propertyNames": ["speed"]}],
-    )
+    register_speed_of_v1(client, source, "redirectionOps")
     assert (
         client.post(E, json=vehicle(V1, brandName="Kia"), params={"local": "true"}).status_code
         == 201
