@@ -13,11 +13,12 @@ there is little to give, ~5 ms after a large batch. Where the C library has no `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import logging
 from collections.abc import Callable
+
+from dalgu.background import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,8 @@ class HeapTrim:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

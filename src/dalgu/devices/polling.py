@@ -11,10 +11,10 @@ of the same name replaces one still waiting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
+from dalgu.background import cancel_and_wait
 from dalgu.devices.commands import CommandDispatcher, DeviceCommand
 from dalgu.store.base import CommandQueue, QueuedCommand
 from dalgu.store.outage import OutageWatch
@@ -77,11 +77,8 @@ class CommandPolling:
         self._task = asyncio.create_task(self._sweep(), name="command-expiry")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _sweep(self) -> None:
         interval = min(5.0, self.expiry / 4)

@@ -14,7 +14,6 @@ from (wearable, code, window) so that writing a window twice keeps one Observati
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from dalgu.background import cancel_and_wait
 from dalgu.errors import DalguError
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import StoredResource
@@ -55,11 +55,8 @@ class WearableRecorder:
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
 
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await cancel_and_wait(self._ticker)
+        self._ticker = None
         await self._write(self.sampler.drain())
 
     async def _tick(self) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import orjson
 
+from dalgu.background import cancel_and_wait
 from dalgu.devices.commands import DeviceCommand
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError, PayloadError, Unauthorized, UnknownApiKey
@@ -152,11 +153,8 @@ class MqttSouthbound:
         self._task = asyncio.create_task(self._run(), name="mqtt-southbound")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         delay = self.reconnect_delay

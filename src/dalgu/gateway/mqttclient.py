@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import cast
 
+from dalgu.background import cancel_and_wait
 from dalgu.gateway.mqttwire import (
     CONNACK,
     DISCONNECT_PACKET,
@@ -192,10 +193,7 @@ class MqttConnection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._gone.wait(), CLOSE_SECONDS)
         self._fail(MqttError("the connection was closed"))
-        if self._pinger is not None:
-            self._pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pinger
+        await cancel_and_wait(self._pinger)
 
     # --- inside ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from dalgu.background import cancel_and_wait
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
@@ -74,10 +75,7 @@ class SafetyService:
         self._task = asyncio.create_task(self._publish(), name="safety-alerts")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     def observe(self, event: MessageEvent) -> None:
         """A device message was stored (or refused): feed its measures to the vehicle's monitor."""

@@ -22,6 +22,7 @@ import logging
 import time
 from typing import Any
 
+from dalgu.background import cancel_and_wait
 from dalgu.broker.join import fetch_linked
 from dalgu.broker.model import now_iso
 from dalgu.broker.render import Representation, render_entity
@@ -128,11 +129,8 @@ class Notifier:
             await self.stop()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            self._runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner
-            self._runner = None
+        await cancel_and_wait(self._runner)
+        self._runner = None
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -4,10 +4,10 @@ duration, on a schedule (`DALGU_TEMPORAL_RETENTION`, `DALGU_TEMPORAL_RETENTION_I
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
+from dalgu.background import cancel_and_wait
 from dalgu.query.duration import Duration, add_months
 from dalgu.temporal.service import TemporalService
 
@@ -32,11 +32,8 @@ class RetentionPolicy:
         self._task = asyncio.create_task(self._run(), name="dalgu-temporal-retention")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def sweep(self) -> int:
         gone = await self.service.forget_before(cutoff(self.keep, datetime.now(UTC)))

@@ -29,6 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalgu.background import cancel_and_wait
 from dalgu.broker.model import now_iso
 from dalgu.devices.commands import CommandStatus
 from dalgu.devices.service import DeviceService
@@ -324,10 +325,8 @@ class TestbedService:
         return running + finished
 
     async def stop(self) -> None:
-        for task in [*self._sending, *([self._task] if self._task else [])]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in [*self._sending, self._task]:
+            await cancel_and_wait(task)
         self._task = None
         with contextlib.suppress(DalguError):
             await self._flush()  # what this process saw is not lost to a restart
