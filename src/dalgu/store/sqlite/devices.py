@@ -15,7 +15,7 @@ from dalgu.store.base import (
     SandboxKey,
     SandboxRegistry,
 )
-from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.lock import transaction
 
 # what resetting a sandbox removes besides its entities and subscriptions
 WIPED = (
@@ -174,14 +174,9 @@ class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
 
     async def wipe_testbed(self, tenant: str) -> None:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             for table in WIPED:
                 db.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     async def stored_items(self, tenant: str) -> int:
         (entities,) = self.db.execute(

@@ -11,8 +11,10 @@ and asks again, so the process goes on serving meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 
 from dalgu.errors import StoreUnavailable
 
@@ -44,6 +46,19 @@ async def begin(db: sqlite3.Connection) -> None:
             raise StoreUnavailable(f"the database stayed locked for {BUSY_TIMEOUT_MS} ms")
         await asyncio.sleep(wait)
         wait = min(wait * 2, LONGEST_WAIT)
+
+
+@contextlib.asynccontextmanager
+async def transaction(db: sqlite3.Connection) -> AsyncIterator[None]:
+    """A write transaction: `begin` (waiting on the loop), COMMIT when the block ends, and
+    ROLLBACK when it raises (the error goes on)."""
+    await begin(db)
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class BusyWait:

@@ -9,7 +9,7 @@ import orjson
 
 from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import DatasetStore
-from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.lock import transaction
 
 
 class SqliteDatasets(DatasetStore):
@@ -24,27 +24,23 @@ class SqliteDatasets(DatasetStore):
     ) -> None:
         doc = orjson.dumps(document)
         db = self.db
-        await begin(db)
         try:
-            if create:
-                db.execute(
-                    "INSERT INTO opendata_datasets (tenant, id, name, doc) VALUES (?, ?, ?, ?)",
-                    (tenant, dataset_id, name, doc),
-                )
-            else:
-                cursor = db.execute(
-                    "UPDATE opendata_datasets SET name = ?, doc = ? WHERE tenant = ? AND id = ?",
-                    (name, doc, tenant, dataset_id),
-                )
-                if cursor.rowcount == 0:
-                    raise ResourceNotFound(f"no dataset {dataset_id}")
-            db.execute("COMMIT")
+            async with transaction(db):
+                if create:
+                    db.execute(
+                        "INSERT INTO opendata_datasets (tenant, id, name, doc) VALUES (?, ?, ?, ?)",
+                        (tenant, dataset_id, name, doc),
+                    )
+                else:
+                    cursor = db.execute(
+                        "UPDATE opendata_datasets SET name = ?, doc = ? "
+                        "WHERE tenant = ? AND id = ?",
+                        (name, doc, tenant, dataset_id),
+                    )
+                    if cursor.rowcount == 0:
+                        raise ResourceNotFound(f"no dataset {dataset_id}")
         except sqlite3.IntegrityError:
-            db.execute("ROLLBACK")
             raise AlreadyExists(f"a dataset named {name} already exists") from None
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     async def get_dataset(self, tenant: str, id_or_name: str) -> dict[str, Any] | None:
         row = self.db.execute(
@@ -61,13 +57,8 @@ class SqliteDatasets(DatasetStore):
 
     async def delete_dataset(self, tenant: str, dataset_id: str) -> bool:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             cursor = db.execute(
                 "DELETE FROM opendata_datasets WHERE tenant = ? AND id = ?", (tenant, dataset_id)
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return cursor.rowcount > 0

@@ -10,7 +10,7 @@ import orjson
 
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ForwardingStatus, RegistrationStore
-from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.lock import transaction
 
 
 class SqliteRegistrations(RegistrationStore):
@@ -25,25 +25,20 @@ class SqliteRegistrations(RegistrationStore):
     ) -> None:
         doc = orjson.dumps(document)
         db = self.db
-        await begin(db)
         try:
-            if create:
-                db.execute(
-                    f"INSERT INTO {table} (tenant, id, created, doc) VALUES (?, ?, ?, ?)",
-                    (tenant, doc_id, document.get("createdAt", ""), doc),
-                )
-            else:
-                db.execute(
-                    f"UPDATE {table} SET doc = ? WHERE tenant = ? AND id = ?",
-                    (doc, tenant, doc_id),
-                )
-            db.execute("COMMIT")
+            async with transaction(db):
+                if create:
+                    db.execute(
+                        f"INSERT INTO {table} (tenant, id, created, doc) VALUES (?, ?, ?, ?)",
+                        (tenant, doc_id, document.get("createdAt", ""), doc),
+                    )
+                else:
+                    db.execute(
+                        f"UPDATE {table} SET doc = ? WHERE tenant = ? AND id = ?",
+                        (doc, tenant, doc_id),
+                    )
         except sqlite3.IntegrityError:
-            db.execute("ROLLBACK")
             raise AlreadyExists(f"{doc_id} already exists") from None
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _get(self, table: str, tenant: str, doc_id: str) -> dict[str, Any] | None:
         row = self.db.execute(
@@ -51,22 +46,18 @@ class SqliteRegistrations(RegistrationStore):
         ).fetchone()
         return None if row is None else dict(orjson.loads(row[0]))
 
-    async def _delete(self, table: str, tenant: str, doc_id: str, deliveries: bool) -> bool:
+    async def _delete(self, table: str, tenant: str, doc_id: str, kept: str) -> bool:
+        """Delete a document and, in the same transaction, what `kept` holds of it (the
+        table whose `(tenant, <key>)` rows belong to it, e.g. `deliveries.subscription_id`)."""
+        kept_table, kept_key = kept.split(".")
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             cursor = db.execute(
                 f"DELETE FROM {table} WHERE tenant = ? AND id = ?", (tenant, doc_id)
             )
-            if deliveries:
-                db.execute(
-                    "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ?",
-                    (tenant, doc_id),
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            db.execute(
+                f"DELETE FROM {kept_table} WHERE tenant = ? AND {kept_key} = ?", (tenant, doc_id)
+            )
         return cursor.rowcount > 0
 
     async def put_registration(
@@ -85,18 +76,15 @@ class SqliteRegistrations(RegistrationStore):
         return [dict(orjson.loads(doc)) for (doc,) in rows]
 
     async def delete_registration(self, tenant: str, registration_id: str) -> bool:
-        deleted = await self._delete("csource_registrations", tenant, registration_id, False)
-        self.db.execute(
-            "DELETE FROM registration_status WHERE tenant = ? AND id = ?", (tenant, registration_id)
+        return await self._delete(
+            "csource_registrations", tenant, registration_id, "registration_status.id"
         )
-        return deleted
 
     async def record_forwarding(
         self, tenant: str, outcomes: Sequence[tuple[str, bool, str]]
     ) -> None:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             db.executemany(
                 """INSERT INTO registration_status
                        (tenant, id, times_sent, times_failed, last_success, last_failure)
@@ -109,10 +97,6 @@ class SqliteRegistrations(RegistrationStore):
                        last_failure = CASE WHEN ?3 = 1 THEN ?4 ELSE last_failure END""",
                 [(tenant, rid, 0 if ok else 1, at) for rid, ok, at in outcomes],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     async def forwarding_status(
         self, tenant: str, registration_ids: Sequence[str]
@@ -152,4 +136,6 @@ class SqliteRegistrations(RegistrationStore):
         return [dict(orjson.loads(doc)) for (doc,) in rows], int(total)
 
     async def delete_csource_subscription(self, tenant: str, subscription_id: str) -> bool:
-        return await self._delete("csource_subscriptions", tenant, subscription_id, True)
+        return await self._delete(
+            "csource_subscriptions", tenant, subscription_id, "deliveries.subscription_id"
+        )

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from dalgu.store.base import RunJournal, RunRecord
-from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.lock import transaction
 
 _COLUMNS = "id, tenant, apikey, doc, started, ends, owner, lease_until"
 
@@ -46,17 +46,12 @@ class SqliteRunJournal(RunJournal):
 
     async def claim_run(self, run_id: str, owner: str, now: float, until: float) -> bool:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             cursor = db.execute(
                 "UPDATE testbed_runs SET owner = ?, lease_until = ? "
                 "WHERE id = ? AND (owner = ? OR lease_until < ?)",
                 (owner, until, run_id, owner, now),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return cursor.rowcount > 0
 
     async def add_run_events(self, events: Sequence[tuple[str, str, str, bytes]]) -> None:
@@ -84,8 +79,7 @@ class SqliteRunJournal(RunJournal):
 
     async def finish_run(self, run: RunRecord, created_at: str, report: dict[str, Any]) -> None:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             db.execute(
                 "INSERT OR REPLACE INTO testbed_reports (tenant, id, created_at, doc) "
                 "VALUES (?, ?, ?, ?)",
@@ -93,18 +87,9 @@ class SqliteRunJournal(RunJournal):
             )
             db.execute("DELETE FROM testbed_run_events WHERE run_id = ?", (run.id,))
             db.execute("DELETE FROM testbed_runs WHERE id = ?", (run.id,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     async def _write(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         """One statement in a transaction of its own, the write lock waited for on the loop."""
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             db.executemany(sql, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise

@@ -12,7 +12,7 @@ import orjson
 from dalgu.errors import AlreadyExists
 from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
 from dalgu.store.change_filter import EVERYTHING, ChangeFilter, change_filter
-from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.lock import transaction
 from dalgu.store.sqlite.outbox_signal import OutboxListener, OutboxSignal
 
 LEASE = 30.0  # seconds a sender holds the deliveries it took
@@ -134,8 +134,7 @@ class SqliteSubscriptions(SubscriptionStore):
 
     async def delete_subscription(self, tenant: str, subscription_id: str) -> bool:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             cursor = db.execute(
                 "DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
             )
@@ -144,10 +143,6 @@ class SqliteSubscriptions(SubscriptionStore):
                 (tenant, subscription_id),
             )
             self._bump()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return cursor.rowcount > 0
 
     async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
@@ -183,8 +178,7 @@ class SqliteSubscriptions(SubscriptionStore):
         # one notifier works on an SQLite file, so it takes the new deliveries at once
         # (leased), except those of a subscription waiting to retry an older one
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             now = time.time()
             waiting = set()
             if deliveries:
@@ -210,10 +204,6 @@ class SqliteSubscriptions(SubscriptionStore):
                 (consumer, last_seq),
             )
             db.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return taken
 
     async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
@@ -227,8 +217,7 @@ class SqliteSubscriptions(SubscriptionStore):
 
     async def due_deliveries(self, now: float, limit: int) -> list[Delivery]:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             if not self._leases_recovered:
                 # one notifier runs on an SQLite file: leases left are those of a dead one
                 db.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
@@ -257,10 +246,6 @@ class SqliteSubscriptions(SubscriptionStore):
                 "UPDATE deliveries SET lease_until = ? WHERE id = ?",
                 [(now + LEASE, row[0]) for row in rows],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return [Delivery(*row) for row in rows]
 
     async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
@@ -274,14 +259,9 @@ class SqliteSubscriptions(SubscriptionStore):
         if not deliveries:
             return
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             db.executemany("DELETE FROM deliveries WHERE id = ?", [(d.id,) for d in deliveries])
             self._merge_status(deliveries[0].tenant, deliveries[0].subscription_id, status)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _merge_status(self, tenant: str, subscription_id: str, status: dict[str, Any]) -> None:
         table = "subscriptions"
@@ -312,8 +292,7 @@ class SqliteSubscriptions(SubscriptionStore):
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             if retry_at is None:
                 db.execute("DELETE FROM deliveries WHERE id = ?", (delivery.id,))
             else:
@@ -323,7 +302,3 @@ class SqliteSubscriptions(SubscriptionStore):
                     (retry_at, delivery.id),
                 )
             self._merge_status(delivery.tenant, delivery.subscription_id, status)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise

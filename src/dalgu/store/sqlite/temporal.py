@@ -29,7 +29,7 @@ from dalgu.store.history import (
     record,
 )
 from dalgu.store.rollup import rollup_plan
-from dalgu.store.sqlite.lock import begin
+from dalgu.store.sqlite.lock import transaction
 from dalgu.store.sqlite.query import Compiled, order_clause
 from dalgu.store.sqlite.rollups import (
     ADD_TO_HOUR,
@@ -192,8 +192,7 @@ class SqliteTemporal(TemporalStore):
             for name, instances in attrs.items()
             for instance in instances
         ]
-        await begin(db)
-        try:
+        async with transaction(db):
             existed = db.execute(
                 "SELECT types FROM temporal_entities WHERE tenant = ? AND id = ?",
                 (tenant, entity_id),
@@ -215,10 +214,6 @@ class SqliteTemporal(TemporalStore):
             recount_hours(
                 self.db, tenant, ((entity_id, r.name, canon(r.observed_at)) for r in records)
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return existed is None
 
     async def temporal_query(
@@ -342,8 +337,7 @@ class SqliteTemporal(TemporalStore):
     ) -> bool:
         db = self.db
         if attr is None:
-            await begin(db)
-            try:
+            async with transaction(db):
                 db.execute(
                     "DELETE FROM instances WHERE tenant = ? AND entity_id = ?", (tenant, entity_id)
                 )
@@ -354,10 +348,6 @@ class SqliteTemporal(TemporalStore):
                 cursor = db.execute(
                     "DELETE FROM temporal_entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
                 )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             return cursor.rowcount > 0
         where = "tenant = ? AND entity_id = ? AND name = ?"
         params: list[Any] = [tenant, entity_id, attr]
@@ -375,17 +365,12 @@ class SqliteTemporal(TemporalStore):
         elif not delete_all:
             where += " AND dataset = ?"
             params.append(dataset_id or "")
-        await begin(db)
-        try:
+        async with transaction(db):
             deleted = db.execute(f"DELETE FROM instances WHERE {where}", params).rowcount
             if instance_id is not None:
                 recount_hours(self.db, tenant, observed)
             else:
                 db.execute(f"DELETE FROM instance_hours WHERE {where}", params)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return deleted > 0
 
     async def replace_instance(
@@ -396,13 +381,8 @@ class SqliteTemporal(TemporalStore):
             return False
         key = (tenant, entity_id, attr, iid)
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             replaced = self._replace_instance(key, instance)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return replaced
 
     def _replace_instance(self, key: tuple[str, str, str, int], instance: dict[str, Any]) -> bool:
@@ -444,8 +424,7 @@ class SqliteTemporal(TemporalStore):
         where = "" if tenant is None else " AND tenant = ?"
         params: list[Any] = [] if tenant is None else [tenant]
         db = self.db
-        await begin(db)
-        try:
+        async with transaction(db):
             gone = db.execute(f"DELETE FROM instances WHERE at < ?{where}", [cutoff, *params])
             db.execute(f"DELETE FROM instance_hours WHERE hour < ?{where}", [hour, *params])
             if hour_bounds(hour)[0] != cutoff:  # the hour of the cutoff keeps later instances
@@ -456,10 +435,6 @@ class SqliteTemporal(TemporalStore):
                 ).fetchall()
                 for owner, entity_id, name in partial:
                     recount_hours(self.db, owner, [(entity_id, name, cutoff)])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return gone.rowcount
 
 
