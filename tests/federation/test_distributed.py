@@ -444,3 +444,18 @@ def test_an_endpoint_that_cannot_be_used_is_a_502(client: TestClient, endpoint: 
     }
     assert client.post(R, json=body).status_code == 201  # a URI with an http scheme
     assert client.post(E, json=vehicle(V1, speed=1)).status_code == 502
+
+
+def test_purge_goes_to_the_sources_too(client: TestClient, source: ContextSource) -> None:
+    register(client, source, operations=["redirectionOps"])
+    assert client.post(E, json=vehicle(V1), params={"local": "true"}).status_code == 201
+    source.reply("DELETE", "/entities?type=Vehicle", 204)
+    assert client.delete(E, params={"type": "Vehicle"}).status_code == 204
+    assert source.requests("DELETE")[0].path == "/ngsi-ld/v1/entities?type=Vehicle"
+    assert client.get(f"{E}/{V1}", params={"local": "true"}).status_code == 404
+    source.reply("DELETE", "/entities?type=Vehicle", 500, {"title": "down", "status": 500})
+    failed = client.delete(E, params={"type": "Vehicle"})
+    assert failed.status_code == 207
+    assert failed.json()["success"] == []
+    (error,) = failed.json()["errors"]
+    assert error["entityId"] is None and error["error"]["status"] == 500

@@ -83,15 +83,20 @@ async def write(
     return answer(entity_id, outcomes, success)
 
 
-def answer(entity_id: str, outcomes: list[Outcome], success: Callable[[], Response]) -> Response:
+def answer(
+    entity_id: str | None, outcomes: list[Outcome], success: Callable[[], Response]
+) -> Response:
+    """`success()` when every part succeeded; the only part's error; else a 207 naming each
+    failed part (`entity_id` None: a write on no one entity, which lists no success)."""
     failed = [o for o in outcomes if o.error is not None]
     if not failed:
         return success()
     if len(outcomes) == 1 and failed[0].error is not None:
         raise failed[0].error
+    done = entity_id is not None and len(failed) < len(outcomes)
     return plain_json(
         {
-            "success": [entity_id] if len(failed) < len(outcomes) else [],
+            "success": [entity_id] if done else [],
             "errors": [error_item(entity_id, o) for o in failed],
         },
         status=207,
@@ -142,12 +147,7 @@ async def broadcast(
     and done here too: 204, or 207 with each failed part."""
     forwards = [Forward(c, method, path, query or None) for c in plan.claims if c.offers]
     outcomes = await plan.distributor.run(plan.origin, forwards, local)
-    failed = [o for o in outcomes if o.error is not None]
-    if not failed:
-        return no_content()
-    if len(outcomes) == 1 and failed[0].error is not None:
-        raise failed[0].error
-    return plain_json({"success": [], "errors": [error_item(None, o) for o in failed]}, status=207)
+    return answer(None, outcomes, no_content)
 
 
 async def batch_plan(request: Request, rc: RequestContext) -> Plan | None:
