@@ -22,6 +22,7 @@ from dalgu.api import (
     catalogue,
     contexts,
     csource_subscriptions,
+    dashboard,
     entities,
     identity,
     openapi,
@@ -177,6 +178,7 @@ def routes() -> list[BaseRoute]:
         *testbed_http.routes(),
         *fhir_api.routes(),
         *opendata_api.routes(),
+        *dashboard.routes(),
     ]
 
 

@@ -45,9 +45,13 @@ class RequestContext:
 
 
 def tenant_of(request: Request) -> str:
-    tenant = request.headers.get("ngsild-tenant", "")
+    return checked_tenant(request.headers.get("ngsild-tenant", ""), "NGSILD-Tenant")
+
+
+def checked_tenant(tenant: str, given_as: str) -> str:
+    """`tenant` when it is a tenant name ("" is the default tenant), else BadRequestData."""
     if tenant and not re.fullmatch(r"[A-Za-z0-9_.:\-/]{1,256}", tenant):
-        raise BadRequestData(f"invalid NGSILD-Tenant {tenant!r}")
+        raise BadRequestData(f"invalid {given_as} {tenant!r}")
     return tenant
 
 

@@ -149,6 +149,7 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"Dalgu is serving a simulated Daegu ({count} entities, updated every 2 s)",
         "",
         "Serving:",
+        f"  Dashboard          {settings.base_url}/dashboard  (한국어; English: ?lang=en)",
         f"  NGSI-LD API        {api}",
         f"  Entity types       {api}/types",
         f"  Attributes         {api}/attributes?details=true",

@@ -1,0 +1,87 @@
+"""The web dashboard's HTTP edge: `/dashboard` (the page), `/dashboard/alerts` (its alerts
+section, which the page refreshes) and `/dashboard/static/` (its stylesheet and script).
+
+A browser cannot send `NGSILD-Tenant`, so the tenant is the `tenant` query parameter; the map's
+type is `type` (an IRI, or a term of the core `@context`); the language is `lang`, else
+`Accept-Language` (`dalgu.dashboard.messages`). Bad parameters are a 400 ProblemDetails, as
+everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dalgu.api.edge import runtime
+from dalgu.api.negotiation import checked_tenant
+from dalgu.broker.model import is_uri, is_valid_name
+from dalgu.dashboard.messages import choose_language
+from dalgu.dashboard.overview import CityOverview
+from dalgu.dashboard.page import View, render_alerts, render_page
+from dalgu.errors import BadRequestData
+
+#: what a browser may load and run on these pages: their own files only, no inline script
+POLICY: Final = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+MAX_TYPE: Final = 1024
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/dashboard", dashboard, methods=["GET"]),
+        Route("/dashboard/alerts", dashboard_alerts, methods=["GET"]),
+        Mount(
+            "/dashboard/static",
+            app=StaticFiles(packages=[("dalgu.dashboard", "static")]),
+            name="dashboard-static",
+        ),
+    ]
+
+
+def _view(request: Request) -> tuple[View, CityOverview]:
+    rt = runtime(request)
+    terms = rt.resolver.core
+    params = request.query_params
+    tenant = checked_tenant(params.get("tenant", ""), "tenant")
+    shown = params.get("type", "").strip()
+    if shown:
+        if len(shown) > MAX_TYPE:
+            raise BadRequestData(f"the type is longer than {MAX_TYPE} characters")
+        if not is_uri(shown):
+            if not is_valid_name(shown):
+                raise BadRequestData(f"{shown!r} is neither an IRI nor an entity type name")
+            shown = terms.expand(shown)
+    lang = choose_language(params.get("lang"), request.headers.get("accept-language"))
+    return View(lang, tenant, shown or None), CityOverview(rt.service, terms)
+
+
+def _html(body: str, view: View) -> Response:
+    return HTMLResponse(
+        body,
+        headers={
+            "Content-Language": view.lang,
+            "Vary": "Accept-Language",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": POLICY,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def dashboard(request: Request) -> Response:
+    view, overview = _view(request)
+    types = await overview.types(view.tenant)
+    places = await overview.places(view.tenant, view.shown_type, view.lang)
+    alerts = await overview.alerts(view.tenant, view.lang)
+    return _html(render_page(view, types, places, alerts), view)
+
+
+async def dashboard_alerts(request: Request) -> Response:
+    view, overview = _view(request)
+    return _html(render_alerts(view, await overview.alerts(view.tenant, view.lang)), view)

@@ -1,0 +1,123 @@
+"""The dashboard's words, in Korean and English, and which of the two a reader gets.
+
+Every message has both languages (a test checks it). A reader's language is the one asked for
+with `?lang=`, else the first of `Accept-Language` that the dashboard speaks, else Korean: the
+city's own language.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Language = Literal["ko", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = ("ko", "en")
+DEFAULT: Final[Language] = "ko"
+#: each language named in itself, for the language switch
+NATIVE_NAMES: Final[dict[Language, str]] = {"ko": "한국어", "en": "English"}
+
+MESSAGES: Final[dict[str, dict[Language, str]]] = {
+    "title": {"ko": "달구 도시 현황판", "en": "Dalgu city dashboard"},
+    "skip": {"ko": "본문으로 건너뛰기", "en": "Skip to the main content"},
+    "language": {"ko": "언어", "en": "Language"},
+    "links": {"ko": "다른 서비스", "en": "Other services"},
+    "api_docs": {"ko": "NGSI-LD API 문서", "en": "NGSI-LD API documentation"},
+    "open_data": {"ko": "공공데이터 (CKAN API)", "en": "Open data (CKAN API)"},
+    "fhir": {"ko": "의료정보 (FHIR R4)", "en": "Medical information (FHIR R4)"},
+    "health": {"ko": "서버 상태", "en": "Server health"},
+    "tenant": {"ko": "테넌트", "en": "Tenant"},
+    "default_tenant": {"ko": "기본", "en": "default"},
+    "updated": {"ko": "기준 시각", "en": "As of"},
+    "overview": {"ko": "도시 데이터 현황", "en": "City data at a glance"},
+    "overview_caption": {
+        "ko": "엔티티 유형별 개수 (유형을 누르면 지도에 표시)",
+        "en": "Entities by type (choose a type to show it on the map)",
+    },
+    "type": {"ko": "유형", "en": "Type"},
+    "count": {"ko": "개수", "en": "Count"},
+    "attributes": {"ko": "속성", "en": "Attributes"},
+    "no_entities": {"ko": "아직 엔티티가 없습니다.", "en": "There are no entities yet."},
+    "map": {"ko": "지도", "en": "Map"},
+    "map_all": {"ko": "모든 유형", "en": "All types"},
+    "map_shows": {"ko": "표시 중", "en": "Showing"},
+    "map_filter": {"ko": "지도에 표시할 유형", "en": "Type to show on the map"},
+    "map_apply": {"ko": "적용", "en": "Apply"},
+    "map_description": {
+        "ko": (
+            "위치가 있는 엔티티 {shown}개 (전체 {total}개). 같은 내용을 아래 표에서 볼 수 있습니다."
+        ),
+        "en": "{shown} located entities (of {total}). The table below lists the same places.",
+    },
+    "map_empty": {"ko": "위치가 있는 엔티티가 없습니다.", "en": "No entity has a location."},
+    "legend": {"ko": "범례", "en": "Legend"},
+    "places": {"ko": "지도의 장소", "en": "Places on the map"},
+    "places_caption": {
+        "ko": "지도의 장소 (처음 {shown}개 / 전체 {total}개)",
+        "en": "Places on the map (first {shown} of {total})",
+    },
+    "name": {"ko": "이름", "en": "Name"},
+    "latitude": {"ko": "위도", "en": "Latitude"},
+    "longitude": {"ko": "경도", "en": "Longitude"},
+    "readings": {"ko": "값", "en": "Readings"},
+    "alerts": {"ko": "경보", "en": "Alerts"},
+    "alerts_caption": {
+        "ko": "최근 경보 (최신순, {shown}개 / 전체 {total}개)",
+        "en": "Latest alerts (newest first, {shown} of {total})",
+    },
+    "no_alerts": {"ko": "경보가 없습니다.", "en": "There are no alerts."},
+    "issued": {"ko": "발령 시각", "en": "Issued"},
+    "severity": {"ko": "심각도", "en": "Severity"},
+    "category": {"ko": "분류", "en": "Category"},
+    "description": {"ko": "내용", "en": "Description"},
+    "source": {"ko": "발생원", "en": "Source"},
+    "location": {"ko": "위치", "en": "Location"},
+    "live": {"ko": "실시간 갱신", "en": "Live updates"},
+    "live_on": {
+        "ko": "{seconds}초마다 경보를 갱신합니다.",
+        "en": "Alerts refresh every {seconds} s.",
+    },
+    "live_off": {"ko": "갱신이 멈췄습니다.", "en": "Updates are paused."},
+    "pause": {"ko": "갱신 멈춤", "en": "Pause updates"},
+    "resume": {"ko": "갱신 다시 시작", "en": "Resume updates"},
+    "severity_critical": {"ko": "위급", "en": "critical"},
+    "severity_high": {"ko": "높음", "en": "high"},
+    "severity_medium": {"ko": "보통", "en": "medium"},
+    "severity_low": {"ko": "낮음", "en": "low"},
+    "severity_informational": {"ko": "정보", "en": "informational"},
+    "footer": {
+        "ko": "달구: 오픈소스 스마트시티 IoT 테스트베드와 도시 데이터 허브",
+        "en": "Dalgu: an open-source smart-city IoT testbed and city data hub",
+    },
+    "none": {"ko": "없음", "en": "none"},
+}
+
+
+def text(key: str, lang: Language, **values: object) -> str:
+    """The message `key` in `lang`, its `{placeholders}` filled."""
+    message = MESSAGES[key][lang]
+    return message.format(**values) if values else message
+
+
+def choose_language(asked: str | None, accept_language: str | None) -> Language:
+    """`?lang=` when it is a language the dashboard speaks, else the first such one in
+    `Accept-Language` by its weights (RFC 9110 12.5.4), else Korean."""
+    if asked:
+        primary = asked.strip().lower().split("-")[0]
+        for lang in LANGUAGES:
+            if primary == lang:
+                return lang
+    ranked: list[tuple[float, int, Language]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        for lang in LANGUAGES:
+            if primary == lang and weight > 0:
+                ranked.append((-weight, position, lang))
+    return min(ranked)[2] if ranked else DEFAULT

@@ -1,0 +1,45 @@
+"""The map's projection: north up, east right, the city's shape kept, inside the view box."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dalgu.dashboard.citymap import HEIGHT, PADDING, WIDTH, draw
+from dalgu.dashboard.overview import Place
+
+
+def place(name: str, lon: float, lat: float, kind: str = "Spot") -> Place:
+    return Place(f"urn:ngsi-ld:{kind}:{name}", kind, name, lon, lat, ())
+
+
+def test_north_is_up_and_east_is_right_inside_the_view_box() -> None:
+    drawn = draw([place("sw", 128.5, 35.8), place("ne", 128.7, 35.9), place("mid", 128.6, 35.85)])
+    by_name = {m.place.label: m for m in drawn.markers}
+    assert by_name["ne"].x > by_name["mid"].x > by_name["sw"].x
+    assert by_name["ne"].y < by_name["mid"].y < by_name["sw"].y
+    for m in drawn.markers:
+        assert PADDING <= m.x <= WIDTH - PADDING and PADDING <= m.y <= HEIGHT - PADDING
+    assert drawn.bounds == (35.8, 128.5, 35.9, 128.7)
+
+
+def test_distances_keep_their_proportions_at_the_citys_latitude() -> None:
+    # 0.1 degree east at 35.85 N is cos(35.85) as long as 0.1 degree north
+    drawn = draw([place("o", 128.5, 35.8), place("e", 128.6, 35.8), place("n", 128.5, 35.9)])
+    o, e, n = (next(m for m in drawn.markers if m.place.label == k) for k in ("o", "e", "n"))
+    assert (e.x - o.x) / (o.y - n.y) == pytest.approx(math.cos(math.radians(35.85)), rel=0.01)
+
+
+def test_one_place_is_drawn_in_the_middle() -> None:
+    (only,) = draw([place("a", 128.6, 35.87)]).markers
+    assert (only.x, only.y) == (WIDTH / 2, HEIGHT / 2)
+
+
+def test_types_get_their_own_style_most_numerous_first() -> None:
+    spots = [place(f"s{i}", 128.6, 35.8 + i / 100) for i in range(3)]
+    drawn = draw([place("a", 128.6, 35.87, "Bench"), *spots])
+    assert [(name, count) for name, _, count in drawn.legend] == [("Spot", 3), ("Bench", 1)]
+    styles = {m.place.type: m.style for m in drawn.markers}
+    assert styles["Spot"] != styles["Bench"]
+    assert draw([]).markers == () and draw([]).bounds is None
