@@ -21,6 +21,7 @@ from dalgu.safety.medical import Driver
 from dalgu.safety.service import config_groups
 from dalgu.safety.telemetry_window import window_group
 from dalgu.settings import Settings
+from tests.dashboard.html import parse
 from tests.devices.conftest import MOSQUITTO
 from tests.receiver import Receiver
 from tests.safety.crafted import steady_vehicle, steady_wearable
@@ -170,6 +171,11 @@ def test_a_collapse_at_the_wheel_is_an_alert_delivered_by_subscription(
             assert summaries.asked == ["Patient/p1"]
             stored = client.get("/ngsi-ld/v1/entities", params={"type": "Alert"}).json()
             assert [e["id"] for e in stored] == [alert["id"]]
+            # and the dashboard lists it, as an operator would see it
+            shown = client.get("/dashboard/alerts", params={"lang": "en"})
+            (row,) = parse(shown.text).first("table").rows()
+            assert row[1:3] == ["critical", "health / heartAttack"]
+            assert row[4] == f"urn:ngsi-ld:Vehicle:{vehicle}"
             car = client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:{vehicle}").json()
             assert "speed" in car and "steeringWheelAngle" in car  # the VSS paths, mapped
             # the newest sample's values; a window is read by the safety service, not stored

@@ -109,6 +109,7 @@ def tour(settings: Settings, receiver: str, fleet: list[SimulatedVehicle]) -> li
         f"Dalgu safety demonstration: {len(fleet)} vehicles and drivers over MQTT",
         "",
         "Serving:",
+        f"  Dashboard          {settings.base_url}/dashboard  (alerts as they come; ?lang=en)",
         f"  NGSI-LD API        {api}",
         f"  Alerts             {api}/entities?type=Alert",
         f"  Vehicles           {api}/entities?type=Vehicle",
