@@ -20,6 +20,7 @@ from shapely.geometry import shape
 from dalgu.cli.demo import load_city
 from dalgu.settings import Settings
 from dalgu.simulation import DAEGU_BBOX, DISTRICTS, city_entities, tick
+from dalgu.simulation.wifi import ZONES as WIFI_ZONES
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore
 from tests.conftest import NO_GATEWAY_PORTS
@@ -230,7 +231,8 @@ def test_demo_load_hosts_the_context_and_the_entities(tmp_path: Path) -> None:
         found = await store.query(
             "", EntityQuery(count=True, limit=0, attrs=("https://uri.etsi.org/ngsi-ld/location",))
         )
-        assert found.count == 60
+        # the city and its public Wi-Fi (zones and access points, all located)
+        assert found.count == 60 + sum(z[5] + 1 for z in WIFI_ZONES)
         await store.close()
 
     asyncio.run(check())

@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     temporal_retention_interval: float = Field(
         3600.0, gt=0, description="Seconds between two runs of the retention policy."
     )
+    wifi_interval: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds between two sweeps of the Wi-Fi zones (0: no background sweep).",
+    )
+    wifi_silence: float = Field(
+        300.0, gt=0, description="Seconds without a report after which an access point is down."
+    )
+    wifi_radius: float = Field(
+        50.0, ge=0, description="Metres an access point covers, unless it says (coverageRadius)."
+    )
+    wifi_capacity: int = Field(
+        50, ge=1, description="Clients an access point serves, unless it says (maxClients)."
+    )
     public_url: str | None = Field(None, description="Base URL clients reach Dalgu at.")
     cors_origins: str = Field(
         "",

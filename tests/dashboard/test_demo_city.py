@@ -7,6 +7,7 @@ import asyncio
 import io
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -16,6 +17,7 @@ from dalgu.api.app import build_app
 from dalgu.cli.demo import load_city, print_tour
 from dalgu.settings import Settings
 from dalgu.simulation import city_entities
+from dalgu.simulation.wifi import BROKEN, ZONES, wifi_entities
 from tests.conftest import IN_PROCESS
 from tests.dashboard.html import parse
 from tests.dashboard.test_dashboard import markers, section
@@ -27,7 +29,7 @@ def test_the_demo_prints_the_dashboard_and_it_shows_the_city(tmp_path: Path) -> 
     out = io.StringIO()
     print_tour(Console(file=out, width=200), settings, 60)
     (url,) = re.findall(r"(https?://\S+/dashboard)\s", out.getvalue())
-    city = city_entities(60)
+    city = city_entities(60) + wifi_entities(now=datetime.now(UTC))
     expected = Counter(e["type"] for e in city)
     with TestClient(build_app(settings), base_url=settings.base_url) as client:
         answer = client.get(url)
@@ -40,3 +42,9 @@ def test_the_demo_prints_the_dashboard_and_it_shows_the_city(tmp_path: Path) -> 
     names = {row[0] for row in section(doc, "map-heading").first("table").rows()}
     korean = {e["name"]["languageMap"]["ko"] for e in city if e["type"] == "Device"}
     assert korean and korean <= names
+    # the Wi-Fi zones: the unit that stopped reporting is down, its zone partly
+    zones = {row[0]: row for row in section(doc, "wifi-heading").first("table").rows()}
+    assert len(zones) == len(ZONES)
+    assert zones["서문시장 Seomun Market"][1:3] == ["일부 장애", "3/4"]
+    assert zones["서문시장 Seomun Market"][5] == BROKEN.rsplit(":", 1)[-1]
+    assert {row[1] for name, row in zones.items() if "Seomun" not in name} == {"정상"}

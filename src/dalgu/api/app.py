@@ -29,6 +29,7 @@ from dalgu.api import (
     registrations,
     subscriptions,
     temporal,
+    wifi,
 )
 from dalgu.api import fhir as fhir_api
 from dalgu.api import opendata as opendata_api
@@ -77,6 +78,8 @@ from dalgu.temporal.retention import RetentionPolicy
 from dalgu.temporal.service import TemporalService
 from dalgu.testbed.runs import RECENT, TestbedService
 from dalgu.testbed.sandboxes import SandboxService
+from dalgu.wifi.monitor import WifiMonitor
+from dalgu.wifi.service import WifiService
 
 V1 = "/ngsi-ld/v1"
 FHIR = "/fhir"
@@ -179,6 +182,7 @@ def routes() -> list[BaseRoute]:
         *fhir_api.routes(),
         *opendata_api.routes(),
         *dashboard.routes(),
+        *wifi.routes(),
     ]
 
 
@@ -297,6 +301,16 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             service.listeners.append(vitals.changed)
             vitals.start()
         app.state.dalgu_vitals = vitals
+        runtime.wifi = WifiService(
+            service,
+            silence=settings.wifi_silence,
+            radius=settings.wifi_radius,
+            capacity=settings.wifi_capacity,
+        )
+        wifi_monitor = None
+        if settings.wifi_interval > 0:
+            wifi_monitor = WifiMonitor(runtime.wifi, service, settings.wifi_interval)
+            wifi_monitor.start()
         app.state.dalgu = runtime
         safety = None
         if settings.safety and runtime.devices is not None:
@@ -327,6 +341,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             # each part gets a bounded time to stop: a stuck one is logged, never a hang
             if retention is not None:
                 await _bounded(retention.stop(), "temporal retention")
+            if wifi_monitor is not None:
+                await _bounded(wifi_monitor.stop(), "Wi-Fi monitor")
             await _bounded(listeners.stop(), "gateway ports")
             await _bounded(gateway.stop(), "MQTT gateway")
             if runtime.testbed is not None:

@@ -79,7 +79,9 @@ async def dashboard(request: Request) -> Response:
     types = await overview.types(view.tenant)
     places = await overview.places(view.tenant, view.shown_type, view.lang)
     alerts = await overview.alerts(view.tenant, view.lang)
-    return _html(render_page(view, types, places, alerts), view)
+    wifi = runtime(request).wifi
+    zones = (await wifi.state(view.tenant)).zones if wifi is not None else ()
+    return _html(render_page(view, types, places, alerts, zones), view)
 
 
 async def dashboard_alerts(request: Request) -> Response:

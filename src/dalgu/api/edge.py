@@ -28,6 +28,7 @@ from dalgu.subscriptions.service import SubscriptionService
 from dalgu.temporal.service import TemporalService
 from dalgu.testbed.runs import TestbedService
 from dalgu.testbed.sandboxes import SandboxService
+from dalgu.wifi.service import WifiService
 
 
 @dataclass(slots=True)
@@ -53,6 +54,8 @@ class Runtime:
     rendered: RenderCache = field(default_factory=lambda: RenderCache(0))
     #: distributed operations: requests forwarded to registered context sources
     distributor: Distributor | None = None
+    #: public Wi-Fi zones (access points, zone status, coverage)
+    wifi: WifiService | None = None
 
 
 #: every query parameter NGSI-LD defines (clause 6.3.20: any other is an InvalidRequest)

@@ -368,6 +368,10 @@ class EntityService:
     async def types(self, tenant: str) -> list[TypeInfo]:
         return await self.store.types(tenant)
 
+    async def tenants(self) -> list[str]:
+        """Every tenant that holds entities ("" the default one)."""
+        return await self.store.tenants()
+
     async def attributes(self, tenant: str) -> list[AttributeInfo]:
         return await self.store.attributes(tenant)
 

@@ -21,6 +21,7 @@ from dalgu.broker.service import EntityService
 from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.simulation import city_entities, tick
+from dalgu.simulation.wifi import wifi_entities, wifi_tick
 from dalgu.store.factory import open_store
 
 CITY_CONTEXT_ID = "dalgu-city"
@@ -33,7 +34,8 @@ def city_context() -> dict[str, object]:
 
 
 async def load_city(settings: Settings, count: int) -> int:
-    """Upsert the simulated city and host its @context; returns how many entities it holds."""
+    """Upsert the simulated city and its public Wi-Fi, and host their @context; returns how
+    many city entities it holds (the Wi-Fi's zones and access points besides)."""
     store = open_store(settings)
     await store.open()
     try:
@@ -44,6 +46,8 @@ async def load_city(settings: Settings, count: int) -> int:
         entities = [parse_entity(e, terms, now) for e in city_entities(count)]
         service = EntityService(store)
         result = await service.batch_upsert("", entities, "replace")
+        wifi = [parse_entity(e, terms, now) for e in wifi_entities(now=datetime.now(UTC))]
+        await service.batch_upsert("", wifi, "replace")
         await publish_examples(settings, store, service)
         return len(result.success)
     finally:
@@ -114,13 +118,15 @@ def city_link(settings: Settings) -> str:
 def _simulate(base_url: str, link: str, count: int, every: float) -> None:
     rng = random.Random(11)
     entities = city_entities(count)
+    hotspots = wifi_entities(now=datetime.now(UTC))
     url = f"{base_url}/ngsi-ld/v1/entityOperations/upsert?options=update"
     # Ctrl-C in the terminal reaches this process too: the demo is over, quietly
     with contextlib.suppress(KeyboardInterrupt), httpx.Client(timeout=10) as client:
         while True:
             time.sleep(every)
+            updates = tick(entities, rng) + wifi_tick(hotspots, rng, now=datetime.now(UTC))
             try:
-                client.post(url, json=tick(entities, rng), headers={"Link": link})
+                client.post(url, json=updates, headers={"Link": link})
             except httpx.HTTPError:
                 continue  # the server is starting or stopping
 
@@ -158,6 +164,7 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  Registrations      {api}/csourceRegistrations?type=Vehicle  (context sources)",
         f"  Source identity    {api}/info/sourceIdentity",
         f"  City @context      {api}/jsonldContexts/{CITY_CONTEXT_ID}",
+        f"  Wi-Fi zones        {settings.base_url}/wifi/zones  (coverage: /wifi/coverage)",
         f"  OpenAPI            {api}/openapi.json",
         f"  API docs           {api}/docs",
         f"  Health             {settings.base_url}/health",

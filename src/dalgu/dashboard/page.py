@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -14,6 +15,7 @@ from dalgu import __version__
 from dalgu.dashboard import citymap
 from dalgu.dashboard.messages import LANGUAGES, NATIVE_NAMES, Language, text
 from dalgu.dashboard.overview import KST, LISTED, SEVERITIES, Alerts, Places, TypeCount
+from dalgu.wifi.zones import Zone
 
 #: seconds between two refreshes of the alerts in the browser
 REFRESH: Final = 15
@@ -42,6 +44,10 @@ class View:
         return "/dashboard?" + urlencode({k: v for k, v in params.items() if v})
 
     @property
+    def coverage_url(self) -> str:
+        return "/wifi/coverage?" + urlencode({"tenant": self.tenant} if self.tenant else {})
+
+    @property
     def alerts_url(self) -> str:
         params = {"lang": self.lang, "tenant": self.tenant}
         return "/dashboard/alerts?" + urlencode({k: v for k, v in params.items() if v})
@@ -52,6 +58,7 @@ def render_page(
     types: list[TypeCount],
     places: Places,
     alerts: Alerts,
+    zones: Sequence[Zone] = (),
     now: datetime | None = None,
 ) -> str:
     moment = now or datetime.now(UTC)
@@ -74,6 +81,8 @@ def render_page(
         radius=citymap.RADIUS,
         alerts=alerts,
         alerts_url=view.alerts_url,
+        zones=zones,
+        coverage_url=view.coverage_url,
         severities=SEVERITIES,
         refresh=REFRESH,
         version=__version__,

@@ -1,0 +1,90 @@
+"""Public Wi-Fi zones over HTTP: `GET /wifi/zones` (each zone's status, load and access points,
+as JSON) and `GET /wifi/coverage` (where the Wi-Fi reaches, as GeoJSON for a map or a GIS).
+
+Both read the state as it is (nothing is written: the sweep does that, `dalgu.wifi.monitor`).
+The tenant is `NGSILD-Tenant`, or the `tenant` query parameter for clients that cannot set a
+header (a GIS layer's URL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from dalgu.api.edge import runtime
+from dalgu.api.negotiation import checked_tenant, tenant_of
+from dalgu.errors import ResourceNotFound
+from dalgu.wifi.service import WifiService, zones_by_status
+from dalgu.wifi.zones import AccessPoint, Zone
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/wifi/zones", zones, methods=["GET"]),
+        Route("/wifi/coverage", coverage, methods=["GET"]),
+    ]
+
+
+def _service(request: Request) -> tuple[WifiService, str]:
+    wifi = runtime(request).wifi
+    if wifi is None:
+        raise ResourceNotFound("Wi-Fi zones are not served by this store")
+    asked = request.query_params.get("tenant")
+    tenant = checked_tenant(asked, "tenant") if asked is not None else tenant_of(request)
+    return wifi, tenant
+
+
+def _json(data: Any, media_type: str = "application/json") -> Response:
+    return Response(orjson.dumps(data), media_type=media_type)
+
+
+def _point(p: AccessPoint, up: bool) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "zone": p.zone,
+        "up": up,
+        "apState": p.reported_state,
+        "clientsConnected": p.clients,
+        "maxClients": p.capacity,
+        "load": round(p.clients / p.capacity, 3),
+        "lastReport": p.last_report.isoformat().replace("+00:00", "Z") if p.last_report else None,
+        "location": list(p.position) if p.position else None,
+    }
+
+
+def _zone(z: Zone) -> dict[str, Any]:
+    return {
+        "id": z.id,
+        "name": z.name,
+        "wifiStatus": z.status,
+        "accessPointsUp": z.up,
+        "accessPointsTotal": z.total,
+        "clientsConnected": z.clients,
+        "load": round(z.load, 3) if z.load is not None else None,
+        "accessPointsDown": list(z.down),
+        "location": list(z.position) if z.position else None,
+    }
+
+
+async def zones(request: Request) -> Response:
+    wifi, tenant = _service(request)
+    state = await wifi.state(tenant)
+    return _json(
+        {
+            "at": state.at.isoformat().replace("+00:00", "Z"),
+            "silenceSeconds": wifi.silence,
+            "summary": zones_by_status(state.zones),
+            "zones": [_zone(z) for z in state.zones],
+            "accessPoints": [_point(p, p.up(state.at, wifi.silence)) for p in state.points],
+            "withoutZone": list(state.orphans),
+        }
+    )
+
+
+async def coverage(request: Request) -> Response:
+    wifi, tenant = _service(request)
+    return _json(await wifi.coverage(tenant), "application/geo+json")

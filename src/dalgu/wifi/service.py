@@ -1,0 +1,143 @@
+"""Public Wi-Fi zones on the broker: access points and zones as Smart Data Models entities,
+their state kept up to date by a sweep, their coverage as GeoJSON.
+
+A sweep (run by `WifiMonitor` every `wifi_interval` seconds, and by `GET /wifi/zones`) reads
+a tenant's access points and zones, and writes back only what changed:
+
+- on an access point, `reachable` (Dalgu's): false once it has been silent longer than
+  `wifi_silence` seconds, true again when it reports; its own `apState` is never overwritten;
+- on a zone, the data model's `wifiStatus` and `clientsConnected`, and Dalgu's
+  `accessPointsUp` and `accessPointsTotal`.
+
+So subscriptions see outages as they happen: `q=wifiStatus=="totalFailure"` on
+`WifiPointOfInterest` notifies when a zone goes dark, `q=reachable==false` on `AccessPoint`
+when a unit falls silent. Both writes are idempotent, so several workers may sweep at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from dalgu.broker.model import Entity
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import EntityService
+from dalgu.errors import DalguError
+from dalgu.ldcontext.resolver import core_terms
+from dalgu.query.ast import TypeName, TypeOr
+from dalgu.store.base import EntityQuery
+from dalgu.wifi import vocabulary as v
+from dalgu.wifi.coverage import coverage
+from dalgu.wifi.zones import AccessPoint, Zone, read_access_point, roll_up
+
+PAGE: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WifiState:
+    """A tenant's access points and zones as of `at`."""
+
+    at: datetime
+    points: tuple[AccessPoint, ...]
+    zones: tuple[Zone, ...]
+    #: access points naming a zone that does not exist (their own zone, in the coverage)
+    orphans: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    state: WifiState
+    written: tuple[str, ...]  # ids of the entities the sweep changed
+
+
+class WifiService:
+    def __init__(
+        self, entities: EntityService, *, silence: float, radius: float, capacity: int
+    ) -> None:
+        self.entities = entities
+        self.silence = silence
+        self.radius = radius
+        self.capacity = capacity
+        self._terms = core_terms()
+
+    async def _all(self, tenant: str, term: str) -> list[Entity]:
+        sdm, default = v.iris(term)
+        types = TypeOr((TypeName(sdm), TypeName(default)))
+        found: list[Entity] = []
+        while True:
+            query = EntityQuery(types=types, limit=PAGE, offset=len(found))
+            page = (await self.entities.query(tenant, query)).entities
+            found += page
+            if len(page) < PAGE:
+                return found
+
+    async def state(self, tenant: str, now: datetime | None = None) -> WifiState:
+        """The tenant's access points and zones as they are now (nothing written)."""
+        return (await self._read(tenant, now or datetime.now(UTC)))[0]
+
+    async def _read(
+        self, tenant: str, at: datetime
+    ) -> tuple[WifiState, list[Entity], list[Entity]]:
+        ap_entities = await self._all(tenant, v.ACCESS_POINT)
+        zone_entities = await self._all(tenant, v.ZONE)
+        points = [read_access_point(e, self.radius, self.capacity) for e in ap_entities]
+        by_zone: dict[str, list[AccessPoint]] = defaultdict(list)
+        for point in points:
+            if point.zone:
+                by_zone[point.zone].append(point)
+        zones = [roll_up(e, by_zone.get(e["id"], []), at, self.silence) for e in zone_entities]
+        known = {z.id for z in zones}
+        orphans = tuple(sorted(p.id for p in points if p.zone and p.zone not in known))
+        return WifiState(at, tuple(points), tuple(zones), orphans), ap_entities, zone_entities
+
+    async def sweep(self, tenant: str, now: datetime | None = None) -> Sweep:
+        """The state, and what changed in it written back (see the module's docstring)."""
+        at = now or datetime.now(UTC)
+        state, ap_entities, zone_entities = await self._read(tenant, at)
+        written: list[str] = []
+        for entity, point in zip(ap_entities, state.points, strict=True):
+            reachable = not point.silent(at, self.silence)
+            if v.value(entity, "reachable") is not reachable and await self._write(
+                tenant, entity, {"reachable": reachable}, at
+            ):
+                written.append(point.id)
+        for entity, zone in zip(zone_entities, state.zones, strict=True):
+            wanted = {
+                "wifiStatus": zone.status,
+                "clientsConnected": zone.clients,
+                "accessPointsUp": zone.up,
+                "accessPointsTotal": zone.total,
+            }
+            changed = {t: x for t, x in wanted.items() if v.value(entity, t) != x}
+            if changed and await self._write(tenant, entity, changed, at):
+                written.append(zone.id)
+        return Sweep(state, tuple(written))
+
+    async def coverage(self, tenant: str, now: datetime | None = None) -> dict[str, Any]:
+        state = await self.state(tenant, now)
+        return coverage(state.zones, state.points, state.at, self.silence)
+
+    async def _write(
+        self, tenant: str, entity: Entity, values: dict[str, Any], at: datetime
+    ) -> bool:
+        stamp = at.isoformat().replace("+00:00", "Z")
+        fragment: dict[str, Any] = {"id": entity["id"]}
+        for term, value in values.items():
+            held = {"type": "Property", "value": value, "observedAt": stamp}
+            fragment[v.key(entity, term)] = held
+        attrs = parse_entity(fragment, self._terms, stamp, require_type=False)
+        try:
+            await self.entities.append_attributes(tenant, entity["id"], attrs)
+        except DalguError:  # deleted meanwhile: the next sweep sees it gone
+            return False
+        return True
+
+
+def zones_by_status(zones: Sequence[Zone]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for zone in zones:
+        counts[zone.status] += 1
+    return dict(counts)

@@ -1,0 +1,264 @@
+"""Wi-Fi zones on each store: access points and zones written through the NGSI-LD API (with
+the Smart Data Models context, or none), their state at /wifi/zones and /wifi/coverage, and
+the sweep writing zone status so that a subscription hears of an outage."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
+from dalgu.wifi import vocabulary as v
+from tests.receiver import Receiver
+
+V1 = "/ngsi-ld/v1"
+SDM_CONTEXT = {
+    term: v.SDM + term
+    for term in (
+        "AccessPoint",
+        "WifiPointOfInterest",
+        "apState",
+        "clientsConnected",
+        "refPointOfInterest",
+        "wifiStatus",
+    )
+}
+LINK = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def post(client: TestClient, entity: dict[str, Any], tenant: str = "") -> None:
+    headers = {
+        "Content-Type": "application/ld+json" if "@context" in entity else "application/json"
+    }
+    if tenant:
+        headers["NGSILD-Tenant"] = tenant
+    answer = client.post(f"{V1}/entities", json=entity, headers=headers)
+    assert answer.status_code == 201, answer.text
+
+
+def access_point(n: int, zone: str, ago: float, *, sdm: bool, clients: int = 12) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:AccessPoint:{n}",
+        "type": "AccessPoint",
+        "apState": {"type": "Property", "value": "up"},
+        "clientsConnected": {
+            "type": "Property",
+            "value": clients,
+            "observedAt": iso(datetime.now(UTC) - timedelta(seconds=ago)),
+        },
+        "refPointOfInterest": {"type": "Relationship", "object": zone},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [128.59 + n / 10000, 35.87]},
+        },
+    }
+    if sdm:
+        entity["@context"] = [SDM_CONTEXT, LINK]
+    return entity
+
+
+def zone(slug: str, *, sdm: bool) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:WifiPointOfInterest:{slug}",
+        "type": "WifiPointOfInterest",
+        "name": {"type": "Property", "value": slug.title()},
+    }
+    if sdm:
+        entity["@context"] = [SDM_CONTEXT, LINK]
+    return entity
+
+
+def city(client: TestClient, tenant: str = "") -> None:
+    """Plaza (data model's context): two units up, one silent for ten minutes; Park (no
+    context): one unit up; Square: no units."""
+    plaza, park = "urn:ngsi-ld:WifiPointOfInterest:plaza", "urn:ngsi-ld:WifiPointOfInterest:park"
+    post(client, zone("plaza", sdm=True), tenant)
+    post(client, zone("park", sdm=False), tenant)
+    post(client, zone("square", sdm=True), tenant)
+    post(client, access_point(1, plaza, 20, sdm=True, clients=10), tenant)
+    post(client, access_point(2, plaza, 40, sdm=True, clients=30), tenant)
+    post(client, access_point(3, plaza, 600, sdm=True, clients=50), tenant)
+    post(client, access_point(4, park, 5, sdm=False, clients=7), tenant)
+
+
+def test_zones_report_status_load_and_units_down(client: TestClient) -> None:
+    city(client)
+    answer = client.get("/wifi/zones")
+    assert answer.status_code == 200
+    body = answer.json()
+    zones = {z["name"]: z for z in body["zones"]}
+    assert zones["Plaza"]["wifiStatus"] == "workingPartially"
+    assert (zones["Plaza"]["accessPointsUp"], zones["Plaza"]["accessPointsTotal"]) == (2, 3)
+    assert zones["Plaza"]["clientsConnected"] == 40  # the silent unit's 50 do not count
+    assert zones["Plaza"]["load"] == 0.4  # 40 of 2 x 50 (the default capacity)
+    assert zones["Plaza"]["accessPointsDown"] == ["urn:ngsi-ld:AccessPoint:3"]
+    assert zones["Park"]["wifiStatus"] == "working"
+    assert zones["Square"]["wifiStatus"] == "noService"
+    assert body["summary"] == {"workingPartially": 1, "working": 1, "noService": 1}
+    # reading writes nothing
+    plain = client.get(f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:park").json()
+    assert "wifiStatus" not in plain
+
+
+def test_coverage_is_geojson_of_the_units_up(client: TestClient) -> None:
+    city(client)
+    answer = client.get("/wifi/coverage")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/geo+json"
+    features = answer.json()["features"]
+    areas = {f["properties"]["name"]: f for f in features if f["properties"]["kind"] == "coverage"}
+    assert set(areas) == {"Plaza", "Park"}
+    assert areas["Plaza"]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    units = [f for f in features if f["properties"]["kind"] == "accessPoint"]
+    assert len(units) == 4
+
+
+def test_each_tenant_has_its_own_wifi(client: TestClient) -> None:
+    city(client, "suseong")
+    assert client.get("/wifi/zones").json()["zones"] == []
+    by_header = client.get("/wifi/zones", headers={"NGSILD-Tenant": "suseong"}).json()
+    by_query = client.get("/wifi/zones?tenant=suseong").json()
+    assert len(by_header["zones"]) == len(by_query["zones"]) == 3
+    bad = client.get("/wifi/zones?tenant=no%20way")
+    assert bad.status_code == 400 and bad.json()["type"].endswith("BadRequestData")
+
+
+def test_the_sweep_writes_zone_status_and_a_subscription_hears_an_outage(
+    settings: Settings,
+) -> None:
+    receiver = Receiver()
+    configured = settings.model_copy(update={"wifi_interval": 0.2})
+    try:
+        with TestClient(build_app(configured)) as client:
+            subscription = {
+                "type": "Subscription",
+                "entities": [{"type": "WifiPointOfInterest"}],
+                "q": 'wifiStatus=="totalFailure"',
+                "notification": {"endpoint": {"uri": receiver.url, "accept": "application/json"}},
+                "@context": [SDM_CONTEXT, LINK],
+            }
+            answer = client.post(
+                f"{V1}/subscriptions",
+                json=subscription,
+                headers={"Content-Type": "application/ld+json"},
+            )
+            assert answer.status_code == 201, answer.text
+            city(client)
+            headers = {"Link": f'<{LINK}>; rel="http://www.w3.org/ns/json-ld#context"'}
+            deadline = time.monotonic() + 10
+            while True:  # the monitor sweeps every 0.2 s
+                plaza = client.get(
+                    f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:plaza", headers=headers
+                ).json()
+                if v.SDM + "wifiStatus" in plaza:
+                    break
+                assert time.monotonic() < deadline, plaza
+                time.sleep(0.1)
+            assert plaza[v.SDM + "wifiStatus"]["value"] == "workingPartially"
+            assert plaza[v.SDM + "clientsConnected"]["value"] == 40
+            park = client.get(f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:park").json()
+            assert park["wifiStatus"]["value"] == "working"  # its own (default) vocabulary
+            silent = client.get(f"{V1}/entities/urn:ngsi-ld:AccessPoint:3").json()
+            assert silent["reachable"]["value"] is False
+            # the plaza's two other units go down: a total failure, notified
+            for n in (1, 2):
+                fragment = {
+                    "apState": {"type": "Property", "value": "down"},
+                    "@context": [SDM_CONTEXT, LINK],
+                }
+                done = client.patch(
+                    f"{V1}/entities/urn:ngsi-ld:AccessPoint:{n}/attrs",
+                    json=fragment,
+                    headers={"Content-Type": "application/ld+json"},
+                )
+                assert done.status_code == 204, done.text
+            _, body = receiver.next(timeout=15)
+            (notified,) = body["data"]
+            assert notified["id"] == "urn:ngsi-ld:WifiPointOfInterest:plaza"
+            assert (
+                notified["wifiStatus"]["value"] == "totalFailure"
+            )  # in the subscription's context
+            # a unit that reports again is reachable again
+            fresh = {
+                "clientsConnected": {
+                    "type": "Property",
+                    "value": 3,
+                    "observedAt": iso(datetime.now(UTC)),
+                },
+                "@context": [SDM_CONTEXT, LINK],
+            }
+            client.patch(
+                f"{V1}/entities/urn:ngsi-ld:AccessPoint:3/attrs",
+                json=fresh,
+                headers={"Content-Type": "application/ld+json"},
+            )
+            deadline = time.monotonic() + 10
+            while (
+                client.get(f"{V1}/entities/urn:ngsi-ld:AccessPoint:3", headers=headers).json()[
+                    "reachable"
+                ]["value"]
+                is not True
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        receiver.close()
+
+
+def test_a_second_sweep_writes_nothing(client: TestClient) -> None:
+    city(client)
+    wifi = client.app.state.dalgu.wifi  # type: ignore[attr-defined]
+    first = client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
+    assert len(first.written) == 4 + 3  # every unit's reachable, every zone's status
+    again = client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
+    assert again.written == ()
+
+
+def test_access_points_feed_through_the_device_gateway(client: TestClient) -> None:
+    """An IoT Agent config group of access points (FIWARE's provisioning API), measures over
+    HTTP JSON: the gateway's entities are read like any other."""
+    post(client, zone("station", sdm=False), "acme")
+    group = {
+        "apikey": "wifi-key",
+        "resource": "/iot/json",
+        "entity_type": "AccessPoint",
+        "attributes": [
+            {"object_id": "c", "name": "clientsConnected", "type": "Integer"},
+            {"object_id": "s", "name": "apState", "type": "Text"},
+        ],
+        "static_attributes": [
+            {
+                "name": "refPointOfInterest",
+                "type": "Relationship",
+                "value": "urn:ngsi-ld:WifiPointOfInterest:station",
+            }
+        ],
+    }
+    headers = {"fiware-service": "acme", "fiware-servicepath": "/"}
+    made = client.post("/iot/services", json={"services": [group]}, headers=headers)
+    assert made.status_code == 201, made.text
+    for unit, clients in (("ap-1", 12), ("ap-2", 8)):
+        sent = client.post(
+            f"/iot/json?k=wifi-key&i={unit}", content=f'{{"c": {clients}, "s": "up"}}'
+        )
+        assert sent.status_code == 200, sent.text
+    (station,) = client.get("/wifi/zones?tenant=acme").json()["zones"]
+    assert (station["wifiStatus"], station["accessPointsUp"], station["clientsConnected"]) == (
+        "working",
+        2,
+        20,
+    )
+    client.post("/iot/json?k=wifi-key&i=ap-1", content=b'{"s": "down"}')
+    (station,) = client.get("/wifi/zones?tenant=acme").json()["zones"]
+    assert (station["wifiStatus"], station["accessPointsDown"]) == (
+        "workingPartially",
+        ["urn:ngsi-ld:AccessPoint:ap-1"],
+    )
