@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from shapely.geometry import Point, mapping
+import numpy as np
+from shapely.geometry import Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
@@ -24,15 +25,15 @@ METRES_PER_DEGREE: Final = 111_320.0
 SEGMENTS: Final = 16  # per quarter circle
 
 
+#: the unit circle's ring, drawn once
+_UNIT: Final = np.asarray(Point(0.0, 0.0).buffer(1.0, quad_segs=SEGMENTS).exterior.coords)
+
+
 def circle(lon: float, lat: float, radius: float) -> BaseGeometry:
     """A circle of `radius` metres around (lon, lat), in degrees."""
-    unit = Point(0.0, 0.0).buffer(1.0, quad_segs=SEGMENTS)
     shrink = max(math.cos(math.radians(lat)), 1e-6)
-    ring = [
-        (lon + x * radius / (METRES_PER_DEGREE * shrink), lat + y * radius / METRES_PER_DEGREE)
-        for x, y in unit.exterior.coords
-    ]
-    return type(unit)(ring)
+    scale = np.array([radius / (METRES_PER_DEGREE * shrink), radius / METRES_PER_DEGREE])
+    return Polygon(_UNIT * scale + np.array([lon, lat]))
 
 
 def coverage(

@@ -25,7 +25,6 @@ from typing import Any, Final
 from dalgu.broker.model import Entity
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
-from dalgu.errors import DalguError
 from dalgu.ldcontext.resolver import core_terms
 from dalgu.query.ast import TypeName, TypeOr
 from dalgu.store.base import EntityQuery
@@ -94,16 +93,15 @@ class WifiService:
         return WifiState(at, tuple(points), tuple(zones), orphans), ap_entities, zone_entities
 
     async def sweep(self, tenant: str, now: datetime | None = None) -> Sweep:
-        """The state, and what changed in it written back (see the module's docstring)."""
+        """The state, and what changed in it written back (see the module's docstring), in
+        one batch update."""
         at = now or datetime.now(UTC)
         state, ap_entities, zone_entities = await self._read(tenant, at)
-        written: list[str] = []
+        changes: list[tuple[Entity, dict[str, Any]]] = []
         for entity, point in zip(ap_entities, state.points, strict=True):
             reachable = not point.silent(at, self.silence)
-            if v.value(entity, "reachable") is not reachable and await self._write(
-                tenant, entity, {"reachable": reachable}, at
-            ):
-                written.append(point.id)
+            if v.value(entity, "reachable") is not reachable:
+                changes.append((entity, {"reachable": reachable}))
         for entity, zone in zip(zone_entities, state.zones, strict=True):
             wanted = {
                 "wifiStatus": zone.status,
@@ -112,28 +110,31 @@ class WifiService:
                 "accessPointsTotal": zone.total,
             }
             changed = {t: x for t, x in wanted.items() if v.value(entity, t) != x}
-            if changed and await self._write(tenant, entity, changed, at):
-                written.append(zone.id)
-        return Sweep(state, tuple(written))
+            if changed:
+                changes.append((entity, changed))
+        return Sweep(state, await self._write(tenant, changes, at))
 
     async def coverage(self, tenant: str, now: datetime | None = None) -> dict[str, Any]:
         state = await self.state(tenant, now)
         return coverage(state.zones, state.points, state.at, self.silence)
 
     async def _write(
-        self, tenant: str, entity: Entity, values: dict[str, Any], at: datetime
-    ) -> bool:
+        self, tenant: str, changes: list[tuple[Entity, dict[str, Any]]], at: datetime
+    ) -> tuple[str, ...]:
+        """Append the changed attributes, all in one batch; the ids written (an entity
+        deleted meanwhile is left out: the next sweep sees it gone)."""
+        if not changes:
+            return ()
         stamp = at.isoformat().replace("+00:00", "Z")
-        fragment: dict[str, Any] = {"id": entity["id"]}
-        for term, value in values.items():
-            held = {"type": "Property", "value": value, "observedAt": stamp}
-            fragment[v.key(entity, term)] = held
-        attrs = parse_entity(fragment, self._terms, stamp, require_type=False)
-        try:
-            await self.entities.append_attributes(tenant, entity["id"], attrs)
-        except DalguError:  # deleted meanwhile: the next sweep sees it gone
-            return False
-        return True
+        items = []
+        for entity, values in changes:
+            fragment: dict[str, Any] = {"id": entity["id"]}
+            for term, value in values.items():
+                held = {"type": "Property", "value": value, "observedAt": stamp}
+                fragment[v.key(entity, term)] = held
+            items.append(parse_entity(fragment, self._terms, stamp, require_type=False))
+        written = set((await self.entities.batch_update(tenant, items)).success)
+        return tuple(e["id"] for e, _ in changes if e["id"] in written)
 
 
 def zones_by_status(zones: Sequence[Zone]) -> dict[str, int]:
