@@ -12,13 +12,12 @@ there is little to give, ~5 ms after a large batch. Where the C library has no `
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import ctypes.util
 import logging
 from collections.abc import Callable
 
-from dalgu.background import cancel_and_wait
+from dalgu.background import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +33,14 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-class HeapTrim:
+class HeapTrim(Periodic):
     """Gives freed heap back to the OS every `interval` seconds while started."""
 
+    name = "dalgu-heap-trim"
+
     def __init__(self, interval: float) -> None:
-        self.interval = interval
+        super().__init__(interval)
         self._trim = _malloc_trim()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def available(self) -> bool:
@@ -51,14 +51,8 @@ class HeapTrim:
         return self._trim is not None and self._trim(0) == 1
 
     def start(self) -> None:
-        if self._trim is not None and self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run())
+        if self._trim is not None:
+            super().start()
 
-    async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self.trim()
+    async def run_once(self) -> None:
+        self.trim()

@@ -5,6 +5,7 @@ the sweep writing zone status so that a subscription hears of an outage."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,17 @@ SDM_CONTEXT = {
     )
 }
 LINK = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+
+
+def eventually(fetch: Callable[[], Any], done: Callable[[Any], bool], within: float = 10) -> Any:
+    """What `fetch` gives once `done` holds for it, tried every 0.1 s for `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        found = fetch()
+        if done(found):
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
 
 
 def iso(moment: datetime) -> str:
@@ -153,15 +165,11 @@ def test_the_sweep_writes_zone_status_and_a_subscription_hears_an_outage(
             assert answer.status_code == 201, answer.text
             city(client)
             headers = {"Link": f'<{LINK}>; rel="http://www.w3.org/ns/json-ld#context"'}
-            deadline = time.monotonic() + 10
-            while True:  # the monitor sweeps every 0.2 s
-                plaza = client.get(
-                    f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:plaza", headers=headers
-                ).json()
-                if v.SDM + "wifiStatus" in plaza:
-                    break
-                assert time.monotonic() < deadline, plaza
-                time.sleep(0.1)
+            plaza_url = f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:plaza"
+            plaza = eventually(  # the monitor sweeps every 0.2 s
+                lambda: client.get(plaza_url, headers=headers).json(),
+                lambda found: v.SDM + "wifiStatus" in found,
+            )
             assert plaza[v.SDM + "wifiStatus"]["value"] == "workingPartially"
             assert plaza[v.SDM + "clientsConnected"]["value"] == 40
             park = client.get(f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:park").json()
@@ -183,9 +191,8 @@ def test_the_sweep_writes_zone_status_and_a_subscription_hears_an_outage(
             _, body = receiver.next(timeout=15)
             (notified,) = body["data"]
             assert notified["id"] == "urn:ngsi-ld:WifiPointOfInterest:plaza"
-            assert (
-                notified["wifiStatus"]["value"] == "totalFailure"
-            )  # in the subscription's context
+            # in the subscription's context
+            assert notified["wifiStatus"]["value"] == "totalFailure"
             # a unit that reports again is reachable again
             fresh = {
                 "clientsConnected": {
@@ -200,15 +207,10 @@ def test_the_sweep_writes_zone_status_and_a_subscription_hears_an_outage(
                 json=fresh,
                 headers={"Content-Type": "application/ld+json"},
             )
-            deadline = time.monotonic() + 10
-            while (
-                client.get(f"{V1}/entities/urn:ngsi-ld:AccessPoint:3", headers=headers).json()[
-                    "reachable"
-                ]["value"]
-                is not True
-            ):
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+            eventually(
+                lambda: client.get(f"{V1}/entities/urn:ngsi-ld:AccessPoint:3").json(),
+                lambda found: found["reachable"]["value"] is True,
+            )
     finally:
         receiver.close()
 
