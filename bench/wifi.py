@@ -33,8 +33,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from databases import create_database, drop_database, postgres_answers
-
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.ldcontext.resolver import core_terms
@@ -42,6 +40,7 @@ from dalgu.settings import Settings
 from dalgu.store.factory import open_store
 from dalgu.wifi import vocabulary as v
 from dalgu.wifi.service import WifiService
+from databases import create_database, drop_database, postgres_answers
 
 PER_ZONE = 5
 SILENCE = 300.0
