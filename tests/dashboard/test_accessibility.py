@@ -127,6 +127,22 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Node]:
     settings = Settings.load(sqlite_path=path, mqtt_broker="off", **IN_PROCESS)
     with TestClient(build_app(settings)) as client:
         seed(client)
+        # a device of the gateway, and a Wi-Fi zone with a unit: every section is on the page
+        group = {"apikey": "a11y", "resource": "/iot/json", "entity_type": "Thermometer"}
+        assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+        assert client.post("/iot/json?k=a11y&i=t1", content=b'{"t": 1}').status_code == 200
+        for entity in (
+            {"id": "urn:ngsi-ld:WifiPointOfInterest:z", "type": "WifiPointOfInterest"},
+            {
+                "id": "urn:ngsi-ld:AccessPoint:a",
+                "type": "AccessPoint",
+                "refPointOfInterest": {
+                    "type": "Relationship",
+                    "object": "urn:ngsi-ld:WifiPointOfInterest:z",
+                },
+            },
+        ):
+            assert client.post("/ngsi-ld/v1/entities", json=entity).status_code == 201
         return {lang: parse(client.get(f"/dashboard?lang={lang}").text) for lang in LANGUAGES} | {
             "empty": parse(client.get("/dashboard?tenant=nobody").text)
         }
@@ -137,6 +153,9 @@ def test_the_page_is_structured_for_assistive_technology(
     pages: dict[str, Node], which: str
 ) -> None:
     doc = pages[which]
+    if which != "empty":  # every section is checked
+        sections = {s.attrs["aria-labelledby"] for s in doc.iter("section")}
+        assert {"devices-heading", "wifi-heading", "alerts-heading", "map-heading"} <= sections
     html = doc.first("html")
     assert html.attrs["lang"] in LANGUAGES  # 3.1.1
     assert doc.first("title").text  # 2.4.2

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from dalgu.api.edge import runtime
 from dalgu.api.negotiation import checked_tenant
 from dalgu.broker.model import is_uri, is_valid_name
+from dalgu.dashboard.devices import DeviceOverview
 from dalgu.dashboard.messages import choose_language
 from dalgu.dashboard.overview import CityOverview
 from dalgu.dashboard.page import View, render_alerts, render_page
@@ -79,9 +80,12 @@ async def dashboard(request: Request) -> Response:
     types = await overview.types(view.tenant)
     places = await overview.places(view.tenant, view.shown_type, view.lang)
     alerts = await overview.alerts(view.tenant, view.lang)
-    wifi = runtime(request).wifi
-    zones = (await wifi.state(view.tenant)).zones if wifi is not None else ()
-    return _html(render_page(view, types, places, alerts, zones), view)
+    rt = runtime(request)
+    zones = (await rt.wifi.state(view.tenant)).zones if rt.wifi is not None else ()
+    devices = None
+    if rt.devices is not None:
+        devices = await DeviceOverview(rt.devices, rt.service).listed(view.tenant)
+    return _html(render_page(view, types, places, alerts, zones, devices), view)
 
 
 async def dashboard_alerts(request: Request) -> Response:

@@ -99,6 +99,23 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "wifi_totalFailure": {"ko": "전체 장애", "en": "down"},
     "wifi_noService": {"ko": "장치 없음", "en": "no access points"},
     "wifi_coverage": {"ko": "적용 범위 (GeoJSON)", "en": "Coverage (GeoJSON)"},
+    "devices": {"ko": "장치 (IoT 게이트웨이)", "en": "Devices (IoT gateway)"},
+    "devices_caption": {
+        "ko": (
+            "프로비저닝된 장치 ({shown}개 / 전체 {total}개); "
+            "메시지는 이 서버 프로세스가 시작된 뒤의 수"
+        ),
+        "en": (
+            "Provisioned devices ({shown} of {total}); messages since this server process started"
+        ),
+    },
+    "device": {"ko": "장치", "en": "Device"},
+    "entity": {"ko": "엔티티", "en": "Entity"},
+    "transport": {"ko": "전송", "en": "Transport"},
+    "any_transport": {"ko": "모두 (HTTP, MQTT, CoAP)", "en": "any (HTTP, MQTT, CoAP)"},
+    "stored": {"ko": "저장된 메시지", "en": "Messages stored"},
+    "refused": {"ko": "거부된 메시지", "en": "Refused"},
+    "last_update": {"ko": "마지막 갱신", "en": "Last update"},
     "footer": {
         "ko": "달구: 오픈소스 스마트시티 IoT 테스트베드와 도시 데이터 허브",
         "en": "Dalgu: an open-source smart-city IoT testbed and city data hub",

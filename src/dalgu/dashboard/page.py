@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from dalgu import __version__
 from dalgu.dashboard import citymap
+from dalgu.dashboard.devices import Devices
 from dalgu.dashboard.messages import LANGUAGES, NATIVE_NAMES, Language, text
 from dalgu.dashboard.overview import KST, LISTED, SEVERITIES, Alerts, Places, TypeCount
 from dalgu.wifi.zones import Zone
@@ -59,6 +60,7 @@ def render_page(
     places: Places,
     alerts: Alerts,
     zones: Sequence[Zone] = (),
+    devices: Devices | None = None,
     now: datetime | None = None,
 ) -> str:
     moment = now or datetime.now(UTC)
@@ -82,6 +84,7 @@ def render_page(
         alerts=alerts,
         alerts_url=view.alerts_url,
         zones=zones,
+        devices=devices,
         coverage_url=view.coverage_url,
         severities=SEVERITIES,
         refresh=REFRESH,

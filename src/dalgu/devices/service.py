@@ -423,6 +423,14 @@ class DeviceService:
         self._bindings[(apikey, device_id)] = (binding, device_record.tenant)
         return binding, device_record.tenant
 
+    async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:
+        """How a provisioned device's measures reach its entity (its entity's id and type,
+        its group's template applied), None when no group or device record binds it."""
+        try:
+            return (await self._binding(record.apikey, record.key, None))[0]
+        except DalguError:
+            return None
+
     async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
         if not is_device_id(device_id):
             raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
