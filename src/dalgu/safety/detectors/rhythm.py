@@ -47,3 +47,21 @@ def without_ectopics(rr: Sequence[float]) -> float:
         if i not in ectopic and i + 1 not in ectopic
     ]
     return statistics.median(changes) if changes else 0.0
+
+
+def without_one_premature(rr: Sequence[float]) -> float:
+    """`irregularity` left when one short interval followed by a long one (a premature beat
+    and its pause, compensating or not) is set aside, whichever pair leaves the least: a
+    regular rhythm with one premature beat is regular again, atrial fibrillation is not."""
+    if len(rr) < 3:
+        return 0.0
+    middle = statistics.median(rr)
+    changes = [abs(b - a) / b for a, b in itertools.pairwise(rr)]
+    left = [
+        statistics.median(kept)
+        for i, (a, b) in enumerate(itertools.pairwise(rr))
+        if a < middle < b
+        for kept in [[c for j, c in enumerate(changes) if j not in (i - 1, i, i + 1)]]
+        if kept
+    ]
+    return min([statistics.median(changes), *left])
