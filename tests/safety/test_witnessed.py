@@ -4,10 +4,12 @@ is an arrhythmia when the seat felt one over the same seconds, and not otherwise
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 
 from dalgu.safety.detectors import cabin
+from dalgu.safety.detectors.rhythm import without_ectopics, without_one_premature
 from tests.safety.crafted import EVENT, band_off, run
 from tests.safety.test_cabin_quick import with_seat
 from tests.safety.test_cabin_rr import END, car
@@ -53,15 +55,31 @@ def test_the_wheel_alone_on_five_intervals_is_not_believed() -> None:
     assert run(END, poor_seat, band_off) == []
 
 
-def test_a_premature_beat_both_sensors_feel_is_not_an_arrhythmia() -> None:
-    def premature() -> cabin.Interval:  # type: ignore[name-defined]
+@pytest.mark.parametrize(
+    ("early", "pause"),
+    [(330.0, 780.0), (350.0, 900.0)],  # its pause compensating (2 x 522 in all), or not
+)
+def test_a_premature_beat_both_sensors_feel_is_not_an_arrhythmia(
+    early: float, pause: float
+) -> None:
+    def premature() -> Callable[[float], float]:
         beats = itertools.count()
 
-        def interval(t: float) -> float:  # 115 bpm, every fifth beat early, then a long pause
+        def interval(t: float) -> float:  # 115 bpm, every fifth beat early, then its pause
             n = next(beats) % 5
-            return 330.0 if n == 3 else 780.0 if n == 4 else 522.0
+            return early if n == 3 else pause if n == 4 else 522.0
 
         return interval
 
     vehicle = with_seat(car(premature(), CONTACT, no_rate), premature(), 0.8)
     assert run(END, vehicle, band_off) == []
+
+
+def test_one_premature_beat_set_aside_leaves_a_regular_rhythm_regular() -> None:
+    # a non-compensating pause: `without_ectopics` keeps it, this does not
+    sinus = [522.0, 522.0, 350.0, 900.0, 522.0]
+    assert without_ectopics(sinus) > 0.5
+    assert without_one_premature(sinus) == 0.0
+    # fibrillation stays irregular whichever pair is set aside
+    assert without_one_premature([593.0, 432.0, 610.0, 644.0, 515.0]) > 0.2
+    assert without_one_premature([600.0, 600.0]) == 0.0
