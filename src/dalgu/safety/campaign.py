@@ -19,7 +19,8 @@ from dalgu.safety.scenario import Scenario, read_scenario
 
 TUNING_SEEDS = range(1000, 2000)
 # 5000-5999 were used up by round 12 (its fresh range ran to 6039) and 6000-6999 by round 18
-# (its fresh range was 6840-6999): the next fresh range starts at 7000; never a tuning seed
+# (its fresh range was 6840-6999); round 19's was 7000-7159: the next fresh range starts at
+# 7160; never a tuning seed
 HELD_OUT_SEEDS = range(5000, 9000)
 
 
