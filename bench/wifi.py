@@ -127,8 +127,8 @@ async def run(store_name: str, count: int, sweeps: int, dsn: str | None) -> None
         ceiling: list[float] = []
         for _ in range(3):
             began = time.perf_counter()
-            await wifi._all("", v.ACCESS_POINT)
-            await wifi._all("", v.ZONE)
+            await wifi.entities_of("", v.ACCESS_POINT)
+            await wifi.entities_of("", v.ZONE)
             ceiling.append(time.perf_counter() - began)
         floor = statistics.median(ceiling)
 

@@ -62,7 +62,8 @@ class WifiService:
         self.capacity = capacity
         self._terms = core_terms()
 
-    async def _all(self, tenant: str, term: str) -> list[Entity]:
+    async def entities_of(self, tenant: str, term: str) -> list[Entity]:
+        """Every entity of the data model's type `term` (either vocabulary), a page at a time."""
         sdm, default = v.iris(term)
         types = TypeOr((TypeName(sdm), TypeName(default)))
         found: list[Entity] = []
@@ -80,8 +81,8 @@ class WifiService:
     async def _read(
         self, tenant: str, at: datetime
     ) -> tuple[WifiState, list[Entity], list[Entity]]:
-        ap_entities = await self._all(tenant, v.ACCESS_POINT)
-        zone_entities = await self._all(tenant, v.ZONE)
+        ap_entities = await self.entities_of(tenant, v.ACCESS_POINT)
+        zone_entities = await self.entities_of(tenant, v.ZONE)
         points = [read_access_point(e, self.radius, self.capacity) for e in ap_entities]
         by_zone: dict[str, list[AccessPoint]] = defaultdict(list)
         for point in points:
