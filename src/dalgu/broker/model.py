@@ -74,6 +74,32 @@ def attribute_iris(entity: Entity) -> list[str]:
     return [key for key in entity if key not in NOT_ATTRIBUTES]
 
 
+def first_instance(entity: Entity, iri: str) -> dict[str, Any] | None:
+    """The first instance of attribute `iri` as the entity is kept, None when it has none."""
+    found = entity.get(iri)
+    if isinstance(found, list) and found and isinstance(found[0], dict):
+        instance: dict[str, Any] = found[0]
+        return instance
+    return None
+
+
+def first_position(geometry: Any) -> tuple[float, float] | None:
+    """(lon, lat) of a GeoJSON geometry's first position (a Point's own), None when it has no
+    valid one."""
+    coordinates: Any = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    while isinstance(coordinates, list) and coordinates and isinstance(coordinates[0], list):
+        coordinates = coordinates[0]
+    if (
+        isinstance(coordinates, list)
+        and len(coordinates) >= 2
+        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates[:2])
+    ):
+        lon, lat = float(coordinates[0]), float(coordinates[1])
+        if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
+            return lon, lat
+    return None
+
+
 def now_iso() -> str:
     """The current time as NGSI-LD writes it: UTC, milliseconds, `Z`."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

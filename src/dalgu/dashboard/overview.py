@@ -10,16 +10,17 @@ with in nearly every case, and kept whole for the page's `title` attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any, Final
 
-from dalgu.broker.model import LOCATION, VALUE_MEMBER, Entity
+from dalgu.broker.model import LOCATION, VALUE_MEMBER, Entity, first_instance, first_position
 from dalgu.broker.service import EntityService
 from dalgu.dashboard.messages import Language
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.query.ast import TypeName
 from dalgu.query.order import OrderTerm
 from dalgu.store.base import EntityQuery
+from dalgu.store.history import parse_time
 
 #: located entities drawn on the map at most (the table lists the first `LISTED` of them)
 MAP_LIMIT: Final = 1000
@@ -86,11 +87,9 @@ def local_time(stamp: str) -> str:
     """An ISO 8601 date-time as Daegu reads it (`2026-12-06 01:31:04 KST`); anything else as
     given."""
     try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        moment = parse_time(stamp)
     except ValueError:
         return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST")
 
 
@@ -156,12 +155,12 @@ class CityOverview:
     def _attribute(self, entity: Entity, term: str) -> dict[str, Any] | None:
         """The first instance of the attribute `term` names: its IRI by the core context, else
         any attribute of that short name (`name` of Smart Data Models is not the core's)."""
-        found = _first(entity, self.terms.expand(term))
+        found = first_instance(entity, self.terms.expand(term))
         if found is not None:
             return found
         for key in entity:
             if "/" in key and short_name(key, self.terms) == term:
-                return _first(entity, key)
+                return first_instance(entity, key)
         return None
 
     def _label(self, entity: Entity, lang: Language) -> str:
@@ -209,32 +208,11 @@ class CityOverview:
         )
 
 
-def _first(entity: Entity, iri: str) -> dict[str, Any] | None:
-    instances = entity.get(iri)
-    if isinstance(instances, list) and instances and isinstance(instances[0], dict):
-        return instances[0]
-    return None
-
-
 def _point(entity: Entity) -> tuple[float, float] | None:
     """(lon, lat) of the entity's `location`: a Point, else the first position of its
     geometry."""
-    instance = _first(entity, LOCATION)
-    if instance is None:
-        return None
-    geometry = instance.get("value")
-    coordinates: Any = geometry.get("coordinates") if isinstance(geometry, dict) else None
-    while isinstance(coordinates, list) and coordinates and isinstance(coordinates[0], list):
-        coordinates = coordinates[0]
-    if (
-        isinstance(coordinates, list)
-        and len(coordinates) >= 2
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates[:2])
-    ):
-        lon, lat = float(coordinates[0]), float(coordinates[1])
-        if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
-            return lon, lat
-    return None
+    instance = first_instance(entity, LOCATION)
+    return first_position(instance.get("value")) if instance is not None else None
 
 
 def _shown(instance: dict[str, Any], lang: Language) -> str:

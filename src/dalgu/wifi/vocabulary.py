@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from dalgu.broker.model import VALUE_MEMBER, Entity
+from dalgu.broker.model import VALUE_MEMBER, Entity, first_instance
 from dalgu.ldcontext.core import DEFAULT_VOCAB
 
 SDM: Final = "https://smartdatamodels.org/dataModel.WifiNetwork/"
@@ -52,9 +52,9 @@ def in_sdm(entity: Entity) -> bool:
 def instance(entity: Entity, term: str) -> dict[str, Any] | None:
     """The first instance of attribute `term`, under either IRI."""
     for iri in iris(term):
-        found = entity.get(iri)
-        if isinstance(found, list) and found and isinstance(found[0], dict):
-            return found[0]
+        found = first_instance(entity, iri)
+        if found is not None:
+            return found
     return None
 
 

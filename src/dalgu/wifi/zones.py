@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from dalgu.broker.model import LOCATION, Entity
+from dalgu.broker.model import LOCATION, Entity, first_instance, first_position
+from dalgu.store.history import parse_time
 from dalgu.wifi import vocabulary as v
 
 
@@ -54,32 +55,22 @@ class Zone:
     position: tuple[float, float] | None
 
 
-def parse_time(text: object) -> datetime | None:
+def _time(text: object) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def position(entity: Entity) -> tuple[float, float] | None:
     """(lon, lat) of a Point `location`."""
-    found = entity.get(LOCATION)
-    if not (isinstance(found, list) and found and isinstance(found[0], dict)):
-        return None
-    geometry = found[0].get("value")
+    instance = first_instance(entity, LOCATION)
+    geometry = instance.get("value") if instance is not None else None
     if not isinstance(geometry, dict) or geometry.get("type") != "Point":
         return None
-    coordinates = geometry.get("coordinates")
-    if (
-        isinstance(coordinates, list)
-        and len(coordinates) >= 2
-        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in coordinates[:2])
-    ):
-        return float(coordinates[0]), float(coordinates[1])
-    return None
+    return first_position(geometry)
 
 
 def _number(raw: object, default: float) -> float:
@@ -95,11 +86,11 @@ def _last_report(entity: Entity) -> datetime | None:
     later silence when it has observed times)."""
     found = [v.instance(entity, term) for term in ("clientsConnected", "apState")]
     instances = [i for i in found if i is not None]
-    observed = [parse_time(v.value(entity, "dateLastValueReported"))]
-    observed += [parse_time(i.get("observedAt")) for i in instances]
+    observed = [_time(v.value(entity, "dateLastValueReported"))]
+    observed += [_time(i.get("observedAt")) for i in instances]
     times = [t for t in observed if t is not None]
     if not times:
-        times = [t for t in (parse_time(i.get("modifiedAt")) for i in instances) if t]
+        times = [t for t in (_time(i.get("modifiedAt")) for i in instances) if t]
     return max(times) if times else None
 
 
