@@ -113,7 +113,7 @@ from dataclasses import dataclass
 
 from dalgu.safety.detectors.base import Finding
 from dalgu.safety.detectors.rhythm import irregularity, without_ectopics
-from dalgu.safety.detectors.witnessed import witnessed_fibrillation
+from dalgu.safety.detectors.witnessed import Witness, witnessed_fibrillation
 from dalgu.safety.history import History, Second
 
 GOOD = 0.5  # the sensor's quality index from which its reading is believed
@@ -159,10 +159,6 @@ WITNESS_WITHIN = 4  # s
 # way (at least this long) counts as a sudden fall's last slow interval, believed only as a fall
 # to about half the level is (the sensor's own rate fell, the witness felt no beat at the pace)
 OPEN_SILENCE = 2
-
-
-# another of the car's heart sensors as a witness: its quality, its intervals, its gate
-Witness = tuple[Callable[[Second], float | None], Callable[[Second], list[float]], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +482,7 @@ class CabinBeats:
         if sensor.witness is not None:
             last = [(t, x) for t, x in kept if t > history.now - RR_FAST_WITHIN]
             seconds = history.last(int(RR_FAST_WITHIN) + 1)
-            witnessed = witnessed_fibrillation(last, seconds, sensor.witness)
+            witnessed = witnessed_fibrillation(last, seconds, sensor.witness, RR_FAST_RATE)
             if witnessed is not None:  # round 19 (`detectors.witnessed`)
                 return self._finding(history, "arrhythmia", history.now - 1, witnessed)
         rhythm = [x for t, x in kept if t > history.now - RR_RHYTHM_WITHIN][-RR_RHYTHM_BEATS:]

@@ -26,32 +26,37 @@ from collections.abc import Callable, Sequence
 from dalgu.safety.detectors.rhythm import irregularity, without_ectopics, without_one_premature
 from dalgu.safety.history import Second
 
-BEATS = 5  # the wheel's last intervals read ...
-FAST_RATE = 100.0  # ... at a median rate above this (bpm) ...
+BEATS = 5  # the wheel's last intervals read, at a median rate above the wheel's fast bar ...
 IRREGULAR = 0.2  # ... irregular above this, however premature beats are read
 SEAT_BEATS = 4  # the seat's intervals over the same seconds: at least this many ...
 SEAT_IRREGULAR = 0.14  # ... fast, and irregular above this, premature beats set aside or not
 
-# the witness's quality, intervals and gate (`cabin.Witness`)
+# another of the car's heart sensors as a witness: its quality, its intervals, its gate (the
+# wheel's `cabin.BeatSensor.witness`)
 Witness = tuple[Callable[[Second], float | None], Callable[[Second], list[float]], float]
 
 
-def _fast_and_irregular(rr: Sequence[float], bar: float) -> bool:
-    """Fast, and irregular past `bar` however premature beats are read."""
+def _fast_and_irregular(rr: Sequence[float], fast_rate: float, bar: float) -> bool:
+    """Faster than `fast_rate` (bpm), and irregular past `bar` however premature beats are
+    read."""
     return (
-        statistics.median(rr) < 60000.0 / FAST_RATE
+        statistics.median(rr) < 60000.0 / fast_rate
         and min(irregularity(rr), without_ectopics(rr), without_one_premature(rr)) > bar
     )
 
 
 def witnessed_fibrillation(
-    recent: Sequence[tuple[float, float]], seconds: Sequence[Second], witness: Witness
+    recent: Sequence[tuple[float, float]],
+    seconds: Sequence[Second],
+    witness: Witness,
+    fast_rate: float,
 ) -> dict[str, object] | None:
     """The finding's evidence when the wheel's `recent` good intervals ((second, ms), oldest
-    first) end in a fast irregular five that the witness felt over the same `seconds`."""
+    first) end in five faster than `fast_rate` and irregular that the witness felt over the
+    same `seconds`."""
     last = list(recent[-BEATS:])
     fast = [x for _, x in last]
-    if len(fast) < BEATS or not _fast_and_irregular(fast, IRREGULAR):
+    if len(fast) < BEATS or not _fast_and_irregular(fast, fast_rate, IRREGULAR):
         return None
     quality, intervals, gate = witness
     since = last[0][0]
@@ -62,7 +67,7 @@ def witnessed_fibrillation(
         for x in intervals(s)
         if 250.0 < x < 2500.0
     ]
-    if len(seat) < SEAT_BEATS or not _fast_and_irregular(seat, SEAT_IRREGULAR):
+    if len(seat) < SEAT_BEATS or not _fast_and_irregular(seat, fast_rate, SEAT_IRREGULAR):
         return None
     return {
         "heartRate": round(60000.0 / statistics.median(fast), 1),
