@@ -7,19 +7,12 @@ from starlette.testclient import TestClient
 
 from tests.dashboard.html import parse
 from tests.dashboard.test_dashboard import page, section
-
-FIWARE = {"fiware-service": "factory", "fiware-servicepath": "/"}
+from tests.devices.test_gateway_http import provision_group
 
 
 def test_the_gateways_devices_with_their_messages(client: TestClient) -> None:
-    group = {
-        "apikey": "plant-key",
-        "resource": "/iot/json",
-        "entity_type": "Thermometer",
-        "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
-    }
-    made = client.post("/iot/services", json={"services": [group]}, headers=FIWARE)
-    assert made.status_code == 201, made.text
+    # a config group of FIWARE service `acme` (the tenant), mapping `t` to `temperature`
+    provision_group(client, apikey="plant-key", resource="/iot/json", entity_type="Thermometer")
     for body in (b'{"t": 21.5}', b'{"t": 22.0, "TimeInstant": "2026-12-05T10:00:00Z"}'):
         sent = client.post("/iot/json?k=plant-key&i=thermo-1", content=body)
         assert sent.status_code == 200, sent.text
@@ -27,7 +20,7 @@ def test_the_gateways_devices_with_their_messages(client: TestClient) -> None:
     assert refused.status_code == 400
     assert client.post("/iot/json?k=plant-key&i=thermo-2", content=b'{"t": 19}').status_code == 200
 
-    doc = page(client, "?lang=en&tenant=factory")
+    doc = page(client, "?lang=en&tenant=acme")
     rows = {row[0]: row for row in section(doc, "devices-heading").first("table").rows()}
     assert set(rows) == {"thermo-1", "thermo-2"}
     one = rows["thermo-1"]
