@@ -16,7 +16,7 @@ when a unit falls silent. Both writes are idempotent, so several workers may swe
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,7 +139,5 @@ class WifiService:
 
 
 def zones_by_status(zones: Sequence[Zone]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for zone in zones:
-        counts[zone.status] += 1
-    return dict(counts)
+    """How many zones have each status."""
+    return dict(Counter(zone.status for zone in zones))
