@@ -12,6 +12,7 @@ from rich.console import Console
 from dalgu.cli.opendata import opendata as opendata_cli
 from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
+from dalgu.cli.tutorial import tutorial as tutorial_cli
 from dalgu.settings import InvalidSettings, Settings
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ console = Console()
 app.add_typer(testbed_cli, name="testbed")
 app.add_typer(safety_cli, name="safety")
 app.add_typer(opendata_cli, name="opendata")
+app.add_typer(tutorial_cli, name="tutorial")
 
 
 async def _migrate(settings: Settings) -> None:
@@ -91,6 +93,29 @@ def notifier(
     settings = _settings(config, **({"store": store} if store else {}))
     configure_logging(settings)
     run_loop(run_notifier(settings, parent))
+
+
+@app.command()
+def listen(
+    address: str = typer.Argument(
+        "127.0.0.1:9090", help="Where to listen: 127.0.0.1:9090, a port, or a URL."
+    ),
+    count: int | None = typer.Option(None, min=1, help="Stop after this many notifications."),
+) -> None:
+    """Receive notifications and print each as one line of JSON (a subscription's endpoint)."""
+    from dalgu.cli.listen import address_of
+    from dalgu.cli.listen import listen as run
+
+    try:
+        where = address_of(address)
+    except ValueError as error:
+        console.print(f"[red]dalgu listen: {error}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        run(where, count)
+    except OSError as error:
+        console.print(f"[red]dalgu listen: {error}[/]", highlight=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()

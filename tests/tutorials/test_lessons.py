@@ -1,0 +1,77 @@
+"""Every shipped lesson, run as a reader would against a real Dalgu: each command's output is
+what the lesson shows, on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dalgu.tutorial.catalog import lesson_files
+from dalgu.tutorial.lesson import read_lesson
+from dalgu.tutorial.runner import LessonRun
+from tests.conftest import BACKENDS, _admin, _fresh_database
+from tests.ports import free_port
+from tests.server import kill_server, start_server
+
+LESSONS = lesson_files()
+
+
+def test_the_lessons_are_shipped() -> None:
+    names = [path.stem for path in LESSONS]
+    assert names[:4] == ["01-entities", "02-subscriptions", "03-temporal", "04-devices"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def dalgu(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[int, int]]:
+    """A Dalgu with every port a lesson uses, on free ports: the lessons' ports mapped to them."""
+    for program in ("curl", "mosquitto_pub"):
+        assert shutil.which(program), f"the lessons need {program}"
+    ports = {
+        1026: free_port(),
+        4041: free_port(),
+        7896: free_port(),
+        1884: free_port(),
+        5683: free_port(socket.SOCK_DGRAM),
+        9090: free_port(),
+    }
+    environment = {
+        "DALGU_IOT_NORTH_PORT": str(ports[4041]),
+        "DALGU_IOT_SOUTH_PORT": str(ports[7896]),
+        "DALGU_COAP_PORT": str(ports[5683]),
+        "DALGU_MQTT_BROKER": "embedded",
+        "DALGU_MQTT_PORT": str(ports[1884]),
+    }
+    database = None
+    if request.param == "postgres":
+        database = _fresh_database(request)
+    dsn = None if database is None else f"postgresql://postgres@127.0.0.1:5432/{database}"
+    db = tmp_path_factory.mktemp(f"lessons-{uuid.uuid4().hex[:6]}") / "dalgu.db"
+    server = start_server(db, ports[1026], postgres_dsn=dsn, environment=environment)
+    try:
+        yield ports
+    finally:
+        kill_server(server)
+        if database is not None:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_every_step_prints_what_the_lesson_shows(path: Path, dalgu: dict[int, int]) -> None:
+    lesson = read_lesson(path)
+    # twice: a lesson clears what an earlier run left, so readers can run it again
+    for _ in range(2):
+        with LessonRun(lesson, ports=dalgu, timeout=20) as run:
+            results = list(run.steps())
+        failed = [r for r in results if not r.ok]
+        assert not failed, "\n".join(
+            f"{path.name}:{r.step.line}: {r.problems}\n{r.printed[:1500]}" for r in failed
+        )
+        assert sum(1 for r in results if r.shown is not None) >= 5
