@@ -24,7 +24,14 @@ LESSONS = lesson_files()
 
 def test_the_lessons_are_shipped() -> None:
     names = [path.stem for path in LESSONS]
-    assert names[:4] == ["01-entities", "02-subscriptions", "03-temporal", "04-devices"]
+    assert names == [
+        "01-entities",
+        "02-subscriptions",
+        "03-temporal",
+        "04-devices",
+        "05-context",
+        "06-fhir",
+    ]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -32,7 +39,7 @@ def dalgu(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[int, int]]:
     """A Dalgu with every port a lesson uses, on free ports: the lessons' ports mapped to them."""
-    for program in ("curl", "mosquitto_pub"):
+    for program in ("curl", "jq", "mosquitto_pub"):
         assert shutil.which(program), f"the lessons need {program}"
     ports = {
         1026: free_port(),

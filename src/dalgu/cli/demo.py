@@ -182,6 +182,10 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  curl -s '{settings.base_url}/opendata/api/3/action/package_search?fq=tags:parking'",
         f"  curl -s '{opendata_download(settings, 'daegu-parking', 'csv')}' | head -5",
         "",
+        "Learn by doing (runnable lessons, docs/tutorials):",
+        "  .venv/bin/dalgu tutorial list",
+        "  .venv/bin/dalgu tutorial run entities --pause",
+        "",
     ]
     for line in lines:
         console.print(line, soft_wrap=True, highlight=False, markup=False)
