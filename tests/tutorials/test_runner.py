@@ -98,11 +98,13 @@ def test_output_a_terminal_never_prints_fails_after_the_timeout() -> None:
 
 
 def test_ports_are_moved_in_commands_and_shown_output() -> None:
+    line = "http://127.0.0.1:1026/x localhost:4041 127.0.0.1:10260 --http-port 4041"
     results = run(
-        "```sh\necho http://127.0.0.1:1026/x localhost:4041 127.0.0.1:10260\n```\n\n"
-        "```text output\nhttp://127.0.0.1:1026/x localhost:4041 127.0.0.1:10260\n```\n",
+        f"```sh\necho {line}\n```\n\n```text output\n{line}\n```\n",
         ports={1026: 2000, 4041: 3000},
     )
     ((ok, _, printed),) = results
     assert ok
-    assert printed.strip() == "http://127.0.0.1:2000/x localhost:3000 127.0.0.1:10260"
+    assert (
+        printed.strip() == "http://127.0.0.1:2000/x localhost:3000 127.0.0.1:10260 --http-port 3000"
+    )

@@ -39,7 +39,8 @@ class LessonRun:
     """Runs `lesson` step by step (`steps()` yields each as it finishes).
 
     `ports` moves the lesson to other loopback ports: `{1026: 11026}` rewrites
-    `127.0.0.1:1026` (and `localhost:1026`) in every command and shown output. Commands run in
+    `127.0.0.1:1026` (and `localhost:1026`, and a `--…port 1026` option) in every command and
+    shown output. Commands run in
     a fresh temporary directory with the Python environment's scripts (`dalgu`) first on PATH.
     """
 
@@ -54,9 +55,13 @@ class LessonRun:
         self.lesson = lesson
         self.timeout = timeout
         self._moves = [
-            (re.compile(rf"\b(127\.0\.0\.1|localhost):{old}\b"), rf"\g<1>:{new}")
+            move
             for old, new in (ports or {}).items()
             if old != new
+            for move in (
+                (re.compile(rf"\b(127\.0\.0\.1|localhost):{old}\b"), rf"\g<1>:{new}"),
+                (re.compile(rf"(--[a-z-]*port[ =]){old}\b"), rf"\g<1>{new}"),
+            )
         ]
         self._directory = tempfile.TemporaryDirectory(prefix=f"dalgu-{lesson.name}-")
         scripts = str(Path(sys.executable).parent)
