@@ -49,3 +49,12 @@ def test_the_command_line_names_the_bad_setting_and_exits_2(tmp_path: Path) -> N
     unknown = runner.invoke(cli, ["migrate"], env={**env, "DALGU_STORE": "oracle"})
     assert unknown.exit_code == 2 and "DALGU_STORE" in unknown.output
     assert not (tmp_path / "d.db").exists()  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("nats_stream", "DALGU.CHANGES"), ("nats_subject", "city.>"), ("nats_subject", "a..b")],
+)
+def test_change_feed_names_nats_would_refuse_are_refused_at_start(name: str, value: str) -> None:
+    with pytest.raises(InvalidSettings, match=name.upper()):
+        Settings.load(**{name: value})

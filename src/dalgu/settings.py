@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 #: a web origin (RFC 6454): scheme, host and optional port, no path
 _ORIGIN = re.compile(r"https?://[^\s,/?#]+")
 
@@ -40,6 +42,22 @@ class Settings(BaseSettings):
         gt=0,
         description="`GET /health` warns when the oldest change no notifier has matched is "
         "older than this (seconds): the notifier is down, or behind.",
+    )
+    change_feed: Literal["off", "nats"] = Field(
+        "off",
+        description="Publish every committed entity change to a NATS JetStream stream "
+        "(the city's change feed, for analytics and other services).",
+    )
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server of the change feed.")
+    nats_stream: str = Field(
+        "DALGU_CHANGES", description="JetStream stream of the change feed (created if missing)."
+    )
+    nats_subject: str = Field(
+        "dalgu.changes",
+        description="Subject prefix of the change feed: <prefix>.<tenant>.<entity type>.",
+    )
+    nats_max_age: float = Field(
+        7 * 86400.0, gt=0, description="Seconds the stream keeps a change (its retention)."
     )
     store: Literal["sqlite", "postgres"] = Field("sqlite", description="Store backend.")
     sqlite_path: Path = Field(Path("var/dalgu.db"), description="SQLite database file.")
@@ -174,6 +192,25 @@ class Settings(BaseSettings):
         "_delete) must send in the Authorization header; unset: the catalogue is read-only.",
     )
     log_level: str = Field("info")
+
+    @field_validator("nats_stream")
+    @classmethod
+    def _check_stream(cls, value: str) -> str:
+        if not _STREAM_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a JetStream stream name: letters, digits, - and _ only"
+            )
+        return value
+
+    @field_validator("nats_subject")
+    @classmethod
+    def _check_subject(cls, value: str) -> str:
+        if not all(_SUBJECT_TOKEN.fullmatch(t) for t in value.split(".")):
+            raise ValueError(
+                f"{value!r} is not a NATS subject prefix: dot-separated tokens of letters, "
+                "digits, - and _ (no wildcards)"
+            )
+        return value
 
     @field_validator("cors_origins")
     @classmethod

@@ -48,6 +48,7 @@ from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.federation.client import ContextSourceClient
 from dalgu.federation.distributor import Distributor, via_name
+from dalgu.feed.relay import start_feed
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.wearables import WearableRecorder
 from dalgu.gateway import http as gateway_http
@@ -229,12 +230,14 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         runtime = Runtime(settings, the_store, service, resolver)
         runtime.rendered = RenderCache(settings.render_cache_mib * 2**20)
         notifier = None
+        relay = None
         if isinstance(the_store, SubscriptionStore):
             runtime.subscriptions = SubscriptionService(the_store)
             if settings.notifier == "inline":
                 notifier = Notifier(the_store, resolver, the_store)
                 service.listeners.append(notifier.changed)
                 notifier.start()
+                relay = await start_feed(settings, the_store, notifier)
         if isinstance(the_store, RegistrationStore):
             if isinstance(the_store, SubscriptionStore):
                 runtime.csource_subscriptions = CSourceSubscriptionService(
@@ -353,6 +356,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                 await _bounded(safety.stop(), "safety service")
             if notifier is not None:
                 await _bounded(notifier.stop(), "notifier")
+            if relay is not None:
+                await _bounded(relay.stop(), "change feed")
             if vitals is not None:
                 await _bounded(vitals.stop(), "wearable vital signs")
             await _bounded(resolver.close(), "context resolver")

@@ -13,6 +13,8 @@ The body follows the IETF draft "Health Check Response Format for HTTP APIs"
   all are); past `notifier_lag_warning` (30 s) it is a `warn` (200): notifications are late
   because no notifier runs (stopped, failing, `DALGU_NOTIFIER=off` with none elsewhere) or it
   is behind. Only when the store has subscriptions.
+- `feed:lag`: the same for the change feed (`change_feed = "nats"`): past the same bound it is
+  a `warn`: changes wait because NATS is away or no notifier process (which relays them) runs.
 
 A process still starting (its store not yet open) answers 503 with `status` `fail`.
 """
@@ -27,8 +29,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dalgu.feed.relay import CONSUMER as FEED
 from dalgu.gateway.service import MqttGateway
 from dalgu.subscriptions import SubscriptionService
+from dalgu.subscriptions.service import NOTIFIER
 
 #: seconds the store's point read may take before the check fails
 STORE_TIMEOUT = 2.0
@@ -41,9 +45,10 @@ async def health(request: Request) -> Response:
         return _answer({"status": "fail", "output": "starting: the store is not open yet"})
     checks: dict[str, list[dict[str, Any]]] = {"store:responseTime": [await _store(runtime)]}
     if runtime.subscriptions is not None:
-        checks["notifier:lag"] = [
-            await _notifier(runtime.subscriptions, runtime.settings.notifier_lag_warning)
-        ]
+        warning = runtime.settings.notifier_lag_warning
+        checks["notifier:lag"] = [await _lag(runtime.subscriptions, warning, NOTIFIER)]
+        if runtime.settings.change_feed != "off":
+            checks["feed:lag"] = [await _lag(runtime.subscriptions, warning, FEED)]
     gateway = getattr(request.app.state, "dalgu_gateway", None)
     if isinstance(gateway, MqttGateway) and (gateway.southbound or gateway.problems):
         checks["mqtt:connections"] = [_mqtt(gateway)]
@@ -64,9 +69,9 @@ async def _store(runtime: Any) -> dict[str, Any]:
     return {"status": "pass", "observedValue": round(elapsed, 3), "observedUnit": "ms"}
 
 
-async def _notifier(subscriptions: SubscriptionService, warning: float) -> dict[str, Any]:
+async def _lag(subscriptions: SubscriptionService, warning: float, reader: str) -> dict[str, Any]:
     try:
-        lag = await asyncio.wait_for(subscriptions.notification_lag(), STORE_TIMEOUT)
+        lag = await asyncio.wait_for(subscriptions.notification_lag(reader), STORE_TIMEOUT)
     except Exception as exc:  # the store's own check says why it fails
         return {"status": "warn", "output": f"not known: {type(exc).__name__}: {exc}"[:300]}
     check: dict[str, Any] = {"status": "pass", "observedValue": round(lag, 3), "observedUnit": "s"}
@@ -75,6 +80,9 @@ async def _notifier(subscriptions: SubscriptionService, warning: float) -> dict[
         check["output"] = (
             f"the oldest change not yet matched against the subscriptions is {lag:.0f} s old: "
             "is a notifier running?"
+            if reader == NOTIFIER
+            else f"the oldest change not yet in the change feed is {lag:.0f} s old: is NATS "
+            "reachable, and a notifier process running?"
         )
     return check
 

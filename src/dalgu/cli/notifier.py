@@ -35,6 +35,7 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
     """Notify until SIGTERM or SIGINT, or until `parent` (the server that started us) exits."""
     from dalgu.broker.contexts import hosted_context_resolver
     from dalgu.collector import settle
+    from dalgu.feed.relay import start_feed
     from dalgu.store.base import SubscriptionStore
     from dalgu.store.factory import open_store
     from dalgu.subscriptions import Notifier
@@ -46,6 +47,7 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
         if not isinstance(store, SubscriptionStore):
             raise SystemExit(f"the {settings.store} store has no subscriptions")
         notifier = Notifier(store, resolver, store, poll=POLL)
+        relay = await start_feed(settings, store, notifier)
         settle(settings.gc_young_threshold)  # a process of its own: never restored
         task = asyncio.create_task(notifier.run())
         loop = asyncio.get_running_loop()
@@ -57,6 +59,8 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
                 task.cancel()  # orphaned: the server is gone
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if relay is not None:
+            await relay.stop()
     finally:
         await resolver.close()
         await store.close()

@@ -299,8 +299,11 @@ class SubscriptionStore(ABC):
     The entity store writes a change to the outbox in the same transaction as the change
     whenever a subscription of its tenant could match it by entity type (`change_filter`; or
     an in-process consumer asked for every change), so a notification due for an acknowledged
-    write is never lost.
+    write is never lost. With `record_all_changes` it writes every change (the change feed
+    reads them all).
     """
+
+    record_all_changes: bool = False
 
     @abstractmethod
     async def put_subscription(
@@ -330,6 +333,15 @@ class SubscriptionStore(ABC):
     async def changes_after(self, consumer: str, limit: int) -> list[ChangeRecord]:
         """Changes past the consumer's cursor, oldest first: whole commits, about `limit`
         changes (more when one commit holds more)."""
+
+    @abstractmethod
+    async def start_consumer(self, consumer: str) -> None:
+        """Give `consumer` a cursor if it has none, at the oldest change the outbox still
+        keeps: from then on the outbox keeps every change until it has read past it."""
+
+    @abstractmethod
+    async def stop_consumer(self, consumer: str) -> None:
+        """Forget `consumer`'s cursor, so that the outbox no longer keeps changes for it."""
 
     @abstractmethod
     async def oldest_unmatched(self, consumer: str) -> str | None:

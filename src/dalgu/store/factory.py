@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dalgu.settings import Settings
-from dalgu.store.base import EntityStore
+from dalgu.store.base import EntityStore, SubscriptionStore
 
 
 def open_store(settings: Settings, *, cache_mib: int | None = None) -> EntityStore:
@@ -16,12 +16,15 @@ def open_store(settings: Settings, *, cache_mib: int | None = None) -> EntitySto
         store: EntityStore = postgres.PostgresEntityStore(
             settings.postgres_dsn, pool_size=settings.postgres_pool_size
         )
-        return store
-    from dalgu.store.sqlite import SqliteEntityStore
+    else:
+        from dalgu.store.sqlite import SqliteEntityStore
 
-    return SqliteEntityStore(
-        settings.sqlite_path,
-        synchronous=settings.sqlite_synchronous,
-        cache_mib=settings.sqlite_cache_mib if cache_mib is None else cache_mib,
-        wal_limit_mib=settings.sqlite_wal_limit_mib,
-    )
+        store = SqliteEntityStore(
+            settings.sqlite_path,
+            synchronous=settings.sqlite_synchronous,
+            cache_mib=settings.sqlite_cache_mib if cache_mib is None else cache_mib,
+            wal_limit_mib=settings.sqlite_wal_limit_mib,
+        )
+    if settings.change_feed != "off" and isinstance(store, SubscriptionStore):
+        store.record_all_changes = True  # the change feed publishes every change
+    return store

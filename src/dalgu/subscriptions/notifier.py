@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dalgu.background import cancel_and_wait
@@ -101,6 +102,9 @@ class Notifier:
         self._mqtt = MqttSender()
         self._runner: asyncio.Task[None] | None = None
         self._seen = 0  # changes read from the outbox so far
+        #: called whenever the notifier is woken (a commit wrote to the outbox): other readers
+        #: of the outbox in this process, such as the change feed's relay
+        self.followers: list[Callable[[], None]] = []
         self._csource: Any = None  # the csource subscriptions, when the store has them
         self._csource_due: dict[tuple[str, str], float] = {}
         if isinstance(store, RegistrationStore):
@@ -111,10 +115,12 @@ class Notifier:
 
     def wake(self) -> None:
         self._wake.set()
+        for follower in self.followers:
+            follower()
 
     async def changed(self, tenant: str, changes: list[Any]) -> None:
         """EntityService listener: a commit happened, look at the outbox now."""
-        self._wake.set()
+        self.wake()
 
     def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="dalgu-notifier")

@@ -18,10 +18,10 @@ class SubscriptionService:
     def __init__(self, store: SubscriptionStore) -> None:
         self.store = store
 
-    async def notification_lag(self) -> float:
-        """Seconds since the oldest change no notifier has matched yet was recorded; 0 when
-        every change is matched."""
-        at = await self.store.oldest_unmatched(NOTIFIER)
+    async def notification_lag(self, consumer: str = NOTIFIER) -> float:
+        """Seconds since the oldest change no notifier (or `consumer`, such as the change
+        feed) has read yet was recorded; 0 when every change is read."""
+        at = await self.store.oldest_unmatched(consumer)
         if at is None:
             return 0.0
         return max(0.0, (datetime.now(UTC) - parse_time(at)).total_seconds())

@@ -202,6 +202,19 @@ class PostgresSubscriptions(SubscriptionStore):
             for seq, tenant, entity_id, before, after, at in rows
         ]
 
+    async def start_consumer(self, consumer: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO cursors (consumer, seq) "
+            "VALUES ($1, coalesce((SELECT min(seq) FROM cursors), 0)) "
+            "ON CONFLICT (consumer) DO NOTHING",
+            consumer,
+        )
+
+    async def stop_consumer(self, consumer: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM cursors WHERE consumer = $1", consumer)
+            await conn.execute(outbox.FORGET)
+
     async def oldest_unmatched(self, consumer: str) -> str | None:
         at: str | None = await self.pool.fetchval(
             "SELECT at FROM changes WHERE ticket > coalesce("

@@ -164,6 +164,19 @@ class SqliteSubscriptions(SubscriptionStore):
             )
         ]
 
+    async def start_consumer(self, consumer: str) -> None:
+        async with transaction(self.db):
+            self.db.execute(
+                "INSERT OR IGNORE INTO cursors (consumer, seq) "
+                "VALUES (?, coalesce((SELECT min(seq) FROM cursors), 0))",
+                (consumer,),
+            )
+
+    async def stop_consumer(self, consumer: str) -> None:
+        async with transaction(self.db):
+            self.db.execute("DELETE FROM cursors WHERE consumer = ?", (consumer,))
+            self.db.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
+
     async def oldest_unmatched(self, consumer: str) -> str | None:
         row = self.db.execute(
             "SELECT at FROM changes WHERE seq > coalesce("
