@@ -109,4 +109,3 @@ class JetStreamFeed:
 
 async def _quiet(error: Exception) -> None:
     log.debug("NATS: %s", error)
-
