@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -226,3 +226,27 @@ def guard(budget_seconds: int) -> None:
     end_on_termination()
     signal.signal(signal.SIGALRM, _out_of_time)
     signal.alarm(budget_seconds)
+
+
+def each_store(stores: str, run: Callable[[str, int, int], None]) -> None:
+    """`run(store, server core, load core)` for each store named (comma-separated; PostgreSQL
+    only when it answers), with this process pinned to the load core, servers stopped at the
+    end, and the load average printed before and after."""
+    from databases import postgres_answers
+
+    names = stores.split(",")
+    if "postgres" in names and not postgres_answers():
+        names.remove("postgres")
+    server_core, client_core = cores()
+    os.sched_setaffinity(0, {client_core})
+    print(f"commit {commit()}, load average {_load()}", flush=True)
+    try:
+        for store in names:
+            run(store, server_core, client_core)
+    finally:
+        stop_all()
+    print(f"load average at the end {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -26,9 +26,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from databases import create_database, drop_database, postgres_answers
+from databases import create_database, drop_database
 from loadgen import batch_upsert, wrk
-from processes import Server, commit, cores, dalgu_command, dalgu_env, free_port, guard, stop_all
+from processes import Server, dalgu_command, dalgu_env, each_store, free_port, guard
 from vehicles import batches
 
 
@@ -87,21 +87,7 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=900)
     args = parser.parse_args()
     guard(args.budget)
-    stores = args.stores.split(",")
-    if "postgres" in stores and not postgres_answers():
-        stores.remove("postgres")
-    server_core, client_core = cores()
-    os.sched_setaffinity(0, {client_core})
-    print(
-        f"commit {commit()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        flush=True,
-    )
-    try:
-        for store in stores:
-            run_store(store, args, server_core, client_core)
-    finally:
-        stop_all()
-    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    each_store(args.stores, lambda store, core, load: run_store(store, args, core, load))
     return 0
 
 
