@@ -1,8 +1,9 @@
 """Public Wi-Fi zones on the broker: access points and zones as Smart Data Models entities,
 their state kept up to date by a sweep, their coverage as GeoJSON.
 
-A sweep (run by `WifiMonitor` every `wifi_interval` seconds, and by `GET /wifi/zones`) reads
-a tenant's access points and zones, and writes back only what changed:
+A sweep (run by `WifiMonitor` every `wifi_interval` seconds) reads a tenant's access points
+and zones, and writes back only what changed (`GET /wifi/zones` reads the same state and
+writes nothing):
 
 - on an access point, `reachable` (Dalgu's): false once it has been silent longer than
   `wifi_silence` seconds, true again when it reports; its own `apState` is never overwritten;
