@@ -61,6 +61,13 @@ def run(
     except (DalguError, ValueError) as error:
         console.print(f"[red]dalgu tutorial: {error}[/]", highlight=False)
         raise typer.Exit(2) from None
+    if not _answers(url):
+        console.print(
+            f"[red]dalgu tutorial: no Dalgu answers at {url}[/]: start one first (make demo, "
+            "or make serve), or say where it is with --url",
+            highlight=False,
+        )
+        raise typer.Exit(2)
     console.rule(f"[bold]{lesson.title}")
     failed = 0
     with LessonRun(lesson, ports=ports, timeout=timeout) as lesson_run:
@@ -78,6 +85,15 @@ def run(
         console.print(f"[red]{failed} step(s) did not print what the lesson shows[/]")
         raise typer.Exit(1)
     console.print(f"[green]✓ every step of {lesson.name} printed what the lesson shows[/]")
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url.rstrip('/')}/health", timeout=3).status_code < 500
+    except httpx.HTTPError:
+        return False
 
 
 def _ports(url: str, moves: list[str]) -> dict[int, int]:
