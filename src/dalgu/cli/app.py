@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from dalgu.cli.feed import feed as feed_cli
 from dalgu.cli.opendata import opendata as opendata_cli
 from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
@@ -26,6 +27,7 @@ app.add_typer(testbed_cli, name="testbed")
 app.add_typer(safety_cli, name="safety")
 app.add_typer(opendata_cli, name="opendata")
 app.add_typer(tutorial_cli, name="tutorial")
+app.add_typer(feed_cli, name="feed")
 
 
 async def _migrate(settings: Settings) -> None:
