@@ -199,6 +199,15 @@ class StoreUnavailable(DalguError):
     title = "Store unavailable"
 
 
+class FeedUnavailable(DalguError):
+    """NATS could not be reached, or did not acknowledge the change feed's batch: nothing was
+    lost, the batch is published again (the change feed's own; no request waits on it)."""
+
+    kind = "InternalError"
+    status = 503
+    title = "Change feed unavailable"
+
+
 # --- kinds the FHIR edge needs (OperationOutcome with these statuses); not NGSI-LD types ---
 
 

@@ -10,7 +10,8 @@ import pytest
 import pytest_asyncio
 
 from dalgu.broker.mutations import create, delete, replace
-from dalgu.feed.jetstream import FeedUnavailable, JetStreamFeed
+from dalgu.errors import FeedUnavailable
+from dalgu.feed.jetstream import JetStreamFeed
 from dalgu.feed.relay import CONSUMER, ChangeRelay
 from dalgu.settings import Settings
 from dalgu.store.base import SubscriptionStore

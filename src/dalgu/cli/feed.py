@@ -30,7 +30,7 @@ def tail(
 ) -> None:
     """Print each change as one line of JSON, as the stream has it (the settings' nats_url,
     nats_stream and nats_subject say where)."""
-    from dalgu.feed.jetstream import FeedUnavailable
+    from dalgu.errors import FeedUnavailable
     from dalgu.feed.message import token
     from dalgu.feed.reader import tail as read
     from dalgu.settings import InvalidSettings, Settings

@@ -12,16 +12,12 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
+from dalgu.errors import FeedUnavailable
 from dalgu.feed.message import FeedMessage
 
 log = logging.getLogger("dalgu.feed")
 DUPLICATE_WINDOW = 120.0  # seconds JetStream remembers a message id
 ACK_TIMEOUT = 10.0  # seconds a batch waits for its acknowledgements
-
-
-class FeedUnavailable(Exception):
-    """NATS could not be reached, or did not acknowledge a batch: nothing was lost, the batch
-    is published again."""
 
 
 class JetStreamFeed:

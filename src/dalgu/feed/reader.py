@@ -9,7 +9,7 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from dalgu.feed.jetstream import FeedUnavailable
+from dalgu.errors import FeedUnavailable
 
 
 async def tail(

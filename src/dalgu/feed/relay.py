@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from dalgu.background import cancel_and_wait
-from dalgu.feed.jetstream import FeedUnavailable
+from dalgu.errors import FeedUnavailable
 from dalgu.feed.message import FeedMessage, feed_messages
 from dalgu.ldcontext.resolver import core_terms
 from dalgu.store.base import SubscriptionStore

@@ -40,7 +40,7 @@ class Shell:
     def run(self, code: str, timeout: float) -> tuple[str, int | None]:
         """Run `code` and wait for it: what it printed and its exit status (None: timed out)."""
         marker = f"__dalgu_done_{uuid.uuid4().hex}__"
-        self.send(f"{{\n{code}\n}} </dev/null\nprintf '\\n{marker} %d\\n' $?\n")
+        self._type(f"{{\n{code}\n}} </dev/null\nprintf '\\n{marker} %d\\n' $?\n")
         pattern = re.compile(rb"\n" + marker.encode() + rb" (\d+)\n")
         found: list[re.Match[bytes]] = []
 
@@ -61,9 +61,13 @@ class Shell:
         return printed.decode("utf-8", "replace"), int(hit[1])
 
     def send(self, code: str) -> None:
-        """Type `code` into the terminal without waiting for it (a background terminal)."""
+        """Type `code` into the terminal without waiting for it (a background terminal); it
+        reads /dev/null, never the commands typed after it."""
+        self._type(f"{{\n{code}\n}} </dev/null\n")
+
+    def _type(self, text: str) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(code.encode() + (b"" if code.endswith("\n") else b"\n"))
+        self.process.stdin.write(text.encode())
         self.process.stdin.flush()
 
     def wait(self, done: Callable[[bytes], bool], timeout: float) -> tuple[str, bool]:
