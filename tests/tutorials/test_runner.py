@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dalgu.tutorial.lesson import parse_lesson
 from dalgu.tutorial.runner import LessonRun
 
@@ -108,3 +110,13 @@ def test_ports_are_moved_in_commands_and_shown_output() -> None:
     assert (
         printed.strip() == "http://127.0.0.1:2000/x localhost:3000 127.0.0.1:10260 --http-port 3000"
     )
+
+
+def test_each_command_is_handed_over_before_it_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    seen: list[tuple[str, bool]] = []
+    lesson = parse_lesson("t", f"```sh\ntouch {marker}\n```\n\n```sh terminal=t\necho hi\n```\n")
+    with LessonRun(lesson, timeout=5) as run:
+        results = list(run.steps(before=lambda c: seen.append((c.code, marker.exists()))))
+    assert seen == [(f"touch {marker}", False), ("echo hi", True)]
+    assert all(r.ok for r in results)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dalgu.errors import DalguError
 from dalgu.tutorial.catalog import SHIPPED, find_lesson, lesson_files
-from dalgu.tutorial.lesson import Command, read_lesson
+from dalgu.tutorial.lesson import Command, Output, read_lesson
 from dalgu.tutorial.runner import DEMO_PORTS, LessonRun, StepResult
 
 tutorial = typer.Typer(
@@ -48,7 +48,9 @@ def run(
         "http://127.0.0.1:1026", help="Dalgu's API, if not where make demo serves it."
     ),
     port: list[str] = PortOption,
-    pause: bool = typer.Option(False, "--pause", help="Wait for Enter before each command."),
+    pause: bool = typer.Option(
+        False, "--pause", help="Show each command and wait for Enter before running it."
+    ),
     keep_going: bool = typer.Option(False, "--keep-going", help="Go on after a failed step."),
     timeout: float = typer.Option(30.0, min=1, help="Seconds a command may take."),
     directory: Path = DirectoryOption,
@@ -71,16 +73,20 @@ def run(
     console.rule(f"[bold]{lesson.title}")
     failed = 0
     with LessonRun(lesson, ports=ports, timeout=timeout) as lesson_run:
-        if pause:
-            console.input("[dim]Enter to run the first command[/]")
-        for result in lesson_run.steps():
-            _show(lesson_run, result)
+
+        def show_command(command: Command) -> None:
+            where = f"terminal {command.terminal}" if command.terminal else "$"
+            console.print(f"[dim]{where}[/]")
+            console.print(Syntax(lesson_run.moved(command.code), "bash", word_wrap=True))
+            if pause:
+                console.input("[dim]Enter to run it[/]")
+
+        for result in lesson_run.steps(before=show_command):
+            _show(result)
             if not result.ok:
                 failed += 1
                 if not keep_going:
                     break
-            if pause and isinstance(result.step, Command) and result.step.terminal is None:
-                console.input("[dim]Enter for the next step[/]")
     if failed:
         console.print(f"[red]{failed} step(s) did not print what the lesson shows[/]")
         raise typer.Exit(1)
@@ -113,15 +119,13 @@ def _ports(url: str, moves: list[str]) -> dict[int, int]:
     return ports
 
 
-def _show(lesson_run: LessonRun, result: StepResult) -> None:
-    step = result.step
-    if isinstance(step, Command):
-        where = f"terminal {step.terminal}" if step.terminal else "$"
-        console.print(f"[dim]{where}[/]")
-        console.print(Syntax(lesson_run.moved(step.code), "bash", word_wrap=True))
-    else:
-        console.print(f"[dim]terminal {step.terminal} printed:[/]")
+def _show(result: StepResult) -> None:
+    """What a step printed (its command was shown before it ran), and what is wrong."""
+    if isinstance(result.step, Output):
+        console.print(f"[dim]terminal {result.step.terminal} printed:[/]")
     if result.printed.strip():
         console.print(result.printed.rstrip(), highlight=False, markup=False, soft_wrap=True)
     for problem in result.problems:
         console.print(f"[red]✗ {problem}[/]", highlight=False)
+    if result.ok and result.shown is not None:
+        console.print("[green]✓ as the lesson shows[/]")

@@ -6,7 +6,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -96,7 +96,9 @@ class LessonRun:
             text = pattern.sub(replacement, text)
         return text
 
-    def steps(self) -> Iterator[StepResult]:
+    def steps(self, before: Callable[[Command], None] | None = None) -> Iterator[StepResult]:
+        """Run the lesson, a step at a time; `before` is called with each command before it
+        runs (to show it, or to wait for the reader)."""
         steps = self.lesson.steps
         n = 0
         while n < len(steps):
@@ -109,8 +111,12 @@ class LessonRun:
                     if isinstance(following, Output) and following.terminal is None:
                         shown = following
                         n += 1
+                if before is not None:
+                    before(step)
                 yield self._run(step, shown)
             elif isinstance(step, Command):
+                if before is not None:
+                    before(step)
                 yield self._start(step)
             elif step.terminal is not None:
                 yield self._await(step)
