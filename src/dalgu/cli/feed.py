@@ -47,7 +47,13 @@ def tail(
         sys.stdout.buffer.write(body + b"\n")
         sys.stdout.buffer.flush()
 
-    console.print(f"{subject} on {settings.nats_url}, stream {settings.nats_stream}")
+    def ready() -> None:
+        console.print(
+            f"following {subject} on {settings.nats_url}, stream {settings.nats_stream}",
+            soft_wrap=True,
+            highlight=False,
+        )
+
     try:
         asyncio.run(
             read(
@@ -58,6 +64,7 @@ def tail(
                 from_start=from_start,
                 count=count,
                 idle=idle,
+                ready=ready,
             )
         )
     except FeedUnavailable as error:

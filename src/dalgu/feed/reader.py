@@ -21,10 +21,12 @@ async def tail(
     from_start: bool = False,
     count: int | None = None,
     idle: float | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Call `emit` with each change's body on `subject` (wildcards allowed), in the stream's
     order: those from now on, or every one the stream keeps (`from_start`). Ends after `count`
-    changes, or `idle` seconds without one, or when cancelled; how many were emitted."""
+    changes, or `idle` seconds without one, or when cancelled; how many were emitted. `ready`
+    is called once the consumer is in place: a change committed after it is emitted."""
     try:
         nc = await nats.connect(
             url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=1
@@ -57,6 +59,8 @@ async def tail(
             )
         except nats.js.errors.NotFoundError:
             raise FeedUnavailable(f"no stream {stream} on {url}") from None
+        if ready is not None:
+            ready()
         while not done.is_set():
             moved.clear()
             try:

@@ -33,6 +33,8 @@ class Followed(Protocol):
 
 
 class Feed(Protocol):
+    async def open(self) -> None: ...
+
     async def publish(self, messages: list[FeedMessage]) -> None: ...
 
     async def close(self) -> None: ...
@@ -78,6 +80,10 @@ class ChangeRelay:
 
     async def run(self) -> None:
         await self.store.start_consumer(CONSUMER)
+        try:  # the stream exists from the start, before any change, for readers to follow
+            await self.feed.open()
+        except FeedUnavailable as error:
+            log.warning("change feed: %s; the first batch tries again", error)
         failures = 0
         while True:
             self._wake.clear()
