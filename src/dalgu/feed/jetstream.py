@@ -20,6 +20,22 @@ DUPLICATE_WINDOW = 120.0  # seconds JetStream remembers a message id
 ACK_TIMEOUT = 10.0  # seconds a batch waits for its acknowledgements
 
 
+async def connect(url: str) -> Client:
+    """A connection to NATS at `url`, or FeedUnavailable at once (two tries). The client does
+    not reconnect by itself: a failure reaches its user, which backs off and connects again."""
+    try:
+        return await nats.connect(
+            url,
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,  # the first connection: two tries, not sixty
+            reconnect_time_wait=0.2,
+            error_cb=_quiet,
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as error:
+        raise FeedUnavailable(f"NATS at {url}: {error or type(error).__name__}") from None
+
+
 class JetStreamFeed:
     """The stream `stream` holding subjects `<prefix>.>`, created if missing."""
 
@@ -33,19 +49,7 @@ class JetStreamFeed:
 
     async def open(self) -> None:
         """Connect and make sure the stream exists; FeedUnavailable when NATS cannot be had."""
-        try:
-            # no reconnecting inside the client: a failure reaches the relay, which backs off
-            # and opens a new connection (`publish` after a failure)
-            nc = await nats.connect(
-                self.url,
-                connect_timeout=2,
-                allow_reconnect=False,
-                max_reconnect_attempts=1,  # the first connection: two tries, not sixty
-                reconnect_time_wait=0.2,
-                error_cb=_quiet,
-            )
-        except (OSError, TimeoutError, nats.errors.Error) as error:
-            raise FeedUnavailable(f"NATS at {self.url}: {error or type(error).__name__}") from None
+        nc = await connect(self.url)
         js = nc.jetstream()
         try:
             await self._ensure_stream(js)

@@ -10,6 +10,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from dalgu.errors import FeedUnavailable
+from dalgu.feed.jetstream import connect
 
 
 async def tail(
@@ -27,12 +28,7 @@ async def tail(
     order: those from now on, or every one the stream keeps (`from_start`). Ends after `count`
     changes, or `idle` seconds without one, or when cancelled; how many were emitted. `ready`
     is called once the consumer is in place: a change committed after it is emitted."""
-    try:
-        nc = await nats.connect(
-            url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=1
-        )
-    except (OSError, TimeoutError, nats.errors.Error) as error:
-        raise FeedUnavailable(f"NATS at {url}: {error or type(error).__name__}") from None
+    nc = await connect(url)
     seen = 0
     done = asyncio.Event()
     moved = asyncio.Event()
