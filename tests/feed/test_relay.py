@@ -35,7 +35,7 @@ async def store(settings: Settings) -> AsyncIterator[Any]:
 
 
 def relay(store: Any, stream: Stream, url: str = NATS_URL) -> ChangeRelay:
-    return ChangeRelay(store, JetStreamFeed(url, stream.name, stream.prefix, 3600), stream.prefix)
+    return ChangeRelay(store, JetStreamFeed(url, stream.name, stream.prefix, 3600))
 
 
 async def test_every_change_is_published_once_in_order(store: Any, stream: Stream) -> None:

@@ -60,8 +60,9 @@ def feed_messages(prefix: str, changes: list[ChangeRecord], terms: TermMap) -> l
         types = list(entity.get("type", ())) if entity is not None else []
         tenant = change.tenant or DEFAULT_TENANT
         subject = f"{prefix}.{token(tenant)}.{type_token(types[0]) if types else '_'}"
+        place_id = f"{change.seq}.{place}"
         body: dict[str, Any] = {
-            "id": f"{change.seq}.{place}",
+            "id": place_id,
             "tenant": change.tenant,
             "entityId": change.entity_id,
             "entityType": [terms.compact(t) for t in types],
@@ -70,8 +71,7 @@ def feed_messages(prefix: str, changes: list[ChangeRecord], terms: TermMap) -> l
             "before": _rendered(change.before, terms),
             "after": _rendered(change.after, terms),
         }
-        msg_id = f"{change.seq}.{place}@{change.at}"
-        messages.append(FeedMessage(subject, msg_id, orjson.dumps(body)))
+        messages.append(FeedMessage(subject, f"{place_id}@{change.at}", orjson.dumps(body)))
     return messages
 
 

@@ -33,6 +33,8 @@ class Followed(Protocol):
 
 
 class Feed(Protocol):
+    prefix: str  # of its subjects
+
     async def open(self) -> None: ...
 
     async def publish(self, messages: list[FeedMessage]) -> None: ...
@@ -44,11 +46,9 @@ class ChangeRelay:
     """Reads the outbox past its cursor, publishes, then moves the cursor (at-least-once; the
     feed drops a change published twice by its id)."""
 
-    def __init__(self, store: SubscriptionStore, feed: Feed, prefix: str) -> None:
+    def __init__(self, store: SubscriptionStore, feed: Feed) -> None:
         self.store = store
         self.feed = feed
-        self.prefix = prefix
-        self.published = 0
         self._terms = core_terms()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -64,10 +64,9 @@ class ChangeRelay:
             changes = await self.store.changes_after(CONSUMER, BATCH)
             if not changes:
                 return total
-            await self.feed.publish(feed_messages(self.prefix, changes, self._terms))
+            await self.feed.publish(feed_messages(self.feed.prefix, changes, self._terms))
             await self.store.commit_changes(CONSUMER, changes[-1].seq, [])
             total += len(changes)
-            self.published += len(changes)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="dalgu-change-relay")
@@ -116,7 +115,7 @@ def change_relay(settings: Settings, store: SubscriptionStore) -> ChangeRelay:
     feed = JetStreamFeed(
         settings.nats_url, settings.nats_stream, settings.nats_subject, settings.nats_max_age
     )
-    return ChangeRelay(store, feed, settings.nats_subject)
+    return ChangeRelay(store, feed)
 
 
 async def start_feed(
