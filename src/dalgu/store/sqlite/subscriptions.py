@@ -17,6 +17,9 @@ from dalgu.store.sqlite.outbox_signal import OutboxListener, OutboxSignal
 
 LEASE = 30.0  # seconds a sender holds the deliveries it took
 
+#: changes every consumer has read past are dropped from the outbox
+_FORGET = "DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)"
+
 
 class SqliteSubscriptions(SubscriptionStore):
     """Mixed into `SqliteEntityStore`: shares its connection and transactions."""
@@ -175,7 +178,7 @@ class SqliteSubscriptions(SubscriptionStore):
     async def stop_consumer(self, consumer: str) -> None:
         async with transaction(self.db):
             self.db.execute("DELETE FROM cursors WHERE consumer = ?", (consumer,))
-            self.db.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
+            self.db.execute(_FORGET)
 
     async def oldest_unmatched(self, consumer: str) -> str | None:
         row = self.db.execute(
@@ -216,7 +219,7 @@ class SqliteSubscriptions(SubscriptionStore):
                 "ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq",
                 (consumer, last_seq),
             )
-            db.execute("DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)")
+            db.execute(_FORGET)
         return taken
 
     async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
