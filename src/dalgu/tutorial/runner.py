@@ -104,6 +104,8 @@ class LessonRun:
         while n < len(steps):
             step = steps[n]
             n += 1
+            if isinstance(step, Command) and before is not None:
+                before(step)
             if isinstance(step, Command) and step.terminal is None:
                 shown = None
                 if n < len(steps):
@@ -111,12 +113,8 @@ class LessonRun:
                     if isinstance(following, Output) and following.terminal is None:
                         shown = following
                         n += 1
-                if before is not None:
-                    before(step)
                 yield self._run(step, shown)
             elif isinstance(step, Command):
-                if before is not None:
-                    before(step)
                 yield self._start(step)
             elif step.terminal is not None:
                 yield self._await(step)
