@@ -16,7 +16,8 @@ MEDICAL_KINDS = (
     ("hypoxaemia", "desaturation"),
     ("incapacitation", "loss-of-control"),
 )
-CALIBRATION = 600.0  # s of awake driving at the start, free of events (the personal baseline)
+CALIBRATION = 600.0  # s of awake driving at the start: the drive's own baseline
+EARLY = 60.0  # s: the `early` mix's emergencies begin between this and CALIBRATION
 
 # Seeds come in blocks of BLOCK (1000-1019, 1020-1039, ...) whose drives are drawn together, so
 # that every block, and so every tuning or held-out range of whole blocks, holds every kind of
@@ -72,8 +73,12 @@ def plan_drive(
     """Events (at most one drowsy episode, then at most one medical emergency) and confounders.
 
     `mix` is `mixed` (drawn: by `seed`'s block when given, see `block_draw`), `drowsy`,
-    `medical` or `quiet` (confounders only).
+    `medical`, `quiet` (confounders only) or `early`: a medical emergency during the first
+    `CALIBRATION` seconds, while the drive's own baseline is still being learnt (the kind by
+    `seed`, every kind in turn; one drive in six with the wearable slipping off at the onset).
     """
+    if mix == "early":
+        return _early_drive(rng, duration, seed)
     draw = block_draw(seed) if seed is not None and mix == "mixed" else None
     if draw is not None:
         mix = draw.mix
@@ -110,14 +115,31 @@ def plan_drive(
     return plan
 
 
+def _early_drive(rng: np.random.Generator, duration: float, seed: int | None) -> DrivePlan:
+    index = seed % len(MEDICAL_KINDS) if seed is not None else int(rng.integers(len(MEDICAL_KINDS)))
+    kind, subtype = MEDICAL_KINDS[index]
+    onset = float(rng.uniform(EARLY, CALIBRATION))
+    end = min(duration, onset + float(rng.uniform(60, 150)))
+    plan = DrivePlan(end, [Event(kind, onset, end, {"subtype": subtype})])
+    _confounders(rng, plan)
+    if rng.random() < 1 / 6:
+        slip = onset + float(rng.uniform(-10.0, 5.0))
+        plan.confounders.append(Event("wearable-slip", slip, min(end, slip + rng.uniform(15, 45))))
+        plan.confounders.sort(key=lambda e: e.onset)
+    return plan
+
+
 def scheduled_drive(rng: np.random.Generator, duration: float, events: list[Event]) -> DrivePlan:
     """A drive whose events are given (a demonstration's schedule); confounders are drawn.
 
-    As in a drawn plan, a medical emergency ends the drive, and no event may fall in the
-    first `CALIBRATION` seconds (the driver's awake baseline).
+    As in a drawn plan, a medical emergency ends the drive. A drowsy episode may not begin in
+    the first `CALIBRATION` seconds (the drive's awake baseline, from which drowsiness is
+    read); a medical emergency may begin after the first `EARLY` seconds.
     """
-    if any(e.onset < CALIBRATION for e in events):
-        raise ValueError(f"events start after the first {CALIBRATION:.0f} s (the baseline)")
+    if any(e.onset < CALIBRATION for e in events if e.type == "drowsiness"):
+        raise ValueError(f"drowsiness starts after the first {CALIBRATION:.0f} s (the baseline)")
+    if any(e.onset < EARLY for e in events):
+        raise ValueError(f"events start after the first {EARLY:.0f} s")
     plan = DrivePlan(duration, sorted(events, key=lambda e: e.onset))
     medical = [e for e in plan.events if e.type != "drowsiness"]
     if medical:
@@ -132,9 +154,9 @@ def _confounders(rng: np.random.Generator, plan: DrivePlan) -> None:
     def add(kind: str, count: int, low: float, high: float, start: float = 0.0) -> None:
         for _ in range(count):
             onset = float(rng.uniform(start, max(start + 1, d - low)))
-            plan.confounders.append(
-                Event(kind, onset, min(d, onset + float(rng.uniform(low, high))))
-            )
+            end = min(d, onset + float(rng.uniform(low, high)))
+            if end > onset:  # an `early` drive may end before `start`
+                plan.confounders.append(Event(kind, onset, end))
 
     add("traffic", int(rng.integers(1, 3)), 180, 420)
     add("speed-bump", int(rng.integers(2, 7)), 1, 2)

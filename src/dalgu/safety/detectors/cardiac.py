@@ -62,6 +62,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
+from dalgu.safety.detectors.awake import AwakeLevel
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
 from dalgu.safety.detectors.cabin import CabinBeats, cabin_finding, good
 from dalgu.safety.detectors.incapacitation import steering_activity
@@ -116,8 +117,8 @@ class CardiacDetector:
         self.pause = pause  # s without a beat, confirmed by the wheel
         self.pause_alone = pause_alone  # s without a beat, unconfirmed
         self._persist: dict[str, int] = {}
-        self._steering: list[float] = []
-        self.steering_baseline: float | None = None
+        # the wheel's awake activity: a still wheel confirms a silent heart sooner
+        self.steering = AwakeLevel(least=30, floor=0.5, fallback=3.0)
         self._beats: deque[tuple[float, float]] = deque(maxlen=64)
         self._rates: deque[tuple[float, float]] = deque(maxlen=LOOK_BACK + 1)
         self._lost_told = False
@@ -164,13 +165,16 @@ class CardiacDetector:
         band = self._level(now)
         return ("band", band) if band is not None else None
 
+    def awake_levels(self) -> dict[str, AwakeLevel]:
+        return {"cardiac.steeringActivity": self.steering}
+
     def _learn(self, history: History) -> None:
         if history.now <= history.start + CALIBRATION:
             window = history.last(2)
             if all(s.vehicle_samples >= 8 and (s.speed or 0) > 25 for s in window):
-                self._steering.append(steering_activity(history.steering(2)))
-        elif self.steering_baseline is None:
-            self.steering_baseline = max(statistics.median(self._steering or [3.0]), 0.5)
+                self.steering.observe(steering_activity(history.steering(2)))
+        else:
+            self.steering.settle()
 
     def _hear(self, history: History) -> None:
         """Keep the good beats of the second just closed (called once per second)."""
@@ -215,9 +219,10 @@ class CardiacDetector:
 
     def _wheel_still(self, history: History) -> bool:
         window = history.last(2)
-        if self.steering_baseline is None or any(s.vehicle_samples < 8 for s in window):
+        level = self.steering.level
+        if level is None or any(s.vehicle_samples < 8 for s in window):
             return False
-        return steering_activity(history.steering(2)) < 0.4 * self.steering_baseline
+        return steering_activity(history.steering(2)) < 0.4 * level
 
     def _rate_or_rhythm(self, history: History, quality: Quality) -> Finding | None:
         if quality.wearable != "ok":

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import statistics
 
+from dalgu.safety.detectors.awake import AwakeLevel
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
 from dalgu.safety.detectors.quality import GOOD
 from dalgu.safety.history import History, Second
@@ -56,22 +57,27 @@ class CameraSpO2:
         self.limit = limit
         self.drop = drop
         self.hold = hold
-        self._calibration: list[float] = []
-        self.baseline: float | None = None
+        # the camera's own level (its bias cancels): the drive's first ten minutes, or the
+        # driver's stored level, or a provisional median of the first minute of estimates
+        self.own = AwakeLevel(minimum=60)
         self._run = 0
         self.level: float | None = None  # the last median read
         self.bar: float | None = None  # the last bar it was held against
 
+    @property
+    def baseline(self) -> float | None:
+        return self.own.level
+
     def step(self, history: History) -> bool:
         """Read the last second; whether a desaturation has held `hold` seconds."""
         last = history.last(1)
-        if last and history.now <= history.start + CALIBRATION:
-            second = last[-1]
-            if second.camera_spo2 is not None and (second.camera_quality or 0.0) >= self.gate:
-                self._calibration.append(second.camera_spo2)
-            return False
-        if self.baseline is None and len(self._calibration) >= 60:
-            self.baseline = statistics.median(self._calibration)
+        if history.now <= history.start + CALIBRATION:
+            if last:
+                second = last[-1]
+                if second.camera_spo2 is not None and (second.camera_quality or 0.0) >= self.gate:
+                    self.own.observe(second.camera_spo2)
+        else:
+            self.own.settle()
         readings = [
             s.camera_spo2
             for s in history.last(self.window)
@@ -82,7 +88,8 @@ class CameraSpO2:
             self.level = None
             return False
         self.level = statistics.median(readings)
-        bar = self.limit if self.baseline is None else max(self.limit, self.baseline - self.drop)
+        baseline = self.baseline
+        bar = self.limit if baseline is None else max(self.limit, baseline - self.drop)
         self.bar = bar
         self._run = self._run + 1 if self.level <= bar else 0
         return self._run >= self.hold
@@ -153,10 +160,18 @@ class HypoxaemiaDetector:
         self.limit = limit
         self.below_baseline = below_baseline
         self.window = window
-        self._calibration: list[float] = []
-        self.baseline: float | None = None
+        # the band's SpO2 while awake: the drive's first ten minutes (a reading a second), or
+        # the driver's stored level, or a provisional median of the first minute
+        self.own = AwakeLevel()
         self.camera = camera if camera is not None else CameraSpO2()
         self.fall = fall if fall is not None else BandFall()
+
+    @property
+    def baseline(self) -> float | None:
+        return self.own.level
+
+    def awake_levels(self) -> dict[str, AwakeLevel]:
+        return {"hypoxaemia.spo2": self.own, "hypoxaemia.cameraSpo2": self.camera.own}
 
     def step(self, history: History, quality: Quality) -> Finding | None:
         readings = [spo2 for s in history.last(self.window) if (spo2 := band_spo2(s)) is not None]
@@ -164,10 +179,10 @@ class HypoxaemiaDetector:
         # only when the band gives no SpO2
         camera = self.camera.step(history)
         if history.now <= history.start + CALIBRATION:
-            self._calibration.extend(readings[-1:])
-            return None
-        if self.baseline is None and self._calibration:
-            self.baseline = statistics.median(self._calibration)
+            for reading in readings[-1:]:
+                self.own.observe(reading)
+        else:
+            self.own.settle()
         if len(readings) < self.window - 1:
             fall = self.fall.step(history, band_reads=False)
             if fall is not None:
@@ -176,8 +191,9 @@ class HypoxaemiaDetector:
         self.fall.step(history, band_reads=True)
         level = statistics.median(readings)
         limit = self.limit
-        if self.baseline is not None:
-            limit = min(limit + 0.5, max(limit - 2.0, self.baseline - self.below_baseline))
+        baseline = self.baseline
+        if baseline is not None:
+            limit = min(limit + 0.5, max(limit - 2.0, baseline - self.below_baseline))
         if level > limit:
             return None
         return Finding(
@@ -186,7 +202,7 @@ class HypoxaemiaDetector:
             "critical" if level < 85 else "high",
             0.9 if level < 88 else 0.75,
             history.now - self.window,
-            {"spo2": level, "driverBaselineSpo2": self.baseline, "limit": limit},
+            {"spo2": level, "driverBaselineSpo2": baseline, "limit": limit},
         )
 
     def _fall_finding(self, last_seen: float, level: float, before: float) -> Finding:

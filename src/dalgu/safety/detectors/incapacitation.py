@@ -20,6 +20,7 @@ import itertools
 
 import numpy as np
 
+from dalgu.safety.detectors.awake import AwakeLevel
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
 from dalgu.safety.history import History
 
@@ -43,10 +44,20 @@ class IncapacitationDetector:
     def __init__(self, ratio: float = 0.3, min_speed: float = 25.0) -> None:
         self.ratio = ratio
         self.min_speed = min_speed
-        self._calibration: list[float] = []
-        self.baseline: float | None = None
+        # the driver's awake steering activity at speed (`awake`): the drive's first ten
+        # minutes, or the driver's stored level, or a provisional median of the first minutes
+        self.activity = AwakeLevel(least=30, floor=0.5, fallback=3.0)
+
+    @property
+    def baseline(self) -> float | None:
+        return self.activity.level
+
+    def awake_levels(self) -> dict[str, AwakeLevel]:
+        return {"incapacitation.steeringActivity": self.activity}
 
     def step(self, history: History, quality: Quality) -> Finding | None:
+        if history.now > history.start + CALIBRATION:
+            self.activity.settle()
         if quality.wearable != "ok":
             slumped = self._slumped_without_wearable(history, quality)
             if slumped is not None:
@@ -61,11 +72,11 @@ class IncapacitationDetector:
         if min(speeds) < self.min_speed:
             return self._rolling_to_a_stop(history, activity)
         if history.now <= history.start + CALIBRATION:
-            self._calibration.append(activity)
+            self.activity.observe(activity)
+        baseline = self.activity.level
+        if baseline is None:
             return None
-        if self.baseline is None:
-            self.baseline = max(float(np.median(self._calibration or [3.0])), 0.5)
-        relative = activity / self.baseline
+        relative = activity / baseline
         if relative >= self.ratio:
             return None
         eyes_off = window[-1].eyes_off_run
@@ -82,7 +93,7 @@ class IncapacitationDetector:
             window[0].t - 1.0,
             {
                 "steeringActivity": round(activity, 3),
-                "driverBaselineActivity": round(self.baseline, 3),
+                "driverBaselineActivity": round(baseline, 3),
                 "eyesOffRoadFor": round(eyes_off, 1),
                 "laneDepartures": departed,
                 "speedDrop": round(slowing, 1),
@@ -92,7 +103,8 @@ class IncapacitationDetector:
 
     def _slumped_without_wearable(self, history: History, quality: Quality) -> Finding | None:
         """The wearable is lost: three signs of a slumped driver together, for `SLACK` s."""
-        if self.baseline is None:
+        baseline = self.activity.level
+        if baseline is None:
             return None
         seconds = history.last(SLACK + 1)
         if len(seconds) < SLACK + 1 or any(s.vehicle_samples < 8 for s in seconds[1:]):
@@ -107,7 +119,7 @@ class IncapacitationDetector:
         if min(drops) < SLACK_FALL or max(drops) > ROLLING:
             return None  # keeping speed (a lapse), or braking (a driver in control)
         activity = steering_activity(history.steering(SLACK))
-        relative = activity / self.baseline
+        relative = activity / baseline
         if relative >= self.ratio:
             return None
         return Finding(
@@ -118,7 +130,7 @@ class IncapacitationDetector:
             seconds[1].t - 1.0,
             {
                 "steeringActivity": round(activity, 3),
-                "driverBaselineActivity": round(self.baseline, 3),
+                "driverBaselineActivity": round(baseline, 3),
                 "eyesOffRoadFor": round(eyes_off, 1),
                 "speedDrop": round(sum(drops), 1),
                 "speed": round(speeds[-1] or 0.0, 1),
@@ -131,12 +143,11 @@ class IncapacitationDetector:
         away while moving, never looked back and never steered again while the car rolled to
         a stop (slower now than then, nobody braking hard, nobody on the pedal) has collapsed,
         not stopped at a light."""
-        if history.now <= history.start + CALIBRATION or not self._calibration:
+        baseline = self.activity.measured  # a level from the driver's steering, never the default
+        if baseline is None:
             return None
-        if self.baseline is None:
-            self.baseline = max(float(np.median(self._calibration)), 0.5)
         run = history.last(1)[-1].eyes_off_run
-        if run < TOWN_EYES_OFF or activity >= self.ratio * self.baseline:
+        if run < TOWN_EYES_OFF or activity >= self.ratio * baseline:
             return None
         seconds = history.last(int(run) + 1)
         # the car's speed when the eyes left: the run began inside its first second, whose mean
@@ -158,7 +169,7 @@ class IncapacitationDetector:
             seconds[0].t - 1.0,
             {
                 "steeringActivity": round(activity, 3),
-                "driverBaselineActivity": round(self.baseline, 3),
+                "driverBaselineActivity": round(baseline, 3),
                 "eyesOffRoadFor": round(run, 1),
                 "speedWhenEyesLeft": round(then, 1),
                 "speed": round(now, 1),
