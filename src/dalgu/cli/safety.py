@@ -41,14 +41,17 @@ def generate(
     out: Path = OutOption,
     seeds: str = typer.Option("5000-5039", help="Seeds: 5000-5039 (held out), 1000-1039 (tuning)."),
     duration: float = typer.Option(1800.0, min=900.0, help="Seconds of each drive."),
-    mix: str = typer.Option("mixed", help="mixed, drowsy, medical or quiet."),
+    mix: str = typer.Option(
+        "mixed",
+        help="mixed, drowsy, medical, quiet, or early (an emergency in the first ten minutes).",
+    ),
 ) -> None:
     """Write seeded scenarios (signals JSON Lines and labels) into a directory."""
     from dalgu.safety.generator import generate_scenario
     from dalgu.safety.scenario import write_scenario
 
-    if mix not in ("mixed", "drowsy", "medical", "quiet"):
-        raise typer.BadParameter("mix is mixed, drowsy, medical or quiet")
+    if mix not in ("mixed", "drowsy", "medical", "quiet", "early"):
+        raise typer.BadParameter("mix is mixed, drowsy, medical, quiet or early")
     chosen = parse_seeds(seeds)
     for seed in chosen:
         write_scenario(out, generate_scenario(seed, duration=duration, mix=mix))
@@ -59,6 +62,14 @@ GatewayOption = typer.Option(
     False,
     "--through-gateway",
     help="Replay over MQTT into a running Dalgu (DALGU_SAFETY=true) at the drives' own pace.",
+)
+
+BaselinesOption = typer.Option(
+    None,
+    "--baselines-from",
+    help="Drives (a scenarios directory) from which each driver's awake baseline is learnt "
+    "first, as the live service keeps it: each drive evaluated is read against its driver's "
+    "from its first second.",
 )
 
 
@@ -74,10 +85,11 @@ def evaluate(
     north: str = typer.Option("http://127.0.0.1:4041", help="Provisioning API (IoT Agent)."),
     mqtt_host: str = typer.Option("127.0.0.1", help="The broker the gateway listens to."),
     mqtt_port: int = typer.Option(1884, help="Its port (1884: Dalgu's embedded broker)."),
+    baselines_from: Path | None = BaselinesOption,
 ) -> None:
     """Replay scenarios through the detectors and the threshold baseline; print the figures."""
     from dalgu.errors import DalguError
-    from dalgu.safety.campaign import evaluate_files
+    from dalgu.safety.campaign import evaluate_files, learn_baselines
     from dalgu.safety.evaluation import Targets
     from dalgu.safety.scenario import scenario_files
 
@@ -85,7 +97,18 @@ def evaluate(
         paths = scenario_files(scenarios)
         if not paths:
             raise typer.BadParameter(f"no *.jsonl scenarios in {scenarios}")
-        result = evaluate_files(paths, workers or os.cpu_count() or 1)
+        processes = workers or os.cpu_count() or 1
+        baselines = None
+        if baselines_from is not None:
+            awake = scenario_files(baselines_from)
+            if not awake:
+                raise typer.BadParameter(f"no *.jsonl scenarios in {baselines_from}")
+            baselines = learn_baselines(awake, processes)
+            console.print(
+                f"drivers' baselines: {len(baselines)} drivers, from {len(awake)} drives of "
+                f"{baselines_from}"
+            )
+        result = evaluate_files(paths, processes, baselines)
         live = (
             _through_gateway(paths, speed, api, north, mqtt_host, mqtt_port)
             if through_gateway

@@ -10,9 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from dalgu.safety.evaluation import Outcome, Report, mark_signal_loss, match, replay, report
+from dalgu.safety.detectors.awake import DriverBaseline
+from dalgu.safety.detectors.base import CALIBRATION
+from dalgu.safety.evaluation import (
+    Outcome,
+    Report,
+    mark_signal_loss,
+    match,
+    replay,
+    replay_drive,
+    report,
+)
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.monitor import baseline_detectors, standard_detectors
 from dalgu.safety.scenario import Scenario, read_scenario
@@ -44,16 +55,51 @@ class CampaignResult:
         return "mixed"
 
 
-def _score(scenario: Scenario) -> tuple[int | None, Outcome, Outcome]:
+Baselines = dict[str, DriverBaseline]  # by driver
+
+
+def _score(
+    scenario: Scenario, baseline: DriverBaseline | None = None
+) -> tuple[int | None, Outcome, Outcome]:
     labels = scenario.labels
     events = mark_signal_loss(labels.events, labels.confounders)
-    ours = match(events, replay(scenario, standard_detectors), labels.duration)
+    ours = match(events, replay(scenario, standard_detectors, baseline), labels.duration)
     base = match(events, replay(scenario, baseline_detectors), labels.duration)
     return labels.seed, ours, base
 
 
-def _score_file(path: Path) -> tuple[int | None, Outcome, Outcome]:
-    return _score(read_scenario(path))
+def _score_file(
+    path: Path, baselines: Baselines | None = None
+) -> tuple[int | None, Outcome, Outcome]:
+    scenario = read_scenario(path)
+    driver = scenario.labels.driver
+    return _score(scenario, baselines.get(driver) if baselines and driver else None)
+
+
+def _learn_file(path: Path) -> DriverBaseline | None:
+    scenario = read_scenario(path)
+    labels = scenario.labels
+    if not labels.driver:
+        return None
+    _, levels = replay_drive(scenario)
+    if not levels:
+        return None
+    start = datetime.fromisoformat(labels.start.replace("Z", "+00:00")).timestamp()
+    return DriverBaseline(labels.driver, levels, start + CALIBRATION, labels.vehicle)
+
+
+def learn_baselines(paths: Sequence[Path], workers: int = 1) -> Baselines:
+    """Each driver's awake baseline from their drives in `paths`: the levels of the latest drive
+    (by its start) whose first ten minutes raised no alert, as the live service keeps them."""
+    if workers <= 1:
+        learnt = [_learn_file(p) for p in paths]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            learnt = list(pool.map(_learn_file, paths))
+    baselines: Baselines = {}
+    for baseline in sorted((b for b in learnt if b is not None), key=lambda b: b.learnt_at):
+        baselines[baseline.driver] = baseline
+    return baselines
 
 
 def _score_seed(seed: int, duration: float) -> tuple[int | None, Outcome, Outcome]:
@@ -69,12 +115,15 @@ def _collect(results: list[tuple[int | None, Outcome, Outcome]]) -> CampaignResu
     )
 
 
-def evaluate_files(paths: Sequence[Path], workers: int = 1) -> CampaignResult:
-    """Replay scenario files (their signals files) as fast as they can be read."""
+def evaluate_files(
+    paths: Sequence[Path], workers: int = 1, baselines: Baselines | None = None
+) -> CampaignResult:
+    """Replay scenario files (their signals files) as fast as they can be read; each drive
+    read against its driver's stored baseline (`learn_baselines`) when given one."""
     if workers <= 1:
-        return _collect([_score_file(p) for p in paths])
+        return _collect([_score_file(p, baselines) for p in paths])
     with ProcessPoolExecutor(workers) as pool:
-        return _collect(list(pool.map(_score_file, paths)))
+        return _collect(list(pool.map(_score_file, paths, [baselines] * len(paths))))
 
 
 def evaluate_seeds(

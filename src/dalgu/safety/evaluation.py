@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dalgu.safety.alert import Alert
+from dalgu.safety.detectors.awake import DriverBaseline
 from dalgu.safety.monitor import DetectorSet, VehicleMonitor, standard_detectors
 from dalgu.safety.scenario import EVENT_TYPES, Event, Scenario
 
@@ -45,15 +46,29 @@ def mark_signal_loss(events: Sequence[Event], confounders: Sequence[Event]) -> t
     return tuple(marked)
 
 
-def replay(scenario: Scenario, detectors: DetectorSet = standard_detectors) -> list[Alert]:
-    """Feed a scenario through a vehicle monitor as fast as possible; the alerts it raised."""
+def replay(
+    scenario: Scenario,
+    detectors: DetectorSet = standard_detectors,
+    baseline: DriverBaseline | None = None,
+) -> list[Alert]:
+    """Feed a scenario through a vehicle monitor as fast as possible; the alerts it raised
+    (the drive read against the driver's stored `baseline` until it has its own, when given)."""
+    return replay_drive(scenario, detectors, baseline)[0]
+
+
+def replay_drive(
+    scenario: Scenario,
+    detectors: DetectorSet = standard_detectors,
+    baseline: DriverBaseline | None = None,
+) -> tuple[list[Alert], dict[str, float] | None]:
+    """`replay`, and the awake levels the drive settled (None when its first minutes alerted)."""
     labels = scenario.labels
-    monitor = VehicleMonitor(labels.vehicle, labels.driver, detectors=detectors)
+    monitor = VehicleMonitor(labels.vehicle, labels.driver, detectors=detectors, baseline=baseline)
     alerts: list[Alert] = []
     for sample in scenario.samples:
         alerts.extend(monitor.feed(sample))
     alerts.extend(monitor.advance(labels.duration + 1.0))
-    return alerts
+    return alerts, monitor.calibrated
 
 
 def _window(event: Event) -> tuple[float, float]:

@@ -10,7 +10,9 @@ import bisect
 from collections.abc import Callable, Sequence
 
 from dalgu.safety.alert import Alert
-from dalgu.safety.detectors.base import Detector, Finding
+from dalgu.safety.detectors import awake
+from dalgu.safety.detectors.awake import DriverBaseline
+from dalgu.safety.detectors.base import CALIBRATION, Detector, Finding
 from dalgu.safety.detectors.baseline import ThresholdBaseline
 from dalgu.safety.detectors.cardiac import CardiacDetector
 from dalgu.safety.detectors.drowsiness import DrowsinessDetector
@@ -51,6 +53,7 @@ class VehicleMonitor:
         *,
         start: float = 0.0,
         detectors: DetectorSet = standard_detectors,
+        baseline: DriverBaseline | None = None,
     ) -> None:
         self.vehicle = vehicle
         self.driver = driver
@@ -60,6 +63,23 @@ class VehicleMonitor:
         self.policy = AlertPolicy()
         self._ahead: list[Sample] = []  # samples of seconds not yet open, in time order
         self._newest = start
+        # the awake levels this drive settled after its calibration minutes, when they raised
+        # no alert (None until then, and for a drive whose first minutes raised one)
+        self.calibrated: dict[str, float] | None = None
+        self._calibrating = True
+        self._alerted = False
+        if baseline is not None:
+            self.adopt(baseline)
+
+    @property
+    def newest(self) -> float:
+        """The time of the newest sample fed."""
+        return self._newest
+
+    def adopt(self, baseline: DriverBaseline) -> None:
+        """Read the drive against the driver's stored awake levels until it has its own."""
+        for detector in self.detectors:
+            awake.adopt(detector, baseline.levels)
 
     def feed(self, sample: Sample) -> list[Alert]:
         """Take one sample; alerts of the seconds it closed.
@@ -94,6 +114,16 @@ class VehicleMonitor:
         history = self.history
         history.close()
         alerts = self._evaluate()
+        if self._calibrating:
+            self._alerted = self._alerted or bool(alerts)
+            if history.now > history.start + CALIBRATION:
+                self._calibrating = False
+                if not self._alerted:
+                    self.calibrated = {
+                        name: level
+                        for detector in self.detectors
+                        for name, level in awake.learnt(detector).items()
+                    }
         while self._ahead and self._ahead[0].t < history.current.t:
             history.add(self._ahead.pop(0))
         return alerts

@@ -3,9 +3,15 @@
 It is an observer of the device service's traffic (`DeviceTraffic.observers`), so it sees each
 stored message in process, with the measures as the device sent them (VSS paths as object ids).
 A telematics unit's device id names its vehicle; a wearable names it too, with `-wearable`
-after it (or as `follow` registers). Each vehicle has a `VehicleMonitor`; the alerts it raises
-are written as NGSI-LD `Alert` entities through the entity service, so subscriptions deliver
-them to whoever asked (the driver's app, a fleet operator, an emergency desk).
+after it (or as `follow` registers). Each drive of a vehicle has a `VehicleMonitor`; the alerts
+it raises are written as NGSI-LD `Alert` entities through the entity service, so subscriptions
+deliver them to whoever asked (the driver's app, a fleet operator, an emergency desk).
+
+A drive ends when its vehicle has sent nothing for `DRIVE_GAP` seconds; the next message begins
+another, with a monitor of its own. At a drive's start the service asks the `DriverRoster` who
+drives (the Vehicle entity's `driver`), and reads that driver's stored awake baseline, so the
+drive is read against the driver's own levels from its first second. A drive whose first ten
+minutes raised no alert leaves its levels as the driver's new baseline.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +33,11 @@ from dalgu.errors import AlreadyExists, BadRequestData, DalguError
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.safety import signals as vss
 from dalgu.safety.alert import Alert
+from dalgu.safety.detectors.awake import DriverBaseline
+from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.medical import Driver, MedicalSummarySource
 from dalgu.safety.monitor import VehicleMonitor
+from dalgu.safety.roster import DriverRoster
 from dalgu.safety.scenario import Sample, Source
 from dalgu.safety.telemetry_window import SAMPLES, window_samples
 
@@ -35,6 +45,22 @@ log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WEARABLE_SUFFIX = "-wearable"
 _WEARABLE = frozenset(vss.WEARABLE_SIGNALS)
+DRIVE_GAP = 300.0  # s of silence from a vehicle (by its own clock) that end its drive
+
+
+@dataclass(frozen=True, slots=True)
+class DriveStarted:
+    vehicle: str
+    monitor: VehicleMonitor
+
+
+@dataclass(frozen=True, slots=True)
+class DriveCalibrated:
+    vehicle: str
+    monitor: VehicleMonitor
+
+
+Work = Alert | DriveStarted | DriveCalibrated
 
 
 class SafetyService:
@@ -50,10 +76,13 @@ class SafetyService:
         self.terms = terms
         self.tenant = tenant
         self.medical = medical
+        self.roster = DriverRoster(entities, terms, tenant)
         self.monitors: dict[str, VehicleMonitor] = {}
-        self.drivers: dict[str, Driver] = {}
+        self.drivers: dict[str, Driver] = {}  # registered by `follow`: the roster is not asked
+        self.driving: dict[str, Driver] = {}  # the driver of each vehicle's current drive
+        self.baselines_kept = 0
         self._devices: dict[str, tuple[str, Source]] = {}
-        self._queue: asyncio.Queue[Alert] = asyncio.Queue()
+        self._queue: asyncio.Queue[Work] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.published: list[tuple[Alert, str, float]] = []  # (alert, entity id, written at)
 
@@ -72,7 +101,7 @@ class SafetyService:
             self.drivers[vehicle] = driver
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._publish(), name="safety-alerts")
+        self._task = asyncio.create_task(self._work(), name="safety-alerts")
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
@@ -92,12 +121,16 @@ class SafetyService:
             except BadRequestData as error:  # stored all the same: only the window is lost
                 log.warning("telemetry window of %s unread: %s", event.device_id, error.detail)
                 window = None
+            first = window[0][0] if window else t
             monitor = self.monitors.get(vehicle)
+            if monitor is not None and first - monitor.newest > DRIVE_GAP:
+                monitor = None  # silent for so long: that drive is over, this is another
             if monitor is None:
-                start = int(window[0][0]) if window else int(t)
                 driver = self.drivers.get(vehicle)
-                monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=start)
+                monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=int(first))
                 self.monitors[vehicle] = monitor
+                self._queue.put_nowait(DriveStarted(vehicle, monitor))
+            calibrating = monitor.calibrated is None
             # a window's columns are named by VSS path and hold JSON values as sent, which
             # the history reads as they are: no renaming or conversion per sample
             samples = (
@@ -108,6 +141,8 @@ class SafetyService:
             for sample in samples:
                 for alert in monitor.feed(sample):
                     self._queue.put_nowait(alert)
+            if calibrating and monitor.calibrated is not None:
+                self._queue.put_nowait(DriveCalibrated(vehicle, monitor))
 
     def _source(self, device: str, values: dict[str, Any]) -> tuple[str, Source] | None:
         known = self._devices.get(device)
@@ -119,19 +154,51 @@ class SafetyService:
             return device, "vehicle"
         return None
 
-    async def _publish(self) -> None:
+    async def _work(self) -> None:
+        """Alerts, drives begun and drives calibrated, in the order they happened: a drive's
+        driver is known before its first alert is written."""
         while True:
-            alert = await self._queue.get()
+            item = await self._queue.get()
             try:
-                entity_id = await self.publish(alert)
+                if isinstance(item, DriveStarted):
+                    await self.identify(item.vehicle, item.monitor)
+                elif isinstance(item, DriveCalibrated):
+                    await self.keep_baseline(item.vehicle, item.monitor)
+                else:
+                    entity_id = await self.publish(item)
+                    self.published.append((item, entity_id, time.time()))
             except DalguError as error:
-                log.error("safety alert for %s not written: %s", alert.vehicle, error.detail)
-                continue
-            self.published.append((alert, entity_id, time.time()))
+                log.error(
+                    "safety service: %s of %s failed: %s",
+                    type(item).__name__,
+                    item.vehicle,
+                    error.detail,
+                )
+
+    async def identify(self, vehicle: str, monitor: VehicleMonitor) -> None:
+        """Who drives this drive (registered, or the roster's answer), and their baseline."""
+        driver = self.drivers.get(vehicle) or await self.roster.driver_of(vehicle)
+        if driver is None:
+            self.driving.pop(vehicle, None)
+            return
+        self.driving[vehicle] = driver
+        monitor.driver = driver.id
+        baseline = await self.roster.baseline(driver.id)
+        if baseline is not None:
+            monitor.adopt(baseline)
+
+    async def keep_baseline(self, vehicle: str, monitor: VehicleMonitor) -> None:
+        """A drive's first minutes raised no alert: its levels are the driver's baseline now."""
+        if monitor.driver is None or not monitor.calibrated:
+            return
+        start = monitor.history.start
+        baseline = DriverBaseline(monitor.driver, monitor.calibrated, start + CALIBRATION, vehicle)
+        await self.roster.keep(baseline)
+        self.baselines_kept += 1
 
     async def publish(self, alert: Alert) -> str:
         """Write the alert as an NGSI-LD entity (with a medical summary when due)."""
-        driver = self.drivers.get(alert.vehicle)
+        driver = self.drivers.get(alert.vehicle) or self.driving.get(alert.vehicle)
         if (
             alert.category == "medical"
             and self.medical is not None

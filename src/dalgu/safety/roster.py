@@ -1,0 +1,113 @@
+"""Who drives which vehicle, and what the safety service keeps of each driver, as NGSI-LD entities.
+
+- A vehicle's driver is the `driver` Relationship of its `Vehicle` entity
+  (`urn:ngsi-ld:Vehicle:<vehicle>`, the entity the gateway writes the telematics unit's
+  measures to), set by whoever knows who sits at the wheel: a fleet app, a key-card reader.
+- The driver's entity (a `Person`, say) may name their medical record, `fhirPatient` (a FHIR
+  reference, `Patient/123`), and carry `medicalSummaryConsent` (true: a medical emergency's
+  alert may carry a summary of that record).
+- A driver's awake baseline (`DriverBaseline`) is kept as an entity of its own,
+  `urn:ngsi-ld:DriverBaseline:<driver's id>`, with the levels as a JsonProperty `awakeLevels`,
+  so it survives restarts and both stores keep it.
+
+All names are the core context's (unknown terms in its default vocabulary), as the alerts'.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from dalgu.broker.model import Entity, first_instance, now_iso
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import EntityService
+from dalgu.errors import AlreadyExists, ResourceNotFound
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.safety.detectors.awake import DriverBaseline
+from dalgu.safety.medical import Driver
+
+log = logging.getLogger(__name__)
+
+BASELINE_TYPE = "DriverBaseline"
+
+
+def vehicle_id(vehicle: str) -> str:
+    return f"urn:ngsi-ld:Vehicle:{vehicle}"
+
+
+def baseline_id(driver: str) -> str:
+    return f"urn:ngsi-ld:{BASELINE_TYPE}:{driver}"
+
+
+class DriverRoster:
+    def __init__(self, entities: EntityService, terms: TermMap, tenant: str = "") -> None:
+        self.entities = entities
+        self.tenant = tenant
+        self._driver = terms.expand("driver")
+        self._patient = terms.expand("fhirPatient")
+        self._consent = terms.expand("medicalSummaryConsent")
+        self._levels = terms.expand("awakeLevels")
+        self.terms = terms
+
+    async def _entity(self, entity_id: str) -> Entity | None:
+        try:
+            return await self.entities.retrieve(self.tenant, entity_id)
+        except ResourceNotFound:
+            return None
+
+    async def driver_of(self, vehicle: str) -> Driver | None:
+        """The driver the vehicle's entity names, with their record and consent; None when
+        it names none."""
+        entity = await self._entity(vehicle_id(vehicle))
+        driver = first_instance(entity, self._driver) if entity is not None else None
+        person = driver.get("object") if driver is not None else None
+        if not isinstance(person, str):
+            return None
+        record = await self._entity(person)
+        if record is None:
+            return Driver(person)
+        patient = _value(record, self._patient)
+        consent = _value(record, self._consent)
+        return Driver(
+            person,
+            patient if isinstance(patient, str) and patient else None,
+            consent is True,
+        )
+
+    async def baseline(self, driver: str) -> DriverBaseline | None:
+        """The driver's stored awake baseline; None when there is none or it cannot be read."""
+        entity = await self._entity(baseline_id(driver))
+        found = first_instance(entity, self._levels) if entity is not None else None
+        if found is None:
+            return None
+        try:
+            return DriverBaseline.from_json({**(found.get("json") or {}), "driver": driver})
+        except (ValueError, TypeError) as error:
+            log.warning("stored baseline of %s unread: %s", driver, error)
+            return None
+
+    async def keep(self, baseline: DriverBaseline) -> None:
+        """Store the driver's baseline in place of the one kept before."""
+        at = datetime.fromtimestamp(baseline.learnt_at, UTC).isoformat().replace("+00:00", "Z")
+        doc: dict[str, Any] = {
+            "id": baseline_id(baseline.driver),
+            "type": BASELINE_TYPE,
+            "driver": {"type": "Relationship", "object": baseline.driver},
+            "awakeLevels": {"type": "JsonProperty", "json": baseline.to_json()},
+            "learntAt": {"type": "Property", "value": at},
+        }
+        if baseline.vehicle is not None:
+            doc["vehicle"] = {"type": "Relationship", "object": vehicle_id(baseline.vehicle)}
+        entity = parse_entity(doc, self.terms, now_iso())
+        try:
+            await self.entities.create(self.tenant, entity)
+        except AlreadyExists:
+            with contextlib.suppress(ResourceNotFound):  # deleted meanwhile: then it is gone
+                await self.entities.replace(self.tenant, entity)
+
+
+def _value(entity: Entity, iri: str) -> Any:
+    instance = first_instance(entity, iri)
+    return instance.get("value") if instance is not None else None
