@@ -37,6 +37,8 @@ def test_the_demonstration_injects_events_and_prints_the_alerts(
     # the collapse (cardiac, or the still wheel that follows) and the desaturation
     assert {vehicle[-3:] for _, vehicle in alerts} == {"001", "002"}, out
     assert all(kind in ("cardiac", "incapacitation", "hypoxaemia") for kind, _ in alerts)
+    # each car's driver, named by its Vehicle entity, rides on its alerts
+    assert re.search(r"from urn:ngsi-ld:Vehicle:demo\w+-001 driven by urn:ngsi-ld:Person:", out)
 
 
 def _run_demo(

@@ -114,6 +114,8 @@ def tour(settings: Settings, receiver: str, fleet: list[SimulatedVehicle]) -> li
         f"  Alerts             {api}/entities?type=Alert",
         f"  Vehicles           {api}/entities?type=Vehicle",
         f"  Wearables          {api}/entities?type=Device",
+        f"  Drivers            {api}/entities?type=Person",
+        f"  Their baselines    {api}/entities?type=DriverBaseline  (after ten awake minutes)",
         f"  A vehicle          {api}/entities/urn:ngsi-ld:Vehicle:{first}",
         f"  Its history        {api}/temporal/entities/urn:ngsi-ld:Vehicle:{first}"
         "?attrs=speed&lastN=10",
@@ -134,10 +136,12 @@ def describe(entity: dict[str, Any], received: float) -> str:
 
     issued = value("dateIssued")
     source = (entity.get("alertSource") or {}).get("object", "?")
+    driver = (entity.get("driver") or {}).get("object")
     evidence = orjson.dumps(value("evidence") or {}).decode()
     return (
         f"ALERT {value('alertType')}/{value('alertSubType')} {value('severity')} "
-        f"(confidence {value('confidence')}) from {source}: onset {value('onset')}, "
+        f"(confidence {value('confidence')}) from {source}"
+        f"{f' driven by {driver}' if driver else ''}: onset {value('onset')}, "
         f"issued {issued}, notified {stamp(received)}; evidence {evidence[:160]}"
     )
 
@@ -172,13 +176,43 @@ async def serve_receiver(console: Console, port: int, alerts: list[dict[str, Any
     return server, task
 
 
-async def prepare(client: httpx.AsyncClient, settings: Settings, receiver: str) -> None:
-    """The config groups of cars and wearables, and the subscription to alerts."""
+def driver_id(vehicle: SimulatedVehicle) -> str:
+    return f"urn:ngsi-ld:Person:{vehicle.labels.driver}"
+
+
+async def prepare(
+    client: httpx.AsyncClient, settings: Settings, receiver: str, fleet: list[SimulatedVehicle]
+) -> None:
+    """The config groups of cars and wearables, each car's driver (a `Person` the Vehicle
+    entity names, as a fleet app would write it), and the subscription to alerts."""
     groups = config_groups(APIKEY, APIKEY_WEARABLE)
     response = await client.post(f"{north_url(settings)}/iot/services", json=groups)
     if response.status_code not in (201, 409):
         raise RuntimeError(f"provisioning failed: {response.status_code} {response.text}")
     api = f"{settings.base_url}/ngsi-ld/v1"
+    people = {
+        driver_id(v): {
+            "id": driver_id(v),
+            "type": "Person",
+            "name": {"type": "Property", "value": v.labels.driver},
+        }
+        for v in fleet
+    }
+    cars = [
+        {
+            "id": f"urn:ngsi-ld:Vehicle:{v.name}",
+            "type": "Vehicle",
+            "driver": {"type": "Relationship", "object": driver_id(v)},
+        }
+        for v in fleet
+    ]
+    response = await client.post(
+        f"{api}/entityOperations/upsert",
+        params={"options": "update"},
+        json=[*people.values(), *cars],
+    )
+    if response.status_code not in (201, 204):
+        raise RuntimeError(f"drivers refused: {response.status_code} {response.text}")
     await client.delete(f"{api}/subscriptions/{SUBSCRIPTION}")
     subscription = {
         "id": SUBSCRIPTION,
@@ -232,7 +266,7 @@ async def run_demo(
             onsets.setdefault(int(event.onset), []).append((vehicle, event))
     try:
         async with httpx.AsyncClient(timeout=10) as client:
-            await prepare(client, settings, receiver)
+            await prepare(client, settings, receiver, fleet)
 
             async def publish(kind: str, device: str, payload: bytes) -> None:
                 await (bands if kind == "wearable" else cars).send(device, payload)
