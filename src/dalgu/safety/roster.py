@@ -16,6 +16,7 @@ All names are the core context's (unknown terms in its default vocabulary), as t
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -45,11 +46,23 @@ class DriverRoster:
     def __init__(self, entities: EntityService, terms: TermMap, tenant: str = "") -> None:
         self.entities = entities
         self.tenant = tenant
-        self._driver = terms.expand("driver")
-        self._patient = terms.expand("fhirPatient")
-        self._consent = terms.expand("medicalSummaryConsent")
-        self._levels = terms.expand("awakeLevels")
         self.terms = terms
+
+    @functools.cached_property
+    def _driver(self) -> str:
+        return self.terms.expand("driver")
+
+    @functools.cached_property
+    def _patient(self) -> str:
+        return self.terms.expand("fhirPatient")
+
+    @functools.cached_property
+    def _consent(self) -> str:
+        return self.terms.expand("medicalSummaryConsent")
+
+    @functools.cached_property
+    def _levels(self) -> str:
+        return self.terms.expand("awakeLevels")
 
     async def _entity(self, entity_id: str) -> Entity | None:
         try:
