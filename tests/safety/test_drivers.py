@@ -3,6 +3,7 @@ from one drive to the next: through the HTTP gateway, on both stores."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 from dalgu.api.app import build_app
 from dalgu.safety import signals as vss
 from dalgu.safety.detectors.base import CALIBRATION
-from dalgu.safety.service import DRIVE_GAP, config_groups
+from dalgu.safety.service import DRIVE_GAP, EPOCH, config_groups
 from dalgu.settings import Settings
 from tests.safety.crafted import steady_vehicle, steady_wearable
 from tests.safety.test_service_mqtt import Summaries
@@ -153,3 +154,41 @@ def test_a_drivers_baseline_is_kept_and_reads_their_next_drive_from_its_first_se
         assert alert["medicalSummary"]["value"]["conditions"] == ["long QT syndrome"]
         assert summaries.asked == ["Patient/p9"]
         assert len(safety.monitors) == 1 and safety.baselines_kept == 1
+
+
+class _Broken:
+    """An entity service whose reads fail in an unforeseen way; writes are kept."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    async def retrieve(self, tenant: str, entity_id: str) -> Any:
+        raise RuntimeError("disk on fire")
+
+    async def create(self, tenant: str, entity: Any) -> None:
+        self.created.append(entity["id"])
+
+
+def test_a_failing_driver_lookup_does_not_stop_the_alerts_behind_it() -> None:
+    from dalgu.ldcontext import core_terms
+    from dalgu.safety.alert import Alert
+    from dalgu.safety.monitor import VehicleMonitor
+    from dalgu.safety.service import DriveStarted, SafetyService
+
+    entities = _Broken()
+    service = SafetyService(entities, core_terms())  # type: ignore[arg-type]
+    alert = Alert("veh-9", None, "cardiac", "asystole", "critical", 0.9, 10.0, 15.0, {}, None)
+
+    async def run() -> None:
+        service.start()
+        service._queue.put_nowait(DriveStarted("veh-9", VehicleMonitor("veh-9")))
+        service._queue.put_nowait(alert)
+        for _ in range(200):
+            if service.published:
+                break
+            await asyncio.sleep(0.01)
+        await service.stop()
+
+    asyncio.run(run())
+    assert [a for a, _, _ in service.published] == [alert]
+    assert entities.created == [alert.to_entity(EPOCH, "urn:ngsi-ld:Vehicle:veh-9", None)["id"]]

@@ -174,6 +174,8 @@ class SafetyService:
                     item.vehicle,
                     error.detail,
                 )
+            except Exception:  # one item's defect must not stop the alerts behind it
+                log.exception("safety service: %s of %s failed", type(item).__name__, item.vehicle)
 
     async def identify(self, vehicle: str, monitor: VehicleMonitor) -> None:
         """Who drives this drive (registered, or the roster's answer), and their baseline."""
