@@ -11,7 +11,7 @@ from typing import Any
 import pytest_asyncio
 
 from dalgu.broker.mutations import create
-from dalgu.query.ast import TypeName, map_names
+from dalgu.query.ast import TypeAnd, TypeName, TypeOr, map_names
 from dalgu.query.order import OrderTerm
 from dalgu.query.q import parse_q
 from dalgu.store.base import Entity, EntityQuery
@@ -111,3 +111,45 @@ def test_an_existing_database_gains_the_key_index(tmp_path: Path) -> None:
     assert schema.migrate(db) == len(schema.MIGRATIONS)
     names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "entities_key" in names
+
+
+async def test_a_rare_type_is_read_from_the_type_index(store: SqliteEntityStore) -> None:
+    query = EntityQuery(types=TypeName(f"{NS}Bus"), limit=4, offset=2, count=True)
+    result = await store.query("", query)
+    buses = sorted(c["id"] for c in map(car, range(300)) if c["type"] == [f"{NS}Bus"])
+    assert [e["id"] for e in result.entities] == buses[2:6]
+    assert result.count == len(buses) == 100
+    page, counted = plans(store, query)
+    for plan in (page, counted):  # the candidates come from the type index
+        assert "entity_types" in plan.split(" / ")[0]
+
+
+async def test_a_type_nobody_has_reads_no_entity(store: SqliteEntityStore) -> None:
+    statements: list[str] = []
+    query = EntityQuery(types=TypeName(f"{NS}Tram"), limit=20)
+    store.db.set_trace_callback(statements.append)
+    try:
+        assert (await store.query("", query)).entities == []
+    finally:
+        store.db.set_trace_callback(None)
+    page = [s for s in statements if s.startswith("SELECT") and "ORDER BY" in s]
+    assert page and all("entity_types WHERE tenant" in s for s in page)
+
+
+async def test_types_ored_give_an_entity_of_both_types_once(store: SqliteEntityStore) -> None:
+    both = {**car(1000), "type": [f"{NS}Car", f"{NS}Bus"], "id": "urn:ngsi-ld:Car:000a"}
+    await store.mutate("", [(both["id"], create(both))])
+    query = EntityQuery(
+        types=TypeOr((TypeName(f"{NS}Bus"), TypeName(f"{NS}Car"), TypeName(f"{NS}Tram"))),
+        limit=3,
+        count=True,
+    )
+    result = await store.query("", query)
+    assert [e["id"] for e in result.entities] == [
+        "urn:ngsi-ld:Car:000",
+        "urn:ngsi-ld:Car:000a",
+        "urn:ngsi-ld:Car:001",
+    ]
+    assert result.count == 301
+    anded = EntityQuery(types=TypeAnd((TypeName(f"{NS}Car"), TypeName(f"{NS}Bus"))), count=True)
+    assert [e["id"] for e in (await store.query("", anded)).entities] == [both["id"]]
