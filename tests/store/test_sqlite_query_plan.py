@@ -153,3 +153,18 @@ async def test_types_ored_give_an_entity_of_both_types_once(store: SqliteEntityS
     assert result.count == 301
     anded = EntityQuery(types=TypeAnd((TypeName(f"{NS}Car"), TypeName(f"{NS}Bus"))), count=True)
     assert [e["id"] for e in (await store.query("", anded)).entities] == [both["id"]]
+
+
+async def test_a_types_count_is_kept_a_moment_not_taken_per_query(
+    store: SqliteEntityStore,
+) -> None:
+    statements: list[str] = []
+    query = EntityQuery(types=TypeName(f"{NS}Car"), limit=5)
+    store.db.set_trace_callback(statements.append)
+    try:
+        for _ in range(3):
+            assert len((await store.query("", query)).entities) == 5
+    finally:
+        store.db.set_trace_callback(None)
+    counts = [s for s in statements if s.startswith("SELECT count(*) FROM (SELECT 1 FROM entity")]
+    assert len(counts) == 1

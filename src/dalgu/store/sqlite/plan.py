@@ -24,6 +24,7 @@ tests every condition on each, and sorts the matches.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from math import isqrt
 from sqlite3 import Connection
@@ -66,7 +67,39 @@ class Driver:
     q: bool = False
 
 
-def choose(db: Connection, tenant: str, query: EntityQuery) -> Driver | None:
+class TypeCounts:
+    """How many entities of some types a tenant has, counted up to a bar and kept `KEEP`
+    seconds: counting a common type's rows up to the bar (~3,000 index rows) cost a query
+    by type 0.16 ms more than the query itself. A count a little stale only chooses the
+    index less well for a moment; every condition is still tested on every candidate."""
+
+    KEEP = 2.0
+
+    def __init__(self) -> None:
+        self._counted: dict[tuple[str, tuple[str, ...]], tuple[int, int, float]] = {}
+
+    def rows(self, db: Connection, tenant: str, names: tuple[str, ...], cap: int) -> int:
+        """The types' rows, or `cap` when there are at least that many."""
+        key = (tenant, names)
+        now = time.monotonic()
+        kept = self._counted.get(key)
+        if kept is not None and now - kept[2] < self.KEEP:
+            found, bar, _ = kept
+            if found < bar or bar >= cap:  # an exact count, or a bar as high as this one
+                return min(found, cap)
+        if len(self._counted) > 4096:
+            self._counted.clear()
+        marks = ",".join("?" * len(names))
+        found = _rows_within(
+            db, f"FROM entity_types WHERE tenant = ? AND type IN ({marks})", [tenant, *names], cap
+        )
+        self._counted[key] = (found, cap, now)
+        return found
+
+
+def choose(
+    db: Connection, tenant: str, query: EntityQuery, counts: TypeCounts | None = None
+) -> Driver | None:
     """The index to drive `query` from, or None to walk the entities in id order."""
     if query.geo is not None:
         geo = geo_driver(tenant, query)
@@ -89,7 +122,7 @@ def choose(db: Connection, tenant: str, query: EntityQuery) -> Driver | None:
         # each (a type with no entity at all cost a walk of the whole tenant: 40 ms at 100,000)
         marks = ",".join("?" * len(names))
         typed = f"FROM entity_types WHERE tenant = ? AND type IN ({marks})"
-        rows = _rows_within(db, typed, [tenant, *names], cap)
+        rows = (counts or TypeCounts()).rows(db, tenant, names, cap)
         if rows < cap:
             distinct = "DISTINCT " if len(names) > 1 else ""  # an entity may have both types
             best = (rows, Driver(f"SELECT {distinct}ent, 0 AS exact {typed}", [tenant, *names]))

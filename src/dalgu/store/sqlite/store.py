@@ -50,7 +50,7 @@ from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.opendata import SqliteDatasets
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
-from dalgu.store.sqlite.plan import choose
+from dalgu.store.sqlite.plan import TypeCounts, choose
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.renderings import refresh
@@ -169,6 +169,7 @@ class SqliteEntityStore(
         self._db: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._queued: list[_Queued] = []
+        self._type_counts = TypeCounts()  # the planner's counts of rare types (`plan.py`)
         self._change_filters = {}
         self._busy = BusyWait()
         self._gathered = 0  # the calls queued when the commit last looked, and its turns so far
@@ -281,7 +282,7 @@ class SqliteEntityStore(
             db.execute("COMMIT")
 
     def _query(self, tenant: str, query: EntityQuery) -> QueryResult:
-        driver = choose(self.db, tenant, query)
+        driver = choose(self.db, tenant, query, self._type_counts)
         source, first, q = "entities e", [], None
         if driver is not None:  # read only the candidates an index gives (`plan.py`)
             first = driver.params
