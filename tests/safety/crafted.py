@@ -30,6 +30,26 @@ def steady_vehicle(t: float) -> dict[str, float | bool | list[float] | None]:
     }
 
 
+def collapsing_from(onset: float) -> Callable[[float], Signals]:
+    """A steady driver who collapses at `onset`: the wheel still, the eyes off the road, the car
+    slowing with nobody on the pedal and leaving its lane four seconds later."""
+
+    def vehicle(t: float) -> Signals:
+        signals = steady_vehicle(t)
+        if t >= onset:
+            signals.update(
+                {
+                    vss.STEERING: 0.4,
+                    vss.EYES_ON_ROAD: False,
+                    vss.SPEED: 90 - 2.2 * (t - onset),
+                    vss.LANE_WARNING: t > onset + 4,
+                }
+            )
+        return signals
+
+    return vehicle
+
+
 def steady_wearable(t: float, rate: float = 70.0) -> dict[str, float | bool | list[float] | None]:
     beat = 60000.0 / rate
     rr = [beat * (1 + 0.04 * math.sin(t / 4.0)) for _ in range(int(rate // 60) + (t % 2 < 1))]

@@ -10,7 +10,7 @@ from dalgu.safety.generator import generate_scenario
 from dalgu.safety.plan import CALIBRATION, MEDICAL_KINDS
 from dalgu.safety.plan import EARLY as PLAN_EARLY
 from dalgu.safety.scenario import Event
-from tests.safety.crafted import run, steady_vehicle, steady_wearable
+from tests.safety.crafted import collapsing_from, run, steady_vehicle, steady_wearable
 
 EARLY = 150.0  # s into the drive: well inside the ten minutes the drive's baseline takes
 
@@ -90,20 +90,7 @@ def test_the_camera_reads_a_desaturation_in_the_third_minute_with_no_band() -> N
 
 
 def test_a_still_wheel_in_the_third_minute_is_incapacitation() -> None:
-    def vehicle(t: float) -> dict[str, object]:
-        signals: dict[str, object] = dict(steady_vehicle(t))
-        if t >= EARLY:
-            signals.update(
-                {
-                    vss.STEERING: 0.4,
-                    vss.EYES_ON_ROAD: False,
-                    vss.SPEED: 90 - 2.2 * (t - EARLY),
-                    vss.LANE_WARNING: t > EARLY + 4,
-                }
-            )
-        return signals
-
-    alerts = run(EARLY + 20, vehicle, steady_wearable)  # type: ignore[arg-type]
+    alerts = run(EARLY + 20, collapsing_from(EARLY), steady_wearable)
     assert [a.type for a in alerts] == ["incapacitation"]
     assert alerts[0].raised - EARLY <= 8
 

@@ -23,7 +23,7 @@ from dalgu.safety.features import (
 )
 from dalgu.safety.history import History
 from dalgu.safety.scenario import Sample
-from tests.safety.crafted import run, samples, steady_vehicle, steady_wearable
+from tests.safety.crafted import collapsing_from, run, samples, steady_vehicle, steady_wearable
 
 EVENT = 800.0  # after the ten minutes of calibration
 
@@ -71,20 +71,7 @@ def test_a_telematics_gap_is_not_a_still_wheel() -> None:
 
 
 def test_no_steering_while_the_car_drifts_and_slows_is_incapacitation() -> None:
-    def vehicle(t: float) -> dict[str, object]:
-        signals = steady_vehicle(t)
-        if t >= EVENT:
-            signals.update(
-                {
-                    vss.STEERING: 0.4,
-                    vss.EYES_ON_ROAD: False,
-                    vss.SPEED: 90 - 2.2 * (t - EVENT),
-                    vss.LANE_WARNING: t > EVENT + 4,
-                }
-            )
-        return signals
-
-    alerts = run(EVENT + 20, vehicle, steady_wearable)  # type: ignore[arg-type]
+    alerts = run(EVENT + 20, collapsing_from(EVENT), steady_wearable)
     assert [a.type for a in alerts] == ["incapacitation"]
     assert alerts[0].raised - EVENT <= 8
     assert alerts[0].location == (35.87, 128.6)

@@ -14,11 +14,10 @@ import orjson
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
-from dalgu.safety import signals as vss
 from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.service import DRIVE_GAP, EPOCH, config_groups
 from dalgu.settings import Settings
-from tests.safety.crafted import steady_vehicle, steady_wearable
+from tests.safety.crafted import collapsing_from, steady_vehicle, steady_wearable
 from tests.safety.test_service_mqtt import Summaries
 
 Signals = Callable[[float], dict[str, Any]]
@@ -61,20 +60,6 @@ def _until(read: Callable[[], Any], what: str, seconds: float = 20.0) -> Any:
             return found
         time.sleep(0.05)
     raise AssertionError(f"{what} did not come")
-
-
-def _collapsed(t: float) -> dict[str, Any]:
-    signals = steady_vehicle(t)
-    if t >= COLLAPSE:
-        signals.update(
-            {
-                vss.STEERING: 0.4,
-                vss.EYES_ON_ROAD: False,
-                vss.SPEED: 90 - 2.2 * (t - COLLAPSE),
-                vss.LANE_WARNING: t > COLLAPSE + 4,
-            }
-        )
-    return signals
 
 
 def test_a_drivers_baseline_is_kept_and_reads_their_next_drive_from_its_first_second(
@@ -139,7 +124,9 @@ def test_a_drivers_baseline_is_kept_and_reads_their_next_drive_from_its_first_se
         # the vehicle silent longer than a drive's gap: the next message begins another drive,
         # in which the driver collapses 20 s in, before that drive knows how they steer
         second = first + timedelta(seconds=CALIBRATION + 15 + DRIVE_GAP + 60)
-        _drive(client, keys, vehicle, second, COLLAPSE + 15, _collapsed, steady_wearable)
+        _drive(
+            client, keys, vehicle, second, COLLAPSE + 15, collapsing_from(COLLAPSE), steady_wearable
+        )
         alerts = _until(
             lambda: client.get("/ngsi-ld/v1/entities", params={"type": "Alert"}).json(),
             "the alert",
