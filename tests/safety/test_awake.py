@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from dalgu.cli.app import app
 from dalgu.safety import signals as vss
+from dalgu.safety.campaign import learn_baselines
 from dalgu.safety.detectors.awake import AwakeLevel, DriverBaseline
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.plan import CALIBRATION, MEDICAL_KINDS
 from dalgu.safety.plan import EARLY as PLAN_EARLY
-from dalgu.safety.scenario import Event
+from dalgu.safety.scenario import Event, scenario_files, write_scenario
 from tests.safety.crafted import collapsing_from, run, steady_vehicle, steady_wearable
 
 EARLY = 150.0  # s into the drive: well inside the ten minutes the drive's baseline takes
@@ -116,3 +121,31 @@ def test_a_schedule_may_start_an_emergency_early_but_not_drowsiness() -> None:
     assert generate_scenario(7, duration=900, events=[early]).labels.events[0].onset == 120.0
     with pytest.raises(ValueError):
         generate_scenario(7, duration=900, events=[Event("drowsiness", 300.0, 700.0)])
+
+
+def test_drivers_baselines_are_learnt_from_awake_drives_and_used_by_evaluate(
+    tmp_path: Path,
+) -> None:
+    awake, early = tmp_path / "awake", tmp_path / "early"
+    quiet = generate_scenario(1201, duration=700, mix="quiet")
+    write_scenario(awake, quiet)
+    baselines = learn_baselines(scenario_files(awake))
+    learnt = baselines[quiet.labels.driver]
+    assert set(learnt.levels) >= {"hypoxaemia.spo2", "incapacitation.steeringActivity"}
+    assert learnt.learnt_at > 0 and learnt.vehicle == quiet.labels.vehicle
+    write_scenario(early, generate_scenario(1202, mix="early"))
+    done = CliRunner().invoke(
+        app,
+        [
+            "safety",
+            "evaluate",
+            "--scenarios",
+            str(early),
+            "--baselines-from",
+            str(awake),
+            "--workers",
+            "1",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    assert "drivers' baselines: 1 drivers, from 1 drives" in done.output
