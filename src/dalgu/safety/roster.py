@@ -16,7 +16,6 @@ All names are the core context's (unknown terms in its default vocabulary), as t
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -48,22 +47,6 @@ class DriverRoster:
         self.tenant = tenant
         self.terms = terms
 
-    @functools.cached_property
-    def _driver(self) -> str:
-        return self.terms.expand("driver")
-
-    @functools.cached_property
-    def _patient(self) -> str:
-        return self.terms.expand("fhirPatient")
-
-    @functools.cached_property
-    def _consent(self) -> str:
-        return self.terms.expand("medicalSummaryConsent")
-
-    @functools.cached_property
-    def _levels(self) -> str:
-        return self.terms.expand("awakeLevels")
-
     async def _entity(self, entity_id: str) -> Entity | None:
         try:
             return await self.entities.retrieve(self.tenant, entity_id)
@@ -74,15 +57,15 @@ class DriverRoster:
         """The driver the vehicle's entity names, with their record and consent; None when
         it names none."""
         entity = await self._entity(vehicle_id(vehicle))
-        driver = first_instance(entity, self._driver) if entity is not None else None
+        driver = first_instance(entity, self.terms.expand("driver")) if entity is not None else None
         person = driver.get("object") if driver is not None else None
         if not isinstance(person, str):
             return None
         record = await self._entity(person)
         if record is None:
             return Driver(person)
-        patient = _value(record, self._patient)
-        consent = _value(record, self._consent)
+        patient = _value(record, self.terms.expand("fhirPatient"))
+        consent = _value(record, self.terms.expand("medicalSummaryConsent"))
         return Driver(
             person,
             patient if isinstance(patient, str) and patient else None,
@@ -92,7 +75,9 @@ class DriverRoster:
     async def baseline(self, driver: str) -> DriverBaseline | None:
         """The driver's stored awake baseline; None when there is none or it cannot be read."""
         entity = await self._entity(baseline_id(driver))
-        found = first_instance(entity, self._levels) if entity is not None else None
+        found = (
+            first_instance(entity, self.terms.expand("awakeLevels")) if entity is not None else None
+        )
         if found is None:
             return None
         try:

@@ -48,10 +48,6 @@ class IncapacitationDetector:
         # minutes, or the driver's stored level, or a provisional median of the first minutes
         self.activity = AwakeLevel(least=30, floor=0.5, fallback=3.0)
 
-    @property
-    def baseline(self) -> float | None:
-        return self.activity.level
-
     def awake_levels(self) -> dict[str, AwakeLevel]:
         return {"incapacitation.steeringActivity": self.activity}
 
