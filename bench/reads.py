@@ -1,5 +1,6 @@
 """The read path under growing load: GET by id, type + q and geoQ near at several connection
-counts, each with the server's CPU time per request (what the load average cannot skew much).
+counts, each with the server's CPU time per request (what the load average cannot skew much);
+`--scenarios rare` is a query by a type no entity has.
 
 Starts `dalgu serve` (SQLite, one worker) pinned to the first core, loads N vehicles (or copies
 a database file loaded before, `--db`), then runs `wrk -t1 -c<n>` pinned to the second core for
@@ -10,6 +11,7 @@ and the processes' peak RSS.
     .venv/bin/python bench/reads.py [--entities 100000] [--duration 5] [--connections 1,4,8,32]
     .venv/bin/python bench/reads.py --save /tmp/vehicles.db   # load once, keep the file
     .venv/bin/python bench/reads.py --db /tmp/vehicles.db     # start from a copy of it
+    .venv/bin/python bench/reads.py --scenarios rare --connections 1,32
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ def main() -> int:
                 None,
             ),
             "near": (f"{base}/entities?type=Vehicle&{near_query(n)}&limit=100", None),
+            # a type no entity has (as the Wi-Fi sweep asks every 30 s): not in the default set
+            "rare": (f"{base}/entities?type=AccessPoint&limit=100", None),
         }
         for name in ("q", "near"):
             got = httpx.get(urls[name][0]).json()
