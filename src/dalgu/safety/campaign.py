@@ -82,11 +82,11 @@ def _learn_file(path: Path) -> DriverBaseline | None:
     labels = scenario.labels
     if not labels.driver:
         return None
-    _, levels = replay_drive(scenario)
-    if not levels:
+    _, calibration = replay_drive(scenario)
+    if calibration is None or calibration.empty:
         return None
     start = datetime.fromisoformat(labels.start.replace("Z", "+00:00")).timestamp()
-    return DriverBaseline(labels.driver, levels, start + CALIBRATION, labels.vehicle)
+    return DriverBaseline.of(labels.driver, calibration, start + CALIBRATION, labels.vehicle)
 
 
 def learn_baselines(paths: Sequence[Path], workers: int = 1) -> Baselines:

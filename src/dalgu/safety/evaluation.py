@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dalgu.safety.alert import Alert
-from dalgu.safety.detectors.awake import DriverBaseline
+from dalgu.safety.detectors.awake import Calibration, DriverBaseline
 from dalgu.safety.monitor import DetectorSet, VehicleMonitor, standard_detectors
 from dalgu.safety.scenario import EVENT_TYPES, Event, Scenario
 
@@ -60,8 +60,8 @@ def replay_drive(
     scenario: Scenario,
     detectors: DetectorSet = standard_detectors,
     baseline: DriverBaseline | None = None,
-) -> tuple[list[Alert], dict[str, float] | None]:
-    """`replay`, and the awake levels the drive settled (None when its first minutes alerted)."""
+) -> tuple[list[Alert], Calibration | None]:
+    """`replay`, and what the drive's first minutes learnt (None when they alerted)."""
     labels = scenario.labels
     monitor = VehicleMonitor(labels.vehicle, labels.driver, detectors=detectors, baseline=baseline)
     alerts: list[Alert] = []

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from dalgu.safety.alert import Alert
 from dalgu.safety.detectors import awake
-from dalgu.safety.detectors.awake import DriverBaseline
+from dalgu.safety.detectors.awake import Calibration, DriverBaseline
 from dalgu.safety.detectors.base import CALIBRATION, Detector, Finding
 from dalgu.safety.detectors.baseline import ThresholdBaseline
 from dalgu.safety.detectors.cardiac import CardiacDetector
@@ -63,9 +63,9 @@ class VehicleMonitor:
         self.policy = AlertPolicy()
         self._ahead: list[Sample] = []  # samples of seconds not yet open, in time order
         self._newest = start
-        # the awake levels this drive settled after its calibration minutes, when they raised
-        # no alert (None until then, and for a drive whose first minutes raised one)
-        self.calibrated: dict[str, float] | None = None
+        # the awake levels and profiles this drive settled after its calibration minutes, when
+        # they raised no alert (None until then, and for a drive whose first minutes raised one)
+        self.calibrated: Calibration | None = None
         self._calibrating = True
         self._alerted = False
         if baseline is not None:
@@ -79,7 +79,7 @@ class VehicleMonitor:
     def adopt(self, baseline: DriverBaseline) -> None:
         """Read the drive against the driver's stored awake levels until it has its own."""
         for detector in self.detectors:
-            awake.adopt(detector, baseline.levels)
+            awake.adopt(detector, baseline)
 
     def feed(self, sample: Sample) -> list[Alert]:
         """Take one sample; alerts of the seconds it closed.
@@ -119,11 +119,7 @@ class VehicleMonitor:
             if history.now > history.start + CALIBRATION:
                 self._calibrating = False
                 if not self._alerted:
-                    self.calibrated = {
-                        name: level
-                        for detector in self.detectors
-                        for name, level in awake.learnt(detector).items()
-                    }
+                    self.calibrated = awake.learnt(self.detectors)
         while self._ahead and self._ahead[0].t < history.current.t:
             history.add(self._ahead.pop(0))
         return alerts

@@ -191,10 +191,11 @@ class SafetyService:
 
     async def keep_baseline(self, vehicle: str, monitor: VehicleMonitor) -> None:
         """A drive's first minutes raised no alert: its levels are the driver's baseline now."""
-        if monitor.driver is None or not monitor.calibrated:
+        calibration = monitor.calibrated
+        if monitor.driver is None or calibration is None or calibration.empty:
             return
         start = monitor.history.start
-        baseline = DriverBaseline(monitor.driver, monitor.calibrated, start + CALIBRATION, vehicle)
+        baseline = DriverBaseline.of(monitor.driver, calibration, start + CALIBRATION, vehicle)
         await self.roster.keep(baseline)
         self.baselines_kept += 1
 

@@ -12,15 +12,21 @@ awake and well. Until that median is settled, the level is, in this order:
 
 Once settled, the drive's own median is the level (as before the stored baselines existed), so
 a detector's reading after the first ten minutes does not depend on what earlier drives left.
+
+A detector whose awake state is more than levels (drowsiness: a model of the driver's awake
+heart-rate variability and driving) keeps it as a **profile**, a JSON object under its name.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
 
 REFRESH = 10  # calibration values between two provisional medians (a median per second per
 # vehicle and measure would cost the fleet's core more than the detectors themselves)
@@ -102,24 +108,63 @@ class Personal(Protocol):
         """Its levels by measure name (`<detector>.<measure>`), the same objects each call."""
 
 
-def adopt(detector: object, stored: Mapping[str, float]) -> None:
-    """Give a detector the driver's stored levels of the measures it reads."""
+@runtime_checkable
+class Profiled(Protocol):
+    """A detector that reads the driver against an awake state richer than levels."""
+
+    name: str
+
+    def awake_profile(self) -> dict[str, Any] | None:
+        """The state this drive learnt (JSON), once its calibration minutes are over."""
+
+    def adopt_profile(self, profile: Mapping[str, Any]) -> None:
+        """Read against a stored state; ValueError when it is malformed."""
+
+
+def adopt(detector: object, baseline: DriverBaseline) -> None:
+    """Give a detector the driver's stored levels and profile of what it reads."""
     if isinstance(detector, Personal):
         for name, level in detector.awake_levels().items():
-            value = stored.get(name)
+            value = baseline.levels.get(name)
             if value is not None and math.isfinite(value):
                 level.known = float(value)
+    if isinstance(detector, Profiled):
+        profile = baseline.profiles.get(detector.name)
+        if profile is not None:
+            try:
+                detector.adopt_profile(profile)
+            except ValueError as error:  # read without it, as a driver with no baseline
+                log.warning(
+                    "%s's stored %s profile unread: %s", baseline.driver, detector.name, error
+                )
 
 
-def learnt(detector: object) -> dict[str, float]:
-    """The levels a detector settled in this drive."""
-    if not isinstance(detector, Personal):
-        return {}
-    return {
-        name: level.learnt
-        for name, level in detector.awake_levels().items()
-        if level.learnt is not None
-    }
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """What one drive's calibration minutes learnt of its driver."""
+
+    levels: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.levels and not self.profiles
+
+
+def learnt(detectors: Iterable[object]) -> Calibration:
+    """The levels and profiles the detectors settled in this drive."""
+    levels: dict[str, float] = {}
+    profiles: dict[str, dict[str, Any]] = {}
+    for detector in detectors:
+        if isinstance(detector, Personal):
+            for name, level in detector.awake_levels().items():
+                if level.learnt is not None:
+                    levels[name] = level.learnt
+        if isinstance(detector, Profiled):
+            profile = detector.awake_profile()
+            if profile is not None:
+                profiles[detector.name] = profile
+    return Calibration(levels, profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +175,13 @@ class DriverBaseline:
     levels: dict[str, float] = field(default_factory=dict)
     learnt_at: float = 0.0  # s since the epoch: the end of the calibration minutes
     vehicle: str | None = None  # the drive's vehicle
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # by detector name
+
+    @classmethod
+    def of(
+        cls, driver: str, calibration: Calibration, learnt_at: float, vehicle: str | None
+    ) -> DriverBaseline:
+        return cls(driver, calibration.levels, learnt_at, vehicle, calibration.profiles)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -139,6 +191,8 @@ class DriverBaseline:
         }
         if self.vehicle is not None:
             doc["vehicle"] = self.vehicle
+        if self.profiles:
+            doc["profiles"] = dict(sorted(self.profiles.items()))
         return doc
 
     @classmethod
@@ -154,6 +208,11 @@ class DriverBaseline:
                 raise ValueError(f"level {name!r} is not a number")
             if math.isfinite(value):
                 kept[str(name)] = float(value)
+        profiles = doc.get("profiles", {})
+        if not isinstance(profiles, Mapping) or not all(
+            isinstance(p, Mapping) for p in profiles.values()
+        ):
+            raise ValueError("profiles are not objects by detector")
         at = doc.get("learntAt", 0.0)
         vehicle = doc.get("vehicle")
         return cls(
@@ -161,4 +220,5 @@ class DriverBaseline:
             kept,
             float(at) if isinstance(at, int | float) and not isinstance(at, bool) else 0.0,
             vehicle if isinstance(vehicle, str) else None,
+            {str(name): dict(p) for name, p in profiles.items()},
         )

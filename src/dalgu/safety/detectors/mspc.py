@@ -8,6 +8,10 @@ limits set on the awake windows themselves.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -49,6 +53,44 @@ class HrvMspc:
         self.q_limit = float(np.percentile(q, self.percentile)) * self.margin + 1e-6
         return True
 
+    def to_json(self) -> dict[str, Any] | None:
+        """The trained model as JSON (None untrained): what a driver's stored baseline keeps."""
+        if self.mean is None or self.scale is None:
+            return None
+        assert self.loadings is not None and self.variances is not None
+        return {
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "loadings": self.loadings.tolist(),
+            "variances": self.variances.tolist(),
+            "t2Limit": self.t2_limit,
+            "qLimit": self.q_limit,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], features: int) -> HrvMspc:
+        """A model kept by `to_json`, over `features` features; ValueError when it is not one."""
+        mean, scale = vector(doc.get("mean"), features), vector(doc.get("scale"), features)
+        rows = doc.get("loadings")
+        if not isinstance(rows, list) or len(rows) != features or not isinstance(rows[0], list):
+            raise ValueError("loadings are not a features × components matrix")
+        loadings = np.vstack([vector(row, len(rows[0])) for row in rows])
+        if loadings.shape[1] == 0:
+            raise ValueError("loadings are not a features × components matrix")
+        variances = vector(doc.get("variances"), loadings.shape[1])
+        limits = doc.get("t2Limit"), doc.get("qLimit")
+        if (scale <= 0).any() or (variances <= 0).any():
+            raise ValueError("scales and variances must be positive")
+        if not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+            for x in limits
+        ):
+            raise ValueError("limits must be positive numbers")
+        model = cls()
+        model.mean, model.scale, model.loadings, model.variances = mean, scale, loadings, variances
+        model.t2_limit, model.q_limit = float(limits[0]), float(limits[1])  # type: ignore[arg-type]
+        return model
+
     def _statistics(self, z: Array) -> tuple[Array, Array]:
         assert self.loadings is not None and self.variances is not None
         scores = z @ self.loadings
@@ -63,3 +105,15 @@ class HrvMspc:
         z = ((features - self.mean) / self.scale)[None, :]
         t2, q = self._statistics(z)
         return float(max(t2[0] / self.t2_limit, q[0] / self.q_limit))
+
+
+def vector(value: object, length: int) -> Array:
+    """`value` as a vector of `length` finite numbers; ValueError when it is not one."""
+    if not isinstance(value, list) or len(value) != length:
+        raise ValueError(f"expected a list of {length} numbers")
+    if any(isinstance(x, bool) or not isinstance(x, int | float) for x in value):
+        raise ValueError("expected numbers")
+    vector = np.array(value, dtype=np.float64)
+    if not np.isfinite(vector).all():
+        raise ValueError("expected finite numbers")
+    return vector
