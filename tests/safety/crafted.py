@@ -79,8 +79,10 @@ def run(
     vehicle: Vehicle,
     wearable: Wearable,
     detectors: DetectorSet = standard_detectors,
+    monitor: VehicleMonitor | None = None,
 ) -> list[Alert]:
-    monitor = VehicleMonitor("vehicle-test", "driver-test", detectors=detectors)
+    if monitor is None:
+        monitor = VehicleMonitor("vehicle-test", "driver-test", detectors=detectors)
     alerts: list[Alert] = []
     for sample in samples(seconds, vehicle, wearable):
         alerts.extend(monitor.feed(sample))

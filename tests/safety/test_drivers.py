@@ -119,6 +119,9 @@ def test_a_drivers_baseline_is_kept_and_reads_their_next_drive_from_its_first_se
         assert levels["hypoxaemia.spo2"] == 97.0
         wheel = levels["incapacitation.steeringActivity"]
         assert wheel > 1.0
+        # and the drowsiness detector's awake reference: the steady driver's beat, in ms
+        profile = stored["awakeLevels"]["json"]["profiles"]["drowsiness"]
+        assert abs(profile["heart"]["mean"] - 60000 / 70) < 40
         assert client.get("/ngsi-ld/v1/entities", params={"type": "Alert"}).json() == []
 
         # the vehicle silent longer than a drive's gap: the next message begins another drive,

@@ -43,15 +43,16 @@ def generate(
     duration: float = typer.Option(1800.0, min=900.0, help="Seconds of each drive."),
     mix: str = typer.Option(
         "mixed",
-        help="mixed, drowsy, medical, quiet, or early (an emergency in the first ten minutes).",
+        help="mixed, drowsy, medical, quiet, early (an emergency in the first ten minutes) or "
+        "tired (a drowsy episode from the first minutes).",
     ),
 ) -> None:
     """Write seeded scenarios (signals JSON Lines and labels) into a directory."""
     from dalgu.safety.generator import generate_scenario
     from dalgu.safety.scenario import write_scenario
 
-    if mix not in ("mixed", "drowsy", "medical", "quiet", "early"):
-        raise typer.BadParameter("mix is mixed, drowsy, medical, quiet or early")
+    if mix not in ("mixed", "drowsy", "medical", "quiet", "early", "tired"):
+        raise typer.BadParameter("mix is mixed, drowsy, medical, quiet, early or tired")
     chosen = parse_seeds(seeds)
     for seed in chosen:
         write_scenario(out, generate_scenario(seed, duration=duration, mix=mix))

@@ -18,6 +18,7 @@ MEDICAL_KINDS = (
 )
 CALIBRATION = 600.0  # s of awake driving at the start: the drive's own baseline
 EARLY = 60.0  # s: the `early` mix's emergencies begin between this and CALIBRATION
+TIRED = (120.0, 480.0)  # s: the `tired` mix's drowsy episode begins between these
 
 # Seeds come in blocks of BLOCK (1000-1019, 1020-1039, ...) whose drives are drawn together, so
 # that every block, and so every tuning or held-out range of whole blocks, holds every kind of
@@ -75,10 +76,14 @@ def plan_drive(
     `mix` is `mixed` (drawn: by `seed`'s block when given, see `block_draw`), `drowsy`,
     `medical`, `quiet` (confounders only) or `early`: a medical emergency during the first
     `CALIBRATION` seconds, while the drive's own baseline is still being learnt (the kind by
-    `seed`, every kind in turn; one drive in six with the wearable slipping off at the onset).
+    `seed`, every kind in turn; one drive in six with the wearable slipping off at the onset),
+    or `tired`: a driver who sets off tired, a drowsy episode whose labelled onset falls in
+    `TIRED` (its signs begin up to four minutes before, so the drive may start with them).
     """
     if mix == "early":
         return _early_drive(rng, duration, seed)
+    if mix == "tired":
+        return _tired_drive(rng, duration)
     draw = block_draw(seed) if seed is not None and mix == "mixed" else None
     if draw is not None:
         mix = draw.mix
@@ -126,6 +131,14 @@ def _early_drive(rng: np.random.Generator, duration: float, seed: int | None) ->
         slip = onset + float(rng.uniform(-10.0, 5.0))
         plan.confounders.append(Event("wearable-slip", slip, min(end, slip + rng.uniform(15, 45))))
         plan.confounders.sort(key=lambda e: e.onset)
+    return plan
+
+
+def _tired_drive(rng: np.random.Generator, duration: float) -> DrivePlan:
+    onset = float(rng.uniform(*TIRED))
+    end = min(duration, onset + float(rng.uniform(360, 720)))
+    plan = DrivePlan(duration, [Event("drowsiness", onset, end, {"lead": 240.0})])
+    _confounders(rng, plan)
     return plan
 
 
