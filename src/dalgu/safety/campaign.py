@@ -78,7 +78,14 @@ def _score_file(
 
 
 def _learn_file(path: Path) -> DriverBaseline | None:
-    scenario = read_scenario(path)
+    return _learn(read_scenario(path))
+
+
+def _learn_seed(seed: int, duration: float, mix: str) -> DriverBaseline | None:
+    return _learn(generate_scenario(seed, duration=duration, mix=mix))
+
+
+def _learn(scenario: Scenario) -> DriverBaseline | None:
     labels = scenario.labels
     if not labels.driver:
         return None
@@ -97,6 +104,23 @@ def learn_baselines(paths: Sequence[Path], workers: int = 1) -> Baselines:
     else:
         with ProcessPoolExecutor(workers) as pool:
             learnt = list(pool.map(_learn_file, paths))
+    return _newest(learnt)
+
+
+def learn_seed_baselines(
+    seeds: Sequence[int], duration: float = 900.0, mix: str = "quiet", workers: int = 1
+) -> Baselines:
+    """`learn_baselines` from generated drives (in memory, no files)."""
+    count = len(seeds)
+    if workers <= 1:
+        learnt = [_learn_seed(s, duration, mix) for s in seeds]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            learnt = list(pool.map(_learn_seed, seeds, [duration] * count, [mix] * count))
+    return _newest(learnt)
+
+
+def _newest(learnt: Sequence[DriverBaseline | None]) -> Baselines:
     baselines: Baselines = {}
     for baseline in sorted((b for b in learnt if b is not None), key=lambda b: b.learnt_at):
         baselines[baseline.driver] = baseline
@@ -104,9 +128,11 @@ def learn_baselines(paths: Sequence[Path], workers: int = 1) -> Baselines:
 
 
 def _score_seed(
-    seed: int, duration: float, mix: str = "mixed"
+    seed: int, duration: float, mix: str = "mixed", baselines: Baselines | None = None
 ) -> tuple[int | None, Outcome, Outcome]:
-    return _score(generate_scenario(seed, duration=duration, mix=mix))
+    scenario = generate_scenario(seed, duration=duration, mix=mix)
+    driver = scenario.labels.driver
+    return _score(scenario, baselines.get(driver) if baselines and driver else None)
 
 
 def _collect(results: list[tuple[int | None, Outcome, Outcome]]) -> CampaignResult:
@@ -130,11 +156,20 @@ def evaluate_files(
 
 
 def evaluate_seeds(
-    seeds: Sequence[int], duration: float = 1800.0, workers: int = 1, mix: str = "mixed"
+    seeds: Sequence[int],
+    duration: float = 1800.0,
+    workers: int = 1,
+    mix: str = "mixed",
+    baselines: Baselines | None = None,
 ) -> CampaignResult:
-    """Generate and replay scenarios in memory (no files)."""
+    """Generate and replay scenarios in memory (no files); each drive read against its
+    driver's stored baseline when `baselines` has one."""
     if workers <= 1:
-        return _collect([_score_seed(s, duration, mix) for s in seeds])
+        return _collect([_score_seed(s, duration, mix, baselines) for s in seeds])
     with ProcessPoolExecutor(workers) as pool:
         count = len(seeds)
-        return _collect(list(pool.map(_score_seed, seeds, [duration] * count, [mix] * count)))
+        return _collect(
+            list(
+                pool.map(_score_seed, seeds, [duration] * count, [mix] * count, [baselines] * count)
+            )
+        )
