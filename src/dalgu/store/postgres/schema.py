@@ -438,6 +438,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, id)
     );
     """,
+    """
+    -- the GIN indexes with a short pending list: new entries go to an unsorted list that
+    -- every search reads whole until it is merged (at 4 MB by default, or by a vacuum), so a
+    -- query by a type no entity has (the Wi-Fi sweep's, every 30 s) took 3.6 ms at 100,000
+    -- fresh entities, 0.06 once merged. Without the list (fastupdate off) batch creates were
+    -- 10-20% slower; with 256 kB the list is merged 16 times as often and read in a sixteenth
+    ALTER INDEX entities_types SET (gin_pending_list_limit = 256);
+    ALTER INDEX entities_scope_tree SET (gin_pending_list_limit = 256);
+    ALTER INDEX temporal_entities_types SET (gin_pending_list_limit = 256);
+    """,
 ]
 
 
