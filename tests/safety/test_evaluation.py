@@ -20,7 +20,14 @@ from dalgu.safety.campaign import (
     evaluate_seeds,
     learn_seed_baselines,
 )
-from dalgu.safety.evaluation import LOST_AT_ONSET, Targets, mark_signal_loss, match, report
+from dalgu.safety.evaluation import (
+    LOST_AT_ONSET,
+    Outcome,
+    Targets,
+    mark_signal_loss,
+    match,
+    report,
+)
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.scenario import Event, read_scenario, write_scenario
 
@@ -227,3 +234,13 @@ def test_drivers_who_set_off_tired_are_found_against_their_stored_reference() ->
     for target in ("drowsiness recall", "drowsiness false alarms/h", "drowsiness latency p50 (s)"):
         assert met[target][2], (target, met[target])
     assert campaign.detectors.rows["medical"].false_alarms_per_hour <= 0.2
+
+
+def test_targets_of_events_a_set_does_not_hold_are_not_measured() -> None:
+    awake = Targets().check(report([Outcome(2.0)]))  # two hours, no event, no alert
+    assert awake["drowsiness recall"] == (None, 0.92, None)
+    assert awake["medical latency p95 (s)"] == (None, 10.0, None)
+    assert awake["medical false alarms/h"] == (0.0, 0.2, True)
+    missed = Targets().check(report([Outcome(1.0, missed=[Event("drowsiness", 700, 900)])]))
+    assert missed["drowsiness recall"] == (0.0, 0.92, False)
+    assert missed["drowsiness latency p50 (s)"] == (None, 60.0, False)  # none found: missed

@@ -128,8 +128,11 @@ def evaluate(
     for name, figures in shown:
         console.print(_table(name, figures))
     checks = Targets().check(live if live is not None else result.detectors)
-    missed = [name for name, (_, _, met) in checks.items() if not met]
+    missed = [name for name, (_, _, met) in checks.items() if met is False]
     for name, (value, bar, met) in checks.items():
+        if met is None:
+            console.print(f"  [yellow]n/a   [/] {name}: no such events (bar {bar:g})")
+            continue
         text = "-" if value is None else f"{value:.2f}"
         colour = "green" if met else "red"
         console.print(f"  [{colour}]{'met ' if met else 'MISSED'}[/] {name}: {text} (bar {bar:g})")
@@ -253,7 +256,7 @@ def _table(title: str, figures: object) -> Table:
 
 
 def _document(
-    result: object, checks: dict[str, tuple[float | None, float, bool]]
+    result: object, checks: dict[str, tuple[float | None, float, bool | None]]
 ) -> dict[str, object]:
     from dalgu.safety.campaign import CampaignResult
 
