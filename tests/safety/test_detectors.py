@@ -372,6 +372,8 @@ def test_drowsiness_features_sit_at_the_drivers_awake_level_when_nothing_changes
 class _Scripted:
     """Feature vectors from a script instead of a vehicle: one `departures` value a call."""
 
+    stored = False  # read against the drive's own reference (the usual limit)
+
     def __init__(self, values: list[float]) -> None:
         self.values = iter(values)
 
