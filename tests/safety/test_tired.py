@@ -57,6 +57,16 @@ def test_an_awake_drive_keeps_a_drowsiness_reference_that_round_trips(
     [
         {"hrv": "x"},
         {"hrv": {"mean": [1.0] * 8, "scale": [1.0] * 8, "loadings": [[1.0]] * 7}},
+        {  # more components than features: well formed but no PCA of 8 features
+            "hrv": {
+                "mean": [1.0] * 8,
+                "scale": [1.0] * 8,
+                "loadings": [[1.0] * 9] * 8,
+                "variances": [1.0] * 9,
+                "t2Limit": 1.0,
+                "qLimit": 1.0,
+            }
+        },
         {"heart": {"mean": -3, "scale": 15}},
         {"heart": {"mean": 800, "scale": True}},
         {"car": {"mean": [0.0] * 5, "scale": [1.0, float("nan"), 1, 1, 1]}},

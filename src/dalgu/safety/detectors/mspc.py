@@ -72,11 +72,14 @@ class HrvMspc:
         """A model kept by `to_json`, over `features` features; ValueError when it is not one."""
         mean, scale = vector(doc.get("mean"), features), vector(doc.get("scale"), features)
         rows = doc.get("loadings")
-        if not isinstance(rows, list) or len(rows) != features or not isinstance(rows[0], list):
+        if (
+            not isinstance(rows, list)
+            or len(rows) != features
+            or not isinstance(rows[0], list)
+            or not 0 < len(rows[0]) <= features  # no more components than features
+        ):
             raise ValueError("loadings are not a features × components matrix")
         loadings = np.vstack([vector(row, len(rows[0])) for row in rows])
-        if loadings.shape[1] == 0:
-            raise ValueError("loadings are not a features × components matrix")
         variances = vector(doc.get("variances"), loadings.shape[1])
         limits = doc.get("t2Limit"), doc.get("qLimit")
         if (scale <= 0).any() or (variances <= 0).any():
