@@ -12,7 +12,7 @@ from dalgu.safety.detectors.awake import DriverBaseline
 from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.detectors.drowsiness import DrowsinessDetector
 from dalgu.safety.detectors.drowsiness_features import AwakeReference
-from dalgu.safety.evaluation import replay, replay_drive
+from dalgu.safety.evaluation import learn_drive, replay, replay_drive
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.monitor import VehicleMonitor
 from dalgu.safety.plan import TIRED
@@ -39,6 +39,13 @@ def awake() -> DriverBaseline:
 @pytest.fixture(scope="module")
 def tired() -> Scenario:
     return generate_scenario(TIRED_SEED, duration=900, mix="tired")
+
+
+def test_learning_a_drive_stops_at_its_ten_minutes_and_learns_what_a_whole_replay_does() -> None:
+    awake = generate_scenario(AWAKE_SEED, duration=700, mix="quiet")
+    whole = replay_drive(awake)[1]
+    assert whole is not None and "drowsiness" in whole.profiles
+    assert learn_drive(awake) == whole
 
 
 def test_an_awake_drive_keeps_a_drowsiness_reference_that_round_trips(

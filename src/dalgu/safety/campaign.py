@@ -18,10 +18,10 @@ from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.evaluation import (
     Outcome,
     Report,
+    learn_drive,
     mark_signal_loss,
     match,
     replay,
-    replay_drive,
     report,
 )
 from dalgu.safety.generator import generate_scenario
@@ -89,7 +89,7 @@ def _learn(scenario: Scenario) -> DriverBaseline | None:
     labels = scenario.labels
     if not labels.driver:
         return None
-    _, calibration = replay_drive(scenario)
+    calibration = learn_drive(scenario)
     if calibration is None or calibration.empty:
         return None
     start = datetime.fromisoformat(labels.start.replace("Z", "+00:00")).timestamp()

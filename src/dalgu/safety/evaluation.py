@@ -18,6 +18,7 @@ import numpy as np
 
 from dalgu.safety.alert import Alert
 from dalgu.safety.detectors.awake import Calibration, DriverBaseline
+from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.monitor import DetectorSet, VehicleMonitor, standard_detectors
 from dalgu.safety.scenario import EVENT_TYPES, Event, Scenario
 
@@ -69,6 +70,21 @@ def replay_drive(
         alerts.extend(monitor.feed(sample))
     alerts.extend(monitor.advance(labels.duration + 1.0))
     return alerts, monitor.calibrated
+
+
+def learn_drive(scenario: Scenario) -> Calibration | None:
+    """What the drive's first minutes learnt of its driver (None when they alerted), as
+    `replay_drive` finds it, without replaying the rest of the drive."""
+    labels = scenario.labels
+    monitor = VehicleMonitor(labels.vehicle, labels.driver)
+    decided = monitor.history.start + CALIBRATION + 1.0  # the monitor decides at CALIBRATION
+    for sample in scenario.samples:
+        monitor.feed(sample)
+        if monitor.history.now > decided:
+            break
+    else:
+        monitor.advance(labels.duration + 1.0)
+    return monitor.calibrated
 
 
 def _window(event: Event) -> tuple[float, float]:
