@@ -17,7 +17,6 @@ A feature whose source is missing is 0 (the driver's awake level), with its gap 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dalgu.safety.detectors.base import CALIBRATION
-from dalgu.safety.detectors.mspc import HrvMspc, vector
+from dalgu.safety.detectors.mspc import HrvMspc, positive, vector
 from dalgu.safety.features import (
     HRV_FEATURES,
     hrv_features,
@@ -112,8 +111,8 @@ class AwakeReference:
         if heart is not None:
             if not isinstance(heart, Mapping):
                 raise ValueError("heart is not an object")
-            reference.heart_mean = _positive(heart.get("mean"))
-            reference.heart_scale = _positive(heart.get("scale"))
+            reference.heart_mean = positive(heart.get("mean"))
+            reference.heart_scale = positive(heart.get("scale"))
         car = doc.get("car")
         if car is not None:
             if not isinstance(car, Mapping):
@@ -122,7 +121,7 @@ class AwakeReference:
             scale = vector(car.get("scale"), len(CAR_FEATURES))
             reference.car_scale = np.maximum(scale, CAR_FLOOR)
         if "steeringAlpha" in doc:
-            reference.alpha = _positive(doc["steeringAlpha"])
+            reference.alpha = positive(doc["steeringAlpha"])
         return reference
 
 
@@ -159,9 +158,10 @@ class DrowsinessFeatures:
             return None
         hrv = self._hrv(history) if elapsed >= HRV_WINDOW else None
         heart = self._heart(history)
+        window = _car_window(history)
+        angles = window.angles if window is not None else None
         if elapsed <= CALIBRATION:
-            angles = self._angles(history)
-            car = self._car(history, angles, self._alpha_for(angles, elapsed, None))
+            car = _car(window, self._alpha_for(angles, elapsed, None))
             if hrv is not None:
                 self._hrv_training.append(hrv)
             if heart is not None:
@@ -171,12 +171,11 @@ class DrowsinessFeatures:
             if self.reference is None:
                 return None
             stored_alpha = self.reference.alpha
-            car = self._car(history, angles, stored_alpha) if stored_alpha is not None else car
+            car = _car(window, stored_alpha) if stored_alpha is not None else car
             return self._features(history, hrv, heart, car, elapsed)
         self.settle()
-        angles = self._angles(history)
         reference_alpha = self.reference.alpha if self.reference is not None else None
-        car = self._car(history, angles, self._alpha_for(angles, elapsed, reference_alpha))
+        car = _car(window, self._alpha_for(angles, elapsed, reference_alpha))
         return self._features(history, hrv, heart, car, elapsed)
 
     def settle(self) -> AwakeReference:
@@ -221,16 +220,6 @@ class DrowsinessFeatures:
         reference.alpha = self._alpha
         return reference
 
-    def _angles(self, history: History) -> Array | None:
-        """The wheel's angles over the car window, when the car is at speed and heard."""
-        seconds = history.last(CAR_WINDOW)
-        if sum(s.vehicle_samples >= 8 for s in seconds) < 0.8 * CAR_WINDOW:
-            return None
-        speeds = [s.speed for s in seconds if s.speed is not None]
-        if len(speeds) < 30 or float(np.mean(speeds)) < TOWN:
-            return None
-        return history.steering(CAR_WINDOW)
-
     def _alpha_for(self, angles: Array | None, elapsed: float, known: float | None) -> float | None:
         """The bin steering entropy uses: `known`, else this drive's own once learnt (its errors
         are gathered at speed until the first window at speed after the calibration minutes),
@@ -256,29 +245,6 @@ class DrowsinessFeatures:
         rr = history.rr(HEART_WINDOW)
         rr = rr[(rr > 300) & (rr < 2000)]
         return float(np.median(rr)) if len(rr) >= 30 else None
-
-    def _car(self, history: History, angles: Array | None, alpha: float | None) -> Array | None:
-        seconds = history.last(CAR_WINDOW)
-        if sum(s.vehicle_samples >= 8 for s in seconds) < 0.8 * CAR_WINDOW:
-            return None
-        speeds = np.array([s.speed for s in seconds if s.speed is not None])
-        if len(speeds) < 30:
-            return None
-        perclos = float(np.mean([s.eyes_off for s in seconds]))
-        closures = float(_closures(seconds))
-        if angles is None:  # in town
-            return np.array([np.nan, np.nan, perclos, np.nan, closures])
-        if alpha is None:
-            alpha = float(np.percentile(np.abs(prediction_errors(angles)), 90) + 1e-3)
-        return np.array(
-            [
-                reversal_rate(angles, 0.5),
-                steering_entropy(angles, alpha),
-                perclos,
-                float(speeds.std()),
-                closures,
-            ]
-        )
 
     def _features(
         self,
@@ -314,6 +280,49 @@ class DrowsinessFeatures:
         return x
 
 
+@dataclass(frozen=True, slots=True)
+class CarWindow:
+    """The telematics unit's last `CAR_WINDOW` seconds, heard well enough to read."""
+
+    seconds: list[Second]
+    speeds: Array
+    angles: Array | None  # the wheel's angles, at speed; None in town
+
+
+def _car_window(history: History) -> CarWindow | None:
+    seconds = history.last(CAR_WINDOW)
+    if sum(s.vehicle_samples >= 8 for s in seconds) < 0.8 * CAR_WINDOW:
+        return None
+    speeds = np.array([s.speed for s in seconds if s.speed is not None])
+    if len(speeds) < 30:
+        return None
+    angles = history.steering(CAR_WINDOW) if speeds.mean() >= TOWN else None
+    return CarWindow(seconds, speeds, angles)
+
+
+def _car(window: CarWindow | None, alpha: float | None) -> Array | None:
+    """The driving features of the window; steering entropy binned by `alpha` (None: the
+    window's own 90th percentile); in town, no wheel or speed-keeping features."""
+    if window is None:
+        return None
+    perclos = float(np.mean([s.eyes_off for s in window.seconds]))
+    closures = float(_closures(window.seconds))
+    angles = window.angles
+    if angles is None:
+        return np.array([np.nan, np.nan, perclos, np.nan, closures])
+    if alpha is None:
+        alpha = float(np.percentile(np.abs(prediction_errors(angles)), 90) + 1e-3)
+    return np.array(
+        [
+            reversal_rate(angles, 0.5),
+            steering_entropy(angles, alpha),
+            perclos,
+            float(window.speeds.std()),
+            closures,
+        ]
+    )
+
+
 def _band_on(seconds: list[Second], span: float) -> bool:
     """The wearable sent good beats for most of the last `span` seconds."""
     good = sum(1 for s in seconds if s.worn and (s.quality or 0) >= 0.5)
@@ -325,11 +334,3 @@ def _closures(seconds: list[Second]) -> int:
     return sum(
         1 for a, b in itertools.pairwise(seconds) if b.eyes_off_run >= 1.5 and a.eyes_off_run < 1.5
     )
-
-
-def _positive(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("expected a number")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError("expected a positive number")
-    return float(value)
