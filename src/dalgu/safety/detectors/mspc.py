@@ -81,17 +81,11 @@ class HrvMspc:
             raise ValueError("loadings are not a features × components matrix")
         loadings = np.vstack([vector(row, len(rows[0])) for row in rows])
         variances = vector(doc.get("variances"), loadings.shape[1])
-        limits = doc.get("t2Limit"), doc.get("qLimit")
         if (scale <= 0).any() or (variances <= 0).any():
             raise ValueError("scales and variances must be positive")
-        if not all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-            for x in limits
-        ):
-            raise ValueError("limits must be positive numbers")
         model = cls()
         model.mean, model.scale, model.loadings, model.variances = mean, scale, loadings, variances
-        model.t2_limit, model.q_limit = float(limits[0]), float(limits[1])  # type: ignore[arg-type]
+        model.t2_limit, model.q_limit = positive(doc.get("t2Limit")), positive(doc.get("qLimit"))
         return model
 
     def _statistics(self, z: Array) -> tuple[Array, Array]:
@@ -120,3 +114,12 @@ def vector(value: object, length: int) -> Array:
     if not np.isfinite(vector).all():
         raise ValueError("expected finite numbers")
     return vector
+
+
+def positive(value: object) -> float:
+    """`value` as a finite number above zero; ValueError when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("expected a positive number")
+    return float(value)
