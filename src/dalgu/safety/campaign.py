@@ -7,11 +7,12 @@ the published figures come from `HELD_OUT_SEEDS`, which were not looked at while
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dalgu.safety.detectors.awake import DriverBaseline
 from dalgu.safety.detectors.base import CALIBRATION
@@ -57,12 +58,16 @@ class CampaignResult:
 
 
 Baselines = dict[str, DriverBaseline]  # by driver
+T = TypeVar("T")
 
 
 def _score(
-    scenario: Scenario, baseline: DriverBaseline | None = None
+    scenario: Scenario, baselines: Baselines | None = None
 ) -> tuple[int | None, Outcome, Outcome]:
+    """The drive's alerts matched against its events, ours (read against its driver's
+    baseline when `baselines` has one) and the threshold baseline's."""
     labels = scenario.labels
+    baseline = baselines.get(labels.driver) if baselines and labels.driver else None
     events = mark_signal_loss(labels.events, labels.confounders)
     ours = match(events, replay(scenario, standard_detectors, baseline), labels.duration)
     base = match(events, replay(scenario, baseline_detectors), labels.duration)
@@ -72,9 +77,7 @@ def _score(
 def _score_file(
     path: Path, baselines: Baselines | None = None
 ) -> tuple[int | None, Outcome, Outcome]:
-    scenario = read_scenario(path)
-    driver = scenario.labels.driver
-    return _score(scenario, baselines.get(driver) if baselines and driver else None)
+    return _score(read_scenario(path), baselines)
 
 
 def _learn_file(path: Path) -> DriverBaseline | None:
@@ -99,25 +102,22 @@ def _learn(scenario: Scenario) -> DriverBaseline | None:
 def learn_baselines(paths: Sequence[Path], workers: int = 1) -> Baselines:
     """Each driver's awake baseline from their drives in `paths`: the levels of the latest drive
     (by its start) whose first ten minutes raised no alert, as the live service keeps them."""
-    if workers <= 1:
-        learnt = [_learn_file(p) for p in paths]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            learnt = list(pool.map(_learn_file, paths))
-    return _newest(learnt)
+    return _newest(_each(_learn_file, paths, workers))
 
 
 def learn_seed_baselines(
     seeds: Sequence[int], duration: float = 900.0, mix: str = "quiet", workers: int = 1
 ) -> Baselines:
     """`learn_baselines` from generated drives (in memory, no files)."""
-    count = len(seeds)
+    return _newest(_each(_learn_seed, seeds, workers, duration, mix))
+
+
+def _each(function: Callable[..., T], items: Sequence[Any], workers: int, *shared: Any) -> list[T]:
+    """`function(item, *shared)` for each item, in `workers` processes (in this one for 1)."""
     if workers <= 1:
-        learnt = [_learn_seed(s, duration, mix) for s in seeds]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            learnt = list(pool.map(_learn_seed, seeds, [duration] * count, [mix] * count))
-    return _newest(learnt)
+        return [function(item, *shared) for item in items]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(function, items, *([value] * len(items) for value in shared)))
 
 
 def _newest(learnt: Sequence[DriverBaseline | None]) -> Baselines:
@@ -130,9 +130,7 @@ def _newest(learnt: Sequence[DriverBaseline | None]) -> Baselines:
 def _score_seed(
     seed: int, duration: float, mix: str = "mixed", baselines: Baselines | None = None
 ) -> tuple[int | None, Outcome, Outcome]:
-    scenario = generate_scenario(seed, duration=duration, mix=mix)
-    driver = scenario.labels.driver
-    return _score(scenario, baselines.get(driver) if baselines and driver else None)
+    return _score(generate_scenario(seed, duration=duration, mix=mix), baselines)
 
 
 def _collect(results: list[tuple[int | None, Outcome, Outcome]]) -> CampaignResult:
@@ -149,10 +147,7 @@ def evaluate_files(
 ) -> CampaignResult:
     """Replay scenario files (their signals files) as fast as they can be read; each drive
     read against its driver's stored baseline (`learn_baselines`) when given one."""
-    if workers <= 1:
-        return _collect([_score_file(p, baselines) for p in paths])
-    with ProcessPoolExecutor(workers) as pool:
-        return _collect(list(pool.map(_score_file, paths, [baselines] * len(paths))))
+    return _collect(_each(_score_file, paths, workers, baselines))
 
 
 def evaluate_seeds(
@@ -164,12 +159,4 @@ def evaluate_seeds(
 ) -> CampaignResult:
     """Generate and replay scenarios in memory (no files); each drive read against its
     driver's stored baseline when `baselines` has one."""
-    if workers <= 1:
-        return _collect([_score_seed(s, duration, mix, baselines) for s in seeds])
-    with ProcessPoolExecutor(workers) as pool:
-        count = len(seeds)
-        return _collect(
-            list(
-                pool.map(_score_seed, seeds, [duration] * count, [mix] * count, [baselines] * count)
-            )
-        )
+    return _collect(_each(_score_seed, seeds, workers, duration, mix, baselines))
