@@ -89,10 +89,7 @@ class TypeCounts:
                 return min(found, cap)
         if len(self._counted) > 4096:
             self._counted.clear()
-        marks = ",".join("?" * len(names))
-        found = _rows_within(
-            db, f"FROM entity_types WHERE tenant = ? AND type IN ({marks})", [tenant, *names], cap
-        )
+        found = _rows_within(db, _typed(names), [tenant, *names], cap)
         self._counted[key] = (found, cap, now)
         return found
 
@@ -120,12 +117,13 @@ def choose(
     if names:
         # a rare type: its entities from the type index, not a walk of every entity testing
         # each (a type with no entity at all cost a walk of the whole tenant: 40 ms at 100,000)
-        marks = ",".join("?" * len(names))
-        typed = f"FROM entity_types WHERE tenant = ? AND type IN ({marks})"
         rows = (counts or TypeCounts()).rows(db, tenant, names, cap)
         if rows < cap:
             distinct = "DISTINCT " if len(names) > 1 else ""  # an entity may have both types
-            best = (rows, Driver(f"SELECT {distinct}ent, 0 AS exact {typed}", [tenant, *names]))
+            best = (
+                rows,
+                Driver(f"SELECT {distinct}ent, 0 AS exact {_typed(names)}", [tenant, *names]),
+            )
     whole = len(groups) == 1 and not others  # the bounds of the one group are the whole q
     for (attr, path, kind), bounds in groups.items():
         within = " AND ".join(f"{_COLUMN[kind]} {op} ?" for op, _ in bounds)
@@ -150,6 +148,11 @@ def choose(
                 # (the caller reads in one snapshot), no grouping of the candidates needed
                 best = (rows, Driver(f"SELECT ent, 1 AS exact {values}", value_params, q=whole))
     return None if best is None else best[1]
+
+
+def _typed(names: tuple[str, ...]) -> str:
+    """The type index's rows of `names` in a tenant (parameters: the tenant, then the names)."""
+    return f"FROM entity_types WHERE tenant = ? AND type IN ({','.join('?' * len(names))})"
 
 
 def _type_names(expr: TypeExpr) -> tuple[str, ...] | None:
