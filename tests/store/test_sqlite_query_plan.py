@@ -168,3 +168,66 @@ async def test_a_types_count_is_kept_a_moment_not_taken_per_query(
         store.db.set_trace_callback(None)
     counts = [s for s in statements if s.startswith("SELECT count(*) FROM (SELECT 1 FROM entity")]
     assert len(counts) == 1
+
+
+async def test_an_entity_whose_types_change_is_found_by_its_types_only(
+    store: SqliteEntityStore,
+) -> None:
+    """An entity's one type is tested on its row (`type1`); an entity of several types, or
+    one whose types changed, by the type index: either way the same answers."""
+    by_speed = q("speed==1")  # 1, 41, 81 ... 281: two of them (81, 201) buses
+
+    async def ids(types: Any, **options: Any) -> list[str]:
+        query = EntityQuery(types=types, q=options.pop("q", by_speed), limit=100, **options)
+        return [e["id"] for e in (await store.query("", query)).entities]
+
+    def retyped(n: int, *types: str) -> Entity:
+        return {**car(n), "type": [f"{NS}{t}" for t in types]}
+
+    def put(entity: Entity) -> Any:
+        return lambda _: entity
+
+    one = "urn:ngsi-ld:Car:001"
+    assert one in await ids(TypeName(f"{NS}Car"))
+    await store.mutate("", [(one, put(retyped(1, "Car", "Tram")))])  # a type added
+    assert one in await ids(TypeName(f"{NS}Car"))
+    assert await ids(TypeName(f"{NS}Tram")) == [one]
+    await store.mutate("", [(one, put(retyped(1, "Tram")))])  # then the first one taken away
+    assert one not in await ids(TypeName(f"{NS}Car"))
+    assert await ids(TypeName(f"{NS}Tram")) == [one]
+    assert await ids(TypeName(f"{NS}Tram"), q=None) == [one]  # the type index drives
+    walked = EntityQuery(types=TypeName(f"{NS}Car"), limit=0, count=True)
+    cars = sum(1 for n in range(300) if n % 3) - 1
+    assert (await store.query("", walked)).count == cars
+    two = "urn:ngsi-ld:Car:002"
+    rows = dict(store.db.execute("SELECT id, type1 FROM entities WHERE id IN (?, ?)", (one, two)))
+    assert rows == {one: f"{NS}Tram", two: f"{NS}Car"}
+
+
+async def test_an_existing_database_gains_each_entity_s_one_type(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    path = tmp_path / "old.db"
+    typed = next(i for i, m in enumerate(schema.MIGRATIONS) if "type1" in m)
+    entities = [car(n) for n in range(6)]
+    entities.append({**car(6), "type": [f"{NS}Car", f"{NS}Bus"]})
+    with monkeypatch.context() as patched:
+        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:typed])
+        old = SqliteEntityStore(path)
+        await old.open()
+        old.db.execute("ALTER TABLE entities ADD COLUMN type1 TEXT")  # only while written
+        await old.mutate("", [(e["id"], create(e)) for e in entities])
+        old.db.execute("ALTER TABLE entities DROP COLUMN type1")
+        await old.close()
+    store = SqliteEntityStore(path)
+    await store.open()
+    try:
+        rows = dict(store.db.execute("SELECT id, type1 FROM entities"))
+        assert rows == {e["id"]: e["type"][0] if len(e["type"]) == 1 else None for e in entities}
+        index = store.db.execute("PRAGMA index_info(entities_key)").fetchall()
+        assert [column for *_, column in index] == ["ent", "tenant", "id", "type1"]
+        query = EntityQuery(types=TypeName(f"{NS}Bus"), q=q("speed<10"), limit=10)
+        found = [e["id"] for e in (await store.query("", query)).entities]
+        assert found == ["urn:ngsi-ld:Car:000", "urn:ngsi-ld:Car:003", "urn:ngsi-ld:Car:006"]
+    finally:
+        await store.close()

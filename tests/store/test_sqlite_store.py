@@ -426,10 +426,12 @@ async def test_a_database_with_rows_numbered_per_entity_is_renumbered_per_attrib
         old = SqliteEntityStore(path)
         await old.open()
         # (no history: today's history writes need tables that old schema lacks; today's
-        # entity rows have a column it lacks too, there only while they are written)
+        # entity rows have columns it lacks too, there only while they are written)
         old.db.execute("ALTER TABLE entities ADD COLUMN rendered BLOB")
+        old.db.execute("ALTER TABLE entities ADD COLUMN type1 TEXT")
         await old.mutate("", [(e["id"], put(e)) for e in entities], history=False)
         old.db.execute("ALTER TABLE entities DROP COLUMN rendered")
+        old.db.execute("ALTER TABLE entities DROP COLUMN type1")
         # number the rows as the store did before: one run per entity, attribute by attribute
         for (ent,) in old.db.execute("SELECT ent FROM entities").fetchall():
             rows = old.db.execute(

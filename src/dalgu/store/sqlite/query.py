@@ -51,9 +51,13 @@ _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
 class Compiled:
-    def __init__(self) -> None:
+    def __init__(self, *, row_types: bool = True) -> None:
+        """`row_types`: test a type on the entity's `type1` column first. A statement that
+        reads no entity row nor the key index (a count walking the tenant's id index) is
+        cheaper without it: a probe of `entity_types` costs less than reading the row."""
         self.params: list[Any] = []
         self.tenant = ""
+        self.row_types = row_types
 
     def p(self, value: Any) -> str:
         self.params.append(value)
@@ -91,13 +95,20 @@ def q_clause(tenant: str, q: QExpr, c: Compiled) -> str:
 
 
 def _types(expr: TypeExpr, c: Compiled) -> str:
-    if isinstance(expr, TypeName):
-        # looked up by entity (`entity_types_ent`: an integer key, then the tenant and type
-        # in the index row), not by the primary key's long type IRI first: `+` keeps the
-        # planner off the latter (half the time per candidate of an index-driven query)
+    if isinstance(expr, TypeName) and not c.row_types:
         return (
             "EXISTS (SELECT 1 FROM entity_types t WHERE t.ent = e.ent "
             f"AND t.tenant = e.tenant AND +t.type = {c.p(expr.name)})"
+        )
+    if isinstance(expr, TypeName):
+        # an entity of one type has it in its row and in the key index (`type1`): no probe
+        # of `entity_types` per candidate. One of several types is looked up by entity
+        # (`entity_types_ent`: an integer key, then the tenant and type in the index row),
+        # not by the primary key's long type IRI first: `+` keeps the planner off the latter
+        return (
+            f"(e.type1 = {c.p(expr.name)} OR (e.type1 IS NULL AND EXISTS (SELECT 1 FROM "
+            "entity_types t WHERE t.ent = e.ent AND t.tenant = e.tenant "
+            f"AND +t.type = {c.p(expr.name)})))"
         )
     joiner = " AND " if isinstance(expr, TypeAnd) else " OR "
     assert isinstance(expr, (TypeAnd, TypeOr))

@@ -42,6 +42,7 @@ class IndexWrites:
         self.docs: list[tuple[bytes, bytes | None, int]] = []
         self.entities: list[tuple[Any, ...]] = []
         self.types_cleared: list[tuple[int]] = []
+        self.retyped: list[tuple[str | None, int]] = []  # (type1, ent): see `sole_type`
         self.scopes_cleared: list[tuple[int]] = []
         self.geo_cleared: list[tuple[int]] = []
         self.types: list[tuple[Any, ...]] = []
@@ -58,7 +59,7 @@ class IndexWrites:
         ent: int = self.next_ent
         render = self.render
         rendered = None if render is None else render(entity)
-        self.entities.append((ent, tenant, entity_id, dumps(entity), rendered))
+        self.entities.append((ent, tenant, entity_id, dumps(entity), rendered, sole_type(entity)))
         self._types(tenant, ent, entity)
         self._scopes(ent, entity)
         attrs, multi = self.attrs, self.multi
@@ -79,6 +80,7 @@ class IndexWrites:
         self.docs.append((dumps(after), None if render is None else render(after), ent))
         if before.get("type") != after.get("type"):
             self.types_cleared.append((ent,))
+            self.retyped.append((sole_type(after), ent))
             self._types(tenant, ent, after)
         if before.get("scope") != after.get("scope"):
             self.scopes_cleared.append((ent,))
@@ -174,9 +176,12 @@ class IndexWrites:
             )
         if self.docs:
             db.executemany("UPDATE entities SET doc = ?, rendered = ? WHERE ent = ?", self.docs)
+        if self.retyped:  # apart: an update of `type1` rewrites the entity's key index entry
+            db.executemany("UPDATE entities SET type1 = ? WHERE ent = ?", self.retyped)
         if self.entities:
             db.executemany(
-                "INSERT INTO entities (ent, tenant, id, doc, rendered) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO entities (ent, tenant, id, doc, rendered, type1) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 self.entities,
             )
         if self.geometries:
@@ -208,6 +213,12 @@ class IndexWrites:
                 "INSERT OR IGNORE INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)",
                 self.multi,
             )
+
+
+def sole_type(entity: Entity) -> str | None:
+    """The entity's type when it has only one (the `type1` column), else None."""
+    types = entity.get("type", [])
+    return types[0] if len(types) == 1 else None
 
 
 def _same_keys(old: list[IndexRow], new: list[IndexRow]) -> bool:

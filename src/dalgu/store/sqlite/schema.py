@@ -419,6 +419,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, id)
     )
     """,
+    # an entity's type when it has one only (NULL when several), in its row and in the key
+    # index: a query by type tests each candidate there instead of probing `entity_types`
+    # (half of a value-index-driven `q` over 100,000 vehicles), and a count by type reads
+    # the small index instead of each row
+    """
+    ALTER TABLE entities ADD COLUMN type1 TEXT;
+    UPDATE entities SET type1 = (SELECT min(t.type) FROM entity_types t WHERE t.ent = entities.ent)
+    WHERE (SELECT count(*) FROM entity_types t WHERE t.ent = entities.ent) = 1;
+    DROP INDEX IF EXISTS entities_key;
+    CREATE INDEX entities_key ON entities (ent, tenant, id, type1)
+    """,
 ]
 
 

@@ -314,6 +314,9 @@ class SqliteEntityStore(
                 rows = self._page([ent for (ent,) in rows], query.rendered)
         count = None
         if query.count:
+            if driver is None and query.types is not None:  # a walk of the id index
+                c = Compiled(row_types=False)
+                where, where_params = where_clause(tenant, query, c), c.params
             (count,) = self.db.execute(
                 f"SELECT count(*) FROM {source} WHERE {where}", where_params
             ).fetchone()
