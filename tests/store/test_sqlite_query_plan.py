@@ -119,9 +119,17 @@ async def test_a_rare_type_is_read_from_the_type_index(store: SqliteEntityStore)
     buses = sorted(c["id"] for c in map(car, range(300)) if c["type"] == [f"{NS}Bus"])
     assert [e["id"] for e in result.entities] == buses[2:6]
     assert result.count == len(buses) == 100
-    page, counted = plans(store, query)
-    for plan in (page, counted):  # the candidates come from the type index
-        assert "entity_types" in plan.split(" / ")[0]
+    [page] = plans(store, query)  # the page's candidates come from the type index
+    assert "entity_types" in page.split(" / ")[0]
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    try:
+        store._query("", query)
+    finally:
+        store.db.set_trace_callback(None)
+    # and the count is the type index's rows, no entity read
+    [counted] = [s for s in statements if s.startswith("SELECT count(*) FROM entity_types")]
+    assert "entities" not in counted.replace("entity_types", "")
 
 
 async def test_a_type_nobody_has_reads_no_entity(store: SqliteEntityStore) -> None:
@@ -229,5 +237,50 @@ async def test_an_existing_database_gains_each_entity_s_one_type(
         query = EntityQuery(types=TypeName(f"{NS}Bus"), q=q("speed<10"), limit=10)
         found = [e["id"] for e in (await store.query("", query)).entities]
         assert found == ["urn:ngsi-ld:Car:000", "urn:ngsi-ld:Car:003", "urn:ngsi-ld:Car:006"]
+    finally:
+        await store.close()
+
+
+async def test_a_count_by_type_alone_is_the_type_index_s_rows(store: SqliteEntityStore) -> None:
+    both = {**car(1000), "type": [f"{NS}Car", f"{NS}Bus"], "id": "urn:ngsi-ld:Car:000a"}
+    other = {**car(1001), "id": "urn:ngsi-ld:Car:000b"}  # a car of another tenant
+    await store.mutate("", [(both["id"], create(both))])
+    await store.mutate("elsewhere", [(other["id"], create(other))])
+
+    async def counted(types: Any, **filters: Any) -> int | None:
+        query = EntityQuery(types=types, limit=0, count=True, **filters)
+        return (await store.query("", query)).count
+
+    car_, bus, tram = (TypeName(f"{NS}{t}") for t in ("Car", "Bus", "Tram"))
+    assert await counted(car_) == 200 + 1
+    assert await counted(bus) == 100 + 1
+    assert await counted(tram) == 0
+    assert await counted(TypeOr((car_, bus, tram))) == 301  # the one of both types once
+    assert await counted(TypeAnd((car_, bus))) == 1
+    # with any other condition the count is not the type's rows
+    assert await counted(car_, q=q("speed<10")) == sum(
+        1 for n in range(300) if n % 3 and n % 40 < 10
+    ) + (1000 % 40 < 10)
+    assert await counted(car_, ids=("urn:ngsi-ld:Car:001", "urn:ngsi-ld:Car:003")) == 1
+    assert await counted(car_, attrs=(f"{NS}nothing",)) == 0
+
+
+async def test_a_count_reads_a_value_index_however_many_match(tmp_path: Path) -> None:
+    """A page of a common value walks the entities in id order; its count reads the value
+    index's rows instead of testing every entity."""
+    store = SqliteEntityStore(tmp_path / "many.db")
+    await store.open()
+    try:
+        cars = [car(n) for n in range(1200)]
+        await store.mutate("", [(c["id"], create(c)) for c in cars])
+        query = EntityQuery(types=TypeName(f"{NS}Car"), q=q("speed>=5"), limit=3, count=True)
+        result = await store.query("", query)
+        matches = sorted(
+            c["id"] for c in cars if c["type"] == [f"{NS}Car"] and c[f"{NS}speed"][0]["value"] >= 5
+        )
+        assert [e["id"] for e in result.entities] == matches[:3]
+        assert result.count == len(matches) == 700
+        [counted] = plans(store, query)  # the page walks: only the count joins candidates
+        assert "attrs_num" in counted.split(" / ")[0]
     finally:
         await store.close()

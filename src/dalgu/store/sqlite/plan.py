@@ -16,16 +16,20 @@ tests every condition on each, and sorts the matches.
   one of its top-level comparisons is on numbers or value strings and selective: the rows of
   one attribute path within every bound the query puts on that path, plus the entities that
   hold several values there (`attrs_multi`; each bound may hold for a different one of
-  them). It is selective when fewer than sqrt((offset + limit) x entities) rows are in range
-  (all entities are tested for a count, so then up to a quarter of them): above that, the
-  walk reaches `limit` matches sooner. `choose` and the query it drives must run in one
-  read transaction: the driver relies on what `attrs_multi` held when it was chosen.
+  them). It is selective when fewer than sqrt((offset + limit) x entities) rows are in range:
+  above that, the walk reaches `limit` matches sooner;
+- a count is chosen for apart from its page (the store asks twice): it tests every match, so
+  a value index drives it whatever its rows, and a type index when under a quarter of the
+  entities. A count by type alone is the type index's rows (`count_by_types`).
+
+`choose` and the query it drives must run in one read transaction: the driver relies on what
+`attrs_multi` held when it was chosen.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import isqrt
 from sqlite3 import Connection
 from typing import Any
@@ -39,6 +43,7 @@ from dalgu.query.ast import (
     QExpr,
     QRange,
     QValue,
+    TypeAnd,
     TypeExpr,
     TypeName,
     TypeOr,
@@ -109,6 +114,7 @@ def choose(
     if not groups and not names:
         return None
     (entities,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
+    counting = query.count and query.limit == 0
     if query.count:
         cap = max(_MIN_CAP, entities // 4)
     else:
@@ -136,7 +142,10 @@ def choose(
         rows = _rows_within(db, values, value_params, cap)
         multi = _rows_within(db, several, several_params, cap)
         rows += multi
-        if rows < cap and (best is None or rows < best[0]):
+        # a count tests every match: candidates from a value index cost it less than a walk
+        # of every entity however many they are (the key index gives each one's type, the
+        # walk probes the type and value indexes per entity; half of 100,000: 30 ms, not 136)
+        if (rows < cap or (counting and best is None)) and (best is None or rows < best[0]):
             if multi:
                 sql = (
                     f"SELECT ent, max(exact) AS exact FROM (SELECT ent, 1 AS exact {values} "
@@ -148,6 +157,34 @@ def choose(
                 # (the caller reads in one snapshot), no grouping of the candidates needed
                 best = (rows, Driver(f"SELECT ent, 1 AS exact {values}", value_params, q=whole))
     return None if best is None else best[1]
+
+
+def count_by_types(db: Connection, tenant: str, query: EntityQuery) -> int | None:
+    """The count of a query that selects by type alone (a name, or an OR of names), from the
+    type index without reading an entity: `type=Vehicle&count=true` walked 100,000 entities
+    testing each (33 ms); the index's rows take ~4 ms. None for any other query."""
+    if query.types is None or isinstance(query.types, TypeAnd):
+        return None
+    names = _type_names(query.types)
+    unfiltered = replace(
+        query,
+        types=None,
+        limit=0,
+        offset=0,
+        count=False,
+        order=(),
+        order_from=None,
+        collation="und",
+        rendered=False,
+    )
+    if names is None or unfiltered != _NO_FILTER:
+        return None
+    counted = "DISTINCT ent" if len(names) > 1 else "*"  # an entity may have both types
+    (found,) = db.execute(f"SELECT count({counted}) {_typed(names)}", [tenant, *names]).fetchone()
+    return int(found)
+
+
+_NO_FILTER = EntityQuery(limit=0)
 
 
 def _typed(names: tuple[str, ...]) -> str:

@@ -50,7 +50,7 @@ from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.opendata import SqliteDatasets
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
-from dalgu.store.sqlite.plan import TypeCounts, choose
+from dalgu.store.sqlite.plan import Driver, TypeCounts, choose, count_by_types
 from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.renderings import refresh
@@ -67,6 +67,46 @@ T = TypeVar("T")
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
 #: an entity's kept rendering, or its document where it has none (`get_rendered`)
 _RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = ? AND e.id = ?"
+
+
+@dataclass(slots=True)
+class _Driven:
+    """An entity query's `FROM` and `WHERE` over the candidates of its driver, if any."""
+
+    driver: Driver | None
+    where: str  # the conditions left to test on each candidate
+    compiled: Compiled  # their parameters
+    query: EntityQuery  # the query of those conditions
+
+    @property
+    def first(self) -> list[Any]:
+        """The driver's parameters, which come before the conditions'."""
+        return [] if self.driver is None else self.driver.params
+
+    def source(self, *, keyed: bool) -> str:
+        """`keyed`: the candidates' tenant, id and type from the small key index, not from
+        their rows (SQLite would read each candidate's row, document and all, for them)."""
+        if self.driver is None:
+            return "entities e"
+        key = " INDEXED BY entities_key" if keyed else ""
+        return f"({self.driver.sql}) AS d CROSS JOIN entities e{key} ON e.ent = d.ent"
+
+
+def _driven(
+    tenant: str, query: EntityQuery, driver: Driver | None, *, row_types: bool = True
+) -> _Driven:
+    """The query's conditions on each candidate, less what its driver already ensures."""
+    q = None
+    if driver is not None:  # read only the candidates an index gives (`plan.py`)
+        if driver.geo:  # it is the geo-query itself: no need to test that again
+            query = replace(query, geo=None)
+        if driver.q:  # only candidates not known to match are tested against q
+            q, query = query.q, replace(query, q=None)
+    c = Compiled(row_types=row_types)
+    where = where_clause(tenant, query, c)
+    if q is not None:
+        where += f" AND (d.exact OR {q_clause(tenant, q, c)})"
+    return _Driven(driver, where, c, query)
 
 
 # a group commit waits up to this many turns of the loop while writes keep joining it: the
@@ -282,47 +322,47 @@ class SqliteEntityStore(
             db.execute("COMMIT")
 
     def _query(self, tenant: str, query: EntityQuery) -> QueryResult:
-        driver = choose(self.db, tenant, query, self._type_counts)
-        source, first, q = "entities e", [], None
-        if driver is not None:  # read only the candidates an index gives (`plan.py`)
-            first = driver.params
-            if driver.geo:  # it is the geo-query itself: no need to test that again
-                query = replace(query, geo=None)
-            if driver.q:  # only candidates not known to match are tested against q
-                q, query = query.q, replace(query, q=None)
-        c = Compiled()
-        where = where_clause(tenant, query, c)
-        if q is not None:
-            where += f" AND (d.exact OR {q_clause(tenant, q, c)})"
-        where_params = [*first, *c.params]
-        order = order_clause(query, c) if query.order else "e.id"
-        if driver is not None:
-            # the candidates' tenant and id from the small index, not from their rows, when
-            # nothing else of theirs is asked (SQLite would read each candidate's row,
-            # document and all, to look at two columns)
-            key = "" if "e.doc" in where or "e.doc" in order else " INDEXED BY entities_key"
-            source = f"({driver.sql}) AS d CROSS JOIN entities e{key} ON e.ent = d.ent"
+        """The page and the count, each from the index that suits it (`plan.py`): a page
+        needs the first matches in order, a count every match."""
         rows: list[Any] = []
         if query.limit > 0:
-            # candidates are sorted, not walked in order: sort their ids, not their documents
-            columns = "e.ent" if driver is not None else _PAGE[query.rendered]
-            rows = self.db.execute(
-                f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                (*first, *c.params, query.limit, query.offset),
-            ).fetchall()
-            if driver is not None:
-                rows = self._page([ent for (ent,) in rows], query.rendered)
+            rows = self._page_rows(tenant, replace(query, count=False))
         count = None
         if query.count:
-            if driver is None and query.types is not None:  # a walk of the id index
-                c = Compiled(row_types=False)
-                where, where_params = where_clause(tenant, query, c), c.params
-            (count,) = self.db.execute(
-                f"SELECT count(*) FROM {source} WHERE {where}", where_params
-            ).fetchone()
+            count = count_by_types(self.db, tenant, query)
+            if count is None:
+                count = self._count(tenant, replace(query, limit=0, offset=0))
         if query.rendered:
             return QueryResult([doc or b"" for _, doc in rows], count, [r for r, _ in rows])
         return QueryResult([doc for (doc,) in rows], count)
+
+    def _page_rows(self, tenant: str, query: EntityQuery) -> list[tuple[Any, ...]]:
+        driven = _driven(tenant, query, choose(self.db, tenant, query, self._type_counts))
+        c = driven.compiled
+        order = order_clause(driven.query, c) if query.order else "e.id"
+        source = driven.source(keyed="e.doc" not in driven.where and "e.doc" not in order)
+        # candidates are sorted, not walked in order: sort their ids, not their documents
+        columns = "e.ent" if driven.driver is not None else _PAGE[query.rendered]
+        rows = self.db.execute(
+            f"SELECT {columns} FROM {source} WHERE {driven.where} ORDER BY {order} "
+            "LIMIT ? OFFSET ?",
+            (*driven.first, *c.params, query.limit, query.offset),
+        ).fetchall()
+        if driven.driver is None:
+            return rows
+        return self._page([ent for (ent,) in rows], query.rendered)
+
+    def _count(self, tenant: str, query: EntityQuery) -> int:
+        driver = choose(self.db, tenant, query, self._type_counts)
+        # a walk of the tenant's id index, which has no `type1`: a probe of the type index
+        # per entity costs less than reading each entity's row for it
+        driven = _driven(tenant, query, driver, row_types=driver is not None)
+        source = driven.source(keyed="e.doc" not in driven.where)
+        (count,) = self.db.execute(
+            f"SELECT count(*) FROM {source} WHERE {driven.where}",
+            [*driven.first, *driven.compiled.params],
+        ).fetchone()
+        return int(count)
 
     def _page(self, ents: list[int], rendered: bool) -> list[tuple[Any, ...]]:
         """The page's columns (`_PAGE`) of entities by row number, in that order."""
