@@ -16,6 +16,7 @@ from dalgu.query.order import OrderTerm
 from dalgu.query.q import parse_q
 from dalgu.store.base import Entity, EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore, schema
+from tests.store.old_schema import written_today
 
 NS = "https://example.org/"
 T0 = "2026-12-04T04:00:00.000Z"
@@ -223,9 +224,8 @@ async def test_an_existing_database_gains_each_entity_s_one_type(
         patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:typed])
         old = SqliteEntityStore(path)
         await old.open()
-        old.db.execute("ALTER TABLE entities ADD COLUMN type1 TEXT")  # only while written
-        await old.mutate("", [(e["id"], create(e)) for e in entities])
-        old.db.execute("ALTER TABLE entities DROP COLUMN type1")
+        with written_today(old.db):
+            await old.mutate("", [(e["id"], create(e)) for e in entities])
         await old.close()
     store = SqliteEntityStore(path)
     await store.open()

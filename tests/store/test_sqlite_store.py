@@ -17,6 +17,7 @@ from dalgu.errors import AlreadyExists
 from dalgu.fhir.searchparams import index_rows
 from dalgu.store.base import Change, Entity, FhirWrite, Mutation
 from dalgu.store.sqlite import SqliteEntityStore, schema
+from tests.store.old_schema import written_today
 
 T0 = "2026-11-25T04:00:00.000Z"
 
@@ -425,13 +426,9 @@ async def test_a_database_with_rows_numbered_per_entity_is_renumbered_per_attrib
         patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:renumbering])
         old = SqliteEntityStore(path)
         await old.open()
-        # (no history: today's history writes need tables that old schema lacks; today's
-        # entity rows have columns it lacks too, there only while they are written)
-        old.db.execute("ALTER TABLE entities ADD COLUMN rendered BLOB")
-        old.db.execute("ALTER TABLE entities ADD COLUMN type1 TEXT")
-        await old.mutate("", [(e["id"], put(e)) for e in entities], history=False)
-        old.db.execute("ALTER TABLE entities DROP COLUMN rendered")
-        old.db.execute("ALTER TABLE entities DROP COLUMN type1")
+        # (no history: today's history writes need tables that old schema lacks)
+        with written_today(old.db):
+            await old.mutate("", [(e["id"], put(e)) for e in entities], history=False)
         # number the rows as the store did before: one run per entity, attribute by attribute
         for (ent,) in old.db.execute("SELECT ent FROM entities").fetchall():
             rows = old.db.execute(

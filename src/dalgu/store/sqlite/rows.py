@@ -24,6 +24,7 @@ from dalgu.store.indexing import (
     multi_valued,
 )
 from dalgu.store.sqlite.geo import bounding_box
+from dalgu.store.sqlite.summary import AttributeSummary
 
 # (path, seq): a row's key within its entity and attribute; `seq` numbers the rows of one
 # attribute (see the migration that made it so): rows of unchanged attributes are not computed
@@ -53,6 +54,7 @@ class IndexWrites:
         self.multi: list[tuple[Any, ...]] = []
         self.geometries: list[tuple[Any, ...]] = []
         self.boxes: list[tuple[Any, ...]] = []
+        self.summary = AttributeSummary()
 
     def create(self, tenant: str, entity_id: str, entity: Entity) -> int:
         self.next_ent += 1
@@ -69,10 +71,12 @@ class IndexWrites:
             if len(rows) > 2:  # a marker and one value are never multi-valued
                 multi.extend((ent, tenant, name, path) for name, path in multi_valued(rows))
         self._geometries(tenant, ent, entity)
+        self.summary.add(tenant, entity)
         return ent
 
-    def delete(self, ent: int) -> None:
+    def delete(self, tenant: str, ent: int, before: Entity) -> None:
         self.removed.append((ent,))
+        self.summary.add(tenant, before, -1)
 
     def update(self, tenant: str, ent: int, before: Entity, after: Entity) -> None:
         """Rewrite the document; change only the index rows that differ."""
@@ -86,6 +90,7 @@ class IndexWrites:
             self.scopes_cleared.append((ent,))
             self._scopes(ent, after)
         changed = changed_attributes(before, after)
+        self.summary.change(tenant, before, after, changed)
         if not changed:
             return
         geometry_changed = False
@@ -213,6 +218,7 @@ class IndexWrites:
                 "INSERT OR IGNORE INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)",
                 self.multi,
             )
+        self.summary.flush(db)
 
 
 def sole_type(entity: Entity) -> str | None:

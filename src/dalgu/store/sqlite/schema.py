@@ -430,6 +430,39 @@ MIGRATIONS: list[str] = [
     DROP INDEX IF EXISTS entities_key;
     CREATE INDEX entities_key ON entities (ent, tenant, id, type1)
     """,
+    # what `/types` and `/attributes` report, kept by the writes (`summary.py`) instead of
+    # counted from every attribute of every entity (200 and 600 ms at 100,000 vehicles)
+    """
+    CREATE TABLE IF NOT EXISTS type_entities (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS type_attributes (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type, name, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS attribute_instances (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO type_entities (tenant, type, n)
+    SELECT tenant, type, count(*) FROM entity_types GROUP BY tenant, type;
+    INSERT INTO type_attributes (tenant, type, name, kind, n)
+    SELECT t.tenant, t.type, a.name, a.txt, count(*)
+    FROM entity_types t JOIN attrs a ON a.ent = t.ent AND a.path = '#'
+    GROUP BY t.tenant, t.type, a.name, a.txt;
+    INSERT INTO attribute_instances (tenant, name, kind, n)
+    SELECT tenant, name, txt, count(*) FROM attrs WHERE path = '#' GROUP BY tenant, name, txt
+    """,
 ]
 
 

@@ -39,6 +39,7 @@ from dalgu.store.base import (
     StoredRendering,
     TypeInfo,
 )
+from dalgu.store.sqlite import summary
 from dalgu.store.sqlite.checkpoint import JOURNAL_SIZE_LIMIT, Checkpointer
 from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
@@ -538,7 +539,7 @@ class SqliteEntityStore(
                 if last is not None:
                     writes.create(tenant, entity_id, last)
             elif last is None:
-                writes.delete(ent)
+                writes.delete(tenant, ent, first)
             else:
                 writes.update(tenant, ent, first, last)
         writes.flush()
@@ -570,41 +571,10 @@ class SqliteEntityStore(
     # --- introspection ------------------------------------------------------------------
 
     async def types(self, tenant: str) -> list[TypeInfo]:
-        counts = dict(
-            self.db.execute(
-                "SELECT type, count(*) FROM entity_types WHERE tenant = ? GROUP BY type",
-                (tenant,),
-            ).fetchall()
-        )
-        attributes: dict[str, dict[str, set[str]]] = {t: {} for t in counts}
-        for type_name, name, kind in self.db.execute(
-            "SELECT DISTINCT t.type, a.name, a.txt FROM entity_types t "
-            "JOIN attrs a ON a.ent = t.ent AND a.path = '#' WHERE t.tenant = ?",
-            (tenant,),
-        ):
-            attributes[type_name].setdefault(name, set()).add(kind)
-        return [
-            TypeInfo(t, counts[t], {n: frozenset(k) for n, k in attributes[t].items()})
-            for t in sorted(counts)
-        ]
+        return summary.types(self.db, tenant)
 
     async def attributes(self, tenant: str) -> list[AttributeInfo]:
-        info: dict[str, tuple[int, set[str], set[str]]] = {}
-        for name, count, kinds in self.db.execute(
-            "SELECT name, count(*), group_concat(DISTINCT txt) FROM attrs "
-            "WHERE tenant = ? AND path = '#' GROUP BY name",
-            (tenant,),
-        ):
-            info[name] = (count, set(kinds.split(",")), set())
-        for name, type_name in self.db.execute(
-            "SELECT DISTINCT a.name, t.type FROM attrs a JOIN entity_types t ON t.ent = a.ent "
-            "WHERE a.tenant = ? AND a.path = '#'",
-            (tenant,),
-        ):
-            info[name][2].add(type_name)
-        return [
-            AttributeInfo(n, c, frozenset(k), frozenset(t)) for n, (c, k, t) in sorted(info.items())
-        ]
+        return summary.attributes(self.db, tenant)
 
     async def tenants(self) -> list[str]:
         # one index probe per tenant (a loose index scan), not a walk of every entity's key:

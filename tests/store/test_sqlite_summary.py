@@ -1,0 +1,193 @@
+"""`/types` and `/attributes` on the embedded store come from counts its writes keep
+(`store/sqlite/summary.py`): after any mix of creates, updates and deletes, in any tenant, they
+must say what counting the attribute index's rows says."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from dalgu.broker.mutations import create, delete
+from dalgu.store.base import AttributeInfo, Entity, TypeInfo
+from dalgu.store.sqlite import SqliteEntityStore, schema
+from tests.store.old_schema import written_today
+
+NS = "https://example.org/"
+T0 = "2026-12-06T04:00:00.000Z"
+TYPES = [f"{NS}{t}" for t in ("Car", "Bus", "Tram")]
+NAMES = [f"{NS}{n}" for n in ("speed", "owner", "where", "label")]
+
+
+def counted_types(db: sqlite3.Connection, tenant: str) -> list[TypeInfo]:
+    """What the store answered before the counts were kept: the index's rows counted."""
+    counts = dict(
+        db.execute(
+            "SELECT type, count(*) FROM entity_types WHERE tenant = ? GROUP BY type", (tenant,)
+        )
+    )
+    attributes: dict[str, dict[str, set[str]]] = {t: {} for t in counts}
+    for type_name, name, kind in db.execute(
+        "SELECT DISTINCT t.type, a.name, a.txt FROM entity_types t "
+        "JOIN attrs a ON a.ent = t.ent AND a.path = '#' WHERE t.tenant = ?",
+        (tenant,),
+    ):
+        attributes[type_name].setdefault(name, set()).add(kind)
+    return [
+        TypeInfo(t, counts[t], {n: frozenset(k) for n, k in attributes[t].items()})
+        for t in sorted(counts)
+    ]
+
+
+def counted_attributes(db: sqlite3.Connection, tenant: str) -> list[AttributeInfo]:
+    info: dict[str, tuple[int, set[str], set[str]]] = {}
+    for name, count, kinds in db.execute(
+        "SELECT name, count(*), group_concat(DISTINCT txt) FROM attrs "
+        "WHERE tenant = ? AND path = '#' GROUP BY name",
+        (tenant,),
+    ):
+        info[name] = (count, set(kinds.split(",")), set())
+    for name, type_name in db.execute(
+        "SELECT DISTINCT a.name, t.type FROM attrs a JOIN entity_types t ON t.ent = a.ent "
+        "WHERE a.tenant = ? AND a.path = '#'",
+        (tenant,),
+    ):
+        info[name][2].add(type_name)
+    return [
+        AttributeInfo(n, c, frozenset(k), frozenset(t)) for n, (c, k, t) in sorted(info.items())
+    ]
+
+
+def instance(rng: random.Random, n: int) -> dict[str, Any]:
+    kind = rng.choice(["Property", "Property", "Relationship", "GeoProperty", "LanguageProperty"])
+    body: dict[str, Any] = {"type": kind, "createdAt": T0, "modifiedAt": T0}
+    if kind == "Property":
+        body["value"] = rng.randint(0, 100)
+    elif kind == "Relationship":
+        body["object"] = f"urn:ngsi-ld:Thing:{rng.randint(0, 9)}"
+    elif kind == "GeoProperty":
+        body["value"] = {"type": "Point", "coordinates": [128.5 + n / 1000, 35.8]}
+    else:
+        body["languageMap"] = {"en": f"thing {n}", "ko": f"물건 {n}"}
+    return body
+
+
+def entity(rng: random.Random, n: int) -> Entity:
+    doc: Entity = {
+        "id": f"urn:ngsi-ld:Thing:{n}",
+        "type": rng.sample(TYPES, rng.choice([1, 1, 1, 2])),
+        "createdAt": T0,
+        "modifiedAt": T0,
+    }
+    for name in rng.sample(NAMES, rng.randint(0, len(NAMES))):
+        instances = [instance(rng, n)]
+        if rng.random() < 0.2:  # a second instance of the attribute, by datasetId
+            instances.append({**instance(rng, n), "datasetId": f"urn:ngsi-ld:Dataset:{n}"})
+        doc[name] = instances
+    return doc
+
+
+def changed(rng: random.Random, old: Entity) -> Entity:
+    """`old` with one change: a value, an attribute added or gone, its kind, the types."""
+    new = {
+        k: ([dict(i) for i in v] if isinstance(v, list) and k.startswith(NS) else v)
+        for k, v in old.items()
+    }
+    move = rng.choice(["value", "value", "add", "drop", "kind", "types"])
+    names = [k for k in new if k.startswith(NS)]
+    if move == "value" and names:
+        first = new[rng.choice(names)][0]
+        if first["type"] == "Property":
+            first["value"] = rng.randint(0, 100)
+    elif move == "add":
+        new[rng.choice(NAMES)] = [instance(rng, 1)]
+    elif move == "drop" and names:
+        del new[rng.choice(names)]
+    elif move == "kind" and names:
+        new[rng.choice(names)] = [instance(rng, 2)]
+    elif move == "types":
+        new["type"] = rng.sample(TYPES, rng.choice([1, 2, 3]))
+    return new
+
+
+def put(doc: Entity) -> Any:
+    return lambda _: doc
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteEntityStore]:
+    s = SqliteEntityStore(tmp_path / "dalgu.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def agree(store: SqliteEntityStore, tenants: list[str]) -> None:
+    for tenant in tenants:
+        assert await store.types(tenant) == counted_types(store.db, tenant)
+        assert await store.attributes(tenant) == counted_attributes(store.db, tenant)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_types_and_attributes_agree_with_the_index_after_any_writes(
+    store: SqliteEntityStore, seed: int
+) -> None:
+    rng = random.Random(seed)
+    tenants = ["", "other"]
+    live: dict[tuple[str, int], Entity] = {}
+    for step in range(120):
+        tenant = rng.choice(tenants)
+        batch: list[tuple[str, Any]] = []
+        for n in rng.sample(range(30), rng.randint(1, 6)):  # a batch touches an entity once
+            key = (tenant, n)
+            old = live.get(key)
+            doc_id = f"urn:ngsi-ld:Thing:{n}"
+            if old is None:
+                live[key] = entity(rng, n)
+                batch.append((doc_id, create(live[key])))
+            elif rng.random() < 0.2:
+                del live[key]
+                batch.append((doc_id, delete(doc_id)))
+            else:
+                live[key] = changed(rng, old)
+                batch.append((doc_id, put(live[key])))
+        await store.mutate(tenant, batch)
+        if step % 10 == 9:
+            await agree(store, tenants)
+    await agree(store, tenants)
+    assert any(t.entity_count for t in await store.types(""))
+
+
+async def test_an_entity_written_twice_in_one_batch_counts_once(store: SqliteEntityStore) -> None:
+    rng = random.Random(7)
+    first, second = entity(rng, 1), {**entity(rng, 1), "type": [TYPES[2]]}
+    await store.mutate("", [(first["id"], create(first)), (first["id"], put(second))])
+    await agree(store, [""])
+    [tram] = await store.types("")
+    assert tram.type == TYPES[2] and tram.entity_count == 1
+
+
+async def test_an_existing_database_gains_the_counts(tmp_path: Path, monkeypatch: Any) -> None:
+    path = tmp_path / "old.db"
+    kept = next(i for i, m in enumerate(schema.MIGRATIONS) if "type_attributes" in m)
+    rng = random.Random(11)
+    docs = [entity(rng, n) for n in range(40)]
+    with monkeypatch.context() as patched:
+        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:kept])
+        old = SqliteEntityStore(path)
+        await old.open()
+        with written_today(old.db):
+            await old.mutate("", [(d["id"], create(d)) for d in docs])
+        await old.close()
+    store = SqliteEntityStore(path)
+    await store.open()
+    try:
+        await agree(store, [""])
+        assert sum(t.entity_count for t in await store.types("")) >= len(docs)
+    finally:
+        await store.close()
