@@ -13,15 +13,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from dalgu.broker.mutations import create, delete
-from dalgu.store.base import AttributeInfo, Entity, TypeInfo
+from dalgu.broker.mutations import create
+from dalgu.store.base import AttributeInfo, TypeInfo
 from dalgu.store.sqlite import SqliteEntityStore, schema
+from tests.store.entity_changes import TYPES, batches, entity, put
 from tests.store.old_schema import written_today
-
-NS = "https://example.org/"
-T0 = "2026-12-06T04:00:00.000Z"
-TYPES = [f"{NS}{t}" for t in ("Car", "Bus", "Tram")]
-NAMES = [f"{NS}{n}" for n in ("speed", "owner", "where", "label")]
 
 
 def counted_types(db: sqlite3.Connection, tenant: str) -> list[TypeInfo]:
@@ -63,62 +59,6 @@ def counted_attributes(db: sqlite3.Connection, tenant: str) -> list[AttributeInf
     ]
 
 
-def instance(rng: random.Random, n: int) -> dict[str, Any]:
-    kind = rng.choice(["Property", "Property", "Relationship", "GeoProperty", "LanguageProperty"])
-    body: dict[str, Any] = {"type": kind, "createdAt": T0, "modifiedAt": T0}
-    if kind == "Property":
-        body["value"] = rng.randint(0, 100)
-    elif kind == "Relationship":
-        body["object"] = f"urn:ngsi-ld:Thing:{rng.randint(0, 9)}"
-    elif kind == "GeoProperty":
-        body["value"] = {"type": "Point", "coordinates": [128.5 + n / 1000, 35.8]}
-    else:
-        body["languageMap"] = {"en": f"thing {n}", "ko": f"물건 {n}"}
-    return body
-
-
-def entity(rng: random.Random, n: int) -> Entity:
-    doc: Entity = {
-        "id": f"urn:ngsi-ld:Thing:{n}",
-        "type": rng.sample(TYPES, rng.choice([1, 1, 1, 2])),
-        "createdAt": T0,
-        "modifiedAt": T0,
-    }
-    for name in rng.sample(NAMES, rng.randint(0, len(NAMES))):
-        instances = [instance(rng, n)]
-        if rng.random() < 0.2:  # a second instance of the attribute, by datasetId
-            instances.append({**instance(rng, n), "datasetId": f"urn:ngsi-ld:Dataset:{n}"})
-        doc[name] = instances
-    return doc
-
-
-def changed(rng: random.Random, old: Entity) -> Entity:
-    """`old` with one change: a value, an attribute added or gone, its kind, the types."""
-    new = {
-        k: ([dict(i) for i in v] if isinstance(v, list) and k.startswith(NS) else v)
-        for k, v in old.items()
-    }
-    move = rng.choice(["value", "value", "add", "drop", "kind", "types"])
-    names = [k for k in new if k.startswith(NS)]
-    if move == "value" and names:
-        first = new[rng.choice(names)][0]
-        if first["type"] == "Property":
-            first["value"] = rng.randint(0, 100)
-    elif move == "add":
-        new[rng.choice(NAMES)] = [instance(rng, 1)]
-    elif move == "drop" and names:
-        del new[rng.choice(names)]
-    elif move == "kind" and names:
-        new[rng.choice(names)] = [instance(rng, 2)]
-    elif move == "types":
-        new["type"] = rng.sample(TYPES, rng.choice([1, 2, 3]))
-    return new
-
-
-def put(doc: Entity) -> Any:
-    return lambda _: doc
-
-
 @pytest_asyncio.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteEntityStore]:
     s = SqliteEntityStore(tmp_path / "dalgu.db")
@@ -137,25 +77,8 @@ async def agree(store: SqliteEntityStore, tenants: list[str]) -> None:
 async def test_types_and_attributes_agree_with_the_index_after_any_writes(
     store: SqliteEntityStore, seed: int
 ) -> None:
-    rng = random.Random(seed)
     tenants = ["", "other"]
-    live: dict[tuple[str, int], Entity] = {}
-    for step in range(120):
-        tenant = rng.choice(tenants)
-        batch: list[tuple[str, Any]] = []
-        for n in rng.sample(range(30), rng.randint(1, 6)):  # a batch touches an entity once
-            key = (tenant, n)
-            old = live.get(key)
-            doc_id = f"urn:ngsi-ld:Thing:{n}"
-            if old is None:
-                live[key] = entity(rng, n)
-                batch.append((doc_id, create(live[key])))
-            elif rng.random() < 0.2:
-                del live[key]
-                batch.append((doc_id, delete(doc_id)))
-            else:
-                live[key] = changed(rng, old)
-                batch.append((doc_id, put(live[key])))
+    for step, (tenant, batch) in enumerate(batches(random.Random(seed), tenants, 120)):
         await store.mutate(tenant, batch)
         if step % 10 == 9:
             await agree(store, tenants)

@@ -32,7 +32,11 @@ from dalgu.store.indexing import (
 from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.keys import AttributeKeys, Key
 from dalgu.store.postgres.packed import pack, unpack
+from dalgu.store.postgres.summary import columns as summary_columns
+from dalgu.store.postgres.summary import insert as summary_insert
+from dalgu.store.postgres.summary import write as write_summary
 from dalgu.store.postgres.temporal import HistoryWrite, Partitions, history_of, write_history
+from dalgu.store.summary import AttributeSummary
 
 # One primary-key probe per id, in id order (concurrent batches lock in the same order and
 # queue instead of deadlocking). The locking sub-select is never flattened into a join, so the
@@ -52,6 +56,10 @@ INSERT INTO entities
     (tenant, ent, id, types, scopes, scope_tree, created_at, modified_at, doc, rendered)
 SELECT $1, r.* FROM unnest($2::entity_row[]) AS r
 """
+# the same, recording what the batch's creates and deletes change of the tenant's summary in
+# the same round trip (a statement of its own cost a single create ~10%)
+_INSERT_COUNTED = f"WITH counted AS ({summary_insert(3)}) {_INSERT}"
+_COUNT = summary_insert(1)
 _UPDATE = """
 UPDATE entities e SET types = r.types, scopes = r.scopes, scope_tree = r.scope_tree,
     created_at = r.created_at, modified_at = r.modified_at, doc = r.doc, rendered = r.rendered
@@ -192,11 +200,13 @@ class EntityBatch:
         docs: list[tuple[int, Any, Any, Entity]] = []
         inserts: list[tuple[Any, ...]] = []
         indexed: list[tuple[int, Entity | None, Entity]] = []
+        summary = AttributeSummary()
         for entity_id, entity in final.items():
             old = stored.get(entity_id)
             if entity is None:
                 if old is not None:
                     deleted.append(old[0])
+                    summary.add(self.tenant, old[1], -1)
                 continue
             if old is not None:
                 ent, before = old
@@ -207,13 +217,17 @@ class EntityBatch:
             else:
                 ent = ents[entity_id]
                 inserts.append(_entity_row(ent, entity_id, entity, self.render))
+                summary.add(self.tenant, entity)
             indexed.append((ent, None if old is None else old[1], entity))
         # The entity statements run while this process works out the index rows and the
         # history (Python only): the database and the client overlap instead of taking turns.
-        entities = asyncio.ensure_future(self._write_entities(deleted, updates, docs, inserts))
+        counted = summary_columns(summary)  # of creates and deletes
+        entities = asyncio.ensure_future(
+            self._write_entities(deleted, updates, docs, inserts, counted)
+        )
         await asyncio.sleep(0)  # let it send its first statement
         try:
-            index = _IndexChanges()
+            index = _IndexChanges(self.tenant, AttributeSummary())
             for row_ent, old_state, new_state in indexed:
                 index.add(row_ent, old_state, new_state)
             history = history_of(self.tenant, changes, now_iso()) if changes else None
@@ -224,6 +238,8 @@ class EntityBatch:
             raise
         await entities
         await self._index(index)
+        # what updates changed of the summary (an attribute's type, the entity's types): rare
+        await write_summary(conn, index.summary)
         return history
 
     async def _write_entities(
@@ -232,6 +248,7 @@ class EntityBatch:
         updates: list[tuple[Any, ...]],
         docs: list[tuple[int, Any, Any, Entity]],
         inserts: list[tuple[Any, ...]],
+        counted: list[list[Any]],
     ) -> None:
         conn = self.conn
         if deleted:
@@ -249,8 +266,12 @@ class EntityBatch:
                 [dumps(d[3]) for d in docs],
                 [None if render is None else render(d[3]) for d in docs],
             )
-        if inserts:
+        if inserts and counted:
+            await conn.execute(_INSERT_COUNTED, self.tenant, inserts, *counted)
+        elif inserts:
             await conn.execute(_INSERT, self.tenant, inserts)
+        elif counted:
+            await conn.execute(_COUNT, *counted)
 
     async def _index(self, index: _IndexChanges) -> None:
         pairs = {(row.name, row.path) for _, row in index.removed}
@@ -314,7 +335,9 @@ class _IndexChanges:
     the rows that differ keeps the index tables from churning (and bloating) on every update.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tenant: str, summary: AttributeSummary) -> None:
+        self.tenant = tenant
+        self.summary = summary  # what the updates change of the tenant's counts
         self.removed: list[tuple[int, IndexRow]] = []
         self.added: list[tuple[int, IndexRow]] = []
         self.cleared_geo: list[int] = []
@@ -327,6 +350,7 @@ class _IndexChanges:
             return
         # Only attributes whose instances changed (beyond their times) can have changed rows.
         changed = changed_attributes(before, after)
+        self.summary.change(self.tenant, before, after, changed)
         if not changed:
             return
         # Rows of different attributes never meet (their keys differ): a plain reading's rows

@@ -448,6 +448,39 @@ MIGRATIONS: list[str] = [
     ALTER INDEX entities_scope_tree SET (gin_pending_list_limit = 256);
     ALTER INDEX temporal_entities_types SET (gin_pending_list_limit = 256);
     """,
+    # what `/types` and `/attributes` report, kept by the writes (`summary.py`) instead of
+    # counted from every attribute of every entity (1.5-1.9 s at 100,000 vehicles): rows of
+    # changes, only ever inserted by writes (no lock that concurrent writes would queue for),
+    # summed by readers and folded into one row per key from time to time. `what`: `e` the
+    # entities of a type, `t` the instances of an attribute name and attribute type (`kind`)
+    # in entities of a type, `a` the same by name alone
+    """
+    CREATE TABLE summary_changes (
+        tenant text COLLATE "C" NOT NULL,
+        what text NOT NULL,
+        type text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        kind text COLLATE "C" NOT NULL,
+        n bigint NOT NULL
+    );
+    CREATE INDEX summary_changes_tenant ON summary_changes (tenant);
+    INSERT INTO summary_changes (tenant, what, type, name, kind, n)
+    SELECT e.tenant, 'e', t.type, '', '', count(*)
+    FROM entities e CROSS JOIN unnest(e.types) AS t(type) GROUP BY e.tenant, t.type;
+    INSERT INTO summary_changes (tenant, what, type, name, kind, n)
+    SELECT k.tenant, 't', t.type, k.name, a.txt, count(*)
+    FROM attr_keys k
+    JOIN attr_txt a ON a.nid = k.nid AND a.kind = '#'
+    JOIN entities e ON e.ent = a.ent
+    CROSS JOIN unnest(e.types) AS t(type)
+    WHERE k.path = '#'
+    GROUP BY k.tenant, t.type, k.name, a.txt;
+    INSERT INTO summary_changes (tenant, what, type, name, kind, n)
+    SELECT k.tenant, 'a', '', k.name, a.txt, count(*)
+    FROM attr_keys k JOIN attr_txt a ON a.nid = k.nid AND a.kind = '#'
+    WHERE k.path = '#'
+    GROUP BY k.tenant, k.name, a.txt;
+    """,
 ]
 
 

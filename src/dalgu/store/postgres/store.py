@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ from dalgu.store.base import (
     StoredRendering,
     TypeInfo,
 )
-from dalgu.store.postgres import outbox
+from dalgu.store.postgres import outbox, summary
 from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.commands import PostgresCommandQueue
 from dalgu.store.postgres.devices import PostgresDevices
@@ -57,26 +58,13 @@ from dalgu.store.postgres.subscriptions import PostgresSubscriptions
 from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
 from dalgu.store.postgres.times import use_cached_times
 
+log = logging.getLogger(__name__)
 _RETRIES = 5
 #: what a query reads of each entity of its page: its document, or (asked for renderings)
 #: its kept rendering and, only where it has none, its document
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
 #: an entity's kept rendering, or its document where it has none (`get_rendered`)
 _RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = $1 AND e.id = $2"
-_TYPE_COUNTS = """
-SELECT t.type, count(*) FROM entities e CROSS JOIN unnest(e.types) AS t(type)
-WHERE e.tenant = $1 GROUP BY t.type
-"""
-# Attribute instances grouped by (entity types, attribute, attribute type): one pass over the
-# instance markers serves both `types` and `attributes`.
-_SUMMARY = """
-SELECT e.types, k.name, a.txt, count(*)
-FROM attr_keys k
-JOIN attr_txt a ON a.nid = k.nid AND a.kind = '#'
-JOIN entities e ON e.ent = a.ent
-WHERE k.tenant = $1 AND k.path = '#'
-GROUP BY e.types, k.name, a.txt
-"""
 # A skip scan over the primary key: one index probe per tenant, not one per entity.
 _TENANTS = """
 WITH RECURSIVE t(tenant) AS (
@@ -146,6 +134,7 @@ class PostgresEntityStore(
         # this process's batches of the same entities queue here; those waiting, together
         self._gate = WriteGate(self._mutate)
         self._statistics: PlannerStatistics | None = None
+        self._summary_writes: dict[str, int] = {}  # writes since a tenant's last fold
         self.partitions = Partitions()
         self._collations: set[str] = set()  # ICU collations made for orderBy
         self._horizon = outbox.Horizon()  # how far this process's notifier may read
@@ -351,6 +340,7 @@ class PostgresEntityStore(
                     continue
                 if appended:
                     self.outbox_written()
+                await self._fold_now_and_then(conn, tenant)
                 self._keys.remember(batch.added_keys)
                 self.partitions.remember(batch.added_partitions)
                 if self._statistics is not None:
@@ -358,32 +348,29 @@ class PostgresEntityStore(
                 return outcomes
         raise Conflict("the entities were changed concurrently; retry the request")
 
+    async def _fold_now_and_then(self, conn: Any, tenant: str) -> None:
+        """Fold the tenant's summary changes every `FOLD_EVERY` writes (after the write has
+        committed: a failure here loses nothing, the next fold does the work)."""
+        writes = self._summary_writes.get(tenant, 0) + 1
+        self._summary_writes[tenant] = writes % summary.FOLD_EVERY
+        if writes < summary.FOLD_EVERY:
+            return
+        if len(self._summary_writes) > 4096:
+            self._summary_writes.clear()
+        try:
+            await summary.fold(conn, tenant)
+        except asyncpg.PostgresError as error:
+            log.warning("folding the summary of tenant %r failed: %s", tenant, error)
+
     # --- introspection ------------------------------------------------------------------
 
     async def types(self, tenant: str) -> list[TypeInfo]:
         async with self.pool.acquire() as conn:
-            counts = dict(await conn.fetch(_TYPE_COUNTS, tenant))
-            summary = await conn.fetch(_SUMMARY, tenant)
-        attributes: dict[str, dict[str, set[str]]] = {t: {} for t in counts}
-        for types, name, kind, _ in summary:
-            for type_name in types:
-                attributes[type_name].setdefault(name, set()).add(kind)
-        return [
-            TypeInfo(t, counts[t], {n: frozenset(k) for n, k in attributes[t].items()})
-            for t in sorted(counts)
-        ]
+            return await summary.types(conn, tenant)
 
     async def attributes(self, tenant: str) -> list[AttributeInfo]:
-        info: dict[str, tuple[list[int], set[str], set[str]]] = {}
-        for types, name, kind, count in await self.pool.fetch(_SUMMARY, tenant):
-            total, kinds, type_names = info.setdefault(name, ([0], set(), set()))
-            total[0] += count
-            kinds.add(kind)
-            type_names.update(types)
-        return [
-            AttributeInfo(name, total[0], frozenset(kinds), frozenset(type_names))
-            for name, (total, kinds, type_names) in sorted(info.items())
-        ]
+        async with self.pool.acquire() as conn:
+            return await summary.attributes(conn, tenant)
 
     async def tenants(self) -> list[str]:
         return [tenant for (tenant,) in await self.pool.fetch(_TENANTS)]

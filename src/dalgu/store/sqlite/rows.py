@@ -24,7 +24,8 @@ from dalgu.store.indexing import (
     multi_valued,
 )
 from dalgu.store.sqlite.geo import bounding_box
-from dalgu.store.sqlite.summary import AttributeSummary
+from dalgu.store.sqlite.summary import flush as flush_summary
+from dalgu.store.summary import AttributeSummary
 
 # (path, seq): a row's key within its entity and attribute; `seq` numbers the rows of one
 # attribute (see the migration that made it so): rows of unchanged attributes are not computed
@@ -218,7 +219,7 @@ class IndexWrites:
                 "INSERT OR IGNORE INTO attrs_multi (ent, tenant, name, path) VALUES (?, ?, ?, ?)",
                 self.multi,
             )
-        self.summary.flush(db)
+        flush_summary(db, self.summary)
 
 
 def sole_type(entity: Entity) -> str | None:
