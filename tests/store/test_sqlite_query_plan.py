@@ -284,3 +284,33 @@ async def test_a_count_reads_a_value_index_however_many_match(tmp_path: Path) ->
         assert "attrs_num" in counted.split(" / ")[0]
     finally:
         await store.close()
+
+
+async def test_a_rare_attribute_is_read_from_its_markers(store: SqliteEntityStore) -> None:
+    """`attrs=` and a `q` that an attribute exists, when few entities hold it: candidates from
+    the attribute's instance markers (each entity once, however many instances), not a walk
+    of every entity."""
+    rare = [{**car(n), f"{NS}wheelchair": [{"type": "Property", "value": True}]} for n in (5, 77)]
+    rare.append(
+        {
+            **car(150),
+            f"{NS}ramp": [
+                {"type": "Property", "value": 1},
+                {"type": "Property", "value": 2, "datasetId": "urn:ngsi-ld:Dataset:b"},
+            ],
+        }
+    )
+    await store.mutate("", [(e["id"], lambda _, e=e: e) for e in rare])
+    for query, expected in (
+        (EntityQuery(attrs=(f"{NS}wheelchair",)), [5, 77]),
+        (EntityQuery(attrs=(f"{NS}wheelchair", f"{NS}ramp"), count=True), [5, 77, 150]),
+        (EntityQuery(q=q("ramp")), [150]),
+        (EntityQuery(types=TypeName(f"{NS}Car"), q=q("wheelchair;speed<10")), [5]),
+        (EntityQuery(attrs=(f"{NS}nothing",)), []),
+    ):
+        result = await store.query("", query)
+        assert [e["id"] for e in result.entities] == [f"urn:ngsi-ld:Car:{n:03d}" for n in expected]
+        if query.count:
+            assert result.count == len(expected)
+        driven = plans(store, query)  # the page (and the count): candidates joined
+        assert driven and all("INDEX attrs_marker" in plan for plan in driven)

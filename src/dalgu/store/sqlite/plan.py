@@ -18,6 +18,8 @@ tests every condition on each, and sorts the matches.
   hold several values there (`attrs_multi`; each bound may hold for a different one of
   them). It is selective when fewer than sqrt((offset + limit) x entities) rows are in range:
   above that, the walk reaches `limit` matches sooner;
+- `attrs=` and a top-level `q` term that an attribute exists drive from the attribute's
+  instance markers (`attrs_marker`) when few entities hold it, by the same bar as a type;
 - a count is chosen for apart from its page (the store asks twice): it tests every match, so
   a value index drives it whatever its rows, and a type index when under a quarter of the
   entities. A count by type alone is the type index's rows (`count_by_types`).
@@ -40,6 +42,7 @@ from dalgu.query.ast import (
     And,
     AttrPath,
     Comparison,
+    Exists,
     QExpr,
     QRange,
     QValue,
@@ -111,7 +114,8 @@ def choose(
         return None
     names = _type_names(query.types) if query.types is not None else None
     groups, others = _value_groups(query.q) if query.q is not None else ({}, 0)
-    if not groups and not names:
+    held = _held(query)
+    if not groups and not names and not held:
         return None
     (entities,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
     counting = query.count and query.limit == 0
@@ -130,6 +134,15 @@ def choose(
                 rows,
                 Driver(f"SELECT {distinct}ent, 0 AS exact {_typed(names)}", [tenant, *names]),
             )
+    for attributes in held:
+        # entities that hold a rare attribute: from its instances' markers, not a walk of
+        # every entity (`attrs=temperature` among 100,000 vehicles: 82-140 ms)
+        marks = ",".join("?" * len(attributes))
+        marked = f"FROM attrs WHERE tenant = ? AND name IN ({marks}) AND path = '#'"
+        params = [tenant, *attributes]
+        rows = _rows_within(db, marked, params, cap)
+        if rows < cap and (best is None or rows < best[0]):
+            best = (rows, Driver(f"SELECT DISTINCT ent, 0 AS exact {marked}", params))
     whole = len(groups) == 1 and not others  # the bounds of the one group are the whole q
     for (attr, path, kind), bounds in groups.items():
         within = " AND ".join(f"{_COLUMN[kind]} {op} ?" for op, _ in bounds)
@@ -235,6 +248,20 @@ def geo_driver(tenant: str, query: EntityQuery) -> Driver | None:
 
 _Group = tuple[str, str, str]  # attribute, value path, kind
 _Bound = tuple[str, Any]  # SQL operator, typed literal
+
+
+def _held(query: EntityQuery) -> list[tuple[str, ...]]:
+    """Sets of attribute names of which every match holds one at the top level: `attrs`, and
+    each attribute a top-level term of `q` asks to exist."""
+    held = [tuple(sorted(set(query.attrs)))] if query.attrs else []
+    if query.q is not None:
+        terms = query.q.terms if isinstance(query.q, And) else (query.q,)
+        held.extend(
+            (term.path.attr,)
+            for term in terms
+            if isinstance(term, Exists) and not term.path.sub and not term.path.compound
+        )
+    return held
 
 
 def _value_groups(q: QExpr) -> tuple[dict[_Group, list[_Bound]], int]:
