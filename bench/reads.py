@@ -1,6 +1,8 @@
 """The read path under growing load: GET by id, type + q and geoQ near at several connection
 counts, each with the server's CPU time per request (what the load average cannot skew much);
-`--scenarios rare` is a query by a type no entity has.
+`--scenarios rare` is a query by a type no entity has; `rare-attr`, `count`, `count-q`, `types`
+and `attributes` are an attribute no entity has, a count by type, a count by type and a `q`
+that half the vehicles match, and `/types` and `/attributes` with `details=true`.
 
 Starts `dalgu serve` (SQLite, one worker) pinned to the first core, loads N vehicles (or copies
 a database file loaded before, `--db`), then runs `wrk -t1 -c<n>` pinned to the second core for
@@ -12,6 +14,8 @@ and the processes' peak RSS.
     .venv/bin/python bench/reads.py --save /tmp/vehicles.db   # load once, keep the file
     .venv/bin/python bench/reads.py --db /tmp/vehicles.db     # start from a copy of it
     .venv/bin/python bench/reads.py --scenarios rare --connections 1,32
+    .venv/bin/python bench/reads.py --db /tmp/vehicles.db --connections 1 \
+        --scenarios rare-attr,count,count-q,types,attributes
 """
 
 from __future__ import annotations
@@ -87,6 +91,16 @@ def main() -> int:
             "near": (f"{base}/entities?type=Vehicle&{near_query(n)}&limit=100", None),
             # a type no entity has (as the Wi-Fi sweep asks every 30 s): not in the default set
             "rare": (f"{base}/entities?type=AccessPoint&limit=100", None),
+            # neither in the default set: an attribute no entity has (as `attrs=temperature`
+            # among vehicles), counts, and what a catalogue or dashboard asks of the city
+            "rare-attr": (f"{base}/entities?attrs=wheelchairAccessible&limit=100", None),
+            "count": (f"{base}/entities?type=Vehicle&count=true&limit=0", None),
+            "count-q": (
+                f"{base}/entities?type=Vehicle&q={quote('speed>=60', safe='')}&count=true&limit=0",
+                None,
+            ),
+            "types": (f"{base}/types?details=true", None),
+            "attributes": (f"{base}/attributes?details=true", None),
         }
         for name in ("q", "near"):
             got = httpx.get(urls[name][0]).json()
