@@ -1,8 +1,9 @@
 """The read path under growing load: GET by id, type + q and geoQ near at several connection
 counts, each with the server's CPU time per request (what the load average cannot skew much);
-`--scenarios rare` is a query by a type no entity has; `rare-attr`, `count`, `count-q`, `types`
-and `attributes` are an attribute no entity has, a count by type, a count by type and a `q`
-that half the vehicles match, and `/types` and `/attributes` with `details=true`.
+`--scenarios rare` is a query by a type no entity has; `rare-attr`, `rare-scope`, `count`,
+`count-q`, `types` and `attributes` are an attribute and a scope no entity has, a count by
+type, a count by type and a `q` that half the vehicles match, and `/types` and `/attributes`
+with `details=true`.
 
 Starts `dalgu serve` (SQLite, one worker) pinned to the first core, loads N vehicles (or copies
 a database file loaded before, `--db`), then runs `wrk -t1 -c<n>` pinned to the second core for
@@ -15,7 +16,7 @@ and the processes' peak RSS.
     .venv/bin/python bench/reads.py --db /tmp/vehicles.db     # start from a copy of it
     .venv/bin/python bench/reads.py --scenarios rare --connections 1,32
     .venv/bin/python bench/reads.py --db /tmp/vehicles.db --connections 1 \
-        --scenarios rare-attr,count,count-q,types,attributes
+        --scenarios rare-attr,rare-scope,count,count-q,types,attributes
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def main() -> int:
                 f"{base}/entities?type=Vehicle&q={quote('speed>=60', safe='')}&count=true&limit=0",
                 None,
             ),
+            "rare-scope": (f"{base}/entities?type=Vehicle&scopeQ=/Daegu/Suseong&limit=100", None),
             "types": (f"{base}/types?details=true", None),
             "attributes": (f"{base}/attributes?details=true", None),
         }

@@ -314,3 +314,37 @@ async def test_a_rare_attribute_is_read_from_its_markers(store: SqliteEntityStor
             assert result.count == len(expected)
         driven = plans(store, query)  # the page (and the count): candidates joined
         assert driven and all("INDEX attrs_marker" in plan for plan in driven)
+
+
+async def test_a_rare_scope_is_read_from_the_scope_index(store: SqliteEntityStore) -> None:
+    """A `scopeQ` whose patterns begin with literal levels: candidates from the scope index
+    by those beginnings, each tested against the whole query; the same answers as a test of
+    every entity."""
+    from dalgu.query.scope import parse_scope_query, scope_matches
+
+    places = ["/Daegu", "/Daegu/Suseong", "/Daegu/Suseong/Beomeo", "/Daegu/Jung", "/Daegun"]
+    scoped = [
+        {**car(n), "scope": [places[n % len(places)]]} for n in range(0, 300, 7)
+    ]  # 43 of the 300
+    await store.mutate("", [(e["id"], lambda _, e=e: e) for e in scoped])
+    other = {**car(5), "scope": ["/Daegu/Suseong"]}  # another tenant's
+    await store.mutate("elsewhere", [(other["id"], create(other))])
+    by_id = {e["id"]: e for e in scoped}
+    for text in (
+        "/Daegu/Suseong",
+        "/Daegu/#",
+        "/Daegu/+",
+        "/Daegu/Jung,/Daegun",
+        "/Daegu/#;/Daegu/Suseong/#",
+        "/Seoul",
+    ):
+        expr = parse_scope_query(text)
+        query = EntityQuery(scope=expr, limit=100, count=True)
+        result = await store.query("", query)
+        expected = sorted(i for i, e in by_id.items() if scope_matches(expr, e["scope"]))
+        assert [e["id"] for e in result.entities] == expected, text
+        assert result.count == len(expected)
+        driven = plans(store, query)
+        assert driven and all("entity_scopes_scope" in plan for plan in driven), text
+    # a pattern with no literal beginning walks the entities, as before
+    assert plans(store, EntityQuery(scope=parse_scope_query("/+/Suseong"))) == []

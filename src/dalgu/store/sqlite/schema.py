@@ -463,6 +463,10 @@ MIGRATIONS: list[str] = [
     INSERT INTO attribute_instances (tenant, name, kind, n)
     SELECT tenant, name, txt, count(*) FROM attrs WHERE path = '#' GROUP BY tenant, name, txt
     """,
+    # a `scopeQ` driven from the entities of a scope (`plan.py`) instead of a walk of all
+    """
+    CREATE INDEX IF NOT EXISTS entity_scopes_scope ON entity_scopes (scope, ent)
+    """,
 ]
 
 
