@@ -47,14 +47,20 @@ def q(text: str) -> Any:
     return map_names(parse_q(text), lambda name: NS + name)
 
 
-def plans(store: SqliteEntityStore, query: EntityQuery) -> list[str]:
-    """The query plan of each SELECT the store ran for `query` (run again to trace it)."""
+def traced(store: SqliteEntityStore, query: EntityQuery) -> list[str]:
+    """The statements the store runs for `query` (run again to trace them)."""
     statements: list[str] = []
     store.db.set_trace_callback(statements.append)
     try:
         store._query("", query)
     finally:
         store.db.set_trace_callback(None)
+    return statements
+
+
+def plans(store: SqliteEntityStore, query: EntityQuery) -> list[str]:
+    """The query plan of each SELECT of candidates the store ran for `query`."""
+    statements = traced(store, query)
     return [
         " / ".join(row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
         for sql in statements
@@ -122,14 +128,10 @@ async def test_a_rare_type_is_read_from_the_type_index(store: SqliteEntityStore)
     assert result.count == len(buses) == 100
     [page] = plans(store, query)  # the page's candidates come from the type index
     assert "entity_types" in page.split(" / ")[0]
-    statements: list[str] = []
-    store.db.set_trace_callback(statements.append)
-    try:
-        store._query("", query)
-    finally:
-        store.db.set_trace_callback(None)
     # and the count is the type index's rows, no entity read
-    [counted] = [s for s in statements if s.startswith("SELECT count(*) FROM entity_types")]
+    [counted] = [
+        s for s in traced(store, query) if s.startswith("SELECT count(*) FROM entity_types")
+    ]
     assert "entities" not in counted.replace("entity_types", "")
 
 
