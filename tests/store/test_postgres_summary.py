@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from dalgu.store.base import AttributeInfo, TypeInfo
+from dalgu.query.ast import TypeName
+from dalgu.store.base import AttributeInfo, EntityQuery, TypeInfo
 from dalgu.store.postgres import PostgresEntityStore, summary
-from tests.store.entity_changes import batches
+from tests.store.entity_changes import TYPES, batches
 
 # what the store answered before the changes were recorded: the index's rows counted
 _TYPE_COUNTS = """
@@ -67,6 +68,11 @@ async def agree(store: PostgresEntityStore, tenants: list[str]) -> None:
         types, attributes = await counted(store, tenant)
         assert await store.types(tenant) == types
         assert await store.attributes(tenant) == attributes
+        # a count by type alone comes from the same kept counts
+        counts = {t.type: t.entity_count for t in await store.types(tenant)}
+        for name in TYPES:
+            query = EntityQuery(types=TypeName(name), limit=0, count=True)
+            assert (await store.query(tenant, query)).count == counts.get(name, 0)
 
 
 @pytest.mark.parametrize("dsn", ["postgres"], indirect=True)

@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 
 from dalgu.broker.mutations import create
-from dalgu.store.base import AttributeInfo, TypeInfo
+from dalgu.query.ast import TypeName
+from dalgu.store.base import AttributeInfo, EntityQuery, TypeInfo
 from dalgu.store.sqlite import SqliteEntityStore, schema
 from tests.store.entity_changes import TYPES, batches, entity, put
 from tests.store.old_schema import written_today
@@ -71,6 +72,11 @@ async def agree(store: SqliteEntityStore, tenants: list[str]) -> None:
     for tenant in tenants:
         assert await store.types(tenant) == counted_types(store.db, tenant)
         assert await store.attributes(tenant) == counted_attributes(store.db, tenant)
+        # a count by type alone comes from the same kept counts
+        counts = {t.type: t.entity_count for t in await store.types(tenant)}
+        for name in TYPES:
+            query = EntityQuery(types=TypeName(name), limit=0, count=True)
+            assert (await store.query(tenant, query)).count == counts.get(name, 0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

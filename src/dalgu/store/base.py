@@ -33,14 +33,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeAlias
 
 import orjson
 
 from dalgu.errors import DalguError, StoreUnavailable
-from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr
+from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr, TypeName, TypeOr
 from dalgu.query.duration import Duration
 from dalgu.query.order import Ordering, OrderTerm
 from dalgu.store.devices import CommandQueue as CommandQueue
@@ -122,6 +122,31 @@ class EntityQuery:
     # for a page answered in that rendering (core context only, normalized, no options)
     rendered: bool = False
 
+    def types_alone(self) -> tuple[str, ...] | None:
+        """The type names of a query that selects by a type, or an OR of types, and by
+        nothing else: its count is the number of entities of those types. Else None."""
+        types = self.types
+        if isinstance(types, TypeName):
+            names: tuple[str, ...] = (types.name,)
+        elif isinstance(types, TypeOr) and all(isinstance(t, TypeName) for t in types.terms):
+            names = tuple(sorted({t.name for t in types.terms if isinstance(t, TypeName)}))
+        else:
+            return None
+        unfiltered = replace(
+            self,
+            types=None,
+            limit=0,
+            offset=0,
+            count=False,
+            order=(),
+            order_from=None,
+            collation="und",
+            rendered=False,
+        )
+        return names if unfiltered == _NO_FILTER else None
+
+
+_NO_FILTER = EntityQuery(limit=0)  # what `types_alone` compares the rest with
 
 #: an entity as the store keeps it: its expanded form as JSON (UTF-8)
 Document: TypeAlias = bytes

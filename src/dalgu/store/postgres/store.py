@@ -261,7 +261,10 @@ class PostgresEntityStore(
                         *c.params,
                     )
                 count = None
-                if query.count:
+                alone = query.types_alone() if query.count else None
+                if alone is not None and len(alone) == 1:  # kept by the writes
+                    count = await summary.entities_of(conn, tenant, alone[0])
+                elif query.count:
                     count = await conn.fetchval(
                         f"SELECT count(*) FROM entities e WHERE {where}", *params
                     )

@@ -85,3 +85,14 @@ async def attributes(conn: Any, tenant: str) -> list[AttributeInfo]:
         ((name, kind, n) for what, _, name, kind, n in sums if what == "a"),
         ((name, t) for what, t, name, _, _ in sums if what == "t"),
     )
+
+
+async def entities_of(conn: Any, tenant: str, type_name: str) -> int:
+    """How many entities of the tenant have the type (a count by type alone)."""
+    found = await conn.fetchval(
+        "SELECT coalesce(sum(n), 0)::bigint FROM summary_changes "
+        "WHERE tenant = $1 AND what = 'e' AND type = $2",
+        tenant,
+        type_name,
+    )
+    return int(found)
