@@ -45,14 +45,15 @@ from dalgu.store.sqlite.collation import ROOT as ROOT_COLLATION
 from dalgu.store.sqlite.collation import compare_root
 from dalgu.store.sqlite.commands import SqliteCommandQueue
 from dalgu.store.sqlite.devices import SqliteDevices
+from dalgu.store.sqlite.driven import driven_sql
 from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.opendata import SqliteDatasets
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
-from dalgu.store.sqlite.plan import Driver, TypeCounts, choose, count_by_types
-from dalgu.store.sqlite.query import Compiled, order_clause, q_clause, where_clause
+from dalgu.store.sqlite.plan import TypeCounts, choose, count_by_types
+from dalgu.store.sqlite.query import order_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.renderings import refresh
 from dalgu.store.sqlite.rows import IndexWrites
@@ -68,46 +69,6 @@ T = TypeVar("T")
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
 #: an entity's kept rendering, or its document where it has none (`get_rendered`)
 _RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = ? AND e.id = ?"
-
-
-@dataclass(slots=True)
-class _Driven:
-    """An entity query's `FROM` and `WHERE` over the candidates of its driver, if any."""
-
-    driver: Driver | None
-    where: str  # the conditions left to test on each candidate
-    compiled: Compiled  # their parameters
-    query: EntityQuery  # the query of those conditions
-
-    @property
-    def first(self) -> list[Any]:
-        """The driver's parameters, which come before the conditions'."""
-        return [] if self.driver is None else self.driver.params
-
-    def source(self, *, keyed: bool) -> str:
-        """`keyed`: the candidates' tenant, id and type from the small key index, not from
-        their rows (SQLite would read each candidate's row, document and all, for them)."""
-        if self.driver is None:
-            return "entities e"
-        key = " INDEXED BY entities_key" if keyed else ""
-        return f"({self.driver.sql}) AS d CROSS JOIN entities e{key} ON e.ent = d.ent"
-
-
-def _driven(
-    tenant: str, query: EntityQuery, driver: Driver | None, *, row_types: bool = True
-) -> _Driven:
-    """The query's conditions on each candidate, less what its driver already ensures."""
-    q = None
-    if driver is not None:  # read only the candidates an index gives (`plan.py`)
-        if driver.geo:  # it is the geo-query itself: no need to test that again
-            query = replace(query, geo=None)
-        if driver.q:  # only candidates not known to match are tested against q
-            q, query = query.q, replace(query, q=None)
-    c = Compiled(row_types=row_types)
-    where = where_clause(tenant, query, c)
-    if q is not None:
-        where += f" AND (d.exact OR {q_clause(tenant, q, c)})"
-    return _Driven(driver, where, c, query)
 
 
 # a group commit waits up to this many turns of the loop while writes keep joining it: the
@@ -338,7 +299,7 @@ class SqliteEntityStore(
         return QueryResult([doc for (doc,) in rows], count)
 
     def _page_rows(self, tenant: str, query: EntityQuery) -> list[tuple[Any, ...]]:
-        driven = _driven(tenant, query, choose(self.db, tenant, query, self._type_counts))
+        driven = driven_sql(tenant, query, choose(self.db, tenant, query, self._type_counts))
         c = driven.compiled
         order = order_clause(driven.query, c) if query.order else "e.id"
         source = driven.source(keyed="e.doc" not in driven.where and "e.doc" not in order)
@@ -357,7 +318,7 @@ class SqliteEntityStore(
         driver = choose(self.db, tenant, query, self._type_counts)
         # a walk of the tenant's id index, which has no `type1`: a probe of the type index
         # per entity costs less than reading each entity's row for it
-        driven = _driven(tenant, query, driver, row_types=driver is not None)
+        driven = driven_sql(tenant, query, driver, row_types=driver is not None)
         source = driven.source(keyed="e.doc" not in driven.where)
         (count,) = self.db.execute(
             f"SELECT count(*) FROM {source} WHERE {driven.where}",
