@@ -191,3 +191,13 @@ def map_type_names(expr: TypeExpr, name: Callable[[str], str]) -> TypeExpr:
         return TypeName(name(expr.name))
     cls = type(expr)
     return cls(tuple(map_type_names(t, name) for t in expr.terms))
+
+
+def names_either(expr: TypeExpr) -> tuple[str, ...] | None:
+    """The names of a selection that is a name or an OR of names (the entities of any of
+    them), sorted; None for anything else."""
+    if isinstance(expr, TypeName):
+        return (expr.name,)
+    if isinstance(expr, TypeOr) and all(isinstance(t, TypeName) for t in expr.terms):
+        return tuple(sorted({t.name for t in expr.terms if isinstance(t, TypeName)}))
+    return None

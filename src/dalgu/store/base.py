@@ -40,7 +40,7 @@ from typing import Any, TypeAlias
 import orjson
 
 from dalgu.errors import DalguError, StoreUnavailable
-from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr, TypeName, TypeOr
+from dalgu.query.ast import GeoQuery, QExpr, ScopeExpr, TypeExpr, names_either
 from dalgu.query.duration import Duration
 from dalgu.query.order import Ordering, OrderTerm
 from dalgu.store.devices import CommandQueue as CommandQueue
@@ -127,12 +127,8 @@ class EntityQuery:
     def types_alone(self) -> tuple[str, ...] | None:
         """The type names of a query that selects by a type, or an OR of types, and by
         nothing else: its count is the number of entities of those types. Else None."""
-        types = self.types
-        if isinstance(types, TypeName):
-            names: tuple[str, ...] = (types.name,)
-        elif isinstance(types, TypeOr) and all(isinstance(t, TypeName) for t in types.terms):
-            names = tuple(sorted({t.name for t in types.terms if isinstance(t, TypeName)}))
-        else:
+        names = None if self.types is None else names_either(self.types)
+        if names is None:
             return None
         unfiltered = replace(
             self,

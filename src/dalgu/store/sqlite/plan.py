@@ -52,9 +52,9 @@ from dalgu.query.ast import (
     ScopeAnd,
     ScopeExpr,
     ScopePattern,
+    TypeAnd,
     TypeExpr,
-    TypeName,
-    TypeOr,
+    names_either,
 )
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key
@@ -216,12 +216,8 @@ def _typed(names: tuple[str, ...]) -> str:
 def _type_names(expr: TypeExpr) -> tuple[str, ...] | None:
     """Types of which every match has one: a name, the names of an OR of names, or those of
     the fewest-named term of an AND; None when the expression is not so simple."""
-    if isinstance(expr, TypeName):
-        return (expr.name,)
-    if isinstance(expr, TypeOr):
-        if all(isinstance(t, TypeName) for t in expr.terms):
-            return tuple(sorted({t.name for t in expr.terms if isinstance(t, TypeName)}))
-        return None
+    if not isinstance(expr, TypeAnd):
+        return names_either(expr)
     options = [n for n in (_type_names(t) for t in expr.terms) if n]
     return min(options, key=len) if options else None
 
