@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dalgu.broker.mutations import create, delete
@@ -93,3 +94,18 @@ def batches(rng: random.Random, tenants: list[str], steps: int) -> list[tuple[st
                 batch.append((doc_id, put(live[key])))
         out.append((tenant, batch))
     return out
+
+
+TENANTS = ["", "other"]
+
+
+async def write_mixed(
+    store: Any, seed: int, steps: int, check: Callable[[list[str]], Awaitable[None]]
+) -> None:
+    """`steps` batches of `batches` in `TENANTS` written to `store`, `check(TENANTS)` after
+    every ten and at the end."""
+    for step, (tenant, batch) in enumerate(batches(random.Random(seed), TENANTS, steps)):
+        await store.mutate(tenant, batch)
+        if step % 10 == 9:
+            await check(TENANTS)
+    await check(TENANTS)

@@ -14,7 +14,7 @@ import pytest_asyncio
 from dalgu.query.ast import TypeName
 from dalgu.store.base import AttributeInfo, EntityQuery, TypeInfo
 from dalgu.store.postgres import PostgresEntityStore, summary
-from tests.store.entity_changes import TYPES, batches
+from tests.store.entity_changes import TYPES, batches, write_mixed
 
 # what the store answered before the changes were recorded: the index's rows counted
 _TYPE_COUNTS = """
@@ -82,12 +82,7 @@ async def test_types_and_attributes_agree_with_the_index_after_any_writes(
 ) -> None:
     monkeypatch.setattr(summary, "FOLD_EVERY", 7)  # folds amid the writes, not only at reads
     monkeypatch.setattr(summary, "FOLD_AT", 10**9)
-    tenants = ["", "other"]
-    for step, (tenant, batch) in enumerate(batches(random.Random(seed), tenants, 100)):
-        await store.mutate(tenant, batch)
-        if step % 10 == 9:
-            await agree(store, tenants)
-    await agree(store, tenants)
+    await write_mixed(store, seed, 100, lambda tenants: agree(store, tenants))
     # folded: no more rows of changes than keys, bar the writes since the last fold
     keys = await store.pool.fetchval(
         "SELECT count(*) FROM (SELECT DISTINCT tenant, what, type, name, kind "

@@ -17,7 +17,7 @@ from dalgu.broker.mutations import create
 from dalgu.query.ast import TypeName
 from dalgu.store.base import AttributeInfo, EntityQuery, TypeInfo
 from dalgu.store.sqlite import SqliteEntityStore, schema
-from tests.store.entity_changes import TYPES, batches, entity, put
+from tests.store.entity_changes import TYPES, entity, put, write_mixed
 from tests.store.old_schema import written_today
 
 
@@ -83,12 +83,7 @@ async def agree(store: SqliteEntityStore, tenants: list[str]) -> None:
 async def test_types_and_attributes_agree_with_the_index_after_any_writes(
     store: SqliteEntityStore, seed: int
 ) -> None:
-    tenants = ["", "other"]
-    for step, (tenant, batch) in enumerate(batches(random.Random(seed), tenants, 120)):
-        await store.mutate(tenant, batch)
-        if step % 10 == 9:
-            await agree(store, tenants)
-    await agree(store, tenants)
+    await write_mixed(store, seed, 120, lambda tenants: agree(store, tenants))
     assert any(t.entity_count for t in await store.types(""))
 
 
