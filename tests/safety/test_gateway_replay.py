@@ -84,7 +84,7 @@ def test_drives_through_the_gateway_raise_the_alerts_of_the_in_process_replay(
                 endpoints=Endpoints(*MOSQUITTO),
                 api=api,
                 north=north,
-                speed=20.0,
+                speed=50.0,
             )
         )
     finally:
