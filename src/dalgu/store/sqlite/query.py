@@ -236,7 +236,7 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
 
 # --- orderBy (clause 4.23) -------------------------------------------------------------------
 
-_DOC_MEMBERS = ("createdAt", "modifiedAt")  # not in the index: read from the document
+DOC_MEMBERS = ("createdAt", "modifiedAt")  # not in the index: read from the document
 
 
 def _rank(text: str) -> str:
@@ -264,6 +264,10 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
     for term in query.order:
         pick = "max" if term.descending else "min"
         way = "DESC" if term.descending else "ASC"
+        if term.entity_member and term.attribute == "id":
+            # never missing, unique: the page walks the id index (either way) and stops
+            parts.append(f"e.id {way}")
+            continue
         if term.entity_member:
 
             def value(name: str = term.attribute, pick: str = pick) -> str:
@@ -284,7 +288,7 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
 
             parts += [f"({distance()} IS NULL)", f"{distance()} {way}"]
             continue
-        if len(term.members) == 1 and term.members[0] in _DOC_MEMBERS:
+        if len(term.members) == 1 and term.members[0] in DOC_MEMBERS:
             json_path = f'$."{term.attribute}"[0].{term.members[0]}'
 
             def member(json_path: str = json_path) -> str:
@@ -309,7 +313,8 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
         parts.append(f"(SELECT {pick}(a.num) {rows()} AND a.kind IN ('n', 'b')) {way}")
         text = f"(SELECT {pick}(a.txt COLLATE {COLLATE}) {rows()} AND a.kind = 's')"
         parts.append(f"{text} COLLATE {COLLATE} {way}")
-    parts.append("e.id")
+    if not any(t.entity_member and t.attribute == "id" for t in query.order):
+        parts.append("e.id")
     return ", ".join(parts)
 
 

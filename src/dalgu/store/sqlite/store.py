@@ -50,6 +50,7 @@ from dalgu.store.sqlite.fhir import SqliteFhir
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.opendata import SqliteDatasets
+from dalgu.store.sqlite.ordered import order_driver
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
 from dalgu.store.sqlite.plan import TypeCounts, choose, count_by_types
@@ -299,7 +300,10 @@ class SqliteEntityStore(
         return QueryResult([doc for (doc,) in rows], count)
 
     def _page_rows(self, tenant: str, query: EntityQuery) -> list[tuple[Any, ...]]:
-        driven = driven_sql(tenant, query, choose(self.db, tenant, query, self._type_counts))
+        driver = choose(self.db, tenant, query, self._type_counts)
+        if driver is None and query.order:
+            driver = order_driver(self.db, tenant, query)
+        driven = driven_sql(tenant, query, driver)
         c = driven.compiled
         order = order_clause(driven.query, c) if query.order else "e.id"
         source = driven.source(keyed="e.doc" not in driven.where and "e.doc" not in order)
