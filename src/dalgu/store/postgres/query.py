@@ -319,7 +319,7 @@ _TXT_RANK = string_rank_sql("a.txt", lambda pattern, value: f"{value} ~ '{patter
 _DOC_MEMBERS = ("createdAt", "modifiedAt")  # instance times are not indexed
 
 
-def _doc_member(term: OrderTerm) -> bool:
+def doc_member(term: OrderTerm) -> bool:
     return len(term.members) == 1 and term.members[0] in _DOC_MEMBERS
 
 
@@ -327,7 +327,7 @@ def order_keys(term: OrderTerm) -> list[tuple[str, str]]:
     """The (attribute, path) keys an ordering term reads from the index."""
     if term.by_distance:
         return [(term.attribute, "#")]
-    if term.entity_member or _doc_member(term):
+    if term.entity_member or doc_member(term):
         return []
     keys = [(term.attribute, term.path)]
     if term.marker_path is not None:
@@ -353,7 +353,10 @@ def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled, collation: str) 
                 "createdAt": "e.created_at",
                 "modifiedAt": "e.modified_at",
             }[term.attribute]
-            parts.append(f"{column} {way} NULLS LAST")
+            # an id is never missing: without NULLS LAST either way walks the id index
+            parts.append(
+                f"{column} {way}" if term.attribute == "id" else f"{column} {way} NULLS LAST"
+            )
             continue
         if term.by_distance:
             nid = keys.exact.get((term.attribute, "#"))
@@ -368,7 +371,7 @@ def order_clause(query: EntityQuery, keys: KeyMap, c: Compiled, collation: str) 
             )
             parts.append(f"{distance} {way} NULLS LAST")
             continue
-        if _doc_member(term):
+        if doc_member(term):
             attribute, member = c.p(term.attribute), c.p(term.members[0])
             value = f"(convert_from(e.doc, 'UTF8')::jsonb -> {attribute} -> 0 ->> {member})"
             parts.append(f"{value} {way} NULLS LAST")

@@ -41,6 +41,7 @@ from dalgu.store.postgres.fhir import PostgresFhir
 from dalgu.store.postgres.gate import WriteGate
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.opendata import PostgresDatasets
+from dalgu.store.postgres.ordered import page_candidates
 from dalgu.store.postgres.query import (
     Compiled,
     KeyMap,
@@ -246,8 +247,11 @@ class PostgresEntityStore(
             c = Compiled()
             where = where_clause(tenant, query, keys, c)
             params = list(c.params)
-            order = "e.id"
+            order, page_where = "e.id", where
             if query.order:
+                candidates = await page_candidates(conn, query, keys, where, c)
+                if candidates is not None:
+                    page_where = f"{where} AND {candidates}"
                 collation = await self._collation(conn, query.collation)
                 order = order_clause(query, keys, c, collation)
             page = f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}"
@@ -256,7 +260,7 @@ class PostgresEntityStore(
                 rows: list[Any] = []
                 if query.limit > 0:
                     rows = await conn.fetch(
-                        f"SELECT {_PAGE[rendered]} FROM entities e WHERE {where} "
+                        f"SELECT {_PAGE[rendered]} FROM entities e WHERE {page_where} "
                         f"ORDER BY {order} {page}",
                         *c.params,
                     )

@@ -1,0 +1,102 @@
+"""Pages of an `orderBy` on numbers on PostgreSQL, from the value index read in order
+(`store/postgres/ordered.py`): the same pages as ordering every match, which the store does
+with the candidates off."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from dalgu.broker.mutations import create
+from dalgu.query.order import OrderTerm
+from dalgu.store.base import EntityQuery
+from dalgu.store.postgres import PostgresEntityStore, ordered
+from dalgu.store.postgres import store as postgres_store
+from tests.store.ordered_entities import FILTERS, ORDERS, vehicle
+from tests.store.test_sqlite_query_plan import NS
+
+
+@pytest_asyncio.fixture
+async def store(dsn: str) -> AsyncIterator[PostgresEntityStore]:
+    s = PostgresEntityStore(dsn, pool_size=2)
+    await s.open()
+    rng = random.Random(7)
+    vehicles = [vehicle(rng, n) for n in range(600)]
+    await s.mutate("", [(v["id"], create(v)) for v in vehicles])
+    yield s
+    await s.close()
+
+
+async def page(store: PostgresEntityStore, query: EntityQuery) -> list[str]:
+    return [e["id"] for e in (await store.query("", query)).entities]
+
+
+@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("order", ORDERS, ids=range(len(ORDERS)))
+async def test_pages_from_the_numbers_are_the_pages_of_the_whole_ordering(
+    store: PostgresEntityStore, order: tuple[OrderTerm, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [
+        EntityQuery(order=order, limit=limit, offset=offset, **where)
+        for where in FILTERS
+        for limit, offset in [(1, 0), (7, 0), (20, 13), (50, 100), (100, 480)]
+    ]
+    used: list[bool] = []
+    real = ordered.page_candidates
+
+    async def recorded(*args: Any) -> str | None:
+        found = await real(*args)
+        used.append(found is not None)
+        return found
+
+    monkeypatch.setattr(postgres_store, "page_candidates", recorded)
+    pages = [await page(store, query) for query in cases]
+
+    async def none(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(postgres_store, "page_candidates", none)
+    for query, got in zip(cases, pages, strict=True):
+        assert got == await page(store, query), query
+    # the index was read wherever the numbers reach the page's end, and only there
+    if not order[0].keys:
+        assert any(used[:3])
+        assert not used[4]  # 580 of 600: the page reaches past the numbers
+
+
+@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
+async def test_rows_read_again_when_entities_hold_several_numbers(
+    store: PostgresEntityStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every vehicle holds three numbers: the first rows read name fewer entities than the
+    page needs, and the index is read further, not given up."""
+    many = [
+        {
+            "id": f"urn:ngsi-ld:Tram:{n:03d}",
+            "type": [f"{NS}Tram"],
+            "createdAt": "2026-12-06T04:00:00.000Z",
+            "modifiedAt": "2026-12-06T04:00:00.000Z",
+            f"{NS}speed": [{"type": "Property", "value": [n % 9, n % 9 + 1, n % 9 + 2]}],
+        }
+        for n in range(40)
+    ]
+    await store.mutate("t2", [(e["id"], create(e)) for e in many])
+    query = EntityQuery(order=(OrderTerm(f"{NS}speed"),), limit=10, offset=5)
+    got = [e["id"] for e in (await store.query("t2", query)).entities]
+    expected = sorted((n % 9, f"urn:ngsi-ld:Tram:{n:03d}") for n in range(40))[5:15]
+    assert got == [i for _, i in expected]
+    reads: list[int] = []
+    real = ordered.page_candidates
+
+    async def recorded(*args: Any) -> str | None:
+        found = await real(*args)
+        reads.append(found is not None)
+        return found
+
+    monkeypatch.setattr(postgres_store, "page_candidates", recorded)
+    await store.query("t2", query)
+    assert reads == [True]
