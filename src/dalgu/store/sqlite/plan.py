@@ -24,7 +24,9 @@ tests every condition on each, and sorts the matches.
   beginnings when few scopes have them, by the same bar;
 - a count is chosen for apart from its page (the store asks twice): it tests every match, so
   a value index drives it whatever its rows, and a type index when under a quarter of the
-  entities. A count by type alone is the type index's rows (`count_by_types`).
+  entities. A count by type alone is the type index's rows (`count_by_types`);
+- a page ordered by an attribute's numbers, when none of the above drives it, comes from the
+  numbers' index walked in order (`ordered.py`).
 
 `choose` and the query it drives must run in one read transaction: the driver relies on what
 `attrs_multi` held when it was chosen.
