@@ -352,3 +352,17 @@ async def test_a_rare_scope_is_read_from_the_scope_index(store: SqliteEntityStor
         assert driven and all("entity_scopes_scope" in plan for plan in driven), text
     # a pattern with no literal beginning walks the entities, as before
     assert plans(store, EntityQuery(scope=parse_scope_query("/+/Suseong"))) == []
+
+
+async def test_an_anchored_id_pattern_searches_the_id_index(store: SqliteEntityStore) -> None:
+    """`^urn:ngsi-ld:Car:01` is a range of the id index, not a regexp call per entity."""
+    query = EntityQuery(id_pattern="^urn:ngsi-ld:Car:01", limit=5)
+    result = await store.query("", query)
+    assert [e["id"] for e in result.entities] == [f"urn:ngsi-ld:Car:{n:03d}" for n in range(10, 15)]
+    steps = [
+        row[3]
+        for sql in traced(store, query)
+        if sql.startswith("SELECT") and "FROM entities e" in sql
+        for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")
+    ]
+    assert any("id>? AND id<?" in step for step in steps), steps

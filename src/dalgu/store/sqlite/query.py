@@ -46,6 +46,7 @@ from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
+from dalgu.store.sqlite.patterns import matching
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
@@ -70,7 +71,7 @@ def where_clause(tenant: str, query: EntityQuery, c: Compiled) -> str:
     if query.ids:
         parts.append(f"e.id IN ({', '.join(c.p(i) for i in query.ids)})")
     if query.id_pattern is not None:
-        parts.append(f"regexp({c.p(query.id_pattern)}, e.id)")
+        parts.append(matching(query.id_pattern, "e.id", c.p))
     if query.types is not None:
         parts.append(_types(query.types, c))
     if query.attrs:
@@ -167,7 +168,7 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
             alternatives.append(f"(a.kind = {c.p(kind)} AND {col} = {c.p(typed)})")
         return "(" + " OR ".join(alternatives) + ")"
     if op in ("~=", "!~="):
-        return f"a.kind = 's' AND regexp({c.p(str(value.value))}, a.txt)"
+        return f"a.kind = 's' AND {matching(str(value.value), 'a.txt', c.p)}"
     kind, typed = _literal(value)
     col = "a.num" if kind != "s" else "a.txt"
     return f"a.kind = {c.p(kind)} AND {col} {_SQL_OPS[op]} {c.p(typed)}"

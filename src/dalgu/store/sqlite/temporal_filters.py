@@ -14,6 +14,7 @@ from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import parse_time
+from dalgu.store.sqlite.patterns import matching
 from dalgu.store.temporal_q import q_sql
 
 TIME_COLUMNS = {
@@ -106,7 +107,7 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
     if query.ids:
         parts.append(f"t.id IN ({','.join(c.p(i) for i in query.ids)})")
     if query.id_pattern:
-        parts.append(f"regexp({c.p(query.id_pattern)}, t.id)")
+        parts.append(matching(query.id_pattern, "t.id", c.p))
     if query.types is not None:
         parts.append(_types(query.types, c))
 
