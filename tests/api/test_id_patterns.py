@@ -78,3 +78,12 @@ def test_q_pattern_finds_what_re_search_finds(client: TestClient, pattern: str) 
     found = client.get(E, params={"type": "Car", "q": f'name~="{pattern}"', "limit": "100"})
     assert found.status_code == 200, found.text
     assert [e["id"] for e in found.json()] == expected
+
+
+@pytest.mark.usefixtures("cars")
+@pytest.mark.parametrize("pattern", ["^car 0", "car 0.*5", "a1$"])
+def test_q_pattern_not_matched_finds_the_others(client: TestClient, pattern: str) -> None:
+    expected = sorted(i for i in IDS if not re.search(pattern, f"car {i[-3:]}"))
+    found = client.get(E, params={"type": "Car", "q": f'name!~="{pattern}"', "limit": "100"})
+    assert found.status_code == 200, found.text
+    assert [e["id"] for e in found.json()] == expected
