@@ -191,7 +191,14 @@ class Settings(BaseSettings):
         description="API token that open-data writes (CKAN package_create, _update, _patch, "
         "_delete) must send in the Authorization header; unset: the catalogue is read-only.",
     )
-    log_level: str = Field("info")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Level of the processes' logs."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Log lines as JSON objects or as text with key=value fields; auto: text "
+        "on a terminal, JSON otherwise.",
+    )
 
     @field_validator("nats_stream")
     @classmethod

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import subprocess
@@ -150,9 +149,9 @@ def run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    from dalgu import logs
+
+    logs.configure(settings.log_level, settings.log_format)
 
 
 if __name__ == "__main__":
