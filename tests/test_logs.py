@@ -104,3 +104,12 @@ def test_the_api_worker_logs_json_lines_at_the_level_set(tmp_path: Path) -> None
         "logger": "dalgu.gateway.listeners",
         "message": f"IoT Agent provisioning API listening on 127.0.0.1:{north}",
     }.items() <= next(line for line in lines if line["logger"] == "dalgu.gateway.listeners").items()
+
+
+def test_the_log_settings_take_either_case_and_refuse_others() -> None:
+    from dalgu.settings import InvalidSettings, Settings
+
+    settings = Settings.load(log_level="WARNING", log_format="JSON")
+    assert (settings.log_level, settings.log_format) == ("warning", "json")
+    with pytest.raises(InvalidSettings, match="DALGU_LOG_LEVEL"):
+        Settings.load(log_level="loud")

@@ -200,6 +200,11 @@ class Settings(BaseSettings):
         "on a terminal, JSON otherwise.",
     )
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value  # INFO, JSON as well
+
     @field_validator("nats_stream")
     @classmethod
     def _check_stream(cls, value: str) -> str:
