@@ -3,7 +3,8 @@ counts, each with the server's CPU time per request (what the load average canno
 `--scenarios rare` is a query by a type no entity has; `rare-attr`, `rare-scope`, `count`,
 `count-q`, `types` and `attributes` are an attribute and a scope no entity has, a count by
 type, a count by type and a `q` that half the vehicles match, and `/types` and `/attributes`
-with `details=true`.
+with `details=true`; `order` the ten fastest (`orderBy=speed;desc`) and `id-pattern` an
+`idPattern` that is not anchored.
 
 Starts `dalgu serve` (SQLite, one worker) pinned to the first core, loads N vehicles (or copies
 a database file loaded before, `--db`), then runs `wrk -t1 -c<n>` pinned to the second core for
@@ -101,6 +102,12 @@ def main() -> int:
                 None,
             ),
             "rare-scope": (f"{base}/entities?type=Vehicle&scopeQ=/Daegu/Suseong&limit=100", None),
+            # an ordering by numbers and an id pattern that is not anchored (session 24)
+            "order": (f"{base}/entities?type=Vehicle&orderBy=speed;desc&limit=10", None),
+            "id-pattern": (
+                f"{base}/entities?type=Vehicle&idPattern={quote('.*bench-00012.*', safe='')}",
+                None,
+            ),
             "types": (f"{base}/types?details=true", None),
             "attributes": (f"{base}/attributes?details=true", None),
         }
