@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from dalgu.broker.mutations import create
 from dalgu.query.ast import TypeName
 from dalgu.query.order import OrderTerm
-from dalgu.store.base import Entity
+from dalgu.store.base import Entity, EntityQuery
 from tests.store.test_sqlite_query_plan import NS, q
 
 T0 = "2026-12-06T04:00:00.000Z"
@@ -68,3 +69,19 @@ FILTERS: list[dict[str, Any]] = [
     {"q": q('name=="v3"|name=="v4"')},
     {"q": q("speed<20")},
 ]
+
+
+def cases(order: tuple[OrderTerm, ...]) -> list[EntityQuery]:
+    """The pages asked for with `order`: under each filter, the first of one and of seven,
+    two in the middle, and one that reaches past the 600 entities' numbers (the fifth)."""
+    return [
+        EntityQuery(order=order, limit=limit, offset=offset, **where)
+        for where in FILTERS
+        for limit, offset in [(1, 0), (7, 0), (20, 13), (50, 100), (100, 480)]
+    ]
+
+
+def creates() -> list[tuple[str, Any]]:
+    """The 600 vehicles the tests order, as the store's create mutations."""
+    rng = random.Random(7)
+    return [(v["id"], create(v)) for v in (vehicle(rng, n) for n in range(600))]

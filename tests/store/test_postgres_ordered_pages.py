@@ -4,7 +4,6 @@ with the candidates off."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from dalgu.query.order import OrderTerm
 from dalgu.store.base import EntityQuery
 from dalgu.store.postgres import PostgresEntityStore, ordered
 from dalgu.store.postgres import store as postgres_store
-from tests.store.ordered_entities import FILTERS, ORDERS, vehicle
+from tests.store.ordered_entities import ORDERS, cases, creates
 from tests.store.test_sqlite_query_plan import NS
 
 
@@ -24,9 +23,7 @@ from tests.store.test_sqlite_query_plan import NS
 async def store(dsn: str) -> AsyncIterator[PostgresEntityStore]:
     s = PostgresEntityStore(dsn, pool_size=2)
     await s.open()
-    rng = random.Random(7)
-    vehicles = [vehicle(rng, n) for n in range(600)]
-    await s.mutate("", [(v["id"], create(v)) for v in vehicles])
+    await s.mutate("", creates())
     yield s
     await s.close()
 
@@ -35,16 +32,8 @@ async def page(store: PostgresEntityStore, query: EntityQuery) -> list[str]:
     return [e["id"] for e in (await store.query("", query)).entities]
 
 
-@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
-@pytest.mark.parametrize("order", ORDERS, ids=range(len(ORDERS)))
-async def test_pages_from_the_numbers_are_the_pages_of_the_whole_ordering(
-    store: PostgresEntityStore, order: tuple[OrderTerm, ...], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cases = [
-        EntityQuery(order=order, limit=limit, offset=offset, **where)
-        for where in FILTERS
-        for limit, offset in [(1, 0), (7, 0), (20, 13), (50, 100), (100, 480)]
-    ]
+def recording(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each query since had candidates from the numbers' index, in order."""
     used: list[bool] = []
     real = ordered.page_candidates
 
@@ -54,13 +43,23 @@ async def test_pages_from_the_numbers_are_the_pages_of_the_whole_ordering(
         return found
 
     monkeypatch.setattr(postgres_store, "page_candidates", recorded)
-    pages = [await page(store, query) for query in cases]
+    return used
+
+
+@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("order", ORDERS, ids=range(len(ORDERS)))
+async def test_pages_from_the_numbers_are_the_pages_of_the_whole_ordering(
+    store: PostgresEntityStore, order: tuple[OrderTerm, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = cases(order)
+    used = recording(monkeypatch)
+    pages = [await page(store, query) for query in queries]
 
     async def none(*_: Any) -> None:
         return None
 
     monkeypatch.setattr(postgres_store, "page_candidates", none)
-    for query, got in zip(cases, pages, strict=True):
+    for query, got in zip(queries, pages, strict=True):
         assert got == await page(store, query), query
     # the index was read wherever the numbers reach the page's end, and only there
     if not order[0].keys:
@@ -89,14 +88,6 @@ async def test_rows_read_again_when_entities_hold_several_numbers(
     got = [e["id"] for e in (await store.query("t2", query)).entities]
     expected = sorted((n % 9, f"urn:ngsi-ld:Tram:{n:03d}") for n in range(40))[5:15]
     assert got == [i for _, i in expected]
-    reads: list[int] = []
-    real = ordered.page_candidates
-
-    async def recorded(*args: Any) -> str | None:
-        found = await real(*args)
-        reads.append(found is not None)
-        return found
-
-    monkeypatch.setattr(postgres_store, "page_candidates", recorded)
+    reads = recording(monkeypatch)
     await store.query("t2", query)
     assert reads == [True]

@@ -3,19 +3,17 @@ the same pages as ordering every match, which the store does with the driver off
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from dalgu.broker.mutations import create
 from dalgu.query.order import OrderTerm
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore
 from dalgu.store.sqlite import store as sqlite_store
-from tests.store.ordered_entities import FILTERS, ORDERS, vehicle
+from tests.store.ordered_entities import ORDERS, cases, creates
 from tests.store.test_sqlite_query_plan import NS, traced
 
 
@@ -23,9 +21,7 @@ from tests.store.test_sqlite_query_plan import NS, traced
 async def store(tmp_path: Path) -> AsyncIterator[SqliteEntityStore]:
     s = SqliteEntityStore(tmp_path / "dalgu.db")
     await s.open()
-    rng = random.Random(7)
-    vehicles = [vehicle(rng, n) for n in range(600)]
-    await s.mutate("", [(v["id"], create(v)) for v in vehicles])
+    await s.mutate("", creates())
     yield s
     await s.close()
 
@@ -49,15 +45,11 @@ def driven(store: SqliteEntityStore, query: EntityQuery) -> bool:
 async def test_pages_driven_by_the_numbers_are_the_pages_of_the_whole_ordering(
     store: SqliteEntityStore, order: tuple[OrderTerm, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cases = [
-        EntityQuery(order=order, limit=limit, offset=offset, **where)
-        for where in FILTERS
-        for limit, offset in [(1, 0), (7, 0), (20, 13), (50, 100), (100, 480)]
-    ]
-    pages = [page(store, query) for query in cases]
-    used = [driven(store, query) for query in cases]
+    queries = cases(order)
+    pages = [page(store, query) for query in queries]
+    used = [driven(store, query) for query in queries]
     monkeypatch.setattr(sqlite_store, "order_driver", lambda *_: None)
-    for query, got in zip(cases, pages, strict=True):
+    for query, got in zip(queries, pages, strict=True):
         assert got == page(store, query), query
     # the walk ran wherever the numbers reach the page's end, and only there
     if not order[0].keys:
