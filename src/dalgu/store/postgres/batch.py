@@ -27,6 +27,7 @@ from dalgu.store.indexing import (
     changed_attributes,
     geo_rows,
     index_rows,
+    multi_valued,
     replaced_rows,
 )
 from dalgu.store.postgres.bulk import Columns, insert_rows
@@ -80,6 +81,15 @@ _DELETE = "DELETE FROM entities WHERE ent = ANY($1::bigint[])"
 _CLEAR_NUM = "DELETE FROM attr_num WHERE ent = ANY($1::bigint[])"
 _CLEAR_TXT = "DELETE FROM attr_txt WHERE ent = ANY($1::bigint[])"
 _CLEAR_GEO = "DELETE FROM geo WHERE ent = ANY($1::bigint[])"
+_CLEAR_MULTI = "DELETE FROM attr_multi WHERE ent = ANY($1::bigint[])"
+_ADD_MULTI = """
+INSERT INTO attr_multi (nid, ent) SELECT * FROM unnest($1::integer[], $2::bigint[])
+ON CONFLICT DO NOTHING
+"""
+_REMOVE_MULTI = """
+DELETE FROM attr_multi m USING unnest($1::integer[], $2::bigint[]) AS d(nid, ent)
+WHERE m.nid = d.nid AND m.ent = d.ent
+"""
 _REMOVE_NUM = f"""
 DELETE FROM attr_num a
 USING unnest(({unpack(3, 1)})::bigint[], ({unpack(4, 1)})::integer[], {unpack(5, 1)}, $6::float8[])
@@ -255,6 +265,7 @@ class EntityBatch:
             await conn.execute(_CLEAR_NUM, deleted)
             await conn.execute(_CLEAR_TXT, deleted)
             await conn.execute(_CLEAR_GEO, deleted)
+            await conn.execute(_CLEAR_MULTI, deleted)
             await conn.execute(_DELETE, deleted)
         if updates:
             await conn.execute(_UPDATE, updates)
@@ -277,6 +288,8 @@ class EntityBatch:
         pairs = {(row.name, row.path) for _, row in index.removed}
         pairs.update((row.name, row.path) for _, row in index.added)
         pairs.update((shape.name, "#") for _, shape in index.shapes)
+        pairs.update(pair for _, pair in index.multi_added)
+        pairs.update(pair for _, pair in index.multi_removed)
         if not pairs and not index.cleared_geo:
             return
         nids, self.added_keys = await self.keys.ensure(self.conn, self.tenant, pairs)
@@ -316,6 +329,14 @@ class EntityBatch:
                 for ent, row in added[1]
             ]
             await insert_rows(conn, "attr_txt", _TXT_COLUMNS, texts)
+        for statement, several in (
+            (_REMOVE_MULTI, index.multi_removed),
+            (_ADD_MULTI, index.multi_added),
+        ):
+            if several:
+                await conn.execute(
+                    statement, [nids[pair] for _, pair in several], [ent for ent, _ in several]
+                )
         if index.cleared_geo:
             await self.conn.execute(_CLEAR_GEO, index.cleared_geo)
         if index.shapes:
@@ -342,10 +363,15 @@ class _IndexChanges:
         self.added: list[tuple[int, IndexRow]] = []
         self.cleared_geo: list[int] = []
         self.shapes: list[tuple[int, GeoRow]] = []
+        # (attribute, path) pairs of an entity that came to hold several values, or ceased to
+        self.multi_added: list[tuple[int, tuple[str, str]]] = []
+        self.multi_removed: list[tuple[int, tuple[str, str]]] = []
 
     def add(self, ent: int, before: Entity | None, after: Entity) -> None:
         if before is None:
-            self.added.extend((ent, row) for row in index_rows(after))
+            rows = index_rows(after)
+            self.added.extend((ent, row) for row in rows)
+            self.multi_added.extend((ent, pair) for pair in multi_valued(rows))
             self.shapes.extend((ent, shape) for shape in _shapes(after))
             return
         # Only attributes whose instances changed (beyond their times) can have changed rows.
@@ -372,6 +398,9 @@ class _IndexChanges:
                 new[iri] = after[iri]
         if old or new:
             old_list, new_list = index_rows(old), index_rows(new)
+            old_multi, new_multi = set(multi_valued(old_list)), multi_valued(new_list)
+            self.multi_removed.extend((ent, p) for p in old_multi.difference(new_multi))
+            self.multi_added.extend((ent, p) for p in new_multi if p not in old_multi)
             old_set, new_set = set(old_list), set(new_list)
             if len(old_set) == len(old_list) and len(new_set) == len(new_list):
                 # No row twice on either side (the usual case): a row on one side only changed.

@@ -155,6 +155,11 @@ def where_clause(tenant: str, query: EntityQuery, keys: KeyMap, c: Compiled) -> 
     return " AND ".join(parts)
 
 
+def q_clause(q: QExpr, keys: KeyMap, c: Compiled) -> str:
+    """The condition of a `q` alone, on alias `e`."""
+    return _q(q, keys, c)
+
+
 def _has(table: str, condition: str) -> str:
     return f"EXISTS (SELECT 1 FROM {table} a WHERE a.ent = e.ent AND {condition})"
 

@@ -17,6 +17,8 @@ Tables:
   sorted every match instead of walking ids and stopping at `limit`); the extended statistics
   on (nid, kind) tell it how common each attribute is. Strings are indexed by their first 256
   characters: a btree entry must stay under ~2.7 kB, and a prefix keeps the order of "C".
+- `attr_multi`: the (nid, entity) pairs with more than one value row (an array, several
+  instances); a `q` range driven from `attr_num_value` takes them as candidates too.
 - `entities` leaves 20% of each page free so that an update of the document can stay on its
   page (a HOT update) and skip the four indexes when types and scopes are unchanged.
 - `geo`: one row per GeoProperty instance, as geometry (planar predicates in lon/lat, as
@@ -480,6 +482,21 @@ MIGRATIONS: list[str] = [
     FROM attr_keys k JOIN attr_txt a ON a.nid = k.nid AND a.kind = '#'
     WHERE k.path = '#'
     GROUP BY k.tenant, k.name, a.txt;
+    """,
+    # the entities that hold several values at one attribute path (arrays, several instances):
+    # a range of one value row misses them, so a q driven from `attr_num_value` takes them too
+    """
+    CREATE TABLE attr_multi (
+        nid integer NOT NULL,
+        ent bigint NOT NULL,
+        PRIMARY KEY (nid, ent)
+    );
+    CREATE INDEX attr_multi_ent ON attr_multi (ent);
+    INSERT INTO attr_multi (nid, ent)
+    SELECT nid, ent FROM (
+        SELECT ent, nid FROM attr_num
+        UNION ALL SELECT ent, nid FROM attr_txt WHERE kind <> '#'
+    ) AS r GROUP BY nid, ent HAVING count(*) > 1;
     """,
 ]
 

@@ -50,6 +50,7 @@ from dalgu.store.postgres.query import (
     order_clause,
     where_clause,
 )
+from dalgu.store.postgres.ranges import range_page
 from dalgu.store.postgres.registrations import PostgresRegistrations
 from dalgu.store.postgres.renderings import refresh as refresh_renderings
 from dalgu.store.postgres.runs import PostgresRunJournal
@@ -247,14 +248,19 @@ class PostgresEntityStore(
             c = Compiled()
             where = where_clause(tenant, query, keys, c)
             params = list(c.params)
-            order, page_where = "e.id", where
+            # the page from an index's candidates, when one gives few (`ordered`, `ranges`)
+            order, page_where, page_c = "e.id", where, c
+            candidates = None
             if query.order:
                 candidates = await page_candidates(conn, query, keys, where, c)
-                if candidates is not None:
-                    page_where = f"{where} AND {candidates}"
+            if candidates is not None:
+                page_where = f"{where} AND {candidates}"
+            elif (ranged := await range_page(conn, tenant, query, keys)) is not None:
+                page_where, page_c = ranged
+            if query.order:
                 collation = await self._collation(conn, query.collation)
-                order = order_clause(query, keys, c, collation)
-            page = f"LIMIT {c.p(query.limit)} OFFSET {c.p(query.offset)}"
+                order = order_clause(query, keys, page_c, collation)
+            page = f"LIMIT {page_c.p(query.limit)} OFFSET {page_c.p(query.offset)}"
             rendered = query.rendered and self._renderings_current
             try:
                 rows: list[Any] = []
@@ -262,7 +268,7 @@ class PostgresEntityStore(
                     rows = await conn.fetch(
                         f"SELECT {_PAGE[rendered]} FROM entities e WHERE {page_where} "
                         f"ORDER BY {order} {page}",
-                        *c.params,
+                        *page_c.params,
                     )
                 count = None
                 alone = query.types_alone() if query.count else None

@@ -45,12 +45,8 @@ import shapely
 
 from dalgu.query.ast import (
     And,
-    AttrPath,
     Comparison,
     Exists,
-    QExpr,
-    QRange,
-    QValue,
     ScopeAnd,
     ScopeExpr,
     ScopePattern,
@@ -59,10 +55,9 @@ from dalgu.query.ast import (
     names_either,
 )
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import literal_key
 from dalgu.store.sqlite.geo import search_box
+from dalgu.store.value_groups import value_groups, value_path
 
-_BOUNDS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _COLUMN = {"n": "num", "s": "txt"}  # the kinds with a value index
 _MIN_CAP = 500
 
@@ -120,7 +115,7 @@ def choose(
     if query.limit == 0 and not query.count:
         return None
     names = _type_names(query.types) if query.types is not None else None
-    groups, others = _value_groups(query.q) if query.q is not None else ({}, 0)
+    groups, others = value_groups(query.q, _indexed) if query.q is not None else ({}, 0)
     held = _held(query)
     scopes = _scope_prefixes(query.scope) if query.scope is not None else None
     if not groups and not names and not held and not scopes:
@@ -252,10 +247,6 @@ def geo_driver(tenant: str, query: EntityQuery) -> Driver | None:
     )
 
 
-_Group = tuple[str, str, str]  # attribute, value path, kind
-_Bound = tuple[str, Any]  # SQL operator, typed literal
-
-
 _LAST = chr(0x10FFFF)  # after every character: `prefix + _LAST` bounds the strings it starts
 
 
@@ -287,49 +278,9 @@ def _held(query: EntityQuery) -> list[tuple[str, ...]]:
     return held
 
 
-def _value_groups(q: QExpr) -> tuple[dict[_Group, list[_Bound]], int]:
-    """The bounds the top-level comparisons of `q` put on each (attribute, path, kind), and
-    how many top-level terms are not among them."""
-    terms = q.terms if isinstance(q, And) else (q,)
-    groups: dict[_Group, list[_Bound]] = {}
-    others = 0
-    for term in terms:
-        bounds = _bounds(term) if isinstance(term, Comparison) else []
-        if not bounds or any(not _indexed(kind, term) for kind, _ in bounds):
-            others += 1
-            continue
-        assert isinstance(term, Comparison)
-        for kind, bound in bounds:
-            groups.setdefault((term.path.attr, _value_path(term.path), kind), []).append(bound)
-    # a path bounded in two kinds (a number and a string) matches through different rows
-    kinds: dict[tuple[str, str], int] = {}
-    for attr, path, _ in groups:
-        kinds[(attr, path)] = kinds.get((attr, path), 0) + 1
-    kept = {g: b for g, b in groups.items() if kinds[(g[0], g[1])] == 1}
-    return kept, others + (len(groups) - len(kept))
-
-
-def _indexed(kind: str, term: Any) -> bool:
+def _indexed(kind: str, term: Comparison) -> bool:
     """Whether a value index holds the rows a comparison of this kind looks at."""
-    return kind == "n" or (kind == "s" and _value_path(term.path) == "")
-
-
-def _bounds(term: Comparison) -> list[tuple[str, _Bound]]:
-    value = term.value
-    if isinstance(value, QValue) and term.op in _BOUNDS:
-        kind, typed = literal_key(value)
-        return [(kind, (_BOUNDS[term.op], typed))]
-    if isinstance(value, QRange) and term.op == "==":
-        kind, low = literal_key(value.low)
-        high_kind, high = literal_key(value.high)
-        if kind == high_kind:
-            return [(kind, (">=", low)), (kind, ("<=", high))]
-    return []
-
-
-def _value_path(path: AttrPath) -> str:
-    """The index path of a q path (as `query._value_path` writes it)."""
-    return "".join(f".{s}" for s in path.sub) + "".join(f"[{k}]" for k in path.compound)
+    return kind == "n" or (kind == "s" and value_path(term.path) == "")
 
 
 def _rows_within(db: Connection, rows: str, params: list[Any], cap: int) -> int:
