@@ -5,6 +5,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dalgu.broker.mutations import create
+from dalgu.store.base import Entity
+from dalgu.store.sqlite import SqliteEntityStore, schema
 
 # what today's writes need that older schemas lack: entity columns, and the summary tables
 _COLUMNS = (("rendered", "BLOB"), ("type1", "TEXT"))
@@ -36,3 +44,19 @@ def written_today(db: sqlite3.Connection) -> Iterator[None]:
             db.execute(f"ALTER TABLE entities DROP COLUMN {name}")
         for table in temporary:
             db.execute(f"DROP TABLE temp.{table}")
+
+
+async def write_before(
+    path: Path, marker: str, entities: list[Entity], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at `path` of the version before the first migration whose script holds
+    `marker`, holding `entities` as today's store writes them."""
+    kept = next(i for i, m in enumerate(schema.MIGRATIONS) if marker in m)
+    with monkeypatch.context() as patched:
+        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:kept])
+        old = SqliteEntityStore(path)
+        await old.open()
+        with written_today(old.db):
+            writes: list[tuple[str, Any]] = [(e["id"], create(e)) for e in entities]
+            await old.mutate("", writes)
+        await old.close()

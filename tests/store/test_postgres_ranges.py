@@ -4,11 +4,9 @@ and the record of entities holding several values it relies on (`attr_multi`).""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from dalgu.query.ast import TypeName
 from dalgu.store.base import EntityQuery
@@ -17,6 +15,7 @@ from dalgu.store.postgres import store as postgres_store
 from dalgu.store.postgres.schema import MIGRATIONS
 from tests.store.entity_changes import batches, write_mixed
 from tests.store.ordered_entities import creates
+from tests.store.test_postgres_summary import store  # an empty store in a fresh database
 from tests.store.test_sqlite_query_plan import NS, q
 
 # what attr_multi must hold: the (nid, entity) pairs with more than one value row
@@ -25,14 +24,6 @@ SELECT nid, ent FROM (
     SELECT ent, nid FROM attr_num UNION ALL SELECT ent, nid FROM attr_txt WHERE kind <> '#'
 ) AS r GROUP BY nid, ent HAVING count(*) > 1 ORDER BY nid, ent
 """
-
-
-@pytest_asyncio.fixture
-async def store(dsn: str) -> AsyncIterator[PostgresEntityStore]:
-    s = PostgresEntityStore(dsn, pool_size=2)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def recorded(store: PostgresEntityStore) -> list[tuple[Any, ...]]:
@@ -108,3 +99,6 @@ async def test_pages_from_the_numbers_are_the_pages_of_the_walk(
         assert got == expected, query
     assert any(pages) and all(used[:8])  # the narrow range was driven
     assert not any(used[-8:])  # speed>=0: most rows are in range, the walk is quicker
+
+
+__all__ = ["store"]

@@ -16,7 +16,7 @@ from dalgu.query.order import OrderTerm
 from dalgu.query.q import parse_q
 from dalgu.store.base import Entity, EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore, schema
-from tests.store.old_schema import written_today
+from tests.store.old_schema import write_before
 
 NS = "https://example.org/"
 T0 = "2026-12-04T04:00:00.000Z"
@@ -221,16 +221,9 @@ async def test_an_existing_database_gains_each_entity_s_one_type(
     tmp_path: Path, monkeypatch: Any
 ) -> None:
     path = tmp_path / "old.db"
-    typed = next(i for i, m in enumerate(schema.MIGRATIONS) if "type1" in m)
     entities = [car(n) for n in range(6)]
     entities.append({**car(6), "type": [f"{NS}Car", f"{NS}Bus"]})
-    with monkeypatch.context() as patched:
-        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:typed])
-        old = SqliteEntityStore(path)
-        await old.open()
-        with written_today(old.db):
-            await old.mutate("", [(e["id"], create(e)) for e in entities])
-        await old.close()
+    await write_before(path, "type1", entities, monkeypatch)
     store = SqliteEntityStore(path)
     await store.open()
     try:

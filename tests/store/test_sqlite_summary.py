@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from dalgu.broker.mutations import create
 from dalgu.query.ast import TypeName
 from dalgu.store.base import AttributeInfo, EntityQuery, TypeInfo
-from dalgu.store.sqlite import SqliteEntityStore, schema
+from dalgu.store.sqlite import SqliteEntityStore
 from tests.store.entity_changes import TYPES, entity, put, write_mixed
-from tests.store.old_schema import written_today
+from tests.store.old_schema import write_before
+from tests.store.test_sqlite_store import store  # an empty store in a fresh file
 
 
 def counted_types(db: sqlite3.Connection, tenant: str) -> list[TypeInfo]:
@@ -60,14 +59,6 @@ def counted_attributes(db: sqlite3.Connection, tenant: str) -> list[AttributeInf
     ]
 
 
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteEntityStore]:
-    s = SqliteEntityStore(tmp_path / "dalgu.db")
-    await s.open()
-    yield s
-    await s.close()
-
-
 async def agree(store: SqliteEntityStore, tenants: list[str]) -> None:
     for tenant in tenants:
         assert await store.types(tenant) == counted_types(store.db, tenant)
@@ -98,16 +89,9 @@ async def test_an_entity_written_twice_in_one_batch_counts_once(store: SqliteEnt
 
 async def test_an_existing_database_gains_the_counts(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "old.db"
-    kept = next(i for i, m in enumerate(schema.MIGRATIONS) if "type_attributes" in m)
     rng = random.Random(11)
     docs = [entity(rng, n) for n in range(40)]
-    with monkeypatch.context() as patched:
-        patched.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:kept])
-        old = SqliteEntityStore(path)
-        await old.open()
-        with written_today(old.db):
-            await old.mutate("", [(d["id"], create(d)) for d in docs])
-        await old.close()
+    await write_before(path, "type_attributes", docs, monkeypatch)
     store = SqliteEntityStore(path)
     await store.open()
     try:
@@ -115,3 +99,6 @@ async def test_an_existing_database_gains_the_counts(tmp_path: Path, monkeypatch
         assert sum(t.entity_count for t in await store.types("")) >= len(docs)
     finally:
         await store.close()
+
+
+__all__ = ["store"]
