@@ -47,6 +47,7 @@ from dalgu.query.order import (
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import canonical_datetime
+from dalgu.store.value_groups import value_path
 
 PREFIX = 256  # characters of a string value in the `attr_txt_value` index
 _SQL_OPS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -108,7 +109,7 @@ def needed_keys(query: EntityQuery) -> KeyNeeds:
             elif op is None:
                 needs.exact.add((path.attr, _marker_path(path)))
             else:
-                needs.exact.add((path.attr, _value_path(path)))
+                needs.exact.add((path.attr, value_path(path)))
     return needs
 
 
@@ -120,10 +121,6 @@ def _paths(expr: QExpr) -> Iterator[tuple[AttrPath, str | None]]:
         yield expr.path, None
     else:
         yield expr.path, expr.op
-
-
-def _value_path(path: AttrPath) -> str:
-    return "".join(f".{s}" for s in path.sub) + "".join(f"[{k}]" for k in path.compound)
 
 
 def _marker_path(path: AttrPath) -> str:
@@ -195,7 +192,7 @@ def _q(expr: QExpr, keys: KeyMap, c: Compiled) -> str:
 
 def _exists(path: AttrPath, keys: KeyMap, c: Compiled) -> str:
     if path.compound:
-        prefix = _value_path(path)
+        prefix = value_path(path)
         nids = [
             nid
             for p, nid in keys.paths.get(path.attr, {}).items()
@@ -213,7 +210,7 @@ def _exists(path: AttrPath, keys: KeyMap, c: Compiled) -> str:
 
 def _comparison(expr: Comparison, keys: KeyMap, c: Compiled) -> str:
     """`!=` and `!~=` hold when the path is present and no value there matches (clause 4.9)."""
-    nid = keys.exact.get((expr.path.attr, _value_path(expr.path)))
+    nid = keys.exact.get((expr.path.attr, value_path(expr.path)))
     if nid is None:
         return "FALSE"
     negated = expr.op in ("!=", "!~=")

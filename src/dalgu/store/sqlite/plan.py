@@ -54,6 +54,7 @@ from dalgu.query.ast import (
     TypeExpr,
     names_either,
 )
+from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.value_groups import value_groups, value_path
@@ -152,7 +153,7 @@ def choose(
         # every entity (a scope nobody has among 100,000 vehicles: 104-113 ms)
         ranges = " OR ".join(["(scope >= ? AND scope < ?)"] * len(scopes))
         scoped = f"FROM entity_scopes WHERE {ranges}"
-        params = [bound for prefix in scopes for bound in (prefix, prefix + _LAST)]
+        params = [bound for prefix in scopes for bound in (prefix, prefix + LAST)]
         rows = _rows_within(db, scoped, params, cap)
         if rows < cap and (best is None or rows < best[0]):
             best = (rows, Driver(f"SELECT DISTINCT ent, 0 AS exact {scoped}", params))
@@ -245,9 +246,6 @@ def geo_driver(tenant: str, query: EntityQuery) -> Driver | None:
         ],
         geo=True,
     )
-
-
-_LAST = chr(0x10FFFF)  # after every character: `prefix + _LAST` bounds the strings it starts
 
 
 def _scope_prefixes(expr: ScopeExpr) -> list[str] | None:

@@ -47,6 +47,7 @@ from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.sqlite.patterns import matching
+from dalgu.store.value_groups import value_path
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
@@ -130,14 +131,10 @@ def _base_path(path: AttrPath) -> str:
     return "".join(f".{s}" for s in path.sub)
 
 
-def _value_path(path: AttrPath) -> str:
-    return _base_path(path) + "".join(f"[{k}]" for k in path.compound)
-
-
 def _exists(path: AttrPath, c: Compiled) -> str:
     name = c.p(path.attr)
     if path.compound:
-        prefix = _value_path(path)
+        prefix = value_path(path)
         return (
             f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {name} AND "
             f"(a.path = {c.p(prefix)} OR (a.path > {c.p(prefix + '[')} "
@@ -176,7 +173,7 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
 
 def _comparison(expr: Comparison, c: Compiled) -> str:
     """Placeholders are appended in the order they appear in the SQL text."""
-    path = _value_path(expr.path)
+    path = value_path(expr.path)
     negated = expr.op in ("!=", "!~=")
     present = ""
     if negated:
