@@ -18,7 +18,6 @@ the walk; those queries walk as before.
 from __future__ import annotations
 
 from dataclasses import replace
-from math import isqrt
 from typing import Any
 
 from dalgu.query.ast import Comparison
@@ -47,18 +46,20 @@ async def range_page(
     nid = keys.exact.get((attr, path))
     if nid is None:
         return None  # no entity has the path: the walk finds none at once
-    entities = await conn.fetchval(
-        "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'entities'::regclass"
-    )
-    cap = max(MIN_CAP, isqrt((query.offset + query.limit) * int(entities or 0)))
+    # one round trip: the bar from the planner's count of entities, then the rows within it
     probe = Compiled()
-    rows = await conn.fetchval(
-        f"SELECT count(*) FROM (SELECT 1 FROM {NUM} WHERE nid = {probe.p(nid)} AND kind = 'n' "
-        f"AND {_within(bounds, probe)} LIMIT {probe.p(cap)}) AS r",
-        *probe.params,
+    reach, key = probe.p(query.offset + query.limit), probe.p(nid)
+    bar = (
+        f"greatest({probe.p(MIN_CAP)}, floor(sqrt({reach}::float8 * greatest(reltuples, 0))))"
+        "::bigint FROM pg_class WHERE oid = 'entities'::regclass"
     )
-    rows += await conn.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM attr_multi WHERE nid = $1 LIMIT $2) AS r", nid, cap
+    cap, rows = await conn.fetchrow(
+        f"WITH bar AS (SELECT {bar}) SELECT (SELECT * FROM bar), "
+        f"(SELECT count(*) FROM (SELECT 1 FROM {NUM} WHERE nid = {key} AND kind = 'n' "
+        f"AND {_within(bounds, probe)} LIMIT (SELECT * FROM bar)) AS r) + "
+        f"(SELECT count(*) FROM (SELECT 1 FROM attr_multi WHERE nid = {key} "
+        "LIMIT (SELECT * FROM bar)) AS m)",
+        *probe.params,
     )
     if rows >= cap:
         return None
