@@ -316,8 +316,32 @@ class Delivery:
     next_at: float
 
 
+def sending_status(
+    deliveries: Sequence[Delivery], sign: int, at: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(tenant, subscription, status) to merge for leased deliveries, in one order: sign 1
+    counts them as sent at `at` (timesSent, lastNotification; they go out as soon as the
+    lease commits), -1 takes released ones off again (they were not sent)."""
+    counts: dict[tuple[str, str], int] = {}
+    for d in deliveries:
+        key = (d.tenant, d.subscription_id)
+        counts[key] = counts.get(key, 0) + 1
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for (tenant, sub), n in sorted(counts.items()):
+        status: dict[str, Any] = {"timesSent": sign * n}
+        if sign > 0:
+            status["lastNotification"] = at
+        out.append((tenant, sub, status))
+    return out
+
+
 class SubscriptionStore(ABC):
     """Subscriptions, the change outbox they read, and their pending deliveries.
+
+    Leased deliveries are counted in their subscription's status (timesSent,
+    lastNotification; clause 5.2.14) when they are leased, before they go out, so a receiver
+    that reads the subscription as soon as a notification reaches it finds it counted;
+    releasing them takes them off again.
 
     The entity store writes a change to the outbox in the same transaction as the change
     whenever a subscription of its tenant could match it by entity type (`change_filter`; or

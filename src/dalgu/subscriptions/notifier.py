@@ -388,14 +388,8 @@ class Notifier:
                 try:
                     sent, unsent = await self._send(doc, endpoint, batch)
                 finally:
-                    if sent:
-                        now = now_iso()
-                        status = {
-                            "timesSent": len(sent),
-                            "lastSuccess": now,
-                            "lastNotification": now,
-                        }
-                        await self.store.complete_deliveries(sent, status)
+                    if sent:  # counted as sent when they were leased
+                        await self.store.complete_deliveries(sent, {"lastSuccess": now_iso()})
                 if len(sent) + len(unsent) < len(batch):  # one failed: it waits for a retry
                     rest = unsent + queue
                     del queue[:]
@@ -473,5 +467,5 @@ class Notifier:
             delivery,
             ok=False,
             retry_at=retry_at,
-            status={"timesFailed": 1, "lastFailure": now, "lastNotification": now},
+            status={"timesFailed": 1, "lastFailure": now},
         )

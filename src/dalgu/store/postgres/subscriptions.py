@@ -26,8 +26,9 @@ from typing import Any
 import asyncpg
 import orjson
 
+from dalgu.broker.model import now_iso
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore, sending_status
 from dalgu.store.change_filter import change_filter
 from dalgu.store.postgres import outbox
 from dalgu.store.postgres.bulk import SMALL
@@ -282,13 +283,22 @@ class PostgresSubscriptions(SubscriptionStore):
             rows = await conn.fetch(_TAKE, now, limit, LEASE)
         out = [Delivery(int(i), t, s, bytes(p), int(a), now) for i, t, s, p, a in rows]
         out.sort(key=lambda d: d.id)
+        if out:
+            # counted as sent before they go out, in a transaction of its own: in the take's,
+            # locking subscriptions after deliveries could deadlock with deleting one
+            async with self.pool.acquire() as conn, conn.transaction():
+                await _count_sent(conn, out, 1)
         return out
 
     async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        await self.pool.execute(
-            "UPDATE deliveries SET lease_until = 0 WHERE id = ANY($1::bigint[])",
-            [d.id for d in deliveries],
-        )
+        if not deliveries:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _count_sent(conn, deliveries, -1)
+            await conn.execute(
+                "UPDATE deliveries SET lease_until = 0 WHERE id = ANY($1::bigint[])",
+                [d.id for d in deliveries],
+            )
 
     async def _recover_leases(self, conn: Any) -> None:
         """Once, in a listening notifier's first take: when no other notifier is connected,
@@ -379,6 +389,13 @@ class PostgresSubscriptions(SubscriptionStore):
 
 async def _bump(conn: Any) -> None:
     await conn.execute("UPDATE generations SET value = value + 1 WHERE name = 'subscriptions'")
+
+
+async def _count_sent(conn: Any, deliveries: Sequence[Delivery], sign: int) -> None:
+    """`sending_status` merged; subscriptions locked in one order, so that notifiers counting
+    at once do not deadlock."""
+    for tenant, sub, status in sending_status(deliveries, sign, now_iso()):
+        await _merge_status(conn, tenant, sub, status)
 
 
 async def _merge_status(

@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
+from dalgu.broker.model import now_iso
 from dalgu.errors import AlreadyExists
-from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore
+from dalgu.store.base import ChangeRecord, Delivery, SubscriptionStore, sending_status
 from dalgu.store.change_filter import EVERYTHING, ChangeFilter, change_filter
 from dalgu.store.sqlite.lock import transaction
 from dalgu.store.sqlite.outbox_signal import OutboxListener, OutboxSignal
@@ -220,6 +221,7 @@ class SqliteSubscriptions(SubscriptionStore):
                 (consumer, last_seq),
             )
             db.execute(_FORGET)
+            self._count_sent(taken, 1)
         return taken
 
     async def enqueue(self, deliveries: Sequence[tuple[str, str, bytes]]) -> None:
@@ -262,12 +264,21 @@ class SqliteSubscriptions(SubscriptionStore):
                 "UPDATE deliveries SET lease_until = ? WHERE id = ?",
                 [(now + LEASE, row[0]) for row in rows],
             )
-        return [Delivery(*row) for row in rows]
+            taken = [Delivery(*row) for row in rows]
+            self._count_sent(taken, 1)
+        return taken
 
     async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        self.db.executemany(
-            "UPDATE deliveries SET lease_until = 0 WHERE id = ?", [(d.id,) for d in deliveries]
-        )
+        db = self.db
+        async with transaction(db):
+            db.executemany(
+                "UPDATE deliveries SET lease_until = 0 WHERE id = ?", [(d.id,) for d in deliveries]
+            )
+            self._count_sent(deliveries, -1)
+
+    def _count_sent(self, deliveries: Sequence[Delivery], sign: int) -> None:
+        for tenant, sub, status in sending_status(deliveries, sign, now_iso()):
+            self._merge_status(tenant, sub, status)
 
     async def complete_deliveries(
         self, deliveries: Sequence[Delivery], status: dict[str, Any]
