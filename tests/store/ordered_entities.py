@@ -41,6 +41,46 @@ def speed(rng: random.Random, n: int) -> list[dict[str, Any]] | None:
     return [{"type": "Property", "value": value, f"{NS}accuracy": accuracy}]
 
 
+# strings whose root collation order differs from their code points' (case, accents, width,
+# punctuation, Hangul, contractions), ties among them, and random words for distinct values
+WORDS = [
+    "apple", "Apple", "APPLE", "äpple", "banana", "Banana", "b-anana", "b anana", "café",
+    "cafe", "Cafe", "zebra", "Zürich", "대구", "대전", "서울", "ＡＢＣ", "L·lum", "llum", "",
+    "  x", "{brace", "_under", "10가0001", "10가0002", "9", "a1", "a10", "a2", "ß", "ss",
+    "e\u0301", "é", "Ævar", "ab\x01c", "abc",
+]  # fmt: skip
+
+
+def label(rng: random.Random) -> list[dict[str, Any]] | None:
+    """The shapes a string attribute's values take: mostly one string, and the ones that
+    rank before strings (numbers), after them (times, dates, booleans, objects), or hold
+    several values."""
+    shape = rng.random()
+    if shape < 0.05:
+        return None
+    if shape < 0.08:
+        return [{"type": "Property", "value": rng.randint(0, 9)}]
+    if shape < 0.16:
+        value = rng.choice(["2026-12-06", "10:00", "2026-12-06T04:00:00Z", "10:00:00.5"])
+        return [{"type": "Property", "value": value}]
+    if shape < 0.18:
+        return [{"type": "Property", "value": rng.random() < 0.5}]
+    if shape < 0.21:
+        return [{"type": "Property", "value": {"k": rng.choice(WORDS)}}]
+    if shape < 0.25:
+        return [
+            {"type": "Property", "value": rng.choice(WORDS), "datasetId": "urn:d:a"},
+            {"type": "Property", "value": rng.choice(WORDS), "datasetId": "urn:d:b"},
+        ]
+    if shape < 0.28:
+        return [{"type": "Property", "value": [rng.choice(WORDS), rng.choice(WORDS)]}]
+    if shape < 0.65:
+        return [{"type": "Property", "value": rng.choice(WORDS)}]
+    letters = "abcdeéèzZÅåøßıİ가나다 -_"
+    word = "".join(rng.choice(letters) for _ in range(rng.randint(1, 6)))
+    return [{"type": "Property", "value": word}]
+
+
 def vehicle(rng: random.Random, n: int) -> Entity:
     entity: Entity = {
         "id": f"urn:ngsi-ld:Vehicle:{rng.randrange(10**6):06d}-{n}",  # ids out of creation order
@@ -52,6 +92,9 @@ def vehicle(rng: random.Random, n: int) -> Entity:
     values = speed(rng, n)
     if values is not None:
         entity[f"{NS}speed"] = values
+    labels = label(rng)
+    if labels is not None:
+        entity[f"{NS}label"] = labels
     return entity
 
 
@@ -62,6 +105,13 @@ ORDERS = [
     (OrderTerm(f"{NS}speed", direction="desc"), OrderTerm("id", direction="desc")),
     (OrderTerm(f"{NS}speed", members=(f"{NS}accuracy",)),),
     (OrderTerm(f"{NS}speed", keys=("k",), direction="desc"),),
+]
+TEXT_ORDERS = [
+    (OrderTerm(f"{NS}label"),),
+    (OrderTerm(f"{NS}label", direction="desc"),),
+    (OrderTerm(f"{NS}label"), OrderTerm("id", direction="desc")),
+    (OrderTerm(f"{NS}label", direction="desc"), OrderTerm(f"{NS}speed")),
+    (OrderTerm(f"{NS}label", keys=("k",)),),
 ]
 FILTERS: list[dict[str, Any]] = [
     {},
@@ -81,7 +131,12 @@ def cases(order: tuple[OrderTerm, ...]) -> list[EntityQuery]:
     ]
 
 
+def entities() -> list[Entity]:
+    """The 600 vehicles the tests order."""
+    rng = random.Random(7)
+    return [vehicle(rng, n) for n in range(600)]
+
+
 def creates() -> list[tuple[str, Any]]:
     """The 600 vehicles the tests order, as the store's create mutations."""
-    rng = random.Random(7)
-    return [(v["id"], create(v)) for v in (vehicle(rng, n) for n in range(600))]
+    return [(v["id"], create(v)) for v in entities()]

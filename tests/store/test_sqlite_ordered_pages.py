@@ -1,8 +1,10 @@
-"""Pages of an `orderBy` on numbers driven from the value index (`store/sqlite/ordered.py`):
-the same pages as ordering every match, which the store does with the driver off."""
+"""Pages of an `orderBy` on numbers or strings driven from the value index
+(`store/sqlite/ordered.py`): the same pages as ordering every match, which the store does with
+the driver off."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,9 @@ from dalgu.query.order import OrderTerm
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore
 from dalgu.store.sqlite import store as sqlite_store
-from tests.store.ordered_entities import ORDERS, cases, creates
+from dalgu.store.sqlite.collation import string_prefix
+from tests.store.old_schema import write_before
+from tests.store.ordered_entities import ORDERS, TEXT_ORDERS, cases, creates, entities
 from tests.store.test_sqlite_query_plan import NS, traced
 
 
@@ -57,6 +61,22 @@ async def test_pages_driven_by_the_numbers_are_the_pages_of_the_whole_ordering(
         assert not used[4]  # 580 of 600: the page reaches past the numbers
 
 
+@pytest.mark.parametrize("order", TEXT_ORDERS, ids=range(len(TEXT_ORDERS)))
+async def test_pages_driven_by_the_strings_are_the_pages_of_the_whole_ordering(
+    store: SqliteEntityStore, order: tuple[OrderTerm, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = cases(order)
+    pages = [page(store, query) for query in queries]
+    used = [driven(store, query) for query in queries]
+    monkeypatch.setattr(sqlite_store, "order_driver", lambda *_: None)
+    for query, got in zip(queries, pages, strict=True):
+        assert got == page(store, query), query
+    if not order[0].keys:
+        # the first pages of the whole set come from the walk of the strings' prefixes
+        assert all(used[:4]), used
+        assert not used[4]  # 580 of 600: the page reaches past the strings
+
+
 async def test_a_page_past_the_numbers_is_ordered_as_before(store: SqliteEntityStore) -> None:
     query = EntityQuery(order=(OrderTerm(f"{NS}speed"),), limit=100, offset=520)
     assert not driven(store, query)
@@ -74,3 +94,26 @@ async def test_orderby_id_walks_the_id_index_either_way(store: SqliteEntityStore
         for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")
     ]
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+async def test_an_existing_database_gains_its_strings_prefixes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    await write_before(path, "collation_prefix", entities(), monkeypatch)
+    with sqlite3.connect(path) as old:  # as the store before it wrote them: no prefix
+        old.execute("UPDATE attrs SET num = NULL WHERE kind = 's'")
+    store = SqliteEntityStore(path)
+    await store.open()
+    try:
+        rows = store.db.execute(
+            "SELECT txt, num FROM attrs WHERE kind = 's' AND path NOT LIKE '.%'"
+        ).fetchall()
+        assert len(rows) > 400 and all(num == string_prefix(txt) for txt, num in rows)
+        query = EntityQuery(order=TEXT_ORDERS[0], limit=20, offset=13)
+        assert driven(store, query)
+        got = page(store, query)
+        monkeypatch.setattr(sqlite_store, "order_driver", lambda *_: None)
+        assert got == page(store, query)
+    finally:
+        await store.close()

@@ -23,6 +23,7 @@ from dalgu.store.indexing import (
     geo_rows,
     multi_valued,
 )
+from dalgu.store.sqlite.collation import string_prefix
 from dalgu.store.sqlite.geo import bounding_box
 from dalgu.store.sqlite.summary import flush as flush_summary
 from dalgu.store.summary import AttributeSummary
@@ -209,10 +210,16 @@ class IndexWrites:
                 "INSERT OR IGNORE INTO entity_scopes (ent, scope) VALUES (?, ?)", self.scopes
             )
         if self.attrs:
+            # a value's string keeps its collation prefix where a number keeps the number
             db.executemany(
                 "INSERT OR REPLACE INTO attrs (ent, seq, tenant, name, path, kind, num, txt) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                self.attrs,
+                [
+                    (*row[:6], string_prefix(row[7]), row[7])
+                    if row[5] == "s" and not row[4].startswith(".")
+                    else row
+                    for row in self.attrs
+                ],
             )
         if self.multi:
             db.executemany(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from dalgu.store.sqlite.collation import string_prefix
+
 MIGRATIONS: list[str] = [
     # 1: entities, their types and scopes, the attribute index, geometries, contexts
     """
@@ -467,11 +469,20 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS entity_scopes_scope ON entity_scopes (scope, ent)
     """,
+    # the first pages of an ordering by strings, walked in the collation's order from each
+    # value's plain string's primary weights (`collation.string_prefix`, kept in its `num`;
+    # not those of sub-attributes and members such as `.unitCode`, `.observedAt`)
+    """
+    UPDATE attrs SET num = collation_prefix(txt) WHERE kind = 's' AND substr(path, 1, 1) <> '.';
+    CREATE INDEX attrs_prefix ON attrs (tenant, name, path, kind, num)
+        WHERE kind = 's' AND num IS NOT NULL
+    """,
 ]
 
 
 def migrate(db: sqlite3.Connection) -> int:
     """Apply every migration the database lacks, each in its own transaction."""
+    db.create_function("collation_prefix", 1, string_prefix, deterministic=True)
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = db.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] or 0
