@@ -1,15 +1,19 @@
-"""The collation prefix an SQLite string row keeps (`collation.primary_prefix`) never orders a
-string after one the root collation puts after it: walking the prefixes in order meets the
-strings in their order, up to ties."""
+"""The collation prefix an SQLite string row keeps (`collation_prefix.primary_prefix`) never
+orders a string after one the root collation puts after it: walking the prefixes in order meets
+the strings in their order, up to ties. It is read from a table kept in the package, made from
+pyuca's, which must agree with pyuca."""
 
 from __future__ import annotations
 
+import zlib
 from functools import cmp_to_key
+from importlib import resources
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dalgu.store.sqlite.collation import _primaries, _sort_key, compare_root, primary_prefix
+from dalgu.store.sqlite.collation import compare_root, sort_key
+from dalgu.store.sqlite.collation_prefix import primary_prefix, table_bytes
 
 # ASCII, the Latin letters with their accents, Hangul, combining marks, the middle dot that
 # joins an L (a contraction), ignorable controls, full-width forms
@@ -19,14 +23,33 @@ ALPHABET = st.sampled_from(
 TEXTS = st.text(ALPHABET, max_size=8)
 
 
-def test_no_two_ascii_characters_join_or_expand() -> None:
-    """What the ASCII fast path takes for granted: each character's weights alone."""
-    for a in range(128):
-        alone = _primaries(_sort_key(chr(a)))
-        assert len(alone) <= 1
-        for b in range(128):
-            pair = _primaries(_sort_key(chr(a) + chr(b)))
-            assert pair == alone + _primaries(_sort_key(chr(b))), (a, b)
+def _primaries(text: str) -> tuple[int, ...]:
+    key = sort_key(text)
+    return key[: key.index(0) if 0 in key else len(key)]
+
+
+def _packed(weights: tuple[int, ...]) -> int:
+    padded = (*weights[:3], 0, 0, 0)[:3]
+    return (padded[0] << 32) | (padded[1] << 16) | padded[2]
+
+
+def test_the_kept_table_is_pyuca_s() -> None:
+    kept = (resources.files("dalgu.store.sqlite") / "collation_prefix.bin").read_bytes()
+    assert zlib.decompress(kept) == zlib.decompress(table_bytes())
+
+
+def test_every_character_of_the_plane_alone_has_pyuca_s_prefix() -> None:
+    for cp in range(0x10000):
+        if not 0xD800 <= cp <= 0xDFFF:
+            char = chr(cp)
+            assert primary_prefix.__wrapped__(char) == _packed(_primaries(char)), hex(cp)
+
+
+def test_strings_of_several_characters_have_pyuca_s_prefix() -> None:
+    words = ["L·lum", "l\u00b7", "Llum", "대구광역시", "café", "cafe\u0301", "ǅemal", "ß", "Æbc"]
+    words += ["\u0301abc", "a\u0345b", "中文字", "😀a", "ab\x01c", "Ａｂｃ", "ıi", "ﬁx"]
+    for word in words:
+        assert primary_prefix.__wrapped__(word) == _packed(_primaries(word)), word
 
 
 @settings(max_examples=600, deadline=None)

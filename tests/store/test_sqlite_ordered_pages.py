@@ -15,7 +15,7 @@ from dalgu.query.order import OrderTerm
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore
 from dalgu.store.sqlite import store as sqlite_store
-from dalgu.store.sqlite.collation import string_prefix
+from dalgu.store.sqlite.collation_prefix import string_prefix
 from tests.store.old_schema import write_before
 from tests.store.ordered_entities import ORDERS, TEXT_ORDERS, cases, creates, entities
 from tests.store.test_sqlite_query_plan import NS, traced

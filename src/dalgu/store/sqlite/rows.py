@@ -23,7 +23,7 @@ from dalgu.store.indexing import (
     geo_rows,
     multi_valued,
 )
-from dalgu.store.sqlite.collation import string_prefix
+from dalgu.store.sqlite.collation_prefix import string_prefix
 from dalgu.store.sqlite.geo import bounding_box
 from dalgu.store.sqlite.summary import flush as flush_summary
 from dalgu.store.summary import AttributeSummary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from dalgu.store.sqlite.collation import string_prefix
+from dalgu.store.sqlite.collation_prefix import string_prefix
 
 MIGRATIONS: list[str] = [
     # 1: entities, their types and scopes, the attribute index, geometries, contexts
