@@ -1,4 +1,4 @@
-"""Pages of an `orderBy` on numbers on PostgreSQL, from the value index read in order
+"""Pages of an `orderBy` on numbers or strings on PostgreSQL, from value indexes read in order
 (`store/postgres/ordered.py`): the same pages as ordering every match, which the store does
 with the candidates off."""
 
@@ -15,7 +15,7 @@ from dalgu.query.order import OrderTerm
 from dalgu.store.base import EntityQuery
 from dalgu.store.postgres import PostgresEntityStore, ordered
 from dalgu.store.postgres import store as postgres_store
-from tests.store.ordered_entities import ORDERS, cases, creates
+from tests.store.ordered_entities import ORDERS, TEXT_ORDERS, cases, creates
 from tests.store.test_sqlite_query_plan import NS
 
 
@@ -65,6 +65,38 @@ async def test_pages_from_the_numbers_are_the_pages_of_the_whole_ordering(
     if not order[0].keys:
         assert any(used[:3])
         assert not used[4]  # 580 of 600: the page reaches past the numbers
+
+
+@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("order", TEXT_ORDERS, ids=range(len(TEXT_ORDERS)))
+async def test_pages_from_the_strings_are_the_pages_of_the_whole_ordering(
+    store: PostgresEntityStore, order: tuple[OrderTerm, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = cases(order)
+    used = recording(monkeypatch)
+    pages = [await page(store, query) for query in queries]
+
+    async def none(*_: Any) -> None:
+        return None
+
+    monkeypatch.setattr(postgres_store, "page_candidates", none)
+    for query, got in zip(queries, pages, strict=True):
+        assert got == await page(store, query), query
+    # the first pages come from the strings' index in the root collation
+    if not order[0].keys:
+        assert all(used[:4]), used
+        assert not used[4]  # 580 of 600: the page reaches past the strings
+
+
+@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
+async def test_an_ordering_in_another_collation_is_not_read_from_the_root_s_index(
+    store: PostgresEntityStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used = recording(monkeypatch)
+    root = EntityQuery(order=TEXT_ORDERS[0], limit=60)  # past the few numbers, among strings
+    assert len(await page(store, root)) == 60 and used == [True]
+    swedish = EntityQuery(order=TEXT_ORDERS[0], limit=60, collation="sv")
+    assert len(await page(store, swedish)) == 60 and used == [True, False]
 
 
 @pytest.mark.parametrize("dsn", ["postgres"], indirect=True)

@@ -1,4 +1,4 @@
-"""The first pages of an `orderBy` on an attribute's numbers, from the value index.
+"""The first pages of an `orderBy` on an attribute's numbers or strings, from value indexes.
 
 As in the SQLite store (`store/sqlite/ordered.py`): numbers rank first in either direction
 (clause 4.23.2), so when at least `offset + limit` matching entities hold a number at the
@@ -11,19 +11,31 @@ each row's entity, until `offset + limit` distinct entities: the number at which
 them came is the bar. An entity's ordering value is its smallest (largest) number or boolean
 there, so the page's entities all have a number on the bar's side of it or a boolean at the
 path, which are the candidates the page is then ordered from. When fewer entities hold a
-number the page reaches past them, and the query runs as before.
+number the page reaches past them, and strings come next, when the ordering is in the root
+collation (no `collation` parameter): `attr_txt_root` holds the plain strings (not times, dates
+or date-times, which rank after every other string) in that collation. It is read in order,
+leaving out entities with several values at the path, to the `offset + limit`-th match, whose
+string is the bar; the candidates are the strings on its side, every entity holding a number
+(numbers rank first in either direction) and the several-valued ones (`attr_multi`). When
+fewer plain strings match, the query runs as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dalgu.query.order import ROOT_COLLATION, TEMPORAL_RANKS
 from dalgu.store.base import EntityQuery
-from dalgu.store.postgres.query import NUM, Compiled, KeyMap, doc_member
+from dalgu.store.postgres.query import NUM, TXT, Compiled, KeyMap, doc_member
 
 # past this many entities before the page's end, reading the index in order costs about what
 # ordering every match does
 MAX_REACH = 10_000
+
+ROOT = 'COLLATE "und-x-icu"'  # the collation of an ordering without `collation`
+#: a string row that is not a time, date or date-time (those rank after every other string):
+#: the predicate of the index `attr_txt_root`, written alike in the queries that use it
+PLAIN = "a.kind = 's' AND " + " AND ".join(f"a.txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
 
 
 async def page_candidates(
@@ -42,6 +54,15 @@ async def page_candidates(
     if nid is None or reach > MAX_REACH:
         return None
     side, way = ("<=", "ASC") if not term.descending else (">=", "DESC")
+    found = await _numbers(conn, nid, reach, where, c, side, way)
+    if found is None and query.collation == ROOT_COLLATION:
+        found = await _strings(conn, nid, reach, where, c, side, way)
+    return found
+
+
+async def _numbers(
+    conn: Any, nid: int, reach: int, where: str, c: Compiled, side: str, way: str
+) -> str | None:
     walk = Compiled()
     walk.params = list(c.params)
     # rows, not entities: one with several numbers comes once for each; read more if so
@@ -67,3 +88,30 @@ async def page_candidates(
         if len(found) < rows:
             return None  # fewer entities hold a number: the page reaches past them
         rows *= 4
+
+
+async def _strings(
+    conn: Any, nid: int, reach: int, where: str, c: Compiled, side: str, way: str
+) -> str | None:
+    """Candidates of a page of the root collation's strings, or None: the walk reads the
+    plain strings of entities with one value there (`attr_txt_root`, in that collation),
+    and the bar is the `reach`-th one's."""
+    walk = Compiled()
+    walk.params = list(c.params)
+    bar = await conn.fetchval(
+        f"SELECT a.txt {ROOT} FROM {TXT} a JOIN entities e ON e.ent = a.ent "
+        f"WHERE a.nid = {walk.p(nid)} AND {PLAIN} AND NOT EXISTS (SELECT 1 FROM attr_multi m "
+        f"WHERE m.nid = a.nid AND m.ent = a.ent) AND {where} "
+        f"ORDER BY a.txt {ROOT} {way} OFFSET {walk.p(reach - 1)} LIMIT 1",
+        *walk.params,
+    )
+    if bar is None:
+        return None  # fewer entities hold a plain string: the page reaches past them
+    # numbers rank before strings in either direction; the several-valued are ordered by
+    # what the walk of single values cannot tell
+    return (
+        f"e.ent IN (SELECT ent FROM {TXT} a WHERE a.nid = {c.p(nid)} AND {PLAIN} "
+        f"AND a.txt {ROOT} {side} {c.p(bar)} "
+        f"UNION SELECT ent FROM {NUM} WHERE nid = {c.p(nid)} AND kind = 'n' "
+        f"UNION SELECT ent FROM attr_multi WHERE nid = {c.p(nid)})"
+    )

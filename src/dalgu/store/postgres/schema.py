@@ -39,9 +39,13 @@ from __future__ import annotations
 from typing import Any
 
 from dalgu.errors import StoreUnavailable
+from dalgu.query.order import TEMPORAL_RANKS
 
 # A fixed key for pg_advisory_lock: "dalgu" in ASCII.
 MIGRATION_LOCK = 0x64616C6775
+
+# a string row that is not a time, date or date-time, as the ordering's walk writes it
+_PLAIN = "kind = 's' AND " + " AND ".join(f"txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
 
 MIGRATIONS: list[str] = [
     # 1: entities, attribute keys and index rows, geometries, contexts
@@ -497,6 +501,11 @@ MIGRATIONS: list[str] = [
         SELECT ent, nid FROM attr_num
         UNION ALL SELECT ent, nid FROM attr_txt WHERE kind <> '#'
     ) AS r GROUP BY nid, ent HAVING count(*) > 1;
+    """,
+    # the first pages of an ordering by strings: the plain strings (not times, dates or
+    # date-times) in the root collation; `ordered.PLAIN` is this predicate
+    f"""
+    CREATE INDEX attr_txt_root ON attr_txt (nid, (txt COLLATE "und-x-icu")) WHERE {_PLAIN}
     """,
 ]
 
