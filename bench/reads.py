@@ -3,7 +3,9 @@ counts, each with the server's CPU time per request (what the load average canno
 `--scenarios rare` is a query by a type no entity has; `rare-attr`, `rare-scope`, `count`,
 `count-q`, `types` and `attributes` are an attribute and a scope no entity has, a count by
 type, a count by type and a `q` that half the vehicles match, and `/types` and `/attributes`
-with `details=true`; `order` the ten fastest (`orderBy=speed;desc`) and `id-pattern` an
+with `details=true`; `order` the ten fastest (`orderBy=speed;desc`), `order-text` the first ten
+plates (`orderBy=licensePlateIdentifier`), `order-ties` ten of the last brand
+(`orderBy=brandName;desc`) and `id-pattern` an
 `idPattern` that is not anchored.
 
 Starts `dalgu serve` (SQLite, one worker) pinned to the first core, loads N vehicles (or copies
@@ -104,6 +106,12 @@ def main() -> int:
             "rare-scope": (f"{base}/entities?type=Vehicle&scopeQ=/Daegu/Suseong&limit=100", None),
             # an ordering by numbers and an id pattern that is not anchored (session 24)
             "order": (f"{base}/entities?type=Vehicle&orderBy=speed;desc&limit=10", None),
+            # orderings by strings (session 25): unique plates, and five brands (ties)
+            "order-text": (
+                f"{base}/entities?type=Vehicle&orderBy=licensePlateIdentifier&limit=10",
+                None,
+            ),
+            "order-ties": (f"{base}/entities?type=Vehicle&orderBy=brandName;desc&limit=10", None),
             "id-pattern": (
                 f"{base}/entities?type=Vehicle&idPattern={quote('.*bench-00012.*', safe='')}",
                 None,
