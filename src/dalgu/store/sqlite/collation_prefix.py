@@ -83,7 +83,7 @@ def _packed(weights: list[int] | tuple[int, ...]) -> int:
     return value
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # the repeated values (brands, kinds, units); unique ones pass by
 def primary_prefix(text: str) -> int:
     """The first three primary weights of `text`'s root-collation sort key, packed: `a`
     ordering before `b` implies `primary_prefix(a) <= primary_prefix(b)`."""
