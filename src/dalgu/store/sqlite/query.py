@@ -38,6 +38,7 @@ from dalgu.query.order import (
     RANK_NULL,
     RANK_NUMBER,
     RANK_OBJECT,
+    RANK_STRING,
     ROOT_COLLATION,
     string_rank_sql,
 )
@@ -240,9 +241,12 @@ DOC_MEMBERS = ("createdAt", "modifiedAt")  # not in the index: read from the doc
 def _rank(text: str) -> str:
     """The datatype rank of one index row (clause 4.23.2)."""
     strings = string_rank_sql(text, lambda pattern, value: f"regexp('{pattern}', {value})")
+    # a value's string with a collation prefix is a plain one (`collation_prefix.string_prefix`):
+    # no pattern to test
     return (
         f"CASE a.kind WHEN 'n' THEN {RANK_NUMBER} WHEN 'b' THEN {RANK_BOOLEAN} "
-        f"WHEN 's' THEN {strings} ELSE {RANK_NULL} END"
+        f"WHEN 's' THEN CASE WHEN a.num IS NOT NULL THEN {RANK_STRING} ELSE {strings} END "
+        f"ELSE {RANK_NULL} END"
     )
 
 
