@@ -32,6 +32,7 @@ transaction, keeps its indexes in step, and reports per item. This is the seam t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -322,10 +323,7 @@ def sending_status(
     """(tenant, subscription, status) to merge for leased deliveries, in one order: sign 1
     counts them as sent at `at` (timesSent, lastNotification; they go out as soon as the
     lease commits), -1 takes released ones off again (they were not sent)."""
-    counts: dict[tuple[str, str], int] = {}
-    for d in deliveries:
-        key = (d.tenant, d.subscription_id)
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter((d.tenant, d.subscription_id) for d in deliveries)
     out: list[tuple[str, str, dict[str, Any]]] = []
     for (tenant, sub), n in sorted(counts.items()):
         status: dict[str, Any] = {"timesSent": sign * n}

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from dalgu.query.order import ROOT_COLLATION, TEMPORAL_RANKS
+from dalgu.query.order import ROOT_COLLATION
 from dalgu.store.base import EntityQuery
 from dalgu.store.postgres.query import NUM, TXT, Compiled, KeyMap, doc_member
+from dalgu.store.postgres.schema import PLAIN_STRING
 
 # past this many entities before the page's end, reading the index in order costs about what
 # ordering every match does
 MAX_REACH = 10_000
 
 ROOT = 'COLLATE "und-x-icu"'  # the collation of an ordering without `collation`
-#: a string row that is not a time, date or date-time (those rank after every other string):
-#: the predicate of the index `attr_txt_root`, written alike in the queries that use it
-PLAIN = "a.kind = 's' AND " + " AND ".join(f"a.txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
 
 
 async def page_candidates(
@@ -100,8 +98,10 @@ async def _strings(
     walk.params = list(c.params)
     bar = await conn.fetchval(
         f"SELECT a.txt {ROOT} FROM {TXT} a JOIN entities e ON e.ent = a.ent "
-        f"WHERE a.nid = {walk.p(nid)} AND {PLAIN} AND NOT EXISTS (SELECT 1 FROM attr_multi m "
-        f"WHERE m.nid = a.nid AND m.ent = a.ent) AND {where} "
+        # the index's predicate, unqualified: of the two tables only attr_txt has the columns
+        f"WHERE a.nid = {walk.p(nid)} AND {PLAIN_STRING} "
+        "AND NOT EXISTS (SELECT 1 FROM attr_multi m WHERE m.nid = a.nid AND m.ent = a.ent) "
+        f"AND {where} "
         f"ORDER BY a.txt {ROOT} {way} OFFSET {walk.p(reach - 1)} LIMIT 1",
         *walk.params,
     )
@@ -110,7 +110,7 @@ async def _strings(
     # numbers rank before strings in either direction; the several-valued are ordered by
     # what the walk of single values cannot tell
     return (
-        f"e.ent IN (SELECT ent FROM {TXT} a WHERE a.nid = {c.p(nid)} AND {PLAIN} "
+        f"e.ent IN (SELECT ent FROM {TXT} a WHERE a.nid = {c.p(nid)} AND {PLAIN_STRING} "
         f"AND a.txt {ROOT} {side} {c.p(bar)} "
         f"UNION SELECT ent FROM {NUM} WHERE nid = {c.p(nid)} AND kind = 'n' "
         f"UNION SELECT ent FROM attr_multi WHERE nid = {c.p(nid)})"

@@ -44,8 +44,9 @@ from dalgu.query.order import TEMPORAL_RANKS
 # A fixed key for pg_advisory_lock: "dalgu" in ASCII.
 MIGRATION_LOCK = 0x64616C6775
 
-# a string row that is not a time, date or date-time, as the ordering's walk writes it
-_PLAIN = "kind = 's' AND " + " AND ".join(f"txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
+#: a string row that is not a time, date or date-time (those rank after every other string):
+#: the predicate of the index `attr_txt_root`, and of the queries that read it (`ordered.py`)
+PLAIN_STRING = "kind = 's' AND " + " AND ".join(f"txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
 
 MIGRATIONS: list[str] = [
     # 1: entities, attribute keys and index rows, geometries, contexts
@@ -503,9 +504,9 @@ MIGRATIONS: list[str] = [
     ) AS r GROUP BY nid, ent HAVING count(*) > 1;
     """,
     # the first pages of an ordering by strings: the plain strings (not times, dates or
-    # date-times) in the root collation; `ordered.PLAIN` is this predicate
+    # date-times) in the root collation
     f"""
-    CREATE INDEX attr_txt_root ON attr_txt (nid, (txt COLLATE "und-x-icu")) WHERE {_PLAIN}
+    CREATE INDEX attr_txt_root ON attr_txt (nid, (txt COLLATE "und-x-icu")) WHERE {PLAIN_STRING}
     """,
 ]
 

@@ -29,6 +29,7 @@ import orjson
 from pyuca import Collator
 
 from dalgu.query.order import TEMPORAL_RANKS
+from dalgu.store.sqlite.collation import sort_key
 
 PREFIX_WEIGHTS = 3
 NO_ENTRY, SEVERAL = 0xFFFE, 0xFFFF  # in the table: an implicit weight; see the exceptions
@@ -41,6 +42,13 @@ def string_prefix(text: str) -> int | None:
     date or date-time (they rank after every other string: no walk of plain strings meets
     them)."""
     return None if _TEMPORAL.match(text) else primary_prefix(text)
+
+
+def row_prefix(path: str, text: str) -> int | None:
+    """What a string's index row at `path` keeps: a value's string (`''`, or a member of a
+    compound value, `[city]`) its `string_prefix`; a sub-attribute's or a member's such as
+    `.unitCode` or `.observedAt` none (orderings on them are not walked)."""
+    return None if path.startswith(".") else string_prefix(text)
 
 
 class _Weights:
@@ -121,9 +129,7 @@ def primary_prefix(text: str) -> int:
 
 
 def _whole(text: str) -> int:
-    from dalgu.store.sqlite.collation import sort_key  # loads pyuca's table: only if needed
-
-    key = sort_key(text)
+    key = sort_key(text)  # loads pyuca's table the first time: only strings that need it
     end = key.index(0) if 0 in key else len(key)  # 0 separates the levels
     return _packed(key[:end])
 

@@ -17,7 +17,7 @@ When fewer entities than that hold a number the page reaches past the numbers, a
 come next: the row of each string of a value (not of a sub-attribute or a member such as
 `.unitCode`: those orderings run as before) keeps the first three primary weights of its root
 collation key
-(`collation.primary_prefix`; never larger for a string that orders first), so the same walk
+(`collation_prefix.row_prefix`; never larger for a string that orders first), so the same walk
 over those prefixes (times, dates and date-times have none: they rank after every other
 string) finds the `offset + limit`-th plain string's prefix. The candidates are the strings
 up to that prefix (ties of the prefix included), every entity holding a number (numbers rank
@@ -58,7 +58,7 @@ def order_driver(db: Connection, tenant: str, query: EntityQuery) -> Driver | No
     at = [tenant, term.attribute, term.path]
     multi = "SELECT ent, 0 AS exact FROM attrs_multi WHERE tenant = ? AND name = ? AND path = ?"
     # a string's row has a prefix unless it is a time, date or date-time, which rank after
-    # every other string (`collation.string_prefix`)
+    # every other string (`collation_prefix.row_prefix`)
     for kind, plain in (("n", ""), ("s", " AND o.num IS NOT NULL")):
         # the walk: only entities with one value at the path, whose value orders them
         found = db.execute(

@@ -23,7 +23,7 @@ from dalgu.store.indexing import (
     geo_rows,
     multi_valued,
 )
-from dalgu.store.sqlite.collation_prefix import string_prefix
+from dalgu.store.sqlite.collation_prefix import row_prefix
 from dalgu.store.sqlite.geo import bounding_box
 from dalgu.store.sqlite.summary import flush as flush_summary
 from dalgu.store.summary import AttributeSummary
@@ -215,9 +215,7 @@ class IndexWrites:
                 "INSERT OR REPLACE INTO attrs (ent, seq, tenant, name, path, kind, num, txt) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (*row[:6], string_prefix(row[7]), row[7])
-                    if row[5] == "s" and not row[4].startswith(".")
-                    else row
+                    (*row[:6], row_prefix(row[4], row[7]), row[7]) if row[5] == "s" else row
                     for row in self.attrs
                 ],
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from dalgu.store.sqlite.collation_prefix import string_prefix
+from dalgu.store.sqlite.collation_prefix import row_prefix
 
 MIGRATIONS: list[str] = [
     # 1: entities, their types and scopes, the attribute index, geometries, contexts
@@ -470,10 +470,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS entity_scopes_scope ON entity_scopes (scope, ent)
     """,
     # the first pages of an ordering by strings, walked in the collation's order from each
-    # value's plain string's primary weights (`collation.string_prefix`, kept in its `num`;
-    # not those of sub-attributes and members such as `.unitCode`, `.observedAt`)
+    # value's plain string's primary weights (`collation_prefix.row_prefix`, kept in its `num`)
     """
-    UPDATE attrs SET num = collation_prefix(txt) WHERE kind = 's' AND substr(path, 1, 1) <> '.';
+    UPDATE attrs SET num = collation_prefix(path, txt) WHERE kind = 's';
     CREATE INDEX attrs_prefix ON attrs (tenant, name, path, kind, num)
         WHERE kind = 's' AND num IS NOT NULL
     """,
@@ -482,7 +481,7 @@ MIGRATIONS: list[str] = [
 
 def migrate(db: sqlite3.Connection) -> int:
     """Apply every migration the database lacks, each in its own transaction."""
-    db.create_function("collation_prefix", 1, string_prefix, deterministic=True)
+    db.create_function("collation_prefix", 2, row_prefix, deterministic=True)
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = db.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] or 0
