@@ -64,8 +64,8 @@ def _run_demo(
         "2",
         "--duration",
         "660",
-        "--speed",  # the live minute in 15 s: the alerts are timed by the drive's clock
-        "4",
+        "--speed",  # the live minute in 7.5 s: the alerts are timed by the drive's clock
+        "8",
         "--port",
         str(free_port()),
         "--sqlite-path",
