@@ -12,7 +12,7 @@ tests every condition on each, and sorts the matches.
 - a type selection drives from the type index (`entity_types`) when its types are rare: the
   same bar as below. A type that few entities have (or none: the Wi-Fi sweep asks for its two
   types every 30 s) was found by testing every entity of the tenant, 40 ms at 100,000;
-- a `q` drives from the value indexes (`attrs_num`; `attrs_txt`, strings of values only) when
+- a `q` drives from the value indexes (`attrs_num`; `attrs_string`, strings of values only) when
   one of its top-level comparisons is on numbers or value strings and selective: the rows of
   one attribute path within every bound the query puts on that path, plus the entities that
   hold several values there (`attrs_multi`; each bound may hold for a different one of
@@ -56,10 +56,10 @@ from dalgu.query.ast import (
 )
 from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
+from dalgu.store.sqlite.collation_prefix import string_prefix
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.value_groups import value_groups, value_path
 
-_COLUMN = {"n": "num", "s": "txt"}  # the kinds with a value index
 _MIN_CAP = 500
 
 
@@ -159,11 +159,15 @@ def choose(
             best = (rows, Driver(f"SELECT DISTINCT ent, 0 AS exact {scoped}", params))
     whole = len(groups) == 1 and not others  # the bounds of the one group are the whole q
     for (attr, path, kind), bounds in groups.items():
-        within = " AND ".join(f"{_COLUMN[kind]} {op} ?" for op, _ in bounds)
-        # each partial index's own condition, literally: SQLite uses it only then
-        at = "path = ? AND kind = 'n'" if kind == "n" else "path = '' AND kind = 's'"
-        values = f"FROM attrs WHERE tenant = ? AND name = ? AND {at} AND {within}"
-        value_params = [tenant, attr, *([path] if kind == "n" else []), *(t for _, t in bounds)]
+        if kind == "n":
+            within = " AND ".join(f"num {op} ?" for op, _ in bounds)
+            # the partial index's own condition, literally: SQLite uses it only then
+            values = (
+                f"FROM attrs WHERE tenant = ? AND name = ? AND path = ? AND kind = 'n' AND {within}"
+            )
+            value_params = [tenant, attr, path, *(t for _, t in bounds)]
+        else:
+            values, value_params = _string_rows(tenant, attr, bounds)
         several = "FROM attrs_multi WHERE tenant = ? AND name = ? AND path = ?"
         several_params = [tenant, attr, path]
         rows = _rows_within(db, values, value_params, cap)
@@ -274,6 +278,31 @@ def _held(query: EntityQuery) -> list[tuple[str, ...]]:
             if isinstance(term, Exists) and not term.path.sub and not term.path.compound
         )
     return held
+
+
+def _string_rows(tenant: str, attr: str, bounds: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """`FROM ...` the value strings' rows of `attr` within `bounds`, from `attrs_string`.
+
+    That index orders a tenant's strings of an attribute by their collation prefix (`num`:
+    none for times, dates and date-times), then by the text. An equal string has the
+    literal's own prefix, so an equality is one seek. A range is two: the strings without a
+    prefix (a date attribute's) by the text, and the others read through, each tested by the
+    text in the index (a prefix tells nothing of the text's binary order)."""
+    within = " AND ".join(f"txt {op} ?" for op, _ in bounds)
+    texts = [text for _, text in bounds]
+    # the partial index's own condition holds for `path = ''`: SQLite sees it implied
+    at = "tenant = ? AND name = ? AND path = '' AND kind = 's'"
+    equal = next((text for op, text in bounds if op == "="), None)
+    if equal is not None:
+        return (
+            f"FROM attrs WHERE {at} AND num IS ? AND {within}",
+            [tenant, attr, string_prefix(equal), *texts],
+        )
+    return (
+        f"FROM (SELECT ent FROM attrs WHERE {at} AND num IS NULL AND {within} "
+        f"UNION ALL SELECT ent FROM attrs WHERE {at} AND num IS NOT NULL AND {within})",
+        [tenant, attr, *texts, tenant, attr, *texts],
+    )
 
 
 def _indexed(kind: str, term: Comparison) -> bool:

@@ -476,6 +476,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attrs_prefix ON attrs (tenant, name, path, kind, num)
         WHERE kind = 's' AND num IS NOT NULL
     """,
+    # one index of value strings instead of two: by collation prefix, then text, serves the
+    # orderings' walk, equalities (the literal's prefix, then its text) and ranges; each
+    # index entry a write makes costs it a page of the log in a small commit
+    """
+    DROP INDEX attrs_txt;
+    DROP INDEX attrs_prefix;
+    CREATE INDEX attrs_string ON attrs (tenant, name, path, kind, num, txt)
+        WHERE kind = 's' AND (path = '' OR num IS NOT NULL)
+    """,
 ]
 
 
