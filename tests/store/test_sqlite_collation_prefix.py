@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dalgu.store.sqlite.collation import compare_root, sort_key
-from dalgu.store.sqlite.collation_prefix import primary_prefix, table_bytes
+from dalgu.store.sqlite.collation_prefix import (
+    primary_prefix,
+    range_prefix,
+    shared_prefix,
+    table_bytes,
+)
 
 # ASCII, the Latin letters with their accents, Hangul, combining marks, the middle dot that
 # joins an L (a contraction), ignorable controls, full-width forms
@@ -74,3 +79,30 @@ def test_the_prefix_tells_apart_what_differs_in_its_first_three_letters() -> Non
     assert primary_prefix("abc") < primary_prefix("abd") < primary_prefix("b")
     assert primary_prefix("") < primary_prefix(" ") < primary_prefix("9") < primary_prefix("a")
     assert primary_prefix("대구") < primary_prefix("서울")
+
+
+@settings(max_examples=400)
+@given(TEXTS, TEXTS)
+def test_a_beginning_that_fixes_the_prefix_fixes_it_whatever_follows(head: str, tail: str) -> None:
+    fixed = shared_prefix(head)
+    if fixed is not None:
+        assert fixed == primary_prefix(head + tail) == _packed(_primaries(head + tail))
+
+
+@settings(max_examples=400)
+@given(st.lists(TEXTS, min_size=3, max_size=3))
+def test_a_range_s_prefix_is_every_string_s_between_its_bounds(texts: list[str]) -> None:
+    low, middle, high = sorted(texts)  # code point order, as SQLite compares text
+    fixed = range_prefix(low, high)
+    if fixed is not None:
+        assert fixed == primary_prefix(middle) == _packed(_primaries(middle))
+
+
+def test_what_fixes_a_prefix() -> None:
+    assert shared_prefix("50가0") == primary_prefix("50가0001")  # three weights from 5, 0, ᄀ
+    assert shared_prefix("apple") == primary_prefix("apples")
+    assert shared_prefix("ab") is None  # two weights: the third is the next letter's
+    assert shared_prefix("L·l") is None  # L begins a contraction
+    assert shared_prefix("ae\u0301b") is None  # a combining mark before the third weight
+    assert range_prefix("10가0001", "10가0100") == primary_prefix("10가0050")
+    assert range_prefix("a", "c") is None

@@ -44,6 +44,13 @@ RANGES = [
     'label<"2026-12-06"',
     'label>"대"',
 ]
+# ranges whose bounds share a beginning that fixes the collation prefix: the plain strings in
+# range are a seek too
+SHARED = [
+    'label=="10가0001".."10가0002"',
+    'label>="apple";label<="apples"',
+    'label>"caf";label<"cafz"',
+]
 
 
 @pytest.fixture
@@ -64,7 +71,7 @@ def matches(store: SqliteEntityStore, query: EntityQuery) -> tuple[list[str], in
         store.db.execute("COMMIT")
 
 
-@pytest.mark.parametrize("text", EQUAL + RANGES)
+@pytest.mark.parametrize("text", EQUAL + RANGES + SHARED)
 async def test_a_driven_string_q_finds_what_testing_every_entity_finds(
     store: SqliteEntityStore, text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,3 +91,13 @@ async def test_an_equality_is_one_seek_of_prefix_and_text(
     query = EntityQuery(q=q(text), limit=5)
     found = [p for p in plans(store, query) if "attrs_string" in p]
     assert found and all("num=? AND txt=?" in p for p in found), plans(store, query)
+
+
+@pytest.mark.parametrize("text", SHARED)
+async def test_a_range_whose_bounds_fix_the_prefix_seeks_it(
+    store: SqliteEntityStore, text: str
+) -> None:
+    query = EntityQuery(q=q(text), limit=5)
+    found = [p for p in plans(store, query) if "attrs_string" in p]
+    # both parts seek (`num>?` would be the plain strings read through)
+    assert found and all("num=? AND txt>" in p and "num>?" not in p for p in found), found

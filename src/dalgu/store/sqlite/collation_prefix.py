@@ -128,6 +128,43 @@ def primary_prefix(text: str) -> int:
     return _packed(weights)
 
 
+def range_prefix(low: str, high: str) -> int | None:
+    """The `primary_prefix` of every string from `low` to `high` in code point order, when the
+    beginning they share fixes it (every string between them begins with it); else None."""
+    same = 0
+    for a, b in zip(low, high, strict=False):
+        if a != b:
+            break
+        same += 1
+    return shared_prefix(low[:same])
+
+
+def shared_prefix(head: str) -> int | None:
+    """The `primary_prefix` of every string that begins with `head`, when `head` fixes it; else
+    None.
+
+    It does when `head`'s own code points, after canonical decomposition, give the three
+    weights and none of them is past the plane, begins a contraction or is a combining mark.
+    Then the weights are read from `head` alone, whatever follows it: nothing after it can
+    join one of its characters or move before it."""
+    table = _weights()
+    weights: list[int] = []
+    for point in unicodedata.normalize("NFD", head):
+        cp = ord(point)
+        if cp > 0xFFFF or cp in table.starts or unicodedata.combining(point):
+            return None
+        w = table.first[cp]
+        if w == NO_ENTRY:
+            weights.extend(e[0] for e in table.implicit.implicit_weight(cp) if e[0])
+        elif w == SEVERAL:
+            weights.extend(table.several[cp])
+        elif w:
+            weights.append(w)
+        if len(weights) >= PREFIX_WEIGHTS:
+            return _packed(weights)
+    return None
+
+
 def _whole(text: str) -> int:
     key = sort_key(text)  # loads pyuca's table the first time: only strings that need it
     end = key.index(0) if 0 in key else len(key)  # 0 separates the levels

@@ -56,7 +56,7 @@ from dalgu.query.ast import (
 )
 from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
-from dalgu.store.sqlite.collation_prefix import string_prefix
+from dalgu.store.sqlite.collation_prefix import range_prefix, string_prefix
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.value_groups import value_groups, value_path
 
@@ -285,9 +285,10 @@ def _string_rows(tenant: str, attr: str, bounds: list[tuple[str, Any]]) -> tuple
 
     That index orders a tenant's strings of an attribute by their collation prefix (`num`:
     none for times, dates and date-times), then by the text. An equal string has the
-    literal's own prefix, so an equality is one seek. A range is two: the strings without a
-    prefix (a date attribute's) by the text, and the others read through, each tested by the
-    text in the index (a prefix tells nothing of the text's binary order)."""
+    literal's own prefix, so an equality is one seek. A range is two parts: the strings without
+    a prefix (a date attribute's) by the text, and the others: read through, each tested by the
+    text in the index (a prefix tells nothing of the text's binary order), unless the range's
+    bounds share a beginning that fixes the prefix."""
     within = " AND ".join(f"txt {op} ?" for op, _ in bounds)
     texts = [text for _, text in bounds]
     # the partial index's own condition holds for `path = ''`: SQLite sees it implied
@@ -298,10 +299,16 @@ def _string_rows(tenant: str, attr: str, bounds: list[tuple[str, Any]]) -> tuple
             f"FROM attrs WHERE {at} AND num IS ? AND {within}",
             [tenant, attr, string_prefix(equal), *texts],
         )
+    # a string between two bounds begins with what they share: when that fixes the prefix,
+    # the plain strings in range are one seek too (`50가0001`..`50가0100`)
+    low = next((text for op, text in bounds if op in (">", ">=")), None)
+    high = next((text for op, text in bounds if op in ("<", "<=")), None)
+    shared = None if low is None or high is None else range_prefix(low, high)
+    plain, plain_params = ("num IS NOT NULL", []) if shared is None else ("num = ?", [shared])
     return (
         f"FROM (SELECT ent FROM attrs WHERE {at} AND num IS NULL AND {within} "
-        f"UNION ALL SELECT ent FROM attrs WHERE {at} AND num IS NOT NULL AND {within})",
-        [tenant, attr, *texts, tenant, attr, *texts],
+        f"UNION ALL SELECT ent FROM attrs WHERE {at} AND {plain} AND {within})",
+        [tenant, attr, *texts, tenant, attr, *plain_params, *texts],
     )
 
 
