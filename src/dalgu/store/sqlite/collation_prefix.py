@@ -74,6 +74,15 @@ class _Weights:
         self.implicit = Collator.__new__(Collator)  # its implicit weights need no table
         self.implicit.implicit_weights = rest["implicit"]
 
+    def primaries(self, cp: int) -> tuple[int, ...]:
+        """The primary weights of a code point of the plane alone (none: it is ignorable)."""
+        w = self.first[cp]
+        if w == NO_ENTRY:
+            return tuple(e[0] for e in self.implicit.implicit_weight(cp) if e[0])
+        if w == SEVERAL:
+            return self.several[cp]
+        return (w,) if w else ()
+
 
 _loaded: list[_Weights] = []
 
@@ -114,17 +123,12 @@ def primary_prefix(text: str) -> int:
             after = points[n + 1]
             if ord(after) in joins or unicodedata.combining(after):
                 return _whole(text)  # a contraction, or maybe one across marks
-        w = table.first[cp]
-        if w == 0:
+        found = table.primaries(cp)
+        if not found:
             continue
         if unicodedata.combining(point):  # a mark with a weight: its place may move
             return _whole(text)
-        if w == NO_ENTRY:
-            weights.extend(e[0] for e in table.implicit.implicit_weight(cp) if e[0])
-        elif w == SEVERAL:
-            weights.extend(table.several[cp])
-        else:
-            weights.append(w)
+        weights.extend(found)
     return _packed(weights)
 
 
@@ -153,13 +157,7 @@ def shared_prefix(head: str) -> int | None:
         cp = ord(point)
         if cp > 0xFFFF or cp in table.starts or unicodedata.combining(point):
             return None
-        w = table.first[cp]
-        if w == NO_ENTRY:
-            weights.extend(e[0] for e in table.implicit.implicit_weight(cp) if e[0])
-        elif w == SEVERAL:
-            weights.extend(table.several[cp])
-        elif w:
-            weights.append(w)
+        weights.extend(table.primaries(cp))
         if len(weights) >= PREFIX_WEIGHTS:
             return _packed(weights)
     return None
