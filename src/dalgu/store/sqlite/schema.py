@@ -470,18 +470,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS entity_scopes_scope ON entity_scopes (scope, ent)
     """,
     # the first pages of an ordering by strings, walked in the collation's order from each
-    # value's plain string's primary weights (`collation_prefix.row_prefix`, kept in its `num`)
+    # value's plain string's primary weights (`collation_prefix.row_prefix`, kept in its `num`;
+    # this migration also built `attrs_prefix` over them, which the next one replaces: a
+    # database migrated from before builds only the replacement)
     """
-    UPDATE attrs SET num = collation_prefix(path, txt) WHERE kind = 's';
-    CREATE INDEX attrs_prefix ON attrs (tenant, name, path, kind, num)
-        WHERE kind = 's' AND num IS NOT NULL
+    UPDATE attrs SET num = collation_prefix(path, txt) WHERE kind = 's'
     """,
     # one index of value strings instead of two: by collation prefix, then text, serves the
     # orderings' walk, equalities (the literal's prefix, then its text) and ranges; each
     # index entry a write makes costs it a page of the log in a small commit
     """
     DROP INDEX attrs_txt;
-    DROP INDEX attrs_prefix;
+    DROP INDEX IF EXISTS attrs_prefix;
     CREATE INDEX attrs_string ON attrs (tenant, name, path, kind, num, txt)
         WHERE kind = 's' AND (path = '' OR num IS NOT NULL)
     """,
