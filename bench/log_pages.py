@@ -26,34 +26,35 @@ import sqlite3
 import struct
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.ingest import _timed
 from bench.vehicles import vehicle
-from dalgu.broker.model import now_iso
-from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.collector import restore, settle
-from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.factory import open_store
 
 FIRST_NEW = 10_000_000  # vehicle numbers of the small commits, past any loaded one
 
 
+def _bodies(first: int, count: int, size: int) -> list[bytes]:
+    """Upsert bodies of `count` vehicles from number `first`, `size` to a body."""
+    return [
+        orjson.dumps([vehicle(i) for i in range(start, min(first + count, start + size))])
+        for start in range(first, first + count, size)
+    ]
+
+
 async def _load(path: Path, count: int) -> None:
     store = open_store(Settings(sqlite_path=path))
     await store.open()
     try:
-        service, terms = EntityService(store), ContextResolver().core
-        for start in range(0, count, 1000):
-            now = now_iso()
-            items = [
-                parse_entity(vehicle(i), terms, now) for i in range(start, min(count, start + 1000))
-            ]
-            await service.batch_upsert("bench", items, "replace")
+        await _timed(EntityService(store), _bodies(0, count, 1000), "replace")
     finally:
         await store.close()
 
@@ -65,18 +66,8 @@ async def _small_commits(path: Path, group: int, commits: int, log_copy: Path) -
     await store.open()
     collector = settle(settings.gc_young_threshold)  # as the server process
     try:
-        service, terms = EntityService(store), ContextResolver().core
-        bodies = [
-            [vehicle(FIRST_NEW + c * group + i) for i in range(group)] for c in range(commits)
-        ]
-        began = time.process_time()
-        for body in bodies:
-            now = now_iso()
-            items = [parse_entity(raw, terms, now) for raw in body]
-            result = await service.batch_upsert("bench", items, "replace")
-            if result.errors:
-                raise RuntimeError(f"a create failed: {result.errors[0]}")
-        cpu = time.process_time() - began
+        bodies = _bodies(FIRST_NEW, group * commits, group)
+        cpu, _, _ = await _timed(EntityService(store), bodies, "replace")
         shutil.copy(f"{path}-wal", log_copy)  # closing checkpoints and empties the log
         return cpu
     finally:
