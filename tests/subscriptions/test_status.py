@@ -4,13 +4,17 @@ lastSuccess and timesFailed follow the answer. Real HTTP receivers on loopback, 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
+from dalgu.store.postgres.subscriptions import PostgresSubscriptions
+from dalgu.store.sqlite.subscriptions import SqliteSubscriptions
 from tests.ports import free_port
 from tests.receiver import Receiver
 
@@ -115,3 +119,33 @@ def test_a_failed_notification_is_counted_as_sent_and_as_failed(client: TestClie
         assert ok["timesSent"] == ok["timesFailed"] + 4
     finally:
         receiver.close()
+
+
+def test_a_failure_is_recorded_once_the_notifications_behind_it_are_taken_off(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Giving back the notifications queued behind a failed one is slowed here: the status
+    must never show the failure while they still count as sent."""
+    for store in (SqliteSubscriptions, PostgresSubscriptions):
+        release = store.release_deliveries
+
+        async def slowly(self: Any, deliveries: Any, release: Any = release) -> None:
+            await asyncio.sleep(0.3)
+            await release(self, deliveries)
+
+        monkeypatch.setattr(store, "release_deliveries", slowly)
+    port = free_port()  # nobody listens: the attempts fail
+    url = client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify")).headers["location"]
+    client.post(E, json=vehicle(7))
+    for speed in (8, 9):
+        client.patch(f"{E}/urn:ngsi-ld:Vehicle:st7/attrs/speed", json={"value": speed})
+    # from the failure on, for less than the retry's 0.5 s backoff (a retry counts as sent,
+    # with what is queued behind it, from its lease to its answer)
+    failed = until(lambda: client.get(url).json()["notification"], lambda n: "timesFailed" in n)
+    seen = [(failed["timesSent"], failed["timesFailed"])]
+    deadline = time.monotonic() + 0.25
+    while time.monotonic() < deadline:
+        status = client.get(url).json()["notification"]
+        seen.append((status["timesSent"], status["timesFailed"]))
+        time.sleep(0.01)
+    assert all(sent == failed for sent, failed in seen), seen

@@ -58,6 +58,7 @@ log = logging.getLogger("dalgu.notifier")
 MAX_ATTEMPTS = 12
 BATCH = 500  # changes matched, and deliveries taken, per store round trip
 HTTP_LANES = 8  # HTTP connections one subscription's notifications use at once
+Failure = tuple[Delivery, DeliveryFailed]  # a delivery whose sending failed, and why
 YIELD_EVERY = 8  # changes matched between turns given to the senders
 TIMERS = 0.25  # seconds between looks at retries and periodic subscriptions when idle
 # a polling notifier whose last looks found no change looks less often, up to this (seconds):
@@ -385,16 +386,21 @@ class Notifier:
                 endpoint = doc["notification"]["endpoint"]
                 sent: list[Delivery] = []
                 unsent: list[Delivery] = []
+                failed: list[Failure] = []
                 try:
-                    sent, unsent = await self._send(doc, endpoint, batch)
+                    sent, unsent, failed = await self._send(doc, endpoint, batch)
                 finally:
                     if sent:  # counted as sent when they were leased
                         await self.store.complete_deliveries(sent, {"lastSuccess": now_iso()})
-                if len(sent) + len(unsent) < len(batch):  # one failed: it waits for a retry
+                if failed:  # it waits for a retry, and what is queued behind it too
                     rest = unsent + queue
                     del queue[:]
+                    # given back (and taken off timesSent) before the failure is recorded, so
+                    # that the status never shows a failure with them still counted as sent
                     if rest:
                         await self.store.release_deliveries(rest)
+                    for delivery, failure in failed:
+                        await self._failed(endpoint, delivery, failure)
         except Exception:
             log.exception("sending the notifications of %s failed", key[1])
             if queue:
@@ -414,12 +420,13 @@ class Notifier:
 
     async def _send(
         self, doc: dict[str, Any], endpoint: dict[str, Any], batch: list[Delivery]
-    ) -> tuple[list[Delivery], list[Delivery]]:
-        """Send a subscription's deliveries, each entity's in order: (sent, not sent). A
-        delivery that fails is rescheduled (or given up) and is in neither; the ones of its
-        entity after it are not sent. MQTT publishes are pipelined on the client's one
-        connection, which keeps their order; HTTP POSTs go out on up to `HTTP_LANES`
-        connections at once, the deliveries of one entity always on the same one."""
+    ) -> tuple[list[Delivery], list[Delivery], list[Failure]]:
+        """Send a subscription's deliveries, each entity's in order: (sent, not sent, failed).
+        A delivery that fails is in neither of the first two (the caller reschedules it or
+        gives it up); the ones of its entity after it are not sent. MQTT publishes are
+        pipelined on the client's one connection, which keeps their order; HTTP POSTs go out
+        on up to `HTTP_LANES` connections at once, the deliveries of one entity always on the
+        same one."""
         uri = endpoint["uri"]
         if uri.startswith(("mqtt://", "mqtts://")):
             info = endpoint.get("notifierInfo")
@@ -429,31 +436,29 @@ class Notifier:
             )
             for n, result in enumerate(results):
                 if isinstance(result, DeliveryFailed):
-                    await self._failed(endpoint, batch[n], result)
-                    return batch[:n], batch[n + 1 :]
+                    return batch[:n], batch[n + 1 :], [(batch[n], result)]
                 if isinstance(result, BaseException):
                     raise result
-            return batch, []
+            return batch, [], []
         lanes: dict[int, list[Delivery]] = {}
         for delivery in batch:
             lanes.setdefault(hash(lane_of(delivery)) % HTTP_LANES, []).append(delivery)
         outcomes = await asyncio.gather(
             *(self._send_lane(uri, doc, endpoint, lane) for lane in lanes.values())
         )
-        sent = sorted((d for done, _ in outcomes for d in done), key=lambda d: d.id)
-        unsent = sorted((d for _, left in outcomes for d in left), key=lambda d: d.id)
-        return sent, unsent
+        sent = sorted((d for done, _, _ in outcomes for d in done), key=lambda d: d.id)
+        unsent = sorted((d for _, left, _ in outcomes for d in left), key=lambda d: d.id)
+        return sent, unsent, [f for _, _, failed in outcomes for f in failed]
 
     async def _send_lane(
         self, uri: str, doc: dict[str, Any], endpoint: dict[str, Any], lane: list[Delivery]
-    ) -> tuple[list[Delivery], list[Delivery]]:
+    ) -> tuple[list[Delivery], list[Delivery], list[Failure]]:
         for n, delivery in enumerate(lane):
             try:
                 await self._http.send(uri, *wire(doc, endpoint, delivery))
             except DeliveryFailed as failure:
-                await self._failed(endpoint, delivery, failure)
-                return lane[:n], lane[n + 1 :]
-        return lane, []
+                return lane[:n], lane[n + 1 :], [(delivery, failure)]
+        return lane, [], []
 
     async def _failed(
         self, endpoint: dict[str, Any], delivery: Delivery, failure: DeliveryFailed
