@@ -11,6 +11,11 @@ one to an HTTP receiver, one over MQTT through a Mosquitto of the run's own), th
 - ceilings in the same run: a direct POST from the same client to the same receiver at the
   same rate (round-trip latency), and as fast as it goes (requests/s).
 
+With `--dead N`, one more subscription on the updated attribute notifies an endpoint nobody
+listens at, and N updates are sent before the latency run: its N notifications wait behind
+its first failed one (then the run's own), for the whole run. A city's subscriber that goes
+away must not slow the notifications of every other one.
+
 The client is raw asyncio on uvloop (no HTTP library) and the receivers run in a process of
 their own, so neither bounds what is measured; both clocks are CLOCK_MONOTONIC.
 
@@ -21,7 +26,7 @@ notification latency (MQTT p50 23 ms, p99 52 ms through the machine's default Mo
 the run that found it, 2.2 / 23 ms with the setting).
 
     .venv/bin/python bench/notification_latency.py [--rate 1000] [--seconds 10] [--subs 1000]
-        [--store sqlite|postgres] [--flood 5] [--pin]
+        [--store sqlite|postgres] [--flood 5] [--pin] [--dead 50000]
 """
 
 from __future__ import annotations
@@ -279,7 +284,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
-async def subscribe(base: str, subs: int, receiver_port: int, mqtt_port: int, topic: str) -> None:
+async def subscribe(
+    base: str, subs: int, receiver_port: int, mqtt_port: int, topic: str, dead: bool
+) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         batch = [
             {
@@ -308,7 +315,10 @@ async def subscribe(base: str, subs: int, receiver_port: int, mqtt_port: int, to
                 json={"type": "Subscription", **selector, "notification": {"endpoint": endpoint}},
             )
         mqtt_uri = f"mqtt://127.0.0.1:{mqtt_port}/{topic}"
-        for uri in (f"http://127.0.0.1:{receiver_port}/notify", mqtt_uri):
+        uris = [f"http://127.0.0.1:{receiver_port}/notify", mqtt_uri]
+        if dead:  # nobody listens there: every attempt fails, its notifications wait
+            uris.append(f"http://127.0.0.1:{free_port()}/notify")
+        for uri in uris:
             await client.post(
                 f"{base}/subscriptions",
                 json={
@@ -343,6 +353,9 @@ async def main() -> None:
     parser.add_argument("--flood", type=float, default=5, help="seconds of throughput run")
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pin", action="store_true", help="pin the server to core 0")
+    parser.add_argument(
+        "--dead", type=int, default=0, help="notifications waiting for a dead endpoint"
+    )
     parser.add_argument(
         "--env", action="append", default=[], help="extra NAME=VALUE for the server"
     )
@@ -388,7 +401,10 @@ async def main() -> None:
     base = f"http://127.0.0.1:{dalgu_port}/ngsi-ld/v1"
     total = int(args.rate * args.seconds)
     try:
-        await subscribe(base, args.subs, receiver_port, mqtt_port, topic)
+        await subscribe(base, args.subs, receiver_port, mqtt_port, topic, args.dead > 0)
+        if args.dead:  # the dead endpoint's backlog, sent (and notified to the others) first
+            await drive(dalgu_port, lambda s: _patch(s, 100), args.dead, None, first=-args.dead)
+            await asyncio.sleep(5 + args.dead / 2000)  # the others' notifications drain
         await asyncio.sleep(1)
         started = time.perf_counter()
         _, acks, errors = await drive(dalgu_port, lambda s: _patch(s, 100), total, args.rate)
@@ -429,7 +445,9 @@ async def main() -> None:
     http_flood = [t for t in counts["http"] if t >= flood_start]
     mqtt_flood = [t for t in counts["mqtt"] if t >= flood_start]
     print(
-        f"store {args.store}; {args.subs} active subscriptions; latency run: {len(acks)} updates "
+        f"store {args.store}; {args.subs} active subscriptions"
+        + (f" (one of them notifying a dead endpoint, {args.dead} waiting)" if args.dead else "")
+        + f"; latency run: {len(acks)} updates "
         f"at {achieved:.0f}/s (asked {args.rate}/s, {errors} errors); server peak RSS "
         f"{peak[0] / 2**20:.0f} MiB"
     )

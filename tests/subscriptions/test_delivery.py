@@ -68,6 +68,40 @@ def test_a_hanging_endpoint_does_not_delay_other_subscriptions(
         receiver.close()
 
 
+def test_a_dead_endpoints_backlog_holds_back_no_other_subscription(client: TestClient) -> None:
+    """1,400 notifications wait behind a failed one for an endpoint nobody listens at. Another
+    subscription's notification, queued after all of them and retried once its endpoint is
+    up, goes out at its retry (the oldest 500 due deliveries used to be read and dropped, all
+    of the dead endpoint's even while 500 more were out for their retry: the other one waited
+    for the whole backlog)."""
+
+    def failed_once(url: str) -> None:
+        deadline = time.monotonic() + 10
+        while "timesFailed" not in client.get(url).json()["notification"]:
+            assert time.monotonic() < deadline, "the endpoint was never tried"
+            time.sleep(0.05)
+
+    dead = client.post(S, json=subscription(f"http://127.0.0.1:{free_port()}/notify"))
+    for start in (0, 700):
+        batch = [
+            {"id": f"urn:ngsi-ld:Vehicle:q{n}", "type": "Vehicle", "speed": n}
+            for n in range(start, start + 700)
+        ]
+        assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
+    failed_once(dead.headers["location"])
+    port = free_port()  # down for the first attempt, up for the retry
+    late = client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify"))
+    body = {"id": "urn:ngsi-ld:Vehicle:after", "type": "Vehicle", "speed": 1000}
+    assert client.post(E, json=body).status_code == 201
+    failed_once(late.headers["location"])
+    receiver = Receiver(port)
+    try:
+        assert speed(receiver.next(timeout=5)[1]) == 1000  # its retry is due after 0.5 s
+        assert client.get(dead.headers["location"]).json()["notification"]["status"] == "failed"
+    finally:
+        receiver.close()
+
+
 def test_failed_notifications_are_retried_and_arrive_in_order(client: TestClient) -> None:
     port = free_port()  # nobody listens there yet: the first attempts fail
     client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify"))

@@ -48,19 +48,32 @@ SELECT count(*) FROM pg_stat_activity
 WHERE application_name = $1 AND datname = current_database() AND pid <> $2
 """
 _HAS_SUBSCRIPTIONS = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE tenant = $1)"
-_TAKE = """
-WITH due AS (
-    SELECT d.id FROM deliveries d
-    WHERE d.next_at <= $1 AND d.lease_until <= $1
-      AND NOT EXISTS (
-          SELECT 1 FROM deliveries w
-          WHERE w.tenant = d.tenant AND w.subscription_id = d.subscription_id
-            AND w.id < d.id AND (w.next_at > $1 OR w.lease_until > $1))
-    ORDER BY d.id LIMIT $2
-    FOR UPDATE SKIP LOCKED
+#: the queues of deliveries (one per subscription) whose oldest delivery is due and not
+#: leased, oldest head first: a loose scan of `deliveries_subscription`, one seek per queue,
+#: whatever the backlog behind a leased or waiting head (reading the due deliveries in id
+#: order and dropping those behind one took 7 s at 66,000 waiting for a dead endpoint)
+_DUE_QUEUES = """
+WITH RECURSIVE queue AS (
+    (SELECT tenant, subscription_id FROM deliveries ORDER BY tenant, subscription_id LIMIT 1)
+    UNION ALL
+    SELECT next.tenant, next.subscription_id FROM queue CROSS JOIN LATERAL (
+        SELECT d.tenant, d.subscription_id FROM deliveries d
+        WHERE (d.tenant, d.subscription_id) > (queue.tenant, queue.subscription_id)
+        ORDER BY d.tenant, d.subscription_id LIMIT 1
+    ) next
 )
-UPDATE deliveries SET lease_until = $1 + $3 FROM due WHERE deliveries.id = due.id
-RETURNING deliveries.id, tenant, subscription_id, payload, attempts
+SELECT queue.tenant, queue.subscription_id FROM queue CROSS JOIN LATERAL (
+    SELECT d.id, d.next_at, d.lease_until FROM deliveries d
+    WHERE d.tenant = queue.tenant AND d.subscription_id = queue.subscription_id
+    ORDER BY d.id LIMIT 1
+) head
+WHERE head.next_at <= $1 AND head.lease_until <= $1
+ORDER BY head.id
+"""
+#: a queue's deliveries from its oldest
+_QUEUE = """
+SELECT id, payload, attempts, next_at, lease_until FROM deliveries
+WHERE tenant = $1 AND subscription_id = $2 ORDER BY id LIMIT $3
 """
 
 
@@ -280,8 +293,21 @@ class PostgresSubscriptions(SubscriptionStore):
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", TAKE_LOCK)
             await self._recover_leases(conn)
-            rows = await conn.fetch(_TAKE, now, limit, LEASE)
-        out = [Delivery(int(i), t, s, bytes(p), int(a), now) for i, t, s, p, a in rows]
+            out: list[Delivery] = []
+            for tenant, sub in await conn.fetch(_DUE_QUEUES, now):
+                for i, payload, attempts, next_at, lease_until in await conn.fetch(
+                    _QUEUE, tenant, sub, limit - len(out)
+                ):
+                    if next_at > now or lease_until > now:  # waits for a retry, or leased
+                        break
+                    out.append(Delivery(int(i), tenant, sub, bytes(payload), int(attempts), now))
+                if len(out) >= limit:
+                    break
+            await conn.execute(
+                "UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2::bigint[])",
+                now + LEASE,
+                [d.id for d in out],
+            )
         out.sort(key=lambda d: d.id)
         if out:
             # counted as sent before they go out, in a transaction of its own: in the take's,

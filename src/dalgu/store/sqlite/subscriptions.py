@@ -18,6 +18,29 @@ from dalgu.store.sqlite.outbox_signal import OutboxListener, OutboxSignal
 
 LEASE = 30.0  # seconds a sender holds the deliveries it took
 
+#: the next queue of deliveries after a (tenant, subscription) and its head: one seek of
+#: `deliveries_subscription`, whose order puts each queue's oldest delivery first (in the
+#: tenant, then in the next tenant: SQLite reads `(tenant, subscription_id) > (?, ?)` by
+#: seeking the tenant and walking its entries, 2 ms past a queue of 30,000)
+_NEXT_QUEUE = (
+    "SELECT tenant, subscription_id, id, next_at, lease_until FROM deliveries "
+    "WHERE tenant = ? AND subscription_id > ? ORDER BY subscription_id, id LIMIT 1"
+)
+_NEXT_TENANT = (
+    "SELECT tenant, subscription_id, id, next_at, lease_until FROM deliveries "
+    "WHERE tenant > ? ORDER BY tenant, subscription_id, id LIMIT 1"
+)
+#: a queue's deliveries from its oldest
+_QUEUE = (
+    "SELECT id, payload, attempts, next_at, lease_until FROM deliveries "
+    "WHERE tenant = ? AND subscription_id = ? ORDER BY id LIMIT ?"
+)
+#: the lease of a queue's newest delivery: when it is held, so are all of the queue's (its
+#: deliveries are taken oldest first, and whatever gives one back gives back all behind it)
+_NEWEST_LEASE = (
+    "SELECT lease_until FROM deliveries WHERE tenant = ? AND subscription_id = ? "
+    "ORDER BY id DESC LIMIT 1"
+)
 #: changes every consumer has read past are dropped from the outbox
 _FORGET = "DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)"
 
@@ -193,18 +216,16 @@ class SqliteSubscriptions(SubscriptionStore):
         self, consumer: str, last_seq: int, deliveries: Sequence[tuple[str, str, bytes]]
     ) -> list[Delivery]:
         # one notifier works on an SQLite file, so it takes the new deliveries at once
-        # (leased), except those of a subscription waiting to retry an older one
+        # (leased), except those of a subscription with an older one not taken (waiting to
+        # retry, or behind such a one): they go out after it, from `due_deliveries`
         db = self.db
         async with transaction(db):
             now = time.time()
             waiting = set()
-            if deliveries:
-                waiting = set(
-                    db.execute(
-                        "SELECT DISTINCT tenant, subscription_id FROM deliveries WHERE next_at > ?",
-                        (now,),
-                    )
-                )
+            for queue in {(tenant, sub) for tenant, sub, _ in deliveries}:
+                newest = db.execute(_NEWEST_LEASE, queue).fetchone()
+                if newest is not None and newest[0] <= now:
+                    waiting.add(queue)
             taken: list[Delivery] = []
             for tenant, sub, payload in deliveries:
                 lease = 0.0 if (tenant, sub) in waiting else now + LEASE
@@ -240,31 +261,22 @@ class SqliteSubscriptions(SubscriptionStore):
                 # one notifier runs on an SQLite file: leases left are those of a dead one
                 db.execute("UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0")
                 self._leases_recovered = True
-            # a subscription whose older delivery is leased or waits for a retry sends
-            # nothing newer
-            held = {
-                (tenant, sub): first
-                for tenant, sub, first in db.execute(
-                    "SELECT tenant, subscription_id, min(id) FROM deliveries "
-                    "WHERE next_at > ?1 OR lease_until > ?1 GROUP BY tenant, subscription_id",
-                    (now,),
-                )
-            }
-            rows = [
-                row
-                for row in db.execute(
-                    "SELECT id, tenant, subscription_id, payload, attempts, next_at "
-                    "FROM deliveries WHERE next_at <= ?1 AND lease_until <= ?1 "
-                    "ORDER BY id LIMIT ?2",
-                    (now, limit),
-                )
-                if held.get((row[1], row[2]), row[0] + 1) > row[0]
-            ]
+            taken: list[Delivery] = []
+            # queue by queue, oldest head first: a subscription whose head is leased or waits
+            # for a retry is one probe, however long its backlog (the first `limit` rows by id
+            # used to be read and then dropped: a dead endpoint's backlog held every other
+            # subscription back)
+            for tenant, sub in _due_queues(db, now):
+                for row in db.execute(_QUEUE, (tenant, sub, limit - len(taken))):
+                    if row[3] > now or row[4] > now:  # waits for a retry, or leased
+                        break
+                    taken.append(Delivery(row[0], tenant, sub, row[1], row[2], row[3]))
+                if len(taken) >= limit:
+                    break
             db.executemany(
                 "UPDATE deliveries SET lease_until = ? WHERE id = ?",
-                [(now + LEASE, row[0]) for row in rows],
+                [(now + LEASE, d.id) for d in taken],
             )
-            taken = [Delivery(*row) for row in rows]
             self._count_sent(taken, 1)
         return taken
 
@@ -329,3 +341,21 @@ class SqliteSubscriptions(SubscriptionStore):
                     (retry_at, delivery.id),
                 )
             self._merge_status(delivery.tenant, delivery.subscription_id, status)
+
+
+def _due_queues(db: sqlite3.Connection, now: float) -> list[tuple[str, str]]:
+    """The (tenant, subscription) queues whose oldest delivery is due and not leased, oldest
+    head first: one index seek per queue with deliveries, not a read of every delivery."""
+    heads: list[tuple[int, str, str]] = []
+    key = ("", "")  # before the default tenant's first queue
+    row = db.execute(_NEXT_QUEUE, key).fetchone()
+    while True:
+        if row is None:  # past the tenant's last queue
+            row = db.execute(_NEXT_TENANT, key[:1]).fetchone()
+            if row is None:
+                break
+        key = (row[0], row[1])
+        if row[3] <= now and row[4] <= now:
+            heads.append((row[2], row[0], row[1]))
+        row = db.execute(_NEXT_QUEUE, key).fetchone()
+    return [(tenant, sub) for _, tenant, sub in sorted(heads)]
