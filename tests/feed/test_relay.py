@@ -3,6 +3,7 @@ order, only then forgotten; nothing lost while NATS is away."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +14,12 @@ from dalgu.broker.mutations import create, delete, replace
 from dalgu.errors import FeedUnavailable
 from dalgu.feed.jetstream import JetStreamFeed
 from dalgu.feed.relay import CONSUMER, ChangeRelay
+from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.base import SubscriptionStore
 from dalgu.store.factory import open_store
+from dalgu.subscriptions.notifier import Notifier
+from dalgu.subscriptions.service import NOTIFIER
 from tests.feed.stream import NATS_URL, Stream, received, stream
 from tests.ports import free_port
 from tests.store.test_sqlite_store import thing
@@ -65,6 +69,28 @@ async def test_every_change_is_published_once_in_order(store: Any, stream: Strea
     assert messages[4].body["before"][N]["value"] == 1
     assert messages[4].body["after"][N]["value"] == 10
     assert len({m.msg_id for m in messages}) == 6
+
+
+async def test_the_relay_forgets_no_change_a_started_notifier_has_not_matched(
+    store: Any, stream: Stream
+) -> None:
+    """A notifier that has started, found nothing and stopped (a restart, `kill -9`) before
+    its first match: the changes written meanwhile wait for it, though the relay has published
+    and forgotten past them. Its cursor used to appear with its first match, so the relay
+    forgot them and the first notifications of a fresh database could be lost."""
+    await store.start_consumer(CONSUMER)
+    notifier = Notifier(store, ContextResolver(), store)
+    notifier.start()
+    await asyncio.sleep(0.3)  # it looks at the outbox (empty) at once
+    await notifier.stop()
+    await store.mutate("", [("urn:ngsi-ld:Thing:7", create(thing(7)))])
+    the_relay = relay(store, stream)
+    try:
+        assert await the_relay.relay_pending() == 1  # published, and forgotten past
+    finally:
+        await the_relay.stop()
+    waiting = await store.changes_after(NOTIFIER, 10)
+    assert [c.entity_id for c in waiting] == ["urn:ngsi-ld:Thing:7"]
 
 
 async def test_nothing_is_lost_while_nats_is_away(store: Any, stream: Stream) -> None:

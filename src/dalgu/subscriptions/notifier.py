@@ -145,6 +145,10 @@ class Notifier:
         await self._mqtt.close()
 
     async def _run(self) -> None:
+        # its cursor first: until the notifier's first match commits one, another consumer of
+        # the outbox (the change feed's relay) would forget the changes it has read past, the
+        # notifier's among them (on a fresh database, the first writes after a subscription)
+        await self.store.start_consumer(NOTIFIER)
         pushed = await self.store.listen(self.wake)
         polling = not pushed and self.poll is not None  # no wake-up: look every `poll`
         poll = TIMERS if pushed or self.poll is None else self.poll
