@@ -89,3 +89,23 @@ async def test_the_oldest_queue_goes_first_when_the_budget_is_short(store: Store
     await queue(store, "", "urn:new", 3)
     taken = await store.due_deliveries(NOW, 4)
     assert [d.subscription_id for d in taken] == ["urn:old"] * 3 + ["urn:new"]
+
+
+async def test_abandoning_drops_only_what_waited_untried(store: Store) -> None:
+    await queue(store, "", "urn:gone", 6)
+    await queue(store, "", "urn:other", 2)
+    taken = await store.due_deliveries(NOW, 100)
+    gone = [d for d in taken if d.subscription_id == "urn:gone"]
+    other = [d for d in taken if d.subscription_id == "urn:other"]
+    await store.release_deliveries([*gone[3:], *other])  # never tried
+    await store.finish_delivery(gone[0], ok=False, retry_at=NOW + 60, status={})
+    await store.finish_delivery(gone[1], ok=False, retry_at=None, status={})  # abandoned
+    # gone[2] is still held by its sender
+    assert await store.abandon_deliveries("", "urn:gone", NOW) == 3
+    await store.release_deliveries([gone[2]])
+    left = await store.due_deliveries(NOW + 61, 100)
+    assert [(d.subscription_id, d.id) for d in left] == [
+        ("urn:gone", gone[0].id),  # waits for its retry: kept
+        ("urn:gone", gone[2].id),  # was being sent: kept
+        *[("urn:other", d.id) for d in other],  # another subscription's: kept
+    ]

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from dalgu.subscriptions import notifier
 from tests.ports import free_port
 from tests.receiver import Receiver
 from tests.server import kill_server, start_server
@@ -98,6 +99,33 @@ def test_a_dead_endpoints_backlog_holds_back_no_other_subscription(client: TestC
     try:
         assert speed(receiver.next(timeout=5)[1]) == 1000  # its retry is due after 0.5 s
         assert client.get(dead.headers["location"]).json()["notification"]["status"] == "failed"
+    finally:
+        receiver.close()
+
+
+def test_an_endpoint_gone_for_good_does_not_keep_every_notification(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given up after its attempts (12 over ~13.5 min; 2 over 0.5 s here), a notification
+    takes with it those queued behind it for as long: once the endpoint answers again it gets
+    what was queued since, not the whole history of its absence."""
+    monkeypatch.setattr(notifier, "MAX_ATTEMPTS", 2)
+    port = free_port()  # nobody listens there yet
+    url = client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify")).headers["location"]
+    batch = [{"id": f"urn:ngsi-ld:Vehicle:g{n}", "type": "Vehicle", "speed": n} for n in range(50)]
+    assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
+    deadline = time.monotonic() + 10
+    while "timesFailed" not in client.get(url).json()["notification"]:
+        assert time.monotonic() < deadline, "the endpoint was never tried"
+        time.sleep(0.05)
+    time.sleep(1.5)  # the retries, 0.5 s later, failed and gave up: the rest went with them
+    receiver = Receiver(port)
+    try:
+        body = {"id": "urn:ngsi-ld:Vehicle:back", "type": "Vehicle", "speed": 1000}
+        assert client.post(E, json=body).status_code == 201
+        assert speed(receiver.next(timeout=5)[1]) == 1000
+        with pytest.raises(queue.Empty):
+            receiver.next(timeout=1)
     finally:
         receiver.close()
 

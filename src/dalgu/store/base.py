@@ -436,6 +436,13 @@ class SubscriptionStore(ABC):
         """Remove a sent (or abandoned) delivery, or reschedule it; merge `status` into the
         subscription's status members (timesSent, lastSuccess, ...)."""
 
+    @abstractmethod
+    async def abandon_deliveries(
+        self, tenant: str, subscription_id: str, queued_before: float
+    ) -> int:
+        """Drop the subscription's deliveries queued before `queued_before` (Unix time) that
+        no sender holds and that wait for no retry; how many."""
+
 
 # --- temporal history (issue 3) -----------------------------------------------------------
 

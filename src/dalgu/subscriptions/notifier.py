@@ -68,6 +68,11 @@ TIMERS = 0.25  # seconds between looks at retries and periodic subscriptions whe
 IDLE_POLL = 0.008
 
 
+def retry_delay(attempts: int) -> float:
+    """Seconds between a delivery's failed attempt number `attempts` and the next."""
+    return min(2.0**attempts * 0.25, 300.0)
+
+
 def next_poll(wait: float, poll: float, *, found: bool) -> float:
     """Seconds until the next look at a polled outbox: `poll` after a look that found changes,
     else twice the last wait, up to `IDLE_POLL` (never below `poll`)."""
@@ -470,7 +475,7 @@ class Notifier:
         now = now_iso()
         attempts = delivery.attempts + 1
         give_up = attempts >= MAX_ATTEMPTS
-        retry_at = None if give_up else time.time() + min(2.0**attempts * 0.25, 300.0)
+        retry_at = None if give_up else time.time() + retry_delay(attempts)
         log.info("notification to %s failed (%s), attempt %d", endpoint["uri"], failure, attempts)
         await self.store.finish_delivery(
             delivery,
@@ -478,3 +483,19 @@ class Notifier:
             retry_at=retry_at,
             status={"timesFailed": 1, "lastFailure": now},
         )
+        if give_up:
+            # the endpoint has failed for as long as every attempt took: what waited behind
+            # this one longer than that is dropped with it, so that a subscriber gone for good
+            # does not keep every notification of the city for it (it did, without end)
+            window = sum(retry_delay(a) for a in range(1, MAX_ATTEMPTS))
+            dropped = await self.store.abandon_deliveries(
+                delivery.tenant, delivery.subscription_id, time.time() - window
+            )
+            log.warning(
+                "notification to %s abandoned after %d attempts over %.0f s, with %d queued "
+                "behind it for as long",
+                endpoint["uri"],
+                attempts,
+                window,
+                dropped,
+            )

@@ -327,6 +327,19 @@ class SqliteSubscriptions(SubscriptionStore):
             (orjson.dumps(document), tenant, subscription_id),
         )
 
+    async def abandon_deliveries(
+        self, tenant: str, subscription_id: str, queued_before: float
+    ) -> int:
+        db = self.db
+        async with transaction(db):
+            # a delivery waiting for no retry has its queueing time as `next_at`
+            cursor = db.execute(
+                "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ? "
+                "AND next_at < ? AND attempts = 0 AND lease_until <= ?",
+                (tenant, subscription_id, queued_before, time.time()),
+            )
+        return cursor.rowcount
+
     async def finish_delivery(
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:
