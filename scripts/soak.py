@@ -1,0 +1,261 @@
+"""Soak a real Dalgu with concurrent writers and `kill -9`s; check every acknowledged write
+was notified and no request got a 5xx.
+
+Starts `dalgu serve` on loopback (a fresh SQLite file, or a fresh PostgreSQL database dropped
+afterwards), subscribes an HTTP receiver to `Vehicle.speed` (key-values), then for
+`--duration` seconds six writers create, PATCH, batch-upsert, delete, read and query
+vehicles, each write with a speed no other write uses. With `--kill`, one API worker is
+killed (`kill -9`) after 8 s and the notifier process 10 s later: `dalgu serve` starts them
+again. At the end every acknowledged write's (id, speed) must reach the receiver, within 90 s.
+
+    .venv/bin/python scripts/soak.py [--store sqlite|postgres] [--workers 2] [--feed]
+        [--kill] [--duration 40]
+
+Exit status 1 if a request got a 5xx or an acknowledged write was never notified. Session 27
+found three notification bugs this way (docs/benchmarks.md, "A subscriber that went away").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import http.server
+import json
+import os
+import queue
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024  # the notifier opens several connections at once
+
+    def __init__(self) -> None:
+        self.bodies: queue.Queue[Any] = queue.Queue()
+        bodies = self.bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.put(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/notify"
+
+
+class Soak:
+    def __init__(self, base: str, server: subprocess.Popen[bytes], kill: bool) -> None:
+        self.base, self.server, self.kill = base, server, kill
+        self.acked: dict[tuple[str, int], str] = {}
+        self.statuses: collections.Counter[tuple[str, Any]] = collections.Counter()
+        self.server_errors: list[tuple[str, int, str]] = []
+
+    async def writer(self, n: int, client: httpx.AsyncClient, stop: float) -> None:
+        rnd, k = random.Random(n), 0
+        mine: list[str] = []
+        while time.time() < stop:
+            k += 1
+            speed = n * 10_000_000 + k
+            op = rnd.choice(["create", "create", "patch", "patch", "batch", "delete", "get", "q"])
+            if op in ("patch", "delete", "get") and not mine:
+                op = "create"
+            try:
+                if op == "create":
+                    eid = f"urn:ngsi-ld:Vehicle:soak-{n}-{k}"
+                    body = {
+                        "id": eid,
+                        "type": "Vehicle",
+                        "speed": {"type": "Property", "value": speed},
+                    }
+                    r = await client.post(f"{self.base}/entities", json=body)
+                    if r.status_code == 201:
+                        self.acked[(eid, speed)] = op
+                        mine.append(eid)
+                elif op == "patch":
+                    eid = rnd.choice(mine)
+                    body = {"speed": {"type": "Property", "value": speed}}
+                    r = await client.patch(f"{self.base}/entities/{eid}/attrs", json=body)
+                    if r.status_code == 204:
+                        self.acked[(eid, speed)] = op
+                elif op == "batch":
+                    items: list[dict[str, Any]] = [
+                        {
+                            "id": f"urn:ngsi-ld:Vehicle:soak-{n}-{k}-{j}",
+                            "type": "Vehicle",
+                            "speed": {"type": "Property", "value": speed * 100 + j},
+                        }
+                        for j in range(20)
+                    ]
+                    r = await client.post(f"{self.base}/entityOperations/upsert", json=items)
+                    if r.status_code in (201, 204):
+                        for item in items:
+                            self.acked[(item["id"], item["speed"]["value"])] = op
+                            mine.append(item["id"])
+                elif op == "delete":
+                    r = await client.delete(
+                        f"{self.base}/entities/{mine.pop(rnd.randrange(len(mine)))}"
+                    )
+                elif op == "get":
+                    r = await client.get(f"{self.base}/entities/{rnd.choice(mine)}")
+                else:
+                    params: dict[str, str | int] = {
+                        "type": "Vehicle",
+                        "q": f"speed>{speed - 50}",
+                        "limit": 10,
+                    }
+                    r = await client.get(f"{self.base}/entities", params=params)
+                self.statuses[(op, r.status_code)] += 1
+                if r.status_code >= 500:
+                    self.server_errors.append((op, r.status_code, r.text[:300]))
+            except httpx.TransportError as error:  # a killed worker's connections
+                self.statuses[(op, type(error).__name__)] += 1
+
+    async def chaos(self) -> None:
+        if not self.kill:
+            return
+        await asyncio.sleep(8)
+        children = psutil.Process(self.server.pid).children(recursive=True)
+        workers = [p for p in children if "dalgu.cli.serve" in " ".join(p.cmdline())]
+        if workers:
+            print(f"kill -9 API worker {workers[0].pid}", flush=True)
+            workers[0].kill()
+        await asyncio.sleep(10)
+        for p in psutil.Process(self.server.pid).children(recursive=True):
+            if "dalgu.cli.notifier" in " ".join(p.cmdline()):
+                print(f"kill -9 notifier {p.pid}", flush=True)
+                p.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def admin(sql: str) -> None:
+    subprocess.run(["psql", ADMIN_DSN, "-qc", sql], check=True, capture_output=True)
+
+
+def start(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int, str | None]:
+    """`dalgu serve` on a free loopback port, once it answers `/health`."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DALGU_HOST": "127.0.0.1",
+        "DALGU_PORT": str(port),
+        "DALGU_WORKERS": str(args.workers),
+        "DALGU_SQLITE_PATH": str(Path(tempfile.mkdtemp(prefix="dalgu-soak-")) / "soak.db"),
+        "DALGU_IOT_NORTH_PORT": "0",  # the gateway's own ports: not soaked here
+        "DALGU_IOT_SOUTH_PORT": "0",
+        "DALGU_COAP_PORT": "0",
+        "DALGU_MQTT_BROKER": "off",
+    }
+    database = None
+    if args.store == "postgres":
+        database = f"dalgu_soak_{uuid.uuid4().hex[:10]}"
+        admin(f'CREATE DATABASE "{database}"')
+        env["DALGU_STORE"] = "postgres"
+        env["DALGU_POSTGRES_DSN"] = ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+    if args.feed:
+        env["DALGU_CHANGE_FEED"] = "nats"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dalgu", "serve"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, port, database
+
+
+async def soak(args: argparse.Namespace, server: subprocess.Popen[bytes], port: int) -> int:
+    base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
+    receiver = Receiver()
+    try:
+        run = Soak(base, server, args.kill)
+        async with httpx.AsyncClient(timeout=30) as client:
+            notification = {
+                "format": "keyValues",
+                "attributes": ["speed"],
+                "endpoint": {"uri": receiver.url, "accept": "application/json"},
+            }
+            subscription = {
+                "type": "Subscription",
+                "entities": [{"type": "Vehicle"}],
+                "watchedAttributes": ["speed"],
+                "notification": notification,
+            }
+            assert (
+                await client.post(f"{base}/subscriptions", json=subscription)
+            ).status_code == 201
+            stop = time.time() + args.duration
+            await asyncio.gather(*(run.writer(n, client, stop) for n in range(1, 7)), run.chaos())
+        seen: set[tuple[str, Any]] = set()
+        deadline = time.time() + 90
+        while time.time() < deadline and not set(run.acked) <= seen:
+            try:
+                body = await asyncio.to_thread(receiver.bodies.get, timeout=1)
+            except queue.Empty:
+                continue
+            seen.update((d["id"], d.get("speed")) for d in body.get("data", []))
+        missing = [key for key in run.acked if key not in seen]
+        print("answers:", dict(sorted(run.statuses.items(), key=str)))
+        print(f"5xx: {len(run.server_errors)} {run.server_errors[:3]}")
+        print(
+            f"acknowledged writes: {len(run.acked)}; notified: {len(run.acked) - len(missing)}; "
+            f"never notified: {len(missing)} {missing[:5]}"
+        )
+        return 1 if missing or run.server_errors else 0
+    finally:
+        receiver.shutdown()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--feed", action="store_true", help="the NATS change feed on")
+    parser.add_argument("--kill", action="store_true", help="kill -9 a worker, then the notifier")
+    parser.add_argument("--duration", type=float, default=40)
+    args = parser.parse_args()
+    server, port, database = start(args)
+    try:
+        return asyncio.run(soak(args, server, port))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        if database is not None:
+            admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())
