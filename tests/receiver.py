@@ -9,6 +9,12 @@ import threading
 from typing import Any
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # the notifier opens up to 8 connections to a receiver at once: with the default listen
+    # backlog of 5 the kernel drops the SYNs past it, and their connections came 1 s later
+    request_queue_size = 128
+
+
 class Receiver:
     """Collects POSTed notifications (headers and JSON body) in a queue."""
 
@@ -27,7 +33,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -69,34 +69,70 @@ def test_a_hanging_endpoint_does_not_delay_other_subscriptions(
         receiver.close()
 
 
-def test_a_dead_endpoints_backlog_holds_back_no_other_subscription(client: TestClient) -> None:
-    """1,400 notifications wait behind a failed one for an endpoint nobody listens at. Another
-    subscription's notification, queued after all of them and retried once its endpoint is
-    up, goes out at its retry (the oldest 500 due deliveries used to be read and dropped, all
-    of the dead endpoint's even while 500 more were out for their retry: the other one waited
-    for the whole backlog)."""
+class SwitchedReceiver(Receiver):
+    """A receiver that answers 503 (a failure, retried) while it is down, counting those, and
+    204 once `up` is set, queueing only those notifications."""
 
-    def failed_once(url: str) -> None:
-        deadline = time.monotonic() + 10
-        while "timesFailed" not in client.get(url).json()["notification"]:
-            assert time.monotonic() < deadline, "the endpoint was never tried"
-            time.sleep(0.05)
+    def __init__(self) -> None:
+        super().__init__()
+        handler = self.server.RequestHandlerClass
+        answer = handler.do_POST  # type: ignore[attr-defined]
+        self.up = threading.Event()
+        self.refused = threading.Semaphore(0)
+        self.refusals = 0
+        up, refused = self.up, self.refused
+        receiver = self
 
-    dead = client.post(S, json=subscription(f"http://127.0.0.1:{free_port()}/notify"))
+        def switched(request: Any) -> None:
+            if up.is_set():
+                answer(request)
+                return
+            request.rfile.read(int(request.headers.get("content-length", 0)))
+            request.send_response(503)
+            request.send_header("content-length", "0")  # else the notifier reads to the close
+            request.end_headers()
+            receiver.refusals += 1
+            refused.release()
+
+        handler.do_POST = switched  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def refusing_endpoint() -> Iterator[str]:
+    """An endpoint whose port is held (bound, never listening): every connection is refused,
+    and no other socket of the test can take the port."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{held.getsockname()[1]}/notify"
+    held.close()
+
+
+def test_a_dead_endpoints_backlog_holds_back_no_other_subscription(
+    client: TestClient, refusing_endpoint: str
+) -> None:
+    """1,400 notifications wait behind a failed one for an endpoint that refuses them.
+    Another subscription's notification, queued after all of them and failed once, goes out
+    at its retry (the oldest 500 due deliveries used to be read and dropped, all of the dead
+    endpoint's even while 500 more were out for their retry: the other one waited for the
+    whole backlog)."""
+    dead = client.post(S, json=subscription(refusing_endpoint))
     for start in (0, 700):
         batch = [
             {"id": f"urn:ngsi-ld:Vehicle:q{n}", "type": "Vehicle", "speed": n}
             for n in range(start, start + 700)
         ]
         assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
-    failed_once(dead.headers["location"])
-    port = free_port()  # down for the first attempt, up for the retry
-    late = client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify"))
-    body = {"id": "urn:ngsi-ld:Vehicle:after", "type": "Vehicle", "speed": 1000}
-    assert client.post(E, json=body).status_code == 201
-    failed_once(late.headers["location"])
-    receiver = Receiver(port)
+    deadline = time.monotonic() + 10
+    while "timesFailed" not in client.get(dead.headers["location"]).json()["notification"]:
+        assert time.monotonic() < deadline, "the dead endpoint was never tried"
+        time.sleep(0.05)
+    receiver = SwitchedReceiver()
     try:
+        client.post(S, json=subscription(receiver.url))
+        body = {"id": "urn:ngsi-ld:Vehicle:after", "type": "Vehicle", "speed": 1000}
+        assert client.post(E, json=body).status_code == 201
+        assert receiver.refused.acquire(timeout=10), "the other endpoint was never tried"
+        receiver.up.set()
         assert speed(receiver.next(timeout=5)[1]) == 1000  # its retry is due after 0.5 s
         assert client.get(dead.headers["location"]).json()["notification"]["status"] == "failed"
     finally:
@@ -106,26 +142,37 @@ def test_a_dead_endpoints_backlog_holds_back_no_other_subscription(client: TestC
 def test_an_endpoint_gone_for_good_does_not_keep_every_notification(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Given up after its attempts (12 over ~13.5 min; 2 over 0.5 s here), a notification
-    takes with it those queued behind it for as long: once the endpoint answers again it gets
-    what was queued since, not the whole history of its absence."""
+    """Given up after its attempts (12 over ~13.5 min; here 2, 1 s apart), a notification
+    takes with it those queued behind it untried, also those queued after its first attempt:
+    once the endpoint answers again it gets what was queued since, not the whole history of
+    its absence."""
     monkeypatch.setattr(notifier, "MAX_ATTEMPTS", 2)
-    port = free_port()  # nobody listens there yet
-    url = client.post(S, json=subscription(f"http://127.0.0.1:{port}/notify")).headers["location"]
-    batch = [{"id": f"urn:ngsi-ld:Vehicle:g{n}", "type": "Vehicle", "speed": n} for n in range(50)]
-    assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
-    deadline = time.monotonic() + 10
-    while "timesFailed" not in client.get(url).json()["notification"]:
-        assert time.monotonic() < deadline, "the endpoint was never tried"
-        time.sleep(0.05)
-    time.sleep(1.5)  # the retries, 0.5 s later, failed and gave up: the rest went with them
-    receiver = Receiver(port)
+    monkeypatch.setattr(notifier, "retry_delay", lambda attempts: 1.0)
+    receiver = SwitchedReceiver()  # down: it refuses every notification
     try:
+        client.post(S, json=subscription(receiver.url))
+        batch = [
+            {"id": f"urn:ngsi-ld:Vehicle:g{n}", "type": "Vehicle", "speed": n} for n in range(50)
+        ]
+        assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
+        assert receiver.refused.acquire(timeout=10), "the endpoint was never tried"
+        time.sleep(0.3)  # each connection's first notification is refused by now
+        first = receiver.refusals
+        for n in range(50, 55):  # queued behind the failed ones, after their first attempt
+            body = {"id": f"urn:ngsi-ld:Vehicle:g{n}", "type": "Vehicle", "speed": n}
+            assert client.post(E, json=body).status_code == 201
+        deadline = time.monotonic() + 10
+        while receiver.refusals < 2 * first:  # their retries, refused: given up
+            assert time.monotonic() < deadline, "the failed notifications were not retried"
+            time.sleep(0.02)
+        # anything left behind them would be tried now, refused, and retried 1 s later
+        time.sleep(0.3)
+        receiver.up.set()
         body = {"id": "urn:ngsi-ld:Vehicle:back", "type": "Vehicle", "speed": 1000}
         assert client.post(E, json=body).status_code == 201
         assert speed(receiver.next(timeout=5)[1]) == 1000
         with pytest.raises(queue.Empty):
-            receiver.next(timeout=1)
+            receiver.next(timeout=1.5)
     finally:
         receiver.close()
 

@@ -484,16 +484,18 @@ class Notifier:
             status={"timesFailed": 1, "lastFailure": now},
         )
         if give_up:
-            # the endpoint has failed for as long as every attempt took: what waited behind
-            # this one longer than that is dropped with it, so that a subscriber gone for good
-            # does not keep every notification of the city for it (it did, without end)
+            # the endpoint has failed every attempt for as long as they took (~13.5 min), and
+            # the notifications queued behind this one were queued since: none could have
+            # gone out. They are dropped with it, and the subscription goes on with what
+            # comes next, so that a subscriber gone for good keeps at most that span of
+            # notifications (it kept every one, without end, each given 13.5 min in turn)
             window = sum(retry_delay(a) for a in range(1, MAX_ATTEMPTS))
             dropped = await self.store.abandon_deliveries(
-                delivery.tenant, delivery.subscription_id, time.time() - window
+                delivery.tenant, delivery.subscription_id, time.time()
             )
             log.warning(
-                "notification to %s abandoned after %d attempts over %.0f s, with %d queued "
-                "behind it for as long",
+                "notification to %s abandoned after %d attempts over %.0f s, with the %d "
+                "queued behind it",
                 endpoint["uri"],
                 attempts,
                 window,
