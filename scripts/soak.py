@@ -25,21 +25,20 @@ import json
 import os
 import queue
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.databases import create_database, drop_database
+from bench.processes import Server, dalgu_command, free_port
 
 
 class Receiver(http.server.ThreadingHTTPServer):
@@ -64,7 +63,7 @@ class Receiver(http.server.ThreadingHTTPServer):
 
 
 class Soak:
-    def __init__(self, base: str, server: subprocess.Popen[bytes], kill: bool) -> None:
+    def __init__(self, base: str, server: Server, kill: bool) -> None:
         self.base, self.server, self.kill = base, server, kill
         self.acked: dict[tuple[str, int], str] = {}
         self.statuses: collections.Counter[tuple[str, Any]] = collections.Counter()
@@ -134,67 +133,56 @@ class Soak:
         if not self.kill:
             return
         await asyncio.sleep(8)
-        children = psutil.Process(self.server.pid).children(recursive=True)
+        children = psutil.Process(self.server.process.pid).children(recursive=True)
         workers = [p for p in children if "dalgu.cli.serve" in " ".join(p.cmdline())]
         if workers:
             print(f"kill -9 API worker {workers[0].pid}", flush=True)
             workers[0].kill()
         await asyncio.sleep(10)
-        for p in psutil.Process(self.server.pid).children(recursive=True):
+        for p in psutil.Process(self.server.process.pid).children(recursive=True):
             if "dalgu.cli.notifier" in " ".join(p.cmdline()):
                 print(f"kill -9 notifier {p.pid}", flush=True)
                 p.kill()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def admin(sql: str) -> None:
-    subprocess.run(["psql", ADMIN_DSN, "-qc", sql], check=True, capture_output=True)
-
-
-def start(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int, str | None]:
-    """`dalgu serve` on a free loopback port, once it answers `/health`."""
+def start(args: argparse.Namespace, work: Path) -> tuple[Server, int, str | None]:
+    """`dalgu serve` on a free loopback port, once it answers `/health`; its scratch
+    PostgreSQL database, if any."""
     port = free_port()
     env = {
-        **os.environ,
         "DALGU_HOST": "127.0.0.1",
         "DALGU_PORT": str(port),
         "DALGU_WORKERS": str(args.workers),
-        "DALGU_SQLITE_PATH": str(Path(tempfile.mkdtemp(prefix="dalgu-soak-")) / "soak.db"),
+        "DALGU_SQLITE_PATH": str(work / "soak.db"),
         "DALGU_IOT_NORTH_PORT": "0",  # the gateway's own ports: not soaked here
         "DALGU_IOT_SOUTH_PORT": "0",
         "DALGU_COAP_PORT": "0",
         "DALGU_MQTT_BROKER": "off",
     }
-    database = None
+    dsn = None
     if args.store == "postgres":
-        database = f"dalgu_soak_{uuid.uuid4().hex[:10]}"
-        admin(f'CREATE DATABASE "{database}"')
-        env["DALGU_STORE"] = "postgres"
-        env["DALGU_POSTGRES_DSN"] = ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+        dsn = create_database()
+        env |= {"DALGU_STORE": "postgres", "DALGU_POSTGRES_DSN": dsn}
     if args.feed:
         env["DALGU_CHANGE_FEED"] = "nats"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dalgu", "serve"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return server, port, database
+    every_core = ",".join(str(core) for core in sorted(os.sched_getaffinity(0)))
+    try:
+        server = Server(
+            "dalgu",
+            dalgu_command(),
+            env,
+            f"http://127.0.0.1:{port}/health",
+            every_core,
+            work / "dalgu.log",
+        )
+    except BaseException:
+        if dsn is not None:
+            drop_database(dsn)
+        raise
+    return server, port, dsn
 
 
-async def soak(args: argparse.Namespace, server: subprocess.Popen[bytes], port: int) -> int:
+async def soak(args: argparse.Namespace, server: Server, port: int) -> int:
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     receiver = Receiver()
     try:
@@ -244,17 +232,14 @@ def main() -> int:
     parser.add_argument("--kill", action="store_true", help="kill -9 a worker, then the notifier")
     parser.add_argument("--duration", type=float, default=40)
     args = parser.parse_args()
-    server, port, database = start(args)
+    work = Path(tempfile.mkdtemp(prefix="dalgu-soak-"))
+    server, port, dsn = start(args, work)
     try:
         return asyncio.run(soak(args, server, port))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        if database is not None:
-            admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        server.stop()
+        if dsn is not None:
+            drop_database(dsn)
 
 
 if __name__ == "__main__":
