@@ -437,11 +437,8 @@ class SubscriptionStore(ABC):
         subscription's status members (timesSent, lastSuccess, ...)."""
 
     @abstractmethod
-    async def abandon_deliveries(
-        self, tenant: str, subscription_id: str, queued_before: float
-    ) -> int:
-        """Drop the subscription's deliveries queued before `queued_before` (Unix time) that
-        no sender holds and that wait for no retry; how many."""
+    async def abandon_deliveries(self, tenant: str, subscription_id: str) -> int:
+        """Drop the subscription's deliveries never tried that no sender holds; how many."""
 
 
 # --- temporal history (issue 3) -----------------------------------------------------------

@@ -490,9 +490,7 @@ class Notifier:
             # comes next, so that a subscriber gone for good keeps at most that span of
             # notifications (it kept every one, without end, each given 13.5 min in turn)
             window = sum(retry_delay(a) for a in range(1, MAX_ATTEMPTS))
-            dropped = await self.store.abandon_deliveries(
-                delivery.tenant, delivery.subscription_id, time.time()
-            )
+            dropped = await self.store.abandon_deliveries(delivery.tenant, delivery.subscription_id)
             log.warning(
                 "notification to %s abandoned after %d attempts over %.0f s, with the %d "
                 "queued behind it",

@@ -397,16 +397,12 @@ class PostgresSubscriptions(SubscriptionStore):
                 "DELETE FROM deliveries WHERE id = ANY($1::bigint[])", [d.id for d in deliveries]
             )
 
-    async def abandon_deliveries(
-        self, tenant: str, subscription_id: str, queued_before: float
-    ) -> int:
-        # a delivery waiting for no retry has its queueing time as `next_at`
+    async def abandon_deliveries(self, tenant: str, subscription_id: str) -> int:
         status = await self.pool.execute(
             "DELETE FROM deliveries WHERE tenant = $1 AND subscription_id = $2 "
-            "AND next_at < $3 AND attempts = 0 AND lease_until <= $4",
+            "AND attempts = 0 AND lease_until <= $3",
             tenant,
             subscription_id,
-            queued_before,
             time.time(),
         )
         return int(str(status).split()[-1])

@@ -327,16 +327,13 @@ class SqliteSubscriptions(SubscriptionStore):
             (orjson.dumps(document), tenant, subscription_id),
         )
 
-    async def abandon_deliveries(
-        self, tenant: str, subscription_id: str, queued_before: float
-    ) -> int:
+    async def abandon_deliveries(self, tenant: str, subscription_id: str) -> int:
         db = self.db
         async with transaction(db):
-            # a delivery waiting for no retry has its queueing time as `next_at`
             cursor = db.execute(
                 "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ? "
-                "AND next_at < ? AND attempts = 0 AND lease_until <= ?",
-                (tenant, subscription_id, queued_before, time.time()),
+                "AND attempts = 0 AND lease_until <= ?",
+                (tenant, subscription_id, time.time()),
             )
         return cursor.rowcount
 
