@@ -362,6 +362,12 @@ class SubscriptionStore(ABC):
     ) -> dict[str, Any] | None: ...
 
     @abstractmethod
+    async def subscription_origins(self, tenant: str) -> dict[str, int]:
+        """Each subscription of the tenant by id, with the outbox position it was created at:
+        the changes at or below it were recorded before it existed, and it is not notified of
+        them (a notifier that lags would otherwise match them against it)."""
+
+    @abstractmethod
     async def list_subscriptions(
         self, tenant: str | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:

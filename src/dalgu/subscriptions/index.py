@@ -44,6 +44,8 @@ class CompiledSubscription:
             geo = parse_geoquery(g["georel"], g["geometry"], g["coordinates"], g.get("geoproperty"))
             self.geo = replace(geo, geoproperty=terms.expand(geo.geoproperty))
         self.guard: Guard | None = guard_of(self.q)
+        #: the outbox position it was created at: changes at or below it came before it
+        self.origin = 0
 
 
 Compiled: TypeAlias = CompiledSubscription

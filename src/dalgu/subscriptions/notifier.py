@@ -227,6 +227,7 @@ class Notifier:
 
     async def _subscriptions(self, tenant: str) -> list[CompiledSubscription]:
         docs, _ = await self.store.list_subscriptions(tenant, 1_000_000, 0)
+        origins = await self.store.subscription_origins(tenant)
         compiled = []
         for doc in docs:
             key = (tenant, doc["id"], doc.get("modifiedAt", ""))
@@ -239,6 +240,7 @@ class Notifier:
                     continue
                 self._compiled[key] = item
             item.doc = doc
+            item.origin = origins.get(doc["id"], 0)
             compiled.append(item)
         return compiled
 
@@ -269,8 +271,8 @@ class Notifier:
         )
         for sub in candidates:
             doc = sub.doc
-            if status_of(doc) != "active" or "timeInterval" in doc:
-                continue
+            if change.seq <= sub.origin or status_of(doc) != "active" or "timeInterval" in doc:
+                continue  # recorded before the subscription was created, or not to notify
             reason = matching.trigger_reason(doc, trigger)
             if reason is None or not matching.selects(doc, entity, sub.types):
                 continue

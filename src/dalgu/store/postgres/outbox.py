@@ -54,7 +54,7 @@ WHERE $7 OR EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = $1
     AND (s.watched_types IS NULL OR s.watched_types && string_to_array(u.types, E'\\x1f')))
 ORDER BY u.i
 """
-_DRAWN = "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM change_tickets"
+DRAWN = "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM change_tickets"
 # an advisory lock on a bigint key shows its high half as classid, its low half as objid
 _HOLDERS = """
 SELECT coalesce(array_agg(virtualtransaction), '{}') FROM pg_locks
@@ -121,7 +121,7 @@ class Horizon:
                 return self.safe
             self.safe = max(self.safe, ticket)
             self._candidate = None
-        drawn = int(await conn.fetchval(_DRAWN))
+        drawn = int(await conn.fetchval(DRAWN))
         if drawn > self.safe:
             holders = await conn.fetchval(_HOLDERS, *_LOCK_KEY)  # after the draw was read
             if holders:

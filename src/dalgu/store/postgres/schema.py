@@ -508,6 +508,10 @@ MIGRATIONS: list[str] = [
     f"""
     CREATE INDEX attr_txt_root ON attr_txt (nid, (txt COLLATE "und-x-icu")) WHERE {PLAIN_STRING}
     """,
+    # the outbox ticket drawn last when a subscription was created (`subscription_origins`)
+    """
+    ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS origin bigint NOT NULL DEFAULT 0
+    """,
 ]
 
 

@@ -140,8 +140,8 @@ class PostgresSubscriptions(SubscriptionStore):
             if create:
                 try:
                     await conn.execute(
-                        "INSERT INTO subscriptions (tenant, id, doc, created, watched_types) "
-                        "VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO subscriptions (tenant, id, doc, created, watched_types, "
+                        f"origin) VALUES ($1, $2, $3, $4, $5, ({outbox.DRAWN}))",
                         tenant,
                         subscription_id,
                         doc,
@@ -166,6 +166,14 @@ class PostgresSubscriptions(SubscriptionStore):
             "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, subscription_id
         )
         return None if doc is None else dict(orjson.loads(doc))
+
+    async def subscription_origins(self, tenant: str) -> dict[str, int]:
+        # a change whose ticket was drawn before is skipped even if it commits just after: its
+        # write began before the subscription was there (and may not have seen it)
+        rows = await self.pool.fetch(
+            "SELECT id, origin FROM subscriptions WHERE tenant = $1", tenant
+        )
+        return {subscription_id: int(origin) for subscription_id, origin in rows}
 
     async def list_subscriptions(
         self, tenant: str | None, limit: int, offset: int

@@ -485,6 +485,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attrs_string ON attrs (tenant, name, path, kind, num, txt)
         WHERE kind = 's' AND (path = '' OR num IS NOT NULL)
     """,
+    # the outbox position a subscription was created at (`subscription_origins`)
+    """
+    ALTER TABLE subscriptions ADD COLUMN origin INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 

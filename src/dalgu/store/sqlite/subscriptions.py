@@ -128,7 +128,9 @@ class SqliteSubscriptions(SubscriptionStore):
         if create:
             try:
                 self.db.execute(
-                    "INSERT INTO subscriptions (tenant, id, doc, created) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO subscriptions (tenant, id, doc, created, origin) "
+                    "VALUES (?, ?, ?, ?, coalesce("
+                    "(SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0))",
                     (tenant, subscription_id, doc, document.get("createdAt", "")),
                 )
             except sqlite3.IntegrityError:
@@ -147,6 +149,11 @@ class SqliteSubscriptions(SubscriptionStore):
             "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, subscription_id)
         ).fetchone()
         return None if row is None else dict(orjson.loads(row[0]))
+
+    async def subscription_origins(self, tenant: str) -> dict[str, int]:
+        # the writes are serialized: every change below the last number drawn is committed
+        rows = self.db.execute("SELECT id, origin FROM subscriptions WHERE tenant = ?", (tenant,))
+        return dict(rows.fetchall())
 
     async def list_subscriptions(
         self, tenant: str | None, limit: int, offset: int
