@@ -14,8 +14,13 @@ from dalgu.broker.mutations import create
 from dalgu.store.base import Entity
 from dalgu.store.sqlite import SqliteEntityStore, schema
 
-# what today's writes need that older schemas lack: entity columns, and the summary tables
-_COLUMNS = (("rendered", "BLOB"), ("type1", "TEXT"))
+# what today's writes need that older schemas lack: columns, and the summary tables
+_COLUMNS = (
+    ("entities", "rendered", "BLOB"),
+    ("entities", "type1", "TEXT"),
+    ("geo", "px", "REAL"),
+    ("geo", "py", "REAL"),
+)
 _TABLES = {
     "type_entities": "tenant, type",
     "type_attributes": "tenant, type, name, kind",
@@ -28,10 +33,14 @@ def written_today(db: sqlite3.Connection) -> Iterator[None]:
     """Inside: the columns and tables today's writes need, added where the database lacks
     them. After: the columns dropped again and the tables gone (temporary), so the database is
     of its old version, with rows written the way today's store writes them."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(entities)")}
-    added = [(name, kind) for name, kind in _COLUMNS if name not in columns]
-    for name, kind in added:
-        db.execute(f"ALTER TABLE entities ADD COLUMN {name} {kind}")
+    columns = {
+        (table, row[1])
+        for table in {table for table, _, _ in _COLUMNS}
+        for row in db.execute(f"PRAGMA table_info({table})")
+    }
+    added = [(t, name, kind) for t, name, kind in _COLUMNS if (t, name) not in columns]
+    for table, name, kind in added:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     temporary = [table for table in _TABLES if table not in tables]
     for table in temporary:
@@ -40,8 +49,8 @@ def written_today(db: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        for name, _ in added:
-            db.execute(f"ALTER TABLE entities DROP COLUMN {name}")
+        for table, name, _ in added:
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
         for table in temporary:
             db.execute(f"DROP TABLE temp.{table}")
 

@@ -92,7 +92,10 @@ def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle distance in metres between two lon/lat points."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    # products, not powers: the SQLite store computes the same expression in SQL, operation
+    # for operation, to the same double (`store/sqlite/near.py`)
+    a, b = math.sin(dp / 2), math.sin(dl / 2)
+    h = a * a + math.cos(p1) * math.cos(p2) * (b * b)
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 

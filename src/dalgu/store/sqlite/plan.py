@@ -58,6 +58,7 @@ from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite.collation_prefix import range_prefix, string_prefix
 from dalgu.store.sqlite.geo import search_box
+from dalgu.store.sqlite.near import near_test
 from dalgu.store.value_groups import value_groups, value_path
 
 _MIN_CAP = 500
@@ -232,22 +233,23 @@ def geo_driver(tenant: str, query: EntityQuery) -> Driver | None:
     if box is None:
         return None
     minx, miny, maxx, maxy = box
+    params: list[Any] = [maxx, minx, maxy, miny, tenant, geo.geoproperty]
+
+    def bind(value: Any) -> str:
+        params.append(value)
+        return "?"
+
+    def match() -> str:
+        wkb = shapely.to_wkb(geo.shape)
+        marks = ", ".join(bind(v) for v in (geo.georel, wkb, geo.max_distance, geo.min_distance))
+        return f"geo_match({marks}, g.geometry)"
+
+    test = near_test(geo, bind, match)
     return Driver(
         "SELECT DISTINCT g.ent, 0 AS exact FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
         "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "
-        "AND g.tenant = ? AND g.name = ? AND geo_match(?, ?, ?, ?, g.geometry)",
-        [
-            maxx,
-            minx,
-            maxy,
-            miny,
-            tenant,
-            geo.geoproperty,
-            geo.georel,
-            shapely.to_wkb(geo.shape),
-            geo.max_distance,
-            geo.min_distance,
-        ],
+        f"AND g.tenant = ? AND g.name = ? AND {test}",
+        params,
         geo=True,
     )
 

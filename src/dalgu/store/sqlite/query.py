@@ -47,6 +47,7 @@ from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
+from dalgu.store.sqlite.near import distance_or, near_test
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.value_groups import value_path
 
@@ -219,7 +220,8 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
     box = search_box(geo)
     if box is None:
         name = c.p(geo.geoproperty)
-        return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.name = {name} AND {match()})"
+        test = near_test(geo, c.p, match)
+        return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.name = {name} AND {test})"
     minx, miny, maxx, maxy = box
     bounds = (
         f"r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
@@ -227,9 +229,10 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
     )
     tenant = c.p(c.tenant)
     name = c.p(geo.geoproperty)
+    test = near_test(geo, c.p, match)
     return (
         "e.ent IN (SELECT g.ent FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
-        f"WHERE {bounds} AND g.tenant = {tenant} AND g.name = {name} AND {match()})"
+        f"WHERE {bounds} AND g.tenant = {tenant} AND g.name = {name} AND {test})"
     )
 
 
@@ -281,12 +284,22 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
             if query.order_from is None:
                 continue
             wkb = shapely.to_wkb(query.order_from)
+            origin = query.order_from
+            point = None
+            if origin.geom_type == "Point" and not origin.is_empty:
+                point = (float(origin.x), float(origin.y))
 
-            def distance(wkb: bytes = wkb, name: str = term.attribute) -> str:
-                return (
-                    f"(SELECT min(geo_distance({c.p(wkb)}, g.geometry)) FROM geo g "
-                    f"WHERE g.ent = e.ent AND g.name = {c.p(name)})"
-                )
+            def distance(
+                wkb: bytes = wkb,
+                name: str = term.attribute,
+                point: tuple[float, float] | None = point,
+            ) -> str:
+                def call() -> str:
+                    return f"geo_distance({c.p(wkb)}, g.geometry)"
+
+                metres = distance_or(point, c.p, call)
+                where = f"g.ent = e.ent AND g.name = {c.p(name)}"
+                return f"(SELECT min({metres}) FROM geo g WHERE {where})"
 
             parts += [f"({distance()} IS NULL)", f"{distance()} {way}"]
             continue

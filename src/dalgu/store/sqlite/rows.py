@@ -25,6 +25,7 @@ from dalgu.store.indexing import (
 )
 from dalgu.store.sqlite.collation_prefix import row_prefix
 from dalgu.store.sqlite.geo import bounding_box
+from dalgu.store.sqlite.near import point_of
 from dalgu.store.sqlite.summary import flush as flush_summary
 from dalgu.store.summary import AttributeSummary
 
@@ -147,7 +148,10 @@ class IndexWrites:
             if box is None:
                 continue
             self.next_gid += 1
-            self.geometries.append((self.next_gid, ent, tenant, geo.name, dumps(geo.geometry)))
+            x, y = point_of(geo.geometry) or (None, None)
+            self.geometries.append(
+                (self.next_gid, ent, tenant, geo.name, dumps(geo.geometry), x, y)
+            )
             self.boxes.append((self.next_gid, box[0], box[2], box[1], box[3]))
 
     def flush(self) -> None:
@@ -193,7 +197,8 @@ class IndexWrites:
             )
         if self.geometries:
             db.executemany(
-                "INSERT INTO geo (gid, ent, tenant, name, geometry) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO geo (gid, ent, tenant, name, geometry, px, py) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 self.geometries,
             )
             db.executemany(

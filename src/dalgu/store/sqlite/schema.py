@@ -489,6 +489,17 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE subscriptions ADD COLUMN origin INTEGER NOT NULL DEFAULT 0
     """,
+    # a point's coordinates as numbers, for `near` in SQL (`near.py`); NULL for other shapes
+    """
+    ALTER TABLE geo ADD COLUMN px REAL;
+    ALTER TABLE geo ADD COLUMN py REAL;
+    UPDATE geo SET
+        px = json_extract(CAST(geometry AS TEXT), '$.coordinates[0]'),
+        py = json_extract(CAST(geometry AS TEXT), '$.coordinates[1]')
+    WHERE json_extract(CAST(geometry AS TEXT), '$.type') = 'Point'
+        AND json_type(CAST(geometry AS TEXT), '$.coordinates[0]') IN ('integer', 'real')
+        AND json_type(CAST(geometry AS TEXT), '$.coordinates[1]') IN ('integer', 'real')
+    """,
 ]
 
 
