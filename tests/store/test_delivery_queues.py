@@ -5,6 +5,8 @@ cuts a queue's run, never reorders it."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -109,3 +111,25 @@ async def test_abandoning_drops_only_what_waited_untried(store: Store) -> None:
         ("urn:gone", gone[2].id),  # was being sent: kept
         *[("urn:other", d.id) for d in other],  # another subscription's: kept
     ]
+
+
+
+async def test_a_renewed_lease_outlives_the_first_and_a_given_back_delivery_is_not_renewed(
+    store: Store,
+) -> None:
+    await queue(store, "", "urn:slow", 2)
+    await queue(store, "", "urn:back", 1)
+    taken = await store.due_deliveries(time.time(), 10)
+    slow = [d for d in taken if d.subscription_id == "urn:slow"]
+    back = [d for d in taken if d.subscription_id == "urn:back"]
+    assert len(slow) == 2 and len(back) == 1
+    first_lease_over = time.time() + store.lease + 0.5
+    await store.release_deliveries(back)  # given back: no one's, due again at once
+    await asyncio.sleep(0.6)  # the renewal's "from now" is later than the take's
+    await store.renew_leases(taken)
+    again = await store.due_deliveries(first_lease_over, 10)
+    assert [d.id for d in again] == [back[0].id]  # the slow queue is still held
+    await store.complete_deliveries(again, {})
+    # once the renewed lease is over too, the two are due again (their sender died)
+    later = await store.due_deliveries(time.time() + store.lease + 1, 10)
+    assert [d.id for d in later] == [d.id for d in slow]

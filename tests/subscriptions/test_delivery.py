@@ -297,3 +297,30 @@ def test_several_notifiers_on_postgres_send_each_notification_once_in_order(
         for process in others:
             kill_server(process)
         kill_server(server)
+
+
+def test_a_backlog_longer_than_its_lease_is_sent_once_in_order(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver slower than the updates: what the notifier holds for it outlives the lease of
+    its deliveries (30 s; 0.4 s here). Those must not be taken and queued a second time."""
+    from dalgu.store.postgres import subscriptions as postgres_deliveries
+    from dalgu.store.sqlite import subscriptions as sqlite_deliveries
+
+    monkeypatch.setattr(sqlite_deliveries, "LEASE", 0.4)
+    monkeypatch.setattr(postgres_deliveries, "LEASE", 0.4)
+    receiver = SlowReceiver()
+    try:
+        client.post(S, json=subscription(receiver.url))
+        client.post(E, json={"id": "urn:ngsi-ld:Vehicle:slow", "type": "Vehicle", "speed": 0})
+        updates = 40  # one entity: one connection, 50 ms each, ~2 s in all
+        for value in range(1, updates):
+            url = f"{E}/urn:ngsi-ld:Vehicle:slow/attrs/speed"
+            assert client.patch(url, json={"value": value}).status_code == 204
+        got = [speed(receiver.next(timeout=10)[1]) for _ in range(updates)]
+        assert got == list(range(updates))
+        with pytest.raises(queue.Empty):  # and nothing twice
+            extra = speed(receiver.next(timeout=1.5)[1])
+            pytest.fail(f"notified again: speed {extra}")
+    finally:
+        receiver.close()

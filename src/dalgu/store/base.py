@@ -423,6 +423,17 @@ class SubscriptionStore(ABC):
     async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
         """Give leased deliveries back unsent: they are due again at once."""
 
+    @property
+    @abstractmethod
+    def lease(self) -> float:
+        """Seconds a taker holds the deliveries it took, unless it renews them."""
+
+    @abstractmethod
+    async def renew_leases(self, deliveries: Sequence[Delivery]) -> None:
+        """Hold leased deliveries (taken, not sent yet: queued behind a slow endpoint) for
+        another `lease` from now, so that no taker takes them again meanwhile. Deliveries
+        given back, finished or deleted since are left as they are."""
+
     async def listen(self, wake: Callable[[], None]) -> bool:
         """Call `wake` whenever a change is committed to the outbox, also by other processes;
         False when the store cannot, and a notifier must poll."""

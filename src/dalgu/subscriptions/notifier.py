@@ -103,6 +103,9 @@ class Notifier:
         self._generation = -1
         self._last_sent: dict[tuple[str, str], float] = {}
         self._queues: dict[tuple[str, str], list[Delivery]] = {}
+        #: deliveries taken and not yet sent or given back, by id: their leases are renewed
+        #: while they wait, and a take that finds one of them again does not queue it twice
+        self._held: dict[int, Delivery] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._http = HttpSender()
         self._mqtt = MqttSender()
@@ -154,6 +157,13 @@ class Notifier:
         # the outbox (the change feed's relay) would forget the changes it has read past, the
         # notifier's among them (on a fresh database, the first writes after a subscription)
         await self.store.start_consumer(NOTIFIER)
+        renewing = asyncio.create_task(self._renew_leases(), name="dalgu-notifier-leases")
+        try:
+            await self._loop()
+        finally:
+            await cancel_and_wait(renewing)
+
+    async def _loop(self) -> None:
         pushed = await self.store.listen(self.wake)
         polling = not pushed and self.poll is not None  # no wake-up: look every `poll`
         poll = TIMERS if pushed or self.poll is None else self.poll
@@ -372,8 +382,27 @@ class Notifier:
             if len(due) < BATCH:
                 return
 
+    async def _renew_leases(self) -> None:
+        """Keep the deliveries this notifier holds leased while they wait for a slow endpoint:
+        a lease that ran out would let the next take queue them again (sent twice, and out of
+        order). Renewed at a third of the lease, so a missed round or two costs nothing."""
+        while True:
+            await asyncio.sleep(self.store.lease / 3)
+            held = list(self._held.values())
+            if not held:
+                continue
+            try:
+                await self.store.renew_leases(held)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the store is away: the next round tries again
+                log.warning("renewing the leases of %d notifications failed: %s", len(held), error)
+
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
+            if delivery.id in self._held:  # taken again after its lease ran out: queued already
+                continue
+            self._held[delivery.id] = delivery
             key = (delivery.tenant, delivery.subscription_id)
             queue = self._queues.get(key)
             if queue is None:
@@ -386,40 +415,56 @@ class Notifier:
     async def _drain(self, key: tuple[str, str], queue: list[Delivery]) -> None:
         """Send one subscription's queued notifications in order, recording each batch sent
         in one commit; on a failure give the rest back to wait for the retry."""
+        held = self._held
         try:
             while queue:
                 batch = queue[:]
                 del queue[:]
-                doc = await self._subscription(*key)
-                if doc is None:
-                    await self.store.complete_deliveries(batch, {})
-                    continue
-                endpoint = doc["notification"]["endpoint"]
-                sent: list[Delivery] = []
-                unsent: list[Delivery] = []
-                failed: list[Failure] = []
                 try:
-                    sent, unsent, failed = await self._send(doc, endpoint, batch)
+                    await self._send_batch(key, batch, queue)
                 finally:
-                    if sent:  # counted as sent when they were leased
-                        await self.store.complete_deliveries(sent, {"lastSuccess": now_iso()})
-                if failed:  # it waits for a retry, and what is queued behind it too
-                    rest = unsent + queue
-                    del queue[:]
-                    # given back (and taken off timesSent) before the failure is recorded, so
-                    # that the status never shows a failure with them still counted as sent
-                    if rest:
-                        await self.store.release_deliveries(rest)
-                    for delivery, failure in failed:
-                        await self._failed(endpoint, delivery, failure)
+                    for delivery in batch:
+                        held.pop(delivery.id, None)
         except Exception:
             log.exception("sending the notifications of %s failed", key[1])
             if queue:
                 with contextlib.suppress(Exception):
                     await self.store.release_deliveries(queue)
+                for delivery in queue:
+                    held.pop(delivery.id, None)
         finally:
             self._queues.pop(key, None)
             self.wake()
+
+    async def _send_batch(
+        self, key: tuple[str, str], batch: list[Delivery], queue: list[Delivery]
+    ) -> None:
+        """Send a batch of one subscription's queue and record it; on a failure give back
+        what is queued behind it (`queue` is emptied) to wait for the retry."""
+        doc = await self._subscription(*key)
+        if doc is None:
+            await self.store.complete_deliveries(batch, {})
+            return
+        endpoint = doc["notification"]["endpoint"]
+        sent: list[Delivery] = []
+        unsent: list[Delivery] = []
+        failed: list[Failure] = []
+        try:
+            sent, unsent, failed = await self._send(doc, endpoint, batch)
+        finally:
+            if sent:  # counted as sent when they were leased
+                await self.store.complete_deliveries(sent, {"lastSuccess": now_iso()})
+        if failed:  # it waits for a retry, and what is queued behind it too
+            rest = unsent + queue
+            del queue[:]
+            for delivery in rest:
+                self._held.pop(delivery.id, None)
+            # given back (and taken off timesSent) before the failure is recorded, so
+            # that the status never shows a failure with them still counted as sent
+            if rest:
+                await self.store.release_deliveries(rest)
+            for delivery, failure in failed:
+                await self._failed(endpoint, delivery, failure)
 
     async def _subscription(self, tenant: str, subscription_id: str) -> dict[str, Any] | None:
         """The subscription a delivery is for: an entity subscription or, sharing the

@@ -334,6 +334,20 @@ class PostgresSubscriptions(SubscriptionStore):
                 [d.id for d in deliveries],
             )
 
+    @property
+    def lease(self) -> float:
+        return LEASE
+
+    async def renew_leases(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        await self.pool.execute(
+            "UPDATE deliveries SET lease_until = $1 WHERE id = ANY($2::bigint[]) "
+            "AND lease_until > 0",
+            time.time() + LEASE,
+            [d.id for d in deliveries],
+        )
+
     async def _recover_leases(self, conn: Any) -> None:
         """Once, in a listening notifier's first take: when no other notifier is connected,
         the leases in the table are those of notifiers that died (`kill -9`, a lost machine),

@@ -295,6 +295,19 @@ class SqliteSubscriptions(SubscriptionStore):
             )
             self._count_sent(deliveries, -1)
 
+    @property
+    def lease(self) -> float:
+        return LEASE
+
+    async def renew_leases(self, deliveries: Sequence[Delivery]) -> None:
+        db = self.db
+        until = time.time() + LEASE
+        async with transaction(db):
+            db.executemany(
+                "UPDATE deliveries SET lease_until = ? WHERE id = ? AND lease_until > 0",
+                [(until, d.id) for d in deliveries],
+            )
+
     def _count_sent(self, deliveries: Sequence[Delivery], sign: int) -> None:
         for tenant, sub, status in sending_status(deliveries, sign, now_iso()):
             self._merge_status(tenant, sub, status)
