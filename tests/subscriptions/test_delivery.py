@@ -324,3 +324,35 @@ def test_a_backlog_longer_than_its_lease_is_sent_once_in_order(
             pytest.fail(f"notified again: speed {extra}")
     finally:
         receiver.close()
+
+
+def test_a_slow_endpoints_backlog_waits_in_the_store_not_in_the_notifier(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notifier holds at most `HOLD` of one subscription's deliveries (5 here); the rest
+    wait in the store, and still go out once each, in order, after the held ones."""
+    monkeypatch.setattr(notifier, "HOLD", 5)
+    most = 0
+    dispatch = notifier.Notifier._dispatch
+
+    async def watched(self: notifier.Notifier, deliveries: list[Any]) -> None:
+        nonlocal most
+        await dispatch(self, deliveries)
+        most = max([most, *self._holding.values()])
+
+    monkeypatch.setattr(notifier.Notifier, "_dispatch", watched)
+    receiver = SlowReceiver()
+    try:
+        client.post(S, json=subscription(receiver.url))
+        client.post(E, json={"id": "urn:ngsi-ld:Vehicle:held", "type": "Vehicle", "speed": 0})
+        updates = 30
+        for value in range(1, updates):
+            url = f"{E}/urn:ngsi-ld:Vehicle:held/attrs/speed"
+            assert client.patch(url, json={"value": value}).status_code == 204
+        got = [speed(receiver.next(timeout=10)[1]) for _ in range(updates)]
+        assert got == list(range(updates))
+        with pytest.raises(queue.Empty):
+            receiver.next(timeout=1.0)
+        assert 0 < most <= 5
+    finally:
+        receiver.close()

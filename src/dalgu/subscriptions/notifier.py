@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,9 @@ BATCH = 500  # changes matched, and deliveries taken, per store round trip
 HTTP_LANES = 8  # HTTP connections one subscription's notifications use at once
 Failure = tuple[Delivery, DeliveryFailed]  # a delivery whose sending failed, and why
 YIELD_EVERY = 8  # changes matched between turns given to the senders
+# deliveries of one subscription a notifier holds (queued or in flight); the rest wait in the
+# store, unleased, until these are sent: a slow endpoint's backlog is not kept in memory
+HOLD = 1_000
 TIMERS = 0.25  # seconds between looks at retries and periodic subscriptions when idle
 # a polling notifier whose last looks found no change looks less often, up to this (seconds):
 # 500 looks a second cost ~8% of the core it shares with the API, while it mostly finds
@@ -106,6 +110,7 @@ class Notifier:
         #: deliveries taken and not yet sent or given back, by id: their leases are renewed
         #: while they wait, and a take that finds one of them again does not queue it twice
         self._held: dict[int, Delivery] = {}
+        self._holding: Counter[tuple[str, str]] = Counter()  # held, by subscription
         self._tasks: set[asyncio.Task[None]] = set()
         self._http = HttpSender()
         self._mqtt = MqttSender()
@@ -213,7 +218,7 @@ class Notifier:
                     # answer would get the loop only once per batch of matches
                     await asyncio.sleep(0)
             taken = await self.store.commit_changes(NOTIFIER, changes[-1].seq, deliveries)
-            self._dispatch(taken)
+            await self._dispatch(taken)
             total += len(deliveries)
 
     async def _refresh(self) -> None:
@@ -378,7 +383,7 @@ class Notifier:
         """Take due deliveries into their subscription's queue; each queue has one task."""
         while True:
             due = await self.store.due_deliveries(time.time(), BATCH)
-            self._dispatch(due)
+            await self._dispatch(due)
             if len(due) < BATCH:
                 return
 
@@ -398,12 +403,19 @@ class Notifier:
             except Exception as error:  # the store is away: the next round tries again
                 log.warning("renewing the leases of %d notifications failed: %s", len(held), error)
 
-    def _dispatch(self, deliveries: list[Delivery]) -> None:
+    async def _dispatch(self, deliveries: list[Delivery]) -> None:
+        """Queue taken deliveries to their subscription's sender; past `HOLD` of one
+        subscription, give them back to wait in the store behind the held ones."""
+        excess: list[Delivery] = []
         for delivery in deliveries:
             if delivery.id in self._held:  # taken again after its lease ran out: queued already
                 continue
-            self._held[delivery.id] = delivery
             key = (delivery.tenant, delivery.subscription_id)
+            if self._holding[key] >= HOLD:
+                excess.append(delivery)
+                continue
+            self._held[delivery.id] = delivery
+            self._holding[key] += 1
             queue = self._queues.get(key)
             if queue is None:
                 queue = self._queues[key] = []
@@ -411,11 +423,20 @@ class Notifier:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             queue.append(delivery)
+        if excess:
+            await self.store.release_deliveries(excess)
+
+    def _let_go(self, delivery: Delivery) -> None:
+        """A held delivery was sent, given back or given up: no longer this notifier's."""
+        if self._held.pop(delivery.id, None) is not None:
+            key = (delivery.tenant, delivery.subscription_id)
+            self._holding[key] -= 1
+            if self._holding[key] <= 0:
+                del self._holding[key]
 
     async def _drain(self, key: tuple[str, str], queue: list[Delivery]) -> None:
         """Send one subscription's queued notifications in order, recording each batch sent
         in one commit; on a failure give the rest back to wait for the retry."""
-        held = self._held
         try:
             while queue:
                 batch = queue[:]
@@ -424,14 +445,14 @@ class Notifier:
                     await self._send_batch(key, batch, queue)
                 finally:
                     for delivery in batch:
-                        held.pop(delivery.id, None)
+                        self._let_go(delivery)
         except Exception:
             log.exception("sending the notifications of %s failed", key[1])
             if queue:
                 with contextlib.suppress(Exception):
                     await self.store.release_deliveries(queue)
                 for delivery in queue:
-                    held.pop(delivery.id, None)
+                    self._let_go(delivery)
         finally:
             self._queues.pop(key, None)
             self.wake()
@@ -458,7 +479,7 @@ class Notifier:
             rest = unsent + queue
             del queue[:]
             for delivery in rest:
-                self._held.pop(delivery.id, None)
+                self._let_go(delivery)
             # given back (and taken off timesSent) before the failure is recorded, so
             # that the status never shows a failure with them still counted as sent
             if rest:
