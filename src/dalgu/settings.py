@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         description="`GET /health` warns when the oldest change no notifier has matched is "
         "older than this (seconds): the notifier is down, or behind.",
     )
+    notification_backlog: int = Field(
+        100_000,
+        ge=0,
+        description="Notifications kept waiting per subscription whose endpoint is slower than "
+        "its updates; past it the oldest not yet tried are dropped (a warning says how many). "
+        "0 keeps them all.",
+    )
     change_feed: Literal["off", "nats"] = Field(
         "off",
         description="Publish every committed entity change to a NATS JetStream stream "

@@ -113,7 +113,6 @@ async def test_abandoning_drops_only_what_waited_untried(store: Store) -> None:
     ]
 
 
-
 async def test_a_renewed_lease_outlives_the_first_and_a_given_back_delivery_is_not_renewed(
     store: Store,
 ) -> None:
@@ -133,3 +132,18 @@ async def test_a_renewed_lease_outlives_the_first_and_a_given_back_delivery_is_n
     # once the renewed lease is over too, the two are due again (their sender died)
     later = await store.due_deliveries(time.time() + store.lease + 1, 10)
     assert [d.id for d in later] == [d.id for d in slow]
+
+
+async def test_a_trim_drops_the_oldest_untried_and_keeps_the_newest(store: Store) -> None:
+    await queue(store, "", "urn:behind", 20)
+    await queue(store, "", "urn:other", 3)
+    taken = await store.due_deliveries(NOW, 3)  # the first three of the oldest queue: leased
+    assert [d.subscription_id for d in taken] == ["urn:behind"] * 3
+    assert await store.trim_deliveries("", "urn:behind", 5) == 12
+    assert await store.trim_deliveries("", "urn:behind", 5) == 0  # nothing more past the cut
+    assert await store.trim_deliveries("", "urn:other", 5) == 0  # fewer than kept wait there
+    await store.complete_deliveries(taken, {})
+    due = await store.due_deliveries(NOW, 100)
+    kept = [d.payload for d in due if d.subscription_id == "urn:behind"]
+    assert kept == [b'{"n": %d}' % k for k in range(15, 20)]  # the newest five, in order
+    assert len(runs(due)[("", "urn:other")]) == 3

@@ -18,6 +18,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
 from dalgu.subscriptions import notifier
 from tests.ports import free_port
 from tests.receiver import Receiver
@@ -354,5 +356,32 @@ def test_a_slow_endpoints_backlog_waits_in_the_store_not_in_the_notifier(
         with pytest.raises(queue.Empty):
             receiver.next(timeout=1.0)
         assert 0 < most <= 5
+    finally:
+        receiver.close()
+
+
+def test_a_backlog_past_its_limit_loses_its_oldest_and_keeps_the_newest(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`notification_backlog` (10 here; the notifier holds 5): an endpoint much slower than
+    its updates gets what was held, then the newest; what is between is dropped, and said."""
+    monkeypatch.setattr(notifier, "HOLD", 5)
+    receiver = SlowReceiver()
+    limited = settings.model_copy(update={"notification_backlog": 10})
+    try:
+        with TestClient(build_app(limited)) as client:
+            client.post(S, json=subscription(receiver.url))
+            client.post(E, json={"id": "urn:ngsi-ld:Vehicle:far", "type": "Vehicle", "speed": 0})
+            updates = 80  # one connection, 50 ms each: 4 s to send them all
+            for value in range(1, updates):
+                url = f"{E}/urn:ngsi-ld:Vehicle:far/attrs/speed"
+                assert client.patch(url, json={"value": value}).status_code == 204
+            got: list[int] = []
+            while not got or got[-1] != updates - 1:
+                got.append(speed(receiver.next(timeout=10)[1]))
+        assert got == sorted(set(got))  # in order, none twice
+        assert len(got) < updates  # some were dropped ...
+        assert got[-10:] == list(range(updates - 10, updates))  # ... never the newest ten
+        assert any("notifications dropped" in r.getMessage() for r in caplog.records)
     finally:
         receiver.close()

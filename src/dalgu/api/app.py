@@ -234,7 +234,9 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         if isinstance(the_store, SubscriptionStore):
             runtime.subscriptions = SubscriptionService(the_store)
             if settings.notifier == "inline":
-                notifier = Notifier(the_store, resolver, the_store)
+                notifier = Notifier(
+                    the_store, resolver, the_store, backlog=settings.notification_backlog
+                )
                 service.listeners.append(notifier.changed)
                 notifier.start()
                 relay = await start_feed(settings, the_store, notifier)

@@ -45,7 +45,9 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
     try:
         if not isinstance(store, SubscriptionStore):
             raise SystemExit(f"the {settings.store} store has no subscriptions")
-        notifier = Notifier(store, resolver, store, poll=POLL)
+        notifier = Notifier(
+            store, resolver, store, poll=POLL, backlog=settings.notification_backlog
+        )
         relay = await start_feed(settings, store, notifier)
         settle(settings.gc_young_threshold)  # a process of its own: never restored
         task = asyncio.create_task(notifier.run())

@@ -423,6 +423,12 @@ class SubscriptionStore(ABC):
     async def release_deliveries(self, deliveries: Sequence[Delivery]) -> None:
         """Give leased deliveries back unsent: they are due again at once."""
 
+    @abstractmethod
+    async def trim_deliveries(self, tenant: str, subscription_id: str, keep: int) -> int:
+        """Drop the subscription's oldest deliveries that were never tried and are not
+        leased, so that no more than the newest `keep` wait behind what is being sent.
+        Returns how many were dropped."""
+
     @property
     @abstractmethod
     def lease(self) -> float:

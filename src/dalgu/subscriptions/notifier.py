@@ -64,6 +64,7 @@ YIELD_EVERY = 8  # changes matched between turns given to the senders
 # deliveries of one subscription a notifier holds (queued or in flight); the rest wait in the
 # store, unleased, until these are sent: a slow endpoint's backlog is not kept in memory
 HOLD = 1_000
+TRIM_EVERY = 10.0  # seconds between trims of one subscription's backlog
 TIMERS = 0.25  # seconds between looks at retries and periodic subscriptions when idle
 # a polling notifier whose last looks found no change looks less often, up to this (seconds):
 # 500 looks a second cost ~8% of the core it shares with the API, while it mostly finds
@@ -91,6 +92,7 @@ class Notifier:
         entities: EntityStore | None = None,
         *,
         poll: float | None = None,
+        backlog: int = 100_000,
     ) -> None:
         """`poll`: seconds between looks at the outbox when nothing wakes the notifier (a
         process of its own on SQLite); None when the entity service's listener wakes it."""
@@ -111,6 +113,10 @@ class Notifier:
         #: while they wait, and a take that finds one of them again does not queue it twice
         self._held: dict[int, Delivery] = {}
         self._holding: Counter[tuple[str, str]] = Counter()  # held, by subscription
+        #: notifications kept waiting per subscription (`Settings.notification_backlog`; 0:
+        #: all); the subscriptions with more waiting than held, and when to trim each next
+        self.backlog = backlog
+        self._backlogged: dict[tuple[str, str], float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._http = HttpSender()
         self._mqtt = MqttSender()
@@ -188,6 +194,7 @@ class Notifier:
                     await self.notify_periodic()
                     await self.notify_periodic_csource()
                     await self.send_due()
+                    await self._trim_backlogs()
                 watch.succeeded()
             except asyncio.CancelledError:
                 raise
@@ -413,6 +420,7 @@ class Notifier:
             key = (delivery.tenant, delivery.subscription_id)
             if self._holding[key] >= HOLD:
                 excess.append(delivery)
+                self._backlogged.setdefault(key, 0.0)
                 continue
             self._held[delivery.id] = delivery
             self._holding[key] += 1
@@ -426,6 +434,27 @@ class Notifier:
         if excess:
             await self.store.release_deliveries(excess)
 
+    async def _trim_backlogs(self) -> None:
+        """Keep at most `backlog` notifications waiting for a subscription whose endpoint is
+        slower than its updates: the oldest not yet tried go (Orion-LD drops notifications
+        past its queue's size too); without it the store would grow without end."""
+        if not self.backlog or not self._backlogged:
+            return
+        now = time.monotonic()
+        for key, due in list(self._backlogged.items()):
+            if now < due:
+                continue
+            self._backlogged[key] = now + TRIM_EVERY
+            dropped = await self.store.trim_deliveries(*key, self.backlog)
+            if dropped:
+                log.warning(
+                    "subscription %s: %d notifications dropped, its endpoint is slower than its "
+                    "updates (the newest %d are kept)",
+                    key[1],
+                    dropped,
+                    self.backlog,
+                )
+
     def _let_go(self, delivery: Delivery) -> None:
         """A held delivery was sent, given back or given up: no longer this notifier's."""
         if self._held.pop(delivery.id, None) is not None:
@@ -433,6 +462,7 @@ class Notifier:
             self._holding[key] -= 1
             if self._holding[key] <= 0:
                 del self._holding[key]
+                self._backlogged.pop(key, None)  # the next take says if it is still behind
 
     async def _drain(self, key: tuple[str, str], queue: list[Delivery]) -> None:
         """Send one subscription's queued notifications in order, recording each batch sent

@@ -334,6 +334,21 @@ class PostgresSubscriptions(SubscriptionStore):
                 [d.id for d in deliveries],
             )
 
+    async def trim_deliveries(self, tenant: str, subscription_id: str, keep: int) -> int:
+        # under the takers' lock: a take in progress never returns one dropped meanwhile
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", TAKE_LOCK)
+            status = await conn.execute(
+                "DELETE FROM deliveries WHERE tenant = $1 AND subscription_id = $2 "
+                "AND attempts = 0 AND lease_until <= $3 AND id <= (SELECT id FROM deliveries "
+                "WHERE tenant = $1 AND subscription_id = $2 ORDER BY id DESC LIMIT 1 OFFSET $4)",
+                tenant,
+                subscription_id,
+                time.time(),
+                keep,
+            )
+        return int(str(status).split()[-1])
+
     @property
     def lease(self) -> float:
         return LEASE

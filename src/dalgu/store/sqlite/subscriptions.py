@@ -43,6 +43,13 @@ _NEWEST_LEASE = (
 )
 #: changes every consumer has read past are dropped from the outbox
 _FORGET = "DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM cursors)"
+# a subscription's untried, unleased deliveries older than its `keep` newest (the walk to the
+# cut costs `keep` index entries; nothing when fewer wait)
+_TRIM = """
+DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ? AND attempts = 0
+    AND lease_until <= ? AND id <= (SELECT id FROM deliveries
+        WHERE tenant = ? AND subscription_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)
+"""
 
 
 class SqliteSubscriptions(SubscriptionStore):
@@ -294,6 +301,14 @@ class SqliteSubscriptions(SubscriptionStore):
                 "UPDATE deliveries SET lease_until = 0 WHERE id = ?", [(d.id,) for d in deliveries]
             )
             self._count_sent(deliveries, -1)
+
+    async def trim_deliveries(self, tenant: str, subscription_id: str, keep: int) -> int:
+        db = self.db
+        async with transaction(db):
+            cursor = db.execute(
+                _TRIM, (tenant, subscription_id, time.time(), tenant, subscription_id, keep)
+            )
+        return cursor.rowcount
 
     @property
     def lease(self) -> float:
