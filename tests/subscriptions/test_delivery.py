@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
-from dalgu.subscriptions import notifier
+from dalgu.subscriptions import sender
 from tests.ports import free_port
 from tests.receiver import Receiver
 from tests.server import kill_server, start_server
@@ -151,8 +151,8 @@ def test_an_endpoint_gone_for_good_does_not_keep_every_notification(
     takes with it those queued behind it untried, also those queued after its first attempt:
     once the endpoint answers again it gets what was queued since, not the whole history of
     its absence."""
-    monkeypatch.setattr(notifier, "MAX_ATTEMPTS", 2)
-    monkeypatch.setattr(notifier, "retry_delay", lambda attempts: 1.0)
+    monkeypatch.setattr(sender, "MAX_ATTEMPTS", 2)
+    monkeypatch.setattr(sender, "retry_delay", lambda attempts: 1.0)
     receiver = SwitchedReceiver()  # down: it refuses every notification
     try:
         client.post(S, json=subscription(receiver.url))
@@ -333,16 +333,16 @@ def test_a_slow_endpoints_backlog_waits_in_the_store_not_in_the_notifier(
 ) -> None:
     """The notifier holds at most `HOLD` of one subscription's deliveries (5 here); the rest
     wait in the store, and still go out once each, in order, after the held ones."""
-    monkeypatch.setattr(notifier, "HOLD", 5)
+    monkeypatch.setattr(sender, "HOLD", 5)
     most = 0
-    dispatch = notifier.Notifier._dispatch
+    dispatch = sender.NotificationSender.dispatch
 
-    async def watched(self: notifier.Notifier, deliveries: list[Any]) -> None:
+    async def watched(self: sender.NotificationSender, deliveries: list[Any]) -> None:
         nonlocal most
         await dispatch(self, deliveries)
         most = max([most, *self._holding.values()])
 
-    monkeypatch.setattr(notifier.Notifier, "_dispatch", watched)
+    monkeypatch.setattr(sender.NotificationSender, "dispatch", watched)
     receiver = SlowReceiver()
     try:
         client.post(S, json=subscription(receiver.url))
@@ -365,7 +365,7 @@ def test_a_backlog_past_its_limit_loses_its_oldest_and_keeps_the_newest(
 ) -> None:
     """`notification_backlog` (10 here; the notifier holds 5): an endpoint much slower than
     its updates gets what was held, then the newest; what is between is dropped, and said."""
-    monkeypatch.setattr(notifier, "HOLD", 5)
+    monkeypatch.setattr(sender, "HOLD", 5)
     receiver = SlowReceiver()
     limited = settings.model_copy(update={"notification_backlog": 10})
     try:
