@@ -79,20 +79,22 @@ class Driver:
     q: bool = False
 
 
-class TypeCounts:
-    """How many entities of some types a tenant has, counted up to a bar and kept `KEEP`
-    seconds: counting a common type's rows up to the bar (~3,000 index rows) cost a query
-    by type 0.16 ms more than the query itself. A count a little stale only chooses the
-    index less well for a moment; every condition is still tested on every candidate."""
+class PlanCounts:
+    """How many rows an index gives a condition (entities of some types, values within some
+    bounds, holders of an attribute or a scope), counted up to a bar and kept `KEEP` seconds:
+    counting a common type's or a band of values' rows up to the bar (~1,700-3,000 index rows)
+    cost a query 0.16 ms more than the query itself, each time it was asked. A count a little
+    stale only chooses the index less well for a moment; every condition is still tested on
+    every candidate."""
 
     KEEP = 2.0
 
     def __init__(self) -> None:
-        self._counted: dict[tuple[str, tuple[str, ...]], tuple[int, int, float]] = {}
+        self._counted: dict[tuple[str, tuple[Any, ...]], tuple[int, int, float]] = {}
 
-    def rows(self, db: Connection, tenant: str, names: tuple[str, ...], cap: int) -> int:
-        """The types' rows, or `cap` when there are at least that many."""
-        key = (tenant, names)
+    def rows(self, db: Connection, rows: str, params: list[Any], cap: int) -> int:
+        """The rows of `FROM ... WHERE ...`, or `cap` when there are at least that many."""
+        key = (rows, tuple(params))
         now = time.monotonic()
         kept = self._counted.get(key)
         if kept is not None and now - kept[2] < self.KEEP:
@@ -101,15 +103,16 @@ class TypeCounts:
                 return min(found, cap)
         if len(self._counted) > 4096:
             self._counted.clear()
-        found = _rows_within(db, _typed(names), [tenant, *names], cap)
+        found = _rows_within(db, rows, params, cap)
         self._counted[key] = (found, cap, now)
         return found
 
 
 def choose(
-    db: Connection, tenant: str, query: EntityQuery, counts: TypeCounts | None = None
+    db: Connection, tenant: str, query: EntityQuery, counts: PlanCounts | None = None
 ) -> Driver | None:
     """The index to drive `query` from, or None to walk the entities in id order."""
+    counted = counts or PlanCounts()
     if query.geo is not None:
         geo = geo_driver(tenant, query)
         if geo is not None:
@@ -132,7 +135,7 @@ def choose(
     if names:
         # a rare type: its entities from the type index, not a walk of every entity testing
         # each (a type with no entity at all cost a walk of the whole tenant: 40 ms at 100,000)
-        rows = (counts or TypeCounts()).rows(db, tenant, names, cap)
+        rows = counted.rows(db, _typed(names), [tenant, *names], cap)
         if rows < cap:
             distinct = "DISTINCT " if len(names) > 1 else ""  # an entity may have both types
             best = (
@@ -145,7 +148,7 @@ def choose(
         marks = ",".join("?" * len(attributes))
         marked = f"FROM attrs WHERE tenant = ? AND name IN ({marks}) AND path = '#'"
         params = [tenant, *attributes]
-        rows = _rows_within(db, marked, params, cap)
+        rows = counted.rows(db, marked, params, cap)
         if rows < cap and (best is None or rows < best[0]):
             best = (rows, Driver(f"SELECT DISTINCT ent, 0 AS exact {marked}", params))
     if scopes:
@@ -155,7 +158,7 @@ def choose(
         ranges = " OR ".join(["(scope >= ? AND scope < ?)"] * len(scopes))
         scoped = f"FROM entity_scopes WHERE {ranges}"
         params = [bound for prefix in scopes for bound in (prefix, prefix + LAST)]
-        rows = _rows_within(db, scoped, params, cap)
+        rows = counted.rows(db, scoped, params, cap)
         if rows < cap and (best is None or rows < best[0]):
             best = (rows, Driver(f"SELECT DISTINCT ent, 0 AS exact {scoped}", params))
     whole = len(groups) == 1 and not others  # the bounds of the one group are the whole q
@@ -171,8 +174,8 @@ def choose(
             values, value_params = _string_rows(tenant, attr, bounds)
         several = "FROM attrs_multi WHERE tenant = ? AND name = ? AND path = ?"
         several_params = [tenant, attr, path]
-        rows = _rows_within(db, values, value_params, cap)
-        multi = _rows_within(db, several, several_params, cap)
+        rows = counted.rows(db, values, value_params, cap)
+        multi = counted.rows(db, several, several_params, cap)
         rows += multi
         # a count tests every match: candidates from a value index cost it less than a walk
         # of every entity however many they are (the key index gives each one's type, the

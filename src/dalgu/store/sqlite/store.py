@@ -53,7 +53,7 @@ from dalgu.store.sqlite.opendata import SqliteDatasets
 from dalgu.store.sqlite.ordered import order_driver
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
-from dalgu.store.sqlite.plan import TypeCounts, choose, count_by_types
+from dalgu.store.sqlite.plan import PlanCounts, choose, count_by_types
 from dalgu.store.sqlite.query import order_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.renderings import refresh
@@ -172,7 +172,7 @@ class SqliteEntityStore(
         self._db: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._queued: list[_Queued] = []
-        self._type_counts = TypeCounts()  # the planner's counts of rare types (`plan.py`)
+        self._plan_counts = PlanCounts()  # the planner's counts of index rows (`plan.py`)
         self._change_filters = {}
         self._busy = BusyWait()
         self._gathered = 0  # the calls queued when the commit last looked, and its turns so far
@@ -300,7 +300,7 @@ class SqliteEntityStore(
         return QueryResult([doc for (doc,) in rows], count)
 
     def _page_rows(self, tenant: str, query: EntityQuery) -> list[tuple[Any, ...]]:
-        driver = choose(self.db, tenant, query, self._type_counts)
+        driver = choose(self.db, tenant, query, self._plan_counts)
         if driver is None and query.order:
             driver = order_driver(self.db, tenant, query)
         driven = driven_sql(tenant, query, driver)
@@ -319,7 +319,7 @@ class SqliteEntityStore(
         return self._page([ent for (ent,) in rows], query.rendered)
 
     def _count(self, tenant: str, query: EntityQuery) -> int:
-        driver = choose(self.db, tenant, query, self._type_counts)
+        driver = choose(self.db, tenant, query, self._plan_counts)
         # a walk of the tenant's id index, which has no `type1`: a probe of the type index
         # per entity costs less than reading each entity's row for it
         driven = driven_sql(tenant, query, driver, row_types=driver is not None)
