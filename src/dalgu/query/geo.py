@@ -28,7 +28,7 @@ from shapely.validation import explain_validity
 
 from dalgu.errors import BadRequestData
 from dalgu.query.ast import GeoQuery, GeoRel
-from dalgu.query.q import build_parser, parse_text
+from dalgu.query.q import build_parser, cached_parse
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 _DEPTH = {
@@ -82,6 +82,7 @@ class _ToGeorel(Transformer[Token, Any]):
 
 
 _PARSER = build_parser(_GEOREL, _ToGeorel(), _PHRASES)
+_parse_georel = cached_parse(_PARSER, "georel", _PHRASES)  # ~35 µs a parse, ~1 µs kept
 
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -189,7 +190,7 @@ def parse_geoquery(
     georel: str, geometry: str, coordinates: str | list[Any], geoproperty: str | None
 ) -> GeoQuery:
     """A GeoQuery from its parts (GET passes coordinates as JSON text, POST as a list)."""
-    relation, max_distance, min_distance = parse_text(_PARSER, "georel", georel, _PHRASES)
+    relation, max_distance, min_distance = _parse_georel(georel)
     if not isinstance(geometry, str) or geometry not in _DEPTH:
         raise BadRequestData(
             f"geometry: {geometry!r} is not supported; expected one of {', '.join(GEOMETRY_TYPES)}"

@@ -22,7 +22,7 @@ from lark import Token
 
 from dalgu.errors import BadRequestData
 from dalgu.query.ast import ScopeAnd, ScopeExpr, ScopeOr, ScopePattern
-from dalgu.query.q import Logic, Node, build_parser, parse_text
+from dalgu.query.q import Logic, Node, build_parser, cached_parse
 
 NULL_SCOPE = "urn:ngsi-ld:null"
 _LEVEL = r"\w[\w\-]*"
@@ -66,11 +66,12 @@ class _ToScope(Logic):
 
 
 _PARSER = build_parser(_GRAMMAR, _ToScope(), _PHRASES)
+_parse = cached_parse(_PARSER, "scopeQ", _PHRASES)
 
 
 def parse_scope_query(text: str) -> ScopeExpr:
     """Parse a scopeQ expression; raise `BadRequestData` naming the offending position."""
-    expr: ScopeExpr = parse_text(_PARSER, "scopeQ", text, _PHRASES)
+    expr: ScopeExpr = _parse(text)
     return expr
 
 
