@@ -161,13 +161,18 @@ class NotificationSender:
                         self._let_go(delivery)
         except Exception:
             log.exception("sending the notifications of %s failed", key[1])
-            if queue:
-                with contextlib.suppress(Exception):
-                    await self.store.release_deliveries(queue)
-                for delivery in queue:
-                    self._let_go(delivery)
-        finally:
+            # no longer this queue's task from here: what is queued meanwhile starts another
             self._queues.pop(key, None)
+            left = queue[:]
+            del queue[:]
+            for delivery in left:
+                self._let_go(delivery)
+            if left:  # given back (else their leases would be renewed with none to send them)
+                with contextlib.suppress(Exception):
+                    await self.store.release_deliveries(left)
+        finally:
+            if self._queues.get(key) is queue:
+                del self._queues[key]
             self.wake()
 
     async def _send_batch(
