@@ -7,11 +7,17 @@ afterwards), subscribes an HTTP receiver to `Vehicle.speed` (key-values), then f
 vehicles, each write with a speed no other write uses. With `--kill`, one API worker is
 killed (`kill -9`) after 8 s and the notifier process 10 s later: `dalgu serve` starts them
 again. At the end every acknowledged write's (id, speed) must reach the receiver, within 90 s.
+With `--slow MS` a second receiver, subscribed the same way, answers each notification after
+MS ms: it must not hold the first back, and (without `--kill`, where at-least-once may repeat
+one) none of what it has received when the first has everything may have come twice. It is
+not waited for: a backlog that takes longer than a lease (30 s) to send shows its repeats, if
+any, only later (`tests/subscriptions/test_delivery.py` checks that with a short lease).
 
     .venv/bin/python scripts/soak.py [--store sqlite|postgres] [--workers 2] [--feed]
-        [--kill] [--duration 40]
+        [--kill] [--duration 40] [--slow 100]
 
-Exit status 1 if a request got a 5xx or an acknowledged write was never notified. Session 27
+Exit status 1 if a request got a 5xx, an acknowledged write was never notified, or the slow
+receiver got one twice. Session 27
 found three notification bugs this way (docs/benchmarks.md, "A subscriber that went away").
 """
 
@@ -44,13 +50,14 @@ from bench.processes import Server, dalgu_command, free_port
 class Receiver(http.server.ThreadingHTTPServer):
     request_queue_size = 1024  # the notifier opens several connections at once
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.bodies: queue.Queue[Any] = queue.Queue()
         bodies = self.bodies
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 bodies.put(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                time.sleep(delay)
                 self.send_response(204)
                 self.end_headers()
 
@@ -185,6 +192,7 @@ def start(args: argparse.Namespace, work: Path) -> tuple[Server, int, str | None
 async def soak(args: argparse.Namespace, server: Server, port: int) -> int:
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     receiver = Receiver()
+    slow = Receiver(args.slow / 1000) if args.slow else None
     try:
         run = Soak(base, server, args.kill)
         async with httpx.AsyncClient(timeout=30) as client:
@@ -202,6 +210,10 @@ async def soak(args: argparse.Namespace, server: Server, port: int) -> int:
             assert (
                 await client.post(f"{base}/subscriptions", json=subscription)
             ).status_code == 201
+            if slow is not None:
+                behind = {**notification, "endpoint": {**notification["endpoint"], "uri": slow.url}}
+                slowly = {**subscription, "notification": behind}
+                assert (await client.post(f"{base}/subscriptions", json=slowly)).status_code == 201
             stop = time.time() + args.duration
             await asyncio.gather(*(run.writer(n, client, stop) for n in range(1, 7)), run.chaos())
         seen: set[tuple[str, Any]] = set()
@@ -219,9 +231,25 @@ async def soak(args: argparse.Namespace, server: Server, port: int) -> int:
             f"acknowledged writes: {len(run.acked)}; notified: {len(run.acked) - len(missing)}; "
             f"never notified: {len(missing)} {missing[:5]}"
         )
-        return 1 if missing or run.server_errors else 0
+        twice = 0
+        if slow is not None:
+            got: collections.Counter[tuple[str, Any]] = collections.Counter()
+            while not slow.bodies.empty():
+                body = slow.bodies.get()
+                got.update((d["id"], d.get("speed")) for d in body.get("data", []))
+            twice = sum(1 for n in got.values() if n > 1)
+            unknown = sum(1 for key in got if key not in run.acked)
+            print(
+                f"slow receiver ({args.slow} ms an answer): {sum(got.values())} notifications of "
+                f"{len(got)} writes so far; twice: {twice}; of no acknowledged write: {unknown}"
+            )
+            if args.kill:
+                twice = 0  # at-least-once: a notifier killed mid-send sends some again
+        return 1 if missing or run.server_errors or twice else 0
     finally:
         receiver.shutdown()
+        if slow is not None:
+            slow.shutdown()
 
 
 def main() -> int:
@@ -231,6 +259,9 @@ def main() -> int:
     parser.add_argument("--feed", action="store_true", help="the NATS change feed on")
     parser.add_argument("--kill", action="store_true", help="kill -9 a worker, then the notifier")
     parser.add_argument("--duration", type=float, default=40)
+    parser.add_argument(
+        "--slow", type=float, default=0, help="a second receiver answering after this many ms"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dalgu-soak-"))
     server, port, dsn = start(args, work)
