@@ -34,6 +34,10 @@ Failure = tuple[Delivery, DeliveryFailed]  # a delivery whose sending failed, an
 # deliveries of one subscription a sender holds (queued or in flight); the rest wait in the
 # store, unleased, until these are sent: a slow endpoint's backlog is not kept in memory
 HOLD = 1_000
+# a subscription of which the sender holds this many is behind its updates, or was in a burst:
+# its backlog is trimmed (cheap when there is little to cut). PostgreSQL's take brings a run of
+# at most `TAKE` and nothing more while it is held, so `HOLD` alone would never be reached there
+BEHIND = 100
 TRIM_EVERY = 10.0  # seconds between trims of one subscription's backlog
 
 
@@ -59,7 +63,7 @@ class NotificationSender:
         #: while they wait, and a take that finds one of them again does not queue it twice
         self._held: dict[int, Delivery] = {}
         self._holding: Counter[tuple[str, str]] = Counter()  # held, by subscription
-        #: the subscriptions with more waiting than held, and when to trim each next
+        #: the subscriptions held `BEHIND` or more of, and when to trim each next
         self._backlogged: dict[tuple[str, str], float] = {}
 
     async def close(self) -> None:
@@ -107,6 +111,8 @@ class NotificationSender:
                 continue
             self._held[delivery.id] = delivery
             self._holding[key] += 1
+            if self._holding[key] >= BEHIND:
+                self._backlogged.setdefault(key, 0.0)
             queue = self._queues.get(key)
             if queue is None:
                 queue = self._queues[key] = []
