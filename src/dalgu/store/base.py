@@ -459,9 +459,9 @@ class SubscriptionStore(ABC):
         """Remove a sent (or abandoned) delivery, or reschedule it; merge `status` into the
         subscription's status members (timesSent, lastSuccess, ...)."""
 
-    @abstractmethod
     async def abandon_deliveries(self, tenant: str, subscription_id: str) -> int:
         """Drop the subscription's deliveries never tried that no sender holds; how many."""
+        return await self.trim_deliveries(tenant, subscription_id, 0)
 
 
 # --- temporal history (issue 3) -----------------------------------------------------------

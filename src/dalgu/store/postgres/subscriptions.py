@@ -434,16 +434,6 @@ class PostgresSubscriptions(SubscriptionStore):
                 "DELETE FROM deliveries WHERE id = ANY($1::bigint[])", [d.id for d in deliveries]
             )
 
-    async def abandon_deliveries(self, tenant: str, subscription_id: str) -> int:
-        status = await self.pool.execute(
-            "DELETE FROM deliveries WHERE tenant = $1 AND subscription_id = $2 "
-            "AND attempts = 0 AND lease_until <= $3",
-            tenant,
-            subscription_id,
-            time.time(),
-        )
-        return int(str(status).split()[-1])
-
     async def finish_delivery(
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:

@@ -362,16 +362,6 @@ class SqliteSubscriptions(SubscriptionStore):
             (orjson.dumps(document), tenant, subscription_id),
         )
 
-    async def abandon_deliveries(self, tenant: str, subscription_id: str) -> int:
-        db = self.db
-        async with transaction(db):
-            cursor = db.execute(
-                "DELETE FROM deliveries WHERE tenant = ? AND subscription_id = ? "
-                "AND attempts = 0 AND lease_until <= ?",
-                (tenant, subscription_id, time.time()),
-            )
-        return cursor.rowcount
-
     async def finish_delivery(
         self, delivery: Delivery, *, ok: bool, retry_at: float | None, status: dict[str, Any]
     ) -> None:
