@@ -43,12 +43,16 @@ def point_of(geometry: dict[str, Any]) -> tuple[float, float] | None:
     return (float(x), float(y))
 
 
-def query_point(geo: GeoQuery) -> tuple[float, float] | None:
-    """The point a `near` query is around, when it is one."""
-    shape = geo.shape
-    if geo.georel != "near" or shape.geom_type != "Point" or shape.is_empty:
+def shape_point(shape: Any) -> tuple[float, float] | None:
+    """(lon, lat) of a shapely Point, None for any other shape."""
+    if shape.geom_type != "Point" or shape.is_empty:
         return None
     return (float(shape.x), float(shape.y))
+
+
+def query_point(geo: GeoQuery) -> tuple[float, float] | None:
+    """The point a `near` query is around, when it is one."""
+    return shape_point(geo.shape) if geo.georel == "near" else None
 
 
 def distance_sql(point: tuple[float, float], bind: Bind) -> str:

@@ -47,7 +47,7 @@ from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
-from dalgu.store.sqlite.near import distance_or, near_test
+from dalgu.store.sqlite.near import distance_or, near_test, shape_point
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.value_groups import value_path
 
@@ -284,10 +284,7 @@ def order_clause(query: EntityQuery, c: Compiled) -> str:
             if query.order_from is None:
                 continue
             wkb = shapely.to_wkb(query.order_from)
-            origin = query.order_from
-            point = None
-            if origin.geom_type == "Point" and not origin.is_empty:
-                point = (float(origin.x), float(origin.y))
+            point = shape_point(query.order_from)
 
             def distance(
                 wkb: bytes = wkb,
