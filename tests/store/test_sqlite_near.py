@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import pytest_asyncio
 import shapely
 from shapely.geometry import Point
 
@@ -25,6 +23,7 @@ from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite import SqliteEntityStore, schema
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.near import distance_sql, near_test
+from tests.store.test_sqlite_store import store
 
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 THING = "https://example.org/Thing"
@@ -70,14 +69,6 @@ def thing(n: int, geometry: dict[str, Any]) -> dict[str, Any]:
         "modifiedAt": T0,
         LOCATION: [{"type": "GeoProperty", "value": geometry}],
     }
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteEntityStore]:
-    s = SqliteEntityStore(tmp_path / "near.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def near(x: float, y: float, max_distance: float | None, min_distance: float | None) -> GeoQuery:
@@ -220,3 +211,6 @@ async def test_order_by_distance_is_the_python_paths_order(
         reverse=way == "dist-desc",
     )
     assert got == [t["id"] for t in by_python]
+
+
+__all__ = ["store"]
