@@ -7,14 +7,16 @@ to one core), the load from the other core:
 - batch upsert: `--entities` vehicles (`bench/vehicles.py`), 1,000 per request, one request at
   a time (what `bench/run.py` loads);
 - single create: `wrk -c32` POST /entities of new vehicles (`bench/wrk/create.lua`) for
-  `--duration` seconds, twice (the first on the loaded store, the second after it).
+  `--duration` seconds, twice (the first on the loaded store, the second after it);
+- small batches at once: `--clients` clients (8) each upserting its own vehicles, 100 per
+  request, one request after another (feeds and gateways writing side by side).
 
 Server CPU is user + system time of the server's process group (worker, supervisor and the
 notifier process) over the scenario, divided by the entities it wrote; PostgreSQL's own CPU
 is not in it.
 
     .venv/bin/python bench/writes.py [--stores sqlite,postgres] [--entities 20000]
-        [--duration 5]
+        [--duration 5] [--clients 8]
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ import asyncio
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
+import orjson
+
 from databases import create_database, drop_database
-from loadgen import batch_upsert, wrk
+from loadgen import Measurement, batch_upsert, wrk
 from processes import Server, dalgu_command, dalgu_env, each_store, free_port, guard
-from vehicles import batches
+from vehicles import batches, vehicle
 
 
 def run_store(store: str, args: argparse.Namespace, server_core: int, client_core: int) -> None:
@@ -71,6 +76,15 @@ def run_store(store: str, args: argparse.Namespace, server_core: int, client_cor
                     f"{created.errors}; server CPU {per:.0f} µs/create",
                     flush=True,
                 )
+            cpu = server.cpu_seconds()
+            side = asyncio.run(_side_by_side(base, args.entities, args.clients))
+            per = (server.cpu_seconds() - cpu) / args.entities * 1e6
+            print(
+                f"{store}: batches of 100 from {args.clients} clients at once {side.rate:,.0f} "
+                f"entities/s, p50 {side.p50:.1f} ms, p99 {side.p99:.1f} ms per request; "
+                f"server CPU {per:.0f} µs/entity",
+                flush=True,
+            )
         finally:
             server.stop()
     finally:
@@ -79,11 +93,37 @@ def run_store(store: str, args: argparse.Namespace, server_core: int, client_cor
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+async def _side_by_side(base: str, entities: int, clients: int) -> Measurement:
+    """`clients` loaders at once, each its own share of `entities` new vehicles (numbered
+    after the other scenarios'), 100 per request."""
+    offset = 10_000_000
+    share = entities // clients
+    bodies = [
+        [
+            orjson.dumps([vehicle(offset + c * share + i) for i in range(s, min(share, s + 100))])
+            for s in range(0, share, 100)
+        ]
+        for c in range(clients)
+    ]
+    started = time.perf_counter()
+    done = await asyncio.gather(*(batch_upsert(base, b, share) for b in bodies))
+    elapsed = time.perf_counter() - started
+    latencies = sorted(m.p50 for m in done)  # each loader's median
+    return Measurement(
+        rate=share * clients / elapsed,
+        p50=latencies[len(latencies) // 2],
+        p99=max(m.p99 for m in done),
+        requests=sum(m.requests for m in done),
+        errors=0,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--entities", type=int, default=20000)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--clients", type=int, default=8, help="loaders of small batches")
     parser.add_argument("--budget", type=int, default=900)
     args = parser.parse_args()
     guard(args.budget)

@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from dalgu.broker.mutations import delete, edit, replace
+from dalgu.broker.mutations import create, delete, edit, replace
+from dalgu.errors import AlreadyExists
 from dalgu.query.ast import TypeName, map_names
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
@@ -295,3 +296,49 @@ async def test_concurrent_batches_of_the_same_sensors_keep_every_reading_in_orde
             entity_id,
         )
         assert [row["num"] for row in values] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+async def test_single_writes_at_once_share_transactions_and_each_is_answered_alone(
+    dsn: str, conn: Any, tenant: str
+) -> None:
+    """Group commit: 40 single-entity creates sent at once, with one transaction allowed at a
+    time, are written in a few transactions (rows written together carry the same `xmin`);
+    each caller gets its own outcome, and a create of an entity that exists fails alone. A
+    mutation that raises fails alone too (its group is then written batch by batch)."""
+    one = PostgresEntityStore(dsn, pool_size=1)  # one connection: one write at a time
+    await one.open()
+
+    def broken(before: Entity | None) -> Entity:
+        raise ValueError("not a mutation the store can run")
+
+    async def at_once(writes: list[list[tuple[str, Any]]]) -> list[Any]:
+        return await asyncio.gather(
+            *(one.mutate(tenant, w) for w in writes), return_exceptions=True
+        )
+
+    def created(n: int) -> list[tuple[str, Any]]:
+        return [(f"urn:ngsi-ld:Sensor:{n}", create(sensor(n, n, 1)))]
+
+    try:
+        await put(one, tenant, sensor(0, 0.0, 0))
+        results = await at_once([created(n) for n in range(40)])
+        first = results[0]
+        assert isinstance(first, list) and isinstance(first[0], AlreadyExists)
+        again = await at_once([created(40), [("urn:ngsi-ld:Sensor:99", broken)], created(41)])
+        assert isinstance(again[1], ValueError)
+        for n, result in [*enumerate(results), (40, again[0]), (41, again[2])][1:]:
+            assert isinstance(result, list) and len(result) == 1
+            change = result[0]
+            assert isinstance(change, Change) and change.entity_id == f"urn:ngsi-ld:Sensor:{n}"
+            stored = await one.get(tenant, change.entity_id)
+            assert stored is not None and stored[TEMP][0]["value"] == n
+    finally:
+        await one.close()
+    transactions = await conn.fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM instances WHERE tenant = $1 AND entity_id = "
+        "ANY($2::text[])",
+        tenant,
+        [f"urn:ngsi-ld:Sensor:{n}" for n in range(1, 40)],
+    )
+    assert transactions <= 3  # the 39 that waited for the first create, together
+    assert await conn.fetchval("SELECT count(*) FROM instances WHERE tenant = $1", tenant) == 42

@@ -238,3 +238,48 @@ async def test_a_batch_joins_only_a_waiting_group_of_the_same_entities() -> None
     await asyncio.gather(*running, after_1, again_1)
     assert writer.calls[2:] == [("t", ["2", "y"]), ("t", ["1", "x", "x", "z"])]
     assert gate.queued == 0
+
+
+async def test_once_every_transaction_is_taken_batches_that_share_nothing_run_together() -> None:
+    """Group commit: with `running` writes under way, batches of other entities wait for one to
+    end and are then written as one, each caller answered with its own outcomes; a tenant's
+    batches are never written with another tenant's, and a batch that fails, fails alone."""
+    writer = Writer()
+    gate = WriteGate(writer.write, running=1)
+    release = writer.blocking("1")
+    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
+    await writer.entered["1"].wait()
+    writer.poison = "p"
+    waiting = [
+        asyncio.ensure_future(gate.mutate(tenant, items(*ids), True))
+        for tenant, ids in (("t", "a"), ("u", "b"), ("t", "cd"), ("t", "p"), ("u", "e"))
+    ]
+    await settle()
+    assert not any(w.done() for w in waiting)
+    assert writer.calls == [("t", ["1"])]
+    release.set()
+    await first
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert [ids_of(r) for r in results if isinstance(r, list)] == [["a"], ["b"], ["c", "d"], ["e"]]
+    assert isinstance(results[3], BadRequestData)
+    assert writer.calls == [
+        ("t", ["1"]),
+        ("t", ["a", "c", "d", "p"]),  # failed as a whole: each batch again, alone
+        ("t", ["a"]),
+        ("t", ["c", "d"]),
+        ("t", ["p"]),
+        ("u", ["b", "e"]),
+    ]
+    assert gate.queued == 0
+
+
+async def test_a_write_that_finds_a_transaction_free_does_not_wait() -> None:
+    writer = Writer()
+    gate = WriteGate(writer.write, running=2)
+    release = writer.blocking("1")
+    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
+    await writer.entered["1"].wait()
+    assert ids_of(await asyncio.wait_for(gate.mutate("t", items("2"), True), 1)) == ["2"]
+    release.set()
+    await first
+    assert writer.calls == [("t", ["1"]), ("t", ["2"])]

@@ -38,7 +38,7 @@ from dalgu.store.postgres.batch import EntityBatch
 from dalgu.store.postgres.commands import PostgresCommandQueue
 from dalgu.store.postgres.devices import PostgresDevices
 from dalgu.store.postgres.fhir import PostgresFhir
-from dalgu.store.postgres.gate import WriteGate
+from dalgu.store.postgres.gate import RUNNING, WriteGate
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.opendata import PostgresDatasets
 from dalgu.store.postgres.ordered import page_candidates
@@ -133,8 +133,10 @@ class PostgresEntityStore(
         self.pool_size = pool_size
         self._pool: Any = None
         self._keys = AttributeKeys()
-        # this process's batches of the same entities queue here; those waiting, together
-        self._gate = WriteGate(self._mutate)
+        # this process's batches of the same entities queue here, and any batch once `RUNNING`
+        # transactions are under way (leaving the pool's other connections to reads); those
+        # waiting run together
+        self._gate = WriteGate(self._mutate, running=min(RUNNING, pool_size))
         self._statistics: PlannerStatistics | None = None
         self._summary_writes: dict[str, int] = {}  # writes since a tenant's last fold
         self.partitions = Partitions()
