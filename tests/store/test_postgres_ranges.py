@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dalgu.broker.mutations import create
 from dalgu.query.ast import TypeName
 from dalgu.store.base import EntityQuery
 from dalgu.store.postgres import PostgresEntityStore, ranges
@@ -99,6 +100,50 @@ async def test_pages_from_the_numbers_are_the_pages_of_the_walk(
         assert got == expected, query
     assert any(pages) and all(used[:8])  # the narrow range was driven
     assert not any(used[-8:])  # speed>=0: most rows are in range, the walk is quicker
+
+
+@pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
+async def test_a_kept_range_count_is_reused_and_its_pages_stay_those_of_the_walk(
+    store: PostgresEntityStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's count is kept two seconds: the same query asks it once. Vehicles written
+    meanwhile into the range are in the next page all the same (every condition is tested on
+    every candidate); once the count has aged, it is asked again."""
+    await store.mutate("", creates())
+    query = EntityQuery(q=q("speed>=10;speed<12"), limit=20)
+    kept = store._range_counts._kept  # what was probed, and when
+    await store.query("", query)
+    assert len(kept) == 1
+    probed = dict(kept)
+    [(_, rows, _)] = probed.values()
+    added = [(f"urn:ngsi-ld:Vehicle:000000-new-{n}", create_vehicle(n)) for n in range(30)]
+    await store.mutate("", added)
+    page = [e["id"] for e in (await store.query("", query)).entities]
+    assert kept == probed  # not asked again
+    assert page == sorted(entity_id for entity_id, _ in added)[:20]
+
+    async def walk(*_: Any) -> None:
+        return None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres_store, "range_page", walk)
+        assert page == [e["id"] for e in (await store.query("", query)).entities]
+    monkeypatch.setattr(ranges.RangeCounts, "KEEP", 0.0)
+    await store.query("", query)
+    [(_, recounted, _)] = kept.values()
+    assert recounted == rows + 30
+
+
+def create_vehicle(n: int) -> Any:
+    return create(
+        {
+            "id": f"urn:ngsi-ld:Vehicle:000000-new-{n}",
+            "type": [f"{NS}Car"],
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "modifiedAt": "2026-01-01T00:00:00.000Z",
+            f"{NS}speed": [{"type": "Property", "value": 10.5}],
+        }
+    )
 
 
 __all__ = ["store"]

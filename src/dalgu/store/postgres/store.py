@@ -50,7 +50,7 @@ from dalgu.store.postgres.query import (
     order_clause,
     where_clause,
 )
-from dalgu.store.postgres.ranges import range_page
+from dalgu.store.postgres.ranges import RangeCounts, range_page
 from dalgu.store.postgres.registrations import PostgresRegistrations
 from dalgu.store.postgres.renderings import refresh as refresh_renderings
 from dalgu.store.postgres.runs import PostgresRunJournal
@@ -138,6 +138,7 @@ class PostgresEntityStore(
         # waiting run together
         self._gate = WriteGate(self._mutate, running=min(RUNNING, pool_size))
         self._statistics: PlannerStatistics | None = None
+        self._range_counts = RangeCounts()  # the range probe's counts, kept 2 s
         self._summary_writes: dict[str, int] = {}  # writes since a tenant's last fold
         self.partitions = Partitions()
         self._collations: set[str] = set()  # ICU collations made for orderBy
@@ -257,8 +258,10 @@ class PostgresEntityStore(
                 candidates = await page_candidates(conn, query, keys, where, c)
             if candidates is not None:
                 page_where = f"{where} AND {candidates}"
-            elif (ranged := await range_page(conn, tenant, query, keys)) is not None:
-                page_where, page_c = ranged
+            else:
+                ranged = await range_page(conn, tenant, query, keys, self._range_counts)
+                if ranged is not None:
+                    page_where, page_c = ranged
             if query.order:
                 collation = await self._collation(conn, query.collation)
                 order = order_clause(query, keys, page_c, collation)
