@@ -147,6 +147,10 @@ def month_of(value: datetime) -> datetime:
     return datetime(value.year, value.month, 1, tzinfo=UTC)
 
 
+# a fixed key for pg_advisory_xact_lock around the creation of partitions: "dalgu-p" in ASCII
+PARTITION_LOCK = 0x64616C67752D70
+
+
 def partition_name(month: datetime) -> str:
     return f"instances_{month.year:04d}_{month.month:02d}"
 
@@ -161,12 +165,20 @@ class Partitions:
         self.known = {name for (name,) in await conn.fetch(_PARTITIONS)}
 
     async def ensure(self, conn: Any, months: Iterable[datetime]) -> list[str]:
-        """Create the missing months (inside the caller's transaction); the names made."""
+        """Create the missing months (inside the caller's transaction); the names made.
+
+        Under a transaction-scoped advisory lock: `CREATE TABLE IF NOT EXISTS` is not safe
+        against another transaction creating the same table at once (it fails with
+        DuplicateTableError), as two workers opening in a month without its partition did."""
         made = []
+        locked = False
         for month in sorted(set(months)):
             name = partition_name(month)
             if name in self.known:
                 continue
+            if not locked:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK)
+                locked = True
             end = add_months(month, 1)
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF instances "
