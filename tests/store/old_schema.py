@@ -20,6 +20,8 @@ _COLUMNS = (
     ("entities", "type1", "TEXT"),
     ("geo", "px", "REAL"),
     ("geo", "py", "REAL"),
+    ("instances", "px", "REAL"),
+    ("instances", "py", "REAL"),
 )
 _TABLES = {
     "type_entities": "tenant, type",

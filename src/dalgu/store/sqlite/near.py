@@ -1,10 +1,13 @@
 """`near` between two points in SQL, without a call into Python per candidate.
 
 Most geometries a city indexes are points (vehicles, sensors, parking spots), and a `near`
-query is around a point. The `geo` table keeps a point's coordinates as numbers (`px`, `py`;
-NULL for any other geometry), and the distance test is SQL arithmetic with SQLite's math
-functions: a registered Python function (`geo_match`) cost ~0.85 µs a candidate, ~23 % of a
-`near` query returning 100 of 253 candidates. Other geometries still go to `geo_match`.
+query is around a point. The `geo` table, and the history's `instances` for the temporal API,
+keep a point's coordinates as numbers (`px`, `py`; NULL for any other geometry), and the
+distance test is SQL arithmetic with SQLite's math functions: a registered Python function
+(`geo_match`) cost ~0.85 µs a candidate, ~23 % of a `near` query returning 100 of 253
+candidates. Other geometries still go to `geo_match`. The history has no spatial index: there
+a box of latitudes and longitudes that holds every point within `maxDistance` is tested first
+(`boxed`), two comparisons that spare most instances the trigonometry.
 
 The expression is the haversine of `dalgu.query.geo.haversine` written operation for
 operation (the same libm functions, the same order of operations, the same constants), so both
@@ -55,38 +58,64 @@ def query_point(geo: GeoQuery) -> tuple[float, float] | None:
     return shape_point(geo.shape) if geo.georel == "near" else None
 
 
-def distance_sql(point: tuple[float, float], bind: Bind) -> str:
-    """Metres from the row's point (`g.px`, `g.py`) to `point`: `haversine(g.px, g.py, x, y)`.
-    Each placeholder is bound where it appears in the text, in the order it appears."""
+def distance_sql(point: tuple[float, float], bind: Bind, row: str = "g") -> str:
+    """Metres from the row's point (`g.px`, `g.py`; `row` names the row) to `point`:
+    `haversine(g.px, g.py, x, y)`. Each placeholder is bound where it appears in the text, in
+    the order it appears."""
     x, y = point
-    p1 = f"(g.py * {_RAD})"
+    p1 = f"({row}.py * {_RAD})"
     p2 = y * (math.pi / 180.0)
 
     def dp() -> str:
         return f"(({bind(p2)} - {p1}) / 2)"
 
     def dl() -> str:
-        return f"((({bind(x)} - g.px) * {_RAD}) / 2)"
+        return f"((({bind(x)} - {row}.px) * {_RAD}) / 2)"
 
     cos_p2 = math.cos(p2)
     h = f"(sin({dp()}) * sin({dp()}) + cos({p1}) * {bind(cos_p2)} * (sin({dl()}) * sin({dl()})))"
     return f"(2 * {_DIAMETER} * asin(min(1.0, sqrt({h}))))"
 
 
-def near_test(geo: GeoQuery, bind: Bind, fallback: Callable[[], str]) -> str:
-    """The SQL test of a geo-query on row `g`: point to point in SQL, anything else through
-    `fallback()` (the `geo_match` call)."""
+def box_sql(point: tuple[float, float], metres: float, bind: Bind, row: str = "g") -> str:
+    """A condition every point (`row.px`, `row.py`) within `metres` of `point` meets (and most
+    farther ones fail): its latitude within metres / R of the point's, its longitude within
+    the widest difference the haversine allows at those latitudes. No longitude bound where
+    the box would reach a pole or cross the antimeridian. Loose by a margin: the distance
+    test decides."""
+    x, y = point
+    angle = metres / EARTH_RADIUS_M  # radians of a great circle
+    dlat = math.degrees(angle) * 1.001 + 1e-9
+    tests = [f"{row}.py BETWEEN {bind(y - dlat)} AND {bind(y + dlat)}"]
+    widest = abs(y) + dlat
+    if widest < 89.0:
+        hav = math.sin(angle / 2) ** 2
+        ratio = hav / (math.cos(math.radians(y)) * math.cos(math.radians(widest)))
+        if ratio < 1.0:
+            dlon = math.degrees(2 * math.asin(math.sqrt(ratio))) * 1.001 + 1e-9
+            if x - dlon >= -180.0 and x + dlon <= 180.0:
+                tests.append(f"{row}.px BETWEEN {bind(x - dlon)} AND {bind(x + dlon)}")
+    return " AND ".join(tests)
+
+
+def near_test(
+    geo: GeoQuery, bind: Bind, fallback: Callable[[], str], row: str = "g", boxed: bool = False
+) -> str:
+    """The SQL test of a geo-query on row `g` (or `row`): point to point in SQL, anything else
+    through `fallback()` (the `geo_match` call); `boxed` tests `box_sql` first."""
     point = query_point(geo)
     if point is None:
         return fallback()
     tests = []
+    if boxed and geo.max_distance is not None:
+        tests.append(box_sql(point, geo.max_distance, bind, row))
     if geo.max_distance is not None:
-        tests.append(f"{distance_sql(point, bind)} <= {bind(geo.max_distance)}")
+        tests.append(f"{distance_sql(point, bind, row)} <= {bind(geo.max_distance)}")
     if geo.min_distance is not None:
-        tests.append(f"{distance_sql(point, bind)} >= {bind(geo.min_distance)}")
+        tests.append(f"{distance_sql(point, bind, row)} >= {bind(geo.min_distance)}")
     inside = " AND ".join(tests) if tests else "1"
     # the fallback's parameters come after the point's in the text: bound in that order
-    return f"(CASE WHEN g.px IS NOT NULL THEN ({inside}) ELSE {fallback()} END)"
+    return f"(CASE WHEN {row}.px IS NOT NULL THEN ({inside}) ELSE {fallback()} END)"
 
 
 def distance_or(point: tuple[float, float] | None, bind: Bind, fallback: Callable[[], str]) -> str:

@@ -500,6 +500,18 @@ MIGRATIONS: list[str] = [
         AND json_type(CAST(geometry AS TEXT), '$.coordinates[0]') IN ('integer', 'real')
         AND json_type(CAST(geometry AS TEXT), '$.coordinates[1]') IN ('integer', 'real')
     """,
+    # the history's points as numbers too, for the temporal API's `near` in SQL (`near.py`)
+    """
+    ALTER TABLE instances ADD COLUMN px REAL;
+    ALTER TABLE instances ADD COLUMN py REAL;
+    UPDATE instances SET
+        px = json_extract(CAST(geometry AS TEXT), '$.coordinates[0]'),
+        py = json_extract(CAST(geometry AS TEXT), '$.coordinates[1]')
+    WHERE geometry IS NOT NULL
+        AND json_extract(CAST(geometry AS TEXT), '$.type') = 'Point'
+        AND json_type(CAST(geometry AS TEXT), '$.coordinates[0]') IN ('integer', 'real')
+        AND json_type(CAST(geometry AS TEXT), '$.coordinates[1]') IN ('integer', 'real')
+    """,
 ]
 
 

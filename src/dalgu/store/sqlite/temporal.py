@@ -30,6 +30,7 @@ from dalgu.store.history import (
 )
 from dalgu.store.rollup import rollup_plan
 from dalgu.store.sqlite.lock import transaction
+from dalgu.store.sqlite.near import point_of
 from dalgu.store.sqlite.query import Compiled, order_clause
 from dalgu.store.sqlite.rollups import (
     ADD_TO_HOUR,
@@ -63,7 +64,8 @@ _AGGREGATES = {
 }
 _INSERT = (
     "INSERT INTO instances (tenant, entity_id, name, dataset, at, observed_at, created_at, "
-    "modified_at, deleted_at, num, txt, geometry, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "modified_at, deleted_at, num, txt, geometry, px, py, doc) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _TOUCH = (
     "INSERT INTO temporal_entities (tenant, id, types, created_at, deleted_at) "
@@ -106,8 +108,15 @@ def _instance_row(
         num,
         txt,
         None if geometry is None else dumps(geometry),
+        *_point(geometry),
         dumps(instance),
     )
+
+
+def _point(geometry: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """`px`, `py`: a Point's coordinates as numbers, for `near` in SQL; NULL for the rest."""
+    point = None if geometry is None else point_of(geometry)
+    return (None, None) if point is None else point
 
 
 def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
@@ -124,6 +133,7 @@ def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
         r.num,
         r.txt,
         None if r.geometry is None else orjson.dumps(r.geometry),
+        *_point(r.geometry),
         r.doc,
     )
 
@@ -399,8 +409,8 @@ class SqliteTemporal(TemporalStore):
         r = record(attr, instance, _now(), None)
         self.db.execute(
             "UPDATE instances SET at = ?, observed_at = ?, modified_at = ?, num = ?, txt = ?, "
-            "geometry = ?, doc = ?, dataset = ? WHERE tenant = ? AND entity_id = ? AND name = ? "
-            "AND iid = ?",
+            "geometry = ?, px = ?, py = ?, doc = ?, dataset = ? WHERE tenant = ? "
+            "AND entity_id = ? AND name = ? AND iid = ?",
             (
                 canon(r.observed_at) or old[1],
                 canon(r.observed_at),
@@ -408,6 +418,7 @@ class SqliteTemporal(TemporalStore):
                 r.num,
                 r.txt,
                 None if r.geometry is None else orjson.dumps(r.geometry),
+                *_point(r.geometry),
                 r.doc,
                 r.dataset,
                 *key,

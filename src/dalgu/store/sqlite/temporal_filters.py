@@ -14,6 +14,7 @@ from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import parse_time
+from dalgu.store.sqlite.near import near_test
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.temporal_q import q_sql
 
@@ -134,10 +135,15 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
 def _geo(geo: GeoQuery, c: Params, scope: Any) -> str:
     inner = scope(c)
     name = c.p(geo.geoproperty)
-    test = (
-        f"geo_match({c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
-        f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, x.geometry)"
-    )
+
+    def match() -> str:
+        return (
+            f"geo_match({c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
+            f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, x.geometry)"
+        )
+
+    # a point's instances near a point: in SQL (`near.py`), without a call per instance
+    test = near_test(geo, c.p, match, row="x", boxed=True)
     return f"EXISTS ({inner} AND x.name = {name} AND x.geometry IS NOT NULL AND {test})"
 
 
