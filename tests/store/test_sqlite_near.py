@@ -161,18 +161,34 @@ def test_the_query_text_binds_each_placeholder_where_it_appears() -> None:
     assert params[-1] == "near" and fallback_calls == [1]  # the fallback's come last
 
 
-async def test_the_migration_fills_in_the_points_stored_before_it(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def database_before(path: Path, marker: str) -> sqlite3.Connection:
+    """A database at the schema version just before the first migration holding `marker`."""
     db = sqlite3.connect(path, isolation_level=None)
     db.create_function("collation_prefix", 2, lambda path, txt: None)
     everything = schema.MIGRATIONS
-    added = next(n for n, m in enumerate(everything) if "ADD COLUMN px" in m)
+    added = next(n for n, m in enumerate(everything) if marker in m)
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     for version, script in enumerate(everything[:added], start=1):
         for statement in script.split(";"):
             if statement.strip():
                 db.execute(statement)
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    return db
+
+
+async def read_after_open(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    """`sql`'s rows once the store has opened (and migrated) the database at `path`."""
+    s = SqliteEntityStore(path)
+    await s.open()
+    try:
+        return s.db.execute(sql).fetchall()
+    finally:
+        await s.close()
+
+
+async def test_the_migration_fills_in_the_points_stored_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = database_before(path, "geo ADD COLUMN px")
     rows = [
         (1, 1, "", LOCATION, b'{"type":"Point","coordinates":[128.5,35.8]}'),
         (2, 2, "", LOCATION, b'{"type":"Point","coordinates":[128,36,12.5]}'),
@@ -180,12 +196,7 @@ async def test_the_migration_fills_in_the_points_stored_before_it(tmp_path: Path
     ]
     db.executemany("INSERT INTO geo (gid, ent, tenant, name, geometry) VALUES (?,?,?,?,?)", rows)
     db.close()
-    s = SqliteEntityStore(path)
-    await s.open()
-    try:
-        got = s.db.execute("SELECT gid, px, py FROM geo ORDER BY gid").fetchall()
-    finally:
-        await s.close()
+    got = await read_after_open(path, "SELECT gid, px, py FROM geo ORDER BY gid")
     assert got == [(1, 128.5, 35.8), (2, 128.0, 36.0), (3, None, None)]
 
 

@@ -17,10 +17,16 @@ from shapely.geometry import Point
 from dalgu.broker.mutations import replace
 from dalgu.query.geo import EARTH_RADIUS_M
 from dalgu.store.base import TemporalQuery
-from dalgu.store.sqlite import SqliteEntityStore, schema
+from dalgu.store.sqlite import SqliteEntityStore
 from dalgu.store.sqlite.geo import geo_distance, geo_match
 from dalgu.store.sqlite.near import box_sql
-from tests.store.test_sqlite_near import LOCATION, THING, near
+from tests.store.test_sqlite_near import (
+    LOCATION,
+    THING,
+    database_before,
+    near,
+    read_after_open,
+)
 from tests.store.test_sqlite_store import store
 
 __all__ = ["store"]
@@ -148,16 +154,7 @@ async def test_entities_whose_track_came_within_reach_as_the_python_path_finds_t
 
 async def test_the_migration_fills_in_the_history_points_stored_before_it(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = sqlite3.connect(path, isolation_level=None)
-    db.create_function("collation_prefix", 2, lambda path, txt: None)
-    everything = schema.MIGRATIONS
-    added = next(n for n, m in enumerate(everything) if "instances ADD COLUMN px" in m)
-    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    for version, script in enumerate(everything[:added], start=1):
-        for statement in script.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db = database_before(path, "instances ADD COLUMN px")
     geometries = [
         b'{"type":"Point","coordinates":[128.5,35.8]}',
         b'{"type":"Point","coordinates":[128,36,12.5]}',
@@ -170,10 +167,5 @@ async def test_the_migration_fills_in_the_history_points_stored_before_it(tmp_pa
         [(n, LOCATION, g) for n, g in enumerate(geometries, start=1)],
     )
     db.close()
-    s = SqliteEntityStore(path)
-    await s.open()
-    try:
-        got = s.db.execute("SELECT iid, px, py FROM instances ORDER BY iid").fetchall()
-    finally:
-        await s.close()
+    got = await read_after_open(path, "SELECT iid, px, py FROM instances ORDER BY iid")
     assert got == [(1, 128.5, 35.8), (2, 128.0, 36.0), (3, None, None), (4, None, None)]

@@ -57,6 +57,16 @@ class Writer:
         return self.hold[entity_id]
 
 
+async def holding_1(
+    writer: Writer, gate: WriteGate
+) -> tuple[asyncio.Event, asyncio.Future[list[Outcome]]]:
+    """A write of entity 1 of tenant t under way, held until the event is set."""
+    release = writer.blocking("1")
+    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
+    await writer.entered["1"].wait()
+    return release, first
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -97,9 +107,7 @@ async def test_batches_waiting_together_run_as_one_write_in_arrival_order() -> N
 async def test_a_group_is_capped_and_does_not_mix_history_settings() -> None:
     writer = Writer()
     gate = WriteGate(writer.write, group_items=4)
-    release = writer.blocking("1")
-    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
-    await writer.entered["1"].wait()
+    release, first = await holding_1(writer, gate)
     waiting = [
         asyncio.ensure_future(gate.mutate("t", items("1", "a"), True)),
         asyncio.ensure_future(gate.mutate("t", items("1", "b"), True)),
@@ -120,9 +128,7 @@ async def test_a_failing_batch_fails_alone_and_the_others_are_written() -> None:
     writer = Writer()
     gate = WriteGate(writer.write)
     writer.poison = "bad"
-    release = writer.blocking("1")
-    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
-    await writer.entered["1"].wait()
+    release, first = await holding_1(writer, gate)
     good = asyncio.ensure_future(gate.mutate("t", items("1", "2"), True))
     bad = asyncio.ensure_future(gate.mutate("t", items("1", "bad"), True))
     later = asyncio.ensure_future(gate.mutate("t", items("1", "3"), True))
@@ -145,9 +151,7 @@ async def test_a_failing_batch_fails_alone_and_the_others_are_written() -> None:
 async def test_a_cancelled_caller_does_not_stop_the_others() -> None:
     writer = Writer()
     gate = WriteGate(writer.write)
-    release = writer.blocking("1")
-    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
-    await writer.entered["1"].wait()
+    release, first = await holding_1(writer, gate)
     gone = asyncio.ensure_future(gate.mutate("t", items("1", "2"), True))
     stays = asyncio.ensure_future(gate.mutate("t", items("1", "3"), True))
     await settle()
@@ -204,9 +208,7 @@ async def test_finished_batches_are_not_kept_alive_by_the_ones_after() -> None:
 async def test_a_group_whose_callers_all_left_writes_nothing() -> None:
     writer = Writer()
     gate = WriteGate(writer.write)
-    release = writer.blocking("1")
-    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
-    await writer.entered["1"].wait()
+    release, first = await holding_1(writer, gate)
     left = [asyncio.ensure_future(gate.mutate("t", items("1", n), True)) for n in "ab"]
     await settle()
     for caller in left:
@@ -246,9 +248,7 @@ async def test_once_every_transaction_is_taken_batches_that_share_nothing_run_to
     batches are never written with another tenant's, and a batch that fails, fails alone."""
     writer = Writer()
     gate = WriteGate(writer.write, running=1)
-    release = writer.blocking("1")
-    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
-    await writer.entered["1"].wait()
+    release, first = await holding_1(writer, gate)
     writer.poison = "p"
     waiting = [
         asyncio.ensure_future(gate.mutate(tenant, items(*ids), True))
@@ -276,9 +276,7 @@ async def test_once_every_transaction_is_taken_batches_that_share_nothing_run_to
 async def test_a_write_that_finds_a_transaction_free_does_not_wait() -> None:
     writer = Writer()
     gate = WriteGate(writer.write, running=2)
-    release = writer.blocking("1")
-    first = asyncio.ensure_future(gate.mutate("t", items("1"), True))
-    await writer.entered["1"].wait()
+    release, first = await holding_1(writer, gate)
     assert ids_of(await asyncio.wait_for(gate.mutate("t", items("2"), True), 1)) == ["2"]
     release.set()
     await first
