@@ -8,11 +8,11 @@ plates (`orderBy=licensePlateIdentifier`), `order-ties` ten of the last brand
 (`orderBy=brandName;desc`) and `id-pattern` an
 `idPattern` that is not anchored.
 
-Starts `dalgu serve` (SQLite, one worker) pinned to the first core, loads N vehicles (or copies
-a database file loaded before, `--db`), then runs `wrk -t1 -c<n>` pinned to the second core for
-each scenario and connection count. Prints a markdown table: req/s, p50/p99, server CPU µs per
-request (the server's three processes' user+system time over the run, divided by the requests),
-and the processes' peak RSS.
+Starts `dalgu serve` (SQLite, or `--store postgres`; one worker) pinned to the first core,
+loads N vehicles (or copies a database file loaded before, `--db`), then runs `wrk -t1 -c<n>`
+pinned to the second core for each scenario and connection count. Prints a markdown table:
+req/s, p50/p99, server CPU µs per request (the server's three processes' user+system time over
+the run, divided by the requests), and the processes' peak RSS.
 
     .venv/bin/python bench/reads.py [--entities 100000] [--duration 5] [--connections 1,4,8,32]
     .venv/bin/python bench/reads.py --save /tmp/vehicles.db   # load once, keep the file
@@ -20,6 +20,8 @@ and the processes' peak RSS.
     .venv/bin/python bench/reads.py --scenarios rare --connections 1,32
     .venv/bin/python bench/reads.py --db /tmp/vehicles.db --connections 1 \
         --scenarios rare-attr,rare-scope,count,count-q,types,attributes
+    .venv/bin/python bench/reads.py --store postgres --entities 100000   # a fresh database,
+                                                    # loaded and dropped (no --db or --save)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from urllib.parse import quote
 import httpx
 import psutil
 
+from databases import create_database, drop_database
 from loadgen import batch_upsert, wrk
 from processes import Server, cores, dalgu_command, dalgu_env, free_port, guard, stop_all
 from vehicles import batches, near_query, speed_query, vehicle_id
@@ -54,7 +57,10 @@ def main() -> int:
     parser.add_argument("--db", type=Path, help="start from a copy of this loaded database")
     parser.add_argument("--save", type=Path, help="keep a copy of the loaded database here")
     parser.add_argument("--hello", action="store_true", help="also the hello-world ceiling")
+    parser.add_argument("--store", default="sqlite", choices=["sqlite", "postgres"])
     args = parser.parse_args()
+    if args.store == "postgres" and (args.db is not None or args.save is not None):
+        parser.error("--db and --save are SQLite files")
     server_core, client_core = cores()
     os.sched_setaffinity(0, {client_core})
     guard(1800)
@@ -63,7 +69,10 @@ def main() -> int:
     if args.db is not None:
         shutil.copyfile(args.db, db)
     port = free_port()
-    env = dalgu_env("sqlite", port, db)
+    env = dalgu_env(args.store, port, db)
+    dsn = None
+    if args.store == "postgres":
+        dsn = env["DALGU_POSTGRES_DSN"] = create_database()
     base = f"http://127.0.0.1:{port}/ngsi-ld/v1"
     n = args.entities
     load = os.getloadavg()
@@ -179,6 +188,8 @@ def main() -> int:
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
+        if dsn is not None:
+            drop_database(dsn)
     return 0
 
 
