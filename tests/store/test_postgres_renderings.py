@@ -4,6 +4,8 @@ when a rendering is set on an open store, reads getting the documents until it i
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -68,3 +70,28 @@ async def test_renderings_are_written_and_made_again_under_another_version(
             assert await again.get_rendered("", thing(3)["id"]) == by("b", 3)
         finally:
             await again.close()
+
+
+async def test_many_reads_at_once_each_get_their_own_entity_and_tenant() -> None:
+    """Reads by id sent at once (those that wait are read together): every caller gets its
+    own entity's rendering, an id that is missing gets None, and no tenant sees another's."""
+    async with scratch_database() as dsn:
+        store = PostgresEntityStore(dsn, pool_size=2)
+        store.use_rendering(tagged("a"))
+        await store.open()
+        try:
+            for tenant in ("", "other"):
+                await store.mutate(tenant, [(thing(n)["id"], create(thing(n))) for n in range(20)])
+            await store.mutate("third", [(thing(0)["id"], create(thing(0)))])
+            asked = [
+                (tenant, f"urn:ngsi-ld:Thing:{n}")
+                for n in (*range(25), 3, 3)
+                for tenant in ("", "other", "third", "none")
+            ]
+            got = await asyncio.gather(*(store.get_rendered(t, i) for t, i in asked))
+        finally:
+            await store.close()
+    for (tenant, entity_id), rendering in zip(asked, got, strict=True):
+        n = int(entity_id.rsplit(":", 1)[1])
+        exists = (tenant in ("", "other") and n < 20) or (tenant == "third" and n == 0)
+        assert rendering == (by("a", n) if exists else None), (tenant, entity_id)

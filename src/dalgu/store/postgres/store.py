@@ -42,6 +42,7 @@ from dalgu.store.postgres.gate import RUNNING, WriteGate
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.opendata import PostgresDatasets
 from dalgu.store.postgres.ordered import page_candidates
+from dalgu.store.postgres.point_reads import PointReads
 from dalgu.store.postgres.query import (
     Compiled,
     KeyMap,
@@ -67,6 +68,9 @@ _RETRIES = 5
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
 #: an entity's kept rendering, or its document where it has none (`get_rendered`)
 _RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = $1 AND e.id = $2"
+_RENDERED_MANY = (
+    f"SELECT e.id, {_PAGE[True]} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[])"
+)
 # A skip scan over the primary key: one index probe per tenant, not one per entity.
 _TENANTS = """
 WITH RECURSIVE t(tenant) AS (
@@ -139,6 +143,8 @@ class PostgresEntityStore(
         self._gate = WriteGate(self._mutate, running=min(RUNNING, pool_size))
         self._statistics: PlannerStatistics | None = None
         self._range_counts = RangeCounts()  # the range probe's counts, kept 2 s
+        # GETs by id: those that wait for a free read, read together
+        self._point_reads = PointReads(self._rendered_one, self._rendered_many)
         self._summary_writes: dict[str, int] = {}  # writes since a tenant's last fold
         self.partitions = Partitions()
         self._collations: set[str] = set()  # ICU collations made for orderBy
@@ -229,12 +235,18 @@ class PostgresEntityStore(
     async def get_rendered(self, tenant: str, entity_id: str) -> StoredRendering | None:
         if not self._renderings_current:
             return await super().get_rendered(tenant, entity_id)
-        row = await self.pool.fetchrow(
-            _RENDERED,
-            tenant,
-            entity_id,
-        )
+        row = await self._point_reads.read(tenant, entity_id)
         return None if row is None else StoredRendering(row[0], row[1])
+
+    async def _rendered_one(self, tenant: str, entity_id: str) -> tuple[Any, ...] | None:
+        row = await self.pool.fetchrow(_RENDERED, tenant, entity_id)
+        return None if row is None else tuple(row)
+
+    async def _rendered_many(
+        self, tenant: str, entity_ids: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        rows = await self.pool.fetch(_RENDERED_MANY, tenant, list(entity_ids))
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     async def get_many(self, tenant: str, entity_ids: Sequence[str]) -> dict[str, Entity]:
         rows = await self.pool.fetch(
