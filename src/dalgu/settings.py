@@ -88,6 +88,12 @@ class Settings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/dalgu", description="PostgreSQL DSN."
     )
     postgres_pool_size: int = Field(8, ge=1)
+    postgres_write_transactions: int = Field(
+        4,
+        ge=1,
+        description="Write transactions of a worker under way at once (at most the pool size); "
+        "writes arriving while all are taken are written together in the next.",
+    )
     forward_timeout: float = Field(
         5.0,
         gt=0,

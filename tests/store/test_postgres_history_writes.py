@@ -19,7 +19,9 @@ from dalgu.errors import AlreadyExists
 from dalgu.query.ast import TypeName, map_names
 from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
+from dalgu.settings import Settings
 from dalgu.store.base import Change, Entity, EntityQuery
+from dalgu.store.factory import open_store
 from dalgu.store.postgres import PostgresEntityStore
 from tests.store.test_postgres_store import dsn, store  # one scratch database per module
 
@@ -298,14 +300,23 @@ async def test_concurrent_batches_of_the_same_sensors_keep_every_reading_in_orde
         assert [row["num"] for row in values] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
 
 
+@pytest.mark.parametrize("made", ["one connection", "settings"])
 async def test_single_writes_at_once_share_transactions_and_each_is_answered_alone(
-    dsn: str, conn: Any, tenant: str
+    dsn: str, conn: Any, tenant: str, made: str
 ) -> None:
     """Group commit: 40 single-entity creates sent at once, with one transaction allowed at a
     time, are written in a few transactions (rows written together carry the same `xmin`);
     each caller gets its own outcome, and a create of an entity that exists fails alone. A
-    mutation that raises fails alone too (its group is then written batch by batch)."""
-    one = PostgresEntityStore(dsn, pool_size=1)  # one connection: one write at a time
+    mutation that raises fails alone too (its group is then written batch by batch). One
+    transaction at a time: a pool of one connection, or `postgres_write_transactions = 1`."""
+    if made == "settings":
+        settings = Settings(
+            store="postgres", postgres_dsn=dsn, postgres_pool_size=4, postgres_write_transactions=1
+        )
+        one = open_store(settings)
+        assert isinstance(one, PostgresEntityStore)
+    else:
+        one = PostgresEntityStore(dsn, pool_size=1)
     await one.open()
 
     def broken(before: Entity | None) -> Entity:

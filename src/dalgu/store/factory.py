@@ -14,7 +14,9 @@ def open_store(settings: Settings, *, cache_mib: int | None = None) -> EntitySto
 
         postgres = importlib.import_module("dalgu.store.postgres")
         store: EntityStore = postgres.PostgresEntityStore(
-            settings.postgres_dsn, pool_size=settings.postgres_pool_size
+            settings.postgres_dsn,
+            pool_size=settings.postgres_pool_size,
+            write_transactions=settings.postgres_write_transactions,
         )
     else:
         from dalgu.store.sqlite import SqliteEntityStore

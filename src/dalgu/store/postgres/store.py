@@ -132,15 +132,15 @@ class PostgresEntityStore(
 ):
     """Entities of every tenant in one PostgreSQL database (`dsn`), `pool_size` connections."""
 
-    def __init__(self, dsn: str, pool_size: int = 8) -> None:
+    def __init__(self, dsn: str, pool_size: int = 8, write_transactions: int = RUNNING) -> None:
         self.dsn = dsn
         self.pool_size = pool_size
         self._pool: Any = None
         self._keys = AttributeKeys()
-        # this process's batches of the same entities queue here, and any batch once `RUNNING`
-        # transactions are under way (leaving the pool's other connections to reads); those
-        # waiting run together
-        self._gate = WriteGate(self._mutate, running=min(RUNNING, pool_size))
+        # this process's batches of the same entities queue here, and any batch once
+        # `write_transactions` are under way (leaving the pool's other connections to reads);
+        # those waiting run together
+        self._gate = WriteGate(self._mutate, running=min(write_transactions, pool_size))
         self._statistics: PlannerStatistics | None = None
         self._range_counts = RangeCounts()  # the range probe's counts, kept 2 s
         # GETs by id: those that wait for a free read, read together
