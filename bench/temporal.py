@@ -272,7 +272,7 @@ async def load_postgres(dsn: str, sensors: int, readings: int) -> float:
         async with store.pool.acquire() as conn:
             months = [START + timedelta(days=31 * m) for m in range(readings * 5 // 43200 + 2)]
             async with conn.transaction():
-                from dalgu.store.postgres.temporal import month_of
+                from dalgu.store.postgres.partitions import month_of
 
                 made = await store.partitions.ensure(conn, [month_of(m) for m in months])
             store.partitions.remember(made)

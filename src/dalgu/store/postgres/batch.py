@@ -33,10 +33,11 @@ from dalgu.store.indexing import (
 from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.keys import AttributeKeys, Key
 from dalgu.store.postgres.packed import pack, unpack
+from dalgu.store.postgres.partitions import Partitions
 from dalgu.store.postgres.summary import columns as summary_columns
 from dalgu.store.postgres.summary import insert as summary_insert
 from dalgu.store.postgres.summary import write as write_summary
-from dalgu.store.postgres.temporal import HistoryWrite, Partitions, history_of, write_history
+from dalgu.store.postgres.temporal import HistoryWrite, history_of, write_history
 from dalgu.store.summary import AttributeSummary
 
 # One primary-key probe per id, in id order (concurrent batches lock in the same order and

@@ -42,6 +42,7 @@ from dalgu.store.postgres.gate import RUNNING, WriteGate
 from dalgu.store.postgres.keys import AttributeKeys
 from dalgu.store.postgres.opendata import PostgresDatasets
 from dalgu.store.postgres.ordered import page_candidates
+from dalgu.store.postgres.partitions import Partitions
 from dalgu.store.postgres.point_reads import PointReads
 from dalgu.store.postgres.query import (
     Compiled,
@@ -58,7 +59,7 @@ from dalgu.store.postgres.runs import PostgresRunJournal
 from dalgu.store.postgres.schema import migrate
 from dalgu.store.postgres.statistics import PlannerStatistics
 from dalgu.store.postgres.subscriptions import PostgresSubscriptions
-from dalgu.store.postgres.temporal import Partitions, PostgresTemporal
+from dalgu.store.postgres.temporal import PostgresTemporal
 from dalgu.store.postgres.times import use_cached_times
 
 log = logging.getLogger(__name__)

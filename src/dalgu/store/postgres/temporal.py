@@ -1,17 +1,16 @@
 """Temporal history in the PostgreSQL store.
 
 Instances live in `instances`, partitioned by calendar month of `at` (observedAt, else
-createdAt). A write creates the months it needs inside its own transaction (DDL is
-transactional here, and a concurrent creation of the same month fails with a unique violation
-that `mutate` retries); `open` creates the current month and the next ones ahead, so live data
-never waits for DDL. Retention drops whole months. Filters, `lastN` and every aggregation
-method run in SQL; Python only turns rows into documents.
+createdAt). A write creates the months it needs inside its own transaction (`partitions.py`);
+`open` creates the current month and the next ones ahead, so live data never waits for DDL.
+Retention drops whole months. Filters, `lastN` and every aggregation method run in SQL;
+Python only turns rows into documents.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -39,6 +38,7 @@ from dalgu.store.history import (
 )
 from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.packed import pack, unpack
+from dalgu.store.postgres.partitions import Partitions, month_of, month_of_partition
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.rollups import (
     ADD_TO_HOURS,
@@ -134,61 +134,6 @@ ON CONFLICT (tenant, id) DO UPDATE SET deleted_at = NULL, types = ARRAY(
     SELECT DISTINCT unnest(t.types || excluded.types) ORDER BY 1)
 RETURNING (xmax = 0) AS created
 """
-_PARTITIONS = """
-SELECT c.relname FROM pg_inherits h
-JOIN pg_class c ON c.oid = h.inhrelid
-JOIN pg_class p ON p.oid = h.inhparent
-WHERE p.relname = 'instances'
-"""
-
-
-def month_of(value: datetime) -> datetime:
-    value = value.astimezone(UTC)
-    return datetime(value.year, value.month, 1, tzinfo=UTC)
-
-
-# a fixed key for pg_advisory_xact_lock around the creation of partitions: "dalgu-p" in ASCII
-PARTITION_LOCK = 0x64616C67752D70
-
-
-def partition_name(month: datetime) -> str:
-    return f"instances_{month.year:04d}_{month.month:02d}"
-
-
-class Partitions:
-    """The monthly partitions of `instances` this process knows to exist."""
-
-    def __init__(self) -> None:
-        self.known: set[str] = set()
-
-    async def load(self, conn: Any) -> None:
-        self.known = {name for (name,) in await conn.fetch(_PARTITIONS)}
-
-    async def ensure(self, conn: Any, months: Iterable[datetime]) -> list[str]:
-        """Create the missing months (inside the caller's transaction); the names made.
-
-        Under a transaction-scoped advisory lock: `CREATE TABLE IF NOT EXISTS` is not safe
-        against another transaction creating the same table at once (it fails with
-        DuplicateTableError), as two workers opening in a month without its partition did."""
-        made = []
-        locked = False
-        for month in sorted(set(months)):
-            name = partition_name(month)
-            if name in self.known:
-                continue
-            if not locked:
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK)
-                locked = True
-            end = add_months(month, 1)
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF instances "
-                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{end.isoformat()}')"
-            )
-            made.append(name)
-        return made
-
-    def remember(self, names: Iterable[str]) -> None:
-        self.known.update(names)
 
 
 class HistoryWrite(NamedTuple):
@@ -485,7 +430,7 @@ class PostgresTemporal(TemporalStore):
         async with self.pool.acquire() as conn:
             await self.partitions.load(conn)
             for name in sorted(self.partitions.known):
-                month = _month_of_partition(name)
+                month = month_of_partition(name)
                 if month is None or add_months(month, 1) > older_than:
                     continue
                 async with conn.transaction():
@@ -499,13 +444,6 @@ class PostgresTemporal(TemporalStore):
                 dropped += count
                 self.partitions.known.discard(name)
         return dropped
-
-
-def _month_of_partition(name: str) -> datetime | None:
-    parts = name.removeprefix("instances_").split("_")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        return None
-    return datetime(int(parts[0]), int(parts[1]), 1, tzinfo=UTC)
 
 
 async def _replace_same_time(
