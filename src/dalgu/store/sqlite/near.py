@@ -21,6 +21,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import shapely
+
 from dalgu.query.ast import GeoQuery
 from dalgu.query.geo import EARTH_RADIUS_M
 
@@ -44,6 +46,12 @@ def point_of(geometry: dict[str, Any]) -> tuple[float, float] | None:
     if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
         return None
     return (float(x), float(y))
+
+
+def point_columns(geometry: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """The `px`, `py` columns of a stored geometry: a Point's coordinates, NULL for the rest."""
+    point = None if geometry is None else point_of(geometry)
+    return (None, None) if point is None else point
 
 
 def shape_point(shape: Any) -> tuple[float, float] | None:
@@ -116,6 +124,18 @@ def near_test(
     inside = " AND ".join(tests) if tests else "1"
     # the fallback's parameters come after the point's in the text: bound in that order
     return f"(CASE WHEN {row}.px IS NOT NULL THEN ({inside}) ELSE {fallback()} END)"
+
+
+def geo_test(geo: GeoQuery, bind: Bind, row: str = "g", boxed: bool = False) -> str:
+    """The SQL test of a geo-query on the geometry of row `row`: `near_test`, falling back to
+    the registered `geo_match` for what is not between points."""
+
+    def match() -> str:
+        wkb = shapely.to_wkb(geo.shape)
+        marks = ", ".join(bind(v) for v in (geo.georel, wkb, geo.max_distance, geo.min_distance))
+        return f"geo_match({marks}, {row}.geometry)"
+
+    return near_test(geo, bind, match, row, boxed)
 
 
 def distance_or(point: tuple[float, float] | None, bind: Bind, fallback: Callable[[], str]) -> str:

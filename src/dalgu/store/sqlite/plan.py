@@ -41,8 +41,6 @@ from math import isqrt
 from sqlite3 import Connection
 from typing import Any
 
-import shapely
-
 from dalgu.query.ast import (
     And,
     Comparison,
@@ -58,7 +56,7 @@ from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
 from dalgu.store.sqlite.collation_prefix import range_prefix, string_prefix
 from dalgu.store.sqlite.geo import search_box
-from dalgu.store.sqlite.near import near_test
+from dalgu.store.sqlite.near import geo_test
 from dalgu.store.value_groups import value_groups, value_path
 
 _MIN_CAP = 500
@@ -242,12 +240,7 @@ def geo_driver(tenant: str, query: EntityQuery) -> Driver | None:
         params.append(value)
         return "?"
 
-    def match() -> str:
-        wkb = shapely.to_wkb(geo.shape)
-        marks = ", ".join(bind(v) for v in (geo.georel, wkb, geo.max_distance, geo.min_distance))
-        return f"geo_match({marks}, g.geometry)"
-
-    test = near_test(geo, bind, match)
+    test = geo_test(geo, bind)
     return Driver(
         "SELECT DISTINCT g.ent, 0 AS exact FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
         "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "

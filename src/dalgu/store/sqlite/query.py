@@ -47,7 +47,7 @@ from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
-from dalgu.store.sqlite.near import distance_or, near_test, shape_point
+from dalgu.store.sqlite.near import distance_or, geo_test, shape_point
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.value_groups import value_path
 
@@ -209,18 +209,10 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
     a parameter, not `e.tenant`: that keeps the R*Tree subquery uncorrelated, so SQLite runs
     it once per query rather than once per entity.
     """
-    wkb = shapely.to_wkb(geo.shape)
-
-    def match() -> str:
-        return (
-            f"geo_match({c.p(geo.georel)}, {c.p(wkb)}, "
-            f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, g.geometry)"
-        )
-
     box = search_box(geo)
     if box is None:
         name = c.p(geo.geoproperty)
-        test = near_test(geo, c.p, match)
+        test = geo_test(geo, c.p)
         return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.name = {name} AND {test})"
     minx, miny, maxx, maxy = box
     bounds = (
@@ -229,7 +221,7 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
     )
     tenant = c.p(c.tenant)
     name = c.p(geo.geoproperty)
-    test = near_test(geo, c.p, match)
+    test = geo_test(geo, c.p)
     return (
         "e.ent IN (SELECT g.ent FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
         f"WHERE {bounds} AND g.tenant = {tenant} AND g.name = {name} AND {test})"

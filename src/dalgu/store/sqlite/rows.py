@@ -25,7 +25,7 @@ from dalgu.store.indexing import (
 )
 from dalgu.store.sqlite.collation_prefix import row_prefix
 from dalgu.store.sqlite.geo import bounding_box
-from dalgu.store.sqlite.near import point_of
+from dalgu.store.sqlite.near import point_columns
 from dalgu.store.sqlite.summary import flush as flush_summary
 from dalgu.store.summary import AttributeSummary
 
@@ -148,7 +148,7 @@ class IndexWrites:
             if box is None:
                 continue
             self.next_gid += 1
-            x, y = point_of(geo.geometry) or (None, None)
+            x, y = point_columns(geo.geometry)
             self.geometries.append(
                 (self.next_gid, ent, tenant, geo.name, dumps(geo.geometry), x, y)
             )

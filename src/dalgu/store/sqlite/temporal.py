@@ -30,7 +30,7 @@ from dalgu.store.history import (
 )
 from dalgu.store.rollup import rollup_plan
 from dalgu.store.sqlite.lock import transaction
-from dalgu.store.sqlite.near import point_of
+from dalgu.store.sqlite.near import point_columns
 from dalgu.store.sqlite.query import Compiled, order_clause
 from dalgu.store.sqlite.rollups import (
     ADD_TO_HOUR,
@@ -108,15 +108,9 @@ def _instance_row(
         num,
         txt,
         None if geometry is None else dumps(geometry),
-        *_point(geometry),
+        *point_columns(geometry),
         dumps(instance),
     )
-
-
-def _point(geometry: dict[str, Any] | None) -> tuple[float | None, float | None]:
-    """`px`, `py`: a Point's coordinates as numbers, for `near` in SQL; NULL for the rest."""
-    point = None if geometry is None else point_of(geometry)
-    return (None, None) if point is None else point
 
 
 def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
@@ -133,7 +127,7 @@ def _row(tenant: str, entity_id: str, r: InstanceRecord) -> tuple[Any, ...]:
         r.num,
         r.txt,
         None if r.geometry is None else orjson.dumps(r.geometry),
-        *_point(r.geometry),
+        *point_columns(r.geometry),
         r.doc,
     )
 
@@ -418,7 +412,7 @@ class SqliteTemporal(TemporalStore):
                 r.num,
                 r.txt,
                 None if r.geometry is None else orjson.dumps(r.geometry),
-                *_point(r.geometry),
+                *point_columns(r.geometry),
                 r.doc,
                 r.dataset,
                 *key,

@@ -8,13 +8,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-import shapely
-
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import parse_time
-from dalgu.store.sqlite.near import near_test
+from dalgu.store.sqlite.near import geo_test
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.temporal_q import q_sql
 
@@ -135,15 +133,8 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
 def _geo(geo: GeoQuery, c: Params, scope: Any) -> str:
     inner = scope(c)
     name = c.p(geo.geoproperty)
-
-    def match() -> str:
-        return (
-            f"geo_match({c.p(geo.georel)}, {c.p(shapely.to_wkb(geo.shape))}, "
-            f"{c.p(geo.max_distance)}, {c.p(geo.min_distance)}, x.geometry)"
-        )
-
     # a point's instances near a point: in SQL (`near.py`), without a call per instance
-    test = near_test(geo, c.p, match, row="x", boxed=True)
+    test = geo_test(geo, c.p, row="x", boxed=True)
     return f"EXISTS ({inner} AND x.name = {name} AND x.geometry IS NOT NULL AND {test})"
 
 
