@@ -111,11 +111,11 @@ async def test_a_kept_range_count_is_reused_and_its_pages_stay_those_of_the_walk
     every candidate); once the count has aged, it is asked again."""
     await store.mutate("", creates())
     query = EntityQuery(q=q("speed>=10;speed<12"), limit=20)
-    kept = store._range_counts._kept  # what was probed, and when
+    kept = store._range_counts._kept.entries  # what was probed, and when
     await store.query("", query)
     assert len(kept) == 1
     probed = dict(kept)
-    [(_, rows, _)] = probed.values()
+    [((_, rows), _)] = probed.values()
     added = [(f"urn:ngsi-ld:Vehicle:000000-new-{n}", create_vehicle(n)) for n in range(30)]
     await store.mutate("", added)
     page = [e["id"] for e in (await store.query("", query)).entities]
@@ -130,7 +130,7 @@ async def test_a_kept_range_count_is_reused_and_its_pages_stay_those_of_the_walk
         assert page == [e["id"] for e in (await store.query("", query)).entities]
     monkeypatch.setattr(ranges.RangeCounts, "KEEP", 0.0)
     await store.query("", query)
-    [(_, recounted, _)] = kept.values()
+    [((_, recounted), _)] = kept.values()
     assert recounted == rows + 30
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from dalgu.query.ast import Comparison
 from dalgu.store.base import EntityQuery
+from dalgu.store.kept import Kept
 from dalgu.store.postgres.query import NUM, Compiled, KeyMap, q_clause, where_clause
 from dalgu.store.value_groups import Bound, value_groups
 
@@ -45,18 +46,16 @@ class RangeCounts:
     KEEP = 2.0
 
     def __init__(self) -> None:
-        self._kept: dict[tuple[str, tuple[Any, ...]], tuple[int, int, float]] = {}
+        self._kept: Kept[tuple[int, int]] = Kept()
 
     async def probe(self, conn: Any, sql: str, params: list[Any]) -> tuple[int, int]:
         key = (sql, tuple(params))
-        now = time.monotonic()
-        kept = self._kept.get(key)
-        if kept is not None and now - kept[2] < self.KEEP:
-            return kept[0], kept[1]
-        if len(self._kept) > 4096:
-            self._kept.clear()
+        asked = time.monotonic()
+        kept = self._kept.get(key, asked, self.KEEP)
+        if kept is not None:
+            return kept
         cap, rows = await conn.fetchrow(sql, *params)
-        self._kept[key] = (int(cap), int(rows), now)
+        self._kept.put(key, (int(cap), int(rows)), asked)
         return int(cap), int(rows)
 
 

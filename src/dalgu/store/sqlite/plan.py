@@ -54,6 +54,7 @@ from dalgu.query.ast import (
 )
 from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
+from dalgu.store.kept import Kept
 from dalgu.store.sqlite.collation_prefix import range_prefix, string_prefix
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.sqlite.near import geo_test
@@ -88,21 +89,19 @@ class PlanCounts:
     KEEP = 2.0
 
     def __init__(self) -> None:
-        self._counted: dict[tuple[str, tuple[Any, ...]], tuple[int, int, float]] = {}
+        self._counted: Kept[tuple[int, int]] = Kept()  # (rows found, the bar counted to)
 
     def rows(self, db: Connection, rows: str, params: list[Any], cap: int) -> int:
         """The rows of `FROM ... WHERE ...`, or `cap` when there are at least that many."""
         key = (rows, tuple(params))
-        now = time.monotonic()
-        kept = self._counted.get(key)
-        if kept is not None and now - kept[2] < self.KEEP:
-            found, bar, _ = kept
+        asked = time.monotonic()
+        kept = self._counted.get(key, asked, self.KEEP)
+        if kept is not None:
+            found, bar = kept
             if found < bar or bar >= cap:  # an exact count, or a bar as high as this one
                 return min(found, cap)
-        if len(self._counted) > 4096:
-            self._counted.clear()
         found = _rows_within(db, rows, params, cap)
-        self._counted[key] = (found, cap, now)
+        self._counted.put(key, (found, cap), asked)
         return found
 
 
