@@ -69,9 +69,14 @@ _RETRIES = 5
 _PAGE = {False: "e.doc", True: "e.rendered, CASE WHEN e.rendered IS NULL THEN e.doc END"}
 #: an entity's kept rendering, or its document where it has none (`get_rendered`)
 _RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = $1 AND e.id = $2"
-_RENDERED_MANY = (
-    f"SELECT e.id, {_PAGE[True]} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[])"
-)
+#: the same of several ids: one primary-key probe per id, whatever the statistics say (as
+#: `get_many`; before a table's first ANALYZE the planner may take `tenant = $1` for selective)
+_RENDERED_MANY = f"""
+SELECT e.id, {_PAGE[True]} FROM unnest($2::text[]) AS k(id)
+CROSS JOIN LATERAL (
+    SELECT id, rendered, doc FROM entities WHERE tenant = $1 AND id = k.id OFFSET 0
+) AS e
+"""
 # A skip scan over the primary key: one index probe per tenant, not one per entity.
 _TENANTS = """
 WITH RECURSIVE t(tenant) AS (
