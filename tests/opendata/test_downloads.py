@@ -186,3 +186,59 @@ def test_the_pseudonym_key_is_never_shown(portal_client: TestClient) -> None:
     for text in (shown.text, catalog):
         assert not re.search(r"[0-9a-f]{64}", text)
         assert "id_key" not in text
+
+
+def _stations(count: int) -> list[dict[str, object]]:
+    """`count` stations named s0, s1, ... (ids in that order), at jung-1's position."""
+    return [
+        {
+            **station("jung-1", 10 + i),
+            "id": f"urn:ngsi-ld:AirQualityObserved:s{i}",
+            "stationName": {"type": "Property", "value": f"s{i}"},
+        }
+        for i in range(count)
+    ]
+
+
+def test_an_entity_deleted_during_a_download_takes_no_other_out_of_it(
+    portal_client: TestClient,
+) -> None:
+    """Each page starts after the last id read: deleting an entity of a page already read
+    (or any entity) does not shift the next pages, as an offset would (s2 was missed)."""
+    response = portal_client.post("/ngsi-ld/v1/entityOperations/upsert", json=_stations(5))
+    assert response.status_code == 201, response.text
+    publish_in_process(portal_client)
+    state = portal_client.app.state.dalgu  # type: ignore[attr-defined]
+
+    async def read_deleting_s0_after_the_first_page() -> list[list[str]]:
+        dataset = await state.opendata.show("", "daegu-air")
+        pages: list[list[str]] = []
+        async for page in state.opendata.rows("", dataset):
+            pages.append([row["stationName"] for row in page])
+            if len(pages) == 1:
+                await state.service.delete("", "urn:ngsi-ld:AirQualityObserved:s0")
+        return pages
+
+    pages = portal_client.portal.call(read_deleting_s0_after_the_first_page)  # type: ignore[union-attr]
+    assert pages == [["s0", "s1"], ["s2", "s3"], ["s4"]]
+
+
+def test_an_aggregated_dataset_reads_every_entity_once_across_pages(
+    portal_client: TestClient,
+) -> None:
+    for entity in _stations(5):
+        history = {
+            **entity,
+            "pm10": [{"type": "Property", "value": 1.0, "observedAt": "2026-12-01T10:05:00Z"}],
+        }
+        response = portal_client.post("/ngsi-ld/v1/temporal/entities", json=history)
+        assert response.status_code in (201, 204), response.text
+    publish_in_process(
+        portal_client,
+        attributes=["pm10"],
+        aggregate_period="PT1H",
+        aggregate_methods=["max"],
+        aggregate_since="2026-12-01T10:00:00Z",
+    )
+    rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
+    assert len(rows) == 5 and len({r["id"] for r in rows}) == 5

@@ -167,14 +167,15 @@ class OpenDataService:
         if pub.q and {terms.expand(n) for n in q_names(pub.q)} & release.withheld:
             raise InvalidFields({"entity_q": ["filters on a withheld attribute"]})
         if dataset.policy.aggregation is None:
-            offset = 0
+            after = None  # each page starts after the last id of the one before
             while True:
-                query = EntityQuery(types=types, q=q, limit=self.page_size, offset=offset)
+                query = EntityQuery(types=types, q=q, limit=self.page_size, after=after)
                 result = await self.entities.query(tenant, query)
-                yield [entity_row(entity, release) for entity in result.entities]
-                if len(result.documents) < self.page_size:
+                entities = result.entities
+                yield [entity_row(entity, release) for entity in entities]
+                if len(entities) < self.page_size:
                     return
-                offset += self.page_size
+                after = entities[-1]["id"]
         async for page in self._aggregated(tenant, release, types, q):
             yield page
 
@@ -186,7 +187,7 @@ class OpenDataService:
         if self.temporal is None:
             raise ResourceNotFound("this store keeps no temporal history to aggregate")
         period = parse_duration(aggregation.period, "aggregate_period")
-        offset = 0
+        after = None
         while True:
             query = TemporalQuery(
                 types=types,
@@ -197,7 +198,7 @@ class OpenDataService:
                 aggregate=aggregation.methods,
                 period=period,
                 limit=self.page_size,
-                offset=offset,
+                after=after,
             )
             page = await self.temporal.query(tenant, query)
             current: dict[str, dict[str, Any]] = {}
@@ -211,4 +212,4 @@ class OpenDataService:
             yield rows
             if len(page.entities) < self.page_size:
                 return
-            offset += self.page_size
+            after = page.entities[-1].id

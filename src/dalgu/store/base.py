@@ -117,6 +117,10 @@ class EntityQuery:
     scope: ScopeExpr | None = None
     limit: int = 20
     offset: int = 0
+    # keyset paging: only entities whose id sorts after this one (with the default id order,
+    # the next page after the entity of that id): a reader of every page (a download) reads
+    # each entity once, where `offset` walks again past every page before
+    after: str | None = None
     count: bool = False
     order: tuple[OrderTerm, ...] = ()  # orderBy (clause 4.23); by id when empty or tied
     order_from: Any = None  # the shapely geometry distances are measured from (dist-asc/desc)
@@ -499,6 +503,7 @@ class TemporalQuery:
     ordering: Ordering = field(default_factory=Ordering)  # orderBy (4.23), entities as now
     limit: int = 20
     offset: int = 0
+    after: str | None = None  # keyset paging, as `EntityQuery.after`
     count: bool = False
 
     @property

@@ -69,7 +69,8 @@ class WifiService:
         types = TypeOr((TypeName(sdm), TypeName(default)))
         found: list[Entity] = []
         while True:
-            query = EntityQuery(types=types, limit=PAGE, offset=len(found))
+            after = found[-1]["id"] if found else None
+            query = EntityQuery(types=types, limit=PAGE, after=after)
             page = (await self.entities.query(tenant, query)).entities
             found += page
             if len(page) < PAGE:

@@ -137,6 +137,8 @@ def where_clause(tenant: str, query: EntityQuery, keys: KeyMap, c: Compiled) -> 
         parts.append(f"e.id = ANY({c.p(list(query.ids))}::text[])")
     if query.id_pattern is not None:
         parts.append(f"e.id ~ {c.p(query.id_pattern)}")
+    if query.after is not None:
+        parts.append(f"e.id > {c.p(query.after)}")
     if query.types is not None:
         parts.append(_types(query.types, c))
     if query.attrs:

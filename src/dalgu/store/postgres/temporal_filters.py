@@ -87,6 +87,8 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
         parts.append(f"t.id = ANY({c.p(list(query.ids))}::text[])")
     if query.id_pattern is not None:
         parts.append(f"t.id ~ {c.p(query.id_pattern)}")
+    if query.after is not None:
+        parts.append(f"t.id > {c.p(query.after)}")
     if query.types is not None:
         parts.append(_types(query.types, c))
 

@@ -75,6 +75,8 @@ def where_clause(tenant: str, query: EntityQuery, c: Compiled) -> str:
         parts.append(f"e.id IN ({', '.join(c.p(i) for i in query.ids)})")
     if query.id_pattern is not None:
         parts.append(matching(query.id_pattern, "e.id", c.p))
+    if query.after is not None:
+        parts.append(f"e.id > {c.p(query.after)}")
     if query.types is not None:
         parts.append(_types(query.types, c))
     if query.attrs:

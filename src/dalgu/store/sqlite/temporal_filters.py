@@ -107,6 +107,8 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
         parts.append(f"t.id IN ({','.join(c.p(i) for i in query.ids)})")
     if query.id_pattern:
         parts.append(matching(query.id_pattern, "t.id", c.p))
+    if query.after is not None:
+        parts.append(f"t.id > {c.p(query.after)}")
     if query.types is not None:
         parts.append(_types(query.types, c))
 
