@@ -40,6 +40,7 @@ from dalgu.api.outage import OutageAnswer
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
+from dalgu.api.route_groups import GroupedRouter
 from dalgu.broker.contexts import hosted_context_resolver
 from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
@@ -369,7 +370,6 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             restore(collector)  # an app made and dropped (tests) leaves nothing uncollectable
 
     app = Starlette(
-        routes=routes(),
         lifespan=lifespan,
         middleware=[Middleware(OutageAnswer)],
         exception_handlers={
@@ -378,6 +378,8 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             Exception: unexpected_error_handler,
         },
     )
+    # before the first request builds the middleware stack around it
+    app.router = GroupedRouter(routes(), lifespan=lifespan)
     return TrailingSlash(app, settings.cors_origin_list)
 
 
