@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
+from shapely.geometry import shape
 
 from dalgu.opendata.model import Dataset, Policy, Publication
-from dalgu.opendata.policy import Release, entity_row, scrub, snap
+from dalgu.opendata.policy import Release, entity_row, scrub, snap, snapped_point
 
 DAEGU = (128.5963, 35.8704)
 
@@ -69,3 +71,24 @@ def test_a_typed_literal_is_published_as_its_value() -> None:
     stamp = {"@type": "DateTime", "@value": "2026-12-01T10:00:00Z"}
     entity = {"id": "urn:ngsi-ld:T:1", "urn:x:seen": [{"type": "Property", "value": stamp}]}
     assert entity_row(entity, release)["seen"] == "2026-12-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        {"type": "Point", "coordinates": [128.5963, 35.8704]},
+        {"type": "Point", "coordinates": [128, 35]},  # integers
+        {"type": "Point", "coordinates": [-179.99, -89.5, 12.0]},  # with an altitude
+        {"type": "Point", "coordinates": []},  # empty: no point
+        {"type": "Point", "coordinates": ["128.5", "35.8"]},  # not numbers
+        {"type": "Point", "coordinates": [True, 35.8]},
+    ],
+)
+def test_a_point_snaps_as_the_centroid_of_its_shape_does(point: dict[str, Any]) -> None:
+    """Points skip shapely; the answer is the one shapely's centroid gives (or None)."""
+    try:
+        centroid = shape(point).centroid
+        expected = None if centroid.is_empty else snap(centroid.x, centroid.y, 100)
+    except (ValueError, TypeError, AttributeError, IndexError):
+        expected = None
+    assert snapped_point(point, 100) == expected
