@@ -26,6 +26,8 @@ from dalgu.temporal.service import TemporalService
 
 #: entities (or entities' histories) read per page while a download streams
 PAGE_SIZE = 500
+#: tenants whose parsed catalogue a worker keeps at most
+KEPT_TENANTS = 64
 
 
 def ckan_time(at: datetime | None = None) -> str:
@@ -58,6 +60,7 @@ class OpenDataService:
         self.resolver = resolver
         self._token = token or None  # an empty setting is no token, not an empty password
         self.page_size = page_size
+        self._kept: dict[str, tuple[int, list[Dataset]]] = {}  # tenant: (generation, datasets)
 
     # --- who may write ---------------------------------------------------------------------
 
@@ -77,8 +80,21 @@ class OpenDataService:
         return Dataset.from_document(doc)
 
     async def datasets(self, tenant: str) -> list[Dataset]:
-        """Every dataset of the tenant, by name."""
-        return [Dataset.from_document(doc) for doc in await self.store.datasets(tenant)]
+        """Every dataset of the tenant, by name (a list to read, not to change). Kept parsed
+        while the store's catalogue generation stays the same: a search, `package_list` or
+        the DCAT catalogue of a portal of 1,000 datasets read and parsed every one each time
+        (~10 ms); now one point read when nothing was published since."""
+        generation = await self.store.datasets_generation()
+        kept = self._kept.get(tenant)
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        found = [Dataset.from_document(doc) for doc in await self.store.datasets(tenant)]
+        if tenant not in self._kept and len(self._kept) >= KEPT_TENANTS:
+            del self._kept[next(iter(self._kept))]  # the tenant kept first goes first
+        # read after the generation: a write in between leaves an older number with it,
+        # which the next call finds changed
+        self._kept[tenant] = (generation, found)
+        return found
 
     async def search(self, tenant: str, query: SearchQuery) -> SearchResult:
         return search(await self.datasets(tenant), query)

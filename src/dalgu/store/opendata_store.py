@@ -36,3 +36,9 @@ class DatasetStore(ABC):
     @abstractmethod
     async def delete_dataset(self, tenant: str, dataset_id: str) -> bool:
         """Delete it for good; False when there was none."""
+
+    @abstractmethod
+    async def datasets_generation(self) -> int:
+        """A number that every put or delete of a dataset (of any tenant, by any process)
+        changes: a reader that kept `datasets(tenant)` at this number may use it as long as
+        the number stays the same."""

@@ -10,6 +10,9 @@ import orjson
 from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import DatasetStore
 
+# one statement with the write it counts: committed (or rolled back) with it
+_NEXT_GENERATION = "WITH _g AS (UPDATE generations SET value = value + 1 WHERE name = 'datasets')"
+
 
 class PostgresDatasets(DatasetStore):
     """Mixed into `PostgresEntityStore`: shares its pool."""
@@ -25,6 +28,7 @@ class PostgresDatasets(DatasetStore):
         try:
             if create:
                 await self.pool.execute(
+                    f"{_NEXT_GENERATION} "
                     "INSERT INTO opendata_datasets (tenant, id, name, doc) VALUES ($1, $2, $3, $4)",
                     tenant,
                     dataset_id,
@@ -33,6 +37,7 @@ class PostgresDatasets(DatasetStore):
                 )
                 return
             status = await self.pool.execute(
+                f"{_NEXT_GENERATION} "
                 "UPDATE opendata_datasets SET name = $3, doc = $4 WHERE tenant = $1 AND id = $2",
                 tenant,
                 dataset_id,
@@ -60,6 +65,13 @@ class PostgresDatasets(DatasetStore):
 
     async def delete_dataset(self, tenant: str, dataset_id: str) -> bool:
         status = await self.pool.execute(
-            "DELETE FROM opendata_datasets WHERE tenant = $1 AND id = $2", tenant, dataset_id
+            f"{_NEXT_GENERATION} DELETE FROM opendata_datasets WHERE tenant = $1 AND id = $2",
+            tenant,
+            dataset_id,
         )
         return bool(status != "DELETE 0")
+
+    async def datasets_generation(self) -> int:
+        return int(
+            await self.pool.fetchval("SELECT value FROM generations WHERE name = 'datasets'")
+        )

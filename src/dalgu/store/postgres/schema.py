@@ -512,6 +512,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE subscriptions ADD COLUMN IF NOT EXISTS origin bigint NOT NULL DEFAULT 0
     """,
+    # the open-data catalogue's generation: each dataset write changes it (`opendata.py`)
+    """
+    INSERT INTO generations (name, value) VALUES ('datasets', 0) ON CONFLICT (name) DO NOTHING
+    """,
 ]
 
 

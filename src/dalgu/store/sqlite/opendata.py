@@ -11,6 +11,8 @@ from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import DatasetStore
 from dalgu.store.sqlite.lock import transaction
 
+_NEXT_GENERATION = "UPDATE generations SET value = value + 1 WHERE name = 'datasets'"
+
 
 class SqliteDatasets(DatasetStore):
     """Mixed into `SqliteEntityStore`: shares its connection."""
@@ -26,6 +28,7 @@ class SqliteDatasets(DatasetStore):
         db = self.db
         try:
             async with transaction(db):
+                db.execute(_NEXT_GENERATION)
                 if create:
                     db.execute(
                         "INSERT INTO opendata_datasets (tenant, id, name, doc) VALUES (?, ?, ?, ?)",
@@ -58,7 +61,12 @@ class SqliteDatasets(DatasetStore):
     async def delete_dataset(self, tenant: str, dataset_id: str) -> bool:
         db = self.db
         async with transaction(db):
+            db.execute(_NEXT_GENERATION)
             cursor = db.execute(
                 "DELETE FROM opendata_datasets WHERE tenant = ? AND id = ?", (tenant, dataset_id)
             )
         return cursor.rowcount > 0
+
+    async def datasets_generation(self) -> int:
+        row = self.db.execute("SELECT value FROM generations WHERE name = 'datasets'").fetchone()
+        return int(row[0])

@@ -512,6 +512,11 @@ MIGRATIONS: list[str] = [
         AND json_type(CAST(geometry AS TEXT), '$.coordinates[0]') IN ('integer', 'real')
         AND json_type(CAST(geometry AS TEXT), '$.coordinates[1]') IN ('integer', 'real')
     """,
+    # the open-data catalogue's generation: each dataset write changes it (`opendata.py`), so a
+    # worker keeps the parsed catalogue while it stays the same
+    """
+    INSERT OR IGNORE INTO generations (name, value) VALUES ('datasets', 0)
+    """,
 ]
 
 
