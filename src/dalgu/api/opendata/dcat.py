@@ -5,7 +5,9 @@ at `/opendata/catalog.jsonld` and as Turtle at `/opendata/catalog.ttl` (the same
 from __future__ import annotations
 
 import warnings
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
@@ -15,7 +17,7 @@ from dalgu.api.edge import runtime
 from dalgu.api.negotiation import tenant_of
 from dalgu.api.opendata import package as ckan
 from dalgu.api.opendata.envelope import base_url, failure, unexpected
-from dalgu.errors import DalguError, OperationNotSupported
+from dalgu.errors import DalguError, InvalidFields, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset
 
@@ -26,6 +28,9 @@ CONTEXT = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
+HYDRA = "http://www.w3.org/ns/hydra/core#"
+#: datasets in a page of the catalogue (ckanext-dcat's default)
+PAGE_SIZE = 100
 
 
 def _time(ckan_time: str) -> dict[str, str]:
@@ -71,6 +76,7 @@ def dataset_node(base: str, dataset: Dataset) -> dict[str, Any]:
 
 
 def catalog(base: str, datasets: list[Dataset]) -> dict[str, Any]:
+    """The catalogue node of `datasets` (one page of them, when paged)."""
     return {
         "@context": CONTEXT,
         "@id": f"{base}{ckan.PREFIX}/catalog",
@@ -82,22 +88,91 @@ def catalog(base: str, datasets: list[Dataset]) -> dict[str, Any]:
     }
 
 
-async def _catalog(request: Request) -> dict[str, Any] | Response:
-    """The catalogue of the request's tenant, or the error response."""
+def _page_asked(request: Request) -> tuple[int | None, datetime | None]:
+    """`page` (a positive integer) and `modified_since` (an ISO 8601 date or date-time, UTC
+    when it names no zone) of the request, as ckanext-dcat's catalogue endpoint takes them."""
+    asked = request.query_params
+    page = None
+    if "page" in asked:
+        text = asked["page"]
+        if not text.isdigit() or int(text) < 1:
+            raise InvalidFields({"page": [f"{text!r} is not a positive integer"]})
+        page = int(text)
+    since = None
+    if "modified_since" in asked:
+        try:
+            since = datetime.fromisoformat(asked["modified_since"])
+        except ValueError:
+            raise InvalidFields(
+                {"modified_since": [f"{asked['modified_since']!r} is not an ISO 8601 date"]}
+            ) from None
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return page, since
+
+
+def _modified(dataset: Dataset) -> datetime:
+    return datetime.fromisoformat(dataset.modified).replace(tzinfo=UTC)
+
+
+def paged_catalog(
+    base: str, url: str, datasets: list[Dataset], page: int | None, since: datetime | None
+) -> dict[str, Any]:
+    """The catalogue's page `page` of PAGE_SIZE datasets, the last modified first (as
+    ckanext-dcat pages it), of those modified at or after `since`. A catalogue of one page
+    asked for without `page` is the whole catalogue, with no paging node; otherwise the
+    page carries a `hydra:PagedCollection` node (its total, its size, its first, last,
+    previous and next pages' URLs). A page past the last is ResourceNotFound."""
+    chosen = [d for d in datasets if since is None or _modified(d) >= since]
+    chosen.sort(key=lambda d: d.name)
+    chosen.sort(key=lambda d: d.modified, reverse=True)
+    last = max(1, -(-len(chosen) // PAGE_SIZE))
+    if page is None and since is None and last == 1:
+        return catalog(base, chosen)
+    number = page or 1
+    if number > last:
+        raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
+    document = catalog(base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
+
+    def at(n: int) -> str:
+        return f"{url}?{urlencode({**kept, 'page': n})}"
+
+    kept = {"modified_since": since.isoformat()} if since is not None else {}
+    paging: dict[str, Any] = {
+        "@id": at(number),
+        "@type": "hydra:PagedCollection",
+        "hydra:totalItems": len(chosen),
+        "hydra:itemsPerPage": PAGE_SIZE,
+        "hydra:firstPage": at(1),
+        "hydra:lastPage": at(last),
+    }
+    if number > 1:
+        paging["hydra:previousPage"] = at(number - 1)
+    if number < last:
+        paging["hydra:nextPage"] = at(number + 1)
+    del document["@context"]
+    return {"@context": {**CONTEXT, "hydra": HYDRA}, "@graph": [document, paging]}
+
+
+async def _catalog(request: Request, extension: str) -> dict[str, Any] | Response:
+    """The catalogue (or the page of it asked for) of the request's tenant, or the error
+    response."""
     try:
         service = runtime(request).opendata
         if service is None:
             raise OperationNotSupported("this store keeps no open-data datasets")
+        page, since = _page_asked(request)
         datasets = await service.datasets(tenant_of(request))
+        base = base_url(request)
+        url = f"{base}{ckan.PREFIX}/catalog.{extension}"
+        return paged_catalog(base, url, datasets, page, since)
     except DalguError as error:
         return failure(request, "catalog", error)
     except Exception as exc:
         return unexpected(request, "catalog", exc)
-    return catalog(base_url(request), datasets)
 
 
 async def catalog_jsonld(request: Request) -> Response:
-    document = await _catalog(request)
+    document = await _catalog(request, "jsonld")
     if isinstance(document, Response):
         return document
     return Response(orjson.dumps(document), media_type="application/ld+json")
@@ -118,7 +193,7 @@ def turtle(document: dict[str, Any]) -> bytes:
 
 
 async def catalog_ttl(request: Request) -> Response:
-    document = await _catalog(request)
+    document = await _catalog(request, "ttl")
     if isinstance(document, Response):
         return document
     return Response(turtle(document), media_type="text/turtle")
