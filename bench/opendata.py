@@ -11,7 +11,8 @@ vehicle type, location snapped to a 100 m grid; plates withheld). Then, from the
 2. the download ceiling: a bare ASGI app on granian (`bench/hello.py:stream`) streaming the
    same number of bytes in as many chunks, read the same way; the download's ratio is its MB/s
    over the ceiling's;
-3. `wrk -c32` on `package_show`, `package_search` and the DCAT catalogue, as a ratio to the
+3. with `--datasets` in the catalogue (1,000: a city portal's), `wrk -c32` on `package_show`,
+   `package_search` (words, a tag), `package_list` and the DCAT catalogue, as a ratio to the
    hello-world (`bench/hello.py:app`) measured in the same run;
 4. the peak RSS of the server's processes throughout.
 
@@ -115,6 +116,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--repeat", type=int, default=2, help="downloads of each format")
     parser.add_argument("--formats", default="csv,geojson,parquet")
+    parser.add_argument(
+        "--datasets", type=int, default=1000, help="datasets in the catalogue the API serves"
+    )
     parser.add_argument("--db", type=Path, help="start from a copy of this loaded database")
     parser.add_argument("--store", default="sqlite", choices=["sqlite", "postgres"])
     args = parser.parse_args()
@@ -174,6 +178,14 @@ def main() -> int:
                 f"| {used / n * 1e6:,.1f} | {rate / (best.size / ceiling.seconds):.3f} |",
                 flush=True,
             )
+        for i in range(1, args.datasets):  # the benchmark's own is the first
+            more = {**DATASET, "name": f"{name}-{i:05d}", "title": f"Dataset {i}"}
+            more["tags"] = [{"name": f"tag{i % 20}"}]
+            answer = httpx.post(
+                f"{portal}/api/3/action/package_create", json=more, headers={"Authorization": TOKEN}
+            )
+            if answer.status_code != 200:
+                raise RuntimeError(f"package_create answered {answer.status_code}: {answer.text}")
         hello_port = free_port()
         hello = Server(
             "hello-world",
@@ -188,15 +200,17 @@ def main() -> int:
         finally:
             hello.stop()
         print(
-            f"\n| request (-c32) | req/s | p50 / p99 ms | ratio to the hello-world "
-            f"({ceiling_rate:,.0f} req/s) |"
+            f"\n| request (-c32), {args.datasets:,} datasets | req/s | p50 / p99 ms "
+            f"| ratio to the hello-world ({ceiling_rate:,.0f} req/s) |"
         )
         print("|---|---|---|---|")
         action = f"{portal}/api/3/action"
         for label, url in (
             ("package_show", f"{action}/package_show?id={name}"),
             ("package_search", f"{action}/package_search?q=vehicles&rows=10"),
-            ("catalog.jsonld", f"{portal}/catalog.jsonld"),
+            ("package_search, one tag", f"{action}/package_search?fq=tags:tag3&rows=10"),
+            ("package_list", f"{action}/package_list"),
+            ("catalog.jsonld (its first page of 100)", f"{portal}/catalog.jsonld"),
         ):
             if httpx.get(url).status_code != 200:
                 raise RuntimeError(f"{url} did not answer 200")
