@@ -37,10 +37,20 @@ import httpx
 
 from databases import create_database, drop_database
 from loadgen import batch_upsert, percentile, wrk
-from processes import Server, commit, cores, dalgu_command, dalgu_env, free_port, guard, stop_all
+from processes import (
+    Server,
+    commit,
+    cores,
+    dalgu_command,
+    dalgu_env,
+    free_port,
+    granian_command,
+    guard,
+    memory_line,
+    stop_all,
+)
 from vehicles import batches
 
-BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
 DATASET = {
     "name": "bench-vehicles",
@@ -91,21 +101,6 @@ def read_whole(url: str) -> Download:
         gap_p50_ms=percentile(gaps, 50) if gaps else 0.0,
         gap_p99_ms=percentile(gaps, 99) if gaps else 0.0,
     )
-
-
-def _granian(app: str, port: int) -> list[str]:
-    return [
-        str(BIN / "granian"),
-        "--interface",
-        "asgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        app,
-    ]
 
 
 def main() -> int:
@@ -189,7 +184,7 @@ def main() -> int:
         hello_port = free_port()
         hello = Server(
             "hello-world",
-            _granian("bench.hello:app", hello_port),
+            granian_command("bench.hello:app", hello_port),
             {},
             f"http://127.0.0.1:{hello_port}/",
             server_core,
@@ -220,10 +215,7 @@ def main() -> int:
                 f"| {m.rate / ceiling_rate:.3f} |",
                 flush=True,
             )
-        print(
-            f"\npeak RSS {server.peak / 2**20:.0f} MiB, PSS {server.peak_pss / 2**20:.0f} MiB; "
-            f"load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-        )
+        print("\n" + memory_line(server, load))
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -237,7 +229,7 @@ def _stream_ceiling(size: int, chunks: int, core: int, tmp: Path) -> Download:
     port = free_port()
     stream = Server(
         "stream",
-        _granian("bench.hello:stream", port),
+        granian_command("bench.hello:stream", port),
         {},
         f"http://127.0.0.1:{port}/",
         core,

@@ -55,6 +55,33 @@ def dalgu_env(store: str, port: int, sqlite_path: Path) -> dict[str, str]:
     }
 
 
+def granian_command(app: str, port: int) -> list[str]:
+    """granian serving the ASGI `app` (`module:attribute`) on 127.0.0.1:`port`, one worker:
+    the ceilings' server, with the settings `dalgu serve` runs."""
+    script = Path(sys.executable).parent / "granian"
+    granian = [str(script)] if script.exists() else [sys.executable, "-m", "granian"]
+    return [
+        *granian,
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        app,
+    ]
+
+
+def memory_line(server: Server, load: tuple[float, float, float]) -> str:
+    """The closing line of a run: the server's peak RSS and PSS, the load average around it."""
+    return (
+        f"peak RSS {server.peak / 2**20:.0f} MiB, PSS {server.peak_pss / 2**20:.0f} MiB; "
+        f"load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    )
+
+
 def commit() -> str:
     """The short commit id of the checkout the benchmark runs from ("?" outside git)."""
     done = subprocess.run(

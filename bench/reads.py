@@ -40,10 +40,18 @@ import psutil
 
 from databases import create_database, drop_database
 from loadgen import batch_upsert, wrk
-from processes import Server, cores, dalgu_command, dalgu_env, free_port, guard, stop_all
+from processes import (
+    Server,
+    cores,
+    dalgu_command,
+    dalgu_env,
+    free_port,
+    granian_command,
+    guard,
+    memory_line,
+    stop_all,
+)
 from vehicles import batches, near_query, speed_query, vehicle_id
-
-BIN = Path(sys.executable).parent
 
 
 def main() -> int:
@@ -140,18 +148,7 @@ def main() -> int:
         if args.hello:
             hello = Server(
                 "hello-world",
-                [
-                    str(BIN / "granian"),
-                    "--interface",
-                    "asgi",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(hello_port := free_port()),
-                    "--workers",
-                    "1",
-                    "bench.hello:app",
-                ],
+                granian_command("bench.hello:app", hello_port := free_port()),
                 {},
                 f"http://127.0.0.1:{hello_port}/",
                 server_core,
@@ -181,10 +178,7 @@ def main() -> int:
                     f"| {used * per:,.0f} | {worker * per:,.0f} |",
                     flush=True,
                 )
-        print(
-            f"\npeak RSS {server.peak / 2**20:.0f} MiB, PSS {server.peak_pss / 2**20:.0f} MiB; "
-            f"load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-        )
+        print("\n" + memory_line(server, load))
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -50,12 +50,12 @@ from processes import (
     dalgu_command,
     dalgu_env,
     free_port,
+    granian_command,
     guard,
     stop_all,
 )
 from vehicles import batches, near_query, speed_query, vehicle_id
 
-BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 STORES = ("sqlite", "postgres")
 SLOW_QUERY_S = 1.0
@@ -66,14 +66,10 @@ PACED_SHARE = 0.5  # of the rate the query reached with 32 connections and no th
 
 def hello_world(duration: int, server_core: int, client_core: int, logs: Path) -> Measurement:
     port = free_port()
-    granian = (
-        [str(BIN / "granian")] if (BIN / "granian").exists() else [sys.executable, "-m", "granian"]
-    )
-    cmd = [*granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}/"
     server = Server(
         "hello-world",
-        [*cmd, "--workers", "1", "bench.hello:app"],
+        granian_command("bench.hello:app", port),
         {},
         url,
         server_core,
