@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.testclient import TestClient
+
+from dalgu.devices.service import Message
 
 E = "/ngsi-ld/v1/entities"
 ACME = {"fiware-service": "acme", "fiware-servicepath": "/gardens"}
@@ -159,7 +163,7 @@ def test_a_batch_of_messages_is_stored_in_order_and_refused_one_by_one(
     provision_group(client)
     devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
 
-    def ul(text: str) -> object:
+    def ul(text: str) -> Any:
         from dalgu.gateway.ultralight import parse_measures
 
         return lambda: [(g.values, g.timestamp) for g in parse_measures(text)]
@@ -168,11 +172,11 @@ def test_a_batch_of_messages_is_stored_in_order_and_refused_one_by_one(
         devices.receive_batch,
         "mqtt",
         [
-            ("k1", "dev1", ul("t|1")),
-            ("k1", "dev1", ul("t|")),  # empty value: not a number
-            ("nokey", "dev9", ul("t|5")),
-            ("k1", "dev1", ul("t|2")),
-            ("k1", "dev2", ul("t|7#t|8")),
+            Message("k1", "dev1", ul("t|1")),
+            Message("k1", "dev1", ul("t|")),  # empty value: not a number
+            Message("nokey", "dev9", ul("t|5")),
+            Message("k1", "dev1", ul("t|2")),
+            Message("k1", "dev2", ul("t|7#t|8")),
         ],
     )
     assert [type(o).__name__ if o else None for o in outcomes] == [

@@ -14,11 +14,12 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
+from dalgu.devices.arrivals import Arrivals
 from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.expansion import ExpandedBinding
 from dalgu.devices.lazy import LazyAttributes
@@ -46,6 +47,18 @@ from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
+
+
+class Message(NamedTuple):
+    """One southbound message: `parse` gives its measure groups (raises on bad input);
+    `resource` the path it came on where groups are told apart by it (`/iot/d`), `timestamp`
+    the time the transport gave it (HTTP's `t` parameter)."""
+
+    apikey: str
+    device_id: str
+    parse: Callable[[], MeasureGroups]
+    resource: str | None = None
+    timestamp: str | None = None
 
 
 class Admission(Protocol):
@@ -83,6 +96,7 @@ class DeviceService:
         self.terms = terms  # the @context device attribute names are expanded with
         self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
         self._expanded: dict[tuple[str, str], ExpandedBinding] = {}  # as _bindings
+        self._arrivals: dict[str, Arrivals[Message]] = {}  # by transport
         self.commands = CommandDispatcher(registry, entities, terms)
         self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
         self.polling: CommandPolling | None = None
@@ -242,6 +256,29 @@ class DeviceService:
 
     # --- measures -------------------------------------------------------------------------
 
+    async def receive_arriving(self, transport: str, message: Message) -> None:
+        """A message that came in a request of its own (HTTP, CoAP), stored with those that
+        arrive while this transport's writes are under way (`arrivals.py`); raises its
+        refusal as `receive` does."""
+        arrivals = self._arrivals.get(transport)
+        if arrivals is None:
+
+            async def one(m: Message) -> None:
+                await self.receive(
+                    transport,
+                    m.apikey,
+                    m.device_id,
+                    m.parse,
+                    resource=m.resource,
+                    timestamp=m.timestamp,
+                )
+
+            async def many(messages: Sequence[Message]) -> list[DalguError | None]:
+                return await self.receive_batch(transport, messages)
+
+            arrivals = self._arrivals[transport] = Arrivals(one, many)
+        await arrivals.receive(message)
+
     async def receive(
         self,
         transport: str,
@@ -329,9 +366,7 @@ class DeviceService:
         return out
 
     async def receive_batch(
-        self,
-        transport: str,
-        messages: Sequence[tuple[str, str, Callable[[], MeasureGroups]]],
+        self, transport: str, messages: Sequence[Message]
     ) -> list[DalguError | None]:
         """Several southbound messages (apikey, device_id, parse) stored together.
 
@@ -342,14 +377,14 @@ class DeviceService:
         received = time.time()
         results: list[DalguError | None] = [None] * len(messages)
         accepted: dict[str, list[tuple[int, list[dict[str, Any]], MeasureGroups]]] = {}
-        for index, (apikey, device_id, parse) in enumerate(messages):
+        for index, (apikey, device_id, parse, resource, timestamp) in enumerate(messages):
             groups: MeasureGroups = ()
             try:
                 groups = tuple(parse())
-                binding, tenant = await self._binding(apikey, device_id, None)
+                binding, tenant = await self._binding(apikey, device_id, resource)
                 if self.admission is not None:
                     await self.admission.admit_message(tenant, device_id)
-                entities = self._entities(binding, groups, None)
+                entities = self._entities(binding, groups, timestamp)
             except DalguError as error:
                 if error.status >= 500:
                     raise
@@ -363,7 +398,7 @@ class DeviceService:
             failed = {entity_id: error for entity_id, error in outcome.errors}
             stored = time.time()
             for index, entities, groups in items:
-                apikey, device_id, _ = messages[index]
+                apikey, device_id = messages[index].apikey, messages[index].device_id
                 refusal = next((failed[e["id"]] for e in entities if e["id"] in failed), None)
                 if refusal is not None:
                     results[index] = refusal

@@ -18,7 +18,7 @@ import aiocoap
 import aiocoap.resource as resource
 import orjson
 
-from dalgu.devices.service import DeviceService
+from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import BadRequestData, DalguError, PayloadError
 from dalgu.gateway.auth import DeviceAuthenticator, authenticated
 from dalgu.gateway.jsonpayload import parse_json_measures
@@ -69,13 +69,15 @@ class _Measures(resource.Resource):  # type: ignore[misc]
                 raise BadRequestData("a measure needs the query parameters k and i")
             if self.authenticate is not None:
                 await authenticated(self.authenticate, self.devices, "coap", apikey, device_id)
-            await self.devices.receive(
+            await self.devices.receive_arriving(
                 "coap",
-                apikey,
-                device_id,
-                lambda: self._parse(payload),
-                resource=self.path,
-                timestamp=query.get("t"),
+                Message(
+                    apikey,
+                    device_id,
+                    lambda: self._parse(payload),
+                    resource=self.path,
+                    timestamp=query.get("t"),
+                ),
             )
         except DalguError as error:
             log.warning("CoAP measure refused: %s", error.detail)

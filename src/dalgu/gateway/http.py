@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from dalgu.api.edge import runtime
 from dalgu.api.respond import plain_json
-from dalgu.devices.service import DeviceService
+from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
@@ -206,13 +206,15 @@ async def ultralight_measures(request: Request) -> Response:
             text = None
     if text is not None:
         measures = text
-        await _devices(request).receive(
+        await _devices(request).receive_arriving(
             "http",
-            apikey,
-            device_id,
-            lambda: [(g.values, g.timestamp) for g in parse_measures(measures)],
-            resource="/iot/d",
-            timestamp=stamp,
+            Message(
+                apikey,
+                device_id,
+                lambda: [(g.values, g.timestamp) for g in parse_measures(measures)],
+                resource="/iot/d",
+                timestamp=stamp,
+            ),
         )
     return await _commands_answer(request, "ul", apikey, device_id, "/iot/d")
 
@@ -229,13 +231,15 @@ async def json_measures(request: Request) -> Response:
         body = await _body_text(request)
     if body.strip() or not _wants_commands(request):
         payload = body
-        await _devices(request).receive(
+        await _devices(request).receive_arriving(
             "http",
-            apikey,
-            device_id,
-            lambda: parse_json_measures(payload),
-            resource="/iot/json",
-            timestamp=stamp,
+            Message(
+                apikey,
+                device_id,
+                lambda: parse_json_measures(payload),
+                resource="/iot/json",
+                timestamp=stamp,
+            ),
         )
     return await _commands_answer(request, "json", apikey, device_id, "/iot/json")
 

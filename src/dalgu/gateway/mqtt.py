@@ -27,7 +27,7 @@ import orjson
 
 from dalgu.background import cancel_and_wait
 from dalgu.devices.commands import DeviceCommand
-from dalgu.devices.service import DeviceService
+from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import DalguError, PayloadError, Unauthorized, UnknownApiKey
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.command_payloads import command_payload, command_results
@@ -118,8 +118,8 @@ def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, 
 BATCH = 500  # measures stored in one write at most
 
 
-def _parser(topic: MeasureTopic, payload: bytes) -> tuple[str, str, Any]:
-    return (topic.apikey, topic.device_id, lambda: measure_groups(topic, payload))
+def _parser(topic: MeasureTopic, payload: bytes) -> Message:
+    return Message(topic.apikey, topic.device_id, lambda: measure_groups(topic, payload))
 
 
 class MqttSouthbound:
