@@ -53,7 +53,7 @@ GROUP = {
 }
 
 
-def _stored_measures(db: Path) -> int:
+def stored_measures(db: Path) -> int:
     """History rows of the measures' temperatures in the stopped server's database."""
     with sqlite3.connect(db) as connection:
         (count,) = connection.execute(
@@ -141,7 +141,7 @@ def main() -> int:
             rows.append((connections, m, used / max(m.requests, 1)))
         closing = memory_line(server, load)
         server.stop()
-        stored = _stored_measures(db)
+        stored = stored_measures(db)
         print(f"commit {commit()}, {args.devices:,} devices, SQLite\n")
         print(
             "| scenario | conns | measures/s | p50 / p99 ms | errors | server CPU µs/measure "
