@@ -34,7 +34,7 @@ typecheck: install
 # two xdist workers; `--dist loadfile`/`loadscope`/`loadgroup` silently skip the
 # schemathesis-generated tests: use `--dist load`
 unit: install
-	$(BIN)/pytest -q -n 2 --dist load
+	$(BIN)/pytest -q -n 2 --dist load --durations=20
 
 test: install services lint typecheck unit
 
