@@ -27,16 +27,13 @@ import time
 from pathlib import Path
 
 import aiocoap
-import httpx
 import psutil
 
-from gateway_http import APIKEY, GROUP, stored_measures
+from gateway_http import APIKEY, start_gateway, stored_measures
 from loadgen import percentile
 from processes import (
-    Server,
     commit,
     cores,
-    dalgu_command,
     dalgu_env,
     free_port,
     guard,
@@ -129,17 +126,7 @@ def main() -> int:
         finally:
             ceiling.terminate()
             ceiling.wait(10)
-        server = Server(
-            "dalgu",
-            dalgu_command(),
-            env,
-            f"http://127.0.0.1:{port}/health",
-            server_core,
-            tmp / "server.log",
-        )
-        answer = httpx.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [GROUP]})
-        if answer.status_code != 201:
-            raise RuntimeError(f"the service group answered {answer.status_code}: {answer.text}")
+        server = start_gateway(env, port, north, server_core, tmp)
         asyncio.run(_provision(coap, args.devices))
         cpu = server.cpu_seconds()
         answered, latencies = asyncio.run(_drive(coap, args.devices, args.duration, args.window))

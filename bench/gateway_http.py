@@ -62,6 +62,18 @@ def stored_measures(db: Path) -> int:
     return int(count)
 
 
+def start_gateway(env: dict[str, str], port: int, north: int, core: int, tmp: Path) -> Server:
+    """`dalgu serve` with `env` pinned to `core`, GROUP provisioned on its `north` port."""
+    server = Server(
+        "dalgu", dalgu_command(), env, f"http://127.0.0.1:{port}/health", core, tmp / "server.log"
+    )
+    answer = httpx.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [GROUP]})
+    if answer.status_code != 201:
+        server.stop()
+        raise RuntimeError(f"the service group answered {answer.status_code}: {answer.text}")
+    return server
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -106,17 +118,7 @@ def main() -> int:
             )
         finally:
             hello.stop()
-        server = Server(
-            "dalgu",
-            dalgu_command(),
-            env,
-            f"http://127.0.0.1:{port}/health",
-            server_core,
-            tmp / "server.log",
-        )
-        answer = httpx.post(f"http://127.0.0.1:{north}/iot/services", json={"services": [GROUP]})
-        if answer.status_code != 201:
-            raise RuntimeError(f"the service group answered {answer.status_code}: {answer.text}")
+        server = start_gateway(env, port, north, server_core, tmp)
         southbound = f"http://127.0.0.1:{south}/iot/d"
         with httpx.Client() as client:
             for i in range(args.devices):  # each device's first measure provisions it
