@@ -29,12 +29,11 @@ from pathlib import Path
 import aiocoap
 import psutil
 
-from gateway_http import APIKEY, start_gateway, stored_measures
+from gateway_http import APIKEY, gateway_env, start_gateway, stored_measures
 from loadgen import percentile
 from processes import (
     commit,
     cores,
-    dalgu_env,
     free_port,
     guard,
     memory_line,
@@ -92,13 +91,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dalgu-gateway-coap-"))
     db = tmp / "bench.db"
     port, north, coap = free_port(), free_port(), free_port()
-    env = {
-        **dalgu_env("sqlite", port, db),
-        "DALGU_IOT_NORTH_PORT": str(north),
-        "DALGU_IOT_SOUTH_PORT": "0",
-        "DALGU_COAP_PORT": str(coap),
-        "DALGU_MQTT_BROKER": "off",
-    }
+    env = gateway_env(db, port, north, coap=coap)
     load = os.getloadavg()
     try:
         ceiling_port = free_port()

@@ -62,6 +62,19 @@ def stored_measures(db: Path) -> int:
     return int(count)
 
 
+def gateway_env(
+    db: Path, port: int, north: int, *, south: int = 0, coap: int = 0
+) -> dict[str, str]:
+    """A one-worker SQLite Dalgu on `port` with its IoT Agent ports (0: closed), no MQTT."""
+    return {
+        **dalgu_env("sqlite", port, db),
+        "DALGU_IOT_NORTH_PORT": str(north),
+        "DALGU_IOT_SOUTH_PORT": str(south),
+        "DALGU_COAP_PORT": str(coap),
+        "DALGU_MQTT_BROKER": "off",
+    }
+
+
 def start_gateway(env: dict[str, str], port: int, north: int, core: int, tmp: Path) -> Server:
     """`dalgu serve` with `env` pinned to `core`, GROUP provisioned on its `north` port."""
     server = Server(
@@ -88,13 +101,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dalgu-gateway-http-"))
     db = tmp / "bench.db"
     port, north, south = free_port(), free_port(), free_port()
-    env = {
-        **dalgu_env("sqlite", port, db),
-        "DALGU_IOT_NORTH_PORT": str(north),
-        "DALGU_IOT_SOUTH_PORT": str(south),
-        "DALGU_COAP_PORT": "0",
-        "DALGU_MQTT_BROKER": "off",
-    }
+    env = gateway_env(db, port, north, south=south)
     script_env = {"BENCH_DEVICES": str(args.devices), "BENCH_APIKEY": APIKEY}
     load = os.getloadavg()
     rows = []

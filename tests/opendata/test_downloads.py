@@ -29,6 +29,17 @@ def _download(client: TestClient, name: str, extension: str) -> bytes:
     return response.content
 
 
+def _publish_hourly(client: TestClient, methods: list[str]) -> None:
+    """The stations' pm10 published as hourly aggregates since 2026-12-01 10:00."""
+    publish_in_process(
+        client,
+        attributes=["pm10"],
+        aggregate_period="PT1H",
+        aggregate_methods=methods,
+        aggregate_since="2026-12-01T10:00:00Z",
+    )
+
+
 def _exact_coordinates() -> list[str]:
     return [repr(c) for lon_lat in STATIONS.values() for c in lon_lat]
 
@@ -124,13 +135,7 @@ def test_an_aggregated_dataset_publishes_hourly_aggregates_not_readings(
     }
     response = portal_client.post("/ngsi-ld/v1/temporal/entities", json=history)
     assert response.status_code in (201, 204), response.text
-    publish_in_process(
-        portal_client,
-        attributes=["pm10"],
-        aggregate_period="PT1H",
-        aggregate_methods=["avg", "max"],
-        aggregate_since="2026-12-01T10:00:00Z",
-    )
+    _publish_hourly(portal_client, ["avg", "max"])
     body = _download(portal_client, "daegu-air", "csv").decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     assert list(rows[0]) == ["id", "start", "end", "pm10_avg", "pm10_max", "longitude", "latitude"]
@@ -233,12 +238,6 @@ def test_an_aggregated_dataset_reads_every_entity_once_across_pages(
         }
         response = portal_client.post("/ngsi-ld/v1/temporal/entities", json=history)
         assert response.status_code in (201, 204), response.text
-    publish_in_process(
-        portal_client,
-        attributes=["pm10"],
-        aggregate_period="PT1H",
-        aggregate_methods=["max"],
-        aggregate_since="2026-12-01T10:00:00Z",
-    )
+    _publish_hourly(portal_client, ["max"])
     rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
     assert len(rows) == 5 and len({r["id"] for r in rows}) == 5

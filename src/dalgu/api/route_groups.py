@@ -24,10 +24,7 @@ V1 = "/ngsi-ld/v1/"
 def path_key(path: str) -> str:
     """`/ngsi-ld/v1/<resource>` under the NGSI-LD API (70 of its routes), else the first
     segment (`/fhir`, `/opendata`, `/iot`)."""
-    if path.startswith(V1):
-        end = path.find("/", len(V1))
-        return path if end < 0 else path[:end]
-    end = path.find("/", 1)
+    end = path.find("/", len(V1) if path.startswith(V1) else 1)
     return path if end < 0 else path[:end]
 
 

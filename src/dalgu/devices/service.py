@@ -368,7 +368,7 @@ class DeviceService:
     async def receive_batch(
         self, transport: str, messages: Sequence[Message]
     ) -> list[DalguError | None]:
-        """Several southbound messages (apikey, device_id, parse) stored together.
+        """Several southbound messages stored together.
 
         One write per tenant for the whole batch, in message order (a device's measures stay
         in order). For each message: None when stored, else the error that refused it. An

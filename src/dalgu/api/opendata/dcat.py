@@ -132,11 +132,11 @@ def paged_catalog(
     if number > last:
         raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
     document = catalog(base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
+    kept = {"modified_since": since.isoformat()} if since is not None else {}
 
     def at(n: int) -> str:
         return f"{url}?{urlencode({**kept, 'page': n})}"
 
-    kept = {"modified_since": since.isoformat()} if since is not None else {}
     paging: dict[str, Any] = {
         "@id": at(number),
         "@type": "hydra:PagedCollection",
