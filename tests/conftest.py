@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
+from tests.databases import DatabasePool, Template, admin
 
 HAS_POSTGRES_STORE = importlib.util.find_spec("dalgu.store.postgres") is not None
 BACKENDS = ["sqlite", "postgres"]
@@ -22,28 +25,17 @@ NO_GATEWAY_PORTS = {"iot_north_port": 0, "iot_south_port": 0, "coap_port": 0}
 IN_PROCESS = {**NO_GATEWAY_PORTS, "notifier": "inline"}
 
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
 async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+    await admin(sql)
 
 
 async def _migrated_template(name: str) -> None:
     """A database holding PostGIS and every migration: each test's database is copied from it
-    (`CREATE DATABASE ... TEMPLATE`, ~0.1 s) instead of creating the extension and migrating
-    (~1 s). The migrations themselves run here and in tests/store/test_postgres_store.py."""
-    import asyncpg
-
+    (`CREATE DATABASE ... TEMPLATE`) instead of creating the extension and migrating (~1 s).
+    The migrations themselves run here and in tests/store/test_postgres_store.py."""
     from dalgu.store.postgres.schema import migrate
 
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin(f'CREATE DATABASE "{name}"')
     conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
     try:
         await migrate(conn)
@@ -52,21 +44,29 @@ async def _migrated_template(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
+def postgres_pool() -> Iterator[DatabasePool]:
+    """The worker's databases, copies of one migrated template (tests/databases.py)."""
     name = f"dalgu_template_{uuid.uuid4().hex[:12]}"
     asyncio.run(_migrated_template(name))
+    template = Template(name)
+    pool = DatabasePool(template)
+    try:
+        asyncio.run(template.read())
+        yield pool
+    finally:
+        pool.close()
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def fresh_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database as freshly migrated, the test's alone until it ends."""
+    pool: DatabasePool = request.getfixturevalue("postgres_pool")
+    name = pool.take()
     try:
         yield name
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _fresh_database(request: pytest.FixtureRequest) -> str:
-    """A new PostgreSQL database copied from the migrated template."""
-    template = request.getfixturevalue("postgres_template")
-    name = f"dalgu_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    return name
+        pool.give_back(name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -76,16 +76,13 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
         return
     if not HAS_POSTGRES_STORE:
         pytest.skip("the PostgreSQL store is not built yet (issue 2, in progress)")
-    name = _fresh_database(request)
-    try:
+    with fresh_database(request) as name:
         yield Settings.load(
             store="postgres",
             postgres_dsn=f"postgresql://postgres@127.0.0.1/{name}",
             mqtt_broker="off",
             **IN_PROCESS,
         )
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -101,8 +98,5 @@ def dsn(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    name = _fresh_database(request)
-    try:
+    with fresh_database(request) as name:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

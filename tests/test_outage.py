@@ -24,7 +24,7 @@ import pytest
 from dalgu.errors import StoreUnavailable
 from dalgu.store.postgres.subscriptions import NOTIFIER_APPLICATION
 from dalgu.store.sqlite import SqliteEntityStore
-from tests.conftest import _admin, _fresh_database
+from tests.conftest import fresh_database
 from tests.ports import free_port
 from tests.server import kill_server, start_server
 
@@ -89,13 +89,12 @@ class Relay:
 
 @pytest.fixture
 def relayed_dsn(request: pytest.FixtureRequest) -> Iterator[tuple[str, Relay]]:
-    name = _fresh_database(request)
-    relay = Relay(("127.0.0.1", 5432))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{relay.port}/{name}", relay
-    finally:
-        relay.close()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database(request) as name:
+        relay = Relay(("127.0.0.1", 5432))
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{relay.port}/{name}", relay
+        finally:
+            relay.close()
 
 
 def test_postgresql_out_of_reach_is_a_503_and_the_server_recovers(

@@ -3,7 +3,7 @@ tenant of its own per test, and city entities to publish."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
-from tests.conftest import BACKENDS, _admin, _fresh_database
+from tests.conftest import BACKENDS, fresh_database
 from tests.ports import free_port
 from tests.server import kill_server, start_server
 
@@ -66,17 +66,20 @@ def portal(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The base URL of a real Dalgu server (per store) whose open-data token is TOKEN."""
-    database = _fresh_database(request) if request.param == "postgres" else None
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{database}" if database else None
-    port = free_port()
-    db: Path = tmp_path_factory.mktemp("opendata") / "dalgu.db"
-    process = start_server(db, port, postgres_dsn=dsn, environment={"DALGU_OPENDATA_TOKEN": TOKEN})
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        kill_server(process)
-        if database:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    with contextlib.ExitStack() as stack:
+        database = None
+        if request.param == "postgres":
+            database = stack.enter_context(fresh_database(request))
+        dsn = f"postgresql://postgres@127.0.0.1:5432/{database}" if database else None
+        port = free_port()
+        db: Path = tmp_path_factory.mktemp("opendata") / "dalgu.db"
+        process = start_server(
+            db, port, postgres_dsn=dsn, environment={"DALGU_OPENDATA_TOKEN": TOKEN}
+        )
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            kill_server(process)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from nats.js.errors import NotFoundError
 from dalgu.tutorial.catalog import lesson_files
 from dalgu.tutorial.lesson import read_lesson
 from dalgu.tutorial.runner import LessonRun
-from tests.conftest import BACKENDS, _admin, _fresh_database
+from tests.conftest import BACKENDS, fresh_database
 from tests.feed.stream import NATS_URL
 from tests.ports import free_port
 from tests.server import kill_server, start_server
@@ -77,9 +77,10 @@ def dalgu(
         "DALGU_MQTT_BROKER": "embedded",
         "DALGU_MQTT_PORT": str(ports[1884]),
     }
+    stack = contextlib.ExitStack()
     database = None
     if request.param == "postgres":
-        database = _fresh_database(request)
+        database = stack.enter_context(fresh_database(request))
     dsn = None if database is None else f"postgresql://postgres@127.0.0.1:5432/{database}"
     db = tmp_path_factory.mktemp(f"lessons-{uuid.uuid4().hex[:6]}") / "dalgu.db"
     server = start_server(db, ports[1026], postgres_dsn=dsn, environment=environment)
@@ -88,8 +89,7 @@ def dalgu(
     finally:
         kill_server(server)
         asyncio.run(_drop_stream(feed["DALGU_NATS_STREAM"]))
-        if database is not None:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        stack.close()
 
 
 async def _drop_stream(name: str) -> None:
