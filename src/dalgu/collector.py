@@ -21,19 +21,22 @@ class CollectorState:
     """What `settle` changed, for `restore`."""
 
     thresholds: tuple[int, int, int]
+    frozen: bool
 
 
-def settle(young_threshold: int) -> CollectorState:
-    """After start-up: freeze what is loaded, and collect the young generation every
-    `young_threshold` allocations; returns what `restore` needs to undo this."""
+def settle(young_threshold: int, freeze: bool = True) -> CollectorState:
+    """After start-up: freeze what is loaded (unless `freeze` is off), and collect the young
+    generation every `young_threshold` allocations; returns what `restore` needs to undo this."""
     before = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
+    if freeze:
+        gc.collect()
+        gc.freeze()
     gc.set_threshold(young_threshold, before[1], before[2])
-    return CollectorState(before)
+    return CollectorState(before, freeze)
 
 
 def restore(state: CollectorState) -> None:
     """Undo `settle` (a process that builds and drops apps, e.g. tests, collects as before)."""
     gc.set_threshold(*state.thresholds)
-    gc.unfreeze()
+    if state.frozen:
+        gc.unfreeze()

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         description="Allocations between collections of Python's young generation in the "
         "server and notifier processes (Python's default, 700, costs writes ~15% of their CPU).",
     )
+    gc_freeze: bool = Field(
+        True,
+        description="Collect once at start-up and freeze what is loaded out of the collector's "
+        "sight (off: leave the collection to the process embedding Dalgu; tests that build an "
+        "app per test turn it off, a full collection of their heap each time costs ~0.1 s).",
+    )
     heap_trim_interval: float = Field(
         5.0,
         ge=0,

@@ -336,7 +336,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         # as the app: out of the collector's sight, a full collection under load no longer
         # stalls every request for ~40 ms twice a second (q at -c1: p99 35 -> 9 ms); young
         # collections every `gc_young_threshold` allocations, not every few entities written
-        collector = settle(settings.gc_young_threshold)
+        collector = settle(settings.gc_young_threshold, settings.gc_freeze)
         heap = HeapTrim(settings.heap_trim_interval)
         heap.start()
         app.state.dalgu_heap = heap
