@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import neurokit2 as nk
 import numpy as np
 from numpy.typing import NDArray
 
@@ -133,6 +132,7 @@ def simulate_body(profile: DriverProfile, plan: DrivePlan, rng: np.random.Genera
 
 def _respiration(t: Array, rate: Array, rng: np.random.Generator) -> Array:
     """NeuroKit2 breathing, a minute at a time at that minute's rate, scaled to about ±1."""
+    import neurokit2 as nk  # ~2.7 s (it loads scikit-learn): only where drives are generated
     pieces = []
     per = int(60 * FS)
     for start in range(0, len(t), per):
