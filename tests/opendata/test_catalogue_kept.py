@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from starlette.testclient import TestClient
 
+from dalgu.opendata.search import SearchQuery
 from dalgu.opendata.service import OpenDataService
 
 T = TypeVar("T")
@@ -99,3 +100,28 @@ class _Counting:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+def test_a_worker_s_searches_see_each_write_of_another(portal_client: TestClient) -> None:
+    """Searches read a catalogue made once per generation (lowered texts, newest first): a
+    dataset published, changed or deleted through another worker is in the next search."""
+    mine: OpenDataService = portal_client.app.state.dalgu.opendata  # type: ignore[attr-defined]
+    other = _other_worker(portal_client)
+
+    def found(query: SearchQuery) -> list[str]:
+        async def read() -> list[str]:
+            return [d.name for d in (await other.search("", query)).datasets]
+
+        return _run(portal_client, read)
+
+    newest, word = SearchQuery(rows=10), SearchQuery(q="harbour", rows=10)
+    assert found(newest) == []
+    first = _run(portal_client, lambda: mine.create("", _fields("air-a")))
+    _run(portal_client, lambda: mine.create("", {**_fields("air-b"), "title": "Harbour air"}))
+    assert found(newest) == ["air-b", "air-a"]  # the last modified first
+    assert found(word) == ["air-b"]
+    _run(portal_client, lambda: mine.patch("", first.id, {"title": "Harbour and harbour"}))
+    assert found(newest) == ["air-a", "air-b"]
+    assert found(word) == ["air-a", "air-b"]  # two words of its title count more than one
+    _run(portal_client, lambda: mine.delete("", "air-b"))
+    assert found(word) == ["air-a"]

@@ -6,7 +6,7 @@ import pytest
 
 from dalgu.errors import InvalidFields
 from dalgu.opendata.model import Dataset, Policy, Publication
-from dalgu.opendata.search import SearchQuery, parse_sort, search
+from dalgu.opendata.search import Catalogue, SearchQuery, parse_sort, search
 
 
 def _dataset(name: str, tags: tuple[str, ...], org: str | None, modified: str) -> Dataset:
@@ -100,3 +100,23 @@ def test_a_time_range_keeps_datasets_modified_in_it_as_harvesters_ask() -> None:
     assert _names(since) == ["air-quality", "bus-speeds"]
     until = SearchQuery(fq="metadata_created:[* TO 2026-12-01T12:00:00Z]")
     assert _names(until) == ["bus-stops"]
+
+
+def test_a_kept_catalogue_orders_as_the_sorts_say_ties_included() -> None:
+    """Newest first (the default, without words), ties in the catalogue's order; with words
+    the score first, then newest. The same from a kept `Catalogue` as from a list."""
+    same = "2026-12-02T00:00:00"
+    datasets = [
+        _dataset("c-bus", ("bus",), None, same),
+        _dataset("a-bus-bus", ("bus",), None, "2026-12-01T00:00:00"),
+        _dataset("b-air", ("air",), None, same),
+        _dataset("d-bus", ("bus",), None, "2026-12-03T00:00:00"),
+    ]
+    catalogue = Catalogue(datasets)
+    for source in (datasets, catalogue):
+        newest = [d.name for d in search(source, SearchQuery(rows=10)).datasets]
+        assert newest == ["d-bus", "c-bus", "b-air", "a-bus-bus"]
+        by_score = [d.name for d in search(source, SearchQuery(q="bus", rows=10)).datasets]
+        assert by_score == ["a-bus-bus", "d-bus", "c-bus"]  # a-bus-bus says "bus" most
+        tagged = search(source, SearchQuery(fq="tags:bus", sort="name asc", rows=2))
+        assert (tagged.count, [d.name for d in tagged.datasets]) == (3, ["a-bus-bus", "c-bus"])

@@ -167,8 +167,22 @@ def _holds(term: Term, dataset: Dataset) -> bool:
     return held != term.negated
 
 
-def matches(dataset: Dataset, found: Filter) -> bool:
-    text = _text_of(dataset)
+class Catalogue:
+    """A tenant's datasets as searches read them, made once per catalogue generation: each
+    dataset's searchable text in lower case, and the datasets newest first (the default
+    order). A search of 1,000 datasets joined and lowered each one's text twice and sorted
+    them all (3-4 ms); with neither words nor another order asked for, it now walks the
+    newest-first list."""
+
+    def __init__(self, datasets: Sequence[Dataset]) -> None:
+        self.datasets = datasets
+        self.texts = {d.id: _text_of(d) for d in datasets}
+        # stable: datasets modified at the same time stay in the given order, as a sort of
+        # `datasets` by `metadata_modified desc` leaves them
+        self.newest = sorted(datasets, key=lambda d: d.modified, reverse=True)
+
+
+def _matches(dataset: Dataset, text: str, found: Filter) -> bool:
     return all(any(_holds(t, dataset) for t in clause) for clause in found.clauses) and all(
         w in text for w in found.words
     )
@@ -179,9 +193,8 @@ def _text_of(dataset: Dataset) -> str:
     return " ".join(parts).lower()
 
 
-def _score(dataset: Dataset, words: list[str]) -> int:
+def _score(dataset: Dataset, text: str, words: list[str]) -> int:
     title = dataset.title.lower()
-    text = _text_of(dataset)
     return sum(text.count(w) + 2 * title.count(w) for w in words)
 
 
@@ -214,8 +227,9 @@ def _sort_value(dataset: Dataset, name: str, scores: dict[str, int]) -> str | in
     return dataset.modified
 
 
-def search(datasets: Sequence[Dataset], query: SearchQuery) -> SearchResult:
+def search(datasets: Sequence[Dataset] | Catalogue, query: SearchQuery) -> SearchResult:
     """The page of datasets `query` asks for, with its total and facet counts."""
+    catalogue = datasets if isinstance(datasets, Catalogue) else Catalogue(datasets)
     for name in query.facet_fields:
         if name not in FACET_FIELDS:
             known = ", ".join(sorted(FACET_FIELDS))
@@ -226,10 +240,19 @@ def search(datasets: Sequence[Dataset], query: SearchQuery) -> SearchResult:
     if in_fq.words:
         raise InvalidFields({"fq": [f"{in_fq.words[0]!r}: fq takes field:value terms"]})
     wanted = Filter(in_q.clauses + in_fq.clauses, in_q.words)
-    found = [d for d in datasets if matches(d, wanted)]
     words = list(in_q.words)
-    scores = {d.id: _score(d, words) for d in found}
-    for name, descending in reversed(sort_keys):  # stable sorts, least significant first
+    if not words:  # every score is 0: ordering by it changes nothing
+        sort_keys = [key for key in sort_keys if key[0] != "score"]
+    newest_first = sort_keys == [("metadata_modified", True)]
+    texts = catalogue.texts
+    order = catalogue.newest if newest_first else catalogue.datasets
+    if wanted.clauses or wanted.words:
+        found = [d for d in order if _matches(d, texts[d.id], wanted)]
+    else:
+        found = list(order)
+    scores = {d.id: _score(d, texts[d.id], words) for d in found} if words else {}
+    for name, descending in [] if newest_first else reversed(sort_keys):
+        # stable sorts, least significant first
         found.sort(key=lambda d, n=name: _sort_value(d, n, scores), reverse=descending)  # type: ignore[misc]
     facets: dict[str, dict[str, int]] = {}
     for name in query.facet_fields:

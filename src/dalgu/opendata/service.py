@@ -15,7 +15,7 @@ from dalgu.errors import AccessDenied, DalguError, InvalidFields, ResourceNotFou
 from dalgu.ldcontext import ContextResolver, TermMap
 from dalgu.opendata.model import Dataset
 from dalgu.opendata.policy import Release, Row, aggregate_rows, entity_row
-from dalgu.opendata.search import SearchQuery, SearchResult, search
+from dalgu.opendata.search import Catalogue, SearchQuery, SearchResult, search
 from dalgu.opendata.validation import dataset_fields, dataset_from_fields, q_names
 from dalgu.query.ast import QExpr, TypeExpr, map_names, map_type_names
 from dalgu.query.duration import parse_duration
@@ -61,6 +61,7 @@ class OpenDataService:
         self._token = token or None  # an empty setting is no token, not an empty password
         self.page_size = page_size
         self._kept: dict[str, tuple[int, list[Dataset]]] = {}  # tenant: (generation, datasets)
+        self._catalogues: dict[str, Catalogue] = {}  # tenant: its kept datasets, for searches
 
     # --- who may write ---------------------------------------------------------------------
 
@@ -97,7 +98,13 @@ class OpenDataService:
         return found
 
     async def search(self, tenant: str, query: SearchQuery) -> SearchResult:
-        return search(await self.datasets(tenant), query)
+        datasets = await self.datasets(tenant)
+        catalogue = self._catalogues.get(tenant)
+        if catalogue is None or catalogue.datasets is not datasets:  # a new generation's
+            catalogue = self._catalogues[tenant] = Catalogue(datasets)
+            for gone in [t for t in self._catalogues if t not in self._kept]:
+                del self._catalogues[gone]
+        return search(catalogue, query)
 
     async def create(self, tenant: str, fields: Mapping[str, Any]) -> Dataset:
         now = ckan_time()

@@ -133,6 +133,7 @@ def simulate_body(profile: DriverProfile, plan: DrivePlan, rng: np.random.Genera
 def _respiration(t: Array, rate: Array, rng: np.random.Generator) -> Array:
     """NeuroKit2 breathing, a minute at a time at that minute's rate, scaled to about ±1."""
     import neurokit2 as nk  # ~2.7 s (it loads scikit-learn): only where drives are generated
+
     pieces = []
     per = int(60 * FS)
     for start in range(0, len(t), per):
