@@ -111,6 +111,12 @@ def test_package_list_names_datasets_and_current_list_starts_with_the_last_modif
     current = reader.action.current_package_list_with_resources(limit=1)
     assert [p["name"] for p in current] == ["b-air"]
     assert len(current[0]["resources"]) == 4
+    after = reader.action.current_package_list_with_resources(limit=5, offset=1)
+    assert [p["name"] for p in after] == ["a-air"]
+    assert [p["name"] for p in reader.action.current_package_list_with_resources()] == [
+        "b-air",
+        "a-air",
+    ]
 
 
 def _three_datasets(publisher: RemoteCKAN) -> None:

@@ -167,7 +167,8 @@ async def package_show(call: Call) -> dict[str, Any]:
 async def current_package_list_with_resources(call: Call) -> list[dict[str, Any]]:
     """Every dataset with its resources, last modified first (`limit`, `offset`)."""
     datasets = sorted(await call.service.datasets(call.tenant), key=lambda d: d.modified)
-    return call.page([ckan.package(call.base, d) for d in reversed(datasets)])
+    # the page first: a harvester's page of 10 rendered all 1,000 datasets (~80 µs each)
+    return [ckan.package(call.base, d) for d in call.page(datasets[::-1])]
 
 
 @action("package_search")
