@@ -4,8 +4,11 @@ CKAN 2.10's Action API shows them, and the fields of a package a client sends.""
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
+
+import orjson
 
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset, License
@@ -241,3 +244,11 @@ def package(base: str, dataset: Dataset) -> dict[str, Any]:
     out["resources"] = resources(base, dataset)
     out["num_resources"] = len(out["resources"])
     return out
+
+
+@lru_cache(maxsize=1024)
+def rendered_package(base: str, dataset: Dataset) -> orjson.Fragment:
+    """`package` as JSON, kept for the lists (search results, a harvester's pages): ~80 µs
+    a dataset to render, a page of 100 ~8 ms. Keyed by the whole dataset, so a changed one
+    (its `metadata_modified` at least) is rendered again; 1,024 of ~2.5 kB each at most."""
+    return orjson.Fragment(orjson.dumps(package(base, dataset)))
