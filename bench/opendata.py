@@ -204,6 +204,10 @@ def main() -> int:
             ("package_show", f"{action}/package_show?id={name}"),
             ("package_search", f"{action}/package_search?q=vehicles&rows=10"),
             ("package_search, one tag", f"{action}/package_search?fq=tags:tag3&rows=10"),
+            (
+                "package_search, a harvester's page (100, no words)",
+                f"{action}/package_search?rows=100&start=500",
+            ),
             ("package_list", f"{action}/package_list"),
             ("catalog.jsonld (its first page of 100)", f"{portal}/catalog.jsonld"),
         ):
