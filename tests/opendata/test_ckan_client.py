@@ -205,9 +205,11 @@ def test_package_update_replaces_and_package_patch_keeps_what_it_is_not_given(
     created = publisher.action.package_create(**air_dataset())
     # a search's results are kept rendered: the next search renders the changed one again
     assert publisher.action.package_search(q="air")["results"][0]["title"] == created["title"]
+    assert publisher.action.package_show(id=created["id"])["title"] == created["title"]
     patched = publisher.action.package_patch(id=created["id"], title="Air, patched")
     assert patched["title"] == "Air, patched" and patched["notes"] == created["notes"]
     assert publisher.action.package_search(q="air")["results"][0]["title"] == "Air, patched"
+    assert publisher.action.package_show(id=created["id"])["title"] == "Air, patched"
     assert patched["metadata_modified"] > created["metadata_modified"]
     shown = publisher.action.package_show(id="daegu-air")
     shown["notes"] = ""

@@ -158,9 +158,9 @@ async def package_list(call: Call) -> list[str]:
 
 
 @action("package_show")
-async def package_show(call: Call) -> dict[str, Any]:
-    """One dataset (`id`: its id or name) with its resources."""
-    return ckan.package(call.base, await _dataset(call))
+async def package_show(call: Call) -> orjson.Fragment:
+    """One dataset (`id`: its id or name) with its resources (kept rendered, as in lists)."""
+    return ckan.rendered_package(call.base, await _dataset(call))
 
 
 @action("current_package_list_with_resources")
