@@ -175,7 +175,7 @@ class Catalogue:
     newest-first list."""
 
     def __init__(self, datasets: Sequence[Dataset]) -> None:
-        self.datasets = datasets
+        self.datasets = list(datasets)
         self.texts = {d.id: _text_of(d) for d in datasets}
         # stable: datasets modified at the same time stay in the given order, as a sort of
         # `datasets` by `metadata_modified desc` leaves them

@@ -60,8 +60,7 @@ class OpenDataService:
         self.resolver = resolver
         self._token = token or None  # an empty setting is no token, not an empty password
         self.page_size = page_size
-        self._kept: dict[str, tuple[int, list[Dataset]]] = {}  # tenant: (generation, datasets)
-        self._catalogues: dict[str, Catalogue] = {}  # tenant: its kept datasets, for searches
+        self._kept: dict[str, tuple[int, Catalogue]] = {}  # tenant: (generation, its datasets)
 
     # --- who may write ---------------------------------------------------------------------
 
@@ -81,10 +80,17 @@ class OpenDataService:
         return Dataset.from_document(doc)
 
     async def datasets(self, tenant: str) -> list[Dataset]:
-        """Every dataset of the tenant, by name (a list to read, not to change). Kept parsed
-        while the store's catalogue generation stays the same: a search, `package_list` or
-        the DCAT catalogue of a portal of 1,000 datasets read and parsed every one each time
-        (~10 ms); now one point read when nothing was published since."""
+        """Every dataset of the tenant, by name (a list to read, not to change)."""
+        return (await self._catalogue(tenant)).datasets
+
+    async def search(self, tenant: str, query: SearchQuery) -> SearchResult:
+        return search(await self._catalogue(tenant), query)
+
+    async def _catalogue(self, tenant: str) -> Catalogue:
+        """The tenant's datasets, kept parsed (and as searches read them) while the store's
+        catalogue generation stays the same: a search, `package_list` or the DCAT catalogue
+        of a portal of 1,000 datasets read and parsed every one each time (~10 ms); now one
+        point read when nothing was published since."""
         generation = await self.store.datasets_generation()
         kept = self._kept.get(tenant)
         if kept is not None and kept[0] == generation:
@@ -94,17 +100,9 @@ class OpenDataService:
             del self._kept[next(iter(self._kept))]  # the tenant kept first goes first
         # read after the generation: a write in between leaves an older number with it,
         # which the next call finds changed
-        self._kept[tenant] = (generation, found)
-        return found
-
-    async def search(self, tenant: str, query: SearchQuery) -> SearchResult:
-        datasets = await self.datasets(tenant)
-        catalogue = self._catalogues.get(tenant)
-        if catalogue is None or catalogue.datasets is not datasets:  # a new generation's
-            catalogue = self._catalogues[tenant] = Catalogue(datasets)
-            for gone in [t for t in self._catalogues if t not in self._kept]:
-                del self._catalogues[gone]
-        return search(catalogue, query)
+        catalogue = Catalogue(found)
+        self._kept[tenant] = (generation, catalogue)
+        return catalogue
 
     async def create(self, tenant: str, fields: Mapping[str, Any]) -> Dataset:
         now = ckan_time()
