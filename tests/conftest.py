@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
-from tests.databases import DatabasePool, Template, admin
+from tests.databases import HOST, DatabasePool, Template, admin
 
 HAS_POSTGRES_STORE = importlib.util.find_spec("dalgu.store.postgres") is not None
 BACKENDS = ["sqlite", "postgres"]
@@ -26,10 +26,6 @@ NO_GATEWAY_PORTS = {"iot_north_port": 0, "iot_south_port": 0, "coap_port": 0}
 IN_PROCESS = {**NO_GATEWAY_PORTS, "notifier": "inline", "gc_freeze": False}
 
 
-async def _admin(sql: str) -> None:
-    await admin(sql)
-
-
 async def _migrated_template(name: str) -> None:
     """A database holding PostGIS and every migration: each test's database is copied from it
     (`CREATE DATABASE ... TEMPLATE`) instead of creating the extension and migrating (~1 s).
@@ -37,7 +33,7 @@ async def _migrated_template(name: str) -> None:
     from dalgu.store.postgres.schema import migrate
 
     await admin(f'CREATE DATABASE "{name}"')
-    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    conn = await asyncpg.connect(f"{HOST}/{name}")
     try:
         await migrate(conn)
     finally:

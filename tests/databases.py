@@ -70,10 +70,9 @@ class Template:
     """What a fresh copy of the template holds: its relations, rows, sequences and shape."""
 
     name: str
-    tables: list[str] = field(default_factory=list)  # qualified, quoted
-    rows: dict[str, list[asyncpg.Record]] = field(default_factory=dict)
-    columns: dict[str, list[str]] = field(default_factory=dict)
-    sequences: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    tables: list[tuple[str, str]] = field(default_factory=list)  # (schema, name)
+    rows: dict[tuple[str, str], list[asyncpg.Record]] = field(default_factory=dict)
+    sequences: dict[str, tuple[int, bool]] = field(default_factory=dict)  # qualified
     relations: set[tuple[str, str]] = field(default_factory=set)
     fingerprint: str = ""
 
@@ -82,13 +81,12 @@ class Template:
         try:
             for schema, name, kind in await conn.fetch(_RELATIONS):
                 self.relations.add((schema, name))
-                qualified = f'"{schema}"."{name}"'
+                qualified = _quoted(schema, name)
                 if kind in ("r", "p"):
-                    self.tables.append(qualified)
+                    self.tables.append((schema, name))
                     rows = await conn.fetch(f"SELECT * FROM {qualified}")
                     if rows:
-                        self.rows[qualified] = rows
-                        self.columns[qualified] = list(rows[0].keys())
+                        self.rows[(schema, name)] = rows
                 elif kind == "S":
                     value, called = await conn.fetchrow(
                         f"SELECT last_value, is_called FROM {qualified}"
@@ -146,8 +144,8 @@ class DatabasePool:
         for schema, relation, kind in await conn.fetch(_RELATIONS):
             if (schema, relation) not in template.relations and kind in ("r", "p"):
                 # a table a test made (a month's history partition): not in a fresh copy
-                await conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{relation}" CASCADE')
-        for table in template.tables:
+                await conn.execute(f"DROP TABLE IF EXISTS {_quoted(schema, relation)} CASCADE")
+        for table in (_quoted(*t) for t in template.tables):
             # DELETE: a TRUNCATE makes new files for the table and each of its indexes (~0.8 s
             # for all of them); a test's few rows go faster by DELETE, a bulk test's by TRUNCATE
             held = await conn.fetchval(
@@ -157,12 +155,12 @@ class DatabasePool:
                 await conn.execute(f"TRUNCATE {table} CASCADE")
             elif held:
                 await conn.execute(f"DELETE FROM {table}")
-        for table, rows in template.rows.items():
+        for (schema, table), rows in template.rows.items():
             await conn.copy_records_to_table(
-                table.split(".")[1].strip('"'),
-                schema_name=table.split(".")[0].strip('"'),
+                table,
+                schema_name=schema,
                 records=[tuple(row) for row in rows],
-                columns=template.columns[table],
+                columns=list(rows[0].keys()),
             )
         for sequence, (value, called) in template.sequences.items():
             await conn.execute("SELECT setval($1, $2, $3)", sequence, value, called)
@@ -171,6 +169,10 @@ class DatabasePool:
             "DELETE FROM pg_statistic WHERE starelid IN (SELECT c.oid FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public')"
         )
+
+
+def _quoted(schema: str, name: str) -> str:
+    return f'"{schema}"."{name}"'
 
 
 async def _end_sessions(name: str) -> bool:
