@@ -126,3 +126,106 @@ def test_bundle_of_the_wrong_type_is_400(client: TestClient) -> None:
         "entry": [{"request": {"method": "PATCH", "url": "Patient/1"}}],
     }
     assert post(client, bad_entry).status_code == 400
+
+
+def _transaction(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+
+def test_a_transaction_whose_read_fails_stores_nothing(client: TestClient) -> None:
+    """R4 3.1.0.11.2: a transaction that fails is rolled back, its reads included: a client
+    that retries after the error must not find the first attempt's writes."""
+    put = {
+        "resource": {**patient("Atom"), "id": "pt-atom"},
+        "request": {"method": "PUT", "url": "Patient/pt-atom"},
+    }
+    created = {
+        "resource": patient("Atom") | {"identifier": [{"system": "urn:mrn", "value": "A-1"}]},
+        "request": {"method": "POST", "url": "Patient"},
+    }
+    for read, status in (
+        ({"request": {"method": "GET", "url": "Patient?bogus=1"}}, 400),
+        ({"request": {"method": "GET", "url": "Patient/does-not-exist"}}, 404),
+    ):
+        response = post(client, _transaction(put, created, read))
+        assert response.status_code == status, response.text
+        assert "entry 2" in response.json()["issue"][0]["diagnostics"]
+    assert client.get("/fhir/Patient/pt-atom", headers=ADMIN).status_code == 404
+    found = client.get("/fhir/Patient?identifier=urn:mrn|A-1", headers=ADMIN).json()
+    assert found["total"] == 0
+
+
+def test_a_transaction_reads_what_it_writes(client: TestClient) -> None:
+    response = post(
+        client,
+        _transaction(
+            {
+                "resource": {**patient("Read"), "id": "pt-read"},
+                "request": {"method": "PUT", "url": "Patient/pt-read"},
+            },
+            {"request": {"method": "GET", "url": "Patient/pt-read"}},
+            {"request": {"method": "GET", "url": "Patient?family=read"}},
+        ),
+    )
+    assert response.status_code == 200, response.text
+    read, search = response.json()["entry"][1:]
+    assert read["resource"]["name"][0]["family"] == "Read"
+    assert search["resource"]["total"] == 1
+
+
+def test_a_transaction_reading_what_it_deletes_fails(client: TestClient) -> None:
+    kim = create(client, patient())
+    response = post(
+        client,
+        _transaction(
+            {"request": {"method": "DELETE", "url": f"Patient/{kim}"}},
+            {"request": {"method": "GET", "url": f"Patient/{kim}"}},
+        ),
+    )
+    assert response.status_code == 410
+    assert client.get(f"/fhir/Patient/{kim}", headers=ADMIN).status_code == 200
+
+
+def test_a_conditional_reference_is_resolved_to_the_one_match(client: TestClient) -> None:
+    """R4 3.1.0.11.3: `Patient?identifier=...` in a transaction's resource becomes the
+    reference of the one Patient the search finds."""
+    lee = create(client, patient("Lee") | {"identifier": [{"system": "urn:mrn", "value": "L-9"}]})
+    obs = observation("x") | {"subject": {"reference": "Patient?identifier=urn:mrn|L-9"}}
+    response = post(
+        client, _transaction({"resource": obs, "request": {"method": "POST", "url": "Observation"}})
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["entry"][0]["resource"]["subject"]["reference"] == f"Patient/{lee}"
+    assert client.get(f"/fhir/Observation?patient={lee}", headers=ADMIN).json()["total"] == 1
+
+
+def test_a_conditional_reference_matching_none_or_several_fails(client: TestClient) -> None:
+    for family in ("Twin", "Twin"):
+        create(client, patient(family) | {"identifier": [{"system": "urn:mrn", "value": "T-2"}]})
+    for condition, status in (("urn:mrn|nobody", 404), ("urn:mrn|T-2", 412)):
+        obs = observation("x") | {"subject": {"reference": f"Patient?identifier={condition}"}}
+        response = post(
+            client,
+            _transaction(
+                {"resource": patient("Extra"), "request": {"method": "POST", "url": "Patient"}},
+                {"resource": obs, "request": {"method": "POST", "url": "Observation"}},
+            ),
+        )
+        assert response.status_code == status, response.text
+        assert "entry 1" in response.json()["issue"][0]["diagnostics"]
+    assert client.get("/fhir/Patient?family=extra", headers=ADMIN).json()["total"] == 0
+    assert client.get("/fhir/Observation", headers=ADMIN).json()["total"] == 0
+
+
+def test_an_invalid_entry_names_itself_in_every_issue(client: TestClient) -> None:
+    bad = {k: v for k, v in observation("x").items() if k != "code"}
+    response = post(
+        client,
+        _transaction(
+            {"resource": patient(), "request": {"method": "POST", "url": "Patient"}},
+            {"resource": bad, "request": {"method": "POST", "url": "Observation"}},
+        ),
+    )
+    assert response.status_code == 422
+    issues = response.json()["issue"]
+    assert issues and all(i["diagnostics"].startswith("entry 1: ") for i in issues)

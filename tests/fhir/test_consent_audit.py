@@ -255,3 +255,41 @@ def test_a_search_is_audited_under_the_patients_of_what_it_included(
         e for e in audits(client, f"patient={kim}") if e["subtype"][0]["code"] == "search-type"
     ]
     assert len(searches) == 1  # the device has no patient: only its included observation does
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        {"reference": "#p1"},
+        {"identifier": {"system": "urn:mrn", "value": "K-1"}, "display": "Kim Minji"},
+        {"reference": "Patient?identifier=urn:mrn|K-1"},
+    ],
+)
+def test_a_record_naming_no_patient_by_reference_is_for_admins_only(
+    client: TestClient, kim: str, subject: dict[str, Any]
+) -> None:
+    """A contained patient or an identifier alone puts a record in no compartment a Consent
+    reaches: reading it is refused to every other role, as searching already hides it."""
+    contained = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Kim"}]}
+    obs = observation(kim) | {"subject": subject, "contained": [contained]}
+    if subject.get("reference") != "#p1":
+        del obs["contained"]
+    oid = create(client, obs)
+    create(client, consent(kim, role_actor("researcher")))
+    researcher = as_("researcher", "Organization/knu")
+    for url in (f"/fhir/Observation/{oid}", f"/fhir/Observation/{oid}/_history/1"):
+        assert client.get(url, headers=researcher).status_code == 403, url
+        assert client.get(url, headers=DOCTOR).status_code == 403, url
+        assert client.get(url, headers=ADMIN).status_code == 200, url
+
+
+def test_a_device_linked_to_no_patient_is_read_and_found_by_every_role(
+    client: TestClient, kim: str
+) -> None:
+    spare = create(client, {"resourceType": "Device", "status": "active"})
+    worn = create(client, {"resourceType": "Device", "patient": {"reference": f"Patient/{kim}"}})
+    researcher = as_("researcher", "Organization/knu")
+    assert client.get(f"/fhir/Device/{spare}", headers=researcher).status_code == 200
+    assert client.get(f"/fhir/Device/{worn}", headers=researcher).status_code == 403
+    found = client.get("/fhir/Device", headers=researcher).json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == [spare]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from starlette.testclient import TestClient
 
 from tests.fhir.conftest import ADMIN, FHIR, create, observation, patient
@@ -145,7 +146,80 @@ def test_unsupported_method_is_405_outcome(client: TestClient) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
 
 
+def test_a_405_says_which_methods_the_path_allows(client: TestClient) -> None:
+    """RFC 9110 15.5.6: a 405 carries Allow."""
+    assert client.patch("/fhir/Patient", json={}, headers=ADMIN).headers["allow"] == (
+        "GET, HEAD, POST"
+    )
+    assert "PUT" in client.post("/fhir/Patient/1", json={}, headers=ADMIN).headers["allow"]
+    refused = client.put("/fhir/AuditEvent/1", json={}, headers=ADMIN)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
+
+
+def test_a_count_past_the_largest_page_is_capped_not_refused(client: TestClient) -> None:
+    """R4 search 3.1.1.5.5: the server may return fewer than `_count` asks for."""
+    for _ in range(3):
+        create(client, patient())
+    response = client.get("/fhir/Patient?_count=100000", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["entry"]) == 3
+    assert client.get("/fhir/Patient?_count=-1", headers=ADMIN).status_code == 400
+
+
+def test_a_format_other_than_json_is_406_on_reads_and_searches(client: TestClient) -> None:
+    kim = create(client, patient())
+    for url in (f"/fhir/Patient/{kim}?_format=xml", "/fhir/Patient?_format=xml"):
+        response = client.get(url, headers=ADMIN)
+        assert response.status_code == 406, url
+        assert response.json()["resourceType"] == "OperationOutcome"
+    assert client.get(f"/fhir/Patient/{kim}?_format=json", headers=ADMIN).status_code == 200
+    accept_xml = {**ADMIN, "Accept": "application/fhir+xml"}
+    assert client.get(f"/fhir/Patient/{kim}", headers=accept_xml).status_code == 406
+
+
+def test_the_older_json_media_type_is_taken(client: TestClient) -> None:
+    """DSTU2's application/json+fhir, which older clients still send (HAPI takes it)."""
+    legacy = {"X-Dalgu-Role": "admin", "Content-Type": "application/json+fhir"}
+    response = client.post(
+        "/fhir/Patient",
+        content=orjson.dumps(patient()),
+        headers={**legacy, "Accept": "application/json+fhir"},
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_a_search_with_no_match_has_no_empty_entry_array(client: TestClient) -> None:
+    """FHIR JSON has no empty arrays (json.html)."""
+    bundle = client.get("/fhir/Patient?family=nobody", headers=ADMIN).json()
+    assert bundle["total"] == 0
+    assert "entry" not in bundle
+
+
 def test_collection_url_with_trailing_slash_is_the_collection(client: TestClient) -> None:
     create(client, patient())
     response = client.get("/fhir/Patient/", headers=ADMIN)
     assert response.status_code == 200 and response.json()["total"] == 1
+
+
+def test_history_pages_link_to_themselves_and_back(client: TestClient) -> None:
+    kim = create(client, patient())
+    for family in ("Lee", "Park", "Choi", "Jung"):
+        body = {**patient(family), "id": kim}
+        assert client.put(f"/fhir/Patient/{kim}", json=body, headers=ADMIN).status_code == 200
+    url = f"/fhir/Patient/{kim}/_history?_count=2&_offset=2"
+    page = client.get(url, headers=ADMIN).json()
+    links = {link["relation"]: link["url"] for link in page["link"]}
+    assert links["self"].endswith("_count=2&_offset=2")
+    assert links["next"].endswith("_count=2&_offset=4")
+    assert links["previous"].endswith(f"/Patient/{kim}/_history?_count=2")
+    assert [e["response"]["etag"] for e in page["entry"]] == ['W/"3"', 'W/"2"']
+
+
+def test_a_lenient_search_links_without_what_it_skipped(client: TestClient) -> None:
+    create(client, patient())
+    headers = {**ADMIN, "Prefer": "handling=lenient"}
+    bundle = client.get("/fhir/Patient?family=kim&bogus=1", headers=headers).json()
+    assert bundle["total"] == 1
+    assert "bogus" not in bundle["link"][0]["url"]
+    assert "family=kim" in bundle["link"][0]["url"]

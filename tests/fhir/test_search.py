@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
 from tests.fhir.conftest import ADMIN, create, entries, observation, patient
 
 
@@ -165,7 +167,7 @@ def test_summary_count_returns_only_the_total(
     client: TestClient, two_patients: tuple[str, str]
 ) -> None:
     found = search(client, "Observation?_summary=count")
-    assert found["total"] == 5 and found["entry"] == []
+    assert found["total"] == 5 and "entry" not in found
 
 
 def test_unknown_parameter_is_400_unless_lenient(client: TestClient) -> None:
@@ -186,3 +188,24 @@ def test_patient_matches_only_subjects_that_are_patients(client: TestClient) -> 
     assert sorted(o["id"] for o in entries(both)) == sorted([on_patient, on_device])
     typed = search(client, f"Observation?patient=Patient/{kim}&code=8867-4")
     assert [o["id"] for o in entries(typed)] == [on_patient]
+
+
+def test_a_revinclude_cut_at_the_largest_page_says_so(settings: Settings) -> None:
+    """What `_revinclude` leaves out past the server's largest page is not silent: an
+    OperationOutcome entry (search mode `outcome`) says the list may be incomplete."""
+    small = settings.model_copy(update={"fhir_max_count": 3})
+    with TestClient(build_app(small)) as client:
+        kim = create(client, patient())
+        for minute in range(4):
+            create(client, observation(kim, at=f"2024-03-01T10:0{minute}:00Z"))
+        url = f"/fhir/Patient?_id={kim}&_revinclude=Observation:subject"
+        bundle = client.get(url, headers=ADMIN).json()
+        modes = [e["search"]["mode"] for e in bundle["entry"]]
+        assert modes.count("include") == 3 and modes.count("outcome") == 1
+        outcome = bundle["entry"][-1]["resource"]
+        assert outcome["issue"][0]["code"] == "incomplete"
+        lee = create(client, patient("Lee"))
+        create(client, observation(lee))
+        url = f"/fhir/Patient?_id={lee}&_revinclude=Observation:subject"
+        modes = [e["search"]["mode"] for e in client.get(url, headers=ADMIN).json()["entry"]]
+        assert modes == ["match", "include"]

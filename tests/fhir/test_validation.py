@@ -46,3 +46,75 @@ def test_a_coded_element_that_is_not_a_string_is_invalid(
     resource = observation("p1") if type_name == "Observation" else {"resourceType": "Patient"}
     with pytest.raises(InvalidResource, match=element):
         validate(type_name, {**resource, element: code})
+
+
+@pytest.mark.parametrize(
+    ("change", "element"),
+    [
+        ({"active": "on"}, "Patient.active"),
+        ({"deceasedBoolean": 1}, "Patient.deceasedBoolean"),
+        ({"multipleBirthInteger": "3"}, "Patient.multipleBirthInteger"),
+        ({"multipleBirthInteger": 2.0}, "Patient.multipleBirthInteger"),
+        ({"birthDate": 19800501}, "birthDate"),
+        ({"name": [{"family": "Kim", "given": [7]}]}, "given"),
+        ({"contact": [{"gender": "male", "name": {"use": 1}}]}, "use"),
+    ],
+)
+def test_a_primitive_of_the_wrong_json_type_is_invalid(
+    change: dict[str, object], element: str
+) -> None:
+    """R4 json.html: booleans and numbers are JSON booleans and numbers. The body is stored
+    as sent, so a lax conversion ("on" -> true) would serve and index a string."""
+    with pytest.raises(InvalidResource, match=element):
+        validate("Patient", {"resourceType": "Patient", **change})
+
+
+def test_a_quantity_value_sent_as_a_string_is_invalid() -> None:
+    resource = observation("p1")
+    resource["valueQuantity"] = {**resource["valueQuantity"], "value": "72.50"}
+    with pytest.raises(InvalidResource, match=r"Observation.valueQuantity.value"):
+        validate("Observation", resource)
+
+
+def test_primitives_of_their_own_json_type_pass() -> None:
+    resource = {
+        "resourceType": "Patient",
+        "active": True,
+        "multipleBirthInteger": 2,
+        "name": [{"family": "Kim", "given": ["Minji"]}],
+    }
+    assert validate("Patient", resource)["active"] is True
+
+
+def test_empty_arrays_and_objects_are_left_out() -> None:
+    """FHIR JSON has no empty arrays or objects; they are dropped as HAPI's parser does."""
+    stored = validate(
+        "Patient",
+        {"resourceType": "Patient", "name": [], "address": [{}], "photo": [], "active": True},
+    )
+    assert stored == {"resourceType": "Patient", "active": True}
+
+
+@pytest.mark.parametrize(
+    "div",
+    [
+        '<div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></div>',
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="alert(1)">x</p></div>',
+        '<div xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:alert(1)">x</a></div>',
+        '<div xmlns="http://www.w3.org/1999/xhtml"><iframe src="http://x"/></div>',
+        "<div><p>unclosed</div>",
+    ],
+)
+def test_a_narrative_with_scripts_or_bad_xhtml_is_invalid(div: str) -> None:
+    """narrative.html: no scripts, forms, frames, objects or event attributes."""
+    resource = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+    with pytest.raises(InvalidResource, match=r"text\.div"):
+        validate("Patient", resource)
+
+
+def test_a_plain_narrative_passes() -> None:
+    div = (
+        '<div xmlns="http://www.w3.org/1999/xhtml"><p>Kim <b>Minji</b></p><a href="#x">x</a></div>'
+    )
+    resource = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+    assert validate("Patient", resource)["text"]["div"] == div

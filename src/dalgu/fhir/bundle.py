@@ -4,7 +4,16 @@ A batch runs each entry on its own, as if it were its own request, and answers e
 with its outcome. A transaction is all or nothing: every write is validated and authorized
 first, `urn:uuid:` fullUrls are given their server ids and references to them rewritten,
 then all writes (and the transaction's AuditEvent) are stored in one database transaction;
-reads (GET entries) run after the writes. Any failing entry fails the whole transaction.
+reads (GET entries) run after the writes. Any failing entry fails the whole transaction, and
+nothing is stored: a GET entry is checked before the writes are stored too (its search
+parameters, the caller's right to read, a resource that exists or that this transaction
+writes), so a read that would fail fails the transaction. A read can still fail after the
+writes are stored only if another request changed what it reads in between (a resource
+deleted, a Consent withdrawn); that entry then answers its own error in the response.
+
+A reference of the form `Type?search` in a transaction's resources (a conditional reference,
+R4 3.1.0.11.3) is resolved by that search among the resources the caller may see: one match,
+the reference becomes `Type/id`; none (404) or several (412), the transaction fails.
 
 A POST entry with `request.ifNoneExist` (conditional create) is searched first: no match, it
 is created; one match, nothing is written for it, its response is `200 OK` with the resource
@@ -15,11 +24,18 @@ transactions racing with the same condition may both create.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from dalgu.errors import BadRequestData, DalguError, PreconditionFailed
+from dalgu.errors import (
+    BadRequestData,
+    DalguError,
+    PreconditionFailed,
+    ResourceGone,
+    ResourceNotFound,
+)
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
@@ -27,6 +43,9 @@ from dalgu.fhir.service import FhirService
 from dalgu.store.base import FhirWrite
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
+
+#: a conditional reference: a resource type and a search (`Patient?identifier=x|y`)
+_CONDITIONAL = re.compile(r"([A-Z][A-Za-z]+)\?(.+)")
 
 
 @dataclass(slots=True)
@@ -89,6 +108,31 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
         parse_etag(request.get("ifMatch")),
         if_none_exist,
     )
+
+
+def _in_entry(error: DalguError, index: int) -> DalguError:
+    """The error, its detail and its issues saying which entry it is about."""
+    prefix = f"entry {index}: "
+    if not error.detail.startswith(prefix):
+        error.detail = prefix + error.detail
+    issues = error.extra.get("issues")
+    if isinstance(issues, list):
+        error.extra["issues"] = [
+            text if str(text).startswith(prefix) else prefix + str(text) for text in issues
+        ]
+    return error
+
+
+def _references(value: Any) -> list[str]:
+    """Every `reference` string in a resource."""
+    if isinstance(value, dict):
+        found = [value["reference"]] if isinstance(value.get("reference"), str) else []
+        for member in value.values():
+            found += _references(member)
+        return found
+    if isinstance(value, list):
+        return [ref for member in value for ref in _references(member)]
+    return []
 
 
 def _rewrite(value: Any, ids: dict[str, str]) -> Any:
@@ -159,6 +203,7 @@ class BundleProcessor:
                 result.total,
                 query.count,
                 query.offset,
+                result.notes,
             )
             return {"resource": found, "response": {"status": "200 OK"}}
         stored = await self.service.read(principal, e.type, e.id, e.version)
@@ -204,11 +249,13 @@ class BundleProcessor:
                     raise BadRequestData(f"entry {e.index}: {e.method} needs [type]/[id]")
                 elif e.method == "PUT" and e.full_url:
                     ids[e.full_url] = f"{e.type}/{e.id}"
+            await self._resolve_conditional(principal, entries, matched, ids)
             for e in entries:
                 if e.method == "GET" or e.index in matched:
                     continue
                 write = await self._prepare(principal, e, assigned, ids)
                 writes.append((e, write))
+            await self._check_reads(principal, entries, [w for _, w in writes])
             stored = (
                 await s.commit(principal, "transaction", [w for _, w in writes]) if writes else []
             )
@@ -219,7 +266,10 @@ class BundleProcessor:
         out = []
         for e in entries:
             if e.method == "GET":
-                out.append(await self._read(principal, e))
+                try:
+                    out.append(await self._read(principal, e))
+                except DalguError as error:  # changed by another request since the check
+                    out.append(_failure(_in_entry(error, e.index)))
                 continue
             result = by_index[e.index]
             if e.method == "DELETE":
@@ -236,8 +286,56 @@ class BundleProcessor:
         try:
             return await self.service.existing(principal, e.type, e.if_none_exist)
         except DalguError as error:
-            error.detail = f"entry {e.index}: {error.detail}"
-            raise
+            raise _in_entry(error, e.index) from None
+
+    async def _resolve_conditional(
+        self,
+        principal: Principal,
+        entries: list[Entry],
+        matched: dict[int, StoredResource],
+        ids: dict[str, str],
+    ) -> None:
+        """Each conditional reference (`Patient?identifier=x|y`) of the entries to be written
+        mapped in `ids` to the one resource its search finds."""
+        for e in entries:
+            if e.method not in ("POST", "PUT") or e.index in matched:
+                continue
+            for reference in _references(e.resource):
+                found = _CONDITIONAL.fullmatch(reference)
+                if found is None or reference in ids:
+                    continue
+                try:
+                    target = await self.service.existing(
+                        principal, found[1], found[2], label="the conditional reference"
+                    )
+                    if target is None:
+                        raise ResourceNotFound(
+                            f"the conditional reference {reference!r} matches no {found[1]}"
+                        )
+                except DalguError as error:
+                    raise _in_entry(error, e.index) from None
+                ids[reference] = target.reference
+
+    async def _check_reads(
+        self, principal: Principal, entries: list[Entry], writes: list[FhirWrite]
+    ) -> None:
+        """Each GET entry checked before the writes are stored: the error it would answer
+        after them fails the transaction now, while nothing is stored."""
+        written = {(w.type, w.id) for w in writes if w.resource is not None}
+        deleted = {(w.type, w.id) for w in writes if w.resource is None}
+        for e in entries:
+            if e.method != "GET":
+                continue
+            try:
+                if e.id is None:
+                    query = self.service.parse_search(e.type, e.params)
+                    await self.service.searchable(principal, query)
+                elif (e.type, e.id) in deleted and e.version is None:
+                    raise ResourceGone(f"{e.type}/{e.id} is deleted by this transaction")
+                elif (e.type, e.id) not in written:
+                    await self.service.readable(principal, e.type, e.id, e.version)
+            except DalguError as error:
+                raise _in_entry(error, e.index) from None
 
     async def _prepare(
         self, principal: Principal, e: Entry, assigned: dict[int, str], ids: dict[str, str]
@@ -256,8 +354,7 @@ class BundleProcessor:
             await s.authorize_write(principal, write)
             return write
         except DalguError as error:
-            error.detail = f"entry {e.index}: {error.detail}"
-            raise
+            raise _in_entry(error, e.index) from None
 
     async def _check_version(self, write: FhirWrite) -> None:
         """`ifMatch` checked early so the error names its entry; the store checks it again

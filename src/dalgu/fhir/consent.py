@@ -10,7 +10,10 @@ back. Without such a Consent, an emergency principal may still read by breaking 
 (purpose of use `BTG`): the access is allowed and its AuditEvent says so, for review.
 
 Patients read their own compartment and write their own Consents; a device writes the
-Observations of the patient its Device is linked to; admins run the platform.
+Observations of the patient its Device is linked to; admins run the platform. A resource of a
+compartment type that names no Patient of this server by reference (a contained patient, an
+identifier alone) is in no compartment a Consent reaches: admins alone read it, as only
+admins find it by searching; a Device linked to no patient is open to every role.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ import orjson
 
 from dalgu.errors import AccessDenied
 from dalgu.fhir.dates import date_range
-from dalgu.fhir.model import PATIENT_COMPARTMENT, Principal, Resource, Role
+from dalgu.fhir.model import (
+    OPEN_WHEN_UNLINKED,
+    PATIENT_COMPARTMENT,
+    Principal,
+    Resource,
+    Role,
+)
 
 ROLE_SYSTEM = "urn:dalgu:fhir:role"
 SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -124,6 +133,14 @@ class ConsentPolicy:
             if role == Role.PATIENT and not write and patient == principal.patient:
                 return Grant("own")
             raise AccessDenied("audit records are for admins, and for patients about them")
+        unlinked = patient is None and type_name not in OPEN_WHEN_UNLINKED
+        if unlinked and type_name in PATIENT_COMPARTMENT and not write:
+            # its subject is not a Patient of this server by reference (a contained patient,
+            # an identifier or a display alone): no Consent can reach it, as searches do not
+            raise AccessDenied(
+                f"this {type_name} names no Patient of this server (its subject or patient is"
+                " not a Patient/[id] reference): it is readable by admins only"
+            )
         if patient is None or type_name not in PATIENT_COMPARTMENT:
             if not write:
                 return Grant("role")

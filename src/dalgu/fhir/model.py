@@ -28,6 +28,10 @@ PATIENT_COMPARTMENT: frozenset[str] = frozenset(
     {"Patient", "Device", "Observation", "Encounter", "Condition", "AllergyIntolerance", "Consent"}
 )
 
+#: compartment types whose resources linked to no patient are open to every role (a Device
+#: not yet given to anyone holds nothing about a person)
+OPEN_WHEN_UNLINKED: frozenset[str] = frozenset({"Device"})
+
 #: HL7 purpose of use "break the glass" (v3-ActReason BTG)
 BREAK_GLASS = "BTG"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"

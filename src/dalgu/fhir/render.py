@@ -5,6 +5,7 @@ responses) and OperationOutcomes. Stored resources go out as the bytes that were
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -79,7 +80,10 @@ def searchset(
     total: int | None,
     count: int,
     offset: int,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """A searchset Bundle: the matches, what they include, and an OperationOutcome entry
+    (search mode `outcome`) for each of `notes` (what the server left out)."""
     links = [{"relation": "self", "url": _link(base, type_name, params, offset)}]
     more = len(matches) == count and count > 0 and (total is None or offset + count < total)
     if more:
@@ -95,7 +99,7 @@ def searchset(
     if total is not None:
         bundle["total"] = total
     bundle["link"] = links
-    bundle["entry"] = [
+    entries: list[dict[str, Any]] = [
         {
             "fullUrl": f"{base}/{r.type}/{r.id}",
             "resource": body_of(r),
@@ -104,21 +108,34 @@ def searchset(
         for rows, mode in ((matches, "match"), (included, "include"))
         for r in rows
     ]
+    for note in notes:
+        issue = {"severity": "warning", "code": "incomplete", "diagnostics": note}
+        outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = entries
     return bundle
 
 
 def history(
     base: str,
-    self_url: str,
+    page_url: str,
     versions: list[StoredResource],
     total: int,
     count: int,
     offset: int,
 ) -> dict[str, Any]:
-    links = [{"relation": "self", "url": self_url}]
-    separator = "&" if "?" in self_url else "?"
+    """A history Bundle; `page_url` is the request's URL without `_offset`."""
+    separator = "&" if "?" in page_url else "?"
+
+    def at(start: int) -> str:
+        return f"{page_url}{separator}_offset={start}" if start else page_url
+
+    links = [{"relation": "self", "url": at(offset)}]
     if offset + count < total and count > 0:
-        links.append({"relation": "next", "url": f"{self_url}{separator}_offset={offset + count}"})
+        links.append({"relation": "next", "url": at(offset + count)})
+    if offset > 0:
+        links.append({"relation": "previous", "url": at(max(0, offset - count))})
     entries = []
     for v in versions:
         entry: dict[str, Any] = {"fullUrl": f"{base}/{v.type}/{v.id}"}
@@ -135,10 +152,12 @@ def history(
             "lastModified": v.last_updated,
         }
         entries.append(entry)
-    return {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "history",
         "total": total,
         "link": links,
-        "entry": entries,
     }
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = entries
+    return bundle

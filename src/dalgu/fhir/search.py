@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dalgu.errors import BadRequestData
+from dalgu.errors import BadRequestData, NotAcceptable
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_reference
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
-_JSON_FORMATS = ("json", "application/fhir+json", "application/json")
+#: JSON media types a request may send or ask for (`application/json+fhir` is DSTU2's, which
+#: older clients still send and HAPI still takes)
+JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
+#: what `_format` may ask for: a JSON media type or its short name
+JSON_FORMATS = (*JSON_TYPES, "json")
 RESULT_PARAMETERS = frozenset(
     {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
     | {"_pretty", "_revinclude"}
@@ -94,6 +98,8 @@ class SearchQuery:
     only_count: bool = False  # _summary=count
     #: the patients whose compartments the caller may see (None: no restriction)
     patients: frozenset[str] | None = None
+    #: with `patients`: resources in no patient's compartment are visible too (Devices)
+    unlinked: bool = False
     ignored: tuple[str, ...] = field(default=())  # unknown parameters a lenient search skipped
 
     def params_of(self, name: str) -> list[Clause]:
@@ -227,8 +233,8 @@ def parse_search(
     ignored: list[str] = []
     for key, raw in items:
         name, _, modifier = key.partition(":")
-        if name == "_count":
-            count = _integer("_count", raw, 0, max_count)
+        if name == "_count":  # more than the server gives is capped (R4 3.1.1.5.5)
+            count = min(_integer("_count", raw, 0, 2**31 - 1), max_count)
         elif name == "_offset":
             offset = _integer("_offset", raw, 0, 10_000_000)
         elif name == "_total":
@@ -248,12 +254,8 @@ def parse_search(
         elif name == "_totalMethod":  # HAPI's variant of _total, which clients (fhirpy) send
             total = total and raw != "none"
         elif name in ("_format", "_pretty"):
-            if name == "_format" and raw not in (
-                "json",
-                "application/fhir+json",
-                "application/json",
-            ):
-                raise BadRequestData("only the JSON format is supported")
+            if name == "_format" and raw.split(";")[0].strip().lower() not in JSON_FORMATS:
+                raise NotAcceptable(f"this server answers JSON only, not _format={raw!r}")
         elif name in known:
             clauses.append(_clause(known[name], modifier or None, raw))
         elif lenient:

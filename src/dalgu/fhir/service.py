@@ -25,6 +25,7 @@ from dalgu.fhir.consent import ConsentPolicy, Grant
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.includes import new_ones, referred, referring_searches
 from dalgu.fhir.model import (
+    OPEN_WHEN_UNLINKED,
     PATIENT_COMPARTMENT,
     RESOURCE_TYPES,
     SYSTEM,
@@ -54,6 +55,7 @@ class SearchResult:
     matches: list[StoredResource]
     total: int | None
     included: list[StoredResource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the result leaves out, and why
 
 
 def check_type(type_name: str) -> None:
@@ -151,17 +153,9 @@ class FhirService:
         what = [f"{type_name}/{resource_id}"]
         patients: list[str] = []  # whose record it is, also when the read is refused
         try:
-            check_type(type_name)
-            found = await self.store.fhir_read(type_name, resource_id, version)
-            if found is not None and found.patient:
-                patients.append(found.patient)
-            if found is None:
-                raise ResourceNotFound(
-                    f"{what[0]}{'' if version is None else f' version {version}'} does not exist"
-                )
-            grant = await self._authorize(principal, type_name, found.patient, write=False)
-            if found.deleted:
-                raise ResourceGone(f"{what[0]} was deleted (version {found.version})")
+            found, grant = await self.readable(
+                principal, type_name, resource_id, version, patients=patients
+            )
         except DalguError as error:
             await self.record_failure(principal, interaction, error, what, patients)
             raise
@@ -173,6 +167,37 @@ class FhirService:
             broke_glass=grant.broke_glass,
         )
         return found
+
+    async def readable(
+        self,
+        principal: Principal,
+        type_name: str,
+        resource_id: str,
+        version: int | None = None,
+        *,
+        patients: list[str] | None = None,
+    ) -> tuple[StoredResource, Grant]:
+        """The resource (version) `principal` may read, and why; the error a read would
+        answer otherwise (404, 403, 410). Nothing is audited: `read` does that. `patients`
+        is given the resource's patient, also when the read is refused."""
+        check_type(type_name)
+        found = await self.store.fhir_read(type_name, resource_id, version)
+        if found is None:
+            raise ResourceNotFound(
+                f"{type_name}/{resource_id}"
+                f"{'' if version is None else f' version {version}'} does not exist"
+            )
+        if found.patient and patients is not None:
+            patients.append(found.patient)
+        grant = await self._authorize(principal, type_name, found.patient, write=False)
+        if found.deleted:
+            raise ResourceGone(f"{type_name}/{resource_id} was deleted (version {found.version})")
+        return found, grant
+
+    async def searchable(self, principal: Principal, query: SearchQuery) -> None:
+        """Raise what `search` would for this query and principal before it reads anything
+        (403 for another patient's records); nothing is audited."""
+        await self._restrict(principal, query)
 
     async def history(
         self,
@@ -241,6 +266,7 @@ class FhirService:
     ) -> SearchResult:
         # the query, the patients it names and those found say what was searched
         named = sorted(named_patients(query))
+        notes: list[str] = []
         try:
             query, broke_glass = await self._restrict(principal, query)
             matches, total = await self.store.fhir_search(query)
@@ -253,6 +279,11 @@ class FhirService:
                 broke_glass = broke_glass or glass
                 referring, _ = await self.store.fhir_search(search)
                 included += new_ones(referring, matches, included)
+                if len(referring) >= search.count:
+                    notes.append(
+                        f"_revinclude of {search.type} stopped at {search.count} resources:"
+                        " there may be more (search them by their reference parameter)"
+                    )
         except DalguError as error:
             await self.record_failure(principal, "search-type", error, [], named)
             raise
@@ -265,7 +296,7 @@ class FhirService:
             query=text or None,
             broke_glass=broke_glass,
         )
-        return SearchResult(query, matches, total, included)
+        return SearchResult(query, matches, total, included, notes)
 
     async def _restrict(self, principal: Principal, query: SearchQuery) -> tuple[SearchQuery, bool]:
         """The query limited to what `principal` may see, and whether it broke the glass."""
@@ -298,7 +329,8 @@ class FhirService:
                 f"no active Consent of Patient/{sorted(named)[0]} permits this "
                 f"{principal.role.value}{hint}"
             )
-        return replace(query, patients=visible), broke_glass
+        unlinked = query.type in OPEN_WHEN_UNLINKED
+        return replace(query, patients=visible, unlinked=unlinked), broke_glass
 
     # --- writes -----------------------------------------------------------------------
 
@@ -315,7 +347,7 @@ class FhirService:
         id) whatever id the body has; an update must carry the id of its URL."""
         check_type(type_name)
         if type_name == "AuditEvent":
-            raise MethodNotAllowed("AuditEvents are written by the server only")
+            raise MethodNotAllowed("AuditEvents are written by the server only", allow="GET, HEAD")
         resource = validate(type_name, body)
         if create:
             resource = {**resource, "id": resource_id or new_id()}
@@ -340,7 +372,7 @@ class FhirService:
         """Check a prepared write (and, for an update or delete, the stored resource's
         patient, which may differ)."""
         if write.type == "AuditEvent":
-            raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+            raise MethodNotAllowed("AuditEvents cannot be changed or deleted", allow="GET, HEAD")
         grant = await self._authorize(
             principal, write.type, write.patient, write=True, resource=write.resource
         )
@@ -398,21 +430,25 @@ class FhirService:
         return found
 
     async def existing(
-        self, principal: Principal, type_name: str, condition: str
+        self,
+        principal: Principal,
+        type_name: str,
+        condition: str,
+        *,
+        label: str = "If-None-Exist",
     ) -> StoredResource | None:
         """The one current resource the search `condition` (`identifier=x|y`) matches among
-        those `principal` may see; None if none, 412 if several (FHIR conditional create)."""
+        those `principal` may see; None if none, 412 if several (FHIR conditional create;
+        `label` names the condition in errors)."""
         items = parse_qsl(condition.removeprefix("?"), keep_blank_values=True)
         if not items:
-            raise BadRequestData("If-None-Exist names no search parameter")
+            raise BadRequestData(f"{label} names no search parameter")
         query = self.parse_search(type_name, items)
         query = replace(query, count=2, offset=0, total=False, only_count=False, includes=())
         query, _ = await self._restrict(principal, query)
         found, _ = await self.store.fhir_search(query)
         if len(found) > 1:
-            raise PreconditionFailed(
-                f"If-None-Exist {condition!r} matches more than one {type_name}"
-            )
+            raise PreconditionFailed(f"{label} {condition!r} matches more than one {type_name}")
         return found[0] if found else None
 
     async def update(
@@ -505,7 +541,7 @@ class FhirService:
         is none, 405 for an AuditEvent."""
         check_type(type_name)
         if type_name == "AuditEvent":
-            raise MethodNotAllowed("AuditEvents cannot be changed or deleted")
+            raise MethodNotAllowed("AuditEvents cannot be changed or deleted", allow="GET, HEAD")
         current = await self.store.fhir_read(type_name, resource_id)
         if current is None:
             raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")

@@ -1,6 +1,7 @@
 """Every resource written is checked against the FHIR models of `fhir.resources` before it is
-stored: structure, cardinalities, data types (dates, ids, references) and the required code
-bindings those models leave as plain strings.
+stored: structure, cardinalities, data types (dates, ids, references), the required code
+bindings those models leave as plain strings, and what FHIR's JSON format asks beyond the
+models (`wire`: primitives of their JSON type, a narrative without scripts).
 
 `fhir.resources` provides R4B (4.3.0) models for this (its R4 4.0.1 models are in releases
 that need pydantic 1); R4B keeps R4's shape for every resource type served here. The package
@@ -23,6 +24,7 @@ import orjson
 
 from dalgu.errors import BadRequestData, InvalidResource
 from dalgu.fhir.model import RESOURCE_TYPES, Resource
+from dalgu.fhir.wire import json_type_problems, narrative_problems, without_empty
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -60,7 +62,8 @@ _SEEN_LIMIT = 8192
 _seen: dict[tuple[str, str, bytes], Any] = {}  # (type, field, JSON) -> validated element
 
 
-def _validate_model(type_name: str, resource: Resource) -> None:
+def _validate_model(type_name: str, resource: Resource) -> list[str]:
+    """Problems of the resource's JSON types (the model's own errors raise)."""
     given: dict[str, Any] = {}
     fresh: list[tuple[str, bytes]] = []
     for name, value in resource.items():
@@ -79,18 +82,21 @@ def _validate_model(type_name: str, resource: Resource) -> None:
         element = getattr(model, name, None)
         if element is not None:
             _seen[(type_name, name, key)] = element
+    return json_type_problems(model, resource, type_name)
 
 
-def validate(type_name: str, resource: Any) -> Resource:
-    """The resource if it is a valid `type_name`; BadRequestData (400) when it is not a
-    resource of that type at all, InvalidResource (422) with every problem when its content
-    is not valid."""
+def validate(type_name: str, body: Any) -> Resource:
+    """The resource if it is a valid `type_name` (without the empty arrays and empty
+    objects FHIR JSON leaves out); BadRequestData (400) when it is not a resource of
+    that type at all, InvalidResource (422) with every problem when its content is not
+    valid."""
     if type_name not in RESOURCE_TYPES:
         raise BadRequestData(f"{type_name} is not a resource type this server keeps")
-    if not isinstance(resource, dict):
+    if not isinstance(body, dict):
         raise BadRequestData("the body must be a JSON object (a FHIR resource)")
-    if resource.get("resourceType") != type_name:
-        raise BadRequestData(f"resourceType is {resource.get('resourceType')!r}, not {type_name!r}")
+    if body.get("resourceType") != type_name:
+        raise BadRequestData(f"resourceType is {body.get('resourceType')!r}, not {type_name!r}")
+    resource: Resource = without_empty(body)
     resource_id = resource.get("id")
     if resource_id is not None and (not isinstance(resource_id, str) or not valid_id(resource_id)):
         raise InvalidResource(f"id {resource_id!r} is not a FHIR id ([A-Za-z0-9-.]{{1,64}})")
@@ -104,13 +110,14 @@ def validate(type_name: str, resource: Any) -> Resource:
     from pydantic import ValidationError
 
     try:
-        _validate_model(type_name, resource)
+        problems += _validate_model(type_name, resource)
     except ValidationError as exc:
         for error in exc.errors()[:20]:
             where = ".".join(str(part) for part in error["loc"]) or type_name
             problems.append(f"{where}: {error['msg']}")
     except (ValueError, TypeError) as exc:
         problems.append(str(exc))
+    problems += narrative_problems(resource, type_name)
     if problems:
         raise InvalidResource("; ".join(problems), issues=problems)
     return resource

@@ -187,7 +187,8 @@ def where_sql(query: SearchQuery, c: Sql, *, sqlite: bool) -> str:
         )
         parts.append(f"NOT {exists}" if clause.negate else exists)
     if query.patients is not None:
-        parts.append(c.in_list("r.patient", sorted(query.patients)))
+        visible = c.in_list("r.patient", sorted(query.patients))
+        parts.append(f"({visible} OR r.patient IS NULL)" if query.unlinked else visible)
     return " AND ".join(parts)
 
 

@@ -19,10 +19,11 @@ from dalgu.api.problem import RETRY_AFTER
 from dalgu.errors import DalguError, NotAcceptable, StoreUnavailable, UnsupportedMediaType
 from dalgu.fhir.model import StoredResource
 from dalgu.fhir.render import location, operation_outcome
+from dalgu.fhir.search import JSON_FORMATS, JSON_TYPES
 
 log = logging.getLogger("dalgu.fhir")
 FHIR_JSON = "application/fhir+json"
-_ACCEPTED = ("application/fhir+json", "application/json", "application/*", "*/*", "json")
+_ACCEPTED = (*JSON_TYPES, "application/*", "*/*", "json")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -43,6 +44,8 @@ def outcome_response(error: DalguError) -> Response:
         headers = {"WWW-Authenticate": 'Bearer realm="dalgu"'}
     elif isinstance(error, StoreUnavailable):
         headers = {"Retry-After": RETRY_AFTER}
+    elif error.status == 405 and isinstance(error.extra.get("allow"), str):
+        headers = {"Allow": error.extra["allow"]}  # RFC 9110 15.5.6
     return fhir_response(operation_outcome(error), status=error.status, headers=headers)
 
 
@@ -67,9 +70,14 @@ def fhir_endpoint(handler: Handler) -> Handler:
 
 
 def check_accept(request: Request) -> None:
+    """406 unless the answer may be JSON: `_format` (which overrides `Accept`) or `Accept`."""
     fmt = request.query_params.get("_format")
+    if fmt is not None:
+        if fmt.split(";")[0].strip().lower() not in JSON_FORMATS:
+            raise NotAcceptable(f"this server answers {FHIR_JSON} only, not _format={fmt!r}")
+        return
     accept = request.headers.get("accept", "")
-    if fmt is not None or not accept:
+    if not accept:
         return
     for part in accept.split(","):
         media = part.split(";")[0].strip().lower()
@@ -85,7 +93,7 @@ def media_type(request: Request) -> str:
 
 def check_content_type(request: Request) -> None:
     media = media_type(request)
-    if media not in (FHIR_JSON, "application/json"):
+    if media not in JSON_TYPES:
         raise UnsupportedMediaType(f"send {FHIR_JSON}, not {media or 'no content type'!r}")
 
 

@@ -4,7 +4,7 @@ service, render the answer (FHIR RESTful API, http://hl7.org/fhir/R4/http.html).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -186,10 +186,10 @@ async def _history(request: Request, resource_id: str | None) -> Response:
     )
     base = base_url(request)
     path = f"{base}/{type_name}" + (f"/{resource_id}" if resource_id else "") + "/_history"
-    kept = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k != "_offset")
-    self_url = path + (f"?{kept}" if kept else "")
+    kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "_offset"])
+    page_url = path + (f"?{kept}" if kept else "")
     used = count if count is not None else service.default_count
-    return fhir_response(history(base, self_url, versions, total, used, offset))
+    return fhir_response(history(base, page_url, versions, total, used, offset))
 
 
 @fhir_endpoint
@@ -208,7 +208,9 @@ async def _search(request: Request, items: list[tuple[str, str]]) -> Response:
     query = service.parse_search(type_name, items, lenient=lenient(request))
     text = "&".join(f"{k}={v}" for k, v in items)
     result = await service.search(principal, query, text=f"{type_name}?{text}")
-    params = [(k, v) for k, v in items if k not in ("_format", "_pretty")]
+    # the links repeat what the search used: not what a lenient search skipped
+    dropped = {"_format", "_pretty", *query.ignored}
+    params = [(k, v) for k, v in items if k not in dropped]
     return fhir_response(
         searchset(
             base_url(request),
@@ -219,6 +221,7 @@ async def _search(request: Request, items: list[tuple[str, str]]) -> Response:
             result.total,
             query.count,
             query.offset,
+            result.notes,
         )
     )
 
@@ -251,8 +254,16 @@ async def not_here(request: Request) -> Response:
     segments = [s for s in request.path_params.get("rest", "").split("/") if s]
     if segments and segments[0] in RESOURCE_TYPES and len(segments) <= 2:
         if segments[0] == "AuditEvent" and request.method in ("PUT", "DELETE", "POST", "PATCH"):
-            raise MethodNotAllowed("AuditEvents cannot be created, changed or deleted via the API")
-        raise MethodNotAllowed(f"{request.method} is not supported on {request.url.path}")
+            raise MethodNotAllowed(
+                "AuditEvents cannot be created, changed or deleted via the API",
+                allow="GET, HEAD",
+            )
+        allow = "GET, HEAD, POST" if len(segments) == 1 else "GET, HEAD, PUT, PATCH, DELETE"
+        raise MethodNotAllowed(
+            f"{request.method} is not supported on {request.url.path}", allow=allow
+        )
+    if not segments and request.method != "POST":
+        raise MethodNotAllowed(f"{request.method} is not supported on {PREFIX}", allow="POST")
     raise ResourceNotFound(f"nothing at {request.url.path}")
 
 
