@@ -326,14 +326,24 @@ class DeviceService:
         timestamp: str | None = None,
     ) -> Ingested:
         """Store the measure groups of one southbound message; errors are `DalguError`s."""
-        binding, tenant = await self._binding(apikey, device_id, resource)
-        if self.admission is not None:
-            await self.admission.admit_message(tenant, device_id)
+        binding, tenant, unprovisioned = await self._resolve(apikey, device_id, resource)
+        await self._admit(tenant, device_id, unprovisioned is not None)
         entities = self._entities(binding, groups, timestamp)
+        if unprovisioned is not None:  # the message is good: now the device may exist
+            await self._autoprovision(unprovisioned, device_id)
         result = await self.entities.batch_upsert(tenant, entities, "update")
         if result.errors:
             raise result.errors[0][1]
         return Ingested(tenant, binding.entity_id, len(groups))
+
+    async def _admit(self, tenant: str, device_id: str, new_device: bool) -> None:
+        """The sandbox's quotas: a device it would add (checked first: a message refused
+        for it is not counted), then the message."""
+        if self.admission is None:
+            return
+        if new_device:
+            await self.admission.admit_devices(tenant, 1, lambda: self._device_count(tenant))
+        await self.admission.admit_message(tenant, device_id)
 
     async def _device_count(self, tenant: str) -> int:
         _, count = await self.registry.devices(tenant, None, 0, 0)
@@ -381,10 +391,11 @@ class DeviceService:
             groups: MeasureGroups = ()
             try:
                 groups = tuple(parse())
-                binding, tenant = await self._binding(apikey, device_id, resource)
-                if self.admission is not None:
-                    await self.admission.admit_message(tenant, device_id)
+                binding, tenant, unprovisioned = await self._resolve(apikey, device_id, resource)
+                await self._admit(tenant, device_id, unprovisioned is not None)
                 entities = self._entities(binding, groups, timestamp)
+                if unprovisioned is not None:
+                    await self._autoprovision(unprovisioned, device_id)
             except DalguError as error:
                 if error.status >= 500:
                     raise
@@ -434,9 +445,23 @@ class DeviceService:
     async def _binding(
         self, apikey: str, device_id: str, resource: str | None
     ) -> tuple[DeviceBinding, str]:
+        """The device's binding and tenant, provisioning it from its group if need be."""
+        binding, tenant, unprovisioned = await self._resolve(apikey, device_id, resource)
+        if unprovisioned is not None:
+            if self.admission is not None:
+                await self.admission.admit_devices(tenant, 1, lambda: self._device_count(tenant))
+            await self._autoprovision(unprovisioned, device_id)
+        return binding, tenant
+
+    async def _resolve(
+        self, apikey: str, device_id: str, resource: str | None
+    ) -> tuple[DeviceBinding, str, DeviceRecord | None]:
+        """The device's binding and tenant, and the group record to autoprovision it from
+        when it is not provisioned yet: the caller provisions it only once its message has
+        proved good, so a refused message leaves no device or entity behind."""
         cached = self._bindings.get((apikey, device_id))
         if cached is not None:
-            return cached
+            return (*cached, None)
         group_record = await self.registry.group_for(apikey, resource)
         device_record = await self.registry.device_for(apikey, device_id)
         if group_record is None and device_record is None:
@@ -452,11 +477,13 @@ class DeviceService:
                 raise ResourceNotFound(
                     f"device {device_id!r} is not provisioned and its group does not autoprovision"
                 )
-            device_record = await self._autoprovision(group_record, device_id)
+            if not is_device_id(device_id):
+                raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
+            return bind(group, None, device_id), group_record.tenant, group_record
         device = Device.model_validate(device_record.doc)
         binding = bind(group, device, device_id)
         self._bindings[(apikey, device_id)] = (binding, device_record.tenant)
-        return binding, device_record.tenant
+        return binding, device_record.tenant, None
 
     async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:
         """How a provisioned device's measures reach its entity (its entity's id and type,
@@ -467,12 +494,7 @@ class DeviceService:
             return None
 
     async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
-        if not is_device_id(device_id):
-            raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
-        if self.admission is not None:
-            await self.admission.admit_devices(
-                group.tenant, 1, lambda: self._device_count(group.tenant)
-            )
+        """Provision a device from its group (its quota already admitted)."""
         record = DeviceRecord(
             group.tenant,
             group.service_path,
