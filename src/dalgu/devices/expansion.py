@@ -32,6 +32,7 @@ from dalgu.devices.mapping import (
     number_value,
 )
 from dalgu.devices.provisioning import AttributeMapping
+from dalgu.devices.statics import StaticAttributes
 from dalgu.errors import DalguError
 from dalgu.ldcontext.termmap import TermMap
 
@@ -73,6 +74,7 @@ class ExpandedBinding:
         self.binding = binding
         self.terms = terms
         self._plans: dict[str, _Plan | str] = {}
+        self.statics = StaticAttributes(binding, terms)
         self._types: list[str] | None = None
         if is_uri(binding.entity_id):
             try:

@@ -372,6 +372,7 @@ class DeviceService:
                     binding, values, observed_at=observed, with_static=False
                 )
                 entity = parse_entity(fragment, self.terms, now)
+            expanded.statics.add_to(entity, observed, now)
             out.append(entity)
         return out
 
