@@ -347,3 +347,70 @@ def test_a_query_compacts_with_the_requests_context(client: TestClient) -> None:
     assert plain[0]["https://example.org/colour"]["value"] == "red"
     assert with_ctx[0]["colour"]["value"] == "red"
     assert client.get(E, params={"type": "T"}).json() == plain
+
+
+def test_a_concise_property_whose_value_is_an_object_is_taken(client: TestClient) -> None:
+    """Clause 4.5.2.3: a concise Property is its value; an object is read as an attribute
+    only when it has `type` (or a value member): the Smart Data Models `address`."""
+    body = {
+        "id": "urn:ngsi-ld:AirQualityObserved:kv1",
+        "type": "AirQualityObserved",
+        "address": {"addressLocality": "Madrid", "streetAddress": "Gran Via 1"},
+        "dateObserved": {"@type": "DateTime", "@value": "2024-01-01T00:00:00Z"},
+        "NO2": {"value": 22, "unitCode": "GQ"},
+    }
+    response = client.post(E, json=body)
+    assert response.status_code == 201, response.text
+    got = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:kv1").json()
+    assert got["address"] == {
+        "type": "Property",
+        "value": {"addressLocality": "Madrid", "streetAddress": "Gran Via 1"},
+    }
+    assert got["dateObserved"]["value"] == {"@type": "DateTime", "@value": "2024-01-01T00:00:00Z"}
+    assert got["NO2"] == {"type": "Property", "value": 22, "unitCode": "GQ"}
+    patch = {"address": {"addressLocality": "Daegu"}}
+    url = f"{E}/urn:ngsi-ld:AirQualityObserved:kv1/attrs"
+    assert client.patch(url, json=patch).status_code == 204
+    got = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:kv1").json()
+    assert got["address"]["value"] == {"addressLocality": "Daegu"}
+
+
+def test_concise_output_posted_back_is_the_same_entity(client: TestClient) -> None:
+    """What `options=concise` answers is concise input that makes the same entity again,
+    multi-attributes and values that look like attributes included."""
+    a, b = "urn:ngsi-ld:Dataset:A", "urn:ngsi-ld:Dataset:B"
+    body = {
+        "id": "urn:ngsi-ld:AirQualityObserved:m1",
+        "type": "AirQualityObserved",
+        "NO2": [
+            {"type": "Property", "value": 1, "datasetId": a},
+            {"type": "Property", "value": 2, "datasetId": b},
+            {"type": "Property", "value": 3},
+        ],
+        "note": {"type": "Property", "value": {"type": "memo", "text": "x"}},
+        "rows": {"type": "Property", "value": [{"a": 1}, {"a": 2}]},
+        "address": {"type": "Property", "value": {"addressLocality": "Madrid"}},
+    }
+    assert client.post(E, json=body).status_code == 201
+    normalized = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:m1").json()
+    concise = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:m1?options=concise").json()
+    assert concise["NO2"][2] == {"value": 3}
+    assert concise["address"] == {"addressLocality": "Madrid"}
+    again = {**concise, "id": "urn:ngsi-ld:AirQualityObserved:m2"}
+    assert client.post(E, json=again).status_code == 201
+    copy = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:m2").json()
+    assert {**copy, "id": normalized["id"]} == normalized
+
+
+def test_an_offset_past_what_the_store_can_count_is_400(client: TestClient) -> None:
+    for url in (
+        f"{E}?type=Vehicle&offset=9223372036854775808",
+        "/ngsi-ld/v1/subscriptions?offset=99999999999999999999999",
+        "/ngsi-ld/v1/temporal/entities?type=Vehicle&timerel=after&timeAt=2020-01-01T00:00:00Z"
+        "&offset=99999999999999999999999",
+        f"{E}?type=Vehicle&limit=99999999999999999999999",
+    ):
+        response = client.get(url)
+        assert response.status_code == 400, (url, response.text)
+        assert response.json()["type"].endswith("BadRequestData")
+    assert client.get(f"{E}?type=Vehicle&offset=4611686018427387904").json() == []

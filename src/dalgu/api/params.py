@@ -170,6 +170,11 @@ def page(params: Mapping[str, str], settings: Settings) -> tuple[int, int]:
     return limit, offset
 
 
+#: the largest integer a query parameter takes: both stores count in 64-bit integers, and a
+#: page's end (offset + limit) must still be one
+LARGEST_INTEGER = 2**62
+
+
 def _integer(params: Mapping[str, str], key: str, default: int) -> int:
     raw = params.get(key)
     if raw is None:
@@ -180,6 +185,8 @@ def _integer(params: Mapping[str, str], key: str, default: int) -> int:
         raise BadRequestData(f"{key} must be a non-negative integer") from None
     if value < 0:
         raise BadRequestData(f"{key} must be a non-negative integer")
+    if value > LARGEST_INTEGER:
+        raise BadRequestData(f"{key} must be at most {LARGEST_INTEGER}")
     return value
 
 

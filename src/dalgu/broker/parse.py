@@ -129,8 +129,14 @@ def parse_attribute(iri: str, value: Any, terms: TermMap, now: str) -> list[dict
 def parse_instance(
     iri: str, value: Any, terms: TermMap, now: str, *, partial: bool = False
 ) -> dict[str, Any]:
-    """One attribute instance (normalized or concise); `partial` allows a missing value."""
-    if not isinstance(value, dict) or _is_geometry(value):
+    """One attribute instance (normalized or concise); `partial` allows a missing value.
+
+    Concise (clause 4.5.2.3): a value that is not an object, a geometry, or an object with
+    neither `type` nor a value member (`value`, `object`, `languageMap`, ...) is a Property's
+    value itself (`"address": {"addressLocality": "Madrid"}`, a typed literal
+    `{"@type": "DateTime", "@value": ...}`); only a fragment of a partial update may leave
+    its value out."""
+    if not isinstance(value, dict) or _is_geometry(value) or _is_bare_value(value, partial):
         if value is None:
             raise BadRequestData(f"attribute {iri} has a null value")
         inferred = "GeoProperty" if _is_geometry(value) or iri in GEO_ATTRIBUTES else "Property"
@@ -156,6 +162,11 @@ def parse_instance(
     instance["createdAt"] = now
     instance["modifiedAt"] = now
     return instance
+
+
+def _is_bare_value(value: dict[str, Any], partial: bool) -> bool:
+    """An object that is a concise Property's value, not an attribute (clause 4.5.2.3)."""
+    return not partial and "type" not in value and not any(m in value for m in _INFER_ORDER)
 
 
 def _is_geometry(value: Any) -> bool:

@@ -163,13 +163,14 @@ def render_entity(
         for iri, instances in entity.items():
             if iri in NOT_ATTRIBUTES:
                 continue
-            rendered = [render_instance(instance, terms, rep) for instance in instances]
+            alone = len(instances) == 1
+            rendered = [render_instance(i, terms, rep, alone=alone) for i in instances]
             out[compact(iri)] = _attribute(instances, rendered, rep)
     else:
         for iri, instances in visible_instances(entity, rep):
             rendered = []
             for instance in instances:
-                piece = render_instance(instance, terms, rep)
+                piece = render_instance(instance, terms, rep, alone=len(instances) == 1)
                 inline = link(iri, instance) if link and instance.get("type") in LINKING else None
                 if inline is not None:
                     # simplified: the linked entities replace the target (annex C.2.2)
@@ -205,7 +206,14 @@ def _attribute(instances: list[dict[str, Any]], rendered: list[Any], rep: Repres
     return rendered[0] if len(rendered) == 1 else rendered
 
 
-def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representation) -> Any:
+def render_instance(
+    instance: dict[str, Any], terms: TermMap, rep: Representation, *, alone: bool = True
+) -> Any:
+    """One attribute instance in `rep`'s format. In the concise form a Property with nothing
+    but its value is that value (clause 4.5.2.3), unless it is one of several instances
+    (`alone` False: clause 4.5.2.3 makes them "a JSON-LD array with such JSON-LD objects") or
+    the value would read back as an attribute (an object with `type` or `value`, a list of
+    objects); then it keeps `{"value": ...}`."""
     kind = instance["type"]
     if rep.format == "keyValues":
         return _simple_value(instance, kind, terms, rep.lang)
@@ -237,12 +245,24 @@ def render_instance(instance: dict[str, Any], terms: TermMap, rep: Representatio
     if rep.format == "concise":
         holder = VALUE_MEMBER[kind]
         if kind in ("Property", "GeoProperty") and set(out) == {"value"}:
-            return out["value"]
+            if alone and not _reads_as_attribute(out["value"]):
+                return out["value"]
+            return out
         if kind == "LanguageProperty" and rep.lang is None and "languageMap" not in out:
             out["type"] = kind  # pragma: no cover - a LanguageProperty always has its map
         if holder not in out and "value" not in out:
             out["type"] = kind
     return out
+
+
+#: members that make an object an attribute, not a value, when read back (clause 4.5.2.3)
+_ATTRIBUTE_MEMBERS = ("type", "value", "object", "languageMap", "vocab", "valueList", "objectList")
+
+
+def _reads_as_attribute(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "json" in value or any(m in value for m in _ATTRIBUTE_MEMBERS)
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 def _plain(instance: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
