@@ -513,3 +513,45 @@ def test_retention_forgets_old_history(client: TestClient) -> None:
     assert gone == 1
     assert client.get(f"{T}/urn:ngsi-ld:Meter:old").status_code == 404
     assert len(client.get(f"{T}/urn:ngsi-ld:Meter:1").json()["power"]) == 2
+
+
+def test_a_page_cut_by_one_entity_keeps_the_others_history_inside_its_range(
+    small_pages: TestClient,
+) -> None:
+    """One entity filling the page must not hide the instances of the others that lie inside
+    the range the 206 reports: a client paging on from its end would never see them."""
+    meter(small_pages, "urn:ngsi-ld:Meter:big")  # 2026-11-01T00..05
+    for entity_id, at in (
+        ("urn:ngsi-ld:Meter:old", "2026-10-01"),
+        ("urn:ngsi-ld:Meter:new", "2026-12-01"),
+    ):
+        body = {"id": entity_id, "type": "Meter", "power": [reading(9, f"{at}T00:00:00Z")]}
+        assert small_pages.post(T, json=body).status_code == 201
+
+    def values(response: Any) -> dict[str, list[Any]]:
+        return {
+            e["id"].rsplit(":", 1)[1]: [i["value"] for i in e["power"]] for e in response.json()
+        }
+
+    before = small_pages.get(
+        T, params={"type": "Meter", "timerel": "before", "timeAt": "2027-01-01T00:00:00Z"}
+    )
+    assert before.status_code == 206
+    assert (
+        before.headers["Content-Range"] == "date-time 2026-10-01T00:00:00Z-2026-11-01T02:00:00Z/*"
+    )
+    assert values(before) == {"big": [0, 1, 2], "old": [9], "new": []}
+    newest = small_pages.get(
+        T,
+        params={
+            "type": "Meter",
+            "timerel": "after",
+            "timeAt": "2026-01-01T00:00:00Z",
+            "lastN": "5",
+        },
+    )
+    assert newest.status_code == 206
+    assert (
+        newest.headers["Content-Range"] == "date-time 2026-12-01T00:00:00Z-2026-11-01T03:00:00Z/5"
+    )
+    assert values(newest) == {"big": [3, 4, 5], "old": [], "new": [9]}

@@ -149,19 +149,30 @@ def _paginate(page: TemporalPage, query: TemporalQuery) -> TemporalPage:
                 spans.append((max(times), min(times)) if query.last_n else (min(times), max(times)))
     if not spans:
         return page
+    # the range starts where the query does, or where its unbounded side's first instance of
+    # every entity is (not only those cut: an entity with few instances keeps them all)
+    every = [
+        t
+        for entity in page.entities
+        for instances in entity.instances.values()
+        for i in instances
+        if (t := _instance_time(i, query.timeproperty))
+    ]
     if query.last_n:
         end = max(s[1] for s in spans)
-        start = max(s[0] for s in spans)
         if query.timerel == "before" and query.time_at:
             start = parse_time(query.time_at)
         elif query.timerel == "between" and query.end_time_at:
             start = parse_time(query.end_time_at)
+        else:
+            start = max(every)
         low, high = end, start
     else:
-        start = min(s[0] for s in spans)
         end = min(s[1] for s in spans)
         if query.timerel in ("after", "between") and query.time_at:
             start = parse_time(query.time_at)
+        else:
+            start = min(every)
         low, high = start, end
     for entity in page.entities:
         for name, instances in entity.instances.items():
