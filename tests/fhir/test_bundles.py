@@ -229,3 +229,25 @@ def test_an_invalid_entry_names_itself_in_every_issue(client: TestClient) -> Non
     assert response.status_code == 422
     issues = response.json()["issue"]
     assert issues and all(i["diagnostics"].startswith("entry 1: ") for i in issues)
+
+
+def test_a_transaction_put_with_if_none_match_star_on_an_existing_resource_fails(
+    client: TestClient,
+) -> None:
+    client.put("/fhir/Patient/pt-star", json={**patient(), "id": "pt-star"}, headers=ADMIN)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": patient("Park"), "request": {"method": "POST", "url": "Patient"}},
+            {
+                "resource": {**patient("Lee"), "id": "pt-star"},
+                "request": {"method": "PUT", "url": "Patient/pt-star", "ifNoneMatch": "*"},
+            },
+        ],
+    }
+    response = post(client, bundle)
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["diagnostics"].startswith("entry 1: ")
+    assert client.get("/fhir/Patient?family=Park", headers=ADMIN).json()["total"] == 0
+    assert client.get("/fhir/Patient/pt-star", headers=ADMIN).json()["name"][0]["family"] == "Kim"

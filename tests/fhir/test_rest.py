@@ -223,3 +223,40 @@ def test_a_lenient_search_links_without_what_it_skipped(client: TestClient) -> N
     assert bundle["total"] == 1
     assert "bogus" not in bundle["link"][0]["url"]
     assert "family=kim" in bundle["link"][0]["url"]
+
+
+def test_if_none_match_star_on_an_existing_resource_is_412_and_changes_nothing(
+    client: TestClient,
+) -> None:
+    """RFC 9110 13.1.2: `If-None-Match: *` is "create only"; a client choosing its own ids
+    relies on it not to overwrite a record."""
+    client.put("/fhir/Patient/pt-star", json={**patient(), "id": "pt-star"}, headers=ADMIN)
+    response = client.put(
+        "/fhir/Patient/pt-star",
+        json={"resourceType": "Patient", "id": "pt-star", "active": True},
+        headers={**ADMIN, "If-None-Match": "*"},
+    )
+    assert response.status_code == 412
+    assert response.json()["resourceType"] == "OperationOutcome"
+    kept = client.get("/fhir/Patient/pt-star", headers=ADMIN)
+    assert kept.headers["etag"] == 'W/"1"' and kept.json()["name"][0]["family"] == "Kim"
+
+
+def test_if_none_match_star_creates_a_new_or_deleted_resource(client: TestClient) -> None:
+    star = {**ADMIN, "If-None-Match": "*"}
+    body = {**patient(), "id": "pt-star"}
+    assert client.put("/fhir/Patient/pt-star", json=body, headers=star).status_code == 201
+    assert client.delete("/fhir/Patient/pt-star", headers=ADMIN).status_code == 204
+    again = client.put("/fhir/Patient/pt-star", json=body, headers=star)
+    assert again.status_code == 201 and again.headers["etag"] == 'W/"3"'
+
+
+def test_if_none_match_naming_the_current_version_is_412(client: TestClient) -> None:
+    client.put("/fhir/Patient/pt-v", json={**patient(), "id": "pt-v"}, headers=ADMIN)
+    body = {**patient("Lee"), "id": "pt-v"}
+    current = {**ADMIN, "If-None-Match": 'W/"2", W/"1"'}
+    assert client.put("/fhir/Patient/pt-v", json=body, headers=current).status_code == 412
+    other = {**ADMIN, "If-None-Match": 'W/"7"'}
+    assert client.put("/fhir/Patient/pt-v", json=body, headers=other).status_code == 200
+    bad = {**ADMIN, "If-None-Match": "yesterday"}
+    assert client.put("/fhir/Patient/pt-v", json=body, headers=bad).status_code == 400

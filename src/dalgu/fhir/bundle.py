@@ -38,6 +38,7 @@ from dalgu.errors import (
 )
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import Principal, Resource, StoredResource
+from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
 from dalgu.fhir.service import FhirService
 from dalgu.store.base import FhirWrite
@@ -60,18 +61,7 @@ class Entry:
     full_url: str | None
     if_match: int | None
     if_none_exist: str | None = None  # POST: conditional create (request.ifNoneExist)
-
-
-def parse_etag(value: str | None) -> int | None:
-    """The version in an ETag (`W/"3"`, `"3"`, `3`)."""
-    if value is None:
-        return None
-    text = value.strip()
-    text = text[2:] if text.startswith("W/") else text
-    text = text.strip('"')
-    if not text.isdigit():
-        raise BadRequestData(f'{value!r} is not a version ETag such as W/"3"')
-    return int(text)
+    if_none_match: NoneMatch | None = None  # PUT: request.ifNoneMatch (`*`: create only)
 
 
 def _entry(index: int, raw: Any, base: str) -> Entry:
@@ -96,6 +86,9 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
     if_none_exist = request.get("ifNoneExist")
     if if_none_exist is not None and (method != "POST" or not isinstance(if_none_exist, str)):
         raise BadRequestData(f"entry {index}: request.ifNoneExist is a search, on a POST only")
+    if_none_match = request.get("ifNoneMatch")
+    if if_none_match is not None and (method != "PUT" or not isinstance(if_none_match, str)):
+        raise BadRequestData(f"entry {index}: request.ifNoneMatch is an ETag or *, on a PUT only")
     return Entry(
         index,
         method,
@@ -107,6 +100,7 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
         full_url if isinstance(full_url, str) else None,
         parse_etag(request.get("ifMatch")),
         if_none_exist,
+        parse_none_match(if_none_match),
     )
 
 
@@ -185,7 +179,14 @@ class BundleProcessor:
         if e.id is None:
             raise BadRequestData(f"entry {e.index}: {e.method} needs [type]/[id]")
         if e.method == "PUT":
-            stored = await s.update(principal, e.type, e.id, e.resource, if_match=e.if_match)
+            stored = await s.update(
+                principal,
+                e.type,
+                e.id,
+                e.resource,
+                if_match=e.if_match,
+                if_none_match=e.if_none_match,
+            )
             return self._written(stored, 201 if stored.created else 200)
         stored = await s.delete(principal, e.type, e.id, if_match=e.if_match)
         return {"response": write_response(stored, self.base, status=204)}
@@ -351,6 +352,8 @@ class BundleProcessor:
             else:
                 write = s.prepare(e.type, resource, e.id, if_match=e.if_match)
                 await self._check_version(write)
+                if e.if_none_match is not None:
+                    write = await s.check_none_match(write, e.if_none_match)
             await s.authorize_write(principal, write)
             return write
         except DalguError as error:

@@ -13,6 +13,7 @@ import orjson
 
 from dalgu.errors import (
     AccessDenied,
+    AlreadyExists,
     BadRequestData,
     DalguError,
     MethodNotAllowed,
@@ -35,6 +36,7 @@ from dalgu.fhir.model import (
     StoredResource,
 )
 from dalgu.fhir.patch import apply_patch
+from dalgu.fhir.preconditions import NoneMatch
 from dalgu.fhir.search import Clause, RefValue, SearchQuery, TokenValue, parse_search
 from dalgu.fhir.searchparams import (
     PARAMETERS,
@@ -459,8 +461,14 @@ class FhirService:
         body: Any,
         *,
         if_match: int | None = None,
+        if_none_match: NoneMatch | None = None,
     ) -> StoredResource:
-        return await self._write(principal, "update", type_name, body, resource_id, if_match)
+        """The resource stored as `resource_id`'s next version (or its first: 201).
+        `if_match` is the version it must replace; `if_none_match` what it must not (`*`:
+        create only), else 412."""
+        return await self._write(
+            principal, "update", type_name, body, resource_id, if_match, if_none_match
+        )
 
     async def patch(
         self,
@@ -504,6 +512,7 @@ class FhirService:
         body: Any,
         resource_id: str | None,
         if_match: int | None = None,
+        if_none_match: NoneMatch | None = None,
     ) -> StoredResource:
         what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
         try:
@@ -511,11 +520,29 @@ class FhirService:
                 type_name, body, resource_id, if_match=if_match, create=resource_id is None
             )
             await self.authorize_write(principal, write)
-            (stored,) = await self.commit(principal, interaction, [write])
+            if if_none_match is not None:
+                write = await self.check_none_match(write, if_none_match)
+            try:
+                (stored,) = await self.commit(principal, interaction, [write])
+            except AlreadyExists as error:  # created by another request since the check
+                raise PreconditionFailed(f"{error.detail}: If-None-Match: * creates only") from None
         except DalguError as error:
             await self.record_failure(principal, interaction, error, what)
             raise
         return stored
+
+    async def check_none_match(self, write: FhirWrite, none_match: NoneMatch) -> FhirWrite:
+        """412 when the current version makes `If-None-Match` false; else the write, bound
+        to what was checked so that a concurrent change fails it in the store: a new
+        resource as a create only (the store refuses a taken id), an existing or deleted one
+        as a change of the version found (412 if it is no longer current)."""
+        current = await self.store.fhir_read(write.type, write.id)
+        none_match.check(current)
+        if current is None:
+            return replace(write, must_create=True)
+        if write.if_match is None:
+            return replace(write, if_match=current.version)
+        return write
 
     async def delete(
         self, principal: Principal, type_name: str, resource_id: str, *, if_match: int | None = None

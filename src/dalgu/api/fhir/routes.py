@@ -30,11 +30,12 @@ from dalgu.errors import (
     OperationNotSupported,
     ResourceNotFound,
 )
-from dalgu.fhir.bundle import BundleProcessor, parse_etag
+from dalgu.fhir.bundle import BundleProcessor
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
 from dalgu.fhir.patch import check_patch_media
+from dalgu.fhir.preconditions import parse_etag, parse_none_match
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
 from dalgu.fhir.service import FhirService
 
@@ -129,9 +130,15 @@ async def create(request: Request) -> Response:
 async def update(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     if_match = parse_etag(request.headers.get("if-match"))
+    if_none_match = parse_none_match(request.headers.get("if-none-match"))
     body = await _body(request)
     stored = await _service(request).update(
-        principal, type_name, request.path_params["id"], body, if_match=if_match
+        principal,
+        type_name,
+        request.path_params["id"],
+        body,
+        if_match=if_match,
+        if_none_match=if_none_match,
     )
     status = 201 if stored.created else 200
     return _resource_response(request, stored, status=status, with_location=stored.created)

@@ -1,0 +1,65 @@
+"""HTTP preconditions on versions (RFC 9110 13.1): `If-Match` and `If-None-Match` with the
+version ETags this server gives (`W/"3"`), as headers or as a Bundle entry's
+`request.ifMatch` / `request.ifNoneMatch`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dalgu.errors import BadRequestData, PreconditionFailed
+from dalgu.fhir.model import StoredResource
+
+
+def parse_etag(value: str | None) -> int | None:
+    """The version in an ETag (`W/"3"`, `"3"`, `3`)."""
+    if value is None:
+        return None
+    text = value.strip()
+    text = text[2:] if text.startswith("W/") else text
+    text = text.strip('"')
+    if not text.isdigit():
+        raise BadRequestData(f'{value!r} is not a version ETag such as W/"3"')
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class NoneMatch:
+    """`If-None-Match`: `*` (any current version) or a list of version ETags. The condition
+    is false, and the method not performed (412), when the resource has a current version
+    that it names (RFC 9110 13.1.2; ETags compared weakly)."""
+
+    any_version: bool = False
+    versions: frozenset[int] = frozenset()
+
+    def check(self, current: StoredResource | None) -> None:
+        """412 when `current` (the resource's current version, None if there is none)
+        makes the condition false; a deleted resource has no current version."""
+        if current is None or current.deleted:
+            return
+        if self.any_version:
+            raise PreconditionFailed(
+                f"{current.reference} exists (version {current.version}): If-None-Match: *"
+                " creates only"
+            )
+        if current.version in self.versions:
+            raise PreconditionFailed(
+                f"{current.reference} is at version {current.version}, which If-None-Match names"
+            )
+
+
+def parse_none_match(value: str | None) -> NoneMatch | None:
+    """`*` or a comma-separated list of version ETags; None when no header was sent."""
+    if value is None:
+        return None
+    if value.strip() == "*":
+        return NoneMatch(any_version=True)
+    versions = frozenset(
+        version
+        for part in value.split(",")
+        if part.strip()
+        for version in [parse_etag(part)]
+        if version is not None
+    )
+    if not versions:
+        raise BadRequestData('If-None-Match is * or version ETags such as W/"3"')
+    return NoneMatch(versions=versions)
