@@ -23,6 +23,8 @@ a query that is not syntactically valid) and names the 0-based position of the o
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -361,6 +363,14 @@ class _ToAst(Logic):
         operator: Operator = op.value
         if isinstance(value, list):
             value = QList(tuple(value))
+        if operator in ("~=", "!~=") and isinstance(value, QValue):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # "possible nested set": valid today
+                    re.compile(str(value.value))
+            except (re.error, RecursionError, OverflowError) as exc:
+                problem = f"{_short(str(value.value))} is not a regular expression ({exc})"
+                raise _fail(op, problem) from None
         return Node(Comparison(path.freeze(), operator, value), 0)
 
     def first_name(self, children: list[Token]) -> _Path:
