@@ -539,3 +539,18 @@ def test_projections_that_select_nothing(client: TestClient) -> None:
     assert client.get(f"{E}/urn:x:1", params={"pick": "id"}).json() == {"id": "urn:x:1"}
     picked = client.get(E, params={"type": "T", "pick": "name"}).json()
     assert picked == [{"name": {"type": "Property", "value": "a"}}]
+
+
+def test_batch_delete_names_each_id_it_refuses(client: TestClient) -> None:
+    """A BatchEntityError names its entity (clause 5.2.17), a malformed id too, so the
+    client can tell which element failed."""
+    client.post("/ngsi-ld/v1/entityOperations/create", json=[vehicle(1)])
+    response = client.post(
+        "/ngsi-ld/v1/entityOperations/delete",
+        json=["urn:ngsi-ld:Vehicle:1", "not a uri", "urn:ngsi-ld:Vehicle:404", 7],
+    )
+    assert response.status_code == 207
+    result = response.json()
+    assert result["success"] == ["urn:ngsi-ld:Vehicle:1"]
+    errors = {(e["entityId"], e["error"]["status"]) for e in result["errors"]}
+    assert errors == {("not a uri", 400), ("urn:ngsi-ld:Vehicle:404", 404), (None, 400)}

@@ -157,7 +157,8 @@ async def batch_delete(request: Request) -> Response:
             if is_uri(item):
                 ids.append(item)
             else:
-                ids.append(BadRequestData(f"entity id {item!r} is not a URI"))
+                given = item if isinstance(item, str) else None  # named in its error
+                ids.append(BadRequestData(f"entity id {item!r} is not a URI", entity_id=given))
         return await service.batch_delete(rc.tenant, ids)
 
     result = await _distributed(request, rc, body, "deleteBatch", "/entityOperations/delete", here)

@@ -359,7 +359,8 @@ class EntityService:
 
     async def batch_delete(self, tenant: str, ids: Sequence[str | DalguError]) -> BatchResult:
         items: list[tuple[str | None, Mutation | DalguError]] = [
-            (None, i) if isinstance(i, DalguError) else (i, m.delete(i)) for i in ids
+            (i.extra.get("entity_id"), i) if isinstance(i, DalguError) else (i, m.delete(i))
+            for i in ids
         ]
         return (await self._batch(tenant, items))[0]
 
