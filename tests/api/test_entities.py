@@ -554,3 +554,18 @@ def test_batch_delete_names_each_id_it_refuses(client: TestClient) -> None:
     assert result["success"] == ["urn:ngsi-ld:Vehicle:1"]
     errors = {(e["entityId"], e["error"]["status"]) for e in result["errors"]}
     assert errors == {("not a uri", 400), ("urn:ngsi-ld:Vehicle:404", 404), (None, 400)}
+
+
+def test_geojson_geometry_of_an_attribute_that_is_no_geometry_is_null(client: TestClient) -> None:
+    """Clause 4.5.16.1: a geometryProperty whose value holds no GeoJSON geometry gives a
+    `null` geometry, which is valid GeoJSON (a number is not)."""
+    client.post(E, json=vehicle(1))
+    geo = {"Accept": "application/geo+json"}
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    feature = client.get(url, params={"geometryProperty": "speed"}, headers=geo).json()
+    assert feature["geometry"] is None
+    assert feature["properties"]["speed"]["value"] == vehicle(1)["speed"]["value"]
+    simple = {"geometryProperty": "speed", "options": "keyValues"}
+    assert client.get(url, params=simple, headers=geo).json()["geometry"] is None
+    located = client.get(url, headers=geo).json()
+    assert located["geometry"]["type"] == "Point"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from dalgu.broker.model import (
+    GEOJSON_TYPES,
     LOCATION,
     MEMBERS,
     NOT_ATTRIBUTES,
@@ -346,8 +347,17 @@ def feature(entity_out: dict[str, Any], geometry_attr: str, keys_only: bool) -> 
         "id": entity_out.get("id"),
         "type": "Feature",
         "properties": properties,
-        "geometry": geometry,
+        # an attribute that holds no GeoJSON geometry gives none (clause 4.5.16.1)
+        "geometry": geometry if _is_geometry(geometry) else None,
     }
+
+
+def _is_geometry(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") in GEOJSON_TYPES
+        and isinstance(value.get("coordinates"), list)
+    )
 
 
 def feature_collection(features: Iterable[dict[str, Any]]) -> dict[str, Any]:
