@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from dalgu.broker.model import now_iso
+
 E = "/ngsi-ld/v1/entities"
 SMART = {"fiware-service": "smart", "fiware-servicepath": "/"}
 TENANT = {"NGSILD-Tenant": "smart"}
@@ -64,3 +66,72 @@ def test_a_measure_wins_over_a_static_attribute_of_the_same_name(client: TestCli
     assert client.post("/iot/d?k=k-m&i=th2", content=b"t|7").status_code == 200
     entity = client.get(f"{E}/urn:ngsi-ld:M:th2", headers=TENANT).json()
     assert entity["temperature"]["value"] == 7
+
+
+def test_without_a_device_time_a_measure_is_observed_at_its_arrival(client: TestClient) -> None:
+    provision_group(client)  # no timestamp flag: on, as in the IoT Agents
+    before = now_iso()
+    assert client.post("/iot/d?k=k-m&i=t1", content=b"t|3").status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:t1", headers=TENANT).json()
+    assert before <= entity["temperature"]["observedAt"] <= now_iso()
+    history = client.get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:M:t1", headers=TENANT)
+    assert [i["value"] for i in history.json()["temperature"]] == [3]
+    off = {"apikey": "k-off", "resource": "/iot/d", "entity_type": "M", "timestamp": False}
+    assert client.post("/iot/services", json={"services": [off]}, headers=SMART).status_code == 201
+    assert client.post("/iot/d?k=k-off&i=t2", content=b"t|4").status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:t2", headers=TENANT).json()
+    assert "observedAt" not in entity["t"]
+
+
+def test_a_time_instant_measure_is_the_observation_time_not_an_attribute(
+    client: TestClient,
+) -> None:
+    provision_group(client)
+    sent = client.post("/iot/d?k=k-m&i=t3", content=b"TimeInstant|2019-03-03T03:03:03Z|t|5")
+    assert sent.status_code == 200, sent.text
+    entity = client.get(f"{E}/urn:ngsi-ld:M:t3", headers=TENANT).json()
+    assert "TimeInstant" not in entity
+    assert entity["temperature"] == {
+        "type": "Property",
+        "value": 5,
+        "observedAt": "2019-03-03T03:03:03Z",
+    }
+    # a device time with an offset is written in UTC, as the IoT Agent library writes it
+    stamp = "2019-03-03T05:03:04+02:00"
+    assert client.post("/iot/d", params={"k": "k-m", "i": "t3", "t": stamp}, content=b"t|6")
+    entity = client.get(f"{E}/urn:ngsi-ld:M:t3", headers=TENANT).json()
+    assert entity["temperature"]["observedAt"] == "2019-03-03T03:03:04Z"
+
+
+def test_a_device_time_that_is_no_time_gives_way_to_the_arrival_time(client: TestClient) -> None:
+    provision_group(client, resource="/iot/json")
+    before = now_iso()
+    body = b'{"TimeInstant": "notadate", "t": 4}'
+    assert client.post("/iot/json?k=k-m&i=t4", content=body).status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:t4", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 4 and "TimeInstant" not in entity
+    assert before <= entity["temperature"]["observedAt"] <= now_iso()
+    sent = client.post("/iot/json?k=k-m&i=t4&t=yesterday", content=b'{"t": 5}')
+    assert sent.status_code == 200, sent.text
+    entity = client.get(f"{E}/urn:ngsi-ld:M:t4", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 5
+    assert before <= entity["temperature"]["observedAt"] <= now_iso()
+
+
+def test_a_multi_measure_is_written_in_the_order_it_was_observed(client: TestClient) -> None:
+    provision_group(client, resource="/iot/json")
+    body = (
+        b'[{"t": 3, "TimeInstant": "2024-04-10T10:15:00Z"},'
+        b' {"t": 1, "TimeInstant": "2024-04-10T10:05:00Z"},'
+        b' {"t": 2, "TimeInstant": "2024-04-10T10:10:00.500Z"}]'
+    )
+    assert client.post("/iot/json?k=k-m&i=x1", content=body).status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:x1", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 3
+    assert entity["temperature"]["observedAt"] == "2024-04-10T10:15:00Z"
+    provision_group(client, apikey="k-ul")
+    ul = b"2024-01-01T00:01:00Z|t|2#2024-01-01T00:00:00.250Z|t|1"
+    assert client.post("/iot/d?k=k-ul&i=x2", content=ul).status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:x2", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 2
+    assert entity["temperature"]["observedAt"] == "2024-01-01T00:01:00Z"

@@ -57,7 +57,7 @@ def bind(group: ServiceGroup, device: Device | None, device_id: str) -> DeviceBi
     lazy = {m.measure: m for m in group.lazy}
     static = list(group.static_attributes)
     explicit: bool | str | list[str] = group.explicitAttrs
-    timestamp = bool(group.timestamp)
+    timestamp = group.timestamp is not False  # on unless turned off, as in the IoT Agents
     if device is not None:
         active.update({m.measure: m for m in device.attributes})
         commands.update({m.name: m for m in device.commands})

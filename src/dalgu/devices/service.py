@@ -24,6 +24,7 @@ from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.expansion import ExpandedBinding
 from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
+from dalgu.devices.observation import TIME_INSTANT, in_time_order, observed_at, utc_time
 from dalgu.devices.polling import CommandPolling
 from dalgu.devices.provisioning import (
     DEVICE_ID_RULE,
@@ -352,9 +353,10 @@ class DeviceService:
     def _entities(
         self, binding: DeviceBinding, groups: MeasureGroups, timestamp: str | None
     ) -> list[dict[str, Any]]:
-        """One expanded entity fragment per measure group, in the order they were sent."""
+        """One expanded entity fragment per measure group, in the order the device observed
+        them when it gave each a time, else in the order they were sent."""
         now = now_iso()
-        out = []
+        out: list[tuple[str | None, dict[str, Any]]] = []
         key = (binding.apikey, binding.device_id)
         expanded = self._expanded.get(key)
         if expanded is None or expanded.binding is not binding:
@@ -365,7 +367,12 @@ class DeviceService:
                     self.lazy.answer(binding.apikey, binding.device_id, measure, values[measure])
                 if values.keys() <= binding.lazy.keys():
                     continue  # only lazy values: nothing to store
-            observed = stamp or timestamp or (now if binding.timestamp else None)
+            if TIME_INSTANT in values:  # the group's time, not an attribute
+                values = dict(values)
+                instant = values.pop(TIME_INSTANT)
+                stamp = stamp or (instant if isinstance(instant, str) else str(instant))
+            device_time = utc_time(stamp or timestamp) if (stamp or timestamp) else None
+            observed = device_time or observed_at(stamp or timestamp, now, binding.timestamp)
             entity = expanded.entity(values, observed, now)
             if entity is None:  # a measure only the general mapping and parser take
                 fragment = measures_to_entity(
@@ -373,8 +380,8 @@ class DeviceService:
                 )
                 entity = parse_entity(fragment, self.terms, now)
             expanded.statics.add_to(entity, observed, now)
-            out.append(entity)
-        return out
+            out.append((device_time, entity))
+        return in_time_order(out)
 
     async def receive_batch(
         self, transport: str, messages: Sequence[Message]
