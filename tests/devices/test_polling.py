@@ -63,6 +63,25 @@ def test_ultralight_device_polls_commands_once_and_reports_results(client: TestC
     assert client.get("/iot/d?k=kpoll&i=lamp1").status_code == 400  # neither d nor getCmd
 
 
+def test_a_result_posted_where_measures_go_completes_the_command(client: TestClient) -> None:
+    entity_id = provision(client, "kpoll", "IoTA-UL")
+    assert client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"}).status_code == 204
+    assert client.patch(f"{E}/{entity_id}/attrs/dim", json={"value": {"level": 3}}).status_code
+    assert client.get("/iot/d?k=kpoll&i=lamp1&getCmd=1").text.startswith("lamp1@switch|on")
+    # as iotagent-ul takes it: a device@command group on /iot/d is a result, not a measure
+    done = client.post("/iot/d?k=kpoll&i=lamp1", content=b"lamp1@switch|is on")
+    assert done.status_code == 200, done.text
+    entity = client.get(f"{E}/{entity_id}").json()
+    assert "lamp1@switch" not in entity
+    assert entity["switch_status"]["value"] == "OK" and entity["switch_info"]["value"] == "is on"
+    # results and measures in one report
+    both = client.post("/iot/d?k=kpoll&i=lamp1", content=b"p|7#lamp1@dim|dimmed")
+    assert both.status_code == 200, both.text
+    entity = client.get(f"{E}/{entity_id}").json()
+    assert entity["dim_status"]["value"] == "OK" and entity["dim_info"]["value"] == "dimmed"
+    assert entity["p"]["value"] == "7"
+
+
 def test_json_device_polls_commands(client: TestClient) -> None:
     entity_id = provision(client, "kpolljson", "IoTA-JSON")
     assert client.get("/iot/json?k=kpolljson&i=lamp1&getCmd=1").json() == {}

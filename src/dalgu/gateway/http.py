@@ -23,7 +23,7 @@ from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures
-from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
+from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures, split_command_results
 
 _SERVICE = re.compile(r"[A-Za-z0-9_]{0,50}")
 _SERVICE_PATH = re.compile(r"/[A-Za-z0-9_/#]{0,50}")
@@ -190,8 +190,9 @@ async def _commands_answer(
 
 
 async def ultralight_measures(request: Request) -> Response:
-    """`GET /iot/d?k=&i=&d=` or `POST /iot/d?k=&i=` with an UltraLight 2.0 body; with
-    `getCmd=1` the answer holds the device's waiting commands (and `d` may be left out)."""
+    """`GET /iot/d?k=&i=&d=` or `POST /iot/d?k=&i=` with an UltraLight 2.0 body (whose
+    `device@command|result` groups are command results); with `getCmd=1` the answer holds the
+    device's waiting commands (and `d` may be left out)."""
     apikey, device_id, stamp = await _device_params(request)
     if request.method == "GET":
         text = request.query_params.get("d")
@@ -204,6 +205,12 @@ async def ultralight_measures(request: Request) -> Response:
             raise PayloadError("the payload is not UTF-8 text", 0) from None
         if not text.strip() and _wants_commands(request):
             text = None
+    if text is not None and "@" in text:  # a polling device's results, where measures go
+        text, results = split_command_results(text)
+        devices = _devices(request)
+        await devices.known(apikey, device_id, "/iot/d")
+        for result in results:
+            await devices.command_result(apikey, device_id, result.name, result.result)
     if text is not None:
         measures = text
         await _devices(request).receive_arriving(

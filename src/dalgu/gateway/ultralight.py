@@ -12,6 +12,9 @@ Commands sent to a device and the device's results:
     weatherStation167@ping|param1=1|param2=2     a command with parameters
     weatherStation167@ping|Ping ok               the result of that command
 
+A device may post its results where its measures go, as a group of their own
+(`split_command_results`).
+
 Values are untyped text: the device's provisioned attribute types give them a type later
 (`dalgu.gateway.mapping`). Parsing is a pure function; bad input raises `PayloadError` naming
 the position (0-based character offset) of the offending part. Nothing here does I/O.
@@ -108,6 +111,21 @@ def parse_command_result(payload: str) -> Command:
     """A device's answer `device@name|result` (the result may itself contain `|`)."""
     device, name, rest, _ = _command_head(payload)
     return Command(device, name, result="|".join(rest))
+
+
+def split_command_results(payload: str) -> tuple[str | None, list[Command]]:
+    """The measure groups of a report (their text, None when there are none) and the command
+    results among its groups: a group whose first field is `device@command` is a result, as
+    iotagent-ul takes one posted where measures go (a polling device answering)."""
+    measures: list[str] = []
+    results: list[Command] = []
+    for group in payload.split("#"):
+        head = group.split("|", 1)[0]
+        if "@" in head and not _is_timestamp(head.strip()):
+            results.append(parse_command_result(group))
+        else:
+            measures.append(group)
+    return ("#".join(measures) if measures else None), results
 
 
 def format_command(device: str, name: str, params: dict[str, object] | object) -> str:
