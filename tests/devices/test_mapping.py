@@ -122,3 +122,19 @@ def test_values_that_do_not_fit_their_type_are_payload_errors(
     binding = bind(group(), parse_devices(DEVICE)[0], "motion001")
     with pytest.raises(PayloadError, match=message):
         measures_to_entity(binding, measures)
+
+
+def test_the_agents_documented_fields_are_accepted_and_kept() -> None:
+    fields = {"storeLastMeasure": True, "useCBflowControl": False, "cmdMode": "notification"}
+    internal = {"lorawan": {"application_server": {"host": "127.0.0.1"}}}
+    group = parse_groups(
+        {"services": [{"apikey": "k1", **fields, "internal_attributes": internal}]}
+    )[0]
+    assert group.model_dump(include=set(fields)) == fields
+    assert group.internal_attributes == internal
+    device = parse_devices(
+        {"devices": [{"device_id": "d1", **fields, "lastMeasure": {}, "internal_attributes": [1]}]}
+    )[0]
+    assert device.cmdMode == "notification" and device.lastMeasure == {}
+    with pytest.raises(BadRequestData, match="cmdMode"):
+        parse_groups({"services": [{"apikey": "k1", "cmdMode": "shout"}]})

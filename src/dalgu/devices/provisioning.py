@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dalgu.errors import BadRequestData
 
+CommandMode = Literal["legacy", "notification", "advancedNotification"]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -92,7 +94,7 @@ class ServiceGroup(_Model):
     commands: list[AttributeMapping] = Field(default_factory=list)
     attributes: list[AttributeMapping] = Field(default_factory=list)
     static_attributes: list[StaticAttribute] = Field(default_factory=list)
-    internal_attributes: list[Any] = Field(default_factory=list)
+    internal_attributes: Any = None  # free format, kept for the agent that reads it
     explicitAttrs: bool | str | list[str] = False
     entityNameExp: str | None = None
     ngsiVersion: str | None = None
@@ -100,6 +102,12 @@ class ServiceGroup(_Model):
     autoprovision: bool = True
     payloadType: str | None = None
     expressionLanguage: str | None = None
+    # fields of the IoT Agent library's datamodel, kept as given: Dalgu keeps no last measure
+    # (its entity and history hold it), writes in process (no broker to flow-control) and
+    # sends commands as its entities change, whatever the mode
+    storeLastMeasure: bool | None = None
+    useCBflowControl: bool | None = None
+    cmdMode: CommandMode | None = None
 
     @field_validator("apikey")
     @classmethod
@@ -128,10 +136,14 @@ class Device(_Model):
     commands: list[AttributeMapping] = Field(default_factory=list)
     attributes: list[AttributeMapping] = Field(default_factory=list)
     static_attributes: list[StaticAttribute] = Field(default_factory=list)
-    internal_attributes: list[Any] = Field(default_factory=list)
+    internal_attributes: Any = None  # free format (LoRaWAN agents keep an object there)
     explicitAttrs: bool | str | list[str] | None = None
     ngsiVersion: str | None = None
     payloadType: str | None = None
+    storeLastMeasure: bool | None = None  # kept as given, as for config groups
+    lastMeasure: dict[str, Any] | None = None
+    useCBflowControl: bool | None = None
+    cmdMode: CommandMode | None = None
 
     @field_validator("device_id")
     @classmethod
