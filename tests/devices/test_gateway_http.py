@@ -267,3 +267,24 @@ def test_a_config_group_takes_type_for_entity_type_as_the_agents_documentation_w
     assert changed.status_code == 204, changed.text
     client.post("/iot/d?k=kt&i=lamp2", content=b"l|4")
     assert client.get(f"{E}/urn:ngsi-ld:Lamp:lamp2", headers=TENANT).status_code == 200
+
+
+def test_one_measure_posted_to_its_attribute_path_as_the_json_agent_takes_it(
+    client: TestClient,
+) -> None:
+    provision_group(client, resource="/iot/json", apikey="kj")
+    text = {"Content-Type": "text/plain"}
+    sent = client.post("/iot/json/attrs/t?k=kj&i=j1", content=b"30", headers=text)
+    assert sent.status_code == 200, sent.text
+    entity = client.get(f"{E}/urn:ngsi-ld:Thing:j1", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 30
+    as_json = {"Content-Type": "application/json"}
+    sent = client.post("/iot/json/attrs/pos?k=kj&i=j1", content=b'{"x": 1}', headers=as_json)
+    assert sent.status_code == 200, sent.text
+    binary = {"Content-Type": "application/octet-stream"}
+    sent = client.post("/iot/json/attrs/raw?k=kj&i=j1", content=b"hello", headers=binary)
+    assert sent.status_code == 200, sent.text
+    entity = client.get(f"{E}/urn:ngsi-ld:Thing:j1", headers=TENANT).json()
+    assert entity["pos"]["value"] == {"x": 1} and entity["raw"]["value"] == "68656c6c6f"
+    bad = client.post("/iot/json/attrs/t?k=kj&i=j1", content=b"{", headers=as_json)
+    assert bad.status_code == 400

@@ -22,7 +22,7 @@ from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
-from dalgu.gateway.jsonpayload import parse_json_measures
+from dalgu.gateway.jsonpayload import parse_json_measures, parse_single_measure
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures, split_command_results
 
 _SERVICE = re.compile(r"[A-Za-z0-9_]{0,50}")
@@ -251,6 +251,25 @@ async def json_measures(request: Request) -> Response:
     return await _commands_answer(request, "json", apikey, device_id, "/iot/json")
 
 
+async def json_single_measure(request: Request) -> Response:
+    """`POST /iot/json/attrs/<attribute>?k=&i=`: one measure, its body read by its type."""
+    apikey, device_id, stamp = await _device_params(request)
+    body = await _body_text(request)
+    attribute = request.path_params["attribute"]
+    media = request.headers.get("content-type", "application/json")
+    await _devices(request).receive_arriving(
+        "http",
+        Message(
+            apikey,
+            device_id,
+            lambda: parse_single_measure(attribute, body, media),
+            resource="/iot/json",
+            timestamp=stamp,
+        ),
+    )
+    return Response(status_code=200)
+
+
 async def ultralight_command_results(request: Request) -> Response:
     """`POST /iot/d/commands?k=&i=` with `dev@cmd|result`: a polling device's result."""
     return await _command_results(request, "ul")
@@ -279,6 +298,7 @@ def southbound_routes() -> list[Route]:
         Route("/iot/json", json_measures, methods=["GET", "POST"]),
         Route("/iot/d/commands", ultralight_command_results, methods=["POST"]),
         Route("/iot/json/commands", json_command_results, methods=["POST"]),
+        Route("/iot/json/attrs/{attribute}", json_single_measure, methods=["POST"]),
     ]
 
 

@@ -4,6 +4,7 @@
     [{"t": 23.4}, {"t": 23.9, "TimeInstant": "..."}]   several groups
     {"ping": {"param1": 1}}                            a command (on the cmd topic)
     {"ping": "Ping ok"}                                a command result (on cmdexe)
+    POST /iot/json/attrs/t with 23.4                   one measure (`parse_single_measure`)
 
 Values keep their JSON types. A `TimeInstant` member gives the group's observation time (a
 time that is not ISO 8601 is left to the device service, which uses the arrival time).
@@ -37,6 +38,28 @@ def parse_json_measures(payload: bytes | str) -> list[tuple[dict[str, Any], str 
         # a TimeInstant that is no time gives way to the arrival time (`devices/observation.py`)
         out.append((values, stamp if stamp is None or isinstance(stamp, str) else str(stamp)))
     return out
+
+
+def parse_single_measure(
+    attribute: str, payload: bytes, media_type: str
+) -> list[tuple[dict[str, Any], str | None]]:
+    """One measure posted to `/iot/json/attrs/<attribute>`, read by its media type as the
+    JSON agent reads it: JSON as JSON, `application/octet-stream` as a hex string, anything
+    else (`text/plain`, `application/soap+xml`…) as text."""
+    if len(payload) > MAX_PAYLOAD:
+        raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
+    media = media_type.split(";", 1)[0].strip().lower()
+    value: Any
+    if media == "application/json" or media.endswith("+json"):
+        value = _load(payload)
+    elif media == "application/octet-stream":
+        value = payload.hex()
+    else:
+        try:
+            value = payload.decode()
+        except UnicodeDecodeError:
+            raise PayloadError("the payload is not UTF-8 text", 0) from None
+    return [({attribute: value}, None)]
 
 
 def parse_json_command_results(payload: bytes | str) -> dict[str, Any]:
