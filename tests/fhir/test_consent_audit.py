@@ -25,6 +25,14 @@ PARAMEDIC = as_("emergency", "Organization/daegu-119")
 BTG = {"X-Dalgu-Purpose-Of-Use": "BTG", "X-Dalgu-Purpose-Reason": "vehicle safety alert"}
 
 
+@pytest.fixture(autouse=True)
+def practitioners(client: TestClient) -> None:
+    """The practitioners the Consents name: a reference must name a resource that exists."""
+    for pid in ("dr-park", "dr-choi"):
+        body = {"resourceType": "Practitioner", "id": pid}
+        assert client.put(f"/fhir/Practitioner/{pid}", json=body, headers=ADMIN).status_code == 201
+
+
 @pytest.fixture
 def kim(client: TestClient) -> str:
     pid = create(client, patient())

@@ -182,6 +182,8 @@ def test_patient_matches_only_subjects_that_are_patients(client: TestClient) -> 
     kim = create(client, patient("Kim"))
     on_patient = create(client, observation(kim))
     # the same id, as a Device: `patient` shares `subject`'s rows, of Patient targets only
+    device = {"resourceType": "Device", "id": kim}
+    assert client.put(f"/fhir/Device/{kim}", json=device, headers=ADMIN).status_code == 201
     on_device = create(client, {**observation(kim), "subject": {"reference": f"Device/{kim}"}})
     assert [o["id"] for o in entries(search(client, f"Observation?patient={kim}"))] == [on_patient]
     both = search(client, f"Observation?subject={kim}&_sort=_id")

@@ -174,7 +174,9 @@ class BundleProcessor:
         if e.method == "POST":
             if e.id is not None:
                 raise BadRequestData(f"entry {e.index}: POST goes to a type, not an instance")
-            stored = await s.create(principal, e.type, e.resource, if_none_exist=e.if_none_exist)
+            stored = await s.create(
+                principal, e.type, e.resource, if_none_exist=e.if_none_exist, base=self.base
+            )
             return self._written(stored, 201 if stored.created else 200)
         if e.id is None:
             raise BadRequestData(f"entry {e.index}: {e.method} needs [type]/[id]")
@@ -186,6 +188,7 @@ class BundleProcessor:
                 e.resource,
                 if_match=e.if_match,
                 if_none_match=e.if_none_match,
+                base=self.base,
             )
             return self._written(stored, 201 if stored.created else 200)
         stored = await s.delete(principal, e.type, e.id, if_match=e.if_match)
@@ -256,6 +259,7 @@ class BundleProcessor:
                     continue
                 write = await self._prepare(principal, e, assigned, ids)
                 writes.append((e, write))
+            await self._check_references(writes)
             await self._check_reads(principal, entries, [w for _, w in writes])
             stored = (
                 await s.commit(principal, "transaction", [w for _, w in writes]) if writes else []
@@ -316,6 +320,19 @@ class BundleProcessor:
                 except DalguError as error:
                     raise _in_entry(error, e.index) from None
                 ids[reference] = target.reference
+
+    async def _check_references(self, writes: list[tuple[Entry, FhirWrite]]) -> None:
+        """Referential integrity of the transaction's writes: what it writes exists once
+        it is stored, what it deletes does not."""
+        written = {(w.type, w.id) for _, w in writes if w.resource is not None}
+        deleted = {(w.type, w.id) for _, w in writes if w.resource is None}
+        for e, write in writes:
+            try:
+                await self.service.check_references(
+                    write, base=self.base, written=written, deleted=deleted
+                )
+            except DalguError as error:
+                raise _in_entry(error, e.index) from None
 
     async def _check_reads(
         self, principal: Principal, entries: list[Entry], writes: list[FhirWrite]

@@ -4,7 +4,7 @@ HTTP. The edge resolves a `Principal` and parses the wire; this decides and reco
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,6 +16,7 @@ from dalgu.errors import (
     AlreadyExists,
     BadRequestData,
     DalguError,
+    InvalidResource,
     MethodNotAllowed,
     PreconditionFailed,
     ResourceGone,
@@ -37,6 +38,7 @@ from dalgu.fhir.model import (
 )
 from dalgu.fhir.patch import apply_patch
 from dalgu.fhir.preconditions import NoneMatch
+from dalgu.fhir.references import literal_references, local_problems
 from dalgu.fhir.search import Clause, RefValue, SearchQuery, TokenValue, parse_search
 from dalgu.fhir.searchparams import (
     PARAMETERS,
@@ -386,6 +388,48 @@ class FhirService:
                 )
         return grant
 
+    async def check_references(
+        self,
+        write: FhirWrite,
+        *,
+        base: str | None = None,
+        written: Collection[tuple[str, str]] = (),
+        deleted: Collection[tuple[str, str]] = (),
+    ) -> None:
+        """422 naming each element whose reference names nothing: a resource of this server
+        (`Type/id`, or under `base`) that is not there, or a `#id` that is not contained
+        (referential integrity on write, as HAPI FHIR has by default). A transaction passes
+        what it `written` (those exist once it is stored) and `deleted` (those do not)."""
+        if write.resource is None:
+            return
+        problems = local_problems(write.resource)
+        targets = [
+            r
+            for r in literal_references(write.resource, base)
+            if (r.type, r.id) != (write.type, write.id)
+        ]
+        current = [
+            (r.type, r.id) for r in targets if r.version is None and (r.type, r.id) not in written
+        ]
+        found = (
+            {(f.type, f.id) for f in await self.store.fhir_read_many(current)} if current else set()
+        )
+        for r in targets:
+            key = (r.type, r.id)
+            if key in deleted:
+                problems.append(f"{r.element}: {r.text} is deleted by this transaction")
+            elif r.version is not None:
+                version = int(r.version) if r.version.isdigit() else None
+                stored = None if version is None else await self.store.fhir_read(*key, version)
+                if stored is None or stored.deleted:
+                    problems.append(f"{r.element}: {r.text} is no version of a resource here")
+            elif key not in written and key not in found:
+                problems.append(
+                    f"{r.element}: {r.text} does not exist on this server (or is deleted)"
+                )
+        if problems:
+            raise InvalidResource("; ".join(problems), issues=problems)
+
     async def commit(
         self, principal: Principal, interaction: str, writes: list[FhirWrite]
     ) -> list[StoredResource]:
@@ -407,16 +451,19 @@ class FhirService:
         body: Any,
         *,
         if_none_exist: str | None = None,
+        base: str | None = None,
     ) -> StoredResource:
         """A new resource; with `if_none_exist` (a search, FHIR conditional create) the one
-        resource it already matches instead (its `created` False), 412 if it matches more."""
+        resource it already matches instead (its `created` False), 412 if it matches more.
+        `base`, the server's URL, makes absolute references to it checked too."""
         if if_none_exist is None:
-            return await self._write(principal, "create", type_name, body, None)
+            return await self._write(principal, "create", type_name, body, None, base=base)
         try:
             write = self.prepare(type_name, body, None, create=True)
             await self.authorize_write(principal, write)
             found = await self.existing(principal, type_name, if_none_exist)
             if found is None:
+                await self.check_references(write, base=base)
                 (stored,) = await self.commit(principal, "create", [write])
                 return stored
         except DalguError as error:
@@ -462,12 +509,20 @@ class FhirService:
         *,
         if_match: int | None = None,
         if_none_match: NoneMatch | None = None,
+        base: str | None = None,
     ) -> StoredResource:
         """The resource stored as `resource_id`'s next version (or its first: 201).
         `if_match` is the version it must replace; `if_none_match` what it must not (`*`:
         create only), else 412."""
         return await self._write(
-            principal, "update", type_name, body, resource_id, if_match, if_none_match
+            principal,
+            "update",
+            type_name,
+            body,
+            resource_id,
+            if_match,
+            if_none_match,
+            base=base,
         )
 
     async def patch(
@@ -479,6 +534,7 @@ class FhirService:
         document: Any,
         *,
         if_match: int | None = None,
+        base: str | None = None,
     ) -> StoredResource:
         """A patch (`patch.apply_patch`: a JSON Patch or a merge patch, by `media`) applied to
         the current version, which must still be current when the result is stored (a
@@ -498,6 +554,7 @@ class FhirService:
             patched = apply_patch(orjson.loads(current.body or b"{}"), media, document)
             write = self.prepare(type_name, patched, resource_id, if_match=current.version)
             await self.authorize_write(principal, write)
+            await self.check_references(write, base=base)
             (stored,) = await self.commit(principal, "patch", [write])
         except DalguError as error:
             await self.record_failure(principal, "patch", error, what)
@@ -513,6 +570,8 @@ class FhirService:
         resource_id: str | None,
         if_match: int | None = None,
         if_none_match: NoneMatch | None = None,
+        *,
+        base: str | None = None,
     ) -> StoredResource:
         what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
         try:
@@ -520,6 +579,7 @@ class FhirService:
                 type_name, body, resource_id, if_match=if_match, create=resource_id is None
             )
             await self.authorize_write(principal, write)
+            await self.check_references(write, base=base)
             if if_none_match is not None:
                 write = await self.check_none_match(write, if_none_match)
             try:

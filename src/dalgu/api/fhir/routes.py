@@ -120,7 +120,9 @@ async def create(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     body = await _body(request)
     condition = request.headers.get("if-none-exist")
-    stored = await _service(request).create(principal, type_name, body, if_none_exist=condition)
+    stored = await _service(request).create(
+        principal, type_name, body, if_none_exist=condition, base=base_url(request)
+    )
     if not stored.created:  # If-None-Exist matched this one: nothing was created
         return _resource_response(request, stored, status=200, with_location=False)
     return _resource_response(request, stored, status=201, with_location=True)
@@ -139,6 +141,7 @@ async def update(request: Request) -> Response:
         body,
         if_match=if_match,
         if_none_match=if_none_match,
+        base=base_url(request),
     )
     status = 201 if stored.created else 200
     return _resource_response(request, stored, status=status, with_location=stored.created)
@@ -153,7 +156,13 @@ async def patch(request: Request) -> Response:
     document = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
     if_match = parse_etag(request.headers.get("if-match"))
     stored = await _service(request).patch(
-        principal, type_name, request.path_params["id"], media, document, if_match=if_match
+        principal,
+        type_name,
+        request.path_params["id"],
+        media,
+        document,
+        if_match=if_match,
+        base=base_url(request),
     )
     return _resource_response(request, stored, status=200, with_location=False)
 
