@@ -411,3 +411,25 @@ def test_a_backlog_past_its_limit_loses_its_oldest_and_keeps_the_newest(
         assert any("notifications dropped" in r.getMessage() for r in caplog.records)
     finally:
         receiver.close()
+
+
+def test_no_notification_is_tried_again_before_the_endpoints_cooldown(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clause 5.2.15: after a failure, `cooldown` (milliseconds) must pass before the endpoint
+    is tried again. (Dalgu keeps what comes in the meantime and sends it after, in order.)"""
+    monkeypatch.setattr(sender, "retry_delay", lambda attempts: 0.2)
+    port = free_port()  # nobody listens there yet: the first attempt fails
+    endpoint = {"uri": f"http://127.0.0.1:{port}/notify", "cooldown": 3000}
+    body = subscription(endpoint["uri"])
+    body["notification"]["endpoint"] = endpoint
+    assert client.post(S, json=body).status_code == 201
+    began = time.monotonic()
+    client.post(E, json={"id": "urn:ngsi-ld:Vehicle:c", "type": "Vehicle", "speed": 0})
+    time.sleep(0.5)
+    receiver = Receiver(port)
+    try:
+        assert speed(receiver.next(timeout=10)[1]) == 0
+        assert time.monotonic() - began >= 2.9  # not at the 0.2 s retry
+    finally:
+        receiver.close()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from dalgu.subscriptions.endpoints import LONGEST_TIMEOUT, answer_within
 from dalgu.subscriptions.http1 import HttpFailure, HttpPool
 
 
@@ -52,3 +54,44 @@ def test_a_header_with_a_line_break_is_refused_not_sent() -> None:
 
     with pytest.raises(HttpFailure, match="line break"):
         asyncio.run(run())
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """Answers after two seconds."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        time.sleep(2)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_notification_waits_no_longer_than_its_endpoints_timeout() -> None:
+    """Clause 5.2.15: `timeout` (milliseconds) is how long a notification may wait for its
+    answer before it counts as failed."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/notify"
+
+    async def run(within: float | None) -> float:
+        pool = HttpPool(timeout=5)
+        began = time.monotonic()
+        try:
+            await pool.post(url, {"Content-Type": "application/json"}, b"{}", within)
+        except HttpFailure:
+            pass
+        finally:
+            await pool.close()
+        return time.monotonic() - began
+
+    try:
+        assert asyncio.run(run(answer_within({"uri": url, "timeout": 300}))) < 1.5
+        assert asyncio.run(run(None)) >= 1.9  # the pool's own 5 s: the answer came
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer_within({"uri": url}) is None
+    assert answer_within({"uri": url, "timeout": 10**9}) == LONGEST_TIMEOUT

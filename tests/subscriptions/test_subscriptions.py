@@ -73,6 +73,52 @@ def test_bad_subscriptions_are_400(client: TestClient) -> None:
         assert client.post(S, json=body).status_code == 400, body
 
 
+@pytest.mark.parametrize(
+    "notification",
+    [
+        {"endpoint": {"uri": "mqtt://127.0.0.1:1883"}},  # no topic: every send fails
+        {"endpoint": {"uri": "mqtt://127.0.0.1:1883/city/#"}},  # a filter, not a topic
+        {"endpoint": {"uri": "mqtt://127.0.0.1:1883/city/+/speed"}},
+        {"endpoint": {"uri": "http:///notify"}},  # no host
+        {
+            "endpoint": {
+                "uri": "mqtt://127.0.0.1:1883/t",
+                "notifierInfo": [{"key": "MQTT-QoS", "value": "5"}],
+            }
+        },
+        {
+            "endpoint": {
+                "uri": "mqtt://127.0.0.1:1883/t",
+                "notifierInfo": [{"key": "MQTT-Version", "value": "mqtt9"}],
+            }
+        },
+        {"endpoint": {"uri": "http://127.0.0.1:9/x", "cooldown": 0}},  # "greater than 0"
+        {"endpoint": {"uri": "http://127.0.0.1:9/x", "timeout": -1}},
+        {"endpoint": {"uri": "http://127.0.0.1:9/x"}, "pick": []},  # empty arrays: no
+        {"endpoint": {"uri": "http://127.0.0.1:9/x"}, "showChanges": True, "format": "keyValues"},
+    ],
+)
+def test_a_subscription_that_could_never_deliver_is_400(
+    client: TestClient, notification: dict[str, Any]
+) -> None:
+    """Clauses 5.2.14.1, 5.2.15 and 7.2: accepted, such a subscription would fail every
+    notification (or, with a wildcard, report "ok" for publishes nobody receives)."""
+    body = subscription("http://127.0.0.1:9/x", notification=notification)
+    response = client.post(S, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("BadRequestData")
+
+
+def test_an_endpoint_timeout_and_cooldown_are_kept(client: TestClient) -> None:
+    endpoint = {"uri": "http://127.0.0.1:9/x", "timeout": 1500, "cooldown": 60000}
+    body = subscription("http://127.0.0.1:9/x", notification={"endpoint": endpoint})
+    created = client.post(S, json=body)
+    assert created.status_code == 201, created.text
+    got = client.get(created.headers["location"]).json()
+    assert got["notification"]["endpoint"]["timeout"] == 1500
+    assert got["notification"]["endpoint"]["cooldown"] == 60000
+
+
 def test_matching_change_is_notified_over_http(client: TestClient, receiver: Receiver) -> None:
     client.post(
         S,

@@ -16,6 +16,18 @@ import orjson
 
 from dalgu.subscriptions.http1 import HttpFailure, HttpPool
 
+#: the longest an endpoint's `timeout` may make a notification wait for its answer: the
+#: NGSI-LD system "can override this value" (clause 5.2.15), and a longer one would hold a
+#: delivery lane
+LONGEST_TIMEOUT = 60.0
+
+
+def answer_within(endpoint: dict[str, Any]) -> float | None:
+    """Seconds an HTTP notification waits for its answer, from the endpoint's `timeout`
+    (milliseconds); None: the sender's own (10 s)."""
+    given = endpoint.get("timeout")
+    return None if given is None else min(float(given) / 1000, LONGEST_TIMEOUT)
+
 
 class DeliveryFailed(Exception):
     """The endpoint refused or could not be reached; the delivery is retried later."""
@@ -30,9 +42,12 @@ class HttpSender:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def send(self, uri: str, headers: dict[str, str], body: bytes) -> None:
+    async def send(
+        self, uri: str, headers: dict[str, str], body: bytes, within: float | None = None
+    ) -> None:
+        """POST one notification; `within` (seconds) overrides the pool's timeout for it."""
         try:
-            status = await self._pool.post(uri, headers, body)
+            status = await self._pool.post(uri, headers, body, within)
         except HttpFailure as exc:
             raise DeliveryFailed(str(exc)) from None
         if status >= 300:

@@ -103,8 +103,12 @@ class HttpPool:
                 connection.close()
         self._idle.clear()
 
-    async def post(self, uri: str, headers: dict[str, str], body: bytes) -> int:
-        """POST `body` to `uri`; the answer's status code."""
+    async def post(
+        self, uri: str, headers: dict[str, str], body: bytes, within: float | None = None
+    ) -> int:
+        """POST `body` to `uri`; the answer's status code, within `within` seconds (the
+        pool's timeout when None)."""
+        wait = self.timeout if within is None else within
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HttpFailure(f"not an HTTP URL: {uri}")
@@ -125,15 +129,15 @@ class HttpPool:
             if connection.closed:
                 continue
             try:
-                status = await connection.request(raw, self.timeout)
+                status = await connection.request(raw, wait)
             except HttpFailure:
                 if connection.answered:
                     raise
                 continue  # the receiver closed it while idle: send again on another one
             self._release(origin, connection)
             return status
-        connection = await self._open(origin, secure)
-        status = await connection.request(raw, self.timeout)
+        connection = await self._open(origin, secure, wait)
+        status = await connection.request(raw, wait)
         self._release(origin, connection)
         return status
 
@@ -146,7 +150,7 @@ class HttpPool:
         else:
             idle.append(connection)
 
-    async def _open(self, origin: tuple[str, str, int], secure: bool) -> _Connection:
+    async def _open(self, origin: tuple[str, str, int], secure: bool, wait: float) -> _Connection:
         _, host, port = origin
         if secure and self._ssl is None:
             self._ssl = ssl.create_default_context()
@@ -160,7 +164,7 @@ class HttpPool:
                     ssl=self._ssl if secure else None,
                     server_hostname=host if secure else None,
                 ),
-                self.timeout,
+                wait,
             )
         except (OSError, TimeoutError) as exc:
             message = f"cannot connect to {host}:{port}: {exc or type(exc).__name__}"

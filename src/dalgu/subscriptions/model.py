@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from dalgu.broker.model import is_datetime, is_uri, now_iso
 from dalgu.errors import BadRequestData
@@ -97,6 +97,7 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
     uri = endpoint["uri"]
     if not uri.startswith(ENDPOINT_SCHEMES) or not is_uri(uri):
         raise BadRequestData(f"unsupported notification endpoint {uri!r}")
+    _check_deliverable(uri)
     accept = endpoint.get("accept", "application/json")
     if accept not in ("application/json", "application/ld+json", "application/geo+json"):
         raise BadRequestData(f"unsupported endpoint accept {accept!r}")
@@ -112,6 +113,14 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
             ):
                 raise BadRequestData(f"{key} must be an array of {{key, value}} strings")
             parsed_endpoint[key] = info
+    for item in parsed_endpoint.get("notifierInfo", []):
+        allowed = NOTIFIER_VALUES.get(item["key"])
+        if allowed is not None and item["value"] not in allowed:
+            raise BadRequestData(f"notifierInfo {item['key']} is one of {', '.join(allowed)}")
+    for key in ("timeout", "cooldown"):  # milliseconds (clause 5.2.15)
+        if key in endpoint:
+            _positive(endpoint[key], f"notification.endpoint.{key}")
+            parsed_endpoint[key] = endpoint[key]
     notification: dict[str, Any] = {"endpoint": parsed_endpoint}
     if "attributes" in value:
         notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
@@ -123,8 +132,12 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
     for key, given in (("pick", pick), ("omit", omit)):
         if given is not None:
             names = given.split(",") if isinstance(given, str) else given
-            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-                raise BadRequestData(f"notification.{key} must list member names")
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(n, str) and n for n in names)
+            ):
+                raise BadRequestData(f"notification.{key} must list member names (not none)")
             notification[key] = names
     fmt = value.get("format", "normalized")
     if fmt not in FORMATS:
@@ -144,7 +157,31 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
             if not isinstance(value[key], bool):
                 raise BadRequestData(f"notification.{key} must be a boolean")
             notification[key] = value[key]
+    if notification.get("showChanges") and notification["format"] == "keyValues":
+        raise BadRequestData("notification.showChanges cannot be true with the keyValues format")
     return notification
+
+
+#: notifierInfo values the MQTT binding knows (clause 7.2)
+NOTIFIER_VALUES: dict[str, tuple[str, ...]] = {
+    "MQTT-Version": ("mqtt3.1.1", "mqtt5.0"),
+    "MQTT-QoS": ("0", "1", "2"),
+}
+
+
+def _check_deliverable(uri: str) -> None:
+    """Refuse an endpoint no notification could ever reach: an HTTP URL without a host, an
+    MQTT URL without a topic or with a wildcard in it (one publishes to a topic, never to a
+    filter)."""
+    parts = urlsplit(uri)
+    if not parts.hostname:
+        raise BadRequestData(f"notification endpoint {uri!r} names no host")
+    if parts.scheme in ("mqtt", "mqtts"):
+        topic = unquote(parts.path.lstrip("/"))
+        if not topic:
+            raise BadRequestData(f"notification endpoint {uri!r} names no MQTT topic")
+        if "#" in uri or "+" in topic:  # urlsplit reads a "#" as a fragment
+            raise BadRequestData(f"an MQTT topic to publish to has no wildcard: {uri!r}")
 
 
 def parse_subscription(

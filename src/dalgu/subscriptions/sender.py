@@ -23,7 +23,7 @@ from typing import Any
 
 from dalgu.broker.model import now_iso
 from dalgu.store.base import Delivery, RegistrationStore, SubscriptionStore
-from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender
+from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender, answer_within
 from dalgu.subscriptions.payload import lane_of, wire
 
 log = logging.getLogger("dalgu.notifier")
@@ -256,7 +256,7 @@ class NotificationSender:
     ) -> tuple[list[Delivery], list[Delivery], list[Failure]]:
         for n, delivery in enumerate(lane):
             try:
-                await self._http.send(uri, *wire(doc, endpoint, delivery))
+                await self._http.send(uri, *wire(doc, endpoint, delivery), answer_within(endpoint))
             except DeliveryFailed as failure:
                 return lane[:n], lane[n + 1 :], [(delivery, failure)]
         return lane, [], []
@@ -267,7 +267,9 @@ class NotificationSender:
         now = now_iso()
         attempts = delivery.attempts + 1
         give_up = attempts >= MAX_ATTEMPTS
-        retry_at = None if give_up else time.time() + retry_delay(attempts)
+        # the endpoint's cooldown (milliseconds, clause 5.2.15): no attempt before it is over
+        cooldown = float(endpoint.get("cooldown", 0)) / 1000
+        retry_at = None if give_up else time.time() + max(retry_delay(attempts), cooldown)
         log.info("notification to %s failed (%s), attempt %d", endpoint["uri"], failure, attempts)
         await self.store.finish_delivery(
             delivery,
