@@ -97,10 +97,13 @@ class _UltraLightDevice:
     def __init__(self) -> None:
         commands: queue.Queue[bytes] = queue.Queue()
         self.commands = commands
+        headers: queue.Queue[dict[str, str]] = queue.Queue()
+        self.headers = headers
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                headers.put({k.lower(): v for k, v in self.headers.items()})
                 commands.put(body)
                 device = body.decode().partition("|")[0]
                 answer = f"{device}|done".encode()
@@ -135,6 +138,33 @@ def test_http_push_command_and_unreachable_device(client: TestClient) -> None:
     assert client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": "again"}).status_code == 204
     failed = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "ERROR")
     assert "did not answer" in failed["ring_info"]["value"]
+
+
+def test_an_http_push_says_the_devices_service_and_service_path(client: TestClient) -> None:
+    device = _UltraLightDevice()
+    try:
+        body = {
+            "device_id": "bell1",
+            "entity_type": "Bell",
+            "apikey": "kpush",
+            "transport": "HTTP",
+            "endpoint": device.url,
+            "commands": [{"name": "ring", "type": "command"}],
+        }
+        fiware = {"fiware-service": "smart", "fiware-servicepath": "/gardens"}
+        assert client.post("/iot/devices", json={"devices": [body]}, headers=fiware).status_code
+        entity = f"{E}/urn:ngsi-ld:Bell:bell1"
+        patched = client.patch(
+            f"{entity}/attrs/ring", json={"value": ""}, headers={"NGSILD-Tenant": "smart"}
+        )
+        assert patched.status_code == 204, patched.text
+        assert device.commands.get(timeout=10) == b"bell1@ring"
+        headers = device.headers.get(timeout=1)
+        assert headers["fiware-service"] == "smart"
+        assert headers["fiware-servicepath"] == "/gardens"
+        assert headers["content-type"] == "text/plain"
+    finally:
+        device.close()
 
 
 def test_commands_reach_autoprovisioned_devices(client: TestClient) -> None:

@@ -46,6 +46,7 @@ class DeviceCommand:
     payload: Literal["ul", "json"]
     transport: str  # "MQTT" or "HTTP"
     endpoint: str | None  # where an HTTP push goes
+    service_path: str = "/"  # the device's fiware-servicepath (an HTTP push says it)
 
 
 CommandSink = Callable[[DeviceCommand], Awaitable[Any]]
@@ -62,6 +63,7 @@ class CommandTarget:
     transport: str
     payload: Literal["ul", "json"]
     endpoint: str | None
+    service_path: str = "/"
 
     @property
     def polling(self) -> bool:
@@ -101,13 +103,15 @@ class CommandDispatcher:
         else:
             self._targets.pop(tenant, None)
 
-    def provisioned(self, tenant: str, binding: DeviceBinding, group: ServiceGroup) -> None:
+    def provisioned(
+        self, tenant: str, service_path: str, binding: DeviceBinding, group: ServiceGroup
+    ) -> None:
         """A device was provisioned from its group: add it to the tenant's targets, if they
         are known, instead of rebuilding them (autoprovisioning adds devices one by one)."""
         targets = self._targets.get(tenant)
         if targets is not None and (binding.commands or binding.lazy):
             device = Device(device_id=binding.device_id, apikey=binding.apikey)
-            targets[binding.entity_id] = _target(tenant, binding, group, device)
+            targets[binding.entity_id] = _target(tenant, service_path, binding, group, device)
 
     async def changed(self, tenant: str, changes: list[Change]) -> None:
         """Entity-service listener: a changed command attribute sends that command."""
@@ -177,6 +181,7 @@ class CommandDispatcher:
             target.payload,
             target.transport,
             target.endpoint,
+            target.service_path,
         )
         sink = self.sinks.get(POLL if target.polling else target.transport)
         # PENDING before the command leaves, as the IoT Agent does: a device may answer (in
@@ -237,7 +242,9 @@ class CommandDispatcher:
                 )
                 binding = bind(group, device, device.device_id)
                 if binding.commands or binding.lazy:
-                    targets[binding.entity_id] = _target(tenant, binding, group, device)
+                    targets[binding.entity_id] = _target(
+                        tenant, record.service_path, binding, group, device
+                    )
             if len(records) < _PAGE:
                 break
             offset += _PAGE
@@ -246,10 +253,10 @@ class CommandDispatcher:
 
 
 def _target(
-    tenant: str, binding: DeviceBinding, group: ServiceGroup, device: Device
+    tenant: str, service_path: str, binding: DeviceBinding, group: ServiceGroup, device: Device
 ) -> CommandTarget:
     endpoint = device.endpoint or group.endpoint
     transport = device.transport or group.transport or ("HTTP" if endpoint else "MQTT")
     protocol = (device.protocol or group.protocol or device.payloadType or "").lower()
     payload: Literal["ul", "json"] = "json" if "json" in protocol else "ul"
-    return CommandTarget(tenant, binding, transport, payload, endpoint)
+    return CommandTarget(tenant, binding, transport, payload, endpoint, service_path)

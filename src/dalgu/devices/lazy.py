@@ -131,6 +131,7 @@ class LazyAttributes:
             target.payload,
             target.transport,
             target.endpoint,
+            target.service_path,
         )
         try:
             answer = await asyncio.wait_for(sink(request), self.timeout)

@@ -519,7 +519,7 @@ class DeviceService:
         template = ServiceGroup.model_validate(group.doc)
         binding = bind(template, None, device_id)
         await self._create_entity(group.tenant, binding)
-        self.commands.provisioned(group.tenant, binding, template)
+        self.commands.provisioned(group.tenant, group.service_path, binding, template)
         return record
 
     async def _create_entity(self, tenant: str, binding: DeviceBinding) -> None:

@@ -28,8 +28,15 @@ class HttpCommandPush:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout)
         try:
+            # the headers iotagent-ul and iotagent-json send: a gateway in front of several
+            # devices routes on them
+            headers = {
+                "Content-Type": media,
+                "fiware-service": command.tenant,
+                "fiware-servicepath": command.service_path,
+            }
             response = await self._client.post(
-                command.endpoint, content=command_payload(command), headers={"Content-Type": media}
+                command.endpoint, content=command_payload(command), headers=headers
             )
         except httpx.HTTPError as exc:
             raise DalguError(f"the device did not answer: {exc}") from None
