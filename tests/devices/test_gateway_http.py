@@ -288,3 +288,19 @@ def test_one_measure_posted_to_its_attribute_path_as_the_json_agent_takes_it(
     assert entity["pos"]["value"] == {"x": 1} and entity["raw"]["value"] == "68656c6c6f"
     bad = client.post("/iot/json/attrs/t?k=kj&i=j1", content=b"{", headers=as_json)
     assert bad.status_code == 400
+
+
+def test_groups_listed_as_the_agents_list_them(client: TestClient) -> None:
+    for path, apikey in (("/park", "k-a"), ("/park", "k-b"), ("/road", "k-c")):
+        headers = {"fiware-service": "acme", "fiware-servicepath": path}
+        created = client.post("/iot/groups", json={"groups": [{"apikey": apikey}]}, headers=headers)
+        assert created.status_code == 201, created.text
+    every = {"fiware-service": "acme", "fiware-servicepath": "/*"}
+    listed = client.get("/iot/groups", headers=every)
+    assert listed.status_code == 200, listed.text
+    assert sorted(g["apikey"] for g in listed.json()["groups"]) == ["k-a", "k-b", "k-c"]
+    page = client.get("/iot/services", params={"limit": 1, "offset": 1}, headers=every).json()
+    assert page["count"] == 3 and len(page["services"]) == 1
+    park = {"fiware-service": "acme", "fiware-servicepath": "/park"}
+    assert client.get("/iot/devices", headers=every).status_code == 200
+    assert client.get("/iot/groups", headers=park).json()["count"] == 2

@@ -85,3 +85,33 @@ def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) ->
         assert orjson.loads(refused.payload)["type"].endswith("ResourceNotFound")
         garbled = coap(aiocoap.POST, uri, b"e|x")
         assert garbled.code == aiocoap.BAD_REQUEST
+
+
+def test_a_command_patched_on_the_north_port_reaches_the_device(settings: Settings) -> None:
+    """The FIWARE NGSI-LD tutorial's request 9: the command PATCH sent to the agent itself."""
+
+    def ports() -> dict[str, int]:
+        return {"iot_north_port": free_port()}
+
+    with serving(settings, ports) as (client, configured):
+        north = f"http://127.0.0.1:{configured.iot_north_port}"
+        fiware = {"fiware-service": "openiot", "fiware-servicepath": "/"}
+        device = {
+            "device_id": "water001",
+            "entity_name": "urn:ngsi-ld:Device:water001",
+            "entity_type": "Device",
+            "apikey": "k-water",
+            "transport": "HTTP",  # no endpoint: a polling device, whose commands wait
+            "commands": [{"name": "on", "type": "command"}],
+        }
+        created = httpx.post(f"{north}/iot/devices", json={"devices": [device]}, headers=fiware)
+        assert created.status_code == 201, created.text
+        url = f"{north}/ngsi-ld/v1/entities/urn:ngsi-ld:Device:water001/attrs/on"
+        sent = httpx.patch(url, json={"type": "Property", "value": " "}, headers=fiware)
+        assert sent.status_code == 204, sent.text
+        entity = client.get(
+            f"{E}/urn:ngsi-ld:Device:water001", headers={"NGSILD-Tenant": "openiot"}
+        ).json()
+        assert entity["on_status"]["value"] == "PENDING"
+        other = url.replace("/attrs/on", "/attrs/off")
+        assert httpx.patch(other, json={"value": 1}, headers=fiware).status_code == 404

@@ -46,7 +46,17 @@ def _tenant(request: Request) -> tuple[str, str]:
     return service, path
 
 
+def fiware_service(request: Request) -> str:
+    """The fiware-service of a request that reads (its service path is a filter)."""
+    service = request.headers.get("fiware-service", "")
+    if not _SERVICE.fullmatch(service):
+        raise BadRequestData(f"invalid fiware-service {service!r}")
+    return service
+
+
 def _path_filter(request: Request) -> str | None:
+    """The service path a read is limited to; None (every one) for `/*` or `/#`, as the IoT
+    Agents read them."""
     path = request.headers.get("fiware-servicepath")
     return None if path in (None, "", "/*", "/#") else _tenant(request)[1]
 
@@ -89,9 +99,15 @@ async def create_groups(request: Request) -> Response:
 
 
 async def list_groups(request: Request) -> Response:
-    tenant, _ = _tenant(request)
-    groups = await _devices(request).groups(tenant, _path_filter(request))
-    return plain_json({"count": len(groups), "services": groups})
+    """`GET /iot/services` answers `services`, `GET /iot/groups` `groups`, as the agents do;
+    `limit` and `offset` page them when given."""
+    groups = await _devices(request).groups(fiware_service(request), _path_filter(request))
+    count = len(groups)
+    if "limit" in request.query_params or "offset" in request.query_params:
+        limit, offset = _page(request)
+        groups = groups[offset : offset + limit]
+    member = "groups" if request.url.path.endswith("/groups") else "services"
+    return plain_json({"count": count, member: groups})
 
 
 async def update_group(request: Request) -> Response:
@@ -115,13 +131,13 @@ async def create_devices(request: Request) -> Response:
 
 
 async def list_devices(request: Request) -> Response:
-    tenant, _ = _tenant(request)
+    tenant = fiware_service(request)
     limit, offset = _page(request)
     return plain_json(await _devices(request).devices(tenant, _path_filter(request), limit, offset))
 
 
 async def get_device(request: Request) -> Response:
-    tenant, _ = _tenant(request)
+    tenant = fiware_service(request)
     device_id = request.path_params["device_id"]
     return plain_json(await _devices(request).device(tenant, _path_filter(request), device_id))
 

@@ -115,7 +115,7 @@ class GatewayListeners:
 async def start_listeners(settings: Settings, runtime: Runtime) -> GatewayListeners:
     """The IoT Agent ports the settings ask for (a port of 0 is not opened)."""
     from dalgu.gateway import http as gateway_http
-    from dalgu.gateway import testbed_http
+    from dalgu.gateway import north_commands, testbed_http
 
     listeners = GatewayListeners()
     if runtime.devices is None:
@@ -124,7 +124,10 @@ async def start_listeners(settings: Settings, runtime: Runtime) -> GatewayListen
     runtime.devices.commands.sinks["HTTP"] = listeners.push
     host = settings.host
     if settings.iot_north_port:
-        app = port_app(gateway_http.provisioning_routes() + testbed_http.routes(), runtime)
+        app = port_app(
+            gateway_http.provisioning_routes() + north_commands.routes() + testbed_http.routes(),
+            runtime,
+        )
         await listeners.start_http("IoT Agent provisioning API", app, host, settings.iot_north_port)
     if settings.iot_south_port:
         app = port_app(gateway_http.southbound_routes(), runtime)

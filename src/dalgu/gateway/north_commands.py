@@ -1,0 +1,77 @@
+"""Commands sent to the IoT Agent's own port, as the FIWARE tutorials send them.
+
+An IoT Agent in NGSI-LD mode is the context source of its devices' commands, and serves
+`PATCH /ngsi-ld/v1/entities/{id}/attrs/{attr}` (and `.../attrs`) on its north port: the
+context broker forwards a command there, and the FIWARE tutorials also send it there straight
+(`fiware-service` naming the tenant). Dalgu's gateway runs in its broker, so a PATCH on the
+broker's own API already sends the command; on the provisioning port this route sends it the
+same way. Only commands are taken here: any other attribute is the broker's to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dalgu.api.edge import runtime
+from dalgu.errors import BadRequestData, OperationNotSupported, ResourceNotFound
+from dalgu.gateway.http import fiware_service
+
+_BASE = "/ngsi-ld/v1/entities/{entity_id}/attrs"
+
+
+async def _body(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > runtime(request).settings.max_body_bytes:
+        raise BadRequestData("the body is too large")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestData(f"the body is not JSON: {exc.msg}") from None
+
+
+def _value(attribute: Any) -> Any:
+    """A command's value from its NGSI-LD attribute (or the bare value)."""
+    if isinstance(attribute, dict) and ("value" in attribute or "json" in attribute):
+        return attribute.get("value", attribute.get("json"))
+    return attribute
+
+
+async def _send(request: Request, commands: dict[str, Any]) -> Response:
+    devices = runtime(request).devices
+    if devices is None:
+        raise OperationNotSupported("this store keeps no device registry")
+    tenant = fiware_service(request)
+    entity_id = request.path_params["entity_id"]
+    for name, attribute in commands.items():
+        if not await devices.commands.send(tenant, entity_id, name, _value(attribute)):
+            raise ResourceNotFound(f"{name!r} is not a command of a device behind {entity_id}")
+    return Response(status_code=204)
+
+
+async def patch_command(request: Request) -> Response:
+    """`PATCH .../attrs/{attr}` with the command's attribute: send that command."""
+    return await _send(request, {request.path_params["attr"]: await _body(request)})
+
+
+async def patch_commands(request: Request) -> Response:
+    """`PATCH .../attrs` with `{command: attribute, ...}`: send each command."""
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an object of command attributes")
+    commands = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+    if not commands:
+        raise BadRequestData("the body names no command")
+    return await _send(request, commands)
+
+
+def routes() -> list[Route]:
+    """The command routes of the north port (not of the broker's API port, which has its own)."""
+    return [
+        Route(_BASE + "/{attr}", patch_command, methods=["PATCH"]),
+        Route(_BASE, patch_commands, methods=["PATCH"]),
+    ]
