@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 import uuid
@@ -182,3 +183,18 @@ def test_the_southbound_reconnects_after_the_broker_restarts(settings: Settings)
                     assert time.monotonic() < deadline, "the southbound never came back"
         finally:
             portal.call(replacement.stop)
+
+
+def test_a_message_on_a_malformed_topic_is_logged_when_dropped(
+    gateway: tuple[TestClient, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, port = gateway
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    provision(client, apikey)
+    caplog.set_level(logging.WARNING, logger="dalgu.gateway.mqtt")
+    publish(port, f"/{apikey}/dev3/attrs/", b"5")  # an empty attribute name
+    deadline = time.monotonic() + 10
+    while f"/{apikey}/dev3/attrs/" not in caplog.text:
+        assert time.monotonic() < deadline, "the dropped message was not logged"
+        time.sleep(0.05)
+    assert "dropped" in caplog.text

@@ -111,8 +111,8 @@ def test_explicit_attrs_drops_unmapped_measures() -> None:
         ({"c": "three"}, "not a number"),
         ({"c": "2.5"}, "not an integer"),
         ({"on": "maybe"}, "not a boolean"),
-        ({"gps": "north"}, "not 'lat,lon'"),
-        ({"gps": "91,0"}, "not 'lat,lon'"),
+        ({"gps": "north"}, 'not "lat,lon"'),
+        ({"gps": "91,0"}, 'not "lat,lon"'),
         ({"t": "nan"}, "finite"),
     ],
 )

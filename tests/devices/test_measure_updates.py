@@ -135,3 +135,36 @@ def test_a_multi_measure_is_written_in_the_order_it_was_observed(client: TestCli
     entity = client.get(f"{E}/urn:ngsi-ld:M:x2", headers=TENANT).json()
     assert entity["temperature"]["value"] == 2
     assert entity["temperature"]["observedAt"] == "2024-01-01T00:01:00Z"
+
+
+def test_values_read_as_the_agents_ngsi_ld_mapping_reads_them(client: TestClient) -> None:
+    provision_group(
+        client,
+        attributes=[
+            {"object_id": "t", "name": "temperature", "type": "Number"},
+            {"object_id": "d", "name": "installed", "type": "Date"},
+        ],
+    )
+    assert client.post("/iot/d?k=k-m&i=v1", content=b"t|15|d|2024-05-06").status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:v1", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 15 and type(entity["temperature"]["value"]) is int
+    assert entity["installed"]["value"] == {"@type": "Date", "@value": "2024-05-06"}
+    assert client.post("/iot/d?k=k-m&i=v1", content=b"t|15.5").status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:M:v1", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 15.5
+
+
+def test_refusals_say_what_the_device_sent_and_an_oversize_body_is_413(
+    client: TestClient,
+) -> None:
+    provision_group(client, resource="/iot/json")
+    for body, shown in (
+        (b'{"t": null}', "null"),
+        (b'{"t": true}', "true"),
+        (b'{"t": {"a": 1}}', '{"a":1}'),
+    ):
+        refused = client.post("/iot/json?k=k-m&i=v2", content=body)
+        assert refused.status_code == 400
+        assert f"{shown} is not a number" in refused.json()["detail"]
+    huge = b"t|" + b"1" * 70_000
+    assert client.post("/iot/json?k=k-m&i=v2", content=huge).status_code == 413

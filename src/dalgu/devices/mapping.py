@@ -13,13 +13,18 @@ Pure functions: a value that does not fit its declared type raises `PayloadError
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from dalgu.devices.provisioning import AttributeMapping, Device, ServiceGroup, StaticAttribute
 from dalgu.errors import PayloadError
 
 DEFAULT_ENTITY_TYPE = "Thing"
+_INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
+_EXACT = 2**53  # integers JSON readers everywhere keep exactly
 NUMBER_TYPES = {"number", "float", "double", "decimal"}
 INTEGER_TYPES = {"integer", "int", "long"}
 BOOLEAN_TYPES = {"boolean", "bool"}
@@ -158,12 +163,14 @@ def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
         return {"type": "GeoProperty", "value": _geometry(raw, measure)}
     if kind == "Relationship":
         if not isinstance(raw, str) or ":" not in raw:
-            raise PayloadError(f"measure {measure!r}: a Relationship needs a URI", 0)
+            raise PayloadError(f"measure {shown(measure)}: a Relationship needs a URI", 0)
         return {"type": "Relationship", "object": raw}
     if kind in NGSI_LD_KINDS:
         return {"type": kind, NGSI_LD_KINDS[kind]: raw}
-    if low in ("datetime", "date"):
+    if low == "datetime":
         return {"type": "Property", "value": {"@type": "DateTime", "@value": str(raw)}}
+    if low == "date":
+        return {"type": "Property", "value": {"@type": "Date", "@value": str(raw)}}
     return {"type": "Property", "value": raw}  # any other NGSI-v2 type name: kept as given
 
 
@@ -174,18 +181,33 @@ def _untyped(raw: Any, observed_at: str | None) -> dict[str, Any]:
     return instance
 
 
+def shown(value: Any) -> str:
+    """A value as a device sent it, in an error message: as JSON writes it (`null`, `true`,
+    `"text"`, `{"a": 1}`), never a Python repr."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return orjson.dumps(str(value)).decode()
+
+
 def number_value(raw: Any, measure: str, *, integer: bool) -> int | float:
+    """A `Number` is an integer when the device wrote one (`15`, not `15.0`), as the IoT
+    Agent library's NGSI-LD mapping reads it; an `Integer` must be one."""
     if isinstance(raw, bool):
-        raise PayloadError(f"measure {measure!r}: {raw!r} is not a number", 0)
+        raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a number", 0)
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw):
+        whole = int(raw)
+        if abs(whole) <= _EXACT:
+            return whole
     try:
         value = float(raw) if not isinstance(raw, (int, float)) else raw
     except (TypeError, ValueError):
-        raise PayloadError(f"measure {measure!r}: {raw!r} is not a number", 0) from None
+        raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a number", 0) from None
     if not math.isfinite(value):
-        raise PayloadError(f"measure {measure!r}: {raw!r} is not a finite number", 0)
+        raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a finite number", 0)
     if integer:
         if value != int(value):
-            raise PayloadError(f"measure {measure!r}: {raw!r} is not an integer", 0)
+            raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not an integer", 0)
         return int(value)
     return int(value) if isinstance(value, int) else float(value)
 
@@ -198,7 +220,7 @@ def boolean_value(raw: Any, measure: str) -> bool:
         return True
     if text in ("false", "0"):
         return False
-    raise PayloadError(f"measure {measure!r}: {raw!r} is not a boolean", 0)
+    raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a boolean", 0)
 
 
 def _geometry(raw: Any, measure: str) -> dict[str, Any]:
@@ -215,4 +237,4 @@ def _geometry(raw: Any, measure: str) -> dict[str, Any]:
             else:
                 if -90 <= lat <= 90 and -180 <= lon <= 180:
                     return {"type": "Point", "coordinates": [lon, lat]}
-    raise PayloadError(f"measure {measure!r}: {raw!r} is not 'lat,lon' nor GeoJSON", 0)
+    raise PayloadError(f'measure {shown(measure)}: {shown(raw)} is not "lat,lon" nor GeoJSON', 0)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from dalgu.api.edge import runtime
 from dalgu.api.respond import plain_json
 from dalgu.devices.service import DeviceService, Message
-from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError
+from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError, PayloadTooLarge
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures, parse_single_measure
@@ -185,7 +185,7 @@ async def _device_params(request: Request) -> tuple[str, str, str | None]:
 async def _body_text(request: Request) -> bytes:
     body = await request.body()
     if len(body) > MAX_PAYLOAD:
-        raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
+        raise PayloadTooLarge(f"payload longer than {MAX_PAYLOAD} bytes")
     return body
 
 

@@ -237,7 +237,10 @@ class MqttSouthbound:
             kind = "attrs"
             if topic is None:
                 topic, kind = parse_topic(message.topic, "cmdexe"), "cmdexe"
-                if topic is None:
+                if topic is None:  # matched a subscription, but names no apikey/device/kind
+                    log.warning(
+                        "message on %r dropped: not a measure or result topic", message.topic
+                    )
                     continue
             if self.authenticate is not None:
                 if topic.apikey not in refusals:
