@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -138,3 +139,22 @@ def test_the_agents_documented_fields_are_accepted_and_kept() -> None:
     assert device.cmdMode == "notification" and device.lastMeasure == {}
     with pytest.raises(BadRequestData, match="cmdMode"):
         parse_groups({"services": [{"apikey": "k1", "cmdMode": "shout"}]})
+
+
+@pytest.mark.parametrize(
+    ("field", "group"),
+    [
+        (
+            "attributes[1].expression",
+            {"attributes": [{"name": "a"}, {"object_id": "t", "name": "t", "expression": "t*10"}]},
+        ),
+        ("entityNameExp", {"entityNameExp": '"urn:ngsi-ld:Room:" + room'}),
+        ("explicitAttrs", {"explicitAttrs": "['temperature']"}),
+    ],
+)
+def test_jexl_fields_are_refused_by_name_not_ignored(field: str, group: dict[str, Any]) -> None:
+    with pytest.raises(BadRequestData, match=rf"services\[0\]\.{re.escape(field)} is a JEXL"):
+        parse_groups({"services": [{"apikey": "k1", **group}]})
+    with pytest.raises(BadRequestData, match="devices"):
+        parse_devices({"devices": [{"device_id": "d1", **group}]})
+    assert parse_groups({"services": [{"apikey": "k1", "explicitAttrs": "true"}]})

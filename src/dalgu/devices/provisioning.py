@@ -156,10 +156,36 @@ class Device(_Model):
 def parse_groups(body: Any) -> list[ServiceGroup]:
     """`{"services": [...]}` (or `{"groups": [...]}`) as an IoT Agent accepts it."""
     items = _list_member(body, ("services", "groups"))
+    for i, item in enumerate(items):
+        _refuse_expressions(item, f"services[{i}]")
     return [
         _validated(ServiceGroup, group_fields(item), f"services[{i}]")
         for i, item in enumerate(items)
     ]
+
+
+JEXL_REFUSED = (
+    "is a JEXL expression, which Dalgu does not evaluate: it is refused rather than ignored "
+    "(map the measure as the device sends it, or compute the value before sending)"
+)
+
+
+def _refuse_expressions(item: Any, where: str) -> None:
+    """Refuse, by name, the IoT Agent fields whose value is a JEXL expression (`expression`,
+    `entityNameExp`, an `explicitAttrs` string other than true or false): storing them and
+    writing what they did not compute would give wrong values silently."""
+    if not isinstance(item, dict):
+        return
+    if item.get("entityNameExp") is not None:
+        raise BadRequestData(f"{where}.entityNameExp {JEXL_REFUSED}")
+    explicit = item.get("explicitAttrs")
+    if isinstance(explicit, str) and explicit.strip().lower() not in ("true", "false"):
+        raise BadRequestData(f"{where}.explicitAttrs {JEXL_REFUSED}; a JSON list of names is taken")
+    for kind in ("attributes", "lazy", "commands", "static_attributes"):
+        mappings = item.get(kind)
+        for n, mapping in enumerate(mappings if isinstance(mappings, list) else []):
+            if isinstance(mapping, dict) and mapping.get("expression") is not None:
+                raise BadRequestData(f"{where}.{kind}[{n}].expression {JEXL_REFUSED}")
 
 
 def group_fields(item: Any) -> Any:
@@ -172,6 +198,8 @@ def group_fields(item: Any) -> Any:
 
 def parse_devices(body: Any) -> list[Device]:
     items = _list_member(body, ("devices",))
+    for i, item in enumerate(items):
+        _refuse_expressions(item, f"devices[{i}]")
     return [_validated(Device, item, f"devices[{i}]") for i, item in enumerate(items)]
 
 

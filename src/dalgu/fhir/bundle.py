@@ -41,6 +41,7 @@ from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
 from dalgu.fhir.service import FhirService
+from dalgu.fhir.subsetting import parse_subset
 from dalgu.store.base import FhirWrite
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
@@ -208,11 +209,14 @@ class BundleProcessor:
                 query.count,
                 query.offset,
                 result.notes,
+                query.subset,
             )
             return {"resource": found, "response": {"status": "200 OK"}}
+        params = dict(e.params)
+        subset = parse_subset(e.type, params.get("_summary"), params.get("_elements"))
         stored = await self.service.read(principal, e.type, e.id, e.version)
         return {
-            "resource": body_of(stored),
+            "resource": body_of(stored, subset),
             "response": {
                 "status": "200 OK",
                 "etag": stored.etag,

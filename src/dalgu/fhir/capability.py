@@ -77,8 +77,8 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
                     "Access is decided by the caller's role and the patient's active Consent; "
                     "every interaction is recorded as an AuditEvent. Result parameters: "
                     "_count, _offset, _sort (_id, _lastUpdated, date parameters), _include, "
-                    "_revinclude, "
-                    "_total, _summary=count."
+                    "_revinclude, _total, _summary (count on searches; true, text, data and "
+                    "false on reads and searches, subsets tagged SUBSETTED), _elements."
                 ),
                 "resource": resources,
                 "interaction": [{"code": "batch"}, {"code": "transaction"}],

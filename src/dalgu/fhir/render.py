@@ -13,6 +13,7 @@ import orjson
 
 from dalgu.errors import DalguError
 from dalgu.fhir.model import Resource, StoredResource, instant
+from dalgu.fhir.subsetting import Subset
 
 _ISSUE_CODES = {
     400: "invalid",
@@ -44,7 +45,10 @@ def operation_outcome(error: DalguError | None, *, information: str | None = Non
     }
 
 
-def body_of(stored: StoredResource) -> orjson.Fragment:
+def body_of(stored: StoredResource, subset: Subset | None = None) -> orjson.Fragment | Resource:
+    """The stored bytes as they are, or the `subset` of them a client asked for."""
+    if subset is not None and stored.body is not None:
+        return subset.apply(stored.body)
     return orjson.Fragment(stored.body or b"{}")
 
 
@@ -81,9 +85,11 @@ def searchset(
     count: int,
     offset: int,
     notes: Sequence[str] = (),
+    subset: Subset | None = None,
 ) -> dict[str, Any]:
-    """A searchset Bundle: the matches, what they include, and an OperationOutcome entry
-    (search mode `outcome`) for each of `notes` (what the server left out)."""
+    """A searchset Bundle: the matches, what they include (each as `subset` shows it),
+    and an OperationOutcome entry (search mode `outcome`) for each of `notes` (what the
+    server left out)."""
     links = [{"relation": "self", "url": _link(base, type_name, params, offset)}]
     more = len(matches) == count and count > 0 and (total is None or offset + count < total)
     if more:
@@ -102,7 +108,7 @@ def searchset(
     entries: list[dict[str, Any]] = [
         {
             "fullUrl": f"{base}/{r.type}/{r.id}",
-            "resource": body_of(r),
+            "resource": body_of(r, subset),
             "search": {"mode": mode},
         }
         for rows, mode in ((matches, "match"), (included, "include"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from dalgu.errors import BadRequestData, NotAcceptable
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_reference
+from dalgu.fhir.subsetting import Subset, parse_subset
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 #: JSON media types a request may send or ask for (`application/json+fhir` is DSTU2's, which
@@ -21,7 +22,7 @@ JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhi
 JSON_FORMATS = (*JSON_TYPES, "json")
 RESULT_PARAMETERS = frozenset(
     {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
-    | {"_pretty", "_revinclude"}
+    | {"_pretty", "_revinclude", "_elements"}
 )
 
 
@@ -101,6 +102,7 @@ class SearchQuery:
     #: with `patients`: resources in no patient's compartment are visible too (Devices)
     unlinked: bool = False
     ignored: tuple[str, ...] = field(default=())  # unknown parameters a lenient search skipped
+    subset: Subset | None = None  # _summary=true|text|data, _elements: what each match shows
 
     def params_of(self, name: str) -> list[Clause]:
         return [c for c in self.clauses if c.param.name == name]
@@ -231,6 +233,8 @@ def parse_search(
     includes: list[Include] = []
     revincludes: list[RevInclude] = []
     ignored: list[str] = []
+    summary: str | None = None
+    elements: str | None = None
     for key, raw in items:
         name, _, modifier = key.partition(":")
         if name == "_count":  # more than the server gives is capped (R4 3.1.1.5.5)
@@ -242,9 +246,10 @@ def parse_search(
                 raise BadRequestData("_total is none, estimate or accurate")
             total = raw != "none"
         elif name == "_summary":
-            if raw != "count":
-                raise BadRequestData("only _summary=count is supported")
-            only_count = True
+            summary = raw
+            only_count = raw == "count"
+        elif name == "_elements":
+            elements = raw if elements is None else f"{elements},{raw}"
         elif name == "_sort":
             sort.extend(_sort_keys(raw, known))
         elif name == "_include":
@@ -273,6 +278,7 @@ def parse_search(
         only_count=only_count,
         revincludes=tuple(revincludes),
         ignored=tuple(ignored),
+        subset=parse_subset(type_name, summary, elements),
     )
 
 

@@ -38,6 +38,7 @@ from dalgu.fhir.patch import check_patch_media
 from dalgu.fhir.preconditions import parse_etag, parse_none_match
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
 from dalgu.fhir.service import FhirService
+from dalgu.fhir.subsetting import Subset, parse_subset
 
 PREFIX = "/fhir"
 
@@ -73,8 +74,21 @@ async def _body(request: Request) -> Any:
     return await read_json(request, settings.max_body_bytes, settings.max_json_depth)
 
 
+def _read_subset(request: Request, type_name: str) -> Subset | None:
+    """What of the resource a read shows: `_summary` (not `count`) and `_elements`."""
+    summary = request.query_params.get("_summary")
+    if summary == "count":
+        raise BadRequestData("_summary=count is for searches")
+    return parse_subset(type_name, summary, request.query_params.get("_elements"))
+
+
 def _resource_response(
-    request: Request, stored: StoredResource, *, status: int, with_location: bool
+    request: Request,
+    stored: StoredResource,
+    *,
+    status: int,
+    with_location: bool,
+    subset: Subset | None = None,
 ) -> Response:
     headers = version_headers(stored, base_url(request), with_location=with_location)
     preference = prefer_return(request)
@@ -85,7 +99,7 @@ def _resource_response(
             None, information=f"{stored.reference} version {stored.version}"
         )
         return fhir_response(outcome, status=status, headers=headers)
-    return fhir_response(body_of(stored), status=status, headers=headers)
+    return fhir_response(body_of(stored, subset), status=status, headers=headers)
 
 
 # --- handlers -----------------------------------------------------------------------------
@@ -99,8 +113,9 @@ async def metadata(request: Request) -> Response:
 @fhir_endpoint
 async def read(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
+    subset = _read_subset(request, type_name)
     stored = await _service(request).read(principal, type_name, request.path_params["id"])
-    return _resource_response(request, stored, status=200, with_location=False)
+    return _resource_response(request, stored, status=200, with_location=False, subset=subset)
 
 
 @fhir_endpoint
@@ -109,10 +124,11 @@ async def vread(request: Request) -> Response:
     version = request.path_params["vid"]
     if not version.isdigit():
         raise ResourceNotFound(f"version {version!r} does not exist")
+    subset = _read_subset(request, type_name)
     stored = await _service(request).read(
         principal, type_name, request.path_params["id"], int(version)
     )
-    return _resource_response(request, stored, status=200, with_location=False)
+    return _resource_response(request, stored, status=200, with_location=False, subset=subset)
 
 
 @fhir_endpoint
@@ -238,6 +254,7 @@ async def _search(request: Request, items: list[tuple[str, str]]) -> Response:
             query.count,
             query.offset,
             result.notes,
+            query.subset,
         )
     )
 
