@@ -414,3 +414,32 @@ def test_an_offset_past_what_the_store_can_count_is_400(client: TestClient) -> N
         assert response.status_code == 400, (url, response.text)
         assert response.json()["type"].endswith("BadRequestData")
     assert client.get(f"{E}?type=Vehicle&offset=4611686018427387904").json() == []
+
+
+def test_expand_values_compares_a_vocab_property_by_its_expanded_term(client: TestClient) -> None:
+    """Clause 4.9, example 12: `q=gender==Male&expandValues=gender` expands `Male` with the
+    request's @context before comparing it with the VocabProperty's IRI."""
+    context = {"Male": "http://example.org/Male", "Female": "http://example.org/Female"}
+    for n, gender in ((1, "Male"), (2, "Female")):
+        body = {
+            "id": f"urn:ngsi-ld:Person:{n}",
+            "type": "Person",
+            "gender": {"type": "VocabProperty", "vocab": gender},
+            "@context": [context, "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"],
+        }
+        created = client.post(E, json=body, headers={"Content-Type": "application/ld+json"})
+        assert created.status_code == 201, created.text
+    link = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
+    assert link.status_code == 201, link.text
+    url = client.get(link.headers["location"], params={"details": "true"}).json()["URL"]
+    headers = {"Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'}
+
+    def ids(params: dict[str, str]) -> list[str]:
+        response = client.get(E, params={"type": "Person", **params}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [e["id"] for e in response.json()]
+
+    assert ids({"q": "gender==Male", "expandValues": "gender"}) == ["urn:ngsi-ld:Person:1"]
+    assert ids({"q": "gender!=Male", "expandValues": "gender"}) == ["urn:ngsi-ld:Person:2"]
+    assert ids({"q": 'gender=="http://example.org/Female"'}) == ["urn:ngsi-ld:Person:2"]
+    assert ids({"q": "gender==Male"}) == []  # not expanded: the text "Male" is no IRI held

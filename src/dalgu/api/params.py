@@ -11,7 +11,7 @@ from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.broker.render import Format, ProjectionTree, Representation, project
 from dalgu.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.ast import expand_values, map_names, map_type_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
@@ -232,6 +232,9 @@ def entity_query(
     if type_text:
         types = map_type_names(parse_type_selection(type_text), terms.expand)
     q = map_names(parse_q(q_text), terms.expand) if q_text else None
+    expanded = frozenset(terms.expand(n) for n in names(params, "expandValues"))
+    if q is not None and expanded:
+        q = expand_values(q, expanded, terms.expand)
     geo = None
     if georel is not None or params.get("geometry") is not None:
         if georel is None or params.get("geometry") is None or params.get("coordinates") is None:

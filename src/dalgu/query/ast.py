@@ -97,6 +97,33 @@ def map_names(expr: QExpr, attr: Callable[[str], str]) -> QExpr:
     return replace(expr, path=new_path)
 
 
+def expand_values(expr: QExpr, attrs: frozenset[str], expand: Callable[[str], str]) -> QExpr:
+    """`expr` with the string values compared (`==`, `!=`) with the attributes `attrs` names
+    passed through `expand` (`expandValues`, clause 4.9: `gender==Male` against a
+    VocabProperty holding `http://example.org/Male`)."""
+    if isinstance(expr, And):
+        return And(tuple(expand_values(t, attrs, expand) for t in expr.terms))
+    if isinstance(expr, Or):
+        return Or(tuple(expand_values(t, attrs, expand) for t in expr.terms))
+    if (
+        not isinstance(expr, Comparison)
+        or expr.path.attr not in attrs
+        or expr.op not in ("==", "!=")
+    ):
+        return expr
+
+    def one(value: QValue) -> QValue:
+        if value.kind in ("string", "uri") and isinstance(value.value, str):
+            return QValue("string", expand(value.value))
+        return value
+
+    if isinstance(expr.value, QValue):
+        return replace(expr, value=one(expr.value))
+    if isinstance(expr.value, QList):
+        return replace(expr, value=QList(tuple(one(v) for v in expr.value.values)))
+    return expr
+
+
 ATTRIBUTE_MEMBERS = frozenset(
     {
         "type",
