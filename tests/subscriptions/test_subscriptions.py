@@ -165,6 +165,38 @@ def test_ld_json_endpoint_and_tenant_and_receiver_info(
     assert entity == {"id": "urn:ngsi-ld:Vehicle:4", "type": "Vehicle", "speed": 5}
 
 
+@pytest.mark.parametrize("fmt", ["normalized", "keyValues"])
+def test_a_geojson_endpoint_gets_a_feature_collection(
+    client: TestClient, receiver: Receiver, fmt: str
+) -> None:
+    """Clause 5.2.15: `accept` is the MIME type of the notification's payload; for GeoJSON
+    its data is a FeatureCollection whose geometries are the entities' location."""
+    sub = subscription("x")
+    sub["notification"] = {
+        "endpoint": {"uri": receiver.url, "accept": "application/geo+json"},
+        "format": fmt,
+    }
+    assert client.post(S, json=sub).status_code == 201
+    located = {
+        **vehicle(6, 7),
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [128.6, 35.87]},
+        },
+    }
+    client.post(E, json=located)
+    headers, body = receiver.next()
+    assert headers["content-type"] == "application/geo+json" and "link" in headers
+    assert body["type"] == "Notification"
+    collection = body["data"]
+    assert collection["type"] == "FeatureCollection"
+    (feature,) = collection["features"]
+    assert feature["type"] == "Feature" and feature["id"] == "urn:ngsi-ld:Vehicle:6"
+    assert feature["geometry"] == {"type": "Point", "coordinates": [128.6, 35.87]}
+    speed = feature["properties"]["speed"]
+    assert (speed if fmt == "keyValues" else speed["value"]) == 7
+
+
 def test_triggers_entity_deleted_and_watched_attributes(
     client: TestClient, receiver: Receiver
 ) -> None:

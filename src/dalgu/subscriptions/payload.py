@@ -9,7 +9,13 @@ import orjson
 
 from dalgu.broker.join import Join, render_flat, render_inline
 from dalgu.broker.model import VALUE_MEMBER, Entity, now_iso
-from dalgu.broker.render import Representation, project, render_entity
+from dalgu.broker.render import (
+    Representation,
+    feature,
+    feature_collection,
+    project,
+    render_entity,
+)
 from dalgu.ldcontext import CORE_CONTEXT_URL, TermMap
 from dalgu.store.base import ChangeRecord, Delivery
 from dalgu.subscriptions.index import CompiledSubscription
@@ -199,7 +205,9 @@ def wire(
     doc: dict[str, Any], endpoint: dict[str, Any], delivery: Delivery
 ) -> tuple[dict[str, str], bytes]:
     """Headers and body for the endpoint's `accept` (clause 5.2.15 / 6.3.x): JSON with the
-    @context in a Link header, or JSON-LD with it in every entity of `data`."""
+    @context in a Link header, JSON-LD with it in every entity of `data`, or GeoJSON: `data`
+    a FeatureCollection of the entities, each geometry their `location` (clause 4.5.16), the
+    @context in a Link header."""
     context = doc.get("jsonldContext") or context_of(doc) or CORE_CONTEXT_URL
     headers = {i["key"]: i["value"] for i in endpoint.get("receiverInfo", [])}
     if delivery.tenant:
@@ -215,6 +223,16 @@ def wire(
         headers["Content-Type"] = "application/ld+json"
     else:
         headers["Content-Type"] = "application/json"
+        if endpoint.get("accept") == "application/geo+json":
+            notification = orjson.loads(body)
+            keys_only = doc["notification"].get("format") == "keyValues"
+            entities = [e for e in notification.get("data", ()) if isinstance(e, dict)]
+            notification["data"] = feature_collection(
+                feature(e, "location", keys_only)
+                for e in entities  # a core term: never redefined
+            )
+            body = orjson.dumps(notification)
+            headers["Content-Type"] = "application/geo+json"
         if isinstance(context, str):
             headers["Link"] = CONTEXT_LINK.format(context)
     return headers, body
