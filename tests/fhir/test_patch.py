@@ -29,7 +29,7 @@ def test_a_patch_makes_a_new_version_from_the_current_one(client: TestClient) ->
         [
             {"op": "test", "path": "/name/0/family", "value": "Kim"},
             {"op": "replace", "path": "/name/0/family", "value": "Lee"},
-            {"op": "replace", "path": "/active", "value": True},
+            {"op": "add", "path": "/active", "value": True},
             {"op": "add", "path": "/telecom", "value": [{"system": "phone", "value": "053"}]},
         ],
     )
@@ -171,3 +171,16 @@ def test_what_is_not_a_valid_merge_patch_is_refused(client: TestClient) -> None:
     assert _patch(client, path, fhirpath, PLAIN).status_code == 415  # FHIRPath Patch
     read = client.get(path, headers=ADMIN)
     assert read.json()["gender"] == "female" and read.headers["etag"] == 'W/"1"'
+
+
+def test_a_failed_test_says_what_it_found_in_json(client: TestClient) -> None:
+    pid = create(client, patient())
+    operations = [
+        {"op": "add", "path": "/active", "value": True},
+        {"op": "test", "path": "/gender", "value": "male"},
+    ]
+    response = client.patch(f"/fhir/Patient/{pid}", content=orjson.dumps(operations), headers=PATCH)
+    assert response.status_code == 422
+    diagnostics = response.json()["issue"][0]["diagnostics"]
+    assert diagnostics.endswith('(operation 1) failed: /gender is "female", not "male"')
+    assert "class" not in diagnostics

@@ -260,3 +260,10 @@ def test_if_none_match_naming_the_current_version_is_412(client: TestClient) -> 
     assert client.put("/fhir/Patient/pt-v", json=body, headers=other).status_code == 200
     bad = {**ADMIN, "If-None-Match": "yesterday"}
     assert client.put("/fhir/Patient/pt-v", json=body, headers=bad).status_code == 400
+
+
+def test_an_update_without_an_id_says_so_without_python_reprs(client: TestClient) -> None:
+    response = client.put("/fhir/Patient/pt-1", json=patient(), headers=ADMIN)
+    assert response.status_code == 400
+    diagnostics = response.json()["issue"][0]["diagnostics"]
+    assert "no id" in diagnostics and "None" not in diagnostics

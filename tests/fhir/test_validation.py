@@ -118,3 +118,24 @@ def test_a_plain_narrative_passes() -> None:
     )
     resource = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
     assert validate("Patient", resource)["text"]["div"] == div
+
+
+@pytest.mark.parametrize("text", ["\u0000nul", "bell\u0007", "form\u000cfeed"])
+def test_a_string_with_a_control_character_is_invalid(text: str) -> None:
+    body = {"resourceType": "Patient", "name": [{"family": text}]}
+    with pytest.raises(InvalidResource, match=r"Patient\.name\[0\]\.family: control character"):
+        validate("Patient", body)
+
+
+def test_tabs_and_line_breaks_are_taken_in_strings() -> None:
+    validate("Patient", {"resourceType": "Patient", "name": [{"text": "Kim\tMinji\r\n"}]})
+
+
+def test_diagnostics_show_json_values_not_python_reprs() -> None:
+    with pytest.raises(BadRequestData) as missing:
+        validate("Patient", {"name": [{"family": "Kim"}]})
+    assert "None" not in missing.value.detail
+    with pytest.raises(InvalidResource) as wrong:
+        validate("Patient", {"resourceType": "Patient", "active": "on", "gender": None})
+    assert '"on" is not a JSON boolean' in wrong.value.detail
+    assert "None" not in wrong.value.detail and "null" in wrong.value.detail

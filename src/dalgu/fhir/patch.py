@@ -11,6 +11,7 @@ import jsonpatch
 import jsonpointer
 
 from dalgu.errors import BadRequestData, InvalidResource, UnsupportedMediaType
+from dalgu.fhir.wire import json_text
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -78,14 +79,29 @@ def apply_json_patch(resource: dict[str, Any], operations: Any) -> Any:
         raise BadRequestData("a JSON Patch is a non-empty array of operations")
     if not all(isinstance(op, dict) for op in operations):
         raise BadRequestData("each operation of a JSON Patch is an object")
+    document: Any = resource
     try:
-        patch = jsonpatch.JsonPatch(operations)
-        return patch.apply(resource, in_place=False)
+        for position, operation in enumerate(operations):
+            try:  # one by one, so that a failed test names its operation
+                patch = jsonpatch.JsonPatch([operation])
+                document = patch.apply(document, in_place=position > 0)
+            except jsonpatch.JsonPatchTestFailed:
+                raise InvalidResource(_test_failure(document, position, operation)) from None
+        return document
     except jsonpatch.InvalidJsonPatch as exc:
         raise BadRequestData(f"not a valid JSON Patch: {exc}") from None
-    except jsonpatch.JsonPatchTestFailed as exc:
-        raise InvalidResource(f"the patch's test failed: {exc}") from None
     except (jsonpatch.JsonPatchConflict, jsonpointer.JsonPointerException) as exc:
         raise InvalidResource(f"the patch does not apply to this resource: {exc}") from None
     except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise BadRequestData(f"not a valid JSON Patch: {exc}") from None
+
+
+def _test_failure(document: Any, position: int, operation: dict[str, Any]) -> str:
+    """What a failed `test` operation found, in JSON (never Python's reprs)."""
+    path = str(operation.get("path"))
+    try:
+        found = json_text(jsonpointer.resolve_pointer(document, path))
+    except jsonpointer.JsonPointerException:
+        found = "nothing"
+    expected = json_text(operation.get("value"))
+    return f"the patch's test (operation {position}) failed: {path} is {found}, not {expected}"

@@ -48,6 +48,7 @@ from dalgu.fhir.searchparams import (
     values_at,
 )
 from dalgu.fhir.validation import valid_id, validate
+from dalgu.fhir.wire import json_text
 from dalgu.store.base import FhirStore, FhirWrite
 
 WriteListener = Callable[[list[StoredResource]], Awaitable[None]]
@@ -144,6 +145,8 @@ class FhirService:
             raise AccessDenied(f"the Observation's device is not {principal.who}")
         split = split_reference(principal.who)
         device = await self.store.fhir_read(*split) if split else None
+        if patient is None:
+            raise AccessDenied("the Observation names no Patient of this server as its subject")
         if device is None or device.deleted or device.patient is None or device.patient != patient:
             raise AccessDenied(f"{principal.who} is not linked to Patient/{patient}")
         return Grant("role")
@@ -357,11 +360,14 @@ class FhirService:
             resource = {**resource, "id": resource_id or new_id()}
         else:
             if resource_id is None or not valid_id(resource_id):
-                raise BadRequestData(f"{resource_id!r} is not a FHIR id")
-            if resource.get("id") != resource_id:
+                raise BadRequestData(f"{json_text(resource_id)} is not a FHIR id")
+            if resource.get("id") is None:
                 raise BadRequestData(
-                    f"the resource's id {resource.get('id')!r} is not the URL's {resource_id!r}"
+                    f"the resource has no id: an update carries its URL's, {resource_id}"
                 )
+            if resource.get("id") != resource_id:
+                given = json_text(resource.get("id"))
+                raise BadRequestData(f"the resource's id {given} is not the URL's {resource_id}")
         return FhirWrite(
             type_name,
             resource["id"],

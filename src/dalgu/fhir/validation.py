@@ -24,7 +24,13 @@ import orjson
 
 from dalgu.errors import BadRequestData, InvalidResource
 from dalgu.fhir.model import RESOURCE_TYPES, Resource
-from dalgu.fhir.wire import json_type_problems, narrative_problems, without_empty
+from dalgu.fhir.wire import (
+    control_character_problems,
+    json_text,
+    json_type_problems,
+    narrative_problems,
+    without_empty,
+)
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -95,18 +101,25 @@ def validate(type_name: str, body: Any) -> Resource:
     if not isinstance(body, dict):
         raise BadRequestData("the body must be a JSON object (a FHIR resource)")
     if body.get("resourceType") != type_name:
-        raise BadRequestData(f"resourceType is {body.get('resourceType')!r}, not {type_name!r}")
+        given = body.get("resourceType")
+        if given is None:
+            raise BadRequestData(f"the resource has no resourceType (it must be {type_name})")
+        raise BadRequestData(f"resourceType is {json_text(given)}, not {type_name}")
     resource: Resource = without_empty(body)
     resource_id = resource.get("id")
     if resource_id is not None and (not isinstance(resource_id, str) or not valid_id(resource_id)):
-        raise InvalidResource(f"id {resource_id!r} is not a FHIR id ([A-Za-z0-9-.]{{1,64}})")
+        raise InvalidResource(
+            f"id {json_text(resource_id)} is not a FHIR id ([A-Za-z0-9-.]{{1,64}})"
+        )
     problems: list[str] = []
     for (kind, element), codes in REQUIRED_CODES.items():
         if kind != type_name or element not in resource:
             continue
         code = resource[element]
         if not isinstance(code, str) or code not in codes:
-            problems.append(f"{element}: {code!r} is not one of {sorted(codes)}")
+            problems.append(
+                f"{element}: {json_text(code)} is not one of {', '.join(sorted(codes))}"
+            )
     from pydantic import ValidationError
 
     try:
@@ -118,6 +131,7 @@ def validate(type_name: str, body: Any) -> Resource:
     except (ValueError, TypeError) as exc:
         problems.append(str(exc))
     problems += narrative_problems(resource, type_name)
+    problems += control_character_problems(resource, type_name)
     if problems:
         raise InvalidResource("; ".join(problems), issues=problems)
     return resource

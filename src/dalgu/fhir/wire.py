@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any
 from xml.etree import ElementTree
 
+import orjson
 from pydantic import BaseModel
 
 #: JSON kinds of FHIR primitives: boolean, integer (integer, positiveInt, unsignedInt),
@@ -36,6 +37,13 @@ _KINDS: dict[Any, str] = {
     datetime.datetime: "string",
     datetime.time: "string",
 }
+
+#: characters FHIR strings do not have (datatypes.html, string: none below U+0020 but tab,
+#: carriage return and line feed); `_ESCAPED_CONTROL` finds them in orjson's output, which
+#: writes them escaped (`\u0000`, `\b`, `\f`; an escaped backslash followed by such text
+#: only costs a walk that finds nothing)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ESCAPED_CONTROL = re.compile(rb"\\u00[01]|\\[bf]")
 
 _FORBIDDEN_ELEMENTS = frozenset(
     {"html", "head", "body", "script", "style", "link", "base", "meta", "form", "input"}
@@ -97,7 +105,7 @@ def json_type_problems(model: BaseModel, raw: dict[str, Any], path: str) -> list
             where = f"{path}.{key}" + (f"[{position}]" if isinstance(value, list) else "")
             if kind is not None:
                 if item is not None and not _fits(item, kind):
-                    problems.append(f"{where}: {item!r} is not a JSON {kind}")
+                    problems.append(f"{where}: {json_text(item)} is not a JSON {kind}")
                 continue
             sub = models[position] if position < len(models) else None
             if isinstance(sub, BaseModel) and isinstance(item, dict):
@@ -160,4 +168,39 @@ def _div_problems(div: str, where: str) -> list[str]:
                 problems.append(f"{where}: event attribute {name!r} is not allowed")
             elif name in ("href", "src") and _UNSAFE_URL.match(value):
                 problems.append(f"{where}: {name}={value[:40]!r} is not allowed")
+    return problems
+
+
+def json_text(value: Any, limit: int = 80) -> str:
+    """`value` as JSON text for a diagnostic (`null`, `"on"`, `true`; never a Python repr),
+    cut at `limit` characters."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def control_character_problems(resource: Any, path: str) -> list[str]:
+    """Each string of `resource` holding a control character FHIR strings forbid."""
+    if not _ESCAPED_CONTROL.search(orjson.dumps(resource)):
+        return []
+    problems: list[str] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, str):
+            found = _CONTROL.search(value)
+            if found is not None:
+                problems.append(
+                    f"{where}: control character U+{ord(found[0]):04X} is not allowed in a"
+                    " FHIR string"
+                )
+        elif isinstance(value, dict):
+            for key, member in value.items():
+                walk(member, f"{where}.{key}")
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                walk(item, f"{where}[{position}]")
+
+    walk(resource, path)
     return problems
