@@ -251,3 +251,45 @@ def test_a_transaction_put_with_if_none_match_star_on_an_existing_resource_fails
     assert response.json()["issue"][0]["diagnostics"].startswith("entry 1: ")
     assert client.get("/fhir/Patient?family=Park", headers=ADMIN).json()["total"] == 0
     assert client.get("/fhir/Patient/pt-star", headers=ADMIN).json()["name"][0]["family"] == "Kim"
+
+
+def test_a_batch_reads_the_capability_statement_and_answers_head_without_a_body(
+    client: TestClient,
+) -> None:
+    kim = create(client, patient())
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "metadata"}},
+            {"request": {"method": "HEAD", "url": f"Patient/{kim}"}},
+            {"request": {"method": "HEAD", "url": "Patient/nobody"}},
+        ],
+    }
+    response = post(client, bundle)
+    assert response.status_code == 200, response.text
+    first, head, missing = response.json()["entry"]
+    assert first["response"]["status"] == "200 OK"
+    assert first["resource"]["resourceType"] == "CapabilityStatement"
+    assert head["response"] == {
+        "status": "200 OK",
+        "etag": 'W/"1"',
+        "lastModified": head["response"]["lastModified"],
+    }
+    assert "resource" not in head
+    assert missing["response"]["status"].startswith("404")
+
+
+def test_a_transaction_takes_head_entries(client: TestClient) -> None:
+    kim = create(client, patient())
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": patient("Park"), "request": {"method": "POST", "url": "Patient"}},
+            {"request": {"method": "HEAD", "url": f"Patient/{kim}"}},
+        ],
+    }
+    response = post(client, bundle)
+    assert response.status_code == 200, response.text
+    assert "resource" not in response.json()["entry"][1]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from dalgu import __version__
 from dalgu.errors import (
     BadRequestData,
     DalguError,
@@ -36,6 +37,7 @@ from dalgu.errors import (
     ResourceGone,
     ResourceNotFound,
 )
+from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match
@@ -44,7 +46,9 @@ from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import parse_subset
 from dalgu.store.base import FhirWrite
 
-METHODS = ("GET", "POST", "PUT", "DELETE")
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE")
+READS = ("GET", "HEAD")  # HEAD: a GET whose entry carries no resource
+METADATA = "metadata"  # `GET metadata`: the CapabilityStatement
 
 #: a conditional reference: a resource type and a search (`Patient?identifier=x|y`)
 _CONDITIONAL = re.compile(r"([A-Z][A-Za-z]+)\?(.+)")
@@ -71,7 +75,9 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
     request = raw["request"]
     method, url = request.get("method"), request.get("url")
     if method not in METHODS or not isinstance(url, str) or not url:
-        raise BadRequestData(f"entry {index}: request.method is one of {METHODS} with a url")
+        raise BadRequestData(
+            f"entry {index}: request.method is one of {', '.join(METHODS)}, with a url"
+        )
     if url.startswith(base):
         url = url[len(base) :]
     parts = urlsplit(url.lstrip("/"))
@@ -170,7 +176,7 @@ class BundleProcessor:
 
     async def _one(self, principal: Principal, e: Entry) -> dict[str, Any]:
         s = self.service
-        if e.method == "GET":
+        if e.method in READS:
             return await self._read(principal, e)
         if e.method == "POST":
             if e.id is not None:
@@ -196,6 +202,16 @@ class BundleProcessor:
         return {"response": write_response(stored, self.base, status=204)}
 
     async def _read(self, principal: Principal, e: Entry) -> dict[str, Any]:
+        """A GET entry's answer; a HEAD entry's is the same without its resource."""
+        found = await self._get(principal, e)
+        if e.method == "HEAD":
+            found.pop("resource", None)
+        return found
+
+    async def _get(self, principal: Principal, e: Entry) -> dict[str, Any]:
+        if e.type == METADATA and e.id is None:
+            capabilities = capability_statement(self.base, __version__)
+            return {"resource": capabilities, "response": {"status": "200 OK"}}
         if e.id is None:
             query = self.service.parse_search(e.type, e.params)
             result = await self.service.search(principal, query)
@@ -259,7 +275,7 @@ class BundleProcessor:
                     ids[e.full_url] = f"{e.type}/{e.id}"
             await self._resolve_conditional(principal, entries, matched, ids)
             for e in entries:
-                if e.method == "GET" or e.index in matched:
+                if e.method in READS or e.index in matched:
                     continue
                 write = await self._prepare(principal, e, assigned, ids)
                 writes.append((e, write))
@@ -274,7 +290,7 @@ class BundleProcessor:
         by_index = {e.index: r for (e, _), r in zip(writes, stored, strict=True)} | matched
         out = []
         for e in entries:
-            if e.method == "GET":
+            if e.method in READS:
                 try:
                     out.append(await self._read(principal, e))
                 except DalguError as error:  # changed by another request since the check
@@ -346,7 +362,7 @@ class BundleProcessor:
         written = {(w.type, w.id) for w in writes if w.resource is not None}
         deleted = {(w.type, w.id) for w in writes if w.resource is None}
         for e in entries:
-            if e.method != "GET":
+            if e.method not in READS or e.type == METADATA:
                 continue
             try:
                 if e.id is None:

@@ -11,12 +11,18 @@ from email.utils import format_datetime
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from dalgu.api.outage import store_outage
 from dalgu.api.problem import RETRY_AFTER
-from dalgu.errors import DalguError, NotAcceptable, StoreUnavailable, UnsupportedMediaType
+from dalgu.errors import (
+    DalguError,
+    InvalidRequest,
+    NotAcceptable,
+    StoreUnavailable,
+    UnsupportedMediaType,
+)
 from dalgu.fhir.model import StoredResource
 from dalgu.fhir.render import location, operation_outcome
 from dalgu.fhir.search import JSON_FORMATS, JSON_TYPES
@@ -59,6 +65,9 @@ def fhir_endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except DalguError as error:
             return outcome_response(error)
+        except ClientDisconnect:  # the client went away before its body came: no one to answer
+            log.info("client disconnected during %s %s", request.method, request.url.path)
+            return outcome_response(InvalidRequest("the client disconnected before its body came"))
         except Exception as exc:
             outage = store_outage(request, exc)
             if outage is not None:
