@@ -18,6 +18,7 @@ from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import TemporalQuery
+from dalgu.temporal.periods import check_query_periods
 
 AGGREGATION_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
@@ -106,7 +107,7 @@ def temporal_query(
             coordinates = str(coordinates).replace(" ", "")
         geo = parse_geoquery(georel, params["geometry"], coordinates, params.get("geoproperty"))
         geo = replace(geo, geoproperty=terms.expand(geo.geoproperty or "location"))
-    return TemporalQuery(
+    query = TemporalQuery(
         ids=ids,
         id_pattern=id_pattern,
         types=map_type_names(parse_type_selection(type_text), terms.expand) if type_text else None,
@@ -126,6 +127,8 @@ def temporal_query(
         limit=limit,
         offset=offset,
     )
+    check_query_periods(query)
+    return query
 
 
 def dataset_ids(raw: Any) -> tuple[str, ...]:

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from dalgu.store.base import TemporalEntity, TemporalQuery
-from dalgu.store.history import BucketSpans, InstanceRecord, fill_bucket_lists
+from dalgu.store.history import InstanceRecord
 from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.temporal_filters import bucket_number, keys_filter
 from dalgu.store.rollup import RollupPlan, hour_of
+from dalgu.temporal.periods import AggregatedPeriods
 
 _ROLLUP_COLUMNS = """(tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num,
     sumsq_num, min_num, max_num)"""
@@ -128,18 +129,20 @@ async def aggregate_hours(
     query: TemporalQuery,
     plan: RollupPlan,
     entities: dict[str, TemporalEntity],
+    found: AggregatedPeriods,
 ) -> None:
     """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of a
     last, partial hour: entity by entity (each an ordered scan of its rollups, grouped in
     memory: one grouping of a month of 1,000 sensors sorted 720,000 rows on disk), one row per
     entity and attribute with its buckets as arrays (as many rows as buckets cost several
-    times more to fetch). The arrays are in no set order: `fill_bucket_lists` orders them."""
+    times more to fetch) and the count of its instances that are not numbers. The arrays are
+    in no set order."""
     period = query.period
     assert period is not None
-    spans = BucketSpans(query)
 
-    def span(index: int) -> list[str]:
-        return spans(plan.origin, plan.origin, index)
+    def collect(rows: list[Any]) -> None:
+        for entity_id, name, others, buckets, *columns in rows:
+            found.add_columns(entity_id, name, plan.origin, buckets, columns, others)
 
     c = Compiled()  # the same parameters serve both statements below
     ids = c.p(sorted(entities))
@@ -164,12 +167,12 @@ async def aggregate_hours(
         values = ", ".join(f"array_agg({_HOUR_VALUES[m]})" for m in query.aggregate)
         hourly = await conn.fetch(
             f"SELECT e.id, a.* FROM unnest({ids}::text[]) AS e(id) "
-            f"CROSS JOIN LATERAL (SELECT r.name, array_agg({bucket}), {values} "
-            f"FROM ({hours}) r GROUP BY 1) a ORDER BY 1, 2",
+            "CROSS JOIN LATERAL (SELECT r.name, sum(r.count_all - r.count_num)::bigint, "
+            f"array_agg({bucket}), {values} FROM ({hours}) r GROUP BY 1) a ORDER BY 1, 2",
             *c.params,
         )
-        if all(len(set(row[2])) == len(row[2]) for row in hourly):
-            fill_bucket_lists(entities, query.aggregate, hourly, span)
+        if all(len(set(row[3])) == len(row[3]) for row in hourly):
+            collect(hourly)
             return
     if plan.end is not None:
         hours += (
@@ -185,8 +188,9 @@ async def aggregate_hours(
     arrays = ", ".join(f"array_agg(v{n})" for n in range(len(query.aggregate)))
     sql = (
         f"SELECT e.id, a.* FROM unnest({ids}::text[]) AS e(id) "
-        f"CROSS JOIN LATERAL (SELECT g.name, array_agg(g.bucket), {arrays} "
-        f"FROM (SELECT r.name, {bucket} AS bucket, {methods} FROM ({hours}) r GROUP BY 1, 2) g "
+        "CROSS JOIN LATERAL (SELECT g.name, sum(g.others)::bigint, array_agg(g.bucket), "
+        f"{arrays} FROM (SELECT r.name, {bucket} AS bucket, {methods}, "
+        f"sum(r.count_all - r.count_num) AS others FROM ({hours}) r GROUP BY 1, 2) g "
         "GROUP BY 1) a ORDER BY 1, 2"
     )
-    fill_bucket_lists(entities, query.aggregate, await conn.fetch(sql, *c.params), span)
+    collect(await conn.fetch(sql, *c.params))

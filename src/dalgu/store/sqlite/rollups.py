@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from dalgu.store.base import TemporalEntity, TemporalQuery
-from dalgu.store.history import BucketSpans, fill_bucket_lists, parse_time
+from dalgu.store.history import parse_time
 from dalgu.store.rollup import HOUR, RollupPlan
 from dalgu.store.sqlite.temporal_filters import (
     Params,
@@ -22,6 +22,7 @@ from dalgu.store.sqlite.temporal_filters import (
     canon_time,
     keys_filter,
 )
+from dalgu.temporal.periods import AggregatedPeriods
 
 _ROLLUP_COLUMNS = (
     "tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num, sumsq_num, "
@@ -152,19 +153,20 @@ def aggregate_hours(
     query: TemporalQuery,
     plan: RollupPlan,
     entities: dict[str, TemporalEntity],
+    found: AggregatedPeriods,
 ) -> None:
     """The aggregation from the hourly rollups (`store/rollup.py`), and the instances of
     a last, partial hour: one row per entity and attribute, its buckets' numbers and
     values as JSON text (a month of 1,000 sensors is 720,000 buckets: as many rows cost
-    several times more to fetch)."""
+    several times more to fetch), and the count of its instances that are not numbers."""
     period = query.period
     assert period is not None
     if period.seconds == 3600 and plan.end is None:
         # each bucket is one hour: unless an hour has several datasetIds, each rollup row
         # is a bucket, read in key order without grouping
         hourly = _hours_as_buckets(db, tenant, query, plan, entities)
-        if all(len(set(row[2])) == len(row[2]) for row in hourly):
-            _fill(query, plan, entities, hourly)
+        if all(len(set(row[3])) == len(row[3]) for row in hourly):
+            _collect(plan, found, hourly)
             return
     c = Params()
     origin = calendar.timegm(plan.origin.timetuple())
@@ -174,6 +176,7 @@ def aggregate_hours(
     else:
         bucket = f"((h.hour - o.seconds) / {c.p(round(period.seconds))})"
     methods = ", ".join(f"{_ROLLUP_AGGREGATES[m]} AS v{n}" for n, m in enumerate(query.aggregate))
+    methods += ", sum(count_all - count_num) AS others"
     hours = (
         "SELECT entity_id, name, hour, count_all, count_num, sum_num, sumsq_num, min_num, "
         f"max_num FROM instance_hours WHERE {keys_filter(tenant, query, entities, c)} "
@@ -201,10 +204,10 @@ def aggregate_hours(
         f"group_concat({_number_text(f'v{n}')})" for n in range(len(query.aggregate))
     )
     sql = (
-        f"SELECT entity_id, name, group_concat(bucket), {columns} FROM ({grouped}) "
-        "GROUP BY 1, 2 ORDER BY 1, 2"
+        f"SELECT entity_id, name, sum(others), group_concat(bucket), {columns} "
+        f"FROM ({grouped}) GROUP BY 1, 2 ORDER BY 1, 2"
     )
-    _fill(query, plan, entities, _lists(db, sql, c.params))
+    _collect(plan, found, _lists(db, sql, c.params))
 
 
 def _hours_as_buckets(
@@ -218,7 +221,8 @@ def _hours_as_buckets(
     origin = calendar.timegm(plan.origin.timetuple())
     columns = ", ".join(f"group_concat({_number_text(_HOUR_VALUES[m])})" for m in query.aggregate)
     sql = (
-        f"SELECT entity_id, name, group_concat((hour - {c.p(origin)}) / 3600), {columns} "
+        "SELECT entity_id, name, sum(count_all - count_num), "
+        f"group_concat((hour - {c.p(origin)}) / 3600), {columns} "
         f"FROM instance_hours WHERE {keys_filter(tenant, query, entities, c)} "
         f"AND hour >= {c.p(origin)}"
     )
@@ -228,23 +232,13 @@ def _hours_as_buckets(
 
 
 def _lists(db: sqlite3.Connection, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Rows of (entity, attribute, JSON texts of numbers) as rows of lists."""
+    """Rows of (entity, attribute, others, JSON texts of numbers) as rows of lists."""
     return [
-        (entity_id, name, *(orjson.loads(f"[{text}]") for text in texts))
-        for entity_id, name, *texts in db.execute(sql, params)
+        (entity_id, name, others, *(orjson.loads(f"[{text}]") for text in texts))
+        for entity_id, name, others, *texts in db.execute(sql, params)
     ]
 
 
-def _fill(
-    query: TemporalQuery,
-    plan: RollupPlan,
-    entities: dict[str, TemporalEntity],
-    rows: list[tuple[Any, ...]],
-) -> None:
-    spans = BucketSpans(query)
-    fill_bucket_lists(
-        entities,
-        query.aggregate,
-        rows,
-        lambda index: spans(plan.origin, plan.origin, index),
-    )
+def _collect(plan: RollupPlan, found: AggregatedPeriods, rows: list[tuple[Any, ...]]) -> None:
+    for entity_id, name, others, buckets, *columns in rows:
+        found.add_columns(entity_id, name, plan.origin, buckets, columns, others)

@@ -18,8 +18,6 @@ import orjson
 from dalgu.jsonbytes import dumps
 from dalgu.store.base import Change, Entity, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import (
-    BucketLists,
-    BucketSpans,
     InstanceRecord,
     changed_instances,
     instance_id,
@@ -50,6 +48,7 @@ from dalgu.store.sqlite.temporal_filters import (
     instance_filter,
     rows_filter,
 )
+from dalgu.temporal.periods import AggregatedPeriods
 
 _AGGREGATES = {
     "totalCount": "count(*)",
@@ -282,15 +281,28 @@ class SqliteTemporal(TemporalStore):
     def _aggregate(
         self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
     ) -> None:
+        found = AggregatedPeriods(query)
         plan = rollup_plan(query)
         if plan is not None:
-            aggregate_hours(self.db, tenant, query, plan, entities)
-            return
+            aggregate_hours(self.db, tenant, query, plan, entities, found)
+        else:
+            self._aggregate_instances(tenant, query, entities, found)
+        kinds = self._latest_instances(tenant, query, entities, found)
+        recompute = found.needing_instances(kinds)
+        if recompute:
+            found.compute(self._bucketed_instances(tenant, query, recompute))
+        found.fill(entities)
+
+    def _aggregate_instances(
+        self,
+        tenant: str,
+        query: TemporalQuery,
+        entities: dict[str, TemporalEntity],
+        found: AggregatedPeriods,
+    ) -> None:
         column = TIME_COLUMNS[query.timeproperty]
         methods = ", ".join(_AGGREGATES[m] for m in query.aggregate)
         period = query.period
-        spans = BucketSpans(query)
-        lists = BucketLists(entities, query.aggregate)
         if query.timerel in ("after", "between") and query.time_at is not None:
             # the origin is the query's: one grouping pass, no per-entity origin to join
             origin = parse_time(query.time_at)
@@ -299,16 +311,15 @@ class SqliteTemporal(TemporalStore):
             whole = period is None or period.is_zero  # one bucket, ending at the last instance
             sql = (
                 f"SELECT entity_id, name, {bucket} AS bucket, "
-                f"{f'max({column})' if whole else 'NULL'}, {methods} "
+                f"{f'max({column})' if whole else 'NULL'}, count(*) - count(num), {methods} "
                 f"FROM instances i, (SELECT {c.p(canon(origin))} AS origin, "
                 f"{c.p(calendar.timegm(origin.timetuple()))} AS seconds) o "
                 f"WHERE {rows_filter(tenant, query, entities, c)} "
                 "GROUP BY entity_id, name, bucket ORDER BY 1, 2, 3"
             )
-            for entity_id, name, index, last, *values in self.db.execute(sql, c.params):
-                span = spans(origin, parse_time(last) if whole else origin, index)
-                for out, value in zip(lists(entity_id, name), values, strict=True):
-                    out.append([value, *span])
+            for entity_id, name, index, last, others, *values in self.db.execute(sql, c.params):
+                end = parse_time(last) if last else None
+                found.add(entity_id, name, origin, end, index, values, others)
             return
         c = Params()
         rows = (
@@ -320,14 +331,63 @@ class SqliteTemporal(TemporalStore):
             f"WITH r AS ({rows}), o AS (SELECT entity_id, origin, last, "
             "CAST(strftime('%s', origin) AS INTEGER) AS seconds "
             "FROM (SELECT entity_id, min(t) AS origin, max(t) AS last FROM r GROUP BY entity_id)) "
-            f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, {methods} "
+            f"SELECT r.entity_id, r.name, {bucket} AS bucket, o.origin, o.last, "
+            f"count(*) - count(num), {methods} "
             "FROM r JOIN o ON o.entity_id = r.entity_id "
             "GROUP BY r.entity_id, r.name, bucket ORDER BY 1, 2, 3"
         )
-        for entity_id, name, index, start, last, *values in self.db.execute(sql, c.params):
-            span = spans(parse_time(start), parse_time(last), index)
-            for out, value in zip(lists(entity_id, name), values, strict=True):
-                out.append([value, *span])
+        for entity_id, name, index, start, last, others, *values in self.db.execute(sql, c.params):
+            found.add(entity_id, name, parse_time(start), parse_time(last), index, values, others)
+
+    def _latest_instances(
+        self,
+        tenant: str,
+        query: TemporalQuery,
+        entities: dict[str, TemporalEntity],
+        found: AggregatedPeriods,
+    ) -> dict[tuple[str, str], str]:
+        """Each aggregated attribute's latest instance in the query (its type labels the
+        aggregated member), set as its one instance; returns the attributes' types."""
+        c = Params()
+        column = TIME_COLUMNS[query.timeproperty]
+        sql = (
+            "SELECT json_extract(k.value, '$[0]'), json_extract(k.value, '$[1]'), "
+            f"(SELECT doc FROM instances WHERE tenant = {c.p(tenant)} "
+            "AND entity_id = json_extract(k.value, '$[0]') "
+            f"AND name = json_extract(k.value, '$[1]'){instance_filter(query, c)} "
+            f"AND deleted_at IS NULL ORDER BY {column} DESC LIMIT 1) "
+            f"FROM json_each({c.p(orjson.dumps(list(found.attributes)).decode())}) k"
+        )
+        kinds: dict[tuple[str, str], str] = {}
+        for entity_id, name, doc in self.db.execute(sql, c.params):
+            if doc is None:
+                continue
+            instance = orjson.loads(doc)
+            entities[entity_id].instances[name] = [instance]
+            kinds[(entity_id, name)] = str(instance.get("type") or "Property")
+        return kinds
+
+    def _bucketed_instances(
+        self, tenant: str, query: TemporalQuery, attributes: dict[tuple[str, str], datetime]
+    ) -> list[tuple[str, str, int, bytes]]:
+        """The instances of some attributes, each with the number of its period (counted
+        from the attribute's origin)."""
+        c = Params()
+        column = TIME_COLUMNS[query.timeproperty]
+        bucket = bucket_number(query.period, f"i.{column}", c)  # placeholders in text order
+        keys = [
+            [entity_id, name, canon(origin), calendar.timegm(origin.timetuple())]
+            for (entity_id, name), origin in attributes.items()
+        ]
+        sql = (
+            f"SELECT i.entity_id, i.name, {bucket}, i.doc FROM (SELECT "
+            "json_extract(value, '$[0]') AS e, json_extract(value, '$[1]') AS n, "
+            "json_extract(value, '$[2]') AS origin, json_extract(value, '$[3]') AS seconds "
+            f"FROM json_each({c.p(orjson.dumps(keys).decode())})) o "
+            f"JOIN instances i ON i.tenant = {c.p(tenant)} AND i.entity_id = o.e "
+            f"AND i.name = o.n{instance_filter(query, c)} AND i.deleted_at IS NULL"
+        )
+        return list(self.db.execute(sql, c.params))
 
     async def delete_history(
         self,
