@@ -125,6 +125,10 @@ AREA = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 
         (geo("near;maxDistance==100", "Point", "[1.005,0.5]"), False),
         (geo("near;minDistance==1000", "Point", "[0.5,0.5]"), True),  # corners are far
         (geo("disjoint", "Point", "[0.5,0.5]"), True),  # parts of the area are elsewhere
+        # the area may hold a location that contains the point; not one far away
+        (geo("contains", "Point", "[0.5,0.5]"), True),
+        (geo("contains", "Point", "[5,5]"), False),
+        (geo("contains", "Polygon", "[[[0.2,0.2],[0.8,0.2],[0.8,0.8],[0.2,0.8],[0.2,0.2]]]"), True),
         (
             geo(
                 "within",

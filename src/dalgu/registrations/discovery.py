@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import shapely
+
 from dalgu.query.ast import And, GeoQuery, Or, QExpr, ScopeExpr, TypeExpr
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import scope_matches
@@ -126,7 +128,10 @@ def _geo_matches(geo: GeoQuery, doc: dict[str, Any], expand: Callable[[str], str
     if geo.georel == "equals":
         return bool(geometry.equals(query) or geometry.contains(query))
     if geo.georel == "contains":
-        return bool(geometry.intersects(query) and (geometry.dimension >= query.dimension))
+        # the area may hold a location that contains the query's geometry: it reaches it and
+        # has as many dimensions (a point holds no polygon)
+        reach = shapely.get_dimensions(geometry) >= shapely.get_dimensions(query)
+        return bool(geometry.intersects(query) and reach)
     return bool(geometry.intersects(query))  # within, intersects, overlaps
 
 
