@@ -539,7 +539,7 @@ class TemporalEntity:
     types: list[str]
     instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: per attribute and method, its `[value, start, end]` buckets: a list, or the list's
-    #: JSON when it can be large (`history.fill_bucket_lists`)
+    #: JSON when it can be large (`periods.AggregatedPeriods`)
     aggregates: dict[str, dict[str, list[list[Any]] | orjson.Fragment]] = field(
         default_factory=dict
     )

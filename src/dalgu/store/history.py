@@ -7,7 +7,6 @@ scope. Both stores write these records in the transaction of the change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -18,7 +17,7 @@ from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity, attribute_iris
 from dalgu.jsonbytes import dumps
 
 if TYPE_CHECKING:
-    from dalgu.store.base import TemporalEntity, TemporalQuery
+    from dalgu.store.base import TemporalQuery
 
 INSTANCE_PREFIX = "urn:ngsi-ld:Instance:"
 #: the attribute name under which changes of an entity's scope are recorded
@@ -207,62 +206,6 @@ class BucketSpans:
         if span is None:
             span = self._spans[key] = bucket_span(self.query, origin, last, index)
         return span
-
-
-class BucketLists:
-    """The `[value, start, end]` lists of each aggregation method of the attribute a row is
-    about; rows come ordered by entity and attribute, so each is looked up once per run."""
-
-    def __init__(self, entities: dict[str, TemporalEntity], methods: tuple[str, ...]) -> None:
-        self.entities = entities
-        self.methods = methods
-        self._entity: str | None = None
-        self._name: str | None = None
-        self._lists: list[list[list[Any]]] = []
-
-    def __call__(self, entity_id: str, name: str) -> list[list[list[Any]]]:
-        if entity_id != self._entity or name != self._name:
-            out = self.entities[entity_id].aggregates.setdefault(name, {})
-            self._lists = []
-            for method in self.methods:
-                made: list[list[Any]] = []
-                found = out.setdefault(method, made)
-                self._lists.append(found if isinstance(found, list) else made)
-            self._entity, self._name = entity_id, name
-        return self._lists
-
-
-def fill_bucket_lists(
-    entities: dict[str, TemporalEntity],
-    methods: tuple[str, ...],
-    rows: Iterable[Sequence[Any]],
-    spans: Callable[[int], list[str]],
-) -> None:
-    """Set each method's `[[value, start, end], ...]` from one row per entity and attribute:
-    (entity, attribute, bucket numbers, the values of each method in the order of the
-    numbers); `spans` gives a bucket's [start, end], shared by every attribute.
-
-    A large answer has a million buckets, so each method's list is made as its JSON (an
-    `orjson.Fragment` that the response embeds as it is), from the JSON of its values and of
-    its spans: a million small Python lists cost twice as long to make, four times as long
-    with the cyclic garbage collector walking them, and as long again to serialize."""
-    tails: dict[int, bytes] = {}
-    for entity_id, name, buckets, *values in rows:
-        if not buckets:
-            continue
-        if buckets != sorted(buckets):  # aggregated in some other order: put it in time order
-            order = sorted(range(len(buckets)), key=buckets.__getitem__)
-            buckets = [buckets[i] for i in order]
-            values = [[column[i] for i in order] for column in values]
-        for index in buckets:
-            if index not in tails:
-                tails[index] = b"," + orjson.dumps(spans(index))[1:-1]
-        bounds = [tails[index] for index in buckets]
-        out = entities[entity_id].aggregates.setdefault(name, {})
-        for method, column in zip(methods, values, strict=True):
-            texts = orjson.dumps(column)[1:-1].split(b",")  # numbers and nulls: no commas
-            joined = b"],[".join([t + b for t, b in zip(texts, bounds, strict=True)])
-            out[method] = orjson.Fragment(b"[[" + joined + b"]]")
 
 
 def bucket_span(query: TemporalQuery, origin: datetime, last: datetime, index: int) -> list[str]:

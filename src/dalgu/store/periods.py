@@ -11,7 +11,7 @@ range is bounded on both sides (`between`).
 
 The stores aggregate in SQL and collect each attribute's periods that hold instances in an
 `AggregatedPeriods`; the periods of an attribute that holds other values than numbers are
-computed again from its instances (`dalgu.temporal.aggregation`).
+computed again from its instances (`dalgu.store.aggregation`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import orjson
 
 from dalgu.errors import BadRequestData
 from dalgu.query.duration import Duration
+from dalgu.store.aggregation import EMPTY, Reading, aggregate, reading
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import BucketSpans, bucket_span, parse_time
-from dalgu.temporal.aggregation import EMPTY, Reading, aggregate, reading
 
 #: the periods an answer may hold, over all its entities and attributes
 MAX_PERIODS: Final = 1_000_000

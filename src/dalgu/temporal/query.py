@@ -18,7 +18,7 @@ from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import TemporalQuery
-from dalgu.temporal.periods import check_query_periods
+from dalgu.store.periods import check_query_periods
 
 AGGREGATION_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")

@@ -9,11 +9,11 @@ from typing import Any
 
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import InstanceRecord
+from dalgu.store.periods import AggregatedPeriods
 from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.temporal_filters import bucket_number, keys_filter
 from dalgu.store.rollup import RollupPlan, hour_of
-from dalgu.temporal.periods import AggregatedPeriods
 
 _ROLLUP_COLUMNS = """(tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num,
     sumsq_num, min_num, max_num)"""

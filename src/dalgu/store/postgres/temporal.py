@@ -34,6 +34,7 @@ from dalgu.store.history import (
     parse_time,
     record,
 )
+from dalgu.store.periods import AggregatedPeriods
 from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.packed import pack, unpack
 from dalgu.store.postgres.partitions import Partitions, month_of, month_of_partition
@@ -51,7 +52,6 @@ from dalgu.store.postgres.temporal_filters import (
     instance_filter,
 )
 from dalgu.store.rollup import hour_of, rollup_plan
-from dalgu.temporal.periods import AggregatedPeriods
 
 MONTHS_AHEAD = 2
 # Every statement of a temporal query is planned for its own values: the same text serves one

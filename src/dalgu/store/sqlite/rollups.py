@@ -14,6 +14,7 @@ import orjson
 
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import parse_time
+from dalgu.store.periods import AggregatedPeriods
 from dalgu.store.rollup import HOUR, RollupPlan
 from dalgu.store.sqlite.temporal_filters import (
     Params,
@@ -22,7 +23,6 @@ from dalgu.store.sqlite.temporal_filters import (
     canon_time,
     keys_filter,
 )
-from dalgu.temporal.periods import AggregatedPeriods
 
 _ROLLUP_COLUMNS = (
     "tenant, entity_id, name, hour, dataset, count_all, count_num, sum_num, sumsq_num, "

@@ -26,6 +26,7 @@ from dalgu.store.history import (
     parse_time,
     record,
 )
+from dalgu.store.periods import AggregatedPeriods
 from dalgu.store.rollup import rollup_plan
 from dalgu.store.sqlite.lock import transaction
 from dalgu.store.sqlite.near import point_columns
@@ -48,7 +49,6 @@ from dalgu.store.sqlite.temporal_filters import (
     instance_filter,
     rows_filter,
 )
-from dalgu.temporal.periods import AggregatedPeriods
 
 _AGGREGATES = {
     "totalCount": "count(*)",
