@@ -7,6 +7,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 E = "/ngsi-ld/v1/entities"
+T0 = "2024-01-01T00:00:00Z"
 LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
@@ -569,3 +570,72 @@ def test_geojson_geometry_of_an_attribute_that_is_no_geometry_is_null(client: Te
     assert client.get(url, params=simple, headers=geo).json()["geometry"] is None
     located = client.get(url, headers=geo).json()
     assert located["geometry"]["type"] == "Point"
+
+
+def test_a_merge_of_bare_values_keeps_the_type_of_the_attribute_it_lands_on(
+    client: TestClient,
+) -> None:
+    """Clause 5.6.17.4: an attribute merged in the simplified (or concise) form keeps the type
+    of the pre-existing one; a string merged into a LanguageProperty with `lang` replaces the
+    text of that language only."""
+    body = {
+        "id": "urn:ngsi-ld:Park:1",
+        "type": "Park",
+        "owner": {"type": "Relationship", "object": "urn:ngsi-ld:City:1", "observedAt": T0},
+        "name": {"type": "LanguageProperty", "languageMap": {"en": "Park", "it": "Parco"}},
+        "tags": {"type": "ListProperty", "valueList": ["a"]},
+        "speed": {"type": "Property", "value": 1},
+    }
+    assert client.post(E, json=body).status_code == 201
+    url = f"{E}/urn:ngsi-ld:Park:1"
+    merge = {"owner": "urn:ngsi-ld:City:9", "tags": ["b", "c"], "speed": 2}
+    assert client.patch(url, json=merge, params={"options": "keyValues"}).status_code == 204
+    assert client.patch(url, json={"name": "Parc"}, params={"lang": "fr"}).status_code == 204
+    got = client.get(url).json()
+    assert got["owner"] == {
+        "type": "Relationship",
+        "object": "urn:ngsi-ld:City:9",
+        "observedAt": T0,
+    }
+    assert got["name"] == {
+        "type": "LanguageProperty",
+        "languageMap": {"en": "Park", "it": "Parco", "fr": "Parc"},
+    }
+    assert got["tags"] == {"type": "ListProperty", "valueList": ["b", "c"]}
+    assert got["speed"] == {"type": "Property", "value": 2}
+    found = client.get(E, params={"type": "Park", "q": "owner==urn:ngsi-ld:City:9"}).json()
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Park:1"]
+    batch = [{"id": "urn:ngsi-ld:Park:1", "owner": "urn:ngsi-ld:City:7"}]
+    merged = client.post("/ngsi-ld/v1/entityOperations/merge", json=batch)
+    assert merged.status_code == 204, merged.text
+    assert client.get(url).json()["owner"]["object"] == "urn:ngsi-ld:City:7"
+
+
+def test_a_merge_goes_into_json_values_and_removes_what_is_null(client: TestClient) -> None:
+    """Clause 5.5.12, example 2: the merge reaches into a Property's JSON object value, and an
+    NGSI-LD Null there (or as a member, or in a languageMap) removes what it names."""
+    body = {
+        "id": "urn:ngsi-ld:T:ex2",
+        "type": "T",
+        "address": {
+            "type": "Property",
+            "value": {"street": "Straße des 17. Juni", "city": "Berlin", "country": "Germany"},
+        },
+        "p": {"type": "Property", "value": 5, "unitCode": "KMH"},
+        "name": {"type": "LanguageProperty", "languageMap": {"en": "Park", "it": "Parco"}},
+    }
+    assert client.post(E, json=body).status_code == 201
+    url = f"{E}/urn:ngsi-ld:T:ex2"
+    fragment = {
+        "address": {
+            "type": "Property",
+            "value": {"street": "Pariser Platz", "country": "urn:ngsi-ld:null"},
+        },
+        "p": {"type": "Property", "value": 6, "unitCode": "urn:ngsi-ld:null"},
+        "name": {"type": "LanguageProperty", "languageMap": {"en": "urn:ngsi-ld:null"}},
+    }
+    assert client.patch(url, json=fragment).status_code == 204
+    got = client.get(url).json()
+    assert got["address"]["value"] == {"street": "Pariser Platz", "city": "Berlin"}
+    assert got["p"] == {"type": "Property", "value": 6}
+    assert got["name"] == {"type": "LanguageProperty", "languageMap": {"it": "Parco"}}

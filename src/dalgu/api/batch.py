@@ -24,7 +24,12 @@ from dalgu.federation.batches import BatchItems, distribute_batch
 
 
 async def _items(
-    request: Request, rc: RequestContext, body: Any, *, partial: bool = False
+    request: Request,
+    rc: RequestContext,
+    body: Any,
+    *,
+    partial: bool = False,
+    merging: bool = False,
 ) -> list[BatchItem]:
     if not isinstance(body, list):
         raise BadRequestData("a batch operation takes a JSON array")
@@ -47,7 +52,7 @@ async def _items(
                     )
                 if json_ld:
                     terms = await resolver.resolve(raw["@context"])
-            items.append(parse_entity(raw, terms, now, require_type=not partial))
+            items.append(parse_entity(raw, terms, now, require_type=not partial, merging=merging))
         except DalguError as error:
             error.extra["entity_id"] = entity_id if isinstance(entity_id, str) else None
             items.append(error)
@@ -139,7 +144,8 @@ async def batch_merge(request: Request) -> Response:
     service = runtime(request).service
 
     async def here(raw: list[Any]) -> BatchResult:
-        return await service.batch_merge(rc.tenant, await _items(request, rc, raw, partial=True))
+        items = await _items(request, rc, raw, partial=True, merging=True)
+        return await service.batch_merge(rc.tenant, items)
 
     result = await _distributed(request, rc, body, "mergeBatch", "/entityOperations/merge", here)
     return _result(result) if result.errors else no_content()

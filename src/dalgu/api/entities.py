@@ -288,15 +288,19 @@ async def merge_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request, merge_patch=True)
     _same_id(body, entity_id)
-    fragment = parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False)
+    fragment = parse_entity(
+        body, rc.terms, now_iso(), require_id=False, require_type=False, merging=True
+    )
+    lang = request.query_params.get("lang")
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "mergeEntity", entity_id, None)
     if routed is None:
-        await rt.service.merge(rc.tenant, entity_id, fragment)
+        await rt.service.merge(rc.tenant, entity_id, fragment, lang)
         return no_content()
 
     async def here(part: dict[str, Any] | None) -> None:
-        await rt.service.merge(rc.tenant, entity_id, _fragment(part, rc, entity_id))
+        merged = _fragment(part, rc, entity_id, merging=True)
+        await rt.service.merge(rc.tenant, entity_id, merged, lang)
 
     return await distributed.write(
         routed, rc, entity_id, body, "PATCH", _path(entity_id), here, no_content
@@ -334,10 +338,12 @@ def _all_updated(result: UpdateResult) -> None:
         raise ResourceNotFound(f"attributes not updated here: {reasons}")
 
 
-def _fragment(body: Any, rc: RequestContext, entity_id: str) -> Entity:
+def _fragment(body: Any, rc: RequestContext, entity_id: str, *, merging: bool = False) -> Entity:
     """An Entity Fragment: attributes plus, optionally, types to add and a scope."""
     _same_id(body, entity_id)
-    return parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False)
+    return parse_entity(
+        body, rc.terms, now_iso(), require_id=False, require_type=False, merging=merging
+    )
 
 
 async def append_attributes(request: Request) -> Response:

@@ -57,6 +57,10 @@ OBSERVATION_SPACE: Final = NGSI_LD + "observationSpace"
 OPERATION_SPACE: Final = NGSI_LD + "operationSpace"
 GEO_ATTRIBUTES: Final = frozenset({LOCATION, OBSERVATION_SPACE, OPERATION_SPACE})
 NULL_URI: Final = "urn:ngsi-ld:null"
+#: set by parsing a merge's fragment on an instance given as its bare value (simplified or
+#: concise): the merge keeps the type of the attribute it lands on (clause 5.6.17.4). Never
+#: stored: a name no attribute can have (`@` names are refused).
+BARE_VALUE: Final = "@bareValue"
 GEOJSON_TYPES: Final = frozenset(
     {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 )

@@ -11,7 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dalgu.broker.model import MEMBERS, NULL_URI, SYSTEM_MEMBERS, Entity, attribute_iris
+from dalgu.broker.model import (
+    BARE_VALUE,
+    MEMBERS,
+    NULL_URI,
+    SYSTEM_MEMBERS,
+    VALUE_MEMBER,
+    Entity,
+    attribute_iris,
+)
 from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import Mutation
 
@@ -102,25 +110,88 @@ def find_instance(instances: Instances, dataset: str | None) -> int | None:
     return None
 
 
-def merge_instance(old: dict[str, Any], fragment: dict[str, Any], now: str) -> dict[str, Any]:
-    """Merge a (partial) instance into an existing one: members replaced, sub-attributes merged.
+def merge_instance(
+    old: dict[str, Any],
+    fragment: dict[str, Any],
+    now: str,
+    lang: str | None = None,
+    *,
+    deep: bool = False,
+) -> dict[str, Any]:
+    """Merge a (partial) instance into an existing one (clauses 5.5.12, 5.6.17.4).
 
-    A sub-attribute whose value is `urn:ngsi-ld:null` is removed (merge-patch semantics).
+    Members are replaced and sub-attributes merged; an NGSI-LD Null (`urn:ngsi-ld:null`) as a
+    sub-attribute or a member removes it. `deep` (Merge Entity, clause 5.5.12): a JSON object
+    value (or a languageMap) is merged key by key to any depth, a Null key removed. A fragment
+    given as its bare value (simplified or concise) keeps the type of the attribute it lands
+    on: a Relationship takes it as its object, a LanguageProperty as the text of `lang` (else
+    of `@none`), and so on. A fragment of another explicit type replaces the old one's value
+    member.
     """
+    fragment = dict(fragment)
+    bare = fragment.pop(BARE_VALUE, None)
+    old_kind = old.get("type", "Property")
+    if bare is not None and old_kind not in ("Property", "GeoProperty"):
+        fragment = _as_kind(old_kind, fragment, bare, lang)
     merged = dict(old)
+    new_kind = fragment.get("type", old_kind)
+    if new_kind != old_kind:  # no member of the old kind's value stays beside the new one
+        merged.pop(VALUE_MEMBER.get(old_kind, "value"), None)
     for member, value in fragment.items():
         if member in SYSTEM_MEMBERS:
             continue
         if member in MEMBERS:
-            merged[member] = value
-        elif is_null(value):
+            if value == NULL_URI and member not in ("type", "value", "object"):
+                merged.pop(member, None)
+            elif deep and member in ("value", "languageMap") and new_kind == old_kind:
+                merged[member] = merge_json(merged.get(member), value)
+            else:
+                merged[member] = value
+        elif is_null(value) or value == NULL_URI:
             merged.pop(member, None)
         elif member in merged and isinstance(merged[member], dict):
-            merged[member] = merge_instance(merged[member], value, now)
+            merged[member] = merge_instance(merged[member], value, now, lang, deep=deep)
         else:
-            merged[member] = value
+            merged[member] = _without_marks(value)
     merged["modifiedAt"] = now
     return merged
+
+
+def _as_kind(kind: str, fragment: dict[str, Any], bare: Any, lang: str | None) -> dict[str, Any]:
+    """A bare-value fragment as the value member of an attribute of `kind`."""
+    value = fragment.pop("value", None)
+    fragment.pop("type", None)
+    if kind == "LanguageProperty" and isinstance(value, str):
+        fragment["languageMap"] = {lang if lang and lang != "*" else "@none": value}
+    elif kind == "VocabProperty":
+        fragment["vocab"] = bare if isinstance(bare, str) else value
+    elif kind in VALUE_MEMBER and kind != "LanguageProperty":
+        fragment[VALUE_MEMBER[kind]] = value
+    else:
+        fragment["type"], fragment["value"] = "Property", value
+    return fragment
+
+
+def merge_json(old: Any, new: Any) -> Any:
+    """JSON merge patch (RFC 7396) with NGSI-LD Null as its null: objects merged key by key,
+    to any depth; anything else replaced. A GeoJSON geometry is replaced whole."""
+    if not isinstance(new, dict) or "coordinates" in new or "@value" in new:
+        return new
+    if not isinstance(old, dict) or "coordinates" in old or "@value" in old:
+        return {k: merge_json(None, v) for k, v in new.items() if v != NULL_URI}
+    merged = dict(old)
+    for key, value in new.items():
+        if value == NULL_URI:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_json(merged.get(key), value)
+    return merged
+
+
+def _without_marks(instance: Any) -> Any:
+    if isinstance(instance, dict) and BARE_VALUE in instance:
+        return {k: v for k, v in instance.items() if k != BARE_VALUE}
+    return instance
 
 
 def is_null(instance: Any) -> bool:
@@ -134,9 +205,14 @@ def is_null(instance: Any) -> bool:
 
 
 def merge_entity(
-    entity: Entity, fragment: Entity, now: str, result: UpdateResult | None = None
+    entity: Entity,
+    fragment: Entity,
+    now: str,
+    result: UpdateResult | None = None,
+    lang: str | None = None,
 ) -> None:
-    """Merge-patch an entity in place (clause 5.6.17): add, merge or null-delete attributes."""
+    """Merge-patch an entity in place (clause 5.6.17): add, merge or null-delete attributes;
+    `lang` is the language a bare string merged into a LanguageProperty is the text of."""
     add_types(entity, fragment)
     if "scope" in fragment:
         entity["scope"] = fragment["scope"]
@@ -148,9 +224,9 @@ def merge_entity(
                 if index is not None:
                     instances.pop(index)
             elif index is None:
-                instances.append(new)
+                instances.append(_without_marks(new))
             else:
-                instances[index] = merge_instance(instances[index], new, now)
+                instances[index] = merge_instance(instances[index], new, now, lang, deep=True)
         if not instances:
             del entity[iri]
         if result is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from dalgu.broker.model import (
     ATTRIBUTE_TYPE_IRIS,
+    BARE_VALUE,
     GEO_ATTRIBUTES,
     GEOJSON_TYPES,
     MEMBERS,
@@ -40,9 +41,17 @@ _INFERRED = {
 
 
 def parse_entity(
-    doc: Any, terms: TermMap, now: str, *, require_id: bool = True, require_type: bool = True
+    doc: Any,
+    terms: TermMap,
+    now: str,
+    *,
+    require_id: bool = True,
+    require_type: bool = True,
+    merging: bool = False,
 ) -> Entity:
-    """A full entity: id, type(s), scope and attributes, with system times set to `now`."""
+    """A full entity: id, type(s), scope and attributes, with system times set to `now`.
+    `merging`: a merge's fragment, whose instances given as bare values are marked
+    (`BARE_VALUE`) for the merge to keep the type they land on."""
     if not isinstance(doc, dict):
         raise BadRequestData("an entity must be a JSON object")
     entity: Entity = {}
@@ -58,7 +67,7 @@ def parse_entity(
         entity["scope"] = parse_scopes(doc["scope"])
     entity["createdAt"] = now
     entity["modifiedAt"] = now
-    entity.update(parse_attributes(doc, terms, now))
+    entity.update(parse_attributes(doc, terms, now, merging=merging))
     return entity
 
 
@@ -87,14 +96,16 @@ def parse_scopes(value: Any) -> list[str]:
     return [validate_scope(v) for v in values]
 
 
-def parse_attributes(doc: dict[str, Any], terms: TermMap, now: str) -> dict[str, list[Any]]:
+def parse_attributes(
+    doc: dict[str, Any], terms: TermMap, now: str, *, merging: bool = False
+) -> dict[str, list[Any]]:
     """Every attribute of an entity payload or fragment: attribute IRI → instances."""
     attributes: dict[str, list[Any]] = {}
     for name, value in doc.items():
         if name in ("id", "@id", "type", "@type", "scope", "@context") or name in SYSTEM_MEMBERS:
             continue
         iri = attribute_iri(name, terms)
-        attributes[iri] = parse_attribute(iri, value, terms, now)
+        attributes[iri] = parse_attribute(iri, value, terms, now, merging=merging)
     return attributes
 
 
@@ -112,10 +123,12 @@ def attribute_iri(name: str, terms: TermMap) -> str:
     return iri
 
 
-def parse_attribute(iri: str, value: Any, terms: TermMap, now: str) -> list[dict[str, Any]]:
+def parse_attribute(
+    iri: str, value: Any, terms: TermMap, now: str, *, merging: bool = False
+) -> list[dict[str, Any]]:
     """One attribute's instances; several when it is a multi-attribute (datasetId)."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        instances = [parse_instance(iri, v, terms, now) for v in value]
+        instances = [parse_instance(iri, v, terms, now, merging=merging) for v in value]
         seen: set[str | None] = set()
         for instance in instances:
             dataset = instance.get("datasetId")
@@ -123,11 +136,17 @@ def parse_attribute(iri: str, value: Any, terms: TermMap, now: str) -> list[dict
                 raise BadRequestData(f"attribute {iri} repeats datasetId {dataset!r}")
             seen.add(dataset)
         return instances
-    return [parse_instance(iri, value, terms, now)]
+    return [parse_instance(iri, value, terms, now, merging=merging)]
 
 
 def parse_instance(
-    iri: str, value: Any, terms: TermMap, now: str, *, partial: bool = False
+    iri: str,
+    value: Any,
+    terms: TermMap,
+    now: str,
+    *,
+    partial: bool = False,
+    merging: bool = False,
 ) -> dict[str, Any]:
     """One attribute instance (normalized or concise); `partial` allows a missing value.
 
@@ -136,12 +155,15 @@ def parse_instance(
     value itself (`"address": {"addressLocality": "Madrid"}`, a typed literal
     `{"@type": "DateTime", "@value": ...}`); only a fragment of a partial update may leave
     its value out."""
-    if not isinstance(value, dict) or _is_geometry(value) or _is_bare_value(value, partial):
+    bare = not isinstance(value, dict) or _is_geometry(value) or _is_bare_value(value, partial)
+    if bare:
         if value is None:
             raise BadRequestData(f"attribute {iri} has a null value")
         inferred = "GeoProperty" if _is_geometry(value) or iri in GEO_ATTRIBUTES else "Property"
         value = {"type": inferred, "value": value}
-    instance: dict[str, Any] = {}
+    instance: dict[str, Any] = (
+        {BARE_VALUE: _vocab(value["value"], terms)} if bare and merging else {}
+    )
     kind = _attribute_type(iri, value, terms, partial)
     if kind is not None:
         instance["type"] = kind
@@ -162,6 +184,13 @@ def parse_instance(
     instance["createdAt"] = now
     instance["modifiedAt"] = now
     return instance
+
+
+def _vocab(value: Any, terms: TermMap) -> str | bool:
+    """What a bare value means as a VocabProperty's vocab: its expansion, when it is a term."""
+    if isinstance(value, str) and is_valid_name(value) and not value.startswith("@"):
+        return terms.expand(value)
+    return True
 
 
 def _is_bare_value(value: dict[str, Any], partial: bool) -> bool:

@@ -131,11 +131,17 @@ class EntityService:
     async def replace(self, tenant: str, entity: Entity) -> None:
         await self._one(tenant, entity["id"], m.replace(entity))
 
-    async def merge(self, tenant: str, entity_id: str, fragment: Entity) -> None:
+    async def merge(
+        self, tenant: str, entity_id: str, fragment: Entity, lang: str | None = None
+    ) -> None:
+        """Merge Entity (clause 5.6.17); `lang`: the language of bare strings merged into a
+        LanguageProperty."""
         now = fragment.get("modifiedAt") or now_iso()
-        await self._one(
-            tenant, entity_id, m.edit(entity_id, lambda e: m.merge_entity(e, fragment, now), now)
-        )
+
+        def merge(entity: Entity) -> None:
+            m.merge_entity(entity, fragment, now, lang=lang)
+
+        await self._one(tenant, entity_id, m.edit(entity_id, merge, now))
 
     async def delete(self, tenant: str, entity_id: str) -> None:
         await self._one(tenant, entity_id, m.delete(entity_id))
