@@ -79,15 +79,17 @@ def test_between_lists_every_period_of_its_range_those_without_instances_too(
 
 
 @pytest.mark.parametrize("time_at", ["2026-03-01T00:00:00Z", "2026-03-01T00:30:00Z"])
-def test_after_starts_at_time_at_and_ends_with_the_last_instance(
+def test_after_lists_from_the_first_period_with_an_instance_to_the_last(
     client: TestClient, time_at: str
 ) -> None:
-    create(client, power=[instance(1, "03:40"), instance(2, "04:45")])
+    """Periods counted from timeAt, listed from the first that holds an instance (as the
+    ETSI suite's 021_17 expects) to the last, the empty ones between included."""
+    create(client, power=[instance(1, "02:40"), instance(2, "04:45")])
     power = aggregated(client, "totalCount,sum", timerel="after", timeAt=time_at)["power"]
-    assert values(power, "totalCount") == [0, 0, 0, 1, 1]
-    assert values(power, "sum") == [None, None, None, 1, 2]
-    assert power["sum"][0][1] == time_at
+    assert values(power, "totalCount") == [1, 0, 1]
+    assert values(power, "sum") == [1, None, 2]
     minute = time_at[14:16]
+    assert power["sum"][0][1:] == [f"2026-03-01T02:{minute}:00Z", f"2026-03-01T03:{minute}:00Z"]
     assert power["sum"][-1][1:] == [f"2026-03-01T04:{minute}:00Z", f"2026-03-01T05:{minute}:00Z"]
 
 
@@ -117,7 +119,6 @@ def test_without_timerel_the_gaps_between_instances_are_listed(client: TestClien
             "timeAt": "2000-01-01T00:00:00Z",
             "endTimeAt": "2026-01-01T00:00:00Z",
         },
-        {"timerel": "after", "timeAt": "1970-01-01T00:00:00Z"},
         {"timerel": "before", "timeAt": "2099-01-01T00:00:00Z"},
     ],
 )
@@ -136,6 +137,26 @@ def test_a_query_for_millions_of_periods_is_a_400(
     )
     assert response.status_code == 400, response.text[:200]
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+
+
+def test_after_from_long_ago_lists_from_the_first_instance_without_the_periods_before(
+    client: TestClient,
+) -> None:
+    """timeAt 56 years of seconds before the instance: the answer is its one period, made
+    without making the 1.8 billion empty ones before it."""
+    create(client, power=[instance(1, "01:00")])
+    params = {
+        "options": "aggregatedValues",
+        "aggrMethods": "totalCount,sum",
+        "aggrPeriodDuration": "PT1S",
+        "timerel": "after",
+        "timeAt": "1970-01-01T00:00:00Z",
+    }
+    response = client.get(f"{T}/{ID}", params=params)
+    assert response.status_code == 200, response.text[:200]
+    power = response.json()["power"]
+    assert power["sum"] == [[1, "2026-03-01T01:00:00Z", "2026-03-01T01:00:01Z"]]
+    assert values(power, "totalCount") == [1]
 
 
 # --- the type of the aggregated member (clause 4.5.19.0) ----------------------------------

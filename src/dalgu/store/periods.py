@@ -167,7 +167,8 @@ class AggregatedPeriods:
     def fill(self, entities: dict[str, TemporalEntity]) -> None:
         """Set the entities' aggregates: every period of each attribute's range."""
         counts = {key: self._count(found) for key, found in self.attributes.items()}
-        check_period_count(sum(counts.values()))
+        firsts = {key: self._first(found) for key, found in self.attributes.items()}
+        check_period_count(sum(counts[key] - firsts[key] for key in counts))
         tails = _Tails(self.query)
         for (entity_id, name), found in sorted(self.attributes.items()):
             out = entities[entity_id].aggregates.setdefault(name, {})
@@ -177,17 +178,31 @@ class AggregatedPeriods:
                 for method, column in zip(self.methods, found.values, strict=True):
                     out[method] = [[column[0] if column else EMPTY.get(method), *span]]
                 continue
-            count = counts[(entity_id, name)]
-            spans = tails.of(found.origin, count)
+            count, first = counts[(entity_id, name)], firsts[(entity_id, name)]
+            # the listed periods' tails, from the first listed (`after` skips those before
+            # its first instance, which may be billions of seconds after timeAt)
+            spans = tails.window(found.origin, first, count) if first else None
             for method, column in zip(self.methods, found.values, strict=True):
                 texts = _texts(column, found.computed)
                 empty = b"0" if method in EMPTY else b"null"
-                items = tails.empty(found.origin, empty, count)
+                if spans is None:
+                    listed = tails.of(found.origin, count)
+                    items = tails.empty(found.origin, empty, count)
+                else:
+                    listed = spans
+                    items = [empty + tail for tail in spans]
                 for bucket, text in zip(found.buckets, texts, strict=True):
-                    items[bucket] = text + spans[bucket]
+                    items[bucket - first] = text + listed[bucket - first]
                 out[method] = orjson.Fragment(
                     b"[[" + b"],[".join(items) + b"]]" if items else b"[]"
                 )
+
+    def _first(self, found: AttributePeriods) -> int:
+        """The first period listed: with `after`, the first that holds an instance (periods
+        still counted from timeAt), as the ETSI suite's 021_17 expects; else the origin's."""
+        if self.whole or self.query.timerel != "after":
+            return 0
+        return min(found.buckets, default=0)
 
     def _count(self, found: AttributePeriods) -> int:
         """The number of periods of an attribute's range."""
@@ -242,6 +257,13 @@ class _Tails:
         texts = orjson.dumps(bounds, option=orjson.OPT_UTC_Z)[1:-1].split(b",")
         tails.extend(b"," + start + b"," + end for start, end in pairwise(texts))
         return tails
+
+    def window(self, origin: datetime, first: int, count: int) -> list[bytes]:
+        """The tails of periods `first` to `count - 1` from `origin` (not kept)."""
+        return [
+            b"," + orjson.dumps(self.spans(origin, origin, index))[1:-1]
+            for index in range(first, count)
+        ]
 
     def empty(self, origin: datetime, value: bytes, count: int) -> list[bytes]:
         """A new list of `count` empty periods."""
