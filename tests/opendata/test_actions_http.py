@@ -84,3 +84,12 @@ def test_facet_field_may_be_a_json_list_in_a_post_body_as_ckan_sends_it(client: 
     body = {"facet.field": '["tags", "organization"]', "rows": 0}
     result = client.post(f"{ACTION}/package_search", json=body).json()["result"]
     assert set(result["facets"]) == {"tags", "organization"}
+
+
+def test_an_fq_of_too_many_terms_is_a_409_search_query_is_invalid(client: TestClient) -> None:
+    fq = " ".join(f"-name:n{i}" for i in range(2000))
+    response = client.post(f"{ACTION}/package_search", json={"fq": fq})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["__type"] == "Validation Error"
+    assert "Search Query is invalid" in error["fq"][0]

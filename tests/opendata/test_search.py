@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from dalgu.errors import InvalidFields
 from dalgu.opendata.model import Dataset, Policy, Publication
-from dalgu.opendata.search import Catalogue, SearchQuery, parse_sort, search
+from dalgu.opendata.search import (
+    MAX_QUERY_LENGTH,
+    MAX_TERMS,
+    MAX_TIME_TERMS,
+    MAX_WORDS,
+    Catalogue,
+    SearchQuery,
+    parse_sort,
+    search,
+)
 
 
 def _dataset(name: str, tags: tuple[str, ...], org: str | None, modified: str) -> Dataset:
@@ -120,3 +131,41 @@ def test_a_kept_catalogue_orders_as_the_sorts_say_ties_included() -> None:
         assert by_score == ["a-bus-bus", "d-bus", "c-bus"]  # a-bus-bus says "bus" most
         tagged = search(source, SearchQuery(fq="tags:bus", sort="name asc", rows=2))
         assert (tagged.count, [d.name for d in tagged.datasets]) == (3, ["a-bus-bus", "c-bus"])
+
+
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [
+        ("fq", " ".join(f"-name:n{i}" for i in range(MAX_TERMS + 1))),
+        ("q", " OR ".join(f"name:n{i}" for i in range(MAX_TERMS + 1))),
+        ("fq", "name:" + "x" * MAX_QUERY_LENGTH),
+        ("q", " ".join(["word"] * (MAX_WORDS + 1))),
+        ("fq", " ".join(["metadata_modified:[2026-01-01T00:00:00Z TO *]"] * (MAX_TIME_TERMS + 1))),
+    ],
+)
+def test_a_query_past_the_caps_is_refused_naming_it(where: str, text: str) -> None:
+    with pytest.raises(InvalidFields) as raised:
+        search(DATASETS, SearchQuery(**{where: text}))
+    assert list(raised.value.fields) == [where]
+    assert "Search Query is invalid" in raised.value.fields[where][0]
+
+
+def test_the_largest_query_allowed_still_matches_as_its_terms_say() -> None:
+    fq = " ".join(f"-name:n{i}" for i in range(MAX_TERMS - 1)) + " -name:bus-stops"
+    assert _names(SearchQuery(fq=fq, sort="name asc")) == ["air-quality", "bus-speeds"]
+
+
+def test_the_largest_query_allowed_over_a_thousand_datasets_takes_under_a_second() -> None:
+    many = [
+        _dataset(f"d-{i}", ("air", f"t{i}"), "org", f"2026-12-01T00:00:{i % 60:02d}")
+        for i in range(1000)
+    ]
+    catalogue = Catalogue(many)
+    times = ["metadata_modified:[2020-01-01T00:00:00Z TO *] OR name:x"] * (MAX_TIME_TERMS // 2)
+    values = [f"-name:n{i}" for i in range(MAX_TERMS - MAX_TIME_TERMS)]
+    query = SearchQuery(
+        q=" ".join(["d"] * MAX_WORDS), fq=" ".join(times + values), facet_fields=("tags",)
+    )
+    started = time.perf_counter()
+    assert search(catalogue, query).count == 1000
+    assert time.perf_counter() - started < 1.0

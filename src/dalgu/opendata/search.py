@@ -27,6 +27,14 @@ SORT_FIELDS = frozenset(
     ["score", "id", "name", "title_string", "metadata_modified", "metadata_created"]
 )
 DEFAULT_SORT = "score desc, metadata_modified desc"
+#: terms (and free words) a `q` or `fq` may hold, as Solr's maxBooleanClauses caps them
+MAX_TERMS = 1024
+#: characters a `q` or `fq` may have: 1,024 terms of ~30 characters
+MAX_QUERY_LENGTH = 32_768
+#: time ranges a `q` or `fq` may hold (a harvester sends one): each is tested one by one
+MAX_TIME_TERMS = 16
+#: free words a `q` may hold: each is looked for (and counted) in every dataset's text
+MAX_WORDS = 32
 RESOURCE_FORMATS = ("NGSI-LD",)  # besides each dataset's download formats
 
 _TOKEN = re.compile(
@@ -124,7 +132,14 @@ def _term(match: re.Match[str], where: str) -> Term:
 
 
 def parse_filter(text: str, where: str) -> Filter:
-    """The terms and free words of a `q` or `fq` (`where` names it in errors)."""
+    """The terms and free words of a `q` or `fq` (`where` names it in errors); at most
+    MAX_TERMS of them in at most MAX_QUERY_LENGTH characters, so that no search costs more
+    than a bounded time (an fq of 80,000 terms held a worker for 40 s)."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidFields(
+            {where: [f"Search Query is invalid: longer than {MAX_QUERY_LENGTH} characters"]}
+        )
+    count = times = 0
     clauses: list[list[Term]] = []
     words: list[str] = []
     joined = False  # the last token was OR: the next term joins the last clause
@@ -133,6 +148,12 @@ def parse_filter(text: str, where: str) -> Filter:
         match = _TOKEN.match(text, position)
         assert match is not None  # every non-space run matches the last branch
         position = match.end()
+        if not match["op"] and not match["all"]:
+            count += 1
+            if count > MAX_TERMS:
+                raise InvalidFields(
+                    {where: [f"Search Query is invalid: more than {MAX_TERMS} terms"]}
+                )
         if match["op"] in ("OR", "||"):
             if not clauses or joined:
                 raise InvalidFields({where: ["OR must stand between two terms"]})
@@ -141,6 +162,11 @@ def parse_filter(text: str, where: str) -> Filter:
             continue
         elif match["field"] is not None:
             term = _term(match, where)
+            times += term.field in TIME_FIELDS
+            if times > MAX_TIME_TERMS:
+                raise InvalidFields(
+                    {where: [f"Search Query is invalid: more than {MAX_TIME_TERMS} time ranges"]}
+                )
             if joined:
                 clauses[-1].append(term)
             else:
@@ -151,19 +177,91 @@ def parse_filter(text: str, where: str) -> Filter:
             if word[0] in "-!()[]{}" or word in ("NOT", "TO"):
                 raise InvalidFields({where: [f"{word!r}: parentheses and NOT are not supported"]})
             words.append(word.lower())
+            if len(words) > MAX_WORDS:
+                raise InvalidFields(
+                    {where: [f"Search Query is invalid: more than {MAX_WORDS} free words"]}
+                )
     if joined:
         raise InvalidFields({where: ["OR must stand between two terms"]})
     return Filter(tuple(tuple(c) for c in clauses), tuple(words))
 
 
-def _holds(term: Term, dataset: Dataset) -> bool:
-    if term.field in TIME_FIELDS:
-        text = dataset.modified if term.field == "metadata_modified" else dataset.created
-        at = datetime.fromisoformat(text)
-        held = (term.low is None or term.low <= at) and (term.high is None or at <= term.high)
-    else:
-        values = values_of(dataset, term.field)
-        held = bool(values) if term.value == "*" else term.value in values
+Pair = tuple[str, str]  # (field, value) of a dataset; (field, "*") when it has any value
+
+
+def _pairs_of(dataset: Dataset) -> frozenset[Pair]:
+    pairs = {(name, value) for name in FILTER_FIELDS for value in values_of(dataset, name)}
+    return frozenset(pairs | {(name, "*") for name, _ in pairs})
+
+
+def _pair(term: Term) -> Pair:
+    return (term.field, term.value or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """A disjunction of terms, by kind: it holds if the dataset has one of `has`, lacks one
+    of `lacks`, or one of the time terms holds."""
+
+    has: frozenset[Pair]
+    lacks: frozenset[Pair]
+    times: tuple[Term, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """A Filter made into set operations: every clause of one value term (nearly all) is
+    folded into `required` or `forbidden`, so that a dataset costs two set operations for
+    them however many terms; 1,024 negated terms over 1,000 datasets took 1.3 s one by one."""
+
+    required: frozenset[Pair]
+    forbidden: frozenset[Pair]
+    clauses: tuple[Clause, ...]
+    words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, found: Filter) -> Matcher:
+        required: set[Pair] = set()
+        forbidden: set[Pair] = set()
+        clauses: list[Clause] = []
+        for terms in found.clauses:
+            if len(terms) == 1 and terms[0].field not in TIME_FIELDS:
+                (forbidden if terms[0].negated else required).add(_pair(terms[0]))
+                continue
+            values = [t for t in terms if t.field not in TIME_FIELDS]
+            clauses.append(
+                Clause(
+                    frozenset(_pair(t) for t in values if not t.negated),
+                    frozenset(_pair(t) for t in values if t.negated),
+                    tuple(t for t in terms if t.field in TIME_FIELDS),
+                )
+            )
+        words = tuple(dict.fromkeys(found.words))
+        return cls(frozenset(required), frozenset(forbidden), tuple(clauses), words)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.required or self.forbidden or self.clauses or self.words)
+
+    def matches(self, dataset: Dataset, catalogue: Catalogue) -> bool:
+        pairs = catalogue.pairs[dataset.id]
+        if not self.required <= pairs or not self.forbidden.isdisjoint(pairs):
+            return False
+        times = catalogue.times[dataset.id]
+        for clause in self.clauses:
+            if not (
+                not clause.has.isdisjoint(pairs)
+                or not clause.lacks <= pairs
+                or any(_time_holds(t, times) for t in clause.times)
+            ):
+                return False
+        text = catalogue.texts[dataset.id]
+        return all(w in text for w in self.words)
+
+
+def _time_holds(term: Term, times: tuple[datetime, datetime]) -> bool:
+    at = times[0] if term.field == "metadata_modified" else times[1]
+    held = (term.low is None or term.low <= at) and (term.high is None or at <= term.high)
     return held != term.negated
 
 
@@ -177,15 +275,14 @@ class Catalogue:
     def __init__(self, datasets: Sequence[Dataset]) -> None:
         self.datasets = list(datasets)
         self.texts = {d.id: _text_of(d) for d in datasets}
+        self.pairs = {d.id: _pairs_of(d) for d in datasets}
+        self.times = {
+            d.id: (datetime.fromisoformat(d.modified), datetime.fromisoformat(d.created))
+            for d in datasets
+        }
         # stable: datasets modified at the same time stay in the given order, as a sort of
         # `datasets` by `metadata_modified desc` leaves them
         self.newest = sorted(datasets, key=lambda d: d.modified, reverse=True)
-
-
-def _matches(dataset: Dataset, text: str, found: Filter) -> bool:
-    return all(any(_holds(t, dataset) for t in clause) for clause in found.clauses) and all(
-        w in text for w in found.words
-    )
 
 
 def _text_of(dataset: Dataset) -> str:
@@ -239,17 +336,14 @@ def search(datasets: Sequence[Dataset] | Catalogue, query: SearchQuery) -> Searc
     in_fq = parse_filter(query.fq, "fq")
     if in_fq.words:
         raise InvalidFields({"fq": [f"{in_fq.words[0]!r}: fq takes field:value terms"]})
-    wanted = Filter(in_q.clauses + in_fq.clauses, in_q.words)
+    wanted = Matcher.of(Filter(in_q.clauses + in_fq.clauses, in_q.words))
     words = list(in_q.words)
     if not words:  # every score is 0: ordering by it changes nothing
         sort_keys = [key for key in sort_keys if key[0] != "score"]
     newest_first = sort_keys == [("metadata_modified", True)]
     texts = catalogue.texts
     order = catalogue.newest if newest_first else catalogue.datasets
-    if wanted.clauses or wanted.words:
-        found = [d for d in order if _matches(d, texts[d.id], wanted)]
-    else:
-        found = list(order)
+    found = list(order) if wanted.empty else [d for d in order if wanted.matches(d, catalogue)]
     scores = {d.id: _score(d, texts[d.id], words) for d in found} if words else {}
     for name, descending in [] if newest_first else reversed(sort_keys):
         # stable sorts, least significant first
