@@ -639,3 +639,21 @@ def test_a_merge_goes_into_json_values_and_removes_what_is_null(client: TestClie
     assert got["address"]["value"] == {"street": "Pariser Platz", "city": "Berlin"}
     assert got["p"] == {"type": "Property", "value": 6}
     assert got["name"] == {"type": "LanguageProperty", "languageMap": {"it": "Parco"}}
+
+
+def test_the_type_parameter_guards_operations_on_one_entity(client: TestClient) -> None:
+    """Clauses 5.6.x, 5.7.1: an entity whose id matches but whose type the `type` parameter
+    does not select is not found: a client guarding a delete with a type deletes nothing."""
+    client.post(E, json=vehicle(1))
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    other = {"type": "Bus"}
+    assert client.get(url, params=other).status_code == 404
+    assert client.patch(url, params=other, json={"speed": 3}).status_code == 404
+    assert client.post(f"{url}/attrs", params=other, json={"fuel": 1}).status_code == 404
+    assert client.patch(f"{url}/attrs", params=other, json={"speed": 4}).status_code == 404
+    assert client.delete(url, params=other).status_code == 404
+    assert client.get(url).json()["speed"]["value"] == 50  # nothing written
+    assert client.get(url, params={"type": "Bus,Vehicle"}).status_code == 200
+    assert client.get(url, params={"type": "(Bus|Vehicle)"}).status_code == 200
+    assert client.get(url, params={"type": "bad(type"}).status_code == 400
+    assert client.delete(url, params={"type": "Vehicle"}).status_code == 204

@@ -33,6 +33,8 @@ from dalgu.broker.rendered import EMPTY, is_default_view
 from dalgu.errors import AlreadyExists, BadRequestData, MethodNotAllowed, ResourceNotFound
 from dalgu.federation import reads
 from dalgu.federation.provision import has_attributes
+from dalgu.query.ast import TypeExpr, map_type_names, type_holds
+from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import EntityQuery, QueryResult
 
 ENTITIES = "/ngsi-ld/v1/entities/"
@@ -181,6 +183,7 @@ async def retrieve_entity(request: Request) -> Response:
     )
     if routed is None:
         entity = await rt.service.retrieve(rc.tenant, entity_id, rep.attrs)
+        _of_type(entity_id, entity.get("type"), _type_guard(request.query_params, rc))
     else:
         entity = await reads.read_entity(
             routed,
@@ -222,6 +225,30 @@ def _types(query_params: Any, rc: RequestContext) -> list[str] | None:
     return [rc.terms.expand(name) for name in given.split(",") if name]
 
 
+def _type_guard(query_params: Any, rc: RequestContext) -> TypeExpr | None:
+    """The entity types (a type selection) an operation on one entity is restricted to by its
+    `type` parameter (clauses 5.6.x, 5.7.1: "no existing Entity whose id, and where specified
+    type, is equivalent" is a ResourceNotFound); None without one."""
+    given = query_params.get("type")
+    if not given:
+        return None
+    return map_type_names(parse_type_selection(given), rc.terms.expand)
+
+
+def _of_type(entity_id: str, types: list[str] | None, guard: TypeExpr | None) -> None:
+    """404 unless the entity exists here with a type the guard selects."""
+    if guard is not None and (types is None or not type_holds(guard, set(types))):
+        raise ResourceNotFound(f"no entity {entity_id} of the types the type parameter selects")
+
+
+async def _check_type(request: Request, rc: RequestContext, entity_id: str) -> None:
+    """Before a write on one entity: its `type` parameter, when given, selects it."""
+    guard = _type_guard(request.query_params, rc)
+    if guard is not None:
+        types = await runtime(request).service.types_of(rc.tenant, entity_id)
+        _of_type(entity_id, types, guard)
+
+
 _NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})
 
 
@@ -238,6 +265,7 @@ async def delete_entity(request: Request) -> Response:
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "deleteEntity", entity_id, None)
     if routed is None:
+        await _check_type(request, rc, entity_id)
         await rt.service.delete(rc.tenant, entity_id)
         return no_content()
 
@@ -295,6 +323,7 @@ async def merge_entity(request: Request) -> Response:
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "mergeEntity", entity_id, None)
     if routed is None:
+        await _check_type(request, rc, entity_id)
         await rt.service.merge(rc.tenant, entity_id, fragment, lang)
         return no_content()
 
@@ -354,6 +383,7 @@ async def append_attributes(request: Request) -> Response:
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "appendAttrs", entity_id, None)
     if routed is None:
+        await _check_type(request, rc, entity_id)
         result = await rt.service.append_attributes(
             rc.tenant, entity_id, attrs, overwrite=overwrite
         )
@@ -386,6 +416,7 @@ async def update_attributes(request: Request) -> Response:
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "updateEntity", entity_id, None)
     if routed is None:
+        await _check_type(request, rc, entity_id)
         result = await rt.service.update_attributes(rc.tenant, entity_id, attrs)
         return _update_response(result)
 

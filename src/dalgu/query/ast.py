@@ -228,3 +228,12 @@ def names_either(expr: TypeExpr) -> tuple[str, ...] | None:
     if isinstance(expr, TypeOr) and all(isinstance(t, TypeName) for t in expr.terms):
         return tuple(sorted({t.name for t in expr.terms if isinstance(t, TypeName)}))
     return None
+
+
+def type_holds(expr: TypeExpr, types: set[str]) -> bool:
+    """Whether an entity of `types` is selected by the type selection `expr` (clause 4.17)."""
+    if isinstance(expr, TypeName):
+        return expr.name in types
+    if isinstance(expr, TypeAnd):
+        return all(type_holds(t, types) for t in expr.terms)
+    return any(type_holds(t, types) for t in expr.terms)

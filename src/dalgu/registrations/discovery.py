@@ -17,11 +17,11 @@ from typing import Any
 
 import shapely
 
-from dalgu.query.ast import And, GeoQuery, Or, QExpr, ScopeExpr, TypeExpr
+from dalgu.query.ast import And, GeoQuery, Or, QExpr, ScopeExpr, TypeExpr, type_holds
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import scope_matches
 from dalgu.registrations.model import CORE_MEMBERS, GEO_MEMBERS, entity_types, instant
-from dalgu.subscriptions.matching import q_ok, type_holds
+from dalgu.subscriptions.matching import q_ok
 
 
 @dataclass(frozen=True, slots=True)

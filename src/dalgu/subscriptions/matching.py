@@ -24,9 +24,9 @@ from dalgu.query.ast import (
     QExpr,
     QList,
     QRange,
-    TypeAnd,
     TypeExpr,
     TypeName,
+    type_holds,
 )
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import parse_scope_query, scope_matches
@@ -126,14 +126,6 @@ def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ())
             continue
         return True
     return False
-
-
-def type_holds(expr: TypeExpr, types: set[str]) -> bool:
-    if isinstance(expr, TypeName):
-        return expr.name in types
-    if isinstance(expr, TypeAnd):
-        return all(type_holds(t, types) for t in expr.terms)
-    return any(type_holds(t, types) for t in expr.terms)
 
 
 def scope_ok(scope_q: str | None, entity: Entity) -> bool:
