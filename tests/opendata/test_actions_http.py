@@ -3,6 +3,7 @@ browser, CKAN harvesters), on both stores."""
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
@@ -93,3 +94,44 @@ def test_an_fq_of_too_many_terms_is_a_409_search_query_is_invalid(client: TestCl
     error = response.json()["error"]
     assert error["__type"] == "Validation Error"
     assert "Search Query is invalid" in error["fq"][0]
+
+
+def test_a_write_action_over_get_is_400_and_writes_nothing(settings: Settings) -> None:
+    with TestClient(build_app(settings.model_copy(update={"opendata_token": "t0ken"}))) as client:
+        token = {"Authorization": "t0ken"}
+        created = client.post(f"{ACTION}/package_create", json=air_dataset(), headers=token)
+        assert created.status_code == 200
+        params = {"name": "other", "entity_type": "Person", "attributes": "age", "id": "daegu-air"}
+        for action in ("package_create", "package_update", "package_patch", "package_delete"):
+            response = client.get(f"{ACTION}/{action}", params=params, headers=token)
+            assert response.status_code == 400, action
+            assert response.json()["error"]["message"] == (
+                "Bad request - JSON Error: Invalid request. Please use POST method for your request"
+            )
+        assert client.get(f"{ACTION}/package_list").json()["result"] == ["daegu-air"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("private", True), ("state", "draft")])
+def test_a_private_or_draft_package_is_refused_naming_the_field(
+    settings: Settings, field: str, value: object
+) -> None:
+    with TestClient(build_app(settings.model_copy(update={"opendata_token": "t0ken"}))) as client:
+        response = client.post(
+            f"{ACTION}/package_create",
+            json={**air_dataset(), field: value},
+            headers={"Authorization": "t0ken"},
+        )
+        assert response.status_code == 409
+        assert field in response.json()["error"]
+        assert client.get(f"{ACTION}/package_list").json()["result"] == []
+
+
+def test_a_public_active_package_sent_back_as_package_show_gave_it_is_accepted(
+    settings: Settings,
+) -> None:
+    with TestClient(build_app(settings.model_copy(update={"opendata_token": "t0ken"}))) as client:
+        body = {**air_dataset(), "private": False, "state": "active"}
+        response = client.post(
+            f"{ACTION}/package_create", json=body, headers={"Authorization": "t0ken"}
+        )
+        assert response.status_code == 200

@@ -298,6 +298,11 @@ async def package_delete(call: Call) -> None:
 
 ACTIONS["dataset_purge"] = package_delete
 
+#: actions that change the catalogue: POST only, as CKAN has it (a GET must not write)
+WRITE_ACTIONS = frozenset(
+    ["package_create", "package_update", "package_patch", "package_delete", "dataset_purge"]
+)
+
 
 async def run_action(request: Request) -> Response:
     name: str = request.path_params["action"]
@@ -305,6 +310,10 @@ async def run_action(request: Request) -> Response:
         fn = ACTIONS.get(name)
         if fn is None:
             raise BadActionRequest(f"Action name not known: {name}")
+        if name in WRITE_ACTIONS and request.method != "POST":
+            raise BadActionRequest(
+                "JSON Error: Invalid request. Please use POST method for your request"
+            )
         service = runtime(request).opendata
         if service is None:
             raise OperationNotSupported("this store keeps no open-data datasets")

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
+from dalgu.errors import InvalidFields
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset, License
 from dalgu.opendata.validation import slice_fields
@@ -49,8 +50,25 @@ IGNORED_KEYS = frozenset(
 )
 
 
+def _unpublished(data: dict[str, Any]) -> dict[str, list[str]]:
+    """The problems of a package asked to be private or not active: Dalgu publishes open
+    data only, so it refuses them rather than publish what was meant to be kept back."""
+    problems: dict[str, list[str]] = {}
+    private = data.get("private")
+    if private is True or private == 1 or str(private).lower() in ("true", "yes", "on", "1"):
+        problems["private"] = ["private datasets are not supported: every dataset is public"]
+    state = data.get("state")
+    if state not in (None, "", "active"):
+        problems["state"] = [f"{state!r} is not supported: every dataset is active"]
+    return problems
+
+
 def fields_from_package(data: dict[str, Any]) -> dict[str, Any]:
-    """The dataset fields of a CKAN package dict a client sent."""
+    """The dataset fields of a CKAN package dict a client sent; InvalidFields for a private
+    or draft package."""
+    problems = _unpublished(data)
+    if problems:
+        raise InvalidFields(problems)
     fields = {k: v for k, v in data.items() if k not in IGNORED_KEYS and k != "owner_org"}
     owner = data.get("owner_org", data.get("organization"))
     if isinstance(owner, dict):
