@@ -657,3 +657,20 @@ def test_the_type_parameter_guards_operations_on_one_entity(client: TestClient) 
     assert client.get(url, params={"type": "(Bus|Vehicle)"}).status_code == 200
     assert client.get(url, params={"type": "bad(type"}).status_code == 400
     assert client.delete(url, params={"type": "Vehicle"}).status_code == 204
+
+
+def test_a_nul_character_in_a_body_is_400_on_both_stores(client: TestClient) -> None:
+    """PostgreSQL keeps no NUL in text (it was a 500 there and stored on SQLite); the text
+    `\\u0000` (an escaped backslash) is ordinary text."""
+    for body in (
+        b'{"id":"urn:ngsi-ld:Z:3","type":"Z","p":{"type":"Property","value":"a\\u0000b"}}',
+        b'{"id":"urn:ngsi-ld:Z:n\\u0000","type":"Z"}',
+        b'{"id":"urn:ngsi-ld:Z:4","type":"Z","k\\u0000":{"type":"Property","value":1}}',
+    ):
+        response = client.post(E, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["type"].endswith("BadRequestData")
+    text = b'{"id":"urn:ngsi-ld:Z:5","type":"Z","p":{"type":"Property","value":"a\\\\u0000b"}}'
+    created = client.post(E, content=text, headers={"Content-Type": "application/json"})
+    assert created.status_code == 201, created.text
+    assert client.get(f"{E}/urn:ngsi-ld:Z:5").json()["p"]["value"] == "a\\u0000b"
