@@ -135,3 +135,10 @@ def test_a_public_active_package_sent_back_as_package_show_gave_it_is_accepted(
             f"{ACTION}/package_create", json=body, headers={"Authorization": "t0ken"}
         )
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize("rows", [5.5, 0.5, True])
+def test_rows_that_is_not_a_json_integer_is_a_409(client: TestClient, rows: object) -> None:
+    response = client.post(f"{ACTION}/package_search", json={"rows": rows})
+    assert response.status_code == 409
+    assert response.json()["error"]["rows"] == ["Invalid integer"]

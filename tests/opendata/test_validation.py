@@ -22,7 +22,7 @@ def _problems(**fields: Any) -> dict[str, list[str]]:
     ("fields", "field"),
     [
         ({"notes": 3}, "notes"),
-        ({"tags": "a,,b" + "x" * 101}, "tags"),
+        ({"tags": ["a", "", "b" + "x" * 101]}, "tags"),
         ({"entity_q": "pm10>>3"}, "entity_q"),
         ({"aggregate_period": "PT1H"}, "aggregate_methods"),
         ({"aggregate_methods": ["avg"]}, "aggregate_period"),
@@ -63,3 +63,33 @@ def test_the_fields_of_a_dataset_make_it_again() -> None:
     dataset = dataset_from_fields(fields, dataset_id="d", created="c", modified="m")
     again = dataset_from_fields(dataset_fields(dataset), dataset_id="d", created="c", modified="m")
     assert again == dataset
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"attributes": ["id", "pm10"]}, "attributes"),
+        ({"attributes": ["type"]}, "attributes"),
+        ({"attributes": ["pm10", "pm10"]}, "attributes"),
+        ({"attributes": ["latitude"], "geometry_attribute": "location"}, "attributes"),
+        (
+            {"attributes": ["end"], "aggregate_period": "PT1H", "aggregate_methods": ["avg"]},
+            "attributes",
+        ),
+        ({"grid_metres": True}, "grid_metres"),
+        ({"attributes": "pm10"}, "attributes"),
+        ({"withheld_attributes": "owner"}, "withheld_attributes"),
+        ({"tags": "air"}, "tags"),
+    ],
+)
+def test_a_column_name_twice_or_a_wrong_json_type_is_refused_by_field(
+    fields: dict[str, Any], field: str
+) -> None:
+    assert field in _problems(**fields)
+
+
+def test_an_attribute_may_be_named_as_a_column_the_dataset_does_not_have() -> None:
+    dataset = dataset_from_fields(
+        {**VALID, "attributes": ["start", "latitude"]}, dataset_id="d", created="", modified=""
+    )
+    assert dataset.columns == ["id", "start", "latitude"]

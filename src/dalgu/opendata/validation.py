@@ -104,8 +104,10 @@ def dataset_from_fields(
     attributes = _names(fields, "attributes", problems, check=is_valid_name)
     if not attributes and "attributes" not in problems.fields:
         problems.add("attributes", MISSING)
-    withheld = _names(fields, "withheld_attributes", problems, check=is_valid_name)
+    aggregation = _aggregation(fields, problems)
     geometry = _text(fields, "geometry_attribute", problems) or None
+    _check_columns(attributes, geometry is not None, aggregation is not None, problems)
+    withheld = _names(fields, "withheld_attributes", problems, check=is_valid_name)
     if geometry is not None and not is_valid_name(geometry):
         problems.add("geometry_attribute", "Not a valid NGSI-LD attribute name")
     for published in [*attributes, *([geometry] if geometry else [])]:
@@ -122,7 +124,6 @@ def dataset_from_fields(
                 problems.add("entity_q", f"filters on {name_in_q}, which is withheld")
     grid = _grid(fields.get("grid_metres"), problems)
     pseudonymise = _flag(fields.get("pseudonymise_ids"), "pseudonymise_ids", problems)
-    aggregation = _aggregation(fields, problems)
     context = _text(fields, "context", problems) or None
     if context is not None and not re.match(r"https?://", context):
         problems.add("context", "Must be the http(s) URL of a JSON-LD context")
@@ -164,8 +165,6 @@ def _names(
     value = fields.get(key)
     if value is None:
         return []
-    if isinstance(value, str):  # a comma-separated list, as a form or a query string sends
-        value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         problems.add(key, "Must be a list of strings")
         return []
@@ -173,6 +172,23 @@ def _names(
     if bad:
         problems.add(key, f"Not valid: {', '.join(bad)}")
     return list(value)
+
+
+def _check_columns(
+    attributes: list[str], located: bool, aggregated: bool, problems: _Problems
+) -> None:
+    """Each attribute is a column of the downloads: none may repeat or take the name of a
+    column Dalgu adds (two `id` columns left every id empty and Parquet unreadable)."""
+    reserved = {"id", "type"}
+    if located:
+        reserved |= {"longitude", "latitude"}
+    if aggregated:
+        reserved |= {"start", "end"}
+    for name in sorted(reserved & set(attributes)):
+        problems.add("attributes", f"{name} is a column of every download, not an attribute")
+    repeated = sorted({a for a in attributes if attributes.count(a) > 1})
+    if repeated:
+        problems.add("attributes", f"Repeated: {', '.join(repeated)}")
 
 
 def _flag(value: Any, key: str, problems: _Problems) -> bool:
@@ -211,6 +227,9 @@ def _extras(value: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
 
 def _grid(value: Any, problems: _Problems) -> float:
     if value is None or value == "":
+        return 100.0
+    if isinstance(value, bool):  # true is no number of metres (it read as 1 m: exact places)
+        problems.add("grid_metres", "Must be a number of metres")
         return 100.0
     try:
         grid = float(value)

@@ -65,6 +65,8 @@ class Call:
         value = self.params.get(key)
         if value is None or value == "":
             return default
+        if isinstance(value, bool | float):  # JSON 5.5 or true: CKAN's int_validator refuses
+            raise InvalidFields({key: ["Invalid integer"]})
         try:
             number = int(value)
         except (TypeError, ValueError):
