@@ -674,3 +674,14 @@ def test_a_nul_character_in_a_body_is_400_on_both_stores(client: TestClient) -> 
     created = client.post(E, content=text, headers={"Content-Type": "application/json"})
     assert created.status_code == 201, created.text
     assert client.get(f"{E}/urn:ngsi-ld:Z:5").json()["p"]["value"] == "a\\u0000b"
+
+
+def test_replacing_an_attribute_instance_that_does_not_exist_is_404(client: TestClient) -> None:
+    """Clause 5.6.19.4: the instance named (its datasetId, or the default one) must exist."""
+    client.post(E, json=vehicle(1))
+    url = f"{E}/urn:ngsi-ld:Vehicle:1/attrs/speed"
+    other = {"type": "Property", "value": 5, "datasetId": "urn:ngsi-ld:Dataset:q"}
+    assert client.put(url, json=other).status_code == 404
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").json()["speed"]["value"] == 50
+    assert client.put(url, json={"type": "Property", "value": 6}).status_code == 204
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").json()["speed"]["value"] == 6

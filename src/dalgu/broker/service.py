@@ -212,7 +212,11 @@ class EntityService:
             current = entity.get(attr)
             if current is None:
                 raise ResourceNotFound(f"entity {entity_id} has no attribute {attr}")
-            for new in instances:
+            for new in instances:  # the instance replaced must exist (clause 5.6.19.4)
+                dataset = new.get("datasetId")
+                if m.find_instance(current, dataset) is None:
+                    which = "its default instance" if dataset is None else f"datasetId {dataset}"
+                    raise ResourceNotFound(f"attribute {attr} of {entity_id} has no {which}")
                 m.put_instance(current, new)
 
         await self._one(tenant, entity_id, m.edit(entity_id, change, now))
