@@ -93,3 +93,29 @@ def test_an_attribute_may_be_named_as_a_column_the_dataset_does_not_have() -> No
         {**VALID, "attributes": ["start", "latitude"]}, dataset_id="d", created="", modified=""
     )
     assert dataset.columns == ["id", "start", "latitude"]
+
+
+def test_an_aggregation_no_download_could_hold_is_refused_naming_its_fields() -> None:
+    fields = {
+        **VALID,
+        "aggregate_period": "PT1S",
+        "aggregate_methods": ["avg"],
+        "aggregate_since": "1970-01-01T00:00:00Z",
+    }
+    with pytest.raises(InvalidFields) as caught:
+        dataset_from_fields(fields, dataset_id="d", created="", modified="2026-12-07T00:00:00")
+    assert {"aggregate_period", "aggregate_since"} <= set(caught.value.fields)
+    assert "aggrPeriodDuration" not in str(caught.value.fields)
+
+
+def test_an_aggregation_a_download_can_hold_is_accepted() -> None:
+    fields = {
+        **VALID,
+        "aggregate_period": "PT1H",
+        "aggregate_methods": ["avg"],
+        "aggregate_since": "2000-01-01T00:00:00Z",
+    }
+    dataset = dataset_from_fields(
+        fields, dataset_id="d", created="", modified="2026-12-07T00:00:00"
+    )
+    assert dataset.policy.aggregation is not None
