@@ -258,7 +258,7 @@ def test_attribute_operations(client: TestClient) -> None:
     assert "scope" not in client.get(url).json()
     kept = client.post(f"{url}/attrs?options=noOverwrite", json={"fuel": 0.9, "extra": 1})
     assert kept.status_code == 207
-    assert kept.json()["notUpdated"][0]["attributeName"].endswith("/fuel")
+    assert kept.json()["notUpdated"][0]["attributeName"].endswith("/fuel")  # IRIs: ETSI 010_04_01
     assert client.get(url).json()["fuel"]["value"] == 0.5
     assert client.delete(f"{url}/attrs/fuel").status_code == 204
     assert "fuel" not in client.get(url).json()
