@@ -14,6 +14,7 @@ from dalgu.settings import Settings
 
 E = "/ngsi-ld/v1/entities"
 T = "/ngsi-ld/v1/temporal/entities"
+T0 = "2026-11-01T00:00:00Z"
 
 
 def reading(value: float, at: str) -> dict[str, Any]:
@@ -555,3 +556,27 @@ def test_a_page_cut_by_one_entity_keeps_the_others_history_inside_its_range(
         newest.headers["Content-Range"] == "date-time 2026-12-01T00:00:00Z-2026-11-01T03:00:00Z/5"
     )
     assert values(newest) == {"big": [3, 4, 5], "old": [], "new": [9]}
+
+
+def test_modifying_an_instance_keeps_its_created_at_its_type_and_its_attribute(
+    client: TestClient,
+) -> None:
+    """Clause 5.6.14: the fragment holds exactly one instance of the path's attribute; the
+    instance's createdAt stays; a fragment of another attribute, of two instances or of another
+    attribute type is a 400 that changes nothing."""
+    body = {"id": "urn:ngsi-ld:Meter:m", "type": "Meter", "power": [reading(1, T0)]}
+    assert client.post(T, json=body).status_code == 201
+    url = f"{T}/urn:ngsi-ld:Meter:m"
+    (before,) = client.get(url, params={"options": "sysAttrs"}).json()["power"]
+    path = f"{url}/attrs/power/{before['instanceId']}"
+    for bad in (
+        {"other": [reading(24, T0)]},
+        {"power": [reading(2, T0), reading(3, T0)]},
+        {"power": [{"type": "Relationship", "object": "urn:ngsi-ld:X:1"}]},
+    ):
+        assert client.patch(path, json=bad).status_code == 400, bad
+    assert client.patch(path, json={"power": [reading(2, T0)]}).status_code == 204
+    (after,) = client.get(url, params={"options": "sysAttrs"}).json()["power"]
+    assert after["value"] == 2 and after["observedAt"] == T0
+    assert after["createdAt"] == before["createdAt"]
+    assert after["modifiedAt"] >= before["modifiedAt"]

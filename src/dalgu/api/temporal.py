@@ -14,7 +14,7 @@ from dalgu.api.batch import ordering_params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response, no_content
-from dalgu.broker.model import is_uri, now_iso
+from dalgu.broker.model import VALUE_MEMBER, is_uri, now_iso
 from dalgu.broker.parse import attribute_iri, parse_instance, parse_scopes, parse_types
 from dalgu.errors import BadRequestData, InvalidRequest, OperationNotSupported, ResourceNotFound
 from dalgu.ldcontext import TermMap
@@ -228,15 +228,32 @@ async def delete_temporal_attribute(request: Request) -> Response:
     return no_content()
 
 
+def _one_instance(body: Any, name: str) -> Any:
+    """The instance of a Modify Attribute Instance fragment (clause 5.6.14.3): the attribute
+    of the path "contained by an Array of exactly one item" (or alone), or the instance
+    itself; a fragment of another attribute, or of several instances, is a 400."""
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a JSON object")
+    members = {k: v for k, v in body.items() if k != "@context"}
+    if name not in members:
+        if "type" in members or any(k in members for k in VALUE_MEMBER.values()):
+            return members  # the instance itself
+        raise BadRequestData(f"the fragment holds no instance of {name!r}")
+    if len(members) > 1:
+        raise BadRequestData(f"the fragment holds attributes other than {name!r}")
+    fragment = members[name]
+    if isinstance(fragment, list):
+        if len(fragment) != 1:
+            raise BadRequestData("the fragment holds exactly one instance (an array of one)")
+        fragment = fragment[0]
+    return fragment
+
+
 async def modify_instance(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request)
     attr = attribute_iri(request.path_params["attr"], rc.terms)
-    if not isinstance(body, dict):
-        raise BadRequestData("the body must be a JSON object")
-    fragment = body.get(request.path_params["attr"], body)
-    if isinstance(fragment, list):
-        fragment = fragment[0] if fragment else {}
+    fragment = _one_instance(body, request.path_params["attr"])
     instance = parse_instance(attr, fragment, rc.terms, now_iso())
     _check_instance_id(request.path_params["instance_id"])
     await _service(request).replace_instance(

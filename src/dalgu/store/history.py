@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity, attribute_iris
+from dalgu.errors import BadRequestData
 from dalgu.jsonbytes import dumps
 
 if TYPE_CHECKING:
@@ -219,3 +220,13 @@ def bucket_span(query: TemporalQuery, origin: datetime, last: datetime, index: i
             end = parse_time(query.time_at)
         return [format_time(origin), format_time(end)]
     return [format_time(period.after(origin, index)), format_time(period.after(origin, index + 1))]
+
+
+def kept_instance(old_doc: bytes | str | None, new: dict[str, Any]) -> dict[str, Any]:
+    """A modified instance (clause 5.6.14): its createdAt stays the old one's, and it keeps
+    the old one's attribute type (a Property instance stays a Property: BadRequestData)."""
+    old = orjson.loads(old_doc) if old_doc else {}
+    kind, given = old.get("type", "Property"), new.get("type", "Property")
+    if kind != given:
+        raise BadRequestData(f"this instance is a {kind}, not a {given}: its type stays")
+    return {**new, "createdAt": old.get("createdAt", new.get("createdAt"))}

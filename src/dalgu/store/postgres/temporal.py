@@ -30,6 +30,7 @@ from dalgu.store.history import (
     InstanceRecord,
     change_records,
     instance_id,
+    kept_instance,
     parse_instance_id,
     parse_time,
     record,
@@ -372,7 +373,7 @@ class PostgresTemporal(TemporalStore):
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         async with self.pool.acquire() as conn, conn.transaction():
             old = await conn.fetchrow(
-                "SELECT dataset, created_at, observed_at FROM instances WHERE tenant = $1 "
+                "SELECT dataset, created_at, observed_at, doc FROM instances WHERE tenant = $1 "
                 "AND entity_id = $2 AND name = $3 AND iid = $4",
                 tenant,
                 entity_id,
@@ -381,6 +382,7 @@ class PostgresTemporal(TemporalStore):
             )
             if old is None:
                 return False
+            instance = kept_instance(old[3], instance)
             if "datasetId" not in instance and old[0]:
                 instance = {**instance, "datasetId": old[0]}
             fresh = record(attr, instance, now, None)

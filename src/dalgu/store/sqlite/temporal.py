@@ -22,6 +22,7 @@ from dalgu.store.history import (
     changed_instances,
     instance_id,
     instance_value,
+    kept_instance,
     parse_instance_id,
     parse_time,
     record,
@@ -452,12 +453,13 @@ class SqliteTemporal(TemporalStore):
     def _replace_instance(self, key: tuple[str, str, str, int], instance: dict[str, Any]) -> bool:
         tenant, entity_id, attr, _ = key
         old = self.db.execute(
-            "SELECT dataset, created_at, observed_at FROM instances WHERE tenant = ? "
+            "SELECT dataset, created_at, observed_at, doc FROM instances WHERE tenant = ? "
             "AND entity_id = ? AND name = ? AND iid = ?",
             key,
         ).fetchone()
         if old is None:
             return False
+        instance = kept_instance(old[3], instance)
         if "datasetId" not in instance and old[0]:
             instance = {**instance, "datasetId": old[0]}
         r = record(attr, instance, _now(), None)
