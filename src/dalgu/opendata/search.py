@@ -20,7 +20,9 @@ from dalgu.errors import InvalidFields
 from dalgu.opendata.model import Dataset
 
 #: fields that fq (and q) may filter on
-FILTER_FIELDS = frozenset(["id", "tags", "organization", "res_format", "license_id", "name"])
+FILTER_FIELDS = frozenset(
+    ["id", "tags", "organization", "res_format", "license_id", "name", "groups"]
+)
 TIME_FIELDS = frozenset(["metadata_modified", "metadata_created"])
 FACET_FIELDS = frozenset(["tags", "organization", "res_format", "license_id"])
 SORT_FIELDS = frozenset(
@@ -57,7 +59,7 @@ class SearchQuery:
     rows: int = 10
     start: int = 0
     facet_fields: tuple[str, ...] = ()
-    facet_limit: int = 50
+    facet_limit: int | None = 50  # None: every value
 
 
 @dataclass(slots=True)
@@ -99,6 +101,8 @@ def values_of(dataset: Dataset, name: str) -> list[str]:
         return [dataset.license_id]
     if name == "id":
         return [dataset.id]
+    if name == "groups":  # Dalgu has no groups: `groups:x` matches nothing, as in CKAN
+        return []
     return [dataset.name]
 
 

@@ -77,6 +77,19 @@ class Call:
             raise InvalidFields({key: [f"Must be at most {maximum}"]})
         return number
 
+    def facet_limit(self) -> int | None:
+        """`facet.limit`: 50 by default, a negative value unlimited (None), as CKAN has it."""
+        value = self.params.get("facet.limit")
+        if value is None or value == "":
+            return 50
+        if isinstance(value, bool | float):
+            raise InvalidFields({"facet.limit": ["Invalid integer"]})
+        try:
+            signed = int(value)
+        except (TypeError, ValueError):
+            raise InvalidFields({"facet.limit": ["Invalid integer"]}) from None
+        return None if signed < 0 else signed
+
     def flag(self, key: str) -> bool:
         value = self.params.get(key)
         if isinstance(value, bool):
@@ -189,10 +202,11 @@ async def package_search(call: Call) -> dict[str, Any]:
         q=call.text("q") or "",
         fq=call.text("fq") or "",
         sort=call.text("sort") or "",
-        rows=call.integer("rows", 10, maximum=MAX_ROWS),
+        # above the maximum is the maximum, as CKAN's limit_to_configured_maximum makes it
+        rows=min(call.integer("rows", 10), MAX_ROWS),
         start=call.integer("start", 0),
         facet_fields=tuple(facets),
-        facet_limit=call.integer("facet.limit", 50),
+        facet_limit=call.facet_limit(),
     )
     found = await call.service.search(call.tenant, query)
     search_facets = {
@@ -258,6 +272,102 @@ async def tag_list(call: Call) -> list[Any]:
     query = (call.text("query") or "").lower()
     tags = [t for t in tags if query in t.lower()]
     return [ckan.tag(t) for t in tags] if call.flag("all_fields") else tags
+
+
+@action("tag_show")
+async def tag_show(call: Call) -> dict[str, Any]:
+    """One tag (`id`: its name) and, with `include_datasets`, the datasets that have it."""
+    name = call.text("id", required=True) or ""
+    datasets = [d for d in await call.service.datasets(call.tenant) if name in d.tags]
+    if not datasets:
+        raise ResourceNotFound(f"tag {name}")
+    out = ckan.tag(name)
+    if call.flag("include_datasets"):
+        out["packages"] = [ckan.rendered_package(call.base, d) for d in datasets]
+    return out
+
+
+# --- groups (Dalgu has none: answered as a CKAN without groups answers) ---------------------
+
+
+@action("group_list")
+async def group_list(call: Call) -> list[Any]:
+    """Every group: none (datasets are grouped by organization and tags)."""
+    return []
+
+
+@action("group_show")
+async def group_show(call: Call) -> dict[str, Any]:
+    """A group (`id`): there are none."""
+    raise ResourceNotFound(f"group {call.text('id', required=True)}")
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+RESOURCE_FIELDS = frozenset(["id", "name", "description", "format", "mimetype", "url"])
+
+
+def _resource_terms(call: Call) -> list[tuple[str, str]]:
+    query = call.params.get("query") or []
+    terms = [query] if isinstance(query, str) else query
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise InvalidFields({"query": ["Must be a string or a list of field:term strings"]})
+    pairs = []
+    for term in terms:
+        field, colon, value = term.partition(":")
+        if not colon:
+            raise InvalidFields({"query": [f"{term!r}: must be field:term"]})
+        if field not in RESOURCE_FIELDS:
+            raise InvalidFields({"query": [f'Field "{field}" not recognised in resource_search.']})
+        pairs.append((field, value.lower()))
+    return pairs
+
+
+@action("resource_search")
+async def resource_search(call: Call) -> dict[str, Any]:
+    """Resources whose fields contain every `query` term (`field:term`, case-insensitive;
+    fields id, name, description, format, mimetype, url), `offset`, `limit`."""
+    terms = _resource_terms(call)
+    found = [
+        resource
+        for dataset in await call.service.datasets(call.tenant)
+        for resource in ckan.resources(call.base, dataset)
+        if all(value in str(resource[field] or "").lower() for field, value in terms)
+    ]
+    return {"count": len(found), "results": call.page(found)}
+
+
+@action("package_autocomplete")
+async def package_autocomplete(call: Call) -> list[dict[str, str]]:
+    """Datasets whose name or title contains `q` (case-insensitive), at most `limit` (10)."""
+    q = (call.text("q") or "").lower()
+    limit = call.integer("limit", 10)
+    out = []
+    for dataset in await call.service.datasets(call.tenant):
+        if q in dataset.name.lower():
+            field, shown = "name", dataset.name
+        elif q in dataset.title.lower():
+            field, shown = "title", dataset.title
+        else:
+            continue
+        out.append(
+            {"name": dataset.name, "title": dataset.title, "match_field": field,
+             "match_displayed": shown}
+        )  # fmt: skip
+    return out[:limit]
+
+
+@action("format_autocomplete")
+async def format_autocomplete(call: Call) -> list[str]:
+    """Resource formats that contain `q` (case-insensitive), at most `limit` (5)."""
+    q = (call.text("q") or "").lower()
+    counts = Counter(
+        resource["format"]
+        for dataset in await call.service.datasets(call.tenant)
+        for resource in ckan.resources(call.base, dataset)
+    )
+    found = [fmt for fmt, _ in counts.most_common() if q in fmt.lower()]
+    return found[: call.integer("limit", 5)]
 
 
 # --- writes (the API token) ---------------------------------------------------------------
