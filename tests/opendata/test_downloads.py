@@ -241,3 +241,17 @@ def test_an_aggregated_dataset_reads_every_entity_once_across_pages(
     _publish_hourly(portal_client, ["max"])
     rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
     assert len(rows) == 5 and len({r["id"] for r in rows}) == 5
+
+
+def test_pseudonymised_rows_come_in_the_order_of_their_pseudonyms_not_of_the_ids(
+    portal_client: TestClient,
+) -> None:
+    """Rows in id order would tell each pseudonym's id to anyone who knows the ids."""
+    response = portal_client.post("/ngsi-ld/v1/entityOperations/upsert", json=_stations(12))
+    assert response.status_code == 201, response.text
+    publish_in_process(portal_client, pseudonymise_ids=True)
+    rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
+    ids = [row["id"] for row in rows]
+    assert len(set(ids)) == 12 and ids == sorted(ids)
+    by_name = [row["stationName"] for row in rows]
+    assert by_name != [f"s{i}" for i in range(12)] and sorted(by_name) != by_name

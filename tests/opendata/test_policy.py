@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import shape
 
 from dalgu.opendata.model import Dataset, Policy, Publication
-from dalgu.opendata.policy import Release, entity_row, scrub, snap, snapped_point
+from dalgu.opendata.policy import Release, entity_row, pseudonym, scrub, snap, snapped_point
 
 DAEGU = (128.5963, 35.8704)
 
@@ -92,3 +92,39 @@ def test_a_point_snaps_as_the_centroid_of_its_shape_does(point: dict[str, Any]) 
     except (ValueError, TypeError, AttributeError, IndexError):
         expected = None
     assert snapped_point(point, 100) == expected
+
+
+KEY = "ab" * 32
+
+
+def _trip_release(pseudonymise: bool) -> Release:
+    dataset = Dataset(
+        id="d",
+        name="d",
+        title="d",
+        publication=Publication("Trip", ("rider", "riders")),
+        policy=Policy(pseudonymise_ids=pseudonymise, id_key=KEY),
+    )
+    return Release(dataset, ("urn:x:rider", "urn:x:riders"), None, frozenset())
+
+
+TRIP = {
+    "id": "urn:ngsi-ld:Trip:1",
+    "urn:x:rider": [{"type": "Relationship", "object": "urn:ngsi-ld:Person:kim-minsu"}],
+    "urn:x:riders": [
+        {"type": "ListRelationship", "objectList": [{"object": "urn:ngsi-ld:Person:lee"}]}
+    ],
+}
+
+
+def test_with_pseudonymous_ids_a_relationship_names_its_target_by_its_pseudonym() -> None:
+    row = entity_row(TRIP, _trip_release(True))
+    assert row == {
+        "id": pseudonym("urn:ngsi-ld:Trip:1", KEY),
+        "rider": pseudonym("urn:ngsi-ld:Person:kim-minsu", KEY),
+        "riders": [{"object": pseudonym("urn:ngsi-ld:Person:lee", KEY)}],
+    }
+
+
+def test_without_pseudonymous_ids_a_relationship_names_its_target() -> None:
+    assert entity_row(TRIP, _trip_release(False))["rider"] == "urn:ngsi-ld:Person:kim-minsu"

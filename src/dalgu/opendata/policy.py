@@ -101,16 +101,33 @@ def scrub(value: Any, grid_metres: float) -> Any:
 _VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
 
 
-def _instance_value(instances: Any) -> Any:
-    """The value of an attribute's default instance (else its first), whatever its kind."""
+def _targets(value: Any, key: str) -> Any:
+    """A Relationship's object (an entity id, a list of them) or objectList (`{"object":
+    id}` items) with each entity id pseudonymised as the dataset's own ids are."""
+    if isinstance(value, str):
+        return pseudonym(value, key)
+    if isinstance(value, list):
+        return [_targets(v, key) for v in value]
+    if isinstance(value, dict) and "object" in value:
+        return {**value, "object": _targets(value["object"], key)}
+    return value
+
+
+def _instance_value(instances: Any, release: Release | None = None) -> Any:
+    """The value of an attribute's default instance (else its first), whatever its kind;
+    with `release` pseudonymising ids, a Relationship's targets pseudonymised too (they are
+    entity ids: a person's, say)."""
     if not isinstance(instances, list) or not instances:
         return None
     instance = instances[0]
     if "datasetId" in instance:
         instance = next((i for i in instances if "datasetId" not in i), instance)
+    policy = None if release is None else release.dataset.policy
     for member in _VALUE_MEMBERS:
         if member in instance:
             value = instance[member]
+            if member in ("object", "objectList") and policy and policy.pseudonymise_ids:
+                return _targets(value, policy.id_key)
             # a typed literal ({"@type": "DateTime", "@value": ...}) is published as its value
             if isinstance(value, dict) and "@value" in value:
                 return value["@value"]
@@ -134,7 +151,8 @@ def entity_row(entity: dict[str, Any], release: Release) -> Row:
     grid = release.grid
     for name, iri in zip(names, release.attributes, strict=True):
         withheld = iri in release.withheld
-        row[name] = None if withheld else scrub(_instance_value(entity.get(iri)), grid)
+        value = None if withheld else _instance_value(entity.get(iri), release)
+        row[name] = scrub(value, grid)
     if release.geometry is not None:
         row["longitude"], row["latitude"] = _location(entity, release)
     return row

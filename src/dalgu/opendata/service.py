@@ -179,7 +179,23 @@ class OpenDataService:
     async def rows(self, tenant: str, dataset: Dataset) -> AsyncIterator[list[Row]]:
         """The dataset's de-identified rows, a page at a time, as the entity (or temporal)
         service reads them by `page_size` entities: a page may be empty, the iteration
-        ends with the data."""
+        ends with the data. Pseudonymised rows are read whole and ordered by pseudonym
+        (then period): in the store's order of entity ids, anyone who knows the ids (a list
+        of stations, sequential devices) would tell each pseudonym's id by its position."""
+        pages = self._pages(tenant, dataset)
+        if not dataset.policy.pseudonymise_ids:
+            async for page in pages:
+                yield page
+            return
+        every = [row async for page in pages for row in page]
+        if dataset.policy.aggregation is None:
+            every.sort(key=lambda row: str(row["id"]))
+        else:
+            every.sort(key=lambda row: (str(row["id"]), str(row["start"])))
+        for start in range(0, max(len(every), 1), self.page_size):
+            yield every[start : start + self.page_size]
+
+    async def _pages(self, tenant: str, dataset: Dataset) -> AsyncIterator[list[Row]]:
         release = await self.release(dataset)
         terms = await self._terms(dataset)
         pub = dataset.publication
