@@ -685,3 +685,25 @@ def test_replacing_an_attribute_instance_that_does_not_exist_is_404(client: Test
     assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").json()["speed"]["value"] == 50
     assert client.put(url, json={"type": "Property", "value": 6}).status_code == 204
     assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").json()["speed"]["value"] == 6
+
+
+def test_a_merge_with_a_null_scope_removes_the_scope(client: TestClient) -> None:
+    """Clause 5.5.12: a member of the fragment whose value is an NGSI-LD Null is removed."""
+    client.post(E, json={**vehicle(1), "scope": "/Daegu/Suseong"})
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    assert client.get(url).json()["scope"] == "/Daegu/Suseong"
+    assert client.patch(url, json={"scope": "urn:ngsi-ld:null"}).status_code == 204
+    assert "scope" not in client.get(url).json()
+    assert client.post(E, json={**vehicle(2), "scope": "urn:ngsi-ld:null"}).status_code == 400
+
+
+def test_contradicting_upsert_options_and_entities_without_ids_are_explained(
+    client: TestClient,
+) -> None:
+    upsert = "/ngsi-ld/v1/entityOperations/upsert"
+    both = client.post(upsert, params={"options": "update,replace"}, json=[vehicle(1)])
+    assert both.status_code == 400
+    merged = client.post("/ngsi-ld/v1/entityOperations/merge", json=[{"type": "Vehicle"}])
+    assert merged.status_code == 207
+    (error,) = merged.json()["errors"]
+    assert error["error"]["detail"] == "the entity has no id, not a URI"

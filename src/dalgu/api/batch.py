@@ -112,6 +112,8 @@ async def batch_create(request: Request) -> Response:
 async def batch_upsert(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
     opts = params.options(request.query_params)
+    if "update" in opts and "replace" in opts:
+        raise BadRequestData("options update and replace contradict each other: give one")
     mode: Literal["replace", "update"] = "update" if "update" in opts else "replace"
     service = runtime(request).service
 

@@ -215,7 +215,10 @@ def merge_entity(
     `lang` is the language a bare string merged into a LanguageProperty is the text of."""
     add_types(entity, fragment)
     if "scope" in fragment:
-        entity["scope"] = fragment["scope"]
+        if fragment["scope"]:
+            entity["scope"] = fragment["scope"]
+        else:  # a Null scope: removed
+            entity.pop("scope", None)
     for iri in attribute_iris(fragment):
         instances: Instances = entity.setdefault(iri, [])
         for new in fragment[iri]:

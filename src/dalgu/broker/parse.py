@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from dalgu.broker.model import (
     ATTRIBUTE_TYPE_IRIS,
     BARE_VALUE,
@@ -58,13 +60,17 @@ def parse_entity(
     entity_id = doc.get("id", doc.get("@id"))
     if entity_id is not None or require_id:
         if not is_uri(entity_id):
-            raise BadRequestData(f"entity id {entity_id!r} is not a URI")
+            given = "no id" if entity_id is None else f"the id {orjson.dumps(entity_id).decode()}"
+            raise BadRequestData(f"the entity has {given}, not a URI")
         entity["id"] = entity_id
     types = parse_types(doc.get("type", doc.get("@type")), terms, required=require_type)
     if types:
         entity["type"] = types
     if "scope" in doc:
-        entity["scope"] = parse_scopes(doc["scope"])
+        if merging and doc["scope"] == NULL_URI:  # a merge's Null removes the scope (5.5.12)
+            entity["scope"] = []
+        else:
+            entity["scope"] = parse_scopes(doc["scope"])
     entity["createdAt"] = now
     entity["modifiedAt"] = now
     entity.update(parse_attributes(doc, terms, now, merging=merging))
