@@ -707,3 +707,19 @@ def test_contradicting_upsert_options_and_entities_without_ids_are_explained(
     assert merged.status_code == 207
     (error,) = merged.json()["errors"]
     assert error["error"]["detail"] == "the entity has no id, not a URI"
+
+
+def test_a_response_names_the_tenant_the_request_named(client: TestClient) -> None:
+    """Clause 5.5.10: the tenant an operation applies to is provided in the response, on the
+    quickest path (a GET by id) too."""
+    firm = {"NGSILD-Tenant": "firm-a"}
+    created = client.post(E, json=vehicle(1), headers=firm)
+    assert created.status_code == 201
+    assert created.headers["ngsild-tenant"] == "firm-a"
+    for response in (
+        client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=firm),
+        client.get(E, params={"type": "Vehicle"}, headers=firm),
+        client.get(f"{E}/urn:ngsi-ld:Vehicle:404", headers=firm),
+    ):
+        assert response.headers["ngsild-tenant"] == "firm-a"
+    assert "ngsild-tenant" not in client.get(E, params={"type": "Vehicle"}).headers

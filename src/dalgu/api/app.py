@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from dalgu.api import (
     batch,
@@ -404,7 +404,34 @@ class TrailingSlash:
             ):
                 trimmed = path.rstrip("/")
                 scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
+            if path.startswith(V1):
+                tenant = _tenant_header(scope)
+                if tenant is not None:
+                    send = _echoing(send, tenant)
         await self.app(scope, receive, send)
+
+
+def _tenant_header(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"ngsild-tenant":
+            return bytes(value)
+    return None
+
+
+def _echoing(send: Send, tenant: bytes) -> Send:
+    """`send` with the request's tenant in the response's headers (clause 5.5.10: "In case an
+    operation applies to a Tenant, this information shall also be provided in the
+    response")."""
+
+    async def echo(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if not any(name.lower() == b"ngsild-tenant" for name, _ in headers):
+                headers.append((b"NGSILD-Tenant", tenant))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return echo
 
 
 __all__ = ["CONTEXTS_PATH", "build_app"]
