@@ -13,7 +13,7 @@ from tests.opendata.conftest import TOKEN, air_dataset, remote, seed, station
 
 
 def test_package_create_then_show_by_name_and_id_returns_it_with_resources(
-    publisher: RemoteCKAN, reader: RemoteCKAN
+    publisher: RemoteCKAN, reader: RemoteCKAN, tenant: str
 ) -> None:
     created = publisher.action.package_create(**air_dataset())
     by_name = reader.action.package_show(id="daegu-air")
@@ -28,7 +28,7 @@ def test_package_create_then_show_by_name_and_id_returns_it_with_resources(
     formats = [r["format"] for r in by_name["resources"]]
     assert formats == ["CSV", "GeoJSON", "Parquet", "NGSI-LD"]
     assert by_name["resources"][0]["url"].endswith(
-        "/opendata/dataset/daegu-air/download/daegu-air.csv"
+        f"/opendata/dataset/daegu-air/download/daegu-air.csv?tenant={tenant}"
     )
 
 

@@ -175,7 +175,7 @@ async def package_list(call: Call) -> list[str]:
 @action("package_show")
 async def package_show(call: Call) -> orjson.Fragment:
     """One dataset (`id`: its id or name) with its resources (kept rendered, as in lists)."""
-    return ckan.rendered_package(call.base, await _dataset(call))
+    return ckan.rendered_package(call.base, await _dataset(call), call.tenant)
 
 
 @action("current_package_list_with_resources")
@@ -183,7 +183,7 @@ async def current_package_list_with_resources(call: Call) -> list[orjson.Fragmen
     """Every dataset with its resources, last modified first (`limit`, `offset`)."""
     datasets = sorted(await call.service.datasets(call.tenant), key=lambda d: d.modified)
     # the page first: a harvester's page of 10 rendered all 1,000 datasets (~80 µs each)
-    return [ckan.rendered_package(call.base, d) for d in call.page(datasets[::-1])]
+    return [ckan.rendered_package(call.base, d, call.tenant) for d in call.page(datasets[::-1])]
 
 
 @action("package_search")
@@ -219,7 +219,7 @@ async def package_search(call: Call) -> dict[str, Any]:
     return {
         "count": found.count,
         "sort": found.sort,
-        "results": [ckan.rendered_package(call.base, d) for d in found.datasets],
+        "results": [ckan.rendered_package(call.base, d, call.tenant) for d in found.datasets],
         "facets": found.facets,
         "search_facets": search_facets,
     }
@@ -230,7 +230,7 @@ async def resource_show(call: Call) -> dict[str, Any]:
     """One resource (`id`) of some dataset."""
     wanted = call.text("id", required=True)
     for dataset in await call.service.datasets(call.tenant):
-        for resource in ckan.resources(call.base, dataset):
+        for resource in ckan.resources(call.base, dataset, call.tenant):
             if resource["id"] == wanted:
                 return resource
     raise ResourceNotFound(f"resource {wanted}")
@@ -261,7 +261,7 @@ async def organization_show(call: Call) -> dict[str, Any]:
         raise ResourceNotFound(f"organization {name}")
     out = ckan.organization(name, call.base, len(datasets))
     if call.flag("include_datasets"):
-        out["packages"] = [ckan.rendered_package(call.base, d) for d in datasets]
+        out["packages"] = [ckan.rendered_package(call.base, d, call.tenant) for d in datasets]
     return out
 
 
@@ -283,7 +283,7 @@ async def tag_show(call: Call) -> dict[str, Any]:
         raise ResourceNotFound(f"tag {name}")
     out = ckan.tag(name)
     if call.flag("include_datasets"):
-        out["packages"] = [ckan.rendered_package(call.base, d) for d in datasets]
+        out["packages"] = [ckan.rendered_package(call.base, d, call.tenant) for d in datasets]
     return out
 
 
@@ -331,7 +331,7 @@ async def resource_search(call: Call) -> dict[str, Any]:
     found = [
         resource
         for dataset in await call.service.datasets(call.tenant)
-        for resource in ckan.resources(call.base, dataset)
+        for resource in ckan.resources(call.base, dataset, call.tenant)
         if all(value in str(resource[field] or "").lower() for field, value in terms)
     ]
     return {"count": len(found), "results": call.page(found)}
@@ -364,7 +364,7 @@ async def format_autocomplete(call: Call) -> list[str]:
     counts = Counter(
         resource["format"]
         for dataset in await call.service.datasets(call.tenant)
-        for resource in ckan.resources(call.base, dataset)
+        for resource in ckan.resources(call.base, dataset, call.tenant)
     )
     found = [fmt for fmt, _ in counts.most_common() if q in fmt.lower()]
     return found[: call.integer("limit", 5)]
@@ -378,7 +378,7 @@ async def package_create(call: Call) -> dict[str, Any]:
     """Create a dataset: CKAN's fields and the NGSI-LD slice and policy (see docs)."""
     call.authorize()
     dataset = await call.service.create(call.tenant, ckan.fields_from_package(call.params))
-    return ckan.package(call.base, dataset)
+    return ckan.package(call.base, dataset, call.tenant)
 
 
 @action("package_update")
@@ -388,7 +388,7 @@ async def package_update(call: Call) -> dict[str, Any]:
     dataset = await call.service.update(
         call.tenant, call.dataset_key(), ckan.fields_from_package(call.params)
     )
-    return ckan.package(call.base, dataset)
+    return ckan.package(call.base, dataset, call.tenant)
 
 
 @action("package_patch")
@@ -397,7 +397,7 @@ async def package_patch(call: Call) -> dict[str, Any]:
     call.authorize()
     fields = ckan.fields_from_package(call.params)
     dataset = await call.service.patch(call.tenant, call.dataset_key(), fields)
-    return ckan.package(call.base, dataset)
+    return ckan.package(call.base, dataset, call.tenant)
 
 
 @action("package_delete")

@@ -14,9 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api.edge import runtime
-from dalgu.api.negotiation import tenant_of
 from dalgu.api.opendata import package as ckan
-from dalgu.api.opendata.envelope import base_url, failure, unexpected
+from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
 from dalgu.errors import DalguError, InvalidFields, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset
@@ -37,10 +36,11 @@ def _time(ckan_time: str) -> dict[str, str]:
     return {"@value": ckan_time + "Z", "@type": "xsd:dateTime"}
 
 
-def dataset_node(base: str, dataset: Dataset) -> dict[str, Any]:
+def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
     landing = f"{base}{ckan.PREFIX}/api/3/action/package_show?id={dataset.name}"
+    named = ckan.tenant_query(tenant)
     node: dict[str, Any] = {
-        "@id": f"{base}{ckan.PREFIX}/dataset/{dataset.name}",
+        "@id": f"{base}{ckan.PREFIX}/dataset/{dataset.name}{named}",
         "@type": "dcat:Dataset",
         "dct:identifier": dataset.id,
         "dct:title": dataset.title,
@@ -56,8 +56,8 @@ def dataset_node(base: str, dataset: Dataset) -> dict[str, Any]:
                 "dct:title": f"{dataset.title} ({e.format})",
                 "dct:format": e.format,
                 "dcat:mediaType": {"@id": IANA_MEDIA_TYPES + e.media_type},
-                "dcat:accessURL": {"@id": ckan.download_url(base, dataset, e.extension)},
-                "dcat:downloadURL": {"@id": ckan.download_url(base, dataset, e.extension)},
+                "dcat:accessURL": {"@id": ckan.download_url(base, dataset, e.extension, tenant)},
+                "dcat:downloadURL": {"@id": ckan.download_url(base, dataset, e.extension, tenant)},
             }
             for e in EXPORTERS.values()
         ],
@@ -68,23 +68,23 @@ def dataset_node(base: str, dataset: Dataset) -> dict[str, Any]:
             distribution["dct:license"] = {"@id": dataset.license.url}
     if dataset.organization is not None:
         node["dct:publisher"] = {
-            "@id": f"{base}{ckan.PREFIX}/organization/{dataset.organization}",
+            "@id": f"{base}{ckan.PREFIX}/organization/{dataset.organization}{named}",
             "@type": "foaf:Organization",
             "foaf:name": dataset.organization,
         }
     return node
 
 
-def catalog(base: str, datasets: list[Dataset]) -> dict[str, Any]:
-    """The catalogue node of `datasets` (one page of them, when paged)."""
+def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
+    """The catalogue node of `datasets` (one page of them, when paged) of `tenant`."""
     return {
         "@context": CONTEXT,
-        "@id": f"{base}{ckan.PREFIX}/catalog",
+        "@id": f"{base}{ckan.PREFIX}/catalog{ckan.tenant_query(tenant)}",
         "@type": "dcat:Catalog",
         "dct:title": "Dalgu open data",
         "dct:description": "De-identified, aggregated city data of a Dalgu city data hub",
         "foaf:homepage": {"@id": f"{base}{ckan.PREFIX}"},
-        "dcat:dataset": [dataset_node(base, d) for d in datasets],
+        "dcat:dataset": [dataset_node(base, d, tenant) for d in datasets],
     }
 
 
@@ -115,7 +115,12 @@ def _modified(dataset: Dataset) -> datetime:
 
 
 def paged_catalog(
-    base: str, url: str, datasets: list[Dataset], page: int | None, since: datetime | None
+    base: str,
+    url: str,
+    datasets: list[Dataset],
+    page: int | None,
+    since: datetime | None,
+    tenant: str = "",
 ) -> dict[str, Any]:
     """The catalogue's page `page` of PAGE_SIZE datasets, the last modified first (as
     ckanext-dcat pages it), of those modified at or after `since`. A catalogue of one page
@@ -127,12 +132,14 @@ def paged_catalog(
     chosen.sort(key=lambda d: d.modified, reverse=True)
     last = max(1, -(-len(chosen) // PAGE_SIZE))
     if page is None and since is None and last == 1:
-        return catalog(base, chosen)
+        return catalog(base, chosen, tenant)
     number = page or 1
     if number > last:
         raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
-    document = catalog(base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
+    document = catalog(base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], tenant)
     kept = {"modified_since": since.isoformat()} if since is not None else {}
+    if tenant:
+        kept["tenant"] = tenant
 
     def at(n: int) -> str:
         return f"{url}?{urlencode({**kept, 'page': n})}"
@@ -161,10 +168,11 @@ async def _catalog(request: Request, extension: str) -> dict[str, Any] | Respons
         if service is None:
             raise OperationNotSupported("this store keeps no open-data datasets")
         page, since = _page_asked(request)
-        datasets = await service.datasets(tenant_of(request))
+        tenant = portal_tenant(request)
+        datasets = await service.datasets(tenant)
         base = base_url(request)
         url = f"{base}{ckan.PREFIX}/catalog.{extension}"
-        return paged_catalog(base, url, datasets, page, since)
+        return paged_catalog(base, url, datasets, page, since, tenant)
     except DalguError as error:
         return failure(request, "catalog", error)
     except Exception as exc:
@@ -205,10 +213,11 @@ async def dataset_jsonld(request: Request) -> Response:
         service = runtime(request).opendata
         if service is None:
             raise OperationNotSupported("this store keeps no open-data datasets")
-        dataset = await service.show(tenant_of(request), request.path_params["dataset"])
+        tenant = portal_tenant(request)
+        dataset = await service.show(tenant, request.path_params["dataset"])
     except DalguError as error:
         return failure(request, "dataset", error)
     except Exception as exc:
         return unexpected(request, "dataset", exc)
-    node = {"@context": CONTEXT, **dataset_node(base_url(request), dataset)}
+    node = {"@context": CONTEXT, **dataset_node(base_url(request), dataset, tenant)}
     return Response(orjson.dumps(node), media_type="application/ld+json")

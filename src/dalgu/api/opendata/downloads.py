@@ -1,5 +1,6 @@
 """A dataset's downloads, streamed as the service reads its pages: `/opendata/dataset/{name}/
-download/{name}.csv` (and `.geojson`, `.parquet`)."""
+download/{name}.csv` (and `.geojson`, `.parquet`); `?tenant=` names a tenant other than the
+default, as the portal's own URLs do."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from dalgu.api.edge import runtime
-from dalgu.api.negotiation import tenant_of
-from dalgu.api.opendata.envelope import failure, unexpected
+from dalgu.api.opendata.envelope import failure, portal_tenant, unexpected
 from dalgu.errors import DalguError, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.policy import Row
@@ -33,7 +33,7 @@ async def download(request: Request) -> Response:
         if exporter is None:
             known = ", ".join(f".{e}" for e in EXPORTERS)
             raise ResourceNotFound(f"no download {filename}: the formats are {known}")
-        tenant = tenant_of(request)
+        tenant = portal_tenant(request)
         dataset = await service.show(tenant, request.path_params["dataset"])
         pages = service.rows(tenant, dataset)
         # the first page is read before the answer starts: a dataset that cannot be read

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api.edge import runtime
+from dalgu.api.negotiation import checked_tenant, tenant_of
 from dalgu.api.outage import store_outage
 from dalgu.api.problem import RETRY_AFTER
 from dalgu.errors import (
@@ -39,6 +40,20 @@ class BadActionRequest(InvalidRequest):
 def base_url(request: Request) -> str:
     public = runtime(request).settings.public_url
     return public.rstrip("/") if public else str(request.base_url).rstrip("/")
+
+
+def portal_tenant(request: Request) -> str:
+    """The tenant of a download or DCAT request: its `tenant` query parameter, which the
+    portal's URLs carry (a browser or a harvester sends no header), else `NGSILD-Tenant`.
+    Both naming different tenants is a Validation Error, never one tenant's data for the
+    other's."""
+    header = tenant_of(request)
+    if "tenant" not in request.query_params:
+        return header
+    named = checked_tenant(request.query_params["tenant"], "tenant")
+    if header and header != named:
+        raise InvalidFields({"tenant": [f"names {named!r}, NGSILD-Tenant {header!r}"]})
+    return named
 
 
 def help_url(request: Request, action: str) -> str:

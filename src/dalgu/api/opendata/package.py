@@ -86,9 +86,16 @@ def resource_id(dataset: Dataset, kind: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:dalgu:opendata:{dataset.id}:{kind}"))
 
 
-def download_url(base: str, dataset: Dataset, extension: str) -> str:
+def tenant_query(tenant: str) -> str:
+    """The query string that names a tenant in the portal's own URLs ("" for the default
+    tenant): browsers and harvesters send no NGSILD-Tenant header, so a URL of another
+    tenant's dataset must say whose it is, or it leads to the default tenant's."""
+    return f"?{urlencode({'tenant': tenant})}" if tenant else ""
+
+
+def download_url(base: str, dataset: Dataset, extension: str, tenant: str) -> str:
     name = quote(dataset.name)
-    return f"{base}{PREFIX}/dataset/{name}/download/{name}.{extension}"
+    return f"{base}{PREFIX}/dataset/{name}/download/{name}.{extension}{tenant_query(tenant)}"
 
 
 def ngsi_ld_url(base: str, dataset: Dataset) -> str:
@@ -100,7 +107,7 @@ def ngsi_ld_url(base: str, dataset: Dataset) -> str:
     return f"{base}/ngsi-ld/v1/entities?{urlencode(params)}"
 
 
-def resources(base: str, dataset: Dataset) -> list[dict[str, Any]]:
+def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
     """A dataset's resources: one download per format, then its NGSI-LD query."""
     out = []
     for position, exporter in enumerate(EXPORTERS.values()):
@@ -113,7 +120,7 @@ def resources(base: str, dataset: Dataset) -> list[dict[str, Any]]:
                 f"De-identified download: {_policy_text(dataset)}",
                 exporter.format,
                 exporter.media_type,
-                download_url(base, dataset, exporter.extension),
+                download_url(base, dataset, exporter.extension, tenant),
             )
         )
     out.append(
@@ -226,7 +233,7 @@ def license_dict(lic: License) -> dict[str, Any]:
     }
 
 
-def package(base: str, dataset: Dataset) -> dict[str, Any]:
+def package(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
     """A dataset as CKAN's package dict, with its resources and Dalgu's own fields."""
     lic = dataset.license
     out: dict[str, Any] = {
@@ -259,14 +266,14 @@ def package(base: str, dataset: Dataset) -> dict[str, Any]:
         **slice_fields(dataset),
         "columns": dataset.columns,
     }
-    out["resources"] = resources(base, dataset)
+    out["resources"] = resources(base, dataset, tenant)
     out["num_resources"] = len(out["resources"])
     return out
 
 
 @lru_cache(maxsize=1024)
-def rendered_package(base: str, dataset: Dataset) -> orjson.Fragment:
+def rendered_package(base: str, dataset: Dataset, tenant: str) -> orjson.Fragment:
     """`package` as JSON, kept for the lists (search results, a harvester's pages): ~80 µs
     a dataset to render, a page of 100 ~8 ms. Keyed by the whole dataset, so a changed one
     (its `metadata_modified` at least) is rendered again; 1,024 of ~2.5 kB each at most."""
-    return orjson.Fragment(orjson.dumps(package(base, dataset)))
+    return orjson.Fragment(orjson.dumps(package(base, dataset, tenant)))
