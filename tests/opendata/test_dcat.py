@@ -102,3 +102,29 @@ def test_a_dataset_iri_serves_its_dcat_description(portal_client: TestClient) ->
     (node,) = jsonld.expand(orjson.loads(response.content))
     assert node["@id"] == iri and node["@type"] == [DCAT + "Dataset"]
     assert portal_client.get("/opendata/dataset/unknown").status_code == 404
+
+
+def test_the_catalog_names_its_publisher_as_dcat_ap_requires(portal_client: TestClient) -> None:
+    (catalog,) = _expanded(portal_client)
+    (publisher,) = catalog[DCT + "publisher"]
+    assert publisher["@type"] == [FOAF + "Organization"]
+    assert _values(publisher, FOAF + "name") == ["Dalgu open data"]
+
+
+def test_a_dataset_without_notes_has_a_description_that_is_not_empty(
+    portal_client: TestClient,
+) -> None:
+    publish_in_process(portal_client, notes="")
+    (catalog,) = _expanded(portal_client)
+    (description,) = _values(catalog[DCAT + "dataset"][0], DCT + "description")
+    assert description.strip() and "AirQualityObserved" in description
+
+
+def test_each_distribution_s_format_is_the_eu_file_type(portal_client: TestClient) -> None:
+    publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    distributions = catalog[DCAT + "dataset"][0][DCAT + "distribution"]
+    formats = sorted(_values(d, DCT + "format")[0] for d in distributions)
+    eu = "http://publications.europa.eu/resource/authority/file-type/"
+    assert formats == [eu + "CSV", eu + "GEOJSON", eu + "PARQUET"]
+    assert all(_values(d, DCAT + "mediaType") for d in distributions)

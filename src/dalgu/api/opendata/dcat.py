@@ -30,6 +30,11 @@ IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 #: datasets in a page of the catalogue (ckanext-dcat's default)
 PAGE_SIZE = 100
+#: the EU Publications Office's file types (DCAT-AP's vocabulary for dct:format), by extension
+EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+EU_FILE_TYPES = {"csv": "CSV", "geojson": "GEOJSON", "parquet": "PARQUET"}
+#: the catalogue's publisher (DCAT-AP makes it mandatory): the portal itself
+CATALOG_PUBLISHER = "Dalgu open data"
 
 
 def _time(ckan_time: str) -> dict[str, str]:
@@ -44,7 +49,9 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         "@type": "dcat:Dataset",
         "dct:identifier": dataset.id,
         "dct:title": dataset.title,
-        "dct:description": dataset.notes,
+        # mandatory in DCAT-AP and never empty: a dataset without notes says what it is
+        "dct:description": dataset.notes
+        or f"De-identified open data of the city's {dataset.publication.entity_type} entities",
         "dcat:keyword": list(dataset.tags),
         "dct:issued": _time(dataset.created),
         "dct:modified": _time(dataset.modified),
@@ -54,7 +61,11 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
                 "@id": f"{base}{ckan.PREFIX}/resource/{ckan.resource_id(dataset, e.extension)}",
                 "@type": "dcat:Distribution",
                 "dct:title": f"{dataset.title} ({e.format})",
-                "dct:format": e.format,
+                **(
+                    {"dct:format": {"@id": EU_FILE_TYPE + EU_FILE_TYPES[e.extension]}}
+                    if e.extension in EU_FILE_TYPES
+                    else {}
+                ),
                 "dcat:mediaType": {"@id": IANA_MEDIA_TYPES + e.media_type},
                 "dcat:accessURL": {"@id": ckan.download_url(base, dataset, e.extension, tenant)},
                 "dcat:downloadURL": {"@id": ckan.download_url(base, dataset, e.extension, tenant)},
@@ -84,6 +95,11 @@ def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
         "dct:title": "Dalgu open data",
         "dct:description": "De-identified, aggregated city data of a Dalgu city data hub",
         "foaf:homepage": {"@id": f"{base}{ckan.PREFIX}"},
+        "dct:publisher": {
+            "@id": f"{base}{ckan.PREFIX}{ckan.tenant_query(tenant)}#publisher",
+            "@type": "foaf:Organization",
+            "foaf:name": CATALOG_PUBLISHER,
+        },
         "dcat:dataset": [dataset_node(base, d, tenant) for d in datasets],
     }
 
