@@ -281,3 +281,10 @@ def test_a_ckan_harvester_pages_through_datasets_modified_since_its_last_run(
         ["air-suseong", "parking"],
         key=lambda n: publisher.action.package_show(id=n)["id"],
     )
+
+
+def test_package_update_by_id_without_a_name_keeps_the_name(publisher: RemoteCKAN) -> None:
+    created = publisher.action.package_create(**air_dataset())
+    body = {k: v for k, v in air_dataset(title="Renamed").items() if k != "name"}
+    updated = publisher.action.package_update(id=created["id"], **body)
+    assert updated["name"] == "daegu-air" and updated["title"] == "Renamed"

@@ -169,3 +169,13 @@ def test_the_largest_query_allowed_over_a_thousand_datasets_takes_under_a_second
     started = time.perf_counter()
     assert search(catalogue, query).count == 1000
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("fq", ["AND AND", "&&"])
+def test_operators_without_terms_are_refused(fq: str) -> None:
+    with pytest.raises(InvalidFields):
+        search(DATASETS, SearchQuery(fq=fq))
+
+
+def test_everything_and_everything_matches_every_dataset() -> None:
+    assert len(_names(SearchQuery(q="*:* AND *:*"))) == 3

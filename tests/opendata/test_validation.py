@@ -119,3 +119,8 @@ def test_an_aggregation_a_download_can_hold_is_accepted() -> None:
         fields, dataset_id="d", created="", modified="2026-12-07T00:00:00"
     )
     assert dataset.policy.aggregation is not None
+
+
+def test_a_withheld_attribute_listed_in_attributes_is_refused_under_attributes_too() -> None:
+    problems = _problems(attributes=["pm10", "owner"], withheld_attributes=["owner"])
+    assert {"attributes", "withheld_attributes"} <= set(problems)

@@ -144,6 +144,7 @@ def parse_filter(text: str, where: str) -> Filter:
             {where: [f"Search Query is invalid: longer than {MAX_QUERY_LENGTH} characters"]}
         )
     count = times = 0
+    anything = False  # *:* was said
     clauses: list[list[Term]] = []
     words: list[str] = []
     joined = False  # the last token was OR: the next term joins the last clause
@@ -163,6 +164,7 @@ def parse_filter(text: str, where: str) -> Filter:
                 raise InvalidFields({where: ["OR must stand between two terms"]})
             joined = True
         elif match["op"] or match["all"]:
+            anything = anything or bool(match["all"])
             continue
         elif match["field"] is not None:
             term = _term(match, where)
@@ -187,6 +189,8 @@ def parse_filter(text: str, where: str) -> Filter:
                 )
     if joined:
         raise InvalidFields({where: ["OR must stand between two terms"]})
+    if not (clauses or words or anything) and re.search(r"(?:^|\s)(?:AND|&&)(?:\s|$)", text):
+        raise InvalidFields({where: ["AND must stand between two terms"]})
     return Filter(tuple(tuple(c) for c in clauses), tuple(words))
 
 

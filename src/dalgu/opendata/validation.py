@@ -116,7 +116,9 @@ def dataset_from_fields(
         problems.add("geometry_attribute", "Not a valid NGSI-LD attribute name")
     for published in [*attributes, *([geometry] if geometry else [])]:
         if published in withheld:
-            problems.add("withheld_attributes", f"{published} is withheld and cannot be published")
+            problem = f"{published} is withheld and cannot be published"
+            problems.add("attributes" if published in attributes else "geometry_attribute", problem)
+            problems.add("withheld_attributes", problem)
     q = _text(fields, "entity_q", problems) or None
     if q is not None:
         try:

@@ -383,11 +383,13 @@ async def package_create(call: Call) -> dict[str, Any]:
 
 @action("package_update")
 async def package_update(call: Call) -> dict[str, Any]:
-    """Replace a dataset (`id` or `name`): fields left out take their defaults."""
+    """Replace a dataset (`id` or `name`): fields left out take their defaults (the name
+    keeps its own)."""
     call.authorize()
-    dataset = await call.service.update(
-        call.tenant, call.dataset_key(), ckan.fields_from_package(call.params)
-    )
+    fields = ckan.fields_from_package(call.params)
+    if not fields.get("name") and call.text("id"):  # CKAN's update schema: name may be left out
+        fields["name"] = (await call.service.show(call.tenant, call.dataset_key())).name
+    dataset = await call.service.update(call.tenant, call.dataset_key(), fields)
     return ckan.package(call.base, dataset, call.tenant)
 
 
