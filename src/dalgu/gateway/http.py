@@ -61,7 +61,8 @@ def _path_filter(request: Request) -> str | None:
     return None if path in (None, "", "/*", "/#") else _tenant(request)[1]
 
 
-async def _json(request: Request) -> Any:
+async def json_body(request: Request) -> Any:
+    """A provisioning request's JSON body, within the size limit (400 otherwise)."""
     body = await request.body()
     if len(body) > runtime(request).settings.max_body_bytes:
         raise BadRequestData("the body is too large")
@@ -94,7 +95,7 @@ def _group_key(request: Request) -> tuple[str, str]:
 
 async def create_groups(request: Request) -> Response:
     tenant, path = _tenant(request)
-    await _devices(request).create_groups(tenant, path, await _json(request))
+    await _devices(request).create_groups(tenant, path, await json_body(request))
     return Response(status_code=201)
 
 
@@ -113,7 +114,7 @@ async def list_groups(request: Request) -> Response:
 async def update_group(request: Request) -> Response:
     tenant, path = _tenant(request)
     apikey, resource = _group_key(request)
-    await _devices(request).update_group(tenant, path, apikey, resource, await _json(request))
+    await _devices(request).update_group(tenant, path, apikey, resource, await json_body(request))
     return Response(status_code=204)
 
 
@@ -126,7 +127,7 @@ async def delete_group(request: Request) -> Response:
 
 async def create_devices(request: Request) -> Response:
     tenant, path = _tenant(request)
-    await _devices(request).create_devices(tenant, path, await _json(request))
+    await _devices(request).create_devices(tenant, path, await json_body(request))
     return Response(status_code=201)
 
 
@@ -145,7 +146,7 @@ async def get_device(request: Request) -> Response:
 async def update_device(request: Request) -> Response:
     tenant, _ = _tenant(request)
     device_id = request.path_params["device_id"]
-    fields = await _json(request)
+    fields = await json_body(request)
     await _devices(request).update_device(tenant, _path_filter(request), device_id, fields)
     return Response(status_code=204)
 

@@ -12,26 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dalgu.api.edge import runtime
 from dalgu.errors import BadRequestData, OperationNotSupported, ResourceNotFound
-from dalgu.gateway.http import fiware_service
+from dalgu.gateway.http import fiware_service, json_body
 
 _BASE = "/ngsi-ld/v1/entities/{entity_id}/attrs"
-
-
-async def _body(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > runtime(request).settings.max_body_bytes:
-        raise BadRequestData("the body is too large")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestData(f"the body is not JSON: {exc.msg}") from None
 
 
 def _value(attribute: Any) -> Any:
@@ -55,12 +44,12 @@ async def _send(request: Request, commands: dict[str, Any]) -> Response:
 
 async def patch_command(request: Request) -> Response:
     """`PATCH .../attrs/{attr}` with the command's attribute: send that command."""
-    return await _send(request, {request.path_params["attr"]: await _body(request)})
+    return await _send(request, {request.path_params["attr"]: await json_body(request)})
 
 
 async def patch_commands(request: Request) -> Response:
     """`PATCH .../attrs` with `{command: attribute, ...}`: send each command."""
-    body = await _body(request)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body must be an object of command attributes")
     commands = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from dalgu.api.edge import runtime
 from dalgu.api.respond import plain_json
 from dalgu.errors import BadRequestData, OperationNotSupported
-from dalgu.gateway.http import _json, _tenant
+from dalgu.gateway.http import _tenant, json_body
 from dalgu.testbed.keys import IssuedKey
 from dalgu.testbed.profile import DeviceProfile, load_profile, parse_profile
 from dalgu.testbed.report_html import render_report
@@ -47,7 +47,7 @@ def _profile(value: Any) -> DeviceProfile:
 
 async def start_run(request: Request) -> Response:
     tenant, _ = _tenant(request)
-    body = await _json(request)
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body is a JSON object {profile, apikey, duration}")
     apikey, duration = body.get("apikey"), body.get("duration", 600)
@@ -94,7 +94,7 @@ def _key_out(key: IssuedKey) -> dict[str, str]:
 
 async def create_sandbox(request: Request) -> Response:
     """Self-registration: the sandbox, its tenant and its first API key (shown this once)."""
-    sandbox, key = await _sandboxes(request).create(await _json(request))
+    sandbox, key = await _sandboxes(request).create(await json_body(request))
     headers = {"Location": f"/testbed/sandboxes/{sandbox.name}"}
     body = {**_sandbox_out(sandbox), "tenant": sandbox.name, "apiKeys": [_key_out(key)]}
     return plain_json(body, status=201, headers=headers)
@@ -139,7 +139,8 @@ async def get_sandbox(request: Request) -> Response:
 
 async def update_sandbox(request: Request) -> Response:
     name = request.path_params["name"]
-    return plain_json(_sandbox_out(await _sandboxes(request).update(name, await _json(request))))
+    sandbox = await _sandboxes(request).update(name, await json_body(request))
+    return plain_json(_sandbox_out(sandbox))
 
 
 async def reset_sandbox(request: Request) -> Response:
