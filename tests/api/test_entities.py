@@ -723,3 +723,27 @@ def test_a_response_names_the_tenant_the_request_named(client: TestClient) -> No
     ):
         assert response.headers["ngsild-tenant"] == "firm-a"
     assert "ngsild-tenant" not in client.get(E, params={"type": "Vehicle"}).headers
+
+
+def test_a_merge_sets_the_common_observed_at_of_attributes_that_had_one(
+    client: TestClient,
+) -> None:
+    """Clause 5.6.17.4: with observedAt, a merged attribute that had an observedAt takes it,
+    unless the fragment gives its own; one that had none is left without."""
+    body = {**vehicle(1), "fuel": {"type": "Property", "value": 1}}
+    client.post(E, json=body)
+    url = f"{E}/urn:ngsi-ld:Vehicle:1"
+    at, own = "2026-12-07T01:00:00Z", "2026-12-07T02:00:00Z"
+    fragment = {
+        "speed": {"type": "Property", "value": 60},
+        "fuel": {"type": "Property", "value": 2},
+        "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:9"},
+    }
+    assert client.patch(url, json=fragment, params={"observedAt": at}).status_code == 204
+    got = client.get(url).json()
+    assert got["speed"]["observedAt"] == at
+    assert "observedAt" not in got["fuel"]
+    again = {"speed": {"type": "Property", "value": 61, "observedAt": own}}
+    assert client.patch(url, json=again, params={"observedAt": at}).status_code == 204
+    assert client.get(url).json()["speed"]["observedAt"] == own
+    assert client.patch(url, json=again, params={"observedAt": "yesterday"}).status_code == 400

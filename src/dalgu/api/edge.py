@@ -108,6 +108,7 @@ KNOWN_PARAMETERS = frozenset(
         "drop",
         "orderBy",
         "orderFrom",
+        "observedAt",
         "orderGeometry",
         "collation",
     ]

@@ -15,7 +15,7 @@ from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
 from dalgu.broker.join import Join, render_flat, render_inline
-from dalgu.broker.model import LOCATION, Entity, now_iso
+from dalgu.broker.model import LOCATION, Entity, is_datetime, now_iso
 from dalgu.broker.mutations import UpdateResult
 from dalgu.broker.parse import (
     attribute_iri,
@@ -320,16 +320,19 @@ async def merge_entity(request: Request) -> Response:
         body, rc.terms, now_iso(), require_id=False, require_type=False, merging=True
     )
     lang = request.query_params.get("lang")
+    observed_at = request.query_params.get("observedAt")
+    if observed_at is not None and not is_datetime(observed_at):
+        raise BadRequestData(f"observedAt {observed_at!r} is not a DateTime")
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "mergeEntity", entity_id, None)
     if routed is None:
         await _check_type(request, rc, entity_id)
-        await rt.service.merge(rc.tenant, entity_id, fragment, lang)
+        await rt.service.merge(rc.tenant, entity_id, fragment, lang, observed_at)
         return no_content()
 
     async def here(part: dict[str, Any] | None) -> None:
         merged = _fragment(part, rc, entity_id, merging=True)
-        await rt.service.merge(rc.tenant, entity_id, merged, lang)
+        await rt.service.merge(rc.tenant, entity_id, merged, lang, observed_at)
 
     return await distributed.write(
         routed, rc, entity_id, body, "PATCH", _path(entity_id), here, no_content

@@ -210,9 +210,12 @@ def merge_entity(
     now: str,
     result: UpdateResult | None = None,
     lang: str | None = None,
+    observed_at: str | None = None,
 ) -> None:
     """Merge-patch an entity in place (clause 5.6.17): add, merge or null-delete attributes;
-    `lang` is the language a bare string merged into a LanguageProperty is the text of."""
+    `lang` is the language a bare string merged into a LanguageProperty is the text of;
+    `observed_at`, the common observedAt of merged attributes that had one and are given
+    none (clause 5.6.17.4)."""
     add_types(entity, fragment)
     if "scope" in fragment:
         if fragment["scope"]:
@@ -229,6 +232,8 @@ def merge_entity(
             elif index is None:
                 instances.append(_without_marks(new))
             else:
+                if observed_at and "observedAt" in instances[index] and "observedAt" not in new:
+                    new = {**new, "observedAt": observed_at}
                 instances[index] = merge_instance(instances[index], new, now, lang, deep=True)
         if not instances:
             del entity[iri]

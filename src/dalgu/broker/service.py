@@ -132,14 +132,19 @@ class EntityService:
         await self._one(tenant, entity["id"], m.replace(entity))
 
     async def merge(
-        self, tenant: str, entity_id: str, fragment: Entity, lang: str | None = None
+        self,
+        tenant: str,
+        entity_id: str,
+        fragment: Entity,
+        lang: str | None = None,
+        observed_at: str | None = None,
     ) -> None:
         """Merge Entity (clause 5.6.17); `lang`: the language of bare strings merged into a
-        LanguageProperty."""
+        LanguageProperty; `observed_at`: the common observedAt of the merged attributes."""
         now = fragment.get("modifiedAt") or now_iso()
 
         def merge(entity: Entity) -> None:
-            m.merge_entity(entity, fragment, now, lang=lang)
+            m.merge_entity(entity, fragment, now, lang=lang, observed_at=observed_at)
 
         await self._one(tenant, entity_id, m.edit(entity_id, merge, now))
 
