@@ -39,6 +39,7 @@ from dalgu.errors import (
 )
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.ids import new_id
+from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import Principal, Resource, StoredResource
 from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
@@ -348,8 +349,8 @@ class BundleProcessor:
         deleted = {(w.type, w.id) for _, w in writes if w.resource is None}
         for e, write in writes:
             try:
-                await self.service.check_references(
-                    write, base=self.base, written=written, deleted=deleted
+                await check_references(
+                    self.service.store, write, base=self.base, written=written, deleted=deleted
                 )
             except DalguError as error:
                 raise _in_entry(error, e.index) from None
@@ -390,7 +391,7 @@ class BundleProcessor:
                 write = s.prepare(e.type, resource, e.id, if_match=e.if_match)
                 await self._check_version(write)
                 if e.if_none_match is not None:
-                    write = await s.check_none_match(write, e.if_none_match)
+                    write = await bind_none_match(s.store, write, e.if_none_match)
             await s.authorize_write(principal, write)
             return write
         except DalguError as error:

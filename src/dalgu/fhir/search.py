@@ -316,3 +316,23 @@ def _revinclude(type_name: str, raw: str) -> RevInclude:
     if target != type_name or not param.refers_to(type_name):
         raise BadRequestData(f"{source}:{name} never refers to a {type_name}")
     return RevInclude(source, param)
+
+
+def named_patients(query: SearchQuery) -> set[str]:
+    """The patients a search names explicitly (patient/subject references, Patient `_id`)."""
+    named: set[str] = set()
+    for clause in query.clauses:
+        for value in clause.values:
+            if (
+                clause.param.name in ("patient", "subject")
+                and isinstance(value, RefValue)
+                and value.type in (None, "Patient")
+            ):
+                named.add(value.id)
+            if (
+                query.type == "Patient"
+                and clause.param.name == "_id"
+                and isinstance(value, TokenValue)
+            ):
+                named.add(value.code or "")
+    return named

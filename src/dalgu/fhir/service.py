@@ -4,7 +4,7 @@ HTTP. The edge resolves a `Principal` and parses the wire; this decides and reco
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,7 +16,6 @@ from dalgu.errors import (
     AlreadyExists,
     BadRequestData,
     DalguError,
-    InvalidResource,
     MethodNotAllowed,
     PreconditionFailed,
     ResourceGone,
@@ -26,6 +25,7 @@ from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_
 from dalgu.fhir.consent import ConsentPolicy, Grant
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.includes import new_ones, referred, referring_searches
+from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import (
     OPEN_WHEN_UNLINKED,
     PATIENT_COMPARTMENT,
@@ -38,8 +38,7 @@ from dalgu.fhir.model import (
 )
 from dalgu.fhir.patch import apply_patch
 from dalgu.fhir.preconditions import NoneMatch
-from dalgu.fhir.references import literal_references, local_problems
-from dalgu.fhir.search import Clause, RefValue, SearchQuery, TokenValue, parse_search
+from dalgu.fhir.search import Clause, RefValue, SearchQuery, named_patients, parse_search
 from dalgu.fhir.searchparams import (
     PARAMETERS,
     compartment_patient,
@@ -394,48 +393,6 @@ class FhirService:
                 )
         return grant
 
-    async def check_references(
-        self,
-        write: FhirWrite,
-        *,
-        base: str | None = None,
-        written: Collection[tuple[str, str]] = (),
-        deleted: Collection[tuple[str, str]] = (),
-    ) -> None:
-        """422 naming each element whose reference names nothing: a resource of this server
-        (`Type/id`, or under `base`) that is not there, or a `#id` that is not contained
-        (referential integrity on write, as HAPI FHIR has by default). A transaction passes
-        what it `written` (those exist once it is stored) and `deleted` (those do not)."""
-        if write.resource is None:
-            return
-        problems = local_problems(write.resource)
-        targets = [
-            r
-            for r in literal_references(write.resource, base)
-            if (r.type, r.id) != (write.type, write.id)
-        ]
-        current = [
-            (r.type, r.id) for r in targets if r.version is None and (r.type, r.id) not in written
-        ]
-        found = (
-            {(f.type, f.id) for f in await self.store.fhir_read_many(current)} if current else set()
-        )
-        for r in targets:
-            key = (r.type, r.id)
-            if key in deleted:
-                problems.append(f"{r.element}: {r.text} is deleted by this transaction")
-            elif r.version is not None:
-                version = int(r.version) if r.version.isdigit() else None
-                stored = None if version is None else await self.store.fhir_read(*key, version)
-                if stored is None or stored.deleted:
-                    problems.append(f"{r.element}: {r.text} is no version of a resource here")
-            elif key not in written and key not in found:
-                problems.append(
-                    f"{r.element}: {r.text} does not exist on this server (or is deleted)"
-                )
-        if problems:
-            raise InvalidResource("; ".join(problems), issues=problems)
-
     async def commit(
         self, principal: Principal, interaction: str, writes: list[FhirWrite]
     ) -> list[StoredResource]:
@@ -469,7 +426,7 @@ class FhirService:
             await self.authorize_write(principal, write)
             found = await self.existing(principal, type_name, if_none_exist)
             if found is None:
-                await self.check_references(write, base=base)
+                await check_references(self.store, write, base=base)
                 (stored,) = await self.commit(principal, "create", [write])
                 return stored
         except DalguError as error:
@@ -560,7 +517,7 @@ class FhirService:
             patched = apply_patch(orjson.loads(current.body or b"{}"), media, document)
             write = self.prepare(type_name, patched, resource_id, if_match=current.version)
             await self.authorize_write(principal, write)
-            await self.check_references(write, base=base)
+            await check_references(self.store, write, base=base)
             (stored,) = await self.commit(principal, "patch", [write])
         except DalguError as error:
             await self.record_failure(principal, "patch", error, what)
@@ -585,9 +542,9 @@ class FhirService:
                 type_name, body, resource_id, if_match=if_match, create=resource_id is None
             )
             await self.authorize_write(principal, write)
-            await self.check_references(write, base=base)
+            await check_references(self.store, write, base=base)
             if if_none_match is not None:
-                write = await self.check_none_match(write, if_none_match)
+                write = await bind_none_match(self.store, write, if_none_match)
             try:
                 (stored,) = await self.commit(principal, interaction, [write])
             except AlreadyExists as error:  # created by another request since the check
@@ -596,19 +553,6 @@ class FhirService:
             await self.record_failure(principal, interaction, error, what)
             raise
         return stored
-
-    async def check_none_match(self, write: FhirWrite, none_match: NoneMatch) -> FhirWrite:
-        """412 when the current version makes `If-None-Match` false; else the write, bound
-        to what was checked so that a concurrent change fails it in the store: a new
-        resource as a create only (the store refuses a taken id), an existing or deleted one
-        as a change of the version found (412 if it is no longer current)."""
-        current = await self.store.fhir_read(write.type, write.id)
-        none_match.check(current)
-        if current is None:
-            return replace(write, must_create=True)
-        if write.if_match is None:
-            return replace(write, if_match=current.version)
-        return write
 
     async def delete(
         self, principal: Principal, type_name: str, resource_id: str, *, if_match: int | None = None
@@ -645,23 +589,3 @@ class FhirService:
     async def write_as_system(self, writes: list[FhirWrite]) -> list[StoredResource]:
         """Writes of the server itself (the wearable recorder), audited as the system."""
         return await self.commit(SYSTEM, "create", writes)
-
-
-def named_patients(query: SearchQuery) -> set[str]:
-    """The patients a search names explicitly (patient/subject references, Patient `_id`)."""
-    named: set[str] = set()
-    for clause in query.clauses:
-        for value in clause.values:
-            if (
-                clause.param.name in ("patient", "subject")
-                and isinstance(value, RefValue)
-                and value.type in (None, "Patient")
-            ):
-                named.add(value.id)
-            if (
-                query.type == "Patient"
-                and clause.param.name == "_id"
-                and isinstance(value, TokenValue)
-            ):
-                named.add(value.code or "")
-    return named

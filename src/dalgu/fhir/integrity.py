@@ -1,0 +1,67 @@
+"""Checks of a write against what the store holds: referential integrity (every reference to
+a resource of this server names one that exists) and `If-None-Match`. The pure parts are in
+`references` and `preconditions`; these read the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
+
+from dalgu.errors import InvalidResource
+from dalgu.fhir.preconditions import NoneMatch
+from dalgu.fhir.references import literal_references, local_problems
+from dalgu.store.base import FhirStore, FhirWrite
+
+
+async def check_references(
+    store: FhirStore,
+    write: FhirWrite,
+    *,
+    base: str | None = None,
+    written: Collection[tuple[str, str]] = (),
+    deleted: Collection[tuple[str, str]] = (),
+) -> None:
+    """422 naming each element whose reference names nothing: a resource of this server
+    (`Type/id`, or under `base`) that is not there, or a `#id` that is not contained
+    (referential integrity on write, as HAPI FHIR has by default). A transaction passes
+    what it `written` (those exist once it is stored) and `deleted` (those do not)."""
+    if write.resource is None:
+        return
+    problems = local_problems(write.resource)
+    targets = [
+        r
+        for r in literal_references(write.resource, base)
+        if (r.type, r.id) != (write.type, write.id)
+    ]
+    current = [
+        (r.type, r.id) for r in targets if r.version is None and (r.type, r.id) not in written
+    ]
+    found = {(f.type, f.id) for f in await store.fhir_read_many(current)} if current else set()
+    for r in targets:
+        key = (r.type, r.id)
+        if key in deleted:
+            problems.append(f"{r.element}: {r.text} is deleted by this transaction")
+        elif r.version is not None:
+            version = int(r.version) if r.version.isdigit() else None
+            stored = None if version is None else await store.fhir_read(*key, version)
+            if stored is None or stored.deleted:
+                problems.append(f"{r.element}: {r.text} is no version of a resource here")
+        elif key not in written and key not in found:
+            problems.append(f"{r.element}: {r.text} does not exist on this server (or is deleted)")
+    if problems:
+        raise InvalidResource("; ".join(problems), issues=problems)
+
+
+async def bind_none_match(store: FhirStore, write: FhirWrite, none_match: NoneMatch) -> FhirWrite:
+    """412 when the current version makes `If-None-Match` false; else the write, bound
+    to what was checked so that a concurrent change fails it in the store: a new
+    resource as a create only (the store refuses a taken id), an existing or deleted one
+    as a change of the version found (412 if it is no longer current)."""
+    current = await store.fhir_read(write.type, write.id)
+    none_match.check(current)
+    if current is None:
+        return replace(write, must_create=True)
+    if write.if_match is None:
+        return replace(write, if_match=current.version)
+    return write
