@@ -93,12 +93,19 @@ def test_two_spellings_of_one_time_change_no_row() -> None:
         ([{"type": "Property", "value": 1}], [{"type": "Property", "valueList": [1]}]),
         ([{"type": "Property", "value": 1}], [{"type": "Property", "value": [1, 1]}]),
         ([{"value": 1}], [{"value": 2, "https://example.org/ns/sub": {"value": 1}}]),
+        ([{"type": "JsonProperty", "json": {"a": 1}}], [{"type": "JsonProperty", "json": [2]}]),
+        ([{"type": "Property", "value": 1}], [{"type": "JsonProperty", "json": {"a": 1}}]),
+        (
+            [{"type": "JsonProperty", "json": {"a": 1}, "value": 1}],
+            [{"type": "JsonProperty", "json": {"a": 2}, "value": 1}],
+        ),
     ],
 )
 def test_anything_but_a_plain_reading_takes_the_general_path(
     old: list[dict[str, Any]], new: list[dict[str, Any]]
 ) -> None:
     assert replaced_rows(NAME, old, new) is None
+    assert changed_in_place(NAME, old, new) is None
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -5,7 +5,8 @@ the instance, a kind and a typed value. Paths:
 
     '#'                       marker of an instance; txt = its attribute type
     ''                        a leaf of the value (every element of an array)
-    '[street][no]'            a leaf inside a compound (JSON object) value
+    '[street][no]'            a leaf inside a compound (JSON object) value, or inside the
+                              JSON of a JsonProperty (`json`, indexed as a Property's value)
     '.observedAt'             a member of the instance (observedAt, unitCode, datasetId)
     '.<sub IRI>#', '.<sub IRI>', '.<sub IRI>[k]', '.<sub IRI>.<subsub IRI>' … sub-attributes
 
@@ -245,6 +246,9 @@ def _instance_rows(name: str, prefix: str, instance: dict[str, Any], rows: list[
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 rows.append(IndexRow(name, prefix, "s", None, item))
+    elif kind == "JsonProperty":
+        if "json" in instance:
+            _json_rows(name, prefix, instance["json"], rows, 0)
     elif kind == "LanguageProperty":
         for lang, text in (instance.get("languageMap") or {}).items():
             for item in text if isinstance(text, list) else [text]:
@@ -291,6 +295,21 @@ def _leaf_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: in
     elif isinstance(value, str):
         text = canonical_datetime(value) if is_datetime(value) else value
         rows.append(IndexRow(name, path, "s", None, text))
+
+
+def _json_rows(name: str, path: str, value: Any, rows: list[IndexRow], depth: int) -> None:
+    """A JsonProperty's JSON, as `_leaf_rows` indexes a compound value; but JSON is not
+    JSON-LD, so every member is a key, `@value` too."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _json_rows(name, f"{path}[{key}]", item, rows, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _json_rows(name, path, item, rows, depth + 1)
+    else:
+        _leaf_rows(name, path, value, rows, depth)
 
 
 @lru_cache(maxsize=8192)  # device names, units, brands and observedAt times repeat in writes
