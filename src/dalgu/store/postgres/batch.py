@@ -253,6 +253,16 @@ class EntityBatch:
         await write_summary(conn, index.summary)
         return history
 
+    async def reindex(self, entities: Sequence[tuple[int, Entity, Entity]]) -> None:
+        """Change the index rows of stored entities, each given as (`ent`, the state its rows
+        were made from, the entity), where they differ; the documents stay as they are (a
+        migration that rewrites the rows an older version made)."""
+        index = _IndexChanges(self.tenant, AttributeSummary())
+        for ent, before, after in entities:
+            index.add(ent, before, after)
+        await self._index(index)
+        await write_summary(self.conn, index.summary)
+
     async def _write_entities(
         self,
         deleted: list[int],

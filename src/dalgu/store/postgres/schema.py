@@ -36,10 +36,12 @@ Tables:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dalgu.errors import StoreUnavailable
 from dalgu.query.order import TEMPORAL_RANKS
+from dalgu.store.postgres.json_reindex import index_json_values
 
 # A fixed key for pg_advisory_lock: "dalgu" in ASCII.
 MIGRATION_LOCK = 0x64616C6775
@@ -48,7 +50,10 @@ MIGRATION_LOCK = 0x64616C6775
 #: the predicate of the index `attr_txt_root`, and of the queries that read it (`ordered.py`)
 PLAIN_STRING = "kind = 's' AND " + " AND ".join(f"txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
 
-MIGRATIONS: list[str] = [
+#: a migration of the data that SQL alone cannot make, run in its version's transaction
+DataMigration = Callable[[Any], Awaitable[None]]
+
+MIGRATIONS: list[str | DataMigration] = [
     # 1: entities, attribute keys and index rows, geometries, contexts
     """
     CREATE EXTENSION IF NOT EXISTS postgis;
@@ -516,6 +521,9 @@ MIGRATIONS: list[str] = [
     """
     INSERT INTO generations (name, value) VALUES ('datasets', 0) ON CONFLICT (name) DO NOTHING
     """,
+    # the JSON of JsonProperty values in the attribute index: the rows of the entities stored
+    # before, rewritten (`json_reindex.py`)
+    index_json_values,
 ]
 
 
@@ -531,7 +539,10 @@ async def migrate(conn: Any) -> int:
                 continue
             async with conn.transaction():
                 try:
-                    await conn.execute(script)
+                    if isinstance(script, str):
+                        await conn.execute(script)
+                    else:
+                        await script(conn)
                 except Exception as exc:
                     if "postgis" in str(exc).lower():
                         raise StoreUnavailable(

@@ -92,6 +92,12 @@ class IndexWrites:
         if before.get("scope") != after.get("scope"):
             self.scopes_cleared.append((ent,))
             self._scopes(ent, after)
+        self.reindex(tenant, ent, before, after)
+
+    def reindex(self, tenant: str, ent: int, before: Entity, after: Entity) -> None:
+        """Change the attribute index rows of `before` that differ in `after`, and the counts;
+        types, scopes and the document are `update`'s (a migration that rewrites the rows an
+        older version made calls this alone: the document stays as it is)."""
         changed = changed_attributes(before, after)
         self.summary.change(tenant, before, after, changed)
         if not changed:

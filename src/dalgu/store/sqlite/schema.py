@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from dalgu.store.sqlite.collation_prefix import row_prefix
+from dalgu.store.sqlite.json_reindex import index_json_values
 
-MIGRATIONS: list[str] = [
+#: a migration of the data that SQL alone cannot make, run in its version's transaction
+DataMigration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[str | DataMigration] = [
     # 1: entities, their types and scopes, the attribute index, geometries, contexts
     """
     CREATE TABLE entities (
@@ -517,6 +522,9 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO generations (name, value) VALUES ('datasets', 0)
     """,
+    # the JSON of JsonProperty values in the attribute index: the rows of the entities stored
+    # before, rewritten (`json_reindex.py`)
+    index_json_values,
 ]
 
 
@@ -531,9 +539,17 @@ def migrate(db: sqlite3.Connection) -> int:
             continue
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in script.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            # another process opening the database may have applied it since `current` was read
+            done = "SELECT 1 FROM schema_version WHERE version = ?"
+            if db.execute(done, (version,)).fetchone() is not None:
+                db.execute("COMMIT")
+                continue
+            if isinstance(script, str):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            else:
+                script(db)
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             db.execute("COMMIT")
         except BaseException:
