@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from dalgu.broker.model import now_iso
+from dalgu.broker.model import NULL_URI, now_iso
 from dalgu.errors import BadRequestData, DalguError, ResourceNotFound
 from dalgu.ldcontext import ContextResolver, TermMap
 from dalgu.query.ast import TypeExpr, TypeName, map_names, map_type_names
@@ -72,13 +72,16 @@ def parse_csource_subscription(
     if not isinstance(body, dict):
         raise BadRequestData("a subscription must be a JSON object")
     temporal = body.get("temporalQ")
+    removed = partial and "temporalQ" in body and temporal in (None, NULL_URI)
     rest = {k: v for k, v in body.items() if k != "temporalQ"}
     if not partial and "id" not in rest:
         rest["id"] = f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
     doc = parse_subscription(rest, terms, context, partial=partial)
     for key in _ENTITY_ONLY:
         doc.pop(key, None)
-    if temporal is not None:
+    if removed:
+        doc["temporalQ"] = NULL_URI  # removed by `merge_subscription` (clause 5.5.8)
+    elif temporal is not None:
         doc["temporalQ"] = parse_temporal_q(temporal)
     return doc
 

@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from dalgu.broker.model import is_datetime, is_uri, now_iso
-from dalgu.errors import BadRequestData
+from dalgu.broker.model import NULL_URI, is_datetime, is_uri, now_iso
+from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.ldcontext import TermMap
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
@@ -42,6 +42,39 @@ READ_ONLY = {
     "createdAt",
     "modifiedAt",
 }
+#: members an update may remove with NGSI-LD Null (clause 5.5.8): every optional one
+REMOVABLE = frozenset(
+    {
+        "entities",
+        "watchedAttributes",
+        "notificationTrigger",
+        "q",
+        "geoQ",
+        "scopeQ",
+        "csf",
+        "temporalQ",
+        "timeInterval",
+        "throttling",
+        "expiresAt",
+        "isActive",
+        "subscriptionName",
+        "description",
+        "lang",
+        "jsonldContext",
+        "datasetId",
+        "localOnly",
+        "expandValues",
+        "jsonKeys",
+        "splitEntities",
+        "ngsildConformance",
+    }
+)
+#: members of `notification` an update may remove the same way
+REMOVABLE_IN_NOTIFICATION = frozenset(
+    {"attributes", "pick", "omit", "format", "join", "joinLevel", "showChanges", "sysAttrs"}
+)
+#: the NGSI-LD version whose representations notifications follow (clause 4.3.6.8)
+CONFORMANCE = (1, 9)
 
 
 def _names(value: Any, key: str, terms: TermMap) -> list[str]:
@@ -88,10 +121,69 @@ def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:
     return selectors
 
 
-def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
+def parse_notification(value: Any, terms: TermMap, *, partial: bool = False) -> dict[str, Any]:
+    """Notification parameters (clause 5.2.14); with `partial`, the members an update gives,
+    NGSI-LD Null marking those it removes (`merge_subscription` applies them)."""
     if not isinstance(value, dict):
         raise BadRequestData("notification must be an object")
-    endpoint = value.get("endpoint")
+    notification: dict[str, Any] = {}
+    if partial:
+        for key, given in value.items():
+            if _is_null(given):
+                if key not in REMOVABLE_IN_NOTIFICATION:
+                    raise BadRequestData(f"notification.{key} cannot be removed")
+                notification[key] = NULL_URI
+        value = {k: v for k, v in value.items() if k not in notification}
+    if "endpoint" in value or not partial:
+        notification["endpoint"] = _parse_endpoint(value.get("endpoint"))
+    if "attributes" in value:
+        notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
+    for key in ("pick", "omit"):
+        given = value.get(key)
+        if given is not None:
+            names = given.split(",") if isinstance(given, str) else given
+            if (
+                not isinstance(names, list)
+                or not names
+                or not all(isinstance(n, str) and n for n in names)
+            ):
+                raise BadRequestData(f"notification.{key} must list member names (not none)")
+            notification[key] = names
+    if "format" in value or not partial:
+        fmt = value.get("format", "normalized")
+        if fmt not in FORMATS:
+            raise BadRequestData(f"unknown notification format {fmt!r}")
+        notification["format"] = "keyValues" if fmt == "simplified" else fmt
+    if "join" in value:
+        if value["join"] not in ("flat", "inline", "@none"):
+            raise BadRequestData("notification.join must be flat, inline or @none")
+        notification["join"] = value["join"]
+    if "joinLevel" in value:
+        level = value["joinLevel"]
+        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
+            raise BadRequestData("notification.joinLevel must be a positive integer")
+        notification["joinLevel"] = level
+    for key in ("showChanges", "sysAttrs"):
+        if key in value:
+            if not isinstance(value[key], bool):
+                raise BadRequestData(f"notification.{key} must be a boolean")
+            notification[key] = value[key]
+    if not partial:
+        check_notification(notification)
+    return notification
+
+
+def check_notification(notification: dict[str, Any]) -> None:
+    """Members that cannot go together, in a whole notification (as created or merged)."""
+    if "pick" in notification and "omit" in notification:
+        raise BadRequestData("notification.pick and notification.omit cannot be used together")
+    if "attributes" in notification and ("pick" in notification or "omit" in notification):
+        raise BadRequestData("notification.attributes cannot be combined with pick or omit")
+    if notification.get("showChanges") and notification.get("format") == "keyValues":
+        raise BadRequestData("notification.showChanges cannot be true with the keyValues format")
+
+
+def _parse_endpoint(endpoint: Any) -> dict[str, Any]:
     if not isinstance(endpoint, dict) or not isinstance(endpoint.get("uri"), str):
         raise BadRequestData("notification.endpoint.uri is mandatory")
     uri = endpoint["uri"]
@@ -121,45 +213,12 @@ def parse_notification(value: Any, terms: TermMap) -> dict[str, Any]:
         if key in endpoint:
             _positive(endpoint[key], f"notification.endpoint.{key}")
             parsed_endpoint[key] = endpoint[key]
-    notification: dict[str, Any] = {"endpoint": parsed_endpoint}
-    if "attributes" in value:
-        notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
-    pick, omit = value.get("pick"), value.get("omit")
-    if pick is not None and omit is not None:
-        raise BadRequestData("notification.pick and notification.omit cannot be used together")
-    if "attributes" in value and (pick is not None or omit is not None):
-        raise BadRequestData("notification.attributes cannot be combined with pick or omit")
-    for key, given in (("pick", pick), ("omit", omit)):
-        if given is not None:
-            names = given.split(",") if isinstance(given, str) else given
-            if (
-                not isinstance(names, list)
-                or not names
-                or not all(isinstance(n, str) and n for n in names)
-            ):
-                raise BadRequestData(f"notification.{key} must list member names (not none)")
-            notification[key] = names
-    fmt = value.get("format", "normalized")
-    if fmt not in FORMATS:
-        raise BadRequestData(f"unknown notification format {fmt!r}")
-    notification["format"] = "keyValues" if fmt == "simplified" else fmt
-    if "join" in value:
-        if value["join"] not in ("flat", "inline", "@none"):
-            raise BadRequestData("notification.join must be flat, inline or @none")
-        notification["join"] = value["join"]
-    if "joinLevel" in value:
-        level = value["joinLevel"]
-        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
-            raise BadRequestData("notification.joinLevel must be a positive integer")
-        notification["joinLevel"] = level
-    for key in ("showChanges", "sysAttrs"):
-        if key in value:
-            if not isinstance(value[key], bool):
-                raise BadRequestData(f"notification.{key} must be a boolean")
-            notification[key] = value[key]
-    if notification.get("showChanges") and notification["format"] == "keyValues":
-        raise BadRequestData("notification.showChanges cannot be true with the keyValues format")
-    return notification
+    return parsed_endpoint
+
+
+def _is_null(value: Any) -> bool:
+    """NGSI-LD Null (clause 4.5.0), or JSON null as merge-patch (IETF RFC 7396) has it."""
+    return value is None or value == NULL_URI
 
 
 #: notifierInfo values the MQTT binding knows (clause 7.2)
@@ -203,7 +262,11 @@ def parse_subscription(
     for key, value in body.items():
         if key in ("id", "type", "@context") or key in READ_ONLY:
             continue
-        if key == "entities":
+        if partial and _is_null(value):
+            if key not in REMOVABLE:
+                raise BadRequestData(f"{key} cannot be removed from a subscription")
+            doc[key] = NULL_URI
+        elif key == "entities":
             doc[key] = parse_selectors(value, terms)
         elif key == "watchedAttributes":
             doc[key] = _names(value, key, terms)
@@ -244,13 +307,20 @@ def parse_subscription(
                 raise BadRequestData("isActive must be a boolean")
             doc[key] = value
         elif key == "notification":
-            doc[key] = parse_notification(value, terms)
+            doc[key] = parse_notification(value, terms, partial=partial)
         elif key in ("subscriptionName", "description", "lang", "jsonldContext"):
             if not isinstance(value, str):
                 raise BadRequestData(f"{key} must be a string")
             doc[key] = value
         elif key in ("datasetId", "localOnly", "csf", "expandValues", "jsonKeys"):
             doc[key] = value
+        elif key == "splitEntities":
+            # Dalgu holds whole entities and forwards filters with them (clause 4.3.6)
+            if not isinstance(value, bool):
+                raise BadRequestData("splitEntities must be a boolean")
+            doc[key] = value
+        elif key == "ngsildConformance":
+            doc[key] = _conformance(value)
         else:
             raise BadRequestData(f"unknown subscription member {key!r}")
     if not partial:
@@ -274,15 +344,38 @@ def _check_whole(doc: dict[str, Any], *, check_expiry: bool = True) -> None:
         raise BadRequestData("expiresAt is in the past")
 
 
+def _conformance(value: Any) -> str:
+    """`ngsildConformance` (clause 5.2.12): the version notifications must conform to.
+
+    Dalgu's notifications follow V1.9; the backwards-compatibility operation of clause 4.3.6.8
+    (amending them for an earlier version) is not built, so an earlier version is refused
+    rather than silently ignored."""
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise BadRequestData("ngsildConformance must be a version major.minor, e.g. 1.9")
+    if (int(parts[0]), int(parts[1])) < CONFORMANCE:
+        raise OperationNotSupported(
+            f"notifications conform to NGSI-LD 1.9; amending them for {value} "
+            "(clause 4.3.6.8) is not supported"
+        )
+    return str(value)
+
+
 def merge_subscription(current: dict[str, Any], fragment: dict[str, Any]) -> dict[str, Any]:
+    """`current` updated by a fragment of `parse_subscription(partial=True)`: members given
+    replace, NGSI-LD Null removes (clause 5.5.8), notification members merge one by one."""
     merged = {**current}
     for key, value in fragment.items():
-        if key == "notification":
-            merged[key] = {
-                **current.get("notification", {}),
-                **value,
-                "endpoint": value.get("endpoint", current.get("notification", {}).get("endpoint")),
-            }
+        if value == NULL_URI:
+            merged.pop(key, None)
+        elif key == "notification":
+            notification = {**current.get("notification", {}), **value}
+            for member, given in value.items():
+                if given == NULL_URI:
+                    del notification[member]
+            notification.setdefault("format", "normalized")
+            check_notification(notification)
+            merged[key] = notification
         else:
             merged[key] = value
     _check_whole(merged, check_expiry="expiresAt" in fragment)

@@ -1,0 +1,149 @@
+"""Update Subscription (clause 5.8.2): members merged one by one, removed by NGSI-LD Null."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.receiver import Receiver
+
+S = "/ngsi-ld/v1/subscriptions"
+E = "/ngsi-ld/v1/entities"
+NULL = "urn:ngsi-ld:null"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _create(client: TestClient, **members: Any) -> str:
+    body = {
+        "type": "Subscription",
+        "entities": [{"type": "Meter"}],
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/x"}},
+        **members,
+    }
+    created = client.post(S, json=body)
+    assert created.status_code == 201, created.text
+    return str(created.headers["location"])
+
+
+@pytest.mark.parametrize("null", [NULL, None])
+def test_a_removed_q_no_longer_filters(client: TestClient, receiver: Receiver, null: Any) -> None:
+    """Clause 5.5.8 (which 5.8.2.4 applies): a Null member of the fragment removes it. Stored
+    as a query, `urn:ngsi-ld:null` silenced the subscription for good."""
+    url = _create(client, q="power>100", notification={"endpoint": {"uri": receiver.url}})
+    assert client.patch(url, json={"q": null}).status_code == 204
+    got = client.get(url).json()
+    assert "q" not in got
+    client.post(E, json={"id": "urn:ngsi-ld:Meter:1", "type": "Meter", "power": 5})
+    _, body = receiver.next()
+    assert body["data"][0]["id"] == "urn:ngsi-ld:Meter:1"
+
+
+def test_optional_members_are_removed_and_defaults_come_back(client: TestClient) -> None:
+    url = _create(
+        client,
+        watchedAttributes=["power"],
+        geoQ={"georel": "near;maxDistance==10", "geometry": "Point", "coordinates": [1, 2]},
+        expiresAt="2999-01-01T00:00:00Z",
+        throttling=5,
+        isActive=False,
+        notificationTrigger=["attributeDeleted"],
+        description="meters",
+    )
+    fragment = {
+        "geoQ": NULL,
+        "expiresAt": NULL,
+        "throttling": NULL,
+        "isActive": NULL,
+        "notificationTrigger": NULL,
+        "description": NULL,
+    }
+    assert client.patch(url, json=fragment).status_code == 204
+    got = client.get(url).json()
+    for member in ("geoQ", "expiresAt", "throttling", "description"):
+        assert member not in got, member
+    assert "isActive" not in got and got["status"] == "active"  # true by default
+    assert got["notificationTrigger"] == ["attributeCreated", "attributeUpdated"]
+    assert got["watchedAttributes"] == ["power"]
+
+
+def test_a_mandatory_member_cannot_be_removed(client: TestClient) -> None:
+    url = _create(client)
+    for fragment in ({"notification": NULL}, {"entities": NULL}, {"type": NULL}):
+        response = client.patch(url, json=fragment)
+        assert response.status_code == 400, (fragment, response.text)
+    # the endpoint is mandatory inside the notification too
+    response = client.patch(url, json={"notification": {"endpoint": NULL}})
+    assert response.status_code == 400
+    assert client.get(url).json()["entities"] == [{"type": "Meter"}]
+
+
+def test_notification_members_are_merged_one_by_one(client: TestClient) -> None:
+    url = _create(
+        client,
+        notification={
+            "endpoint": {"uri": "http://127.0.0.1:9/x", "accept": "application/ld+json"},
+            "attributes": ["power"],
+            "format": "concise",
+            "sysAttrs": True,
+        },
+    )
+    assert client.patch(url, json={"notification": {"format": "keyValues"}}).status_code == 204
+    notification = client.get(url).json()["notification"]
+    assert notification["endpoint"]["uri"] == "http://127.0.0.1:9/x"
+    assert notification["endpoint"]["accept"] == "application/ld+json"
+    assert notification["attributes"] == ["power"] and notification["sysAttrs"] is True
+    assert notification["format"] == "keyValues"
+    fragment = {"notification": {"attributes": NULL, "format": NULL, "pick": ["power"]}}
+    assert client.patch(url, json=fragment).status_code == 204
+    notification = client.get(url).json()["notification"]
+    assert "attributes" not in notification
+    assert notification["format"] == "normalized" and notification["pick"] == ["power"]
+    # what cannot go together is judged on the merged notification
+    clash = client.patch(url, json={"notification": {"omit": ["power"]}})
+    assert clash.status_code == 400, clash.text
+    assert client.get(url).json()["notification"]["pick"] == ["power"]
+
+
+def test_split_entities_and_ngsild_conformance_are_members(client: TestClient) -> None:
+    """Table 5.2.12-1 lists both; they were refused as unknown members."""
+    url = _create(client, splitEntities=False, ngsildConformance="1.9")
+    got = client.get(url).json()
+    assert got["splitEntities"] is False and got["ngsildConformance"] == "1.9"
+    bad = client.post(
+        S,
+        json={
+            "type": "Subscription",
+            "entities": [{"type": "Meter"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/x"}},
+            "splitEntities": "yes",
+        },
+    )
+    assert bad.status_code == 400
+    # amending notifications for an earlier version (clause 4.3.6.8) is not built: said so
+    older = client.patch(url, json={"ngsildConformance": "1.6"})
+    assert older.status_code == 422, older.text
+    assert older.json()["type"].endswith("OperationNotSupported")
+    assert client.patch(url, json={"ngsildConformance": "one"}).status_code == 400
+
+
+def test_a_paused_subscription_resumed_by_removing_is_active(
+    client: TestClient, receiver: Receiver
+) -> None:
+    url = _create(client, isActive=False, notification={"endpoint": {"uri": receiver.url}})
+    client.post(E, json={"id": "urn:ngsi-ld:Meter:2", "type": "Meter", "power": 1})
+    with pytest.raises(queue.Empty):
+        receiver.next(timeout=1.0)
+    assert client.patch(url, json={"isActive": NULL}).status_code == 204
+    client.patch(f"{E}/urn:ngsi-ld:Meter:2/attrs/power", json={"value": 2})
+    _, body = receiver.next()
+    assert body["data"][0]["power"]["value"] == 2
