@@ -69,6 +69,11 @@ class UnknownApiKey(ResourceNotFound):
     counts it but answers nothing on the device's error topic."""
 
 
+class WrongResource(ResourceNotFound):
+    """A provisioned device's message came to a resource (`/iot/json`) that none of its
+    config groups serves (`/iot/d`): refused, as the IoT Agent of that resource would."""
+
+
 class AlreadyExists(DalguError):
     kind = "AlreadyExists"
     status = 409

@@ -11,6 +11,7 @@ process: no HTTP hop, the same listeners (subscriptions, temporal history) as an
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -43,9 +44,12 @@ from dalgu.errors import (
     OperationNotSupported,
     ResourceNotFound,
     UnknownApiKey,
+    WrongResource,
 )
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
+
+log = logging.getLogger(__name__)
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
 
@@ -95,8 +99,9 @@ class DeviceService:
         self.registry = registry
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
-        self._bindings: dict[tuple[str, str], tuple[DeviceBinding, str]] = {}
-        self._expanded: dict[tuple[str, str], ExpandedBinding] = {}  # as _bindings
+        # by apikey, device id and resource (a device's groups may differ by resource)
+        self._bindings: dict[tuple[str, str, str | None], tuple[DeviceBinding, str]] = {}
+        self._expanded: dict[tuple[str, str], ExpandedBinding] = {}  # by apikey and device id
         self._arrivals: dict[str, Arrivals[Message]] = {}  # by transport
         self.commands = CommandDispatcher(registry, entities, terms)
         self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
@@ -467,11 +472,14 @@ class DeviceService:
         """The device's binding and tenant, and the group record to autoprovision it from
         when it is not provisioned yet: the caller provisions it only once its message has
         proved good, so a refused message leaves no device or entity behind."""
-        cached = self._bindings.get((apikey, device_id))
+        cached = self._bindings.get((apikey, device_id, resource))
         if cached is not None:
             return (*cached, None)
-        group_record = await self.registry.group_for(apikey, resource)
         device_record = await self.registry.device_for(apikey, device_id)
+        if device_record is not None:
+            group_record = await self._group_serving(device_record, resource)
+        else:
+            group_record = await self.registry.group_for(apikey, resource)
         if group_record is None and device_record is None:
             raise UnknownApiKey(f"no config group or device is provisioned for apikey {apikey!r}")
         group = (
@@ -490,8 +498,41 @@ class DeviceService:
             return bind(group, None, device_id), group_record.tenant, group_record
         device = Device.model_validate(device_record.doc)
         binding = bind(group, device, device_id)
-        self._bindings[(apikey, device_id)] = (binding, device_record.tenant)
+        self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant)
         return binding, device_record.tenant, None
+
+    async def _group_serving(
+        self, device: DeviceRecord, resource: str | None
+    ) -> DeviceRecord | None:
+        """The config group a provisioned device's message is read with: one of the device's
+        own groups (its tenant, service path and apikey) that serves the resource the message
+        came to (MQTT names none). None when the device has no group; a message to a
+        resource none of its groups serves is refused, as an IoT Agent of that resource
+        would not know the device: it must not be read with another template, and never
+        rebinds the device or makes it a second entity."""
+        own = [
+            g
+            for g in await self.registry.groups(device.tenant, device.service_path)
+            if g.apikey == device.apikey
+        ]
+        if not own:
+            return None
+        serving = [g for g in own if resource is None or g.key in (resource, "")]
+        if not serving:
+            served = ", ".join(sorted(g.key for g in own))
+            log.warning(
+                "message from device %r (apikey %r) to %s refused: its group serves %s",
+                device.key,
+                device.apikey,
+                resource,
+                served,
+            )
+            raise WrongResource(
+                f"device {device.key!r} belongs to the config group of apikey "
+                f"{device.apikey!r} for {served}, not {resource}: send its messages there "
+                "(nothing was stored)"
+            )
+        return max(serving, key=lambda g: g.key)  # the resource's own group before a ''
 
     async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:
         """How a provisioned device's measures reach its entity (its entity's id and type,
