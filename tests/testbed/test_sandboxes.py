@@ -59,3 +59,55 @@ def test_sandbox_lifecycle_and_quotas(client: TestClient) -> None:
     assert client.delete(f"{SB}/firm1").status_code == 204
     assert client.get(f"{SB}/firm1").status_code == 404
     assert client.delete(f"{SB}/firm1").status_code == 404
+
+
+def test_a_sandbox_over_a_tenant_holding_data_or_groups_is_refused_and_erases_nothing(
+    client: TestClient,
+) -> None:
+    victim = {"fiware-service": "victim"}
+    body = {
+        "services": [
+            {
+                "apikey": "kv",
+                "entity_type": "Meter",
+                "resource": "/iot/d",
+                "attributes": [{"object_id": "e", "name": "energy", "type": "Number"}],
+            }
+        ]
+    }
+    assert client.post("/iot/services", json=body, headers=victim).status_code == 201
+    assert client.post(SB, json={"name": "victim"}).status_code == 409  # groups alone
+    assert client.post("/iot/d?k=kv&i=m1", content=b"e|5").status_code == 200
+    tenant = {"NGSILD-Tenant": "victim"}
+    hall = {"id": "urn:ngsi-ld:Building:b1", "type": "Building", "name": "city hall"}
+    assert client.post(E, json=hall, headers=tenant).status_code == 201
+
+    refused = client.post(SB, json={"name": "victim"})
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["type"].endswith("AlreadyExists") and "victim" in problem["detail"]
+    assert client.get(f"{SB}/victim").status_code == 404
+    assert client.delete(f"{SB}/victim").status_code == 404
+    assert client.post(f"{SB}/victim/reset").status_code == 404
+    # the tenant's devices still send, and nothing of it was erased
+    assert client.post("/iot/d?k=kv&i=m1", content=b"e|6").status_code == 200
+    found = client.get(E, params={"type": "Meter,Building"}, headers=tenant).json()
+    assert {e["id"] for e in found} == {"urn:ngsi-ld:Meter:m1", "urn:ngsi-ld:Building:b1"}
+    assert client.get("/iot/services", headers=victim).json()["count"] == 1
+
+
+def test_a_sandbox_over_a_tenant_holding_only_a_subscription_is_refused(
+    client: TestClient,
+) -> None:
+    subscription = {
+        "type": "Subscription",
+        "entities": [{"type": "Meter"}],
+        "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}},
+    }
+    made = client.post(
+        "/ngsi-ld/v1/subscriptions", json=subscription, headers={"NGSILD-Tenant": "watched"}
+    )
+    assert made.status_code == 201, made.text
+    refused = client.post(SB, json={"name": "watched"})
+    assert refused.status_code == 409 and "subscriptions" in refused.json()["detail"]
+    assert client.post(SB, json={"name": "fresh"}).status_code == 201

@@ -6,7 +6,9 @@ devices may do: messages per second (a token bucket per sandbox, burst of one se
 provisioned devices, and storage (entities plus temporal attribute instances). A message over
 the rate or the storage, or a device over the count, is refused with QuotaExceeded (HTTP 429,
 CoAP 4.29, the MQTT error topic), counted with the device's other refusals, and nothing else
-is affected. Resetting a sandbox removes its entities, their temporal history, subscriptions,
+is affected. A sandbox is made only on a name that is no tenant yet (nor holds data, config
+groups or devices), so what its reset or deletion erases is the sandbox's own. Resetting a
+sandbox removes its entities, their temporal history, subscriptions,
 config groups, devices, queued commands and reports; deleting it also removes the sandbox and
 its keys.
 """
@@ -22,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dalgu.broker.model import now_iso
 from dalgu.broker.service import EntityService
-from dalgu.errors import BadRequestData, QuotaExceeded, ResourceNotFound
+from dalgu.errors import AlreadyExists, BadRequestData, QuotaExceeded, ResourceNotFound
 from dalgu.store.base import DeviceRegistry, EntityQuery, SandboxRegistry, SubscriptionStore
 from dalgu.testbed.keys import IssuedKey, SandboxKeys
 
@@ -72,6 +74,7 @@ class SandboxService:
         self.registry = registry
         self.entities = entities
         self.subscriptions = subscriptions
+        self.devices = devices
         self._quotas: dict[str, Quotas | None] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._usage: dict[str, _Usage] = {}
@@ -80,10 +83,34 @@ class SandboxService:
     async def create(self, body: Any) -> tuple[Sandbox, IssuedKey]:
         """Register a sandbox; its first API key comes back (and is never shown again)."""
         sandbox = _validated(body)
+        await self._refuse_occupied(sandbox.name)
         sandbox.createdAt = now_iso()
         await self.registry.put_sandbox(sandbox.name, sandbox.model_dump(), create=True)
         self._forget(sandbox.name)
         return sandbox, await self.keys.issue(sandbox.name)
+
+    async def _refuse_occupied(self, name: str) -> None:
+        """A sandbox is a tenant of its own: a name that is already a tenant holding
+        entities, history, subscriptions, config groups or devices is refused, since the
+        sandbox's keys would lock its devices out and a reset or delete would erase its data."""
+        if await self.registry.sandbox(name) is not None:
+            raise AlreadyExists(f"sandbox {name!r} already exists")
+        held = []
+        if await self.registry.stored_items(name):
+            held.append("entities or their history")
+        if self.subscriptions is not None:
+            _, count = await self.subscriptions.list_subscriptions(name, 1, 0)
+            if count:
+                held.append("subscriptions")
+        if await self.devices.groups(name, None):
+            held.append("config groups")
+        if (await self.devices.devices(name, None, 0, 0))[1]:
+            held.append("devices")
+        if held:
+            raise AlreadyExists(
+                f"{name!r} is already a tenant holding {', '.join(held)}: a sandbox needs a "
+                "tenant of its own, choose another name"
+            )
 
     async def get(self, name: str) -> Sandbox:
         doc = await self.registry.sandbox(name)
