@@ -147,3 +147,82 @@ def test_a_paused_subscription_resumed_by_removing_is_active(
     client.patch(f"{E}/urn:ngsi-ld:Meter:2/attrs/power", json={"value": 2})
     _, body = receiver.next()
     assert body["data"][0]["power"]["value"] == 2
+
+
+def _notified(receiver: Receiver, timeout: float = 1.5) -> list[Any]:
+    bodies = []
+    while True:
+        try:
+            bodies.append(receiver.next(timeout=timeout)[1])
+        except queue.Empty:
+            return bodies
+
+
+def test_writing_the_same_value_again_is_not_a_change(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """Clause 5.8.6: an attribute changes when a member gets a value different from the
+    existing one; a device resending its reading flooded subscribers."""
+    _create(client, notification={"endpoint": {"uri": receiver.url}})
+    client.post(E, json={"id": "urn:ngsi-ld:Meter:3", "type": "Meter", "power": 21})
+    assert len(_notified(receiver)) == 1  # attributeCreated
+    for _ in range(3):
+        response = client.patch(f"{E}/urn:ngsi-ld:Meter:3/attrs/power", json={"value": 21})
+        assert response.status_code == 204
+    assert _notified(receiver) == []
+    client.patch(f"{E}/urn:ngsi-ld:Meter:3/attrs/power", json={"value": 22})
+    # a new observedAt is a change too, the value being the same
+    at = {"value": 22, "observedAt": "2026-12-07T00:00:00Z"}
+    client.patch(f"{E}/urn:ngsi-ld:Meter:3/attrs/power", json=at)
+    bodies = _notified(receiver)
+    assert [b["data"][0]["power"]["value"] for b in bodies] == [22, 22]
+    assert bodies[1]["data"][0]["power"]["observedAt"] == "2026-12-07T00:00:00Z"
+
+
+def test_show_changes_pairs_each_instance_with_its_own_dataset(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """Clause 5.2.14.1 with multi-attributes (4.5.5): the previous value of an instance is its
+    own, not the first instance's."""
+    _create(
+        client,
+        notificationTrigger=["attributeUpdated", "attributeDeleted"],
+        notification={"endpoint": {"uri": receiver.url}, "showChanges": True},
+    )
+    entity = "urn:ngsi-ld:Meter:4"
+    a = "urn:ngsi-ld:Dataset:a"
+    power = [
+        {"type": "Property", "value": 1, "datasetId": a},
+        {"type": "Property", "value": 2},
+    ]
+    client.post(E, json={"id": entity, "type": "Meter", "power": power})
+    client.patch(f"{E}/{entity}/attrs", json={"power": {"value": 5, "datasetId": a}})
+    client.patch(f"{E}/{entity}/attrs", json={"power": {"type": "Property", "value": 7}})
+    client.delete(f"{E}/{entity}/attrs/power", params={"datasetId": a})
+    bodies = _notified(receiver)
+    assert len(bodies) == 3
+    by_dataset = [{i.get("datasetId"): i for i in body["data"][0]["power"]} for body in bodies]
+    assert by_dataset[0][a]["previousValue"] == 1 and "previousValue" not in by_dataset[0][None]
+    assert by_dataset[1][None]["previousValue"] == 2 and "previousValue" not in by_dataset[1][a]
+    deleted = by_dataset[2]
+    assert deleted[a]["value"] == NULL and deleted[a]["previousValue"] == 5
+    assert deleted[None]["value"] == 7 and "previousValue" not in deleted[None]
+
+
+def test_a_replace_that_drops_an_attribute_shows_it_deleted(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """One change created `b` and deleted `a`: a subscriber of both triggers sees both."""
+    _create(
+        client,
+        notificationTrigger=["attributeCreated", "attributeDeleted"],
+        notification={"endpoint": {"uri": receiver.url}, "format": "keyValues"},
+    )
+    entity = "urn:ngsi-ld:Meter:5"
+    client.post(f"{E}/{entity}/attrs", json={})  # not there yet: 404, nothing sent
+    client.post(E, json={"id": entity, "type": "Meter", "a": 1})
+    assert len(_notified(receiver)) == 1
+    replaced = client.put(f"{E}/{entity}", json={"type": "Meter", "b": 2})
+    assert replaced.status_code == 204, replaced.text
+    (body,) = _notified(receiver)
+    assert body["data"][0]["b"] == 2 and body["data"][0]["a"] == NULL

@@ -70,16 +70,34 @@ def diff(before: Entity | None, after: Entity | None) -> Trigger:
         if gone:
             trigger.deleted.add(name)
             trigger.removed[name] = gone
-        if any(key not in old_by or old_by[key] != i for key, i in new_by.items()):
+        if any(key not in old_by or _changed(old_by[key], i) for key, i in new_by.items()):
             trigger.updated.add(name)
     return trigger
 
 
-def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
-    """The notification trigger this change fires for `sub`, or None."""
+# members the broker sets on every write: not a change of the attribute (clause 5.8.6)
+_SYSTEM = frozenset({"createdAt", "modifiedAt"})
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Clause 5.8.6: an attribute changes "when any of the members (including children) ...
+    is updated with a value different than the existing one"; writing the same value again
+    (a device resending a reading without a new observedAt) changes only its modifiedAt."""
+    return {k: v for k, v in old.items() if k not in _SYSTEM} != {
+        k: v for k, v in new.items() if k not in _SYSTEM
+    }
+
+
+def _wanted(sub: dict[str, Any]) -> set[str]:
     wanted = set(sub.get("notificationTrigger") or ("attributeCreated", "attributeUpdated"))
     if "entityUpdated" in wanted:
         wanted |= {"attributeCreated", "attributeUpdated", "attributeDeleted"}
+    return wanted
+
+
+def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
+    """The notification trigger this change fires for `sub`, or None."""
+    wanted = _wanted(sub)
     watched = set(sub.get("watchedAttributes") or ())
     if trigger.entity_created:
         if "entityCreated" in wanted and (not watched or watched & trigger.created):
@@ -240,9 +258,16 @@ def _compare(expr: Comparison, row: IndexRow) -> bool:
 def removed_shown(sub: dict[str, Any], trigger: Trigger, reason: str) -> dict[str, list[Any]]:
     """The deleted attribute instances a notification shows with the NGSI-LD Null: those the
     trigger is about (watched ones, if the subscription watches), or with showChanges every
-    attribute of a deleted entity."""
+    attribute of a deleted entity.
+
+    A change that deleted attributes and created or updated others (a replace, a merge with a
+    Null) fires one notification, named after its first reason; a subscription that wants
+    attributeDeleted too sees the deleted ones in it (clause 5.8.6), not only the created."""
     show = bool(sub["notification"].get("showChanges"))
-    if reason != "attributeDeleted" and not (trigger.entity_deleted and show):
+    deletions_wanted = reason == "attributeDeleted" or (
+        reason in ("attributeCreated", "attributeUpdated") and "attributeDeleted" in _wanted(sub)
+    )
+    if not deletions_wanted and not (trigger.entity_deleted and show):
         return {}
     watched = set(sub.get("watchedAttributes") or ())
     if not watched or reason == "entityDeleted":

@@ -269,16 +269,22 @@ def _add_previous(
     if rep.format == "keyValues":
         return
     for iri, instances in before.items():
-        name = terms.compact(iri)
-        current = rendered.get(name)
-        if not isinstance(current, dict) or not isinstance(instances, list) or not instances:
+        if not isinstance(instances, list) or not instances:
             continue
-        old = instances[0]
-        for member, previous in _PREVIOUS.items():
-            if member in old and old[member] != current.get(member):
-                if member == "vocab" and terms.compact(old[member]) == current.get(member):
-                    continue
-                current[previous] = _previous(member, old[member], terms, rep)
+        shown = rendered.get(terms.compact(iri))
+        # each instance against the one of its datasetId (clause 4.5.5), the default's too
+        olds = {i.get("datasetId"): i for i in instances if isinstance(i, dict)}
+        for current in shown if isinstance(shown, list) else [shown]:
+            if not isinstance(current, dict):
+                continue
+            old = olds.get(current.get("datasetId"))
+            if old is None:
+                continue
+            for member, previous in _PREVIOUS.items():
+                if member in old and old[member] != current.get(member):
+                    if member == "vocab" and terms.compact(old[member]) == current.get(member):
+                        continue
+                    current[previous] = _previous(member, old[member], terms, rep)
 
 
 def lane_of(delivery: Delivery) -> str:
