@@ -204,6 +204,15 @@ class StoreUnavailable(DalguError):
     title = "Store unavailable"
 
 
+class ServerUnreachable(DalguError):
+    """A client command (`dalgu simulate`, `replay`, `testbed run`) could not reach Dalgu's
+    provisioning API or one of its gateway ports: said in one line, not a traceback."""
+
+    kind = "InternalError"
+    status = 503
+    title = "Server unreachable"
+
+
 class FeedUnavailable(DalguError):
     """NATS could not be reached, or did not acknowledge the change feed's batch: nothing was
     lost, the batch is published again (the change feed's own; no request waits on it)."""

@@ -255,20 +255,27 @@ def simulate(
         chosen = load_profile(profile)
     except DalguError as error:
         raise typer.BadParameter(error.detail) from None
-    run(
-        console,
-        chosen,
-        apikey=apikey,
-        tenant=tenant,
-        devices=devices,
-        rate=rate,
-        duration=duration,
-        transport=transport,
-        endpoints=Endpoints(host, mqtt_port, http_port, coap_port, north_port),
-        faults=Faults(bad_payload=bad_payload, dropout=dropout, clock_skew=clock_skew),
-        seed=seed,
-        provision_group=not no_provision,
-    )
+    try:
+        report = run(
+            console,
+            chosen,
+            apikey=apikey,
+            tenant=tenant,
+            devices=devices,
+            rate=rate,
+            duration=duration,
+            transport=transport,
+            endpoints=Endpoints(host, mqtt_port, http_port, coap_port, north_port),
+            faults=Faults(bad_payload=bad_payload, dropout=dropout, clock_skew=clock_skew),
+            seed=seed,
+            provision_group=not no_provision,
+        )
+    except (DalguError, RuntimeError) as error:  # unreachable, or provisioning refused
+        detail = error.detail if isinstance(error, DalguError) else str(error)
+        console.print(f"[red]dalgu simulate: {detail}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    if report.failed and not report.sent:
+        raise typer.Exit(1)  # every message failed: a script must see it
 
 
 RecordingArgument = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines or CSV.")
@@ -309,18 +316,22 @@ def replay(
         console=console,
     ) as bar:
         task = bar.add_task("replay", total=len(messages))
-        report = asyncio.run(
-            run_replay(
-                messages,
-                apikey=apikey,
-                transport=transport,
-                payload=payload,
-                speed=speed,
-                keep_time=keep_time,
-                endpoints=endpoints,
-                progress=lambda done, _: bar.update(task, completed=done),
+        try:
+            report = asyncio.run(
+                run_replay(
+                    messages,
+                    apikey=apikey,
+                    transport=transport,
+                    payload=payload,
+                    speed=speed,
+                    keep_time=keep_time,
+                    endpoints=endpoints,
+                    progress=lambda done, _: bar.update(task, completed=done),
+                )
             )
-        )
+        except DalguError as error:
+            console.print(f"[red]dalgu replay: {error.detail}[/]", highlight=False)
+            raise typer.Exit(2) from None
     console.print(f"{report.sent} sent, {report.failed} failed")
     for reason, count in report.errors.most_common(5):
         console.print(f"  {count} × {reason}")

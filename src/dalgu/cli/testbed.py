@@ -48,6 +48,30 @@ def run(
     path = Path(profile)
     body["profile"] = path.read_text() if path.exists() else profile
     headers = {"fiware-service": service} if service else {}
+    try:
+        doc = _record(url, headers, body, apikey, seconds)
+    except httpx.TransportError as error:
+        console.print(
+            f"[red]dalgu testbed run: cannot reach Dalgu's provisioning API at {url} "
+            f"({error or type(error).__name__}); is the server running, and is --url its "
+            "provisioning port?[/]",
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
+    _print(doc)
+    if json_out is not None:
+        import orjson
+
+        json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    if html_out is not None:
+        html_out.write_text(render_report(doc))
+    raise typer.Exit(0 if doc["verdict"] == "pass" else 1)
+
+
+def _record(
+    url: str, headers: dict[str, str], body: dict[str, Any], apikey: str, seconds: float
+) -> dict[str, Any]:
+    """Start the run, follow it with a progress bar, and give its finished document."""
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         started = client.post("/testbed/runs", json=body)
         if started.status_code != 201:
@@ -63,19 +87,12 @@ def run(
         ) as bar:
             task = bar.add_task("run", total=seconds, messages=0)
             while True:
-                doc = client.get(f"/testbed/runs/{run_id}").json()
+                doc: dict[str, Any] = client.get(f"/testbed/runs/{run_id}").json()
                 bar.update(task, completed=doc.get("elapsed", seconds), messages=doc["messages"])
                 if doc["status"] == "finished":
                     break
                 time.sleep(min(1.0, max(0.1, seconds / 50)))
-    _print(doc)
-    if json_out is not None:
-        import orjson
-
-        json_out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    if html_out is not None:
-        html_out.write_text(render_report(doc))
-    raise typer.Exit(0 if doc["verdict"] == "pass" else 1)
+    return doc
 
 
 def _print(doc: dict[str, Any]) -> None:

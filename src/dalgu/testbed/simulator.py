@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from dalgu.errors import ServerUnreachable
 from dalgu.testbed.profile import DeviceProfile, MeasureSpec
 
 
@@ -165,7 +166,12 @@ class _MqttSender:
             self.endpoints.mqtt_port,
             identifier=f"dalgu-fleet-{random.getrandbits(32):08x}",
         )
-        await self._client.__aenter__()
+        try:
+            await self._client.__aenter__()
+        except (aiomqtt.MqttError, OSError) as error:
+            self._client = None
+            where = f"mqtt://{self.endpoints.host}:{self.endpoints.mqtt_port}"
+            raise ServerUnreachable(f"cannot reach the MQTT broker at {where}: {error}") from None
 
     async def send(self, device_id: str, payload: bytes) -> None:
         await self._client.publish(f"/{self.apikey}/{device_id}/attrs", payload, qos=1)
@@ -241,9 +247,15 @@ async def provision(profile: DeviceProfile, apikey: str, endpoints: Endpoints, t
     url = f"http://{endpoints.host}:{endpoints.north_port}/iot/services"
     headers = {"fiware-service": tenant} if tenant else {}
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(
-            url, json={"services": [profile.to_group(apikey)]}, headers=headers
-        )
+        try:
+            response = await client.post(
+                url, json={"services": [profile.to_group(apikey)]}, headers=headers
+            )
+        except httpx.TransportError as error:
+            raise ServerUnreachable(
+                f"cannot reach Dalgu's provisioning API at {url} ({error or type(error).__name__});"
+                " is the server running, and is --north-port its iot_north_port?"
+            ) from None
     if response.status_code not in (201, 409):
         raise RuntimeError(f"provisioning failed: HTTP {response.status_code} {response.text}")
 
