@@ -12,6 +12,7 @@ from starlette.responses import Response
 from dalgu.api import params
 from dalgu.api.batch import ordering_params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
+from dalgu.api.entities import page_links
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import VALUE_MEMBER, is_uri, now_iso
@@ -125,6 +126,10 @@ async def _answer(
         query = replace(query, count=True)
     page = await _service(request).query(rc.tenant, query)
     status, headers = _page_headers(page, page.count)
+    if request.method == "GET":  # a POST query's parameters are in its body: no link to give
+        links = page_links(request, query.limit, query.offset, len(page.entities), page.count)
+        if links:
+            headers["Link"] = links
     data = [render_temporal(e, rc.terms, view) for e in page.entities]
     return json_response(data, rc, rt.settings.base_url, status=status, headers=headers)
 
@@ -147,9 +152,13 @@ async def query_temporal_post(request: Request) -> Response:
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
     merged: dict[str, Any] = dict(request.query_params)
-    temporal = body.get("temporalQ") or {}
+    temporal = body.get("temporalQ")
     if not isinstance(temporal, dict):
-        raise BadRequestData("temporalQ must be an object")
+        # clause 5.7.4.4: "If a temporal query is not provided then an error of type
+        # BadRequestData shall be raised" (as GET /temporal/entities without timerel)
+        raise BadRequestData("a temporal query needs temporalQ, an object (timerel or lastN)")
+    if temporal.get("timerel") is None and temporal.get("lastN") is None:
+        raise BadRequestData("a temporal query needs temporalQ.timerel (or lastN)")
     merged.update({k: v for k, v in temporal.items() if v is not None})
     selectors = body.get("entities") or []
     if not isinstance(selectors, list):

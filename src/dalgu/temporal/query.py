@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from dalgu.broker.model import is_datetime, is_uri
@@ -24,6 +25,12 @@ AGGREGATION_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max"
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt", "deletedAt")
 #: names an `attrs` list may hold that are entity members, not attributes
 _MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt"})
+
+
+def _instant(text: Any) -> datetime:
+    """A DateTime (checked by `is_datetime`) as an aware instant; no zone is UTC."""
+    value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def names_of(raw: Any) -> list[str]:
@@ -57,6 +64,8 @@ def temporal_query(
             raise BadRequestData("timerel needs a timeAt DateTime")
         if timerel == "between" and not is_datetime(end_time_at):
             raise BadRequestData("timerel=between needs an endTimeAt DateTime")
+        if timerel == "between" and _instant(end_time_at) < _instant(time_at):
+            raise BadRequestData("timerel=between needs an endTimeAt after its timeAt")
     elif time_at is not None:
         raise BadRequestData("timeAt needs timerel")
     timeproperty = params.get("timeproperty") or "observedAt"

@@ -1,0 +1,69 @@
+"""Temporal queries, from an outside test: the temporal query every form needs (clause
+5.7.4.4), a `between` window that runs backwards, and the paging links of a GET query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+E = "/ngsi-ld/v1/entities"
+T = "/ngsi-ld/v1/temporal/entities"
+Q = "/ngsi-ld/v1/temporal/entityOperations/query"
+
+
+def _rooms(client: TestClient, n: int) -> None:
+    for i in range(n):
+        room = {
+            "id": f"urn:ngsi-ld:Room:{i}",
+            "type": "Room",
+            "temp": {"type": "Property", "value": i, "observedAt": "2026-11-01T00:00:00Z"},
+        }
+        assert client.post(E, json=room).status_code == 201
+
+
+def test_a_post_query_without_a_temporal_query_is_400_as_a_get_is(client: TestClient) -> None:
+    _rooms(client, 1)
+    get = client.get(T, params={"type": "Room"})
+    assert get.status_code == 400
+    bodies: list[dict[str, Any]] = [
+        {"type": "Query", "entities": [{"type": "Room"}]},
+        {"type": "Query", "entities": [{"type": "Room"}], "temporalQ": {}},
+        {"type": "Query", "entities": [{"type": "Room"}], "temporalQ": "after"},
+    ]
+    for body in bodies:
+        response = client.post(Q, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["type"].endswith("BadRequestData")
+    last = client.post(
+        Q, json={"type": "Query", "entities": [{"type": "Room"}], "temporalQ": {"lastN": 1}}
+    )
+    assert last.status_code == 200, last.text
+    assert [e["id"] for e in last.json()] == ["urn:ngsi-ld:Room:0"]
+
+
+def test_a_between_window_ending_before_it_starts_is_400(client: TestClient) -> None:
+    _rooms(client, 1)
+    window = {"timerel": "between", "timeAt": "2026-11-02T00:00:00Z"}
+    backwards = client.get(
+        f"{T}/urn:ngsi-ld:Room:0", params={**window, "endTimeAt": "2026-11-01T00:00:00+09:00"}
+    )
+    assert backwards.status_code == 400, backwards.text
+    # the same instant written in another zone is a later one here: 2026-11-02T01:00Z
+    later = client.get(
+        f"{T}/urn:ngsi-ld:Room:0", params={**window, "endTimeAt": "2026-11-02T10:00:00+09:00"}
+    )
+    assert later.status_code == 200, later.text
+
+
+def test_a_get_query_page_links_to_the_next(client: TestClient) -> None:
+    _rooms(client, 5)
+    query = {"type": "Room", "timerel": "after", "timeAt": "2026-10-01T00:00:00Z"}
+    first = client.get(T, params={**query, "limit": "2", "count": "true"})
+    assert first.status_code == 200, first.text
+    assert first.headers["NGSILD-Results-Count"] == "5"
+    link = first.headers["link"]
+    assert 'rel="next"' in link and "offset=2" in link
+    last = client.get(T, params={**query, "limit": "2", "offset": "4"})
+    assert len(last.json()) == 1
+    assert 'rel="next"' not in last.headers["link"] and 'rel="prev"' in last.headers["link"]
