@@ -37,7 +37,7 @@ def test_a_message_to_a_resource_the_group_does_not_serve_is_refused_and_rebinds
 ) -> None:
     _provision(client)
     assert client.post("/iot/d?k=kp&i=m1", content=b"e|5").status_code == 200
-    with caplog.at_level(logging.WARNING, logger="dalgu.devices.service"):
+    with caplog.at_level(logging.WARNING, logger="dalgu.devices"):
         wrong = client.post("/iot/json?k=kp&i=m1", json={"e": 6})
     assert wrong.status_code == 404, wrong.text
     assert "/iot/d" in wrong.json()["detail"] and "/iot/json" in wrong.json()["detail"]

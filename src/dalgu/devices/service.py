@@ -10,8 +10,6 @@ process: no HTTP hop, the same listeners (subscriptions, temporal history) as an
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,32 +22,26 @@ from dalgu.devices.arrivals import Arrivals
 from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.expansion import ExpandedBinding
 from dalgu.devices.lazy import LazyAttributes
-from dalgu.devices.mapping import DeviceBinding, attribute, bind, measures_to_entity
+from dalgu.devices.mapping import DeviceBinding, bind, measures_to_entity
 from dalgu.devices.observation import TIME_INSTANT, in_time_order, observed_at, utc_time
 from dalgu.devices.polling import CommandPolling
 from dalgu.devices.provisioning import (
-    DEVICE_ID_RULE,
     Device,
     ServiceGroup,
     group_fields,
-    is_device_id,
     parse_devices,
     parse_groups,
 )
+from dalgu.devices.resolution import DeviceResolver
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
 from dalgu.errors import (
-    AlreadyExists,
     BadRequestData,
     DalguError,
     OperationNotSupported,
     ResourceNotFound,
-    UnknownApiKey,
-    WrongResource,
 )
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
-
-log = logging.getLogger(__name__)
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
 
@@ -99,11 +91,10 @@ class DeviceService:
         self.registry = registry
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
-        # by apikey, device id and resource (a device's groups may differ by resource)
-        self._bindings: dict[tuple[str, str, str | None], tuple[DeviceBinding, str]] = {}
         self._expanded: dict[tuple[str, str], ExpandedBinding] = {}  # by apikey and device id
         self._arrivals: dict[str, Arrivals[Message]] = {}  # by transport
         self.commands = CommandDispatcher(registry, entities, terms)
+        self.resolver = DeviceResolver(registry, entities, terms, self.commands)
         self.lazy = LazyAttributes(self.commands, terms, lazy_timeout)
         self.polling: CommandPolling | None = None
         if isinstance(registry, CommandQueue):
@@ -133,7 +124,7 @@ class DeviceService:
             await self.commands.result(apikey, device_id, name, result)
 
     def _provisioning_changed(self, tenant: str | None = None) -> None:
-        self._bindings.clear()
+        self.resolver.forget()
         self._expanded.clear()
         self.commands.forget(tenant)
 
@@ -207,7 +198,7 @@ class DeviceService:
                 DeviceRecord(tenant, service_path, apikey, device.device_id, doc)
             )
             template = ServiceGroup(apikey=apikey) if group is None else group
-            await self._create_entity(tenant, bind(template, device, device.device_id))
+            await self.resolver.create_entity(tenant, bind(template, device, device.device_id))
         self._provisioning_changed(tenant)
 
     async def devices(
@@ -332,11 +323,11 @@ class DeviceService:
         timestamp: str | None = None,
     ) -> Ingested:
         """Store the measure groups of one southbound message; errors are `DalguError`s."""
-        binding, tenant, unprovisioned = await self._resolve(apikey, device_id, resource)
+        binding, tenant, unprovisioned = await self.resolver.resolve(apikey, device_id, resource)
         await self._admit(tenant, device_id, unprovisioned is not None)
         entities = self._entities(binding, groups, timestamp)
         if unprovisioned is not None:  # the message is good: now the device may exist
-            await self._autoprovision(unprovisioned, device_id)
+            await self.resolver.autoprovision(unprovisioned, device_id)
         result = await self.entities.batch_upsert(tenant, entities, "update")
         if result.errors:
             raise result.errors[0][1]
@@ -404,11 +395,13 @@ class DeviceService:
             groups: MeasureGroups = ()
             try:
                 groups = tuple(parse())
-                binding, tenant, unprovisioned = await self._resolve(apikey, device_id, resource)
+                binding, tenant, unprovisioned = await self.resolver.resolve(
+                    apikey, device_id, resource
+                )
                 await self._admit(tenant, device_id, unprovisioned is not None)
                 entities = self._entities(binding, groups, timestamp)
                 if unprovisioned is not None:
-                    await self._autoprovision(unprovisioned, device_id)
+                    await self.resolver.autoprovision(unprovisioned, device_id)
             except DalguError as error:
                 if error.status >= 500:
                     raise
@@ -459,80 +452,12 @@ class DeviceService:
         self, apikey: str, device_id: str, resource: str | None
     ) -> tuple[DeviceBinding, str]:
         """The device's binding and tenant, provisioning it from its group if need be."""
-        binding, tenant, unprovisioned = await self._resolve(apikey, device_id, resource)
+        binding, tenant, unprovisioned = await self.resolver.resolve(apikey, device_id, resource)
         if unprovisioned is not None:
             if self.admission is not None:
                 await self.admission.admit_devices(tenant, 1, lambda: self._device_count(tenant))
-            await self._autoprovision(unprovisioned, device_id)
+            await self.resolver.autoprovision(unprovisioned, device_id)
         return binding, tenant
-
-    async def _resolve(
-        self, apikey: str, device_id: str, resource: str | None
-    ) -> tuple[DeviceBinding, str, DeviceRecord | None]:
-        """The device's binding and tenant, and the group record to autoprovision it from
-        when it is not provisioned yet: the caller provisions it only once its message has
-        proved good, so a refused message leaves no device or entity behind."""
-        cached = self._bindings.get((apikey, device_id, resource))
-        if cached is not None:
-            return (*cached, None)
-        device_record = await self.registry.device_for(apikey, device_id)
-        if device_record is not None:
-            group_record = await self._group_serving(device_record, resource)
-        else:
-            group_record = await self.registry.group_for(apikey, resource)
-        if group_record is None and device_record is None:
-            raise UnknownApiKey(f"no config group or device is provisioned for apikey {apikey!r}")
-        group = (
-            ServiceGroup.model_validate(group_record.doc)
-            if group_record is not None
-            else ServiceGroup(apikey=apikey)
-        )
-        if device_record is None:
-            assert group_record is not None
-            if not group.autoprovision:
-                raise ResourceNotFound(
-                    f"device {device_id!r} is not provisioned and its group does not autoprovision"
-                )
-            if not is_device_id(device_id):
-                raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
-            return bind(group, None, device_id), group_record.tenant, group_record
-        device = Device.model_validate(device_record.doc)
-        binding = bind(group, device, device_id)
-        self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant)
-        return binding, device_record.tenant, None
-
-    async def _group_serving(
-        self, device: DeviceRecord, resource: str | None
-    ) -> DeviceRecord | None:
-        """The config group a provisioned device's message is read with: one of the device's
-        own groups (its tenant, service path and apikey) that serves the resource the message
-        came to (MQTT names none). None when the device has no group; a message to a
-        resource none of its groups serves is refused, as an IoT Agent of that resource
-        would not know the device: it must not be read with another template, and never
-        rebinds the device or makes it a second entity."""
-        own = [
-            g
-            for g in await self.registry.groups(device.tenant, device.service_path)
-            if g.apikey == device.apikey
-        ]
-        if not own:
-            return None
-        serving = [g for g in own if resource is None or g.key in (resource, "")]
-        if not serving:
-            served = ", ".join(sorted(g.key for g in own))
-            log.warning(
-                "message from device %r (apikey %r) to %s refused: its group serves %s",
-                device.key,
-                device.apikey,
-                resource,
-                served,
-            )
-            raise WrongResource(
-                f"device {device.key!r} belongs to the config group of apikey "
-                f"{device.apikey!r} for {served}, not {resource}: send its messages there "
-                "(nothing was stored)"
-            )
-        return max(serving, key=lambda g: g.key)  # the resource's own group before a ''
 
     async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:
         """How a provisioned device's measures reach its entity (its entity's id and type,
@@ -541,39 +466,6 @@ class DeviceService:
             return (await self._binding(record.apikey, record.key, None))[0]
         except DalguError:
             return None
-
-    async def _autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
-        """Provision a device from its group (its quota already admitted)."""
-        record = DeviceRecord(
-            group.tenant,
-            group.service_path,
-            group.apikey,
-            device_id,
-            {"device_id": device_id, "apikey": group.apikey},
-        )
-        try:
-            await self.registry.put_device(record)
-        except AlreadyExists:  # another message provisioned it first
-            found = await self.registry.device_for(group.apikey, device_id)
-            if found is not None:
-                return found
-        template = ServiceGroup.model_validate(group.doc)
-        binding = bind(template, None, device_id)
-        await self._create_entity(group.tenant, binding)
-        self.commands.provisioned(group.tenant, group.service_path, binding, template)
-        return record
-
-    async def _create_entity(self, tenant: str, binding: DeviceBinding) -> None:
-        """The device's entity with its static attributes, unless it exists already."""
-        doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
-        for static in binding.static:
-            doc[static.name] = attribute(static.type, static.value, static.name, static.metadata)
-        for command in binding.commands:  # what NGSI-LD clients change to send a command
-            doc[command] = {"type": "Property", "value": ""}
-            doc[f"{command}_status"] = {"type": "Property", "value": "UNKNOWN"}
-        entity = parse_entity(doc, self.terms, now_iso())
-        with contextlib.suppress(AlreadyExists):
-            await self.entities.create(tenant, entity)
 
 
 def _dump(model: ServiceGroup | Device) -> dict[str, Any]:

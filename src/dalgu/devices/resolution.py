@@ -1,0 +1,153 @@
+"""Which device, entity binding and tenant a southbound message is for.
+
+A message names an API key and a device id, and comes to a resource (`/iot/d`, `/iot/json`;
+MQTT names none). A provisioned device is read with its own config groups (its tenant, service
+path and apikey) that serve that resource; a device not provisioned yet is bound by the group
+of its apikey and resource, and provisioned from it (`autoprovision`) once its message proved
+good. Bindings of provisioned devices are kept until provisioning changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from dalgu.broker.model import now_iso
+from dalgu.broker.parse import parse_entity
+from dalgu.broker.service import EntityService
+from dalgu.devices.commands import CommandDispatcher
+from dalgu.devices.mapping import DeviceBinding, attribute, bind
+from dalgu.devices.provisioning import DEVICE_ID_RULE, Device, ServiceGroup, is_device_id
+from dalgu.errors import (
+    AlreadyExists,
+    BadRequestData,
+    ResourceNotFound,
+    UnknownApiKey,
+    WrongResource,
+)
+from dalgu.ldcontext.termmap import TermMap
+from dalgu.store.base import DeviceRecord, DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+
+class DeviceResolver:
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        entities: EntityService,
+        terms: TermMap,
+        commands: CommandDispatcher,
+    ) -> None:
+        self.registry = registry
+        self.entities = entities
+        self.terms = terms
+        self.commands = commands
+        # by apikey, device id and resource (a device's groups may differ by resource)
+        self._bindings: dict[tuple[str, str, str | None], tuple[DeviceBinding, str]] = {}
+
+    def forget(self) -> None:
+        """Provisioning changed: bindings are read again when next needed."""
+        self._bindings.clear()
+
+    async def resolve(
+        self, apikey: str, device_id: str, resource: str | None
+    ) -> tuple[DeviceBinding, str, DeviceRecord | None]:
+        """The device's binding and tenant, and the group record to autoprovision it from
+        when it is not provisioned yet: the caller provisions it only once its message has
+        proved good, so a refused message leaves no device or entity behind."""
+        cached = self._bindings.get((apikey, device_id, resource))
+        if cached is not None:
+            return (*cached, None)
+        device_record = await self.registry.device_for(apikey, device_id)
+        if device_record is not None:
+            group_record = await self._group_serving(device_record, resource)
+        else:
+            group_record = await self.registry.group_for(apikey, resource)
+        if group_record is None and device_record is None:
+            raise UnknownApiKey(f"no config group or device is provisioned for apikey {apikey!r}")
+        group = (
+            ServiceGroup.model_validate(group_record.doc)
+            if group_record is not None
+            else ServiceGroup(apikey=apikey)
+        )
+        if device_record is None:
+            assert group_record is not None
+            if not group.autoprovision:
+                raise ResourceNotFound(
+                    f"device {device_id!r} is not provisioned and its group does not autoprovision"
+                )
+            if not is_device_id(device_id):
+                raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
+            return bind(group, None, device_id), group_record.tenant, group_record
+        device = Device.model_validate(device_record.doc)
+        binding = bind(group, device, device_id)
+        self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant)
+        return binding, device_record.tenant, None
+
+    async def _group_serving(
+        self, device: DeviceRecord, resource: str | None
+    ) -> DeviceRecord | None:
+        """The config group a provisioned device's message is read with: one of the device's
+        own groups (its tenant, service path and apikey) that serves the resource the message
+        came to (MQTT names none). None when the device has no group; a message to a
+        resource none of its groups serves is refused, as an IoT Agent of that resource
+        would not know the device: it must not be read with another template, and never
+        rebinds the device or makes it a second entity."""
+        own = [
+            g
+            for g in await self.registry.groups(device.tenant, device.service_path)
+            if g.apikey == device.apikey
+        ]
+        if not own:
+            return None
+        serving = [g for g in own if resource is None or g.key in (resource, "")]
+        if not serving:
+            served = ", ".join(sorted(g.key for g in own))
+            log.warning(
+                "message from device %r (apikey %r) to %s refused: its group serves %s",
+                device.key,
+                device.apikey,
+                resource,
+                served,
+            )
+            raise WrongResource(
+                f"device {device.key!r} belongs to the config group of apikey "
+                f"{device.apikey!r} for {served}, not {resource}: send its messages there "
+                "(nothing was stored)"
+            )
+        return max(serving, key=lambda g: g.key)  # the resource's own group before a ''
+
+    async def autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
+        """Provision a device from its group (its quota already admitted)."""
+        record = DeviceRecord(
+            group.tenant,
+            group.service_path,
+            group.apikey,
+            device_id,
+            {"device_id": device_id, "apikey": group.apikey},
+        )
+        try:
+            await self.registry.put_device(record)
+        except AlreadyExists:  # another message provisioned it first
+            found = await self.registry.device_for(group.apikey, device_id)
+            if found is not None:
+                return found
+        template = ServiceGroup.model_validate(group.doc)
+        binding = bind(template, None, device_id)
+        await self.create_entity(group.tenant, binding)
+        self.commands.provisioned(group.tenant, group.service_path, binding, template)
+        return record
+
+    async def create_entity(self, tenant: str, binding: DeviceBinding) -> None:
+        """The device's entity with its static attributes, unless it exists already."""
+        doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
+        for static in binding.static:
+            doc[static.name] = attribute(static.type, static.value, static.name, static.metadata)
+        for command in binding.commands:  # what NGSI-LD clients change to send a command
+            doc[command] = {"type": "Property", "value": ""}
+            doc[f"{command}_status"] = {"type": "Property", "value": "UNKNOWN"}
+        entity = parse_entity(doc, self.terms, now_iso())
+        with contextlib.suppress(AlreadyExists):
+            await self.entities.create(tenant, entity)
