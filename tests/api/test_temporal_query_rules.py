@@ -67,3 +67,39 @@ def test_a_get_query_page_links_to_the_next(client: TestClient) -> None:
     last = client.get(T, params={**query, "limit": "2", "offset": "4"})
     assert len(last.json()) == 1
     assert 'rel="next"' not in last.headers["link"] and 'rel="prev"' in last.headers["link"]
+
+
+def test_the_language_filter_applies_to_history(client: TestClient) -> None:
+    """Clauses 4.15 and 5.7.3.3: `lang` turns a LanguageProperty's instances into Properties
+    in the chosen language, as `GET /entities` does (it was ignored)."""
+    sign = {
+        "id": "urn:ngsi-ld:Sign:1",
+        "type": "Sign",
+        "label": [
+            {
+                "type": "LanguageProperty",
+                "languageMap": {"en": "Exit", "ko": "출구"},
+                "observedAt": "2026-11-01T00:00:00Z",
+            },
+            {
+                "type": "LanguageProperty",
+                "languageMap": {"en": "Closed", "ko": "폐쇄"},
+                "observedAt": "2026-11-01T01:00:00Z",
+            },
+        ],
+    }
+    assert client.post(T, json=sign).status_code == 201
+    normalized = client.get(f"{T}/urn:ngsi-ld:Sign:1", params={"lang": "ko"}).json()["label"]
+    assert [(i["type"], i["value"], i["lang"]) for i in normalized] == [
+        ("Property", "출구", "ko"),
+        ("Property", "폐쇄", "ko"),
+    ]
+    simplified = client.get(
+        f"{T}/urn:ngsi-ld:Sign:1", params={"lang": "en", "format": "temporalValues"}
+    ).json()["label"]
+    assert simplified == {
+        "type": "Property",
+        "values": [["Exit", "2026-11-01T00:00:00Z"], ["Closed", "2026-11-01T01:00:00Z"]],
+    }
+    whole = client.get(f"{T}/urn:ngsi-ld:Sign:1").json()["label"]
+    assert whole[0]["languageMap"] == {"en": "Exit", "ko": "출구"}

@@ -85,6 +85,7 @@ def _view(query_params: Any, terms: TermMap, timeproperty: str) -> TemporalView:
         timeproperty=str(query_params.get("timeproperty") or "observedAt"),
         pick=frozenset(member(n) for n in pick) if pick else None,
         omit=frozenset(member(n) for n in omit),
+        lang=str(query_params["lang"]) if query_params.get("lang") else None,
     )
 
 

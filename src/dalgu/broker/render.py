@@ -303,6 +303,12 @@ def _compact_names(value: Any, terms: TermMap) -> Any:
     return terms.compact(value)
 
 
+def language_value(instance: dict[str, Any], wanted: str) -> Any:
+    """A LanguageProperty instance's text in the language `wanted` chooses (clause 4.15)."""
+    language_map = instance.get("languageMap")
+    return _pick_language(language_map, wanted)[0] if isinstance(language_map, dict) else None
+
+
 def _pick_language(language_map: dict[str, Any], wanted: str) -> tuple[Any, str]:
     """Choose a language from a languageMap per an Accept-Language-like `lang` (clause 4.15)."""
     ranked: list[tuple[float, str]] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dalgu.broker.model import VALUE_MEMBER
-from dalgu.broker.render import Representation, render_instance
+from dalgu.broker.render import Representation, language_value, render_instance
 from dalgu.ldcontext import TermMap
 from dalgu.store.base import TemporalEntity
 
@@ -36,6 +36,8 @@ class TemporalView:
     timeproperty: str = "observedAt"
     pick: frozenset[str] | None = None
     omit: frozenset[str] = field(default_factory=frozenset)
+    #: the language filter (clause 4.15): a LanguageProperty's instances as Properties
+    lang: str | None = None
 
     def keeps(self, member: str) -> bool:
         return (self.pick is None or member in self.pick) and member not in self.omit
@@ -53,13 +55,13 @@ def render_temporal(entity: TemporalEntity, terms: TermMap, view: TemporalView) 
             if view.keeps(iri):
                 out[terms.compact(iri)] = {"type": _kind_of(entity, iri), **methods}
         return out
-    rep = Representation(sys_attrs=view.sys_attrs)
+    rep = Representation(sys_attrs=view.sys_attrs, lang=view.lang)
     for iri, instances in entity.instances.items():
         if not view.keeps(iri):
             continue
         name = terms.compact(iri)
         if view.format == "temporalValues":
-            out[name] = _simplified(instances, terms, view.timeproperty)
+            out[name] = _simplified(instances, terms, view.timeproperty, view.lang)
         else:
             out[name] = [_instance(i, terms, rep, view.timeproperty) for i in instances]
     return out
@@ -84,9 +86,10 @@ def _instance(
 
 
 def _simplified(
-    instances: list[dict[str, Any]], terms: TermMap, timeproperty: str
+    instances: list[dict[str, Any]], terms: TermMap, timeproperty: str, lang: str | None = None
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """One `{type, values}` per datasetId: an object for one, an array for several."""
+    """One `{type, values}` per datasetId: an object for one, an array for several; with a
+    language filter, a LanguageProperty's as a Property's values in the chosen language."""
     groups: dict[str | None, list[dict[str, Any]]] = {}
     for instance in instances:
         groups.setdefault(instance.get("datasetId"), []).append(instance)
@@ -97,6 +100,9 @@ def _simplified(
         kind = next((str(i["type"]) for i in members if i.get("type")), "Property")
         holder = VALUE_MEMBER.get(kind, "value")
         pairs = [[_value(i, holder, terms), _time(i, timeproperty)] for i in members]
+        if kind == "LanguageProperty" and lang is not None:
+            kind = "Property"
+            pairs = [[language_value(i, lang), _time(i, timeproperty)] for i in members]
         group: dict[str, Any] = {"type": kind}
         if dataset is not None:
             group["datasetId"] = dataset
