@@ -103,3 +103,23 @@ def test_the_language_filter_applies_to_history(client: TestClient) -> None:
     }
     whole = client.get(f"{T}/urn:ngsi-ld:Sign:1").json()["label"]
     assert whole[0]["languageMap"] == {"en": "Exit", "ko": "출구"}
+
+
+def test_the_deviation_of_one_reading_is_the_same_number_on_both_stores(
+    client: TestClient,
+) -> None:
+    """SQLite answered 0 and PostgreSQL 0.0: a client typing its columns saw two types."""
+    _rooms(client, 1)
+    params = {
+        "attrs": "temp",
+        "options": "aggregatedValues",
+        "aggrMethods": "stddev",
+        "aggrPeriodDuration": "PT1H",
+        "timerel": "between",
+        "timeAt": "2026-11-01T00:00:00Z",
+        "endTimeAt": "2026-11-01T01:00:00Z",
+    }
+    for period in ("PT1H", "PT30M"):  # from the hourly rollups, and from the instances
+        got = client.get(f"{T}/urn:ngsi-ld:Room:0", params={**params, "aggrPeriodDuration": period})
+        assert got.status_code == 200, got.text
+        assert '"stddev":[[0.0,' in got.text.replace(" ", ""), period

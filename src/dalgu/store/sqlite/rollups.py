@@ -54,7 +54,7 @@ _ROLLUP_AGGREGATES = {
     "min": "min(min_num)",
     "max": "max(max_num)",
     "stddev": "CASE WHEN sum(count_num) > 1 THEN sqrt(max((sum(sumsq_num) - sum(sum_num) "
-    "* sum(sum_num) / sum(count_num)) / (sum(count_num) - 1), 0)) ELSE 0 END",
+    "* sum(sum_num) / sum(count_num)) / (sum(count_num) - 1), 0)) ELSE 0.0 END",
     "sumsq": "CASE WHEN sum(count_num) > 0 THEN sum(sumsq_num) END",
 }
 # the same over one rollup row: the bucket of an hourly aggregation is one hour
@@ -65,7 +65,7 @@ _HOUR_VALUES = {
     "min": "min_num",
     "max": "max_num",
     "stddev": "CASE WHEN count_num > 1 THEN sqrt(max((sumsq_num - sum_num * sum_num / count_num) "
-    "/ (count_num - 1), 0)) ELSE 0 END",
+    "/ (count_num - 1), 0)) ELSE 0.0 END",
     "sumsq": "CASE WHEN count_num > 0 THEN sumsq_num END",
 }
 

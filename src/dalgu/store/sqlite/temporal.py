@@ -59,7 +59,7 @@ _AGGREGATES = {
     "min": "min(num)",
     "max": "max(num)",
     "stddev": "CASE WHEN count(num) > 1 THEN sqrt(max((sum(num * num) - sum(num) * sum(num) "
-    "/ count(num)) / (count(num) - 1), 0)) ELSE 0 END",
+    "/ count(num)) / (count(num) - 1), 0)) ELSE 0.0 END",
     "sumsq": "sum(num * num)",
 }
 _INSERT = (
