@@ -13,9 +13,10 @@ latest reading whatever the order the device sent them in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -47,6 +48,22 @@ def utc_time(text: str) -> str | None:
     if moment.microsecond % 1000:
         spec = "microseconds"
     return moment.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def as_sent(
+    groups: Iterable[tuple[dict[str, Any], str | None]], timestamp: str | None
+) -> tuple[tuple[dict[str, Any], str | None], ...]:
+    """The measure groups with the device time each was given, as sent (a time that is no
+    time kept, for a conformance run to show): the group's own, a `TimeInstant` measure's
+    (taken out of the measures), else the message's (HTTP `t`)."""
+    out = []
+    for values, stamp in groups:
+        if TIME_INSTANT in values:
+            values = dict(values)
+            instant = values.pop(TIME_INSTANT)
+            stamp = stamp or (instant if isinstance(instant, str) else str(instant))
+        out.append((values, stamp or timestamp))
+    return tuple(out)
 
 
 def in_time_order(observed: list[tuple[str | None, T]]) -> list[T]:

@@ -23,7 +23,13 @@ from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.expansion import ExpandedBinding
 from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, bind, measures_to_entity
-from dalgu.devices.observation import TIME_INSTANT, in_time_order, observed_at, utc_time
+from dalgu.devices.observation import (
+    TIME_INSTANT,
+    as_sent,
+    in_time_order,
+    observed_at,
+    utc_time,
+)
 from dalgu.devices.polling import CommandPolling
 from dalgu.devices.provisioning import (
     Device,
@@ -302,14 +308,16 @@ class DeviceService:
                     transport,
                     received,
                     None,
-                    tuple(groups),
+                    as_sent(groups, timestamp),
                     error.kind,
                     error.detail,
                 )
             )
             raise
         self.traffic.record(
-            MessageEvent(apikey, device_id, transport, received, time.time(), tuple(groups))
+            MessageEvent(
+                apikey, device_id, transport, received, time.time(), as_sent(groups, timestamp)
+            )
         )
         return done
 
@@ -406,7 +414,8 @@ class DeviceService:
                 if error.status >= 500:
                     raise
                 results[index] = error
-                self.refused(transport, apikey, device_id, received, groups, error)
+                sent = as_sent(groups, timestamp)
+                self.refused(transport, apikey, device_id, received, sent, error)
                 continue
             accepted.setdefault(tenant, []).append((index, entities, groups))
         for tenant, items in accepted.items():
@@ -414,15 +423,16 @@ class DeviceService:
             outcome = await self.entities.batch_upsert(tenant, batch, "update")
             failed = {entity_id: error for entity_id, error in outcome.errors}
             stored = time.time()
-            for index, entities, groups in items:
+            for index, entities, parsed in items:
                 apikey, device_id = messages[index].apikey, messages[index].device_id
+                groups = as_sent(parsed, messages[index].timestamp)
                 refusal = next((failed[e["id"]] for e in entities if e["id"] in failed), None)
                 if refusal is not None:
                     results[index] = refusal
                     self.refused(transport, apikey, device_id, received, groups, refusal)
                 else:
                     self.traffic.record(
-                        MessageEvent(apikey, device_id, transport, received, stored, tuple(groups))
+                        MessageEvent(apikey, device_id, transport, received, stored, groups)
                     )
         return results
 
@@ -442,7 +452,7 @@ class DeviceService:
                 transport,
                 received,
                 None,
-                tuple(groups),
+                as_sent(groups, None),  # the groups' own device times (as_sent did the rest)
                 error.kind,
                 error.detail,
             )

@@ -15,6 +15,7 @@ device profile, and gives a verdict per check:
 - duplicates: no device sends the same timestamp twice
 - order: device timestamps never go back
 - latency: device timestamp to stored, p99 under `max_latency` (clock skew shows here too)
+- timestamps: every device time given (group time, `TimeInstant`, HTTP `t`) is ISO 8601
 - commands: each declared command answered OK within the deadline (`dalgu.testbed.roundtrips`)
 
 A check without the data it needs (no timestamps, one message per device) is "n/a".
@@ -31,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from dalgu.devices.observation import utc_time
 from dalgu.devices.traffic import MessageEvent
 from dalgu.testbed.profile import DeviceProfile, MeasureSpec
 
@@ -88,6 +90,7 @@ def evaluate(
         *_timing(profile, by_device),
         _gaps(profile, by_device, started, ended),
         _latency(stored, max_latency),
+        _timestamps(stored),
         *(extra or []),
     ]
     judged = [c.verdict for c in checks if c.verdict != "n/a"]
@@ -202,12 +205,29 @@ def _stamps(events: list[MessageEvent]) -> list[float]:
 
 
 def _epoch(stamp: str | None) -> float | None:
-    if not stamp:
+    """A device time as the gateway reads it (`utc_time`), in epoch seconds."""
+    utc = utc_time(stamp) if stamp else None
+    if utc is None:
         return None
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
+
+
+def _timestamps(stored: list[MessageEvent]) -> Check:
+    """Device times (UltraLight group times, `TimeInstant`, HTTP `t`) that are no ISO 8601
+    time: the gateway observes those measures at their arrival, and the firm should know its
+    devices' clock field is broken."""
+    given = 0
+    broken: list[str] = []
+    for event in stored:
+        for _, stamp in event.groups:
+            if stamp is None:
+                continue
+            given += 1
+            if _epoch(stamp) is None:
+                broken.append(f"{event.device_id}: device time {stamp!r} is not ISO 8601")
+    if not given:
+        return Check("timestamps", "n/a", "no device times given")
+    return _tally("timestamps", broken, f"{given} device times, each ISO 8601")
 
 
 def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) -> list[Check]:
