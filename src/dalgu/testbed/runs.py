@@ -76,12 +76,18 @@ class ActiveRun:
             "id": r.id,
             "status": "running",
             "profile": self.profile.name,
-            "apikey": r.apikey,
+            "apikey": masked(r.apikey),
             "duration": r.ends - r.started,
             "elapsed": round(elapsed, 3),
             "messages": messages,
             "createdAt": r.doc["createdAt"],
         }
+
+
+def masked(apikey: str) -> str:
+    """An API key as runs and their reports show it: enough to tell keys apart, not to use
+    one (a sandbox key is shown once, and the HTML report is a page to send to the firm)."""
+    return f"{apikey[:4]}…" if len(apikey) > 8 else "…"
 
 
 class TestbedService:
@@ -281,7 +287,7 @@ class TestbedService:
         assert run.recording is not None
         trips = command_check(run.profile, list(run.recording.trips.values()))
         report = evaluate(
-            run.profile, r.apikey, run.recording.messages, r.started, r.ends, extra=[trips]
+            run.profile, masked(r.apikey), run.recording.messages, r.started, r.ends, extra=[trips]
         )
         doc = {
             **run.status(report.messages),
