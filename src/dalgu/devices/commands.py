@@ -104,13 +104,17 @@ class CommandDispatcher:
             self._targets.pop(tenant, None)
 
     def provisioned(
-        self, tenant: str, service_path: str, binding: DeviceBinding, group: ServiceGroup
+        self,
+        tenant: str,
+        service_path: str,
+        binding: DeviceBinding,
+        group: ServiceGroup,
+        device: Device,
     ) -> None:
         """A device was provisioned from its group: add it to the tenant's targets, if they
         are known, instead of rebuilding them (autoprovisioning adds devices one by one)."""
         targets = self._targets.get(tenant)
         if targets is not None and (binding.commands or binding.lazy):
-            device = Device(device_id=binding.device_id, apikey=binding.apikey)
             targets[binding.entity_id] = _target(tenant, service_path, binding, group, device)
 
     async def changed(self, tenant: str, changes: list[Change]) -> None:
@@ -189,7 +193,10 @@ class CommandDispatcher:
         await self._status(target.tenant, binding.entity_id, name, PENDING, None)
         try:
             if sink is None:
-                raise DalguError(f"no {target.transport} transport runs to send commands")
+                raise DalguError(
+                    f"no {target.transport} transport runs to send commands (give the device "
+                    "or its config group the transport MQTT or HTTP)"
+                )
             answer = await sink(command)
         except DalguError as error:
             log.warning("command %s to %s failed: %s", name, binding.device_id, error.detail)

@@ -31,6 +31,8 @@ from dalgu.store.base import DeviceRecord, DeviceRegistry
 
 log = logging.getLogger(__name__)
 
+TRANSPORTS = ("HTTP", "MQTT", "COAP")  # what a device's first message may come on
+
 
 class DeviceResolver:
     def __init__(
@@ -119,25 +121,29 @@ class DeviceResolver:
             )
         return max(serving, key=lambda g: g.key)  # the resource's own group before a ''
 
-    async def autoprovision(self, group: DeviceRecord, device_id: str) -> DeviceRecord:
-        """Provision a device from its group (its quota already admitted)."""
-        record = DeviceRecord(
-            group.tenant,
-            group.service_path,
-            group.apikey,
-            device_id,
-            {"device_id": device_id, "apikey": group.apikey},
-        )
+    async def autoprovision(
+        self, group: DeviceRecord, device_id: str, transport: str | None = None
+    ) -> DeviceRecord:
+        """Provision a device from its group (its quota already admitted). A group that
+        names no transport leaves it to the one the device's first message came on (`http`,
+        `mqtt`, `coap`), as the IoT Agents' autoprovisioning does: commands go back that way
+        (an HTTP device without an endpoint polls for them)."""
+        template = ServiceGroup.model_validate(group.doc)
+        doc: dict[str, Any] = {"device_id": device_id, "apikey": group.apikey}
+        arrived = (transport or "").upper()
+        if template.transport is None and arrived in TRANSPORTS:
+            doc["transport"] = arrived
+        record = DeviceRecord(group.tenant, group.service_path, group.apikey, device_id, doc)
         try:
             await self.registry.put_device(record)
         except AlreadyExists:  # another message provisioned it first
             found = await self.registry.device_for(group.apikey, device_id)
             if found is not None:
                 return found
-        template = ServiceGroup.model_validate(group.doc)
-        binding = bind(template, None, device_id)
+        device = Device.model_validate(doc)
+        binding = bind(template, device, device_id)
         await self.create_entity(group.tenant, binding)
-        self.commands.provisioned(group.tenant, group.service_path, binding, template)
+        self.commands.provisioned(group.tenant, group.service_path, binding, template, device)
         return record
 
     async def create_entity(self, tenant: str, binding: DeviceBinding) -> None:

@@ -111,15 +111,23 @@ class DeviceService:
         entities.listeners.append(self.commands.changed)
         entities.lazy.append(self.lazy)
 
-    async def known(self, apikey: str, device_id: str, resource: str | None = None) -> None:
-        """Raise ResourceNotFound unless the device is provisioned (or may be, by its group)."""
-        await self._binding(apikey, device_id, resource)
+    async def known(
+        self,
+        apikey: str,
+        device_id: str,
+        resource: str | None = None,
+        transport: str | None = None,
+    ) -> None:
+        """Raise ResourceNotFound unless the device is provisioned (or may be, by its group,
+        as a device of the `transport` it came on)."""
+        await self._binding(apikey, device_id, resource, transport)
 
     async def fetch_commands(
         self, apikey: str, device_id: str, resource: str | None = None
     ) -> list[QueuedCommand]:
-        """A polling device asks for its commands (`getCmd=1`): each is handed out once."""
-        await self.known(apikey, device_id, resource)
+        """A polling (HTTP) device asks for its commands (`getCmd=1`): each is handed out
+        once."""
+        await self.known(apikey, device_id, resource, "http")
         if self.polling is None:
             raise OperationNotSupported("this store keeps no command queue")
         return await self.polling.fetch(apikey, device_id)
@@ -298,7 +306,12 @@ class DeviceService:
         try:
             groups = parse()
             done = await self.ingest(
-                apikey, device_id, groups, resource=resource, timestamp=timestamp
+                apikey,
+                device_id,
+                groups,
+                resource=resource,
+                timestamp=timestamp,
+                transport=transport,
             )
         except DalguError as error:
             self.traffic.record(
@@ -329,13 +342,15 @@ class DeviceService:
         *,
         resource: str | None = None,
         timestamp: str | None = None,
+        transport: str | None = None,
     ) -> Ingested:
-        """Store the measure groups of one southbound message; errors are `DalguError`s."""
+        """Store the measure groups of one southbound message; errors are `DalguError`s.
+        A device it provisions takes `transport` when its group names none."""
         binding, tenant, unprovisioned = await self.resolver.resolve(apikey, device_id, resource)
         await self._admit(tenant, device_id, unprovisioned is not None)
         entities = self._entities(binding, groups, timestamp)
         if unprovisioned is not None:  # the message is good: now the device may exist
-            await self.resolver.autoprovision(unprovisioned, device_id)
+            await self.resolver.autoprovision(unprovisioned, device_id, transport)
         result = await self.entities.batch_upsert(tenant, entities, "update")
         if result.errors:
             raise result.errors[0][1]
@@ -409,7 +424,7 @@ class DeviceService:
                 await self._admit(tenant, device_id, unprovisioned is not None)
                 entities = self._entities(binding, groups, timestamp)
                 if unprovisioned is not None:
-                    await self.resolver.autoprovision(unprovisioned, device_id)
+                    await self.resolver.autoprovision(unprovisioned, device_id, transport)
             except DalguError as error:
                 if error.status >= 500:
                     raise
@@ -459,14 +474,14 @@ class DeviceService:
         )
 
     async def _binding(
-        self, apikey: str, device_id: str, resource: str | None
+        self, apikey: str, device_id: str, resource: str | None, transport: str | None = None
     ) -> tuple[DeviceBinding, str]:
         """The device's binding and tenant, provisioning it from its group if need be."""
         binding, tenant, unprovisioned = await self.resolver.resolve(apikey, device_id, resource)
         if unprovisioned is not None:
             if self.admission is not None:
                 await self.admission.admit_devices(tenant, 1, lambda: self._device_count(tenant))
-            await self.resolver.autoprovision(unprovisioned, device_id)
+            await self.resolver.autoprovision(unprovisioned, device_id, transport)
         return binding, tenant
 
     async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:

@@ -225,7 +225,7 @@ async def ultralight_measures(request: Request) -> Response:
     if text is not None and "@" in text:  # a polling device's results, where measures go
         text, results = split_command_results(text)
         devices = _devices(request)
-        await devices.known(apikey, device_id, "/iot/d")
+        await devices.known(apikey, device_id, "/iot/d", "http")
         for result in results:
             await devices.command_result(apikey, device_id, result.name, result.result)
     if text is not None:
@@ -302,7 +302,7 @@ async def _command_results(request: Request, fmt: str) -> Response:
     results = command_results(fmt, await _body_text(request))
     devices = _devices(request)
     resource = "/iot/json" if fmt == "json" else "/iot/d"
-    await devices.known(apikey, device_id, resource)
+    await devices.known(apikey, device_id, resource, "http")
     for name, result in results.items():
         await devices.command_result(apikey, device_id, name, result)
     return Response(status_code=200)
