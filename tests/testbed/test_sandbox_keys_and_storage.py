@@ -48,12 +48,16 @@ def test_devices_authenticate_with_the_sandbox_keys(client: TestClient, settings
         assert len(rows) == 1 and hashlib.sha256(key.encode()).hexdigest() in rows[0]
         assert key not in repr(rows)
 
-    # another API key provisioned in the sandbox is refused: only its own keys are accepted
+    # another API key is refused when provisioned in the sandbox, which accepts only its own
     other = {"services": [{"apikey": "k-homemade", "entity_type": "Meter"}]}
-    assert client.post("/iot/services", json=other, headers={"fiware-service": "firm1"}).status_code
-    refused = client.post("/iot/d?k=k-homemade&i=m1", content=b"e|1")
-    assert refused.status_code == 401
-    assert refused.json()["type"] == "urn:dalgu:errors:Unauthorized"
+    homemade = client.post("/iot/services", json=other, headers={"fiware-service": "firm1"})
+    assert homemade.status_code == 400, homemade.text
+    assert "accepts only its own API keys" in homemade.json()["detail"]
+    device = {"devices": [{"device_id": "h1", "apikey": "k-homemade"}]}
+    devices = client.post("/iot/devices", json=device, headers={"fiware-service": "firm1"})
+    assert devices.status_code == 400, devices.text
+    assert client.post("/iot/d?k=k-homemade&i=m1", content=b"e|1").status_code == 404
+    assert client.get("/iot/devices/h1", headers={"fiware-service": "firm1"}).status_code == 404
 
     # rotation: a new key, the old one revoked at once (in this process)
     rotated = client.post(f"{SB}/firm1/keys/key1/rotate")

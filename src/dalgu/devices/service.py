@@ -67,6 +67,9 @@ class Message(NamedTuple):
 class Admission(Protocol):
     """Quotas the device service asks about before storing (the testbed's sandboxes)."""
 
+    async def admit_apikey(self, tenant: str, apikey: str) -> None:
+        """Refuse provisioning an API key the tenant's devices could not send with."""
+
     async def admit_message(self, tenant: str, device_id: str) -> None: ...
 
     async def admit_devices(
@@ -146,6 +149,9 @@ class DeviceService:
 
     async def create_groups(self, tenant: str, service_path: str, body: Any) -> None:
         groups = parse_groups(body)
+        if self.admission is not None:  # every group checked before any is stored
+            for group in groups:
+                await self.admission.admit_apikey(tenant, group.apikey)
         for group in groups:
             record = DeviceRecord(tenant, service_path, group.apikey, group.resource, _dump(group))
             await self.registry.put_group(record)
@@ -204,6 +210,8 @@ class DeviceService:
                     "service and path gives it one: provision a config group first or give "
                     "the device its apikey"
                 )
+            if self.admission is not None:
+                await self.admission.admit_apikey(tenant, apikey)
             planned.append((device, group, apikey))
         for device, group, apikey in planned:
             doc = _dump(device)

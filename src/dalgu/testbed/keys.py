@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from dalgu.broker.model import now_iso
-from dalgu.errors import ResourceNotFound, Unauthorized
+from dalgu.errors import BadRequestData, ResourceNotFound, Unauthorized
 from dalgu.store.base import DeviceRegistry, SandboxKey, SandboxRegistry
 
 KEY_PREFIX = "dk"
@@ -79,6 +79,21 @@ class SandboxKeys:
     async def forget(self, tenant: str) -> None:
         await self.registry.delete_keys(tenant)
         self._verdicts.clear()
+
+    async def refuse_foreign(self, tenant: str, apikey: str) -> None:
+        """Refuse provisioning, in a sandbox that has keys, an API key its devices would be
+        refused with (one it did not issue, or revoked): better a 400 now than a 401 for
+        every message later."""
+        if not await self.registry.keys(tenant):
+            return
+        key = await self.registry.key_by_digest(digest(apikey))
+        if key is not None and key.tenant == tenant and key.revoked is None:
+            return
+        why = "revoked" if key is not None and key.tenant == tenant else "not one of its keys"
+        raise BadRequestData(
+            f"sandbox {tenant!r} accepts only its own API keys, and this apikey is {why}: "
+            f"provision with a key it issued (POST /testbed/sandboxes/{tenant}/keys)"
+        )
 
     async def authenticate(self, apikey: str) -> None:
         """Raise Unauthorized unless devices may send with this API key."""

@@ -169,6 +169,10 @@ class SandboxService:
                 f"the message from {device_id!r} was refused"
             )
 
+    async def admit_apikey(self, tenant: str, apikey: str) -> None:
+        """Provisioning a config group or device with `apikey` in the tenant."""
+        await self.keys.refuse_foreign(tenant, apikey)
+
     async def admit_devices(
         self, tenant: str, adding: int, provisioned: Callable[[], Awaitable[int]]
     ) -> None:
