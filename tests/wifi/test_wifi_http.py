@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
@@ -268,3 +269,180 @@ def test_access_points_feed_through_the_device_gateway(client: TestClient) -> No
         "workingPartially",
         ["urn:ngsi-ld:AccessPoint:ap-1"],
     )
+
+
+MILLISECONDS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def test_times_are_iso_8601_with_milliseconds_and_the_silence_whole(settings: Settings) -> None:
+    import re
+
+    configured = settings.model_copy(update={"wifi_silence": 40.0, "wifi_interval": 0})
+    with TestClient(build_app(configured)) as client:
+        city(client)
+        # a report time of whole seconds, and one of microseconds
+        post(client, access_point(5, "urn:ngsi-ld:WifiPointOfInterest:park", 0, sdm=False))
+        answer = client.get("/wifi/zones")
+        assert '"silenceSeconds":40,' in answer.text  # not 40.0
+        found = answer.json()
+        assert re.fullmatch(MILLISECONDS, found["at"]), found["at"]
+        reports = [p["lastReport"] for p in found["accessPoints"]]
+        assert reports and all(re.fullmatch(MILLISECONDS, r) for r in reports), reports
+        wifi = client.app.state.dalgu.wifi  # type: ignore[attr-defined]
+        client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
+        park = client.get(f"{V1}/entities/urn:ngsi-ld:WifiPointOfInterest:park").json()
+        assert re.fullmatch(MILLISECONDS, park["wifiStatus"]["observedAt"]), park
+
+
+def test_a_zone_named_in_two_languages_is_named_in_the_readers(client: TestClient) -> None:
+    named = {
+        "id": "urn:ngsi-ld:WifiPointOfInterest:lp",
+        "type": "WifiPointOfInterest",
+        "name": {"type": "LanguageProperty", "languageMap": {"ko": "동성로", "en": "Dongseong-ro"}},
+    }
+    post(client, named)
+    post(client, access_point(1, "urn:ngsi-ld:WifiPointOfInterest:lp", 5, sdm=False))
+
+    def name(query: str = "", **headers: str) -> str:
+        found = client.get(f"/wifi/zones{query}", headers=headers).json()
+        return str(found["zones"][0]["name"])
+
+    assert name("?lang=en") == "Dongseong-ro"
+    assert name("?lang=ko") == "동성로"
+    assert name(**{"Accept-Language": "en-GB,en;q=0.9"}) == "Dongseong-ro"
+    assert name("?lang=en", **{"Accept-Language": "ko"}) == "Dongseong-ro"
+    assert name() == "동성로"  # no untagged name: the first given
+    areas = client.get("/wifi/coverage?lang=en").json()["features"]
+    assert [f["properties"]["name"] for f in areas if f["properties"]["kind"] == "coverage"] == [
+        "Dongseong-ro"
+    ]
+
+
+def test_unusable_values_are_left_out_said_and_logged_once(client: TestClient, caplog: Any) -> None:
+    import logging
+
+    plaza = "urn:ngsi-ld:WifiPointOfInterest:plaza"
+    post(client, zone("plaza", sdm=False))
+    post(client, access_point(1, plaza, 5, sdm=False, clients=10))
+    odd = access_point(2, plaza, 5, sdm=False)
+    odd["apState"]["value"] = "foo"
+    odd["clientsConnected"]["value"] = 10**9
+    post(client, odd)
+    torn = access_point(3, plaza, 5, sdm=False)
+    torn["refPointOfInterest"]["object"] = [plaza, "urn:ngsi-ld:WifiPointOfInterest:park"]
+    post(client, torn)
+    found = client.get("/wifi/zones").json()
+    (only,) = found["zones"]
+    assert (only["wifiStatus"], only["accessPointsUp"], only["clientsConnected"]) == (
+        "workingPartially",
+        1,
+        10,
+    )
+    assert only["load"] == 0.2  # 10 of 50, not a billion
+    assert found["withoutZone"] == ["urn:ngsi-ld:AccessPoint:3"]
+    problems = {p["id"]: p["problems"] for p in found["accessPoints"]}
+    assert problems["urn:ngsi-ld:AccessPoint:1"] == []
+    assert len(problems["urn:ngsi-ld:AccessPoint:2"]) == 2
+    assert "names 2 zones" in problems["urn:ngsi-ld:AccessPoint:3"][0]
+    wifi = client.app.state.dalgu.wifi  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="dalgu.wifi.service"):
+        client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
+        client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
+    warned = [r.getMessage() for r in caplog.records if r.name == "dalgu.wifi.service"]
+    assert len(warned) == 3, warned  # each problem once, not at every sweep
+    assert any("AccessPoint:2" in w and "apState 'foo'" in w for w in warned)
+
+
+@pytest.mark.parametrize("watched", [True, False])
+def test_the_documented_outage_subscriptions_fire_once_per_outage(
+    settings: Settings, watched: bool
+) -> None:
+    """docs/wifi.md, the README and lesson 8: with `watchedAttributes`, a zone going dark and a
+    unit falling silent are each notified once; without, a dark zone is notified again when
+    its unit count changes, and a silent unit when its own report brings it back."""
+    import queue
+
+    receiver = Receiver()
+    configured = settings.model_copy(update={"wifi_interval": 0, "wifi_silence": 60.0})
+    plaza, park = "urn:ngsi-ld:WifiPointOfInterest:plaza", "urn:ngsi-ld:WifiPointOfInterest:park"
+    try:
+        with TestClient(build_app(configured)) as client:
+            wifi = client.app.state.dalgu.wifi  # type: ignore[attr-defined]
+
+            def sweep() -> None:
+                client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
+
+            def subscribe(kind: str, q: str, attribute: str) -> str:
+                subscription: dict[str, Any] = {
+                    "type": "Subscription",
+                    "entities": [{"type": kind}],
+                    "q": q,
+                    "notification": {"endpoint": {"uri": receiver.url}},
+                }
+                if watched:
+                    subscription["watchedAttributes"] = [attribute]
+                answer = client.post(f"{V1}/subscriptions", json=subscription)
+                assert answer.status_code == 201, answer.text
+                return str(answer.headers["location"]).rsplit("/", 1)[-1]
+
+            def patch(n: int, fragment: dict[str, Any]) -> None:
+                url = f"{V1}/entities/urn:ngsi-ld:AccessPoint:{n}/attrs"
+                assert client.patch(url, json=fragment).status_code == 204
+
+            dark = subscribe("WifiPointOfInterest", 'wifiStatus=="totalFailure"', "wifiStatus")
+            silent = subscribe("AccessPoint", "reachable==false", "reachable")
+            post(client, zone("plaza", sdm=False))
+            post(client, zone("park", sdm=False))
+            for n in (1, 2):
+                post(client, access_point(n, plaza, 5, sdm=False))
+            post(client, access_point(4, park, 5, sdm=False))
+            post(client, access_point(5, park, 5, sdm=False))  # the park stays partly lit
+            sweep()  # all working, all reachable
+            # the plaza goes dark, and stays dark while a third (down) unit is added
+            for n in (1, 2):
+                patch(n, {"apState": {"type": "Property", "value": "down"}})
+            sweep()
+            down = access_point(3, plaza, 5, sdm=False)
+            down["apState"]["value"] = "down"
+            post(client, down)
+            sweep()
+            # the park's unit falls silent, then reports again
+            patch(
+                4,
+                {
+                    "clientsConnected": {
+                        "type": "Property",
+                        "value": 1,
+                        "observedAt": iso(datetime.now(UTC) - timedelta(seconds=600)),
+                    }
+                },
+            )
+            sweep()
+            patch(
+                4,
+                {
+                    "clientsConnected": {
+                        "type": "Property",
+                        "value": 2,
+                        "observedAt": iso(datetime.now(UTC)),
+                    }
+                },
+            )
+            sweep()
+            notified: list[tuple[str, str]] = []
+            while True:
+                try:
+                    _, body = receiver.next(timeout=3)
+                except queue.Empty:
+                    break
+                sub = str(body["subscriptionId"]).rsplit("/", 1)[-1]
+                notified += [(sub, item["id"]) for item in body["data"]]
+    finally:
+        receiver.close()
+    to_dark = [e for s, e in notified if dark.endswith(s) or s.endswith(dark)]
+    to_silent = [e for s, e in notified if silent.endswith(s) or s.endswith(silent)]
+    if watched:
+        assert to_dark == [plaza] and to_silent == ["urn:ngsi-ld:AccessPoint:4"], notified
+    else:  # the pitfalls the docs warn of
+        assert to_dark == [plaza, plaza], notified
+        assert to_silent == ["urn:ngsi-ld:AccessPoint:4"] * 2, notified

@@ -102,3 +102,105 @@ def test_the_last_report_is_the_latest_observed_time() -> None:
     }
     assert not read_access_point(bare, 50.0, 40).silent(NOW, SILENCE)
     assert read_access_point({"id": "urn:ap", "type": []}, 50.0, 40).silent(NOW, SILENCE)
+
+
+def received(entity: dict[str, Any], term: str, seconds_ago: float) -> None:
+    """The broker received the attribute's instance `seconds_ago` (its `modifiedAt`)."""
+    for iri in (v.SDM + term, DEFAULT_VOCAB + term):
+        for instance in entity.get(iri, ()):
+            instance["modifiedAt"] = stamp(seconds_ago)
+
+
+def test_a_report_time_ahead_of_its_receipt_counts_as_received() -> None:
+    # a unit whose clock runs a day ahead, last heard from 400 s ago: silent, not up until
+    # tomorrow
+    entity = ap(1, ago=-86_400)
+    received(entity, "clientsConnected", SILENCE + 100)
+    received(entity, "apState", SILENCE + 100)
+    point = read_access_point(entity, 50.0, 40)
+    assert point.last_report == NOW - timedelta(seconds=SILENCE + 100)
+    assert point.silent(NOW, SILENCE) and not point.up(NOW, SILENCE)
+    assert any("later than its receipt" in p for p in point.problems)
+    # a time a little behind its receipt is the unit's own, and no problem
+    behind = ap(2, ago=40)
+    received(behind, "clientsConnected", 39)
+    point = read_access_point(behind, 50.0, 40)
+    assert point.last_report == NOW - timedelta(seconds=40) and point.problems == ()
+
+
+def test_a_date_last_value_reported_ahead_of_its_receipt_counts_as_received() -> None:
+    entity = ap(1, ago=SILENCE + 100)
+    entity[v.SDM + "dateLastValueReported"] = [
+        {"type": "Property", "value": stamp(-86_400), "modifiedAt": stamp(SILENCE + 50)}
+    ]
+    assert read_access_point(entity, 50.0, 40).silent(NOW, SILENCE)
+
+
+@pytest.mark.parametrize("state", ["foo", "UP", "", 1])
+def test_an_unknown_ap_state_is_not_counted_up(state: Any) -> None:
+    zone = zone_of(ap(1, clients=10), ap(2, state=state, clients=30))
+    assert (zone.status, zone.up, zone.clients) == (v.PARTIAL, 1, 10)
+    point = read_access_point(ap(2, state=state), 50.0, 40)
+    assert point.problems and "neither 'up' nor 'down'" in point.problems[0]
+
+
+@pytest.mark.parametrize("clients", [-7, "many", True, 2.5, 10**9])
+def test_a_client_count_that_cannot_be_is_ignored(clients: Any) -> None:
+    zone = zone_of(ap(1, clients=10), ap(2, clients=clients))
+    assert (zone.status, zone.clients) == (v.WORKING, 10)
+    assert zone.load == pytest.approx(10 / 80)
+    point = read_access_point(ap(2, clients=clients), 50.0, 40)
+    assert point.clients == 0 and "is not a count of clients" in point.problems[0]
+
+
+def test_a_whole_float_client_count_is_a_count() -> None:
+    point = read_access_point(ap(1, clients=12.0), 50.0, 40)  # type: ignore[arg-type]
+    assert (point.clients, point.problems) == (12, ())
+
+
+@pytest.mark.parametrize("capacity", [0, -3, "lots", 1.5, False])
+def test_a_capacity_that_cannot_be_is_the_default_and_said(capacity: Any) -> None:
+    point = read_access_point(ap(1, maxClients=capacity), 50.0, 40)
+    assert point.capacity == 40
+    assert any(p.startswith("maxClients") for p in point.problems)
+
+
+@pytest.mark.parametrize("radius", [-5, "far", True])
+def test_a_radius_that_cannot_be_is_the_default_and_said(radius: Any) -> None:
+    point = read_access_point(ap(1, coverageRadius=radius), 50.0, 40)
+    assert point.radius == 50.0
+    assert any(p.startswith("coverageRadius") for p in point.problems)
+    assert read_access_point(ap(1, coverageRadius=0), 50.0, 40).problems == ()
+
+
+def test_a_date_last_value_reported_that_is_not_a_date_is_said() -> None:
+    entity = ap(1)
+    entity[v.SDM + "dateLastValueReported"] = [{"type": "Property", "value": "yesterday"}]
+    point = read_access_point(entity, 50.0, 40)
+    assert point.problems == ("dateLastValueReported 'yesterday' is not a DateTime: ignored",)
+    assert not point.silent(NOW, SILENCE)  # its clients' observed time still counts
+
+
+def test_a_unit_naming_two_zones_is_in_none_and_said() -> None:
+    entity = ap(1)
+    entity[v.SDM + "refPointOfInterest"] = [
+        {"type": "Relationship", "object": ["urn:zone", "urn:other"]}
+    ]
+    point = read_access_point(entity, 50.0, 40)
+    assert (point.zone, point.zones_named) == (None, 2)
+    assert "names 2 zones" in point.problems[0]
+
+
+def test_a_language_property_name_is_read_in_each_language() -> None:
+    named = {
+        **ZONE,
+        v.iris("name")[0]: [
+            {"type": "LanguageProperty", "languageMap": {"ko": "동성로", "en": "Dongseong-ro"}}
+        ],
+    }
+    zone = roll_up(named, [], NOW, SILENCE)
+    assert zone.name_in("en") == "Dongseong-ro" and zone.name_in("ko") == "동성로"
+    assert zone.name_in("fr", "ko") == "동성로"
+    assert zone.name == "동성로"  # no untagged text: the first
+    plain = {**ZONE, v.iris("name")[0]: [{"type": "Property", "value": "Plaza"}]}
+    assert roll_up(plain, [], NOW, SILENCE).name_in("en") == "Plaza"

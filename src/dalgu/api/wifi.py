@@ -3,7 +3,9 @@ as JSON) and `GET /wifi/coverage` (where the Wi-Fi reaches, as GeoJSON for a map
 
 Both read the state as it is (nothing is written: the sweep does that, `dalgu.wifi.monitor`).
 The tenant is `NGSILD-Tenant`, or the `tenant` query parameter for clients that cannot set a
-header (a GIS layer's URL).
+header (a GIS layer's URL). A zone named by a LanguageProperty is named in the language of
+`lang`, else the first of `Accept-Language` it has, else its untagged (or first) name. Times
+are ISO 8601 in UTC with milliseconds, as the NGSI-LD API writes them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dalgu.api.edge import runtime
 from dalgu.api.negotiation import checked_tenant, tenant_of
 from dalgu.errors import ResourceNotFound
 from dalgu.wifi.service import WifiService, zones_by_status
-from dalgu.wifi.zones import AccessPoint, Zone
+from dalgu.wifi.zones import AccessPoint, Zone, stamp
 
 
 def routes() -> list[BaseRoute]:
@@ -38,6 +40,32 @@ def _service(request: Request) -> tuple[WifiService, str]:
     return wifi, tenant
 
 
+def _languages(request: Request) -> tuple[str, ...]:
+    """The reader's languages, most wanted first: `lang`, then `Accept-Language` by weight."""
+    asked = request.query_params.get("lang", "").strip()
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if tag.strip() and tag.strip() != "*" and weight > 0:
+            ranked.append((-weight, position, tag.strip()))
+    tags = [asked] if asked else []
+    for _, _, tag in sorted(ranked):
+        tags += [tag, tag.split("-")[0]]
+    return tuple(dict.fromkeys(tags))
+
+
+def _seconds(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
 def _json(data: Any, media_type: str = "application/json") -> Response:
     return Response(orjson.dumps(data), media_type=media_type)
 
@@ -51,15 +79,16 @@ def _point(p: AccessPoint, up: bool) -> dict[str, Any]:
         "clientsConnected": p.clients,
         "maxClients": p.capacity,
         "load": round(p.clients / p.capacity, 3),
-        "lastReport": p.last_report.isoformat().replace("+00:00", "Z") if p.last_report else None,
+        "lastReport": stamp(p.last_report) if p.last_report else None,
         "location": list(p.position) if p.position else None,
+        "problems": list(p.problems),
     }
 
 
-def _zone(z: Zone) -> dict[str, Any]:
+def _zone(z: Zone, languages: tuple[str, ...]) -> dict[str, Any]:
     return {
         "id": z.id,
-        "name": z.name,
+        "name": z.name_in(*languages),
         "wifiStatus": z.status,
         "accessPointsUp": z.up,
         "accessPointsTotal": z.total,
@@ -73,12 +102,13 @@ def _zone(z: Zone) -> dict[str, Any]:
 async def zones(request: Request) -> Response:
     wifi, tenant = _service(request)
     state = await wifi.state(tenant)
+    languages = _languages(request)
     return _json(
         {
-            "at": state.at.isoformat().replace("+00:00", "Z"),
-            "silenceSeconds": wifi.silence,
+            "at": stamp(state.at),
+            "silenceSeconds": _seconds(wifi.silence),
             "summary": zones_by_status(state.zones),
-            "zones": [_zone(z) for z in state.zones],
+            "zones": [_zone(z, languages) for z in state.zones],
             "accessPoints": [_point(p, p.up(state.at, wifi.silence)) for p in state.points],
             "withoutZone": list(state.orphans),
         }
@@ -87,4 +117,4 @@ async def zones(request: Request) -> Response:
 
 async def coverage(request: Request) -> Response:
     wifi, tenant = _service(request)
-    return _json(await wifi.coverage(tenant), "application/geo+json")
+    return _json(await wifi.coverage(tenant, languages=_languages(request)), "application/geo+json")

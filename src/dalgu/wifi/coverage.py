@@ -37,10 +37,15 @@ def circle(lon: float, lat: float, radius: float) -> BaseGeometry:
 
 
 def coverage(
-    zones: Sequence[Zone], points: Sequence[AccessPoint], now: datetime, silence: float
+    zones: Sequence[Zone],
+    points: Sequence[AccessPoint],
+    now: datetime,
+    silence: float,
+    languages: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One feature per zone with working access points (their circles merged; the zone's
-    status, clients and load as properties), and one Point feature per access point."""
+    name in the first of `languages` it has, status, clients and load as properties), and one
+    Point feature per access point."""
     shapes: dict[str | None, list[BaseGeometry]] = defaultdict(list)
     features: list[dict[str, Any]] = []
     for p in points:
@@ -76,7 +81,7 @@ def coverage(
                 "properties": {
                     "kind": "coverage",
                     "zone": zone_id,
-                    "name": zone.name if zone else None,
+                    "name": zone.name_in(*languages) if zone else None,
                     "wifiStatus": zone.status if zone else None,
                     "clientsConnected": zone.clients if zone else None,
                     "accessPointsUp": zone.up if zone else None,

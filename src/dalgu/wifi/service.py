@@ -10,13 +10,20 @@ writes nothing):
 - on a zone, the data model's `wifiStatus` and `clientsConnected`, and Dalgu's
   `accessPointsUp` and `accessPointsTotal`.
 
-So subscriptions see outages as they happen: `q=wifiStatus=="totalFailure"` on
-`WifiPointOfInterest` notifies when a zone goes dark, `q=reachable==false` on `AccessPoint`
-when a unit falls silent. Both writes are idempotent, so several workers may sweep at once.
+So subscriptions see outages as they happen: `q=wifiStatus=="totalFailure"` with
+`watchedAttributes: ["wifiStatus"]` on `WifiPointOfInterest` notifies when a zone goes dark,
+`q=reachable==false` with `watchedAttributes: ["reachable"]` on `AccessPoint` when a unit falls
+silent (without `watchedAttributes`, any change of a matching entity notifies: a zone that
+stays dark while its client count changes, a unit's own report as it comes back). Both writes
+are idempotent, so several workers may sweep at once.
+
+A value an access point gives that cannot be used (`dalgu.wifi.zones`) is logged as a warning
+by the sweep when it is new for that unit, not at every sweep.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,9 +38,11 @@ from dalgu.query.ast import TypeName, TypeOr
 from dalgu.store.base import EntityQuery
 from dalgu.wifi import vocabulary as v
 from dalgu.wifi.coverage import coverage
-from dalgu.wifi.zones import AccessPoint, Zone, read_access_point, roll_up
+from dalgu.wifi.zones import AccessPoint, Zone, read_access_point, roll_up, stamp
 
 PAGE: Final = 500
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +52,8 @@ class WifiState:
     at: datetime
     points: tuple[AccessPoint, ...]
     zones: tuple[Zone, ...]
-    #: access points naming a zone that does not exist (their own zone, in the coverage)
+    #: access points naming a zone that does not exist (their own zone, in the coverage) or
+    #: several zones (in none)
     orphans: tuple[str, ...]
 
 
@@ -62,6 +72,8 @@ class WifiService:
         self.radius = radius
         self.capacity = capacity
         self._terms = core_terms()
+        #: per tenant, the problems last logged for each access point that had some
+        self._logged: dict[str, dict[str, tuple[str, ...]]] = {}
 
     async def entities_of(self, tenant: str, term: str) -> list[Entity]:
         """Every entity of the data model's type `term` (either vocabulary), a page at a time."""
@@ -92,7 +104,9 @@ class WifiService:
                 by_zone[point.zone].append(point)
         zones = [roll_up(e, by_zone.get(e["id"], []), at, self.silence) for e in zone_entities]
         known = {z.id for z in zones}
-        orphans = tuple(sorted(p.id for p in points if p.zone and p.zone not in known))
+        orphans = tuple(
+            sorted(p.id for p in points if (p.zone and p.zone not in known) or p.zones_named > 1)
+        )
         return WifiState(at, tuple(points), tuple(zones), orphans), ap_entities, zone_entities
 
     async def sweep(self, tenant: str, now: datetime | None = None) -> Sweep:
@@ -100,6 +114,7 @@ class WifiService:
         one batch update."""
         at = now or datetime.now(UTC)
         state, ap_entities, zone_entities = await self._read(tenant, at)
+        self._log_problems(tenant, state.points)
         changes: list[tuple[Entity, dict[str, Any]]] = []
         for entity, point in zip(ap_entities, state.points, strict=True):
             reachable = not point.silent(at, self.silence)
@@ -117,9 +132,25 @@ class WifiService:
                 changes.append((entity, changed))
         return Sweep(state, await self._write(tenant, changes, at))
 
-    async def coverage(self, tenant: str, now: datetime | None = None) -> dict[str, Any]:
+    async def coverage(
+        self, tenant: str, now: datetime | None = None, languages: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The coverage as GeoJSON, zones named in the first of `languages` they have."""
         state = await self.state(tenant, now)
-        return coverage(state.zones, state.points, state.at, self.silence)
+        return coverage(state.zones, state.points, state.at, self.silence, languages)
+
+    def _log_problems(self, tenant: str, points: Sequence[AccessPoint]) -> None:
+        """Warn of each access point's unusable values once, when they change."""
+        before = self._logged.get(tenant, {})
+        now = {p.id: p.problems for p in points if p.problems}
+        for ident, problems in now.items():
+            if before.get(ident) != problems:
+                tenant_name = tenant or "default"
+                for problem in problems:
+                    log.warning(
+                        "wifi: access point %s (tenant %s): %s", ident, tenant_name, problem
+                    )
+        self._logged[tenant] = now
 
     async def _write(
         self, tenant: str, changes: list[tuple[Entity, dict[str, Any]]], at: datetime
@@ -128,14 +159,14 @@ class WifiService:
         deleted meanwhile is left out: the next sweep sees it gone)."""
         if not changes:
             return ()
-        stamp = at.isoformat().replace("+00:00", "Z")
+        written_at = stamp(at)
         items = []
         for entity, values in changes:
             fragment: dict[str, Any] = {"id": entity["id"]}
             for term, value in values.items():
-                held = {"type": "Property", "value": value, "observedAt": stamp}
+                held = {"type": "Property", "value": value, "observedAt": written_at}
                 fragment[v.key(entity, term)] = held
-            items.append(parse_entity(fragment, self._terms, stamp, require_type=False))
+            items.append(parse_entity(fragment, self._terms, written_at, require_type=False))
         written = set((await self.entities.batch_update(tenant, items)).success)
         return tuple(e["id"] for e, _ in changes if e["id"] in written)
 

@@ -1,25 +1,45 @@
 """Access points and the zones they serve: which are up, how loaded, and each zone's status.
 
-An access point is **up** when its last `apState` says so and it has reported within the
-silence limit: a unit that stops reporting (power cut, backhaul down) cannot say it is down,
-so a silence longer than the limit counts as down. Its last report is `dateLastValueReported`,
-else the latest `observedAt` (else `modifiedAt`) of its `clientsConnected` or `apState`.
+An access point is **up** when its last `apState` is `up` (or it sends none) and it has
+reported within the silence limit: a unit that stops reporting (power cut, backhaul down)
+cannot say it is down, so a silence longer than the limit counts as down. Its last report is
+`dateLastValueReported`, else the latest `observedAt` (else `modifiedAt`) of its
+`clientsConnected` or `apState`; a time later than when the broker received it (a unit whose
+clock runs ahead) is taken as the time received, so such a unit still falls silent.
 
 A zone (`WifiPointOfInterest`) takes the data model's `wifiStatus` from the access points that
 name it in `refPointOfInterest`: `noService` with none, `working` when all are up,
 `totalFailure` when none is, `workingPartially` otherwise; its `clientsConnected` is the sum
 over the access points that are up, and its load that sum over their capacity.
+
+A value that cannot be right is not used, and the access point says why (`problems`): an
+`apState` other than `up` or `down` (the unit is not counted up), a `clientsConnected` that is
+not a whole number from 0 to 2,007 (802.11 association ids stop there; no clients counted), a
+`maxClients` that is not a whole number from 1 to 2,007 or a negative `coverageRadius` (the
+defaults used), a `dateLastValueReported` that is not a DateTime, a `refPointOfInterest`
+naming several zones (the unit is in none, listed with those whose zone does not exist).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
-from dalgu.broker.model import LOCATION, Entity, first_instance, first_position
+from dalgu.broker.model import LOCATION, VALUE_MEMBER, Entity, first_instance, first_position
 from dalgu.store.history import parse_time
 from dalgu.wifi import vocabulary as v
+
+#: clients one access point can have at most: 802.11 association ids run from 1 to 2007
+MAX_CLIENTS: Final = 2007
+#: how far ahead of its receipt a reported time may be before it is called a clock error
+CLOCK_SKEW: Final = timedelta(seconds=60)
+
+
+def stamp(moment: datetime) -> str:
+    """A date-time as the NGSI-LD API writes it: UTC, milliseconds, `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +52,24 @@ class AccessPoint:
     radius: float  # metres of coverage
     position: tuple[float, float] | None  # lon, lat
     last_report: datetime | None
+    #: values that could not be used, and what was done instead (see the module's docstring)
+    problems: tuple[str, ...] = ()
+    #: the zones its `refPointOfInterest` names, when it names more than one
+    zones_named: int = 1
 
     def silent(self, now: datetime, silence: float) -> bool:
         return self.last_report is None or (now - self.last_report).total_seconds() > silence
 
     def up(self, now: datetime, silence: float) -> bool:
-        """Reporting, and not reporting itself down (a unit that sends only its clients is
-        taken for up)."""
-        return self.reported_state != v.DOWN and not self.silent(now, silence)
+        """Reporting, and saying it is up (a unit that sends only its clients is taken for
+        up; one whose `apState` is neither `up` nor `down` is not)."""
+        return self.reported_state in (None, v.UP) and not self.silent(now, silence)
 
 
 @dataclass(frozen=True, slots=True)
 class Zone:
     id: str
-    name: str
+    name: str  # its `name` (a LanguageProperty's untagged or first text), else the id's end
     status: str
     up: int
     total: int
@@ -53,6 +77,13 @@ class Zone:
     load: float | None  # clients over the capacity of the access points up
     down: tuple[str, ...]  # the access points that are down
     position: tuple[float, float] | None
+    #: a LanguageProperty `name`'s texts by language tag
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, *languages: str) -> str:
+        """The name in the first of `languages` it has, else `name`."""
+        texts = dict(self.names)
+        return next((texts[lang] for lang in languages if lang in texts), self.name)
 
 
 def _time(text: object) -> datetime | None:
@@ -73,39 +104,111 @@ def position(entity: Entity) -> tuple[float, float] | None:
     return first_position(geometry)
 
 
-def _number(raw: object, default: float) -> float:
-    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw >= 0:
-        return float(raw)
-    return default
+def _count(raw: object, least: int, most: int) -> int | None:
+    """A whole number from `least` to `most` (3.0 is 3), else None."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    if isinstance(raw, float) and not raw.is_integer():
+        return None
+    return int(raw) if least <= raw <= most else None
 
 
-def _last_report(entity: Entity) -> datetime | None:
+def _received(instance: dict[str, Any]) -> datetime | None:
+    return _time(instance.get("modifiedAt"))
+
+
+def _as_received(
+    moment: datetime | None, instance: dict[str, Any], what: str, problems: list[str]
+) -> datetime | None:
+    """A reported time, no later than when the broker received it."""
+    received = _received(instance)
+    if moment is None or received is None or moment <= received:
+        return moment
+    if moment - received > CLOCK_SKEW:
+        problems.append(
+            f"{what} {stamp(moment)} is later than its receipt ({stamp(received)}): "
+            "taken as received"
+        )
+    return received
+
+
+def _last_report(entity: Entity, problems: list[str]) -> datetime | None:
     """When the unit last said something: its `dateLastValueReported`, the `observedAt` of
-    its `clientsConnected` or `apState`; only when it gives neither, when they were last
-    written (`modifiedAt`: a unit's own first `apState` is written once and says nothing of
-    later silence when it has observed times)."""
+    its `clientsConnected` or `apState`, each no later than it was received; only when it
+    gives neither, when they were last written (`modifiedAt`: a unit's own first `apState` is
+    written once and says nothing of later silence when it has observed times)."""
     found = [v.instance(entity, term) for term in ("clientsConnected", "apState")]
     instances = [i for i in found if i is not None]
-    observed = [_time(v.value(entity, "dateLastValueReported"))]
-    observed += [_time(i.get("observedAt")) for i in instances]
-    times = [t for t in observed if t is not None]
-    if not times:
-        times = [t for t in (_time(i.get("modifiedAt")) for i in instances) if t]
-    return max(times) if times else None
+    times: list[datetime | None] = []
+    reported = v.instance(entity, "dateLastValueReported")
+    if reported is not None:
+        text = v.value(entity, "dateLastValueReported")
+        moment = _time(text)
+        if moment is None:
+            problems.append(f"dateLastValueReported {text!r} is not a DateTime: ignored")
+        times.append(_as_received(moment, reported, "dateLastValueReported", problems))
+    for instance in instances:
+        observed = _time(instance.get("observedAt"))
+        times.append(_as_received(observed, instance, "observedAt", problems))
+    known = [t for t in times if t is not None]
+    if not known:
+        known = [t for t in (_received(i) for i in instances) if t]
+    return max(known) if known else None
+
+
+def _zone_of(entity: Entity, problems: list[str]) -> tuple[str | None, int]:
+    """The zone the unit serves, and how many its `refPointOfInterest` names."""
+    instance = v.instance(entity, "refPointOfInterest")
+    if instance is None:
+        return None, 0
+    held = instance.get(VALUE_MEMBER.get(str(instance.get("type", "Relationship")), "object"))
+    if isinstance(held, str):
+        return held, 1
+    named = len(held) if isinstance(held, list) else 0
+    if named == 1 and isinstance(held, list) and isinstance(held[0], str):
+        return held[0], 1
+    problems.append(f"refPointOfInterest names {named} zones, where a unit serves one: in none")
+    return None, named
 
 
 def read_access_point(entity: Entity, radius: float, capacity: int) -> AccessPoint:
-    zone = v.value(entity, "refPointOfInterest")
+    problems: list[str] = []
+    zone, named = _zone_of(entity, problems)
     state = v.value(entity, "apState")
+    if state is not None and state not in (v.UP, v.DOWN):
+        problems.append(f"apState {state!r} is neither 'up' nor 'down': not counted up")
+    raw_clients = v.value(entity, "clientsConnected")
+    clients = _count(raw_clients, 0, MAX_CLIENTS)
+    if clients is None and raw_clients is not None:
+        problems.append(
+            f"clientsConnected {raw_clients!r} is not a count of clients "
+            f"(0 to {MAX_CLIENTS:,}): ignored"
+        )
+    raw_capacity = v.value(entity, "maxClients")
+    most = _count(raw_capacity, 1, MAX_CLIENTS)
+    if most is None and raw_capacity is not None:
+        problems.append(
+            f"maxClients {raw_capacity!r} is not a whole number from 1 to {MAX_CLIENTS:,}: "
+            f"{capacity} used"
+        )
+    raw_radius = v.value(entity, "coverageRadius")
+    reach = raw_radius if isinstance(raw_radius, int | float) else None
+    if isinstance(raw_radius, bool) or (reach is not None and reach < 0):
+        reach = None
+    if reach is None and raw_radius is not None:
+        problems.append(f"coverageRadius {raw_radius!r} is not a distance in metres: {radius} used")
+    last = _last_report(entity, problems)
     return AccessPoint(
         entity["id"],
-        zone if isinstance(zone, str) else None,
-        state if isinstance(state, str) else None,
-        int(_number(v.value(entity, "clientsConnected"), 0)),
-        max(1, int(_number(v.value(entity, "maxClients"), capacity))),
-        _number(v.value(entity, "coverageRadius"), radius),
+        zone,
+        state if isinstance(state, str) else None if state is None else repr(state),
+        clients or 0,
+        most or capacity,
+        float(reach) if reach is not None else radius,
         position(entity),
-        _last_report(entity),
+        last,
+        tuple(problems),
+        named,
     )
 
 
@@ -123,10 +226,10 @@ def roll_up(zone: Entity, points: Sequence[AccessPoint], now: datetime, silence:
         status = v.PARTIAL
     clients = sum(p.clients for p in up)
     capacity = sum(p.capacity for p in up)
-    name = v.value(zone, "name")
+    name, names = _names(zone)
     return Zone(
         zone["id"],
-        name if isinstance(name, str) and name else zone["id"].rsplit(":", 1)[-1],
+        name or zone["id"].rsplit(":", 1)[-1],
         status,
         len(up),
         len(points),
@@ -134,4 +237,17 @@ def roll_up(zone: Entity, points: Sequence[AccessPoint], now: datetime, silence:
         clients / capacity if capacity else None,
         down,
         position(zone),
+        names,
     )
+
+
+def _names(zone: Entity) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The zone's name ("" when it has none), and a LanguageProperty's texts by language."""
+    held = v.value(zone, "name")
+    if isinstance(held, str):
+        return held, ()
+    if not isinstance(held, dict):
+        return "", ()
+    texts = tuple((str(k), t) for k, t in held.items() if isinstance(t, str) and t)
+    untagged = dict(texts).get("@none")
+    return untagged or (texts[0][1] if texts else ""), texts
