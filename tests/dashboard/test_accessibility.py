@@ -143,17 +143,19 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Node]:
             },
         ):
             assert client.post("/ngsi-ld/v1/entities", json=entity).status_code == 201
+        entity = client.get("/dashboard/entity?id=urn:ngsi-ld:AccessPoint:a&lang=en")
         return {lang: parse(client.get(f"/dashboard?lang={lang}").text) for lang in LANGUAGES} | {
-            "empty": parse(client.get("/dashboard?tenant=nobody").text)
+            "empty": parse(client.get("/dashboard?tenant=nobody").text),
+            "entity": parse(entity.text),
         }
 
 
-@pytest.mark.parametrize("which", ["ko", "en", "empty"])
+@pytest.mark.parametrize("which", ["ko", "en", "empty", "entity"])
 def test_the_page_is_structured_for_assistive_technology(
     pages: dict[str, Node], which: str
 ) -> None:
     doc = pages[which]
-    if which != "empty":  # every section is checked
+    if which in LANGUAGES:  # every section is checked
         sections = {s.attrs["aria-labelledby"] for s in doc.iter("section")}
         assert {"devices-heading", "wifi-heading", "alerts-heading", "map-heading"} <= sections
     html = doc.first("html")
@@ -213,3 +215,27 @@ def test_live_updates_can_be_paused_and_are_announced_politely(pages: dict[str, 
     script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
     assert '"aria-live", "polite"' in script and "aria-pressed" in script
     assert "document.hidden" in script
+
+
+@pytest.mark.parametrize("which", ["ko", "en", "entity"])
+def test_wide_tables_scroll_in_their_own_box_not_the_page(
+    pages: dict[str, Node], which: str
+) -> None:
+    # 1.4.10: at 320 CSS px a data table may scroll, inside its own container only
+    declared = dict(rules(stylesheet()))
+    assert declared[".scroll"]["overflow-x"] == "auto"
+    assert declared[".scroll"]["max-width"] == "100%"
+    tables = list(pages[which].iter("table"))
+    assert tables
+    boxes = [d for d in pages[which].iter("div") if d.attrs.get("class") == "scroll"]
+    assert sum(1 for box in boxes for _ in box.iter("table")) == len(tables)
+
+
+def test_the_page_names_an_icon_that_is_served(pages: dict[str, Node]) -> None:
+    # without one, a browser asks for /favicon.ico and logs its 404 on every load
+    icons = [n for n in pages["en"].iter("link") if n.attrs.get("rel") == "icon"]
+    assert len(icons) == 1
+    path = icons[0].attrs["href"]
+    assert path.startswith("/dashboard/static/")
+    icon = resources.files("dalgu.dashboard").joinpath(path.removeprefix("/dashboard/"))
+    assert icon.read_text().startswith("<svg")

@@ -218,3 +218,42 @@ def test_the_stylesheet_and_script_are_served(client: TestClient) -> None:
     js = client.get("/dashboard/static/dashboard.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert client.get("/dashboard/static/nothing.css").status_code == 404
+
+
+def test_alerts_without_a_date_time_come_after_every_dated_one(client: TestClient) -> None:
+    seed(client)
+    for n, value in ((3, "yesterday"), (4, 1796600000), (5, "2026-13-45T99:00:00Z")):
+        create(client, {**alert(n, "", "low"), "dateIssued": {"type": "Property", "value": value}})
+    create(client, alert(6, "2026-12-05T10:00:00+09:00", "medium"))  # 01:00Z, the oldest
+    rows = section(page(client, "?lang=en"), "alerts-heading").first("table").rows()
+    issued = [row[0] for row in rows]
+    assert issued[:3] == [
+        "2026-12-05 18:30:00 KST",
+        "2026-12-05 17:00:00 KST",
+        "2026-12-05 10:00:00 KST",
+    ]
+    assert sorted(issued[3:]) == sorted(["yesterday", "1796600000", "2026-13-45T99:00:00Z"])
+    assert "(newest first, 6 of 6)" in section(page(client, "?lang=en"), "alerts-heading").text
+
+
+def test_twenty_bad_dates_do_not_hide_the_real_alerts(client: TestClient) -> None:
+    for n in range(20):
+        bad = {**alert(100 + n, "", "low"), "dateIssued": {"type": "Property", "value": "9999"}}
+        create(client, bad)
+    create(client, alert(1, "2026-12-05T08:00:00Z", "high"))
+    rows = section(page(client, "?lang=en"), "alerts-heading").first("table").rows()
+    assert len(rows) == 20 and rows[0][0] == "2026-12-05 17:00:00 KST"
+
+
+def test_an_alert_source_given_as_a_property_is_shown(client: TestClient) -> None:
+    by_text = {**alert(1, "2026-12-05T08:00:00Z", "high")}
+    by_text["alertSource"] = {"type": "Property", "value": "cam-1"}
+    create(client, by_text)
+    create(client, alert(2, "2026-12-05T09:00:00Z", "high"))
+    rows = section(page(client, "?lang=en"), "alerts-heading").first("table").rows()
+    assert [row[4] for row in rows] == ["urn:ngsi-ld:Vehicle:car-2", "cam-1"]
+
+
+def test_the_icon_is_served(client: TestClient) -> None:
+    icon = client.get("/dashboard/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")

@@ -1,5 +1,6 @@
 """The web dashboard's HTTP edge: `/dashboard` (the page), `/dashboard/alerts` (its alerts
-section, which the page refreshes) and `/dashboard/static/` (its stylesheet and script).
+section, which the page refreshes), `/dashboard/entity?id=` (one entity, where the page's
+links go) and `/dashboard/static/` (its stylesheet, script and icon).
 
 A browser cannot send `NGSILD-Tenant`, so the tenant is the `tenant` query parameter; the map's
 type is `type` (an IRI, or a term of the core `@context`); the language is `lang`, else
@@ -20,9 +21,10 @@ from dalgu.api.edge import runtime
 from dalgu.api.negotiation import checked_tenant
 from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.dashboard.devices import DeviceOverview
+from dalgu.dashboard.entity import EntityReader
 from dalgu.dashboard.messages import choose_language
 from dalgu.dashboard.overview import CityOverview
-from dalgu.dashboard.page import View, render_alerts, render_page
+from dalgu.dashboard.page import View, render_alerts, render_entity, render_page
 from dalgu.errors import BadRequestData
 
 #: what a browser may load and run on these pages: their own files only, no inline script
@@ -31,12 +33,14 @@ POLICY: Final = (
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 MAX_TYPE: Final = 1024
+MAX_ID: Final = 2048
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/dashboard", dashboard, methods=["GET"]),
         Route("/dashboard/alerts", dashboard_alerts, methods=["GET"]),
+        Route("/dashboard/entity", dashboard_entity, methods=["GET"]),
         Mount(
             "/dashboard/static",
             app=StaticFiles(packages=[("dalgu.dashboard", "static")]),
@@ -91,3 +95,16 @@ async def dashboard(request: Request) -> Response:
 async def dashboard_alerts(request: Request) -> Response:
     view, overview = _view(request)
     return _html(render_alerts(view, await overview.alerts(view.tenant, view.lang)), view)
+
+
+async def dashboard_entity(request: Request) -> Response:
+    view, _ = _view(request)
+    entity_id = request.query_params.get("id", "")
+    if not is_uri(entity_id) or len(entity_id) > MAX_ID:
+        raise BadRequestData(f"id {entity_id[:100]!r} is not an entity id (a URI)")
+    rt = runtime(request)
+    detail = await EntityReader(rt.service, rt.resolver.core).read(
+        view.tenant, entity_id, view.lang
+    )
+    base_url = str(request.base_url).rstrip("/")
+    return _html(render_entity(view, detail, base_url), view)

@@ -42,11 +42,28 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "map_filter": {"ko": "지도에 표시할 유형", "en": "Type to show on the map"},
     "map_apply": {"ko": "적용", "en": "Apply"},
     "map_description": {
-        "ko": (
-            "위치가 있는 엔티티 {shown}개 (전체 {total}개). 같은 내용을 아래 표에서 볼 수 있습니다."
-        ),
-        "en": "{shown} located entities (of {total}). The table below lists the same places.",
+        "ko": "위치가 있는 엔티티 {shown}개 표시 (전체 {total}개).",
+        "en": "{shown} located entities shown (of {total}).",
     },
+    "map_capped": {
+        "ko": (
+            "최대 {limit}개까지 유형별로 고르게 나누어 표시하며, "
+            "빠진 수는 범례에 유형별로 적혀 있습니다."
+        ),
+        "en": (
+            "At most {limit} are drawn, shared evenly among the types; "
+            "the legend says how many of each type are left out."
+        ),
+    },
+    "map_table_same": {
+        "ko": "같은 장소를 아래 표에서 볼 수 있습니다.",
+        "en": "The table below lists the same places.",
+    },
+    "map_table_first": {
+        "ko": "아래 표는 그중 처음 {listed}개를 보여 줍니다.",
+        "en": "The table below lists the first {listed} of them.",
+    },
+    "legend_of": {"ko": "{total}개 중 {shown}개", "en": "{shown} of {total}"},
     "map_empty": {"ko": "위치가 있는 엔티티가 없습니다.", "en": "No entity has a location."},
     "legend": {"ko": "범례", "en": "Legend"},
     "places": {"ko": "지도의 장소", "en": "Places on the map"},
@@ -88,6 +105,10 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         "ko": "와이파이 구역 ({zones}곳, 접속 {clients}명)",
         "en": "Wi-Fi zones ({zones}, {clients} clients connected)",
     },
+    "wifi_listed": {
+        "ko": "; 장애 구역부터 처음 {shown}곳 / 전체 {total}곳",
+        "en": "; the first {shown} of {total}, outages first",
+    },
     "zone": {"ko": "구역", "en": "Zone"},
     "status": {"ko": "상태", "en": "Status"},
     "access_points": {"ko": "접속장치 정상/전체", "en": "Access points up"},
@@ -121,6 +142,17 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         "en": "Dalgu: an open-source smart-city IoT testbed and city data hub",
     },
     "none": {"ko": "없음", "en": "none"},
+    "back": {"ko": "현황판으로 돌아가기", "en": "Back to the dashboard"},
+    "entity_id": {"ko": "식별자", "en": "Identifier"},
+    "entity_attributes": {"ko": "속성과 값", "en": "Attributes and their values"},
+    "kind": {"ko": "종류", "en": "Kind"},
+    "value": {"ko": "값", "en": "Value"},
+    "observed": {"ko": "관측 시각", "en": "Observed"},
+    "entity_document": {
+        "ko": "NGSI-LD 문서 (정규화, 코어 @context)",
+        "en": "As NGSI-LD (normalized, core @context)",
+    },
+    "entity_api": {"ko": "API에서 같은 내용:", "en": "The same from the API:"},
 }
 
 

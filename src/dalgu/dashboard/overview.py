@@ -9,23 +9,39 @@ with in nearly every case, and kept whole for the page's `title` attributes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta, timezone
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from dalgu.broker.model import LOCATION, VALUE_MEMBER, Entity, first_instance, first_position
+from dalgu.broker.model import (
+    LOCATION,
+    VALUE_MEMBER,
+    Entity,
+    first_instance,
+    first_position,
+    is_datetime,
+)
 from dalgu.broker.service import EntityService
 from dalgu.dashboard.messages import Language
 from dalgu.ldcontext.termmap import TermMap
-from dalgu.query.ast import TypeName
+from dalgu.query.ast import TypeName, map_names
 from dalgu.query.order import OrderTerm
+from dalgu.query.q import parse_q
 from dalgu.store.base import EntityQuery
 from dalgu.store.history import parse_time
 
-#: located entities drawn on the map at most (the table lists the first `LISTED` of them)
+#: located entities drawn on the map at most, shared among the types (the table lists the
+#: first `LISTED` of them)
 MAP_LIMIT: Final = 1000
 LISTED: Final = 100
 ALERT_LIMIT: Final = 20
+#: alerts whose `dateIssued` reads as a date read at most, to find the newest `ALERT_LIMIT`
+#: DateTimes among them (the store orders text as text: "yesterday" sorts after any date)
+ALERT_SCAN: Final = 5 * ALERT_LIMIT
+#: a `q` keeping the `dateIssued` texts that begin with a digit: dates, not words or numbers
+_DATED: Final = 'dateIssued>="0";dateIssued<":"'
 #: readings shown for a place: the first few attributes with a plain value
 READINGS: Final = 3
 #: Daegu's time (Korea keeps no daylight saving time)
@@ -64,8 +80,15 @@ class AlertRow:
 
 @dataclass(frozen=True, slots=True)
 class Places:
-    places: tuple[Place, ...]
+    places: tuple[Place, ...]  # the types interleaved, so the first few show every type
     total: int
+    #: each type's located entities (its short name, as `Place.type`), drawn or not
+    located: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def capped(self) -> bool:
+        """Whether some located entities are left out."""
+        return len(self.places) < self.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,29 +137,91 @@ class CityOverview:
         return sorted(found, key=lambda t: (-t.count, t.name.lower()))
 
     async def places(self, tenant: str, type_iri: str | None, lang: Language) -> Places:
-        """The located entities (of one type when asked), up to `MAP_LIMIT`."""
+        """The located entities (of one type when asked), up to `MAP_LIMIT`: when there are
+        more, each type gets a fair share (`fair_shares`), so a numerous type does not push
+        the others off the map."""
+        if type_iri is not None:
+            found, total = await self._located(tenant, type_iri, MAP_LIMIT)
+            located = [p for p in (self._place(e, lang) for e in found) if p is not None]
+            counts = {located[0].type: total} if located else {}
+            return Places(tuple(located), total, counts)
+        _, total = await self._located(tenant, None, 0)
+        by_type: dict[str, int] = {}
+        for info in await self.entities.types(tenant):
+            by_type[info.type] = (await self._located(tenant, info.type, 0))[1]
+        shares = fair_shares(by_type, MAP_LIMIT)
+        seen: set[str] = set()
+        columns: list[list[Place]] = []
+        located_by_name: dict[str, int] = {}
+        for iri, share in shares.items():
+            name = short_name(iri, self.terms)
+            located_by_name[name] = located_by_name.get(name, 0) + by_type[iri]
+            found, _ = await self._located(tenant, iri, share) if share else ([], 0)
+            column = []
+            for entity in found:
+                place = self._place(entity, lang) if entity["id"] not in seen else None
+                if place is not None:
+                    seen.add(place.id)
+                    column.append(place)
+            columns.append(column)
+        interleaved = tuple(
+            p for row in itertools.zip_longest(*columns) for p in row if p is not None
+        )
+        return Places(interleaved, total, located_by_name)
+
+    async def _located(
+        self, tenant: str, type_iri: str | None, limit: int
+    ) -> tuple[list[Entity], int]:
+        """Up to `limit` located entities (of one type when given), and how many there are."""
         query = EntityQuery(
             types=TypeName(type_iri) if type_iri else None,
             attrs=(LOCATION,),
-            limit=MAP_LIMIT,
+            limit=limit,
             count=True,
         )
         result = await self.entities.query(tenant, query)
-        places = [self._place(entity, lang) for entity in result.entities]
-        located = tuple(p for p in places if p is not None)
-        return Places(located, result.count if result.count is not None else len(located))
+        found = result.entities if limit else []
+        return found, result.count if result.count is not None else len(found)
 
     async def alerts(self, tenant: str, lang: Language) -> Alerts:
-        """The latest `Alert` entities, newest first by `dateIssued`."""
-        query = EntityQuery(
-            types=TypeName(self.terms.expand("Alert")),
-            order=(OrderTerm(self.terms.expand("dateIssued"), direction="desc"),),
-            limit=ALERT_LIMIT,
-            count=True,
+        """The latest `Alert` entities, newest first by `dateIssued`; those whose `dateIssued`
+        is not a DateTime (a word, a number, none) after every dated one."""
+        alert_type = TypeName(self.terms.expand("Alert"))
+        issued = self.terms.expand("dateIssued")
+        dated_query = EntityQuery(
+            types=alert_type,
+            q=map_names(parse_q(_DATED), self.terms.expand),
+            order=(OrderTerm(issued, direction="desc"),),
+            limit=ALERT_SCAN,
         )
-        result = await self.entities.query(tenant, query)
-        rows = tuple(self._alert(entity, lang) for entity in result.entities)
+        candidates = (await self.entities.query(tenant, dated_query)).entities
+        dated = sorted(
+            ((moment, e) for e in candidates if (moment := self._issued(e)) is not None),
+            key=lambda pair: pair[0],
+            reverse=True,
+        )
+        chosen = [entity for _, entity in dated[:ALERT_LIMIT]]
+        everything = EntityQuery(types=alert_type, limit=ALERT_LIMIT + len(chosen), count=True)
+        result = await self.entities.query(tenant, everything)
+        if len(chosen) < ALERT_LIMIT:
+            taken = {e["id"] for e in chosen}
+            undated = [e for e in result.entities if e["id"] not in taken]
+            chosen += undated[: ALERT_LIMIT - len(chosen)]
+        rows = tuple(self._alert(entity, lang) for entity in chosen)
         return Alerts(rows, result.count if result.count is not None else len(rows))
+
+    def _issued(self, entity: Entity) -> datetime | None:
+        """The alert's `dateIssued` when it is a DateTime."""
+        instance = self._attribute(entity, "dateIssued")
+        held = instance.get("value") if instance is not None else None
+        if isinstance(held, dict):
+            held = held.get("@value")
+        if not isinstance(held, str) or not is_datetime(held):
+            return None
+        try:
+            return parse_time(held)
+        except ValueError:
+            return None
 
     def _place(self, entity: Entity, lang: Language) -> Place | None:
         point = _point(entity)
@@ -146,7 +231,7 @@ class CityOverview:
         return Place(
             entity["id"],
             ", ".join(short_name(t, self.terms) for t in entity["type"]),
-            self._label(entity, lang),
+            self.label(entity, lang),
             lon,
             lat,
             self._readings(entity, lang),
@@ -163,10 +248,10 @@ class CityOverview:
                 return first_instance(entity, key)
         return None
 
-    def _label(self, entity: Entity, lang: Language) -> str:
+    def label(self, entity: Entity, lang: Language) -> str:
         name = self._attribute(entity, "name")
         if name is not None:
-            shown = _shown(name, lang)
+            shown = shown_value(name, lang)
             if shown:
                 return shown
         return str(entity["id"]).rsplit(":", 1)[-1]
@@ -181,7 +266,7 @@ class CityOverview:
             instance = instances[0]
             if not isinstance(instance, dict) or instance.get("type") != "Property":
                 continue
-            shown = _shown(instance, lang)
+            shown = shown_value(instance, lang)
             if shown:
                 readings.append((short_name(key, self.terms), shown))
             if len(readings) == READINGS:
@@ -191,7 +276,7 @@ class CityOverview:
     def _alert(self, entity: Entity, lang: Language) -> AlertRow:
         def value(term: str) -> str:
             instance = self._attribute(entity, term)
-            return _shown(instance, lang) if instance is not None else ""
+            return shown_value(instance, lang) if instance is not None else ""
 
         source = self._attribute(entity, "alertSource")
         sub = value("subCategory")
@@ -203,9 +288,41 @@ class CityOverview:
             value("severity"),
             f"{category} / {sub}" if category and sub else category or sub,
             value("description"),
-            str(source.get("object", "")) if source is not None else "",
+            _source(source, lang),
             (point[1], point[0]) if point is not None else None,
         )
+
+
+def _source(instance: dict[str, Any] | None, lang: Language) -> str:
+    """An alert's `alertSource`: a Relationship's object, else a Property's value (Smart Data
+    Models gives it as text or a URI)."""
+    if instance is None:
+        return ""
+    if "object" in instance:
+        return str(instance["object"])
+    return shown_value(instance, lang)
+
+
+def fair_shares(counts: Mapping[str, int], limit: int) -> dict[str, int]:
+    """How many of each kind to take, `limit` in all, shared as evenly as the counts allow
+    (max-min fairness: a kind with fewer than its even share gives the rest to the others;
+    what does not divide evenly goes to the most numerous first)."""
+    shares = dict.fromkeys(counts, 0)
+    left = limit
+    waiting = sorted((k for k in counts if counts[k] > 0), key=lambda k: (counts[k], k))
+    while waiting and left > 0:
+        even = left // len(waiting)
+        if even == 0:
+            for kind in sorted(waiting, key=lambda k: (-counts[k], k))[:left]:
+                shares[kind] += 1
+            break
+        smallest = waiting[0]
+        step = min(even, counts[smallest] - shares[smallest])
+        for kind in waiting:
+            shares[kind] += step
+        left -= step * len(waiting)
+        waiting = [k for k in waiting if shares[k] < counts[k]]
+    return shares
 
 
 def _point(entity: Entity) -> tuple[float, float] | None:
@@ -215,7 +332,7 @@ def _point(entity: Entity) -> tuple[float, float] | None:
     return first_position(instance.get("value")) if instance is not None else None
 
 
-def _shown(instance: dict[str, Any], lang: Language) -> str:
+def shown_value(instance: dict[str, Any], lang: Language) -> str:
     """An attribute instance's value as a short text ("" when it has none worth showing)."""
     kind = instance.get("type", "Property")
     value = instance.get(VALUE_MEMBER.get(kind, "value"))

@@ -6,20 +6,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Final
-from urllib.parse import urlencode
+from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from dalgu import __version__
 from dalgu.dashboard import citymap
 from dalgu.dashboard.devices import Devices
+from dalgu.dashboard.entity import EntityDetail
 from dalgu.dashboard.messages import LANGUAGES, NATIVE_NAMES, Language, text
-from dalgu.dashboard.overview import KST, LISTED, SEVERITIES, Alerts, Places, TypeCount
+from dalgu.dashboard.overview import (
+    KST,
+    LISTED,
+    MAP_LIMIT,
+    SEVERITIES,
+    Alerts,
+    Places,
+    TypeCount,
+)
+from dalgu.wifi import vocabulary as wifi
 from dalgu.wifi.zones import Zone
 
 #: seconds between two refreshes of the alerts in the browser
 REFRESH: Final = 15
+#: Wi-Fi zones listed at most (the darkest first)
+WIFI_LISTED: Final = 100
+WIFI_ORDER: Final = {
+    status: rank
+    for rank, status in enumerate((wifi.FAILURE, wifi.PARTIAL, wifi.NO_SERVICE, wifi.WORKING))
+}
 
 _templates = Environment(
     loader=PackageLoader("dalgu.dashboard", "templates"),
@@ -44,6 +60,13 @@ class View:
         params.update(changes)
         return "/dashboard?" + urlencode({k: v for k, v in params.items() if v})
 
+    def entity_link(self, entity_id: str, **changes: str) -> str:
+        """The dashboard's view of an entity of this tenant (the API cannot be linked: a
+        browser does not send `NGSILD-Tenant`)."""
+        params = {"id": entity_id, "tenant": self.tenant, "lang": self.lang}
+        params.update(changes)
+        return "/dashboard/entity?" + urlencode({k: v for k, v in params.items() if v})
+
     @property
     def coverage_url(self) -> str:
         return "/wifi/coverage?" + urlencode({"tenant": self.tenant} if self.tenant else {})
@@ -52,6 +75,26 @@ class View:
     def alerts_url(self) -> str:
         params = {"lang": self.lang, "tenant": self.tenant}
         return "/dashboard/alerts?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def _common(view: View, now: datetime | None) -> dict[str, Any]:
+    """What every page of the dashboard fills in (its banner, language switch, footer)."""
+    moment = now or datetime.now(UTC)
+    return {
+        "t": partial(text, lang=view.lang),
+        "lang": view.lang,
+        "languages": [(code, NATIVE_NAMES[code]) for code in LANGUAGES],
+        "tenant": view.tenant,
+        "now_iso": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "now_local": moment.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST"),
+        "entity_link": view.entity_link,
+        "version": __version__,
+    }
+
+
+def outages_first(zones: Sequence[Zone]) -> list[Zone]:
+    """The zones as the dashboard lists them: the darkest first, then by name."""
+    return sorted(zones, key=lambda z: (WIFI_ORDER.get(z.status, len(WIFI_ORDER)), z.name))
 
 
 def render_page(
@@ -63,37 +106,53 @@ def render_page(
     devices: Devices | None = None,
     now: datetime | None = None,
 ) -> str:
-    moment = now or datetime.now(UTC)
     shown_name = next((t.name for t in types if t.iri == view.shown_type), None)
+    listed = places.places[:LISTED]
     return _templates.get_template("page.html").render(
-        t=partial(text, lang=view.lang),
-        lang=view.lang,
-        languages=[(code, NATIVE_NAMES[code]) for code in LANGUAGES],
+        **_common(view, now),
+        switch=lambda code: view.link(lang=code),
         link=view.link,
-        tenant=view.tenant,
         shown_type=view.shown_type,
         shown_name=shown_name or (view.shown_type.rsplit("/", 1)[-1] if view.shown_type else None),
-        now_iso=moment.isoformat().replace("+00:00", "Z"),
-        now_local=moment.astimezone(KST).strftime("%Y-%m-%d %H:%M:%S KST"),
         types=types,
         places=places,
-        listed=places.places[:LISTED],
+        listed=listed,
         city=citymap.draw(places.places),
+        map_limit=MAP_LIMIT,
         background=citymap.BACKGROUND,
         radius=citymap.RADIUS,
         alerts=alerts,
         alerts_url=view.alerts_url,
         zones=zones,
+        zones_listed=outages_first(zones)[:WIFI_LISTED],
         devices=devices,
         coverage_url=view.coverage_url,
         severities=SEVERITIES,
         refresh=REFRESH,
-        version=__version__,
     )
 
 
 def render_alerts(view: View, alerts: Alerts) -> str:
     """The alerts section alone, as the page refreshes it."""
     return _templates.get_template("alerts.html").render(
-        t=partial(text, lang=view.lang), alerts=alerts, severities=SEVERITIES
+        t=partial(text, lang=view.lang),
+        alerts=alerts,
+        severities=SEVERITIES,
+        entity_link=view.entity_link,
+    )
+
+
+def render_entity(
+    view: View, entity: EntityDetail, base_url: str, now: datetime | None = None
+) -> str:
+    """One entity's page (`dalgu.dashboard.entity`), with the API call that reads it."""
+    header = f"NGSILD-Tenant: {view.tenant}" if view.tenant else ""
+    command = "curl -s" + (f" -H '{header}'" if header else "")
+    command += f" '{base_url}/ngsi-ld/v1/entities/{quote(entity.id, safe=':')}'"
+    return _templates.get_template("entity.html").render(
+        **_common(view, now),
+        switch=lambda code: view.entity_link(entity.id, lang=code),
+        entity=entity,
+        back=view.link(),
+        api_command=command,
     )
