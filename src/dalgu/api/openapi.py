@@ -1,9 +1,14 @@
-"""The OpenAPI 3.1 document of Dalgu's NGSI-LD API and a docs page that renders it."""
+"""The OpenAPI document of Dalgu's NGSI-LD API and a docs page that renders it.
+
+The document declares OpenAPI 3.0.3: it uses nothing that 3.1 added (no `null` types, `const`,
+`examples` or webhooks), and the bundled Swagger UI (`swagger-ui-bundle`, Swagger UI 4) renders
+3.0.n only; a 3.1 document is refused with "does not specify a valid version field".
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
@@ -11,6 +16,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from dalgu import __version__
+
+#: the OpenAPI version declared: one that the bundled Swagger UI reads (3.0.n)
+OPENAPI_VERSION: Final = "3.0.3"
+#: where the document and its page are served
+DOCUMENT_PATH: Final = "/ngsi-ld/v1/openapi.json"
+DOCS_PATH: Final = "/ngsi-ld/v1/docs"
 
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _ID = {"name": "entityId", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -183,7 +194,7 @@ def openapi_document() -> bytes:
                 }
             )
     document = {
-        "openapi": "3.1.0",
+        "openapi": OPENAPI_VERSION,
         "info": {
             "title": "Dalgu NGSI-LD API",
             "version": __version__,
@@ -386,14 +397,17 @@ async def document(request: Request) -> Response:
 
 
 async def docs_page(request: Request) -> Response:
-    """Swagger UI (served from the swagger-ui-bundle package, no network) on openapi.json."""
+    """Swagger UI (served from the swagger-ui-bundle package, no network) on openapi.json.
+
+    Its URLs are absolute: the page is also answered at `docs/` (a trailing slash is trimmed
+    before routing), where relative ones would resolve under `docs/docs/`."""
     return HTMLResponse(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Dalgu NGSI-LD API</title>"
-        "<link rel='stylesheet' href='docs/static/swagger-ui.css'></head><body>"
+        f"<link rel='stylesheet' href='{DOCS_PATH}/static/swagger-ui.css'></head><body>"
         "<div id='swagger-ui'></div>"
-        "<script src='docs/static/swagger-ui-bundle.js'></script>"
-        "<script>SwaggerUIBundle({url: 'openapi.json', dom_id: '#swagger-ui'});</script>"
+        f"<script src='{DOCS_PATH}/static/swagger-ui-bundle.js'></script>"
+        f"<script>SwaggerUIBundle({{url: '{DOCUMENT_PATH}', dom_id: '#swagger-ui'}});</script>"
         "</body></html>"
     )
 
