@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# a fresh city each time, as the README's tour expects (`$(BIN)/dalgu demo` keeps var/demo.db)
 demo: install
+	rm -f var/demo.db var/demo.db-wal var/demo.db-shm
 	$(BIN)/dalgu demo
 
 serve: install
