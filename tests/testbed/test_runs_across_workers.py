@@ -155,6 +155,9 @@ def test_a_run_records_every_worker_s_messages_and_command_results(
     group: dict[str, Any] = {
         "apikey": apikey,
         "entity_type": "Bell",
+        # the bells send over MQTT and HTTP but take commands on MQTT: without a transport,
+        # one first heard over HTTP would poll for them, as the IoT Agents autoprovision it
+        "transport": "MQTT",
         "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
         "commands": [{"name": "ring", "type": "command"}],
     }
