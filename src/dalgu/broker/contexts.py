@@ -16,7 +16,10 @@ def hosted_context_resolver(settings: Settings, store: EntityStore) -> ContextRe
     server's base URL) from `store`, and fetches any other URL."""
 
     async def local_context(url: str) -> bytes | None:
-        path = urlsplit(url).path
+        try:
+            path = urlsplit(url).path
+        except ValueError:  # "http://[::1": not a URL of this server; the fetch says why
+            return None
         if path.startswith(HOSTED_PREFIX) and url.startswith(settings.base_url):
             found = await store.get_context(path[len(HOSTED_PREFIX) :])
             return None if found is None else found[0]

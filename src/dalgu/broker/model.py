@@ -123,8 +123,10 @@ def _is_datetime_text(value: str) -> bool:
     if not _DATETIME.match(value):
         return False
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is not None:  # "0001-01-01T00:00:00+09:00" is before year 1 in UTC
+            parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return False
     return True
 

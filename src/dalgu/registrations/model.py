@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from dalgu.broker.model import is_datetime, is_uri, is_valid_name, now_iso
 from dalgu.errors import BadRequestData
@@ -237,6 +238,13 @@ def _member(key: str, value: Any, terms: TermMap) -> tuple[str, Any]:
     if key == "endpoint":
         if not is_uri(value) or not str(value).startswith(("http://", "https://")):
             raise BadRequestData("endpoint must be a dereferenceable (http or https) URI")
+        try:
+            parts = urlsplit(str(value))
+            parts.port  # noqa: B018 - read for its check: a port that is not a number raises
+        except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+            raise BadRequestData(f"endpoint {value!r} is not a URL: {exc}") from None
+        if not parts.hostname:
+            raise BadRequestData(f"endpoint {value!r} names no host")
         return key, value
     if key == "information":
         return key, parse_information(value, terms)

@@ -60,7 +60,7 @@ def format_time(value: datetime) -> str:
     value = value.astimezone(UTC)
     if value.microsecond:
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"  # year 1 as 0001
 
 
 def instance_id(iid: int) -> str:

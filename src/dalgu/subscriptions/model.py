@@ -232,7 +232,11 @@ def _check_deliverable(uri: str) -> None:
     """Refuse an endpoint no notification could ever reach: an HTTP URL without a host, an
     MQTT URL without a topic or with a wildcard in it (one publishes to a topic, never to a
     filter)."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - read for its check: a port that is not a number is a ValueError
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+        raise BadRequestData(f"notification endpoint {uri!r} is not a URL: {exc}") from None
     if not parts.hostname:
         raise BadRequestData(f"notification endpoint {uri!r} names no host")
     if parts.scheme in ("mqtt", "mqtts"):

@@ -27,7 +27,7 @@ from typing import Any
 from dalgu.query.order import ROOT_COLLATION
 from dalgu.store.base import EntityQuery
 from dalgu.store.postgres.query import NUM, TXT, Compiled, KeyMap, doc_member
-from dalgu.store.postgres.schema import PLAIN_STRING
+from dalgu.store.postgres.schema import LONG_STRING, PLAIN_STRING
 
 # past this many entities before the page's end, reading the index in order costs about what
 # ordering every match does
@@ -113,5 +113,7 @@ async def _strings(
         f"e.ent IN (SELECT ent FROM {TXT} a WHERE a.nid = {c.p(nid)} AND {PLAIN_STRING} "
         f"AND a.txt {ROOT} {side} {c.p(bar)} "
         f"UNION SELECT ent FROM {NUM} WHERE nid = {c.p(nid)} AND kind = 'n' "
-        f"UNION SELECT ent FROM attr_multi WHERE nid = {c.p(nid)})"
+        f"UNION SELECT ent FROM attr_multi WHERE nid = {c.p(nid)} "
+        # strings too long for the walk's index, on either side of the bar (a few, if any)
+        f"UNION SELECT ent FROM {TXT} WHERE nid = {c.p(nid)} AND {LONG_STRING})"
     )

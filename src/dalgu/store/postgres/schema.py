@@ -46,9 +46,18 @@ from dalgu.store.postgres.json_reindex import index_json_values
 # A fixed key for pg_advisory_lock: "dalgu" in ASCII.
 MIGRATION_LOCK = 0x64616C6775
 
+#: strings longer than this (in bytes) are not in `attr_txt_root`: a B-tree entry holds at
+#: most 2,704 bytes, and a longer incompressible string (a base64 payload) failed the write
+LONG_STRING_BYTES = 2000
 #: a string row that is not a time, date or date-time (those rank after every other string):
 #: the predicate of the index `attr_txt_root`, and of the queries that read it (`ordered.py`)
-PLAIN_STRING = "kind = 's' AND " + " AND ".join(f"txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
+PLAIN_STRING = (
+    "kind = 's' AND "
+    + " AND ".join(f"txt !~ '{p}'" for p, _ in TEMPORAL_RANKS)
+    + f" AND octet_length(txt) <= {LONG_STRING_BYTES}"
+)
+#: the strings `attr_txt_root` leaves out for their length, in their own small index
+LONG_STRING = f"kind = 's' AND octet_length(txt) > {LONG_STRING_BYTES}"
 
 #: a migration of the data that SQL alone cannot make, run in its version's transaction
 DataMigration = Callable[[Any], Awaitable[None]]
@@ -524,6 +533,17 @@ MIGRATIONS: list[str | DataMigration] = [
     # the JSON of JsonProperty values in the attribute index: the rows of the entities stored
     # before, rewritten (`json_reindex.py`)
     index_json_values,
+    # the history's default partition: instances at times without a monthly partition of their
+    # own (`partitions.py`: before 1970, or more than a year ahead)
+    """
+    CREATE TABLE IF NOT EXISTS instances_other PARTITION OF instances DEFAULT
+    """,
+    # long strings out of the collation's index (its entries hold at most 2,704 bytes)
+    f"""
+    DROP INDEX IF EXISTS attr_txt_root;
+    CREATE INDEX attr_txt_root ON attr_txt (nid, (txt COLLATE "und-x-icu")) WHERE {PLAIN_STRING};
+    CREATE INDEX IF NOT EXISTS attr_txt_long ON attr_txt (nid) WHERE {LONG_STRING}
+    """,
 ]
 
 

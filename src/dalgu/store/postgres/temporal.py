@@ -37,7 +37,13 @@ from dalgu.store.history import (
 )
 from dalgu.store.postgres.bulk import Columns, insert_rows
 from dalgu.store.postgres.packed import pack, unpack
-from dalgu.store.postgres.partitions import Partitions, month_of, month_of_partition
+from dalgu.store.postgres.partitions import (
+    FIRST_MONTH,
+    OTHER,
+    Partitions,
+    month_of,
+    month_of_partition,
+)
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.postgres.rollups import (
     ADD_TO_HOURS,
@@ -432,6 +438,12 @@ class PostgresTemporal(TemporalStore):
                     )
                 dropped += count
                 self.partitions.known.discard(name)
+            async with conn.transaction():  # the default partition's older instances
+                status = await conn.execute(f"DELETE FROM {OTHER} WHERE at < $1", older_than)
+                await conn.execute(
+                    "DELETE FROM instance_hours WHERE hour < $1", min(FIRST_MONTH, older_than)
+                )
+            dropped += int(status.split()[-1])
         return dropped
 
 

@@ -39,7 +39,8 @@ def canon(value: datetime | None) -> str | None:
 
 @lru_cache(maxsize=4096)  # the few times of one write repeat in each of its instances
 def canon_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: "%Y" writes year 1 as "1", which no parser reads back
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def rows_filter(
