@@ -188,3 +188,30 @@ def test_sqlite_reports_a_file_it_cannot_open_as_an_outage(tmp_path: Path) -> No
     with pytest.raises(sqlite3.OperationalError) as bad_statement:
         sqlite3.connect(":memory:").execute("SELEC 1")
     assert store.outage(bad_statement.value) is None  # a bug, not an outage: a 500
+
+
+def test_an_outage_is_logged_when_it_begins_while_it_lasts_and_when_it_ends(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One warning per refused request gave 3,322 lines in ten seconds of an outage."""
+    from starlette.requests import Request
+
+    from dalgu.api import outage
+
+    clock = [1000.0]
+    monkeypatch.setattr(outage.time, "monotonic", lambda: clock[0])
+    log = outage.OutageLog()
+    scope = {"type": "http", "method": "POST", "path": "/ngsi-ld/v1/entities", "headers": []}
+    request = Request({**scope, "query_string": b"", "server": ("127.0.0.1", 1026)})
+    with caplog.at_level("WARNING", logger="dalgu.api"):
+        for _ in range(3300):  # 300 requests a second for eleven seconds
+            log.refused_one(request, "PostgreSQL is unavailable")
+            clock[0] += 1 / 300
+        log.refused_one(request, "PostgreSQL is unavailable")
+        log.answered()
+        log.answered()  # no outage under way: nothing to say
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3, lines
+    assert "answering 503 until the store is back" in lines[0]
+    assert "still unavailable after 10 s" in lines[1] and "in the last 10 s" in lines[1]
+    assert "after 11.0 s unavailable: 3301 requests answered 503" in lines[2]
