@@ -257,7 +257,12 @@ async def run_demo(
     # the baseline minutes are stamped in the past, so that once they are stored the live
     # part is stamped with the wall clock (the warm-up's length guessed from the fleet's size)
     warmup = 5.0 + 0.004 * vehicles * CALIBRATION
-    start = float(int(time.time() + warmup - CALIBRATION))  # seconds as the units send them
+    live = float(int(time.time() + warmup))
+    # faster than real time, the live part is stamped further back, so that no sample is ahead
+    # of the wall clock when it is sent (the safety service reads a time ahead of a message's
+    # arrival as a clock fault, and alerts were "notified" before they were "issued")
+    lead = max(0.0, duration - CALIBRATION) * (1.0 - 1.0 / speed)
+    start = live - CALIBRATION - float(int(lead) + 1 if lead else 0)  # as the units send them
     began = time.monotonic()
     api = f"{settings.base_url}/ngsi-ld/v1"
     onsets: dict[int, list[tuple[SimulatedVehicle, Event]]] = {}
@@ -311,7 +316,7 @@ async def run_demo(
                 publish,
                 start=start,
                 fast_until=int(CALIBRATION),
-                live_at=start + CALIBRATION,
+                live_at=live,
                 speed=speed,
                 settle=settle,
                 on_second=on_second,

@@ -82,7 +82,10 @@ def evaluate(
     check: bool = typer.Option(False, help="Exit 1 when a target is missed."),
     through_gateway: bool = GatewayOption,
     speed: float = typer.Option(1.0, min=0.1, help="With --through-gateway: ×the drives' pace."),
-    api: str = typer.Option("http://127.0.0.1:1026", help="With --through-gateway: the API."),
+    api: str = typer.Option(
+        "http://127.0.0.1:1026",
+        help="With --through-gateway: the server's base URL (or its /ngsi-ld/v1 root).",
+    ),
     north: str = typer.Option("http://127.0.0.1:4041", help="Provisioning API (IoT Agent)."),
     mqtt_host: str = typer.Option("127.0.0.1", help="The broker the gateway listens to."),
     mqtt_port: int = typer.Option(1884, help="Its port (1884: Dalgu's embedded broker)."),
@@ -216,13 +219,19 @@ def _through_gateway(
             replay_through_gateway(
                 scenarios,
                 endpoints=Endpoints(host=host, mqtt_port=port),
-                api=f"{api.rstrip('/')}/ngsi-ld/v1",
+                api=ngsi_ld_api(api),
                 north=north.rstrip("/"),
                 speed=speed,
                 progress=lambda second, _: bar.update(task, completed=second),
             )
         )
     return report(outcomes)
+
+
+def ngsi_ld_api(api: str) -> str:
+    """The NGSI-LD API's root from --api, given as the server's base URL or as that root (the
+    root was doubled, every read was a 404, and the replay failed after five minutes)."""
+    return f"{api.rstrip('/').removesuffix('/ngsi-ld/v1')}/ngsi-ld/v1"
 
 
 def _table(title: str, figures: object) -> Table:

@@ -65,6 +65,20 @@ async def _alerts(client: httpx.AsyncClient, api: str, vehicle: str) -> list[dic
     return found
 
 
+async def _check_api(client: httpx.AsyncClient, api: str) -> None:
+    """Fail at once when `api` is not an NGSI-LD API (a wrong --api used to show only as
+    "its last samples were never stored", after five minutes)."""
+    try:
+        response = await client.get(f"{api}/entities", params={"type": "Alert", "limit": 1})
+    except httpx.HTTPError as error:
+        raise BadRequestData(f"the API at {api} cannot be reached: {error}") from None
+    if response.status_code != 200:
+        raise BadRequestData(
+            f"the API at {api} answered {response.status_code} to an entity query: is --api "
+            "the server's base URL (http://host:port, without /ngsi-ld/v1)?"
+        )
+
+
 async def _stored_until(client: httpx.AsyncClient, api: str, vehicle: SimulatedVehicle) -> str:
     response = await client.get(
         f"{api}/entities/urn:ngsi-ld:Vehicle:{vehicle.name}", params={"attrs": "speed"}
@@ -91,6 +105,7 @@ async def replay_through_gateway(
     fleet = [on_the_wire(f"{s.labels.vehicle}-{run}", s, windows=windows) for s in scenarios]
     apikey, apikey_w = f"eval-{run}", f"eval-{run}-w"
     async with httpx.AsyncClient(timeout=30) as client:
+        await _check_api(client, api)
         response = await client.post(f"{north}/iot/services", json=config_groups(apikey, apikey_w))
         if response.status_code not in (201, 409):
             raise BadRequestData(f"provisioning failed: {response.status_code} {response.text}")
@@ -100,14 +115,18 @@ async def replay_through_gateway(
         async def publish(kind: str, device: str, payload: bytes) -> None:
             await (bands if kind == "wearable" else cars).send(device, payload)
 
-        start = float(int(time.time()) + 1)
+        wall = float(int(time.time()) + 1)
         longest = max((v.duration for v in fleet), default=0)
+        # stamped so that no sample is ahead of the wall clock when it is sent, however fast
+        # the drives go out: the safety service reads a time ahead of a message's arrival as a
+        # clock fault (they were stamped from `wall` at x1, up to minutes in the future)
+        start = wall - longest * (1.0 - 1.0 / speed) - 1.0
         try:
             await stream(
                 fleet,
                 publish,
                 start=start,
-                live_at=start,
+                live_at=wall,
                 speed=speed,
                 on_second=(lambda s: progress(s, longest)) if progress else None,
             )
@@ -117,10 +136,13 @@ async def replay_through_gateway(
         # the gateway has stored each drive's last second, and the alerts are written
         for vehicle in fleet:
             last = max((g["t"] for car, _ in vehicle.seconds for g in car), default=0.0)
-            deadline = time.monotonic() + 300
-            while await _stored_until(client, api, vehicle) < stamp(start + last):
+            deadline = time.monotonic() + 60
+            while (stored := await _stored_until(client, api, vehicle)) < stamp(start + last):
                 if time.monotonic() > deadline:
-                    raise BadRequestData(f"{vehicle.name}: its last samples were never stored")
+                    raise BadRequestData(
+                        f"{vehicle.name}: its last sample ({stamp(start + last)}) was not stored "
+                        f"within 60 s of the replay's end (stored until: {stored or 'nothing'})"
+                    )
                 await asyncio.sleep(0.2)
         await asyncio.sleep(2.0)
         outcomes = []

@@ -46,6 +46,13 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 WEARABLE_SUFFIX = "-wearable"
 _WEARABLE = frozenset(vss.WEARABLE_SIGNALS)
 DRIVE_GAP = 300.0  # s of silence from a vehicle (by its own clock) that end its drive
+# s a sample's own time may be ahead of when the gateway received it: a message cannot be
+# measured after it arrived, so a time further ahead is a clock fault (a GPS week glitch, a
+# unit an hour fast). Read as it stood it would move the vehicle's drive into the future, and
+# every later sample (the wearable's too) would be dropped as late: one glitch switched safety
+# off for the car. Such a group is read at its receive time instead, and logged.
+FUTURE_SKEW = 5.0
+SKEW_LOG_EVERY = 60.0  # s between two log lines about the same device's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,7 @@ class SafetyService:
         self._devices: dict[str, tuple[str, Source]] = {}
         self._queue: asyncio.Queue[Work] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._skew_logged: dict[str, float] = {}  # device -> when its clock was last logged
         self.published: list[tuple[Alert, str, float]] = []  # (alert, entity id, written at)
 
     def follow(
@@ -116,6 +124,9 @@ class SafetyService:
                 continue
             vehicle, kind = source
             t = _seconds(stamp) if stamp else event.received
+            if t > event.received + FUTURE_SKEW:
+                self._log_skew(event, stamp, t)
+                t = event.received
             try:
                 window = window_samples(values, t)
             except BadRequestData as error:  # stored all the same: only the window is lost
@@ -143,6 +154,21 @@ class SafetyService:
                     self._queue.put_nowait(alert)
             if calibrating and monitor.calibrated is not None:
                 self._queue.put_nowait(DriveCalibrated(vehicle, monitor))
+
+    def _log_skew(self, event: MessageEvent, stamp: str | None, t: float) -> None:
+        last = self._skew_logged.get(event.device_id)
+        if last is not None and event.received - last < SKEW_LOG_EVERY:
+            return
+        self._skew_logged[event.device_id] = event.received
+        log.warning(
+            "safety: %s sent a sample stamped %s, %.0f s ahead of its arrival: read at its "
+            "arrival time (the gateway stored the time as sent; more of this device's clock "
+            "faults are not logged for %.0f s)",
+            event.device_id,
+            stamp,
+            t - event.received,
+            SKEW_LOG_EVERY,
+        )
 
     def _source(self, device: str, values: dict[str, Any]) -> tuple[str, Source] | None:
         known = self._devices.get(device)

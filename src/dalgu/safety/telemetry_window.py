@@ -33,6 +33,7 @@ from dalgu.safety.scenario import SignalValue
 
 SAMPLES = "samples"  # the member holding the window
 OFFSETS = "t"  # the window's column of sample times, ms relative to TimeInstant
+TIME_INSTANT = "TimeInstant"
 
 
 def window_group(samples: Sequence[tuple[float, dict[str, SignalValue]]]) -> dict[str, Any]:
@@ -81,4 +82,15 @@ def window_samples(
             raise BadRequestData(f"{SAMPLES}.{OFFSETS} holds {offset!r}, not milliseconds")
         signals = {name: column[index] for name, column in columns if column[index] is not None}
         out.append((newest + offset / 1000.0, signals))
+    # a signal on top without a column of its own (the position, sent once a second; a column
+    # for every signal is optional) was measured in the window: it goes with its newest sample,
+    # at TimeInstant (it was lost, and alerts of such windows had no location)
+    on_top = {
+        name: value
+        for name, value in values.items()
+        if name not in window and name not in (SAMPLES, TIME_INSTANT) and value is not None
+    }
+    if on_top:
+        at = max(range(len(out)), key=lambda i: out[i][0])
+        out[at] = (out[at][0], {**on_top, **out[at][1]})
     return out
