@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -181,7 +182,10 @@ class Settings(BaseSettings):
     iot_south_port: int = Field(7896, ge=0, description="HTTP southbound port (0: none).")
     coap_port: int = Field(5683, ge=0, description="CoAP southbound UDP port (0: none).")
     mqtt_client_id: str | None = Field(
-        None, description="Gateway's MQTT client id (default dalgu-gateway-<API port>)."
+        None,
+        description="Client id of the gateway's persistent MQTT session, the server's one "
+        "(default dalgu-<host name>-<API port>): stable across restarts, so the broker keeps "
+        "what devices publish meanwhile, and unique per server on a shared broker.",
     )
     device_lazy_timeout: float = Field(
         3.0, gt=0, description="Seconds a read waits for a device's lazy attribute."
@@ -287,6 +291,11 @@ class Settings(BaseSettings):
     def mqtt_address(self) -> tuple[str, int]:
         default = 1884 if self.mqtt_broker == "embedded" else 1883
         return self.mqtt_host, self.mqtt_port or default
+
+    @property
+    def mqtt_session_id(self) -> str:
+        """The gateway's MQTT client id: `mqtt_client_id`, or one from the host and API port."""
+        return self.mqtt_client_id or f"dalgu-{socket.gethostname()}-{self.port}"
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -10,7 +10,12 @@ On the topics without a format prefix the payload says what it is: a JSON object
 JSON, anything else UltraLight. A QoS 1 message is acknowledged (PUBACK) only once its
 measures are stored, so a broker redelivers what a crash interrupted. Bad input is logged and
 published on `<the message's prefix>/<apikey>/<device_id>/errors` as a ProblemDetails JSON
-object; it never stops the listener.
+object; it never stops the listener. JSON nested deeper than the HTTP API accepts
+(`max_json_depth`) is bad input too.
+
+Of a server's workers one consumes the session at a time (`dalgu/gateway/mqttlease.py`), so a
+device's messages are stored in the order it sent them; the others stand by, connected only to
+publish commands, and one of them takes over within a second when the consumer exits.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,6 +39,7 @@ from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.command_payloads import command_payload, command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.mqttclient import MqttConnection
+from dalgu.gateway.mqttlease import STANDBY_POLL, SessionLease
 from dalgu.gateway.mqttwire import MqttError, Publish
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
 
@@ -94,13 +101,43 @@ def _text(payload: bytes) -> str:
         raise PayloadError("the payload is not UTF-8 text", 0) from None
 
 
-def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, Any], str | None]]:
+MAX_DEPTH = 64  # the HTTP API's default `max_json_depth`
+
+
+def check_depth(payload: bytes, limit: int) -> None:
+    """`PayloadError` when the JSON `payload` nests deeper than `limit` levels (as the HTTP
+    API refuses a body): a payload with fewer brackets than the limit is cleared at once."""
+    if payload.count(b"{") + payload.count(b"[") < limit:
+        return
+    try:
+        level = [orjson.loads(payload)]
+    except orjson.JSONDecodeError:
+        return  # not JSON at all: the parser says so, with the position
+    depth = 1
+    while level:
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(item.values())
+            elif isinstance(item, list):
+                below.extend(item)
+        if below and depth >= limit:
+            raise PayloadError(f"the payload nests deeper than {limit} levels", 0)
+        depth += 1
+        level = below
+
+
+def measure_groups(
+    topic: MeasureTopic, payload: bytes, max_depth: int = MAX_DEPTH
+) -> list[tuple[dict[str, Any], str | None]]:
     """The measure groups of one message, by its topic's format (or its payload's look)."""
     if len(payload) > MAX_PAYLOAD:
         raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
     fmt = topic.format
     if fmt == "sniff":
         fmt = "json" if payload.lstrip()[:1] in (b"{", b"[") else "ul"
+    if fmt == "json":
+        check_depth(payload, max_depth)
     if topic.attribute is not None:
         if fmt == "json":
             try:
@@ -118,8 +155,8 @@ def measure_groups(topic: MeasureTopic, payload: bytes) -> list[tuple[dict[str, 
 BATCH = 500  # measures stored in one write at most
 
 
-def _parser(topic: MeasureTopic, payload: bytes) -> Message:
-    return Message(topic.apikey, topic.device_id, lambda: measure_groups(topic, payload))
+def _parser(topic: MeasureTopic, payload: bytes, max_depth: int) -> Message:
+    return Message(topic.apikey, topic.device_id, lambda: measure_groups(topic, payload, max_depth))
 
 
 class MqttSouthbound:
@@ -132,18 +169,23 @@ class MqttSouthbound:
         port: int,
         *,
         identifier: str = "dalgu-gateway",
-        share: str | None = None,
+        lease: SessionLease | None = None,
         reconnect_delay: float = 1.0,
         authenticate: DeviceAuthenticator | None = None,
+        max_depth: int = MAX_DEPTH,
     ) -> None:
         self.devices = devices
         self.authenticate = authenticate  # the API-key check of the southbound edge
         self.host = host
         self.port = port
-        self.identifier = identifier
-        self.share = share  # an MQTT shared-subscription group, for several listeners
+        self.identifier = identifier  # the client id of the server's one persistent session
+        # which of the server's processes consumes the session (None: this one, always)
+        self.lease = lease
         self.reconnect_delay = reconnect_delay
-        self.ready = asyncio.Event()  # set once subscribed
+        self.max_depth = max_depth
+        # set once subscribed or, standing by, connected (to publish commands)
+        self.ready = asyncio.Event()
+        self.standby = False  # another process of the server consumes the session
         self.received = 0
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
@@ -153,14 +195,21 @@ class MqttSouthbound:
         self._task = asyncio.create_task(self._run(), name="mqtt-southbound")
 
     async def stop(self) -> None:
+        """Disconnect (the broker keeps the session for the next consumer), then give up the
+        lease: another process of the server takes it over."""
         await cancel_and_wait(self._task)
         self._task = None
+        if self.lease is not None:
+            self.lease.release()
 
     async def _run(self) -> None:
         delay = self.reconnect_delay
         while True:
             try:
-                await self._session()
+                if self.lease is None or self.lease.try_acquire():
+                    await self._session()
+                else:
+                    await self._stand_by()
             except (MqttError, DalguError, TimeoutError) as exc:
                 if self.ready.is_set():  # it had been connected: a fresh outage
                     delay = self.reconnect_delay
@@ -197,21 +246,53 @@ class MqttSouthbound:
                 delay = min(delay * 2, 30.0)
 
     async def _session(self) -> None:
-        # a persistent session: QoS 1 messages not acknowledged before a crash come again
+        # a persistent session: QoS 1 messages not acknowledged before a crash, and those
+        # published while no process of the server was connected, come to the next consumer
         client = await MqttConnection.open(
             self.host, self.port, self.identifier, clean_session=False
         )
         try:
-            prefix = "" if self.share is None else f"$share/{self.share}/"
-            await client.subscribe([(prefix + topic, 1) for topic in TOPICS])
+            await client.subscribe([(topic, 1) for topic in TOPICS])
             self._client = client
+            self.standby = False
             self.ready.set()
-            log.info("MQTT southbound listening on %s:%d", self.host, self.port)
+            log.info(
+                "MQTT southbound connected to the broker %s:%d as %s, subscribed",
+                self.host,
+                self.port,
+                self.identifier,
+            )
             while True:
                 # what has come meanwhile is stored in the same write, acknowledged after it
                 batch = await client.take(BATCH)
                 await self._handle_batch(client, batch)
                 client.acknowledge(batch)
+        finally:
+            self._client = None
+            await client.close()
+
+    async def _stand_by(self) -> None:
+        """Publish commands only, on a clean session, until this process takes the lease."""
+        assert self.lease is not None
+        client = await MqttConnection.open(
+            self.host, self.port, f"{self.identifier}-standby-{os.getpid()}", clean_session=True
+        )
+        try:
+            self._client = client
+            if not self.standby:
+                log.info(
+                    "MQTT southbound standing by: another process of this server consumes "
+                    "the session %s on %s:%d; this one publishes commands",
+                    self.identifier,
+                    self.host,
+                    self.port,
+                )
+            self.standby = True
+            self.ready.set()
+            while not self.lease.try_acquire():
+                with contextlib.suppress(TimeoutError):  # MqttError when the broker goes away
+                    await asyncio.wait_for(client.lost(), STANDBY_POLL)
+            log.info("MQTT southbound takes over the session %s", self.identifier)
         finally:
             self._client = None
             await client.close()
@@ -261,7 +342,7 @@ class MqttSouthbound:
         self.received += len(measures)
         try:
             outcomes = await self.devices.receive_batch(
-                "mqtt", [_parser(topic, payload) for topic, payload in measures]
+                "mqtt", [_parser(topic, payload, self.max_depth) for topic, payload in measures]
             )
         except DalguError:  # the store is unavailable: no PUBACK, the broker resends
             raise
@@ -284,6 +365,8 @@ class MqttSouthbound:
 
     async def _results(self, client: MqttConnection, topic: MeasureTopic, payload: bytes) -> None:
         try:
+            if topic.format != "ul" and payload.lstrip()[:1] in (b"{", b"["):
+                check_depth(payload, self.max_depth)
             for name, result in command_results(topic.format, payload).items():
                 await self.devices.command_result(topic.apikey, topic.device_id, name, result)
         except DalguError as error:
@@ -293,9 +376,11 @@ class MqttSouthbound:
 
     async def _refuse(self, client: MqttConnection, topic: MeasureTopic, error: DalguError) -> None:
         self.failed += 1
-        log.warning("measure for %s/%s refused: %s", topic.apikey, topic.device_id, error.detail)
         if isinstance(error, UnknownApiKey):
-            return  # maybe another deployment's key on a shared broker: not ours to answer
+            # maybe another deployment's key on a shared broker: not ours to answer or to warn of
+            log.debug("measure for %s/%s ignored: %s", topic.apikey, topic.device_id, error.detail)
+            return
+        log.warning("measure for %s/%s refused: %s", topic.apikey, topic.device_id, error.detail)
         problem = {"type": error.type_uri, "title": error.title, "detail": error.detail}
         errors = f"{topic.prefix}{topic.apikey}/{topic.device_id}/errors"
         with contextlib.suppress(MqttError):

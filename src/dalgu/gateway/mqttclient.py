@@ -181,6 +181,13 @@ class MqttConnection:
         self._write(publish_packet(topic, payload, qos=1, packet_id=packet_id))
         await asyncio.wait_for(reply, REPLY_SECONDS)
 
+    async def lost(self) -> None:
+        """Wait until the connection is lost, then raise why (`MqttError`)."""
+        while self._error is None:
+            await self._arrived.wait()  # set on every failure
+            self._arrived.clear()
+        raise self._error
+
     async def close(self) -> None:
         """Disconnect cleanly (the broker keeps a persistent session's unacknowledged messages).
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 
 from dalgu.devices.service import DeviceService
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.broker import BrokerUnavailable, EmbeddedBroker
 from dalgu.gateway.mqtt import MqttSouthbound
+from dalgu.gateway.mqttlease import SessionLease, lease_path
 from dalgu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,26 +52,18 @@ async def start_mqtt_gateway(
             gateway.problems.append(message)
             return gateway
         gateway.broker = broker
-    if settings.workers == 1:
-        # a stable client id keeps the broker session (and unacknowledged QoS 1 messages)
-        # across restarts
-        southbound = MqttSouthbound(
-            devices,
-            host,
-            port,
-            identifier=settings.mqtt_client_id or f"dalgu-gateway-{settings.port}",
-            authenticate=authenticate,
-        )
-    else:
-        # several server processes share one subscription: each message goes to one of them
-        southbound = MqttSouthbound(
-            devices,
-            host,
-            port,
-            identifier=f"dalgu-gateway-{os.getpid()}",
-            share="dalgu",
-            authenticate=authenticate,
-        )
+    # one persistent session per server, under a client id stable across restarts and unique
+    # per server; of the server's workers, the one holding its lease consumes it
+    client_id = settings.mqtt_session_id
+    southbound = MqttSouthbound(
+        devices,
+        host,
+        port,
+        identifier=client_id,
+        lease=SessionLease(lease_path(host, port, client_id)),
+        authenticate=authenticate,
+        max_depth=settings.max_json_depth,
+    )
     gateway.southbound = southbound
     devices.commands.sinks["MQTT"] = southbound.send_command
     southbound.start()

@@ -1,0 +1,113 @@
+"""What the MQTT southbound refuses, and how loudly: JSON nested deeper than the HTTP API takes
+is refused on the error topic; another deployment's API key is only a debug line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from dalgu.errors import PayloadError
+from dalgu.gateway.mqtt import MeasureTopic, measure_groups
+from dalgu.settings import Settings
+from tests.conftest import IN_PROCESS
+from tests.ports import free_port, serving
+
+E = "/ngsi-ld/v1/entities"
+
+
+def nested(levels: int) -> bytes:
+    """A JSON measure payload `{"t": [[...[1]...]]}` that nests `levels` deep."""
+    lists = levels - 2  # the object and the innermost number are two levels
+    return b'{"t": ' + b"[" * lists + b"1" + b"]" * lists + b"}"
+
+
+def test_a_payload_as_deep_as_the_http_limit_is_read_one_deeper_is_refused() -> None:
+    topic = MeasureTopic("/", "sniff", "k", "d", None)
+    assert measure_groups(topic, nested(64), 64)
+    with pytest.raises(PayloadError, match="deeper than 64 levels"):
+        measure_groups(topic, nested(65), 64)
+    single = MeasureTopic("/json/", "json", "k", "d", "t")
+    with pytest.raises(PayloadError, match="deeper than 8 levels"):
+        measure_groups(single, b"[" * 9 + b"]" * 9, 8)
+
+
+@pytest.fixture
+def dalgu(tmp_path: Path) -> Iterator[tuple[TestClient, int]]:
+    settings = Settings.load(sqlite_path=tmp_path / "dalgu.db", mqtt_broker="embedded")
+    settings = settings.model_copy(update=IN_PROCESS)
+
+    def ports() -> dict[str, Any]:
+        return {"mqtt_port": free_port(), "mqtt_client_id": f"dalgu-test-{uuid.uuid4().hex[:8]}"}
+
+    with serving(settings, ports) as (client, configured):
+        assert configured.mqtt_port is not None
+        yield client, configured.mqtt_port
+
+
+def provision(client: TestClient, apikey: str) -> None:
+    group = {"apikey": apikey, "entity_type": "Sensor"}
+    assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+
+
+def stored(client: TestClient, device: str, check: Any) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answer = client.get(f"{E}/urn:ngsi-ld:Sensor:{device}")
+        if answer.status_code == 200 and check(answer.json()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{device} never stored as expected")
+
+
+def test_a_payload_nested_too_deep_is_refused_on_the_error_topic(
+    dalgu: tuple[TestClient, int],
+) -> None:
+    client, port = dalgu
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    provision(client, apikey)
+
+    async def exchange() -> dict[str, Any]:
+        async with aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:6]}") as c:
+            await c.subscribe(f"/{apikey}/deep/errors", qos=1)
+            await c.publish(f"/{apikey}/deep/attrs", nested(100), qos=1)
+            async with asyncio.timeout(10):
+                async for message in c.messages:
+                    assert isinstance(message.payload, bytes)
+                    problem: dict[str, Any] = orjson.loads(message.payload)
+                    return problem
+        raise AssertionError("no error message")
+
+    problem = asyncio.run(exchange())
+    assert problem["type"].endswith("BadRequestData")
+    assert "nests deeper than 64 levels" in problem["detail"]
+    assert client.get(f"{E}/urn:ngsi-ld:Sensor:deep").status_code == 404
+
+
+def test_another_deployments_api_key_is_logged_at_debug_only(
+    dalgu: tuple[TestClient, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, port = dalgu
+    ours, theirs = f"k{uuid.uuid4().hex[:10]}", f"k{uuid.uuid4().hex[:10]}"
+    provision(client, ours)
+    caplog.set_level(logging.DEBUG)
+
+    async def send() -> None:
+        async with aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:6]}") as c:
+            await c.publish(f"/{theirs}/dev/attrs", b"t|1", qos=1)
+            await c.publish(f"/{ours}/dev/attrs", b"t|2", qos=1)  # handled after theirs
+
+    asyncio.run(send())
+    stored(client, "dev", lambda e: e.get("t", {}).get("value") == "2")
+    about_theirs = [r for r in caplog.records if theirs in r.getMessage()]
+    assert about_theirs, "the foreign key's message was not logged at all"
+    assert all(r.levelno == logging.DEBUG for r in about_theirs)
