@@ -45,6 +45,7 @@ from dalgu.errors import (
     DalguError,
     OperationNotSupported,
     ResourceNotFound,
+    UnknownApiKey,
 )
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
@@ -478,7 +479,9 @@ class DeviceService:
                 as_sent(groups, None),  # the groups' own device times (as_sent did the rest)
                 error.kind,
                 error.detail,
-            )
+            ),
+            # on a broker shared with other deployments the key may be theirs: not a warning
+            quiet=transport == "mqtt" and isinstance(error, UnknownApiKey),
         )
 
     async def _binding(

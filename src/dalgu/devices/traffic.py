@@ -39,11 +39,13 @@ class DeviceTraffic:
         self.observers: list[Observer] = []
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (apikey, device, outcome)
 
-    def record(self, event: MessageEvent) -> None:
+    def record(self, event: MessageEvent, *, quiet: bool = False) -> None:
+        """Count the event and tell the observers; a refusal is logged (`quiet`: at debug)."""
         outcome = "stored" if event.error is None else event.error
         self.counts[(event.apikey, event.device_id, outcome)] += 1
         if event.error is not None:
-            log.warning(
+            log.log(
+                logging.DEBUG if quiet else logging.WARNING,
                 "message from %s/%s over %s refused (%s): %s",
                 event.apikey,
                 event.device_id,
