@@ -1,5 +1,6 @@
 """`dalgu serve` keeps its processes running: a notifier or an API worker killed (the OOM
-killer, a crash) is started again, and nothing acknowledged or notified is lost."""
+killer, a crash) is started again, and nothing acknowledged or notified is lost; and they
+do not outlive it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from dalgu.cli.serve import listen_problem
 from tests.ports import free_port
 from tests.receiver import Receiver
 from tests.server import kill_server, start_server
@@ -103,3 +105,38 @@ def test_a_killed_worker_is_started_again_and_the_api_answers(
         assert workers(server.pid) != [worker]
     finally:
         kill_server(server, signal.SIGTERM)
+
+
+def test_workers_and_notifier_exit_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """`kill -9` of `dalgu serve` alone (the OOM killer, say) leaves no orphan serving the port:
+    the next `dalgu serve` can listen there."""
+    port = free_port()
+    server = start_server(tmp_path / "dalgu.db", port, environment={"DALGU_WORKERS": "2"})
+    children: list[psutil.Process] = []
+    try:
+        wait_for_notifier(server.pid, None, 10)
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert len(workers(server.pid)) == 2
+        server.send_signal(signal.SIGKILL)  # the supervisor only, not its process group
+        server.wait(10)
+        deadline = time.monotonic() + 5
+        while alive(children):
+            assert time.monotonic() < deadline, f"orphans still running: {alive(children)}"
+            time.sleep(0.1)
+        assert listen_problem("127.0.0.1", port) is None
+    finally:
+        for child in alive(children):
+            child.kill()
+        kill_server(server)
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running (an exited orphan nobody has reaped yet is a zombie: gone)."""
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running

@@ -159,8 +159,12 @@ def configure_logging(settings: Settings) -> None:
 if __name__ == "__main__":
     # `dalgu serve`'s own notifier: `python -m dalgu.cli.notifier PARENT_PID`, settings from
     # DALGU_*. Without the command line's typer and rich: ~10 MiB less, for good.
+    from dalgu.cli.supervision import exit_with_supervisor
     from dalgu.settings import Settings
 
+    _parent = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    if _parent is not None:
+        exit_with_supervisor(_parent)  # SIGTERM at once when the server is killed outright
     _settings = Settings.load(None)
     configure_logging(_settings)
-    run_loop(run_notifier(_settings, int(sys.argv[1]) if len(sys.argv) > 1 else None))
+    run_loop(run_notifier(_settings, _parent))

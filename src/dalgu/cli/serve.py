@@ -9,12 +9,15 @@ The workers and the notifier read the whole settings from DALGU_*, which `export
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from dalgu.cli.supervision import SUPERVISOR_PID, exit_with_supervisor
 
 if TYPE_CHECKING:
     from dalgu.settings import Settings
@@ -97,12 +100,13 @@ def serve(launch: Launch) -> int:
     migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
     if migration.returncode != 0:
         return migration.returncode  # the child printed why
+    os.environ[SUPERVISOR_PID] = str(os.getpid())  # the workers exit when this process dies
     notifier = NotifierSupervisor() if launch.notifier == "process" else None
     if notifier is not None:
         notifier.start()
     try:
         Granian(
-            "dalgu.api.asgi:create_app",
+            "dalgu.cli.serve:create_worker_app",
             address=launch.host,
             port=launch.port,
             interface=Interfaces.ASGI,
@@ -122,6 +126,17 @@ def serve(launch: Launch) -> int:
         if notifier is not None:
             notifier.stop()
     return 0
+
+
+def create_worker_app() -> Any:
+    """granian's app factory in each API worker: the API, in a process that exits with the
+    supervisor that started it."""
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if supervisor is not None:
+        exit_with_supervisor(int(supervisor), signal.SIGKILL)
+    from dalgu.api.asgi import create_app
+
+    return create_app()
 
 
 def hand_over(settings: Settings) -> None:
