@@ -6,12 +6,17 @@ for HTTP.
     POST coap://host:5683/iot/json?k=<apikey>&i=<device_id>                 JSON body
 
 Success is 2.04 Changed; bad input 4.00 Bad Request and an unknown API key or device 4.04
-Not Found, each with a ProblemDetails JSON payload saying why.
+Not Found, each with a ProblemDetails JSON payload saying why. A payload over the southbound's
+limit is 4.13 with Size1 giving the limit (at the first block of a block-wise upload that
+announces or reaches it), a Content-Format other than the resource's is 4.15, and a sandbox's
+quota 4.29 with Max-Age saying when to send again (RFC 8516). `coapwire` turns away what
+cannot be read as CoAP at all.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import aiocoap
@@ -19,10 +24,18 @@ import aiocoap.resource as resource
 import orjson
 
 from dalgu.devices.service import DeviceService, Message
-from dalgu.errors import BadRequestData, DalguError, PayloadError
+from dalgu.errors import (
+    BadRequestData,
+    DalguError,
+    PayloadError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from dalgu.gateway.auth import DeviceAuthenticator, authenticated
+from dalgu.gateway.coapwire import guard
 from dalgu.gateway.jsonpayload import parse_json_measures
-from dalgu.gateway.ultralight import parse_measures
+from dalgu.gateway.retry import QUOTA_RETRY_AFTER
+from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +44,12 @@ _CODES = {
     401: aiocoap.UNAUTHORIZED,
     404: aiocoap.NOT_FOUND,
     413: aiocoap.REQUEST_ENTITY_TOO_LARGE,
+    415: aiocoap.UNSUPPORTED_CONTENT_FORMAT,
     429: aiocoap.TOO_MANY_REQUESTS,
     503: aiocoap.SERVICE_UNAVAILABLE,
 }
-_JSON = 50  # CoAP content format of application/json
+_TEXT, _JSON = 0, 50  # CoAP content formats of text/plain;charset=utf-8 and application/json
+_FORMATS = {"ul": _TEXT, "json": _JSON}
 
 
 def _query(request: aiocoap.Message) -> dict[str, str]:
@@ -48,7 +63,21 @@ def _query(request: aiocoap.Message) -> dict[str, str]:
 def _problem(error: DalguError) -> aiocoap.Message:
     body = {"type": error.type_uri, "title": error.title, "detail": error.detail}
     code = _CODES.get(error.status, aiocoap.INTERNAL_SERVER_ERROR)
-    return aiocoap.Message(code=code, payload=orjson.dumps(body), content_format=_JSON)
+    answer = aiocoap.Message(code=code, payload=orjson.dumps(body), content_format=_JSON)
+    if code == aiocoap.TOO_MANY_REQUESTS:
+        answer.opt.max_age = QUOTA_RETRY_AFTER  # without it a device would wait 60 s
+    elif code == aiocoap.REQUEST_ENTITY_TOO_LARGE:
+        answer.opt.size1 = MAX_PAYLOAD  # the most the southbound takes (RFC 7959 §4)
+    return answer
+
+
+def _too_large(request: aiocoap.Message) -> bool:
+    """The request's body is over the limit: announced (Size1), reached by this block (Block1:
+    the blocks before it are already in) or, unsplit, its own."""
+    block = request.opt.block1
+    start = block.start if block is not None else 0
+    announced = request.opt.size1 or 0
+    return announced > MAX_PAYLOAD or start + len(request.payload) > MAX_PAYLOAD
 
 
 class _Measures(resource.Resource):  # type: ignore[misc]
@@ -60,6 +89,36 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         self.authenticate = authenticate
         self.fmt = fmt
         self.path = path
+
+    async def render_to_pipe(self, pipe: Any) -> None:
+        """Refuse a body too large or of another format at its first block, before aiocoap
+        reassembles a block-wise upload (a 70 kB upload was taken to its last block)."""
+        request = pipe.request
+        error: DalguError | None = None
+        if request.code == aiocoap.POST and _too_large(request):
+            error = PayloadTooLarge(f"payload longer than {MAX_PAYLOAD} bytes")
+        elif request.code == aiocoap.POST and request.opt.content_format not in (
+            None,
+            _FORMATS[self.fmt],
+        ):
+            error = UnsupportedMediaType(
+                f"{self.path} takes Content-Format {_FORMATS[self.fmt]} "
+                f"({'text/plain' if self.fmt == 'ul' else 'application/json'}), "
+                f"not {int(request.opt.content_format)}"
+            )
+        if error is None:
+            await super().render_to_pipe(pipe)
+            return
+        self._refused(request, error)
+        pipe.add_response(_problem(error), is_last=True)
+
+    def _refused(self, request: aiocoap.Message, error: DalguError) -> None:
+        query = _query(request)
+        apikey, device_id = query.get("k"), query.get("i")
+        if apikey and device_id:  # counted (and logged) with the device's other refusals
+            self.devices.refused("coap", apikey, device_id, time.time(), (), error)
+        else:
+            log.warning("CoAP measure refused: %s", error.detail)
 
     async def _ingest(self, request: aiocoap.Message, payload: bytes) -> aiocoap.Message:
         try:
@@ -103,6 +162,13 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         return await self._ingest(request, request.payload)
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        if "getCmd" in _query(request):
+            return _problem(
+                BadRequestData(
+                    "commands are not fetched over CoAP (getCmd): a polling device asks for "
+                    "them over HTTP; a CoAP GET carries UltraLight measures in the d parameter"
+                )
+            )
         data = _query(request).get("d")
         if self.fmt != "ul" or data is None:
             return _problem(BadRequestData("GET carries UltraLight measures in the d parameter"))
@@ -118,4 +184,8 @@ async def start_coap(
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
     # UDP only: aiocoap would also serve CoAP over TCP and TLS on the same port number and
     # over WebSockets (8683), ports nobody asked for (and that another process may hold)
-    return await aiocoap.Context.create_server_context(site, bind=(host, port), transports=["udp6"])
+    context = await aiocoap.Context.create_server_context(
+        site, bind=(host, port), transports=["udp6"]
+    )
+    guard(context)
+    return context

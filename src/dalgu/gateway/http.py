@@ -9,6 +9,7 @@ unchanged. Errors are ProblemDetails like the rest of Dalgu's HTTP edge.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -17,12 +18,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dalgu.api.edge import runtime
+from dalgu.api.problem import problem_response
 from dalgu.api.respond import plain_json
 from dalgu.devices.service import DeviceService, Message
-from dalgu.errors import BadRequestData, OperationNotSupported, PayloadError, PayloadTooLarge
+from dalgu.errors import (
+    BadRequestData,
+    OperationNotSupported,
+    PayloadError,
+    PayloadTooLarge,
+    QuotaExceeded,
+)
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures, parse_single_measure
+from dalgu.gateway.retry import QUOTA_RETRY_AFTER
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures, split_command_results
 
 _SERVICE = re.compile(r"[A-Za-z0-9_]{0,50}")
@@ -308,14 +317,30 @@ async def _command_results(request: Request, fmt: str) -> Response:
     return Response(status_code=200)
 
 
+def _retry_hint(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint, its quota refusals (429) saying when to send again (`Retry-After`)."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except QuotaExceeded as error:
+            response = problem_response(error)
+            response.headers["Retry-After"] = str(QUOTA_RETRY_AFTER)
+            return response
+
+    return answer
+
+
 def southbound_routes() -> list[Route]:
     """What devices call (the IoT Agents' south port, 7896)."""
     return [
-        Route("/iot/d", ultralight_measures, methods=["GET", "POST"]),
-        Route("/iot/json", json_measures, methods=["GET", "POST"]),
-        Route("/iot/d/commands", ultralight_command_results, methods=["POST"]),
-        Route("/iot/json/commands", json_command_results, methods=["POST"]),
-        Route("/iot/json/attrs/{attribute}", json_single_measure, methods=["POST"]),
+        Route("/iot/d", _retry_hint(ultralight_measures), methods=["GET", "POST"]),
+        Route("/iot/json", _retry_hint(json_measures), methods=["GET", "POST"]),
+        Route("/iot/d/commands", _retry_hint(ultralight_command_results), methods=["POST"]),
+        Route("/iot/json/commands", _retry_hint(json_command_results), methods=["POST"]),
+        Route("/iot/json/attrs/{attribute}", _retry_hint(json_single_measure), methods=["POST"]),
     ]
 
 

@@ -1,0 +1,107 @@
+"""What RFC 7252 asks of a CoAP message before it is processed, and aiocoap (0.4) does not check.
+
+aiocoap decodes a token of any length the header gives and passes options it does not know on
+to the resource, which then answered 2.04 to a request it could not have understood. So each
+message the CoAP southbound receives passes here first:
+
+- a token length of 9 to 15 is reserved (§3): a message format error, so a Confirmable message
+  is rejected with a Reset and any other ignored (§4.2, §4.3), never processed;
+- a critical (odd-numbered) option the southbound does not recognise makes a Confirmable
+  request a 4.02 Bad Option, naming the option, and a Non-confirmable one is ignored (§5.4.1).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiocoap
+from aiocoap.messagemanager import MessageManager
+from aiocoap.numbers import OptionNumber
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_LENGTH = 8
+
+#: the critical options the southbound acts on: the request URI (RFC 7252 §5.10.1), Accept,
+#: block-wise transfers (RFC 7959, reassembled by aiocoap) and their Request-Tag (RFC 9175,
+#: part of aiocoap's block key), the path abbreviation aiocoap's site expands. Not proxying,
+#: OSCORE, EDHOC, Q-Block or conditional requests (If-Match, If-None-Match).
+RECOGNISED_CRITICAL = frozenset(
+    {
+        OptionNumber.URI_HOST,
+        OptionNumber.URI_PORT,
+        OptionNumber.URI_PATH,
+        OptionNumber.URI_PATH_ABBREV,
+        OptionNumber.URI_QUERY,
+        OptionNumber.ACCEPT,
+        OptionNumber.BLOCK2,
+        OptionNumber.BLOCK1,
+        OptionNumber.REQUEST_TAG,
+    }
+)
+
+
+def unrecognised_critical(message: aiocoap.Message) -> list[int]:
+    """The numbers of the message's critical options that the southbound does not act on."""
+    return sorted(
+        {
+            int(option.number)
+            for option in message.opt.option_list()
+            if option.number.is_critical() and option.number not in RECOGNISED_CRITICAL
+        }
+    )
+
+
+def guard(context: Any) -> None:
+    """Check each message `context` (an aiocoap server context) receives over UDP before its
+    message layer takes it (deduplication, acknowledgement, the resources)."""
+    for interface in context.request_interfaces:
+        manager = getattr(interface, "token_interface", None)
+        if isinstance(manager, MessageManager):
+            manager.dispatch_message = _Guard(manager, manager.dispatch_message)
+
+
+class _Guard:
+    def __init__(self, manager: MessageManager, dispatch: Any) -> None:
+        self.manager = manager
+        self.dispatch = dispatch
+
+    def __call__(self, message: aiocoap.Message) -> None:
+        if len(message.token) > MAX_TOKEN_LENGTH:
+            log.warning(
+                "CoAP message from %s refused: token length %d is reserved (RFC 7252 §3)",
+                message.remote,
+                len(message.token),
+            )
+            if message.mtype == aiocoap.CON:
+                self._send(
+                    aiocoap.Message(_mtype=aiocoap.RST, _mid=message.mid, code=aiocoap.EMPTY),
+                    message,
+                )
+            return
+        unknown = unrecognised_critical(message) if message.code.is_request() else []
+        if unknown:
+            names = ", ".join(str(number) for number in unknown)
+            log.warning(
+                "CoAP request from %s refused: unrecognised critical option %s",
+                message.remote,
+                names,
+            )
+            if message.mtype == aiocoap.CON:
+                answer = aiocoap.Message(
+                    _mtype=aiocoap.ACK,
+                    _mid=message.mid,
+                    code=aiocoap.BAD_OPTION,
+                    _token=message.token,
+                    payload=f"unrecognised critical option {names}".encode(),
+                )
+                self._send(answer, message)
+            return
+        self.dispatch(message)
+
+    def _send(self, answer: aiocoap.Message, to: aiocoap.Message) -> None:
+        # straight to the wire, as aiocoap sends its own Reset to a ping: the message layer
+        # never saw the message, so there is no exchange to keep
+        answer.remote = to.remote.as_response_address()
+        self.manager.message_interface.send(answer)
