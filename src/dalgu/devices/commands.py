@@ -5,8 +5,11 @@ command, `<cmd>_status` and `<cmd>_info`. Changing a command attribute through N
 PATCH of `ring` with `{"value": {"volume": 3}}`, say) sends the command to the device over its
 transport: MQTT (`/<apikey>/<device_id>/cmd`) or an HTTP push to the device's `endpoint`, as
 UltraLight (`dev@ring|volume=3`) or JSON (`{"ring": {"volume": 3}}`). `<cmd>_status` becomes
-PENDING (or ERROR with the reason in `<cmd>_info`); the device's result (on `/cmdexe`, or the
-HTTP push's answer) sets it to OK with the result in `<cmd>_info`.
+PENDING, its `<cmd>_info` emptied of the previous command's (or ERROR with the reason in
+`<cmd>_info`); the device's result (on `/cmdexe`, or the HTTP push's answer) sets it to OK
+with the result in `<cmd>_info`. A result for a command the device does not have, or for one
+that waits for none (never sent, answered, failed or expired), is refused (400) and not stored,
+as the IoT Agents refuse a result for a command the device lacks (CommandNotFound).
 
 Transports register a `CommandSink` per transport name, so this service never imports them.
 """
@@ -25,13 +28,14 @@ from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.mapping import DeviceBinding, bind
 from dalgu.devices.provisioning import Device, ServiceGroup
-from dalgu.errors import DalguError
+from dalgu.errors import BadRequestData, DalguError
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import Change, DeviceRegistry
 
 log = logging.getLogger(__name__)
 
-PENDING, OK, ERROR = "PENDING", "OK", "ERROR"
+PENDING, DELIVERED, OK, ERROR = "PENDING", "DELIVERED", "OK", "ERROR"
+_AWAITING_RESULT = (PENDING, DELIVERED)  # sent (or fetched) and not answered yet
 _PAGE = 1000
 
 
@@ -139,25 +143,46 @@ class CommandDispatcher:
                     task.add_done_callback(self._tasks.discard)
 
     async def result(self, apikey: str, device_id: str, name: str, result: Any) -> None:
-        """A device reports the result of a command."""
+        """A device reports the result of a command: OK, with the result as `<cmd>_info`.
+        Raises BadRequestData when the device has no such command or the command waits for
+        no result, so that a device cannot write `<x>_status` and `<x>_info` of its choosing."""
+        target = await self._target_of(apikey, device_id)
+        if target is None:
+            return
+        binding = target.binding
+        if name not in binding.commands:
+            raise BadRequestData(f"{name!r} is not a command of device {device_id!r}")
+        status = await self._current(target.tenant, binding.entity_id, name)
+        if status not in _AWAITING_RESULT:
+            raise BadRequestData(
+                f"command {name!r} of device {device_id!r} waits for no result (its status "
+                f"is {status}): a result is taken for a command sent and not yet answered"
+            )
+        await self._status(target.tenant, binding.entity_id, name, OK, result)
+
+    async def _target_of(self, apikey: str, device_id: str) -> CommandTarget | None:
+        """The device a result comes from (None, logged, when it is unknown)."""
         for tenant_targets in self._targets.values():
-            for entity_id, target in tenant_targets.items():
+            for target in tenant_targets.values():
                 if target.binding.apikey == apikey and target.binding.device_id == device_id:
-                    await self._status(target.tenant, entity_id, name, OK, result)
-                    return
+                    return target
         record = await self.registry.device_for(apikey, device_id)
         if record is None:
             log.warning("command result from unknown device %s/%s", apikey, device_id)
-            return
+            return None
         for fresh in (False, True):
             if fresh:  # another server process may have provisioned it since they were read
                 self.forget(record.tenant)
-            targets = await self.targets(record.tenant)
-            for entity_id, target in targets.items():
+            for target in (await self.targets(record.tenant)).values():
                 if target.binding.device_id == device_id:
-                    await self._status(target.tenant, entity_id, name, OK, result)
-                    return
-        log.warning("command result from %s/%s, which has no commands", apikey, device_id)
+                    return target
+        raise BadRequestData(f"device {device_id!r} has no commands")
+
+    async def _current(self, tenant: str, entity_id: str, name: str) -> Any:
+        """The command's status as stored (shared by every server process), None if none."""
+        entity = await self.entities.store.get(tenant, entity_id)
+        instances = (entity or {}).get(self.terms.expand(f"{name}_status")) or [{}]
+        return instances[0].get("value")
 
     async def drain(self) -> None:
         """Wait for commands being sent (tests, shutdown)."""
@@ -189,8 +214,9 @@ class CommandDispatcher:
         )
         sink = self.sinks.get(POLL if target.polling else target.transport)
         # PENDING before the command leaves, as the IoT Agent does: a device may answer (in
-        # this process or another) before the sink returns, and its OK must stay the last word
-        await self._status(target.tenant, binding.entity_id, name, PENDING, None)
+        # this process or another) before the sink returns, and its OK must stay the last word.
+        # The info is emptied: the previous command's result or error is not this one's
+        await self._status(target.tenant, binding.entity_id, name, PENDING, "")
         try:
             if sink is None:
                 raise DalguError(

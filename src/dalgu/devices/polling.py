@@ -15,13 +15,13 @@ import logging
 import time
 
 from dalgu.background import cancel_and_wait
-from dalgu.devices.commands import CommandDispatcher, DeviceCommand
+from dalgu.devices.commands import DELIVERED, CommandDispatcher, DeviceCommand
 from dalgu.store.base import CommandQueue, QueuedCommand
 from dalgu.store.outage import OutageWatch
 
 log = logging.getLogger(__name__)
 
-DELIVERED, EXPIRED = "DELIVERED", "EXPIRED"
+EXPIRED = "EXPIRED"
 
 
 class CommandPolling:

@@ -1,7 +1,12 @@
-"""HTTP push commands: POST the command to the device's `endpoint`; its answer is the result."""
+"""HTTP push commands: POST the command to the device's `endpoint`; its answer is the result.
+
+A device that has not answered within the push's timeout (5 s) fails the command, as an IoT
+Agent's push does (`<cmd>_status` ERROR), with `<cmd>_info` saying how long it was given.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from dalgu.devices.commands import DeviceCommand
@@ -35,11 +40,15 @@ class HttpCommandPush:
                 "fiware-service": command.tenant,
                 "fiware-servicepath": command.service_path,
             }
-            response = await self._client.post(
-                command.endpoint, content=command_payload(command), headers=headers
-            )
+            async with asyncio.timeout(self._timeout):  # the whole exchange, not each phase
+                response = await self._client.post(
+                    command.endpoint, content=command_payload(command), headers=headers
+                )
+        except (TimeoutError, httpx.TimeoutException):
+            raise DalguError(f"the device did not answer within {self._timeout:g} s") from None
         except httpx.HTTPError as exc:
-            raise DalguError(f"the device did not answer: {exc}") from None
+            # some httpx errors have no message: name them instead of an empty reason
+            raise DalguError(f"the device did not answer: {exc or type(exc).__name__}") from None
         if response.status_code >= 300:
             raise DalguError(f"the device answered HTTP {response.status_code}")
         if not response.content.strip():
