@@ -56,10 +56,14 @@ def unrecognised_critical(message: aiocoap.Message) -> list[int]:
 def guard(context: Any) -> None:
     """Check each message `context` (an aiocoap server context) receives over UDP before its
     message layer takes it (deduplication, acknowledgement, the resources)."""
+    guarded = 0
     for interface in context.request_interfaces:
         manager = getattr(interface, "token_interface", None)
         if isinstance(manager, MessageManager):
             manager.dispatch_message = _Guard(manager, manager.dispatch_message)
+            guarded += 1
+    if not guarded:  # another aiocoap, arranged otherwise: say so rather than check nothing
+        log.warning("CoAP messages are not checked for format errors and unknown critical options")
 
 
 class _Guard:
