@@ -22,6 +22,10 @@ from dalgu.safety import signals as vss
 from dalgu.safety.scenario import Sample
 
 HISTORY = 300  # seconds kept
+RATE_SECONDS = 30  # seconds of the car's sample counts its sampling rate is the median of
+EXPECTED_RATE = 10.0  # Hz, the car's rate until it has shown its own
+FULL = 0.8  # share of the car's rate a second needs to be read as whole (8 of 10 at 10 Hz)
+LEAST = 2  # samples a second needs all the same: a car under 2 Hz is not read
 COVERED = 0.15  # s: a 10 Hz stream with a sample this close to a second's end has sent it all
 
 
@@ -72,6 +76,11 @@ class History:
         self._speeds: list[float] = []
         self._eyes_samples = 0
         self._eyes_off_samples = 0
+        # the car's samples per second and the wearable's intervals between messages, recent:
+        # the detectors read a second as whole against the car's own rate, not 10 Hz (a 5 or
+        # 7 Hz unit had no whole second, and its driver's collapse was never read)
+        self._car_counts: deque[int] = deque(maxlen=RATE_SECONDS)
+        self._band_periods: deque[float] = deque(maxlen=RATE_SECONDS)
 
     @property
     def now(self) -> float:
@@ -102,6 +111,8 @@ class History:
             done.eyes_off_run = done.t - self._eyes_off_since
         self._speeds = []
         self._eyes_samples = self._eyes_off_samples = 0
+        if done.vehicle_samples:
+            self._car_counts.append(done.vehicle_samples)
         self.seconds.append(done)
         self.current = Second(done.t + 1.0)
         return done
@@ -172,6 +183,8 @@ class History:
             ):
                 self.latitude, self.longitude = float(lat), float(lon)
             return
+        if self.last_wearable is not None and sample.t > self.last_wearable:
+            self._band_periods.append(sample.t - self.last_wearable)
         self.last_wearable = sample.t
         c.wearable = True
         worn = s.get(vss.IS_WORN)
@@ -186,6 +199,24 @@ class History:
         spo2 = s.get(vss.SPO2)
         c.spo2 = float(spo2) if isinstance(spo2, int | float) and spo2 else None
 
+    @property
+    def car_rate(self) -> float:
+        """The car's samples a second (the median of its recent seconds; 10 until it sent)."""
+        if not self._car_counts:
+            return EXPECTED_RATE
+        return float(np.median(np.fromiter(self._car_counts, dtype=np.float64)))
+
+    @property
+    def band_period(self) -> float | None:
+        """The wearable's usual interval between messages, s (None before two)."""
+        if not self._band_periods:
+            return None
+        return float(np.median(np.fromiter(self._band_periods, dtype=np.float64)))
+
+    def whole(self, second: Second) -> bool:
+        """Whether the car sent about all of `second` (8 samples of 10 at 10 Hz)."""
+        return second.vehicle_samples >= max(LEAST, FULL * self.car_rate)
+
     def last(self, n: int) -> list[Second]:
         """The last `n` closed seconds (fewer at the start)."""
         if n >= len(self.seconds):
@@ -196,7 +227,7 @@ class History:
         return recent
 
     def steering(self, n: int) -> NDArray[np.float64]:
-        """The wheel angle at 10 Hz over the last `n` seconds (gaps simply missing)."""
+        """The wheel angles over the last `n` seconds (at the car's rate; gaps simply missing)."""
         return np.asarray([a for s in self.last(n) for a in s.steering], dtype=np.float64)
 
     def rr(self, n: int, min_quality: float = 0.5) -> NDArray[np.float64]:

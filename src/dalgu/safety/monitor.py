@@ -68,6 +68,7 @@ class VehicleMonitor:
         self.calibrated: Calibration | None = None
         self._calibrating = True
         self._alerted = False
+        self.rates_checked = False  # the live service logs once a drive when its rates are off
         if baseline is not None:
             self.adopt(baseline)
 

@@ -37,6 +37,7 @@ from dalgu.safety.detectors.awake import DriverBaseline
 from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.medical import Driver, MedicalSummarySource
 from dalgu.safety.monitor import VehicleMonitor
+from dalgu.safety.rates import rate_notes
 from dalgu.safety.roster import DriverRoster
 from dalgu.safety.scenario import Sample, Source
 from dalgu.safety.telemetry_window import SAMPLES, window_samples
@@ -152,6 +153,11 @@ class SafetyService:
             for sample in samples:
                 for alert in monitor.feed(sample):
                     self._queue.put_nowait(alert)
+            if not monitor.rates_checked and monitor.history.now >= monitor.history.start + 60:
+                monitor.rates_checked = True
+                history = monitor.history
+                for note in rate_notes(history.car_rate, history.band_period):
+                    log.warning("safety: vehicle %s: %s", vehicle, note)
             if calibrating and monitor.calibrated is not None:
                 self._queue.put_nowait(DriveCalibrated(vehicle, monitor))
 

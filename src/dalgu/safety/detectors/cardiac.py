@@ -87,6 +87,8 @@ SLOW_IRREGULAR = 0.18
 # (round 16) a silence in which the band's quality fell under this in any second is a loose
 # band (its contact comes and goes), not a stopped heart under a band in contact
 LOOSE_DIP = 0.22
+SLOW_BAND = 1.25  # s between a band's messages from which it is read as sending less than 1 Hz
+BAND_SKIPS = 2  # seconds without its message in a row such a band may leave in a silence
 SUDDEN = 45.0  # bpm: a rate that fell below this by a third within half a minute ...
 FELL_BY = 1.5  # ... from a level this many times higher, is bradycardia
 LOOK_BACK = 30  # s of good-signal heart rates kept, to tell a rate that just moved
@@ -171,8 +173,8 @@ class CardiacDetector:
     def _learn(self, history: History) -> None:
         if history.now <= history.start + CALIBRATION:
             window = history.last(2)
-            if all(s.vehicle_samples >= 8 and (s.speed or 0) > 25 for s in window):
-                self.steering.observe(steering_activity(history.steering(2)))
+            if all(history.whole(s) and (s.speed or 0) > 25 for s in window):
+                self.steering.observe(steering_activity(history.steering(2), history.car_rate))
         else:
             self.steering.settle()
 
@@ -185,20 +187,42 @@ class CardiacDetector:
             self._beats.extend((s.t, x) for x in s.rr if 250.0 < x < 2500.0)
 
     def _asystole(self, history: History) -> Finding | None:
-        recent = history.last(int(self.pause_alone) + 1)
-        heard = [s for s in recent if s.wearable]
-        if len(heard) < self.pause or any(s.worn is not True for s in heard):
-            return None
-        silent = 0
-        for s in reversed(recent):
-            if s.rr or not s.wearable:
+        # a band that reports every 1.5-2 s leaves seconds without a message: the time since
+        # its last beat is what counts, up to `BAND_SKIPS` seconds unheard in a row (the gate's
+        # 3 s); at 1 Hz a missed message ends the silence, as the detector was tuned
+        period = history.band_period
+        skips = BAND_SKIPS if period is not None and period > SLOW_BAND else 0
+        trailing = 0  # the newest seconds, not yet reported
+        for s in reversed(history.last(skips + 1)):
+            if s.wearable:
                 break
-            silent += 1
+            trailing += 1
+        if trailing > skips:
+            return None
+        recent = history.last(int(self.pause_alone) + 1 + trailing)
+        heard = [s for s in recent if s.wearable]
+        if len(heard) < self.pause / max(1.0, period or 1.0) or any(
+            s.worn is not True for s in heard
+        ):
+            return None
+        silent, unheard = 0, 0
+        qualities: list[float] = []
+        for s in reversed(recent[: len(recent) - trailing]):
+            if not s.wearable:
+                unheard += 1
+                if unheard > skips:
+                    break
+                continue
+            if s.rr:
+                silent += unheard  # the beats of those seconds would be in the next message
+                break
+            silent += 1 + unheard
+            unheard = 0
+            qualities.append(s.quality or 0.0)
         if silent < self.pause:
             return None
         # over the whole silence: a loose band shows brief good moments, a stopped heart under a
         # band in contact keeps a middling quality throughout
-        qualities = [s.quality or 0.0 for s in recent[-silent:]]
         if statistics.median(qualities) < 0.3 or min(qualities) < LOOSE_DIP:
             return None  # a loose band, not a stopped heart
         still = self._wheel_still(history)
@@ -209,7 +233,7 @@ class CardiacDetector:
             "asystole",
             "critical",
             0.95 if still else 0.75,
-            history.now - silent,
+            history.now - trailing - silent,
             {
                 "secondsWithoutBeat": silent,
                 "signalQuality": round(statistics.median(qualities), 2),
@@ -220,9 +244,9 @@ class CardiacDetector:
     def _wheel_still(self, history: History) -> bool:
         window = history.last(2)
         level = self.steering.level
-        if level is None or any(s.vehicle_samples < 8 for s in window):
+        if level is None or not all(map(history.whole, window)):
             return False
-        return steering_activity(history.steering(2)) < 0.4 * level
+        return steering_activity(history.steering(2), history.car_rate) < 0.4 * level
 
     def _rate_or_rhythm(self, history: History, quality: Quality) -> Finding | None:
         if quality.wearable != "ok":

@@ -31,11 +31,11 @@ SLACK = 3  # s: with the wearable lost, still wheel + eyes off + rolling down th
 SLACK_FALL = 1.0  # km/h lost in each of those seconds at least (coasting loses about 2)
 
 
-def steering_activity(angles: np.ndarray) -> float:
-    """Degrees the wheel moved, summed, per second."""
+def steering_activity(angles: np.ndarray, rate: float = 10.0) -> float:
+    """Degrees the wheel moved, summed, per second (`rate`: the car's samples a second)."""
     if len(angles) < 2:
         return 0.0
-    return float(np.abs(np.diff(angles)).sum() / (len(angles) / 10.0))
+    return float(np.abs(np.diff(angles)).sum() / (len(angles) / rate))
 
 
 class IncapacitationDetector:
@@ -59,12 +59,12 @@ class IncapacitationDetector:
             if slumped is not None:
                 return slumped
         window = history.last(WINDOW)
-        if len(window) < WINDOW or any(s.vehicle_samples < 8 for s in window):
+        if len(window) < WINDOW or not all(map(history.whole, window)):
             return None
         speeds = [s.speed for s in window if s.speed is not None]
         if len(speeds) < WINDOW:
             return None
-        activity = steering_activity(history.steering(WINDOW))
+        activity = steering_activity(history.steering(WINDOW), history.car_rate)
         if min(speeds) < self.min_speed:
             return self._rolling_to_a_stop(history, activity)
         if history.now <= history.start + CALIBRATION:
@@ -103,7 +103,7 @@ class IncapacitationDetector:
         if baseline is None:
             return None
         seconds = history.last(SLACK + 1)
-        if len(seconds) < SLACK + 1 or any(s.vehicle_samples < 8 for s in seconds[1:]):
+        if len(seconds) < SLACK + 1 or not all(map(history.whole, seconds[1:])):
             return None
         eyes_off = seconds[-1].eyes_off_run
         if eyes_off < SLACK:
@@ -114,7 +114,7 @@ class IncapacitationDetector:
         drops = [a - b for a, b in itertools.pairwise(v for v in speeds if v is not None)]
         if min(drops) < SLACK_FALL or max(drops) > ROLLING:
             return None  # keeping speed (a lapse), or braking (a driver in control)
-        activity = steering_activity(history.steering(SLACK))
+        activity = steering_activity(history.steering(SLACK), history.car_rate)
         relative = activity / baseline
         if relative >= self.ratio:
             return None

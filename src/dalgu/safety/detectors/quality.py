@@ -7,7 +7,7 @@ import statistics
 from typing import Literal
 
 from dalgu.safety.detectors.base import Quality
-from dalgu.safety.history import History
+from dalgu.safety.history import LEAST, History
 
 ABSENT_AFTER = 3.0  # s without a wearable message
 GOOD = 0.5  # the wearable's quality index from which its beats and SpO2 are believed
@@ -20,7 +20,9 @@ class SignalQualityGate:
         now = history.now
         recent = history.last(3)
         vehicle: Literal["ok", "gap"] = (
-            "ok" if recent and recent[-1].vehicle_samples >= 5 else "gap"
+            "ok"
+            if recent and recent[-1].vehicle_samples >= max(LEAST, 0.5 * history.car_rate)
+            else "gap"
         )
         heard = [s for s in recent if s.wearable]
         if (
