@@ -30,6 +30,8 @@ def parse_seeds(text: str) -> list[int]:
     try:
         for part in text.split(","):
             low, _, high = part.strip().partition("-")
+            if int(high or low) < int(low):
+                raise typer.BadParameter(f"{part.strip()!r} is a reversed range")
             seeds.extend(range(int(low), int(high or low) + 1))
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a list of seeds like 5000-5039") from None
@@ -40,7 +42,12 @@ def parse_seeds(text: str) -> list[int]:
 def generate(
     out: Path = OutOption,
     seeds: str = typer.Option("5000-5039", help="Seeds: 5000-5039 (held out), 1000-1039 (tuning)."),
-    duration: float = typer.Option(1800.0, min=900.0, help="Seconds of each drive."),
+    duration: float = typer.Option(
+        1800.0,
+        min=900.0,
+        help="Seconds of each drive (one with a medical emergency ends one to two minutes "
+        "after it: its labels give its own duration).",
+    ),
     mix: str = typer.Option(
         "mixed",
         help="mixed, drowsy, medical, quiet, early (an emergency in the first ten minutes) or "
@@ -53,7 +60,17 @@ def generate(
 
     if mix not in ("mixed", "drowsy", "medical", "quiet", "early", "tired"):
         raise typer.BadParameter("mix is mixed, drowsy, medical, quiet, early or tired")
+    from dalgu.safety.campaign import split_of
+
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file, not a directory", param_hint="--out")
     chosen = parse_seeds(seeds)
+    outside = [seed for seed in chosen if split_of(seed) == "unknown"]
+    if outside:
+        console.print(
+            f"[yellow]note[/]: {len(outside)} seeds ({outside[0]}…) are in neither the tuning "
+            "(1000-1999) nor the held-out (5000-8999) range: evaluate reports them as unknown"
+        )
     for seed in chosen:
         write_scenario(out, generate_scenario(seed, duration=duration, mix=mix))
     console.print(f"{len(chosen)} scenarios written to {out}")
@@ -90,6 +107,9 @@ def evaluate(
     mqtt_host: str = typer.Option("127.0.0.1", help="The broker the gateway listens to."),
     mqtt_port: int = typer.Option(1884, help="Its port (1884: Dalgu's embedded broker)."),
     baselines_from: Path | None = BaselinesOption,
+    details: bool = typer.Option(
+        False, "--details", help="List each drive's alerts, detections and misses."
+    ),
 ) -> None:
     """Replay scenarios through the detectors and the threshold baseline; print the figures."""
     from dalgu.errors import DalguError
@@ -113,6 +133,11 @@ def evaluate(
                 f"{baselines_from}"
             )
         result = evaluate_files(paths, processes, baselines)
+        if baselines is not None:
+            lacking = sum(1 for o in result.outcomes if any("no baseline" in n for n in o.notes))
+            console.print(
+                f"{len(paths) - lacking} of {len(paths)} drives read against a stored baseline"
+            )
         live = (
             _through_gateway(paths, speed, api, north, mqtt_host, mqtt_port)
             if through_gateway
@@ -120,10 +145,18 @@ def evaluate(
         )
     except DalguError as error:
         raise typer.BadParameter(error.detail) from None
+    splits = ", ".join(f"{n} {name}" for name, n in result.splits.items())
     console.print(
         f"{len(paths)} scenarios, {result.detectors.hours:.1f} driving hours, "
-        f"seeds: {result.split} set"
+        f"seeds: {result.split} set ({splits})"
     )
+    for outcome in result.outcomes:
+        for note in outcome.notes:
+            console.print(f"[yellow]note[/] {outcome.scenario}: {note}", highlight=False)
+    if details:
+        for outcome in result.outcomes:
+            for line in _details(outcome):
+                console.print(line, highlight=False, markup=False)
     shown = [("Dalgu detectors", result.detectors), ("threshold baseline", result.baseline)]
     if live is not None:
         shown.insert(0, (f"Dalgu through the gateway (×{speed:g})", live))
@@ -254,9 +287,9 @@ def _table(title: str, figures: object) -> Table:
         table.add_row(
             row,
             str(f.events),
-            f"{f.recall:.2f}",
-            f"{f.precision:.2f}" if f.scores_alerts else "-",
-            f"{f.f1:.2f}" if f.scores_alerts else "-",
+            f"{f.recall:.2f}" if f.events else "-",
+            f"{f.precision:.2f}" if f.scores_alerts and f.alerts else "-",
+            f"{f.f1:.2f}" if f.scores_alerts and f.alerts and f.events else "-",
             f"{f.false_alarms_per_hour:.2f}" if f.scores_alerts else "-",
             "-" if f.latency_p50 is None else f"{f.latency_p50:.1f}",
             "-" if f.latency_p95 is None else f"{f.latency_p95:.1f}",
@@ -272,7 +305,9 @@ def _document(
     assert isinstance(result, CampaignResult)
     return {
         "split": result.split,
+        "splits": result.splits,
         "seeds": list(result.seeds),
+        "drives": [_drive(o) for o in result.outcomes],
         "hours": result.detectors.hours,
         "detectors": _rows(result.detectors),
         "baseline": _rows(result.baseline),
@@ -287,13 +322,56 @@ def _rows(report: object) -> dict[str, object]:
     return {
         name: {
             "events": f.events,
-            "recall": f.recall,
-            "precision": f.precision,
-            "f1": f.f1,
+            "recall": f.recall if f.events else None,
+            "precision": f.precision if f.alerts else None,
+            "f1": f.f1 if f.events and f.alerts else None,
             "falseAlarms": f.false_alarms,
             "falseAlarmsPerHour": f.false_alarms_per_hour,
             "latencyP50": f.latency_p50,
             "latencyP95": f.latency_p95,
         }
         for name, f in report.rows.items()
+    }
+
+
+def _details(outcome: object) -> list[str]:
+    """A drive's events found (with the alert's time) and missed, and its false alarms."""
+    from dalgu.safety.evaluation import Outcome
+
+    assert isinstance(outcome, Outcome)
+    lines = [f"{outcome.scenario}:"]
+    for e, latency in outcome.detected:
+        lines.append(f"  found  {e.type} at {e.onset:g} s, alerted {latency:.1f} s after")
+    for e in outcome.missed:
+        lines.append(f"  MISSED {e.type} at {e.onset:g} s")
+    for a in outcome.false_alerts:
+        lines.append(f"  false  {a.type}/{a.subtype} raised at {a.raised:.1f} s")
+    return lines
+
+
+def _drive(outcome: object) -> dict[str, object]:
+    from dalgu.safety.evaluation import Outcome
+
+    assert isinstance(outcome, Outcome)
+
+    def event(e: object, latency: float | None = None) -> dict[str, object]:
+        from dalgu.safety.scenario import Event
+
+        assert isinstance(e, Event)
+        found = {"type": e.type, "subtype": e.detail.get("subtype"), "onset": e.onset}
+        return found if latency is None else {**found, "latency": latency}
+
+    return {
+        "scenario": outcome.scenario,
+        "notes": outcome.notes,
+        "detected": [event(e, latency) for e, latency in outcome.detected],
+        "missed": [event(e) for e in outcome.missed],
+        "falseAlarms": [
+            {"type": a.type, "subtype": a.subtype, "onset": a.onset, "raised": a.raised}
+            for a in outcome.false_alerts
+        ],
+        "alerts": [
+            {"type": a.type, "subtype": a.subtype, "raised": a.raised, "severity": a.severity}
+            for a in sorted([*outcome.true_alerts, *outcome.false_alerts], key=lambda a: a.raised)
+        ],
     }

@@ -7,6 +7,7 @@ the published figures come from `HELD_OUT_SEEDS`, which were not looked at while
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from dalgu.safety.evaluation import (
 )
 from dalgu.safety.generator import generate_scenario
 from dalgu.safety.monitor import baseline_detectors, standard_detectors
+from dalgu.safety.rates import rate_notes, source_rates
 from dalgu.safety.scenario import Scenario, read_scenario
 
 TUNING_SEEDS = range(1000, 2000)
@@ -45,16 +47,23 @@ class CampaignResult:
     outcomes: tuple[Outcome, ...]
 
     @property
+    def splits(self) -> dict[str, int]:
+        """How many drives of each split: held-out, tuning, unknown (no seed, or a seed in
+        neither range: scenarios brought from elsewhere)."""
+        counts = Counter(split_of(s) for s in self.seeds)
+        return {name: counts[name] for name in ("held-out", "tuning", "unknown") if counts[name]}
+
+    @property
     def split(self) -> str:
-        """held-out, tuning, mixed or unknown (scenarios brought from elsewhere)."""
-        known = [s for s in self.seeds if s is not None]
-        if not known:
-            return "unknown"
-        if all(s in HELD_OUT_SEEDS for s in known):
-            return "held-out" if len(known) == len(self.seeds) else "mixed"
-        if all(s in TUNING_SEEDS for s in known):
-            return "tuning" if len(known) == len(self.seeds) else "mixed"
-        return "mixed"
+        """held-out, tuning or unknown when all drives are of one; mixed otherwise."""
+        splits = self.splits
+        return next(iter(splits)) if len(splits) == 1 else "mixed" if splits else "unknown"
+
+
+def split_of(seed: int | None) -> str:
+    if seed in HELD_OUT_SEEDS:
+        return "held-out"
+    return "tuning" if seed in TUNING_SEEDS else "unknown"
 
 
 Baselines = dict[str, DriverBaseline]  # by driver
@@ -71,6 +80,10 @@ def _score(
     events = mark_signal_loss(labels.events, labels.confounders)
     ours = match(events, replay(scenario, standard_detectors, baseline), labels.duration)
     base = match(events, replay(scenario, baseline_detectors), labels.duration)
+    ours.scenario = base.scenario = labels.scenario
+    ours.notes = [*scenario.notes, *rate_notes(*source_rates(scenario.samples))]
+    if baselines is not None and baseline is None:
+        ours.notes.append(f"no baseline of its driver {labels.driver!r} was found")
     return labels.seed, ours, base
 
 

@@ -101,6 +101,8 @@ class Outcome:
     missed: list[Event] = field(default_factory=list)
     true_alerts: list[Alert] = field(default_factory=list)
     false_alerts: list[Alert] = field(default_factory=list)
+    scenario: str = ""  # its name, for a reader auditing alerts and misses
+    notes: list[str] = field(default_factory=list)  # how its files were read, its rates
 
 
 def match(events: Sequence[Event], alerts: Sequence[Alert], duration: float) -> Outcome:

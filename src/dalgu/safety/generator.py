@@ -20,7 +20,7 @@ from dalgu.safety.dynamics import vehicle_samples
 from dalgu.safety.onboard import gaze_series, signal_series, with_estimates, with_readings
 from dalgu.safety.physiology import simulate_body, wearable_samples
 from dalgu.safety.plan import plan_drive, scheduled_drive
-from dalgu.safety.scenario import Event, Labels, Sample, Scenario
+from dalgu.safety.scenario import Event, Labels, Sample, Scenario, SignalValue
 from dalgu.safety.seat import seat_readings
 
 EPOCH = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -79,7 +79,11 @@ def generate_scenario(
         camera,
     )
     vehicle = with_estimates(vehicle, spo2, vss.CAMERA_QUALITY, vss.CAMERA_SPO2)
-    samples: list[Sample] = list(heapq.merge(vehicle, wearable, key=lambda s: s.t))
+    # a device omits a value it does not have (no null: the gateway refuses a message with one)
+    samples: list[Sample] = [
+        s if None not in s.signals.values() else Sample(s.t, s.source, _present(s.signals))
+        for s in heapq.merge(vehicle, wearable, key=lambda s: s.t)
+    ]
     labels = Labels(
         scenario=f"drive-{seed:06d}",
         vehicle=f"vehicle-{seed:06d}",
@@ -91,6 +95,10 @@ def generate_scenario(
         seed=seed,
     )
     return Scenario(labels, samples)
+
+
+def _present(signals: dict[str, SignalValue]) -> dict[str, SignalValue]:
+    return {name: value for name, value in signals.items() if value is not None}
 
 
 def _rounded(event: Event) -> Event:

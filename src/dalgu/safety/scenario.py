@@ -18,8 +18,11 @@ are listed for the reader and never scored.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +75,7 @@ class Labels:
 class Scenario:
     labels: Labels
     samples: list[Sample]
+    notes: tuple[str, ...] = ()  # what a reader should know of how the files were read
 
 
 def write_scenario(directory: Path, scenario: Scenario) -> Path:
@@ -105,55 +109,192 @@ def _labels_doc(labels: Labels) -> dict[str, Any]:
     }
 
 
+EPOCH_LIKE = 1e6  # s: a first t this large is a clock's (epoch seconds), not the drive's
+MAX_JUMP = 86400.0  # s: a line this far after the one before it is a wrong t, not a gap
+
+
+def _slack(duration: float) -> float:
+    """How far past the labels' duration a sample or an event may lie."""
+    return max(60.0, 0.1 * duration)
+
+
+def _number(doc: dict[str, Any], key: str, where: str) -> float:
+    if key not in doc:
+        raise ValueError(f"{where} has no `{key}`")
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: `{key}` is {value!r}, not a number of seconds")
+    return float(value)
+
+
+def _text(doc: dict[str, Any], key: str, default: str) -> str:
+    value = doc.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"`{key}` is {value!r}, not a non-empty string")
+    return value
+
+
 def read_labels(path: Path) -> Labels:
+    """A labels file, checked: a missing or mistyped field is named, with its event."""
     try:
         doc = orjson.loads(path.read_bytes())
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        scenario = _text(doc, "scenario", "")
+        if not scenario:
+            raise ValueError("has no `scenario`")
+        duration = _number(doc, "duration", "the labels")
+        if duration <= 0:
+            raise ValueError(f"`duration` is {duration:g}, not a positive number of seconds")
+        start = _text(doc, "start", "2026-01-01T00:00:00Z")
+        try:
+            datetime.fromisoformat(start.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"`start` is {start!r}, not an ISO 8601 time") from None
+        seed = doc.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` is {seed!r}, not an integer")
+        events = _events(doc.get("events", []), "events", duration, EVENT_TYPES)
         return Labels(
-            scenario=str(doc["scenario"]),
-            vehicle=str(doc.get("vehicle", doc["scenario"])),
-            driver=str(doc.get("driver", doc["scenario"])),
-            start=str(doc.get("start", "2026-01-01T00:00:00Z")),
-            duration=float(doc["duration"]),
-            events=tuple(_event(e) for e in doc.get("events", [])),
-            confounders=tuple(_event(e) for e in doc.get("confounders", [])),
-            seed=doc.get("seed"),
+            scenario=scenario,
+            vehicle=_text(doc, "vehicle", scenario),
+            driver=_text(doc, "driver", scenario),
+            start=start,
+            duration=duration,
+            events=events,
+            confounders=_events(doc.get("confounders") or [], "confounders", duration, None),
+            seed=seed,
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise BadRequestData(f"{path.name}: not a labels file ({error})") from None
+    except (orjson.JSONDecodeError, ValueError) as error:
+        raise BadRequestData(f"{path.name}: not a labels file: {error}") from None
 
 
-def _event(doc: dict[str, Any]) -> Event:
-    kind = str(doc["type"])
-    onset, end = float(doc["onset"]), float(doc["end"])
-    if end < onset:
-        raise ValueError(f"event {kind} ends before its onset")
-    return Event(kind, onset, end, dict(doc.get("detail") or {}))
+def _events(
+    docs: Any, key: str, duration: float, kinds: tuple[str, ...] | None
+) -> tuple[Event, ...]:
+    if not isinstance(docs, list):
+        raise ValueError(f"`{key}` is not a list")
+    out = []
+    for number, doc in enumerate(docs, 1):
+        where = f"{key[:-1]} {number}"
+        if not isinstance(doc, dict):
+            raise ValueError(f"{where} is not an object")
+        kind = doc.get("type")
+        if not isinstance(kind, str) or (kinds is not None and kind not in kinds):
+            allowed = f" (one of {', '.join(kinds)})" if kinds else ""
+            raise ValueError(f"{where}: type {kind!r} is not an event type{allowed}")
+        onset, end = _number(doc, "onset", where), _number(doc, "end", where)
+        if end < onset:
+            raise ValueError(f"{where}: event {kind} ends before its onset")
+        if onset < 0 or onset > duration + _slack(duration):
+            raise ValueError(
+                f"{where}: {kind} begins at {onset:g} s, outside the drive (0-{duration:g} s)"
+            )
+        detail = doc.get("detail") or {}
+        if not isinstance(detail, dict):
+            raise ValueError(f"{where}: `detail` is not an object")
+        out.append(Event(kind, onset, end, dict(detail)))
+    return tuple(out)
 
 
 def iter_samples(path: Path) -> Iterator[Sample]:
     """The samples of a signals file, checked line by line (a bad line names its number)."""
+    for _, sample in _numbered_samples(path):
+        yield sample
+
+
+def _numbered_samples(path: Path) -> Iterator[tuple[int, Sample]]:
     with path.open("rb") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 doc = orjson.loads(line)
+                if not isinstance(doc, dict):
+                    raise ValueError("not a JSON object")
                 source = doc["source"]
                 if source not in ("vehicle", "wearable"):
                     raise ValueError(f"source {source!r} is not vehicle or wearable")
                 signals = doc["signals"]
                 if not isinstance(signals, dict):
                     raise ValueError("signals is not an object")
-                yield Sample(float(doc["t"]), source, vss.upgraded(source, signals))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                t = doc["t"]
+                if isinstance(t, bool) or not isinstance(t, int | float):
+                    raise ValueError(f"t is {t!r}, not a number of seconds")
+                yield number, Sample(float(t), source, vss.upgraded(source, signals))
+            except KeyError as error:
+                raise BadRequestData(f"{path.name} line {number}: no {error}") from None
+            except (orjson.JSONDecodeError, TypeError, ValueError) as error:
                 raise BadRequestData(f"{path.name} line {number}: {error}") from None
 
 
 def read_scenario(signals_path: Path) -> Scenario:
+    """A scenario's labels and samples, checked against each other. A file that cannot be
+    meant as written is refused (file and line); what can be read is read, with a note."""
     labels_path = signals_path.with_name(signals_path.name.removesuffix(".jsonl") + ".labels.json")
     if not labels_path.exists():
         raise BadRequestData(f"{signals_path.name} has no labels file {labels_path.name}")
-    return Scenario(read_labels(labels_path), list(iter_samples(signals_path)))
+    labels = read_labels(labels_path)
+    name = signals_path.name
+    numbered = list(_numbered_samples(signals_path))
+    if not numbered:
+        raise BadRequestData(f"{name} has no samples")
+    notes: list[str] = []
+    if b'"events"' not in labels_path.read_bytes():
+        notes.append(f"{labels_path.name} has no `events`: read as a drive without any")
+    if labels.scenario != name.removesuffix(".jsonl"):
+        notes.append(f"its labels name the scenario {labels.scenario!r}")
+    shift = 0.0
+    if numbered[0][1].t >= EPOCH_LIKE:  # epoch seconds: read from the drive's first line
+        shift = float(int(numbered[0][1].t))
+        notes.append(f"t read as seconds after the first line's t={shift:.0f}")
+    limit = labels.duration + _slack(labels.duration)
+    newest = -math.inf
+    disordered: list[int] = []
+    samples = []
+    for number, sample in numbered:
+        t = sample.t - shift
+        if t > newest + MAX_JUMP and newest > -math.inf:
+            raise BadRequestData(
+                f"{name} line {number}: t={sample.t:g} is {t - newest:.3g} s after the line "
+                "before; t is seconds from the drive's start"
+            )
+        if t > limit:
+            raise BadRequestData(
+                f"{name} line {number}: t={sample.t:g} is past the drive's duration "
+                f"({labels.duration:g} s in {labels_path.name}); t is seconds from its start"
+            )
+        if t < newest:
+            disordered.append(number)
+        newest = max(newest, t)
+        samples.append(Sample(t, sample.source, sample.signals) if shift else sample)
+    if disordered:
+        samples.sort(key=lambda s: s.t)
+        notes.append(
+            f"{len(disordered)} lines out of time order (the first: line {disordered[0]}), "
+            "read sorted"
+        )
+    if labels.duration > newest + _slack(labels.duration):
+        notes.append(
+            f"its labels give a duration of {labels.duration:g} s but its samples end at "
+            f"{newest:g} s: the rates per hour count {labels.duration:g} s"
+        )
+    notes.extend(_overlaps(labels.events))
+    return Scenario(labels, samples, tuple(notes))
+
+
+def _overlaps(events: tuple[Event, ...]) -> list[str]:
+    notes = []
+    ordered = sorted(events, key=lambda e: (e.category, e.onset))
+    for a, b in itertools.pairwise(ordered):
+        if a.category == b.category and b.onset < a.end:
+            notes.append(
+                f"events {a.type} at {a.onset:g} s and {b.type} at {b.onset:g} s overlap: "
+                "one alert can detect both"
+            )
+    return notes
 
 
 def scenario_files(directory: Path) -> list[Path]:
