@@ -327,5 +327,30 @@ async def run_demo(
         await bands.close()
         receiver_server.should_exit = True
         await receiver_task
-    console.print(f"Drives over: {len(alerts)} alerts notified.", highlight=False)
+    console.print(
+        f"Drives over: {len(alerts)} alerts notified; {injected_summary(fleet, alerts)}",
+        highlight=False,
+    )
     return alerts
+
+
+def injected_summary(fleet: list[SimulatedVehicle], alerts: list[dict[str, Any]]) -> str:
+    """How many injected events an alert of their vehicle followed, and which did not (a miss
+    was visible only by counting)."""
+    alerted = {_alert_source(a) for a in alerts}
+    injected = [(v, e) for v in fleet for e in v.labels.events]
+    missed = [
+        f"{e.detail.get('subtype', e.type)} in {v.name} (injected {v.duration - e.onset:.0f} s "
+        "before its drive ended)"
+        for v, e in injected
+        if f"urn:ngsi-ld:Vehicle:{v.name}" not in alerted
+    ]
+    said = f"{len(injected) - len(missed)} of {len(injected)} injected events alerted"
+    return f"{said}; not alerted: {', '.join(missed)}." if missed else f"{said}."
+
+
+def _alert_source(alert: dict[str, Any]) -> str:
+    source = alert.get("alertSource")
+    if isinstance(source, dict):
+        return str(source.get("object") or source.get("value") or "")
+    return str(source or "")
