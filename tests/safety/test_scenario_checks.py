@@ -133,3 +133,22 @@ def test_labels_without_events_are_read_as_a_drive_without_any_with_a_note(tmp_p
     scenario = read_scenario(path)
     assert scenario.labels.events == ()
     assert any("has no `events`" in n for n in scenario.notes)
+
+
+@pytest.mark.parametrize(
+    ("signal", "value", "said"),
+    [
+        ("Vehicle.Speed", "fast", "Vehicle.Speed is 'fast', not a number"),
+        ("Wearable.SignalQuality", "good", "Wearable.SignalQuality is 'good', not a number"),
+        ("Wearable.RRIntervals", 800, "Wearable.RRIntervals is 800, not a list of milliseconds"),
+    ],
+)
+def test_a_signal_of_the_wrong_type_is_refused_with_its_line(
+    tmp_path: Path, signal: str, value: object, said: str
+) -> None:
+    path = _drive(tmp_path)
+    lines = _lines(path)
+    lines[20] = {**lines[20], "signals": {**lines[20]["signals"], signal: value}}
+    _write(path, lines)
+    with pytest.raises(BadRequestData, match=f"drive.jsonl line 21: {said}"):
+        read_scenario(path)

@@ -220,6 +220,8 @@ def _numbered_samples(path: Path) -> Iterator[tuple[int, Sample]]:
                 signals = doc["signals"]
                 if not isinstance(signals, dict):
                     raise ValueError("signals is not an object")
+                for signal, value in signals.items():
+                    _check_value(signal, value)
                 t = doc["t"]
                 if isinstance(t, bool) or not isinstance(t, int | float):
                     raise ValueError(f"t is {t!r}, not a number of seconds")
@@ -228,6 +230,22 @@ def _numbered_samples(path: Path) -> Iterator[tuple[int, Sample]]:
                 raise BadRequestData(f"{path.name} line {number}: no {error}") from None
             except (orjson.JSONDecodeError, TypeError, ValueError) as error:
                 raise BadRequestData(f"{path.name} line {number}: {error}") from None
+
+
+_LISTS = frozenset((vss.RR_INTERVALS, vss.CABIN_RR_INTERVALS, vss.SEAT_RR_INTERVALS))
+
+
+def _check_value(signal: str, value: object) -> None:
+    """A signal's value is a number, a boolean, a list of numbers (R-R intervals) or null; the
+    detectors read anything else as missing, so it is refused rather than lost silently."""
+    if signal in _LISTS:
+        if value is not None and (
+            not isinstance(value, list)
+            or any(isinstance(x, bool) or not isinstance(x, int | float) for x in value)
+        ):
+            raise ValueError(f"{signal} is {value!r}, not a list of milliseconds")
+    elif value is not None and not isinstance(value, bool | int | float):
+        raise ValueError(f"{signal} is {value!r}, not a number or a boolean")
 
 
 def read_scenario(signals_path: Path) -> Scenario:
