@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,6 +70,22 @@ def _no_delay(client: Any) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+def _on_disconnect(client: Any, then: Callable[[], None]) -> None:
+    """Run `then` when aiomqtt's client loses its connection, and take the loss's exception:
+    an idle kept connection whose broker went away (the embedded one stopping first at
+    shutdown) left its future's exception unretrieved, logged as an error by asyncio."""
+    disconnected = getattr(client, "_disconnected", None)  # aiomqtt 2.x keeps it there
+    if not isinstance(disconnected, asyncio.Future):
+        return
+
+    def taken(future: asyncio.Future[None]) -> None:
+        if not future.cancelled():
+            future.exception()
+        then()
+
+    disconnected.add_done_callback(taken)
+
+
 class MqttSender:
     """Publishes with aiomqtt (paho): QoS and protocol version from `notifierInfo`.
 
@@ -107,7 +124,13 @@ class MqttSender:
             await client.__aenter__()
             _no_delay(client)
             self._clients[key] = client
+            _on_disconnect(client, lambda: self._forget(key, client))
         return client
+
+    def _forget(self, key: tuple[Any, ...], client: Any) -> None:
+        """A connection the broker dropped: the next delivery opens a new one."""
+        if self._clients.get(key) is client:
+            del self._clients[key]
 
     async def send(
         self,
