@@ -97,19 +97,30 @@ def test_notification_members_are_merged_one_by_one(client: TestClient) -> None:
             "sysAttrs": True,
         },
     )
-    assert client.patch(url, json={"notification": {"format": "keyValues"}}).status_code == 204
+    # the endpoint is mandatory in an update's notification too (ETSI 029_03_01)
+    assert client.patch(url, json={"notification": {"format": "keyValues"}}).status_code == 400
+    endpoint = {"uri": "http://127.0.0.1:9/x", "accept": "application/ld+json"}
+    fragment = {"notification": {"endpoint": endpoint, "format": "keyValues"}}
+    assert client.patch(url, json=fragment).status_code == 204
     notification = client.get(url).json()["notification"]
     assert notification["endpoint"]["uri"] == "http://127.0.0.1:9/x"
     assert notification["endpoint"]["accept"] == "application/ld+json"
     assert notification["attributes"] == ["power"] and notification["sysAttrs"] is True
     assert notification["format"] == "keyValues"
-    fragment = {"notification": {"attributes": NULL, "format": NULL, "pick": ["power"]}}
+    fragment = {
+        "notification": {
+            "endpoint": endpoint,
+            "attributes": NULL,
+            "format": NULL,
+            "pick": ["power"],
+        }
+    }
     assert client.patch(url, json=fragment).status_code == 204
     notification = client.get(url).json()["notification"]
     assert "attributes" not in notification
     assert notification["format"] == "normalized" and notification["pick"] == ["power"]
     # what cannot go together is judged on the merged notification
-    clash = client.patch(url, json={"notification": {"omit": ["power"]}})
+    clash = client.patch(url, json={"notification": {"endpoint": endpoint, "omit": ["power"]}})
     assert clash.status_code == 400, clash.text
     assert client.get(url).json()["notification"]["pick"] == ["power"]
 

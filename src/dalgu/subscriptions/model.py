@@ -122,8 +122,9 @@ def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:
 
 
 def parse_notification(value: Any, terms: TermMap, *, partial: bool = False) -> dict[str, Any]:
-    """Notification parameters (clause 5.2.14); with `partial`, the members an update gives,
-    NGSI-LD Null marking those it removes (`merge_subscription` applies them)."""
+    """Notification parameters (clause 5.2.14); with `partial`, those of an update: the
+    endpoint (mandatory there too) and the members it gives, NGSI-LD Null marking those it
+    removes; `merge_subscription` keeps the others as they were."""
     if not isinstance(value, dict):
         raise BadRequestData("notification must be an object")
     notification: dict[str, Any] = {}
@@ -134,7 +135,8 @@ def parse_notification(value: Any, terms: TermMap, *, partial: bool = False) -> 
                     raise BadRequestData(f"notification.{key} cannot be removed")
                 notification[key] = NULL_URI
         value = {k: v for k, v in value.items() if k not in notification}
-    if "endpoint" in value or not partial:
+    if "endpoint" not in notification:  # not removed: mandatory in an update's too (the
+        # ETSI suite's 029_03_01 reads NotificationParams' endpoint as such)
         notification["endpoint"] = _parse_endpoint(value.get("endpoint"))
     if "attributes" in value:
         notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
