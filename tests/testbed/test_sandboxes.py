@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from starlette.testclient import TestClient
 
 E = "/ngsi-ld/v1/entities"
@@ -111,3 +114,20 @@ def test_a_sandbox_over_a_tenant_holding_only_a_subscription_is_refused(
     refused = client.post(SB, json={"name": "watched"})
     assert refused.status_code == 409 and "subscriptions" in refused.json()["detail"]
     assert client.post(SB, json={"name": "fresh"}).status_code == 201
+
+
+def test_a_sandbox_key_is_not_written_to_the_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """From an outside test: every refused message logged the sandbox's key in clear, a key
+    that is "shown once, stored hashed"."""
+    created = client.post(SB, json={"name": "firm3"})
+    key = created.json()["apiKeys"][0]["key"]
+    group(client, {"fiware-service": "firm3"}, key)
+    with caplog.at_level(logging.DEBUG, logger="dalgu"):
+        refused = client.post(f"/iot/d?k={key}&i=m1", content=b"e|1|e")  # not key|value pairs
+        assert refused.status_code == 400, refused.text
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refusals, "the refusal is still logged"
+    assert any(key[:4] in line for line in refusals)
+    assert not [r.getMessage() for r in caplog.records if key in r.getMessage()]

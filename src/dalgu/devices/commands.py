@@ -28,6 +28,7 @@ from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.mapping import DeviceBinding, bind
 from dalgu.devices.provisioning import Device, ServiceGroup
+from dalgu.devices.traffic import shown
 from dalgu.errors import BadRequestData, DalguError
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import Change, DeviceRegistry
@@ -168,7 +169,7 @@ class CommandDispatcher:
                     return target
         record = await self.registry.device_for(apikey, device_id)
         if record is None:
-            log.warning("command result from unknown device %s/%s", apikey, device_id)
+            log.warning("command result from unknown device %s/%s", shown(apikey), device_id)
             return None
         for fresh in (False, True):
             if fresh:  # another server process may have provisioned it since they were read

@@ -34,6 +34,12 @@ class MessageEvent:
 Observer = Callable[[MessageEvent], None]
 
 
+def shown(apikey: str) -> str:
+    """An API key as logs show it: its first characters, enough to tell keys apart, not to
+    use one (a sandbox's keys are secrets shown once; logs go to every operator)."""
+    return f"{apikey[:4]}…" if len(apikey) > 8 else apikey
+
+
 class DeviceTraffic:
     def __init__(self) -> None:
         self.observers: list[Observer] = []
@@ -47,7 +53,7 @@ class DeviceTraffic:
             log.log(
                 logging.DEBUG if quiet else logging.WARNING,
                 "message from %s/%s over %s refused (%s): %s",
-                event.apikey,
+                shown(event.apikey),
                 event.device_id,
                 event.transport,
                 event.error,

@@ -34,6 +34,7 @@ import orjson
 from dalgu.background import cancel_and_wait
 from dalgu.devices.commands import DeviceCommand
 from dalgu.devices.service import DeviceService, Message
+from dalgu.devices.traffic import shown
 from dalgu.errors import DalguError, PayloadError, Unauthorized, UnknownApiKey
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.command_payloads import command_payload, command_results
@@ -378,9 +379,13 @@ class MqttSouthbound:
         self.failed += 1
         if isinstance(error, UnknownApiKey):
             # maybe another deployment's key on a shared broker: not ours to answer or to warn of
-            log.debug("measure for %s/%s ignored: %s", topic.apikey, topic.device_id, error.detail)
+            log.debug(
+                "measure for %s/%s ignored: %s", shown(topic.apikey), topic.device_id, error.detail
+            )
             return
-        log.warning("measure for %s/%s refused: %s", topic.apikey, topic.device_id, error.detail)
+        log.warning(
+            "measure for %s/%s refused: %s", shown(topic.apikey), topic.device_id, error.detail
+        )
         problem = {"type": error.type_uri, "title": error.title, "detail": error.detail}
         errors = f"{topic.prefix}{topic.apikey}/{topic.device_id}/errors"
         with contextlib.suppress(MqttError):
