@@ -22,6 +22,7 @@ from dalgu.errors import (
     UnsupportedMediaType,
 )
 from dalgu.ldcontext import CORE_CONTEXT_URL, ContextResolver, TermMap
+from dalgu.nesting import nesting_depth
 
 JSON = "application/json"
 JSON_LD = "application/ld+json"
@@ -143,34 +144,14 @@ async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
         raise BadRequestData("the body holds a NUL character (\\u0000), which no text may hold")
     # a body nests no deeper than its opening brackets plus one (strings' brackets only add to
     # the count): most bodies are cleared by two C scans, without walking what they parsed to
-    if body.count(b"{") + body.count(b"[") >= max_depth and _depth(data, max_depth) > max_depth:
+    brackets = body.count(b"{") + body.count(b"[")
+    if brackets >= max_depth and nesting_depth(data, max_depth) > max_depth:
         raise BadRequestData(f"the body nests deeper than {max_depth} levels")
     return data
 
 
 #: a JSON escape of NUL: `\u0000` after an even number of backslashes (`\\u0000` is text)
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def _depth(value: Any, limit: int) -> int:
-    """How many levels `value` nests (a scalar is one), counting no further than `limit + 1`.
-
-    Level by level, with the containers' own C loops (`extend`): a 1,000-entity batch body
-    is walked in about a millisecond.
-    """
-    level = [value]
-    depth = 1
-    while True:
-        below: list[Any] = []
-        for item in level:
-            if isinstance(item, dict):
-                below.extend(item.values())
-            elif isinstance(item, list):
-                below.extend(item)
-        if not below or depth > limit:
-            return depth
-        depth += 1
-        level = below
 
 
 def body_media_type(request: Request, *, merge_patch: bool = False) -> str:

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from dalgu.api.edge import runtime
 from dalgu.api.negotiation import checked_tenant, tenant_of
 from dalgu.errors import ResourceNotFound
+from dalgu.languages import ranked_languages
 from dalgu.wifi.service import WifiService, zones_by_status
 from dalgu.wifi.zones import AccessPoint, Zone, stamp
 
@@ -43,21 +44,8 @@ def _service(request: Request) -> tuple[WifiService, str]:
 def _languages(request: Request) -> tuple[str, ...]:
     """The reader's languages, most wanted first: `lang`, then `Accept-Language` by weight."""
     asked = request.query_params.get("lang", "").strip()
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate(request.headers.get("accept-language", "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if tag.strip() and tag.strip() != "*" and weight > 0:
-            ranked.append((-weight, position, tag.strip()))
     tags = [asked] if asked else []
-    for _, _, tag in sorted(ranked):
+    for tag in ranked_languages(request.headers.get("accept-language")):
         tags += [tag, tag.split("-")[0]]
     return tuple(dict.fromkeys(tags))
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from dalgu.languages import ranked_languages
+
 Language = Literal["ko", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = ("ko", "en")
 DEFAULT: Final[Language] = "ko"
@@ -170,19 +172,9 @@ def choose_language(asked: str | None, accept_language: str | None) -> Language:
         for lang in LANGUAGES:
             if primary == lang:
                 return lang
-    ranked: list[tuple[float, int, Language]] = []
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        primary = tag.strip().lower().split("-")[0]
+    for tag in ranked_languages(accept_language):
+        primary = tag.lower().split("-")[0]
         for lang in LANGUAGES:
-            if primary == lang and weight > 0:
-                ranked.append((-weight, position, lang))
-    return min(ranked)[2] if ranked else DEFAULT
+            if primary == lang:
+                return lang
+    return DEFAULT

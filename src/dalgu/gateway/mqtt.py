@@ -43,6 +43,7 @@ from dalgu.gateway.mqttclient import MqttConnection
 from dalgu.gateway.mqttlease import STANDBY_POLL, SessionLease
 from dalgu.gateway.mqttwire import MqttError, Publish
 from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
+from dalgu.nesting import nesting_depth
 
 log = logging.getLogger(__name__)
 
@@ -111,21 +112,11 @@ def check_depth(payload: bytes, limit: int) -> None:
     if payload.count(b"{") + payload.count(b"[") < limit:
         return
     try:
-        level = [orjson.loads(payload)]
+        value = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return  # not JSON at all: the parser says so, with the position
-    depth = 1
-    while level:
-        below: list[Any] = []
-        for item in level:
-            if isinstance(item, dict):
-                below.extend(item.values())
-            elif isinstance(item, list):
-                below.extend(item)
-        if below and depth >= limit:
-            raise PayloadError(f"the payload nests deeper than {limit} levels", 0)
-        depth += 1
-        level = below
+    if nesting_depth(value, limit) > limit:
+        raise PayloadError(f"the payload nests deeper than {limit} levels", 0)
 
 
 def measure_groups(
