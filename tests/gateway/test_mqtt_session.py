@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from dalgu.gateway.mqttclient import MqttConnection
+from dalgu.gateway.mqttlease import lease_name
 from tests.conftest import fresh_database
 from tests.ports import free_port
 from tests.server import kill_server, start_server
@@ -61,13 +62,15 @@ class TwoWorkers:
             self.process = None
 
     def consumer(self) -> psutil.Process:
-        """The worker holding the MQTT session's lease (the lock file open)."""
+        """The worker holding the MQTT session's lease (its abstract socket bound)."""
         assert self.process is not None
+        name = lease_name(*BROKER, self.client_id)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             for child in psutil.Process(self.process.pid).children(recursive=True):
                 try:
-                    if any(self.client_id in f.path for f in child.open_files()):
+                    sockets = child.net_connections(kind="unix")
+                    if any(name in str(c.laddr) for c in sockets):
                         return child
                 except psutil.NoSuchProcess:
                     continue

@@ -9,7 +9,7 @@ from dalgu.devices.service import DeviceService
 from dalgu.gateway.auth import DeviceAuthenticator
 from dalgu.gateway.broker import BrokerUnavailable, EmbeddedBroker
 from dalgu.gateway.mqtt import MqttSouthbound
-from dalgu.gateway.mqttlease import SessionLease, lease_path
+from dalgu.gateway.mqttlease import SessionLease, lease_name
 from dalgu.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ async def start_mqtt_gateway(
         host,
         port,
         identifier=client_id,
-        lease=SessionLease(lease_path(host, port, client_id)),
+        lease=SessionLease(lease_name(host, port, client_id)),
         authenticate=authenticate,
         max_depth=settings.max_json_depth,
     )
