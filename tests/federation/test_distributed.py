@@ -432,18 +432,20 @@ def test_attributes_not_updated_here_are_a_failed_part(
     assert source.requests("PATCH")[0].body == fragment
 
 
-@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:99999", "http://[::1"])
-def test_an_endpoint_that_cannot_be_used_is_a_502(client: TestClient, endpoint: str) -> None:
+def test_an_endpoint_that_cannot_be_used_is_a_502(client: TestClient) -> None:
     body = {
         "id": "urn:ngsi-ld:ContextSourceRegistration:odd",
         "type": "ContextSourceRegistration",
         "information": [{"entities": [{"type": "Vehicle"}]}],
-        "endpoint": endpoint,
+        "endpoint": "http://127.0.0.1:99999",
         "mode": "redirect",
         "operations": ["redirectionOps"],
     }
     assert client.post(R, json=body).status_code == 201  # a URI with an http scheme
     assert client.post(E, json=vehicle(V1, speed=1)).status_code == 502
+    # not a URI at all (an unclosed IPv6 address; an outside test found it a 500): refused
+    odd = client.post(R, json={**body, "endpoint": "http://[::1"})
+    assert odd.status_code == 400, odd.text
 
 
 def test_purge_goes_to_the_sources_too(client: TestClient, source: ContextSource) -> None:

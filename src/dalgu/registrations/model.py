@@ -238,10 +238,9 @@ def _member(key: str, value: Any, terms: TermMap) -> tuple[str, Any]:
     if key == "endpoint":
         if not is_uri(value) or not str(value).startswith(("http://", "https://")):
             raise BadRequestData("endpoint must be a dereferenceable (http or https) URI")
-        try:
+        try:  # a port out of range is a URI still: forwarding to it answers 502
             parts = urlsplit(str(value))
-            parts.port  # noqa: B018 - read for its check: a port that is not a number raises
-        except ValueError as exc:  # "http://[::1": an unclosed IPv6 address
+        except ValueError as exc:  # "http://[::1": an unclosed IPv6 address, not a URI
             raise BadRequestData(f"endpoint {value!r} is not a URL: {exc}") from None
         if not parts.hostname:
             raise BadRequestData(f"endpoint {value!r} names no host")
