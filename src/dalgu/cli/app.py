@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -14,6 +16,7 @@ from dalgu.cli.opendata import opendata as opendata_cli
 from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
 from dalgu.cli.tutorial import tutorial as tutorial_cli
+from dalgu.errors import StoreUnavailable
 from dalgu.settings import InvalidSettings, Settings
 
 app = typer.Typer(
@@ -38,12 +41,24 @@ async def _migrate(settings: Settings) -> None:
     await store.close()
 
 
+@contextlib.contextmanager
+def _store_reachable() -> Iterator[None]:
+    """A store that cannot be opened (PostgreSQL down, a database missing, a file unreadable)
+    said in one line with exit status 1, not with a long traceback through the driver."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        console.print(f"[red]dalgu:[/] {exc.detail}", highlight=False)
+        raise typer.Exit(1) from None
+
+
 def _serve(settings: Settings) -> None:
     from dalgu.cli.serve import Launch, export
     from dalgu.cli.serve import serve as run
 
     export(settings)
-    status = run(Launch.of(settings))
+    with _store_reachable():
+        status = run(Launch.of(settings))
     if status:
         raise typer.Exit(status)
 
@@ -128,7 +143,8 @@ def migrate(
     """Create or upgrade the store's schema to the current version."""
 
     settings = _settings(config)
-    asyncio.run(_migrate(settings))
+    with _store_reachable():
+        asyncio.run(_migrate(settings))
     if not quiet:
         console.print(f"[green]schema up to date[/] ({settings.store})")
 
