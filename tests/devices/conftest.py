@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,3 +57,45 @@ def wait_for(client: TestClient, url: str, check: Any, seconds: float = 10) -> d
                 return last
         time.sleep(0.05)
     raise AssertionError(f"{url} never satisfied the check; last: {last}")
+
+
+class FirstMessage:
+    """The first message published on `topic`, as a device subscribed to it would receive it
+    (on a thread of its own, subscribed before the constructor returns)."""
+
+    def __init__(self, port: int, topic: str, identifier: str) -> None:
+        self._received: queue.Queue[bytes] = queue.Queue()
+        subscribed = threading.Event()
+
+        async def listen() -> None:
+            async with aiomqtt.Client("127.0.0.1", port, identifier=identifier) as c:
+                await c.subscribe(topic, qos=1)
+                subscribed.set()
+                async with asyncio.timeout(15):
+                    async for message in c.messages:
+                        assert isinstance(message.payload, bytes)
+                        self._received.put(message.payload)
+                        return
+
+        self._thread = threading.Thread(target=lambda: asyncio.run(listen()), daemon=True)
+        self._thread.start()
+        assert subscribed.wait(10), f"never subscribed to {topic}"
+
+    def get(self, timeout: float = 10) -> bytes:
+        payload = self._received.get(timeout=timeout)
+        self._thread.join(5)
+        return payload
+
+
+def provision_lamp(client: TestClient, apikey: str, protocol: str = "IoTA-UL") -> str:
+    """A polling HTTP device with the commands switch and dim; its entity's id."""
+    body = {
+        "device_id": "lamp1",
+        "apikey": apikey,
+        "entity_type": "Lamp",
+        "transport": "HTTP",
+        "protocol": protocol,
+        "commands": [{"name": "switch", "type": "command"}, {"name": "dim"}],
+    }
+    assert client.post("/iot/devices", json={"devices": [body]}).status_code == 201
+    return "urn:ngsi-ld:Lamp:lamp1"

@@ -4,7 +4,6 @@ command's status never shows the previous command's info, nor a push's timeout a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.server
 import threading
@@ -12,28 +11,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import aiomqtt
 import pytest
 from starlette.testclient import TestClient
 
 from dalgu.gateway.push import HttpCommandPush
-from tests.devices.conftest import publish, wait_for
+from tests.devices.conftest import FirstMessage, provision_lamp, publish, wait_for
 
 E = "/ngsi-ld/v1/entities"
 LAMP = "urn:ngsi-ld:Lamp:lamp1"
-
-
-def provision_lamp(client: TestClient, apikey: str, protocol: str = "IoTA-UL") -> None:
-    """A polling HTTP device with the commands switch and dim."""
-    body = {
-        "device_id": "lamp1",
-        "apikey": apikey,
-        "entity_type": "Lamp",
-        "transport": "HTTP",
-        "protocol": protocol,
-        "commands": [{"name": "switch", "type": "command"}, {"name": "dim"}],
-    }
-    assert client.post("/iot/devices", json={"devices": [body]}).status_code == 201
 
 
 def lamp(client: TestClient) -> dict[str, Any]:
@@ -103,28 +88,9 @@ def test_an_mqtt_result_for_a_command_the_device_lacks_is_refused_on_the_error_t
         "commands": [{"name": "ring", "type": "command"}],
     }
     assert client.post("/iot/devices", json={"devices": [body]}).status_code == 201
-    errors: list[bytes] = []
-    subscribed = threading.Event()
-
-    def listen() -> None:
-        async def run() -> None:
-            async with aiomqtt.Client("127.0.0.1", port, identifier=f"err-{apikey}") as c:
-                await c.subscribe(f"/{apikey}/bell1/errors", qos=1)
-                subscribed.set()
-                async with asyncio.timeout(15):
-                    async for message in c.messages:
-                        assert isinstance(message.payload, bytes)
-                        errors.append(message.payload)
-                        return
-
-        asyncio.run(run())
-
-    thread = threading.Thread(target=listen, daemon=True)
-    thread.start()
-    assert subscribed.wait(10)
+    errors = FirstMessage(port, f"/{apikey}/bell1/errors", f"err-{apikey}")
     publish(port, f"/{apikey}/bell1/cmdexe", b"bell1@explode|boom")
-    thread.join(15)
-    assert errors and b"is not a command" in errors[0]
+    assert b"is not a command" in errors.get(15)
     entity = client.get(f"{E}/urn:ngsi-ld:Bell:bell1").json()
     assert "explode_status" not in entity and "explode_info" not in entity
 

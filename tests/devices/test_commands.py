@@ -3,17 +3,15 @@ HTTP push) and the device's result comes back as `<cmd>_status` / `<cmd>_info`."
 
 from __future__ import annotations
 
-import asyncio
 import http.server
 import queue
 import threading
 import uuid
 from typing import Any
 
-import aiomqtt
 from starlette.testclient import TestClient
 
-from tests.devices.conftest import publish, wait_for
+from tests.devices.conftest import FirstMessage, publish, wait_for
 
 E = "/ngsi-ld/v1/entities"
 
@@ -37,33 +35,14 @@ def test_command_over_mqtt_and_its_result(gateway: tuple[TestClient, int]) -> No
     entity = client.get(f"{E}/{entity_id}").json()
     assert entity["ring_status"]["value"] == "UNKNOWN"
 
-    received: queue.Queue[bytes] = queue.Queue()
-    subscribed = threading.Event()
-
-    def device() -> None:
-        async def listen() -> None:
-            async with aiomqtt.Client("127.0.0.1", port, identifier=f"bell-{apikey}") as c:
-                await c.subscribe(f"/{apikey}/bell1/cmd", qos=1)
-                subscribed.set()
-                async with asyncio.timeout(15):
-                    async for message in c.messages:
-                        assert isinstance(message.payload, bytes)
-                        received.put(message.payload)
-                        return
-
-        asyncio.run(listen())
-
-    thread = threading.Thread(target=device, daemon=True)
-    thread.start()
-    assert subscribed.wait(10)
+    device = FirstMessage(port, f"/{apikey}/bell1/cmd", f"bell-{apikey}")
     patched = client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": {"volume": 3}})
     assert patched.status_code == 204
-    assert received.get(timeout=10) == b"bell1@ring|volume=3"
+    assert device.get() == b"bell1@ring|volume=3"
     wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "PENDING")
     publish(port, f"/{apikey}/bell1/cmdexe", b"bell1@ring|rang 3 times")
     done = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "OK")
     assert done["ring_info"]["value"] == "rang 3 times"
-    thread.join(5)
 
 
 def test_an_answer_that_comes_before_the_send_returns_stays_ok(

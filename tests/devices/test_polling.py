@@ -11,22 +11,9 @@ from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
-from tests.devices.conftest import wait_for
+from tests.devices.conftest import provision_lamp, wait_for
 
 E = "/ngsi-ld/v1/entities"
-
-
-def provision(client: TestClient, apikey: str, protocol: str) -> str:
-    body = {
-        "device_id": "lamp1",
-        "apikey": apikey,
-        "entity_type": "Lamp",
-        "transport": "HTTP",
-        "protocol": protocol,
-        "commands": [{"name": "switch", "type": "command"}, {"name": "dim"}],
-    }
-    assert client.post("/iot/devices", json={"devices": [body]}).status_code == 201
-    return "urn:ngsi-ld:Lamp:lamp1"
 
 
 def status(client: TestClient, entity_id: str, name: str) -> str:
@@ -35,7 +22,7 @@ def status(client: TestClient, entity_id: str, name: str) -> str:
 
 
 def test_ultralight_device_polls_commands_once_and_reports_results(client: TestClient) -> None:
-    entity_id = provision(client, "kpoll", "IoTA-UL")
+    entity_id = provision_lamp(client, "kpoll", "IoTA-UL")
     assert client.get("/iot/d?k=kpoll&i=lamp1&getCmd=1").text == ""  # nothing waits yet
     patch = client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"})
     assert patch.status_code == 204
@@ -64,7 +51,7 @@ def test_ultralight_device_polls_commands_once_and_reports_results(client: TestC
 
 
 def test_a_result_posted_where_measures_go_completes_the_command(client: TestClient) -> None:
-    entity_id = provision(client, "kpoll", "IoTA-UL")
+    entity_id = provision_lamp(client, "kpoll", "IoTA-UL")
     assert client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"}).status_code == 204
     assert client.patch(f"{E}/{entity_id}/attrs/dim", json={"value": {"level": 3}}).status_code
     assert client.get("/iot/d?k=kpoll&i=lamp1&getCmd=1").text.startswith("lamp1@switch|on")
@@ -83,7 +70,7 @@ def test_a_result_posted_where_measures_go_completes_the_command(client: TestCli
 
 
 def test_json_device_polls_commands(client: TestClient) -> None:
-    entity_id = provision(client, "kpolljson", "IoTA-JSON")
+    entity_id = provision_lamp(client, "kpolljson", "IoTA-JSON")
     assert client.get("/iot/json?k=kpolljson&i=lamp1&getCmd=1").json() == {}
     client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "off"})
     client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"})  # replaces the first
@@ -106,7 +93,7 @@ def short_expiry(settings: Settings) -> Iterator[TestClient]:
 def test_unfetched_command_expires(short_expiry: TestClient) -> None:
     client = short_expiry
     apikey = f"k{uuid.uuid4().hex[:8]}"
-    entity_id = provision(client, apikey, "IoTA-UL")
+    entity_id = provision_lamp(client, apikey, "IoTA-UL")
     client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"})
     expired = wait_for(
         client, f"{E}/{entity_id}", lambda e: e["switch_status"]["value"] == "EXPIRED", 5
@@ -118,7 +105,7 @@ def test_unfetched_command_expires(short_expiry: TestClient) -> None:
 
 def test_queued_command_survives_a_restart(settings: Settings) -> None:
     with TestClient(build_app(settings)) as client:
-        entity_id = provision(client, "kpollrestart", "IoTA-UL")
+        entity_id = provision_lamp(client, "kpollrestart", "IoTA-UL")
         client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"})
     with TestClient(build_app(settings)) as client:
         assert client.get("/iot/d?k=kpollrestart&i=lamp1&getCmd=1").text == "lamp1@switch|on"
