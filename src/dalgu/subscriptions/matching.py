@@ -31,7 +31,7 @@ from dalgu.query.ast import (
 from dalgu.query.geo import distance_m
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
-from dalgu.store.indexing import IndexRow, index_rows
+from dalgu.store.indexing import IndexRow, index_rows, same_but_times
 from dalgu.store.indexing import literal_key as _literal
 
 
@@ -75,17 +75,11 @@ def diff(before: Entity | None, after: Entity | None) -> Trigger:
     return trigger
 
 
-# members the broker sets on every write: not a change of the attribute (clause 5.8.6)
-_SYSTEM = frozenset({"createdAt", "modifiedAt"})
-
-
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Clause 5.8.6: an attribute changes "when any of the members (including children) ...
     is updated with a value different than the existing one"; writing the same value again
     (a device resending a reading without a new observedAt) changes only its modifiedAt."""
-    return {k: v for k, v in old.items() if k not in _SYSTEM} != {
-        k: v for k, v in new.items() if k not in _SYSTEM
-    }
+    return not same_but_times(old, new)
 
 
 def _wanted(sub: dict[str, Any]) -> set[str]:
