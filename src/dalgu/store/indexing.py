@@ -51,6 +51,11 @@ def canonical_datetime(text: str) -> str:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    return utc_text(value)
+
+
+def utc_text(value: datetime) -> str:
+    """An aware date-time in the canonical form of `canonical_datetime`."""
     # isoformat, not strftime: "%Y" writes year 1 as "1", which no parser reads back
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 

@@ -4,7 +4,7 @@ interval, and the number of an aggregation bucket. Times are compared as canonic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +12,7 @@ from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalEntity, TemporalQuery
 from dalgu.store.history import parse_time
+from dalgu.store.indexing import utc_text
 from dalgu.store.sqlite.near import geo_test
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.temporal_q import q_sql
@@ -39,8 +40,7 @@ def canon(value: datetime | None) -> str | None:
 
 @lru_cache(maxsize=4096)  # the few times of one write repeat in each of its instances
 def canon_time(value: datetime) -> str:
-    # isoformat, not strftime: "%Y" writes year 1 as "1", which no parser reads back
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return utc_text(value)
 
 
 def rows_filter(
