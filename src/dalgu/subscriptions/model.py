@@ -135,9 +135,9 @@ def parse_notification(value: Any, terms: TermMap, *, partial: bool = False) -> 
                     raise BadRequestData(f"notification.{key} cannot be removed")
                 notification[key] = NULL_URI
         value = {k: v for k, v in value.items() if k not in notification}
-    if "endpoint" not in notification:  # not removed: mandatory in an update's too (the
-        # ETSI suite's 029_03_01 reads NotificationParams' endpoint as such)
-        notification["endpoint"] = _parse_endpoint(value.get("endpoint"))
+    # mandatory in an update's too (the ETSI suite's 029_03_01 reads NotificationParams so);
+    # a Null endpoint was refused above, as a member that cannot be removed
+    notification["endpoint"] = _parse_endpoint(value.get("endpoint"))
     if "attributes" in value:
         notification["attributes"] = _names(value["attributes"], "notification.attributes", terms)
     for key in ("pick", "omit"):
