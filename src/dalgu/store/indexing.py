@@ -96,7 +96,12 @@ def _same_but_times(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> boo
         return True
     if len(old) != len(new):
         return False
-    return all(same_but_times(a, b) for a, b in zip(old, new, strict=True))
+    # loops, not all(): every update runs this on every attribute, and the generators made
+    # changed_attributes of a five-attribute vehicle 7.9 µs instead of 5.4
+    for a, b in zip(old, new, strict=True):  # noqa: SIM110
+        if not same_but_times(a, b):
+            return False
+    return True
 
 
 def same_but_times(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -107,7 +112,10 @@ def same_but_times(a: dict[str, Any], b: dict[str, Any]) -> bool:
     for key, value in a.items():
         if key not in _TIMES and (key not in b or b[key] != value):
             return False
-    return all(key in a or key in _TIMES for key in b)
+    for key in b:  # noqa: SIM110 - a loop for speed, as in _same_but_times
+        if key not in a and key not in _TIMES:
+            return False
+    return True
 
 
 # members whose rows a plain Property's instance can have; `_instance_rows` makes one row of
