@@ -96,3 +96,42 @@ def test_a_year_before_1000_keeps_four_digits_in_the_index() -> None:
     assert canonical_datetime("0001-01-01T00:00:00Z") == "0001-01-01T00:00:00.000000Z"
     assert canonical_datetime("0999-06-01T09:00:00+09:00") == "0999-06-01T00:00:00.000000Z"
     assert canonical_datetime("0999-06-01T00:00:00Z") < canonical_datetime("1970-01-01T00:00:00Z")
+
+
+def test_integers_are_kept_exactly_to_64_bits_and_refused_beyond(client: TestClient) -> None:
+    """orjson reads an integer past 64 bits as a float: 2^64 was stored as
+    1.8446744073709552e+19 without a word. Up to 2^64 - 1 (and down to -2^63) integers are
+    kept as sent; beyond, the request is a 400 naming the number, and nothing is written.
+    Digits in strings are text."""
+    exact = {
+        "id": "urn:ngsi-ld:Counter:1",
+        "type": "Counter",
+        "high": 2**64 - 1,
+        "low": -(2**63),
+        "past53": 2**53 + 1,
+        "serial": "123456789012345678901234567890",
+    }
+    assert client.post(E, json=exact).status_code == 201
+    got = client.get(f"{E}/urn:ngsi-ld:Counter:1", params={"format": "keyValues"}).json()
+    assert {k: got[k] for k in ("high", "low", "past53", "serial")} == {
+        k: exact[k] for k in ("high", "low", "past53", "serial")
+    }
+    for value in ("18446744073709551616", "-9223372036854775809", "123456789012345678901234567890"):
+        body = '{"id":"urn:ngsi-ld:Counter:2","type":"Counter","n":' + value + "}"
+        response = client.post(E, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["type"].endswith("BadRequestData")
+        assert value in response.json()["detail"]
+    assert client.get(f"{E}/urn:ngsi-ld:Counter:2").status_code == 404
+    # an attribute update and a batch are read the same way
+    patch = '{"high": {"type": "Property", "value": 99999999999999999999}}'
+    answered = client.patch(
+        f"{E}/urn:ngsi-ld:Counter:1/attrs",
+        content=patch,
+        headers={"Content-Type": "application/json"},
+    )
+    assert answered.status_code == 400
+    assert (
+        client.get(f"{E}/urn:ngsi-ld:Counter:1", params={"format": "keyValues"}).json()["high"]
+        == 2**64 - 1
+    )

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 from starlette.requests import Request
 
+from dalgu import jsonbytes
 from dalgu.errors import (
     BadRequestData,
     InvalidRequest,
@@ -137,7 +138,9 @@ async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
     if not body.strip():
         raise InvalidRequest("the request body is empty")
     try:
-        data = orjson.loads(body)
+        data = jsonbytes.loads(body)
+    except jsonbytes.InexactInteger as exc:
+        raise BadRequestData(f"{exc.msg} (at character {exc.pos})") from None
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if b"\\u0000" in body and _NUL.search(body):  # one C scan for nearly every body

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dalgu import jsonbytes
 from dalgu.api.edge import runtime
 from dalgu.api.problem import problem_response
 from dalgu.api.respond import plain_json
@@ -76,7 +77,7 @@ async def json_body(request: Request) -> Any:
     if len(body) > runtime(request).settings.max_body_bytes:
         raise BadRequestData("the body is too large")
     try:
-        return orjson.loads(body)
+        return jsonbytes.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequestData(f"the body is not JSON: {exc.msg}") from None
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from dalgu import jsonbytes
 from dalgu.errors import PayloadError
 from dalgu.gateway.ultralight import MAX_PAYLOAD
 
@@ -74,6 +75,6 @@ def _load(payload: bytes | str) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise PayloadError(f"payload longer than {MAX_PAYLOAD} bytes", MAX_PAYLOAD)
     try:
-        return orjson.loads(payload)
+        return jsonbytes.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(f"not JSON: {exc.msg}", exc.pos) from None

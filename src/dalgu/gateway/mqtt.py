@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import orjson
 
+from dalgu import jsonbytes
 from dalgu.background import cancel_and_wait
 from dalgu.devices.commands import DeviceCommand
 from dalgu.devices.service import DeviceService, Message
@@ -133,7 +134,7 @@ def measure_groups(
     if topic.attribute is not None:
         if fmt == "json":
             try:
-                value = orjson.loads(payload)
+                value = jsonbytes.loads(payload)
             except orjson.JSONDecodeError as exc:
                 raise PayloadError(f"not JSON: {exc.msg}", exc.pos) from None
         else:
