@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dalgu.settings import Settings
+from tests.mqtt_sessions import end_session
 from tests.ports import free_port, serving
 
 MOSQUITTO = ("127.0.0.1", 1883)
@@ -24,16 +25,24 @@ MOSQUITTO = ("127.0.0.1", 1883)
 def gateway(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[TestClient, int]]:
     """A running Dalgu whose MQTT southbound listens on Mosquitto or its own broker."""
 
+    external = request.param == "external"
+    client_ids: list[str] = []
+
     def ports() -> dict[str, Any]:
-        external = request.param == "external"
+        client_ids.append(f"dalgu-test-{uuid.uuid4().hex[:8]}")
         return {
             "mqtt_broker": request.param,
             "mqtt_port": MOSQUITTO[1] if external else free_port(),
-            "mqtt_client_id": f"dalgu-test-{uuid.uuid4().hex[:8]}",
+            "mqtt_client_id": client_ids[-1],
         }
 
-    with serving(settings, ports) as (client, configured):
-        yield client, configured.mqtt_port
+    try:
+        with serving(settings, ports) as (client, configured):
+            yield client, configured.mqtt_port
+    finally:
+        if external:  # the server's persistent session would stay on the shared Mosquitto
+            for client_id in client_ids:
+                end_session(MOSQUITTO[1], client_id)
 
 
 def publish(port: int, topic: str, payload: bytes) -> None:

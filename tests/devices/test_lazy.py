@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
 from dalgu.settings import Settings
+from tests.mqtt_sessions import end_session
 
 E = "/ngsi-ld/v1/entities"
 
@@ -108,20 +109,24 @@ def test_lazy_attribute_read_from_mqtt_device(
 @pytest.fixture
 def impatient(settings: Settings) -> Iterator[TestClient]:
     """A server that waits half a second for lazy attributes, with its MQTT on Mosquitto."""
+    client_id = f"dalgu-test-{uuid.uuid4().hex[:8]}"
     configured = settings.model_copy(
         update={
             "device_lazy_timeout": 0.5,
             "mqtt_broker": "external",
             "mqtt_port": 1883,
-            "mqtt_client_id": f"dalgu-test-{uuid.uuid4().hex[:8]}",
+            "mqtt_client_id": client_id,
         }
     )
-    with TestClient(build_app(configured)) as client:
-        southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 10
-        while not southbound.ready.is_set() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield client
+    try:
+        with TestClient(build_app(configured)) as client:
+            southbound = client.app.state.dalgu_gateway.southbound  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 10
+            while not southbound.ready.is_set() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            yield client
+    finally:
+        end_session(1883, client_id)  # not left on the shared Mosquitto
 
 
 def test_silent_device_answers_without_the_attribute(impatient: TestClient) -> None:
