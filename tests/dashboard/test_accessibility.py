@@ -239,3 +239,11 @@ def test_the_page_names_an_icon_that_is_served(pages: dict[str, Node]) -> None:
     assert path.startswith("/dashboard/static/")
     icon = resources.files("dalgu.dashboard").joinpath(path.removeprefix("/dashboard/"))
     assert icon.read_text().startswith("<svg")
+
+
+def test_a_browser_asking_for_favicon_ico_gets_the_icon(client: TestClient) -> None:
+    """The API docs page and JSON answers name no icon: browsers ask for /favicon.ico."""
+    answer = client.get("/favicon.ico")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("image/svg+xml")
+    assert answer.text.startswith("<svg")

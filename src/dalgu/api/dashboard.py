@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -41,12 +41,19 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard", dashboard, methods=["GET"]),
         Route("/dashboard/alerts", dashboard_alerts, methods=["GET"]),
         Route("/dashboard/entity", dashboard_entity, methods=["GET"]),
+        # pages that name no icon (the API docs page, a JSON answer in a browser tab) make the
+        # browser ask for /favicon.ico: the dashboard's icon, rather than a 404 logged each time
+        Route("/favicon.ico", _favicon, methods=["GET", "HEAD"]),
         Mount(
             "/dashboard/static",
             app=StaticFiles(packages=[("dalgu.dashboard", "static")]),
             name="dashboard-static",
         ),
     ]
+
+
+async def _favicon(request: Request) -> Response:
+    return RedirectResponse("/dashboard/static/favicon.svg", status_code=301)
 
 
 def _view(request: Request) -> tuple[View, CityOverview]:
