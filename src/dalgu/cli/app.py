@@ -16,6 +16,8 @@ from dalgu.cli.opendata import opendata as opendata_cli
 from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
 from dalgu.cli.tutorial import tutorial as tutorial_cli
+from dalgu.cli.upkeep import backup as backup_command
+from dalgu.cli.upkeep import status as status_command
 from dalgu.errors import StoreUnavailable
 from dalgu.settings import InvalidSettings, Settings
 
@@ -31,6 +33,8 @@ app.add_typer(safety_cli, name="safety")
 app.add_typer(opendata_cli, name="opendata")
 app.add_typer(tutorial_cli, name="tutorial")
 app.add_typer(feed_cli, name="feed")
+app.command("status")(status_command)
+app.command("backup")(backup_command)
 
 
 async def _migrate(settings: Settings) -> None:

@@ -1,0 +1,31 @@
+"""A consistent copy of a store while Dalgu runs (`dalgu backup`): what each backend's copy
+(`sqlite/backup.py`, `postgres/backup.py`) reports, and how it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dalgu.errors import DalguError
+
+#: told (pages copied, pages in all) after each step of a copy
+Progress = Callable[[int, int], None]
+
+
+class BackupFailed(DalguError):
+    """A copy that could not be made or did not check out; nothing is left at its path."""
+
+    kind = "InternalError"
+    status = 500
+    title = "Backup failed"
+
+
+@dataclass(frozen=True)
+class BackupCopy:
+    """A finished copy: where, its size in bytes, and the entities it holds (None when the
+    backend's format does not say without restoring it)."""
+
+    path: Path
+    size: int
+    entities: int | None
