@@ -33,6 +33,7 @@ from dalgu.api import (
 )
 from dalgu.api import fhir as fhir_api
 from dalgu.api import opendata as opendata_api
+from dalgu.api.attribute_paths import with_attribute_segment
 from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.health import health
@@ -405,6 +406,7 @@ class TrailingSlash:
                 trimmed = path.rstrip("/")
                 scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
             if path.startswith(V1):
+                scope = with_attribute_segment(scope)
                 tenant = _tenant_header(scope)
                 if tenant is not None:
                     send = _echoing(send, tenant)

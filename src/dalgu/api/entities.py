@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import distributed, params
+from dalgu.api.attribute_paths import attribute_param
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
@@ -484,7 +485,7 @@ async def _attribute_write(
     proxied registration holds it (`here` does this broker's part); 204 when all went well."""
     routed = await distributed.plan(request, rc, operation, entity_id, None)
     if routed is not None:
-        path = _path(entity_id, "attrs", request.path_params["attr"])
+        path = _path(entity_id, "attrs", attribute_param(request))
         answered = await distributed.attribute_write(
             routed, entity_id, attr, method, path, body, here, no_content, query=query
         )
@@ -495,7 +496,7 @@ async def _attribute_write(
 
 
 def _target_attribute(request: Request, rc: RequestContext) -> str:
-    name = request.path_params["attr"]
+    name = attribute_param(request)
     if name == "scope":  # clause 5.6.4: the scope is not an attribute to patch or replace
         raise BadRequestData("scope is not an attribute; change it through /attrs")
     return attribute_iri(name, rc.terms)
@@ -504,10 +505,10 @@ def _target_attribute(request: Request, rc: RequestContext) -> str:
 async def delete_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
-    if request.path_params["attr"] == "scope":
+    if attribute_param(request) == "scope":
         await runtime(request).service.delete_scope(rc.tenant, entity_id)
         return no_content()
-    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    attr = attribute_iri(attribute_param(request), rc.terms)
     dataset_id = request.query_params.get("datasetId")
     delete_all = params.flag(request.query_params, "deleteAll")
     rt = runtime(request)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import params
+from dalgu.api.attribute_paths import attribute_param
 from dalgu.api.batch import ordering_params
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.entities import page_links
@@ -227,7 +228,7 @@ async def append_temporal(request: Request) -> Response:
 async def delete_temporal_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
-    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    attr = attribute_iri(attribute_param(request), rc.terms)
     await _service(request).delete(
         rc.tenant,
         entity_id,
@@ -262,8 +263,8 @@ def _one_instance(body: Any, name: str) -> Any:
 async def modify_instance(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request)
-    attr = attribute_iri(request.path_params["attr"], rc.terms)
-    fragment = _one_instance(body, request.path_params["attr"])
+    attr = attribute_iri(attribute_param(request), rc.terms)
+    fragment = _one_instance(body, attribute_param(request))
     instance = parse_instance(attr, fragment, rc.terms, now_iso())
     _check_instance_id(request.path_params["instance_id"])
     await _service(request).replace_instance(
@@ -275,7 +276,7 @@ async def modify_instance(request: Request) -> Response:
 async def delete_instance(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
-    attr = attribute_iri(request.path_params["attr"], rc.terms)
+    attr = attribute_iri(attribute_param(request), rc.terms)
     _check_instance_id(request.path_params["instance_id"])
     await _service(request).delete(
         rc.tenant, entity_id, attr, instance_id=request.path_params["instance_id"]
