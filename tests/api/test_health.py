@@ -120,3 +120,14 @@ def test_a_notifier_that_keeps_up_passes(settings: Settings) -> None:
             time.sleep(0.05)
             lag = _check(client.get("/health").json(), "notifier:lag")
         assert lag == {"status": "pass", "observedValue": 0, "observedUnit": "s"}
+
+
+def test_version_answers_as_agents_written_for_orion_ld_expect(client: TestClient) -> None:
+    """The FIWARE IoT Agent's health check asks the broker's /version and counts it down on a
+    404 (an outside test with the real agent)."""
+    from dalgu import __version__
+
+    answer = client.get("/version")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["dalgu"]["version"] == __version__

@@ -42,6 +42,7 @@ from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpecte
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
 from dalgu.api.route_groups import GroupedRouter
+from dalgu.api.version import version
 from dalgu.broker.contexts import hosted_context_resolver
 from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
@@ -180,6 +181,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{V1}/docs", openapi.docs_page, methods=["GET"]),
         Mount(f"{V1}/docs/static", app=openapi.static_files()),
         Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
         *gateway_http.routes(),
         *testbed_http.routes(),
         *fhir_api.routes(),
