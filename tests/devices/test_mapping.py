@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -142,19 +141,51 @@ def test_the_agents_documented_fields_are_accepted_and_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "group"),
+    ("field", "group", "position"),
     [
         (
             "attributes[1].expression",
-            {"attributes": [{"name": "a"}, {"object_id": "t", "name": "t", "expression": "t*10"}]},
+            {"attributes": [{"name": "a"}, {"object_id": "t", "name": "t", "expression": "t*"}]},
+            "end of input at position 2",
         ),
-        ("entityNameExp", {"entityNameExp": '"urn:ngsi-ld:Room:" + room'}),
-        ("explicitAttrs", {"explicitAttrs": "['temperature']"}),
+        (
+            "attributes[0].metadata.unit.expression",
+            {"attributes": [{"name": "a", "metadata": {"unit": {"expression": "(1"}}}]},
+            "end of input at position 2",
+        ),
+        ("entityNameExp", {"entityNameExp": '"urn:ngsi-ld:Room:" + room)'}, "')' at position 26"),
+        ("explicitAttrs", {"explicitAttrs": "['temperature'"}, "end of input at position 14"),
+        (
+            "explicitAttrs",
+            {"explicitAttrs": "a|nosuch"},
+            "unknown transform 'nosuch' at position 2",
+        ),
     ],
 )
-def test_jexl_fields_are_refused_by_name_not_ignored(field: str, group: dict[str, Any]) -> None:
-    with pytest.raises(BadRequestData, match=rf"services\[0\]\.{re.escape(field)} is a JEXL"):
+def test_invalid_jexl_is_refused_naming_the_field_and_position(
+    field: str, group: dict[str, Any], position: str
+) -> None:
+    with pytest.raises(BadRequestData) as refused:
         parse_groups({"services": [{"apikey": "k1", **group}]})
-    with pytest.raises(BadRequestData, match="devices"):
-        parse_devices({"devices": [{"device_id": "d1", **group}]})
-    assert parse_groups({"services": [{"apikey": "k1", "explicitAttrs": "true"}]})
+    detail = refused.value.detail
+    assert detail.startswith(f"services[0].{field} is not a valid JEXL expression: ")
+    assert position in detail
+
+
+def test_valid_jexl_fields_are_accepted() -> None:
+    group = {
+        "apikey": "k1",
+        "entityNameExp": '"urn:ngsi-ld:Room:" + room',
+        "explicitAttrs": "['temperature', {object_id: 't'}]",
+        "attributes": [{"object_id": "t", "name": "temperature", "expression": "t * 10"}],
+    }
+    assert parse_groups({"services": [group]})[0].entityNameExp == '"urn:ngsi-ld:Room:" + room'
+    device = {"device_id": "d1", "attributes": [{"name": "a", "expression": "a|trim"}]}
+    assert parse_devices({"devices": [device]})[0].attributes[0].expression == "a|trim"
+
+
+@pytest.mark.parametrize("kind", ["commands", "lazy"])
+def test_expressions_of_commands_and_lazy_attributes_are_refused_by_name(kind: str) -> None:
+    body = {"devices": [{"device_id": "d1", kind: [{"name": "a", "expression": "a*2"}]}]}
+    with pytest.raises(BadRequestData, match=rf"devices\[0\]\.{kind}\[0\]\.expression"):
+        parse_devices(body)

@@ -51,10 +51,24 @@ class DeviceBinding:
     static: tuple[StaticAttribute, ...]
     explicit: bool | frozenset[str]  # True: only mapped measures; a set: only those names
     timestamp: bool
+    # what JEXL expressions see and use (`transformation.py`): the FIWARE service and path,
+    # the group's `entityNameExp`, an `explicitAttrs` given as an expression
+    service: str = ""
+    service_path: str = "/"
+    entity_name_exp: str | None = None
+    explicit_exp: str | None = None
 
 
-def bind(group: ServiceGroup, device: Device | None, device_id: str) -> DeviceBinding:
-    """The binding of `device_id`: its provisioning over its group's template."""
+def bind(
+    group: ServiceGroup,
+    device: Device | None,
+    device_id: str,
+    *,
+    service: str = "",
+    service_path: str = "/",
+) -> DeviceBinding:
+    """The binding of `device_id`: its provisioning over its group's template (in FIWARE
+    `service` and `service_path`, which expressions may read)."""
     entity_type = (device and device.entity_type) or group.entity_type or DEFAULT_ENTITY_TYPE
     entity_id = (device and device.entity_name) or f"urn:ngsi-ld:{entity_type}:{device_id}"
     active = {m.measure: m for m in group.attributes}
@@ -83,13 +97,23 @@ def bind(group: ServiceGroup, device: Device | None, device_id: str) -> DeviceBi
         static=tuple(static),
         explicit=_explicit(explicit),
         timestamp=timestamp,
+        service=service,
+        service_path=service_path,
+        entity_name_exp=group.entityNameExp or None,
+        explicit_exp=explicit if isinstance(explicit, str) and _explicit_exp(explicit) else None,
     )
+
+
+def _explicit_exp(value: str) -> bool:
+    """Whether an `explicitAttrs` string is an expression to evaluate with each message
+    (`"true"` and `"false"` evaluate to themselves)."""
+    return value.strip().lower() not in ("true", "false")
 
 
 def _explicit(value: bool | str | list[str]) -> bool | frozenset[str]:
     if isinstance(value, list):
         return frozenset(value)
-    if isinstance(value, str):  # a JEXL expression in the IoT Agents; Dalgu takes "true"/"false"
+    if isinstance(value, str):  # an expression: evaluated per message (`transformation.py`)
         return value.strip().lower() == "true"
     return value
 

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dalgu.devices.expressions import LANGUAGE, parse_expression
 from dalgu.errors import BadRequestData
 
 CommandMode = Literal["legacy", "notification", "advancedNotification"]
@@ -157,35 +158,58 @@ def parse_groups(body: Any) -> list[ServiceGroup]:
     """`{"services": [...]}` (or `{"groups": [...]}`) as an IoT Agent accepts it."""
     items = _list_member(body, ("services", "groups"))
     for i, item in enumerate(items):
-        _refuse_expressions(item, f"services[{i}]")
+        _check_expressions(item, f"services[{i}]")
     return [
         _validated(ServiceGroup, group_fields(item), f"services[{i}]")
         for i, item in enumerate(items)
     ]
 
 
-JEXL_REFUSED = (
-    "is a JEXL expression, which Dalgu does not evaluate: it is refused rather than ignored "
-    "(map the measure as the device sends it, or compute the value before sending)"
-)
-
-
-def _refuse_expressions(item: Any, where: str) -> None:
-    """Refuse, by name, the IoT Agent fields whose value is a JEXL expression (`expression`,
-    `entityNameExp`, an `explicitAttrs` string other than true or false): storing them and
-    writing what they did not compute would give wrong values silently."""
+def _check_expressions(item: Any, where: str) -> None:
+    """Parse, by name, the fields whose value is a JEXL expression (`entityNameExp`, an
+    `explicitAttrs` string, an attribute's or its metadata's `expression`): one that does not
+    parse is refused with its field and position, rather than failing with every message.
+    Expressions are not evaluated on commands, lazy or static attributes: refused by name."""
     if not isinstance(item, dict):
         return
-    if item.get("entityNameExp") is not None:
-        raise BadRequestData(f"{where}.entityNameExp {JEXL_REFUSED}")
-    explicit = item.get("explicitAttrs")
-    if isinstance(explicit, str) and explicit.strip().lower() not in ("true", "false"):
-        raise BadRequestData(f"{where}.explicitAttrs {JEXL_REFUSED}; a JSON list of names is taken")
+    expressions: list[tuple[str, Any]] = [
+        (f"{where}.entityNameExp", item.get("entityNameExp")),
+    ]
+    if isinstance(item.get("explicitAttrs"), str):
+        expressions.append((f"{where}.explicitAttrs", item["explicitAttrs"]))
     for kind in ("attributes", "lazy", "commands", "static_attributes"):
         mappings = item.get(kind)
         for n, mapping in enumerate(mappings if isinstance(mappings, list) else []):
-            if isinstance(mapping, dict) and mapping.get("expression") is not None:
-                raise BadRequestData(f"{where}.{kind}[{n}].expression {JEXL_REFUSED}")
+            if not isinstance(mapping, dict):
+                continue
+            field = f"{where}.{kind}[{n}]"
+            if mapping.get("expression") is not None and kind != "attributes":
+                raise BadRequestData(
+                    f"{field}.expression: Dalgu evaluates JEXL expressions of active "
+                    f"attributes only, not of {kind.replace('_', ' ')}; it is refused rather "
+                    "than ignored"
+                )
+            expressions.append((f"{field}.expression", mapping.get("expression")))
+            metadata = mapping.get("metadata")
+            for key, member in (metadata if isinstance(metadata, dict) else {}).items():
+                if isinstance(member, dict) and member.get("expression") is not None:
+                    if kind != "attributes":
+                        raise BadRequestData(
+                            f"{field}.metadata.{key}.expression: Dalgu evaluates JEXL "
+                            "expressions of active attributes only; it is refused rather "
+                            "than ignored"
+                        )
+                    expressions.append((f"{field}.metadata.{key}.expression", member["expression"]))
+    for field, text in expressions:
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise BadRequestData(f"{field}: a JEXL expression is a string")
+        try:
+            parse_expression(text)
+        except BadRequestData as error:
+            reason = error.detail.removeprefix(f"{LANGUAGE}: ")
+            raise BadRequestData(f"{field} is not a valid JEXL expression: {reason}") from None
 
 
 def group_fields(item: Any) -> Any:
@@ -199,7 +223,7 @@ def group_fields(item: Any) -> Any:
 def parse_devices(body: Any) -> list[Device]:
     items = _list_member(body, ("devices",))
     for i, item in enumerate(items):
-        _refuse_expressions(item, f"devices[{i}]")
+        _check_expressions(item, f"devices[{i}]")
     return [_validated(Device, item, f"devices[{i}]") for i, item in enumerate(items)]
 
 

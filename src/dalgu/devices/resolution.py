@@ -82,9 +82,11 @@ class DeviceResolver:
                 )
             if not is_device_id(device_id):
                 raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
-            return bind(group, None, device_id), group_record.tenant, group_record
+            where = {"service": group_record.tenant, "service_path": group_record.service_path}
+            return bind(group, None, device_id, **where), group_record.tenant, group_record
         device = Device.model_validate(device_record.doc)
-        binding = bind(group, device, device_id)
+        where = {"service": device_record.tenant, "service_path": device_record.service_path}
+        binding = bind(group, device, device_id, **where)
         self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant)
         return binding, device_record.tenant, None
 
@@ -147,7 +149,11 @@ class DeviceResolver:
         return record
 
     async def create_entity(self, tenant: str, binding: DeviceBinding) -> None:
-        """The device's entity with its static attributes, unless it exists already."""
+        """The device's entity with its static attributes, unless it exists already. A group
+        whose `entityNameExp` names the entity with each message creates none here (the
+        measures' update creates it), unless the device has commands to show."""
+        if binding.entity_name_exp and not binding.commands:
+            return
         doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
         for static in binding.static:
             doc[static.name] = attribute(static.type, static.value, static.name, static.metadata)

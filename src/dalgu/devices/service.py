@@ -39,7 +39,9 @@ from dalgu.devices.provisioning import (
     parse_groups,
 )
 from dalgu.devices.resolution import DeviceResolver
+from dalgu.devices.statics import StaticAttributes
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
+from dalgu.devices.transformation import MeasureTransformation
 from dalgu.errors import (
     BadRequestData,
     DalguError,
@@ -102,6 +104,10 @@ class DeviceService:
         self.entities = entities
         self.terms = terms  # the @context device attribute names are expanded with
         self._expanded: dict[tuple[str, str], ExpandedBinding] = {}  # by apikey and device id
+        # a binding's JEXL expressions (None: it has none), by apikey and device id
+        self._transformations: dict[
+            tuple[str, str], tuple[DeviceBinding, MeasureTransformation | None]
+        ] = {}
         self._arrivals: dict[str, Arrivals[Message]] = {}  # by transport
         self.commands = CommandDispatcher(registry, entities, terms)
         self.resolver = DeviceResolver(registry, entities, terms, self.commands)
@@ -144,6 +150,7 @@ class DeviceService:
     def _provisioning_changed(self, tenant: str | None = None) -> None:
         self.resolver.forget()
         self._expanded.clear()
+        self._transformations.clear()
         self.commands.forget(tenant)
 
     # --- config groups --------------------------------------------------------------------
@@ -389,6 +396,7 @@ class DeviceService:
         expanded = self._expanded.get(key)
         if expanded is None or expanded.binding is not binding:
             expanded = self._expanded[key] = ExpandedBinding(binding, self.terms)
+        transformation = self._transformation(binding)
         for values, stamp in groups:
             if binding.lazy and not values.keys().isdisjoint(binding.lazy):
                 for measure in values.keys() & binding.lazy.keys():
@@ -401,15 +409,29 @@ class DeviceService:
                 stamp = stamp or (instant if isinstance(instant, str) else str(instant))
             device_time = utc_time(stamp or timestamp) if (stamp or timestamp) else None
             observed = device_time or observed_at(stamp or timestamp, now, binding.timestamp)
-            entity = expanded.entity(values, observed, now)
+            target = binding
+            if transformation is not None:
+                values, target = transformation.apply(values)
+            entity = expanded.entity(values, observed, now) if target is binding else None
             if entity is None:  # a measure only the general mapping and parser take
                 fragment = measures_to_entity(
-                    binding, values, observed_at=observed, with_static=False
+                    target, values, observed_at=observed, with_static=False
                 )
                 entity = parse_entity(fragment, self.terms, now)
-            expanded.statics.add_to(entity, observed, now)
+            statics = expanded.statics
+            if target.explicit != binding.explicit:
+                statics = StaticAttributes(target, self.terms)
+            statics.add_to(entity, observed, now)
             out.append((device_time, entity))
         return in_time_order(out)
+
+    def _transformation(self, binding: DeviceBinding) -> MeasureTransformation | None:
+        """The binding's JEXL expressions, compiled once per binding."""
+        key = (binding.apikey, binding.device_id)
+        known = self._transformations.get(key)
+        if known is None or known[0] is not binding:
+            known = self._transformations[key] = (binding, MeasureTransformation.of(binding))
+        return known[1]
 
     async def receive_batch(
         self, transport: str, messages: Sequence[Message]
