@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         description="Seconds a context source has to answer a forwarded request "
         "(a registration's management.timeout overrides it).",
     )
+    forward_tenant: Literal["registration", "request"] = Field(
+        "registration",
+        description="The tenant a forwarded request names when its registration has no "
+        "`tenant`: `registration` the default tenant (clause 5.2.9), `request` the tenant of "
+        "the request forwarded (what Orion-LD does, and what FIWARE IoT Agents, which register "
+        "without a tenant, need for commands and lazy attributes in their service).",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413).")
     max_json_depth: int = Field(64, ge=4, description="Deepest JSON nesting accepted.")
     max_page_size: int = Field(1000, ge=1, description="Largest `limit` on queries.")

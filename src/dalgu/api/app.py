@@ -250,7 +250,12 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
                     the_store, the_store, resolver
                 )
             runtime.distributor = Distributor(
-                the_store, ContextSourceClient(settings.forward_timeout), via_name(settings)
+                the_store,
+                ContextSourceClient(
+                    settings.forward_timeout,
+                    request_tenant=settings.forward_tenant == "request",
+                ),
+                via_name(settings),
             )
             runtime.registrations = RegistrationService(
                 the_store,

@@ -66,8 +66,11 @@ def query_string(pairs: list[tuple[str, str]]) -> str:
 
 
 class ContextSourceClient:
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, *, request_tenant: bool = False) -> None:
+        """`request_tenant`: a registration without a `tenant` is forwarded the tenant of the
+        request (Orion-LD's way) instead of none, the default tenant (clause 5.2.9)."""
         self.timeout = timeout
+        self.request_tenant = request_tenant
         self._client: httpx.AsyncClient | None = None
         #: (tenant, registration id) -> when its cooldown after a failure ends (monotonic)
         self._cooling: dict[tuple[str, str], float] = {}
@@ -158,8 +161,7 @@ class ContextSourceClient:
         given = management.get("timeout")  # milliseconds (clause 5.2.34)
         return float(given) / 1000 if isinstance(given, int | float) else self.timeout
 
-    @staticmethod
-    def _headers(registration: dict[str, Any], origin: Origin, body: Any) -> dict[str, str]:
+    def _headers(self, registration: dict[str, Any], origin: Origin, body: Any) -> dict[str, str]:
         headers = {"Accept": "application/json", "Via": origin.via}
         json_ld = isinstance(body, dict) and "@context" in body
         if body is not None:
@@ -169,6 +171,8 @@ class ContextSourceClient:
         tenant = registration.get("tenant")
         if isinstance(tenant, str) and tenant:
             headers["NGSILD-Tenant"] = tenant
+        elif tenant is None and self.request_tenant and origin.tenant:
+            headers["NGSILD-Tenant"] = origin.tenant
         for pair in registration.get("contextSourceInfo", ()):
             key, value = pair.get("key"), pair.get("value")
             if not isinstance(key, str) or key in _SPECIAL or key.lower() in _RESERVED:
