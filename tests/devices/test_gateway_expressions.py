@@ -163,3 +163,20 @@ def test_expressions_apply_to_measures_published_over_mqtt(gateway: tuple[TestCl
     publish(port, f"/json/{apikey}/dev1/attrs", b'{"t": 3, "s": "late"}')
     entity = wait_for(client, url, lambda e: e.get("status", {}).get("value") == "LATE")
     assert entity["temperature"]["value"] == 30
+
+
+def test_an_expression_may_give_the_measures_time(client: TestClient) -> None:
+    provision(
+        client,
+        apikey="kt",
+        resource="/iot/json",
+        attributes=[
+            {"object_id": "t", "name": "temperature", "type": "Number"},
+            {"name": "TimeInstant", "type": "DateTime", "expression": "ts|toisodate"},
+        ],
+    )
+    body = b'{"t": 19, "ts": 1637245214901}'
+    assert client.post("/iot/json?k=kt&i=bin5", content=body).status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:Bin:bin5", headers=TENANT).json()
+    assert entity["temperature"]["observedAt"] == "2021-11-18T14:20:14.901Z"
+    assert "TimeInstant" not in entity

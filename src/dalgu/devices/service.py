@@ -403,15 +403,15 @@ class DeviceService:
                     self.lazy.answer(binding.apikey, binding.device_id, measure, values[measure])
                 if values.keys() <= binding.lazy.keys():
                     continue  # only lazy values: nothing to store
+            target = binding
+            if transformation is not None:  # expressions see TimeInstant, and may give it
+                values, target = transformation.apply(values)
             if TIME_INSTANT in values:  # the group's time, not an attribute
                 values = dict(values)
                 instant = values.pop(TIME_INSTANT)
                 stamp = stamp or (instant if isinstance(instant, str) else str(instant))
             device_time = utc_time(stamp or timestamp) if (stamp or timestamp) else None
             observed = device_time or observed_at(stamp or timestamp, now, binding.timestamp)
-            target = binding
-            if transformation is not None:
-                values, target = transformation.apply(values)
             entity = expanded.entity(values, observed, now) if target is binding else None
             if entity is None:  # a measure only the general mapping and parser take
                 fragment = measures_to_entity(
