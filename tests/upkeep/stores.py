@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 import asyncpg
+import httpx
 
 from dalgu.broker.mutations import create
 from dalgu.settings import Settings
@@ -136,3 +138,37 @@ class Unhealthy:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+class Writer(threading.Thread):
+    """Creates vehicles one by one through the API at `base` until stopped; `acknowledged`
+    lists the ids the server answered 201 for, in order."""
+
+    def __init__(self, base: str, prefix: str) -> None:
+        super().__init__(daemon=True)
+        self.base, self.prefix = base, prefix
+        self.acknowledged: list[str] = []
+        self.failures: list[str] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=10) as client:
+            n = 0
+            while not self._halt.is_set():
+                body = vehicle(f"{self.prefix}{n}", speed=n)
+                answer = client.post("/ngsi-ld/v1/entities", json=body)
+                if answer.status_code == 201:
+                    self.acknowledged.append(body["id"])
+                else:
+                    self.failures.append(f"{answer.status_code} {answer.text[:200]}")
+                n += 1
+
+    def wait_for(self, count: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acknowledged) < count:
+            assert time.monotonic() < deadline, f"writer stuck: {self.failures[-3:]}"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(15)
