@@ -203,6 +203,8 @@ def test_values_are_coerced_as_javascript_does(expression: str, expected: Any) -
         ("1 / 0", lambda v: v == math.inf),
         ("-1 / 0", lambda v: v == -math.inf),
         ("5 % 0", math.isnan),
+        ("1 ^ nothing", math.isnan),  # Math.pow(1, NaN), where Python's pow gives 1
+        ("2 ^ 2000", lambda v: v == math.inf),
     ],
 )
 def test_impossible_arithmetic_is_nan_or_infinity(expression: str, check: Any) -> None:
@@ -284,6 +286,9 @@ def test_transforms_given_what_they_cannot_take_give_null(expression: str, expec
         ("'255'|bitwisemask(15, '&', 0)", 15),
         ("'240'|bitwisemask(0, '|', 4)", 15),
         ("12|bitwisemask(0, 'x', 2)", 3),
+        ("'0x1F'|bitwisemask(3, '&', 0)", 3),  # parseInt without a radix reads 0x
+        ("{b: 1, '2': 2, '1': 3}|jsonstringify", '{"1":3,"2":2,"b":1}'),  # JavaScript's order
+        ("{b: 1, '1': 1}|valuePicker(1)", ["1", "b"]),
         ("[1, 2, 3, 4]|slice(1, -1)", [2, 3]),
         ("[1, 2]|addset(2)", [1, 2]),
         ("[1, 2]|addset(3)", [1, 2, 3]),

@@ -78,12 +78,16 @@ def _arithmetic(operator: str, left: Any, right: Any) -> int | float:
         if b == 0 or math.isinf(a) or math.isnan(a) or math.isnan(b):
             return NAN
         return number(math.fmod(a, b) if not math.isinf(b) else a)
+    if math.isnan(b) or (abs(a) == 1 and math.isinf(b)):
+        return NAN  # Math.pow: NaN for a NaN exponent, and for 1 to an infinite power
     try:  # "^"
         return number(math.pow(a, b))
     except (OverflowError, ValueError):
-        if math.isnan(a) or math.isnan(b):
+        if math.isnan(a):
             return NAN
-        return NAN if a < 0 and not b.is_integer() else math.inf
+        if a < 0 and not b.is_integer():
+            return NAN
+        return -math.inf if a < 0 and b % 2 == 1 else math.inf
 
 
 class _Evaluation:

@@ -30,6 +30,7 @@ from dalgu.devices.expressions.values import (
     member,
     number,
     number_text,
+    own_keys,
     same_value_zero,
     strict_equals,
     to_int32,
@@ -44,6 +45,7 @@ U = UNDEFINED
 _INT_PREFIX = re.compile(r"[+-]?[0-9]+")
 _FLOAT_PREFIX = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_HEX_PREFIX = re.compile(r"([+-]?)0[xX]([0-9a-fA-F]+)")
 
 
 def _need(value: Any, *kinds: type) -> Any:
@@ -75,6 +77,16 @@ def parse_int(value: Any) -> Any:
     return number(float(int(match.group(0)))) if match else None
 
 
+def parse_int_any(value: Any) -> Any:
+    """parseInt(value) without a radix: a `0x` prefix reads hexadecimal digits."""
+    text = to_string(value).lstrip(JS_SPACE)
+    match = _HEX_PREFIX.match(text)
+    if match is None:
+        return parse_int(text)
+    sign = -1 if match.group(1) == "-" else 1
+    return number(float(sign * int(match.group(2), 16)))
+
+
 def parse_float(value: Any) -> Any:
     match = _FLOAT_PREFIX.match(to_string(value).lstrip(JS_SPACE))
     if not match:
@@ -85,7 +97,8 @@ def parse_float(value: Any) -> Any:
 def _json_text(value: Any) -> str:
     """JSON.stringify of a JSON tree (no undefined left in it)."""
     if isinstance(value, dict):
-        return "{" + ",".join(f"{_json_text(k)}:{_json_text(v)}" for k, v in value.items()) + "}"
+        members = (f"{_json_text(k)}:{_json_text(value[k])}" for k in own_keys(value))
+        return "{" + ",".join(members) + "}"
     if isinstance(value, list):
         return "[" + ",".join(_json_text(v) for v in value) + "]"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -157,7 +170,7 @@ def thmapper(value: Any, values: Any = U, choices: Any = U) -> Any:
 
 def bitwise_mask(value: Any, mask: Any = U, op: Any = U, shift: Any = U) -> int:
     if op in ("&", "|", "^"):
-        parsed = parse_int(value)
+        parsed = parse_int_any(value)
         left, right = to_int32(math.nan if parsed is None else parsed), to_int32(mask)
         masked = left & right if op == "&" else left | right if op == "|" else left ^ right
     else:
@@ -211,7 +224,7 @@ def _entries(value: Any) -> list[tuple[str, Any]]:
     if _nullish(value):
         raise TypeError("cannot convert undefined or null to object")
     if isinstance(value, dict):
-        return list(value.items())
+        return [(k, value[k]) for k in own_keys(value)]
     if isinstance(value, (list, str)):
         return [(str(i), v) for i, v in enumerate(value)]
     return []

@@ -262,6 +262,17 @@ def member(subject: Any, key: Any) -> Any:
     return UNDEFINED
 
 
+def own_keys(value: dict[str, Any]) -> list[str]:
+    """An object's keys in JavaScript's order: integer-like keys ascending, then the others
+    as they were added (what JSON.stringify and Object.entries follow)."""
+    indices = [k for k in value if k.isascii() and k.isdigit() and (k == "0" or k[0] != "0")]
+    indices = [k for k in indices if int(k) < 2**32 - 1]
+    if not indices:
+        return list(value)
+    chosen = set(indices)
+    return sorted(indices, key=int) + [k for k in value if k not in chosen]
+
+
 def from_json(value: Any) -> Any:
     """A JSON value (a measure, a static attribute) as JEXL sees it: whole floats as ints."""
     if isinstance(value, float):
