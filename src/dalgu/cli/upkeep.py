@@ -130,7 +130,13 @@ def _print_status(found: Status) -> None:
     if store.unknown:
         facts.add_row("unknown", "not in this schema: " + ", ".join(store.unknown))
     console.print(facts, highlight=False)
-    tenants = Table(title="tenants", title_justify="left")
+    tenants = Table(
+        title="tenants",
+        title_justify="left",
+        caption="entities: by type (an entity of several types counts under each); "
+        "unmatched: changes no notifier has matched yet",
+        caption_justify="left",
+    )
     for header in ("tenant", "entities", "types", "subscriptions", "unmatched", "oldest"):
         tenants.add_column(header, justify="left" if header in ("tenant", "types") else "right")
     for tenant in found.tenants:

@@ -48,8 +48,10 @@ async def server_health(settings: Settings) -> ServerHealth:
             answer = await client.get(url)
     except httpx.TimeoutException:
         return ServerHealth(url, problem=f"no answer within {timeout:g} s")
+    except httpx.ConnectError:
+        return ServerHealth(url, problem="no server answers (connection refused)")
     except httpx.HTTPError as exc:
-        return ServerHealth(url, problem=f"not answering ({type(exc).__name__})")
+        return ServerHealth(url, problem=f"no answer: {type(exc).__name__}: {exc}"[:300])
     try:
         body = orjson.loads(answer.content)
     except orjson.JSONDecodeError:

@@ -67,6 +67,9 @@ def dump(dsn: str, out: Path) -> BackupCopy:
         )
     except OSError as exc:
         raise BackupFailed(f"cannot run pg_dump: {exc}") from None
+    except BaseException:  # interrupted: no half-written archive left behind
+        partial.unlink(missing_ok=True)
+        raise
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
         said = _what_went_wrong(done.stderr) or f"exit status {done.returncode}"
