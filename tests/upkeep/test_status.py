@@ -131,6 +131,16 @@ def test_the_backlog_empties_once_a_notifier_matched_it(settings: Settings) -> N
     assert all(t["backlog"] == 0 for t in document["tenants"])
 
 
+def test_with_the_change_feed_on_its_backlog_is_reported_too(settings: Settings) -> None:
+    populate(settings)
+    env = {**cli_environment(settings, free_port()), "DALGU_CHANGE_FEED": "nats"}
+    result = CliRunner().invoke(cli, ["status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    backlog = json.loads(result.stdout)["backlog"]
+    assert set(backlog) == {"notifier", "feed"}
+    assert backlog["feed"]["changes"] == 5  # no relay has read any of them either
+
+
 def test_the_table_names_tenants_types_and_the_schema(settings: Settings) -> None:
     populate(settings)
     result = status(settings)
