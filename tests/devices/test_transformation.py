@@ -266,3 +266,106 @@ def test_a_device_expression_overrides_its_groups() -> None:
     }
     bound = binding(device, attributes=[{"object_id": "a", "name": "attr_a", "expression": "a*3"}])
     assert mapped(bound, {"a": 5})["attr_a"] == 10
+
+
+@pytest.mark.parametrize(
+    ("measures", "expected"),
+    [
+        ({"a": 1, "b": 2, "c": 3, "d": 4}, {"attr_a", "attr_b"}),  # 0550 A
+        ({"a": 1, "c": 3, "d": 4}, {"attr_a", "static_b"}),  # B
+        ({"b": 2, "c": 3, "d": 4}, {"attr_b"}),  # C: 'c' names no attribute
+        ({"c": 3, "d": 4}, {"static_a", "static_b"}),  # D: unmapped 'd' is dropped, listed or not
+    ],
+)
+def test_explicit_attrs_expression_picking_by_case(
+    measures: dict[str, Any], expected: set[str]
+) -> None:
+    """0550: the list is evaluated per message; only provisioned attributes are written."""
+    bound = binding(
+        explicitAttrs="(a&&b)?['attr_a','attr_b']:a?['attr_a','static_b']:b?[{object_id:'b'},'c']"
+        ":['static_a','static_b','d','c']",
+        attributes=[
+            {"name": "attr_a", "object_id": "a", "type": "Number"},
+            {"name": "attr_b", "object_id": "b", "type": "Number"},
+        ],
+        static_attributes=[
+            {"name": "static_a", "type": "Number", "value": 3},
+            {"name": "static_b", "type": "Number", "value": 4},
+        ],
+    )
+    transformation = MeasureTransformation.of(bound)
+    assert transformation is not None
+    out, target = transformation.apply(measures)
+    written = set(measures_to_entity(target, out, with_static=False)) - {"id", "type"}
+    assert isinstance(target.explicit, frozenset)
+    statics = {s.name for s in target.static if s.name in target.explicit}
+    assert written | statics == expected
+
+
+def test_entity_name_expression_reads_measures_and_static_attributes() -> None:
+    """0700: `type+":"+(t*2*static_a)`, amended to a URN as the NGSI-LD agent does."""
+    bound = binding(
+        entityNameExp='type+":"+(t*2*static_a)',
+        attributes=[{"object_id": "t", "name": "temperature", "type": "Number"}],
+        static_attributes=[{"name": "static_a", "type": "Number", "value": 3}],
+    )
+    got = mapped(bound, {"s": False, "t": 10})
+    assert got["id"] == "urn:ngsi-ld:TestType:TestType:60"
+    assert got["temperature"] == 10
+
+
+@pytest.mark.parametrize(
+    ("measures", "expected"),
+    [
+        ({"a": 3, "b": 10}, {"attr_a": 3, "attr_b": 13}),
+        ({"a": 3, "b": -10}, {"attr_a": 3}),  # the expression gives the skipValue
+        ({"b": -10}, {}),
+    ],
+)
+def test_skip_value_applies_to_an_expression_result(
+    measures: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """0700 skipValue."""
+    bound = binding(
+        attributes=[
+            {"object_id": "a", "name": "attr_a", "type": "Number"},
+            {
+                "object_id": "b",
+                "name": "attr_b",
+                "type": "Number",
+                "skipValue": "skip",
+                "expression": '(b+static_a)>0?(b+static_a):"skip"',
+            },
+        ],
+        static_attributes=[{"name": "static_a", "type": "Number", "value": 3}],
+    )
+    transformation = MeasureTransformation.of(bound)
+    assert transformation is not None
+    out, target = transformation.apply(measures)
+    entity = measures_to_entity(target, out, with_static=False)
+    assert {k: v["value"] for k, v in entity.items() if k not in ("id", "type")} == expected
+
+
+def test_value_pickers_over_measures() -> None:
+    """0900 (written as lists: an NGSI-LD agent drops a list typed Number, as Dalgu does)."""
+    bound = binding(
+        explicitAttrs=True,
+        attributes=[
+            {
+                "object_id": "single",
+                "name": "single",
+                "type": "Property",
+                "expression": "{alarm1:alarm1,alarm2:alarm2,alarm3:alarm3}|valuePicker(true)",
+            },
+            {
+                "object_id": "multi",
+                "name": "multi",
+                "type": "Property",
+                "expression": "a|valuePickerMulti([true,1,'on','nok'])",
+            },
+        ],
+    )
+    a = {"n1": True, "n2": 1, "n3": "on", "n4": "nok", "n5": "ok", "n6": True, "n7": False, "n8": 0}
+    got = mapped(bound, {"a": a, "alarm1": True, "alarm2": False, "alarm3": True})
+    assert got["single"] == ["alarm1", "alarm3"]
+    assert got["multi"] == ["n1", "n2", "n3", "n4", "n6"]

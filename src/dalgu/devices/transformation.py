@@ -12,7 +12,7 @@ attribute name and, when it has an `expression`, replaces it with the expression
 (evaluated with every message, whether or not its measure came: `a|substr(0,3)` of a missing
 `a` is `"und"`), so later expressions read earlier results. Finally an `explicitAttrs` given
 as an expression picks what is written: true, false, or a list of attribute names and
-`{object_id: ...}` objects.
+`{object_id: ...}` objects (a measure no attribute maps is then dropped, listed or not).
 
 An expression that fails, or whose value is null, undefined or NaN, leaves its attribute out
 of the update (as the agents do) and is logged once per device, attribute and reason; so is a
@@ -39,6 +39,7 @@ from dalgu.devices.expressions import (
 )
 from dalgu.devices.expressions.values import from_json, to_json, to_string, truthy
 from dalgu.devices.mapping import DeviceBinding, attribute
+from dalgu.devices.observation import TIME_INSTANT
 from dalgu.devices.provisioning import AttributeMapping
 from dalgu.errors import DalguError
 
@@ -140,6 +141,10 @@ class MeasureTransformation:
         if self.explicit is not None:
             chosen = self._evaluate(self.explicit, context, "explicitAttrs")
             explicit = False if chosen is _FAILED else self._explicit(chosen)
+            if isinstance(explicit, frozenset):  # a measure no attribute maps is dropped,
+                # even when the list names it, as the agents drop it
+                kept = binding.active.keys() | binding.lazy.keys() | {TIME_INSTANT}
+                out = {k: v for k, v in out.items() if k in kept}
         if (
             entity_id == binding.entity_id
             and explicit == binding.explicit
