@@ -143,8 +143,8 @@ class MeasureTransformation:
             explicit = False if chosen is _FAILED else self._explicit(chosen)
             if isinstance(explicit, frozenset):  # a measure no attribute maps is dropped,
                 # even when the list names it, as the agents drop it
-                kept = binding.active.keys() | binding.lazy.keys() | {TIME_INSTANT}
-                out = {k: v for k, v in out.items() if k in kept}
+                provisioned = binding.active.keys() | binding.lazy.keys() | {TIME_INSTANT}
+                out = {k: v for k, v in out.items() if k in provisioned}
         if (
             entity_id == binding.entity_id
             and explicit == binding.explicit
