@@ -33,8 +33,6 @@ app.add_typer(safety_cli, name="safety")
 app.add_typer(opendata_cli, name="opendata")
 app.add_typer(tutorial_cli, name="tutorial")
 app.add_typer(feed_cli, name="feed")
-app.command("status")(status_command)
-app.command("backup")(backup_command)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -151,6 +149,10 @@ def migrate(
         asyncio.run(_migrate(settings))
     if not quiet:
         console.print(f"[green]schema up to date[/] ({settings.store})")
+
+
+app.command("status")(status_command)
+app.command("backup")(backup_command)
 
 
 demo_cli = typer.Typer(

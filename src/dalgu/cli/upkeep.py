@@ -29,9 +29,10 @@ def status(
     config: Path | None = ConfigOption,
     as_json: bool = typer.Option(False, "--json", help="One JSON document instead of tables."),
 ) -> None:
-    """Say how the store, its schema, tenants, notification backlog and the server are, without
-    changing anything. Exit status: 0 all is well, 1 the store cannot be read or the server's
-    health is fail, 3 the schema is behind (run `dalgu migrate`) or ahead of this Dalgu."""
+    """How the store, its schema, tenants, backlog and server are (changes nothing).
+
+    Exit status: 0 all is well, 1 the store cannot be read or the server's health is fail, 3
+    the schema is behind (run `dalgu migrate`) or ahead of this Dalgu."""
     from dalgu.errors import StoreUnavailable
     from dalgu.upkeep.status import read_status
 
@@ -56,9 +57,10 @@ def backup(
     config: Path | None = ConfigOption,
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
-    """Write a consistent copy of the store to OUT while Dalgu runs: SQLite's online backup
-    (then checked with quick_check), or pg_dump --format=custom on PostgreSQL. README.md,
-    "Backup and restore", says how to restore it."""
+    """Write a consistent copy of the store to OUT, while Dalgu runs.
+
+    SQLite: the online backup API in one snapshot, then quick_check on the copy. PostgreSQL:
+    pg_dump --format=custom. README.md, "Status, backup and restore", says how to restore."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
     from dalgu.errors import DalguError
