@@ -183,14 +183,31 @@ class LoopDetected(DalguError):
     title = "Loop detected"
 
 
+#: the NGSI-LD error type of a context source's status, when it sent no ProblemDetails
+_KIND_OF_STATUS = {
+    400: "BadRequestData",
+    404: "ResourceNotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "OperationNotSupported",
+    501: "OperationNotSupported",
+}
+
+
 class ContextSourceError(DalguError):
     """What a context source answered a forwarded request with, as it said it (clause
-    4.3.6): its status and, when it sent a ProblemDetails, its type."""
+    4.3.6): its status and, when it sent a ProblemDetails, its type; without one, the
+    NGSI-LD type its status stands for (a FIWARE IoT Agent's 404 `DEVICE_NOT_FOUND` was an
+    InternalError with status 404)."""
 
     def __init__(self, detail: str, status: int, type_uri: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
-        self._type_uri = type_uri or NGSI_LD_ERRORS + "InternalError"
+        kind = _KIND_OF_STATUS.get(status, "InternalError")
+        self._type_uri = type_uri or NGSI_LD_ERRORS + kind
         self.title = "Context source error"
 
     @property

@@ -77,3 +77,25 @@ def test_forward_tenant_request_names_the_requests_tenant(
         client.get(f"{E}/urn:ngsi-ld:Lamp:2")
         (seen,) = source.requests("GET")
         assert "ngsild-tenant" not in seen.headers
+
+
+def test_a_sources_error_without_problem_details_keeps_its_meaning(
+    client: TestClient, source: ContextSource
+) -> None:
+    """A FIWARE IoT Agent answers a command for a device it does not know with 404
+    `{"name": "DEVICE_NOT_FOUND", ...}`: the client gets a ResourceNotFound with the source's
+    404, not an InternalError."""
+    body = {
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"id": LAMP, "type": "Lamp"}], "propertyNames": ["on"]}],
+        "endpoint": source.endpoint,
+        "mode": "exclusive",
+        "operations": ["updateOps"],
+    }
+    assert client.post(R, json=body).status_code == 201
+    source.reply(
+        "PATCH", f"/entities/{LAMP}/attrs/on", 404, {"name": "DEVICE_NOT_FOUND", "message": "x"}
+    )
+    sent = client.patch(f"{E}/{LAMP}/attrs/on", json={"value": ""})
+    assert sent.status_code == 404
+    assert sent.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound"
