@@ -377,3 +377,9 @@ def test_syntax_errors_name_the_position(expression: str, message: str) -> None:
 
 def test_an_expression_is_parsed_once_per_text() -> None:
     assert parse_expression("a * 2 + b") is parse_expression("a * 2 + b")
+
+
+def test_large_numbers_format_without_losing_digits() -> None:
+    assert run("-101|tofixed(100)") == "-101." + "0" * 100
+    assert run("n|localestringnumber('en')", {"n": -1e30}) == "-1" + ",000" * 10
+    assert run("n|tofixed(2)", {"n": 1e21}) == "1e+21"

@@ -52,7 +52,7 @@ def evaluate(tree: Node, context: Mapping[str, Any]) -> Any:
         raise
     except RecursionError:
         raise EvaluationError("the expression nests too deeply") from None
-    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
         raise EvaluationError(str(exc)) from None
 
 

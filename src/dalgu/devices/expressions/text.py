@@ -5,7 +5,7 @@ numbers."""
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +15,7 @@ _NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
 _BACKREFERENCE = re.compile(r"\\k<([A-Za-z_$][\w$]*)>")
 _URI_KEPT = ";,/?:@&=+$-_.!~*'()#"
 _URI_RESERVED = ";/?:@&=+$,#"
+_DIGITS = 1000  # decimal digits enough for any double written with 100 decimals
 
 
 def regex(pattern: str) -> re.Pattern[str]:
@@ -133,7 +134,8 @@ def fixed(value: float, decimals: int) -> str:
         return "NaN"
     if abs(value) >= 1e21 or value in (float("inf"), float("-inf")):
         return number_text(value)
-    exact = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    with localcontext(prec=_DIGITS):
+        exact = Decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     text = format(exact, "f")
     return text.lstrip("-") if value == 0 else text  # (-0).toFixed(2) is "0.00"
 
@@ -175,7 +177,9 @@ def locale_number(value: float, locale: Any, options: Any) -> str:
     group, point, least = (
         _NUMBER_FORMS.get(tag) or _NUMBER_FORMS.get(tag.split("-")[0]) or _NUMBER_FORMS["en"]
     )
-    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-high), rounding=ROUND_HALF_UP)
+    with localcontext(prec=_DIGITS):
+        step = Decimal(1).scaleb(-high)
+        rounded = Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
     sign = "-" if rounded < 0 else ""
     whole, _, fraction = format(abs(rounded), "f").partition(".")
     fraction = fraction.rstrip("0").ljust(low, "0")
