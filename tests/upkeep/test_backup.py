@@ -214,6 +214,7 @@ def test_a_pg_dump_restored_into_another_database_holds_the_same_entities(
             kill_server(server, signal.SIGTERM)
         assert result.exit_code == 0, result.output
         assert SECRET not in result.output and "postgres:***@" in result.output
+        assert "pg_restore --list ok" in " ".join(result.output.split())
         # README: pg_restore --clean --if-exists -d <dsn> OUT
         target_dsn = f"postgresql://postgres@127.0.0.1:5432/{target}"
         restore = ["pg_restore", "--clean", "--if-exists", "-d", target_dsn, str(out)]
@@ -243,6 +244,31 @@ def test_a_failing_pg_dump_is_one_line_without_the_password(tmp_path: Path) -> N
     assert len(said.splitlines()) == 1 and "Traceback" not in said
     assert "pg_dump" in said and "does not exist" in said
     assert SECRET not in said
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+@pytest.mark.postgres
+def test_an_archive_pg_restore_cannot_read_is_refused(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A pg_dump that exits 0 but leaves a broken archive (cut short by a full disk, say)."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    fake = tools / "pg_dump"
+    fake.write_text(  # writes a few bytes where the archive goes, and says all went well
+        '#!/bin/sh\nfor a; do case "$a" in --file=*) echo cut > "${a#--file=}";; esac; done\n'
+    )
+    fake.chmod(0o755)
+    real = shutil.which("pg_restore")
+    assert real is not None
+    (tools / "pg_restore").symlink_to(real)
+    out = tmp_path / "dalgu.dump"
+    with fresh_database(request) as name:
+        dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        settings = Settings.load(store="postgres", postgres_dsn=dsn, mqtt_broker="off")
+        result = backup(settings, str(out), environment={"PATH": str(tools)})
+    assert result.exit_code == 1, result.output
+    assert "pg_restore cannot read the archive" in " ".join(result.output.split())
     assert not out.exists() and not Path(f"{out}.partial").exists()
 
 

@@ -13,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner, Result
 
+from dalgu import __version__
 from dalgu.api.app import build_app
 from dalgu.cli.app import app as cli
 from dalgu.settings import Settings
@@ -91,6 +92,7 @@ def test_an_empty_store_is_current_with_no_tenants(settings: Settings) -> None:
     assert document["backlog"]["notifier"]["changes"] == 0
     assert document["server"]["status"] is None  # nothing listens on the port
     assert document["exitStatus"] == 0
+    assert document["dalgu"] == __version__
 
 
 def test_entities_and_subscriptions_are_counted_per_tenant(settings: Settings) -> None:
@@ -149,7 +151,7 @@ def test_the_table_names_tenants_types_and_the_schema(settings: Settings) -> Non
     assert "(default)" in said and "daegu" in said
     assert "Vehicle 2" in said and "Bus 1" in said
     assert "1 active" in said and "1 paused" in said
-    assert "(current)" in said
+    assert "(current for Dalgu" in said
     assert "5 changes not yet read" in said
 
 

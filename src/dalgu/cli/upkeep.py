@@ -40,7 +40,7 @@ def status(
     try:
         found = asyncio.run(read_status(settings))
     except StoreUnavailable as exc:
-        errors.print(f"[red]dalgu:[/] {exc.detail}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]dalgu:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     if as_json:
         import orjson
@@ -70,7 +70,7 @@ def backup(
     try:
         if settings.store == "sqlite":
             with Progress(
-                TextColumn(f"copying [bold]{settings.sqlite_path}[/]"),
+                TextColumn(f"copying [bold]{escape(str(settings.sqlite_path))}[/]"),
                 BarColumn(),
                 TaskProgressColumn(),
                 console=errors,
@@ -85,8 +85,9 @@ def backup(
                 )
             entities = "" if copy.entities is None else f", {copy.entities:,} entities"
             console.print(
-                f"[green]backed up[/] {settings.sqlite_path} to {copy.path}: "
-                f"{_size(copy.size)}{entities}, quick_check ok",
+                f"[green]backed up[/] {escape(str(settings.sqlite_path))} to "
+                f"{escape(str(copy.path))}: "
+                f"{_size(copy.size)}{entities}, {copy.checked}",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -94,16 +95,17 @@ def backup(
             from dalgu.store.postgres.status import masked_dsn
 
             source = masked_dsn(settings.postgres_dsn)
-            with errors.status(f"pg_dump of {source}"):
+            with errors.status(f"pg_dump of {escape(source)}"):
                 copy = back_up(settings, out, force=force)
             console.print(
-                f"[green]backed up[/] {source} to {copy.path}: {_size(copy.size)} "
-                "(pg_dump custom format)",
+                f"[green]backed up[/] {escape(source)} to {escape(str(copy.path))}: "
+                f"{_size(copy.size)} "
+                f"(pg_dump custom format), {copy.checked}",
                 highlight=False,
                 soft_wrap=True,
             )
     except DalguError as exc:
-        errors.print(f"[red]dalgu backup:[/] {exc.detail}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]dalgu backup:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -161,15 +163,20 @@ def _print_status(found: Status) -> None:
 
 
 def _schema_line(found: Status) -> str:
+    from dalgu import __version__
+
     version, expected = found.store.schema_version, found.store.expected_version
     if found.schema == "behind":
-        return f"[yellow]version {version}, this Dalgu expects {expected}: run `dalgu migrate`[/]"
+        return (
+            f"[yellow]version {version}, Dalgu {__version__} expects {expected}: "
+            "run `dalgu migrate`[/]"
+        )
     if found.schema == "ahead":
         return (
-            f"[yellow]version {version}, ahead of the {expected} this Dalgu knows: this Dalgu "
-            "is older than the data (upgrade it)[/]"
+            f"[yellow]version {version}, ahead of the {expected} Dalgu {__version__} knows: "
+            "this Dalgu is older than the data (upgrade it)[/]"
         )
-    return f"version {version} (current)"
+    return f"version {version} (current for Dalgu {__version__})"
 
 
 def _server_line(found: Status) -> str:

@@ -23,9 +23,10 @@ class BackupFailed(DalguError):
 
 @dataclass(frozen=True)
 class BackupCopy:
-    """A finished copy: where, its size in bytes, and the entities it holds (None when the
-    backend's format does not say without restoring it)."""
+    """A finished copy: where, its size in bytes, the entities it holds (None when the
+    backend's format does not say without restoring it), and how it was checked."""
 
     path: Path
     size: int
     entities: int | None
+    checked: str

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from dalgu import __version__
 from dalgu.settings import Settings
 from dalgu.store.history import parse_time
 from dalgu.store.status import ConsumerBacklog, StoreStatus, SubscriptionFlags
@@ -81,6 +82,7 @@ class Status:
         """The status as one JSON document (`dalgu status --json`)."""
         store = self.store
         return {
+            "dalgu": __version__,
             "store": {
                 "kind": store.kind,
                 "location": store.location,

@@ -76,8 +76,33 @@ def dump(dsn: str, out: Path) -> BackupCopy:
         if password:
             said = said.replace(password, "***")
         raise BackupFailed(f"pg_dump of {masked_dsn(dsn)} failed: {said}")
+    checked = _check(partial)
     os.replace(partial, out)
-    return BackupCopy(out, out.stat().st_size, None)
+    return BackupCopy(out, out.stat().st_size, None, checked)
+
+
+def _check(archive: Path) -> str:
+    """Whether pg_restore can read the archive's table of contents (a file cut short by a
+    full disk cannot be); said, not checked, when pg_restore is not installed."""
+    program = shutil.which("pg_restore")
+    if program is None:
+        return "not checked (no pg_restore)"
+    try:
+        done = subprocess.run(
+            [program, "--list", str(archive)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        archive.unlink(missing_ok=True)
+        raise BackupFailed(f"cannot run pg_restore to check the archive: {exc}") from None
+    if done.returncode != 0:
+        archive.unlink(missing_ok=True)
+        said = _what_went_wrong(done.stderr) or f"exit status {done.returncode}"
+        raise BackupFailed(f"pg_restore cannot read the archive pg_dump wrote: {said}")
+    return "pg_restore --list ok"
 
 
 def _what_went_wrong(text: str) -> str:

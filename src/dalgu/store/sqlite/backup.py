@@ -66,7 +66,7 @@ def back_up(
         Path(f"{out}{suffix}").unlink(missing_ok=True)
     os.replace(partial, out)
     _sync(out.parent)
-    return BackupCopy(out, out.stat().st_size, entities)
+    return BackupCopy(out, out.stat().st_size, entities, "quick_check ok")
 
 
 def _entities(db: sqlite3.Connection) -> int | None:
