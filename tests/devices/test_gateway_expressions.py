@@ -180,3 +180,25 @@ def test_an_expression_may_give_the_measures_time(client: TestClient) -> None:
     entity = client.get(f"{E}/urn:ngsi-ld:Bin:bin5", headers=TENANT).json()
     assert entity["temperature"]["observedAt"] == "2021-11-18T14:20:14.901Z"
     assert "TimeInstant" not in entity
+
+
+def test_a_computed_value_the_broker_refuses_leaves_only_its_attribute_out(
+    client: TestClient,
+) -> None:
+    provision(
+        client,
+        apikey="kg",
+        resource="/iot/json",
+        attributes=[
+            {"object_id": "t", "name": "temperature", "type": "Number"},
+            {
+                "name": "location",
+                "type": "geo:json",
+                "expression": "{coordinates: [longitude, latitude], type: 'Point'}",
+            },
+        ],
+    )
+    sent = client.post("/iot/json?k=kg&i=bin6", content=b'{"t": 4, "latitude": 35.87}')
+    assert sent.status_code == 200, sent.text  # no longitude: [null, 35.87] is no geometry
+    entity = client.get(f"{E}/urn:ngsi-ld:Bin:bin6", headers=TENANT).json()
+    assert entity["temperature"]["value"] == 4 and "location" not in entity

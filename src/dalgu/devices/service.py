@@ -417,7 +417,15 @@ class DeviceService:
                 fragment = measures_to_entity(
                     target, values, observed_at=observed, with_static=False
                 )
-                entity = parse_entity(fragment, self.terms, now)
+                try:
+                    entity = parse_entity(fragment, self.terms, now)
+                except DalguError:
+                    if transformation is None:
+                        raise
+                    fragment = transformation.without_unparsable(
+                        fragment, lambda f: parse_entity(f, self.terms, now)
+                    )
+                    entity = parse_entity(fragment, self.terms, now)
             statics = expanded.statics
             if target.explicit != binding.explicit:
                 statics = StaticAttributes(target, self.terms)

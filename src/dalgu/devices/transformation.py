@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +154,22 @@ class MeasureTransformation:
         return out, dataclasses.replace(
             binding, entity_id=entity_id, explicit=explicit, active=active
         )
+
+    def without_unparsable(
+        self, fragment: dict[str, Any], parse: Callable[[dict[str, Any]], Any]
+    ) -> dict[str, Any]:
+        """The entity fragment less the computed attributes that `parse` (the broker's
+        parser) refuses alone, such as a geometry built from a missing measure: an
+        expression's value may leave its attribute out, never the message."""
+        computed = {c.mapping.name for c in self.attributes if c.value or c.metadata}
+        kept = dict(fragment)
+        for name in computed & fragment.keys():
+            try:
+                parse({"id": fragment["id"], "type": fragment["type"], name: fragment[name]})
+            except DalguError as error:
+                self._note(f"attribute {name!r}", error.detail)
+                del kept[name]
+        return kept
 
     def _context(self, values: Mapping[str, Any]) -> dict[str, Any]:
         binding = self.binding
