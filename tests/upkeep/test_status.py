@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,6 +186,14 @@ def test_a_schema_behind_is_status_3_and_is_not_migrated(settings: Settings) -> 
     assert document["schema"] == {"state": "behind", "version": expected - 1, "expected": expected}
     assert document["exitStatus"] == 3
     assert asyncio.run(schema_version(settings)) == expected - 1  # status migrated nothing
+
+
+def test_the_sqlite_file_is_left_byte_for_byte_as_it_was(tmp_path: Path) -> None:
+    settings = Settings.load(sqlite_path=tmp_path / "dalgu.db", mqtt_broker="off")
+    populate(settings)
+    before = hashlib.sha256(settings.sqlite_path.read_bytes()).hexdigest()
+    assert status(settings).exit_code == 0
+    assert hashlib.sha256(settings.sqlite_path.read_bytes()).hexdigest() == before
 
 
 def test_a_schema_ahead_says_this_dalgu_is_older(settings: Settings) -> None:

@@ -2,7 +2,9 @@
 
 The file is opened with `mode=ro`: nothing is created when it is missing, nothing migrated, and
 the running server's log is left alone (a read-only connection never checkpoints). Each read is
-in one snapshot, so the counts agree with each other.
+in one snapshot, so the counts agree with each other. Of a database no process has open, SQLite
+leaves an empty -wal and a -shm beside it (a reader of a WAL database needs them; one that
+cannot write cannot remove them): the database file itself stays byte for byte as it was.
 """
 
 from __future__ import annotations
