@@ -221,6 +221,8 @@ def test_entity_name_expression_names_the_entity_written() -> None:
     # an expression that fails or gives nothing keeps the device's own entity
     failing = binding(entityNameExp="room[0]")
     assert mapped(failing, {"t": 1})["id"] == "urn:ngsi-ld:TestType:TestDevice"
+    not_a_uri = binding(entityNameExp="'a b'")
+    assert mapped(not_a_uri, {"t": 1})["id"] == "urn:ngsi-ld:TestType:TestDevice"
 
 
 @pytest.mark.parametrize(

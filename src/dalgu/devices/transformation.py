@@ -17,8 +17,8 @@ as an expression picks what is written: true, false, or a list of attribute name
 An expression that fails, or whose value is null, undefined or NaN, leaves its attribute out
 of the update (as the agents do) and is logged once per device, attribute and reason; so is a
 value that does not fit the attribute's type. The message and its other attributes are
-stored. A failing `entityNameExp` keeps the device's own entity, a failing `explicitAttrs`
-is false (the agents' fallback).
+stored. A failing `entityNameExp` keeps the device's own entity (so does one giving a name
+that makes no URI), a failing `explicitAttrs` is false (the agents' fallback).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dalgu.broker.model import is_uri
 from dalgu.devices.expressions import (
     UNDEFINED,
     EvaluationError,
@@ -100,8 +101,12 @@ class MeasureTransformation:
             name = self._evaluate(self.entity_name, context, "entityNameExp")
             if name is not _FAILED and truthy(name):
                 text = to_string(name)
-                context["entity_name"] = text
-                entity_id = text if text.startswith(_URN) else f"{_URN}{binding.entity_type}:{text}"
+                named = text if text.startswith(_URN) else f"{_URN}{binding.entity_type}:{text}"
+                if is_uri(named):
+                    context["entity_name"] = text
+                    entity_id = named
+                else:  # the broker would refuse the message: the device's own entity
+                    self._note("entityNameExp", f"{named!r} is not a URI")
         for lazy in binding.lazy.values():
             _put(context, lazy.name, values.get(lazy.measure, UNDEFINED))
         out = dict(values)
