@@ -14,10 +14,10 @@ def back_up(
 ) -> BackupCopy:
     """Copy the store `settings` name to `out`; `BackupFailed` when `out` exists (unless
     `force`) or the copy cannot be made, `StoreUnavailable` when the store cannot be read."""
-    if out.exists() and not force:
-        raise BackupFailed(f"{out} exists: choose another name, or --force to replace it")
     if out.is_dir():
         raise BackupFailed(f"{out} is a directory: name the file to write")
+    if out.exists() and not force:
+        raise BackupFailed(f"{out} exists: choose another name, or --force to replace it")
     if not out.parent.is_dir():
         raise BackupFailed(f"{out.parent} is not a directory")
     if settings.store == "postgres":
