@@ -41,7 +41,6 @@ def test_a_payload_as_deep_as_the_http_limit_is_read_one_deeper_is_refused() -> 
         measure_groups(single, b"[" * 9 + b"]" * 9, 8)
 
 
-
 def test_an_integer_beyond_64_bits_is_refused_not_rounded() -> None:
     """orjson reads 2^64 as the float 1.8446744073709552e+19: the measure would be stored
     changed. The message is refused instead (the error topic names the number); 2^64 - 1
@@ -54,6 +53,7 @@ def test_an_integer_beyond_64_bits_is_refused_not_rounded() -> None:
     single = MeasureTopic("/json/", "json", "k", "d", "n")
     with pytest.raises(PayloadError, match="beyond 64 bits"):
         measure_groups(single, b"-9223372036854775809")
+
 
 @pytest.fixture
 def dalgu(tmp_path: Path) -> Iterator[tuple[TestClient, int]]:
