@@ -215,6 +215,15 @@ class ContextSourceError(DalguError):
         return self._type_uri
 
 
+class BackupFailed(DalguError):
+    """A copy of the store that could not be made or did not check out (`dalgu backup`);
+    nothing is left at its path."""
+
+    kind = "InternalError"
+    status = 500
+    title = "Backup failed"
+
+
 class StoreUnavailable(DalguError):
     kind = "InternalError"
     status = 503

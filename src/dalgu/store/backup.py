@@ -7,18 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dalgu.errors import DalguError
-
 #: told (pages copied, pages in all) after each step of a copy
 Progress = Callable[[int, int], None]
-
-
-class BackupFailed(DalguError):
-    """A copy that could not be made or did not check out; nothing is left at its path."""
-
-    kind = "InternalError"
-    status = 500
-    title = "Backup failed"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dalgu.errors import BackupFailed
 from dalgu.settings import Settings
-from dalgu.store.backup import BackupCopy, BackupFailed, Progress
+from dalgu.store.backup import BackupCopy, Progress
 
 
 def back_up(

@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from dalgu.store.backup import BackupCopy, BackupFailed
+from dalgu.errors import BackupFailed
+from dalgu.store.backup import BackupCopy
 from dalgu.store.postgres.status import KEY_PASSWORD, masked_dsn
 
 

@@ -16,7 +16,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from dalgu.store.backup import BackupCopy, BackupFailed, Progress
+from dalgu.errors import BackupFailed
+from dalgu.store.backup import BackupCopy, Progress
 from dalgu.store.sqlite.status import open_read_only
 
 #: pages copied per step (4 MiB at SQLite's default page size)
