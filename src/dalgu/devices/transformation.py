@@ -34,8 +34,7 @@ from dalgu.broker.model import is_uri
 from dalgu.devices.expressions import (
     UNDEFINED,
     EvaluationError,
-    Node,
-    evaluate,
+    Expression,
     parse_expression,
 )
 from dalgu.devices.expressions.values import from_json, to_json, to_string, truthy
@@ -56,8 +55,8 @@ class _Computed:
     """An active attribute with expressions: its own and its metadata's."""
 
     mapping: AttributeMapping
-    value: Node | None
-    metadata: tuple[tuple[str, Node], ...]
+    value: Expression | None
+    metadata: tuple[tuple[str, Expression], ...]
 
 
 class MeasureTransformation:
@@ -194,9 +193,9 @@ class MeasureTransformation:
             context["metadata"] = {k: dict(v) for k, v in self._metadata.items()}
         return context
 
-    def _evaluate(self, tree: Node, context: Mapping[str, Any], where: str) -> Any:
+    def _evaluate(self, expression: Expression, context: Mapping[str, Any], where: str) -> Any:
         try:
-            return evaluate(tree, context)
+            return expression(context)
         except EvaluationError as error:
             self._note(where, f"the expression failed: {error}")
             return _FAILED
@@ -249,13 +248,13 @@ class MeasureTransformation:
         )
 
 
-def _tree(text: str | None) -> Node | None:
-    return None if text is None else parse_expression(text)
+def _tree(text: str | None) -> Expression | None:
+    return None if text is None else Expression(parse_expression(text))
 
 
 def _computed(mapping: AttributeMapping) -> _Computed:
     metadata = tuple(
-        (key, parse_expression(member["expression"]))
+        (key, Expression(parse_expression(member["expression"])))
         for key, member in (mapping.metadata or {}).items()
         if isinstance(member, dict) and isinstance(member.get("expression"), str)
     )

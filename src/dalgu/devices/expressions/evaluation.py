@@ -1,15 +1,17 @@
 """Evaluating a JEXL tree over a context, with JavaScript's semantics (as Jexl 2.3 does).
 
-A missing identifier or member is `undefined`; `a.b` on null or undefined is undefined, on an
-array it is the first item's member (Jexl's rule); `a[k]` on null or undefined is an error, as
-is calling a transform on a value it cannot take (`5|split(",")`). Errors are
-`EvaluationError`: the IoT Agents then send nothing for the attribute.
+A tree is compiled once into nested Python closures (`compile_tree`), which a message's
+context then runs through: no walk over node types per message. A missing identifier or
+member is `undefined`; `a.b` on null or undefined is undefined, on an array it is the first
+item's member (Jexl's rule); `a[k]` on null or undefined is an error, as is calling a
+transform on a value it cannot take (`5|split(",")`). Errors are `EvaluationError`: the IoT
+Agents then send nothing for the attribute.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dalgu.devices.expressions.transforms import TRANSFORMS
@@ -39,21 +41,35 @@ from dalgu.devices.expressions.values import (
     truthy,
 )
 
+# a compiled node: the context, and the array item a filter is at (`.name` reads it)
+Code = Callable[[Mapping[str, Any], Any], Any]
+
 
 class EvaluationError(Exception):
     """An expression that could not be evaluated over its context (JavaScript would throw)."""
 
 
+class Expression:
+    """A compiled JEXL expression: call it with a context."""
+
+    __slots__ = ("_code",)
+
+    def __init__(self, tree: Node) -> None:
+        self._code = compile_tree(tree)
+
+    def __call__(self, context: Mapping[str, Any]) -> Any:
+        """The value over `context` (JSON values by name); raises EvaluationError."""
+        try:
+            return self._code(context, context)
+        except RecursionError:
+            raise EvaluationError("the expression nests too deeply") from None
+        except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
+            raise EvaluationError(str(exc)) from None
+
+
 def evaluate(tree: Node, context: Mapping[str, Any]) -> Any:
-    """The value of `tree` over `context` (JSON values by name); raises EvaluationError."""
-    try:
-        return _Evaluation(context, context).value(tree)
-    except EvaluationError:
-        raise
-    except RecursionError:
-        raise EvaluationError("the expression nests too deeply") from None
-    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
-        raise EvaluationError(str(exc)) from None
+    """The value of `tree` over `context`; raises EvaluationError."""
+    return Expression(tree)(context)
 
 
 def _arithmetic(operator: str, left: Any, right: Any) -> int | float:
@@ -90,86 +106,128 @@ def _arithmetic(operator: str, left: Any, right: Any) -> int | float:
         return -math.inf if a < 0 and b % 2 == 1 else math.inf
 
 
-class _Evaluation:
-    __slots__ = ("context", "item")
+def compile_tree(node: Node) -> Code:
+    """The closure computing `node`."""
+    if isinstance(node, Literal):
+        constant = node.value
+        return lambda c, i: constant
+    if isinstance(node, Identifier):
+        return _identifier(node)
+    if isinstance(node, Binary):
+        return _binary(node)
+    if isinstance(node, Member):
+        return _member(compile_tree(node.subject), node.name)
+    if isinstance(node, Transform):
+        return _transform(node)
+    if isinstance(node, Unary):
+        operand = compile_tree(node.operand)
+        if node.operator == "!":
+            return lambda c, i: not truthy(operand(c, i))
+        return lambda c, i: number(-float(to_number(operand(c, i))))
+    if isinstance(node, Conditional):
+        return _conditional(node)
+    if isinstance(node, Filter):
+        return _filter(node)
+    if isinstance(node, ArrayLiteral):
+        items = [compile_tree(item) for item in node.items]
+        return lambda c, i: [item(c, i) for item in items]
+    pairs = [(key, compile_tree(value)) for key, value in node.pairs]
+    return lambda c, i: {key: value(c, i) for key, value in pairs}
 
-    def __init__(self, context: Mapping[str, Any], item: Any) -> None:
-        self.context = context
-        self.item = item  # what `.name` refers to: the filtered array's item, else the context
 
-    def value(self, node: Node) -> Any:
-        if isinstance(node, Literal):
-            return node.value
-        if isinstance(node, Identifier):
-            scope = self.item if node.relative else self.context
-            if isinstance(scope, Mapping):
-                return scope.get(node.name, UNDEFINED)
-            return member(scope, node.name) if scope not in (None, UNDEFINED) else UNDEFINED
-        if isinstance(node, Binary):
-            return self._binary(node)
-        if isinstance(node, Member):
-            subject = self.value(node.subject)
-            if subject is None or subject is UNDEFINED:
-                return UNDEFINED
-            if isinstance(subject, list):
-                subject = subject[0] if subject else UNDEFINED
-                if subject is None or subject is UNDEFINED:
-                    raise EvaluationError(f"cannot read {node.name!r} of an empty array")
-            return member(subject, node.name)
-        if isinstance(node, Transform):
-            subject = self.value(node.subject)
-            args = [self.value(a) for a in node.args]
-            return TRANSFORMS[node.name](subject, *args)
-        if isinstance(node, Unary):
-            operand = self.value(node.operand)
-            if node.operator == "!":
-                return not truthy(operand)
-            return number(-float(to_number(operand)))
-        if isinstance(node, Conditional):
-            test = self.value(node.test)
-            if truthy(test):
-                return test if node.consequent is None else self.value(node.consequent)
-            return self.value(node.alternate)
-        if isinstance(node, Filter):
-            return self._filter(node)
-        if isinstance(node, ArrayLiteral):
-            return [self.value(item) for item in node.items]
-        return {key: self.value(item) for key, item in node.pairs}
+def _identifier(node: Identifier) -> Code:
+    name = node.name
+    if not node.relative:
+        return lambda c, i: c.get(name, UNDEFINED)
 
-    def _binary(self, node: Binary) -> Any:
-        operator = node.operator
-        left = self.value(node.left)
-        if operator == "&&":
-            return self.value(node.right) if truthy(left) else left
-        if operator == "||":
-            return left if truthy(left) else self.value(node.right)
-        right = self.value(node.right)
-        if operator == "+":
-            return add(left, right)
-        if operator == "==":
-            return loose_equals(left, right)
-        if operator == "!=":
-            return not loose_equals(left, right)
-        if operator in ("<", "<=", ">", ">="):
-            return compare(left, right, operator)
-        if operator == "in":
-            if isinstance(right, str):
-                return to_string(left) in right
-            if isinstance(right, list):
-                return any(strict_equals(item, left) for item in right)
-            return False
-        return _arithmetic(operator, left, right)
+    def relative(c: Mapping[str, Any], item: Any) -> Any:
+        if isinstance(item, Mapping):
+            return item.get(name, UNDEFINED)
+        return UNDEFINED if item is None or item is UNDEFINED else member(item, name)
 
-    def _filter(self, node: Filter) -> Any:
-        subject = self.value(node.subject)
-        if node.relative:
-            items = (
-                subject if isinstance(subject, list) else [] if subject is UNDEFINED else [subject]
-            )
-            return [
-                item for item in items if truthy(_Evaluation(self.context, item).value(node.expr))
-            ]
-        key = self.value(node.expr)
+    return relative
+
+
+def _member(subject: Code, name: str) -> Code:
+    def read(c: Mapping[str, Any], i: Any) -> Any:
+        value = subject(c, i)
+        if value is None or value is UNDEFINED:
+            return UNDEFINED
+        if isinstance(value, list):
+            value = value[0] if value else UNDEFINED
+            if value is None or value is UNDEFINED:
+                raise EvaluationError(f"cannot read {name!r} of an empty array")
+        return member(value, name)
+
+    return read
+
+
+def _transform(node: Transform) -> Code:
+    function = TRANSFORMS[node.name]
+    subject = compile_tree(node.subject)
+    args = [compile_tree(a) for a in node.args]
+    if not args:
+        return lambda c, i: function(subject(c, i))
+    return lambda c, i: function(subject(c, i), *[a(c, i) for a in args])
+
+
+def _conditional(node: Conditional) -> Code:
+    test, alternate = compile_tree(node.test), compile_tree(node.alternate)
+    if node.consequent is None:
+
+        def elvis(c: Mapping[str, Any], i: Any) -> Any:
+            value = test(c, i)
+            return value if truthy(value) else alternate(c, i)
+
+        return elvis
+    consequent = compile_tree(node.consequent)
+    return lambda c, i: consequent(c, i) if truthy(test(c, i)) else alternate(c, i)
+
+
+def _filter(node: Filter) -> Code:
+    subject, expr = compile_tree(node.subject), compile_tree(node.expr)
+    if node.relative:
+
+        def matching(c: Mapping[str, Any], i: Any) -> Any:
+            value = subject(c, i)
+            items = value if isinstance(value, list) else [] if value is UNDEFINED else [value]
+            return [item for item in items if truthy(expr(c, item))]
+
+        return matching
+
+    def index(c: Mapping[str, Any], i: Any) -> Any:
+        value, key = subject(c, i), expr(c, i)
         if isinstance(key, bool):
-            return subject if key else UNDEFINED
-        return member(subject, key)
+            return value if key else UNDEFINED
+        return member(value, key)
+
+    return index
+
+
+def _binary(node: Binary) -> Code:
+    operator = node.operator
+    left, right = compile_tree(node.left), compile_tree(node.right)
+    if operator == "&&":
+        return lambda c, i: right(c, i) if truthy(value := left(c, i)) else value
+    if operator == "||":
+        return lambda c, i: value if truthy(value := left(c, i)) else right(c, i)
+    if operator == "+":
+        return lambda c, i: add(left(c, i), right(c, i))
+    if operator == "==":
+        return lambda c, i: loose_equals(left(c, i), right(c, i))
+    if operator == "!=":
+        return lambda c, i: not loose_equals(left(c, i), right(c, i))
+    if operator in ("<", "<=", ">", ">="):
+        return lambda c, i: compare(left(c, i), right(c, i), operator)
+    if operator == "in":
+        return lambda c, i: _contains(right(c, i), left(c, i))
+    return lambda c, i: _arithmetic(operator, left(c, i), right(c, i))
+
+
+def _contains(container: Any, value: Any) -> bool:
+    """`in`: a substring of text, an item (`===`) of an array; false for anything else."""
+    if isinstance(container, str):
+        return to_string(value) in container
+    if isinstance(container, list):
+        return any(strict_equals(item, value) for item in container)
+    return False
