@@ -21,6 +21,7 @@ from dalgu.api.edge import runtime
 from dalgu.api.negotiation import RequestContext
 from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
+from dalgu.federation.client import Origin
 from dalgu.federation.distributor import Forward, Outcome, Plan
 from dalgu.federation.provision import has_attributes, split_body
 
@@ -42,7 +43,7 @@ async def plan(
         return None
     if not await distributor.registrations(rc.tenant):
         return None  # the commonest case: one cached lookup
-    origin = distributor.origin(rc.tenant, request.headers)
+    origin = _origin(request, rc)
     if types is None and entity_id is not None:
         types = await rt.service.types_of(rc.tenant, entity_id)
     found = await distributor.claims(rc.tenant, origin, operation, entity_id, types, reads=reads)
@@ -158,4 +159,14 @@ async def batch_plan(request: Request, rc: RequestContext) -> Plan | None:
         return None
     if not await distributor.registrations(rc.tenant):
         return None
-    return Plan(distributor, distributor.origin(rc.tenant, request.headers), [])
+    return Plan(distributor, _origin(request, rc), [])
+
+
+def _origin(request: Request, rc: RequestContext) -> Origin:
+    """What the forwarded requests take from this one, its @context and terms with it (for
+    registrations whose `contextSourceInfo` asks for another, clause 4.3.6.6)."""
+    rt = runtime(request)
+    assert rt.distributor is not None
+    return rt.distributor.origin(
+        rc.tenant, request.headers, context=rc.context, terms=rc.terms, contexts=rt.resolver
+    )

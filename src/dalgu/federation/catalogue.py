@@ -13,9 +13,14 @@ from dalgu.store.base import AttributeInfo, TypeInfo
 
 
 async def _answers(
-    plan: Plan, path: str, given: Iterable[tuple[str, str]], local: Callable[[], Awaitable[Any]]
-) -> tuple[Any, list[Any]]:
-    """This broker's answer and each claim's JSON (None where it failed)."""
+    plan: Plan,
+    terms: TermMap,
+    path: str,
+    given: Iterable[tuple[str, str]],
+    local: Callable[[], Awaitable[Any]],
+) -> tuple[Any, list[tuple[Any, TermMap]]]:
+    """This broker's answer and each claim's JSON (None where it failed), with the terms to
+    read it with (`terms`, the request's, unless the source speaks another vocabulary)."""
     pairs = [(k, v) for k, v in given if k != "local"] or None
     forwards = [Forward(c, "GET", path, pairs) for c in plan.claims]
     held: list[Any] = []
@@ -27,7 +32,10 @@ async def _answers(
     if outcomes[0].error is not None:
         raise outcomes[0].error
     remote = [
-        o.reply.json() if o.reply is not None and o.error is None else None for o in outcomes[1:]
+        (o.reply.json(), o.reply.terms or terms)
+        if o.reply is not None and o.error is None
+        else (None, terms)
+        for o in outcomes[1:]
     ]
     return held[0], remote
 
@@ -88,10 +96,10 @@ async def types(
     local: Callable[[], Awaitable[list[TypeInfo]]],
 ) -> list[TypeInfo]:
     """`GET /types` (or `/types/{type}`) here and at each claim, merged by type."""
-    mine, answers = await _answers(plan, path, given, local)
+    mine, answers = await _answers(plan, terms, path, given, local)
     merged: list[TypeInfo] = list(mine)
-    for answer in answers:
-        merged = _merge_types(merged, _type_infos(answer, terms))
+    for answer, vocabulary in answers:
+        merged = _merge_types(merged, _type_infos(answer, vocabulary))
     return merged
 
 
@@ -127,10 +135,10 @@ async def attributes(
     local: Callable[[], Awaitable[list[AttributeInfo]]],
 ) -> list[AttributeInfo]:
     """`GET /attributes` (or `/attributes/{attr}`) here and at each claim, merged by name."""
-    mine, answers = await _answers(plan, path, given, local)
+    mine, answers = await _answers(plan, terms, path, given, local)
     by_name = {a.name: a for a in mine}
-    for answer in answers:
-        for info in _attribute_infos(answer, terms):
+    for answer, vocabulary in answers:
+        for info in _attribute_infos(answer, vocabulary):
             held = by_name.get(info.name)
             by_name[info.name] = (
                 info

@@ -13,11 +13,15 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import orjson
+
+if TYPE_CHECKING:
+    from dalgu.ldcontext.resolver import ContextResolver
+    from dalgu.ldcontext.termmap import TermMap
 
 log = logging.getLogger("dalgu.federation")
 
@@ -40,12 +44,30 @@ class Origin:
     via: str  # the Via header to send (the incoming one, this broker appended)
     link: str | None  # the incoming Link header (its @context), if any
     headers: dict[str, str] = field(default_factory=dict)  # incoming headers, lower-case names
+    #: the request's names: its @context as given (a URL, an object, a list) and its terms,
+    #: for a registration that asks for another form (clause 4.3.6.6)
+    context: Any = None
+    terms: TermMap | None = None
+    #: the resolver of this broker's contexts (a registration's `jsonldContext`)
+    contexts: ContextResolver | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """How a request is put to a context source whose registration says so (clause 4.3.6.6):
+    the media type of its body, its Link header and its Accept header."""
+
+    content_type: str
+    link: str | None
+    accept: str
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
     body: bytes = b""
+    #: the vocabulary the answer is read with; None: the triggering request's
+    terms: TermMap | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,6 +116,7 @@ class ContextSourceClient:
         *,
         params: list[tuple[str, str]] | None = None,
         body: Any = None,
+        form: Form | None = None,
     ) -> Reply:
         """`method` `path` (under `/ngsi-ld/v1`) at the registration's endpoint.
 
@@ -113,7 +136,7 @@ class ContextSourceClient:
                 detail = f"the context source at {url} failed less than its cooldown ago"
                 return Reply(504, _problem(504, detail))
             del self._cooling[key]
-        headers = self._headers(registration, origin, body)
+        headers = self._headers(registration, origin, body, form)
         content = None if body is None else orjson.dumps(body)
         timeout = self._timeout(registration)
         try:
@@ -161,13 +184,22 @@ class ContextSourceClient:
         given = management.get("timeout")  # milliseconds (clause 5.2.34)
         return float(given) / 1000 if isinstance(given, int | float) else self.timeout
 
-    def _headers(self, registration: dict[str, Any], origin: Origin, body: Any) -> dict[str, str]:
+    def _headers(
+        self, registration: dict[str, Any], origin: Origin, body: Any, form: Form | None
+    ) -> dict[str, str]:
         headers = {"Accept": "application/json", "Via": origin.via}
-        json_ld = isinstance(body, dict) and "@context" in body
-        if body is not None:
-            headers["Content-Type"] = "application/ld+json" if json_ld else "application/json"
-        if origin.link and not json_ld:
-            headers["Link"] = origin.link
+        if form is not None:
+            headers["Accept"] = form.accept
+            if body is not None:
+                headers["Content-Type"] = form.content_type
+            if form.link is not None:
+                headers["Link"] = form.link
+        else:
+            json_ld = isinstance(body, dict) and "@context" in body
+            if body is not None:
+                headers["Content-Type"] = "application/ld+json" if json_ld else "application/json"
+            if origin.link and not json_ld:
+                headers["Link"] = origin.link
         tenant = registration.get("tenant")
         if isinstance(tenant, str) and tenant:
             headers["NGSILD-Tenant"] = tenant

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +19,9 @@ from dalgu.broker.model import now_iso
 from dalgu.errors import Conflict, ContextSourceError, DalguError, LoopDetected
 from dalgu.federation.client import ContextSourceClient, Origin, Reply
 from dalgu.federation.routing import Claim, claims, live
+from dalgu.federation.sourceinfo import answer_terms, prepare, source_info
+from dalgu.ldcontext.resolver import ContextResolver
+from dalgu.ldcontext.termmap import TermMap
 from dalgu.settings import Settings
 from dalgu.store.base import RegistrationStore
 
@@ -100,8 +103,18 @@ class Distributor:
         """A registration of `tenant` changed in this process."""
         self._cache.pop(tenant, None)
 
-    def origin(self, tenant: str, headers: Mapping[str, str]) -> Origin:
-        """The forwarding half of a request; LoopDetected if it has passed this broker."""
+    def origin(
+        self,
+        tenant: str,
+        headers: Mapping[str, str],
+        *,
+        context: Any = None,
+        terms: TermMap | None = None,
+        contexts: ContextResolver | None = None,
+    ) -> Origin:
+        """The forwarding half of a request; LoopDetected if it has passed this broker.
+        `context` and `terms`: the request's @context and its terms, which `contexts`
+        translates for registrations that ask for another (clause 4.3.6.6)."""
         via = headers.get("via", "")
         if via and self._passed(via):
             raise LoopDetected(f"the request has passed this broker already (Via: {via})")
@@ -111,6 +124,9 @@ class Distributor:
             via=f"{via}, {hop}" if via else hop,
             link=headers.get("link"),
             headers=dict(headers),
+            context=context,
+            terms=terms,
+            contexts=contexts,
         )
 
     def _passed(self, via: str) -> bool:
@@ -145,27 +161,63 @@ class Distributor:
         """Every forward and this broker's own part at once; one outcome each, this
         broker's first. `refused` are proxied claims that do not offer the operation: a
         Conflict each (clause 5.6.1.4)."""
-        sending = asyncio.gather(
-            *(
-                self.client.send(
-                    f.claim.registration, f.method, f.path, origin, params=f.params, body=f.body
-                )
-                for f in forwards
-            )
-        )
+        sending = asyncio.gather(*(self._send(f, origin) for f in forwards))
         if local is not None:
             replies, own = await asyncio.gather(sending, _local(local))
             outcomes = [own]
         else:
             replies, outcomes = await sending, []
+        sent: list[tuple[str | None, bool]] = []  # (registration, succeeded)
         for forward, reply in zip(forwards, replies, strict=True):
-            outcomes.append(Outcome(forward.claim.registration_id, remote_error(reply), reply))
-        if forwards:
-            sent = outcomes[len(outcomes) - len(forwards) :]
-            await self._record(origin.tenant, [(o.registration_id, o.error is None) for o in sent])
+            rid = forward.claim.registration_id
+            if isinstance(reply, DalguError):  # the request could not be put: a failure too
+                outcomes.append(Outcome(rid, reply))
+                sent.append((rid, False))
+                continue
+            outcomes.append(Outcome(rid, remote_error(reply), reply))
+            sent.append((rid, reply.ok))
+        if sent:
+            await self._record(origin.tenant, sent)
         for claim in refused or ():
             outcomes.append(Outcome(claim.registration_id, refusal(claim)))
         return outcomes
+
+    async def _send(self, forward: Forward, origin: Origin) -> Reply | DalguError:
+        """`forward`'s reply; a registration with clause 4.3.6.6 keys has its request put in
+        the form they ask and its reply marked with the vocabulary to read it with."""
+        registration = forward.claim.registration
+        info = source_info(registration) if "contextSourceInfo" in registration else None
+        if info is None:
+            return await self.client.send(
+                registration,
+                forward.method,
+                forward.path,
+                origin,
+                params=forward.params,
+                body=forward.body,
+            )
+        try:
+            prepared = await prepare(
+                info, origin, forward.method, forward.path, forward.params, forward.body
+            )
+        except DalguError as error:
+            log.warning("not forwarded to %s: %s", info.registration_id, error.detail)
+            return error
+        reply = await self.client.send(
+            registration,
+            forward.method,
+            prepared.path,
+            origin,
+            params=prepared.params,
+            body=prepared.body,
+            form=prepared.form,
+        )
+        try:
+            terms = await answer_terms(info, origin, prepared, reply)
+        except DalguError as error:
+            log.warning("answer of %s not read: %s", info.registration_id, error.detail)
+            return error
+        return replace(reply, terms=terms) if terms is not None else reply
 
 
 def via_name(settings: Settings) -> str:

@@ -46,7 +46,7 @@ async def read_entity(
     for forward, outcome in zip(forwards, outcomes[1:], strict=True):
         if outcome.reply is None or outcome.error is not None:
             continue
-        remote = parse_remote(outcome.reply.json(), terms)
+        remote = parse_remote(outcome.reply.json(), outcome.reply.terms or terms)
         if remote is not None and remote.get("id") == entity_id:
             entity = merge(entity, remote, forward.claim)
     if entity is None:
@@ -76,11 +76,12 @@ async def query_entities(
         raise outcomes[0].error
     merged: dict[str, Entity] = {e["id"]: e for e in found[0].entities}
     for sent, outcome in zip(forwards, outcomes[1:], strict=True):
-        answered = outcome.reply.json() if outcome.reply is not None else None
-        if outcome.error is not None or not isinstance(answered, list):
+        reply = outcome.reply
+        answered = reply.json() if reply is not None else None
+        if outcome.error is not None or reply is None or not isinstance(answered, list):
             continue
         for doc in answered:
-            remote = parse_remote(doc, terms)
+            remote = parse_remote(doc, reply.terms or terms)
             if remote is not None and isinstance(remote.get("id"), str):
                 merged[remote["id"]] = merge(merged.get(remote["id"]), remote, sent.claim)
     entities = list(merged.values())

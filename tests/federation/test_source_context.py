@@ -1,0 +1,262 @@
+"""Clause 4.3.6.6: a registration's `contextSourceInfo` keys `jsonldContext`, `contentType` and
+`accept` change how a request is put to its context source and how the answer is read. The
+source here is a FIWARE IoT Agent's kind: it knows its devices' attributes by its own names
+(`switch`, `temp`), which the client knows by others (`turnOn`, `temperature`) for the same
+IRIs. Both contexts are hosted by the broker (POST /jsonldContexts) and read from its store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from dalgu.federation.client import query_string
+from tests.contextsource import ContextSource
+
+E = "/ngsi-ld/v1/entities"
+R = "/ngsi-ld/v1/csourceRegistrations"
+IOT = "https://example.org/iot/"
+L1 = "urn:ngsi-ld:Device:lamp1"
+REG = "urn:ngsi-ld:ContextSourceRegistration:agent"
+LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+#: the agent's vocabulary, and the client's for the same IRIs
+AGENT = {"Device": IOT + "Device", "switch": IOT + "switch", "temp": IOT + "temperature"}
+CLIENT = {"Thing": IOT + "Device", "turnOn": IOT + "switch", "temperature": IOT + "temperature"}
+
+
+@pytest.fixture
+def source() -> Iterator[ContextSource]:
+    cs = ContextSource()
+    yield cs
+    cs.close()
+
+
+def hosted(client: TestClient, context: dict[str, str]) -> str:
+    """The URL of `context`, hosted by the broker."""
+    created = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
+    assert created.status_code == 201, created.text
+    url: str = client.get(created.headers["location"], params={"details": "true"}).json()["URL"]
+    return url
+
+
+def register(
+    client: TestClient, source: ContextSource, info: list[dict[str, str]], **extra: Any
+) -> None:
+    """A registration of the lamp's devices at `source`, its names given as IRIs."""
+    body = {
+        "id": REG,
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": IOT + "Device"}]}],
+        "endpoint": source.endpoint,
+        "contextSourceInfo": info,
+        **extra,
+    }
+    created = client.post(R, json=body)
+    assert created.status_code == 201, created.text
+
+
+def register_switch(client: TestClient, source: ContextSource, info: list[dict[str, str]]) -> None:
+    """The lamp's switch command, held by the agent alone (as IoT Agents register commands)."""
+    register(
+        client,
+        source,
+        info,
+        mode="exclusive",
+        operations=["updateOps", "createEntity"],
+        information=[
+            {"entities": [{"id": L1, "type": IOT + "Device"}], "propertyNames": [IOT + "switch"]}
+        ],
+    )
+
+
+def test_a_patched_attribute_reaches_the_source_by_its_name(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register_switch(client, source, [{"key": "jsonldContext", "value": agent}])
+    source.reply("PATCH", f"/entities/{L1}/attrs/switch", 204)
+    link = {"Link": LINK.format(hosted(client, CLIENT))}
+    patched = client.patch(f"{E}/{L1}/attrs/turnOn", json={"value": "on"}, headers=link)
+    assert patched.status_code == 204, patched.text
+    (seen,) = source.requests("PATCH")
+    assert seen.path == f"/ngsi-ld/v1/entities/{L1}/attrs/switch"
+    assert seen.headers["link"] == LINK.format(agent)
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.body == {"value": "on"}
+
+
+def test_a_full_iri_reaches_the_source_as_its_term(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register_switch(client, source, [{"key": "jsonldContext", "value": agent}])
+    source.reply("PATCH", f"/entities/{L1}/attrs/", 204)
+    body = {IOT + "switch": {"type": "Property", "value": "off"}}
+    assert client.patch(f"{E}/{L1}/attrs", json=body).status_code == 204
+    (seen,) = source.requests("PATCH")
+    assert seen.body == {"switch": {"type": "Property", "value": "off"}}
+    assert seen.headers["link"] == LINK.format(agent)
+
+
+def test_a_retrieved_answer_is_read_in_the_source_vocabulary(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register(client, source, [{"key": "jsonldContext", "value": agent}])
+    link = {"Link": LINK.format(hosted(client, CLIENT))}
+    lamp = {"id": L1, "type": "Thing", "name": {"type": "Property", "value": "porch"}}
+    assert client.post(E, json=lamp, headers=link).status_code == 201
+    answer = {"id": L1, "type": "Device", "temp": {"type": "Property", "value": 21}}
+    source.reply("GET", f"/entities/{L1}", 200, answer)
+    got = client.get(f"{E}/{L1}", params={"options": "keyValues"}, headers=link)
+    assert got.status_code == 200
+    assert got.json() == {"id": L1, "type": "Thing", "name": "porch", "temperature": 21}
+    (seen,) = source.requests("GET")
+    assert seen.headers["link"] == LINK.format(agent)
+
+
+def test_query_parameters_are_compacted_for_the_source(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register(client, source, [{"key": "jsonldContext", "value": agent}])
+    link = {"Link": LINK.format(hosted(client, CLIENT))}
+    expected = [("type", "Device"), ("attrs", "temp"), ("q", 'temp>20;switch=="on"')]
+    answer = [{"id": L1, "type": "Device", "temp": {"type": "Property", "value": 23}}]
+    source.reply("GET", "/entities?" + query_string(expected), 200, answer)
+    asked = {"type": "Thing", "attrs": "temperature", "q": "temperature>20;turnOn==on"}
+    got = client.get(E, params={**asked, "options": "keyValues"}, headers=link)
+    assert got.status_code == 200
+    (seen,) = source.requests("GET")
+    assert parse_qsl(urlsplit(seen.path).query) == expected
+    assert got.json() == [{"id": L1, "type": "Thing", "temperature": 23}]
+
+
+def test_content_type_ld_json_puts_the_context_in_the_body(
+    client: TestClient, source: ContextSource
+) -> None:
+    register_switch(client, source, [{"key": "contentType", "value": "application/ld+json"}])
+    source.reply("PATCH", f"/entities/{L1}/attrs/", 204)
+    mine = hosted(client, CLIENT)
+    body = {"turnOn": {"type": "Property", "value": "on"}}
+    patched = client.patch(f"{E}/{L1}/attrs", json=body, headers={"Link": LINK.format(mine)})
+    assert patched.status_code == 204, patched.text
+    (seen,) = source.requests("PATCH")
+    assert seen.headers["content-type"] == "application/ld+json"
+    assert "link" not in seen.headers
+    assert seen.body == {**body, "@context": mine}
+
+
+def test_content_type_ld_json_with_the_source_context(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    info = [
+        {"key": "jsonldContext", "value": agent},
+        {"key": "contentType", "value": "application/ld+json"},
+    ]
+    register_switch(client, source, info)
+    source.reply("POST", "/entities", 201)
+    lamp = {"id": L1, "type": "Thing", "turnOn": {"type": "Property", "value": "on"}}
+    created = client.post(E, json=lamp, headers={"Link": LINK.format(hosted(client, CLIENT))})
+    assert created.status_code == 201, created.text
+    (seen,) = source.requests("POST")
+    assert seen.headers["content-type"] == "application/ld+json"
+    assert "link" not in seen.headers
+    expected = {"id": L1, "type": "Device", "switch": {"type": "Property", "value": "on"}}
+    assert seen.body == {**expected, "@context": agent}
+
+
+def test_accept_ld_json_answer_is_read_with_its_own_context(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register(client, source, [{"key": "accept", "value": "application/ld+json"}])
+    answer = {"@context": agent, "id": L1, "type": "Device", "temp": {"value": 19}}
+    source.reply("GET", f"/entities/{L1}", 200, answer)
+    link = {"Link": LINK.format(hosted(client, CLIENT))}
+    got = client.get(f"{E}/{L1}", params={"options": "keyValues"}, headers=link)
+    assert got.status_code == 200, got.text
+    assert got.json() == {"id": L1, "type": "Thing", "temperature": 19}
+    (seen,) = source.requests("GET")
+    assert seen.headers["accept"] == "application/ld+json"
+
+
+def test_a_batch_reaches_the_source_in_its_vocabulary(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register(
+        client,
+        source,
+        [{"key": "jsonldContext", "value": agent}],
+        mode="redirect",
+        operations=["upsertBatch"],
+    )
+    source.reply("POST", "/entityOperations/upsert", 204)
+    items = [
+        {
+            "@context": hosted(client, CLIENT),
+            "id": L1,
+            "type": "Thing",
+            "temperature": {"type": "Property", "value": 5, "observedAt": "2026-12-07T10:00:00Z"},
+        }
+    ]
+    upsert = client.post(
+        "/ngsi-ld/v1/entityOperations/upsert",
+        json=items,
+        headers={"Content-Type": "application/ld+json"},
+    )
+    assert upsert.status_code in (201, 204), upsert.text
+    (seen,) = source.requests("POST")
+    assert seen.body == [
+        {
+            "id": L1,
+            "type": "Device",
+            "temp": {"type": "Property", "value": 5, "observedAt": "2026-12-07T10:00:00Z"},
+        }
+    ]
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.headers["link"] == LINK.format(agent)
+
+
+def test_an_unreachable_source_context_is_a_failed_part(
+    client: TestClient, source: ContextSource
+) -> None:
+    missing = "http://127.0.0.1:9/agent-context.jsonld"
+    register(
+        client,
+        source,
+        [{"key": "jsonldContext", "value": missing}],
+        operations=["updateOps"],
+    )
+    lamp = {"id": L1, "type": IOT + "Device", "name": {"type": "Property", "value": "porch"}}
+    assert client.post(E, json=lamp).status_code == 201
+    patched = client.patch(f"{E}/{L1}/attrs", json={"name": {"type": "Property", "value": "x"}})
+    assert patched.status_code == 207, patched.text
+    (error,) = patched.json()["errors"]
+    assert error["registrationId"] == REG
+    problem = error["error"]
+    assert problem["type"] == "https://uri.etsi.org/ngsi-ld/errors/LdContextNotAvailable"
+    assert REG in problem["detail"] and missing in problem["detail"]
+    assert source.seen == []  # nothing went to the source in a vocabulary it does not know
+    local = client.get(f"{E}/{L1}", params={"local": "true", "options": "keyValues"}).json()
+    assert local["name"] == "x"  # this broker's part was done
+
+
+def test_the_only_part_failing_on_its_context_is_that_error(
+    client: TestClient, source: ContextSource
+) -> None:
+    register_switch(
+        client, source, [{"key": "jsonldContext", "value": "http://127.0.0.1:9/ctx.jsonld"}]
+    )
+    body = {IOT + "switch": {"type": "Property", "value": "on"}}
+    patched = client.patch(f"{E}/{L1}/attrs", json=body)
+    assert patched.status_code == 503, patched.text
+    assert patched.json()["type"].endswith("/LdContextNotAvailable")
+    assert REG in patched.json()["detail"]
+    registration = client.get(f"{R}/{REG}").json()
+    assert registration["status"] == "failed" and registration["timesFailed"] == 1
