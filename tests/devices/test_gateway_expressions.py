@@ -3,11 +3,16 @@ sent over HTTP and MQTT, read back through NGSI-LD, on both stores."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 
+import aiocoap
 from starlette.testclient import TestClient
 
+from dalgu.settings import Settings
 from tests.devices.conftest import publish, wait_for
+from tests.devices.test_gateway_ports import coap
+from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
 ACME = {"fiware-service": "acme", "fiware-servicepath": "/gardens"}
@@ -202,3 +207,23 @@ def test_a_computed_value_the_broker_refuses_leaves_only_its_attribute_out(
     assert sent.status_code == 200, sent.text  # no longitude: [null, 35.87] is no geometry
     entity = client.get(f"{E}/urn:ngsi-ld:Bin:bin6", headers=TENANT).json()
     assert entity["temperature"]["value"] == 4 and "location" not in entity
+
+
+def test_expressions_apply_to_measures_sent_over_coap(settings: Settings) -> None:
+    apikey = f"k{uuid.uuid4().hex[:8]}"
+    with serving(settings, lambda: {"coap_port": free_port(socket.SOCK_DGRAM)}) as (
+        client,
+        configured,
+    ):
+        group = {
+            "apikey": apikey,
+            "entity_type": "Meter",
+            "attributes": [
+                {"object_id": "e", "name": "energy", "type": "Number", "expression": "e / 1000"}
+            ],
+        }
+        assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+        uri = f"coap://127.0.0.1:{configured.coap_port}/iot/d?k={apikey}&i=m1"
+        assert coap(aiocoap.POST, uri, b"e|1500").code == aiocoap.CHANGED
+        entity = wait_for(client, f"{E}/urn:ngsi-ld:Meter:m1", lambda e: "energy" in e)
+        assert entity["energy"]["value"] == 1.5
