@@ -170,6 +170,26 @@ def test_content_type_ld_json_with_the_source_context(
     assert seen.body == {**expected, "@context": agent}
 
 
+def test_content_type_json_links_the_body_context_or_spells_it_out(
+    client: TestClient, source: ContextSource
+) -> None:
+    register_switch(client, source, [{"key": "contentType", "value": "application/json"}])
+    source.reply("PATCH", f"/entities/{L1}/attrs/", 204)
+    ld = {"Content-Type": "application/ld+json"}
+    mine = hosted(client, CLIENT)
+    body = {"turnOn": {"type": "Property", "value": "on"}}
+    linked = client.patch(f"{E}/{L1}/attrs", json={**body, "@context": mine}, headers=ld)
+    assert linked.status_code == 204, linked.text
+    inline = client.patch(f"{E}/{L1}/attrs", json={**body, "@context": CLIENT}, headers=ld)
+    assert inline.status_code == 204, inline.text
+    first, second = source.requests("PATCH")
+    assert first.headers["content-type"] == second.headers["content-type"] == "application/json"
+    assert first.body == body and first.headers["link"] == LINK.format(mine)
+    # an inline @context cannot be linked: the names go as IRIs, which need none
+    assert second.body == {IOT + "switch": {"type": "Property", "value": "on"}}
+    assert "link" not in second.headers
+
+
 def test_accept_ld_json_answer_is_read_with_its_own_context(
     client: TestClient, source: ContextSource
 ) -> None:
@@ -260,3 +280,101 @@ def test_the_only_part_failing_on_its_context_is_that_error(
     assert REG in patched.json()["detail"]
     registration = client.get(f"{R}/{REG}").json()
     assert registration["status"] == "failed" and registration["timesFailed"] == 1
+
+
+# --- the translation of names, against a JSON-LD processor (pyld) and the q parser ---------
+
+CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
+#: a client context with a prefix, @vocab-free terms and an expanded term definition
+CLIENT_FULL = {
+    "iot": IOT,
+    "Thing": "iot:Device",
+    "turnOn": {"@id": "iot:switch"},
+    "temperature": "iot:temperature",
+    "accuracy": "iot:accuracy",
+    "Celsius": "iot:Celsius",
+}
+AGENT_FULL = {**AGENT, "acc": IOT + "accuracy", "degC": IOT + "Celsius"}
+
+
+def _loader(url: str, options: Any = None) -> dict[str, Any]:
+    from dalgu.ldcontext import core_context_document, is_core_context
+
+    document = core_context_document() if is_core_context(url) else {"@context": {}}
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": document,
+    }
+
+
+def _names(doc: dict[str, Any]) -> dict[str, Any]:
+    """The names of an entity: its types, and each attribute with its sub-attributes."""
+    out: dict[str, Any] = {"type": doc["type"]}
+    for key, value in doc.items():
+        if key not in ("@context", "id", "type"):
+            out[key] = sorted(k for k in value if k not in ("type", "value", "vocab"))
+    return out
+
+
+def test_translated_names_agree_with_pyld() -> None:
+    import asyncio
+
+    from pyld import jsonld
+
+    from dalgu.federation.translation import Translation
+    from dalgu.ldcontext import ContextResolver
+
+    entity = {
+        "id": L1,
+        "type": "Thing",
+        "temperature": {
+            "type": "Property",
+            "value": 21,
+            "accuracy": {"type": "Property", "value": 0.5},
+        },
+        "iot:switch": {"type": "Property", "value": "on"},
+        "http://example.org/other": {"type": "Property", "value": 1},
+        "scale": {"type": "VocabProperty", "vocab": "Celsius"},
+    }
+    resolver = ContextResolver()
+    client_terms = asyncio.run(resolver.resolve([CLIENT_FULL, CORE]))
+    agent_terms = asyncio.run(resolver.resolve([AGENT_FULL, CORE]))
+    translated = Translation(client_terms, agent_terms).entity(entity)
+    options = {"documentLoader": _loader}
+    expanded = jsonld.expand({"@context": [CLIENT_FULL, CORE], **entity}, options)
+    oracle = jsonld.compact(expanded, {"@context": [AGENT_FULL, CORE]}, options)
+    assert _names(translated) == _names(oracle), oracle
+    assert translated["type"] == "Device" and "switch" in translated
+    assert translated["temp"]["acc"] == {"type": "Property", "value": 0.5}
+    assert translated["scale"]["vocab"] == oracle["scale"]["vocab"] == "degC"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "temperature>20",
+        'temperature.accuracy<1;turnOn=="on"',
+        '(temperature==1..5|turnOn!=off,on);iot:switch~="^o(n|ff)$"',
+        "temperature.observedAt>=2026-12-07T10:00:00Z|address[city]==Daegu",
+        "turnOn==urn:ngsi-ld:X:1;temperature==true",
+    ],
+)
+def test_a_translated_q_reads_back_as_the_same_query(text: str) -> None:
+    import asyncio
+
+    from dalgu.federation.translation import Translation
+    from dalgu.ldcontext import ContextResolver
+    from dalgu.query.ast import map_names
+    from dalgu.query.q import parse_q
+
+    resolver = ContextResolver()
+    client_terms = asyncio.run(resolver.resolve([CLIENT_FULL, CORE]))
+    agent_terms = asyncio.run(resolver.resolve([AGENT_FULL, CORE]))
+    sent = Translation(client_terms, agent_terms).q(text)
+    # what the agent reads, in IRIs, is what the client asked
+    assert map_names(parse_q(sent), agent_terms.expand) == map_names(
+        parse_q(text), client_terms.expand
+    )
+    assert "turnOn" not in sent and "temperature" not in sent
