@@ -65,7 +65,7 @@ def register_switch(client: TestClient, source: ContextSource, info: list[dict[s
         source,
         info,
         mode="exclusive",
-        operations=["updateOps", "createEntity"],
+        operations=["updateOps", "createEntity", "retrieveEntity"],
         information=[
             {"entities": [{"id": L1, "type": IOT + "Device"}], "propertyNames": [IOT + "switch"]}
         ],
@@ -148,6 +148,10 @@ def test_content_type_ld_json_puts_the_context_in_the_body(
     assert seen.headers["content-type"] == "application/ld+json"
     assert "link" not in seen.headers
     assert seen.body == {**body, "@context": mine}
+    # a request without a body has its @context in the Link all the same
+    client.get(f"{E}/{L1}", headers={"Link": LINK.format(mine)})
+    (read,) = source.requests("GET")
+    assert read.headers["link"] == LINK.format(mine)
 
 
 def test_content_type_ld_json_with_the_source_context(

@@ -130,7 +130,7 @@ async def prepare(
         params = speech.params(params) if params else params
     elif content_type == JSON:
         body = _without_context(body)
-    if content_type == JSON_LD:
+    if content_type == JSON_LD and body is not None:
         body = _with_context(body, context or CORE_CONTEXT_URL)
         link = None
     elif context is None:
