@@ -198,3 +198,20 @@ def test_a_message_on_a_malformed_topic_is_logged_when_dropped(
         assert time.monotonic() < deadline, "the dropped message was not logged"
         time.sleep(0.05)
     assert "dropped" in caplog.text
+
+
+def test_a_static_attribute_that_does_not_fit_its_type_refuses_no_measure_over_mqtt(
+    gateway: tuple[TestClient, int],
+) -> None:
+    client, port = gateway
+    apikey = f"k{uuid.uuid4().hex[:10]}"
+    group = {
+        "apikey": apikey,
+        "entity_type": "Sensor",
+        "attributes": [{"object_id": "t", "name": "temperature", "type": "Number"}],
+        "static_attributes": [{"name": "static_a", "type": "Number", "value": {"v1": 1}}],
+    }
+    assert client.post("/iot/services", json={"services": [group]}).status_code == 201
+    publish(port, f"/json/{apikey}/dev1/attrs", b'{"t": 11}')
+    entity = wait_for(client, f"{E}/urn:ngsi-ld:Sensor:dev1", lambda e: "temperature" in e)
+    assert entity["temperature"]["value"] == 11 and "static_a" not in entity

@@ -168,3 +168,21 @@ def test_refusals_say_what_the_device_sent_and_an_oversize_body_is_413(
         assert f"{shown} is not a number" in refused.json()["detail"]
     huge = b"t|" + b"1" * 70_000
     assert client.post("/iot/json?k=k-m&i=v2", content=huge).status_code == 413
+
+
+def test_a_static_attribute_that_does_not_fit_its_type_is_left_out_not_the_measures(
+    client: TestClient,
+) -> None:
+    statics = [
+        {"name": "static_a", "type": "Number", "value": {"v1": 1, "v2": {"v3": 3}}},
+        {"name": "static_b", "type": "Text", "value": "kept"},
+    ]
+    provision_group(client, static_attributes=statics)  # accepted, as the IoT Agents do
+    device = {"device_id": "m5", "apikey": "k-m", "entity_type": "M"}
+    assert client.post("/iot/devices", json={"devices": [device]}, headers=SMART).status_code == 201
+    for device_id in ("m5", "m6"):  # provisioned, and autoprovisioned
+        sent = client.post(f"/iot/d?k=k-m&i={device_id}", content=b"t|10")
+        assert sent.status_code == 200, sent.text
+        entity = client.get(f"{E}/urn:ngsi-ld:M:{device_id}", headers=TENANT).json()
+        assert entity["temperature"]["value"] == 10 and entity["static_b"]["value"] == "kept"
+        assert "static_a" not in entity

@@ -19,10 +19,12 @@ from typing import Any
 
 import orjson
 
+from dalgu.devices.observation import TIME_INSTANT
 from dalgu.devices.provisioning import AttributeMapping, Device, ServiceGroup, StaticAttribute
 from dalgu.errors import PayloadError
 
 DEFAULT_ENTITY_TYPE = "Thing"
+URN_PREFIX = "urn:ngsi-ld:"
 _INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
 _EXACT = 2**53  # integers JSON readers everywhere keep exactly
 NUMBER_TYPES = {"number", "float", "double", "decimal"}
@@ -57,6 +59,8 @@ class DeviceBinding:
     service_path: str = "/"
     entity_name_exp: str | None = None
     explicit_exp: str | None = None
+    # measures mapped to `TimeInstant`: their value is the group's observation time
+    time_measures: tuple[str, ...] = ()
 
 
 def bind(
@@ -70,7 +74,9 @@ def bind(
     """The binding of `device_id`: its provisioning over its group's template (in FIWARE
     `service` and `service_path`, which expressions may read)."""
     entity_type = (device and device.entity_type) or group.entity_type or DEFAULT_ENTITY_TYPE
-    entity_id = (device and device.entity_name) or f"urn:ngsi-ld:{entity_type}:{device_id}"
+    entity_id = f"{URN_PREFIX}{entity_type}:{device_id}"  # the agents' default name
+    if device is not None and device.entity_name:
+        entity_id = entity_id_of(device.entity_name, entity_type)
     active = {m.measure: m for m in group.attributes}
     commands = {m.name: m for m in group.commands}
     lazy = {m.measure: m for m in group.lazy}
@@ -101,7 +107,17 @@ def bind(
         service_path=service_path,
         entity_name_exp=group.entityNameExp or None,
         explicit_exp=explicit if isinstance(explicit, str) and _explicit_exp(explicit) else None,
+        time_measures=tuple(m for m, mapping in active.items() if mapping.name == TIME_INSTANT),
     )
+
+
+def entity_id_of(name: str, entity_type: str) -> str:
+    """The entity id an IoT Agent in NGSI-LD mode gives a device's (or a multi-entity
+    attribute's) entity name: a URN as it is, any other name `urn:ngsi-ld:<type>:<name>`
+    (`TheFirstLight` of type `Light` is `urn:ngsi-ld:Light:TheFirstLight`)."""
+    if name[:4].lower() == "urn:":
+        return name
+    return f"{URN_PREFIX}{entity_type}:{name}"
 
 
 def _explicit_exp(value: str) -> bool:

@@ -13,12 +13,13 @@ import contextlib
 import logging
 from typing import Any
 
-from dalgu.broker.model import now_iso
+from dalgu.broker.model import Entity, now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.commands import CommandDispatcher
-from dalgu.devices.mapping import DeviceBinding, attribute, bind
+from dalgu.devices.mapping import DeviceBinding, bind
 from dalgu.devices.provisioning import DEVICE_ID_RULE, Device, ServiceGroup, is_device_id
+from dalgu.devices.statics import fitting_statics
 from dalgu.errors import (
     AlreadyExists,
     BadRequestData,
@@ -149,17 +150,23 @@ class DeviceResolver:
         return record
 
     async def create_entity(self, tenant: str, binding: DeviceBinding) -> None:
-        """The device's entity with its static attributes, unless it exists already. A group
-        whose `entityNameExp` names the entity with each message creates none here (the
-        measures' update creates it), unless the device has commands to show."""
+        """The device's entity with its static attributes, unless it exists already."""
+        entity = self.provisioned_entity(binding)
+        if entity is not None:
+            with contextlib.suppress(AlreadyExists):
+                await self.entities.create(tenant, entity)
+
+    def provisioned_entity(self, binding: DeviceBinding) -> Entity | None:
+        """The entity a device's provisioning creates: its static attributes and commands.
+        None for a group whose `entityNameExp` names the entity with each message (the
+        measures' update creates it), unless the device has commands to show. Raises the
+        parser's `BadRequestData` when the entity cannot be written (an id that makes no
+        URI): provisioning refuses the device then, before anything is stored."""
         if binding.entity_name_exp and not binding.commands:
-            return
+            return None
         doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
-        for static in binding.static:
-            doc[static.name] = attribute(static.type, static.value, static.name, static.metadata)
+        doc.update(fitting_statics(binding, self.terms))
         for command in binding.commands:  # what NGSI-LD clients change to send a command
             doc[command] = {"type": "Property", "value": ""}
             doc[f"{command}_status"] = {"type": "Property", "value": "UNKNOWN"}
-        entity = parse_entity(doc, self.terms, now_iso())
-        with contextlib.suppress(AlreadyExists):
-            await self.entities.create(tenant, entity)
+        return parse_entity(doc, self.terms, now_iso())

@@ -10,12 +10,13 @@ process: no HTTP hop, the same listeners (subscriptions, temporal history) as an
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from dalgu.broker.model import now_iso
+from dalgu.broker.model import Entity, is_uri, now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.arrivals import Arrivals
@@ -43,6 +44,7 @@ from dalgu.devices.statics import StaticAttributes
 from dalgu.devices.traffic import DeviceTraffic, MessageEvent
 from dalgu.devices.transformation import MeasureTransformation
 from dalgu.errors import (
+    AlreadyExists,
     BadRequestData,
     DalguError,
     OperationNotSupported,
@@ -160,10 +162,22 @@ class DeviceService:
         if self.admission is not None:  # every group checked before any is stored
             for group in groups:
                 await self.admission.admit_apikey(tenant, group.apikey)
-        for group in groups:
-            record = DeviceRecord(tenant, service_path, group.apikey, group.resource, _dump(group))
-            await self.registry.put_group(record)
-        self._provisioning_changed(tenant)
+        stored: list[DeviceRecord] = []
+        try:  # all or none: a group refused (taken, say) takes back those stored before it
+            for group in groups:
+                record = DeviceRecord(
+                    tenant, service_path, group.apikey, group.resource, _dump(group)
+                )
+                await self.registry.put_group(record)
+                stored.append(record)
+        except BaseException:
+            for record in stored:
+                await self.registry.delete_group(
+                    record.tenant, record.service_path, record.apikey, record.key
+                )
+            raise
+        finally:
+            self._provisioning_changed(tenant)
 
     async def groups(self, tenant: str, service_path: str | None) -> list[dict[str, Any]]:
         return [
@@ -203,13 +217,17 @@ class DeviceService:
     # --- devices --------------------------------------------------------------------------
 
     async def create_devices(self, tenant: str, service_path: str, body: Any) -> None:
+        """Provision the body's devices, all or none: every device is checked (its apikey,
+        that it is not provisioned yet, that its entity can be written) before any is
+        stored, and a store error midway takes back what this request stored."""
         devices = parse_devices(body)
         if self.admission is not None:
             await self.admission.admit_devices(
                 tenant, len(devices), lambda: self._device_count(tenant)
             )
-        planned = []
-        for device in devices:  # every device checked before any is stored
+        planned: list[tuple[DeviceRecord, Entity | None]] = []
+        siblings: list[DeviceRecord] = []  # same id, another apikey: restored on a rollback
+        for index, device in enumerate(devices):
             group = await self._group_of(tenant, service_path, device)
             apikey = device.apikey or (group.apikey if group is not None else "")
             if not apikey:
@@ -218,18 +236,45 @@ class DeviceService:
                     "service and path gives it one: provision a config group first or give "
                     "the device its apikey"
                 )
+            existing = await self.registry.device(tenant, service_path, device.device_id)
+            taken = any(r.key == device.device_id and r.apikey == apikey for r, _ in planned)
+            if taken or (existing is not None and existing.apikey == apikey):
+                raise AlreadyExists(f"device {device.device_id!r} is already provisioned")
+            if existing is not None:
+                siblings.append(existing)
             if self.admission is not None:
                 await self.admission.admit_apikey(tenant, apikey)
-            planned.append((device, group, apikey))
-        for device, group, apikey in planned:
+            template = ServiceGroup(apikey=apikey) if group is None else group
+            binding = bind(template, device, device.device_id)
+            if not is_uri(binding.entity_id):
+                raise BadRequestData(
+                    f"devices[{index}].entity_name {device.entity_name!r} makes the entity id "
+                    f"{binding.entity_id!r}, which is not a URI"
+                )
+            entity = self.resolver.provisioned_entity(binding)  # raises if it cannot be
             doc = _dump(device)
             doc["apikey"] = apikey
-            await self.registry.put_device(
-                DeviceRecord(tenant, service_path, apikey, device.device_id, doc)
+            planned.append(
+                (DeviceRecord(tenant, service_path, apikey, device.device_id, doc), entity)
             )
-            template = ServiceGroup(apikey=apikey) if group is None else group
-            await self.resolver.create_entity(tenant, bind(template, device, device.device_id))
-        self._provisioning_changed(tenant)
+        stored: list[DeviceRecord] = []
+        try:
+            for record, _ in planned:
+                await self.registry.put_device(record)
+                stored.append(record)
+            for _, entity in planned:
+                if entity is not None:
+                    with contextlib.suppress(AlreadyExists):
+                        await self.entities.create(tenant, entity)
+        except BaseException:
+            for record in stored:  # by id: its siblings of other apikeys are put back
+                await self.registry.delete_device(record.tenant, record.service_path, record.key)
+            for sibling in siblings:
+                with contextlib.suppress(AlreadyExists):
+                    await self.registry.put_device(sibling)
+            raise
+        finally:
+            self._provisioning_changed(tenant)
 
     async def devices(
         self, tenant: str, service_path: str | None, limit: int, offset: int
@@ -410,6 +455,9 @@ class DeviceService:
                 values = dict(values)
                 instant = values.pop(TIME_INSTANT)
                 stamp = stamp or (instant if isinstance(instant, str) else str(instant))
+            if target.time_measures:  # a measure mapped to TimeInstant wins over the rest
+                values, mapped = _mapped_time(target, values)
+                stamp = mapped or stamp
             device_time = utc_time(stamp or timestamp) if (stamp or timestamp) else None
             observed = device_time or observed_at(stamp or timestamp, now, binding.timestamp)
             entity = expanded.entity(values, observed, now) if target is binding else None
@@ -532,6 +580,24 @@ class DeviceService:
             return (await self._binding(record.apikey, record.key, None))[0]
         except DalguError:
             return None
+
+
+def _mapped_time(
+    binding: DeviceBinding, values: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """The measures less those mapped to `TimeInstant`, and the time the first one gives: as
+    the IoT Agents' "TimeInstant and Timestamp flag" rules, such a mapping gives the group's
+    time, over a `TimeInstant` the message carries, and is no attribute of the entity."""
+    if values.keys().isdisjoint(binding.time_measures):
+        return values, None
+    values = dict(values)
+    mapped: str | None = None
+    for measure in binding.time_measures:
+        if measure in values:
+            raw = values.pop(measure)
+            if mapped is None and raw is not None:
+                mapped = raw if isinstance(raw, str) else str(raw)
+    return values, mapped
 
 
 def _dump(model: ServiceGroup | Device) -> dict[str, Any]:
