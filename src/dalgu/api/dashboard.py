@@ -24,8 +24,16 @@ from dalgu.dashboard.devices import DeviceOverview
 from dalgu.dashboard.entity import EntityReader
 from dalgu.dashboard.messages import choose_language
 from dalgu.dashboard.overview import CityOverview
-from dalgu.dashboard.page import View, render_alerts, render_entity, render_page
-from dalgu.errors import BadRequestData
+from dalgu.dashboard.page import (
+    PARTS,
+    Sections,
+    View,
+    render_alerts,
+    render_entity,
+    render_page,
+    render_part,
+)
+from dalgu.errors import BadRequestData, ResourceNotFound
 
 #: what a browser may load and run on these pages: their own files only, no inline script
 POLICY: Final = (
@@ -41,6 +49,7 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard", dashboard, methods=["GET"]),
         Route("/dashboard/alerts", dashboard_alerts, methods=["GET"]),
         Route("/dashboard/entity", dashboard_entity, methods=["GET"]),
+        Route("/dashboard/part/{part}", dashboard_part, methods=["GET"]),
         # pages that name no icon (the API docs page, a JSON answer in a browser tab) make the
         # browser ask for /favicon.ico: the dashboard's icon, rather than a 404 logged each time
         Route("/favicon.ico", _favicon, methods=["GET", "HEAD"]),
@@ -97,6 +106,25 @@ async def dashboard(request: Request) -> Response:
     if rt.devices is not None:
         devices = await DeviceOverview(rt.devices, rt.service).listed(view.tenant)
     return _html(render_page(view, types, places, alerts, zones, devices), view)
+
+
+async def dashboard_part(request: Request) -> Response:
+    """One section of the page again (`PARTS`), for the page's script to put in place."""
+    part = request.path_params["part"]
+    if part not in PARTS:
+        raise ResourceNotFound(f"the dashboard has no part {part[:40]!r}")
+    view, overview = _view(request)
+    rt = runtime(request)
+    sections = Sections(await overview.types(view.tenant))
+    if part == "map":
+        places = await overview.places(view.tenant, view.shown_type, view.lang)
+        sections = Sections(sections.types, places)
+    elif part == "wifi" and rt.wifi is not None:
+        sections = Sections(sections.types, zones=(await rt.wifi.state(view.tenant)).zones)
+    elif part == "devices" and rt.devices is not None:
+        devices = await DeviceOverview(rt.devices, rt.service).listed(view.tenant)
+        sections = Sections(sections.types, devices=devices)
+    return _html(render_part(view, part, sections), view)
 
 
 async def dashboard_alerts(request: Request) -> Response:

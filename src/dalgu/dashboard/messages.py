@@ -91,8 +91,8 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "location": {"ko": "위치", "en": "Location"},
     "live": {"ko": "실시간 갱신", "en": "Live updates"},
     "live_on": {
-        "ko": "{seconds}초마다 경보를 갱신합니다.",
-        "en": "Alerts refresh every {seconds} s.",
+        "ko": "{seconds}초마다 이 페이지를 갱신합니다.",
+        "en": "This page refreshes every {seconds} s.",
     },
     "live_off": {"ko": "갱신이 멈췄습니다.", "en": "Updates are paused."},
     "pause": {"ko": "갱신 멈춤", "en": "Pause updates"},

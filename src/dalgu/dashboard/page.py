@@ -76,6 +76,11 @@ class View:
         params = {"lang": self.lang, "tenant": self.tenant}
         return "/dashboard/alerts?" + urlencode({k: v for k, v in params.items() if v})
 
+    def part_url(self, part: str) -> str:
+        """Where the page's script reads one section again (`PARTS`)."""
+        params = {"lang": self.lang, "tenant": self.tenant, "type": self.shown_type or ""}
+        return f"/dashboard/part/{part}?" + urlencode({k: v for k, v in params.items() if v})
+
 
 def _common(view: View, now: datetime | None) -> dict[str, Any]:
     """What every page of the dashboard fills in (its banner, language switch, footer)."""
@@ -97,6 +102,47 @@ def outages_first(zones: Sequence[Zone]) -> list[Zone]:
     return sorted(zones, key=lambda z: (WIFI_ORDER.get(z.status, len(WIFI_ORDER)), z.name))
 
 
+#: the sections the page's script reads again (alerts too, at `/dashboard/alerts`)
+PARTS: Final = ("overview", "wifi", "devices", "map")
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """What the page's sections show; a part's refresh fills only what it shows."""
+
+    types: list[TypeCount]
+    places: Places | None = None
+    zones: Sequence[Zone] = ()
+    devices: Devices | None = None
+
+
+def _sections(view: View, sections: Sections) -> dict[str, Any]:
+    """The templates' names for what the sections show (each section's template takes those
+    it uses)."""
+    types = sections.types
+    shown_name = next((t.name for t in types if t.iri == view.shown_type), None)
+    filled: dict[str, Any] = {
+        "link": view.link,
+        "part_url": view.part_url,
+        "shown_type": view.shown_type,
+        "shown_name": shown_name
+        or (view.shown_type.rsplit("/", 1)[-1] if view.shown_type else None),
+        "types": types,
+        "zones": sections.zones,
+        "zones_listed": outages_first(sections.zones)[:WIFI_LISTED],
+        "devices": sections.devices,
+        "coverage_url": view.coverage_url,
+        "map_limit": MAP_LIMIT,
+        "background": citymap.BACKGROUND,
+        "radius": citymap.RADIUS,
+    }
+    if sections.places is not None:
+        filled["places"] = sections.places
+        filled["listed"] = sections.places.places[:LISTED]
+        filled["city"] = citymap.draw(sections.places.places)
+    return filled
+
+
 def render_page(
     view: View,
     types: list[TypeCount],
@@ -106,29 +152,23 @@ def render_page(
     devices: Devices | None = None,
     now: datetime | None = None,
 ) -> str:
-    shown_name = next((t.name for t in types if t.iri == view.shown_type), None)
-    listed = places.places[:LISTED]
     return _templates.get_template("page.html").render(
         **_common(view, now),
+        **_sections(view, Sections(types, places, zones, devices)),
         switch=lambda code: view.link(lang=code),
-        link=view.link,
-        shown_type=view.shown_type,
-        shown_name=shown_name or (view.shown_type.rsplit("/", 1)[-1] if view.shown_type else None),
-        types=types,
-        places=places,
-        listed=listed,
-        city=citymap.draw(places.places),
-        map_limit=MAP_LIMIT,
-        background=citymap.BACKGROUND,
-        radius=citymap.RADIUS,
         alerts=alerts,
         alerts_url=view.alerts_url,
-        zones=zones,
-        zones_listed=outages_first(zones)[:WIFI_LISTED],
-        devices=devices,
-        coverage_url=view.coverage_url,
         severities=SEVERITIES,
         refresh=REFRESH,
+    )
+
+
+def render_part(view: View, part: str, sections: Sections) -> str:
+    """One section of the page alone (one of `PARTS`), as the page's script refreshes it."""
+    if part not in PARTS:
+        raise ValueError(f"no dashboard part {part!r}")
+    return _templates.get_template(f"{part}.html").render(
+        **_common(view, None), **_sections(view, sections)
     )
 
 

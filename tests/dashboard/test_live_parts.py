@@ -1,0 +1,85 @@
+"""Every section of the dashboard refreshes itself, not only the alerts (an outside test: an
+operator watching the page saw new entities, devices and map markers only after a reload)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.testclient import TestClient
+
+from tests.dashboard.html import Node, parse
+from tests.dashboard.test_dashboard import create, page, point, seed
+
+PARTS = ("overview", "map")
+
+
+def _part(client: TestClient, url: str) -> Node:
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-store"
+    return parse(answer.text)
+
+
+def test_each_section_names_where_it_is_read_again_and_that_answers_it(
+    client: TestClient,
+) -> None:
+    seed(client)
+    doc = page(client, "?lang=en")
+    for part in PARTS:
+        box = doc.by_id(part)
+        assert box is not None, part
+        url = box.attrs["data-src"]
+        assert urlsplit(url).path == f"/dashboard/part/{part}"
+        assert parse_qs(urlsplit(url).query)["lang"] == ["en"]
+        # the part alone is what the page holds in that box
+        assert _part(client, url).text == box.text
+    alerts = doc.by_id("alerts")
+    assert alerts is not None and alerts.attrs["data-src"].startswith("/dashboard/alerts")
+
+
+def test_a_new_entity_reaches_the_refreshed_overview_and_map(client: TestClient) -> None:
+    seed(client)
+    doc = page(client, "?lang=en")
+    overview_url = doc.by_id("overview").attrs["data-src"]  # type: ignore[union-attr]
+    map_url = doc.by_id("map").attrs["data-src"]  # type: ignore[union-attr]
+    before = _part(client, overview_url).first("table").rows()
+    assert not any(row[0] == "StreetLight" for row in before)
+    create(
+        client,
+        {"id": "urn:ngsi-ld:StreetLight:1", "type": "StreetLight", "location": point(128.6, 35.87)},
+    )
+    after = _part(client, overview_url).first("table").rows()
+    assert ["StreetLight", "1", "1"] in after
+    places = _part(client, map_url).first("table").rows()
+    assert "StreetLight" in [row[1] for row in places]
+
+
+def test_a_part_keeps_the_tenant_and_the_maps_type(client: TestClient) -> None:
+    seed(client)
+    create(
+        client,
+        {"id": "urn:ngsi-ld:StreetLight:9", "type": "StreetLight", "location": point(128.6, 35.8)},
+        tenant="other",
+    )
+    mine = _part(client, "/dashboard/part/overview?lang=en").first("table").rows()
+    assert "StreetLight" not in [row[0] for row in mine]
+    theirs = _part(client, "/dashboard/part/overview?lang=en&tenant=other").first("table").rows()
+    assert [row[0] for row in theirs] == ["StreetLight"]
+    doc = page(client, "?lang=en&type=Device")
+    map_url = doc.by_id("map").attrs["data-src"]  # type: ignore[union-attr]
+    assert {row[1] for row in _part(client, map_url).first("table").rows()} == {"Device"}
+
+
+def test_an_unknown_part_or_bad_tenant_is_a_problem(client: TestClient) -> None:
+    missing = client.get("/dashboard/part/page")
+    assert missing.status_code == 404
+    assert missing.json()["type"].endswith("ResourceNotFound")
+    assert client.get("/dashboard/part/overview?tenant=%3Cx%3E").status_code == 400
+
+
+def test_the_script_refreshes_every_part_and_announces_only_alerts() -> None:
+    script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
+    assert 'querySelectorAll("[data-src]")' in script
+    assert 'if (box === alerts) { box.setAttribute("aria-live", "polite"); }' in script
