@@ -79,12 +79,9 @@ def _arithmetic(operator: str, left: Any, right: Any) -> int | float:
     if operator == "*":
         return number(a * b)
     if operator in ("/", "//"):
-        if b == 0:
-            quotient = (
-                NAN
-                if a == 0 or math.isnan(a)
-                else math.copysign(math.inf, a) * (-1 if math.copysign(1, b) < 0 else 1)
-            )
+        if b == 0:  # JavaScript divides by a signed zero: ±Infinity, or NaN for 0/0
+            sign = math.copysign(1, a) * math.copysign(1, b)
+            quotient = NAN if a == 0 or math.isnan(a) else math.copysign(math.inf, sign)
         else:
             quotient = a / b
         return number(

@@ -168,11 +168,7 @@ def add(left: Any, right: Any) -> Any:
     left, right = _primitive(left), _primitive(right)
     if isinstance(left, str) or isinstance(right, str):
         return to_string(left) + to_string(right)
-    return arithmetic(float(to_number(left)) + to_number(right))
-
-
-def arithmetic(result: float) -> int | float:
-    return number(result)
+    return number(float(to_number(left)) + to_number(right))
 
 
 def strict_equals(left: Any, right: Any) -> bool:
