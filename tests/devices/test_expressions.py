@@ -383,3 +383,24 @@ def test_large_numbers_format_without_losing_digits() -> None:
     assert run("-101|tofixed(100)") == "-101." + "0" * 100
     assert run("n|localestringnumber('en')", {"n": -1e30}) == "-1" + ",000" * 10
     assert run("n|tofixed(2)", {"n": 1e21}) == "1e+21"
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [  # as Node.js reads them on a UTC clock (an IoT Agent container's)
+        ("2021/11/18 14:20:14", "2021-11-18T14:20:14.000Z"),
+        ("11/18/2021", "2021-11-18T00:00:00.000Z"),
+        ("18 Nov 2021", "2021-11-18T00:00:00.000Z"),
+        ("Nov 18 2021 14:20:14", "2021-11-18T14:20:14.000Z"),
+        ("2021-11-18 14:20", "2021-11-18T14:20:00.000Z"),
+        ("2021-11-18T14:20:14+0100", "2021-11-18T13:20:14.000Z"),
+        ("2021-11-18T14:20:14.123456Z", "2021-11-18T14:20:14.123Z"),
+        ("2021-02-30", "2021-03-02T00:00:00.000Z"),  # rolls over
+        ("2021-11-18T24:00:00Z", "2021-11-19T00:00:00.000Z"),
+        ("2021-11-18T24:00:01Z", None),
+        ("20211118T142014Z", None),
+        ("12", None),  # Node.js: December 2001; engines differ, Dalgu takes none
+    ],
+)
+def test_dates_are_read_as_nodejs_reads_them(text: str, iso: str | None) -> None:
+    assert run("text|toisodate", {"text": text}) == iso

@@ -1,9 +1,11 @@
 """JavaScript's `new Date(value)` and the few ways the IoT Agents' transforms show a date.
 
-Dalgu reads what `new Date()` reads the same everywhere: epoch milliseconds, ISO 8601 (date
-only is midnight UTC; a date-time without an offset is taken in UTC, the clock of an IoT Agent
-container) and RFC 2822 dates (`Thu, 18 Nov 2021 14:20:14 GMT`). Other texts, which each
-JavaScript engine reads its own way, are invalid dates.
+Dalgu reads epoch milliseconds, ISO 8601 (date only is midnight UTC; a date-time without an
+offset is taken in UTC, the clock of an IoT Agent container; a day or hour past its range rolls
+over, `2021-02-30` is March 2nd, as Node.js reads it), the slashed dates Node.js takes
+(`2021/11/18 14:20:14`, `11/18/2021`), `18 Nov 2021`, `Nov 18 2021 14:20:14` and RFC 2822
+dates (`Thu, 18 Nov 2021 14:20:14 GMT`). Other texts, which each JavaScript engine reads its
+own way (Node.js reads `"12"` as December 2001), are invalid dates.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from dalgu.devices.expressions.values import UNDEFINED, to_number, to_string
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_MS = 8.64e15  # the range of a JavaScript date
-_ISO = re.compile(
-    r"([+-]\d{6}|\d{4})(?:-(\d{2})(?:-(\d{2}))?)?"
-    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|[+-]\d{2}:?\d{2})?)?"
-)
+_TIME = r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|GMT|UTC|[+-]\d{2}:?\d{2})?)?"
+_ISO = re.compile(r"([+-]\d{6}|\d{4})(?:-(\d{2})(?:-(\d{2}))?)?" + _TIME)
+_YEAR_FIRST = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})" + _TIME)
+_MONTH_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})" + _TIME)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY_MONTH = re.compile(r"(?:[a-z]+,?\s+)?(\d{1,2})\s+" + _MONTH + r"\s+(\d{4})" + _TIME, re.I)
+_MONTH_DAY = re.compile(r"(?:[a-z]+,?\s+)?" + _MONTH + r"\s+(\d{1,2}),?\s+(\d{4})" + _TIME, re.I)
 
 
 def milliseconds(value: Any) -> float | None:
@@ -42,32 +48,62 @@ def milliseconds(value: Any) -> float | None:
 
 
 def _parse(text: str) -> datetime | None:
-    match = _ISO.fullmatch(text)
-    if match is not None:
-        year, month, day, hour, minute, second, fraction, offset = match.groups()
+    fields: tuple[str | None, ...]
+    if (match := _ISO.fullmatch(text)) or (match := _YEAR_FIRST.fullmatch(text)):
+        fields = match.groups()
+    elif match := _MONTH_FIRST.fullmatch(text):
+        month, day, year, *rest = match.groups()
+        fields = (year, month, day, *rest)
+    elif match := _DAY_MONTH.fullmatch(text):
+        day, name, year, *rest = match.groups()
+        fields = (year, str(_MONTHS.index(name[:3].lower()) + 1), day, *rest)
+    elif match := _MONTH_DAY.fullmatch(text):
+        name, day, year, *rest = match.groups()
+        fields = (year, str(_MONTHS.index(name[:3].lower()) + 1), day, *rest)
+    else:
         try:
-            moment = datetime(
-                int(year),
-                int(month or 1),
-                int(day or 1),
-                int(hour or 0),
-                int(minute or 0),
-                int(second or 0),
-                int((fraction or "0")[:6].ljust(6, "0")),
-                tzinfo=UTC,
-            )
-        except ValueError:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
             return None
-        if offset and offset != "Z":
-            sign = 1 if offset[0] == "+" else -1
-            digits = offset[1:].replace(":", "")
-            moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return moment
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return _moment(*fields)
+
+
+def _moment(
+    year: str | None,
+    month: str | None,
+    day: str | None,
+    hour: str | None,
+    minute: str | None,
+    second: str | None,
+    fraction: str | None,
+    offset: str | None,
+) -> datetime | None:
+    """The instant of a date's fields; a day up to 31 or an hour up to 24 past the month's or
+    day's end rolls over, as Node.js reads them."""
+    assert year is not None
+    m, d, h = int(month or 1), int(day or 1), int(hour or 0)
+    if not (1 <= m <= 12 and 1 <= d <= 31 and h <= 24 and int(minute or 0) <= 59):
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if int(second or 0) > 59:
+        return None
+    if h == 24 and (int(minute or 0) or int(second or 0) or int(fraction or 0)):
+        return None  # 24:00:00 only
+    try:
+        moment = datetime(int(year), m, 1, tzinfo=UTC) + timedelta(
+            days=d - 1,
+            hours=h,
+            minutes=int(minute or 0),
+            seconds=int(second or 0),
+            microseconds=int((fraction or "0")[:3].ljust(3, "0")) * 1000,
+        )
+    except (ValueError, OverflowError):
+        return None
+    if offset and offset[0] in "+-":
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment
 
 
 def moment(ms: float) -> datetime:
