@@ -382,3 +382,54 @@ def test_a_translated_q_reads_back_as_the_same_query(text: str) -> None:
         parse_q(text), client_terms.expand
     )
     assert "turnOn" not in sent and "temperature" not in sent
+
+
+def test_ngsild_conformance_sends_an_older_version_payload(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(
+        client,
+        source,
+        [{"key": "ngsildConformance", "value": "1.2"}],
+        mode="redirect",
+        operations=["createEntity"],
+    )
+    source.reply("POST", "/entities", 201)
+    lamp = {
+        "id": L1,
+        "type": [IOT + "Device", IOT + "Lamp"],
+        "scope": "/porch",
+        "colour": {"type": "VocabProperty", "vocab": "white"},
+        "power": [
+            {"type": "Property", "value": 5, "datasetId": "urn:ngsi-ld:Dataset:a"},
+            {"type": "Property", "value": 7, "unitCode": "WTT", "observedAt": "2026-12-07T10:00Z"},
+        ],
+        "label": {"type": "LanguageProperty", "languageMap": {"en": "lamp", "ko": "램프"}},
+        "near": {"type": "ListRelationship", "objectList": [{"object": "urn:ngsi-ld:X:1"}]},
+    }
+    assert client.post(E, json=lamp).status_code == 201
+    (seen,) = source.requests("POST")
+    assert seen.body == {
+        "id": L1,
+        "type": IOT + "Device",  # 1.0 to 1.2: one type
+        "colour": {"type": "Property", "value": "white"},  # VocabProperty: 1.8
+        "power": {"type": "Property", "value": 7},  # the default instance; unitCode: 1.3
+        "label": {"type": "Property", "value": {"en": "lamp", "ko": "램프"}},  # 1.4
+        "near": {"type": "Relationship", "object": ["urn:ngsi-ld:X:1"]},  # 1.8
+    }
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [
+        ((1, 9), {"type": "JsonProperty", "json": {"a": 1}, "expiresAt": "2030-01-01T00:00:00Z"}),
+        ((1, 8), {"type": "JsonProperty", "json": {"a": 1}}),
+        ((1, 7), {"type": "Property", "value": {"a": 1}}),
+    ],
+)
+def test_conformance_fallbacks_by_version(to: tuple[int, int], expected: dict[str, Any]) -> None:
+    from dalgu.federation import conformance
+
+    given = {"type": "JsonProperty", "json": {"a": 1}, "expiresAt": "2030-01-01T00:00:00Z"}
+    assert conformance.instance(given, to) == expected
+    assert conformance.version("1.10") == (1, 10) and conformance.version("v1") is None

@@ -12,9 +12,11 @@ put to a context source, and how its answer is read.
   too, `contentType` decides where that context goes.
 - `accept`: the source is asked for that media type; an `application/ld+json` answer is read
   with its own `@context`.
+- `ngsildConformance` (`major.minor`): the payload falls back to what that version of NGSI-LD
+  has (clause 4.3.6.8, `conformance`).
 
-`ngsildConformance` (clause 4.3.6.8) is not applied. A registration without these keys is
-forwarded as before, by the same code as before (`Distributor.run`).
+A registration without these keys is forwarded as before, by the same code as before
+(`Distributor.run`).
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from typing import Any
 import orjson
 
 from dalgu.errors import DalguError, LdContextNotAvailable
+from dalgu.federation import conformance
 from dalgu.federation.client import Form, Origin, Reply
+from dalgu.federation.conformance import Version
 from dalgu.federation.translation import Translation
 from dalgu.ldcontext.core import CORE_CONTEXT_URL
 from dalgu.ldcontext.termmap import TermMap
 
 JSON = "application/json"
 JSON_LD = "application/ld+json"
+_KEYS = frozenset({"jsonldContext", "contentType", "accept", "ngsildConformance"})
 CONTEXT_LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
@@ -44,6 +49,7 @@ class SourceInfo:
     jsonld_context: str | None = None
     content_type: str | None = None  # JSON or JSON_LD
     accept: str | None = None  # JSON or JSON_LD
+    conformance: Version | None = None  # the NGSI-LD version of its payloads
 
 
 def source_info(registration: dict[str, Any]) -> SourceInfo | None:
@@ -52,17 +58,19 @@ def source_info(registration: dict[str, Any]) -> SourceInfo | None:
     found: dict[str, str] = {}
     for pair in registration.get("contextSourceInfo") or ():
         key, value = pair.get("key"), pair.get("value")
-        if key in ("jsonldContext", "contentType", "accept") and isinstance(value, str):
+        if key in _KEYS and isinstance(value, str):
             found[key] = value
     if not found:
         return None
+    given = found.get("ngsildConformance")
     info = SourceInfo(
         str(registration["id"]),
         found.get("jsonldContext") or None,
         _media_type(found.get("contentType")),
         _media_type(found.get("accept")),
+        None if given is None else conformance.version(given),
     )
-    if info.jsonld_context is None and info.content_type is None and info.accept is None:
+    if info == SourceInfo(info.registration_id):
         return None
     return info
 
@@ -130,6 +138,8 @@ async def prepare(
         params = speech.params(params) if params else params
     elif content_type == JSON:
         body = _without_context(body)
+    if info.conformance is not None:
+        body = _conformant(body, info.conformance, method, path)
     if content_type == JSON_LD and body is not None:
         body = _with_context(body, context or CORE_CONTEXT_URL)
         link = None
@@ -190,6 +200,21 @@ def _translated(body: Any, terms: list[TermMap], target: TermMap, method: str, p
     if "/attrs/" in path and not path.endswith("/attrs/"):
         return speech.instance(body) if method == "PATCH" else speech.attribute(body)
     return speech.entity(body)
+
+
+def _conformant(body: Any, to: Version, method: str, path: str) -> Any:
+    """`body` as NGSI-LD `to` has it (clause 4.3.6.8): entities and attributes fall back."""
+    if body is None or path == "/entityOperations/query":
+        return body
+    if path.startswith("/entityOperations/"):
+        if not isinstance(body, list):
+            return body
+        return [conformance.entity(item, to) for item in body]
+    if "/attrs/" in path and not path.endswith("/attrs/"):
+        if method == "PATCH":
+            return conformance.instance(body, to)
+        return conformance.attribute(body, to)
+    return conformance.entity(body, to)
 
 
 def _without_context(body: Any) -> Any:
