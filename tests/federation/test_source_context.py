@@ -135,6 +135,28 @@ def test_query_parameters_are_compacted_for_the_source(
     assert got.json() == [{"id": L1, "type": "Thing", "temperature": 23}]
 
 
+def test_a_type_is_asked_and_read_in_the_source_vocabulary(
+    client: TestClient, source: ContextSource
+) -> None:
+    agent = hosted(client, AGENT)
+    register(client, source, [{"key": "jsonldContext", "value": agent}])
+    answer = {
+        "id": IOT + "Device",
+        "type": "EntityTypeInfo",
+        "typeName": "Device",
+        "entityCount": 2,
+        "attributeDetails": [{"attributeName": "temp", "attributeTypes": ["Property"]}],
+    }
+    source.reply("GET", "/types/Device", 200, answer)
+    got = client.get(
+        "/ngsi-ld/v1/types/Thing", headers={"Link": LINK.format(hosted(client, CLIENT))}
+    )
+    assert got.status_code == 200, got.text
+    info = got.json()
+    assert (info["typeName"], info["entityCount"]) == ("Thing", 2)
+    assert [a["attributeName"] for a in info["attributeDetails"]] == ["temperature"]
+
+
 def test_content_type_ld_json_puts_the_context_in_the_body(
     client: TestClient, source: ContextSource
 ) -> None:
