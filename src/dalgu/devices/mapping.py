@@ -107,7 +107,9 @@ def bind(
         service_path=service_path,
         entity_name_exp=group.entityNameExp or None,
         explicit_exp=explicit if isinstance(explicit, str) and _explicit_exp(explicit) else None,
-        time_measures=tuple(m for m, mapping in active.items() if mapping.name == TIME_INSTANT),
+        time_measures=tuple(
+            m for m, a in active.items() if a.name == TIME_INSTANT and not a.entity_name
+        ),
     )
 
 

@@ -183,6 +183,7 @@ def _check_expressions(item: Any, where: str) -> None:
             if not isinstance(mapping, dict):
                 continue
             field = f"{where}.{kind}[{n}]"
+            _check_other_entity(mapping, kind, field)
             if mapping.get("expression") is not None and kind != "attributes":
                 raise BadRequestData(
                     f"{field}.expression: Dalgu evaluates JEXL expressions of active "
@@ -210,6 +211,24 @@ def _check_expressions(item: Any, where: str) -> None:
         except BadRequestData as error:
             reason = error.detail.removeprefix(f"{LANGUAGE}: ")
             raise BadRequestData(f"{field} is not a valid JEXL expression: {reason}") from None
+
+
+def _check_other_entity(mapping: dict[str, Any], kind: str, field: str) -> None:
+    """Multi-entity (`entity_name`, `entity_type` on a mapping) is for active attributes;
+    elsewhere it is refused by name rather than ignored (the attribute would be placed on the
+    device's own entity)."""
+    named = mapping.get("entity_name") not in (None, "")
+    typed = mapping.get("entity_type") not in (None, "")
+    if (named or typed) and kind != "attributes":
+        member = "entity_name" if named else "entity_type"
+        raise BadRequestData(
+            f"{field}.{member}: Dalgu writes active attributes to other entities, not "
+            f"{kind.replace('_', ' ')}; it is refused rather than ignored"
+        )
+    if typed and not named:
+        raise BadRequestData(
+            f"{field}.entity_type names the type of another entity: give its entity_name too"
+        )
 
 
 def group_fields(item: Any) -> Any:

@@ -24,6 +24,7 @@ from dalgu.devices.commands import POLL, CommandDispatcher
 from dalgu.devices.expansion import ExpandedBinding
 from dalgu.devices.lazy import LazyAttributes
 from dalgu.devices.mapping import DeviceBinding, bind, measures_to_entity
+from dalgu.devices.multientity import MultiEntity, OtherEntity
 from dalgu.devices.observation import (
     TIME_INSTANT,
     as_sent,
@@ -110,6 +111,7 @@ class DeviceService:
         self._transformations: dict[
             tuple[str, str], tuple[DeviceBinding, MeasureTransformation | None]
         ] = {}
+        self._multi: dict[tuple[str, str], tuple[DeviceBinding, MultiEntity | None]] = {}
         self._arrivals: dict[str, Arrivals[Message]] = {}  # by transport
         self.commands = CommandDispatcher(registry, entities, terms)
         self.resolver = DeviceResolver(registry, entities, terms, self.commands)
@@ -153,6 +155,7 @@ class DeviceService:
         self.resolver.forget()
         self._expanded.clear()
         self._transformations.clear()
+        self._multi.clear()
         self.commands.forget(tenant)
 
     # --- config groups --------------------------------------------------------------------
@@ -442,6 +445,7 @@ class DeviceService:
         if expanded is None or expanded.binding is not binding:
             expanded = self._expanded[key] = ExpandedBinding(binding, self.terms)
         transformation = self._transformation(binding)
+        multi = self._multi_entity(binding)
         for values, stamp in groups:
             if binding.lazy and not values.keys().isdisjoint(binding.lazy):
                 for measure in values.keys() & binding.lazy.keys():
@@ -455,11 +459,17 @@ class DeviceService:
                 values = dict(values)
                 instant = values.pop(TIME_INSTANT)
                 stamp = stamp or (instant if isinstance(instant, str) else str(instant))
+            others: list[OtherEntity] = []
+            if multi is not None:  # measures of attributes that go to other entities
+                values, others = multi.split(target, values)
+            group_stamp = stamp or timestamp
             if target.time_measures:  # a measure mapped to TimeInstant wins over the rest
                 values, mapped = _mapped_time(target, values)
                 stamp = mapped or stamp
             device_time = utc_time(stamp or timestamp) if (stamp or timestamp) else None
             observed = device_time or observed_at(stamp or timestamp, now, binding.timestamp)
+            for other in others:
+                out.append(self._other_entity(other, group_stamp, now, binding.timestamp))
             entity = expanded.entity(values, observed, now) if target is binding else None
             if entity is None:  # a measure only the general mapping and parser take
                 fragment = measures_to_entity(
@@ -480,6 +490,27 @@ class DeviceService:
             statics.add_to(entity, observed, now)
             out.append((device_time, entity))
         return in_time_order(out)
+
+    def _other_entity(
+        self, other: OtherEntity, group_stamp: str | None, now: str, timestamp: bool
+    ) -> tuple[str | None, Entity]:
+        """Another entity's share of a measure group, observed at its own mapped time, else
+        at the group's."""
+        stamp = other.time or group_stamp
+        device_time = utc_time(stamp) if stamp else None
+        observed = device_time or observed_at(stamp, now, timestamp)
+        fragment = measures_to_entity(
+            other.binding, other.values, observed_at=observed, with_static=False
+        )
+        return device_time, parse_entity(fragment, self.terms, now)
+
+    def _multi_entity(self, binding: DeviceBinding) -> MultiEntity | None:
+        """The binding's multi-entity attributes, compiled once per binding."""
+        key = (binding.apikey, binding.device_id)
+        known = self._multi.get(key)
+        if known is None or known[0] is not binding:
+            known = self._multi[key] = (binding, MultiEntity.of(binding))
+        return known[1]
 
     def _transformation(self, binding: DeviceBinding) -> MeasureTransformation | None:
         """The binding's JEXL expressions, compiled once per binding."""
