@@ -61,7 +61,7 @@ def _safe(function: Callable[..., Any]) -> Callable[..., Any]:
     def safe(*args: Any) -> Any:
         try:
             return function(*args)
-        except (TypeError, ValueError, OverflowError, AttributeError, re.error):
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, re.error):
             return None
 
     return safe
@@ -74,7 +74,7 @@ def _nullish(value: Any) -> bool:
 def parse_int(value: Any) -> Any:
     """parseInt(value, 10), null when it is NaN."""
     match = _INT_PREFIX.match(to_string(value).lstrip(JS_SPACE))
-    return number(float(int(match.group(0)))) if match else None
+    return number(float(match.group(0))) if match else None  # past 1e308: Infinity
 
 
 def parse_int_any(value: Any) -> Any:
@@ -84,7 +84,8 @@ def parse_int_any(value: Any) -> Any:
     if match is None:
         return parse_int(text)
     sign = -1 if match.group(1) == "-" else 1
-    return number(float(sign * int(match.group(2), 16)))
+    whole = int(match.group(2), 16)
+    return number(sign * (float(whole) if whole.bit_length() <= 1024 else math.inf))
 
 
 def parse_float(value: Any) -> Any:
