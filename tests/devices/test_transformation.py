@@ -371,3 +371,28 @@ def test_value_pickers_over_measures() -> None:
     got = mapped(bound, {"a": a, "alarm1": True, "alarm2": False, "alarm3": True})
     assert got["single"] == ["alarm1", "alarm3"]
     assert got["multi"] == ["n1", "n2", "n3", "n4", "n6"]
+
+
+@pytest.mark.parametrize(
+    ("group", "detail"),
+    [
+        ({"entityNameExp": 5}, "services[0].entityNameExp: a JEXL expression is a string"),
+        (
+            {"attributes": [{"name": "a", "metadata": {"unit": {"expression": ["x"]}}}]},
+            "services[0].attributes[0].metadata.unit.expression: a JEXL expression is a string",
+        ),
+        (
+            {"static_attributes": [{"name": "s", "value": 1, "expression": "s*2"}]},
+            "services[0].static_attributes[0].expression: Dalgu evaluates JEXL expressions of "
+            "active attributes only",
+        ),
+    ],
+)
+def test_expression_fields_that_cannot_be_expressions_are_refused_by_name(
+    group: dict[str, Any], detail: str
+) -> None:
+    from dalgu.errors import BadRequestData
+
+    with pytest.raises(BadRequestData) as refused:
+        parse_groups({"services": [{"apikey": "k1", **group}]})
+    assert refused.value.detail.startswith(detail)
