@@ -455,3 +455,71 @@ def test_conformance_fallbacks_by_version(to: tuple[int, int], expected: dict[st
     given = {"type": "JsonProperty", "json": {"a": 1}, "expiresAt": "2030-01-01T00:00:00Z"}
     assert conformance.instance(given, to) == expected
     assert conformance.version("1.10") == (1, 10) and conformance.version("v1") is None
+
+
+# --- two real brokers: the source is a Dalgu that knows the agent's vocabulary ---------------
+
+
+PRIVATE = "http://broker.invalid"
+
+
+@pytest.fixture
+def brokers(tmp_path: Any) -> Iterator[tuple[str, str]]:
+    from tests.ports import free_port
+    from tests.server import kill_server, start_server
+
+    ports = free_port(), free_port()
+    # the broker names itself by a host the source cannot reach: the contexts it hosts (the
+    # client's) are the broker's own, as a private context would be
+    servers = [
+        start_server(tmp_path / "a.db", ports[0], environment={"DALGU_PUBLIC_URL": PRIVATE}),
+        start_server(tmp_path / "b.db", ports[1]),
+    ]
+    try:
+        yield f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+    finally:
+        for server in servers:
+            kill_server(server)
+
+
+def test_a_real_source_stores_what_a_client_of_another_context_sends(
+    brokers: tuple[str, str],
+) -> None:
+    """The source never sees the client's context, which it could not fetch: it is spoken to
+    in the agent's vocabulary, and its answers are read in it."""
+    import httpx
+
+    broker, agent = brokers
+    v1 = "/ngsi-ld/v1"
+    # the agent's context, hosted by the source and fetched over HTTP by the broker
+    hosted_at = httpx.post(f"{agent}{v1}/jsonldContexts", json={"@context": AGENT})
+    assert hosted_at.status_code == 201
+    agent_context = agent + hosted_at.headers["location"]
+    lamp = {"id": L1, "type": "Device", "temp": {"type": "Property", "value": 20}}
+    link = {"Link": LINK.format(agent_context)}
+    assert httpx.post(f"{agent}{v1}/entities", json=lamp, headers=link).status_code == 201
+    registration = {
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"id": L1, "type": IOT + "Device"}]}],
+        "endpoint": agent,
+        "mode": "redirect",
+        "operations": ["redirectionOps"],
+        "contextSourceInfo": [{"key": "jsonldContext", "value": agent_context}],
+    }
+    assert httpx.post(f"{broker}{v1}/csourceRegistrations", json=registration).status_code == 201
+    client_at = httpx.post(f"{broker}{v1}/jsonldContexts", json={"@context": CLIENT})
+    mine = {"Link": LINK.format(PRIVATE + client_at.headers["location"])}
+    patched = httpx.patch(
+        f"{broker}{v1}/entities/{L1}/attrs/turnOn", json={"value": "on"}, headers=mine
+    )
+    assert patched.status_code == 404  # the lamp has no switch yet: the agent says so
+    appended = httpx.post(
+        f"{broker}{v1}/entities/{L1}/attrs", json={"turnOn": {"value": "on"}}, headers=mine
+    )
+    assert appended.status_code == 204, appended.text
+    by_iri = httpx.get(f"{agent}{v1}/entities/{L1}", params={"options": "keyValues"}).json()
+    assert by_iri[IOT + "switch"] == "on"  # stored under the agent's IRI, not a default one
+    got = httpx.get(
+        f"{broker}{v1}/entities/{L1}", params={"options": "keyValues"}, headers=mine, timeout=10
+    )
+    assert got.json() == {"id": L1, "type": "Thing", "turnOn": "on", "temperature": 20}
