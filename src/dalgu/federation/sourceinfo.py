@@ -105,6 +105,8 @@ async def prepare(
     contexts, client = origin.contexts, origin.terms
     accept = info.accept or JSON
     if contexts is None or client is None:  # not from an HTTP request: nothing to translate
+        if info.conformance is not None:
+            body = _conformant(body, info.conformance, method, path)
         form = Form(info.content_type or JSON, origin.link, accept)
         return Prepared(path, params, body, form, None)
     context: Any = origin.context
