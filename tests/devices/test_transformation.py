@@ -396,3 +396,18 @@ def test_expression_fields_that_cannot_be_expressions_are_refused_by_name(
     with pytest.raises(BadRequestData) as refused:
         parse_groups({"services": [{"apikey": "k1", **group}]})
     assert refused.value.detail.startswith(detail)
+
+
+def test_blank_expressions_are_none_as_the_agents_skip_them() -> None:
+    bound = binding(
+        entityNameExp="",
+        explicitAttrs=" ",
+        attributes=[
+            {"object_id": "t", "name": "temperature", "type": "Number", "expression": ""},
+            {"object_id": "h", "name": "humidity", "metadata": {"unit": {"expression": " "}}},
+        ],
+    )
+    assert MeasureTransformation.of(bound) is None
+    entity = measures_to_entity(bound, {"t": 5, "noise": 1})
+    assert entity["id"] == "urn:ngsi-ld:TestType:TestDevice"
+    assert entity["temperature"]["value"] == 5 and entity["noise"]["value"] == 1

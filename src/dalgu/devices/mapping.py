@@ -125,7 +125,7 @@ def entity_id_of(name: str, entity_type: str) -> str:
 def _explicit_exp(value: str) -> bool:
     """Whether an `explicitAttrs` string is an expression to evaluate with each message
     (`"true"` and `"false"` evaluate to themselves)."""
-    return value.strip().lower() not in ("true", "false")
+    return value.strip().lower() not in ("true", "false", "")
 
 
 def _explicit(value: bool | str | list[str]) -> bool | frozenset[str]:

@@ -184,7 +184,7 @@ def _check_expressions(item: Any, where: str) -> None:
                 continue
             field = f"{where}.{kind}[{n}]"
             _check_other_entity(mapping, kind, field)
-            if mapping.get("expression") is not None and kind != "attributes":
+            if _given(mapping.get("expression")) and kind != "attributes":
                 raise BadRequestData(
                     f"{field}.expression: Dalgu evaluates JEXL expressions of active "
                     f"attributes only, not of {kind.replace('_', ' ')}; it is refused rather "
@@ -193,7 +193,7 @@ def _check_expressions(item: Any, where: str) -> None:
             expressions.append((f"{field}.expression", mapping.get("expression")))
             metadata = mapping.get("metadata")
             for key, member in (metadata if isinstance(metadata, dict) else {}).items():
-                if isinstance(member, dict) and member.get("expression") is not None:
+                if isinstance(member, dict) and _given(member.get("expression")):
                     if kind != "attributes":
                         raise BadRequestData(
                             f"{field}.metadata.{key}.expression: Dalgu evaluates JEXL "
@@ -202,7 +202,7 @@ def _check_expressions(item: Any, where: str) -> None:
                         )
                     expressions.append((f"{field}.metadata.{key}.expression", member["expression"]))
     for field, text in expressions:
-        if text is None:
+        if not _given(text):
             continue
         if not isinstance(text, str):
             raise BadRequestData(f"{field}: a JEXL expression is a string")
@@ -229,6 +229,12 @@ def _check_other_entity(mapping: dict[str, Any], kind: str, field: str) -> None:
         raise BadRequestData(
             f"{field}.entity_type names the type of another entity: give its entity_name too"
         )
+
+
+def _given(text: Any) -> bool:
+    """Whether an expression field holds one: null and a blank string are none, as the
+    agents skip an empty expression."""
+    return text is not None and not (isinstance(text, str) and not text.strip())
 
 
 def group_fields(item: Any) -> Any:

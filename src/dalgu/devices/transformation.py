@@ -249,16 +249,19 @@ class MeasureTransformation:
 
 
 def _tree(text: str | None) -> Expression | None:
-    return None if text is None else Expression(parse_expression(text))
+    """The compiled expression, None for none (null or blank, which the agents skip)."""
+    return None if text is None or not text.strip() else Expression(parse_expression(text))
 
 
 def _computed(mapping: AttributeMapping) -> _Computed:
     metadata = tuple(
         (key, Expression(parse_expression(member["expression"])))
         for key, member in (mapping.metadata or {}).items()
-        if isinstance(member, dict) and isinstance(member.get("expression"), str)
+        if isinstance(member, dict)
+        and isinstance(member.get("expression"), str)
+        and member["expression"].strip()
     )
-    return _Computed(mapping, _tree(mapping.expression or None), metadata)
+    return _Computed(mapping, _tree(mapping.expression), metadata)
 
 
 def _metadata_values(metadata: Mapping[str, Any]) -> dict[str, Any]:
