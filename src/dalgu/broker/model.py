@@ -61,8 +61,15 @@ NULL_URI: Final = "urn:ngsi-ld:null"
 #: concise): the merge keeps the type of the attribute it lands on (clause 5.6.17.4). Never
 #: stored: a name no attribute can have (`@` names are refused).
 BARE_VALUE: Final = "@bareValue"
-GEOJSON_TYPES: Final = frozenset(
-    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+#: a tuple, not a set: `value.get("type") in GEOJSON_TYPES` must hold for any JSON value a
+#: client sends as a type (a list is unhashable: a set raised TypeError, a 500)
+GEOJSON_TYPES: Final = (
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
 )
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")

@@ -132,8 +132,21 @@ def attribute_iri(name: str, terms: TermMap) -> str:
 def parse_attribute(
     iri: str, value: Any, terms: TermMap, now: str, *, merging: bool = False
 ) -> list[dict[str, Any]]:
-    """One attribute's instances; several when it is a multi-attribute (datasetId)."""
+    """One attribute's instances; several when it is a multi-attribute (datasetId).
+
+    An array is a multi-attribute when its members are attribute instances (objects with a
+    `type` or a value member); an array of other objects is a concise Property's value
+    (clause 4.5.2.3: `"openingHours": [{"opens": "10:00"}, ...]`, as Smart Data Models write
+    it). An array mixing both is ambiguous: refused."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        shapes = {_is_instance_shaped(v) for v in value}
+        if shapes == {False}:
+            return [parse_instance(iri, value, terms, now, merging=merging)]
+        if len(shapes) > 1:
+            raise BadRequestData(
+                f"attribute {iri} is an array mixing attribute instances (objects with a type "
+                "or a value member) and plain objects: neither several instances nor one value"
+            )
         instances = [parse_instance(iri, v, terms, now, merging=merging) for v in value]
         seen: set[str | None] = set()
         for instance in instances:
@@ -202,6 +215,14 @@ def _vocab(value: Any, terms: TermMap) -> str | bool:
 def _is_bare_value(value: dict[str, Any], partial: bool) -> bool:
     """An object that is a concise Property's value, not an attribute (clause 4.5.2.3)."""
     return not partial and "type" not in value and not any(m in value for m in _INFER_ORDER)
+
+
+def _is_instance_shaped(value: dict[str, Any]) -> bool:
+    """An object that reads as an attribute instance: a `type` or a value member, and not a
+    GeoJSON geometry (which is a GeoProperty's value)."""
+    if _is_geometry(value):
+        return False
+    return "type" in value or any(m in value for m in _INFER_ORDER)
 
 
 def _is_geometry(value: Any) -> bool:

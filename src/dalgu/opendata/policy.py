@@ -17,9 +17,8 @@ from dalgu.store.base import TemporalEntity
 
 #: metres per degree of latitude (and of longitude at the equator), WGS 84 mean
 METRES_PER_DEGREE = 111_320.0
-GEOMETRY_TYPES = frozenset(
-    ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
-)
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+#: (a tuple: a value's `type` may be any JSON value, a list too, which a set cannot hold)
 
 Row = dict[str, Any]
 

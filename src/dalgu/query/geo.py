@@ -173,6 +173,8 @@ def shape_from_geojson(
         geometry: BaseGeometry = shape({"type": kind, "coordinates": coordinates})
     except (ValueError, TypeError, AttributeError, ShapelyError) as exc:
         raise BadRequestData(f"{where}: invalid {kind}: {exc}") from None
+    if geometry.has_z:  # an altitude (RFC 7946 3.1.1): geo-queries compare on the map
+        geometry = shapely.force_2d(geometry)
     if require_valid and kind in ("Polygon", "MultiPolygon") and not geometry.is_valid:
         raise BadRequestData(f"{where}: invalid {kind}: {explain_validity(geometry)}")
     return geometry

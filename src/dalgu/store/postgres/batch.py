@@ -109,12 +109,15 @@ _NUM_COLUMNS: Columns = (("ent", "int8"), ("nid", "int4"), ("kind", '"char"'), (
 _TXT_COLUMNS: Columns = (("ent", "int8"), ("nid", "int4"), ("kind", '"char"'), ("txt", "text"))
 _KINDS = {kind: kind.encode() for kind in "#nbsz"}
 _TEXT_KINDS = frozenset("#s")
-# a self-intersecting polygon is stored as given and indexed as its valid equivalent
+# a self-intersecting polygon is stored as given and indexed as its valid equivalent; a
+# position's altitude (a third number, RFC 7946 3.1.1) is kept in the document, not indexed
 _GEO = """
 INSERT INTO geo (ent, nid, geom, geog)
 SELECT u.ent, u.nid, s.geom, geography(s.geom)
 FROM unnest($1::bigint[], $2::integer[], $3::text[]) AS u(ent, nid, g)
-CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakeValid(ST_GeomFromGeoJSON(u.g)), 4326) AS geom) AS s
+CROSS JOIN LATERAL (
+    SELECT ST_SetSRID(ST_Force2D(ST_MakeValid(ST_GeomFromGeoJSON(u.g))), 4326) AS geom
+) AS s
 """
 
 

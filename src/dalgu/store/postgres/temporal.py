@@ -85,7 +85,7 @@ INSERT INTO instances (tenant, entity_id, name, dataset, at, observed_at, create
     modified_at, deleted_at, num, txt, doc, geom)
 SELECT $1, u.entity_id, u.name, u.dataset, u.at, u.observed_at, u.created_at, u.modified_at,
     u.deleted_at, u.num, u.txt, u.doc,
-    ST_SetSRID(ST_MakeValid(ST_GeomFromGeoJSON(u.geometry)), 4326)
+    ST_SetSRID(ST_Force2D(ST_MakeValid(ST_GeomFromGeoJSON(u.geometry))), 4326)
 FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
     $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::float8[], $11::text[],
     $12::bytea[], $13::text[])
