@@ -651,3 +651,24 @@ async def test_bulk_writes_bring_fresh_planner_statistics(
     assert await store.pool.fetchval(count) > before
     found = await ids_of(store, tenant, q=q("speed>=60;speed<62"))
     assert len(found) == 100
+
+
+async def test_a_value_postgresql_refuses_fails_its_entity_not_its_batch(
+    store: PostgresEntityStore, tenant: str
+) -> None:
+    """A data exception (SQL class 22) fails the one item that holds the value: a 3-D
+    position, before it was indexed in 2-D, made a whole batch of Smart Data Models examples
+    a 500. Here a NUL in a text (the API refuses it; the store is handed it)."""
+    good = entity(1, speed=prop(1))
+    bad = entity(2, name=prop("a\x00b"))
+    other = entity(3, speed=prop(3))
+    outcomes = await store.mutate(
+        tenant, [(e["id"], replace(e, must_exist=False)) for e in (good, bad, other)]
+    )
+    assert isinstance(outcomes[0], Change) and isinstance(outcomes[2], Change)
+    assert isinstance(outcomes[1], BadRequestData)
+    assert "urn:ngsi-ld:Vehicle:2" in outcomes[1].detail
+    assert await ids_of(store, tenant) == ["urn:ngsi-ld:Vehicle:1", "urn:ngsi-ld:Vehicle:3"]
+    # alone, the same item is the same outcome, not an exception
+    [alone] = await store.mutate(tenant, [(bad["id"], replace(bad, must_exist=False))])
+    assert isinstance(alone, BadRequestData)

@@ -353,6 +353,23 @@ class PostgresEntityStore(
     async def _mutate(
         self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool
     ) -> list[Outcome]:
+        """The items in one transaction. A value PostgreSQL refuses (a data exception, SQL
+        class 22) fails the item that holds it, not its batch: the items are then written one
+        by one, and the one refused is a BadRequestData outcome (a batch's 207)."""
+        try:
+            return await self._mutate_together(tenant, items, history)
+        except asyncpg.DataError as error:
+            if len(items) == 1:
+                entity_id = items[0][0]
+                return [BadRequestData(f"entity {entity_id}: the store refused a value: {error}")]
+        outcomes: list[Outcome] = []
+        for item in items:
+            outcomes.extend(await self._mutate(tenant, [item], history))
+        return outcomes
+
+    async def _mutate_together(
+        self, tenant: str, items: Sequence[tuple[str, Mutation]], history: bool
+    ) -> list[Outcome]:
         async with self.pool.acquire() as conn:
             for _ in range(_RETRIES):
                 batch = EntityBatch(
