@@ -293,12 +293,18 @@ def test_an_unreachable_source_context_is_a_failed_part(
     assert local["name"] == "x"  # this broker's part was done
 
 
+@pytest.mark.parametrize(
+    "context",
+    [
+        "http://127.0.0.1:9/ctx.jsonld",  # nothing listens
+        "http://127.0.0.1:99999/ctx.jsonld",  # no such port: the HTTP client fails otherwise
+        "urn:not:a:url",
+    ],
+)
 def test_the_only_part_failing_on_its_context_is_that_error(
-    client: TestClient, source: ContextSource
+    client: TestClient, source: ContextSource, context: str
 ) -> None:
-    register_switch(
-        client, source, [{"key": "jsonldContext", "value": "http://127.0.0.1:9/ctx.jsonld"}]
-    )
+    register_switch(client, source, [{"key": "jsonldContext", "value": context}])
     body = {IOT + "switch": {"type": "Property", "value": "on"}}
     patched = client.patch(f"{E}/{L1}/attrs", json=body)
     assert patched.status_code == 503, patched.text
