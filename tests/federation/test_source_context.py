@@ -1,5 +1,6 @@
-"""Clause 4.3.6.6: a registration's `contextSourceInfo` keys `jsonldContext`, `contentType` and
-`accept` change how a request is put to its context source and how the answer is read. The
+"""Clause 4.3.6.6: a registration's `contextSourceInfo` keys `jsonldContext`, `contentType`,
+`accept` and `ngsildConformance` change how a request is put to its context source and how
+the answer is read. The
 source here is a FIWARE IoT Agent's kind: it knows its devices' attributes by its own names
 (`switch`, `temp`), which the client knows by others (`turnOn`, `temperature`) for the same
 IRIs. Both contexts are hosted by the broker (POST /jsonldContexts) and read from its store."""

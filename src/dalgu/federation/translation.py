@@ -174,6 +174,7 @@ def _is_instance(value: Any) -> bool:
     `broker.parse` reads it): an object with a `type` or a value member, not a geometry."""
     if not isinstance(value, dict):
         return False
-    if value.get("type") in GEOJSON_TYPES and "coordinates" in value:
+    kind = value.get("type")
+    if isinstance(kind, str) and kind in GEOJSON_TYPES and "coordinates" in value:
         return False
     return "type" in value or any(m in value for m in _VALUE_MEMBERS)
