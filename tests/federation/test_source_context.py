@@ -431,7 +431,12 @@ def test_ngsild_conformance_sends_an_older_version_payload(
         "colour": {"type": "VocabProperty", "vocab": "white"},
         "power": [
             {"type": "Property", "value": 5, "datasetId": "urn:ngsi-ld:Dataset:a"},
-            {"type": "Property", "value": 7, "unitCode": "WTT", "observedAt": "2026-12-07T10:00Z"},
+            {
+                "type": "Property",
+                "value": 7,
+                "unitCode": "WTT",
+                "observedAt": "2026-12-07T10:00:00Z",
+            },
         ],
         "label": {"type": "LanguageProperty", "languageMap": {"en": "lamp", "ko": "램프"}},
         "near": {"type": "ListRelationship", "objectList": [{"object": "urn:ngsi-ld:X:1"}]},
