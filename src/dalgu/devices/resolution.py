@@ -157,16 +157,22 @@ class DeviceResolver:
                 await self.entities.create(tenant, entity)
 
     def provisioned_entity(self, binding: DeviceBinding) -> Entity | None:
-        """The entity a device's provisioning creates: its static attributes and commands.
-        None for a group whose `entityNameExp` names the entity with each message (the
-        measures' update creates it), unless the device has commands to show. Raises the
-        parser's `BadRequestData` when the entity cannot be written (an id that makes no
-        URI): provisioning refuses the device then, before anything is stored."""
+        """The entity a device's provisioning creates: its static attributes (those its
+        `explicitAttrs` list names; none when an expression picks them) and commands. None
+        when it would hold nothing (nor lazy attributes to read), or for a group whose
+        `entityNameExp` names the entity with each message (the measures' update creates
+        it), unless the device has commands to show. Raises the parser's `BadRequestData`
+        when the entity cannot be written (an id that makes no URI): provisioning refuses the
+        device then, before anything is stored."""
         if binding.entity_name_exp and not binding.commands:
             return None
         doc: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
-        doc.update(fitting_statics(binding, self.terms))
+        if not binding.explicit_exp:  # else the expression picks them with each message
+            doc.update(fitting_statics(binding, self.terms))
         for command in binding.commands:  # what NGSI-LD clients change to send a command
             doc[command] = {"type": "Property", "value": ""}
             doc[f"{command}_status"] = {"type": "Property", "value": "UNKNOWN"}
-        return parse_entity(doc, self.terms, now_iso())
+        entity = parse_entity(doc, self.terms, now_iso())
+        if len(doc) == 2 and not binding.lazy:  # nothing to show or read: the first
+            return None  # measures create it, as with the agents
+        return entity

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from dalgu.broker.model import Entity, is_uri, now_iso
+from dalgu.broker.model import ENTITY_KEYS, Entity, is_uri, now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.arrivals import Arrivals
@@ -488,7 +488,8 @@ class DeviceService:
             if target.explicit != binding.explicit:
                 statics = StaticAttributes(target, self.terms)
             statics.add_to(entity, observed, now)
-            out.append((device_time, entity))
+            if not entity.keys() <= ENTITY_KEYS:  # nothing to write: no update, as the agents
+                out.append((device_time, entity))
         return in_time_order(out)
 
     def _other_entity(
