@@ -25,6 +25,7 @@ from dalgu.broker.parse import attribute_iri, parse_types
 from dalgu.devices.mapping import (
     BOOLEAN_TYPES,
     INTEGER_TYPES,
+    JSON_TYPES,
     NGSI_LD_KINDS,
     NUMBER_TYPES,
     DeviceBinding,
@@ -150,7 +151,7 @@ class ExpandedBinding:
         elif low in BOOLEAN_TYPES:
             value = boolean_value
         elif (
-            low in ("geo:point", "geoproperty", "geo:json", "datetime", "date")
+            low in ("geo:point", "geoproperty", "geo:json", "datetime", "date", *JSON_TYPES)
             or kind == "Relationship"
             or kind in NGSI_LD_KINDS
         ):

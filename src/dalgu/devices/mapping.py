@@ -31,6 +31,7 @@ NUMBER_TYPES = {"number", "float", "double", "decimal"}
 INTEGER_TYPES = {"integer", "int", "long"}
 BOOLEAN_TYPES = {"boolean", "bool"}
 TEXT_TYPES = {"text", "string", "property"}
+JSON_TYPES = {"object", "array"}  # values the agents parse as JSON
 NGSI_LD_KINDS = {
     "LanguageProperty": "languageMap",
     "VocabProperty": "vocab",
@@ -209,11 +210,24 @@ def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
         return {"type": "Relationship", "object": raw}
     if kind in NGSI_LD_KINDS:
         return {"type": kind, NGSI_LD_KINDS[kind]: raw}
+    if low in JSON_TYPES:
+        return {"type": "Property", "value": json_value(raw)}
     if low == "datetime":
         return {"type": "Property", "value": {"@type": "DateTime", "@value": str(raw)}}
     if low == "date":
         return {"type": "Property", "value": {"@type": "Date", "@value": str(raw)}}
     return {"type": "Property", "value": raw}  # any other NGSI-v2 type name: kept as given
+
+
+def json_value(raw: Any) -> Any:
+    """An `Object` or `Array` value: text (UltraLight's, or a JSON string) read as JSON, as
+    the agents' NGSI-LD conversion parses it; text that is no JSON stays text."""
+    if not isinstance(raw, (str, bytes)):
+        return raw
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw if isinstance(raw, str) else raw.decode(errors="replace")
 
 
 def _untyped(raw: Any, observed_at: str | None) -> dict[str, Any]:
