@@ -10,12 +10,25 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dalgu.devices.expressions import LANGUAGE, parse_expression
 from dalgu.errors import BadRequestData
 
 CommandMode = Literal["legacy", "notification", "advancedNotification"]
+Transport = Literal["MQTT", "HTTP", "AMQP", "COAP"]
+
+
+def _upper_case(value: Any) -> Any:
+    """A transport in any case (`http`, as the agents' own tests write it), kept upper-case."""
+    return value.upper() if isinstance(value, str) else value
 
 
 class _Model(BaseModel):
@@ -42,6 +55,15 @@ class AttributeMapping(_Model):
     payloadType: str | None = None
     contentType: str | None = None
     mqtt: dict[str, Any] | None = None  # e.g. {"qos": 1, "retain": false}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_of_object_id(cls, data: Any) -> Any:
+        """A mapping without `name` names its attribute as its measure (`object_id`), as the
+        IoT Agents' schema allows it (`testCases.js` 0550)."""
+        if isinstance(data, dict) and data.get("name") is None and data.get("object_id"):
+            return {**data, "name": data["object_id"]}
+        return data
 
     @field_validator("name")
     @classmethod
@@ -90,7 +112,7 @@ class ServiceGroup(_Model):
     timestamp: bool | None = None
     endpoint: str | None = None
     protocol: str | None = None
-    transport: Literal["MQTT", "HTTP", "AMQP", "COAP"] | None = None
+    transport: Transport | None = None
     lazy: list[AttributeMapping] = Field(default_factory=list)
     commands: list[AttributeMapping] = Field(default_factory=list)
     attributes: list[AttributeMapping] = Field(default_factory=list)
@@ -109,6 +131,8 @@ class ServiceGroup(_Model):
     storeLastMeasure: bool | None = None
     useCBflowControl: bool | None = None
     cmdMode: CommandMode | None = None
+
+    _transport = field_validator("transport", mode="before")(_upper_case)
 
     @field_validator("apikey")
     @classmethod
@@ -131,7 +155,7 @@ class Device(_Model):
     timestamp: bool | None = None
     endpoint: str | None = None
     protocol: str | None = None
-    transport: Literal["MQTT", "HTTP", "AMQP", "COAP"] | None = None
+    transport: Transport | None = None
     polling: bool | None = None
     lazy: list[AttributeMapping] = Field(default_factory=list)
     commands: list[AttributeMapping] = Field(default_factory=list)
@@ -145,6 +169,8 @@ class Device(_Model):
     lastMeasure: dict[str, Any] | None = None
     useCBflowControl: bool | None = None
     cmdMode: CommandMode | None = None
+
+    _transport = field_validator("transport", mode="before")(_upper_case)
 
     @field_validator("device_id")
     @classmethod
