@@ -50,3 +50,58 @@ def test_an_attribute_mapping_without_a_name_is_named_by_its_object_id(client: T
     nameless = {**group, "apikey": "k-nothing", "attributes": [{"type": "Number"}]}
     refused = client.post("/iot/services", json={"services": [nameless]}, headers=AGENT)
     assert refused.status_code == 400 and "name" in refused.json()["detail"]
+
+
+def provision_lights(client: TestClient, apikey: str = "k-del") -> None:
+    group = {"apikey": apikey, "resource": "/deviceTest", "entity_type": "Light"}
+    created = client.post("/iot/services", json={"services": [group]}, headers=AGENT)
+    assert created.status_code == 201, created.text
+    devices = [{"device_id": "Light1", "apikey": apikey}, {"device_id": "Light2", "apikey": apikey}]
+    created = client.post("/iot/devices", json={"devices": devices}, headers=AGENT)
+    assert created.status_code == 201, created.text
+
+
+def test_removing_a_group_with_device_true_removes_its_devices(client: TestClient) -> None:
+    provision_lights(client)
+    other = {"device_id": "Other1", "apikey": "k-other"}  # another apikey: stays
+    assert client.post("/iot/devices", json={"devices": [other]}, headers=AGENT).status_code == 201
+    params = {"resource": "/deviceTest", "apikey": "k-del", "device": "true"}
+    assert client.delete("/iot/services", params=params, headers=AGENT).status_code == 204
+    listed = client.get("/iot/devices", headers=AGENT).json()
+    assert [d["device_id"] for d in listed["devices"]] == ["Other1"]
+    assert client.get("/iot/devices/Light1", headers=AGENT).status_code == 404
+    assert client.get("/iot/services", headers=AGENT).json()["count"] == 0
+    # without device=true the devices stay, as before
+    provision_lights(client, "k-keep")
+    params = {"resource": "/deviceTest", "apikey": "k-keep"}
+    assert client.delete("/iot/services", params=params, headers=AGENT).status_code == 204
+    assert client.get("/iot/devices", headers=AGENT).json()["count"] == 3
+
+
+def test_bulk_device_removal(client: TestClient) -> None:
+    provision_lights(client)
+    body = {
+        "devices": [
+            {"deviceId": "Light1", "apikey": "k-del"},
+            {"deviceId": "Light2", "apikey": "k-del"},
+        ]
+    }
+    assert client.post("/iot/op/delete", json=body, headers=AGENT).status_code == 204
+    assert client.get("/iot/devices", headers=AGENT).json()["count"] == 0
+    # one unknown: the others named still go, and the answer is a 404 naming it
+    provision_lights(client, "k-del2")
+    body = {
+        "devices": [
+            {"deviceId": "Light1", "apikey": "k-del2"},
+            {"deviceId": "Light9", "apikey": "k-del2"},
+            {"deviceId": "Light2", "apikey": "k-wrong"},
+        ]
+    }
+    answer = client.post("/iot/op/delete", json=body, headers=AGENT)
+    assert answer.status_code == 404, answer.text
+    assert "Light9" in answer.json()["detail"] and "Light2" in answer.json()["detail"]
+    listed = client.get("/iot/devices", headers=AGENT).json()
+    assert [d["device_id"] for d in listed["devices"]] == ["Light2"]
+    malformed = client.post("/iot/op/delete", json={"devices": [{"apikey": "x"}]}, headers=AGENT)
+    assert malformed.status_code == 400
+    assert client.get("/iot/devices", headers=AGENT).json()["count"] == 1

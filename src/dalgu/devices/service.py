@@ -56,6 +56,7 @@ from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import CommandQueue, DeviceRecord, DeviceRegistry, QueuedCommand
 
 MeasureGroups = Sequence[tuple[dict[str, Any], str | None]]  # (values, device timestamp)
+_PAGE = 1000  # devices read at a time
 
 
 class Message(NamedTuple):
@@ -203,8 +204,27 @@ class DeviceService:
         self._provisioning_changed(tenant)
 
     async def delete_group(
-        self, tenant: str, service_path: str, apikey: str, resource: str
+        self,
+        tenant: str,
+        service_path: str,
+        apikey: str,
+        resource: str,
+        *,
+        with_devices: bool = False,
     ) -> None:
+        """Remove a config group; `with_devices` (the agents' `device=true`) removes its
+        devices too: those of its service path provisioned with its apikey."""
+        await self._group(tenant, service_path, apikey, resource)  # 404 before anything goes
+        if with_devices:
+            offset, doomed = 0, []
+            while True:
+                page, count = await self.registry.devices(tenant, service_path, _PAGE, offset)
+                doomed += [r.key for r in page if r.apikey == apikey]
+                offset += len(page)
+                if not page or offset >= count:
+                    break
+            for device_id in doomed:
+                await self.registry.delete_device(tenant, service_path, device_id)
         if not await self.registry.delete_group(tenant, service_path, apikey, resource):
             raise ResourceNotFound(f"no config group with apikey {apikey!r} here")
         self._provisioning_changed(tenant)
@@ -315,6 +335,50 @@ class DeviceService:
         if not await self.registry.delete_device(tenant, service_path, device_id):
             raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
         self._provisioning_changed(tenant)
+
+    async def delete_devices(self, tenant: str, service_path: str, body: Any) -> None:
+        """`POST /iot/op/delete`: remove the devices the body names by `deviceId` and
+        `apikey`. As with the agents, those found are removed even when some are not, which
+        is then a ResourceNotFound naming them."""
+        items = body.get("devices") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise BadRequestData("the body must be an object with a non-empty 'devices' array")
+        wanted: list[tuple[str, str | None]] = []
+        for index, item in enumerate(items):
+            device_id = item.get("deviceId") if isinstance(item, dict) else None
+            apikey = item.get("apikey") if isinstance(item, dict) else None
+            if not isinstance(device_id, str) or not device_id:
+                raise BadRequestData(f"devices[{index}].deviceId: a device id is required")
+            if apikey is not None and not isinstance(apikey, str):
+                raise BadRequestData(f"devices[{index}].apikey: an apikey is a string")
+            wanted.append((device_id, apikey))
+        missing = []
+        try:
+            for device_id, apikey in wanted:
+                record = await self._device_with(tenant, service_path, device_id, apikey)
+                if record is None or not await self.registry.delete_device(
+                    tenant, service_path, device_id
+                ):
+                    missing.append(device_id)
+        finally:
+            self._provisioning_changed(tenant)
+        if missing:
+            names = ", ".join(repr(d) for d in missing)
+            raise ResourceNotFound(
+                f"no device {names} is provisioned here with that apikey (the others named "
+                "were removed)"
+            )
+
+    async def _device_with(
+        self, tenant: str, service_path: str, device_id: str, apikey: str | None
+    ) -> DeviceRecord | None:
+        record = await self.registry.device(tenant, service_path, device_id)
+        if record is None or apikey is None or record.apikey == apikey:
+            return record
+        other = await self.registry.device_for(apikey, device_id)
+        if other is not None and (other.tenant, other.service_path) == (tenant, service_path):
+            return other
+        return None
 
     async def _group_of(
         self, tenant: str, service_path: str, device: Device

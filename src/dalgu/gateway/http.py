@@ -129,9 +129,11 @@ async def update_group(request: Request) -> Response:
 
 
 async def delete_group(request: Request) -> Response:
+    """With `device=true`, the group's devices go too, as with the agents."""
     tenant, path = _tenant(request)
     apikey, resource = _group_key(request)
-    await _devices(request).delete_group(tenant, path, apikey, resource)
+    with_devices = request.query_params.get("device", "").lower() == "true"
+    await _devices(request).delete_group(tenant, path, apikey, resource, with_devices=with_devices)
     return Response(status_code=204)
 
 
@@ -165,6 +167,13 @@ async def delete_device(request: Request) -> Response:
     tenant, _ = _tenant(request)
     device_id = request.path_params["device_id"]
     await _devices(request).delete_device(tenant, _path_filter(request), device_id)
+    return Response(status_code=204)
+
+
+async def delete_devices(request: Request) -> Response:
+    """`POST /iot/op/delete` with `{"devices": [{"deviceId", "apikey"}, …]}`."""
+    tenant, path = _tenant(request)
+    await _devices(request).delete_devices(tenant, path, await json_body(request))
     return Response(status_code=204)
 
 
@@ -364,6 +373,7 @@ def provisioning_routes() -> list[Route]:
         Route("/iot/devices/{device_id}", get_device, methods=["GET"]),
         Route("/iot/devices/{device_id}", update_device, methods=["PUT"]),
         Route("/iot/devices/{device_id}", delete_device, methods=["DELETE"]),
+        Route("/iot/op/delete", delete_devices, methods=["POST"]),
     ]
 
 
