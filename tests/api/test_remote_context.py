@@ -67,3 +67,15 @@ def test_invalid_context_document_is_400(client: TestClient, context_server: str
     link = {"Link": f"<{context_server}/broken.jsonld>; {REL}"}
     response = client.post(E, json={"id": "urn:x:1", "type": "Bus"}, headers=link)
     assert response.status_code == 400
+
+
+def test_a_context_url_with_an_impossible_port_is_400(client: TestClient) -> None:
+    """A port past 65535 raised an ExceptionGroup out of the HTTP transport: a 500 on every
+    request carrying such a Link (found by a helper testing forwarded @contexts)."""
+    for url in ("http://127.0.0.1:70000/c.jsonld", "http://127.0.0.1:0/c.jsonld"):
+        link = {"Link": f"<{url}>; {REL}"}
+        response = client.get(E, params={"type": "Bus"}, headers=link)
+        assert response.status_code == 400, response.text
+        assert (
+            "not a valid URL" in response.json()["detail"] or "port 0" in response.json()["detail"]
+        )

@@ -95,3 +95,22 @@ def test_a_concise_array_of_plain_objects_is_one_value(client: TestClient) -> No
     mixed = {"id": "urn:ngsi-ld:Museum:3", "type": "Museum", "x": [{"value": 1}, {"a": 2}]}
     answer = client.post(E, json=mixed)
     assert answer.status_code == 400 and "mixing" in answer.json()["detail"]
+
+
+def test_observed_at_takes_a_comma_and_refuses_reduced_forms(client: TestClient) -> None:
+    """Clause 4.6.3: "In requests, also a comma instead of a decimal point may be used";
+    "reduced representations are not permitted" (AgriGreenhouse's `2016-08-22T19:20Z` was
+    kept, and no `q` could name it)."""
+    comma = {"type": "Property", "value": 1, "observedAt": "2016-08-22T19:20:00,5Z"}
+    body = {"id": "urn:ngsi-ld:Greenhouse:1", "type": "Greenhouse", "co2": comma}
+    assert client.post(E, json=body).status_code == 201
+    kept = client.get(f"{E}/urn:ngsi-ld:Greenhouse:1").json()["co2"]["observedAt"]
+    assert kept == "2016-08-22T19:20:00.5Z"
+    found = client.get(
+        E, params={"type": "Greenhouse", "q": "co2.observedAt>=2016-08-22T19:20:00Z"}
+    ).json()
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Greenhouse:1"]
+    reduced = {"type": "Property", "value": 1, "observedAt": "2016-08-22T19:20Z"}
+    body = {"id": "urn:ngsi-ld:Greenhouse:2", "type": "Greenhouse", "co2": reduced}
+    answer = client.post(E, json=body)
+    assert answer.status_code == 400 and "4.6.3" in answer.json()["detail"]

@@ -138,6 +138,26 @@ def _is_datetime_text(value: str) -> bool:
     return True
 
 
+#: a comma before the fraction of the seconds, which requests may use (clause 4.6.3)
+_COMMA_FRACTION = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}),(?=\d)")
+#: a reduced representation: minutes without seconds ("2016-08-22T19:20Z")
+_REDUCED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def request_datetime(value: object) -> str | None:
+    """A DateTime as a request writes it (clause 4.6.3), as it is kept: a comma before the
+    seconds' fraction ("In requests, also a comma ... may be used") becomes a point; None
+    for what is not a DateTime, a reduced representation too ("not permitted": a time
+    without seconds was kept, and no `q` could name it)."""
+    if not isinstance(value, str):
+        return None
+    if "," in value:
+        value = _COMMA_FRACTION.sub(r"\1.", value, count=1)
+    if _REDUCED.match(value) or not is_datetime(value):
+        return None
+    return value
+
+
 def is_valid_name(name: str) -> bool:
     return 0 < len(name) <= 1024 and _is_valid_name(name)
 

@@ -21,9 +21,9 @@ from dalgu.broker.model import (
     SYSTEM_MEMBERS,
     VALUE_MEMBER,
     Entity,
-    is_datetime,
     is_uri,
     is_valid_name,
+    request_datetime,
 )
 from dalgu.errors import BadRequestData
 from dalgu.ldcontext.termmap import TermMap
@@ -295,9 +295,13 @@ def _member(iri: str, kind: str | None, member: str, value: Any, terms: TermMap)
             raise BadRequestData(f"attribute {iri}: datasetId {value!r} is not a URI")
         return value
     if member == "observedAt":
-        if not is_datetime(value):
-            raise BadRequestData(f"attribute {iri}: observedAt {value!r} is not a DateTime")
-        return value
+        given = request_datetime(value)
+        if given is None:
+            raise BadRequestData(
+                f"attribute {iri}: observedAt {value!r} is not a DateTime "
+                "(YYYY-MM-DDThh:mm:ss[.s]Z, clause 4.6.3)"
+            )
+        return given
     if member in ("unitCode", "lang"):
         if not isinstance(value, str):
             raise BadRequestData(f"attribute {iri}: '{member}' must be a string")

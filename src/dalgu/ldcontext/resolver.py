@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -154,6 +155,12 @@ class ContextResolver:
     async def _fetch(self, url: str) -> bytes:
         if not url.startswith(("http://", "https://")):
             raise InvalidLdContext(f"@context URL {url!r} is not an http(s) URL")
+        try:
+            port = urlsplit(url).port  # past 65535 the transport raised an ExceptionGroup
+        except ValueError as exc:
+            raise InvalidLdContext(f"@context URL {url!r} is not a valid URL: {exc}") from None
+        if port == 0:
+            raise InvalidLdContext(f"@context URL {url!r} names port 0")
         import httpx
 
         if self._client is None:
