@@ -105,3 +105,56 @@ def test_bulk_device_removal(client: TestClient) -> None:
     malformed = client.post("/iot/op/delete", json={"devices": [{"apikey": "x"}]}, headers=AGENT)
     assert malformed.status_code == 400
     assert client.get("/iot/devices", headers=AGENT).json()["count"] == 1
+
+
+def test_provisioning_errors_carry_the_agents_name_and_message(client: TestClient) -> None:
+    provision_lights(client)
+    device = {"device_id": "Light1", "apikey": "k-del"}
+    cases = [
+        (
+            client.post("/iot/devices", json={"devices": [device]}, headers=AGENT),
+            409,
+            "DUPLICATE_DEVICE_ID",
+        ),
+        (client.get("/iot/devices/Nope", headers=AGENT), 404, "DEVICE_NOT_FOUND"),
+        (client.delete("/iot/devices/Nope", headers=AGENT), 404, "DEVICE_NOT_FOUND"),
+        (
+            client.post("/iot/devices", json={"devices": [{}]}, headers=AGENT),
+            400,
+            "MISSING_ATTRIBUTES",
+        ),
+        (client.post("/iot/devices", content=b"{", headers=AGENT), 400, "WRONG_SYNTAX"),
+        (
+            client.post("/iot/devices", json={"devices": [{"device_id": 3}]}, headers=AGENT),
+            400,
+            "WRONG_SYNTAX",
+        ),
+        (
+            client.post(
+                "/iot/services",
+                json={"services": [{"apikey": "k-del", "resource": "/deviceTest"}]},
+                headers=AGENT,
+            ),
+            409,
+            "DUPLICATE_GROUP",
+        ),
+        (
+            client.delete("/iot/services", params={"apikey": "nope"}, headers=AGENT),
+            404,
+            "DEVICE_GROUP_NOT_FOUND",
+        ),
+        (client.delete("/iot/services", headers=AGENT), 400, "MISSING_HEADERS"),
+        (
+            client.post(
+                "/iot/services", json={"services": [{}]}, headers={"fiware-service": "bad service"}
+            ),
+            400,
+            "BAD_REQUEST",
+        ),
+    ]
+    for answer, status, name in cases:
+        assert answer.status_code == status, answer.text
+        body = answer.json()
+        assert body["name"] == name, body
+        assert body["message"] == body["detail"] and body["status"] == status  # still a problem
+        assert body["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")

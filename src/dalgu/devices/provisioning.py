@@ -24,6 +24,9 @@ from dalgu.errors import BadRequestData
 
 CommandMode = Literal["legacy", "notification", "advancedNotification"]
 Transport = Literal["MQTT", "HTTP", "AMQP", "COAP"]
+# the IoT Agents' names of a body they refuse (`lib/errors.js`), given with the refusal
+WRONG_SYNTAX = "WRONG_SYNTAX"
+MISSING_ATTRIBUTES = "MISSING_ATTRIBUTES"
 
 
 def _upper_case(value: Any) -> Any:
@@ -283,7 +286,9 @@ def _list_member(body: Any, names: tuple[str, ...]) -> list[Any]:
         for name in names:
             if isinstance(body.get(name), list) and body[name]:
                 return list(body[name])
-    raise BadRequestData(f"the body must be an object with a non-empty '{names[0]}' array")
+    raise BadRequestData(
+        f"the body must be an object with a non-empty '{names[0]}' array", name=WRONG_SYNTAX
+    )
 
 
 def _validated(model: type[M], item: Any, where: str) -> M:
@@ -292,4 +297,5 @@ def _validated(model: type[M], item: Any, where: str) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"])
-        raise BadRequestData(f"{where}.{path}: {first['msg']}") from None
+        name = MISSING_ATTRIBUTES if first["type"] == "missing" else WRONG_SYNTAX
+        raise BadRequestData(f"{where}.{path}: {first['msg']}", name=name) from None

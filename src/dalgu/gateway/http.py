@@ -3,7 +3,8 @@
 Paths, parameters and headers are the FIWARE IoT Agents' (`/iot/services`, `/iot/devices`,
 `/iot/d` for UltraLight 2.0, `/iot/json` for JSON; `fiware-service` is the NGSI-LD tenant and
 `fiware-servicepath` the service path), so existing provisioning scripts and devices work
-unchanged. Errors are ProblemDetails like the rest of Dalgu's HTTP edge.
+unchanged. Errors are ProblemDetails like the rest of Dalgu's HTTP edge; the provisioning
+API's also carry the agents' `name` and `message` (`agent_errors.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dalgu import jsonbytes
 from dalgu.api.edge import runtime
 from dalgu.api.problem import problem_response
 from dalgu.api.respond import plain_json
+from dalgu.devices.provisioning import WRONG_SYNTAX
 from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import (
     BadRequestData,
@@ -29,6 +31,7 @@ from dalgu.errors import (
     PayloadTooLarge,
     QuotaExceeded,
 )
+from dalgu.gateway.agent_errors import with_agent_errors
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures, parse_single_measure
@@ -79,7 +82,7 @@ async def json_body(request: Request) -> Any:
     try:
         return jsonbytes.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequestData(f"the body is not JSON: {exc.msg}") from None
+        raise BadRequestData(f"the body is not JSON: {exc.msg}", name=WRONG_SYNTAX) from None
 
 
 def _page(request: Request) -> tuple[int, int]:
@@ -95,8 +98,10 @@ def _page(request: Request) -> tuple[int, int]:
 
 def _group_key(request: Request) -> tuple[str, str]:
     apikey = request.query_params.get("apikey")
-    if not apikey:
-        raise BadRequestData("apikey (and resource) query parameters name the group")
+    if not apikey:  # the agents name a missing query parameter as a missing header
+        raise BadRequestData(
+            "apikey (and resource) query parameters name the group", name="MISSING_HEADERS"
+        )
     return apikey, request.query_params.get("resource", "")
 
 
@@ -359,7 +364,7 @@ def provisioning_routes() -> list[Route]:
     return [
         Route("/iot/about", about, methods=["GET"]),
         *(
-            Route(path, handler, methods=[method])
+            Route(path, with_agent_errors("group", handler), methods=[method])
             for path in ("/iot/services", "/iot/groups")
             for method, handler in (
                 ("POST", create_groups),
@@ -368,12 +373,17 @@ def provisioning_routes() -> list[Route]:
                 ("DELETE", delete_group),
             )
         ),
-        Route("/iot/devices", create_devices, methods=["POST"]),
-        Route("/iot/devices", list_devices, methods=["GET"]),
-        Route("/iot/devices/{device_id}", get_device, methods=["GET"]),
-        Route("/iot/devices/{device_id}", update_device, methods=["PUT"]),
-        Route("/iot/devices/{device_id}", delete_device, methods=["DELETE"]),
-        Route("/iot/op/delete", delete_devices, methods=["POST"]),
+        *(
+            Route(path, with_agent_errors("device", handler), methods=[method])
+            for path, method, handler in (
+                ("/iot/devices", "POST", create_devices),
+                ("/iot/devices", "GET", list_devices),
+                ("/iot/devices/{device_id}", "GET", get_device),
+                ("/iot/devices/{device_id}", "PUT", update_device),
+                ("/iot/devices/{device_id}", "DELETE", delete_device),
+                ("/iot/op/delete", "POST", delete_devices),
+            )
+        ),
     ]
 
 
