@@ -158,3 +158,47 @@ def test_provisioning_errors_carry_the_agents_name_and_message(client: TestClien
         assert body["name"] == name, body
         assert body["message"] == body["detail"] and body["status"] == status  # still a problem
         assert body["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")
+
+
+def test_a_fiware_service_is_one_service_in_any_case(client: TestClient) -> None:
+    mixed = {"fiware-service": "Rep9Mixed", "fiware-servicepath": "/gardens"}
+    lower = {"fiware-service": "rep9mixed", "fiware-servicepath": "/gardens"}
+    upper = {"fiware-service": "REP9MIXED", "fiware-servicepath": "/gardens"}
+    group = {"apikey": "k-mixed", "resource": "/iot/d", "entity_type": "Mixed"}
+    assert (
+        client.post("/iot/services", json={"services": [group]}, headers=mixed).status_code == 201
+    )
+    listed = client.get("/iot/services", headers=lower).json()
+    assert listed["count"] == 1 and listed["services"][0]["service"] == "rep9mixed"
+    params = {"apikey": "k-mixed", "resource": "/iot/d"}
+    changed = client.put("/iot/services", params=params, json={"timestamp": False}, headers=upper)
+    assert changed.status_code == 204
+    # its devices' measures land in the lower-case tenant, where the dashboard shows them too
+    assert client.post("/iot/d?k=k-mixed&i=m1", content=b"t|1").status_code == 200
+    read = client.get(f"{E}/urn:ngsi-ld:Mixed:m1", headers={"NGSILD-Tenant": "rep9mixed"})
+    assert read.status_code == 200 and read.json()["t"]["value"] == "1"
+    page = client.get("/dashboard?lang=en&tenant=rep9mixed").text
+    assert "urn:ngsi-ld:Mixed:m1" in page
+    assert client.get("/iot/devices/m1", headers=mixed).json()["service"] == "rep9mixed"
+    assert client.delete("/iot/services", params=params, headers=upper).status_code == 204
+    assert client.get("/iot/services", headers=mixed).json()["count"] == 0
+
+
+def test_without_fiware_headers_provisioning_is_in_the_default_tenant_and_path(
+    client: TestClient,
+) -> None:
+    # Dalgu's documented default (docs/testbed.md), where an IoT Agent answers 400
+    # MISSING_HEADERS: the default NGSI-LD tenant, which devices reach without headers too
+    group = {"apikey": "k-default", "resource": "/iot/d", "entity_type": "NoService"}
+    created = client.post("/iot/services", json={"services": [group]})
+    assert created.status_code == 201, created.text
+    shown = client.get("/iot/services").json()["services"]
+    assert [(g["service"], g["subservice"]) for g in shown] == [("", "/")]
+    assert client.get("/iot/services", headers=AGENT).json()["count"] == 0
+    assert client.post("/iot/d?k=k-default&i=n1", content=b"t|1").status_code == 200
+    assert client.get(f"{E}/urn:ngsi-ld:NoService:n1").status_code == 200
+    only_service = {"fiware-service": "agent"}  # the path defaults to "/", as in Orion
+    device = {"device_id": "n2", "apikey": "k-x"}
+    created = client.post("/iot/devices", json={"devices": [device]}, headers=only_service)
+    assert created.status_code == 201
+    assert client.get("/iot/devices/n2", headers=only_service).json()["service_path"] == "/"

@@ -50,21 +50,22 @@ def _devices(request: Request) -> DeviceService:
 
 
 def _tenant(request: Request) -> tuple[str, str]:
-    service = request.headers.get("fiware-service", "")
+    """The request's FIWARE service (its NGSI-LD tenant) and service path; without the
+    headers, the default tenant and `/` (see docs/testbed.md)."""
     path = request.headers.get("fiware-servicepath", "/") or "/"
-    if not _SERVICE.fullmatch(service):
-        raise BadRequestData(f"invalid fiware-service {service!r}")
     if not _SERVICE_PATH.fullmatch(path):
         raise BadRequestData(f"invalid fiware-servicepath {path!r}")
-    return service, path
+    return fiware_service(request), path
 
 
 def fiware_service(request: Request) -> str:
-    """The fiware-service of a request that reads (its service path is a filter)."""
+    """The fiware-service of a request (for one that reads, its service path is a filter),
+    in lower case: the IoT Agents compare services in lower case, and Orion keeps them so,
+    so `Testservice` and `testservice` are one service and one tenant."""
     service = request.headers.get("fiware-service", "")
     if not _SERVICE.fullmatch(service):
         raise BadRequestData(f"invalid fiware-service {service!r}")
-    return service
+    return service.lower()
 
 
 def _path_filter(request: Request) -> str | None:
