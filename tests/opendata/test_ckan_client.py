@@ -147,6 +147,20 @@ def test_package_search_filters_by_tags_and_organization_with_counts_and_facets(
     assert faceted["facets"]["organization"] == {"daegu-city": 2, "daegu-transit": 1}
 
 
+def test_package_search_as_ckan_s_search_page_asks_matches_every_dataset(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    _three_datasets(publisher)
+    facets = ["organization", "groups", "tags", "res_format", "license_id"]
+    found = reader.call_action(
+        "package_search",
+        {"fq": "+dataset_type:dataset +state:active capacity:public", "facet.field": facets},
+    )
+    assert found["count"] == 3
+    assert found["facets"]["groups"] == {}
+    assert found["search_facets"]["groups"]["items"] == []
+
+
 def test_package_search_over_get_pages_with_rows_and_start(
     portal: str, tenant: str, publisher: RemoteCKAN
 ) -> None:

@@ -179,3 +179,22 @@ def test_operators_without_terms_are_refused(fq: str) -> None:
 
 def test_everything_and_everything_matches_every_dataset() -> None:
     assert len(_names(SearchQuery(q="*:* AND *:*"))) == 3
+
+
+@pytest.mark.parametrize(
+    "fq", ["+dataset_type:dataset", "capacity:public", "+state:active", "dataset_type:*"]
+)
+def test_what_every_ckan_package_is_matches_every_dataset(fq: str) -> None:
+    assert len(_names(SearchQuery(fq=fq))) == len(DATASETS)
+
+
+@pytest.mark.parametrize("fq", ["dataset_type:harvest", "capacity:private", "state:deleted"])
+def test_what_no_dalgu_dataset_is_matches_none(fq: str) -> None:
+    assert _names(SearchQuery(fq=fq)) == []
+
+
+def test_a_facet_on_groups_is_empty_as_in_a_ckan_without_groups() -> None:
+    facets = ("organization", "groups", "tags", "res_format", "license_id")
+    result = search(DATASETS, SearchQuery(facet_fields=facets))
+    assert result.facets["groups"] == {}
+    assert result.facets["organization"] == {"transit": 2, "environment": 1}

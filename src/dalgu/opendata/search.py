@@ -19,12 +19,16 @@ from datetime import UTC, datetime
 from dalgu.errors import InvalidFields
 from dalgu.opendata.model import Dataset
 
+#: what CKAN indexes of every package and Dalgu's all share: each dataset is a public, active
+#: `dataset` (CKAN's own search page sends `+dataset_type:dataset`, clients `capacity:public`)
+CONSTANT_FIELDS = {"dataset_type": "dataset", "capacity": "public", "state": "active"}
 #: fields that fq (and q) may filter on
 FILTER_FIELDS = frozenset(
-    ["id", "tags", "organization", "res_format", "license_id", "name", "groups"]
+    ["id", "tags", "organization", "res_format", "license_id", "name", "groups", *CONSTANT_FIELDS]
 )
 TIME_FIELDS = frozenset(["metadata_modified", "metadata_created"])
-FACET_FIELDS = frozenset(["tags", "organization", "res_format", "license_id"])
+#: fields of `facet.field`; `groups` is always empty (CKAN's default `search.facets` has it)
+FACET_FIELDS = frozenset(["tags", "organization", "res_format", "license_id", "groups"])
 SORT_FIELDS = frozenset(
     ["score", "id", "name", "title_string", "metadata_modified", "metadata_created"]
 )
@@ -103,6 +107,8 @@ def values_of(dataset: Dataset, name: str) -> list[str]:
         return [dataset.id]
     if name == "groups":  # Dalgu has no groups: `groups:x` matches nothing, as in CKAN
         return []
+    if name in CONSTANT_FIELDS:
+        return [CONSTANT_FIELDS[name]]
     return [dataset.name]
 
 
