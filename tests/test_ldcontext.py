@@ -69,3 +69,39 @@ def test_every_core_context_url_is_embedded(url: str) -> None:
     assert is_core_context(url)
     terms = asyncio.run(ContextResolver().resolve(url))
     assert terms.expand("observedAt") == "https://uri.etsi.org/ngsi-ld/observedAt"
+
+
+@pytest.mark.parametrize(
+    ("context", "valid"),
+    [
+        # Smart Data Models' IssueTracking: a compact-IRI term mapped elsewhere
+        ({"open311:type": "https://example.org/ns/open311:type"}, False),
+        # its prefix defined, and the term mapped where the prefix puts it: valid
+        ({"ex": "https://example.org/ns/", "ex:type": "https://example.org/ns/type"}, True),
+        ({"ex": "https://example.org/ns/", "ex:type": "https://example.org/other/type"}, False),
+        # an absolute IRI as a term maps to itself only
+        ({"https://example.org/a": {"@id": "https://example.org/a", "@type": "@id"}}, True),
+        ({"https://example.org/a": "https://example.org/b"}, False),
+        ({"plain": "https://example.org/elsewhere"}, True),
+    ],
+)
+def test_a_term_in_the_form_of_an_iri_must_map_to_it_as_pyld_says(
+    context: dict[str, Any], valid: bool
+) -> None:
+    """JSON-LD 1.1 API, Create Term Definition 14.2.3 ("invalid IRI mapping"): pyld refuses
+    such a context, and Dalgu accepted it (two attributes then came back under one name)."""
+
+    def refuses(run: Any) -> bool:
+        try:
+            run()
+        except Exception:
+            return True
+        return False
+
+    oracle = refuses(lambda: jsonld.expand({"@context": context, "plain": 1}))
+    assert oracle is not valid  # the cases say what pyld does
+
+    async def build() -> None:
+        await ContextResolver().resolve(context)
+
+    assert refuses(lambda: asyncio.run(build())) is not valid

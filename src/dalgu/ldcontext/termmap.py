@@ -206,6 +206,7 @@ def _define(
         iri_value = value
         explicit_prefix = None
     iri = _expand_value(iri_value, raw, done, vocab, active)
+    _check_iri_form(term, iri, raw, done, vocab, active)
     active.discard(term)
     if explicit_prefix is not None:
         prefix = bool(explicit_prefix)
@@ -214,6 +215,33 @@ def _define(
     definition = TermDefinition(iri, prefix, type_mapping, container)
     done[term] = definition
     return definition
+
+
+def _check_iri_form(
+    term: str,
+    iri: str,
+    raw: Mapping[str, Any],
+    done: dict[str, TermDefinition],
+    vocab: str | None,
+    active: set[str],
+) -> None:
+    """A term that looks like an IRI (a compact IRI `prefix:suffix`, or an absolute IRI) must
+    map to the IRI it expands to by itself (JSON-LD 1.1 API, Create Term Definition, step
+    14.2.3: "invalid IRI mapping"). Smart Data Models' IssueTracking context maps
+    `open311:type` elsewhere: accepted, two attributes came back under one name."""
+    prefix, sep, suffix = term.partition(":")
+    if not sep or not prefix or not suffix or prefix == "_":
+        return
+    if suffix.startswith("//") or prefix not in raw or prefix == term:
+        expected = term
+    else:
+        pdef = _define(prefix, raw, done, vocab, active)
+        expected = pdef.iri + suffix if pdef is not None else term
+    if expected != iri:
+        raise InvalidLdContext(
+            f"invalid IRI mapping: the term {term!r} has the form of an IRI, {expected!r}, "
+            f"but maps to {iri!r}"
+        )
 
 
 def _expand_value(
