@@ -100,6 +100,33 @@ def test_publishing_or_filtering_on_a_withheld_attribute_is_refused(
     assert "entity_q" in filtered.value.error_dict
 
 
+@pytest.mark.parametrize(
+    "q",
+    [
+        'https://uri.etsi.org/ngsi-ld/default-context/owner=="x"',
+        'pm10>0|https://uri.etsi.org/ngsi-ld/default-context/owner~="^Kim"',
+    ],
+)
+def test_filtering_on_a_withheld_attribute_by_its_iri_is_refused_at_publish_time(
+    publisher: RemoteCKAN, reader: RemoteCKAN, q: str
+) -> None:
+    with pytest.raises(ValidationError) as filtered:
+        publisher.action.package_create(**air_dataset(entity_q=q))
+    assert "owner" in str(filtered.value.error_dict["entity_q"])
+    assert reader.action.package_list() == []
+
+
+def test_a_withheld_attribute_named_by_its_iri_is_refused_in_a_q_by_its_short_name(
+    publisher: RemoteCKAN,
+) -> None:
+    withheld = ["https://uri.etsi.org/ngsi-ld/default-context/owner"]
+    with pytest.raises(ValidationError) as filtered:
+        publisher.action.package_create(
+            **air_dataset(withheld_attributes=withheld, entity_q='owner=="x"')
+        )
+    assert "entity_q" in filtered.value.error_dict
+
+
 def test_package_list_names_datasets_and_current_list_starts_with_the_last_modified(
     publisher: RemoteCKAN, reader: RemoteCKAN
 ) -> None:

@@ -159,6 +159,18 @@ class OpenDataService:
         if clash:
             shown = ", ".join(sorted(clash))
             raise InvalidFields({"withheld_attributes": [f"{shown} is withheld and published"]})
+        filtered = await self._withheld_in_q(dataset, release)
+        if filtered:
+            shown = ", ".join(sorted(filtered))
+            raise InvalidFields({"entity_q": [f"filters on {shown}, which is withheld"]})
+
+    async def _withheld_in_q(self, dataset: Dataset, release: Release) -> set[str]:
+        """The withheld attributes (expanded) the dataset's `entity_q` reads, by whatever name
+        (a short name, another term of the context, the full IRI)."""
+        if not dataset.publication.q:
+            return set()
+        terms = await self._terms(dataset)
+        return {terms.expand(n) for n in q_names(dataset.publication.q)} & release.withheld
 
     # --- the data ---------------------------------------------------------------------------
 
@@ -201,7 +213,7 @@ class OpenDataService:
         pub = dataset.publication
         types = map_type_names(parse_type_selection(pub.entity_type), terms.expand)
         q = map_names(parse_q(pub.q), terms.expand) if pub.q else None
-        if pub.q and {terms.expand(n) for n in q_names(pub.q)} & release.withheld:
+        if await self._withheld_in_q(dataset, release):  # kept before this check was made
             raise InvalidFields({"entity_q": ["filters on a withheld attribute"]})
         if dataset.policy.aggregation is None:
             after = None  # each page starts after the last id of the one before
