@@ -81,3 +81,21 @@ def test_a_batch_of_groups_with_a_taken_one_stores_none(client: TestClient) -> N
     listed = client.get("/iot/services", headers=GARDENS).json()
     assert [g["apikey"] for g in listed["services"]] == ["k-taken"]
     assert client.post("/iot/d?k=k-new&i=d1", content=b"a|1").status_code == 404
+
+
+def test_a_group_whose_entities_could_never_be_written_is_refused(client: TestClient) -> None:
+    batch = [
+        {"apikey": "k-fine", "resource": "/iot/d", "entity_type": "Fine"},
+        {"apikey": "k-spaced", "resource": "/iot/d", "entity_type": "My Type"},
+    ]
+    refused = client.post("/iot/services", json={"services": batch}, headers=GARDENS)
+    assert refused.status_code == 400, refused.text
+    assert "services[1].entity_type" in refused.json()["detail"]
+    assert client.get("/iot/services", headers=GARDENS).json()["count"] == 0
+    light_group(client, "k-fine")
+    params = {"apikey": "k-fine", "resource": "/iot/d"}
+    changed = client.put(
+        "/iot/services", params=params, json={"entity_type": "a b"}, headers=GARDENS
+    )
+    assert changed.status_code == 400
+    assert client.post("/iot/d?k=k-fine&i=d1", content=b"a|1").status_code == 200

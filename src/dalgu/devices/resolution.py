@@ -137,15 +137,18 @@ class DeviceResolver:
         if template.transport is None and arrived in TRANSPORTS:
             doc["transport"] = arrived
         record = DeviceRecord(group.tenant, group.service_path, group.apikey, device_id, doc)
+        device = Device.model_validate(doc)
+        binding = bind(template, device, device_id)
+        entity = self.provisioned_entity(binding)  # a refusal stores no device
         try:
             await self.registry.put_device(record)
         except AlreadyExists:  # another message provisioned it first
             found = await self.registry.device_for(group.apikey, device_id)
             if found is not None:
                 return found
-        device = Device.model_validate(doc)
-        binding = bind(template, device, device_id)
-        await self.create_entity(group.tenant, binding)
+        if entity is not None:
+            with contextlib.suppress(AlreadyExists):
+                await self.entities.create(group.tenant, entity)
         self.commands.provisioned(group.tenant, group.service_path, binding, template, device)
         return record
 

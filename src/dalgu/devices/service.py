@@ -163,8 +163,9 @@ class DeviceService:
 
     async def create_groups(self, tenant: str, service_path: str, body: Any) -> None:
         groups = parse_groups(body)
-        if self.admission is not None:  # every group checked before any is stored
-            for group in groups:
+        for index, group in enumerate(groups):  # every group checked before any is stored
+            self._check_template(group, f"services[{index}]")
+            if self.admission is not None:
                 await self.admission.admit_apikey(tenant, group.apikey)
         stored: list[DeviceRecord] = []
         try:  # all or none: a group refused (taken, say) takes back those stored before it
@@ -183,6 +184,14 @@ class DeviceService:
         finally:
             self._provisioning_changed(tenant)
 
+    def _check_template(self, group: ServiceGroup, where: str) -> None:
+        """Refuse a group whose devices' entities could never be written (an `entity_type`
+        the broker refuses), rather than accept it and refuse each of their messages."""
+        try:
+            self.resolver.provisioned_entity(bind(group, None, "device"))
+        except DalguError as error:
+            raise BadRequestData(f"{where}.entity_type: {error.detail}") from None
+
     async def groups(self, tenant: str, service_path: str | None) -> list[dict[str, Any]]:
         return [
             {**r.doc, "service": r.tenant, "subservice": r.service_path}
@@ -198,6 +207,7 @@ class DeviceService:
         changed = parse_groups({"services": [{**current.doc, **group_fields(fields)}]})[0]
         if (changed.apikey, changed.resource) != (apikey, resource):
             raise BadRequestData("apikey and resource identify a group and cannot change")
+        self._check_template(changed, "services[0]")
         await self.registry.put_group(
             DeviceRecord(tenant, service_path, apikey, resource, _dump(changed)), replace=True
         )
