@@ -194,6 +194,13 @@ class Settings(BaseSettings):
         "(default dalgu-<host name>-<API port>): stable across restarts, so the broker keeps "
         "what devices publish meanwhile, and unique per server on a shared broker.",
     )
+    device_context: str = Field(
+        "",
+        description="The @context the device gateway writes with (the IoT Agents' "
+        "IOTA_JSON_LD_CONTEXT): comma-separated URLs of JSON-LD contexts, read at start (one "
+        "hosted by Dalgu itself, POST /ngsi-ld/v1/jsonldContexts, is read from the store). "
+        "Empty: the core context.",
+    )
     device_lazy_timeout: float = Field(
         3.0, gt=0, description="Seconds a read waits for a device's lazy attribute."
     )
@@ -308,6 +315,11 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """`cors_origins` as a list (["*"] for any origin); empty: CORS is off."""
         return _split_origins(self.cors_origins)
+
+    @property
+    def device_context_urls(self) -> list[str]:
+        """`device_context` as a list of URLs (empty: the core context)."""
+        return [url.strip() for url in self.device_context.split(",") if url.strip()]
 
     @property
     def base_url(self) -> str:

@@ -47,6 +47,7 @@ from dalgu.broker.contexts import hosted_context_resolver
 from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
 from dalgu.collector import restore, settle
+from dalgu.devices.context import device_terms
 from dalgu.devices.service import DeviceService
 from dalgu.errors import DalguError
 from dalgu.federation.client import ContextSourceClient
@@ -276,7 +277,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
             runtime.devices = DeviceService(
                 the_store,
                 service,
-                resolver.core,
+                await device_terms(settings, resolver),
                 lazy_timeout=settings.device_lazy_timeout,
                 command_expiry=settings.device_command_expiry,
             )

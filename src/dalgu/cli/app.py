@@ -18,7 +18,7 @@ from dalgu.cli.testbed import testbed as testbed_cli
 from dalgu.cli.tutorial import tutorial as tutorial_cli
 from dalgu.cli.upkeep import backup as backup_command
 from dalgu.cli.upkeep import status as status_command
-from dalgu.errors import StoreUnavailable
+from dalgu.errors import InvalidLdContext, LdContextNotAvailable, StoreUnavailable
 from dalgu.settings import InvalidSettings, Settings
 
 app = typer.Typer(
@@ -36,11 +36,21 @@ app.add_typer(feed_cli, name="feed")
 
 
 async def _migrate(settings: Settings) -> None:
+    from dalgu.broker.contexts import hosted_context_resolver
+    from dalgu.devices.context import device_terms
     from dalgu.store.factory import open_store
 
     store = open_store(settings)
     await store.open()
-    await store.close()
+    try:
+        if settings.device_context_urls:  # `dalgu serve` migrates first: a bad one stops it
+            resolver = hosted_context_resolver(settings, store)
+            try:
+                await device_terms(settings, resolver)
+            finally:
+                await resolver.close()
+    finally:
+        await store.close()
 
 
 @contextlib.contextmanager
@@ -146,7 +156,11 @@ def migrate(
 
     settings = _settings(config)
     with _store_reachable():
-        asyncio.run(_migrate(settings))
+        try:
+            asyncio.run(_migrate(settings))
+        except (InvalidLdContext, LdContextNotAvailable) as exc:
+            console.print(f"[red]dalgu: device_context:[/] {exc.detail}", highlight=False)
+            raise typer.Exit(1) from None
     if not quiet:
         console.print(f"[green]schema up to date[/] ({settings.store})")
 
