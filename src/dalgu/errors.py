@@ -289,6 +289,16 @@ class PreconditionFailed(_DalguOwn):
     title = "Precondition failed"
 
 
+class TooCostly(_DalguOwn):
+    """A request the server refuses to run because it would cost too much: more search
+    parameters or values than it takes, or a query that ran past its time (FHIR issue type
+    `too-costly`)."""
+
+    kind = "TooCostly"
+    status = 400
+    title = "Too costly"
+
+
 class InvalidResource(_DalguOwn):
     """A resource that parses as JSON but is not valid content (FHIR: 422)."""
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from dalgu.errors import DalguError
+from dalgu.errors import DalguError, TooCostly
 from dalgu.fhir.model import Resource, StoredResource, instant
 from dalgu.fhir.subsetting import Subset
 
@@ -37,7 +37,11 @@ def operation_outcome(error: DalguError | None, *, information: str | None = Non
         issue = {"severity": "information", "code": "informational", "diagnostics": information}
         return {"resourceType": "OperationOutcome", "issue": [issue]}
     issues = error.extra.get("issues") or [error.detail]
-    code = _ISSUE_CODES.get(error.status, "exception")
+    code = (
+        "too-costly"
+        if isinstance(error, TooCostly)
+        else _ISSUE_CODES.get(error.status, "exception")
+    )
     severity = "fatal" if error.status >= 500 else "error"
     return {
         "resourceType": "OperationOutcome",

@@ -3,13 +3,16 @@
 
 Repeating a parameter ANDs it (`date=ge2024&date=lt2025`); commas inside one value OR it
 (`code=a,b`); `\\,`, `\\|`, `\\$` and `\\\\` escape.
+
+A search is bounded: at most `MAX_PARAMETERS` parameters and `MAX_VALUES` values in all
+(400 `too-costly` beyond), so no request can ask the database for an unbounded query.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dalgu.errors import BadRequestData, NotAcceptable
+from dalgu.errors import BadRequestData, NotAcceptable, TooCostly
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_reference
 from dalgu.fhir.subsetting import Subset, parse_subset
@@ -20,6 +23,10 @@ DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 #: what `_format` may ask for: a JSON media type or its short name
 JSON_FORMATS = (*JSON_TYPES, "json")
+#: the most parameters (repeats included) one search may have
+MAX_PARAMETERS = 50
+#: the most values (comma-separated ones included) of all its parameters together
+MAX_VALUES = 1000
 RESULT_PARAMETERS = frozenset(
     {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
     | {"_pretty", "_revinclude", "_elements"}
@@ -227,6 +234,7 @@ def parse_search(
     """The query that `GET [type]?items` asks for; unknown parameters are refused (400)
     unless `lenient` (the client sent `Prefer: handling=lenient`)."""
     known = {**COMMON, **PARAMETERS.get(type_name, {})}
+    check_size(items)
     clauses: list[Clause] = []
     count, offset, total, only_count = default_count, 0, True, False
     sort: list[SortKey] = []
@@ -267,6 +275,12 @@ def parse_search(
             ignored.append(key)
         else:
             raise BadRequestData(f"unknown search parameter {key!r} for {type_name}")
+    values = sum(len(c.values) for c in clauses)
+    if values > MAX_VALUES:
+        raise TooCostly(
+            f"this search has {values} values; a search takes at most {MAX_VALUES} "
+            "(split it into several)"
+        )
     return SearchQuery(
         type_name,
         tuple(clauses),
@@ -280,6 +294,18 @@ def parse_search(
         ignored=tuple(ignored),
         subset=parse_subset(type_name, summary, elements),
     )
+
+
+def check_size(items: list[tuple[str, str]]) -> None:
+    """400 for more parameters than a search takes, or a NUL character (which no index
+    holds and PostgreSQL's text cannot)."""
+    if len(items) > MAX_PARAMETERS:
+        raise TooCostly(
+            f"this search has {len(items)} parameters; a search takes at most {MAX_PARAMETERS}"
+        )
+    for key, raw in items:
+        if "\x00" in key or "\x00" in raw:
+            raise BadRequestData(f"search parameter {key.replace(chr(0), '')!r}: NUL character")
 
 
 def _sort_keys(raw: str, known: dict[str, SearchParam]) -> list[SortKey]:

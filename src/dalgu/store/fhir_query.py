@@ -13,6 +13,11 @@ correlated EXISTS probed through the (rid, param) index of its table, so
 search is limited to one patient of a patient-compartment type, a token clause drives through
 `fhir_token_patient` instead (token rows carry their resource's patient): the patient's rows
 of that code only.
+
+A search's values are ORed as a balanced tree of `OR`s, not a chain: SQLite refuses an
+expression more than 1000 deep, which a chain of 500 values is. Each search's statements are
+bounded in time (`QUERY_SECONDS`; a progress handler on SQLite, `statement_timeout` on
+PostgreSQL): past it the query is stopped and the search answered 400 `too-costly`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dalgu.errors import TooCostly
 from dalgu.fhir.model import PATIENT_COMPARTMENT
 from dalgu.fhir.search import (
     Clause,
@@ -34,6 +40,8 @@ from dalgu.fhir.search import (
 _TABLES = {"token": "fhir_token", "string": "fhir_string", "date": "fhir_date"}
 _TABLES["reference"] = "fhir_ref"
 _DRIVE_ORDER = {"reference": 0, "token": 1, "string": 2, "date": 3}
+#: the longest a FHIR search's statements may run (each store stops them past it)
+QUERY_SECONDS = 5.0
 _TOP = "\U0010ffff"  # above every character: `prefix` <= s < `prefix` + _TOP
 
 
@@ -56,6 +64,22 @@ class Sql:
 
             return f"{column} IN (SELECT value FROM json_each({self.p(orjson.dumps(values))}))"
         return f"{column} = ANY({self.p(values)}::text[])"
+
+
+def too_long() -> TooCostly:
+    """The error of a search stopped at `QUERY_SECONDS`."""
+    return TooCostly(
+        f"the search ran longer than {QUERY_SECONDS:g} s and was stopped: narrow it "
+        "(fewer parameters or values, a patient, a date range)"
+    )
+
+
+def any_of(parts: list[str]) -> str:
+    """`parts` ORed as a balanced tree (depth log2 n, placeholders kept in order)."""
+    if len(parts) == 1:
+        return f"({parts[0]})"
+    middle = len(parts) // 2
+    return f"({any_of(parts[:middle])} OR {any_of(parts[middle:])})"
 
 
 def _value_sql(kind: str, value: Value, c: Sql) -> str:
@@ -112,8 +136,8 @@ def _common_sql(clause: Clause, c: Sql) -> str:
         else:
             assert isinstance(value, DateValue)
             parts.append(_date_sql("r.updated", "r.updated", value, c))
-    sql = " OR ".join(f"({p})" for p in parts)
-    return f"NOT ({sql})" if clause.negate else f"({sql})"
+    sql = any_of(parts)
+    return f"NOT {sql}" if clause.negate else sql
 
 
 def _param_sql(clause: Clause, c: Sql) -> str:
@@ -129,7 +153,7 @@ def _param_sql(clause: Clause, c: Sql) -> str:
 
 def _values(clause: Clause, c: Sql) -> str:
     kind = clause.param.type
-    return " OR ".join(f"({_value_sql(kind, v, c)})" for v in clause.values)
+    return any_of([_value_sql(kind, v, c) for v in clause.values])
 
 
 def _compartment_patient(query: SearchQuery) -> tuple[str, Clause] | None:

@@ -20,10 +20,12 @@ from dalgu.store.base import FhirStore, FhirWrite
 from dalgu.store.fhir_plan import Current, now, plan
 from dalgu.store.fhir_query import (
     INDEX_COLUMNS,
+    QUERY_SECONDS,
     count_sql,
     index_tuples,
     known_total,
     page_sql,
+    too_long,
 )
 
 _INDEX_TYPES = {
@@ -250,27 +252,38 @@ class PostgresFhir(FhirStore):
         ], int(total)
 
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:
+        # a search's statements may not run past QUERY_SECONDS (SET LOCAL: this transaction
+        # only), so no search holds a pool connection, or the database, for longer
+        try:
+            async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+                await conn.execute(f"SET LOCAL statement_timeout = {int(QUERY_SECONDS * 1000)}")
+                return await self._search(conn, query)
+        except asyncpg.QueryCanceledError:
+            raise too_long() from None
+
+    async def _search(
+        self, conn: Any, query: SearchQuery
+    ) -> tuple[list[StoredResource], int | None]:
         page: list[Any] = []
         total = None
-        async with self.pool.acquire() as conn:
-            if not query.only_count and query.count > 0:
-                sql, args = page_sql(query, "numeric", sqlite=False)
-                page = await conn.fetch(sql, *args)
-            if query.total or query.only_count:
-                total = known_total(query, len(page))
-                if total is None:
-                    sql, args = count_sql(query, "numeric", sqlite=False)
-                    total = int(await conn.fetchval(sql, *args))
-            if not page:
-                return [], total
-            bodies = dict(
-                await conn.fetch(
-                    "SELECT v.rid, v.body FROM unnest($1::bigint[], $2::int[]) AS k(rid, version) "
-                    "JOIN fhir_versions v ON v.rid = k.rid AND v.version = k.version",
-                    [row[0] for row in page],
-                    [row[3] for row in page],
-                )
+        if not query.only_count and query.count > 0:
+            sql, args = page_sql(query, "numeric", sqlite=False)
+            page = await conn.fetch(sql, *args)
+        if query.total or query.only_count:
+            total = known_total(query, len(page))
+            if total is None:
+                sql, args = count_sql(query, "numeric", sqlite=False)
+                total = int(await conn.fetchval(sql, *args))
+        if not page:
+            return [], total
+        bodies = dict(
+            await conn.fetch(
+                "SELECT v.rid, v.body FROM unnest($1::bigint[], $2::int[]) AS k(rid, version) "
+                "JOIN fhir_versions v ON v.rid = k.rid AND v.version = k.version",
+                [row[0] for row in page],
+                [row[3] for row in page],
             )
+        )
         return [
             StoredResource(t, i, v, at, False, bodies[rid], patient)
             for rid, t, i, v, at, patient in page

@@ -11,7 +11,9 @@ store.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from dalgu.fhir.model import StoredResource
@@ -20,10 +22,12 @@ from dalgu.store.base import FhirStore, FhirWrite
 from dalgu.store.fhir_plan import Current, Planned, now, plan
 from dalgu.store.fhir_query import (
     INDEX_COLUMNS,
+    QUERY_SECONDS,
     count_sql,
     index_tuples,
     known_total,
     page_sql,
+    too_long,
 )
 
 _INDEX_TABLES = tuple(INDEX_COLUMNS)
@@ -153,7 +157,26 @@ class SqliteFhir(FhirStore):
             for rid, patient, version, at, deleted, body in rows
         ], int(total)
 
+    @contextmanager
+    def _bounded(self) -> Iterator[None]:
+        """Statements stopped at `QUERY_SECONDS`: they run on the event loop, which would
+        serve nothing else (NGSI-LD included) meanwhile."""
+        deadline = time.monotonic() + QUERY_SECONDS
+        self.db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if time.monotonic() > deadline and "interrupt" in str(error):
+                raise too_long() from None
+            raise
+        finally:
+            self.db.set_progress_handler(None, 0)
+
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:
+        with self._bounded():
+            return self._search(query)
+
+    def _search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:
         page: list[tuple[int, str, str, int, str, str | None]] = []
         if not query.only_count and query.count > 0:
             sql, args = page_sql(query, "qmark", sqlite=True)
