@@ -62,11 +62,21 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
                 "@type": "dcat:Distribution",
                 "dct:title": f"{dataset.title} ({e.format})",
                 **(
-                    {"dct:format": {"@id": EU_FILE_TYPE + EU_FILE_TYPES[e.extension]}}
+                    {
+                        "dct:format": {
+                            "@id": EU_FILE_TYPE + EU_FILE_TYPES[e.extension],
+                            "@type": "dct:MediaTypeOrExtent",
+                        }
+                    }
                     if e.extension in EU_FILE_TYPES
                     else {}
                 ),
-                "dcat:mediaType": {"@id": IANA_MEDIA_TYPES + e.media_type},
+                # typed, as DCAT-AP's ranges ask: neither IANA nor a licence page has RDF to
+                # say what it is, so the catalogue says it (as ckanext-dcat's profiles do)
+                "dcat:mediaType": {
+                    "@id": IANA_MEDIA_TYPES + e.media_type,
+                    "@type": "dct:MediaType",
+                },
                 "dcat:accessURL": {"@id": ckan.download_url(base, dataset, e.extension, tenant)},
                 "dcat:downloadURL": {"@id": ckan.download_url(base, dataset, e.extension, tenant)},
             }
@@ -74,9 +84,10 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         ],
     }
     if dataset.license.url:
-        node["dct:license"] = {"@id": dataset.license.url}
+        licence = {"@id": dataset.license.url, "@type": "dct:LicenseDocument"}
+        node["dct:license"] = licence
         for distribution in node["dcat:distribution"]:
-            distribution["dct:license"] = {"@id": dataset.license.url}
+            distribution["dct:license"] = licence
     if dataset.organization is not None:
         node["dct:publisher"] = {
             "@id": f"{base}{ckan.PREFIX}/organization/{dataset.organization}{named}",
