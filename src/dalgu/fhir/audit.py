@@ -48,6 +48,12 @@ def _who(principal: Principal) -> dict[str, object]:
     return {"identifier": {"value": principal.who}}
 
 
+def _text(value: str) -> str:
+    """A NUL (from a URL: `Patient/a%00b`) as U+FFFD: no store indexes it, PostgreSQL's text
+    cannot hold it, and the record of a refused request must still be written."""
+    return value.replace("\x00", "\ufffd")
+
+
 def audit_event(
     principal: Principal,
     interaction: str,
@@ -77,7 +83,7 @@ def audit_event(
     entities: list[dict[str, object]] = []
     seen: set[str] = set()
     for patient in patients:
-        reference = f"Patient/{patient}"
+        reference = _text(f"Patient/{patient}")
         if reference not in seen:
             seen.add(reference)
             entities.append(
@@ -86,7 +92,7 @@ def audit_event(
                     "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
                 }
             )
-    for reference in what:
+    for reference in map(_text, what):
         if reference not in seen:
             seen.add(reference)
             entities.append({"what": {"reference": reference}})
@@ -108,7 +114,7 @@ def audit_event(
         "source": {"observer": {"display": "Dalgu FHIR server"}},
     }
     if detail:
-        event["outcomeDesc"] = detail[:1000]
+        event["outcomeDesc"] = _text(detail[:1000])
     if purpose:
         event["purposeOfEvent"] = purpose
     if entities:

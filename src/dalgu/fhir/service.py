@@ -67,6 +67,12 @@ def check_type(type_name: str) -> None:
         raise ResourceNotFound(f"this server keeps no {type_name} resources")
 
 
+def stored_id(resource_id: str) -> bool:
+    """Whether `resource_id` could name a stored resource: an id from a URL may hold a NUL
+    (`%00`), which none has and PostgreSQL's text cannot even be compared with."""
+    return "\x00" not in resource_id
+
+
 def parse_body(body: bytes | None) -> Resource:
     return orjson.loads(body) if body else {}
 
@@ -187,7 +193,9 @@ class FhirService:
         answer otherwise (404, 403, 410). Nothing is audited: `read` does that. `patients`
         is given the resource's patient, also when the read is refused."""
         check_type(type_name)
-        found = await self.store.fhir_read(type_name, resource_id, version)
+        found = None
+        if stored_id(resource_id):
+            found = await self.store.fhir_read(type_name, resource_id, version)
         if found is None:
             raise ResourceNotFound(
                 f"{type_name}/{resource_id}"
@@ -222,7 +230,9 @@ class FhirService:
             check_type(type_name)
             patient = None
             if resource_id is not None:
-                current = await self.store.fhir_read(type_name, resource_id)
+                current = None
+                if stored_id(resource_id):
+                    current = await self.store.fhir_read(type_name, resource_id)
                 if current is None:
                     raise ResourceNotFound(f"{what[0]} does not exist")
                 patient = current.patient
@@ -579,7 +589,9 @@ class FhirService:
         check_type(type_name)
         if type_name == "AuditEvent":
             raise MethodNotAllowed("AuditEvents cannot be changed or deleted", allow="GET, HEAD")
-        current = await self.store.fhir_read(type_name, resource_id)
+        current = None
+        if stored_id(resource_id):
+            current = await self.store.fhir_read(type_name, resource_id)
         if current is None:
             raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")
         return current
