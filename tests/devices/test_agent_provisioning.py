@@ -99,7 +99,8 @@ def test_bulk_device_removal(client: TestClient) -> None:
     }
     answer = client.post("/iot/op/delete", json=body, headers=AGENT)
     assert answer.status_code == 404, answer.text
-    assert "Light9" in answer.json()["detail"] and "Light2" in answer.json()["detail"]
+    detail = answer.json()["detail"]
+    assert "Light9" in detail and "Light2" in detail and "1 other device named removed" in detail
     listed = client.get("/iot/devices", headers=AGENT).json()
     assert [d["device_id"] for d in listed["devices"]] == ["Light2"]
     malformed = client.post("/iot/op/delete", json={"devices": [{"apikey": "x"}]}, headers=AGENT)

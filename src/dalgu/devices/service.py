@@ -374,9 +374,10 @@ class DeviceService:
             self._provisioning_changed(tenant)
         if missing:
             names = ", ".join(repr(d) for d in missing)
+            removed = len(wanted) - len(missing)
             raise ResourceNotFound(
-                f"no device {names} is provisioned here with that apikey (the others named "
-                "were removed)"
+                f"no device {names} is provisioned here with that apikey ({removed} other "
+                f"device{'s' if removed != 1 else ''} named removed)"
             )
 
     async def _device_with(
