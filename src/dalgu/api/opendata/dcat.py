@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
@@ -19,6 +19,9 @@ from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpe
 from dalgu.errors import DalguError, InvalidFields, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset
+
+if TYPE_CHECKING:
+    from rdflib import Graph
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
@@ -37,8 +40,19 @@ EU_FILE_TYPES = {"csv": "CSV", "geojson": "GEOJSON", "parquet": "PARQUET"}
 CATALOG_PUBLISHER = "Dalgu open data"
 
 
+def xsd_datetime(at: datetime) -> str:
+    """A UTC time in xsd:dateTime's canonical form (XML Schema 1.1, 3.3.7.2): `Z` for the
+    zone, no trailing zeros in the fraction. Every serialization writes this one form: a
+    harvester that compares triples sees the same literal in Turtle, JSON-LD and RDF/XML."""
+    text = at.astimezone(UTC).replace(tzinfo=None).isoformat()
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "Z"
+
+
 def _time(ckan_time: str) -> dict[str, str]:
-    return {"@value": ckan_time + "Z", "@type": "xsd:dateTime"}
+    at = datetime.fromisoformat(ckan_time).replace(tzinfo=UTC)
+    return {"@value": xsd_datetime(at), "@type": "xsd:dateTime"}
 
 
 def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
@@ -222,9 +236,25 @@ def turtle(document: dict[str, Any]) -> bytes:
         # rdflib 7.6's JSON-LD parser makes a ConjunctiveGraph, which rdflib itself deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
         graph.parse(data=orjson.dumps(document).decode(), format="json-ld")
+    _canonical_times(graph)
     for prefix, namespace in CONTEXT.items():
         graph.bind(prefix, namespace)
     return graph.serialize(format="turtle").encode()
+
+
+def _canonical_times(graph: Graph) -> None:
+    """Write the graph's xsd:dateTime literals in the canonical form the JSON-LD has: rdflib
+    reads `…Z` into a datetime and writes it back as `…+00:00`."""
+    from rdflib import Literal
+    from rdflib.namespace import XSD
+
+    for subject, predicate, value in list(graph):
+        if isinstance(value, Literal) and value.datatype == XSD.dateTime:
+            at = value.toPython()
+            if isinstance(at, datetime):
+                canonical = Literal(xsd_datetime(at), datatype=XSD.dateTime, normalize=False)
+                graph.remove((subject, predicate, value))
+                graph.add((subject, predicate, canonical))
 
 
 async def catalog_ttl(request: Request) -> Response:
