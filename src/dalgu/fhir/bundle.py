@@ -7,9 +7,11 @@ then all writes (and the transaction's AuditEvent) are stored in one database tr
 reads (GET entries) run after the writes. Any failing entry fails the whole transaction, and
 nothing is stored: a GET entry is checked before the writes are stored too (its search
 parameters, the caller's right to read, a resource that exists or that this transaction
-writes), so a read that would fail fails the transaction. A read can still fail after the
-writes are stored only if another request changed what it reads in between (a resource
-deleted, a Consent withdrawn); that entry then answers its own error in the response.
+writes; a search is run once), so a read that would fail fails the transaction. A failure
+of the server before the commit stores nothing either; in a batch it fails its entry alone.
+A read can still fail after the writes are stored only if another request changed what it
+reads in between (a resource deleted, a Consent withdrawn); that entry then answers its own
+error in the response.
 
 A reference of the form `Type?search` in a transaction's resources (a conditional reference,
 R4 3.1.0.11.3) is resolved by that search among the resources the caller may see: one match,
@@ -24,6 +26,7 @@ transactions racing with the same condition may both create.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +50,7 @@ from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import parse_subset
 from dalgu.store.base import FhirWrite
 
+log = logging.getLogger("dalgu.fhir")
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE")
 READS = ("GET", "HEAD")  # HEAD: a GET whose entry carries no resource
 METADATA = "metadata"  # `GET metadata`: the CapabilityStatement
@@ -170,6 +174,9 @@ class BundleProcessor:
                     entries.append(await self._one(principal, _entry(i, item, self.base)))
                 except DalguError as error:
                     entries.append(_failure(error))
+                except Exception:  # this entry's own failure: the others stand (R4 3.1.0.11)
+                    log.exception("batch entry %d failed", i)
+                    entries.append(_failure(DalguError(f"entry {i}: the server failed on it")))
             return {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
         return await self._transaction(
             principal, [_entry(i, e, self.base) for i, e in enumerate(raw)]
@@ -285,7 +292,7 @@ class BundleProcessor:
             stored = (
                 await s.commit(principal, "transaction", [w for _, w in writes]) if writes else []
             )
-        except DalguError as error:
+        except Exception as error:  # nothing is stored: recorded, then raised as it came
             await s.record_failure(principal, "transaction", error, [])
             raise
         by_index = {e.index: r for (e, _), r in zip(writes, stored, strict=True)} | matched
@@ -296,6 +303,10 @@ class BundleProcessor:
                     out.append(await self._read(principal, e))
                 except DalguError as error:  # changed by another request since the check
                     out.append(_failure(_in_entry(error, e.index)))
+                except Exception:  # the writes are committed: the answer must say so
+                    log.exception("transaction entry %d failed after the commit", e.index)
+                    failed = DalguError(f"entry {e.index}: the server failed on this read")
+                    out.append(_failure(failed))
                 continue
             result = by_index[e.index]
             if e.method == "DELETE":
@@ -367,8 +378,10 @@ class BundleProcessor:
                 continue
             try:
                 if e.id is None:
+                    # run now, as it will run after the writes: a search that fails (too
+                    # costly, or a failure of the server) fails the transaction unstored
                     query = self.service.parse_search(e.type, e.params)
-                    await self.service.searchable(principal, query)
+                    await self.service.searchable(principal, query, run=True)
                 elif (e.type, e.id) in deleted and e.version is None:
                     raise ResourceGone(f"{e.type}/{e.id} is deleted by this transaction")
                 elif (e.type, e.id) not in written:

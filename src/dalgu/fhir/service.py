@@ -4,6 +4,7 @@ HTTP. The edge resolves a `Principal` and parses the wire; this decides and reco
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -50,6 +51,7 @@ from dalgu.fhir.validation import valid_id, validate
 from dalgu.fhir.wire import json_text
 from dalgu.store.base import FhirStore, FhirWrite
 
+log = logging.getLogger("dalgu.fhir")
 WriteListener = Callable[[list[StoredResource]], Awaitable[None]]
 
 
@@ -108,19 +110,30 @@ class FhirService:
         self,
         principal: Principal,
         interaction: str,
-        error: DalguError,
+        error: Exception,
         what: Sequence[str],
         patients: Sequence[str] = (),
     ) -> None:
-        outcome = SERIOUS_FAILURE if error.status >= 500 else MINOR_FAILURE
-        await self._audit(
-            principal,
-            interaction,
-            outcome=outcome,
-            detail=error.detail,
-            what=what,
-            patients=patients,
-        )
+        """The AuditEvent of a failed interaction: outcome 4 for a refused request, 8 for a
+        failure of the server (any error that is not a `DalguError` below 500). A record that
+        cannot be written (the store is down) is logged: the caller raises the first error."""
+        if isinstance(error, DalguError) and error.status < 500:
+            outcome, detail = MINOR_FAILURE, error.detail
+        else:
+            outcome = SERIOUS_FAILURE
+            detail = error.detail if isinstance(error, DalguError) else type(error).__name__
+            detail = f"server failure: {detail}"
+        try:
+            await self._audit(
+                principal,
+                interaction,
+                outcome=outcome,
+                detail=detail,
+                what=what,
+                patients=patients,
+            )
+        except Exception:
+            log.exception("the AuditEvent of a failed %s could not be stored", interaction)
 
     async def _authorize(
         self,
@@ -168,7 +181,7 @@ class FhirService:
             found, grant = await self.readable(
                 principal, type_name, resource_id, version, patients=patients
             )
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, interaction, error, what, patients)
             raise
         await self._audit(
@@ -208,10 +221,15 @@ class FhirService:
             raise ResourceGone(f"{type_name}/{resource_id} was deleted (version {found.version})")
         return found, grant
 
-    async def searchable(self, principal: Principal, query: SearchQuery) -> None:
-        """Raise what `search` would for this query and principal before it reads anything
-        (403 for another patient's records); nothing is audited."""
-        await self._restrict(principal, query)
+    async def searchable(
+        self, principal: Principal, query: SearchQuery, *, run: bool = False
+    ) -> None:
+        """Raise what `search` would for this query and principal (403 for another
+        patient's records); `run` runs its SQL too (what the store would raise: a query
+        too costly, a failure). Nothing is audited, and the matches are not kept."""
+        restricted, _ = await self._restrict(principal, query)
+        if run:
+            await self.store.fhir_search(restricted)
 
     async def history(
         self,
@@ -246,7 +264,7 @@ class FhirService:
             versions, total = await self.store.fhir_history(
                 type_name, resource_id, since, count, offset
             )
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, interaction, error, what)
             raise
         await self._audit(
@@ -300,7 +318,7 @@ class FhirService:
                         f"_revinclude of {search.type} stopped at {search.count} resources:"
                         " there may be more (search them by their reference parameter)"
                     )
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, "search-type", error, [], named)
             raise
         found = (m.patient for m in [*matches, *included] if m.patient)
@@ -414,7 +432,10 @@ class FhirService:
         stored = await self.store.fhir_write([*writes, audit_write(event)])
         results = stored[: len(writes)]
         for listener in self.listeners:
-            await listener(results)
+            try:
+                await listener(results)
+            except Exception:  # the write is committed: its answer must say so
+                log.exception("a listener of FHIR writes failed")
         return results
 
     async def create(
@@ -439,7 +460,7 @@ class FhirService:
                 await check_references(self.store, write, base=base)
                 (stored,) = await self.commit(principal, "create", [write])
                 return stored
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, "create", error, [])
             raise
         await self._audit(
@@ -529,7 +550,7 @@ class FhirService:
             await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)
             (stored,) = await self.commit(principal, "patch", [write])
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, "patch", error, what)
             raise
         return stored
@@ -559,7 +580,7 @@ class FhirService:
                 (stored,) = await self.commit(principal, interaction, [write])
             except AlreadyExists as error:  # created by another request since the check
                 raise PreconditionFailed(f"{error.detail}: If-None-Match: * creates only") from None
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, interaction, error, what)
             raise
         return stored
@@ -571,7 +592,7 @@ class FhirService:
         try:
             write = await self.prepare_delete(principal, type_name, resource_id, if_match)
             (stored,) = await self.commit(principal, "delete", [write])
-        except DalguError as error:
+        except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, "delete", error, what)
             raise
         return stored
