@@ -153,3 +153,14 @@ def test_turtle_and_json_ld_write_each_time_in_one_canonical_form(
     for time in times:
         assert str(time).endswith("Z") and "+" not in str(time)
         assert not str(time).split(".")[-1].rstrip("Z").endswith("0")
+
+
+def test_a_dataset_without_an_organization_is_published_by_the_portal(
+    portal_client: TestClient,
+) -> None:
+    publish_in_process(portal_client, owner_org=None)
+    (catalog,) = _expanded(portal_client)
+    (portal_publisher,) = catalog[DCT + "publisher"]
+    (publisher,) = catalog[DCAT + "dataset"][0][DCT + "publisher"]
+    assert publisher["@id"] == portal_publisher["@id"]
+    assert _values(publisher, FOAF + "name") == ["Dalgu open data"]

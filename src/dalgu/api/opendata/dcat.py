@@ -108,7 +108,19 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
             "@type": "foaf:Organization",
             "foaf:name": dataset.organization,
         }
+    else:  # DCAT-AP recommends a publisher: the portal publishes what no organization does
+        node["dct:publisher"] = portal_publisher(base, tenant)
     return node
+
+
+def portal_publisher(base: str, tenant: str) -> dict[str, Any]:
+    """The portal itself as a `foaf:Organization`: the catalogue's publisher, and that of
+    the datasets no organization publishes."""
+    return {
+        "@id": f"{base}{ckan.PREFIX}{ckan.tenant_query(tenant)}#publisher",
+        "@type": "foaf:Organization",
+        "foaf:name": CATALOG_PUBLISHER,
+    }
 
 
 def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
@@ -120,11 +132,7 @@ def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
         "dct:title": "Dalgu open data",
         "dct:description": "De-identified, aggregated city data of a Dalgu city data hub",
         "foaf:homepage": {"@id": f"{base}{ckan.PREFIX}"},
-        "dct:publisher": {
-            "@id": f"{base}{ckan.PREFIX}{ckan.tenant_query(tenant)}#publisher",
-            "@type": "foaf:Organization",
-            "foaf:name": CATALOG_PUBLISHER,
-        },
+        "dct:publisher": portal_publisher(base, tenant),
         "dcat:dataset": [dataset_node(base, d, tenant) for d in datasets],
     }
 
