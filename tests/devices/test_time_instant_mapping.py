@@ -72,3 +72,31 @@ def test_a_measure_mapped_to_time_instant_over_mqtt(gateway: tuple[TestClient, i
     entity = wait_for(client, f"{E}/urn:ngsi-ld:TestType:d3", lambda e: "tmp" in e)
     assert "TimeInstant" not in entity and "tt" not in entity
     assert entity["tmp"]["observedAt"] == "2016-09-26T12:19:26Z"
+
+
+def test_the_mapping_wins_over_an_ultralight_group_timestamp(client: TestClient) -> None:
+    clock_group(client, "k-ul-prefix", "/iot/d", {"object_id": "tt"})
+    body = b"2001-01-01T00:00:00Z|tmp|1|tt|2016-09-26T12:19:26Z"
+    assert client.post("/iot/d?k=k-ul-prefix&i=d4", content=body).status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:TestType:d4", headers=TENANT).json()
+    assert entity["tmp"]["observedAt"] == "2016-09-26T12:19:26Z"
+
+
+def test_a_time_instant_attribute_given_by_an_expression_is_the_observation_time(
+    client: TestClient,
+) -> None:
+    group = {  # testCases.js 0432, with an expression that gives a time
+        "apikey": "k-exp-clock",
+        "resource": "/iot/d",
+        "entity_type": "TestType",
+        "attributes": [
+            {"name": "TimeInstant", "type": "DateTime", "expression": "day + 'T10:00:00Z'"}
+        ],
+    }
+    created = client.post("/iot/services", json={"services": [group]}, headers=CLOCK)
+    assert created.status_code == 201, created.text
+    body = b"2001-01-01T00:00:00Z|tmp|1|day|2020-05-05"
+    assert client.post("/iot/d?k=k-exp-clock&i=d5", content=body).status_code == 200
+    entity = client.get(f"{E}/urn:ngsi-ld:TestType:d5", headers=TENANT).json()
+    assert "TimeInstant" not in entity
+    assert entity["tmp"]["observedAt"] == "2020-05-05T10:00:00Z"

@@ -530,17 +530,18 @@ class DeviceService:
             target = binding
             if transformation is not None:  # expressions see TimeInstant, and may give it
                 values, target = transformation.apply(values)
+            others: list[OtherEntity] = []
+            if multi is not None:  # measures of attributes that go to other entities
+                values, others = multi.split(target, values)
+            mapped: str | None = None
+            if target.time_measures:  # a measure mapped to TimeInstant wins over the rest
+                values, mapped = _mapped_time(target, values)
             if TIME_INSTANT in values:  # the group's time, not an attribute
                 values = dict(values)
                 instant = values.pop(TIME_INSTANT)
                 stamp = stamp or (instant if isinstance(instant, str) else str(instant))
-            others: list[OtherEntity] = []
-            if multi is not None:  # measures of attributes that go to other entities
-                values, others = multi.split(target, values)
             group_stamp = stamp or timestamp
-            if target.time_measures:  # a measure mapped to TimeInstant wins over the rest
-                values, mapped = _mapped_time(target, values)
-                stamp = mapped or stamp
+            stamp = mapped or stamp
             device_time = utc_time(stamp or timestamp) if (stamp or timestamp) else None
             observed = device_time or observed_at(stamp or timestamp, now, binding.timestamp)
             for other in others:
