@@ -142,3 +142,10 @@ def test_rows_that_is_not_a_json_integer_is_a_409(client: TestClient, rows: obje
     response = client.post(f"{ACTION}/package_search", json={"rows": rows})
     assert response.status_code == 409
     assert response.json()["error"]["rows"] == ["Invalid integer"]
+
+
+def test_the_kogl_type_1_licence_points_at_the_page_of_type_1_not_of_every_type(
+    client: TestClient,
+) -> None:
+    licences = {lic["id"]: lic for lic in client.get(f"{ACTION}/license_list").json()["result"]}
+    assert licences["KOGL-Type1"]["url"] == "https://www.kogl.or.kr/info/licenseType1.do"

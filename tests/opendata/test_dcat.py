@@ -38,7 +38,7 @@ def test_catalog_expands_to_dcat_datasets_with_their_metadata(portal_client: Tes
     assert _values(dataset, DCT + "title") == ["Daegu air quality"]
     assert _values(dataset, DCT + "description") == ["PM10 of the city's air-quality stations"]
     assert sorted(_values(dataset, DCAT + "keyword")) == ["air", "environment"]
-    assert _values(dataset, DCT + "license") == ["https://www.kogl.or.kr/info/license.do"]
+    assert _values(dataset, DCT + "license") == ["https://www.kogl.or.kr/info/licenseType1.do"]
     (modified,) = dataset[DCT + "modified"]
     assert modified["@type"] == "http://www.w3.org/2001/XMLSchema#dateTime"
     (publisher,) = dataset[DCT + "publisher"]

@@ -15,13 +15,16 @@ class License:
     open: bool = True
 
 
+#: KOGL's own page of Type 1 (출처표시: attribution; commercial use and derivatives allowed),
+#: which its Type 1 mark links to; `license.do` describes all the types, 2 to 4 restrictive
+KOGL_TYPE1 = "https://www.kogl.or.kr/info/licenseType1.do"
 #: the licences a dataset may name (`license_id`), as CKAN's `license_list` lists them
 LICENSES: tuple[License, ...] = (
     License("CC-BY-4.0", "Creative Commons Attribution 4.0", "https://creativecommons.org/licenses/by/4.0/"),
     License("CC0-1.0", "Creative Commons CCZero", "https://creativecommons.org/publicdomain/zero/1.0/"),
     License("ODC-BY-1.0", "Open Data Commons Attribution License", "https://opendatacommons.org/licenses/by/1-0/"),
     License("ODbL-1.0", "Open Data Commons Open Database License (ODbL)", "https://opendatacommons.org/licenses/odbl/1-0/"),
-    License("KOGL-Type1", "Korea Open Government License Type 1 (공공누리 제1유형)", "https://www.kogl.or.kr/info/license.do"),
+    License("KOGL-Type1", "Korea Open Government License Type 1 (공공누리 제1유형)", KOGL_TYPE1),
     License("notspecified", "License not specified", "", open=False),
 )  # fmt: skip
 LICENSE_IDS = frozenset(license.id for license in LICENSES)
