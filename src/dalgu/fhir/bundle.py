@@ -116,6 +116,26 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
     )
 
 
+def _check_full_urls(raw: list[Any]) -> None:
+    """400 for two entries with the same `fullUrl` (and the same `meta.versionId`, which
+    may tell versions of one resource apart): bdl-7, and references to it would be
+    ambiguous."""
+    first: dict[tuple[str, Any], int] = {}
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("fullUrl"), str):
+            continue
+        resource = item.get("resource")
+        meta = resource.get("meta") if isinstance(resource, dict) else None
+        version = meta.get("versionId") if isinstance(meta, dict) else None
+        key = (item["fullUrl"], version if isinstance(version, str) else None)
+        if key in first:
+            raise BadRequestData(
+                f"entry {index}: fullUrl {item['fullUrl']!r} is that of entry {first[key]} too:"
+                " the fullUrls of a Bundle's entries are unique (bdl-7)"
+            )
+        first[key] = index
+
+
 def _in_entry(error: DalguError, index: int) -> DalguError:
     """The error, its detail and its issues saying which entry it is about."""
     prefix = f"entry {index}: "
@@ -167,6 +187,7 @@ class BundleProcessor:
         raw = body.get("entry") or []
         if not isinstance(raw, list):
             raise BadRequestData("Bundle.entry must be an array")
+        _check_full_urls(raw)
         if kind == "batch":
             entries = []
             for i, item in enumerate(raw):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
-from dalgu.errors import InvalidResource
+from dalgu.errors import BadRequestData, InvalidResource
 from dalgu.fhir.preconditions import NoneMatch
-from dalgu.fhir.references import literal_references, local_problems
+from dalgu.fhir.references import literal_references, local_problems, placeholders
 from dalgu.store.base import FhirStore, FhirWrite
 
 
@@ -22,12 +22,21 @@ async def check_references(
     written: Collection[tuple[str, str]] = (),
     deleted: Collection[tuple[str, str]] = (),
 ) -> None:
-    """422 naming each element whose reference names nothing: a resource of this server
+    """400 for a `urn:uuid:` reference (a transaction has replaced those it resolves);
+    422 naming each element whose reference names nothing: a resource of this server
     (`Type/id`, or under `base`) that is not there, or a `#id` that is not contained
     (referential integrity on write, as HAPI FHIR has by default). A transaction passes
     what it `written` (those exist once it is stored) and `deleted` (those do not)."""
     if write.resource is None:
         return
+    unresolved = placeholders(write.resource)
+    if unresolved:  # 400, as HAPI FHIR answers
+        issues = [
+            f"{text} names no entry of a transaction Bundle (a urn:uuid reference is resolved"
+            " only against the fullUrl of an entry of the transaction that carries it)"
+            for text in unresolved
+        ]
+        raise BadRequestData("; ".join(issues), issues=issues)
     problems = local_problems(write.resource)
     targets = [
         r

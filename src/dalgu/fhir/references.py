@@ -4,10 +4,11 @@ local reference (`#id`) a resource contained in the same resource (R4 references
 constraint ref-1).
 
 Pure: `literal_references` lists what to look up, `local_problems` what is wrong without
-looking anything up. Not checked: `urn:uuid:`/`urn:oid:` references (a transaction resolves
-its own), conditional references (`Type?search`, resolved by a transaction), absolute URLs of
-other servers, relative references to types this server does not keep, and identifier- or
-display-only references.
+looking anything up; `placeholders` the `urn:uuid:` references, which name an entry of a
+transaction Bundle and mean nothing once stored (a transaction rewrites those it resolves).
+Not checked: `urn:oid:` references, conditional references (`Type?search`, resolved by a
+transaction), absolute URLs of other servers, relative references to types this server does
+not keep, and identifier- or display-only references.
 """
 
 from __future__ import annotations
@@ -90,3 +91,13 @@ def local_problems(resource: Resource) -> list[str]:
         if reference.startswith("#") and reference != "#" and reference[1:] not in contained:
             problems.append(f"{element}: {reference} names no contained resource")
     return problems
+
+
+def placeholders(resource: Resource) -> list[str]:
+    """Each `urn:uuid:` reference of `resource`, as `element: reference`: a transaction
+    replaces those that name one of its entries, so any left names nothing."""
+    return [
+        f"{element}: {reference}"
+        for element, reference in _all_references(resource, str(resource.get("resourceType")))
+        if reference.startswith("urn:uuid:")
+    ]
