@@ -111,14 +111,16 @@ def _group_key(request: Request) -> tuple[str, str]:
 
 async def create_groups(request: Request) -> Response:
     tenant, path = _tenant(request)
-    await _devices(request).create_groups(tenant, path, await json_body(request))
+    await _devices(request).provisioner.create_groups(tenant, path, await json_body(request))
     return Response(status_code=201)
 
 
 async def list_groups(request: Request) -> Response:
     """`GET /iot/services` answers `services`, `GET /iot/groups` `groups`, as the agents do;
     `limit` and `offset` page them when given."""
-    groups = await _devices(request).groups(fiware_service(request), _path_filter(request))
+    groups = await _devices(request).provisioner.groups(
+        fiware_service(request), _path_filter(request)
+    )
     count = len(groups)
     if "limit" in request.query_params or "offset" in request.query_params:
         limit, offset = _page(request)
@@ -130,7 +132,9 @@ async def list_groups(request: Request) -> Response:
 async def update_group(request: Request) -> Response:
     tenant, path = _tenant(request)
     apikey, resource = _group_key(request)
-    await _devices(request).update_group(tenant, path, apikey, resource, await json_body(request))
+    await _devices(request).provisioner.update_group(
+        tenant, path, apikey, resource, await json_body(request)
+    )
     return Response(status_code=204)
 
 
@@ -139,47 +143,55 @@ async def delete_group(request: Request) -> Response:
     tenant, path = _tenant(request)
     apikey, resource = _group_key(request)
     with_devices = request.query_params.get("device", "").lower() == "true"
-    await _devices(request).delete_group(tenant, path, apikey, resource, with_devices=with_devices)
+    await _devices(request).provisioner.delete_group(
+        tenant, path, apikey, resource, with_devices=with_devices
+    )
     return Response(status_code=204)
 
 
 async def create_devices(request: Request) -> Response:
     tenant, path = _tenant(request)
-    await _devices(request).create_devices(tenant, path, await json_body(request))
+    await _devices(request).provisioner.create_devices(tenant, path, await json_body(request))
     return Response(status_code=201)
 
 
 async def list_devices(request: Request) -> Response:
     tenant = fiware_service(request)
     limit, offset = _page(request)
-    return plain_json(await _devices(request).devices(tenant, _path_filter(request), limit, offset))
+    return plain_json(
+        await _devices(request).provisioner.devices(tenant, _path_filter(request), limit, offset)
+    )
 
 
 async def get_device(request: Request) -> Response:
     tenant = fiware_service(request)
     device_id = request.path_params["device_id"]
-    return plain_json(await _devices(request).device(tenant, _path_filter(request), device_id))
+    return plain_json(
+        await _devices(request).provisioner.device(tenant, _path_filter(request), device_id)
+    )
 
 
 async def update_device(request: Request) -> Response:
     tenant, _ = _tenant(request)
     device_id = request.path_params["device_id"]
     fields = await json_body(request)
-    await _devices(request).update_device(tenant, _path_filter(request), device_id, fields)
+    await _devices(request).provisioner.update_device(
+        tenant, _path_filter(request), device_id, fields
+    )
     return Response(status_code=204)
 
 
 async def delete_device(request: Request) -> Response:
     tenant, _ = _tenant(request)
     device_id = request.path_params["device_id"]
-    await _devices(request).delete_device(tenant, _path_filter(request), device_id)
+    await _devices(request).provisioner.delete_device(tenant, _path_filter(request), device_id)
     return Response(status_code=204)
 
 
 async def delete_devices(request: Request) -> Response:
     """`POST /iot/op/delete` with `{"devices": [{"deviceId", "apikey"}, …]}`."""
     tenant, path = _tenant(request)
-    await _devices(request).delete_devices(tenant, path, await json_body(request))
+    await _devices(request).provisioner.delete_devices(tenant, path, await json_body(request))
     return Response(status_code=204)
 
 

@@ -1,0 +1,321 @@
+"""Provisioning: the IoT Agent provisioning API's config groups and devices, all or none.
+
+As the IoT Agent library provisions them (`/iot/services`, `/iot/devices`, `/iot/op/delete`):
+config groups unique by API key and resource, devices under a FIWARE service (the NGSI-LD
+tenant) and service path. Every group or device of a request is checked (its fields, its
+apikey, that it is not provisioned yet, that its entity can be written, the sandbox's quotas)
+before any is stored, and a store error midway takes back what the request stored, so a
+refused request leaves nothing behind and its retry is not a 409.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from dalgu.broker.model import Entity, is_uri
+from dalgu.broker.service import EntityService
+from dalgu.devices.mapping import bind
+from dalgu.devices.provisioning import (
+    Device,
+    ServiceGroup,
+    group_fields,
+    parse_devices,
+    parse_groups,
+)
+from dalgu.devices.resolution import DeviceResolver
+from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
+from dalgu.store.base import DeviceRecord, DeviceRegistry
+
+_PAGE = 1000  # devices read at a time
+
+
+class Admission(Protocol):
+    """Quotas the device service asks about before storing (the testbed's sandboxes)."""
+
+    async def admit_apikey(self, tenant: str, apikey: str) -> None:
+        """Refuse provisioning an API key the tenant's devices could not send with."""
+
+    async def admit_message(self, tenant: str, device_id: str) -> None: ...
+
+    async def admit_devices(
+        self, tenant: str, adding: int, provisioned: Callable[[], Awaitable[int]]
+    ) -> None:
+        """Refuse `adding` devices over the quota; `provisioned` counts (only when needed)."""
+
+
+class Provisioner:
+    """Creates, lists, changes and removes config groups and devices of the registry."""
+
+    def __init__(
+        self,
+        registry: DeviceRegistry,
+        entities: EntityService,
+        resolver: DeviceResolver,
+        changed: Callable[[str], None],
+    ) -> None:
+        self.registry = registry
+        self.entities = entities
+        self.resolver = resolver
+        self._changed = changed  # provisioning of a tenant changed: forget what was derived
+        self.admission: Admission | None = None
+
+    # --- config groups --------------------------------------------------------------------
+
+    async def create_groups(self, tenant: str, service_path: str, body: Any) -> None:
+        groups = parse_groups(body)
+        for index, group in enumerate(groups):  # every group checked before any is stored
+            self._check_template(group, f"services[{index}]")
+            if self.admission is not None:
+                await self.admission.admit_apikey(tenant, group.apikey)
+        stored: list[DeviceRecord] = []
+        try:  # all or none: a group refused (taken, say) takes back those stored before it
+            for group in groups:
+                record = DeviceRecord(
+                    tenant, service_path, group.apikey, group.resource, _dump(group)
+                )
+                await self.registry.put_group(record)
+                stored.append(record)
+        except BaseException:
+            for record in stored:
+                await self.registry.delete_group(
+                    record.tenant, record.service_path, record.apikey, record.key
+                )
+            raise
+        finally:
+            self._changed(tenant)
+
+    def _check_template(self, group: ServiceGroup, where: str) -> None:
+        """Refuse a group whose devices' entities could never be written (an `entity_type`
+        the broker refuses), rather than accept it and refuse each of their messages."""
+        try:
+            self.resolver.provisioned_entity(bind(group, None, "device"))
+        except DalguError as error:
+            raise BadRequestData(f"{where}.entity_type: {error.detail}") from None
+
+    async def groups(self, tenant: str, service_path: str | None) -> list[dict[str, Any]]:
+        return [
+            {**r.doc, "service": r.tenant, "subservice": r.service_path}
+            for r in await self.registry.groups(tenant, service_path)
+        ]
+
+    async def update_group(
+        self, tenant: str, service_path: str, apikey: str, resource: str, fields: Any
+    ) -> None:
+        current = await self._group(tenant, service_path, apikey, resource)
+        if not isinstance(fields, dict):
+            raise BadRequestData("the body must be a JSON object of the fields to change")
+        changed = parse_groups({"services": [{**current.doc, **group_fields(fields)}]})[0]
+        if (changed.apikey, changed.resource) != (apikey, resource):
+            raise BadRequestData("apikey and resource identify a group and cannot change")
+        self._check_template(changed, "services[0]")
+        await self.registry.put_group(
+            DeviceRecord(tenant, service_path, apikey, resource, _dump(changed)), replace=True
+        )
+        self._changed(tenant)
+
+    async def delete_group(
+        self,
+        tenant: str,
+        service_path: str,
+        apikey: str,
+        resource: str,
+        *,
+        with_devices: bool = False,
+    ) -> None:
+        """Remove a config group; `with_devices` (the agents' `device=true`) removes its
+        devices too: those of its service path provisioned with its apikey."""
+        await self._group(tenant, service_path, apikey, resource)  # 404 before anything goes
+        if with_devices:
+            offset, doomed = 0, []
+            while True:
+                page, count = await self.registry.devices(tenant, service_path, _PAGE, offset)
+                doomed += [r.key for r in page if r.apikey == apikey]
+                offset += len(page)
+                if not page or offset >= count:
+                    break
+            for device_id in doomed:
+                await self.registry.delete_device(tenant, service_path, device_id)
+        if not await self.registry.delete_group(tenant, service_path, apikey, resource):
+            raise ResourceNotFound(f"no config group with apikey {apikey!r} here")
+        self._changed(tenant)
+
+    async def _group(
+        self, tenant: str, service_path: str, apikey: str, resource: str
+    ) -> DeviceRecord:
+        for record in await self.registry.groups(tenant, service_path):
+            if record.apikey == apikey and record.key == resource:
+                return record
+        raise ResourceNotFound(f"no config group with apikey {apikey!r} here")
+
+    # --- devices --------------------------------------------------------------------------
+
+    async def create_devices(self, tenant: str, service_path: str, body: Any) -> None:
+        """Provision the body's devices, all or none: every device is checked (its apikey,
+        that it is not provisioned yet, that its entity can be written) before any is
+        stored, and a store error midway takes back what this request stored."""
+        devices = parse_devices(body)
+        if self.admission is not None:
+            await self.admission.admit_devices(
+                tenant, len(devices), lambda: device_count(self.registry, tenant)
+            )
+        planned: list[tuple[DeviceRecord, Entity | None]] = []
+        siblings: list[DeviceRecord] = []  # same id, another apikey: restored on a rollback
+        for index, device in enumerate(devices):
+            group = await self._group_of(tenant, service_path, device)
+            apikey = device.apikey or (group.apikey if group is not None else "")
+            if not apikey:
+                raise BadRequestData(
+                    f"device {device.device_id!r} has no apikey, and no config group of this "
+                    "service and path gives it one: provision a config group first or give "
+                    "the device its apikey"
+                )
+            existing = await self.registry.device(tenant, service_path, device.device_id)
+            taken = any(r.key == device.device_id and r.apikey == apikey for r, _ in planned)
+            if taken or (existing is not None and existing.apikey == apikey):
+                raise AlreadyExists(f"device {device.device_id!r} is already provisioned")
+            if existing is not None:
+                siblings.append(existing)
+            if self.admission is not None:
+                await self.admission.admit_apikey(tenant, apikey)
+            template = ServiceGroup(apikey=apikey) if group is None else group
+            binding = bind(template, device, device.device_id)
+            if not is_uri(binding.entity_id):
+                raise BadRequestData(
+                    f"devices[{index}].entity_name {device.entity_name!r} makes the entity id "
+                    f"{binding.entity_id!r}, which is not a URI"
+                )
+            entity = self.resolver.provisioned_entity(binding)  # raises if it cannot be
+            doc = _dump(device)
+            doc["apikey"] = apikey
+            planned.append(
+                (DeviceRecord(tenant, service_path, apikey, device.device_id, doc), entity)
+            )
+        stored: list[DeviceRecord] = []
+        try:
+            for record, _ in planned:
+                await self.registry.put_device(record)
+                stored.append(record)
+            for _, entity in planned:
+                if entity is not None:
+                    with contextlib.suppress(AlreadyExists):
+                        await self.entities.create(tenant, entity)
+        except BaseException:
+            for record in stored:  # by id: its siblings of other apikeys are put back
+                await self.registry.delete_device(record.tenant, record.service_path, record.key)
+            for sibling in siblings:
+                with contextlib.suppress(AlreadyExists):
+                    await self.registry.put_device(sibling)
+            raise
+        finally:
+            self._changed(tenant)
+
+    async def devices(
+        self, tenant: str, service_path: str | None, limit: int, offset: int
+    ) -> dict[str, Any]:
+        records, count = await self.registry.devices(tenant, service_path, limit, offset)
+        return {"count": count, "devices": [_device_out(r) for r in records]}
+
+    async def device(self, tenant: str, service_path: str | None, device_id: str) -> dict[str, Any]:
+        record = await self.registry.device(tenant, service_path, device_id)
+        if record is None:
+            raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
+        return _device_out(record)
+
+    async def update_device(
+        self, tenant: str, service_path: str | None, device_id: str, fields: Any
+    ) -> None:
+        record = await self.registry.device(tenant, service_path, device_id)
+        if record is None:
+            raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
+        if not isinstance(fields, dict):
+            raise BadRequestData("the body must be a JSON object of the fields to change")
+        for fixed in ("device_id", "entity_name", "entity_type"):
+            if fixed in fields and fields[fixed] != record.doc.get(fixed):
+                raise BadRequestData(f"{fixed} identifies the device and cannot change")
+        changed = parse_devices({"devices": [{**record.doc, **fields}]})[0]
+        doc = _dump(changed)
+        doc["apikey"] = record.apikey
+        await self.registry.put_device(
+            DeviceRecord(record.tenant, record.service_path, record.apikey, device_id, doc),
+            replace=True,
+        )
+        self._changed(tenant)
+
+    async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> None:
+        if not await self.registry.delete_device(tenant, service_path, device_id):
+            raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
+        self._changed(tenant)
+
+    async def delete_devices(self, tenant: str, service_path: str, body: Any) -> None:
+        """`POST /iot/op/delete`: remove the devices the body names by `deviceId` and
+        `apikey`. As with the agents, those found are removed even when some are not, which
+        is then a ResourceNotFound naming them."""
+        items = body.get("devices") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise BadRequestData("the body must be an object with a non-empty 'devices' array")
+        wanted: list[tuple[str, str | None]] = []
+        for index, item in enumerate(items):
+            device_id = item.get("deviceId") if isinstance(item, dict) else None
+            apikey = item.get("apikey") if isinstance(item, dict) else None
+            if not isinstance(device_id, str) or not device_id:
+                raise BadRequestData(f"devices[{index}].deviceId: a device id is required")
+            if apikey is not None and not isinstance(apikey, str):
+                raise BadRequestData(f"devices[{index}].apikey: an apikey is a string")
+            wanted.append((device_id, apikey))
+        missing = []
+        try:
+            for device_id, apikey in wanted:
+                record = await self._device_with(tenant, service_path, device_id, apikey)
+                if record is None or not await self.registry.delete_device(
+                    tenant, service_path, device_id
+                ):
+                    missing.append(device_id)
+        finally:
+            self._changed(tenant)
+        if missing:
+            names = ", ".join(repr(d) for d in missing)
+            removed = len(wanted) - len(missing)
+            raise ResourceNotFound(
+                f"no device {names} is provisioned here with that apikey ({removed} other "
+                f"device{'s' if removed != 1 else ''} named removed)"
+            )
+
+    async def _device_with(
+        self, tenant: str, service_path: str, device_id: str, apikey: str | None
+    ) -> DeviceRecord | None:
+        record = await self.registry.device(tenant, service_path, device_id)
+        if record is None or apikey is None or record.apikey == apikey:
+            return record
+        other = await self.registry.device_for(apikey, device_id)
+        if other is not None and (other.tenant, other.service_path) == (tenant, service_path):
+            return other
+        return None
+
+    async def _group_of(
+        self, tenant: str, service_path: str, device: Device
+    ) -> ServiceGroup | None:
+        groups = [
+            ServiceGroup.model_validate(r.doc)
+            for r in await self.registry.groups(tenant, service_path)
+        ]
+        if device.apikey is not None:
+            groups = [g for g in groups if g.apikey == device.apikey]
+        typed = [g for g in groups if g.entity_type == device.entity_type]
+        chosen = typed or groups
+        return chosen[0] if len(chosen) >= 1 else None
+
+
+async def device_count(registry: DeviceRegistry, tenant: str) -> int:
+    """The devices provisioned in a tenant."""
+    _, count = await registry.devices(tenant, None, 0, 0)
+    return count
+
+
+def _dump(model: ServiceGroup | Device) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+def _device_out(record: DeviceRecord) -> dict[str, Any]:
+    return {**record.doc, "service": record.tenant, "service_path": record.service_path}
