@@ -122,6 +122,24 @@ def test_an_empty_dataset_downloads_as_empty_files(portal_client: TestClient) ->
     assert table.num_rows == 0 and "pm10" in table.column_names
 
 
+def test_an_empty_parquet_download_keeps_the_declared_number_columns(
+    portal_client: TestClient,
+) -> None:
+    publish_in_process(portal_client)
+    publish_in_process(
+        portal_client, "daegu-air-hourly", aggregate_period="PT1H",
+        aggregate_methods=["avg", "totalCount", "max"],
+    )  # fmt: skip
+    plain = pq.read_table(io.BytesIO(_download(portal_client, "daegu-air", "parquet")))
+    assert plain.num_rows == 0
+    assert {str(plain.schema.field(c).type) for c in ("longitude", "latitude")} == {"double"}
+    hourly = pq.read_table(io.BytesIO(_download(portal_client, "daegu-air-hourly", "parquet")))
+    assert hourly.num_rows == 0
+    types = {f.name: str(f.type) for f in hourly.schema}
+    assert types["pm10_avg"] == types["pm10_totalCount"] == types["longitude"] == "double"
+    assert types["pm10_max"] == types["id"] == "string"
+
+
 def test_an_aggregated_dataset_publishes_hourly_aggregates_not_readings(
     portal_client: TestClient,
 ) -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 
-from dalgu.opendata.exporters import csv_cell, encode_csv, encode_geojson
+from dalgu.opendata.exporters import LOCATION, csv_cell, encode_csv, encode_geojson
 from dalgu.opendata.policy import Row
 
 
@@ -35,3 +35,18 @@ async def test_a_quoted_formula_reads_back_as_text() -> None:
 
     body = b"".join([p async for p in encode_csv(["id", "v"], one())]).decode()
     assert list(csv.reader(io.StringIO(body)))[1] == ["e1", "'=1+1"]
+
+
+async def test_parquet_types_columns_by_the_first_page_with_rows() -> None:
+    import pyarrow.parquet as pq
+
+    from dalgu.opendata.exporters import encode_parquet
+
+    async def late() -> AsyncIterator[list[Row]]:
+        yield []
+        yield [{"id": "e1", "v": 3, "longitude": None, "latitude": None}]
+
+    columns = ["id", "v", "longitude", "latitude"]
+    body = b"".join([p async for p in encode_parquet(columns, late(), frozenset(LOCATION))])
+    types = {f.name: str(f.type) for f in pq.read_table(io.BytesIO(body)).schema}
+    assert types == {"id": "string", "v": "double", "longitude": "double", "latitude": "double"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -17,8 +17,16 @@ if TYPE_CHECKING:  # pyarrow (tens of MiB) loads with the first Parquet download
     import pyarrow as pa
 
 Pages = AsyncIterator[list[Row]]
-Encoder = Callable[[list[str], Pages], AsyncIterator[bytes]]
 LOCATION = ("longitude", "latitude")
+
+
+class Encoder(Protocol):
+    """Pages of rows to bytes, given the columns in order and those declared to hold numbers
+    only (a format that types its columns types these as numbers, rows or not)."""
+
+    def __call__(
+        self, columns: list[str], pages: Pages, numbers: frozenset[str] = ..., /
+    ) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +70,9 @@ def csv_cell(value: Any) -> str:
     return text
 
 
-async def encode_csv(columns: list[str], pages: Pages) -> AsyncIterator[bytes]:
+async def encode_csv(
+    columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
+) -> AsyncIterator[bytes]:
     """RFC 4180 CSV with a header row; structured values as their JSON."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -75,7 +85,9 @@ async def encode_csv(columns: list[str], pages: Pages) -> AsyncIterator[bytes]:
         yield buffer.getvalue().encode()
 
 
-async def encode_geojson(columns: list[str], pages: Pages) -> AsyncIterator[bytes]:
+async def encode_geojson(
+    columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
+) -> AsyncIterator[bytes]:
     """A GeoJSON FeatureCollection (RFC 7946): a Point at each row's snapped location (null
     geometry where it has none), the other columns as properties."""
     properties = [c for c in columns if c not in LOCATION]
@@ -156,10 +168,26 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     return _text(value)
 
 
-async def encode_parquet(columns: list[str], pages: Pages) -> AsyncIterator[bytes]:
-    """Parquet, one row group per page; each column's type is read from the first page
-    (numbers: float64, booleans, otherwise strings, structured values as JSON); a later value
-    that does not fit a numeric or boolean column is null."""
+def _schema(columns: list[str], numbers: frozenset[str], page: list[Row]) -> pa.Schema:
+    import pyarrow as pa
+
+    def kind(column: str) -> pa.DataType:
+        if column == "id":
+            return pa.string()
+        if column in numbers:
+            return pa.float64()
+        return _column_type([row.get(column) for row in page])
+
+    return pa.schema([(c, kind(c)) for c in columns])
+
+
+async def encode_parquet(
+    columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
+) -> AsyncIterator[bytes]:
+    """Parquet, one row group per page; the `numbers` columns are float64, the others' type
+    is read from the first page with rows (numbers: float64, booleans, otherwise strings,
+    structured values as JSON), so that a download without rows keeps the typed columns; a
+    later value that does not fit a numeric or boolean column is null."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -168,25 +196,19 @@ async def encode_parquet(columns: list[str], pages: Pages) -> AsyncIterator[byte
     schema: pa.Schema | None = None
     try:
         async for page in pages:
-            if schema is None:
-                schema = pa.schema(
-                    [
-                        (c, pa.string() if c == "id" else _column_type([r.get(c) for r in page]))
-                        for c in columns
-                    ]
-                )
-                writer = pq.ParquetWriter(spool, schema)
-            assert writer is not None
             if not page:
                 continue
+            if schema is None:
+                schema = _schema(columns, numbers, page)
+                writer = pq.ParquetWriter(spool, schema)
+            assert writer is not None
             arrays = {f.name: [_cell(row.get(f.name), f.type) for row in page] for f in schema}
             writer.write_table(pa.Table.from_pydict(arrays, schema=schema))
             data = spool.take()
             if data:
                 yield data
         if writer is None:
-            schema = pa.schema([(c, pa.string()) for c in columns])
-            writer = pq.ParquetWriter(spool, schema)
+            writer = pq.ParquetWriter(spool, _schema(columns, numbers, []))
         writer.close()
         writer = None
         yield spool.take()

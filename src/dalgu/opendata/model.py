@@ -29,6 +29,8 @@ LICENSES: tuple[License, ...] = (
 )  # fmt: skip
 LICENSE_IDS = frozenset(license.id for license in LICENSES)
 DEFAULT_LICENSE = "CC-BY-4.0"
+#: aggregation methods whose values are numbers whatever the attribute's values
+NUMBER_AGGREGATES = frozenset(["totalCount", "distinctCount", "sum", "avg", "stddev", "sumsq"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,22 @@ class Dataset:
         if pub.geometry is not None:
             columns += ["longitude", "latitude"]
         return columns
+
+    @property
+    def number_columns(self) -> frozenset[str]:
+        """The columns that hold numbers (or nothing) whatever the data: the snapped location
+        and the aggregates that are numbers of any attribute (not `min`, `max`, which may be
+        of texts or times)."""
+        pub, aggregation = self.publication, self.policy.aggregation
+        numbers = {"longitude", "latitude"} if pub.geometry is not None else set()
+        if aggregation is not None:
+            numbers |= {
+                f"{a}_{m}"
+                for a in pub.attributes
+                for m in aggregation.methods
+                if m in NUMBER_AGGREGATES
+            }
+        return frozenset(numbers)
 
     def to_document(self) -> dict[str, Any]:
         """Its stored form (the store keeps it as JSON)."""

@@ -43,7 +43,7 @@ async def download(request: Request) -> Response:
         return failure(request, "download", error)
     except Exception as exc:
         return unexpected(request, "download", exc)
-    body = exporter.encode(dataset.columns, _chained(first, pages))
+    body = exporter.encode(dataset.columns, _chained(first, pages), dataset.number_columns)
     return StreamingResponse(
         body,
         media_type=exporter.media_type,
