@@ -51,3 +51,17 @@ def test_publish_refuses_a_withheld_attribute_with_status_2(environment: Setting
     )
     assert code == 2 and "withheld_attributes" in output
     assert "leaky" not in _dalgu("list")[1]
+
+
+def test_publish_warns_when_no_entity_matches_and_says_when_it_replaces(
+    environment: Settings,
+) -> None:
+    publish = ("publish", "air", "--type", "AirQualityObserved", "--attrs", "pm10")
+    code, output = _dalgu(*publish)
+    assert code == 0 and "published air" in output
+    assert "warning" in output and "--context" in output
+    with TestClient(build_app(environment)) as client:
+        entity = {"id": "urn:ngsi-ld:AirQualityObserved:1", "type": "AirQualityObserved"}
+        assert client.post("/ngsi-ld/v1/entities", json=entity).status_code == 201
+    code, output = _dalgu(*publish)
+    assert code == 0 and "replaced air" in output and "warning" not in output

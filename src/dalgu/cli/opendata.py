@@ -115,11 +115,21 @@ def publish_fields(
 
 async def upsert(service: OpenDataService, tenant: str, fields: dict[str, Any]) -> Dataset:
     """Create the dataset, or replace the one of that name."""
+    return (await _published(service, tenant, fields))[0]
+
+
+async def _published(
+    service: OpenDataService, tenant: str, fields: dict[str, Any]
+) -> tuple[Dataset, bool, bool]:
+    """Create or replace the dataset: it, whether it replaced one, whether any entity
+    matches it now."""
     try:
         await service.show(tenant, fields["name"])
     except ResourceNotFound:
-        return await service.create(tenant, fields)
-    return await service.update(tenant, fields["name"], fields)
+        dataset, replaced = await service.create(tenant, fields), False
+    else:
+        dataset, replaced = await service.update(tenant, fields["name"], fields), True
+    return dataset, replaced, await service.has_entities(tenant, dataset)
 
 
 @opendata.command("publish")
@@ -147,7 +157,8 @@ def publish(
     from_json: Path | None = JsonOption,
     config: Path | None = ConfigOption,
 ) -> None:
-    """Create a dataset, or replace the one of that name."""
+    """Create a dataset, or replace the one of that name (it says which); warns when no
+    entity matches it (a missing --context)."""
     if from_json is not None:
         from dalgu.api.opendata.package import fields_from_package
 
@@ -174,8 +185,18 @@ def publish(
             aggregate_methods=[m.strip() for m in methods.split(",")] if aggregate else None,
             aggregate_since=since,
         )
-    dataset = _run(config, lambda service: upsert(service, tenant, fields))
-    console.print(f"published [bold]{dataset.name}[/] ({dataset.id})", highlight=False)
+    dataset, replaced, matched = _run(config, lambda service: _published(service, tenant, fields))
+    done = "replaced" if replaced else "published"
+    console.print(f"{done} [bold]{dataset.name}[/] ({dataset.id})", highlight=False)
+    if not matched:
+        expanded = "with the core context" if dataset.publication.context is None else "so"
+        console.print(
+            f"[yellow]warning[/]: no entity of type {dataset.publication.entity_type} "
+            f"(its name expanded {expanded}) matches now: the downloads are empty until one "
+            "does. Entities written with a @context of their own need it as --context "
+            "(e.g. the demo city's: http://127.0.0.1:1026/ngsi-ld/v1/jsonldContexts/dalgu-city).",
+            highlight=False,
+        )
 
 
 @opendata.command("list")

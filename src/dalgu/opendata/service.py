@@ -228,6 +228,17 @@ class OpenDataService:
         async for page in self._aggregated(tenant, release, types, q):
             yield page
 
+    async def has_entities(self, tenant: str, dataset: Dataset) -> bool:
+        """Whether any entity is of the dataset's type (expanded with its context) and
+        matches its `entity_q` now: a dataset whose type was expanded with the wrong context
+        (the core one instead of the city's) matches none, and its downloads are empty."""
+        terms = await self._terms(dataset)
+        pub = dataset.publication
+        types = map_type_names(parse_type_selection(pub.entity_type), terms.expand)
+        q = map_names(parse_q(pub.q), terms.expand) if pub.q else None
+        found = await self.entities.query(tenant, EntityQuery(types=types, q=q, limit=1))
+        return bool(found.entities)
+
     async def _aggregated(
         self, tenant: str, release: Release, types: TypeExpr, q: QExpr | None
     ) -> AsyncIterator[list[Row]]:
