@@ -10,7 +10,7 @@ import pytest
 from pyld import jsonld
 from starlette.testclient import TestClient
 
-from tests.opendata.conftest import publish_in_process, station
+from tests.opendata.conftest import TOKEN, publish_in_process, station
 
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
@@ -164,3 +164,24 @@ def test_a_dataset_without_an_organization_is_published_by_the_portal(
     (publisher,) = catalog[DCAT + "dataset"][0][DCT + "publisher"]
     assert publisher["@id"] == portal_publisher["@id"]
     assert _values(publisher, FOAF + "name") == ["Dalgu open data"]
+
+
+def test_a_dataset_iri_is_by_id_and_stays_when_it_is_renamed(portal_client: TestClient) -> None:
+    package = publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    iri = catalog[DCAT + "dataset"][0]["@id"]
+    assert iri == f"http://testserver/opendata/dataset/{package['id']}"
+    renamed = portal_client.post(
+        "/opendata/api/3/action/package_patch",
+        json={"id": "daegu-air", "name": "daegu-air-pm10"},
+        headers={"Authorization": TOKEN},
+    )
+    assert renamed.status_code == 200
+    (catalog,) = _expanded(portal_client)
+    assert catalog[DCAT + "dataset"][0]["@id"] == iri
+    (node,) = jsonld.expand(orjson.loads(portal_client.get(iri).content))
+    assert node["@id"] == iri
+    by_name = portal_client.get("/opendata/dataset/daegu-air-pm10", follow_redirects=False)
+    assert by_name.status_code == 302 and by_name.headers["location"].endswith(package["id"])
+    assert portal_client.get("/opendata/dataset/daegu-air-pm10").json()["@id"] == iri
+    assert portal_client.get("/opendata/dataset/daegu-air").status_code == 404

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from dalgu.api.edge import runtime
 from dalgu.api.opendata import package as ckan
@@ -55,11 +55,18 @@ def _time(ckan_time: str) -> dict[str, str]:
     return {"@value": xsd_datetime(at), "@type": "xsd:dateTime"}
 
 
+def dataset_iri(base: str, dataset: Dataset, tenant: str) -> str:
+    """A dataset's IRI, by its id as ckanext-dcat mints it (`{catalogue}/dataset/{id}`): it
+    stays the same when the dataset is renamed, and a new dataset of an old name has
+    another. `/opendata/dataset/{name}` leads to it while the name is the dataset's."""
+    return f"{base}{ckan.PREFIX}/dataset/{dataset.id}{ckan.tenant_query(tenant)}"
+
+
 def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
     landing = f"{base}{ckan.PREFIX}/api/3/action/package_show?id={dataset.name}"
     named = ckan.tenant_query(tenant)
     node: dict[str, Any] = {
-        "@id": f"{base}{ckan.PREFIX}/dataset/{dataset.name}{named}",
+        "@id": dataset_iri(base, dataset, tenant),
         "@type": "dcat:Dataset",
         "dct:identifier": dataset.id,
         "dct:title": dataset.title,
@@ -273,7 +280,8 @@ async def catalog_ttl(request: Request) -> Response:
 
 
 async def dataset_jsonld(request: Request) -> Response:
-    """A dataset's DCAT description at its own IRI (`/opendata/dataset/{name}`)."""
+    """A dataset's DCAT description at its own IRI (`/opendata/dataset/{id}`); its name
+    there is a redirect to it."""
     try:
         service = runtime(request).opendata
         if service is None:
@@ -284,5 +292,8 @@ async def dataset_jsonld(request: Request) -> Response:
         return failure(request, "dataset", error)
     except Exception as exc:
         return unexpected(request, "dataset", exc)
+    if request.path_params["dataset"] != dataset.id:  # its name: the IRI is by id
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{ckan.PREFIX}/dataset/{dataset.id}{query}", status_code=302)
     node = {"@context": CONTEXT, **dataset_node(base_url(request), dataset, tenant)}
     return Response(orjson.dumps(node), media_type="application/ld+json")
