@@ -174,9 +174,12 @@ def _rewrite(value: Any, ids: dict[str, str]) -> Any:
 
 
 class BundleProcessor:
-    def __init__(self, service: FhirService, base: str) -> None:
+    def __init__(self, service: FhirService, base: str, prefer: str = "representation") -> None:
         self.service = service
         self.base = base
+        #: `Prefer: return=` of the request, for each write entry (http.html#transaction):
+        #: `representation`, `minimal` (no resource) or `OperationOutcome` (response.outcome)
+        self.prefer = prefer
 
     async def process(self, principal: Principal, body: Any) -> Resource:
         if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
@@ -270,11 +273,15 @@ class BundleProcessor:
         }
 
     def _written(self, stored: StoredResource, status: int) -> dict[str, Any]:
-        return {
-            "fullUrl": f"{self.base}/{stored.type}/{stored.id}",
-            "resource": body_of(stored),
-            "response": write_response(stored, self.base, status=status),
-        }
+        entry: dict[str, Any] = {"fullUrl": f"{self.base}/{stored.type}/{stored.id}"}
+        response = write_response(stored, self.base, status=status)
+        if self.prefer == "representation":
+            entry["resource"] = body_of(stored)
+        elif self.prefer == "OperationOutcome":
+            information = f"{stored.reference} version {stored.version}"
+            response["outcome"] = operation_outcome(None, information=information)
+        entry["response"] = response
+        return entry
 
     async def _transaction(self, principal: Principal, entries: list[Entry]) -> Resource:
         s = self.service

@@ -23,12 +23,14 @@ from typing import Any
 import orjson
 
 from dalgu.errors import BadRequestData, InvalidResource
+from dalgu.fhir.constraints import contained_problems, field_problems
 from dalgu.fhir.model import RESOURCE_TYPES, Resource
 from dalgu.fhir.wire import (
     control_character_problems,
     json_text,
     json_type_problems,
     narrative_problems,
+    null_problems,
     without_empty,
 )
 
@@ -65,30 +67,38 @@ def _model(type_name: str) -> Any:
 
 
 _SEEN_LIMIT = 8192
-_seen: dict[tuple[str, str, bytes], Any] = {}  # (type, field, JSON) -> validated element
+#: (type, field, JSON) -> the element validated then, and its `field_problems`
+_seen: dict[tuple[str, str, bytes], tuple[Any, list[str]]] = {}
 
 
 def _validate_model(type_name: str, resource: Resource) -> list[str]:
-    """Problems of the resource's JSON types (the model's own errors raise)."""
+    """Problems of the resource's JSON types, reference targets and uris (the model's own
+    errors raise)."""
     given: dict[str, Any] = {}
     fresh: list[tuple[str, bytes]] = []
+    problems: list[str] = []
+    known_fields: set[str] = set()
     for name, value in resource.items():
         if isinstance(value, (dict, list)):
             key = orjson.dumps(value)
             known = _seen.get((type_name, name, key))
             if known is not None:
-                given[name] = known
+                given[name] = known[0]
+                problems += known[1]
+                known_fields.add(name)
                 continue
             fresh.append((name, key))
         given[name] = value
     model = _model(type_name).model_validate(given)
+    by_field = field_problems(model, type_name, frozenset(known_fields))
+    problems += [p for name, found in by_field.items() for p in found if name not in known_fields]
     if len(_seen) > _SEEN_LIMIT:
         _seen.clear()
     for name, key in fresh:
         element = getattr(model, name, None)
         if element is not None:
-            _seen[(type_name, name, key)] = element
-    return json_type_problems(model, resource, type_name)
+            _seen[(type_name, name, key)] = (element, by_field.get(name, []))
+    return problems + json_type_problems(model, resource, type_name)
 
 
 def validate(type_name: str, body: Any) -> Resource:
@@ -111,7 +121,7 @@ def validate(type_name: str, body: Any) -> Resource:
         raise InvalidResource(
             f"id {json_text(resource_id)} is not a FHIR id ([A-Za-z0-9-.]{{1,64}})"
         )
-    problems: list[str] = []
+    problems: list[str] = null_problems(resource, type_name)
     for (kind, element), codes in REQUIRED_CODES.items():
         if kind != type_name or element not in resource:
             continue
@@ -130,6 +140,7 @@ def validate(type_name: str, body: Any) -> Resource:
             problems.append(f"{where}: {error['msg']}")
     except (ValueError, TypeError) as exc:
         problems.append(str(exc))
+    problems += contained_problems(resource, type_name)
     problems += narrative_problems(resource, type_name)
     problems += control_character_problems(resource, type_name)
     if problems:

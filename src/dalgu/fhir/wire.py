@@ -130,6 +130,32 @@ def without_empty(value: Any) -> Any:
     return value
 
 
+def null_problems(value: Any, path: str) -> list[str]:
+    """Each `null` of the resource: FHIR JSON has none (json.html), but in an array of a
+    primitive and its `_element` twin, where a `null` holds the place of an item that the
+    other array has (`"given": ["A", null], "_given": [null, {"id": "g"}]`)."""
+    problems: list[str] = []
+    if isinstance(value, dict):
+        for key, member in value.items():
+            where = f"{path}.{key}"
+            if member is None:
+                problems.append(f"{where}: null is not a value (FHIR JSON has no nulls)")
+            elif isinstance(member, list):
+                twin = value.get(key[1:] if key.startswith("_") else f"_{key}")
+                twin = twin if isinstance(twin, list) else []
+                for position, item in enumerate(member):
+                    held = position < len(twin) and twin[position] is not None
+                    if item is None and not held:
+                        problems.append(
+                            f"{where}[{position}]: null is not a value (FHIR JSON has no nulls)"
+                        )
+                    else:
+                        problems += null_problems(item, f"{where}[{position}]")
+            else:
+                problems += null_problems(member, where)
+    return problems
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 

@@ -277,7 +277,7 @@ async def search_post(request: Request) -> Response:
 async def bundle(request: Request) -> Response:
     principal = _principal(request)
     body = await _body(request)
-    processor = BundleProcessor(_service(request), base_url(request))
+    processor = BundleProcessor(_service(request), base_url(request), prefer_return(request))
     return fhir_response(await processor.process(principal, body))
 
 
