@@ -78,11 +78,23 @@ def fhir_endpoint(handler: Handler) -> Handler:
     return endpoint
 
 
+def r4(media: str) -> bool:
+    """Whether a media type's `fhirVersion` parameter, if any, names R4 (`4.0`, `4.0.1`):
+    the version of the content it stands for (http.html, FHIR Version parameter)."""
+    for parameter in media.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "fhirversion":
+            version = value.strip().strip('"')
+            return version == "4.0" or version.startswith("4.0.")
+    return True
+
+
 def check_accept(request: Request) -> None:
-    """406 unless the answer may be JSON: `_format` (which overrides `Accept`) or `Accept`."""
+    """406 unless the answer may be R4 JSON: `_format` (which overrides `Accept`) or
+    `Accept`."""
     fmt = request.query_params.get("_format")
     if fmt is not None:
-        if fmt.split(";")[0].strip().lower() not in JSON_FORMATS:
+        if fmt.split(";")[0].strip().lower() not in JSON_FORMATS or not r4(fmt):
             raise NotAcceptable(f"this server answers {FHIR_JSON} only, not _format={fmt!r}")
         return
     accept = request.headers.get("accept", "")
@@ -90,9 +102,9 @@ def check_accept(request: Request) -> None:
         return
     for part in accept.split(","):
         media = part.split(";")[0].strip().lower()
-        if media in _ACCEPTED:
+        if media in _ACCEPTED and r4(part):
             return
-    raise NotAcceptable(f"this server answers {FHIR_JSON} only, not {accept!r}")
+    raise NotAcceptable(f"this server answers {FHIR_JSON} of FHIR R4 (4.0) only, not {accept!r}")
 
 
 def media_type(request: Request) -> str:
@@ -104,6 +116,9 @@ def check_content_type(request: Request) -> None:
     media = media_type(request)
     if media not in JSON_TYPES:
         raise UnsupportedMediaType(f"send {FHIR_JSON}, not {media or 'no content type'!r}")
+    sent = request.headers.get("content-type", "")
+    if not r4(sent):
+        raise UnsupportedMediaType(f"this server takes FHIR R4 (4.0) content, not {sent!r}")
 
 
 def http_date(instant: str) -> str:
