@@ -1,27 +1,20 @@
 """The catalogue as DCAT-AP (W3C DCAT 2 with the EU application profile's choices): one
 `dcat:Catalog` of `dcat:Dataset`s, each with a `dcat:Distribution` per download, as JSON-LD
-at `/opendata/catalog.jsonld` and as Turtle at `/opendata/catalog.ttl` (the same graph)."""
+nodes (`linked_data` serves them at their IRIs, `rdf` in each serialization), in pages."""
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
 
-from dalgu.api.edge import runtime
 from dalgu.api.opendata import package as ckan
-from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
-from dalgu.errors import DalguError, InvalidFields, OperationNotSupported, ResourceNotFound
+from dalgu.api.opendata.rdf import canonical_time
+from dalgu.errors import InvalidFields, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset
-
-if TYPE_CHECKING:
-    from rdflib import Graph
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
@@ -40,19 +33,9 @@ EU_FILE_TYPES = {"csv": "CSV", "geojson": "GEOJSON", "parquet": "PARQUET"}
 CATALOG_PUBLISHER = "Dalgu open data"
 
 
-def xsd_datetime(at: datetime) -> str:
-    """A UTC time in xsd:dateTime's canonical form (XML Schema 1.1, 3.3.7.2): `Z` for the
-    zone, no trailing zeros in the fraction. Every serialization writes this one form: a
-    harvester that compares triples sees the same literal in Turtle, JSON-LD and RDF/XML."""
-    text = at.astimezone(UTC).replace(tzinfo=None).isoformat()
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text + "Z"
-
-
 def _time(ckan_time: str) -> dict[str, str]:
     at = datetime.fromisoformat(ckan_time).replace(tzinfo=UTC)
-    return {"@value": xsd_datetime(at), "@type": "xsd:dateTime"}
+    return {"@value": canonical_time(at), "@type": "xsd:dateTime"}
 
 
 def dataset_iri(base: str, dataset: Dataset, tenant: str) -> str:
@@ -62,9 +45,18 @@ def dataset_iri(base: str, dataset: Dataset, tenant: str) -> str:
     return f"{base}{ckan.PREFIX}/dataset/{dataset.id}{ckan.tenant_query(tenant)}"
 
 
+def distribution_iri(base: str, dataset: Dataset, extension: str, tenant: str) -> str:
+    """A download's IRI, by its CKAN resource id (`/opendata/resource/{id}`)."""
+    rid = ckan.resource_id(dataset, extension)
+    return f"{base}{ckan.PREFIX}/resource/{rid}{ckan.tenant_query(tenant)}"
+
+
+def organization_iri(base: str, organization: str, tenant: str) -> str:
+    return f"{base}{ckan.PREFIX}/organization/{organization}{ckan.tenant_query(tenant)}"
+
+
 def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
     landing = f"{base}{ckan.PREFIX}/api/3/action/package_show?id={dataset.name}"
-    named = ckan.tenant_query(tenant)
     node: dict[str, Any] = {
         "@id": dataset_iri(base, dataset, tenant),
         "@type": "dcat:Dataset",
@@ -79,7 +71,7 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         "dcat:landingPage": {"@id": landing},
         "dcat:distribution": [
             {
-                "@id": f"{base}{ckan.PREFIX}/resource/{ckan.resource_id(dataset, e.extension)}",
+                "@id": distribution_iri(base, dataset, e.extension, tenant),
                 "@type": "dcat:Distribution",
                 "dct:title": f"{dataset.title} ({e.format})",
                 **(
@@ -111,7 +103,7 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
             distribution["dct:license"] = licence
     if dataset.organization is not None:
         node["dct:publisher"] = {
-            "@id": f"{base}{ckan.PREFIX}/organization/{dataset.organization}{named}",
+            "@id": organization_iri(base, dataset.organization, tenant),
             "@type": "foaf:Organization",
             "foaf:name": dataset.organization,
         }
@@ -144,7 +136,7 @@ def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
     }
 
 
-def _page_asked(request: Request) -> tuple[int | None, datetime | None]:
+def page_asked(request: Request) -> tuple[int | None, datetime | None]:
     """`page` (a positive integer) and `modified_since` (an ISO 8601 date or date-time, UTC
     when it names no zone) of the request, as ckanext-dcat's catalogue endpoint takes them."""
     asked = request.query_params
@@ -214,86 +206,3 @@ def paged_catalog(
         paging["hydra:nextPage"] = at(number + 1)
     del document["@context"]
     return {"@context": {**CONTEXT, "hydra": HYDRA}, "@graph": [document, paging]}
-
-
-async def _catalog(request: Request, extension: str) -> dict[str, Any] | Response:
-    """The catalogue (or the page of it asked for) of the request's tenant, or the error
-    response."""
-    try:
-        service = runtime(request).opendata
-        if service is None:
-            raise OperationNotSupported("this store keeps no open-data datasets")
-        page, since = _page_asked(request)
-        tenant = portal_tenant(request)
-        datasets = await service.datasets(tenant)
-        base = base_url(request)
-        url = f"{base}{ckan.PREFIX}/catalog.{extension}"
-        return paged_catalog(base, url, datasets, page, since, tenant)
-    except DalguError as error:
-        return failure(request, "catalog", error)
-    except Exception as exc:
-        return unexpected(request, "catalog", exc)
-
-
-async def catalog_jsonld(request: Request) -> Response:
-    document = await _catalog(request, "jsonld")
-    if isinstance(document, Response):
-        return document
-    return Response(orjson.dumps(document), media_type="application/ld+json")
-
-
-def turtle(document: dict[str, Any]) -> bytes:
-    """The JSON-LD catalogue's graph as Turtle."""
-    from rdflib import Graph  # loaded on the first Turtle request, not by every worker
-
-    graph = Graph()
-    with warnings.catch_warnings():
-        # rdflib 7.6's JSON-LD parser makes a ConjunctiveGraph, which rdflib itself deprecates
-        warnings.simplefilter("ignore", DeprecationWarning)
-        graph.parse(data=orjson.dumps(document).decode(), format="json-ld")
-    _canonical_times(graph)
-    for prefix, namespace in CONTEXT.items():
-        graph.bind(prefix, namespace)
-    return graph.serialize(format="turtle").encode()
-
-
-def _canonical_times(graph: Graph) -> None:
-    """Write the graph's xsd:dateTime literals in the canonical form the JSON-LD has: rdflib
-    reads `…Z` into a datetime and writes it back as `…+00:00`."""
-    from rdflib import Literal
-    from rdflib.namespace import XSD
-
-    for subject, predicate, value in list(graph):
-        if isinstance(value, Literal) and value.datatype == XSD.dateTime:
-            at = value.toPython()
-            if isinstance(at, datetime):
-                canonical = Literal(xsd_datetime(at), datatype=XSD.dateTime, normalize=False)
-                graph.remove((subject, predicate, value))
-                graph.add((subject, predicate, canonical))
-
-
-async def catalog_ttl(request: Request) -> Response:
-    document = await _catalog(request, "ttl")
-    if isinstance(document, Response):
-        return document
-    return Response(turtle(document), media_type="text/turtle")
-
-
-async def dataset_jsonld(request: Request) -> Response:
-    """A dataset's DCAT description at its own IRI (`/opendata/dataset/{id}`); its name
-    there is a redirect to it."""
-    try:
-        service = runtime(request).opendata
-        if service is None:
-            raise OperationNotSupported("this store keeps no open-data datasets")
-        tenant = portal_tenant(request)
-        dataset = await service.show(tenant, request.path_params["dataset"])
-    except DalguError as error:
-        return failure(request, "dataset", error)
-    except Exception as exc:
-        return unexpected(request, "dataset", exc)
-    if request.path_params["dataset"] != dataset.id:  # its name: the IRI is by id
-        query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(f"{ckan.PREFIX}/dataset/{dataset.id}{query}", status_code=302)
-    node = {"@context": CONTEXT, **dataset_node(base_url(request), dataset, tenant)}
-    return Response(orjson.dumps(node), media_type="application/ld+json")

@@ -22,6 +22,7 @@ from dalgu.errors import (
     DalguError,
     InvalidFields,
     InvalidRequest,
+    NotAcceptable,
     ResourceNotFound,
     StoreUnavailable,
 )
@@ -86,6 +87,8 @@ def failure(request: Request, action: str, error: DalguError) -> Response:
     elif isinstance(error, AlreadyExists):
         status = 409
         body = {"__type": "Validation Error", "message": error.detail, "name": [error.detail]}
+    elif isinstance(error, NotAcceptable):
+        status, body = 406, {"message": f"Not acceptable: {error.detail}"}
     elif isinstance(error, BadRequestData | InvalidRequest):
         status = 409
         body = {"__type": "Validation Error", "message": error.detail}

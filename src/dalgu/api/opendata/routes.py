@@ -5,8 +5,14 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from dalgu.api.opendata.actions import run_action
-from dalgu.api.opendata.dcat import catalog_jsonld, catalog_ttl, dataset_jsonld
 from dalgu.api.opendata.downloads import download
+from dalgu.api.opendata.linked_data import (
+    catalog_file,
+    catalog_negotiated,
+    dataset_description,
+    distribution_description,
+    publisher_description,
+)
 from dalgu.api.opendata.package import PREFIX
 
 
@@ -16,7 +22,9 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/api/3/action/{{action}}", run_action, methods=["GET", "POST"]),
         Route(f"{p}/api/action/{{action}}", run_action, methods=["GET", "POST"]),
         Route(f"{p}/dataset/{{dataset}}/download/{{filename}}", download, methods=["GET"]),
-        Route(f"{p}/dataset/{{dataset}}", dataset_jsonld, methods=["GET"]),
-        Route(f"{p}/catalog.jsonld", catalog_jsonld, methods=["GET"]),
-        Route(f"{p}/catalog.ttl", catalog_ttl, methods=["GET"]),
+        Route(f"{p}/dataset/{{dataset}}", dataset_description, methods=["GET"]),
+        Route(f"{p}/resource/{{resource}}", distribution_description, methods=["GET"]),
+        Route(f"{p}/organization/{{organization}}", publisher_description, methods=["GET"]),
+        Route(f"{p}/catalog", catalog_negotiated, methods=["GET"]),
+        Route(f"{p}/catalog.{{extension}}", catalog_file, methods=["GET"]),
     ]

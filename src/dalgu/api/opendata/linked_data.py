@@ -1,0 +1,145 @@
+"""The portal's IRIs, dereferenced: the catalogue (`/opendata/catalog`, and `catalog.jsonld`,
+`.ttl`, `.rdf`, `.xml`), each dataset (`/opendata/dataset/{id}`, `{id}.ttl`, ...), each
+distribution (`/opendata/resource/{id}`) and each publisher (`/opendata/organization/{name}`)
+serve their DCAT description in the serialization the URL's extension or the `Accept` header
+asks for (JSON-LD, Turtle, RDF/XML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from dalgu.api.edge import runtime
+from dalgu.api.opendata import dcat
+from dalgu.api.opendata import package as ckan
+from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
+from dalgu.api.opendata.rdf import FORMATS, MEDIA_TYPES, negotiate, rdf_response
+from dalgu.errors import DalguError, OperationNotSupported, ResourceNotFound
+from dalgu.opendata.exporters import EXPORTERS
+from dalgu.opendata.service import OpenDataService
+
+
+def _service(request: Request) -> OpenDataService:
+    service = runtime(request).opendata
+    if service is None:
+        raise OperationNotSupported("this store keeps no open-data datasets")
+    return service
+
+
+def _split(segment: str) -> tuple[str, str | None]:
+    """A path segment and the serialization its extension names (`{id}.ttl`), if any."""
+    key, dot, extension = segment.rpartition(".")
+    if dot and extension in FORMATS:
+        return key, extension
+    return segment, None
+
+
+def _chosen(request: Request, extension: str | None) -> str:
+    """The extension to serve: the URL's, else the one `Accept` prefers."""
+    if extension is not None:
+        return extension
+    return MEDIA_TYPES[negotiate(request.headers.get("accept"), list(MEDIA_TYPES))]
+
+
+def _answer(request: Request, document: dict[str, Any], extension: str | None) -> Response:
+    chosen = _chosen(request, extension)
+    return rdf_response(document, chosen, dcat.CONTEXT, negotiated=extension is None)
+
+
+async def catalog_document(request: Request, extension: str) -> dict[str, Any]:
+    """The catalogue (or the page of it asked for) of the request's tenant."""
+    page, since = dcat.page_asked(request)
+    tenant = portal_tenant(request)
+    datasets = await _service(request).datasets(tenant)
+    base = base_url(request)
+    url = f"{base}{ckan.PREFIX}/catalog.{extension}"
+    return dcat.paged_catalog(base, url, datasets, page, since, tenant)
+
+
+async def catalog_file(request: Request) -> Response:
+    """`/opendata/catalog.{jsonld|ttl|rdf|xml}`."""
+    extension = request.path_params["extension"]
+    try:
+        if extension not in FORMATS:
+            known = ", ".join(f"catalog.{e}" for e in FORMATS)
+            raise ResourceNotFound(f"no catalog.{extension}: the catalogue is {known}")
+        return _answer(request, await catalog_document(request, extension), extension)
+    except DalguError as error:
+        return failure(request, "catalog", error)
+    except Exception as exc:
+        return unexpected(request, "catalog", exc)
+
+
+async def catalog_negotiated(request: Request) -> Response:
+    """`/opendata/catalog`, the catalogue's IRI, in the serialization `Accept` prefers."""
+    try:
+        extension = _chosen(request, None)
+        return _answer(request, await catalog_document(request, extension), None)
+    except DalguError as error:
+        return failure(request, "catalog", error)
+    except Exception as exc:
+        return unexpected(request, "catalog", exc)
+
+
+async def dataset_description(request: Request) -> Response:
+    """A dataset's DCAT description at its IRI (`/opendata/dataset/{id}`, or `{id}.ttl` ...);
+    its name there is a redirect to it."""
+    key, extension = _split(request.path_params["dataset"])
+    try:
+        tenant = portal_tenant(request)
+        dataset = await _service(request).show(tenant, key)
+        if key != dataset.id:  # its name: the IRI is by id
+            query = f"?{request.url.query}" if request.url.query else ""
+            suffix = f".{extension}" if extension else ""
+            target = f"{ckan.PREFIX}/dataset/{dataset.id}{suffix}{query}"
+            return RedirectResponse(target, status_code=302)
+        node = dcat.dataset_node(base_url(request), dataset, tenant)
+        return _answer(request, {"@context": dcat.CONTEXT, **node}, extension)
+    except DalguError as error:
+        return failure(request, "dataset", error)
+    except Exception as exc:
+        return unexpected(request, "dataset", exc)
+
+
+async def distribution_description(request: Request) -> Response:
+    """A download's DCAT description at its IRI (`/opendata/resource/{id}`)."""
+    key, extension = _split(request.path_params["resource"])
+    try:
+        tenant = portal_tenant(request)
+        base = base_url(request)
+        for dataset in await _service(request).datasets(tenant):
+            for exporter in EXPORTERS.values():
+                if ckan.resource_id(dataset, exporter.extension) == key:
+                    iri = dcat.distribution_iri(base, dataset, exporter.extension, tenant)
+                    nodes = dcat.dataset_node(base, dataset, tenant)["dcat:distribution"]
+                    node = next(n for n in nodes if n["@id"] == iri)
+                    return _answer(request, {"@context": dcat.CONTEXT, **node}, extension)
+        raise ResourceNotFound(f"no distribution {key}")
+    except DalguError as error:
+        return failure(request, "resource", error)
+    except Exception as exc:
+        return unexpected(request, "resource", exc)
+
+
+async def publisher_description(request: Request) -> Response:
+    """An organization's description at its IRI (`/opendata/organization/{name}`): the
+    `foaf:Organization` that publishes some of the tenant's datasets."""
+    name, extension = _split(request.path_params["organization"])
+    try:
+        tenant = portal_tenant(request)
+        datasets = await _service(request).datasets(tenant)
+        if not any(d.organization == name for d in datasets):
+            raise ResourceNotFound(f"no organization {name}")
+        node = {
+            "@context": dcat.CONTEXT,
+            "@id": dcat.organization_iri(base_url(request), name, tenant),
+            "@type": "foaf:Organization",
+            "foaf:name": name,
+        }
+        return _answer(request, node, extension)
+    except DalguError as error:
+        return failure(request, "organization", error)
+    except Exception as exc:
+        return unexpected(request, "organization", exc)
