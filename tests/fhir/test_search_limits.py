@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from dalgu.fhir.search import MAX_PARAMETERS, MAX_VALUES
+from dalgu.fhir.search import MAX_PARAMETERS, MAX_VALUES, TokenValue, parse_search
 from tests.fhir.conftest import ADMIN, create, observation, patient
 
 
@@ -73,3 +73,11 @@ def test_a_search_running_past_its_time_is_stopped_with_a_too_costly_400(
     assert "ran longer than" in issue["diagnostics"]
     monkeypatch.undo()  # the store serves the next search as usual
     assert client.get("/fhir/Patient", headers=ADMIN).json()["total"] == 1
+
+
+def test_a_parameter_repeated_with_the_same_value_is_one_clause() -> None:
+    query = parse_search("Observation", [("status", "final")] * 5 + [("status", "amended")])
+    assert [c.values for c in query.clauses] == [
+        (TokenValue(None, "final"),),
+        (TokenValue(None, "amended"),),
+    ]

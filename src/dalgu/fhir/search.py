@@ -24,7 +24,7 @@ JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhi
 #: what `_format` may ask for: a JSON media type or its short name
 JSON_FORMATS = (*JSON_TYPES, "json")
 #: the most parameters (repeats included) one search may have
-MAX_PARAMETERS = 50
+MAX_PARAMETERS = 30
 #: the most values (comma-separated ones included) of all its parameters together
 MAX_VALUES = 1000
 RESULT_PARAMETERS = frozenset(
@@ -275,6 +275,7 @@ def parse_search(
             ignored.append(key)
         else:
             raise BadRequestData(f"unknown search parameter {key!r} for {type_name}")
+    clauses = list(dict.fromkeys(clauses))  # a repeated clause ANDs nothing more
     values = sum(len(c.values) for c in clauses)
     if values > MAX_VALUES:
         raise TooCostly(
