@@ -70,3 +70,27 @@ def test_licences_media_types_and_formats_have_the_classes_dcat_ap_s_ranges_ask(
     assert any(graph.objects(None, URIRef(DCT + "license")))
     ranged = {DCT + "license", DCAT + "mediaType", DCT + "format"}
     assert {v for v in violations(graph) if v[1] in ranged} == set()
+
+
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("/opendata/catalog.ttl", "turtle"),
+        ("/opendata/catalog.jsonld", "json-ld"),
+        ("/opendata/catalog.rdf", "xml"),
+    ],
+)
+def test_the_catalogue_conforms_to_dcat_ap_3_0_1(
+    portal_client: TestClient, path: str, fmt: str
+) -> None:
+    publish_in_process(portal_client)
+    publish_in_process(portal_client, "no-organization", owner_org=None, license_id="notspecified")
+    assert violations(_graph(portal_client, path, fmt)) == set()
+
+
+def test_a_dataset_s_own_description_conforms_to_dcat_ap_3_0_1(portal_client: TestClient) -> None:
+    package = publish_in_process(portal_client)
+    assert (
+        violations(_graph(portal_client, f"/opendata/dataset/{package['id']}.ttl", "turtle"))
+        == set()
+    )

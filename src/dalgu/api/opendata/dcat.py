@@ -31,6 +31,7 @@ EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 EU_FILE_TYPES = {"csv": "CSV", "geojson": "GEOJSON", "parquet": "PARQUET"}
 #: the catalogue's publisher (DCAT-AP makes it mandatory): the portal itself
 CATALOG_PUBLISHER = "Dalgu open data"
+CATALOG_DESCRIPTION = "De-identified, aggregated city data of a Dalgu city data hub"
 
 
 def _time(ckan_time: str) -> dict[str, str]:
@@ -45,6 +46,16 @@ def dataset_iri(base: str, dataset: Dataset, tenant: str) -> str:
     return f"{base}{ckan.PREFIX}/dataset/{dataset.id}{ckan.tenant_query(tenant)}"
 
 
+def home_url(base: str, tenant: str) -> str:
+    """The catalogue's home page (its foaf:homepage), for people."""
+    return f"{base}{ckan.PREFIX}{ckan.tenant_query(tenant)}"
+
+
+def landing_url(base: str, dataset: Dataset, tenant: str) -> str:
+    """A dataset's landing page (its dcat:landingPage), for people: by id, as its IRI."""
+    return f"{base}{ckan.PREFIX}/dataset/{dataset.id}.html{ckan.tenant_query(tenant)}"
+
+
 def distribution_iri(base: str, dataset: Dataset, extension: str, tenant: str) -> str:
     """A download's IRI, by its CKAN resource id (`/opendata/resource/{id}`)."""
     rid = ckan.resource_id(dataset, extension)
@@ -56,7 +67,7 @@ def organization_iri(base: str, organization: str, tenant: str) -> str:
 
 
 def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
-    landing = f"{base}{ckan.PREFIX}/api/3/action/package_show?id={dataset.name}"
+    landing = landing_url(base, dataset, tenant)
     node: dict[str, Any] = {
         "@id": dataset_iri(base, dataset, tenant),
         "@type": "dcat:Dataset",
@@ -68,7 +79,7 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         "dcat:keyword": list(dataset.tags),
         "dct:issued": _time(dataset.created),
         "dct:modified": _time(dataset.modified),
-        "dcat:landingPage": {"@id": landing},
+        "dcat:landingPage": {"@id": landing, "@type": "foaf:Document"},
         "dcat:distribution": [
             {
                 "@id": distribution_iri(base, dataset, e.extension, tenant),
@@ -129,8 +140,9 @@ def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
         "@id": f"{base}{ckan.PREFIX}/catalog{ckan.tenant_query(tenant)}",
         "@type": "dcat:Catalog",
         "dct:title": "Dalgu open data",
-        "dct:description": "De-identified, aggregated city data of a Dalgu city data hub",
-        "foaf:homepage": {"@id": f"{base}{ckan.PREFIX}"},
+        "dct:description": CATALOG_DESCRIPTION,
+        # a web page for people (DCAT-AP: a foaf:Document), as each dataset's landing page
+        "foaf:homepage": {"@id": home_url(base, tenant), "@type": "foaf:Document"},
         "dct:publisher": portal_publisher(base, tenant),
         "dcat:dataset": [dataset_node(base, d, tenant) for d in datasets],
     }

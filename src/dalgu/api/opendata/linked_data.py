@@ -15,7 +15,8 @@ from dalgu.api.edge import runtime
 from dalgu.api.opendata import dcat
 from dalgu.api.opendata import package as ckan
 from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
-from dalgu.api.opendata.rdf import FORMATS, MEDIA_TYPES, negotiate, rdf_response
+from dalgu.api.opendata.pages import home_page, landing_page
+from dalgu.api.opendata.rdf import FORMATS, HTML, MEDIA_TYPES, negotiate, rdf_response
 from dalgu.errors import DalguError, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.service import OpenDataService
@@ -29,22 +30,29 @@ def _service(request: Request) -> OpenDataService:
 
 
 def _split(segment: str) -> tuple[str, str | None]:
-    """A path segment and the serialization its extension names (`{id}.ttl`), if any."""
+    """A path segment and the serialization its extension names (`{id}.ttl`, `{id}.html`),
+    if any."""
     key, dot, extension = segment.rpartition(".")
-    if dot and extension in FORMATS:
+    if dot and (extension in FORMATS or extension == "html"):
         return key, extension
     return segment, None
 
 
-def _chosen(request: Request, extension: str | None) -> str:
-    """The extension to serve: the URL's, else the one `Accept` prefers."""
+def _chosen(request: Request, extension: str | None, *, page_first: bool = False) -> str:
+    """The extension to serve: the URL's, else the one `Accept` prefers among the RDF
+    serializations and, for an IRI that has a page for people, HTML (`page_first`: the page
+    is what a client that accepts anything gets, else JSON-LD is)."""
     if extension is not None:
         return extension
-    return MEDIA_TYPES[negotiate(request.headers.get("accept"), list(MEDIA_TYPES))]
+    offered = [HTML, *MEDIA_TYPES] if page_first else [*MEDIA_TYPES, HTML]
+    chosen = negotiate(request.headers.get("accept"), offered)
+    return "html" if chosen == HTML else MEDIA_TYPES[chosen]
 
 
 def _answer(request: Request, document: dict[str, Any], extension: str | None) -> Response:
     chosen = _chosen(request, extension)
+    if chosen == "html":  # an IRI without a page: its description, for a browser too
+        chosen = "jsonld"
     return rdf_response(document, chosen, dcat.CONTEXT, negotiated=extension is None)
 
 
@@ -76,7 +84,9 @@ async def catalog_negotiated(request: Request) -> Response:
     """`/opendata/catalog`, the catalogue's IRI, in the serialization `Accept` prefers."""
     try:
         extension = _chosen(request, None)
-        return _answer(request, await catalog_document(request, extension), None)
+        extension = "jsonld" if extension == "html" else extension  # its page is /opendata
+        document = await catalog_document(request, extension)
+        return rdf_response(document, extension, dcat.CONTEXT, negotiated=True)
     except DalguError as error:
         return failure(request, "catalog", error)
     except Exception as exc:
@@ -95,6 +105,9 @@ async def dataset_description(request: Request) -> Response:
             suffix = f".{extension}" if extension else ""
             target = f"{ckan.PREFIX}/dataset/{dataset.id}{suffix}{query}"
             return RedirectResponse(target, status_code=302)
+        chosen = _chosen(request, extension)
+        if chosen == "html":
+            return landing_page(base_url(request), dataset, tenant)
         node = dcat.dataset_node(base_url(request), dataset, tenant)
         return _answer(request, {"@context": dcat.CONTEXT, **node}, extension)
     except DalguError as error:
@@ -143,3 +156,20 @@ async def publisher_description(request: Request) -> Response:
         return failure(request, "organization", error)
     except Exception as exc:
         return unexpected(request, "organization", exc)
+
+
+async def home(request: Request) -> Response:
+    """`/opendata`, the catalogue's home page; in an RDF serialization (`Accept`), the
+    catalogue, which describes the portal's publisher (`/opendata#publisher`) too."""
+    try:
+        chosen = _chosen(request, None, page_first=True)
+        if chosen != "html":
+            document = await catalog_document(request, chosen)
+            return rdf_response(document, chosen, dcat.CONTEXT, negotiated=True)
+        tenant = portal_tenant(request)
+        datasets = await _service(request).datasets(tenant)
+        return home_page(base_url(request), datasets, tenant)
+    except DalguError as error:
+        return failure(request, "home", error)
+    except Exception as exc:
+        return unexpected(request, "home", exc)

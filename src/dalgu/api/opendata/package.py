@@ -117,7 +117,7 @@ def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
                 position,
                 resource_id(dataset, exporter.extension),
                 f"{dataset.title} ({exporter.format})",
-                f"De-identified download: {_policy_text(dataset)}",
+                f"De-identified download: {policy_text(dataset)}",
                 exporter.format,
                 exporter.media_type,
                 download_url(base, dataset, exporter.extension, tenant),
@@ -145,7 +145,8 @@ def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
     return out
 
 
-def _policy_text(dataset: Dataset) -> str:
+def policy_text(dataset: Dataset) -> str:
+    """The de-identification policy in words."""
     policy = dataset.policy
     parts = [f"locations snapped to a {policy.grid_metres:g} m grid"]
     if policy.withheld:

@@ -11,6 +11,7 @@ from dalgu.api.opendata.linked_data import (
     catalog_negotiated,
     dataset_description,
     distribution_description,
+    home,
     publisher_description,
 )
 from dalgu.api.opendata.package import PREFIX
@@ -25,6 +26,8 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/dataset/{{dataset}}", dataset_description, methods=["GET"]),
         Route(f"{p}/resource/{{resource}}", distribution_description, methods=["GET"]),
         Route(f"{p}/organization/{{organization}}", publisher_description, methods=["GET"]),
+        Route(p, home, methods=["GET"]),
+        Route(f"{p}/", home, methods=["GET"]),
         Route(f"{p}/catalog", catalog_negotiated, methods=["GET"]),
         Route(f"{p}/catalog.{{extension}}", catalog_file, methods=["GET"]),
     ]
