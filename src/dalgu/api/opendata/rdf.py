@@ -79,11 +79,6 @@ def negotiate(accept: str | None, offered: list[str]) -> str:
     return media
 
 
-def offered_rdf() -> list[str]:
-    """The RDF media types an IRI is served in, JSON-LD first."""
-    return list(MEDIA_TYPES)
-
-
 def canonical_time(at: datetime) -> str:
     """A UTC time in xsd:dateTime's canonical form (XML Schema 1.1, 3.3.7.2): `Z` for the
     zone, no trailing zeros in the fraction. Every serialization writes this one form: a

@@ -27,7 +27,6 @@ def routes() -> list[BaseRoute]:
         Route(f"{p}/resource/{{resource}}", distribution_description, methods=["GET"]),
         Route(f"{p}/organization/{{organization}}", publisher_description, methods=["GET"]),
         Route(p, home, methods=["GET"]),
-        Route(f"{p}/", home, methods=["GET"]),
         Route(f"{p}/catalog", catalog_negotiated, methods=["GET"]),
         Route(f"{p}/catalog.{{extension}}", catalog_file, methods=["GET"]),
     ]
