@@ -19,13 +19,15 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "Encounter",
     "Condition",
     "AllergyIntolerance",
+    "MedicationStatement",
     "Consent",
     "AuditEvent",
 )
 
 #: types whose resources belong to one patient's compartment (consent applies to them)
 PATIENT_COMPARTMENT: frozenset[str] = frozenset(
-    {"Patient", "Device", "Observation", "Encounter", "Condition", "AllergyIntolerance", "Consent"}
+    {"Patient", "Device", "Observation", "Encounter", "Condition", "AllergyIntolerance"}
+    | {"MedicationStatement", "Consent"}
 )
 
 #: compartment types whose resources linked to no patient are open to every role (a Device

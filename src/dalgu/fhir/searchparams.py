@@ -131,6 +131,27 @@ PARAMETERS: dict[str, dict[str, SearchParam]] = {
             _p("AllergyIntolerance", "clinical-status", "token", "clinicalStatus"),
             _p("AllergyIntolerance", "criticality", "token", "criticality"),
         ],
+        "MedicationStatement": [
+            _p("MedicationStatement", "identifier", "token", "identifier"),
+            _p("MedicationStatement", "patient", "reference", "subject", targets=_PATIENT),
+            _p(
+                "MedicationStatement",
+                "subject",
+                "reference",
+                "subject",
+                targets=("Patient", "Group"),
+            ),
+            _p("MedicationStatement", "status", "token", "status"),
+            _p("MedicationStatement", "code", "token", "medicationCodeableConcept"),
+            _p("MedicationStatement", "effective", "date", "effective[x]"),
+            _p(
+                "MedicationStatement",
+                "medication",
+                "reference",
+                "medicationReference",
+                targets=("Medication",),
+            ),
+        ],
         "Consent": [
             _p("Consent", "identifier", "token", "identifier"),
             _p("Consent", "patient", "reference", "patient", targets=_PATIENT),

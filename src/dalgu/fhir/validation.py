@@ -52,6 +52,10 @@ REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
         | {"entered-in-error", "unknown"}
     ),
     ("Device", "status"): frozenset({"active", "inactive", "entered-in-error", "unknown"}),
+    ("MedicationStatement", "status"): frozenset(
+        {"active", "completed", "entered-in-error", "intended", "stopped", "on-hold"}
+        | {"unknown", "not-taken"}
+    ),
 }
 
 
