@@ -28,7 +28,6 @@ from dalgu.fhir.ids import new_id
 from dalgu.fhir.includes import new_ones, referred, referring_searches
 from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import (
-    OPEN_WHEN_UNLINKED,
     PATIENT_COMPARTMENT,
     RESOURCE_TYPES,
     SYSTEM,
@@ -39,15 +38,15 @@ from dalgu.fhir.model import (
 )
 from dalgu.fhir.patch import apply_patch
 from dalgu.fhir.preconditions import NoneMatch
-from dalgu.fhir.search import Clause, RefValue, SearchQuery, named_patients, parse_search
+from dalgu.fhir.search import SearchQuery, named_patients, parse_search
 from dalgu.fhir.searchparams import (
-    PARAMETERS,
     compartment_patient,
     index_rows,
     split_reference,
     values_at,
 )
 from dalgu.fhir.validation import valid_id, validate
+from dalgu.fhir.visibility import restrict
 from dalgu.fhir.wire import json_text
 from dalgu.store.base import FhirStore, FhirWrite
 
@@ -334,37 +333,7 @@ class FhirService:
 
     async def _restrict(self, principal: Principal, query: SearchQuery) -> tuple[SearchQuery, bool]:
         """The query limited to what `principal` may see, and whether it broke the glass."""
-        if principal.role == Role.ADMIN:
-            return query, False
-        if query.type == "AuditEvent":
-            if principal.role != Role.PATIENT or principal.patient is None:
-                raise AccessDenied("audit records are for admins, and for patients about them")
-            own = Clause(
-                PARAMETERS["AuditEvent"]["patient"], (RefValue("Patient", principal.patient),)
-            )
-            return replace(query, clauses=(*query.clauses, own)), False
-        if query.type not in PATIENT_COMPARTMENT:
-            return query, False
-        if principal.role == Role.DEVICE:
-            raise AccessDenied("a device does not search patient records")
-        visible = await self.policy.visible_patients(principal)
-        broke_glass = False
-        named = named_patients(query)
-        if visible is not None and principal.role == Role.EMERGENCY and principal.breaks_glass:
-            extra = named - visible
-            if extra:
-                visible, broke_glass = visible | extra, True
-        if visible is not None and named and not named & visible:
-            # a search for one patient's records that could only come back empty is a refusal
-            hint = (
-                " (break the glass: purpose of use BTG)" if principal.role == Role.EMERGENCY else ""
-            )
-            raise AccessDenied(
-                f"no active Consent of Patient/{sorted(named)[0]} permits this "
-                f"{principal.role.value}{hint}"
-            )
-        unlinked = query.type in OPEN_WHEN_UNLINKED
-        return replace(query, patients=visible, unlinked=unlinked), broke_glass
+        return await restrict(self.policy, principal, query)
 
     # --- writes -----------------------------------------------------------------------
 
