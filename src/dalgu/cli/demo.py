@@ -167,7 +167,7 @@ def print_tour(console: Console, settings: Settings, count: int) -> None:
         f"  Wi-Fi zones        {settings.base_url}/wifi/zones  (coverage: /wifi/coverage)",
         f"  OpenAPI            {api}/openapi.json",
         f"  API docs           {api}/docs",
-        f"  Health             {settings.base_url}/health",
+        f"  Health             {settings.base_url}/health  (version: /version)",
         f"  FHIR R4            {settings.base_url}/fhir  (CapabilityStatement: /fhir/metadata)",
         *opendata_lines(settings),
         *gateway_lines(settings),
@@ -201,8 +201,9 @@ def opendata_lines(settings: Settings) -> list[str]:
     lines = [
         "",
         "Open data (de-identified):",
+        f"  Portal             {portal}  (each dataset's page: /opendata/dataset/<id>.html)",
         f"  CKAN API           {portal}/api/3/action/package_list",
-        f"  DCAT catalogue     {portal}/catalog.jsonld",
+        f"  DCAT catalogue     {portal}/catalog.jsonld  (also .ttl, .rdf)",
     ]
     for dataset in example_datasets(settings):
         name = dataset["name"]
