@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pyld import jsonld
 
-from dalgu.ldcontext import ContextResolver, core_context_document, is_core_context
+from dalgu.ldcontext import ContextResolver, is_core_context
+from tests.jsonld_oracle import offline_loader
 
 USER = {
     "ex": "http://example.org/",
@@ -30,28 +31,16 @@ NAMES = [
 ]
 
 
-def _loader(url: str, options: Any = None) -> dict[str, Any]:
-    # the core context's `ngsildproof` term scopes in the W3C data-integrity context: offline,
-    # an empty context stands in for it (no name in these tests uses it)
-    document = core_context_document() if is_core_context(url) else {"@context": {}}
-    return {
-        "contentType": "application/ld+json",
-        "contextUrl": None,
-        "documentUrl": url,
-        "document": document,
-    }
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_expansion_matches_pyld(name: str) -> None:
     context = [USER, "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"]
     # attribute values are nodes (a Property with a value), as in NGSI-LD payloads
     doc = {"@context": context, "@id": "urn:x:1", name: {"type": "Property", "value": 1}}
-    expanded = jsonld.expand(doc, {"documentLoader": _loader})[0]
+    expanded = jsonld.expand(doc, {"documentLoader": offline_loader})[0]
     oracle = next(k for k in expanded if k != "@id")
     terms = asyncio.run(ContextResolver().resolve(context))
     assert terms.expand(name) == oracle
-    compacted = jsonld.compact(expanded, {"@context": context}, {"documentLoader": _loader})
+    compacted = jsonld.compact(expanded, {"@context": context}, {"documentLoader": offline_loader})
     oracle_term = next(k for k in compacted if k not in ("@context", "id", "@id"))
     assert terms.compact(oracle) == oracle_term
 

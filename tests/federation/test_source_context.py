@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from dalgu.federation.client import query_string
 from tests.contextsource import ContextSource
+from tests.jsonld_oracle import offline_loader
 
 E = "/ngsi-ld/v1/entities"
 R = "/ngsi-ld/v1/csourceRegistrations"
@@ -330,18 +331,6 @@ CLIENT_FULL = {
 AGENT_FULL = {**AGENT, "acc": IOT + "accuracy", "degC": IOT + "Celsius"}
 
 
-def _loader(url: str, options: Any = None) -> dict[str, Any]:
-    from dalgu.ldcontext import core_context_document, is_core_context
-
-    document = core_context_document() if is_core_context(url) else {"@context": {}}
-    return {
-        "contentType": "application/ld+json",
-        "contextUrl": None,
-        "documentUrl": url,
-        "document": document,
-    }
-
-
 def _names(doc: dict[str, Any]) -> dict[str, Any]:
     """The names of an entity: its types, and each attribute with its sub-attributes."""
     out: dict[str, Any] = {"type": doc["type"]}
@@ -375,7 +364,7 @@ def test_translated_names_agree_with_pyld() -> None:
     client_terms = asyncio.run(resolver.resolve([CLIENT_FULL, CORE]))
     agent_terms = asyncio.run(resolver.resolve([AGENT_FULL, CORE]))
     translated = Translation(client_terms, agent_terms).entity(entity)
-    options = {"documentLoader": _loader}
+    options = {"documentLoader": offline_loader}
     expanded = jsonld.expand({"@context": [CLIENT_FULL, CORE], **entity}, options)
     oracle = jsonld.compact(expanded, {"@context": [AGENT_FULL, CORE]}, options)
     assert _names(translated) == _names(oracle), oracle
