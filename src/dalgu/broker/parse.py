@@ -139,7 +139,7 @@ def parse_attribute(
     (clause 4.5.2.3: `"openingHours": [{"opens": "10:00"}, ...]`, as Smart Data Models write
     it). An array mixing both is ambiguous: refused."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        shapes = {_is_instance_shaped(v) for v in value}
+        shapes = {is_attribute_instance(v) for v in value}
         if shapes == {False}:
             return [parse_instance(iri, value, terms, now, merging=merging)]
         if len(shapes) > 1:
@@ -174,7 +174,10 @@ def parse_instance(
     value itself (`"address": {"addressLocality": "Madrid"}`, a typed literal
     `{"@type": "DateTime", "@value": ...}`); only a fragment of a partial update may leave
     its value out."""
-    bare = not isinstance(value, dict) or _is_geometry(value) or _is_bare_value(value, partial)
+    if partial:
+        bare = not isinstance(value, dict) or _is_geometry(value)
+    else:
+        bare = not is_attribute_instance(value)
     if bare:
         if value is None:
             raise BadRequestData(f"attribute {iri} has a null value")
@@ -212,17 +215,15 @@ def _vocab(value: Any, terms: TermMap) -> str | bool:
     return True
 
 
-def _is_bare_value(value: dict[str, Any], partial: bool) -> bool:
-    """An object that is a concise Property's value, not an attribute (clause 4.5.2.3)."""
-    return not partial and "type" not in value and not any(m in value for m in _INFER_ORDER)
-
-
-def _is_instance_shaped(value: dict[str, Any]) -> bool:
-    """An object that reads as an attribute instance: a `type` or a value member, and not a
+def is_attribute_instance(value: Any) -> bool:
+    """An object that reads as an attribute instance, not a concise Property's value (clause
+    4.5.2.3): a `type` or a value member (`value`, `object`, `languageMap`, ...), and not a
     GeoJSON geometry (which is a GeoProperty's value)."""
-    if _is_geometry(value):
-        return False
-    return "type" in value or any(m in value for m in _INFER_ORDER)
+    return (
+        isinstance(value, dict)
+        and not _is_geometry(value)
+        and ("type" in value or any(m in value for m in _INFER_ORDER))
+    )
 
 
 def _is_geometry(value: Any) -> bool:

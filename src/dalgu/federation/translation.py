@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote
 
-from dalgu.broker.model import GEOJSON_TYPES, MEMBERS, SYSTEM_MEMBERS
+from dalgu.broker.model import MEMBERS, SYSTEM_MEMBERS
+from dalgu.broker.parse import is_attribute_instance
 from dalgu.errors import DalguError
 from dalgu.federation.qtext import q_text, type_text
 from dalgu.ldcontext.termmap import TermMap
@@ -29,7 +30,6 @@ _KEPT = frozenset({"id", "@id", "type", "@type", "scope", "*"}) | SYSTEM_MEMBERS
 #: an attribute's members that hold names (expanded on input, compacted on output)
 _NAMED_MEMBERS = frozenset({"vocab", "objectType"})
 #: value members of an attribute: an object with one of them (or `type`) is an attribute
-_VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "valueList", "objectList", "json")
 #: query parameters that list attribute names
 _NAME_LISTS = frozenset({"attrs", "expandValues", "jsonKeys", "keep", "drop"})
 _SINGLE_NAMES = frozenset({"geoproperty", "geometryProperty"})
@@ -83,8 +83,8 @@ class Translation:
     def attribute(self, value: Any) -> Any:
         """An attribute: one instance, several (datasetId), or a concise bare value."""
         if isinstance(value, list):
-            return [self.instance(v) if _is_instance(v) else v for v in value]
-        return self.instance(value) if _is_instance(value) else value
+            return [self.instance(v) if is_attribute_instance(v) else v for v in value]
+        return self.instance(value) if is_attribute_instance(value) else value
 
     def instance(self, value: Any) -> Any:
         """An attribute instance, or a partial one (the body of PATCH .../attrs/{attrId})."""
@@ -167,14 +167,3 @@ class Translation:
         if named is None:
             return path
         return named.group(1) + quote(self.name(unquote(named.group(2))), safe=":")
-
-
-def _is_instance(value: Any) -> bool:
-    """An attribute instance, not a concise Property's bare value (clause 4.5.2.3, as
-    `broker.parse` reads it): an object with a `type` or a value member, not a geometry."""
-    if not isinstance(value, dict):
-        return False
-    kind = value.get("type")
-    if isinstance(kind, str) and kind in GEOJSON_TYPES and "coordinates" in value:
-        return False
-    return "type" in value or any(m in value for m in _VALUE_MEMBERS)

@@ -232,11 +232,7 @@ def _check_iri_form(
     prefix, sep, suffix = term.partition(":")
     if not sep or not prefix or not suffix or prefix == "_":
         return
-    if suffix.startswith("//") or prefix not in raw or prefix == term:
-        expected = term
-    else:
-        pdef = _define(prefix, raw, done, vocab, active)
-        expected = pdef.iri + suffix if pdef is not None else term
+    expected = _expand_value(term, raw, done, vocab, active)  # by its prefix, or as it is
     if expected != iri:
         raise InvalidLdContext(
             f"invalid IRI mapping: the term {term!r} has the form of an IRI, {expected!r}, "
