@@ -299,7 +299,7 @@ def test_an_unreachable_source_context_is_a_failed_part(
     "context",
     [
         "http://127.0.0.1:9/ctx.jsonld",  # nothing listens
-        "http://127.0.0.1:99999/ctx.jsonld",  # no such port: the HTTP client fails otherwise
+        "http://127.0.0.1:99999/ctx.jsonld",  # no such port: the resolver refuses the URL
         "urn:not:a:url",
     ],
 )

@@ -21,7 +21,6 @@ A registration without these keys is forwarded as before, by the same code as be
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,6 @@ from dalgu.ldcontext.termmap import TermMap
 
 JSON = "application/json"
 JSON_LD = "application/ld+json"
-log = logging.getLogger("dalgu.federation")
 
 _KEYS = frozenset({"jsonldContext", "contentType", "accept", "ngsildConformance"})
 CONTEXT_LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
@@ -184,12 +182,6 @@ async def _resolve(
     except DalguError as error:
         raise LdContextNotAvailable(
             f"registration {info.registration_id}: {what} cannot be used: {error.detail}"
-        ) from None
-    except Exception as error:  # a URL the HTTP client fails on (a port out of range, ...)
-        log.warning("registration %s: %s %r: %r", info.registration_id, what, context, error)
-        raise LdContextNotAvailable(
-            f"registration {info.registration_id}: {what} cannot be used: "
-            f"{context!r} cannot be retrieved"
         ) from None
     return terms
 
