@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 
-from dalgu.feed.message import feed_messages, token, type_token
+from dalgu.feed.message import feed_messages, tenant_token, token, type_token
 from dalgu.ldcontext.resolver import core_terms
 from dalgu.store.base import ChangeRecord
 
@@ -28,6 +30,24 @@ def test_subject_tokens_are_safe() -> None:
     assert type_token("https://smartdatamodels.org/dataModel.Transportation/Vehicle") == "Vehicle"
     assert type_token("urn:x:Bus") == "Bus"
     assert type_token("https://example.org/ns#Tram") == "Tram"
+
+
+def test_each_tenant_has_a_subject_token_of_its_own() -> None:
+    """Tenant names that a plain replacement made one (`a.b`, `a_b`, `a:b`, `a/b`; `_default`
+    and the default tenant) keep apart: a consumer of one tenant's subjects must never get
+    another tenant's entities."""
+    names = ["", "_default", "default", "a.b", "a_b", "a:b", "a/b", "a__b", "a_2Eb", "a-b"]
+    tokens = [tenant_token(n) for n in names]
+    assert tokens[:6] == ["_default", "__default", "default", "a_2Eb", "a__b", "a_3Ab"]
+    assert len(set(tokens)) == len(names)
+    assert all(not set(t) - set(_TOKEN_CHARS) for t in tokens)
+    rng = random.Random(5)
+    alphabet = "ab_.:/-0"  # the separators a tenant name may hold, and what their escapes use
+    drawn = {"".join(rng.choices(alphabet, k=rng.randint(1, 6))) for _ in range(20_000)}
+    assert len({tenant_token(n) for n in drawn}) == len(drawn)
+
+
+_TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 
 def test_each_change_is_one_message_in_order_with_a_unique_id() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -58,3 +59,25 @@ def test_a_missing_stream_is_said_plainly(stream: Stream) -> None:
     )
     assert result.exit_code == 1
     assert f"no stream {stream.name}" in result.output
+
+
+async def test_a_tenant_followed_on_its_subjects_gets_no_other_tenants_changes(
+    store: Any, stream: Stream
+) -> None:
+    """`a.b` and `a_b` (and `_default` and the default tenant) once shared a subject token:
+    `dalgu feed tail --tenant a_b` printed the changes of `a.b` too."""
+    await store.start_consumer(CONSUMER)
+    for n, tenant in enumerate(["a.b", "a_b", "_default", ""]):
+        await store.mutate(tenant, [(f"urn:ngsi-ld:Thing:{n}", create(thing(n)))])
+    the_relay = relay(store, stream)
+    try:
+        await the_relay.relay_pending()
+    finally:
+        await the_relay.stop()
+    env = {"DALGU_NATS_STREAM": stream.name, "DALGU_NATS_SUBJECT": stream.prefix}
+    for tenant in ["a.b", "a_b", "_default", ""]:
+        args = ["feed", "tail", "--tenant", tenant, "--from-start", "--idle", "1"]
+        result = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+        assert result.exit_code == 0, result.output
+        lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+        assert [line["tenant"] for line in lines] == [tenant]

@@ -19,7 +19,9 @@ ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file (a 
 
 @feed.command("tail")
 def tail(
-    tenant: str = typer.Option("*", help="Only this tenant's changes (_default: the default)."),
+    tenant: str = typer.Option(
+        "*", help="Only this tenant's changes, by its NGSILD-Tenant name ('': the default)."
+    ),
     entity_type: str = typer.Option("*", "--type", help="Only this entity type (Vehicle)."),
     from_start: bool = typer.Option(
         False, "--from-start", help="Every change the stream keeps, not only new ones."
@@ -31,7 +33,7 @@ def tail(
     """Print each change as one line of JSON, as the stream has it (the settings' nats_url,
     nats_stream and nats_subject say where)."""
     from dalgu.errors import FeedUnavailable
-    from dalgu.feed.message import token
+    from dalgu.feed.message import tenant_token, token
     from dalgu.feed.reader import tail as read
     from dalgu.settings import InvalidSettings, Settings
 
@@ -40,8 +42,9 @@ def tail(
     except InvalidSettings as error:
         console.print(f"[red]dalgu: invalid settings[/]\n{error}", highlight=False)
         raise typer.Exit(2) from None
-    parts = [p if p == "*" else token(p) for p in (tenant, entity_type)]
-    subject = ".".join([settings.nats_subject, *parts])
+    tenant_part = "*" if tenant == "*" else tenant_token(tenant)
+    type_part = "*" if entity_type == "*" else token(entity_type)
+    subject = ".".join([settings.nats_subject, tenant_part, type_part])
 
     def emit(body: bytes) -> None:
         sys.stdout.buffer.write(body + b"\n")

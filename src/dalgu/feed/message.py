@@ -14,6 +14,9 @@ from dalgu.store.base import ChangeRecord
 
 #: characters a NATS subject token may not hold (separators, wildcards, whitespace)
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_\-]")
+#: characters a tenant's token keeps as they are; every other one is escaped
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9\-]")
+#: the default tenant's token: no tenant name gives it (`_d` is no escape, see `tenant_token`)
 DEFAULT_TENANT = "_default"
 _NORMALIZED = Representation(sys_attrs=True)
 
@@ -30,6 +33,21 @@ class FeedMessage:
 def token(text: str) -> str:
     """`text` as one subject token: unsafe characters replaced by `_`, never empty."""
     return _NOT_TOKEN.sub("_", text) or "_"
+
+
+def tenant_token(tenant: str) -> str:
+    """A tenant's subject token, one to one, so that a consumer of one tenant's subjects never
+    gets another's changes: letters, digits and `-` as they are, `_` doubled, any other
+    character `_` and its UTF-8 bytes in upper-case hex (`a.b` → `a_2Eb`, `a_b` → `a__b`);
+    the default tenant ("") is `_default`, which no name gives."""
+    if not tenant:
+        return DEFAULT_TENANT
+    return _NOT_PLAIN.sub(_escaped, tenant)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return "__" if char == "_" else "".join(f"_{byte:02X}" for byte in char.encode())
 
 
 def type_token(iri: str) -> str:
@@ -58,8 +76,7 @@ def feed_messages(prefix: str, changes: list[ChangeRecord], terms: TermMap) -> l
         last_seq = change.seq
         entity = change.after if change.after is not None else change.before
         types = list(entity.get("type", ())) if entity is not None else []
-        tenant = change.tenant or DEFAULT_TENANT
-        subject = f"{prefix}.{token(tenant)}.{type_token(types[0]) if types else '_'}"
+        subject = f"{prefix}.{tenant_token(change.tenant)}.{type_token(types[0]) if types else '_'}"
         place_id = f"{change.seq}.{place}"
         body: dict[str, Any] = {
             "id": place_id,
