@@ -725,6 +725,33 @@ def test_a_response_names_the_tenant_the_request_named(client: TestClient) -> No
     assert "ngsild-tenant" not in client.get(E, params={"type": "Vehicle"}).headers
 
 
+def test_two_tenant_headers_are_refused_not_one_of_them_taken(client: TestClient) -> None:
+    """Two `NGSILD-Tenant` lines are one comma-joined value to HTTP (RFC 9110, 5.3), which is no
+    tenant: taking the first let a request read the tenant a proxy checking the last did not
+    allow. On the quickest path (a GET by id) too."""
+    for tenant in ("firm-a", "firm-b"):
+        body = {**vehicle(1), "owner": {"type": "Property", "value": tenant}}
+        assert client.post(E, json=body, headers={"NGSILD-Tenant": tenant}).status_code == 201
+    two = [("NGSILD-Tenant", "firm-a"), ("NGSILD-Tenant", "firm-b")]
+    for response in (
+        client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=two),
+        client.get(E, params={"type": "Vehicle"}, headers=two),
+        client.post(E, json=vehicle(2), headers=two),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+        assert "more than one NGSILD-Tenant" in response.json()["detail"]
+    for tenant in ("firm-a", "firm-b"):
+        got = client.get(E, params={"type": "Vehicle"}, headers={"NGSILD-Tenant": tenant})
+        assert [e["id"] for e in got.json()] == ["urn:ngsi-ld:Vehicle:1"]
+
+
+def test_a_long_invalid_tenant_is_not_echoed_whole(client: TestClient) -> None:
+    response = client.get(E, params={"type": "V"}, headers={"NGSILD-Tenant": "*" * 5000})
+    assert response.status_code == 400
+    assert len(response.json()["detail"]) < 200
+
+
 def test_a_merge_sets_the_common_observed_at_of_attributes_that_had_one(
     client: TestClient,
 ) -> None:

@@ -47,13 +47,20 @@ class RequestContext:
 
 
 def tenant_of(request: Request) -> str:
-    return checked_tenant(request.headers.get("ngsild-tenant", ""), "NGSILD-Tenant")
+    """The request's tenant. Two `NGSILD-Tenant` lines are refused: RFC 9110 (5.3) reads them
+    as one comma-joined value, which is no tenant name, and a proxy that checks one line while
+    the broker took another would let a request into a tenant it was not allowed."""
+    lines = request.headers.getlist("ngsild-tenant")
+    if len(lines) > 1:
+        raise BadRequestData("more than one NGSILD-Tenant header: a request has one tenant")
+    return checked_tenant(lines[0] if lines else "", "NGSILD-Tenant")
 
 
 def checked_tenant(tenant: str, given_as: str) -> str:
     """`tenant` when it is a tenant name ("" is the default tenant), else BadRequestData."""
     if tenant and not re.fullmatch(r"[A-Za-z0-9_.:\-/]{1,256}", tenant):
-        raise BadRequestData(f"invalid {given_as} {tenant!r}")
+        shown = tenant if len(tenant) <= 80 else f"{tenant[:80]}…"
+        raise BadRequestData(f"invalid {given_as} {shown!r}")
     return tenant
 
 

@@ -54,6 +54,7 @@ class EntityRetrieval:
         if not is_uri(entity_id):
             return False
         tenant = ""
+        tenant_seen = False
         accept: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"accept":
@@ -61,6 +62,9 @@ class EntityRetrieval:
                     return False
                 accept = value
             elif name == b"ngsild-tenant":
+                if tenant_seen:  # two tenants: the full handler refuses it
+                    return False
+                tenant_seen = True
                 tenant = value.decode("latin-1")
                 if tenant and not _TENANT.fullmatch(tenant):
                     return False
