@@ -1,9 +1,10 @@
 """Run the API server: migrate, start the notifier process, then granian's workers.
 
-`dalgu serve` hands over to `python -m dalgu.cli.serve HOST PORT WORKERS NOTIFIER` (exec, the
-same process): the process that only supervises the workers, for the server's whole life,
-then holds granian alone, not the command line's typer and rich nor pydantic (~30 MiB less).
-The workers and the notifier read the whole settings from DALGU_*, which `export` wrote.
+`dalgu serve` hands over to `python -m dalgu.cli.serve HOST PORT WORKERS NOTIFIER NORTH SOUTH
+COAP` (exec, the same process): the process that only supervises the workers, for the server's
+whole life, then holds granian alone, not the command line's typer and rich nor pydantic
+(~30 MiB less). The workers and the notifier read the whole settings from DALGU_*, which
+`export` wrote.
 """
 
 from __future__ import annotations
@@ -31,18 +32,43 @@ class Launch:
     port: int
     workers: int
     notifier: str
+    #: the gateway's ports (0: not opened): provisioning, HTTP southbound, CoAP (UDP)
+    north: int = 0
+    south: int = 0
+    coap: int = 0
 
     @classmethod
     def of(cls, settings: Settings) -> Launch:
-        return cls(settings.host, settings.port, settings.workers, settings.notifier)
+        return cls(
+            settings.host,
+            settings.port,
+            settings.workers,
+            settings.notifier,
+            settings.iot_north_port,
+            settings.iot_south_port,
+            settings.coap_port,
+        )
 
     def argv(self) -> list[str]:
-        return [self.host, str(self.port), str(self.workers), self.notifier]
+        numbers = (self.port, self.workers, self.north, self.south, self.coap)
+        return [self.host, *map(str, numbers[:2]), self.notifier, *map(str, numbers[2:])]
 
     @classmethod
     def from_argv(cls, argv: list[str]) -> Launch:
-        host, port, workers, notifier = argv
-        return cls(host, int(port), int(workers), notifier)
+        host, port, workers, notifier, *gateway = argv
+        north, south, coap = (int(p) for p in gateway) if gateway else (0, 0, 0)
+        return cls(host, int(port), int(workers), notifier, north, south, coap)
+
+    def ports(self) -> list[tuple[int, int, str]]:
+        """Each port this server listens on: (port, socket kind, the setting that names it)."""
+        tcp, udp = socket.SOCK_STREAM, socket.SOCK_DGRAM
+        named = [
+            (self.port, tcp, "DALGU_PORT"),
+            (self.north, tcp, "DALGU_IOT_NORTH_PORT"),
+            (self.south, tcp, "DALGU_IOT_SOUTH_PORT"),
+            (self.coap, udp, "DALGU_COAP_PORT"),
+        ]
+        return [(port, kind, setting) for port, kind, setting in named if port]
 
 
 def export(settings: Settings) -> None:
@@ -55,19 +81,22 @@ PORT_WAIT = 3.0  # seconds a port in use may take to be freed before serve gives
 WORKER_KILL_SECONDS = 30  # a worker still running this long after the stop signal is killed
 
 
-def listen_problem(host: str, port: int) -> OSError | None:
+def listen_problem(host: str, port: int, kind: int = socket.SOCK_STREAM) -> OSError | None:
     """Why `host:port` cannot be listened on, or None when it can.
 
-    granian listens with SO_REUSEPORT, so a second Dalgu (or any server that does the same)
-    on a port already in use would share it silently, each answering part of the requests
-    from its own database; a socket without that option is refused while anyone listens.
+    granian, and the gateway's own ports, listen with SO_REUSEPORT (the workers share them),
+    so a second Dalgu (or any server that does the same) on a port already in use would share
+    it silently, each answering part of the requests (or taking part of the devices'
+    messages) with its own database; a socket without that option is refused while anyone
+    listens.
     """
     if port == 0:
         return None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        # a port left in TIME_WAIT by a server that just stopped is free to listen on
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with socket.socket(family, kind) as probe:
+        if kind == socket.SOCK_STREAM:
+            # a port left in TIME_WAIT by a server that just stopped is free to listen on
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
@@ -82,19 +111,21 @@ def serve(launch: Launch) -> int:
 
     from dalgu.cli.notifier import NotifierSupervisor
 
-    problem = listen_problem(launch.host, launch.port)
-    deadline = time.monotonic() + PORT_WAIT
-    while problem is not None and time.monotonic() < deadline:
-        time.sleep(0.1)  # a server just killed may hold its socket for a moment longer
-        problem = listen_problem(launch.host, launch.port)
-    if problem is not None:
-        print(
-            f"dalgu: cannot listen on {launch.host}:{launch.port}: "
-            f"{problem.strerror or problem} (is another Dalgu or server running there? "
-            "set DALGU_PORT)",
-            file=sys.stderr,
-        )
-        return 1
+    for port, kind, setting in launch.ports():
+        problem = listen_problem(launch.host, port, kind)
+        deadline = time.monotonic() + PORT_WAIT
+        while problem is not None and time.monotonic() < deadline:
+            time.sleep(0.1)  # a server just killed may hold its socket for a moment longer
+            problem = listen_problem(launch.host, port, kind)
+        if problem is not None:
+            where = f"{launch.host}:{port}{'/udp' if kind == socket.SOCK_DGRAM else ''}"
+            print(
+                f"dalgu: cannot listen on {where}: {problem.strerror or problem} "
+                f"(is another Dalgu or server running there? set {setting}"
+                f"{'' if setting == 'DALGU_PORT' else ', or 0 for none'})",
+                file=sys.stderr,
+            )
+            return 1
     # once, before the workers and the notifier open the store; in a child process, so this
     # one never loads the store
     migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
