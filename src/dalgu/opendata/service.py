@@ -13,15 +13,15 @@ from typing import Any
 from dalgu.broker.service import EntityService
 from dalgu.errors import AccessDenied, DalguError, InvalidFields, ResourceNotFound
 from dalgu.ldcontext import ContextResolver, TermMap
+from dalgu.opendata.aggregated import SLICE_PERIODS, AggregatedRows
 from dalgu.opendata.model import Dataset
-from dalgu.opendata.policy import Release, Row, aggregate_rows, entity_row
+from dalgu.opendata.policy import Release, Row, entity_row
 from dalgu.opendata.search import Catalogue, SearchQuery, SearchResult, search
 from dalgu.opendata.validation import dataset_fields, dataset_from_fields, q_names
-from dalgu.query.ast import QExpr, TypeExpr, map_names, map_type_names
-from dalgu.query.duration import parse_duration
+from dalgu.query.ast import map_names, map_type_names
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
-from dalgu.store.base import DatasetStore, EntityQuery, TemporalQuery
+from dalgu.store.base import DatasetStore, EntityQuery
 from dalgu.temporal.service import TemporalService
 
 #: entities (or entities' histories) read per page while a download streams
@@ -53,6 +53,7 @@ class OpenDataService:
         *,
         token: str | None = None,
         page_size: int = PAGE_SIZE,
+        slice_periods: int = SLICE_PERIODS,
     ) -> None:
         self.store = store
         self.entities = entities
@@ -60,6 +61,7 @@ class OpenDataService:
         self.resolver = resolver
         self._token = token or None  # an empty setting is no token, not an empty password
         self.page_size = page_size
+        self.slice_periods = slice_periods  # periods one temporal request of a download holds
         self._kept: dict[str, tuple[int, Catalogue]] = {}  # tenant: (generation, its datasets)
 
     # --- who may write ---------------------------------------------------------------------
@@ -225,7 +227,17 @@ class OpenDataService:
                 if len(entities) < self.page_size:
                     return
                 after = entities[-1]["id"]
-        async for page in self._aggregated(tenant, release, types, q):
+        if self.temporal is None:
+            raise ResourceNotFound("this store keeps no temporal history to aggregate")
+        reader = AggregatedRows(
+            self.temporal,
+            self.entities,
+            tenant,
+            release,
+            page_size=self.page_size,
+            budget=self.slice_periods,
+        )
+        async for page in reader.pages(types, q):
             yield page
 
     async def has_entities(self, tenant: str, dataset: Dataset) -> bool:
@@ -238,38 +250,3 @@ class OpenDataService:
         q = map_names(parse_q(pub.q), terms.expand) if pub.q else None
         found = await self.entities.query(tenant, EntityQuery(types=types, q=q, limit=1))
         return bool(found.entities)
-
-    async def _aggregated(
-        self, tenant: str, release: Release, types: TypeExpr, q: QExpr | None
-    ) -> AsyncIterator[list[Row]]:
-        aggregation = release.dataset.policy.aggregation
-        assert aggregation is not None
-        if self.temporal is None:
-            raise ResourceNotFound("this store keeps no temporal history to aggregate")
-        period = parse_duration(aggregation.period, "aggregate_period")
-        after = None
-        while True:
-            query = TemporalQuery(
-                types=types,
-                q=q,
-                attrs=tuple(a for a in release.attributes if a not in release.withheld),
-                timerel="after" if aggregation.since else None,
-                time_at=aggregation.since,
-                aggregate=aggregation.methods,
-                period=period,
-                limit=self.page_size,
-                after=after,
-            )
-            page = await self.temporal.query(tenant, query)
-            current: dict[str, dict[str, Any]] = {}
-            if release.geometry is not None and page.entities:
-                ids = tuple(e.id for e in page.entities)
-                found = await self.entities.query(tenant, EntityQuery(ids=ids, limit=len(ids)))
-                current = {e["id"]: e for e in found.entities}
-            rows: list[Row] = []
-            for history in page.entities:
-                rows += aggregate_rows(history, current.get(history.id), release)
-            yield rows
-            if len(page.entities) < self.page_size:
-                return
-            after = page.entities[-1].id

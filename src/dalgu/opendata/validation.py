@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from dalgu.broker.model import is_valid_name
@@ -21,7 +20,6 @@ from dalgu.opendata.model import (
 from dalgu.query.ast import map_names
 from dalgu.query.duration import parse_duration
 from dalgu.query.q import parse_q
-from dalgu.store.periods import MAX_PERIODS, period_count
 from dalgu.temporal.query import AGGREGATION_METHODS
 
 #: CKAN's rule for a dataset's and an organization's name (its URL slug)
@@ -107,8 +105,6 @@ def dataset_from_fields(
     if not attributes and "attributes" not in problems.fields:
         problems.add("attributes", MISSING)
     aggregation = _aggregation(fields, problems)
-    if aggregation is not None and not problems.fields:
-        _check_reach(aggregation, len(attributes), modified, problems)
     geometry = _text(fields, "geometry_attribute", problems) or None
     _check_columns(attributes, geometry is not None, aggregation is not None, problems)
     withheld = _names(fields, "withheld_attributes", problems, check=is_valid_name)
@@ -267,29 +263,6 @@ def _aggregation(fields: Mapping[str, Any], problems: _Problems) -> Aggregation 
     if since is not None and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", since):
         problems.add("aggregate_since", "Must be a UTC time like 2026-12-01T00:00:00Z")
     return Aggregation(period, tuple(methods), since)
-
-
-def _check_reach(aggregation: Aggregation, attributes: int, now: str, problems: _Problems) -> None:
-    """From `aggregate_since` to now, an entity's periods of every attribute must fit in one
-    answer of the temporal service, else no download could ever be made (PT1S since 1970
-    made 2e10 periods: every download a 409 naming NGSI-LD's aggrPeriodDuration)."""
-    if aggregation.since is None:
-        return  # counted from each entity's first instance: no bound to check beforehand
-    try:
-        until = datetime.fromisoformat(now)
-    except ValueError:
-        return  # not a time: a dataset made again from its fields (dataset_fields)
-    since = datetime.fromisoformat(aggregation.since).replace(tzinfo=None)
-    period = parse_duration(aggregation.period, "aggregate_period")
-    count = period_count(period, since, until) * attributes
-    if count > MAX_PERIODS:
-        problem = (
-            f"from aggregate_since to now this makes {count} periods of the attributes, more "
-            f"than the {MAX_PERIODS} a download may hold: lengthen aggregate_period or move "
-            "aggregate_since later"
-        )
-        problems.add("aggregate_period", problem)
-        problems.add("aggregate_since", problem)
 
 
 def dataset_fields(dataset: Dataset) -> dict[str, Any]:
