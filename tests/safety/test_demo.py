@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,45 @@ def test_a_port_the_demonstration_needs_is_taken_said_in_a_line(tmp_path: Path) 
     assert "DALGU_IOT_NORTH_PORT" in said
     assert "the server exited with 1" in said
     assert "Traceback" not in said
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_demonstration_stopped_by_a_signal_stops_its_server(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """`kill` (or `timeout`, a service manager) stopped the demonstration and left the server
+    it started serving on every port, in a session of its own; `kill -9` likewise."""
+    api, mqtt = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DALGU_IOT_NORTH_PORT": str(free_port()),
+        "DALGU_IOT_SOUTH_PORT": "0",
+        "DALGU_COAP_PORT": "0",
+    }
+    command = [
+        *(sys.executable, "-m", "dalgu", "demo", "safety", "--vehicles", "1"),
+        *("--port", str(api), "--mqtt-port", str(mqtt)),
+        *("--sqlite-path", str(tmp_path / "demo.db")),
+    ]
+    demo = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while not _listening(api):
+            assert demo.poll() is None, "the demonstration ended before its server listened"
+            assert time.monotonic() < deadline, "the demonstration's server never listened"
+            time.sleep(0.2)
+        demo.send_signal(sig)
+        demo.wait(30)
+        deadline = time.monotonic() + 30
+        while _listening(api) or _listening(mqtt):
+            assert time.monotonic() < deadline, "the server outlived the demonstration"
+            time.sleep(0.2)
+    finally:
+        demo.kill()
+        demo.wait()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0

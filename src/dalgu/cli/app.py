@@ -221,7 +221,13 @@ def demo_safety(
     and the alerts come back as NGSI-LD Alert entities and notifications."""
     import httpx
 
-    from dalgu.cli.demo_safety import run_demo, start_server, stop_server, wait_healthy
+    from dalgu.cli.demo_safety import (
+        run_demo,
+        start_server,
+        stop_on_signals,
+        stop_server,
+        wait_healthy,
+    )
     from dalgu.testbed.simulator import Endpoints
 
     if broker not in ("embedded", "mosquitto"):
@@ -243,6 +249,7 @@ def demo_safety(
     Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
     host, mqtt = settings.mqtt_address
     endpoints = Endpoints(host=host, mqtt_port=mqtt)
+    stop_on_signals()
     server = start_server(settings)
     try:
         wait_healthy(settings, server)

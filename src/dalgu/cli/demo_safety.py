@@ -25,6 +25,7 @@ import orjson
 from rich.console import Console
 
 from dalgu.cli.demo import gateway_lines
+from dalgu.cli.supervision import ask_for_signal_at_parent_death
 from dalgu.safety.fleet import SimulatedVehicle, demo_fleet, stamp, stream
 from dalgu.safety.plan import CALIBRATION
 from dalgu.safety.scenario import Event
@@ -44,14 +45,32 @@ def free_port() -> int:
 
 
 def start_server(settings: Settings) -> subprocess.Popen[bytes]:
-    """`dalgu serve` with these settings, in its own process group (stopped with the demo)."""
+    """`dalgu serve` with these settings, in its own process group, stopped with the demo:
+    `stop_server` on the way out (SIGTERM and SIGHUP end the demo as Ctrl-C does, see
+    `stop_on_signals`), and the kernel's SIGTERM if the demo dies outright (`kill -9`)."""
     env = {
         **os.environ,
         **{f"DALGU_{k.upper()}": str(v) for k, v in settings.model_dump(exclude_none=True).items()},
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "dalgu", "serve"], env=env, start_new_session=True
+        [sys.executable, "-m", "dalgu", "serve"],
+        env=env,
+        start_new_session=True,
+        preexec_fn=_ends_with_parent,
     )
+
+
+def _ends_with_parent() -> None:
+    """In the server's process before it runs: SIGTERM when the demo's process dies."""
+    ask_for_signal_at_parent_death(signal.SIGTERM)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (`kill`, `timeout`, a service manager) and SIGHUP (the terminal closed) stop the
+    demonstration as Ctrl-C does, so that its `finally` stops the server it started: without
+    this the demo died at once and left the server serving on every port."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:

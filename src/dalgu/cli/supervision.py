@@ -32,13 +32,15 @@ GRACE_SECONDS = 5  # an orphan still stopping this long after SIGTERM is ended b
 
 def exit_with_supervisor(supervisor: int, sig: int = signal.SIGTERM) -> None:
     """Get `sig` when `supervisor`, this process's parent, exits (or now, if it has)."""
-    _ask_the_kernel(sig)
+    ask_for_signal_at_parent_death(sig)
     threading.Thread(
         target=_watch, args=(supervisor, sig), name="supervisor-watch", daemon=True
     ).start()
 
 
-def _ask_the_kernel(sig: int) -> None:
+def ask_for_signal_at_parent_death(sig: int) -> None:
+    """Ask Linux for `sig` when this process's parent dies (PR_SET_PDEATHSIG, kept across
+    exec); nothing elsewhere."""
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
