@@ -37,6 +37,33 @@ def test_a_file_and_the_environment_are_judged_together(
         Settings.load(tmp_path / "missing.toml")
 
 
+def test_settings_outside_the_dalgu_table_are_refused_not_ignored(tmp_path: Path) -> None:
+    """`port = 1027` at the top of the file (no `[dalgu]` line) was silently ignored: Dalgu
+    ran on its defaults, another port than the one the file asked for."""
+    config = tmp_path / "dalgu.toml"
+    config.write_text("port = 1027\n[other]\nx = 1\n")
+    with pytest.raises(InvalidSettings, match=r"other, port outside the \[dalgu\] table"):
+        Settings.load(config)
+    config.write_text('dalgu = "port=1027"\n')
+    with pytest.raises(InvalidSettings, match=r"`dalgu` must be a table"):
+        Settings.load(config)
+
+
+def test_a_bad_key_of_the_file_is_named_as_the_file_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "dalgu.toml"
+    config.write_text("[dalgu]\nbogus_setting = 1\nworkers = 0\n")
+    with pytest.raises(InvalidSettings) as refused:
+        Settings.load(config)
+    lines = str(refused.value).splitlines()
+    assert any(line.startswith(f"bogus_setting in {config}: ") for line in lines), lines
+    assert any(line.startswith(f"workers in {config}: ") for line in lines), lines
+    monkeypatch.setenv("DALGU_WORKERS", "0")  # the environment's own are named as variables
+    with pytest.raises(InvalidSettings, match="DALGU_WORKERS"):
+        Settings.load(config)
+
+
 def test_the_command_line_names_the_bad_setting_and_exits_2(tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"DALGU_SQLITE_PATH": str(tmp_path / "d.db")}

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -284,13 +285,18 @@ class Settings(BaseSettings):
         try:
             if file:
                 with open(file, "rb") as fh:
-                    values = tomllib.load(fh).get("dalgu", {})
-            env = cls()  # environment and defaults
-            settings = cls(**{**values, **env.model_dump(exclude_unset=True), **overrides})
+                    values = _dalgu_table(tomllib.load(fh), str(file))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InvalidSettings(f"settings file {file}: {exc}") from None
+        try:
+            env = cls()  # environment and defaults
         except ValidationError as exc:
             raise InvalidSettings(_problems(exc)) from None
+        from_env = env.model_dump(exclude_unset=True)
+        try:
+            settings = cls(**{**values, **from_env, **overrides})
+        except ValidationError as exc:
+            raise InvalidSettings(_problems(exc, values.keys() - from_env.keys(), file)) from None
         if settings.workers > 1 and settings.mqtt_broker == "embedded":
             # each worker would start a broker on the one port: the first would bind it, the
             # others would run without an MQTT southbound and could not send commands
@@ -331,12 +337,32 @@ def _split_origins(value: str) -> list[str]:
     return [origin.strip() for origin in value.split(",") if origin.strip()]
 
 
-def _problems(error: ValidationError) -> str:
-    """One line per invalid setting, named as its environment variable."""
+def _dalgu_table(document: dict[str, Any], file: str) -> dict[str, Any]:
+    """The `[dalgu]` table of a settings file; a file whose settings are elsewhere (at the top
+    level, in another table) is refused rather than silently ignored."""
+    table = document.get("dalgu", {})
+    if not isinstance(table, dict):
+        raise InvalidSettings(f"settings file {file}: `dalgu` must be a table ([dalgu])")
+    outside = sorted(key for key in document if key != "dalgu")
+    if outside:
+        raise InvalidSettings(
+            f"settings file {file}: {', '.join(outside)} outside the [dalgu] table "
+            "(every setting goes under a [dalgu] line)"
+        )
+    return table
+
+
+def _problems(
+    error: ValidationError, from_file: Iterable[str] = (), file: str | Path | None = None
+) -> str:
+    """One line per invalid setting, named as its environment variable, or as its key in the
+    settings file when the file gave it."""
+    in_file = set(from_file)
     lines = []
     for problem in error.errors():
         name = ".".join(str(part) for part in problem["loc"]) or "settings"
         given = problem.get("input")
         shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
-        lines.append(f"DALGU_{name.upper()}: {problem['msg']}{shown}")
+        where = f"{name} in {file}" if name in in_file else f"DALGU_{name.upper()}"
+        lines.append(f"{where}: {problem['msg']}{shown}")
     return "\n".join(lines)
