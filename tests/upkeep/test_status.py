@@ -175,6 +175,18 @@ def test_a_missing_store_is_one_line_and_status_1(settings: Settings) -> None:
         assert "does not exist" in result.output
 
 
+def test_a_missing_database_names_the_ones_beside_it(tmp_path: Path) -> None:
+    """After `make demo` (its city in var/demo.db) `dalgu status` looked at var/dalgu.db and
+    said to run `dalgu migrate`, which would have made a second, empty database."""
+    (tmp_path / "demo.db").write_bytes(b"")
+    result = status(Settings.load(store="sqlite", sqlite_path=tmp_path / "dalgu.db"))
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "this folder has demo.db" in said
+    assert "DALGU_SQLITE_PATH" in said
+    assert "dalgu migrate" not in said
+
+
 def test_a_schema_behind_is_status_3_and_is_not_migrated(settings: Settings) -> None:
     migrated(settings)
     expected = len(SQLITE_MIGRATIONS if settings.store == "sqlite" else POSTGRES_MIGRATIONS)

@@ -40,7 +40,14 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     """A connection that can only read the database at `path`; `StoreUnavailable` when there is
     none, or it cannot be read."""
     if not path.is_file():
-        raise StoreUnavailable(f"no SQLite database at {path} (run `dalgu migrate` to make one)")
+        others = sorted(p.name for p in path.parent.glob("*.db") if p.is_file())
+        hint = (
+            f"; this folder has {', '.join(others)}: name one with DALGU_SQLITE_PATH "
+            f"(`make demo` keeps its city in var/demo.db)"
+            if others
+            else " (DALGU_SQLITE_PATH names another; `dalgu migrate` makes a new one)"
+        )
+        raise StoreUnavailable(f"no SQLite database at {path}{hint}")
     try:
         db = sqlite3.connect(
             f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, isolation_level=None
