@@ -8,12 +8,14 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from dalgu.broker.service import EntityService
 from dalgu.errors import AccessDenied, DalguError, InvalidFields, ResourceNotFound
 from dalgu.ldcontext import ContextResolver, TermMap
 from dalgu.opendata.aggregated import SLICE_PERIODS, AggregatedRows
+from dalgu.opendata.exporters import Exporter
+from dalgu.opendata.files import DownloadFile, DownloadFiles
 from dalgu.opendata.model import Dataset
 from dalgu.opendata.policy import Release, Row, entity_row
 from dalgu.opendata.search import Catalogue, SearchQuery, SearchResult, search
@@ -63,6 +65,7 @@ class OpenDataService:
         self.page_size = page_size
         self.slice_periods = slice_periods  # periods one temporal request of a download holds
         self._kept: dict[str, tuple[int, Catalogue]] = {}  # tenant: (generation, its datasets)
+        self.files = DownloadFiles()
 
     # --- who may write ---------------------------------------------------------------------
 
@@ -189,6 +192,20 @@ class OpenDataService:
         geometry = terms.expand(pub.geometry) if pub.geometry else None
         withheld = frozenset(terms.expand(name) for name in dataset.policy.withheld)
         return Release(dataset, tuple(terms.expand(a) for a in pub.attributes), geometry, withheld)
+
+    async def download(
+        self, tenant: str, dataset: Dataset, exporter: Exporter, *, fresh: bool = True
+    ) -> tuple[DownloadFile, BinaryIO]:
+        """The dataset's download in `exporter`'s format, as a file opened to read: made now
+        when `fresh`, else the one made for the same version of the dataset in the last
+        minute if there is one (a range reader's next requests read the bytes of its first)."""
+
+        def make() -> AsyncIterator[bytes]:
+            pages = self.rows(tenant, dataset)
+            return exporter.encode(dataset.columns, pages, dataset.number_columns)
+
+        key = (tenant, dataset.id, dataset.modified, exporter.extension)
+        return await self.files.file(key, make, fresh=fresh)
 
     async def rows(self, tenant: str, dataset: Dataset) -> AsyncIterator[list[Row]]:
         """The dataset's de-identified rows, a page at a time, as the entity (or temporal)

@@ -1,25 +1,28 @@
-"""A dataset's downloads, streamed as the service reads its pages: `/opendata/dataset/{name}/
-download/{name}.csv` (and `.geojson`, `.parquet`); `?tenant=` names a tenant other than the
-default, as the portal's own URLs do."""
+"""A dataset's downloads: `/opendata/dataset/{name}/download/{name}.csv` (and `.geojson`,
+`.parquet`); `?tenant=` names a tenant other than the default, as the portal's own URLs do.
+
+Each is made into a file first (`OpenDataService.download`), so that it is served as a file
+is: `Content-Length`, `ETag`, `Last-Modified`, `Accept-Ranges: bytes`, one byte range (206,
+or 416 with the size), `HEAD` with the size, `If-None-Match` (304) and `If-Range`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import BinaryIO
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from dalgu.api.edge import runtime
+from dalgu.api.opendata.byte_ranges import ByteRange, Unsatisfiable, byte_range
 from dalgu.api.opendata.envelope import failure, portal_tenant, unexpected
 from dalgu.errors import DalguError, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
-from dalgu.opendata.policy import Row
+from dalgu.opendata.files import DownloadFile
 
-
-async def _chained(first: list[Row], rest: AsyncIterator[list[Row]]) -> AsyncIterator[list[Row]]:
-    yield first
-    async for page in rest:
-        yield page
+CHUNK = 64 * 1024
 
 
 async def download(request: Request) -> Response:
@@ -35,19 +38,84 @@ async def download(request: Request) -> Response:
             raise ResourceNotFound(f"no download {filename}: the formats are {known}")
         tenant = portal_tenant(request)
         dataset = await service.show(tenant, request.path_params["dataset"])
-        pages = service.rows(tenant, dataset)
-        # the first page is read before the answer starts: a dataset that cannot be read
-        # (its context unreachable, its store down) is an error status, not a cut stream
-        first: list[Row] = await anext(pages, [])
+        # a range continues a reader's earlier request: the file it read, if kept
+        fresh = "range" not in request.headers
+        made, handle = await service.download(tenant, dataset, exporter, fresh=fresh)
     except DalguError as error:
         return failure(request, "download", error)
     except Exception as exc:
         return unexpected(request, "download", exc)
-    body = exporter.encode(dataset.columns, _chained(first, pages), dataset.number_columns)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{dataset.name}.{exporter.extension}"',
+        "Accept-Ranges": "bytes",
+        "ETag": made.etag,
+        "Last-Modified": format_datetime(made.made, usegmt=True),
+    }
+    return _served(request, made, handle, exporter.media_type, headers)
+
+
+def _served(
+    request: Request,
+    made: DownloadFile,
+    handle: BinaryIO,
+    media_type: str,
+    headers: dict[str, str],
+) -> Response:
+    if _matches(request.headers.get("if-none-match"), made.etag):
+        handle.close()
+        return Response(status_code=304, headers=headers)
+    wanted: ByteRange | None = None
+    if _range_applies(request.headers.get("if-range"), made):
+        try:
+            wanted = byte_range(request.headers.get("range"), made.size)
+        except Unsatisfiable:
+            handle.close()
+            headers["Content-Range"] = f"bytes */{made.size}"
+            return Response(status_code=416, headers=headers)
+    status, first, length = 200, 0, made.size
+    if wanted is not None:
+        status, first, length = 206, wanted.first, wanted.length
+        headers["Content-Range"] = f"bytes {wanted.first}-{wanted.last}/{made.size}"
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        handle.close()
+        return Response(status_code=status, headers=headers, media_type=media_type)
     return StreamingResponse(
-        body,
-        media_type=exporter.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{dataset.name}.{exporter.extension}"'
-        },
+        _read(handle, first, length), status_code=status, headers=headers, media_type=media_type
     )
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """`If-None-Match` holds `etag` (weak comparison, RFC 9110 §13.1.2) or is `*`."""
+    if header is None:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _range_applies(header: str | None, made: DownloadFile) -> bool:
+    """`If-Range` (§13.1.5): the range applies when the validator is this file's (its ETag,
+    strong comparison, or its Last-Modified exactly); else the whole file."""
+    if header is None:
+        return True
+    header = header.strip()
+    if header.startswith('"'):
+        return header == made.etag
+    try:
+        return parsedate_to_datetime(header) == made.made
+    except (TypeError, ValueError):
+        return False
+
+
+async def _read(handle: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
+    try:
+        handle.seek(first)
+        left = length
+        while left > 0:
+            chunk = await anyio.to_thread.run_sync(handle.read, min(CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
