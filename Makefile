@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# a fresh city each time, as the README's tour expects (`$(BIN)/dalgu demo` keeps var/demo.db)
+# a fresh city each time, as the README's tour expects (`$(BIN)/dalgu demo` keeps var/demo.db);
+# --fresh deletes it only once the ports are known free (not under a demo still running)
 demo: install
-	rm -f var/demo.db var/demo.db-wal var/demo.db-shm
-	$(BIN)/dalgu demo
+	$(BIN)/dalgu demo --fresh
 
 serve: install
 	$(BIN)/dalgu serve

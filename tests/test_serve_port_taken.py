@@ -92,3 +92,34 @@ def test_a_second_dalgu_on_the_first_ones_gateway_ports_is_refused(tmp_path: Pat
             assert not (tmp_path / "second.db").exists()
     finally:
         kill_server(first)
+
+
+def test_a_second_demo_leaves_the_running_ones_city_alone(tmp_path: Path) -> None:
+    """`make demo` deleted var/demo.db before finding its port taken by a demo still running:
+    the first one went on serving from a deleted file, and what was written there was lost.
+    (`dalgu demo` without `--fresh` wrote the city into it.)"""
+    city = tmp_path / "var" / "demo.db"
+    city.parent.mkdir()
+    city.write_bytes(b"the running demo's city")
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as granian listens
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    env = {**server_environment(tmp_path / "unused.db", port), "COLUMNS": "300"}
+    env.pop("DALGU_SQLITE_PATH")
+    try:
+        for fresh in (["--fresh"], []):
+            done = subprocess.run(
+                [sys.executable, "-m", "dalgu", "demo", *fresh],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert f"cannot listen on 127.0.0.1:{port}" in done.stdout
+            assert city.read_bytes() == b"the running demo's city"
+    finally:
+        holder.close()

@@ -182,16 +182,28 @@ def demo(
     config: Path | None = ConfigOption,
     entities: int = typer.Option(300, help="Entities in the simulated city."),
     port: int | None = typer.Option(None, help="Port of the NGSI-LD API (default 1026)."),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="A new city: delete the demo's database first (what make demo does)."
+    ),
 ) -> None:
     """Load a small simulated city of Daegu and serve it (embedded store)."""
     if ctx.invoked_subcommand is not None:
         return
     from dalgu.cli.demo import load_city, print_tour, run_simulation
+    from dalgu.cli.serve import Launch, port_taken
 
     overrides: dict[str, object] = {"sqlite_path": Path("var/demo.db")}
     if port is not None:
         overrides["port"] = port
     settings = _settings(config, **overrides)
+    # before the city is touched: a demo already running there serves from this database
+    taken = port_taken(Launch.of(settings))
+    if taken is not None:
+        console.print(f"[red]dalgu demo: {taken}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    if fresh and settings.store == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
     count = asyncio.run(load_city(settings, entities))
     print_tour(console, settings, count)
     run_simulation(settings, entities)

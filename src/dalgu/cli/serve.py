@@ -104,13 +104,9 @@ def listen_problem(host: str, port: int, kind: int = socket.SOCK_STREAM) -> OSEr
     return None
 
 
-def serve(launch: Launch) -> int:
-    """Serve until stopped (the settings already in DALGU_*); the exit status."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    from dalgu.cli.notifier import NotifierSupervisor
-
+def port_taken(launch: Launch) -> str | None:
+    """Why the server could not listen on one of its ports (waiting `PORT_WAIT` for a server
+    just stopped to let go), in a line naming the setting to change; None when it can."""
     for port, kind, setting in launch.ports():
         problem = listen_problem(launch.host, port, kind)
         deadline = time.monotonic() + PORT_WAIT
@@ -119,13 +115,25 @@ def serve(launch: Launch) -> int:
             problem = listen_problem(launch.host, port, kind)
         if problem is not None:
             where = f"{launch.host}:{port}{'/udp' if kind == socket.SOCK_DGRAM else ''}"
-            print(
-                f"dalgu: cannot listen on {where}: {problem.strerror or problem} "
+            return (
+                f"cannot listen on {where}: {problem.strerror or problem} "
                 f"(is another Dalgu or server running there? set {setting}"
-                f"{'' if setting == 'DALGU_PORT' else ', or 0 for none'})",
-                file=sys.stderr,
+                f"{'' if setting == 'DALGU_PORT' else ', or 0 for none'})"
             )
-            return 1
+    return None
+
+
+def serve(launch: Launch) -> int:
+    """Serve until stopped (the settings already in DALGU_*); the exit status."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from dalgu.cli.notifier import NotifierSupervisor
+
+    taken = port_taken(launch)
+    if taken is not None:
+        print(f"dalgu: {taken}", file=sys.stderr)
+        return 1
     # once, before the workers and the notifier open the store; in a child process, so this
     # one never loads the store
     migration = subprocess.run([sys.executable, "-m", "dalgu", "migrate", "--quiet"])
