@@ -83,3 +83,26 @@ def test_the_script_refreshes_every_part_and_announces_only_alerts() -> None:
     script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
     assert 'querySelectorAll("[data-src]")' in script
     assert 'if (box === alerts) { box.setAttribute("aria-live", "polite"); }' in script
+
+
+def test_every_refreshed_row_is_keyed_by_what_it_shows(client: TestClient) -> None:
+    """The script matches rows by `data-key` and changes only what changed, so the link that
+    has keyboard focus is not replaced by a refresh (an outside test: focus fell to the page's
+    start every 15 s while the reader was in the map table)."""
+    seed(client)
+    doc = page(client, "?lang=en")
+    for part, first_cell in (("overview", "title"), ("alerts", "title"), ("map", "title")):
+        box = doc.by_id(part)
+        assert box is not None, part
+        rows = list(box.first("tbody").iter("tr"))
+        keys = [row.attrs["data-key"] for row in rows]
+        assert len(keys) == len(set(keys)) == len(rows), part
+        # the key is the entity (or type) the row's link names
+        assert keys == [row.first("a").attrs[first_cell] for row in rows], part
+
+
+def test_the_script_keeps_focus_and_does_not_replace_a_section_wholesale() -> None:
+    script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
+    assert "box.innerHTML" not in script  # a section is changed node by node
+    assert 'getAttribute("data-key")' in script
+    assert "focused.focus({ preventScroll: true })" in script

@@ -2,6 +2,10 @@
 // themselves; the page works without this script. Updates can be paused (WCAG 2.2.2); new
 // alerts are announced politely, once per refresh that brought them, not on every poll; the
 // other sections change quietly; nothing refreshes while the tab is hidden.
+//
+// A refresh changes only the nodes whose content changed (rows are matched by their
+// `data-key`), so the element that has keyboard focus stays in place (2.4.3); a section is
+// left as it is while focus is on a row that the refresh would remove.
 (function () {
   "use strict";
   var alerts = document.getElementById("alerts");
@@ -12,19 +16,106 @@
   var parts = Array.prototype.slice.call(document.querySelectorAll("[data-src]"));
   var paused = false;
 
-  function say(text) { status.textContent = text; }
+  function say(text) { if (status.textContent !== text) { status.textContent = text; } }
+
+  function keysOf(root) {
+    var found = {};
+    Array.prototype.forEach.call(root.querySelectorAll("[data-key]"), function (node) {
+      found[node.getAttribute("data-key")] = node;
+    });
+    return found;
+  }
+
+  function keyOf(node) {
+    return node.nodeType === 1 ? node.getAttribute("data-key") : null;
+  }
+
+  // `from` (in the page) made equal to `to` (parsed), reusing every node that can be kept
+  function morph(from, to) {
+    var i, name;
+    for (i = from.attributes.length - 1; i >= 0; i--) {
+      name = from.attributes[i].name;
+      if (!to.hasAttribute(name)) { from.removeAttribute(name); }
+    }
+    for (i = 0; i < to.attributes.length; i++) {
+      name = to.attributes[i].name;
+      if (from.getAttribute(name) !== to.attributes[i].value) {
+        from.setAttribute(name, to.attributes[i].value);
+      }
+    }
+    morphChildren(from, to);
+  }
+
+  function morphChildren(from, to) {
+    var keyed = {};
+    var loose = [];
+    Array.prototype.forEach.call(from.childNodes, function (node) {
+      var key = keyOf(node);
+      if (key !== null) { keyed[key] = node; } else { loose.push(node); }
+    });
+    var next = 0;
+    var wanted = Array.prototype.slice.call(to.childNodes);
+    var kept = [];
+    wanted.forEach(function (node, index) {
+      var key = keyOf(node);
+      var match = null;
+      if (key !== null) {
+        if (keyed[key] && keyed[key].nodeName === node.nodeName) { match = keyed[key]; }
+        delete keyed[key];
+      } else {
+        while (next < loose.length && match === null) {
+          var candidate = loose[next++];
+          if (candidate.nodeType === node.nodeType && candidate.nodeName === node.nodeName) {
+            match = candidate;
+          }
+        }
+      }
+      var here = from.childNodes[index] || null;
+      if (match === null) {
+        from.insertBefore(node, here);
+        kept.push(node);
+        return;
+      }
+      if (match.nodeType === 1) {
+        morph(match, node);
+      } else if (match.nodeValue !== node.nodeValue) {
+        match.nodeValue = node.nodeValue;
+      }
+      if (match !== here) { from.insertBefore(match, here); }
+      kept.push(match);
+    });
+    Array.prototype.slice.call(from.childNodes, kept.length).forEach(function (node) {
+      from.removeChild(node);
+    });
+  }
+
+  function put(box, html) {
+    if (html === box.dalguShown) { return; }
+    var parsed = document.createElement("template");
+    parsed.innerHTML = html;
+    var focused = document.activeElement;
+    var holds = focused && focused !== document.body && box.contains(focused);
+    if (holds) {
+      var row = focused.closest("[data-key]");
+      if (row && !parsed.content.querySelector(
+        '[data-key="' + window.CSS.escape(row.getAttribute("data-key")) + '"]')) {
+        return;  // the row under focus is gone: left as it is until focus moves on
+      }
+    }
+    morphChildren(box, parsed.content);
+    box.dalguShown = html;
+    if (holds && document.activeElement !== focused && focused.isConnected) {
+      focused.focus({ preventScroll: true });  // a row moved: focus goes with it
+    }
+    if (box === alerts) { box.setAttribute("aria-live", "polite"); }
+  }
 
   function load(box) {
     fetch(box.getAttribute("data-src"), {
       headers: { "Accept": "text/html" }, credentials: "same-origin"
     })
       .then(function (response) { return response.ok ? response.text() : null; })
-      .then(function (html) {
-        if (html !== null && html.trim() !== box.innerHTML.trim()) {
-          box.innerHTML = html;
-          if (box === alerts) { box.setAttribute("aria-live", "polite"); }
-        }
-      })
+      .then(function (html) { if (html !== null) { put(box, html.trim()); } })
       .catch(function () { /* the next poll tries again */ });
   }
 
