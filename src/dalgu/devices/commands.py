@@ -27,11 +27,12 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.mapping import DeviceBinding, bind
+from dalgu.devices.ownership import device_of, owning_group
 from dalgu.devices.provisioning import Device, ServiceGroup
 from dalgu.devices.traffic import shown
 from dalgu.errors import BadRequestData, DalguError
 from dalgu.ldcontext.termmap import TermMap
-from dalgu.store.base import Change, DeviceRegistry
+from dalgu.store.base import Change, DeviceRecord, DeviceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class CommandDispatcher:
             for target in tenant_targets.values():
                 if target.binding.apikey == apikey and target.binding.device_id == device_id:
                     return target
-        record = await self.registry.device_for(apikey, device_id)
+        record = await device_of(self.registry, apikey, device_id)
         if record is None:
             log.warning("command result from unknown device %s/%s", shown(apikey), device_id)
             return None
@@ -263,10 +264,13 @@ class CommandDispatcher:
             for r in await self.registry.groups(tenant, None)
         }
         targets: dict[str, CommandTarget] = {}
+        foreign: dict[str, bool] = {}  # apikeys without a group here: another service's?
         offset = 0
         while True:
             records, _ = await self.registry.devices(tenant, None, _PAGE, offset)
             for record in records:
+                if record.apikey not in groups and await self._foreign(tenant, record, foreign):
+                    continue
                 device = Device.model_validate(record.doc)
                 # a device stored without an apikey (a request that failed half-way before
                 # provisioning checked for one could leave it) gets an empty template, constructed:
@@ -284,6 +288,23 @@ class CommandDispatcher:
             offset += _PAGE
         self._targets[tenant] = targets
         return targets
+
+    async def _foreign(self, tenant: str, record: DeviceRecord, known: dict[str, bool]) -> bool:
+        """Whether the device's apikey belongs to another service's config group (a device
+        provisioned before such keys were refused): its commands would reach that service's
+        device of the same id, so it gets none."""
+        if record.apikey not in known:
+            owner = await owning_group(self.registry, record.apikey, None)
+            known[record.apikey] = owner is not None and owner.tenant != tenant
+            if known[record.apikey]:
+                log.warning(
+                    "device %r of %r sends no commands: its apikey %s belongs to another "
+                    "service's config group",
+                    record.key,
+                    tenant,
+                    shown(record.apikey),
+                )
+        return known[record.apikey]
 
 
 def _target(

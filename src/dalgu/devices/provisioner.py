@@ -2,10 +2,11 @@
 
 As the IoT Agent library provisions them (`/iot/services`, `/iot/devices`, `/iot/op/delete`):
 config groups unique by API key and resource, devices under a FIWARE service (the NGSI-LD
-tenant) and service path. Every group or device of a request is checked (its fields, its
-apikey, that it is not provisioned yet, that its entity can be written, the sandbox's quotas)
-before any is stored, and a store error midway takes back what the request stored, so a
-refused request leaves nothing behind and its retry is not a 409.
+tenant) and service path; an API key belongs to one service (`ownership.py`). Every group
+or device of a request is checked (its fields, its apikey, that it is not provisioned yet,
+that its entity can be written, the sandbox's quotas) before any is stored, and a store
+error midway takes back what the request stored, so a refused request leaves nothing behind
+and its retry is not a 409.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from dalgu.broker.model import Entity, is_uri
 from dalgu.broker.service import EntityService
 from dalgu.devices.mapping import bind
+from dalgu.devices.ownership import refuse_foreign_device, refuse_foreign_group
 from dalgu.devices.provisioning import (
     Device,
     ServiceGroup,
@@ -69,6 +71,7 @@ class Provisioner:
             self._check_template(group, f"services[{index}]")
             if self.admission is not None:
                 await self.admission.admit_apikey(tenant, group.apikey)
+            await refuse_foreign_group(self.registry, tenant, group.apikey)
         stored: list[DeviceRecord] = []
         try:  # all or none: a group refused (taken, say) takes back those stored before it
             for group in groups:
@@ -179,6 +182,7 @@ class Provisioner:
                 siblings.append(existing)
             if self.admission is not None:
                 await self.admission.admit_apikey(tenant, apikey)
+            await refuse_foreign_device(self.registry, tenant, device.device_id, apikey)
             template = ServiceGroup(apikey=apikey) if group is None else group
             binding = bind(template, device, device.device_id)
             if not is_uri(binding.entity_id):
@@ -288,8 +292,8 @@ class Provisioner:
         record = await self.registry.device(tenant, service_path, device_id)
         if record is None or apikey is None or record.apikey == apikey:
             return record
-        other = await self.registry.device_for(apikey, device_id)
-        if other is not None and (other.tenant, other.service_path) == (tenant, service_path):
+        other = await self.registry.device_for(apikey, device_id, tenant)
+        if other is not None and other.service_path == service_path:
             return other
         return None
 

@@ -1,10 +1,12 @@
 """Which device, entity binding and tenant a southbound message is for.
 
 A message names an API key and a device id, and comes to a resource (`/iot/d`, `/iot/json`;
-MQTT names none). A provisioned device is read with its own config groups (its tenant, service
-path and apikey) that serve that resource; a device not provisioned yet is bound by the group
-of its apikey and resource, and provisioned from it (`autoprovision`) once its message proved
-good. Bindings of provisioned devices are kept until provisioning changes.
+MQTT names none). The key's config group decides the service (tenant) the device is looked
+up in, as with the IoT Agents (`ownership.py`). A provisioned device is read with its own
+config groups (its tenant, service path and apikey) that serve that resource; a device not
+provisioned yet is bound by the group of its apikey and resource, and provisioned from it
+(`autoprovision`) once its message proved good. Bindings of provisioned devices are kept
+until provisioning changes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.commands import CommandDispatcher
 from dalgu.devices.mapping import DeviceBinding, bind
+from dalgu.devices.ownership import device_of
 from dalgu.devices.provisioning import DEVICE_ID_RULE, Device, ServiceGroup, is_device_id
 from dalgu.devices.statics import fitting_statics
 from dalgu.errors import (
@@ -63,7 +66,7 @@ class DeviceResolver:
         cached = self._bindings.get((apikey, device_id, resource))
         if cached is not None:
             return (*cached, None)
-        device_record = await self.registry.device_for(apikey, device_id)
+        device_record = await device_of(self.registry, apikey, device_id, resource)
         if device_record is not None:
             group_record = await self._group_serving(device_record, resource)
         else:
@@ -143,7 +146,7 @@ class DeviceResolver:
         try:
             await self.registry.put_device(record)
         except AlreadyExists:  # another message provisioned it first
-            found = await self.registry.device_for(group.apikey, device_id)
+            found = await self.registry.device_for(group.apikey, device_id, group.tenant)
             if found is not None:
                 return found
         if entity is not None:

@@ -65,8 +65,16 @@ class DeviceRegistry(ABC):
     ) -> DeviceRecord | None: ...
 
     @abstractmethod
-    async def device_for(self, apikey: str, device_id: str) -> DeviceRecord | None:
-        """The device a southbound message names (by the API key it came with)."""
+    async def device_for(
+        self, apikey: str, device_id: str, tenant: str | None = None
+    ) -> DeviceRecord | None:
+        """The device a southbound message names (by the API key it came with), in `tenant`
+        when given (the service of the key's config group)."""
+
+    @abstractmethod
+    async def apikey_services(self, apikey: str) -> tuple[list[str], list[str]]:
+        """The tenants whose config groups, and those whose devices, use this API key
+        (each sorted)."""
 
     @abstractmethod
     async def delete_device(

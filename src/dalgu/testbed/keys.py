@@ -81,12 +81,18 @@ class SandboxKeys:
         self._verdicts.clear()
 
     async def refuse_foreign(self, tenant: str, apikey: str) -> None:
-        """Refuse provisioning, in a sandbox that has keys, an API key its devices would be
-        refused with (one it did not issue, or revoked): better a 400 now than a 401 for
-        every message later."""
+        """Refuse provisioning a sandbox's key in any other service (tenant, sandbox or not):
+        the key is the sandbox's, and its devices' messages are the sandbox's. Refuse too, in
+        a sandbox that has keys, an API key its devices would be refused with (one it did not
+        issue, or revoked): better a 400 now than a 401 for every message later."""
+        key = await self.registry.key_by_digest(digest(apikey))
+        if key is not None and key.tenant != tenant:
+            raise BadRequestData(
+                f"this apikey is a key of another sandbox, usable only in that sandbox's "
+                f"service, not in {tenant!r}"
+            )
         if not await self.registry.keys(tenant):
             return
-        key = await self.registry.key_by_digest(digest(apikey))
         if key is not None and key.tenant == tenant and key.revoked is None:
             return
         why = "revoked" if key is not None and key.tenant == tenant else "not one of its keys"

@@ -143,14 +143,28 @@ class PostgresDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
         )
         return None if row is None else _record(row)
 
-    async def device_for(self, apikey: str, device_id: str) -> DeviceRecord | None:
+    async def device_for(
+        self, apikey: str, device_id: str, tenant: str | None = None
+    ) -> DeviceRecord | None:
         row = await self.pool.fetchrow(
             f"SELECT {_DEVICE_COLUMNS} FROM iot_devices WHERE apikey = $1 AND device_id = $2 "
-            "LIMIT 1",
+            "AND ($3::text IS NULL OR tenant = $3) ORDER BY tenant, service_path LIMIT 1",
             apikey,
             device_id,
+            tenant,
         )
         return None if row is None else _record(row)
+
+    async def apikey_services(self, apikey: str) -> tuple[list[str], list[str]]:
+        rows = await self.pool.fetch(
+            "SELECT DISTINCT true, tenant FROM iot_groups WHERE apikey = $1 "
+            "UNION SELECT DISTINCT false, tenant FROM iot_devices WHERE apikey = $1 "
+            "ORDER BY 2",
+            apikey,
+        )
+        groups = [str(tenant) for is_group, tenant in rows if is_group]
+        devices = [str(tenant) for is_group, tenant in rows if not is_group]
+        return groups, devices
 
     async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> bool:
         status = await self.pool.execute(

@@ -113,13 +113,27 @@ class SqliteDevices(DeviceRegistry, ReportArchive, SandboxRegistry):
         ).fetchone()
         return None if row is None else _record(row)
 
-    async def device_for(self, apikey: str, device_id: str) -> DeviceRecord | None:
-        row = self.db.execute(
+    async def device_for(
+        self, apikey: str, device_id: str, tenant: str | None = None
+    ) -> DeviceRecord | None:
+        sql = (
             "SELECT tenant, service_path, apikey, device_id, doc FROM iot_devices "
-            "WHERE apikey = ? AND device_id = ? LIMIT 1",
-            (apikey, device_id),
-        ).fetchone()
+            "WHERE apikey = ? AND device_id = ?"
+        )
+        args: tuple[str, ...] = (apikey, device_id)
+        if tenant is not None:
+            sql, args = sql + " AND tenant = ?", (*args, tenant)
+        row = self.db.execute(sql + " ORDER BY tenant, service_path LIMIT 1", args).fetchone()
         return None if row is None else _record(row)
+
+    async def apikey_services(self, apikey: str) -> tuple[list[str], list[str]]:
+        found: list[list[str]] = []
+        for table in ("iot_groups", "iot_devices"):
+            rows = self.db.execute(
+                f"SELECT DISTINCT tenant FROM {table} WHERE apikey = ? ORDER BY tenant", (apikey,)
+            )
+            found.append([tenant for (tenant,) in rows])
+        return found[0], found[1]
 
     async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> bool:
         where, args = _where(tenant, service_path)
