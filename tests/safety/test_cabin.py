@@ -180,7 +180,7 @@ def test_the_live_service_reads_a_band_of_the_old_format_and_the_cars_sensor() -
                 ((old_band, stamp(second + 0.5)),),
             )
         )
-    seconds = list(service.monitors["veh-1"].history.seconds)
+    seconds = list(service.monitors[("", "veh-1")].history.seconds)
     band = [s.heart_rate for s in seconds if s.wearable]
     car = [(s.cabin_heart_rate, s.cabin_quality) for s in seconds if s.cabin_quality is not None]
     assert band and set(band) == {74.0}  # the band's rate, as it meant

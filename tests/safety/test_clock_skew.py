@@ -12,7 +12,7 @@ import pytest
 from dalgu.devices.traffic import MessageEvent
 from dalgu.safety import signals as vss
 from dalgu.safety.alert import Alert
-from dalgu.safety.service import SafetyService
+from dalgu.safety.service import Raised, SafetyService
 from tests.safety.test_message_order import EVENT, START, messages
 
 GLITCH = 300  # drive second of the one message with a wrong time
@@ -20,7 +20,9 @@ GLITCH = 300  # drive second of the one message with a wrong time
 
 def _alerts(service: SafetyService) -> list[Alert]:
     queue = service._queue
-    return [a for a in (queue.get_nowait() for _ in range(queue.qsize())) if isinstance(a, Alert)]
+    return [
+        a.alert for a in (queue.get_nowait() for _ in range(queue.qsize())) if isinstance(a, Raised)
+    ]
 
 
 @pytest.mark.parametrize("stamp", ["2099-01-01T00:00:00Z", "one hour fast"])

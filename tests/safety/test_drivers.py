@@ -163,7 +163,7 @@ def test_a_failing_driver_lookup_does_not_stop_the_alerts_behind_it() -> None:
     from dalgu.ldcontext import core_terms
     from dalgu.safety.alert import Alert
     from dalgu.safety.monitor import VehicleMonitor
-    from dalgu.safety.service import DriveStarted, SafetyService
+    from dalgu.safety.service import DriveStarted, Raised, SafetyService
 
     entities = _Broken()
     service = SafetyService(entities, core_terms())  # type: ignore[arg-type]
@@ -172,7 +172,7 @@ def test_a_failing_driver_lookup_does_not_stop_the_alerts_behind_it() -> None:
     async def run() -> None:
         service.start()
         service._queue.put_nowait(DriveStarted("veh-9", VehicleMonitor("veh-9")))
-        service._queue.put_nowait(alert)
+        service._queue.put_nowait(Raised(alert))
         for _ in range(200):
             if service.published:
                 break

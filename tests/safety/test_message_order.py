@@ -13,8 +13,7 @@ import pytest
 
 from dalgu.devices.traffic import MessageEvent
 from dalgu.safety import signals as vss
-from dalgu.safety.alert import Alert
-from dalgu.safety.service import SafetyService
+from dalgu.safety.service import Raised, SafetyService
 from tests.safety.crafted import steady_vehicle, steady_wearable
 
 EVENT = 640.0  # s into the drive, after the ten minutes of calibration
@@ -57,7 +56,9 @@ def test_a_stopped_heart_is_found_whatever_the_phase_of_the_messages(phase: floa
     for event in messages(phase):
         service.observe(event)
     queue = service._queue  # alerts, and the drive's start (whose driver is looked up)
-    alerts = [a for a in (queue.get_nowait() for _ in range(queue.qsize())) if isinstance(a, Alert)]
+    alerts = [
+        a.alert for a in (queue.get_nowait() for _ in range(queue.qsize())) if isinstance(a, Raised)
+    ]
     assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "asystole")]
     collapse = START.timestamp() + EVENT + phase
     assert collapse + 3 <= alerts[0].raised <= collapse + 8

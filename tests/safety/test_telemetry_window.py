@@ -142,7 +142,7 @@ def test_the_cabins_biometrics_are_read_by_the_safety_service_and_not_stored(
     with TestClient(build_app(settings.model_copy(update={"safety": True}))) as client:
         car = provision_and_send(client, config_groups("cab", "cab-w"), "cab", "veh-c1", group)
         safety = client.app.state.dalgu_safety  # type: ignore[attr-defined]
-        monitor = safety.monitors["veh-c1"]  # by device, as the safety service names it
+        monitor = safety.monitors[("", "veh-c1")]  # by device, as the safety service names it
         history = [*monitor.history.seconds, monitor.history.current]
         (second,) = [s for s in history if s.vehicle_samples]  # the second the window filled
     stored = {vss.SIGNAL_OF_ATTRIBUTE[name] for name in car if name in vss.SIGNAL_OF_ATTRIBUTE}

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dalgu.devices.traffic import MessageEvent
 from dalgu.safety import signals as vss
-from dalgu.safety.alert import Alert
-from dalgu.safety.service import SafetyService
+from dalgu.safety.service import Raised, SafetyService
 from dalgu.safety.telemetry_window import window_samples
 from tests.safety.test_message_order import EVENT, START, messages
 
@@ -47,7 +46,9 @@ def test_an_alert_of_windows_with_the_position_on_top_only_has_a_location() -> N
     for event in messages(0.0):
         service.observe(_window(event) if event.device_id == "veh-1" else event)
     queue = service._queue
-    alerts = [a for a in (queue.get_nowait() for _ in range(queue.qsize())) if isinstance(a, Alert)]
+    alerts = [
+        a.alert for a in (queue.get_nowait() for _ in range(queue.qsize())) if isinstance(a, Raised)
+    ]
     assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "asystole")]
     assert START.timestamp() + EVENT + 3 <= alerts[0].raised <= START.timestamp() + EVENT + 8
     assert alerts[0].location == (LATITUDE, LONGITUDE)

@@ -211,7 +211,13 @@ class DeviceService:
             raise
         self.traffic.record(
             MessageEvent(
-                apikey, device_id, transport, received, time.time(), as_sent(groups, timestamp)
+                apikey,
+                device_id,
+                transport,
+                received,
+                time.time(),
+                as_sent(groups, timestamp),
+                tenant=done.tenant,
             )
         )
         return done
@@ -383,7 +389,9 @@ class DeviceService:
                     self.refused(transport, apikey, device_id, received, groups, refusal)
                 else:
                     self.traffic.record(
-                        MessageEvent(apikey, device_id, transport, received, stored, groups)
+                        MessageEvent(
+                            apikey, device_id, transport, received, stored, groups, tenant=tenant
+                        )
                     )
         return results
 

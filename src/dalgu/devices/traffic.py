@@ -29,6 +29,7 @@ class MessageEvent:
     groups: MeasureGroups  # the measures as the device sent them, with its timestamps
     error: str | None = None  # the refusal's kind (BadRequestData, ResourceNotFound…)
     detail: str | None = None
+    tenant: str = ""  # where a stored message's measures went ("": the default tenant)
 
 
 Observer = Callable[[MessageEvent], None]

@@ -10,7 +10,9 @@
   `urn:ngsi-ld:DriverBaseline:<driver's id>`, with the levels as a JsonProperty `awakeLevels`,
   so it survives restarts and both stores keep it.
 
-All names are the core context's (unknown terms in its default vocabulary), as the alerts'.
+All of them are read and written in the tenant of the vehicle's devices: each firm has its own
+roster and baselines. All names are the core context's (unknown terms in its default
+vocabulary), as the alerts'.
 """
 
 from __future__ import annotations
@@ -42,26 +44,25 @@ def baseline_id(driver: str) -> str:
 
 
 class DriverRoster:
-    def __init__(self, entities: EntityService, terms: TermMap, tenant: str = "") -> None:
+    def __init__(self, entities: EntityService, terms: TermMap) -> None:
         self.entities = entities
-        self.tenant = tenant
         self.terms = terms
 
-    async def _entity(self, entity_id: str) -> Entity | None:
+    async def _entity(self, tenant: str, entity_id: str) -> Entity | None:
         try:
-            return await self.entities.retrieve(self.tenant, entity_id)
+            return await self.entities.retrieve(tenant, entity_id)
         except ResourceNotFound:
             return None
 
-    async def driver_of(self, vehicle: str) -> Driver | None:
-        """The driver the vehicle's entity names, with their record and consent; None when
-        it names none."""
-        entity = await self._entity(vehicle_id(vehicle))
+    async def driver_of(self, tenant: str, vehicle: str) -> Driver | None:
+        """The driver the vehicle's entity in `tenant` names, with their record and consent;
+        None when it names none."""
+        entity = await self._entity(tenant, vehicle_id(vehicle))
         driver = first_instance(entity, self.terms.expand("driver")) if entity is not None else None
         person = driver.get("object") if driver is not None else None
         if not isinstance(person, str):
             return None
-        record = await self._entity(person)
+        record = await self._entity(tenant, person)
         if record is None:
             return Driver(person)
         patient = _value(record, self.terms.expand("fhirPatient"))
@@ -72,9 +73,10 @@ class DriverRoster:
             consent is True,
         )
 
-    async def baseline(self, driver: str) -> DriverBaseline | None:
-        """The driver's stored awake baseline; None when there is none or it cannot be read."""
-        entity = await self._entity(baseline_id(driver))
+    async def baseline(self, tenant: str, driver: str) -> DriverBaseline | None:
+        """The driver's awake baseline stored in `tenant`; None when there is none or it
+        cannot be read."""
+        entity = await self._entity(tenant, baseline_id(driver))
         found = (
             first_instance(entity, self.terms.expand("awakeLevels")) if entity is not None else None
         )
@@ -86,8 +88,8 @@ class DriverRoster:
             log.warning("stored baseline of %s unread: %s", driver, error)
             return None
 
-    async def keep(self, baseline: DriverBaseline) -> None:
-        """Store the driver's baseline in place of the one kept before."""
+    async def keep(self, tenant: str, baseline: DriverBaseline) -> None:
+        """Store the driver's baseline in `tenant`, in place of the one kept before."""
         at = datetime.fromtimestamp(baseline.learnt_at, UTC).isoformat().replace("+00:00", "Z")
         doc: dict[str, Any] = {
             "id": baseline_id(baseline.driver),
@@ -100,10 +102,10 @@ class DriverRoster:
             doc["vehicle"] = {"type": "Relationship", "object": vehicle_id(baseline.vehicle)}
         entity = parse_entity(doc, self.terms, now_iso())
         try:
-            await self.entities.create(self.tenant, entity)
+            await self.entities.create(tenant, entity)
         except AlreadyExists:
             with contextlib.suppress(ResourceNotFound):  # deleted meanwhile: then it is gone
-                await self.entities.replace(self.tenant, entity)
+                await self.entities.replace(tenant, entity)
 
 
 def _value(entity: Entity, iri: str) -> Any:

@@ -7,6 +7,10 @@ after it (or as `follow` registers). Each drive of a vehicle has a `VehicleMonit
 it raises are written as NGSI-LD `Alert` entities through the entity service, so subscriptions
 deliver them to whoever asked (the driver's app, a fleet operator, an emergency desk).
 
+A vehicle is known by its tenant and id: the tenant its devices' measures are stored in (that
+of their config group or device). Its monitor, its driver, the roster and baselines read and
+the alerts written are all that tenant's: two firms' vehicles of the same id never meet.
+
 A drive ends when its vehicle has sent nothing for `DRIVE_GAP` seconds; the next message begins
 another, with a monitor of its own. At a drive's start the service asks the `DriverRoster` who
 drives (the Vehicle entity's `driver`), and reads that driver's stored awake baseline, so the
@@ -56,19 +60,36 @@ FUTURE_SKEW = 5.0
 SKEW_LOG_EVERY = 60.0  # s between two log lines about the same device's clock
 
 
+VehicleKey = tuple[str, str]  # (tenant, vehicle id): a vehicle as the service knows it
+
+
 @dataclass(frozen=True, slots=True)
 class DriveStarted:
     vehicle: str
     monitor: VehicleMonitor
+    tenant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class DriveCalibrated:
     vehicle: str
     monitor: VehicleMonitor
+    tenant: str = ""
 
 
-Work = Alert | DriveStarted | DriveCalibrated
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """An alert of a vehicle of `tenant`, to be written there."""
+
+    alert: Alert
+    tenant: str = ""
+
+    @property
+    def vehicle(self) -> str:
+        return self.alert.vehicle
+
+
+Work = Raised | DriveStarted | DriveCalibrated
 
 
 class SafetyService:
@@ -77,37 +98,39 @@ class SafetyService:
         entities: EntityService,
         terms: TermMap,
         *,
-        tenant: str = "",
         medical: MedicalSummarySource | None = None,
     ) -> None:
         self.entities = entities
         self.terms = terms
-        self.tenant = tenant
         self.medical = medical
-        self.roster = DriverRoster(entities, terms, tenant)
-        self.monitors: dict[str, VehicleMonitor] = {}
-        self.drivers: dict[str, Driver] = {}  # registered by `follow`: the roster is not asked
-        self.driving: dict[str, Driver] = {}  # the driver of each vehicle's current drive
+        self.roster = DriverRoster(entities, terms)
+        self.monitors: dict[VehicleKey, VehicleMonitor] = {}
+        # registered by `follow`: the roster is not asked
+        self.drivers: dict[VehicleKey, Driver] = {}
+        self.driving: dict[VehicleKey, Driver] = {}  # the driver of each vehicle's current drive
         self.baselines_kept = 0
-        self._devices: dict[str, tuple[str, Source]] = {}
+        self._devices: dict[tuple[str, str], tuple[str, Source]] = {}  # (tenant, device id)
         self._queue: asyncio.Queue[Work] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._skew_logged: dict[str, float] = {}  # device -> when its clock was last logged
+        # (tenant, device) -> when its clock was last logged
+        self._skew_logged: dict[tuple[str, str], float] = {}
         self.published: list[tuple[Alert, str, float]] = []  # (alert, entity id, written at)
 
     def follow(
         self,
         vehicle: str,
         *,
+        tenant: str = "",
         telematics: str | None = None,
         wearable: str | None = None,
         driver: Driver | None = None,
     ) -> None:
-        """Name the devices of a vehicle and its driver (otherwise the naming convention)."""
-        self._devices[telematics or vehicle] = (vehicle, "vehicle")
-        self._devices[wearable or vehicle + WEARABLE_SUFFIX] = (vehicle, "wearable")
+        """Name the devices of a vehicle of `tenant` ("": the default) and its driver
+        (otherwise the naming convention and the tenant's roster)."""
+        self._devices[(tenant, telematics or vehicle)] = (vehicle, "vehicle")
+        self._devices[(tenant, wearable or vehicle + WEARABLE_SUFFIX)] = (vehicle, "wearable")
         if driver is not None:
-            self.drivers[vehicle] = driver
+            self.drivers[(tenant, vehicle)] = driver
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._work(), name="safety-alerts")
@@ -119,11 +142,13 @@ class SafetyService:
         """A device message was stored (or refused): feed its measures to the vehicle's monitor."""
         if event.error is not None:
             return
+        tenant = event.tenant
         for values, stamp in event.groups:
-            source = self._source(event.device_id, values)
+            source = self._source(tenant, event.device_id, values)
             if source is None:
                 continue
             vehicle, kind = source
+            key = (tenant, vehicle)
             t = _seconds(stamp) if stamp else event.received
             if t > event.received + FUTURE_SKEW:
                 self._log_skew(event, stamp, t)
@@ -134,14 +159,14 @@ class SafetyService:
                 log.warning("telemetry window of %s unread: %s", event.device_id, error.detail)
                 window = None
             first = window[0][0] if window else t
-            monitor = self.monitors.get(vehicle)
+            monitor = self.monitors.get(key)
             if monitor is not None and first - monitor.newest > DRIVE_GAP:
                 monitor = None  # silent for so long: that drive is over, this is another
             if monitor is None:
-                driver = self.drivers.get(vehicle)
+                driver = self.drivers.get(key)
                 monitor = VehicleMonitor(vehicle, driver.id if driver else None, start=int(first))
-                self.monitors[vehicle] = monitor
-                self._queue.put_nowait(DriveStarted(vehicle, monitor))
+                self.monitors[key] = monitor
+                self._queue.put_nowait(DriveStarted(vehicle, monitor, tenant))
             calibrating = monitor.calibrated is None
             # a window's columns are named by VSS path and hold JSON values as sent, which
             # the history reads as they are: no renaming or conversion per sample
@@ -152,20 +177,21 @@ class SafetyService:
             )
             for sample in samples:
                 for alert in monitor.feed(sample):
-                    self._queue.put_nowait(alert)
+                    self._queue.put_nowait(Raised(alert, tenant))
             if not monitor.rates_checked and monitor.history.now >= monitor.history.start + 60:
                 monitor.rates_checked = True
                 history = monitor.history
                 for note in rate_notes(history.car_rate, history.band_period):
-                    log.warning("safety: vehicle %s: %s", vehicle, note)
+                    log.warning("safety: vehicle %s: %s", _shown(key), note)
             if calibrating and monitor.calibrated is not None:
-                self._queue.put_nowait(DriveCalibrated(vehicle, monitor))
+                self._queue.put_nowait(DriveCalibrated(vehicle, monitor, tenant))
 
     def _log_skew(self, event: MessageEvent, stamp: str | None, t: float) -> None:
-        last = self._skew_logged.get(event.device_id)
+        device = (event.tenant, event.device_id)
+        last = self._skew_logged.get(device)
         if last is not None and event.received - last < SKEW_LOG_EVERY:
             return
-        self._skew_logged[event.device_id] = event.received
+        self._skew_logged[device] = event.received
         log.warning(
             "safety: %s sent a sample stamped %s, %.0f s ahead of its arrival: read at its "
             "arrival time (the gateway stored the time as sent; more of this device's clock "
@@ -176,8 +202,10 @@ class SafetyService:
             SKEW_LOG_EVERY,
         )
 
-    def _source(self, device: str, values: dict[str, Any]) -> tuple[str, Source] | None:
-        known = self._devices.get(device)
+    def _source(
+        self, tenant: str, device: str, values: dict[str, Any]
+    ) -> tuple[str, Source] | None:
+        known = self._devices.get((tenant, device))
         if known is not None:
             return known
         if any(name in values for name in _WEARABLE):
@@ -193,47 +221,55 @@ class SafetyService:
             item = await self._queue.get()
             try:
                 if isinstance(item, DriveStarted):
-                    await self.identify(item.vehicle, item.monitor)
+                    await self.identify(item.vehicle, item.monitor, item.tenant)
                 elif isinstance(item, DriveCalibrated):
-                    await self.keep_baseline(item.vehicle, item.monitor)
+                    await self.keep_baseline(item.vehicle, item.monitor, item.tenant)
                 else:
-                    entity_id = await self.publish(item)
-                    self.published.append((item, entity_id, time.time()))
+                    entity_id = await self.publish(item.alert, item.tenant)
+                    self.published.append((item.alert, entity_id, time.time()))
             except DalguError as error:
                 log.error(
                     "safety service: %s of %s failed: %s",
                     type(item).__name__,
-                    item.vehicle,
+                    _shown((item.tenant, item.vehicle)),
                     error.detail,
                 )
             except Exception:  # one item's defect must not stop the alerts behind it
-                log.exception("safety service: %s of %s failed", type(item).__name__, item.vehicle)
+                log.exception(
+                    "safety service: %s of %s failed",
+                    type(item).__name__,
+                    _shown((item.tenant, item.vehicle)),
+                )
 
-    async def identify(self, vehicle: str, monitor: VehicleMonitor) -> None:
-        """Who drives this drive (registered, or the roster's answer), and their baseline."""
-        driver = self.drivers.get(vehicle) or await self.roster.driver_of(vehicle)
+    async def identify(self, vehicle: str, monitor: VehicleMonitor, tenant: str = "") -> None:
+        """Who drives this drive (registered, or the tenant's roster's answer), and their
+        baseline in that tenant."""
+        key = (tenant, vehicle)
+        driver = self.drivers.get(key) or await self.roster.driver_of(tenant, vehicle)
         if driver is None:
-            self.driving.pop(vehicle, None)
+            self.driving.pop(key, None)
             return
-        self.driving[vehicle] = driver
+        self.driving[key] = driver
         monitor.driver = driver.id
-        baseline = await self.roster.baseline(driver.id)
+        baseline = await self.roster.baseline(tenant, driver.id)
         if baseline is not None:
             monitor.adopt(baseline)
 
-    async def keep_baseline(self, vehicle: str, monitor: VehicleMonitor) -> None:
+    async def keep_baseline(self, vehicle: str, monitor: VehicleMonitor, tenant: str = "") -> None:
         """A drive's first minutes raised no alert: its levels are the driver's baseline now."""
         calibration = monitor.calibrated
         if monitor.driver is None or calibration is None or calibration.empty:
             return
         start = monitor.history.start
         baseline = DriverBaseline.of(monitor.driver, calibration, start + CALIBRATION, vehicle)
-        await self.roster.keep(baseline)
+        await self.roster.keep(tenant, baseline)
         self.baselines_kept += 1
 
-    async def publish(self, alert: Alert) -> str:
-        """Write the alert as an NGSI-LD entity (with a medical summary when due)."""
-        driver = self.drivers.get(alert.vehicle) or self.driving.get(alert.vehicle)
+    async def publish(self, alert: Alert, tenant: str = "") -> str:
+        """Write the alert as an NGSI-LD entity of the vehicle's tenant (with a medical
+        summary when due)."""
+        key = (tenant, alert.vehicle)
+        driver = self.drivers.get(key) or self.driving.get(key)
         if (
             alert.category == "medical"
             and self.medical is not None
@@ -249,8 +285,14 @@ class SafetyService:
         )
         entity = parse_entity(doc, self.terms, now_iso())
         with contextlib.suppress(AlreadyExists):  # the same alert, replayed
-            await self.entities.create(self.tenant, entity)
+            await self.entities.create(tenant, entity)
         return str(doc["id"])
+
+
+def _shown(key: VehicleKey) -> str:
+    """A vehicle as log lines name it: its id, after its tenant unless the default."""
+    tenant, vehicle = key
+    return f"{tenant}/{vehicle}" if tenant else vehicle
 
 
 def _seconds(stamp: str) -> float:
