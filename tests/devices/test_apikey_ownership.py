@@ -184,3 +184,18 @@ def test_commands_of_another_service_never_reach_the_key_owners_devices(
     url = f"{E}/urn:ngsi-ld:Lamp:lamp3/attrs/switch"
     assert client.patch(url, json={"value": "dim"}, headers=firm_tenant).status_code == 204
     assert client.get(f"/iot/d?k={key}&i=lamp3&getCmd=1").text == "lamp3@switch|dim"
+
+
+def test_a_run_never_watches_a_key_another_service_also_has_a_group_of(
+    client: TestClient,
+) -> None:
+    key = sandbox_with_group(client, "firmq")
+    registry = client.app.state.dalgu.devices.registry  # type: ignore[attr-defined]
+    group = {"apikey": key, "resource": "/iot/json", "entity_type": "X"}
+    record = DeviceRecord("evil", "/", key, "/iot/json", group)  # stored before the refusal
+    client.portal.call(registry.put_group, record)  # type: ignore[union-attr]
+    run = {"profile": "air-quality", "apikey": key, "duration": 8}
+    refused = client.post("/testbed/runs", json=run, headers=service("evil"))
+    assert refused.status_code == 404, refused.text
+    assert "another service" in refused.json()["detail"]
+    assert client.get("/testbed/runs", headers=service("evil")).json() == []

@@ -32,6 +32,7 @@ from typing import Any
 from dalgu.background import cancel_and_wait
 from dalgu.broker.model import now_iso
 from dalgu.devices.commands import CommandStatus
+from dalgu.devices.ownership import owners
 from dalgu.devices.service import DeviceService
 from dalgu.devices.traffic import MessageEvent
 from dalgu.errors import BadRequestData, DalguError, ResourceNotFound
@@ -128,6 +129,13 @@ class TestbedService:
         groups = await self.devices.registry.groups(tenant, None)
         if apikey not in {g.apikey for g in groups}:
             raise ResourceNotFound(f"this sandbox has no config group with apikey {apikey!r}")
+        if await owners(self.devices.registry, apikey) != [tenant]:
+            # another service's group has it too (provisioned before keys were refused in
+            # other services): a run here would watch that service's devices
+            raise ResourceNotFound(
+                f"apikey {apikey!r} is used by another service's config groups as well: a "
+                "run watches only a key of this sandbox alone"
+            )
         now = time.time()
         record = RunRecord(
             id=f"urn:ngsi-ld:ConformanceRun:{uuid.uuid4()}",
