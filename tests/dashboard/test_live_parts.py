@@ -82,7 +82,7 @@ def test_an_unknown_part_or_bad_tenant_is_a_problem(client: TestClient) -> None:
 def test_the_script_refreshes_every_part_and_announces_only_alerts() -> None:
     script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
     assert 'querySelectorAll("[data-src]")' in script
-    assert 'if (box === alerts) { box.setAttribute("aria-live", "polite"); }' in script
+    assert "if (box === alerts) { announce(box); }" in script
 
 
 def test_every_refreshed_row_is_keyed_by_what_it_shows(client: TestClient) -> None:

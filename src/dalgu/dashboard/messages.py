@@ -97,6 +97,8 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
     "live_off": {"ko": "갱신이 멈췄습니다.", "en": "Updates are paused."},
     "pause": {"ko": "갱신 멈춤", "en": "Pause updates"},
     "resume": {"ko": "갱신 다시 시작", "en": "Resume updates"},
+    "new_alert": {"ko": "새 경보 1건:", "en": "1 new alert:"},
+    "new_alerts": {"ko": "새 경보 {count}건:", "en": "{count} new alerts:"},
     "severity_critical": {"ko": "위급", "en": "critical"},
     "severity_high": {"ko": "높음", "en": "high"},
     "severity_medium": {"ko": "보통", "en": "medium"},

@@ -1,20 +1,23 @@
 // Dalgu's dashboard: its sections (counts, alerts, Wi-Fi zones, devices, map) refresh
-// themselves; the page works without this script. Updates can be paused (WCAG 2.2.2); new
-// alerts are announced politely, once per refresh that brought them, not on every poll; the
-// other sections change quietly; nothing refreshes while the tab is hidden.
+// themselves; the page works without this script. Updates can be paused (WCAG 2.2.2); nothing
+// refreshes while the tab is hidden.
 //
 // A refresh changes only the nodes whose content changed (rows are matched by their
 // `data-key`), so the element that has keyboard focus stays in place (2.4.3); a section is
-// left as it is while focus is on a row that the refresh would remove.
+// left as it is while focus is on a row that the refresh would remove. The sections are not
+// live regions: new alerts (an alert id not seen before) are announced once, in a short
+// sentence, by the polite region `#alert-news` that exists from the page's load (4.1.3).
 (function () {
   "use strict";
   var alerts = document.getElementById("alerts");
   var toggle = document.getElementById("live-toggle");
   var status = document.getElementById("live-status");
-  if (!alerts || !toggle || !status || !window.fetch) { return; }
+  var news = document.getElementById("alert-news");
+  if (!alerts || !toggle || !status || !news || !window.fetch) { return; }
   var every = Math.max(5, parseInt(alerts.getAttribute("data-every"), 10) || 15) * 1000;
   var parts = Array.prototype.slice.call(document.querySelectorAll("[data-src]"));
   var paused = false;
+  var seen = keysOf(alerts);
 
   function say(text) { if (status.textContent !== text) { status.textContent = text; } }
 
@@ -89,6 +92,32 @@
     });
   }
 
+  function announce(box) {
+    var now = keysOf(box);
+    var fresh = Object.keys(now).filter(function (key) { return !seen[key]; });
+    seen = now;
+    if (!fresh.length) { return; }
+    var lead = fresh.length === 1 ? news.getAttribute("data-one")
+      : news.getAttribute("data-many").replace("{count}", String(fresh.length));
+    news.textContent = "";
+    window.setTimeout(function () {  // a new text, so that the same words are read again
+      news.appendChild(document.createTextNode(lead));
+      fresh.slice(0, 3).forEach(function (key) {
+        var cells = Array.prototype.filter.call(now[key].querySelectorAll("[data-say]"),
+          function (cell) { return cell.textContent.trim() !== ""; });
+        news.appendChild(document.createTextNode(" "));
+        cells.forEach(function (cell, index) {
+          if (index) { news.appendChild(document.createTextNode(", ")); }
+          var part = document.createElement("span");
+          if (cell.hasAttribute("lang")) { part.setAttribute("lang", cell.getAttribute("lang")); }
+          part.textContent = cell.textContent.trim();
+          news.appendChild(part);
+        });
+        news.appendChild(document.createTextNode("."));
+      });
+    }, 100);
+  }
+
   function put(box, html) {
     if (html === box.dalguShown) { return; }
     var parsed = document.createElement("template");
@@ -107,7 +136,7 @@
     if (holds && document.activeElement !== focused && focused.isConnected) {
       focused.focus({ preventScroll: true });  // a row moved: focus goes with it
     }
-    if (box === alerts) { box.setAttribute("aria-live", "polite"); }
+    if (box === alerts) { announce(box); }
   }
 
   function load(box) {
