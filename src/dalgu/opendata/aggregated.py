@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any, Final
 
 import orjson
@@ -187,19 +186,21 @@ class AggregatedRows:
     ) -> AsyncIterator[list[Row]]:
         """One entity's rows, read in slices of its bucket grid that each fit the budget."""
         newest = await self._instances(entity_id, newest=True)
-        lasts = {name: max(times) for name, times in newest.items() if times}
         firsts = await self._instances(entity_id, newest=False)
         every = [t for times in firsts.values() for t in times]
-        if not lasts or not every:
+        if not every:
             return
         first = min(every)
         origin = parse_time(self.since) if self.since else first
         period = self.period
-        start = _index(period, origin, first)
-        end = max(_index(period, origin, t) for t in lasts.values()) + 1
-        width = max(1, self.budget // len(lasts))
+        # each attribute's periods end with the one of its last instance
+        ends = {name: _index(period, origin, max(t)) + 1 for name, t in newest.items() if t}
+        if not ends:
+            return
+        start, end = _index(period, origin, first), max(ends.values())
+        width = max(1, self.budget // len(ends))
         methods = self.methods if "totalCount" in self.methods else (*self.methods, "totalCount")
-        started = {name: self.since is None for name in lasts}  # `after`: from the first
+        started = {name: self.since is None for name in ends}  # `after`: from the first
         while start < end:
             stop = min(start + width, end)
             query = replace(
@@ -213,11 +214,9 @@ class AggregatedRows:
             )
             found = (await self.temporal.query(self.tenant, query)).entities
             history = found[0] if found else TemporalEntity(entity_id, [])
-            bounds = [period.after(origin, k) for k in range(start, stop + 1)]
-            spans = [(a, [format_time(a), format_time(b)]) for a, b in pairwise(bounds)]
             kept = TemporalEntity(entity_id, history.types)
-            for name, last in lasts.items():
-                listed = self._listed(history, name, spans, started, last)
+            for name, after_last in ends.items():
+                listed = self._listed(history, name, origin, start, min(stop, after_last), started)
                 if listed:
                     kept.aggregates[name] = listed
             yield aggregate_rows(kept, current, self.release)
@@ -227,27 +226,32 @@ class AggregatedRows:
         self,
         history: TemporalEntity,
         name: str,
-        spans: list[tuple[datetime, list[str]]],
+        origin: datetime,
+        start: int,
+        stop: int,
         started: dict[str, bool],
-        last: datetime,
     ) -> dict[str, list[list[Any]] | orjson.Fragment]:
-        """An attribute's periods of a slice as one answer lists them: from its first that
-        holds an instance (with `aggregate_since`) to the one of its last instance, those
-        without instances empty (counts 0, the others null)."""
+        """An attribute's periods `start` to `stop` (excluded) of a slice that begins at
+        period `start`, as one answer lists them: from its first that holds an instance
+        (with `aggregate_since`), those without instances empty (counts 0, the others null)."""
         answered = history.aggregates.get(name, {})
         columns = {m: _buckets(answered.get(m)) for m in (*self.methods, "totalCount")}
-        listed: dict[str, list[list[Any]]] = {m: [] for m in self.methods}
-        for j, (begins, span) in enumerate(spans):
-            if begins > last:
-                break
-            counts = columns["totalCount"]
-            holds = j < len(counts) and bool(counts[j][0])
-            if not started[name]:
-                if not holds:
-                    continue
-                started[name] = True
-            for method in self.methods:
-                column = columns[method]
-                value = column[j][0] if j < len(column) else EMPTY.get(method)
-                listed[method].append([value, *span])
-        return {m: rows for m, rows in listed.items() if rows}
+        size = stop - start
+        begin = 0
+        if not started[name]:
+            counts = columns["totalCount"][:size]
+            begin = next((j for j, c in enumerate(counts) if c[0]), size)
+            if begin == size:
+                return {}
+            started[name] = True
+        listed: dict[str, list[list[Any]] | orjson.Fragment] = {}
+        for method in self.methods:
+            column = columns[method][begin:size]
+            # a slice without any instance of the attribute lists none of its periods
+            for k in range(start + begin + len(column), stop):
+                after = self.period.after
+                span = [format_time(after(origin, k)), format_time(after(origin, k + 1))]
+                column.append([EMPTY.get(method), *span])
+            if column:
+                listed[method] = column
+        return listed

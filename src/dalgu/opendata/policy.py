@@ -172,18 +172,20 @@ def aggregate_rows(
     assert aggregation is not None
     names = release.dataset.publication.attributes
     by_span: dict[tuple[str, str], Row] = {}
+    entity_id, grid = published_id(history.id, release), release.grid
     for name, iri in zip(names, release.attributes, strict=True):
         if iri in release.withheld:
             continue
         methods = history.aggregates.get(iri, {})
         for method in aggregation.methods:
+            column = f"{name}_{method}"
             for bucket in _buckets(methods.get(method)):
                 value, start, end = bucket[0], bucket[1], bucket[2]
-                row = by_span.setdefault(
-                    (start, end),
-                    {"id": published_id(history.id, release), "start": start, "end": end},
-                )
-                row[f"{name}_{method}"] = scrub(value, release.grid)
+                row = by_span.get((start, end))
+                if row is None:
+                    row = by_span[(start, end)] = {"id": entity_id, "start": start, "end": end}
+                # only a structured value can hold a geometry (most are numbers)
+                row[column] = scrub(value, grid) if isinstance(value, dict | list) else value
     rows = [by_span[span] for span in sorted(by_span)]
     columns = release.dataset.columns
     location = (None, None) if current is None else _location(current, release)
