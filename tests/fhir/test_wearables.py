@@ -11,10 +11,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
+from dalgu.fhir.wearables import link_system
 from dalgu.settings import Settings
 from tests.fhir.conftest import ADMIN, create, entries, patient
 
 ACME = {"fiware-service": "health", "fiware-servicepath": "/"}
+EVIL = {"fiware-service": "evil", "fiware-servicepath": "/"}
 WEARABLE = "urn:ngsi-ld:Wearable:w1"
 
 
@@ -33,24 +35,27 @@ def app(settings: Settings) -> Iterator[TestClient]:
             ],
         }
         assert c.post("/iot/services", json={"services": [group]}, headers=ACME).status_code == 201
+        # another firm's wearables: the same mapping, entities of the same ids in its tenant
+        other = {**group, "apikey": "evk"}
+        assert c.post("/iot/services", json={"services": [other]}, headers=EVIL).status_code == 201
         yield c
 
 
-def link(client: TestClient, device_id: str, entity_id: str) -> str:
+def link(client: TestClient, device_id: str, entity_id: str, tenant: str = "health") -> str:
     pid = create(client, patient())
     device = {
         "resourceType": "Device",
         "id": device_id,
-        "identifier": [{"system": "urn:dalgu:ngsi-ld", "value": entity_id}],
+        "identifier": [{"system": link_system(tenant), "value": entity_id}],
         "patient": {"reference": f"Patient/{pid}"},
     }
     assert client.put(f"/fhir/Device/{device_id}", json=device, headers=ADMIN).status_code == 201
     return pid
 
 
-def send(client: TestClient, device: str, at: str, **values: float) -> None:
+def send(client: TestClient, device: str, at: str, key: str = "wk", **values: float) -> None:
     payload = {**values, "TimeInstant": at}
-    response = client.post(f"/iot/json?k=wk&i={device}", json=payload)
+    response = client.post(f"/iot/json?k={key}&i={device}", json=payload)
     assert response.status_code == 200, response.text
 
 
@@ -93,6 +98,34 @@ def test_one_observation_per_window_with_min_mean_max(app: TestClient) -> None:
     assert first["category"][0]["coding"][0]["code"] == "vital-signs"
     flush(app)  # the last window, once its time has passed
     assert [o["valueQuantity"]["value"] for o in vitals(app, pid, "8867-4")] == [75.0, 90.0]
+
+
+def test_an_entity_of_the_same_id_in_another_tenant_is_not_the_linked_wearable(
+    app: TestClient,
+) -> None:
+    pid = link(app, "watch-t", WEARABLE)  # the link names tenant "health"
+    send(app, "w1", "2024-03-01T10:00:05Z", key="evk", hr=190)  # firm "evil"'s w1
+    send(app, "w1", "2024-03-01T10:00:10Z", hr=72)
+    send(app, "w1", "2024-03-01T10:00:15Z", key="evk", hr=190)
+    flush(app)
+    (only,) = vitals(app, pid, "8867-4")
+    assert stats(only) == {"min": 72.0, "max": 72.0, "count": 1}
+
+
+def test_a_link_without_a_tenant_names_the_default_tenants_entity(app: TestClient) -> None:
+    pid = link(app, "watch-d", WEARABLE, tenant="")
+    send(app, "w1", "2024-03-01T10:00:05Z", hr=72)  # tenant "health": not the default's
+    flush(app)
+    assert vitals(app, pid, "8867-4") == []
+    entity = {
+        "id": WEARABLE,
+        "type": "Wearable",
+        "heartRate": {"type": "Property", "value": 64, "observedAt": "2024-03-01T10:00:20Z"},
+    }
+    assert app.post("/ngsi-ld/v1/entities", json=entity).status_code == 201
+    flush(app)
+    (only,) = vitals(app, pid, "8867-4")
+    assert only["valueQuantity"]["value"] == 64.0
 
 
 def test_blood_pressure_becomes_one_panel_with_two_components(app: TestClient) -> None:

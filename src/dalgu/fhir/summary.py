@@ -21,6 +21,7 @@ from dalgu.fhir.model import BREAK_GLASS, Principal, Resource, Role
 from dalgu.fhir.search import parse_search
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.vitals import VITALS
+from dalgu.fhir.wearables import link_system
 
 VEHICLE_SAFETY_ALERT = "vehicle safety alert"
 
@@ -139,10 +140,12 @@ async def wearable_summary(
     *,
     requester: str,
     reason: str = VEHICLE_SAFETY_ALERT,
+    tenant: str = "",
 ) -> MedicalSummary | None:
-    """The summary of the patient a wearable (its NGSI-LD entity id) is linked to, or None
-    when no FHIR Device links it to a patient."""
-    query = parse_search("Device", [("identifier", f"urn:dalgu:ngsi-ld|{wearable_entity_id}")])
+    """The summary of the patient a wearable (its NGSI-LD entity id in `tenant`) is linked
+    to, or None when no FHIR Device links it to a patient."""
+    system = link_system(tenant)
+    query = parse_search("Device", [("identifier", f"{system}|{wearable_entity_id}")])
     found, _ = await fhir.store.fhir_search(query)
     patient = next((d.patient for d in found if d.patient), None)
     if patient is None:

@@ -102,6 +102,7 @@ class Window:
     code: str  # LOINC of the Observation
     start: float
     stats: dict[str, Stats] = field(default_factory=dict)  # by vital sign code
+    tenant: str = ""  # the NGSI-LD tenant of the entity ("": the default)
 
 
 class Downsampler:
@@ -110,19 +111,21 @@ class Downsampler:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.open: dict[tuple[str, str], Window] = {}
+        self.open: dict[tuple[str, str, str], Window] = {}
 
-    def add(self, source: str, sign: VitalSign, at: float, value: float) -> list[Window]:
+    def add(
+        self, source: str, sign: VitalSign, at: float, value: float, tenant: str = ""
+    ) -> list[Window]:
         code = sign.panel or sign.code
         start = math.floor(at / self.seconds) * self.seconds
-        key = (source, code)
+        key = (tenant, source, code)
         closed = []
         window = self.open.get(key)
         if window is not None and start > window.start:
             closed.append(self.open.pop(key))
             window = None
         if window is None:
-            window = self.open.setdefault(key, Window(source, code, start))
+            window = self.open.setdefault(key, Window(source, code, start, tenant=tenant))
         if start < window.start:
             return closed  # a sample late for a window already written: dropped
         window.stats.setdefault(sign.code, Stats(at, at)).add(at, value)
@@ -174,8 +177,10 @@ def _coding(code: str, display: str) -> dict[str, object]:
 
 def observation_id(window: Window) -> str:
     """The same window always gets the same id: rewriting it after a restart is idempotent."""
-    key = f"{window.source}|{window.code}|{window.start}".encode()
-    return "vs-" + hashlib.sha256(key).hexdigest()[:40]
+    key = f"{window.source}|{window.code}|{window.start}"
+    if window.tenant:  # the default tenant's keep the ids they had before tenants counted
+        key = f"{window.tenant}|{key}"
+    return "vs-" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def window_observation(window: Window, patient: str, device: str) -> Resource:

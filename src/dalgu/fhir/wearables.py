@@ -4,7 +4,9 @@ The recorder listens in process to the entity service's committed changes (the s
 subscriptions): a change of an NGSI-LD entity whose attributes carry vital signs (heartRate,
 oxygenSaturation, ... see `vitals.VITALS`) adds samples to down-sampling windows. Which
 patient a wearable belongs to is known only on the FHIR side: a `Device` whose identifier is
-(`urn:dalgu:ngsi-ld`, the entity id) and whose `patient` is set. The NGSI-LD entity itself
+(`urn:dalgu:ngsi-ld:<tenant>`, the entity id), or (`urn:dalgu:ngsi-ld`, the entity id) for
+the default tenant, and whose `patient` is set. Only changes of that tenant's entity count: an
+entity of the same id in another tenant is another wearable. The NGSI-LD entity itself
 carries no patient link, so city services reading it see pseudonymous measures only.
 
 Closed windows are written as the server (`SYSTEM`), audited like any write, with ids derived
@@ -31,7 +33,7 @@ from dalgu.fhir.vitals import Downsampler, VitalSign, Window, vital_of, window_o
 from dalgu.store.base import Change
 
 log = logging.getLogger("dalgu.fhir.wearables")
-NGSI_LD_SYSTEM = "urn:dalgu:ngsi-ld"
+NGSI_LD_SYSTEM = "urn:dalgu:ngsi-ld"  # the default tenant's; another's is this + ":<tenant>"
 LINK_TTL = 30.0  # seconds the links read are trusted (this process's Device writes clear them)
 _PAGE = 500
 
@@ -42,12 +44,17 @@ class Link:
     patient: str
 
 
+def link_system(tenant: str = "") -> str:
+    """The identifier system of a Device linking an NGSI-LD entity of `tenant`."""
+    return f"{NGSI_LD_SYSTEM}:{tenant}" if tenant else NGSI_LD_SYSTEM
+
+
 class WearableRecorder:
     def __init__(self, fhir: FhirService, window: float) -> None:
         self.fhir = fhir
         self.sampler = Downsampler(window)
-        self._links: dict[str, Link] | None = None  # None: to be read again
-        self._links_until = 0.0
+        # by tenant: entity id -> link, and until when it is trusted (cleared by Device writes)
+        self._links: dict[str, tuple[float, dict[str, Link]]] = {}
         self._ticker: asyncio.Task[None] | None = None
         fhir.listeners.append(self._fhir_written)
 
@@ -70,31 +77,35 @@ class WearableRecorder:
 
     async def _fhir_written(self, stored: list[StoredResource]) -> None:
         if any(s.type == "Device" for s in stored):
-            self._links = None
+            self._links = {}
 
-    async def link(self, entity_id: str) -> Link | None:
-        """The patient-linked Device of a wearable entity, if any."""
-        return (await self._current_links()).get(entity_id)
+    async def link(self, entity_id: str, tenant: str = "") -> Link | None:
+        """The patient-linked Device of a wearable entity of `tenant`, if any."""
+        return (await self._current_links(tenant)).get(entity_id)
 
-    async def _current_links(self) -> dict[str, Link]:
-        if self._links is None or self._links_until <= time.monotonic():
-            self._links = await self._linked_wearables()
-            self._links_until = time.monotonic() + LINK_TTL
-        return self._links
+    async def _current_links(self, tenant: str) -> dict[str, Link]:
+        known = self._links.get(tenant)
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
+        links = await self._linked_wearables(tenant)
+        self._links[tenant] = (time.monotonic() + LINK_TTL, links)
+        return links
 
-    async def _linked_wearables(self) -> dict[str, Link]:
-        """Every wearable entity a Device with a patient names, read in pages of the search.
+    async def _linked_wearables(self, tenant: str) -> dict[str, Link]:
+        """Every wearable entity of `tenant` a Device with a patient names, read in pages of
+        the search.
 
         One read of all the links, not one search per entity: a city has many entities whose
         attributes carry a vital sign's name (every weather station's `temperature`), and all
         of them are asked about; very few are wearables."""
         links: dict[str, Link] = {}
+        system = link_system(tenant)
         offset = 0
         while True:
             query = parse_search(
                 "Device",
                 [
-                    ("identifier", f"{NGSI_LD_SYSTEM}|"),
+                    ("identifier", f"{system}|"),
                     ("_sort", "_id"),
                     ("_count", str(_PAGE)),
                     ("_offset", str(offset)),
@@ -106,16 +117,17 @@ class WearableRecorder:
             for device in found:
                 if device.patient is None or device.body is None:
                     continue
-                for entity_id in _linked_entities(orjson.loads(device.body)):
+                for entity_id in _linked_entities(orjson.loads(device.body), system):
                     links.setdefault(entity_id, Link(device.id, device.patient))
             if len(found) < _PAGE:
                 return links
             offset += _PAGE
 
     async def changed(self, tenant: str, changes: list[Change]) -> None:
-        """The entity service's listener: samples from every changed vital-sign attribute."""
+        """The entity service's listener: samples from every changed vital-sign attribute of
+        an entity a Device links in this tenant."""
         closed: list[Window] = []
-        links = await self._current_links()
+        links = await self._current_links(tenant)
         for change in changes:
             after = change.after
             # most changes are of city sensors, not of patients' wearables (a weather
@@ -125,13 +137,13 @@ class WearableRecorder:
                 continue
             fresh = _fresh_vital_instances(change.before, after)
             for sign, at, value in _samples(fresh):
-                closed += self.sampler.add(change.entity_id, sign, at, value)
+                closed += self.sampler.add(change.entity_id, sign, at, value, tenant)
         await self._write(closed)
 
     async def _write(self, windows: list[Window]) -> int:
         writes = []
         for window in windows:
-            link = await self.link(window.source)
+            link = await self.link(window.source, window.tenant)
             if link is None:
                 continue
             try:
@@ -167,14 +179,12 @@ def _fresh_vital_instances(
     return fresh
 
 
-def _linked_entities(device: dict[str, Any]) -> list[str]:
-    """The entity ids a Device's identifiers name in the NGSI-LD system."""
+def _linked_entities(device: dict[str, Any], system: str) -> list[str]:
+    """The entity ids a Device's identifiers name in one tenant's NGSI-LD system."""
     return [
         i["value"]
         for i in device.get("identifier") or []
-        if isinstance(i, dict)
-        and i.get("system") == NGSI_LD_SYSTEM
-        and isinstance(i.get("value"), str)
+        if isinstance(i, dict) and i.get("system") == system and isinstance(i.get("value"), str)
     ]
 
 
