@@ -100,7 +100,7 @@ def test_the_page_shows_types_alerts_and_located_entities(client: TestClient) ->
     # newest alert first, its time in Daegu's (09:30Z is 18:30 KST), severity as a word
     alerts = section(doc, "alerts-heading").first("table").rows()
     assert [row[0] for row in alerts] == ["2026-12-05 18:30:00 KST", "2026-12-05 17:00:00 KST"]
-    assert alerts[0][1:4] == ["critical", "health / heartAttack", "Cardiac event 2"]
+    assert alerts[0][1:4] == ["critical", "health / heart attack", "Cardiac event 2"]
     assert alerts[0][4] == "urn:ngsi-ld:Vehicle:car-2"
     # the map: every located entity (3 spots, the device, 2 alerts), not the building
     assert len(markers(doc)) == 6

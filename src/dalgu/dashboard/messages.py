@@ -7,6 +7,7 @@ city's own language.
 
 from __future__ import annotations
 
+import re
 from typing import Final, Literal
 
 from dalgu.languages import ranked_languages
@@ -160,6 +161,10 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
 }
 
 
+_HANGUL: Final = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_LATIN: Final = re.compile(r"[A-Za-z]")
+
+
 def text(key: str, lang: Language, **values: object) -> str:
     """The message `key` in `lang`, its `{placeholders}` filled."""
     message = MESSAGES[key][lang]
@@ -180,3 +185,16 @@ def choose_language(asked: str | None, accept_language: str | None) -> Language:
             if primary == lang:
                 return lang
     return DEFAULT
+
+
+def written_in(text: str) -> Language | None:
+    """The language a text from the data is most likely in, by its script: Korean when it has
+    Hangul and no Latin letters, English when it has Latin letters and no Hangul; None when it
+    has both or neither (names such as `서문시장 Seomun Market`, numbers)."""
+    hangul = _HANGUL.search(text) is not None
+    latin = _LATIN.search(text) is not None
+    if hangul and not latin:
+        return "ko"
+    if latin and not hangul:
+        return "en"
+    return None

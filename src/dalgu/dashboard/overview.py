@@ -24,6 +24,7 @@ from dalgu.broker.model import (
     is_datetime,
 )
 from dalgu.broker.service import EntityService
+from dalgu.dashboard import alertwords
 from dalgu.dashboard.messages import Language
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.query.ast import TypeName, map_names
@@ -279,15 +280,18 @@ class CityOverview:
             return shown_value(instance, lang) if instance is not None else ""
 
         source = self._attribute(entity, "alertSource")
-        sub = value("subCategory")
-        category = value("category")
+        sub = alertwords.subcategory(value("subCategory"), lang)
+        category = alertwords.category(value("category"), lang)
+        described = alertwords.description(
+            value("description"), value("alertType"), value("alertSubType"), lang
+        )
         point = _point(entity)
         return AlertRow(
             entity["id"],
             local_time(value("dateIssued")),
             value("severity"),
             f"{category} / {sub}" if category and sub else category or sub,
-            value("description"),
+            described,
             _source(source, lang),
             (point[1], point[0]) if point is not None else None,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -10,12 +10,13 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from dalgu import __version__
 from dalgu.dashboard import citymap
 from dalgu.dashboard.devices import Devices
 from dalgu.dashboard.entity import EntityDetail
-from dalgu.dashboard.messages import LANGUAGES, NATIVE_NAMES, Language, text
+from dalgu.dashboard.messages import LANGUAGES, NATIVE_NAMES, Language, text, written_in
 from dalgu.dashboard.overview import (
     KST,
     LISTED,
@@ -82,12 +83,24 @@ class View:
         return f"/dashboard/part/{part}?" + urlencode({k: v for k, v in params.items() if v})
 
 
+def lang_attr(lang: Language) -> Callable[[str], Markup]:
+    """For text from the data: ` lang="en"` on an element holding `text` when it is written in
+    the other language than the page's (WCAG 3.1.2), else nothing."""
+
+    def attr(text: str) -> Markup:
+        found = written_in(text)
+        return Markup(' lang="{}"').format(found) if found and found != lang else Markup("")
+
+    return attr
+
+
 def _common(view: View, now: datetime | None) -> dict[str, Any]:
     """What every page of the dashboard fills in (its banner, language switch, footer)."""
     moment = now or datetime.now(UTC)
     return {
         "t": partial(text, lang=view.lang),
         "lang": view.lang,
+        "lang_attr": lang_attr(view.lang),
         "languages": [(code, NATIVE_NAMES[code]) for code in LANGUAGES],
         "tenant": view.tenant,
         "now_iso": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -176,6 +189,7 @@ def render_alerts(view: View, alerts: Alerts) -> str:
     """The alerts section alone, as the page refreshes it."""
     return _templates.get_template("alerts.html").render(
         t=partial(text, lang=view.lang),
+        lang_attr=lang_attr(view.lang),
         alerts=alerts,
         severities=SEVERITIES,
         entity_link=view.entity_link,
