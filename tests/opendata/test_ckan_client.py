@@ -28,7 +28,7 @@ def test_package_create_then_show_by_name_and_id_returns_it_with_resources(
     formats = [r["format"] for r in by_name["resources"]]
     assert formats == ["CSV", "GeoJSON", "Parquet", "NGSI-LD"]
     assert by_name["resources"][0]["url"].endswith(
-        f"/opendata/dataset/daegu-air/download/daegu-air.csv?tenant={tenant}"
+        f"/opendata/dataset/{created['id']}/download/daegu-air.csv?tenant={tenant}"
     )
 
 

@@ -88,9 +88,9 @@ def test_the_turtle_catalog_is_the_graph_of_the_json_ld_one(portal_client: TestC
     (dataset,) = from_turtle.subjects(RDF.type, dcat.Dataset)
     assert from_turtle.value(dataset, dct.title) == Literal("Daegu air quality")
     downloads = set(from_turtle.objects(None, dcat.downloadURL))
-    assert (
-        URIRef("http://testserver/opendata/dataset/daegu-air/download/daegu-air.csv") in downloads
-    )
+    package_id = str(dataset).rsplit("/", 1)[1]
+    by_id = f"http://testserver/opendata/dataset/{package_id}/download/daegu-air.csv"
+    assert URIRef(by_id) in downloads
 
 
 def test_a_dataset_iri_serves_its_dcat_description(portal_client: TestClient) -> None:

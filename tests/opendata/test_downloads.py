@@ -177,6 +177,33 @@ def test_an_unknown_dataset_or_format_is_not_found(portal_client: TestClient) ->
     )
 
 
+def test_published_download_urls_are_by_id_and_survive_a_rename(
+    portal_client: TestClient,
+) -> None:
+    """Harvesters keep the URLs they read: the published ones are by the dataset's id, and
+    the URLs by a name it had before still download it."""
+    _seed_stations(portal_client)
+    package = publish_in_process(portal_client)
+    urls = [r["url"] for r in package["resources"][:3]]
+    assert urls[0] == f"http://testserver/opendata/dataset/{package['id']}/download/daegu-air.csv"
+    headers = {"Authorization": TOKEN}
+    for new_name in ("daegu-air-pm10", "daegu-air-2026"):
+        patch = {"id": package["id"], "name": new_name}
+        response = portal_client.post(f"{ACTION}/package_patch", json=patch, headers=headers)
+        assert response.status_code == 200, response.text
+    renamed = response.json()["result"]
+    assert [r["url"] for r in renamed["resources"][:3]] == [
+        u.replace("daegu-air.", "daegu-air-2026.") for u in urls
+    ]
+    for url in urls:  # made before the renames: by id, the file named after its old name
+        assert portal_client.get(url).status_code == 200
+    for old in ("daegu-air", "daegu-air-pm10", "daegu-air-2026"):
+        ids = _ids(portal_client, old)
+        assert len(ids) == 3, old
+    publish_in_process(portal_client, "daegu-air", entity_q="pm10>50")  # takes the old name
+    assert len(_ids(portal_client, "daegu-air")) == 1  # the new dataset's, not the old one's
+
+
 def _ids(client: TestClient, name: str) -> list[str]:
     body = _download(client, name, "csv").decode()
     return [row["id"] for row in csv.DictReader(io.StringIO(body))]

@@ -61,7 +61,8 @@ def test_a_tenant_s_download_url_leads_to_its_data_without_the_header(
 def test_the_default_tenant_s_urls_are_unchanged(two_tenants: TestClient) -> None:
     shown = two_tenants.get(f"{ACTION}/package_show", params={"id": "daegu-air"}).json()
     url = shown["result"]["resources"][0]["url"]
-    assert url == "http://testserver/opendata/dataset/daegu-air/download/daegu-air.csv"
+    package_id = shown["result"]["id"]
+    assert url == f"http://testserver/opendata/dataset/{package_id}/download/daegu-air.csv"
     assert _station_names(two_tenants, url) == ["jung-1"]
 
 

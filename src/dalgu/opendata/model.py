@@ -95,6 +95,8 @@ class Dataset:
     created: str = ""
     modified: str = ""
     formats: tuple[str, ...] = field(default=("CSV", "GeoJSON", "Parquet"))
+    #: names it had before a rename: URLs made with them (downloads, its IRI) still lead to it
+    former_names: tuple[str, ...] = ()
 
     @property
     def license(self) -> License:
@@ -145,6 +147,7 @@ class Dataset:
             "extras": [list(pair) for pair in self.extras],
             "created": self.created,
             "modified": self.modified,
+            "former_names": list(self.former_names),
             "publication": {
                 "entity_type": pub.entity_type,
                 "attributes": list(pub.attributes),
@@ -182,6 +185,7 @@ class Dataset:
             extras=tuple((k, v) for k, v in doc.get("extras", ())),
             created=doc.get("created", ""),
             modified=doc.get("modified", ""),
+            former_names=tuple(doc.get("former_names", ())),
             publication=Publication(
                 entity_type=pub["entity_type"],
                 attributes=tuple(pub["attributes"]),

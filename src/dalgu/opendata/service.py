@@ -7,6 +7,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -84,6 +85,17 @@ class OpenDataService:
             raise ResourceNotFound(f"no dataset {id_or_name}")
         return Dataset.from_document(doc)
 
+    async def show_named(self, tenant: str, id_or_name: str) -> Dataset:
+        """The dataset of that id or name, else the one that had that name before a rename
+        (a URL made with it still leads there while no other dataset took the name)."""
+        try:
+            return await self.show(tenant, id_or_name)
+        except ResourceNotFound:
+            for dataset in await self.datasets(tenant):
+                if id_or_name in dataset.former_names:
+                    return dataset
+            raise
+
     async def datasets(self, tenant: str) -> list[Dataset]:
         """Every dataset of the tenant, by name (a list to read, not to change)."""
         return (await self._catalogue(tenant)).datasets
@@ -135,6 +147,9 @@ class OpenDataService:
             modified=ckan_time(),
             id_key=current.policy.id_key or secrets.token_hex(32),
         )
+        former = (*current.former_names, current.name)
+        former = tuple(n for n in dict.fromkeys(former) if n != dataset.name)
+        dataset = replace(dataset, former_names=former)
         await self._check_names(tenant, dataset)
         await self.store.put_dataset(
             tenant, dataset.id, dataset.name, dataset.to_document(), create=False

@@ -37,7 +37,7 @@ async def download(request: Request) -> Response:
             known = ", ".join(f".{e}" for e in EXPORTERS)
             raise ResourceNotFound(f"no download {filename}: the formats are {known}")
         tenant = portal_tenant(request)
-        dataset = await service.show(tenant, request.path_params["dataset"])
+        dataset = await service.show_named(tenant, request.path_params["dataset"])
         # a range continues a reader's earlier request: the file it read, if kept
         fresh = "range" not in request.headers
         made, handle = await service.download(tenant, dataset, exporter, fresh=fresh)

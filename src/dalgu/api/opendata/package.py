@@ -94,8 +94,10 @@ def tenant_query(tenant: str) -> str:
 
 
 def download_url(base: str, dataset: Dataset, extension: str, tenant: str) -> str:
-    name = quote(dataset.name)
-    return f"{base}{PREFIX}/dataset/{name}/download/{name}.{extension}{tenant_query(tenant)}"
+    """By the dataset's id, which a rename keeps (as CKAN's download URLs are); the file is
+    named after the dataset."""
+    path = f"{quote(dataset.id)}/download/{quote(dataset.name)}.{extension}"
+    return f"{base}{PREFIX}/dataset/{path}{tenant_query(tenant)}"
 
 
 def ngsi_ld_url(base: str, dataset: Dataset) -> str:
