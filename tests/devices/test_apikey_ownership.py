@@ -199,3 +199,24 @@ def test_a_run_never_watches_a_key_another_service_also_has_a_group_of(
     assert refused.status_code == 404, refused.text
     assert "another service" in refused.json()["detail"]
     assert client.get("/testbed/runs", headers=service("evil")).json() == []
+
+
+def test_provisioning_listings_hide_a_sandbox_key(client: TestClient) -> None:
+    key = sandbox_with_group(client, "firma")
+    firm = service("firma")
+    made = client.post("/iot/devices", json={"devices": [lamp("lamp1", key)]}, headers=firm)
+    assert made.status_code == 201, made.text
+    for url in ("/iot/services", "/iot/groups", "/iot/devices", "/iot/devices/lamp1"):
+        answer = client.get(url, headers=firm)
+        assert answer.status_code == 200 and key not in answer.text, answer.text
+        assert f'"apikey":"{key[:4]}…"' in answer.text
+    # the firm, which holds its key, still names its group by it
+    params = {"apikey": key}
+    changed = client.put("/iot/services", params=params, json={"entity_type": "Lamp"}, headers=firm)
+    assert changed.status_code == 204, changed.text
+    # another service's key is shown as given, as the IoT Agents do
+    plain = f"k{uuid.uuid4().hex[:10]}"
+    city = service("city")
+    made = client.post("/iot/services", json={"services": [{"apikey": plain}]}, headers=city)
+    assert made.status_code == 201, made.text
+    assert client.get("/iot/services", headers=city).json()["services"][0]["apikey"] == plain

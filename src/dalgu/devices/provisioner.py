@@ -27,6 +27,7 @@ from dalgu.devices.provisioning import (
     parse_groups,
 )
 from dalgu.devices.resolution import DeviceResolver
+from dalgu.devices.traffic import shown
 from dalgu.errors import AlreadyExists, BadRequestData, DalguError, ResourceNotFound
 from dalgu.store.base import DeviceRecord, DeviceRegistry
 
@@ -45,6 +46,9 @@ class Admission(Protocol):
         self, tenant: str, adding: int, provisioned: Callable[[], Awaitable[int]]
     ) -> None:
         """Refuse `adding` devices over the quota; `provisioned` counts (only when needed)."""
+
+    async def is_secret(self, apikey: str) -> bool:
+        """Whether listings must hide the key (a sandbox's: shown once when issued)."""
 
 
 class Provisioner:
@@ -98,10 +102,21 @@ class Provisioner:
             raise BadRequestData(f"{where}.entity_type: {error.detail}") from None
 
     async def groups(self, tenant: str, service_path: str | None) -> list[dict[str, Any]]:
+        records = await self.registry.groups(tenant, service_path)
+        keys = await self._listed_keys(records)
         return [
-            {**r.doc, "service": r.tenant, "subservice": r.service_path}
-            for r in await self.registry.groups(tenant, service_path)
+            {**r.doc, "apikey": keys[r.apikey], "service": r.tenant, "subservice": r.service_path}
+            for r in records
         ]
+
+    async def _listed_keys(self, records: list[DeviceRecord]) -> dict[str, str]:
+        """Each record's apikey as listings show it: a sandbox's key only by its first
+        characters (it is shown once, when issued), any other as given, as the agents do."""
+        keys: dict[str, str] = {}
+        for apikey in {r.apikey for r in records}:
+            secret = self.admission is not None and await self.admission.is_secret(apikey)
+            keys[apikey] = shown(apikey) if secret else apikey
+        return keys
 
     async def update_group(
         self, tenant: str, service_path: str, apikey: str, resource: str, fields: Any
@@ -219,13 +234,14 @@ class Provisioner:
         self, tenant: str, service_path: str | None, limit: int, offset: int
     ) -> dict[str, Any]:
         records, count = await self.registry.devices(tenant, service_path, limit, offset)
-        return {"count": count, "devices": [_device_out(r) for r in records]}
+        keys = await self._listed_keys(records)
+        return {"count": count, "devices": [_device_out(r, keys) for r in records]}
 
     async def device(self, tenant: str, service_path: str | None, device_id: str) -> dict[str, Any]:
         record = await self.registry.device(tenant, service_path, device_id)
         if record is None:
             raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
-        return _device_out(record)
+        return _device_out(record, await self._listed_keys([record]))
 
     async def update_device(
         self, tenant: str, service_path: str | None, device_id: str, fields: Any
@@ -321,5 +337,10 @@ def _dump(model: ServiceGroup | Device) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
 
 
-def _device_out(record: DeviceRecord) -> dict[str, Any]:
-    return {**record.doc, "service": record.tenant, "service_path": record.service_path}
+def _device_out(record: DeviceRecord, keys: dict[str, str]) -> dict[str, Any]:
+    return {
+        **record.doc,
+        "apikey": keys[record.apikey],
+        "service": record.tenant,
+        "service_path": record.service_path,
+    }

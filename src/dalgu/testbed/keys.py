@@ -80,6 +80,10 @@ class SandboxKeys:
         await self.registry.delete_keys(tenant)
         self._verdicts.clear()
 
+    async def issued(self, apikey: str) -> bool:
+        """Whether a sandbox issued this key (revoked since or not)."""
+        return await self.registry.key_by_digest(digest(apikey)) is not None
+
     async def refuse_foreign(self, tenant: str, apikey: str) -> None:
         """Refuse provisioning a sandbox's key in any other service (tenant, sandbox or not):
         the key is the sandbox's, and its devices' messages are the sandbox's. Refuse too, in

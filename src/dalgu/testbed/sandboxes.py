@@ -173,6 +173,10 @@ class SandboxService:
         """Provisioning a config group or device with `apikey` in the tenant."""
         await self.keys.refuse_foreign(tenant, apikey)
 
+    async def is_secret(self, apikey: str) -> bool:
+        """A sandbox's key (active or revoked) is hidden from provisioning listings."""
+        return await self.keys.issued(apikey)
+
     async def admit_devices(
         self, tenant: str, adding: int, provisioned: Callable[[], Awaitable[int]]
     ) -> None:
