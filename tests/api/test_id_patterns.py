@@ -87,3 +87,73 @@ def test_q_pattern_not_matched_finds_the_others(client: TestClient, pattern: str
     found = client.get(E, params={"type": "Car", "q": f'name!~="{pattern}"', "limit": "100"})
     assert found.status_code == 200, found.text
     assert [e["id"] for e in found.json()] == expected
+
+
+REDOS = ["urn:ngsi-ld:R:(a+)+$", "^urn:ngsi-ld:R:(a|aa)*b$", "(.*a){20}x"]
+
+
+@pytest.mark.timeout(120, method="thread")  # a stuck regex holds the GIL: no signal gets in
+def test_a_pattern_that_backtracks_for_ever_is_answered_and_leaves_the_server_free(
+    client: TestClient,
+) -> None:
+    """One `idPattern` (or `q` `~=`) with nested repetition, over ids of 30 letters, held the
+    worker for minutes with Python's `re` (and every request behind it): it is now matched in
+    time linear in the text (RE2), whatever the pattern. Without that this test hangs until its
+    timeout."""
+    batch = [
+        {"id": f"urn:ngsi-ld:R:{'a' * 30}{n}", "type": "R", "name": f"{'a' * 30}{n}"}
+        for n in range(200)
+    ]
+    assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
+    for pattern in REDOS:
+        found = client.get(E, params={"type": "R", "idPattern": pattern, "limit": "1000"})
+        assert found.status_code == 200, found.text
+        assert [e["id"] for e in found.json()] == []
+        matched = client.get(E, params={"type": "R", "q": f'name~="{pattern[14:]}"'})
+        assert matched.status_code == 200, matched.text
+    everything = client.get(E, params={"type": "R", "idPattern": "R:a+1$", "limit": "1000"})
+    assert len(everything.json()) == 1  # ...a1: the one id ending so
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [("(a)\\1", "invalid escape sequence"), ("a(?=b)", "invalid perl operator")],
+)
+def test_a_pattern_with_backreferences_or_lookaround_is_refused_everywhere(
+    client: TestClient, pattern: str, reason: str
+) -> None:
+    """RE2 has neither (nor has POSIX's extended syntax): refused with its reason, on every
+    operation that takes a pattern, rather than matched differently by each store."""
+    answers = {
+        "query": client.get(E, params={"type": "Car", "idPattern": pattern}),
+        "q": client.get(E, params={"type": "Car", "q": f'name~="{pattern}"'}),
+        "temporal": client.get(
+            T,
+            params={
+                "type": "Car",
+                "idPattern": pattern,
+                "timerel": "after",
+                "timeAt": "2026-12-05T00:00:00Z",
+            },
+        ),
+        "subscription": client.post(
+            "/ngsi-ld/v1/subscriptions",
+            json={
+                "type": "Subscription",
+                "entities": [{"type": "Car", "idPattern": pattern}],
+                "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}},
+            },
+        ),
+        "registration": client.post(
+            "/ngsi-ld/v1/csourceRegistrations",
+            json={
+                "type": "ContextSourceRegistration",
+                "information": [{"entities": [{"type": "Car", "idPattern": pattern}]}],
+                "endpoint": "http://127.0.0.1:9",
+            },
+        ),
+    }
+    for operation, answer in answers.items():
+        assert answer.status_code == 400, (operation, answer.text)
+        assert answer.json()["type"].endswith("BadRequestData"), operation
+        assert reason in answer.json()["detail"], (operation, answer.json()["detail"])

@@ -15,6 +15,7 @@ from dalgu.query.ast import expand_values, map_names, map_type_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
+from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
 from dalgu.settings import Settings
@@ -275,10 +276,7 @@ def _expand_geoproperty(geo: Any, terms: TermMap) -> Any:
 
 
 def _check_regex(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from None
+    compile_pattern(pattern, "idPattern")
 
 
 def join(params: Mapping[str, Any], rep: Representation) -> Join | None:

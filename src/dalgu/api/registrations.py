@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from dalgu.ldcontext import TermMap
 from dalgu.query.ast import map_names, map_type_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
+from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
 from dalgu.registrations.discovery import RegistrationQuery, TemporalFilter, q_attributes
@@ -125,10 +125,7 @@ def registration_query(query_params: Mapping[str, str], terms: TermMap) -> Regis
         wanted.add(geo.geoproperty)
     id_pattern = query_params.get("idPattern")
     if id_pattern is not None:
-        try:
-            re.compile(id_pattern)
-        except re.error as exc:
-            raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from None
+        compile_pattern(id_pattern, "idPattern")
     csf_text = query_params.get("csf")
     scope_text = query_params.get("scopeQ")
     return RegistrationQuery(

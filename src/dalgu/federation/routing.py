@@ -8,13 +8,13 @@ attributes away from this broker; inclusive ones share them; auxiliary ones only
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dalgu.broker.model import now_iso
 from dalgu.federation.operations import offered
+from dalgu.query.regex import searches
 from dalgu.registrations.model import entity_types
 
 #: the modes whose attributes this broker does not hold (clause 4.3.6.3)
@@ -60,7 +60,7 @@ def _entity_matches(
     if "id" in info:
         return bool(info["id"] == entity_id)
     pattern = info.get("idPattern")
-    return pattern is None or re.search(pattern, entity_id) is not None
+    return pattern is None or searches(pattern, entity_id)
 
 
 def _attrs_of(

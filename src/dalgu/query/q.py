@@ -23,8 +23,6 @@ a query that is not syntactically valid) and names the 0-based position of the o
 from __future__ import annotations
 
 import math
-import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -49,6 +47,7 @@ from dalgu.query.ast import (
     QRange,
     QValue,
 )
+from dalgu.query.regex import pattern_problem
 
 MAX_LENGTH = 8192
 MAX_TOKENS = 512
@@ -364,12 +363,9 @@ class _ToAst(Logic):
         if isinstance(value, list):
             value = QList(tuple(value))
         if operator in ("~=", "!~=") and isinstance(value, QValue):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "possible nested set": valid today
-                    re.compile(str(value.value))
-            except (re.error, RecursionError, OverflowError) as exc:
-                problem = f"{_short(str(value.value))} is not a regular expression ({exc})"
+            reason = pattern_problem(str(value.value))
+            if reason is not None:
+                problem = f"{_short(str(value.value))} is not a regular expression ({reason})"
                 raise _fail(op, problem) from None
         return Node(Comparison(path.freeze(), operator, value), 0)
 

@@ -9,16 +9,15 @@ matching registration with only its matching RegistrationInfo elements (5.10.2.5
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import shapely
 
 from dalgu.query.ast import And, GeoQuery, Or, QExpr, ScopeExpr, TypeExpr, type_holds
 from dalgu.query.geo import distance_m
+from dalgu.query.regex import searches
 from dalgu.query.scope import scope_matches
 from dalgu.registrations.model import CORE_MEMBERS, GEO_MEMBERS, entity_types, instant
 from dalgu.subscriptions.matching import q_ok
@@ -52,11 +51,6 @@ class RegistrationQuery:
     dataset_ids: frozenset[str] = frozenset()
 
 
-@lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def entity_info_matches(query: RegistrationQuery, info: dict[str, Any]) -> bool:
     """Clause 5.12: the type selector holds and the ids or patterns may meet."""
     if query.types is not None and not type_holds(query.types, set(entity_types(info))):
@@ -68,9 +62,8 @@ def entity_info_matches(query: RegistrationQuery, info: dict[str, Any]) -> bool:
     if "id" in info:
         if info["id"] in query.ids:
             return True
-        return query.id_pattern is not None and bool(_regex(query.id_pattern).search(info["id"]))
-    pattern = _regex(info["idPattern"])
-    if any(pattern.search(i) for i in query.ids):
+        return query.id_pattern is not None and searches(query.id_pattern, info["id"])
+    if any(searches(info["idPattern"], i) for i in query.ids):
         return True
     return query.id_pattern is not None  # two patterns may always meet
 

@@ -8,7 +8,6 @@ context source properties expanded to IRIs; everything else as written. Dalgu's 
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from dalgu.errors import BadRequestData
 from dalgu.ldcontext import TermMap
 from dalgu.query.duration import parse_duration
 from dalgu.query.geo import validate_geometry
+from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import validate_scope
 
 TYPE = "ContextSourceRegistration"
@@ -97,10 +97,9 @@ def parse_entity_info(value: Any, terms: TermMap) -> dict[str, Any]:
         info["id"] = value["id"]
     if "idPattern" in value:
         pattern = value["idPattern"]
-        try:
-            re.compile(pattern)
-        except (re.error, TypeError):
-            raise BadRequestData(f"EntityInfo idPattern {pattern!r} is not a regex") from None
+        if not isinstance(pattern, str):
+            raise BadRequestData(f"EntityInfo idPattern {pattern!r} is not a regex")
+        compile_pattern(pattern, "EntityInfo idPattern")
         info["idPattern"] = pattern
     kind = value.get("type")
     kinds = kind if isinstance(kind, list) and kind else [kind]

@@ -7,12 +7,12 @@ tells it when a tenant's registrations change.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from dalgu.errors import Conflict, ResourceNotFound
 from dalgu.query.ast import TypeName, TypeOr
+from dalgu.query.regex import searches
 from dalgu.registrations.discovery import RegistrationQuery, discover
 from dalgu.registrations.model import entity_types, merge_registration
 from dalgu.registrations.subscriptions import CSourceSubscriptionService
@@ -182,6 +182,6 @@ def _claims(other: dict[str, Any], entity_id: str, names: set[str]) -> bool:
             if entity.get("id") == entity_id:
                 return True
             pattern = entity.get("idPattern")
-            if pattern is not None and re.search(pattern, entity_id):
+            if pattern is not None and searches(pattern, entity_id):
                 return True
     return False

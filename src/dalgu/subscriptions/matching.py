@@ -6,7 +6,6 @@ a subscription and a query agree on what matches.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,6 +28,7 @@ from dalgu.query.ast import (
     type_holds,
 )
 from dalgu.query.geo import distance_m
+from dalgu.query.regex import searches
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
 from dalgu.store.indexing import IndexRow, index_rows, same_but_times
@@ -116,11 +116,6 @@ def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ()) -> bool:
     """Does an entity selector of `sub` select `entity`; `types` are the selectors' compiled
     types (IRIs or type selections), else each selector's `type` IRI."""
@@ -134,7 +129,7 @@ def selects(sub: dict[str, Any], entity: Entity, types: Sequence[TypeExpr] = ())
             continue
         if "id" in selector and selector["id"] != entity["id"]:
             continue
-        if "idPattern" in selector and not _regex(selector["idPattern"]).search(entity["id"]):
+        if "idPattern" in selector and not searches(selector["idPattern"], entity["id"]):
             continue
         return True
     return False
@@ -227,7 +222,7 @@ def _evaluate(expr: QExpr, rows: RowIndex) -> bool:
 def _compare(expr: Comparison, row: IndexRow) -> bool:
     stored = row.num if row.kind in ("n", "b") else row.txt
     if expr.op in ("~=", "!~="):
-        return row.kind == "s" and bool(_regex(str(expr.value.value)).search(row.txt or ""))  # type: ignore[union-attr]
+        return row.kind == "s" and searches(str(expr.value.value), row.txt or "")  # type: ignore[union-attr]
     value = expr.value
     if isinstance(value, QRange):
         kind, low = _literal(value.low)

@@ -15,6 +15,7 @@ from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.ldcontext import TermMap
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
+from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import is_type_selection as is_type_selection
 from dalgu.query.typesel import parse_type_selection
@@ -102,12 +103,9 @@ def parse_selectors(value: Any, terms: TermMap) -> list[dict[str, str]]:
                 raise BadRequestData(f"entity selector id {item['id']!r} is not a URI")
             selector["id"] = item["id"]
         if "idPattern" in item:
-            import re
-
-            try:
-                re.compile(item["idPattern"])
-            except (re.error, TypeError):
-                raise BadRequestData(f"invalid idPattern {item['idPattern']!r}") from None
+            if not isinstance(item["idPattern"], str):
+                raise BadRequestData(f"invalid idPattern {item['idPattern']!r}")
+            compile_pattern(item["idPattern"], "idPattern")
             selector["idPattern"] = item["idPattern"]
         if "type" not in item or not isinstance(item["type"], str) or not item["type"]:
             raise BadRequestData("an entity selector needs a type")

@@ -3,7 +3,6 @@ q, geoQ, datasetId, aggregation methods and period (an ISO 8601 duration)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from dalgu.query.duration import parse_duration
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
+from dalgu.query.regex import compile_pattern
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import TemporalQuery
 from dalgu.store.periods import check_query_periods
@@ -102,10 +102,7 @@ def temporal_query(
         )
     id_pattern = params.get("idPattern")
     if id_pattern is not None:
-        try:
-            re.compile(id_pattern)
-        except re.error as exc:
-            raise BadRequestData(f"idPattern is not a regular expression: {exc}") from None
+        compile_pattern(id_pattern, "idPattern")
     geo = None
     georel = params.get("georel")
     if georel is not None or params.get("geometry") is not None:

@@ -14,11 +14,9 @@ the same group commit, each in its own savepoint too.
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +24,7 @@ import orjson
 
 from dalgu.broker.model import now_iso
 from dalgu.errors import DalguError, StoreUnavailable
+from dalgu.query.regex import searches
 from dalgu.store.base import (
     AttributeInfo,
     Change,
@@ -78,17 +77,10 @@ _RENDERED = f"SELECT {_PAGE[True]} FROM entities e WHERE e.tenant = ? AND e.id =
 GATHER_TURNS = 3
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        return None
-
-
 def _regexp(pattern: str, value: str | None) -> int:
-    compiled = _regex(pattern)
-    return int(value is not None and compiled is not None and compiled.search(value) is not None)
+    """SQLite's `regexp(pattern, value)`: RE2's search (`dalgu.query.regex`), linear in the
+    value whatever the pattern."""
+    return int(value is not None and searches(pattern, value))
 
 
 _TENANTS = """

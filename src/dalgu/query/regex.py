@@ -1,0 +1,60 @@
+"""The regular expressions clients send: `idPattern` (of queries, subscriptions and
+registrations) and `q`'s `~=` and `!~=`.
+
+They are compiled by RE2 (google-re2), whose matching takes time linear in the text whatever
+the pattern. With Python's `re`, one pattern with nested repetition (`(a+)+$`) over ids of 30
+letters backtracked for minutes, holding the worker, and every other request it had, until it
+was killed. RE2 has no backreferences and no lookaround (nor has POSIX's extended syntax); a
+pattern that uses them, or that RE2 cannot hold within its memory budget, is refused as
+`BadRequestData` with RE2's reason.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Protocol, cast
+
+import re2  # type: ignore[import-untyped]
+
+from dalgu.errors import BadRequestData
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # the pattern is the client's mistake: said in its answer, not logged
+
+
+class Pattern(Protocol):
+    """A compiled pattern: `search` finds a match anywhere in `text`, or gives None."""
+
+    def search(self, text: str) -> Any: ...
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Pattern | str:
+    try:
+        return cast(Pattern, re2.compile(pattern, _OPTIONS))
+    except re2.error as error:
+        reason = error.args[0] if error.args else "invalid"
+        return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+
+
+def compile_pattern(pattern: str, what: str = "the pattern") -> Pattern:
+    """`pattern` compiled (kept for the next call), or `BadRequestData` naming `what` it is
+    (`idPattern`) and RE2's reason."""
+    compiled = _compiled(pattern)
+    if isinstance(compiled, str):
+        shown = pattern if len(pattern) <= 80 else f"{pattern[:80]}…"
+        raise BadRequestData(f"{what} {shown!r} is not a regular expression Dalgu runs: {compiled}")
+    return compiled
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be run (RE2's words), or None when it can."""
+    compiled = _compiled(pattern)
+    return compiled if isinstance(compiled, str) else None
+
+
+def searches(pattern: str, text: str) -> bool:
+    """Does `pattern` match somewhere in `text`; a pattern that cannot be run matches nothing
+    (it was refused when it was given; one stored before this check finds nothing)."""
+    compiled = _compiled(pattern)
+    return not isinstance(compiled, str) and compiled.search(text) is not None
