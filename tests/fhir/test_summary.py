@@ -7,7 +7,16 @@ from starlette.testclient import TestClient
 
 from dalgu.fhir import MedicalSummary, wearable_summary
 from dalgu.fhir.summary import SafetyMedicalSummaries
-from tests.fhir.conftest import ADMIN, create, entries, observation, patient
+from tests.fhir.conftest import (
+    ADMIN,
+    consent,
+    create,
+    entries,
+    observation,
+    patient,
+    practitioner_actor,
+    role_actor,
+)
 
 SNOMED = "http://snomed.info/sct"
 
@@ -95,8 +104,26 @@ def test_summary_of_an_unlinked_wearable_is_none(client: TestClient) -> None:
     assert found is None
 
 
-def test_the_safety_service_reads_the_summary_by_patient_reference(client: TestClient) -> None:
-    """What the vehicle safety service attaches to a consented emergency alert."""
+def register_safety_service(client: TestClient) -> None:
+    """The Device a Consent names the safety service by (references must resolve)."""
+    device = {
+        "resourceType": "Device",
+        "id": "vehicle-safety",
+        "deviceName": [{"name": "Dalgu vehicle safety service", "type": "user-friendly-name"}],
+    }
+    answer = client.put("/fhir/Device/vehicle-safety", json=device, headers=ADMIN)
+    assert answer.status_code in (200, 201), answer.text
+
+
+def _safety_summary(client: TestClient, pid: str) -> dict[str, object] | None:
+    source = SafetyMedicalSummaries(client.app.state.dalgu.fhir)  # type: ignore[attr-defined]
+    found: dict[str, object] | None = client.portal.call(  # type: ignore[union-attr]
+        lambda: source.summary(f"Patient/{pid}")
+    )
+    return found
+
+
+def _with_condition(client: TestClient) -> str:
     pid = create(client, patient())
     create(
         client,
@@ -107,9 +134,43 @@ def test_the_safety_service_reads_the_summary_by_patient_reference(client: TestC
             "clinicalStatus": active("condition"),
         },
     )
-    source = SafetyMedicalSummaries(client.app.state.dalgu.fhir)  # type: ignore[attr-defined]
-    found = client.portal.call(lambda: source.summary(f"Patient/{pid}"))  # type: ignore[union-attr]
-    assert found is not None and found["patient_id"] == pid
-    assert [c["text"] for c in found["conditions"]] == ["Atrial fibrillation"]
+    return pid
+
+
+def test_the_safety_service_reads_the_summary_only_with_the_patients_consent(
+    client: TestClient,
+) -> None:
+    """What the vehicle safety service attaches to a consented emergency alert."""
+    pid = _with_condition(client)
+    assert _safety_summary(client, pid) is None  # no Consent: no summary, and no break-glass
+    assert entries(client.get("/fhir/AuditEvent?purpose=BTG", headers=ADMIN).json()) == []
+    register_safety_service(client)
+    create(client, consent(pid, practitioner_actor("Device/vehicle-safety")))
+    found = _safety_summary(client, pid)
+    assert found is not None
+    assert found == {
+        "conditions": [{"system": SNOMED, "code": "49436004", "text": "Atrial fibrillation"}],
+        "allergies": [],
+        "vitals": [],
+    }
     orjson.dumps(found)  # it goes into the Alert entity as JSON
-    assert client.portal.call(lambda: source.summary("Patient/nobody")) is None  # type: ignore[union-attr]
+    assert entries(client.get("/fhir/AuditEvent?purpose=BTG", headers=ADMIN).json()) == []
+    assert _safety_summary(client, "nobody") is None
+
+
+def test_a_consent_for_another_party_does_not_let_the_safety_service_read(
+    client: TestClient,
+) -> None:
+    pid = _with_condition(client)
+    doctor = create(client, {"resourceType": "Practitioner", "name": [{"family": "Park"}]})
+    create(client, consent(pid, practitioner_actor(f"Practitioner/{doctor}")))
+    assert _safety_summary(client, pid) is None
+
+
+def test_a_consent_for_every_emergency_service_lets_the_safety_service_read(
+    client: TestClient,
+) -> None:
+    pid = _with_condition(client)
+    create(client, consent(pid, role_actor("emergency")))
+    found = _safety_summary(client, pid)
+    assert found is not None and len(found["conditions"]) == 1  # type: ignore[arg-type]

@@ -7,16 +7,19 @@ It reads as an emergency principal breaking the glass (purpose of use BTG) with 
 "vehicle safety alert" unless another is given, through the same service calls the API uses:
 consent is applied (a Consent naming the emergency role makes it a consented read), every
 read is an AuditEvent, and the break-glass ones are listed by `AuditEvent?purpose=BTG`.
+
+The vehicle safety service itself never breaks the glass (`SafetyMedicalSummaries`): it reads
+only with the patient's own Consent permitting it, and passes on the clinical items alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from dalgu.errors import ResourceGone, ResourceNotFound
+from dalgu.errors import AccessDenied, ResourceGone, ResourceNotFound
 from dalgu.fhir.model import BREAK_GLASS, Principal, Resource, Role
 from dalgu.fhir.search import parse_search
 from dalgu.fhir.service import FhirService
@@ -100,11 +103,17 @@ async def medical_summary(
     *,
     requester: str,
     reason: str = VEHICLE_SAFETY_ALERT,
+    break_glass: bool = True,
 ) -> MedicalSummary:
     """Active conditions, allergies and latest vitals of a patient, read by `requester`
-    (a reference such as `Device/vehicle-safety`) as an emergency breaking the glass.
+    (a reference such as `Device/vehicle-safety`) as an emergency breaking the glass, or,
+    with `break_glass=False`, only as the patient's Consent permits (AccessDenied without).
     Raises ResourceNotFound / ResourceGone for an unknown or deleted patient."""
-    who = Principal(requester, Role.EMERGENCY, purpose=BREAK_GLASS, reason=reason)
+    who = (
+        Principal(requester, Role.EMERGENCY, purpose=BREAK_GLASS, reason=reason)
+        if break_glass
+        else Principal(requester, Role.EMERGENCY)
+    )
     patient = orjson.loads((await fhir.read(who, "Patient", patient_id)).body or b"{}")
 
     async def search(type_name: str, items: list[tuple[str, str]]) -> list[Resource]:
@@ -153,20 +162,57 @@ async def wearable_summary(
     return await medical_summary(fhir, patient, requester=requester, reason=reason)
 
 
+def alert_summary(summary: MedicalSummary) -> dict[str, Any]:
+    """What of a summary goes into a safety Alert (an NGSI-LD entity every client of the
+    tenant reads): the clinical items a responder acts on, and nothing that names the patient
+    (no id, name, birth date or gender). Members are camelCase, as NGSI-LD's and SDM's."""
+
+    def coded(item: Coded) -> dict[str, Any]:
+        return {"system": item.system, "code": item.code, "text": item.text}
+
+    def vital(reading: VitalReading) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": reading.code,
+            "text": reading.text,
+            "value": reading.value,
+            "unit": reading.unit,
+            "observedAt": reading.at,
+        }
+        if reading.components:
+            out["components"] = [
+                {"code": code, "value": value, "unit": unit}
+                for code, value, unit in reading.components
+            ]
+        return out
+
+    return {
+        "conditions": [coded(c) for c in summary.conditions],
+        "allergies": [coded(a) for a in summary.allergies],
+        "vitals": [vital(v) for v in summary.vitals],
+    }
+
+
 class SafetyMedicalSummaries:
     """The vehicle safety service's `MedicalSummarySource` (`dalgu.safety.medical`): the
-    summary it attaches to a consented medical-emergency alert, read as a break-glass by
-    `requester` and audited like any other."""
+    summary it attaches to a medical-emergency alert of a consenting driver.
+
+    It is read as the emergency principal `requester` *without* breaking the glass: only an
+    active Consent of the patient that permits `requester` (by reference) or every emergency
+    service (by role) lets it through; the read, allowed or refused, is audited. The NGSI-LD
+    `medicalSummaryConsent` flag alone, which any client of a tenant can write, is not enough."""
 
     def __init__(self, fhir: FhirService, requester: str = "Device/vehicle-safety") -> None:
         self.fhir = fhir
         self.requester = requester
 
     async def summary(self, patient: str) -> dict[str, Any] | None:
-        """`patient`: a reference (`Patient/123`) or an id; None when no such patient."""
+        """`patient`: a reference (`Patient/123`) or an id; None when no such patient or no
+        Consent of theirs permits the safety service."""
         patient_id = patient.removeprefix("Patient/")
         try:
-            found = await medical_summary(self.fhir, patient_id, requester=self.requester)
-        except (ResourceNotFound, ResourceGone):
+            found = await medical_summary(
+                self.fhir, patient_id, requester=self.requester, break_glass=False
+            )
+        except (ResourceNotFound, ResourceGone, AccessDenied):
             return None
-        return asdict(found)
+        return alert_summary(found)

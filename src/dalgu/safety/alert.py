@@ -2,7 +2,8 @@
 
 `category`, `subCategory`, `severity`, `alertSource`, `dateIssued`, `validFrom`, `location`
 and `description` are the data model's own attributes; `confidence`, `onset`, `evidence`,
-`driver` and `medicalSummary` are Dalgu's additions, in the same entity.
+`driver` and `medicalSummary` are Dalgu's additions, in the same entity. `medicalSummary`
+holds clinical items only (`dalgu.fhir.summary.alert_summary`), nothing naming the patient.
 """
 
 from __future__ import annotations
