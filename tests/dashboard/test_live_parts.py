@@ -106,3 +106,19 @@ def test_the_script_keeps_focus_and_does_not_replace_a_section_wholesale() -> No
     assert "box.innerHTML" not in script  # a section is changed node by node
     assert 'getAttribute("data-key")' in script
     assert "focused.focus({ preventScroll: true })" in script
+
+
+def test_a_failed_refresh_is_said_and_as_of_follows_the_last_good_one(client: TestClient) -> None:
+    """An outside test: with the server gone the page kept old alerts and still said it
+    refreshed every 15 s, and the banner's "As of" stayed at the page's load."""
+    seed(client)
+    for lang, words in (("en", "Updates have failed since {time}"), ("ko", "{time}부터")):
+        status = page(client, f"?lang={lang}").by_id("live-status")
+        assert status is not None and status.attrs["role"] == "status"
+        assert status.attrs["data-failed"].startswith(words)
+    as_of = page(client, "?lang=en").first("header").first("time")
+    assert as_of.attrs["datetime"].endswith("Z") and as_of.text.endswith(" KST")
+    script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
+    assert 'status.getAttribute("data-failed")' in script
+    assert 'document.querySelector("header time")' in script
+    assert 'asOf.textContent = clock(moment) + " KST"' in script

@@ -96,6 +96,10 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         "en": "This page refreshes every {seconds} s.",
     },
     "live_off": {"ko": "갱신이 멈췄습니다.", "en": "Updates are paused."},
+    "live_failed": {
+        "ko": "{time}부터 갱신하지 못했습니다. {seconds}초마다 다시 시도합니다.",
+        "en": "Updates have failed since {time}; retrying every {seconds} s.",
+    },
     "pause": {"ko": "갱신 멈춤", "en": "Pause updates"},
     "resume": {"ko": "갱신 다시 시작", "en": "Resume updates"},
     "new_alert": {"ko": "새 경보 1건:", "en": "1 new alert:"},

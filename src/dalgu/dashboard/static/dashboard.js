@@ -6,17 +6,21 @@
 // `data-key`), so the element that has keyboard focus stays in place (2.4.3); a section is
 // left as it is while focus is on a row that the refresh would remove. The sections are not
 // live regions: new alerts (an alert id not seen before) are announced once, in a short
-// sentence, by the polite region `#alert-news` that exists from the page's load (4.1.3).
+// sentence, by the polite region `#alert-news` that exists from the page's load (4.1.3). The
+// status line says when a refresh failed; the banner's "As of" time follows the last refresh
+// that read every section.
 (function () {
   "use strict";
   var alerts = document.getElementById("alerts");
   var toggle = document.getElementById("live-toggle");
   var status = document.getElementById("live-status");
   var news = document.getElementById("alert-news");
-  if (!alerts || !toggle || !status || !news || !window.fetch) { return; }
-  var every = Math.max(5, parseInt(alerts.getAttribute("data-every"), 10) || 15) * 1000;
+  var asOf = document.querySelector("header time");
+  if (!alerts || !toggle || !status || !news || !window.fetch || !window.Promise) { return; }
+  var seconds = Math.max(5, parseInt(alerts.getAttribute("data-every"), 10) || 15);
   var parts = Array.prototype.slice.call(document.querySelectorAll("[data-src]"));
   var paused = false;
+  var failedSince = null;
   var seen = keysOf(alerts);
 
   function say(text) { if (status.textContent !== text) { status.textContent = text; } }
@@ -140,17 +144,44 @@
   }
 
   function load(box) {
-    fetch(box.getAttribute("data-src"), {
+    return fetch(box.getAttribute("data-src"), {
       headers: { "Accept": "text/html" }, credentials: "same-origin"
-    })
-      .then(function (response) { return response.ok ? response.text() : null; })
-      .then(function (html) { if (html !== null) { put(box, html.trim()); } })
-      .catch(function () { /* the next poll tries again */ });
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(String(response.status)); }
+      var date = Date.parse(response.headers.get("Date") || "");
+      return response.text().then(function (html) {
+        put(box, html.trim());
+        return isNaN(date) ? Date.now() : date;
+      });
+    });
+  }
+
+  function clock(moment) {  // Daegu's time, as the server writes it
+    var d = new Date(moment + 9 * 3600 * 1000);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return d.getUTCFullYear() + "-" + two(d.getUTCMonth() + 1) + "-" + two(d.getUTCDate()) +
+      " " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + ":" + two(d.getUTCSeconds());
   }
 
   function refresh() {
     if (paused || document.hidden) { return; }
-    parts.forEach(load);
+    Promise.all(parts.map(function (box) {
+      return load(box).then(null, function () { return null; });
+    })).then(function (moments) {
+      if (paused) { return; }
+      if (moments.indexOf(null) >= 0) {
+        if (failedSince === null) { failedSince = clock(Date.now()).slice(11, 16); }
+        say(status.getAttribute("data-failed").replace("{time}", failedSince));
+        return;
+      }
+      failedSince = null;
+      say(status.getAttribute("data-on"));
+      if (asOf) {
+        var moment = Math.min.apply(Math, moments);
+        asOf.setAttribute("datetime", new Date(moment).toISOString());
+        asOf.textContent = clock(moment) + " KST";
+      }
+    });
   }
 
   toggle.hidden = false;
@@ -166,5 +197,5 @@
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) { refresh(); }
   });
-  window.setInterval(refresh, every);
+  window.setInterval(refresh, seconds * 1000);
 }());
