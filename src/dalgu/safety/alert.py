@@ -14,11 +14,15 @@ from typing import Any
 
 from dalgu.safety.detectors.base import Finding, Severity
 
+# `subCategory` is one of the data model's enum (its schema refuses anything else); the
+# nearest for each kind: a cardiac event is `heartAttack`; a drowsy, hypoxaemic or
+# incapacitated driver is a danger on the road the enum names no better than `hazardOnRoad`.
+# Dalgu's own kind is `alertType`/`alertSubType`.
 SUBCATEGORIES = {
-    "drowsiness": ("traffic", "driverDrowsiness"),
+    "drowsiness": ("traffic", "hazardOnRoad"),
     "cardiac": ("health", "heartAttack"),
-    "hypoxaemia": ("health", "lowOxygenSaturation"),
-    "incapacitation": ("health", "driverIncapacitated"),
+    "hypoxaemia": ("health", "hazardOnRoad"),
+    "incapacitation": ("health", "hazardOnRoad"),
 }
 DESCRIPTIONS = {
     "drowsiness": "The driver shows signs of drowsiness",
