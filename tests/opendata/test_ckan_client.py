@@ -81,6 +81,34 @@ def test_package_create_with_a_taken_name_raises_validation_error_on_name(
     assert "name" in caught.value.error_dict
 
 
+def test_package_create_keeps_a_given_id_as_ckan_does(
+    publisher: RemoteCKAN, reader: RemoteCKAN, portal: str, tenant: str
+) -> None:
+    """`ckanapi dump` then `ckanapi load` (a migration, a restore) keeps each dataset's id,
+    and so its DCAT IRI."""
+    given = "11111111-2222-3333-4444-555555555555"
+    created = publisher.action.package_create(**air_dataset(), id=given)
+    assert created["id"] == given
+    assert reader.action.package_show(id=given)["name"] == "daegu-air"
+    iri = f"{portal}/opendata/dataset/{given}?tenant={tenant}"
+    assert httpx.get(iri, timeout=10).json()["@id"] == iri
+    with pytest.raises(ValidationError) as caught:  # taken
+        publisher.action.package_create(**air_dataset("another"), id=given)
+    assert "id" in caught.value.error_dict
+
+
+@pytest.mark.parametrize("given", ["a/b", "x.ttl", "", 5, "-x", "é"])
+def test_package_create_refuses_an_id_that_cannot_be_an_iri_segment(
+    publisher: RemoteCKAN, given: object
+) -> None:
+    if given == "":  # no id: one is made
+        assert publisher.action.package_create(**air_dataset(), id=given)["id"]
+        return
+    with pytest.raises(ValidationError) as caught:
+        publisher.action.package_create(**air_dataset(), id=given)
+    assert "id" in caught.value.error_dict and "name" not in caught.value.error_dict
+
+
 def test_package_create_with_bad_fields_names_each_of_them(publisher: RemoteCKAN) -> None:
     with pytest.raises(ValidationError) as caught:
         publisher.action.package_create(

@@ -20,7 +20,7 @@ from dalgu.opendata.files import DownloadFile, DownloadFiles
 from dalgu.opendata.model import Dataset
 from dalgu.opendata.policy import Release, Row, entity_row
 from dalgu.opendata.search import Catalogue, SearchQuery, SearchResult, search
-from dalgu.opendata.validation import dataset_fields, dataset_from_fields, q_names
+from dalgu.opendata.validation import dataset_fields, dataset_from_fields, given_id, q_names
 from dalgu.query.ast import map_names, map_type_names
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
@@ -121,11 +121,18 @@ class OpenDataService:
         self._kept[tenant] = (generation, catalogue)
         return catalogue
 
-    async def create(self, tenant: str, fields: Mapping[str, Any]) -> Dataset:
+    async def create(
+        self, tenant: str, fields: Mapping[str, Any], *, dataset_id: Any = None
+    ) -> Dataset:
+        """A new dataset; `dataset_id` the id to give it (as CKAN keeps a given one), else
+        a new UUID."""
         now = ckan_time()
+        given = given_id(dataset_id)
+        if given is not None and await self.store.get_dataset(tenant, given) is not None:
+            raise InvalidFields({"id": ["Dataset id already exists"]})
         dataset = dataset_from_fields(
             fields,
-            dataset_id=str(uuid.uuid4()),
+            dataset_id=given or str(uuid.uuid4()),
             created=now,
             modified=now,
             id_key=secrets.token_hex(32),

@@ -73,6 +73,23 @@ def q_names(text: str) -> set[str]:
     return seen
 
 
+#: an id a client may give a dataset (CKAN keeps a given id: `ckanapi load` and harvesters
+#: keep datasets' identity so): one segment of its IRI, `/opendata/dataset/{id}`, with no dot
+#: (`{id}.ttl` is its Turtle), as CKAN's UUIDs are
+GIVEN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def given_id(value: Any) -> str | None:
+    """The id a `package_create` gives (None: none, Dalgu makes one), or InvalidFields."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not GIVEN_ID.fullmatch(value):
+        raise InvalidFields(
+            {"id": ["Must be 1-100 characters of a-z, A-Z, 0-9, - and _ (a UUID, say)"]}
+        )
+    return value
+
+
 def dataset_from_fields(
     fields: Mapping[str, Any], *, dataset_id: str, created: str, modified: str, id_key: str = ""
 ) -> Dataset:

@@ -377,7 +377,8 @@ async def format_autocomplete(call: Call) -> list[str]:
 async def package_create(call: Call) -> dict[str, Any]:
     """Create a dataset: CKAN's fields and the NGSI-LD slice and policy (see docs)."""
     call.authorize()
-    dataset = await call.service.create(call.tenant, ckan.fields_from_package(call.params))
+    fields = ckan.fields_from_package(call.params)
+    dataset = await call.service.create(call.tenant, fields, dataset_id=call.params.get("id"))
     return ckan.package(call.base, dataset, call.tenant)
 
 
