@@ -254,6 +254,22 @@ def test_wide_tables_scroll_in_their_own_box_not_the_page(
     assert sum(1 for box in boxes for _ in box.iter("table")) == len(tables)
 
 
+@pytest.mark.parametrize("which", ["ko", "en", "entity"])
+def test_a_box_that_scrolls_sideways_is_reached_by_keyboard_and_named(
+    pages: dict[str, Node], which: str
+) -> None:
+    """2.1.1 (axe `scrollable-region-focusable`, an outside test at 320 px: the entity page's
+    table scrolled but held no link, so its right columns could not be reached by keyboard):
+    every scroll box takes focus (then the arrow keys scroll it) and is named by its table's
+    caption."""
+    boxes = [d for d in pages[which].iter("div") if d.attrs.get("class") == "scroll"]
+    assert boxes
+    for box in boxes:
+        assert box.attrs["tabindex"] == "0" and box.attrs["role"] == "region"
+        caption = box.first("caption")
+        assert box.attrs["aria-labelledby"] == caption.attrs["id"] and caption.text
+
+
 def test_the_page_names_an_icon_that_is_served(pages: dict[str, Node]) -> None:
     # without one, a browser asks for /favicon.ico and logs its 404 on every load
     icons = [n for n in pages["en"].iter("link") if n.attrs.get("rel") == "icon"]
