@@ -79,6 +79,9 @@ def test_facets_count_the_matching_datasets() -> None:
         SearchQuery(fq="name:[a TO b]"),
         SearchQuery(sort="name sideways"),
         SearchQuery(facet_fields=("notes",)),
+        SearchQuery(fq="name:air*"),
+        SearchQuery(fq="tags:a?r"),
+        SearchQuery(q="wea*"),
     ],
 )
 def test_what_the_search_cannot_read_is_a_validation_error(query: SearchQuery) -> None:
@@ -179,6 +182,11 @@ def test_operators_without_terms_are_refused(fq: str) -> None:
 
 def test_everything_and_everything_matches_every_dataset() -> None:
     assert len(_names(SearchQuery(q="*:* AND *:*"))) == 3
+    assert len(_names(SearchQuery(q="*"))) == 3
+
+
+def test_a_star_in_quotes_is_a_character_not_a_wildcard() -> None:
+    assert _names(SearchQuery(fq='name:"air*"')) == []
 
 
 @pytest.mark.parametrize(

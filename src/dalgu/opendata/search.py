@@ -138,6 +138,8 @@ def _term(match: re.Match[str], where: str) -> Term:
     if match["range"] is not None:
         raise InvalidFields({where: [f"{name} takes a value, not a range"]})
     value = match["quoted"] if match["quoted"] is not None else match["bare"]
+    if match["quoted"] is None and value != "*" and ("*" in value or "?" in value):
+        raise InvalidFields({where: [f"{name}:{value}: wildcards inside values are not supported"]})
     return Term(name, value=value, negated=negated)
 
 
@@ -186,8 +188,13 @@ def parse_filter(text: str, where: str) -> Filter:
             joined = False
         else:
             word = match["word"]
+            if word == "*":  # as `*:*`
+                anything = True
+                continue
             if word[0] in "-!()[]{}" or word in ("NOT", "TO"):
                 raise InvalidFields({where: [f"{word!r}: parentheses and NOT are not supported"]})
+            if "*" in word:
+                raise InvalidFields({where: [f"{word!r}: wildcards are not supported"]})
             words.append(word.lower())
             if len(words) > MAX_WORDS:
                 raise InvalidFields(
