@@ -286,3 +286,23 @@ def test_a_browser_asking_for_favicon_ico_gets_the_icon(client: TestClient) -> N
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("image/svg+xml")
     assert answer.text.startswith("<svg")
+
+
+def test_a_long_value_cannot_squeeze_korean_text_to_a_syllable_a_line(
+    pages: dict[str, Node],
+) -> None:
+    """An outside test: an alert whose source was a 200-character URL widened the table to
+    2,309 px, and the Korean description beside it shrank to one syllable per line."""
+    declared = dict(rules(stylesheet()))
+    assert declared[":lang(ko)"]["word-break"] == "keep-all"  # lines break between words
+    assert declared[".long"]["overflow-wrap"] == "anywhere"  # a URL or id breaks anywhere
+    assert declared[".prose"]["min-width"].endswith("em")
+    for which in LANGUAGES:
+        alerts = pages[which].by_id("alerts")
+        assert alerts is not None
+        row = next(r for r in alerts.iter("tr") if "data-key" in r.attrs)
+        cells = list(row.iter("td"))
+        assert cells[2].attrs["class"] == "prose" and cells[3].attrs["class"] == "long"
+    entity_rows = list(pages["entity"].first("tbody").iter("tr"))
+    assert entity_rows  # an entity's values break anywhere too
+    assert all(list(r.iter("td"))[1].attrs["class"] == "long" for r in entity_rows)
