@@ -3,9 +3,12 @@ on loopback, on both stores: the actions answer as CKAN's do, errors included.""
 
 from __future__ import annotations
 
+import socket
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 import pytest
 from ckanapi import NotAuthorized, NotFound, RemoteCKAN, ValidationError
 
@@ -357,3 +360,34 @@ def test_package_update_by_id_without_a_name_keeps_the_name(publisher: RemoteCKA
     body = {k: v for k, v in air_dataset(title="Renamed").items() if k != "name"}
     updated = publisher.action.package_update(id=created["id"], **body)
     assert updated["name"] == "daegu-air" and updated["title"] == "Renamed"
+
+
+def _raw_get(portal: str, target: bytes, tenant: str) -> dict[str, Any]:
+    """A GET whose request target is sent as these bytes (not percent-encoded), as `curl -g`
+    or a URL typed by hand sends it; the CKAN answer's JSON."""
+    split = urlsplit(portal)
+    with socket.create_connection((split.hostname, split.port), timeout=10) as connection:
+        connection.sendall(
+            b"GET " + target + b" HTTP/1.1\r\nHost: " + split.netloc.encode()
+            + b"\r\nNGSILD-Tenant: " + tenant.encode() + b"\r\nConnection: close\r\n\r\n"
+        )  # fmt: skip
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    found: dict[str, Any] = orjson.loads(body)
+    return found
+
+
+def test_words_in_raw_utf8_in_the_query_string_are_read_as_utf8(
+    publisher: RemoteCKAN, portal: str, tenant: str
+) -> None:
+    """CKAN (werkzeug) reads a query string's bytes as UTF-8, percent-encoded or not."""
+    publisher.action.package_create(**air_dataset(tags=[{"name": "대기"}]))
+    word = "대기".encode()
+    action = b"/opendata/api/3/action/"
+    searched = _raw_get(portal, action + b"package_search?rows=0&q=" + word, tenant)
+    assert searched["result"]["count"] == 1
+    tags = _raw_get(portal, action + b"tag_list?query=" + word, tenant)
+    assert tags["result"] == ["대기"]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -109,12 +111,21 @@ def unexpected(request: Request, action: str, exc: Exception) -> Response:
     return failure(request, action, DalguError("the server failed to handle this request"))
 
 
+def query_parameters(request: Request) -> QueryParams:
+    """The query string's parameters, its bytes read as UTF-8 whether percent-encoded or not:
+    Starlette reads bytes that are not percent-encoded as Latin-1 (`q=대기` typed in a URL or
+    sent by `curl -g` found nothing), where CKAN (werkzeug) reads them as UTF-8."""
+    raw: bytes = request.scope.get("query_string", b"")
+    return QueryParams(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
 async def parameters(request: Request) -> dict[str, Any]:
     """An action's parameters: the JSON object of a POST (a query string's too), or a GET's
     query string (repeated keys and JSON lists as lists)."""
     params: dict[str, Any] = {}
-    for key in request.query_params:
-        values = request.query_params.getlist(key)
+    query = query_parameters(request)
+    for key in query:
+        values = query.getlist(key)
         if key in LIST_PARAMETERS:
             items: list[Any] = []
             for value in values:
