@@ -5,15 +5,20 @@ measures nor sends its commands to the key owner's devices."""
 
 from __future__ import annotations
 
+import asyncio
 import queue
+import socket
 import time
 import uuid
 from typing import Any
 
+import aiocoap
 from starlette.testclient import TestClient
 
+from dalgu.settings import Settings
 from dalgu.store.base import DeviceRecord
 from tests.devices.conftest import FirstMessage, publish
+from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
 SB = "/testbed/sandboxes"
@@ -184,6 +189,12 @@ def test_commands_of_another_service_never_reach_the_key_owners_devices(
     url = f"{E}/urn:ngsi-ld:Lamp:lamp3/attrs/switch"
     assert client.patch(url, json={"value": "dim"}, headers=firm_tenant).status_code == 204
     assert client.get(f"/iot/d?k={key}&i=lamp3&getCmd=1").text == "lamp3@switch|dim"
+    # and the lamp's result is the firm's command's
+    done = client.post(f"/iot/d/commands?k={key}&i=lamp3", content=b"lamp3@switch|dimmed")
+    assert done.status_code == 200, done.text
+    firm_lamp = lamps(client, "firma")["urn:ngsi-ld:Lamp:lamp3"]
+    assert (firm_lamp["switch_status"], firm_lamp["switch_info"]) == ("OK", "dimmed")
+    assert "switch_status" not in lamps(client, "evil")["urn:ngsi-ld:Lamp:lamp3"]
 
 
 def test_a_run_never_watches_a_key_another_service_also_has_a_group_of(
@@ -220,3 +231,40 @@ def test_provisioning_listings_hide_a_sandbox_key(client: TestClient) -> None:
     made = client.post("/iot/services", json={"services": [{"apikey": plain}]}, headers=city)
     assert made.status_code == 201, made.text
     assert client.get("/iot/services", headers=city).json()["services"][0]["apikey"] == plain
+
+
+def test_a_device_under_another_services_key_binds_nothing_and_provisions_nothing(
+    client: TestClient,
+) -> None:
+    """The dashboard lists a service's devices by their bindings: one stored under another
+    service's key (by an earlier version) has none, and asking does not provision the
+    device in the key's service."""
+    key = sandbox_with_group(client, "firma")
+    device = lamp("lamp9", key)
+    provisioned_before(client, "evil", device)
+    devices = client.app.state.dalgu.devices  # type: ignore[attr-defined]
+    record = DeviceRecord("evil", "/", key, "lamp9", device)
+    assert client.portal.call(devices.binding_of, record) is None  # type: ignore[union-attr]
+    assert client.get("/iot/devices", headers=service("firma")).json()["count"] == 0
+
+
+def test_measures_with_a_key_land_in_its_service_over_coap(settings: Settings) -> None:
+    def ports() -> dict[str, int]:
+        return {"coap_port": free_port(socket.SOCK_DGRAM)}
+
+    async def send(uri: str, payload: bytes) -> aiocoap.Message:
+        context = await aiocoap.Context.create_client_context()
+        try:
+            request = aiocoap.Message(code=aiocoap.POST, uri=uri, payload=payload)
+            answer: aiocoap.Message = await asyncio.wait_for(context.request(request).response, 10)
+            return answer
+        finally:
+            await context.shutdown()
+
+    with serving(settings, ports) as (client, configured):
+        key = sandbox_with_group(client, "firmq")
+        provisioned_before(client, "evil", lamp("aqx", key))
+        uri = f"coap://127.0.0.1:{configured.coap_port}/iot/d?k={key}&i=aqx"
+        assert asyncio.run(send(uri, b"l|77")).code == aiocoap.CHANGED
+        assert lamps(client, "firmq")["urn:ngsi-ld:Lamp:aqx"]["lum"] == 77
+        assert lamps(client, "evil") == {}

@@ -434,11 +434,18 @@ class DeviceService:
 
     async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:
         """How a provisioned device's measures reach its entity (its entity's id and type,
-        its group's template applied), None when no group or device record binds it."""
+        its group's template applied), None when no group or device record binds it, or when
+        its messages go to another device: one stored under another service's API key (it
+        provisions nothing there, as a message would)."""
         try:
-            return (await self._binding(record.apikey, record.key, None))[0]
+            binding, tenant, unprovisioned = await self.resolver.resolve(
+                record.apikey, record.key, None
+            )
         except DalguError:
             return None
+        if unprovisioned is not None or tenant != record.tenant:
+            return None
+        return binding
 
 
 def _mapped_time(
