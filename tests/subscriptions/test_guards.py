@@ -4,6 +4,8 @@ those whose q can hold, and a change notifies every subscription whose threshold
 from __future__ import annotations
 
 import queue
+import subprocess
+import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -87,3 +89,21 @@ def test_a_change_notifies_every_subscription_whose_threshold_it_passes(
     finally:
         for receiver in receivers.values():
             receiver.close()
+
+
+def test_a_pattern_that_backtracks_for_ever_is_matched_at_once_by_the_notifier() -> None:
+    """A subscription's `q` `name~="(a+)+$"` and an entity named with 40 `a`s and a `!` held the
+    notifier for minutes per change (with Python's `re`), on both stores: no subscription of
+    any tenant was notified meanwhile, and a restarted notifier met the same change again. In a
+    process of its own: a regex holding the interpreter cannot be interrupted from inside."""
+    script = """
+from dalgu.query.q import parse_q
+from dalgu.store.indexing import IndexRow
+from dalgu.subscriptions.matching import _evaluate
+name = {("name", ""): [IndexRow("name", "", "s", None, "a" * 40 + "!")]}
+print(_evaluate(parse_q('name~="(a+)+$"'), name), _evaluate(parse_q('name~="a+!$"'), name))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["False", "True"], done.stderr
