@@ -180,6 +180,7 @@ class Provisioner:
             )
         planned: list[tuple[DeviceRecord, Entity | None]] = []
         siblings: list[DeviceRecord] = []  # same id, another apikey: restored on a rollback
+        own_keys: set[str] = set()  # apikeys found to be this service's
         for index, device in enumerate(devices):
             group = await self._group_of(tenant, service_path, device)
             apikey = device.apikey or (group.apikey if group is not None else "")
@@ -197,7 +198,9 @@ class Provisioner:
                 siblings.append(existing)
             if self.admission is not None:
                 await self.admission.admit_apikey(tenant, apikey)
-            await refuse_foreign_device(self.registry, tenant, device.device_id, apikey)
+            if apikey not in own_keys:
+                await refuse_foreign_device(self.registry, tenant, device.device_id, apikey)
+                own_keys.add(apikey)
             template = ServiceGroup(apikey=apikey) if group is None else group
             binding = bind(template, device, device.device_id)
             if not is_uri(binding.entity_id):
