@@ -76,6 +76,7 @@ def test_geojson_is_a_feature_collection_of_snapped_points(portal_client: TestCl
             "coordinates": list(snap(*STATIONS[name], 500)),
         }
         assert set(feature["properties"]) == {"id", "pm10", "stationName"}
+        assert feature["id"] == feature["properties"]["id"]  # RFC 7946 §3.2
     assert OWNER.encode() not in body
     for exact in _exact_coordinates():
         assert exact.encode() not in body
@@ -165,6 +166,11 @@ def test_an_aggregated_dataset_publishes_hourly_aggregates_not_readings(
         *STATIONS["jung-1"], 500
     )
     assert OWNER not in body
+    features = orjson.loads(_download(portal_client, "daegu-air", "geojson"))["features"]
+    assert [f["id"] for f in features] == [
+        "urn:ngsi-ld:AirQualityObserved:jung-1#2026-12-01T10:00:00Z",
+        "urn:ngsi-ld:AirQualityObserved:jung-1#2026-12-01T11:00:00Z",
+    ]
 
 
 def test_an_unknown_dataset_or_format_is_not_found(portal_client: TestClient) -> None:

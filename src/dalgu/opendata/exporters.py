@@ -89,8 +89,11 @@ async def encode_geojson(
     columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
 ) -> AsyncIterator[bytes]:
     """A GeoJSON FeatureCollection (RFC 7946): a Point at each row's snapped location (null
-    geometry where it has none), the other columns as properties."""
+    geometry where it has none), the other columns as properties; each Feature's `id` the
+    row's entity id (or pseudonym), `<id>#<start>` for a row of aggregates (§3.2: a commonly
+    used identifier SHOULD be the Feature's `id`)."""
     properties = [c for c in columns if c not in LOCATION]
+    periodic = "start" in columns
     yield b'{"type":"FeatureCollection","features":['
     first = True
     async for page in pages:
@@ -100,15 +103,13 @@ async def encode_geojson(
             geometry = (
                 None if lon is None or lat is None else {"type": "Point", "coordinates": [lon, lat]}
             )
-            features.append(
-                orjson.dumps(
-                    {
-                        "type": "Feature",
-                        "geometry": geometry,
-                        "properties": {c: row.get(c) for c in properties},
-                    }
-                )
-            )
+            feature: dict[str, Any] = {"type": "Feature"}
+            feature_id = row.get("id")
+            if feature_id is not None:
+                feature["id"] = f"{feature_id}#{row.get('start')}" if periodic else feature_id
+            feature["geometry"] = geometry
+            feature["properties"] = {c: row.get(c) for c in properties}
+            features.append(orjson.dumps(feature))
         if features:
             yield (b"" if first else b",") + b",".join(features)
             first = False
