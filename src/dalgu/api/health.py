@@ -9,6 +9,8 @@ The body follows the IETF draft "Health Check Response Format for HTTP APIs"
 - `mqtt:connections`: the gateway's MQTT subscription, when MQTT is on; a broker that is down
   or an embedded broker that could not listen is a `warn` (200): the APIs, HTTP and CoAP
   devices still work, and the gateway reconnects by itself;
+- `coap:listener`: the CoAP southbound, when it listens; a socket it stopped reading (seen by
+  datagrams waiting unread) is a `warn` while it is started again, and for five minutes after;
 - `notifier:lag`: seconds since the oldest change no notifier has matched was recorded (0 when
   all are); past `notifier_lag_warning` (30 s) it is a `warn` (200): notifications are late
   because no notifier runs (stopped, failing, `DALGU_NOTIFIER=off` with none elsewhere) or it
@@ -52,6 +54,9 @@ async def health(request: Request) -> Response:
     gateway = getattr(request.app.state, "dalgu_gateway", None)
     if isinstance(gateway, MqttGateway) and (gateway.southbound or gateway.problems):
         checks["mqtt:connections"] = [_mqtt(gateway)]
+    coap = getattr(getattr(request.app.state, "dalgu_listeners", None), "coap", None)
+    if coap is not None:
+        checks["coap:listener"] = [coap.health()]
     statuses = {check["status"] for entries in checks.values() for check in entries}
     status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
     return _answer({"status": status, "checks": checks})

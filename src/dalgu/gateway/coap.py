@@ -32,6 +32,7 @@ from dalgu.errors import (
     UnsupportedMediaType,
 )
 from dalgu.gateway.auth import DeviceAuthenticator, authenticated
+from dalgu.gateway.coaplistener import CoapListener
 from dalgu.gateway.coapwire import guard
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.retry import QUOTA_RETRY_AFTER
@@ -177,15 +178,21 @@ class _Measures(resource.Resource):  # type: ignore[misc]
 
 async def start_coap(
     devices: DeviceService, host: str, port: int, authenticate: DeviceAuthenticator | None = None
-) -> Any:
-    """A CoAP server context on host:port; `await ctx.shutdown()` stops it."""
+) -> CoapListener:
+    """The CoAP southbound listening on host:port; `await listener.shutdown()` stops it."""
     site = resource.Site()
     site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d", authenticate))
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
-    # UDP only: aiocoap would also serve CoAP over TCP and TLS on the same port number and
-    # over WebSockets (8683), ports nobody asked for (and that another process may hold)
-    context = await aiocoap.Context.create_server_context(
-        site, bind=(host, port), transports=["udp6"]
-    )
-    guard(context)
-    return context
+
+    async def context() -> Any:
+        # UDP only: aiocoap would also serve CoAP over TCP and TLS on the same port number and
+        # over WebSockets (8683), ports nobody asked for (and that another process may hold)
+        created = await aiocoap.Context.create_server_context(
+            site, bind=(host, port), transports=["udp6"]
+        )
+        guard(created)
+        return created
+
+    listener = CoapListener(context, host, port)
+    await listener.start()
+    return listener
