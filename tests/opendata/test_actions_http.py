@@ -149,3 +149,9 @@ def test_the_kogl_type_1_licence_points_at_the_page_of_type_1_not_of_every_type(
 ) -> None:
     licences = {lic["id"]: lic for lic in client.get(f"{ACTION}/license_list").json()["result"]}
     assert licences["KOGL-Type1"]["url"] == "https://www.kogl.or.kr/info/licenseType1.do"
+
+
+def test_the_api_root_answers_its_version_as_ckan_does(client: TestClient) -> None:
+    for path in ("/opendata/api/3", "/opendata/api/3/"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.json() == {"version": 3}, path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dalgu.api.opendata.actions import run_action
@@ -17,9 +19,15 @@ from dalgu.api.opendata.linked_data import (
 from dalgu.api.opendata.package import PREFIX
 
 
+async def api_version(request: Request) -> Response:
+    """`/api/3`: the API's version, as CKAN answers it (clients read it to tell the API)."""
+    return JSONResponse({"version": 3})
+
+
 def routes() -> list[BaseRoute]:
     p = PREFIX
     return [
+        Route(f"{p}/api/3", api_version, methods=["GET"]),
         Route(f"{p}/api/3/action/{{action}}", run_action, methods=["GET", "POST"]),
         Route(f"{p}/api/action/{{action}}", run_action, methods=["GET", "POST"]),
         Route(f"{p}/dataset/{{dataset}}/download/{{filename}}", download, methods=["GET"]),
