@@ -31,6 +31,22 @@ DESCRIPTIONS = {
     "incapacitation": "The driver is not steering while the car moves on",
 }
 MEDICAL = frozenset(("cardiac", "hypoxaemia", "incapacitation"))
+# how much a medical finding tells a responder: a still wheel says least (why is unknown), a
+# desaturation more, a heart event more, a stopped heart most (start CPR, bring a defibrillator).
+# An `unconfirmed` heart finding (the rate jumped as the band was lost) says no more than a
+# still wheel.
+SPECIFICITY = {"incapacitation": 0, "hypoxaemia": 1, "cardiac": 2}
+
+
+def specificity(type_: str, subtype: str) -> int:
+    if type_ == "cardiac" and subtype == "asystole":
+        return 3
+    if type_ == "cardiac" and subtype == "unconfirmed":
+        return 0
+    return SPECIFICITY.get(type_, 0)
+
+
+_SEVERITIES: tuple[Severity, ...] = ("informational", "low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,9 @@ class Alert:
     location: tuple[float, float] | None  # latitude, longitude
     medical_summary: dict[str, Any] | None = None
     detectors: tuple[str, ...] = field(default=())
+    # (type, subtype) the alert was raised as, when a more specific finding of its episode
+    # has updated it since; its entity id stays the one it was raised with
+    raised_as: tuple[str, str] | None = None
 
     @property
     def category(self) -> str:
@@ -77,9 +96,25 @@ class Alert:
     def with_summary(self, summary: dict[str, Any]) -> Alert:
         return replace(self, medical_summary=summary)
 
+    def specified(self, finding: Finding) -> Alert:
+        """This alert told of a more specific finding of its episode: its kind, evidence and
+        confidence are the finding's, its severity the higher of the two; its onset, the
+        time it was raised and its entity id stay."""
+        severity = max(self.severity, finding.severity, key=_SEVERITIES.index)
+        return replace(
+            self,
+            type=finding.type,
+            subtype=finding.subtype,
+            severity=severity,
+            confidence=round(finding.confidence, 3),
+            evidence=finding.evidence,
+            raised_as=self.raised_as or (self.type, self.subtype),
+        )
+
     def entity_id(self, start: datetime) -> str:
         stamp = (start + timedelta(seconds=self.raised)).strftime("%Y%m%dT%H%M%S")
-        return f"urn:ngsi-ld:Alert:{self.vehicle}:{self.type}:{stamp}"
+        kind = self.raised_as[0] if self.raised_as is not None else self.type
+        return f"urn:ngsi-ld:Alert:{self.vehicle}:{kind}:{stamp}"
 
     def to_entity(self, start: datetime, vehicle_id: str, driver_id: str | None) -> dict[str, Any]:
         """The NGSI-LD entity (normalized form, short names of the Smart Data Models context)."""
@@ -117,4 +152,10 @@ class Alert:
             }
         if self.medical_summary is not None:
             entity["medicalSummary"] = {"type": "Property", "value": self.medical_summary}
+        if self.raised_as is not None:
+            first, sub = self.raised_as
+            entity["raisedAs"] = {
+                "type": "Property",
+                "value": {"alertType": first, "alertSubType": sub},
+            }
         return entity

@@ -76,10 +76,14 @@ class AlertPolicy:
     _raised_at: dict[str, float | None] = field(default_factory=dict)
     _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # the episode's kinds
     _drowsy_at: float | None = None
+    # the medical findings of the last `admit` that raised nothing: part of the open episode
+    # (the live service may tell the open alert about a more specific one; nothing else reads it)
+    absorbed: list[Finding] = field(default_factory=list)
 
     def admit(self, findings: list[Finding], now: float) -> list[Finding]:
         """The findings that raise a new alert now (at most one per category)."""
         raised: list[Finding] = []
+        self.absorbed = []
         drowsy = self._drowsy_at is not None and now - self._drowsy_at <= MICROSLEEP
         findings = [
             _microsleep(f) if drowsy and f.type == "incapacitation" else f
@@ -107,7 +111,11 @@ class AlertPolicy:
                 self._alerted[kind] = now
                 self._kinds[kind] = kinds
                 raised.append(other)
+                if kind == "medical":
+                    self.absorbed += [f for f in group if f is not other]
                 continue
+            if kind == "medical":
+                self.absorbed += group
             self._kinds.setdefault(kind, set()).update(kinds)
             if self._escalates(kind, group[0], now):
                 self._raised_at[kind] = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-from dalgu.safety.alert import Alert
+from dalgu.safety.alert import Alert, specificity
 from dalgu.safety.detectors import awake
 from dalgu.safety.detectors.awake import Calibration, DriverBaseline
 from dalgu.safety.detectors.base import CALIBRATION, Detector, Finding
@@ -69,6 +69,11 @@ class VehicleMonitor:
         self._calibrating = True
         self._alerted = False
         self.rates_checked = False  # the live service logs once a drive when its rates are off
+        # the medical alert of the open episode, as last told; and the updates of it a more
+        # specific finding of that episode made: (as it stood, as it stands now), for the
+        # live service to write (the evaluation, which matches raised alerts, ignores them)
+        self._medical: Alert | None = None
+        self.updates: list[tuple[Alert, Alert]] = []
         if baseline is not None:
             self.adopt(baseline)
 
@@ -140,7 +145,23 @@ class VehicleMonitor:
             if history.latitude is not None and history.longitude is not None
             else None
         )
-        return [
+        alerts = [
             Alert.of(f, self.vehicle, self.driver, history.now, location)
             for f in self.policy.admit(findings, history.now)
         ]
+        for alert in alerts:
+            if alert.category == "medical":
+                self._medical = alert
+        self._specify(self.policy.absorbed)
+        return alerts
+
+    def _specify(self, absorbed: list[Finding]) -> None:
+        """A finding of the open medical episode that says more than its alert (a stopped
+        heart after a still wheel) updates that alert, once per step up."""
+        open_alert = self._medical
+        if open_alert is None or not absorbed:
+            return
+        best = max(absorbed, key=lambda f: specificity(f.type, f.subtype))
+        if specificity(best.type, best.subtype) > specificity(open_alert.type, open_alert.subtype):
+            self._medical = open_alert.specified(best)
+            self.updates.append((open_alert, self._medical))

@@ -89,7 +89,34 @@ class Raised:
         return self.alert.vehicle
 
 
-Work = Raised | DriveStarted | DriveCalibrated
+@dataclass(frozen=True, slots=True)
+class Specified:
+    """An open alert of a vehicle of `tenant`, told of a more specific finding of its episode:
+    the entity written as `before` is updated to say what `after` says."""
+
+    before: Alert
+    after: Alert
+    tenant: str = ""
+
+    @property
+    def vehicle(self) -> str:
+        return self.after.vehicle
+
+
+# what the update of an open alert rewrites; its dates, location, driver and summary stay
+SPECIFIED_ATTRIBUTES = (
+    "category",
+    "subCategory",
+    "severity",
+    "description",
+    "confidence",
+    "alertType",
+    "alertSubType",
+    "evidence",
+    "raisedAs",
+)
+
+Work = Raised | Specified | DriveStarted | DriveCalibrated
 
 
 class SafetyService:
@@ -178,6 +205,9 @@ class SafetyService:
             for sample in samples:
                 for alert in monitor.feed(sample):
                     self._queue.put_nowait(Raised(alert, tenant))
+                for before, after in monitor.updates:
+                    self._queue.put_nowait(Specified(before, after, tenant))
+                monitor.updates.clear()
             if not monitor.rates_checked and monitor.history.now >= monitor.history.start + 60:
                 monitor.rates_checked = True
                 history = monitor.history
@@ -224,6 +254,8 @@ class SafetyService:
                     await self.identify(item.vehicle, item.monitor, item.tenant)
                 elif isinstance(item, DriveCalibrated):
                     await self.keep_baseline(item.vehicle, item.monitor, item.tenant)
+                elif isinstance(item, Specified):
+                    await self.specify(item.before, item.after, item.tenant)
                 else:
                     entity_id = await self.publish(item.alert, item.tenant)
                     self.published.append((item.alert, entity_id, time.time()))
@@ -287,6 +319,15 @@ class SafetyService:
         with contextlib.suppress(AlreadyExists):  # the same alert, replayed
             await self.entities.create(tenant, entity)
         return str(doc["id"])
+
+    async def specify(self, before: Alert, after: Alert, tenant: str = "") -> None:
+        """Update the written alert `before` to say what `after` says (its kind, evidence,
+        severity), with `raisedAs` keeping what it was raised as: subscribers are notified."""
+        vehicle = f"urn:ngsi-ld:Vehicle:{after.vehicle}"
+        doc = after.to_entity(EPOCH, vehicle, None)
+        fragment = {name: doc[name] for name in SPECIFIED_ATTRIBUTES if name in doc}
+        attrs = parse_entity(fragment, self.terms, now_iso(), require_id=False, require_type=False)
+        await self.entities.append_attributes(tenant, before.entity_id(EPOCH), attrs)
 
 
 def _shown(key: VehicleKey) -> str:
