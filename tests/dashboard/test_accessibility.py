@@ -89,8 +89,11 @@ def test_focus_is_visible_with_3_to_1_contrast() -> None:
 def test_the_maps_markers_have_3_to_1_contrast_and_differ_in_shape() -> None:
     for colour in citymap.COLOURS:
         assert contrast(colour, citymap.BACKGROUND) >= 3, colour
-    first = [citymap.style_of(i) for i in range(len(citymap.SHAPES))]
-    assert len({s.shape for s in first}) == len(first)  # not told by colour alone
+    # an outside test: with more than 4 types, shapes repeated and types differed by colour alone
+    forms = [(s.shape, s.hollow) for s in map(citymap.style_of, range(len(citymap.FORMS)))]
+    assert len(set(forms)) == len(forms) == 12  # not told by colour alone
+    styles = [citymap.style_of(i) for i in range(len(citymap.FORMS) * len(citymap.COLOURS))]
+    assert len(set(styles)) == len(styles)  # past 12, another colour with each form
 
 
 def test_every_message_is_in_both_languages_with_the_same_placeholders() -> None:

@@ -43,3 +43,12 @@ def test_types_get_their_own_style_most_numerous_first() -> None:
     styles = {m.place.type: m.style for m in drawn.markers}
     assert styles["Spot"] != styles["Bench"]
     assert draw([]).markers == () and draw([]).bounds is None
+
+
+def test_rarer_types_are_drawn_over_the_numerous_ones() -> None:
+    # the demo's traffic counters stand where its devices do: drawn under the devices, the
+    # counters could not be seen
+    devices = [place(f"d{i}", 128.6, 35.8 + i / 100, "Device") for i in range(3)]
+    counter = place("c", 128.6, 35.8, "TrafficFlowObserved")
+    drawn = draw([counter, *devices])
+    assert [m.place.type for m in drawn.markers] == ["Device"] * 3 + ["TrafficFlowObserved"]

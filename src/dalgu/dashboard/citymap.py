@@ -2,9 +2,10 @@
 
 Positions are projected equirectangularly around the places' middle latitude (east-west
 distances shrink by its cosine, so a city's shape is kept) into a fixed view box. Each type
-gets a shape and a colour, so a type is told by its shape as well as its colour (WCAG 1.4.1);
-every colour has at least 3:1 contrast with the map's background (WCAG 1.4.11, checked by a
-test).
+gets a form (one of six shapes, filled or hollow) and a colour: the first `len(FORMS)` types
+(12) each have a form of their own, so they are told apart by form as well as colour (WCAG
+1.4.1); past that, forms repeat with another colour. Every colour has at least 3:1 contrast
+with the map's background (WCAG 1.4.11, checked by a test).
 """
 
 from __future__ import annotations
@@ -22,14 +23,39 @@ PADDING: Final = 24
 #: the map's background, and one colour per type in turn (the CSS uses the same values)
 BACKGROUND: Final = "#f3f5f7"
 COLOURS: Final = ("#1f5fa8", "#b3261e", "#1b6e3a", "#6b3fa0", "#8a4b00", "#00626b", "#3d3d3d")
-SHAPES: Final = ("circle", "square", "triangle", "diamond")
+SHAPES: Final = ("circle", "square", "triangle", "diamond", "cross", "triangle-down")
+#: every shape filled, then every shape hollow (a white inside, a thick outline)
+FORMS: Final = tuple((shape, hollow) for hollow in (False, True) for shape in SHAPES)
 RADIUS: Final = 5.0
+#: the outline of a hollow marker, in the view box's units
+OUTLINE: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class Style:
     shape: str
     colour: str
+    hollow: bool = False
+
+    def points(self, x: float, y: float, r: float) -> str:
+        """The polygon of this shape around (x, y) with half-size `r`, as SVG `points` ("" for
+        a circle or a square, which are drawn as such)."""
+        if self.shape == "triangle":
+            corners = [(x, y - r), (x + r, y + r * 0.8), (x - r, y + r * 0.8)]
+        elif self.shape == "triangle-down":
+            corners = [(x - r, y - r * 0.8), (x + r, y - r * 0.8), (x, y + r)]
+        elif self.shape == "diamond":
+            corners = [(x, y - r), (x + r, y), (x, y + r), (x - r, y)]
+        elif self.shape == "cross":
+            a = r * 0.4
+            corners = [
+                (x - a, y - r), (x + a, y - r), (x + a, y - a), (x + r, y - a),
+                (x + r, y + a), (x + a, y + a), (x + a, y + r), (x - a, y + r),
+                (x - a, y + a), (x - r, y + a), (x - r, y - a), (x - a, y - a),
+            ]  # fmt: skip
+        else:
+            return ""
+        return " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in corners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +67,8 @@ class Marker:
 
     @property
     def points(self) -> str:
-        """The polygon of a triangle or diamond marker, as SVG `points`."""
-        r, x, y = RADIUS + 1.0, self.x, self.y
-        if self.style.shape == "triangle":
-            corners = [(x, y - r), (x + r, y + r * 0.8), (x - r, y + r * 0.8)]
-        else:
-            corners = [(x, y - r), (x + r, y), (x, y + r), (x - r, y)]
-        return " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in corners)
+        """The marker's polygon, as SVG `points` ("" for a circle or a square)."""
+        return self.style.points(self.x, self.y, RADIUS + 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +81,11 @@ class CityMap:
 
 
 def style_of(index: int) -> Style:
-    """The `index`-th type's style: shapes and colours both cycle, never the same pair
-    twice within `len(SHAPES) * len(COLOURS)` types."""
-    return Style(SHAPES[index % len(SHAPES)], COLOURS[index % len(COLOURS)])
+    """The `index`-th type's style: a form of its own for the first `len(FORMS)` types; forms
+    and colours both cycle, never the same pair twice within `len(FORMS) * len(COLOURS)`
+    types (12 and 7 share no factor)."""
+    shape, hollow = FORMS[index % len(FORMS)]
+    return Style(shape, COLOURS[index % len(COLOURS)], hollow)
 
 
 def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> CityMap:
@@ -86,6 +109,10 @@ def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> C
         scale = 0.0  # one position: drawn in the middle
     left = PADDING + (inner_w - span_x * scale) / 2
     top = PADDING + (inner_h - span_y * scale) / 2
+    rank = {t: i for i, t in enumerate(types)}
+    # the most numerous type is drawn first, so the rarer ones sit on top of it where they share
+    # a place (the demo's traffic counters stand where its devices do)
+    in_order = sorted(places, key=lambda p: rank[p.type])
     markers = tuple(
         Marker(
             round(left + (p.lon - west) * shrink * scale, 1),
@@ -93,7 +120,7 @@ def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> C
             styles[p.type],
             p,
         )
-        for p in places
+        for p in in_order
     )
     legend = tuple((t, styles[t], sum(p.type == t for p in places)) for t in types)
     return CityMap(width, height, markers, legend, (south, west, north, east))

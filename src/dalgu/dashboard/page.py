@@ -148,6 +148,7 @@ def _sections(view: View, sections: Sections) -> dict[str, Any]:
         "map_limit": MAP_LIMIT,
         "background": citymap.BACKGROUND,
         "radius": citymap.RADIUS,
+        "outline": citymap.OUTLINE,
     }
     if sections.places is not None:
         filled["places"] = sections.places
