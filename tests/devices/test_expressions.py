@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -404,3 +406,20 @@ def test_large_numbers_format_without_losing_digits() -> None:
 )
 def test_dates_are_read_as_nodejs_reads_them(text: str, iso: str | None) -> None:
     assert run("text|toisodate", {"text": text}) == iso
+
+
+def test_a_pattern_that_backtracks_for_ever_is_replaced_at_once() -> None:
+    """A config group's `s|replaceregexp("(a+)+$", "x")` and one measure of 40 `a`s and a `!`
+    held the worker for minutes (Python's engine), and over MQTT every device's messages
+    behind it, again after each takeover. In a process of its own: a regex holding the
+    interpreter cannot be interrupted from inside."""
+    script = """
+from dalgu.devices.expressions import evaluate, parse_expression
+text = {"s": "a" * 40 + "!"}
+print(evaluate(parse_expression('s|replaceregexp("(a+)+$", "x")'), text))
+print(evaluate(parse_expression('s|replaceregexp("a+!$", "x")'), text))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split("\n")[:2] == ["a" * 40 + "!", "x"], done.stdout + done.stderr

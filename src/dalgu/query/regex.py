@@ -11,6 +11,7 @@ pattern that uses them, or that RE2 cannot hold within its memory budget, is ref
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
@@ -23,9 +24,14 @@ _OPTIONS.log_errors = False  # the pattern is the client's mistake: said in its 
 
 
 class Pattern(Protocol):
-    """A compiled pattern: `search` finds a match anywhere in `text`, or gives None."""
+    """A compiled pattern: `search` finds a match anywhere in `text`, or gives None;
+    `finditer` every match, left to right; `groupindex` its named groups' numbers."""
+
+    groupindex: dict[str, int]
 
     def search(self, text: str) -> Any: ...
+
+    def finditer(self, text: str) -> Iterator[Any]: ...
 
 
 @lru_cache(maxsize=1024)

@@ -10,22 +10,27 @@ from typing import Any
 from urllib.parse import quote
 
 from dalgu.devices.expressions.values import number_text
+from dalgu.query.regex import Pattern, compile_pattern, pattern_problem
 
 _NAMED_GROUP = re.compile(r"\(\?<(?![=!])")
-_BACKREFERENCE = re.compile(r"\\k<([A-Za-z_$][\w$]*)>")
 _URI_KEPT = ";,/?:@&=+$-_.!~*'()#"
 _URI_RESERVED = ";/?:@&=+$,#"
 _DIGITS = 1000  # decimal digits enough for any double written with 100 decimals
 
 
-def regex(pattern: str) -> re.Pattern[str]:
-    """A JavaScript regular expression (`new RegExp(pattern)`) in Python's dialect; raises
-    re.error for one that is not valid."""
-    translated = _BACKREFERENCE.sub(r"(?P=\1)", _NAMED_GROUP.sub("(?P<", pattern))
-    return re.compile(translated)
+def regex(pattern: str) -> Pattern:
+    """A JavaScript regular expression (`new RegExp(pattern)`) run by RE2, in time linear in
+    the text (`dalgu.query.regex`: a device's measure met a `(a+)+$` of its group's expression
+    and held the worker, and every device's MQTT messages behind it); ValueError for one that
+    is not valid, or that needs what RE2 has not (backreferences, lookaround)."""
+    translated = _NAMED_GROUP.sub("(?P<", pattern)
+    problem = pattern_problem(translated)
+    if problem is not None:
+        raise ValueError(f"regular expression {pattern!r}: {problem}")
+    return compile_pattern(translated)
 
 
-def replacement(template: str, match: re.Match[str] | None, found: str, text: str, at: int) -> str:
+def replacement(template: str, match: Any, found: str, text: str, at: int) -> str:
     """A `replace` replacement with its patterns: `$$`, `$&`, `` $` ``, `$'`, `$1`…`$99`,
     `$<name>`."""
     out: list[str] = []
@@ -80,7 +85,7 @@ def replace_text(text: str, found: str, template: str) -> str:
     return text[:at] + replacement(template, None, found, text, at) + text[at + len(found) :]
 
 
-def replace_pattern(text: str, pattern: re.Pattern[str], template: str, *, every: bool) -> str:
+def replace_pattern(text: str, pattern: Pattern, template: str, *, every: bool) -> str:
     out: list[str] = []
     last = 0
     for match in pattern.finditer(text):
