@@ -32,6 +32,7 @@ from dalgu.errors import (
     UnsupportedMediaType,
 )
 from dalgu.gateway.auth import DeviceAuthenticator, authenticated
+from dalgu.gateway.coapblock import Block1Assembly, quiet_continues
 from dalgu.gateway.coaplistener import CoapListener
 from dalgu.gateway.coapwire import guard
 from dalgu.gateway.jsonpayload import parse_json_measures
@@ -86,6 +87,7 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         self, devices: DeviceService, fmt: str, path: str, authenticate: DeviceAuthenticator | None
     ) -> None:
         super().__init__()
+        self._block1 = Block1Assembly()  # aiocoap's own answered 5.00 to a gap
         self.devices = devices
         self.authenticate = authenticate
         self.fmt = fmt
@@ -108,8 +110,11 @@ class _Measures(resource.Resource):  # type: ignore[misc]
                 f"not {int(request.opt.content_format)}"
             )
         if error is None:
-            await super().render_to_pipe(pipe)
-            return
+            try:
+                await super().render_to_pipe(pipe)
+                return
+            except BadRequestData as refused:  # a block-wise upload's block (Block1Assembly)
+                error = refused
         self._refused(request, error)
         pipe.add_response(_problem(error), is_last=True)
 
@@ -191,6 +196,7 @@ async def start_coap(
             site, bind=(host, port), transports=["udp6"]
         )
         guard(created)
+        quiet_continues(created.log)
         return created
 
     listener = CoapListener(context, host, port)
