@@ -152,3 +152,43 @@ def test_a_signal_of_the_wrong_type_is_refused_with_its_line(
     _write(path, lines)
     with pytest.raises(BadRequestData, match=f"drive.jsonl line 21: {said}"):
         read_scenario(path)
+
+
+def test_a_signal_no_detector_reads_is_named(tmp_path: Path) -> None:
+    path = _drive(tmp_path)
+    lines = _lines(path)
+    for line in lines:
+        if line["source"] == "vehicle":
+            line["signals"]["Vehicle.speed"] = line["signals"].pop("Vehicle.Speed")
+    _write(path, lines)
+    notes = read_scenario(path).notes
+    assert any("signal Vehicle.speed is read by no detector" in n for n in notes), notes
+
+
+def test_a_drive_without_car_samples_is_said_to_be_read_from_the_band_alone(
+    tmp_path: Path,
+) -> None:
+    path = _drive(tmp_path)
+    _write(path, [line for line in _lines(path) if line["source"] == "wearable"])
+    notes = read_scenario(path).notes
+    assert any(n.startswith("no car samples: a collapse at the wheel") for n in notes), notes
+
+
+def test_a_drive_shorter_than_the_calibration_is_said_to_be_unread_for_drowsiness(
+    tmp_path: Path,
+) -> None:
+    notes = read_scenario(_drive(tmp_path)).notes
+    assert any("before the 600 s of calibration" in n for n in notes), notes
+
+
+def test_a_start_without_a_time_zone_is_read_as_utc_with_a_note(tmp_path: Path) -> None:
+    path = _drive(tmp_path)
+    _relabel(path, start="2026-12-07T11:00:00")
+    scenario = read_scenario(path)
+    assert scenario.labels.start == "2026-12-07T11:00:00Z"
+    assert "`start` 2026-12-07T11:00:00 has no time zone: read as UTC" in scenario.notes
+
+
+def test_a_whole_drive_of_the_signals_read_has_no_coverage_note(tmp_path: Path) -> None:
+    notes = read_scenario(_drive(tmp_path)).notes  # every signal the car and band send
+    assert not any("read by no detector" in n or "no car" in n or "no wearable" in n for n in notes)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -300,7 +300,53 @@ def read_scenario(signals_path: Path) -> Scenario:
             f"{newest:g} s: the rates per hour count {labels.duration:g} s"
         )
     notes.extend(_overlaps(labels.events))
+    notes.extend(_coverage(samples, newest))
+    if _without_zone(labels.start):
+        notes.append(f"`start` {labels.start} has no time zone: read as UTC")
+        labels = replace(labels, start=labels.start + "Z")
     return Scenario(labels, samples, tuple(notes))
+
+
+#: every signal some detector reads (the old wearable heart rate is renamed as it is read)
+READ_SIGNALS = frozenset((*vss.VEHICLE_SIGNALS, *vss.WEARABLE_SIGNALS))
+
+
+def _coverage(samples: list[Sample], end: float) -> list[str]:
+    """What the detectors cannot read of this drive: signals under names none of them reads,
+    a source missing altogether, a drive shorter than the calibration minutes."""
+    from dalgu.safety.detectors.base import CALIBRATION  # the detectors read Samples: a cycle
+
+    notes = []
+    unread = sorted({name for s in samples for name in s.signals} - READ_SIGNALS)
+    if unread:
+        named = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+        notes.append(
+            f"{'signals' if len(unread) > 1 else 'signal'} {named} "
+            f"{'are' if len(unread) > 1 else 'is'} read by no detector (a misspelt name, or "
+            "another VSS version's path? docs/safety.md lists the signals read)"
+        )
+    sources = {s.source for s in samples}
+    if "vehicle" not in sources:
+        notes.append(
+            "no car samples: a collapse at the wheel is not detected, and drowsiness is read "
+            "from the band alone"
+        )
+    if "wearable" not in sources:
+        notes.append(
+            "no wearable samples: the heart and SpO2 are read from the car's own sensors, "
+            "when it has them"
+        )
+    if end < CALIBRATION:
+        notes.append(
+            f"its samples end at {end:g} s, before the {CALIBRATION:g} s of calibration: "
+            "drowsiness is read only against a stored baseline of its driver (--baselines-from)"
+        )
+    return notes
+
+
+def _without_zone(start: str) -> bool:
+    """Whether an ISO 8601 time (already checked) gives no offset from UTC."""
+    return datetime.fromisoformat(start.replace("Z", "+00:00")).tzinfo is None
 
 
 def _overlaps(events: tuple[Event, ...]) -> list[str]:
