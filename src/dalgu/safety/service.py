@@ -161,6 +161,12 @@ class SafetyService:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._work(), name="safety-alerts")
+        # a mistyped DALGU_SAFETY would otherwise show only as alerts that never come
+        log.info(
+            "vehicle safety service on: following vehicles from the device gateway's "
+            "measures; medical summaries %s",
+            "from FHIR, with the patient's Consent" if self.medical is not None else "off",
+        )
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
@@ -202,6 +208,9 @@ class SafetyService:
                 if window is None
                 else [Sample(at, kind, vss.upgraded(kind, signals)) for at, signals in window]
             )
+            dropped = [item for sample in samples for item in _beat_intervals(sample.signals)]
+            if dropped:
+                self._log_intervals(event, dropped)
             for sample in samples:
                 for alert in monitor.feed(sample):
                     self._queue.put_nowait(Raised(alert, tenant))
@@ -215,6 +224,23 @@ class SafetyService:
                     log.warning("safety: vehicle %s: %s", _shown(key), note)
             if calibrating and monitor.calibrated is not None:
                 self._queue.put_nowait(DriveCalibrated(vehicle, monitor, tenant))
+
+    def _log_intervals(self, event: MessageEvent, dropped: list[object]) -> None:
+        device = (event.tenant, "intervals " + event.device_id)
+        last = self._skew_logged.get(device)
+        if last is not None and event.received - last < SKEW_LOG_EVERY:
+            return
+        self._skew_logged[device] = event.received
+        log.warning(
+            "safety: %s sent %d R-R interval items that are no beat interval (%s): dropped "
+            "(a number of milliseconds, more than 0 and under %.0f, is one; more of this "
+            "device's are not logged for %.0f s)",
+            event.device_id,
+            len(dropped),
+            ", ".join(repr(x) for x in dropped[:5]),
+            MAX_BEAT_INTERVAL,
+            SKEW_LOG_EVERY,
+        )
 
     def _log_skew(self, event: MessageEvent, stamp: str | None, t: float) -> None:
         device = (event.tenant, event.device_id)
@@ -334,6 +360,30 @@ def _shown(key: VehicleKey) -> str:
     """A vehicle as log lines name it: its id, after its tenant unless the default."""
     tenant, vehicle = key
     return f"{tenant}/{vehicle}" if tenant else vehicle
+
+
+INTERVAL_SIGNALS = (vss.RR_INTERVALS, vss.CABIN_RR_INTERVALS, vss.SEAT_RR_INTERVALS)
+MAX_BEAT_INTERVAL = 60_000.0  # ms: a "beat interval" of a minute is no interval between beats
+
+
+def _beat_interval(item: object) -> bool:
+    return (
+        isinstance(item, int | float)
+        and not isinstance(item, bool)
+        and 0 < item < MAX_BEAT_INTERVAL
+    )
+
+
+def _beat_intervals(signals: dict[str, Any]) -> list[object]:
+    """Keep only the items of the interval lists that are beat intervals, as the gateway
+    refuses a scalar that is no number: the items dropped (a string, a null, -5, 1e9)."""
+    dropped: list[object] = []
+    for name in INTERVAL_SIGNALS:
+        value = signals.get(name)
+        if isinstance(value, list) and not all(_beat_interval(x) for x in value):
+            dropped += [x for x in value if not _beat_interval(x)]
+            signals[name] = [float(x) for x in value if _beat_interval(x)]
+    return dropped
 
 
 def _seconds(stamp: str) -> float:

@@ -1,0 +1,57 @@
+"""What the live safety service says and checks of its inputs: a start-up line (a mistyped
+DALGU_SAFETY showed only as alerts that never came), and R-R interval lists checked item by
+item as the gateway checks a scalar."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from dalgu.devices.traffic import MessageEvent
+from dalgu.safety import signals as vss
+from dalgu.safety.service import SafetyService
+
+
+def test_the_service_says_it_is_on_when_it_starts(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        service.start()
+        await service.stop()
+
+    asyncio.run(run())
+    assert any(
+        r.levelno == logging.INFO and "vehicle safety service on" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_interval_items_that_are_no_beat_interval_are_dropped_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    now = time.time()
+    band = {
+        vss.IS_WORN: True,
+        vss.SIGNAL_QUALITY: 0.9,
+        vss.RR_INTERVALS: ["800", None, -5, 1e9, True, 820],
+    }
+    service.observe(MessageEvent("w", "veh-1-wearable", "mqtt", now, now, ((band, None),)))
+    monitor = service.monitors[("", "veh-1")]
+    assert monitor.history.current.rr == [820.0]
+    (line,) = [r.getMessage() for r in caplog.records if "R-R interval" in r.getMessage()]
+    assert "veh-1-wearable sent 5 R-R interval items that are no beat interval" in line
+    assert "'800', None, -5, 1000000000.0, True" in line
+
+
+def test_beat_intervals_as_sent_are_read_as_they_are() -> None:
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    now = time.time()
+    band = {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.9, vss.RR_INTERVALS: [812, 798.5]}
+    service.observe(MessageEvent("w", "veh-2-wearable", "mqtt", now, now, ((band, None),)))
+    assert service.monitors[("", "veh-2")].history.current.rr == [812.0, 798.5]
