@@ -147,13 +147,15 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Node]:
         ):
             assert client.post("/ngsi-ld/v1/entities", json=entity).status_code == 201
         entity = client.get("/dashboard/entity?id=urn:ngsi-ld:AccessPoint:a&lang=en")
+        missing = client.get("/dashboard/entity?id=urn:x:gone", headers={"Accept": "text/html"})
         return {lang: parse(client.get(f"/dashboard?lang={lang}").text) for lang in LANGUAGES} | {
             "empty": parse(client.get("/dashboard?tenant=nobody").text),
             "entity": parse(entity.text),
+            "error": parse(missing.text),
         }
 
 
-@pytest.mark.parametrize("which", ["ko", "en", "empty", "entity"])
+@pytest.mark.parametrize("which", ["ko", "en", "empty", "entity", "error"])
 def test_the_page_is_structured_for_assistive_technology(
     pages: dict[str, Node], which: str
 ) -> None:

@@ -4,13 +4,18 @@ links go) and `/dashboard/static/` (its stylesheet, script and icon).
 
 A browser cannot send `NGSILD-Tenant`, so the tenant is the `tenant` query parameter; the map's
 type is `type` (an IRI, or a term of the core `@context`); the language is `lang`, else
-`Accept-Language` (`dalgu.dashboard.messages`). Bad parameters are a 400 ProblemDetails, as
-everywhere else.
+`Accept-Language` (`dalgu.dashboard.messages`). Bad parameters are a 400 and an entity the
+tenant does not have a 404: for a browser (`Accept` naming `text/html`) on the page and the
+entity's page, a page in the reader's language that says so with the way back; for any other
+client, and on the parts the page's script reads, a ProblemDetails as everywhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from typing import Final
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -30,10 +35,11 @@ from dalgu.dashboard.page import (
     View,
     render_alerts,
     render_entity,
+    render_error,
     render_page,
     render_part,
 )
-from dalgu.errors import BadRequestData, ResourceNotFound
+from dalgu.errors import BadRequestData, DalguError, ResourceNotFound
 
 #: what a browser may load and run on these pages: their own files only, no inline script
 POLICY: Final = (
@@ -44,11 +50,45 @@ MAX_TYPE: Final = 1024
 MAX_ID: Final = 2048
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _for_readers(handler: Handler) -> Handler:
+    """`handler`, whose errors a browser gets as a page in the reader's language."""
+
+    @wraps(handler)
+    async def handle(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except DalguError as error:
+            if error.status >= 500 or "text/html" not in request.headers.get("accept", ""):
+                raise  # an outage keeps its ProblemDetails and Retry-After
+            return _error_page(request, error)
+
+    return handle
+
+
+def _error_page(request: Request, error: DalguError) -> Response:
+    params = request.query_params
+    lang = choose_language(params.get("lang"), request.headers.get("accept-language"))
+    try:
+        tenant = checked_tenant(params.get("tenant", ""), "tenant")
+    except DalguError:
+        tenant = ""  # the error may be the tenant itself
+
+    def switch(code: str) -> str:
+        changed = {**params, "lang": code}
+        return f"{request.url.path}?{urlencode(changed)}"
+
+    view = View(lang, tenant, None)
+    return _html(render_error(view, error.status, error.detail, switch), view, error.status)
+
+
 def routes() -> list[BaseRoute]:
     return [
-        Route("/dashboard", dashboard, methods=["GET"]),
+        Route("/dashboard", _for_readers(dashboard), methods=["GET"]),
         Route("/dashboard/alerts", dashboard_alerts, methods=["GET"]),
-        Route("/dashboard/entity", dashboard_entity, methods=["GET"]),
+        Route("/dashboard/entity", _for_readers(dashboard_entity), methods=["GET"]),
         Route("/dashboard/part/{part}", dashboard_part, methods=["GET"]),
         # pages that name no icon (the API docs page, a JSON answer in a browser tab) make the
         # browser ask for /favicon.ico: the dashboard's icon, rather than a 404 logged each time
@@ -82,9 +122,10 @@ def _view(request: Request) -> tuple[View, CityOverview]:
     return View(lang, tenant, shown or None), CityOverview(rt.service, terms)
 
 
-def _html(body: str, view: View) -> Response:
+def _html(body: str, view: View, status: int = 200) -> Response:
     return HTMLResponse(
         body,
+        status_code=status,
         headers={
             "Content-Language": view.lang,
             "Vary": "Accept-Language",

@@ -162,6 +162,25 @@ MESSAGES: Final[dict[str, dict[Language, str]]] = {
         "en": "As NGSI-LD (normalized, core @context)",
     },
     "entity_api": {"ko": "API에서 같은 내용:", "en": "The same from the API:"},
+    "error_404": {"ko": "찾을 수 없습니다", "en": "Not found"},
+    "error_404_text": {
+        "ko": "이 주소의 엔티티나 페이지가 없습니다. 지워졌거나, 링크가 없는 대상을 가리킵니다.",
+        "en": (
+            "There is no entity or page at this address: it was deleted, or the link points "
+            "at one that does not exist."
+        ),
+    },
+    "error_400": {"ko": "잘못된 주소", "en": "Bad address"},
+    "error_400_text": {
+        "ko": "이 주소의 값 가운데 올바르지 않은 것이 있습니다.",
+        "en": "One of the values in this address is not valid.",
+    },
+    "error_other": {"ko": "요청을 처리하지 못했습니다", "en": "The request could not be handled"},
+    "error_other_text": {
+        "ko": "주소를 확인해 주십시오.",
+        "en": "Please check the address.",
+    },
+    "error_detail": {"ko": "서버의 설명:", "en": "What the server said:"},
 }
 
 

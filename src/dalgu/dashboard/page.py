@@ -197,6 +197,27 @@ def render_alerts(view: View, alerts: Alerts) -> str:
     )
 
 
+def render_error(
+    view: View,
+    status: int,
+    detail: str,
+    switch: Callable[[str], str],
+    now: datetime | None = None,
+) -> str:
+    """The page a reader gets for a dashboard address that answers an error (an entity that
+    is gone, a bad parameter), in their language, with the way back."""
+    kind = f"error_{status}" if status in (400, 404) else "error_other"
+    return _templates.get_template("error.html").render(
+        **_common(view, now),
+        switch=switch,
+        heading=kind,
+        explanation=f"{kind}_text",
+        detail=detail,
+        status=status,
+        back=view.link(type=""),
+    )
+
+
 def render_entity(
     view: View, entity: EntityDetail, base_url: str, now: datetime | None = None
 ) -> str:
