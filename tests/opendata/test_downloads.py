@@ -137,7 +137,9 @@ def test_an_empty_parquet_download_keeps_the_declared_number_columns(
     hourly = pq.read_table(io.BytesIO(_download(portal_client, "daegu-air-hourly", "parquet")))
     assert hourly.num_rows == 0
     types = {f.name: str(f.type) for f in hourly.schema}
-    assert types["pm10_avg"] == types["pm10_totalCount"] == types["longitude"] == "double"
+    assert types["pm10_avg"] == types["longitude"] == "double"
+    assert types["pm10_totalCount"] == "int64"
+    assert types["start"] == types["end"] == "timestamp[us, tz=UTC]"
     assert types["pm10_max"] == types["id"] == "string"
 
 

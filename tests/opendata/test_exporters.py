@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from dalgu.opendata.exporters import LOCATION, csv_cell, encode_csv, encode_geojson
+from dalgu.opendata.exporters import csv_cell, encode_csv, encode_geojson
 from dalgu.opendata.policy import Row
 
 
@@ -37,16 +39,67 @@ async def test_a_quoted_formula_reads_back_as_text() -> None:
     assert list(csv.reader(io.StringIO(body)))[1] == ["e1", "'=1+1"]
 
 
-async def test_parquet_types_columns_by_the_first_page_with_rows() -> None:
+async def _parquet(columns: list[str], *pages: list[Row], **declared: str) -> Any:
     import pyarrow.parquet as pq
 
     from dalgu.opendata.exporters import encode_parquet
 
-    async def late() -> AsyncIterator[list[Row]]:
-        yield []
-        yield [{"id": "e1", "v": 3, "longitude": None, "latitude": None}]
+    async def given() -> AsyncIterator[list[Row]]:
+        for page in pages:
+            yield page
 
-    columns = ["id", "v", "longitude", "latitude"]
-    body = b"".join([p async for p in encode_parquet(columns, late(), frozenset(LOCATION))])
-    types = {f.name: str(f.type) for f in pq.read_table(io.BytesIO(body)).schema}
-    assert types == {"id": "string", "v": "double", "longitude": "double", "latitude": "double"}
+    body = b"".join([p async for p in encode_parquet(columns, given(), declared)])
+    return pq.read_table(io.BytesIO(body))
+
+
+async def test_parquet_types_each_column_by_all_its_values_losing_none() -> None:
+    """A value of page 2 that does not fit page 1's type was null; now the column fits all."""
+    big = 2**53 + 1  # a float64 turns it into 2**53
+    keys = ("id", "count", "level", "flag", "when")
+    table = await _parquet(
+        [*keys, "empty"],
+        [dict(zip(keys, ("e1", big, 3, True, "2026-12-07T20:00:00+09:00"), strict=True))],
+        [],
+        [dict(zip(keys, ("e2", -4, "high", False, "2026-12-07T11:00:00.5Z"), strict=True))],
+        [dict(zip(keys, ("e3", None, 2.5, None, "2026-12-07T02:00:00-09:00"), strict=True))],
+    )
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types == {
+        "id": "string",
+        "count": "int64",
+        "level": "string",
+        "flag": "bool",
+        "when": "timestamp[us, tz=UTC]",
+        "empty": "string",
+    }
+    rows = table.to_pylist()
+    assert [r["count"] for r in rows] == [big, -4, None]
+    assert [r["level"] for r in rows] == ["3", "high", "2.5"]
+    eleven = datetime(2026, 12, 7, 11, tzinfo=UTC)
+    assert [r["when"] for r in rows] == [eleven, eleven + timedelta(seconds=0.5), eleven]
+    assert table.to_batches() and len(rows) == 3
+
+
+async def test_parquet_keeps_declared_types_without_rows_and_one_row_group_a_page() -> None:
+    import pyarrow.parquet as pq
+
+    from dalgu.opendata.exporters import encode_parquet
+
+    columns = ["id", "v", "start", "n", "longitude"]
+    declared = {"start": "timestamp", "n": "int64", "longitude": "double"}
+    table = await _parquet(columns, [], **declared)
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types == {
+        "id": "string",
+        "v": "string",
+        "start": "timestamp[us, tz=UTC]",
+        "n": "int64",
+        "longitude": "double",
+    }
+
+    async def two() -> AsyncIterator[list[Row]]:
+        yield [{"id": "a", "v": 1, "start": "2026-12-07T11:00:00Z", "n": 1, "longitude": 128}]
+        yield [{"id": "b", "v": 2, "start": "2026-12-07T12:00:00Z", "n": 2, "longitude": 129}]
+
+    body = b"".join([p async for p in encode_parquet(columns, two(), declared)])
+    assert pq.ParquetFile(io.BytesIO(body)).num_row_groups == 2

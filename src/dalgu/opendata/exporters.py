@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from types import MappingProxyType
+from typing import Any, Protocol
 
 import orjson
 
 from dalgu.opendata.policy import Row
 
-if TYPE_CHECKING:  # pyarrow (tens of MiB) loads with the first Parquet download
-    import pyarrow as pa
-
 Pages = AsyncIterator[list[Row]]
 LOCATION = ("longitude", "latitude")
+NO_TYPES: Mapping[str, str] = MappingProxyType({})
 
 
 class Encoder(Protocol):
-    """Pages of rows to bytes, given the columns in order and those declared to hold numbers
-    only (a format that types its columns types these as numbers, rows or not)."""
+    """Pages of rows to bytes, given the columns in order and the types some are declared to
+    have whatever their values (`double`, `int64`, `timestamp`: a format that types its
+    columns types these so, rows or not)."""
 
     def __call__(
-        self, columns: list[str], pages: Pages, numbers: frozenset[str] = ..., /
+        self, columns: list[str], pages: Pages, declared: Mapping[str, str] = ..., /
     ) -> AsyncIterator[bytes]: ...
 
 
@@ -71,7 +71,7 @@ def csv_cell(value: Any) -> str:
 
 
 async def encode_csv(
-    columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
+    columns: list[str], pages: Pages, declared: Mapping[str, str] = NO_TYPES, /
 ) -> AsyncIterator[bytes]:
     """RFC 4180 CSV with a header row; structured values as their JSON."""
     buffer = io.StringIO()
@@ -86,7 +86,7 @@ async def encode_csv(
 
 
 async def encode_geojson(
-    columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
+    columns: list[str], pages: Pages, declared: Mapping[str, str] = NO_TYPES, /
 ) -> AsyncIterator[bytes]:
     """A GeoJSON FeatureCollection (RFC 7946): a Point at each row's snapped location (null
     geometry where it has none), the other columns as properties; each Feature's `id` the
@@ -116,106 +116,14 @@ async def encode_geojson(
     yield b"]}"
 
 
-class _Spool:
-    """A write-only file for pyarrow whose bytes are taken out as they are written."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.position = 0
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self.chunks.append(bytes(data))
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        data = b"".join(self.chunks)
-        self.chunks.clear()
-        return data
-
-
-def _column_type(values: list[Any]) -> pa.DataType:
-    import pyarrow as pa
-
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return pa.bool_()
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return pa.float64()
-    return pa.string()
-
-
-def _cell(value: Any, kind: pa.DataType) -> Any:
-    import pyarrow as pa
-
-    if value is None:
-        return None
-    if kind == pa.float64():
-        return (
-            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
-    if kind == pa.bool_():
-        return value if isinstance(value, bool) else None
-    return _text(value)
-
-
-def _schema(columns: list[str], numbers: frozenset[str], page: list[Row]) -> pa.Schema:
-    import pyarrow as pa
-
-    def kind(column: str) -> pa.DataType:
-        if column == "id":
-            return pa.string()
-        if column in numbers:
-            return pa.float64()
-        return _column_type([row.get(column) for row in page])
-
-    return pa.schema([(c, kind(c)) for c in columns])
-
-
 async def encode_parquet(
-    columns: list[str], pages: Pages, numbers: frozenset[str] = frozenset(), /
+    columns: list[str], pages: Pages, declared: Mapping[str, str] = NO_TYPES, /
 ) -> AsyncIterator[bytes]:
-    """Parquet, one row group per page; the `numbers` columns are float64, the others' type
-    is read from the first page with rows (numbers: float64, booleans, otherwise strings,
-    structured values as JSON), so that a download without rows keeps the typed columns; a
-    later value that does not fit a numeric or boolean column is null."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Parquet, each column typed by all its values (`dalgu.opendata.parquet`)."""
+    from dalgu.opendata import parquet
 
-    spool = _Spool()
-    writer: pq.ParquetWriter | None = None
-    schema: pa.Schema | None = None
-    try:
-        async for page in pages:
-            if not page:
-                continue
-            if schema is None:
-                schema = _schema(columns, numbers, page)
-                writer = pq.ParquetWriter(spool, schema)
-            assert writer is not None
-            arrays = {f.name: [_cell(row.get(f.name), f.type) for row in page] for f in schema}
-            writer.write_table(pa.Table.from_pydict(arrays, schema=schema))
-            data = spool.take()
-            if data:
-                yield data
-        if writer is None:
-            writer = pq.ParquetWriter(spool, _schema(columns, numbers, []))
-        writer.close()
-        writer = None
-        yield spool.take()
-    finally:
-        if writer is not None:
-            writer.close()
+    async for chunk in parquet.encode_parquet(columns, pages, declared, _text):
+        yield chunk
 
 
 EXPORTERS: dict[str, Exporter] = {

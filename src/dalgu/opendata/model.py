@@ -31,6 +31,7 @@ LICENSE_IDS = frozenset(license.id for license in LICENSES)
 DEFAULT_LICENSE = "CC-BY-4.0"
 #: aggregation methods whose values are numbers whatever the attribute's values
 NUMBER_AGGREGATES = frozenset(["totalCount", "distinctCount", "sum", "avg", "stddev", "sumsq"])
+COUNT_AGGREGATES = frozenset(["totalCount", "distinctCount"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,20 +118,22 @@ class Dataset:
         return columns
 
     @property
-    def number_columns(self) -> frozenset[str]:
-        """The columns that hold numbers (or nothing) whatever the data: the snapped location
-        and the aggregates that are numbers of any attribute (not `min`, `max`, which may be
-        of texts or times)."""
+    def column_types(self) -> dict[str, str]:
+        """The columns whose type is known whatever the data (`double`, `int64`,
+        `timestamp`): the snapped location, the aggregates that are numbers of any attribute
+        (counts integers; not `min`, `max`, which may be of texts or times) and the
+        aggregates' bounds."""
         pub, aggregation = self.publication, self.policy.aggregation
-        numbers = {"longitude", "latitude"} if pub.geometry is not None else set()
+        types = dict.fromkeys(("longitude", "latitude"), "double") if pub.geometry else {}
         if aggregation is not None:
-            numbers |= {
-                f"{a}_{m}"
-                for a in pub.attributes
-                for m in aggregation.methods
-                if m in NUMBER_AGGREGATES
-            }
-        return frozenset(numbers)
+            types |= {"start": "timestamp", "end": "timestamp"}
+            for a in pub.attributes:
+                for m in aggregation.methods:
+                    if m in COUNT_AGGREGATES:
+                        types[f"{a}_{m}"] = "int64"
+                    elif m in NUMBER_AGGREGATES:
+                        types[f"{a}_{m}"] = "double"
+        return types
 
     def to_document(self) -> dict[str, Any]:
         """Its stored form (the store keeps it as JSON)."""

@@ -224,7 +224,7 @@ class OpenDataService:
 
         def make() -> AsyncIterator[bytes]:
             pages = self.rows(tenant, dataset)
-            return exporter.encode(dataset.columns, pages, dataset.number_columns)
+            return exporter.encode(dataset.columns, pages, dataset.column_types)
 
         key = (tenant, dataset.id, dataset.modified, exporter.extension)
         return await self.files.file(key, make, fresh=fresh)
