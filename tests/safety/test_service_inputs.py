@@ -55,3 +55,18 @@ def test_beat_intervals_as_sent_are_read_as_they_are() -> None:
     band = {vss.IS_WORN: True, vss.SIGNAL_QUALITY: 0.9, vss.RR_INTERVALS: [812, 798.5]}
     service.observe(MessageEvent("w", "veh-2-wearable", "mqtt", now, now, ((band, None),)))
     assert service.monitors[("", "veh-2")].history.current.rr == [812.0, 798.5]
+
+
+def test_a_stamp_that_is_no_time_is_read_at_arrival_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    now = time.time()
+    car = {vss.SPEED: 80.0}
+    service.observe(MessageEvent("c", "veh-3", "mqtt", now, now, ((car, "yesterday"),)))
+    assert service.monitors[("", "veh-3")].history.start == int(now)
+    assert any(
+        "veh-3 sent a sample stamped 'yesterday', not an ISO 8601 time" in r.getMessage()
+        for r in caplog.records
+    )

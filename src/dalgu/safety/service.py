@@ -183,6 +183,14 @@ class SafetyService:
             vehicle, kind = source
             key = (tenant, vehicle)
             t = _seconds(stamp) if stamp else event.received
+            if t is None:
+                self._log_once(
+                    event,
+                    "time",
+                    f"sent a sample stamped {stamp!r}, not an ISO 8601 time: read at its "
+                    "arrival time",
+                )
+                t = event.received
             if t > event.received + FUTURE_SKEW:
                 self._log_skew(event, stamp, t)
                 t = event.received
@@ -226,19 +234,25 @@ class SafetyService:
                 self._queue.put_nowait(DriveCalibrated(vehicle, monitor, tenant))
 
     def _log_intervals(self, event: MessageEvent, dropped: list[object]) -> None:
-        device = (event.tenant, "intervals " + event.device_id)
+        self._log_once(
+            event,
+            "intervals",
+            f"sent {len(dropped)} R-R interval items that are no beat interval "
+            f"({', '.join(repr(x) for x in dropped[:5])}): dropped (a number of milliseconds, "
+            f"more than 0 and under {MAX_BEAT_INTERVAL:.0f}, is one)",
+        )
+
+    def _log_once(self, event: MessageEvent, kind: str, what: str) -> None:
+        """A warning about a device's input, at most once every `SKEW_LOG_EVERY` per kind."""
+        device = (event.tenant, f"{kind} {event.device_id}")
         last = self._skew_logged.get(device)
         if last is not None and event.received - last < SKEW_LOG_EVERY:
             return
         self._skew_logged[device] = event.received
         log.warning(
-            "safety: %s sent %d R-R interval items that are no beat interval (%s): dropped "
-            "(a number of milliseconds, more than 0 and under %.0f, is one; more of this "
-            "device's are not logged for %.0f s)",
+            "safety: %s %s (more of this device's are not logged for %.0f s)",
             event.device_id,
-            len(dropped),
-            ", ".join(repr(x) for x in dropped[:5]),
-            MAX_BEAT_INTERVAL,
+            what,
             SKEW_LOG_EVERY,
         )
 
@@ -386,11 +400,12 @@ def _beat_intervals(signals: dict[str, Any]) -> list[object]:
     return dropped
 
 
-def _seconds(stamp: str) -> float:
+def _seconds(stamp: str) -> float | None:
+    """Epoch seconds of an ISO 8601 time; None when it is none."""
     try:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        return time.time()
+        return None
 
 
 def _signals(values: dict[str, Any]) -> dict[str, float | bool | list[float] | None]:
