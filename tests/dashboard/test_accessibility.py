@@ -220,6 +220,10 @@ def test_live_updates_can_be_paused_and_are_announced_politely(pages: dict[str, 
     script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
     assert "aria-pressed" in script
     assert "document.hidden" in script
+    # a toggle button's name says what it does when pressed, and does not change with its
+    # state (WAI-ARIA APG; an outside test heard "Resume updates, toggle button, pressed")
+    assert toggle.text in ("Pause updates", "자동 갱신 멈춤")
+    assert "toggle.textContent" not in script and "data-resume" not in toggle.attrs
 
 
 def test_new_alerts_are_announced_by_a_region_that_is_live_from_the_start(

@@ -189,8 +189,7 @@
   say(status.getAttribute("data-on"));
   toggle.addEventListener("click", function () {
     paused = !paused;
-    toggle.setAttribute("aria-pressed", paused ? "true" : "false");
-    toggle.textContent = toggle.getAttribute(paused ? "data-resume" : "data-pause");
+    toggle.setAttribute("aria-pressed", paused ? "true" : "false");  // its label stays
     say(status.getAttribute(paused ? "data-off" : "data-on"));
     if (!paused) { refresh(); }
   });
