@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,6 +26,19 @@ class _Contexts(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/ld+json")
             self.end_headers()
             self.wfile.write(body)
+        elif self.path == "/trickle.jsonld":  # a byte every 0.25 s: 3 s in all
+            body = json.dumps({"@context": {"Bus": "https://example.org/t/Bus"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/ld+json")
+            self.end_headers()
+            step = max(1, len(body) // 12)
+            try:
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start : start + step])
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except OSError:  # the broker gave up and closed the connection
+                pass
         elif self.path == "/broken.jsonld":
             self.send_response(200)
             self.end_headers()
@@ -79,3 +93,17 @@ def test_a_context_url_with_an_impossible_port_is_400(client: TestClient) -> Non
         assert (
             "not a valid URL" in response.json()["detail"] or "port 0" in response.json()["detail"]
         )
+
+
+def test_a_context_sent_a_byte_at_a_time_is_given_up_at_the_timeout(
+    client: TestClient, context_server: str
+) -> None:
+    """`context_fetch_timeout` bounded each read, not the fetch: a server sending a byte a
+    second held the request as long as it liked. Here the whole document takes 3 s, each read
+    a quarter of a second, and the timeout is 1 s."""
+    client.app.state.dalgu.resolver._timeout = 1.0  # type: ignore[attr-defined]
+    link = {"Link": f"<{context_server}/trickle.jsonld>; {REL}"}
+    response = client.post(E, json={"id": "urn:x:1", "type": "Bus"}, headers=link)
+    assert response.status_code == 503, response.text
+    assert response.json()["type"].endswith("LdContextNotAvailable")
+    assert "within 1 s" in response.json()["detail"]

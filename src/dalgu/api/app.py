@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 
@@ -38,7 +39,12 @@ from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.health import health
 from dalgu.api.outage import OutageAnswer
-from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
+from dalgu.api.problem import (
+    client_gone_handler,
+    dalgu_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+)
 from dalgu.api.respond import CONTEXTS_PATH
 from dalgu.api.retrieve import EntityRetrieval
 from dalgu.api.route_groups import GroupedRouter
@@ -384,6 +390,7 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
         exception_handlers={
             DalguError: dalgu_error_handler,
             HTTPException: http_error_handler,
+            ClientDisconnect: client_gone_handler,
             Exception: unexpected_error_handler,
         },
     )

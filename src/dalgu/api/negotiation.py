@@ -134,6 +134,11 @@ def _split_links(header: str) -> list[str]:
 
 async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
     """The request body as JSON, within the limits."""
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding != "identity":  # RFC 9110 (15.5.16): a content coding the server does not take
+        raise UnsupportedMediaType(
+            f"Content-Encoding {coding} is not supported: send the body without a content coding"
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")

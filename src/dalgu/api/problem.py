@@ -29,12 +29,23 @@ _HTTP_KINDS = {
 }
 
 
+#: characters of a `detail` sent back: one naming a client's 900 kB id sent it all back
+MAX_DETAIL = 1000
+
+
+def short_detail(detail: str) -> str:
+    """`detail` up to `MAX_DETAIL` characters, and how many more there were."""
+    if len(detail) <= MAX_DETAIL:
+        return detail
+    return f"{detail[:MAX_DETAIL]}… ({len(detail) - MAX_DETAIL} characters more)"
+
+
 def problem_body(error: DalguError) -> dict[str, object]:
     body: dict[str, object] = {
         "type": error.type_uri,
         "title": error.title,
         "status": error.status,
-        "detail": error.detail,
+        "detail": short_detail(error.detail),
     }
     for key, value in error.extra.items():
         if key not in ("entity_id", "registrationId"):  # members of a BatchEntityError
@@ -90,6 +101,15 @@ def allowed_methods(request: Request) -> str:
             if match is not Match.NONE:
                 methods.update(route.methods)
     return ", ".join(sorted(methods))
+
+
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """A client that went away before its body was read: nobody reads the answer, and a log
+    line at error level with two tracebacks (6 kB) for each was a way to fill the log."""
+    log.info(
+        "client went away before its request was read: %s %s", request.method, request.url.path
+    )
+    return Response(status_code=400)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

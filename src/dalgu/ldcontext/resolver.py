@@ -8,6 +8,7 @@ Core terms are protected: a user context cannot redefine them, so they are appli
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -166,12 +167,17 @@ class ContextResolver:
         if self._client is None:
             self._client = httpx.AsyncClient(follow_redirects=True)
         try:
-            async with self._client.stream(
-                "GET",
-                url,
-                timeout=self._timeout,
-                headers={"Accept": "application/ld+json, application/json;q=0.9"},
-            ) as response:
+            # the timeout bounds the whole fetch, not each read: a server sending a byte every
+            # second held the request (and its client) for as long as it liked
+            async with (
+                asyncio.timeout(self._timeout),
+                self._client.stream(
+                    "GET",
+                    url,
+                    timeout=self._timeout,
+                    headers={"Accept": "application/ld+json, application/json;q=0.9"},
+                ) as response,
+            ):
                 if response.status_code != 200:
                     raise LdContextNotAvailable(
                         f"@context {url} answered HTTP {response.status_code}"
@@ -188,6 +194,10 @@ class ContextResolver:
             raise InvalidLdContext(f"@context URL {url!r} is not a valid URL: {exc}") from None
         except httpx.HTTPError as exc:
             raise LdContextNotAvailable(f"@context {url} could not be retrieved: {exc}") from None
+        except TimeoutError:
+            raise LdContextNotAvailable(
+                f"@context {url} was not retrieved within {self._timeout:g} s"
+            ) from None
 
 
 __all__ = ["CORE_CONTEXT_URL", "ContextResolver"]
