@@ -88,3 +88,34 @@ def test_a_tenant_parameter_and_a_header_that_disagree_are_a_409(two_tenants: Te
     )
     assert response.status_code == 409
     assert "tenant" in response.json()["error"]
+
+
+def test_ckan_actions_take_the_tenant_parameter_as_harvesters_send_no_header(
+    two_tenants: TestClient,
+) -> None:
+    shown = two_tenants.get(f"{ACTION}/package_show", params={"id": "daegu-air", "tenant": CITY2})
+    assert shown.status_code == 200, shown.text
+    assert "tenant=city2" in shown.json()["result"]["resources"][0]["url"]
+    default = two_tenants.get(f"{ACTION}/package_show", params={"id": "daegu-air"}).json()
+    assert shown.json()["result"]["id"] != default["result"]["id"]
+    found = two_tenants.get(f"{ACTION}/package_search", params={"tenant": CITY2}).json()
+    assert [p["id"] for p in found["result"]["results"]] == [shown.json()["result"]["id"]]
+    patch = {"id": "daegu-air", "title": "City 2 air"}
+    patched = two_tenants.post(
+        f"{ACTION}/package_patch", params={"tenant": CITY2}, json=patch,
+        headers={"Authorization": TOKEN},
+    )  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    assert default["result"]["title"] == "Daegu air quality"
+    assert two_tenants.get(
+        f"{ACTION}/package_show", params={"id": "daegu-air"}
+    ).json()["result"]["title"] == "Daegu air quality"  # fmt: skip
+    disagreeing = two_tenants.get(
+        f"{ACTION}/package_list", params={"tenant": CITY2}, headers={"NGSILD-Tenant": "city3"}
+    )
+    assert disagreeing.status_code == 409
+
+
+def test_a_tenant_s_home_page_links_the_ckan_api_of_its_tenant(two_tenants: TestClient) -> None:
+    page = two_tenants.get("/opendata", params={"tenant": CITY2}).text
+    assert f'{ACTION}/package_list?tenant=city2"' in page

@@ -14,7 +14,6 @@ from starlette.responses import Response
 
 from dalgu import __version__
 from dalgu.api.edge import runtime
-from dalgu.api.negotiation import tenant_of
 from dalgu.api.opendata import package as ckan
 from dalgu.api.opendata.envelope import (
     BadActionRequest,
@@ -22,6 +21,7 @@ from dalgu.api.opendata.envelope import (
     credential,
     failure,
     parameters,
+    portal_tenant,
     success,
     unexpected,
 )
@@ -432,7 +432,7 @@ async def run_action(request: Request) -> Response:
         service = runtime(request).opendata
         if service is None:
             raise OperationNotSupported("this store keeps no open-data datasets")
-        call = Call(request, service, tenant_of(request), base_url(request), {})
+        call = Call(request, service, portal_tenant(request), base_url(request), {})
         call.params = await parameters(request)
         return success(request, name, await fn(call))
     except DalguError as error:

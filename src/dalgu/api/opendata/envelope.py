@@ -125,6 +125,8 @@ async def parameters(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = {}
     query = query_parameters(request)
     for key in query:
+        if key == "tenant":  # names the tenant (`portal_tenant`), as in the portal's URLs
+            continue
         values = query.getlist(key)
         if key in LIST_PARAMETERS:
             items: list[Any] = []
