@@ -36,7 +36,7 @@ def test_package_create_then_show_by_name_and_id_returns_it_with_resources(
 
 
 def test_ngsi_ld_resource_queries_the_type_with_published_attributes_only(
-    publisher: RemoteCKAN,
+    publisher: RemoteCKAN, tenant: str
 ) -> None:
     created = publisher.action.package_create(**air_dataset(entity_q="pm10>20"))
     ngsi = next(r for r in created["resources"] if r["format"] == "NGSI-LD")
@@ -45,9 +45,12 @@ def test_ngsi_ld_resource_queries_the_type_with_published_attributes_only(
     assert url.path == "/ngsi-ld/v1/entities"
     assert params == {
         "type": ["AirQualityObserved"],
-        "attrs": ["pm10,stationName"],
+        "attrs": ["pm10,stationName,location"],  # GeoJSON answers have their geometry
         "q": ["pm10>20"],
+        "geometryProperty": ["location"],
+        "limit": ["1000"],  # GIS tools read one page
     }
+    assert f"NGSILD-Tenant: {tenant}" in ngsi["description"]
 
 
 def test_package_show_of_an_unknown_dataset_raises_not_found(reader: RemoteCKAN) -> None:

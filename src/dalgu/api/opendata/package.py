@@ -100,12 +100,22 @@ def download_url(base: str, dataset: Dataset, extension: str, tenant: str) -> st
     return f"{base}{PREFIX}/dataset/{path}{tenant_query(tenant)}"
 
 
+#: entities an NGSI-LD answer holds at most: the resource asks for as many (GIS tools such as
+#: GDAL read one page and do not follow `Link: rel="next"`)
+NGSI_LD_PAGE = 1000
+
+
 def ngsi_ld_url(base: str, dataset: Dataset) -> str:
-    """The live NGSI-LD query the dataset is a slice of (published attributes only)."""
+    """The live NGSI-LD query the dataset is a slice of: its published attributes and its
+    geometry attribute (a GeoJSON answer's geometry), the largest page."""
     pub = dataset.publication
-    params = {"type": pub.entity_type, "attrs": ",".join(pub.attributes)}
+    attrs = [*pub.attributes, *([pub.geometry] if pub.geometry else [])]
+    params = {"type": pub.entity_type, "attrs": ",".join(dict.fromkeys(attrs))}
     if pub.q:
         params["q"] = pub.q
+    if pub.geometry:
+        params["geometryProperty"] = pub.geometry
+    params["limit"] = str(NGSI_LD_PAGE)
     return f"{base}/ngsi-ld/v1/entities?{urlencode(params)}"
 
 
@@ -138,7 +148,8 @@ def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
                 f" Send the JSON-LD context {dataset.publication.context}."
                 if dataset.publication.context
                 else ""
-            ),
+            )
+            + (f" Send the header NGSILD-Tenant: {tenant}." if tenant else ""),
             "NGSI-LD",
             "application/ld+json",
             ngsi_ld_url(base, dataset),
