@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from starlette.testclient import TestClient
 
 from dalgu.dashboard.citymap import HEIGHT, PADDING, WIDTH, draw
 from dalgu.dashboard.overview import Place
+from tests.dashboard.test_dashboard import create, page, point
 
 
 def place(name: str, lon: float, lat: float, kind: str = "Spot") -> Place:
@@ -52,3 +54,21 @@ def test_rarer_types_are_drawn_over_the_numerous_ones() -> None:
     counter = place("c", 128.6, 35.8, "TrafficFlowObserved")
     drawn = draw([counter, *devices])
     assert [m.place.type for m in drawn.markers] == ["Device"] * 3 + ["TrafficFlowObserved"]
+
+
+def test_readings_show_units_and_times_as_a_reader_writes_them(client: TestClient) -> None:
+    """An outside test: `pm10: 47.1 GQ` (a UN/CEFACT code) and `dateObserved` in UTC ISO 8601
+    on a page that gives every other time in Daegu's."""
+    create(
+        client,
+        {
+            "id": "urn:ngsi-ld:AirQualityObserved:1",
+            "type": "AirQualityObserved",
+            "dateObserved": {"type": "Property", "value": "2026-12-07T11:39:38Z"},
+            "pm10": {"type": "Property", "value": 47.1, "unitCode": "GQ"},
+            "so2": {"type": "Property", "value": 3, "unitCode": "XYZ"},
+            "location": point(128.6, 35.87),
+        },
+    )
+    (row,) = page(client, "?lang=en").by_id("map").first("table").rows()  # type: ignore[union-attr]
+    assert row[4] == "dateObserved: 2026-12-07 20:39:38 KST; pm10: 47.1 µg/m³; so2: 3 XYZ"

@@ -109,7 +109,7 @@ def test_the_page_shows_types_alerts_and_located_entities(client: TestClient) ->
     device = next(row for row in places if row[1] == "Device")
     assert device[0] == "Jung-gu traffic counter"
     assert device[2:4] == ["35.87000", "128.61000"]
-    assert device[4] == "batteryLevel: 0.8 P1"
+    assert device[4] == "batteryLevel: 0.8 %"  # P1, UN/CEFACT's percent
     spot = next(row for row in places if row[0] == "jung-0")
     assert spot[1] == "ParkingSpot" and spot[4] == "status: occupied"
 

@@ -48,6 +48,38 @@ READINGS: Final = 3
 #: Daegu's time (Korea keeps no daylight saving time)
 KST: Final = timezone(timedelta(hours=9), "KST")
 SEVERITIES: Final = ("critical", "high", "medium", "low", "informational")
+#: UN/CEFACT unit codes (NGSI-LD `unitCode`) as a reader writes them; other codes are shown
+UNITS: Final = {
+    "GQ": "µg/m³",
+    "CEL": "°C",
+    "FAH": "°F",
+    "KEL": "K",
+    "P1": "%",
+    "KMH": "km/h",
+    "MTS": "m/s",
+    "MTR": "m",
+    "KMT": "km",
+    "CMT": "cm",
+    "MMT": "mm",
+    "KGM": "kg",
+    "A97": "hPa",
+    "MBR": "mbar",
+    "LUX": "lx",
+    "WTT": "W",
+    "KWT": "kW",
+    "KWH": "kWh",
+    "VLT": "V",
+    "AMP": "A",
+    "2N": "dB",
+    "MIN": "min",
+    "SEC": "s",
+    "HUR": "h",
+    "59": "ppm",
+    "61": "ppb",
+    "DD": "°",
+    "H87": "",
+    "C62": "",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +381,12 @@ def shown_value(instance: dict[str, Any], lang: Language) -> str:
         value = ", ".join(str(v) for v in value)
     if isinstance(value, bool):
         return str(value).lower()
+    if is_datetime(value):
+        return local_time(str(value))  # Daegu's time, as the page's others
     if isinstance(value, str | int | float):
         unit = instance.get("unitCode")
-        return f"{value} {unit}" if isinstance(unit, str) else str(value)
+        if not isinstance(unit, str):
+            return str(value)
+        symbol = UNITS.get(unit, unit)
+        return f"{value} {symbol}" if symbol else str(value)
     return ""
