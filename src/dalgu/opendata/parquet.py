@@ -157,7 +157,7 @@ async def encode_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    kinds = {c: ColumnKind() for c in columns}
+    kinds = {c: ColumnKind() for c in columns if c != "id" and c not in declared}
     with tempfile.TemporaryFile() as spool:
         async for page in pages:
             if not page:
@@ -172,9 +172,9 @@ async def encode_parquet(
                     c,
                     pa.string()
                     if c == "id"
-                    else _declared(declared[c])
-                    if c in declared
-                    else kinds[c].arrow_type(),
+                    else kinds[c].arrow_type()
+                    if c in kinds
+                    else _declared(declared[c]),
                 )
                 for c in columns
             ]
