@@ -32,6 +32,9 @@ def test_the_demonstration_injects_events_and_prints_the_alerts(
             break
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
+    # the demonstration's check of the broker is a client's connection, not a bare socket
+    # that the embedded broker logged as an error on every start
+    assert "No data to decode" not in done.stderr
     assert "/ngsi-ld/v1/entities?type=Alert" in out
     assert re.search(r"INJECTED cardiac/asystole in demo\w+-001", out)
     assert re.search(r"INJECTED hypoxaemia/desaturation in demo\w+-002", out)

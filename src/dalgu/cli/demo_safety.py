@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 
 from dalgu.cli.demo import gateway_lines
@@ -105,13 +107,28 @@ def require_ports(settings: Settings) -> None:
         needed["IoT Agent API"] = (settings.host, settings.iot_north_port)
     for what, (host, port) in needed.items():
         try:
-            socket.create_connection((host, port), timeout=2).close()
+            if what == "MQTT broker":
+                _mqtt_hello(host, port)
+            else:
+                socket.create_connection((host, port), timeout=2).close()
         except OSError as error:
             raise RuntimeError(
                 f"the {what} at {host}:{port} does not answer ({error.strerror or error}): "
                 "another program may hold that port (the server's log says 'could not listen "
                 "on' it); stop it, or give the demonstration other ports"
             ) from None
+
+
+def _mqtt_hello(host: str, port: int) -> None:
+    """Connect to the broker as an MQTT client and leave cleanly: a bare TCP connection closed
+    at once made the embedded broker log an error on every demonstration's start."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dalgu-demo-check-{os.getpid()}")
+    try:
+        client.connect(host, port, keepalive=5)
+        client.loop(timeout=1.0)  # the CONNACK
+        client.disconnect()
+    except (OSError, mqtt.WebsocketConnectionError, ValueError) as error:
+        raise OSError(str(error)) from None
 
 
 def north_url(settings: Settings) -> str:
