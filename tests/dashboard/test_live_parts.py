@@ -122,3 +122,23 @@ def test_a_failed_refresh_is_said_and_as_of_follows_the_last_good_one(client: Te
     assert 'status.getAttribute("data-failed")' in script
     assert 'document.querySelector("header time")' in script
     assert 'asOf.textContent = clock(moment) + " KST"' in script
+
+
+def test_a_type_that_came_after_the_page_loaded_is_in_the_refreshed_type_filter(
+    client: TestClient,
+) -> None:
+    """An outside test: a new type reached the counts, the legend and the table at the next
+    refresh, but not the map's type filter until a reload."""
+    seed(client)
+    doc = page(client, "?lang=en")
+    box = doc.by_id("map")
+    assert box is not None and box.by_id("type-select") is not None  # refreshed with the map
+    create(
+        client,
+        {"id": "urn:ngsi-ld:Streetlight:1", "type": "Streetlight", "location": point(128.6, 35.8)},
+    )
+    select = _part(client, box.attrs["data-src"]).by_id("type-select")
+    assert select is not None
+    options = {o.text: o.attrs for o in select.iter("option")}
+    assert "Streetlight" in options and options["Streetlight"]["data-key"].endswith("Streetlight")
+    assert "selected" in options["All types"]  # still the page's choice
