@@ -174,7 +174,7 @@ def test_a_collapse_at_the_wheel_is_an_alert_delivered_by_subscription(
             # and the dashboard lists it, as an operator would see it
             shown = client.get("/dashboard/alerts", params={"lang": "en"})
             (row,) = parse(shown.text).first("table").rows()
-            assert row[1:3] == ["critical", "health / heartAttack"]
+            assert row[1:3] == ["critical", "health / heart attack"]  # in the page's language
             assert row[4] == f"urn:ngsi-ld:Vehicle:{vehicle}"
             car = client.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:{vehicle}").json()
             assert "speed" in car and "steeringWheelAngle" in car  # the VSS paths, mapped
