@@ -20,9 +20,11 @@ from dalgu.errors import PayloadError
 from dalgu.gateway.mqtt import MeasureTopic, measure_groups
 from dalgu.settings import Settings
 from tests.conftest import IN_PROCESS
+from tests.mqtt_sessions import end_session
 from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
+MOSQUITTO_PORT = 1883  # the machine's Mosquitto
 
 
 def nested(levels: int) -> bytes:
@@ -107,13 +109,28 @@ def test_a_payload_nested_too_deep_is_refused_on_the_error_topic(
     assert client.get(f"{E}/urn:ngsi-ld:Sensor:deep").status_code == 404
 
 
-def test_another_deployments_api_key_is_logged_at_debug_only(
-    dalgu: tuple[TestClient, int], caplog: pytest.LogCaptureFixture
-) -> None:
-    client, port = dalgu
-    ours, theirs = f"k{uuid.uuid4().hex[:10]}", f"k{uuid.uuid4().hex[:10]}"
+@pytest.fixture
+def shared(tmp_path: Path) -> Iterator[tuple[TestClient, int]]:
+    """A Dalgu on the machine's Mosquitto, a broker other deployments may share."""
+    settings = Settings.load(sqlite_path=tmp_path / "dalgu.db", mqtt_broker="external")
+    settings = settings.model_copy(update=IN_PROCESS)
+    client_ids: list[str] = []
+
+    def ports() -> dict[str, Any]:
+        client_ids.append(f"dalgu-test-{uuid.uuid4().hex[:8]}")
+        return {"mqtt_port": MOSQUITTO_PORT, "mqtt_client_id": client_ids[-1]}
+
+    try:
+        with serving(settings, ports) as (client, _):
+            yield client, MOSQUITTO_PORT
+    finally:
+        for client_id in client_ids:
+            end_session(MOSQUITTO_PORT, client_id)
+
+
+def _send_theirs_then_ours(client: TestClient, port: int, theirs: str) -> None:
+    ours = f"k{uuid.uuid4().hex[:10]}"
     provision(client, ours)
-    caplog.set_level(logging.DEBUG)
 
     async def send() -> None:
         async with aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:6]}") as c:
@@ -122,6 +139,30 @@ def test_another_deployments_api_key_is_logged_at_debug_only(
 
     asyncio.run(send())
     stored(client, "dev", lambda e: e.get("t", {}).get("value") == "2")
+
+
+def test_another_deployments_api_key_is_logged_at_debug_only_on_a_shared_broker(
+    shared: tuple[TestClient, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, port = shared
+    theirs = f"k{uuid.uuid4().hex[:10]}"
+    caplog.set_level(logging.DEBUG)
+    _send_theirs_then_ours(client, port, theirs)
     about_theirs = [r for r in caplog.records if theirs in r.getMessage()]
     assert about_theirs, "the foreign key's message was not logged at all"
     assert all(r.levelno == logging.DEBUG for r in about_theirs)
+
+
+def test_an_unknown_api_key_is_a_warning_on_the_embedded_broker(
+    dalgu: tuple[TestClient, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """No other deployment publishes on Dalgu's own broker: the device's key is wrong."""
+    client, port = dalgu
+    theirs = f"k{uuid.uuid4().hex[:10]}"
+    caplog.set_level(logging.DEBUG)
+    _send_theirs_then_ours(client, port, theirs)
+    about_theirs = [
+        r for r in caplog.records if r.name == "dalgu.gateway.mqtt" and theirs in r.getMessage()
+    ]
+    assert [r.levelno for r in about_theirs] == [logging.WARNING]
+    assert "no config group" in about_theirs[0].getMessage()

@@ -2,15 +2,38 @@
 
 In production Dalgu connects to Mosquitto instead; the gateway code is the same. The embedded
 broker listens on 127.0.0.1 only, on a port other than 1883 (which a machine's own Mosquitto
-usually holds), and lets devices connect without credentials, as a local testbed needs.
+usually holds), and lets devices connect without credentials, as a local testbed needs; but
+only Dalgu's own client, with the credentials made at its start, may subscribe across API keys
+(`brokeraccess`). A connection that sends no CONNECT within `CONNECT_TIMEOUT` seconds, or
+something else first, is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
+from dalgu.gateway.brokeraccess import BrokerCredentials
+
 log = logging.getLogger(__name__)
+
+#: seconds a client has, once connected, to send its CONNECT (MQTT 3.1.1 §3.1: "a reasonable
+#: amount of time")
+CONNECT_TIMEOUT = 10.0
+#: connections the listening socket queues while the broker is busy (asyncio's default, 100,
+#: left clients of a burst of CONNECTs unanswered for seconds)
+BACKLOG = 1024
+
+#: the credentials of the embedded brokers this process runs, by (host, port): Dalgu's own
+#: southbound connects with them
+_OWN: dict[tuple[str, int], BrokerCredentials] = {}
+
+
+def own_credentials(host: str, port: int) -> BrokerCredentials | None:
+    """The credentials of this process's embedded broker on host:port, if one runs there."""
+    return _OWN.get((host, port))
 
 
 class BrokerUnavailable(Exception):
@@ -26,15 +49,21 @@ class EmbeddedBroker:
     async def start(self) -> None:
         from amqtt.broker import Broker  # imported here: only the embedded mode needs it
 
+        credentials = BrokerCredentials.generate()
+        own = {"username": credentials.username}
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
             "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+                "dalgu.gateway.brokeraccess.GatewayAuthentication": {
+                    **own,
+                    "password": credentials.password,
+                },
+                "dalgu.gateway.brokeraccess.TopicAccess": own,
             },
         }
         from amqtt.errors import BrokerError
 
-        broker = Broker(config)
+        broker = _broker_class(Broker)(config)
         # amqtt logs its own traceback for a start that fails (a port taken); the caller
         # logs one line that says what happened and what still serves
         amqtt_log = logging.getLogger("amqtt.broker")
@@ -47,9 +76,59 @@ class EmbeddedBroker:
         finally:
             amqtt_log.setLevel(level)
         self._broker = broker
+        _OWN[(self.host, self.port)] = credentials
         log.info("embedded MQTT broker on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         if self._broker is not None:
+            _OWN.pop((self.host, self.port), None)
             await self._broker.shutdown()
             self._broker = None
+
+
+def _broker_class(base: Any) -> Any:
+    """amqtt's Broker, closing a connection that sends no CONNECT in time or something else
+    first (amqtt kept both open), and with a deeper listen backlog."""
+
+    class Broker(base):  # type: ignore[misc]
+        async def _initialize_client_session(
+            self, reader: Any, writer: Any, remote_address: str, remote_port: int
+        ) -> Any:
+            try:
+                return await asyncio.wait_for(
+                    super()._initialize_client_session(reader, writer, remote_address, remote_port),
+                    CONNECT_TIMEOUT,
+                )
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer.close(), 1.0)
+                if isinstance(exc, TimeoutError):
+                    from amqtt.errors import AMQTTError
+
+                    raise AMQTTError(
+                        f"no CONNECT from {remote_address}:{remote_port} within "
+                        f"{CONNECT_TIMEOUT:g} s"
+                    ) from None
+                raise
+
+        async def _create_server_instance(
+            self, listener_name: str, listener_type: Any, address: Any, port: int, ssl: Any
+        ) -> Any:
+            from functools import partial
+
+            from amqtt.contexts import ListenerType
+
+            if listener_type != ListenerType.TCP:
+                return await super()._create_server_instance(
+                    listener_name, listener_type, address, port, ssl
+                )
+            return await asyncio.start_server(
+                partial(self.stream_connected, listener_name=listener_name),
+                address,
+                port,
+                reuse_address=True,
+                ssl=ssl,
+                backlog=BACKLOG,
+            )
+
+    return Broker

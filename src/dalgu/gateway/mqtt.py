@@ -38,6 +38,7 @@ from dalgu.devices.service import DeviceService, Message
 from dalgu.devices.traffic import shown
 from dalgu.errors import DalguError, PayloadError, Unauthorized, UnknownApiKey
 from dalgu.gateway.auth import DeviceAuthenticator
+from dalgu.gateway.broker import own_credentials
 from dalgu.gateway.command_payloads import command_payload, command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.mqttclient import MqttConnection
@@ -242,7 +243,11 @@ class MqttSouthbound:
         # a persistent session: QoS 1 messages not acknowledged before a crash, and those
         # published while no process of the server was connected, come to the next consumer
         client = await MqttConnection.open(
-            self.host, self.port, self.identifier, clean_session=False
+            self.host,
+            self.port,
+            self.identifier,
+            clean_session=False,
+            credentials=own_credentials(self.host, self.port),
         )
         try:
             await client.subscribe([(topic, 1) for topic in TOPICS])
@@ -268,7 +273,11 @@ class MqttSouthbound:
         """Publish commands only, on a clean session, until this process takes the lease."""
         assert self.lease is not None
         client = await MqttConnection.open(
-            self.host, self.port, f"{self.identifier}-standby-{os.getpid()}", clean_session=True
+            self.host,
+            self.port,
+            f"{self.identifier}-standby-{os.getpid()}",
+            clean_session=True,
+            credentials=own_credentials(self.host, self.port),
         )
         try:
             self._client = client
@@ -370,9 +379,15 @@ class MqttSouthbound:
     async def _refuse(self, client: MqttConnection, topic: MeasureTopic, error: DalguError) -> None:
         self.failed += 1
         if isinstance(error, UnknownApiKey):
-            # maybe another deployment's key on a shared broker: not ours to answer or to warn of
-            log.debug(
-                "measure for %s/%s ignored: %s", shown(topic.apikey), topic.device_id, error.detail
+            # maybe another deployment's key on a shared broker: not ours to answer or to warn
+            # of; on Dalgu's own embedded broker no one else's devices publish
+            embedded = own_credentials(self.host, self.port) is not None
+            log.log(
+                logging.WARNING if embedded else logging.DEBUG,
+                "measure for %s/%s ignored: %s",
+                shown(topic.apikey),
+                topic.device_id,
+                error.detail,
             )
             return
         log.warning(

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import cast
 
 from dalgu.background import cancel_and_wait
+from dalgu.gateway.brokeraccess import BrokerCredentials
 from dalgu.gateway.mqttwire import (
     CONNACK,
     DISCONNECT_PACKET,
@@ -100,6 +101,7 @@ class MqttConnection:
         *,
         clean_session: bool = False,
         keepalive: int = 30,
+        credentials: BrokerCredentials | None = None,
     ) -> MqttConnection:
         """Connect and wait for the broker's CONNACK; `MqttError` if refused or unreachable."""
         connection = cls(keepalive)
@@ -110,7 +112,13 @@ class MqttConnection:
             )
             reply = connection._expect(CONNACK, 0)
             connection._write(
-                connect_packet(client_id, keepalive=keepalive, clean_session=clean_session)
+                connect_packet(
+                    client_id,
+                    keepalive=keepalive,
+                    clean_session=clean_session,
+                    username=credentials.username if credentials else None,
+                    password=credentials.password if credentials else None,
+                )
             )
             body = await asyncio.wait_for(reply, REPLY_SECONDS)
         except (OSError, TimeoutError) as exc:

@@ -62,9 +62,23 @@ def _string(text: str) -> bytes:
     return len(raw).to_bytes(2, "big") + raw
 
 
-def connect_packet(client_id: str, *, keepalive: int, clean_session: bool) -> bytes:
+def connect_packet(
+    client_id: str,
+    *,
+    keepalive: int,
+    clean_session: bool,
+    username: str | None = None,
+    password: str | None = None,
+) -> bytes:
     flags = 0x02 if clean_session else 0x00
-    body = _string("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + _string(client_id)
+    payload = _string(client_id)
+    if username is not None:
+        flags |= 0x80
+        payload += _string(username)
+        if password is not None:
+            flags |= 0x40
+            payload += _string(password)
+    body = _string("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + payload
     return b"\x10" + remaining_length(len(body)) + body
 
 
