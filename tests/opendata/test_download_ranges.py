@@ -147,3 +147,16 @@ def test_if_none_match_with_the_etag_is_304(published: TestClient) -> None:
     etag = published.get(f"{URL}.geojson").headers["etag"]
     response = published.get(f"{URL}.geojson", headers={"If-None-Match": etag})
     assert response.status_code == 304 and response.content == b""
+
+
+def test_bom_1_starts_a_csv_with_utf8_s_byte_order_mark_for_excel(published: TestClient) -> None:
+    """Excel on a Korean Windows reads a CSV without it as CP949 (data.go.kr offers it)."""
+    plain = published.get(f"{URL}.csv").content
+    marked = published.get(f"{URL}.csv", params={"bom": "1"})
+    assert marked.content == b"\xef\xbb\xbf" + plain
+    assert marked.headers["content-length"] == str(len(plain) + 3)
+    assert not plain.startswith(b"\xef\xbb\xbf")
+    ranged = published.get(f"{URL}.csv", params={"bom": "1"}, headers={"Range": "bytes=0-2"})
+    assert ranged.status_code == 206 and ranged.content == b"\xef\xbb\xbf"
+    parquet = published.get(f"{URL}.parquet", params={"bom": "1"}).content
+    assert parquet.startswith(b"PAR1")  # only a CSV takes it

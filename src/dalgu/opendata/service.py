@@ -31,6 +31,7 @@ from dalgu.temporal.service import TemporalService
 PAGE_SIZE = 500
 #: tenants whose parsed catalogue a worker keeps at most
 KEPT_TENANTS = 64
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def ckan_time(at: datetime | None = None) -> str:
@@ -216,17 +217,28 @@ class OpenDataService:
         return Release(dataset, tuple(terms.expand(a) for a in pub.attributes), geometry, withheld)
 
     async def download(
-        self, tenant: str, dataset: Dataset, exporter: Exporter, *, fresh: bool = True
+        self,
+        tenant: str,
+        dataset: Dataset,
+        exporter: Exporter,
+        *,
+        fresh: bool = True,
+        bom: bool = False,
     ) -> tuple[DownloadFile, BinaryIO]:
         """The dataset's download in `exporter`'s format, as a file opened to read: made now
         when `fresh`, else the one made for the same version of the dataset in the last
-        minute if there is one (a range reader's next requests read the bytes of its first)."""
+        minute if there is one (a range reader's next requests read the bytes of its first);
+        `bom`: starting with UTF-8's byte order mark (Excel reads a CSV without one in the
+        system's code page: CP949 on a Korean Windows)."""
 
-        def make() -> AsyncIterator[bytes]:
+        async def make() -> AsyncIterator[bytes]:
+            if bom:
+                yield UTF8_BOM
             pages = self.rows(tenant, dataset)
-            return exporter.encode(dataset.columns, pages, dataset.column_types)
+            async for chunk in exporter.encode(dataset.columns, pages, dataset.column_types):
+                yield chunk
 
-        key = (tenant, dataset.id, dataset.modified, exporter.extension)
+        key = (tenant, dataset.id, dataset.modified, exporter.extension, bom)
         return await self.files.file(key, make, fresh=fresh)
 
     async def rows(self, tenant: str, dataset: Dataset) -> AsyncIterator[list[Row]]:

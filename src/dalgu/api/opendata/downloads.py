@@ -40,7 +40,8 @@ async def download(request: Request) -> Response:
         dataset = await service.show_named(tenant, request.path_params["dataset"])
         # a range continues a reader's earlier request: the file it read, if kept
         fresh = "range" not in request.headers
-        made, handle = await service.download(tenant, dataset, exporter, fresh=fresh)
+        bom = exporter.extension == "csv" and request.query_params.get("bom") in ("1", "true")
+        made, handle = await service.download(tenant, dataset, exporter, fresh=fresh, bom=bom)
     except DalguError as error:
         return failure(request, "download", error)
     except Exception as exc:
