@@ -257,3 +257,17 @@ def test_an_alert_source_given_as_a_property_is_shown(client: TestClient) -> Non
 def test_the_icon_is_served(client: TestClient) -> None:
     icon = client.get("/dashboard/static/favicon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_footer_sends_citizens_to_pages_and_says_which_links_are_data(
+    client: TestClient,
+) -> None:
+    """An outside test: "Open data" went to the CKAN API's JSON, not to the portal's pages,
+    and the links to JSON did not say so."""
+    links = {
+        a.attrs["href"]: a.text
+        for a in page(client, "?lang=ko&tenant=ops").first("footer").iter("a")
+    }
+    assert links["/opendata?tenant=ops"] == "공공데이터 포털 (영어)"
+    assert client.get("/opendata?tenant=ops", headers={"Accept": "text/html"}).status_code == 200
+    assert links["/health"].endswith("(JSON)") and links["/fhir/metadata"].endswith("JSON)")
