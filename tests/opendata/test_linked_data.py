@@ -99,3 +99,20 @@ def test_negotiation_takes_the_highest_q_of_the_most_specific_range(
 def test_negotiation_refuses_what_it_cannot_serve() -> None:
     with pytest.raises(NotAcceptable):
         negotiate("image/png, text/turtle;q=0", ["text/turtle"])
+
+
+def test_a_browser_at_the_catalogue_s_iri_is_sent_to_its_page(portal_client: TestClient) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = portal_client.get(
+        "/opendata/catalog", headers={"Accept": browser}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "http://testserver/opendata"
+    assert response.headers["vary"] == "Accept"
+    page = portal_client.get("/opendata/catalog", headers={"Accept": browser})
+    assert page.headers["content-type"].startswith("text/html")
+    tenant = portal_client.get(
+        "/opendata/catalog", params={"tenant": "city2"}, headers={"Accept": "text/html"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert tenant.headers["location"] == "http://testserver/opendata?tenant=city2"

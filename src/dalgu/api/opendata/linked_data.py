@@ -84,7 +84,9 @@ async def catalog_negotiated(request: Request) -> Response:
     """`/opendata/catalog`, the catalogue's IRI, in the serialization `Accept` prefers."""
     try:
         extension = _chosen(request, None)
-        extension = "jsonld" if extension == "html" else extension  # its page is /opendata
+        if extension == "html":  # a browser: the catalogue's page for people, /opendata
+            home = dcat.home_url(base_url(request), portal_tenant(request))
+            return RedirectResponse(home, status_code=303, headers={"Vary": "Accept"})
         document = await catalog_document(request, extension)
         return rdf_response(document, extension, dcat.CONTEXT, negotiated=True)
     except DalguError as error:
