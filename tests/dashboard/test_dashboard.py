@@ -271,3 +271,27 @@ def test_the_footer_sends_citizens_to_pages_and_says_which_links_are_data(
     assert links["/opendata?tenant=ops"] == "공공데이터 포털 (영어)"
     assert client.get("/opendata?tenant=ops", headers={"Accept": "text/html"}).status_code == 200
     assert links["/health"].endswith("(JSON)") and links["/fhir/metadata"].endswith("JSON)")
+
+
+def test_alert_times_are_machine_readable_and_empty_cells_say_none(client: TestClient) -> None:
+    """An outside test: an alert's time was plain text, and an alert without a category or a
+    source left its cells blank where the page says "none" elsewhere."""
+    seed(client)
+    create(
+        client,
+        {
+            "id": "urn:ngsi-ld:Alert:bare",
+            "type": "Alert",
+            "dateIssued": {"type": "Property", "value": "2026-12-05T10:00:00Z"},
+        },
+    )
+    alerts = page(client, "?lang=ko").by_id("alerts")
+    assert alerts is not None
+    rows = [r for r in alerts.iter("tr") if "data-key" in r.attrs]
+    bare = next(r for r in rows if r.attrs["data-key"] == "urn:ngsi-ld:Alert:bare")
+    when = bare.first("time")
+    assert when.attrs["datetime"] == "2026-12-05T10:00:00Z"
+    assert when.text == "2026-12-05 19:00:00 KST"
+    cells = [c.text for c in bare.iter("td")]
+    assert cells[1:4] == ["없음", "없음", "없음"]  # category, description, source
+    assert not any("data-say" in c.attrs for c in list(bare.iter("td"))[1:3])  # not announced

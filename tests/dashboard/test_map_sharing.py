@@ -9,7 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from dalgu.dashboard import overview
-from dalgu.dashboard.overview import fair_shares
+from dalgu.dashboard.overview import Place, Places, fair_shares
+from dalgu.dashboard.page import Sections, View, render_part
+from tests.dashboard.html import parse
 from tests.dashboard.test_dashboard import V1, markers, page, point, section
 
 
@@ -71,3 +73,11 @@ def test_the_caption_says_when_the_table_lists_fewer_than_the_map(
     assert "shared evenly" not in caption  # nothing left out of the map
     few = page(client, "?lang=en&type=Bench")
     assert len(markers(few)) == 5
+
+
+def test_the_place_tables_caption_writes_large_numbers_as_the_legend_does() -> None:
+    # an outside test: "1,000개 표시 (전체 1,500개)" above "처음 100개 / 전체 1500개"
+    spot = Place("urn:ngsi-ld:Spot:1", "Spot", "1", 128.6, 35.87, ())
+    places = Places((spot,), 1500, {"Spot": 1500})
+    html = render_part(View("ko", "", None), "map", Sections([], places))
+    assert parse(html).first("caption").text == "지도의 장소 (처음 1개 / 전체 1,500개)"

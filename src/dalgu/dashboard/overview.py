@@ -104,6 +104,7 @@ class Place:
 class AlertRow:
     id: str
     issued: str  # as shown: Daegu's local time
+    issued_at: str | None  # the DateTime in ISO 8601, for a <time datetime>; None when not one
     severity: str  # one of SEVERITIES, else as written
     category: str
     description: str
@@ -318,9 +319,11 @@ class CityOverview:
             value("description"), value("alertType"), value("alertSubType"), lang
         )
         point = _point(entity)
+        moment = self._issued(entity)
         return AlertRow(
             entity["id"],
             local_time(value("dateIssued")),
+            moment.isoformat().replace("+00:00", "Z") if moment is not None else None,
             value("severity"),
             f"{category} / {sub}" if category and sub else category or sub,
             described,
