@@ -394,3 +394,14 @@ def test_words_in_raw_utf8_in_the_query_string_are_read_as_utf8(
     assert searched["result"]["count"] == 1
     tags = _raw_get(portal, action + b"tag_list?query=" + word, tenant)
     assert tags["result"] == ["대기"]
+
+
+def test_package_search_with_fl_gives_only_those_fields_as_ckan_2_9_does(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    created = publisher.action.package_create(**air_dataset())
+    found = reader.action.package_search(fl="id,name")
+    assert found["results"] == [{"id": created["id"], "name": "daegu-air"}]
+    spaced = reader.action.package_search(fl="name title")["results"]
+    assert spaced == [{"name": "daegu-air", "title": "Daegu air quality"}]
+    assert reader.action.package_search(fl="*")["results"][0]["resources"]

@@ -3,6 +3,7 @@ each action reads its parameters, calls the open-data service and returns CKAN's
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -216,10 +217,17 @@ async def package_search(call: Call) -> dict[str, Any]:
         }
         for name, counts in found.facets.items()
     }
+    fields = [f for f in re.split(r"[\s,]+", call.text("fl") or "") if f]
+    results: list[Any]
+    if not fields or "*" in fields:
+        results = [ckan.rendered_package(call.base, d, call.tenant) for d in found.datasets]
+    else:  # only these fields of each package, as CKAN 2.9 answers `fl=id,name`
+        packages = [ckan.package(call.base, d, call.tenant) for d in found.datasets]
+        results = [{f: p[f] for f in fields if f in p} for p in packages]
     return {
         "count": found.count,
         "sort": found.sort,
-        "results": [ckan.rendered_package(call.base, d, call.tenant) for d in found.datasets],
+        "results": results,
         "facets": found.facets,
         "search_facets": search_facets,
     }
