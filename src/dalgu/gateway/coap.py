@@ -35,9 +35,10 @@ from dalgu.gateway.auth import DeviceAuthenticator, authenticated
 from dalgu.gateway.coapblock import Block1Assembly, quiet_continues
 from dalgu.gateway.coaplistener import CoapListener
 from dalgu.gateway.coapwire import guard
+from dalgu.gateway.command_payloads import command_results
 from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.retry import QUOTA_RETRY_AFTER
-from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
+from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures, split_command_results
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ _CODES = {
     429: aiocoap.TOO_MANY_REQUESTS,
     503: aiocoap.SERVICE_UNAVAILABLE,
 }
+NO_GETCMD = "commands are not fetched over CoAP (getCmd): a polling device asks for them over HTTP"
 _TEXT, _JSON = 0, 50  # CoAP content formats of text/plain;charset=utf-8 and application/json
 _FORMATS = {"ul": _TEXT, "json": _JSON}
 
@@ -60,6 +62,26 @@ def _query(request: aiocoap.Message) -> dict[str, str]:
         key, _, value = item.partition("=")
         out[key] = value
     return out
+
+
+def _utf8(payload: bytes) -> str:
+    try:
+        return payload.decode()
+    except UnicodeDecodeError:
+        raise PayloadError("the payload is not UTF-8 text", 0) from None
+
+
+async def _device_params(
+    request: aiocoap.Message, devices: DeviceService, authenticate: DeviceAuthenticator | None
+) -> tuple[str, str, str | None]:
+    """The API key (checked by the device authenticator), device id and time of a request."""
+    query = _query(request)
+    apikey, device_id = query.get("k"), query.get("i")
+    if not apikey or not device_id:
+        raise BadRequestData("a measure needs the query parameters k and i")
+    if authenticate is not None:
+        await authenticated(authenticate, devices, "coap", apikey, device_id)
+    return apikey, device_id, query.get("t")
 
 
 def _problem(error: DalguError) -> aiocoap.Message:
@@ -128,22 +150,26 @@ class _Measures(resource.Resource):  # type: ignore[misc]
 
     async def _ingest(self, request: aiocoap.Message, payload: bytes) -> aiocoap.Message:
         try:
-            query = _query(request)
-            apikey, device_id = query.get("k"), query.get("i")
-            if not apikey or not device_id:
-                raise BadRequestData("a measure needs the query parameters k and i")
-            if self.authenticate is not None:
-                await authenticated(self.authenticate, self.devices, "coap", apikey, device_id)
-            await self.devices.receive_arriving(
-                "coap",
-                Message(
-                    apikey,
-                    device_id,
-                    lambda: self._parse(payload),
-                    resource=self.path,
-                    timestamp=query.get("t"),
-                ),
-            )
+            apikey, device_id, stamp = await self._device(request)
+            measures: bytes | None = payload
+            if self.fmt == "ul" and b"@" in payload:  # a polling device's results, as HTTP
+                text, results = split_command_results(_utf8(payload))
+                await self.devices.known(apikey, device_id, self.path, "coap")
+                for result in results:
+                    await self.devices.command_result(apikey, device_id, result.name, result.result)
+                measures = None if text is None else text.encode()
+            if measures is not None:
+                body = measures
+                await self.devices.receive_arriving(
+                    "coap",
+                    Message(
+                        apikey,
+                        device_id,
+                        lambda: self._parse(body),
+                        resource=self.path,
+                        timestamp=stamp,
+                    ),
+                )
         except DalguError as error:
             log.warning("CoAP measure refused: %s", error.detail)
             return _problem(error)
@@ -155,30 +181,58 @@ class _Measures(resource.Resource):  # type: ignore[misc]
             return _problem(outage)  # 5.03: the device sends it again later
         return aiocoap.Message(code=aiocoap.CHANGED)
 
+    async def _device(self, request: aiocoap.Message) -> tuple[str, str, str | None]:
+        """The API key (checked), device id and time of a request."""
+        return await _device_params(request, self.devices, self.authenticate)
+
     def _parse(self, payload: bytes) -> list[tuple[dict[str, Any], str | None]]:
         if self.fmt == "json":
             return parse_json_measures(payload)
-        try:
-            text = payload.decode()
-        except UnicodeDecodeError:
-            raise PayloadError("the payload is not UTF-8 text", 0) from None
-        return [(g.values, g.timestamp) for g in parse_measures(text)]
+        return [(g.values, g.timestamp) for g in parse_measures(_utf8(payload))]
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        if _query(request).get("getCmd") == "1":  # refused before anything is stored
+            return _problem(BadRequestData(f"{NO_GETCMD}; nothing of this request was stored"))
         return await self._ingest(request, request.payload)
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
         if "getCmd" in _query(request):
             return _problem(
                 BadRequestData(
-                    "commands are not fetched over CoAP (getCmd): a polling device asks for "
-                    "them over HTTP; a CoAP GET carries UltraLight measures in the d parameter"
+                    f"{NO_GETCMD}; a CoAP GET carries UltraLight measures in the d parameter"
                 )
             )
         data = _query(request).get("d")
         if self.fmt != "ul" or data is None:
             return _problem(BadRequestData("GET carries UltraLight measures in the d parameter"))
         return await self._ingest(request, data.encode())
+
+
+class _CommandResults(resource.Resource):  # type: ignore[misc]
+    """`/iot/d/commands` (`dev@cmd|result`) and `/iot/json/commands` (`{"cmd": result}`): a
+    polling device's results, as over HTTP."""
+
+    def __init__(
+        self, devices: DeviceService, fmt: str, authenticate: DeviceAuthenticator | None
+    ) -> None:
+        super().__init__()
+        self._block1 = Block1Assembly()
+        self.devices = devices
+        self.fmt = fmt
+        self.authenticate = authenticate
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        try:
+            apikey, device_id, _ = await _device_params(request, self.devices, self.authenticate)
+            results = command_results(self.fmt, request.payload)
+            resource_path = "/iot/json" if self.fmt == "json" else "/iot/d"
+            await self.devices.known(apikey, device_id, resource_path, "coap")
+            for name, result in results.items():
+                await self.devices.command_result(apikey, device_id, name, result)
+        except DalguError as error:
+            log.warning("CoAP command result refused: %s", error.detail)
+            return _problem(error)
+        return aiocoap.Message(code=aiocoap.CHANGED)
 
 
 async def start_coap(
@@ -188,6 +242,8 @@ async def start_coap(
     site = resource.Site()
     site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d", authenticate))
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
+    site.add_resource(["iot", "d", "commands"], _CommandResults(devices, "ul", authenticate))
+    site.add_resource(["iot", "json", "commands"], _CommandResults(devices, "json", authenticate))
 
     async def context() -> Any:
         # UDP only: aiocoap would also serve CoAP over TCP and TLS on the same port number and
