@@ -142,3 +142,13 @@ def test_a_type_that_came_after_the_page_loaded_is_in_the_refreshed_type_filter(
     options = {o.text: o.attrs for o in select.iter("option")}
     assert "Streetlight" in options and options["Streetlight"]["data-key"].endswith("Streetlight")
     assert "selected" in options["All types"]  # still the page's choice
+
+
+def test_a_pause_lasts_for_the_tab_not_only_for_the_page() -> None:
+    """An outside test: after "Pause updates", a reload or the other language started the
+    updates again, so a reader who needs a still page paused it on every load."""
+    script = resources.files("dalgu.dashboard").joinpath("static/dashboard.js").read_text()
+    assert "window.sessionStorage.getItem(remembered)" in script  # read at load
+    assert 'var paused = stored() === "1";' in script
+    assert "remember();" in script.split('toggle.addEventListener("click"')[1]
+    assert "localStorage" not in script  # not for ever: a new tab has the alerts live

@@ -19,9 +19,19 @@
   if (!alerts || !toggle || !status || !news || !window.fetch || !window.Promise) { return; }
   var seconds = Math.max(5, parseInt(alerts.getAttribute("data-every"), 10) || 15);
   var parts = Array.prototype.slice.call(document.querySelectorAll("[data-src]"));
-  var paused = false;
+  // a pause lasts for the tab (a reload, the other language), not for ever: alerts matter
+  var remembered = "dalgu-dashboard-paused";
+  var paused = stored() === "1";
   var failedSince = null;
   var seen = keysOf(alerts);
+
+  function stored() {
+    try { return window.sessionStorage.getItem(remembered); } catch (e) { return null; }
+  }
+
+  function remember() {
+    try { window.sessionStorage.setItem(remembered, paused ? "1" : "0"); } catch (e) { /* none */ }
+  }
 
   function say(text) { if (status.textContent !== text) { status.textContent = text; } }
 
@@ -184,13 +194,18 @@
     });
   }
 
-  toggle.hidden = false;
-  status.hidden = false;
-  say(status.getAttribute("data-on"));
-  toggle.addEventListener("click", function () {
-    paused = !paused;
+  function show() {
     toggle.setAttribute("aria-pressed", paused ? "true" : "false");  // its label stays
     say(status.getAttribute(paused ? "data-off" : "data-on"));
+  }
+
+  toggle.hidden = false;
+  status.hidden = false;
+  show();
+  toggle.addEventListener("click", function () {
+    paused = !paused;
+    remember();
+    show();
     if (!paused) { refresh(); }
   });
   document.addEventListener("visibilitychange", function () {
