@@ -185,3 +185,15 @@ def test_a_dataset_iri_is_by_id_and_stays_when_it_is_renamed(portal_client: Test
     assert by_name.status_code == 302 and by_name.headers["location"].endswith(package["id"])
     assert portal_client.get("/opendata/dataset/daegu-air-pm10").json()["@id"] == iri
     assert portal_client.get("/opendata/dataset/daegu-air").status_code == 404
+
+
+def test_a_dataset_says_it_is_continuously_updated(portal_client: TestClient) -> None:
+    """Its downloads are made from the live data; dct:modified is its description's time."""
+    publish_in_process(portal_client)
+    (catalog,) = _expanded(portal_client)
+    (dataset,) = catalog[DCAT + "dataset"]
+    (frequency,) = dataset[DCT + "accrualPeriodicity"]
+    assert frequency["@id"] == (
+        "http://publications.europa.eu/resource/authority/frequency/UPDATE_CONT"
+    )
+    assert frequency["@type"] == [DCT + "Frequency"]

@@ -16,6 +16,8 @@ from dalgu.errors import InvalidFields, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.model import Dataset
 
+#: the EU Publications Office's frequency of a dataset whose data change all the time
+CONTINUOUS = "http://publications.europa.eu/resource/authority/frequency/UPDATE_CONT"
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
@@ -78,7 +80,10 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         or f"De-identified open data of the city's {dataset.publication.entity_type} entities",
         "dcat:keyword": list(dataset.tags),
         "dct:issued": _time(dataset.created),
-        "dct:modified": _time(dataset.modified),
+        "dct:modified": _time(dataset.modified),  # of its description: downloads are live
+        # the downloads are made from the live data when asked (dct:modified keeps the time
+        # the dataset's description changed): the EU frequency "continuously updated"
+        "dct:accrualPeriodicity": {"@id": CONTINUOUS, "@type": "dct:Frequency"},
         "dcat:landingPage": {"@id": landing, "@type": "foaf:Document"},
         "dcat:distribution": [
             {
