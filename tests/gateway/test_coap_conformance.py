@@ -18,6 +18,7 @@ from aiocoap.numbers import OptionNumber
 from aiocoap.optiontypes import BlockOption, OpaqueOption
 from starlette.testclient import TestClient
 
+from dalgu.gateway.coapwire import empty_payload_after_marker
 from dalgu.settings import Settings
 from tests.ports import free_port, serving
 
@@ -301,3 +302,75 @@ def test_a_get_asking_for_commands_says_they_are_not_fetched_over_coap(
     answer = exchange(request)
     assert answer.code == aiocoap.BAD_REQUEST
     assert "not fetched over CoAP" in orjson.loads(answer.payload)["detail"]
+
+
+# --- RFC 7252 §3: a payload marker with no payload -------------------------------------------
+
+
+def test_a_confirmable_message_with_an_empty_payload_after_its_marker_is_reset(
+    coap_gateway: tuple[TestClient, int, str],
+) -> None:
+    client, port, apikey = coap_gateway
+    datagram = _raw_post(0, 0x4250, b"\x03", [f"k={apikey}", "i=m1"], b"")
+    assert datagram.endswith(b"\xff")
+    answer = _udp_answer(port, datagram, 5)
+    assert answer == bytes([(1 << 6) | (3 << 4), 0]) + struct.pack("!H", 0x4250)  # empty RST
+    assert not stored(client, "m1")
+
+
+def test_a_non_confirmable_message_with_an_empty_payload_after_its_marker_is_ignored(
+    coap_gateway: tuple[TestClient, int, str],
+) -> None:
+    client, port, apikey = coap_gateway
+    datagram = _raw_post(1, 0x4251, b"\x03", [f"k={apikey}", "i=m2"], b"")
+    assert _udp_answer(port, datagram, 2) is None
+    assert not stored(client, "m2")
+
+
+@pytest.mark.parametrize(
+    ("datagram", "empty"),
+    [
+        (bytes([0x40, 2, 0, 1]) + b"\xff", True),
+        (bytes([0x41, 2, 0, 1, 0xFF]) + b"\xff", True),  # the token is 0xFF, the marker follows
+        (bytes([0x41, 2, 0, 1, 0xFF]), False),  # only a token of 0xFF
+        (bytes([0x40, 2, 0, 1, 0xB1]) + b"\xff", False),  # Uri-Path "\xff", no marker
+        (bytes([0x40, 2, 0, 1, 0xB1]) + b"\xff\xff", True),
+        (bytes([0x40, 2, 0, 1, 0xBD, 2]) + b"x" * 15 + b"\xff", True),  # extended length
+        (bytes([0x40, 2, 0, 1, 0xBD, 2]) + b"\xff" * 15, False),  # a 15-byte value of 0xFF
+        (bytes([0x40, 2, 0, 1, 0xB1]) + b"d\xffe|1", False),
+    ],
+)
+def test_an_empty_payload_after_the_marker_is_told_from_option_bytes(
+    datagram: bytes, empty: bool
+) -> None:
+    assert empty_payload_after_marker(datagram) is empty
+
+
+# --- RFC 7252 §5.7.2, §5.10.2: no proxy ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["proxy_uri", "proxy_scheme"])
+def test_a_request_for_a_proxy_is_5_05(
+    coap_gateway: tuple[TestClient, int, str], option: str
+) -> None:
+    client, port, apikey = coap_gateway
+    request = post(f"coap://127.0.0.1:{port}/iot/d?k={apikey}&i=p1", b"e|5")
+    value = "coap" if option == "proxy_scheme" else f"coap://example.org/iot/d?k={apikey}&i=p1"
+    setattr(request.opt, option, value)
+    answer = exchange(request)
+    assert answer.code == aiocoap.PROXYING_NOT_SUPPORTED
+    assert not stored(client, "p1")
+
+
+def test_the_resources_are_discovered_at_well_known_core(
+    coap_gateway: tuple[TestClient, int, str],
+) -> None:
+    """RFC 7252 §7.2: link-format discovery, each measure resource with its Content-Format."""
+    _, port, _ = coap_gateway
+    request = aiocoap.Message(code=aiocoap.GET, uri=f"coap://127.0.0.1:{port}/.well-known/core")
+    answer = exchange(request)
+    assert answer.code == aiocoap.CONTENT
+    assert answer.opt.content_format == 40  # application/link-format
+    links = answer.payload.decode()
+    assert '</iot/d>;ct="0"' in links
+    assert '</iot/json>;ct="50"' in links

@@ -114,6 +114,7 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         self.authenticate = authenticate
         self.fmt = fmt
         self.path = path
+        self.ct = _FORMATS[fmt]  # its Content-Format in /.well-known/core
 
     async def render_to_pipe(self, pipe: Any) -> None:
         """Refuse a body too large or of another format at its first block, before aiocoap
@@ -242,6 +243,11 @@ async def start_coap(
     site = resource.Site()
     site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d", authenticate))
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
+    # CoRE Link Format discovery (RFC 7252 §7.2, RFC 6690), without aiocoap's own link
+    site.add_resource(
+        [".well-known", "core"],
+        resource.WKCResource(site.get_resources_as_linkheader, impl_info=None),
+    )
     site.add_resource(["iot", "d", "commands"], _CommandResults(devices, "ul", authenticate))
     site.add_resource(["iot", "json", "commands"], _CommandResults(devices, "json", authenticate))
 

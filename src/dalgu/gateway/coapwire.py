@@ -6,6 +6,10 @@ message the CoAP southbound receives passes here first:
 
 - a token length of 9 to 15 is reserved (§3): a message format error, so a Confirmable message
   is rejected with a Reset and any other ignored (§4.2, §4.3), never processed;
+- a payload marker followed by no payload is a message format error too (§3), handled alike
+  (aiocoap took it as an empty payload);
+- a request for a proxy (Proxy-Uri, Proxy-Scheme) is a 5.05 Proxying Not Supported (§5.7.2,
+  §5.10.2): the southbound is no proxy;
 - a critical (odd-numbered) option the southbound does not recognise makes a Confirmable
   request a 4.02 Bad Option, naming the option, and a Non-confirmable one is ignored (§5.4.1).
 """
@@ -13,6 +17,7 @@ message the CoAP southbound receives passes here first:
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import aiocoap
@@ -42,6 +47,38 @@ RECOGNISED_CRITICAL = frozenset(
 )
 
 
+PROXY_OPTIONS = frozenset({OptionNumber.PROXY_URI, OptionNumber.PROXY_SCHEME})
+_MARKER = 0xFF
+_RESET = 3
+
+
+def empty_payload_after_marker(datagram: bytes) -> bool:
+    """The datagram's options end in a payload marker with nothing after it (RFC 7252 §3)."""
+    if len(datagram) < 4:
+        return False
+    at = 4 + (datagram[0] & 0x0F)
+    while at < len(datagram):
+        if datagram[at] == _MARKER:
+            return at == len(datagram) - 1
+        delta, length = datagram[at] >> 4, datagram[at] & 0x0F
+        if 15 in (delta, length):
+            return False  # another format error: aiocoap's to refuse
+        _, at = _extended(delta, datagram, at + 1)
+        length, at = _extended(length, datagram, at)
+        at += length
+    return False
+
+
+def _extended(nibble: int, datagram: bytes, at: int) -> tuple[int, int]:
+    """An option delta or length from its nibble and extended bytes at `at` (§3.1), and where
+    what follows them starts."""
+    if nibble == 13:
+        return int.from_bytes(datagram[at : at + 1], "big") + 13, at + 1
+    if nibble == 14:
+        return int.from_bytes(datagram[at : at + 2], "big") + 269, at + 2
+    return nibble, at
+
+
 def unrecognised_critical(message: aiocoap.Message) -> list[int]:
     """The numbers of the message's critical options that the southbound does not act on."""
     return sorted(
@@ -62,8 +99,32 @@ def guard(context: Any) -> None:
         if isinstance(manager, MessageManager):
             manager.dispatch_message = _Guard(manager, manager.dispatch_message)
             guarded += 1
+        messages: Any = getattr(manager, "message_interface", None)
+        receive = getattr(messages, "datagram_msg_received", None)
+        if receive is not None:
+            messages.datagram_msg_received = _DatagramGuard(messages, receive)
     if not guarded:  # another aiocoap, arranged otherwise: say so rather than check nothing
         log.warning("CoAP messages are not checked for format errors and unknown critical options")
+
+
+class _DatagramGuard:
+    """What only the datagram's bytes show: a payload marker with no payload after it."""
+
+    def __init__(self, messages: Any, receive: Any) -> None:
+        self.messages = messages
+        self.receive = receive
+
+    def __call__(self, data: bytes, ancdata: Any, flags: int, address: Any) -> None:
+        if not empty_payload_after_marker(data):
+            self.receive(data, ancdata, flags, address)
+            return
+        log.warning(
+            "CoAP message from %s refused: a payload marker with no payload (RFC 7252 §3)",
+            address,
+        )
+        if (data[0] >> 4) & 0x03 == aiocoap.CON:
+            reset = bytes([0x40 | _RESET << 4, 0]) + data[2:4]
+            self.messages.transport.sendmsg(reset, [], 0, address)
 
 
 class _Guard:
@@ -84,7 +145,19 @@ class _Guard:
                     message,
                 )
             return
-        unknown = unrecognised_critical(message) if message.code.is_request() else []
+        request = message.code.is_request()
+        if request and any(o.number in PROXY_OPTIONS for o in message.opt.option_list()):
+            log.warning("CoAP request from %s refused: Dalgu is no proxy", message.remote)
+            answer = aiocoap.Message(
+                _mtype=aiocoap.ACK if message.mtype == aiocoap.CON else aiocoap.NON,
+                _mid=message.mid if message.mtype == aiocoap.CON else secrets.randbits(16),
+                code=aiocoap.PROXYING_NOT_SUPPORTED,
+                _token=message.token,
+                payload=b"Dalgu's CoAP southbound is no proxy (Proxy-Uri, Proxy-Scheme)",
+            )
+            self._send(answer, message)
+            return
+        unknown = unrecognised_critical(message) if request else []
         if unknown:
             names = ", ".join(str(number) for number in unknown)
             log.warning(
