@@ -7,6 +7,7 @@ from starlette.testclient import TestClient
 
 from dalgu.fhir import MedicalSummary, wearable_summary
 from dalgu.fhir.summary import SafetyMedicalSummaries
+from dalgu.fhir.wearables import link_system
 from tests.fhir.conftest import (
     ADMIN,
     consent,
@@ -174,3 +175,26 @@ def test_a_consent_for_every_emergency_service_lets_the_safety_service_read(
     create(client, consent(pid, role_actor("emergency")))
     found = _safety_summary(client, pid)
     assert found is not None and len(found["conditions"]) == 1  # type: ignore[arg-type]
+
+
+def test_summary_of_a_wearable_is_that_of_its_tenants_link(client: TestClient) -> None:
+    pid = create(client, patient())
+    device = {
+        "resourceType": "Device",
+        "identifier": [{"system": link_system("health"), "value": "urn:ngsi-ld:Wearable:t1"}],
+        "patient": {"reference": f"Patient/{pid}"},
+    }
+    create(client, device)
+    fhir = client.app.state.dalgu.fhir  # type: ignore[attr-defined]
+
+    def summary(tenant: str) -> MedicalSummary | None:
+        found: MedicalSummary | None = client.portal.call(  # type: ignore[union-attr]
+            lambda: wearable_summary(
+                fhir, "urn:ngsi-ld:Wearable:t1", requester="Device/vehicle-safety", tenant=tenant
+            )
+        )
+        return found
+
+    found = summary("health")
+    assert found is not None and found.patient_id == pid
+    assert summary("") is None and summary("other") is None
