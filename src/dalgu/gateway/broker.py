@@ -22,9 +22,6 @@ log = logging.getLogger(__name__)
 #: seconds a client has, once connected, to send its CONNECT (MQTT 3.1.1 §3.1: "a reasonable
 #: amount of time")
 CONNECT_TIMEOUT = 10.0
-#: connections the listening socket queues while the broker is busy (asyncio's default, 100,
-#: left clients of a burst of CONNECTs unanswered for seconds)
-BACKLOG = 1024
 
 #: the credentials of the embedded brokers this process runs, by (host, port): Dalgu's own
 #: southbound connects with them
@@ -88,7 +85,7 @@ class EmbeddedBroker:
 
 def _broker_class(base: Any) -> Any:
     """amqtt's Broker, closing a connection that sends no CONNECT in time or something else
-    first (amqtt kept both open), and with a deeper listen backlog."""
+    first (amqtt kept both open)."""
 
     class Broker(base):  # type: ignore[misc]
         async def _initialize_client_session(
@@ -110,25 +107,5 @@ def _broker_class(base: Any) -> Any:
                         f"{CONNECT_TIMEOUT:g} s"
                     ) from None
                 raise
-
-        async def _create_server_instance(
-            self, listener_name: str, listener_type: Any, address: Any, port: int, ssl: Any
-        ) -> Any:
-            from functools import partial
-
-            from amqtt.contexts import ListenerType
-
-            if listener_type != ListenerType.TCP:
-                return await super()._create_server_instance(
-                    listener_name, listener_type, address, port, ssl
-                )
-            return await asyncio.start_server(
-                partial(self.stream_connected, listener_name=listener_name),
-                address,
-                port,
-                reuse_address=True,
-                ssl=ssl,
-                backlog=BACKLOG,
-            )
 
     return Broker
