@@ -212,6 +212,22 @@ def test_published_download_urls_are_by_id_and_survive_a_rename(
     assert len(_ids(portal_client, "daegu-air")) == 1  # the new dataset's, not the old one's
 
 
+def test_a_vocab_property_is_published_as_its_term_as_the_api_shows_it(
+    portal_client: TestClient,
+) -> None:
+    entity = {
+        **station("jung-1", 41),
+        "stationName": {"type": "VocabProperty", "vocab": "offStreet"},
+    }
+    response = portal_client.post("/ngsi-ld/v1/entityOperations/upsert", json=[entity])
+    assert response.status_code == 201, response.text
+    shown = portal_client.get(f"/ngsi-ld/v1/entities/{entity['id']}").json()
+    assert shown["stationName"]["vocab"] == "offStreet"
+    publish_in_process(portal_client)
+    rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
+    assert [r["stationName"] for r in rows] == ["offStreet"]
+
+
 def _ids(client: TestClient, name: str) -> list[str]:
     body = _download(client, name, "csv").decode()
     return [row["id"] for row in csv.DictReader(io.StringIO(body))]

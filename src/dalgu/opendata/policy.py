@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ class Release:
     attributes: tuple[str, ...]  # IRIs, in the order of the dataset's attributes
     geometry: str | None
     withheld: frozenset[str]
+    #: an IRI as the dataset's context names it (a VocabProperty's value, as the API shows it)
+    compact: Callable[[str], str] | None = None
 
     @property
     def grid(self) -> float:
@@ -127,11 +130,22 @@ def _instance_value(instances: Any, release: Release | None = None) -> Any:
             value = instance[member]
             if member in ("object", "objectList") and policy and policy.pseudonymise_ids:
                 return _targets(value, policy.id_key)
+            if member == "vocab" and release is not None and release.compact is not None:
+                return _compacted(value, release.compact)
             # a typed literal ({"@type": "DateTime", "@value": ...}) is published as its value
             if isinstance(value, dict) and "@value" in value:
                 return value["@value"]
             return value
     return None
+
+
+def _compacted(value: Any, compact: Callable[[str], str]) -> Any:
+    """A VocabProperty's IRI (or IRIs) as its term, as the NGSI-LD API shows them."""
+    if isinstance(value, str):
+        return compact(value)
+    if isinstance(value, list):
+        return [compact(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def _location(entity: dict[str, Any], release: Release) -> tuple[float | None, float | None]:

@@ -214,7 +214,8 @@ class OpenDataService:
         pub = dataset.publication
         geometry = terms.expand(pub.geometry) if pub.geometry else None
         withheld = frozenset(terms.expand(name) for name in dataset.policy.withheld)
-        return Release(dataset, tuple(terms.expand(a) for a in pub.attributes), geometry, withheld)
+        attributes = tuple(terms.expand(a) for a in pub.attributes)
+        return Release(dataset, attributes, geometry, withheld, compact=terms.compact)
 
     async def download(
         self,
