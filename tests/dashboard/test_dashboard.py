@@ -295,3 +295,12 @@ def test_alert_times_are_machine_readable_and_empty_cells_say_none(client: TestC
     cells = [c.text for c in bare.iter("td")]
     assert cells[1:4] == ["없음", "없음", "없음"]  # category, description, source
     assert not any("data-say" in c.attrs for c in list(bare.iter("td"))[1:3])  # not announced
+
+
+def test_the_title_says_which_type_the_map_shows(client: TestClient) -> None:
+    # an outside test: the same <title> with and without ?type= (WCAG 2.4.2 asks it to
+    # describe the page; the map of one type is another view)
+    seed(client)
+    assert page(client, "?lang=en").first("title").text == "Dalgu city dashboard"
+    shown = page(client, "?lang=ko&type=Device").first("title").text
+    assert shown == "지도: Device · 달구 도시 현황판"
