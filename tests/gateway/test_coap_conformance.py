@@ -374,3 +374,27 @@ def test_the_resources_are_discovered_at_well_known_core(
     links = answer.payload.decode()
     assert '</iot/d>;ct="0"' in links
     assert '</iot/json>;ct="50"' in links
+
+
+# --- refusals of the site itself carry a ProblemDetails too ---------------------------------------
+
+
+def test_an_unknown_path_is_4_04_saying_which_resources_there_are(
+    coap_gateway: tuple[TestClient, int, str],
+) -> None:
+    _, port, apikey = coap_gateway
+    answer = exchange(post(f"coap://127.0.0.1:{port}/iot/x?k={apikey}&i=n1", b"e|1"))
+    assert answer.code == aiocoap.NOT_FOUND
+    assert answer.opt.content_format == 50
+    assert "/iot/d" in orjson.loads(answer.payload)["detail"]
+
+
+def test_a_method_a_resource_does_not_take_is_4_05_saying_which_it_takes(
+    coap_gateway: tuple[TestClient, int, str],
+) -> None:
+    client, port, apikey = coap_gateway
+    uri = f"coap://127.0.0.1:{port}/iot/d?k={apikey}&i=n2"
+    answer = exchange(aiocoap.Message(code=aiocoap.PUT, uri=uri, payload=b"e|1"))
+    assert answer.code == aiocoap.METHOD_NOT_ALLOWED
+    assert "GET or POST" in orjson.loads(answer.payload)["detail"]
+    assert not stored(client, "n2")

@@ -27,8 +27,10 @@ from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import (
     BadRequestData,
     DalguError,
+    MethodNotAllowed,
     PayloadError,
     PayloadTooLarge,
+    ResourceNotFound,
     UnsupportedMediaType,
 )
 from dalgu.gateway.auth import DeviceAuthenticator, authenticated
@@ -46,6 +48,7 @@ _CODES = {
     400: aiocoap.BAD_REQUEST,
     401: aiocoap.UNAUTHORIZED,
     404: aiocoap.NOT_FOUND,
+    405: aiocoap.METHOD_NOT_ALLOWED,
     413: aiocoap.REQUEST_ENTITY_TOO_LARGE,
     415: aiocoap.UNSUPPORTED_CONTENT_FORMAT,
     429: aiocoap.TOO_MANY_REQUESTS,
@@ -104,7 +107,36 @@ def _too_large(request: aiocoap.Message) -> bool:
     return announced > MAX_PAYLOAD or start + len(request.payload) > MAX_PAYLOAD
 
 
-class _Measures(resource.Resource):  # type: ignore[misc]
+class _SouthboundSite(resource.Site):  # type: ignore[misc]
+    """aiocoap's site, its 4.04 for an unknown path a ProblemDetails as the other refusals."""
+
+    async def render_to_pipe(self, pipe: Any) -> None:
+        try:
+            await super().render_to_pipe(pipe)
+        except aiocoap.error.NotFound:
+            path = "/" + "/".join(pipe.request.opt.uri_path)
+            error = ResourceNotFound(
+                f"no CoAP resource {path}: the southbound serves /iot/d, /iot/json, "
+                "/iot/d/commands and /iot/json/commands (listed at /.well-known/core)"
+            )
+            pipe.add_response(_problem(error), is_last=True)
+
+
+class _Resource(resource.Resource):  # type: ignore[misc]
+    """A southbound resource: a method it does not take is a 4.05 with a ProblemDetails."""
+
+    async def render(self, request: aiocoap.Message) -> aiocoap.Message:
+        try:
+            answer: aiocoap.Message = await super().render(request)
+        except aiocoap.error.UnallowedMethod:
+            methods = " or ".join(
+                name.upper() for name in ("get", "post") if hasattr(self, f"render_{name}")
+            )
+            return _problem(MethodNotAllowed(f"this resource takes {methods}, not {request.code}"))
+        return answer
+
+
+class _Measures(_Resource):
     def __init__(
         self, devices: DeviceService, fmt: str, path: str, authenticate: DeviceAuthenticator | None
     ) -> None:
@@ -209,7 +241,7 @@ class _Measures(resource.Resource):  # type: ignore[misc]
         return await self._ingest(request, data.encode())
 
 
-class _CommandResults(resource.Resource):  # type: ignore[misc]
+class _CommandResults(_Resource):
     """`/iot/d/commands` (`dev@cmd|result`) and `/iot/json/commands` (`{"cmd": result}`): a
     polling device's results, as over HTTP."""
 
@@ -240,7 +272,7 @@ async def start_coap(
     devices: DeviceService, host: str, port: int, authenticate: DeviceAuthenticator | None = None
 ) -> CoapListener:
     """The CoAP southbound listening on host:port; `await listener.shutdown()` stops it."""
-    site = resource.Site()
+    site = _SouthboundSite()
     site.add_resource(["iot", "d"], _Measures(devices, "ul", "/iot/d", authenticate))
     site.add_resource(["iot", "json"], _Measures(devices, "json", "/iot/json", authenticate))
     # CoRE Link Format discovery (RFC 7252 §7.2, RFC 6690), without aiocoap's own link
