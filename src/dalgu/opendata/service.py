@@ -9,14 +9,14 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from dalgu.broker.service import EntityService
 from dalgu.errors import AccessDenied, DalguError, InvalidFields, ResourceNotFound
 from dalgu.ldcontext import ContextResolver, TermMap
 from dalgu.opendata.aggregated import SLICE_PERIODS, AggregatedRows
 from dalgu.opendata.exporters import Exporter
-from dalgu.opendata.files import DownloadFile, DownloadFiles
+from dalgu.opendata.files import DownloadFile, DownloadFiles, FileReader
 from dalgu.opendata.model import Dataset
 from dalgu.opendata.policy import Release, Row, entity_row
 from dalgu.opendata.search import Catalogue, SearchQuery, SearchResult, search
@@ -225,7 +225,7 @@ class OpenDataService:
         *,
         fresh: bool = True,
         bom: bool = False,
-    ) -> tuple[DownloadFile, BinaryIO]:
+    ) -> tuple[DownloadFile, FileReader]:
         """The dataset's download in `exporter`'s format, as a file opened to read: made now
         when `fresh`, else the one made for the same version of the dataset in the last
         minute if there is one (a range reader's next requests read the bytes of its first);

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import BinaryIO
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from dalgu.api.opendata.byte_ranges import ByteRange, Unsatisfiable, byte_range
 from dalgu.api.opendata.envelope import failure, portal_tenant, unexpected
 from dalgu.errors import DalguError, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
-from dalgu.opendata.files import DownloadFile
+from dalgu.opendata.files import DownloadFile, FileReader
 
 CHUNK = 64 * 1024
 
@@ -58,7 +57,7 @@ async def download(request: Request) -> Response:
 def _served(
     request: Request,
     made: DownloadFile,
-    handle: BinaryIO,
+    handle: FileReader,
     media_type: str,
     headers: dict[str, str],
 ) -> Response:
@@ -108,15 +107,14 @@ def _range_applies(header: str | None, made: DownloadFile) -> bool:
         return False
 
 
-async def _read(handle: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
+async def _read(handle: FileReader, first: int, length: int) -> AsyncIterator[bytes]:
     try:
-        handle.seek(first)
-        left = length
-        while left > 0:
-            chunk = await anyio.to_thread.run_sync(handle.read, min(CHUNK, left))
+        offset, end = first, first + length
+        while offset < end:
+            chunk = await anyio.to_thread.run_sync(handle.read_at, offset, min(CHUNK, end - offset))
             if not chunk:
                 return
-            left -= len(chunk)
+            offset += len(chunk)
             yield chunk
     finally:
         handle.close()
