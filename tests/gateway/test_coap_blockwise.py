@@ -108,3 +108,14 @@ def test_each_continue_of_an_upload_is_not_a_log_line(
     assert _answers(blocks)[-1].code == aiocoap.CHANGED
     assert stored(client, "quiet")
     assert "ContinueException" not in caplog.text
+
+
+def test_an_upload_that_names_no_device_is_refused_at_its_first_block(
+    coap_gateway: tuple[TestClient, int, str],
+) -> None:
+    """Not 2.31 Continue: nothing is kept for an upload that could never be stored."""
+    _, port, _ = coap_gateway
+    uri = f"coap://127.0.0.1:{port}/iot/d"
+    (answer,) = _answers([_block(uri, b"e|" + b"A" * 62, 0, True, 2)])
+    assert answer.code == aiocoap.BAD_REQUEST
+    assert "k and i" in orjson.loads(answer.payload)["detail"]

@@ -164,6 +164,14 @@ class _Measures(_Resource):
                 f"({'text/plain' if self.fmt == 'ul' else 'application/json'}), "
                 f"not {int(request.opt.content_format)}"
             )
+        block = request.opt.block1
+        if error is None and block is not None and block.block_number == 0:
+            try:  # no upload is kept for a request without a device or with a revoked key
+                await self._device(request)
+            except DalguError as refused:  # counted where found, if it names a device
+                log.warning("CoAP measure refused: %s", refused.detail)
+                pipe.add_response(_problem(refused), is_last=True)
+                return
         if error is None:
             try:
                 await super().render_to_pipe(pipe)
