@@ -192,3 +192,14 @@ def test_a_start_without_a_time_zone_is_read_as_utc_with_a_note(tmp_path: Path) 
 def test_a_whole_drive_of_the_signals_read_has_no_coverage_note(tmp_path: Path) -> None:
     notes = read_scenario(_drive(tmp_path)).notes  # every signal the car and band send
     assert not any("read by no detector" in n or "no car" in n or "no wearable" in n for n in notes)
+
+
+def test_a_value_no_sensor_gives_is_noted_with_its_first_line(tmp_path: Path) -> None:
+    path = _drive(tmp_path)
+    lines = _lines(path)
+    cars = [n for n, line in enumerate(lines) if line["source"] == "vehicle"]
+    for n in cars[5:8]:
+        lines[n]["signals"]["Vehicle.Speed"] = -50
+    _write(path, lines)
+    notes = read_scenario(path).notes
+    assert f"Vehicle.Speed is -50 at line {cars[5] + 1} (and 2 more)" in " ".join(notes), notes

@@ -70,3 +70,18 @@ def test_a_stamp_that_is_no_time_is_read_at_arrival_with_a_warning(
         "veh-3 sent a sample stamped 'yesterday', not an ISO 8601 time" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_the_seats_zero_intervals_are_left_to_its_quality_gate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A seat's ballistocardiograph on a rough road sends zeros (the generator's does too):
+    read as sent, as in process, so a replay through the gateway reads what `evaluate` reads."""
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    now = time.time()
+    car = {vss.SPEED: 80.0, vss.SEAT_QUALITY: 0.2, vss.SEAT_RR_INTERVALS: [0.0, 830, "x"]}
+    service.observe(MessageEvent("c", "veh-4", "mqtt", now, now, ((car, None),)))
+    assert service.monitors[("", "veh-4")].history.current.seat_rr == [0.0, 830.0]
+    (line,) = [r.getMessage() for r in caplog.records if "R-R interval" in r.getMessage()]
+    assert "sent 1 R-R interval items that are no beat interval ('x')" in line

@@ -30,6 +30,7 @@ import orjson
 
 from dalgu.errors import BadRequestData
 from dalgu.safety import signals as vss
+from dalgu.safety.plausibility import implausible
 
 Source = Literal["vehicle", "wearable"]
 SignalValue = float | bool | list[float] | None
@@ -272,7 +273,11 @@ def read_scenario(signals_path: Path) -> Scenario:
     newest = -math.inf
     disordered: list[int] = []
     samples = []
+    odd: dict[str, tuple[int, int, object]] = {}  # signal -> (lines, first line, its value)
     for number, sample in numbered:
+        for signal, value in implausible(sample.signals):
+            lines, first, shown = odd.get(signal, (0, number, value))
+            odd[signal] = (lines + 1, first, shown)
         t = sample.t - shift
         if t > newest + MAX_JUMP and newest > -math.inf:
             raise BadRequestData(
@@ -301,6 +306,12 @@ def read_scenario(signals_path: Path) -> Scenario:
         )
     notes.extend(_overlaps(labels.events))
     notes.extend(_coverage(samples, newest))
+    for signal, (lines, first, value) in odd.items():
+        more = f" (and {lines - 1} more)" if lines > 1 else ""
+        notes.append(
+            f"{signal} is {value!r} at line {first}{more}: no sensor gives that (a unit or "
+            "export fault?); read as given"
+        )
     if _without_zone(labels.start):
         notes.append(f"`start` {labels.start} has no time zone: read as UTC")
         labels = replace(labels, start=labels.start + "Z")

@@ -239,7 +239,7 @@ class SafetyService:
             "intervals",
             f"sent {len(dropped)} R-R interval items that are no beat interval "
             f"({', '.join(repr(x) for x in dropped[:5])}): dropped (a number of milliseconds, "
-            f"more than 0 and under {MAX_BEAT_INTERVAL:.0f}, is one)",
+            f"for the band more than 0 and under {MAX_BEAT_INTERVAL:.0f}, is one)",
         )
 
     def _log_once(self, event: MessageEvent, kind: str, what: str) -> None:
@@ -380,12 +380,12 @@ INTERVAL_SIGNALS = (vss.RR_INTERVALS, vss.CABIN_RR_INTERVALS, vss.SEAT_RR_INTERV
 MAX_BEAT_INTERVAL = 60_000.0  # ms: a "beat interval" of a minute is no interval between beats
 
 
-def _beat_interval(item: object) -> bool:
-    return (
-        isinstance(item, int | float)
-        and not isinstance(item, bool)
-        and 0 < item < MAX_BEAT_INTERVAL
-    )
+def _beat_interval(name: str, item: object) -> bool:
+    """An item of an interval list is a number; the band's is a beat interval too (the
+    cabin's sensors do send zeros on a rough road, which their quality gates read past)."""
+    if isinstance(item, bool) or not isinstance(item, int | float):
+        return False
+    return name != vss.RR_INTERVALS or 0 < item < MAX_BEAT_INTERVAL
 
 
 def _beat_intervals(signals: dict[str, Any]) -> list[object]:
@@ -394,9 +394,9 @@ def _beat_intervals(signals: dict[str, Any]) -> list[object]:
     dropped: list[object] = []
     for name in INTERVAL_SIGNALS:
         value = signals.get(name)
-        if isinstance(value, list) and not all(_beat_interval(x) for x in value):
-            dropped += [x for x in value if not _beat_interval(x)]
-            signals[name] = [float(x) for x in value if _beat_interval(x)]
+        if isinstance(value, list) and not all(_beat_interval(name, x) for x in value):
+            dropped += [x for x in value if not _beat_interval(name, x)]
+            signals[name] = [float(x) for x in value if _beat_interval(name, x)]
     return dropped
 
 
