@@ -12,7 +12,14 @@ import pyarrow.parquet as pq
 from starlette.testclient import TestClient
 
 from dalgu.opendata.policy import snap
-from tests.opendata.conftest import OWNER, STATIONS, TOKEN, publish_in_process, station
+from tests.opendata.conftest import (
+    OWNER,
+    STATIONS,
+    TOKEN,
+    air_dataset,
+    publish_in_process,
+    station,
+)
 
 ACTION = "/opendata/api/3/action"
 
@@ -226,6 +233,39 @@ def test_a_vocab_property_is_published_as_its_term_as_the_api_shows_it(
     publish_in_process(portal_client)
     rows = list(csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode())))
     assert [r["stationName"] for r in rows] == ["offStreet"]
+
+
+def test_observed_at_publishes_when_each_value_was_observed(portal_client: TestClient) -> None:
+    """A status published without a time cannot tell how old it is."""
+    entity = station("jung-1", 41, at="2026-12-07T20:00:00+09:00")
+    response = portal_client.post("/ngsi-ld/v1/entityOperations/upsert", json=[entity])
+    assert response.status_code == 201, response.text
+    package = publish_in_process(portal_client, observed_at=True)
+    assert package["observed_at"] is True
+    columns = ["id", "pm10", "pm10_observedAt", "stationName", "stationName_observedAt"]
+    assert package["columns"] == [*columns, "longitude", "latitude"]
+    (row,) = csv.DictReader(io.StringIO(_download(portal_client, "daegu-air", "csv").decode()))
+    assert row["pm10_observedAt"] == "2026-12-07T20:00:00+09:00"
+    assert row["stationName_observedAt"] == ""  # written without one
+    table = pq.read_table(io.BytesIO(_download(portal_client, "daegu-air", "parquet")))
+    assert str(table.schema.field("pm10_observedAt").type) == "timestamp[us, tz=UTC]"
+    assert table.column("pm10_observedAt")[0].as_py().isoformat() == "2026-12-07T11:00:00+00:00"
+
+
+def test_observed_at_is_refused_for_aggregates_and_clashing_attributes(
+    portal_client: TestClient,
+) -> None:
+    for fields in (
+        {"observed_at": True, "aggregate_period": "PT1H", "aggregate_methods": ["avg"]},
+        {"observed_at": True, "attributes": ["pm10", "pm10_observedAt"]},
+    ):
+        response = portal_client.post(
+            f"{ACTION}/package_create",
+            json={**air_dataset(), **fields},
+            headers={"Authorization": TOKEN},
+        )
+        assert response.status_code == 409, fields
+        assert {"observed_at", "attributes"} & set(response.json()["error"])
 
 
 def _ids(client: TestClient, name: str) -> list[str]:

@@ -64,6 +64,11 @@ class Policy:
     id_key: str = ""
 
 
+def observed_column(attribute: str) -> str:
+    """The column of an attribute's observedAt (a dataset with `observed_at`)."""
+    return f"{attribute}_observedAt"
+
+
 @dataclass(frozen=True, slots=True)
 class Publication:
     """The slice of NGSI-LD data a dataset publishes: entities of `entity_type` matching `q`
@@ -76,6 +81,7 @@ class Publication:
     q: str | None = None
     geometry: str | None = None
     context: str | None = None
+    observed_at: bool = False  # each attribute's observedAt as a column of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +115,9 @@ class Dataset:
         location)."""
         pub, aggregation = self.publication, self.policy.aggregation
         if aggregation is None:
-            columns = ["id", *pub.attributes]
+            columns = ["id"]
+            for a in pub.attributes:
+                columns += [a, observed_column(a)] if pub.observed_at else [a]
         else:
             columns = ["id", "start", "end"]
             columns += [f"{a}_{m}" for a in pub.attributes for m in aggregation.methods]
@@ -125,6 +133,8 @@ class Dataset:
         aggregates' bounds."""
         pub, aggregation = self.publication, self.policy.aggregation
         types = dict.fromkeys(("longitude", "latitude"), "double") if pub.geometry else {}
+        if pub.observed_at and aggregation is None:
+            types |= {observed_column(a): "timestamp" for a in pub.attributes}
         if aggregation is not None:
             types |= {"start": "timestamp", "end": "timestamp"}
             for a in pub.attributes:
@@ -157,6 +167,7 @@ class Dataset:
                 "q": pub.q,
                 "geometry": pub.geometry,
                 "context": pub.context,
+                "observed_at": pub.observed_at,
             },
             "policy": {
                 "withheld": list(policy.withheld),
@@ -195,6 +206,7 @@ class Dataset:
                 q=pub.get("q"),
                 geometry=pub.get("geometry"),
                 context=pub.get("context"),
+                observed_at=bool(pub.get("observed_at", False)),
             ),
             policy=Policy(
                 withheld=tuple(policy.get("withheld", ())),

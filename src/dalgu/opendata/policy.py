@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from shapely.geometry import shape
 
-from dalgu.opendata.model import Dataset
+from dalgu.opendata.model import Dataset, observed_column
 from dalgu.store.base import TemporalEntity
 
 #: metres per degree of latitude (and of longitude at the equator), WGS 84 mean
@@ -139,6 +139,14 @@ def _instance_value(instances: Any, release: Release | None = None) -> Any:
     return None
 
 
+def _observed_at(instances: Any) -> Any:
+    """When the attribute's published instance (the default, else its first) was observed."""
+    if not isinstance(instances, list) or not instances:
+        return None
+    instance = next((i for i in instances if "datasetId" not in i), instances[0])
+    return instance.get("observedAt") if isinstance(instance, dict) else None
+
+
 def _compacted(value: Any, compact: Callable[[str], str]) -> Any:
     """A VocabProperty's IRI (or IRIs) as its term, as the NGSI-LD API shows them."""
     if isinstance(value, str):
@@ -159,13 +167,15 @@ def _location(entity: dict[str, Any], release: Release) -> tuple[float | None, f
 def entity_row(entity: dict[str, Any], release: Release) -> Row:
     """One row of a current-state dataset: the entity's id, its published attributes (every
     geometry in them snapped) and its snapped location."""
-    names = release.dataset.publication.attributes
+    publication = release.dataset.publication
     row: Row = {"id": published_id(entity["id"], release)}
     grid = release.grid
-    for name, iri in zip(names, release.attributes, strict=True):
+    for name, iri in zip(publication.attributes, release.attributes, strict=True):
         withheld = iri in release.withheld
-        value = None if withheld else _instance_value(entity.get(iri), release)
-        row[name] = scrub(value, grid)
+        instances = None if withheld else entity.get(iri)
+        row[name] = scrub(_instance_value(instances, release), grid)
+        if publication.observed_at:
+            row[observed_column(name)] = _observed_at(instances)
     if release.geometry is not None:
         row["longitude"], row["latitude"] = _location(entity, release)
     return row

@@ -16,6 +16,7 @@ from dalgu.opendata.model import (
     Dataset,
     Policy,
     Publication,
+    observed_column,
 )
 from dalgu.query.ast import map_names
 from dalgu.query.duration import parse_duration
@@ -46,6 +47,7 @@ FIELDS = frozenset(
         "withheld_attributes",
         "grid_metres",
         "pseudonymise_ids",
+        "observed_at",
         "aggregate_period",
         "aggregate_methods",
         "aggregate_since",
@@ -143,6 +145,12 @@ def dataset_from_fields(
                 problems.add("entity_q", f"filters on {name_in_q}, which is withheld")
     grid = _grid(fields.get("grid_metres"), problems)
     pseudonymise = _flag(fields.get("pseudonymise_ids"), "pseudonymise_ids", problems)
+    observed = _flag(fields.get("observed_at"), "observed_at", problems)
+    if observed and aggregation is not None:
+        problems.add("observed_at", "An aggregated dataset's rows are periods (start, end)")
+    elif observed:
+        for taken in sorted({observed_column(a) for a in attributes} & set(attributes)):
+            problems.add("attributes", f"{taken} is the column of an attribute's observedAt")
     context = _text(fields, "context", problems) or None
     if context is not None and not re.match(r"https?://", context):
         problems.add("context", "Must be the http(s) URL of a JSON-LD context")
@@ -159,7 +167,7 @@ def dataset_from_fields(
         extras=extras,
         created=created,
         modified=modified,
-        publication=Publication(entity_type, tuple(attributes), q, geometry, context),
+        publication=Publication(entity_type, tuple(attributes), q, geometry, context, observed),
         policy=Policy(tuple(withheld), grid, aggregation, pseudonymise, id_key),
     )
 
@@ -310,6 +318,7 @@ def slice_fields(dataset: Dataset) -> dict[str, Any]:
         "withheld_attributes": list(policy.withheld),
         "grid_metres": policy.grid_metres,
         "pseudonymise_ids": policy.pseudonymise_ids,
+        "observed_at": pub.observed_at,
     }
     if aggregation is not None:
         fields["aggregate_period"] = aggregation.period
