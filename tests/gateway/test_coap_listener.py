@@ -14,6 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
+from dalgu.gateway import coaplistener
 from dalgu.gateway.coaplistener import CoapListener
 from dalgu.settings import Settings
 from tests.gateway.test_coap_conformance import _raw_post, exchange, post, stored
@@ -79,3 +80,40 @@ def test_a_listener_that_stops_reading_is_restarted_and_health_says_so(
     check = client.get("/health").json()["checks"]["coap:listener"][0]
     assert check["status"] == "warn"
     assert "stopped reading" in check["output"]
+
+
+class _Done(Exception):
+    """The watch's looks are over."""
+
+
+async def test_a_look_after_the_loop_was_held_restarts_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a callback held the loop past the interval, datagrams wait and none was read,
+    but only because nothing could run: restarting would drop them with the socket."""
+    listener = CoapListener(lambda: asyncio.sleep(0), "127.0.0.1", 0)
+    looks = [(0, 1), (0, 1), (0, 1)]  # datagrams waiting, none read, at each look
+
+    def look() -> tuple[int, int]:
+        if not looks:
+            raise _Done
+        return looks.pop()
+
+    monkeypatch.setattr(listener, "_look", look)
+    restarts: list[bool] = []
+
+    async def restart() -> None:
+        restarts.append(True)
+
+    monkeypatch.setattr(listener, "_restart", restart)
+    monkeypatch.setattr(coaplistener, "CHECK_INTERVAL", 0.05)
+    sleep = asyncio.sleep
+
+    async def held(seconds: float) -> None:
+        time.sleep(seconds * 3)  # noqa: ASYNC251 -- the loop held, by a slow callback
+        await sleep(0)
+
+    monkeypatch.setattr(coaplistener.asyncio, "sleep", held)
+    with pytest.raises(_Done):
+        await listener._watching()
+    assert restarts == []

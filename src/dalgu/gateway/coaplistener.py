@@ -108,11 +108,18 @@ class CoapListener:
         return self._read, sum(waiting(sock) for sock in socks)
 
     async def _watching(self) -> None:
-        before = self._look()
+        loop = asyncio.get_running_loop()
+        before: tuple[int, int] | None = self._look()
         while True:
+            started = loop.time()
             await asyncio.sleep(CHECK_INTERVAL)
             now = self._look()
-            if self.stalled(before, now):
+            if loop.time() - started > CHECK_INTERVAL * 1.5:
+                # the loop itself was held (a long callback): nothing could be read, and this
+                # look may come before the socket's turn; judge on the next
+                before = None
+                continue
+            if before is not None and self.stalled(before, now):
                 await self._restart()
                 now = self._look()
             before = now
