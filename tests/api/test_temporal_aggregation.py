@@ -139,6 +139,45 @@ def test_a_query_for_millions_of_periods_is_a_400(
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 
 
+@pytest.mark.parametrize("timerel", ["between", "after"])
+def test_the_cap_counts_every_method_of_every_period(client: TestClient, timerel: str) -> None:
+    """PT1S over 11 days is 950,400 periods, under the 1,000,000 an answer may hold; with the
+    eight methods it was 7.6 million values, ~400 MB of JSON and ~1 GB of the worker for one
+    GET (an outside test). The cap is on values: periods x methods, over every attribute."""
+    create(
+        client,
+        power=[
+            {"type": "Property", "value": 1, "observedAt": "2026-02-20T00:00:00Z"},
+            {"type": "Property", "value": 2, "observedAt": "2026-03-02T23:59:59Z"},
+        ],
+    )
+    span = {"timerel": timerel, "timeAt": "2026-02-20T00:00:00Z"}
+    if timerel == "between":
+        span["endTimeAt"] = "2026-03-03T00:00:00Z"
+    every = client.get(
+        f"{T}/{ID}",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": EVERY,
+            "aggrPeriodDuration": "PT1S",
+            **span,
+        },
+    )
+    assert every.status_code == 400, every.text[:200]
+    assert "8 methods" in every.json()["detail"]
+    one = client.get(
+        f"{T}/{ID}",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "max",
+            "aggrPeriodDuration": "PT10S",
+            **span,
+        },
+    )
+    assert one.status_code == 200, one.text[:200]
+    assert len(one.json()["power"]["max"]) == 95_040
+
+
 def test_after_from_long_ago_lists_from_the_first_instance_without_the_periods_before(
     client: TestClient,
 ) -> None:

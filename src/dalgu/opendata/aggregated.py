@@ -33,8 +33,8 @@ from dalgu.store.history import format_time, parse_time
 from dalgu.store.periods import period_count
 from dalgu.temporal.service import TemporalService
 
-#: the periods (entities x attributes x periods) one request of a download asks for at most:
-#: the temporal service builds an answer whole (~1 KB a period), and caps it at MAX_PERIODS
+#: the values (entities x attributes x periods x methods) one request of a download asks for
+#: at most: the temporal service builds an answer whole, and caps it at MAX_PERIODS values
 SLICE_PERIODS: Final = 50_000
 
 
@@ -123,7 +123,8 @@ class AggregatedRows:
         self.since = aggregation.since
         self.period = parse_duration(aggregation.period, "aggregate_period")
         self.page_size = page_size
-        self.budget = max(1, budget)
+        # the temporal service's cap counts each method of a period: the budget is shared
+        self.budget = max(1, budget // max(1, len(self.methods)))
         attrs = tuple(a for a in release.attributes if a not in release.withheld)
         self.query = TemporalQuery(
             attrs=attrs,
