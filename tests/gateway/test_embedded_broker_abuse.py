@@ -4,6 +4,7 @@ kept open for good (MQTT 3.1.1 §3.1)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 import pytest
@@ -57,3 +58,20 @@ async def test_a_connection_that_sends_something_else_first_is_closed(
         assert all(closed)
     finally:
         await broker.stop()
+
+
+async def test_a_client_that_leaves_before_its_connect_is_not_an_error_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    broker = EmbeddedBroker("127.0.0.1", port)
+    await broker.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="amqtt"):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()  # a port probe
+            await asyncio.sleep(0.5)
+    finally:
+        await broker.stop()
+    assert "Failed to initialize client session" in caplog.text  # still a warning
+    assert not [r for r in caplog.records if r.name.startswith("amqtt") and r.levelno >= 40]

@@ -28,6 +28,15 @@ CONNECT_TIMEOUT = 10.0
 _OWN: dict[tuple[str, int], BrokerCredentials] = {}
 
 
+class _NoDataIsNoError(logging.Filter):
+    """amqtt logs a client that leaves before its CONNECT (a port scan, a health probe) as an
+    error, then again as a warning ("Failed to initialize client session"): the warning says
+    it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.ERROR and str(record.msg).startswith("No data from"))
+
+
 def own_credentials(host: str, port: int) -> BrokerCredentials | None:
     """The credentials of this process's embedded broker on host:port, if one runs there."""
     return _OWN.get((host, port))
@@ -61,9 +70,11 @@ class EmbeddedBroker:
         from amqtt.errors import BrokerError
 
         broker = _broker_class(Broker)(config)
+        amqtt_log = logging.getLogger("amqtt.broker")
+        if not any(isinstance(f, _NoDataIsNoError) for f in amqtt_log.filters):
+            amqtt_log.addFilter(_NoDataIsNoError())
         # amqtt logs its own traceback for a start that fails (a port taken); the caller
         # logs one line that says what happened and what still serves
-        amqtt_log = logging.getLogger("amqtt.broker")
         level = amqtt_log.level
         amqtt_log.setLevel(logging.CRITICAL)
         try:
