@@ -409,3 +409,39 @@ def test_a_drowsiness_model_round_trips_through_json_and_refuses_a_mismatch() ->
         DrowsinessModel(("a", "b"), (1.0,), 0.0, 0.0, 1.0)
     with pytest.raises(BadRequestData):
         DrowsinessModel.from_json(b'{"features": []}')
+
+
+def _braking_for_a_light(t: float, *, pedal: bool) -> dict[str, object]:
+    """From EVENT on: the driver brakes at 4 km/h/s to a stop with the wheel reading exactly
+    still and the eyes on a phone; the car sends its brake pedal when `pedal`."""
+    signals = steady_vehicle(t)
+    if t >= EVENT:
+        signals.update(
+            {
+                vss.STEERING: 0.3,
+                vss.EYES_ON_ROAD: False,
+                vss.SPEED: max(0.0, 88 - 4.0 * (t - EVENT)),
+            }
+        )
+    if pedal:
+        signals[vss.BRAKE_PEDAL] = 30.0 if t >= EVENT else 0.0
+    return signals
+
+
+@pytest.mark.parametrize("band", ["worn", "lost"])
+def test_a_driver_on_the_brake_is_not_incapacitated(band: str) -> None:
+    """An outside test: braking for a light while glancing at a phone, the wheel reading
+    exactly still, raised a critical incapacitation alert within 5 s (the band in good contact
+    with a regular heart, or loose). The speed alone cannot tell gentle braking from a car
+    rolling down; a car that sends its brake pedal can. Without the pedal the alert stays."""
+    wearable = steady_wearable if band == "worn" else _band_off_from(EVENT - 60)
+
+    def with_pedal(t: float) -> dict[str, object]:
+        return _braking_for_a_light(t, pedal=True)
+
+    def without(t: float) -> dict[str, object]:
+        return _braking_for_a_light(t, pedal=False)
+
+    assert run(EVENT + 40, with_pedal, wearable) == []  # type: ignore[arg-type]
+    unsaid = run(EVENT + 40, without, wearable)  # type: ignore[arg-type]
+    assert [a.type for a in unsaid] == ["incapacitation"]

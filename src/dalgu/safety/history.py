@@ -40,6 +40,7 @@ class Second:
     lane_warning_onsets: int = 0
     eyes_off: float = 0.0  # fraction of the second the eyes were off the road
     eyes_off_run: float = 0.0  # how long the eyes had been off at the second's end, s
+    brake: float | None = None  # the brake pedal's furthest in the second, % (None: not sent)
     # the car's in-cabin heart-rate sensor: its last quality and rate sent in the second
     # (quality None: not sent; quality sent without a rate: in contact, no rate to report)
     cabin_quality: float | None = None
@@ -140,6 +141,9 @@ class History:
                 if warning and not self._warning:
                     c.lane_warning_onsets += 1
                 self._warning = warning
+            pedal = s.get(vss.BRAKE_PEDAL)
+            if isinstance(pedal, int | float) and not isinstance(pedal, bool):
+                c.brake = max(c.brake or 0.0, float(pedal))
             eyes = s.get(vss.EYES_ON_ROAD)
             if isinstance(eyes, bool):
                 self._eyes_samples += 1

@@ -23,6 +23,9 @@ LANE_WARNING: Final = "Vehicle.ADAS.LaneDepartureDetection.IsWarning"  # bool
 LATITUDE: Final = "Vehicle.CurrentLocation.Latitude"
 LONGITUDE: Final = "Vehicle.CurrentLocation.Longitude"
 EYES_ON_ROAD: Final = "Vehicle.Driver.IsEyesOnRoad"  # bool, the driver-monitoring camera
+#: percent (0: released), as VSS defines it; a car that sends it tells a driver braking, in
+#: control, from one who collapsed while the car slowed (the incapacitation rules read it)
+BRAKE_PEDAL: Final = "Vehicle.Chassis.Brake.PedalPosition"
 # bpm, the car's in-cabin sensor (averaged over ~5 s, updated ~1 Hz); absent without a rate
 DRIVER_HEART_RATE: Final = "Vehicle.Driver.HeartRate"
 # 0..1, that sensor's contact/signal quality (0: no contact); not VSS
@@ -70,6 +73,7 @@ VEHICLE_SIGNALS: Final = (
     LATITUDE,
     LONGITUDE,
     EYES_ON_ROAD,
+    BRAKE_PEDAL,
     DRIVER_HEART_RATE,
     DRIVER_HEART_RATE_QUALITY,
     *CABIN_BIOMETRICS,
@@ -85,6 +89,7 @@ ATTRIBUTE_NAMES: Final[dict[str, str]] = {
     LATITUDE: "latitude",
     LONGITUDE: "longitude",
     EYES_ON_ROAD: "driverEyesOnRoad",
+    BRAKE_PEDAL: "brakePedalPosition",
     DRIVER_HEART_RATE: "driverHeartRate",
     DRIVER_HEART_RATE_QUALITY: "driverHeartRateQuality",
     CABIN_RR_INTERVALS: "driverRRIntervals",

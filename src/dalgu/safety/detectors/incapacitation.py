@@ -5,6 +5,14 @@ driver's own activity while awake at speed; near-none, at speed, with a corrobor
 and two corroborating signs (eyes off the road, a lane departure, the car slowing with nobody
 on the pedal) is a finding. A telematics gap is not "no steering": the window must be fully covered.
 
+"Nobody on the pedal" is read from the car's brake pedal where it sends one
+(`Vehicle.Chassis.Brake.PedalPosition`): a driver pressing the brake during the window is in
+control, whatever the wheel and the eyes do (a driver braking for a light while glancing at a
+phone, the wheel reading exactly still, raised a critical alert in an outside test). A car
+that does not send it is read as before, from its speed alone, which cannot tell gentle
+braking from a car rolling down; the generator's cars send none, so the evaluation's figures
+are those of the speed alone.
+
 With the wearable lost (slipped, loose or silent), the heart cannot say whether the driver
 collapsed, so the car must, and sooner: a wheel gone still, the eyes off the road and the car
 rolling down with nobody on the pedal, all three together for `SLACK` seconds at speed, is a
@@ -17,18 +25,25 @@ looks at the road; the band's loss alone is never an emergency. Chosen on tuning
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
 from dalgu.safety.detectors.awake import AwakeLevel
 from dalgu.safety.detectors.base import CALIBRATION, Finding, Quality
-from dalgu.safety.history import History
+from dalgu.safety.history import History, Second
 
 WINDOW = 6  # s (longer than a microsleep, in which the wheel also rests)
 TOWN_EYES_OFF = 6.0  # s: at town speeds, eyes off the road this long with the car rolling on
 ROLLING = 4.0  # km/h lost in a second at most: a car rolling to a stop, nobody braking
 SLACK = 3  # s: with the wearable lost, still wheel + eyes off + rolling down this long
 SLACK_FALL = 1.0  # km/h lost in each of those seconds at least (coasting loses about 2)
+BRAKING = 5.0  # %: the brake pedal pressed further than this is a driver braking
+
+
+def braking(seconds: Sequence[Second]) -> bool:
+    """Did the car say its brake pedal was pressed in any of these seconds."""
+    return any(s.brake is not None and s.brake > BRAKING for s in seconds)
 
 
 def steering_activity(angles: np.ndarray, rate: float = 10.0) -> float:
@@ -64,6 +79,8 @@ class IncapacitationDetector:
         speeds = [s.speed for s in window if s.speed is not None]
         if len(speeds) < WINDOW:
             return None
+        if braking(history.last(max(WINDOW, int(window[-1].eyes_off_run) + 1))):
+            return None  # a driver on the brake is in control
         activity = steering_activity(history.steering(WINDOW), history.car_rate)
         if min(speeds) < self.min_speed:
             return self._rolling_to_a_stop(history, activity)
@@ -105,6 +122,8 @@ class IncapacitationDetector:
         seconds = history.last(SLACK + 1)
         if len(seconds) < SLACK + 1 or not all(map(history.whole, seconds[1:])):
             return None
+        if braking(seconds):
+            return None  # a driver on the brake is in control
         eyes_off = seconds[-1].eyes_off_run
         if eyes_off < SLACK:
             return None
