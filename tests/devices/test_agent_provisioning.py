@@ -185,6 +185,20 @@ def test_a_fiware_service_is_one_service_in_any_case(client: TestClient) -> None
     assert client.get("/iot/services", headers=mixed).json()["count"] == 0
 
 
+def test_two_fiware_service_lines_are_refused_not_one_of_them_taken(client: TestClient) -> None:
+    """The first of two `fiware-service` lines was the service: a proxy checking the other
+    line would have let a request provision into a service it did not allow."""
+    two = [("fiware-service", "firma"), ("fiware-service", "firmb"), ("fiware-servicepath", "/")]
+    group = {"apikey": "k-two", "resource": "/iot/d", "entity_type": "Two"}
+    answer = client.post("/iot/services", json={"services": [group]}, headers=two)
+    assert answer.status_code == 400, answer.text
+    assert "more than one fiware-service" in answer.json()["message"]
+    for service in ("firma", "firmb"):
+        headers = {"fiware-service": service, "fiware-servicepath": "/"}
+        listed = client.get("/iot/services", headers=headers)
+        assert listed.status_code == 200 and listed.json()["count"] == 0, listed.text
+
+
 def test_without_fiware_headers_provisioning_is_in_the_default_tenant_and_path(
     client: TestClient,
 ) -> None:

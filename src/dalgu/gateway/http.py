@@ -62,7 +62,10 @@ def fiware_service(request: Request) -> str:
     """The fiware-service of a request (for one that reads, its service path is a filter),
     in lower case: the IoT Agents compare services in lower case, and Orion keeps them so,
     so `Testservice` and `testservice` are one service and one tenant."""
-    service = request.headers.get("fiware-service", "")
+    lines = request.headers.getlist("fiware-service")
+    if len(lines) > 1:  # a proxy checking one line and Dalgu taking another disagree on it
+        raise BadRequestData("more than one fiware-service header: a request has one service")
+    service = lines[0] if lines else ""
     if not _SERVICE.fullmatch(service):
         raise BadRequestData(f"invalid fiware-service {service!r}")
     return service.lower()
