@@ -12,6 +12,12 @@ from typing import Any
 NGSI_LD_ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
 
 
+def quoted(text: str, limit: int = 80) -> str:
+    """`text` as an error message quotes it: its first `limit` characters (and `…` when there
+    were more), in Python's quotes."""
+    return repr(text if len(text) <= limit else f"{text[:limit]}…")
+
+
 class DalguError(Exception):
     """Base of every error Dalgu raises on purpose."""
 

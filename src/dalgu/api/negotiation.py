@@ -21,6 +21,7 @@ from dalgu.errors import (
     NotAcceptable,
     PayloadTooLarge,
     UnsupportedMediaType,
+    quoted,
 )
 from dalgu.ldcontext import CORE_CONTEXT_URL, ContextResolver, TermMap
 from dalgu.nesting import nesting_depth
@@ -59,8 +60,7 @@ def tenant_of(request: Request) -> str:
 def checked_tenant(tenant: str, given_as: str) -> str:
     """`tenant` when it is a tenant name ("" is the default tenant), else BadRequestData."""
     if tenant and not re.fullmatch(r"[A-Za-z0-9_.:\-/]{1,256}", tenant):
-        shown = tenant if len(tenant) <= 80 else f"{tenant[:80]}…"
-        raise BadRequestData(f"invalid {given_as} {shown!r}")
+        raise BadRequestData(f"invalid {given_as} {quoted(tenant)}")
     return tenant
 
 

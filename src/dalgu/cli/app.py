@@ -64,6 +64,13 @@ def _store_reachable() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _remove_demo_database(settings: Settings) -> None:
+    """A demonstration's SQLite file and its write-ahead log, gone (PostgreSQL: nothing)."""
+    if settings.store == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
+
+
 def _serve(settings: Settings) -> None:
     from dalgu.cli.serve import Launch, export
     from dalgu.cli.serve import serve as run
@@ -201,9 +208,8 @@ def demo(
     if taken is not None:
         console.print(f"[red]dalgu demo: {taken}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    if fresh and settings.store == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
+    if fresh:
+        _remove_demo_database(settings)
     count = asyncio.run(load_city(settings, entities))
     print_tour(console, settings, count)
     run_simulation(settings, entities)
@@ -255,9 +261,7 @@ def demo_safety(
     settings = _settings(config, **overrides)
     if broker == "mosquitto" and settings.mqtt_client_id is None:
         settings = settings.model_copy(update={"mqtt_client_id": f"dalgu-demo-{os.getpid()}"})
-    if settings.store == "sqlite":  # a fresh demonstration each time
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{settings.sqlite_path}{suffix}").unlink(missing_ok=True)
+    _remove_demo_database(settings)  # a fresh demonstration each time
     Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
     host, mqtt = settings.mqtt_address
     endpoints = Endpoints(host=host, mqtt_port=mqtt)

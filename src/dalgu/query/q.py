@@ -34,7 +34,7 @@ import orjson
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from dalgu.errors import BadRequestData, DalguError
+from dalgu.errors import BadRequestData, DalguError, quoted
 from dalgu.query.ast import (
     And,
     AttrPath,
@@ -463,7 +463,7 @@ class _ToAst(Logic):
 
 
 def _short(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "…")
+    return quoted(text, 40)
 
 
 _PARSER = build_parser(_GRAMMAR, _ToAst(), _PHRASES)

@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 
 import re2  # type: ignore[import-untyped]
 
-from dalgu.errors import BadRequestData
+from dalgu.errors import BadRequestData, quoted
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # the pattern is the client's mistake: said in its answer, not logged
@@ -48,8 +48,9 @@ def compile_pattern(pattern: str, what: str = "the pattern") -> Pattern:
     (`idPattern`) and RE2's reason."""
     compiled = _compiled(pattern)
     if isinstance(compiled, str):
-        shown = pattern if len(pattern) <= 80 else f"{pattern[:80]}…"
-        raise BadRequestData(f"{what} {shown!r} is not a regular expression Dalgu runs: {compiled}")
+        raise BadRequestData(
+            f"{what} {quoted(pattern)} is not a regular expression Dalgu runs: {compiled}"
+        )
     return compiled
 
 
