@@ -22,7 +22,7 @@ from dalgu.tutorial.lesson import read_lesson
 from dalgu.tutorial.runner import LessonRun
 from tests.conftest import BACKENDS, fresh_database
 from tests.feed.stream import NATS_URL
-from tests.ports import free_port
+from tests.ports import TRIES, free_port
 from tests.server import kill_server, start_server
 
 LESSONS = lesson_files()
@@ -58,32 +58,41 @@ def dalgu(
     its own."""
     for program in ("curl", "jq", "mosquitto_pub"):
         assert shutil.which(program), f"the lessons need {program}"
-    ports = {
-        1026: free_port(),
-        4041: free_port(),
-        7896: free_port(),
-        1884: free_port(),
-        5683: free_port(socket.SOCK_DGRAM),
-        9090: free_port(),
-    }
     tag = uuid.uuid4().hex[:10]
     feed = {"DALGU_NATS_STREAM": f"DALGU_LESSONS_{tag}", "DALGU_NATS_SUBJECT": f"lessons{tag}"}
-    environment = {
-        **feed,
-        "DALGU_CHANGE_FEED": "nats",
-        "DALGU_IOT_NORTH_PORT": str(ports[4041]),
-        "DALGU_IOT_SOUTH_PORT": str(ports[7896]),
-        "DALGU_COAP_PORT": str(ports[5683]),
-        "DALGU_MQTT_BROKER": "embedded",
-        "DALGU_MQTT_PORT": str(ports[1884]),
-    }
     stack = contextlib.ExitStack()
     database = None
     if request.param == "postgres":
         database = stack.enter_context(fresh_database(request))
     dsn = None if database is None else f"postgresql://postgres@127.0.0.1:5432/{database}"
-    db = tmp_path_factory.mktemp(f"lessons-{uuid.uuid4().hex[:6]}") / "dalgu.db"
-    server = start_server(db, ports[1026], postgres_dsn=dsn, environment=environment)
+    # a port picked free may be taken before the server binds it (a parallel test's client):
+    # `dalgu serve` then refuses to start, and the ports are picked again
+    for attempt in range(TRIES):
+        ports = {
+            1026: free_port(),
+            4041: free_port(),
+            7896: free_port(),
+            1884: free_port(),
+            5683: free_port(socket.SOCK_DGRAM),
+            9090: free_port(),
+        }
+        environment = {
+            **feed,
+            "DALGU_CHANGE_FEED": "nats",
+            "DALGU_IOT_NORTH_PORT": str(ports[4041]),
+            "DALGU_IOT_SOUTH_PORT": str(ports[7896]),
+            "DALGU_COAP_PORT": str(ports[5683]),
+            "DALGU_MQTT_BROKER": "embedded",
+            "DALGU_MQTT_PORT": str(ports[1884]),
+        }
+        db = tmp_path_factory.mktemp(f"lessons-{uuid.uuid4().hex[:6]}") / "dalgu.db"
+        try:
+            server = start_server(db, ports[1026], postgres_dsn=dsn, environment=environment)
+            break
+        except RuntimeError:
+            if attempt == TRIES - 1:
+                stack.close()
+                raise
     try:
         yield Served(request.param, ports, {**os.environ, **feed})
     finally:
