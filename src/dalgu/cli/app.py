@@ -261,6 +261,13 @@ def demo_safety(
     settings = _settings(config, **overrides)
     if broker == "mosquitto" and settings.mqtt_client_id is None:
         settings = settings.model_copy(update={"mqtt_client_id": f"dalgu-demo-{os.getpid()}"})
+    from dalgu.cli.serve import Launch, port_taken
+
+    # before the database is removed: a demonstration already running there serves from it
+    taken = port_taken(Launch.of(settings))
+    if taken is not None:
+        console.print(f"[red]dalgu demo safety: {taken}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     _remove_demo_database(settings)  # a fresh demonstration each time
     Path(settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
     host, mqtt = settings.mqtt_address
