@@ -55,6 +55,8 @@ def start_server(
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:  # it refused to start (a port taken, say): no wait
+            raise RuntimeError(f"server exited with {process.returncode} before it served")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.ports import free_port
 from tests.server import kill_server, server_environment, start_server
 
 
@@ -52,9 +53,7 @@ def test_a_port_a_reuseport_listener_holds_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_second_dalgu_on_the_same_port_is_refused(tmp_path: Path) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     first = start_server(tmp_path / "first.db", port)
     try:
         done = _dalgu_serve(tmp_path / "second.db", port)
@@ -64,27 +63,21 @@ def test_a_second_dalgu_on_the_same_port_is_refused(tmp_path: Path) -> None:
         kill_server(first)
 
 
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as free:
-        free.bind(("127.0.0.1", 0))
-        return int(free.getsockname()[1])
-
-
 def test_a_second_dalgu_on_the_first_ones_gateway_ports_is_refused(tmp_path: Path) -> None:
     """The gateway's ports are shared by a server's workers (SO_REUSEPORT): a second Dalgu on
     another API port but the first one's provisioning, southbound or CoAP port started and
     took part of its devices' messages and provisioning into its own database."""
-    north, south, coap = _free_port(), _free_port(), _free_port(socket.SOCK_DGRAM)
+    north, south, coap = free_port(), free_port(), free_port(socket.SOCK_DGRAM)
     gateway = {
         "DALGU_IOT_NORTH_PORT": str(north),
         "DALGU_IOT_SOUTH_PORT": str(south),
         "DALGU_COAP_PORT": str(coap),
     }
-    first = start_server(tmp_path / "first.db", _free_port(), environment=gateway)
+    first = start_server(tmp_path / "first.db", free_port(), environment=gateway)
     try:
         for setting, port in gateway.items():
             alone = {**{name: "0" for name in gateway}, setting: port}
-            done = _dalgu_serve(tmp_path / "second.db", _free_port(), alone)
+            done = _dalgu_serve(tmp_path / "second.db", free_port(), alone)
             assert done.returncode == 1, done.stderr
             assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
             assert setting in done.stderr

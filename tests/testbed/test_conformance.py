@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from dalgu.cli.testbed import parse_duration
 from dalgu.devices.traffic import MessageEvent
 from dalgu.testbed.conformance import evaluate
 from dalgu.testbed.profile import parse_profile
+from tests.ports import free_port
 
 PROFILE = parse_profile(
     """
@@ -171,13 +171,7 @@ def test_testbed_run_command_line(tmp_path: Any) -> None:
     assert parse_duration("90") == 90 and parse_duration("10m") == 600
     assert parse_duration("1.5h") == 5400
 
-    def free() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-            return port
-
-    api, north, south = free(), free(), free()
+    api, north, south = free_port(), free_port(), free_port()
     env = {
         "DALGU_SQLITE_PATH": str(tmp_path / "t.db"),
         "DALGU_PORT": str(api),
