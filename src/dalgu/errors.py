@@ -295,6 +295,15 @@ class PreconditionFailed(_DalguOwn):
     title = "Precondition failed"
 
 
+class RequestTimeout(_DalguOwn):
+    """The client did not send its request's body in the time a body is given (RFC 9110,
+    15.5.9)."""
+
+    kind = "RequestTimeout"
+    status = 408
+    title = "Request timeout"
+
+
 class TooCostly(_DalguOwn):
     """A request the server refuses to run because it would cost too much: more search
     parameters or values than it takes, or a query that ran past its time (FHIR issue type

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
         "without a tenant, need for commands and lazy attributes in their service).",
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body (413).")
+    body_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a client has to send a request's body, from its first read (408 "
+        "past them): a body trickled or stalled does not hold a connection for ever.",
+    )
     max_json_depth: int = Field(64, ge=4, description="Deepest JSON nesting accepted.")
     max_page_size: int = Field(1000, ge=1, description="Largest `limit` on queries.")
     default_page_size: int = Field(20, ge=1)

@@ -38,6 +38,7 @@ from dalgu.api.attribute_paths import with_attribute_segment
 from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.health import health
+from dalgu.api.bodylimit import BoundedBody
 from dalgu.api.outage import OutageAnswer
 from dalgu.api.problem import (
     client_gone_handler,
@@ -386,7 +387,10 @@ def build_app(settings: Settings, store: EntityStore | None = None) -> TrailingS
 
     app = Starlette(
         lifespan=lifespan,
-        middleware=[Middleware(OutageAnswer)],
+        middleware=[
+            Middleware(BoundedBody, settings.max_body_bytes, settings.body_timeout),
+            Middleware(OutageAnswer),
+        ],
         exception_handlers={
             DalguError: dalgu_error_handler,
             HTTPException: http_error_handler,

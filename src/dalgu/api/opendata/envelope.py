@@ -94,8 +94,8 @@ def failure(request: Request, action: str, error: DalguError) -> Response:
     elif isinstance(error, BadRequestData | InvalidRequest):
         status = 409
         body = {"__type": "Validation Error", "message": error.detail}
-    else:
-        status = error.status if error.status >= 500 else 500
+    else:  # its own status: a body too large (413) or too slow (408) is no server error
+        status = error.status
         body = {"__type": error.title, "message": error.detail}
     response = _json({"help": help_url(request, action), "success": False, "error": body}, status)
     if isinstance(error, StoreUnavailable):
