@@ -35,10 +35,10 @@ from dalgu.api import (
 from dalgu.api import fhir as fhir_api
 from dalgu.api import opendata as opendata_api
 from dalgu.api.attribute_paths import with_attribute_segment
+from dalgu.api.bodylimit import BoundedBody
 from dalgu.api.cors import with_cors
 from dalgu.api.edge import Runtime
 from dalgu.api.health import health
-from dalgu.api.bodylimit import BoundedBody
 from dalgu.api.outage import OutageAnswer
 from dalgu.api.problem import (
     client_gone_handler,

@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from dalgu.api.edge import Runtime
 from dalgu.api.bodylimit import BoundedBody
+from dalgu.api.edge import Runtime
 from dalgu.api.outage import OutageAnswer
 from dalgu.api.problem import dalgu_error_handler, http_error_handler, unexpected_error_handler
 from dalgu.errors import DalguError
@@ -45,9 +45,7 @@ def port_app(routes: list[Route], runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(
-                BoundedBody, runtime.settings.max_body_bytes, runtime.settings.body_timeout
-            ),
+            Middleware(BoundedBody, runtime.settings.max_body_bytes, runtime.settings.body_timeout),
             Middleware(OutageAnswer),
         ],
         exception_handlers={
