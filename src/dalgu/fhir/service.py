@@ -213,12 +213,27 @@ class FhirService:
                 f"{type_name}/{resource_id}"
                 f"{'' if version is None else f' version {version}'} does not exist"
             )
+        if version is not None:
+            found = await self._as_written(found)
         if found.patient and patients is not None:
             patients.append(found.patient)
         grant = await self._authorize(principal, type_name, found.patient, write=False)
         if found.deleted:
             raise ResourceGone(f"{type_name}/{resource_id} was deleted (version {found.version})")
         return found, grant
+
+    async def _as_written(self, version: StoredResource) -> StoredResource:
+        """`version` with the patient whose record it is: the one its own body names (the
+        store gives every version the patient of the resource's current one, and a record
+        moved to another patient, or an id reused for one, must not open the first patient's
+        versions to the second's Consent); a deletion is the record of the version it
+        deleted."""
+        body = version.body
+        if version.deleted and version.version > 1:
+            before = await self.store.fhir_read(version.type, version.id, version.version - 1)
+            body = before.body if before is not None else None
+        patient = compartment_patient(parse_body(body)) if body else None
+        return replace(version, patient=patient)
 
     async def searchable(
         self, principal: Principal, query: SearchQuery, *, run: bool = False
@@ -243,37 +258,60 @@ class FhirService:
         interaction = "history-type" if resource_id is None else "history-instance"
         what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
         count = self._count(count)
+        patients: list[str] = []  # whose records the versions are, also when refused
         try:
             check_type(type_name)
-            patient = None
             if resource_id is not None:
-                current = None
-                if stored_id(resource_id):
-                    current = await self.store.fhir_read(type_name, resource_id)
-                if current is None:
-                    raise ResourceNotFound(f"{what[0]} does not exist")
-                patient = current.patient
-                grant = await self._authorize(principal, type_name, patient, write=False)
-            elif type_name in PATIENT_COMPARTMENT or type_name == "AuditEvent":
-                if principal.role != Role.ADMIN:
-                    raise AccessDenied("the history of a whole patient-data type is for admins")
-                grant = Grant("role")
+                versions, total, grant = await self._instance_history(
+                    principal, type_name, resource_id, since, count, offset, patients
+                )
             else:
-                grant = await self._authorize(principal, type_name, None, write=False)
-            versions, total = await self.store.fhir_history(
-                type_name, resource_id, since, count, offset
-            )
+                if type_name in PATIENT_COMPARTMENT or type_name == "AuditEvent":
+                    if principal.role != Role.ADMIN:
+                        raise AccessDenied("the history of a whole patient-data type is for admins")
+                    grant = Grant("role")
+                else:
+                    grant = await self._authorize(principal, type_name, None, write=False)
+                versions, total = await self.store.fhir_history(
+                    type_name, None, since, count, offset
+                )
         except Exception as error:  # recorded, then raised as it came
-            await self.record_failure(principal, interaction, error, what)
+            await self.record_failure(principal, interaction, error, what, patients)
             raise
         await self._audit(
             principal,
             interaction,
             what=what,
-            patients=[patient] if patient else [],
+            patients=patients,
             broke_glass=grant.broke_glass,
         )
         return versions, total
+
+    async def _instance_history(
+        self,
+        principal: Principal,
+        type_name: str,
+        resource_id: str,
+        since: float | None,
+        count: int,
+        offset: int,
+        patients: list[str],
+    ) -> tuple[list[StoredResource], int, Grant]:
+        """One page of a resource's versions, each the record of the patient it names:
+        the caller must be allowed to read every one of them (else 403, the page is not
+        cut: its total and links would lie). `patients` is given those patients."""
+        current = None
+        if stored_id(resource_id):
+            current = await self.store.fhir_read(type_name, resource_id)
+        if current is None:
+            raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")
+        found, total = await self.store.fhir_history(type_name, resource_id, since, count, offset)
+        versions = [await self._as_written(v) for v in found]
+        # an empty page still needs the right to read the resource
+        owners = list(dict.fromkeys(v.patient for v in versions)) if versions else [current.patient]
+        patients.extend(p for p in owners if p)
+        grants = [await self._authorize(principal, type_name, p, write=False) for p in owners]
+        return versions, total, next((g for g in grants if g.broke_glass), grants[0])
 
     def _count(self, count: int | None) -> int:
         if count is None:
