@@ -774,3 +774,40 @@ def test_a_merge_sets_the_common_observed_at_of_attributes_that_had_one(
     assert client.patch(url, json=again, params={"observedAt": at}).status_code == 204
     assert client.get(url).json()["speed"]["observedAt"] == own
     assert client.patch(url, json=again, params={"observedAt": "yesterday"}).status_code == 400
+
+
+def test_fiware_service_names_the_tenant_as_on_orion_ld(client: TestClient) -> None:
+    """Clients ported from NGSI-v2 and the FIWARE tutorials name the tenant with
+    `Fiware-Service` (lower-cased, as the IoT Agents and Dalgu's gateway keep it); Orion-LD
+    takes it, and Dalgu wrote and read such requests in the default tenant."""
+    service = {"Fiware-Service": "OpenIoT", "Fiware-ServicePath": "/"}
+    created = client.post(E, json=vehicle(1), headers=service)
+    assert created.status_code == 201
+    assert created.headers["ngsild-tenant"] == "openiot"
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1").status_code == 404  # not the default tenant
+    in_tenant = client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers={"NGSILD-Tenant": "openiot"})
+    assert in_tenant.status_code == 200
+    for response in (
+        client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=service),  # the quickest path
+        client.get(E, params={"type": "Vehicle"}, headers=service),
+    ):
+        assert response.status_code == 200, response.text
+        assert response.headers["ngsild-tenant"] == "openiot"
+    same = {"NGSILD-Tenant": "openiot", "fiware-service": "openiot"}
+    assert client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=same).status_code == 200
+
+
+def test_fiware_service_and_ngsild_tenant_naming_two_tenants_are_refused(
+    client: TestClient,
+) -> None:
+    two = {"NGSILD-Tenant": "firm-a", "Fiware-Service": "firm-b"}
+    for response in (
+        client.post(E, json=vehicle(1), headers=two),
+        client.get(f"{E}/urn:ngsi-ld:Vehicle:1", headers=two),
+    ):
+        assert response.status_code == 400, response.text
+        assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
+        assert "two tenants" in response.json()["detail"]
+    for tenant in ("firm-a", "firm-b", ""):
+        got = client.get(E, params={"type": "Vehicle"}, headers={"NGSILD-Tenant": tenant})
+        assert got.json() == []

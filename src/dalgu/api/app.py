@@ -44,6 +44,7 @@ from dalgu.api.problem import (
     client_gone_handler,
     dalgu_error_handler,
     http_error_handler,
+    problem_response,
     unexpected_error_handler,
 )
 from dalgu.api.respond import CONTEXTS_PATH
@@ -56,7 +57,7 @@ from dalgu.broker.service import EntityService
 from dalgu.collector import restore, settle
 from dalgu.devices.context import device_terms
 from dalgu.devices.service import DeviceService
-from dalgu.errors import DalguError
+from dalgu.errors import BadRequestData, DalguError
 from dalgu.federation.client import ContextSourceClient
 from dalgu.federation.distributor import Distributor, via_name
 from dalgu.feed.relay import start_feed
@@ -426,17 +427,37 @@ class TrailingSlash:
                 scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
             if path.startswith(V1):
                 scope = with_attribute_segment(scope)
-                tenant = _tenant_header(scope)
+                tenant, service = _tenant_headers(scope)
+                if service is not None:  # Fiware-Service, as Orion-LD takes it
+                    if tenant is None:
+                        tenant = service.lower()
+                        headers = [*scope["headers"], (b"ngsild-tenant", tenant)]
+                        scope = {**scope, "headers": headers}
+                    elif tenant.lower() != service.lower():
+                        error = BadRequestData(
+                            "the NGSILD-Tenant and Fiware-Service headers name two tenants: "
+                            "a request has one (send NGSILD-Tenant alone)"
+                        )
+                        await problem_response(error)(scope, receive, send)
+                        return
                 if tenant is not None:
                     send = _echoing(send, tenant)
         await self.app(scope, receive, send)
 
 
-def _tenant_header(scope: Scope) -> bytes | None:
+def _tenant_headers(scope: Scope) -> tuple[bytes | None, bytes | None]:
+    """The request's `NGSILD-Tenant` and `Fiware-Service` (the first line of each).
+
+    Orion-LD takes `Fiware-Service` as the tenant too (lower-cased, as the IoT Agents and
+    Dalgu's gateway keep it), and refuses the two naming different tenants: clients ported from
+    NGSI-v2 and the FIWARE tutorials send it, and their data went to the default tenant."""
+    tenant = service = None
     for name, value in scope["headers"]:
-        if name == b"ngsild-tenant":
-            return bytes(value)
-    return None
+        if name == b"ngsild-tenant" and tenant is None:
+            tenant = bytes(value)
+        elif name == b"fiware-service" and service is None:
+            service = bytes(value)
+    return tenant, service
 
 
 def _echoing(send: Send, tenant: bytes) -> Send:
