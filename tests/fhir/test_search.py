@@ -4,6 +4,7 @@ _revinclude."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from starlette.testclient import TestClient
@@ -84,6 +85,19 @@ def test_id_and_last_updated(client: TestClient, two_patients: tuple[str, str]) 
     assert search(client, f"Patient?_id={kim},{lee}")["total"] == 2
     assert search(client, "Patient?_lastUpdated=gt2000-01-01")["total"] == 2
     assert search(client, "Patient?_lastUpdated=lt2000-01-01")["total"] == 0
+
+
+def test_last_updated_matches_the_instant_the_resource_shows(client: TestClient) -> None:
+    """A sync client asking what changed after the newest `meta.lastUpdated` it saw must not
+    get that resource again (the store keeps microseconds, the resource shows milliseconds:
+    fhir report #11)."""
+    for n in range(5):  # five instants: one whose microseconds are 000 would pass anyway
+        pid = create(client, patient("Sync"))
+        shown = client.get(f"/fhir/Patient/{pid}", headers=ADMIN).json()["meta"]["lastUpdated"]
+        for prefix, expected in (("eq", 1), ("le", 1), ("ge", 1), ("gt", 0), ("lt", 0)):
+            value = quote(f"{prefix}{shown}")
+            found = search(client, f"Patient?_id={pid}&_lastUpdated={value}")["total"]
+            assert found == expected, (n, prefix, shown)
 
 
 def test_count_pages_with_next_links(client: TestClient, two_patients: tuple[str, str]) -> None:

@@ -1,8 +1,11 @@
 """FHIR dates as the time ranges they stand for (search compares ranges, not strings).
 
-`2024` is the whole year, `2024-03-05` the whole day, `2024-03-05T10:00:00Z` one second
-(with its fraction: that instant). A date-time without a zone is taken as UTC. Ranges are
-epoch seconds [lo, hi], inclusive, so both stores index them as plain numbers.
+`2024` is the whole year, `2024-03-05` the whole day, `2024-03-05T10:00:00Z` one second,
+`2024-03-05T10:00:00.217Z` one millisecond (a fraction is as precise as its digits, down to
+the microsecond): a resource whose `meta.lastUpdated` is that millisecond matches `eq` and
+`le` it, and not `gt` it, however finely the store keeps the time. A date-time without a
+zone is taken as UTC. Ranges are epoch seconds [lo, hi], inclusive, so both stores index
+them as plain numbers.
 """
 
 from __future__ import annotations
@@ -51,8 +54,12 @@ def date_range(text: str) -> tuple[float, float]:
             year, month, day, int(g["H"]), int(g["M"]), int(g["S"] or 0), tzinfo=zone
         ).timestamp()
         if g["f"]:
-            fraction = float(g["f"])
-            return moment + fraction, moment + fraction
+            # the range of its precision (`.217` a millisecond), in microseconds computed as
+            # `datetime.timestamp` does, so an instant the server printed from a timestamp
+            # gives that very number back as its start
+            digits = g["f"][1:]
+            lo = (int(moment) * 10**6 + int(digits[:6].ljust(6, "0"))) / 10**6
+            return lo, max(lo, lo + 10.0 ** -len(digits) - 1e-6)
         if g["S"] is None:  # to the minute
             return moment, moment + 60 - 1e-6
         return moment, moment + 1 - 1e-6
