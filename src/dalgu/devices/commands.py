@@ -17,9 +17,11 @@ Transports register a `CommandSink` per transport name, so this service never im
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 PENDING, DELIVERED, OK, ERROR = "PENDING", "DELIVERED", "OK", "ERROR"
 _AWAITING_RESULT = (PENDING, DELIVERED)  # sent (or fetched) and not answered yet
 _PAGE = 1000
+# set while provisioning writes a device's command attributes: adding them sends nothing
+_PROVISIONING: ContextVar[bool] = ContextVar("provisioning_commands", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +127,21 @@ class CommandDispatcher:
         if targets is not None and (binding.commands or binding.lazy):
             targets[binding.entity_id] = _target(tenant, service_path, binding, group, device)
 
+    @staticmethod
+    @contextlib.contextmanager
+    def provisioning() -> Iterator[None]:
+        """Writes in this block put command attributes on entities (provisioning a device
+        whose entity exists already): they send no command."""
+        token = _PROVISIONING.set(True)
+        try:
+            yield
+        finally:
+            _PROVISIONING.reset(token)
+
     async def changed(self, tenant: str, changes: list[Change]) -> None:
         """Entity-service listener: a changed command attribute sends that command."""
+        if _PROVISIONING.get():
+            return
         targets = await self.targets(tenant)
         if not targets:
             return

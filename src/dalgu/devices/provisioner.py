@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from dalgu.broker.model import Entity, is_uri
 from dalgu.broker.service import EntityService
-from dalgu.devices.mapping import bind
+from dalgu.devices.mapping import DeviceBinding, bind
 from dalgu.devices.ownership import refuse_foreign_device, refuse_foreign_group
 from dalgu.devices.provisioning import (
     Device,
@@ -178,7 +178,7 @@ class Provisioner:
             await self.admission.admit_devices(
                 tenant, len(devices), lambda: device_count(self.registry, tenant)
             )
-        planned: list[tuple[DeviceRecord, Entity | None]] = []
+        planned: list[tuple[DeviceRecord, DeviceBinding, Entity | None]] = []
         siblings: list[DeviceRecord] = []  # same id, another apikey: restored on a rollback
         own_keys: set[str] = set()  # apikeys found to be this service's
         for index, device in enumerate(devices):
@@ -191,7 +191,7 @@ class Provisioner:
                     "the device its apikey"
                 )
             existing = await self.registry.device(tenant, service_path, device.device_id)
-            taken = any(r.key == device.device_id and r.apikey == apikey for r, _ in planned)
+            taken = any(r.key == device.device_id and r.apikey == apikey for r, _, _ in planned)
             if taken or (existing is not None and existing.apikey == apikey):
                 raise AlreadyExists(f"device {device.device_id!r} is already provisioned")
             if existing is not None:
@@ -211,18 +211,15 @@ class Provisioner:
             entity = self.resolver.provisioned_entity(binding)  # raises if it cannot be
             doc = _dump(device)
             doc["apikey"] = apikey
-            planned.append(
-                (DeviceRecord(tenant, service_path, apikey, device.device_id, doc), entity)
-            )
+            record = DeviceRecord(tenant, service_path, apikey, device.device_id, doc)
+            planned.append((record, binding, entity))
         stored: list[DeviceRecord] = []
         try:
-            for record, _ in planned:
+            for record, _, _ in planned:
                 await self.registry.put_device(record)
                 stored.append(record)
-            for _, entity in planned:
-                if entity is not None:
-                    with contextlib.suppress(AlreadyExists):
-                        await self.entities.create(tenant, entity)
+            for _, binding, entity in planned:  # an existing entity gains its commands
+                await self.resolver.write_entity(tenant, binding, entity)
         except BaseException:
             for record in stored:  # by id: its siblings of other apikeys are put back
                 await self.registry.delete_device(record.tenant, record.service_path, record.key)
@@ -260,11 +257,16 @@ class Provisioner:
         changed = parse_devices({"devices": [{**record.doc, **fields}]})[0]
         doc = _dump(changed)
         doc["apikey"] = record.apikey
+        group = await self._group_of(record.tenant, record.service_path, changed)
+        binding = bind(group or ServiceGroup(apikey=record.apikey), changed, device_id)
+        entity = self.resolver.provisioned_entity(binding)  # raises if it cannot be
         await self.registry.put_device(
             DeviceRecord(record.tenant, record.service_path, record.apikey, device_id, doc),
             replace=True,
         )
         self._changed(tenant)
+        # as the agent upserts the entity with what the update added: new commands appear
+        await self.resolver.write_entity(record.tenant, binding, entity)
 
     async def delete_device(self, tenant: str, service_path: str | None, device_id: str) -> None:
         if not await self.registry.delete_device(tenant, service_path, device_id):

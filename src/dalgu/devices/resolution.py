@@ -15,7 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
-from dalgu.broker.model import Entity, now_iso
+from dalgu.broker.model import ENTITY_KEYS, Entity, now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.commands import CommandDispatcher
@@ -149,18 +149,46 @@ class DeviceResolver:
             found = await self.registry.device_for(group.apikey, device_id, group.tenant)
             if found is not None:
                 return found
-        if entity is not None:
-            with contextlib.suppress(AlreadyExists):
-                await self.entities.create(group.tenant, entity)
+        await self.write_entity(group.tenant, binding, entity)
         self.commands.provisioned(group.tenant, group.service_path, binding, template, device)
         return record
 
-    async def create_entity(self, tenant: str, binding: DeviceBinding) -> None:
-        """The device's entity with its static attributes, unless it exists already."""
-        entity = self.provisioned_entity(binding)
-        if entity is not None:
-            with contextlib.suppress(AlreadyExists):
+    async def write_entity(
+        self, tenant: str, binding: DeviceBinding, entity: Entity | None
+    ) -> None:
+        """Write a provisioned device's entity (`provisioned_entity`): created when absent,
+        else upserted as the IoT Agent in NGSI-LD mode writes it (`entityOperations/upsert`
+        with `options=update`): the static attributes as provisioned, and each command, with
+        its `<cmd>_status` UNKNOWN, where the entity has none (an existing command attribute
+        and its status are kept). So an entity that existed before its device (another
+        client's, or a device deleted and provisioned again) gains the commands, and a PATCH of
+        them is not a 404. Adding them sends no command."""
+        if entity is None:
+            return
+        with self.commands.provisioning():
+            try:
                 await self.entities.create(tenant, entity)
+                return
+            except AlreadyExists:
+                pass
+            commands = {
+                self.terms.expand(key)
+                for name in binding.commands
+                for key in (name, f"{name}_status")
+            }
+            attributes = {k: v for k, v in entity.items() if k not in ENTITY_KEYS}
+            statics = {k: v for k, v in attributes.items() if k not in commands}
+            added = {k: v for k, v in attributes.items() if k in commands}
+            try:
+                if statics:
+                    await self.entities.append_attributes(tenant, binding.entity_id, statics)
+                if added:
+                    await self.entities.append_attributes(
+                        tenant, binding.entity_id, added, overwrite=False
+                    )
+            except ResourceNotFound:  # deleted meanwhile: created again as new
+                with contextlib.suppress(AlreadyExists):
+                    await self.entities.create(tenant, entity)
 
     def provisioned_entity(self, binding: DeviceBinding) -> Entity | None:
         """The entity a device's provisioning creates: its static attributes (those its
