@@ -811,3 +811,23 @@ def test_fiware_service_and_ngsild_tenant_naming_two_tenants_are_refused(
     for tenant in ("firm-a", "firm-b", ""):
         got = client.get(E, params={"type": "Vehicle"}, headers={"NGSILD-Tenant": tenant})
         assert got.json() == []
+
+
+def test_a_language_property_queried_in_any_language_with_a_star(client: TestClient) -> None:
+    """`name[*]` (the FIWARE tutorials' "any language", which Orion-LD takes) is the path
+    without a language: a value in any language of the map matches (clause 4.9). It was
+    compared as a language tagged `*` and matched nothing."""
+    body = {
+        "id": "urn:ngsi-ld:Building:barn002",
+        "type": "Building",
+        "name": {
+            "type": "LanguageProperty",
+            "languageMap": {"@none": "The Big Red Barn", "en": "Big Red Barn", "de": "Rote"},
+        },
+    }
+    assert client.post(E, json=body).status_code == 201
+    for q in ('name[*]=="Big Red Barn"', 'name[*]=="Rote"', "name[*]", 'name[en]=="Big Red Barn"'):
+        found = client.get(E, params={"type": "Building", "q": q})
+        assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Building:barn002"], q
+    for q in ('name[*]=="Scheune"', 'name[de]=="Big Red Barn"'):
+        assert client.get(E, params={"type": "Building", "q": q}).json() == [], q

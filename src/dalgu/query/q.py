@@ -379,6 +379,8 @@ class _ToAst(Logic):
 
     def with_compound(self, children: list[Any]) -> _Path:
         path: _Path = children[0]
+        if children[1] == ["*"]:  # any language: what the path without a language targets
+            return path
         path.compound.extend(children[1])
         return path
 
