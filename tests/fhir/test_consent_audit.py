@@ -110,6 +110,33 @@ def test_clinician_with_consent_writes_observations(client: TestClient, kim: str
     )
 
 
+def test_clinician_registers_new_patients_without_consent(client: TestClient, kim: str) -> None:
+    """docs/fhir.md: a clinician may register new patients (a new one has no Consent yet);
+    reading them back, or changing an existing or deleted one, still needs a Consent."""
+    posted = client.post("/fhir/Patient", json=patient("New"), headers=DOCTOR)
+    assert posted.status_code == 201, posted.text
+    put = client.put("/fhir/Patient/walk-in", json=patient("In", id="walk-in"), headers=DOCTOR)
+    assert put.status_code == 201, put.text
+    entry = {
+        "fullUrl": "urn:uuid:4d2e0000-0000-4000-8000-000000000001",
+        "resource": patient("Bundled"),
+        "request": {"method": "POST", "url": "Patient"},
+    }
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    assert client.post("/fhir", json=bundle, headers=DOCTOR).status_code == 200
+    assert client.get("/fhir/Patient?family=New,In,Bundled", headers=ADMIN).json()["total"] == 3
+    assert client.get(f"/fhir/Patient/{posted.json()['id']}", headers=DOCTOR).status_code == 403
+    again = client.put("/fhir/Patient/walk-in", json=patient("Other", id="walk-in"), headers=DOCTOR)
+    assert again.status_code == 403
+    existing = client.put(f"/fhir/Patient/{kim}", json=patient(id=kim), headers=DOCTOR)
+    assert existing.status_code == 403
+    client.delete(f"/fhir/Patient/{kim}", headers=ADMIN)
+    deleted = client.put(f"/fhir/Patient/{kim}", json=patient(id=kim), headers=DOCTOR)
+    assert deleted.status_code == 403
+    researcher = as_("researcher", "Practitioner/scientist")
+    assert client.post("/fhir/Patient", json=patient(), headers=researcher).status_code == 403
+
+
 def test_patient_reads_own_records_and_writes_own_consent_only(
     client: TestClient, kim: str
 ) -> None:

@@ -433,8 +433,7 @@ class BundleProcessor:
                 await self._check_version(write)
                 if e.if_none_match is not None:
                     write = await bind_none_match(s.store, write, e.if_none_match)
-            await s.authorize_write(principal, write)
-            return write
+            return await s.authorize_write(principal, write)
         except DalguError as error:
             raise _in_entry(error, e.index) from None
 

@@ -48,7 +48,8 @@ ConsentSource = Callable[[str | None, str | None, str | None], Awaitable[list[Re
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """Why an access is allowed: `role`, `own`, `consent` or `break-glass`."""
+    """Why an access is allowed: `role`, `own`, `consent`, `break-glass` or `registration`
+    (a clinician creating a new patient)."""
 
     via: str
 
@@ -122,13 +123,22 @@ class ConsentPolicy:
         self.consents = consents
 
     async def authorize(
-        self, principal: Principal, type_name: str, patient: str | None, *, write: bool
+        self,
+        principal: Principal,
+        type_name: str,
+        patient: str | None,
+        *,
+        write: bool,
+        new: bool = False,
     ) -> Grant:
         """Allow `principal` to read (or write) a `type_name` resource in `patient`'s
-        compartment (None: outside any), or raise AccessDenied."""
+        compartment (None: outside any), or raise AccessDenied. `new`: the write creates a
+        resource of which no version exists."""
         role = principal.role
         if role == Role.ADMIN:
             return Grant("role")
+        if write and new and role == Role.CLINICIAN and type_name == "Patient":
+            return Grant("registration")  # a new patient, who has no Consent yet
         if type_name == "AuditEvent":
             if role == Role.PATIENT and not write and patient == principal.patient:
                 return Grant("own")
@@ -144,8 +154,6 @@ class ConsentPolicy:
         if patient is None or type_name not in PATIENT_COMPARTMENT:
             if not write:
                 return Grant("role")
-            if role == Role.CLINICIAN and type_name == "Patient":
-                return Grant("role")  # registering a new patient
             raise AccessDenied(f"a {role.value} cannot write {type_name} resources")
         if role == Role.PATIENT:
             if patient != principal.patient:

@@ -142,10 +142,11 @@ class FhirService:
         *,
         write: bool,
         resource: Resource | None = None,
+        new: bool = False,
     ) -> Grant:
         if principal.role == Role.DEVICE and write:
             return await self._device_write(principal, type_name, patient, resource)
-        return await self.policy.authorize(principal, type_name, patient, write=write)
+        return await self.policy.authorize(principal, type_name, patient, write=write, new=new)
 
     async def _device_write(
         self,
@@ -412,21 +413,25 @@ class FhirService:
             must_create=create,
         )
 
-    async def authorize_write(self, principal: Principal, write: FhirWrite) -> Grant:
+    async def authorize_write(self, principal: Principal, write: FhirWrite) -> FhirWrite:
         """Check a prepared write (and, for an update or delete, the stored resource's
-        patient, which may differ)."""
+        patient, which may differ); the write to store. One allowed because it creates a
+        new resource (a clinician registering a patient) is bound to create only, so that
+        it cannot become an update of a resource created meanwhile."""
         if write.type == "AuditEvent":
             raise MethodNotAllowed("AuditEvents cannot be changed or deleted", allow="GET, HEAD")
+        current = None if write.must_create else await self.store.fhir_read(write.type, write.id)
+        new = write.resource is not None and (write.must_create or current is None)
         grant = await self._authorize(
-            principal, write.type, write.patient, write=True, resource=write.resource
+            principal, write.type, write.patient, write=True, resource=write.resource, new=new
         )
-        if not write.must_create:
-            current = await self.store.fhir_read(write.type, write.id)
-            if current is not None and not current.deleted and current.patient != write.patient:
-                await self._authorize(
-                    principal, write.type, current.patient, write=True, resource=write.resource
-                )
-        return grant
+        if grant.via == "registration":
+            return replace(write, must_create=True)
+        if current is not None and not current.deleted and current.patient != write.patient:
+            await self._authorize(
+                principal, write.type, current.patient, write=True, resource=write.resource
+            )
+        return write
 
     async def commit(
         self, principal: Principal, interaction: str, writes: list[FhirWrite]
@@ -461,7 +466,7 @@ class FhirService:
             return await self._write(principal, "create", type_name, body, None, base=base)
         try:
             write = self.prepare(type_name, body, None, create=True)
-            await self.authorize_write(principal, write)
+            write = await self.authorize_write(principal, write)
             found = await self.existing(principal, type_name, if_none_exist)
             if found is None:
                 await check_references(self.store, write, base=base)
@@ -554,7 +559,7 @@ class FhirService:
                 )
             patched = apply_patch(orjson.loads(current.body or b"{}"), media, document)
             write = self.prepare(type_name, patched, resource_id, if_match=current.version)
-            await self.authorize_write(principal, write)
+            write = await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)
             (stored,) = await self.commit(principal, "patch", [write])
         except Exception as error:  # recorded, then raised as it came
@@ -579,13 +584,15 @@ class FhirService:
             write = self.prepare(
                 type_name, body, resource_id, if_match=if_match, create=resource_id is None
             )
-            await self.authorize_write(principal, write)
+            write = await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)
             if if_none_match is not None:
                 write = await bind_none_match(self.store, write, if_none_match)
             try:
                 (stored,) = await self.commit(principal, interaction, [write])
             except AlreadyExists as error:  # created by another request since the check
+                if if_none_match is None:
+                    raise
                 raise PreconditionFailed(f"{error.detail}: If-None-Match: * creates only") from None
         except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, interaction, error, what)
