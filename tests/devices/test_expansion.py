@@ -94,7 +94,7 @@ DIRECT = [
 ]
 # measures left to the general path
 GENERAL = [
-    ({"gps": "35.87,128.6", "t": "1"}, OBSERVED),
+    ({"gps": "128.6,35.87", "t": "1"}, OBSERVED),
     ({"gps": "north"}, None),
     ({"r": "urn:ngsi-ld:Station:1"}, None),
     ({"at": "2026-12-01T00:00:00Z"}, None),

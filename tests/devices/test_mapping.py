@@ -67,7 +67,7 @@ def test_unknown_provisioning_fields_are_refused_with_their_path() -> None:
 def test_device_measures_become_a_typed_ngsi_ld_entity() -> None:
     device = parse_devices(DEVICE)[0]
     binding = bind(group(), device, "motion001")
-    (measures,) = parse_measures("c|3|gps|35.87,128.6|on|1|t|21.5|x|raw")
+    (measures,) = parse_measures("c|3|gps|128.6,35.87|on|1|t|21.5|x|raw")
     entity = measures_to_entity(binding, measures.values, observed_at="2026-11-25T08:00:00Z")
     stamp = {"observedAt": "2026-11-25T08:00:00Z"}
     assert entity == {
@@ -111,8 +111,9 @@ def test_explicit_attrs_drops_unmapped_measures() -> None:
         ({"c": "three"}, "not a number"),
         ({"c": "2.5"}, "not an integer"),
         ({"on": "maybe"}, "not a boolean"),
-        ({"gps": "north"}, 'not "lat,lon"'),
-        ({"gps": "91,0"}, 'not "lat,lon"'),
+        ({"gps": "north"}, 'not "lon,lat"'),
+        ({"gps": "0,91"}, 'not "lon,lat"'),
+        ({"gps": "35.87,128.6"}, 'not "lon,lat"'),  # latitude first: off the globe
         ({"t": "nan"}, "finite"),
     ],
 )

@@ -159,7 +159,8 @@ def test_a_telematics_fleet_stores_the_heart_sensors_intervals_as_lists(
     assert report.sent == 20 and report.failed == 0
     deadline = time.monotonic() + 10
     while True:
-        cars = client.get(E, params={"type": "Vehicle", "attrs": "driverRRIntervals"}).json()
+        query = {"type": "Vehicle", "attrs": "driverRRIntervals,location"}
+        cars = client.get(E, params=query).json()
         if len(cars) == 2 and all("driverRRIntervals" in car for car in cars):
             break
         assert time.monotonic() < deadline, cars
@@ -168,6 +169,8 @@ def test_a_telematics_fleet_stores_the_heart_sensors_intervals_as_lists(
         listed = car["driverRRIntervals"]
         assert listed["type"] == "ListProperty"
         assert listed["valueList"] and all(250 <= x <= 2500 for x in listed["valueList"])
+        lon, lat = car["location"]["value"]["coordinates"]  # sent "lon,lat": in Daegu
+        assert 128.5 < lon < 128.7 and 35.8 < lat < 35.95
 
 
 def test_faults_are_counted_and_refused(live: tuple[TestClient, Endpoints]) -> None:

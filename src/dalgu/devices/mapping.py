@@ -280,17 +280,18 @@ def boolean_value(raw: Any, measure: str) -> bool:
 
 
 def _geometry(raw: Any, measure: str) -> dict[str, Any]:
-    """`"lat,lon"` (geo:point, as the IoT Agents take it) or a GeoJSON geometry."""
+    """`"lon,lat"` (geo:point, in the order sent, as the IoT Agent in NGSI-LD mode reads it:
+    `NGSIUtils.getLngLats` splits the text and swaps nothing) or a GeoJSON geometry."""
     if isinstance(raw, dict):
         return raw
     if isinstance(raw, str):
         parts = raw.replace("/", ",").split(",")
         if len(parts) == 2:
             try:
-                lat, lon = float(parts[0]), float(parts[1])
+                lon, lat = float(parts[0]), float(parts[1])
             except ValueError:
                 pass
             else:
-                if -90 <= lat <= 90 and -180 <= lon <= 180:
+                if -180 <= lon <= 180 and -90 <= lat <= 90:
                     return {"type": "Point", "coordinates": [lon, lat]}
-    raise PayloadError(f'measure {shown(measure)}: {shown(raw)} is not "lat,lon" nor GeoJSON', 0)
+    raise PayloadError(f'measure {shown(measure)}: {shown(raw)} is not "lon,lat" nor GeoJSON', 0)

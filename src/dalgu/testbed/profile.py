@@ -20,6 +20,9 @@ A `ListProperty` measure is a JSON array of numbers (a `json` payload only), eac
 `min`..`max`: e.g. the beat intervals a heart sensor measured since its last message; the
 virtual device sends `items` of them (a list of 0 to `items` numbers around `typical`).
 
+A `geo:point` measure is sent as `"lon,lat"` (longitude first, as the IoT Agents in NGSI-LD
+mode read it).
+
 A profile provisions a config group (`to_group`), drives virtual devices
 (`dalgu.testbed.simulator`) and is what conformance runs check messages against. Shipped
 profiles live in `dalgu/testbed/profiles/`; `load_profile` takes a shipped name or a path.

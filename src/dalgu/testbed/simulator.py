@@ -109,7 +109,7 @@ class VirtualDevice:
         if m.type == "geo:point":
             lat = 35.87 + self.rng.uniform(-0.05, 0.05)
             lon = 128.60 + self.rng.uniform(-0.07, 0.07)
-            return f"{lat:.6f},{lon:.6f}"
+            return f"{lon:.6f},{lat:.6f}"  # geo:point is "lon,lat", as the agents read it
         return self.rng.choice(m.values or ["ok"])
 
     def payload(self, now: float, *, malformed: bool = False) -> bytes:
