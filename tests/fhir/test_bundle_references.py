@@ -62,3 +62,75 @@ def test_a_create_with_a_urn_uuid_reference_is_a_400(client: TestClient) -> None
     assert response.status_code == 400, response.text
     assert f"Observation.subject: {NOWHERE}" in response.json()["issue"][0]["diagnostics"]
     assert _stored(client, "Observation") == 0
+
+
+def _transaction(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+
+def test_relative_references_resolve_against_a_restful_full_url(client: TestClient) -> None:
+    """A bundle exported from another server (absolute fullUrls, relative references) is
+    imported with its references to its entries rewritten (bundle.html "Resolving references
+    in Bundles"; fhir report #9)."""
+    ehr = "http://ehr.example.org/fhir"
+    bundle = _transaction(
+        {
+            "fullUrl": f"{ehr}/Patient/456",
+            "resource": patient() | {"id": "456"},
+            "request": {"method": "POST", "url": "Patient"},
+        },
+        {
+            "fullUrl": f"{ehr}/Observation/789",
+            "resource": observation("456"),
+            "request": {"method": "POST", "url": "Observation"},
+        },
+    )
+    response = client.post("/fhir", json=bundle, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    created, observed = (e["resource"] for e in response.json()["entry"])
+    assert created["id"] != "456"
+    assert observed["subject"] == {"reference": f"Patient/{created['id']}"}
+
+
+def test_relative_references_resolve_against_this_servers_base(client: TestClient) -> None:
+    """An entry whose fullUrl is not RESTful (a urn:uuid) names this server's resources with
+    relative references: one that is another entry's fullUrl under this base is that entry."""
+    base = str(client.base_url) + "/fhir"
+    bundle = _transaction(
+        {
+            "fullUrl": f"{base}/Patient/newpost",
+            "resource": patient() | {"id": "newpost"},
+            "request": {"method": "POST", "url": "Patient"},
+        },
+        {
+            "fullUrl": URN,
+            "resource": observation("newpost"),
+            "request": {"method": "POST", "url": "Observation"},
+        },
+    )
+    response = client.post("/fhir", json=bundle, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    created, observed = (e["resource"] for e in response.json()["entry"])
+    assert observed["subject"] == {"reference": f"Patient/{created['id']}"}
+
+
+def test_a_relative_reference_naming_no_entry_names_this_servers_resource(
+    client: TestClient,
+) -> None:
+    response = client.put("/fhir/Patient/here", json=patient() | {"id": "here"}, headers=ADMIN)
+    assert response.status_code == 201
+    bundle = _transaction(
+        {
+            "fullUrl": "http://ehr.example.org/fhir/Patient/here2",
+            "resource": patient(),
+            "request": {"method": "POST", "url": "Patient"},
+        },
+        {
+            "fullUrl": "http://ehr.example.org/fhir/Observation/1",
+            "resource": observation("here"),
+            "request": {"method": "POST", "url": "Observation"},
+        },
+    )
+    response = client.post("/fhir", json=bundle, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json()["entry"][1]["resource"]["subject"] == {"reference": "Patient/here"}

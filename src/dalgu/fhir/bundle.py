@@ -2,7 +2,8 @@
 
 A batch runs each entry on its own, as if it were its own request, and answers each entry
 with its outcome. A transaction is all or nothing: every write is validated and authorized
-first, `urn:uuid:` fullUrls are given their server ids and references to them rewritten,
+first, POST entries are given their server ids and references to their fullUrls rewritten
+(`bundle_references`),
 then all writes (and the transaction's AuditEvent) are stored in one database transaction;
 reads (GET entries) run after the writes. Any failing entry fails the whole transaction, and
 nothing is stored: a GET entry is checked before the writes are stored too (its search
@@ -40,6 +41,7 @@ from dalgu.errors import (
     ResourceGone,
     ResourceNotFound,
 )
+from dalgu.fhir.bundle_references import BundleLinks, entry_root
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.integrity import bind_none_match, check_references
@@ -159,18 +161,6 @@ def _references(value: Any) -> list[str]:
     if isinstance(value, list):
         return [ref for member in value for ref in _references(member)]
     return []
-
-
-def _rewrite(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        out = {k: _rewrite(v, ids) for k, v in value.items()}
-        reference = out.get("reference")
-        if isinstance(reference, str) and reference in ids:
-            out["reference"] = ids[reference]
-        return out
-    if isinstance(value, list):
-        return [_rewrite(v, ids) for v in value]
-    return value
 
 
 class BundleProcessor:
@@ -425,7 +415,8 @@ class BundleProcessor:
             if e.method == "DELETE":
                 assert e.id is not None
                 return await s.prepare_delete(principal, e.type, e.id, e.if_match)
-            resource = _rewrite(e.resource, ids) if ids else e.resource
+            root = entry_root(e.full_url, self.base)
+            resource = BundleLinks(ids).rewrite(e.resource, root)
             if e.method == "POST":
                 write = s.prepare(e.type, resource, assigned[e.index], create=True)
             else:
