@@ -123,3 +123,40 @@ def test_the_deviation_of_one_reading_is_the_same_number_on_both_stores(
         got = client.get(f"{T}/urn:ngsi-ld:Room:0", params={**params, "aggrPeriodDuration": period})
         assert got.status_code == 200, got.text
         assert '"stddev":[[0.0,' in got.text.replace(" ", ""), period
+
+
+def test_expand_values_applies_to_a_temporal_query_as_to_entities(client: TestClient) -> None:
+    """Clause 4.9: `expandValues=sex` expands `Male` in `q` against the @context before it is
+    compared with the VocabProperty's expanded value. The temporal query took the parameter
+    and ignored it: the FIWARE Short-Term-History tutorial's query found no animal."""
+    context = {"sex": "https://schema.org/gender", "Male": "https://schema.org/Male"}
+    for n, sex in ((1, "Male"), (2, "Female")):
+        animal = {
+            "id": f"urn:ngsi-ld:Animal:pig{n}",
+            "type": "Animal",
+            "sex": {"type": "VocabProperty", "vocab": sex},
+            "heartRate": {"type": "Property", "value": 61, "observedAt": "2026-11-01T00:00:00Z"},
+            "@context": [context, "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"],
+        }
+        created = client.post(E, json=animal, headers={"Content-Type": "application/ld+json"})
+        assert created.status_code == 201, created.text
+    hosted = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
+    url = client.get(hosted.headers["location"], params={"details": "true"}).json()["URL"]
+    headers = {"Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'}
+    window = {
+        "type": "Animal",
+        "timeproperty": "modifiedAt",
+        "timerel": "after",
+        "timeAt": "2000-01-01T00:00:00Z",
+    }
+
+    def ids(path: str, params: dict[str, str]) -> list[str]:
+        response = client.get(path, params={**window, **params}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [e["id"] for e in response.json()]
+
+    expanded = {"q": "sex==Male", "expandValues": "sex"}
+    assert ids(E, expanded) == ["urn:ngsi-ld:Animal:pig1"]
+    assert ids(T, expanded) == ["urn:ngsi-ld:Animal:pig1"]
+    assert ids(T, {"q": "sex!=Male", "expandValues": "sex"}) == ["urn:ngsi-ld:Animal:pig2"]
+    assert ids(T, {"q": "sex==Male"}) == []  # not expanded: the text "Male" is no IRI held

@@ -11,7 +11,7 @@ from typing import Any
 from dalgu.broker.model import is_datetime, is_uri
 from dalgu.errors import BadRequestData
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.ast import expand_values, map_names, map_type_names
 from dalgu.query.duration import parse_duration
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.order import parse_ordering
@@ -113,12 +113,16 @@ def temporal_query(
             coordinates = str(coordinates).replace(" ", "")
         geo = parse_geoquery(georel, params["geometry"], coordinates, params.get("geoproperty"))
         geo = replace(geo, geoproperty=terms.expand(geo.geoproperty or "location"))
+    q = map_names(parse_q(q_text), terms.expand) if q_text else None
+    expanded = frozenset(terms.expand(n) for n in names_of(params.get("expandValues")))
+    if q is not None and expanded:  # clause 4.9, as on /entities: `sex==Male` against an IRI
+        q = expand_values(q, expanded, terms.expand)
     query = TemporalQuery(
         ids=ids,
         id_pattern=id_pattern,
         types=map_type_names(parse_type_selection(type_text), terms.expand) if type_text else None,
         attrs=tuple(terms.expand(a) for a in attrs),
-        q=map_names(parse_q(q_text), terms.expand) if q_text else None,
+        q=q,
         geo=geo,
         dataset_ids=dataset_ids(params.get("datasetId")),
         timerel=timerel,
