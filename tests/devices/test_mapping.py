@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dalgu.broker.parse import parse_entity
-from dalgu.devices.mapping import bind, measures_to_entity
+from dalgu.devices.mapping import attribute, bind, measures_to_entity
 from dalgu.devices.provisioning import parse_devices, parse_groups
 from dalgu.errors import BadRequestData, PayloadError
 from dalgu.gateway.ultralight import parse_measures
@@ -193,3 +193,25 @@ def test_expressions_of_commands_and_lazy_attributes_are_refused_by_name(kind: s
     detail = refused.value.detail
     assert detail.startswith(f"devices[0].{kind}[0].expression: ")
     assert "active attributes only" in detail
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("geo:point", "13.3505, 52.5144"),
+        ("GeoProperty", [13.3505, 52.5144]),
+        ("Point", ["13.3505", "52.5144"]),
+        ("geo:json", [["13.3505, 52.5144"]]),
+    ],
+)
+def test_a_point_is_read_from_text_or_an_array_longitude_first(kind: str, value: object) -> None:
+    assert attribute(kind, value, "location") == {
+        "type": "GeoProperty",
+        "value": {"type": "Point", "coordinates": [13.3505, 52.5144]},
+    }
+
+
+@pytest.mark.parametrize("value", [[1.0], [1, 2, 3], [True, 1], ["a", "b"], 7, None])
+def test_an_array_that_makes_no_point_is_a_payload_error(value: object) -> None:
+    with pytest.raises(PayloadError, match='not "lon,lat"'):
+        attribute("GeoProperty", value, "location")

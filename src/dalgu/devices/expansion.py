@@ -24,6 +24,7 @@ from dalgu.broker.model import GEO_ATTRIBUTES, MEMBERS, Entity, is_datetime, is_
 from dalgu.broker.parse import attribute_iri, parse_types
 from dalgu.devices.mapping import (
     BOOLEAN_TYPES,
+    GEO_TYPES,
     INTEGER_TYPES,
     JSON_TYPES,
     NGSI_LD_KINDS,
@@ -151,7 +152,7 @@ class ExpandedBinding:
         elif low in BOOLEAN_TYPES:
             value = boolean_value
         elif (
-            low in ("geo:point", "geoproperty", "geo:json", "datetime", "date", *JSON_TYPES)
+            low in ("datetime", "date", *GEO_TYPES, *JSON_TYPES)
             or kind == "Relationship"
             or kind in NGSI_LD_KINDS
         ):

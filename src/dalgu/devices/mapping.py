@@ -32,6 +32,7 @@ INTEGER_TYPES = {"integer", "int", "long"}
 BOOLEAN_TYPES = {"boolean", "bool"}
 TEXT_TYPES = {"text", "string", "property"}
 JSON_TYPES = {"object", "array"}  # values the agents parse as JSON
+GEO_TYPES = {"geo:point", "point", "geoproperty", "geo:json"}  # a Point, as the agents read it
 NGSI_LD_KINDS = {
     "LanguageProperty": "languageMap",
     "VocabProperty": "vocab",
@@ -202,7 +203,7 @@ def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
         return {"type": "Property", "value": boolean_value(raw, measure)}
     if low in TEXT_TYPES:
         return {"type": "Property", "value": raw if not isinstance(raw, bytes) else raw.decode()}
-    if low in ("geo:point", "geoproperty", "geo:json"):
+    if low in GEO_TYPES:
         return {"type": "GeoProperty", "value": _geometry(raw, measure)}
     if kind == "Relationship":
         if not isinstance(raw, str) or ":" not in raw:
@@ -280,18 +281,43 @@ def boolean_value(raw: Any, measure: str) -> bool:
 
 
 def _geometry(raw: Any, measure: str) -> dict[str, Any]:
-    """`"lon,lat"` (geo:point, in the order sent, as the IoT Agent in NGSI-LD mode reads it:
-    `NGSIUtils.getLngLats` splits the text and swaps nothing) or a GeoJSON geometry."""
+    """A Point from `"lon,lat"` or `[lon, lat]` (geo:point, in the order sent, as the IoT Agent
+    in NGSI-LD mode reads it: `NGSIUtils.getLngLats` splits text, flattens arrays and swaps
+    nothing), or a GeoJSON geometry as it is."""
     if isinstance(raw, dict):
         return raw
-    if isinstance(raw, str):
-        parts = raw.replace("/", ",").split(",")
-        if len(parts) == 2:
-            try:
-                lon, lat = float(parts[0]), float(parts[1])
-            except ValueError:
-                pass
-            else:
-                if -180 <= lon <= 180 and -90 <= lat <= 90:
-                    return {"type": "Point", "coordinates": [lon, lat]}
+    numbers = _lng_lat(raw)
+    if numbers is not None and len(numbers) == 2:
+        lon, lat = numbers
+        if -180 <= lon <= 180 and -90 <= lat <= 90:
+            return {"type": "Point", "coordinates": [lon, lat]}
     raise PayloadError(f'measure {shown(measure)}: {shown(raw)} is not "lon,lat" nor GeoJSON', 0)
+
+
+def _lng_lat(raw: Any) -> list[float] | None:
+    """The numbers of a text split at its commas (or UltraLight's `/`) or of an array, its
+    nested arrays and texts flattened, as the agents' `splitLngLat`; None if one is no number."""
+    if isinstance(raw, str):
+        parts: list[Any] = raw.replace("/", ",").split(",")
+    elif isinstance(raw, list):
+        parts = raw
+    else:
+        return None
+    out: list[float] = []
+    for part in parts:
+        if isinstance(part, list) or (isinstance(part, str) and "," in part):
+            nested = _lng_lat(part)
+            if nested is None:
+                return None
+            out += nested
+            continue
+        if isinstance(part, bool) or not isinstance(part, (int, float, str)):
+            return None
+        try:
+            number = float(part)
+        except ValueError:
+            return None
+        if not math.isfinite(number):
+            return None
+        out.append(number)
+    return out
