@@ -134,3 +134,47 @@ def test_a_relative_reference_naming_no_entry_names_this_servers_resource(
     response = client.post("/fhir", json=bundle, headers=ADMIN)
     assert response.status_code == 200, response.text
     assert response.json()["entry"][1]["resource"]["subject"] == {"reference": "Patient/here"}
+
+
+def test_a_transaction_replaces_full_urls_in_uri_elements_and_narrative_links(
+    client: TestClient,
+) -> None:
+    """http.html, transaction processing rules: "Servers SHALL replace all matching links
+    in the bundle, whether they are found in ... elements of type uri, url, oid, uuid, and
+    <a href="" & <img src="" in the narrative. Elements of type canonical are not replaced."
+    (fhir report #3)"""
+    div = (
+        '<div xmlns="http://www.w3.org/1999/xhtml">Heart rate of '
+        f'<a href="{URN}">the patient</a> <img src=\'{URN}\' alt="x"/> '
+        f'<a href="{URN}x">not it</a></div>'
+    )
+    source = "http://example.org/fhir/StructureDefinition/source"
+    extensions = [
+        {"url": source, "valueUri": URN},
+        {"url": source, "valueCanonical": URN},
+        {"url": source, "valueString": URN},
+    ]
+    body = observation("x") | {
+        "subject": {"reference": URN},
+        "text": {"status": "generated", "div": div},
+        "extension": extensions,
+        "identifier": [{"system": URN, "value": URN}],
+    }
+    bundle = _transaction(
+        {"fullUrl": URN, "resource": patient(), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": body, "request": {"method": "POST", "url": "Observation"}},
+    )
+    response = client.post("/fhir", json=bundle, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    created, observed = (e["resource"] for e in response.json()["entry"])
+    new = f"Patient/{created['id']}"
+    stored = client.get(f"/fhir/Observation/{observed['id']}", headers=ADMIN).json()
+    assert stored["subject"] == {"reference": new}
+    assert [
+        e.get("valueUri") or e.get("valueCanonical") or e["valueString"]
+        for e in stored["extension"]
+    ] == [new, URN, URN]  # a canonical and a string are not links to replace
+    assert stored["identifier"] == [{"system": new, "value": URN}]
+    assert f'<a href="{new}">the patient</a>' in stored["text"]["div"]
+    assert f"<img src='{new}'" in stored["text"]["div"]
+    assert f'<a href="{URN}x">' in stored["text"]["div"]

@@ -2,17 +2,17 @@
 
 A batch runs each entry on its own, as if it were its own request, and answers each entry
 with its outcome. A transaction is all or nothing: every write is validated and authorized
-first, POST entries are given their server ids and references to their fullUrls rewritten
-(`bundle_references`),
-then all writes (and the transaction's AuditEvent) are stored in one database transaction;
-reads (GET entries) run after the writes. Any failing entry fails the whole transaction, and
-nothing is stored: a GET entry is checked before the writes are stored too (its search
-parameters, the caller's right to read, a resource that exists or that this transaction
-writes; a search is run once), so a read that would fail fails the transaction. A failure
-of the server before the commit stores nothing either; in a batch it fails its entry alone.
-A read can still fail after the writes are stored only if another request changed what it
-reads in between (a resource deleted, a Consent withdrawn); that entry then answers its own
-error in the response.
+first, POST entries are given their server ids and the links to their fullUrls rewritten
+(references, uri elements, narrative links: `bundle_references`), then all writes (and the
+transaction's AuditEvent) are stored in one database transaction; reads (GET entries) run
+after the writes. Any failing entry fails the whole transaction, and nothing is stored: a
+GET entry is checked before the writes are stored too (its search parameters, the caller's
+right to read, a resource that exists or that this transaction writes; a search is run
+once), so a read that would fail fails the transaction. A failure of the server before the
+commit stores nothing either; in a batch it fails its entry alone. A read can still fail
+after the writes are stored only if another request changed what it reads in between (a
+resource deleted, a Consent withdrawn); that entry then answers its own error in the
+response.
 
 A reference of the form `Type?search` in a transaction's resources (a conditional reference,
 R4 3.1.0.11.3) is resolved by that search among the resources the caller may see: one match,

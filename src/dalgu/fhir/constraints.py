@@ -29,6 +29,7 @@ R4_TARGETS: dict[tuple[str, str], tuple[str, ...]] = {
 _URI_KINDS = frozenset({"Uri", "Url", "Canonical", "Oid", "Uuid"})
 _LITERAL = re.compile(r"(?:.*/)?(?P<type>[A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?")
 _SPACE = re.compile(r"\s")
+_REWRITTEN_URIS = frozenset({"Uri", "Url", "Oid", "Uuid", "UuidVersion"})
 
 
 def _kinds(annotation: Any) -> set[str]:
@@ -54,6 +55,17 @@ def _rules(model: type[BaseModel]) -> dict[str, tuple[str, tuple[str, ...] | Non
             allowed = tuple(str(t) for t in targets)
         out[name] = (key, allowed, bool(_kinds(info.annotation) & _URI_KINDS))
     return out
+
+
+@cache
+def uri_fields(model: type[BaseModel]) -> dict[str, str]:
+    """Field name -> JSON name of the model's elements of type uri, url, oid or uuid (what a
+    transaction rewrites when it names an entry; canonicals are not rewritten)."""
+    return {
+        name: info.alias or name
+        for name, info in model.model_fields.items()
+        if (kinds := _kinds(info.annotation)) & _REWRITTEN_URIS and "Canonical" not in kinds
+    }
 
 
 def model_problems(model: BaseModel, path: str) -> list[str]:

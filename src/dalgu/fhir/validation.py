@@ -64,7 +64,8 @@ def valid_id(resource_id: str) -> bool:
 
 
 @cache
-def _model(type_name: str) -> Any:
+def resource_model(type_name: str) -> Any:
+    """The `fhir.resources` model class of a resource type (R4B's)."""
     from fhir.resources.R4B import get_fhir_model_class
 
     return get_fhir_model_class(type_name)
@@ -93,7 +94,7 @@ def _validate_model(type_name: str, resource: Resource) -> list[str]:
                 continue
             fresh.append((name, key))
         given[name] = value
-    model = _model(type_name).model_validate(given)
+    model = resource_model(type_name).model_validate(given)
     by_field = field_problems(model, type_name, frozenset(known_fields))
     problems += [p for name, found in by_field.items() for p in found if name not in known_fields]
     if len(_seen) > _SEEN_LIMIT:
