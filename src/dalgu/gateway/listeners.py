@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dalgu.api.bodylimit import BoundedBody
 from dalgu.api.edge import Runtime
@@ -41,10 +42,28 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+class TrailingSlash:
+    """`/iot/services/` is `/iot/services`, as the IoT Agents' Express routing takes it (not
+    strict): the FIWARE tutorials write `DELETE /iot/services/?resource=…`, which a redirect
+    (307) left undone for a client that follows none."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                trimmed = path.rstrip("/") or "/"
+                scope = {**scope, "path": trimmed, "raw_path": trimmed.encode()}
+        await self.app(scope, receive, send)
+
+
 def port_app(routes: list[Route], runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(TrailingSlash),
             Middleware(BoundedBody, runtime.settings.max_body_bytes, runtime.settings.body_timeout),
             Middleware(OutageAnswer),
         ],
