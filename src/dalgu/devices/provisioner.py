@@ -246,19 +246,32 @@ class Provisioner:
     async def update_device(
         self, tenant: str, service_path: str | None, device_id: str, fields: Any
     ) -> None:
+        """`PUT /iot/devices/{id}`: change a device's fields, `entity_type` and `entity_name`
+        too, as the agents' update allows (a device given a new `entity_type` keeps its entity
+        id; a new `entity_name` is a new entity, the old one left as it is)."""
         record = await self.registry.device(tenant, service_path, device_id)
         if record is None:
             raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
         if not isinstance(fields, dict):
             raise BadRequestData("the body must be a JSON object of the fields to change")
-        for fixed in ("device_id", "entity_name", "entity_type"):
-            if fixed in fields and fields[fixed] != record.doc.get(fixed):
-                raise BadRequestData(f"{fixed} identifies the device and cannot change")
+        if "device_id" in fields and fields["device_id"] != device_id:
+            raise BadRequestData("device_id identifies the device and cannot change")
+        if "entity_type" in fields and not record.doc.get("entity_name"):
+            # the entity keeps its id, as the agents keep the name the device was given
+            current = Device.model_validate(record.doc)
+            group = await self._group_of(record.tenant, record.service_path, current)
+            template = group or ServiceGroup(apikey=record.apikey)
+            fields = {"entity_name": bind(template, current, device_id).entity_id, **fields}
         changed = parse_devices({"devices": [{**record.doc, **fields}]})[0]
         doc = _dump(changed)
         doc["apikey"] = record.apikey
         group = await self._group_of(record.tenant, record.service_path, changed)
         binding = bind(group or ServiceGroup(apikey=record.apikey), changed, device_id)
+        if not is_uri(binding.entity_id):
+            raise BadRequestData(
+                f"entity_name {changed.entity_name!r} makes the entity id "
+                f"{binding.entity_id!r}, which is not a URI"
+            )
         entity = self.resolver.provisioned_entity(binding)  # raises if it cannot be
         await self.registry.put_device(
             DeviceRecord(record.tenant, record.service_path, record.apikey, device_id, doc),
