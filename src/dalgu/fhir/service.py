@@ -22,6 +22,7 @@ from dalgu.errors import (
     ResourceGone,
     ResourceNotFound,
 )
+from dalgu.fhir import decimals
 from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
 from dalgu.fhir.consent import ConsentPolicy, Grant
 from dalgu.fhir.ids import new_id
@@ -557,7 +558,7 @@ class FhirService:
                 raise PreconditionFailed(
                     f"{what[0]} is at version {current.version}, not {if_match}"
                 )
-            patched = apply_patch(orjson.loads(current.body or b"{}"), media, document)
+            patched = apply_patch(decimals.loads(current.body or b"{}"), media, document)
             write = self.prepare(type_name, patched, resource_id, if_match=current.version)
             write = await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import orjson
-
 from dalgu.errors import BadRequestData
+from dalgu.fhir import decimals
 from dalgu.fhir.model import Resource
 
 SUMMARY_MODES = ("true", "text", "data", "false", "count")
@@ -49,7 +48,7 @@ class Subset:
 
     def apply(self, body: bytes) -> Resource:
         """The stored resource `body` reduced to this subset, tagged `SUBSETTED`."""
-        resource: Resource = orjson.loads(body)
+        resource: Resource = decimals.loads(body)
         fields = _Fields.of(str(resource.get("resourceType", self.type)))
         if self.summary == "true":
             kept = fields.summary_of(resource)

@@ -20,9 +20,8 @@ import re
 from functools import cache
 from typing import Any
 
-import orjson
-
 from dalgu.errors import BadRequestData, InvalidResource
+from dalgu.fhir import decimals
 from dalgu.fhir.constraints import contained_problems, field_problems
 from dalgu.fhir.model import RESOURCE_TYPES, Resource
 from dalgu.fhir.wire import (
@@ -85,7 +84,7 @@ def _validate_model(type_name: str, resource: Resource) -> list[str]:
     known_fields: set[str] = set()
     for name, value in resource.items():
         if isinstance(value, (dict, list)):
-            key = orjson.dumps(value)
+            key = decimals.dumps(value)
             known = _seen.get((type_name, name, key))
             if known is not None:
                 given[name] = known[0]

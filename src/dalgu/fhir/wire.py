@@ -22,8 +22,9 @@ from functools import cache
 from typing import Any
 from xml.etree import ElementTree
 
-import orjson
 from pydantic import BaseModel
+
+from dalgu.fhir import decimals
 
 #: JSON kinds of FHIR primitives: boolean, integer (integer, positiveInt, unsignedInt),
 #: decimal, and string (every other primitive: string, code, uri, date, dateTime, ...)
@@ -84,7 +85,7 @@ def _fits(value: Any, kind: str) -> bool:
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "decimal":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
     return isinstance(value, str)
 
 
@@ -201,7 +202,7 @@ def json_text(value: Any, limit: int = 80) -> str:
     """`value` as JSON text for a diagnostic (`null`, `"on"`, `true`; never a Python repr),
     cut at `limit` characters."""
     try:
-        text = orjson.dumps(value).decode()
+        text = decimals.dumps(value).decode()
     except TypeError:
         text = type(value).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -209,7 +210,7 @@ def json_text(value: Any, limit: int = 80) -> str:
 
 def control_character_problems(resource: Any, path: str) -> list[str]:
     """Each string of `resource` holding a control character FHIR strings forbid."""
-    if not _ESCAPED_CONTROL.search(orjson.dumps(resource)):
+    if not _ESCAPED_CONTROL.search(decimals.dumps(resource)):
         return []
     problems: list[str] = []
 

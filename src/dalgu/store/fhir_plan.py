@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
 from dalgu.errors import AlreadyExists, BadRequestData, PreconditionFailed, ResourceNotFound
+from dalgu.fhir import decimals
 from dalgu.fhir.model import StoredResource, instant
 from dalgu.store.base import FhirWrite
 
@@ -76,7 +75,7 @@ def plan(
             resource["meta"] = meta
             resource["id"] = w.id
             created = cur is None or cur.deleted
-            body = orjson.dumps(resource)
+            body = decimals.dumps(resource)
             stored = StoredResource(
                 w.type, w.id, version, last_updated, False, body, w.patient, created
             )

@@ -10,7 +10,6 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -23,6 +22,7 @@ from dalgu.errors import (
     StoreUnavailable,
     UnsupportedMediaType,
 )
+from dalgu.fhir import decimals
 from dalgu.fhir.model import StoredResource
 from dalgu.fhir.render import location, operation_outcome
 from dalgu.fhir.search import JSON_FORMATS, JSON_TYPES
@@ -37,7 +37,7 @@ def fhir_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(data),
+        decimals.dumps(data),
         status_code=status,
         headers=headers,
         media_type=f"{FHIR_JSON}; charset=utf-8",

@@ -30,6 +30,7 @@ from dalgu.errors import (
     OperationNotSupported,
     ResourceNotFound,
 )
+from dalgu.fhir import decimals
 from dalgu.fhir.bundle import BundleProcessor
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
@@ -68,10 +69,18 @@ def _type(request: Request) -> str:
     return type_name
 
 
+async def _json(request: Request) -> Any:
+    """The body as JSON, its decimals as written (`dalgu.fhir.decimals`). The body is read
+    whole first (the BoundedBody middleware bounds it), then checked by `read_json`."""
+    settings = runtime(request).settings
+    raw = await request.body()
+    parsed = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    return decimals.loads(raw, parsed)
+
+
 async def _body(request: Request) -> Any:
     check_content_type(request)
-    settings = runtime(request).settings
-    return await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    return await _json(request)
 
 
 def _read_subset(request: Request, type_name: str) -> Subset | None:
@@ -168,8 +177,7 @@ async def patch(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     media = media_type(request)
     check_patch_media(media)
-    settings = runtime(request).settings
-    document = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    document = await _json(request)
     if_match = parse_etag(request.headers.get("if-match"))
     stored = await _service(request).patch(
         principal,
