@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from dalgu.broker.model import (
@@ -85,6 +86,42 @@ def edit(entity_id: str, change: Callable[[Entity], None], now: str) -> Mutation
         return entity
 
     return mutation
+
+
+def in_order(mutation: Mutation) -> Mutation:
+    """`mutation`, its `modifiedAt` later than the stored entity's.
+
+    A write is stamped when its request is read, and may then wait for the entity (another
+    worker's transaction, a group commit): stamped before a write that went in first, it left
+    the entity's newer state with the older time, and a receiver that keeps the latest state by
+    `modifiedAt` (as the README advises) dropped it. Applied where the store holds the entity,
+    a stamp not after the stored one becomes the stored one plus a millisecond (the precision
+    NGSI-LD times are written with), on the entity and on each attribute instance this write
+    stamped."""
+
+    def ordered(current: Entity | None) -> Entity | None:
+        new = mutation(current)
+        if new is None or current is None:
+            return new
+        before, stamp = current.get("modifiedAt"), new.get("modifiedAt")
+        if not isinstance(before, str) or not isinstance(stamp, str) or stamp > before:
+            return new
+        later = _millisecond_after(before)
+        new["modifiedAt"] = later
+        for name, value in new.items():
+            if name in MEMBERS:
+                continue
+            for instance in value if isinstance(value, list) else [value]:
+                if isinstance(instance, dict) and instance.get("modifiedAt") == stamp:
+                    instance["modifiedAt"] = later
+        return new
+
+    return ordered
+
+
+def _millisecond_after(stamp: str) -> str:
+    at = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def put_instance(instances: Instances, new: dict[str, Any]) -> bool:

@@ -62,7 +62,7 @@ class EntityService:
         self.lazy: list[LazyAttributeProvider] = []  # sources of attributes read on demand
 
     async def _apply(self, tenant: str, items: Sequence[tuple[str, Mutation]]) -> list[Any]:
-        outcomes = await self.store.mutate(tenant, items)
+        outcomes = await self.store.mutate(tenant, [(i, m.in_order(w)) for i, w in items])
         changes = [o for o in outcomes if isinstance(o, Change)]
         if changes:
             for listener in self.listeners:
