@@ -137,6 +137,50 @@ def test_metadata_lists_resources_interactions_and_search_parameters(client: Tes
     assert "Observation:patient" in resources["Observation"]["searchInclude"]
 
 
+#: R4's search-parameters.json: the definitions several types share (their `base`)
+R4_SHARED = {
+    "clinical-identifier": "Observation Encounter Condition AllergyIntolerance "
+    "MedicationStatement Consent",
+    "clinical-patient": "Observation Encounter Condition AllergyIntolerance MedicationStatement "
+    "Consent",
+    "clinical-code": "Observation Condition AllergyIntolerance MedicationStatement",
+    "clinical-date": "Observation Encounter Consent",
+    "clinical-encounter": "Observation",
+    "clinical-type": "Encounter",
+    "individual-family": "Patient Practitioner",
+    "individual-given": "Patient Practitioner",
+    "individual-birthdate": "Patient",
+    "individual-gender": "Patient",
+    "individual-address-city": "Patient",
+    "medications-status": "MedicationStatement",
+    "medications-medication": "MedicationStatement",
+}
+
+
+def test_metadata_names_the_r4_definition_of_each_search_parameter(client: TestClient) -> None:
+    """searchParam.definition is where the parameter was first defined (fhir report #1):
+    R4's shared definition (`clinical-patient`) where R4 has one, `[type]-[name]` otherwise,
+    and a URL of Dalgu's own for the parameters R4 does not define."""
+    hl7 = "http://hl7.org/fhir/SearchParameter/"
+    shared = {
+        (t, p): canonical
+        for canonical, types in R4_SHARED.items()
+        for t in types.split()
+        for p in [canonical.split("-", 1)[1]]
+    }
+    statement = client.get("/fhir/metadata").json()
+    for resource in statement["rest"][0]["resource"]:
+        t = resource["type"]
+        for param in resource["searchParam"]:
+            name, definition = param["name"], param["definition"]
+            if (t, name) in {("Consent", "actor-role"), ("AuditEvent", "purpose")}:
+                assert definition == f"urn:dalgu:fhir:SearchParameter/{t}-{name}"
+            elif name in ("_id", "_lastUpdated"):
+                assert definition == f"{hl7}Resource-{name[1:]}"
+            else:
+                assert definition == hl7 + shared.get((t, name), f"{t}-{name}"), (t, name)
+
+
 def test_unsupported_method_is_405_outcome(client: TestClient) -> None:
     for response in (
         client.patch("/fhir/Patient", json={}, headers=ADMIN),  # a patch names one resource

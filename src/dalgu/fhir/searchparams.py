@@ -44,10 +44,43 @@ class SearchParam:
         return self.is_reference and (not self.targets or type_name in self.targets)
 
 
+#: parameters R4 defines once for several types (search-parameters.json): their canonical is
+#: the shared definition's (`clinical-patient`), not `[type]-[name]`, which R4 does not have
+SHARED: dict[str, frozenset[tuple[str, str]]] = {
+    shared: frozenset((t, name) for t in types.split())
+    for shared, name, types in (
+        (
+            "clinical-identifier",
+            "identifier",
+            "Observation Encounter Condition AllergyIntolerance MedicationStatement Consent",
+        ),
+        (
+            "clinical-patient",
+            "patient",
+            "Observation Encounter Condition AllergyIntolerance MedicationStatement Consent",
+        ),
+        ("clinical-code", "code", "Observation Condition AllergyIntolerance MedicationStatement"),
+        ("clinical-date", "date", "Observation Encounter Consent"),
+        ("clinical-encounter", "encounter", "Observation"),
+        ("clinical-type", "type", "Encounter"),
+        ("individual-family", "family", "Patient Practitioner"),
+        ("individual-given", "given", "Patient Practitioner"),
+        ("individual-birthdate", "birthdate", "Patient"),
+        ("individual-gender", "gender", "Patient"),
+        ("individual-address-city", "address-city", "Patient"),
+        ("medications-status", "status", "MedicationStatement"),
+        ("medications-medication", "medication", "MedicationStatement"),
+    )
+}
+_SHARED_BY_PARAM = {key: shared for shared, keys in SHARED.items() for key in keys}
+
+
 def _p(
     resource: str, name: str, kind: str, *paths: str, targets: tuple[str, ...] = (), own: str = ""
 ) -> SearchParam:
-    definition = own or f"{SPEC}{resource}-{name}"
+    """A parameter of `resource`; `own` is the canonical of one R4 does not define."""
+    shared = _SHARED_BY_PARAM.get((resource, name))
+    definition = own or f"{SPEC}{shared or f'{resource}-{name}'}"
     return SearchParam(name, kind, paths, targets, definition)
 
 
@@ -185,7 +218,14 @@ PARAMETERS: dict[str, dict[str, SearchParam]] = {
             _p("AuditEvent", "agent-role", "token", "agent.role"),
             _p("AuditEvent", "entity", "reference", "entity.what"),
             _p("AuditEvent", "patient", "reference", "entity.what", targets=_PATIENT),
-            _p("AuditEvent", "purpose", "token", "purposeOfEvent", "agent.purposeOfUse"),
+            _p(
+                "AuditEvent",
+                "purpose",
+                "token",
+                "purposeOfEvent",
+                "agent.purposeOfUse",
+                own=DALGU + "AuditEvent-purpose",  # R4 has none (R5 has)
+            ),
         ],
     }.items()
 }
