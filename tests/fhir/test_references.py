@@ -74,6 +74,30 @@ def test_a_patch_that_makes_a_dangling_reference_is_422(client: TestClient) -> N
     assert client.get(f"/fhir/Observation/{oid}", headers=ADMIN).headers["etag"] == 'W/"1"'
 
 
+def test_a_record_whose_patient_was_deleted_can_still_be_corrected(client: TestClient) -> None:
+    """An update is checked for the references it adds, not those its current version
+    already makes (fhir report #14: deleting the patient, which is allowed, left the
+    Observation impossible to mark entered-in-error)."""
+    kim = create(client, patient())
+    doctor = {"resourceType": "Practitioner", "id": "gone"}
+    assert client.put("/fhir/Practitioner/gone", json=doctor, headers=ADMIN).status_code == 201
+    oid = create(client, observation(kim))
+    assert client.delete(f"/fhir/Patient/{kim}", headers=ADMIN).status_code == 204
+    assert client.delete("/fhir/Practitioner/gone", headers=ADMIN).status_code == 204
+    json_patch = {**ADMIN, "Content-Type": "application/json-patch+json"}
+    retract = [{"op": "replace", "path": "/status", "value": "entered-in-error"}]
+    response = client.patch(f"/fhir/Observation/{oid}", json=retract, headers=json_patch)
+    assert response.status_code == 200, response.text
+    body = observation(kim) | {"id": oid, "status": "cancelled"}
+    response = client.put(f"/fhir/Observation/{oid}", json=body, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    # a reference the update adds is checked as ever
+    added = body | {"performer": [{"reference": "Practitioner/gone"}]}
+    response = client.put(f"/fhir/Observation/{oid}", json=added, headers=ADMIN)
+    assert response.status_code == 422
+    assert "Observation.performer[0]: Practitioner/gone" in diagnostics(response)
+
+
 def test_a_transaction_refers_to_what_it_writes_but_not_to_what_it_deletes(
     client: TestClient,
 ) -> None:

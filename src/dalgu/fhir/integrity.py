@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
+import orjson
+
 from dalgu.errors import BadRequestData, InvalidResource
 from dalgu.fhir.preconditions import NoneMatch
 from dalgu.fhir.references import literal_references, local_problems, placeholders
@@ -26,7 +28,12 @@ async def check_references(
     422 naming each element whose reference names nothing: a resource of this server
     (`Type/id`, or under `base`) that is not there, or a `#id` that is not contained
     (referential integrity on write, as HAPI FHIR has by default). A transaction passes
-    what it `written` (those exist once it is stored) and `deleted` (those do not)."""
+    what it `written` (those exist once it is stored) and `deleted` (those do not).
+
+    An update is checked for the references it adds: one its current version already
+    makes stands, even if its target has been deleted since (deleting a resource others
+    refer to is allowed), so that a record whose patient was deleted can still be
+    corrected or marked `entered-in-error`."""
     if write.resource is None:
         return
     unresolved = placeholders(write.resource)
@@ -38,10 +45,11 @@ async def check_references(
         ]
         raise BadRequestData("; ".join(issues), issues=issues)
     problems = local_problems(write.resource)
+    kept = await _kept_references(store, write, base)
     targets = [
         r
         for r in literal_references(write.resource, base)
-        if (r.type, r.id) != (write.type, write.id)
+        if (r.type, r.id) != (write.type, write.id) and (r.type, r.id, r.version) not in kept
     ]
     current = [
         (r.type, r.id) for r in targets if r.version is None and (r.type, r.id) not in written
@@ -60,6 +68,20 @@ async def check_references(
             problems.append(f"{r.element}: {r.text} does not exist on this server (or is deleted)")
     if problems:
         raise InvalidResource("; ".join(problems), issues=problems)
+
+
+async def _kept_references(
+    store: FhirStore, write: FhirWrite, base: str | None
+) -> set[tuple[str, str, str | None]]:
+    """The (type, id, version) references of the resource's current version, for an
+    update; none for a create."""
+    if write.must_create:
+        return set()
+    current = await store.fhir_read(write.type, write.id)
+    if current is None or current.deleted or not current.body:
+        return set()
+    before = orjson.loads(current.body)
+    return {(r.type, r.id, r.version) for r in literal_references(before, base)}
 
 
 async def bind_none_match(store: FhirStore, write: FhirWrite, none_match: NoneMatch) -> FhirWrite:
