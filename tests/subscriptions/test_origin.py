@@ -19,7 +19,7 @@ from dalgu.ldcontext import ContextResolver
 from dalgu.settings import Settings
 from dalgu.store.factory import open_store
 from dalgu.subscriptions.notifier import Notifier
-from dalgu.subscriptions.service import NOTIFIER
+from dalgu.subscriptions.service import NOTIFIER, SubscriptionService
 from tests.receiver import Receiver
 from tests.store.test_sqlite_store import thing
 
@@ -146,3 +146,37 @@ async def test_a_drain_that_fails_strands_nothing_queued_meanwhile(
         await the_notifier.stop()
     finally:
         receiver.close()
+
+
+async def test_an_update_waits_for_the_changes_written_before_it(store: Any) -> None:
+    """A change is matched against the subscription as it is when a notifier reads it: a `q`
+    changed in the tens of milliseconds between a write's acknowledgement and its matching
+    decided that the write, made while the subscription matched it, was never notified (an
+    outside test lost one in two such updates on PostgreSQL). The update now waits for the
+    notifiers to match what was written before it."""
+    sub = {**subscription("late"), "q": "https://example.org/n>=0"}
+    await store.put_subscription("", sub["id"], sub, create=True)
+    await store.mutate("", [("urn:ngsi-ld:Thing:1", create(thing(1)))])  # acknowledged
+    service = SubscriptionService(store)
+    update = asyncio.create_task(service.update("", sub["id"], {"q": "https://example.org/n<0"}))
+    await asyncio.sleep(0.3)
+    assert not update.done()  # the notifier has not matched the write yet
+    notifier = Notifier(store, ContextResolver(), store)
+    await notifier.match_pending()
+    await asyncio.wait_for(update, 5)
+    assert (await store.get_subscription("", sub["id"]))["q"] == "https://example.org/n<0"
+    await store.mutate("", [("urn:ngsi-ld:Thing:2", create(thing(2)))])  # after: q says no
+    await notifier.match_pending()
+    assert (await notified(store))[sub["id"]] == [("urn:ngsi-ld:Thing:1", 1)]
+
+
+async def test_an_update_does_not_wait_long_for_a_notifier_that_is_not_there(
+    store: Any,
+) -> None:
+    sub = subscription("unwatched")
+    await store.put_subscription("", sub["id"], sub, create=True)
+    await store.mutate("", [("urn:ngsi-ld:Thing:1", create(thing(1)))])
+    service = SubscriptionService(store)
+    assert not await service.changes_matched(wait=0.2)
+    await Notifier(store, ContextResolver(), store).match_pending()
+    assert await service.changes_matched(wait=0.2)
