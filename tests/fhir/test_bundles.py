@@ -293,3 +293,44 @@ def test_a_transaction_takes_head_entries(client: TestClient) -> None:
     response = post(client, bundle)
     assert response.status_code == 200, response.text
     assert "resource" not in response.json()["entry"][1]
+
+
+def test_if_none_match_on_a_read_entry_is_a_conditional_read(client: TestClient) -> None:
+    """R4 Bundle.entry.request.ifNoneMatch: "If the ETag values match, return a 304 Not
+    Modified status" (fhir report #10: it failed the whole transaction with 400)."""
+    kim = create(client, patient())
+
+    def read(etag: str) -> dict[str, Any]:
+        return {"request": {"method": "GET", "url": f"Patient/{kim}", "ifNoneMatch": etag}}
+
+    new = {"resource": patient("Keep"), "request": {"method": "POST", "url": "Patient"}}
+    bundle = {"resourceType": "Bundle", "type": "transaction"}
+    response = post(client, bundle | {"entry": [new, read('W/"1"'), read('W/"7"'), read("x")]})
+    assert response.status_code == 200, response.text
+    created, same, changed, foreign = response.json()["entry"]
+    assert created["response"]["status"] == "201 Created"
+    assert same == {
+        "response": {
+            "status": "304 Not Modified",
+            "etag": 'W/"1"',
+            "lastModified": same["response"]["lastModified"],
+        }
+    }
+    assert changed["response"]["status"] == "200 OK" and changed["resource"]["id"] == kim
+    assert foreign["response"]["status"] == "200 OK"  # another server's tag matches nothing
+    assert client.get("/fhir/Patient?family=Keep", headers=ADMIN).json()["total"] == 1
+
+
+def test_if_none_match_on_a_read_answers_304_when_it_names_the_version(
+    client: TestClient,
+) -> None:
+    kim = create(client, patient())
+    same = client.get(f"/fhir/Patient/{kim}", headers={**ADMIN, "If-None-Match": 'W/"1"'})
+    assert same.status_code == 304 and same.headers["etag"] == 'W/"1"' and not same.content
+    vread = client.get(f"/fhir/Patient/{kim}/_history/1", headers={**ADMIN, "If-None-Match": "*"})
+    assert vread.status_code == 304
+    for other in ('W/"2"', '"abc"'):
+        response = client.get(f"/fhir/Patient/{kim}", headers={**ADMIN, "If-None-Match": other})
+        assert response.status_code == 200 and response.json()["id"] == kim
+    statement = client.get("/fhir/metadata").json()
+    assert statement["rest"][0]["resource"][0]["conditionalRead"] == "not-match"

@@ -46,7 +46,7 @@ from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import Principal, Resource, StoredResource
-from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match
+from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match, read_none_match
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import parse_subset
@@ -73,7 +73,8 @@ class Entry:
     full_url: str | None
     if_match: int | None
     if_none_exist: str | None = None  # POST: conditional create (request.ifNoneExist)
-    if_none_match: NoneMatch | None = None  # PUT: request.ifNoneMatch (`*`: create only)
+    #: request.ifNoneMatch: of a PUT, `*` creates only; of a read, 304 when it names the version
+    if_none_match: NoneMatch | None = None
 
 
 def _entry(index: int, raw: Any, base: str) -> Entry:
@@ -101,8 +102,16 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
     if if_none_exist is not None and (method != "POST" or not isinstance(if_none_exist, str)):
         raise BadRequestData(f"entry {index}: request.ifNoneExist is a search, on a POST only")
     if_none_match = request.get("ifNoneMatch")
-    if if_none_match is not None and (method != "PUT" or not isinstance(if_none_match, str)):
-        raise BadRequestData(f"entry {index}: request.ifNoneMatch is an ETag or *, on a PUT only")
+    if if_none_match is not None and (
+        method not in ("PUT", *READS) or not isinstance(if_none_match, str)
+    ):
+        raise BadRequestData(
+            f"entry {index}: request.ifNoneMatch is an ETag or *, on a PUT (create only, or"
+            " not that version) or a read (304 Not Modified when it names the version)"
+        )
+    none_match = (
+        read_none_match(if_none_match) if method in READS else parse_none_match(if_none_match)
+    )
     return Entry(
         index,
         method,
@@ -114,7 +123,7 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
         full_url if isinstance(full_url, str) else None,
         parse_etag(request.get("ifMatch")),
         if_none_exist,
-        parse_none_match(if_none_match),
+        none_match,
     )
 
 
@@ -253,6 +262,14 @@ class BundleProcessor:
         params = dict(e.params)
         subset = parse_subset(e.type, params.get("_summary"), params.get("_elements"))
         stored = await self.service.read(principal, e.type, e.id, e.version)
+        if e.if_none_match is not None and e.if_none_match.names(stored):
+            return {  # R4 Bundle.entry.request.ifNoneMatch: a conditional read
+                "response": {
+                    "status": "304 Not Modified",
+                    "etag": stored.etag,
+                    "lastModified": stored.last_updated,
+                }
+            }
         return {
             "resource": body_of(stored, subset),
             "response": {

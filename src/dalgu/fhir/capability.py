@@ -49,6 +49,7 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
             "readHistory": True,
             "updateCreate": type_name not in READ_ONLY,
             "conditionalCreate": type_name not in READ_ONLY,
+            "conditionalRead": "not-match",
             "conditionalUpdate": False,
             "conditionalDelete": "not-supported",
             "searchInclude": includes,

@@ -31,6 +31,11 @@ class NoneMatch:
     any_version: bool = False
     versions: frozenset[int] = frozenset()
 
+    def names(self, current: StoredResource) -> bool:
+        """Whether the condition is false for `current`: a read of it answers 304 Not
+        Modified (R4 conditional read; `*` names any version there is)."""
+        return not current.deleted and (self.any_version or current.version in self.versions)
+
     def check(self, current: StoredResource | None) -> None:
         """412 when `current` (the resource's current version, None if there is none)
         makes the condition false; a deleted resource has no current version."""
@@ -45,6 +50,16 @@ class NoneMatch:
             raise PreconditionFailed(
                 f"{current.reference} is at version {current.version}, which If-None-Match names"
             )
+
+
+def read_none_match(value: str | None) -> NoneMatch | None:
+    """`If-None-Match` of a read: as `parse_none_match`, but one that names no version of
+    this server (another server's entity tag a cache kept) matches nothing, as RFC 9110
+    has it, rather than failing the read."""
+    try:
+        return parse_none_match(value)
+    except BadRequestData:
+        return None
 
 
 def parse_none_match(value: str | None) -> NoneMatch | None:

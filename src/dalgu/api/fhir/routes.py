@@ -36,7 +36,7 @@ from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
 from dalgu.fhir.patch import check_patch_media
-from dalgu.fhir.preconditions import parse_etag, parse_none_match
+from dalgu.fhir.preconditions import parse_etag, parse_none_match, read_none_match
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import Subset, parse_subset
@@ -119,12 +119,22 @@ async def metadata(request: Request) -> Response:
     return fhir_response(capability_statement(base_url(request), __version__))
 
 
+def _read_response(request: Request, stored: StoredResource, subset: Subset | None) -> Response:
+    """The resource read, or `304 Not Modified` when `If-None-Match` names its version (a
+    conditional read: the client's copy is current)."""
+    condition = read_none_match(request.headers.get("if-none-match"))
+    if condition is not None and condition.names(stored):
+        headers = version_headers(stored, base_url(request), with_location=False)
+        return Response(status_code=304, headers=headers)
+    return _resource_response(request, stored, status=200, with_location=False, subset=subset)
+
+
 @fhir_endpoint
 async def read(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     subset = _read_subset(request, type_name)
     stored = await _service(request).read(principal, type_name, request.path_params["id"])
-    return _resource_response(request, stored, status=200, with_location=False, subset=subset)
+    return _read_response(request, stored, subset)
 
 
 @fhir_endpoint
@@ -137,7 +147,7 @@ async def vread(request: Request) -> Response:
     stored = await _service(request).read(
         principal, type_name, request.path_params["id"], int(version)
     )
-    return _resource_response(request, stored, status=200, with_location=False, subset=subset)
+    return _read_response(request, stored, subset)
 
 
 @fhir_endpoint
