@@ -311,3 +311,29 @@ def test_an_update_without_an_id_says_so_without_python_reprs(client: TestClient
     assert response.status_code == 400
     diagnostics = response.json()["issue"][0]["diagnostics"]
     assert "no id" in diagnostics and "None" not in diagnostics
+
+
+def test_if_match_star_updates_only_what_exists(client: TestClient) -> None:
+    """RFC 9110 13.1.1: `If-Match: *` is true when there is a current representation
+    (fhir report #6: it was a 400)."""
+    star = {**ADMIN, "If-Match": "*"}
+    kim = create(client, patient())
+    response = client.put(f"/fhir/Patient/{kim}", json=patient("Lee", id=kim), headers=star)
+    assert response.status_code == 200, response.text
+    assert response.headers["etag"] == 'W/"2"'
+    absent = client.put("/fhir/Patient/nobody", json=patient(id="nobody"), headers=star)
+    assert absent.status_code == 412
+    assert client.get("/fhir/Patient/nobody", headers=ADMIN).status_code == 404
+    json_patch = {**star, "Content-Type": "application/json-patch+json"}
+    patch = [{"op": "replace", "path": "/gender", "value": "male"}]
+    assert client.patch(f"/fhir/Patient/{kim}", json=patch, headers=json_patch).status_code == 200
+    assert client.delete(f"/fhir/Patient/{kim}", headers=star).status_code == 204
+    again = client.put(f"/fhir/Patient/{kim}", json=patient(id=kim), headers=star)
+    assert again.status_code == 412  # deleted: no current representation
+    entry = {
+        "resource": patient(id=kim),
+        "request": {"method": "PUT", "url": f"Patient/{kim}", "ifMatch": "*"},
+    }
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    assert client.post("/fhir", json=bundle, headers=ADMIN).status_code == 412
+    assert client.get(f"/fhir/Patient/{kim}", headers=ADMIN).status_code == 410

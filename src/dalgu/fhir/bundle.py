@@ -46,7 +46,13 @@ from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import Principal, Resource, StoredResource
-from dalgu.fhir.preconditions import NoneMatch, parse_etag, parse_none_match, read_none_match
+from dalgu.fhir.preconditions import (
+    IfMatch,
+    NoneMatch,
+    parse_if_match,
+    parse_none_match,
+    read_none_match,
+)
 from dalgu.fhir.render import body_of, operation_outcome, searchset, write_response
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import parse_subset
@@ -71,7 +77,7 @@ class Entry:
     params: list[tuple[str, str]]
     resource: Any
     full_url: str | None
-    if_match: int | None
+    if_match: IfMatch
     if_none_exist: str | None = None  # POST: conditional create (request.ifNoneExist)
     #: request.ifNoneMatch: of a PUT, `*` creates only; of a read, 304 when it names the version
     if_none_match: NoneMatch | None = None
@@ -121,7 +127,7 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
         parse_qsl(parts.query, keep_blank_values=True),
         raw.get("resource"),
         full_url if isinstance(full_url, str) else None,
-        parse_etag(request.get("ifMatch")),
+        parse_if_match(request.get("ifMatch")),
         if_none_exist,
         none_match,
     )
@@ -437,7 +443,9 @@ class BundleProcessor:
             if e.method == "POST":
                 write = s.prepare(e.type, resource, assigned[e.index], create=True)
             else:
-                write = s.prepare(e.type, resource, e.id, if_match=e.if_match)
+                assert e.id is not None
+                if_match = await s.resolve_if_match(e.type, e.id, e.if_match)
+                write = s.prepare(e.type, resource, e.id, if_match=if_match)
                 await self._check_version(write)
                 if e.if_none_match is not None:
                     write = await bind_none_match(s.store, write, e.if_none_match)

@@ -5,9 +5,31 @@ version ETags this server gives (`W/"3"`), as headers or as a Bundle entry's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 from dalgu.errors import BadRequestData, PreconditionFailed
 from dalgu.fhir.model import StoredResource
+
+#: `If-Match`: a version, `*` (any current version: RFC 9110 13.1.1) or none
+IfMatch: TypeAlias = int | Literal["*"] | None
+
+
+def parse_if_match(value: str | None) -> IfMatch:
+    """`*` or the version of a version ETag (`parse_etag`)."""
+    if value is not None and value.strip() == "*":
+        return "*"
+    return parse_etag(value)
+
+
+def bind_if_match(if_match: IfMatch, current: StoredResource | None, name: str) -> int | None:
+    """The version a write must replace: `If-Match: *` is the one current now (so that a
+    concurrent change or delete still fails the write), and 412 when there is none (RFC
+    9110 13.1.1: "*" is true when the server has a current representation)."""
+    if if_match != "*":
+        return if_match
+    if current is None or current.deleted:
+        raise PreconditionFailed(f"{name} does not exist: If-Match: * changes only what exists")
+    return current.version
 
 
 def parse_etag(value: str | None) -> int | None:

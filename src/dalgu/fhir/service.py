@@ -38,7 +38,7 @@ from dalgu.fhir.model import (
     StoredResource,
 )
 from dalgu.fhir.patch import apply_patch
-from dalgu.fhir.preconditions import NoneMatch
+from dalgu.fhir.preconditions import IfMatch, NoneMatch, bind_if_match
 from dalgu.fhir.search import SearchQuery, named_patients, parse_search
 from dalgu.fhir.searchparams import (
     compartment_patient,
@@ -514,13 +514,13 @@ class FhirService:
         resource_id: str,
         body: Any,
         *,
-        if_match: int | None = None,
+        if_match: IfMatch = None,
         if_none_match: NoneMatch | None = None,
         base: str | None = None,
     ) -> StoredResource:
         """The resource stored as `resource_id`'s next version (or its first: 201).
-        `if_match` is the version it must replace; `if_none_match` what it must not (`*`:
-        create only), else 412."""
+        `if_match` is the version it must replace (`*`: whichever is current, 412 if none);
+        `if_none_match` what it must not (`*`: create only), else 412."""
         return await self._write(
             principal,
             "update",
@@ -540,7 +540,7 @@ class FhirService:
         media: str | None,
         document: Any,
         *,
-        if_match: int | None = None,
+        if_match: IfMatch = None,
         base: str | None = None,
     ) -> StoredResource:
         """A patch (`patch.apply_patch`: a JSON Patch or a merge patch, by `media`) applied to
@@ -549,6 +549,7 @@ class FhirService:
         what = [f"{type_name}/{resource_id}"]
         try:
             current = await self._changeable(type_name, resource_id)
+            if_match = bind_if_match(if_match, current, what[0])
             # a patch reads what it changes (a `test` operation tells its caller): reading it
             # must be allowed too
             await self._authorize(principal, type_name, current.patient, write=False)
@@ -575,15 +576,18 @@ class FhirService:
         type_name: str,
         body: Any,
         resource_id: str | None,
-        if_match: int | None = None,
+        if_match: IfMatch = None,
         if_none_match: NoneMatch | None = None,
         *,
         base: str | None = None,
     ) -> StoredResource:
         what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
         try:
+            version = None
+            if resource_id is not None:
+                version = await self.resolve_if_match(type_name, resource_id, if_match)
             write = self.prepare(
-                type_name, body, resource_id, if_match=if_match, create=resource_id is None
+                type_name, body, resource_id, if_match=version, create=resource_id is None
             )
             write = await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)
@@ -601,7 +605,7 @@ class FhirService:
         return stored
 
     async def delete(
-        self, principal: Principal, type_name: str, resource_id: str, *, if_match: int | None = None
+        self, principal: Principal, type_name: str, resource_id: str, *, if_match: IfMatch = None
     ) -> StoredResource:
         what = [f"{type_name}/{resource_id}"]
         try:
@@ -613,11 +617,23 @@ class FhirService:
         return stored
 
     async def prepare_delete(
-        self, principal: Principal, type_name: str, resource_id: str, if_match: int | None
+        self, principal: Principal, type_name: str, resource_id: str, if_match: IfMatch
     ) -> FhirWrite:
         current = await self._changeable(type_name, resource_id)
         await self._authorize(principal, type_name, current.patient, write=True)
-        return FhirWrite(type_name, resource_id, None, None, current.patient, if_match=if_match)
+        version = bind_if_match(if_match, current, f"{type_name}/{resource_id}")
+        return FhirWrite(type_name, resource_id, None, None, current.patient, if_match=version)
+
+    async def resolve_if_match(
+        self, type_name: str, resource_id: str, if_match: IfMatch
+    ) -> int | None:
+        """The version an update must replace (`bind_if_match`: `*` as the current one)."""
+        if if_match != "*":
+            return if_match
+        current = (
+            await self.store.fhir_read(type_name, resource_id) if stored_id(resource_id) else None
+        )
+        return bind_if_match(if_match, current, f"{type_name}/{resource_id}")
 
     async def _changeable(self, type_name: str, resource_id: str) -> StoredResource:
         """The stored resource a patch or delete changes (deleted ones included); 404 if there

@@ -36,7 +36,7 @@ from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
 from dalgu.fhir.patch import check_patch_media
-from dalgu.fhir.preconditions import parse_etag, parse_none_match, read_none_match
+from dalgu.fhir.preconditions import parse_if_match, parse_none_match, read_none_match
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import Subset, parse_subset
@@ -166,7 +166,7 @@ async def create(request: Request) -> Response:
 @fhir_endpoint
 async def update(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
-    if_match = parse_etag(request.headers.get("if-match"))
+    if_match = parse_if_match(request.headers.get("if-match"))
     if_none_match = parse_none_match(request.headers.get("if-none-match"))
     body = await _body(request)
     stored = await _service(request).update(
@@ -188,7 +188,7 @@ async def patch(request: Request) -> Response:
     media = media_type(request)
     check_patch_media(media)
     document = await _json(request)
-    if_match = parse_etag(request.headers.get("if-match"))
+    if_match = parse_if_match(request.headers.get("if-match"))
     stored = await _service(request).patch(
         principal,
         type_name,
@@ -204,7 +204,7 @@ async def patch(request: Request) -> Response:
 @fhir_endpoint
 async def delete(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
-    if_match = parse_etag(request.headers.get("if-match"))
+    if_match = parse_if_match(request.headers.get("if-match"))
     stored = await _service(request).delete(
         principal, type_name, request.path_params["id"], if_match=if_match
     )
