@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.fhir.conftest import ADMIN, create, observation, patient
@@ -334,3 +335,14 @@ def test_if_none_match_on_a_read_answers_304_when_it_names_the_version(
         assert response.status_code == 200 and response.json()["id"] == kim
     statement = client.get("/fhir/metadata").json()
     assert statement["rest"][0]["resource"][0]["conditionalRead"] == "not-match"
+
+
+@pytest.mark.parametrize("kind", ["batch", "transaction"])
+def test_an_empty_bundle_answers_a_response_without_an_entry_array(
+    client: TestClient, kind: str
+) -> None:
+    """FHIR JSON has no empty arrays (json.html; fhir report #5)."""
+    for bundle in ({"resourceType": "Bundle", "type": kind}, {"entry": []}):
+        response = post(client, {"resourceType": "Bundle", "type": kind} | bundle)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"resourceType": "Bundle", "type": f"{kind}-response"}

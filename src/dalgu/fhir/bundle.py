@@ -206,7 +206,7 @@ class BundleProcessor:
                 except Exception:  # this entry's own failure: the others stand (R4 3.1.0.11)
                     log.exception("batch entry %d failed", i)
                     entries.append(_failure(DalguError(f"entry {i}: the server failed on it")))
-            return {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
+            return _response("batch-response", entries)
         return await self._transaction(
             principal, [_entry(i, e, self.base) for i, e in enumerate(raw)]
         )
@@ -354,7 +354,7 @@ class BundleProcessor:
                 out.append({"response": write_response(result, self.base, status=204)})
             else:
                 out.append(self._written(result, 201 if result.created else 200))
-        return {"resourceType": "Bundle", "type": "transaction-response", "entry": out}
+        return _response("transaction-response", out)
 
     async def _existing(self, principal: Principal, e: Entry) -> StoredResource | None:
         """What a conditional create entry matches already, among what `principal` may see
@@ -463,6 +463,15 @@ class BundleProcessor:
             raise PreconditionFailed(
                 f"{write.type}/{write.id} is at version {current.version}, not {write.if_match}"
             )
+
+
+def _response(kind: str, entries: list[dict[str, Any]]) -> Resource:
+    """A batch or transaction response; one to an empty Bundle has no `entry` (FHIR JSON
+    has no empty arrays)."""
+    bundle: Resource = {"resourceType": "Bundle", "type": kind}
+    if entries:
+        bundle["entry"] = entries
+    return bundle
 
 
 def _failure(error: DalguError) -> dict[str, Any]:
