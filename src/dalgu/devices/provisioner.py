@@ -105,7 +105,13 @@ class Provisioner:
         records = await self.registry.groups(tenant, service_path)
         keys = await self._listed_keys(records)
         return [
-            {**r.doc, "apikey": keys[r.apikey], "service": r.tenant, "subservice": r.service_path}
+            {
+                **_GROUP_LISTS,
+                **r.doc,
+                "apikey": keys[r.apikey],
+                "service": r.tenant,
+                "subservice": r.service_path,
+            }
             for r in records
         ]
 
@@ -235,13 +241,24 @@ class Provisioner:
     ) -> dict[str, Any]:
         records, count = await self.registry.devices(tenant, service_path, limit, offset)
         keys = await self._listed_keys(records)
-        return {"count": count, "devices": [_device_out(r, keys) for r in records]}
+        explicit = await self._explicit_attrs(tenant)
+        return {"count": count, "devices": [_device_out(r, keys, explicit) for r in records]}
 
     async def device(self, tenant: str, service_path: str | None, device_id: str) -> dict[str, Any]:
         record = await self.registry.device(tenant, service_path, device_id)
         if record is None:
             raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
-        return _device_out(record, await self._listed_keys([record]))
+        keys = await self._listed_keys([record])
+        return _device_out(record, keys, await self._explicit_attrs(tenant))
+
+    async def _explicit_attrs(self, tenant: str) -> dict[tuple[str, str], Any]:
+        """The `explicitAttrs` the tenant's config groups give, by service path and apikey:
+        what a device that sets none shows, as the agents merge it into the device."""
+        return {
+            (r.service_path, r.apikey): r.doc["explicitAttrs"]
+            for r in await self.registry.groups(tenant, None)
+            if "explicitAttrs" in r.doc
+        }
 
     async def update_device(
         self, tenant: str, service_path: str | None, device_id: str, fields: Any
@@ -352,12 +369,40 @@ async def device_count(registry: DeviceRegistry, tenant: str) -> int:
 
 
 def _dump(model: ServiceGroup | Device) -> dict[str, Any]:
-    return model.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    """What was provisioned, as given: a field left out stays out, and one given with its
+    default value (`"type": "Property"`) is kept, as the agents keep and show it."""
+    return model.model_dump(mode="json", exclude_none=True, exclude_unset=True)
 
 
-def _device_out(record: DeviceRecord, keys: dict[str, str]) -> dict[str, Any]:
+# lists the agents always show (their registry's arrays are never missing), empty or not
+_GROUP_LISTS: dict[str, Any] = {
+    "attributes": [],
+    "lazy": [],
+    "commands": [],
+    "static_attributes": [],
+    "internal_attributes": [],
+}
+_DEVICE_LISTS = ("attributes", "lazy", "commands", "static_attributes")
+
+
+def _device_out(
+    record: DeviceRecord, keys: dict[str, str], explicit: dict[tuple[str, str], Any]
+) -> dict[str, Any]:
+    """A device as the agents answer it: every list, each mapping's `object_id` (its `name`
+    when not given: the agents complete it so), and `explicitAttrs` (its group's, else
+    false)."""
+    doc: dict[str, Any] = {kind: [] for kind in _DEVICE_LISTS}
+    doc.update(record.doc)
+    for kind in ("attributes", "lazy", "commands"):
+        doc[kind] = [
+            m
+            if not isinstance(m, dict) or m.get("object_id")
+            else {"object_id": m.get("name"), **m}
+            for m in doc[kind]
+        ]
+    doc.setdefault("explicitAttrs", explicit.get((record.service_path, record.apikey), False))
     return {
-        **record.doc,
+        **doc,
         "apikey": keys[record.apikey],
         "service": record.tenant,
         "service_path": record.service_path,
