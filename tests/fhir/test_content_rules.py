@@ -1,5 +1,6 @@
 """Content the R4 definitions forbid is refused with a 422 naming the element, on both
-stores: JSON nulls, a reference to a type its element does not allow, a uri with
+stores: JSON nulls, a reference to a type its element does not allow (or a Reference.type
+other than its reference's), a uri with
 whitespace, a contained resource nothing refers to (dom-3)."""
 
 from __future__ import annotations
@@ -52,6 +53,24 @@ def test_a_reference_to_a_type_the_element_does_not_allow_is_a_422(client: TestC
         f"Observation.subject: Practitioner/{doctor} is a Practitioner; the element refers to "
         "Patient, Group, Device, Location"
     )
+
+
+def test_a_reference_type_is_consistent_with_its_reference_and_allowed_by_its_element(
+    client: TestClient,
+) -> None:
+    """R4 Reference.type: "If both Reference.type and Reference.reference are populated and
+    Reference.reference is a FHIR URL, both SHALL be consistent" (fhir report #4)."""
+    kim = create(client, patient())
+    for declared in ("Practitioner", "Device"):
+        body = observation(kim) | {"subject": {"reference": f"Patient/{kim}", "type": declared}}
+        diagnostics = _refused(client, body)
+        assert diagnostics.startswith(f"Observation.subject.type: {declared} is not the type of")
+    by_identifier = {"identifier": {"value": "M-1"}, "type": "Practitioner"}
+    diagnostics = _refused(client, observation(kim) | {"subject": by_identifier})
+    assert "the element refers to Patient, Group, Device, Location" in diagnostics
+    for declared in ("Patient", "http://hl7.org/fhir/StructureDefinition/Patient"):
+        body = observation(kim) | {"subject": {"reference": f"Patient/{kim}", "type": declared}}
+        assert client.post("/fhir/Observation", json=body, headers=ADMIN).status_code == 201
 
 
 def test_a_uri_with_whitespace_is_a_422(client: TestClient) -> None:

@@ -29,6 +29,8 @@ R4_TARGETS: dict[tuple[str, str], tuple[str, ...]] = {
 _URI_KINDS = frozenset({"Uri", "Url", "Canonical", "Oid", "Uuid"})
 _LITERAL = re.compile(r"(?:.*/)?(?P<type>[A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?")
 _SPACE = re.compile(r"\s")
+_CORE_DEFINITIONS = "http://hl7.org/fhir/StructureDefinition/"
+_TYPE_NAME = re.compile(r"[A-Z][A-Za-z]+")
 _REWRITTEN_URIS = frozenset({"Uri", "Url", "Oid", "Uuid", "UuidVersion"})
 
 
@@ -91,16 +93,37 @@ def field_problems(
                 problems.append(f"{at}: {json_text(item)} is not a uri (it holds whitespace)")
             if not isinstance(item, BaseModel):
                 continue
-            if allowed is not None:
-                reference = getattr(item, "reference", None)
-                match = _LITERAL.fullmatch(reference) if isinstance(reference, str) else None
-                if match is not None and match["type"] not in allowed:
-                    problems.append(
-                        f"{at}: {reference} is a {match['type']}; the element refers to "
-                        f"{', '.join(allowed)}"
-                    )
+            if type(item).__name__ == "Reference":
+                problems += _reference_problems(item, at, allowed)
             problems += model_problems(item, at)
     return {key: problems for key, problems in out.items() if problems}
+
+
+def _reference_problems(item: BaseModel, at: str, allowed: tuple[str, ...] | None) -> list[str]:
+    """A literal reference to a type its element does not allow; a `Reference.type` the
+    element does not allow, or that is not the type of its literal reference (R4
+    Reference.type: "both SHALL be consistent")."""
+    problems = []
+    reference = getattr(item, "reference", None)
+    match = _LITERAL.fullmatch(reference) if isinstance(reference, str) else None
+    if allowed is not None and match is not None and match["type"] not in allowed:
+        problems.append(
+            f"{at}: {reference} is a {match['type']}; the element refers to {', '.join(allowed)}"
+        )
+    declared = getattr(item, "type", None)
+    if isinstance(declared, str):
+        # a FHIR resource type by its name or its StructureDefinition; another absolute URL
+        # is a logical model's, which this server does not know
+        kind = declared.removeprefix(_CORE_DEFINITIONS)
+        if _TYPE_NAME.fullmatch(kind):
+            if match is not None and match["type"] != kind:
+                problems.append(
+                    f"{at}.type: {kind} is not the type of its reference {reference}"
+                    " (R4 Reference.type: both SHALL be consistent)"
+                )
+            elif allowed is not None and kind not in allowed:
+                problems.append(f"{at}.type: {kind}; the element refers to {', '.join(allowed)}")
+    return problems
 
 
 def _strings(value: Any) -> set[str]:
