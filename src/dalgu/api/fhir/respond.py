@@ -29,7 +29,8 @@ from dalgu.fhir.search import JSON_FORMATS, JSON_TYPES
 
 log = logging.getLogger("dalgu.fhir")
 FHIR_JSON = "application/fhir+json"
-_ACCEPTED = (*JSON_TYPES, "application/*", "*/*", "json")
+_WILDCARDS = ("application/*", "*/*")
+_ACCEPTED = (*JSON_TYPES, *_WILDCARDS, "json")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -100,11 +101,28 @@ def check_accept(request: Request) -> None:
     accept = request.headers.get("accept", "")
     if not accept:
         return
-    for part in accept.split(","):
-        media = part.split(";")[0].strip().lower()
+    ranges = [(part.split(";")[0].strip().lower(), part) for part in accept.split(",")]
+    # q=0 is "not acceptable" (RFC 9110 12.4.2): a range so marked is no answer, and the
+    # media type itself refused is not let in again by a wildcard (the more specific wins)
+    refused = {media for media, part in ranges if _quality(part) == 0}
+    for media, part in ranges:
+        if media in refused or (FHIR_JSON in refused and media in _WILDCARDS):
+            continue
         if media in _ACCEPTED and r4(part):
             return
     raise NotAcceptable(f"this server answers {FHIR_JSON} of FHIR R4 (4.0) only, not {accept!r}")
+
+
+def _quality(media_range: str) -> float:
+    """The `q` weight of an `Accept` media range (1 when it has none or an unreadable one)."""
+    for parameter in media_range.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 1.0
+    return 1.0
 
 
 def media_type(request: Request) -> str:
