@@ -108,7 +108,7 @@ def test_http_push_command_and_unreachable_device(client: TestClient) -> None:
     try:
         entity_id = provision_device(client, "kpush", transport="HTTP", endpoint=device.url)
         assert client.patch(f"{E}/{entity_id}/attrs/ring", json={"value": ""}).status_code == 204
-        assert device.commands.get(timeout=10) == b"bell1@ring"
+        assert device.commands.get(timeout=10) == b"bell1@ring|"
         done = wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "OK")
         assert done["ring_info"]["value"] == "done"
     finally:
@@ -137,7 +137,7 @@ def test_an_http_push_says_the_devices_service_and_service_path(client: TestClie
             f"{entity}/attrs/ring", json={"value": ""}, headers={"NGSILD-Tenant": "smart"}
         )
         assert patched.status_code == 204, patched.text
-        assert device.commands.get(timeout=10) == b"bell1@ring"
+        assert device.commands.get(timeout=10) == b"bell1@ring|"
         headers = device.headers.get(timeout=1)
         assert headers["fiware-service"] == "smart"
         assert headers["fiware-servicepath"] == "/gardens"
@@ -163,12 +163,12 @@ def test_commands_reach_autoprovisioned_devices(client: TestClient) -> None:
             client.patch(f"{E}/urn:ngsi-ld:Bell:b1/attrs/ring", json={"value": ""}).status_code
             == 204
         )
-        assert device.commands.get(timeout=10) == b"b1@ring"
+        assert device.commands.get(timeout=10) == b"b1@ring|"
         assert client.post("/iot/d?k=kauto&i=b2", content=b"x|1").status_code == 200
         assert (
             client.patch(f"{E}/urn:ngsi-ld:Bell:b2/attrs/ring", json={"value": ""}).status_code
             == 204
         )
-        assert device.commands.get(timeout=10) == b"b2@ring"
+        assert device.commands.get(timeout=10) == b"b2@ring|"
     finally:
         device.close()

@@ -62,7 +62,8 @@ def test_commands_and_results_round_trip() -> None:
     assert parse_command(text) == Command(
         "weatherStation167", "ping", {"param1": "1", "on": "true"}
     )
-    assert format_command("lamp1", "on", "") == "lamp1@on"
+    assert format_command("lamp1", "on", "") == "lamp1@on|"  # as iotagent-ul writes it
+    assert format_command("lamp1", "on", None) == "lamp1@on"  # a lazy attribute's request
     result = parse_command_result("weatherStation167@ping|Ping ok|code 7")
     assert result == Command("weatherStation167", "ping", result="Ping ok|code 7")
 

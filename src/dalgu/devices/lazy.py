@@ -4,7 +4,7 @@ A config group or device declares `lazy` attributes, as in the FIWARE IoT Agents
 never stored: Retrieve Entity asks the entity service's lazy attribute providers
 (`dalgu.broker.lazy`), and this one asks the device, over the transport its commands use. The
 request is a command named after the attribute with an empty value (UltraLight
-`dev@temperature|`, JSON `{"temperature": ""}`), sent through the same `CommandSink`s: an HTTP
+`dev@temperature`, JSON `{"temperature": ""}`), sent through the same `CommandSink`s: an HTTP
 push answers at once; an MQTT device answers on `/cmdexe` (`dev@temperature|21.5`) or by
 publishing the measure on `/attrs`. A device that does not answer within the timeout, or cannot
 be reached (an HTTP device without an endpoint), leaves the attribute out of the answer; the
@@ -127,7 +127,7 @@ class LazyAttributes:
             binding.apikey,
             binding.device_id,
             measure,
-            "",
+            None if target.payload == "ul" else "",  # UltraLight `th1@t`, JSON `{"t": ""}`
             target.payload,
             target.transport,
             target.endpoint,

@@ -129,11 +129,13 @@ def split_command_results(payload: str) -> tuple[str | None, list[Command]]:
 
 
 def format_command(device: str, name: str, params: dict[str, object] | object) -> str:
-    """The UltraLight text of a command for a device."""
+    """The UltraLight text of a command for a device: `dev@cmd|value`, the separator there
+    for an empty value too (`dev@cmd|`), as iotagent-ul's `createCommandPayload` writes it;
+    `dev@cmd|k=v|…` for an object. None (a lazy attribute's request) is `dev@cmd` alone."""
     head = f"{device}@{name}"
     if isinstance(params, dict):
         return "|".join([head, *(f"{k}={_text(v)}" for k, v in params.items())])
-    if params is None or params == "":
+    if params is None:
         return head
     return f"{head}|{_text(params)}"
 
