@@ -60,6 +60,17 @@ def test_date_prefixes_compare_ranges(
     assert found["total"] == expected
 
 
+def test_fhirclient_date_operators_search_as_their_r4_prefixes(
+    client: TestClient, two_patients: tuple[str, str]
+) -> None:
+    """fhirclient's `struct={'date': {'$gt': '2024-03-02'}}` sends `date=>2024-03-02`."""
+    kim, _ = two_patients
+    for legacy, expected in ((">", 1), (">=", 2), ("<", 1), ("<=", 2)):
+        value = quote(f"{legacy}2024-03-02")
+        found = search(client, f"Observation?subject=Patient/{kim}&code=8867-4&date={value}")
+        assert found["total"] == expected, legacy
+
+
 def test_category_and_code_without_system(
     client: TestClient, two_patients: tuple[str, str]
 ) -> None:

@@ -49,6 +49,16 @@ def test_date_prefixes() -> None:
     assert isinstance(second, DateValue) and second.prefix == "lt"
 
 
+@pytest.mark.parametrize(
+    ("legacy", "prefix"), [(">", "gt"), (">=", "ge"), ("<", "lt"), ("<=", "le")]
+)
+def test_dstu1_comparators_are_read_as_r4_prefixes(legacy: str, prefix: str) -> None:
+    """fhirclient's `$gt`... send DSTU1's `>`... (HAPI FHIR reads them too; fhir report #7)."""
+    query = parse_search("Observation", [("date", f"{legacy}2024-03-01")])
+    expected = parse_search("Observation", [("date", f"{prefix}2024-03-01")])
+    assert query.clauses[0].values == expected.clauses[0].values
+
+
 def test_patient_reference_defaults_to_patient_type() -> None:
     query = parse_search("Observation", [("patient", "123"), ("subject", "Patient/9")])
     assert query.clauses[0].values == (RefValue("Patient", "123"),)

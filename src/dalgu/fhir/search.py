@@ -18,6 +18,10 @@ from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_refer
 from dalgu.fhir.subsetting import Subset, parse_subset
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+#: DSTU1's comparators, which fhirclient (`$gt`, `$lte`, ...) still sends and HAPI FHIR still
+#: reads (`ParamPrefixEnum.forDstu1Value`): synonyms of R4's prefixes (no date starts so)
+LEGACY_PREFIXES = (">=", "<=", ">", "<")
+_LEGACY_NAMES = {">=": "ge", "<=": "le", ">": "gt", "<": "lt"}
 #: JSON media types a request may send or ask for (`application/json+fhir` is DSTU2's, which
 #: older clients still send and HAPI still takes)
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
@@ -143,8 +147,12 @@ def _token(raw: str) -> TokenValue:
 
 
 def _date(raw: str, name: str) -> DateValue:
-    prefix = raw[:2] if raw[:2] in DATE_PREFIXES else "eq"
-    text = raw[2:] if raw[:2] in DATE_PREFIXES else raw
+    legacy = next((p for p in LEGACY_PREFIXES if raw.startswith(p)), None)
+    if legacy is not None:
+        prefix, text = _LEGACY_NAMES[legacy], raw[len(legacy) :]
+    else:
+        prefix = raw[:2] if raw[:2] in DATE_PREFIXES else "eq"
+        text = raw[2:] if raw[:2] in DATE_PREFIXES else raw
     try:
         lo, hi = date_range(text)
     except BadRequestData:
