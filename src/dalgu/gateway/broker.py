@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from dalgu.gateway.brokeraccess import BrokerCredentials
+from dalgu.gateway.brokeracks import StoredAcknowledgements, handler_class
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class EmbeddedBroker:
         }
         from amqtt.errors import BrokerError
 
-        broker = _broker_class(Broker)(config)
+        broker = _broker_class(Broker, credentials.username)(config)
         amqtt_log = logging.getLogger("amqtt.broker")
         if not any(isinstance(f, _NoDataIsNoError) for f in amqtt_log.filters):
             amqtt_log.addFilter(_NoDataIsNoError())
@@ -94,19 +95,45 @@ class EmbeddedBroker:
             self._broker = None
 
 
-def _broker_class(base: Any) -> Any:
+def _broker_class(base: Any, own_username: str) -> Any:
     """amqtt's Broker, closing a connection that sends no CONNECT in time or something else
-    first (amqtt kept both open)."""
+    first (amqtt kept both open), and acknowledging a device's QoS 1 message once Dalgu's own
+    client (`own_username`) has stored it (`brokeracks`)."""
+    from amqtt.broker import BrokerProtocolHandler
 
     class Broker(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._dalgu_acks = StoredAcknowledgements(self._dalgu_consumes)
+            self._dalgu_handler = handler_class(
+                BrokerProtocolHandler, self._dalgu_acks, own_username
+            )
+
+        def _dalgu_consumes(self, topic: str) -> bool:
+            """Whether Dalgu's own client, connected, is subscribed to `topic`."""
+            for a_filter, subscriptions in self._subscriptions.items():
+                for session, _ in subscriptions:
+                    if (
+                        session.username == own_username
+                        and session.transitions.state == "connected"
+                        and self._matches(topic, a_filter)
+                    ):
+                        return True
+            return False
+
         async def _initialize_client_session(
             self, reader: Any, writer: Any, remote_address: str, remote_port: int
         ) -> Any:
             try:
-                return await asyncio.wait_for(
+                handler, session = await asyncio.wait_for(
                     super()._initialize_client_session(reader, writer, remote_address, remote_port),
                     CONNECT_TIMEOUT,
                 )
+                # amqtt makes the handler from its CONNECT (`init_from_connect`, before the
+                # session is known); it gains the acknowledgements here, before it handles any
+                # PUBLISH (it starts reading once the connection is accepted)
+                handler.__class__ = self._dalgu_handler
+                return handler, session
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(writer.close(), 1.0)

@@ -1,0 +1,128 @@
+"""The embedded broker acknowledges a device's QoS 1 measure once Dalgu has stored it.
+
+amqtt answers a QoS 1 PUBLISH with its PUBACK as soon as the message is queued in memory: a
+measure acknowledged to its device but not yet written by the gateway was lost with the process
+(`kill -9`, the OOM killer), the whole backlog when ingestion had fallen behind (an outside test
+lost 12,899 measures in one kill, 86 in a calm one: the last second of traffic). Mosquitto, the
+production broker, outlives Dalgu and keeps the gateway's persistent session; the embedded
+broker dies with it, so its acknowledgement has to wait for the store.
+
+How: a device's QoS 1 publish on a topic Dalgu's own client is subscribed to (connected) waits,
+before its PUBACK, until the broker's delivery of that message to Dalgu's client is
+acknowledged, and Dalgu's client acknowledges a batch only after its write committed
+(`mqttclient.acknowledge`). The two are matched by the message's payload object, which amqtt
+hands from the incoming message to the outgoing one unchanged. A device's later publishes are
+not held meanwhile (amqtt handles each in a task of its own); a device whose client keeps a
+window of messages in flight (paho: 20) is slowed to the store's pace, which is the
+backpressure a QoS 1 device expects. A delivery that is not acknowledged within
+`STORE_WAIT` seconds (the gateway far behind, or refusing the topic) is acknowledged to its
+device all the same, with a warning: the device is never held for ever.
+
+This reaches into amqtt 0.12's protocol handler (`_handle_qos1_message_flow`, `handle_puback`):
+`tests/gateway/test_broker_acks.py` fails if an amqtt upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: seconds a device's QoS 1 publish waits for the gateway to store it before its PUBACK
+STORE_WAIT = 30.0
+
+
+class StoredAcknowledgements:
+    """The device publishes waiting for Dalgu's client to acknowledge their delivery."""
+
+    def __init__(self, consumes: Callable[[str], bool]) -> None:
+        self._consumes = consumes  # whether Dalgu's own client, connected, takes a topic
+        self._waiting: dict[int, asyncio.Future[None]] = {}
+
+    def expect(self, topic: str, data: object) -> asyncio.Future[None] | None:
+        """A future done when the delivery of `data` to Dalgu's client is acknowledged; None
+        when Dalgu's client does not take `topic` (nothing to wait for)."""
+        if not self._consumes(topic):
+            return None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[id(data)] = future
+        return future
+
+    def forget(self, data: object) -> None:
+        self._waiting.pop(id(data), None)
+
+    def stored(self, data: object) -> None:
+        """Dalgu's client acknowledged the delivery of `data`: it is stored."""
+        future = self._waiting.pop(id(data), None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+
+def handler_class(base: Any, acks: StoredAcknowledgements, own_username: str) -> Any:
+    """amqtt's BrokerProtocolHandler, holding a device's QoS 1 PUBACK until Dalgu stored the
+    message, and telling `acks` when Dalgu's own client acknowledged a delivery."""
+    from amqtt.mqtt.constants import QOS_1
+    from amqtt.mqtt.protocol.handler import INCOMING, OUTGOING
+    from amqtt.mqtt.puback import PubackPacket
+
+    class Handler(base):  # type: ignore[misc]
+        def _own(self) -> bool:
+            return self.session is not None and self.session.username == own_username
+
+        async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+            if app_message.direction == OUTGOING and self._own():
+                try:
+                    await super()._handle_qos1_message_flow(app_message)
+                except TimeoutError:  # acknowledged later, when the gateway has written it
+                    self._late()[app_message.packet_id] = app_message.data
+                    raise
+                acks.stored(app_message.data)
+                return
+            if (
+                app_message.direction != INCOMING
+                or app_message.qos != QOS_1
+                or app_message.puback_packet
+                or app_message.packet_id is None
+                or self.session is None
+                or self._own()
+            ):
+                await super()._handle_qos1_message_flow(app_message)
+                return
+            stored = acks.expect(app_message.topic, app_message.data)
+            await self.session.delivered_message_queue.put(app_message)
+            if stored is not None:
+                try:
+                    await asyncio.wait_for(stored, STORE_WAIT)
+                except TimeoutError:
+                    log.warning(
+                        "a QoS 1 message on %r was not stored within %g s; acknowledged to its "
+                        "sender all the same",
+                        app_message.topic,
+                        STORE_WAIT,
+                    )
+                finally:
+                    acks.forget(app_message.data)
+            puback = PubackPacket.build(app_message.packet_id)
+            await self._send_packet(puback)
+            app_message.puback_packet = puback
+
+        def _late(self) -> dict[int, object]:
+            late: dict[int, object] | None = getattr(self, "_dalgu_late", None)
+            if late is None:
+                late = {}
+                self._dalgu_late = late
+            return late
+
+        async def handle_puback(self, puback: Any) -> None:
+            header = puback.variable_header
+            late = self._late() if self._own() else {}
+            if header is not None and header.packet_id in late:
+                acks.stored(late.pop(header.packet_id))
+                if header.packet_id not in self._puback_waiters:
+                    return  # (Dalgu acknowledges in order: a newer one with the id comes after)
+            await super().handle_puback(puback)
+
+    return Handler
