@@ -35,3 +35,20 @@ def test_provisioning_and_southbound_paths_take_a_trailing_slash(settings: Setti
         deleted = httpx.delete(f"{north}/iot/services/", params=params, headers=HEADERS)
         assert deleted.status_code == 204, deleted.text
         assert httpx.get(f"{north}/iot/services", headers=HEADERS).json()["count"] == 0
+
+
+def test_the_iot_agent_paths_on_the_api_port_take_a_trailing_slash(settings: Settings) -> None:
+    """The NGSI-LD port serves the provisioning API too: `DELETE /iot/services/` was a 307."""
+    apikey = f"k{uuid.uuid4().hex[:8]}"
+    with serving(settings, lambda: {}) as (client, _):
+        group = {"apikey": apikey, "resource": "/iot/d", "entity_type": "Device"}
+        created = client.post(
+            "/iot/services/", json={"services": [group]}, headers=HEADERS, follow_redirects=False
+        )
+        assert created.status_code == 201, created.text
+        params = {"resource": "/iot/d", "apikey": apikey}
+        deleted = client.delete(
+            "/iot/services/", params=params, headers=HEADERS, follow_redirects=False
+        )
+        assert deleted.status_code == 204, deleted.text
+        assert client.get("/iot/services", headers=HEADERS).json()["count"] == 0

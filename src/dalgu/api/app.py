@@ -420,7 +420,10 @@ class TrailingSlash:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.endswith("/") and (
-                any(path.startswith(root) and len(path) > len(root) + 1 for root in (V1, FHIR))
+                any(
+                    path.startswith(root) and len(path) > len(root) + 1
+                    for root in (V1, FHIR, "/iot")  # the IoT Agent's paths on the API port too
+                )
                 or path == FHIR + "/"  # the base URL of a FHIR client (batch, transaction)
             ):
                 trimmed = path.rstrip("/")
