@@ -166,3 +166,27 @@ def test_an_unknown_api_key_is_a_warning_on_the_embedded_broker(
     ]
     assert [r.levelno for r in about_theirs] == [logging.WARNING]
     assert "no config group" in about_theirs[0].getMessage()
+
+
+def test_another_deployments_command_results_are_logged_at_debug_only_on_a_shared_broker(
+    shared: tuple[TestClient, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A command round trip of another deployment on a city broker was a warning in every
+    other Dalgu's log (an outside soak test: 12 in one run), its measures a debug line."""
+    client, port = shared
+    theirs = f"k{uuid.uuid4().hex[:10]}"
+    ours = f"k{uuid.uuid4().hex[:10]}"
+    provision(client, ours)
+    caplog.set_level(logging.DEBUG)
+
+    async def send() -> None:
+        async with aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:6]}") as c:
+            await c.publish(f"/{theirs}/bell1/cmdexe", b'{"ring": "OK"}', qos=1)
+            await c.publish(f"/{ours}/dev/attrs", b"t|2", qos=1)  # handled after theirs
+
+    asyncio.run(send())
+    stored(client, "dev", lambda e: e.get("t", {}).get("value") == "2")
+    about_theirs = [r for r in caplog.records if theirs in r.getMessage()]
+    assert about_theirs, "the foreign key's result was not logged at all"
+    assert all(r.levelno == logging.DEBUG for r in about_theirs)
+    assert not [r for r in caplog.records if "unknown device" in r.getMessage()]

@@ -29,10 +29,10 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.devices.mapping import DeviceBinding, bind
-from dalgu.devices.ownership import device_of, owning_group
+from dalgu.devices.ownership import device_of, owners, owning_group
 from dalgu.devices.provisioning import Device, ServiceGroup
 from dalgu.devices.traffic import shown
-from dalgu.errors import BadRequestData, DalguError
+from dalgu.errors import BadRequestData, DalguError, UnknownApiKey
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import Change, DeviceRecord, DeviceRegistry
 
@@ -187,6 +187,10 @@ class CommandDispatcher:
                     return target
         record = await device_of(self.registry, apikey, device_id)
         if record is None:
+            if not await owners(self.registry, apikey):
+                # maybe another deployment's device on a shared broker: the transport logs it
+                # as it logs their measures (a debug line there, a warning on its own broker)
+                raise UnknownApiKey(f"no config group or device is provisioned for {apikey!r}")
             log.warning("command result from unknown device %s/%s", shown(apikey), device_id)
             return None
         for fresh in (False, True):
