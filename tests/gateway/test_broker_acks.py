@@ -14,6 +14,8 @@ import aiomqtt
 import pytest
 from starlette.testclient import TestClient
 
+from dalgu.api.health import backlog_check
+from dalgu.gateway.brokeracks import StoredAcknowledgements
 from dalgu.settings import Settings
 from tests.ports import free_port, serving
 
@@ -70,3 +72,32 @@ def test_a_message_dalgu_does_not_take_is_acknowledged_at_once(
             return time.monotonic() - started
 
     assert asyncio.run(publish()) < 2.0
+
+
+def test_health_reports_the_device_messages_waiting_to_be_stored(
+    embedded: tuple[TestClient, int],
+) -> None:
+    client, _ = embedded
+    checks = client.get("/health").json()["checks"]
+    assert checks["mqtt:backlog"] == [
+        {"status": "pass", "observedValue": 0, "observedUnit": "messages"}
+    ]
+
+
+async def test_a_backlog_older_than_the_warning_is_a_warn() -> None:
+    """An outside soak test saw ingestion fall minutes behind what the devices sent, with
+    every check of `/health` passing."""
+    acks = StoredAcknowledgements(lambda topic: topic.endswith("/attrs"))
+    first, second = b"t|1", b"t|2"
+    assert acks.expect("/k/d/cmdexe", first) is None  # not taken by Dalgu: no wait
+    assert acks.expect("/k/d/attrs", first) is not None
+    assert acks.expect("/k/d/attrs", second) is not None
+    await asyncio.sleep(0.05)
+    waiting, oldest = acks.backlog()
+    assert waiting == 2 and oldest >= 0.05
+    assert backlog_check(waiting, oldest, warning=30)["status"] == "pass"
+    warned = backlog_check(waiting, oldest, warning=0.01)
+    assert warned["status"] == "warn" and "2 device messages wait" in warned["output"]
+    acks.stored(first)
+    acks.stored(second)
+    assert acks.backlog() == (0, 0.0)

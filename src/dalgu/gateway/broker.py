@@ -88,6 +88,13 @@ class EmbeddedBroker:
         _OWN[(self.host, self.port)] = credentials
         log.info("embedded MQTT broker on %s:%d", self.host, self.port)
 
+    def backlog(self) -> tuple[int, float]:
+        """Devices' QoS 1 messages received and not yet stored, and the oldest one's wait (s)."""
+        if self._broker is None:
+            return 0, 0.0
+        acks: StoredAcknowledgements = self._broker._dalgu_acks
+        return acks.backlog()
+
     async def stop(self) -> None:
         if self._broker is not None:
             _OWN.pop((self.host, self.port), None)

@@ -40,15 +40,16 @@ class StoredAcknowledgements:
 
     def __init__(self, consumes: Callable[[str], bool]) -> None:
         self._consumes = consumes  # whether Dalgu's own client, connected, takes a topic
-        self._waiting: dict[int, asyncio.Future[None]] = {}
+        self._waiting: dict[int, tuple[asyncio.Future[None], float]] = {}
 
     def expect(self, topic: str, data: object) -> asyncio.Future[None] | None:
         """A future done when the delivery of `data` to Dalgu's client is acknowledged; None
         when Dalgu's client does not take `topic` (nothing to wait for)."""
         if not self._consumes(topic):
             return None
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting[id(data)] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiting[id(data)] = (future, loop.time())
         return future
 
     def forget(self, data: object) -> None:
@@ -56,9 +57,17 @@ class StoredAcknowledgements:
 
     def stored(self, data: object) -> None:
         """Dalgu's client acknowledged the delivery of `data`: it is stored."""
-        future = self._waiting.pop(id(data), None)
-        if future is not None and not future.done():
-            future.set_result(None)
+        waiting = self._waiting.pop(id(data), None)
+        if waiting is not None and not waiting[0].done():
+            waiting[0].set_result(None)
+
+    def backlog(self) -> tuple[int, float]:
+        """Device messages received and not yet stored, and the seconds the oldest has waited
+        (0 when none): what `/health` reports as `mqtt:backlog`."""
+        if not self._waiting:
+            return 0, 0.0
+        oldest = min(since for _, since in self._waiting.values())
+        return len(self._waiting), asyncio.get_running_loop().time() - oldest
 
 
 def handler_class(base: Any, acks: StoredAcknowledgements, own_username: str) -> Any:
