@@ -461,3 +461,32 @@ def test_purge_goes_to_the_sources_too(client: TestClient, source: ContextSource
     assert failed.json()["success"] == []
     (error,) = failed.json()["errors"]
     assert error["entityId"] is None and error["error"]["status"] == 500
+
+
+def test_an_entity_whose_only_source_failed_is_that_failure_not_a_404(client: TestClient) -> None:
+    """A redirect registration keeps the entity away from this broker: with its source
+    unreachable, a retrieval answered 404 "does not exist here or at a context source" (the
+    FIWARE Context-Providers tutorial's setup met it); the source's failure is the answer."""
+    client.post(
+        R,
+        json={
+            "id": "urn:ngsi-ld:ContextSourceRegistration:gone",
+            "type": "ContextSourceRegistration",
+            "information": [{"entities": [{"type": "Vehicle"}]}],
+            "endpoint": "http://127.0.0.1:9",
+            "mode": "redirect",
+            "operations": ["redirectionOps"],
+        },
+    )
+    failed = client.get(f"{E}/{V1}", params={"type": "Vehicle"})
+    assert failed.status_code == 502, failed.text
+    assert failed.json()["detail"].endswith("is unreachable")
+
+
+def test_an_entity_no_source_holds_is_still_a_404(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, mode="redirect", operations=["redirectionOps"])
+    source.reply("GET", f"/entities/{V1}", 404)
+    missing = client.get(f"{E}/{V1}", params={"type": "Vehicle"})
+    assert missing.status_code == 404, missing.text

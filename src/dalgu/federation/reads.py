@@ -43,13 +43,18 @@ async def read_entity(
     if own_error is not None and not isinstance(own_error, ResourceNotFound):
         raise own_error
     entity = held[0] if held else None
+    failures = []
     for forward, outcome in zip(forwards, outcomes[1:], strict=True):
+        if outcome.error is not None and not isinstance(outcome.error, ResourceNotFound):
+            failures.append(outcome.error)
         if outcome.reply is None or outcome.error is not None:
             continue
         remote = parse_remote(outcome.reply.json(), outcome.reply.terms or terms)
         if remote is not None and remote.get("id") == entity_id:
             entity = merge(entity, remote, forward.claim)
     if entity is None:
+        if failures:  # a source that may hold it could not be asked: not "does not exist"
+            raise failures[0]
         raise ResourceNotFound(f"entity {entity_id} does not exist here or at a context source")
     return entity
 
