@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
 from dalgu.errors import (
     AccessDenied,
     AlreadyExists,
@@ -25,12 +23,11 @@ from dalgu.errors import (
 from dalgu.fhir import decimals
 from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
 from dalgu.fhir.consent import ConsentPolicy, Grant
+from dalgu.fhir.history import as_written, check_type, history_of, parse_body, stored_id
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.includes import new_ones, referred, referring_searches
 from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import (
-    PATIENT_COMPARTMENT,
-    RESOURCE_TYPES,
     SYSTEM,
     Principal,
     Resource,
@@ -64,21 +61,6 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)  # what the result leaves out, and why
 
 
-def check_type(type_name: str) -> None:
-    if type_name not in RESOURCE_TYPES:
-        raise ResourceNotFound(f"this server keeps no {type_name} resources")
-
-
-def stored_id(resource_id: str) -> bool:
-    """Whether `resource_id` could name a stored resource: an id from a URL may hold a NUL
-    (`%00`), which none has and PostgreSQL's text cannot even be compared with."""
-    return "\x00" not in resource_id
-
-
-def parse_body(body: bytes | None) -> Resource:
-    return orjson.loads(body) if body else {}
-
-
 class FhirService:
     def __init__(self, store: FhirStore, *, default_count: int = 20, max_count: int = 500):
         self.store = store
@@ -103,7 +85,7 @@ class FhirService:
         found, _ = await self.store.fhir_search(replace(query, total=False))
         return [parse_body(r.body) for r in found]
 
-    async def _audit(self, principal: Principal, interaction: str, **details: Any) -> None:
+    async def audit(self, principal: Principal, interaction: str, **details: Any) -> None:
         await self.store.fhir_write([audit_write(audit_event(principal, interaction, **details))])
 
     async def record_failure(
@@ -124,7 +106,7 @@ class FhirService:
             detail = error.detail if isinstance(error, DalguError) else type(error).__name__
             detail = f"server failure: {detail}"
         try:
-            await self._audit(
+            await self.audit(
                 principal,
                 interaction,
                 outcome=outcome,
@@ -135,7 +117,7 @@ class FhirService:
         except Exception:
             log.exception("the AuditEvent of a failed %s could not be stored", interaction)
 
-    async def _authorize(
+    async def authorize(
         self,
         principal: Principal,
         type_name: str,
@@ -185,7 +167,7 @@ class FhirService:
         except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, interaction, error, what, patients)
             raise
-        await self._audit(
+        await self.audit(
             principal,
             interaction,
             what=what,
@@ -216,26 +198,13 @@ class FhirService:
                 f"{'' if version is None else f' version {version}'} does not exist"
             )
         if version is not None:
-            found = await self._as_written(found)
+            found = await as_written(self.store, found)
         if found.patient and patients is not None:
             patients.append(found.patient)
-        grant = await self._authorize(principal, type_name, found.patient, write=False)
+        grant = await self.authorize(principal, type_name, found.patient, write=False)
         if found.deleted:
             raise ResourceGone(f"{type_name}/{resource_id} was deleted (version {found.version})")
         return found, grant
-
-    async def _as_written(self, version: StoredResource) -> StoredResource:
-        """`version` with the patient whose record it is: the one its own body names (the
-        store gives every version the patient of the resource's current one, and a record
-        moved to another patient, or an id reused for one, must not open the first patient's
-        versions to the second's Consent); a deletion is the record of the version it
-        deleted."""
-        body = version.body
-        if version.deleted and version.version > 1:
-            before = await self.store.fhir_read(version.type, version.id, version.version - 1)
-            body = before.body if before is not None else None
-        patient = compartment_patient(parse_body(body)) if body else None
-        return replace(version, patient=patient)
 
     async def searchable(
         self, principal: Principal, query: SearchQuery, *, run: bool = False
@@ -257,65 +226,12 @@ class FhirService:
         count: int | None = None,
         offset: int = 0,
     ) -> tuple[list[StoredResource], int]:
-        interaction = "history-type" if resource_id is None else "history-instance"
-        what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
-        count = self._count(count)
-        patients: list[str] = []  # whose records the versions are, also when refused
-        try:
-            check_type(type_name)
-            if resource_id is not None:
-                versions, total, grant = await self._instance_history(
-                    principal, type_name, resource_id, since, count, offset, patients
-                )
-            else:
-                if type_name in PATIENT_COMPARTMENT or type_name == "AuditEvent":
-                    if principal.role != Role.ADMIN:
-                        raise AccessDenied("the history of a whole patient-data type is for admins")
-                    grant = Grant("role")
-                else:
-                    grant = await self._authorize(principal, type_name, None, write=False)
-                versions, total = await self.store.fhir_history(
-                    type_name, None, since, count, offset
-                )
-        except Exception as error:  # recorded, then raised as it came
-            await self.record_failure(principal, interaction, error, what, patients)
-            raise
-        await self._audit(
-            principal,
-            interaction,
-            what=what,
-            patients=patients,
-            broke_glass=grant.broke_glass,
+        """A page of a type's or a resource's versions (`fhir.history`), audited."""
+        return await history_of(
+            self, principal, type_name, resource_id, since=since, count=count, offset=offset
         )
-        return versions, total
 
-    async def _instance_history(
-        self,
-        principal: Principal,
-        type_name: str,
-        resource_id: str,
-        since: float | None,
-        count: int,
-        offset: int,
-        patients: list[str],
-    ) -> tuple[list[StoredResource], int, Grant]:
-        """One page of a resource's versions, each the record of the patient it names:
-        the caller must be allowed to read every one of them (else 403, the page is not
-        cut: its total and links would lie). `patients` is given those patients."""
-        current = None
-        if stored_id(resource_id):
-            current = await self.store.fhir_read(type_name, resource_id)
-        if current is None:
-            raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")
-        found, total = await self.store.fhir_history(type_name, resource_id, since, count, offset)
-        versions = [await self._as_written(v) for v in found]
-        # an empty page still needs the right to read the resource
-        owners = list(dict.fromkeys(v.patient for v in versions)) if versions else [current.patient]
-        patients.extend(p for p in owners if p)
-        grants = [await self._authorize(principal, type_name, p, write=False) for p in owners]
-        return versions, total, next((g for g in grants if g.broke_glass), grants[0])
-
-    def _count(self, count: int | None) -> int:
+    def count_of(self, count: int | None) -> int:
         if count is None:
             return self.default_count
         if not 0 <= count <= self.max_count:
@@ -362,7 +278,7 @@ class FhirService:
             raise
         found = (m.patient for m in [*matches, *included] if m.patient)
         patients = list(dict.fromkeys([*named, *found]))[:100]
-        await self._audit(
+        await self.audit(
             principal,
             "search-type",
             patients=patients,
@@ -423,13 +339,13 @@ class FhirService:
             raise MethodNotAllowed("AuditEvents cannot be changed or deleted", allow="GET, HEAD")
         current = None if write.must_create else await self.store.fhir_read(write.type, write.id)
         new = write.resource is not None and (write.must_create or current is None)
-        grant = await self._authorize(
+        grant = await self.authorize(
             principal, write.type, write.patient, write=True, resource=write.resource, new=new
         )
         if grant.via == "registration":
             return replace(write, must_create=True)
         if current is not None and not current.deleted and current.patient != write.patient:
-            await self._authorize(
+            await self.authorize(
                 principal, write.type, current.patient, write=True, resource=write.resource
             )
         return write
@@ -476,7 +392,7 @@ class FhirService:
         except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, "create", error, [])
             raise
-        await self._audit(
+        await self.audit(
             principal,
             "create",
             detail=f"If-None-Exist {if_none_exist!r} matched {found.reference}: not created",
@@ -552,7 +468,7 @@ class FhirService:
             if_match = bind_if_match(if_match, current, what[0])
             # a patch reads what it changes (a `test` operation tells its caller): reading it
             # must be allowed too
-            await self._authorize(principal, type_name, current.patient, write=False)
+            await self.authorize(principal, type_name, current.patient, write=False)
             if current.deleted:
                 raise ResourceGone(f"{what[0]} was deleted (version {current.version})")
             if if_match is not None and if_match != current.version:
@@ -620,7 +536,7 @@ class FhirService:
         self, principal: Principal, type_name: str, resource_id: str, if_match: IfMatch
     ) -> FhirWrite:
         current = await self._changeable(type_name, resource_id)
-        await self._authorize(principal, type_name, current.patient, write=True)
+        await self.authorize(principal, type_name, current.patient, write=True)
         version = bind_if_match(if_match, current, f"{type_name}/{resource_id}")
         return FhirWrite(type_name, resource_id, None, None, current.patient, if_match=version)
 
