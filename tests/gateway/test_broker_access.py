@@ -6,17 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import aiomqtt
 import pytest
 from starlette.testclient import TestClient
 
 from dalgu.gateway.brokeraccess import may_publish, may_subscribe
-from dalgu.settings import Settings
 from tests.devices.conftest import FirstMessage, publish, wait_for
-from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
 FAILURE = 0x80  # SUBACK return code: subscription refused
@@ -57,19 +53,6 @@ def test_commands_are_published_by_dalgu_only() -> None:
     assert may_publish("/k1/dev1/cmdexe")
     assert may_publish("/k1/dev1/attrs")
     assert may_publish("/k1/dev1/attrs/cmd")  # a measure of an attribute named cmd
-
-
-@pytest.fixture
-def embedded(settings: Settings) -> Iterator[tuple[TestClient, int]]:
-    def ports() -> dict[str, Any]:
-        return {
-            "mqtt_broker": "embedded",
-            "mqtt_port": free_port(),
-            "mqtt_client_id": f"dalgu-test-{uuid.uuid4().hex[:8]}",
-        }
-
-    with serving(settings, ports) as (client, configured):
-        yield client, configured.mqtt_port
 
 
 def _provision(client: TestClient, apikey: str) -> str:

@@ -7,32 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import aiomqtt
-import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.health import backlog_check
 from dalgu.gateway.brokeracks import StoredAcknowledgements
-from dalgu.settings import Settings
-from tests.ports import free_port, serving
 
 E = "/ngsi-ld/v1/entities"
-
-
-@pytest.fixture
-def embedded(settings: Settings) -> Iterator[tuple[TestClient, int]]:
-    def ports() -> dict[str, Any]:
-        return {
-            "mqtt_broker": "embedded",
-            "mqtt_port": free_port(),
-            "mqtt_client_id": f"dalgu-test-{uuid.uuid4().hex[:8]}",
-        }
-
-    with serving(settings, ports) as (client, configured):
-        yield client, configured.mqtt_port
 
 
 def test_a_measure_acknowledged_to_its_device_is_already_stored(
