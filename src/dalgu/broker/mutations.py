@@ -111,8 +111,17 @@ def in_order(mutation: Mutation) -> Mutation:
         for name, value in new.items():
             if name in MEMBERS:
                 continue
+            kept = current.get(name)
+            kept = kept if isinstance(kept, list) else [kept]
             for instance in value if isinstance(value, list) else [value]:
-                if isinstance(instance, dict) and instance.get("modifiedAt") == stamp:
+                # an instance this write left as it was may carry the same millisecond from
+                # an earlier write: it keeps its time (a command attribute re-stamped looked
+                # changed, and its command went out again)
+                if (
+                    isinstance(instance, dict)
+                    and instance.get("modifiedAt") == stamp
+                    and instance not in kept
+                ):
                     instance["modifiedAt"] = later
         return new
 
