@@ -49,7 +49,7 @@ class StoredContext:
 async def create_context(request: Request) -> Response:
     rt = runtime(request)
     neg.body_media_type(request)
-    body = await neg.read_json(request, rt.settings.max_body_bytes, rt.settings.max_json_depth)
+    body = await neg.read_json(request, rt.settings.max_json_depth)
     if not isinstance(body, dict) or "@context" not in body:
         raise InvalidRequest("a context document is a JSON object with an @context member")
     if not isinstance(body["@context"], (dict, list, str)):

@@ -158,7 +158,7 @@ async def read_body(
     media = neg.body_media_type(request, merge_patch=merge_patch)
     accept = neg.negotiate(request, geojson=geojson)
     tenant = neg.tenant_of(request)
-    body = await neg.read_json(request, rt.settings.max_body_bytes, rt.settings.max_json_depth)
+    body = await neg.read_json(request, rt.settings.max_json_depth)
     if an_object and not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     if batch and isinstance(body, list):

@@ -19,7 +19,6 @@ from dalgu.errors import (
     BadRequestData,
     InvalidRequest,
     NotAcceptable,
-    PayloadTooLarge,
     UnsupportedMediaType,
     quoted,
 )
@@ -132,21 +131,15 @@ def _split_links(header: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
-    """The request body as JSON, within the limits."""
+async def read_json(request: Request, max_depth: int) -> Any:
+    """The request body as JSON, nesting no deeper than `max_depth`. Its size is bounded as it
+    arrives, before any route reads it whole (`bodylimit.BoundedBody`, 413)."""
     coding = request.headers.get("content-encoding", "identity").strip().lower()
     if coding != "identity":  # RFC 9110 (15.5.16): a content coding the server does not take
         raise UnsupportedMediaType(
             f"Content-Encoding {coding} is not supported: send the body without a content coding"
         )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    body = await request.body()
     if not body.strip():
         raise InvalidRequest("the request body is empty")
     try:

@@ -79,10 +79,8 @@ def _path_filter(request: Request) -> str | None:
 
 
 async def json_body(request: Request) -> Any:
-    """A provisioning request's JSON body, within the size limit (400 otherwise)."""
+    """A provisioning request's JSON body (its size bounded by `bodylimit.BoundedBody`)."""
     body = await request.body()
-    if len(body) > runtime(request).settings.max_body_bytes:
-        raise BadRequestData("the body is too large")
     try:
         return jsonbytes.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -74,7 +74,7 @@ async def _json(request: Request) -> Any:
     whole first (the BoundedBody middleware bounds it), then checked by `read_json`."""
     settings = runtime(request).settings
     raw = await request.body()
-    parsed = await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    parsed = await read_json(request, settings.max_json_depth)
     return decimals.loads(raw, parsed)
 
 
