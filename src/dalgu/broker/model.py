@@ -113,7 +113,12 @@ def first_position(geometry: Any) -> tuple[float, float] | None:
 
 def now_iso() -> str:
     """The current time as NGSI-LD writes it: UTC, milliseconds, `Z`."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(datetime.now(UTC))
+
+
+def iso_ms(moment: datetime) -> str:
+    """An aware date-time as NGSI-LD writes system times: UTC, milliseconds, `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def is_uri(value: object) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from dalgu.broker.model import (
@@ -20,9 +20,11 @@ from dalgu.broker.model import (
     VALUE_MEMBER,
     Entity,
     attribute_iris,
+    iso_ms,
 )
 from dalgu.errors import AlreadyExists, ResourceNotFound
 from dalgu.store.base import Mutation
+from dalgu.store.history import parse_time
 
 Instances = list[dict[str, Any]]
 
@@ -129,8 +131,7 @@ def in_order(mutation: Mutation) -> Mutation:
 
 
 def _millisecond_after(stamp: str) -> str:
-    at = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(milliseconds=1)
-    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_ms(parse_time(stamp) + timedelta(milliseconds=1))
 
 
 def put_instance(instances: Instances, new: dict[str, Any]) -> bool:
