@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from tests.hosted_contexts import link_to
+
 E = "/ngsi-ld/v1/entities"
 
 
@@ -435,10 +437,7 @@ def test_expand_values_compares_a_vocab_property_by_its_expanded_term(client: Te
         }
         created = client.post(E, json=body, headers={"Content-Type": "application/ld+json"})
         assert created.status_code == 201, created.text
-    link = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
-    assert link.status_code == 201, link.text
-    url = client.get(link.headers["location"], params={"details": "true"}).json()["URL"]
-    headers = {"Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'}
+    headers = link_to(client, context)
 
     def ids(params: dict[str, str]) -> list[str]:
         response = client.get(E, params={"type": "Person", **params}, headers=headers)

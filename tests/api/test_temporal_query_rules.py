@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from tests.hosted_contexts import link_to
+
 E = "/ngsi-ld/v1/entities"
 T = "/ngsi-ld/v1/temporal/entities"
 Q = "/ngsi-ld/v1/temporal/entityOperations/query"
@@ -140,9 +142,7 @@ def test_expand_values_applies_to_a_temporal_query_as_to_entities(client: TestCl
         }
         created = client.post(E, json=animal, headers={"Content-Type": "application/ld+json"})
         assert created.status_code == 201, created.text
-    hosted = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
-    url = client.get(hosted.headers["location"], params={"details": "true"}).json()["URL"]
-    headers = {"Link": f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"'}
+    headers = link_to(client, context)
     window = {
         "type": "Animal",
         "timeproperty": "modifiedAt",

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from dalgu.federation.client import query_string
 from tests.contextsource import ContextSource
+from tests.hosted_contexts import hosted
 from tests.jsonld_oracle import offline_loader
 
 E = "/ngsi-ld/v1/entities"
@@ -34,14 +35,6 @@ def source() -> Iterator[ContextSource]:
     cs = ContextSource()
     yield cs
     cs.close()
-
-
-def hosted(client: TestClient, context: dict[str, str]) -> str:
-    """The URL of `context`, hosted by the broker."""
-    created = client.post("/ngsi-ld/v1/jsonldContexts", json={"@context": context})
-    assert created.status_code == 201, created.text
-    url: str = client.get(created.headers["location"], params={"details": "true"}).json()["URL"]
-    return url
 
 
 def register(
