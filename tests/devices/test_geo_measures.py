@@ -56,3 +56,59 @@ def test_a_static_geoproperty_given_as_a_coordinate_array_is_kept(client: TestCl
     entity = client.get(f"{E}/urn:ngsi-ld:Device:f1?options=keyValues", headers=TENANT).json()
     assert entity["location"] == {"type": "Point", "coordinates": [13.3505, 52.5144]}
     assert entity["f"] == "0.87"
+
+
+SHAPES = {  # the agents' other geo types (`convertNGSIv2ToLD`): the numbers paired, lon first
+    "apikey": "k-shapes",
+    "resource": "/iot/d",
+    "entity_type": "Road",
+    "attributes": [
+        {"object_id": "r", "name": "route", "type": "geo:linestring"},
+        {"object_id": "a", "name": "area", "type": "geo:polygon"},
+        {"object_id": "s", "name": "stops", "type": "geo:multipoint"},
+        {"object_id": "z", "name": "zones", "type": "geo:multipolygon"},
+    ],
+}
+
+
+def test_lines_polygons_and_multipoints_from_text_are_geoproperties(client: TestClient) -> None:
+    created = client.post("/iot/services", json={"services": [SHAPES]}, headers=FARM)
+    assert created.status_code == 201
+    ring = "128.6,35.8,128.7,35.8,128.7,35.9,128.6,35.8"
+    body = f"r|128.6,35.8,128.7,35.9|a|{ring}|s|128.6,35.8,128.61,35.81".encode()
+    assert client.post("/iot/d?k=k-shapes&i=road1", content=body).status_code == 200
+    road = client.get(f"{E}/urn:ngsi-ld:Road:road1", headers=TENANT).json()
+    assert road["route"]["type"] == "GeoProperty"
+    assert road["route"]["value"] == {
+        "type": "LineString",
+        "coordinates": [[128.6, 35.8], [128.7, 35.9]],
+    }
+    assert road["area"]["type"] == "GeoProperty"
+    assert road["area"]["value"] == {
+        "type": "Polygon",
+        "coordinates": [[[128.6, 35.8], [128.7, 35.8], [128.7, 35.9], [128.6, 35.8]]],
+    }
+    assert road["stops"]["value"]["type"] == "MultiPoint"
+    inside = {"type": "Road", "georel": "intersects", "geometry": "Point"}
+    inside |= {"coordinates": "[128.68,35.82]", "geoproperty": "area"}
+    found = client.get(E, params=inside, headers=TENANT).json()
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:Road:road1"]
+
+
+def test_a_multipolygon_is_taken_as_geojson_and_an_open_ring_is_refused(
+    client: TestClient,
+) -> None:
+    groups = [SHAPES, SHAPES | {"resource": "/iot/json"}]
+    assert client.post("/iot/services", json={"services": groups}, headers=FARM).status_code == 201
+    square = [[[128.6, 35.8], [128.7, 35.8], [128.7, 35.9], [128.6, 35.8]]]
+    zones = {"type": "MultiPolygon", "coordinates": [square]}
+    sent = client.post("/iot/json?k=k-shapes&i=road2", json={"z": zones})
+    assert sent.status_code == 200, sent.text
+    road = client.get(f"{E}/urn:ngsi-ld:Road:road2?options=keyValues", headers=TENANT).json()
+    assert road["zones"] == zones
+    unclosed = b"a|128.6,35.8,128.7,35.8,128.7,36"
+    open_ring = client.post("/iot/d?k=k-shapes&i=road3", content=unclosed)
+    assert open_ring.status_code == 400 and "closed ring" in open_ring.json()["detail"]
+    flat = client.post("/iot/d?k=k-shapes&i=road3", content=b"z|128.6,35.8,128.7,35.8")
+    assert flat.status_code == 400 and "GeoJSON MultiPolygon" in flat.json()["detail"]
+    assert client.get(f"{E}/urn:ngsi-ld:Road:road3", headers=TENANT).status_code == 404

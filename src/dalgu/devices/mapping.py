@@ -32,7 +32,23 @@ INTEGER_TYPES = {"integer", "int", "long"}
 BOOLEAN_TYPES = {"boolean", "bool"}
 TEXT_TYPES = {"text", "string", "property"}
 JSON_TYPES = {"object", "array"}  # values the agents parse as JSON
-GEO_TYPES = {"geo:point", "point", "geoproperty", "geo:json"}  # a Point, as the agents read it
+# the geometry each geo type's text or coordinate array is read as, as the agents read them
+GEO_TYPES = {
+    "geo:point": "Point",
+    "point": "Point",
+    "geoproperty": "Point",
+    "geo:json": "Point",
+    "geo:linestring": "LineString",
+    "linestring": "LineString",
+    "geo:polygon": "Polygon",
+    "polygon": "Polygon",
+    "geo:multipoint": "MultiPoint",
+    "multipoint": "MultiPoint",
+    "geo:multilinestring": "MultiLineString",
+    "multilinestring": "MultiLineString",
+    "geo:multipolygon": "MultiPolygon",
+    "multipolygon": "MultiPolygon",
+}
 NGSI_LD_KINDS = {
     "LanguageProperty": "languageMap",
     "VocabProperty": "vocab",
@@ -204,7 +220,7 @@ def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
     if low in TEXT_TYPES:
         return {"type": "Property", "value": raw if not isinstance(raw, bytes) else raw.decode()}
     if low in GEO_TYPES:
-        return {"type": "GeoProperty", "value": _geometry(raw, measure)}
+        return {"type": "GeoProperty", "value": _geometry(GEO_TYPES[low], raw, measure)}
     if kind == "Relationship":
         if not isinstance(raw, str) or ":" not in raw:
             raise PayloadError(f"measure {shown(measure)}: a Relationship needs a URI", 0)
@@ -280,18 +296,41 @@ def boolean_value(raw: Any, measure: str) -> bool:
     raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a boolean", 0)
 
 
-def _geometry(raw: Any, measure: str) -> dict[str, Any]:
-    """A Point from `"lon,lat"` or `[lon, lat]` (geo:point, in the order sent, as the IoT Agent
-    in NGSI-LD mode reads it: `NGSIUtils.getLngLats` splits text, flattens arrays and swaps
-    nothing), or a GeoJSON geometry as it is."""
+def _geometry(kind: str, raw: Any, measure: str) -> dict[str, Any]:
+    """A geometry from a text of numbers (`"lon,lat"`, `"lon,lat,lon,lat,…"`) or an array of
+    them, in the order sent, as the IoT Agent in NGSI-LD mode reads it (`NGSIUtils.getLngLats`
+    splits text, flattens arrays, pairs the numbers and swaps nothing), or a GeoJSON geometry as
+    it is. A `Polygon` is its pairs as one ring; the `Multi*` geometries but `MultiPoint` have
+    no text form (a flat list cannot say where a part ends) and take GeoJSON only."""
     if isinstance(raw, dict):
         return raw
     numbers = _lng_lat(raw)
-    if numbers is not None and len(numbers) == 2:
-        lon, lat = numbers
-        if -180 <= lon <= 180 and -90 <= lat <= 90:
-            return {"type": "Point", "coordinates": [lon, lat]}
-    raise PayloadError(f'measure {shown(measure)}: {shown(raw)} is not "lon,lat" nor GeoJSON', 0)
+    pairs = _positions(numbers) if numbers is not None else None
+    if pairs is not None and kind == "Point" and len(pairs) == 1:
+        return {"type": "Point", "coordinates": pairs[0]}
+    if pairs is not None and kind in ("LineString", "MultiPoint") and len(pairs) >= 2:
+        return {"type": kind, "coordinates": pairs}
+    if pairs is not None and kind == "Polygon" and len(pairs) >= 4 and pairs[0] == pairs[-1]:
+        return {"type": kind, "coordinates": [pairs]}
+    form = {
+        "Point": '"lon,lat"',
+        "LineString": '"lon,lat,lon,lat,…" (two positions or more)',
+        "MultiPoint": '"lon,lat,lon,lat,…" (two positions or more)',
+        "Polygon": '"lon,lat,…" (a closed ring: four positions or more, the last the first)',
+    }
+    shape = form.get(kind)
+    expected = f"{shape} nor GeoJSON" if shape else f"a GeoJSON {kind}"
+    raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not {expected}", 0)
+
+
+def _positions(numbers: list[float]) -> list[list[float]] | None:
+    """Numbers paired into [lon, lat] positions; None if one is odd or off the globe."""
+    if not numbers or len(numbers) % 2:
+        return None
+    pairs = [[numbers[i], numbers[i + 1]] for i in range(0, len(numbers), 2)]
+    if all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in pairs):
+        return pairs
+    return None
 
 
 def _lng_lat(raw: Any) -> list[float] | None:
