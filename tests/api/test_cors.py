@@ -1,5 +1,6 @@
 """Browser pages of the configured origins may call the APIs (CORS); others, and every origin
-when none is configured, get no CORS headers. A 405 names every method the path serves."""
+when none is configured, get no CORS headers. A 405 names every method the path serves, and
+so does a plain OPTIONS request."""
 
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ def test_without_origins_there_is_no_cors(plain: TestClient) -> None:
     assert got.status_code == 200
     assert not any(name.startswith("access-control-") for name in got.headers)
     response = _preflight(plain, E, DASH, "POST", "content-type")
-    assert response.status_code == 405
-    assert "access-control-allow-origin" not in response.headers
+    assert response.status_code == 204  # a plain OPTIONS answer, which grants nothing
+    assert not any(name.startswith("access-control-") for name in response.headers)
 
 
 def test_any_origin(tmp_path: Path) -> None:
@@ -128,12 +129,53 @@ def test_origins_that_are_not_origins_are_refused_at_start(origins: str) -> None
         ("DELETE", "/ngsi-ld/v1/types", {"GET", "HEAD"}),
         ("POST", "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:X:1", {"GET", "HEAD", "DELETE"}),
         ("PATCH", "/ngsi-ld/v1/entityOperations/upsert", {"POST"}),
+        # an entity id may hold slashes, so /entities/{id} matches this path too: its methods
+        # are not this resource's; DELETE and PUT here are refused with a helpful detail
+        ("GET", f"{E}/urn:ngsi-ld:X:1/attrs", {"POST", "PATCH"}),
+        ("DELETE", f"{E}/urn:ngsi-ld:X:1/attrs", {"POST", "PATCH"}),
     ],
 )
 def test_a_method_no_route_serves_is_a_405_naming_every_method_that_is(
     plain: TestClient, method: str, path: str, allowed: set[str]
 ) -> None:
     response = plain.request(method, path)
+    if method == "GET":  # the entity `urn:ngsi-ld:X:1/attrs`, which does not exist
+        assert response.status_code == 404
+        response = plain.request("PUT", path)
     assert response.status_code == 405
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
     assert response.json()["status"] == 405
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed", "accept_patch"),
+    [
+        (f"{E}/urn:ngsi-ld:X:1", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT", True),
+        (f"{E}/urn:ngsi-ld:X:1/attrs", "OPTIONS, PATCH, POST", False),
+        (f"{E}/urn:ngsi-ld:X:1/attrs/speed", "DELETE, OPTIONS, PATCH, PUT", True),
+        (E, "DELETE, GET, HEAD, OPTIONS, POST", None),
+        ("/ngsi-ld/v1/subscriptions/urn:s:1", "DELETE, GET, HEAD, OPTIONS, PATCH", True),
+        ("/ngsi-ld/v1/types", "GET, HEAD, OPTIONS", None),
+    ],
+)
+def test_options_names_the_resources_methods_and_its_patch_bodies(
+    plain: TestClient, path: str, allowed: str, accept_patch: bool | None
+) -> None:
+    """RFC 9110 9.3.7 and RFC 5789 3.1, as Orion-LD answers (the FIWARE Merge-Patch
+    tutorial); `Accept-Patch` must say the truth: a PATCH in each type it names is taken."""
+    response = plain.options(path)
+    assert response.status_code == 204
+    assert response.headers["allow"] == allowed
+    if accept_patch is None:
+        assert "accept-patch" not in response.headers
+        return
+    named = {media.strip() for media in response.headers["accept-patch"].split(",")}
+    merge = "application/merge-patch+json"
+    assert (merge in named) is accept_patch
+    assert {"application/json", "application/ld+json"} <= named
+    refused = plain.patch(path, content=b"{}", headers={"Content-Type": merge})
+    assert (refused.status_code == 415) is not accept_patch
+
+
+def test_options_on_a_path_nothing_serves_is_a_404(plain: TestClient) -> None:
+    assert plain.options("/ngsi-ld/v1/nothing").status_code == 404

@@ -4,7 +4,7 @@ A dashboard, a SMART on FHIR app or a citizen's web page served from another ori
 Dalgu's APIs from a browser, which first asks (an `OPTIONS` preflight) whether it may send the
 method and headers it needs, and shows a response's headers to the page only when the
 response lists them. Off by default (`DALGU_CORS_ORIGINS` empty): no request pays for it, and
-an `OPTIONS` request gets the 405 of a method no route serves.
+an `OPTIONS` request gets the plain answer (`Allow`) of `problem.options_response`.
 
 Around every API (NGSI-LD, FHIR, the IoT Agent's provisioning on the API port, the testbed), as
 the outermost layer, so the preflight is answered before any routing and the shortcut for the

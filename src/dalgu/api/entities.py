@@ -14,6 +14,7 @@ from dalgu.api import distributed, params
 from dalgu.api.attribute_paths import attribute_param
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.negotiation import GEO_JSON, RequestContext
+from dalgu.api.problem import refusal
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
 from dalgu.broker.join import Join, render_flat, render_inline
 from dalgu.broker.model import LOCATION, Entity, is_datetime, now_iso
@@ -524,11 +525,13 @@ async def delete_attribute(request: Request) -> Response:
     )
 
 
+@refusal
 async def entity_id_missing(request: Request) -> Response:
     """PATCH or PUT /entities without an id: the target is missing (clause 5.6.17, 5.6.18)."""
     raise BadRequestData("the URL names no entity: use /entities/{entityId}")
 
 
+@refusal
 async def attrs_method_not_allowed(request: Request) -> Response:
     """DELETE or PUT on /entities/{id}/attrs: an attribute name is needed (clause 6.6)."""
     raise MethodNotAllowed(

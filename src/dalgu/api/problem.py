@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -10,12 +12,38 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from dalgu.errors import NGSI_LD_ERRORS, DalguError, StoreUnavailable
+from dalgu.errors import NGSI_LD_ERRORS, DalguError, MethodNotAllowed, StoreUnavailable
 
 #: seconds a client is asked to wait after a store outage (`Retry-After`)
 RETRY_AFTER = "5"
 
 log = logging.getLogger("dalgu.api")
+
+#: the media types of PATCH bodies (RFC 5789's `Accept-Patch`): every PATCH takes JSON and
+#: JSON-LD; those of `MERGE_PATCH_ROUTES` (by route name) JSON Merge Patch too
+PATCH_MEDIA = "application/json, application/ld+json"
+MERGE_PATCH_MEDIA = PATCH_MEDIA + ", application/merge-patch+json"
+MERGE_PATCH_ROUTES = frozenset(
+    {
+        "merge_entity",
+        "patch_attribute",
+        "update_subscription",
+        "update_registration",
+        "update_csource_subscription",
+    }
+)
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_REFUSALS: set[Callable[..., Any]] = set()
+
+
+def refusal(endpoint: _Endpoint) -> _Endpoint:
+    """Marks an endpoint that only refuses its methods (with a more helpful error than the
+    router's): they are not methods of the resource, and a 405's or OPTIONS's `Allow` omits
+    them."""
+    _REFUSALS.add(endpoint)
+    return endpoint
+
 
 _HTTP_KINDS = {
     400: "BadRequestData",
@@ -66,12 +94,17 @@ def problem_response(error: DalguError) -> Response:
 
 async def dalgu_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DalguError)
-    return problem_response(exc)
+    response = problem_response(exc)
+    if isinstance(exc, MethodNotAllowed):  # RFC 9110 15.5.6: a 405 names what is allowed
+        response.headers["Allow"] = allowed_methods(request)
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = exc.headers
+    if exc.status_code == 405 and request.method == "OPTIONS":
+        return options_response(request)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": allowed_methods(request)}
     kind = _HTTP_KINDS.get(exc.status_code, "InvalidRequest")
@@ -89,18 +122,42 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+def options_response(request: Request) -> Response:
+    """An `OPTIONS` request on a resource (RFC 9110 9.3.7): its methods in `Allow`, and in
+    `Accept-Patch` the bodies its PATCH takes (RFC 5789 3.1), as Orion-LD answers."""
+    routes = _resource_routes(request)
+    methods = {method for route in routes for method in route.methods or ()}
+    headers = {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))}
+    patching = [route for route in routes if "PATCH" in (route.methods or ())]
+    if patching:
+        merge = any(route.name in MERGE_PATCH_ROUTES for route in patching)
+        headers["Accept-Patch"] = MERGE_PATCH_MEDIA if merge else PATCH_MEDIA
+    return Response(status_code=204, headers=headers)
+
+
 def allowed_methods(request: Request) -> str:
-    """Every method some route serves at the request's path (RFC 9110: a 405's `Allow`).
+    """The methods of the resource at the request's path (RFC 9110: a 405's `Allow`)."""
+    methods = {method for route in _resource_routes(request) for method in route.methods or ()}
+    return ", ".join(sorted(methods))
+
+
+def _resource_routes(request: Request) -> list[Route]:
+    """The routes that serve the request's path as the resource it names.
 
     Each route serves one or a few methods, so the router's own 405 names only the methods of
-    the first route whose path matched (`GET` of `/subscriptions`, not its `POST`)."""
-    methods: set[str] = set()
+    the first route whose path matched (`GET` of `/subscriptions`, not its `POST`). Of the
+    routes whose path matches, those whose parameters take the least of it: an entity id may
+    hold slashes, so `/entities/{id}` also matches `/entities/urn:x:1/attrs`, whose methods
+    are those of `/entities/{id}/attrs`. A refusing endpoint's methods are none."""
+    found: dict[int, list[Route]] = {}
     for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods:
-            match, _ = route.matches(request.scope)
-            if match is not Match.NONE:
-                methods.update(route.methods)
-    return ", ".join(sorted(methods))
+        if not isinstance(route, Route) or not route.methods or route.endpoint in _REFUSALS:
+            continue
+        match, child = route.matches(request.scope)
+        if match is not Match.NONE:
+            taken = sum(len(str(value)) for value in child.get("path_params", {}).values())
+            found.setdefault(taken, []).append(route)
+    return found[min(found)] if found else []
 
 
 async def client_gone_handler(request: Request, exc: Exception) -> Response:
