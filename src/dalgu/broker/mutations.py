@@ -241,12 +241,17 @@ def _without_marks(instance: Any) -> Any:
     return instance
 
 
+#: the forms an NGSI-LD Null takes in an attribute's value member (clauses 4.5.21.2, 4.5.22.3:
+#: a list of one Null, the object of a ListRelationship's one item)
+_NULLS = (NULL_URI, [NULL_URI], {"@none": NULL_URI}, [{"object": NULL_URI}])
+
+
 def is_null(instance: Any) -> bool:
+    """Whether an attribute fragment is an NGSI-LD Null: it deletes what it targets."""
     if not isinstance(instance, dict):
         return False
-    for member in ("value", "object", "vocab", "json", "languageMap"):
-        value = instance.get(member)
-        if value == NULL_URI or value == [NULL_URI] or value == {"@none": NULL_URI}:
+    for member in ("value", "object", "vocab", "json", "languageMap", "valueList", "objectList"):
+        if instance.get(member) in _NULLS:
             return True
     return False
 
