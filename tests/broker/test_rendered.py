@@ -16,7 +16,7 @@ VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
 def terms_of(*contexts: dict[str, str]) -> TermMap:
     builder = ContextBuilder()
-    builder.add(dict(core_context_document()["@context"]))
+    builder.add(dict(core_context_document()["@context"]), core=True)
     for context in contexts:
         builder.add(context)
     return builder.build()

@@ -46,7 +46,7 @@ def core_terms() -> TermMap:
     """The term map of the core context alone (one for the process: a rendering made with it
     at a write is the one a read with it makes)."""
     builder = ContextBuilder()
-    builder.add(dict(core_context_document()["@context"]))
+    builder.add(dict(core_context_document()["@context"]), core=True)
     return builder.build()
 
 
@@ -87,7 +87,7 @@ class ContextResolver:
             return hit
         builder = ContextBuilder()
         await self._collect(context, builder, 0)
-        builder.add(self._core_terms)  # core terms are protected: applied last, they win
+        builder.add(self._core_terms, core=True)  # core terms are protected: applied last
         term_map = builder.build()
         self._maps[key] = term_map
         if len(self._maps) > self._cache_size:
@@ -118,7 +118,10 @@ class ContextResolver:
             return
         if isinstance(context, list):
             for item in context:
-                await self._collect(item, builder, depth)
+                if item is None:
+                    builder.reset()
+                else:
+                    await self._collect(item, builder, depth)
         elif isinstance(context, str):
             if is_core_context(context):
                 return

@@ -131,8 +131,15 @@ class ContextBuilder:
     def __init__(self) -> None:
         self.raw: dict[str, Any] = {}
         self._vocab_raw: str | None = None
+        # the protected terms of the user contexts added so far, by their definitions
+        self._protected: dict[str, dict[str, Any]] = {}
 
-    def add(self, context: Mapping[str, Any]) -> None:
+    def add(self, context: Mapping[str, Any], *, core: bool = False) -> None:
+        """Adds a local context's definitions over the earlier ones. A user context (not
+        `core`) may neither redefine a protected term otherwise (JSON-LD 1.1, 4.1.11:
+        "protected term redefinition") nor hold a scoped context (NGSI-LD clause 5.5.7: "shall
+        not contain JSON-LD Scoped Contexts", a BadRequestData); the core context has one."""
+        protecting = context.get("@protected") is True
         for key, value in context.items():
             if key == "@vocab":
                 if value is not None and not isinstance(value, str):
@@ -145,9 +152,40 @@ class ContextBuilder:
             elif key.startswith("@"):
                 raise InvalidLdContext(f"unknown keyword {key!r} in @context")
             elif value is None or isinstance(value, (str, dict)):
+                if not core:
+                    self._check_user_term(key, value, protecting)
                 self.raw[key] = value
             else:
                 raise InvalidLdContext(f"invalid term definition for {key!r}")
+
+    def _check_user_term(
+        self, term: str, value: str | dict[str, Any] | None, protecting: bool
+    ) -> None:
+        if isinstance(value, dict) and "@context" in value:
+            raise InvalidLdContext(
+                f"the term {term!r} has a scoped @context, which a user @context shall not "
+                "have (NGSI-LD clause 5.5.7)"
+            )
+        definition = _comparable(value)
+        earlier = self._protected.get(term)
+        if earlier is not None and definition != earlier:
+            raise InvalidLdContext(
+                f"protected term redefinition: {term!r} is protected by an earlier @context "
+                "and cannot be defined otherwise (JSON-LD 1.1, 4.1.11)"
+            )
+        protected = value.get("@protected", protecting) if isinstance(value, dict) else protecting
+        if protected is True and value is not None:
+            self._protected[term] = definition
+
+    def reset(self) -> None:
+        """A null in a @context array: the definitions before it are dropped (JSON-LD 1.1,
+        4.1.8), unless one is protected ("invalid context nullification")."""
+        if self._protected:
+            raise InvalidLdContext(
+                "invalid context nullification: a null in @context would drop protected terms"
+            )
+        self.raw.clear()
+        self._vocab_raw = None
 
     def build(self) -> TermMap:
         raw = self.raw
@@ -167,6 +205,13 @@ class ContextBuilder:
         if sep and prefix in raw and isinstance(raw[prefix], str) and not suffix.startswith("//"):
             return str(raw[prefix]) + suffix
         return value
+
+
+def _comparable(value: str | dict[str, Any] | None) -> dict[str, Any]:
+    """A term definition as redefinitions are compared: the same but for `@protected`."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "@protected"}
+    return {"@id": value}
 
 
 def _define(
