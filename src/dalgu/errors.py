@@ -236,6 +236,18 @@ class StoreUnavailable(DalguError):
     title = "Store unavailable"
 
 
+class SchemaAhead(StoreUnavailable):
+    """The database was written by a newer Dalgu (its schema version is past the ones this
+    Dalgu knows): an older one would serve it without keeping what the newer one keeps."""
+
+    def __init__(self, database: str, found: int, known: int) -> None:
+        super().__init__(
+            f"the {database} database is at schema version {found}, ahead of the {known} this "
+            "Dalgu knows: a newer Dalgu wrote it. Run that version (or newer), or restore the "
+            "backup taken before the upgrade"
+        )
+
+
 class ServerUnreachable(DalguError):
     """A client command (`dalgu simulate`, `replay`, `testbed run`) could not reach Dalgu's
     provisioning API or one of its gateway ports: said in one line, not a traceback."""

@@ -115,7 +115,7 @@ def test_an_existing_database_gains_the_key_index(tmp_path: Path) -> None:
     db.execute("INSERT INTO schema_version VALUES (?)", (keyed,))
     names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "entities_key" not in names
-    assert schema.migrate(db) == len(schema.MIGRATIONS)
+    assert schema.migrate(db) == (keyed, len(schema.MIGRATIONS))
     names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "entities_key" in names
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -216,6 +220,65 @@ def test_a_schema_ahead_says_this_dalgu_is_older(settings: Settings) -> None:
     assert result.exit_code == 3, result.output
     assert "older than the data" in " ".join(result.output.split())
     assert asyncio.run(schema_version(settings)) == expected + 1
+
+
+def test_migrate_and_serve_refuse_a_schema_ahead_and_touch_nothing(settings: Settings) -> None:
+    """An operator rolling back the package after a bad upgrade: the older Dalgu served and
+    wrote the newer database without a word, leaving counters the newer one keeps wrong
+    (an outside test, round 6). Both now stop with one line naming the two versions."""
+    migrated(settings)
+    expected = len(SQLITE_MIGRATIONS if settings.store == "sqlite" else POSTGRES_MIGRATIONS)
+    asyncio.run(set_schema_version(settings, expected + 1))
+    env = cli_environment(settings, free_port())
+    result = CliRunner().invoke(cli, ["migrate"], env=env)
+    assert result.exit_code == 1, result.output
+    ahead = f"schema version {expected + 1}, ahead of the {expected}"
+    assert ahead in " ".join(result.output.split())
+    # `serve` starts processes of its own: run as an operator does
+    served = subprocess.run(
+        [sys.executable, "-m", "dalgu", "serve"],
+        env={**os.environ, **env, "DALGU_NOTIFIER": "inline"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    said = " ".join((served.stdout + served.stderr).split())
+    assert served.returncode == 1, said
+    assert ahead in said and "Traceback" not in said
+    assert asyncio.run(schema_version(settings)) == expected + 1
+
+
+def test_a_schema_before_the_kept_counts_shows_them_unknown_not_zero(tmp_path: Path) -> None:
+    """An operator checking that the data is there before migrating read "0 entities" in
+    every tenant of a database whose schema predates the kept counts (outside test, round 6)."""
+    settings = Settings.load(sqlite_path=tmp_path / "old.db", mqtt_broker="off")
+    populate(settings)
+    db = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+    db.execute("DROP TABLE type_entities")
+    db.close()
+    asyncio.run(set_schema_version(settings, len(SQLITE_MIGRATIONS) - 1))
+    result = status(settings)
+    assert result.exit_code == 3, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "? (migrate)" in rows["daegu"] and "? (migrate)" in rows["(default)"]
+    assert " 0 " not in rows["daegu"].split("│")[2]
+
+
+def test_migrate_says_what_it_did(settings: Settings) -> None:
+    env = cli_environment(settings, free_port())
+    expected = len(SQLITE_MIGRATIONS if settings.store == "sqlite" else POSTGRES_MIGRATIONS)
+
+    def said() -> str:
+        result = CliRunner().invoke(cli, ["migrate"], env=env)
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    first = said()  # (the PostgreSQL fixture's database is made at the current version)
+    if settings.store == "sqlite":
+        assert f"schema created (sqlite, version {expected})" in first
+    assert f"schema up to date ({settings.store}, version {expected})" in said()
+    asyncio.run(set_schema_version(settings, expected - 1))
+    assert f"schema migrated ({settings.store}, version {expected - 1} → {expected})" in said()
 
 
 def test_a_running_server_is_reported_with_its_checks(settings: Settings) -> None:

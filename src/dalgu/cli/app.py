@@ -35,7 +35,8 @@ app.add_typer(tutorial_cli, name="tutorial")
 app.add_typer(feed_cli, name="feed")
 
 
-async def _migrate(settings: Settings) -> None:
+async def _migrate(settings: Settings) -> tuple[int, int]:
+    """Opens the store, which migrates it: the schema version found and the one left."""
     from dalgu.broker.contexts import hosted_context_resolver
     from dalgu.devices.context import device_terms
     from dalgu.store.factory import open_store
@@ -51,6 +52,7 @@ async def _migrate(settings: Settings) -> None:
                 await resolver.close()
     finally:
         await store.close()
+    return store.migrated
 
 
 @contextlib.contextmanager
@@ -164,12 +166,18 @@ def migrate(
     settings = _settings(config)
     with _store_reachable():
         try:
-            asyncio.run(_migrate(settings))
+            found, left = asyncio.run(_migrate(settings))
         except (InvalidLdContext, LdContextNotAvailable) as exc:
             console.print(f"[red]dalgu: device_context:[/] {exc.detail}", highlight=False)
             raise typer.Exit(1) from None
-    if not quiet:
-        console.print(f"[green]schema up to date[/] ({settings.store})")
+    if quiet:
+        return
+    if found == left:
+        console.print(f"[green]schema up to date[/] ({settings.store}, version {left})")
+    elif found == 0:
+        console.print(f"[green]schema created[/] ({settings.store}, version {left})")
+    else:
+        console.print(f"[green]schema migrated[/] ({settings.store}, version {found} → {left})")
 
 
 app.command("status")(status_command)

@@ -143,6 +143,8 @@ def _print_status(found: Status) -> None:
     )
     for header in ("tenant", "entities", "types", "subscriptions", "unmatched", "oldest"):
         tenants.add_column(header, justify="left" if header in ("tenant", "types") else "right")
+    # a schema before the kept counts (`dalgu migrate` adds them): the counts are not known
+    counted = "type_entities" not in store.unknown
     for tenant in found.tenants:
         subs = tenant.subscriptions
         shown = f"{subs['active']} active\n{subs['paused']} paused"
@@ -150,8 +152,9 @@ def _print_status(found: Status) -> None:
             shown += f"\n{subs['expired']} expired"
         tenants.add_row(
             escape(tenant.tenant) or "(default)",
-            f"{tenant.entities:,}",
-            "\n".join(f"{escape(_term(name))} {n:,}" for name, n in tenant.types.items()) or "-",
+            f"{tenant.entities:,}" if counted else "? (migrate)",
+            "\n".join(f"{escape(_term(name))} {n:,}" for name, n in tenant.types.items())
+            or ("-" if counted else "?"),
             shown,
             f"{tenant.backlog:,}",
             _age(tenant.oldest_unmatched_age),

@@ -232,6 +232,9 @@ class EntityStore(ABC):
     #: the rendering writes make and keep (`use_rendering`); None: none is kept
     rendering: DefaultRendering | None = None
 
+    #: the schema version `open` found and the one it left (`dalgu migrate` says which)
+    migrated: tuple[int, int] = (0, 0)
+
     def use_rendering(self, rendering: DefaultRendering) -> None:
         """Keep `rendering` of every entity written from now on (a store that can: the
         default keeps none, and `get_rendered` gives the document)."""

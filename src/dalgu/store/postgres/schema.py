@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dalgu.errors import StoreUnavailable
+from dalgu.errors import SchemaAhead, StoreUnavailable
 from dalgu.query.order import TEMPORAL_RANKS
 from dalgu.store.postgres.json_reindex import index_json_values
 
@@ -547,13 +547,16 @@ MIGRATIONS: list[str | DataMigration] = [
 ]
 
 
-async def migrate(conn: Any) -> int:
+async def migrate(conn: Any) -> tuple[int, int]:
     """Apply every migration the database lacks, each in its own transaction, under a lock
-    that serializes concurrent `open()` calls of several processes. Returns the version."""
+    that serializes concurrent `open()` calls of several processes: the version found and the
+    one left. A database a newer Dalgu wrote is refused (`ahead`)."""
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+        if current > len(MIGRATIONS):
+            raise SchemaAhead("PostgreSQL", current, len(MIGRATIONS))
         for version, script in enumerate(MIGRATIONS, start=1):
             if version <= current:
                 continue
@@ -570,6 +573,6 @@ async def migrate(conn: Any) -> int:
                         ) from exc
                     raise
                 await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
-        return len(MIGRATIONS)
+        return current, len(MIGRATIONS)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)

@@ -180,7 +180,7 @@ class PostgresEntityStore(
             raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         try:
             async with pool.acquire() as conn:
-                await migrate(conn)
+                self.migrated = await migrate(conn)
                 await self._open_history(conn)
                 if self.rendering is not None:
                     await refresh_renderings(conn, self.rendering)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from dalgu.errors import SchemaAhead
 from dalgu.store.sqlite.collation_prefix import row_prefix
 from dalgu.store.sqlite.json_reindex import index_json_values
 
@@ -528,12 +529,15 @@ MIGRATIONS: list[str | DataMigration] = [
 ]
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Apply every migration the database lacks, each in its own transaction."""
+def migrate(db: sqlite3.Connection) -> tuple[int, int]:
+    """Apply every migration the database lacks, each in its own transaction: the version
+    found and the one left. A database a newer Dalgu wrote is refused (`ahead`)."""
     db.create_function("collation_prefix", 2, row_prefix, deterministic=True)
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = db.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] or 0
+    if current > len(MIGRATIONS):
+        raise SchemaAhead("SQLite", current, len(MIGRATIONS))
     for version, script in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
@@ -555,4 +559,4 @@ def migrate(db: sqlite3.Connection) -> int:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-    return len(MIGRATIONS)
+    return current, len(MIGRATIONS)

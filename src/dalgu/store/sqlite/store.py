@@ -195,7 +195,11 @@ class SqliteEntityStore(
         db.create_function("geo_match", 5, geo_match, deterministic=True)
         db.create_function("geo_distance", 2, geo_distance, deterministic=True)
         db.create_collation(ROOT_COLLATION, compare_root)
-        migrate(db)
+        try:
+            self.migrated = migrate(db)
+        except BaseException:
+            db.close()
+            raise
         if self.rendering is not None:
             refresh(db, self.rendering)
         self._db = db
