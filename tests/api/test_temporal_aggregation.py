@@ -311,3 +311,27 @@ def test_relationships_count_their_distinct_targets(client: TestClient, path: st
     assert (got["totalCount"][0], got["distinctCount"][0]) == (3, 2)
     for method in ("sum", "avg", "min", "max", "stddev", "sumsq"):
         assert got[method][0] is None, method
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_vocab_properties_count_their_distinct_uris_without_min_or_max(
+    client: TestClient, path: str
+) -> None:
+    """Table 4.5.19.1-2 (other data types), column URI: "distinctCount Calculate the count of
+    distinct values inside the period", "max ... N/A", "min ... N/A", and N/A for avg, stddev,
+    sum, sumsq. A VocabProperty's value is a URI; its max and min were the expanded IRIs."""
+    got = methods_over(
+        client,
+        path,
+        [
+            {
+                "type": "VocabProperty",
+                "vocab": f"http://ex.org/{v}",
+                "observedAt": f"2026-03-01T{t}:00Z",
+            }
+            for v, t in (("Red", "00:10"), ("Blue", "00:20"), ("Red", "00:30"))
+        ],
+    )
+    assert (got["totalCount"][0], got["distinctCount"][0]) == (3, 2)
+    for method in ("sum", "avg", "min", "max", "stddev", "sumsq"):
+        assert got[method][0] is None, method

@@ -3,8 +3,9 @@
 Tables 4.5.19.1-1 to -3: a String has its lexicographic min and max; an Array its size for
 avg, sum, min and max; a Boolean counts as 1 (true) or 0 (false); a DateTime, Date or Time has
 its temporal min and max, and a DateTime its average time; a Relationship counts its distinct
-targets; an Object (a GeoProperty's geometry, a languageMap, a JsonProperty's JSON) is only
-counted. A method that applies to none of a period's values gives null.
+targets and a URI (a VocabProperty's value) its distinct URIs, with no min or max; an Object (a
+GeoProperty's geometry, a languageMap, a JsonProperty's JSON) is only counted. A method that
+applies to none of a period's values gives null.
 
 A period that mixes types applies each method to the values of the first type, in the order
 of `_ORDER`, that the method applies to (numbers first: the numeric aggregation in SQL does
@@ -42,7 +43,7 @@ _APPLIES: Final[dict[str, frozenset[str]]] = {
 
 
 class Reading(NamedTuple):
-    """One instance's value as the methods see it: its type (`_ORDER`, or `relationship`,
+    """One instance's value as the methods see it: its type (`_ORDER`, or `relationship`, `uri`,
     `object`), what orders and adds it (a number, a string, a datetime), and the value."""
 
     kind: str
@@ -63,9 +64,11 @@ def reading(instance: dict[str, Any]) -> Reading:
     value = instance.get(VALUE_MEMBER.get(attribute, "value"))
     if attribute in ("Relationship", "ListRelationship"):
         return Reading("relationship", None, value)
+    if attribute == "VocabProperty":
+        return Reading("uri", None, value)  # Table 4.5.19.1-2: only counted, as a target
     if attribute == "ListProperty" and isinstance(value, list):
         return Reading("array", len(value), value)
-    if attribute not in ("Property", "VocabProperty"):
+    if attribute != "Property":
         return Reading("object", None, value)  # geometries, languageMaps, JSON
     if isinstance(value, bool):
         return Reading("boolean", 1.0 if value else 0.0, value)
