@@ -195,6 +195,11 @@ async def query_post(request: Request) -> Response:
     for key in ("q", "scopeQ", "lang", "join", "orderBy"):
         if key in body:
             query_params[key] = body[key]
+    for key in ("expandValues", "jsonKeys"):  # comma-separated names (an array is taken too)
+        if isinstance(body.get(key), str):
+            query_params[key] = body[key]
+        elif key in body:
+            query_params[key] = ",".join(_strings(body[key], key))
     if "joinLevel" in body:
         query_params["joinLevel"] = str(body["joinLevel"])
     if "attrs" in body:
@@ -230,9 +235,9 @@ async def query_post(request: Request) -> Response:
 
 def _query_lists(body: dict[str, Any]) -> dict[str, Any]:
     """Members of a Query (clause 5.2.23) that hold lists, as their URL parameters: `pick`,
-    `omit`, `containedBy`, and `ordering` (OrderingParams, clause 5.2.43)."""
+    `omit`, `containedBy`, `datasetId`, and `ordering` (OrderingParams, clause 5.2.43)."""
     out: dict[str, Any] = {}
-    for key in ("pick", "omit", "containedBy"):
+    for key in ("pick", "omit", "containedBy", "datasetId"):
         if key in body:
             out[key] = ",".join(_strings(body[key], key))
     out.update(ordering_params(body))

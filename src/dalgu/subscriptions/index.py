@@ -9,13 +9,22 @@ from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import GeoQuery, QExpr, TypeAnd, TypeExpr, TypeName, TypeOr, map_names
+from dalgu.query.ast import (
+    GeoQuery,
+    QExpr,
+    TypeAnd,
+    TypeExpr,
+    TypeName,
+    TypeOr,
+    expand_values,
+    map_names,
+)
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.indexing import IndexRow
 from dalgu.subscriptions.guards import Guard, GuardedSet, guard_of
-from dalgu.subscriptions.model import is_type_selection
+from dalgu.subscriptions.model import attribute_names, is_type_selection
 
 RowIndex: TypeAlias = dict[tuple[str, str], list[IndexRow]]
 
@@ -31,6 +40,10 @@ class CompiledSubscription:
         self.terms = output or terms
         q = unquote(doc["q"]) if "q" in doc else None  # the suite writes `name=="a%20b"`
         self.q: QExpr | None = map_names(parse_q(q), terms.expand) if q is not None else None
+        expanded = attribute_names(doc.get("expandValues"), "expandValues")
+        if self.q is not None and expanded:  # clause 4.9, as a query's `expandValues`
+            names = frozenset(terms.expand(name) for name in expanded)
+            self.q = expand_values(self.q, names, terms.expand)
         # selectors' types: one IRI, or a type selection (`(Building|Tower)`) with IRIs
         self.types: list[TypeExpr] = [
             _expand_types(parse_type_selection(t), terms.expand)

@@ -316,7 +316,10 @@ def parse_subscription(
             if not isinstance(value, str):
                 raise BadRequestData(f"{key} must be a string")
             doc[key] = value
-        elif key in ("datasetId", "localOnly", "csf", "expandValues", "jsonKeys"):
+        elif key in ("expandValues", "jsonKeys"):
+            attribute_names(value, key)
+            doc[key] = value
+        elif key in ("datasetId", "localOnly", "csf"):
             doc[key] = value
         elif key == "splitEntities":
             # Dalgu holds whole entities and forwards filters with them (clause 4.3.6)
@@ -424,3 +427,16 @@ def render_subscription(
     out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
     out["status"] = status_of(doc)
     return out
+
+
+def attribute_names(value: Any, key: str) -> list[str]:
+    """The attribute names of `expandValues` or `jsonKeys` (clause 5.2.12: a comma-separated
+    list; an array of names is taken too)."""
+    if value is None:
+        return []
+    values = (
+        value if isinstance(value, list) else value.split(",") if isinstance(value, str) else None
+    )
+    if values is None or not all(isinstance(v, str) and v.strip() for v in values):
+        raise BadRequestData(f"{key} must be a comma-separated list of attribute names")
+    return [v.strip() for v in values]
