@@ -155,3 +155,16 @@ def test_the_api_root_answers_its_version_as_ckan_does(client: TestClient) -> No
     for path in ("/opendata/api/3", "/opendata/api/3/"):
         response = client.get(path)
         assert response.status_code == 200 and response.json() == {"version": 3}, path
+
+
+@pytest.mark.parametrize("q", ['"traffic flow', "traffic^2", "tags:(air OR bus)"])
+def test_solr_syntax_the_search_does_not_read_is_a_409_not_an_empty_result(
+    client: TestClient, q: str
+) -> None:
+    """docs/opendata.md: Solr syntax beyond what Dalgu reads is "a 409 Validation Error ...,
+    never a search that silently matches nothing"."""
+    response = client.get(f"{ACTION}/package_search", params={"q": q})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["__type"] == "Validation Error"
+    assert error["q"]

@@ -82,6 +82,15 @@ def test_facets_count_the_matching_datasets() -> None:
         SearchQuery(fq="name:air*"),
         SearchQuery(fq="tags:a?r"),
         SearchQuery(q="wea*"),
+        SearchQuery(q='"traffic flow'),
+        SearchQuery(q='"traffic flow"^2'),
+        SearchQuery(q="traffic^2"),
+        SearchQuery(q="traffic~1"),
+        SearchQuery(q="tags:(air OR bus)"),
+        SearchQuery(q="tags:air^2"),
+        SearchQuery(q='-"traffic flow"'),
+        SearchQuery(q='""'),
+        SearchQuery(fq='"traffic flow"'),
     ],
 )
 def test_what_the_search_cannot_read_is_a_validation_error(query: SearchQuery) -> None:
@@ -206,3 +215,41 @@ def test_a_facet_on_groups_is_empty_as_in_a_ckan_without_groups() -> None:
     result = search(DATASETS, SearchQuery(facet_fields=facets))
     assert result.facets["groups"] == {}
     assert result.facets["organization"] == {"transit": 2, "environment": 1}
+
+
+PHRASES = [
+    _dataset("traffic-flow-jung", ("traffic",), "transit", "2026-12-01T00:00:00"),
+    _dataset("flow-of-traffic", ("traffic",), "transit", "2026-12-02T00:00:00"),
+    _dataset("air-quality-2", ("air",), "environment", "2026-12-03T00:00:00"),
+]
+
+
+@pytest.mark.parametrize(
+    ("q", "names"),
+    [
+        ('"traffic flow"', ["traffic-flow-jung"]),  # its words in that order
+        ('"Traffic  Flow"', ["traffic-flow-jung"]),  # any case and spacing
+        ('"traffic"', ["flow-of-traffic", "traffic-flow-jung"]),  # one word: as the word
+        ('+"traffic flow" transit', ["traffic-flow-jung"]),
+        ("+traffic", ["flow-of-traffic", "traffic-flow-jung"]),
+        ('"flow traffic"', []),
+    ],
+)
+def test_a_quoted_phrase_in_q_matches_its_words_in_order(q: str, names: list[str]) -> None:
+    """CKAN hands `q` to Solr, where (edismax as dismax) "quotes can be used to group phrases,
+    and +/- can be used to denote mandatory and optional clauses" (Solr Reference Guide,
+    DisMax Query Parser): `"traffic flow"` is a phrase, not the words `"traffic` and `flow"`,
+    which no dataset says, so that the search matched nothing, with no error. docs/opendata.md:
+    Solr syntax Dalgu does not read is "a 409 Validation Error ..., never a search that
+    silently matches nothing"."""
+    found = search(PHRASES, SearchQuery(q=q, sort="name asc"))
+    assert [d.name for d in found.datasets] == names
+
+
+def test_a_phrase_scores_the_datasets_that_say_it_more_first() -> None:
+    datasets = [
+        _dataset("traffic-flow", ("traffic",), None, "2026-12-03T00:00:00"),
+        _dataset("traffic-flow-traffic-flow", ("traffic",), None, "2026-12-01T00:00:00"),
+    ]
+    found = search(datasets, SearchQuery(q='"traffic flow"'))
+    assert [d.name for d in found.datasets] == ["traffic-flow-traffic-flow", "traffic-flow"]

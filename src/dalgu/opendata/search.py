@@ -5,7 +5,11 @@ Only the part of Solr's syntax CKAN clients and harvesters send is read: `field:
 `field:"quoted value"`, `field:*`, a range of times `metadata_modified:[2026-12-01T00:00:00Z
 TO *]`, each negated by a leading `-`; terms joined by `OR` form a clause, clauses joined by
 spaces or `AND` must all hold (no parentheses). Free words in `q` must each appear in a
-dataset's name, title, notes, tags or organization.
+dataset's name, title, notes, tags or organization, and so must a quoted phrase (`"traffic
+flow"`), its words in that order with only spaces or punctuation between them, as Solr reads a
+phrase; a leading `+` (required) changes nothing, as every word is. Any other Solr syntax
+(`-word`, `NOT`, parentheses, boosts `^`, fuzzy `~`, escapes) is refused, never searched for as
+characters a dataset's text does not hold.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ _TOKEN = re.compile(
     | (?P<sign>[+-]?)(?P<field>[A-Za-z_]+):
       (?:"(?P<quoted>[^"]*)"|\[(?P<range>[^\]]*)\]|(?P<bare>[^\s"\[\]()]+))
     | (?P<all>\*:\*)
+    | \+?"(?P<phrase>[^"]*)"(?=\s|$)
     | (?P<word>[^\s]+)
     )""",
     re.VERBOSE,
@@ -91,6 +96,7 @@ class Filter:
 
     clauses: tuple[tuple[Term, ...], ...] = ()
     words: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()  # each its words, lower case, joined by one space
 
 
 def values_of(dataset: Dataset, name: str) -> list[str]:
@@ -138,6 +144,8 @@ def _term(match: re.Match[str], where: str) -> Term:
     if match["range"] is not None:
         raise InvalidFields({where: [f"{name} takes a value, not a range"]})
     value = match["quoted"] if match["quoted"] is not None else match["bare"]
+    if match["quoted"] is None:
+        _refuse_syntax(f"{name}:{value}", where)
     if match["quoted"] is None and value != "*" and ("*" in value or "?" in value):
         raise InvalidFields({where: [f"{name}:{value}: wildcards inside values are not supported"]})
     return Term(name, value=value, negated=negated)
@@ -155,6 +163,7 @@ def parse_filter(text: str, where: str) -> Filter:
     anything = False  # *:* was said
     clauses: list[list[Term]] = []
     words: list[str] = []
+    phrases: list[str] = []
     joined = False  # the last token was OR: the next term joins the last clause
     position, text = 0, text.strip()
     while position < len(text):
@@ -187,24 +196,74 @@ def parse_filter(text: str, where: str) -> Filter:
                 clauses.append([term])
             joined = False
         else:
-            word = match["word"]
-            if word == "*":  # as `*:*`
-                anything = True
-                continue
-            if word[0] in "-!()[]{}" or word in ("NOT", "TO"):
-                raise InvalidFields({where: [f"{word!r}: parentheses and NOT are not supported"]})
-            if "*" in word:
-                raise InvalidFields({where: [f"{word!r}: wildcards are not supported"]})
-            words.append(word.lower())
-            if len(words) > MAX_WORDS:
+            if match["phrase"] is not None:
+                phrase = phrase_of(match["phrase"])
+                if not phrase:
+                    raise InvalidFields({where: [f"{match[0].strip()}: an empty phrase"]})
+                phrases.append(phrase)
+            else:
+                word = _word(match["word"], where)
+                if word is None:  # as `*:*`
+                    anything = True
+                    continue
+                words.append(word)
+            if len(words) + len(phrases) > MAX_WORDS:
                 raise InvalidFields(
                     {where: [f"Search Query is invalid: more than {MAX_WORDS} free words"]}
                 )
     if joined:
         raise InvalidFields({where: ["OR must stand between two terms"]})
-    if not (clauses or words or anything) and re.search(r"(?:^|\s)(?:AND|&&)(?:\s|$)", text):
+    if not (clauses or words or phrases or anything) and re.search(
+        r"(?:^|\s)(?:AND|&&)(?:\s|$)", text
+    ):
         raise InvalidFields({where: ["AND must stand between two terms"]})
-    return Filter(tuple(tuple(c) for c in clauses), tuple(words))
+    return Filter(tuple(tuple(c) for c in clauses), tuple(words), tuple(phrases))
+
+
+#: characters of Solr's syntax that Dalgu does not read, in a free word or a bare value:
+#: searched for as they are, they would match nothing
+_SYNTAX = {
+    '"': "quotes must enclose a whole phrase",
+    "^": "boosts are not supported",
+    "~": "fuzzy and proximity searches are not supported",
+    "\\": "escapes are not supported",
+    "(": "parentheses are not supported",
+    ")": "parentheses are not supported",
+    "[": "ranges are only supported on metadata_modified and metadata_created",
+    "]": "ranges are only supported on metadata_modified and metadata_created",
+    "{": "ranges are only supported on metadata_modified and metadata_created",
+    "}": "ranges are only supported on metadata_modified and metadata_created",
+}
+
+
+def _refuse_syntax(text: str, where: str) -> None:
+    for character, why in _SYNTAX.items():
+        if character in text:
+            raise InvalidFields({where: [f"{text!r}: {why}"]})
+
+
+def _word(text: str, where: str) -> str | None:
+    """A free word of `q` in lower case, its leading `+` dropped; None for `*` (anything)."""
+    if text == "*":
+        return None
+    if text[0] in "-!" or text in ("NOT", "TO"):
+        raise InvalidFields({where: [f"{text!r}: NOT and negated words are not supported"]})
+    word = text[1:] if text[0] == "+" else text
+    if not word:
+        raise InvalidFields({where: ["+ must stand before a word"]})
+    _refuse_syntax(word, where)
+    if "*" in word or "?" in word:
+        raise InvalidFields({where: [f"{text!r}: wildcards are not supported"]})
+    return word.lower()
+
+
+_WORD_CHARACTERS = re.compile(r"\w+")
+
+
+def phrase_of(text: str) -> str:
+    """A phrase or a dataset's text as phrases are looked for in it: its words in lower case
+    joined by one space, whatever spaces and punctuation stood between them."""
+    return " ".join(_WORD_CHARACTERS.findall(text.lower()))
 
 
 Pair = tuple[str, str]  # (field, value) of a dataset; (field, "*") when it has any value
@@ -239,6 +298,7 @@ class Matcher:
     forbidden: frozenset[Pair]
     clauses: tuple[Clause, ...]
     words: tuple[str, ...]
+    phrases: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, found: Filter) -> Matcher:
@@ -258,11 +318,12 @@ class Matcher:
                 )
             )
         words = tuple(dict.fromkeys(found.words))
-        return cls(frozenset(required), frozenset(forbidden), tuple(clauses), words)
+        phrases = tuple(dict.fromkeys(found.phrases))
+        return cls(frozenset(required), frozenset(forbidden), tuple(clauses), words, phrases)
 
     @property
     def empty(self) -> bool:
-        return not (self.required or self.forbidden or self.clauses or self.words)
+        return not (self.required or self.forbidden or self.clauses or self.words or self.phrases)
 
     def matches(self, dataset: Dataset, catalogue: Catalogue) -> bool:
         pairs = catalogue.pairs[dataset.id]
@@ -277,7 +338,10 @@ class Matcher:
             ):
                 return False
         text = catalogue.texts[dataset.id]
-        return all(w in text for w in self.words)
+        if not all(w in text for w in self.words):
+            return False
+        spoken = catalogue.spoken[dataset.id]
+        return all(p in spoken for p in self.phrases)
 
 
 def _time_holds(term: Term, times: tuple[datetime, datetime]) -> bool:
@@ -296,6 +360,9 @@ class Catalogue:
     def __init__(self, datasets: Sequence[Dataset]) -> None:
         self.datasets = list(datasets)
         self.texts = {d.id: _text_of(d) for d in datasets}
+        #: each field's words joined by one space, the fields by `|`: what phrases are
+        #: looked for in (a phrase does not run from one field into the next, as in Solr)
+        self.spoken = {d.id: "|".join(phrase_of(part) for part in _parts_of(d)) for d in datasets}
         self.pairs = {d.id: _pairs_of(d) for d in datasets}
         self.times = {
             d.id: (datetime.fromisoformat(d.modified), datetime.fromisoformat(d.created))
@@ -306,14 +373,20 @@ class Catalogue:
         self.newest = sorted(datasets, key=lambda d: d.modified, reverse=True)
 
 
+def _parts_of(dataset: Dataset) -> list[str]:
+    return [dataset.name, dataset.title, dataset.notes, *dataset.tags, dataset.organization or ""]
+
+
 def _text_of(dataset: Dataset) -> str:
-    parts = [dataset.name, dataset.title, dataset.notes, *dataset.tags, dataset.organization or ""]
-    return " ".join(parts).lower()
+    return " ".join(_parts_of(dataset)).lower()
 
 
-def _score(dataset: Dataset, text: str, words: list[str]) -> int:
-    title = dataset.title.lower()
-    return sum(text.count(w) + 2 * title.count(w) for w in words)
+def _score(dataset: Dataset, catalogue: Catalogue, words: list[str], phrases: list[str]) -> int:
+    text, title = catalogue.texts[dataset.id], dataset.title.lower()
+    spoken, spoken_title = catalogue.spoken[dataset.id], phrase_of(title)
+    return sum(text.count(w) + 2 * title.count(w) for w in words) + sum(
+        spoken.count(p) + 2 * spoken_title.count(p) for p in phrases
+    )
 
 
 def parse_sort(text: str) -> list[tuple[str, bool]]:
@@ -357,15 +430,16 @@ def search(datasets: Sequence[Dataset] | Catalogue, query: SearchQuery) -> Searc
     in_fq = parse_filter(query.fq, "fq")
     if in_fq.words:
         raise InvalidFields({"fq": [f"{in_fq.words[0]!r}: fq takes field:value terms"]})
-    wanted = Matcher.of(Filter(in_q.clauses + in_fq.clauses, in_q.words))
-    words = list(in_q.words)
-    if not words:  # every score is 0: ordering by it changes nothing
+    if in_fq.phrases:
+        raise InvalidFields({"fq": [f'"{in_fq.phrases[0]}": fq takes field:value terms']})
+    wanted = Matcher.of(Filter(in_q.clauses + in_fq.clauses, in_q.words, in_q.phrases))
+    words, phrases = list(in_q.words), list(in_q.phrases)
+    if not (words or phrases):  # every score is 0: ordering by it changes nothing
         sort_keys = [key for key in sort_keys if key[0] != "score"]
     newest_first = sort_keys == [("metadata_modified", True)]
-    texts = catalogue.texts
     order = catalogue.newest if newest_first else catalogue.datasets
     found = list(order) if wanted.empty else [d for d in order if wanted.matches(d, catalogue)]
-    scores = {d.id: _score(d, texts[d.id], words) for d in found} if words else {}
+    scores = {d.id: _score(d, catalogue, words, phrases) for d in found} if words or phrases else {}
     for name, descending in [] if newest_first else reversed(sort_keys):
         # stable sorts, least significant first
         found.sort(key=lambda d, n=name: _sort_value(d, n, scores), reverse=descending)  # type: ignore[misc]
