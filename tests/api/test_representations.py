@@ -448,3 +448,22 @@ def test_expand_values_compares_a_vocab_property_by_its_expanded_term(client: Te
     assert ids({"q": "gender!=Male", "expandValues": "gender"}) == ["urn:ngsi-ld:Person:2"]
     assert ids({"q": 'gender=="http://example.org/Female"'}) == ["urn:ngsi-ld:Person:2"]
     assert ids({"q": "gender==Male"}) == []  # not expanded: the text "Male" is no IRI held
+
+
+def test_pick_and_omit_take_names_of_any_letters(client: TestClient) -> None:
+    """Clause 4.21's ProjectionTerm is clause 4.9's AttrName, `unicodeLetter *TermChar`: pick
+    and omit refused `이름` and `städte`, which q and attrs take (an outside test, round 6)."""
+    entity = {
+        "id": "urn:ngsi-ld:Shop:1",
+        "type": "Shop",
+        "이름": {"type": "Property", "value": "가게"},
+        "städte": {"type": "Property", "value": 2},
+        "plain": {"type": "Property", "value": 3},
+    }
+    assert client.post(E, json=entity).status_code == 201
+    url = f"{E}/urn:ngsi-ld:Shop:1"
+    picked = client.get(url, params={"pick": "id,이름", "options": "keyValues"})
+    assert picked.status_code == 200, picked.text
+    assert picked.json() == {"id": "urn:ngsi-ld:Shop:1", "이름": "가게"}
+    omitted = client.get(url, params={"omit": "städte,이름", "options": "keyValues"}).json()
+    assert omitted == {"id": "urn:ngsi-ld:Shop:1", "type": "Shop", "plain": 3}

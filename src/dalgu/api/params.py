@@ -65,7 +65,9 @@ def names(params: Mapping[str, str], key: str) -> list[str]:
     return values
 
 
-_PROJECTION = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_:/.#@\-]*")
+#: a name of the projection language: clause 4.9's AttrName (Unicode letters: `이름`, `städte`),
+#: or a compact or full IRI
+_PROJECTION = re.compile(r"[\w@][\w:/.#@\-]*")
 
 
 def projection(params: Mapping[str, str], key: str) -> list[str]:
