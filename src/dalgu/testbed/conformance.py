@@ -18,6 +18,8 @@ device profile, and gives a verdict per check:
 - timestamps: every device time given (group time, `TimeInstant`, HTTP `t`) is ISO 8601
 - commands: each declared command answered OK within the deadline (`dalgu.testbed.roundtrips`)
 
+rate, jitter and gaps time every message a device sent, stored or refused: a refused message
+is still one the device sent on time (why it was refused is the accepted check's business).
 A check without the data it needs (no timestamps, one message per device) is "n/a".
 Pure functions: nothing here does I/O.
 """
@@ -236,9 +238,10 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
     intervals: list[float] = []
     duplicates: list[str] = []
     disorder: list[str] = []
+    stamped = False  # some device has two stored messages whose timestamps compare
     for device, events in sorted(by_device.items()):
-        stored = [e for e in events if e.error is None]
-        stamps = _stamps(stored)
+        stamps = _stamps([e for e in events if e.error is None])
+        stamped = stamped or len(stamps) > 1
         seen: set[float] = set()
         for before, after in itertools.pairwise(stamps):
             if after < before:
@@ -247,31 +250,39 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
             if stamp in seen:
                 duplicates.append(f"{device}: timestamp {stamp:.3f} sent twice")
             seen.add(stamp)
-        arrivals = sorted(e.received for e in stored)
+        arrivals = sorted(e.received for e in events)  # stored or refused: all were sent
         steps = [b - a for a, b in itertools.pairwise(arrivals)]
         intervals += steps
         if steps:
             median = statistics.median(steps)
             if abs(median - interval) > tolerance:
                 medians.append(f"{device}: median interval {median:.3f} s, expected {interval} s")
+    checks: list[Check] = []
     if not intervals:
+        na = "needs two messages from one device"
+        checks += [Check(n, "n/a", na) for n in ("rate", "jitter")]
+    else:
+        within = sum(1 for s in intervals if abs(s - interval) <= tolerance) / len(intervals)
+        jitter_verdict: Verdict = "pass" if within >= 0.95 else "fail"
+        figures = {
+            "interval_median_s": statistics.median(intervals),
+            "interval_p99_s": percentile(intervals, 0.99),
+            "within_jitter_share": within,
+        }
+        checks += [
+            _tally("rate", medians, f"expected one message per {interval} s per device"),
+            Check(
+                "jitter",
+                jitter_verdict,
+                f"{within:.1%} of intervals within ±{tolerance:.3g} s of {interval} s",
+                figures,
+            ),
+        ]
+    if not stamped:
         na = "needs two stored messages from one device"
-        return [Check(n, "n/a", na) for n in ("rate", "jitter", "duplicates", "order")]
-    within = sum(1 for s in intervals if abs(s - interval) <= tolerance) / len(intervals)
-    jitter_verdict: Verdict = "pass" if within >= 0.95 else "fail"
-    figures = {
-        "interval_median_s": statistics.median(intervals),
-        "interval_p99_s": percentile(intervals, 0.99),
-        "within_jitter_share": within,
-    }
+        return [*checks, *(Check(n, "n/a", na) for n in ("duplicates", "order"))]
     return [
-        _tally("rate", medians, f"expected one message per {interval} s per device"),
-        Check(
-            "jitter",
-            jitter_verdict,
-            f"{within:.1%} of intervals within ±{tolerance:.3g} s of {interval} s",
-            figures,
-        ),
+        *checks,
         _tally("duplicates", duplicates, "device timestamps unique per device"),
         _tally("order", disorder, "device timestamps never go back"),
     ]
@@ -283,9 +294,9 @@ def _gaps(
     started: float,
     ended: float,
 ) -> Check:
-    """Each device's silences: before its first stored message, between its messages, and
-    after its last until the run's end. A run no longer than the bound cannot show that no
-    silence exceeds it: the check is then "n/a", never a pass."""
+    """Each device's silences: before its first message (stored or refused), between its
+    messages, and after its last until the run's end. A run no longer than the bound cannot
+    show that no silence exceeds it: the check is then "n/a", never a pass."""
     bound, duration = 2 * profile.interval, ended - started
     if bound >= duration:
         return Check(
@@ -297,9 +308,7 @@ def _gaps(
     gaps: list[str] = []
     heard = 0
     for device, events in sorted(by_device.items()):
-        arrivals = sorted(e.received for e in events if e.error is None)
-        if not arrivals:
-            continue
+        arrivals = sorted(e.received for e in events)
         heard += 1
         first, last = arrivals[0] - started, ended - arrivals[-1]
         if first > bound:
@@ -312,7 +321,7 @@ def _gaps(
         if last > bound:
             gaps.append(f"{device}: silent for the last {last:.1f} s of the run")
     if not heard:
-        return Check("gaps", "n/a", "no stored message")
+        return Check("gaps", "n/a", "no message")
     return _tally("gaps", gaps, f"no silence longer than {bound:.3g} s, start to end of the run")
 
 
