@@ -116,3 +116,47 @@ def test_a_browser_at_the_catalogue_s_iri_is_sent_to_its_page(portal_client: Tes
         follow_redirects=False,
     )  # fmt: skip
     assert tenant.headers["location"] == "http://testserver/opendata?tenant=city2"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "text/html;q=1, */*;q=0"])
+def test_a_browser_at_a_distribution_is_sent_to_its_dataset_s_page_and_at_a_publisher_is_406(
+    portal_client: TestClient, accept: str
+) -> None:
+    """RFC 9110, 12.5.1: `Accept` asks for HTML only (`*/*;q=0`: "not acceptable"), and a
+    publisher's IRI has no page: a 406, as docs/opendata.md says ("a 406 when it accepts none
+    of them"), not its JSON-LD with a 200, which a browser saved as a file. A distribution's
+    IRI sends a browser on to the page that lists it, its dataset's landing page."""
+    package = publish_in_process(portal_client)
+    resource = package["resources"][0]["id"]
+    response = portal_client.get(
+        f"/opendata/resource/{resource}", headers={"Accept": accept}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    landing = f"http://testserver/opendata/dataset/{package['id']}.html#downloads-heading"
+    assert response.headers["location"] == landing
+    assert response.headers["vary"] == "Accept"
+    publisher = portal_client.get(
+        f"/opendata/organization/{package['organization']['name']}", headers={"Accept": accept}
+    )
+    assert publisher.status_code == 406
+    assert "text/html" not in publisher.json()["error"]["message"]
+    assert publisher.headers["vary"] == "Accept"
+
+
+@pytest.mark.parametrize("iri", ["dataset", "resource", "organization", "catalog", "home"])
+def test_a_406_says_it_depended_on_accept(portal_client: TestClient, iri: str) -> None:
+    """RFC 9110, 12.5.5: "An origin server SHOULD send a Vary header field when its algorithm
+    for selecting a representation varies based on aspects of the request message other than
+    the method and target URI": a cache must not give this 406 to a client that accepts
+    another type."""
+    package = publish_in_process(portal_client)
+    urls = {
+        "dataset": f"/opendata/dataset/{package['id']}",
+        "resource": f"/opendata/resource/{package['resources'][0]['id']}",
+        "organization": f"/opendata/organization/{package['organization']['name']}",
+        "catalog": "/opendata/catalog",
+        "home": "/opendata",
+    }
+    response = portal_client.get(urls[iri], headers={"Accept": "image/png"})
+    assert response.status_code == 406
+    assert response.headers["vary"] == "Accept"

@@ -2,7 +2,9 @@
 `.ttl`, `.rdf`, `.xml`), each dataset (`/opendata/dataset/{id}`, `{id}.ttl`, ...), each
 distribution (`/opendata/resource/{id}`) and each publisher (`/opendata/organization/{name}`)
 serve their DCAT description in the serialization the URL's extension or the `Accept` header
-asks for (JSON-LD, Turtle, RDF/XML)."""
+asks for (JSON-LD, Turtle, RDF/XML). A client that prefers HTML gets a dataset's landing page
+(at a distribution's IRI, a 303 to its dataset's), and a 406 at an organization's, which has
+no page; every answer chosen by `Accept`, a 406 too, says `Vary: Accept` (RFC 9110, 12.5.5)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from dalgu.api.opendata import package as ckan
 from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
 from dalgu.api.opendata.pages import home_page, landing_page
 from dalgu.api.opendata.rdf import FORMATS, HTML, MEDIA_TYPES, negotiate, rdf_response
-from dalgu.errors import DalguError, OperationNotSupported, ResourceNotFound
+from dalgu.errors import DalguError, NotAcceptable, OperationNotSupported, ResourceNotFound
 from dalgu.opendata.exporters import EXPORTERS
 from dalgu.opendata.service import OpenDataService
 
@@ -38,22 +40,38 @@ def _split(segment: str) -> tuple[str, str | None]:
     return segment, None
 
 
-def _chosen(request: Request, extension: str | None, *, page_first: bool = False) -> str:
+def _chosen(
+    request: Request, extension: str | None, *, page_first: bool = False, page: bool = True
+) -> str:
     """The extension to serve: the URL's, else the one `Accept` prefers among the RDF
-    serializations and, for an IRI that has a page for people, HTML (`page_first`: the page
-    is what a client that accepts anything gets, else JSON-LD is)."""
+    serializations and, for an IRI that has a page for people (`page`), HTML (`page_first`:
+    the page is what a client that accepts anything gets, else JSON-LD is). NotAcceptable
+    when `Accept` takes none of them: an IRI without a page is no page for a browser."""
     if extension is not None:
         return extension
-    offered = [HTML, *MEDIA_TYPES] if page_first else [*MEDIA_TYPES, HTML]
+    if not page:
+        offered = [*MEDIA_TYPES]
+    else:
+        offered = [HTML, *MEDIA_TYPES] if page_first else [*MEDIA_TYPES, HTML]
     chosen = negotiate(request.headers.get("accept"), offered)
     return "html" if chosen == HTML else MEDIA_TYPES[chosen]
 
 
 def _answer(request: Request, document: dict[str, Any], extension: str | None) -> Response:
-    chosen = _chosen(request, extension)
-    if chosen == "html":  # an IRI without a page: its description, for a browser too
-        chosen = "jsonld"
+    """The description of an IRI without a page for people, as `Accept` asks."""
+    if extension == "html":
+        raise ResourceNotFound(f"{request.url.path}: no page for people, only the description")
+    chosen = _chosen(request, extension, page=False)
     return rdf_response(document, chosen, dcat.CONTEXT, negotiated=extension is None)
+
+
+def _failure(request: Request, action: str, error: DalguError) -> Response:
+    """`error` as CKAN reports it; a 406 depended on `Accept`, and says so (RFC 9110,
+    12.5.5), so that no cache gives it to a client that accepts something else."""
+    response = failure(request, action, error)
+    if isinstance(error, NotAcceptable):
+        response.headers["Vary"] = "Accept"
+    return response
 
 
 async def catalog_document(request: Request, extension: str) -> dict[str, Any]:
@@ -75,7 +93,7 @@ async def catalog_file(request: Request) -> Response:
             raise ResourceNotFound(f"no catalog.{extension}: the catalogue is {known}")
         return _answer(request, await catalog_document(request, extension), extension)
     except DalguError as error:
-        return failure(request, "catalog", error)
+        return _failure(request, "catalog", error)
     except Exception as exc:
         return unexpected(request, "catalog", exc)
 
@@ -90,7 +108,7 @@ async def catalog_negotiated(request: Request) -> Response:
         document = await catalog_document(request, extension)
         return rdf_response(document, extension, dcat.CONTEXT, negotiated=True)
     except DalguError as error:
-        return failure(request, "catalog", error)
+        return _failure(request, "catalog", error)
     except Exception as exc:
         return unexpected(request, "catalog", exc)
 
@@ -113,7 +131,7 @@ async def dataset_description(request: Request) -> Response:
         node = dcat.dataset_node(base_url(request), dataset, tenant)
         return _answer(request, {"@context": dcat.CONTEXT, **node}, extension)
     except DalguError as error:
-        return failure(request, "dataset", error)
+        return _failure(request, "dataset", error)
     except Exception as exc:
         return unexpected(request, "dataset", exc)
 
@@ -127,13 +145,16 @@ async def distribution_description(request: Request) -> Response:
         for dataset in await _service(request).datasets(tenant):
             for exporter in EXPORTERS.values():
                 if ckan.resource_id(dataset, exporter.extension) == key:
+                    if _chosen(request, extension) == "html":  # its dataset's page lists it
+                        page = dcat.landing_url(base, dataset, tenant) + "#downloads-heading"
+                        return RedirectResponse(page, status_code=303, headers={"Vary": "Accept"})
                     iri = dcat.distribution_iri(base, dataset, exporter.extension, tenant)
                     nodes = dcat.dataset_node(base, dataset, tenant)["dcat:distribution"]
                     node = next(n for n in nodes if n["@id"] == iri)
                     return _answer(request, {"@context": dcat.CONTEXT, **node}, extension)
         raise ResourceNotFound(f"no distribution {key}")
     except DalguError as error:
-        return failure(request, "resource", error)
+        return _failure(request, "resource", error)
     except Exception as exc:
         return unexpected(request, "resource", exc)
 
@@ -155,7 +176,7 @@ async def publisher_description(request: Request) -> Response:
         }
         return _answer(request, node, extension)
     except DalguError as error:
-        return failure(request, "organization", error)
+        return _failure(request, "organization", error)
     except Exception as exc:
         return unexpected(request, "organization", exc)
 
@@ -172,6 +193,6 @@ async def home(request: Request) -> Response:
         datasets = await _service(request).datasets(tenant)
         return home_page(base_url(request), datasets, tenant)
     except DalguError as error:
-        return failure(request, "home", error)
+        return _failure(request, "home", error)
     except Exception as exc:
         return unexpected(request, "home", exc)
