@@ -4,7 +4,10 @@ values that were refused for their type fail the types check."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from starlette.testclient import TestClient
 
 from dalgu.devices.traffic import MessageEvent
 from dalgu.testbed.conformance import Check, ConformanceReport, evaluate
@@ -64,3 +67,83 @@ def test_a_device_that_sent_nothing_for_a_while_is_still_silent() -> None:
     events = [e for e in every_two_seconds_with_three_refused() if not 4 <= e.received - T0 <= 9]
     gaps = check(evaluate(PARKING, "k", events, T0, T0 + 22), "gaps")
     assert gaps.verdict == "fail" and gaps.examples == ["ps-005: silent for 8.0 s"]
+
+
+def with_two_unknown_devices() -> list[MessageEvent]:
+    """ps-005 as above, and ps-901, ps-902 (not provisioned) sending alongside, refused."""
+    unknown = [
+        refused(device, T0 + 2 * n + 0.5, {"s": "free", "b": 80}, "ResourceNotFound", device)
+        for n in range(11)
+        for device in ("ps-901", "ps-902")
+    ]
+    return sorted([*unknown, *every_two_seconds_with_three_refused()], key=lambda e: e.received)
+
+
+def test_each_device_s_refusals_are_named_whatever_the_other_devices_send() -> None:
+    """docs/testbed.md: "accepted: every message was stored (none refused: unknown device, bad
+    payload, value of the wrong type)"; a firm reads which of its devices was refused, and
+    why, even when other devices' refusals outnumber them."""
+    report = evaluate(PARKING, "k", with_two_unknown_devices(), T0, T0 + 22)
+    assert report.refused_by_device == {
+        "ps-005": {"BadRequestData": 3},
+        "ps-901": {"ResourceNotFound": 11},
+        "ps-902": {"ResourceNotFound": 11},
+    }
+    accepted = check(report, "accepted")
+    assert accepted.verdict == "fail"
+    assert "ps-005 3 (3 BadRequestData)" in accepted.summary
+    assert [e.split(":")[0] for e in accepted.examples] == ["ps-901", "ps-902", "ps-005"]
+    assert "b: not a number" in accepted.examples[2]
+
+
+def test_a_value_refused_for_its_type_fails_the_types_check() -> None:
+    """docs/testbed.md: "types: values parse as their declared type": `"high"` is no Number,
+    whether or not the gateway stored the message."""
+    report = evaluate(PARKING, "k", every_two_seconds_with_three_refused(), T0, T0 + 22)
+    types = check(report, "types")
+    assert types.verdict == "fail"
+    assert types.examples == ["ps-005: b='high' is not Number (refused: BadRequestData)"]
+    assert "(3 in refused messages)" in types.summary
+
+
+def test_a_chatty_device_does_not_hide_another_device_s_problem() -> None:
+    """Examples are distinct and spread over the devices: the device that really repeated a
+    timestamp is named even when another repeats one many times."""
+    burst = [event("aq-burst", T0 + 1, {"s": "free", "b": 80}) for _ in range(8)]
+    dup = [event("aq-dup", T0 + n, {"s": "free", "b": 80}) for n in (1, 2, 2)]
+    duplicates = check(evaluate(PARKING, "k", [*burst, *dup], T0, T0 + 4), "duplicates")
+    assert duplicates.verdict == "fail"
+    assert len(duplicates.examples) == 2 and duplicates.examples[1].startswith("aq-dup: ")
+    assert "8 problem(s) from 2 device(s)" in duplicates.summary
+
+
+def test_a_run_over_http_names_the_device_whose_wrong_types_were_refused(
+    client: TestClient,
+) -> None:
+    """Through the gateway: the refused message's values reach the run, and its report (JSON
+    and HTML) names the device, its refusals and the wrong type."""
+    firm = {"fiware-service": "acmesense"}
+    group = {**PARKING.to_group("k-park"), "resource": "/iot/json"}
+    assert client.post("/iot/services", json={"services": [group]}, headers=firm).status_code == 201
+    profile = {**PARKING.model_dump(mode="json"), "interval": 0.2}
+    started = client.post(
+        "/testbed/runs",
+        json={"profile": profile, "apikey": "k-park", "duration": 1.5},
+        headers=firm,
+    )
+    assert started.status_code == 201, started.text
+    run = f"/testbed/runs/{started.json()['id']}"
+    for body in ({"s": "free", "b": 80}, {"b": "high"}, {"s": "free", "b": 81}):
+        client.post("/iot/json?k=k-park&i=ps-005", json=body)
+        time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while (doc := client.get(run, headers=firm).json())["status"] != "finished":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    report = doc["report"]
+    assert report["refused_by_device"] == {"ps-005": {"BadRequestData": 1}}
+    types = next(c for c in report["checks"] if c["name"] == "types")
+    assert types["verdict"] == "fail"
+    assert types["examples"] == ["ps-005: b='high' is not Number (refused: BadRequestData)"]
+    html = client.get(f"{run}/report.html", headers=firm).text
+    assert "Refused messages by device" in html and "<code>ps-005</code></td><td>1</td>" in html

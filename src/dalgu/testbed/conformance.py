@@ -20,6 +20,8 @@ device profile, and gives a verdict per check:
 
 rate, jitter and gaps time every message a device sent, stored or refused: a refused message
 is still one the device sent on time (why it was refused is the accepted check's business).
+schema, types and ranges read every message whose measures were read, stored or refused.
+Examples are distinct and taken from each device in turn.
 A check without the data it needs (no timestamps, one message per device) is "n/a".
 Pure functions: nothing here does I/O.
 """
@@ -40,6 +42,8 @@ from dalgu.testbed.profile import DeviceProfile, MeasureSpec
 
 Verdict = Literal["pass", "fail", "n/a"]
 MAX_EXAMPLES = 5
+MAX_REFUSAL_EXAMPLES = 10  # one per device and reason, up to this many
+MAX_NAMED_DEVICES = 10  # devices the accepted check's summary names with their refusals
 
 
 @dataclass
@@ -61,7 +65,8 @@ class ConformanceReport:
     devices: int
     verdict: Verdict
     checks: list[Check]
-    refused: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)  # reason → messages
+    refused_by_device: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,12 +88,15 @@ def evaluate(
         by_device[event.device_id].append(event)
     stored = [e for e in events if e.error is None]
     refused: dict[str, int] = defaultdict(int)
+    refused_by_device: dict[str, dict[str, int]] = {}
     for event in events:
         if event.error is not None:
             refused[event.error] += 1
+            reasons = refused_by_device.setdefault(event.device_id, {})
+            reasons[event.error] = reasons.get(event.error, 0) + 1
     checks = [
-        _accepted(events, dict(refused)),
-        *_measures(profile, stored),
+        _accepted(events, refused_by_device),
+        *_measures(profile, events),
         *_timing(profile, by_device),
         _gaps(profile, by_device, started, ended),
         _latency(stored, max_latency),
@@ -107,54 +115,79 @@ def evaluate(
         verdict=verdict,
         checks=checks,
         refused=dict(refused),
+        refused_by_device=dict(sorted(refused_by_device.items())),
     )
 
 
-def _accepted(events: list[MessageEvent], refused: dict[str, int]) -> Check:
+def _accepted(events: list[MessageEvent], by_device: dict[str, dict[str, int]]) -> Check:
+    """Stored or refused; the summary names each device's refusals by reason, and the
+    examples show one refusal per device and reason, the devices in turn."""
     if not events:
         return Check("accepted", "n/a", "no message arrived during the run")
     bad = [e for e in events if e.error is not None]
-    examples = [f"{e.device_id}: {e.error}: {e.detail}" for e in bad[:MAX_EXAMPLES]]
+    firsts: dict[tuple[str, str | None], str] = {}
+    for e in bad:
+        firsts.setdefault((e.device_id, e.error), f"{e.device_id}: {e.error}: {e.detail}")
+    examples = _spread(list(firsts.values()), MAX_REFUSAL_EXAMPLES)
     verdict: Verdict = "fail" if bad else "pass"
     summary = f"{len(events) - len(bad)} of {len(events)} messages stored"
-    return Check("accepted", verdict, summary, {"refused": len(bad)}, examples)
+    if by_device:
+        named = [
+            f"{device} {sum(reasons.values())} ("
+            + ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+            + ")"
+            for device, reasons in sorted(by_device.items())
+        ]
+        more = len(named) - MAX_NAMED_DEVICES
+        summary += "; refused: " + ", ".join(named[:MAX_NAMED_DEVICES])
+        if more > 0:
+            summary += f" and {more} more devices (refused_by_device)"
+    figures: dict[str, float] = {"refused": len(bad), "refusing_devices": len(by_device)}
+    return Check("accepted", verdict, summary, figures, examples)
 
 
-def _measures(profile: DeviceProfile, stored: list[MessageEvent]) -> list[Check]:
+def _measures(profile: DeviceProfile, events: list[MessageEvent]) -> list[Check]:
+    """What the devices sent, against the profile: every message whose measures were read,
+    stored or refused (a value refused for its type is a wrong type all the same)."""
     specs = {m.object_id: m for m in profile.measures}
     required = {m.object_id for m in profile.measures if m.required}
     schema: list[str] = []
     types: list[str] = []
     ranges: list[str] = []
-    values = 0
-    for event in stored:
+    read = [e for e in events if e.groups]
+    values = in_refused = 0
+    for event in read:
+        device = event.device_id
+        tag = "" if event.error is None else f" (refused: {event.error})"
         for group, _ in event.groups:
             missing = required - set(group)
             if missing:
-                schema.append(f"{event.device_id}: missing {', '.join(sorted(missing))}")
+                schema.append(f"{device}: missing {', '.join(sorted(missing))}{tag}")
             for key, raw in group.items():
                 spec = specs.get(key)
                 if spec is None:
-                    schema.append(f"{event.device_id}: undeclared measure {key!r}")
+                    schema.append(f"{device}: undeclared measure {key!r}{tag}")
                     continue
                 values += 1
+                in_refused += event.error is not None
                 number = _typed(spec, raw)
                 if number is _WRONG:
-                    types.append(f"{event.device_id}: {key}={raw!r} is not {spec.type}")
+                    types.append(f"{device}: {key}={raw!r} is not {spec.type}{tag}")
                 elif isinstance(number, float) and not _within(spec, number):
-                    ranges.append(
-                        f"{event.device_id}: {key}={raw} outside [{spec.min}, {spec.max}]"
-                    )
+                    ranges.append(f"{device}: {key}={raw} outside [{spec.min}, {spec.max}]{tag}")
                 elif isinstance(number, list) and not all(_within(spec, x) for x in number):
                     ranges.append(
-                        f"{event.device_id}: {key}={raw} not all within [{spec.min}, {spec.max}]"
+                        f"{device}: {key}={raw} not all within [{spec.min}, {spec.max}]{tag}"
                     )
-    if not stored:
-        return [Check(n, "n/a", "no stored message") for n in ("schema", "types", "ranges")]
+    if not read:
+        return [Check(n, "n/a", "no message with measures") for n in ("schema", "types", "ranges")]
+    checked = f"{values} values checked"
+    if in_refused:
+        checked += f" ({in_refused} in refused messages)"
     return [
-        _tally("schema", schema, f"{len(stored)} messages against {len(specs)} declared measures"),
-        _tally("types", types, f"{values} values checked"),
-        _tally("ranges", ranges, f"{values} values checked"),
+        _tally("schema", schema, f"{len(read)} messages against {len(specs)} declared measures"),
+        _tally("types", types, checked),
+        _tally("ranges", ranges, checked),
     ]
 
 
@@ -192,9 +225,26 @@ def _within(spec: MeasureSpec, value: float) -> bool:
 
 
 def _tally(name: str, problems: list[str], what: str) -> Check:
-    verdict: Verdict = "fail" if problems else "pass"
-    summary = f"{what}; {len(problems)} problem(s)" if problems else what
-    return Check(name, verdict, summary, {"problems": len(problems)}, problems[:MAX_EXAMPLES])
+    """A check's verdict from its problems, each "<device>: …"."""
+    if not problems:
+        return Check(name, "pass", what, {"problems": 0})
+    devices = len({_device(p) for p in problems})
+    summary = f"{what}; {len(problems)} problem(s) from {devices} device(s)"
+    return Check(name, "fail", summary, {"problems": len(problems)}, _spread(problems))
+
+
+def _device(problem: str) -> str:
+    return problem.split(": ", 1)[0]
+
+
+def _spread(problems: list[str], limit: int = MAX_EXAMPLES) -> list[str]:
+    """Up to `limit` distinct problems, taken from each device in turn: a device with many
+    does not hide the others."""
+    by_device: dict[str, list[str]] = {}
+    for problem in dict.fromkeys(problems):
+        by_device.setdefault(_device(problem), []).append(problem)
+    turns = itertools.zip_longest(*by_device.values())
+    return [p for turn in turns for p in turn if p is not None][:limit]
 
 
 def _stamps(events: list[MessageEvent]) -> list[float]:

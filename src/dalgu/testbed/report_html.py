@@ -26,6 +26,14 @@ def render_report(doc: dict[str, Any]) -> str:
         if refused
         else "<p>none</p>"
     )
+    by_device = report.get("refused_by_device") or {}
+    if by_device:
+        refused_html += (
+            "<h2>Refused messages by device</h2><table><thead><tr><th>device</th>"
+            "<th>refused</th><th>reasons</th></tr></thead><tbody>"
+            + "".join(_refusals(device, reasons) for device, reasons in by_device.items())
+            + "</tbody></table>"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Conformance run {escape(str(doc.get("id", "")))}</title><style>{_STYLE}</style></head>
@@ -52,6 +60,14 @@ def _row(check: dict[str, Any]) -> str:
         f'<td class="{_css(verdict)}">{escape(verdict)}</td>'
         f"<td>{escape(str(check.get('summary', '')))}</td>"
         f"<td><ul>{examples}</ul></td></tr>"
+    )
+
+
+def _refusals(device: str, reasons: dict[str, int]) -> str:
+    listed = ", ".join(f"{escape(reason)} {n}" for reason, n in reasons.items())
+    return (
+        f"<tr><td><code>{escape(device)}</code></td><td>{sum(reasons.values())}</td>"
+        f"<td>{listed}</td></tr>"
     )
 
 
