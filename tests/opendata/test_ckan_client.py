@@ -405,3 +405,22 @@ def test_package_search_with_fl_gives_only_those_fields_as_ckan_2_9_does(
     spaced = reader.action.package_search(fl="name title")["results"]
     assert spaced == [{"name": "daegu-air", "title": "Daegu air quality"}]
     assert reader.action.package_search(fl="*")["results"][0]["resources"]
+
+
+def test_organization_list_sorts_as_ckan_and_refuses_a_sort_it_cannot_make(
+    publisher: RemoteCKAN, reader: RemoteCKAN
+) -> None:
+    """CKAN API, organization_list: "sort (string) – sorting of the search results. Optional.
+    Default: "title asc" string of field name and sort-order. The allowed fields are 'name',
+    'package_count' and 'title'"; CKAN answers another with a Validation Error ("Cannot sort by
+    field"). `package_count` was ignored (name order) and `sort=bogus` a 200."""
+    _three_datasets(publisher)  # daegu-city publishes 2, daegu-transit 1
+    by_count = reader.action.organization_list(sort="package_count asc")
+    assert by_count == ["daegu-transit", "daegu-city"]
+    assert reader.action.organization_list(sort="packages desc") == ["daegu-city", "daegu-transit"]
+    assert reader.action.organization_list(sort="title desc") == ["daegu-transit", "daegu-city"]
+    assert reader.action.organization_list(sort="name") == ["daegu-city", "daegu-transit"]
+    for sort in ("bogus", "name sideways", "name asc, title desc"):
+        with pytest.raises(ValidationError) as caught:
+            reader.action.organization_list(sort=sort)
+        assert "sort" in caught.value.error_dict

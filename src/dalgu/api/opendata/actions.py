@@ -247,14 +247,41 @@ async def resource_show(call: Call) -> dict[str, Any]:
 # --- organizations and tags (as the datasets name them) -------------------------------------
 
 
+#: what `organization_list` sorts by, as CKAN's `group_list` reads `sort` (`packages` is its
+#: other name of `package_count`); an organization's title is its name
+ORGANIZATION_SORTS = {
+    "name": "name",
+    "title": "name",
+    "package_count": "count",
+    "packages": "count",
+}
+
+
+def organization_order(sort: str | None, counts: Counter[str | None]) -> list[str]:
+    """The organizations of `counts` in the order of a CKAN `sort` (`title asc`, the default,
+    `name desc`, `package_count desc`: ties by name), one field as CKAN takes; a field or
+    a direction it cannot sort by is a Validation Error, as CKAN's."""
+    field, _, direction = (sort or "title asc").strip().partition(" ")
+    direction = direction.strip().lower() or "asc"
+    if "," in direction or "," in field:
+        raise InvalidFields({"sort": ["Too many sort criteria provided only 1 allowed"]})
+    if field not in ORGANIZATION_SORTS:
+        raise InvalidFields({"sort": [f"Cannot sort by field `{field}`"]})
+    if direction not in ("asc", "desc"):
+        raise InvalidFields({"sort": [f"Invalid sort direction `{direction}`"]})
+    names = sorted(name for name in counts if name)
+    if ORGANIZATION_SORTS[field] == "count":
+        names.sort(key=lambda name: counts[name], reverse=direction == "desc")
+    elif direction == "desc":
+        names.reverse()
+    return names
+
+
 @action("organization_list")
 async def organization_list(call: Call) -> list[Any]:
     """The organizations that publish datasets (`all_fields` for dictionaries)."""
     counts = Counter(d.organization for d in await call.service.datasets(call.tenant))
-    names = sorted(name for name in counts if name)
-    if call.text("sort") in ("name desc", "title desc"):
-        names.reverse()
-    names = call.page(names)
+    names = call.page(organization_order(call.text("sort"), counts))
     if call.flag("all_fields"):
         return [ckan.organization(n, call.base, counts[n]) for n in names]
     return names
