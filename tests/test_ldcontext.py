@@ -175,3 +175,36 @@ def test_a_user_context_with_a_scoped_context_is_refused(scoped: dict[str, Any])
     with pytest.raises(InvalidLdContext, match="scoped"):
         asyncio.run(ContextResolver().resolve(scoped))
     assert asyncio.run(ContextResolver().resolve(None)).expand("ngsildproof")
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"speed": "not an iri"},  # @vocab-relative: the core's vocabulary + a space
+        {"speed": "http://ex.org/a b"},
+        {"speed": {"@id": "http://ex.org/<speed>"}},
+    ],
+)
+def test_a_term_mapped_to_no_iri_is_refused(context: dict[str, Any]) -> None:
+    """JSON-LD 1.1, Create Term Definition: a mapping that is neither a keyword, an IRI nor a
+    blank node is an "invalid IRI mapping". Dalgu stored the attribute under the text, which
+    no query could then name (an outside test, round 6)."""
+    with pytest.raises(InvalidLdContext, match="invalid IRI mapping"):
+        asyncio.run(ContextResolver().resolve(context))
+
+
+def test_a_term_mapped_to_null_names_nothing_to_store() -> None:
+    """JSON-LD 1.1 4.2.1: a term defined as null is not expanded and its key is dropped (pyld
+    drops it); Dalgu stored the attribute under the core vocabulary instead. It now refuses
+    to name it rather than drop data silently; the other terms expand as before."""
+    context = [{"speed": "http://ex.org/speed", "other": "http://ex.org/other"}, {"speed": None}]
+    core = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.9.jsonld"
+    doc = {"@context": [*context, core], "@id": "urn:x:1", "speed": {"type": "Property"}}
+    expanded = jsonld.expand(doc, {"documentLoader": offline_loader})
+    assert all(set(node) == {"@id"} for node in expanded)  # pyld: dropped
+    terms = asyncio.run(ContextResolver().resolve(context))
+    with pytest.raises(InvalidLdContext, match="maps 'speed' to null"):
+        terms.expand("speed")
+    assert terms.expand("other") == "http://ex.org/other"
+    with pytest.raises(InvalidLdContext, match="reverse"):
+        asyncio.run(ContextResolver().resolve({"parent": {"@reverse": "http://ex.org/child"}}))

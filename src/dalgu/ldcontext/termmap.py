@@ -9,6 +9,7 @@ attribute and type names to IRIs and compacts IRIs back, following the IRI expan
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from typing import Any
 from dalgu.errors import InvalidLdContext
 
 _GEN_DELIMS = frozenset(":/?#[]@")
+#: an absolute IRI as far as a term's mapping must be one: a scheme, and no character RFC 3987
+#: excludes (spaces, controls, `<>"{}|\^` and the backquote)
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +44,21 @@ class TermMap:
         "_prefixes",
         "_reverse",
         "attribute_iris",
+        "dropped",
         "terms",
         "vocab",
     )
 
-    def __init__(self, terms: Mapping[str, TermDefinition], vocab: str | None) -> None:
+    def __init__(
+        self,
+        terms: Mapping[str, TermDefinition],
+        vocab: str | None,
+        dropped: frozenset[str] = frozenset(),
+    ) -> None:
         self.terms = dict(terms)
         self.vocab = vocab
+        #: terms a user context maps to null: a JSON-LD processor drops what they name
+        self.dropped = dropped
         self._expand_cache: dict[str, str] = {}
         self._compact_cache: dict[str, str] = {}
         #: attribute names already checked and expanded with this map (`broker.parse`)
@@ -77,6 +89,11 @@ class TermMap:
         definition = self.terms.get(name)
         if definition is not None:
             return definition.iri
+        if name in self.dropped:
+            raise InvalidLdContext(
+                f"the @context maps {name!r} to null: a JSON-LD processor drops what it names, "
+                "and Dalgu does not drop data silently"
+            )
         prefix, sep, suffix = name.partition(":")
         if sep:
             if prefix == "_" or suffix.startswith("//"):
@@ -195,7 +212,8 @@ class ContextBuilder:
             definition = _define(term, raw, resolved, vocab, set())
             if definition is not None:
                 resolved[term] = definition
-        return TermMap(resolved, vocab)
+        dropped = frozenset(term for term, value in raw.items() if value is None)
+        return TermMap(resolved, vocab, dropped)
 
     def _resolve_vocab(self, raw: Mapping[str, Any]) -> str | None:
         value = self._vocab_raw
@@ -233,6 +251,11 @@ def _define(
     container: str | None = None
     simple = isinstance(value, str)
     if isinstance(value, dict):
+        if "@reverse" in value:
+            raise InvalidLdContext(
+                f"the term {term!r} is a reverse property (@reverse), which NGSI-LD attributes "
+                "cannot be"
+            )
         iri_value = value.get("@id", term if ":" in term else None)
         if iri_value is None:
             iri_value = (vocab + term) if vocab else None
@@ -251,6 +274,11 @@ def _define(
         iri_value = value
         explicit_prefix = None
     iri = _expand_value(iri_value, raw, done, vocab, active)
+    if not (iri.startswith(("@", "_:")) or _IRI.fullmatch(iri)):
+        raise InvalidLdContext(
+            f"invalid IRI mapping: the term {term!r} maps to {iri!r}, which is no IRI "
+            "(JSON-LD 1.1, Create Term Definition)"
+        )
     _check_iri_form(term, iri, raw, done, vocab, active)
     active.discard(term)
     if explicit_prefix is not None:
