@@ -147,3 +147,23 @@ def test_a_run_over_http_names_the_device_whose_wrong_types_were_refused(
     assert types["examples"] == ["ps-005: b='high' is not Number (refused: BadRequestData)"]
     html = client.get(f"{run}/report.html", headers=firm).text
     assert "Refused messages by device" in html and "<code>ps-005</code></td><td>1</td>" in html
+
+
+def test_a_text_outside_the_declared_values_is_named_as_such_not_as_a_wrong_type() -> None:
+    """docs/testbed.md: "types: values parse as their declared type"; `'parked'` is Text, it
+    is outside the measure's `values`, which is what the firm has to fix."""
+    events = [event("ps-005", T0 + 2 * n, {"s": "free", "b": 80}) for n in range(10)]
+    events += [event("ps-005", T0 + 20, {"s": "parked", "b": 80})]
+    report = evaluate(PARKING, "k", events, T0, T0 + 22)
+    assert check(report, "types").verdict == "pass"
+    ranges = check(report, "ranges")
+    assert ranges.verdict == "fail"
+    assert ranges.examples == ["ps-005: s='parked' not one of free, occupied, closed, unknown"]
+
+
+def test_a_number_for_a_text_measure_with_values_is_a_wrong_type() -> None:
+    events = [event("ps-005", T0 + 2 * n, {"s": "free", "b": 80}) for n in range(10)]
+    events += [event("ps-005", T0 + 20, {"s": 17, "b": 80})]
+    report = evaluate(PARKING, "k", events, T0, T0 + 22)
+    assert check(report, "types").examples == ["ps-005: s=17 is not Text"]
+    assert check(report, "ranges").verdict == "pass"

@@ -6,7 +6,7 @@ device profile, and gives a verdict per check:
 - accepted: every message was stored (none refused: unknown device, bad payload, …)
 - schema: every measure is one the profile declares, every required measure is present
 - types: values parse as their declared type (a number is a number)
-- ranges: numeric values lie within [min, max]
+- ranges: numeric values lie within [min, max], a Text with `values` is one of them
 - rate: each device's median interval is within `jitter` of the profile's interval
 - jitter: at least 95% of intervals lie within `jitter` of the interval
 - gaps: no device silent longer than twice the profile's interval, counting from the run's
@@ -173,6 +173,9 @@ def _measures(profile: DeviceProfile, events: list[MessageEvent]) -> list[Check]
                 number = _typed(spec, raw)
                 if number is _WRONG:
                     types.append(f"{device}: {key}={raw!r} is not {spec.type}{tag}")
+                elif number is _UNLISTED:
+                    listed = ", ".join(spec.values or ())
+                    ranges.append(f"{device}: {key}={raw!r} not one of {listed}{tag}")
                 elif isinstance(number, float) and not _within(spec, number):
                     ranges.append(f"{device}: {key}={raw} outside [{spec.min}, {spec.max}]{tag}")
                 elif isinstance(number, list) and not all(_within(spec, x) for x in number):
@@ -191,7 +194,8 @@ def _measures(profile: DeviceProfile, events: list[MessageEvent]) -> list[Check]
     ]
 
 
-_WRONG = object()
+_WRONG = object()  # not of the measure's type
+_UNLISTED = object()  # a Text, but not one of the measure's `values`
 
 
 def _typed(spec: MeasureSpec, raw: Any) -> Any:
@@ -216,7 +220,9 @@ def _typed(spec: MeasureSpec, raw: Any) -> Any:
         ok = isinstance(raw, bool) or str(raw).lower() in ("true", "false", "1", "0")
         return None if ok else _WRONG
     if spec.type == "Text" and spec.values is not None:
-        return None if raw in spec.values else _WRONG
+        if not isinstance(raw, str):
+            return _WRONG
+        return None if raw in spec.values else _UNLISTED
     return None
 
 
