@@ -8,8 +8,10 @@ from typing import Any
 import orjson
 import pytest
 from pyld import jsonld
+from rdflib import Graph
 from starlette.testclient import TestClient
 
+from dalgu.api.opendata.rdf import serialized
 from tests.opendata.conftest import TOKEN, publish_in_process, station
 
 DCAT = "http://www.w3.org/ns/dcat#"
@@ -197,3 +199,16 @@ def test_a_dataset_says_it_is_continuously_updated(portal_client: TestClient) ->
         "http://publications.europa.eu/resource/authority/frequency/UPDATE_CONT"
     )
     assert frequency["@type"] == [DCT + "Frequency"]
+
+
+def test_rdf_xml_of_a_dataset_kept_with_a_character_xml_cannot_hold_is_well_formed() -> None:
+    """XML 1.0, 2.2 (Char): a dataset kept before such characters were refused at
+    package_create must not break the RDF/XML of the whole catalogue: they are left out."""
+    document = {
+        "@context": {"dct": "http://purl.org/dc/terms/"},
+        "@id": "http://example.org/d",
+        "dct:title": "ctrl \u0001 emoji \U0001f600 and \ufffe",
+    }
+    xml = serialized(document, "rdf", {})
+    title = next(Graph().parse(data=xml, format="xml").objects())
+    assert str(title) == "ctrl  emoji \U0001f600 and "

@@ -126,3 +126,29 @@ def test_an_aggregation_a_download_can_hold_is_accepted() -> None:
 def test_a_withheld_attribute_listed_in_attributes_is_refused_under_attributes_too() -> None:
     problems = _problems(attributes=["pm10", "owner"], withheld_attributes=["owner"])
     assert {"attributes", "withheld_attributes"} <= set(problems)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"title": "ctrl \u0001"}, "title"),
+        ({"notes": "emoji \U0001f600 and \ufffe"}, "notes"),
+        ({"tags": ["air", "vt\u000b"]}, "tags"),
+        ({"extras": [{"key": "source", "value": "copied from a PDF \u001f"}]}, "extras"),
+        ({"organization": "daegu\uffff"}, "organization"),
+    ],
+)
+def test_a_character_xml_cannot_hold_is_refused_naming_the_field(
+    fields: dict[str, Any], field: str
+) -> None:
+    """XML 1.0, 2.2: `Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+    [#x10000-#x10FFFF]`: a document holding another character is not well-formed, escaped or
+    not. One dataset's title with U+0001 made the whole catalogue's RDF/XML unreadable to
+    every harvester (ckanext-dcat's default serialization)."""
+    assert "cannot be written in XML" in " ".join(_problems(**fields)[field])
+
+
+def test_tabs_line_breaks_and_emoji_are_text_like_any_other() -> None:
+    fields = {**VALID, "title": "Air\tquality \U0001f600", "notes": "line one\r\nline two"}
+    dataset = dataset_from_fields(fields, dataset_id="d", created="", modified="")
+    assert dataset.notes == "line one\r\nline two"

@@ -28,6 +28,9 @@ SLUG = re.compile(r"[a-z0-9_-]{2,100}")
 MIN_GRID_METRES = 1.0
 MAX_GRID_METRES = 100_000.0
 MISSING = "Missing value"
+#: characters no XML 1.0 document may hold, even escaped (XML 1.0, 2.2 Char): one in a
+#: title made the whole catalogue's RDF/XML not well-formed for every harvester
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 #: the fields a dataset is made of (others are refused by name)
 FIELDS = frozenset(
@@ -183,7 +186,18 @@ def _text(
     if not isinstance(value, str):
         problems.add(key, "Must be a string")
         return ""
+    _check_characters(key, value, problems)
     return value
+
+
+def _check_characters(key: str, value: str, problems: _Problems) -> None:
+    bad = NOT_XML.search(value)
+    if bad is not None:
+        problems.add(
+            key,
+            f"Must not hold U+{ord(bad[0]):04X}: control characters (but tab and line breaks), "
+            "U+FFFE and U+FFFF cannot be written in XML (RDF/XML)",
+        )
 
 
 def _names(
@@ -195,9 +209,11 @@ def _names(
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         problems.add(key, "Must be a list of strings")
         return []
+    for text in value:
+        _check_characters(key, text, problems)
     bad = [v for v in value if not check(v)]
     if bad:
-        problems.add(key, f"Not valid: {', '.join(bad)}")
+        problems.add(key, f"Not valid: {', '.join(NOT_XML.sub('', b) for b in bad)}")
     return list(value)
 
 
@@ -241,6 +257,7 @@ def _extras(value: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
                 and isinstance(item.get("value"), str)
             ):
                 pairs.append((item["key"], item["value"]))
+                _check_characters("extras", item["key"] + item["value"], problems)
             else:
                 problems.add("extras", "Each extra is {key: string, value: string}")
                 return ()

@@ -12,6 +12,7 @@ import orjson
 from starlette.responses import Response
 
 from dalgu.errors import NotAcceptable
+from dalgu.opendata.validation import NOT_XML
 
 if TYPE_CHECKING:
     from rdflib import Graph
@@ -124,7 +125,21 @@ def serialized(document: dict[str, Any], extension: str, prefixes: dict[str, str
     rdflib_format = FORMATS[extension][1]
     if rdflib_format is None:
         return orjson.dumps(document)
+    if rdflib_format == "xml":  # a dataset kept before such characters were refused
+        document = _writable_in_xml(document)
     return graph(document, prefixes).serialize(format=rdflib_format).encode()
+
+
+def _writable_in_xml(value: Any) -> Any:
+    """`value` without the characters XML 1.0 cannot hold (2.2 Char), which rdflib writes as
+    they are, making the whole document not well-formed."""
+    if isinstance(value, str):
+        return NOT_XML.sub("", value)
+    if isinstance(value, dict):
+        return {_writable_in_xml(k): _writable_in_xml(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_writable_in_xml(v) for v in value]
+    return value
 
 
 def rdf_response(
