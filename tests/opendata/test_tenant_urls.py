@@ -4,7 +4,9 @@ harvesters send none) and never lead to another tenant's data; on both stores.""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -119,3 +121,18 @@ def test_ckan_actions_take_the_tenant_parameter_as_harvesters_send_no_header(
 def test_a_tenant_s_home_page_links_the_ckan_api_of_its_tenant(two_tenants: TestClient) -> None:
     page = two_tenants.get("/opendata", params={"tenant": CITY2}).text
     assert f'{ACTION}/package_list?tenant=city2"' in page
+
+
+def test_a_tenant_s_landing_page_links_package_show_of_its_tenant(
+    two_tenants: TestClient,
+) -> None:
+    """docs/opendata.md: "The portal's own addresses of another tenant than the default (...,
+    the pages) carry `?tenant=<tenant>`, so that they work without the header": the landing
+    page's CKAN package_show link led to the default tenant, a 404."""
+    package = two_tenants.get(f"{ACTION}/package_show", params={"id": "daegu-air", "tenant": CITY2})
+    dataset_id = package.json()["result"]["id"]
+    page = two_tenants.get(f"/opendata/dataset/{dataset_id}.html", params={"tenant": CITY2}).text
+    (link,) = re.findall(r'href="([^"]*package_show[^"]*)"', page)
+    shown = two_tenants.get(_path(html.unescape(link)))
+    assert shown.status_code == 200
+    assert shown.json()["result"]["id"] == dataset_id

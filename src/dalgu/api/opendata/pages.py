@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse
 
@@ -62,7 +63,8 @@ def _described(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         "iri_jsonld": f"{at}.jsonld{query}",
         "iri_rdf": f"{at}.rdf{query}",
         "page": dcat.landing_url(base, dataset, tenant),
-        "package_show": f"{base}{ckan.PREFIX}/api/3/action/package_show?id={dataset.id}",
+        "package_show": f"{base}{ckan.PREFIX}/api/3/action/package_show?"
+        + urlencode({"id": dataset.id, **({"tenant": tenant} if tenant else {})}),
         "downloads": [
             {
                 "format": e.format,
