@@ -22,7 +22,7 @@ from dalgu.api.respond import plain_json
 from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.gateway.http import _tenant, json_body
 from dalgu.testbed.keys import IssuedKey
-from dalgu.testbed.profile import DeviceProfile, load_profile, parse_profile
+from dalgu.testbed.profile import DeviceProfile, parse_profile, shipped_profile, shipped_profiles
 from dalgu.testbed.report_html import render_report
 from dalgu.testbed.runs import TestbedService
 from dalgu.testbed.sandboxes import Sandbox, SandboxService
@@ -36,13 +36,21 @@ def _testbed(request: Request) -> TestbedService:
 
 
 def _profile(value: Any) -> DeviceProfile:
-    if isinstance(value, str):
-        return load_profile(value) if "\n" not in value else parse_profile(value)
+    """A shipped profile's name, or the profile itself: an object, or its YAML or JSON text.
+    Never a path: a client names no file on the server (the CLI sends a file's content)."""
+    if isinstance(value, str) and value in shipped_profiles():
+        return shipped_profile(value)
+    if isinstance(value, str) and ("\n" in value.strip() or value.lstrip()[:1] == "{"):
+        return parse_profile(value)
     if isinstance(value, dict):
         import orjson
 
         return parse_profile(orjson.dumps(value))
-    raise BadRequestData("profile is a shipped profile's name, a profile object or YAML text")
+    raise BadRequestData(
+        "profile is a shipped profile's name (one of "
+        f"{', '.join(shipped_profiles())}), a profile object, or its YAML or JSON text; "
+        "a file is read by `dalgu testbed run --profile <file>`, which sends its content"
+    )
 
 
 async def start_run(request: Request) -> Response:

@@ -127,19 +127,26 @@ def shipped_profiles() -> list[str]:
     )
 
 
+def shipped_profile(name: str) -> DeviceProfile:
+    """A shipped profile by its name (`air-quality`); nothing else is read, so a name from a
+    client never reaches the file system."""
+    known = shipped_profiles()
+    if name not in known:
+        raise BadRequestData(f"no shipped profile of that name: one of {', '.join(known)}")
+    folder = resources.files("dalgu.testbed").joinpath("profiles")
+    return parse_profile(folder.joinpath(f"{name}.yaml").read_text())
+
+
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
-    """A shipped profile by name (`air-quality`) or a YAML/JSON file."""
-    text: str
+    """A shipped profile by name (`air-quality`) or a YAML/JSON file (the command line's:
+    the server takes no path, see `shipped_profile`)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml", ".json") and path.exists():
-        text = path.read_text()
-    else:
-        shipped = resources.files("dalgu.testbed").joinpath("profiles", f"{name_or_path}.yaml")
-        if not shipped.is_file():
-            known = ", ".join(shipped_profiles())
-            raise BadRequestData(f"no profile {name_or_path!r}: give a file or one of {known}")
-        text = shipped.read_text()
-    return parse_profile(text)
+        return parse_profile(path.read_text())
+    if str(name_or_path) not in shipped_profiles():
+        known = ", ".join(shipped_profiles())
+        raise BadRequestData(f"no profile {str(name_or_path)!r}: give a file or one of {known}")
+    return shipped_profile(str(name_or_path))
 
 
 def parse_profile(text: str | bytes) -> DeviceProfile:
