@@ -318,6 +318,18 @@ def test_a_zone_named_in_two_languages_is_named_in_the_readers(client: TestClien
     ]
 
 
+@pytest.mark.parametrize("path", ["/wifi/zones", "/wifi/coverage"])
+def test_an_answer_named_by_accept_language_says_it_varies_by_it(
+    client: TestClient, path: str
+) -> None:
+    """RFC 9110, 12.5.5: "An origin server SHOULD send a Vary header field when its algorithm
+    for selecting a representation varies based on aspects of the request message other than
+    the method and target URI": a shared cache gave the Korean names to an English app."""
+    answer = client.get(path, headers={"Accept-Language": "en"})
+    assert answer.status_code == 200
+    assert "accept-language" in answer.headers["vary"].lower()
+
+
 def test_unusable_values_are_left_out_said_and_logged_once(client: TestClient, caplog: Any) -> None:
     import logging
 

@@ -55,7 +55,9 @@ def _seconds(value: float) -> float | int:
 
 
 def _json(data: Any, media_type: str = "application/json") -> Response:
-    return Response(orjson.dumps(data), media_type=media_type)
+    """`data`, its zones named as `Accept-Language` asks: a cache must not give the answer
+    in one language to a reader of another (RFC 9110, 12.5.5)."""
+    return Response(orjson.dumps(data), media_type=media_type, headers={"Vary": "Accept-Language"})
 
 
 def _point(p: AccessPoint, up: bool) -> dict[str, Any]:
