@@ -8,8 +8,17 @@ from typing import Any
 import pytest
 from shapely.geometry import shape
 
-from dalgu.opendata.model import Dataset, Policy, Publication
-from dalgu.opendata.policy import Release, entity_row, pseudonym, scrub, snap, snapped_point
+from dalgu.opendata.model import Aggregation, Dataset, Policy, Publication
+from dalgu.opendata.policy import (
+    Release,
+    aggregate_rows,
+    entity_row,
+    pseudonym,
+    scrub,
+    snap,
+    snapped_point,
+)
+from dalgu.store.base import TemporalEntity
 
 DAEGU = (128.5963, 35.8704)
 
@@ -128,3 +137,29 @@ def test_with_pseudonymous_ids_a_relationship_names_its_target_by_its_pseudonym(
 
 def test_without_pseudonymous_ids_a_relationship_names_its_target() -> None:
     assert entity_row(TRIP, _trip_release(False))["rider"] == "urn:ngsi-ld:Person:kim-minsu"
+
+
+def test_an_entity_s_periods_are_in_time_order_fractional_seconds_included() -> None:
+    """docs/opendata.md: aggregate rows are "ordered by pseudonym (then period)": by time.
+    As text, "10:00:00.500Z" < "10:00:00Z" ('.' < 'Z'), and the first period came second."""
+    dataset = Dataset(
+        id="d",
+        name="d",
+        title="d",
+        publication=Publication("T", ("v",)),
+        policy=Policy(aggregation=Aggregation("PT0.5S", ("totalCount",))),
+    )
+    release = Release(dataset, ("urn:x:v",), None, frozenset())
+    spans = [
+        ("2026-12-07T10:00:00Z", "2026-12-07T10:00:00.500Z"),
+        ("2026-12-07T10:00:00.500Z", "2026-12-07T10:00:01Z"),
+        ("2026-12-07T10:00:01Z", "2026-12-07T10:00:01.500Z"),
+        ("2026-12-07T10:00:01.500Z", "2026-12-07T10:00:02Z"),
+    ]
+    history = TemporalEntity("urn:ngsi-ld:T:x", ["T"])
+    history.aggregates["urn:x:v"] = {
+        "totalCount": [[1 if i == 0 else 0, *span] for i, span in enumerate(spans)]
+    }
+    rows = aggregate_rows(history, None, release)
+    assert [(row["start"], row["end"]) for row in rows] == spans
+    assert rows[0]["v_totalCount"] == 1

@@ -15,6 +15,7 @@ from shapely.geometry import shape
 
 from dalgu.opendata.model import Dataset, observed_column
 from dalgu.store.base import TemporalEntity
+from dalgu.store.history import parse_time
 
 #: metres per degree of latitude (and of longitude at the equator), WGS 84 mean
 METRES_PER_DEGREE = 111_320.0
@@ -210,7 +211,8 @@ def aggregate_rows(
                     row = by_span[(start, end)] = {"id": entity_id, "start": start, "end": end}
                 # only a structured value can hold a geometry (most are numbers)
                 row[column] = scrub(value, grid) if isinstance(value, dict | list) else value
-    rows = [by_span[span] for span in sorted(by_span)]
+    # by time, not as text: "…00.500Z" sorts before "…00Z" ('.' < 'Z')
+    rows = [by_span[span] for span in sorted(by_span, key=lambda s: tuple(map(parse_time, s)))]
     columns = release.dataset.columns
     location = (None, None) if current is None else _location(current, release)
     for row in rows:
