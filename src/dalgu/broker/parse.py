@@ -7,6 +7,7 @@ JSON itself parsed. System attributes in input are ignored, as the spec says.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -40,6 +41,27 @@ _INFERRED = {
     "json": "JsonProperty",
     "value": "Property",
 }
+
+
+#: the members that hold an attribute's value: an instance has its kind's only (clause 4.5's
+#: "shall never be present": `value` on a LanguageProperty, `object` on a ListRelationship)
+_HOLDERS = frozenset(VALUE_MEMBER.values())
+#: kinds whose instances never have a `unitCode` (clauses 4.5.18.2, 4.5.24.2)
+_NO_UNIT = frozenset({"LanguageProperty", "JsonProperty"})
+#: members only notifications show (`showChanges`, clause 4.5.2.2 and the like): never input
+_PREVIOUS = frozenset(
+    {
+        "previousValue",
+        "previousObject",
+        "previousLanguageMap",
+        "previousVocab",
+        "previousValueList",
+        "previousObjectList",
+        "previousJson",
+    }
+)
+#: a language tag as RFC 5646 forms it (letters, then subtags of letters and digits)
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 def parse_entity(
@@ -189,6 +211,7 @@ def parse_instance(
     kind = _attribute_type(iri, value, terms, partial)
     if kind is not None:
         instance["type"] = kind
+    _check_members(iri, kind, value)
     for member, member_value in value.items():
         if member == "type" or member in SYSTEM_MEMBERS or member == "instanceId":
             continue
@@ -206,6 +229,26 @@ def parse_instance(
     instance["createdAt"] = now
     instance["modifiedAt"] = now
     return instance
+
+
+def _check_members(iri: str, kind: str | None, value: dict[str, Any]) -> None:
+    """Members an instance of `kind` shall never have (a fragment without a type: more than
+    one value member), and those only the broker writes."""
+    holders = _HOLDERS.intersection(value)
+    own = VALUE_MEMBER.get(kind) if kind is not None else None
+    stray = sorted(holders - {own}) if own is not None else sorted(holders)[1:]
+    if stray:
+        raise BadRequestData(
+            f"attribute {iri}: a {kind or 'fragment'} has no {stray[0]!r} member "
+            f"(its value is in {own or sorted(holders)[0]!r})"
+        )
+    if kind in _NO_UNIT and "unitCode" in value:
+        raise BadRequestData(f"attribute {iri}: a {kind} has no unitCode")
+    previous = _PREVIOUS.intersection(value)
+    if previous:
+        raise BadRequestData(
+            f"attribute {iri}: {min(previous)!r} is shown in notifications only, never written"
+        )
 
 
 def _vocab(value: Any, terms: TermMap) -> str | bool:
@@ -280,6 +323,12 @@ def _member(iri: str, kind: str | None, member: str, value: Any, terms: TermMap)
             isinstance(k, str) and _is_text(v) for k, v in value.items()
         ):
             raise BadRequestData(f"attribute {iri}: 'languageMap' must map languages to strings")
+        bad = [k for k in value if k != "@none" and not _LANGUAGE_TAG.fullmatch(k)]
+        if bad:
+            raise BadRequestData(
+                f"attribute {iri}: languageMap key {bad[0]!r} is no language tag (IETF RFC "
+                "5646, clause 4.5.18.2)"
+            )
         return value
     if member in ("vocab", "objectType"):
         names = value if isinstance(value, list) else [value]
