@@ -1,20 +1,49 @@
 """`q` over attribute instances (clause 4.9 on the temporal history), for both SQL stores.
 
 An entity matches a comparison when one of its instances of that attribute inside the query's
-time interval holds a matching value: numbers in `num`, other values in `txt` (strings as they
-are, booleans as `true`/`false`). Only whole attribute values are searched here; a path into a
-sub-attribute or a compound value is refused with OperationNotSupported.
+time interval holds a matching value. The target value of an instance is what the entity
+`q` searches (`dalgu.store.indexing`): a Property's value or a ListProperty's valueList with
+every element of an array (the Equal operator matches when the value "is included in the
+target value, if the latter is an array"), a Relationship's object or a ListRelationship's
+objectList, a VocabProperty's vocab, a LanguageProperty's strings in any language or in the
+one named (`name[fr]`), the JSON of a JsonProperty, members of compound values and JSON keys
+(`address[street]`, `meta[id]`), and sub-attributes and the members `observedAt`, `unitCode`,
+`datasetId`, `createdAt`, `modifiedAt` (`speed.accuracy`, `speed.unitCode`).
+
+A plain Property holding a number or a string is compared on the `num` and `txt` columns of
+its instance, without reading its document; everything else is read from the instance's
+document through the store's JSON functions (`Json`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any, Protocol
 
-from dalgu.errors import OperationNotSupported
-from dalgu.query.ast import And, Comparison, Exists, Or, QExpr, QList, QRange, QValue
+from dalgu.broker.model import is_datetime
+from dalgu.query.ast import (
+    ATTRIBUTE_MEMBERS,
+    And,
+    Comparison,
+    Exists,
+    Or,
+    QExpr,
+    QList,
+    QRange,
+    QValue,
+)
+from dalgu.store.history import parse_time
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+#: members of an instance that `attr.member` compares (other built-in names match nothing)
+_MEMBERS = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
+#: the members holding the URIs of Relationships, ListRelationships and VocabProperties
+_URIS = ("object", "objectList", "vocab")
+#: what `txt` holds for a value that is no plain string: JSON text of arrays and objects, and
+#: `true`/`false` (a string "true" and the boolean true have the same `txt`)
+_NOT_PLAIN = "(substr(x.txt, 1, 1) IN ('[', '{') OR x.txt IN ('true', 'false'))"
 
 
 class Params(Protocol):
@@ -25,18 +54,52 @@ class Params(Protocol):
 Scope = Callable[[Params], str]
 #: SQL testing text `column` against a regular expression placeholder
 Regex = Callable[[str, str], str]
+#: SQL of a test on one leaf (through `Json.typed`), appending its parameters
+LeafTest = Callable[[], str]
+#: SQL of `EXISTS` an instance of the attribute in the interval passing a test (` AND …`)
+Has = Callable[[Callable[[], str]], str]
 
 
-def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex) -> str:
+@dataclass(frozen=True, slots=True)
+class Leaves:
+    """Where the values of one path are in an instance's document: the JSON member at `keys`
+    (sub-attribute names then a member such as `value`), then `compound` keys inside it
+    (None: any one key, the languages of a languageMap); every array on the way is looked
+    through. `unwrap`: a JSON-LD value object (`{"@value": …}`) stands for its `@value`."""
+
+    keys: tuple[str, ...]
+    compound: tuple[str, ...] | None
+    unwrap: bool
+
+
+class Json(Protocol):
+    """The JSON functions of one store, over the document of instance `x`."""
+
+    def kind(self, keys: tuple[str, ...], c: Params) -> str:
+        """SQL of the attribute type of the (sub-)attribute at `keys` (NULL when absent)."""
+        ...
+
+    def leaves(self, where: Leaves, below: bool, test: LeafTest, c: Params) -> str:
+        """SQL true when one leaf (a string, number, boolean or null) at `where` passes `test`;
+        `below`: the leaves inside objects at `where` too."""
+        ...
+
+    def typed(self, kind: str) -> tuple[str, str]:
+        """(condition that the leaf is a `kind` value, SQL of the leaf as that kind) for the
+        kinds number, boolean, string, datetime (a canonical UTC form)."""
+        ...
+
+    def moment(self, text: str) -> Any:
+        """A date-time literal as `typed("datetime")` gives a leaf."""
+        ...
+
+
+def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex, json: Json) -> str:
     if isinstance(expr, (And, Or)):
         joiner = " AND " if isinstance(expr, And) else " OR "
-        return "(" + joiner.join(q_sql(t, c, scope, regex) for t in expr.terms) + ")"
+        return "(" + joiner.join(q_sql(t, c, scope, regex, json) for t in expr.terms) + ")"
     path = expr.path
-    if path.sub or path.compound:
-        raise OperationNotSupported(
-            "q on the temporal history compares whole attribute values; sub-attributes and "
-            "compound members are not searched there"
-        )
+    whole = not path.sub and not path.compound
 
     def has(test: Callable[[], str]) -> str:
         # placeholders in the order of the text (SQLite's are positional)
@@ -45,43 +108,178 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex) -> str:
         return f"EXISTS ({inner} AND x.name = {name} AND x.deleted_at IS NULL{test()})"
 
     if isinstance(expr, Exists):
-        return has(lambda: "")
+        if whole:
+            return has(lambda: "")
+        if not path.compound and path.sub[-1] not in _MEMBERS:
+            # a sub-attribute, whatever it holds
+            if any(s in ATTRIBUTE_MEMBERS for s in path.sub):
+                return "(1 = 0)"
+            return has(lambda: f" AND {json.kind(path.sub, c)} IS NOT NULL")
+        return has(lambda: " AND " + _targets(path.sub, path.compound, json, c, None, True))
     assert isinstance(expr, Comparison)
     negated = expr.op in ("!=", "!~=")
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
-    if negated:
-        # present, and no instance in the interval matches
+    match = _Match(op, expr.value, json, c, regex)
+
+    def test() -> str:
+        if whole:
+            return match.whole(has)
+        return has(lambda: " AND " + _targets(path.sub, path.compound, json, c, match, False))
+
+    if not negated:
+        return test()
+    # present (a value at the path), and no instance in the interval matches; `present` is
+    # built first, its placeholders coming first in the text
+    if whole:
         present = has(lambda: "")
-        return f"({present} AND NOT {_match(op, expr.value, has, c, regex)})"
-    return _match(op, expr.value, has, c, regex)
+    else:
+        present = has(lambda: " AND " + _targets(path.sub, path.compound, json, c, None, False))
+    return f"({present} AND NOT {test()})"
 
 
-def _match(
-    op: str,
-    value: QValue | QRange | QList,
-    has: Callable[[Callable[[], str]], str],
+def _targets(
+    sub: tuple[str, ...],
+    compound: tuple[str, ...],
+    json: Json,
     c: Params,
-    regex: Regex,
+    match: _Match | None,
+    below: bool,
 ) -> str:
-    if op == "~=":
-        assert isinstance(value, QValue)
-        pattern = str(value.value)
-        return has(lambda: f" AND {regex('x.txt', c.p(pattern))}")
-    if isinstance(value, QList):
-        return "(" + " OR ".join(_match("==", v, has, c, regex) for v in value.values) + ")"
-    if isinstance(value, QRange):
-        low_column, low = _typed(value.low)
-        high_column, high = _typed(value.high)
-        if low_column != high_column:
+    """SQL true when the instance's target value at `sub`/`compound` holds a leaf that
+    `match` takes (None: any leaf; `below`: one inside a compound member too)."""
+    test: LeafTest = match.leaf if match is not None else (lambda: "1 = 1")
+    if sub and sub[-1] in _MEMBERS:
+        if compound or any(s in ATTRIBUTE_MEMBERS for s in sub[:-1]):
+            return "1 = 0"
+        return json.leaves(Leaves(sub, (), unwrap=False), below, test, c)
+    if any(s in ATTRIBUTE_MEMBERS for s in sub):
+        return "1 = 0"  # `value`, `type`, … name no sub-attribute
+    alternatives = []
+    # a Property's value (not a GeoProperty's: its geometry is not searched), placeholders
+    # in the order of the text
+    kind = json.kind(sub, c)
+    value = json.leaves(Leaves((*sub, "value"), compound, unwrap=True), below, test, c)
+    alternatives.append(f"(coalesce({kind}, 'Property') = 'Property' AND {value})")
+    alternatives.append(
+        json.leaves(Leaves((*sub, "valueList"), compound, unwrap=True), below, test, c)
+    )
+    if not compound:
+        for member in _URIS:
+            alternatives.append(json.leaves(Leaves((*sub, member), (), False), below, test, c))
+    alternatives.append(json.leaves(Leaves((*sub, "json"), compound, unwrap=False), below, test, c))
+    if len(compound) <= 1:
+        language = compound if compound else None
+        leaves = Leaves((*sub, "languageMap"), language, unwrap=False)
+        alternatives.append(json.leaves(leaves, False, test, c))
+    return "(" + " OR ".join(alternatives) + ")"
+
+
+class _Match:
+    """One comparison's test on a leaf, and on a whole attribute's instance."""
+
+    def __init__(
+        self, op: str, value: QValue | QRange | QList, json: Json, c: Params, regex: Regex
+    ) -> None:
+        self.op = op
+        self.value = value
+        self.json = json
+        self.c = c
+        self.regex = regex
+
+    def leaf(self) -> str:
+        """SQL of the test on one leaf (the store's `typed` reads its type and value)."""
+        return self._leaf(self.value)
+
+    def _leaf(self, value: QValue | QRange | QList) -> str:
+        c = self.c
+        if self.op == "~=":
+            assert isinstance(value, QValue)
+            condition, text = self.json.typed("string")
+            return f"({condition} AND {self.regex(text, c.p(str(value.value)))})"
+        if isinstance(value, QList):
+            return "(" + " OR ".join(self._leaf(v) for v in value.values) + ")"
+        if isinstance(value, QRange):
+            low_kind, low = self._literal(value.low)
+            high_kind, high = self._literal(value.high)
+            if low_kind != high_kind:
+                return "1 = 0"
+            condition, typed = self.json.typed(low_kind)
+            return f"({condition} AND {typed} >= {c.p(low)} AND {typed} <= {c.p(high)})"
+        kind, literal = self._literal(value)
+        condition, typed = self.json.typed(kind)
+        return f"({condition} AND {typed} {_SQL_OPS[self.op]} {c.p(literal)})"
+
+    def _literal(self, value: QValue) -> tuple[str, Any]:
+        if value.kind == "number":
+            return "number", float(value.value)
+        if value.kind == "boolean":
+            return "boolean", 1 if value.value else 0
+        text = str(value.value)
+        if is_datetime(text):
+            return "datetime", self.json.moment(text)
+        return "string", text
+
+    def whole(self, has: Has) -> str:
+        """The test on the instances of the attribute itself (`has` wraps a condition on one):
+        its `num` or `txt` when it holds a number or a plain string, else its document
+        (compound values, lists, languageMaps, booleans, date-times in any notation)."""
+        return self._whole(self.value, has)
+
+    def _whole(self, value: QValue | QRange | QList, has: Has) -> str:
+        c = self.c
+        if isinstance(value, QList):
+            return "(" + " OR ".join(self._whole(v, has) for v in value.values) + ")"
+        if self.op == "~=":
+            assert isinstance(value, QValue)
+
+            def pattern() -> str:
+                plain = f"(NOT {_NOT_PLAIN} AND {self.regex('x.txt', c.p(str(value.value)))})"
+                return f" AND ({plain} OR ({_NOT_PLAIN} AND {self._document(value)}))"
+
+            return has(pattern)
+        kinds = {self._literal(v)[0] for v in _values(value)}
+        if len(kinds) != 1:
             return "(1 = 0)"
-        return has(lambda: f" AND x.{low_column} >= {c.p(low)} AND x.{high_column} <= {c.p(high)}")
-    column, typed = _typed(value)
-    return has(lambda: f" AND x.{column} {_SQL_OPS[op]} {c.p(typed)}")
+        kind = kinds.pop()
+        if kind == "number":
+            # the document is read only for an instance without a number: SQLite's history
+            # index holds `num`, and the row is fetched only when another column is read
+            def number() -> str:
+                if isinstance(value, QRange):
+                    low, high = float(value.low.value), float(value.high.value)
+                    plain = f"x.num >= {c.p(low)} AND x.num <= {c.p(high)}"
+                else:
+                    plain = f"x.num {_SQL_OPS[self.op]} {c.p(float(value.value))}"
+                compound = "x.num IS NULL AND substr(x.txt, 1, 1) IN ('[', '{')"
+                return f" AND (({plain}) OR ({compound} AND {self._document(value)}))"
+
+            return has(number)
+        if kind == "string":
+
+            def text() -> str:
+                if isinstance(value, QRange):
+                    low, high = str(value.low.value), str(value.high.value)
+                    plain = f"x.txt >= {c.p(low)} AND x.txt <= {c.p(high)}"
+                else:
+                    plain = f"x.txt {_SQL_OPS[self.op]} {c.p(str(value.value))}"
+                document = f"({_NOT_PLAIN} AND {self._document(value)})"
+                return f" AND ((NOT {_NOT_PLAIN} AND {plain}) OR {document})"
+
+            return has(text)
+        # booleans and date-times: from the document (the leaf's JSON type, its time)
+        return has(lambda: f" AND x.num IS NULL AND {self._document(value)}")
+
+    def _document(self, value: QValue | QRange) -> str:
+        single = _Match(self.op, value, self.json, self.c, self.regex)
+        return _targets((), (), self.json, self.c, single, False)
 
 
-def _typed(value: QValue) -> tuple[str, Any]:
-    if value.kind == "number":
-        return "num", float(value.value)
-    if value.kind == "boolean":
-        return "txt", "true" if value.value else "false"
-    return "txt", str(value.value)
+def _values(value: QValue | QRange) -> tuple[QValue, ...]:
+    return (value.low, value.high) if isinstance(value, QRange) else (value,)
+
+
+def canonical_moment(text: str) -> str:
+    """A date-time as `2026-11-25T04:00:00.000Z` (UTC, milliseconds): the form SQLite's
+    `strftime('%Y-%m-%dT%H:%M:%fZ', …)` gives a stored one."""
+    moment = parse_time(text).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

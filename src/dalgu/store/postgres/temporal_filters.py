@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import shapely
 
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
@@ -14,7 +15,7 @@ from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.temporal_q import q_sql
+from dalgu.store.temporal_q import LeafTest, Leaves, q_sql
 
 TIME_COLUMNS = {
     "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
@@ -99,7 +100,9 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
         )
 
     if query.q is not None:
-        parts.append(q_sql(query.q, c, scope, lambda column, pattern: f"{column} ~ {pattern}"))
+        parts.append(
+            q_sql(query.q, c, scope, lambda column, pattern: f"{column} ~ {pattern}", JSON)
+        )
     if query.geo is not None:
         parts.append(_geo(query.geo, c, scope))
     parts.append(
@@ -142,3 +145,71 @@ def bucket_number(period: Duration | None, t: str, origin: str, c: Compiled) -> 
         )
     micros = max(1, round(period.seconds * 1_000_000))
     return f"((extract(epoch FROM {t} - {origin}) * 1000000)::bigint / {c.p(micros)}::bigint)"
+
+
+# --- the instance's document for `q` (`dalgu.store.temporal_q`) -------------------------------
+
+_DOCUMENT = "convert_from(x.doc, 'UTF8')::jsonb"  # no NUL: writes refuse it, as jsonb does
+_FLAT = "[*][*][*]"  # lax mode: an array's elements, arrays of arrays' too; a non-array itself
+#: a date-time as `dalgu.broker.model.is_datetime` takes one, its fields in their ranges: only
+#: such text is cast (a day past its month's end, `2026-02-30T…`, would still fail the cast)
+_DATETIME = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d"
+    r"(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _member(key: str) -> str:
+    """A member accessor of SQL/JSON path: the name as a quoted string."""
+    return "." + orjson.dumps(key).decode()
+
+
+class _Json:
+    """SQL/JSON path in lax mode over the instance's document: a member accessor looks into
+    the elements of an array, and `[*]` takes a non-array as itself."""
+
+    def kind(self, keys: tuple[str, ...], c: Any) -> str:
+        return f"({_DOCUMENT} #>> {c.p([*keys, 'type'])}::text[])"
+
+    def leaves(self, where: Leaves, below: bool, test: LeafTest, c: Any) -> str:
+        path = "$" + "".join(_member(k) for k in where.keys) + _FLAT
+        if where.compound is None:
+            path += ".*" + _FLAT
+        else:
+            path += "".join(_member(k) + _FLAT for k in where.compound)
+        if below:
+            path += ".**"
+        leaf = "coalesce(p.v -> '@value', p.v)" if where.unwrap else "p.v"
+        return (
+            f"EXISTS (SELECT 1 FROM jsonb_path_query({_DOCUMENT}, {c.p(path)}::jsonpath) p(v), "
+            f"LATERAL (SELECT {leaf} AS v) l WHERE jsonb_typeof(l.v) NOT IN ('object', 'array') "
+            f"AND {test()})"
+        )
+
+    def typed(self, kind: str) -> tuple[str, str]:
+        # CASE: a cast of another JSON type would fail, and AND does not order its operands
+        if kind == "number":
+            return (
+                "jsonb_typeof(l.v) = 'number'",
+                "(CASE jsonb_typeof(l.v) WHEN 'number' THEN (l.v)::float8 END)",
+            )
+        if kind == "boolean":
+            return (
+                "jsonb_typeof(l.v) = 'boolean'",
+                "(CASE jsonb_typeof(l.v) WHEN 'boolean' THEN (l.v)::boolean::int END)",
+            )
+        if kind == "datetime":
+            text = "(l.v #>> '{}')"
+            # a time without offset is UTC, as Dalgu reads one, whatever the session's zone
+            utc = f"CASE WHEN {text} ~ '(Z|[+-]\\d{{2}}:?\\d{{2}})$' THEN '' ELSE 'Z' END"
+            return (
+                "jsonb_typeof(l.v) = 'string'",
+                f"(CASE WHEN {text} ~ '{_DATETIME}' THEN ({text} || {utc})::timestamptz END)",
+            )
+        return "jsonb_typeof(l.v) = 'string'", "(l.v #>> '{}')"
+
+    def moment(self, text: str) -> Any:
+        return parse_time(text)
+
+
+JSON = _Json()

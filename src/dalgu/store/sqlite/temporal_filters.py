@@ -4,6 +4,7 @@ interval, and the number of an aggregation bucket. Times are compared as canonic
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -15,7 +16,7 @@ from dalgu.store.history import parse_time
 from dalgu.store.indexing import utc_text
 from dalgu.store.sqlite.near import geo_test
 from dalgu.store.sqlite.patterns import matching
-from dalgu.store.temporal_q import q_sql
+from dalgu.store.temporal_q import LeafTest, Leaves, canonical_moment, q_sql
 
 TIME_COLUMNS = {
     "observedAt": "observed_at",
@@ -121,7 +122,7 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
 
     if query.q is not None:
         parts.append(
-            q_sql(query.q, c, scope, lambda column, pattern: f"regexp({pattern}, {column})")
+            q_sql(query.q, c, scope, lambda column, pattern: f"regexp({pattern}, {column})", JSON)
         )
     if query.geo is not None:
         parts.append(_geo(query.geo, c, scope))
@@ -159,3 +160,56 @@ def keys_filter(
         datasets = ["" if d == "@none" else d for d in query.dataset_ids]
         sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
     return sql
+
+
+# --- the instance's document for `q` (`dalgu.store.temporal_q`) -------------------------------
+
+_INDEXES = r"(?:\[\d+\])*"  # array elements on the way
+_DOCUMENT = "CAST(x.doc AS TEXT)"  # text: a BLOB would be read as SQLite's binary JSON
+
+
+def _json_path(keys: tuple[str, ...]) -> str:
+    return "$" + "".join(f'."{k}"' for k in keys)
+
+
+def _key(key: str | None) -> str:
+    """A pattern for one member in json_tree's `fullkey`, which quotes the names that are no
+    plain identifiers (`."de-CH"`, `."@value"`) and not the others (`.en`); None: any."""
+    if key is None:
+        return r'\.(?:"[^"]*"|[^."\[]+)'
+    return rf'\.(?:"{re.escape(key)}"|{re.escape(key)})'
+
+
+class _Json:
+    """json_tree over the instance's document, its leaves picked by a pattern of their
+    `fullkey` (array indexes skipped, as the entity index skips them)."""
+
+    def kind(self, keys: tuple[str, ...], c: Any) -> str:
+        return f"json_extract({_DOCUMENT}, {c.p(_json_path((*keys, 'type')))})"
+
+    def leaves(self, where: Leaves, below: bool, test: LeafTest, c: Any) -> str:
+        compound = (None,) if where.compound is None else where.compound
+        pattern = "^\\$" + _INDEXES + "".join(_key(k) + _INDEXES for k in compound)
+        if where.unwrap:
+            pattern += rf'(?:\.(?:"@value"|@value){_INDEXES})?'
+        pattern += r"(?:\..*)?$" if below else "$"
+        root = c.p(_json_path(where.keys))
+        return (
+            f"EXISTS (SELECT 1 FROM json_tree({_DOCUMENT} -> {root}) j WHERE j.type NOT IN "
+            f"('object', 'array') AND regexp({c.p(pattern)}, j.fullkey) AND {test()})"
+        )
+
+    def typed(self, kind: str) -> tuple[str, str]:
+        if kind == "number":
+            return "j.type IN ('integer', 'real')", "j.atom"
+        if kind == "boolean":
+            return "j.type IN ('true', 'false')", "j.atom"
+        if kind == "datetime":
+            return "j.type = 'text'", "strftime('%Y-%m-%dT%H:%M:%fZ', j.atom)"
+        return "j.type = 'text'", "j.atom"
+
+    def moment(self, text: str) -> Any:
+        return canonical_moment(text)
+
+
+JSON = _Json()
