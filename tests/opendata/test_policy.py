@@ -163,3 +163,17 @@ def test_an_entity_s_periods_are_in_time_order_fractional_seconds_included() -> 
     rows = aggregate_rows(history, None, release)
     assert [(row["start"], row["end"]) for row in rows] == spans
     assert rows[0]["v_totalCount"] == 1
+
+
+@pytest.mark.parametrize("grid", [1.0, 100.0, 1000.0, 100_000.0])
+@pytest.mark.parametrize("lat", [0.0, 45.0, -17.0, 89.99])
+def test_points_on_either_side_of_the_antimeridian_snap_to_one_wgs84_node(
+    grid: float, lat: float
+) -> None:
+    """RFC 7946, 4: a position is WGS 84 longitude and latitude, longitude in [-180, 180]:
+    179.9995 snapped to 180.0049 (and -179.9995 to -180.0049), two cells for 79 m."""
+    east, west = snap(179.9995, lat, grid), snap(-179.9995, lat, grid)
+    for lon, snapped_lat in (east, west):
+        assert -180.0 <= lon < 180.0 and -90.0 <= snapped_lat <= 90.0
+    if grid >= 1000.0:  # cells much wider than the 111 m between them
+        assert east == west

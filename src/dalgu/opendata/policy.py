@@ -55,12 +55,20 @@ def published_id(entity_id: str, release: Release) -> str:
 
 def snap(lon: float, lat: float, grid_metres: float) -> tuple[float, float]:
     """The node of a grid of `grid_metres` nearest to (lon, lat): north-south steps of
-    `grid_metres`, east-west steps as wide at the snapped latitude."""
+    `grid_metres`, east-west steps at most as wide at the snapped latitude, a whole even
+    number of them around the Earth, so that the grid runs on across the antimeridian: a
+    node's longitude is in [-180, 180) (180 is -180), and two points a few metres apart on
+    either side of it share their cell as on any other meridian (RFC 7946, 4: longitude and
+    latitude of WGS 84; a longitude of 180.005 is none)."""
     lat_step = grid_metres / METRES_PER_DEGREE
     snapped_lat = max(-90.0, min(90.0, round(lat / lat_step) * lat_step))
     width = METRES_PER_DEGREE * max(math.cos(math.radians(snapped_lat)), 1e-9)
-    lon_step = grid_metres / width
-    snapped_lon = round(lon / lon_step) * lon_step
+    lon_step = 180.0 / math.ceil(180.0 / (grid_metres / width))
+    snapped_lon = round(round(lon / lon_step) * lon_step, 7)
+    if snapped_lon >= 180.0:
+        snapped_lon -= 360.0
+    elif snapped_lon < -180.0:
+        snapped_lon += 360.0
     return round(snapped_lon, 7), round(snapped_lat, 7)
 
 
