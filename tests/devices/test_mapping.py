@@ -114,7 +114,7 @@ def test_explicit_attrs_drops_unmapped_measures() -> None:
         ({"gps": "north"}, 'not "lon,lat"'),
         ({"gps": "0,91"}, 'not "lon,lat"'),
         ({"gps": "35.87,128.6"}, 'not "lon,lat"'),  # latitude first: off the globe
-        ({"t": "nan"}, "finite"),
+        ({"t": "nan"}, "not a number"),
     ],
 )
 def test_values_that_do_not_fit_their_type_are_payload_errors(

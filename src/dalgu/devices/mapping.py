@@ -26,6 +26,9 @@ from dalgu.errors import PayloadError
 DEFAULT_ENTITY_TYPE = "Thing"
 URN_PREFIX = "urn:ngsi-ld:"
 _INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
+# a number as devices write one (ASCII digits, sign, fraction, exponent): not Python's float()
+# syntax, which also takes `1_000`, any script's digits (`٣٤`), `inf` and `nan`
+_DECIMAL = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
 _EXACT = 2**53  # integers JSON readers everywhere keep exactly
 NUMBER_TYPES = {"number", "float", "double", "decimal"}
 INTEGER_TYPES = {"integer", "int", "long"}
@@ -263,15 +266,25 @@ def shown(value: Any) -> str:
         return orjson.dumps(str(value)).decode()
 
 
+def decimal_text(text: str) -> float | None:
+    """A text's number, when it is written as devices write numbers (`-2.5`, `1e3`)."""
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
 def number_value(raw: Any, measure: str, *, integer: bool) -> int | float:
     """A `Number` is an integer when the device wrote one (`15`, not `15.0`), as the IoT
-    Agent library's NGSI-LD mapping reads it; an `Integer` must be one."""
+    Agent library's NGSI-LD mapping reads it; an `Integer` must be one, and a text of one is
+    written in digits. A text is read as devices write numbers (`_DECIMAL`)."""
     if isinstance(raw, bool):
         raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a number", 0)
     if isinstance(raw, str) and _INTEGER.fullmatch(raw):
         whole = int(raw)
         if abs(whole) <= _EXACT:
             return whole
+    if isinstance(raw, str) and not _DECIMAL.fullmatch(raw):
+        raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not a number", 0)
+    if isinstance(raw, str) and integer and not _INTEGER.fullmatch(raw):
+        raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not an integer", 0)
     try:
         value = float(raw) if not isinstance(raw, (int, float)) else raw
     except (TypeError, ValueError):
@@ -352,10 +365,13 @@ def _lng_lat(raw: Any) -> list[float] | None:
             continue
         if isinstance(part, bool) or not isinstance(part, (int, float, str)):
             return None
-        try:
+        if isinstance(part, str):
+            parsed = decimal_text(part)
+            if parsed is None:
+                return None
+            number = parsed
+        else:
             number = float(part)
-        except ValueError:
-            return None
         if not math.isfinite(number):
             return None
         out.append(number)

@@ -36,8 +36,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from dalgu.devices.mapping import number_value
 from dalgu.devices.observation import utc_time
 from dalgu.devices.traffic import MessageEvent
+from dalgu.errors import PayloadError
 from dalgu.testbed.profile import DeviceProfile, MeasureSpec
 
 Verdict = Literal["pass", "fail", "n/a"]
@@ -199,16 +201,11 @@ _UNLISTED = object()  # a Text, but not one of the measure's `values`
 
 
 def _typed(spec: MeasureSpec, raw: Any) -> Any:
-    if spec.type in ("Number", "Integer"):
-        if isinstance(raw, bool):
-            return _WRONG
+    if spec.type in ("Number", "Integer"):  # as the gateway reads them (its number syntax)
         try:
-            value = float(raw)
-        except (TypeError, ValueError):
+            return float(number_value(raw, spec.object_id, integer=spec.type == "Integer"))
+        except PayloadError:
             return _WRONG
-        if not math.isfinite(value) or (spec.type == "Integer" and value != int(value)):
-            return _WRONG
-        return value
     if spec.type == "ListProperty":  # a JSON array of finite numbers
         if not isinstance(raw, list):
             return _WRONG
