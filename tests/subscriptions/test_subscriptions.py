@@ -362,6 +362,31 @@ def test_deleted_attribute_is_notified_with_the_ngsi_ld_null(
     assert body["data"][0]["speed"]["value"] == 1
 
 
+def test_a_deleted_list_is_notified_and_recorded_as_an_array_of_one_null(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """Clauses 4.5.21.2 and 4.5.22.3: a deleted ListProperty or ListRelationship is encoded,
+    in notifications and temporal evolutions, as an array of one NGSI-LD Null; it was the Null
+    alone, which breaks a consumer reading an array (an outside test, round 6)."""
+    sub = subscription(receiver.url, notificationTrigger=["attributeDeleted"])
+    client.post(S, json=sub)
+    lists = {
+        "stops": {"type": "ListProperty", "valueList": [1, 2]},
+        "route": {"type": "ListRelationship", "objectList": [{"object": "urn:ngsi-ld:Stop:1"}]},
+    }
+    client.post(E, json={**vehicle(13, 1), **lists})
+    for name, member in (("stops", "valueList"), ("route", "objectList")):
+        assert client.delete(f"{E}/urn:ngsi-ld:Vehicle:13/attrs/{name}").status_code == 204
+        _, body = receiver.next()
+        assert body["data"][0][name][member] == ["urn:ngsi-ld:null"]
+    history = client.get(
+        "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Vehicle:13",
+        params={"timeproperty": "deletedAt", "timerel": "after", "timeAt": "2000-01-01T00:00:00Z"},
+    ).json()
+    assert history["stops"][0]["valueList"] == ["urn:ngsi-ld:null"]
+    assert history["route"][0]["objectList"] == ["urn:ngsi-ld:null"]
+
+
 def test_deleted_dataset_instance_is_notified_in_the_simplified_multi_attribute(
     client: TestClient, receiver: Receiver
 ) -> None:

@@ -57,6 +57,19 @@ OBSERVATION_SPACE: Final = NGSI_LD + "observationSpace"
 OPERATION_SPACE: Final = NGSI_LD + "operationSpace"
 GEO_ATTRIBUTES: Final = frozenset({LOCATION, OBSERVATION_SPACE, OPERATION_SPACE})
 NULL_URI: Final = "urn:ngsi-ld:null"
+
+
+def null_of(holder: str) -> Any:
+    """The NGSI-LD Null in the value member `holder`, as a deleted instance is shown in
+    notifications and temporal evolutions: a LanguageProperty's `{"@none": Null}` (clause
+    4.5.18.2), a list's array of one Null (clauses 4.5.21.2, 4.5.22.3), else the Null."""
+    if holder == "languageMap":
+        return {"@none": NULL_URI}
+    if holder in ("valueList", "objectList"):
+        return [NULL_URI]
+    return NULL_URI
+
+
 #: set by parsing a merge's fragment on an instance given as its bare value (simplified or
 #: concise): the merge keeps the type of the attribute it lands on (clause 5.6.17.4). Never
 #: stored: a name no attribute can have (`@` names are refused).

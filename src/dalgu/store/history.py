@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from dalgu.broker.model import NULL_URI, VALUE_MEMBER, Entity, attribute_iris
+from dalgu.broker.model import VALUE_MEMBER, Entity, attribute_iris, null_of
 from dalgu.errors import BadRequestData
 from dalgu.jsonbytes import dumps
 
@@ -180,7 +180,7 @@ def _deletion(instance: dict[str, Any], at: str) -> dict[str, Any]:
     holder = VALUE_MEMBER.get(kind, "value")
     gone: dict[str, Any] = {
         "type": kind,
-        holder: {"@none": NULL_URI} if holder == "languageMap" else NULL_URI,
+        holder: null_of(holder),
         "deletedAt": at,
     }
     if "datasetId" in instance:

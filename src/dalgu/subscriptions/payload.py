@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from dalgu.broker.join import Join, render_flat, render_inline
-from dalgu.broker.model import VALUE_MEMBER, Entity, now_iso
+from dalgu.broker.model import VALUE_MEMBER, Entity, now_iso, null_of
 from dalgu.broker.render import (
     Representation,
     feature,
@@ -149,8 +149,9 @@ def _add_deleted(
             null: dict[str, Any] = {"type": old.get("type", "Property")}
             if show_changes and member in old:
                 null[_PREVIOUS[member]] = _previous(member, old[member], terms, rep)
-            language_map = member == "languageMap" and not entity_gone  # as the suite has it
-            null[member] = {"@none": NULL} if language_map else NULL
+            # a LanguageProperty of a deleted entity: the plain Null, as the suite has it
+            language_map = member == "languageMap" and not entity_gone
+            null[member] = NULL if member == "languageMap" and not language_map else null_of(member)
             if "datasetId" in old:
                 null["datasetId"] = old["datasetId"]
             if rep.sys_attrs:
