@@ -103,3 +103,45 @@ async def test_parquet_keeps_declared_types_without_rows_and_one_row_group_a_pag
 
     body = b"".join([p async for p in encode_parquet(columns, two(), declared)])
     assert pq.ParquetFile(io.BytesIO(body)).num_row_groups == 2
+
+
+async def test_parquet_loses_no_integer_a_double_cannot_hold() -> None:
+    """docs/opendata.md: Parquet columns are typed "so no value is lost to its column's
+    type": 2^64 - 1 (a device's uint64 counter) made the column double, which changed it and
+    2^63 - 1 beside it; 0.5 beside 2^53 + 1 changed the latter."""
+    counters = [1, 2**63 - 1, 2**64 - 1]
+    mixed = [0.5, 2**53 + 1, 2**53 + 2]  # 2^53 + 2 a double holds exactly
+    table = await _parquet(
+        ["id", "counter", "mixed", "halves"],
+        [
+            {"id": f"e{i}", "counter": c, "mixed": m, "halves": h}
+            for i, (c, m, h) in enumerate(zip(counters, mixed, [0.5, 2**53, 2], strict=True))
+        ],
+    )
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["counter"] == types["mixed"] == "string"
+    assert types["halves"] == "double"  # every one a double holds
+    rows = table.to_pylist()
+    assert [int(r["counter"]) for r in rows] == counters
+    assert [r["mixed"] for r in rows] == ["0.5", str(2**53 + 1), str(2**53 + 2)]
+
+
+async def test_parquet_keeps_an_observed_at_written_without_a_zone_as_utc() -> None:
+    """An `observedAt` without a zone (the broker keeps it, and reads it as UTC, as every
+    NGSI-LD time is) was null in the declared timestamp column: the time was lost."""
+    rows = [
+        {"id": "n1", "v_observedAt": "2026-12-07T09:00:00"},
+        {"id": "n2", "v_observedAt": "2026-12-07T09:00:00+09:00"},
+        {"id": "n3", "v_observedAt": "2026-12-07T00:00:00.250Z"},
+    ]
+    table = await _parquet(["id", "v_observedAt"], rows, v_observedAt="timestamp")
+    at = [r["v_observedAt"] for r in table.to_pylist()]
+    midnight = datetime(2026, 12, 7, tzinfo=UTC)
+    assert at == [midnight + timedelta(hours=9), midnight, midnight + timedelta(seconds=0.25)]
+
+
+async def test_a_column_of_times_some_without_a_zone_is_text() -> None:
+    """A value column's zone-less time names no instant: the column stays text, as written."""
+    rows = [{"id": "a", "when": "2026-12-07T09:00:00"}, {"id": "b", "when": "2026-12-07T09:00Z"}]
+    table = await _parquet(["id", "when"], rows)
+    assert [r["when"] for r in table.to_pylist()] == ["2026-12-07T09:00:00", "2026-12-07T09:00Z"]

@@ -7,9 +7,11 @@ schema is known and the spooled pages are written, one row group each. A column 
 and `…11:00:00.123Z` are one instant each, whatever the device wrote), `int64` when every
 value is an integer that fits (2^53 + 1 stays itself), `double` when every value is a number,
 `bool` when every value is one, else text (numbers and structured values as their JSON): a
-column never loses a value to its type. Declared columns keep their type in any download,
+column never loses a value to its type (a column of numbers holding an integer that a double
+cannot hold exactly, past 2^53, is text). Declared columns keep their type in any download,
 rows or not: the snapped location and numeric aggregates `double`, counts `int64`, the
-aggregates' `start` and `end` timestamps.
+aggregates' `start` and `end` and the attributes' `observedAt` timestamps (a time without a
+zone there is UTC, as the broker reads it).
 """
 
 from __future__ import annotations
@@ -31,18 +33,34 @@ Pages = AsyncIterator[list[Row]]
 INT64 = (-(2**63), 2**63 - 1)
 #: a date-time with a zone, as NGSI-LD's DateTime values and observedAt are written
 _DATE_TIME = re.compile(
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d:\d\d)", re.ASCII
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?P<zone>Z|[+-]\d\d:\d\d)?", re.ASCII
 )
 
 
-def instant(value: Any) -> datetime | None:
-    """A date-time text with a zone as an aware UTC datetime; None for anything else."""
-    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+def instant(value: Any, *, naive_utc: bool = False) -> datetime | None:
+    """A date-time text with a zone (`naive_utc`: or without, then UTC) as an aware UTC
+    datetime; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    found = _DATE_TIME.fullmatch(value)
+    if found is None or (found["zone"] is None and not naive_utc):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _exact_double(value: int | float) -> bool:
+    """Whether a double holds `value` exactly (every float; an integer up to 2^53, and past
+    it only some)."""
+    if isinstance(value, float) or -(2**53) <= value <= 2**53:
+        return True
+    try:
+        return int(float(value)) == value
+    except OverflowError:
+        return False
 
 
 @dataclass(slots=True)
@@ -62,7 +80,7 @@ class ColumnKind:
         is_bool = isinstance(value, bool)
         is_number = isinstance(value, int | float) and not is_bool
         self.booleans = self.booleans and is_bool
-        self.numbers = self.numbers and is_number
+        self.numbers = self.numbers and is_number and _exact_double(value)
         self.integers = (
             self.integers and is_number and isinstance(value, int) and INT64[0] <= value <= INT64[1]
         )
@@ -100,8 +118,8 @@ def _cell(value: Any, kind: pa.DataType, text: Any) -> Any:
 
     if value is None:
         return None
-    if pa.types.is_timestamp(kind):
-        return instant(value)
+    if pa.types.is_timestamp(kind):  # every value of a column typed so has a zone
+        return instant(value, naive_utc=True)
     if kind == pa.int64():
         fits = isinstance(value, int) and not isinstance(value, bool)
         return value if fits and INT64[0] <= value <= INT64[1] else None
