@@ -26,9 +26,14 @@ def search_box(geo: GeoQuery) -> tuple[float, float, float, float] | None:
     minx, miny, maxx, maxy = geo.shape.bounds
     if geo.georel == "near" and geo.max_distance is not None:
         dlat = geo.max_distance / M_PER_DEGREE * 1.01
-        worst_lat = min(89.9, max(abs(miny), abs(maxy)) + dlat)
-        dlon = min(360.0, dlat / max(math.cos(math.radians(worst_lat)), 1e-6))
-        return (minx - dlon, miny - dlat, maxx + dlon, maxy + dlat)
+        south, north = max(-90.0, miny - dlat), min(90.0, maxy + dlat)
+        widest = max(abs(miny), abs(maxy)) + dlat
+        if widest >= 89.0:  # near a pole every longitude may be within the distance
+            return (-180.0, south, 180.0, north)
+        dlon = dlat / math.cos(math.radians(widest))
+        if minx - dlon < -180.0 or maxx + dlon > 180.0:  # across the antimeridian
+            return (-180.0, south, 180.0, north)
+        return (minx - dlon, south, maxx + dlon, north)
     return (minx, miny, maxx, maxy)
 
 
