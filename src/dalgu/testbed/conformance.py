@@ -251,11 +251,13 @@ def _spread(problems: list[str], limit: int = MAX_EXAMPLES) -> list[str]:
 
 
 def _stamps(events: list[MessageEvent]) -> list[float]:
+    """The device times the messages gave (not their arrival: that is no device's time)."""
     out = []
     for event in events:
         for _, stamp in event.groups:
             parsed = _epoch(stamp)
-            out.append(parsed if parsed is not None else event.received)
+            if parsed is not None:
+                out.append(parsed)
     return out
 
 
@@ -291,7 +293,7 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
     intervals: list[float] = []
     duplicates: list[str] = []
     disorder: list[str] = []
-    stamped = False  # some device has two stored messages whose timestamps compare
+    stamped = False  # some device gave two device times in stored messages
     for device, events in sorted(by_device.items()):
         stamps = _stamps([e for e in events if e.error is None])
         stamped = stamped or len(stamps) > 1
@@ -332,7 +334,7 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
             ),
         ]
     if not stamped:
-        na = "needs two stored messages from one device"
+        na = "needs two stored messages with device times"
         return [*checks, *(Check(n, "n/a", na) for n in ("duplicates", "order"))]
     return [
         *checks,
