@@ -91,6 +91,7 @@ def test_facets_count_the_matching_datasets() -> None:
         SearchQuery(q='-"traffic flow"'),
         SearchQuery(q='""'),
         SearchQuery(fq='"traffic flow"'),
+        SearchQuery(fq="tags:a\\:b"),
     ],
 )
 def test_what_the_search_cannot_read_is_a_validation_error(query: SearchQuery) -> None:

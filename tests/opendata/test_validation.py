@@ -152,3 +152,17 @@ def test_tabs_line_breaks_and_emoji_are_text_like_any_other() -> None:
     fields = {**VALID, "title": "Air\tquality \U0001f600", "notes": "line one\r\nline two"}
     dataset = dataset_from_fields(fields, dataset_id="d", created="", modified="")
     assert dataset.notes == "line one\r\nline two"
+
+
+@pytest.mark.parametrize("tag", ["a", "a:b", 'q"uote', "air/water", "x" * 101])
+def test_a_tag_ckan_would_refuse_is_refused(tag: str) -> None:
+    """CKAN's `tag_name_validator`: "Tag ... must be alphanumeric characters or symbols:
+    -_.", and `tag_length_validator`: at least 2 characters (MIN_TAG_LENGTH). `a:b` and
+    `q"uote` were kept, and then needed Solr's escapes in `fq`, which Dalgu does not read."""
+    assert "tags" in _problems(tags=["air", tag])
+
+
+@pytest.mark.parametrize("tag", ["air", "대기", "PM2.5", "air quality", "open_data-2026"])
+def test_a_tag_ckan_takes_is_taken(tag: str) -> None:
+    fields = {**VALID, "tags": [tag]}
+    assert dataset_from_fields(fields, dataset_id="d", created="", modified="").tags == (tag,)

@@ -78,6 +78,15 @@ def q_names(text: str) -> set[str]:
     return seen
 
 
+#: CKAN's rule for a tag (`tag_name_validator`, `tag_length_validator`): 2 to 100 letters,
+#: digits, spaces, `-`, `_` and `.`; so that `fq=tags:<tag>` finds it without Solr escapes
+TAG = re.compile(r"[\w \-.]{2,100}")
+
+
+def is_tag(text: str) -> bool:
+    return TAG.fullmatch(text) is not None
+
+
 #: an id a client may give a dataset (CKAN keeps a given id: `ckanapi load` and harvesters
 #: keep datasets' identity so): one segment of its IRI, `/opendata/dataset/{id}`, with no dot
 #: (`{id}.ttl` is its Turtle), as CKAN's UUIDs are
@@ -118,7 +127,13 @@ def dataset_from_fields(
     license_id = _text(fields, "license_id", problems) or DEFAULT_LICENSE
     if license_id not in LICENSE_IDS:
         problems.add("license_id", f"Unknown license; one of {', '.join(sorted(LICENSE_IDS))}")
-    tags = _names(fields, "tags", problems, check=lambda t: 0 < len(t) <= 100)
+    tags = _names(
+        fields,
+        "tags",
+        problems,
+        check=is_tag,
+        rule="each 2 to 100 alphanumeric characters, spaces or symbols -_.",
+    )
     extras = _extras(fields.get("extras"), problems)
     entity_type = _text(fields, "entity_type", problems, required=True)
     if entity_type and not is_valid_name(entity_type):
@@ -201,7 +216,12 @@ def _check_characters(key: str, value: str, problems: _Problems) -> None:
 
 
 def _names(
-    fields: Mapping[str, Any], key: str, problems: _Problems, *, check: Callable[[str], bool]
+    fields: Mapping[str, Any],
+    key: str,
+    problems: _Problems,
+    *,
+    check: Callable[[str], bool],
+    rule: str = "",
 ) -> list[str]:
     value = fields.get(key)
     if value is None:
@@ -213,7 +233,8 @@ def _names(
         _check_characters(key, text, problems)
     bad = [v for v in value if not check(v)]
     if bad:
-        problems.add(key, f"Not valid: {', '.join(NOT_XML.sub('', b) for b in bad)}")
+        listed = ", ".join(NOT_XML.sub("", b) for b in bad)
+        problems.add(key, f"Not valid: {listed}" + (f" ({rule})" if rule else ""))
     return list(value)
 
 
