@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api import distributed, params
+from dalgu.api.contexts import linked
 from dalgu.api.edge import read_body, runtime
 from dalgu.api.entities import kept_renderings, render_list
 from dalgu.api.negotiation import JSON_LD, RequestContext
@@ -230,7 +231,7 @@ async def query_post(request: Request) -> Response:
             lambda q: rt.service.query(rc.tenant, q),
         )
     headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
-    return await render_list(request, rc, result, rep, headers, joined)
+    return await render_list(request, await linked(request, rc), result, rep, headers, joined)
 
 
 def _query_lists(body: dict[str, Any]) -> dict[str, Any]:

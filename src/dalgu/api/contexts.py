@@ -8,7 +8,7 @@ embedded: it can be described (as Cached) and "reloaded", never deleted.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -69,6 +69,15 @@ async def implicit_context(rt: Runtime, context: Any) -> str:
             context_id, orjson.dumps({"@context": context}), "ImplicitlyCreated"
         )
     return rt.settings.base_url + CONTEXTS_PATH + context_id
+
+
+async def linked(request: Request, rc: neg.RequestContext) -> neg.RequestContext:
+    """`rc` for an answer that links to its @context (JSON, clause 6.3.6): an inline @context
+    hosted as an ImplicitlyCreated one, so that the `Link` resolves (a JSON-LD client follows
+    it to read the answer); a URL or the core context as it is."""
+    if rc.accept == neg.JSON_LD or rc.context is None or isinstance(rc.context, str):
+        return rc
+    return replace(rc, context=await implicit_context(runtime(request), rc.context))
 
 
 async def _entries(request: Request) -> list[StoredContext]:
