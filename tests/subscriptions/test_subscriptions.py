@@ -387,6 +387,28 @@ def test_a_deleted_list_is_notified_and_recorded_as_an_array_of_one_null(
     assert history["route"][0]["objectList"] == ["urn:ngsi-ld:null"]
 
 
+def test_show_changes_in_a_chosen_language_gives_the_previous_text(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """A subscription's `lang` shows a LanguageProperty as a Property in one language (clause
+    4.15), and a Property's earlier value is `previousValue` (clause 4.5.2.2, where
+    `previousLanguageMap` "shall never be present"); it carried the whole previous
+    languageMap (an outside test, round 6)."""
+    sub = subscription(receiver.url, lang="fr")
+    sub["notification"] = {"endpoint": {"uri": receiver.url}, "showChanges": True}
+    client.post(S, json=sub)
+    name = {"type": "LanguageProperty", "languageMap": {"en": "Square", "fr": "Place"}}
+    client.post(E, json={**vehicle(14, 1), "name": name})
+    receiver.next()
+    patched = {"name": {"type": "LanguageProperty", "languageMap": {"fr": "Parvis"}}}
+    assert client.patch(f"{E}/urn:ngsi-ld:Vehicle:14", json=patched).status_code == 204
+    _, body = receiver.next()
+    shown = body["data"][0]["name"]
+    assert shown["type"] == "Property" and shown["value"] == "Parvis" and shown["lang"] == "fr"
+    assert shown["previousValue"] == "Place"
+    assert "previousLanguageMap" not in shown
+
+
 def test_deleted_dataset_instance_is_notified_in_the_simplified_multi_attribute(
     client: TestClient, receiver: Receiver
 ) -> None:

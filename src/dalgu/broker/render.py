@@ -234,7 +234,7 @@ def render_instance(
             if member in ("vocab", "objectType"):
                 out[member] = _compact_names(value, terms)
             elif member == "languageMap" and rep.lang is not None:
-                text, lang = _pick_language(value, rep.lang)
+                text, lang = pick_language(value, rep.lang)
                 if rep.format == "normalized":
                     out["type"] = "Property"
                 out["value"] = text
@@ -290,7 +290,7 @@ def _simple_value(instance: dict[str, Any], kind: str, terms: TermMap, lang: str
         return {"vocab": _compact_names(value, terms)}
     if kind == "LanguageProperty":
         if lang is not None and isinstance(value, dict):
-            return _pick_language(value, lang)[0]
+            return pick_language(value, lang)[0]
         return {"languageMap": value}
     if kind == "JsonProperty":
         return {"json": value}
@@ -306,10 +306,10 @@ def _compact_names(value: Any, terms: TermMap) -> Any:
 def language_value(instance: dict[str, Any], wanted: str) -> Any:
     """A LanguageProperty instance's text in the language `wanted` chooses (clause 4.15)."""
     language_map = instance.get("languageMap")
-    return _pick_language(language_map, wanted)[0] if isinstance(language_map, dict) else None
+    return pick_language(language_map, wanted)[0] if isinstance(language_map, dict) else None
 
 
-def _pick_language(language_map: dict[str, Any], wanted: str) -> tuple[Any, str]:
+def pick_language(language_map: dict[str, Any], wanted: str) -> tuple[Any, str]:
     """Choose a language from a languageMap per an Accept-Language-like `lang` (clause 4.15)."""
     ranked: list[tuple[float, str]] = []
     for position, part in enumerate(wanted.split(",")):

@@ -13,6 +13,7 @@ from dalgu.broker.render import (
     Representation,
     feature,
     feature_collection,
+    pick_language,
     project,
     render_entity,
 )
@@ -282,6 +283,13 @@ def _add_previous(
             if old is None:
                 continue
             for member, previous in _PREVIOUS.items():
+                if member == "languageMap" and rep.lang is not None and member in old:
+                    # shown as a Property in the chosen language (clause 4.15): its previous
+                    # text is a previousValue, as a Property's (clause 4.5.2.2)
+                    text, _ = pick_language(old[member], rep.lang)
+                    if text != current.get("value"):
+                        current["previousValue"] = text
+                    continue
                 if member in old and old[member] != current.get(member):
                     if member == "vocab" and terms.compact(old[member]) == current.get(member):
                         continue
