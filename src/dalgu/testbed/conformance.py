@@ -250,14 +250,15 @@ def _spread(problems: list[str], limit: int = MAX_EXAMPLES) -> list[str]:
     return [p for turn in turns for p in turn if p is not None][:limit]
 
 
-def _stamps(events: list[MessageEvent]) -> list[float]:
-    """The device times the messages gave (not their arrival: that is no device's time)."""
+def _stamps(events: list[MessageEvent]) -> list[tuple[float, str]]:
+    """The device times the messages gave (not their arrival: that is no device's time), in
+    epoch seconds and as the device wrote them."""
     out = []
     for event in events:
         for _, stamp in event.groups:
             parsed = _epoch(stamp)
-            if parsed is not None:
-                out.append(parsed)
+            if parsed is not None and stamp is not None:
+                out.append((parsed, stamp))
     return out
 
 
@@ -299,12 +300,12 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
         stamped = stamped or len(stamps) > 1
         seen: set[float] = set()
         for before, after in itertools.pairwise(stamps):
-            if after < before:
-                disorder.append(f"{device}: {after:.3f} after {before:.3f}")
-        for stamp in stamps:
-            if stamp in seen:
-                duplicates.append(f"{device}: timestamp {stamp:.3f} sent twice")
-            seen.add(stamp)
+            if after[0] < before[0]:
+                disorder.append(f"{device}: {after[1]} after {before[1]}")
+        for at, written in stamps:
+            if at in seen:
+                duplicates.append(f"{device}: timestamp {written} sent twice")
+            seen.add(at)
         arrivals = sorted(e.received for e in events)  # stored or refused: all were sent
         steps = [b - a for a, b in itertools.pairwise(arrivals)]
         intervals += steps
