@@ -72,6 +72,7 @@ BUSES: list[dict[str, Any]] = [
             "value": {"@type": "DateTime", "@value": "2026-11-02T09:00:00+09:00"},
         },
         "stop": {"type": "Property", "value": "side"},
+        "stamp": {"type": "Property", "value": "2026-02-30T10:00:00Z"},  # no date: text
     },
 ]
 
@@ -120,6 +121,7 @@ CASES = {
     "since==2026-11-02T00:00:00Z": ["2"],
     "since<2026-11-01T12:00:00Z": ["1"],
     "stamp==2026-11-01T19:00:00+09:00": ["1"],
+    'stamp=="2026-02-30T10:00:00Z"': ["2"],
     'stop.sName=="정류장"': ["1"],
     'stop.sName[ko]=="정류장"': ["1"],
     'stop.sList=="q"': ["1"],

@@ -151,11 +151,17 @@ def bucket_number(period: Duration | None, t: str, origin: str, c: Compiled) -> 
 
 _DOCUMENT = "convert_from(x.doc, 'UTF8')::jsonb"  # no NUL: writes refuse it, as jsonb does
 _FLAT = "[*][*][*]"  # lax mode: an array's elements, arrays of arrays' too; a non-array itself
-#: a date-time as `dalgu.broker.model.is_datetime` takes one, its fields in their ranges: only
-#: such text is cast (a day past its month's end, `2026-02-30T…`, would still fail the cast)
+#: a date-time as `dalgu.broker.model.is_datetime` takes one, each field in its range (the
+#: days of its month, February 29 of leap years, an offset PostgreSQL takes): only such text
+#: is cast, a cast of any other would fail the whole query
+_DAY = (
+    r"((?!0000)\d{4}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)"
+    r"|(0[13578]|1[02])-31)|(\d\d(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)"
+    r"-02-29)"
+)
 _DATETIME = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d"
-    r"(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+    rf"^{_DAY}T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{{1,9}})?)?"
+    r"(Z|[+-](0\d|1[0-5]):?[0-5]\d)?$"
 )
 
 
