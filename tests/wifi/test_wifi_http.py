@@ -362,7 +362,7 @@ def test_unusable_values_are_left_out_said_and_logged_once(client: TestClient, c
         client.portal.call(wifi.sweep, "")  # type: ignore[union-attr]
     warned = [r.getMessage() for r in caplog.records if r.name == "dalgu.wifi.service"]
     assert len(warned) == 3, warned  # each problem once, not at every sweep
-    assert any("AccessPoint:2" in w and "apState 'foo'" in w for w in warned)
+    assert any("AccessPoint:2" in w and 'apState "foo"' in w for w in warned)
 
 
 @pytest.mark.parametrize("watched", [True, False])

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dalgu.broker.model import LOCATION
 from dalgu.ldcontext.core import DEFAULT_VOCAB
 from dalgu.wifi import vocabulary as v
 from dalgu.wifi.zones import read_access_point, roll_up
@@ -36,6 +37,9 @@ def ap(
             {"type": "Property", "value": clients, "observedAt": stamp(ago)}
         ],
         base + "refPointOfInterest": [{"type": "Relationship", "object": "urn:zone"}],
+        LOCATION: [
+            {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [128.6, 35.87]}}
+        ],
     }
     if state is not None:
         entity[base + "apState"] = [{"type": "Property", "value": state}]
@@ -141,7 +145,7 @@ def test_an_unknown_ap_state_is_not_counted_up(state: Any) -> None:
     zone = zone_of(ap(1, clients=10), ap(2, state=state, clients=30))
     assert (zone.status, zone.up, zone.clients) == (v.PARTIAL, 1, 10)
     point = read_access_point(ap(2, state=state), 50.0, 40)
-    assert point.problems and "neither 'up' nor 'down'" in point.problems[0]
+    assert point.problems and 'neither "up" nor "down"' in point.problems[0]
 
 
 @pytest.mark.parametrize("clients", [-7, "many", True, 2.5, 10**9])
@@ -177,7 +181,7 @@ def test_a_date_last_value_reported_that_is_not_a_date_is_said() -> None:
     entity = ap(1)
     entity[v.SDM + "dateLastValueReported"] = [{"type": "Property", "value": "yesterday"}]
     point = read_access_point(entity, 50.0, 40)
-    assert point.problems == ("dateLastValueReported 'yesterday' is not a DateTime: ignored",)
+    assert point.problems == ('dateLastValueReported "yesterday" is not a DateTime: ignored',)
     assert not point.silent(NOW, SILENCE)  # its clients' observed time still counts
 
 
@@ -204,3 +208,72 @@ def test_a_language_property_name_is_read_in_each_language() -> None:
     assert zone.name == "동성로"  # no untagged text: the first
     plain = {**ZONE, v.iris("name")[0]: [{"type": "Property", "value": "Plaza"}]}
     assert roll_up(plain, [], NOW, SILENCE).name_in("en") == "Plaza"
+
+
+def test_problems_show_values_as_json_writes_them() -> None:
+    """The unit sent JSON: `true` and `"UP"`, not Python's `True` and `'UP'`."""
+    point = read_access_point(ap(1, state="UP", clients=True), 50.0, 40)  # type: ignore[arg-type]
+    assert point.problems[0].startswith('apState "UP" is neither "up" nor "down"')
+    assert point.problems[1].startswith("clientsConnected true is not a count")
+
+
+RING = [[128.6, 35.8], [128.7, 35.8], [128.6, 35.9], [128.6, 35.8]]
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [
+        (None, "no location: left off the coverage map"),
+        (
+            {"type": "Polygon", "coordinates": [RING]},
+            "location is a Polygon, not a Point: left off the coverage map",
+        ),
+    ],
+)
+def test_a_unit_the_coverage_map_cannot_place_says_so(
+    location: dict[str, Any] | None, said: str
+) -> None:
+    """docs/wifi.md: a value that cannot be used is not used "and each unit lists why in
+    `problems`"; a unit without a Point was left off the coverage map, its `problems` empty."""
+    entity = ap(1)
+    if location is None:
+        del entity[LOCATION]
+    else:
+        entity[LOCATION] = [{"type": "GeoProperty", "value": location}]
+    point = read_access_point(entity, 50.0, 40)
+    assert point.position is None and point.problems == (said,)
+
+
+def test_a_clock_ahead_is_said_once_for_each_attribute_naming_it() -> None:
+    entity = ap(1, ago=-86_400)
+    entity[v.SDM + "apState"][0]["observedAt"] = stamp(-86_400)
+    received(entity, "clientsConnected", 10)
+    received(entity, "apState", 10)
+    problems = read_access_point(entity, 50.0, 40).problems
+    assert [p.split(" ")[0] for p in problems] == ["clientsConnected", "apState"]
+    assert all("observedAt" in p and "later than its receipt" in p for p in problems)
+
+
+def test_a_unit_naming_a_second_zone_in_another_instance_is_in_none_and_said() -> None:
+    """NGSI-LD (clause 4.5.5): an attribute may have several instances, told apart by
+    `datasetId`; docs/wifi.md: a `refPointOfInterest` naming several zones puts the unit in
+    none, listed in `withoutZone`. The unit was put in the zone of the `datasetId` instance."""
+    entity = ap(1)
+    entity[v.SDM + "refPointOfInterest"] = [
+        {"type": "Relationship", "object": "urn:zone:z1", "datasetId": "urn:a"},
+        {"type": "Relationship", "object": "urn:zone:z2"},
+    ]
+    point = read_access_point(entity, 50.0, 40)
+    assert (point.zone, point.zones_named) == (None, 2)
+    assert "names 2 zones" in point.problems[0]
+    entity[v.SDM + "refPointOfInterest"][1]["object"] = "urn:zone:z1"  # the same zone twice
+    assert read_access_point(entity, 50.0, 40).zone == "urn:zone:z1"
+
+
+@pytest.mark.parametrize("radius", [2_000.5, 30_000_000, 1e308])
+def test_a_radius_no_wifi_unit_reaches_is_the_default_and_said(radius: float) -> None:
+    """A `coverageRadius` of 30,000 km drew a circle round the globe, past both poles."""
+    point = read_access_point(ap(1, coverageRadius=radius), 50.0, 40)
+    assert point.radius == 50.0
+    assert point.problems[0].startswith("coverageRadius") and "2,000 m" in point.problems[0]
+    assert read_access_point(ap(1, coverageRadius=2_000), 50.0, 40).radius == 2_000.0

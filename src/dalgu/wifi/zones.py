@@ -15,9 +15,11 @@ over the access points that are up, and its load that sum over their capacity.
 A value that cannot be right is not used, and the access point says why (`problems`): an
 `apState` other than `up` or `down` (the unit is not counted up), a `clientsConnected` that is
 not a whole number from 0 to 2,007 (802.11 association ids stop there; no clients counted), a
-`maxClients` that is not a whole number from 1 to 2,007 or a negative `coverageRadius` (the
-defaults used), a `dateLastValueReported` that is not a DateTime, a `refPointOfInterest`
-naming several zones (the unit is in none, listed with those whose zone does not exist).
+`maxClients` that is not a whole number from 1 to 2,007 or a `coverageRadius` that is not a
+distance from 0 to 2,000 m (the defaults used), a `dateLastValueReported` that is not a
+DateTime, a `refPointOfInterest` naming several zones, in one instance or in several (the unit
+is in none, listed with those whose zone does not exist), a `location` that is not a Point, or
+none (the unit is left off the coverage map). Values are shown as JSON writes them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+import orjson
+
 from dalgu.broker.model import LOCATION, VALUE_MEMBER, Entity, first_instance, first_position
 from dalgu.store.history import parse_time
 from dalgu.wifi import vocabulary as v
@@ -35,6 +39,17 @@ from dalgu.wifi import vocabulary as v
 MAX_CLIENTS: Final = 2007
 #: how far ahead of its receipt a reported time may be before it is called a clock error
 CLOCK_SKEW: Final = timedelta(seconds=60)
+#: metres a unit's `coverageRadius` may be at most: street Wi-Fi reaches tens to a few
+#: hundred metres; 30,000 km drew circles round the globe, past every pole
+MAX_RADIUS: Final = 2_000.0
+
+
+def shown(value: object) -> str:
+    """A value as JSON writes it (`true`, `"UP"`), as the unit sent it."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
 
 
 def stamp(moment: datetime) -> str:
@@ -104,6 +119,20 @@ def position(entity: Entity) -> tuple[float, float] | None:
     return first_position(geometry)
 
 
+def _placed(entity: Entity, problems: list[str]) -> tuple[float, float] | None:
+    """The unit's position, and in `problems` why it has none."""
+    found = position(entity)
+    if found is None:
+        instance = first_instance(entity, LOCATION)
+        geometry = instance.get("value") if instance is not None else None
+        kind = geometry.get("type") if isinstance(geometry, dict) else None
+        if instance is None:
+            problems.append("no location: left off the coverage map")
+        else:
+            problems.append(f"location is a {kind}, not a Point: left off the coverage map")
+    return found
+
+
 def _count(raw: object, least: int, most: int) -> int | None:
     """A whole number from `least` to `most` (3.0 is 3), else None."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -145,11 +174,13 @@ def _last_report(entity: Entity, problems: list[str]) -> datetime | None:
         text = v.value(entity, "dateLastValueReported")
         moment = _time(text)
         if moment is None:
-            problems.append(f"dateLastValueReported {text!r} is not a DateTime: ignored")
+            problems.append(f"dateLastValueReported {shown(text)} is not a DateTime: ignored")
         times.append(_as_received(moment, reported, "dateLastValueReported", problems))
-    for instance in instances:
+    for term, instance in zip(("clientsConnected", "apState"), found, strict=True):
+        if instance is None:
+            continue
         observed = _time(instance.get("observedAt"))
-        times.append(_as_received(observed, instance, "observedAt", problems))
+        times.append(_as_received(observed, instance, f"{term} observedAt", problems))
     known = [t for t in times if t is not None]
     if not known:
         known = [t for t in (_received(i) for i in instances) if t]
@@ -157,18 +188,27 @@ def _last_report(entity: Entity, problems: list[str]) -> datetime | None:
 
 
 def _zone_of(entity: Entity, problems: list[str]) -> tuple[str | None, int]:
-    """The zone the unit serves, and how many its `refPointOfInterest` names."""
-    instance = v.instance(entity, "refPointOfInterest")
-    if instance is None:
+    """The zone the unit serves, and how many its `refPointOfInterest` names, in every
+    instance (a second instance, with a `datasetId`, names a second zone: NGSI-LD, 4.5.5)."""
+    instances = [
+        i
+        for iri in dict.fromkeys(v.iris("refPointOfInterest"))
+        for i in (entity.get(iri) or [])
+        if isinstance(i, dict)
+    ]
+    if not instances:
         return None, 0
-    held = instance.get(VALUE_MEMBER.get(str(instance.get("type", "Relationship")), "object"))
-    if isinstance(held, str):
-        return held, 1
-    named = len(held) if isinstance(held, list) else 0
-    if named == 1 and isinstance(held, list) and isinstance(held[0], str):
-        return held[0], 1
-    problems.append(f"refPointOfInterest names {named} zones, where a unit serves one: in none")
-    return None, named
+    zones: list[object] = []
+    for instance in instances:
+        held = instance.get(VALUE_MEMBER.get(str(instance.get("type", "Relationship")), "object"))
+        zones += held if isinstance(held, list) else [held]
+    named = list(dict.fromkeys(z if isinstance(z, str) else shown(z) for z in zones))
+    if len(named) == 1 and isinstance(zones[0], str):
+        return named[0], 1
+    problems.append(
+        f"refPointOfInterest names {len(named)} zones, where a unit serves one: in none"
+    )
+    return None, len(named)
 
 
 def read_access_point(entity: Entity, radius: float, capacity: int) -> AccessPoint:
@@ -176,28 +216,32 @@ def read_access_point(entity: Entity, radius: float, capacity: int) -> AccessPoi
     zone, named = _zone_of(entity, problems)
     state = v.value(entity, "apState")
     if state is not None and state not in (v.UP, v.DOWN):
-        problems.append(f"apState {state!r} is neither 'up' nor 'down': not counted up")
+        problems.append(f'apState {shown(state)} is neither "up" nor "down": not counted up')
     raw_clients = v.value(entity, "clientsConnected")
     clients = _count(raw_clients, 0, MAX_CLIENTS)
     if clients is None and raw_clients is not None:
         problems.append(
-            f"clientsConnected {raw_clients!r} is not a count of clients "
+            f"clientsConnected {shown(raw_clients)} is not a count of clients "
             f"(0 to {MAX_CLIENTS:,}): ignored"
         )
     raw_capacity = v.value(entity, "maxClients")
     most = _count(raw_capacity, 1, MAX_CLIENTS)
     if most is None and raw_capacity is not None:
         problems.append(
-            f"maxClients {raw_capacity!r} is not a whole number from 1 to {MAX_CLIENTS:,}: "
+            f"maxClients {shown(raw_capacity)} is not a whole number from 1 to {MAX_CLIENTS:,}: "
             f"{capacity} used"
         )
     raw_radius = v.value(entity, "coverageRadius")
     reach = raw_radius if isinstance(raw_radius, int | float) else None
-    if isinstance(raw_radius, bool) or (reach is not None and reach < 0):
+    if isinstance(raw_radius, bool) or (reach is not None and not 0 <= reach <= MAX_RADIUS):
         reach = None
     if reach is None and raw_radius is not None:
-        problems.append(f"coverageRadius {raw_radius!r} is not a distance in metres: {radius} used")
+        problems.append(
+            f"coverageRadius {shown(raw_radius)} is not a distance from 0 to "
+            f"{MAX_RADIUS:,.0f} m: {radius:g} used"
+        )
     last = _last_report(entity, problems)
+    placed = _placed(entity, problems)
     return AccessPoint(
         entity["id"],
         zone,
@@ -205,7 +249,7 @@ def read_access_point(entity: Entity, radius: float, capacity: int) -> AccessPoi
         clients or 0,
         most or capacity,
         float(reach) if reach is not None else radius,
-        position(entity),
+        placed,
         last,
         tuple(problems),
         named,
