@@ -43,6 +43,9 @@ from dalgu.errors import PayloadError
 from dalgu.testbed.profile import DeviceProfile, MeasureSpec
 
 Verdict = Literal["pass", "fail", "n/a"]
+# a run's verdict: "incomplete" when no check failed but the run could not show a device's
+# timing (rate, jitter, gaps) or its commands: too short, or too few messages
+RunVerdict = Literal["pass", "fail", "n/a", "incomplete"]
 MAX_EXAMPLES = 5
 MAX_REFUSAL_EXAMPLES = 10  # one per device and reason, up to this many
 MAX_NAMED_DEVICES = 10  # devices the accepted check's summary names with their refusals
@@ -65,10 +68,11 @@ class ConformanceReport:
     ended: float
     messages: int
     devices: int
-    verdict: Verdict
+    verdict: RunVerdict
     checks: list[Check]
     refused: dict[str, int] = field(default_factory=dict)  # reason → messages
     refused_by_device: dict[str, dict[str, int]] = field(default_factory=dict)
+    not_shown: list[str] = field(default_factory=list)  # the checks an incomplete run lacks
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,8 +109,15 @@ def evaluate(
         _timestamps(stored),
         *(extra or []),
     ]
-    judged = [c.verdict for c in checks if c.verdict != "n/a"]
-    verdict: Verdict = "n/a" if not events else ("fail" if "fail" in judged else "pass")
+    needed = {"rate", "jitter", "gaps"} | ({"commands"} if profile.commands else set())
+    not_shown = [c.name for c in checks if c.name in needed and c.verdict == "n/a"]
+    verdict: RunVerdict = "pass"
+    if not events:
+        verdict = "n/a"
+    elif any(c.verdict == "fail" for c in checks):
+        verdict = "fail"
+    elif not_shown:
+        verdict = "incomplete"
     return ConformanceReport(
         profile=profile.name,
         apikey=apikey,
@@ -118,6 +129,7 @@ def evaluate(
         checks=checks,
         refused=dict(refused),
         refused_by_device=dict(sorted(refused_by_device.items())),
+        not_shown=not_shown if events else [],
     )
 
 

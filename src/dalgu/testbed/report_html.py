@@ -39,6 +39,7 @@ def render_report(doc: dict[str, Any]) -> str:
 <title>Conformance run {escape(str(doc.get("id", "")))}</title><style>{_STYLE}</style></head>
 <body>
 <h1>Conformance run: <span class="{_css(verdict)}">{escape(verdict.upper())}</span></h1>
+{_incomplete(verdict, report.get("not_shown") or [])}
 <p>Profile <code>{escape(str(doc.get("profile", "")))}</code>, API key
 <code>{escape(str(doc.get("apikey", "")))}</code>; {report.get("messages", 0)} messages from
 {report.get("devices", 0)} devices between {_time(report.get("started"))} and
@@ -68,6 +69,16 @@ def _refusals(device: str, reasons: dict[str, int]) -> str:
     return (
         f"<tr><td><code>{escape(device)}</code></td><td>{sum(reasons.values())}</td>"
         f"<td>{listed}</td></tr>"
+    )
+
+
+def _incomplete(verdict: str, not_shown: list[str]) -> str:
+    if verdict != "incomplete":
+        return ""
+    names = ", ".join(escape(str(name)) for name in not_shown)
+    return (
+        f"<p>No check failed, but the run could not show {names}: run it longer, over "
+        "several of the profile's intervals, with the devices sending.</p>"
     )
 
 
