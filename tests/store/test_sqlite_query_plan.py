@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from dalgu.broker.mutations import create
+from dalgu.errors import StoreUnavailable
 from dalgu.query.ast import TypeAnd, TypeName, TypeOr, map_names
 from dalgu.query.order import OrderTerm
 from dalgu.query.q import parse_q
@@ -359,3 +361,39 @@ async def test_an_anchored_id_pattern_searches_the_id_index(store: SqliteEntityS
         for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")
     ]
     assert any("id>? AND id<?" in step for step in steps), steps
+
+
+def test_a_database_of_the_release_with_seven_migrations_is_upgraded(tmp_path: Path) -> None:
+    """Dalgu `031d930` (2026-11-25) wrote databases of 7 migrations whose 7th is main's 8th
+    (the sandboxes table): main's 7th (the value indexes) was put before it later. Such a
+    database stopped the upgrade at main's 10th, "no such index: attrs_txt", with a traceback
+    (an outside test of upgrades, round 6)."""
+    db = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    released = [*schema.MIGRATIONS[:6], schema.MIGRATIONS[7]]
+    assert all(isinstance(script, str) for script in released)
+    for version, script in enumerate(released, start=1):
+        for statement in str(script).split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+    assert schema.migrate(db) == (7, len(schema.MIGRATIONS))
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"attrs_num", "attrs_string"} <= names
+    versions = [v for (v,) in db.execute("SELECT version FROM schema_version ORDER BY version")]
+    assert versions == list(range(1, len(schema.MIGRATIONS) + 1))
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_failing_migration_is_one_error_naming_it_and_where_it_left_the_database(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    db = sqlite3.connect(tmp_path / "db.db", isolation_level=None)
+    schema.migrate(db)
+    broken = [*schema.MIGRATIONS, "CREATE INDEX nowhere ON no_such_table (x)"]
+    monkeypatch.setattr(schema, "MIGRATIONS", broken)
+    with pytest.raises(StoreUnavailable) as raised:
+        schema.migrate(db)
+    n = len(broken)
+    assert f"migration {n} of {n} failed (no such table: main.no_such_table)" in raised.value.detail
+    assert f"left at version {n - 1}" in raised.value.detail

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from dalgu.errors import SchemaAhead
+from dalgu.errors import SchemaAhead, StoreUnavailable
 from dalgu.store.sqlite.collation_prefix import row_prefix
 from dalgu.store.sqlite.json_reindex import index_json_values
 
@@ -535,9 +535,13 @@ def migrate(db: sqlite3.Connection) -> tuple[int, int]:
     db.create_function("collation_prefix", 2, row_prefix, deterministic=True)
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = row[0] or 0
+    found = current = row[0] or 0
     if current > len(MIGRATIONS):
         raise SchemaAhead("SQLite", current, len(MIGRATIONS))
+    if current == RENUMBERED and not _has_index(db, "attrs_num"):
+        # its 7th is main's 8th, which takes being applied again: main's 7th comes first
+        db.execute("DELETE FROM schema_version WHERE version = ?", (RENUMBERED,))
+        current = RENUMBERED - 1
     for version, script in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
@@ -556,7 +560,26 @@ def migrate(db: sqlite3.Connection) -> tuple[int, int]:
                 script(db)
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            db.execute("ROLLBACK")
+            left = db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+            raise StoreUnavailable(
+                f"the SQLite schema migration {version} of {len(MIGRATIONS)} failed ({exc}): "
+                f"the database is left at version {left}, as migration {version} found it"
+            ) from None
         except BaseException:
             db.execute("ROLLBACK")
             raise
-    return current, len(MIGRATIONS)
+    return found, len(MIGRATIONS)
+
+
+#: a database Dalgu `031d930` (2026-11-25 09:01) wrote has 7 migrations, its 7th the
+#: sandboxes table, which main numbers 8 since its 7th (the value indexes) was put before it:
+#: such a database at version 7 lacks main's 7th (`attrs_num` is the sign), and main's 10th
+#: failed on it ("no such index: attrs_txt")
+RENUMBERED = 7
+
+
+def _has_index(db: sqlite3.Connection, name: str) -> bool:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
+    return found.fetchone() is not None
