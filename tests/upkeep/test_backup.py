@@ -149,6 +149,58 @@ def test_a_backup_restored_by_the_readme_steps_is_read_back_through_the_api(
         kill_server(server, signal.SIGTERM)
 
 
+def restore(db: Path, backup_file: Path) -> Result:
+    env = cli_environment(sqlite_settings(db), free_port())
+    return CliRunner().invoke(cli, ["restore", str(backup_file)], env=env)
+
+
+def test_dalgu_restore_after_a_crash_never_reads_the_crashed_log(tmp_path: Path) -> None:
+    """The README's restore copied by hand, with the old -wal left beside it after `kill -9`,
+    served the crashed data and then corrupted the file (an outside test of operations, round
+    6). `dalgu restore` refuses while the server runs, removes the log before the copy takes
+    the database's place, and the server then serves the backup and writes a sound file."""
+    db, out, port = tmp_path / "dalgu.db", tmp_path / "backup.db", free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start_server(db, port)
+    try:
+        backed = set(load(base, 200, prefix="b"))
+        assert backup(sqlite_settings(db), str(out)).exit_code == 0
+        after = set(load(base, 300, prefix="a"))  # acknowledged after the backup
+        refused = restore(db, out)
+        said = " ".join(refused.output.split())
+        assert refused.exit_code == 1 and "open in a running process" in said, said
+    finally:
+        kill_server(server, signal.SIGKILL)
+    assert Path(f"{db}-wal").stat().st_size > 0  # the crashed server's log, left beside it
+    restored = restore(db, out)
+    said = " ".join(restored.output.split())
+    assert restored.exit_code == 0 and "200 entities" in said and "quick_check ok" in said, said
+    assert not Path(f"{db}-wal").exists()
+    assert sqlite_ids(db) == backed
+    server = start_server(db, port)
+    try:
+        found = httpx.get(f"{base}{E}", params={"type": "Vehicle", "count": "true", "limit": 0})
+        assert found.headers["NGSILD-Results-Count"] == "200"
+        assert httpx.post(f"{base}{E}", json=vehicle("new")).status_code == 201
+    finally:
+        kill_server(server, signal.SIGTERM)
+    checked = sqlite3.connect(db)
+    assert checked.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    checked.close()
+    assert not after & sqlite_ids(db)
+
+
+def test_restore_refuses_a_file_that_is_no_dalgu_backup(tmp_path: Path) -> None:
+    db, other = tmp_path / "dalgu.db", tmp_path / "other.db"
+    plain = sqlite3.connect(other)
+    plain.execute("CREATE TABLE t (x)")
+    plain.close()
+    for candidate, reason in ((other, "not a Dalgu database"), (tmp_path / "none.db", "no backup")):
+        result = restore(db, candidate)
+        assert result.exit_code == 1 and reason in " ".join(result.output.split())
+    assert not db.exists()
+
+
 def test_an_existing_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
     settings = sqlite_settings(tmp_path / "dalgu.db")
     with TestClient(build_app(settings.model_copy(update=IN_PROCESS))) as client:

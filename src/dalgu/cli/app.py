@@ -17,6 +17,7 @@ from dalgu.cli.safety import safety as safety_cli
 from dalgu.cli.testbed import testbed as testbed_cli
 from dalgu.cli.tutorial import tutorial as tutorial_cli
 from dalgu.cli.upkeep import backup as backup_command
+from dalgu.cli.upkeep import restore as restore_command
 from dalgu.cli.upkeep import status as status_command
 from dalgu.errors import InvalidLdContext, LdContextNotAvailable, StoreUnavailable
 from dalgu.settings import InvalidSettings, Settings
@@ -182,6 +183,7 @@ def migrate(
 
 app.command("status")(status_command)
 app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 demo_cli = typer.Typer(

@@ -1,4 +1,4 @@
-"""`dalgu status` and `dalgu backup`: what an operator asks of a running deployment."""
+"""`dalgu status`, `dalgu backup` and `dalgu restore`: what an operator asks of a deployment."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ errors = Console(stderr=True)
 
 ConfigOption = typer.Option(None, "--config", "-c", help="TOML settings file (a \\[dalgu] table).")
 OutArgument = typer.Argument(..., help="The file to write (SQLite database or pg_dump archive).")
+BackupArgument = typer.Argument(..., help="A copy `dalgu backup` wrote.", show_default=False)
 
 
 def status(
@@ -107,6 +108,35 @@ def backup(
     except DalguError as exc:
         errors.print(f"[red]dalgu backup:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def restore(
+    backup_file: Path = BackupArgument,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Put a backup in place of the SQLite store, with Dalgu stopped.
+
+    The copy is checked (quick_check, its schema version), and the database's old -wal and
+    -shm are removed first: a log left by a crash is never read with the copy. Refused while
+    a process (a Dalgu server, its notifier) has the database open."""
+    from dalgu.errors import DalguError
+    from dalgu.upkeep.backup import restore as put_back
+
+    settings = _settings(config)
+    try:
+        copy = put_back(settings, backup_file)
+    except DalguError as exc:
+        errors.print(
+            f"[red]dalgu restore:[/] {escape(exc.detail)}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1) from None
+    entities = "" if copy.entities is None else f", {copy.entities:,} entities"
+    console.print(
+        f"[green]restored[/] {escape(str(backup_file))} to {escape(str(copy.path))}: "
+        f"{_size(copy.size)}{entities}, {copy.checked}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _settings(config: Path | None) -> Settings:

@@ -1,5 +1,5 @@
 """`dalgu backup`: a consistent copy of the store while Dalgu runs, by its backend's means
-(SQLite's online backup API, `pg_dump`)."""
+(SQLite's online backup API, `pg_dump`); `dalgu restore`: a copy put back (SQLite)."""
 
 from __future__ import annotations
 
@@ -31,3 +31,17 @@ def back_up(
     if out.exists() and live.exists() and out.samefile(live):
         raise BackupFailed(f"{out} is the database itself: name another file")
     return sqlite.back_up(live, out, progress=progress)
+
+
+def restore(settings: Settings, backup: Path) -> BackupCopy:
+    """Put the SQLite copy `backup` in place of the store `settings` name, with Dalgu stopped
+    (`StoreUnavailable` while a process has it open); PostgreSQL's archives are restored with
+    `pg_restore` (README)."""
+    if settings.store == "postgres":
+        raise BackupFailed(
+            'a PostgreSQL archive is restored with pg_restore (README.md, "Status, backup and '
+            'restore")'
+        )
+    from dalgu.store.sqlite.restore import restore as put_back
+
+    return put_back(backup, settings.sqlite_path)

@@ -62,11 +62,11 @@ def back_up(
     finally:
         source.close()
     shutil.copymode(path, partial)  # the copy holds the same data: the same permissions
-    _sync(partial)
+    sync_file(partial)
     for suffix in ("-wal", "-shm", "-journal"):
         Path(f"{out}{suffix}").unlink(missing_ok=True)
     os.replace(partial, out)
-    _sync(out.parent)
+    sync_file(out.parent)
     return BackupCopy(out, out.stat().st_size, entities, "quick_check ok")
 
 
@@ -77,7 +77,8 @@ def _entities(db: sqlite3.Connection) -> int | None:
     return count
 
 
-def _sync(path: Path) -> None:
+def sync_file(path: Path) -> None:
+    """fsync `path` (a file, or a directory after a rename in it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
