@@ -128,8 +128,10 @@ def test_coverage_is_geojson_of_the_units_up(client: TestClient) -> None:
     assert answer.headers["content-type"] == "application/geo+json"
     features = answer.json()["features"]
     areas = {f["properties"]["name"]: f for f in features if f["properties"]["kind"] == "coverage"}
-    assert set(areas) == {"Plaza", "Park"}
+    assert set(areas) == {"Plaza", "Park", "Square"}  # docs/wifi.md: one feature per zone
     assert areas["Plaza"]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert areas["Square"]["geometry"] is None  # no units, no location: nothing to draw
+    assert areas["Square"]["properties"]["wifiStatus"] == "noService"
     units = [f for f in features if f["properties"]["kind"] == "accessPoint"]
     assert len(units) == 4
 
