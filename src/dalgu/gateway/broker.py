@@ -128,6 +128,18 @@ def _broker_class(base: Any, own_username: str) -> Any:
                         return True
             return False
 
+        async def _publish_retained_messages_for_subscription(
+            self, subscription: tuple[str, int], session: Any
+        ) -> None:
+            """Retained messages for `subscription` only if it is the session's own: amqtt,
+            on each connection, offered the retained messages matching every client's filters
+            (Dalgu's own take every key's topics), so any client got any device's retained
+            measure, API key and all (MQTT 3.1.1 3.3.1.3: a matching subscription only)."""
+            subscribers = self._subscriptions.get(subscription[0], [])
+            if not any(subscriber is session for subscriber, _ in subscribers):
+                return
+            await super()._publish_retained_messages_for_subscription(subscription, session)
+
         async def _initialize_client_session(
             self, reader: Any, writer: Any, remote_address: str, remote_port: int
         ) -> Any:
