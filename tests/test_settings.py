@@ -85,3 +85,46 @@ def test_the_command_line_names_the_bad_setting_and_exits_2(tmp_path: Path) -> N
 def test_change_feed_names_nats_would_refuse_are_refused_at_start(name: str, value: str) -> None:
     with pytest.raises(InvalidSettings, match=name.upper()):
         Settings.load(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("DALGU_MQTT_PORT", "70000", "less than or equal to 65535"),  # bound 4464 (70000-65536)
+        ("DALGU_PORT", "70000", "less than or equal to 65535"),  # a traceback at bind()
+        ("DALGU_PORT", "-5", "greater than or equal to 0"),
+        ("DALGU_IOT_SOUTH_PORT", "99999", "less than or equal to 65535"),
+        ("DALGU_DEFAULT_PAGE_SIZE", "5000", "above DALGU_MAX_PAGE_SIZE (1000)"),
+        ("DALGU_POSTGRES_DSN", "notadsn", "not a PostgreSQL URL"),
+    ],
+)
+def test_values_that_cannot_run_are_refused_at_start_by_name(
+    tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    """An outside test of operations (round 6): these started, bound another port than asked,
+    refused every query without a `limit`, or ended in a traceback."""
+    env = {"DALGU_SQLITE_PATH": str(tmp_path / "d.db"), variable: value, "COLUMNS": "200"}
+    result = CliRunner().invoke(cli, ["migrate"], env=env)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, text
+    assert variable in text and said in text and "Traceback" not in text
+
+
+def test_the_file_is_checked_even_where_a_variable_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "dalgu.toml"
+    config.write_text('[dalgu]\nport = "abc"\nsqlite_synchronous = "full"\n')
+    monkeypatch.setenv("DALGU_PORT", "1030")
+    with pytest.raises(InvalidSettings, match=f"port in {config}"):
+        Settings.load(config)
+    config.write_text('[dalgu]\nsqlite_synchronous = "full"\n')  # as SQLite's PRAGMA takes it
+    assert Settings.load(config).sqlite_synchronous == "FULL"
+
+
+def test_a_message_naming_the_dalgu_table_shows_it(tmp_path: Path) -> None:
+    config = tmp_path / "dalgu.toml"
+    config.write_text("port = 21470\n[dalgu]\n")
+    result = CliRunner().invoke(cli, ["migrate", "--config", str(config)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "outside the [dalgu] table (every setting goes under a [dalgu] line)" in result.output

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,7 +32,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DALGU_", extra="forbid")
 
     host: str = Field("127.0.0.1", description="Address the HTTP API binds to.")
-    port: int = Field(1026, description="Port of the NGSI-LD API (Orion-LD's default).")
+    port: int = Field(
+        1026, ge=0, le=65535, description="Port of the NGSI-LD API (Orion-LD's default)."
+    )
     workers: int = Field(1, ge=1, description="Server worker processes.")
     notifier: Literal["process", "inline", "off"] = Field(
         "process",
@@ -188,13 +191,16 @@ class Settings(BaseSettings):
     )
     mqtt_host: str = Field("127.0.0.1", description="MQTT broker address (embedded: bind).")
     mqtt_port: int | None = Field(
-        None, description="MQTT broker port; default 1884 embedded, 1883 external."
+        None, ge=0, le=65535, description="MQTT broker port; default 1884 embedded, 1883 external."
     )
     iot_north_port: int = Field(
-        4041, ge=0, description="IoT Agent provisioning API port (0: only on the API port)."
+        4041,
+        ge=0,
+        le=65535,
+        description="IoT Agent provisioning API port (0: only on the API port).",
     )
-    iot_south_port: int = Field(7896, ge=0, description="HTTP southbound port (0: none).")
-    coap_port: int = Field(5683, ge=0, description="CoAP southbound UDP port (0: none).")
+    iot_south_port: int = Field(7896, ge=0, le=65535, description="HTTP southbound port (0: none).")
+    coap_port: int = Field(5683, ge=0, le=65535, description="CoAP southbound UDP port (0: none).")
     mqtt_client_id: str | None = Field(
         None,
         description="Client id of the gateway's persistent MQTT session, the server's one "
@@ -249,6 +255,20 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value  # INFO, JSON as well
 
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value  # as SQLite's PRAGMA takes it
+
+    @field_validator("postgres_dsn")
+    @classmethod
+    def _check_dsn(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("postgres", "postgresql") or not urlsplit(value).netloc:
+            raise ValueError(
+                "not a PostgreSQL URL: postgresql://user[:password]@host[:port]/database"
+            )
+        return value
+
     @field_validator("nats_stream")
     @classmethod
     def _check_stream(cls, value: str) -> str:
@@ -298,11 +318,21 @@ class Settings(BaseSettings):
             env = cls()  # environment and defaults
         except ValidationError as exc:
             raise InvalidSettings(_problems(exc)) from None
+        try:  # the file's own values, even those a variable overrides today
+            cls(**values)
+        except ValidationError as exc:
+            raise InvalidSettings(_problems(exc, values.keys(), file)) from None
         from_env = env.model_dump(exclude_unset=True)
         try:
             settings = cls(**{**values, **from_env, **overrides})
         except ValidationError as exc:
             raise InvalidSettings(_problems(exc, values.keys() - from_env.keys(), file)) from None
+        if settings.default_page_size > settings.max_page_size:
+            # every query without a `limit` would be refused as asking too much
+            raise InvalidSettings(
+                f"DALGU_DEFAULT_PAGE_SIZE: {settings.default_page_size} is above "
+                f"DALGU_MAX_PAGE_SIZE ({settings.max_page_size})"
+            )
         if settings.workers > 1 and settings.mqtt_broker == "embedded":
             # each worker would start a broker on the one port: the first would bind it, the
             # others would run without an MQTT southbound and could not send commands

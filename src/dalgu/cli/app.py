@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dalgu.cli.feed import feed as feed_cli
 from dalgu.cli.opendata import opendata as opendata_cli
@@ -90,7 +91,7 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
     try:
         return Settings.load(config, **overrides)
     except InvalidSettings as exc:
-        console.print(f"[red]dalgu: invalid settings[/]\n{exc}", highlight=False)
+        console.print(f"[red]dalgu: invalid settings[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 

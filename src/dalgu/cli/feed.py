@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 feed = typer.Typer(
     help="The change feed on NATS JetStream (change_feed = nats).", no_args_is_help=True
@@ -40,7 +41,7 @@ def tail(
     try:
         settings = Settings.load(config)
     except InvalidSettings as error:
-        console.print(f"[red]dalgu: invalid settings[/]\n{error}", highlight=False)
+        console.print(f"[red]dalgu: invalid settings[/]\n{escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
     tenant_part = "*" if tenant == "*" else tenant_token(tenant)
     type_part = "*" if entity_type == "*" else token(entity_type)

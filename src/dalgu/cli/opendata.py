@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dalgu.errors import DalguError, InvalidFields, ResourceNotFound
@@ -54,7 +55,7 @@ def _settings(config: Path | None) -> Settings:
     try:
         return Settings.load(config)
     except InvalidSettings as exc:
-        console.print(f"[red]dalgu: invalid settings[/]\n{exc}", highlight=False)
+        console.print(f"[red]dalgu: invalid settings[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 

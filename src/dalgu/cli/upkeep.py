@@ -143,7 +143,7 @@ def _settings(config: Path | None) -> Settings:
     try:
         return Settings.load(config)
     except InvalidSettings as exc:
-        errors.print(f"[red]dalgu: invalid settings[/]\n{exc}", highlight=False)
+        errors.print(f"[red]dalgu: invalid settings[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
