@@ -208,10 +208,46 @@ def test_an_outage_is_logged_when_it_begins_while_it_lasts_and_when_it_ends(
             log.refused_one(request, "PostgreSQL is unavailable")
             clock[0] += 1 / 300
         log.refused_one(request, "PostgreSQL is unavailable")
-        log.answered()
-        log.answered()  # no outage under way: nothing to say
+        log.answered("GET")  # a read answered: the writes it refused may still fail
+        log.answered("POST")
+        log.answered("POST")  # no outage under way: nothing to say
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 3, lines
     assert "answering 503 until the store is back" in lines[0]
     assert "still unavailable after 10 s" in lines[1] and "in the last 10 s" in lines[1]
     assert "after 11.0 s unavailable: 3301 requests answered 503" in lines[2]
+
+
+def test_a_full_disk_shows_in_health_while_reads_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outside test of operations (round 6) filled the disk under the SQLite file: every
+    write was a 503 while `/health` said `pass` (its point read passed) and the log said the
+    store answered again after the first read. `store:refused` is a `warn` naming the reason
+    while writes fail, and only a write answered ends the outage in the log."""
+    from starlette.testclient import TestClient
+
+    from dalgu.api import outage
+    from dalgu.api.app import build_app
+    from dalgu.settings import Settings
+    from tests.conftest import IN_PROCESS
+
+    monkeypatch.setattr(outage, "OUTAGES", outage.OutageLog())
+    settings = Settings.load(sqlite_path=tmp_path / "d.db", mqtt_broker="off", **IN_PROCESS)
+    vehicle = {"id": "urn:ngsi-ld:Vehicle:1", "type": "Vehicle", "speed": 1}
+    with TestClient(build_app(settings)) as client:
+        assert client.post("/ngsi-ld/v1/entities", json=vehicle).status_code == 201
+        assert client.get("/health").json()["checks"]["store:refused"][0]["status"] == "pass"
+        # the file may not grow past its pages now: SQLite's own "database or disk is full"
+        writer = client.app.app.state.dalgu.store._db  # type: ignore[attr-defined]
+        (pages,) = writer.execute("PRAGMA page_count").fetchone()
+        writer.execute(f"PRAGMA max_page_count = {pages}")
+        second = {**vehicle, "id": "urn:ngsi-ld:Vehicle:2", "notes": "x" * 200_000}
+        refused = client.post("/ngsi-ld/v1/entities", json=second)
+        assert refused.status_code == 503, refused.text
+        assert client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:1").status_code == 200
+        assert outage.OUTAGES.since is not None  # a read answered does not end it
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "warn"
+        check = health.json()["checks"]["store:refused"][0]
+        assert check["status"] == "warn" and "disk is full" in check["output"]

@@ -6,6 +6,9 @@ The body follows the IETF draft "Health Check Response Format for HTTP APIs"
 - `store:responseTime`: a point read of the store (SQLite file or PostgreSQL) within
   `STORE_TIMEOUT` seconds; a store that fails or does not answer is a `fail`, and the process
   answers 503 (a load balancer sends requests elsewhere; the API would answer them with 503s);
+- `store:refused`: requests this process answered 503 for a store outage in the last
+  `REFUSED_WINDOW` seconds; any is a `warn` (200) naming the latest reason: a full disk or a
+  file made read-only fails every write while the point read above passes;
 - `mqtt:connections`: the gateway's MQTT subscription, when MQTT is on; a broker that is down
   or an embedded broker that could not listen is a `warn` (200): the APIs, HTTP and CoAP
   devices still work, and the gateway reconnects by itself;
@@ -33,6 +36,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dalgu.api import outage
 from dalgu.feed.relay import CONSUMER as FEED
 from dalgu.gateway.service import MqttGateway
 from dalgu.subscriptions import SubscriptionService
@@ -40,6 +44,8 @@ from dalgu.subscriptions.service import NOTIFIER
 
 #: seconds the store's point read may take before the check fails
 STORE_TIMEOUT = 2.0
+#: seconds back `store:refused` counts requests answered 503 for a store outage
+REFUSED_WINDOW = 60.0
 MEDIA_TYPE = "application/health+json"
 
 
@@ -48,6 +54,8 @@ async def health(request: Request) -> Response:
     if runtime is None:
         return _answer({"status": "fail", "output": "starting: the store is not open yet"})
     checks: dict[str, list[dict[str, Any]]] = {"store:responseTime": [await _store(runtime)]}
+    refused, reason = outage.OUTAGES.lately(REFUSED_WINDOW)
+    checks["store:refused"] = [_refused(refused, reason)]
     warning = runtime.settings.notifier_lag_warning
     if runtime.subscriptions is not None:
         checks["notifier:lag"] = [await _lag(runtime.subscriptions, warning, NOTIFIER)]
@@ -64,6 +72,16 @@ async def health(request: Request) -> Response:
     statuses = {check["status"] for entries in checks.values() for check in entries}
     status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
     return _answer({"status": status, "checks": checks})
+
+
+def _refused(refused: int, reason: str | None) -> dict[str, Any]:
+    """Requests this process answered 503 for a store outage lately: a `warn` while there are
+    (a point read passes while every write fails on a full disk or a read-only file)."""
+    check: dict[str, Any] = {"observedValue": refused, "observedUnit": "requests"}
+    if not refused:
+        return {"status": "pass", **check}
+    output = f"{refused} requests answered 503 in the last {REFUSED_WINDOW:g} s: {reason}"
+    return {"status": "warn", **check, "output": output[:300]}
 
 
 async def _store(runtime: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +28,9 @@ log = logging.getLogger("dalgu.api")
 
 #: seconds between two log lines of one outage
 SUMMARY_EVERY = 10.0
+#: requests refused lately that `/health` can count
+RECENT_KEPT = 1000
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class OutageLog:
@@ -37,10 +41,15 @@ class OutageLog:
         self.refused = 0  # requests answered 503 since the outage began
         self.logged_at = 0.0
         self.logged_count = 0
+        self.writes = False  # the outage refused a write: only a write answered ends it
+        #: the requests refused lately, for `/health` (monotonic time, detail)
+        self.recent: deque[tuple[float, str]] = deque(maxlen=RECENT_KEPT)
 
     def refused_one(self, request: Request, detail: str) -> None:
         now = time.monotonic()
         self.refused += 1
+        self.recent.append((now, detail))
+        self.writes = self.writes or request.method not in READS
         if self.since is None:
             self.since, self.logged_at, self.logged_count = now, now, 1
             log.warning(
@@ -60,16 +69,25 @@ class OutageLog:
             )
             self.logged_at, self.logged_count = now, self.refused
 
-    def answered(self) -> None:
-        """A request was answered without an outage: one that was under way has ended."""
-        if self.since is None:
+    def answered(self, method: str) -> None:
+        """A request was answered without an outage: one that was under way has ended, unless
+        it refused writes and this was a read (a full disk, a file made read-only: reads go
+        on while every write fails)."""
+        if self.since is None or (self.writes and method in READS):
             return
         log.warning(
             "the store answers again after %.1f s unavailable: %d requests answered 503",
             time.monotonic() - self.since,
             self.refused,
         )
-        self.since, self.refused = None, 0
+        self.since, self.refused, self.writes = None, 0, False
+
+    def lately(self, window: float) -> tuple[int, str | None]:
+        """Requests answered 503 for a store outage in the last `window` seconds (up to
+        `RECENT_KEPT`), and the latest one's reason."""
+        now = time.monotonic()
+        recent = [detail for at, detail in self.recent if now - at <= window]
+        return len(recent), (recent[-1] if recent else None)
 
 
 OUTAGES = OutageLog()
@@ -103,7 +121,7 @@ class OutageAnswer:
             if message["type"] == "http.response.start":
                 started = True
                 if OUTAGES.since is not None and message["status"] < 500:
-                    OUTAGES.answered()
+                    OUTAGES.answered(scope["method"])
             await send(message)
 
         try:

@@ -411,6 +411,8 @@ class SqliteEntityStore(
                     try:
                         answers.append((call, call.run(), None))
                     except Exception as error:  # this call's own failure: undo its items only
+                        if not db.in_transaction:  # SQLite undid the whole transaction
+                            raise  # (a full disk, an I/O error): every call fails with it
                         db.execute("ROLLBACK TO call")
                         answers.append((call, None, error))
                     db.execute("RELEASE call")
@@ -451,6 +453,8 @@ class SqliteEntityStore(
         try:
             outcomes = self._apply(tenant, items, history)
         except Exception:
+            if not db.in_transaction:  # SQLite undid the whole transaction: nothing to retry
+                raise
             db.execute("ROLLBACK TO calls")
             db.execute("RELEASE calls")
             return False
