@@ -3,6 +3,7 @@ browser, CKAN harvesters), on both stores."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -168,3 +169,33 @@ def test_solr_syntax_the_search_does_not_read_is_a_409_not_an_empty_result(
     error = response.json()["error"]
     assert error["__type"] == "Validation Error"
     assert error["q"]
+
+
+def test_a_form_encoded_post_is_read_as_ckan_reads_it(settings: Settings) -> None:
+    """CKAN's `_get_request_data` reads a POST's form: a single key holding JSON (what
+    `curl -d '{...}'` sends, its Content-Type a form's) is the JSON object, other fields are
+    the parameters. Both were a 400 ("send the parameters as application/json")."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    with TestClient(build_app(settings.model_copy(update={"opendata_token": "t0ken"}))) as client:
+        body = orjson.dumps(air_dataset(notes="PM10 + PM2.5 & more, 100%"))
+        created = client.post(
+            f"{ACTION}/package_create", content=body, headers={**form, "Authorization": "t0ken"}
+        )
+        assert created.status_code == 200, created.text
+        assert created.json()["result"]["notes"] == "PM10 + PM2.5 & more, 100%"
+        by_field = client.post(f"{ACTION}/package_show", content=b"id=daegu-air", headers=form)
+        assert by_field.json()["result"]["name"] == "daegu-air"
+        as_one_key = client.post(
+            f"{ACTION}/package_show", content=b"%7B%22id%22%3A%22daegu-air%22%7D=", headers=form
+        )
+        assert as_one_key.json()["result"]["name"] == "daegu-air"
+        search = client.post(
+            f"{ACTION}/package_search", content=b"fq=tags%3Aair&rows=1", headers=form
+        ).json()["result"]
+        assert (search["count"], len(search["results"])) == (1, 1)
+        upload = client.post(
+            f"{ACTION}/package_show",
+            content=b"--x\r\n",
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert upload.status_code == 400  # uploads are not supported

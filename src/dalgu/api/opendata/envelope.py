@@ -119,11 +119,12 @@ def query_parameters(request: Request) -> QueryParams:
     return QueryParams(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-async def parameters(request: Request) -> dict[str, Any]:
-    """An action's parameters: the JSON object of a POST (a query string's too), or a GET's
-    query string (repeated keys and JSON lists as lists)."""
-    params: dict[str, Any] = {}
-    query = query_parameters(request)
+FORM = "application/x-www-form-urlencoded"
+
+
+def _fields(query: QueryParams, params: dict[str, Any]) -> None:
+    """The fields of a query string or a form into `params` (repeated keys and JSON lists of
+    the list parameters as lists)."""
     for key in query:
         if key == "tenant":  # names the tenant (`portal_tenant`), as in the portal's URLs
             continue
@@ -142,12 +143,42 @@ async def parameters(request: Request) -> dict[str, Any]:
             params[key] = items
         else:
             params[key] = values[-1]
+
+
+def _form(raw: bytes) -> bytes | dict[str, Any]:
+    """A form's fields as CKAN reads them (`_get_request_data`), or the JSON it holds: what
+    `curl -d '{...}'` sends without a Content-Type, as a form of one key (CKAN decodes that
+    key; the body as it is, `+` and `%` kept, here)."""
+    if raw.lstrip().startswith(b"{"):
+        return raw
+    pairs = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    if len(pairs) == 1 and pairs[0][1] in ("", "1") and pairs[0][0].lstrip().startswith("{"):
+        return pairs[0][0].encode()
+    fields: dict[str, Any] = {}
+    _fields(QueryParams(pairs), fields)
+    return fields
+
+
+async def parameters(request: Request) -> dict[str, Any]:
+    """An action's parameters: the JSON object of a POST, or its form's fields, as CKAN reads
+    them (a query string's too), or a GET's query string (repeated keys and JSON lists as
+    lists)."""
+    params: dict[str, Any] = {}
+    _fields(query_parameters(request), params)
     if request.method == "POST":
         raw = await request.body()  # its size bounded by `bodylimit.BoundedBody`
         if raw.strip():
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media and media not in ("application/json", "text/plain"):
-                raise BadActionRequest(f"send the parameters as application/json, not {media}")
+            if media and media not in ("application/json", "text/plain", FORM):
+                raise BadActionRequest(
+                    f"send the parameters as application/json or {FORM}, not {media}"
+                )
+            if media == FORM:
+                form = _form(raw)
+                if isinstance(form, dict):
+                    params.update(form)
+                    return params
+                raw = form
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
