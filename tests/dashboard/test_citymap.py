@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -72,3 +73,25 @@ def test_readings_show_units_and_times_as_a_reader_writes_them(client: TestClien
     )
     (row,) = page(client, "?lang=en").by_id("map").first("table").rows()  # type: ignore[union-attr]
     assert row[4] == "dateObserved: 2026-12-07 20:39:38 KST; pm10: 47.1 µg/m³; so2: 3 XYZ"
+
+
+def test_places_either_side_of_the_antimeridian_are_drawn_side_by_side() -> None:
+    """Four units of one Fiji zone within ~210 m, two each side of 180°, were drawn at the
+    map's two edges (x 24 and 776), each pair on one pixel: the map is a picture of the
+    places, and ~100 m is not the width of the Earth."""
+    lons = (179.9990, 179.9995, -179.9995, -179.9990)
+    drawn = draw([place(f"ap{i}", lon, -16.8) for i, lon in enumerate(lons)])
+    xs = [next(m.x for m in drawn.markers if m.place.label == f"ap{i}") for i in range(4)]
+    assert xs == sorted(xs)  # west to east across the antimeridian
+    gaps = [b - a for a, b in itertools.pairwise(xs)]
+    # 0.0005, 0.001 (across 180) and 0.0005 degrees apart
+    assert gaps[1] == pytest.approx(2 * gaps[0], rel=0.05)
+    assert gaps[2] == pytest.approx(gaps[0], rel=0.05)
+    assert drawn.bounds == (-16.8, 179.999, -16.8, -179.999)  # RFC 7946 5.2: west > east
+
+
+def test_places_round_the_globe_are_drawn_from_180_west_to_180_east() -> None:
+    drawn = draw([place("w", -170.0, 0.0), place("e", 170.0, 0.0), place("m", 0.0, 0.0)])
+    by_name = {m.place.label: m.x for m in drawn.markers}
+    assert by_name["w"] < by_name["m"] < by_name["e"]
+    assert drawn.bounds == (0.0, -170.0, 0.0, 170.0)

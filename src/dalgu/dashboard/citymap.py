@@ -1,7 +1,10 @@
 """The dashboard's map: located entities drawn as SVG markers, without tiles (it works offline).
 
 Positions are projected equirectangularly around the places' middle latitude (east-west
-distances shrink by its cosine, so a city's shape is kept) into a fixed view box. Each type
+distances shrink by its cosine, so a city's shape is kept) into a fixed view box; longitudes
+run on across the antimeridian when the places lie on both sides of it (the map's west edge
+is after the widest gap between them), so that places 100 m apart on Fiji are drawn 100 m
+apart, not at the map's two edges. Each type
 gets a form (one of six shapes, filled or hollow) and a colour: the first `len(FORMS)` types
 (12) each have a form of their own, so they are told apart by form as well as colour (WCAG
 1.4.1); past that, forms repeat with another colour. Every colour has at least 3:1 contrast
@@ -10,6 +13,7 @@ with the map's background (WCAG 1.4.11, checked by a test).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,6 +92,18 @@ def style_of(index: int) -> Style:
     return Style(shape, COLOURS[index % len(COLOURS)], hollow)
 
 
+def west_edge(longitudes: Sequence[float]) -> float:
+    """The longitude the map starts at: their least, unless the places lie within half the
+    Earth across the antimeridian (a gap of more than 180 degrees between two of them, wider
+    than the one across ±180): then the first east of that gap."""
+    ordered = sorted(set(longitudes))
+    widest, edge = ordered[0] + 360.0 - ordered[-1], ordered[0]  # the gap across ±180
+    for before, after in itertools.pairwise(ordered):
+        if after - before > max(widest, 180.0):
+            widest, edge = after - before, after
+    return edge
+
+
 def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> CityMap:
     """Project `places` into a `width` x `height` view box."""
     if not places:
@@ -96,8 +112,12 @@ def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> C
     styles = {t: style_of(i) for i, t in enumerate(types)}
     south = min(p.lat for p in places)
     north = max(p.lat for p in places)
-    west = min(p.lon for p in places)
-    east = max(p.lon for p in places)
+    west = west_edge([p.lon for p in places])
+
+    def run_on(lon: float) -> float:  # the longitude counted east from `west`
+        return lon + 360.0 if lon < west else lon
+
+    east = max(run_on(p.lon) for p in places)
     shrink = max(math.cos(math.radians((south + north) / 2)), 0.01)
     span_x = (east - west) * shrink
     span_y = north - south
@@ -115,7 +135,7 @@ def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> C
     in_order = sorted(places, key=lambda p: rank[p.type])
     markers = tuple(
         Marker(
-            round(left + (p.lon - west) * shrink * scale, 1),
+            round(left + (run_on(p.lon) - west) * shrink * scale, 1),
             round(top + (north - p.lat) * scale, 1),
             styles[p.type],
             p,
@@ -123,4 +143,6 @@ def draw(places: Sequence[Place], width: int = WIDTH, height: int = HEIGHT) -> C
         for p in in_order
     )
     legend = tuple((t, styles[t], sum(p.type == t for p in places)) for t in types)
-    return CityMap(width, height, markers, legend, (south, west, north, east))
+    # RFC 7946's bounding box: a west east of the east edge crosses the antimeridian
+    east_edge = east - 360.0 if east > 180.0 else east
+    return CityMap(width, height, markers, legend, (south, west, north, east_edge))
