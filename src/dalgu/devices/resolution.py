@@ -6,13 +6,15 @@ up in, as with the IoT Agents (`ownership.py`). A provisioned device is read wit
 config groups (its tenant, service path and apikey) that serve that resource; a device not
 provisioned yet is bound by the group of its apikey and resource, and provisioned from it
 (`autoprovision`) once its message proved good. Bindings of provisioned devices are kept
-until provisioning changes.
+until provisioning changes in this process, and for `BINDING_LIFETIME` at most: another server
+process may have changed or removed them in the store.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 
 from dalgu.broker.model import ENTITY_KEYS, Entity, now_iso
@@ -36,6 +38,7 @@ from dalgu.store.base import DeviceRecord, DeviceRegistry
 log = logging.getLogger(__name__)
 
 TRANSPORTS = ("HTTP", "MQTT", "COAP")  # what a device's first message may come on
+BINDING_LIFETIME = 2.0  # seconds a binding is used before the store is read again
 
 
 class DeviceResolver:
@@ -51,7 +54,9 @@ class DeviceResolver:
         self.terms = terms
         self.commands = commands
         # by apikey, device id and resource (a device's groups may differ by resource)
-        self._bindings: dict[tuple[str, str, str | None], tuple[DeviceBinding, str]] = {}
+        self._bindings: dict[
+            tuple[str, str, str | None], tuple[DeviceBinding, str, float]  # … read at
+        ] = {}
 
     def forget(self) -> None:
         """Provisioning changed: bindings are read again when next needed."""
@@ -64,8 +69,8 @@ class DeviceResolver:
         when it is not provisioned yet: the caller provisions it only once its message has
         proved good, so a refused message leaves no device or entity behind."""
         cached = self._bindings.get((apikey, device_id, resource))
-        if cached is not None:
-            return (*cached, None)
+        if cached is not None and time.monotonic() - cached[2] < BINDING_LIFETIME:
+            return cached[0], cached[1], None
         device_record = await device_of(self.registry, apikey, device_id, resource)
         if device_record is not None:
             group_record = await self._group_serving(device_record, resource)
@@ -91,7 +96,8 @@ class DeviceResolver:
         device = Device.model_validate(device_record.doc)
         where = {"service": device_record.tenant, "service_path": device_record.service_path}
         binding = bind(group, device, device_id, **where)
-        self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant)
+        read = time.monotonic()
+        self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant, read)
         return binding, device_record.tenant, None
 
     async def _group_serving(

@@ -140,6 +140,11 @@ class DeviceService:
     def admission(self, admission: Admission | None) -> None:
         self.provisioner.admission = admission
 
+    def provisioning_changed(self, tenant: str | None = None) -> None:
+        """Provisioning changed outside the provisioning API (a sandbox's reset or deletion):
+        what was derived from it is read again from the store."""
+        self._provisioning_changed(tenant)
+
     def _provisioning_changed(self, tenant: str | None = None) -> None:
         self.resolver.forget()
         self._expanded.clear()

@@ -152,13 +152,25 @@ async def update_sandbox(request: Request) -> Response:
 
 
 async def reset_sandbox(request: Request) -> Response:
-    await _sandboxes(request).reset(request.path_params["name"])
+    name = request.path_params["name"]
+    await _sandboxes(request).reset(name)
+    _devices_gone(request, name)
     return Response(status_code=204)
 
 
 async def delete_sandbox(request: Request) -> Response:
-    await _sandboxes(request).delete(request.path_params["name"])
+    name = request.path_params["name"]
+    await _sandboxes(request).delete(name)
+    _devices_gone(request, name)
     return Response(status_code=204)
+
+
+def _devices_gone(request: Request, tenant: str) -> None:
+    """The gateway forgets the devices a reset removed: they are refused from now on (other
+    server processes read the store again within `BINDING_LIFETIME`)."""
+    devices = runtime(request).devices
+    if devices is not None:
+        devices.provisioning_changed(tenant)
 
 
 def routes() -> list[Route]:
