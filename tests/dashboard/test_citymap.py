@@ -95,3 +95,24 @@ def test_places_round_the_globe_are_drawn_from_180_west_to_180_east() -> None:
     by_name = {m.place.label: m.x for m in drawn.markers}
     assert by_name["w"] < by_name["m"] < by_name["e"]
     assert drawn.bounds == (0.0, -170.0, 0.0, 170.0)
+
+
+def test_a_reading_says_when_it_was_observed(client: TestClient) -> None:
+    """An outside test: one page showed a zone's clients as 10, 23, 48 (the Wi-Fi table,
+    live) and 17, 17, 17 (the map's table, the value the sweep last wrote) with nothing to tell
+    the two apart; a reading with an `observedAt` now says when it was so."""
+    create(
+        client,
+        {
+            "id": "urn:ngsi-ld:WifiPointOfInterest:station",
+            "type": "WifiPointOfInterest",
+            "clientsConnected": {
+                "type": "Property",
+                "value": 17,
+                "observedAt": "2026-12-07T11:39:38Z",
+            },
+            "location": point(128.6, 35.87),
+        },
+    )
+    (row,) = page(client, "?lang=en").by_id("map").first("table").rows()  # type: ignore[union-attr]
+    assert row[4] == "clientsConnected: 17 (2026-12-07 20:39:38 KST)"

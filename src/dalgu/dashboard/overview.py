@@ -301,6 +301,11 @@ class CityOverview:
             if not isinstance(instance, dict) or instance.get("type") != "Property":
                 continue
             shown = shown_value(instance, lang)
+            observed = instance.get("observedAt")
+            if shown and isinstance(observed, str):
+                # when it was so: a value written every sweep (a Wi-Fi zone's clients) is
+                # not the live one the page's own tables show
+                shown = f"{shown} ({local_time(observed)})"
             if shown:
                 readings.append((short_name(key, self.terms), shown))
             if len(readings) == READINGS:
