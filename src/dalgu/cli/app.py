@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -22,6 +23,9 @@ from dalgu.cli.upkeep import restore as restore_command
 from dalgu.cli.upkeep import status as status_command
 from dalgu.errors import InvalidLdContext, LdContextNotAvailable, StoreUnavailable
 from dalgu.settings import InvalidSettings, Settings
+
+if TYPE_CHECKING:
+    from dalgu.store.base import EntityStore
 
 app = typer.Typer(
     name="dalgu",
@@ -46,6 +50,7 @@ async def _migrate(settings: Settings) -> tuple[int, int]:
     store = open_store(settings)
     await store.open()
     try:
+        await _check_connection_limit(settings, store)
         if settings.device_context_urls:  # `dalgu serve` migrates first: a bad one stops it
             resolver = hosted_context_resolver(settings, store)
             try:
@@ -55,6 +60,25 @@ async def _migrate(settings: Settings) -> tuple[int, int]:
     finally:
         await store.close()
     return store.migrated
+
+
+async def _check_connection_limit(settings: Settings, store: EntityStore) -> None:
+    """A warning when the database server would refuse connections the deployment opens
+    under load: each worker's pool and the notifier's grow to `postgres_pool_size`, and a
+    connection refused on the way is a request answered 503 (an outside test saw half the
+    writes refused at four clients)."""
+    limit = await store.connection_limit()
+    processes = settings.workers + (1 if settings.notifier == "process" else 0)
+    wanted = processes * settings.postgres_pool_size
+    if limit is not None and wanted > limit:
+        console.print(
+            f"[yellow]dalgu: warning:[/] PostgreSQL allows this user {limit} connections, "
+            f"fewer than the {wanted} this deployment opens under load ({processes} processes "
+            f"x DALGU_POSTGRES_POOL_SIZE {settings.postgres_pool_size}): requests that find "
+            "no connection are answered 503. Raise the limit (max_connections, the role's "
+            "CONNECTION LIMIT) or lower DALGU_POSTGRES_POOL_SIZE or DALGU_WORKERS.",
+            highlight=False,
+        )
 
 
 @contextlib.contextmanager

@@ -235,6 +235,11 @@ class EntityStore(ABC):
     #: the schema version `open` found and the one it left (`dalgu migrate` says which)
     migrated: tuple[int, int] = (0, 0)
 
+    async def connection_limit(self) -> int | None:
+        """The connections its database server allows this store's user at most (the lower
+        of the user's and the server's limits); None where no such limit applies."""
+        return None
+
     def use_rendering(self, rendering: DefaultRendering) -> None:
         """Keep `rendering` of every entity written from now on (a store that can: the
         default keeps none, and `get_rendered` gives the document)."""

@@ -125,6 +125,14 @@ _OUTAGES = (
 )
 
 
+#: the role's connection limit (-1: none) and what the server leaves to ordinary roles
+_CONNECTION_LIMITS = """
+SELECT (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user),
+       current_setting('max_connections')::int
+       - current_setting('superuser_reserved_connections')::int
+"""
+
+
 class PostgresEntityStore(
     PostgresTemporal,
     EntityStore,
@@ -165,6 +173,11 @@ class PostgresEntityStore(
         if self._pool is None:
             raise StoreUnavailable("the store is not open")
         return self._pool
+
+    async def connection_limit(self) -> int | None:
+        async with self.pool.acquire() as conn:
+            role, server = await conn.fetchrow(_CONNECTION_LIMITS)
+        return int(server) if role is None or role < 0 else min(int(role), int(server))
 
     async def open(self) -> None:
         try:
