@@ -46,7 +46,8 @@ def test_sandbox_lifecycle_and_quotas(client: TestClient) -> None:
     other = [client.post("/iot/d?k=k-other&i=o1", content=b"e|2").status_code for _ in range(20)]
     assert set(other) == {200}
 
-    raised = client.patch(f"{SB}/firm1", json={"quotas": {"devices": 10}})
+    quotas = {"devices": 10, "messages_per_second": None}  # merged: a null lifts one
+    raised = client.patch(f"{SB}/firm1", json={"quotas": quotas})
     assert raised.status_code == 200 and raised.json()["quotas"] == {"devices": 10}
     assert client.post(f"/iot/d?k={key}&i=m9", content=b"e|1").status_code == 200
 

@@ -125,7 +125,10 @@ class SandboxService:
         current = await self.get(name)
         if not isinstance(fields, dict) or ("name" in fields and fields["name"] != name):
             raise BadRequestData("a sandbox's fields are changed by a JSON object; not its name")
-        changed = _validated({**current.model_dump(), **fields})
+        merged = {**current.model_dump(), **fields}
+        if isinstance(fields.get("quotas"), dict):  # a merge (RFC 7396): a null removes one
+            merged["quotas"] = {**current.quotas.model_dump(), **fields["quotas"]}
+        changed = _validated(merged)
         await self.registry.put_sandbox(name, changed.model_dump(), create=False)
         self._forget(name)
         return changed
