@@ -129,3 +129,34 @@ def test_an_aggregation_beyond_one_answer_downloads_whole_in_bounded_parts(
     assert _whole(portal_client, methods) == 400  # more periods than one answer holds
 
     assert _download_rows(portal_client) == whole
+
+
+@pytest.mark.parametrize("pseudonymised", [False, True])
+def test_periods_of_a_fraction_of_a_second_come_in_time_order(
+    portal_client: TestClient, pseudonymised: bool
+) -> None:
+    """An outside test: with `PT0.5S`, the period starting at 10:00:00Z came after the one
+    starting at 10:00:00.500Z ('.' sorts before 'Z'); docs/opendata.md orders the rows by
+    entity (or pseudonym), "then period": by time."""
+    entity = station("jung-1", 0)
+    entity["pm10"] = [
+        {"type": "Property", "value": v, "observedAt": t}
+        for v, t in ((1.0, "2026-12-01T10:00:00Z"), (2.0, "2026-12-01T10:00:02.200Z"))
+    ]
+    del entity["owner"], entity["stationName"]
+    assert portal_client.post(T, json=entity).status_code in (201, 204)
+    publish_in_process(
+        portal_client,
+        attributes=["pm10"],
+        aggregate_period="PT0.5S",
+        aggregate_methods=["totalCount"],
+        pseudonymise_ids=pseudonymised,
+    )
+    starts = [row["start"] for row in _download_rows(portal_client)]
+    assert starts == [
+        "2026-12-01T10:00:00Z",
+        "2026-12-01T10:00:00.500Z",
+        "2026-12-01T10:00:01Z",
+        "2026-12-01T10:00:01.500Z",
+        "2026-12-01T10:00:02Z",
+    ]
