@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 from dalgu import logs
 from tests.ports import free_port
 from tests.server import kill_server
+from tests.test_supervision import wait_for_notifier
 
 
 @pytest.fixture
@@ -66,7 +68,9 @@ def test_text_lines_end_with_the_fields(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_the_api_worker_logs_json_lines_at_the_level_set(tmp_path: Path) -> None:
-    """`dalgu serve`'s worker: its start-up lines on standard error, one JSON object each."""
+    """`dalgu serve`: every line on standard error is one JSON object, the worker's, the HTTP
+    server's (granian wrote `[INFO] ...` text) and the supervisor's (a notifier restarted was
+    a plain line, the very event a log shipper must not drop; an outside test, round 6)."""
     port, north = free_port(), free_port()
     env = {
         **os.environ,
@@ -95,10 +99,16 @@ def test_the_api_worker_logs_json_lines_at_the_level_set(tmp_path: Path) -> None
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
+            killed = wait_for_notifier(server.pid, None, 30)
+            os.kill(killed, signal.SIGKILL)
+            wait_for_notifier(server.pid, killed, 30)
             time.sleep(0.5)
         finally:
             kill_server(server)
     lines = [orjson.loads(line) for line in err.read_bytes().splitlines() if line.strip()]
+    assert any(line["logger"] == "_granian" and "granian" in line["message"] for line in lines)
+    restarted = next(line for line in lines if line["logger"] == "dalgu.serve")
+    assert restarted["level"] == "warning" and "killed by SIGKILL" in restarted["message"]
     assert {
         "level": "info",
         "logger": "dalgu.gateway.listeners",

@@ -61,11 +61,35 @@ class TextLines(logging.Formatter):
 _HANDLER_NAME = "dalgu"
 
 
+def resolved(form: LogFormat) -> Literal["json", "text"]:
+    """`form`, `auto` made text on a terminal and JSON otherwise."""
+    if form == "auto":
+        return "text" if sys.stderr.isatty() else "json"
+    return form
+
+
+def granian_config(form: LogFormat) -> dict[str, Any]:
+    """The HTTP server's own logging (granian's `log_dictconfig`: its start, its workers,
+    their crashes) in Dalgu's lines on standard error: it wrote `[INFO] ...` text on standard
+    output, among the JSON lines a log shipper reads."""
+    formatter = {"()": JsonLines if resolved(form) == "json" else TextLines}
+    handler = {"formatter": "dalgu", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"dalgu": formatter},
+        "handlers": {"console": handler, "access": handler},
+        "loggers": {
+            "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
 def configure(level: str = "info", form: LogFormat = "auto") -> None:
     """Send every record at `level` or above to standard error in `form` (once a process:
     called again, it replaces its own handler)."""
-    if form == "auto":
-        form = "text" if sys.stderr.isatty() else "json"
+    form = resolved(form)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(JsonLines() if form == "json" else TextLines())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # `dalgu serve`'s supervising process imports this module without pydantic
     from dalgu.settings import Settings
+
+log = logging.getLogger("dalgu.serve")
 
 NOTIFIER_CACHE_MIB = 8  # it reads the outbox, subscriptions and a few entities, not the city
 POLL = 0.002  # seconds between looks at an outbox whose store cannot wake the notifier
@@ -110,11 +113,12 @@ class NotifierSupervisor(threading.Thread):
                 return
             failures = 1 if time.monotonic() - started >= STABLE_SECONDS else failures + 1
             delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
-            print(
-                f"dalgu: the notifier process {process.pid} {_exit_reason(code)}; "
-                f"starting another in {delay:g} s",
-                file=sys.stderr,
-                flush=True,
+            log.warning(
+                "the notifier process %d %s; starting another in %g s",
+                process.pid,
+                _exit_reason(code),
+                delay,
+                extra={"pid": process.pid, "exit": code},
             )
             if self._stopping.wait(delay):
                 return

@@ -133,7 +133,13 @@ def serve(launch: Launch) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
+    from dalgu import logs
     from dalgu.cli.notifier import NotifierSupervisor
+
+    # this process's own lines (a notifier restarted) and granian's, as the workers' are
+    given = os.environ.get("DALGU_LOG_FORMAT", "auto").lower()
+    form: logs.LogFormat = "json" if given == "json" else "text" if given == "text" else "auto"
+    logs.configure(os.environ.get("DALGU_LOG_LEVEL", "info"), form)
 
     taken = port_taken(launch)
     if taken is not None:
@@ -166,6 +172,7 @@ def serve(launch: Launch) -> int:
             # started does stop it (granian's crash-loop rule), with a non-zero exit status
             respawn_failed_workers=True,
             backpressure=connection_capacity(),
+            log_dictconfig=logs.granian_config(form),
         ).serve()
     finally:
         if notifier is not None:
