@@ -131,9 +131,24 @@ class ContextResolver:
                 raise InvalidLdContext(f"{context} is not a JSON-LD context document")
             await self._collect(inner, builder, depth + 1)
         elif isinstance(context, dict):
-            builder.add(context)
+            builder.add(await self._imported(context) if "@import" in context else context)
         else:
             raise InvalidLdContext("@context must be a URL, an object or an array of them")
+
+    async def _imported(self, context: dict[str, Any]) -> dict[str, Any]:
+        """A context object with `@import` (JSON-LD 1.1, 4.1.10): the definitions of the
+        context document it names, under the object's own, which win."""
+        url = context["@import"]
+        if not isinstance(url, str):
+            raise InvalidLdContext("@import must name a context document by its URL")
+        document = await self.document(url)
+        imported = document.get("@context") if isinstance(document, dict) else None
+        if not isinstance(imported, dict):
+            raise InvalidLdContext(f"@import {url}: not a context document holding one object")
+        if "@import" in imported:
+            raise InvalidLdContext(f"@import {url}: an imported context may not import another")
+        own = {key: value for key, value in context.items() if key != "@import"}
+        return {**imported, **own}
 
     async def document(self, url: str) -> Any:
         """The JSON document at `url`, from the cache, the local registry or the network."""

@@ -162,10 +162,13 @@ class ContextBuilder:
                 if value is not None and not isinstance(value, str):
                     raise InvalidLdContext("@vocab must be a string or null")
                 self._vocab_raw = value
-            elif key in ("@version", "@protected", "@base", "@language", "@propagate"):
+            elif key == "@version":
+                if value != 1.1:  # JSON-LD 1.1: "invalid @version value"
+                    raise InvalidLdContext(f"@version must be 1.1, not {value!r}")
+            elif key in ("@protected", "@base", "@language", "@direction", "@propagate"):
                 continue
-            elif key == "@import":
-                raise InvalidLdContext("@import in a @context is not supported")
+            elif key == "@import":  # the resolver merges what it names before this
+                raise InvalidLdContext("@import must name a context document by its URL")
             elif key.startswith("@"):
                 raise InvalidLdContext(f"unknown keyword {key!r} in @context")
             elif value is None or isinstance(value, (str, dict)):
