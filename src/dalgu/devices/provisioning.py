@@ -80,12 +80,19 @@ class AttributeMapping(_Model):
         return self.object_id or self.name
 
 
-DEVICE_ID_RULE = "a device_id is a non-empty string without '/', '#' or '+'"
+DEVICE_ID_RULE = "a device_id is a non-empty string without '/', '#', '+' or a control character"
 
 
 def is_device_id(value: str) -> bool:
-    """Whether `value` can be a device id (it is a segment of MQTT topics)."""
-    return bool(value) and "/" not in value and "#" not in value and "+" not in value
+    """Whether `value` can be a device id (it is a segment of MQTT topics and of entity ids,
+    which hold no control character)."""
+    return (
+        bool(value)
+        and "/" not in value
+        and "#" not in value
+        and "+" not in value
+        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    )
 
 
 class StaticAttribute(_Model):

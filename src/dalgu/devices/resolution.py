@@ -68,6 +68,8 @@ class DeviceResolver:
         """The device's binding and tenant, and the group record to autoprovision it from
         when it is not provisioned yet: the caller provisions it only once its message has
         proved good, so a refused message leaves no device or entity behind."""
+        if not is_device_id(device_id):  # before the store is asked (PostgreSQL has no NUL)
+            raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
         cached = self._bindings.get((apikey, device_id, resource))
         if cached is not None and time.monotonic() - cached[2] < BINDING_LIFETIME:
             return cached[0], cached[1], None
