@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pyarrow.parquet as pq
@@ -364,3 +365,42 @@ def test_pseudonymised_rows_come_in_the_order_of_their_pseudonyms_not_of_the_ids
     assert len(set(ids)) == 12 and ids == sorted(ids)
     by_name = [row["stationName"] for row in rows]
     assert by_name != [f"s{i}" for i in range(12)] and sorted(by_name) != by_name
+
+
+def test_the_ngsi_ld_resource_of_a_dataset_with_a_context_works_as_published(
+    portal_client: TestClient,
+) -> None:
+    """An outside test: the demo's "NGSI-LD API" resource URL answered `[]` when followed as
+    published (by GDAL, CKAN's preview, a link checker), since its names are a context's and
+    such clients send no `Link` header. Its names are now the context's IRIs, which the
+    broker reads with or without that context (ETSI GS CIM 009, 5.5.7: terms expand by the
+    request's context, IRIs stand)."""
+    sdm = "https://smartdatamodels.org/dataModel.Parking/"
+    context = {"@context": {"ParkingSpot": sdm + "ParkingSpot", "status": sdm + "status"}}
+    hosted = portal_client.post("/ngsi-ld/v1/jsonldContexts", json=context)
+    assert hosted.status_code == 201, hosted.text
+    url = portal_client.get(hosted.headers["location"], params={"details": "true"}).json()["URL"]
+    spot = {
+        "id": "urn:ngsi-ld:ParkingSpot:1",
+        "type": "ParkingSpot",
+        "status": {"type": "Property", "value": "free"},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [128.6, 35]}},
+        "@context": [url, "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"],
+    }  # fmt: skip
+    created = portal_client.post(
+        "/ngsi-ld/v1/entities", json=spot, headers={"Content-Type": "application/ld+json"}
+    )
+    assert created.status_code == 201, created.text
+    package = publish_in_process(
+        portal_client,
+        "parking",
+        entity_type="ParkingSpot",
+        attributes=["status"],
+        entity_q='status=="free"',
+        withheld_attributes=[],
+        context=url,
+    )
+    ngsi = next(r for r in package["resources"] if r["format"] == "NGSI-LD")
+    found = portal_client.get(ngsi["url"].removeprefix("http://testserver")).json()
+    assert [e["id"] for e in found] == ["urn:ngsi-ld:ParkingSpot:1"]
+    assert parse_qs(urlsplit(ngsi["url"]).query)["type"] == [sdm + "ParkingSpot"]

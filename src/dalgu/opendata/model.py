@@ -82,6 +82,9 @@ class Publication:
     geometry: str | None = None
     context: str | None = None
     observed_at: bool = False  # each attribute's observedAt as a column of its own
+    #: the live NGSI-LD query's parameters with the context's names expanded (made when the
+    #: dataset is written, `live_query.expanded_query`); () without a context
+    live_query: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,7 @@ class Dataset:
                 "geometry": pub.geometry,
                 "context": pub.context,
                 "observed_at": pub.observed_at,
+                "live_query": [list(pair) for pair in pub.live_query],
             },
             "policy": {
                 "withheld": list(policy.withheld),
@@ -207,6 +211,7 @@ class Dataset:
                 geometry=pub.get("geometry"),
                 context=pub.get("context"),
                 observed_at=bool(pub.get("observed_at", False)),
+                live_query=tuple((k, v) for k, v in pub.get("live_query", ())),
             ),
             policy=Policy(
                 withheld=tuple(policy.get("withheld", ())),

@@ -17,6 +17,7 @@ from dalgu.ldcontext import ContextResolver, TermMap
 from dalgu.opendata.aggregated import SLICE_PERIODS, AggregatedRows
 from dalgu.opendata.exporters import Exporter
 from dalgu.opendata.files import DownloadFile, DownloadFiles, FileReader
+from dalgu.opendata.live_query import expanded_query
 from dalgu.opendata.model import Dataset
 from dalgu.opendata.policy import Release, Row, entity_row
 from dalgu.opendata.search import Catalogue, SearchQuery, SearchResult, search
@@ -139,6 +140,7 @@ class OpenDataService:
             id_key=secrets.token_hex(32),
         )
         await self._check_names(tenant, dataset)
+        dataset = await self._with_live_query(dataset)
         await self.store.put_dataset(
             tenant, dataset.id, dataset.name, dataset.to_document(), create=True
         )
@@ -159,6 +161,7 @@ class OpenDataService:
         former = tuple(n for n in dict.fromkeys(former) if n != dataset.name)
         dataset = replace(dataset, former_names=former)
         await self._check_names(tenant, dataset)
+        dataset = await self._with_live_query(dataset)
         await self.store.put_dataset(
             tenant, dataset.id, dataset.name, dataset.to_document(), create=False
         )
@@ -191,6 +194,16 @@ class OpenDataService:
         if filtered:
             shown = ", ".join(sorted(filtered))
             raise InvalidFields({"entity_q": [f"filters on {shown}, which is withheld"]})
+
+    async def _with_live_query(self, dataset: Dataset) -> Dataset:
+        """The dataset with its live NGSI-LD query in expanded names, when its context
+        defines them (a URL that works without the context's `Link` header)."""
+        pub = dataset.publication
+        if not pub.context:
+            return dataset
+        terms = await self._terms(dataset)
+        live = replace(pub, live_query=expanded_query(pub, terms.expand))
+        return replace(dataset, publication=live)
 
     async def _withheld_in_q(self, dataset: Dataset, release: Release) -> set[str]:
         """The withheld attributes (expanded) the dataset's `entity_q` reads, by whatever name

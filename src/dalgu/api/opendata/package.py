@@ -107,14 +107,18 @@ NGSI_LD_PAGE = 1000
 
 def ngsi_ld_url(base: str, dataset: Dataset) -> str:
     """The live NGSI-LD query the dataset is a slice of: its published attributes and its
-    geometry attribute (a GeoJSON answer's geometry), the largest page."""
+    geometry attribute (a GeoJSON answer's geometry), the largest page; in expanded names
+    when its context defines them, so that the URL works without that context."""
     pub = dataset.publication
-    attrs = [*pub.attributes, *([pub.geometry] if pub.geometry else [])]
-    params = {"type": pub.entity_type, "attrs": ",".join(dict.fromkeys(attrs))}
-    if pub.q:
-        params["q"] = pub.q
-    if pub.geometry:
-        params["geometryProperty"] = pub.geometry
+    if pub.live_query:
+        params = dict(pub.live_query)
+    else:
+        attrs = [*pub.attributes, *([pub.geometry] if pub.geometry else [])]
+        params = {"type": pub.entity_type, "attrs": ",".join(dict.fromkeys(attrs))}
+        if pub.q:
+            params["q"] = pub.q
+        if pub.geometry:
+            params["geometryProperty"] = pub.geometry
     params["limit"] = str(NGSI_LD_PAGE)
     return f"{base}/ngsi-ld/v1/entities?{urlencode(params)}"
 
@@ -145,7 +149,11 @@ def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
             "It is the broker's API under the broker's own access rules, not de-identified: "
             "use the downloads for the published data."
             + (
-                f" Send the JSON-LD context {dataset.publication.context}."
+                " Its names are the full IRIs of the dataset's JSON-LD context "
+                f"{dataset.publication.context}, so that it works as it is; send that context "
+                "(a Link header) for short names in the answer."
+                if dataset.publication.live_query
+                else f" Send the JSON-LD context {dataset.publication.context}."
                 if dataset.publication.context
                 else ""
             )
