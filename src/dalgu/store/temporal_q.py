@@ -62,26 +62,31 @@ Has = Callable[[Callable[[], str]], str]
 
 @dataclass(frozen=True, slots=True)
 class Leaves:
-    """Where the values of one path are in an instance's document: the JSON member at `keys`
-    (sub-attribute names then a member such as `value`), then `compound` keys inside it
-    (None: any one key, the languages of a languageMap); every array on the way is looked
-    through. `unwrap`: a JSON-LD value object (`{"@value": …}`) stands for its `@value`."""
+    """Where values are in a (sub-)attribute instance: its member `member` (`value`,
+    `languageMap`, `observedAt`, …), then `compound` keys inside it (None: any one key, the
+    languages of a languageMap); every array on the way is looked through. `unwrap`: a
+    JSON-LD value object (`{"@value": …}`) stands for its `@value`; `below`: the leaves
+    inside objects there too; `property`: only in a Property (no GeoProperty's geometry)."""
 
-    keys: tuple[str, ...]
-    compound: tuple[str, ...] | None
-    unwrap: bool
+    member: str
+    compound: tuple[str, ...] | None = ()
+    unwrap: bool = False
+    below: bool = False
+    property: bool = False
 
 
 class Json(Protocol):
     """The JSON functions of one store, over the document of instance `x`."""
 
-    def kind(self, keys: tuple[str, ...], c: Params) -> str:
-        """SQL of the attribute type of the (sub-)attribute at `keys` (NULL when absent)."""
+    def present(self, sub: tuple[str, ...], c: Params) -> str:
+        """SQL true when the instance has the sub-attribute at `sub`."""
         ...
 
-    def leaves(self, where: Leaves, below: bool, test: LeafTest, c: Params) -> str:
-        """SQL true when one leaf (a string, number, boolean or null) at `where` passes `test`;
-        `below`: the leaves inside objects at `where` too."""
+    def leaves(
+        self, sub: tuple[str, ...], choices: tuple[Leaves, ...], test: LeafTest, c: Params
+    ) -> str:
+        """SQL true when one leaf (a string, number, boolean or null) at one of `choices` of
+        the (sub-)attribute at `sub` (`()`: the instance itself) passes `test`."""
         ...
 
     def typed(self, kind: str) -> tuple[str, str]:
@@ -114,7 +119,7 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex, json: Json) -> str
             # a sub-attribute, whatever it holds
             if any(s in ATTRIBUTE_MEMBERS for s in path.sub):
                 return "(1 = 0)"
-            return has(lambda: f" AND {json.kind(path.sub, c)} IS NOT NULL")
+            return has(lambda: f" AND {json.present(path.sub, c)}")
         return has(lambda: " AND " + _targets(path.sub, path.compound, json, c, None, True))
     assert isinstance(expr, Comparison)
     negated = expr.op in ("!=", "!~=")
@@ -151,27 +156,19 @@ def _targets(
     if sub and sub[-1] in _MEMBERS:
         if compound or any(s in ATTRIBUTE_MEMBERS for s in sub[:-1]):
             return "1 = 0"
-        return json.leaves(Leaves(sub, (), unwrap=False), below, test, c)
+        return json.leaves(sub[:-1], (Leaves(sub[-1], below=below),), test, c)
     if any(s in ATTRIBUTE_MEMBERS for s in sub):
         return "1 = 0"  # `value`, `type`, … name no sub-attribute
-    alternatives = []
-    # a Property's value (not a GeoProperty's: its geometry is not searched), placeholders
-    # in the order of the text
-    kind = json.kind(sub, c)
-    value = json.leaves(Leaves((*sub, "value"), compound, unwrap=True), below, test, c)
-    alternatives.append(f"(coalesce({kind}, 'Property') = 'Property' AND {value})")
-    alternatives.append(
-        json.leaves(Leaves((*sub, "valueList"), compound, unwrap=True), below, test, c)
-    )
+    choices = [
+        Leaves("value", compound, unwrap=True, below=below, property=True),
+        Leaves("valueList", compound, unwrap=True, below=below),
+    ]
     if not compound:
-        for member in _URIS:
-            alternatives.append(json.leaves(Leaves((*sub, member), (), False), below, test, c))
-    alternatives.append(json.leaves(Leaves((*sub, "json"), compound, unwrap=False), below, test, c))
+        choices += [Leaves(member, below=below) for member in _URIS]
+    choices.append(Leaves("json", compound, below=below))
     if len(compound) <= 1:
-        language = compound if compound else None
-        leaves = Leaves((*sub, "languageMap"), language, unwrap=False)
-        alternatives.append(json.leaves(leaves, False, test, c))
-    return "(" + " OR ".join(alternatives) + ")"
+        choices.append(Leaves("languageMap", compound or None))
+    return json.leaves(sub, tuple(choices), test, c)
 
 
 class _Match:

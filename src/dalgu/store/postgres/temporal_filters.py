@@ -171,25 +171,34 @@ def _member(key: str) -> str:
 
 
 class _Json:
-    """SQL/JSON path in lax mode over the instance's document: a member accessor looks into
-    the elements of an array, and `[*]` takes a non-array as itself."""
+    """SQL/JSON path in lax mode over the (sub-)attribute's part of the instance's document,
+    parsed once per instance and path: a member accessor looks into the elements of an
+    array, and `[*]` takes a non-array as itself."""
 
-    def kind(self, keys: tuple[str, ...], c: Any) -> str:
-        return f"({_DOCUMENT} #>> {c.p([*keys, 'type'])}::text[])"
+    def present(self, sub: tuple[str, ...], c: Any) -> str:
+        return f"({_DOCUMENT} #> {c.p(list(sub))}::text[]) IS NOT NULL"
 
-    def leaves(self, where: Leaves, below: bool, test: LeafTest, c: Any) -> str:
-        path = "$" + "".join(_member(k) for k in where.keys) + _FLAT
-        if where.compound is None:
-            path += ".*" + _FLAT
-        else:
-            path += "".join(_member(k) + _FLAT for k in where.compound)
-        if below:
-            path += ".**"
-        leaf = "coalesce(p.v -> '@value', p.v)" if where.unwrap else "p.v"
+    def leaves(
+        self, sub: tuple[str, ...], choices: tuple[Leaves, ...], test: LeafTest, c: Any
+    ) -> str:
+        part = f"(SELECT {_DOCUMENT} #> {c.p(list(sub))}::text[] AS d) s"
+        found = []
+        for choice in choices:
+            path = "$" + _member(choice.member) + _FLAT
+            if choice.compound is None:
+                path += ".*" + _FLAT
+            else:
+                path += "".join(_member(k) + _FLAT for k in choice.compound)
+            if choice.below:
+                path += ".**"
+            leaf = "coalesce(p.v -> '@value', p.v)" if choice.unwrap else "p.v"
+            query = f"SELECT {leaf} FROM jsonb_path_query(s.d, {c.p(path)}::jsonpath) p(v)"
+            if choice.property:  # a GeoProperty's geometry is not searched
+                query += " WHERE coalesce(s.d ->> 'type', 'Property') = 'Property'"
+            found.append(query)
         return (
-            f"EXISTS (SELECT 1 FROM jsonb_path_query({_DOCUMENT}, {c.p(path)}::jsonpath) p(v), "
-            f"LATERAL (SELECT {leaf} AS v) l WHERE jsonb_typeof(l.v) NOT IN ('object', 'array') "
-            f"AND {test()})"
+            f"EXISTS (SELECT 1 FROM {part}, LATERAL ({' UNION ALL '.join(found)}) l(v) "
+            f"WHERE jsonb_typeof(l.v) NOT IN ('object', 'array') AND {test()})"
         )
 
     def typed(self, kind: str) -> tuple[str, str]:
