@@ -62,3 +62,32 @@ def test_the_members_each_kind_has_are_kept(client: TestClient, attribute: dict[
     entity = {"id": "urn:ngsi-ld:V:2", "type": "V", "a": attribute}
     assert client.post(E, json=entity).status_code == 201
     assert client.get(f"{E}/urn:ngsi-ld:V:2").status_code == 200
+
+
+def test_value_type_and_expires_at_are_members_not_sub_properties(client: TestClient) -> None:
+    """Clause 4.5.2.2: `valueType` is "a non-reified alternative" to a typed value, type
+    coerced into a datatype IRI (the core context: `@type: @vocab`), and `expiresAt` a
+    DateTime (clause 4.22). Both were stored as sub-Properties, another graph than the one
+    sent (an outside test, round 6)."""
+    entity = {
+        "id": "urn:ngsi-ld:VT:1",
+        "type": "VT",
+        "t": {"type": "Property", "value": "2024-05-01T10:00:00Z", "valueType": "DateTime"},
+        "n": {"type": "Property", "value": 5, "valueType": "xsd:integer"},
+        "e": {"type": "Property", "value": 1, "expiresAt": "2030-01-01T00:00:00Z"},
+    }
+    assert client.post(E, json=entity).status_code == 201
+    got = client.get(f"{E}/urn:ngsi-ld:VT:1").json()
+    assert got["t"] == {
+        "type": "Property",
+        "value": "2024-05-01T10:00:00Z",
+        "valueType": "DateTime",
+    }
+    assert got["n"]["valueType"] == "xsd:integer"
+    assert got["e"] == {"type": "Property", "value": 1, "expiresAt": "2030-01-01T00:00:00Z"}
+    concise = client.get(f"{E}/urn:ngsi-ld:VT:1", params={"format": "concise"}).json()
+    assert concise["t"] == {"value": "2024-05-01T10:00:00Z", "valueType": "DateTime"}
+    for bad in ({"valueType": 5}, {"expiresAt": "soon"}):
+        attribute = {"type": "Property", "value": 1, **bad}
+        body = {"id": "urn:ngsi-ld:VT:2", "type": "VT", "a": attribute}
+        assert client.post(E, json=body).status_code == 400

@@ -37,6 +37,8 @@ MEMBERS: Final[frozenset[str]] = frozenset(
         "observedAt",
         "unitCode",
         "objectType",
+        "valueType",
+        "expiresAt",
         "createdAt",
         "modifiedAt",
         "deletedAt",

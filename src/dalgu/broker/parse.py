@@ -330,6 +330,14 @@ def _member(iri: str, kind: str | None, member: str, value: Any, terms: TermMap)
                 "5646, clause 4.5.18.2)"
             )
         return value
+    if member == "valueType":  # a datatype IRI, type-coerced as `@vocab` (clause 4.5.2.2)
+        if not isinstance(value, str) or not is_valid_name(value):
+            raise BadRequestData(f"attribute {iri}: valueType must name a datatype")
+        return terms.expand(value)
+    if member == "expiresAt":  # when the attribute expires (clause 4.22): a DateTime
+        if request_datetime(value) is None:
+            raise BadRequestData(f"attribute {iri}: expiresAt {value!r} is not a DateTime")
+        return value
     if member in ("vocab", "objectType"):
         names = value if isinstance(value, list) else [value]
         if not names or not all(isinstance(n, str) and is_valid_name(n) for n in names):

@@ -231,7 +231,7 @@ def render_instance(
                 out[member] = value
             continue
         if member in MEMBERS:
-            if member in ("vocab", "objectType"):
+            if member in ("vocab", "objectType", "valueType"):
                 out[member] = _compact_names(value, terms)
             elif member == "languageMap" and rep.lang is not None:
                 text, lang = pick_language(value, rep.lang)
@@ -277,7 +277,7 @@ def _plain(instance: dict[str, Any], skip: frozenset[str]) -> dict[str, Any]:
 
 
 #: instance members a normalized rendering copies as they are (or leaves out)
-_COPIED = MEMBERS - {"vocab", "objectType", "languageMap"}
+_COPIED = MEMBERS - {"vocab", "objectType", "valueType", "languageMap"}
 #: what a normalized rendering of such an instance leaves out, without and with sysAttrs
 _SKIP = frozenset({"type"}) | SYSTEM_MEMBERS
 _SKIP_WITH_SYSTEM = frozenset({"type", "deletedAt"})
@@ -299,8 +299,9 @@ def _simple_value(instance: dict[str, Any], kind: str, terms: TermMap, lang: str
 
 def _compact_names(value: Any, terms: TermMap) -> Any:
     if isinstance(value, list):
-        return [terms.compact(v) for v in value]
-    return terms.compact(value)
+        return [terms.compact(v) if isinstance(v, str) else v for v in value]
+    # (a `valueType` stored before it was a member is a sub-Property: shown as it is)
+    return terms.compact(value) if isinstance(value, str) else value
 
 
 def language_value(instance: dict[str, Any], wanted: str) -> Any:

@@ -28,7 +28,7 @@ from dalgu.query.typesel import parse_type_selection
 #: names that are NGSI-LD's own, never terms of a user context
 _KEPT = frozenset({"id", "@id", "type", "@type", "scope", "*"}) | SYSTEM_MEMBERS
 #: an attribute's members that hold names (expanded on input, compacted on output)
-_NAMED_MEMBERS = frozenset({"vocab", "objectType"})
+_NAMED_MEMBERS = frozenset({"vocab", "objectType", "valueType"})
 #: value members of an attribute: an object with one of them (or `type`) is an attribute
 #: query parameters that list attribute names
 _NAME_LISTS = frozenset({"attrs", "expandValues", "jsonKeys", "keep", "drop"})

@@ -141,6 +141,8 @@ ATTRIBUTE_MEMBERS = frozenset(
         "modifiedAt",
         "deletedAt",
         "objectType",
+        "valueType",
+        "expiresAt",
         "instanceId",
     }
 )
