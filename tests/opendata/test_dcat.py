@@ -109,7 +109,7 @@ def test_a_dataset_iri_serves_its_dcat_description(portal_client: TestClient) ->
 def test_the_catalog_names_its_publisher_as_dcat_ap_requires(portal_client: TestClient) -> None:
     (catalog,) = _expanded(portal_client)
     (publisher,) = catalog[DCT + "publisher"]
-    assert publisher["@type"] == [FOAF + "Organization"]
+    assert publisher["@type"] == [FOAF + "Organization", FOAF + "Agent"]
     assert _values(publisher, FOAF + "name") == ["Dalgu open data"]
 
 
@@ -151,7 +151,7 @@ def test_turtle_and_json_ld_write_each_time_in_one_canonical_form(
     from_json_ld = Graph().parse(data=json_ld, format="json-ld")
     assert isomorphic(from_turtle, from_json_ld)
     times = [o for o in from_turtle.objects() if getattr(o, "datatype", None) == XSD.dateTime]
-    assert len(times) == 2
+    assert len(times) == 4  # the dataset's and the catalogue's issued and modified
     for time in times:
         assert str(time).endswith("Z") and "+" not in str(time)
         assert not str(time).split(".")[-1].rstrip("Z").endswith("0")
@@ -212,3 +212,32 @@ def test_rdf_xml_of_a_dataset_kept_with_a_character_xml_cannot_hold_is_well_form
     xml = serialized(document, "rdf", {})
     title = next(Graph().parse(data=xml, format="xml").objects())
     assert str(title) == "ctrl  emoji \U0001f600 and "
+
+
+def test_the_recommended_properties_dalgu_has_the_data_for_are_there(
+    portal_client: TestClient,
+) -> None:
+    """DCAT-AP 3.0.1's recommended shapes (shapes_recommended.ttl): a distribution's
+    `dct:description` (the CKAN resource's, the de-identification policy), the catalogue's
+    `dct:issued` and `dct:modified`, a licence's `dct:type` (ADMS), and each publisher a
+    `foaf:Agent` (the range of `dct:publisher`), said for validators without FOAF."""
+    first = publish_in_process(portal_client)
+    second = publish_in_process(portal_client, "daegu-air-2", license_id="ODbL-1.0")
+    (catalog,) = _expanded(portal_client)
+    assert _values(catalog, DCT + "issued")[0].startswith(first["metadata_created"][:19])
+    assert _values(catalog, DCT + "modified")[0].startswith(second["metadata_modified"][:19])
+    for dataset in catalog[DCAT + "dataset"]:
+        for distribution in dataset[DCAT + "distribution"]:
+            (described,) = _values(distribution, DCT + "description")
+            assert described.startswith("De-identified download: locations snapped")
+        (publisher,) = dataset[DCT + "publisher"]
+        assert FOAF + "Agent" in publisher["@type"]
+    licences = {
+        d[DCT + "license"][0]["@id"]: [t["@id"] for t in d[DCT + "license"][0][DCT + "type"]]
+        for d in catalog[DCAT + "dataset"]
+    }
+    adms = "http://purl.org/adms/licencetype/"
+    assert sorted(licences.values()) == [
+        [adms + "Attribution"],
+        [adms + "Attribution", adms + "ShareAlike"],
+    ]

@@ -22,6 +22,7 @@ CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
     "foaf": "http://xmlns.com/foaf/0.1/",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
@@ -34,6 +35,25 @@ EU_FILE_TYPES = {"csv": "CSV", "geojson": "GEOJSON", "parquet": "PARQUET"}
 #: the catalogue's publisher (DCAT-AP makes it mandatory): the portal itself
 CATALOG_PUBLISHER = "Dalgu open data"
 CATALOG_DESCRIPTION = "De-identified, aggregated city data of a Dalgu city data hub"
+#: ADMS's licence types (DCAT-AP recommends one on a dct:LicenseDocument), by licence id:
+#: what each licence asks of a reuser (ODbL: attribution and share-alike)
+LICENCE_TYPE = "http://purl.org/adms/licencetype/"
+LICENCE_TYPES = {
+    "CC-BY-4.0": ("Attribution",),
+    "CC0-1.0": ("PublicDomain",),
+    "ODC-BY-1.0": ("Attribution",),
+    "ODbL-1.0": ("Attribution", "ShareAlike"),
+    "KOGL-Type1": ("Attribution",),
+}
+#: their labels in ADMS (a skos:Concept has one, as DCAT-AP's range shapes ask)
+LICENCE_TYPE_LABELS = {
+    "Attribution": "Attribution",
+    "PublicDomain": "Public domain",
+    "ShareAlike": "Share-alike",
+}
+#: a publisher is a foaf:Agent (DCAT-AP's range of dct:publisher), said so that a validator
+#: without the FOAF vocabulary (foaf:Organization is a subclass of foaf:Agent) sees it too
+PUBLISHER_TYPES = ["foaf:Organization", "foaf:Agent"]
 
 
 def _time(ckan_time: str) -> dict[str, str]:
@@ -90,6 +110,8 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
                 "@id": distribution_iri(base, dataset, e.extension, tenant),
                 "@type": "dcat:Distribution",
                 "dct:title": f"{dataset.title} ({e.format})",
+                # as the CKAN resource's: what a reuser needs to know of the data
+                "dct:description": f"De-identified download: {ckan.policy_text(dataset)}",
                 **(
                     {
                         "dct:format": {
@@ -113,14 +135,24 @@ def dataset_node(base: str, dataset: Dataset, tenant: str) -> dict[str, Any]:
         ],
     }
     if dataset.license.url:
-        licence = {"@id": dataset.license.url, "@type": "dct:LicenseDocument"}
+        licence: dict[str, Any] = {"@id": dataset.license.url, "@type": "dct:LicenseDocument"}
+        kinds = LICENCE_TYPES.get(dataset.license_id, ())
+        if kinds:
+            licence["dct:type"] = [
+                {
+                    "@id": LICENCE_TYPE + kind,
+                    "@type": "skos:Concept",
+                    "skos:prefLabel": {"@value": LICENCE_TYPE_LABELS[kind], "@language": "en"},
+                }
+                for kind in kinds
+            ]
         node["dct:license"] = licence
         for distribution in node["dcat:distribution"]:
             distribution["dct:license"] = licence
     if dataset.organization is not None:
         node["dct:publisher"] = {
             "@id": organization_iri(base, dataset.organization, tenant),
-            "@type": "foaf:Organization",
+            "@type": PUBLISHER_TYPES,
             "foaf:name": dataset.organization,
         }
     else:  # DCAT-AP recommends a publisher: the portal publishes what no organization does
@@ -133,13 +165,22 @@ def portal_publisher(base: str, tenant: str) -> dict[str, Any]:
     the datasets no organization publishes."""
     return {
         "@id": f"{base}{ckan.PREFIX}{ckan.tenant_query(tenant)}#publisher",
-        "@type": "foaf:Organization",
+        "@type": PUBLISHER_TYPES,
         "foaf:name": CATALOG_PUBLISHER,
     }
 
 
-def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
-    """The catalogue node of `datasets` (one page of them, when paged) of `tenant`."""
+def catalog(
+    base: str, datasets: list[Dataset], tenant: str, every: list[Dataset] | None = None
+) -> dict[str, Any]:
+    """The catalogue node of `datasets` (one page of them, when paged, of `every`) of
+    `tenant`: issued with its first dataset, modified with its last change (DCAT-AP
+    recommends both)."""
+    dates: dict[str, Any] = {}
+    whole = datasets if every is None else every
+    if whole:
+        dates["dct:issued"] = _time(min(d.created for d in whole))
+        dates["dct:modified"] = _time(max(d.modified for d in whole))
     return {
         "@context": CONTEXT,
         "@id": f"{base}{ckan.PREFIX}/catalog{ckan.tenant_query(tenant)}",
@@ -149,6 +190,7 @@ def catalog(base: str, datasets: list[Dataset], tenant: str) -> dict[str, Any]:
         # a web page for people (DCAT-AP: a foaf:Document), as each dataset's landing page
         "foaf:homepage": {"@id": home_url(base, tenant), "@type": "foaf:Document"},
         "dct:publisher": portal_publisher(base, tenant),
+        **dates,
         "dcat:dataset": [dataset_node(base, d, tenant) for d in datasets],
     }
 
@@ -197,11 +239,13 @@ def paged_catalog(
     chosen.sort(key=lambda d: d.modified, reverse=True)
     last = max(1, -(-len(chosen) // PAGE_SIZE))
     if page is None and since is None and last == 1:
-        return catalog(base, chosen, tenant)
+        return catalog(base, chosen, tenant, datasets)
     number = page or 1
     if number > last:
         raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
-    document = catalog(base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], tenant)
+    document = catalog(
+        base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], tenant, datasets
+    )
     kept = {"modified_since": since.isoformat()} if since is not None else {}
     if tenant:
         kept["tenant"] = tenant

@@ -171,7 +171,7 @@ async def publisher_description(request: Request) -> Response:
         node = {
             "@context": dcat.CONTEXT,
             "@id": dcat.organization_iri(base_url(request), name, tenant),
-            "@type": "foaf:Organization",
+            "@type": dcat.PUBLISHER_TYPES,
             "foaf:name": name,
         }
         return _answer(request, node, extension)
