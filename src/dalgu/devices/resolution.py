@@ -63,21 +63,31 @@ class DeviceResolver:
         self._bindings.clear()
 
     async def resolve(
-        self, apikey: str, device_id: str, resource: str | None
+        self, apikey: str, device_id: str, resource: str | None, prefer: str | None = None
     ) -> tuple[DeviceBinding, str, DeviceRecord | None]:
         """The device's binding and tenant, and the group record to autoprovision it from
         when it is not provisioned yet: the caller provisions it only once its message has
-        proved good, so a refused message leaves no device or entity behind."""
+        proved good, so a refused message leaves no device or entity behind. A message that
+        names no resource (MQTT) is read with the group of `prefer` (its payload's resource:
+        `/iot/d` for UltraLight, `/iot/json` for JSON), else a blank one, else any, as each
+        IoT Agent's MQTT binding takes its own resource's group."""
         if not is_device_id(device_id):  # before the store is asked (PostgreSQL has no NUL)
             raise BadRequestData(f"{DEVICE_ID_RULE}, not {device_id!r}")
-        cached = self._bindings.get((apikey, device_id, resource))
+        if resource is not None:
+            prefer = None
+        key = (apikey, device_id, resource if prefer is None else f"mqtt:{prefer}")
+        cached = self._bindings.get(key)
         if cached is not None and time.monotonic() - cached[2] < BINDING_LIFETIME:
             return cached[0], cached[1], None
         device_record = await device_of(self.registry, apikey, device_id, resource)
         if device_record is not None:
-            group_record = await self._group_serving(device_record, resource)
+            group_record = await self._group_serving(device_record, resource, prefer)
         else:
-            group_record = await self.registry.group_for(apikey, resource)
+            group_record = None
+            if prefer is not None:  # its resource's group, or a blank one
+                group_record = await self.registry.group_for(apikey, prefer)
+            if group_record is None:
+                group_record = await self.registry.group_for(apikey, resource)
         if group_record is None and device_record is None:
             raise UnknownApiKey(f"no config group or device is provisioned for apikey {apikey!r}")
         group = (
@@ -99,11 +109,11 @@ class DeviceResolver:
         where = {"service": device_record.tenant, "service_path": device_record.service_path}
         binding = bind(group, device, device_id, **where)
         read = time.monotonic()
-        self._bindings[(apikey, device_id, resource)] = (binding, device_record.tenant, read)
+        self._bindings[key] = (binding, device_record.tenant, read)
         return binding, device_record.tenant, None
 
     async def _group_serving(
-        self, device: DeviceRecord, resource: str | None
+        self, device: DeviceRecord, resource: str | None, prefer: str | None = None
     ) -> DeviceRecord | None:
         """The config group a provisioned device's message is read with: one of the device's
         own groups (its tenant, service path and apikey) that serves the resource the message
@@ -133,6 +143,11 @@ class DeviceResolver:
                 f"{device.apikey!r} for {served}, not {resource}: send its messages there "
                 "(nothing was stored)"
             )
+        if prefer is not None:  # MQTT: the payload's resource's group, else a blank one
+            for wanted in (prefer, ""):
+                chosen = [g for g in serving if g.key == wanted]
+                if chosen:
+                    return chosen[0]
         return max(serving, key=lambda g: g.key)  # the resource's own group before a ''
 
     async def autoprovision(

@@ -60,6 +60,9 @@ class Message(NamedTuple):
     parse: Callable[[], MeasureGroups]
     resource: str | None = None
     timestamp: str | None = None
+    # for a message naming no resource (MQTT): the resource its payload is of (`/iot/d`,
+    # `/iot/json`), whose group reads it when the key has several
+    prefer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,12 +364,12 @@ class DeviceService:
         received = time.time()
         results: list[DalguError | None] = [None] * len(messages)
         accepted: dict[str, list[tuple[int, list[dict[str, Any]], MeasureGroups]]] = {}
-        for index, (apikey, device_id, parse, resource, timestamp) in enumerate(messages):
+        for index, (apikey, device_id, parse, resource, timestamp, prefer) in enumerate(messages):
             groups: MeasureGroups = ()
             try:
                 groups = tuple(parse())
                 binding, tenant, unprovisioned = await self.resolver.resolve(
-                    apikey, device_id, resource
+                    apikey, device_id, resource, prefer
                 )
                 await self._admit(tenant, device_id, unprovisioned is not None)
                 entities = self._entities(binding, groups, timestamp)

@@ -150,7 +150,18 @@ BATCH = 500  # measures stored in one write at most
 
 
 def _parser(topic: MeasureTopic, payload: bytes, max_depth: int) -> Message:
-    return Message(topic.apikey, topic.device_id, lambda: measure_groups(topic, payload, max_depth))
+    """The message, read with the group of its payload's resource (`/iot/d` for UltraLight,
+    `/iot/json` for JSON) when its key has several, as each IoT Agent takes its own."""
+    fmt = topic.format
+    if fmt == "sniff":
+        fmt = "json" if payload.lstrip()[:1] in (b"{", b"[") else "ul"
+    prefer = "/iot/json" if fmt == "json" else "/iot/d"
+    return Message(
+        topic.apikey,
+        topic.device_id,
+        lambda: measure_groups(topic, payload, max_depth),
+        prefer=prefer,
+    )
 
 
 class MqttSouthbound:
