@@ -85,3 +85,24 @@ def test_a_title_is_shown_as_text_never_as_markup(
     publish_in_process(portal_client, title=title)
     html = _page(portal_client, "/opendata")
     assert shown in html and "<script>" not in html
+
+
+def test_the_home_page_lists_its_datasets_by_pages_and_searches_them(
+    portal_client: TestClient,
+) -> None:
+    """An outside test: a portal of 1,000 datasets was one 420 KB page listing them all, with
+    no paging and no search, where CKAN's /dataset page shows 20 a page with a search form.
+    The page's search is package_search's `q`."""
+    for n in range(21):
+        title = "Traffic flow" if n == 3 else f"Air quality {n:02d}"
+        publish_in_process(portal_client, f"set-{n:02d}", title=title)
+    first = _page(portal_client, "/opendata")
+    assert "Datasets (21)" in first and first.count("<h3>") == 20
+    assert 'role="search"' in first and "Page 1 of 2" in first
+    assert 'href="http://testserver/opendata?page=2" rel="next"' in first
+    second = _page(portal_client, "/opendata?page=2")
+    assert second.count("<h3>") == 1 and 'rel="prev"' in second
+    found = _page(portal_client, '/opendata?q="traffic flow"')
+    assert "Datasets (1)" in found and "Traffic flow" in found
+    refused = portal_client.get("/opendata", params={"q": "traffic^2"}, headers={"Accept": BROWSER})
+    assert refused.status_code == 400 and "boosts are not supported" in refused.text

@@ -17,10 +17,17 @@ from dalgu.api.edge import runtime
 from dalgu.api.opendata import dcat
 from dalgu.api.opendata import package as ckan
 from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
-from dalgu.api.opendata.pages import home_page, landing_page
+from dalgu.api.opendata.pages import HOME_PAGE_SIZE, Listing, home_page, landing_page
 from dalgu.api.opendata.rdf import FORMATS, HTML, MEDIA_TYPES, negotiate, rdf_response
-from dalgu.errors import DalguError, NotAcceptable, OperationNotSupported, ResourceNotFound
+from dalgu.errors import (
+    DalguError,
+    InvalidFields,
+    NotAcceptable,
+    OperationNotSupported,
+    ResourceNotFound,
+)
 from dalgu.opendata.exporters import EXPORTERS
+from dalgu.opendata.search import DEFAULT_SORT, SearchQuery
 from dalgu.opendata.service import OpenDataService
 
 
@@ -181,6 +188,28 @@ async def publisher_description(request: Request) -> Response:
         return unexpected(request, "organization", exc)
 
 
+async def _listing(request: Request, tenant: str) -> Listing:
+    """The page of the home page's list the request asks for (`q`, `page`), as
+    `package_search` finds it; a `q` it cannot read lists nothing and says why."""
+    q = request.query_params.get("q", "").strip()
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    query = SearchQuery(
+        q=q,
+        rows=HOME_PAGE_SIZE,
+        start=(page - 1) * HOME_PAGE_SIZE,
+        sort=DEFAULT_SORT if q else "metadata_modified desc",
+    )
+    try:
+        found = await _service(request).search(tenant, query)
+    except InvalidFields as error:
+        problems = [p for listed in error.fields.values() for p in listed]
+        return Listing([], 0, 1, q, "; ".join(problems) or error.detail)
+    return Listing(found.datasets, found.count, page, q)
+
+
 async def home(request: Request) -> Response:
     """`/opendata`, the catalogue's home page; in an RDF serialization (`Accept`), the
     catalogue, which describes the portal's publisher (`/opendata#publisher`) too."""
@@ -190,8 +219,7 @@ async def home(request: Request) -> Response:
             document = await catalog_document(request, chosen)
             return rdf_response(document, chosen, dcat.CONTEXT, negotiated=True)
         tenant = portal_tenant(request)
-        datasets = await _service(request).datasets(tenant)
-        return home_page(base_url(request), datasets, tenant)
+        return home_page(base_url(request), await _listing(request, tenant), tenant)
     except DalguError as error:
         return _failure(request, "home", error)
     except Exception as exc:

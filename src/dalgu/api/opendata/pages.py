@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 #: what a browser may load on these pages: the dashboard's stylesheet and icon, nothing else
 POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -94,19 +95,52 @@ def _page(html: str) -> HTMLResponse:
     return response
 
 
-def home_page(base: str, datasets: list[Dataset], tenant: str) -> HTMLResponse:
-    """The catalogue's home page: its datasets, the last modified first."""
-    newest = sorted(datasets, key=lambda d: d.modified, reverse=True)
+#: datasets a page of the home page lists (as CKAN's /dataset page)
+HOME_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of the home page's list: the datasets `package_search` found for `q` (all
+    of them without), the last modified first (by relevance with words), `count` in all."""
+
+    datasets: list[Dataset]
+    count: int
+    page: int
+    q: str = ""
+    problem: str = ""  # why `q` could not be searched
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // HOME_PAGE_SIZE))
+
+
+def home_page(base: str, listing: Listing, tenant: str) -> HTMLResponse:
+    """The catalogue's home page: a search form, one page of its datasets and links to the
+    pages before and after (a search that cannot be made is a 400 saying why)."""
+
+    def at(page: int) -> str:
+        asked = {"q": listing.q} if listing.q else {}
+        asked |= {"tenant": tenant} if tenant else {}
+        asked |= {"page": str(page)} if page > 1 else {}
+        return dcat.home_url(base, "") + (f"?{urlencode(asked)}" if asked else "")
+
     html = (
         _templates()
         .get_template("home.html")
         .render(
             **_common(base, tenant),
             description=dcat.CATALOG_DESCRIPTION,
-            datasets=[_described(base, d, tenant) for d in newest],
+            datasets=[_described(base, d, tenant) for d in listing.datasets],
+            listing=listing,
+            previous=at(listing.page - 1) if listing.page > 1 else None,
+            next=at(listing.page + 1) if listing.page < listing.pages else None,
         )
     )
-    return _page(html)
+    response = _page(html)
+    if listing.problem:
+        response.status_code = 400
+    return response
 
 
 def landing_page(base: str, dataset: Dataset, tenant: str) -> HTMLResponse:
