@@ -41,6 +41,22 @@ class _Model(BaseModel):
 M = TypeVar("M", bound=_Model)
 
 
+# names an entity's attribute cannot take: the entity's own members (NGSI-LD 4.8: `id`,
+# `type`, `createdAt`, `modifiedAt`, `deletedAt`) and an attribute's (`observedAt`), and
+# JSON-LD keywords (`@context`, any `@…`)
+RESERVED_NAMES = ("id", "type", "createdAt", "modifiedAt", "deletedAt", "observedAt")
+
+
+def attribute_name(value: str) -> str:
+    """`value` as an attribute's name, or a ValueError saying why it cannot be one."""
+    if not value or value in RESERVED_NAMES or value.startswith("@"):
+        raise ValueError(
+            f"an attribute name must not be empty, {', '.join(map(repr, RESERVED_NAMES))} "
+            f"or a JSON-LD keyword (@…), not {value!r}"
+        )
+    return value
+
+
 class AttributeMapping(_Model):
     """How one device measure becomes an entity attribute (active, lazy or command)."""
 
@@ -71,9 +87,7 @@ class AttributeMapping(_Model):
     @field_validator("name")
     @classmethod
     def _real_name(cls, value: str) -> str:
-        if not value or value in ("id", "type"):
-            raise ValueError("an attribute name must not be empty, 'id' or 'type'")
-        return value
+        return attribute_name(value)
 
     @property
     def measure(self) -> str:
@@ -100,6 +114,11 @@ class StaticAttribute(_Model):
     type: str = "Property"
     value: Any = None
     metadata: dict[str, Any] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _real_name(cls, value: str) -> str:
+        return attribute_name(value)
 
 
 class ServiceGroup(_Model):
