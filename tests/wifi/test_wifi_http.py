@@ -460,3 +460,47 @@ def test_the_documented_outage_subscriptions_fire_once_per_outage(
     else:  # the pitfalls the docs warn of
         assert to_dark == [plaza, plaza], notified
         assert to_silent == ["urn:ngsi-ld:AccessPoint:4"] * 2, notified
+
+
+def _placed_zone(slug: str, lon: float, lat: float) -> dict[str, Any]:
+    entity = zone(slug, sdm=False)
+    entity["location"] = {
+        "type": "GeoProperty",
+        "value": {"type": "Point", "coordinates": [lon, lat]},
+    }
+    return entity
+
+
+def test_a_phone_asks_for_the_zones_near_it_or_one_zone(client: TestClient) -> None:
+    """An outside test: a citizen's app had to download every zone and unit (143 KB for 150
+    zones, 685 KB of coverage) to show the few near it, `?lat=&lon=` silently gave all, and
+    `/wifi/zones/<id>` was a 404. Distances are along the Earth, across 180° too."""
+    fiji = "urn:ngsi-ld:WifiPointOfInterest:fiji"
+    post(client, _placed_zone("fiji", 179.9999, -17.0))
+    post(client, _placed_zone("daegu", 128.6, 35.87))
+    post(client, zone("unplaced", sdm=False))
+    near_unit = access_point(1, "urn:ngsi-ld:WifiPointOfInterest:unplaced", 5, sdm=False)
+    post(client, near_unit)  # at 128.5901, 35.87: ~900 m west of daegu's zone
+    post(client, access_point(2, fiji, 5, sdm=False))  # ~880 m from daegu's zone, in fiji
+
+    def ids(path: str, **params: str) -> list[str]:
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200, answer.text
+        return sorted(z["id"].rsplit(":", 1)[-1] for z in answer.json()["zones"])
+
+    assert ids("/wifi/zones", lon="-179.9999", lat="-17.0", radius="100") == ["fiji"]
+    assert ids("/wifi/zones", lon="128.6", lat="35.87", radius="500") == ["daegu"]
+    assert ids("/wifi/zones", lon="128.6", lat="35.87") == ["daegu", "fiji", "unplaced"]
+    assert ids("/wifi/zones", id=f"{fiji},urn:ngsi-ld:WifiPointOfInterest:daegu") == [
+        "daegu",
+        "fiji",
+    ]
+    one = client.get(f"/wifi/zones/{fiji}").json()
+    assert [z["id"] for z in one["zones"]] == [fiji]
+    assert [p["id"] for p in one["accessPoints"]] == ["urn:ngsi-ld:AccessPoint:2"]
+    assert client.get("/wifi/zones/urn:ngsi-ld:WifiPointOfInterest:none").status_code == 404
+    areas = client.get("/wifi/coverage", params={"id": fiji}).json()["features"]
+    assert {f["id"] for f in areas} == {fiji, "urn:ngsi-ld:AccessPoint:2"}
+    for bad in ({"lon": "128.6"}, {"lon": "x", "lat": "1"}, {"lon": "1", "lat": "91"},
+                {"radius": "5"}, {"lon": "1", "lat": "1", "radius": "-1"}):  # fmt: skip
+        assert client.get("/wifi/zones", params=bad).status_code == 400, bad

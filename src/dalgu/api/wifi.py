@@ -21,13 +21,15 @@ from dalgu.api.edge import runtime
 from dalgu.api.negotiation import checked_tenant, tenant_of
 from dalgu.errors import ResourceNotFound
 from dalgu.languages import ranked_languages
-from dalgu.wifi.service import WifiService, zones_by_status
+from dalgu.wifi.selection import Selection
+from dalgu.wifi.service import WifiService, WifiState, zones_by_status
 from dalgu.wifi.zones import AccessPoint, Zone, stamp
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/wifi/zones", zones, methods=["GET"]),
+        Route("/wifi/zones/{zone:path}", one_zone, methods=["GET"]),
         Route("/wifi/coverage", coverage, methods=["GET"]),
     ]
 
@@ -89,10 +91,29 @@ def _zone(z: Zone, languages: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def _selection(request: Request) -> Selection:
+    """The zones asked for: `id` (comma-separated), `lon`, `lat` and `radius` (metres)."""
+    asked = request.query_params
+    return Selection.asked(asked.get("id"), asked.get("lon"), asked.get("lat"), asked.get("radius"))
+
+
 async def zones(request: Request) -> Response:
     wifi, tenant = _service(request)
-    state = await wifi.state(tenant)
-    languages = _languages(request)
+    state = _selection(request).apply(await wifi.state(tenant))
+    return _zones(wifi, state, _languages(request))
+
+
+async def one_zone(request: Request) -> Response:
+    """`/wifi/zones/{zone id}`: as `/wifi/zones?id=…`, a 404 when there is no such zone."""
+    wifi, tenant = _service(request)
+    zone = request.path_params["zone"]
+    state = Selection(frozenset([zone])).apply(await wifi.state(tenant))
+    if not state.zones:
+        raise ResourceNotFound(f"no Wi-Fi zone {zone}")
+    return _zones(wifi, state, _languages(request))
+
+
+def _zones(wifi: WifiService, state: WifiState, languages: tuple[str, ...]) -> Response:
     return _json(
         {
             "at": stamp(state.at),
@@ -107,4 +128,6 @@ async def zones(request: Request) -> Response:
 
 async def coverage(request: Request) -> Response:
     wifi, tenant = _service(request)
-    return _json(await wifi.coverage(tenant, languages=_languages(request)), "application/geo+json")
+    select = _selection(request).apply
+    answer = await wifi.coverage(tenant, languages=_languages(request), select=select)
+    return _json(answer, "application/geo+json")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -133,10 +133,17 @@ class WifiService:
         return Sweep(state, await self._write(tenant, changes, at))
 
     async def coverage(
-        self, tenant: str, now: datetime | None = None, languages: tuple[str, ...] = ()
+        self,
+        tenant: str,
+        now: datetime | None = None,
+        languages: tuple[str, ...] = (),
+        select: Callable[[WifiState], WifiState] | None = None,
     ) -> dict[str, Any]:
-        """The coverage as GeoJSON, zones named in the first of `languages` they have."""
+        """The coverage as GeoJSON, zones named in the first of `languages` they have; of
+        the zones `select` keeps (`selection.Selection.apply`), else of all."""
         state = await self.state(tenant, now)
+        if select is not None:
+            state = select(state)
         return coverage(state.zones, state.points, state.at, self.silence, languages)
 
     def _log_problems(self, tenant: str, points: Sequence[AccessPoint]) -> None:
