@@ -26,6 +26,7 @@ from dalgu.broker.model import is_datetime
 from dalgu.query.ast import (
     ATTRIBUTE_MEMBERS,
     And,
+    AttrPath,
     Comparison,
     Exists,
     Or,
@@ -42,8 +43,12 @@ _MEMBERS = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modif
 #: the members holding the URIs of Relationships, ListRelationships and VocabProperties
 _URIS = ("object", "objectList", "vocab")
 #: what `txt` holds for a value that is no plain string: JSON text of arrays and objects, and
-#: `true`/`false` (a string "true" and the boolean true have the same `txt`)
-_NOT_PLAIN = "(substr(x.txt, 1, 1) IN ('[', '{') OR x.txt IN ('true', 'false'))"
+#: `true`/`false` (a string "true" and the boolean true have the same `txt`). Never NULL: a
+#: NULL would have `… AND <document test>` read the document of every number's instance
+_NOT_PLAIN = (
+    "(x.txt IS NOT NULL AND (substr(x.txt, 1, 1) IN ('[', '{') OR x.txt IN ('true', 'false')))"
+)
+_COMPOUND = "(x.txt IS NOT NULL AND substr(x.txt, 1, 1) IN ('[', '{'))"
 
 
 class Params(Protocol):
@@ -77,6 +82,11 @@ class Leaves:
 
 class Json(Protocol):
     """The JSON functions of one store, over the document of instance `x`."""
+
+    def mentions(self, key: str, c: Params) -> str:
+        """SQL true when the instance's document holds the member name `key` (a cheap test
+        on its bytes, before they are parsed)."""
+        ...
 
     def present(self, sub: tuple[str, ...], c: Params) -> str:
         """SQL true when the instance has the sub-attribute at `sub`."""
@@ -119,8 +129,8 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex, json: Json) -> str
             # a sub-attribute, whatever it holds
             if any(s in ATTRIBUTE_MEMBERS for s in path.sub):
                 return "(1 = 0)"
-            return has(lambda: f" AND {json.present(path.sub, c)}")
-        return has(lambda: " AND " + _targets(path.sub, path.compound, json, c, None, True))
+            return has(lambda: _gate(path, json, c) + json.present(path.sub, c))
+        return has(lambda: _gate(path, json, c) + _targets(path, json, c, None, True))
     assert isinstance(expr, Comparison)
     negated = expr.op in ("!=", "!~=")
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
@@ -129,7 +139,7 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex, json: Json) -> str
     def test() -> str:
         if whole:
             return match.whole(has)
-        return has(lambda: " AND " + _targets(path.sub, path.compound, json, c, match, False))
+        return has(lambda: _gate(path, json, c) + _targets(path, json, c, match, False))
 
     if not negated:
         return test()
@@ -138,20 +148,24 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex, json: Json) -> str
     if whole:
         present = has(lambda: "")
     else:
-        present = has(lambda: " AND " + _targets(path.sub, path.compound, json, c, None, False))
+        present = has(lambda: _gate(path, json, c) + _targets(path, json, c, None, False))
     return f"({present} AND NOT {test()})"
 
 
+def _gate(path: AttrPath, json: Json, c: Params) -> str:
+    """` AND …` a cheap test an instance passes before its document is read for `path`:
+    the name of the sub-attribute or member in its document, or a compound value."""
+    if path.sub:
+        return f" AND {json.mentions(path.sub[0], c)} AND "
+    return f" AND {_COMPOUND} AND "
+
+
 def _targets(
-    sub: tuple[str, ...],
-    compound: tuple[str, ...],
-    json: Json,
-    c: Params,
-    match: _Match | None,
-    below: bool,
+    path: AttrPath | None, json: Json, c: Params, match: _Match | None, below: bool
 ) -> str:
     """SQL true when the instance's target value at `sub`/`compound` holds a leaf that
     `match` takes (None: any leaf; `below`: one inside a compound member too)."""
+    sub, compound = (path.sub, path.compound) if path is not None else ((), ())
     test: LeafTest = match.leaf if match is not None else (lambda: "1 = 1")
     if sub and sub[-1] in _MEMBERS:
         if compound or any(s in ATTRIBUTE_MEMBERS for s in sub[:-1]):
@@ -247,7 +261,7 @@ class _Match:
                     plain = f"x.num >= {c.p(low)} AND x.num <= {c.p(high)}"
                 else:
                     plain = f"x.num {_SQL_OPS[self.op]} {c.p(float(value.value))}"
-                compound = "x.num IS NULL AND substr(x.txt, 1, 1) IN ('[', '{')"
+                compound = f"x.num IS NULL AND {_COMPOUND}"
                 return f" AND (({plain}) OR ({compound} AND {self._document(value)}))"
 
             return has(number)
@@ -268,7 +282,7 @@ class _Match:
 
     def _document(self, value: QValue | QRange) -> str:
         single = _Match(self.op, value, self.json, self.c, self.regex)
-        return _targets((), (), self.json, self.c, single, False)
+        return _targets(None, self.json, self.c, single, False)
 
 
 def _values(value: QValue | QRange) -> tuple[QValue, ...]:

@@ -175,13 +175,18 @@ class _Json:
     parsed once per instance and path: a member accessor looks into the elements of an
     array, and `[*]` takes a non-array as itself."""
 
+    def mentions(self, key: str, c: Any) -> str:
+        return f"position({c.p(orjson.dumps(key))}::bytea IN x.doc) > 0"  # no parse
+
     def present(self, sub: tuple[str, ...], c: Any) -> str:
         return f"({_DOCUMENT} #> {c.p(list(sub))}::text[]) IS NOT NULL"
 
     def leaves(
         self, sub: tuple[str, ...], choices: tuple[Leaves, ...], test: LeafTest, c: Any
     ) -> str:
-        part = f"(SELECT {_DOCUMENT} #> {c.p(list(sub))}::text[] AS d) s"
+        # OFFSET 0: a subquery PostgreSQL does not pull up, so the document is parsed once,
+        # not once per choice
+        part = f"(SELECT {_DOCUMENT} #> {c.p(list(sub))}::text[] AS d OFFSET 0) s"
         found = []
         for choice in choices:
             path = "$" + _member(choice.member) + _FLAT

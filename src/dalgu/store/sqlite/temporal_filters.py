@@ -9,6 +9,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalEntity, TemporalQuery
@@ -184,6 +186,9 @@ class _Json:
     """One json_tree over the (sub-)attribute's part of the instance's document, its leaves
     picked by a pattern of their `fullkey` (array indexes skipped, as the entity index skips
     them): one parse of the document per instance and path."""
+
+    def mentions(self, key: str, c: Any) -> str:
+        return f"instr(x.doc, {c.p(orjson.dumps(key))}) > 0"  # bytes in bytes: no parse
 
     def present(self, sub: tuple[str, ...], c: Any) -> str:
         return f"json_type({_DOCUMENT}, {c.p(_json_path(sub))}) IS NOT NULL"
