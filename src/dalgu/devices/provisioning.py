@@ -114,6 +114,9 @@ class StaticAttribute(_Model):
     type: str = "Property"
     value: Any = None
     metadata: dict[str, Any] | None = None
+    # the agents' NGSI-LD linked-data member (`{"attributes", "name", "type"}`): kept, not
+    # acted on (Dalgu writes no parallel linked entity)
+    link: dict[str, Any] | None = None
 
     @field_validator("name")
     @classmethod
