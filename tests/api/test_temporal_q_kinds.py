@@ -43,6 +43,7 @@ BUSES: list[dict[str, Any]] = [
         "addr": {"type": "Property", "value": {"street": "Main", "no": [1, 2]}},
         "color": {"type": "VocabProperty", "vocab": "http://ex.org/Red"},
         "owner": {"type": "Relationship", "object": "urn:ngsi-ld:Person:1"},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}},
         "flag": {"type": "Property", "value": True},
         "label": {"type": "Property", "value": "true"},
         "stamp": {"type": "Property", "value": "2026-11-01T10:00:00"},
@@ -106,6 +107,9 @@ CASES = {
     "speed.accuracy==0.5": ["1"],
     "speed.accuracy>0.1": ["1"],
     "speed.accuracy": ["1"],
+    "speed.accuracy!=0.5": [],
+    "speed.unitCode": ["1", "2"],
+    'location[type]=="Point"': [],  # a GeoProperty's geometry is not searched
     "speed.accuracy.observedAt>=2026-10-31T23:00:00Z": ["1"],
     'addr[street]=="Main"': ["1", "2"],
     'addr[street]=="Side"': ["2"],
