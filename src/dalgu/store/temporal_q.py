@@ -163,8 +163,8 @@ def _gate(path: AttrPath, json: Json, c: Params) -> str:
 def _targets(
     path: AttrPath | None, json: Json, c: Params, match: _Match | None, below: bool
 ) -> str:
-    """SQL true when the instance's target value at `sub`/`compound` holds a leaf that
-    `match` takes (None: any leaf; `below`: one inside a compound member too)."""
+    """SQL true when the instance's target value at `path` (None: its own value) holds a leaf
+    that `match` takes (None: any leaf; `below`: one inside a compound member too)."""
     sub, compound = (path.sub, path.compound) if path is not None else ((), ())
     test: LeafTest = match.leaf if match is not None else (lambda: "1 = 1")
     if sub and sub[-1] in _MEMBERS:
