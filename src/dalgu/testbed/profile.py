@@ -110,6 +110,9 @@ class DeviceProfile(BaseModel):
             attributes.append(mapping)
         group: dict[str, Any] = {
             "apikey": apikey,
+            # the resource of its payload, as an IoT Agent's group: a key's group for the
+            # other payload (or one of the firm's own for this one) is left alone
+            "resource": "/iot/json" if self.payload == "json" else "/iot/d",
             "entity_type": self.entity_type,
             "protocol": "IoTA-JSON" if self.payload == "json" else "IoTA-UL",
             "transport": self.transport.upper(),
