@@ -7,11 +7,16 @@ run ahead or behind. Seeds make a run reproducible.
 
 The fleet speaks to Dalgu exactly as real devices speak to a FIWARE IoT Agent: MQTT
 (`/<apikey>/<device>/attrs`), HTTP (`/iot/d`, `/iot/json`) or CoAP (the same resources).
+Its devices answer the commands they get with OK, as a device that executes them would: over
+MQTT on `/<apikey>/<device>/cmdexe`, over HTTP by polling (`getCmd=1` with each measure) and
+posting the result to `/iot/d/commands` (`/iot/json/commands`). Over CoAP, where commands are
+not fetched, they answer none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections import Counter
@@ -146,6 +151,32 @@ def _bounds(m: MeasureSpec) -> tuple[float, float]:
     return low, high
 
 
+def command_names(payload_format: str, payload: bytes) -> list[str]:
+    """The commands a device was sent: UltraLight `dev@name|value` (several joined by `#`) or
+    a JSON object of name → value."""
+    text = payload.decode(errors="replace").strip()
+    if not text:
+        return []
+    if payload_format == "json" or text[:1] == "{":
+        try:
+            sent = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return []
+        return [str(name) for name in sent] if isinstance(sent, dict) else []
+    names = []
+    for part in text.split("#"):
+        if "@" in part:
+            names.append(part.split("@", 1)[1].split("|", 1)[0])
+    return names
+
+
+def command_answer(payload_format: str, device_id: str, names: list[str]) -> bytes:
+    """The device's result for each command: OK."""
+    if payload_format == "json":
+        return orjson.dumps(dict.fromkeys(names, "OK"))
+    return "#".join(f"{device_id}@{name}|OK" for name in names).encode()
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -153,10 +184,12 @@ def _text(value: Any) -> str:
 
 
 class _MqttSender:
-    def __init__(self, apikey: str, endpoints: Endpoints) -> None:
+    def __init__(self, apikey: str, endpoints: Endpoints, payload: str = "ul") -> None:
         self.apikey = apikey
         self.endpoints = endpoints
+        self.payload = payload
         self._client: Any = None
+        self._answering: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         import aiomqtt
@@ -172,11 +205,34 @@ class _MqttSender:
             self._client = None
             where = f"mqtt://{self.endpoints.host}:{self.endpoints.mqtt_port}"
             raise ServerUnreachable(f"cannot reach the MQTT broker at {where}: {error}") from None
+        await self._client.subscribe(f"/{self.apikey}/+/cmd", qos=1)
+        self._answering = asyncio.create_task(self._answer_commands())
+
+    async def _answer_commands(self) -> None:
+        """Each command a device of the fleet gets is answered OK on its `/cmdexe`."""
+        import aiomqtt
+
+        with contextlib.suppress(aiomqtt.MqttError):
+            async for message in self._client.messages:
+                levels = str(message.topic).split("/")
+                payload = message.payload if isinstance(message.payload, bytes) else b""
+                if len(levels) < 4 or levels[-1] != "cmd":
+                    continue
+                device_id = levels[-2]
+                names = command_names(self.payload, payload)
+                if names:
+                    answer = command_answer(self.payload, device_id, names)
+                    topic = f"/{self.apikey}/{device_id}/cmdexe"
+                    await self._client.publish(topic, answer, qos=1)
 
     async def send(self, device_id: str, payload: bytes) -> None:
         await self._client.publish(f"/{self.apikey}/{device_id}/attrs", payload, qos=1)
 
     async def close(self) -> None:
+        if self._answering is not None:
+            self._answering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._answering
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
 
@@ -184,16 +240,23 @@ class _MqttSender:
 class _HttpSender:
     def __init__(self, apikey: str, endpoints: Endpoints, payload: str) -> None:
         self.apikey = apikey
+        self.payload = payload
         path = "/iot/json" if payload == "json" else "/iot/d"
         self.url = f"http://{endpoints.host}:{endpoints.http_port}{path}"
         self._client = httpx.AsyncClient(timeout=10)
 
     async def send(self, device_id: str, payload: bytes) -> None:
-        response = await self._client.post(
-            self.url, params={"k": self.apikey, "i": device_id}, content=payload
-        )
+        """A measure; its answer holds the device's waiting commands (`getCmd=1`), which it
+        answers OK at once."""
+        params = {"k": self.apikey, "i": device_id, "getCmd": "1"}
+        response = await self._client.post(self.url, params=params, content=payload)
         if response.status_code >= 300:
             raise RuntimeError(f"HTTP {response.status_code}")
+        names = command_names(self.payload, response.content)
+        if names:
+            answer = command_answer(self.payload, device_id, names)
+            params = {"k": self.apikey, "i": device_id}
+            await self._client.post(f"{self.url}/commands", params=params, content=answer)
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -230,7 +293,7 @@ async def sender_for(transport: str, apikey: str, endpoints: Endpoints, payload:
     """An open sender of device messages over `transport` (mqtt, http or coap)."""
     sender: Any
     if transport == "mqtt":
-        sender = _MqttSender(apikey, endpoints)
+        sender = _MqttSender(apikey, endpoints, payload)
         await sender.open()
     elif transport == "http":
         sender = _HttpSender(apikey, endpoints, payload)
