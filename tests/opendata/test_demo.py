@@ -46,3 +46,11 @@ def test_the_demo_publishes_de_identified_examples_and_prints_their_urls(tmp_pat
         assert hourly and all(float(r["pm10_max"]) >= float(r["pm10_avg"]) for r in hourly)
         assert all(r["start"].endswith(":00:00Z") for r in hourly)  # buckets on the hour
         assert "streetAddress" not in air and "Device" not in air
+        # the NGSI-LD API resource works as published, without the city's context (an
+        # outside test: it answered [] to GDAL, a link checker, CKAN's preview)
+        package = client.get(
+            "/opendata/api/3/action/package_show", params={"id": "daegu-parking"}
+        ).json()["result"]
+        ngsi = next(r for r in package["resources"] if r["format"] == "NGSI-LD")
+        spots = client.get(ngsi["url"]).json()
+        assert len(spots) == len(rows)
