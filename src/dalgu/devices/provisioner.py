@@ -242,14 +242,27 @@ class Provisioner:
         records, count = await self.registry.devices(tenant, service_path, limit, offset)
         keys = await self._listed_keys(records)
         explicit = await self._explicit_attrs(tenant)
-        return {"count": count, "devices": [_device_out(r, keys, explicit) for r in records]}
+        shown = [_device_out(r, keys, explicit, await self._entity(r)) for r in records]
+        return {"count": count, "devices": shown}
 
     async def device(self, tenant: str, service_path: str | None, device_id: str) -> dict[str, Any]:
         record = await self.registry.device(tenant, service_path, device_id)
         if record is None:
             raise ResourceNotFound(f"device {device_id!r} is not provisioned here")
         keys = await self._listed_keys([record])
-        return _device_out(record, keys, await self._explicit_attrs(tenant))
+        explicit = await self._explicit_attrs(tenant)
+        return _device_out(record, keys, explicit, await self._entity(record))
+
+    async def _entity(self, record: DeviceRecord) -> dict[str, str]:
+        """The entity a device writes to, for a device provisioned without naming it (or
+        autoprovisioned): as the agents fill `entity_name` and `entity_type` in when a device
+        is registered, so a script reading them finds the device's entity."""
+        if record.doc.get("entity_name") and record.doc.get("entity_type"):
+            return {}
+        device = Device.model_validate(record.doc)
+        group = await self._group_of(record.tenant, record.service_path, device)
+        binding = bind(group or ServiceGroup(apikey=record.apikey), device, record.key)
+        return {"entity_name": binding.entity_id, "entity_type": binding.entity_type}
 
     async def _explicit_attrs(self, tenant: str) -> dict[tuple[str, str], Any]:
         """The `explicitAttrs` the tenant's config groups give, by service path and apikey:
@@ -386,13 +399,19 @@ _DEVICE_LISTS = ("attributes", "lazy", "commands", "static_attributes")
 
 
 def _device_out(
-    record: DeviceRecord, keys: dict[str, str], explicit: dict[tuple[str, str], Any]
+    record: DeviceRecord,
+    keys: dict[str, str],
+    explicit: dict[tuple[str, str], Any],
+    entity: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A device as the agents answer it: every list, each mapping's `object_id` (its `name`
-    when not given: the agents complete it so), and `explicitAttrs` (its group's, else
-    false)."""
+    when not given: the agents complete it so), `explicitAttrs` (its group's, else false),
+    and its entity's name and type (`entity`) where it gives none."""
     doc: dict[str, Any] = {kind: [] for kind in _DEVICE_LISTS}
     doc.update(record.doc)
+    for key, value in (entity or {}).items():
+        if not doc.get(key):
+            doc[key] = value
     for kind in ("attributes", "lazy", "commands"):
         doc[kind] = [
             m
