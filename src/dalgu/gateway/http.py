@@ -10,6 +10,7 @@ API's also carry the agents' `name` and `message` (`agent_errors.py`).
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from dalgu.errors import (
     PayloadError,
     PayloadTooLarge,
     QuotaExceeded,
+    UnsupportedMediaType,
 )
 from dalgu.gateway.agent_errors import with_agent_errors
 from dalgu.gateway.auth import authenticated
@@ -222,10 +224,37 @@ async def _device_params(request: Request) -> tuple[str, str, str | None]:
 
 
 async def _body_text(request: Request) -> bytes:
+    """The body a device sent, decoded from its `Content-Encoding` (gzip or deflate, as the
+    IoT Agents' body parser inflates them); another coding is a 415 (RFC 9110 15.5.16)."""
     body = await request.body()
     if len(body) > MAX_PAYLOAD:
         raise PayloadTooLarge(f"payload longer than {MAX_PAYLOAD} bytes")
+    codings = [c.strip().lower() for c in request.headers.get("content-encoding", "").split(",")]
+    for coding in reversed([c for c in codings if c and c != "identity"]):
+        body = _decoded(coding, body)
     return body
+
+
+def _decoded(coding: str, body: bytes) -> bytes:
+    if coding in ("gzip", "x-gzip"):
+        windows = [16 + zlib.MAX_WBITS]
+    elif coding == "deflate":  # zlib's format, or the raw deflate some clients send
+        windows = [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+    else:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {coding!r} is not taken: send the body as it is, gzip or deflate"
+        )
+    for window in windows:
+        inflater = zlib.decompressobj(window)
+        try:
+            out = inflater.decompress(body, MAX_PAYLOAD + 1)
+        except zlib.error:
+            continue
+        if len(out) > MAX_PAYLOAD or inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"payload longer than {MAX_PAYLOAD} bytes once inflated")
+        if inflater.eof:
+            return out
+    raise PayloadError(f"the body is not {coding} as its Content-Encoding says", 0)
 
 
 def _wants_commands(request: Request) -> bool:
