@@ -49,6 +49,7 @@ RunVerdict = Literal["pass", "fail", "n/a", "incomplete"]
 MAX_EXAMPLES = 5
 MAX_REFUSAL_EXAMPLES = 10  # one per device and reason, up to this many
 MAX_NAMED_DEVICES = 10  # devices the accepted check's summary names with their refusals
+MEASURES_APART = 1.0  # seconds a device's measures sent one by one may lie apart, at most
 
 
 @dataclass
@@ -93,6 +94,8 @@ def evaluate(
     for event in events:
         by_device[event.device_id].append(event)
     stored = [e for e in events if e.error is None]
+    window = min(profile.interval / 2, MEASURES_APART)
+    sendings = {device: _sendings(evs, window) for device, evs in sorted(by_device.items())}
     refused: dict[str, int] = defaultdict(int)
     refused_by_device: dict[str, dict[str, int]] = {}
     for event in events:
@@ -102,9 +105,9 @@ def evaluate(
             reasons[event.error] = reasons.get(event.error, 0) + 1
     checks = [
         _accepted(events, refused_by_device),
-        *_measures(profile, events),
-        *_timing(profile, by_device),
-        _gaps(profile, by_device, started, ended),
+        *_measures(profile, sendings),
+        *_timing(profile, by_device, sendings),
+        _gaps(profile, sendings, started, ended),
         _latency(stored, max_latency),
         _timestamps(stored),
         *(extra or []),
@@ -160,42 +163,55 @@ def _accepted(events: list[MessageEvent], by_device: dict[str, dict[str, int]]) 
     return Check("accepted", verdict, summary, figures, examples)
 
 
-def _measures(profile: DeviceProfile, events: list[MessageEvent]) -> list[Check]:
+def _sendings(events: list[MessageEvent], window: float) -> list[list[MessageEvent]]:
+    """A device's messages as it sent its readings: messages that arrive within `window` of
+    the first of them, none repeating a measure another carries, are one reading sent
+    measure by measure (`/<apikey>/<device>/attrs/<attr>`, `/iot/json/attrs/<attr>`)."""
+    out: list[list[MessageEvent]] = []
+    carried: list[set[str]] = []
+    for event in sorted(events, key=lambda e: e.received):
+        names = {name for group, _ in event.groups for name in group}
+        if (
+            out
+            and names
+            and event.received - out[-1][0].received <= window
+            and names.isdisjoint(carried[-1])
+        ):
+            out[-1].append(event)
+            carried[-1] |= names
+        else:
+            out.append([event])
+            carried.append(names)
+    return out
+
+
+def _measures(profile: DeviceProfile, sendings: dict[str, list[list[MessageEvent]]]) -> list[Check]:
     """What the devices sent, against the profile: every message whose measures were read,
-    stored or refused (a value refused for its type is a wrong type all the same)."""
+    stored or refused (a value refused for its type is a wrong type all the same); a
+    reading sent measure by measure lacks what none of its messages carries."""
     specs = {m.object_id: m for m in profile.measures}
     required = {m.object_id for m in profile.measures if m.required}
     schema: list[str] = []
     types: list[str] = []
     ranges: list[str] = []
-    read = [e for e in events if e.groups]
+    read = [e for device in sendings.values() for s in device for e in s if e.groups]
     values = in_refused = 0
-    for event in read:
-        device = event.device_id
-        tag = "" if event.error is None else f" (refused: {event.error})"
-        for group, _ in event.groups:
-            missing = required - set(group)
-            if missing:
-                schema.append(f"{device}: missing {', '.join(sorted(missing))}{tag}")
-            for key, raw in group.items():
-                spec = specs.get(key)
-                if spec is None:
-                    schema.append(f"{device}: undeclared measure {key!r}{tag}")
-                    continue
-                values += 1
-                in_refused += event.error is not None
-                number = _typed(spec, raw)
-                if number is _WRONG:
-                    types.append(f"{device}: {key}={raw!r} is not {spec.type}{tag}")
-                elif number is _UNLISTED:
-                    listed = ", ".join(spec.values or ())
-                    ranges.append(f"{device}: {key}={raw!r} not one of {listed}{tag}")
-                elif isinstance(number, float) and not _within(spec, number):
-                    ranges.append(f"{device}: {key}={raw} outside [{spec.min}, {spec.max}]{tag}")
-                elif isinstance(number, list) and not all(_within(spec, x) for x in number):
-                    ranges.append(
-                        f"{device}: {key}={raw} not all within [{spec.min}, {spec.max}]{tag}"
-                    )
+    for device, readings in sendings.items():
+        for sending in readings:
+            if len(sending) > 1:
+                sent = {name for e in sending for group, _ in e.groups for name in group}
+                if missing := required - sent:
+                    schema.append(f"{device}: missing {', '.join(sorted(missing))}")
+            for event in sending:
+                values, in_refused = _values(
+                    event,
+                    specs,
+                    required if len(sending) == 1 else set(),
+                    schema,
+                    types,
+                    ranges,
+                    (values, in_refused),
+                )
     if not read:
         return [Check(n, "n/a", "no message with measures") for n in ("schema", "types", "ranges")]
     checked = f"{values} values checked"
@@ -206,6 +222,43 @@ def _measures(profile: DeviceProfile, events: list[MessageEvent]) -> list[Check]
         _tally("types", types, checked),
         _tally("ranges", ranges, checked),
     ]
+
+
+def _values(
+    event: MessageEvent,
+    specs: dict[str, MeasureSpec],
+    required: set[str],
+    schema: list[str],
+    types: list[str],
+    ranges: list[str],
+    counts: tuple[int, int],
+) -> tuple[int, int]:
+    """One message's measures against the profile; the values counted, and those refused."""
+    values, in_refused = counts
+    device = event.device_id
+    tag = "" if event.error is None else f" (refused: {event.error})"
+    for group, _ in event.groups:
+        missing = required - set(group)
+        if missing:
+            schema.append(f"{device}: missing {', '.join(sorted(missing))}{tag}")
+        for key, raw in group.items():
+            spec = specs.get(key)
+            if spec is None:
+                schema.append(f"{device}: undeclared measure {key!r}{tag}")
+                continue
+            values += 1
+            in_refused += event.error is not None
+            number = _typed(spec, raw)
+            if number is _WRONG:
+                types.append(f"{device}: {key}={raw!r} is not {spec.type}{tag}")
+            elif number is _UNLISTED:
+                listed = ", ".join(spec.values or ())
+                ranges.append(f"{device}: {key}={raw!r} not one of {listed}{tag}")
+            elif isinstance(number, float) and not _within(spec, number):
+                ranges.append(f"{device}: {key}={raw} outside [{spec.min}, {spec.max}]{tag}")
+            elif isinstance(number, list) and not all(_within(spec, x) for x in number):
+                ranges.append(f"{device}: {key}={raw} not all within [{spec.min}, {spec.max}]{tag}")
+    return values, in_refused
 
 
 _WRONG = object()  # not of the measure's type
@@ -300,7 +353,11 @@ def _timestamps(stored: list[MessageEvent]) -> Check:
     return _tally("timestamps", broken, f"{given} device times, each ISO 8601")
 
 
-def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) -> list[Check]:
+def _timing(
+    profile: DeviceProfile,
+    by_device: dict[str, list[MessageEvent]],
+    sendings: dict[str, list[list[MessageEvent]]],
+) -> list[Check]:
     interval, tolerance = profile.interval, profile.interval * profile.jitter
     medians: list[str] = []
     intervals: list[float] = []
@@ -318,7 +375,8 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
             if at in seen:
                 duplicates.append(f"{device}: timestamp {written} sent twice")
             seen.add(at)
-        arrivals = sorted(e.received for e in events)  # stored or refused: all were sent
+        # each reading (stored or refused: all were sent; measure by measure: one reading)
+        arrivals = [sending[0].received for sending in sendings[device]]
         steps = [b - a for a, b in itertools.pairwise(arrivals)]
         intervals += steps
         if steps:
@@ -358,7 +416,7 @@ def _timing(profile: DeviceProfile, by_device: dict[str, list[MessageEvent]]) ->
 
 def _gaps(
     profile: DeviceProfile,
-    by_device: dict[str, list[MessageEvent]],
+    by_device: dict[str, list[list[MessageEvent]]],
     started: float,
     ended: float,
 ) -> Check:
@@ -376,7 +434,7 @@ def _gaps(
     gaps: list[str] = []
     heard = 0
     for device, events in sorted(by_device.items()):
-        arrivals = sorted(e.received for e in events)
+        arrivals = [sending[0].received for sending in events]
         heard += 1
         first, last = arrivals[0] - started, ended - arrivals[-1]
         if first > bound:
