@@ -34,3 +34,24 @@ def test_a_post_query_with_an_inline_context_links_to_a_context_that_resolves(
     assert hosted.json()["@context"] == context
     details = client.get("/ngsi-ld/v1/jsonldContexts", params={"details": "true"}).json()
     assert any(c["URL"] == url and c["kind"] == "ImplicitlyCreated" for c in details)
+
+
+def test_a_temporal_post_query_with_an_inline_context_links_to_it_too(client: TestClient) -> None:
+    context = [CONTEXT, CORE]
+    bus = {"id": "urn:ngsi-ld:Bus:2", "type": "Bus", "color": {"vocab": "Red"}, "@context": context}
+    ld = {"Content-Type": "application/ld+json"}
+    assert client.post("/ngsi-ld/v1/entities", json=bus, headers=ld).status_code == 201
+    body = {
+        "type": "Query",
+        "entities": [{"type": "Bus"}],
+        "temporalQ": {"timerel": "after", "timeAt": "2000-01-01T00:00:00Z"},
+        "@context": context,
+    }
+    answer = client.post(
+        "/ngsi-ld/v1/temporal/entityOperations/query",
+        json=body,
+        headers={**ld, "Accept": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    url = answer.headers["link"].split(">")[0].lstrip("<")
+    assert client.get(urlsplit(url).path).json()["@context"] == context

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from dalgu.api import params
 from dalgu.api.attribute_paths import attribute_param
 from dalgu.api.batch import ordering_params
+from dalgu.api.contexts import linked
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.entities import page_links
 from dalgu.api.negotiation import RequestContext
@@ -180,7 +181,7 @@ async def query_temporal_post(request: Request) -> Response:
             if key in geo:
                 merged[key] = geo[key]
     merged.update(ordering_params(body))
-    return await _answer(request, rc, merged)
+    return await _answer(request, await linked(request, rc), merged)
 
 
 def _temporal_attrs(body: dict[str, Any], rc: RequestContext) -> dict[str, list[Any]]:
