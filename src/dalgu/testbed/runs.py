@@ -38,6 +38,7 @@ from dalgu.devices.traffic import MessageEvent
 from dalgu.errors import BadRequestData, DalguError, ResourceNotFound
 from dalgu.store.base import ReportArchive, RunJournal, RunRecord
 from dalgu.testbed.conformance import evaluate
+from dalgu.testbed.groupcheck import mapping_check
 from dalgu.testbed.journal import (
     MESSAGE,
     SENT,
@@ -294,8 +295,19 @@ class TestbedService:
         r = run.record
         assert run.recording is not None
         trips = command_check(run.profile, list(run.recording.trips.values()))
+        groups = [
+            {**g.doc, "resource": g.key}
+            for g in await self.devices.registry.groups(r.tenant, None)
+            if g.apikey == r.apikey
+        ]
+        mapping = mapping_check(run.profile, groups)
         report = evaluate(
-            run.profile, masked(r.apikey), run.recording.messages, r.started, r.ends, extra=[trips]
+            run.profile,
+            masked(r.apikey),
+            run.recording.messages,
+            r.started,
+            r.ends,
+            extra=[mapping, trips],
         )
         doc = {
             **run.status(report.messages),
