@@ -14,6 +14,8 @@ from dalgu.settings import Settings
 
 @pytest.fixture
 def environment(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("DALGU_PORT", "1099")
+    settings = settings.model_copy(update={"port": 1099})
     monkeypatch.setenv("DALGU_STORE", settings.store)
     monkeypatch.setenv("DALGU_SQLITE_PATH", str(settings.sqlite_path))
     monkeypatch.setenv("DALGU_POSTGRES_DSN", settings.postgres_dsn)
@@ -60,6 +62,9 @@ def test_publish_warns_when_no_entity_matches_and_says_when_it_replaces(
     code, output = _dalgu(*publish)
     assert code == 0 and "published air" in output
     assert "warning" in output and "--context" in output
+    # the demo city's context at this server's address, not at 1026 whatever the port
+    hint = f"{environment.base_url}/ngsi-ld/v1/jsonldContexts/dalgu-city"
+    assert hint in "".join(output.split())
     with TestClient(build_app(environment)) as client:
         entity = {"id": "urn:ngsi-ld:AirQualityObserved:1", "type": "AirQualityObserved"}
         assert client.post("/ngsi-ld/v1/entities", json=entity).status_code == 201

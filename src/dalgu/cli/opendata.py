@@ -195,7 +195,8 @@ def publish(
             f"[yellow]warning[/]: no entity of type {dataset.publication.entity_type} "
             f"(its name expanded {expanded}) matches now: the downloads are empty until one "
             "does. Entities written with a @context of their own need it as --context "
-            "(e.g. the demo city's: http://127.0.0.1:1026/ngsi-ld/v1/jsonldContexts/dalgu-city).",
+            f"(e.g. the demo city's: {_settings(config).base_url}/ngsi-ld/v1/jsonldContexts/"
+            "dalgu-city).",
             highlight=False,
         )
 
