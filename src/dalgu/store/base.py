@@ -61,10 +61,8 @@ from dalgu.store.registration_store import RegistrationStore as RegistrationStor
 
 Entity: TypeAlias = dict[str, Any]
 Mutation: TypeAlias = Callable[[Entity | None], Entity | None]
-"""Given the stored entity (None when absent), return the new one (None deletes it).
-
-It may raise a `DalguError` (e.g. `AlreadyExists`, `ResourceNotFound`) to fail that item only.
-"""
+"""Given the stored entity (None when absent), return the new one (None deletes it); it may
+raise a `DalguError` (e.g. `AlreadyExists`, `ResourceNotFound`) to fail that item only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +234,7 @@ class EntityStore(ABC):
     migrated: tuple[int, int] = (0, 0)
 
     async def connection_limit(self) -> int | None:
-        """The connections its database server allows this store's user at most (the lower
-        of the user's and the server's limits); None where no such limit applies."""
+        """Connections the database server allows this store's user; None: no such limit."""
         return None
 
     def use_rendering(self, rendering: DefaultRendering) -> None:
