@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from dalgu.broker.model import ENTITY_KEYS, Entity, now_iso
@@ -130,9 +130,19 @@ class DeviceService:
         return await self.polling.fetch(apikey, device_id)
 
     async def command_result(self, apikey: str, device_id: str, name: str, result: Any) -> None:
-        """A device answered a command, or a request for a lazy attribute."""
-        if not self.lazy.answer(apikey, device_id, name, result):
+        """A device answered a command, or a request for a lazy attribute; a result refused
+        (no such command, none waiting) is recorded as the device's refused message."""
+        if self.lazy.answer(apikey, device_id, name, result):
+            return
+        try:
             await self.commands.result(apikey, device_id, name, result)
+        except DalguError as error:
+            if error.status < 500:
+                refused = MessageEvent(
+                    apikey, device_id, "", time.time(), None, (), error.kind, error.detail
+                )
+                self.traffic.record(replace(refused, kind="result"), quiet=True)
+            raise
 
     @property
     def admission(self) -> Admission | None:

@@ -30,6 +30,7 @@ class MessageEvent:
     error: str | None = None  # the refusal's kind (BadRequestData, ResourceNotFound…)
     detail: str | None = None
     tenant: str = ""  # where a stored message's measures went ("": the default tenant)
+    kind: str = "measure"  # or "result": a command's result (`/cmdexe`, `/commands`)
 
 
 Observer = Callable[[MessageEvent], None]

@@ -89,7 +89,12 @@ def evaluate(
     max_latency: float = 1.0,
     extra: list[Check] | None = None,
 ) -> ConformanceReport:
-    """Judge a run's messages; `extra` checks (command round trips) join the verdict."""
+    """Judge a run's messages; `extra` checks (command round trips) join the verdict. The
+    devices' command results the gateway refused count as their refused messages, and fail
+    the commands check; the other checks judge measures."""
+    results = [e for e in events if e.kind == "result"]
+    all_devices = {e.device_id for e in events}
+    events = [e for e in events if e.kind != "result"]
     by_device: dict[str, list[MessageEvent]] = defaultdict(list)
     for event in events:
         by_device[event.device_id].append(event)
@@ -98,24 +103,24 @@ def evaluate(
     sendings = {device: _sendings(evs, window) for device, evs in sorted(by_device.items())}
     refused: dict[str, int] = defaultdict(int)
     refused_by_device: dict[str, dict[str, int]] = {}
-    for event in events:
+    for event in [*events, *results]:
         if event.error is not None:
             refused[event.error] += 1
             reasons = refused_by_device.setdefault(event.device_id, {})
             reasons[event.error] = reasons.get(event.error, 0) + 1
     checks = [
-        _accepted(events, refused_by_device),
+        _accepted([*events, *results], refused_by_device),
         *_measures(profile, sendings),
         *_timing(profile, by_device, sendings),
         _gaps(profile, sendings, started, ended),
         _latency(stored, max_latency),
         _timestamps(stored),
-        *(extra or []),
+        *(_with_refused_results(c, results) for c in extra or []),
     ]
     needed = {"rate", "jitter", "gaps"} | ({"commands"} if profile.commands else set())
     not_shown = [c.name for c in checks if c.name in needed and c.verdict == "n/a"]
     verdict: RunVerdict = "pass"
-    if not events:
+    if not events and not results:
         verdict = "n/a"
     elif any(c.verdict == "fail" for c in checks):
         verdict = "fail"
@@ -126,14 +131,27 @@ def evaluate(
         apikey=apikey,
         started=started,
         ended=ended,
-        messages=len(events),
-        devices=len(by_device),
+        messages=len(events) + len(results),
+        devices=len(all_devices),
         verdict=verdict,
         checks=checks,
         refused=dict(refused),
         refused_by_device=dict(sorted(refused_by_device.items())),
         not_shown=not_shown if events else [],
     )
+
+
+def _with_refused_results(check: Check, results: list[MessageEvent]) -> Check:
+    """The commands check, failed by the results the gateway refused (a second answer, a
+    command the device does not have): a device answering so is no conforming one."""
+    refused = [e for e in results if e.error is not None]
+    if check.name != "commands" or not refused:
+        return check
+    problems = [f"{e.device_id}: result refused: {e.detail}" for e in refused]
+    examples = _spread([*problems, *check.examples])
+    summary = f"{check.summary}; {len(refused)} result(s) refused"
+    figures = {**check.figures, "results_refused": len(refused)}
+    return Check("commands", "fail", summary, figures, examples)
 
 
 def _accepted(events: list[MessageEvent], by_device: dict[str, dict[str, int]]) -> Check:

@@ -37,12 +37,13 @@ def message_doc(event: MessageEvent) -> bytes:
             [[values, stamp] for values, stamp in event.groups],
             event.error,
             event.detail,
+            event.kind,
         ]
     )
 
 
 def message_event(doc: bytes) -> MessageEvent:
-    apikey, device, transport, received, stored, groups, error, detail = orjson.loads(doc)
+    apikey, device, transport, received, stored, groups, error, detail, *rest = orjson.loads(doc)
     return MessageEvent(
         apikey,
         device,
@@ -52,6 +53,7 @@ def message_event(doc: bytes) -> MessageEvent:
         tuple((values, stamp) for values, stamp in groups),
         error,
         detail,
+        kind=rest[0] if rest else "measure",  # journals written before results were kept
     )
 
 
