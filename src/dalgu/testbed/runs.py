@@ -201,11 +201,22 @@ class TestbedService:
     # --- the journal ----------------------------------------------------------------------
 
     async def _watch(self) -> None:
+        """Look at the run journal until stopped. Whatever a look fails with (the store
+        unavailable, a driver's connection refused while a pool reconnects), the next one is
+        tried: a connection error ended this task for good in every worker after a PostgreSQL
+        outage, silently (an outside test). A failure is logged once, and its end."""
+        failing: str | None = None
         while True:
             try:
                 await self._tick()
-            except DalguError as error:  # the store is unavailable: look again later
-                log.warning("conformance runs: %s", error.detail)
+                if failing is not None:
+                    log.warning("conformance runs: the run journal answers again")
+                    failing = None
+            except Exception as error:
+                said = error.detail if isinstance(error, DalguError) else repr(error)
+                if said != failing:
+                    log.warning("conformance runs: %s; looking again every %g s", said, REFRESH)
+                    failing = said
             await asyncio.sleep(REFRESH)
 
     async def _flush(self) -> None:
