@@ -3,7 +3,10 @@ a traceback; a run in which every message failed exits non-zero."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import socket
+import threading
 from pathlib import Path
 
 import orjson
@@ -88,3 +91,39 @@ def test_replay_exits_non_zero_when_every_message_failed_or_no_broker_answers(
     assert no_broker.exit_code == 2, no_broker.output
     assert isinstance(no_broker.exception, SystemExit)
     assert "cannot reach the MQTT broker" in no_broker.output
+
+
+def test_testbed_run_says_in_a_line_that_its_run_is_gone() -> None:
+    """The run removed while it recorded (its sandbox reset or deleted): a traceback ending
+    in KeyError with exit status 1, which a script reads as the device failing (an outside
+    test, round 6). A server answering as Dalgu does then: the start, then 404."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self._answer(201, {"id": "run-1"})
+
+        def do_GET(self) -> None:
+            self._answer(404, {"type": "ResourceNotFound", "detail": "no run run-1 here"})
+
+        def _answer(self, status: int, body: dict[str, str]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = dalgu(f"testbed run --profile air-quality --apikey x --url {url} --duration 2s")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "the run is gone: no run run-1 here" in said(result)

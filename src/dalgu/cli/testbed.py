@@ -87,7 +87,12 @@ def _record(
         ) as bar:
             task = bar.add_task("run", total=seconds, messages=0)
             while True:
-                doc: dict[str, Any] = client.get(f"/testbed/runs/{run_id}").json()
+                answer = client.get(f"/testbed/runs/{run_id}")
+                if answer.status_code != 200:  # a sandbox reset or deleted meanwhile: gone
+                    bar.stop()
+                    console.print(f"[red]the run is gone:[/] {_detail(answer)}")
+                    raise typer.Exit(2)
+                doc: dict[str, Any] = answer.json()
                 bar.update(task, completed=doc.get("elapsed", seconds), messages=doc["messages"])
                 if doc["status"] == "finished":
                     break
