@@ -14,21 +14,11 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from dalgu.errors import BadRequestData
+from dalgu.query.geo import haversine
 from dalgu.wifi.service import WifiState
 
-EARTH_RADIUS: Final = 6_371_008.8
 DEFAULT_RADIUS: Final = 1_000.0
 MAX_RADIUS: Final = 100_000.0
-
-
-def metres_between(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """The great-circle distance between two (lon, lat) positions."""
-    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _number(text: str, name: str, least: float, most: float) -> float:
@@ -73,7 +63,7 @@ class Selection:
     def _near(self, position: tuple[float, float] | None) -> bool:
         if self.place is None:
             return True
-        return position is not None and metres_between(self.place, position) <= self.radius
+        return position is not None and haversine(*self.place, *position) <= self.radius
 
     def apply(self, state: WifiState) -> WifiState:
         """The state of the zones selected, their units, and the units in no zone near."""
