@@ -50,7 +50,7 @@ def back_up(
             problems = [row[0] for row in copy.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
                 raise BackupFailed(f"the copy failed its check: {'; '.join(problems[:3])}")
-            entities = _entities(copy)
+            entities = entity_count(copy)
         finally:
             copy.close()
     except sqlite3.Error as exc:
@@ -70,7 +70,8 @@ def back_up(
     return BackupCopy(out, out.stat().st_size, entities, "quick_check ok")
 
 
-def _entities(db: sqlite3.Connection) -> int | None:
+def entity_count(db: sqlite3.Connection) -> int | None:
+    """The entities a database holds (None: it has no entity table)."""
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'entities'").fetchone() is None:
         return None
     count: int = db.execute("SELECT count(*) FROM entities").fetchone()[0]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from dalgu.errors import BackupFailed, SchemaAhead, StoreUnavailable
 from dalgu.store.backup import BackupCopy
-from dalgu.store.sqlite.backup import sync_file
+from dalgu.store.sqlite.backup import entity_count, sync_file
 from dalgu.store.sqlite.schema import MIGRATIONS
 from dalgu.store.sqlite.status import open_read_only
 
@@ -93,8 +93,7 @@ def _checked(backup: Path) -> tuple[int | None, int]:
         if "schema_version" not in tables or "entities" not in tables:
             raise BackupFailed(f"{backup} is not a Dalgu database")
         version = db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-        entities = db.execute("SELECT count(*) FROM entities").fetchone()
-        return int(entities[0]), int(version[0])
+        return entity_count(db), int(version[0])
     except sqlite3.DatabaseError as exc:
         raise BackupFailed(f"{backup} is not a readable SQLite database: {exc}") from None
     finally:
