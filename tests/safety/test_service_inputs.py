@@ -79,7 +79,9 @@ def test_the_seats_zero_intervals_are_left_to_its_quality_gate(
     read as sent, as in process, so a replay through the gateway reads what `evaluate` reads."""
     caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
     service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
-    now = time.time()
+    # mid-second: a car sample in a second's last 0.15 s closes it at once (`covered`), and
+    # the intervals would be in a closed second rather than the current one (1 run in 7)
+    now = int(time.time()) + 0.5
     car = {vss.SPEED: 80.0, vss.SEAT_QUALITY: 0.2, vss.SEAT_RR_INTERVALS: [0.0, 830, "x"]}
     service.observe(MessageEvent("c", "veh-4", "mqtt", now, now, ((car, None),)))
     assert service.monitors[("", "veh-4")].history.current.seat_rr == [0.0, 830.0]
