@@ -103,6 +103,24 @@ def test_query_merges_by_id_and_forwards_the_registered_restrictions(
     assert got.json() == [{"id": V1, "type": "Vehicle", "brandName": "Kia", "speed": 33}]
 
 
+def test_a_query_for_attributes_a_registration_lacks_is_not_forwarded(
+    client: TestClient, source: ContextSource
+) -> None:
+    """Clause 5.12: a registration whose attributes include none of the query's `attrs`
+    does not match it; the query is not sent there (it was, with the registration's
+    attributes in place of the client's, and answered with an entity of no attributes)."""
+    register_speed_of_v1(client, source, "redirectionOps")
+    source.reply("GET", f"/entities?type=Vehicle&attrs=speed&id={V1}", 200, [vehicle(V1, speed=3)])
+    got = client.get(E, params={"type": "Vehicle", "attrs": "brandName"})
+    assert got.status_code == 200
+    assert got.json() == []
+    assert source.requests("GET") == []
+    both = client.get(E, params={"type": "Vehicle", "attrs": "brandName,speed"})
+    assert [e["id"] for e in both.json()] == [V1]
+    (seen,) = source.requests("GET")
+    assert seen.path == f"/ngsi-ld/v1/entities?type=Vehicle&attrs=speed&id={V1}"
+
+
 def test_create_splits_an_exclusive_attribute_off(
     client: TestClient, source: ContextSource
 ) -> None:

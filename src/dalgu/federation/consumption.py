@@ -62,7 +62,7 @@ def restricted_params(
         registered = sorted(terms.compact(iri) for iri in claim.attrs)
         for index, (key, value) in enumerate(params):
             if key == "attrs":
-                asked = [a for a in value.split(",") if a in registered]
+                asked = [a for a in value.split(",") if claim.takes(terms.expand(a))]
                 params[index] = ("attrs", ",".join(asked or registered))
                 break
         else:

@@ -68,8 +68,9 @@ async def query_entities(
 ) -> QueryResult:
     """Query Entities across the claims: this broker's matches and each context source's
     first page, merged by id, then paged. Without EntityMaps (clause 4.3.6.7) a page past a
-    context source's first page does not reach further into it."""
-    forwards = [forward(c) for c in plan.claims]
+    context source's first page does not reach further into it. A registration that holds
+    none of the attributes asked for is not asked (clause 5.12)."""
+    forwards = [forward(c) for c in plan.claims if c.serves(entity_query.attrs)]
     found: list[QueryResult] = []
     wide = replace(entity_query, offset=0, limit=entity_query.offset + entity_query.limit)
 
@@ -111,7 +112,7 @@ def batch_query_forward(terms: TermMap, body: dict[str, Any]) -> Callable[[Claim
         sent = dict(body)
         if claim.attrs is not None:
             registered = sorted(terms.compact(iri) for iri in claim.attrs)
-            asked = [a for a in body.get("attrs") or () if a in registered]
+            asked = [a for a in body.get("attrs") or () if claim.takes(terms.expand(str(a)))]
             sent["attrs"] = asked or registered
         return Forward(claim, "POST", "/entityOperations/query", None, sent)
 

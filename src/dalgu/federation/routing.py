@@ -44,6 +44,12 @@ class Claim:
     def takes(self, attr: str) -> bool:
         return self.attrs is None or attr in self.attrs
 
+    def serves(self, asked: Iterable[str]) -> bool:
+        """Does the registration hold one of the attributes a read asks for (IRIs; none
+        asked: any)? Clause 5.12: else it does not match the request."""
+        wanted = set(asked)
+        return self.attrs is None or not wanted or bool(self.attrs & wanted)
+
 
 def _info_names(info: dict[str, Any]) -> frozenset[str] | None:
     names = [*info.get("propertyNames", ()), *info.get("relationshipNames", ())]
