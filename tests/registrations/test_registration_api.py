@@ -84,7 +84,12 @@ def test_full_data_model_round_trips(client: TestClient) -> None:
         description="city parking",
         tenant="city",
         contextSourceAlias="csource-1",
-        contextSourceInfo=[{"key": "Authorization", "value": "Bearer x"}],
+        contextSourceInfo=[
+            {"key": "Authorization", "value": "Bearer x"},
+            {"key": "accept", "value": "application/ld+json; charset=utf-8"},
+            {"key": "ngsildConformance", "value": "1.8"},
+            {"key": "jsonldContext", "value": "http://127.0.0.1:9/ctx.jsonld"},
+        ],
         datasetId=["urn:ngsi-ld:Dataset:a", "@none"],
         expiresAt=later,
         location={"type": "Point", "coordinates": [128.6, 35.87]},
@@ -144,6 +149,12 @@ def test_read_only_members_are_ignored(client: TestClient) -> None:
         {"refreshRate": "every minute"},
         {"scope": "not a scope!"},
         {"contextSourceInfo": [{"key": "k"}]},
+        # clause 4.3.6.6's restrictions (clause 5.9.2.4: BadRequestData)
+        {"contextSourceInfo": [{"key": "accept", "value": "text/plain"}]},
+        {"contextSourceInfo": [{"key": "contentType", "value": "text/xml"}]},
+        {"contextSourceInfo": [{"key": "ngsildConformance", "value": "abc"}]},
+        {"contextSourceInfo": [{"key": "ngsildConformance", "value": "v1"}]},
+        {"contextSourceInfo": [{"key": "jsonldContext", "value": "not a url"}]},
         {"datasetId": ["not a uri"]},
         {"management": {"timeout": -1}},
         {"registrationName": ""},
@@ -208,6 +219,11 @@ def test_update_replaces_information_with_the_fragments(client: TestClient) -> N
         ({"endpoint": None}, 400, "BadRequestData"),
         ({"id": "urn:ngsi-ld:ContextSourceRegistration:2"}, 400, "BadRequestData"),
         ({"mode": "nope"}, 400, "BadRequestData"),
+        (
+            {"contextSourceInfo": [{"key": "contentType", "value": "text/xml"}]},
+            400,
+            "BadRequestData",
+        ),
     ],
 )
 def test_invalid_update_is_rejected_and_changes_nothing(

@@ -8,6 +8,7 @@ context source properties expanded to IRIs; everything else as written. Dalgu's 
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,8 @@ from dalgu.query.duration import parse_duration
 from dalgu.query.geo import validate_geometry
 from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import validate_scope
+
+_MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
 
 TYPE = "ContextSourceRegistration"
 MODES = ("inclusive", "exclusive", "redirect", "auxiliary")
@@ -211,7 +214,34 @@ def _key_values(value: Any) -> list[dict[str, str]]:
         for i in value
     ):
         raise BadRequestData("contextSourceInfo must be an array of {key, value} strings")
+    for pair in value:
+        _check_source_info(pair["key"], pair["value"])
     return list(value)
+
+
+#: the media types a context source may be sent and answer in (clause 4.3.6.6)
+_SOURCE_MEDIA_TYPES = ("application/json", "application/ld+json")
+
+
+def _check_source_info(key: str, value: str) -> None:
+    """The restrictions of clause 4.3.6.6 on the keys with a meaning of their own (clauses
+    5.9.2.4 and 5.9.3.4: else BadRequestData)."""
+    if key in ("accept", "contentType"):
+        if value.split(";")[0].strip().lower() not in _SOURCE_MEDIA_TYPES:
+            raise BadRequestData(
+                f"contextSourceInfo {key} {value!r} must be application/json or "
+                "application/ld+json (clause 4.3.6.6)"
+            )
+    elif key == "ngsildConformance":
+        if not _MAJOR_MINOR.fullmatch(value):
+            raise BadRequestData(
+                f"contextSourceInfo ngsildConformance {value!r} must be major.minor, such as "
+                "1.8 (clause 4.3.6.6)"
+            )
+    elif key == "jsonldContext" and not (is_uri(value) and urlsplit(value).scheme):
+        raise BadRequestData(
+            f"contextSourceInfo jsonldContext {value!r} must be a URL (clause 4.3.6.6)"
+        )
 
 
 def _dataset_ids(value: Any) -> list[str]:
