@@ -21,6 +21,18 @@ def test_several_workers_with_the_embedded_broker_are_refused() -> None:
     assert Settings.load(workers=1).mqtt_broker == "embedded"
 
 
+def test_mqtt_port_zero_turns_the_mqtt_southbound_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As 0 does every other gateway port (README, Configuration): it had started the embedded
+    broker on its default port, 1884, where a second Dalgu moved off the defaults collided."""
+    monkeypatch.setenv("DALGU_MQTT_PORT", "0")
+    settings = Settings.load()
+    assert settings.mqtt_broker == "off"
+    assert Settings.load(workers=2).workers == 2  # no embedded broker to refuse
+    monkeypatch.delenv("DALGU_MQTT_PORT")
+    assert Settings.load(mqtt_port=0).mqtt_broker == "off"
+    assert Settings.load(mqtt_port=1999).mqtt_broker == "embedded"
+
+
 def test_a_file_and_the_environment_are_judged_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,200}")
@@ -191,7 +191,10 @@ class Settings(BaseSettings):
     )
     mqtt_host: str = Field("127.0.0.1", description="MQTT broker address (embedded: bind).")
     mqtt_port: int | None = Field(
-        None, ge=0, le=65535, description="MQTT broker port; default 1884 embedded, 1883 external."
+        None,
+        ge=0,
+        le=65535,
+        description="MQTT broker port; default 1884 embedded, 1883 external; 0: no MQTT southbound.",
     )
     iot_north_port: int = Field(
         4041,
@@ -287,6 +290,14 @@ class Settings(BaseSettings):
                 "digits, - and _ (no wildcards)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _port_zero_is_off(self) -> Settings:
+        """`mqtt_port` 0 turns the MQTT southbound off, as 0 does every other gateway port (it
+        had started the embedded broker on its default port)."""
+        if self.mqtt_port == 0:
+            self.mqtt_broker = "off"
+        return self
 
     @field_validator("cors_origins")
     @classmethod
