@@ -5,6 +5,8 @@ do not outlive it."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import psutil
 from dalgu.cli.serve import listen_problem
 from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.server import kill_server, start_server
+from tests.server import kill_server, server_environment, start_server
 
 
 def workers(server_pid: int) -> list[int]:
@@ -140,3 +142,35 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return running
+
+
+def test_a_server_stopped_while_its_worker_starts_stops_at_once(tmp_path: Path) -> None:
+    """SIGTERM (systemd's stop, say) that reaches `dalgu serve` while its worker is still
+    starting: the worker had inherited a handler that only flagged granian's main loop, lost
+    the stop granian passed on, and served for 30 s more until killed."""
+    port = free_port()
+    env = server_environment(tmp_path / "dalgu.db", port)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dalgu", "serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while b"Spawning worker-1" not in log.read_bytes():  # the worker is importing Dalgu
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            time.sleep(0.01)
+        server.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        server.wait(25)
+        assert time.monotonic() - started < 10
+        deadline = time.monotonic() + 5
+        while listen_problem("127.0.0.1", port) is not None:
+            assert time.monotonic() < deadline, "the port is still held"
+            time.sleep(0.1)
+    finally:
+        kill_server(server)

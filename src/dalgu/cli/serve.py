@@ -201,12 +201,26 @@ def connection_capacity() -> int:
 def create_worker_app() -> Any:
     """granian's app factory in each API worker: the API, in a process that exits with the
     supervisor that started it."""
+    stop_if_stopping()
     supervisor = os.environ.get(SUPERVISOR_PID)
     if supervisor is not None:
         exit_with_supervisor(int(supervisor), signal.SIGKILL)
     from dalgu.api.asgi import create_app
 
     return create_app()
+
+
+def stop_if_stopping() -> None:
+    """A worker forked by granian inherits its main process's SIGTERM and SIGINT handler,
+    which only flags the main loop. Until granian sets the worker's own (once this app is
+    made), the stop signal granian sends it was lost, and a server stopped while its worker
+    started served on for `WORKER_KILL_SECONDS`, until killed. So: exit now if the stop came
+    already, and until granian's own handlers, let a stop signal end the worker."""
+    inherited = signal.getsignal(signal.SIGTERM)
+    if getattr(getattr(inherited, "__self__", None), "interrupt_signal", False) is True:
+        os._exit(0)
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
 
 
 def hand_over(settings: Settings) -> None:
