@@ -87,12 +87,16 @@ async def write(
 def answer(
     entity_id: str | None, outcomes: list[Outcome], success: Callable[[], Response]
 ) -> Response:
-    """`success()` when every part succeeded; the only part's error; else a 207 naming each
-    failed part (`entity_id` None: a write on no one entity, which lists no success)."""
+    """`success()` when every part succeeded; the only part's error (a context source's 207:
+    its answer as it came); else a 207 naming each failed part, a source's 207 among them
+    (`entity_id` None: a write on no one entity, which lists no success)."""
     failed = [o for o in outcomes if o.error is not None]
     if not failed:
         return success()
     if len(outcomes) == 1 and failed[0].error is not None:
+        reply = failed[0].reply
+        if reply is not None and reply.status == 207:  # the source's own partial result
+            return Response(reply.body, status_code=207, media_type="application/json")
         raise failed[0].error
     done = entity_id is not None and len(failed) < len(outcomes)
     return plain_json(

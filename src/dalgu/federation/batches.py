@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dalgu.broker.service import BatchResult
-from dalgu.errors import DalguError
-from dalgu.federation.distributor import Forward, Plan, refusal
+from dalgu.errors import ContextSourceError, DalguError
+from dalgu.federation.distributor import Forward, Outcome, Plan, refusal
 from dalgu.federation.provision import has_attributes, split_body
 from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
@@ -83,16 +83,54 @@ async def distribute_batch(
         raise outcomes[0].error
     merged = results[0]
     for (claim, _, ids), outcome in zip(parts.values(), outcomes[1:], strict=True):
-        if outcome.error is None:
-            merged.success.extend(i for i in ids if i is not None and i not in merged.success)
+        answer = outcome.reply.json() if outcome.reply is not None else None
+        if outcome.error is not None and not _batch_result(outcome, answer):
+            for entity_id in ids:
+                merged.errors.append((entity_id, _with_registration(outcome.error, claim)))
             continue
-        for entity_id in ids:
-            merged.errors.append((entity_id, _with_registration(outcome.error, claim)))
+        failed_there = _source_errors(answer, ids, claim) if outcome.error is not None else []
+        merged.errors.extend(failed_there)
+        unsuccessful = {entity_id for entity_id, _ in failed_there}
+        merged.success.extend(
+            i for i in ids if i is not None and i not in merged.success and i not in unsuccessful
+        )
+        if isinstance(answer, list) and outcome.reply is not None and outcome.reply.status == 201:
+            merged.created.extend(i for i in answer if i in ids and i not in merged.created)
     for entity_id, claim in refusals:
         merged.errors.append((entity_id, _with_registration(refusal(claim), claim)))
     failed = {entity_id for entity_id, _ in merged.errors}
     merged.success[:] = [i for i in merged.success if i not in failed]
     return merged
+
+
+def _batch_result(outcome: Outcome, answer: Any) -> bool:
+    """Is `outcome` a context source's 207 BatchOperationResult (clause 5.2.16)?"""
+    reply = outcome.reply
+    return (
+        reply is not None
+        and reply.status == 207
+        and isinstance(answer, dict)
+        and isinstance(answer.get("errors"), list)
+    )
+
+
+def _source_errors(
+    answer: Any, ids: list[str | None], claim: Claim
+) -> list[tuple[str | None, DalguError]]:
+    """The entities of a context source's 207 BatchOperationResult that failed there, each
+    with the source's ProblemDetails and the registration (only entities sent to it)."""
+    failed: list[tuple[str | None, DalguError]] = []
+    for item in answer["errors"]:
+        if not isinstance(item, dict) or item.get("entityId") not in ids:
+            continue
+        problem = item["error"] if isinstance(item.get("error"), dict) else {}
+        given = problem.get("status")
+        status = given if isinstance(given, int) and given >= 400 else 400
+        kind = problem.get("type")
+        detail = problem.get("detail") or problem.get("title") or "failed at the context source"
+        error = ContextSourceError(str(detail), status, kind if isinstance(kind, str) else None)
+        failed.append((item["entityId"], _with_registration(error, claim)))
+    return failed
 
 
 def _batch_member(item: Any) -> tuple[str | None, dict[str, Any] | None]:

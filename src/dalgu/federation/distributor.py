@@ -241,7 +241,10 @@ def refusal(claim: Claim) -> DalguError:
 
 
 def remote_error(reply: Reply) -> DalguError | None:
-    """None for a 2xx reply; else the context source's error, its ProblemDetails kept."""
+    """None for a 2xx reply but 207; else the context source's error, its ProblemDetails kept.
+    A 207 is a partial failure (clause 4.3.6.1): what the source did not do is the error."""
+    if reply.status == 207:
+        return partial_error(reply)
     if reply.ok:
         return None
     problem = reply.json()
@@ -254,3 +257,33 @@ def remote_error(reply: Reply) -> DalguError | None:
         if isinstance(problem.get("type"), str):
             type_uri = problem["type"]
     return ContextSourceError(detail, reply.status, type_uri)
+
+
+def partial_error(reply: Reply) -> ContextSourceError:
+    """A context source's 207: its UpdateResult's `notUpdated` attributes (clause 5.2.18) or
+    its BatchOperationResult's errors (clause 5.2.16, the first one's type and status), named
+    in the detail; `notUpdated` is kept as it came, in a member of the same name."""
+    answer = reply.json()
+    failures: list[str] = []
+    kept: dict[str, Any] = {}
+    status, type_uri = 207, None  # an UpdateResult gives no kind of error
+    if isinstance(answer, dict) and isinstance(answer.get("notUpdated"), list):
+        kept["notUpdated"] = answer["notUpdated"]
+        for item in answer["notUpdated"]:
+            if isinstance(item, dict):
+                failures.append(f"{item.get('attributeName')}: {item.get('reason')}")
+    elif isinstance(answer, dict) and isinstance(answer.get("errors"), list):
+        for item in answer["errors"]:
+            problem = item.get("error") if isinstance(item, dict) else None
+            if isinstance(problem, dict):
+                failures.append(str(problem.get("detail") or problem.get("title")))
+                if type_uri is None and isinstance(problem.get("type"), str):
+                    type_uri = problem["type"]
+                    given = problem.get("status")
+                    status = given if isinstance(given, int) and given >= 400 else status
+    detail = "the context source did it in part (207)"
+    if failures:
+        detail += ", not: " + "; ".join(failures)
+    error = ContextSourceError(detail, status, type_uri)
+    error.extra.update(kept)
+    return error
