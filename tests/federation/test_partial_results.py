@@ -120,3 +120,89 @@ def test_a_source_s_partial_update_beside_this_broker_s_is_a_failed_part(
     assert failed["registrationId"] == REGISTRATION
     assert failed["error"]["notUpdated"] == partial["notUpdated"]
     assert "line: nope" in failed["error"]["detail"]
+
+
+WRITES = ["updateOps", "deleteEntity", "appendAttrs", "mergeEntity", "deleteAttrs"]
+
+
+def test_a_write_to_an_entity_held_only_at_a_source_is_no_local_404(
+    client: TestClient, source: ContextSource
+) -> None:
+    """Clause 5.6.2.4: an entity not held here is no error when a matching registration
+    applies; every such write answered 207 with this broker's ResourceNotFound."""
+    register(client, source, operations=WRITES)  # inclusive, every attribute
+    for method, path in [
+        ("PATCH", f"/entities/{BUS1}/attrs/"),
+        ("PATCH", f"/entities/{BUS1}/attrs/speed"),
+        ("POST", f"/entities/{BUS1}/attrs/"),
+        ("PATCH", f"/entities/{BUS1}"),
+        ("DELETE", f"/entities/{BUS1}/attrs/speed"),
+        ("DELETE", f"/entities/{BUS1}"),
+    ]:
+        source.reply(method, path, 204)
+    speed = {"speed": {"type": "Property", "value": 81}}
+    assert client.patch(f"{E}/{BUS1}/attrs", json=speed).status_code == 204
+    assert client.patch(f"{E}/{BUS1}/attrs/speed", json={"value": 82}).status_code == 204
+    assert client.post(f"{E}/{BUS1}/attrs", json=speed).status_code == 204
+    assert client.patch(f"{E}/{BUS1}", json=speed).status_code == 204
+    assert client.delete(f"{E}/{BUS1}/attrs/speed").status_code == 204
+    assert client.delete(f"{E}/{BUS1}").status_code == 204
+    assert len(source.seen) == 6
+    assert client.get(f"{E}/{BUS1}", params={"local": "true"}).status_code == 404
+
+
+def test_a_write_to_an_entity_held_nowhere_is_a_404(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, operations=WRITES)
+    gone = {"type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound", "status": 404}
+    source.reply("PATCH", f"/entities/{BUS1}/attrs/", 404, gone)
+    missing = client.patch(f"{E}/{BUS1}/attrs", json={"speed": {"type": "Property", "value": 1}})
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["type"].endswith("ResourceNotFound")
+
+
+def test_what_went_nowhere_is_still_an_error(client: TestClient, source: ContextSource) -> None:
+    """A source holding only `speed`: the `line` of an entity held there alone went nowhere."""
+    information = [{"entities": [{"type": "Bus"}], "propertyNames": ["speed"]}]
+    register(client, source, operations=WRITES, information=information)
+    source.reply("PATCH", f"/entities/{BUS1}/attrs/", 204)
+    both = {"speed": {"type": "Property", "value": 1}, "line": {"type": "Property", "value": 2}}
+    answered = client.patch(f"{E}/{BUS1}/attrs", json=both)
+    assert answered.status_code == 207, answered.text
+    (error,) = answered.json()["errors"]
+    assert "registrationId" not in error and error["error"]["status"] == 404
+
+
+def test_a_source_that_never_held_an_entity_is_no_error(
+    client: TestClient, source: ContextSource
+) -> None:
+    """An entity created here alone (its attributes not registered) and deleted: the inclusive
+    source's 404 made the delete a 207."""
+    information = [{"entities": [{"type": "Bus"}], "propertyNames": ["speed"]}]
+    register(client, source, operations=WRITES, information=information)
+    assert client.post(E, json=bus(BUS1, line=410)).status_code == 201
+    gone = {"type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound", "status": 404}
+    source.reply("DELETE", f"/entities/{BUS1}", 404, gone)
+    deleted = client.delete(f"{E}/{BUS1}")
+    assert deleted.status_code == 204, deleted.text
+    assert client.get(f"{E}/{BUS1}", params={"local": "true"}).status_code == 404
+
+
+def test_a_batch_on_an_entity_held_only_at_a_source_is_no_local_404(
+    client: TestClient, source: ContextSource
+) -> None:
+    register(client, source, operations=["updateBatch", "deleteBatch"])
+    source.reply("POST", "/entityOperations/update", 204)
+    updated = client.post(f"{OPS}/update", json=[bus(BUS1, speed=3)])
+    assert updated.status_code == 204, updated.text
+    assert client.post(E, json=bus(BUS3, line=1)).status_code == 201
+    gone = {"type": "https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound", "status": 404}
+    errors = [{"entityId": BUS3, "error": gone}]
+    source.reply("POST", "/entityOperations/delete", 207, {"success": [BUS1], "errors": errors})
+    deleted = client.post(f"{OPS}/delete", json=[BUS1, BUS3])
+    assert deleted.status_code == 204, deleted.text
+    source.reply("POST", "/entityOperations/update", 207, {"success": [], "errors": errors})
+    nowhere = client.post(f"{OPS}/update", json=[bus(BUS3, speed=3)])
+    assert nowhere.status_code == 207
+    assert [e["entityId"] for e in nowhere.json()["errors"]] == [BUS3, BUS3]

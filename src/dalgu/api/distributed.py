@@ -5,7 +5,8 @@ context source registrations, its parts are forwarded and the answers put togeth
 claims take the plain path: these functions return None and the handler goes on as before.
 A distributed write answers as the plain one when every part succeeded, the one part's error
 when it was the only part, and otherwise 207 with a BatchOperationResult whose errors name
-the registration of each failed context source (clause 5.2.16, 5.2.17).
+the registration of each failed context source (clause 5.2.16, 5.2.17). A part that does not
+hold the entity (its 404) is no failure when others wrote what it was given (clause 5.6.2.4).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
 from dalgu.federation.client import Origin
 from dalgu.federation.distributor import Forward, Outcome, Plan
-from dalgu.federation.provision import has_attributes, split_body
+from dalgu.federation.provision import attributes, has_attributes, split_body
 
 
 async def plan(
@@ -44,12 +45,15 @@ async def plan(
     if not await distributor.registrations(rc.tenant):
         return None  # the commonest case: one cached lookup
     origin = _origin(request, rc)
-    if types is None and entity_id is not None:
-        types = await rt.service.types_of(rc.tenant, entity_id)
+    held = None
+    if entity_id is not None and (types is None or not reads):
+        here = await rt.service.types_of(rc.tenant, entity_id)
+        held = here is not None
+        types = here if types is None else types
     found = await distributor.claims(rc.tenant, origin, operation, entity_id, types, reads=reads)
     if reads:
         found = [c for c in found if c.offers]
-    return Plan(distributor, origin, found) if found else None
+    return Plan(distributor, origin, found, held) if found else None
 
 
 async def write(
@@ -81,18 +85,50 @@ async def write(
     outcomes = await plan.distributor.run(
         plan.origin, forwards, (lambda: local(mine)) if run_local else None, refused
     )
-    return answer(entity_id, outcomes, success)
+    written = [attributes(mine)] if run_local else []
+    written += [attributes(f.body) for f in forwards] + [frozenset()] * len(refused)
+    return answer(entity_id, _where_held(outcomes, written, plan.held), success)
+
+
+def _where_held(
+    outcomes: list[Outcome], written: list[frozenset[str]], held: bool | None
+) -> list[Outcome]:
+    """The outcomes without the 404 of a part that does not hold the entity while other parts
+    wrote what it was given (`written`: each part's attributes): clause 5.6.2.4, an entity
+    not held here is no error when a matching registration applies; likewise a context
+    source that does not hold it. This broker's own 404 counts only when the entity is not
+    here (`held`), not for an attribute it lacks."""
+    done: set[str] = set()
+    for outcome, attrs in zip(outcomes, written, strict=True):
+        if outcome.error is None:
+            done |= attrs
+    if all(o.error is not None for o in outcomes):
+        return outcomes
+    return [
+        o
+        for o, attrs in zip(outcomes, written, strict=True)
+        if not (
+            o.error is not None
+            and o.error.status == 404
+            and attrs <= done
+            and (o.registration_id is not None or held is False)
+        )
+    ]
 
 
 def answer(
     entity_id: str | None, outcomes: list[Outcome], success: Callable[[], Response]
 ) -> Response:
     """`success()` when every part succeeded; the only part's error (a context source's 207:
-    its answer as it came); else a 207 naming each failed part, a source's 207 among them
-    (`entity_id` None: a write on no one entity, which lists no success)."""
+    its answer as it came), or the first 404 when every part was one (the entity is held
+    nowhere); else a 207 naming each failed part, a source's 207 among them (`entity_id`
+    None: a write on no one entity, which lists no success)."""
     failed = [o for o in outcomes if o.error is not None]
     if not failed:
         return success()
+    errors = [o.error for o in failed if o.error is not None]
+    if len(failed) == len(outcomes) and all(e.status == 404 for e in errors):
+        raise errors[0]  # held nowhere: this broker's ResourceNotFound, else the first
     if len(outcomes) == 1 and failed[0].error is not None:
         reply = failed[0].reply
         if reply is not None and reply.status == 207:  # the source's own partial result
@@ -138,7 +174,8 @@ async def attribute_write(
     refused = [c for c in taking if not c.offers]
     here = None if any(c.proxied for c in taking) else local
     outcomes = await plan.distributor.run(plan.origin, forwards, here, refused)
-    return answer(entity_id, outcomes, success)
+    written = [frozenset([attr])] * (len(outcomes) - len(refused)) + [frozenset()] * len(refused)
+    return answer(entity_id, _where_held(outcomes, written, plan.held), success)
 
 
 async def broadcast(

@@ -10,7 +10,7 @@ from typing import Any
 from dalgu.broker.service import BatchResult
 from dalgu.errors import ContextSourceError, DalguError
 from dalgu.federation.distributor import Forward, Outcome, Plan, refusal
-from dalgu.federation.provision import has_attributes, split_body
+from dalgu.federation.provision import attributes, has_attributes, split_body
 from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
 
@@ -82,25 +82,58 @@ async def distribute_batch(
     if outcomes[0].error is not None:
         raise outcomes[0].error
     merged = results[0]
-    for (claim, _, ids), outcome in zip(parts.values(), outcomes[1:], strict=True):
+    mine = {i: attributes(b) for i, b in map(_batch_member, kept) if i is not None}
+    #: each entity's attributes some part wrote, and each failure with what its part was sent
+    done: dict[str, set[str]] = {i: set(mine.get(i, ())) for i in merged.success}
+    failures = [(i, e, mine.get(i or "", frozenset()), True) for i, e in merged.errors]
+    for (claim, bodies, ids), outcome in zip(parts.values(), outcomes[1:], strict=True):
         answer = outcome.reply.json() if outcome.reply is not None else None
         if outcome.error is not None and not _batch_result(outcome, answer):
-            for entity_id in ids:
-                merged.errors.append((entity_id, _with_registration(outcome.error, claim)))
-            continue
-        failed_there = _source_errors(answer, ids, claim) if outcome.error is not None else []
-        merged.errors.extend(failed_there)
+            failed_there = [(i, _with_registration(outcome.error, claim)) for i in ids]
+        else:
+            failed_there = _source_errors(answer, ids, claim) if outcome.error is not None else []
         unsuccessful = {entity_id for entity_id, _ in failed_there}
-        merged.success.extend(
-            i for i in ids if i is not None and i not in merged.success and i not in unsuccessful
-        )
+        for entity_id, body in zip(ids, bodies, strict=True):
+            if entity_id is None:
+                continue
+            if entity_id in unsuccessful:
+                sent = attributes(body)
+                failures.extend((i, e, sent, False) for i, e in failed_there if i == entity_id)
+                continue
+            done.setdefault(entity_id, set()).update(attributes(body))
+            if entity_id not in merged.success:
+                merged.success.append(entity_id)
         if isinstance(answer, list) and outcome.reply is not None and outcome.reply.status == 201:
             merged.created.extend(i for i in answer if i in ids and i not in merged.created)
+    merged.errors[:] = [
+        (entity_id, error)
+        for entity_id, error, attrs, here in failures
+        if not await _held_elsewhere(items, done, entity_id, error, attrs, here=here)
+    ]
     for entity_id, claim in refusals:
         merged.errors.append((entity_id, _with_registration(refusal(claim), claim)))
     failed = {entity_id for entity_id, _ in merged.errors}
     merged.success[:] = [i for i in merged.success if i not in failed]
     return merged
+
+
+async def _held_elsewhere(
+    items: BatchItems,
+    done: dict[str, set[str]],
+    entity_id: str | None,
+    error: DalguError,
+    attrs: frozenset[str],
+    *,
+    here: bool,
+) -> bool:
+    """Is `error` the 404 of a part that does not hold the entity while other parts wrote all
+    it was given? Clause 5.6.2.4: an entity not held here is no error when a matching
+    registration applies (this broker's own 404 only when the entity is not here at all)."""
+    if error.status != 404 or entity_id is None or entity_id not in done:
+        return False
+    if not attrs <= done[entity_id]:
+        return False
+    return not here or await items.types_of(entity_id) is None
 
 
 def _batch_result(outcome: Outcome, answer: Any) -> bool:

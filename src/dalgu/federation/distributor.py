@@ -59,6 +59,8 @@ class Plan:
     distributor: Distributor
     origin: Origin
     claims: list[Claim]
+    #: does this broker hold the entity written (None: not asked)
+    held: bool | None = None
 
 
 class Distributor:

@@ -58,3 +58,10 @@ def split_body(body: dict[str, Any], terms: TermMap, claims: list[Claim]) -> Spl
 
 def has_attributes(body: dict[str, Any] | None) -> bool:
     return body is not None and any(key not in ENTITY_KEYS for key in body)
+
+
+def attributes(body: Any) -> frozenset[str]:
+    """The attribute members of a part's body (none in an entity id or without a body)."""
+    if not isinstance(body, dict):
+        return frozenset()
+    return frozenset(key for key in body if key not in ENTITY_KEYS)
