@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -281,6 +282,44 @@ def test_exclusive_registration_conflicts_with_another_claim(client: TestClient)
     ]
     assert client.post(R, json=other_attr).status_code == 201  # other attributes: no claim
     assert client.post(R, json=registration(4)).status_code == 201  # inclusive: no claim
+
+
+def test_proxied_registrations_do_not_overlap(client: TestClient) -> None:
+    """Clause 4.3.6.3: no further exclusive or redirect registration for an entity id and
+    attribute an exclusive one claims, and none overlapping another proxied one; a redirect
+    after an exclusive, and an exclusive inside a type-wide redirect, were accepted."""
+
+    def lamp(n: int, mode: str, entity: dict[str, str], endpoint: int) -> dict[str, Any]:
+        return {
+            "id": f"urn:ngsi-ld:ContextSourceRegistration:{n}",
+            "type": "ContextSourceRegistration",
+            "mode": mode,
+            "information": [{"entities": [{"type": "Lamp", **entity}], "propertyNames": ["power"]}],
+            "endpoint": f"http://127.0.0.1:{endpoint}",
+        }
+
+    l1, l2 = {"id": "urn:ngsi-ld:Lamp:L1"}, {"id": "urn:ngsi-ld:Lamp:L2"}
+    assert client.post(R, json=lamp(1, "exclusive", l1, 22050)).status_code == 201
+    for body in (lamp(2, "redirect", l1, 22052), lamp(3, "redirect", {}, 22052)):
+        refused = client.post(R, json=body)
+        assert refused.status_code == 409, refused.text
+        assert problem_type(refused) == "Conflict"
+    assert (
+        client.post(R, json=lamp(4, "redirect", {"idPattern": "urn:other:.*"}, 22052)).status_code
+        == 201
+    )
+    for n in (1, 4):
+        assert client.delete(f"{R}/urn:ngsi-ld:ContextSourceRegistration:{n}").status_code == 204
+    assert client.post(R, json=lamp(5, "redirect", {}, 22052)).status_code == 201
+    inside = client.post(R, json=lamp(6, "exclusive", l2, 22054))
+    assert inside.status_code == 409 and problem_type(inside) == "Conflict"
+    # an update into an overlap is refused too (clause 5.9.3.4)
+    assert client.post(R, json=lamp(7, "inclusive", l2, 22054)).status_code == 201
+    moved = client.patch(f"{R}/urn:ngsi-ld:ContextSourceRegistration:7", json={"mode": "exclusive"})
+    assert moved.status_code == 409
+    other = lamp(8, "exclusive", l2, 22054)
+    other["information"][0]["propertyNames"] = ["colour"]  # another attribute: no overlap
+    assert client.post(R, json=other).status_code == 201
 
 
 def test_exclusive_registration_conflicts_with_a_local_entity_holding_its_attributes(

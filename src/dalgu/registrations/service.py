@@ -129,13 +129,13 @@ class RegistrationService:
         for info in doc["information"]:
             names = _names(info)
             for entity in info.get("entities", ()):
-                if mode == "exclusive" and "id" in entity:
-                    for other in others:
-                        if _claims(other, entity["id"], names):
-                            raise Conflict(
-                                f"registration {other['id']} already claims entity "
-                                f"{entity['id']} (exclusive or redirect)"
-                            )
+                for other in others:
+                    if _claims(other, entity, names):
+                        what = entity.get("id") or entity.get("idPattern") or "every entity"
+                        raise Conflict(
+                            f"registration {other['id']} (exclusive or redirect) already "
+                            f"claims {what} of type {_shown(entity)} with a common attribute"
+                        )
                 await self._check_entities(tenant, mode, entity, names)
 
     async def _check_entities(
@@ -172,16 +172,34 @@ def _names(info: dict[str, Any]) -> set[str]:
     return set(info.get("propertyNames", ())) | set(info.get("relationshipNames", ()))
 
 
-def _claims(other: dict[str, Any], entity_id: str, names: set[str]) -> bool:
-    """Does `other` (exclusive or redirect) register `entity_id` with any of `names`?"""
+def _claims(other: dict[str, Any], entity: dict[str, Any], names: set[str]) -> bool:
+    """Does `other` (exclusive or redirect) register an entity that `entity` (an EntityInfo)
+    may be, with any of `names` (none: every attribute)? Clause 4.3.6.3: no overlapping
+    proxied registrations for the same attributes of an entity."""
     for info in other["information"]:
         theirs = _names(info)
         if names and theirs and not names & theirs:
             continue
-        for entity in info.get("entities", ()):
-            if entity.get("id") == entity_id:
-                return True
-            pattern = entity.get("idPattern")
-            if pattern is not None and searches(pattern, entity_id):
-                return True
+        if any(_same_entity(entity, e) for e in info.get("entities", ())):
+            return True
     return False
+
+
+def _same_entity(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """May an entity match both EntityInfos? Ids are unique; an id meets a pattern that
+    matches it; two patterns are taken to meet only when they are the same; an EntityInfo
+    without id or pattern meets every entity of a common type."""
+    if "id" in one and "id" in other:
+        return bool(one["id"] == other["id"])
+    if not set(entity_types(one)) & set(entity_types(other)):
+        return False
+    for a, b in ((one, other), (other, one)):
+        if "id" in a and "idPattern" in b:
+            return searches(b["idPattern"], a["id"])
+    if "idPattern" in one and "idPattern" in other:
+        return bool(one["idPattern"] == other["idPattern"])
+    return True
+
+
+def _shown(entity: dict[str, Any]) -> str:
+    return ", ".join(entity_types(entity))
