@@ -194,7 +194,8 @@ class Settings(BaseSettings):
         None,
         ge=0,
         le=65535,
-        description="MQTT broker port; default 1884 embedded, 1883 external; 0: no MQTT southbound.",
+        description="MQTT broker port; default 1884 embedded, 1883 external; "
+        "0: no MQTT southbound.",
     )
     iot_north_port: int = Field(
         4041,
