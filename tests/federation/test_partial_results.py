@@ -206,3 +206,31 @@ def test_a_batch_on_an_entity_held_only_at_a_source_is_no_local_404(
     nowhere = client.post(f"{OPS}/update", json=[bus(BUS3, speed=3)])
     assert nowhere.status_code == 207
     assert [e["entityId"] for e in nowhere.json()["errors"]] == [BUS3, BUS3]
+
+
+def test_a_forwarded_write_keeps_the_client_s_parameters(
+    client: TestClient, source: ContextSource
+) -> None:
+    """A merge went to the source without `observedAt`, `lang` and `options=keyValues`: its
+    attribute kept its old observedAt, and a source that needs the flag misread the body."""
+    register(client, source, mode="redirect", operations=["redirectionOps"])
+    merge = f"/entities/{BUS1}?observedAt=2026-12-07T12:00:00Z&lang=ko&options=keyValues"
+    source.reply("PATCH", merge, 204)
+    merged = client.patch(
+        f"{E}/{BUS1}",
+        json={"speed": 5},
+        params={"observedAt": "2026-12-07T12:00:00Z", "lang": "ko", "options": "keyValues"},
+    )
+    assert merged.status_code == 204, merged.text
+    (seen,) = source.requests("PATCH")
+    assert seen.path == "/ngsi-ld/v1" + merge and seen.body == {"speed": 5}
+    append = f"/entities/{BUS1}/attrs/?options=keyValues,noOverwrite"
+    source.reply("POST", append, 204)
+    appended = client.post(
+        f"{E}/{BUS1}/attrs", json={"line": 4}, params={"options": "keyValues,noOverwrite"}
+    )
+    assert appended.status_code == 204, appended.text
+    assert source.requests("POST")[0].path == "/ngsi-ld/v1" + append
+    local = client.post(f"{E}/{BUS1}/attrs", json={"line": 4}, params={"local": "true"})
+    assert local.status_code == 404  # `local` stays here: nothing was sent
+    assert len(source.requests("POST")) == 1

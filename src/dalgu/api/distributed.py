@@ -53,7 +53,17 @@ async def plan(
     found = await distributor.claims(rc.tenant, origin, operation, entity_id, types, reads=reads)
     if reads:
         found = [c for c in found if c.offers]
-    return Plan(distributor, origin, found, held) if found else None
+    given = tuple((k, v) for k, v in request.query_params.multi_items() if k != "local")
+    return Plan(distributor, origin, found, held, given) if found else None
+
+
+def _query(plan: Plan, query: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    """A forwarded write's parameters: the client's (a merge's `observedAt` and `lang`,
+    `options=keyValues` for a body in that form), then those of `query` the client did not
+    give."""
+    given = {key for key, _ in plan.params}
+    pairs = [*plan.params, *(p for p in query or () if p[0] not in given)]
+    return pairs or None
 
 
 async def write(
@@ -71,6 +81,7 @@ async def write(
 ) -> Response:
     """One entity's write split between the claims and this broker (`local` is called with
     this broker's part of the body, or None for a write without one)."""
+    query = _query(plan, query)
     if body is not None:
         split = split_body(body, rc.terms, plan.claims)
         forwards = [Forward(c, method, path, query, part) for c, part in split.forwarded]
@@ -170,6 +181,7 @@ async def attribute_write(
     taking = [c for c in plan.claims if c.takes(attr)]
     if not taking:
         return None
+    query = _query(plan, query)
     forwards = [Forward(c, method, path, query, body) for c in taking if c.offers]
     refused = [c for c in taking if not c.offers]
     here = None if any(c.proxied for c in taking) else local

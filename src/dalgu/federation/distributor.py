@@ -61,6 +61,8 @@ class Plan:
     claims: list[Claim]
     #: does this broker hold the entity written (None: not asked)
     held: bool | None = None
+    #: the client's query parameters a forwarded request takes (all but `local`)
+    params: tuple[tuple[str, str], ...] = ()
 
 
 class Distributor:
