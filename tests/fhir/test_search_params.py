@@ -7,7 +7,7 @@ import pytest
 from dalgu.errors import BadRequestData
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.search import DateValue, RefValue, TokenValue, parse_search, split_values
-from dalgu.fhir.searchparams import fold, index_rows
+from dalgu.fhir.searchparams import compartment_patient, fold, index_rows
 
 
 def test_partial_dates_cover_their_whole_period() -> None:
@@ -92,6 +92,15 @@ def test_lenient_handling_skips_unknown_parameters() -> None:
     assert query.ignored == ("nonsense",) and len(query.clauses) == 1
 
 
+def test_an_absolute_reference_is_this_servers_resource_under_its_base_only() -> None:
+    device = {"resourceType": "Observation", "device": {"reference": "http://x/fhir/Device/d1"}}
+    assert ("device", "Device", "d1") in index_rows(device, "http://x/fhir").refs
+    assert ("device", "Device", "d1") not in index_rows(device, "http://y/fhir").refs
+    subject = {"resourceType": "Observation", "subject": {"reference": "http://y/fhir/Patient/p"}}
+    assert compartment_patient(subject, "http://x/fhir") is None
+    assert compartment_patient(subject, "http://y/fhir/") == "p"
+
+
 def test_strings_are_folded_for_search() -> None:
     assert fold("Ángela KIM") == "angela kim"
 
@@ -109,7 +118,8 @@ def test_index_rows_of_an_observation() -> None:
     # `patient` is searched through the Patient rows of `subject` (same path): no rows of its own
     assert ("subject", "Patient", "p1") in rows.refs
     assert not [r for r in rows.refs if r[0] == "patient"]
-    assert ("device", "Device", "d1") in rows.refs
+    # an absolute URL: this server's resource under its base, else that URL (another server's)
+    assert ("device", "Device", "http://x/fhir/Device/d1") in rows.refs
     assert ("code", "http://loinc.org", "8867-4") in rows.tokens
     ((name, lo, hi),) = rows.dates
     assert name == "date" and lo == date_range("2024-01-01T00:00:00Z")[0] and hi > 1e11

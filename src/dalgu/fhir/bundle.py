@@ -250,7 +250,7 @@ class BundleProcessor:
             capabilities = capability_statement(self.base, __version__)
             return {"resource": capabilities, "response": {"status": "200 OK"}}
         if e.id is None:
-            query = self.service.parse_search(e.type, e.params)
+            query = self.service.parse_search(e.type, e.params, base=self.base)
             result = await self.service.search(principal, query)
             found = searchset(
                 self.base,
@@ -267,7 +267,7 @@ class BundleProcessor:
             return {"resource": found, "response": {"status": "200 OK"}}
         params = dict(e.params)
         subset = parse_subset(e.type, params.get("_summary"), params.get("_elements"))
-        stored = await self.service.read(principal, e.type, e.id, e.version)
+        stored = await self.service.read(principal, e.type, e.id, e.version, base=self.base)
         if e.if_none_match is not None and e.if_none_match.names(stored):
             return {  # R4 Bundle.entry.request.ifNoneMatch: a conditional read
                 "response": {
@@ -362,7 +362,7 @@ class BundleProcessor:
         if e.if_none_exist is None:
             return None
         try:
-            return await self.service.existing(principal, e.type, e.if_none_exist)
+            return await self.service.existing(principal, e.type, e.if_none_exist, base=self.base)
         except DalguError as error:
             raise _in_entry(error, e.index) from None
 
@@ -384,7 +384,11 @@ class BundleProcessor:
                     continue
                 try:
                     target = await self.service.existing(
-                        principal, found[1], found[2], label="the conditional reference"
+                        principal,
+                        found[1],
+                        found[2],
+                        label="the conditional reference",
+                        base=self.base,
                     )
                     if target is None:
                         raise ResourceNotFound(
@@ -421,12 +425,12 @@ class BundleProcessor:
                 if e.id is None:
                     # run now, as it will run after the writes: a search that fails (too
                     # costly, or a failure of the server) fails the transaction unstored
-                    query = self.service.parse_search(e.type, e.params)
+                    query = self.service.parse_search(e.type, e.params, base=self.base)
                     await self.service.searchable(principal, query, run=True)
                 elif (e.type, e.id) in deleted and e.version is None:
                     raise ResourceGone(f"{e.type}/{e.id} is deleted by this transaction")
                 elif (e.type, e.id) not in written:
-                    await self.service.readable(principal, e.type, e.id, e.version)
+                    await self.service.readable(principal, e.type, e.id, e.version, base=self.base)
             except DalguError as error:
                 raise _in_entry(error, e.index) from None
 
@@ -441,11 +445,11 @@ class BundleProcessor:
             root = entry_root(e.full_url, self.base)
             resource = BundleLinks(ids).rewrite(e.resource, root)
             if e.method == "POST":
-                write = s.prepare(e.type, resource, assigned[e.index], create=True)
+                write = s.prepare(e.type, resource, assigned[e.index], create=True, base=self.base)
             else:
                 assert e.id is not None
                 if_match = await s.resolve_if_match(e.type, e.id, e.if_match)
-                write = s.prepare(e.type, resource, e.id, if_match=if_match)
+                write = s.prepare(e.type, resource, e.id, if_match=if_match, base=self.base)
                 await self._check_version(write)
                 if e.if_none_match is not None:
                     write = await bind_none_match(s.store, write, e.if_none_match)

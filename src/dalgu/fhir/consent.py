@@ -34,6 +34,7 @@ from dalgu.fhir.model import (
     Resource,
     Role,
 )
+from dalgu.fhir.searchparams import local_target
 
 ROLE_SYSTEM = "urn:dalgu:fhir:role"
 SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -42,8 +43,11 @@ WRITE_ACTIONS = frozenset({"collect", "correct"})
 CONSENTED_ROLES = frozenset({Role.CLINICIAN, Role.RESEARCHER, Role.EMERGENCY})
 WRITING_ROLES = frozenset({Role.CLINICIAN})
 
-#: the active Consents of one patient, or those naming an actor (reference or role)
-ConsentSource = Callable[[str | None, str | None, str | None], Awaitable[list[Resource]]]
+#: the active Consents of one patient, or those naming an actor (reference or role), each
+#: with the patient of this server it is of (the store's, from the write: `local_target`)
+ConsentSource = Callable[
+    [str | None, str | None, str | None], Awaitable[list[tuple[str | None, Resource]]]
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +72,14 @@ def _codes(concepts: Any) -> set[tuple[str, str]]:
 
 
 def _names(actor: dict[str, Any], principal: Principal) -> bool:
-    """An actor with a literal reference names that party only; one whose reference has
-    none (`{"display": "any emergency service"}`) names everyone of its Dalgu role."""
+    """An actor with a literal reference names that party only, when it is a party of this
+    server (`Practitioner/p1`: an absolute URL is another server's, `local_target`); one
+    whose reference has none (`{"display": "any emergency service"}`) names everyone of its
+    Dalgu role."""
     reference = (actor.get("reference") or {}).get("reference")
     if isinstance(reference, str) and reference:
-        return reference.split("/_history")[0].endswith(principal.who)
+        target = local_target(reference)
+        return target is not None and "/".join(target) == principal.who
     return (ROLE_SYSTEM, principal.role.value) in _codes(actor.get("role"))
 
 
@@ -168,7 +175,7 @@ class ConsentPolicy:
         if write and role not in WRITING_ROLES:
             raise AccessDenied(f"a {role.value} only reads")
         now = time.time()
-        for consent in await self.consents(patient, None, None):
+        for _, consent in await self.consents(patient, None, None):
             if permits(consent, principal, write=write, now=now):
                 return Grant("consent")
         if role == Role.EMERGENCY and principal.breaks_glass and not write:
@@ -191,9 +198,9 @@ class ConsentPolicy:
         found += await self.consents(None, None, principal.role.value)
         now = time.time()
         return frozenset(
-            str((c.get("patient") or {}).get("reference", "")).rsplit("/", 1)[-1]
-            for c in found
-            if permits(c, principal, write=False, now=now)
+            patient
+            for patient, c in found
+            if patient is not None and permits(c, principal, write=False, now=now)
         )
 
 

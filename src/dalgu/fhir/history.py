@@ -40,7 +40,9 @@ def parse_body(body: bytes | None) -> Resource:
     return orjson.loads(body) if body else {}
 
 
-async def as_written(store: FhirStore, version: StoredResource) -> StoredResource:
+async def as_written(
+    store: FhirStore, version: StoredResource, base: str | None = None
+) -> StoredResource:
     """`version` with the patient whose record it is: the one its own body names (the
     store gives every version the patient of the resource's current one, and a record
     moved to another patient, or an id reused for one, must not open the first patient's
@@ -50,7 +52,7 @@ async def as_written(store: FhirStore, version: StoredResource) -> StoredResourc
     if version.deleted and version.version > 1:
         before = await store.fhir_read(version.type, version.id, version.version - 1)
         body = before.body if before is not None else None
-    patient = compartment_patient(parse_body(body)) if body else None
+    patient = compartment_patient(parse_body(body), base) if body else None
     return replace(version, patient=patient)
 
 
@@ -63,6 +65,7 @@ async def history_of(
     since: float | None = None,
     count: int | None = None,
     offset: int = 0,
+    base: str | None = None,
 ) -> tuple[list[StoredResource], int]:
     interaction = "history-type" if resource_id is None else "history-instance"
     what = [] if resource_id is None else [f"{type_name}/{resource_id}"]
@@ -72,7 +75,7 @@ async def history_of(
         check_type(type_name)
         if resource_id is not None:
             versions, total, grant = await _instance_history(
-                service, principal, type_name, resource_id, since, count, offset, patients
+                service, principal, type_name, resource_id, since, count, offset, patients, base
             )
         else:
             if type_name in PATIENT_COMPARTMENT or type_name == "AuditEvent":
@@ -106,6 +109,7 @@ async def _instance_history(
     count: int,
     offset: int,
     patients: list[str],
+    base: str | None,
 ) -> tuple[list[StoredResource], int, Grant]:
     """One page of a resource's versions, each the record of the patient it names:
     the caller must be allowed to read every one of them (else 403, the page is not
@@ -116,7 +120,7 @@ async def _instance_history(
     if current is None:
         raise ResourceNotFound(f"{type_name}/{resource_id} does not exist")
     found, total = await service.store.fhir_history(type_name, resource_id, since, count, offset)
-    versions = [await as_written(service.store, v) for v in found]
+    versions = [await as_written(service.store, v, base) for v in found]
     # an empty page still needs the right to read the resource
     owners = list(dict.fromkeys(v.patient for v in versions)) if versions else [current.patient]
     patients.extend(p for p in owners if p)

@@ -12,7 +12,7 @@ import orjson
 
 from dalgu.fhir.model import PATIENT_COMPARTMENT, StoredResource
 from dalgu.fhir.search import Clause, RefValue, SearchQuery
-from dalgu.fhir.searchparams import split_reference, values_at
+from dalgu.fhir.searchparams import local_target, values_at
 from dalgu.store.base import FhirStore
 
 
@@ -29,7 +29,8 @@ async def referred(
             for path in include.param.paths:
                 for value in values_at(body, path):
                     target = value.get("reference") if isinstance(value, dict) else None
-                    split = split_reference(target) if isinstance(target, str) else None
+                    # this server's resources only: another server's are not here to include
+                    split = local_target(target, query.base) if isinstance(target, str) else None
                     if split and (include.target is None or split[0] == include.target):
                         wanted.append(split)
     seen = {(m.type, m.id) for m in matches}

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 from dalgu.errors import BadRequestData, NotAcceptable, TooCostly
 from dalgu.fhir.dates import date_range
-from dalgu.fhir.searchparams import COMMON, PARAMETERS, SearchParam, split_reference
+from dalgu.fhir.searchparams import (
+    COMMON,
+    PARAMETERS,
+    SearchParam,
+    is_external,
+    reference_target,
+)
 from dalgu.fhir.subsetting import Subset, parse_subset
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
@@ -59,7 +65,7 @@ class DateValue:
 @dataclass(frozen=True, slots=True)
 class RefValue:
     type: str | None  # None: any type the parameter allows
-    id: str
+    id: str  # or another server's URL (`searchparams.reference_target`)
 
 
 Value = TokenValue | StringValue | DateValue | RefValue
@@ -114,6 +120,8 @@ class SearchQuery:
     unlinked: bool = False
     ignored: tuple[str, ...] = field(default=())  # unknown parameters a lenient search skipped
     subset: Subset | None = None  # _summary=true|text|data, _elements: what each match shows
+    #: this server's URL: absolute references under it are its own (`_include` reads them)
+    base: str | None = None
 
     def params_of(self, name: str) -> list[Clause]:
         return [c for c in self.clauses if c.param.name == name]
@@ -160,10 +168,10 @@ def _date(raw: str, name: str) -> DateValue:
     return DateValue(prefix, lo, hi)
 
 
-def _reference(raw: str, param: SearchParam, modifier: str | None) -> RefValue:
+def _reference(raw: str, param: SearchParam, modifier: str | None, base: str | None) -> RefValue:
     kind: str | None
     if "/" in raw:
-        split = split_reference(raw)
+        split = reference_target(raw, base)
         if split is None:
             raise BadRequestData(f"{param.name}: {raw!r} is not a reference")
         kind, ident = split
@@ -178,7 +186,7 @@ def _reference(raw: str, param: SearchParam, modifier: str | None) -> RefValue:
     return RefValue(kind, ident)
 
 
-def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
+def _clause(param: SearchParam, modifier: str | None, raw: str, base: str | None) -> Clause:
     name = param.name
     negate = False
     if param.type == "token":
@@ -197,7 +205,7 @@ def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
     else:
         if modifier is not None and not modifier[:1].isupper():
             raise BadRequestData(f"{name}: modifier :{modifier} is not supported")
-        values = [_reference(v, param, modifier) for v in split_values(raw)]
+        values = [_reference(v, param, modifier, base) for v in split_values(raw)]
     if not values:
         raise BadRequestData(f"{name} has no value")
     return Clause(param, tuple(values), negate)
@@ -238,9 +246,11 @@ def parse_search(
     default_count: int = 20,
     max_count: int = 500,
     lenient: bool = False,
+    base: str | None = None,
 ) -> SearchQuery:
     """The query that `GET [type]?items` asks for; unknown parameters are refused (400)
-    unless `lenient` (the client sent `Prefer: handling=lenient`)."""
+    unless `lenient` (the client sent `Prefer: handling=lenient`). `base` is this server's
+    URL: a reference value under it names this server's resource, another URL that URL."""
     known = {**COMMON, **PARAMETERS.get(type_name, {})}
     check_size(items)
     clauses: list[Clause] = []
@@ -278,7 +288,7 @@ def parse_search(
             if name == "_format" and raw.split(";")[0].strip().lower() not in JSON_FORMATS:
                 raise NotAcceptable(f"this server answers JSON only, not _format={raw!r}")
         elif name in known:
-            clauses.append(_clause(known[name], modifier or None, raw))
+            clauses.append(_clause(known[name], modifier or None, raw, base))
         elif lenient:
             ignored.append(key)
         else:
@@ -302,6 +312,7 @@ def parse_search(
         revincludes=tuple(revincludes),
         ignored=tuple(ignored),
         subset=parse_subset(type_name, summary, elements),
+        base=base,
     )
 
 
@@ -354,7 +365,8 @@ def _revinclude(type_name: str, raw: str) -> RevInclude:
 
 
 def named_patients(query: SearchQuery) -> set[str]:
-    """The patients a search names explicitly (patient/subject references, Patient `_id`)."""
+    """The patients of this server a search names explicitly (patient/subject references,
+    Patient `_id`); another server's Patient is none of them."""
     named: set[str] = set()
     for clause in query.clauses:
         for value in clause.values:
@@ -362,6 +374,7 @@ def named_patients(query: SearchQuery) -> set[str]:
                 clause.param.name in ("patient", "subject")
                 and isinstance(value, RefValue)
                 and value.type in (None, "Patient")
+                and not is_external(value.id)
             ):
                 named.add(value.id)
             if (

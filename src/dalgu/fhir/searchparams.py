@@ -9,6 +9,7 @@ range they cover, references as (target type, target id).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from dalgu.fhir.dates import date_range, period_range
 from dalgu.fhir.model import Resource
 
 SPEC = "http://hl7.org/fhir/SearchParameter/"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # an absolute URL (or URN) starts so
 _CAP = 256  # index entries keep the first characters: btree entries stay small
 DALGU = "urn:dalgu:fhir:SearchParameter/"
 
@@ -302,13 +304,48 @@ def values_at(resource: Any, path: str) -> Iterator[Any]:
 
 
 def split_reference(reference: str) -> tuple[str, str] | None:
-    """(type, id) of a literal reference: `Patient/1`, `http://x/fhir/Patient/1/_history/2`."""
-    parts = reference.split("/")
-    if "_history" in parts:
-        parts = parts[: parts.index("_history")]
+    """(type, id) of a literal reference: `Patient/1`, `http://x/fhir/Patient/1/_history/2`,
+    wherever it points (`local_target` says whether it is this server's resource)."""
+    parts = _unversioned(reference).split("/")
     if len(parts) < 2 or not parts[-1] or not parts[-2][:1].isupper():
         return None
     return parts[-2], parts[-1]
+
+
+def _unversioned(reference: str) -> str:
+    parts = reference.split("/")
+    return "/".join(parts[: parts.index("_history")]) if "_history" in parts else reference
+
+
+def local_target(reference: str, base: str | None = None) -> tuple[str, str] | None:
+    """(type, id) of a literal reference to a resource of this server: a relative one
+    (`Patient/1`, `Patient/1/_history/2`, relative to the service base), or an absolute one
+    under `base`, this server's URL. An absolute URL of another server (or any absolute URL
+    when `base` is not known) is None: it is "the location of the resource ... on another
+    server" (R4 references.html), never this server's resource of the same id."""
+    if _SCHEME.match(reference):
+        prefix = None if base is None else base.rstrip("/") + "/"
+        if prefix is None or not reference.startswith(prefix):
+            return None
+        reference = reference[len(prefix) :]
+    return split_reference(reference)
+
+
+def reference_target(reference: str, base: str | None = None) -> tuple[str, str] | None:
+    """What a reference is indexed and searched as: `local_target` for this server's
+    resources, else (type, URL without `_history`) for a RESTful URL of another server
+    (search.html: a URL matches references to that URL). A URL is never an id here (ids have
+    no `/`), so the two never meet."""
+    local = local_target(reference, base)
+    if local is not None or not _SCHEME.match(reference):
+        return local
+    split = split_reference(reference)
+    return None if split is None else (split[0], _unversioned(reference))
+
+
+def is_external(target_id: str) -> bool:
+    """Whether an id of `reference_target` is another server's URL, not an id here."""
+    return "/" in target_id
 
 
 def _tokens(value: Any) -> Iterator[tuple[str, str]]:
@@ -347,7 +384,9 @@ def _dates(value: Any) -> Iterator[tuple[float, float]]:
         return  # validation has already refused a malformed date; nothing to index
 
 
-def index_rows(resource: Resource) -> IndexRows:
+def index_rows(resource: Resource, base: str | None = None) -> IndexRows:
+    """The rows of `resource`; `base`, this server's URL, makes absolute references under it
+    references to this server's resources (`reference_target`)."""
     rows = IndexRows()
     for param in PARAMETERS.get(resource.get("resourceType", ""), {}).values():
         for path in param.paths:
@@ -362,14 +401,15 @@ def index_rows(resource: Resource) -> IndexRows:
                     rows.dates.extend((param.name, lo, hi) for lo, hi in _dates(value))
                 elif not param.indexed_as:
                     target = value.get("reference") if isinstance(value, dict) else value
-                    split = split_reference(target) if isinstance(target, str) else None
+                    split = reference_target(target, base) if isinstance(target, str) else None
                     if split and (not param.targets or split[0] in param.targets):
                         rows.refs.append((param.name, *split))
     return rows
 
 
-def compartment_patient(resource: Resource) -> str | None:
-    """The id of the patient whose compartment the resource is in, if any."""
+def compartment_patient(resource: Resource, base: str | None = None) -> str | None:
+    """The id of the patient of this server whose compartment the resource is in, if any (a
+    reference to another server's Patient puts it in none: `local_target`)."""
     kind = resource.get("resourceType")
     if kind == "Patient":
         patient_id = resource.get("id")
@@ -380,7 +420,7 @@ def compartment_patient(resource: Resource) -> str | None:
     for path in param.paths:
         for value in values_at(resource, path):
             target = value.get("reference") if isinstance(value, dict) else None
-            split = split_reference(target) if isinstance(target, str) else None
+            split = local_target(target, base) if isinstance(target, str) else None
             if split and split[0] == "Patient":
                 return split[1]
     return None

@@ -23,7 +23,7 @@ from dalgu.errors import (
 from dalgu.fhir import decimals
 from dalgu.fhir.audit import MINOR_FAILURE, SERIOUS_FAILURE, audit_event, audit_write
 from dalgu.fhir.consent import ConsentPolicy, Grant
-from dalgu.fhir.history import as_written, check_type, history_of, parse_body, stored_id
+from dalgu.fhir.history import as_written, check_type, parse_body, stored_id
 from dalgu.fhir.ids import new_id
 from dalgu.fhir.includes import new_ones, referred, referring_searches
 from dalgu.fhir.integrity import bind_none_match, check_references
@@ -73,7 +73,7 @@ class FhirService:
 
     async def _consents(
         self, patient: str | None, actor: str | None, role: str | None
-    ) -> list[Resource]:
+    ) -> list[tuple[str | None, Resource]]:
         items = [("status", "active")]
         if patient is not None:
             items.append(("patient", patient))
@@ -83,7 +83,7 @@ class FhirService:
             items.append(("actor-role", f"urn:dalgu:fhir:role|{role}"))
         query = parse_search("Consent", items, default_count=10_000, max_count=10_000)
         found, _ = await self.store.fhir_search(replace(query, total=False))
-        return [parse_body(r.body) for r in found]
+        return [(r.patient, parse_body(r.body)) for r in found]
 
     async def audit(self, principal: Principal, interaction: str, **details: Any) -> None:
         await self.store.fhir_write([audit_write(audit_event(principal, interaction, **details))])
@@ -155,24 +155,28 @@ class FhirService:
     # --- reads ------------------------------------------------------------------------
 
     async def read(
-        self, principal: Principal, type_name: str, resource_id: str, version: int | None = None
+        self,
+        principal: Principal,
+        type_name: str,
+        resource_id: str,
+        version: int | None = None,
+        *,
+        base: str | None = None,
     ) -> StoredResource:
+        """The resource (version), audited; `base`, this server's URL, tells which patient an
+        old version names (`history.as_written`)."""
         interaction = "read" if version is None else "vread"
         what = [f"{type_name}/{resource_id}"]
         patients: list[str] = []  # whose record it is, also when the read is refused
         try:
             found, grant = await self.readable(
-                principal, type_name, resource_id, version, patients=patients
+                principal, type_name, resource_id, version, patients=patients, base=base
             )
         except Exception as error:  # recorded, then raised as it came
             await self.record_failure(principal, interaction, error, what, patients)
             raise
         await self.audit(
-            principal,
-            interaction,
-            what=what,
-            patients=patients,
-            broke_glass=grant.broke_glass,
+            principal, interaction, what=what, patients=patients, broke_glass=grant.broke_glass
         )
         return found
 
@@ -184,6 +188,7 @@ class FhirService:
         version: int | None = None,
         *,
         patients: list[str] | None = None,
+        base: str | None = None,
     ) -> tuple[StoredResource, Grant]:
         """The resource (version) `principal` may read, and why; the error a read would
         answer otherwise (404, 403, 410). Nothing is audited: `read` does that. `patients`
@@ -198,7 +203,7 @@ class FhirService:
                 f"{'' if version is None else f' version {version}'} does not exist"
             )
         if version is not None:
-            found = await as_written(self.store, found)
+            found = await as_written(self.store, found, base)
         if found.patient and patients is not None:
             patients.append(found.patient)
         grant = await self.authorize(principal, type_name, found.patient, write=False)
@@ -216,21 +221,6 @@ class FhirService:
         if run:
             await self.store.fhir_search(restricted)
 
-    async def history(
-        self,
-        principal: Principal,
-        type_name: str,
-        resource_id: str | None,
-        *,
-        since: float | None = None,
-        count: int | None = None,
-        offset: int = 0,
-    ) -> tuple[list[StoredResource], int]:
-        """A page of a type's or a resource's versions (`fhir.history`), audited."""
-        return await history_of(
-            self, principal, type_name, resource_id, since=since, count=count, offset=offset
-        )
-
     def count_of(self, count: int | None) -> int:
         if count is None:
             return self.default_count
@@ -239,7 +229,12 @@ class FhirService:
         return count
 
     def parse_search(
-        self, type_name: str, items: list[tuple[str, str]], *, lenient: bool = False
+        self,
+        type_name: str,
+        items: list[tuple[str, str]],
+        *,
+        lenient: bool = False,
+        base: str | None = None,
     ) -> SearchQuery:
         check_type(type_name)
         return parse_search(
@@ -248,6 +243,7 @@ class FhirService:
             default_count=self.default_count,
             max_count=self.max_count,
             lenient=lenient,
+            base=base,
         )
 
     async def search(
@@ -301,9 +297,12 @@ class FhirService:
         *,
         if_match: int | None = None,
         create: bool = False,
+        base: str | None = None,
     ) -> FhirWrite:
         """A validated write of `body` as `type_name`. A create gets `resource_id` (or a new
-        id) whatever id the body has; an update must carry the id of its URL."""
+        id) whatever id the body has; an update must carry the id of its URL. `base`, this
+        server's URL, makes absolute references under it references to its resources (in
+        the indexes and the patient compartment); other absolute URLs are other servers'."""
         check_type(type_name)
         if type_name == "AuditEvent":
             raise MethodNotAllowed("AuditEvents are written by the server only", allow="GET, HEAD")
@@ -324,8 +323,8 @@ class FhirService:
             type_name,
             resource["id"],
             resource,
-            index_rows(resource),
-            compartment_patient(resource),
+            index_rows(resource, base),
+            compartment_patient(resource, base),
             if_match=if_match,
             must_create=create,
         )
@@ -382,9 +381,9 @@ class FhirService:
         if if_none_exist is None:
             return await self._write(principal, "create", type_name, body, None, base=base)
         try:
-            write = self.prepare(type_name, body, None, create=True)
+            write = self.prepare(type_name, body, None, create=True, base=base)
             write = await self.authorize_write(principal, write)
-            found = await self.existing(principal, type_name, if_none_exist)
+            found = await self.existing(principal, type_name, if_none_exist, base=base)
             if found is None:
                 await check_references(self.store, write, base=base)
                 (stored,) = await self.commit(principal, "create", [write])
@@ -408,6 +407,7 @@ class FhirService:
         condition: str,
         *,
         label: str = "If-None-Exist",
+        base: str | None = None,
     ) -> StoredResource | None:
         """The one current resource the search `condition` (`identifier=x|y`) matches among
         those `principal` may see; None if none, 412 if several (FHIR conditional create;
@@ -415,7 +415,7 @@ class FhirService:
         items = parse_qsl(condition.removeprefix("?"), keep_blank_values=True)
         if not items:
             raise BadRequestData(f"{label} names no search parameter")
-        query = self.parse_search(type_name, items)
+        query = self.parse_search(type_name, items, base=base)
         query = replace(query, count=2, offset=0, total=False, only_count=False, includes=())
         query, _ = await self._restrict(principal, query)
         found, _ = await self.store.fhir_search(query)
@@ -476,7 +476,9 @@ class FhirService:
                     f"{what[0]} is at version {current.version}, not {if_match}"
                 )
             patched = apply_patch(decimals.loads(current.body or b"{}"), media, document)
-            write = self.prepare(type_name, patched, resource_id, if_match=current.version)
+            write = self.prepare(
+                type_name, patched, resource_id, if_match=current.version, base=base
+            )
             write = await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)
             (stored,) = await self.commit(principal, "patch", [write])
@@ -503,7 +505,12 @@ class FhirService:
             if resource_id is not None:
                 version = await self.resolve_if_match(type_name, resource_id, if_match)
             write = self.prepare(
-                type_name, body, resource_id, if_match=version, create=resource_id is None
+                type_name,
+                body,
+                resource_id,
+                if_match=version,
+                create=resource_id is None,
+                base=base,
             )
             write = await self.authorize_write(principal, write)
             await check_references(self.store, write, base=base)

@@ -36,6 +36,7 @@ from dalgu.fhir.search import (
     TokenValue,
     Value,
 )
+from dalgu.fhir.searchparams import is_external
 
 _TABLES = {"token": "fhir_token", "string": "fhir_string", "date": "fhir_date"}
 _TABLES["reference"] = "fhir_ref"
@@ -166,7 +167,12 @@ def _compartment_patient(query: SearchQuery) -> tuple[str, Clause] | None:
         named = clause.param.name in ("patient", "subject") and not clause.negate
         if named and len(clause.values) == 1:
             value = clause.values[0]
-            if isinstance(value, RefValue) and value.type == "Patient":
+            # another server's Patient (a URL) is in no compartment here: its rows drive
+            if (
+                isinstance(value, RefValue)
+                and value.type == "Patient"
+                and not is_external(value.id)
+            ):
                 return value.id, clause
     return None
 

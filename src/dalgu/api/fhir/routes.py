@@ -34,6 +34,7 @@ from dalgu.fhir import decimals
 from dalgu.fhir.bundle import BundleProcessor
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
+from dalgu.fhir.history import history_of
 from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
 from dalgu.fhir.patch import check_patch_media
 from dalgu.fhir.preconditions import parse_if_match, parse_none_match, read_none_match
@@ -133,7 +134,9 @@ def _read_response(request: Request, stored: StoredResource, subset: Subset | No
 async def read(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     subset = _read_subset(request, type_name)
-    stored = await _service(request).read(principal, type_name, request.path_params["id"])
+    stored = await _service(request).read(
+        principal, type_name, request.path_params["id"], base=base_url(request)
+    )
     return _read_response(request, stored, subset)
 
 
@@ -145,7 +148,7 @@ async def vread(request: Request) -> Response:
         raise ResourceNotFound(f"version {version!r} does not exist")
     subset = _read_subset(request, type_name)
     stored = await _service(request).read(
-        principal, type_name, request.path_params["id"], int(version)
+        principal, type_name, request.path_params["id"], int(version), base=base_url(request)
     )
     return _read_response(request, stored, subset)
 
@@ -231,10 +234,17 @@ async def _history(request: Request, resource_id: str | None) -> Response:
     type_name, principal = _type(request), _principal(request)
     since, count, offset = _history_params(request)
     service = _service(request)
-    versions, total = await service.history(
-        principal, type_name, resource_id, since=since, count=count, offset=offset
-    )
     base = base_url(request)
+    versions, total = await history_of(
+        service,
+        principal,
+        type_name,
+        resource_id,
+        since=since,
+        count=count,
+        offset=offset,
+        base=base,
+    )
     path = f"{base}/{type_name}" + (f"/{resource_id}" if resource_id else "") + "/_history"
     kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "_offset"])
     page_url = path + (f"?{kept}" if kept else "")
@@ -255,7 +265,7 @@ async def type_history(request: Request) -> Response:
 async def _search(request: Request, items: list[tuple[str, str]]) -> Response:
     type_name, principal = _type(request), _principal(request)
     service = _service(request)
-    query = service.parse_search(type_name, items, lenient=lenient(request))
+    query = service.parse_search(type_name, items, lenient=lenient(request), base=base_url(request))
     text = "&".join(f"{k}={v}" for k, v in items)
     result = await service.search(principal, query, text=f"{type_name}?{text}")
     # the links repeat what the search used: not what a lenient search skipped
