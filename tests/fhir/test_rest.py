@@ -337,3 +337,34 @@ def test_if_match_star_updates_only_what_exists(client: TestClient) -> None:
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
     assert client.post("/fhir", json=bundle, headers=ADMIN).status_code == 412
     assert client.get(f"/fhir/Patient/{kim}", headers=ADMIN).status_code == 410
+
+
+def test_a_version_beyond_any_there_can_be_is_not_found_never_500(client: TestClient) -> None:
+    """http.html vread: a version that does not exist is 404, however large its number (the
+    stores keep versions as 32-bit integers: such a number never reaches them)."""
+    kim = create(client, patient())
+    response = client.get(f"/fhir/Patient/{kim}/_history/\u00b2", headers=ADMIN)  # a digit
+    assert response.status_code == 404, response.text
+    for vid in ("2147483648", "99999999999999999999"):
+        response = client.get(f"/fhir/Patient/{kim}/_history/{vid}", headers=ADMIN)
+        assert response.status_code == 404, (vid, response.text)
+        assert response.json()["issue"][0]["code"] == "not-found"
+        later = observation(kim) | {"subject": {"reference": f"Patient/{kim}/_history/{vid}"}}
+        written = client.post("/fhir/Observation", json=later, headers=ADMIN)
+        assert written.status_code == 422, (vid, written.text)
+        assert "is no version of a resource here" in written.text
+        entries = [
+            {"request": {"method": "GET", "url": f"Patient/{kim}/_history/{vid}"}},
+            {"resource": later, "request": {"method": "POST", "url": "Observation"}},
+        ]
+        batch = {"resourceType": "Bundle", "type": "batch", "entry": entries}
+        answered = client.post("/fhir", json=batch, headers=ADMIN).json()["entry"]
+        assert [e["response"]["status"][:3] for e in answered] == ["404", "422"], vid
+        transaction = {**batch, "type": "transaction", "entry": entries[1:]}
+        assert client.post("/fhir", json=transaction, headers=ADMIN).status_code == 422
+    for url in (f"/fhir/Patient/{kim}/_history", "/fhir/Patient/_history", "/fhir/Patient"):
+        response = client.get(f"{url}?_offset=99999999999999999999", headers=ADMIN)
+        assert response.status_code == 400, (url, response.text)
+    # not a server failure in the audit trail: a refused request (outcome 4), not 8
+    failed = client.get("/fhir/AuditEvent?outcome=8", headers=ADMIN).json()
+    assert failed["total"] == 0

@@ -99,8 +99,9 @@ def _entry(index: int, raw: Any, base: str) -> Entry:
     if not segments:
         raise BadRequestData(f"entry {index}: request.url {url!r} names no resource type")
     version = None
-    if len(segments) == 4 and segments[2] == "_history" and segments[3].isdigit():
-        version = int(segments[3])
+    vid = segments[3] if len(segments) == 4 and segments[2] == "_history" else ""
+    if vid.isascii() and vid.isdigit():
+        version = int(vid)  # one beyond what the store holds names none: a read says 404
     elif len(segments) > 2:
         raise BadRequestData(f"entry {index}: request.url {url!r} is not supported")
     full_url = raw.get("fullUrl")

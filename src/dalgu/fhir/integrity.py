@@ -11,6 +11,7 @@ from dataclasses import replace
 import orjson
 
 from dalgu.errors import BadRequestData, InvalidResource
+from dalgu.fhir.model import version_number
 from dalgu.fhir.preconditions import NoneMatch
 from dalgu.fhir.references import literal_references, local_problems, placeholders
 from dalgu.store.base import FhirStore, FhirWrite
@@ -60,7 +61,7 @@ async def check_references(
         if key in deleted:
             problems.append(f"{r.element}: {r.text} is deleted by this transaction")
         elif r.version is not None:
-            version = int(r.version) if r.version.isdigit() else None
+            version = version_number(r.version)  # None: it names no version there can be
             stored = None if version is None else await store.fhir_read(*key, version)
             if stored is None or stored.deleted:
                 problems.append(f"{r.element}: {r.text} is no version of a resource here")

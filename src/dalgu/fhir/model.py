@@ -75,6 +75,20 @@ class Principal:
 SYSTEM = Principal("Device/dalgu", Role.ADMIN)
 
 
+#: the highest version a resource can reach: the stores keep versions as 32-bit integers
+#: (PostgreSQL `integer`), so a larger number names no version and is never sent to them
+MAX_VERSION = 2**31 - 1
+
+
+def version_number(text: str) -> int | None:
+    """The version a `_history/[vid]` segment names; None when it can name none (not ASCII
+    digits, or beyond `MAX_VERSION`)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_VERSION else None
+
+
 @dataclass(frozen=True, slots=True)
 class StoredResource:
     """One version of a resource as stored: `body` is its JSON (meta included); None when

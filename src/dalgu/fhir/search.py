@@ -37,6 +37,8 @@ JSON_FORMATS = (*JSON_TYPES, "json")
 MAX_PARAMETERS = 30
 #: the most values (comma-separated ones included) of all its parameters together
 MAX_VALUES = 1000
+#: the furthest `_offset` a search or a history page may start at
+MAX_OFFSET = 10_000_000
 RESULT_PARAMETERS = frozenset(
     {"_count", "_offset", "_sort", "_include", "_total", "_totalMethod", "_summary", "_format"}
     | {"_pretty", "_revinclude", "_elements"}
@@ -266,7 +268,7 @@ def parse_search(
         if name == "_count":  # more than the server gives is capped (R4 3.1.1.5.5)
             count = min(_integer("_count", raw, 0, 2**31 - 1), max_count)
         elif name == "_offset":
-            offset = _integer("_offset", raw, 0, 10_000_000)
+            offset = _integer("_offset", raw, 0, MAX_OFFSET)
         elif name == "_total":
             if raw not in ("none", "estimate", "accurate"):
                 raise BadRequestData("_total is none, estimate or accurate")

@@ -28,6 +28,7 @@ from dalgu.fhir.ids import new_id
 from dalgu.fhir.includes import new_ones, referred, referring_searches
 from dalgu.fhir.integrity import bind_none_match, check_references
 from dalgu.fhir.model import (
+    MAX_VERSION,
     SYSTEM,
     Principal,
     Resource,
@@ -195,7 +196,8 @@ class FhirService:
         is given the resource's patient, also when the read is refused."""
         check_type(type_name)
         found = None
-        if stored_id(resource_id):
+        # a version beyond what the store can hold names none (and is not sent to it)
+        if stored_id(resource_id) and (version is None or 0 < version <= MAX_VERSION):
             found = await self.store.fhir_read(type_name, resource_id, version)
         if found is None:
             raise ResourceNotFound(

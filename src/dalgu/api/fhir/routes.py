@@ -35,10 +35,11 @@ from dalgu.fhir.bundle import BundleProcessor
 from dalgu.fhir.capability import capability_statement
 from dalgu.fhir.dates import date_range
 from dalgu.fhir.history import history_of
-from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource
+from dalgu.fhir.model import RESOURCE_TYPES, Principal, StoredResource, version_number
 from dalgu.fhir.patch import check_patch_media
 from dalgu.fhir.preconditions import parse_if_match, parse_none_match, read_none_match
 from dalgu.fhir.render import body_of, history, operation_outcome, searchset
+from dalgu.fhir.search import MAX_OFFSET
 from dalgu.fhir.service import FhirService
 from dalgu.fhir.subsetting import Subset, parse_subset
 
@@ -144,11 +145,12 @@ async def read(request: Request) -> Response:
 async def vread(request: Request) -> Response:
     type_name, principal = _type(request), _principal(request)
     version = request.path_params["vid"]
-    if not version.isdigit():
+    number = version_number(version)
+    if number is None:
         raise ResourceNotFound(f"version {version!r} does not exist")
     subset = _read_subset(request, type_name)
     stored = await _service(request).read(
-        principal, type_name, request.path_params["id"], int(version), base=base_url(request)
+        principal, type_name, request.path_params["id"], number, base=base_url(request)
     )
     return _read_response(request, stored, subset)
 
@@ -225,8 +227,8 @@ def _history_params(request: Request) -> tuple[float | None, int | None, int]:
         offset = int(params.get("_offset", "0"))
     except ValueError:
         raise BadRequestData("_count and _offset are integers") from None
-    if offset < 0:
-        raise BadRequestData("_offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:  # nor beyond what a store takes: a clear 400, never 500
+        raise BadRequestData(f"_offset must be between 0 and {MAX_OFFSET}")
     return since, count, offset
 
 
