@@ -217,6 +217,32 @@ def test_patient_matches_only_subjects_that_are_patients(client: TestClient) -> 
     assert [o["id"] for o in entries(typed)] == [on_patient]
 
 
+def test_allergy_code_finds_the_substance_of_a_reaction(client: TestClient) -> None:
+    """R4 clinical-code: `AllergyIntolerance.code | AllergyIntolerance.reaction.substance`."""
+    kim = create(client, patient("Kim"))
+    cashew = {"system": "http://snomed.info/sct", "code": "227493005"}
+    by_reaction = create(
+        client,
+        {
+            "resourceType": "AllergyIntolerance",
+            "patient": {"reference": f"Patient/{kim}"},
+            "reaction": [{"substance": {"coding": [cashew]}, "manifestation": [{"text": "hives"}]}],
+        },
+    )
+    by_code = create(
+        client,
+        {
+            "resourceType": "AllergyIntolerance",
+            "patient": {"reference": f"Patient/{kim}"},
+            "code": {"coding": [cashew]},
+        },
+    )
+    for query in ("code=227493005", f"patient={kim}&code=http://snomed.info/sct|227493005"):
+        found = search(client, f"AllergyIntolerance?{query}&_sort=_id")
+        assert sorted(a["id"] for a in entries(found)) == sorted([by_reaction, by_code]), query
+    assert search(client, "AllergyIntolerance?code:not=227493005")["total"] == 0
+
+
 def test_a_revinclude_cut_at_the_largest_page_says_so(settings: Settings) -> None:
     """What `_revinclude` leaves out past the server's largest page is not silent: an
     OperationOutcome entry (search mode `outcome`) says the list may be incomplete."""

@@ -162,7 +162,7 @@ PARAMETERS: dict[str, dict[str, SearchParam]] = {
         "AllergyIntolerance": [
             _p("AllergyIntolerance", "identifier", "token", "identifier"),
             _p("AllergyIntolerance", "patient", "reference", "patient", targets=_PATIENT),
-            _p("AllergyIntolerance", "code", "token", "code"),
+            _p("AllergyIntolerance", "code", "token", "code", "reaction.substance"),
             _p("AllergyIntolerance", "clinical-status", "token", "clinicalStatus"),
             _p("AllergyIntolerance", "criticality", "token", "criticality"),
         ],
