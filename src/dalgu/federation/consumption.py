@@ -14,8 +14,14 @@ from typing import Any
 from dalgu.broker.model import NOT_ATTRIBUTES, Entity, now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.errors import DalguError
-from dalgu.federation.routing import Claim
+from dalgu.federation.routing import Claim, holds
 from dalgu.ldcontext.termmap import TermMap
+from dalgu.query.ast import QExpr, map_names, names_either, type_holds
+from dalgu.query.regex import searches
+from dalgu.query.typesel import parse_type_selection
+from dalgu.registrations.model import entity_types
+from dalgu.store.base import EntityQuery
+from dalgu.subscriptions.matching import geo_ok, q_ok
 
 #: query parameters a forwarded query does not carry: paging, rendering and this broker's own
 NOT_FORWARDED = frozenset(
@@ -79,6 +85,131 @@ def registered_ids(claim: Claim) -> list[str]:
                 return []
             ids.append(str(entity["id"]))
     return ids
+
+
+def entities_params(
+    given: list[tuple[str, str]], claim: Claim, terms: TermMap
+) -> list[tuple[str, str]] | None:
+    """The client's `type` (a name or an OR of names) and `id` cut to what the claim's
+    registration registers for those types (clause 4.3.6.1: no additional types or ids);
+    None when nothing is left, and the registration is not asked."""
+    infos = [e for i in claim.registration.get("information", ()) for e in _entities(i)]
+    asked = dict(given)
+    names = _names_either(asked.get("type", ""))
+    if names is not None:
+        wanted = {terms.expand(n) for n in names}
+        infos = [e for e in infos if e is None or wanted & set(entity_types(e))]
+        if not infos:
+            return None
+        if all(e is not None for e in infos):
+            held = {t for e in infos if e is not None for t in entity_types(e)}
+            kept = [n for n in names if terms.expand(n) in held]
+            if len(kept) < len(names):
+                asked["type"] = ("|" if "|" in asked["type"] else ",").join(kept)
+    if "id" in asked:
+        ids = [i for i in asked["id"].split(",") if any(_may_be(e, i) for e in infos)]
+        if not ids:
+            return None
+        asked["id"] = ",".join(ids)
+    return [(key, asked[key]) if key in ("type", "id") else (key, v) for key, v in given]
+
+
+def selector_meets(selector: Any, claim: Claim, terms: TermMap) -> bool:
+    """May an EntitySelector of a Query (clause 5.2.33) select an entity the claim's
+    registration registers?"""
+    if not isinstance(selector, dict):
+        return True
+    names = _names_either(str(selector.get("type", "")))
+    for info in claim.registration.get("information", ()):
+        for entity in _entities(info):
+            if entity is None:
+                return True
+            if names is not None and not {terms.expand(n) for n in names} & set(
+                entity_types(entity)
+            ):
+                continue
+            if "id" in selector and not _may_be(entity, str(selector["id"])):
+                continue
+            held = entity.get("id")
+            if "idPattern" in selector and held is not None:
+                meets = searches(str(selector["idPattern"]), str(held))
+                if not meets:
+                    continue
+            return True
+    return False
+
+
+def registered(remote: Entity, claim: Claim) -> bool:
+    """Does the claim's registration register this entity a source answered (its id, and its
+    types when it gave any)? Clause 4.3.6.1: the registration's constraints are respected."""
+    if not isinstance(remote.get("id"), str):
+        return False
+    return holds(claim.registration, remote["id"], remote.get("type") or None)
+
+
+def selected(entity: Entity, query: EntityQuery, shown: frozenset[str] | None) -> bool:
+    """Does `query` select `entity`, as sources answered it (ids, pattern, types, attrs)?
+    `q` and the geo-query are checked when the sources were asked for every attribute they
+    name (`shown`: the attributes asked, None: all), else a missing one may be left out."""
+    if query.ids and entity["id"] not in query.ids:
+        return False
+    if query.id_pattern is not None and not searches(query.id_pattern, entity["id"]):
+        return False
+    if query.types is not None and not type_holds(query.types, set(entity.get("type", ()))):
+        return False
+    if query.attrs and not any(a in entity for a in query.attrs):
+        return False
+    checked = query.q is not None and (shown is None or q_names(query.q) <= shown)
+    if checked and not q_ok(query.q, entity):
+        return False
+    if query.geo is not None and (shown is None or query.geo.geoproperty in shown):
+        return geo_ok(query.geo, entity)
+    return True
+
+
+def q_names(expr: QExpr) -> frozenset[str]:
+    """The attributes a q expression names."""
+    names: set[str] = set()
+
+    def seen(name: str) -> str:
+        names.add(name)
+        return name
+
+    map_names(expr, seen)
+    return frozenset(names)
+
+
+def shown_attributes(claim: Claim, asked: tuple[str, ...]) -> frozenset[str] | None:
+    """The attributes a query forwarded to `claim` asks for (`asked`: the client's); None:
+    all of them."""
+    if claim.attrs is None:
+        return frozenset(asked) if asked else None
+    return frozenset(a for a in asked if claim.takes(a)) or claim.attrs
+
+
+def _entities(info: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """A RegistrationInfo's EntityInfos; [None] when it names none (any entity)."""
+    return list(info.get("entities") or ()) or [None]
+
+
+def _may_be(entity: dict[str, Any] | None, entity_id: str) -> bool:
+    """May the entity `entity_id` be one an EntityInfo (None: any) registers?"""
+    if entity is None:
+        return True
+    if "id" in entity:
+        return bool(entity["id"] == entity_id)
+    pattern = entity.get("idPattern")
+    return pattern is None or searches(pattern, entity_id)
+
+
+def _names_either(text: str) -> tuple[str, ...] | None:
+    """The names of a type selection that is a name or an OR of names; None otherwise."""
+    if not text:
+        return None
+    try:
+        return names_either(parse_type_selection(text.replace(",", "|")))
+    except DalguError:
+        return None
 
 
 _NOT_MERGED = NOT_ATTRIBUTES | {"type", "createdAt", "modifiedAt"}

@@ -11,7 +11,16 @@ import orjson
 
 from dalgu.broker.model import Entity
 from dalgu.errors import ResourceNotFound
-from dalgu.federation.consumption import merge, parse_remote, restricted_params
+from dalgu.federation.consumption import (
+    entities_params,
+    merge,
+    parse_remote,
+    registered,
+    restricted_params,
+    selected,
+    selector_meets,
+    shown_attributes,
+)
 from dalgu.federation.distributor import Forward, Plan
 from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
@@ -61,7 +70,7 @@ async def read_entity(
 
 async def query_entities(
     plan: Plan,
-    forward: Callable[[Claim], Forward],
+    forward: Callable[[Claim], Forward | None],
     terms: TermMap,
     entity_query: EntityQuery,
     local: Callable[[EntityQuery], Awaitable[QueryResult]],
@@ -69,8 +78,12 @@ async def query_entities(
     """Query Entities across the claims: this broker's matches and each context source's
     first page, merged by id, then paged. Without EntityMaps (clause 4.3.6.7) a page past a
     context source's first page does not reach further into it. A registration that holds
-    none of the attributes asked for is not asked (clause 5.12)."""
-    forwards = [forward(c) for c in plan.claims if c.serves(entity_query.attrs)]
+    none of the attributes asked for is not asked (clause 5.12), nor one `forward` finds
+    none of the entities asked for in. A source's entity counts only if its registration
+    registers it, and one only sources answered only if it is what the query selects
+    (clause 4.3.6.1: the registration's constraints respected; a source may ignore some)."""
+    asked = (forward(c) for c in plan.claims if c.serves(entity_query.attrs))
+    forwards = [f for f in asked if f is not None]
     found: list[QueryResult] = []
     wide = replace(entity_query, offset=0, limit=entity_query.offset + entity_query.limit)
 
@@ -88,9 +101,14 @@ async def query_entities(
             continue
         for doc in answered:
             remote = parse_remote(doc, reply.terms or terms)
-            if remote is not None and isinstance(remote.get("id"), str):
+            if remote is not None and registered(remote, sent.claim):
                 merged[remote["id"]] = merge(merged.get(remote["id"]), remote, sent.claim)
-    entities = list(merged.values())
+    matched_here = {e["id"] for e in found[0].entities}
+    shown = [s for f in forwards if (s := shown_attributes(f.claim, entity_query.attrs))]
+    visible = frozenset.intersection(*shown) if shown else None  # in every source's answer
+    entities = [
+        e for e in merged.values() if e["id"] in matched_here or selected(e, entity_query, visible)
+    ]
     page = entities[entity_query.offset : entity_query.offset + entity_query.limit]
     count = None
     if entity_query.count:
@@ -98,18 +116,34 @@ async def query_entities(
     return QueryResult([orjson.dumps(e) for e in page], count)
 
 
-def query_forward(terms: TermMap, given: Iterable[tuple[str, str]]) -> Callable[[Claim], Forward]:
-    """GET /entities to a claim: the client's parameters, restricted to the registration."""
+def query_forward(
+    terms: TermMap, given: Iterable[tuple[str, str]]
+) -> Callable[[Claim], Forward | None]:
+    """GET /entities to a claim: the client's parameters, restricted to the registration;
+    None when it registers none of the types or ids asked for."""
     pairs = list(given)
-    return lambda c: Forward(c, "GET", "/entities", restricted_params(pairs, c, terms))
+
+    def forward(claim: Claim) -> Forward | None:
+        params = entities_params(pairs, claim, terms)
+        if params is None:
+            return None
+        return Forward(claim, "GET", "/entities", restricted_params(params, claim, terms))
+
+    return forward
 
 
-def batch_query_forward(terms: TermMap, body: dict[str, Any]) -> Callable[[Claim], Forward]:
-    """POST /entityOperations/query to a claim: the client's Query, its `attrs` cut to the
+def batch_query_forward(terms: TermMap, body: dict[str, Any]) -> Callable[[Claim], Forward | None]:
+    """POST /entityOperations/query to a claim: the client's Query, its `entities` cut to
+    the selectors the registration may hold (none: not sent) and its `attrs` to the
     registration's."""
 
-    def forward(claim: Claim) -> Forward:
+    def forward(claim: Claim) -> Forward | None:
         sent = dict(body)
+        selectors = body.get("entities")
+        if isinstance(selectors, list) and selectors:
+            sent["entities"] = [s for s in selectors if selector_meets(s, claim, terms)]
+            if not sent["entities"]:
+                return None
         if claim.attrs is not None:
             registered = sorted(terms.compact(iri) for iri in claim.attrs)
             asked = [a for a in body.get("attrs") or () if claim.takes(terms.expand(str(a)))]

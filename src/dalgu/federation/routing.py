@@ -87,6 +87,11 @@ def _attrs_of(
     return matched, frozenset(names) if matched else None
 
 
+def holds(registration: dict[str, Any], entity_id: str, types: Sequence[str] | None) -> bool:
+    """Does `registration` register the entity `entity_id` of `types` (None: not known)?"""
+    return _attrs_of(registration, entity_id, types)[0]
+
+
 def live(registrations: Iterable[dict[str, Any]], via: str) -> list[dict[str, Any]]:
     """The registrations not expired and whose endpoint the request has not passed already
     (the `Via` header, clause 4.3.6.4)."""
