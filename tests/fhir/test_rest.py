@@ -368,3 +368,35 @@ def test_a_version_beyond_any_there_can_be_is_not_found_never_500(client: TestCl
     # not a server failure in the audit trail: a refused request (outcome 4), not 8
     failed = client.get("/fhir/AuditEvent?outcome=8", headers=ADMIN).json()
     assert failed["total"] == 0
+
+
+def test_history_shows_how_each_version_was_made(client: TestClient) -> None:
+    """Bundle.entry.request: "for history, it shows how the entry was processed to create the
+    version": a PUT that created a resource is that PUT, a re-create after a delete a 201."""
+    made = client.put("/fhir/Patient/new-1", json=patient(id="new-1"), headers=ADMIN)
+    assert made.status_code == 201
+    assert (
+        client.put("/fhir/Patient/new-1", json=patient(id="new-1"), headers=ADMIN).status_code
+        == 200
+    )
+    assert client.delete("/fhir/Patient/new-1", headers=ADMIN).status_code == 204
+    again = client.put("/fhir/Patient/new-1", json=patient(id="new-1"), headers=ADMIN)
+    assert again.status_code == 201
+    posted = create(client, patient())
+    for count in ("", "?_count=1"):  # the version before a re-create need not be on the page
+        page = client.get(f"/fhir/Patient/new-1/_history{count}", headers=ADMIN).json()
+        seen = [
+            (e["request"]["method"], e["request"]["url"], e["response"]["status"])
+            for e in page["entry"]
+        ]
+        expected = [
+            ("PUT", "Patient/new-1", "201 Created"),
+            ("DELETE", "Patient/new-1", "204 No Content"),
+            ("PUT", "Patient/new-1", "200 OK"),
+            ("PUT", "Patient/new-1", "201 Created"),
+        ]
+        assert seen == expected[: len(seen)], count
+    typed = client.get("/fhir/Patient/_history?_count=1", headers=ADMIN).json()["entry"][0]
+    assert typed["fullUrl"].endswith(f"/Patient/{posted}")
+    assert typed["request"] == {"method": "POST", "url": "Patient"}
+    assert typed["response"]["status"] == "201 Created"

@@ -10,8 +10,12 @@ buffer cache, a read. Time-ordered ids are appended at the right edge of those i
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
+
+#: the text of a UUID, as `new_id` (and before it `uuid4`) makes them
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def new_id() -> str:
@@ -21,3 +25,10 @@ def new_id() -> str:
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10 (RFC 9562)
     return str(uuid.UUID(int=value))
+
+
+def server_made(resource_id: str) -> bool:
+    """Whether an id has the form of those the server gives (a UUID in lower case): a
+    resource created with another was created by a PUT of the client's id. The store keeps
+    no method per version, so a client that PUTs an id of that form is taken for a POST."""
+    return _UUID.fullmatch(resource_id) is not None

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import orjson
 
 from dalgu.errors import DalguError, TooCostly
+from dalgu.fhir.ids import server_made
 from dalgu.fhir.model import Resource, StoredResource, instant
 from dalgu.fhir.subsetting import Subset
 
@@ -127,6 +128,22 @@ def searchset(
     return bundle
 
 
+def _how_made(v: StoredResource) -> tuple[str, str, str]:
+    """The request and response status that made a version (Bundle.entry.request: "for
+    history, it shows how the entry was processed to create the version"): a deletion a
+    DELETE; one that made the resource exist (`created`: the first, or one after a deletion)
+    a `201` of a POST when the server gave the id, else of the PUT that named it; any
+    other a PUT answered `200`."""
+    instance = f"{v.type}/{v.id}"
+    if v.deleted:
+        return "DELETE", instance, "204 No Content"
+    if not v.created:
+        return "PUT", instance, "200 OK"
+    if v.version == 1 and server_made(v.id):
+        return "POST", v.type, "201 Created"
+    return "PUT", instance, "201 Created"
+
+
 def history(
     base: str,
     page_url: str,
@@ -151,16 +168,9 @@ def history(
         entry: dict[str, Any] = {"fullUrl": f"{base}/{v.type}/{v.id}"}
         if not v.deleted:
             entry["resource"] = body_of(v)
-        method = "DELETE" if v.deleted else ("POST" if v.version == 1 else "PUT")
-        url = v.type if method == "POST" else f"{v.type}/{v.id}"
+        method, url, status = _how_made(v)
         entry["request"] = {"method": method, "url": url}
-        entry["response"] = {
-            "status": "204 No Content"
-            if v.deleted
-            else ("201 Created" if v.version == 1 else "200 OK"),
-            "etag": v.etag,
-            "lastModified": v.last_updated,
-        }
+        entry["response"] = {"status": status, "etag": v.etag, "lastModified": v.last_updated}
         entries.append(entry)
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",

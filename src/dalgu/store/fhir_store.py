@@ -71,7 +71,9 @@ class FhirStore(ABC):
         offset: int,
     ) -> tuple[list[StoredResource], int]:
         """Versions of one resource (or of every resource of the type), newest first, with
-        their total; `since` (epoch seconds) keeps versions written at or after it."""
+        their total; `since` (epoch seconds) keeps versions written at or after it. A
+        version is `created` when it made the resource exist: the first, or one after a
+        deletion."""
 
     @abstractmethod
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:

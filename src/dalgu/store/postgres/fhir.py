@@ -238,7 +238,9 @@ class PostgresFhir(FhirStore):
                 f"SELECT count(*) FROM {source} WHERE {where}", type_name, resource_id, since
             )
             rows = await conn.fetch(
-                f"SELECT r.id, r.patient, v.version, v.last_updated, v.deleted, v.body "
+                "SELECT r.id, r.patient, v.version, v.last_updated, v.deleted, v.body, "
+                "(v.version = 1 OR EXISTS (SELECT 1 FROM fhir_versions p WHERE p.rid = v.rid "
+                "AND p.version = v.version - 1 AND p.deleted <> 0)) "  # made it exist: `created`
                 f"FROM {source} WHERE {where} "
                 "ORDER BY v.updated DESC, v.rid DESC, v.version DESC LIMIT $4 OFFSET $5",
                 type_name,
@@ -248,7 +250,8 @@ class PostgresFhir(FhirStore):
                 offset,
             )
         return [
-            StoredResource(type_name, i, v, at, bool(d), b, pt) for i, pt, v, at, d, b in rows
+            StoredResource(type_name, i, v, at, bool(d), b, pt, created=new)
+            for i, pt, v, at, d, b, new in rows
         ], int(total)
 
     async def fhir_search(self, query: SearchQuery) -> tuple[list[StoredResource], int | None]:

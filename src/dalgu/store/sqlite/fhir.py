@@ -33,6 +33,12 @@ from dalgu.store.fhir_query import (
 _INDEX_TABLES = tuple(INDEX_COLUMNS)
 T = TypeVar("T")
 
+#: whether a version `v` made its resource exist: the first, or the one after a deletion
+_CREATED = (
+    "(v.version = 1 OR EXISTS (SELECT 1 FROM fhir_versions p "
+    "WHERE p.rid = v.rid AND p.version = v.version - 1 AND p.deleted <> 0))"
+)
+
 
 class SqliteFhir(FhirStore):
     """Mixed into `SqliteEntityStore`: shares its connection."""
@@ -148,13 +154,14 @@ class SqliteFhir(FhirStore):
         source = "fhir_versions v JOIN fhir_resources r ON r.rid = v.rid"
         (total,) = self.db.execute(f"SELECT count(*) FROM {source} WHERE {where}", args).fetchone()
         rows = self.db.execute(
-            f"SELECT r.id, r.patient, v.version, v.last_updated, v.deleted, v.body FROM {source} "
-            f"WHERE {where} ORDER BY v.updated DESC, v.rid DESC, v.version DESC LIMIT ? OFFSET ?",
+            f"SELECT r.id, r.patient, v.version, v.last_updated, v.deleted, v.body, {_CREATED} "
+            f"FROM {source} WHERE {where} "
+            "ORDER BY v.updated DESC, v.rid DESC, v.version DESC LIMIT ? OFFSET ?",
             [*args, count, offset],
         ).fetchall()
         return [
-            StoredResource(type_name, rid, version, at, bool(deleted), body, patient)
-            for rid, patient, version, at, deleted, body in rows
+            StoredResource(type_name, i, v, at, bool(d), body, pt, created=bool(new))
+            for i, pt, v, at, d, body, new in rows
         ], int(total)
 
     @contextmanager
