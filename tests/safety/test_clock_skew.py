@@ -1,6 +1,7 @@
 """A telematics unit whose clock jumps ahead once (a GPS time glitch: 2099, or an hour fast)
 must not switch safety off for its car: the glitch moved the drive into the future and every
-later sample, the wearable's too, was dropped as late, with no word in the log."""
+later sample, the wearable's too, was dropped as late, with no word in the log. Nor must a
+wearable whose clock is seconds off its car's (desk-1, desk-2)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dalgu.devices.traffic import MessageEvent
 from dalgu.safety import signals as vss
 from dalgu.safety.alert import Alert
 from dalgu.safety.service import Raised, SafetyService
-from tests.safety.test_message_order import EVENT, START, messages
+from tests.safety.test_message_order import EVENT, START, messages, stamp, vehicle, wearable
 
 GLITCH = 300  # drive second of the one message with a wrong time
 
@@ -44,3 +45,68 @@ def test_one_sample_stamped_in_the_future_does_not_blind_the_monitor(
     assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "asystole")]
     assert START.timestamp() + EVENT + 3 <= alerts[0].raised <= START.timestamp() + EVENT + 8
     assert any("ahead of its arrival" in r.getMessage() for r in caplog.records)
+
+
+def _with_band_clock(offset: float, *, band_first: bool) -> list[MessageEvent]:
+    """The drive of `messages`, the band's clock `offset` s off the car's (+ fast); the car
+    on time, and the band's message of each second before or after the car's."""
+    out = []
+    for second in range(int(EVENT + 30)):
+        cars = tuple((vehicle(second + k / 10), stamp(second + k / 10)) for k in range(10))
+        band = ((wearable(second + 0.5), stamp(second + 0.5 + offset)),)
+        received = (START + timedelta(seconds=second + 1)).timestamp()
+        pair = [
+            MessageEvent("car", "veh-1", "mqtt", received, received, cars),
+            MessageEvent("band", "veh-1-wearable", "mqtt", received, received, band),
+        ]
+        out += reversed(pair) if band_first else pair
+    return out
+
+
+@pytest.mark.parametrize("band_first", [False, True])
+@pytest.mark.parametrize("offset", [-2.0, -3.0, -5.0, -10.0, 3.0, 4.0])
+def test_a_band_whose_clock_is_off_the_cars_by_seconds_is_still_read(
+    offset: float, band_first: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A band 2 s slow had every sample dropped as late (a stopped heart it alone saw raised
+    nothing, and nothing was logged); one 3-4 s fast moved the drive's seconds ahead, and the
+    car's samples were dropped as late. The band is read on the car's time now, and logged."""
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    for event in _with_band_clock(offset, band_first=band_first):
+        service.observe(event)
+    alerts = _alerts(service)
+    assert [(a.type, a.subtype) for a in alerts] == [("cardiac", "asystole")]
+    assert START.timestamp() + EVENT + 3 <= alerts[0].raised <= START.timestamp() + EVENT + 8
+    history = service.monitors[("", "veh-1")].history
+    # the car's 10 Hz, all of it read: every second of the last minutes whole
+    assert {s.vehicle_samples for s in history.last(200)} == {10}
+    assert all(s.wearable for s in history.last(200)[:-40])  # the band in each, until it stops
+    said = [r.getMessage() for r in caplog.records if "its car's (veh-1)" in r.getMessage()]
+    assert len(said) == 1
+    assert ("behind" if offset < 0 else "ahead of") in said[0]
+
+
+def test_a_band_whose_clock_agrees_with_the_cars_is_read_as_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    for event in _with_band_clock(0.0, band_first=True):
+        service.observe(event)
+    assert [(a.type, a.subtype) for a in _alerts(service)] == [("cardiac", "asystole")]
+    assert service._band_shift.get(("", "veh-1"), 0.0) == 0.0
+    assert not caplog.records
+
+
+def test_a_band_minutes_behind_the_car_is_logged_as_a_clock_fault(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Further off than the service corrects, the band is not read: said, not silent."""
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    for event in _with_band_clock(-600.0, band_first=True)[:240]:
+        service.observe(event)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("600 s behind its car's (veh-1)" in m and "clock fault" in m for m in said)
+    assert service._band_shift.get(("", "veh-1"), 0.0) == 0.0

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,9 +59,50 @@ DRIVE_GAP = 300.0  # s of silence from a vehicle (by its own clock) that end its
 # off for the car. Such a group is read at its receive time instead, and logged.
 FUTURE_SKEW = 5.0
 SKEW_LOG_EVERY = 60.0  # s between two log lines about the same device's clock
+# A wearable's clock (often a phone's) is not the car's: a band 2 s slow had every sample
+# dropped as late, one 3 s fast moved the drive's seconds ahead and most of the car's samples
+# were dropped, with nothing logged. Each source's lag (arrival minus sample time, a low
+# percentile of its last `CLOCK_MESSAGES` messages) is followed; when the band's lag differs
+# from its car's by more than it does between two clocks that agree (the band sends its
+# sample of a second up to a second after it, the car its newest tenth), the band's samples
+# are read shifted onto the car's time, with `BAND_LAG` between them, and it is logged.
+CLOCK_MESSAGES = 30  # a source's recent messages its lag is read over
+CLOCK_LEAST = 5  # messages of each source before its lag is read at all
+BAND_TRAILS = 1.2  # s the band's lag may exceed the car's uncorrected
+BAND_LEADS = 0.6  # s the car's lag may exceed the band's uncorrected
+BAND_LAG = 0.5  # s, the band's lag over the car's once corrected (as two agreeing clocks')
+CLOCK_STEP = 0.25  # s: a correction is changed by no less (its jitter would reorder samples)
+# s: a band further off than this is not corrected (a lag that large is more likely a backlog
+# or a store-and-forward relay than a clock); it is logged as a clock fault
+MAX_CLOCK_CORRECTION = 120.0
 
 
 VehicleKey = tuple[str, str]  # (tenant, vehicle id): a vehicle as the service knows it
+
+
+class SourceClock:
+    """A source's recent messages as (arrival, newest sample time): how far behind the
+    arrival its samples are stamped."""
+
+    def __init__(self) -> None:
+        self._heard: deque[tuple[float, float]] = deque(maxlen=CLOCK_MESSAGES)
+
+    def heard(self, received: float, newest: float) -> None:
+        self._heard.append((received, newest))
+
+    def lag(self) -> float | None:
+        """Arrival minus sample time, a low percentile (a glitch or a late batch does not
+        move it); None before `CLOCK_LEAST` messages."""
+        if len(self._heard) < CLOCK_LEAST:
+            return None
+        return sorted(r - t for r, t in self._heard)[len(self._heard) // 10]
+
+    def paced(self) -> bool:
+        """Whether the messages came at the pace of their samples (a source sending as it
+        measures), not as a backlog or a replay faster than real time."""
+        arrivals = [r for r, _ in self._heard]
+        times = [t for _, t in self._heard]
+        return max(times) - min(times) <= 1.5 * (max(arrivals) - min(arrivals)) + 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +183,9 @@ class SafetyService:
         self._task: asyncio.Task[None] | None = None
         # (tenant, device) -> when its clock was last logged
         self._skew_logged: dict[tuple[str, str], float] = {}
+        # each source's clock, and the shift the band's samples are read with (s, + later)
+        self._clocks: dict[tuple[str, str, Source], SourceClock] = {}
+        self._band_shift: dict[VehicleKey, float] = {}
         self.published: list[tuple[Alert, str, float]] = []  # (alert, entity id, written at)
 
     def follow(
@@ -176,24 +221,23 @@ class SafetyService:
         if event.error is not None:
             return
         tenant = event.tenant
+        timed: list[tuple[tuple[str, Source], dict[str, Any], float]] = []
         for values, stamp in event.groups:
             source = self._source(tenant, event.device_id, values)
-            if source is None:
-                continue
-            vehicle, kind = source
+            if source is not None:
+                timed.append((source, values, self._sample_time(event, stamp)))
+        newest: dict[tuple[str, Source], float] = {}
+        for source, _, t in timed:
+            newest[source] = max(newest.get(source, t), t)
+        for (vehicle, kind), t in newest.items():
+            clock = self._clocks.setdefault((tenant, vehicle, kind), SourceClock())
+            clock.heard(event.received, t)
+            if kind == "wearable":
+                self._follow_band_clock(event, (tenant, vehicle))
+        for (vehicle, kind), values, t in timed:
             key = (tenant, vehicle)
-            t = _seconds(stamp) if stamp else event.received
-            if t is None:
-                self._log_once(
-                    event,
-                    "time",
-                    f"sent a sample stamped {stamp!r}, not an ISO 8601 time: read at its "
-                    "arrival time",
-                )
-                t = event.received
-            if t > event.received + FUTURE_SKEW:
-                self._log_skew(event, stamp, t)
-                t = event.received
+            if kind == "wearable":
+                t += self._band_shift.get(key, 0.0)
             try:
                 window = window_samples(values, t)
             except BadRequestData as error:  # stored all the same: only the window is lost
@@ -232,6 +276,59 @@ class SafetyService:
                     log.warning("safety: vehicle %s: %s", _shown(key), note)
             if calibrating and monitor.calibrated is not None:
                 self._queue.put_nowait(DriveCalibrated(vehicle, monitor, tenant))
+
+    def _sample_time(self, event: MessageEvent, stamp: str | None) -> float:
+        """A group's time as sent; its arrival when it has none, or one ahead of it."""
+        t = _seconds(stamp) if stamp else event.received
+        if t is None:
+            self._log_once(
+                event,
+                "time",
+                f"sent a sample stamped {stamp!r}, not an ISO 8601 time: read at its arrival time",
+            )
+            return event.received
+        if t > event.received + FUTURE_SKEW:
+            self._log_skew(event, stamp, t)
+            return event.received
+        return t
+
+    def _follow_band_clock(self, event: MessageEvent, key: VehicleKey) -> None:
+        """Set the shift the vehicle's band is read with, from its lag and its car's."""
+        tenant, vehicle = key
+        band = self._clocks[(tenant, vehicle, "wearable")]
+        car = self._clocks.get((tenant, vehicle, "vehicle"))
+        band_lag, car_lag = band.lag(), car.lag() if car is not None else None
+        if band_lag is None or car_lag is None or not band.paced():
+            return
+        apart = band_lag - car_lag  # s the band's samples are behind the car's
+        shift = 0.0 if -BAND_LEADS <= apart <= BAND_TRAILS else apart - BAND_LAG
+        if abs(shift) > MAX_CLOCK_CORRECTION:
+            self._log_once(
+                event,
+                "clock",
+                f"stamps its samples {abs(shift):.0f} s {'behind' if shift > 0 else 'ahead of'} "
+                f"its car's ({_shown(key)}), more than the {MAX_CLOCK_CORRECTION:.0f} s the "
+                "safety service corrects: a clock fault; its samples are "
+                + ("too late to be read" if shift > 0 else "read as sent"),
+            )
+            shift = 0.0
+        before = self._band_shift.get(key, 0.0)
+        if abs(shift - before) < CLOCK_STEP and (shift == 0.0) == (before == 0.0):
+            return
+        self._band_shift[key] = shift
+        if shift == 0.0:
+            log.warning("safety: %s: its clock agrees with its car's again", event.device_id)
+        elif before == 0.0 or abs(shift - before) >= 1.0:
+            log.warning(
+                "safety: %s stamps its samples %.1f s %s its car's (%s): a clock fault; they "
+                "are read %.1f s %s, on the car's time",
+                event.device_id,
+                abs(shift),
+                "behind" if shift > 0 else "ahead of",
+                _shown(key),
+                abs(shift),
+                "later" if shift > 0 else "earlier",
+            )
 
     def _log_intervals(self, event: MessageEvent, dropped: list[object]) -> None:
         self._log_once(
