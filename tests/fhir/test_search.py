@@ -217,6 +217,33 @@ def test_patient_matches_only_subjects_that_are_patients(client: TestClient) -> 
     assert [o["id"] for o in entries(typed)] == [on_patient]
 
 
+def test_date_searches_a_timing_by_its_outer_limits(client: TestClient) -> None:
+    """search.html, date: of a Timing "only the outer limits matter" (its events, its
+    `repeat.boundsPeriod`)."""
+    kim = create(client, patient())
+    events = {"event": ["2025-07-01T10:00:00Z", "2025-07-03T10:00:00Z"]}
+    bounded = {"repeat": {"boundsPeriod": {"start": "2025-09-01", "end": "2025-09-30"}}}
+    made = {}
+    for name, timing in (("events", events), ("bounded", bounded)):
+        obs = observation(kim)
+        del obs["effectiveDateTime"]
+        made[name] = create(client, obs | {"effectiveTiming": timing})
+    expectations = {
+        "date=2025-07-01": [],  # not eq: the Timing reaches past that day
+        "date=ge2025-07-02&date=le2025-07-02": ["events"],
+        "date=2025-07-01T10:00:00Z": [],
+        "date=ge2025-07-03T10:00:00Z": ["bounded", "events"],
+        "date=gt2025-07-03T10:00:00Z": ["bounded"],
+        "date=sa2025-08": ["bounded"],
+        "date=2025-09": ["bounded"],
+        "date=eb2025-07-01T10:00:01Z": [],
+        "date=lt2025-07-01T10:00:01Z": ["events"],
+    }
+    for query, names in expectations.items():
+        found = entries(search(client, f"Observation?patient={kim}&{query}"))
+        assert sorted(o["id"] for o in found) == sorted(made[n] for n in names), query
+
+
 def test_allergy_code_finds_the_substance_of_a_reaction(client: TestClient) -> None:
     """R4 clinical-code: `AllergyIntolerance.code | AllergyIntolerance.reaction.substance`."""
     kim = create(client, patient("Kim"))

@@ -380,8 +380,23 @@ def _dates(value: Any) -> Iterator[tuple[float, float]]:
             yield date_range(value)
         elif isinstance(value, dict) and ("start" in value or "end" in value):
             yield period_range(value.get("start"), value.get("end"))
+        elif isinstance(value, dict) and ("event" in value or "repeat" in value):
+            yield from _timing_range(value)
     except DalguError:
         return  # validation has already refused a malformed date; nothing to index
+
+
+def _timing_range(timing: dict[str, Any]) -> Iterator[tuple[float, float]]:
+    """A Timing as one range: "the specified scheduling details are ignored and only the
+    outer limits matter" (R4 search.html, date), from its first `event` (or the start of
+    `repeat.boundsPeriod`) to its last (or that period's end)."""
+    ranges = [date_range(e) for e in timing.get("event") or [] if isinstance(e, str)]
+    repeat = timing.get("repeat")
+    bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+    if isinstance(bounds, dict):
+        ranges.append(period_range(bounds.get("start"), bounds.get("end")))
+    if ranges:
+        yield min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
 def index_rows(resource: Resource, base: str | None = None) -> IndexRows:
