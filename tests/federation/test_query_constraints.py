@@ -124,3 +124,26 @@ def test_a_query_batch_goes_only_where_its_entities_are_registered(
     assert client.post(query, json={"type": "Query", "entities": mixed}).status_code == 200
     (seen,) = source.requests("POST")
     assert seen.body["entities"] == [{"type": "Bee"}]
+
+
+def test_system_times_are_the_source_s(client: TestClient, source: ContextSource) -> None:
+    """`options=sysAttrs` stamped a source's entity with the time it was read."""
+    register(client, source, [{"entities": [{"type": "Room"}]}])
+    created = "2026-12-07T20:35:07.504Z"
+    times = {"createdAt": created, "modifiedAt": created}
+    room = {"id": X1, "type": "Room", "temperature": {"type": "Property", "value": 21, **times}}
+    source.reply("GET", f"/entities/{X1}?options=sysAttrs", 200, {**room, **times})
+    got = client.get(f"{E}/{X1}", params={"options": "sysAttrs"})
+    assert got.status_code == 200, got.text
+    assert (got.json()["createdAt"], got.json()["temperature"]["modifiedAt"]) == (created, created)
+    source.reply("GET", "/entities?type=Room&options=sysAttrs", 200, [{**room, **times}])
+    (listed,) = client.get(E, params={"type": "Room", "options": "sysAttrs"}).json()
+    assert listed["modifiedAt"] == created
+    # an entity's own times, when a source gives none, are its attributes' span
+    source.reply("GET", f"/entities/{X1}?options=sysAttrs", 200, room)
+    spanned = client.get(f"{E}/{X1}", params={"options": "sysAttrs"}).json()
+    assert (spanned["createdAt"], spanned["modifiedAt"]) == (created, created)
+    # attributes a source gives none for show none, rather than made up ones
+    source.reply("GET", f"/entities/{X1}?options=sysAttrs", 200, thing(X1, "Room", temperature=2))
+    bare = client.get(f"{E}/{X1}", params={"options": "sysAttrs"}).json()
+    assert "createdAt" not in bare["temperature"]

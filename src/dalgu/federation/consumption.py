@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from dalgu.broker.model import NOT_ATTRIBUTES, Entity, now_iso
-from dalgu.broker.parse import parse_entity
+from dalgu.broker.model import MEMBERS, NOT_ATTRIBUTES, Entity, now_iso
+from dalgu.broker.parse import attribute_iri, parse_entity
 from dalgu.errors import DalguError
 from dalgu.federation.routing import Claim, holds
 from dalgu.ldcontext.termmap import TermMap
@@ -60,6 +60,8 @@ def restricted_params(
     """The client's parameters for `claim`: the registration's ids and attributes added or
     intersected, as clause 4.3.6.1 asks (a distributed request respects the registration)."""
     params = [(k, v) for k, v in given if k not in NOT_FORWARDED]
+    if any(k == "options" and "sysAttrs" in v.split(",") for k, v in given):
+        params.append(("options", "sysAttrs"))  # the source's times, not the time of reading
     if with_ids:
         ids = registered_ids(claim)
         if ids and not any(k in ("id", "idPattern") for k, _ in params):
@@ -216,14 +218,55 @@ _NOT_MERGED = NOT_ATTRIBUTES | {"type", "createdAt", "modifiedAt"}
 
 
 def parse_remote(doc: Any, terms: TermMap) -> Entity | None:
-    """An entity a context source answered with, expanded; None if it is not one."""
+    """An entity a context source answered with, expanded; None if it is not one. Its
+    `createdAt` and `modifiedAt` (entity and attribute instances) are the source's, or none:
+    not the time it was read (clause 4.8)."""
     if not isinstance(doc, dict):
         return None
     doc = {k: v for k, v in doc.items() if k != "@context"}
     try:
-        return parse_entity(doc, terms, now_iso(), require_type=False)
+        entity = parse_entity(doc, terms, now_iso(), require_type=False)
     except DalguError:
         return None
+    for key, given in doc.items():
+        if key in NOT_ATTRIBUTES:
+            continue
+        instances = entity.get(attribute_iri(key, terms))
+        if not isinstance(instances, list):
+            continue
+        sent = given if isinstance(given, list) else [given]
+        for instance, told in zip(instances, sent, strict=False):
+            _strip_times(instance)
+            _source_times(instance, told)
+    read_at = entity["createdAt"]
+    _source_times(entity, doc)
+    # the entity's own: a source's that gives none are its instances' span (an entity is
+    # shown with both), and the time of reading only when those have none either
+    held = [i for k, v in entity.items() if k not in NOT_ATTRIBUTES for i in v]
+    created = [i["createdAt"] for i in held if "createdAt" in i]
+    modified = [i["modifiedAt"] for i in held if "modifiedAt" in i]
+    entity.setdefault("createdAt", min(created, default=read_at))
+    entity.setdefault("modifiedAt", max(modified, default=entity["createdAt"]))
+    return entity
+
+
+def _source_times(parsed: dict[str, Any], given: Any) -> None:
+    """`parsed`'s system times as `given` (a source's entity or instance) has them."""
+    for member in ("createdAt", "modifiedAt"):
+        told = given.get(member) if isinstance(given, dict) else None
+        if isinstance(told, str):
+            parsed[member] = told
+        else:
+            parsed.pop(member, None)
+
+
+def _strip_times(instance: dict[str, Any]) -> None:
+    """No system times in an instance's sub-attributes (nested ones too)."""
+    for key, value in instance.items():
+        if key not in MEMBERS and isinstance(value, dict):
+            value.pop("createdAt", None)
+            value.pop("modifiedAt", None)
+            _strip_times(value)
 
 
 def merge(local: Entity | None, remote: Entity, claim: Claim) -> Entity:
