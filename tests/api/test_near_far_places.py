@@ -45,3 +45,47 @@ def test_near_finds_places_across_the_antimeridian_and_the_poles(
     answer = client.get(E, params=query)
     assert answer.status_code == 200, answer.text
     assert sorted(e["id"].rsplit(":", 1)[1] for e in answer.json()) == found
+
+
+SHAPES = {
+    # 0.02° of longitude (~2.2 km) west of the query point, across the antimeridian
+    "dateline": {
+        "type": "Polygon",
+        "coordinates": [[[179.0, 0.0], [179.99, 0.0], [179.99, 1.0], [179.0, 1.0], [179.0, 0.0]]],
+    },
+    # ~293 km from (-3.77, 39.262) on the sphere (295 km on the WGS 84 ellipsoid)
+    "road": {"type": "LineString", "coordinates": [[0.4222, 38.4789], [-1.1895, 41.314]]},
+}
+
+
+@pytest.mark.parametrize(
+    ("point", "georel", "found"),
+    [
+        ([-179.99, 0.5], "near;maxDistance==5000", ["dateline"]),
+        ([-179.99, 0.5], "near;minDistance==5000", ["road"]),
+        ([-3.77, 39.262], "near;maxDistance==300000", ["road"]),
+        ([-3.77, 39.262], "near;maxDistance==290000", []),
+    ],
+)
+def test_near_measures_lines_and_polygons_to_their_nearest_point(
+    client: TestClient, point: list[float], georel: str, found: list[str]
+) -> None:
+    """The SQLite store found the nearest points in degrees before measuring: a polygon just
+    across the antimeridian was measured from its far side (112 km for 2.2 km), a line at 40°
+    of latitude 2-3 % too far, and the two stores answered differently (an outside test)."""
+    for name, geometry in SHAPES.items():
+        zone = {
+            "id": f"urn:ngsi-ld:Zone:{name}",
+            "type": "Zone",
+            "location": {"type": "GeoProperty", "value": geometry},
+        }
+        assert client.post(E, json=zone).status_code == 201
+    query = {
+        "type": "Zone",
+        "georel": georel,
+        "geometry": "Point",
+        "coordinates": f"[{point[0]},{point[1]}]",
+    }
+    answer = client.get(E, params=query)
+    assert answer.status_code == 200, answer.text
+    assert sorted(e["id"].rsplit(":", 1)[1] for e in answer.json()) == found

@@ -101,11 +101,36 @@ def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
-    """Metres between the nearest points of two lon/lat geometries (0 when they meet)."""
+    """Metres between the nearest points of two lon/lat geometries (0 when they meet).
+
+    The nearest points are found on a local map around `b` (`_local`): longitudes as seen from
+    `b`'s centre, across the antimeridian where that is nearer, and shrunk by the cosine of its
+    latitude, so that a degree east weighs what it measures there. Found on raw degrees, they
+    were the nearest in degrees: a line's distance was off by 2-3 % at 40° of latitude, and a
+    polygon just across the antimeridian was measured from its far side."""
     if a.intersects(b):
         return 0.0
-    pa, pb = ops.nearest_points(a, b)
-    return haversine(pa.x, pa.y, pb.x, pb.y)
+    centre = b.centroid if not b.is_empty else b
+    lon0, lat0 = float(centre.x), float(centre.y)
+    scale = max(math.cos(math.radians(lat0)), 0.01)
+    here, there = _local(a, lon0, lat0, scale), _local(b, lon0, lat0, scale)
+    if here.intersects(there):
+        return 0.0
+    pa, pb = ops.nearest_points(here, there)
+    return haversine(lon0 + pa.x / scale, lat0 + pa.y, lon0 + pb.x / scale, lat0 + pb.y)
+
+
+def _local(geometry: BaseGeometry, lon0: float, lat0: float, scale: float) -> BaseGeometry:
+    """`geometry` on the map of `distance_m`: x = (longitude - lon0, within ±180) × scale,
+    y = latitude - lat0."""
+
+    def move(xy: Any) -> Any:
+        out = xy.copy()
+        out[:, 0] = ((xy[:, 0] - lon0 + 180.0) % 360.0 - 180.0) * scale
+        out[:, 1] = xy[:, 1] - lat0
+        return out
+
+    return shapely.transform(geometry, move)
 
 
 def _position(value: Any, where: str) -> None:
