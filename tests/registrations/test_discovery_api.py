@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -221,3 +223,17 @@ def test_dataset_ids_must_meet_when_both_name_them(client: TestClient) -> None:
     query["datasetId"] = "urn:ngsi-ld:Dataset:b,urn:ngsi-ld:Dataset:a"
     assert ids(client.get(R, params=query)) == ["b1", "b2"]
     assert ids(client.get(R, params={"type": "Building"})) == ["b1", "b2"]
+
+
+def test_an_expired_registration_is_not_discovered(client: TestClient) -> None:
+    """Forwarding no longer used a registration past its expiresAt, but discovery listed it."""
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat(timespec="milliseconds")
+    assert (
+        client.post(R, json=building(1, expiresAt=soon.replace("+00:00", "Z"))).status_code == 201
+    )
+    assert client.post(R, json=building(2)).status_code == 201
+    assert ids(client.get(R, params={"type": "Building"})) == ["b1", "b2"]
+    time.sleep(1.2)
+    assert ids(client.get(R, params={"type": "Building"})) == ["b2"]
+    kept = client.get(f"{R}/urn:ngsi-ld:ContextSourceRegistration:b1")
+    assert kept.status_code == 200  # still there by its id, expired
