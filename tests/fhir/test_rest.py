@@ -5,6 +5,8 @@ from __future__ import annotations
 import orjson
 from starlette.testclient import TestClient
 
+from dalgu.api.app import build_app
+from dalgu.settings import Settings
 from tests.fhir.conftest import ADMIN, FHIR, create, observation, patient
 
 
@@ -400,3 +402,23 @@ def test_history_shows_how_each_version_was_made(client: TestClient) -> None:
     assert typed["fullUrl"].endswith(f"/Patient/{posted}")
     assert typed["request"] == {"method": "POST", "url": "Patient"}
     assert typed["response"]["status"] == "201 Created"
+
+
+def test_a_history_count_past_the_largest_page_is_capped_as_a_searchs(settings: Settings) -> None:
+    """http.html history `_count`: "the server is not bound to return the number requested,
+    but cannot return more"; served as the largest page (here 2), its links paging by it."""
+    with TestClient(build_app(settings.model_copy(update={"fhir_max_count": 2}))) as small:
+        kim = create(small, patient())
+        for family in ("Lee", "Park"):
+            body = {**patient(family), "id": kim}
+            assert small.put(f"/fhir/Patient/{kim}", json=body, headers=ADMIN).status_code == 200
+        for url in (f"/fhir/Patient/{kim}/_history", "/fhir/Patient/_history"):
+            response = small.get(f"{url}?_count=1000", headers=ADMIN)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert len(page["entry"]) == 2 and page["total"] == 3
+            links = {link["relation"]: link["url"] for link in page["link"]}
+            assert links["next"].endswith("_count=1000&_offset=2")
+        assert (
+            small.get(f"/fhir/Patient/{kim}/_history?_count=-1", headers=ADMIN).status_code == 400
+        )

@@ -224,11 +224,13 @@ class FhirService:
             await self.store.fhir_search(restricted)
 
     def count_of(self, count: int | None) -> int:
+        """A history page's size: more than the largest page is served as that page, as a
+        search's (http.html history: the server "cannot return more" than `_count`)."""
         if count is None:
             return self.default_count
-        if not 0 <= count <= self.max_count:
-            raise BadRequestData(f"_count must be between 0 and {self.max_count}")
-        return count
+        if count < 0:
+            raise BadRequestData("_count must not be negative")
+        return min(count, self.max_count)
 
     def parse_search(
         self,

@@ -250,7 +250,7 @@ async def _history(request: Request, resource_id: str | None) -> Response:
     path = f"{base}/{type_name}" + (f"/{resource_id}" if resource_id else "") + "/_history"
     kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "_offset"])
     page_url = path + (f"?{kept}" if kept else "")
-    used = count if count is not None else service.default_count
+    used = service.count_of(count)  # the links page by what was served
     return fhir_response(history(base, page_url, versions, total, used, offset))
 
 
