@@ -114,10 +114,9 @@ def test_initial_notification_lists_matching_registrations(
 def test_changes_of_matching_registrations_are_notified_with_trigger_reasons(
     client: TestClient, receiver: Receiver
 ) -> None:
-    assert (
-        client.post(S, json=subscription(receiver.url, watchedAttributes=["speed"])).status_code
-        == 201
-    )
+    notification = {"endpoint": {"uri": receiver.url}, "attributes": ["speed"]}
+    watching = subscription(receiver.url, watchedAttributes=["speed"], notification=notification)
+    assert client.post(S, json=watching).status_code == 201
     assert client.post(R, json=registration(1)).status_code == 201
     _, created = receiver.next()
     assert created["triggerReason"] == "newlyMatching"
@@ -139,6 +138,20 @@ def test_changes_of_matching_registrations_are_notified_with_trigger_reasons(
     _, deleted = receiver.next()
     assert deleted["triggerReason"] == "noLongerMatching"
     assert deleted["data"][0]["id"] == "urn:ngsi-ld:ContextSourceRegistration:1"
+
+
+def test_watched_attributes_alone_do_not_restrict_the_match(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """Clause 5.12: without notification attributes the match is made as if no attribute
+    were given; a `color` registration went unnotified to a subscription watching `speed`."""
+    assert client.post(S, json=subscription(receiver.url, watchedAttributes=["speed"])).is_success
+    colour = registration(2)
+    colour["information"] = [{"entities": [{"type": "Vehicle"}], "propertyNames": ["color"]}]
+    assert client.post(R, json=colour).status_code == 201
+    _, note = receiver.next()
+    assert note["triggerReason"] == "newlyMatching"
+    assert note["data"][0]["id"] == "urn:ngsi-ld:ContextSourceRegistration:2"
 
 
 def test_unmatched_registrations_and_paused_subscriptions_are_not_notified(

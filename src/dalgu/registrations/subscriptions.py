@@ -100,9 +100,10 @@ class CompiledCSourceSubscription:
     def __init__(self, doc: dict[str, Any], terms: TermMap) -> None:
         self.doc = doc
         self.terms = terms
-        attrs = tuple(doc.get("watchedAttributes", ())) + tuple(
-            doc["notification"].get("attributes", ())
-        )
+        # clause 5.12: without notification attributes, no attribute restricts the match;
+        # with them, they and the watched attributes do
+        shown = tuple(doc["notification"].get("attributes", ()))
+        attrs = tuple(doc.get("watchedAttributes", ())) + shown if shown else ()
         geo = None
         if "geoQ" in doc:
             g = doc["geoQ"]
