@@ -139,6 +139,25 @@ def test_metadata_lists_resources_interactions_and_search_parameters(client: Tes
     assert "Observation:patient" in resources["Observation"]["searchInclude"]
 
 
+def test_metadata_has_no_empty_array_or_object(client: TestClient) -> None:
+    """json.html: "arrays and objects SHALL NOT be empty" (Practitioner has no reference
+    parameter: no searchInclude at all)."""
+
+    def empties(value: object, path: str) -> list[str]:
+        if value in ([], {}):
+            return [path]
+        if isinstance(value, dict):
+            return [e for k, v in value.items() for e in empties(v, f"{path}.{k}")]
+        if isinstance(value, list):
+            return [e for i, v in enumerate(value) for e in empties(v, f"{path}[{i}]")]
+        return []
+
+    statement = client.get("/fhir/metadata").json()
+    assert empties(statement, "CapabilityStatement") == []
+    resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    assert "searchInclude" not in resources["Practitioner"]
+
+
 #: R4's search-parameters.json: the definitions several types share (their `base`)
 R4_SHARED = {
     "clinical-identifier": "Observation Encounter Condition AllergyIntolerance "

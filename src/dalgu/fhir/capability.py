@@ -59,7 +59,9 @@ def capability_statement(base: str, version: str) -> dict[str, Any]:
                 for p in params.values()
             ],
         }
-        resources.append(resource)
+        # FHIR JSON has no empty arrays (json.html): a type with no reference parameter has
+        # no searchInclude at all
+        resources.append({k: v for k, v in resource.items() if v != []})
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
