@@ -149,6 +149,37 @@ def test_query_by_type_and_q(client: TestClient) -> None:
     assert ids(q='address[city]~="^Dae"', limit="2") == ["0", "1"]
 
 
+def test_unequal_matches_a_value_of_another_data_type_a_json_object_too(
+    client: TestClient,
+) -> None:
+    """Clause 4.9: values of different data types are unequal. A JSON object's leaves are
+    indexed, not the object, so `!=` on it (or on a member that is an object) matched
+    nothing on either store (a differential test)."""
+    body = {
+        "id": "urn:ngsi-ld:A:1",
+        "type": "A",
+        "address": {"type": "Property", "value": {"city": "Seoul", "geo": {"lvl": 2}}},
+        "tags": {"type": "Property", "value": []},
+        "name": {"type": "Property", "value": "x"},
+    }
+    assert client.post(E, json=body).status_code == 201
+
+    def found(q: str) -> bool:
+        response = client.get(E, params={"type": "A", "q": q})
+        assert response.status_code == 200, response.text
+        return [e["id"] for e in response.json()] == ["urn:ngsi-ld:A:1"]
+
+    assert found('address!="Madrid"')
+    assert found("address!=5")
+    assert found("address[geo]!=1")
+    assert found("tags!=5")  # an empty array does not include 5
+    assert found("name!=5")
+    assert not found('address[city]!="Seoul"')
+    assert not found('name!="x"')
+    assert not found("colour!=5")  # the target element must be there
+    assert not found("address[zip]!=5")
+
+
 def test_query_bounds_on_one_path_may_hold_through_different_values(client: TestClient) -> None:
     def thing(key: str, *speeds: dict[str, Any]) -> dict[str, Any]:
         return {"id": f"urn:ngsi-ld:Car:{key}", "type": "Car", "speed": list(speeds)}

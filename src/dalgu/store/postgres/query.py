@@ -110,6 +110,11 @@ def needed_keys(query: EntityQuery) -> KeyNeeds:
                 needs.exact.add((path.attr, _marker_path(path)))
             else:
                 needs.exact.add((path.attr, value_path(path)))
+            if op in ("!=", "!~="):  # the target element's presence too (`_comparison`)
+                if path.compound:
+                    needs.by_prefix.add(path.attr)
+                else:
+                    needs.exact.add((path.attr, _marker_path(path)))
     return needs
 
 
@@ -211,15 +216,16 @@ def _exists(path: AttrPath, keys: KeyMap, c: Compiled) -> str:
 
 
 def _comparison(expr: Comparison, keys: KeyMap, c: Compiled) -> str:
-    """`!=` and `!~=` hold when the path is present and no value there matches (clause 4.9)."""
+    """`!=` and `!~=` hold where the target element is (whatever its value: a JSON object, an
+    empty array) and no value there matches (clause 4.9: values of different data types are
+    unequal)."""
+    negated = expr.op in ("!=", "!~=")
     nid = keys.exact.get((expr.path.attr, value_path(expr.path)))
     if nid is None:
-        return "FALSE"
-    negated = expr.op in ("!=", "!~=")
+        return f"({_exists(expr.path, keys, c)})" if negated else "FALSE"
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
-    key = c.p(nid)
-    test = _match(op, expr.value, key, c)
-    return f"({_present(f'a.nid = {key}')} AND NOT {test})" if negated else test
+    test = _match(op, expr.value, c.p(nid), c)
+    return f"({_exists(expr.path, keys, c)} AND NOT {test})" if negated else test
 
 
 def _literal(value: QValue) -> tuple[str, Any]:

@@ -179,12 +179,10 @@ def _comparison(expr: Comparison, c: Compiled) -> str:
     """Placeholders are appended in the order they appear in the SQL text."""
     path = value_path(expr.path)
     negated = expr.op in ("!=", "!~=")
-    present = ""
-    if negated:
-        present = (
-            f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(expr.path.attr)} "
-            f"AND a.path = {c.p(path)}) AND NOT "
-        )
+    # `!=` holds where the target element is (whatever its value: a JSON object, an empty
+    # array) and no value there matches (clause 4.9: values of different data types are
+    # unequal); the element's leaves alone missed an object's
+    present = f"{_exists(expr.path, c)} AND NOT " if negated else ""
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
     test = (
         f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(expr.path.attr)} "
