@@ -441,3 +441,31 @@ def test_a_history_count_past_the_largest_page_is_capped_as_a_searchs(settings: 
         assert (
             small.get(f"/fhir/Patient/{kim}/_history?_count=-1", headers=ADMIN).status_code == 400
         )
+
+
+def test_every_prefer_field_counts_and_a_quoted_value_is_its_content(client: TestClient) -> None:
+    """RFC 7240 2: several Prefer fields are one with their values comma-separated; a value is
+    a token or a quoted-string; the first of a preference counts; names ignore case."""
+    create(client, patient("Muller"))
+
+    def with_prefer(*fields: str) -> list[tuple[str, str]]:
+        return [*ADMIN.items(), *(("Prefer", f) for f in fields)]
+
+    for fields in (
+        ("return=representation", "handling=lenient"),
+        ("handling=lenient", "return=representation"),
+        ('handling="lenient"',),
+        ("Handling=lenient; strict=no",),
+    ):
+        found = client.get("/fhir/Patient?family=mul&foo=1", headers=with_prefer(*fields))
+        assert found.status_code == 200, fields
+    for fields in (
+        ("handling=lenient", "return=minimal"),
+        ('return="minimal"',),
+        ("return=minimal", "return=representation"),
+        ("handling=lenient, RETURN=minimal",),
+    ):
+        made = client.post("/fhir/Patient", json=patient(), headers=with_prefer(*fields))
+        assert made.status_code == 201 and made.content == b"", fields
+    strict = client.get("/fhir/Patient?foo=1", headers=with_prefer('x="a,handling=lenient"'))
+    assert strict.status_code == 400  # inside a quoted-string: not a preference of its own

@@ -150,14 +150,65 @@ def version_headers(stored: StoredResource, base: str, *, with_location: bool) -
     return headers
 
 
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    """`text` split at each `separator` that is not inside a quoted-string."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _word(text: str) -> str:
+    """A token, or the content of a quoted-string (RFC 9110 5.6.4, its escapes undone)."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        out: list[str] = []
+        escaped = False
+        for char in text[1:-1]:
+            if escaped or char != "\\":
+                out.append(char)
+                escaped = False
+            else:
+                escaped = True
+        return "".join(out)
+    return text
+
+
+def preferences(request: Request) -> dict[str, str]:
+    """The request's preferences (RFC 7240 2): every `Prefer` field, as if one field held
+    them comma-separated; names compared case-insensitively, values as sent (a token or a
+    quoted-string: `return="minimal"` is `return=minimal`); the first of a name counts, and
+    parameters after `;` are ignored."""
+    found: dict[str, str] = {}
+    for field in request.headers.getlist("prefer"):
+        for preference in _split_outside_quotes(field, ","):
+            head = _split_outside_quotes(preference, ";")[0]
+            name, _, value = head.partition("=")
+            name = name.strip().lower()
+            if name and name not in found:
+                found[name] = _word(value)
+    return found
+
+
 def prefer_return(request: Request) -> str:
     """`representation` (the default), `minimal` or `OperationOutcome` (Prefer: return=)."""
-    for part in request.headers.get("prefer", "").split(","):
-        key, _, value = part.strip().partition("=")
-        if key.strip() == "return" and value.strip() in ("minimal", "OperationOutcome"):
-            return value.strip()
-    return "representation"
+    wanted = preferences(request).get("return")
+    return wanted if wanted in ("minimal", "OperationOutcome") else "representation"
 
 
 def lenient(request: Request) -> bool:
-    return "handling=lenient" in request.headers.get("prefer", "").replace(" ", "")
+    """Whether the search skips unknown parameters (Prefer: handling=lenient)."""
+    return preferences(request).get("handling") == "lenient"
