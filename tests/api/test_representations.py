@@ -26,6 +26,29 @@ def test_language_property_and_lang_selection(client: TestClient) -> None:
     assert [e["id"] for e in found] == ["urn:ngsi-ld:Place:1"]
 
 
+def test_lang_takes_language_tags_in_any_letter_case(client: TestClient) -> None:
+    """RFC 5646 section 2.1.1: tags are case-insensitive. `lang=EN` gave the Korean text (the
+    primary subtag was compared case-sensitively), `lang=EN-GB` too (a differential test)."""
+    body = {
+        "id": "urn:ngsi-ld:Place:2",
+        "type": "Place",
+        "name": {
+            "type": "LanguageProperty",
+            "languageMap": {"ko": "대구", "fr": "Daegou", "en-GB": "Daegu"},
+        },
+    }
+    assert client.post(E, json=body).status_code == 201
+
+    def picked(lang: str) -> tuple[str, str]:
+        got = client.get(f"{E}/urn:ngsi-ld:Place:2", params={"lang": lang}).json()["name"]
+        return got["value"], got["lang"]
+
+    assert picked("EN") == ("Daegu", "en-GB")
+    assert picked("EN-gb") == ("Daegu", "en-GB")
+    assert picked("FR") == ("Daegou", "fr")
+    assert picked("de,Ko;q=0.5") == ("대구", "ko")
+
+
 def test_vocab_list_and_json_properties_round_trip(client: TestClient) -> None:
     body = {
         "id": "urn:ngsi-ld:Thing:1",

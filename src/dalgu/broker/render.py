@@ -327,8 +327,15 @@ def pick_language(language_map: dict[str, Any], wanted: str) -> tuple[Any, str]:
             break
         if tag in language_map:
             return language_map[tag], tag
+        # language tags are case-insensitive (RFC 5646 section 2.1.1): the whole tag, then its
+        # primary language subtag
+        wanted_tag = tag.lower()
         for key in language_map:
-            if key.split("-")[0] == tag.split("-")[0]:
+            if key.lower() == wanted_tag:
+                return language_map[key], key
+        primary = wanted_tag.split("-")[0]
+        for key in language_map:
+            if key.lower().split("-")[0] == primary:
                 return language_map[key], key
     if "@none" in language_map:
         return language_map["@none"], "@none"
