@@ -173,3 +173,20 @@ def test_collation_names_an_icu_collation(client: TestClient) -> None:
 def test_a_collation_that_is_no_language_tag_is_bad_request_data(client: TestClient) -> None:
     response = client.get(E, params={"type": "N", "orderBy": "name", "collation": "x'; drop"})
     assert response.status_code == 400
+
+
+def test_distance_orders_by_the_haversine_on_both_stores(client: TestClient) -> None:
+    """Clause 4.23.1: sort by distance is the spherical distance by the Haversine formula.
+    From (0, 0), a point 0.997° east is 110.86 km away on the sphere and one 1° north 111.20
+    km; on the WGS 84 ellipsoid it is the other way round, and PostgreSQL ordered so (a
+    differential test of the two stores)."""
+    for name, point in (("north", [0.0, 1.0]), ("east", [0.997, 0.0])):
+        body = {
+            "id": f"urn:b:{name}",
+            "type": "Building",
+            "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": point}},
+        }
+        assert client.post(E, json=body).status_code == 201
+    nearest = ids(client, orderBy="location;dist-asc", orderFrom="[0,0]")
+    assert nearest == ["urn:b:east", "urn:b:north"]
+    assert ids(client, orderBy="location;dist-desc", orderFrom="[0,0]") == nearest[::-1]
