@@ -76,3 +76,22 @@ def test_a_redirect_registration_sends_writes_to_the_other_broker(
     assert held.json()["line"] == "410-1"
     assert httpx.delete(f"{a}/ngsi-ld/v1/entities/{BUS}").status_code == 204
     assert httpx.get(f"{b}/ngsi-ld/v1/entities/{BUS}").status_code == 404
+
+
+def test_a_query_reaches_past_the_other_s_first_page_and_counts_all(
+    brokers: tuple[str, str],
+) -> None:
+    """A query took the other broker's first 20 entities only, and counted 20 of 30."""
+    a, b = brokers
+    buses = [{"id": f"urn:ngsi-ld:Bus:{i:03d}", "type": "Bus"} for i in range(30)]
+    created = httpx.post(f"{b}/ngsi-ld/v1/entityOperations/create", json=buses)
+    assert created.status_code == 201
+    register(a, b)
+    query = f"{a}/ngsi-ld/v1/entities"
+    every = httpx.get(query, params={"type": "Bus", "limit": "100", "count": "true"}, timeout=10)
+    assert len(every.json()) == 30 and every.headers["NGSILD-Results-Count"] == "30"
+    last = httpx.get(query, params={"type": "Bus", "limit": "10", "offset": "25"}, timeout=10)
+    assert [e["id"] for e in last.json()] == [f"urn:ngsi-ld:Bus:{i:03d}" for i in range(25, 30)]
+    first = httpx.get(query, params={"type": "Bus", "count": "true"}, timeout=10)
+    assert len(first.json()) == 20 and first.headers["NGSILD-Results-Count"] == "30"
+    assert 'rel="next"' in first.headers["Link"]

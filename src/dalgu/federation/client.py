@@ -68,6 +68,8 @@ class Reply:
     body: bytes = b""
     #: the vocabulary the answer is read with; None: the triggering request's
     terms: TermMap | None = None
+    #: the source's NGSILD-Results-Count, when it gave one (clause 6.3.13)
+    count: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -177,7 +179,9 @@ class ContextSourceClient:
                     )
                     return Reply(502, _problem(502, detail))
                 chunks.append(chunk)
-            return Reply(response.status_code, b"".join(chunks))
+            given = response.headers.get("ngsild-results-count", "")
+            count = int(given) if given.isdigit() else None
+            return Reply(response.status_code, b"".join(chunks), count=count)
 
     def _timeout(self, registration: dict[str, Any]) -> float:
         management = registration.get("management") or {}

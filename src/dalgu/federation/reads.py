@@ -26,6 +26,9 @@ from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.store.base import EntityQuery, QueryResult
 
+#: the most entities a query asks a context source for (the first `offset + limit`)
+SOURCE_PAGE = 1000
+
 
 async def read_entity(
     plan: Plan,
@@ -76,16 +79,21 @@ async def query_entities(
     local: Callable[[EntityQuery], Awaitable[QueryResult]],
 ) -> QueryResult:
     """Query Entities across the claims: this broker's matches and each context source's
-    first page, merged by id, then paged. Without EntityMaps (clause 4.3.6.7) a page past a
-    context source's first page does not reach further into it. A registration that holds
+    first `offset + limit` (at most `SOURCE_PAGE`), merged by id, then paged; the count adds
+    what the sources counted beyond what they sent. Without EntityMaps (clause 4.3.6.7) a
+    page does not reach past a source's first `SOURCE_PAGE`. A registration that holds
     none of the attributes asked for is not asked (clause 5.12), nor one `forward` finds
     none of the entities asked for in. A source's entity counts only if its registration
     registers it, and one only sources answered only if it is what the query selects
     (clause 4.3.6.1: the registration's constraints respected; a source may ignore some)."""
     asked = (forward(c) for c in plan.claims if c.serves(entity_query.attrs))
-    forwards = [f for f in asked if f is not None]
+    window = entity_query.offset + entity_query.limit
+    paging = [("limit", str(min(window, SOURCE_PAGE)))]
+    if entity_query.count:
+        paging.append(("count", "true"))
+    forwards = [replace(f, params=[*(f.params or ()), *paging]) for f in asked if f is not None]
     found: list[QueryResult] = []
-    wide = replace(entity_query, offset=0, limit=entity_query.offset + entity_query.limit)
+    wide = replace(entity_query, offset=0, limit=window)
 
     async def here() -> None:
         found.append(await local(wide))
@@ -94,11 +102,15 @@ async def query_entities(
     if outcomes[0].error is not None:
         raise outcomes[0].error
     merged: dict[str, Entity] = {e["id"]: e for e in found[0].entities}
+    #: beyond the entities merged: those the sources counted and did not send (clause 6.3.13)
+    unsent = 0
     for sent, outcome in zip(forwards, outcomes[1:], strict=True):
         reply = outcome.reply
         answered = reply.json() if reply is not None else None
         if outcome.error is not None or reply is None or not isinstance(answered, list):
             continue
+        if reply.count is not None:
+            unsent += max(reply.count - len(answered), 0)
         for doc in answered:
             remote = parse_remote(doc, reply.terms or terms)
             if remote is not None and registered(remote, sent.claim):
@@ -112,7 +124,7 @@ async def query_entities(
     page = entities[entity_query.offset : entity_query.offset + entity_query.limit]
     count = None
     if entity_query.count:
-        count = (found[0].count or 0) + len(entities) - len(found[0].entities)
+        count = (found[0].count or 0) + len(entities) - len(found[0].entities) + unsent
     return QueryResult([orjson.dumps(e) for e in page], count)
 
 
