@@ -2,8 +2,9 @@
 
 Dalgu runs as a server (`dalgu serve`, safety service on); simulated cars and their drivers'
 wearables publish over MQTT through the gateway (the embedded broker, or a Mosquitto); each
-driver's first ten minutes (their awake baseline) go out as fast as the gateway takes them,
-then the drives go on in real time. Events are injected on a schedule and printed as their
+driver's first ten minutes (their awake baseline) go out as fast as the gateway takes them
+(none stamped ahead of the wall clock), then the drives go on in real time, stamped from when
+the live part begins (`baseline_start`). Events are injected on a schedule and printed as their
 onset goes out; the alerts come back as NGSI-LD `Alert` entities, delivered by a subscription
 to a receiver of this process, which prints them.
 """
@@ -28,7 +29,7 @@ from rich.console import Console
 
 from dalgu.cli.demo import gateway_lines
 from dalgu.cli.supervision import ask_for_signal_at_parent_death
-from dalgu.safety.fleet import SimulatedVehicle, demo_fleet, stamp, stream
+from dalgu.safety.fleet import SimulatedVehicle, demo_fleet, live_lead, stamp, stream
 from dalgu.safety.plan import CALIBRATION
 from dalgu.safety.scenario import Event
 from dalgu.safety.service import config_groups
@@ -290,15 +291,8 @@ async def run_demo(
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     cars = await sender_for("mqtt", APIKEY, endpoints, "json")
     bands = await sender_for("mqtt", APIKEY_WEARABLE, endpoints, "json")
-    # the baseline minutes are stamped in the past, so that once they are stored the live
-    # part is stamped with the wall clock (the warm-up's length guessed from the fleet's size)
-    warmup = 5.0 + 0.004 * vehicles * CALIBRATION
-    live = float(int(time.time() + warmup))
-    # faster than real time, the live part is stamped further back, so that no sample is ahead
-    # of the wall clock when it is sent (the safety service reads a time ahead of a message's
-    # arrival as a clock fault, and alerts were "notified" before they were "issued")
-    lead = max(0.0, duration - CALIBRATION) * (1.0 - 1.0 / speed)
-    start = live - CALIBRATION - float(int(lead) + 1 if lead else 0)  # as the units send them
+    longest = max((v.duration for v in fleet), default=0)
+    planned = start = baseline_start(vehicles, longest, speed, time.time())
     began = time.monotonic()
     api = f"{settings.base_url}/ngsi-ld/v1"
     onsets: dict[int, list[tuple[SimulatedVehicle, Event]]] = {}
@@ -333,9 +327,17 @@ async def run_demo(
                         highlight=False,
                     )
                 elif second == int(CALIBRATION):
+                    skipped = start - planned
+                    pace = "in real time" if speed == 1 else f"at ×{speed:g}"
+                    overran = (
+                        f", {skipped:.0f} s longer than planned: the drives skip those seconds, "
+                        "so that the live part is stamped from now"
+                        if skipped >= 1
+                        else ""
+                    )
                     console.print(
-                        f"Live (baseline stored in {time.monotonic() - began:.0f} s): "
-                        f"the drives go on {'in real time' if speed == 1 else f'at ×{speed:g}'}.",
+                        f"Live (baseline stored in {time.monotonic() - began:.0f} s{overran}): "
+                        f"the drives go on {pace}.",
                         highlight=False,
                     )
                 for vehicle, event in onsets.get(second, []):
@@ -347,15 +349,19 @@ async def run_demo(
                         highlight=False,
                     )
 
+            def on_live(live_start: float) -> None:
+                nonlocal start
+                start = live_start
+
             await stream(
                 fleet,
                 publish,
                 start=start,
                 fast_until=int(CALIBRATION),
-                live_at=live,
                 speed=speed,
                 settle=settle,
                 on_second=on_second,
+                on_live=on_live,
             )
             await asyncio.sleep(5)  # the last alerts on their way
     finally:
@@ -368,6 +374,18 @@ async def run_demo(
         highlight=False,
     )
     return alerts
+
+
+def baseline_start(vehicles: int, longest: int, speed: float, now: float) -> float:
+    """The epoch a fleet's drives (`longest` s) are stamped from when the baseline minutes start
+    going out at `now`: as if they were stored in a time guessed from the fleet's size, so that
+    the live part that follows is stamped with the wall clock (`live_lead` behind it faster
+    than real time). `stream` sends no baseline second before its time has passed (with 500
+    vehicles the guess put them ten minutes in the future, and the service read every device as
+    a clock fault), and stamps the live part from when it starts (a baseline that took longer
+    than guessed had the live part stamped minutes in the past, the alerts' delays with it)."""
+    guess = min(5.0 + 0.008 * vehicles * CALIBRATION, CALIBRATION - 1.0)
+    return float(int(now + guess - CALIBRATION - live_lead(longest, int(CALIBRATION), speed)))
 
 
 def injected_summary(fleet: list[SimulatedVehicle], alerts: list[dict[str, Any]]) -> str:

@@ -160,6 +160,13 @@ def demo_fleet(
 Publish = Callable[[str, str, bytes], Awaitable[None]]  # (kind: vehicle|wearable, device, payload)
 
 
+def live_lead(longest: int, fast_until: int, speed: float) -> float:
+    """s the paced part of drives `longest` s long is stamped behind the wall clock so that, at
+    `speed` times real time, no sample is ahead of it when it goes out (the safety service
+    reads a time ahead of a message's arrival as a clock fault)."""
+    return max(0.0, float(longest - fast_until)) * (1.0 - 1.0 / speed)
+
+
 async def stream(
     fleet: Sequence[SimulatedVehicle],
     publish: Publish,
@@ -171,6 +178,7 @@ async def stream(
     settle: Callable[[SimulatedVehicle, int], Awaitable[None]] | None = None,
     chunk: int = 20,
     on_second: Callable[[int], None] | None = None,
+    on_live: Callable[[float], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Publish every vehicle's drive, second by second (each second's wearable message, then its
@@ -178,19 +186,32 @@ async def stream(
 
     The first `fast_until` seconds go out as fast as `settle` lets them (called every `chunk`
     seconds with the vehicle and second published last; it returns once the gateway has stored
-    that, so a broker's queue never overflows); the rest at the drive's own pace times `speed`,
-    each second when it has ended: from epoch `live_at` for second `fast_until` when given
-    (catching up if the fast part ended later), else from when the fast part ended. Returns
-    the seconds streamed.
+    that, so a broker's queue never overflows), but none before its samples' times have passed
+    (`live_lead` before them faster than real time): none is ever stamped ahead of the wall
+    clock. The rest go out at the drive's own pace times `speed`, each second when it has
+    ended: from epoch `live_at` for second `fast_until` when given (catching up if the fast
+    part ended later); else from when the fast part ended, and stamped from then: when the fast
+    part took longer than `start` planned, the drives skip the seconds it overran, so that the
+    paced part is live whatever the fast part took (`on_live` is told the start it is stamped
+    from). Returns the seconds streamed.
     """
     longest = max((v.duration for v in fleet), default=0)
+    lead = live_lead(longest, fast_until, speed)
     paced_from: float | None = None
     for second in range(longest):
         if stop is not None and stop.is_set():
             return second
-        if second >= fast_until:
+        if second < fast_until:
+            early = start + second + 1 + lead - time.time()
+            if early > 0:
+                await asyncio.sleep(early)
+        else:
             if paced_from is None:
                 paced_from = live_at if live_at is not None else time.time()
+                if live_at is None:
+                    start = max(start, paced_from - fast_until - lead)
+                    if on_live is not None:
+                        on_live(start)
             due = paced_from + (second + 1 - fast_until) / speed
             delay = due - time.time()
             if delay > 0:
