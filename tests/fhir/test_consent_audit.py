@@ -328,3 +328,20 @@ def test_a_device_linked_to_no_patient_is_read_and_found_by_every_role(
     assert client.get(f"/fhir/Device/{worn}", headers=researcher).status_code == 403
     found = client.get("/fhir/Device", headers=researcher).json()
     assert [e["resource"]["id"] for e in found.get("entry", [])] == [spare]
+
+
+def test_audit_patient_is_the_patient_as_agent_or_as_entity(client: TestClient, kim: str) -> None:
+    """R4 AuditEvent-patient: `agent.who` or `entity.what` that is a Patient: what a patient
+    did (read a practitioner) is hers as what was done to her record is."""
+    me = as_("patient", f"Patient/{kim}")
+    assert client.get("/fhir/Practitioner/dr-park", headers=me).status_code == 200
+    query = "entity=Practitioner/dr-park&subtype=read"
+    (event,) = audits(client, f"{query}&agent=Patient/{kim}")
+    assert [e["id"] for e in audits(client, f"{query}&patient={kim}")] == [event["id"]]
+    assert any(e["id"] == event["id"] for e in audits(client, f"patient={kim}"))
+    # hers to see, by search and by read
+    mine = entries(client.get(f"/fhir/AuditEvent?{query}", headers=me).json())
+    assert [e["id"] for e in mine] == [event["id"]]
+    assert client.get(f"/fhir/AuditEvent/{event['id']}", headers=me).status_code == 200
+    lee = create(client, patient("Lee"))
+    assert audits(client, f"{query}&patient={lee}") == []

@@ -32,10 +32,11 @@ class SearchParam:
     paths: tuple[str, ...]
     targets: tuple[str, ...] = ()  # reference: the resource types it may point to
     definition: str = ""  # the canonical SearchParameter it implements
-    # a reference whose values are a subset of another parameter's (same paths, narrower
-    # targets: Observation `patient` of `subject`) has no rows of its own: it is searched as
-    # that parameter's rows whose target type is one of its own (`indexed_as`)
-    indexed_as: str = ""
+    # a reference whose values are a subset of other parameters' (their paths together are
+    # its paths, their targets wider: Observation `patient` of `subject`, AuditEvent `patient`
+    # of `agent` and `entity`) has no rows of its own: it is searched as those parameters'
+    # rows whose target type is one of its own (`indexed_as`)
+    indexed_as: tuple[str, ...] = ()
 
     @property
     def is_reference(self) -> bool:
@@ -219,7 +220,9 @@ PARAMETERS: dict[str, dict[str, SearchParam]] = {
             _p("AuditEvent", "agent", "reference", "agent.who"),
             _p("AuditEvent", "agent-role", "token", "agent.role"),
             _p("AuditEvent", "entity", "reference", "entity.what"),
-            _p("AuditEvent", "patient", "reference", "entity.what", targets=_PATIENT),
+            # R4 AuditEvent-patient: `agent.who` and `entity.what` that are Patients (the
+            # entity first: the record an event is about is its compartment's patient)
+            _p("AuditEvent", "patient", "reference", "entity.what", "agent.who", targets=_PATIENT),
             _p(
                 "AuditEvent",
                 "purpose",
@@ -238,17 +241,25 @@ def _share_rows(params: dict[str, SearchParam]) -> dict[str, SearchParam]:
     for p in params.values():
         if p.type != "reference" or not p.targets:
             continue
-        for wider in params.values():
-            covers = not wider.targets or set(p.targets) <= set(wider.targets)
-            same = wider.type == "reference" and wider.paths == p.paths and wider is not p
-            if same and covers and wider.targets != p.targets:
-                out[p.name] = replace(p, indexed_as=wider.name)
-                break
+        wider = [
+            w
+            for w in params.values()
+            if w.type == "reference"
+            and w is not p
+            and set(w.paths) <= set(p.paths)
+            and (not w.targets or set(p.targets) < set(w.targets))
+        ]
+        chosen: dict[str, str] = {}  # path -> the parameter whose rows hold it
+        for w in wider:
+            for path in w.paths:
+                chosen.setdefault(path, w.name)
+        if wider and set(chosen) == set(p.paths):
+            out[p.name] = replace(p, indexed_as=tuple(dict.fromkeys(chosen.values())))
     return out
 
 
 # one reference row fewer per Observation, Encounter, Condition (`patient` is `subject`'s
-# Patient rows) and per patient an AuditEvent names (`patient` is `entity`'s)
+# Patient rows) and per patient an AuditEvent names (`patient` is `agent`'s and `entity`'s)
 PARAMETERS = {t: _share_rows(ps) for t, ps in PARAMETERS.items()}
 
 #: parameters every type has, evaluated on the resource's own columns

@@ -147,7 +147,8 @@ def _param_sql(clause: Clause, c: Sql) -> str:
     param = clause.param
     if not param.indexed_as:
         return f"x.param = {c.p(param.name)}"
-    sql = f"x.param = {c.p(param.indexed_as)}"
+    sql = " OR ".join(f"x.param = {c.p(name)}" for name in param.indexed_as)
+    sql = sql if len(param.indexed_as) == 1 else f"({sql})"
     targets = " OR ".join(f"x.ref_type = {c.p(t)}" for t in param.targets)
     return f"{sql} AND ({targets})"
 
