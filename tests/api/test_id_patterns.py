@@ -171,3 +171,16 @@ def test_a_pattern_with_backreferences_or_lookaround_is_refused_everywhere(
         assert answer.status_code == 400, (operation, answer.text)
         assert answer.json()["type"].endswith("BadRequestData"), operation
         assert reason in answer.json()["detail"], (operation, answer.json()["detail"])
+
+
+def test_a_dot_matches_a_newline_on_both_stores(client: TestClient) -> None:
+    """Clause 4.9's regular expressions are POSIX's, where `.` matches any character, a
+    newline too, as PostgreSQL's engine has it; RE2 (SQLite) did not (a differential test)."""
+    for n, text in enumerate(("line\nbreak", "line break", "linebreak")):
+        body = {"id": f"urn:ngsi-ld:Note:{n}", "type": "Note", "text": text}
+        assert client.post(E, json=body).status_code == 201
+    found = client.get(E, params={"type": "Note", "q": 'text~="^line.break$"'})
+    assert found.status_code == 200, found.text
+    assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Note:0", "urn:ngsi-ld:Note:1"]
+    every = client.get(E, params={"type": "Note", "q": 'text~="^.*$"'})
+    assert len(every.json()) == 3

@@ -21,6 +21,9 @@ from dalgu.errors import BadRequestData, quoted
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # the pattern is the client's mistake: said in its answer, not logged
+# `.` matches a newline too, as in IEEE 1003.2 (POSIX) extended expressions, which clause 4.9
+# names, and as PostgreSQL's engine has it: `line.break` found "line\nbreak" there only
+_OPTIONS.dot_nl = True
 
 
 class Pattern(Protocol):
