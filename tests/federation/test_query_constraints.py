@@ -147,3 +147,38 @@ def test_system_times_are_the_source_s(client: TestClient, source: ContextSource
     source.reply("GET", f"/entities/{X1}?options=sysAttrs", 200, thing(X1, "Room", temperature=2))
     bare = client.get(f"{E}/{X1}", params={"options": "sysAttrs"}).json()
     assert "createdAt" not in bare["temperature"]
+
+
+SEOUL = {
+    "type": "Polygon",
+    "coordinates": [[[126.8, 37.4], [127.2, 37.4], [127.2, 37.7], [126.8, 37.7], [126.8, 37.4]]],
+}
+
+
+def test_a_source_that_cannot_hold_the_answer_is_not_asked(
+    client: TestClient, source: ContextSource
+) -> None:
+    """Clause 4.3.6.1: a registration's area, and a historical source's observationInterval
+    (clause 5.10.2.1), are respected when forwarding, as discovery respects them."""
+    body = {
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Shelter"}]}],
+        "endpoint": source.endpoint,
+        "location": SEOUL,
+    }
+    assert client.post(R, json=body).status_code == 201
+    near = {"type": "Shelter", "georel": "near;maxDistance==1000", "geometry": "Point"}
+    daegu = client.get(E, params={**near, "coordinates": "[128.6,35.87]"})
+    assert daegu.status_code == 200 and daegu.json() == []
+    assert source.requests("GET") == []
+    assert client.get(E, params={**near, "coordinates": "[127.0,37.5]"}).status_code == 200
+    assert len(source.requests("GET")) == 1  # inside its area: asked
+    archive = {
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Archive"}]}],
+        "endpoint": source.endpoint,
+        "observationInterval": {"startAt": "2020-01-01T00:00:00Z", "endAt": "2021-01-01T00:00:00Z"},
+    }
+    assert client.post(R, json=archive).status_code == 201
+    assert client.get(E, params={"type": "Archive"}).json() == []
+    assert len(source.requests("GET")) == 1

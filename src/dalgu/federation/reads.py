@@ -24,6 +24,7 @@ from dalgu.federation.consumption import (
 from dalgu.federation.distributor import Forward, Plan
 from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
+from dalgu.registrations.discovery import may_hold
 from dalgu.store.base import EntityQuery, QueryResult
 
 #: the most entities a query asks a context source for (the first `offset + limit`)
@@ -82,11 +83,17 @@ async def query_entities(
     first `offset + limit` (at most `SOURCE_PAGE`), merged by id, then paged; the count adds
     what the sources counted beyond what they sent. Without EntityMaps (clause 4.3.6.7) a
     page does not reach past a source's first `SOURCE_PAGE`. A registration that holds
-    none of the attributes asked for is not asked (clause 5.12), nor one `forward` finds
+    none of the attributes asked for is not asked (clause 5.12), nor one whose source cannot
+    hold latest values the geo-query selects (`may_hold`), nor one `forward` finds
     none of the entities asked for in. A source's entity counts only if its registration
     registers it, and one only sources answered only if it is what the query selects
     (clause 4.3.6.1: the registration's constraints respected; a source may ignore some)."""
-    asked = (forward(c) for c in plan.claims if c.serves(entity_query.attrs))
+    claims = [
+        c
+        for c in plan.claims
+        if c.serves(entity_query.attrs) and may_hold(c.registration, entity_query.geo, terms.expand)
+    ]
+    asked = (forward(c) for c in claims)
     window = entity_query.offset + entity_query.limit
     paging = [("limit", str(min(window, SOURCE_PAGE)))]
     if entity_query.count:

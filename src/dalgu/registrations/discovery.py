@@ -128,6 +128,20 @@ def _geo_matches(geo: GeoQuery, doc: dict[str, Any], expand: Callable[[str], str
     return bool(geometry.intersects(query))  # within, intersects, overlaps
 
 
+def may_hold(doc: dict[str, Any], geo: GeoQuery | None, expand: Callable[[str], str]) -> bool:
+    """May a registration's source hold the latest values a query asks for? Not one with an
+    `observationInterval` (a historical source, clause 5.10.2.1), nor one whose area for the
+    geo-query's property (`location`, `observationSpace`, `operationSpace`) cannot match."""
+    if "observationInterval" in doc:
+        return False
+    if geo is None:
+        return True
+    members = {expand(m): m for m in GEO_MEMBERS}
+    if not isinstance(doc.get(members.get(geo.geoproperty, "")), dict):
+        return True  # no area registered for it: the source may hold anything
+    return _geo_matches(geo, doc, expand)
+
+
 def _corners(geometry: Any) -> list[tuple[float, float]]:
     if geometry.geom_type == "Point":
         return [(geometry.x, geometry.y)]
