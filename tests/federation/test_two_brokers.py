@@ -95,3 +95,40 @@ def test_a_query_reaches_past_the_other_s_first_page_and_counts_all(
     first = httpx.get(query, params={"type": "Bus", "count": "true"}, timeout=10)
     assert len(first.json()) == 20 and first.headers["NGSILD-Results-Count"] == "30"
     assert 'rel="next"' in first.headers["Link"]
+
+
+def test_each_tenant_of_a_broker_is_a_source_of_its_own(brokers: tuple[str, str]) -> None:
+    """Clause 4.3.6.4: a chain that comes back to a broker in another tenant is no loop; it
+    was cut, the way back to the first broker taken for one."""
+    a, b = brokers
+    ambulance = {"id": "urn:ngsi-ld:Ambulance:A1", "type": "Ambulance"}
+    fleet, er, t2 = ({"NGSILD-Tenant": t} for t in ("fleet", "er", "t2"))
+    assert httpx.post(f"{a}/ngsi-ld/v1/entities", json=ambulance, headers=fleet).is_success
+    for broker, endpoint, tenant, headers in (
+        (b, a, "fleet", er),
+        (a, b, "er", {}),
+        (a, a, "fleet", t2),
+    ):
+        body = {
+            "type": "ContextSourceRegistration",
+            "information": [{"entities": [{"type": "Ambulance"}]}],
+            "endpoint": endpoint,
+            "tenant": tenant,
+        }
+        created = httpx.post(
+            f"{broker}/ngsi-ld/v1/csourceRegistrations", json=body, headers=headers
+        )
+        assert created.status_code == 201, created.text
+    for headers in ({}, t2):  # a -> b/er -> a/fleet, and a/t2 -> a/fleet
+        found = httpx.get(
+            f"{a}/ngsi-ld/v1/entities", params={"type": "Ambulance"}, headers=headers, timeout=10
+        )
+        assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Ambulance:A1"], headers
+    # the same broker and tenant again is still a loop
+    alias = httpx.get(f"{a}/ngsi-ld/v1/info/sourceIdentity").json()["contextSourceAlias"]
+    looped = httpx.get(
+        f"{a}/ngsi-ld/v1/entities",
+        params={"type": "Ambulance"},
+        headers={**t2, "Via": f"1.1 {alias} (tenant t2)"},
+    )
+    assert looped.status_code == 508

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from dalgu.broker.model import now_iso
 from dalgu.errors import Conflict, ContextSourceError, DalguError, LoopDetected
 from dalgu.federation.client import ContextSourceClient, Origin, Reply
-from dalgu.federation.routing import Claim, claims, live
+from dalgu.federation.routing import Claim, claims, hop, hops, live
 from dalgu.federation.sourceinfo import answer_terms, prepare, source_info
 from dalgu.ldcontext.resolver import ContextResolver
 from dalgu.ldcontext.termmap import TermMap
@@ -116,29 +116,23 @@ class Distributor:
         terms: TermMap | None = None,
         contexts: ContextResolver | None = None,
     ) -> Origin:
-        """The forwarding half of a request; LoopDetected if it has passed this broker.
+        """The forwarding half of a request; LoopDetected if it has passed this broker in this
+        tenant (clause 4.3.6.4: each tenant of a source is a source of its own).
         `context` and `terms`: the request's @context and its terms, which `contexts`
         translates for registrations that ask for another (clause 4.3.6.6)."""
         via = headers.get("via", "")
-        if via and self._passed(via):
+        if via and (self.name, tenant) in hops(via):
             raise LoopDetected(f"the request has passed this broker already (Via: {via})")
-        hop = f"1.1 {self.name}"
+        mine = hop(self.name, tenant)
         return Origin(
             tenant=tenant,
-            via=f"{via}, {hop}" if via else hop,
+            via=f"{via}, {mine}" if via else mine,
             link=headers.get("link"),
             headers=dict(headers),
             context=context,
             terms=terms,
             contexts=contexts,
         )
-
-    def _passed(self, via: str) -> bool:
-        for hop in via.split(","):
-            parts = hop.split()
-            if len(parts) >= 2 and parts[1] == self.name:
-                return True
-        return False
 
     async def claims(
         self,
@@ -153,7 +147,9 @@ class Distributor:
         docs = await self.registrations(tenant)
         if not docs:
             return []
-        return claims(live(docs, origin.via), operation, entity_id, types, reads=reads)
+        untenanted = origin.tenant if self.client.request_tenant else ""
+        found = live(docs, origin.via, untenanted)
+        return claims(found, operation, entity_id, types, reads=reads)
 
     async def run(
         self,

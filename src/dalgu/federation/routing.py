@@ -92,27 +92,58 @@ def holds(registration: dict[str, Any], entity_id: str, types: Sequence[str] | N
     return _attrs_of(registration, entity_id, types)[0]
 
 
-def live(registrations: Iterable[dict[str, Any]], via: str) -> list[dict[str, Any]]:
-    """The registrations not expired and whose endpoint the request has not passed already
-    (the `Via` header, clause 4.3.6.4)."""
+def live(
+    registrations: Iterable[dict[str, Any]], via: str, untenanted: str = ""
+) -> list[dict[str, Any]]:
+    """The registrations not expired and whose source the request has not passed already
+    (the `Via` header, clause 4.3.6.4): its endpoint or alias in the tenant it is sent to
+    (the registration's `tenant`, else `untenanted`), each tenant a source of its own."""
     now = now_iso()
+    passed = hops(via) if via else set()
     kept = []
     for doc in registrations:
         expires = doc.get("expiresAt")
         if isinstance(expires, str) and expires <= now:
             continue
-        if via and _passed(doc, via):
+        if passed and _passed(doc, passed, untenanted):
             continue
         kept.append(doc)
     return kept
 
 
-def _passed(registration: dict[str, Any], via: str) -> bool:
+#: how a Dalgu hop of a Via header names the tenant it served: `1.1 host:port (tenant t)`
+TENANT_COMMENT = "(tenant {})"
+
+
+def hop(name: str, tenant: str) -> str:
+    """This broker's Via hop for a request in `tenant` ("" the default one)."""
+    return f"1.1 {name} {TENANT_COMMENT.format(tenant)}" if tenant else f"1.1 {name}"
+
+
+def hops(via: str) -> set[tuple[str, str]]:
+    """The (received-by, tenant) of each hop of a Via header (no comment: the default
+    tenant)."""
+    found = set()
+    for entry in via.split(","):
+        parts = entry.split(None, 2)
+        if len(parts) < 2:
+            continue
+        comment = parts[2].strip() if len(parts) == 3 else ""
+        tenant = ""
+        if comment.startswith("(tenant ") and comment.endswith(")"):
+            tenant = comment[len("(tenant ") : -1].strip()
+        found.add((parts[1], tenant))
+    return found
+
+
+def _passed(registration: dict[str, Any], passed: set[tuple[str, str]], untenanted: str) -> bool:
     """Has the request passed the registration's source: its endpoint's host and port, or its
-    `contextSourceAlias` (clause 5.12), among the Via header's hops?"""
-    hops = {hop.split()[1] for hop in via.split(",") if len(hop.split()) >= 2}
+    `contextSourceAlias` (clause 5.12), in the tenant the registration sends it to?"""
+    tenant = registration.get("tenant")
+    target = tenant if isinstance(tenant, str) else untenanted
     alias = registration.get("contextSourceAlias")
-    return _host(str(registration.get("endpoint", ""))) in hops or alias in hops
+    host = _host(str(registration.get("endpoint", "")))
+    return (host, target) in passed or (isinstance(alias, str) and (alias, target) in passed)
 
 
 def _host(endpoint: str) -> str:
