@@ -110,3 +110,28 @@ def test_a_band_minutes_behind_the_car_is_logged_as_a_clock_fault(
     said = [r.getMessage() for r in caplog.records]
     assert any("600 s behind its car's (veh-1)" in m and "clock fault" in m for m in said)
     assert service._band_shift.get(("", "veh-1"), 0.0) == 0.0
+
+
+def test_a_car_sending_its_backlog_after_a_tunnel_does_not_move_the_bands_clock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A car that sends 40 s it could not send at once (samples far behind their arrival) has
+    no slow clock: the band, on time, is read as sent."""
+    caplog.set_level(logging.WARNING, logger="dalgu.safety.service")
+    service = SafetyService(entities=None, terms=None)  # type: ignore[arg-type]
+    held: list[MessageEvent] = []
+    for event in _with_band_clock(0.0, band_first=True)[: 2 * 400]:
+        second = int(event.received - START.timestamp()) - 1
+        if event.device_id == "veh-1" and 300 <= second < 340:
+            held.append(event)
+            continue
+        if event.device_id == "veh-1" and second == 340:
+            for late in held:  # the backlog, as it arrives now
+                service.observe(
+                    MessageEvent(
+                        "car", "veh-1", "mqtt", event.received, event.received, late.groups
+                    )
+                )
+        service.observe(event)
+        assert service._band_shift.get(("", "veh-1"), 0.0) == 0.0, second
+    assert not [r for r in caplog.records if "its car's" in r.getMessage()]

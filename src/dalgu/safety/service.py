@@ -297,9 +297,11 @@ class SafetyService:
         tenant, vehicle = key
         band = self._clocks[(tenant, vehicle, "wearable")]
         car = self._clocks.get((tenant, vehicle, "vehicle"))
-        band_lag, car_lag = band.lag(), car.lag() if car is not None else None
-        if band_lag is None or car_lag is None or not band.paced():
+        if car is None:
             return
+        band_lag, car_lag = band.lag(), car.lag()
+        if band_lag is None or car_lag is None or not band.paced() or not car.paced():
+            return  # a backlog (a tunnel's), or a replay faster than real time: no clock
         apart = band_lag - car_lag  # s the band's samples are behind the car's
         shift = 0.0 if -BAND_LEADS <= apart <= BAND_TRAILS else apart - BAND_LAG
         if abs(shift) > MAX_CLOCK_CORRECTION:
