@@ -107,6 +107,20 @@ def test_request_without_principal_is_401(client: TestClient) -> None:
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
+def test_a_patient_or_device_principal_of_another_server_is_401(client: TestClient) -> None:
+    """Another server's Patient/p1 is not this server's (an outside test: the header named
+    `http://other.example/fhir/Patient/p1` and was taken for the local patient p1)."""
+    for role, who in (("patient", "Patient"), ("device", "Device")):
+        headers = {
+            **FHIR,
+            "X-Dalgu-Role": role,
+            "X-Dalgu-Principal": f"http://other.example/fhir/{who}/p1",
+        }
+        assert client.get(f"/fhir/{who}/p1", headers=headers).status_code == 401
+    own = {**FHIR, "X-Dalgu-Role": "patient", "X-Dalgu-Principal": "Patient/p1"}
+    assert client.get("/fhir/Patient/p1", headers=own).status_code != 401
+
+
 def test_prefer_return_minimal_has_no_body(client: TestClient) -> None:
     response = client.post(
         "/fhir/Patient", json=patient(), headers={**ADMIN, "Prefer": "return=minimal"}

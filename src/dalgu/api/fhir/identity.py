@@ -44,6 +44,12 @@ def header_principal(request: Request) -> Principal:
     if len(who) > 256:
         raise NotAuthenticated("X-Dalgu-Principal is too long")
     patient = None
+    if role in (Role.PATIENT, Role.DEVICE) and "://" in who:
+        # another server's Patient/x is not this server's Patient/x (R4 references.html)
+        raise NotAuthenticated(
+            f"a {role.value} principal is a reference to this server's resource, "
+            f"{'Patient' if role == Role.PATIENT else 'Device'}/<id>, not a URL"
+        )
     if role == Role.PATIENT:
         split = split_reference(who)
         if split is None or split[0] != "Patient":
