@@ -184,3 +184,15 @@ def test_a_dot_matches_a_newline_on_both_stores(client: TestClient) -> None:
     assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Note:0", "urn:ngsi-ld:Note:1"]
     every = client.get(E, params={"type": "Note", "q": 'text~="^.*$"'})
     assert len(every.json()) == 3
+
+
+@pytest.mark.usefixtures("cars")
+def test_a_raw_pattern_may_hold_groups_and_brackets(client: TestClient) -> None:
+    """IEEE 1003.2 groups and bracket expressions in an unquoted `~=` pattern (they were a
+    400: the pattern ended at the first parenthesis)."""
+    expected = sorted(i for i in IDS if re.search(r"^car (00[0-9]|01[4])$", f"car {i[-3:]}"))
+    found = client.get(
+        E, params={"type": "Car", "q": "name~=^car (00[0-9]|01[4])$", "limit": "100"}
+    )
+    assert found.status_code == 200, found.text
+    assert [e["id"] for e in found.json()] == expected

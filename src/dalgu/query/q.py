@@ -9,8 +9,10 @@ The grammar follows the clause's ABNF; where it departs, it accepts more, never 
 - a compound path may be written `[a.b]` (the ABNF) or `[a][b]`; `[*]` is any language;
 - after `==`/`!=`, unquoted words are strings (`gender==Male`, EXAMPLE 12) and URIs may be
   listed (`ref==urn:a,urn:b`); a URI ends at `,` `;` `|` `(` `)` (quote it to include them);
-- the regular expression after `~=`/`!~=` is the ABNF's raw RegExp (up to `;`, `|`, `(`, `)`) or
-  a quoted one, where only `\\"` is an escape and every other backslash reaches the regex engine;
+- the regular expression after `~=`/`!~=` is the ABNF's raw RegExp or a quoted one, where only
+  `\\"` is an escape and every other backslash reaches the regex engine. A raw one ends at `;`,
+  `|`, `(` or `)`, except inside a group `(...)` (one level deep), a bracket expression `[...]`
+  or after a backslash: `^(abc|def)$`, `[(]x[)]` and `a\\;b` are one pattern each;
 - a dateTime may carry a UTC offset instead of `Z`; a `,` decimal separator becomes `.`;
 - whitespace between tokens is ignored.
 
@@ -118,7 +120,7 @@ TIME.4: /\d{2}:\d{2}:\d{2}(?:\.\d+|,\d+(?=Z))?Z?/
 NUMBER.3: /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/
 URI.1: /[A-Za-z][A-Za-z0-9+.\-]{0,31}:[^\s"<>{}\\^`;|(),]+/
 BAREWORD: /[^\W\d][\w\-]*/
-REGEX: /[^\s;|()"](?:[^;|()]*[^\s;|()])?/
+REGEX: /(?:[^\s;|()"\\\[]|(?:\\.|\[\^?\]?[^\]]*\]|\((?:\\.|\[\^?\]?[^\]]*\]|[^()\\\[])*\)))(?:(?:[^;|()\\\[]|(?:\\.|\[\^?\]?[^\]]*\]|\((?:\\.|\[\^?\]?[^\]]*\]|[^()\\\[])*\)))*(?:[^\s;|()\\\[]|(?:\\.|\[\^?\]?[^\]]*\]|\((?:\\.|\[\^?\]?[^\]]*\]|[^()\\\[])*\))))?/
 %ignore /\s+/
 """
 
