@@ -182,3 +182,23 @@ def test_a_source_that_cannot_hold_the_answer_is_not_asked(
     assert client.post(R, json=archive).status_code == 201
     assert client.get(E, params={"type": "Archive"}).json() == []
     assert len(source.requests("GET")) == 1
+
+
+def test_a_source_of_other_datasets_or_scopes_is_not_asked(
+    client: TestClient, source: ContextSource
+) -> None:
+    """Clause 5.12: a registration's datasetId and scope are matched, as discovery does."""
+    body = {
+        "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Ds"}]}],
+        "endpoint": source.endpoint,
+        "datasetId": ["urn:ds:a"],
+        "scope": "/seoul",
+    }
+    assert client.post(R, json=body).status_code == 201
+    for params in ({"datasetId": "urn:ds:b"}, {"scopeQ": "/daegu"}):
+        assert client.get(E, params={"type": "Ds", **params}).json() == []
+    assert source.requests("GET") == []
+    for params in ({"datasetId": "urn:ds:a,urn:ds:b"}, {"scopeQ": "/seoul"}):
+        assert client.get(E, params={"type": "Ds", **params}).status_code == 200
+    assert len(source.requests("GET")) == 2

@@ -94,7 +94,8 @@ def entities_params(
 ) -> list[tuple[str, str]] | None:
     """The client's `type` (a name or an OR of names) and `id` cut to what the claim's
     registration registers for those types (clause 4.3.6.1: no additional types or ids);
-    None when nothing is left, and the registration is not asked."""
+    None when nothing is left, or its `datasetId`s and the client's have none in common, and
+    the registration is not asked."""
     infos = [e for i in claim.registration.get("information", ()) for e in _entities(i)]
     asked = dict(given)
     names = _names_either(asked.get("type", ""))
@@ -108,6 +109,10 @@ def entities_params(
             kept = [n for n in names if terms.expand(n) in held]
             if len(kept) < len(names):
                 asked["type"] = ("|" if "|" in asked["type"] else ",").join(kept)
+    registered = set(claim.registration.get("datasetId") or ())
+    wanted = set(asked["datasetId"].split(",")) if "datasetId" in asked else set()
+    if registered and wanted and not registered & wanted:  # clause 5.12: one in common
+        return None
     if "id" in asked:
         ids = [i for i in asked["id"].split(",") if any(_may_be(e, i) for e in infos)]
         if not ids:

@@ -84,14 +84,15 @@ async def query_entities(
     what the sources counted beyond what they sent. Without EntityMaps (clause 4.3.6.7) a
     page does not reach past a source's first `SOURCE_PAGE`. A registration that holds
     none of the attributes asked for is not asked (clause 5.12), nor one whose source cannot
-    hold latest values the geo-query selects (`may_hold`), nor one `forward` finds
+    hold latest values the geo-query or scopeQ selects (`may_hold`), nor one `forward` finds
     none of the entities asked for in. A source's entity counts only if its registration
     registers it, and one only sources answered only if it is what the query selects
     (clause 4.3.6.1: the registration's constraints respected; a source may ignore some)."""
     claims = [
         c
         for c in plan.claims
-        if c.serves(entity_query.attrs) and may_hold(c.registration, entity_query.geo, terms.expand)
+        if c.serves(entity_query.attrs)
+        and may_hold(c.registration, entity_query.geo, terms.expand, entity_query.scope)
     ]
     asked = (forward(c) for c in claims)
     window = entity_query.offset + entity_query.limit

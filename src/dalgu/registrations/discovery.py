@@ -128,11 +128,19 @@ def _geo_matches(geo: GeoQuery, doc: dict[str, Any], expand: Callable[[str], str
     return bool(geometry.intersects(query))  # within, intersects, overlaps
 
 
-def may_hold(doc: dict[str, Any], geo: GeoQuery | None, expand: Callable[[str], str]) -> bool:
+def may_hold(
+    doc: dict[str, Any],
+    geo: GeoQuery | None,
+    expand: Callable[[str], str],
+    scope: ScopeExpr | None = None,
+) -> bool:
     """May a registration's source hold the latest values a query asks for? Not one with an
-    `observationInterval` (a historical source, clause 5.10.2.1), nor one whose area for the
-    geo-query's property (`location`, `observationSpace`, `operationSpace`) cannot match."""
+    `observationInterval` (a historical source, clause 5.10.2.1), nor one whose `scope` the
+    query's `scopeQ` does not select, nor one whose area for the geo-query's property
+    (`location`, `observationSpace`, `operationSpace`) cannot match."""
     if "observationInterval" in doc:
+        return False
+    if scope is not None and "scope" in doc and not scope_matches(scope, doc["scope"]):
         return False
     if geo is None:
         return True
