@@ -70,6 +70,34 @@ def test_temporal_values_representation(client: TestClient, sensor: str) -> None
     assert simple.json()["temp"] == {"type": "Property", "values": [[8, "2026-11-01T05:00:00Z"]]}
 
 
+def test_temporal_values_of_an_attribute_whose_type_changed_keep_every_value(
+    client: TestClient,
+) -> None:
+    """A group for each type the attribute had: under the first one's type the later
+    instances' values were `null` (a differential test: 5 and 7 were lost)."""
+    body = {
+        "id": "urn:ngsi-ld:TT:1",
+        "type": "TT",
+        "a": {"type": "Relationship", "object": "urn:ngsi-ld:X:1", "observedAt": T0},
+    }
+    assert client.post(E, json=body).status_code == 201
+    for value, day in ((5, "02"), (7, "03")):
+        later = {"a": {**reading(value, f"2026-11-{day}T00:00:00Z")}}
+        assert client.post(f"{E}/urn:ngsi-ld:TT:1/attrs", json=later).status_code == 204
+    simple = client.get(
+        f"{T}/urn:ngsi-ld:TT:1",
+        params={"options": "temporalValues", "timerel": "after", "timeAt": "2026-01-01T00:00:00Z"},
+    )
+    assert simple.status_code == 200, simple.text
+    assert simple.json()["a"] == [
+        {"type": "Relationship", "objects": [["urn:ngsi-ld:X:1", T0]]},
+        {
+            "type": "Property",
+            "values": [[5, "2026-11-02T00:00:00Z"], [7, "2026-11-03T00:00:00Z"]],
+        },
+    ]
+
+
 def test_aggregated_values_per_period(client: TestClient, sensor: str) -> None:
     response = client.get(
         f"{T}/{sensor}",

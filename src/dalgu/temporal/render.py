@@ -88,15 +88,21 @@ def _instance(
 def _simplified(
     instances: list[dict[str, Any]], terms: TermMap, timeproperty: str, lang: str | None = None
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """One `{type, values}` per datasetId: an object for one, an array for several; with a
-    language filter, a LanguageProperty's as a Property's values in the chosen language."""
-    groups: dict[str | None, list[dict[str, Any]]] = {}
+    """One `{type, values}` per datasetId and attribute type: an object for one, an array for
+    several; with a language filter, a LanguageProperty's as a Property's values in the chosen
+    language. An attribute whose type changed over time has a group for each of its types:
+    under the first one's, the other instances' values were `null`."""
+    groups: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    last: dict[str | None, str] = {}  # an instance without a type goes with its dataset's last
     for instance in instances:
-        groups.setdefault(instance.get("datasetId"), []).append(instance)
+        dataset = instance.get("datasetId")
+        kind_of = str(instance.get("type") or last.get(dataset, ""))
+        last[dataset] = kind_of
+        groups.setdefault((dataset, kind_of), []).append(instance)
     if not groups:
-        groups[None] = []
+        groups[(None, "")] = []
     out = []
-    for dataset, members in groups.items():
+    for (dataset, _), members in groups.items():
         kind = next((str(i["type"]) for i in members if i.get("type")), "Property")
         holder = VALUE_MEMBER.get(kind, "value")
         pairs = [[_value(i, holder, terms), _time(i, timeproperty)] for i in members]
