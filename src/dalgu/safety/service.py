@@ -322,8 +322,8 @@ class SafetyService:
             log.warning("safety: %s: its clock agrees with its car's again", event.device_id)
         elif before == 0.0 or abs(shift - before) >= 1.0:
             log.warning(
-                "safety: %s stamps its samples %.1f s %s its car's (%s): a clock fault; they "
-                "are read %.1f s %s, on the car's time",
+                "safety: %s stamps its samples about %.1f s %s its car's (%s): a clock fault; "
+                "they are read %.1f s %s, on the car's time",
                 event.device_id,
                 abs(shift),
                 "behind" if shift > 0 else "ahead of",
