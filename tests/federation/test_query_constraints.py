@@ -106,6 +106,7 @@ def test_a_forwarded_query_names_only_registered_types_and_ids(
     assert sent(source)["id"] == "urn:w:2"
     asked = len(source.requests("GET"))
     assert client.get(E, params={"type": "Ant"}).json() == []
+    assert client.get(E, params={"type": "(Bee;Ant)"}).json() == []  # discovery: no match
     assert client.get(E, params={"type": "Wasp", "id": "urn:x:1"}).json() == []
     assert len(source.requests("GET")) == asked  # neither is the registration's
 

@@ -16,7 +16,14 @@ from dalgu.broker.parse import attribute_iri, parse_entity
 from dalgu.errors import DalguError
 from dalgu.federation.routing import Claim, holds
 from dalgu.ldcontext.termmap import TermMap
-from dalgu.query.ast import QExpr, map_names, names_either, type_holds
+from dalgu.query.ast import (
+    QExpr,
+    TypeExpr,
+    map_names,
+    map_type_names,
+    names_either,
+    type_holds,
+)
 from dalgu.query.regex import searches
 from dalgu.query.typesel import parse_type_selection
 from dalgu.registrations.model import entity_types
@@ -109,6 +116,12 @@ def entities_params(
             kept = [n for n in names if terms.expand(n) in held]
             if len(kept) < len(names):
                 asked["type"] = ("|" if "|" in asked["type"] else ",").join(kept)
+    elif asked.get("type"):  # with `;` (AND): some EntityInfo's types must hold it (5.12)
+        selection = _selection(asked["type"], terms)
+        if selection is not None:
+            infos = [e for e in infos if e is None or type_holds(selection, set(entity_types(e)))]
+            if not infos:
+                return None
     registered = set(claim.registration.get("datasetId") or ())
     wanted = set(asked["datasetId"].split(",")) if "datasetId" in asked else set()
     if registered and wanted and not registered & wanted:  # clause 5.12: one in common
@@ -215,6 +228,14 @@ def _names_either(text: str) -> tuple[str, ...] | None:
         return None
     try:
         return names_either(parse_type_selection(text.replace(",", "|")))
+    except DalguError:
+        return None
+
+
+def _selection(text: str, terms: TermMap) -> TypeExpr | None:
+    """A type selection, its names expanded; None if it does not parse."""
+    try:
+        return map_type_names(parse_type_selection(text), terms.expand)
     except DalguError:
         return None
 
