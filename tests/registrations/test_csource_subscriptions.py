@@ -7,6 +7,7 @@ import functools
 import queue
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -262,3 +263,15 @@ def test_a_subscription_that_cannot_be_evaluated_does_not_fail_registrations(
     assert client.post(R, json=registration(1)).status_code == 201
     _, note = receiver.next()
     assert note["data"][0]["id"] == "urn:ngsi-ld:ContextSourceRegistration:1"
+
+
+def test_an_expired_registration_is_not_notified(client: TestClient, receiver: Receiver) -> None:
+    """A subscription made after a registration expired was sent it as newlyMatching."""
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat(timespec="milliseconds")
+    expiring = registration(1, expiresAt=soon.replace("+00:00", "Z"))
+    assert client.post(R, json=expiring).status_code == 201
+    assert client.post(R, json=registration(2)).status_code == 201
+    time.sleep(1.2)
+    assert client.post(S, json=subscription(receiver.url)).status_code == 201
+    _, note = receiver.next()
+    assert [d["id"] for d in note["data"]] == ["urn:ngsi-ld:ContextSourceRegistration:2"]

@@ -176,6 +176,16 @@ def instant(text: str) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def valid(registrations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The registrations not past their `expiresAt` (clause 5.2.9: then invalid)."""
+    now = instant(now_iso())
+    return [
+        doc
+        for doc in registrations
+        if not (isinstance(doc.get("expiresAt"), str) and instant(doc["expiresAt"]) <= now)
+    ]
+
+
 def _management(value: Any) -> dict[str, Any]:
     """RegistrationManagementInfo (clause 5.2.34)."""
     if not isinstance(value, dict):

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dalgu.broker.model import now_iso
 from dalgu.errors import Conflict, ResourceNotFound
 from dalgu.query.ast import TypeName, TypeOr
 from dalgu.query.regex import searches
 from dalgu.registrations.discovery import RegistrationQuery, discover
-from dalgu.registrations.model import entity_types, instant, merge_registration
+from dalgu.registrations.model import entity_types, merge_registration, valid
 from dalgu.registrations.subscriptions import CSourceSubscriptionService
 from dalgu.store.base import EntityQuery, EntityStore, RegistrationStore
 
@@ -86,10 +85,7 @@ class RegistrationService:
         """A page of the matching registrations (each with its matching information only)
         and how many match in all; expired ones match nothing."""
         matching = []
-        now = instant(now_iso())
-        for doc in await self.store.registrations(tenant):
-            if isinstance(doc.get("expiresAt"), str) and instant(doc["expiresAt"]) <= now:
-                continue  # invalid once passed (clause 5.2.9), as forwarding takes it
+        for doc in valid(await self.store.registrations(tenant)):  # as forwarding takes them
             found = discover(query, doc, expand)
             if found is not None:
                 matching.append(found)

@@ -27,7 +27,7 @@ from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
 from dalgu.registrations.discovery import RegistrationQuery, TemporalFilter, discover
-from dalgu.registrations.model import render_registration
+from dalgu.registrations.model import render_registration, valid
 from dalgu.store.base import RegistrationStore, SubscriptionStore
 from dalgu.subscriptions.model import (
     is_type_selection,
@@ -219,7 +219,7 @@ class CSourceSubscriptionService:
             return
         found = [
             m
-            for m in (compiled.match(r) for r in await self.store.registrations(tenant))
+            for m in (compiled.match(r) for r in valid(await self.store.registrations(tenant)))
             if m is not None
         ]
         if found:
@@ -296,7 +296,7 @@ class CSourceSubscriptionService:
             tenant = doc.get("tenant", "")
             found = [
                 m
-                for m in (compiled.match(r) for r in await self.store.registrations(tenant))
+                for m in (compiled.match(r) for r in valid(await self.store.registrations(tenant)))
                 if m is not None
             ]
             if not found:
