@@ -180,6 +180,34 @@ def test_unequal_matches_a_value_of_another_data_type_a_json_object_too(
     assert not found("address[zip]!=5")
 
 
+def test_dates_times_and_date_times_are_ordered_only_among_their_own_kind(
+    client: TestClient,
+) -> None:
+    """Clause 4.9: `>` and `<` match no value of another data type, and dates and times are
+    ordered in time. A Date was both after 09:00:00 and before 23:59:59 (a differential
+    test: the texts were compared whatever they were)."""
+    values = {
+        "date": {"@type": "Date", "@value": "2025-01-01"},
+        "time": {"@type": "Time", "@value": "10:00:00"},
+        "stamp": {"@type": "DateTime", "@value": "2025-01-01T10:00:00.500Z"},
+    }
+    for name, value in values.items():
+        body = {"id": f"urn:ngsi-ld:E:{name}", "type": "E", "t": {"value": value}}
+        assert client.post(E, json=body).status_code == 201
+
+    def found(q: str) -> list[str]:
+        response = client.get(E, params={"type": "E", "q": q})
+        assert response.status_code == 200, response.text
+        return sorted(e["id"].rsplit(":", 1)[1] for e in response.json())
+
+    assert found("t<23:59:59") == ["time"]
+    assert found("t>09:00:00") == ["time"]
+    assert found("t<2025-01-01T10:00:00.600Z") == ["stamp"]
+    assert found("t>2024-12-31") == ["date"]
+    assert found("t==2024-12-01..2025-02-01") == ["date"]
+    assert found("t==2025-01-01") == ["date"]
+
+
 def test_query_bounds_on_one_path_may_hold_through_different_values(client: TestClient) -> None:
     def thing(key: str, *speeds: dict[str, Any]) -> dict[str, Any]:
         return {"id": f"urn:ngsi-ld:Car:{key}", "type": "Car", "speed": list(speeds)}

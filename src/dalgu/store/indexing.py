@@ -333,6 +333,24 @@ def _indexed_text(value: str) -> str:
     return canonical_datetime(value) if is_datetime(value) else value
 
 
+#: the text a Date, a Time or a DateTime value has in the index (DateTimes in their canonical
+#: form), as a GLOB (SQLite) and a regular expression (PostgreSQL)
+TEMPORAL_SHAPES = {
+    "date": ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]", r"^\d{4}-\d{2}-\d{2}$"),
+    "time": ("[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*", r"^\d{2}:\d{2}:\d{2}"),
+    "datetime": ("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*", r"^\d{4}-\d{2}-\d{2}T"),
+}
+
+
+def temporal_shape(value: QValue, op: str) -> tuple[str, str] | None:
+    """The shape a value must have for an ordering comparison with a Date, Time or DateTime
+    literal (clause 4.9: no match between different data types; the order of dates and times
+    is temporal): None for another literal or for `==`, which compares whole texts."""
+    if op in ("==", "!=", "~=", "!~="):
+        return None
+    return TEMPORAL_SHAPES.get(value.kind)
+
+
 def literal_key(value: QValue) -> tuple[str, Any]:
     """(kind, typed value) of a q literal as the index rows store it, for comparisons."""
     if value.kind == "number":

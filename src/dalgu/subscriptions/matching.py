@@ -6,6 +6,7 @@ a subscription and a query agree on what matches.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +24,7 @@ from dalgu.query.ast import (
     QExpr,
     QList,
     QRange,
+    QValue,
     TypeExpr,
     TypeName,
     type_holds,
@@ -31,7 +33,7 @@ from dalgu.query.geo import distance_m
 from dalgu.query.regex import searches
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
-from dalgu.store.indexing import IndexRow, index_rows, same_but_times
+from dalgu.store.indexing import IndexRow, index_rows, same_but_times, temporal_shape
 from dalgu.store.indexing import literal_key as _literal
 
 
@@ -227,7 +229,8 @@ def _compare(expr: Comparison, row: IndexRow) -> bool:
     if isinstance(value, QRange):
         kind, low = _literal(value.low)
         _, high = _literal(value.high)
-        return row.kind == kind and stored is not None and low <= stored <= high
+        in_range = row.kind == kind and stored is not None and low <= stored <= high
+        return in_range and _of_shape(value.low, ">=", row)
     if isinstance(value, QList):
         return any(row.kind == k and stored == v for k, v in map(_literal, value.values))
     kind, typed = _literal(value)
@@ -241,7 +244,14 @@ def _compare(expr: Comparison, row: IndexRow) -> bool:
         "<": stored < typed,
         "<=": stored <= typed,
     }[op]
-    return result
+    return result and _of_shape(value, op, row)
+
+
+def _of_shape(value: QValue, op: str, row: IndexRow) -> bool:
+    """An ordering with a Date, Time or DateTime literal holds for values of that type only
+    (clause 4.9), as the stores' queries have it."""
+    shape = temporal_shape(value, op)
+    return shape is None or re.match(shape[1], row.txt or "") is not None
 
 
 def removed_shown(sub: dict[str, Any], trigger: Trigger, reason: str) -> dict[str, list[Any]]:

@@ -46,7 +46,7 @@ from dalgu.query.order import (
 )
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import canonical_datetime
+from dalgu.store.indexing import canonical_datetime, temporal_shape
 from dalgu.store.value_groups import value_path
 
 PREFIX = 256  # characters of a string value in the `attr_txt_value` index
@@ -260,6 +260,10 @@ def _compare(op: str, value: QValue, c: Compiled) -> str:
     sql_op = _SQL_OPS[op]
     if kind != "s":
         return f"a.kind = '{kind}' AND a.num {sql_op} {c.p(typed)}"
+    shape = temporal_shape(value, op)
+    if shape is not None:  # a Date is not before a Time (clause 4.9: types must agree)
+        test = f"left(a.txt, {PREFIX}) {sql_op} {c.p(typed)}"
+        return f"a.kind = 's' AND {test} AND a.txt ~ {c.p(shape[1])}"
     # The index holds left(txt, 256). For a shorter literal, comparing the prefix is exactly
     # comparing the value; a longer one needs the prefix as a bound, then the full value.
     if len(typed) < PREFIX:

@@ -45,6 +45,8 @@ from dalgu.query.ast import (
     And,
     Comparison,
     Exists,
+    QRange,
+    QValue,
     ScopeAnd,
     ScopeExpr,
     ScopePattern,
@@ -54,6 +56,7 @@ from dalgu.query.ast import (
 )
 from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
+from dalgu.store.indexing import temporal_shape
 from dalgu.store.kept import Kept
 from dalgu.store.sqlite.collation_prefix import range_prefix, string_prefix
 from dalgu.store.sqlite.geo import search_box
@@ -310,8 +313,17 @@ def _string_rows(tenant: str, attr: str, bounds: list[tuple[str, Any]]) -> tuple
 
 
 def _indexed(kind: str, term: Comparison) -> bool:
-    """Whether a value index holds the rows a comparison of this kind looks at."""
+    """Whether a value index holds the rows a comparison of this kind looks at (an ordering
+    of dates or times also tests each text's shape: not a range of the index alone)."""
+    if kind == "s" and _shaped(term):
+        return False
     return kind == "n" or (kind == "s" and value_path(term.path) == "")
+
+
+def _shaped(term: Comparison) -> bool:
+    if isinstance(term.value, QRange):  # a range orders as >= and <= do
+        return temporal_shape(term.value.low, ">=") is not None
+    return isinstance(term.value, QValue) and temporal_shape(term.value, term.op) is not None
 
 
 def _rows_within(db: Connection, rows: str, params: list[Any], cap: int) -> int:

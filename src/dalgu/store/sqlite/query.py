@@ -45,6 +45,7 @@ from dalgu.query.order import (
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import literal_key as _literal
+from dalgu.store.indexing import temporal_shape
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.sqlite.near import distance_or, geo_test, shape_point
@@ -160,7 +161,8 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
         kind, low = _literal(value.low)
         _, high = _literal(value.high)
         col = "a.num" if kind != "s" else "a.txt"
-        return f"a.kind = {c.p(kind)} AND {col} BETWEEN {c.p(low)} AND {c.p(high)}"
+        between = f"a.kind = {c.p(kind)} AND {col} BETWEEN {c.p(low)} AND {c.p(high)}"
+        return between + _shaped(value.low, ">=", c)  # placeholders in the text's order
     if isinstance(value, QList):
         alternatives = []
         for item in value.values:
@@ -172,7 +174,15 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
         return f"a.kind = 's' AND {matching(str(value.value), 'a.txt', c.p)}"
     kind, typed = _literal(value)
     col = "a.num" if kind != "s" else "a.txt"
-    return f"a.kind = {c.p(kind)} AND {col} {_SQL_OPS[op]} {c.p(typed)}"
+    compared = f"a.kind = {c.p(kind)} AND {col} {_SQL_OPS[op]} {c.p(typed)}"
+    return compared + _shaped(value, op, c)  # placeholders in the text's order
+
+
+def _shaped(value: QValue, op: str, c: Compiled) -> str:
+    """` AND …` the stored text is a value of the literal's temporal type (a Date is not before
+    a Time); empty for other literals."""
+    shape = temporal_shape(value, op)
+    return "" if shape is None else f" AND a.txt GLOB {c.p(shape[0])}"
 
 
 def _comparison(expr: Comparison, c: Compiled) -> str:
