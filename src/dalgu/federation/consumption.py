@@ -14,7 +14,7 @@ from typing import Any
 from dalgu.broker.model import MEMBERS, NOT_ATTRIBUTES, Entity, now_iso
 from dalgu.broker.parse import attribute_iri, parse_entity
 from dalgu.errors import DalguError
-from dalgu.federation.routing import Claim, holds
+from dalgu.federation.routing import Claim, holds, id_matches
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.query.ast import (
     QExpr,
@@ -214,12 +214,7 @@ def _entities(info: dict[str, Any]) -> list[dict[str, Any] | None]:
 
 def _may_be(entity: dict[str, Any] | None, entity_id: str) -> bool:
     """May the entity `entity_id` be one an EntityInfo (None: any) registers?"""
-    if entity is None:
-        return True
-    if "id" in entity:
-        return bool(entity["id"] == entity_id)
-    pattern = entity.get("idPattern")
-    return pattern is None or searches(pattern, entity_id)
+    return entity is None or id_matches(entity, entity_id)
 
 
 def _names_either(text: str) -> tuple[str, ...] | None:

@@ -61,11 +61,14 @@ def _entity_matches(
 ) -> bool:
     if types is not None and not set(entity_types(info)) & set(types):
         return False
-    if entity_id is None:
-        return True
-    if "id" in info:
-        return bool(info["id"] == entity_id)
-    pattern = info.get("idPattern")
+    return entity_id is None or id_matches(info, entity_id)
+
+
+def id_matches(entity: dict[str, Any], entity_id: str) -> bool:
+    """Does an EntityInfo's `id` or `idPattern` (neither: any id) take `entity_id`?"""
+    if "id" in entity:
+        return bool(entity["id"] == entity_id)
+    pattern = entity.get("idPattern")
     return pattern is None or searches(pattern, entity_id)
 
 
