@@ -59,19 +59,20 @@ DRIVE_GAP = 300.0  # s of silence from a vehicle (by its own clock) that end its
 # off for the car. Such a group is read at its receive time instead, and logged.
 FUTURE_SKEW = 5.0
 SKEW_LOG_EVERY = 60.0  # s between two log lines about the same device's clock
-# A wearable's clock (often a phone's) is not the car's: a band 2 s slow had every sample
-# dropped as late, one 3 s fast moved the drive's seconds ahead and most of the car's samples
-# were dropped, with nothing logged. Each source's lag (arrival minus sample time, a low
-# percentile of its last `CLOCK_MESSAGES` messages) is followed; when the band's lag differs
-# from its car's by more than it does between two clocks that agree (the band sends its
-# sample of a second up to a second after it, the car its newest tenth), the band's samples
-# are read shifted onto the car's time, with `BAND_LAG` between them, and it is logged.
+# A band's clock (often a phone's) is not the car's: 2 s slow, its samples were all dropped as
+# late; 3 s fast, most of the car's were. Each source's lag (arrival minus sample time, a low
+# percentile) is followed; when the band's differs from its car's by more than two agreeing
+# clocks' do, the band is read shifted onto the car's time (`BAND_LAG` between them), and the
+# shift is kept until, as read, the two disagree again (a loaded gateway's noise is no cause).
 CLOCK_MESSAGES = 30  # a source's recent messages its lag is read over
 CLOCK_LEAST = 5  # messages of each source before its lag is read at all
 BAND_TRAILS = 1.2  # s the band's lag may exceed the car's uncorrected
 BAND_LEADS = 0.6  # s the car's lag may exceed the band's uncorrected
 BAND_LAG = 0.5  # s, the band's lag over the car's once corrected (as two agreeing clocks')
-CLOCK_STEP = 0.25  # s: a correction is changed by no less (its jitter would reorder samples)
+# s of correction from which it is logged as a clock fault: below, it is a loaded gateway's
+# noise in the lags (a band under a second apart from its car is read either way)
+CLOCK_FAULT = 1.5
+CLOCK_STEADY = 30.0  # s a shift holds before it is logged (a delay that comes and goes is not)
 # s: a band further off than this is not corrected (a lag that large is more likely a backlog
 # or a store-and-forward relay than a clock); it is logged as a clock fault
 MAX_CLOCK_CORRECTION = 120.0
@@ -186,6 +187,8 @@ class SafetyService:
         # each source's clock, and the shift the band's samples are read with (s, + later)
         self._clocks: dict[tuple[str, str, Source], SourceClock] = {}
         self._band_shift: dict[VehicleKey, float] = {}
+        # since when each band's shift has held, and whether it was logged
+        self._band_steady: dict[VehicleKey, tuple[float, bool]] = {}
         self.published: list[tuple[Alert, str, float]] = []  # (alert, entity id, written at)
 
     def follow(
@@ -303,7 +306,11 @@ class SafetyService:
         if band_lag is None or car_lag is None or not band.paced() or not car.paced():
             return  # a backlog (a tunnel's), or a replay faster than real time: no clock
         apart = band_lag - car_lag  # s the band's samples are behind the car's
-        shift = 0.0 if -BAND_LEADS <= apart <= BAND_TRAILS else apart - BAND_LAG
+        before = self._band_shift.get(key, 0.0)
+        if -BAND_LEADS <= apart - before <= BAND_TRAILS:
+            self._log_steady_shift(event, key, before)
+            return  # as read (shifted or not), the two agree: the noise of a loaded gateway
+        shift = apart - BAND_LAG
         if abs(shift) > MAX_CLOCK_CORRECTION:
             self._log_once(
                 event,
@@ -314,23 +321,33 @@ class SafetyService:
                 + ("too late to be read" if shift > 0 else "read as sent"),
             )
             shift = 0.0
-        before = self._band_shift.get(key, 0.0)
-        if abs(shift - before) < CLOCK_STEP and (shift == 0.0) == (before == 0.0):
-            return
         self._band_shift[key] = shift
-        if shift == 0.0:
+        logged = self._band_steady.get(key, (0.0, False))[1]
+        if logged and abs(shift) < CLOCK_FAULT:
             log.warning("safety: %s: its clock agrees with its car's again", event.device_id)
-        elif before == 0.0 or abs(shift - before) >= 1.0:
-            log.warning(
-                "safety: %s stamps its samples about %.1f s %s its car's (%s): a clock fault; "
-                "they are read %.1f s %s, on the car's time",
-                event.device_id,
-                abs(shift),
-                "behind" if shift > 0 else "ahead of",
-                _shown(key),
-                abs(shift),
-                "later" if shift > 0 else "earlier",
-            )
+            logged = False
+        self._band_steady[key] = (event.received, logged and abs(shift - before) < 1.0)
+
+    def _log_steady_shift(self, event: MessageEvent, key: VehicleKey, shift: float) -> None:
+        """Log a band's shift of `CLOCK_FAULT` or more once it has held `CLOCK_STEADY` s: a
+        clock off by seconds stays so; a delay that comes and goes (two connections of a loaded
+        gateway) is not logged."""
+        since, logged = self._band_steady.get(key, (event.received, False))
+        if logged or abs(shift) < CLOCK_FAULT or event.received - since < CLOCK_STEADY:
+            return
+        self._band_steady[key] = (since, True)
+        log.warning(
+            "safety: %s stamps its samples about %.1f s %s its car's (%s), or its messages "
+            "take that much %s: a clock fault or a slow relay; they are read %.1f s %s, on "
+            "the car's time",
+            event.device_id,
+            abs(shift),
+            "behind" if shift > 0 else "ahead of",
+            _shown(key),
+            "longer" if shift > 0 else "less",
+            abs(shift),
+            "later" if shift > 0 else "earlier",
+        )
 
     def _log_intervals(self, event: MessageEvent, dropped: list[object]) -> None:
         self._log_once(
