@@ -120,7 +120,6 @@ def test_query_parameters_are_compacted_for_the_source(
     register(client, source, [{"key": "jsonldContext", "value": agent}])
     link = {"Link": LINK.format(hosted(client, CLIENT))}
     expected = [("type", "Device"), ("attrs", "temp"), ("q", 'temp>20;switch=="on"')]
-    expected.append(("limit", "20"))  # the first page (offset + limit) of the client's
     answer = [{"id": L1, "type": "Device", "temp": {"type": "Property", "value": 23}}]
     source.reply("GET", "/entities?" + query_string(expected), 200, answer)
     asked = {"type": "Thing", "attrs": "temperature", "q": "temperature>20;turnOn==on"}

@@ -96,6 +96,10 @@ async def write(
     outcomes = await plan.distributor.run(
         plan.origin, forwards, (lambda: local(mine)) if run_local else None, refused
     )
+    if body is None:
+        # a delete: a part that does not hold the entity is a failed part of a 207, as the
+        # ETSI suite has it (D002_02_01_inc, D002_02_02_inc; clause 5.6.6)
+        return answer(entity_id, outcomes, success)
     written = [attributes(mine)] if run_local else []
     written += [attributes(f.body) for f in forwards] + [frozenset()] * len(refused)
     return answer(entity_id, _where_held(outcomes, written, plan.held), success)

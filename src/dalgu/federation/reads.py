@@ -29,6 +29,10 @@ from dalgu.store.base import EntityQuery, QueryResult
 
 #: the most entities a query asks a context source for (the first `offset + limit`)
 SOURCE_PAGE = 1000
+#: what a source answers without `limit` (NGSI-LD brokers' default page): a query within it is
+#: forwarded without one, as the client's own request (a source stubbed on its exact URL,
+#: such as the ETSI suite's, answers only that)
+SOURCE_DEFAULT_PAGE = 20
 
 
 async def read_entity(
@@ -96,7 +100,7 @@ async def query_entities(
     ]
     asked = (forward(c) for c in claims)
     window = entity_query.offset + entity_query.limit
-    paging = [("limit", str(min(window, SOURCE_PAGE)))]
+    paging = [("limit", str(min(window, SOURCE_PAGE)))] if window > SOURCE_DEFAULT_PAGE else []
     if entity_query.count:
         paging.append(("count", "true"))
     forwards = [replace(f, params=[*(f.params or ()), *paging]) for f in asked if f is not None]
