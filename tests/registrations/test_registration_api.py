@@ -320,6 +320,11 @@ def test_proxied_registrations_do_not_overlap(client: TestClient) -> None:
     other = lamp(8, "exclusive", l2, 22054)
     other["information"][0]["propertyNames"] = ["colour"]  # another attribute: no overlap
     assert client.post(R, json=other).status_code == 201
+    # redirect registrations may overlap: operations go to all of them (clause 4.3.6.3; the
+    # ETSI suite's D010_01_red registers two for one entity)
+    l3 = {"id": "urn:ngsi-ld:Lamp:L3"}
+    assert client.post(R, json=lamp(9, "redirect", l3, 22056)).status_code == 201
+    assert client.post(R, json=lamp(10, "redirect", l3, 22058)).status_code == 201
 
 
 def test_exclusive_registration_conflicts_with_a_local_entity_holding_its_attributes(

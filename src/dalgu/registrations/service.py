@@ -116,15 +116,20 @@ class RegistrationService:
 
     async def _check_mode(self, tenant: str, doc: dict[str, Any]) -> None:
         """The restrictions of exclusive and redirect registrations (clauses 5.9.2.4,
-        5.9.3.4): what they register must not be claimed by another exclusive or redirect
-        registration, nor held by an entity of this broker."""
+        5.9.3.4): what an exclusive one registers must not be claimed by another exclusive or
+        redirect registration, nor a redirect one's by an exclusive one, nor held by an entity
+        of this broker. Redirect registrations may overlap (clause 4.3.6.3: "multiple distinct
+        redirect registrations can apply at the same time"; the ETSI suite's D010_01_red
+        registers two for one entity)."""
         mode = doc.get("mode")
         if mode not in _CLAIMING:
             return
         others = [
             d
             for d in await self.store.registrations(tenant)
-            if d["id"] != doc["id"] and d.get("mode") in _CLAIMING
+            if d["id"] != doc["id"]
+            and d.get("mode") in _CLAIMING
+            and "exclusive" in (mode, d.get("mode"))
         ]
         for info in doc["information"]:
             names = _names(info)
@@ -133,7 +138,7 @@ class RegistrationService:
                     if _claims(other, entity, names):
                         what = entity.get("id") or entity.get("idPattern") or "every entity"
                         raise Conflict(
-                            f"registration {other['id']} (exclusive or redirect) already "
+                            f"registration {other['id']} ({other.get('mode')}) already "
                             f"claims {what} of type {_shown(entity)} with a common attribute"
                         )
                 await self._check_entities(tenant, mode, entity, names)
