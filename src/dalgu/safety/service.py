@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +37,7 @@ from dalgu.errors import AlreadyExists, BadRequestData, DalguError
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.safety import signals as vss
 from dalgu.safety.alert import Alert
+from dalgu.safety.clocks import SourceClock
 from dalgu.safety.detectors.awake import DriverBaseline
 from dalgu.safety.detectors.base import CALIBRATION
 from dalgu.safety.medical import Driver, MedicalSummarySource
@@ -64,8 +64,6 @@ SKEW_LOG_EVERY = 60.0  # s between two log lines about the same device's clock
 # percentile) is followed; when the band's differs from its car's by more than two agreeing
 # clocks' do, the band is read shifted onto the car's time (`BAND_LAG` between them), and the
 # shift is kept until, as read, the two disagree again (a loaded gateway's noise is no cause).
-CLOCK_MESSAGES = 30  # a source's recent messages its lag is read over
-CLOCK_LEAST = 5  # messages of each source before its lag is read at all
 BAND_TRAILS = 1.2  # s the band's lag may exceed the car's uncorrected
 BAND_LEADS = 0.6  # s the car's lag may exceed the band's uncorrected
 BAND_LAG = 0.5  # s, the band's lag over the car's once corrected (as two agreeing clocks')
@@ -79,31 +77,6 @@ MAX_CLOCK_CORRECTION = 120.0
 
 
 VehicleKey = tuple[str, str]  # (tenant, vehicle id): a vehicle as the service knows it
-
-
-class SourceClock:
-    """A source's recent messages as (arrival, newest sample time): how far behind the
-    arrival its samples are stamped."""
-
-    def __init__(self) -> None:
-        self._heard: deque[tuple[float, float]] = deque(maxlen=CLOCK_MESSAGES)
-
-    def heard(self, received: float, newest: float) -> None:
-        self._heard.append((received, newest))
-
-    def lag(self) -> float | None:
-        """Arrival minus sample time, a low percentile (a glitch or a late batch does not
-        move it); None before `CLOCK_LEAST` messages."""
-        if len(self._heard) < CLOCK_LEAST:
-            return None
-        return sorted(r - t for r, t in self._heard)[len(self._heard) // 10]
-
-    def paced(self) -> bool:
-        """Whether the messages came at the pace of their samples (a source sending as it
-        measures), not as a backlog or a replay faster than real time."""
-        arrivals = [r for r, _ in self._heard]
-        times = [t for _, t in self._heard]
-        return max(times) - min(times) <= 1.5 * (max(arrivals) - min(arrivals)) + 2.0
 
 
 @dataclass(frozen=True, slots=True)
