@@ -151,7 +151,10 @@ pids+=($!)
 # The suite's README asks for temporal pagination to start at 2 attributes x 20 instances
 # and not at 2 x 5: an instance limit of 10 per attribute does both.
 dalgu_env=(DALGU_HOST=127.0.0.1 DALGU_PORT="$api_port" DALGU_STORE="$store"
-           DALGU_SQLITE_PATH="$work/dalgu.db" DALGU_TEMPORAL_INSTANCE_LIMIT=10)
+           DALGU_SQLITE_PATH="$work/dalgu.db" DALGU_TEMPORAL_INSTANCE_LIMIT=10
+           # the suite tests the NGSI-LD API alone: no gateway ports, so that a run beside
+           # another Dalgu (the tests, a second run on the other store) takes none of theirs
+           DALGU_MQTT_BROKER=off DALGU_IOT_NORTH_PORT=0 DALGU_IOT_SOUTH_PORT=0 DALGU_COAP_PORT=0)
 if [ "$store" = postgres ]; then
     pg_isready -q -h 127.0.0.1 -p 5432 || { echo "conformance: PostgreSQL is not up on 127.0.0.1:5432 (scripts/services.sh starts it)" >&2; exit 2; }
     db="dalgu_ets_$$_$(date +%s)"
