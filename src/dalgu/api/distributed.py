@@ -24,7 +24,12 @@ from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
 from dalgu.federation.client import Origin
 from dalgu.federation.distributor import Forward, Outcome, Plan
-from dalgu.federation.provision import attributes, has_attributes, split_body
+from dalgu.federation.provision import (
+    attributes,
+    has_attributes,
+    split_body,
+    written_elsewhere,
+)
 
 
 async def plan(
@@ -123,9 +128,7 @@ def _where_held(
         o
         for o, attrs in zip(outcomes, written, strict=True)
         if not (
-            o.error is not None
-            and o.error.status == 404
-            and attrs <= done
+            written_elsewhere(o.error, attrs, done)
             and (o.registration_id is not None or held is False)
         )
     ]

@@ -10,7 +10,12 @@ from typing import Any
 from dalgu.broker.service import BatchResult
 from dalgu.errors import ContextSourceError, DalguError
 from dalgu.federation.distributor import Forward, Outcome, Plan, refusal
-from dalgu.federation.provision import attributes, has_attributes, split_body
+from dalgu.federation.provision import (
+    attributes,
+    has_attributes,
+    split_body,
+    written_elsewhere,
+)
 from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
 
@@ -126,12 +131,9 @@ async def _held_elsewhere(
     *,
     here: bool,
 ) -> bool:
-    """Is `error` the 404 of a part that does not hold the entity while other parts wrote all
-    it was given? Clause 5.6.2.4: an entity not held here is no error when a matching
-    registration applies (this broker's own 404 only when the entity is not here at all)."""
-    if error.status != 404 or entity_id is None or entity_id not in done:
-        return False
-    if not attrs <= done[entity_id]:
+    """`written_elsewhere` for one entity of a batch (this broker's own 404 only when the
+    entity is not here at all)."""
+    if entity_id is None or not written_elsewhere(error, attrs, done.get(entity_id)):
         return False
     return not here or await items.types_of(entity_id) is None
 

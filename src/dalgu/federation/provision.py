@@ -7,11 +7,13 @@ operation leave it too, and are that claim's Conflict. What is left is this brok
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from dalgu.broker.model import ENTITY_KEYS
 from dalgu.broker.parse import attribute_iri
+from dalgu.errors import DalguError
 from dalgu.federation.routing import Claim
 from dalgu.ldcontext.termmap import TermMap
 
@@ -65,3 +67,13 @@ def attributes(body: Any) -> frozenset[str]:
     if not isinstance(body, dict):
         return frozenset()
     return frozenset(key for key in body if key not in ENTITY_KEYS)
+
+
+def written_elsewhere(
+    error: DalguError | None, sent: frozenset[str], written: AbstractSet[str] | None
+) -> bool:
+    """Is `error` the 404 of a part that does not hold the entity while the other parts wrote
+    all it was sent (`written`: what they wrote; None: nothing)? Clause 5.6.2.4: an entity a
+    part does not hold is no error when a matching registration applies. (Whether this
+    broker's own 404 means the entity is not here at all is the caller's to add.)"""
+    return error is not None and error.status == 404 and written is not None and sent <= written
