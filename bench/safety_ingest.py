@@ -28,7 +28,6 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.safety import APIKEY, APIKEY_W, load_fleet
 from dalgu.api.app import build_app
+from dalgu.devices.service import Message
 from dalgu.gateway.mqtt import measure_groups, parse_topic
 from dalgu.safety.fleet import stamp
 from dalgu.safety.service import config_groups
@@ -70,8 +70,8 @@ def messages(
     return out
 
 
-def parser(topic: Any, payload: bytes) -> tuple[str, str, Callable[[], Any]]:
-    return (topic.apikey, topic.device_id, lambda: measure_groups(topic, payload))
+def parser(topic: Any, payload: bytes) -> Message:
+    return Message(topic.apikey, topic.device_id, lambda: measure_groups(topic, payload))
 
 
 def main() -> int:
