@@ -16,6 +16,7 @@ from dalgu.query.ast import (
     AttrPath,
     Comparison,
     Exists,
+    Linked,
     Or,
     QExpr,
     QList,
@@ -344,10 +345,63 @@ BAD = [
     ("!heading", 0, "unexpected '!'"),
     ("a = = 1", 2, "unexpected '='"),
     ("a!==1", 3, "unexpected '='"),
-    ('owner{name}=="x"', 5, "linked-entity paths"),
-    ("sensor{Device:humidity}==40", 6, "linked-entity paths"),
+    ("a{b}[c]", 1, "nothing may follow a linked-entity path's '}'"),
+    ("sensor{Device,Probe}==1", 7, "entity types before a linked path end with ':'"),
+    ("a{" * 9 + "b" + "}" * 9, 1, "linked-entity paths nest deeper than 8"),
+    ("a{b;c}==1", 3, "unexpected ';'"),
     ("(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1), 0, f"nested deeper than {MAX_DEPTH}"),
 ]
+
+
+LINKED = [
+    # clause 4.9 example 13: the Relationship's target entity holds the inner term
+    (
+        "sensor{humidity}==40",
+        Linked("sensor", (), cmp("humidity", "==", QValue("number", 40))),
+    ),
+    # example 14: an entity type hint
+    (
+        "sensor{Device:humidity}==40",
+        Linked("sensor", ("Device",), cmp("humidity", "==", QValue("number", 40))),
+    ),
+    (
+        "sensor{Device,Probe:humidity}",
+        Linked("sensor", ("Device", "Probe"), Exists(AttrPath("humidity"))),
+    ),
+    (
+        "site{Site:sensor{Device:rawdata[airquality.pm]}}>=2.5",
+        Linked(
+            "site",
+            ("Site",),
+            Linked(
+                "sensor",
+                ("Device",),
+                Comparison(
+                    AttrPath("rawdata", (), ("airquality", "pm")), ">=", QValue("number", 2.5)
+                ),
+            ),
+        ),
+    ),
+    (
+        "sensor{humidity.observedAt}",
+        Linked("sensor", (), Exists(AttrPath("humidity", ("observedAt",)))),
+    ),
+    # a compact IRI inside braces needs the hint before it; a full IRI is never split
+    (
+        "sensor{Device:ex:humidity}",
+        Linked("sensor", ("Device",), Exists(AttrPath("ex:humidity"))),
+    ),
+    (
+        "sensor{http://example.org/humidity}",
+        Linked("sensor", (), Exists(AttrPath("http://example.org/humidity"))),
+    ),
+]
+
+
+@pytest.mark.parametrize(("q", "expected"), LINKED, ids=[t[0] for t in LINKED])
+def test_linked_entity_paths_parse_into_linked_terms(q: str, expected: QExpr) -> None:
+    assert parse_q(q) == expected
+    assert parse_q(f"{q};a==1") == And((expected, cmp("a", "==", QValue("number", 1))))
 
 
 @pytest.mark.parametrize(("q", "position", "message"), BAD, ids=[b[0][:40] for b in BAD])

@@ -275,3 +275,23 @@ def test_an_expired_registration_is_not_notified(client: TestClient, receiver: R
     assert client.post(S, json=subscription(receiver.url)).status_code == 201
     _, note = receiver.next()
     assert [d["id"] for d in note["data"]] == ["urn:ngsi-ld:ContextSourceRegistration:2"]
+
+
+@pytest.mark.parametrize(
+    ("csf", "status", "kind"),
+    [
+        ("endpoint==", 400, "BadRequestData"),
+        (42, 400, "BadRequestData"),
+        ('owner{name}=="x"', 422, "OperationNotSupported"),
+    ],
+)
+def test_a_csf_that_cannot_filter_is_refused_at_creation(
+    client: TestClient, csf: Any, status: int, kind: str
+) -> None:
+    """A `csf` is a q over registrations' properties (clause 4.9): one that does not parse,
+    or follows a link a registration cannot have, was stored and failed at each match."""
+    refused = client.post(S, json=subscription("http://127.0.0.1:9/x", csf=csf))
+    assert refused.status_code == status, refused.text
+    assert problem_type(refused) == kind
+    kept = client.post(S, json=subscription("http://127.0.0.1:9/x", csf='mode=="inclusive"'))
+    assert kept.status_code == 201, kept.text

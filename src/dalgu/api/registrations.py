@@ -16,7 +16,7 @@ from dalgu.api.subscriptions import page_links
 from dalgu.broker.model import is_datetime, is_uri
 from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.ast import QExpr, has_linked, map_names, map_type_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
 from dalgu.query.regex import compile_pattern
@@ -133,7 +133,7 @@ def registration_query(query_params: Mapping[str, str], terms: TermMap) -> Regis
         id_pattern=id_pattern,
         types=types,
         attrs=tuple(sorted(wanted)),
-        csf=map_names(parse_q(csf_text), terms.expand) if csf_text else None,
+        csf=_csf(csf_text, terms) if csf_text else None,
         geo=geo,
         temporal=temporal_filter(query_params),
         scope=parse_scope_query(scope_text) if scope_text else None,
@@ -178,3 +178,11 @@ def temporal_filter(query_params: Mapping[str, str]) -> TemporalFilter | None:
         end_time_at=end_time_at,
         management=timeproperty != "observedAt",
     )
+
+
+def _csf(text: str, terms: TermMap) -> QExpr:
+    """A `csf` filter: q over registrations' own properties, which link to no entity."""
+    expr = parse_q(text)
+    if has_linked(expr):
+        raise OperationNotSupported("csf: a registration has no linked entities")
+    return map_names(expr, terms.expand)

@@ -19,6 +19,7 @@ from dalgu.ldcontext.termmap import TermMap
 from dalgu.query.ast import (
     QExpr,
     TypeExpr,
+    has_linked,
     map_names,
     map_type_names,
     names_either,
@@ -179,7 +180,12 @@ def selected(entity: Entity, query: EntityQuery, shown: frozenset[str] | None) -
         return False
     if query.attrs and not any(a in entity for a in query.attrs):
         return False
-    checked = query.q is not None and (shown is None or q_names(query.q) <= shown)
+    # a linked term's entities are this broker's: a source answered it with its own
+    checked = (
+        query.q is not None
+        and not has_linked(query.q)
+        and (shown is None or q_names(query.q) <= shown)
+    )
     if checked and not q_ok(query.q, entity):
         return False
     if query.geo is not None and (shown is None or query.geo.geoproperty in shown):

@@ -11,6 +11,7 @@ from dalgu.query.ast import (
     AttrPath,
     Comparison,
     Exists,
+    Linked,
     Or,
     QExpr,
     QList,
@@ -27,10 +28,17 @@ def q_text(expr: QExpr) -> str:
         return ";".join(_grouped(t) for t in expr.terms)
     if isinstance(expr, Or):
         return "|".join(_grouped(t) for t in expr.terms)
+    opened, closed = "", ""
+    while isinstance(expr, Linked):  # `rel{Type:inner}`: the operator follows every `}`
+        hint = ",".join(expr.types) + ":" if expr.types else ""
+        opened, closed = f"{opened}{expr.relationship}{{{hint}", closed + "}"
+        expr = expr.term
+    if isinstance(expr, And | Or):
+        raise ValueError("a linked-entity term holds one term")
     if isinstance(expr, Exists):
-        return _path(expr.path)
+        return opened + _path(expr.path) + closed
     pattern = expr.op in ("~=", "!~=")
-    return _path(expr.path) + expr.op + _operand(expr, pattern)
+    return opened + _path(expr.path) + closed + expr.op + _operand(expr, pattern)
 
 
 def _grouped(expr: QExpr) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeAlias
 
+from dalgu.errors import OperationNotSupported
+
 # --- q: the NGSI-LD query language (clause 4.9) -------------------------------------------
 
 ValueKind = Literal["number", "string", "boolean", "datetime", "date", "time", "uri"]
@@ -75,11 +77,39 @@ class Or:
     terms: tuple[QExpr, ...]
 
 
-QExpr: TypeAlias = Comparison | Exists | And | Or
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """`relationship{Type1,Type2:term}` (clause 4.9, examples 13 and 14): the entity has the
+    Relationship `relationship`, one of whose objects is an entity (of one of `types`, when
+    the hint gives any) that `term` holds for. `term` is a Comparison, an Exists or another
+    Linked, whose path names the linked entity's attributes."""
+
+    relationship: str
+    types: tuple[str, ...]
+    term: QExpr
+
+
+QExpr: TypeAlias = Comparison | Exists | And | Or | Linked
+
+
+def has_linked(expr: QExpr) -> bool:
+    """Whether `expr` follows a Relationship to another entity anywhere (`rel{...}`)."""
+    if isinstance(expr, And | Or):
+        return any(has_linked(t) for t in expr.terms)
+    return isinstance(expr, Linked)
+
+
+def unresolved(expr: Linked) -> OperationNotSupported:
+    """What a reader of `q` that cannot follow Relationships (a store's SQL, a subscription's
+    matching) answers a linked-entity term: the entity service resolves them first."""
+    return OperationNotSupported(
+        f"q: linked-entity terms ({expr.relationship}{{...}}) are not supported here"
+    )
 
 
 def map_names(expr: QExpr, attr: Callable[[str], str]) -> QExpr:
-    """Return `expr` with every attribute and sub-attribute name passed through `attr`.
+    """Return `expr` with every attribute and sub-attribute name passed through `attr`, and
+    the type hints of linked terms too (types and attributes expand alike, clause 5.5.7).
 
     Compound keys (`[key]`) are left as they are: they name JSON members of a value.
     Built-in members of an attribute (`observedAt`, `unitCode`, ...) are kept as they are too.
@@ -88,6 +118,9 @@ def map_names(expr: QExpr, attr: Callable[[str], str]) -> QExpr:
         return And(tuple(map_names(t, attr) for t in expr.terms))
     if isinstance(expr, Or):
         return Or(tuple(map_names(t, attr) for t in expr.terms))
+    if isinstance(expr, Linked):
+        types = tuple(attr(t) for t in expr.types)
+        return Linked(attr(expr.relationship), types, map_names(expr.term, attr))
     path = expr.path
     new_path = replace(
         path,
@@ -105,6 +138,8 @@ def expand_values(expr: QExpr, attrs: frozenset[str], expand: Callable[[str], st
         return And(tuple(expand_values(t, attrs, expand) for t in expr.terms))
     if isinstance(expr, Or):
         return Or(tuple(expand_values(t, attrs, expand) for t in expr.terms))
+    if isinstance(expr, Linked):
+        return replace(expr, term=expand_values(expr.term, attrs, expand))
     if (
         not isinstance(expr, Comparison)
         or expr.path.attr not in attrs

@@ -17,9 +17,12 @@ The grammar follows the clause's ABNF; where it departs, it accepts more, never 
 - whitespace between tokens is ignored.
 
 A quoted value is always a string, even when it looks like a date or a URI (the ABNF's
-quotedStr). Linked-entity paths (`attr{...}`) are recognised and refused: they need Linked
-Entity retrieval, which Dalgu does not offer. Every error is `BadRequestData` (clause 5.7.2.4:
-a query that is not syntactically valid) and names the 0-based position of the offending input.
+quotedStr). A linked-entity path (`sensor{humidity}`, `sensor{Device,Probe:humidity}`,
+`a{b{c}}`, examples 13 and 14) becomes a `Linked` term; inside `{ }` a name's part before its
+first `:` is the entity type hint (the ABNF's AttrName holds no `:`), so a compact IRI there
+needs a hint before it (`sensor{Device:ex:humidity}`); they nest `MAX_LINKS` deep at most.
+Every error is `BadRequestData` (clause 5.7.2.4: a query that is not syntactically valid) and
+names the 0-based position of the offending input.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from dalgu.query.ast import (
     AttrPath,
     Comparison,
     Exists,
+    Linked,
     Operator,
     Or,
     QExpr,
@@ -54,6 +58,7 @@ from dalgu.query.regex import pattern_problem
 MAX_LENGTH = 8192
 MAX_TOKENS = 512
 MAX_DEPTH = 32
+MAX_LINKS = 8  # relationships followed by one linked-entity path (`a{b{c}}` is two)
 
 _GRAMMAR = r"""
 start: disjunction
@@ -69,12 +74,12 @@ conjunction: term                         -> first_and
 ?attribute: dotted
           | attribute compound            -> with_compound
           | _name LBRACE link _RBRACE     -> linked
+link: (_name _COMMA)* attribute
 dotted: _name                             -> first_name
       | dotted _DOT _name                 -> more_name
 compound: _LSQB members _RSQB
 members: _member                          -> first_member
        | members _DOT _member             -> more_member
-link: _name | link (_COMMA | _DOT) _name | link LBRACE link _RBRACE
 _member: MEMBER | STAR
 _name: NAME | IRI
 ?eq_value: comparable | other | uri | bareword | value_list | range
@@ -349,6 +354,22 @@ class _Path:
         return AttrPath(self.names[0], tuple(self.names[1:]), tuple(self.compound))
 
 
+@dataclass(slots=True)
+class _LinkedPath:
+    relationship: str
+    types: list[str]
+    inner: _Path | _LinkedPath
+    brace: Token
+    depth: int
+
+
+def _term(path: _Path | _LinkedPath, make: Callable[[AttrPath], QExpr]) -> QExpr:
+    """The term `make` builds on the innermost path, inside a `Linked` for each `{ }`."""
+    if isinstance(path, _Path):
+        return make(path.freeze())
+    return Linked(path.relationship, tuple(path.types), _term(path.inner, make))
+
+
 def _fail(token: Token, message: str) -> BadRequestData:
     return BadRequestData(f"q: {message} at position {token.start_pos}")
 
@@ -356,8 +377,8 @@ def _fail(token: Token, message: str) -> BadRequestData:
 class _ToAst(Logic):
     """Builds the tree while lark parses: no intermediate parse tree, no recursion."""
 
-    def exists(self, children: list[_Path]) -> Node:
-        return Node(Exists(children[0].freeze()), 0)
+    def exists(self, children: list[_Path | _LinkedPath]) -> Node:
+        return Node(_term(children[0], Exists), 0)
 
     def comparison(self, children: list[Any]) -> Node:
         path, op, value = children
@@ -369,7 +390,7 @@ class _ToAst(Logic):
             if reason is not None:
                 problem = f"{_short(str(value.value))} is not a regular expression ({reason})"
                 raise _fail(op, problem) from None
-        return Node(Comparison(path.freeze(), operator, value), 0)
+        return Node(_term(path, lambda p: Comparison(p, operator, value)), 0)
 
     def first_name(self, children: list[Token]) -> _Path:
         return _Path([str(children[0])], [])
@@ -380,7 +401,9 @@ class _ToAst(Logic):
         return path
 
     def with_compound(self, children: list[Any]) -> _Path:
-        path: _Path = children[0]
+        path: _Path | _LinkedPath = children[0]
+        if isinstance(path, _LinkedPath):
+            raise _fail(path.brace, "nothing may follow a linked-entity path's '}'")
         if children[1] == ["*"]:  # any language: what the path without a language targets
             return path
         path.compound.extend(children[1])
@@ -400,11 +423,29 @@ class _ToAst(Logic):
         members.append(children[1])
         return members
 
-    def linked(self, children: list[Any]) -> None:
-        raise _fail(children[1], "linked-entity paths ('{') need Linked Entity retrieval (join)")
+    def linked(self, children: list[Any]) -> _LinkedPath:
+        name, brace, (types, inner) = children
+        if isinstance(inner, _LinkedPath) and inner.depth >= MAX_LINKS:
+            raise _fail(brace, f"linked-entity paths nest deeper than {MAX_LINKS}")
+        depth = inner.depth + 1 if isinstance(inner, _LinkedPath) else 1
+        return _LinkedPath(str(name), types, inner, brace, depth)
 
-    def link(self, children: list[Any]) -> None:
-        return None
+    def link(self, children: list[Any]) -> tuple[list[str], _Path | _LinkedPath]:
+        """`Type1,Type2:path` or `path`: the hint's last type is lexed with the path's first
+        name (`Type2:path`), as a compact IRI would be; it is split off at its first `:`."""
+        *hints, inner = children
+        types = [str(t) for t in hints]
+        first = inner.names[0] if isinstance(inner, _Path) else inner.relationship
+        if ":" in first and ":/" not in first:  # not a full IRI
+            hint, rest = first.split(":", 1)
+            types.append(hint)
+            if isinstance(inner, _Path):
+                inner.names[0] = rest
+            else:
+                inner.relationship = rest
+        elif types:
+            raise _fail(hints[-1], "entity types before a linked path end with ':'")
+        return types, inner
 
     def first_items(self, children: list[QValue]) -> list[QValue]:
         return [children[0], children[1]]

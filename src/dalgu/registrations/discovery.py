@@ -15,7 +15,7 @@ from typing import Any
 
 import shapely
 
-from dalgu.query.ast import And, GeoQuery, Or, QExpr, ScopeExpr, TypeExpr, type_holds
+from dalgu.query.ast import And, GeoQuery, Linked, Or, QExpr, ScopeExpr, TypeExpr, type_holds
 from dalgu.query.geo import distance_m
 from dalgu.query.regex import searches
 from dalgu.query.scope import scope_matches
@@ -201,4 +201,6 @@ def q_attributes(expr: QExpr) -> set[str]:
     """The attribute names a q expression speaks of (used as attrs, clause 5.10.2.4)."""
     if isinstance(expr, (And, Or)):
         return {name for term in expr.terms for name in q_attributes(term)}
+    if isinstance(expr, Linked):
+        return {expr.relationship}
     return {expr.path.attr}

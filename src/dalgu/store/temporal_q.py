@@ -29,11 +29,13 @@ from dalgu.query.ast import (
     AttrPath,
     Comparison,
     Exists,
+    Linked,
     Or,
     QExpr,
     QList,
     QRange,
     QValue,
+    unresolved,
 )
 from dalgu.store.history import parse_time
 
@@ -113,6 +115,8 @@ def q_sql(expr: QExpr, c: Params, scope: Scope, regex: Regex, json: Json) -> str
     if isinstance(expr, (And, Or)):
         joiner = " AND " if isinstance(expr, And) else " OR "
         return "(" + joiner.join(q_sql(t, c, scope, regex, json) for t in expr.terms) + ")"
+    if isinstance(expr, Linked):
+        raise unresolved(expr)
     path = expr.path
     whole = not path.sub and not path.compound
 

@@ -20,6 +20,7 @@ from dalgu.query.ast import (
     Comparison,
     Exists,
     GeoQuery,
+    Linked,
     Or,
     QExpr,
     QList,
@@ -28,6 +29,7 @@ from dalgu.query.ast import (
     TypeExpr,
     TypeName,
     type_holds,
+    unresolved,
 )
 from dalgu.query.geo import distance_m
 from dalgu.query.regex import searches
@@ -206,6 +208,8 @@ def _evaluate(expr: QExpr, rows: RowIndex) -> bool:
         return all(_evaluate(t, rows) for t in expr.terms)
     if isinstance(expr, Or):
         return any(_evaluate(t, rows) for t in expr.terms)
+    if isinstance(expr, Linked):
+        raise unresolved(expr)
     path = expr.path
     marker, value_path = _paths(path)
     if isinstance(expr, Exists):

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from dalgu.broker.model import NULL_URI, is_datetime, is_uri, now_iso
 from dalgu.errors import BadRequestData, OperationNotSupported
 from dalgu.ldcontext import TermMap
+from dalgu.query.ast import has_linked
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.q import parse_q
 from dalgu.query.regex import compile_pattern
@@ -281,7 +282,11 @@ def parse_subscription(
         elif key == "q":
             if not isinstance(value, str):
                 raise BadRequestData("q must be a string")
-            parse_q(unquote(value))
+            if has_linked(parse_q(unquote(value))):
+                raise OperationNotSupported(
+                    "q: linked-entity terms (rel{...}) are not supported in subscriptions; "
+                    "they are in queries (GET /entities, the temporal API)"
+                )
             doc[key] = value
         elif key == "geoQ":
             if not isinstance(value, dict):
@@ -319,7 +324,13 @@ def parse_subscription(
         elif key in ("expandValues", "jsonKeys"):
             attribute_names(value, key)
             doc[key] = value
-        elif key in ("datasetId", "localOnly", "csf"):
+        elif key == "csf":  # read as a q on registrations' properties (clause 4.9)
+            if not isinstance(value, str):
+                raise BadRequestData("csf must be a string")
+            if has_linked(parse_q(value)):
+                raise OperationNotSupported("csf: a registration has no linked entities")
+            doc[key] = value
+        elif key in ("datasetId", "localOnly"):
             doc[key] = value
         elif key == "splitEntities":
             # Dalgu holds whole entities and forwards filters with them (clause 4.3.6)

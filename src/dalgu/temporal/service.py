@@ -9,12 +9,14 @@ the time range every attribute covers completely, and the caller gets that range
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from dalgu.broker.linked_query import resolve_linked
 from dalgu.broker.model import Entity, now_iso
 from dalgu.errors import AlreadyExists, ResourceNotFound
+from dalgu.query.ast import has_linked
 from dalgu.store.base import EntityStore, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import format_time, parse_time
 
@@ -37,6 +39,12 @@ class TemporalService:
         self.store: HistoryStore = store
 
     async def query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
+        if query.q is not None and has_linked(query.q):
+            # linked entities as they are now (clause 4.9 follows a Relationship's objects)
+            q = await resolve_linked(self.store, tenant, query.q)
+            if q is None:
+                return TemporalPage([], 0 if query.count else None)
+            query = replace(query, q=q)
         found, count = await self.store.temporal_query(tenant, query)
         return _paginate(TemporalPage(found, count), query)
 

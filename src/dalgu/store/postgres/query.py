@@ -23,6 +23,7 @@ from dalgu.query.ast import (
     Comparison,
     Exists,
     GeoQuery,
+    Linked,
     Or,
     QExpr,
     QList,
@@ -34,6 +35,7 @@ from dalgu.query.ast import (
     TypeAnd,
     TypeExpr,
     TypeName,
+    unresolved,
 )
 from dalgu.query.order import (
     RANK_ABSENT,
@@ -124,6 +126,8 @@ def _paths(expr: QExpr) -> Iterator[tuple[AttrPath, str | None]]:
             yield from _paths(term)
     elif isinstance(expr, Exists):
         yield expr.path, None
+    elif isinstance(expr, Linked):
+        raise unresolved(expr)
     else:
         yield expr.path, expr.op
 
@@ -194,6 +198,8 @@ def _q(expr: QExpr, keys: KeyMap, c: Compiled) -> str:
         return "(" + " OR ".join(_q(t, keys, c) for t in expr.terms) + ")"
     if isinstance(expr, Exists):
         return _exists(expr.path, keys, c)
+    if isinstance(expr, Linked):
+        raise unresolved(expr)
     return _comparison(expr, keys, c)
 
 
@@ -244,7 +250,7 @@ def _match(op: str, value: QValue | QRange | QList, key: str, c: Compiled) -> st
         regex = c.p(str(value.value))  # type: ignore[union-attr]
         return _has(TXT, f"a.nid = {key} AND a.kind = 's' AND a.txt ~ {regex}")
     if isinstance(value, QList):
-        return "(" + " OR ".join(_match("==", v, key, c) for v in value.values) + ")"
+        return _listed(value, key, c)
     if isinstance(value, QRange):
         (low_kind, _), (high_kind, _) = _literal(value.low), _literal(value.high)
         if low_kind != high_kind:
@@ -253,6 +259,27 @@ def _match(op: str, value: QValue | QRange | QList, key: str, c: Compiled) -> st
         return _has(NUM if low_kind != "s" else TXT, f"a.nid = {key} AND {low} AND {high}")
     kind = _literal(value)[0]
     return _has(NUM if kind != "s" else TXT, f"a.nid = {key} AND {_compare(op, value, c)}")
+
+
+def _listed(values: QList, key: str, c: Compiled) -> str:
+    """Some value at the path equals one of the list's: one `= ANY` per kind (a linked-entity
+    term lists thousands of ids), strings past the index's prefix one by one."""
+    by_kind: dict[str, list[Any]] = {}
+    alternatives = []
+    for item in values.values:
+        kind, typed = _literal(item)
+        if kind == "s" and len(typed) >= PREFIX:
+            alternatives.append(_match("==", item, key, c))
+        else:
+            by_kind.setdefault(kind, []).append(typed)
+    for kind, typed_values in by_kind.items():
+        if kind == "s":
+            listed = f"left(a.txt, {PREFIX}) = ANY({c.p(typed_values)}::text[])"
+            alternatives.append(_has(TXT, f"a.nid = {key} AND a.kind = 's' AND {listed}"))
+        else:
+            listed = f"a.num = ANY({c.p(typed_values)}::float8[])"
+            alternatives.append(_has(NUM, f"a.nid = {key} AND a.kind = '{kind}' AND {listed}"))
+    return "(" + " OR ".join(alternatives) + ")"
 
 
 def _compare(op: str, value: QValue, c: Compiled) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import shapely
 
 from dalgu.errors import OperationNotSupported
@@ -18,6 +19,7 @@ from dalgu.query.ast import (
     Comparison,
     Exists,
     GeoQuery,
+    Linked,
     Or,
     QExpr,
     QList,
@@ -31,6 +33,7 @@ from dalgu.query.ast import (
     TypeExpr,
     TypeName,
     TypeOr,
+    unresolved,
 )
 from dalgu.query.order import (
     RANK_ABSENT,
@@ -129,6 +132,8 @@ def _q(expr: QExpr, c: Compiled) -> str:
         return "(" + " OR ".join(_q(t, c) for t in expr.terms) + ")"
     if isinstance(expr, Exists):
         return _exists(expr.path, c)
+    if isinstance(expr, Linked):
+        raise unresolved(expr)
     return _comparison(expr, c)
 
 
@@ -164,11 +169,16 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
         between = f"a.kind = {c.p(kind)} AND {col} BETWEEN {c.p(low)} AND {c.p(high)}"
         return between + _shaped(value.low, ">=", c)  # placeholders in the text's order
     if isinstance(value, QList):
-        alternatives = []
+        # one IN per kind: a linked-entity term's thousands of ids are one test per row,
+        # a long list one parameter (SQLite builds its lookup table once per statement)
+        by_kind: dict[str, list[Any]] = {}
         for item in value.values:
             kind, typed = _literal(item)
+            by_kind.setdefault(kind, []).append(typed)
+        alternatives = []
+        for kind, typed_values in by_kind.items():
             col = "a.num" if kind != "s" else "a.txt"
-            alternatives.append(f"(a.kind = {c.p(kind)} AND {col} = {c.p(typed)})")
+            alternatives.append(f"(a.kind = {c.p(kind)} AND {col} IN {_listed(typed_values, c)})")
         return "(" + " OR ".join(alternatives) + ")"
     if op in ("~=", "!~="):
         return f"a.kind = 's' AND {matching(str(value.value), 'a.txt', c.p)}"
@@ -176,6 +186,12 @@ def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
     col = "a.num" if kind != "s" else "a.txt"
     compared = f"a.kind = {c.p(kind)} AND {col} {_SQL_OPS[op]} {c.p(typed)}"
     return compared + _shaped(value, op, c)  # placeholders in the text's order
+
+
+def _listed(values: list[Any], c: Compiled) -> str:
+    if len(values) <= 16:
+        return "(" + ", ".join(c.p(v) for v in dict.fromkeys(values)) + ")"
+    return f"(SELECT value FROM json_each({c.p(orjson.dumps(values).decode())}))"
 
 
 def _shaped(value: QValue, op: str, c: Compiled) -> str:
