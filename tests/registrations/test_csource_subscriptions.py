@@ -277,6 +277,25 @@ def test_an_expired_registration_is_not_notified(client: TestClient, receiver: R
     assert [d["id"] for d in note["data"]] == ["urn:ngsi-ld:ContextSourceRegistration:2"]
 
 
+def test_a_registration_that_expires_is_no_longer_matching(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """Clause 5.2.9: an expired registration is invalid; its subscribers were never told."""
+    assert client.post(S, json=subscription(receiver.url)).status_code == 201
+    soon = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat(timespec="milliseconds")
+    expiring = registration(1, expiresAt=soon.replace("+00:00", "Z"))
+    assert client.post(R, json=expiring).status_code == 201
+    _, created = receiver.next()
+    assert created["triggerReason"] == "newlyMatching"
+    _, expired = receiver.next(timeout=10)
+    assert expired["triggerReason"] == "noLongerMatching"
+    assert [d["id"] for d in expired["data"]] == ["urn:ngsi-ld:ContextSourceRegistration:1"]
+    assert client.post(R, json=registration(2)).status_code == 201  # nothing more of 1
+    _, later = receiver.next()
+    assert later["triggerReason"] == "newlyMatching"
+    assert [d["id"] for d in later["data"]] == ["urn:ngsi-ld:ContextSourceRegistration:2"]
+
+
 @pytest.mark.parametrize(
     ("csf", "status", "kind"),
     [

@@ -27,7 +27,7 @@ from dalgu.query.q import parse_q
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import parse_type_selection
 from dalgu.registrations.discovery import RegistrationQuery, TemporalFilter, discover
-from dalgu.registrations.model import render_registration, valid
+from dalgu.registrations.model import instant, render_registration, valid
 from dalgu.store.base import RegistrationStore, SubscriptionStore
 from dalgu.subscriptions.model import (
     is_type_selection,
@@ -277,6 +277,22 @@ class CSourceSubscriptionService:
             )
         if queued:
             await self.deliveries.enqueue(queued)
+
+    async def notify_expired(self, since: str, until: str) -> int:
+        """Queue `noLongerMatching` for the registrations whose `expiresAt` fell in
+        (`since`, `until`]: an expired registration is invalid (clause 5.2.9) and matches no
+        subscription any more, as if deleted. Returns how many registrations expired."""
+        docs, _ = await self.store.list_csource_subscriptions(None, 1_000_000, 0)
+        tenants = {doc.get("tenant", "") for doc in docs if "timeInterval" not in doc}
+        low, high = instant(since), instant(until)
+        expired = 0
+        for tenant in sorted(tenants):
+            for registration in await self.store.registrations(tenant):
+                ends = registration.get("expiresAt")
+                if isinstance(ends, str) and low < instant(ends) <= high:
+                    expired += 1
+                    await self.registration_changed(tenant, registration, None)
+        return expired
 
     async def notify_periodic(self, due: Callable[[dict[str, Any]], bool]) -> int:
         """Queue one notification of all matching registrations for each active csource

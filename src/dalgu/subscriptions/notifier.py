@@ -22,6 +22,7 @@ from typing import Any
 
 from dalgu.background import cancel_and_wait
 from dalgu.broker.join import fetch_linked
+from dalgu.broker.model import now_iso
 from dalgu.broker.render import Representation, render_entity
 from dalgu.errors import DalguError
 from dalgu.ldcontext import ContextResolver
@@ -97,6 +98,9 @@ class Notifier:
         self.followers: list[Callable[[], None]] = []
         self._csource: Any = None  # the csource subscriptions, when the store has them
         self._csource_due: dict[tuple[str, str], float] = {}
+        #: registrations that expire after this instant are announced (`noLongerMatching`)
+        #: when they do; those that expired while no notifier ran are not
+        self._expiries_from = now_iso()
         if isinstance(store, RegistrationStore):
             # imported here: dalgu.registrations builds on this package's modules
             from dalgu.registrations.subscriptions import CSourceSubscriptionService
@@ -159,6 +163,7 @@ class Notifier:
                     await self._refresh()
                     await self.notify_periodic()
                     await self.notify_periodic_csource()
+                    await self.notify_expired_registrations()
                     await self.sender.send_due()
                     await self.sender.trim_backlogs()
                 watch.succeeded()
@@ -332,6 +337,16 @@ class Notifier:
         if queued:
             await self.store.enqueue(queued)
         return len(queued)
+
+    async def notify_expired_registrations(self) -> int:
+        """`noLongerMatching` to csource subscriptions for registrations that expired since
+        the last look (clause 5.11.7; an expired registration is invalid, clause 5.2.9)."""
+        if self._csource is None:
+            return 0
+        until = now_iso()
+        expired: int = await self._csource.notify_expired(self._expiries_from, until)
+        self._expiries_from = until
+        return expired
 
     async def notify_periodic_csource(self) -> int:
         """Csource subscriptions with timeInterval: the matching registrations, every
