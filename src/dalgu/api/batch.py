@@ -219,7 +219,9 @@ async def query_post(request: Request) -> Response:
     rep = params.representation(query_params, rc.terms)
     joined = params.join(query_params, rep)
     kinds = [rc.terms.expand(t) for t in types if isinstance(t, str)] or None
-    routed = await distributed.plan(request, rc, "queryBatch", None, kinds, reads=True)
+    routed = None
+    if not params.local(query_params):  # `type: "*"` is local (Table 6.4.3.2-1)
+        routed = await distributed.plan(request, rc, "queryBatch", None, kinds, reads=True)
     if routed is None:
         result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
     else:

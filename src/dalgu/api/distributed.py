@@ -45,7 +45,7 @@ async def plan(
     entity's types as this broker holds it, if it does (else any type matches)."""
     rt = runtime(request)
     distributor = rt.distributor
-    if distributor is None or params.flag(request.query_params, "local"):
+    if distributor is None or params.local(request.query_params):
         return None
     if not await distributor.registrations(rc.tenant):
         return None  # the commonest case: one cached lookup
@@ -215,7 +215,7 @@ async def batch_plan(request: Request, rc: RequestContext) -> Plan | None:
     """For a batch: the distributor and origin when the tenant has registrations (each
     entity's claims are found by `batch`), else None."""
     distributor = runtime(request).distributor
-    if distributor is None or params.flag(request.query_params, "local"):
+    if distributor is None or params.local(request.query_params):
         return None
     if not await distributor.registrations(rc.tenant):
         return None

@@ -553,7 +553,7 @@ async def purge_entities(request: Request) -> Response:
         or query_params.get("attrs")
         or query_params.get("q")
         or query_params.get("georel")
-        or params.flag(query_params, "local")
+        or params.local(query_params)
         or keep
         or drop
     ):

@@ -17,7 +17,7 @@ from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
 from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import parse_scope_query
-from dalgu.query.typesel import parse_type_selection
+from dalgu.query.typesel import every_type, parse_type_selection
 from dalgu.settings import Settings
 from dalgu.store.base import EntityQuery
 
@@ -203,6 +203,11 @@ def wants_count(params: Mapping[str, str]) -> bool:
     return flag(params, "count") or "count" in (o.strip() for o in raw.split(","))
 
 
+def local(params: Mapping[str, str]) -> bool:
+    """`local=true`, or implied by `type=*` (Table 6.4.3.2-1): no context source is asked."""
+    return flag(params, "local") or every_type(params.get("type"), params.get("local"))
+
+
 def flag(params: Mapping[str, str], key: str) -> bool:
     raw = params.get(key)
     if raw is None:
@@ -236,7 +241,7 @@ def entity_query(
             "geoQ or local=true (clause 5.7.2.4)"
         )
     types = None
-    if type_text:
+    if type_text and not every_type(type_text, params.get("local")):
         types = map_type_names(parse_type_selection(type_text), terms.expand)
     q = map_names(parse_q(q_text), terms.expand) if q_text else None
     expanded = frozenset(terms.expand(n) for n in names(params, "expandValues"))

@@ -13,8 +13,20 @@ from __future__ import annotations
 
 from lark import Token
 
+from dalgu.errors import BadRequestData
 from dalgu.query.ast import TypeAnd, TypeExpr, TypeName, TypeOr
 from dalgu.query.q import Logic, Node, build_parser, cached_parse
+
+
+def every_type(text: object, local: object = None) -> bool:
+    """Whether a `type` parameter is `*`: entities of every type (Table 6.4.3.2-1: "local is
+    implicitly set to true and shall not be explicitly set to false"); a list naming `*`
+    among other types selects every type too. `local=false` with it is a BadRequestData."""
+    if not isinstance(text, str) or "*" not in {part.strip() for part in text.split(",")}:
+        return False
+    if isinstance(local, str) and local.lower() == "false":
+        raise BadRequestData("type=* implies local=true: local shall not be false")
+    return True
 
 
 def is_type_selection(text: str) -> bool:

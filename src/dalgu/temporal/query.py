@@ -17,7 +17,7 @@ from dalgu.query.geo import parse_geoquery
 from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
 from dalgu.query.regex import compile_pattern
-from dalgu.query.typesel import parse_type_selection
+from dalgu.query.typesel import every_type, parse_type_selection
 from dalgu.store.base import TemporalQuery
 from dalgu.store.periods import check_query_periods
 
@@ -96,6 +96,8 @@ def temporal_query(
     attrs = [a for a in names_of(params.get("attrs")) if a not in _MEMBERS]
     q_text = params.get("q")
     local = str(params.get("local", "")).lower() == "true"
+    if every_type(type_text, params.get("local")):
+        type_text, local = None, True
     if require_filter and not (type_text or attrs or q_text or local):
         raise BadRequestData(
             "a temporal query needs type or attrs (or q, or local=true), clause 6.18.3.2"
