@@ -64,38 +64,61 @@ def checked_tenant(tenant: str, given_as: str) -> str:
 
 
 def negotiate(request: Request, *, geojson: bool = False) -> MediaType:
-    """Pick the response media type from `Accept` (clause 6.3.4)."""
+    """Pick the response media type from `Accept` (clause 6.3.4, RFC 9110 section 12.5.1).
+
+    Each type Dalgu can answer takes the weight of the most specific range naming it (the type
+    itself, then `application/*`, then `*/*`): `application/json;q=0, */*` refuses JSON. The
+    highest weight wins; between equal weights, the range the client wrote first, then the
+    clause's order (JSON, JSON-LD, GeoJSON)."""
     header = request.headers.get("accept")
     if not header or header in _PLAIN_ACCEPT:
         return "application/json"
     if header == JSON_LD:
         return "application/ld+json"
-    best: tuple[float, int, MediaType] | None = None
+    ranges: list[tuple[str, float, int]] = []
     for position, part in enumerate(header.split(",")):
         media, *params = [p.strip() for p in part.split(";")]
         quality = 1.0
         for param in params:
-            if param.startswith("q="):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":  # parameter names are case-insensitive
                 try:
-                    quality = float(param[2:])
+                    quality = float(value.strip())
                 except ValueError:
                     quality = 0.0
-        media = media.lower()
-        choice: MediaType | None = None
-        if media in (JSON, "*/*", "application/*"):
-            choice = "application/json"
-        elif media == JSON_LD:
-            choice = "application/ld+json"
-        elif media == GEO_JSON and geojson:
-            choice = "application/geo+json"
-        if choice is None or quality <= 0:
+        if media:
+            ranges.append((media.lower(), quality, position))
+    candidates: tuple[MediaType, ...] = (
+        ("application/json", "application/ld+json", "application/geo+json")
+        if geojson
+        else ("application/json", "application/ld+json")
+    )
+    best: tuple[tuple[float, int, int], MediaType] | None = None
+    for order, candidate in enumerate(candidates):
+        weight = _weight(candidate, ranges)
+        if weight is None or weight[0] <= 0:
             continue
-        rank = (quality, -position, choice)
-        if best is None or rank[:2] > best[:2]:
-            best = rank
+        rank = (weight[0], -weight[1], -order)
+        if best is None or rank > best[0]:
+            best = (rank, candidate)
     if best is None:
-        raise NotAcceptable(f"none of the media types in Accept: {header} can be served")
-    return best[2]
+        offered = ", ".join(candidates)
+        raise NotAcceptable(
+            f"none of the media types in Accept: {header} can be served; "
+            f"this resource is available as {offered}"
+        )
+    return best[1]
+
+
+def _weight(media: str, ranges: list[tuple[str, float, int]]) -> tuple[float, int] | None:
+    """(q, position) of the most specific range of `ranges` naming `media`, None if none."""
+    family = media.split("/")[0] + "/*"
+    found: tuple[int, float, int] | None = None
+    for given, quality, position in ranges:
+        specific = 3 if given == media else 2 if given == family else 1 if given == "*/*" else 0
+        if specific and (found is None or specific > found[0]):
+            found = (specific, quality, position)
+    return None if found is None else (found[1], found[2])
 
 
 def link_context(request: Request) -> str | None:
