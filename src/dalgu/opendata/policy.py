@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from dalgu.opendata.model import Dataset, observed_column
@@ -19,8 +20,20 @@ from dalgu.store.history import parse_time
 
 #: metres per degree of latitude (and of longitude at the equator), WGS 84 mean
 METRES_PER_DEGREE = 111_320.0
-GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+GEOMETRY_TYPES = (
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+)
 #: (a tuple: a value's `type` may be any JSON value, a list too, which a set cannot hold)
+#: a geometry's type in any case (`point` is no GeoJSON, but its coordinates are as exact)
+_GEOMETRY_NAMES = {name.lower(): name for name in GEOMETRY_TYPES}
+#: RFC 7946 §5: the coordinate range of a geometry, Feature or FeatureCollection: coordinates
+BBOX = "bbox"
 
 Row = dict[str, Any]
 
@@ -73,9 +86,16 @@ def snap(lon: float, lat: float, grid_metres: float) -> tuple[float, float]:
 
 
 def is_geometry(value: Any) -> bool:
-    return (
-        isinstance(value, dict) and value.get("type") in GEOMETRY_TYPES and "coordinates" in value
-    )
+    """A GeoJSON geometry (its type in any case): coordinates, or a GeometryCollection's
+    geometries."""
+    if not isinstance(value, dict):
+        return False
+    kind = value.get("type")
+    if kind not in GEOMETRY_TYPES:
+        if not isinstance(kind, str) or kind.lower() not in _GEOMETRY_NAMES:
+            return False
+        kind = _GEOMETRY_NAMES[kind.lower()]
+    return ("geometries" if kind == "GeometryCollection" else "coordinates") in value
 
 
 def snapped_point(geometry: dict[str, Any], grid_metres: float) -> tuple[float, float] | None:
@@ -90,7 +110,7 @@ def snapped_point(geometry: dict[str, Any], grid_metres: float) -> tuple[float, 
         return snap(float(coordinates[0]), float(coordinates[1]), grid_metres)
     try:
         centroid = shape(geometry).centroid
-    except (ValueError, TypeError, AttributeError, IndexError):
+    except (ValueError, TypeError, AttributeError, IndexError, ShapelyError, RecursionError):
         return None
     if centroid.is_empty:
         return None
@@ -98,12 +118,14 @@ def snapped_point(geometry: dict[str, Any], grid_metres: float) -> tuple[float, 
 
 
 def scrub(value: Any, grid_metres: float) -> Any:
-    """`value` with every GeoJSON geometry inside it replaced by its snapped centroid."""
+    """`value` with every GeoJSON geometry inside it replaced by its snapped centroid, and
+    every member named `bbox`, at any depth, left out (a Feature's or a FeatureCollection's
+    holds the exact coordinates of what it bounds)."""
     if is_geometry(value):
         point = snapped_point(value, grid_metres)
         return None if point is None else {"type": "Point", "coordinates": list(point)}
     if isinstance(value, dict):
-        return {k: scrub(v, grid_metres) for k, v in value.items()}
+        return {k: scrub(v, grid_metres) for k, v in value.items() if k != BBOX}
     if isinstance(value, list):
         return [scrub(v, grid_metres) for v in value]
     return value
