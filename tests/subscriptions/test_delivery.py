@@ -213,10 +213,10 @@ def test_failed_notifications_are_retried_and_arrive_in_order(client: TestClient
 
 
 class SlowReceiver(Receiver):
-    """A receiver that takes 50 ms to answer each notification, on many connections, and
-    counts how many it was answering at once."""
+    """A receiver that takes `delay` (50 ms) to answer each notification, on many connections,
+    and counts how many it was answering at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.05) -> None:
         super().__init__()
         handler = self.server.RequestHandlerClass
         answer = handler.do_POST  # type: ignore[attr-defined]
@@ -230,7 +230,7 @@ class SlowReceiver(Receiver):
                 answering += 1
                 self.busiest = max(self.busiest, answering)
             try:
-                time.sleep(0.05)
+                time.sleep(delay)
                 answer(request)
             finally:
                 with lock:
@@ -392,13 +392,15 @@ def test_a_backlog_past_its_limit_loses_its_oldest_and_keeps_the_newest(
             pytest.skip("SQLite takes every new notification as it is queued: HOLD bounds it")
         monkeypatch.setattr(sender, "TAKE", 10)
         monkeypatch.setattr(sender, "BEHIND", 5)
-    receiver = SlowReceiver()
+    # 250 ms an answer: slower than the updates even on a loaded machine (at 50 ms, updates
+    # slowed by a busy machine came no faster than they were sent, and none was dropped)
+    receiver = SlowReceiver(delay=0.25)
     limited = settings.model_copy(update={"notification_backlog": 10})
     try:
         with TestClient(build_app(limited)) as client:
             client.post(S, json=subscription(receiver.url))
             client.post(E, json={"id": "urn:ngsi-ld:Vehicle:far", "type": "Vehicle", "speed": 0})
-            updates = 80  # one connection, 50 ms each: 4 s to send them all
+            updates = 80  # one connection, 250 ms each: 20 s to send them all
             for value in range(1, updates):
                 url = f"{E}/urn:ngsi-ld:Vehicle:far/attrs/speed"
                 assert client.patch(url, json={"value": value}).status_code == 204
