@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from dalgu.broker.model import is_uri
 from dalgu.broker.rendered import RenderCache
 from dalgu.broker.service import EntityService
 from dalgu.devices.service import DeviceService
-from dalgu.errors import BadRequestData, InvalidRequest
+from dalgu.errors import BadRequestData, InvalidRequest, MethodNotAllowed
 from dalgu.federation.distributor import Distributor
 from dalgu.fhir.model import Principal
 from dalgu.fhir.service import FhirService
@@ -180,4 +181,15 @@ def uri_param(request: Request, name: str, what: str) -> str:
 
 
 def entity_id_param(request: Request) -> str:
-    return uri_param(request, "entity_id", "entity id")
+    """The entity id of the path. A path whose id would end in an unencoded `/attrs` or
+    `/attrs/{x}` names the attributes' resource with a method it does not have (GET of
+    `/entities/{id}/attrs`, clause 6.6.3): a 405 naming its methods (clause 6.3.2), not a 404
+    of an entity `{id}/attrs`. An id that holds `/attrs` is sent with its slash encoded."""
+    entity_id = uri_param(request, "entity_id", "entity id")
+    if _ATTRS_TAIL.search(entity_id) and _RAW_ATTRS_TAIL.search(request.scope.get("raw_path", b"")):
+        raise MethodNotAllowed(f"{request.method} is not a method of this attributes resource")
+    return entity_id
+
+
+_ATTRS_TAIL = re.compile(r"/attrs(?:/[^/]+)?$")
+_RAW_ATTRS_TAIL = re.compile(rb"/attrs(?:/[^/]+)?/?$")

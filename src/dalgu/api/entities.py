@@ -416,7 +416,8 @@ async def append_attributes(request: Request) -> Response:
 
 async def update_attributes(request: Request) -> Response:
     entity_id = entity_id_param(request)
-    rc, body = await read_body(request)
+    # clause 6.3.4: on every PATCH, merge-patch+json is read as application/json
+    rc, body = await read_body(request, merge_patch=True)
     attrs = _fragment(body, rc, entity_id)
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "updateEntity", entity_id, None)

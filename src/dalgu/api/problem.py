@@ -27,6 +27,8 @@ MERGE_PATCH_ROUTES = frozenset(
     {
         "merge_entity",
         "patch_attribute",
+        "update_attributes",
+        "modify_instance",
         "update_subscription",
         "update_registration",
         "update_csource_subscription",

@@ -263,7 +263,7 @@ def _one_instance(body: Any, name: str) -> Any:
 
 async def modify_instance(request: Request) -> Response:
     entity_id = entity_id_param(request)
-    rc, body = await read_body(request)
+    rc, body = await read_body(request, merge_patch=True)  # clause 6.3.4, as every PATCH
     attr = attribute_iri(attribute_param(request), rc.terms)
     fragment = _one_instance(body, attribute_param(request))
     instance = parse_instance(attr, fragment, rc.terms, now_iso())
