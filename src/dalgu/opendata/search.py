@@ -69,6 +69,10 @@ class SearchQuery:
     start: int = 0
     facet_fields: tuple[str, ...] = ()
     facet_limit: int | None = 50  # None: every value
+    #: CKAN's additional filter queries (`fq_list`): each read as an `fq`, all must hold
+    fq_list: tuple[str, ...] = ()
+    facet: bool = True  # False: no facets computed (CKAN's `facet=false`)
+    facet_mincount: int = 1  # the fewest datasets a facet value is listed with (0: every value)
 
 
 @dataclass(slots=True)
@@ -418,6 +422,35 @@ def _sort_value(dataset: Dataset, name: str, scores: dict[str, int]) -> str | in
     return dataset.modified
 
 
+def _filter_clauses(query: SearchQuery) -> tuple[tuple[Term, ...], ...]:
+    """The clauses of `fq` and of each item of `fq_list` (CKAN's additional filter queries),
+    which must all hold: together within the bounds of one `fq`, so that a list of many
+    costs no more than one long filter may."""
+    where = "fq_list" if query.fq_list else "fq"
+    if len(query.fq) + sum(len(text) for text in query.fq_list) > MAX_QUERY_LENGTH:
+        raise InvalidFields(
+            {where: [f"Search Query is invalid: longer than {MAX_QUERY_LENGTH} characters"]}
+        )
+    clauses: list[tuple[Term, ...]] = []
+    for text, source in [(query.fq, "fq"), *((text, "fq_list") for text in query.fq_list)]:
+        found = parse_filter(text, source)
+        if found.words:
+            raise InvalidFields({source: [f"{found.words[0]!r}: {source} takes field:value terms"]})
+        if found.phrases:
+            raise InvalidFields(
+                {source: [f'"{found.phrases[0]}": {source} takes field:value terms']}
+            )
+        clauses += found.clauses
+    terms = [term for clause in clauses for term in clause]
+    if len(terms) > MAX_TERMS:
+        raise InvalidFields({where: [f"Search Query is invalid: more than {MAX_TERMS} terms"]})
+    if sum(term.field in TIME_FIELDS for term in terms) > MAX_TIME_TERMS:
+        raise InvalidFields(
+            {where: [f"Search Query is invalid: more than {MAX_TIME_TERMS} time ranges"]}
+        )
+    return tuple(clauses)
+
+
 def search(datasets: Sequence[Dataset] | Catalogue, query: SearchQuery) -> SearchResult:
     """The page of datasets `query` asks for, with its total and facet counts."""
     catalogue = datasets if isinstance(datasets, Catalogue) else Catalogue(datasets)
@@ -427,12 +460,7 @@ def search(datasets: Sequence[Dataset] | Catalogue, query: SearchQuery) -> Searc
             raise InvalidFields({"facet.field": [f"cannot facet on {name}; fields: {known}"]})
     sort_keys = parse_sort(query.sort)
     in_q = parse_filter(query.q, "q")
-    in_fq = parse_filter(query.fq, "fq")
-    if in_fq.words:
-        raise InvalidFields({"fq": [f"{in_fq.words[0]!r}: fq takes field:value terms"]})
-    if in_fq.phrases:
-        raise InvalidFields({"fq": [f'"{in_fq.phrases[0]}": fq takes field:value terms']})
-    wanted = Matcher.of(Filter(in_q.clauses + in_fq.clauses, in_q.words, in_q.phrases))
+    wanted = Matcher.of(Filter(in_q.clauses + _filter_clauses(query), in_q.words, in_q.phrases))
     words, phrases = list(in_q.words), list(in_q.phrases)
     if not (words or phrases):  # every score is 0: ordering by it changes nothing
         sort_keys = [key for key in sort_keys if key[0] != "score"]
@@ -444,8 +472,11 @@ def search(datasets: Sequence[Dataset] | Catalogue, query: SearchQuery) -> Searc
         # stable sorts, least significant first
         found.sort(key=lambda d, n=name: _sort_value(d, n, scores), reverse=descending)  # type: ignore[misc]
     facets: dict[str, dict[str, int]] = {}
-    for name in query.facet_fields:
+    for name in query.facet_fields if query.facet else ():
         counts = Counter(v for d in found for v in dict.fromkeys(values_of(d, name)))
-        facets[name] = dict(counts.most_common(query.facet_limit))
+        if query.facet_mincount == 0:  # as Solr: the values of every dataset, 0 if no result's
+            counts.update({v: 0 for d in catalogue.datasets for v in values_of(d, name)})
+        listed = [(v, n) for v, n in counts.most_common() if n >= query.facet_mincount]
+        facets[name] = dict(listed if query.facet_limit is None else listed[: query.facet_limit])
     page = found[query.start : query.start + query.rows]
     return SearchResult(len(found), page, facets, query.sort or DEFAULT_SORT)

@@ -91,6 +91,33 @@ class Call:
             raise InvalidFields({"facet.limit": ["Invalid integer"]}) from None
         return None if signed < 0 else signed
 
+    def switch(self, key: str, default: bool) -> bool:
+        """A boolean as Solr reads one (`true`, `on`, `yes`; `false`, `off`, `no`), or a
+        JSON boolean; anything else is a Validation Error, not a silent default."""
+        value = self.params.get(key)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text in ("true", "on", "yes"):
+            return True
+        if text in ("false", "off", "no"):
+            return False
+        raise InvalidFields({key: ["Must be true or false"]})
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        """A list of strings (CKAN's `list_of_strings`): a JSON list, or repeated in a query
+        string; a bare string or another item is a Validation Error."""
+        value = self.params.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise InvalidFields({key: ["Not a list"]})
+        if not all(isinstance(item, str) for item in value):
+            raise InvalidFields({key: ["Must be a list of strings"]})
+        return tuple(value)
+
     def flag(self, key: str) -> bool:
         value = self.params.get(key)
         if isinstance(value, bool):
@@ -100,12 +127,21 @@ class Call:
     def authorize(self) -> None:
         self.service.authorize(credential(self.request))
 
-    def page(self, items: list[Any]) -> list[Any]:
+    def page(self, items: list[Any], *, numbered: bool = False) -> list[Any]:
+        """The items from `offset` on, `limit` of them (all without); `numbered`: or the
+        `page` of `limit` items (from 1) when there is no `offset`, as CKAN's deprecated
+        `page` of `current_package_list_with_resources` is read."""
         limit = self.params.get("limit")
+        size = None if limit is None or limit == "" else self.integer("limit", 0)
         offset = self.integer("offset", 0)
-        if limit is None or limit == "":
-            return items[offset:]
-        return items[offset : offset + self.integer("limit", 0)]
+        number = self.params.get("page")
+        if numbered and "offset" not in self.params and number is not None and number != "":
+            page = self.integer("page", 1)
+            if page < 1:
+                raise InvalidFields({"page": ["Must be larger than 0"]})
+            # without a limit, the first page is every item and the others are past the end
+            offset = (page - 1) * (len(items) if size is None else size)
+        return items[offset:] if size is None else items[offset : offset + size]
 
 
 Action = Callable[[Call], Awaitable[Any]]
@@ -181,16 +217,19 @@ async def package_show(call: Call) -> orjson.Fragment:
 
 @action("current_package_list_with_resources")
 async def current_package_list_with_resources(call: Call) -> list[orjson.Fragment]:
-    """Every dataset with its resources, last modified first (`limit`, `offset`)."""
+    """Every dataset with its resources, last modified first (`limit`, `offset`; or `page`,
+    deprecated in CKAN, of `limit` datasets)."""
     datasets = sorted(await call.service.datasets(call.tenant), key=lambda d: d.modified)
+    page = call.page(datasets[::-1], numbered=True)
     # the page first: a harvester's page of 10 rendered all 1,000 datasets (~80 µs each)
-    return [ckan.rendered_package(call.base, d, call.tenant) for d in call.page(datasets[::-1])]
+    return [ckan.rendered_package(call.base, d, call.tenant) for d in page]
 
 
 @action("package_search")
 async def package_search(call: Call) -> dict[str, Any]:
-    """Datasets matching `q` and `fq` (field:value terms on tags, organization, res_format,
-    license_id, name), sorted (`sort`), paged (`rows`, `start`), with `facet.field` counts."""
+    """Datasets matching `q`, `fq` and each of `fq_list` (field:value terms on tags,
+    organization, res_format, license_id, name), sorted (`sort`), paged (`rows`, `start`),
+    with `facet.field` counts (`facet`, `facet.limit`, `facet.mincount`)."""
     facets = call.params.get("facet.field") or []
     if isinstance(facets, str):  # CKAN's own clients send the list as its JSON, in a body too
         try:
@@ -208,6 +247,9 @@ async def package_search(call: Call) -> dict[str, Any]:
         start=call.integer("start", 0),
         facet_fields=tuple(facets),
         facet_limit=call.facet_limit(),
+        fq_list=call.texts("fq_list"),
+        facet=call.switch("facet", True),
+        facet_mincount=call.integer("facet.mincount", 1),
     )
     found = await call.service.search(call.tenant, query)
     search_facets = {

@@ -32,7 +32,7 @@ from dalgu.errors import (
 log = logging.getLogger("dalgu.opendata")
 PREFIX = "/opendata"
 #: query parameters whose value is a list, sent either repeated or as JSON (`facet.field`)
-LIST_PARAMETERS = frozenset(["facet.field", "tags", "attributes", "withheld_attributes"])
+LIST_PARAMETERS = frozenset(["facet.field", "fq_list", "tags", "attributes", "withheld_attributes"])
 
 
 class BadActionRequest(InvalidRequest):
