@@ -12,7 +12,7 @@ from starlette.responses import Response
 from dalgu.api import distributed, params
 from dalgu.api.contexts import linked
 from dalgu.api.edge import read_body, runtime
-from dalgu.api.entities import kept_renderings, render_list
+from dalgu.api.entities import full_page, kept_renderings, page_headers, query_page, render_list
 from dalgu.api.negotiation import JSON_LD, RequestContext
 from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
@@ -223,7 +223,7 @@ async def query_post(request: Request) -> Response:
     if not params.local(query_params):  # `type: "*"` is local (Table 6.4.3.2-1)
         routed = await distributed.plan(request, rc, "queryBatch", None, kinds, reads=True)
     if routed is None:
-        result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
+        result, more = await query_page(request, rc, kept_renderings(query, rc, rep, joined))
     else:
         result = await reads.query_entities(
             routed,
@@ -232,7 +232,9 @@ async def query_post(request: Request) -> Response:
             query,
             lambda q: rt.service.query(rc.tenant, q),
         )
-    headers = {} if result.count is None else {"NGSILD-Results-Count": str(result.count)}
+        more = full_page(query.limit, query.offset, len(result.documents), result.count)
+    # the pointers carry the URL's parameters: the client posts the same Query to them
+    headers = page_headers(request, query.limit, query.offset, more, result.count)
     return await render_list(request, await linked(request, rc), result, rep, headers, joined)
 
 

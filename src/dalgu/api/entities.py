@@ -83,7 +83,7 @@ async def query_entities(request: Request) -> Response:
         request, rc, "queryEntity", None, _types(query_params, rc), reads=True
     )
     if routed is None:
-        result = await rt.service.query(rc.tenant, kept_renderings(query, rc, rep, joined))
+        result, more = await query_page(request, rc, kept_renderings(query, rc, rep, joined))
     else:
         result = await reads.query_entities(
             routed,
@@ -92,13 +92,43 @@ async def query_entities(request: Request) -> Response:
             query,
             lambda q: rt.service.query(rc.tenant, q),
         )
+        more = full_page(query.limit, query.offset, len(result.documents), result.count)
+    headers = page_headers(request, query.limit, query.offset, more, result.count)
+    return await render_list(request, rc, result, rep, headers, joined)
+
+
+async def query_page(
+    request: Request, rc: RequestContext, query: EntityQuery
+) -> tuple[QueryResult, bool]:
+    """A page of `query` here, and whether more matches follow it: one match past the page
+    is read and dropped (clause 5.5.9: a last page links no `next`), not a second count."""
+    service = runtime(request).service
+    if query.limit == 0:
+        return await service.query(rc.tenant, query), False
+    result = await service.query(rc.tenant, replace(query, limit=query.limit + 1))
+    if len(result.documents) <= query.limit:
+        return result, False
+    kept = None if result.renderings is None else result.renderings[: query.limit]
+    return QueryResult(result.documents[: query.limit], result.count, kept), True
+
+
+def full_page(limit: int, offset: int, returned: int, count: int | None) -> bool:
+    """Whether more matches may follow a page whose query could not read past it (a page
+    merged from context sources): a full page is taken to have more, unless the count says."""
+    return returned == limit and limit > 0 and (count is None or offset + limit < count)
+
+
+def page_headers(
+    request: Request, limit: int, offset: int, more: bool, count: int | None
+) -> dict[str, str]:
+    """`NGSILD-Results-Count` when counted, and the paging `Link`s (clause 5.5.9)."""
     headers: dict[str, str] = {}
-    if result.count is not None:
-        headers["NGSILD-Results-Count"] = str(result.count)
-    links = page_links(request, query.limit, query.offset, len(result.documents), result.count)
+    if count is not None:
+        headers["NGSILD-Results-Count"] = str(count)
+    links = page_links(request, limit, offset, more)
     if links:
         headers["Link"] = links
-    return await render_list(request, rc, result, rep, headers, joined)
+    return headers
 
 
 async def render_list(
@@ -161,10 +191,14 @@ def _geometry_attribute(request: Request, rc: RequestContext) -> str:
     return rc.terms.compact(iri)
 
 
-def page_links(request: Request, limit: int, offset: int, returned: int, count: int | None) -> str:
+def page_links(request: Request, limit: int, offset: int, more: bool) -> str:
+    """`next` while `more` matches follow, `prev` on every page but the first (clause 5.5.9);
+    the URL's own parameters with another offset (a POST query's body is posted again). A
+    `limit=0` answer (a count) is no page: no pointer, which would point at itself."""
+    if limit == 0:
+        return ""
     links = []
     base = dict(request.query_params)
-    more = returned == limit and limit > 0 and (count is None or offset + limit < count)
     if more:
         nxt = {**base, "offset": str(offset + limit), "limit": str(limit)}
         links.append(f'<{request.url.path}?{urlencode(nxt)}>; rel="next"')

@@ -79,7 +79,7 @@ def page_links(request: Request, limit: int, offset: int, total: int) -> str:
     links = []
     base = dict(request.query_params)
     path = request.url.path
-    if offset > 0:
+    if offset > 0 and limit > 0:  # a limit=0 count is no page: its prev would be itself
         prev = {**base, "limit": str(limit), "offset": str(max(0, offset - limit))}
         links.append(f'<{path}?{urlencode(prev)}>;rel="prev";type="application/ld+json"')
     if limit > 0 and offset + limit < total:

@@ -129,10 +129,10 @@ async def _answer(
         query = replace(query, count=True)
     page = await _service(request).query(rc.tenant, query)
     status, headers = _page_headers(page, page.count)
-    if request.method == "GET":  # a POST query's parameters are in its body: no link to give
-        links = page_links(request, query.limit, query.offset, len(page.entities), page.count)
-        if links:
-            headers["Link"] = links
+    # a POST query's pointers carry its URL's parameters: the client posts the same body
+    links = page_links(request, query.limit, query.offset, page.more)
+    if links:
+        headers["Link"] = links
     data = [render_temporal(e, rc.terms, view) for e in page.entities]
     return json_response(data, rc, rt.settings.base_url, status=status, headers=headers)
 

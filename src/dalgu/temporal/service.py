@@ -28,6 +28,8 @@ class TemporalPage:
     entities: list[TemporalEntity]
     count: int | None = None
     range: tuple[str, str, str] | None = None
+    #: more entities match past this page (a `next` pointer, clause 5.5.9)
+    more: bool = False
 
 
 class HistoryStore(EntityStore, TemporalStore):
@@ -45,8 +47,13 @@ class TemporalService:
             if q is None:
                 return TemporalPage([], 0 if query.count else None)
             query = replace(query, q=q)
-        found, count = await self.store.temporal_query(tenant, query)
-        return _paginate(TemporalPage(found, count), query)
+        # one entity past the page tells whether more follow, without a second count
+        probe = replace(query, limit=query.limit + 1) if query.limit else query
+        found, count = await self.store.temporal_query(tenant, probe)
+        more = bool(query.limit) and len(found) > query.limit
+        if more:
+            found = found[: query.limit]
+        return _paginate(TemporalPage(found, count, more=more), query)
 
     async def retrieve(self, tenant: str, entity_id: str, query: TemporalQuery) -> TemporalPage:
         found, _ = await self.store.temporal_query(tenant, query)
