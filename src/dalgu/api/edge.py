@@ -112,14 +112,71 @@ KNOWN_PARAMETERS = frozenset(
         "observedAt",
         "orderGeometry",
         "collation",
+        "splitEntities",  # Tables 6.4.3.2-1, 6.18.3.2-1: taken, and ignored (no entity maps)
+        "entityMapLifetime",
+    ]
+)
+
+#: parameters of other resources (discovery, temporal, contexts, purge, attribute deletion),
+#: which Query and Retrieve Entity do not take (Tables 6.4.3.2-1, 6.5.3.1-1)
+_NOT_OF_ENTITIES = frozenset(
+    [
+        "via",
+        "details",
+        "kind",
+        "reload",
+        "timerel",
+        "timeAt",
+        "endTimeAt",
+        "timeproperty",
+        "lastN",
+        "aggrMethods",
+        "aggrPeriodDuration",
+        "deleteAll",
+        "keep",
+        "drop",
+        "observedAt",
+    ]
+)
+#: Query Entities' parameters (GET /entities)
+QUERY_ENTITIES_PARAMETERS = KNOWN_PARAMETERS - _NOT_OF_ENTITIES
+#: Retrieve Entity's: no paging, no filters of a query
+RETRIEVE_ENTITY_PARAMETERS = QUERY_ENTITIES_PARAMETERS - frozenset(
+    [
+        "limit",
+        "offset",
+        "count",
+        "q",
+        "georel",
+        "geometry",
+        "coordinates",
+        "idPattern",
+        "scopeQ",
+        "orderBy",
+        "orderFrom",
+        "orderGeometry",
+        "collation",
     ]
 )
 
 
-def check_parameters(request: Request) -> None:
-    unknown = [k for k in request.query_params if k not in KNOWN_PARAMETERS]
+def check_parameters(request: Request, known: frozenset[str] = KNOWN_PARAMETERS) -> None:
+    """Unknown parameters are an InvalidRequest (clause 6.3.20); a repeated one, each being of
+    cardinality 0..1 (lists are comma-separated), a BadRequestData naming it, rather than
+    reading only its last occurrence."""
+    query_params = request.query_params
+    unknown = [k for k in query_params if k not in known]
     if unknown:
         raise InvalidRequest(f"unknown query parameter(s): {', '.join(sorted(set(unknown)))}")
+    pairs = query_params.multi_items()
+    if len(pairs) > len(query_params):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadRequestData(
+                    f"{key} is given more than once; it takes one value (a list is comma-separated)"
+                )
+            seen.add(key)
 
 
 def runtime(request: Request) -> Runtime:
@@ -127,11 +184,14 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-async def read_context(request: Request, *, geojson: bool = False) -> neg.RequestContext:
-    """For requests without a body: tenant, Accept and the Link-header context."""
+async def read_context(
+    request: Request, *, geojson: bool = False, known: frozenset[str] = KNOWN_PARAMETERS
+) -> neg.RequestContext:
+    """For requests without a body: tenant, Accept and the Link-header context; the query
+    parameters checked against those the resource takes (`known`)."""
     rt = runtime(request)
     if request.query_params:
-        check_parameters(request)
+        check_parameters(request, known)
     accept = neg.negotiate(request, geojson=geojson)
     tenant = neg.tenant_of(request)
     context = neg.link_context(request)

@@ -12,7 +12,14 @@ from starlette.responses import Response
 
 from dalgu.api import distributed, params
 from dalgu.api.attribute_paths import attribute_param
-from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
+from dalgu.api.edge import (
+    QUERY_ENTITIES_PARAMETERS,
+    RETRIEVE_ENTITY_PARAMETERS,
+    entity_id_param,
+    read_body,
+    read_context,
+    runtime,
+)
 from dalgu.api.negotiation import GEO_JSON, RequestContext
 from dalgu.api.problem import refusal
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
@@ -73,7 +80,7 @@ async def create_entity(request: Request) -> Response:
 
 
 async def query_entities(request: Request) -> Response:
-    rc = await read_context(request, geojson=True)
+    rc = await read_context(request, geojson=True, known=QUERY_ENTITIES_PARAMETERS)
     rt = runtime(request)
     query_params = request.query_params
     query = params.entity_query(query_params, rc.terms, rt.settings)
@@ -210,7 +217,7 @@ def page_links(request: Request, limit: int, offset: int, more: bool) -> str:
 
 async def retrieve_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
-    rc = await read_context(request, geojson=True)
+    rc = await read_context(request, geojson=True, known=RETRIEVE_ENTITY_PARAMETERS)
     rt = runtime(request)
     rep = params.representation(request.query_params, rc.terms)
     joined = params.join(request.query_params, rep)

@@ -100,7 +100,16 @@ def _op(
 
 @cache
 def openapi_document() -> bytes:
-    listing = _query(*_ENTITY_QUERY, "join", "joinLevel", "containedBy", "local")
+    listing = _query(
+        *_ENTITY_QUERY,
+        "join",
+        "joinLevel",
+        "containedBy",
+        "local",
+        "entityMap",
+        "splitEntities",
+        "entityMapLifetime",
+    )
     updated = {
         **_DONE,
         "207": {
@@ -133,7 +142,7 @@ def openapi_document() -> bytes:
                     _ID,
                     *_query("type", "attrs", "pick", "omit", "options", "format", "lang"),
                     *_query("geometryProperty", "expandValues", "jsonKeys", "datasetId"),
-                    *_query("join", "joinLevel", "containedBy", "entityMap"),
+                    *_query("join", "joinLevel", "containedBy", "entityMap", "entityMapLifetime"),
                 ],
                 errors=("403",),
             ),
@@ -394,7 +403,7 @@ def _temporal_paths() -> dict[str, Any]:
         *("timerel", "timeAt", "endTimeAt", "timeproperty"),
         *("lastN", "aggrMethods", "aggrPeriodDuration"),
     )
-    listing = _query(*_ENTITY_QUERY)
+    listing = _query(*_ENTITY_QUERY, "splitEntities")
     entity_id = _path_param("entityId")
     attr_id = _path_param("attrId")
     instance_id = _path_param("instanceId")
