@@ -45,6 +45,16 @@ def ckan_time(at: datetime | None = None) -> str:
     )
 
 
+#: a catalogue's first issue and last change, as CKAN writes times (None: never written)
+CatalogueDates = tuple[str | None, str | None]
+
+
+def _utc(at: str | datetime) -> datetime:
+    """A CKAN time (UTC without a zone), or a datetime, as an aware UTC datetime."""
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class OpenDataService:
     """Datasets of each tenant over the broker's entities; `token`: the credential writes
     need (None: no writes at all)."""
@@ -67,7 +77,8 @@ class OpenDataService:
         self._token = token or None  # an empty setting is no token, not an empty password
         self.page_size = page_size
         self.slice_periods = slice_periods  # periods one temporal request of a download holds
-        self._kept: dict[str, tuple[int, Catalogue]] = {}  # tenant: (generation, its datasets)
+        #: tenant: (generation, its datasets, its catalogue's (issued, modified))
+        self._kept: dict[str, tuple[int, Catalogue, CatalogueDates]] = {}
         self.files = DownloadFiles()
 
     # --- who may write ---------------------------------------------------------------------
@@ -102,6 +113,13 @@ class OpenDataService:
         """Every dataset of the tenant, by name (a list to read, not to change)."""
         return (await self._catalogue(tenant)).datasets
 
+    async def catalogue_dates(self, tenant: str) -> CatalogueDates:
+        """When the tenant's catalogue was first issued and last changed (CKAN times), its
+        deletions included: what the store kept, else (a catalogue kept before the store
+        kept them) what its datasets say; None for a catalogue never written."""
+        await self._catalogue(tenant)
+        return self._kept[tenant][2]
+
     async def search(self, tenant: str, query: SearchQuery) -> SearchResult:
         return search(await self._catalogue(tenant), query)
 
@@ -115,12 +133,19 @@ class OpenDataService:
         if kept is not None and kept[0] == generation:
             return kept[1]
         found = [Dataset.from_document(doc) for doc in await self.store.datasets(tenant)]
+        issued, modified = await self.store.catalogue_times(tenant)
         if tenant not in self._kept and len(self._kept) >= KEPT_TENANTS:
             del self._kept[next(iter(self._kept))]  # the tenant kept first goes first
         # read after the generation: a write in between leaves an older number with it,
         # which the next call finds changed
         catalogue = Catalogue(found)
-        self._kept[tenant] = (generation, catalogue)
+        firsts = [_utc(d.created) for d in found] + ([issued] if issued else [])
+        lasts = [_utc(d.modified) for d in found] + ([modified] if modified else [])
+        dates = (
+            ckan_time(min(firsts)) if firsts else None,
+            ckan_time(max(lasts)) if lasts else None,
+        )
+        self._kept[tenant] = (generation, catalogue, dates)
         return catalogue
 
     async def create(
@@ -142,7 +167,7 @@ class OpenDataService:
         await self._check_names(tenant, dataset)
         dataset = await self._with_live_query(dataset)
         await self.store.put_dataset(
-            tenant, dataset.id, dataset.name, dataset.to_document(), create=True
+            tenant, dataset.id, dataset.name, dataset.to_document(), create=True, at=_utc(now)
         )
         return dataset
 
@@ -163,7 +188,12 @@ class OpenDataService:
         await self._check_names(tenant, dataset)
         dataset = await self._with_live_query(dataset)
         await self.store.put_dataset(
-            tenant, dataset.id, dataset.name, dataset.to_document(), create=False
+            tenant,
+            dataset.id,
+            dataset.name,
+            dataset.to_document(),
+            create=False,
+            at=_utc(dataset.modified),
         )
         return dataset
 
@@ -174,7 +204,9 @@ class OpenDataService:
 
     async def delete(self, tenant: str, id_or_name: str) -> None:
         dataset = await self.show(tenant, id_or_name)
-        if not await self.store.delete_dataset(tenant, dataset.id):
+        # the catalogue's last change: its dct:modified must not go back to its newest
+        # remaining dataset's (DCAT-AP: "the most recent date on which it was modified")
+        if not await self.store.delete_dataset(tenant, dataset.id, at=datetime.now(UTC)):
             raise ResourceNotFound(f"no dataset {id_or_name}")
 
     async def _check_names(self, tenant: str, dataset: Dataset) -> None:

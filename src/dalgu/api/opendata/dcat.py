@@ -171,16 +171,26 @@ def portal_publisher(base: str, tenant: str) -> dict[str, Any]:
 
 
 def catalog(
-    base: str, datasets: list[Dataset], tenant: str, every: list[Dataset] | None = None
+    base: str,
+    datasets: list[Dataset],
+    tenant: str,
+    every: list[Dataset] | None = None,
+    kept: tuple[str | None, str | None] | None = None,
 ) -> dict[str, Any]:
     """The catalogue node of `datasets` (one page of them, when paged, of `every`) of
-    `tenant`: issued with its first dataset, modified with its last change (DCAT-AP
-    recommends both)."""
+    `tenant`: issued with its first dataset, modified with its last change, a deletion
+    included (DCAT-AP recommends both): `kept`, the (issued, modified) CKAN times the
+    service keeps, else its datasets' first creation and last change."""
     dates: dict[str, Any] = {}
     whole = datasets if every is None else every
-    if whole:
-        dates["dct:issued"] = _time(min(d.created for d in whole))
-        dates["dct:modified"] = _time(max(d.modified for d in whole))
+    issued, modified = kept or (None, None)
+    if kept is None and whole:
+        issued = min(d.created for d in whole)
+        modified = max(d.modified for d in whole)
+    if issued is not None:
+        dates["dct:issued"] = _time(issued)
+    if modified is not None:
+        dates["dct:modified"] = _time(modified)
     return {
         "@context": CONTEXT,
         "@id": f"{base}{ckan.PREFIX}/catalog{ckan.tenant_query(tenant)}",
@@ -228,23 +238,25 @@ def paged_catalog(
     page: int | None,
     since: datetime | None,
     tenant: str = "",
+    dates: tuple[str | None, str | None] | None = None,
 ) -> dict[str, Any]:
     """The catalogue's page `page` of PAGE_SIZE datasets, the last modified first (as
     ckanext-dcat pages it), of those modified at or after `since`. A catalogue of one page
     asked for without `page` is the whole catalogue, with no paging node; otherwise the
     page carries a `hydra:PagedCollection` node (its total, its size, its first, last,
-    previous and next pages' URLs). A page past the last is ResourceNotFound."""
+    previous and next pages' URLs). A page past the last is ResourceNotFound. `dates`: the
+    catalogue's (issued, modified) the service keeps (`catalog`)."""
     chosen = [d for d in datasets if since is None or _modified(d) >= since]
     chosen.sort(key=lambda d: d.name)
     chosen.sort(key=lambda d: d.modified, reverse=True)
     last = max(1, -(-len(chosen) // PAGE_SIZE))
     if page is None and since is None and last == 1:
-        return catalog(base, chosen, tenant, datasets)
+        return catalog(base, chosen, tenant, datasets, dates)
     number = page or 1
     if number > last:
         raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
     document = catalog(
-        base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], tenant, datasets
+        base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], tenant, datasets, dates
     )
     kept = {"modified_since": since.isoformat()} if since is not None else {}
     if tenant:

@@ -85,10 +85,12 @@ async def catalog_document(request: Request, extension: str) -> dict[str, Any]:
     """The catalogue (or the page of it asked for) of the request's tenant."""
     page, since = dcat.page_asked(request)
     tenant = portal_tenant(request)
-    datasets = await _service(request).datasets(tenant)
+    service = _service(request)
+    datasets = await service.datasets(tenant)
+    kept = await service.catalogue_dates(tenant)
     base = base_url(request)
     url = f"{base}{ckan.PREFIX}/catalog.{extension}"
-    return dcat.paged_catalog(base, url, datasets, page, since, tenant)
+    return dcat.paged_catalog(base, url, datasets, page, since, tenant, kept)
 
 
 async def catalog_file(request: Request) -> Response:
