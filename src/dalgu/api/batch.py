@@ -40,7 +40,7 @@ async def _items(
     now = now_iso()
     items: list[BatchItem] = []
     json_ld = request.headers.get("content-type", "").startswith(JSON_LD)
-    for raw in body:
+    for position, raw in enumerate(body):
         entity_id = raw.get("id", raw.get("@id")) if isinstance(raw, dict) else None
         try:
             terms = rc.terms
@@ -55,9 +55,19 @@ async def _items(
                     terms = await resolver.resolve(raw["@context"])
             items.append(parse_entity(raw, terms, now, require_type=not partial, merging=merging))
         except DalguError as error:
-            error.extra["entity_id"] = entity_id if isinstance(entity_id, str) else None
+            error.extra["entity_id"] = item_name(entity_id, position)
             items.append(error)
     return items
+
+
+#: what names a batch item with no id that is a URI in a BatchEntityError (clause 5.2.17
+#: makes `entityId` a URI of cardinality 1): its position in the request array, from 0
+ITEM_URI = "urn:dalgu:batch-item:"
+
+
+def item_name(entity_id: Any, position: int) -> str:
+    """The `entityId` of a failed batch item: its id, else its position as a URI."""
+    return entity_id if is_uri(entity_id) else f"{ITEM_URI}{position}"
 
 
 def _result(result: BatchResult) -> Response:
@@ -69,7 +79,10 @@ def _result(result: BatchResult) -> Response:
 
 def _error(entity_id: str | None, error: DalguError) -> dict[str, Any]:
     """A BatchEntityError (clause 5.2.17): a context source's names its registration."""
-    item: dict[str, Any] = {"entityId": entity_id, "error": problem_body(error)}
+    item: dict[str, Any] = {
+        "entityId": entity_id or f"{ITEM_URI}unknown",
+        "error": problem_body(error),
+    }
     if "registrationId" in error.extra:
         item["registrationId"] = error.extra["registrationId"]
     return item
@@ -162,12 +175,12 @@ async def batch_delete(request: Request) -> Response:
 
     async def here(raw: list[Any]) -> BatchResult:
         ids: list[str | DalguError] = []
-        for item in raw:
+        for position, item in enumerate(raw):
             if is_uri(item):
                 ids.append(item)
             else:
-                given = item if isinstance(item, str) else None  # named in its error
-                ids.append(BadRequestData(f"entity id {item!r} is not a URI", entity_id=given))
+                name = item_name(item, position)  # the value itself is in the detail
+                ids.append(BadRequestData(f"entity id {item!r} is not a URI", entity_id=name))
         return await service.batch_delete(rc.tenant, ids)
 
     result = await _distributed(request, rc, body, "deleteBatch", "/entityOperations/delete", here)

@@ -77,7 +77,14 @@ SCHEMAS: Final[dict[str, Any]] = {
     "BatchEntityError": {
         "type": "object",
         "properties": {
-            "entityId": {"type": "string", "nullable": True},
+            "entityId": {
+                "type": "string",
+                "format": "uri",
+                "nullable": True,
+                "description": "the failed item's id; urn:dalgu:batch-item:<position> for an "
+                "item with no id that is a URI (its place in the request array, from 0); null "
+                "only for a context source's failure in a Purge Entities, which names no entity",
+            },
             "registrationId": {"type": "string"},
             "error": ref("ProblemDetails"),
         },
