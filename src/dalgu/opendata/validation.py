@@ -58,6 +58,43 @@ FIELDS = frozenset(
 )
 
 
+#: the keys of a CKAN package besides those fields: CKAN's package schema's and what
+#: `package_show` answers; an extra may not take one of these names, nor a field's, as
+#: CKAN's `extra_key_not_in_root_schema` has it (clients merge extras into the package)
+PACKAGE_KEYS = FIELDS | frozenset(
+    [
+        "id",
+        "owner_org",
+        "type",
+        "state",
+        "private",
+        "url",
+        "version",
+        "author",
+        "author_email",
+        "maintainer",
+        "maintainer_email",
+        "resources",
+        "num_resources",
+        "num_tags",
+        "groups",
+        "tag_string",
+        "plugin_data",
+        "license_title",
+        "license_url",
+        "isopen",
+        "metadata_created",
+        "metadata_modified",
+        "creator_user_id",
+        "revision_id",
+        "relationships_as_object",
+        "relationships_as_subject",
+        "ngsi_ld_query",
+        "columns",
+    ]
+)
+
+
 class _Problems:
     def __init__(self) -> None:
         self.fields: dict[str, list[str]] = {}
@@ -279,6 +316,10 @@ def _extras(value: Any, problems: _Problems) -> tuple[tuple[str, str], ...]:
             ):
                 pairs.append((item["key"], item["value"]))
                 _check_characters("extras", item["key"] + item["value"], problems)
+                if not item["key"]:  # CKAN's `not_empty` on an extra's key
+                    problems.add("extras", MISSING)
+                elif item["key"] in PACKAGE_KEYS:
+                    problems.add("extras", "There is a schema field with the same name")
             else:
                 problems.add("extras", "Each extra is {key: string, value: string}")
                 return ()

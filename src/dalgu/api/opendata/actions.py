@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -450,12 +451,26 @@ async def format_autocomplete(call: Call) -> list[str]:
 # --- writes (the API token) ---------------------------------------------------------------
 
 
+@contextmanager
+def _fields_as_sent(params: dict[str, Any]) -> Iterator[None]:
+    """The problems of the organization under `owner_org` when the client sent that field,
+    as CKAN reports them (its clients map each error to a field they sent)."""
+    try:
+        yield
+    except InvalidFields as exc:
+        if "owner_org" not in params or "organization" not in exc.fields:
+            raise
+        renamed = {("owner_org" if k == "organization" else k): v for k, v in exc.fields.items()}
+        raise InvalidFields(renamed) from None
+
+
 @action("package_create")
 async def package_create(call: Call) -> dict[str, Any]:
     """Create a dataset: CKAN's fields and the NGSI-LD slice and policy (see docs)."""
     call.authorize()
     fields = ckan.fields_from_package(call.params)
-    dataset = await call.service.create(call.tenant, fields, dataset_id=call.params.get("id"))
+    with _fields_as_sent(call.params):
+        dataset = await call.service.create(call.tenant, fields, dataset_id=call.params.get("id"))
     return ckan.package(call.base, dataset, call.tenant)
 
 
@@ -467,7 +482,8 @@ async def package_update(call: Call) -> dict[str, Any]:
     fields = ckan.fields_from_package(call.params)
     if not fields.get("name") and call.text("id"):  # CKAN's update schema: name may be left out
         fields["name"] = (await call.service.show(call.tenant, call.dataset_key())).name
-    dataset = await call.service.update(call.tenant, call.dataset_key(), fields)
+    with _fields_as_sent(call.params):
+        dataset = await call.service.update(call.tenant, call.dataset_key(), fields)
     return ckan.package(call.base, dataset, call.tenant)
 
 
@@ -476,7 +492,8 @@ async def package_patch(call: Call) -> dict[str, Any]:
     """Change the given fields of a dataset (`id` or `name`), keep the others."""
     call.authorize()
     fields = ckan.fields_from_package(call.params)
-    dataset = await call.service.patch(call.tenant, call.dataset_key(), fields)
+    with _fields_as_sent(call.params):
+        dataset = await call.service.patch(call.tenant, call.dataset_key(), fields)
     return ckan.package(call.base, dataset, call.tenant)
 
 

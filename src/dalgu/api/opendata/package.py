@@ -157,9 +157,12 @@ def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
                 if dataset.publication.context
                 else ""
             )
-            + (f" Send the header NGSILD-Tenant: {tenant}." if tenant else ""),
+            + (f" Send the header NGSILD-Tenant: {tenant}." if tenant else "")
+            # what the URL serves as published, to a link checker that sends no Accept (ETSI
+            # GS CIM 009 6.3.4: application/json is assumed), its @context in a Link header
+            + " It answers application/json; send Accept: application/ld+json for JSON-LD.",
             "NGSI-LD",
-            "application/ld+json",
+            "application/json",
             ngsi_ld_url(base, dataset),
         )
     )
