@@ -50,7 +50,42 @@ def _page_of(url: str) -> int:
     return int(parse_qs(urlsplit(url).query)["page"][0])
 
 
-def test_a_catalogue_of_250_reads_in_three_pages_newest_first_each_dataset_once() -> None:
+def _after_of(url: str) -> str | None:
+    return parse_qs(urlsplit(url).query).get("after", [None])[0]
+
+
+def _members(document: dict[str, Any]) -> tuple[list[str], str]:
+    """The dataset names of a page, and the URL of the next one ("" for none)."""
+    graph = _graph(document)
+    (catalog,) = graph.subjects(RDF.type, DCAT.Catalog)
+    (paging,) = graph.subjects(RDF.type, HYDRA.PagedCollection)
+    following = graph.value(paging, HYDRA.nextPage)
+    names = [str(m).rsplit("/", 1)[1] for m in graph.objects(catalog, DCAT.dataset)]
+    return names, str(following) if following is not None else ""
+
+
+def test_following_the_next_links_reads_each_dataset_once_while_others_change() -> None:
+    """A harvester following `hydra:nextPage` while datasets are changed, deleted and
+    created: every dataset there throughout is read exactly once (odata-5)."""
+    datasets = [
+        _dataset(f"set-{i:03d}", f"2026-12-01T10:{i // 60:02d}:{i % 60:02d}.000000")
+        for i in range(250)
+    ]
+    seen, url = _members(paged_catalog(BASE, URL, datasets, 1, None))
+    # meanwhile: an old dataset is edited, one already read is deleted, one is created
+    edited = _dataset("set-010", "2026-12-02T00:00:00.000000")
+    datasets = [edited if d.name == "set-010" else d for d in datasets if d.name != seen[0]]
+    datasets.append(_dataset("set-999", "2026-12-02T00:00:01.000000"))
+    while url:
+        names, url = _members(
+            paged_catalog(BASE, URL, datasets, _page_of(url), None, after=_after_of(url))
+        )
+        seen += names
+    assert len(seen) == len(set(seen))
+    assert set(seen) >= {d.name for d in datasets}
+
+
+def test_a_catalogue_of_250_reads_in_three_pages_by_id_each_dataset_once() -> None:
     datasets = [
         _dataset(f"set-{i:03d}", f"2026-12-01T10:{i // 60:02d}:{i % 60:02d}.000000")
         for i in range(250)
@@ -59,7 +94,8 @@ def test_a_catalogue_of_250_reads_in_three_pages_newest_first_each_dataset_once(
     url = URL + "?page=1"
     pages = 0
     while url:
-        graph = _graph(paged_catalog(BASE, URL, datasets, _page_of(url), None))
+        page = paged_catalog(BASE, URL, datasets, _page_of(url), None, after=_after_of(url))
+        graph = _graph(page)
         pages += 1
         (paging,) = graph.subjects(RDF.type, HYDRA.PagedCollection)
         assert str(paging) == url
@@ -74,10 +110,10 @@ def test_a_catalogue_of_250_reads_in_three_pages_newest_first_each_dataset_once(
         url = str(following) if following is not None else ""
     assert pages == 3
     assert sorted(seen) == sorted(d.name for d in datasets) and len(seen) == 250
-    # the last modified first: page one holds the 100 newest
+    # in the order of the datasets' ids: page one holds the 100 first
     first = paged_catalog(BASE, URL, datasets, 1, None)
     names = {n["@id"].rsplit("/", 1)[1] for n in first["@graph"][0]["dcat:dataset"]}
-    assert names == {f"set-{i:03d}" for i in range(150, 250)}
+    assert names == {f"set-{i:03d}" for i in range(100)}
 
 
 def test_modified_since_keeps_the_newer_datasets_in_the_next_links_too() -> None:
@@ -126,3 +162,15 @@ def test_a_page_that_is_not_there_is_a_clear_error(  # 409: CKAN's status of a V
         response = portal_client.get(f"/opendata/catalog.{extension}?{query}")
         assert response.status_code == status, response.text
         assert response.json()["success"] is False
+
+
+def test_after_asks_for_the_datasets_whose_ids_follow(portal_client: TestClient) -> None:
+    ids = sorted(publish_in_process(portal_client, name)["id"] for name in ("air-a", "air-b"))
+    response = portal_client.get(f"/opendata/catalog.jsonld?page=2&after={ids[0]}")
+    assert response.status_code == 200, response.text
+    names, following = _members(response.json())
+    assert names == [ids[1]]
+    assert following == ""
+    past = portal_client.get(f"/opendata/catalog.ttl?page=2&after={ids[1]}")
+    assert past.status_code == 200  # a next link made before a deletion still answers
+    assert portal_client.get("/opendata/catalog.ttl?page=1&after=").status_code == 409

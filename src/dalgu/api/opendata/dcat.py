@@ -4,6 +4,7 @@ nodes (`linked_data` serves them at their IRIs, `rdf` in each serialization), in
 
 from __future__ import annotations
 
+import bisect
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -205,9 +206,10 @@ def catalog(
     }
 
 
-def page_asked(request: Request) -> tuple[int | None, datetime | None]:
+def page_asked(request: Request) -> tuple[int | None, datetime | None, str | None]:
     """`page` (a positive integer) and `modified_since` (an ISO 8601 date or date-time, UTC
-    when it names no zone) of the request, as ckanext-dcat's catalogue endpoint takes them."""
+    when it names no zone) of the request, as ckanext-dcat's catalogue endpoint takes them,
+    and `after`, the id the page's datasets follow (what `hydra:nextPage` links carry)."""
     asked = request.query_params
     page = None
     if "page" in asked:
@@ -224,7 +226,10 @@ def page_asked(request: Request) -> tuple[int | None, datetime | None]:
                 {"modified_since": [f"{asked['modified_since']!r} is not an ISO 8601 date"]}
             ) from None
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
-    return page, since
+    after = asked.get("after")
+    if after == "":
+        raise InvalidFields({"after": ["Missing value: the id of a page's last dataset"]})
+    return page, since, after
 
 
 def _modified(dataset: Dataset) -> datetime:
@@ -239,34 +244,45 @@ def paged_catalog(
     since: datetime | None,
     tenant: str = "",
     dates: tuple[str | None, str | None] | None = None,
+    *,
+    after: str | None = None,
 ) -> dict[str, Any]:
-    """The catalogue's page `page` of PAGE_SIZE datasets, the last modified first (as
-    ckanext-dcat pages it), of those modified at or after `since`. A catalogue of one page
-    asked for without `page` is the whole catalogue, with no paging node; otherwise the
-    page carries a `hydra:PagedCollection` node (its total, its size, its first, last,
-    previous and next pages' URLs). A page past the last is ResourceNotFound. `dates`: the
-    catalogue's (issued, modified) the service keeps (`catalog`)."""
-    chosen = [d for d in datasets if since is None or _modified(d) >= since]
-    chosen.sort(key=lambda d: d.name)
-    chosen.sort(key=lambda d: d.modified, reverse=True)
+    """The catalogue's page `page` of PAGE_SIZE datasets, in the order of their ids (which
+    neither an edit nor a rename changes), of those modified at or after `since`; with
+    `after`, the PAGE_SIZE datasets whose ids follow it (`page` then only numbers the page),
+    which is what each `hydra:nextPage` link asks for: a harvester that follows them reads
+    every dataset that is there throughout exactly once, whatever is created, changed or
+    deleted meanwhile (by page number alone, a deletion on a page read shifts the others).
+    A catalogue of one page asked for with neither is the whole catalogue, with no paging
+    node; otherwise the page carries a `hydra:PagedCollection` node (its total, its size,
+    its first, last, previous and next pages' URLs). A page past the last is
+    ResourceNotFound (with `after`, an empty page: its link was right when it was made).
+    `dates`: the catalogue's (issued, modified) the service keeps (`catalog`)."""
+    chosen = sorted(
+        (d for d in datasets if since is None or _modified(d) >= since), key=lambda d: d.id
+    )
     last = max(1, -(-len(chosen) // PAGE_SIZE))
-    if page is None and since is None and last == 1:
+    if page is None and since is None and after is None and last == 1:
         return catalog(base, chosen, tenant, datasets, dates)
     number = page or 1
-    if number > last:
-        raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
-    document = catalog(
-        base, chosen[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], tenant, datasets, dates
-    )
+    if after is None:
+        if number > last:
+            raise ResourceNotFound(f"the catalogue has {last} page(s) of {PAGE_SIZE} datasets")
+        start = (number - 1) * PAGE_SIZE
+    else:
+        start = bisect.bisect_right([d.id for d in chosen], after)
+    members = chosen[start : start + PAGE_SIZE]
+    document = catalog(base, members, tenant, datasets, dates)
     kept = {"modified_since": since.isoformat()} if since is not None else {}
     if tenant:
         kept["tenant"] = tenant
 
-    def at(n: int) -> str:
-        return f"{url}?{urlencode({**kept, 'page': n})}"
+    def at(n: int, following: str | None = None) -> str:
+        keyed = {} if following is None else {"after": following}
+        return f"{url}?{urlencode({**kept, 'page': n, **keyed})}"
 
     paging: dict[str, Any] = {
-        "@id": at(number),
+        "@id": at(number, after),
         "@type": "hydra:PagedCollection",
         "hydra:totalItems": len(chosen),
         "hydra:itemsPerPage": PAGE_SIZE,
@@ -275,7 +291,7 @@ def paged_catalog(
     }
     if number > 1:
         paging["hydra:previousPage"] = at(number - 1)
-    if number < last:
-        paging["hydra:nextPage"] = at(number + 1)
+    if members and start + PAGE_SIZE < len(chosen):
+        paging["hydra:nextPage"] = at(number + 1, members[-1].id)
     del document["@context"]
     return {"@context": {**CONTEXT, "hydra": HYDRA}, "@graph": [document, paging]}

@@ -83,14 +83,14 @@ def _failure(request: Request, action: str, error: DalguError) -> Response:
 
 async def catalog_document(request: Request, extension: str) -> dict[str, Any]:
     """The catalogue (or the page of it asked for) of the request's tenant."""
-    page, since = dcat.page_asked(request)
+    page, since, after = dcat.page_asked(request)
     tenant = portal_tenant(request)
     service = _service(request)
     datasets = await service.datasets(tenant)
     kept = await service.catalogue_dates(tenant)
     base = base_url(request)
     url = f"{base}{ckan.PREFIX}/catalog.{extension}"
-    return dcat.paged_catalog(base, url, datasets, page, since, tenant, kept)
+    return dcat.paged_catalog(base, url, datasets, page, since, tenant, kept, after=after)
 
 
 async def catalog_file(request: Request) -> Response:
