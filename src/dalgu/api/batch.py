@@ -190,8 +190,7 @@ async def batch_delete(request: Request) -> Response:
 async def query_post(request: Request) -> Response:
     """POST /entityOperations/query: the query in the body, paging in the URL (clause 6.23)."""
     rc, body = await read_body(request, geojson=True)
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
+    check_query(body)
     rt = runtime(request)
     query_params: dict[str, Any] = dict(request.query_params)
     selectors = body.get("entities") or []
@@ -249,6 +248,29 @@ async def query_post(request: Request) -> Response:
     # the pointers carry the URL's parameters: the client posts the same Query to them
     headers = page_headers(request, query.limit, query.offset, more, result.count)
     return await render_list(request, await linked(request, rc), result, rep, headers, joined)
+
+
+#: the members of a Query (clause 5.2.23), its JSON-LD `@context`, and what Dalgu takes
+#: beside them: `orderBy` (as the URL parameter), `expandValues`, `jsonKeys`, `local`, and
+#: `geometryProperty` (which the ETSI suite sends in the body)
+QUERY_MEMBERS = frozenset(
+    [
+        *("type", "entities", "attrs", "pick", "omit", "q", "geoQ", "csf", "temporalQ"),
+        *("scopeQ", "lang", "containedBy", "join", "joinLevel", "datasetId", "ordering"),
+        *("@context", "orderBy", "expandValues", "jsonKeys", "local", "geometryProperty"),
+    ]
+)
+
+
+def check_query(body: Any) -> None:
+    """A Query object, without members it does not define: an unknown (a misspelt `geoq`) is
+    a BadRequestData naming it, as an unknown URL parameter is an error, not a filter
+    silently dropped."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
+    unknown = sorted(k for k in body if k not in QUERY_MEMBERS)
+    if unknown:
+        raise BadRequestData(f"unknown Query member(s): {', '.join(unknown)} (clause 5.2.23)")
 
 
 def _query_lists(body: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from dalgu.api import params
 from dalgu.api.attribute_paths import attribute_param
-from dalgu.api.batch import ordering_params
+from dalgu.api.batch import check_query, ordering_params
 from dalgu.api.contexts import linked
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
 from dalgu.api.entities import page_links
@@ -152,8 +152,7 @@ async def retrieve_temporal(request: Request) -> Response:
 
 async def query_temporal_post(request: Request) -> Response:
     rc, body = await read_body(request)
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
+    check_query(body)
     merged: dict[str, Any] = dict(request.query_params)
     temporal = body.get("temporalQ")
     if not isinstance(temporal, dict):
