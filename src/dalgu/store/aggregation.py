@@ -2,28 +2,31 @@
 
 Tables 4.5.19.1-1 to -3: a String has its lexicographic min and max; an Array its size for
 avg, sum, min and max; a Boolean counts as 1 (true) or 0 (false); a DateTime, Date or Time has
-its temporal min and max, and a DateTime its average time; a Relationship counts its distinct
+its temporal min and max, and a Time its average time (Table 4.5.19.1-2: avg is "N/A" for
+DateTime and Date, "Calculate the average time inside the period" for Time, "like the time a
+car enters a given parking": the mean of the times of day); a Relationship counts its distinct
 targets and a URI (a VocabProperty's value) its distinct URIs, with no min or max; an Object (a
 GeoProperty's geometry, a languageMap, a JsonProperty's JSON) is only counted. A method that
 applies to none of a period's values gives null.
 
 A period that mixes types applies each method to the values of the first type, in the order
 of `_ORDER`, that the method applies to (numbers first: the numeric aggregation in SQL does
-the same); the counts take every value.
+the same); the counts take every value. A number's min and max are the value of the instance
+that holds it, and a sum of integers is an integer: exact past 2^53, where doubles hold none.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, time
 from typing import Any, Final, NamedTuple
 
 import orjson
 
 from dalgu.broker.model import VALUE_MEMBER
 from dalgu.ldcontext.core import NGSI_LD
-from dalgu.store.history import format_time, parse_time
+from dalgu.store.history import parse_time
 
 #: the value an empty period gives for each method (clause 4.5.19.0)
 EMPTY: Final[dict[str, int | None]] = {"totalCount": 0, "distinctCount": 0}
@@ -34,7 +37,7 @@ _ORDER = ("number", "boolean", "array", "DateTime", "Date", "Time", "string")
 #: the types each method applies to (counts apply to all)
 _APPLIES: Final[dict[str, frozenset[str]]] = {
     "sum": frozenset({"number", "boolean", "array"}),
-    "avg": frozenset({"number", "boolean", "array", "DateTime"}),
+    "avg": frozenset({"number", "boolean", "array", "Time"}),
     "min": frozenset(_ORDER),
     "max": frozenset(_ORDER),
     "stddev": frozenset({"number", "boolean"}),
@@ -71,9 +74,9 @@ def reading(instance: dict[str, Any]) -> Reading:
     if attribute != "Property":
         return Reading("object", None, value)  # geometries, languageMaps, JSON
     if isinstance(value, bool):
-        return Reading("boolean", 1.0 if value else 0.0, value)
+        return Reading("boolean", 1 if value else 0, value)
     if isinstance(value, (int, float)):
-        return Reading("number", float(value), value)
+        return Reading("number", value, value)  # ints compare with floats exactly
     if isinstance(value, str):
         return Reading("string", value, value)
     if isinstance(value, list):
@@ -93,7 +96,33 @@ def _temporal(value: dict[str, Any]) -> Reading:
             return Reading(kind, parse_time(text), value)
         except ValueError:
             return Reading("object", None, value)
-    return Reading(kind, text, value)  # ISO 8601 dates and times order as text
+    if kind == "Time":
+        seconds = _time_of_day(text)
+        if seconds is None:
+            return Reading("object", None, value)
+        return Reading(kind, seconds, value)
+    return Reading(kind, text, value)  # ISO 8601 dates order as text
+
+
+def _time_of_day(text: str) -> float | None:
+    """Seconds since midnight of an ISO 8601 time (one with an offset: of UTC)."""
+    try:
+        moment = time.fromisoformat(text)
+    except ValueError:
+        return None
+    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
+    offset = moment.utcoffset()
+    if offset is not None:
+        seconds = (seconds - offset.total_seconds()) % 86_400
+    return seconds
+
+
+def _time_text(seconds: float, utc: bool) -> str:
+    micros = round(seconds * 1_000_000)
+    whole, micro = divmod(micros, 1_000_000)
+    moment = time(whole // 3600, whole // 60 % 60, whole % 60, micro, UTC if utc else None)
+    text = moment.isoformat(timespec="milliseconds" if micro else "seconds")
+    return text.replace("+00:00", "Z")
 
 
 def aggregate(method: str, readings: Sequence[Reading]) -> Any:
@@ -110,25 +139,24 @@ def aggregate(method: str, readings: Sequence[Reading]) -> Any:
     if method in ("min", "max"):
         pick = min if method == "min" else max
         best = pick(range(len(keys)), key=keys.__getitem__)
-        if kind in ("number", "boolean"):
-            return float(keys[best])
-        if kind == "array":
+        if kind in ("boolean", "array"):
             return keys[best]
-        return next(r.value for r in readings if r.kind == kind and r.key == keys[best])
-    if kind == "DateTime":  # avg: the average time inside the period
-        return {"@type": "DateTime", "@value": format_time(_mean_time(keys))}
+        return [r.value for r in readings if r.kind == kind][best]  # the instance's own
+    if kind == "Time":  # avg: the average time inside the period
+        # times with an offset are averaged in UTC, and the average is one
+        utc = all(
+            time.fromisoformat(r.value["@value"]).utcoffset() is not None
+            for r in readings
+            if r.kind == kind
+        )
+        return {"@type": "Time", "@value": _time_text(sum(keys) / len(keys), utc)}
     if method == "sum":
-        return float(sum(keys)) if kind != "array" else sum(keys)
+        return sum(keys)  # integers stay integers
     if method == "avg":
         return sum(keys) / len(keys)
     if method == "sumsq":
         return float(sum(k * k for k in keys))
     return _stddev(keys)
-
-
-def _mean_time(times: list[datetime]) -> datetime:
-    first = min(times)
-    return first + sum((t - first for t in times), first - first) / len(times)
 
 
 def _stddev(values: list[float]) -> float:

@@ -35,6 +35,11 @@ from dalgu.store.history import BucketSpans, bucket_span, parse_time
 
 #: the values (periods x methods) an answer may hold, over all its entities and attributes
 MAX_PERIODS: Final = 1_000_000
+#: the methods whose value is one of the instances' (min, max) or their sum: a whole number
+#: is an integer, and one a double cannot hold exactly is computed from the instances
+_EXACT: Final = frozenset({"min", "max", "sum"})
+#: past this, doubles hold not every integer (min of 2^53+1 and 2^53+3 was 2^53)
+_DOUBLE_INTEGERS: Final = 2.0**53
 
 
 def period_count(period: Duration, start: datetime, end: datetime) -> int:
@@ -154,10 +159,13 @@ class AggregatedPeriods:
     ) -> dict[tuple[str, str], datetime]:
         """The attributes (and their origins) whose values SQL's numeric aggregation cannot
         give: some instances are not numbers, or the attribute is not a Property."""
+        exact = [i for i, method in enumerate(self.methods) if method in _EXACT]
         return {
             key: found.origin
             for key, found in self.attributes.items()
-            if found.others or kinds.get(key, "Property") != "Property"
+            if found.others
+            or kinds.get(key, "Property") != "Property"
+            or any(_inexact(v) for i in exact for v in found.values[i])
         }
 
     def compute(self, rows: Iterable[tuple[str, str, int, bytes]]) -> None:
@@ -194,6 +202,8 @@ class AggregatedPeriods:
             # its first instance, which may be billions of seconds after timeAt)
             spans = tails.window(found.origin, first, count) if first else None
             for method, column in zip(self.methods, found.values, strict=True):
+                if method in _EXACT and not found.computed:
+                    column = _whole(column)
                 texts = _texts(column, found.computed)
                 empty = b"0" if method in EMPTY else b"null"
                 if spans is None:
@@ -228,6 +238,15 @@ class AggregatedPeriods:
         if query.timerel == "before" and query.time_at is not None:
             return max(period_count(period, found.origin, parse_time(query.time_at)), reached)
         return reached
+
+
+def _inexact(value: Any) -> bool:
+    return isinstance(value, float) and abs(value) >= _DOUBLE_INTEGERS
+
+
+def _whole(column: list[Any]) -> list[Any]:
+    """SQL's doubles of min, max and sum, a whole number as an integer (below 2^53)."""
+    return [int(v) if isinstance(v, float) and v.is_integer() else v for v in column]
 
 
 def _texts(column: list[Any], computed: bool) -> list[bytes]:
