@@ -38,6 +38,7 @@ from dalgu.query.ast import (
     unresolved,
 )
 from dalgu.store.history import parse_time
+from dalgu.store.indexing import temporal_shape
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 #: members of an instance that `attr.member` compares (other built-in names match nothing)
@@ -219,10 +220,23 @@ class _Match:
             if low_kind != high_kind:
                 return "1 = 0"
             condition, typed = self.json.typed(low_kind)
-            return f"({condition} AND {typed} >= {c.p(low)} AND {typed} <= {c.p(high)})"
+            compared = f"{condition} AND {typed} >= {c.p(low)} AND {typed} <= {c.p(high)}"
+            return f"({compared}{self._shaped(value.low, '>=', *self.json.typed('string'))})"
         kind, literal = self._literal(value)
         condition, typed = self.json.typed(kind)
-        return f"({condition} AND {typed} {_SQL_OPS[self.op]} {c.p(literal)})"
+        compared = f"{condition} AND {typed} {_SQL_OPS[self.op]} {c.p(literal)}"
+        return f"({compared}{self._shaped(value, self.op, *self.json.typed('string'))})"
+
+    def _shaped(self, value: QValue, op: str, condition: str, text: str) -> str:
+        """` AND …` the text compared is a value of the literal's temporal type, when the
+        literal is a Date, a Time or a DateTime and the operator orders (clause 4.9: no
+        match between different data types; a Date is not before a Time), as the entity
+        `q` does (`dalgu.store.indexing.temporal_shape`); empty otherwise. `text`: the SQL
+        of the value as text, when `condition` holds."""
+        shape = temporal_shape(value, op)
+        if shape is None:
+            return ""
+        return f" AND {condition} AND {self.regex(text, self.c.p(shape[1]))}"
 
     def _literal(self, value: QValue) -> tuple[str, Any]:
         if value.kind == "number":
@@ -275,8 +289,10 @@ class _Match:
                 if isinstance(value, QRange):
                     low, high = str(value.low.value), str(value.high.value)
                     plain = f"x.txt >= {c.p(low)} AND x.txt <= {c.p(high)}"
+                    plain += self._shaped(value.low, ">=", "1 = 1", "x.txt")
                 else:
                     plain = f"x.txt {_SQL_OPS[self.op]} {c.p(str(value.value))}"
+                    plain += self._shaped(value, self.op, "1 = 1", "x.txt")
                 document = f"({_NOT_PLAIN} AND {self._document(value)})"
                 return f" AND ((NOT {_NOT_PLAIN} AND {plain}) OR {document})"
 
@@ -298,3 +314,43 @@ def canonical_moment(text: str) -> str:
     `strftime('%Y-%m-%dT%H:%M:%fZ', …)` gives a stored one."""
     moment = parse_time(text).astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- which instances a query's `q` keeps (clause 5.7.4.4) -----------------------------------
+
+
+def named_attributes(expr: QExpr) -> frozenset[str]:
+    """The attributes the terms of `expr` name."""
+    if isinstance(expr, (And, Or)):
+        return frozenset().union(*(named_attributes(t) for t in expr.terms))
+    if isinstance(expr, Linked):
+        return frozenset({expr.relationship})
+    return frozenset({expr.path.attr})
+
+
+def restriction(expr: QExpr, attr: str) -> QExpr | None:
+    """The part of `expr` that speaks of `attr`: its terms on other attributes left out (an
+    `;` or `|` of none of them is left out itself); None when no term names `attr`."""
+    if isinstance(expr, (And, Or)):
+        kept = [p for p in (restriction(t, attr) for t in expr.terms) if p is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else type(expr)(tuple(kept))
+    return expr if attr in named_attributes(expr) else None
+
+
+def instances_q_sql(expr: QExpr, c: Params, row: Scope, regex: Regex, json: Json) -> str:
+    """` AND …` an instance (the row `row` selects, alias `x`) meets `expr`: clause 5.7.4.4
+    includes "only the Attribute instances ... which meet the temporal, query and geoquery
+    restrictions". An instance of an attribute the `q` names meets the terms of the `q` on
+    that attribute (`restriction`): `v>70;w<5` keeps the `v` instances over 70 and the `w`
+    instances under 5, `v>70|v<10` those of `v` outside 10..70; an instance of an attribute
+    the `q` does not name is kept (`v>70` says nothing of `w`)."""
+    outer = row(c)  # placeholders in the order of the text (SQLite's are positional)
+    names = sorted(named_attributes(expr))
+    parts = [f"x.name NOT IN ({', '.join(c.p(n) for n in names)})"]
+    for name in names:
+        part = restriction(expr, name)
+        assert part is not None
+        parts.append(q_sql(part, c, row, regex, json))
+    return f" AND EXISTS ({outer} AND ({' OR '.join(parts)}))"

@@ -15,7 +15,7 @@ from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.temporal_q import LeafTest, Leaves, q_sql
+from dalgu.store.temporal_q import LeafTest, Leaves, instances_q_sql, q_sql
 
 TIME_COLUMNS = {
     "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
@@ -55,6 +55,10 @@ def time_filter(query: TemporalQuery, c: Compiled, alias: str = "i") -> str:
     return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
 
 
+#: the instance row `i` of the statement as the `x` of `q` and `geoQ`
+_ROW = "SELECT 1 FROM (SELECT i.name, i.deleted_at, i.num, i.txt, i.doc, i.geom) x WHERE TRUE"
+
+
 def instance_filter(query: TemporalQuery, c: Compiled) -> str:
     sql = time_filter(query, c)
     if query.attrs:
@@ -62,7 +66,21 @@ def instance_filter(query: TemporalQuery, c: Compiled) -> str:
     if query.dataset_ids:
         datasets = ["" if d == "@none" else d for d in query.dataset_ids]
         sql += f" AND i.dataset = ANY({c.p(datasets)}::text[])"
+    # only the instances that meet `q` and `geoQ` (clause 5.7.4.4)
+    if query.q is not None:
+        sql += instances_q_sql(query.q, c, _row, _regex, JSON)
+    if query.geo is not None:
+        name = c.p(query.geo.geoproperty)
+        sql += f" AND EXISTS ({_ROW} AND (x.name != {name} OR {_geo(query.geo, c, _row)}))"
     return sql
+
+
+def _row(_: Any) -> str:
+    return _ROW
+
+
+def _regex(column: str, pattern: str) -> str:
+    return f"{column} ~ {pattern}"
 
 
 def keys_filter(
@@ -100,9 +118,7 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
         )
 
     if query.q is not None:
-        parts.append(
-            q_sql(query.q, c, scope, lambda column, pattern: f"{column} ~ {pattern}", JSON)
-        )
+        parts.append(q_sql(query.q, c, scope, _regex, JSON))
     if query.geo is not None:
         parts.append(_geo(query.geo, c, scope))
     parts.append(

@@ -18,7 +18,7 @@ from dalgu.store.history import parse_time
 from dalgu.store.indexing import utc_text
 from dalgu.store.sqlite.near import geo_test
 from dalgu.store.sqlite.patterns import matching
-from dalgu.store.temporal_q import LeafTest, Leaves, canonical_moment, q_sql
+from dalgu.store.temporal_q import LeafTest, Leaves, canonical_moment, instances_q_sql, q_sql
 
 TIME_COLUMNS = {
     "observedAt": "observed_at",
@@ -95,6 +95,11 @@ def time_filter(query: TemporalQuery, c: Params, alias: str = "") -> str:
     return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
 
 
+#: the instance row of the statement as the `x` of `q` and `geoQ` (its columns unqualified:
+#: callers name the instances table `i` or nothing)
+_ROW = "SELECT 1 FROM (SELECT name, deleted_at, num, txt, doc, geometry, px, py) x WHERE 1 = 1"
+
+
 def instance_filter(query: TemporalQuery, c: Params) -> str:
     sql = time_filter(query, c)
     if query.attrs:
@@ -102,7 +107,21 @@ def instance_filter(query: TemporalQuery, c: Params) -> str:
     if query.dataset_ids:
         datasets = ["" if d == "@none" else d for d in query.dataset_ids]
         sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
+    # only the instances that meet `q` and `geoQ` (clause 5.7.4.4)
+    if query.q is not None:
+        sql += instances_q_sql(query.q, c, _row, _regexp, JSON)
+    if query.geo is not None:
+        name = c.p(query.geo.geoproperty)
+        sql += f" AND EXISTS ({_ROW} AND (x.name != {name} OR {_geo(query.geo, c, _row)}))"
     return sql
+
+
+def _row(_: Any) -> str:
+    return _ROW
+
+
+def _regexp(column: str, pattern: str) -> str:
+    return f"regexp({pattern}, {column})"
 
 
 def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
@@ -123,9 +142,7 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
         )
 
     if query.q is not None:
-        parts.append(
-            q_sql(query.q, c, scope, lambda column, pattern: f"regexp({pattern}, {column})", JSON)
-        )
+        parts.append(q_sql(query.q, c, scope, _regexp, JSON))
     if query.geo is not None:
         parts.append(_geo(query.geo, c, scope))
     inner = instance_filter(query, c)
