@@ -50,6 +50,9 @@ class Trigger:
     deleted: set[str] = field(default_factory=set)
     # the instances each deleted attribute lost (all of them, or those of some datasetIds)
     removed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # of the view of some datasets: a created entity with none of their instances has
+    # created no attribute there
+    view: bool = False
 
     @property
     def touched(self) -> set[str]:
@@ -79,6 +82,32 @@ def diff(before: Entity | None, after: Entity | None) -> Trigger:
     return trigger
 
 
+def view_datasets(sub: dict[str, Any]) -> frozenset[str] | None:
+    """The datasetIds whose instances a subscription sees (`@none`: the default instance),
+    None for all."""
+    value = sub.get("datasetId")
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, list) and value:
+        return frozenset(str(v) for v in value)
+    return None
+
+
+def dataset_view(entity: Entity | None, datasets: frozenset[str]) -> Entity | None:
+    """The entity as its instances of `datasets` make it (clause 4.5.5.1: "different "views"
+    of Entities"), an attribute with none of them left out ("the Attribute shall not be
+    returned")."""
+    if entity is None:
+        return None
+    names = set(attribute_iris(entity))
+    view: Entity = {k: v for k, v in entity.items() if k not in names}
+    for name in names:
+        kept = [i for i in entity[name] if i.get("datasetId", "@none") in datasets]
+        if kept:
+            view[name] = kept
+    return view
+
+
 def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Clause 5.8.6: an attribute changes "when any of the members (including children) ...
     is updated with a value different than the existing one"; writing the same value again
@@ -100,7 +129,9 @@ def trigger_reason(sub: dict[str, Any], trigger: Trigger) -> str | None:
     if trigger.entity_created:
         if "entityCreated" in wanted and (not watched or watched & trigger.created):
             return "entityCreated"
-        if "attributeCreated" in wanted and (not watched or watched & trigger.created):
+        if "attributeCreated" in wanted and (
+            watched & trigger.created if watched else trigger.created or not trigger.view
+        ):
             return "attributeCreated"
         return None
     if trigger.entity_deleted:

@@ -20,6 +20,7 @@ from dalgu.broker.render import (
 from dalgu.ldcontext import CORE_CONTEXT_URL, TermMap
 from dalgu.store.base import ChangeRecord, Delivery
 from dalgu.subscriptions.index import CompiledSubscription
+from dalgu.subscriptions.matching import view_datasets
 
 CONTEXT_LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
@@ -38,7 +39,7 @@ def representation(sub: CompiledSubscription) -> Representation:
         sys_attrs=params.get("sysAttrs", False),
         lang=doc.get("lang"),
         attrs=frozenset(attrs) if attrs else None,
-        datasets=_datasets(doc.get("datasetId")),
+        datasets=view_datasets(doc),
     )
     pick, omit = params.get("pick"), params.get("omit")
     if not pick and not omit:
@@ -59,14 +60,6 @@ def join_of(doc: dict[str, Any]) -> Join | None:
     if mode not in ("flat", "inline"):
         return None
     return Join(mode, params.get("joinLevel", 1))
-
-
-def _datasets(value: Any) -> frozenset[str] | None:
-    if isinstance(value, str):
-        return frozenset({value})
-    if isinstance(value, list) and value:
-        return frozenset(str(v) for v in value)
-    return None
 
 
 def change_payload(
@@ -126,16 +119,14 @@ def _add_deleted(
     """A deleted attribute as one instance with the Null; deleted instances of an attribute
     that stays as Null instances beside the others, each with its datasetId."""
     for iri, instances in deleted.items():
-        if whole[iri]:  # one Null for the attribute, the default instance's if it had one
+        if rep.datasets is not None:  # the view of the subscription's datasets: their Nulls
+            instances = [i for i in instances if i.get("datasetId", "@none") in rep.datasets]
+        elif whole[iri]:  # one Null for the attribute, the default instance's if it had one
             default = [i for i in instances if "datasetId" not in i]
             instances = [{k: v for k, v in (default or instances)[0].items() if k != "datasetId"}]
         if (rep.attrs is not None and iri not in rep.attrs) or iri in rep.omit:
             continue
-        kept = [
-            old
-            for old in instances
-            if rep.datasets is None or old.get("datasetId", "@none") in rep.datasets
-        ]
+        kept = instances
         if not kept:
             continue
         name = terms.compact(iri)
