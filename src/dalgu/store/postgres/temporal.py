@@ -482,15 +482,46 @@ async def _instances(
     if limit is None:
         sql = base + " ORDER BY 1, 3, 5, 2"
     else:
-        order = "DESC" if query.last_n else "ASC"
-        sql = (
-            "SELECT entity_id, iid, name, doc, t FROM (SELECT i.entity_id, i.iid, i.name, i.doc, "
-            f"{column} AS t, row_number() OVER (PARTITION BY i.entity_id, i.name "
-            f"ORDER BY {column} {order}, i.iid {order}) AS rank "
-            + base[base.index(" FROM instances i") :]
-            + f") s WHERE rank <= {c.p(limit)} ORDER BY 1, 3, 5, 2"
-        )
+        c = Compiled()
+        sql = _per_attribute(tenant, query, list(entities), limit, c)
     for entity_id, iid, name, doc, _ in await conn.fetch(sql, *c.params):
         instance = orjson.loads(doc)
         instance["instanceId"] = instance_id(iid)
         entities[entity_id].instances.setdefault(name, []).append(instance)
+
+
+def _per_attribute(
+    tenant: str, query: TemporalQuery, entities: list[str], limit: int, c: Compiled
+) -> str:
+    """The first `limit` instances of each attribute of each entity (the last, with `lastN`),
+    each attribute's read from the history index (`instances_history`, by time within each
+    partition) no further than `limit`: the whole history of an attribute, numbered by a
+    window function, cost `lastN=1` 0.28-0.42 s at 100,000 instances (perf-3). The names of
+    the entities' attributes are the query's, or found in the index one seek each (a skip
+    scan)."""
+    column = TIME_COLUMNS[query.timeproperty]
+    order = "DESC" if query.last_n else "ASC"
+    tenant_mark, ids = c.p(tenant), c.p(entities)
+    if query.attrs:
+        names = (
+            f"SELECT k.id, a.name FROM unnest({ids}::text[]) AS k(id) "
+            f"CROSS JOIN unnest({c.p(list(query.attrs))}::text[]) AS a(name)"
+        )
+    else:
+        first = f"SELECT min(name) FROM instances WHERE tenant = {tenant_mark} AND entity_id = k.id"
+        following = (
+            f"SELECT min(name) FROM instances WHERE tenant = {tenant_mark} "
+            "AND entity_id = n.id AND name > n.name"
+        )
+        names = (
+            f"SELECT k.id, ({first}) FROM unnest({ids}::text[]) AS k(id) "
+            f"UNION ALL SELECT n.id, ({following}) FROM n WHERE n.name IS NOT NULL"
+        )
+    return (
+        f"WITH RECURSIVE n(id, name) AS ({names}) "
+        "SELECT s.entity_id, s.iid, s.name, s.doc, s.t FROM n CROSS JOIN LATERAL ("
+        f"SELECT i.entity_id, i.iid, i.name, i.doc, {column} AS t FROM instances i "
+        f"WHERE i.tenant = {tenant_mark} AND i.entity_id = n.id AND i.name = n.name"
+        f"{instance_filter(query, c)} ORDER BY {column} {order}, i.iid {order} "
+        f"LIMIT {c.p(limit)}) s WHERE n.name IS NOT NULL ORDER BY 1, 3, 5, 2"
+    )

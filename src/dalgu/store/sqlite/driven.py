@@ -43,7 +43,8 @@ def driven_sql(
             query = replace(query, geo=None)
         if driver.q:  # only candidates not known to match are tested against q
             q, query = query.q, replace(query, q=None)
-    c = Compiled(row_types=row_types)
+    # a bounded geo-query still here had many geometries in its box (`plan.choose`)
+    c = Compiled(row_types=row_types, geo_each=True)
     where = where_clause(tenant, query, c)
     if q is not None:
         where += f" AND (d.exact OR {q_clause(tenant, q, c)})"

@@ -124,6 +124,16 @@ def geo_match(
     return 1 if result else 0
 
 
+def geo_point_match(georel: str, query_wkb: bytes, x: float, y: float) -> int:
+    """SQL function: 1 when the point (x, y) is `within` or `intersects` the query's shape
+    (`near.point_test`): what `geo_match` answers for that point's shape, with no shape made
+    (a point within a shape is one its shape contains; shapely's `contains_xy` is that test)."""
+    query = _query_shape(query_wkb)
+    if georel == "within":
+        return 1 if shapely.contains_xy(query, x, y) else 0
+    return 1 if shapely.intersects_xy(query, x, y) else 0
+
+
 def geo_distance(query_wkb: bytes, entity_geo: bytes) -> float:
     """SQL function: metres from the entity's geometry to the query's (orderBy dist-asc)."""
     return _distance(entity_geo, query_wkb)

@@ -113,17 +113,14 @@ def choose(
 ) -> Driver | None:
     """The index to drive `query` from, or None to walk the entities in id order."""
     counted = counts or PlanCounts()
-    if query.geo is not None:
-        geo = geo_driver(tenant, query)
-        if geo is not None:
-            return geo
+    geo = geo_driver(tenant, query) if query.geo is not None else None
     if query.limit == 0 and not query.count:
-        return None
+        return geo
     names = _type_names(query.types) if query.types is not None else None
     groups, others = value_groups(query.q, _indexed) if query.q is not None else ({}, 0)
     held = _held(query)
     scopes = _scope_prefixes(query.scope) if query.scope is not None else None
-    if not groups and not names and not held and not scopes:
+    if geo is None and not groups and not names and not held and not scopes:
         return None
     (entities,) = db.execute("SELECT coalesce(max(ent), 0) FROM entities").fetchone()
     counting = query.count and query.limit == 0
@@ -131,6 +128,14 @@ def choose(
         cap = max(_MIN_CAP, entities // 4)
     else:
         cap = max(_MIN_CAP, isqrt((query.offset + query.limit) * entities))
+    if geo is not None:
+        # few geometries in the box: the geo-query's own matches. Many (a city-sized polygon,
+        # a 20 km `near`): testing each of them cost seconds for a page of 100 (perf-1,
+        # perf-4); the walk in id order, of the type's entities when there is one, tests
+        # each entity's geometry until the page is full (`query.py`, `_geo`)
+        boxed, params = _boxed(tenant, query)
+        if counted.rows(db, boxed, params, cap) < cap:
+            return geo
     best: tuple[int, Driver] | None = None
     if names:
         # a rare type: its entities from the type index, not a walk of every entity testing
@@ -191,7 +196,35 @@ def choose(
                 # no entity holds two values there: each value row is a distinct entity
                 # (the caller reads in one snapshot), no grouping of the candidates needed
                 best = (rows, Driver(f"SELECT ent, 1 AS exact {values}", value_params, q=whole))
+    if best is None and counting and not names:
+        # a count tests every match: the box's geometries rather than every entity's (with
+        # a type, its entities: `typed_arms`)
+        return geo
     return None if best is None else best[1]
+
+
+def typed_arms(query: EntityQuery) -> tuple[str | None, ...] | None:
+    """The `type1` values of walks in id order (`entities_type_id`) that together hold every
+    match of a query selecting by type: each of the selection's names, and NULL (the entities
+    of several types; every condition is still tested on each). None when the query has no
+    such selection or names its ids (a few rows by key)."""
+    if query.types is None or query.ids:
+        return None
+    names = _type_names(query.types)
+    return None if not names else (*names, None)
+
+
+def _boxed(tenant: str, query: EntityQuery) -> tuple[str, list[Any]]:
+    """`FROM ... WHERE ...` the tenant's geometries of the geo-query's property in its box."""
+    assert query.geo is not None
+    box = search_box(query.geo)
+    assert box is not None
+    minx, miny, maxx, maxy = box
+    return (
+        "FROM geo_rtree r JOIN geo g ON g.gid = r.gid WHERE r.minx <= ? AND r.maxx >= ? "
+        "AND r.miny <= ? AND r.maxy >= ? AND g.tenant = ? AND g.name = ?",
+        [maxx, minx, maxy, miny, tenant, query.geo.geoproperty],
+    )
 
 
 def count_by_types(db: Connection, tenant: str, query: EntityQuery) -> int | None:
@@ -242,7 +275,7 @@ def geo_driver(tenant: str, query: EntityQuery) -> Driver | None:
         params.append(value)
         return "?"
 
-    test = geo_test(geo, bind)
+    test = geo_test(geo, bind, rtree="r")
     return Driver(
         "SELECT DISTINCT g.ent, 0 AS exact FROM geo_rtree r JOIN geo g ON g.gid = r.gid "
         "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ? "

@@ -59,13 +59,16 @@ _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
 class Compiled:
-    def __init__(self, *, row_types: bool = True) -> None:
+    def __init__(self, *, row_types: bool = True, geo_each: bool = False) -> None:
         """`row_types`: test a type on the entity's `type1` column first. A statement that
         reads no entity row nor the key index (a count walking the tenant's id index) is
-        cheaper without it: a probe of `entity_types` costs less than reading the row."""
+        cheaper without it: a probe of `entity_types` costs less than reading the row.
+        `geo_each`: test a bounded geo-query on each entity's geometries (the plan found
+        many in its box), not by every geometry in the box first (`_geo`)."""
         self.params: list[Any] = []
         self.tenant = ""
         self.row_types = row_types
+        self.geo_each = geo_each
 
     def p(self, value: Any) -> str:
         self.params.append(value)
@@ -241,6 +244,20 @@ def _geo(geo: GeoQuery, c: Compiled) -> str:
         test = geo_test(geo, c.p)
         return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.name = {name} AND {test})"
     minx, miny, maxx, maxy = box
+    if c.geo_each:
+        # the entity's geometries, each by its box in the R*Tree (a lookup by `gid`: CROSS
+        # JOIN keeps SQLite from searching the R*Tree by the box for each entity) and then
+        # exactly; the walk stops at the page's end
+        name = c.p(geo.geoproperty)
+        bounds = (
+            f"r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
+            f"AND r.miny <= {c.p(maxy)} AND r.maxy >= {c.p(miny)}"
+        )
+        test = geo_test(geo, c.p, rtree="r")
+        return (
+            "EXISTS (SELECT 1 FROM geo g CROSS JOIN geo_rtree r ON r.gid = g.gid "
+            f"WHERE g.ent = e.ent AND g.name = {name} AND {bounds} AND {test})"
+        )
     bounds = (
         f"r.minx <= {c.p(maxx)} AND r.maxx >= {c.p(minx)} "
         f"AND r.miny <= {c.p(maxy)} AND r.maxy >= {c.p(miny)}"

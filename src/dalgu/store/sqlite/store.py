@@ -46,14 +46,14 @@ from dalgu.store.sqlite.commands import SqliteCommandQueue
 from dalgu.store.sqlite.devices import SqliteDevices
 from dalgu.store.sqlite.driven import driven_sql
 from dalgu.store.sqlite.fhir import SqliteFhir
-from dalgu.store.sqlite.geo import geo_distance, geo_match
+from dalgu.store.sqlite.geo import geo_distance, geo_match, geo_point_match
 from dalgu.store.sqlite.lock import BUSY_TIMEOUT_MS, BusyWait, try_begin
 from dalgu.store.sqlite.opendata import SqliteDatasets
 from dalgu.store.sqlite.ordered import order_driver
 from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
-from dalgu.store.sqlite.plan import PlanCounts, choose, count_by_types
-from dalgu.store.sqlite.query import order_clause
+from dalgu.store.sqlite.plan import PlanCounts, choose, count_by_types, typed_arms
+from dalgu.store.sqlite.query import Compiled, order_clause, where_clause
 from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.renderings import refresh
 from dalgu.store.sqlite.rows import IndexWrites
@@ -193,6 +193,7 @@ class SqliteEntityStore(
         db.execute(f"PRAGMA journal_size_limit={min(self._wal_limit, JOURNAL_SIZE_LIMIT)}")
         db.create_function("regexp", 2, _regexp, deterministic=True)
         db.create_function("geo_match", 5, geo_match, deterministic=True)
+        db.create_function("geo_point_match", 4, geo_point_match, deterministic=True)
         db.create_function("geo_distance", 2, geo_distance, deterministic=True)
         db.create_collation(ROOT_COLLATION, compare_root)
         try:
@@ -299,6 +300,9 @@ class SqliteEntityStore(
         driver = choose(self.db, tenant, query, self._plan_counts)
         if driver is None and query.order:
             driver = order_driver(self.db, tenant, query)
+        arms = typed_arms(query) if driver is None and not query.order else None
+        if arms is not None:
+            return self._typed_rows(tenant, query, arms)
         driven = driven_sql(tenant, query, driver)
         c = driven.compiled
         order = order_clause(driven.query, c) if query.order else "e.id"
@@ -314,8 +318,42 @@ class SqliteEntityStore(
             return rows
         return self._page([ent for (ent,) in rows], query.rendered)
 
+    def _typed_rows(
+        self, tenant: str, query: EntityQuery, arms: tuple[str | None, ...]
+    ) -> list[tuple[Any, ...]]:
+        """The page of a query selecting by type, merged from walks of `entities_type_id` in
+        id order, one per arm (`plan.typed_arms`): each stops where the page is full. The walk
+        of every entity reached a common type's first only past the other types' entities
+        whose ids sort before it (`type=WeatherObserved&limit=1`: 200 ms at 100,000, perf-2)."""
+        selects = self._typed_selects(tenant, query, arms, f"e.id, {_PAGE[query.rendered]}")
+        rows = self.db.execute(
+            " UNION ALL ".join(sql for sql, _ in selects) + " ORDER BY 1 LIMIT ? OFFSET ?",
+            (*(p for _, params in selects for p in params), query.limit, query.offset),
+        ).fetchall()
+        return [row[1:] for row in rows]
+
+    def _typed_selects(
+        self, tenant: str, query: EntityQuery, arms: tuple[str | None, ...], columns: str
+    ) -> list[tuple[str, list[Any]]]:
+        """One `SELECT columns` of the query's matches per arm, and its parameters."""
+        selects: list[tuple[str, list[Any]]] = []
+        for type1 in arms:
+            c = Compiled(geo_each=True)  # a bounded geo-query here had many in its box
+            where = where_clause(tenant, query, c)
+            typed = "e.type1 IS NULL" if type1 is None else "e.type1 = ?"
+            sql = (
+                f"SELECT {columns} FROM entities e INDEXED BY entities_type_id "
+                f"WHERE {typed} AND {where}"
+            )
+            selects.append((sql, [*([] if type1 is None else [type1]), *c.params]))
+        return selects
+
     def _count(self, tenant: str, query: EntityQuery) -> int:
         driver = choose(self.db, tenant, query, self._plan_counts)
+        arms = typed_arms(query) if driver is None else None
+        if arms is not None:  # the type's entities, not every entity of the tenant
+            selects = self._typed_selects(tenant, query, arms, "count(*)")
+            return sum(int(self.db.execute(sql, p).fetchone()[0]) for sql, p in selects)
         # a walk of the tenant's id index, which has no `type1`: a probe of the type index
         # per entity costs less than reading each entity's row for it
         driven = driven_sql(tenant, query, driver, row_types=driver is not None)

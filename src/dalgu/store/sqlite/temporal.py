@@ -268,12 +268,8 @@ class SqliteTemporal(TemporalStore):
         if limit is None:
             sql = base + " ORDER BY entity_id, name, t, iid"
         else:
-            order = "DESC" if query.last_n else "ASC"
-            sql = (
-                "SELECT entity_id, iid, name, doc, t FROM (SELECT *, row_number() OVER "
-                f"(PARTITION BY entity_id, name ORDER BY t {order}, iid {order}) AS rank "
-                f"FROM ({base})) WHERE rank <= {c.p(limit)} ORDER BY entity_id, name, t, iid"
-            )
+            c = Params()
+            sql = _per_attribute(tenant, query, entities, limit, c)
         for entity_id, iid, name, doc, _ in self.db.execute(sql, c.params):
             instance = orjson.loads(doc)
             instance["instanceId"] = instance_id(iid)
@@ -511,3 +507,31 @@ def _entity_row(tenant: str, entity: Entity, at: str, *, deleted: bool) -> tuple
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _per_attribute(
+    tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity], limit: int, c: Params
+) -> str:
+    """The first `limit` instances of each attribute of each entity (the last, with `lastN`),
+    each attribute's read from the history index in time order and no further than `limit`.
+    The whole history of an attribute, numbered by a window function, cost `lastN=1` 0.4 s of
+    CPU at 100,000 instances (perf-3). The entities' attribute names come from the index
+    too, one seek each (a skip scan). Parameters are bound in the order of the text."""
+    column = TIME_COLUMNS[query.timeproperty]
+    order = "DESC" if query.last_n else "ASC"
+    ids = ", ".join(f"({c.p(e)})" for e in entities)
+    first = f"SELECT min(name) FROM instances WHERE tenant = {c.p(tenant)} AND entity_id = k.id"
+    following = (
+        f"SELECT min(name) FROM instances WHERE tenant = {c.p(tenant)} "
+        "AND entity_id = n.id AND name > n.name"
+    )
+    return (
+        f"WITH RECURSIVE k(id) AS (VALUES {ids}), "
+        f"n(id, name) AS (SELECT id, ({first}) FROM k "
+        f"UNION ALL SELECT id, ({following}) FROM n WHERE n.name IS NOT NULL) "
+        f"SELECT i.entity_id, i.iid, i.name, i.doc, i.{column} FROM n CROSS JOIN instances i "
+        "WHERE n.name IS NOT NULL AND i.iid IN (SELECT iid FROM instances "
+        f"WHERE tenant = {c.p(tenant)} AND entity_id = n.id AND name = n.name"
+        f"{instance_filter(query, c)} ORDER BY {column} {order}, iid {order} "
+        f"LIMIT {c.p(limit)}) ORDER BY i.entity_id, i.name, i.{column}, i.iid"
+    )
