@@ -165,7 +165,7 @@ class EntityService:
         self, tenant: str, entity_id: str, attrs: Entity, *, overwrite: bool = True
     ) -> m.UpdateResult:
         result = m.UpdateResult()
-        now = now_iso()
+        now = attrs.get("modifiedAt") or now_iso()  # the attributes' stamp: one instant
         await self._one(
             tenant,
             entity_id,
@@ -179,7 +179,7 @@ class EntityService:
 
     async def update_attributes(self, tenant: str, entity_id: str, attrs: Entity) -> m.UpdateResult:
         result = m.UpdateResult()
-        now = now_iso()
+        now = attrs.get("modifiedAt") or now_iso()  # the attributes' stamp: one instant
         await self._one(
             tenant,
             entity_id,
