@@ -72,3 +72,19 @@ def test_the_ngsi_ld_resource_declares_what_its_url_serves(portal_client: TestCl
     assert served.status_code == 200, served.text
     assert served.headers["content-type"].split(";")[0] == resource["mimetype"]
     assert "Accept: application/ld+json" in resource["description"]
+
+
+def test_a_blank_title_or_notes_is_as_missing_not_an_empty_dcat_title(
+    portal_client: TestClient,
+) -> None:
+    package = publish_in_process(portal_client, title="  ", notes=" \n ")
+    assert package["title"] == "daegu-air"
+    assert package["notes"] == ""
+    turtle = portal_client.get(f"/opendata/dataset/{package['id']}.ttl").text
+    assert '"  "' not in turtle and "De-identified open data of the city's" in turtle
+
+
+def test_a_tag_of_spaces_only_is_refused(portal_client: TestClient) -> None:
+    response = _post(portal_client, "package_create", air_dataset(tags=[{"name": "   "}]))
+    assert response.status_code == 409, response.text
+    assert "tags" in response.json()["error"]

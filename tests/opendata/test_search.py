@@ -254,3 +254,9 @@ def test_a_phrase_scores_the_datasets_that_say_it_more_first() -> None:
     ]
     found = search(datasets, SearchQuery(q='"traffic flow"'))
     assert [d.name for d in found.datasets] == ["traffic-flow-traffic-flow", "traffic-flow"]
+
+
+@pytest.mark.parametrize("q", ["bus speeds &", "& bus , speeds", "bus / speeds"])
+def test_punctuation_standing_alone_in_q_is_no_word(q: str) -> None:
+    """As Solr's tokenizer drops it: `q=PM2.5 &` found fewer datasets than `q=PM2.5`."""
+    assert _names(SearchQuery(q=q)) == ["bus-speeds"]

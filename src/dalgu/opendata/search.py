@@ -210,6 +210,8 @@ def parse_filter(text: str, where: str) -> Filter:
                 if word is None:  # as `*:*`
                     anything = True
                     continue
+                if not _WORD_CHARACTERS.search(word):
+                    continue  # punctuation alone (`&`, `/`): no word, as Solr's tokenizer has it
                 words.append(word)
             if len(words) + len(phrases) > MAX_WORDS:
                 raise InvalidFields(

@@ -121,7 +121,8 @@ TAG = re.compile(r"[\w \-.]{2,100}")
 
 
 def is_tag(text: str) -> bool:
-    return TAG.fullmatch(text) is not None
+    """CKAN's rule, and not spaces only (a keyword that says nothing)."""
+    return TAG.fullmatch(text) is not None and not text.isspace()
 
 
 #: an id a client may give a dataset (CKAN keeps a given id: `ckanapi load` and harvesters
@@ -156,8 +157,11 @@ def dataset_from_fields(
             "Must be purely lowercase alphanumeric (ascii) characters and these symbols: -_ "
             "(2 to 100 characters)",
         )
-    title = _text(fields, "title", problems) or name
+    # blank is missing: DCAT-AP's mandatory dct:title and dct:description "  " say nothing
+    title = _text(fields, "title", problems)
+    title = title if title.strip() else name
     notes = _text(fields, "notes", problems)
+    notes = notes if notes.strip() else ""
     organization = _text(fields, "organization", problems) or None
     if organization and not SLUG.fullmatch(organization):
         problems.add("organization", "Must be a lowercase slug like a dataset's name")
@@ -169,7 +173,7 @@ def dataset_from_fields(
         "tags",
         problems,
         check=is_tag,
-        rule="each 2 to 100 alphanumeric characters, spaces or symbols -_.",
+        rule="each 2 to 100 alphanumeric characters, spaces or symbols -_., not spaces only",
     )
     extras = _extras(fields.get("extras"), problems)
     entity_type = _text(fields, "entity_type", problems, required=True)
