@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dalgu.api import (
     batch,
@@ -26,6 +26,7 @@ from dalgu.api import (
     dashboard,
     entities,
     identity,
+    not_built,
     openapi,
     registrations,
     subscriptions,
@@ -47,7 +48,7 @@ from dalgu.api.problem import (
     problem_response,
     unexpected_error_handler,
 )
-from dalgu.api.respond import CONTEXTS_PATH
+from dalgu.api.respond import CONTEXTS_PATH, VARY
 from dalgu.api.retrieve import EntityRetrieval
 from dalgu.api.route_groups import GroupedRouter
 from dalgu.api.version import version
@@ -186,6 +187,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{V1}/jsonldContexts", x.list_contexts, methods=["GET"]),
         Route(f"{V1}/jsonldContexts/{{context_id:path}}", x.get_context, methods=["GET"]),
         Route(f"{V1}/jsonldContexts/{{context_id:path}}", x.delete_context, methods=["DELETE"]),
+        *not_built.routes(V1),
         Route(f"{V1}/openapi.json", openapi.document, methods=["GET"]),
         Route(f"{V1}/docs", openapi.docs_page, methods=["GET"]),
         Mount(f"{V1}/docs/static", app=openapi.static_files()),
@@ -413,7 +415,7 @@ class TrailingSlash:
     def __init__(self, app: Starlette, cors_origins: list[str] | None = None) -> None:
         # the hottest request skips the routing: middleware that must see every request
         # (authentication, CORS) goes around this, not inside Starlette
-        self.app = with_cors(EntityRetrieval(app, app.state), cors_origins or [])
+        self.app = with_cors(EntityRetrieval(_varying(app), app.state), cors_origins or [])
         self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -461,6 +463,26 @@ def _tenant_headers(scope: Scope) -> tuple[bytes | None, bytes | None]:
         elif name == b"fiware-service" and service is None:
             service = bytes(value)
     return tenant, service
+
+
+def _varying(app: ASGIApp) -> ASGIApp:
+    """`app` whose NGSI-LD answers carry `Vary` (the GET shortcut, `retrieve.py`, which
+    answers before it, puts it in its own headers)."""
+
+    async def vary(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(V1):
+            await app(scope, receive, send)
+            return
+
+        async def varying(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"vary", VARY)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, varying)
+
+    return vary
 
 
 def _echoing(send: Send, tenant: bytes) -> Send:

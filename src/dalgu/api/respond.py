@@ -14,6 +14,10 @@ from dalgu.broker.rendered import with_context
 from dalgu.ldcontext import CORE_CONTEXT_URL
 
 CONTEXTS_PATH = "/ngsi-ld/v1/jsonldContexts/"
+#: the request headers every NGSI-LD answer depends on (RFC 9110 §12.5.5): the media type,
+#: the @context the names are compacted with, and the tenant (`Fiware-Service` names one
+#: too); without it a shared cache could serve one tenant's data to another
+VARY = b"Accept, Link, NGSILD-Tenant, Fiware-Service"
 
 
 def implicit_context_id(context: Any) -> str:

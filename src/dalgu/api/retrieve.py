@@ -16,7 +16,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dalgu.api.negotiation import JSON, JSON_LD
-from dalgu.api.respond import link_header
+from dalgu.api.respond import VARY, link_header
 from dalgu.broker.model import is_uri
 from dalgu.broker.rendered import DEFAULT_VIEW, with_context
 from dalgu.ldcontext import CORE_CONTEXT_URL
@@ -28,6 +28,7 @@ _TENANT = re.compile(r"[A-Za-z0-9_.:\-/]{1,256}")
 _LINK = (b"link", link_header(CORE_CONTEXT_URL).encode("latin-1"))
 _JSON_TYPE = (b"content-type", JSON.encode())
 _JSON_LD_TYPE = (b"content-type", _JSON_LD_ACCEPT)
+_VARY = (b"vary", VARY)
 
 
 class EntityRetrieval:
@@ -97,7 +98,7 @@ class EntityRetrieval:
         if json_ld:  # the context in the body, as `respond.json_response` puts it
             body = with_context(body, CORE_CONTEXT_URL)
         length = (b"content-length", str(len(body)).encode())
-        headers = [length, _JSON_LD_TYPE] if json_ld else [_LINK, length, _JSON_TYPE]
+        headers = [length, _JSON_LD_TYPE, _VARY] if json_ld else [_LINK, length, _JSON_TYPE, _VARY]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
