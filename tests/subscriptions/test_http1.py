@@ -95,3 +95,28 @@ def test_a_notification_waits_no_longer_than_its_endpoints_timeout() -> None:
         server.server_close()
     assert answer_within({"uri": url}) is None
     assert answer_within({"uri": url, "timeout": 10**9}) == LONGEST_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Content-Length", "5"),
+        ("host", "evil"),
+        ("Transfer-Encoding", "chunked"),
+        ("bad key:", "x"),
+        ("X-A", "대구"),
+        ("X-A", "a\x00b"),
+        ("X-A", " a"),
+    ],
+)
+def test_a_header_that_is_no_valid_field_or_frames_the_message_is_never_written(
+    http10: str, name: str, value: str
+) -> None:
+    """The pool writes Host and Content-Length itself; a second one, or a field that is not
+    one (RFC 9110 5.1, 5.5), would make the receiver read another message than the one sent."""
+
+    async def run() -> None:
+        await HttpPool(timeout=2).post(http10, {name: value}, b"{}")
+
+    with pytest.raises(HttpFailure, match="not sent"):
+        asyncio.run(run())

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -15,7 +17,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from dalgu.subscriptions.http1 import HttpFailure, HttpPool
+from dalgu.subscriptions.http1 import FIELD_NAME, FIELD_VALUE, HttpFailure, HttpPool
+
+log = logging.getLogger("dalgu.notifier")
 
 #: the longest an endpoint's `timeout` may make a notification wait for its answer: the
 #: NGSI-LD system "can override this value" (clause 5.2.15), and a longer one would hold a
@@ -28,6 +32,113 @@ def answer_within(endpoint: dict[str, Any]) -> float | None:
     (milliseconds); None: the sender's own (10 s)."""
     given = endpoint.get("timeout")
     return None if given is None else min(float(given) / 1000, LONGEST_TIMEOUT)
+
+
+#: headers a `receiverInfo` entry may not name (compared without case): those the notifier
+#: writes itself (Host, Content-Length, Content-Type, Link, NGSILD-Tenant), those that frame the
+#: message or manage the connection (RFC 9110 7.6.1, 7.8, 8.4, 10.1.1; RFC 9112 6, 9.6), and
+#: `Proxy-*` ones, meant for a proxy on the way
+OWN_OR_FRAMING = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "transfer-encoding",
+        "link",
+        "ngsild-tenant",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+    }
+)
+#: a control character but the tab (C0, DEL, C1): no header or metadata value holds one
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def receiver_info_problem(key: str, value: str, *, http: bool) -> str | None:
+    """Why a `receiverInfo` entry (clause 5.2.15) cannot be conveyed to the receiver as
+    given, or None. HTTP endpoints get each entry as a header, so its key is a field name
+    (RFC 9110 5.1) that neither the notifier nor the message's framing uses, and its value
+    visible ASCII with inner spaces or tabs (RFC 9110 5.5; a receiver strips surrounding
+    whitespace, and reads non-ASCII bytes as opaque `obs-text`): text beyond it is for the
+    subscriber to encode. MQTT endpoints get the entries in the message's JSON `metadata`
+    (clause 7.2), which carries any text but a control character; their keys follow the same
+    rules, so the endpoint can change between the two."""
+    if not FIELD_NAME.fullmatch(key):
+        return (
+            f"receiverInfo key {key!r} is not an HTTP field name (RFC 9110 5.1: one or more "
+            "letters, digits or !#$%&'*+-.^_`|~)"
+        )
+    name = key.lower()
+    if name in OWN_OR_FRAMING or name.startswith("proxy-"):
+        return (
+            f"receiverInfo key {key!r} names a header the notifier sets itself or that frames "
+            "the message or its connection; it cannot be given"
+        )
+    if _CONTROL.search(value):
+        return (
+            f"receiverInfo {key} value holds a control character (CR, LF, NUL, ...), which no "
+            "header can carry"
+        )
+    if http and not value.isascii():
+        return (
+            f"receiverInfo {key} value holds a character outside visible ASCII, which an HTTP "
+            "header cannot carry unaltered (RFC 9110 5.5); encode it (for instance "
+            "percent-encoding or Base64) before giving it"
+        )
+    if http and not FIELD_VALUE.fullmatch(value):
+        return (
+            f"receiverInfo {key} value begins or ends with whitespace, which the receiver "
+            "would not see (RFC 9110 5.5)"
+        )
+    return None
+
+
+def receiver_info_problems(endpoint: dict[str, Any]) -> list[str]:
+    """Why each of the endpoint's `receiverInfo` entries cannot be conveyed, and a key given
+    twice (header names are compared without case); empty when all can."""
+    http = not endpoint.get("uri", "").startswith(("mqtt://", "mqtts://"))
+    problems: list[str] = []
+    seen: set[str] = set()
+    for item in endpoint.get("receiverInfo") or []:
+        key, value = item.get("key"), item.get("value")
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append("receiverInfo entries are {key, value} strings")
+            continue
+        problem = receiver_info_problem(key, value, http=http)
+        if problem is None and key.lower() in seen:
+            problem = f"receiverInfo gives the key {key!r} twice (header names ignore case)"
+        seen.add(key.lower())
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def conveyable(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint with only the `receiverInfo` entries that pass `receiver_info_problem`
+    (the first of a key given twice): what a subscription stored before Dalgu checked them
+    at creation may still hold is left out, never written as a header."""
+    info = endpoint.get("receiverInfo")
+    if not info or not receiver_info_problems(endpoint):
+        return endpoint
+    http = not endpoint["uri"].startswith(("mqtt://", "mqtts://"))
+    kept: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for item in info:
+        key, value = item.get("key"), item.get("value")
+        if (
+            isinstance(key, str)
+            and isinstance(value, str)
+            and receiver_info_problem(key, value, http=http) is None
+            and key.lower() not in seen
+        ):
+            seen.add(key.lower())
+            kept.append(item)
+    return {**endpoint, "receiverInfo": kept}
 
 
 class DeliveryFailed(Exception):

@@ -10,6 +10,7 @@ and reused; one that the receiver closed while idle is replaced and the request 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections import defaultdict
 from typing import cast
@@ -84,8 +85,27 @@ class _Connection(asyncio.Protocol):
             raise HttpFailure(f"no answer within {wait:g} s") from None
 
 
-def _header_safe(text: str) -> bool:
-    return "\r" not in text and "\n" not in text
+#: a field name: a token (RFC 9110 5.1, 5.6.2)
+FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: a field value this client writes (RFC 9110 5.5): visible ASCII, spaces and tabs only
+#: between visible characters (a receiver strips them around); empty is a value too. obs-text
+#: (bytes 0x80-0xFF) is allowed by the grammar but has no agreed reading, so it is not sent
+FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x21-\x7e \t]*[\x21-\x7e])?)?")
+#: the fields this client writes itself, which frame the message: a second one would make
+#: the receiver (or a proxy) read the message's end, or its target, otherwise
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+def _field_problem(name: str, value: str) -> str | None:
+    if not FIELD_NAME.fullmatch(name):
+        return "is not a field name"
+    if name.lower() in _FRAMING:
+        return "frames the message, and this client writes it"
+    if "\r" in value or "\n" in value:
+        return "holds a line break"
+    if not FIELD_VALUE.fullmatch(value):
+        return "holds a character a field value cannot (control, non-ASCII, or outer space)"
+    return None
 
 
 class HttpPool:
@@ -119,8 +139,9 @@ class HttpPool:
         host = parts.netloc.rpartition("@")[2]
         lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
         for key, value in headers.items():
-            if not (_header_safe(key) and _header_safe(value)):
-                raise HttpFailure(f"header {key!r} holds a line break")
+            problem = _field_problem(key, value)
+            if problem is not None:  # never written: checked here whoever gave it
+                raise HttpFailure(f"header {key!r} not sent: it {problem}")
             lines.append(f"{key}: {value}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
         idle = self._idle[origin]

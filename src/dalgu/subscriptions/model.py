@@ -20,6 +20,7 @@ from dalgu.query.regex import compile_pattern
 from dalgu.query.scope import parse_scope_query
 from dalgu.query.typesel import is_type_selection as is_type_selection
 from dalgu.query.typesel import parse_type_selection
+from dalgu.subscriptions.endpoints import receiver_info_problems
 
 TRIGGERS = frozenset(
     {
@@ -206,6 +207,9 @@ def _parse_endpoint(endpoint: Any) -> dict[str, Any]:
             ):
                 raise BadRequestData(f"{key} must be an array of {{key, value}} strings")
             parsed_endpoint[key] = info
+    problems = receiver_info_problems(parsed_endpoint)  # each entry becomes a header
+    if problems:
+        raise BadRequestData(problems[0])
     for item in parsed_endpoint.get("notifierInfo", []):
         allowed = NOTIFIER_VALUES.get(item["key"])
         if allowed is not None and item["value"] not in allowed:

@@ -23,7 +23,14 @@ from typing import Any
 
 from dalgu.broker.model import now_iso
 from dalgu.store.base import Delivery, RegistrationStore, SubscriptionStore
-from dalgu.subscriptions.endpoints import DeliveryFailed, HttpSender, MqttSender, answer_within
+from dalgu.subscriptions.endpoints import (
+    DeliveryFailed,
+    HttpSender,
+    MqttSender,
+    answer_within,
+    conveyable,
+    receiver_info_problems,
+)
 from dalgu.subscriptions.payload import lane_of, wire
 
 log = logging.getLogger("dalgu.notifier")
@@ -65,6 +72,9 @@ class NotificationSender:
         self._holding: Counter[tuple[str, str]] = Counter()  # held, by subscription
         #: the subscriptions held `BEHIND` or more of, and when to trim each next
         self._backlogged: dict[tuple[str, str], float] = {}
+        #: subscriptions whose left-out `receiverInfo` entries were logged, and for which
+        #: entries: logged once, not per notification
+        self._left_out: dict[tuple[str, str], object] = {}
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -190,7 +200,7 @@ class NotificationSender:
         if doc is None:
             await self.store.complete_deliveries(batch, {})
             return
-        endpoint = doc["notification"]["endpoint"]
+        endpoint = self._conveyable(key, doc["notification"]["endpoint"])
         sent: list[Delivery] = []
         unsent: list[Delivery] = []
         failed: list[Failure] = []
@@ -210,6 +220,20 @@ class NotificationSender:
                 await self.store.release_deliveries(rest)
             for delivery, failure in failed:
                 await self._failed(endpoint, delivery, failure)
+
+    def _conveyable(self, key: tuple[str, str], endpoint: dict[str, Any]) -> dict[str, Any]:
+        """The endpoint without the `receiverInfo` entries that cannot be conveyed as given
+        (stored before Dalgu refused them at creation): a header that would frame the
+        message, break a line or be altered is never written."""
+        kept = conveyable(endpoint)
+        if kept is not endpoint and self._left_out.get(key) != endpoint.get("receiverInfo"):
+            self._left_out[key] = endpoint.get("receiverInfo")
+            log.warning(
+                "subscription %s: receiverInfo entries left out of its notifications: %s",
+                key[1],
+                "; ".join(receiver_info_problems(endpoint)),
+            )
+        return kept
 
     async def _subscription(self, tenant: str, subscription_id: str) -> dict[str, Any] | None:
         """The subscription a delivery is for: an entity subscription or, sharing the
