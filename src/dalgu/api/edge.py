@@ -196,7 +196,7 @@ async def read_context(
     tenant = neg.tenant_of(request)
     context = neg.link_context(request)
     terms = await rt.resolver.resolve(context)
-    return neg.RequestContext(tenant, terms, context, accept)
+    return neg.RequestContext(tenant, terms, context, accept, neg.preferences(request, accept))
 
 
 async def read_body(
@@ -229,7 +229,8 @@ async def read_body(
     else:
         context = await neg.body_context(request, body, media)
     terms = await rt.resolver.resolve(context)
-    return neg.RequestContext(tenant, terms, context, accept), body
+    applied = neg.preferences(request, accept)
+    return neg.RequestContext(tenant, terms, context, accept, applied), body
 
 
 def uri_param(request: Request, name: str, what: str) -> str:

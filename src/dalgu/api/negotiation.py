@@ -44,6 +44,29 @@ class RequestContext:
     terms: TermMap
     context: Any  # the @context value, as given (URL, object or list); None = core only
     accept: MediaType
+    #: what of the request's `Prefer` header this broker applies (clause 6.3.6), as the
+    #: answer's `Preference-Applied` value; empty: nothing
+    applied: str = ""
+
+
+#: the NGSI-LD versions whose payloads this broker answers in (V1.9.1)
+SPOKEN_VERSIONS = frozenset({"1.9", "1.9.1"})
+
+
+def preferences(request: Request, accept: MediaType) -> str:
+    """The preferences of `Prefer` (RFC 7240) that are applied, as `Preference-Applied` says
+    them: `ngsi-ld=<version>` when the payload is of that version (1.9), and `body=json` when
+    the answer is GeoJSON (its @context goes in a `Link`, clause 6.3.6)."""
+    applied = []
+    for line in request.headers.getlist("prefer"):
+        for item in line.split(","):
+            name, _, value = item.split(";", 1)[0].strip().partition("=")
+            name, value = name.strip().lower(), value.strip().strip('"')
+            if name == "ngsi-ld" and value in SPOKEN_VERSIONS and accept != GEO_JSON:
+                applied.append(f"ngsi-ld={value}")
+            elif name == "body" and value.lower() == "json" and accept == GEO_JSON:
+                applied.append("body=json")
+    return ", ".join(dict.fromkeys(applied))
 
 
 def tenant_of(request: Request) -> str:

@@ -47,6 +47,8 @@ def json_response(
 ) -> Response:
     """Answer with `data` (an object or an array of objects) in the negotiated media type."""
     out_headers = dict(headers or {})
+    if rc.applied:
+        out_headers["Preference-Applied"] = rc.applied
     if rc.accept == JSON_LD:
         context = rc.context if rc.context is not None else CORE_CONTEXT_URL
         if isinstance(data, list):
@@ -60,8 +62,8 @@ def json_response(
         out_headers["Link"] = f"{context_link}, {paging}" if paging else context_link
         media = JSON
         if rc.accept == GEO_JSON:  # a Feature(Collection) carries its @context (clause 4.5.16)
-            media = GEO_JSON
-            if isinstance(data, dict):
+            media = GEO_JSON  # unless `Prefer: body=json` has it in the Link only (6.3.6)
+            if isinstance(data, dict) and "body=json" not in rc.applied:
                 data = _with_context(
                     data, rc.context if rc.context is not None else CORE_CONTEXT_URL
                 )
@@ -73,6 +75,8 @@ def json_list_response(
 ) -> Response:
     """`json_response` of a list of objects already encoded (not GeoJSON): the same bytes."""
     out_headers = dict(headers)
+    if rc.applied:
+        out_headers["Preference-Applied"] = rc.applied
     if rc.accept == JSON_LD:
         context = rc.context if rc.context is not None else CORE_CONTEXT_URL
         rendered = [with_context(r, context) for r in rendered]

@@ -69,7 +69,7 @@ class EntityRetrieval:
                 tenant = value.decode("latin-1")
                 if tenant and not _TENANT.fullmatch(tenant):
                     return False
-            elif name == b"link":
+            elif name == b"link" or name == b"prefer":  # the full handler applies it
                 return False
         json_ld = accept == _JSON_LD_ACCEPT
         if not json_ld and accept is not None and accept not in _PLAIN_ACCEPT:
