@@ -17,6 +17,7 @@ from typing import Any
 
 from dalgu.gateway.brokeraccess import BrokerCredentials
 from dalgu.gateway.brokeracks import StoredAcknowledgements, handler_class
+from dalgu.gateway.brokersessions import session_rules
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class EmbeddedBroker:
         }
         from amqtt.errors import BrokerError
 
-        broker = _broker_class(Broker, credentials.username)(config)
+        broker = _broker_class(Broker, credentials)(config)
         amqtt_log = logging.getLogger("amqtt.broker")
         if not any(isinstance(f, _NoDataIsNoError) for f in amqtt_log.filters):
             amqtt_log.addFilter(_NoDataIsNoError())
@@ -102,13 +103,16 @@ class EmbeddedBroker:
             self._broker = None
 
 
-def _broker_class(base: Any, own_username: str) -> Any:
-    """amqtt's Broker, closing a connection that sends no CONNECT in time or something else
-    first (amqtt kept both open), and acknowledging a device's QoS 1 message once Dalgu's own
-    client (`own_username`) has stored it (`brokeracks`)."""
+def _broker_class(base: Any, credentials: BrokerCredentials) -> Any:
+    """amqtt's Broker, with the rules of `brokersessions` (who may take which session, Wills,
+    keep-alive, bounds) and acknowledging a device's QoS 1 message once Dalgu's own client
+    has stored it (`brokeracks`)."""
     from amqtt.broker import BrokerProtocolHandler
 
-    class Broker(base):  # type: ignore[misc]
+    own_username = credentials.username
+    rules = session_rules(base, credentials)
+
+    class Broker(rules):  # type: ignore[misc,valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._dalgu_acks = StoredAcknowledgements(self._dalgu_consumes)
@@ -118,7 +122,7 @@ def _broker_class(base: Any, own_username: str) -> Any:
 
         def _dalgu_consumes(self, topic: str) -> bool:
             """Whether Dalgu's own client, connected, is subscribed to `topic`."""
-            for a_filter, subscriptions in self._subscriptions.items():
+            for a_filter, subscriptions in list(self._subscriptions.items()):
                 for session, _ in subscriptions:
                     if (
                         session.username == own_username
@@ -127,18 +131,6 @@ def _broker_class(base: Any, own_username: str) -> Any:
                     ):
                         return True
             return False
-
-        async def _publish_retained_messages_for_subscription(
-            self, subscription: tuple[str, int], session: Any
-        ) -> None:
-            """Retained messages for `subscription` only if it is the session's own: amqtt,
-            on each connection, offered the retained messages matching every client's filters
-            (Dalgu's own take every key's topics), so any client got any device's retained
-            measure, API key and all (MQTT 3.1.1 3.3.1.3: a matching subscription only)."""
-            subscribers = self._subscriptions.get(subscription[0], [])
-            if not any(subscriber is session for subscriber, _ in subscribers):
-                return
-            await super()._publish_retained_messages_for_subscription(subscription, session)
 
         async def _initialize_client_session(
             self, reader: Any, writer: Any, remote_address: str, remote_port: int

@@ -81,7 +81,35 @@ def handler_class(base: Any, acks: StoredAcknowledgements, own_username: str) ->
         def _own(self) -> bool:
             return self.session is not None and self.session.username == own_username
 
+        def handle_read_timeout(self) -> None:
+            """Nothing from the client for 1.5 times its keep-alive (`brokersessions` sets the
+            session's wait): disconnect it as if the network had failed, Will and all
+            [MQTT-3.1.2-24]; amqtt did nothing."""
+            if self.session is None or getattr(self, "_dalgu_closing", None) is not None:
+                return
+            log.info(
+                "MQTT client %r silent for 1.5 times its keep-alive: disconnected",
+                self.session.client_id,
+            )
+            self._dalgu_closing = asyncio.ensure_future(self.handle_connection_closed())
+
         async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+            if app_message.direction == OUTGOING and not self._own():
+                session = self.session
+                try:
+                    await super()._handle_qos1_message_flow(app_message)
+                except BaseException:
+                    # amqtt forgot a delivery not acknowledged (the connection lost, or the
+                    # PUBACK late): a persistent session sends it again, DUP and same packet
+                    # identifier, when its client reconnects [MQTT-4.4.0-1]
+                    if (
+                        session is not None
+                        and not session.clean_session
+                        and app_message.puback_packet is None
+                    ):
+                        session.inflight_out[app_message.packet_id] = app_message
+                    raise
+                return
             if app_message.direction == OUTGOING and self._own():
                 try:
                     await super()._handle_qos1_message_flow(app_message)
@@ -128,6 +156,15 @@ def handler_class(base: Any, acks: StoredAcknowledgements, own_username: str) ->
         async def handle_puback(self, puback: Any) -> None:
             header = puback.variable_header
             late = self._late() if self._own() else {}
+            if (
+                header is not None
+                and not self._own()
+                and self.session is not None
+                and header.packet_id not in self._puback_waiters
+            ):
+                # a delivery acknowledged late, or after a reconnect: done with
+                self.session.inflight_out.pop(header.packet_id, None)
+                return
             if header is not None and header.packet_id in late:
                 acks.stored(late.pop(header.packet_id))
                 if header.packet_id not in self._puback_waiters:
