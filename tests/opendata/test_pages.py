@@ -106,3 +106,17 @@ def test_the_home_page_lists_its_datasets_by_pages_and_searches_them(
     assert "Datasets (1)" in found and "Traffic flow" in found
     refused = portal_client.get("/opendata", params={"q": "traffic^2"}, headers={"Accept": BROWSER})
     assert refused.status_code == 400 and "boosts are not supported" in refused.text
+
+
+def test_a_page_for_people_of_an_unknown_dataset_is_a_404_page(client: TestClient) -> None:
+    for path, accept in [
+        ("/opendata/dataset/nothing.html", "*/*"),
+        ("/opendata/dataset/nothing", "text/html,application/xhtml+xml,*/*;q=0.8"),
+    ]:
+        response = client.get(path, headers={"Accept": accept})
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert "nothing" in response.text
+    as_data = client.get("/opendata/dataset/nothing", headers={"Accept": "text/turtle"})
+    assert as_data.status_code == 404
+    assert as_data.json()["error"]["__type"] == "Not Found Error"

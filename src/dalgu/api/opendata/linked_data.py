@@ -17,7 +17,13 @@ from dalgu.api.edge import runtime
 from dalgu.api.opendata import dcat
 from dalgu.api.opendata import package as ckan
 from dalgu.api.opendata.envelope import base_url, failure, portal_tenant, unexpected
-from dalgu.api.opendata.pages import HOME_PAGE_SIZE, Listing, home_page, landing_page
+from dalgu.api.opendata.pages import (
+    HOME_PAGE_SIZE,
+    Listing,
+    home_page,
+    landing_page,
+    missing_page,
+)
 from dalgu.api.opendata.rdf import FORMATS, HTML, MEDIA_TYPES, negotiate, rdf_response
 from dalgu.errors import (
     DalguError,
@@ -62,6 +68,14 @@ def _chosen(
         offered = [HTML, *MEDIA_TYPES] if page_first else [*MEDIA_TYPES, HTML]
     chosen = negotiate(request.headers.get("accept"), offered)
     return "html" if chosen == HTML else MEDIA_TYPES[chosen]
+
+
+def _wants_page(request: Request, extension: str | None) -> bool:
+    """Whether the request asks for a page for people (`.html`, or HTML first in `Accept`)."""
+    try:
+        return _chosen(request, extension) == "html"
+    except DalguError:  # it accepts none of them
+        return False
 
 
 def _answer(request: Request, document: dict[str, Any], extension: str | None) -> Response:
@@ -139,6 +153,10 @@ async def dataset_description(request: Request) -> Response:
             return landing_page(base_url(request), dataset, tenant)
         node = dcat.dataset_node(base_url(request), dataset, tenant)
         return _answer(request, {"@context": dcat.CONTEXT, **node}, extension)
+    except ResourceNotFound as error:
+        if _wants_page(request, extension):
+            return missing_page(base_url(request), portal_tenant(request), error.detail)
+        return _failure(request, "dataset", error)
     except DalguError as error:
         return _failure(request, "dataset", error)
     except Exception as exc:

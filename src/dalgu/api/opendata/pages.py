@@ -151,3 +151,12 @@ def landing_page(base: str, dataset: Dataset, tenant: str) -> HTMLResponse:
         .render(**_common(base, tenant), d=_described(base, dataset, tenant))
     )
     return _page(html)
+
+
+def missing_page(base: str, tenant: str, what: str) -> HTMLResponse:
+    """A 404 for people: what is not there, and a link to the catalogue's datasets (a
+    browser that asked for a page got CKAN's JSON error)."""
+    html = _templates().get_template("missing.html").render(**_common(base, tenant), what=what)
+    response = _page(html)
+    response.status_code = 404
+    return response
