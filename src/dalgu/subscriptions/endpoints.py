@@ -197,9 +197,21 @@ def _on_disconnect(client: Any, then: Callable[[], None]) -> None:
     disconnected.add_done_callback(taken)
 
 
+def _refuses_version(error: Exception) -> bool:
+    """A CONNACK refusing the protocol version: 0x84 from an MQTT 5 broker, return code 1
+    from a 3.1.1-only one (paho reads it as 0x84 too on a 5.0 connection)."""
+    from aiomqtt.exceptions import MqttConnectError
+
+    code = getattr(error, "rc", None)
+    return isinstance(error, MqttConnectError) and getattr(code, "value", code) in (1, 0x84)
+
+
 class MqttSender:
     """Publishes with aiomqtt (paho): QoS and protocol version from `notifierInfo`.
 
+    The version is MQTT 5.0 unless `MQTT-Version` says mqtt3.1.1 (clause 7.2, Table 7.2-1).
+    A broker that refuses 5.0 when no version was given (a 3.1.1-only one, such as the
+    embedded amqtt broker) gets 3.1.1 instead, from then on; an explicit mqtt5.0 is kept to.
     One connection per broker (host, port, credentials, version) is kept open and reused;
     a failed one is dropped and reopened on the next delivery.
     """
@@ -207,6 +219,8 @@ class MqttSender:
     def __init__(self) -> None:
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
+        #: brokers (host, port, credentials, secure) that refused MQTT 5.0
+        self._only_3_1_1: set[tuple[Any, ...]] = set()
 
     async def close(self) -> None:
         for client in list(self._clients.values()):
@@ -258,28 +272,37 @@ class MqttSender:
             qos = int(info.get("MQTT-QoS", "0"))
         except ValueError:
             qos = -1
-        version = (
-            aiomqtt.ProtocolVersion.V5
-            if info.get("MQTT-Version", "mqtt3.1.1") == "mqtt5.0"
-            else aiomqtt.ProtocolVersion.V311
-        )
+        asked = info.get("MQTT-Version")
         secure = parts.scheme == "mqtts"
         topic = parts.path.lstrip("/")
         if not topic or qos not in (0, 1, 2):
             raise DeliveryFailed(f"invalid MQTT endpoint {uri} (topic and QoS 0-2 required)")
         message: dict[str, Any] = {"metadata": headers, "body": orjson.loads(body)}
-        key = (
+        broker = (
             parts.hostname or "127.0.0.1",
             parts.port or (8883 if secure else 1883),
             parts.username,
             parts.password,
-            version,
-            secure,
         )
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        version = (
+            aiomqtt.ProtocolVersion.V311
+            if asked == "mqtt3.1.1" or (asked is None and (*broker, secure) in self._only_3_1_1)
+            else aiomqtt.ProtocolVersion.V5
+        )
+        key = (*broker, version, secure)
         try:
-            async with lock:
-                client = await self._client(key)
+            try:
+                async with self._locks.setdefault(key, asyncio.Lock()):
+                    client = await self._client(key)
+            except aiomqtt.MqttError as exc:
+                if asked is not None or version != aiomqtt.ProtocolVersion.V5:
+                    raise
+                if not _refuses_version(exc):
+                    raise
+                self._only_3_1_1.add((*broker, secure))
+                key = (*broker, aiomqtt.ProtocolVersion.V311, secure)
+                async with self._locks.setdefault(key, asyncio.Lock()):
+                    client = await self._client(key)
             await client.publish(topic, orjson.dumps(message), qos=qos)
         except (aiomqtt.MqttError, OSError) as exc:
             dropped = self._clients.pop(key, None)
