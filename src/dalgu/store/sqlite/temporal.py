@@ -381,7 +381,9 @@ class SqliteTemporal(TemporalStore):
             "json_extract(value, '$[0]') AS e, json_extract(value, '$[1]') AS n, "
             "json_extract(value, '$[2]') AS origin, json_extract(value, '$[3]') AS seconds "
             f"FROM json_each({c.p(orjson.dumps(keys).decode())})) o "
-            f"JOIN instances i ON i.tenant = {c.p(tenant)} AND i.entity_id = o.e "
+            # the attributes asked drive the join (SQLite does not reorder a CROSS JOIN): the
+            # planner had walked every instance of the store, 5 s at 10,000 vehicles
+            f"CROSS JOIN instances i ON i.tenant = {c.p(tenant)} AND i.entity_id = o.e "
             f"AND i.name = o.n{instance_filter(query, c)} AND i.deleted_at IS NULL"
         )
         return list(self.db.execute(sql, c.params))
