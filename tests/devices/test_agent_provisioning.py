@@ -177,7 +177,7 @@ def test_a_fiware_service_is_one_service_in_any_case(client: TestClient) -> None
     # its devices' measures land in the lower-case tenant, where the dashboard shows them too
     assert client.post("/iot/d?k=k-mixed&i=m1", content=b"t|1").status_code == 200
     read = client.get(f"{E}/urn:ngsi-ld:Mixed:m1", headers={"NGSILD-Tenant": "rep9mixed"})
-    assert read.status_code == 200 and read.json()["t"]["value"] == "1"
+    assert read.status_code == 200 and read.json()["t"]["value"] == 1
     page = client.get("/dashboard?lang=en&tenant=rep9mixed").text
     assert "urn:ngsi-ld:Mixed:m1" in page
     assert client.get("/iot/devices/m1", headers=mixed).json()["service"] == "rep9mixed"

@@ -42,7 +42,7 @@ def test_a_device_named_by_default_keeps_its_entity_when_its_type_changes(
     assert updated.status_code == 204, updated.text
     measure(client, apikey)
     entity = client.get(f"{E}/urn:ngsi-ld:Device:water002?options=keyValues").json()
-    assert entity["s"] == "1"
+    assert entity["s"] == 1
     assert client.get(f"{E}/urn:ngsi-ld:IoT-Device:water002").status_code == 404
 
 
@@ -54,7 +54,7 @@ def test_a_new_entity_name_sends_the_device_to_that_entity(client: TestClient) -
     entity = client.get(f"{E}/urn:ngsi-ld:Device:water001b?options=keyValues").json()
     assert entity["on_status"] == "UNKNOWN"  # its commands are on its new entity
     measure(client, apikey)
-    assert client.get(f"{E}/urn:ngsi-ld:Device:water001b?options=keyValues").json()["s"] == "1"
+    assert client.get(f"{E}/urn:ngsi-ld:Device:water001b?options=keyValues").json()["s"] == 1
     refused = client.put("/iot/devices/water002", json={"entity_name": "no uri here"})
     assert refused.status_code == 400 and "entity_name" in refused.json()["detail"]
     assert client.put("/iot/devices/water002", json={"device_id": "other"}).status_code == 400

@@ -87,10 +87,6 @@ DIRECT = [
     ({"noise": "52", "id": "7", "type": "x"}, OBSERVED),  # unmapped: kept as sent, renamed
     ({"fw": "1.2", "t": "3"}, None),  # a lazy attribute is not stored
     ({}, None),
-    ({"c": "2.5"}, None),  # the errors are the general path's
-    ({"t": "nan"}, None),
-    ({"on": "maybe"}, None),
-    ({"t": True}, None),
 ]
 # measures left to the general path
 GENERAL = [
@@ -107,6 +103,10 @@ GENERAL = [
     ({"t": "1"}, "yesterday"),
     ({"location": "1"}, None),  # an unmapped measure on a GeoProperty name
     ({"bad name": "1"}, None),
+    ({"c": "2.5"}, None),  # values that do not fit: the general path leaves them out
+    ({"t": "nan"}, None),
+    ({"on": "maybe"}, None),
+    ({"t": True}, None),
 ]
 
 

@@ -83,7 +83,7 @@ def test_iot_agent_ports_serve_provisioning_http_and_coap(settings: Settings) ->
         refused = coap(aiocoap.POST, f"coap://127.0.0.1:{coap_port}/iot/d?k=nokey&i=m3", b"e|1")
         assert refused.code == aiocoap.NOT_FOUND
         assert orjson.loads(refused.payload)["type"].endswith("ResourceNotFound")
-        garbled = coap(aiocoap.POST, uri, b"e|x")
+        garbled = coap(aiocoap.POST, uri, b"e|x|y")
         assert garbled.code == aiocoap.BAD_REQUEST
 
 

@@ -36,10 +36,10 @@ def test_a_geo_point_is_longitude_first_and_found_near_where_it_is(client: TestC
     assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Device:animal005"]
 
 
-def test_a_point_sent_latitude_first_off_the_globe_is_refused(client: TestClient) -> None:
+def test_a_point_sent_latitude_first_off_the_globe_is_left_out(client: TestClient) -> None:
     assert client.post("/iot/services", json={"services": [GROUP]}, headers=FARM).status_code == 201
     sent = client.post("/iot/d?k=k-farm&i=cow1", content=b"gps|35.87,128.6")  # lat,lon: 128.6
-    assert sent.status_code == 400 and "lon,lat" in sent.json()["detail"]
+    assert sent.status_code == 200, sent.text  # the measure is left out: nothing to write
     assert client.get(f"{E}/urn:ngsi-ld:Device:cow1", headers=TENANT).status_code == 404
 
 
@@ -55,7 +55,7 @@ def test_a_static_geoproperty_given_as_a_coordinate_array_is_kept(client: TestCl
     assert client.post("/iot/d?k=k-fill&i=f1", content=b"f|0.87").status_code == 200
     entity = client.get(f"{E}/urn:ngsi-ld:Device:f1?options=keyValues", headers=TENANT).json()
     assert entity["location"] == {"type": "Point", "coordinates": [13.3505, 52.5144]}
-    assert entity["f"] == "0.87"
+    assert entity["f"] == 0.87
 
 
 SHAPES = {  # the agents' other geo types (`convertNGSIv2ToLD`): the numbers paired, lon first
@@ -95,7 +95,7 @@ def test_lines_polygons_and_multipoints_from_text_are_geoproperties(client: Test
     assert [e["id"] for e in found] == ["urn:ngsi-ld:Road:road1"]
 
 
-def test_a_multipolygon_is_taken_as_geojson_and_an_open_ring_is_refused(
+def test_a_multipolygon_is_taken_as_geojson_and_an_open_ring_is_left_out(
     client: TestClient,
 ) -> None:
     groups = [SHAPES, SHAPES | {"resource": "/iot/json"}]
@@ -108,7 +108,7 @@ def test_a_multipolygon_is_taken_as_geojson_and_an_open_ring_is_refused(
     assert road["zones"] == zones
     unclosed = b"a|128.6,35.8,128.7,35.8,128.7,36"
     open_ring = client.post("/iot/d?k=k-shapes&i=road3", content=unclosed)
-    assert open_ring.status_code == 400 and "closed ring" in open_ring.json()["detail"]
+    assert open_ring.status_code == 200, open_ring.text
     flat = client.post("/iot/d?k=k-shapes&i=road3", content=b"z|128.6,35.8,128.7,35.8")
-    assert flat.status_code == 400 and "GeoJSON MultiPolygon" in flat.json()["detail"]
+    assert flat.status_code == 200, flat.text
     assert client.get(f"{E}/urn:ngsi-ld:Road:road3", headers=TENANT).status_code == 404

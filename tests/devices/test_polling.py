@@ -34,7 +34,7 @@ def test_ultralight_device_polls_commands_once_and_reports_results(client: TestC
     assert fetched.status_code == 200
     assert fetched.headers["content-type"].startswith("text/plain")
     assert fetched.text == "lamp1@switch|on#lamp1@dim|level=30"
-    assert client.get(f"{E}/{entity_id}").json()["p"]["value"] == "12"
+    assert client.get(f"{E}/{entity_id}").json()["p"]["value"] == 12
     assert status(client, entity_id, "switch") == "DELIVERED"
     assert status(client, entity_id, "dim") == "DELIVERED"
     # delivered once
@@ -66,7 +66,7 @@ def test_a_result_posted_where_measures_go_completes_the_command(client: TestCli
     assert both.status_code == 200, both.text
     entity = client.get(f"{E}/{entity_id}").json()
     assert entity["dim_status"]["value"] == "OK" and entity["dim_info"]["value"] == "dimmed"
-    assert entity["p"]["value"] == "7"
+    assert entity["p"]["value"] == 7
 
 
 def test_json_device_polls_commands(client: TestClient) -> None:

@@ -93,7 +93,7 @@ def test_a_client_without_a_key_reads_nothing_of_the_devices(
     assert codes == [FAILURE] * len(filters)
     assert heard == []
     # Dalgu's southbound heard the measure all the same
-    wait_for(client, f"{E}/{entity_id}", lambda e: e.get("t", {}).get("value") == "1")
+    wait_for(client, f"{E}/{entity_id}", lambda e: e.get("t", {}).get("value") == 1)
 
 
 def test_a_device_with_its_key_sends_measures_and_gets_its_commands(
@@ -108,7 +108,7 @@ def test_a_device_with_its_key_sends_measures_and_gets_its_commands(
     publish(port, f"/{apikey}/bell1/cmdexe", b"bell1@ring|rang")
     wait_for(client, f"{E}/{entity_id}", lambda e: e["ring_status"]["value"] == "OK")
     publish(port, f"/{apikey}/bell1/attrs", b"t|2")
-    wait_for(client, f"{E}/{entity_id}", lambda e: e.get("t", {}).get("value") == "2")
+    wait_for(client, f"{E}/{entity_id}", lambda e: e.get("t", {}).get("value") == 2)
 
 
 def test_a_client_cannot_send_a_device_a_command(embedded: tuple[TestClient, int]) -> None:

@@ -45,7 +45,7 @@ def test_a_result_with_measures_closes_the_command_and_stores_the_measures(
     uri = f"coap://127.0.0.1:{port}/iot/d?k={apikey}&i=lamp1"
     assert exchange(post(uri, b"l|7#lamp1@switch|done")).code == aiocoap.CHANGED
     entity = client.get(f"{E}/{entity_id}?options=keyValues").json()
-    assert entity["switch_status"] == "OK" and entity["l"] == "7"
+    assert entity["switch_status"] == "OK" and entity["l"] == 7
 
 
 def test_a_result_for_a_command_the_device_has_not_is_refused_and_not_stored(

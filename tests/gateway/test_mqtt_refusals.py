@@ -138,7 +138,7 @@ def _send_theirs_then_ours(client: TestClient, port: int, theirs: str) -> None:
             await c.publish(f"/{ours}/dev/attrs", b"t|2", qos=1)  # handled after theirs
 
     asyncio.run(send())
-    stored(client, "dev", lambda e: e.get("t", {}).get("value") == "2")
+    stored(client, "dev", lambda e: e.get("t", {}).get("value") == 2)
 
 
 def test_another_deployments_api_key_is_logged_at_debug_only_on_a_shared_broker(
@@ -185,7 +185,7 @@ def test_another_deployments_command_results_are_logged_at_debug_only_on_a_share
             await c.publish(f"/{ours}/dev/attrs", b"t|2", qos=1)  # handled after theirs
 
     asyncio.run(send())
-    stored(client, "dev", lambda e: e.get("t", {}).get("value") == "2")
+    stored(client, "dev", lambda e: e.get("t", {}).get("value") == 2)
     about_theirs = [r for r in caplog.records if theirs in r.getMessage()]
     assert about_theirs, "the foreign key's result was not logged at all"
     assert all(r.levelno == logging.DEBUG for r in about_theirs)

@@ -18,14 +18,14 @@ from dalgu.gateway.ultralight import (
 
 
 def test_one_group_of_measures() -> None:
-    assert parse_measures("t|23.4|h|40") == [MeasureGroup({"t": "23.4", "h": "40"})]
+    assert parse_measures("t|23.4|h|40") == [MeasureGroup({"t": 23.4, "h": 40})]
 
 
 def test_several_groups_and_a_timestamp() -> None:
     groups = parse_measures("gps|1.2/3.4#2016-06-13T00:35:30Z|lle|100|t|9")
     assert groups == [
         MeasureGroup({"gps": "1.2/3.4"}),
-        MeasureGroup({"lle": "100", "t": "9"}, "2016-06-13T00:35:30Z"),
+        MeasureGroup({"lle": 100, "t": 9}, "2016-06-13T00:35:30Z"),
     ]
 
 
@@ -36,7 +36,6 @@ def test_values_may_be_empty_and_keep_inner_spaces() -> None:
 @pytest.mark.parametrize(
     ("payload", "message", "position"),
     [
-        ("", "empty UltraLight payload", 0),
         ("t", "has no value", 0),
         ("t|1|h", "not an ISO 8601 timestamp", 0),
         ("t|1#|2", "empty measure name", 4),
@@ -94,9 +93,8 @@ def test_json_measures_keep_types_and_time_instant() -> None:
     ("payload", "message"),
     [
         (b"{", "not JSON"),
-        (b"[]", "empty JSON array"),
-        (b"[1]", "non-empty JSON object"),
-        (b"{}", "non-empty JSON object"),
+        (b"[1]", "must be a JSON object"),
+        (b'"hello"', "must be a JSON object"),
     ],
 )
 def test_bad_json_measures(payload: bytes, message: str) -> None:
@@ -104,7 +102,21 @@ def test_bad_json_measures(payload: bytes, message: str) -> None:
         parse_json_measures(payload)
 
 
+def test_an_empty_message_holds_no_measures() -> None:
+    """Outside tester iota-7: a heartbeat (`{}`, an empty UltraLight body) is no error, as the
+    agents answer it with 200."""
+    assert parse_json_measures(b"{}") == []
+    assert parse_json_measures(b"[]") == []
+    assert parse_measures("") == [] and parse_measures(" \n") == []
+
+
 def test_json_command_results() -> None:
     assert parse_json_command_results(b'{"ping": "Ping ok"}') == {"ping": "Ping ok"}
     with pytest.raises(PayloadError):
         parse_json_command_results(b'"ok"')
+
+
+def test_a_commands_arrays_and_nested_objects_are_json_text() -> None:
+    """Outside tester iota-13: never a Python repr on the wire."""
+    assert format_command("am1", "ping", [1, 2]) == "am1@ping|[1,2]"
+    assert format_command("am1", "ping", {"n": {"d": 1}, "x": None}) == 'am1@ping|n={"d":1}|x=null'

@@ -280,10 +280,11 @@ class CommandDispatcher:
         cached = self._targets.get(tenant)
         if cached is not None:
             return cached
-        groups = {
-            (r.apikey): ServiceGroup.model_validate(r.doc)
-            for r in await self.registry.groups(tenant, None)
-        }
+        groups: dict[str, ServiceGroup] = {}
+        resources: dict[str, frozenset[str]] = {}  # by apikey: the resources its groups serve
+        for r in await self.registry.groups(tenant, None):
+            groups[r.apikey] = ServiceGroup.model_validate(r.doc)
+            resources[r.apikey] = resources.get(r.apikey, frozenset()) | {r.key}
         targets: dict[str, CommandTarget] = {}
         foreign: dict[str, bool] = {}  # apikeys without a group here: another service's?
         offset = 0
@@ -302,7 +303,12 @@ class CommandDispatcher:
                 binding = bind(group, device, device.device_id)
                 if binding.commands or binding.lazy:
                     targets[binding.entity_id] = _target(
-                        tenant, record.service_path, binding, group, device
+                        tenant,
+                        record.service_path,
+                        binding,
+                        group,
+                        device,
+                        resources.get(record.apikey),
                     )
             if len(records) < _PAGE:
                 break
@@ -329,10 +335,32 @@ class CommandDispatcher:
 
 
 def _target(
-    tenant: str, service_path: str, binding: DeviceBinding, group: ServiceGroup, device: Device
+    tenant: str,
+    service_path: str,
+    binding: DeviceBinding,
+    group: ServiceGroup,
+    device: Device,
+    resources: frozenset[str] | None = None,
 ) -> CommandTarget:
     endpoint = device.endpoint or group.endpoint
     transport = device.transport or group.transport or ("HTTP" if endpoint else "MQTT")
-    protocol = (device.protocol or group.protocol or device.payloadType or "").lower()
-    payload: Literal["ul", "json"] = "json" if "json" in protocol else "ul"
-    return CommandTarget(tenant, binding, transport, payload, endpoint, service_path)
+    return CommandTarget(
+        tenant, binding, transport, _payload(group, device, resources), endpoint, service_path
+    )
+
+
+def _payload(
+    group: ServiceGroup, device: Device, resources: frozenset[str] | None
+) -> Literal["ul", "json"]:
+    """What the device speaks: its (or its group's) `protocol` when given (`IoTA-JSON`,
+    `PDI-IoTA-JSON`, `json`: JSON; anything else UltraLight) or a `payloadType` naming JSON;
+    else JSON when its apikey's config groups (`resources`, else `group`'s) serve `/iot/json`
+    only, as a device of iotagent-json, which needs no `protocol`, gets JSON; else
+    UltraLight."""
+    protocol = device.protocol or group.protocol
+    if protocol:
+        return "json" if "json" in protocol.lower() else "ul"
+    if "json" in (device.payloadType or group.payloadType or "").lower():
+        return "json"
+    served = resources if resources is not None else frozenset({group.resource})
+    return "json" if served == {"/iot/json"} else "ul"

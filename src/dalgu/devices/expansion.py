@@ -106,7 +106,11 @@ class ExpandedBinding:
             assert isinstance(plan, _Plan)
             if plan.skip_value is not None and raw == plan.skip_value:
                 continue
-            instance: dict[str, Any] = {"type": "Property", "value": plan.value(raw, measure)}
+            try:
+                value = plan.value(raw, measure)
+            except DalguError:  # the general path leaves it out, and says so
+                return None
+            instance: dict[str, Any] = {"type": "Property", "value": value}
             for member, value in plan.metadata:
                 instance[member] = (
                     value
@@ -183,6 +187,8 @@ class ExpandedBinding:
                 continue
             elif key in MEMBERS or meta_value is None:
                 return _GENERAL
+            elif isinstance(meta, dict) and meta.get("type") == "Relationship":
+                return _GENERAL  # a sub-relationship: the general path writes its object
             else:
                 try:
                     members.append((attribute_iri(key, self.terms), meta_value))

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 
-from dalgu.devices.observation import TIME_INSTANT
+from dalgu.devices.observation import TIME_INSTANT, utc_time
 from dalgu.devices.provisioning import AttributeMapping, Device, ServiceGroup, StaticAttribute
 from dalgu.errors import PayloadError
 
@@ -30,6 +32,7 @@ _INTEGER = re.compile(r"\s*[-+]?[0-9]+\s*")
 # syntax, which also takes `1_000`, any script's digits (`٣٤`), `inf` and `nan`
 _DECIMAL = re.compile(r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*")
 _EXACT = 2**53  # integers JSON readers everywhere keep exactly
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUMBER_TYPES = {"number", "float", "double", "decimal"}
 INTEGER_TYPES = {"integer", "int", "long"}
 BOOLEAN_TYPES = {"boolean", "bool"}
@@ -95,7 +98,9 @@ def bind(
     """The binding of `device_id`: its provisioning over its group's template (in FIWARE
     `service` and `service_path`, which expressions may read)."""
     entity_type = (device and device.entity_type) or group.entity_type or DEFAULT_ENTITY_TYPE
-    entity_id = f"{URN_PREFIX}{entity_type}:{device_id}"  # the agents' default name
+    # the agents' default name: the type and the device id joined by the group's
+    # `defaultEntityNameConjunction` (":" unless it sets another)
+    entity_id = f"{URN_PREFIX}{entity_type}{group.defaultEntityNameConjunction}{device_id}"
     if device is not None and device.entity_name:
         entity_id = entity_id_of(device.entity_name, entity_type)
     active = {m.measure: m for m in group.attributes}
@@ -163,8 +168,12 @@ def measures_to_entity(
     *,
     observed_at: str | None = None,
     with_static: bool = True,
+    left_out: Callable[[str, str], None] | None = None,
 ) -> dict[str, Any]:
-    """A normalized NGSI-LD entity holding one measure group (names still compact)."""
+    """A normalized NGSI-LD entity holding one measure group (names still compact). A null
+    measure is left out, as the agents' NGSI-LD conversion leaves it out; so is, when
+    `left_out` is given, a value that does not fit its type (else `PayloadError`): `left_out`
+    hears the measure's name and why."""
     entity: dict[str, Any] = {"id": binding.entity_id, "type": binding.entity_type}
     for measure, raw in values.items():
         mapping = binding.active.get(measure)
@@ -175,6 +184,10 @@ def measures_to_entity(
                 isinstance(binding.explicit, frozenset) and measure not in binding.explicit
             ):
                 continue
+            if raw is None:
+                if left_out is not None:
+                    left_out(measure, "its value is null")
+                continue
             name = f"measure_{measure}" if measure in ("id", "type") else measure
             entity[name] = _untyped(raw, observed_at)
             continue
@@ -182,7 +195,18 @@ def measures_to_entity(
             continue
         if mapping.skipValue is not None and raw == mapping.skipValue:
             continue
-        entity[mapping.name] = attribute(mapping.type, raw, measure, mapping.metadata, observed_at)
+        if raw is None:
+            if left_out is not None:
+                left_out(measure, "its value is null")
+            continue
+        try:
+            entity[mapping.name] = attribute(
+                mapping.type, raw, measure, mapping.metadata, observed_at
+            )
+        except PayloadError as error:
+            if left_out is None:
+                raise
+            left_out(measure, error.detail)
     if with_static:
         for static in binding.static:
             entity.setdefault(
@@ -204,6 +228,8 @@ def attribute(
         value = meta.get("value") if isinstance(meta, dict) else meta
         if key == "unitCode":
             instance["unitCode"] = str(value)
+        elif key != "observedAt" and isinstance(meta, dict) and meta.get("type") == "Relationship":
+            instance[key] = {"type": "Relationship", "object": value}  # clause 4.5.3
         elif key != "observedAt":
             instance[key] = {"type": "Property", "value": value}
     if observed_at is not None:
@@ -224,19 +250,51 @@ def _typed(declared: str, raw: Any, measure: str) -> dict[str, Any]:
         return {"type": "Property", "value": raw if not isinstance(raw, bytes) else raw.decode()}
     if low in GEO_TYPES:
         return {"type": "GeoProperty", "value": _geometry(GEO_TYPES[low], raw, measure)}
-    if kind == "Relationship":
-        if not isinstance(raw, str) or ":" not in raw:
-            raise PayloadError(f"measure {shown(measure)}: a Relationship needs a URI", 0)
+    if kind == "Relationship":  # one target, or several (`"object": [...]`, clause 4.5.3)
+        several = isinstance(raw, list) and bool(raw)
+        targets = raw if several else [raw]
+        if not all(isinstance(t, str) and ":" in t for t in targets):
+            raise PayloadError(
+                f"measure {shown(measure)}: a Relationship needs a URI (or a list of URIs)", 0
+            )
         return {"type": "Relationship", "object": raw}
     if kind in NGSI_LD_KINDS:
         return {"type": kind, NGSI_LD_KINDS[kind]: raw}
     if low in JSON_TYPES:
         return {"type": "Property", "value": json_value(raw)}
     if low == "datetime":
-        return {"type": "Property", "value": {"@type": "DateTime", "@value": str(raw)}}
+        return {"type": "Property", "value": {"@type": "DateTime", "@value": _utc(raw, measure)}}
     if low == "date":
-        return {"type": "Property", "value": {"@type": "Date", "@value": str(raw)}}
+        return {"type": "Property", "value": {"@type": "Date", "@value": _date(raw, measure)}}
     return {"type": "Property", "value": raw}  # any other NGSI-v2 type name: kept as given
+
+
+def _utc(raw: Any, measure: str) -> str:
+    """A `DateTime` in UTC, as NGSI-LD asks (clause 4.6.3: "shall be expressed in UTC", ending
+    in `Z`) and the agents write it (`moment.tz(value, 'Etc/UTC').toISOString()`): an ISO 8601
+    text with any offset, or epoch milliseconds as a number."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
+        try:
+            moment = datetime.fromtimestamp(raw / 1000, UTC)
+        except (OverflowError, ValueError, OSError):
+            pass
+        else:
+            return utc_time(moment.isoformat()) or ""
+    if isinstance(raw, str):
+        converted = utc_time(raw)
+        if converted is not None:
+            return converted
+    raise PayloadError(f"measure {shown(measure)}: {shown(raw)} is not an ISO 8601 date-time", 0)
+
+
+def _date(raw: Any, measure: str) -> str:
+    """A `Date` as `YYYY-MM-DD`; a date-time gives its day in UTC, as the agents format it."""
+    if isinstance(raw, str) and _DAY.fullmatch(raw.strip()):
+        try:
+            return date.fromisoformat(raw.strip()).isoformat()
+        except ValueError:
+            pass
+    return _utc(raw, measure)[:10]
 
 
 def json_value(raw: Any) -> Any:

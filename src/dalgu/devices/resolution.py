@@ -38,6 +38,9 @@ from dalgu.store.base import DeviceRecord, DeviceRegistry
 log = logging.getLogger(__name__)
 
 TRANSPORTS = ("HTTP", "MQTT", "COAP")  # what a device's first message may come on
+# the protocol an autoprovisioned device speaks, by the resource of its first message's
+# payload, named as the IoT Agents name theirs
+PROTOCOLS = {"/iot/json": "IoTA-JSON", "/iot/d": "IoTA-UL"}
 BINDING_LIFETIME = 2.0  # seconds a binding is used before the store is read again
 
 
@@ -151,17 +154,32 @@ class DeviceResolver:
         return max(serving, key=lambda g: g.key)  # the resource's own group before a ''
 
     async def autoprovision(
-        self, group: DeviceRecord, device_id: str, transport: str | None = None
+        self,
+        group: DeviceRecord,
+        device_id: str,
+        transport: str | None = None,
+        payload: str | None = None,
     ) -> DeviceRecord:
         """Provision a device from its group (its quota already admitted). A group that
         names no transport leaves it to the one the device's first message came on (`http`,
         `mqtt`, `coap`), as the IoT Agents' autoprovisioning does: commands go back that way
-        (an HTTP device without an endpoint polls for them)."""
+        (an HTTP device without an endpoint polls for them). A group that names no
+        `protocol` leaves it to the payload of that message (`payload`, its resource:
+        `/iot/json` for JSON, `/iot/d` for UltraLight): as each IoT Agent speaks to its
+        devices in its own payload, a device that sent JSON gets its commands (and lazy
+        attribute requests) in JSON."""
         template = ServiceGroup.model_validate(group.doc)
         doc: dict[str, Any] = {"device_id": device_id, "apikey": group.apikey}
         arrived = (transport or "").upper()
         if template.transport is None and arrived in TRANSPORTS:
             doc["transport"] = arrived
+        if template.protocol is None and payload in PROTOCOLS:
+            doc["protocol"] = PROTOCOLS[payload]
+        # its entity as the group names it now, kept as the agents fill it in: a later change of
+        # the group's entity_type is for new devices, this one keeps its entity
+        named = bind(template, Device.model_validate(doc), device_id)
+        doc["entity_name"] = named.entity_id
+        doc["entity_type"] = named.entity_type
         record = DeviceRecord(group.tenant, group.service_path, group.apikey, device_id, doc)
         device = Device.model_validate(doc)
         binding = bind(template, device, device_id)

@@ -32,6 +32,7 @@ from dalgu.devices.observation import (
     observed_at,
     utc_time,
 )
+from dalgu.devices.omission import Omissions
 from dalgu.devices.polling import CommandPolling
 from dalgu.devices.provisioner import Admission, Provisioner, device_count
 from dalgu.devices.resolution import DeviceResolver
@@ -93,6 +94,7 @@ class DeviceService:
             tuple[str, str], tuple[DeviceBinding, MeasureTransformation | None]
         ] = {}
         self._multi: dict[tuple[str, str], tuple[DeviceBinding, MultiEntity | None]] = {}
+        self._omissions: dict[tuple[str, str], Omissions] = {}  # by apikey and device id
         self._arrivals: dict[str, Arrivals[Message]] = {}  # by transport
         self.commands = CommandDispatcher(registry, entities, terms)
         self.resolver = DeviceResolver(registry, entities, terms, self.commands)
@@ -163,6 +165,7 @@ class DeviceService:
         self._expanded.clear()
         self._transformations.clear()
         self._multi.clear()
+        self._omissions.clear()
         self.commands.forget(tenant)
 
     # --- measures -------------------------------------------------------------------------
@@ -256,7 +259,7 @@ class DeviceService:
         await self._admit(tenant, device_id, unprovisioned is not None)
         entities = self._entities(binding, groups, timestamp)
         if unprovisioned is not None:  # the message is good: now the device may exist
-            await self.resolver.autoprovision(unprovisioned, device_id, transport)
+            await self.resolver.autoprovision(unprovisioned, device_id, transport, resource)
         result = await self.entities.batch_upsert(tenant, entities, "update")
         if result.errors:
             raise result.errors[0][1]
@@ -313,18 +316,7 @@ class DeviceService:
                 out.append(self._other_entity(other, group_stamp, now, binding.timestamp))
             entity = expanded.entity(values, observed, now) if target is binding else None
             if entity is None:  # a measure only the general mapping and parser take
-                fragment = measures_to_entity(
-                    target, values, observed_at=observed, with_static=False
-                )
-                try:
-                    entity = parse_entity(fragment, self.terms, now)
-                except DalguError:
-                    if transformation is None:
-                        raise
-                    fragment = transformation.without_unparsable(
-                        fragment, lambda f: parse_entity(f, self.terms, now)
-                    )
-                    entity = parse_entity(fragment, self.terms, now)
+                entity = self._general(target, values, observed, now, transformation)
             statics = expanded.statics
             if target.explicit != binding.explicit:
                 statics = StaticAttributes(target, self.terms)
@@ -332,6 +324,40 @@ class DeviceService:
             if not entity.keys() <= ENTITY_KEYS:  # nothing to write: no update, as the agents
                 out.append((device_time, entity))
         return in_time_order(out)
+
+    def _general(
+        self,
+        binding: DeviceBinding,
+        values: dict[str, Any],
+        observed: str | None,
+        now: str,
+        transformation: MeasureTransformation | None,
+    ) -> Entity:
+        """A measure group's entity by the general mapping and parser: a measure that does
+        not fit its type, is null, or that the parser refuses alone, is left out (logged),
+        as the agents leave it out; the others are written."""
+        omissions = self._omissions_of(binding)
+        fragment = measures_to_entity(
+            binding, values, observed_at=observed, with_static=False, left_out=omissions.note
+        )
+
+        def parse(fragment: dict[str, Any]) -> Entity:
+            return parse_entity(fragment, self.terms, now)
+
+        try:
+            return parse(fragment)
+        except DalguError:
+            if transformation is not None:  # a computed attribute's, logged as such
+                fragment = transformation.without_unparsable(fragment, parse)
+            return parse(omissions.without_unparsable(fragment, parse))
+
+    def _omissions_of(self, binding: DeviceBinding) -> Omissions:
+        """The binding's log of measures left out, kept per device."""
+        key = (binding.apikey, binding.device_id)
+        known = self._omissions.get(key)
+        if known is None or known.binding.entity_id != binding.entity_id:
+            known = self._omissions[key] = Omissions(binding)
+        return known
 
     def _other_entity(
         self, other: OtherEntity, group_stamp: str | None, now: str, timestamp: bool
@@ -341,10 +367,22 @@ class DeviceService:
         stamp = other.time or group_stamp
         device_time = utc_time(stamp) if stamp else None
         observed = device_time or observed_at(stamp, now, timestamp)
+        omissions = self._omissions_of(other.binding)
         fragment = measures_to_entity(
-            other.binding, other.values, observed_at=observed, with_static=False
+            other.binding,
+            other.values,
+            observed_at=observed,
+            with_static=False,
+            left_out=omissions.note,
         )
-        return device_time, parse_entity(fragment, self.terms, now)
+
+        def parse(fragment: dict[str, Any]) -> Entity:
+            return parse_entity(fragment, self.terms, now)
+
+        try:
+            return device_time, parse(fragment)
+        except DalguError:
+            return device_time, parse(omissions.without_unparsable(fragment, parse))
 
     def _multi_entity(self, binding: DeviceBinding) -> MultiEntity | None:
         """The binding's multi-entity attributes, compiled once per binding."""
@@ -384,7 +422,9 @@ class DeviceService:
                 await self._admit(tenant, device_id, unprovisioned is not None)
                 entities = self._entities(binding, groups, timestamp)
                 if unprovisioned is not None:
-                    await self.resolver.autoprovision(unprovisioned, device_id, transport)
+                    await self.resolver.autoprovision(
+                        unprovisioned, device_id, transport, resource or prefer
+                    )
             except DalguError as error:
                 if error.status >= 500:
                     raise
@@ -447,7 +487,7 @@ class DeviceService:
                 await self.admission.admit_devices(
                     tenant, 1, lambda: device_count(self.registry, tenant)
                 )
-            await self.resolver.autoprovision(unprovisioned, device_id, transport)
+            await self.resolver.autoprovision(unprovisioned, device_id, transport, resource)
         return binding, tenant
 
     async def binding_of(self, record: DeviceRecord) -> DeviceBinding | None:

@@ -25,15 +25,16 @@ TIME_INSTANT = "TimeInstant"
 
 
 def parse_json_measures(payload: bytes | str) -> list[tuple[dict[str, Any], str | None]]:
-    """Measure groups as (values, timestamp) pairs."""
+    """Measure groups as (values, timestamp) pairs. An empty object (`{}`, a firmware's
+    heartbeat or poll) or array holds no measures, and is none, as iotagent-json takes it."""
     document = _load(payload)
     groups = document if isinstance(document, list) else [document]
-    if not groups:
-        raise PayloadError("an empty JSON array holds no measures", 0)
     out: list[tuple[dict[str, Any], str | None]] = []
     for group in groups:
-        if not isinstance(group, dict) or not group:
-            raise PayloadError("each measure group must be a non-empty JSON object", 0)
+        if not isinstance(group, dict):
+            raise PayloadError("each measure group must be a JSON object", 0)
+        if not group:
+            continue
         values = dict(group)
         stamp = values.pop(TIME_INSTANT, None)
         # a TimeInstant that is no time gives way to the arrival time (`devices/observation.py`)

@@ -44,7 +44,7 @@ from dalgu.gateway.jsonpayload import parse_json_measures
 from dalgu.gateway.mqttclient import MqttConnection
 from dalgu.gateway.mqttlease import STANDBY_POLL, SessionLease
 from dalgu.gateway.mqttwire import MqttError, Publish
-from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures
+from dalgu.gateway.ultralight import MAX_PAYLOAD, parse_measures, value_of
 from dalgu.nesting import nesting_depth
 
 log = logging.getLogger(__name__)
@@ -138,8 +138,8 @@ def measure_groups(
                 value = jsonbytes.loads(payload)
             except orjson.JSONDecodeError as exc:
                 raise PayloadError(f"not JSON: {exc.msg}", exc.pos) from None
-        else:
-            value = _text(payload)
+        else:  # JSON where it parses, as iotagent-ul reads a single measure
+            value = value_of(_text(payload))
         return [({topic.attribute: value}, None)]
     if fmt == "json":
         return parse_json_measures(payload)

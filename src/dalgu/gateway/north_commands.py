@@ -5,7 +5,8 @@ An IoT Agent in NGSI-LD mode is the context source of its devices' commands, and
 context broker forwards a command there, and the FIWARE tutorials also send it there straight
 (`fiware-service` naming the tenant). Dalgu's gateway runs in its broker, so a PATCH on the
 broker's own API already sends the command; on the provisioning port this route sends it the
-same way. Only commands are taken here: any other attribute is the broker's to change.
+same way. Only commands are taken here: any other attribute is the broker's to change. The
+tenant is `NGSILD-Tenant`, else `fiware-service`, as the agents' context server reads them.
 """
 
 from __future__ import annotations
@@ -30,11 +31,31 @@ def _value(attribute: Any) -> Any:
     return attribute
 
 
+def _tenant(request: Request) -> str:
+    """The tenant a command is for: `NGSILD-Tenant` (as given: NGSI-LD tenants are
+    case-sensitive) before `fiware-service` (lower-cased, as provisioning keeps it), as the IoT
+    Agent library's NGSI-LD context server reads them (`getLDTenant`), so a broker forwarding
+    the command with the NGSI-LD header reaches the device. Both naming different tenants are
+    refused, as on the NGSI-LD API."""
+    lines = request.headers.getlist("ngsild-tenant")
+    if not lines:
+        return fiware_service(request)
+    if len(lines) > 1 or not lines[0]:
+        raise BadRequestData("a request names one NGSILD-Tenant")
+    tenant = lines[0]
+    if "fiware-service" in request.headers and fiware_service(request) != tenant.lower():
+        raise BadRequestData(
+            "the NGSILD-Tenant and Fiware-Service headers name two tenants: a request has one "
+            "(send NGSILD-Tenant alone)"
+        )
+    return tenant
+
+
 async def _send(request: Request, commands: dict[str, Any]) -> Response:
     devices = runtime(request).devices
     if devices is None:
         raise OperationNotSupported("this store keeps no device registry")
-    tenant = fiware_service(request)
+    tenant = _tenant(request)
     entity_id = request.path_params["entity_id"]
     for name, attribute in commands.items():
         if not await devices.commands.send(tenant, entity_id, name, _value(attribute)):

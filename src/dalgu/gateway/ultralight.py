@@ -15,15 +15,22 @@ Commands sent to a device and the device's results:
 A device may post its results where its measures go, as a group of their own
 (`split_command_results`).
 
-Values are untyped text: the device's provisioned attribute types give them a type later
-(`dalgu.gateway.mapping`). Parsing is a pure function; bad input raises `PayloadError` naming
-the position (0-based character offset) of the offending part. Nothing here does I/O.
+Each value (a measure's, a command result's) is read as JSON where it parses, as iotagent-ul
+reads it since 3.0.0 (`JSON.parse`, falling back to the text: `lib/ulParser.js`): `t|2.15` is
+the number 2.15, `on|true` the boolean, `o|{"k":1}` an object, `s|"a b"` the text `a b`, and
+`s|abc`, `z|007`, `x|0x10`, `g|1.2,3.4` stay text. The device's provisioned attribute types
+then type them (`dalgu.devices.mapping`). Parsing is a pure function; bad input raises
+`PayloadError` naming the position (0-based character offset) of the offending part. Nothing
+here does I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from dalgu.errors import PayloadError
 
@@ -34,7 +41,7 @@ MAX_PAYLOAD = 65_536  # characters; an UL payload is meant for constrained devic
 class MeasureGroup:
     """One group of measures, with the time the device gave it (ISO 8601) if any."""
 
-    values: dict[str, str]
+    values: dict[str, Any]  # JSON where the text parses as JSON, else the text
     timestamp: str | None = None
 
 
@@ -45,14 +52,15 @@ class Command:
     device: str
     name: str
     params: dict[str, str] = field(default_factory=dict)
-    result: str | None = None
+    result: Any = None  # JSON where the text parses as JSON, else the text
 
 
 def parse_measures(payload: str) -> list[MeasureGroup]:
-    """All measure groups of an UltraLight 2.0 measure payload."""
+    """All measure groups of an UltraLight 2.0 measure payload; an empty one holds none (a
+    heartbeat), as iotagent-ul answers it with 200."""
     _check_size(payload)
     if not payload.strip():
-        raise PayloadError("empty UltraLight payload", 0)
+        return []
     groups: list[MeasureGroup] = []
     start = 0
     for text in payload.split("#"):
@@ -75,7 +83,7 @@ def _group(text: str, offset: int) -> MeasureGroup:
             )
         timestamp = candidate
         first = 1
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for index in range(first, len(fields), 2):
         key = fields[index].strip()
         if not key:
@@ -84,8 +92,19 @@ def _group(text: str, offset: int) -> MeasureGroup:
             raise PayloadError(
                 f"measure {key!r} repeated in one group", _position(fields, index, offset)
             )
-        values[key] = fields[index + 1].strip()
+        values[key] = value_of(fields[index + 1].strip())
     return MeasureGroup(values, timestamp)
+
+
+def value_of(text: str) -> Any:
+    """An UltraLight value as iotagent-ul (3.0.0 and later) reads it: the JSON the text is,
+    where it parses as JSON, else the text as it is (`1e400`, which no double holds, too)."""
+    if not text:
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
 
 
 def _position(fields: list[str], index: int, offset: int) -> int:
@@ -110,7 +129,7 @@ def parse_command(payload: str) -> Command:
 def parse_command_result(payload: str) -> Command:
     """A device's answer `device@name|result` (the result may itself contain `|`)."""
     device, name, rest, _ = _command_head(payload)
-    return Command(device, name, result="|".join(rest))
+    return Command(device, name, result=value_of("|".join(rest)))
 
 
 def split_command_results(payload: str) -> tuple[str | None, list[Command]]:
@@ -156,8 +175,12 @@ def _command_head(payload: str) -> tuple[str, str, list[str], int]:
 
 
 def _text(value: object) -> str:
+    """A command value as UltraLight text: an array or object as JSON text (`[1,2]`,
+    `{"d":1}`), which a device reads back as iotagent-ul reads values, never a Python repr."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (list, dict)) or value is None:
+        return orjson.dumps(value).decode()
     return str(value)
 
 
