@@ -38,6 +38,7 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
     from dalgu.broker.contexts import hosted_context_resolver
     from dalgu.collector import settle
     from dalgu.feed.relay import start_feed
+    from dalgu.heap import HeapTrim
     from dalgu.store.base import SubscriptionStore
     from dalgu.store.factory import open_store
     from dalgu.subscriptions import Notifier
@@ -53,6 +54,10 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
         )
         relay = await start_feed(settings, store, notifier)
         settle(settings.gc_young_threshold)  # a process of its own: never restored
+        # a fan-out's payloads are freed once sent: give the C heap's pages back, as the
+        # server's workers do (an outside test saw 1.2 GB kept after 250,000 notifications)
+        heap = HeapTrim(settings.heap_trim_interval)
+        heap.start()
         task = asyncio.create_task(notifier.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -63,6 +68,7 @@ async def run_notifier(settings: Settings, parent: int | None = None) -> None:
                 task.cancel()  # orphaned: the server is gone
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await heap.stop()
         if relay is not None:
             await relay.stop()
     finally:

@@ -41,6 +41,9 @@ Failure = tuple[Delivery, DeliveryFailed]  # a delivery whose sending failed, an
 # deliveries of one subscription a sender holds (queued or in flight); the rest wait in the
 # store, unleased, until these are sent: a slow endpoint's backlog is not kept in memory
 HOLD = 1_000
+# deliveries of all subscriptions a sender holds: a write that thousands of subscriptions match
+# waits in the store past this, not in memory (250,000 held: ~1 GB, an outside test)
+HOLD_ALL = 20_000
 # a subscription of which the sender holds this many is behind its updates, or was in a burst:
 # its backlog is trimmed (cheap when there is little to cut). PostgreSQL's take brings a run of
 # at most `TAKE` and nothing more while it is held, so `HOLD` alone would never be reached there
@@ -109,7 +112,8 @@ class NotificationSender:
 
     async def dispatch(self, deliveries: list[Delivery]) -> None:
         """Queue taken deliveries to their subscription's sender; past `HOLD` of one
-        subscription, give them back to wait in the store behind the held ones."""
+        subscription, or `HOLD_ALL` of all, give them back to wait in the store behind the
+        held ones."""
         excess: list[Delivery] = []
         for delivery in deliveries:
             if delivery.id in self._held:  # taken again after its lease ran out: queued already
@@ -118,6 +122,9 @@ class NotificationSender:
             if self._holding[key] >= HOLD:
                 excess.append(delivery)
                 self._backlogged.setdefault(key, 0.0)
+                continue
+            if len(self._held) >= HOLD_ALL:  # taken again from the store as these go out
+                excess.append(delivery)
                 continue
             self._held[delivery.id] = delivery
             self._holding[key] += 1
