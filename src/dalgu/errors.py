@@ -7,6 +7,7 @@ error topic or log line).
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 NGSI_LD_ERRORS = "https://uri.etsi.org/ngsi-ld/errors/"
@@ -203,6 +204,10 @@ _KIND_OF_STATUS = {
 }
 
 
+BLANK = "about:blank"
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+
+
 class ContextSourceError(DalguError):
     """What a context source answered a forwarded request with, as it said it (clause
     4.3.6): its status and, when it sent a ProblemDetails, its type; without one, the
@@ -214,7 +219,10 @@ class ContextSourceError(DalguError):
         self.status = status
         kind = _KIND_OF_STATUS.get(status, "InternalError")
         self._type_uri = type_uri or NGSI_LD_ERRORS + kind
+        # about:blank: the title is the status phrase (RFC 9457 section 4.2.1)
         self.title = "Context source error"
+        if type_uri == BLANK and status in _PHRASES:
+            self.title = _PHRASES[status]
 
     @property
     def type_uri(self) -> str:

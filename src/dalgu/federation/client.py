@@ -222,10 +222,12 @@ class ContextSourceClient:
 
 
 def _problem(status: int, detail: str) -> bytes:
-    title = "Gateway timeout" if status == 504 else "Bad gateway"
+    # no NGSI-LD error type is bound to 502 or 504 (Table 6.3.2-1 binds InternalError to
+    # 500): the status alone says it, as RFC 9457's about:blank with the status phrase does
+    title = "Gateway Timeout" if status == 504 else "Bad Gateway"
     return orjson.dumps(
         {
-            "type": "https://uri.etsi.org/ngsi-ld/errors/InternalError",
+            "type": "about:blank",
             "title": title,
             "status": status,
             "detail": detail,
