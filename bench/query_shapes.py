@@ -71,6 +71,17 @@ SCENARIOS = {
     ),
     "lastN-1": f"temporal/entities/{LIGHT}?attrs=illuminanceLevel&lastN=1",
     "lastN-10": f"temporal/entities/{LIGHT}?attrs=illuminanceLevel&lastN=10",
+    # perf-8 and perf-11: a type's histories (one of them 100,000 instances long), and the
+    # README's "fastest first" listing of histories ordered by a value
+    "temporal-type-1000": (
+        "temporal/entities?type=Streetlight&timerel=after&timeAt=2020-01-01T00:00:00Z"
+        "&attrs=illuminanceLevel&limit=1000"
+    ),
+    "temporal-order": (
+        "temporal/entities?type=WeatherObserved&timerel=after&timeAt=2020-01-01T00:00:00Z"
+        f"&timeproperty=modifiedAt&orderBy={quote('temperature;desc', safe='')}"
+        "&attrs=temperature&lastN=1"
+    ),
 }
 
 

@@ -224,3 +224,49 @@ def test_last_instances_of_a_long_history_are_its_last(client: TestClient) -> No
     assert values(oldest)["level"][:2] == [0, 1]  # the first instances, without lastN
     datasets = {"lastN": 2, "attrs": "level", "datasetId": "urn:ngsi-ld:Dataset:b"}
     assert values(datasets) == {"level": [1494, 1497]}
+
+
+def test_temporal_pages_ordered_by_a_value_are_the_oracle_s(client: TestClient) -> None:
+    """Ordered by what the entities hold now (many ties), with entities of another type that
+    hold the highest values: a page from the value index's candidates, or from every match
+    when those do not fill it."""
+    cars = [
+        {
+            "id": f"urn:ngsi-ld:Car:c{i:04d}",
+            "type": "Car",
+            "level": {"type": "Property", "value": i % 7},
+        }
+        for i in range(120)
+    ]
+    buses = [
+        {
+            "id": f"urn:ngsi-ld:Bus:b{i:04d}",
+            "type": "Bus",
+            "level": {"type": "Property", "value": 100 + i},
+        }
+        for i in range(30)
+    ]
+    load(client, cars + buses)
+    for way, descending in (("", False), (";desc", True)):
+        ranked = sorted(
+            cars,
+            key=lambda c: (-c["level"]["value"] if descending else c["level"]["value"], c["id"]),
+        )
+        for limit, offset in ((5, 0), (20, 10), (50, 100)):
+            answer = client.get(
+                "/ngsi-ld/v1/temporal/entities",
+                params={
+                    "type": "Car",
+                    "timerel": "after",
+                    "timeAt": "2020-01-01T00:00:00Z",
+                    "timeproperty": "modifiedAt",
+                    "orderBy": f"level{way}",
+                    "attrs": "level",
+                    "lastN": 1,
+                    "limit": limit,
+                    "offset": offset,
+                },
+            )
+            assert answer.status_code in (200, 206), answer.text
+            expected = [c["id"] for c in ranked[offset : offset + limit]]
+            assert [e["id"] for e in answer.json()] == expected, (way, limit, offset)

@@ -19,6 +19,7 @@ import shapely
 
 from dalgu.broker.mutations import create
 from dalgu.query.ast import GeoQuery, TypeName
+from dalgu.query.order import Ordering, OrderTerm
 from dalgu.store.base import Entity, EntityQuery, TemporalQuery
 from dalgu.store.sqlite import SqliteEntityStore, schema
 from dalgu.store.sqlite.geo import geo_match, geo_point_match
@@ -47,7 +48,7 @@ def place(n: int, kind: str) -> Entity:
         "type": [f"{NS}{kind}"],
         "createdAt": T0,
         "modifiedAt": T0,
-        f"{NS}level": [{"type": "Property", "value": n % 10}],
+        f"{NS}level": [{"type": "Property", "value": n}],
         LOCATION: [{"type": "GeoProperty", "value": geometry}],
     }
 
@@ -199,6 +200,29 @@ async def test_last_instance_of_an_attribute_is_flat_in_its_history(tmp_path: Pa
     finally:
         await short.close()
         await long.close()
+
+
+async def test_a_history_ordered_by_a_value_is_flat_in_the_entities_ranking_after(
+    stores: tuple[SqliteEntityStore, SqliteEntityStore],
+) -> None:
+    """The history's entities ordered by what they hold now (`orderBy=level&lastN=1`): the
+    page comes from the value index, not from sorting every entity of the type."""
+    query = TemporalQuery(
+        attrs=(f"{NS}level",),
+        timerel="after",
+        time_at="2020-01-01T00:00:00Z",
+        timeproperty="modifiedAt",
+        ordering=Ordering((OrderTerm(f"{NS}level"),)),
+        last_n=1,
+        limit=3,
+    )
+    small, large = stores
+    (small_work, (small_found, _)) = await awork(small, small.temporal_query("", query))
+    (large_work, (large_found, _)) = await awork(large, large.temporal_query("", query))
+    first = ["urn:ngsi-ld:Early:00000", "urn:ngsi-ld:Late:00000", "urn:ngsi-ld:Early:00001"]
+    assert [e.id for e in small_found] == first
+    assert [e.id for e in large_found] == [e.id for e in small_found]
+    assert_flat(small_work, large_work)
 
 
 def test_an_existing_database_gains_the_type_and_id_index(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -31,6 +32,7 @@ from dalgu.store.periods import AggregatedPeriods
 from dalgu.store.rollup import rollup_plan
 from dalgu.store.sqlite.lock import transaction
 from dalgu.store.sqlite.near import point_columns
+from dalgu.store.sqlite.ordered import order_driver
 from dalgu.store.sqlite.query import Compiled, order_clause
 from dalgu.store.sqlite.rollups import (
     ADD_TO_HOUR,
@@ -233,14 +235,7 @@ class SqliteTemporal(TemporalStore):
                 (*c.params, query.limit, query.offset),
             ).fetchall()
         else:  # by members of the entities as they are now; deleted ones have none: last
-            ordered = Compiled()
-            order = order_clause(query.entity_ordering(), ordered)
-            rows = self.db.execute(
-                f"SELECT t.id, t.types FROM temporal_entities t LEFT JOIN entities e "
-                f"ON e.tenant = t.tenant AND e.id = t.id WHERE {where} "
-                f"ORDER BY {order}, t.id LIMIT ? OFFSET ?",
-                (*c.params, *ordered.params, query.limit, query.offset),
-            ).fetchall()
+            rows = self._ordered_page(tenant, query, where, c.params)
         count = None
         if query.count:
             (count,) = self.db.execute(
@@ -252,6 +247,36 @@ class SqliteTemporal(TemporalStore):
         elif entities:
             self._instances(tenant, query, entities)
         return list(entities.values()), count
+
+    def _ordered_page(
+        self, tenant: str, query: TemporalQuery, where: str, params: list[Any]
+    ) -> list[Any]:
+        """The page of entities ordered by what the entities hold now. First from the
+        candidates the value index gives the same ordering of every entity (`order_driver`):
+        the matches among them rank before any other match, so when they fill the page it is
+        the page (`orderBy=speed;desc&lastN=1` over 100,000 vehicles sorted them all: 1.1 s
+        of CPU, perf-11); else from every match."""
+        ordering = replace(query.entity_ordering(), limit=query.limit, offset=query.offset)
+        ordered = Compiled()
+        order = order_clause(ordering, ordered)
+        driver = order_driver(self.db, tenant, ordering)
+        if driver is not None:
+            # the candidates first: each one's entity, then its history's row by key
+            rows = self.db.execute(
+                f"SELECT t.id, t.types FROM ({driver.sql}) AS d CROSS JOIN entities e "
+                "ON e.ent = d.ent CROSS JOIN temporal_entities t "
+                f"ON t.tenant = e.tenant AND t.id = e.id WHERE {where} "
+                f"ORDER BY {order}, t.id LIMIT ? OFFSET ?",
+                (*driver.params, *params, *ordered.params, query.limit, query.offset),
+            ).fetchall()
+            if len(rows) == query.limit:
+                return rows
+        return self.db.execute(
+            "SELECT t.id, t.types FROM temporal_entities t LEFT JOIN entities e "
+            f"ON e.tenant = t.tenant AND e.id = t.id WHERE {where} "
+            f"ORDER BY {order}, t.id LIMIT ? OFFSET ?",
+            (*params, *ordered.params, query.limit, query.offset),
+        ).fetchall()
 
     def _instances(
         self, tenant: str, query: TemporalQuery, entities: dict[str, TemporalEntity]
