@@ -77,6 +77,18 @@ SCENARIOS = {
         "temporal/entities?type=Streetlight&timerel=after&timeAt=2020-01-01T00:00:00Z"
         "&attrs=illuminanceLevel&limit=1000"
     ),
+    # perf-6: filters that test each entity of a type (counts: every one of them)
+    "q-compound-member": (
+        "entities?type=WeatherObserved&q="
+        + quote('address[addressLocality]=="Jung-gu"', safe="")
+        + "&limit=100&count=true"
+    ),
+    "scope-subtree": f"entities?type=WeatherObserved&scopeQ={quote('/Daegu/#', safe='')}"
+    "&count=true&limit=100",
+    "q-neq": "entities?type=ParkingSpot&q="
+    + quote('status!="free"', safe="")
+    + "&limit=100&count=true",
+    "keyValues-1000": "entities?type=WeatherObserved&options=keyValues&limit=1000",
     "temporal-order": (
         "temporal/entities?type=WeatherObserved&timerel=after&timeAt=2020-01-01T00:00:00Z"
         f"&timeproperty=modifiedAt&orderBy={quote('temperature;desc', safe='')}"
