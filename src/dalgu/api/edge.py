@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from dalgu.api import negotiation as neg
@@ -214,6 +215,10 @@ async def read_body(
     bad item is one error, not a failed request.
     """
     rt = runtime(request)
+    headers = request.headers
+    if "content-length" not in headers and "transfer-encoding" not in headers:
+        # clauses 6.3.2, 6.3.4: "just a 411" (a chunked body has no length, and is taken)
+        raise HTTPException(411)
     if request.query_params:
         check_parameters(request)
     media = neg.body_media_type(request, merge_patch=merge_patch)

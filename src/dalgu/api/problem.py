@@ -105,6 +105,8 @@ async def dalgu_error_handler(request: Request, exc: Exception) -> Response:
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = exc.headers
+    if exc.status_code == 411:  # "just a 411 HTTP status code (without any payload body)"
+        return Response(status_code=411)
     if exc.status_code == 405 and request.method == "OPTIONS":
         return options_response(request)
     if exc.status_code == 405:
