@@ -93,6 +93,8 @@ def _op(
         "parameters": [_TENANT, *params],
         "responses": {**answers, **{status: _PROBLEM for status in sorted(statuses)}},
     }
+    if body is not None:  # clause 6.3.4: "just a 411 HTTP status code (without any payload)"
+        op["responses"]["411"] = {"description": "no Content-Length and no chunked body"}
     if body is not None:
         op["requestBody"] = body
     return op
