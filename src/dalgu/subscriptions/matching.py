@@ -35,8 +35,15 @@ from dalgu.query.geo import distance_m
 from dalgu.query.regex import searches
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
-from dalgu.store.indexing import IndexRow, index_rows, same_but_times, temporal_shape
+from dalgu.store.indexing import (
+    IndexRow,
+    canonical_datetime,
+    index_rows,
+    same_but_times,
+    temporal_shape,
+)
 from dalgu.store.indexing import literal_key as _literal
+from dalgu.store.system_times import system_time
 
 
 @dataclass(slots=True)
@@ -222,7 +229,28 @@ def row_index(entity: Entity) -> RowIndex:
 def q_ok(expr: QExpr | None, entity: Entity, rows: RowIndex | None = None) -> bool:
     if expr is None:
         return True
-    return _evaluate(expr, rows if rows is not None else row_index(entity))
+    index = rows if rows is not None else row_index(entity)
+    timed = _system_times(expr)
+    if timed:  # not index rows: read from the entity (`store.system_times`)
+        index = {**index}
+        for attr, member in timed:
+            index[(attr, "." + member)] = [
+                IndexRow(attr, "." + member, "s", None, canonical_datetime(instance[member]))
+                for instance in entity.get(attr) or ()
+                if isinstance(instance, dict) and isinstance(instance.get(member), str)
+            ]
+    return _evaluate(expr, index)
+
+
+@lru_cache(maxsize=1024)
+def _system_times(expr: QExpr) -> frozenset[tuple[str, str]]:
+    """The (attribute, `createdAt`/`modifiedAt`) pairs `expr` compares or asks for."""
+    if isinstance(expr, And | Or):
+        return frozenset().union(*(_system_times(t) for t in expr.terms))
+    if isinstance(expr, Linked):
+        return frozenset()
+    member = system_time(expr.path)
+    return frozenset() if member is None else frozenset({(expr.path.attr, member)})
 
 
 @lru_cache(maxsize=4096)

@@ -49,6 +49,7 @@ from dalgu.query.order import (
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import canonical_datetime, temporal_shape
+from dalgu.store.system_times import datetimes, system_time
 from dalgu.store.value_groups import value_path
 
 PREFIX = 256  # characters of a string value in the `attr_txt_value` index
@@ -203,7 +204,39 @@ def _q(expr: QExpr, keys: KeyMap, c: Compiled) -> str:
     return _comparison(expr, keys, c)
 
 
+def _system_time(attr: str, member: str, test: str, c: Compiled) -> str:
+    """Some instance of `attr` has the system time `member` and it meets `test` (SQL on `t`,
+    the time in its canonical microsecond form), read from the stored document."""
+    time = f"j.v ->> '{member}'"  # Dalgu writes milliseconds: 24 characters
+    return (
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(convert_from(e.doc, 'UTF8')::jsonb -> "
+        f"{c.p(attr)}::text) AS j(v), LATERAL (SELECT CASE WHEN length({time}) = 24 THEN "
+        f"substr({time}, 1, 23) || '000Z' ELSE {time} END AS t) s WHERE s.t {test})"
+    )
+
+
+def _system_comparison(expr: Comparison, member: str, keys: KeyMap, c: Compiled) -> str:
+    negated = expr.op == "!="
+    value = expr.value
+    if expr.op in ("~=", "!~=") or not datetimes(value):
+        # a DateTime equals no other kind; `!=` holds where the time is
+        return _exists(expr.path, keys, c) if negated else "FALSE"
+    if isinstance(value, QRange):
+        low, high = _literal(value.low)[1], _literal(value.high)[1]
+        test = f"BETWEEN {c.p(low)}::text AND {c.p(high)}::text"
+    elif isinstance(value, QList):
+        test = f"= ANY({c.p([_literal(v)[1] for v in value.values])}::text[])"
+    else:
+        op = "==" if negated else expr.op
+        test = f"{_SQL_OPS[op]} {c.p(_literal(value)[1])}::text"
+    found = _system_time(expr.path.attr, member, test, c)
+    return f"({_exists(expr.path, keys, c)} AND NOT {found})" if negated else found
+
+
 def _exists(path: AttrPath, keys: KeyMap, c: Compiled) -> str:
+    member = system_time(path)
+    if member is not None:
+        return _system_time(path.attr, member, "IS NOT NULL", c)
     if path.compound:
         prefix = value_path(path)
         nids = [
@@ -225,6 +258,9 @@ def _comparison(expr: Comparison, keys: KeyMap, c: Compiled) -> str:
     """`!=` and `!~=` hold where the target element is (whatever its value: a JSON object, an
     empty array) and no value there matches (clause 4.9: values of different data types are
     unequal)."""
+    member = system_time(expr.path)
+    if member is not None:
+        return _system_comparison(expr, member, keys, c)
     negated = expr.op in ("!=", "!~=")
     nid = keys.exact.get((expr.path.attr, value_path(expr.path)))
     if nid is None:

@@ -7,6 +7,7 @@ query walks entities in id order and stops at `limit`; geo-queries are driven fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,6 +54,7 @@ from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.sqlite.near import distance_or, geo_test, shape_point
 from dalgu.store.sqlite.patterns import matching
+from dalgu.store.system_times import datetimes, system_time
 from dalgu.store.value_groups import value_path
 
 _SQL_OPS = {"==": "=", "!=": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -145,6 +147,9 @@ def _base_path(path: AttrPath) -> str:
 
 
 def _exists(path: AttrPath, c: Compiled) -> str:
+    member = system_time(path)
+    if member is not None:
+        return _system_time(path.attr, member, lambda: "IS NOT NULL", c)
     name = c.p(path.attr)
     if path.compound:
         prefix = value_path(path)
@@ -204,8 +209,46 @@ def _shaped(value: QValue, op: str, c: Compiled) -> str:
     return "" if shape is None else f" AND a.txt GLOB {c.p(shape[0])}"
 
 
+def _system_time(attr: str, member: str, test: Callable[[], str], c: Compiled) -> str:
+    """Some instance of `attr` has the system time `member` and it meets `test()` (SQL after
+    the time in its canonical microsecond form), read from the stored document.
+    `test` is called after this clause's own placeholder: they go in the text's order."""
+    at = c.p(f'$."{attr}"')
+    time = f"json_extract(j.value, '$.{member}')"  # Dalgu writes milliseconds: 24 characters
+    return (
+        f"EXISTS (SELECT 1 FROM json_each(CAST(e.doc AS TEXT), {at}) j WHERE (CASE WHEN "
+        f"length({time}) = 24 THEN substr({time}, 1, 23) || '000Z' ELSE {time} END) "
+        f"{test()})"
+    )
+
+
+def _system_comparison(expr: Comparison, member: str, c: Compiled) -> str:
+    negated = expr.op == "!="
+    value = expr.value
+    if expr.op in ("~=", "!~=") or not datetimes(value):
+        # a DateTime equals no other kind; `!=` holds where the time is
+        return _exists(expr.path, c) if negated else "0"
+
+    def test() -> str:
+        if isinstance(value, QRange):
+            low, high = _literal(value.low)[1], _literal(value.high)[1]
+            return f"BETWEEN {c.p(low)} AND {c.p(high)}"
+        if isinstance(value, QList):
+            return "IN (" + ", ".join(c.p(_literal(v)[1]) for v in value.values) + ")"
+        op = "==" if negated else expr.op
+        return f"{_SQL_OPS[op]} {c.p(_literal(value)[1])}"
+
+    if negated:
+        present = _exists(expr.path, c)  # first: its placeholder comes first in the text
+        return f"({present} AND NOT {_system_time(expr.path.attr, member, test, c)})"
+    return _system_time(expr.path.attr, member, test, c)
+
+
 def _comparison(expr: Comparison, c: Compiled) -> str:
     """Placeholders are appended in the order they appear in the SQL text."""
+    member = system_time(expr.path)
+    if member is not None:
+        return _system_comparison(expr, member, c)
     path = value_path(expr.path)
     negated = expr.op in ("!=", "!~=")
     # `!=` holds where the target element is (whatever its value: a JSON object, an empty
