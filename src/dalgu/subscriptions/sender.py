@@ -31,6 +31,7 @@ from dalgu.subscriptions.endpoints import (
     conveyable,
     receiver_info_problems,
 )
+from dalgu.subscriptions.model import status_of
 from dalgu.subscriptions.payload import lane_of, wire
 
 log = logging.getLogger("dalgu.notifier")
@@ -207,6 +208,9 @@ class NotificationSender:
         if doc is None:
             await self.store.complete_deliveries(batch, {})
             return
+        if status_of(doc) != "active":
+            await self._drop_inactive(key, doc, batch, queue)
+            return
         endpoint = self._conveyable(key, doc["notification"]["endpoint"])
         sent: list[Delivery] = []
         unsent: list[Delivery] = []
@@ -227,6 +231,37 @@ class NotificationSender:
                 await self.store.release_deliveries(rest)
             for delivery, failure in failed:
                 await self._failed(endpoint, delivery, failure)
+
+    async def _drop_inactive(
+        self,
+        key: tuple[str, str],
+        doc: dict[str, Any],
+        batch: list[Delivery],
+        queue: list[Delivery],
+    ) -> None:
+        """Drop what is queued for a paused or expired subscription: a notification is sent
+        only while its subscription is active (clause 5.8.6), and one queued before the pause
+        or the expiry (waiting for a retry, most often) is not kept for a resumption either:
+        the changes made while it was not active are never notified, so a subscriber that
+        resumes one re-reads the entities anyway. Taken off `timesSent`, which counted them
+        when they were taken, and `lastNotification` set back to the last attempt."""
+        rest = batch + queue
+        for delivery in queue:  # the batch's are let go by the caller
+            self._let_go(delivery)
+        del queue[:]
+        status: dict[str, Any] = {"timesSent": -len(rest)}
+        attempted = doc.get("status", {})
+        last = max(attempted.get("lastSuccess", ""), attempted.get("lastFailure", ""))
+        if last:
+            status["lastNotification"] = last
+        await self.store.complete_deliveries(rest, status)
+        dropped = len(rest) + await self.store.abandon_deliveries(*key)
+        log.info(
+            "subscription %s is %s: %d notifications queued before are dropped",
+            key[1],
+            status_of(doc),
+            dropped,
+        )
 
     def _conveyable(self, key: tuple[str, str], endpoint: dict[str, Any]) -> dict[str, Any]:
         """The endpoint without the `receiverInfo` entries that cannot be conveyed as given
