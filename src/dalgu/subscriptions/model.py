@@ -6,6 +6,7 @@ subscription was made with, so that notifications are compacted as the subscribe
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -76,6 +77,13 @@ REMOVABLE = frozenset(
 REMOVABLE_IN_NOTIFICATION = frozenset(
     {"attributes", "pick", "omit", "format", "join", "joinLevel", "showChanges", "sysAttrs"}
 )
+#: `lang` (clause 5.2.12): language ranges as Accept-Language has them (RFC 9110 12.5.4, RFC
+#: 4647 2.1: an RFC 5646 tag's shape, or *), each with an optional weight
+_RANGE = (
+    r"(?:[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)"
+    r"(?:[ \t]*;[ \t]*q=(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?))?"
+)
+_LANGUAGE_FILTER = re.compile(rf"{_RANGE}(?:[ \t]*,[ \t]*{_RANGE})*")
 #: the NGSI-LD version whose representations notifications follow (clause 4.3.6.8)
 CONFORMANCE = (1, 9)
 
@@ -324,6 +332,11 @@ def parse_subscription(
         elif key in ("subscriptionName", "description", "lang", "jsonldContext"):
             if not isinstance(value, str):
                 raise BadRequestData(f"{key} must be a string")
+            if key == "lang" and not _LANGUAGE_FILTER.fullmatch(value):
+                raise BadRequestData(
+                    f"lang {value!r} is not a language filter: RFC 5646 language tags (or *), "
+                    "comma-separated, each with an optional ;q= weight (clause 5.2.12, 4.15)"
+                )
             doc[key] = value
         elif key in ("expandValues", "jsonKeys"):
             attribute_names(value, key)
