@@ -217,3 +217,37 @@ def test_without_fiware_headers_provisioning_is_in_the_default_tenant_and_path(
     created = client.post("/iot/devices", json={"devices": [device]}, headers=only_service)
     assert created.status_code == 201
     assert client.get("/iot/devices/n2", headers=only_service).json()["service_path"] == "/"
+
+
+def test_a_provisioning_post_answers_an_empty_json_object(client: TestClient) -> None:
+    """Outside tester iota-14: the agents answer `{}` (application/json) with the 201."""
+    group = {"apikey": "k-empty-body", "resource": "/iot/d", "entity_type": "K20"}
+    created = client.post("/iot/services", json={"services": [group]})
+    assert created.status_code == 201
+    assert created.headers["content-type"] == "application/json" and created.json() == {}
+    device = {"device_id": "eb1", "apikey": "k-empty-body", "entity_type": "K20"}
+    made = client.post("/iot/devices", json={"devices": [device]})
+    assert made.status_code == 201 and made.json() == {}
+
+
+def test_a_refusal_names_list_positions_in_brackets(client: TestClient) -> None:
+    """Outside tester iota-21: one path notation, as the expression messages write it."""
+    group = {"apikey": "k-path", "resource": "/iot/d", "entity_type": "V"}
+    refused = client.post(
+        "/iot/services", json={"services": [{**group, "commands": [{"type": "command"}]}]}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith("services[0].commands[0].name: ")
+
+
+def test_one_measure_mapped_to_two_attributes_is_refused_naming_both(client: TestClient) -> None:
+    """Outside tester iota-20: the second attribute was silently fed, the first never."""
+    mappings = [
+        {"object_id": "t", "name": "a", "type": "Number"},
+        {"object_id": "t", "name": "b", "type": "Number"},
+    ]
+    group = {"apikey": "k-dup", "resource": "/iot/d", "entity_type": "V", "attributes": mappings}
+    refused = client.post("/iot/services", json={"services": [group]})
+    assert refused.status_code == 400
+    detail = refused.json()["detail"]
+    assert "services[0].attributes[1].object_id" in detail and "attributes[0]" in detail

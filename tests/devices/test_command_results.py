@@ -186,3 +186,16 @@ def test_a_push_the_device_does_not_answer_in_time_is_an_error_saying_so(
     finally:
         device.release.set()
         client.portal.call(push.close)  # type: ignore[attr-defined]
+
+
+def test_a_commands_status_and_info_carry_the_time_they_changed(client: TestClient) -> None:
+    """Outside tester iota-10: as the agents stamp a command's result attributes."""
+    entity_id = provision_lamp(client, "kstamp")
+    assert client.patch(f"{E}/{entity_id}/attrs/switch", json={"value": "on"}).status_code == 204
+    assert client.get("/iot/d?k=kstamp&i=lamp1&getCmd=1").status_code == 200
+    answered = client.post("/iot/d/commands?k=kstamp&i=lamp1", content=b"lamp1@switch|done")
+    assert answered.status_code == 200, answered.text
+    entity = client.get(f"{E}/{entity_id}").json()
+    assert entity["switch_status"]["value"] == "OK"
+    assert entity["switch_status"]["observedAt"].endswith("Z")
+    assert entity["switch_info"]["observedAt"] == entity["switch_status"]["observedAt"]

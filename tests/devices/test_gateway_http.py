@@ -304,3 +304,19 @@ def test_groups_listed_as_the_agents_list_them(client: TestClient) -> None:
     park = {"fiware-service": "acme", "fiware-servicepath": "/park"}
     assert client.get("/iot/devices", headers=every).status_code == 200
     assert client.get("/iot/groups", headers=park).json()["count"] == 2
+
+
+def test_southbound_refusals_carry_the_agents_names(client: TestClient) -> None:
+    """Outside tester iota-8: a device harness written for the agents branches on `name`."""
+    provision_group(client)
+    cases = [
+        ("/iot/d?i=z1", b"t|1", 400, "MANDATORY_PARAMS_NOT_FOUND"),
+        ("/iot/d?k=nokey&i=z1", b"t|1", 404, "DEVICE_GROUP_NOT_FOUND"),
+        ("/iot/d?k=k1&i=z1", b"t|1|h", 400, "PARSE_ERROR"),
+    ]
+    for url, body, status, name in cases:
+        refused = client.post(url, content=body)
+        assert refused.status_code == status, refused.text
+        problem = refused.json()
+        assert problem["name"] == name and problem["message"] == problem["detail"]
+        assert problem["status"] == status  # still a ProblemDetails

@@ -24,7 +24,7 @@ def test_a_reserved_name_is_refused_in_a_group(client: TestClient, name: str) ->
     }
     answer = client.post("/iot/services", json={"services": [group]}, headers=FIRM)
     assert answer.status_code == 400, answer.text
-    assert "services[0].attributes.0.name" in answer.json()["detail"]
+    assert "services[0].attributes[0].name" in answer.json()["detail"]
 
 
 def test_a_reserved_name_is_refused_for_a_static_attribute(client: TestClient) -> None:

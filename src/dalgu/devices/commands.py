@@ -262,13 +262,16 @@ class CommandDispatcher:
         event = CommandStatus(tenant, entity_id, name, status, info, time.time())
         for observer in list(self.observers):
             observer(event)
+        now = now_iso()
+        # observed when the status changed, as the agents stamp a command's result attributes:
+        # a round trip can be timed from the entity and its temporal history
         fragment: dict[str, Any] = {
             "id": entity_id,
-            f"{name}_status": {"type": "Property", "value": status},
+            f"{name}_status": {"type": "Property", "value": status, "observedAt": now},
         }
         if info is not None:
-            fragment[f"{name}_info"] = {"type": "Property", "value": info}
-        attrs = parse_entity(fragment, self.terms, now_iso(), require_type=False)
+            fragment[f"{name}_info"] = {"type": "Property", "value": info, "observedAt": now}
+        attrs = parse_entity(fragment, self.terms, now, require_type=False)
         try:
             await self.entities.update_attributes(tenant, entity_id, attrs)
         except DalguError as error:  # the entity was deleted meanwhile, say

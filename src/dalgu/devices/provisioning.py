@@ -235,6 +235,7 @@ def _check_expressions(item: Any, where: str) -> None:
     ]
     if isinstance(item.get("explicitAttrs"), str):
         expressions.append((f"{where}.explicitAttrs", item["explicitAttrs"]))
+    _check_one_attribute_per_measure(item, where)
     for kind in ("attributes", "lazy", "commands", "static_attributes"):
         mappings = item.get(kind)
         for n, mapping in enumerate(mappings if isinstance(mappings, list) else []):
@@ -269,6 +270,27 @@ def _check_expressions(item: Any, where: str) -> None:
         except BadRequestData as error:
             reason = error.detail.removeprefix(f"{LANGUAGE}: ")
             raise BadRequestData(f"{field} is not a valid JEXL expression: {reason}") from None
+
+
+def _check_one_attribute_per_measure(item: dict[str, Any], where: str) -> None:
+    """Two active attributes of the device's own entity mapping one measure (`object_id`) are
+    refused, naming both: Dalgu maps a measure to one attribute, and would feed the last one
+    only (the agents feed both)."""
+    mappings = item.get("attributes")
+    seen: dict[str, int] = {}
+    for n, mapping in enumerate(mappings if isinstance(mappings, list) else []):
+        if not isinstance(mapping, dict) or mapping.get("entity_name") not in (None, ""):
+            continue
+        measure = mapping.get("object_id") or mapping.get("name")
+        if not isinstance(measure, str):
+            continue
+        if measure in seen:
+            raise BadRequestData(
+                f"{where}.attributes[{n}].object_id: measure {measure!r} is mapped already by "
+                f"{where}.attributes[{seen[measure]}]; a measure feeds one attribute (compute "
+                "a second one from it with an expression)"
+            )
+        seen[measure] = n
 
 
 def _check_other_entity(mapping: dict[str, Any], kind: str, field: str) -> None:
@@ -325,6 +347,7 @@ def _validated(model: type[M], item: Any, where: str) -> M:
         return model.model_validate(item)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"])
+        # list positions in brackets, as the other messages write them (`attributes[1].name`)
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         name = MISSING_ATTRIBUTES if first["type"] == "missing" else WRONG_SYNTAX
-        raise BadRequestData(f"{where}.{path}: {first['msg']}", name=name) from None
+        raise BadRequestData(f"{where}{path}: {first['msg']}", name=name) from None

@@ -1,4 +1,4 @@
-"""The provisioning API's errors as the FIWARE IoT Agents name them.
+"""The provisioning API's (and the HTTP southbound's) errors as the FIWARE IoT Agents name them.
 
 Dalgu answers every error with a ProblemDetails (RFC 9457); scripts written for an IoT Agent
 branch on its `{"name", "message"}` body instead (`DUPLICATE_DEVICE_ID` on a re-run, say). The
@@ -19,12 +19,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dalgu.api.problem import RETRY_AFTER, problem_body
-from dalgu.errors import AlreadyExists, DalguError, ResourceNotFound, StoreUnavailable
+from dalgu.errors import (
+    AlreadyExists,
+    DalguError,
+    PayloadError,
+    ResourceNotFound,
+    StoreUnavailable,
+    UnknownApiKey,
+    WrongResource,
+)
 
-Subject = Literal["group", "device"]
+Subject = Literal["group", "device", "measure"]  # "measure": a device's southbound request
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 _NAMES: dict[tuple[type[DalguError], Subject], str] = {
+    # a device's request, as iotagent-ul and iotagent-json name its refusals (the more
+    # specific kinds first: an unknown API key is a ResourceNotFound too)
+    (UnknownApiKey, "measure"): "DEVICE_GROUP_NOT_FOUND",
+    (WrongResource, "measure"): "DEVICE_GROUP_NOT_FOUND",
+    (ResourceNotFound, "measure"): "DEVICE_NOT_FOUND",
+    (PayloadError, "measure"): "PARSE_ERROR",
     (AlreadyExists, "group"): "DUPLICATE_GROUP",
     (AlreadyExists, "device"): "DUPLICATE_DEVICE_ID",
     (ResourceNotFound, "group"): "DEVICE_GROUP_NOT_FOUND",

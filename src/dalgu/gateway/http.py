@@ -21,19 +21,19 @@ from starlette.routing import Route
 
 from dalgu import jsonbytes
 from dalgu.api.edge import runtime
-from dalgu.api.problem import problem_response
 from dalgu.api.respond import plain_json
 from dalgu.devices.provisioning import WRONG_SYNTAX
 from dalgu.devices.service import DeviceService, Message
 from dalgu.errors import (
     BadRequestData,
+    DalguError,
     OperationNotSupported,
     PayloadError,
     PayloadTooLarge,
     QuotaExceeded,
     UnsupportedMediaType,
 )
-from dalgu.gateway.agent_errors import with_agent_errors
+from dalgu.gateway.agent_errors import agent_problem, with_agent_errors
 from dalgu.gateway.auth import authenticated
 from dalgu.gateway.command_payloads import command_results, polled_commands
 from dalgu.gateway.jsonpayload import parse_json_measures, parse_single_measure
@@ -115,7 +115,7 @@ def _group_key(request: Request) -> tuple[str, str]:
 async def create_groups(request: Request) -> Response:
     tenant, path = _tenant(request)
     await _devices(request).provisioner.create_groups(tenant, path, await json_body(request))
-    return Response(status_code=201)
+    return _created()
 
 
 async def list_groups(request: Request) -> Response:
@@ -155,7 +155,13 @@ async def delete_group(request: Request) -> Response:
 async def create_devices(request: Request) -> Response:
     tenant, path = _tenant(request)
     await _devices(request).provisioner.create_devices(tenant, path, await json_body(request))
-    return Response(status_code=201)
+    return _created()
+
+
+def _created() -> Response:
+    """201 with the body `{}`, as the agents answer a provisioning POST: an agent-era script
+    that reads the answer as JSON reads it."""
+    return Response(b"{}", status_code=201, media_type="application/json")
 
 
 async def list_devices(request: Request) -> Response:
@@ -216,7 +222,10 @@ async def _device_params(request: Request) -> tuple[str, str, str | None]:
     apikey = request.query_params.get("k")
     device_id = request.query_params.get("i")
     if not apikey or not device_id:
-        raise BadRequestData("a measure needs the query parameters k (apikey) and i (device id)")
+        raise BadRequestData(
+            "a measure needs the query parameters k (apikey) and i (device id)",
+            name="MANDATORY_PARAMS_NOT_FOUND",
+        )
     authenticate = runtime(request).device_auth
     if authenticate is not None:
         await authenticated(authenticate, _devices(request), "http", apikey, device_id)
@@ -378,15 +387,20 @@ async def _command_results(request: Request, fmt: str) -> Response:
 def _retry_hint(
     endpoint: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """The endpoint, its quota refusals (429) saying when to send again (`Retry-After`)."""
+    """The endpoint, its refusals carrying the agents' `name` and `message` as well
+    (`PARSE_ERROR`, `DEVICE_GROUP_NOT_FOUND`, `MANDATORY_PARAMS_NOT_FOUND`, …), a device test
+    harness branching on them; a quota refusal (429) saying when to send again
+    (`Retry-After`)."""
 
     async def answer(request: Request) -> Response:
         try:
             return await endpoint(request)
         except QuotaExceeded as error:
-            response = problem_response(error)
+            response = agent_problem(error, "measure")
             response.headers["Retry-After"] = str(QUOTA_RETRY_AFTER)
             return response
+        except DalguError as error:
+            return agent_problem(error, "measure")
 
     return answer
 
