@@ -313,3 +313,33 @@ def test_retained_messages_are_bounded_in_size(broker: Broker) -> None:
     found = [(topic, payload, (flags >> 1) & 3) for flags, topic, payload in _publishes(reader)]
     # the small one at QoS 0, the minimum of its own and the subscription's [MQTT-3.8.4-6]
     assert found == [(f"/{key}/small/x", b"small", 0)]
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        publish("/k/d\0/attrs", b"t|1", qos=1),  # U+0000 in a topic name
+        publish("", b"t|1", qos=1),  # an empty topic name
+        publish("/k/d/attrs", b"t|1", qos=1, packet_id=0),  # packet identifier 0
+        b"\x36" + publish("/k/d/attrs", b"t|1", qos=1)[1:],  # both QoS bits
+        b"\x38" + publish("/k/d/attrs", b"t|1")[1:],  # QoS 0 with DUP
+        b"\x80" + subscribe("/k/d/cmd")[1:],  # SUBSCRIBE flags 0000
+        b"\x82\x02\x00\x01",  # SUBSCRIBE without a filter
+        subscribe("/k/d/cmd", qos=3),
+    ],
+)
+def test_a_protocol_violation_closes_the_connection(broker: Broker, packet: bytes) -> None:
+    wire = Wire(broker.port)
+    wire.send(connect(f"v-{uuid.uuid4().hex[:6]}"))
+    assert wire.connack() == (0, 0)
+    wire.send(packet)
+    assert wire.packet(5) is None and wire.closed  # neither PUBACK nor SUBACK: closed
+
+
+@pytest.mark.parametrize(
+    "first", [publish("/k/d/attrs", b"t|1"), b"\xc0\x00", b"GET / HTTP/1.1\r\n"]
+)
+def test_a_first_packet_other_than_connect_is_closed_at_once(broker: Broker, first: bytes) -> None:
+    wire = Wire(broker.port)
+    wire.send(first)
+    assert wire.packet(5) is None and wire.closed  # within 5 s, not the 10 s of a silent one

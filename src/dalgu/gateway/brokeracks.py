@@ -29,6 +29,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from dalgu.gateway.brokersessions import publish_violation, subscribe_violation
+
 log = logging.getLogger(__name__)
 
 #: seconds a device's QoS 1 publish waits for the gateway to store it before its PUBACK
@@ -80,6 +82,34 @@ def handler_class(base: Any, acks: StoredAcknowledgements, own_username: str) ->
     class Handler(base):  # type: ignore[misc]
         def _own(self) -> bool:
             return self.session is not None and self.session.username == own_username
+
+        async def handle_publish(self, publish_packet: Any) -> None:
+            header = publish_packet.variable_header
+            violation = publish_violation(
+                publish_packet.topic_name,
+                publish_packet.qos,
+                header.packet_id if header is not None else None,
+                publish_packet.dup_flag,
+            )
+            if violation is not None:
+                self._dalgu_violation(violation)
+                return
+            await super().handle_publish(publish_packet)
+
+        async def handle_subscribe(self, subscribe: Any) -> None:
+            topics = subscribe.payload.topics if subscribe.payload is not None else []
+            violation = subscribe_violation(subscribe.fixed_header.flags, topics)
+            if violation is not None:
+                self._dalgu_violation(violation)
+                return
+            await super().handle_subscribe(subscribe)
+
+        def _dalgu_violation(self, why: str) -> None:
+            """Close the connection of a client that broke the protocol (MQTT 3.1.1 4.8)."""
+            if self.session is None or getattr(self, "_dalgu_closing", None) is not None:
+                return
+            log.warning("MQTT client %r: %s; connection closed", self.session.client_id, why)
+            self._dalgu_closing = asyncio.ensure_future(self.handle_connection_closed())
 
         def handle_read_timeout(self) -> None:
             """Nothing from the client for 1.5 times its keep-alive (`brokersessions` sets the

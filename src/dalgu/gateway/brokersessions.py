@@ -17,6 +17,9 @@ state for the next connection, and held whatever one client sent or could not re
 - a connection that takes an id in use closes the other one first [MQTT-3.1.4-2]; a clean
   session leaves nothing for the next connection [MQTT-3.1.2-6] and a persistent session
   gets session present 1 only if one was kept [MQTT-3.2.2-2];
+- a connection whose first packet is not a CONNECT is closed at once, and one that sends a
+  PUBLISH or SUBSCRIBE that breaks MQTT 3.1.1 (`publish_violation`, `subscribe_violation`)
+  is closed (4.8) instead of answered;
 - a client silent for 1.5 times its keep-alive is disconnected as if the network had failed,
   and its Will published [MQTT-3.1.2-24] (`brokeracks.handler_class`);
 - messages queued for an offline session are sent with RETAIN 0 [MQTT-3.3.1-9]; a retained
@@ -56,7 +59,7 @@ OWN_MAX_QUEUED = 50_000
 OWN_MAX_QUEUED_BYTES = 64 << 20
 #: open connections, new connections a second (a burst of as many), filters per client
 MAX_CONNECTIONS = 2_000
-ACCEPT_RATE = 100.0
+ACCEPT_RATE = 10.0
 MAX_SUBSCRIPTIONS = 100
 #: seconds a connection taking a session waits for the session's other connection to close
 TAKE_OVER_WAIT = 5.0
@@ -67,6 +70,52 @@ def valid_topic(topic: str | None) -> bool:
     if not topic or topic.startswith("$"):
         return False
     return not any(c in topic for c in "+#\0")
+
+
+def publish_violation(
+    topic: str | None, qos: int | None, packet_id: int | None, dup: bool
+) -> str | None:
+    """Why a PUBLISH from a client breaks MQTT 3.1.1 (the connection is then closed, 4.8), or
+    None."""
+    if qos not in (0, 1, 2):
+        return "[MQTT-3.3.1-4] a PUBLISH with both QoS bits set"
+    if qos and not packet_id:
+        return "[MQTT-2.3.1-1] a QoS 1 or 2 PUBLISH with packet identifier 0"
+    if not qos and dup:
+        return "[MQTT-3.3.1-2] a QoS 0 PUBLISH with DUP set"
+    if not topic:
+        return "[MQTT-4.7.3-1] a PUBLISH with an empty topic name"
+    if any(c in topic for c in "+#\0"):
+        return "[MQTT-3.3.2-2] [MQTT-4.7.3-2] a PUBLISH topic name with a wildcard or U+0000"
+    return None
+
+
+def subscribe_violation(flags: int, topics: list[tuple[str, int]]) -> str | None:
+    """Why a SUBSCRIBE breaks MQTT 3.1.1 (the connection is then closed), or None."""
+    if flags != 0x02:
+        return "[MQTT-3.8.1-1] a SUBSCRIBE whose fixed header flags are not 0010"
+    if not topics:
+        return "[MQTT-3.8.3-3] a SUBSCRIBE with no topic filter"
+    if any(qos not in (0, 1, 2) for _, qos in topics):
+        return "[MQTT-3.8.3-4] a SUBSCRIBE asking for QoS 3"
+    return None
+
+
+class FirstByte:
+    """A reader that gives `first` (read already, to check it) before the rest of `reader`."""
+
+    def __init__(self, first: bytes, reader: Any) -> None:
+        self.first, self.reader = first, reader
+
+    async def read(self, n: int = -1) -> bytes:
+        if not self.first:
+            data: bytes = await self.reader.read(n)
+            return data
+        head, self.first = self.first[:n], self.first[n:]
+        return head
+
+    def feed_eof(self) -> None:
+        self.reader.feed_eof()
 
 
 class AcceptRate:
@@ -136,8 +185,16 @@ def session_rules(base: Any, credentials: BrokerCredentials) -> Any:
             self, reader: Any, writer: Any, remote_address: str, remote_port: int
         ) -> Any:
             try:
+                try:
+                    first = await reader.read(1)
+                except asyncio.IncompleteReadError:
+                    first = b""
+                if not first:
+                    raise NoDataError("closed before its CONNECT")
+                if first[0] >> 4 != 1:  # closed at once, not after CONNECT_TIMEOUT
+                    raise MQTTError(f"[MQTT-3.1.0-1] a first packet, {first!r}, not a CONNECT")
                 handler, incoming = await BrokerProtocolHandler.init_from_connect(
-                    reader, writer, self.plugins_manager
+                    FirstByte(first, reader), writer, self.plugins_manager
                 )
             except (AMQTTError, MQTTError, NoDataError) as exc:
                 raise AMQTTError(
@@ -227,23 +284,29 @@ def session_rules(base: Any, credentials: BrokerCredentials) -> Any:
         # --- subscriptions and retained messages -------------------------------------------
 
         async def add_subscription(self, subscription: tuple[str, int], session: Any) -> int:
-            if session.username != own:
-                held = sum(
-                    1
-                    for subscribers in self._subscriptions.values()
-                    for subscriber, _ in subscribers
-                    if subscriber is session
+            held: set[str] = getattr(session, "dalgu_filters", set())
+            session.dalgu_filters = held
+            if (
+                session.username != own
+                and subscription[0] not in held
+                and len(held) >= MAX_SUBSCRIPTIONS
+            ):
+                log.warning(
+                    "MQTT client %r holds %d subscriptions: %r refused",
+                    session.client_id,
+                    len(held),
+                    subscription[0],
                 )
-                if held >= MAX_SUBSCRIPTIONS:
-                    log.warning(
-                        "MQTT client %r holds %d subscriptions: %r refused",
-                        session.client_id,
-                        held,
-                        subscription[0],
-                    )
-                    return 0x80
+                return 0x80
             granted: int = await super().add_subscription(subscription, session)
+            if granted != 0x80:
+                held.add(subscription[0])
             return granted
+
+        def _del_subscription(self, a_filter: str, session: Any) -> int:
+            getattr(session, "dalgu_filters", set()).discard(a_filter)
+            deleted: int = super()._del_subscription(a_filter, session)
+            return deleted
 
         async def retain_message(
             self, source_session: Any, topic_name: str | None, data: Any, qos: int | None = None

@@ -8,8 +8,7 @@ method but `distinctCount` combines from those columns, so an aggregation whose 
 made of whole hours reads one row per hour instead of every instance: with
 `aggrPeriodDuration` a whole number of hours (or calendar months) counted from an origin on
 the hour (`timerel=after|between`). An `endTimeAt` within an hour takes the instances of its
-last, partial hour instead. Anything else reads the instances, as before, and so does an
-aggregation whose `q` or `geoQ` keeps only some instances of its attributes.
+last, partial hour instead. Anything else reads the instances, as before.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from dalgu.store.history import parse_time
-from dalgu.store.temporal_q import named_attributes
 
 if TYPE_CHECKING:
     from dalgu.store.base import TemporalQuery
@@ -42,16 +40,6 @@ def hour_of(value: datetime) -> datetime:
     return value.replace(minute=0, second=0, microsecond=0)
 
 
-def _restricted(query: TemporalQuery) -> bool:
-    """Whether `q` or `geoQ` keep only some instances of an aggregated attribute."""
-    names: set[str] = set()
-    if query.q is not None:
-        names |= named_attributes(query.q)
-    if query.geo is not None:
-        names.add(query.geo.geoproperty)
-    return bool(names) and (not query.attrs or bool(names & set(query.attrs)))
-
-
 def rollup_plan(query: TemporalQuery) -> RollupPlan | None:
     """How `query` reads the rollups, or None when it must read the instances."""
     if not query.aggregate or not set(query.aggregate) <= ROLLUP_METHODS:
@@ -60,8 +48,6 @@ def rollup_plan(query: TemporalQuery) -> RollupPlan | None:
         return None
     if query.timerel not in ("after", "between"):
         return None
-    if _restricted(query):
-        return None  # some instances are left out: the rollups count them all
     period = query.period
     if period is None or period.is_zero:
         return None  # one bucket that ends at the last instance: its time is not rolled up

@@ -15,7 +15,7 @@ from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
 from dalgu.store.postgres.query import Compiled
-from dalgu.store.temporal_q import LeafTest, Leaves, instances_q_sql, q_sql
+from dalgu.store.temporal_q import LeafTest, Leaves, q_sql
 
 TIME_COLUMNS = {
     "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
@@ -66,17 +66,9 @@ def instance_filter(query: TemporalQuery, c: Compiled) -> str:
     if query.dataset_ids:
         datasets = ["" if d == "@none" else d for d in query.dataset_ids]
         sql += f" AND i.dataset = ANY({c.p(datasets)}::text[])"
-    # only the instances that meet `q` and `geoQ` (clause 5.7.4.4)
-    if query.q is not None:
-        sql += instances_q_sql(query.q, c, _row, _regex, JSON)
-    if query.geo is not None:
-        name = c.p(query.geo.geoproperty)
-        sql += f" AND EXISTS ({_ROW} AND (x.name != {name} OR {_geo(query.geo, c, _row)}))"
+    # `q` and `geoQ` select entities; each keeps every instance of the window: the ETSI
+    # suite (021_08_01, 021_09_01) reads clause 5.7.4.4 so (docs/conformance.md)
     return sql
-
-
-def _row(_: Any) -> str:
-    return _ROW
 
 
 def _regex(column: str, pattern: str) -> str:

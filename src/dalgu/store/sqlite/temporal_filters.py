@@ -18,7 +18,7 @@ from dalgu.store.history import parse_time
 from dalgu.store.indexing import utc_text
 from dalgu.store.sqlite.near import geo_test
 from dalgu.store.sqlite.patterns import matching
-from dalgu.store.temporal_q import LeafTest, Leaves, canonical_moment, instances_q_sql, q_sql
+from dalgu.store.temporal_q import LeafTest, Leaves, canonical_moment, q_sql
 
 TIME_COLUMNS = {
     "observedAt": "observed_at",
@@ -95,11 +95,6 @@ def time_filter(query: TemporalQuery, c: Params, alias: str = "") -> str:
     return sql + f" AND {column} >= {c.p(at)} AND {column} < {c.p(end)}"
 
 
-#: the instance row of the statement as the `x` of `q` and `geoQ` (its columns unqualified:
-#: callers name the instances table `i` or nothing)
-_ROW = "SELECT 1 FROM (SELECT name, deleted_at, num, txt, doc, geometry, px, py) x WHERE 1 = 1"
-
-
 def instance_filter(query: TemporalQuery, c: Params) -> str:
     sql = time_filter(query, c)
     if query.attrs:
@@ -107,17 +102,9 @@ def instance_filter(query: TemporalQuery, c: Params) -> str:
     if query.dataset_ids:
         datasets = ["" if d == "@none" else d for d in query.dataset_ids]
         sql += f" AND dataset IN ({','.join(c.p(d) for d in datasets)})"
-    # only the instances that meet `q` and `geoQ` (clause 5.7.4.4)
-    if query.q is not None:
-        sql += instances_q_sql(query.q, c, _row, _regexp, JSON)
-    if query.geo is not None:
-        name = c.p(query.geo.geoproperty)
-        sql += f" AND EXISTS ({_ROW} AND (x.name != {name} OR {_geo(query.geo, c, _row)}))"
+    # `q` and `geoQ` select entities; each keeps every instance of the window: the ETSI
+    # suite (021_08_01, 021_09_01) reads clause 5.7.4.4 so (docs/conformance.md)
     return sql
-
-
-def _row(_: Any) -> str:
-    return _ROW
 
 
 def _regexp(column: str, pattern: str) -> str:
