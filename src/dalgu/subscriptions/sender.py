@@ -88,11 +88,16 @@ class NotificationSender:
         await self._mqtt.close()
 
     async def send_due(self) -> None:
-        """Take due deliveries into their subscription's queue; each queue has one task."""
+        """Take due deliveries into their subscription's queue; each queue has one task.
+        No more than `HOLD_ALL` held: what it would give back at once is left in the store
+        (taking and giving back the same rows, the loop never let the senders run)."""
         while True:
-            due = await self.store.due_deliveries(time.time(), TAKE)
+            room = min(TAKE, HOLD_ALL - len(self._held))
+            if room <= 0:
+                return
+            due = await self.store.due_deliveries(time.time(), room)
             await self.dispatch(due)
-            if len(due) < TAKE:
+            if len(due) < room:
                 return
 
     async def renew_leases(self) -> None:
