@@ -94,6 +94,14 @@ SCENARIOS = {
         f"&timeproperty=modifiedAt&orderBy={quote('temperature;desc', safe='')}"
         "&attrs=temperature&lastN=1"
     ),
+    # perf-7: orderBy with two keys at a deep offset, a deep single-key page, a sub-attribute
+    "order-two-keys-deep": "entities?type=ParkingSpot&orderBy="
+    + quote("status,width;desc", safe="")
+    + "&limit=100&offset=10000",
+    "order-deep": "entities?type=ParkingSpot&orderBy=width&limit=1000&offset=14000",
+    "order-observedAt": "entities?type=ParkingSpot&orderBy="
+    + quote("status.observedAt;desc", safe="")
+    + "&limit=10",
 }
 
 

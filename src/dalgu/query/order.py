@@ -161,8 +161,30 @@ def _order_from(params: Mapping[str, Any]) -> Any:
     return shape_from_geojson({"type": kind, "coordinates": coordinates}, "orderFrom")
 
 
-def string_rank_sql(text: str, matches: Callable[[str, str], str]) -> str:
+#: each of TEMPORAL_RANKS' patterns that a whole-string GLOB tests alike (RE2's `\d` is
+#: `[0-9]`, `$` the end of the text), and the GLOB
+TEMPORAL_GLOBS = {
+    TEMPORAL_RANKS[0][0]: "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T"
+    "[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z",
+    TEMPORAL_RANKS[1][0]: "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]",
+}
+
+
+def string_rank_sql(
+    text: str,
+    matches: Callable[[str, str], str],
+    glob: Callable[[str, str], str] | None = None,
+) -> str:
     """SQL ranking the string `text` (clause 4.23.2): a time, date or date-time, or a string.
-    `matches(pattern, text)` is the backend's regular-expression test."""
-    cases = " ".join(f"WHEN {matches(p, text)} THEN {r}" for p, r in TEMPORAL_RANKS)
+    `matches(pattern, text)` is the backend's regular-expression test; `glob(pattern, text)`,
+    when given, its whole-string GLOB, used for the patterns that have one (`TEMPORAL_GLOBS`):
+    SQLite's `regexp` is a Python call for each row, `GLOB` is not (perf-7: ordering 30,000
+    entities by `.observedAt` called it 30,000 times)."""
+
+    def test(pattern: str) -> str:
+        if glob is not None and pattern in TEMPORAL_GLOBS:
+            return glob(TEMPORAL_GLOBS[pattern], text)
+        return matches(pattern, text)
+
+    cases = " ".join(f"WHEN {test(p)} THEN {r}" for p, r in TEMPORAL_RANKS)
     return f"CASE {cases} ELSE {RANK_STRING} END"

@@ -321,7 +321,11 @@ DOC_MEMBERS = ("createdAt", "modifiedAt")  # not in the index: read from the doc
 
 def _rank(text: str) -> str:
     """The datatype rank of one index row (clause 4.23.2)."""
-    strings = string_rank_sql(text, lambda pattern, value: f"regexp('{pattern}', {value})")
+    strings = string_rank_sql(
+        text,
+        lambda pattern, value: f"regexp('{pattern}', {value})",
+        lambda pattern, value: f"{value} GLOB '{pattern}'",
+    )
     # a value's string with a collation prefix is a plain one (`collation_prefix.string_prefix`):
     # no pattern to test
     return (
