@@ -614,7 +614,12 @@ def test_batch_delete_names_each_id_it_refuses(client: TestClient) -> None:
     result = response.json()
     assert result["success"] == ["urn:ngsi-ld:Vehicle:1"]
     errors = {(e["entityId"], e["error"]["status"]) for e in result["errors"]}
-    assert errors == {("not a uri", 400), ("urn:ngsi-ld:Vehicle:404", 404), (None, 400)}
+    # an item with no URI is named by its position (clause 5.2.17 makes entityId a URI)
+    assert errors == {
+        ("urn:dalgu:batch-item:1", 400),
+        ("urn:ngsi-ld:Vehicle:404", 404),
+        ("urn:dalgu:batch-item:3", 400),
+    }
 
 
 def test_geojson_geometry_of_an_attribute_that_is_no_geometry_is_null(client: TestClient) -> None:
