@@ -34,7 +34,7 @@ from dalgu.broker.model import now_iso
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import EntityService
 from dalgu.ldcontext import ContextResolver
-from dalgu.query.ast import map_names, map_type_names
+from dalgu.query.ast import AttrPath, Comparison, QList, QValue, map_names, map_type_names
 from dalgu.query.q import parse_q
 from dalgu.query.typesel import parse_type_selection
 from dalgu.store.base import EntityQuery, EntityStore
@@ -102,10 +102,11 @@ async def _run(store: EntityStore, stations: int, seconds: float) -> list[str]:
                     limit=10_000,
                 ),
             )
-            ids = ",".join(f'"{e["id"]}"' for e in devices.entities)
-            listed = EntityQuery(
-                types=types, q=map_names(parse_q(f"sensor=={ids}"), terms.expand), limit=100
-            )
+            # the tree the entity service makes of the linked term (a text this long is past
+            # q's length limit)
+            ids = tuple(QValue("uri", e["id"]) for e in devices.entities)
+            sensor = AttrPath(terms.expand("sensor"))
+            listed = EntityQuery(types=types, q=Comparison(sensor, "==", QList(ids)), limit=100)
 
             def asking(query: EntityQuery) -> Callable[[], Awaitable[int]]:
                 async def ask() -> int:
