@@ -7,8 +7,9 @@ and the gateway stopped hearing its devices. It published any Will (a forged com
 device's `/cmd` topic, even retained), kept a silent client for ever, kept a clean session's
 state for the next connection, and held whatever one client sent or could not read. Here:
 
-- a client id that begins with `dalgu-` (the gateway's defaults), or whose session Dalgu's
-  gateway made, is taken only with the gateway's credentials (made at start): anyone else
+- a client id whose session Dalgu's gateway made (`dalgu-<host>-<port>` by default) is
+  taken only with the gateway's credentials (made at start; the gateway, connecting after a
+  client took its id first, takes the session back [MQTT-3.1.4-2]): anyone else
   gets CONNACK 0x02 (identifier rejected), and the session is left as it was; a user name of
   Dalgu's with another password gets 0x05 (not authorized);
 - a Will goes through the checks of a PUBLISH (`brokeraccess.may_publish`, no wildcard, no
@@ -43,8 +44,6 @@ from dalgu.gateway.brokeraccess import BrokerCredentials, may_publish
 
 log = logging.getLogger(__name__)
 
-#: client ids reserved to Dalgu's gateway (`dalgu-<host>-<port>`, `dalgu-gateway`)
-OWN_PREFIX = "dalgu-"
 #: a client silent for this many keep-alive periods is disconnected [MQTT-3.1.2-24]
 KEEPALIVE_GRACE = 1.5
 #: retained topics the broker keeps, and the largest retained payload (the gateway's own
@@ -255,9 +254,9 @@ def session_rules(base: Any, credentials: BrokerCredentials) -> Any:
                 return NOT_AUTHORIZED, "Dalgu's user name with another password"
             client_id = incoming.client_id or ""
             existing = self._sessions.get(client_id)
-            if client_id.startswith(OWN_PREFIX) or (
-                existing is not None and existing[0].username == own
-            ):
+            # the gateway's session (made with its credentials), not every `dalgu-` id: the
+            # testbed's simulated devices and `dalgu demo safety` connect as `dalgu-…` too
+            if existing is not None and existing[0].username == own:
                 return IDENTIFIER_REJECTED, "the client id is reserved to Dalgu's gateway"
             if incoming.will_flag and not (
                 valid_topic(incoming.will_topic) and may_publish(incoming.will_topic)
