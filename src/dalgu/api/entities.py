@@ -87,7 +87,7 @@ async def query_entities(request: Request) -> Response:
     rep = params.representation(query_params, rc.terms)
     joined = params.join(query_params, rep)
     routed = await distributed.plan(
-        request, rc, "queryEntity", None, _types(query_params, rc), reads=True
+        request, rc, "queryEntity", None, entity_types(query_params, rc), reads=True
     )
     if routed is None:
         result, more = await query_page(request, rc, kept_renderings(query, rc, rep, joined))
@@ -222,7 +222,7 @@ async def retrieve_entity(request: Request) -> Response:
     rep = params.representation(request.query_params, rc.terms)
     joined = params.join(request.query_params, rep)
     routed = await distributed.plan(
-        request, rc, "retrieveEntity", entity_id, _types(request.query_params, rc), reads=True
+        request, rc, "retrieveEntity", entity_id, entity_types(request.query_params, rc), reads=True
     )
     if routed is None:
         entity = await rt.service.retrieve(rc.tenant, entity_id, rep.attrs)
@@ -259,7 +259,7 @@ async def retrieve_entity(request: Request) -> Response:
     return json_response(rendered, rc, base)
 
 
-def _types(query_params: Any, rc: RequestContext) -> list[str] | None:
+def entity_types(query_params: Any, rc: RequestContext) -> list[str] | None:
     """The entity types a `type` parameter names (IRIs), None without one. Only a plain list
     of names is read; a type expression matches registrations of any type."""
     given = query_params.get("type")
@@ -579,47 +579,3 @@ async def attrs_method_not_allowed(request: Request) -> Response:
     raise MethodNotAllowed(
         f"{request.method} needs an attribute: /entities/{{entityId}}/attrs/{{attrId}}"
     )
-
-
-async def purge_entities(request: Request) -> Response:
-    """DELETE /entities (clause 6.4.3.3): Purge Entities matching a query."""
-    rc = await read_context(request)
-    rt = runtime(request)
-    query_params = request.query_params
-    keep = params.names(query_params, "keep")
-    drop = params.names(query_params, "drop")
-    if keep and drop:
-        raise BadRequestData("keep and drop cannot be used together")
-    if not (
-        query_params.get("type")
-        or query_params.get("attrs")
-        or query_params.get("q")
-        or query_params.get("georel")
-        or params.local(query_params)
-        or keep
-        or drop
-    ):
-        raise BadRequestData(
-            "too wide a purge: give at least one of type, attrs, q, geoQ, keep, drop or "
-            "local=true (clause 5.6.21.4)"
-        )
-    query = params.entity_query(query_params, rc.terms, rt.settings, require_filter=False)
-
-    async def here() -> None:
-        await rt.service.purge(
-            rc.tenant,
-            query,
-            drop=frozenset(_member_iri(n, rc) for n in drop),
-            keep=frozenset(_member_iri(n, rc) for n in keep) if keep else None,
-        )
-
-    routed = await distributed.plan(request, rc, "purgeEntity", None, _types(query_params, rc))
-    if routed is None:
-        await here()
-        return no_content()
-    forwarded = [(k, v) for k, v in query_params.multi_items() if k != "local"]
-    return await distributed.broadcast(routed, "DELETE", "/entities", forwarded, here)
-
-
-def _member_iri(name: str, rc: RequestContext) -> str:
-    return name if name in ("id", "type", "scope") else attribute_iri(name, rc.terms)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +54,7 @@ from dalgu.store.sqlite.outbox_signal import OutboxSignal
 from dalgu.store.sqlite.parameters import bind_without_adapting
 from dalgu.store.sqlite.plan import PlanCounts, choose, count_by_types, typed_arms
 from dalgu.store.sqlite.query import Compiled, order_clause, where_clause
+from dalgu.store.sqlite.queued import Queued, runs
 from dalgu.store.sqlite.registrations import SqliteRegistrations
 from dalgu.store.sqlite.renderings import refresh
 from dalgu.store.sqlite.rows import IndexWrites
@@ -94,37 +95,6 @@ SELECT tenant FROM t WHERE tenant IS NOT NULL
 """
 
 
-@dataclass(slots=True)
-class _Queued:
-    """A write waiting for the next group commit: `run` does it inside the transaction.
-
-    `entities` is set for an entity `mutate` call, (tenant, items, history): consecutive ones
-    of one tenant are applied together (`_MergedWrites`)."""
-
-    run: Callable[[], object]
-    future: asyncio.Future[Any]
-    entities: tuple[str, Sequence[tuple[str, Mutation]], bool] | None = None
-
-
-def _runs(queued: list[_Queued]) -> list[list[_Queued]]:
-    """The queued calls in order, consecutive entity writes of one tenant (and history flag)
-    grouped; any other call alone."""
-    runs: list[list[_Queued]] = []
-    for call in queued:
-        last = runs[-1][-1] if runs else None
-        if (
-            last is not None
-            and call.entities is not None
-            and last.entities is not None
-            and call.entities[0] == last.entities[0]
-            and call.entities[2] == last.entities[2]
-        ):
-            runs[-1].append(call)
-        else:
-            runs.append([call])
-    return runs
-
-
 #: what SQLite says when its file cannot be read or written now (not a bad statement)
 _OUTAGES = (
     "database is locked",
@@ -163,7 +133,7 @@ class SqliteEntityStore(
         self._cache_kib = cache_mib * 1024
         self._db: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
-        self._queued: list[_Queued] = []
+        self._queued: list[Queued] = []
         self._plan_counts = PlanCounts()  # the planner's counts of index rows (`plan.py`)
         self._change_filters = {}
         self._busy = BusyWait()
@@ -398,7 +368,7 @@ class SqliteEntityStore(
         if not self._queued:
             # one turn of the loop later: the requests that are ready meanwhile join this commit
             asyncio.get_running_loop().call_soon(self._commit_queued)
-        self._queued.append(_Queued(run, future, entities))
+        self._queued.append(Queued(run, future, entities))
         result: T = await future
         return result
 
@@ -435,13 +405,13 @@ class SqliteEntityStore(
             self._busy.reset()
         queued, self._queued = self._queued, []
         self._gathered = self._turns = 0
-        answers: list[tuple[_Queued, object, BaseException | None]] = []
+        answers: list[tuple[Queued, object, BaseException | None]] = []
         self._outbox_written = False
         try:
             db = self.db
             if blocking:
                 db.execute("BEGIN IMMEDIATE")
-            for run in _runs(queued):
+            for run in runs(queued):
                 if len(run) > 1 and self._apply_together(run, answers):
                     continue
                 for call in run:
@@ -472,7 +442,7 @@ class SqliteEntityStore(
                 call.future.set_result(answer)
 
     def _apply_together(
-        self, run: list[_Queued], answers: list[tuple[_Queued, object, BaseException | None]]
+        self, run: list[Queued], answers: list[tuple[Queued, object, BaseException | None]]
     ) -> bool:
         """Apply consecutive `mutate` calls of one tenant as one: their items in their order,
         each seeing what the calls before it left (as one after the other would), written with
