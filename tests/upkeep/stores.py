@@ -31,6 +31,10 @@ def cli_environment(settings: Settings, port: int) -> dict[str, str]:
         "DALGU_HOST": "127.0.0.1",
         "DALGU_PORT": str(port),
         "DALGU_MQTT_BROKER": "off",
+        # no gateway ports: a Dalgu running on the machine (make demo) holds the defaults
+        "DALGU_IOT_NORTH_PORT": "0",
+        "DALGU_IOT_SOUTH_PORT": "0",
+        "DALGU_COAP_PORT": "0",
         "COLUMNS": "200",
     }
 
