@@ -12,6 +12,9 @@ TooComplexQuery (a tighter inner term or a type hint narrows it).
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TypeVar
+
 from dalgu.errors import TooComplexQuery
 from dalgu.query.ast import (
     And,
@@ -25,10 +28,22 @@ from dalgu.query.ast import (
     TypeExpr,
     TypeName,
     TypeOr,
+    has_linked,
 )
-from dalgu.store.base import EntityQuery, EntityStore
+from dalgu.store.base import EntityQuery, EntityStore, TemporalQuery
 
 MAX_TARGETS = 5000  # linked entities one term may select
+
+Query = TypeVar("Query", EntityQuery, TemporalQuery)
+
+
+async def with_links_resolved(store: EntityStore, tenant: str, query: Query) -> Query | None:
+    """`query` with the linked terms of its `q` answered (targets as they are now, for the
+    temporal API too); None when the query selects nothing."""
+    if query.q is None or not has_linked(query.q):
+        return query
+    q = await resolve_linked(store, tenant, query.q)
+    return None if q is None else replace(query, q=q)
 
 
 async def resolve_linked(store: EntityStore, tenant: str, expr: QExpr) -> QExpr | None:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from dalgu.broker import mutations as m
 from dalgu.broker.join import Join, fetch_linked
 from dalgu.broker.lazy import LazyAttributeProvider
-from dalgu.broker.linked_query import resolve_linked
+from dalgu.broker.linked_query import with_links_resolved
 from dalgu.broker.model import Entity, attribute_iris, now_iso
 from dalgu.broker.render import Representation
 from dalgu.broker.rendered import default_rendering
@@ -25,7 +25,6 @@ from dalgu.errors import (
     ResourceNotFound,
     StoreUnavailable,
 )
-from dalgu.query.ast import has_linked
 from dalgu.store.base import (
     AttributeInfo,
     Change,
@@ -121,13 +120,10 @@ class EntityService:
         await self.store.get_document("", HEALTH_PROBE_ID)
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryResult:
-        if query.q is not None and has_linked(query.q):
-            q = await resolve_linked(self.store, tenant, query.q)
-            if q is None:  # a linked term selects nothing that could hold
-                count = 0 if query.count else None
-                return QueryResult([], count, [] if query.rendered else None)
-            query = replace(query, q=q)
-        return await self.store.query(tenant, query)
+        resolved = await with_links_resolved(self.store, tenant, query)
+        if resolved is None:  # a linked term selects nothing that could hold
+            return QueryResult([], 0 if query.count else None, [] if query.rendered else None)
+        return await self.store.query(tenant, resolved)
 
     async def linked(
         self, tenant: str, roots: list[Entity], rep: Representation, join: Join

@@ -13,10 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from dalgu.broker.linked_query import resolve_linked
+from dalgu.broker.linked_query import with_links_resolved
 from dalgu.broker.model import Entity, now_iso
 from dalgu.errors import AlreadyExists, ResourceNotFound
-from dalgu.query.ast import has_linked
 from dalgu.store.base import EntityStore, TemporalEntity, TemporalQuery, TemporalStore
 from dalgu.store.history import format_time, parse_time
 
@@ -41,12 +40,10 @@ class TemporalService:
         self.store: HistoryStore = store
 
     async def query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
-        if query.q is not None and has_linked(query.q):
-            # linked entities as they are now (clause 4.9 follows a Relationship's objects)
-            q = await resolve_linked(self.store, tenant, query.q)
-            if q is None:
-                return TemporalPage([], 0 if query.count else None)
-            query = replace(query, q=q)
+        resolved = await with_links_resolved(self.store, tenant, query)
+        if resolved is None:
+            return TemporalPage([], 0 if query.count else None)
+        query = resolved
         # one entity past the page tells whether more follow, without a second count
         probe = replace(query, limit=query.limit + 1) if query.limit else query
         found, count = await self.store.temporal_query(tenant, probe)
