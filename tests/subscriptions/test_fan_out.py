@@ -18,6 +18,19 @@ S = "/ngsi-ld/v1/subscriptions"
 UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 
 
+def subscribe(client: TestClient, receiver: Receiver, many: int) -> None:
+    """`many` subscriptions to every Spot's `status`, each notifying `receiver`."""
+    for n in range(many):
+        body = {
+            "type": "Subscription",
+            "entities": [{"type": "Spot"}],
+            "watchedAttributes": ["status"],
+            "description": f"s{n}",
+            "notification": {"endpoint": {"uri": receiver.url}, "format": "keyValues"},
+        }
+        assert client.post(S, json=body).status_code == 201
+
+
 def test_a_fan_out_is_committed_in_parts_and_delivered_once(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -33,15 +46,7 @@ def test_a_fan_out_is_committed_in_parts_and_delivered_once(
     monkeypatch.setattr(store, "commit_changes", counted)
     receiver = Receiver()
     try:
-        for n in range(6):
-            body = {
-                "type": "Subscription",
-                "entities": [{"type": "Spot"}],
-                "watchedAttributes": ["status"],
-                "description": f"s{n}",
-                "notification": {"endpoint": {"uri": receiver.url}, "format": "keyValues"},
-            }
-            assert client.post(S, json=body).status_code == 201
+        subscribe(client, receiver, 6)
         spots = [
             {
                 "id": f"urn:ngsi-ld:Spot:{n}",
@@ -84,15 +89,7 @@ def test_the_sender_holds_at_most_hold_all_and_sends_the_rest_in_order(
     monkeypatch.setattr(sender.NotificationSender, "dispatch", watched)
     receiver = Receiver()
     try:
-        for n in range(4):
-            body = {
-                "type": "Subscription",
-                "entities": [{"type": "Spot"}],
-                "watchedAttributes": ["status"],
-                "description": f"s{n}",
-                "notification": {"endpoint": {"uri": receiver.url}, "format": "keyValues"},
-            }
-            assert client.post(S, json=body).status_code == 201
+        subscribe(client, receiver, 4)
         for value in range(3):  # three versions of each spot, in order per subscription
             spots = [
                 {"id": f"urn:ngsi-ld:Spot:{n}", "type": "Spot", "status": value} for n in range(5)
