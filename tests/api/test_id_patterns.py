@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import re2  # type: ignore[import-untyped]
 from starlette.testclient import TestClient
 
 from tests.ports import free_port
@@ -196,3 +197,26 @@ def test_a_raw_pattern_may_hold_groups_and_brackets(client: TestClient) -> None:
     )
     assert found.status_code == 200, found.text
     assert [e["id"] for e in found.json()] == expected
+
+
+POSIX_CLASSES = ["[[:digit:]]a1$", "Car:[[:digit:]]{2}5$", "[[:lower:]]1", "[^[:digit:]]:00"]
+
+
+@pytest.mark.usefixtures("cars")
+@pytest.mark.parametrize("pattern", POSIX_CLASSES)
+def test_posix_bracket_classes_followed_by_text_find_their_matches(
+    client: TestClient, pattern: str
+) -> None:
+    """IEEE 1003.2 character classes inside a bracket (`[[:digit:]]`), which clause 4.9's
+    patterns are. Python's parser reads `[[:digit:]` as the bracket and `]` as text a match
+    must hold, and the embedded store tested that text first: it found nothing (cons-11)."""
+    expected = sorted(i for i in IDS if re2.search(pattern, i))
+    assert expected  # each pattern finds something
+    found = client.get(E, params={"type": "Car", "idPattern": pattern, "limit": "100"})
+    assert found.status_code == 200, found.text
+    assert [e["id"] for e in found.json()] == expected
+    named = sorted(i for i in IDS if re2.search(pattern, f"car {i[-3:]}"))
+    for op, want in (("~=", named), ("!~=", sorted(set(IDS) - set(named)))):
+        found = client.get(E, params={"type": "Car", "q": f'name{op}"{pattern}"', "limit": "100"})
+        assert found.status_code == 200, found.text
+        assert [e["id"] for e in found.json()] == want, op

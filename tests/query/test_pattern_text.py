@@ -52,3 +52,10 @@ def test_the_text_of_the_patterns_people_write() -> None:
     assert pattern_text("(?m)^urn:a") == PatternText(None, None)
     assert pattern_text("^(urn:a)") == PatternText(None, None)
     assert pattern_text("^urn:(") == PatternText(None, None)
+
+
+def test_a_posix_bracket_expression_gives_no_text() -> None:
+    """RE2 reads `[[:upper:]]` as one class; Python's parser as `[[:upper:]` and the text `]`
+    (cons-11: the embedded store required `]lpha` in "Alpha")."""
+    for pattern in ("[[:upper:]]lpha", "^[[:alpha:]]x", "[[=a=]]lpha", "[[.a.]]lpha"):
+        assert pattern_text(pattern) == PatternText(None, None), pattern

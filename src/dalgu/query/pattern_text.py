@@ -11,6 +11,12 @@ after `^` or `\\A` for a prefix. Anything else (a class, a group, a repeat, an a
 with nothing in common) ends the run; a pattern with case-insensitive or multi-line flags has
 neither. The parser folds alternatives that begin alike (`^abc|^abd` starts with `^ab`), and
 what it writes matches what the pattern matches, so the text read is always required.
+
+The patterns are matched by RE2 (`dalgu.query.regex`), whose syntax Python's parser mostly
+shares. Where it does not, Python's parser must never read text that RE2's pattern does not
+require: a POSIX bracket expression (`[[:upper:]]`, `[[=a=]]`, `[[.a.]]`, which clause 4.9's
+IEEE 1003.2 patterns have and Python's `re` has not) reads in Python as `[[:upper:]` and the
+text `]`; a pattern that holds one gives no text.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import re
 import re._constants as sre  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,13 +42,19 @@ class PatternText:
 
 _NONE = PatternText(None, None)
 _ANCHORS = ((sre.AT, sre.AT_BEGINNING), (sre.AT, sre.AT_BEGINNING_STRING))
+# `[:`, `[=` or `[.`: a POSIX class, equivalence class or collating symbol inside a bracket
+_POSIX_BRACKET = re.compile(r"\[[:=.]")
 
 
 @lru_cache(maxsize=512)
 def pattern_text(pattern: str) -> PatternText:
     """The longest required literal of `pattern`, and its prefix if it is anchored."""
+    if _POSIX_BRACKET.search(pattern):
+        return _NONE
     try:
-        parsed: Any = sre_parse.parse(pattern)
+        with warnings.catch_warnings():  # "possible nested set" and the like: RE2's syntax
+            warnings.simplefilter("ignore")
+            parsed: Any = sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError):
         return _NONE
     if parsed.state.flags & (re.IGNORECASE | re.MULTILINE):
