@@ -220,3 +220,42 @@ def test_posix_bracket_classes_followed_by_text_find_their_matches(
         found = client.get(E, params={"type": "Car", "q": f'name{op}"{pattern}"', "limit": "100"})
         assert found.status_code == 200, found.text
         assert [e["id"] for e in found.json()] == want, op
+
+
+def test_a_pattern_means_the_same_on_both_stores(client: TestClient) -> None:
+    """The embedded store matches with RE2, PostgreSQL with its own engine, whose syntax
+    differs (`\\b` was a backspace there, `\\z` and named groups errors, `(?i)` folded only
+    ASCII): each pattern is written in PostgreSQL's syntax, and what has no equal there is
+    refused on both stores (cons-14)."""
+    for n, word in enumerate(("Alpha", "Alphabet", "ä", "Ä", "éclair", "Éclair")):
+        body = {"id": f"urn:ngsi-ld:Word:w{n}", "type": "Word", "text": word}
+        assert client.post(E, json=body).status_code == 201
+
+    def ids(**params: str) -> list[str]:
+        found = client.get(E, params={"type": "Word", **params})
+        assert found.status_code == 200, found.text
+        return sorted(e["id"][-2:] for e in found.json())
+
+    assert ids(idPattern=r"w1\b") == ["w1"]
+    assert ids(idPattern=r"w\d\z") == ["w0", "w1", "w2", "w3", "w4", "w5"]
+    assert ids(idPattern=r"(?P<n>w3)") == ["w3"]
+    assert ids(q=r'text~="Alpha\b"') == ["w0"]
+    assert ids(q=r'text~="\QAlpha\E$"') == ["w0"]
+    assert ids(q='text~="(?i)^ä$"') == ["w2", "w3"]
+    assert ids(q='text~="(?i)^É"') == ["w4", "w5"]
+    assert ids(q='text!~="(?i)^É"') == ["w0", "w1", "w2", "w3"]
+    history = client.get(
+        T,
+        params={
+            "type": "Word",
+            "q": r'text~="Alpha\b"',
+            "timerel": "after",
+            "timeAt": "2000-01-01T00:00:00Z",
+        },
+    )
+    assert history.status_code == 200, history.text
+    for refused in (r"^\p{Lu}", r"a(?i)b", r"[\D]"):
+        answer = client.get(E, params={"type": "Word", "idPattern": refused})
+        assert answer.status_code == 400, (refused, answer.text)
+        assert answer.json()["type"].endswith("BadRequestData")
+        assert "not a regular expression Dalgu runs" in answer.json()["detail"]

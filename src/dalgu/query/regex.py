@@ -6,7 +6,9 @@ the pattern. With Python's `re`, one pattern with nested repetition (`(a+)+$`) o
 letters backtracked for minutes, holding the worker, and every other request it had, until it
 was killed. RE2 has no backreferences and no lookaround (nor has POSIX's extended syntax); a
 pattern that uses them, or that RE2 cannot hold within its memory budget, is refused as
-`BadRequestData` with RE2's reason.
+`BadRequestData` with RE2's reason. So is one whose meaning PostgreSQL's engine cannot be
+given in its own syntax (`dalgu.query.regex_syntax`: Unicode classes, flags after the start):
+both stores refuse it rather than each match it differently.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Protocol, cast
 import re2  # type: ignore[import-untyped]
 
 from dalgu.errors import BadRequestData, quoted
+from dalgu.query.regex_syntax import portability_problem
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # the pattern is the client's mistake: said in its answer, not logged
@@ -40,10 +43,12 @@ class Pattern(Protocol):
 @lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> Pattern | str:
     try:
-        return cast(Pattern, re2.compile(pattern, _OPTIONS))
+        compiled = cast(Pattern, re2.compile(pattern, _OPTIONS))
     except re2.error as error:
         reason = error.args[0] if error.args else "invalid"
         return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    problem = portability_problem(pattern)
+    return compiled if problem is None else problem
 
 
 def compile_pattern(pattern: str, what: str = "the pattern") -> Pattern:

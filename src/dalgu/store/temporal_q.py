@@ -60,8 +60,9 @@ class Params(Protocol):
 
 #: SQL selecting the entity's instances in the interval (alias `x`), appending its parameters
 Scope = Callable[[Params], str]
-#: SQL testing text `column` against a regular expression placeholder
-Regex = Callable[[str, str], str]
+#: SQL testing text `column` against a client's regular expression, binding it with `Params`
+#: (in the store's own syntax: `dalgu.query.regex_syntax`)
+Regex = Callable[[str, str, Params], str]
 #: SQL of a test on one leaf (through `Json.typed`), appending its parameters
 LeafTest = Callable[[], str]
 #: SQL of `EXISTS` an instance of the attribute in the interval passing a test (` AND …`)
@@ -211,7 +212,7 @@ class _Match:
         if self.op == "~=":
             assert isinstance(value, QValue)
             condition, text = self.json.typed("string")
-            return f"({condition} AND {self.regex(text, c.p(str(value.value)))})"
+            return f"({condition} AND {self.regex(text, str(value.value), c)})"
         if isinstance(value, QList):
             return "(" + " OR ".join(self._leaf(v) for v in value.values) + ")"
         if isinstance(value, QRange):
@@ -236,7 +237,7 @@ class _Match:
         shape = temporal_shape(value, op)
         if shape is None:
             return ""
-        return f" AND {condition} AND {self.regex(text, self.c.p(shape[1]))}"
+        return f" AND {condition} AND {self.regex(text, shape[1], self.c)}"
 
     def _literal(self, value: QValue) -> tuple[str, Any]:
         if value.kind == "number":
@@ -262,7 +263,7 @@ class _Match:
             assert isinstance(value, QValue)
 
             def pattern() -> str:
-                plain = f"(NOT {_NOT_PLAIN} AND {self.regex('x.txt', c.p(str(value.value)))})"
+                plain = f"(NOT {_NOT_PLAIN} AND {self.regex('x.txt', str(value.value), c)})"
                 return f" AND ({plain} OR ({_NOT_PLAIN} AND {self._document(value)}))"
 
             return has(pattern)

@@ -46,6 +46,7 @@ from dalgu.query.order import (
     OrderTerm,
     string_rank_sql,
 )
+from dalgu.query.regex_syntax import postgres_pattern
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import canonical_datetime, temporal_shape
@@ -146,7 +147,7 @@ def where_clause(tenant: str, query: EntityQuery, keys: KeyMap, c: Compiled) -> 
     if query.ids:
         parts.append(f"e.id = ANY({c.p(list(query.ids))}::text[])")
     if query.id_pattern is not None:
-        parts.append(f"e.id ~ {c.p(query.id_pattern)}")
+        parts.append(f"e.id ~ {c.p(postgres_pattern(query.id_pattern))}")
     if query.after is not None:
         parts.append(f"e.id > {c.p(query.after)}")
     if query.types is not None:
@@ -283,7 +284,7 @@ def _literal(value: QValue) -> tuple[str, Any]:
 def _match(op: str, value: QValue | QRange | QList, key: str, c: Compiled) -> str:
     """Some value at the path (nid `key`) matches; numbers and strings live in two tables."""
     if op == "~=":
-        regex = c.p(str(value.value))  # type: ignore[union-attr]
+        regex = c.p(postgres_pattern(str(value.value)))  # type: ignore[union-attr]
         return _has(TXT, f"a.nid = {key} AND a.kind = 's' AND a.txt ~ {regex}")
     if isinstance(value, QList):
         return _listed(value, key, c)

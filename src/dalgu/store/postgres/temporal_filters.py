@@ -12,10 +12,12 @@ import shapely
 
 from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
+from dalgu.query.regex_syntax import postgres_pattern
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.temporal_q import LeafTest, Leaves, q_sql
+from dalgu.store.temporal_q import Params as Binding
 
 TIME_COLUMNS = {
     "observedAt": "i.at",  # `at` is observedAt wherever observed_at is set: partitions prune
@@ -71,8 +73,8 @@ def instance_filter(query: TemporalQuery, c: Compiled) -> str:
     return sql
 
 
-def _regex(column: str, pattern: str) -> str:
-    return f"{column} ~ {pattern}"
+def _regex(column: str, pattern: str, c: Binding) -> str:
+    return f"{column} ~ {c.p(postgres_pattern(pattern))}"
 
 
 def keys_filter(
@@ -97,7 +99,7 @@ def entity_filter(tenant: str, query: TemporalQuery, c: Compiled) -> str:
     if query.ids:
         parts.append(f"t.id = ANY({c.p(list(query.ids))}::text[])")
     if query.id_pattern is not None:
-        parts.append(f"t.id ~ {c.p(query.id_pattern)}")
+        parts.append(f"t.id ~ {c.p(postgres_pattern(query.id_pattern))}")
     if query.after is not None:
         parts.append(f"t.id > {c.p(query.after)}")
     if query.types is not None:

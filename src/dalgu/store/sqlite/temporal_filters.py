@@ -19,6 +19,7 @@ from dalgu.store.indexing import utc_text
 from dalgu.store.sqlite.near import geo_test
 from dalgu.store.sqlite.patterns import matching
 from dalgu.store.temporal_q import LeafTest, Leaves, canonical_moment, q_sql
+from dalgu.store.temporal_q import Params as Binding
 
 TIME_COLUMNS = {
     "observedAt": "observed_at",
@@ -107,8 +108,8 @@ def instance_filter(query: TemporalQuery, c: Params) -> str:
     return sql
 
 
-def _regexp(column: str, pattern: str) -> str:
-    return f"regexp({pattern}, {column})"
+def _regexp(column: str, pattern: str, c: Binding) -> str:
+    return f"regexp({c.p(pattern)}, {column})"
 
 
 def entity_filter(tenant: str, query: TemporalQuery, c: Params) -> str:
