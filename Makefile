@@ -33,10 +33,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# two xdist workers; `--dist loadfile`/`loadscope`/`loadgroup` silently skip the
+# three xdist workers (the tests wait more than they compute: two left the cores idle half the
+# time); `--dist loadfile`/`loadscope`/`loadgroup` silently skip the
 # schemathesis-generated tests: use `--dist load`
 unit: install
-	$(BIN)/pytest -q -n 2 --dist load --durations=20
+	$(BIN)/pytest -q -n 3 --dist load --durations=20
 
 test: install services lint typecheck unit
 

@@ -97,3 +97,10 @@ def dsn(request: pytest.FixtureRequest) -> Iterator[str | None]:
         return
     with fresh_database(request) as name:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (marked `slow`) first, in their files' order otherwise: the xdist workers
+    take tests in this order, and a long test handed out near the end runs alone after the
+    others have finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

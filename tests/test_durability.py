@@ -6,12 +6,14 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.ports import free_port
 from tests.receiver import Receiver
 from tests.server import kill_server, start_server
 
 
+@pytest.mark.slow
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path, dsn: str | None) -> None:
     db, port = tmp_path / "dalgu.db", free_port()
     server = start_server(db, port, postgres_dsn=dsn)

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.ports import free_port
 from tests.server import kill_server, server_environment, start_server
 
@@ -52,6 +54,7 @@ def test_a_port_a_reuseport_listener_holds_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "second.db").exists()  # nothing was started, not even migrated
 
 
+@pytest.mark.slow
 def test_a_second_dalgu_on_the_same_port_is_refused(tmp_path: Path) -> None:
     port = free_port()
     first = start_server(tmp_path / "first.db", port)
@@ -63,6 +66,7 @@ def test_a_second_dalgu_on_the_same_port_is_refused(tmp_path: Path) -> None:
         kill_server(first)
 
 
+@pytest.mark.slow
 def test_a_second_dalgu_on_the_first_ones_gateway_ports_is_refused(tmp_path: Path) -> None:
     """The gateway's ports are shared by a server's workers (SO_REUSEPORT): a second Dalgu on
     another API port but the first one's provisioning, southbound or CoAP port started and
@@ -87,6 +91,7 @@ def test_a_second_dalgu_on_the_first_ones_gateway_ports_is_refused(tmp_path: Pat
         kill_server(first)
 
 
+@pytest.mark.slow
 def test_a_second_demo_leaves_the_running_ones_city_alone(tmp_path: Path) -> None:
     """`make demo` deleted var/demo.db before finding its port taken by a demo still running:
     the first one went on serving from a deleted file, and what was written there was lost.

@@ -88,6 +88,7 @@ def listening(
         yield client
 
 
+@pytest.mark.slow
 def test_measures_acknowledged_to_the_broker_survive_kill_9(
     tmp_path: Path, mosquitto: Mosquitto
 ) -> None:

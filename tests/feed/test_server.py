@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.feed.stream import NATS_URL, Stream, received, stream
 from tests.ports import free_port
@@ -26,6 +27,7 @@ def feed_environment(stream: Stream, url: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_acknowledged_writes_reach_the_feed_after_nats_returns_and_kill_9(
     tmp_path: Path, dsn: str | None, stream: Stream
 ) -> None:

@@ -62,6 +62,7 @@ def test_devices_that_close_their_socket_before_the_answer_do_not_stop_the_liste
     assert client.get("/health").json()["checks"]["coap:listener"][0]["status"] == "pass"
 
 
+@pytest.mark.slow
 def test_a_listener_that_stops_reading_is_restarted_and_health_says_so(
     uvloop_gateway: tuple[TestClient, int, str],
 ) -> None:

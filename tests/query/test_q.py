@@ -582,6 +582,7 @@ def _write(expr: QExpr) -> str:
     return f"{written}{expr.op}{_value(value)}"
 
 
+@pytest.mark.slow
 @given(trees)
 @settings(max_examples=500, deadline=None)
 def test_any_tree_written_out_reads_back_as_itself(expr: QExpr) -> None:

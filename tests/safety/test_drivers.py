@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from starlette.testclient import TestClient
 
 from dalgu.api.app import build_app
@@ -62,6 +63,7 @@ def _until(read: Callable[[], Any], what: str, seconds: float = 20.0) -> Any:
     raise AssertionError(f"{what} did not come")
 
 
+@pytest.mark.slow
 def test_a_drivers_baseline_is_kept_and_reads_their_next_drive_from_its_first_second(
     settings: Settings,
 ) -> None:

@@ -221,6 +221,7 @@ TIRED_SET = range(7320, 7332)  # the first of round 21's fresh tired drives (hel
 AWAKE_SET = range(7440, 7480)  # awake drives of the same drivers, recorded apart (as there)
 
 
+@pytest.mark.slow
 def test_drivers_who_set_off_tired_are_found_against_their_stored_reference() -> None:
     # on the whole fresh range (7320-7439, 120 drives, baselines from 7440-7479) at 96a91a2:
     # 120 of 120 found, p50 28.9 s, 0.27 false alarms/h; with no stored baseline 0.72, p50

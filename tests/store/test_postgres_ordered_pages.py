@@ -46,6 +46,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return used
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dsn", ["postgres"], indirect=True)
 @pytest.mark.parametrize("order", ORDERS + TEXT_ORDERS, ids=range(len(ORDERS + TEXT_ORDERS)))
 async def test_pages_from_an_index_are_the_pages_of_the_whole_ordering(

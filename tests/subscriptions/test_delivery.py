@@ -278,6 +278,7 @@ def _notifier(dsn: str) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 def test_several_notifiers_on_postgres_send_each_notification_once_in_order(
     tmp_path: Path, dsn: str | None
 ) -> None:
@@ -373,6 +374,7 @@ def test_a_slow_endpoints_backlog_waits_in_the_store_not_in_the_notifier(
         receiver.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bound", ["HOLD", "TAKE"])
 def test_a_backlog_past_its_limit_loses_its_oldest_and_keeps_the_newest(
     settings: Settings,

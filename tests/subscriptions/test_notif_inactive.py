@@ -110,6 +110,7 @@ def test_a_paused_subscription_sends_nothing_queued_before_nor_on_resumption(
     assert n_of(receiver.taken.get(timeout=10)) == 2  # the one queued before is gone
 
 
+@pytest.mark.slow
 def test_an_expired_subscription_sends_nothing_queued_before_it_expired(
     client: TestClient, receiver: Toggled
 ) -> None:

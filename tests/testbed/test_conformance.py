@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -165,6 +166,7 @@ def test_a_conformance_run_over_http(client: TestClient) -> None:
     assert bad.status_code == 400
 
 
+@pytest.mark.slow
 def test_testbed_run_command_line(tmp_path: Any) -> None:
     """`dalgu testbed run` against a real server process, with a fleet sending meanwhile."""
 

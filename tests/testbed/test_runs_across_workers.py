@@ -143,6 +143,7 @@ async def devices(
     return sent, sending
 
 
+@pytest.mark.slow
 def test_a_run_records_every_worker_s_messages_and_command_results(
     two_workers: dict[str, int],
 ) -> None:

@@ -110,6 +110,7 @@ async def _drop_stream(name: str) -> None:
         await nc.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_every_step_prints_what_the_lesson_shows(path: Path, dalgu: Served) -> None:
     lesson = read_lesson(path)
