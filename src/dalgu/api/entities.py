@@ -292,7 +292,7 @@ async def _check_type(request: Request, rc: RequestContext, entity_id: str) -> N
         _of_type(entity_id, types, guard)
 
 
-_NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})
+_NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "expiresAt", "createdAt", "modifiedAt"})
 
 
 def _nothing_selected(rendered: dict[str, Any], rep: Representation) -> bool:

@@ -331,6 +331,7 @@ def merge_entity(
             entity["scope"] = fragment["scope"]
         else:  # a Null scope: removed
             entity.pop("scope", None)
+    set_expires_at(entity, fragment)
     for iri in attribute_iris(fragment):
         instances: Instances = entity.setdefault(iri, [])
         for new in fragment[iri]:
@@ -357,6 +358,7 @@ def append_attributes(
 ) -> None:
     """POST /entities/{id}/attrs (clause 5.6.3)."""
     add_types(entity, attrs)
+    set_expires_at(entity, attrs)
     if "scope" in attrs:
         if overwrite or "scope" not in entity:
             entity["scope"] = list(attrs["scope"])
@@ -387,6 +389,7 @@ def update_attributes(entity: Entity, attrs: Entity, result: UpdateResult) -> No
     only when it has one.
     """
     add_types(entity, attrs)
+    set_expires_at(entity, attrs)
     if "scope" in attrs:
         if "scope" in entity:
             entity["scope"] = list(attrs["scope"])
@@ -415,3 +418,12 @@ def add_types(entity: Entity, fragment: Entity) -> None:
     for extra_type in fragment.get("type", []):
         if extra_type not in entity["type"]:
             entity["type"].append(extra_type)
+
+
+def set_expires_at(entity: Entity, fragment: Entity) -> None:
+    """The fragment's expiresAt (clause 4.22) becomes the entity's; a Null removes it."""
+    expires = fragment.get("expiresAt")
+    if expires == NULL_URI:
+        entity.pop("expiresAt", None)
+    elif expires is not None:
+        entity["expiresAt"] = expires

@@ -98,8 +98,26 @@ def parse_entity(
             entity["scope"] = parse_scopes(doc["scope"])
     entity["createdAt"] = now
     entity["modifiedAt"] = now
-    entity.update(parse_attributes(doc, terms, now, merging=merging, simplified=simplified))
+    members = doc
+    if "expiresAt" in doc:  # an entity member (clause 4.5.1), not an attribute
+        entity["expiresAt"] = _expires_at(doc["expiresAt"], merging)
+        members = {k: v for k, v in doc.items() if k != "expiresAt"}
+    entity.update(parse_attributes(members, terms, now, merging=merging, simplified=simplified))
     return entity
+
+
+def _expires_at(value: Any, merging: bool) -> str:
+    """An entity's expiresAt: a DateTime (clauses 4.22, 4.6.3); in a merge, the Null that
+    removes it (clause 5.5.12)."""
+    if merging and value == NULL_URI:
+        return NULL_URI
+    given = request_datetime(value)
+    if given is None:
+        raise BadRequestData(
+            f"expiresAt {orjson.dumps(value).decode()[:80]} is not a DateTime "
+            "(YYYY-MM-DDThh:mm:ss[.s]Z, clauses 4.22, 4.6.3)"
+        )
+    return given
 
 
 def parse_types(value: Any, terms: TermMap, *, required: bool = True) -> list[str]:
