@@ -292,7 +292,7 @@ async def _check_type(request: Request, rc: RequestContext, entity_id: str) -> N
         _of_type(entity_id, types, guard)
 
 
-_NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})
+_NOT_ATTRIBUTES = frozenset({"id", "type", "scope", "expiresAt", "createdAt", "modifiedAt"})
 
 
 def _nothing_selected(rendered: dict[str, Any], rep: Representation) -> bool:
@@ -358,10 +358,8 @@ async def replace_entity(request: Request) -> Response:
 async def merge_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request, merge_patch=True)
-    _same_id(body, entity_id)
-    fragment = parse_entity(
-        body, rc.terms, now_iso(), require_id=False, require_type=False, merging=True
-    )
+    simplified = params.simplified_body(request.query_params)
+    fragment = _fragment(body, rc, entity_id, merging=True, simplified=simplified)
     lang = request.query_params.get("lang")
     observed_at = request.query_params.get("observedAt")
     if observed_at is not None and not is_datetime(observed_at):
@@ -374,7 +372,7 @@ async def merge_entity(request: Request) -> Response:
         return no_content()
 
     async def here(part: dict[str, Any] | None) -> None:
-        merged = _fragment(part, rc, entity_id, merging=True)
+        merged = _fragment(part, rc, entity_id, merging=True, simplified=simplified)
         await rt.service.merge(rc.tenant, entity_id, merged, lang, observed_at)
 
     return await distributed.write(
@@ -413,12 +411,11 @@ def _all_updated(result: UpdateResult) -> None:
         raise ResourceNotFound(f"attributes not updated here: {reasons}")
 
 
-def _fragment(body: Any, rc: RequestContext, entity_id: str, *, merging: bool = False) -> Entity:
-    """An Entity Fragment: attributes plus, optionally, types to add and a scope."""
+def _fragment(body: Any, rc: RequestContext, entity_id: str, **flags: bool) -> Entity:
+    """An Entity Fragment: attributes plus, optionally, types to add and a scope; `flags`:
+    `parse_entity`'s `merging` and `simplified`."""
     _same_id(body, entity_id)
-    return parse_entity(
-        body, rc.terms, now_iso(), require_id=False, require_type=False, merging=merging
-    )
+    return parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False, **flags)
 
 
 async def append_attributes(request: Request) -> Response:

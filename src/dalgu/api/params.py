@@ -49,6 +49,19 @@ def options(params: Mapping[str, str]) -> set[str]:
     return values
 
 
+def simplified_body(params: Mapping[str, str]) -> bool:
+    """Whether a Merge Entity body is in the simplified representation (table 6.5.3.4-1):
+    `format` simplified (or keyValues), else `options` naming one of them; `format` takes
+    precedence. (Which other `options` a merge takes is the merge's to say.)"""
+    fmt = params.get("format")
+    if fmt is not None:
+        if fmt not in _FORMATS:
+            raise InvalidRequest(f"unknown format {fmt!r}")
+        return _FORMATS[fmt] == "keyValues"
+    given = {o.strip() for o in params.get("options", "").split(",")}
+    return not given.isdisjoint({"keyValues", "simplified"})
+
+
 def names(params: Mapping[str, str], key: str) -> list[str]:
     raw = params.get(key)
     if raw is None:

@@ -76,6 +76,10 @@ def null_of(holder: str) -> Any:
 #: concise): the merge keeps the type of the attribute it lands on (clause 5.6.17.4). Never
 #: stored: a name no attribute can have (`@` names are refused).
 BARE_VALUE: Final = "@bareValue"
+#: set on an instance of a merge's simplified body (format=simplified) that names its type
+#: (`{"languageMap": ...}`): merged into an existing attribute of another type, it is refused
+#: (table 6.5.3.4-1). Never stored, like `BARE_VALUE`.
+KEEP_TYPE: Final = "@keepType"
 #: a tuple, not a set: `value.get("type") in GEOJSON_TYPES` must hold for any JSON value a
 #: client sends as a type (a list is unhashable: a set raised TypeError, a 500)
 GEOJSON_TYPES: Final = (

@@ -12,17 +12,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from dalgu.broker.model import (
     BARE_VALUE,
+    KEEP_TYPE,
     MEMBERS,
     NULL_URI,
     SYSTEM_MEMBERS,
     VALUE_MEMBER,
     Entity,
     attribute_iris,
+    is_uri,
     iso_ms,
 )
-from dalgu.errors import AlreadyExists, ResourceNotFound
+from dalgu.errors import AlreadyExists, BadRequestData, ResourceNotFound, quoted
+from dalgu.query.geo import validate_geometry
 from dalgu.store.base import Mutation
 from dalgu.store.history import parse_time
 
@@ -164,6 +169,7 @@ def merge_instance(
     lang: str | None = None,
     *,
     deep: bool = False,
+    name: str = "",
 ) -> dict[str, Any]:
     """Merge a (partial) instance into an existing one (clauses 5.5.12, 5.6.17.4).
 
@@ -172,14 +178,22 @@ def merge_instance(
     value (or a languageMap) is merged key by key to any depth, a Null key removed. A fragment
     given as its bare value (simplified or concise) keeps the type of the attribute it lands
     on: a Relationship takes it as its object, a LanguageProperty as the text of `lang` (else
-    of `@none`), and so on. A fragment of another explicit type replaces the old one's value
-    member.
+    of `@none`), and so on; a value no attribute of that type can hold is BadRequestData. A
+    fragment of another explicit type replaces the old one's value member, unless it comes
+    from a simplified body (`KEEP_TYPE`), where a type change is BadRequestData (table
+    6.5.3.4-1). `name`: the attribute, for error messages.
     """
     fragment = dict(fragment)
     bare = fragment.pop(BARE_VALUE, None)
+    keep_type = fragment.pop(KEEP_TYPE, False)
     old_kind = old.get("type", "Property")
-    if bare is not None and old_kind not in ("Property", "GeoProperty"):
-        fragment = _as_kind(old_kind, fragment, bare, lang)
+    if bare is not None:
+        fragment = _as_kind(old_kind, fragment, bare, lang, name)
+    elif keep_type and fragment.get("type", old_kind) != old_kind:
+        raise BadRequestData(
+            f"attribute {name} is a {old_kind}: a merge of a simplified representation "
+            f"keeps its type, it cannot become a {fragment['type']} (table 6.5.3.4-1)"
+        )
     merged = dict(old)
     new_kind = fragment.get("type", old_kind)
     if new_kind != old_kind:  # no member of the old kind's value stays beside the new one
@@ -204,19 +218,62 @@ def merge_instance(
     return merged
 
 
-def _as_kind(kind: str, fragment: dict[str, Any], bare: Any, lang: str | None) -> dict[str, Any]:
-    """A bare-value fragment as the value member of an attribute of `kind`."""
+def _as_kind(
+    kind: str, fragment: dict[str, Any], bare: Any, lang: str | None, name: str
+) -> dict[str, Any]:
+    """A bare-value fragment as the value member of an attribute of `kind` (clause 5.6.17.4:
+    the pre-existing type is preserved)."""
     value = fragment.pop("value", None)
-    fragment.pop("type", None)
-    if kind == "LanguageProperty" and isinstance(value, str):
-        fragment["languageMap"] = {lang if lang and lang != "*" else "@none": value}
-    elif kind == "VocabProperty":
-        fragment["vocab"] = bare if isinstance(bare, str) else value
-    elif kind in VALUE_MEMBER and kind != "LanguageProperty":
-        fragment[VALUE_MEMBER[kind]] = value
-    else:
-        fragment["type"], fragment["value"] = "Property", value
+    fragment["type"] = kind
+    fragment[VALUE_MEMBER.get(kind, "value")] = _value_of_kind(kind, value, bare, lang, name)
     return fragment
+
+
+def _value_of_kind(kind: str, value: Any, bare: Any, lang: str | None, name: str) -> Any:
+    """`value` as the value member of a `kind`; BadRequestData (clause 5.5.4) when no `kind`
+    can hold it: a Relationship's object is a URI or URIs (clause 4.5.3.2), and so on."""
+    if kind == "GeoProperty":
+        validate_geometry(value, f"attribute {name}")
+        return value
+    if kind == "LanguageProperty":
+        fits = _is_text(value)
+        value = {lang if lang and lang != "*" else "@none": value}
+    elif kind == "VocabProperty":  # `bare`: the value's expansion, when it is a term or terms
+        fits, value = isinstance(bare, str | list), bare
+    elif kind == "Relationship":
+        objects = value if isinstance(value, list) else [value]
+        fits = bool(objects) and all(is_uri(o) for o in objects)
+    elif kind == "ListRelationship":
+        fits = isinstance(value, list) and all(is_uri(o) for o in value)
+    elif kind == "ListProperty":
+        fits = isinstance(value, list)
+    elif kind == "JsonProperty":
+        fits = isinstance(value, dict | list)
+    else:
+        fits = True
+    if not fits:
+        raise BadRequestData(
+            f"attribute {name} is a {kind}, which keeps its type in a merge (clause 5.6.17.4), "
+            f"and a {kind} cannot hold {quoted(orjson.dumps(value).decode())} ({_HOLDS[kind]})"
+        )
+    return value
+
+
+#: what the value member of each kind holds, for error messages
+_HOLDS = {
+    "LanguageProperty": "it takes a string or an array of strings",
+    "VocabProperty": "its vocab is a term or an array of terms",
+    "Relationship": "its object is a URI or an array of URIs",
+    "ListRelationship": "its objectList is an array of URIs",
+    "ListProperty": "its valueList is an array",
+    "JsonProperty": "its json is a JSON object or array",
+}
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+    )
 
 
 def merge_json(old: Any, new: Any) -> Any:
@@ -236,8 +293,8 @@ def merge_json(old: Any, new: Any) -> Any:
 
 
 def _without_marks(instance: Any) -> Any:
-    if isinstance(instance, dict) and BARE_VALUE in instance:
-        return {k: v for k, v in instance.items() if k != BARE_VALUE}
+    if isinstance(instance, dict) and (BARE_VALUE in instance or KEEP_TYPE in instance):
+        return {k: v for k, v in instance.items() if k not in (BARE_VALUE, KEEP_TYPE)}
     return instance
 
 
@@ -274,6 +331,7 @@ def merge_entity(
             entity["scope"] = fragment["scope"]
         else:  # a Null scope: removed
             entity.pop("scope", None)
+    set_expires_at(entity, fragment)
     for iri in attribute_iris(fragment):
         instances: Instances = entity.setdefault(iri, [])
         for new in fragment[iri]:
@@ -286,7 +344,9 @@ def merge_entity(
             else:
                 if observed_at and "observedAt" in instances[index] and "observedAt" not in new:
                     new = {**new, "observedAt": observed_at}
-                instances[index] = merge_instance(instances[index], new, now, lang, deep=True)
+                instances[index] = merge_instance(
+                    instances[index], new, now, lang, deep=True, name=iri
+                )
         if not instances:
             del entity[iri]
         if result is not None:
@@ -298,6 +358,7 @@ def append_attributes(
 ) -> None:
     """POST /entities/{id}/attrs (clause 5.6.3)."""
     add_types(entity, attrs)
+    set_expires_at(entity, attrs)
     if "scope" in attrs:
         if overwrite or "scope" not in entity:
             entity["scope"] = list(attrs["scope"])
@@ -328,6 +389,7 @@ def update_attributes(entity: Entity, attrs: Entity, result: UpdateResult) -> No
     only when it has one.
     """
     add_types(entity, attrs)
+    set_expires_at(entity, attrs)
     if "scope" in attrs:
         if "scope" in entity:
             entity["scope"] = list(attrs["scope"])
@@ -356,3 +418,12 @@ def add_types(entity: Entity, fragment: Entity) -> None:
     for extra_type in fragment.get("type", []):
         if extra_type not in entity["type"]:
             entity["type"].append(extra_type)
+
+
+def set_expires_at(entity: Entity, fragment: Entity) -> None:
+    """The fragment's expiresAt (clause 4.22) becomes the entity's; a Null removes it."""
+    expires = fragment.get("expiresAt")
+    if expires == NULL_URI:
+        entity.pop("expiresAt", None)
+    elif expires is not None:
+        entity["expiresAt"] = expires

@@ -17,6 +17,7 @@ from dalgu.broker.model import (
     BARE_VALUE,
     GEO_ATTRIBUTES,
     GEOJSON_TYPES,
+    KEEP_TYPE,
     MEMBERS,
     NULL_URI,
     SYSTEM_MEMBERS,
@@ -72,10 +73,12 @@ def parse_entity(
     require_id: bool = True,
     require_type: bool = True,
     merging: bool = False,
+    simplified: bool = False,
 ) -> Entity:
     """A full entity: id, type(s), scope and attributes, with system times set to `now`.
     `merging`: a merge's fragment, whose instances given as bare values are marked
-    (`BARE_VALUE`) for the merge to keep the type they land on."""
+    (`BARE_VALUE`) for the merge to keep the type they land on; `simplified`: a merge's
+    fragment in the simplified representation (clause 4.5.4, `format=simplified`)."""
     if not isinstance(doc, dict):
         raise BadRequestData("an entity must be a JSON object")
     entity: Entity = {}
@@ -95,8 +98,26 @@ def parse_entity(
             entity["scope"] = parse_scopes(doc["scope"])
     entity["createdAt"] = now
     entity["modifiedAt"] = now
-    entity.update(parse_attributes(doc, terms, now, merging=merging))
+    members = doc
+    if "expiresAt" in doc:  # an entity member (clause 4.5.1), not an attribute
+        entity["expiresAt"] = _expires_at(doc["expiresAt"], merging)
+        members = {k: v for k, v in doc.items() if k != "expiresAt"}
+    entity.update(parse_attributes(members, terms, now, merging=merging, simplified=simplified))
     return entity
+
+
+def _expires_at(value: Any, merging: bool) -> str:
+    """An entity's expiresAt: a DateTime (clauses 4.22, 4.6.3); in a merge, the Null that
+    removes it (clause 5.5.12)."""
+    if merging and value == NULL_URI:
+        return NULL_URI
+    given = request_datetime(value)
+    if given is None:
+        raise BadRequestData(
+            f"expiresAt {orjson.dumps(value).decode()[:80]} is not a DateTime "
+            "(YYYY-MM-DDThh:mm:ss[.s]Z, clauses 4.22, 4.6.3)"
+        )
+    return given
 
 
 def parse_types(value: Any, terms: TermMap, *, required: bool = True) -> list[str]:
@@ -125,7 +146,12 @@ def parse_scopes(value: Any) -> list[str]:
 
 
 def parse_attributes(
-    doc: dict[str, Any], terms: TermMap, now: str, *, merging: bool = False
+    doc: dict[str, Any],
+    terms: TermMap,
+    now: str,
+    *,
+    merging: bool = False,
+    simplified: bool = False,
 ) -> dict[str, list[Any]]:
     """Every attribute of an entity payload or fragment: attribute IRI → instances."""
     attributes: dict[str, list[Any]] = {}
@@ -133,8 +159,45 @@ def parse_attributes(
         if name in ("id", "@id", "type", "@type", "scope", "@context") or name in SYSTEM_MEMBERS:
             continue
         iri = attribute_iri(name, terms)
-        attributes[iri] = parse_attribute(iri, value, terms, now, merging=merging)
+        if simplified:
+            attributes[iri] = parse_simplified(iri, value, terms, now)
+        else:
+            attributes[iri] = parse_attribute(iri, value, terms, now, merging=merging)
     return attributes
+
+
+#: the members that alone make an attribute of the simplified representation (clause 4.5.4)
+_SIMPLIFIED_KINDS = frozenset({"languageMap", "json", "vocab"})
+
+
+def parse_simplified(iri: str, value: Any, terms: TermMap, now: str) -> list[dict[str, Any]]:
+    """One attribute of a merge's simplified body (clause 4.5.4): its value, or an object of
+    one `languageMap`, `json` or `vocab`, or of one `dataset` (datasetId → such a value,
+    `@none` the default). A value is marked to keep the type of the attribute it lands on,
+    a kind given is marked to be refused by one of another type (table 6.5.3.4-1)."""
+    if (
+        isinstance(value, dict)
+        and value.keys() == {"dataset"}
+        and isinstance(value["dataset"], dict)
+    ):
+        instances = []
+        for dataset, one in value["dataset"].items():
+            instance = _simplified_instance(iri, one, terms, now)
+            if dataset != "@none":
+                instance["datasetId"] = _member(iri, None, "datasetId", dataset, terms)
+            instances.append(instance)
+        return instances
+    return [_simplified_instance(iri, value, terms, now)]
+
+
+def _simplified_instance(iri: str, value: Any, terms: TermMap, now: str) -> dict[str, Any]:
+    if isinstance(value, dict) and len(value) == 1 and value.keys() <= _SIMPLIFIED_KINDS:
+        instance = parse_instance(iri, value, terms, now)
+        instance[KEEP_TYPE] = True
+        return instance
+    instance = parse_instance(iri, {"value": value}, terms, now)
+    instance[BARE_VALUE] = _vocab(value, terms)
+    return instance
 
 
 def attribute_iri(name: str, terms: TermMap) -> str:
@@ -251,10 +314,15 @@ def _check_members(iri: str, kind: str | None, value: dict[str, Any]) -> None:
         )
 
 
-def _vocab(value: Any, terms: TermMap) -> str | bool:
-    """What a bare value means as a VocabProperty's vocab: its expansion, when it is a term."""
-    if isinstance(value, str) and is_valid_name(value) and not value.startswith("@"):
-        return terms.expand(value)
+def _vocab(value: Any, terms: TermMap) -> str | list[str] | bool:
+    """What a bare value means as a VocabProperty's vocab: its expansion, when it is a term
+    (or an array of terms); True when it is none."""
+    names = value if isinstance(value, list) else [value]
+    if names and all(
+        isinstance(n, str) and is_valid_name(n) and not n.startswith("@") for n in names
+    ):
+        expanded = [terms.expand(n) for n in names]
+        return expanded if isinstance(value, list) else expanded[0]
     return True
 
 

@@ -27,7 +27,7 @@ Format = Literal["normalized", "concise", "keyValues"]
 ProjectionTree = dict[str, "ProjectionTree | None"]
 
 #: Entity members a pick or omit may name besides attributes (clause 4.21)
-ENTITY_MEMBERS = frozenset({"id", "type", "scope"})
+ENTITY_MEMBERS = frozenset({"id", "type", "scope", "expiresAt"})
 #: attribute types whose targets Linked Entity Retrieval follows (clause 4.5.23), and the
 #: member of the rendered attribute that holds the linked entities inline
 LINKING: Final[dict[str, str]] = {"Relationship": "entity", "ListRelationship": "entityList"}
@@ -48,6 +48,7 @@ class Representation:
     keep_type: bool = True
     datasets: frozenset[str] | None = None  # datasetIds to keep, "@none" = default instance
     keep_scope: bool = True
+    keep_expires_at: bool = True
     #: relationship IRI → the projection of the entities it links to (`locatedAt{id,name}`)
     linked: tuple[tuple[str, Representation], ...] = ()
 
@@ -100,6 +101,7 @@ def project(
         keep_id=not pick or "id" in pick,
         keep_type=not pick or "type" in pick,
         keep_scope=not pick or "scope" in pick,
+        keep_expires_at=not pick or "expiresAt" in pick,
         linked=tuple(linked),
     )
 
@@ -137,6 +139,14 @@ def render_entity(
     if "scope" in entity and rep.keep_scope and "scope" not in rep.omit:
         scopes = entity["scope"]
         out["scope"] = scopes[0] if len(scopes) == 1 else scopes
+    # a member of the entity (clause 4.5.1), which the simplified form has not (clause 4.5.4)
+    if (
+        "expiresAt" in entity
+        and rep.keep_expires_at
+        and rep.format != "keyValues"
+        and "expiresAt" not in rep.omit
+    ):
+        out["expiresAt"] = entity["expiresAt"]
     compact = terms.compact
     if link is None and rep.attrs is None and not rep.omit and rep.datasets is None:
         # the commonest case, with no per-attribute decisions: one pass over the members
