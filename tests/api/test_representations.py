@@ -416,12 +416,20 @@ def test_concise_output_posted_back_is_the_same_entity(client: TestClient) -> No
         "note": {"type": "Property", "value": {"type": "memo", "text": "x"}},
         "rows": {"type": "Property", "value": [{"a": 1}, {"a": 2}]},
         "address": {"type": "Property", "value": {"addressLocality": "Madrid"}},
+        # a Property holding a geometry: read back without its type, a GeoProperty (cons-12)
+        "shape": {"type": "Property", "value": {"type": "Point", "coordinates": [1, 2]}},
+        "route": {
+            "type": "Property",
+            "value": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]},
+            "observedAt": "2026-12-08T00:00:00Z",
+        },
     }
     assert client.post(E, json=body).status_code == 201
     normalized = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:m1").json()
     concise = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:m1?options=concise").json()
     assert concise["NO2"][2] == {"value": 3}
     assert concise["address"] == {"addressLocality": "Madrid"}
+    assert concise["shape"] == body["shape"]
     again = {**concise, "id": "urn:ngsi-ld:AirQualityObserved:m2"}
     assert client.post(E, json=again).status_code == 201
     copy = client.get(f"{E}/urn:ngsi-ld:AirQualityObserved:m2").json()

@@ -224,7 +224,8 @@ def render_instance(
     but its value is that value (clause 4.5.2.3), unless it is one of several instances
     (`alone` False: clause 4.5.2.3 makes them "a JSON-LD array with such JSON-LD objects") or
     the value would read back as an attribute (an object with `type` or `value`, a list of
-    objects); then it keeps `{"value": ...}`."""
+    objects); then it keeps `{"value": ...}`. A Property whose value is a geometry keeps its
+    `type`, which it would otherwise read back as a GeoProperty."""
     kind = instance["type"]
     if rep.format == "keyValues":
         return _simple_value(instance, kind, terms, rep.lang)
@@ -255,6 +256,10 @@ def render_instance(
         out[terms.compact(member)] = render_instance(value, terms, rep)
     if rep.format == "concise":
         holder = VALUE_MEMBER[kind]
+        if kind == "Property" and _is_geometry(out.get("value")):
+            # read back without its type, a geometry's holder is a GeoProperty (clause 4.7.3):
+            # the concise form is lossless only with it (cons-12)
+            return {"type": kind, **out}
         if kind in ("Property", "GeoProperty") and set(out) == {"value"}:
             if alone and not _reads_as_attribute(out["value"]):
                 return out["value"]
