@@ -89,3 +89,40 @@ def test_near_measures_lines_and_polygons_to_their_nearest_point(
     answer = client.get(E, params=query)
     assert answer.status_code == 200, answer.text
     assert sorted(e["id"].rsplit(":", 1)[1] for e in answer.json()) == found
+
+
+def test_near_measures_on_the_sphere_on_both_stores(client: TestClient) -> None:
+    """Both stores measure `near` on the sphere of the mean Earth radius, for entities and
+    their history: PostgreSQL measured on the WGS 84 ellipsoid, up to 0.5 % longer north-south
+    at the equator, and found points 1,000.75 m away on the sphere within 1,000 m (cons-10)."""
+    offsets = [0.00895, 0.00897, 0.00899, 0.00900, 0.00901, 0.00903]
+    batch = [
+        {
+            "id": f"urn:ngsi-ld:Dm:m{n}",
+            "type": "Dm",
+            "location": {
+                "type": "GeoProperty",
+                "value": {"type": "Point", "coordinates": [10, offset]},
+                "observedAt": "2026-12-08T00:00:00Z",
+            },
+        }
+        for n, offset in enumerate(offsets)
+    ]
+    assert client.post("/ngsi-ld/v1/entityOperations/create", json=batch).status_code == 201
+    near = {"type": "Dm", "geometry": "Point", "coordinates": "[10,0]"}
+    inside = ["urn:ngsi-ld:Dm:m0", "urn:ngsi-ld:Dm:m1", "urn:ngsi-ld:Dm:m2"]  # ≤ 999.64 m
+    found = client.get(E, params={**near, "georel": "near;maxDistance==1000"})
+    assert sorted(e["id"] for e in found.json()) == inside
+    far = client.get(E, params={**near, "georel": "near;minDistance==1000"})
+    assert sorted(e["id"] for e in far.json()) == [e["id"] for e in batch[3:]]
+    history = client.get(
+        "/ngsi-ld/v1/temporal/entities",
+        params={
+            **near,
+            "georel": "near;maxDistance==1000",
+            "timerel": "after",
+            "timeAt": "2026-12-01T00:00:00Z",
+        },
+    )
+    assert history.status_code == 200, history.text
+    assert sorted(e["id"] for e in history.json()) == inside

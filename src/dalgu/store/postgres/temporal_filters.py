@@ -133,9 +133,11 @@ def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
     shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
     if geo.georel == "near":
         if geo.max_distance is not None:
-            test = f"ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.max_distance)})"
+            metres = c.p(geo.max_distance)  # on the sphere, as the entity query (cons-10)
+            test = f"ST_DWithin(geography(x.geom), geography({shape}), {metres}, false)"
         else:
-            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.min_distance)})"
+            metres = c.p(geo.min_distance)
+            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {metres}, false)"
     else:
         test = f"{GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
     name = c.p(geo.geoproperty)
