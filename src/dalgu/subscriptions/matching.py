@@ -36,9 +36,11 @@ from dalgu.query.regex import searches
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
 from dalgu.store.indexing import (
+    RELATIONSHIP_TYPES,
     IndexRow,
     canonical_datetime,
     index_rows,
+    relationship_marker,
     same_but_times,
     temporal_shape,
 )
@@ -278,7 +280,14 @@ def _evaluate(expr: QExpr, rows: RowIndex) -> bool:
                 for name, p in rows
             )
         return (path.attr, marker) in rows
+    objects = relationship_marker(expr)
+    if objects is not None and any(
+        r.txt in RELATIONSHIP_TYPES for r in rows.get((path.attr, objects), ())
+    ):
+        return False  # clause 4.9: a Relationship takes `==` and `!=` only
     candidates = rows.get((path.attr, value_path), ())
+    if expr.op == "!~=":  # clause 4.9: a value of another type than String is not matching
+        candidates = [r for r in candidates if r.kind == "s"]
     negated = expr.op in ("!=", "!~=")
     hit = any(_compare(expr, r) for r in candidates)
     return bool(candidates) and not hit if negated else hit

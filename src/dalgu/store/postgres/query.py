@@ -48,7 +48,12 @@ from dalgu.query.order import (
 )
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import canonical_datetime, temporal_shape
+from dalgu.store.indexing import (
+    RELATIONSHIP_TYPES,
+    canonical_datetime,
+    relationship_marker,
+    temporal_shape,
+)
 from dalgu.store.system_times import datetimes, system_time
 from dalgu.store.value_groups import value_path
 
@@ -56,6 +61,7 @@ PREFIX = 256  # characters of a string value in the `attr_txt_value` index
 _SQL_OPS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 # Members of an attribute instance indexed as leaves (the path names the member, no marker).
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
+RELATIONSHIP_SQL = "(" + ", ".join(f"'{t}'" for t in RELATIONSHIP_TYPES) + ")"
 NUM = "attr_num"  # numbers, booleans (0/1) and nulls
 TXT = "attr_txt"  # strings, and instance markers (kind '#', txt = the attribute type)
 _GEO_FUNCTIONS = {
@@ -113,11 +119,15 @@ def needed_keys(query: EntityQuery) -> KeyNeeds:
                 needs.exact.add((path.attr, _marker_path(path)))
             else:
                 needs.exact.add((path.attr, value_path(path)))
-            if op in ("!=", "!~="):  # the target element's presence too (`_comparison`)
+            if op == "!=":  # the target element's presence too (`_comparison`)
                 if path.compound:
                     needs.by_prefix.add(path.attr)
                 else:
                     needs.exact.add((path.attr, _marker_path(path)))
+        for comparison in _comparisons(query.q):
+            marker = relationship_marker(comparison)
+            if marker is not None:  # its instances' types (`_comparison`)
+                needs.exact.add((comparison.path.attr, marker))
     return needs
 
 
@@ -131,6 +141,14 @@ def _paths(expr: QExpr) -> Iterator[tuple[AttrPath, str | None]]:
         raise unresolved(expr)
     else:
         yield expr.path, expr.op
+
+
+def _comparisons(expr: QExpr) -> Iterator[Comparison]:
+    if isinstance(expr, (And, Or)):
+        for term in expr.terms:
+            yield from _comparisons(term)
+    elif isinstance(expr, Comparison):
+        yield expr
 
 
 def _marker_path(path: AttrPath) -> str:
@@ -261,13 +279,23 @@ def _comparison(expr: Comparison, keys: KeyMap, c: Compiled) -> str:
     member = system_time(expr.path)
     if member is not None:
         return _system_comparison(expr, member, keys, c)
-    negated = expr.op in ("!=", "!~=")
     nid = keys.exact.get((expr.path.attr, value_path(expr.path)))
     if nid is None:
-        return f"({_exists(expr.path, keys, c)})" if negated else "FALSE"
+        return f"({_exists(expr.path, keys, c)})" if expr.op == "!=" else "FALSE"
+    key = c.p(nid)
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
-    test = _match(op, expr.value, c.p(nid), c)
-    return f"({_exists(expr.path, keys, c)} AND NOT {test})" if negated else test
+    test = _match(op, expr.value, key, c)
+    if expr.op == "!=":
+        test = f"{_exists(expr.path, keys, c)} AND NOT {test}"
+    elif expr.op == "!~=":  # some string there, none matching: another type is not matching
+        strings = _has(TXT, f"a.nid = {key} AND a.kind = 's'")
+        test = f"{strings} AND NOT {test}"
+    marker = relationship_marker(expr)
+    objects = None if marker is None else keys.exact.get((expr.path.attr, marker))
+    if objects is not None:  # clause 4.9: a Relationship takes `==` and `!=` only
+        related = f"a.nid = {c.p(objects)} AND a.kind = '#' AND a.txt IN {RELATIONSHIP_SQL}"
+        test = f"{test} AND NOT {_has(TXT, related)}"
+    return f"({test})" if expr.op in ("!=", "!~=") or objects is not None else test
 
 
 def _literal(value: QValue) -> tuple[str, Any]:
