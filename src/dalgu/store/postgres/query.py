@@ -54,6 +54,7 @@ from dalgu.store.indexing import (
     relationship_marker,
     temporal_shape,
 )
+from dalgu.store.postgres.near import near_test
 from dalgu.store.system_times import datetimes, system_time
 from dalgu.store.value_groups import value_path
 
@@ -396,21 +397,12 @@ def _geo(geo: GeoQuery, keys: KeyMap, c: Compiled) -> str:
     nid = keys.exact.get((geo.geoproperty, "#"))
     if nid is None:
         return "FALSE"
-    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
     if geo.georel == "near":
-        place = f"geography({shape})"
-        if geo.max_distance is not None:
-            # What ST_DWithin expands to, written out: PostGIS then estimates the box test
-            # from the column statistics, where ST_DWithin's own estimate is a fixed 0.01%
-            # (10 rows for 42,000: a plan that sorted every match instead of stopping at 20).
-            metres = c.p(geo.max_distance)
-            test = (
-                f"g.geog && _ST_Expand({place}, {metres}) "
-                f"AND _ST_DWithin(g.geog, {place}, {metres}, true)"
-            )
-        else:
-            test = f"NOT ST_DWithin(g.geog, {place}, {c.p(geo.min_distance)})"
+        # as SQLite and the subscriptions measure it, lines straight in lon/lat (`near.py`);
+        # its box test on `g.geom` is estimated from the column statistics
+        test = near_test(geo, "g.geom", c.p)
     else:
+        shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
         test = f"{_GEO_FUNCTIONS[geo.georel]}(g.geom, {shape})"
     return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.nid = {c.p(nid)} AND {test})"
 

@@ -14,6 +14,7 @@ from dalgu.query.ast import GeoQuery, TypeAnd, TypeExpr, TypeName
 from dalgu.query.duration import Duration
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
+from dalgu.store.postgres.near import near_test
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.temporal_q import LeafTest, Leaves, q_sql
 
@@ -128,13 +129,10 @@ def _types(expr: TypeExpr, c: Compiled) -> str:
 
 
 def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
-    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
-    if geo.georel == "near":
-        if geo.max_distance is not None:
-            test = f"ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.max_distance)})"
-        else:
-            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {c.p(geo.min_distance)})"
+    if geo.georel == "near":  # as the entity query measures it (`near.py`)
+        test = near_test(geo, "x.geom", c.p)
     else:
+        shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
         test = f"{GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
     name = c.p(geo.geoproperty)
     return f"EXISTS ({scope(c)} AND x.name = {name} AND x.geom IS NOT NULL AND {test})"
