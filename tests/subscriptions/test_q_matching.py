@@ -64,3 +64,15 @@ def test_not_pattern_matches_strings_only() -> None:
     for value in ("20", ["red", 5]):
         assert _holds('v!~="x"', {"type": "Property", "value": value}, V)
     assert not _holds('v!~="x"', {"type": "Property", "value": ["x", 5]}, V)
+
+
+def test_unequal_holds_for_a_json_object_or_an_empty_array() -> None:
+    """As the stores' queries (tests/api/test_entities.py): the target element is there and no
+    value equals; the matcher looked for value rows at the path, which an object has none of."""
+    address = {"type": "Property", "value": {"city": "Seoul", "geo": {"lvl": 2}}}
+    assert _holds('v!="Madrid"', address, V)
+    assert _holds("v[geo]!=1", address, V)
+    assert not _holds('v[city]!="Seoul"', address, V)
+    assert not _holds("v[zip]!=5", address, V)
+    assert _holds("v!=5", {"type": "Property", "value": []}, V)
+    assert not _holds("w!=5", address, V)
