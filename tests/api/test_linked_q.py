@@ -1,6 +1,8 @@
 """Linked-entity terms of `q` (ETSI GS CIM 009 V1.9.1 clause 4.9, examples 13 and 14) on every
 store backend: `sensor{humidity}==40` keeps the entities whose `sensor` Relationship targets an
-entity whose `humidity` is 40, in GET /entities, the query operation and the temporal API."""
+entity whose `humidity` is 40, in GET /entities, the query operation and the temporal API.
+Query Entities takes them with Linked Entity retrieval only, as deep as `joinLevel` (clause
+5.7.2.4); the temporal API has no `join`."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ E = "/ngsi-ld/v1/entities"
 QUERY = "/ngsi-ld/v1/entityOperations/query"
 T = "/ngsi-ld/v1/temporal/entities"
 S = "/ngsi-ld/v1/subscriptions"
+JOIN = {"join": "inline", "joinLevel": "2"}
 DEVICE = "urn:ngsi-ld:Device:"
 STATION = "urn:ngsi-ld:WeatherStation:"
 
@@ -64,7 +67,7 @@ def city(client: TestClient) -> TestClient:
 
 
 def stations(client: TestClient, q: str, **params: str) -> list[int]:
-    response = client.get(E, params={"type": "WeatherStation", "q": q, **params})
+    response = client.get(E, params={"type": "WeatherStation", "q": q, **JOIN, **params})
     assert response.status_code == 200, response.text
     return sorted(int(e["id"].rsplit(":", 1)[1]) for e in response.json())
 
@@ -98,13 +101,10 @@ def test_linked_paths_nest_and_combine_with_other_terms(city: TestClient) -> Non
     assert stations(city, "sensor{humidity}==40;sensor{temperature}") == [7]
     assert stations(city, "sensor{humidity}==99|humidity==40") == [8]
     assert stations(city, "(sensor{humidity}==99;humidity==40)|site") == [9, 10]
-    response = city.get(
-        E, params={"type": "WeatherStation", "q": "sensor{humidity}==99", "count": "true"}
-    )
+    query = {"type": "WeatherStation", "count": "true", **JOIN}
+    response = city.get(E, params={**query, "q": "sensor{humidity}==99"})
     assert response.json() == [] and response.headers["NGSILD-Results-Count"] == "0"
-    response = city.get(
-        E, params={"type": "WeatherStation", "q": "sensor{humidity}==40", "count": "true"}
-    )
+    response = city.get(E, params={**query, "q": "sensor{humidity}==40"})
     assert response.headers["NGSILD-Results-Count"] == "4"
 
 
@@ -122,7 +122,12 @@ def test_many_linked_targets_one_query(city: TestClient) -> None:
 
 
 def test_the_query_operation_and_the_temporal_api_follow_links(city: TestClient) -> None:
-    body = {"type": "Query", "entities": [{"type": "WeatherStation"}], "q": "sensor{humidity}==40"}
+    body = {
+        "type": "Query",
+        "entities": [{"type": "WeatherStation"}],
+        "q": "sensor{humidity}==40",
+        "join": "inline",
+    }
     response = city.post(QUERY, json=body)
     assert response.status_code == 200, response.text
     assert sorted(e["id"] for e in response.json()) == [f"{STATION}{n}" for n in (1, 4, 6, 7)]
@@ -136,20 +141,44 @@ def test_the_query_operation_and_the_temporal_api_follow_links(city: TestClient)
     assert response.status_code == 200 and response.json() == []
 
 
+@pytest.mark.parametrize(
+    ("q", "params"),
+    [
+        ("sensor{humidity}==40", {}),
+        ("sensor{humidity}==40", {"join": "@none"}),
+        ("humidity==40|sensor{humidity}", {"joinLevel": "3"}),
+        ("site{sensor{humidity}}==40", {"join": "inline"}),  # joinLevel is 1 by default
+        ("site{sensor{humidity}}==40", {"join": "flat", "joinLevel": "1"}),
+    ],
+)
+def test_a_linked_query_without_join_or_past_join_level_is_too_deep(
+    city: TestClient, q: str, params: dict[str, str]
+) -> None:
+    """Clause 5.7.2.4: Linked Entity attributes in the filter without Linked Entity retrieval,
+    or deeper than its depth, are a BadRequestData ("too deep query"); they were answered."""
+    response = city.get(E, params={"type": "WeatherStation", "q": q, **params})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/BadRequestData")
+    assert "too deep query" in response.json()["detail"]
+    body = {"type": "Query", "entities": [{"type": "WeatherStation"}], "q": q, **params}
+    if "joinLevel" in body:
+        body["joinLevel"] = int(body["joinLevel"])
+    assert city.post(QUERY, json=body).status_code == 400
+
+
 def test_links_stay_in_the_tenant(city: TestClient) -> None:
     other = {"NGSILD-Tenant": "other"}
     body = {"id": f"{STATION}1", "type": "WeatherStation", "sensor": rel(f"{DEVICE}2")}
     assert city.post(E, json=body, headers=other).status_code == 201
-    response = city.get(
-        E, params={"type": "WeatherStation", "q": "sensor{humidity}==55"}, headers=other
-    )
+    params = {"type": "WeatherStation", "q": "sensor{humidity}==55", **JOIN}
+    response = city.get(E, params=params, headers=other)
     assert response.status_code == 200 and response.json() == []
 
 
 def test_too_many_targets_is_too_complex(city: TestClient, monkeypatch: Any) -> None:
     monkeypatch.setattr(linked_query, "MAX_TARGETS", 2)
     assert stations(city, "sensor{Device,Probe:humidity}==40") == [1, 4, 6, 7]  # two targets
-    response = city.get(E, params={"type": "WeatherStation", "q": "sensor{humidity}"})
+    response = city.get(E, params={"type": "WeatherStation", "q": "sensor{humidity}", **JOIN})
     assert response.status_code == 403, response.text
     assert response.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/TooComplexQuery"
     assert "more than 2 entities" in response.json()["detail"]

@@ -126,3 +126,60 @@ def test_near_measures_on_the_sphere_on_both_stores(client: TestClient) -> None:
     )
     assert history.status_code == 200, history.text
     assert sorted(e["id"] for e in history.json()) == inside
+
+
+STRAIGHT = [[9, 49.9999], [11.5, 49.9999]]  # 11 m south of the points, straight in lon/lat
+POINTS = {"e1": [10, 50], "e2": [10.001, 50], "e3": [11, 50]}
+
+
+def _zones(client: TestClient, shapes: dict[str, dict[str, object]]) -> None:
+    for name, geometry in shapes.items():
+        zone = {
+            "id": f"urn:ngsi-ld:Zone:{name}",
+            "type": "Zone",
+            "location": {"type": "GeoProperty", "value": geometry},
+        }
+        assert client.post(E, json=zone).status_code == 201
+
+
+def _near(client: TestClient, georel: str, geometry: str, coordinates: object) -> list[str]:
+    query = {"type": "Zone", "georel": georel, "geometry": geometry, "coordinates": coordinates}
+    answer = client.get(E, params={k: str(v).replace(" ", "") for k, v in query.items()})
+    assert answer.status_code == 200, answer.text
+    return sorted(e["id"].rsplit(":", 1)[1] for e in answer.json())
+
+
+@pytest.mark.parametrize(
+    ("georel", "found"),
+    [("near;maxDistance==100", ["e1", "e2", "e3"]), ("near;minDistance==100", [])],
+)
+def test_near_a_line_measures_it_straight_in_lon_lat(
+    client: TestClient, georel: str, found: list[str]
+) -> None:
+    """RFC 7946 section 3.1.1: a line is straight in lon/lat, as within and intersects take
+    it. PostgreSQL measured to the great circle through its ends (~700 m north of the points
+    at 10° E) and answered the opposite of SQLite (an outside test, cons-3)."""
+    _zones(client, {n: {"type": "Point", "coordinates": c} for n, c in POINTS.items()})
+    assert _near(client, georel, "LineString", STRAIGHT) == found
+    edge = [[*STRAIGHT, [11.5, 52], [9, 52], STRAIGHT[0]]]
+    assert _near(client, "within", "Polygon", edge) == ["e1", "e2", "e3"]
+
+
+@pytest.mark.parametrize(
+    ("georel", "found"),
+    [("near;maxDistance==100", ["l1", "p1"]), ("near;minDistance==100", [])],
+)
+def test_near_from_a_line_entity_measures_it_straight_in_lon_lat(
+    client: TestClient, georel: str, found: list[str]
+) -> None:
+    """The same with the line stored: PostgreSQL found the polygon with that edge, not the
+    line (cons-3). The temporal API's `near` measures alike."""
+    north = [[9, 50.0001], [11.5, 50.0001]]
+    polygon = {"type": "Polygon", "coordinates": [[*north, [11.5, 52], [9, 52], north[0]]]}
+    _zones(client, {"l1": {"type": "LineString", "coordinates": north}, "p1": polygon})
+    assert _near(client, georel, "Point", [10.25, 50]) == found
+    since = {"timerel": "after", "timeAt": "2000-01-01T00:00:00Z", "timeproperty": "createdAt"}
+    query = {"type": "Zone", "georel": georel, "geometry": "Point", "coordinates": "[10.25,50]"}
+    answer = client.get("/ngsi-ld/v1/temporal/entities", params={**query, **since})
+    assert answer.status_code == 200, answer.text
+    assert sorted(e["id"].rsplit(":", 1)[1] for e in answer.json()) == found

@@ -229,7 +229,7 @@ async def query_post(request: Request) -> Response:
     query_params = {k: v for k, v in query_params.items() if v is not None}
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
-    joined = params.join(query_params, rep)
+    joined = params.join(query_params, rep, query.q)
     kinds = [rc.terms.expand(t) for t in types if isinstance(t, str)] or None
     routed = None
     if not params.local(query_params):  # `type: "*"` is local (Table 6.4.3.2-1)

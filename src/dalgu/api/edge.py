@@ -185,6 +185,14 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
+def _geometry_property_needs_geojson(request: Request, accept: str) -> None:
+    """Clauses 5.7.1.4 and 5.7.2.4: "If geometryProperty parameter is present and the Accept
+    Header is not set to "application/geo+json", then an error of type BadRequestData shall
+    be raised" (it was left unread)."""
+    if "geometryProperty" in request.query_params and accept != neg.GEO_JSON:
+        raise BadRequestData("geometryProperty needs Accept: application/geo+json")
+
+
 async def read_context(
     request: Request, *, geojson: bool = False, known: frozenset[str] = KNOWN_PARAMETERS
 ) -> neg.RequestContext:
@@ -194,6 +202,8 @@ async def read_context(
     if request.query_params:
         check_parameters(request, known)
     accept = neg.negotiate(request, geojson=geojson)
+    if geojson:
+        _geometry_property_needs_geojson(request, accept)
     tenant = neg.tenant_of(request)
     context = neg.link_context(request)
     terms = await rt.resolver.resolve(context)
@@ -223,6 +233,8 @@ async def read_body(
         check_parameters(request)
     media = neg.body_media_type(request, merge_patch=merge_patch)
     accept = neg.negotiate(request, geojson=geojson)
+    if geojson:
+        _geometry_property_needs_geojson(request, accept)
     tenant = neg.tenant_of(request)
     body = await neg.read_json(request, rt.settings.max_json_depth)
     if an_object and not isinstance(body, dict):

@@ -85,7 +85,7 @@ async def query_entities(request: Request) -> Response:
     query_params = request.query_params
     query = params.entity_query(query_params, rc.terms, rt.settings)
     rep = params.representation(query_params, rc.terms)
-    joined = params.join(query_params, rep)
+    joined = params.join(query_params, rep, query.q)
     routed = await distributed.plan(
         request, rc, "queryEntity", None, entity_types(query_params, rc), reads=True
     )

@@ -11,7 +11,7 @@ from dalgu.broker.model import is_uri, is_valid_name
 from dalgu.broker.render import Format, ProjectionTree, Representation, project
 from dalgu.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from dalgu.ldcontext import TermMap
-from dalgu.query.ast import expand_values, map_names, map_type_names
+from dalgu.query.ast import QExpr, expand_values, linked_depth, map_names, map_type_names
 from dalgu.query.geo import parse_geoquery
 from dalgu.query.order import parse_ordering
 from dalgu.query.q import parse_q
@@ -299,13 +299,19 @@ def _check_regex(pattern: str) -> None:
     compile_pattern(pattern, "idPattern")
 
 
-def join(params: Mapping[str, Any], rep: Representation) -> Join | None:
+def join(params: Mapping[str, Any], rep: Representation, q: QExpr | None = None) -> Join | None:
     """`join`, `joinLevel` and `containedBy` (clause 4.5.23, table 6.5.3.1-1), checked against
-    a pick or omit that reaches into linked entities (clause 5.7.1.4)."""
+    a pick or omit that reaches into linked entities (clause 5.7.1.4) and against a query `q`
+    whose terms do (clause 5.7.2.4: "too deep query")."""
     mode = params.get("join")
+    depth = 0 if q is None else linked_depth(q)
     if mode is None or mode == "@none":
         if rep.reach:
             raise BadRequestData("a pick or omit into linked entities needs join=inline or flat")
+        if depth:
+            raise BadRequestData(
+                "too deep query: a q into linked entities (rel{attr}) needs join=inline or flat"
+            )
         return None
     if mode not in ("inline", "flat"):
         raise BadRequestData("join is inline, flat or @none")
@@ -319,6 +325,10 @@ def join(params: Mapping[str, Any], rep: Representation) -> Join | None:
     if rep.reach > level:
         raise BadRequestData(
             f"the projection reaches {rep.reach} levels of linked entities; joinLevel is {level}"
+        )
+    if depth > level:
+        raise BadRequestData(
+            f"too deep query: q follows {depth} levels of linked entities; joinLevel is {level}"
         )
     contained_by = names(params, "containedBy")
     if not all(is_uri(i) for i in contained_by):

@@ -369,8 +369,14 @@ def feature(entity_out: dict[str, Any], geometry_attr: str, keys_only: bool) -> 
     if isinstance(geometry_value, dict):
         geometry = geometry_value if keys_only else geometry_value.get("value", geometry_value)
     elif isinstance(geometry_value, list) and geometry_value:
-        first = geometry_value[0]
-        geometry = first.get("value") if isinstance(first, dict) and "value" in first else first
+        # several instances: the default one (no datasetId), else the first, as keyValues has
+        # it (clause 4.5.16.1); a `datasetId` parameter has left only the instances it selects
+        chosen = next(
+            (i for i in geometry_value if isinstance(i, dict) and "datasetId" not in i),
+            geometry_value[0],
+        )
+        is_instance = isinstance(chosen, dict) and "value" in chosen
+        geometry = chosen.get("value") if is_instance else chosen
     properties = {k: v for k, v in entity_out.items() if k != "id"}
     return {
         "id": entity_out.get("id"),

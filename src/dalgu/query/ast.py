@@ -99,6 +99,16 @@ def has_linked(expr: QExpr) -> bool:
     return isinstance(expr, Linked)
 
 
+def linked_depth(expr: QExpr) -> int:
+    """How many Relationships `expr` follows at most in one path (`a{b{c}}` is 2, `a{c}` 1,
+    a term without `{ }` 0): its Linked Entity attribute query depth (clause 5.7.2.4)."""
+    if isinstance(expr, And | Or):
+        return max(linked_depth(t) for t in expr.terms)
+    if isinstance(expr, Linked):
+        return 1 + linked_depth(expr.term)
+    return 0
+
+
 def unresolved(expr: Linked) -> OperationNotSupported:
     """What a reader of `q` that cannot follow Relationships (a store's SQL, a subscription's
     matching) answers a linked-entity term: the entity service resolves them first."""

@@ -103,26 +103,38 @@ def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:
     """Metres between the nearest points of two lon/lat geometries (0 when they meet).
 
-    The nearest points are found on a local map around `b` (`_local`): longitudes as seen from
+    The nearest points are found on a local map around `b` (`local_map`): longitudes as seen from
     `b`'s centre, across the antimeridian where that is nearer, and shrunk by the cosine of its
     latitude, so that a degree east weighs what it measures there. Found on raw degrees, they
     were the nearest in degrees: a line's distance was off by 2-3 % at 40° of latitude, and a
     polygon just across the antimeridian was measured from its far side."""
     if a.intersects(b):
         return 0.0
-    centre = b.centroid if not b.is_empty else b
-    lon0, lat0 = float(centre.x), float(centre.y)
-    scale = max(math.cos(math.radians(lat0)), 0.01)
-    here = _local(a, lon0, lat0, scale)
-    # a point is its own centre: (0, 0) on the map, without a transform (a third of the cost)
-    there = _ORIGIN if b.geom_type == "Point" else _local(b, lon0, lat0, scale)
+    lon0, lat0, scale = map_centre(b)
+    here = local_map(a, lon0, lat0, scale)
+    there = local_map(b, lon0, lat0, scale)
     if here.intersects(there):
         return 0.0
     pa, pb = ops.nearest_points(here, there)
     return haversine(lon0 + pa.x / scale, lat0 + pa.y, lon0 + pb.x / scale, lat0 + pb.y)
 
 
+def map_centre(b: BaseGeometry) -> tuple[float, float, float]:
+    """(lon0, lat0, scale) of the local map `distance_m` measures on around `b`."""
+    centre = b.centroid if not b.is_empty else b
+    lon0, lat0 = float(centre.x), float(centre.y)
+    return lon0, lat0, max(math.cos(math.radians(lat0)), 0.01)
+
+
 _ORIGIN = shapely.Point(0.0, 0.0)
+
+
+def local_map(geometry: BaseGeometry, lon0: float, lat0: float, scale: float) -> BaseGeometry:
+    """`geometry` on the map of `distance_m` (`_local`); a point is its own centre: (0, 0) on
+    the map, without a transform (a third of the cost)."""
+    if geometry.geom_type == "Point" and geometry.x == lon0 and geometry.y == lat0:
+        return _ORIGIN
+    return _local(geometry, lon0, lat0, scale)
 
 
 def _local(geometry: BaseGeometry, lon0: float, lat0: float, scale: float) -> BaseGeometry:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from dalgu.broker.model import MEMBERS, Entity, attribute_iris, is_datetime
-from dalgu.query.ast import QValue
+from dalgu.query.ast import ATTRIBUTE_MEMBERS, Comparison, QValue
 
 # createdAt/modifiedAt of instances are not indexed: they cost two rows per attribute on every
 # write and q on them is rare; entity-level times live in the entity document.
@@ -349,6 +349,24 @@ def temporal_shape(value: QValue, op: str) -> tuple[str, str] | None:
     if op in ("==", "!=", "~=", "!~="):
         return None
     return TEMPORAL_SHAPES.get(value.kind)
+
+
+#: the attribute types whose target element takes `==` and `!=` only (clause 4.9)
+RELATIONSHIP_TYPES = ("Relationship", "ListRelationship")
+
+
+def relationship_marker(term: Comparison) -> str | None:
+    """The marker path whose instances, when Relationships or ListRelationships, make `term`
+    not match: clause 4.9, "the combination of such target element with any operator
+    different than equal or unequal shall result in not matching". None when the term cannot
+    reach an object: `==`/`!=`, a number or boolean literal (objects are strings), a compound
+    member or an instance member (`rel.observedAt`)."""
+    path, value = term.path, term.value
+    if term.op in ("==", "!=") or path.compound or not isinstance(value, QValue):
+        return None
+    if value.kind in ("number", "boolean") or (path.sub and path.sub[-1] in ATTRIBUTE_MEMBERS):
+        return None
+    return "".join(f".{s}" for s in path.sub) + "#"
 
 
 def literal_key(value: QValue) -> tuple[str, Any]:

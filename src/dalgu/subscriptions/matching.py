@@ -36,9 +36,11 @@ from dalgu.query.regex import searches
 from dalgu.query.scope import parse_scope_query, scope_matches
 from dalgu.store.base import Entity
 from dalgu.store.indexing import (
+    RELATIONSHIP_TYPES,
     IndexRow,
     canonical_datetime,
     index_rows,
+    relationship_marker,
     same_but_times,
     temporal_shape,
 )
@@ -270,18 +272,33 @@ def _evaluate(expr: QExpr, rows: RowIndex) -> bool:
     if isinstance(expr, Linked):
         raise unresolved(expr)
     path = expr.path
-    marker, value_path = _paths(path)
     if isinstance(expr, Exists):
-        if path.compound:
-            return any(
-                name == path.attr and (p == value_path or p.startswith(value_path + "["))
-                for name, p in rows
-            )
-        return (path.attr, marker) in rows
-    candidates = rows.get((path.attr, value_path), ())
-    negated = expr.op in ("!=", "!~=")
+        return _present(path, rows)
+    objects = relationship_marker(expr)
+    if objects is not None and any(
+        r.txt in RELATIONSHIP_TYPES for r in rows.get((path.attr, objects), ())
+    ):
+        return False  # clause 4.9: a Relationship takes `==` and `!=` only
+    candidates = rows.get((path.attr, _paths(path)[1]), ())
+    if expr.op == "!~=":  # clause 4.9: a value of another type than String is not matching
+        candidates = [r for r in candidates if r.kind == "s"]
     hit = any(_compare(expr, r) for r in candidates)
-    return bool(candidates) and not hit if negated else hit
+    if expr.op == "!=":
+        # where the target element is, whatever its value (a JSON object, an empty array), as
+        # the stores' queries have it: values of different data types are unequal
+        return not hit and _present(path, rows)
+    return bool(candidates) and not hit if expr.op == "!~=" else hit
+
+
+def _present(path: AttrPath, rows: RowIndex) -> bool:
+    """Whether the entity has the target element of `path` (an `Exists` term)."""
+    marker, value_path = _paths(path)
+    if path.compound:
+        return any(
+            name == path.attr and (p == value_path or p.startswith(value_path + "["))
+            for name, p in rows
+        )
+    return (path.attr, marker) in rows
 
 
 def _compare(expr: Comparison, row: IndexRow) -> bool:

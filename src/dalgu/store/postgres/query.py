@@ -49,7 +49,13 @@ from dalgu.query.order import (
 from dalgu.query.regex_syntax import postgres_pattern
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import canonical_datetime, temporal_shape
+from dalgu.store.indexing import (
+    RELATIONSHIP_TYPES,
+    canonical_datetime,
+    relationship_marker,
+    temporal_shape,
+)
+from dalgu.store.postgres.near import near_test
 from dalgu.store.system_times import datetimes, system_time
 from dalgu.store.value_groups import value_path
 
@@ -57,6 +63,7 @@ PREFIX = 256  # characters of a string value in the `attr_txt_value` index
 _SQL_OPS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 # Members of an attribute instance indexed as leaves (the path names the member, no marker).
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
+RELATIONSHIP_SQL = "(" + ", ".join(f"'{t}'" for t in RELATIONSHIP_TYPES) + ")"
 NUM = "attr_num"  # numbers, booleans (0/1) and nulls
 TXT = "attr_txt"  # strings, and instance markers (kind '#', txt = the attribute type)
 _GEO_FUNCTIONS = {
@@ -114,11 +121,15 @@ def needed_keys(query: EntityQuery) -> KeyNeeds:
                 needs.exact.add((path.attr, _marker_path(path)))
             else:
                 needs.exact.add((path.attr, value_path(path)))
-            if op in ("!=", "!~="):  # the target element's presence too (`_comparison`)
+            if op == "!=":  # the target element's presence too (`_comparison`)
                 if path.compound:
                     needs.by_prefix.add(path.attr)
                 else:
                     needs.exact.add((path.attr, _marker_path(path)))
+        for comparison in _comparisons(query.q):
+            marker = relationship_marker(comparison)
+            if marker is not None:  # its instances' types (`_comparison`)
+                needs.exact.add((comparison.path.attr, marker))
     return needs
 
 
@@ -132,6 +143,14 @@ def _paths(expr: QExpr) -> Iterator[tuple[AttrPath, str | None]]:
         raise unresolved(expr)
     else:
         yield expr.path, expr.op
+
+
+def _comparisons(expr: QExpr) -> Iterator[Comparison]:
+    if isinstance(expr, (And, Or)):
+        for term in expr.terms:
+            yield from _comparisons(term)
+    elif isinstance(expr, Comparison):
+        yield expr
 
 
 def _marker_path(path: AttrPath) -> str:
@@ -262,13 +281,23 @@ def _comparison(expr: Comparison, keys: KeyMap, c: Compiled) -> str:
     member = system_time(expr.path)
     if member is not None:
         return _system_comparison(expr, member, keys, c)
-    negated = expr.op in ("!=", "!~=")
     nid = keys.exact.get((expr.path.attr, value_path(expr.path)))
     if nid is None:
-        return f"({_exists(expr.path, keys, c)})" if negated else "FALSE"
+        return f"({_exists(expr.path, keys, c)})" if expr.op == "!=" else "FALSE"
+    key = c.p(nid)
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
-    test = _match(op, expr.value, c.p(nid), c)
-    return f"({_exists(expr.path, keys, c)} AND NOT {test})" if negated else test
+    test = _match(op, expr.value, key, c)
+    if expr.op == "!=":
+        test = f"{_exists(expr.path, keys, c)} AND NOT {test}"
+    elif expr.op == "!~=":  # some string there, none matching: another type is not matching
+        strings = _has(TXT, f"a.nid = {key} AND a.kind = 's'")
+        test = f"{strings} AND NOT {test}"
+    marker = relationship_marker(expr)
+    objects = None if marker is None else keys.exact.get((expr.path.attr, marker))
+    if objects is not None:  # clause 4.9: a Relationship takes `==` and `!=` only
+        related = f"a.nid = {c.p(objects)} AND a.kind = '#' AND a.txt IN {RELATIONSHIP_SQL}"
+        test = f"{test} AND NOT {_has(TXT, related)}"
+    return f"({test})" if expr.op in ("!=", "!~=") or objects is not None else test
 
 
 def _literal(value: QValue) -> tuple[str, Any]:
@@ -369,24 +398,12 @@ def _geo(geo: GeoQuery, keys: KeyMap, c: Compiled) -> str:
     nid = keys.exact.get((geo.geoproperty, "#"))
     if nid is None:
         return "FALSE"
-    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
     if geo.georel == "near":
-        place = f"geography({shape})"
-        if geo.max_distance is not None:
-            # What ST_DWithin expands to, written out: PostGIS then estimates the box test
-            # from the column statistics, where ST_DWithin's own estimate is a fixed 0.01%
-            # (10 rows for 42,000: a plan that sorted every match instead of stopping at 20).
-            # On the sphere (`false`), as the embedded store, subscriptions and `orderBy`
-            # measure (`dalgu.query.geo.haversine`; PostGIS's sphere has the same mean radius):
-            # the WGS 84 ellipsoid gave up to 0.5 % other distances, other entities (cons-10).
-            metres = c.p(geo.max_distance)
-            test = (
-                f"g.geog && _ST_Expand({place}, {metres}) "
-                f"AND _ST_DWithin(g.geog, {place}, {metres}, false)"
-            )
-        else:
-            test = f"NOT ST_DWithin(g.geog, {place}, {c.p(geo.min_distance)}, false)"
+        # as SQLite and the subscriptions measure it, lines straight in lon/lat (`near.py`);
+        # its box test on `g.geom` is estimated from the column statistics
+        test = near_test(geo, "g.geom", c.p)
     else:
+        shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
         test = f"{_GEO_FUNCTIONS[geo.georel]}(g.geom, {shape})"
     return f"EXISTS (SELECT 1 FROM geo g WHERE g.ent = e.ent AND g.nid = {c.p(nid)} AND {test})"
 

@@ -22,11 +22,11 @@ Tables:
 - `entities` leaves 20% of each page free so that an update of the document can stay on its
   page (a HOT update) and skip the four indexes when types and scopes are unchanged.
 - `geo`: one row per GeoProperty instance, as geometry (planar predicates in lon/lat, as
-  GeoJSON and the SQLite store use) and as geography (`near` in metres, on the sphere of the
-  mean Earth radius as the SQLite store measures), each with GiST. A column rather than an
-  expression index on `geography(geom)`: PostGIS estimates `ST_DWithin` from the statistics
-  of a column, and without them it guessed 10 matches for 42,000 and picked a plan 400×
-  slower.
+  GeoJSON and the SQLite store use; `near` too, measured as SQLite measures it:
+  `postgres/near.py`) and as geography (the distance order), each with GiST. A column
+  rather than an expression index on `geography(geom)`: PostGIS estimates `ST_DWithin` from
+  the statistics of a column, and without them it guessed 10 matches for 42,000 and picked a
+  plan 400× slower (when `near` ran on it).
 - `contexts`: registered JSON-LD contexts.
 - `temporal_entities` and `instances`: the temporal history. `instances` is partitioned by
   range of `at` (observedAt, else createdAt) into one table per calendar month, created on

@@ -15,6 +15,7 @@ from dalgu.query.duration import Duration
 from dalgu.query.regex_syntax import postgres_pattern
 from dalgu.store.base import TemporalQuery
 from dalgu.store.history import parse_time
+from dalgu.store.postgres.near import near_test
 from dalgu.store.postgres.query import Compiled
 from dalgu.store.temporal_q import LeafTest, Leaves, q_sql
 from dalgu.store.temporal_q import Params as Binding
@@ -130,15 +131,10 @@ def _types(expr: TypeExpr, c: Compiled) -> str:
 
 
 def _geo(geo: GeoQuery, c: Compiled, scope: Any) -> str:
-    shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
-    if geo.georel == "near":
-        if geo.max_distance is not None:
-            metres = c.p(geo.max_distance)  # on the sphere, as the entity query (cons-10)
-            test = f"ST_DWithin(geography(x.geom), geography({shape}), {metres}, false)"
-        else:
-            metres = c.p(geo.min_distance)
-            test = f"NOT ST_DWithin(geography(x.geom), geography({shape}), {metres}, false)"
+    if geo.georel == "near":  # as the entity query measures it (`near.py`)
+        test = near_test(geo, "x.geom", c.p)
     else:
+        shape = f"ST_GeomFromWKB({c.p(shapely.to_wkb(geo.shape))}::bytea, 4326)"
         test = f"{GEO_FUNCTIONS[geo.georel]}(x.geom, {shape})"
     name = c.p(geo.geoproperty)
     return f"EXISTS ({scope(c)} AND x.name = {name} AND x.geom IS NOT NULL AND {test})"

@@ -56,7 +56,7 @@ from dalgu.query.ast import (
 )
 from dalgu.query.pattern_text import LAST
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import temporal_shape
+from dalgu.store.indexing import relationship_marker, temporal_shape
 from dalgu.store.kept import Kept
 from dalgu.store.sqlite.collation_prefix import range_prefix, string_prefix
 from dalgu.store.sqlite.geo import search_box
@@ -166,7 +166,9 @@ def choose(
         rows = counted.rows(db, scoped, params, cap)
         if rows < cap and (best is None or rows < best[0]):
             best = (rows, Driver(f"SELECT DISTINCT ent, 0 AS exact {scoped}", params))
-    whole = len(groups) == 1 and not others  # the bounds of the one group are the whole q
+    # the bounds of the one group are the whole q, unless a string ordering must also not
+    # be on a Relationship's objects (a test of the markers, not of the value rows)
+    whole = len(groups) == 1 and not others and not _on_objects(query)
     for (attr, path, kind), bounds in groups.items():
         if kind == "n":
             within = " AND ".join(f"num {op} ?" for op, _ in bounds)
@@ -343,6 +345,13 @@ def _string_rows(tenant: str, attr: str, bounds: list[tuple[str, Any]]) -> tuple
         f"UNION ALL SELECT ent FROM attrs WHERE {at} AND {plain} AND {within})",
         [tenant, attr, *texts, tenant, attr, *plain_params, *texts],
     )
+
+
+def _on_objects(query: EntityQuery) -> bool:
+    """Whether a top-level term of `q` may reach a Relationship's objects with an operator
+    they do not take (`store.indexing.relationship_marker`)."""
+    terms = query.q.terms if isinstance(query.q, And) else (query.q,)
+    return any(isinstance(t, Comparison) and relationship_marker(t) for t in terms)
 
 
 def _indexed(kind: str, term: Comparison) -> bool:

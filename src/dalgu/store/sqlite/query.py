@@ -48,8 +48,8 @@ from dalgu.query.order import (
 )
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
+from dalgu.store.indexing import RELATIONSHIP_TYPES, relationship_marker, temporal_shape
 from dalgu.store.indexing import literal_key as _literal
-from dalgu.store.indexing import temporal_shape
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
 from dalgu.store.sqlite.near import distance_or, geo_test, shape_point
@@ -167,6 +167,7 @@ def _exists(path: AttrPath, c: Compiled) -> str:
 
 
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
+RELATIONSHIP_SQL = "(" + ", ".join(f"'{t}'" for t in RELATIONSHIP_TYPES) + ")"
 
 
 def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
@@ -250,17 +251,33 @@ def _comparison(expr: Comparison, c: Compiled) -> str:
     if member is not None:
         return _system_comparison(expr, member, c)
     path = value_path(expr.path)
-    negated = expr.op in ("!=", "!~=")
+    attr = expr.path.attr
     # `!=` holds where the target element is (whatever its value: a JSON object, an empty
     # array) and no value there matches (clause 4.9: values of different data types are
-    # unequal); the element's leaves alone missed an object's
-    present = f"{_exists(expr.path, c)} AND NOT " if negated else ""
+    # unequal); the element's leaves alone missed an object's. `!~=` holds where it has
+    # strings and none matches: a value of another type is "not matching" (clause 4.9)
+    if expr.op == "!=":
+        present = f"{_exists(expr.path, c)} AND NOT "
+    elif expr.op == "!~=":
+        present = _rows(attr, path, lambda: "a.kind = 's'", c) + " AND NOT "
+    else:
+        present = ""
     op = {"!=": "==", "!~=": "~="}.get(expr.op, expr.op)
-    test = (
-        f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(expr.path.attr)} "
-        f"AND a.path = {c.p(path)} AND {_match(op, expr.value, c)})"
+    test = present + _rows(attr, path, lambda: _match(op, expr.value, c), c)
+    marker = relationship_marker(expr)
+    if marker is not None:  # clause 4.9: a Relationship takes `==` and `!=` only
+        related = f"a.kind = '#' AND a.txt IN {RELATIONSHIP_SQL}"
+        test += " AND NOT " + _rows(attr, marker, lambda: related, c)
+    return f"({test})" if present or marker is not None else test
+
+
+def _rows(attr: str, path: str, condition: Callable[[], str], c: Compiled) -> str:
+    """Some row of `attr` at `path` meets `condition()` (called after this clause's own
+    placeholders: they go in the text's order)."""
+    return (
+        f"EXISTS (SELECT 1 FROM attrs a WHERE a.ent = e.ent AND a.name = {c.p(attr)} "
+        f"AND a.path = {c.p(path)} AND {condition()})"
     )
-    return f"({present}{test})" if negated else test
 
 
 def _scope(expr: ScopeExpr, c: Compiled) -> str:
