@@ -61,3 +61,17 @@ def test_geometry_property_without_geojson_accept_is_bad_request_data(
         assert response.json()["type"].endswith("/BadRequestData")
     assert two_places.get(G1, params=chosen, headers=GEO).status_code == 200
     assert two_places.get(E, params={"type": "Gj", **chosen}, headers=GEO).status_code == 200
+
+
+def test_a_feature_whose_id_is_left_out_has_no_id_member(two_places: TestClient) -> None:
+    """`pick`/`omit` leaving out the id gave `"id": null`, which RFC 7946 section 3.2 does not
+    allow (a string or a number); the member is left out instead (cons-9)."""
+    picked = two_places.get(G1, params={"pick": "location"}, headers=GEO)
+    assert picked.status_code == 200, picked.text
+    assert "id" not in picked.json()
+    assert picked.json()["geometry"] == {"type": "Point", "coordinates": [2, 2]}
+    listed = two_places.get(E, params={"type": "Gj", "omit": "id,type"}, headers=GEO)
+    assert listed.status_code == 200, listed.text
+    assert [f.get("id", "absent") for f in listed.json()["features"]] == ["absent"]
+    whole = two_places.get(G1, headers=GEO)
+    assert whole.json()["id"] == "urn:ngsi-ld:Gj:g1"

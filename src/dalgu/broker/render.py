@@ -378,8 +378,11 @@ def feature(entity_out: dict[str, Any], geometry_attr: str, keys_only: bool) -> 
         is_instance = isinstance(chosen, dict) and "value" in chosen
         geometry = chosen.get("value") if is_instance else chosen
     properties = {k: v for k, v in entity_out.items() if k != "id"}
+    # an id left out by `pick`/`omit` is no member, never `null`, which RFC 7946 (section
+    # 3.2: "either a JSON string or number") does not allow (cons-9)
+    identified = {"id": entity_out["id"]} if entity_out.get("id") is not None else {}
     return {
-        "id": entity_out.get("id"),
+        **identified,
         "type": "Feature",
         "properties": properties,
         # an attribute that holds no GeoJSON geometry gives none (clause 4.5.16.1)
