@@ -334,6 +334,7 @@ async def replace_entity(request: Request) -> Response:
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "replaceEntity", entity_id, entity["type"])
     if routed is None:
+        await _check_type(request, rc, entity_id)
         await rt.service.replace(rc.tenant, entity)
         return no_content()
 
@@ -534,6 +535,7 @@ async def _attribute_write(
         )
         if answered is not None:
             return answered
+    await _check_type(request, rc, entity_id)
     await here()
     return no_content()
 
@@ -549,6 +551,7 @@ async def delete_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
     if attribute_param(request) == "scope":
+        await _check_type(request, rc, entity_id)
         await runtime(request).service.delete_scope(rc.tenant, entity_id)
         return no_content()
     attr = attribute_iri(attribute_param(request), rc.terms)
