@@ -359,6 +359,7 @@ async def replace_entity(request: Request) -> Response:
 async def merge_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request, merge_patch=True)
+    params.merge_options(request.query_params)
     _same_id(body, entity_id)
     fragment = parse_entity(
         body, rc.terms, now_iso(), require_id=False, require_type=False, merging=True
