@@ -27,6 +27,7 @@ from dalgu.broker.model import (
     request_datetime,
 )
 from dalgu.errors import BadRequestData
+from dalgu.ldcontext.resolver import core_terms
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.query.geo import validate_geometry
 from dalgu.query.scope import validate_scope
@@ -59,6 +60,12 @@ _PREVIOUS = frozenset(
         "previousObjectList",
         "previousJson",
     }
+)
+#: the IRIs of the core @context's non-reified Properties (clause 4.5.1: "shall not be used as
+#: Attribute names"): the members of attribute instances (`datasetId`, `value`, ...), the
+#: system times among them, and the members only notifications show
+_NOT_ATTRIBUTE_NAMES = frozenset(
+    core_terms().expand(name) for name in (MEMBERS - {"type", "expiresAt"}) | _PREVIOUS
 )
 #: a language tag as RFC 5646 forms it (letters, then subtags of letters and digits)
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
@@ -130,9 +137,16 @@ def parse_attributes(
     """Every attribute of an entity payload or fragment: attribute IRI → instances."""
     attributes: dict[str, list[Any]] = {}
     for name, value in doc.items():
-        if name in ("id", "@id", "type", "@type", "scope", "@context") or name in SYSTEM_MEMBERS:
+        if name in ("id", "@id", "type", "@type", "scope", "@context"):
             continue
+        if name in SYSTEM_MEMBERS and request_datetime(value) is not None:
+            continue  # the broker writes system times (clause 4.8): a client's are ignored
         iri = attribute_iri(name, terms)
+        if iri in _NOT_ATTRIBUTE_NAMES:
+            raise BadRequestData(
+                f"{name!r} is a term of the core @context that is no Property of its own "
+                "(a member of entities or attributes): it is not an Attribute name (clause 4.5.1)"
+            )
         attributes[iri] = parse_attribute(iri, value, terms, now, merging=merging)
     return attributes
 
