@@ -17,6 +17,7 @@ from dalgu.api.negotiation import JSON_LD, RequestContext
 from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
 from dalgu.broker.model import is_uri, now_iso
+from dalgu.broker.nulls import refuse_nulls
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import BatchItem, BatchResult
 from dalgu.errors import BadRequestData, DalguError
@@ -50,7 +51,10 @@ async def _items(
                     )
                 if json_ld:
                     terms = await resolver.resolve(raw["@context"])
-            items.append(parse_entity(raw, terms, now, require_type=not partial, merging=merging))
+            entity = parse_entity(raw, terms, now, require_type=not partial, merging=merging)
+            if not merging:  # create, upsert and update (append) take no Null (clause 5.5.4)
+                refuse_nulls(entity)
+            items.append(entity)
         except DalguError as error:
             error.extra["entity_id"] = item_name(entity_id, position)
             items.append(error)

@@ -79,10 +79,12 @@ def parse_entity(
     require_id: bool = True,
     require_type: bool = True,
     merging: bool = False,
+    patching: bool = False,
 ) -> Entity:
     """A full entity: id, type(s), scope and attributes, with system times set to `now`.
     `merging`: a merge's fragment, whose instances given as bare values are marked
-    (`BARE_VALUE`) for the merge to keep the type they land on."""
+    (`BARE_VALUE`) for the merge to keep the type they land on. `merging` or `patching` (a
+    partial update's fragment): an NGSI-LD Null scope deletes the scope (clause 5.5.8)."""
     if not isinstance(doc, dict):
         raise BadRequestData("an entity must be a JSON object")
     entity: Entity = {}
@@ -96,7 +98,7 @@ def parse_entity(
     if types:
         entity["type"] = types
     if "scope" in doc:
-        if merging and doc["scope"] == NULL_URI:  # a merge's Null removes the scope (5.5.12)
+        if (merging or patching) and doc["scope"] == NULL_URI:  # removes it (5.5.8, 5.5.12)
             entity["scope"] = []
         else:
             entity["scope"] = parse_scopes(doc["scope"])
@@ -114,6 +116,8 @@ def parse_types(value: Any, terms: TermMap, *, required: bool = True) -> list[st
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, str) and is_valid_name(v) for v in values):
         raise BadRequestData(f"invalid entity type {value!r}")
+    if NULL_URI in values:  # the type is mandatory (clause 4.5.1): no Null deletes it
+        raise BadRequestData(f"entity type {NULL_URI!r}: the NGSI-LD Null is no entity type")
     expanded: list[str] = []
     for name in values:
         iri = terms.expand(name)
