@@ -419,24 +419,14 @@ def _all_updated(result: UpdateResult) -> None:
 
 
 def _fragment(
-    body: Any,
-    rc: RequestContext,
-    entity_id: str,
-    *,
-    merging: bool = False,
-    patching: bool = False,
+    body: Any, rc: RequestContext, entity_id: str, *, merging: bool = False, patching: bool = False
 ) -> Entity:
     """An Entity Fragment: attributes plus, optionally, types to add and a scope. NGSI-LD
     Nulls delete in a merge's or a partial update's (`patching`) only (clause 5.5.4)."""
     _same_id(body, entity_id)
+    now = now_iso()
     fragment = parse_entity(
-        body,
-        rc.terms,
-        now_iso(),
-        require_id=False,
-        require_type=False,
-        merging=merging,
-        patching=patching,
+        body, rc.terms, now, require_id=False, require_type=False, merging=merging, patch=patching
     )
     if not merging:
         refuse_nulls(fragment, deletes=patching)
@@ -528,8 +518,7 @@ async def replace_attribute(request: Request) -> Response:
     if isinstance(body, dict):
         body = _attribute_body(body)
     instances = parse_attribute(attr, body, rc.terms, now_iso())
-    for instance in instances:
-        refuse_null_instance(attr, instance)
+    refuse_nulls({attr: instances})
     rt = runtime(request)
 
     async def here() -> None:

@@ -79,11 +79,11 @@ def parse_entity(
     require_id: bool = True,
     require_type: bool = True,
     merging: bool = False,
-    patching: bool = False,
+    patch: bool = False,
 ) -> Entity:
     """A full entity: id, type(s), scope and attributes, with system times set to `now`.
     `merging`: a merge's fragment, whose instances given as bare values are marked
-    (`BARE_VALUE`) for the merge to keep the type they land on. `merging` or `patching` (a
+    (`BARE_VALUE`) for the merge to keep the type they land on. `merging` or `patch` (a
     partial update's fragment): an NGSI-LD Null scope deletes the scope (clause 5.5.8)."""
     if not isinstance(doc, dict):
         raise BadRequestData("an entity must be a JSON object")
@@ -98,7 +98,7 @@ def parse_entity(
     if types:
         entity["type"] = types
     if "scope" in doc:
-        if (merging or patching) and doc["scope"] == NULL_URI:  # removes it (5.5.8, 5.5.12)
+        if (merging or patch) and doc["scope"] == NULL_URI:  # removes it (5.5.8, 5.5.12)
             entity["scope"] = []
         else:
             entity["scope"] = parse_scopes(doc["scope"])
