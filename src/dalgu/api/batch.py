@@ -17,6 +17,7 @@ from dalgu.api.negotiation import JSON_LD, RequestContext
 from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
 from dalgu.broker.model import is_uri, now_iso
+from dalgu.broker.nulls import refuse_nulls
 from dalgu.broker.parse import parse_entity
 from dalgu.broker.service import BatchItem, BatchResult
 from dalgu.errors import BadRequestData, DalguError
@@ -32,10 +33,7 @@ async def _items(
     partial: bool = False,
     merging: bool = False,
 ) -> list[BatchItem]:
-    if not isinstance(body, list):
-        raise BadRequestData("a batch operation takes a JSON array")
-    if not body:
-        raise BadRequestData("a batch operation needs at least one entity")
+    check_array(body)
     resolver = runtime(request).resolver
     now = now_iso()
     items: list[BatchItem] = []
@@ -53,11 +51,26 @@ async def _items(
                     )
                 if json_ld:
                     terms = await resolver.resolve(raw["@context"])
-            items.append(parse_entity(raw, terms, now, require_type=not partial, merging=merging))
+            entity = parse_entity(raw, terms, now, require_type=not partial, merging=merging)
+            if not merging:  # create, upsert and update (append) take no Null (clause 5.5.4)
+                refuse_nulls(entity)
+            items.append(entity)
         except DalguError as error:
             error.extra["entity_id"] = item_name(entity_id, position)
             items.append(error)
     return items
+
+
+def check_array(body: Any) -> None:
+    """A batch's input array: empty, or holding a null item, it is refused whole and nothing
+    is written (clauses 5.6.7.4, 5.6.8.4, 5.6.9.4; merge and delete alike)."""
+    if not isinstance(body, list):
+        raise BadRequestData("a batch operation takes a JSON array")
+    if not body:
+        raise BadRequestData("a batch operation needs at least one entity")
+    if any(item is None for item in body):
+        position = body.index(None)
+        raise BadRequestData(f"item {position} of the batch array is null: nothing was written")
 
 
 #: what names a batch item with no id that is a URI in a BatchEntityError (clause 5.2.17
@@ -112,6 +125,7 @@ async def _distributed(
 
 async def batch_create(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
+    check_array(body)
     service = runtime(request).service
 
     async def here(raw: list[Any]) -> BatchResult:
@@ -125,6 +139,7 @@ async def batch_create(request: Request) -> Response:
 
 async def batch_upsert(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
+    check_array(body)
     opts = params.options(request.query_params)
     if "update" in opts and "replace" in opts:
         raise BadRequestData("options update and replace contradict each other: give one")
@@ -144,6 +159,7 @@ async def batch_upsert(request: Request) -> Response:
 
 async def batch_update(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
+    check_array(body)
     overwrite = "noOverwrite" not in params.options(request.query_params)
     service = runtime(request).service
 
@@ -157,6 +173,7 @@ async def batch_update(request: Request) -> Response:
 
 async def batch_merge(request: Request) -> Response:
     rc, body = await read_body(request, batch=True)
+    check_array(body)
     service = runtime(request).service
 
     async def here(raw: list[Any]) -> BatchResult:
@@ -171,6 +188,7 @@ async def batch_delete(request: Request) -> Response:
     rc, body = await read_body(request)
     if not isinstance(body, list) or not body:
         raise BadRequestData("batch delete takes a non-empty JSON array of entity ids")
+    check_array(body)
     service = runtime(request).service
 
     async def here(raw: list[Any]) -> BatchResult:

@@ -26,6 +26,7 @@ from dalgu.api.respond import json_list_response, json_response, no_content, pla
 from dalgu.broker.join import Join, render_flat, render_inline
 from dalgu.broker.model import LOCATION, Entity, is_datetime, now_iso
 from dalgu.broker.mutations import UpdateResult
+from dalgu.broker.nulls import refuse_null_instance, refuse_nulls
 from dalgu.broker.parse import (
     attribute_iri,
     parse_attribute,
@@ -52,6 +53,7 @@ ENTITIES = "/ngsi-ld/v1/entities/"
 async def create_entity(request: Request) -> Response:
     rc, body = await read_body(request, an_object=True)
     entity = parse_entity(body, rc.terms, now_iso())
+    refuse_nulls(entity)
     rt = runtime(request)
     location = {"Location": ENTITIES + quote(entity["id"], safe=":")}
     routed = await distributed.plan(request, rc, "createEntity", entity["id"], entity["type"])
@@ -330,10 +332,12 @@ async def replace_entity(request: Request) -> Response:
     rc, body = await read_body(request)
     _same_id(body, entity_id)
     entity = parse_entity(body, rc.terms, now_iso(), require_id=False)
+    refuse_nulls(entity)
     entity["id"] = entity_id
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "replaceEntity", entity_id, entity["type"])
     if routed is None:
+        await _check_type(request, rc, entity_id)
         await rt.service.replace(rc.tenant, entity)
         return no_content()
 
@@ -358,6 +362,7 @@ async def replace_entity(request: Request) -> Response:
 async def merge_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request, merge_patch=True)
+    params.merge_options(request.query_params)
     simplified = params.simplified_body(request.query_params)
     fragment = _fragment(body, rc, entity_id, merging=True, simplified=simplified)
     lang = request.query_params.get("lang")
@@ -411,11 +416,32 @@ def _all_updated(result: UpdateResult) -> None:
         raise ResourceNotFound(f"attributes not updated here: {reasons}")
 
 
-def _fragment(body: Any, rc: RequestContext, entity_id: str, **flags: bool) -> Entity:
-    """An Entity Fragment: attributes plus, optionally, types to add and a scope; `flags`:
-    `parse_entity`'s `merging` and `simplified`."""
+def _fragment(
+    body: Any,
+    rc: RequestContext,
+    entity_id: str,
+    *,
+    merging: bool = False,
+    patching: bool = False,
+    simplified: bool = False,
+) -> Entity:
+    """An Entity Fragment: attributes plus, optionally, types to add and a scope. NGSI-LD
+    Nulls delete in a merge's or a partial update's (`patching`) only (clause 5.5.4); a
+    merge's body may be in the simplified representation (table 6.5.3.4-1)."""
     _same_id(body, entity_id)
-    return parse_entity(body, rc.terms, now_iso(), require_id=False, require_type=False, **flags)
+    fragment = parse_entity(
+        body,
+        rc.terms,
+        now_iso(),
+        require_id=False,
+        require_type=False,
+        merging=merging,
+        patch=patching,
+        simplified=simplified,
+    )
+    if not merging:
+        refuse_nulls(fragment, deletes=patching)
+    return fragment
 
 
 async def append_attributes(request: Request) -> Response:
@@ -456,7 +482,7 @@ async def update_attributes(request: Request) -> Response:
     entity_id = entity_id_param(request)
     # clause 6.3.4: on every PATCH, merge-patch+json is read as application/json
     rc, body = await read_body(request, merge_patch=True)
-    attrs = _fragment(body, rc, entity_id)
+    attrs = _fragment(body, rc, entity_id, patching=True)
     rt = runtime(request)
     routed = await distributed.plan(request, rc, "updateEntity", entity_id, None)
     if routed is None:
@@ -465,7 +491,7 @@ async def update_attributes(request: Request) -> Response:
         return _update_response(result)
 
     async def here(part: dict[str, Any] | None) -> None:
-        fragment = _fragment(part, rc, entity_id)
+        fragment = _fragment(part, rc, entity_id, patching=True)
         _all_updated(await rt.service.update_attributes(rc.tenant, entity_id, fragment))
 
     return await distributed.write(
@@ -485,6 +511,7 @@ async def patch_attribute(request: Request) -> Response:
     rc, body = await read_body(request, merge_patch=True)
     attr = _target_attribute(request, rc)
     fragment = parse_instance(attr, _attribute_body(body), rc.terms, now_iso(), partial=True)
+    refuse_null_instance(attr, fragment, deletes=True)
     for system in ("createdAt", "modifiedAt"):
         fragment.pop(system, None)
     rt = runtime(request)
@@ -502,6 +529,7 @@ async def replace_attribute(request: Request) -> Response:
     if isinstance(body, dict):
         body = _attribute_body(body)
     instances = parse_attribute(attr, body, rc.terms, now_iso())
+    refuse_nulls({attr: instances})
     rt = runtime(request)
 
     async def here() -> None:
@@ -531,6 +559,7 @@ async def _attribute_write(
         )
         if answered is not None:
             return answered
+    await _check_type(request, rc, entity_id)
     await here()
     return no_content()
 
@@ -546,6 +575,7 @@ async def delete_attribute(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc = await read_context(request)
     if attribute_param(request) == "scope":
+        await _check_type(request, rc, entity_id)
         await runtime(request).service.delete_scope(rc.tenant, entity_id)
         return no_content()
     attr = attribute_iri(attribute_param(request), rc.terms)

@@ -62,6 +62,24 @@ def simplified_body(params: Mapping[str, str]) -> bool:
     return not given.isdisjoint({"keyValues", "simplified"})
 
 
+#: Merge Entity's options (Table 6.5.3.4-1): the simplified format's alternative spelling only
+_MERGE_OPTIONS = {"keyValues", "simplified"}
+
+
+def merge_options(params: Mapping[str, str]) -> set[str]:
+    """The `options` of Merge Entity. A merge always overwrites: clause 5.6.17.3 gives it no
+    overwrite flag, so `noOverwrite` is refused with the unknown values, not ignored."""
+    raw = params.get("options", "")
+    values = {o.strip() for o in raw.split(",") if o.strip()}
+    unknown = values - _MERGE_OPTIONS
+    if unknown:
+        raise InvalidRequest(
+            f"unknown options for Merge Entity: {', '.join(sorted(unknown))} (it takes "
+            "simplified or keyValues, Table 6.5.3.4-1; a merge always overwrites)"
+        )
+    return values
+
+
 def names(params: Mapping[str, str], key: str) -> list[str]:
     raw = params.get(key)
     if raw is None:

@@ -385,14 +385,17 @@ def update_attributes(entity: Entity, attrs: Entity, result: UpdateResult) -> No
     """PATCH /entities/{id}/attrs (clause 5.6.2).
 
     Existing instances (matched by datasetId) are replaced, others appended; an instance whose
-    value is NGSI-LD Null deletes its match. New types are added; a scope replaces the entity's
-    only when it has one.
+    value is NGSI-LD Null deletes its match. New types are added; a scope replaces (a Null
+    scope deletes) the entity's only when it has one.
     """
     add_types(entity, attrs)
     set_expires_at(entity, attrs)
     if "scope" in attrs:
         if "scope" in entity:
-            entity["scope"] = list(attrs["scope"])
+            if attrs["scope"]:
+                entity["scope"] = list(attrs["scope"])
+            else:  # an NGSI-LD Null scope: deleted (clause 5.5.8)
+                del entity["scope"]
             result.updated.append("scope")
         else:
             result.not_updated.append(("scope", "the entity has no scope to update"))

@@ -28,6 +28,7 @@ from dalgu.broker.model import (
     request_datetime,
 )
 from dalgu.errors import BadRequestData
+from dalgu.ldcontext.resolver import core_terms
 from dalgu.ldcontext.termmap import TermMap
 from dalgu.query.geo import validate_geometry
 from dalgu.query.scope import validate_scope
@@ -61,6 +62,12 @@ _PREVIOUS = frozenset(
         "previousJson",
     }
 )
+#: the IRIs of the core @context's non-reified Properties (clause 4.5.1: "shall not be used as
+#: Attribute names"): the members of attribute instances (`datasetId`, `value`, ...), the
+#: system times among them, and the members only notifications show
+_NOT_ATTRIBUTE_NAMES = frozenset(
+    core_terms().expand(name) for name in (MEMBERS - {"type", "expiresAt"}) | _PREVIOUS
+)
 #: a language tag as RFC 5646 forms it (letters, then subtags of letters and digits)
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
@@ -74,11 +81,14 @@ def parse_entity(
     require_type: bool = True,
     merging: bool = False,
     simplified: bool = False,
+    patch: bool = False,
 ) -> Entity:
     """A full entity: id, type(s), scope and attributes, with system times set to `now`.
     `merging`: a merge's fragment, whose instances given as bare values are marked
     (`BARE_VALUE`) for the merge to keep the type they land on; `simplified`: a merge's
-    fragment in the simplified representation (clause 4.5.4, `format=simplified`)."""
+    fragment in the simplified representation (clause 4.5.4, `format=simplified`). `merging`
+    or `patch` (a partial update's fragment): an NGSI-LD Null scope deletes the scope (clause
+    5.5.8)."""
     if not isinstance(doc, dict):
         raise BadRequestData("an entity must be a JSON object")
     entity: Entity = {}
@@ -92,7 +102,7 @@ def parse_entity(
     if types:
         entity["type"] = types
     if "scope" in doc:
-        if merging and doc["scope"] == NULL_URI:  # a merge's Null removes the scope (5.5.12)
+        if (merging or patch) and doc["scope"] == NULL_URI:  # removes it (5.5.8, 5.5.12)
             entity["scope"] = []
         else:
             entity["scope"] = parse_scopes(doc["scope"])
@@ -128,6 +138,8 @@ def parse_types(value: Any, terms: TermMap, *, required: bool = True) -> list[st
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, str) and is_valid_name(v) for v in values):
         raise BadRequestData(f"invalid entity type {value!r}")
+    if NULL_URI in values:  # the type is mandatory (clause 4.5.1): no Null deletes it
+        raise BadRequestData(f"entity type {NULL_URI!r}: the NGSI-LD Null is no entity type")
     expanded: list[str] = []
     for name in values:
         iri = terms.expand(name)
@@ -156,9 +168,16 @@ def parse_attributes(
     """Every attribute of an entity payload or fragment: attribute IRI → instances."""
     attributes: dict[str, list[Any]] = {}
     for name, value in doc.items():
-        if name in ("id", "@id", "type", "@type", "scope", "@context") or name in SYSTEM_MEMBERS:
+        if name in ("id", "@id", "type", "@type", "scope", "@context"):
             continue
+        if name in SYSTEM_MEMBERS and request_datetime(value) is not None:
+            continue  # the broker writes system times (clause 4.8): a client's are ignored
         iri = attribute_iri(name, terms)
+        if iri in _NOT_ATTRIBUTE_NAMES:
+            raise BadRequestData(
+                f"{name!r} is a term of the core @context that is no Property of its own "
+                "(a member of entities or attributes): it is not an Attribute name (clause 4.5.1)"
+            )
         if simplified:
             attributes[iri] = parse_simplified(iri, value, terms, now)
         else:
