@@ -12,8 +12,9 @@ from starlette.responses import Response
 from dalgu.api import distributed, params
 from dalgu.api.contexts import linked
 from dalgu.api.edge import read_body, runtime
-from dalgu.api.entities import full_page, kept_renderings, page_headers, query_page, render_list
+from dalgu.api.entities import kept_renderings, query_page, render_list
 from dalgu.api.negotiation import JSON_LD, RequestContext
+from dalgu.api.paging import full_page, page_headers
 from dalgu.api.problem import problem_body
 from dalgu.api.respond import no_content, plain_json
 from dalgu.broker.model import is_uri, now_iso

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +21,7 @@ from dalgu.api.edge import (
     runtime,
 )
 from dalgu.api.negotiation import GEO_JSON, RequestContext
+from dalgu.api.paging import full_page, page_headers
 from dalgu.api.problem import refusal
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
 from dalgu.broker.join import Join, render_flat, render_inline
@@ -121,25 +122,6 @@ async def query_page(
     return QueryResult(result.documents[: query.limit], result.count, kept), True
 
 
-def full_page(limit: int, offset: int, returned: int, count: int | None) -> bool:
-    """Whether more matches may follow a page whose query could not read past it (a page
-    merged from context sources): a full page is taken to have more, unless the count says."""
-    return returned == limit and limit > 0 and (count is None or offset + limit < count)
-
-
-def page_headers(
-    request: Request, limit: int, offset: int, more: bool, count: int | None
-) -> dict[str, str]:
-    """`NGSILD-Results-Count` when counted, and the paging `Link`s (clause 5.5.9)."""
-    headers: dict[str, str] = {}
-    if count is not None:
-        headers["NGSILD-Results-Count"] = str(count)
-    links = page_links(request, limit, offset, more)
-    if links:
-        headers["Link"] = links
-    return headers
-
-
 async def render_list(
     request: Request,
     rc: RequestContext,
@@ -198,23 +180,6 @@ def _geometry_attribute(request: Request, rc: RequestContext) -> str:
     name = request.query_params.get("geometryProperty")
     iri = rc.terms.expand(name) if name else LOCATION
     return rc.terms.compact(iri)
-
-
-def page_links(request: Request, limit: int, offset: int, more: bool) -> str:
-    """`next` while `more` matches follow, `prev` on every page but the first (clause 5.5.9);
-    the URL's own parameters with another offset (a POST query's body is posted again). A
-    `limit=0` answer (a count) is no page: no pointer, which would point at itself."""
-    if limit == 0:
-        return ""
-    links = []
-    base = dict(request.query_params)
-    if more:
-        nxt = {**base, "offset": str(offset + limit), "limit": str(limit)}
-        links.append(f'<{request.url.path}?{urlencode(nxt)}>; rel="next"')
-    if offset > 0:
-        prev = {**base, "offset": str(max(0, offset - limit)), "limit": str(limit)}
-        links.append(f'<{request.url.path}?{urlencode(prev)}>; rel="prev"')
-    return ", ".join(links)
 
 
 async def retrieve_entity(request: Request) -> Response:

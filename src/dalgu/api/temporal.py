@@ -14,8 +14,8 @@ from dalgu.api.attribute_paths import attribute_param
 from dalgu.api.batch import check_query, ordering_params
 from dalgu.api.contexts import linked
 from dalgu.api.edge import entity_id_param, read_body, read_context, runtime
-from dalgu.api.entities import page_links
 from dalgu.api.negotiation import RequestContext
+from dalgu.api.paging import page_links
 from dalgu.api.respond import json_response, no_content
 from dalgu.broker.model import VALUE_MEMBER, is_uri, now_iso
 from dalgu.broker.parse import attribute_iri, parse_instance, parse_scopes, parse_types
