@@ -119,3 +119,24 @@ def test_update_attributes_with_a_null_scope_deletes_the_scope(client: TestClien
     assert client.patch(f"{url}/attrs", json={"scope": NULL}).status_code == 204
     assert "scope" not in client.get(url).json()
     _refused(client.post(f"{url}/attrs", json={"scope": NULL}))  # Append: no Null
+
+
+def test_an_upsert_in_update_mode_deletes_with_a_null_as_update_attributes_does(
+    client: TestClient,
+) -> None:
+    """Clause 5.6.8.4: an upsert with `options=update` of an existing entity runs Update
+    Attributes (clause 5.6.2), whose Null deletes the attribute (5.5.8). It stored the Null as
+    the value, then refused it; a new entity cannot be made of Nulls (prov-12)."""
+    body = {**CAR, "b": {"type": "Property", "value": 2}, "c": {"type": "Property", "value": 3}}
+    assert client.post(E, json=body).status_code == 201
+    fragment = {"id": ID, "type": "T", "a": {"type": "Property", "value": NULL}, "b": NULL}
+    fragment["d"] = {"type": "Property", "value": 4}
+    answer = client.post(f"{OPS}/upsert", params={"options": "update"}, json=[fragment])
+    assert answer.status_code == 204, answer.text
+    got = client.get(f"{E}/{ID}").json()
+    assert got == {"id": ID, "type": "T", "c": body["c"], "d": {"type": "Property", "value": 4}}
+    new = {"id": "urn:ngsi-ld:T:null-new", "type": "T", "a": NULL}
+    answer = client.post(f"{OPS}/upsert", params={"options": "update"}, json=[new])
+    assert answer.status_code == 207, answer.text
+    assert answer.json()["errors"][0]["error"]["type"].endswith("BadRequestData")
+    assert client.get(f"{E}/urn:ngsi-ld:T:null-new").status_code == 404

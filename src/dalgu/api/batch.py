@@ -33,6 +33,7 @@ async def _items(
     *,
     partial: bool = False,
     merging: bool = False,
+    deleting: bool = False,
 ) -> list[BatchItem]:
     check_array(body)
     resolver = runtime(request).resolver
@@ -53,8 +54,10 @@ async def _items(
                 if json_ld:
                     terms = await resolver.resolve(raw["@context"])
             entity = parse_entity(raw, terms, now, require_type=not partial, merging=merging)
-            if not merging:  # create, upsert and update (append) take no Null (clause 5.5.4)
-                refuse_nulls(entity)
+            if not merging:  # create, upsert and update (append) take no Null (clause 5.5.4);
+                # an upsert in update mode updates an entity as Update Attributes does, whose
+                # Null deletes (clause 5.6.8.4: "the behaviour defined by clause 5.6.2")
+                refuse_nulls(entity, deletes=deleting)
             items.append(entity)
         except DalguError as error:
             error.extra["entity_id"] = item_name(entity_id, position)
@@ -148,7 +151,8 @@ async def batch_upsert(request: Request) -> Response:
     service = runtime(request).service
 
     async def here(raw: list[Any]) -> BatchResult:
-        return await service.batch_upsert(rc.tenant, await _items(request, rc, raw), mode)
+        items = await _items(request, rc, raw, deleting=mode == "update")
+        return await service.batch_upsert(rc.tenant, items, mode)
 
     result = await _distributed(request, rc, body, "upsertBatch", "/entityOperations/upsert", here)
     if result.errors:

@@ -409,6 +409,11 @@ def _upsert_update(entity: Entity) -> Mutation:
 
     def mutation(current: Entity | None) -> Entity:
         if current is None:
+            if any(m.is_null(i) for iri in attribute_iris(entity) for i in entity[iri]):
+                raise BadRequestData(
+                    f"entity {entity['id']} does not exist: an NGSI-LD Null, which deletes an "
+                    "attribute of an existing entity, cannot create one (clause 5.5.4)"
+                )
             return entity
         updated = dict(current)
         for key in ("type", "scope"):
@@ -424,7 +429,22 @@ def _upsert_update(entity: Entity) -> Mutation:
         for iri in attribute_iris(entity):
             if iri in updated:
                 updated[iri] = list(updated[iri])
-        m.append_attributes(updated, entity, m.UpdateResult(), overwrite=True)
+        # a Null instance deletes its match, as in Update Attributes (clause 5.6.8.4, 5.5.8)
+        appended = dict(entity)
+        for iri in attribute_iris(entity):
+            if any(m.is_null(i) for i in entity[iri]):
+                kept = [i for i in entity[iri] if not m.is_null(i)]
+                for null in (i for i in entity[iri] if m.is_null(i)):
+                    index = m.find_instance(updated.get(iri, []), null.get("datasetId"))
+                    if index is not None:
+                        updated[iri].pop(index)
+                if iri in updated and not updated[iri]:
+                    del updated[iri]
+                if kept:
+                    appended[iri] = kept
+                else:
+                    del appended[iri]
+        m.append_attributes(updated, appended, m.UpdateResult(), overwrite=True)
         updated["modifiedAt"] = now
         return updated
 
