@@ -47,8 +47,9 @@ def test_ngsi_ld_resource_queries_the_type_with_published_attributes_only(
         "type": ["AirQualityObserved"],
         "attrs": ["pm10,stationName,location"],  # GeoJSON answers have their geometry
         "q": ["pm10>20"],
-        "geometryProperty": ["location"],
-        "limit": ["1000"],  # GIS tools read one page
+        "limit": [
+            "1000"
+        ],  # no geometryProperty: a 400 without a GeoJSON Accept  # GIS tools read one page
     }
     assert f"NGSILD-Tenant: {tenant}" in ngsi["description"]
 

@@ -21,7 +21,6 @@ def test_names_are_expanded_and_quoted_values_kept() -> None:
         "type": SDM + "ParkingSpot",
         "attrs": f"{SDM}status,{SDM}category,{SDM}location",
         "q": f'{SDM}status=="status";{SDM}category=="a|b"',
-        "geometryProperty": SDM + "location",
     }
 
 

@@ -4,8 +4,8 @@ A dataset whose names a JSON-LD `context` defines (`ParkingSpot`, `status` of Sm
 Models) is queried by those names only by a client that sends that context in a `Link`
 header; GIS tools, CKAN's resource preview, link checkers and harvesters follow a URL and
 send none, and got an empty answer. So the query's names are written expanded (their IRIs),
-which the broker reads whatever the context: `type`, `attrs`, `geometryProperty` and the
-attribute names of `q`, each checked to parse into the very query the dataset's context makes;
+which the broker reads whatever the context: `type`, `attrs` and the attribute names of
+`q`, each checked to parse into the very query the dataset's context makes;
 a `q` that cannot be so rewritten leaves the query in short names (and its description says to
 send the context).
 """
@@ -67,8 +67,6 @@ def expanded_query(pub: Publication, expand: Callable[[str], str]) -> tuple[tupl
             if q_parsed != map_names(parse_q(pub.q), expand):
                 return ()
             params.append(("q", q_text))
-        if pub.geometry:
-            params.append(("geometryProperty", expand(pub.geometry)))
     except DalguError:
         return ()
     return tuple(params)

@@ -108,7 +108,9 @@ NGSI_LD_PAGE = 1000
 def ngsi_ld_url(base: str, dataset: Dataset) -> str:
     """The live NGSI-LD query the dataset is a slice of: its published attributes and its
     geometry attribute (a GeoJSON answer's geometry), the largest page; in expanded names
-    when its context defines them, so that the URL works without that context."""
+    when its context defines them, so that the URL works without that context. No
+    `geometryProperty`: without `Accept: application/geo+json`, as link checkers fetch the
+    URL, it is a 400 (clause 5.7.2.4); the description names it for GeoJSON clients."""
     pub = dataset.publication
     if pub.live_query:
         params = dict(pub.live_query)
@@ -117,8 +119,6 @@ def ngsi_ld_url(base: str, dataset: Dataset) -> str:
         params = {"type": pub.entity_type, "attrs": ",".join(dict.fromkeys(attrs))}
         if pub.q:
             params["q"] = pub.q
-        if pub.geometry:
-            params["geometryProperty"] = pub.geometry
     params["limit"] = str(NGSI_LD_PAGE)
     return f"{base}/ngsi-ld/v1/entities?{urlencode(params)}"
 
@@ -160,7 +160,13 @@ def resources(base: str, dataset: Dataset, tenant: str) -> list[dict[str, Any]]:
             + (f" Send the header NGSILD-Tenant: {tenant}." if tenant else "")
             # what the URL serves as published, to a link checker that sends no Accept (ETSI
             # GS CIM 009 6.3.4: application/json is assumed), its @context in a Link header
-            + " It answers application/json; send Accept: application/ld+json for JSON-LD.",
+            + " It answers application/json; send Accept: application/ld+json for JSON-LD"
+            + (
+                ", or Accept: application/geo+json and "
+                f"geometryProperty={dataset.publication.geometry} for GeoJSON."
+                if dataset.publication.geometry and dataset.publication.geometry != "location"
+                else ", or Accept: application/geo+json for GeoJSON."
+            ),
             "NGSI-LD",
             "application/json",
             ngsi_ld_url(base, dataset),
