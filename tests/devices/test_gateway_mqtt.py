@@ -125,7 +125,8 @@ def test_an_unknown_api_key_gets_no_answer_on_a_shared_broker(
                         topics.append(str(message.topic))
         return topics
 
-    assert asyncio.run(exchange()) == [f"/{known}/dev3/errors"]
+    # QoS 1 is at least once: a loaded machine may see the answer twice, never the stranger's
+    assert set(asyncio.run(exchange())) == {f"/{known}/dev3/errors"}
 
 
 def test_a_taken_broker_port_does_not_stop_the_api(tmp_path: Any) -> None:
