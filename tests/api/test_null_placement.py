@@ -140,3 +140,23 @@ def test_an_upsert_in_update_mode_deletes_with_a_null_as_update_attributes_does(
     assert answer.status_code == 207, answer.text
     assert answer.json()["errors"][0]["error"]["type"].endswith("BadRequestData")
     assert client.get(f"{E}/urn:ngsi-ld:T:null-new").status_code == 404
+
+
+def test_errors_name_the_default_instance_and_a_bad_dataset_id_is_a_400(
+    client: TestClient,
+) -> None:
+    """The details said "datasetId None" for the default instance, and a `datasetId` that is
+    no URI was looked for, a 404 (prov-16)."""
+    body = {"id": ID, "type": "T", "c": {"type": "Property", "value": 1, "datasetId": "urn:d:1"}}
+    assert client.post(E, json=body).status_code == 201
+    missing = client.delete(f"{E}/{ID}/attrs/c")
+    assert missing.status_code == 404
+    assert "None" not in missing.json()["detail"]
+    assert "default instance" in missing.json()["detail"]
+    bad = client.delete(f"{E}/{ID}/attrs/c", params={"datasetId": "not a uri"})
+    assert bad.status_code == 400, bad.text
+    twice = {"id": f"{ID}:b", "type": "T", "b": [{"value": 1}, {"value": 2}]}
+    repeated = client.post(E, json=twice)
+    assert repeated.status_code == 400
+    assert "None" not in repeated.json()["detail"]
+    assert client.get(f"{E}/{ID}").json()["c"]["value"] == 1

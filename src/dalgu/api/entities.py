@@ -25,7 +25,7 @@ from dalgu.api.paging import full_page, page_headers
 from dalgu.api.problem import refusal
 from dalgu.api.respond import json_list_response, json_response, no_content, plain_json
 from dalgu.broker.join import Join, render_flat, render_inline
-from dalgu.broker.model import LOCATION, Entity, is_datetime, now_iso
+from dalgu.broker.model import LOCATION, Entity, is_datetime, is_uri, now_iso
 from dalgu.broker.mutations import UpdateResult
 from dalgu.broker.nulls import refuse_null_instance, refuse_nulls
 from dalgu.broker.parse import (
@@ -545,6 +545,8 @@ async def delete_attribute(request: Request) -> Response:
         return no_content()
     attr = attribute_iri(attribute_param(request), rc.terms)
     dataset_id = request.query_params.get("datasetId")
+    if dataset_id not in (None, "@none") and not is_uri(dataset_id):  # 6.3.2 (prov-16)
+        raise BadRequestData(f"datasetId {dataset_id!r} is not a URI")
     delete_all = params.flag(request.query_params, "deleteAll")
     rt = runtime(request)
 

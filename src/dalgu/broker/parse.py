@@ -256,7 +256,8 @@ def parse_attribute(
         for instance in instances:
             dataset = instance.get("datasetId")
             if dataset in seen:
-                raise BadRequestData(f"attribute {iri} repeats datasetId {dataset!r}")
+                which = "the default instance" if dataset is None else f"datasetId {dataset!r}"
+                raise BadRequestData(f"attribute {iri} repeats {which}")
             seen.add(dataset)
         return instances
     return [parse_instance(iri, value, terms, now, merging=merging)]

@@ -250,9 +250,8 @@ class EntityService:
                 return
             index = m.find_instance(instances, dataset_id)
             if index is None:
-                raise ResourceNotFound(
-                    f"attribute {attr} of {entity_id} has no instance with datasetId {dataset_id}"
-                )
+                which = "default instance" if dataset_id is None else f"datasetId {dataset_id}"
+                raise ResourceNotFound(f"attribute {attr} of {entity_id} has no {which}")
             instances.pop(index)
             if not instances:
                 del entity[attr]
