@@ -327,8 +327,7 @@ async def replace_entity(request: Request) -> Response:
 async def merge_entity(request: Request) -> Response:
     entity_id = entity_id_param(request)
     rc, body = await read_body(request, merge_patch=True)
-    params.merge_options(request.query_params)
-    simplified = params.simplified_body(request.query_params)
+    simplified = params.merge_simplified(request.query_params)
     fragment = _fragment(body, rc, entity_id, merging=True, simplified=simplified)
     lang = request.query_params.get("lang")
     observed_at = request.query_params.get("observedAt")

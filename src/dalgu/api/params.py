@@ -49,35 +49,29 @@ def options(params: Mapping[str, str]) -> set[str]:
     return values
 
 
-def simplified_body(params: Mapping[str, str]) -> bool:
-    """Whether a Merge Entity body is in the simplified representation (table 6.5.3.4-1):
-    `format` simplified (or keyValues), else `options` naming one of them; `format` takes
-    precedence. (Which other `options` a merge takes is the merge's to say.)"""
-    fmt = params.get("format")
-    if fmt is not None:
-        if fmt not in _FORMATS:
-            raise InvalidRequest(f"unknown format {fmt!r}")
-        return _FORMATS[fmt] == "keyValues"
-    given = {o.strip() for o in params.get("options", "").split(",")}
-    return not given.isdisjoint({"keyValues", "simplified"})
-
-
 #: Merge Entity's options (Table 6.5.3.4-1): the simplified format's alternative spelling only
 _MERGE_OPTIONS = {"keyValues", "simplified"}
 
 
-def merge_options(params: Mapping[str, str]) -> set[str]:
-    """The `options` of Merge Entity. A merge always overwrites: clause 5.6.17.3 gives it no
-    overwrite flag, so `noOverwrite` is refused with the unknown values, not ignored."""
+def merge_simplified(params: Mapping[str, str]) -> bool:
+    """Whether a Merge Entity body is in the simplified representation (table 6.5.3.4-1):
+    `format` simplified (or keyValues), else `options` naming one of them; `format` takes
+    precedence. A merge always overwrites: clause 5.6.17.3 gives it no overwrite flag, so
+    `noOverwrite` is refused with the other unknown options, not ignored."""
     raw = params.get("options", "")
-    values = {o.strip() for o in raw.split(",") if o.strip()}
-    unknown = values - _MERGE_OPTIONS
+    given = {o.strip() for o in raw.split(",") if o.strip()}
+    unknown = given - _MERGE_OPTIONS
     if unknown:
         raise InvalidRequest(
             f"unknown options for Merge Entity: {', '.join(sorted(unknown))} (it takes "
             "simplified or keyValues, Table 6.5.3.4-1; a merge always overwrites)"
         )
-    return values
+    fmt = params.get("format")
+    if fmt is not None:
+        if fmt not in _FORMATS:
+            raise InvalidRequest(f"unknown format {fmt!r}")
+        return _FORMATS[fmt] == "keyValues"
+    return bool(given)
 
 
 def names(params: Mapping[str, str], key: str) -> list[str]:
