@@ -353,6 +353,8 @@ def temporal_shape(value: QValue, op: str) -> tuple[str, str] | None:
 
 #: the attribute types whose target element takes `==` and `!=` only (clause 4.9)
 RELATIONSHIP_TYPES = ("Relationship", "ListRelationship")
+#: the same, as an SQL list for `IN` (both stores keep an instance's type in its marker row)
+RELATIONSHIP_TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in RELATIONSHIP_TYPES) + ")"
 
 
 def relationship_marker(term: Comparison) -> str | None:

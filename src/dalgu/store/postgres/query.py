@@ -50,7 +50,7 @@ from dalgu.query.regex_syntax import postgres_pattern
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
 from dalgu.store.indexing import (
-    RELATIONSHIP_TYPES,
+    RELATIONSHIP_TYPES_SQL,
     canonical_datetime,
     relationship_marker,
     temporal_shape,
@@ -63,7 +63,6 @@ PREFIX = 256  # characters of a string value in the `attr_txt_value` index
 _SQL_OPS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 # Members of an attribute instance indexed as leaves (the path names the member, no marker).
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
-RELATIONSHIP_SQL = "(" + ", ".join(f"'{t}'" for t in RELATIONSHIP_TYPES) + ")"
 NUM = "attr_num"  # numbers, booleans (0/1) and nulls
 TXT = "attr_txt"  # strings, and instance markers (kind '#', txt = the attribute type)
 _GEO_FUNCTIONS = {
@@ -295,7 +294,7 @@ def _comparison(expr: Comparison, keys: KeyMap, c: Compiled) -> str:
     marker = relationship_marker(expr)
     objects = None if marker is None else keys.exact.get((expr.path.attr, marker))
     if objects is not None:  # clause 4.9: a Relationship takes `==` and `!=` only
-        related = f"a.nid = {c.p(objects)} AND a.kind = '#' AND a.txt IN {RELATIONSHIP_SQL}"
+        related = f"a.nid = {c.p(objects)} AND a.kind = '#' AND a.txt IN {RELATIONSHIP_TYPES_SQL}"
         test = f"{test} AND NOT {_has(TXT, related)}"
     return f"({test})" if expr.op in ("!=", "!~=") or objects is not None else test
 

@@ -48,7 +48,7 @@ from dalgu.query.order import (
 )
 from dalgu.query.scope import scope_pattern_regex
 from dalgu.store.base import EntityQuery
-from dalgu.store.indexing import RELATIONSHIP_TYPES, relationship_marker, temporal_shape
+from dalgu.store.indexing import RELATIONSHIP_TYPES_SQL, relationship_marker, temporal_shape
 from dalgu.store.indexing import literal_key as _literal
 from dalgu.store.sqlite.collation import ROOT as COLLATE
 from dalgu.store.sqlite.geo import search_box
@@ -167,7 +167,6 @@ def _exists(path: AttrPath, c: Compiled) -> str:
 
 
 _MEMBER_NAMES = frozenset({"observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
-RELATIONSHIP_SQL = "(" + ", ".join(f"'{t}'" for t in RELATIONSHIP_TYPES) + ")"
 
 
 def _match(op: str, value: QValue | QRange | QList, c: Compiled) -> str:
@@ -266,7 +265,7 @@ def _comparison(expr: Comparison, c: Compiled) -> str:
     test = present + _rows(attr, path, lambda: _match(op, expr.value, c), c)
     marker = relationship_marker(expr)
     if marker is not None:  # clause 4.9: a Relationship takes `==` and `!=` only
-        related = f"a.kind = '#' AND a.txt IN {RELATIONSHIP_SQL}"
+        related = f"a.kind = '#' AND a.txt IN {RELATIONSHIP_TYPES_SQL}"
         test += " AND NOT " + _rows(attr, marker, lambda: related, c)
     return f"({test})" if present or marker is not None else test
 
